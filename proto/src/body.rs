@@ -1,0 +1,442 @@
+//! The domain form of every entry body. Converting from the wire ([`Body::from_wire`]) performs
+//! every structural check that needs no other entry: lengths, enum values, duplicates, text limits.
+
+use crate::ids::{Digest, EntryId, FeedId};
+use crate::keys::PublicKey;
+use crate::limits::*;
+use crate::pb;
+use crate::pb::entry_payload::Body as WireBody;
+use crate::validate::Rejection;
+use crate::vocab::{AckOutcome, CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
+
+/// seq 0 of every feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inception {
+    /// Role of the feed, fixed for life.
+    pub role: Role,
+    /// Key that signs until the first rotation.
+    pub signing_key: PublicKey,
+    /// Digest of the next key.
+    pub next_key_digest: Digest,
+}
+
+/// Replaces the signing key with the pre-committed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new key (must hash to the committed digest).
+    pub signing_key: PublicKey,
+    /// Digest of the key after it.
+    pub next_key_digest: Digest,
+}
+
+/// A collector's data policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Version, >= 1, strictly increasing per collector.
+    pub version: u32,
+    /// Public name.
+    pub name: String,
+    /// Purposes it may ask consent for.
+    pub purposes: PurposeSet,
+    /// Categories it collects.
+    pub categories: CategorySet,
+    /// Longest retention, days.
+    pub retention_days: u32,
+    /// Recipients of shared data.
+    pub recipients: Vec<String>,
+    /// Applicable law.
+    pub jurisdiction: String,
+    /// Digest of the policy document.
+    pub document_digest: Digest,
+    /// Where to read it.
+    pub document_url: String,
+    /// DPO contact.
+    pub contact: String,
+}
+
+/// A registrar vouches for a collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accreditation {
+    /// The collector.
+    pub collector: FeedId,
+    /// Unix ms the accreditation lapses (exclusive).
+    pub valid_until: u64,
+}
+
+/// A registrar stops vouching for a collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    /// The collector.
+    pub collector: FeedId,
+    /// Public reason.
+    pub reason: String,
+}
+
+/// A citizen's consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The collector.
+    pub collector: FeedId,
+    /// The exact policy version consented to.
+    pub policy: EntryId,
+    /// Purposes consented to.
+    pub purposes: PurposeSet,
+    /// Categories consented to.
+    pub categories: CategorySet,
+    /// Longest retention accepted, days.
+    pub retention_days: u32,
+    /// Unix ms from (inclusive).
+    pub valid_from: u64,
+    /// Unix ms until (exclusive); `None`: until revoked.
+    pub valid_until: Option<u64>,
+}
+
+/// Withdraws a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoke {
+    /// The grant (same feed).
+    pub grant: EntryId,
+    /// Also asks for erasure.
+    pub erase: bool,
+}
+
+/// A data-subject request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The collector.
+    pub collector: FeedId,
+    /// Which right.
+    pub kind: RequestKind,
+    /// Digest of off-ledger details, if any.
+    pub details_digest: Option<Digest>,
+}
+
+/// How a collector answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckAnswer {
+    /// Done as asked.
+    Done,
+    /// Refused, with a public reason.
+    Refused(String),
+}
+
+/// A collector's answer to a request or an erase-revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// The request or revoke entry answered.
+    pub request: EntryId,
+    /// The answer.
+    pub answer: AckAnswer,
+}
+
+/// Every entry body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Creates a feed.
+    Inception(Inception),
+    /// Rotates its key.
+    Rotation(Rotation),
+    /// Collector policy.
+    Policy(Policy),
+    /// Registrar accreditation.
+    Accreditation(Accreditation),
+    /// Registrar suspension.
+    Suspension(Suspension),
+    /// Citizen consent.
+    Grant(Grant),
+    /// Citizen withdrawal.
+    Revoke(Revoke),
+    /// Citizen request.
+    Request(Request),
+    /// Collector answer.
+    Ack(Ack),
+}
+
+/// The kind of a body, for messages and role rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyKind {
+    /// [`Body::Inception`]
+    Inception,
+    /// [`Body::Rotation`]
+    Rotation,
+    /// [`Body::Policy`]
+    Policy,
+    /// [`Body::Accreditation`]
+    Accreditation,
+    /// [`Body::Suspension`]
+    Suspension,
+    /// [`Body::Grant`]
+    Grant,
+    /// [`Body::Revoke`]
+    Revoke,
+    /// [`Body::Request`]
+    Request,
+    /// [`Body::Ack`]
+    Ack,
+}
+
+impl BodyKind {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BodyKind::Inception => "inception",
+            BodyKind::Rotation => "rotation",
+            BodyKind::Policy => "policy",
+            BodyKind::Accreditation => "accreditation",
+            BodyKind::Suspension => "suspension",
+            BodyKind::Grant => "grant",
+            BodyKind::Revoke => "revoke",
+            BodyKind::Request => "request",
+            BodyKind::Ack => "ack",
+        }
+    }
+
+    /// Whether a feed of `role` may author this body (inception: any role, at seq 0 only).
+    pub fn allowed_for(self, role: Role) -> bool {
+        match self {
+            BodyKind::Inception | BodyKind::Rotation => true,
+            BodyKind::Grant | BodyKind::Revoke | BodyKind::Request => role == Role::Citizen,
+            BodyKind::Policy | BodyKind::Ack => role == Role::Collector,
+            BodyKind::Accreditation | BodyKind::Suspension => role == Role::Registrar,
+        }
+    }
+}
+
+impl std::fmt::Display for BodyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn bad(field: &'static str, problem: impl Into<String>) -> Rejection {
+    Rejection::BadField { field, problem: problem.into() }
+}
+
+fn id32(field: &'static str, bytes: &[u8]) -> Result<[u8; 32], Rejection> {
+    bytes.try_into().map_err(|_| bad(field, format!("must be 32 bytes, got {}", bytes.len())))
+}
+
+fn key(field: &'static str, bytes: &[u8]) -> Result<PublicKey, Rejection> {
+    PublicKey::from_slice(bytes).map_err(|_| bad(field, "not a usable Ed25519 public key"))
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<String, Rejection> {
+    if value.is_empty() {
+        return Err(bad(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(bad(field, format!("at most {max} bytes, got {}", value.len())));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad(field, "must not contain control characters"));
+    }
+    if value.trim() != value {
+        return Err(bad(field, "must not start or end with white space"));
+    }
+    Ok(value.to_string())
+}
+
+fn purposes(field: &'static str, wire: &[i32]) -> Result<PurposeSet, Rejection> {
+    if wire.is_empty() || wire.len() > MAX_VOCAB_ITEMS {
+        return Err(bad(field, format!("1..={MAX_VOCAB_ITEMS} values, got {}", wire.len())));
+    }
+    let mut set = PurposeSet::EMPTY;
+    for v in wire {
+        let p = Purpose::from_wire(*v).ok_or_else(|| bad(field, format!("unknown or unspecified purpose {v}")))?;
+        if !set.insert(p) {
+            return Err(bad(field, format!("purpose {p} listed twice")));
+        }
+    }
+    Ok(set)
+}
+
+fn categories(field: &'static str, wire: &[i32]) -> Result<CategorySet, Rejection> {
+    if wire.is_empty() || wire.len() > MAX_VOCAB_ITEMS {
+        return Err(bad(field, format!("1..={MAX_VOCAB_ITEMS} values, got {}", wire.len())));
+    }
+    let mut set = CategorySet::EMPTY;
+    for v in wire {
+        let c = DataCategory::from_wire(*v).ok_or_else(|| bad(field, format!("unknown or unspecified category {v}")))?;
+        if !set.insert(c) {
+            return Err(bad(field, format!("category {c} listed twice")));
+        }
+    }
+    Ok(set)
+}
+
+fn retention(field: &'static str, days: u32) -> Result<u32, Rejection> {
+    if days == 0 || days > MAX_RETENTION_DAYS {
+        return Err(bad(field, format!("1..={MAX_RETENTION_DAYS} days, got {days}")));
+    }
+    Ok(days)
+}
+
+impl Body {
+    /// Checks and converts a wire body.
+    pub fn from_wire(body: &WireBody) -> Result<Body, Rejection> {
+        Ok(match body {
+            WireBody::Inception(b) => Body::Inception(Inception {
+                role: Role::from_wire(b.role).ok_or_else(|| bad("inception.role", "unknown or unspecified role"))?,
+                signing_key: key("inception.signing_key", &b.signing_key)?,
+                next_key_digest: Digest(id32("inception.next_key_digest", &b.next_key_digest)?),
+            }),
+            WireBody::Rotation(b) => Body::Rotation(Rotation {
+                signing_key: key("rotation.signing_key", &b.signing_key)?,
+                next_key_digest: Digest(id32("rotation.next_key_digest", &b.next_key_digest)?),
+            }),
+            WireBody::Policy(b) => {
+                if b.version == 0 {
+                    return Err(bad("policy.version", "must be >= 1"));
+                }
+                if b.recipients.len() > MAX_RECIPIENTS {
+                    return Err(bad("policy.recipients", format!("at most {MAX_RECIPIENTS}")));
+                }
+                let recipients = b
+                    .recipients
+                    .iter()
+                    .map(|r| text("policy.recipients", r, MAX_NAME_BYTES))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let url = text("policy.document_url", &b.document_url, MAX_URL_BYTES)?;
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(bad("policy.document_url", "must be an http(s) URL"));
+                }
+                Body::Policy(Policy {
+                    version: b.version,
+                    name: text("policy.name", &b.name, MAX_NAME_BYTES)?,
+                    purposes: purposes("policy.purposes", &b.purposes)?,
+                    categories: categories("policy.categories", &b.categories)?,
+                    retention_days: retention("policy.retention_days", b.retention_days)?,
+                    recipients,
+                    jurisdiction: text("policy.jurisdiction", &b.jurisdiction, MAX_JURISDICTION_BYTES)?,
+                    document_digest: Digest(id32("policy.document_digest", &b.document_digest)?),
+                    document_url: url,
+                    contact: text("policy.contact", &b.contact, MAX_CONTACT_BYTES)?,
+                })
+            }
+            WireBody::Accreditation(b) => Body::Accreditation(Accreditation {
+                collector: FeedId(id32("accreditation.collector", &b.collector)?),
+                valid_until: b.valid_until,
+            }),
+            WireBody::Suspension(b) => Body::Suspension(Suspension {
+                collector: FeedId(id32("suspension.collector", &b.collector)?),
+                reason: text("suspension.reason", &b.reason, MAX_REASON_BYTES)?,
+            }),
+            WireBody::Grant(b) => {
+                let valid_until = match b.valid_until {
+                    0 => None,
+                    t if t <= b.valid_from => {
+                        return Err(bad("grant.valid_until", "must be after valid_from (or 0 for until revoked)"));
+                    }
+                    t => Some(t),
+                };
+                Body::Grant(Grant {
+                    collector: FeedId(id32("grant.collector", &b.collector)?),
+                    policy: EntryId(id32("grant.policy", &b.policy)?),
+                    purposes: purposes("grant.purposes", &b.purposes)?,
+                    categories: categories("grant.categories", &b.categories)?,
+                    retention_days: retention("grant.retention_days", b.retention_days)?,
+                    valid_from: b.valid_from,
+                    valid_until,
+                })
+            }
+            WireBody::Revoke(b) => Body::Revoke(Revoke { grant: EntryId(id32("revoke.grant", &b.grant)?), erase: b.erase }),
+            WireBody::Request(b) => Body::Request(Request {
+                collector: FeedId(id32("request.collector", &b.collector)?),
+                kind: RequestKind::from_wire(b.kind).ok_or_else(|| bad("request.kind", "unknown or unspecified kind"))?,
+                details_digest: match b.details_digest.len() {
+                    0 => None,
+                    _ => Some(Digest(id32("request.details_digest", &b.details_digest)?)),
+                },
+            }),
+            WireBody::Ack(b) => {
+                let outcome =
+                    AckOutcome::from_wire(b.outcome).ok_or_else(|| bad("ack.outcome", "unknown or unspecified outcome"))?;
+                let answer = match outcome {
+                    AckOutcome::Done if b.reason.is_empty() => AckAnswer::Done,
+                    AckOutcome::Done => return Err(bad("ack.reason", "must be empty when the outcome is done")),
+                    _ => AckAnswer::Refused(text("ack.reason", &b.reason, MAX_REASON_BYTES)?),
+                };
+                Body::Ack(Ack { request: EntryId(id32("ack.request", &b.request)?), answer })
+            }
+        })
+    }
+
+    /// The wire form.
+    pub fn to_wire(&self) -> WireBody {
+        fn ps(set: PurposeSet) -> Vec<i32> {
+            set.iter().map(|p| p as i32).collect()
+        }
+        fn cs(set: CategorySet) -> Vec<i32> {
+            set.iter().map(|c| c as i32).collect()
+        }
+        fn b(bytes: &[u8]) -> prost::bytes::Bytes {
+            prost::bytes::Bytes::copy_from_slice(bytes)
+        }
+        match self {
+            Body::Inception(x) => WireBody::Inception(pb::Inception {
+                role: x.role as i32,
+                signing_key: b(&x.signing_key.to_bytes()),
+                next_key_digest: b(&x.next_key_digest.0),
+            }),
+            Body::Rotation(x) => WireBody::Rotation(pb::Rotation {
+                signing_key: b(&x.signing_key.to_bytes()),
+                next_key_digest: b(&x.next_key_digest.0),
+            }),
+            Body::Policy(x) => WireBody::Policy(pb::Policy {
+                version: x.version,
+                name: x.name.clone(),
+                purposes: ps(x.purposes),
+                categories: cs(x.categories),
+                retention_days: x.retention_days,
+                recipients: x.recipients.clone(),
+                jurisdiction: x.jurisdiction.clone(),
+                document_digest: b(&x.document_digest.0),
+                document_url: x.document_url.clone(),
+                contact: x.contact.clone(),
+            }),
+            Body::Accreditation(x) => {
+                WireBody::Accreditation(pb::Accreditation { collector: b(&x.collector.0), valid_until: x.valid_until })
+            }
+            Body::Suspension(x) => {
+                WireBody::Suspension(pb::Suspension { collector: b(&x.collector.0), reason: x.reason.clone() })
+            }
+            Body::Grant(x) => WireBody::Grant(pb::Grant {
+                collector: b(&x.collector.0),
+                policy: b(&x.policy.0),
+                purposes: ps(x.purposes),
+                categories: cs(x.categories),
+                retention_days: x.retention_days,
+                valid_from: x.valid_from,
+                valid_until: x.valid_until.unwrap_or(0),
+            }),
+            Body::Revoke(x) => WireBody::Revoke(pb::Revoke { grant: b(&x.grant.0), erase: x.erase }),
+            Body::Request(x) => WireBody::Request(pb::Request {
+                collector: b(&x.collector.0),
+                kind: x.kind as i32,
+                details_digest: x.details_digest.map(|d| b(&d.0)).unwrap_or_default(),
+            }),
+            Body::Ack(x) => {
+                let (outcome, reason) = match &x.answer {
+                    AckAnswer::Done => (AckOutcome::Done, String::new()),
+                    AckAnswer::Refused(r) => (AckOutcome::Refused, r.clone()),
+                };
+                WireBody::Ack(pb::Ack { request: b(&x.request.0), outcome: outcome as i32, reason })
+            }
+        }
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> BodyKind {
+        match self {
+            Body::Inception(_) => BodyKind::Inception,
+            Body::Rotation(_) => BodyKind::Rotation,
+            Body::Policy(_) => BodyKind::Policy,
+            Body::Accreditation(_) => BodyKind::Accreditation,
+            Body::Suspension(_) => BodyKind::Suspension,
+            Body::Grant(_) => BodyKind::Grant,
+            Body::Revoke(_) => BodyKind::Revoke,
+            Body::Request(_) => BodyKind::Request,
+            Body::Ack(_) => BodyKind::Ack,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The decision rule for a consent check, as a pure function of the facts a node holds.
+//!
+//! `Check(subject, collector, purpose, category, at)` is **allow** only if, in this order:
+//! 1. the subject's feed is known and is a citizen feed (else `UNKNOWN_SUBJECT`);
+//! 2. it is not frozen (else `SUBJECT_FROZEN`);
+//! 3. the collector's feed is known and is a collector feed (else `COLLECTOR_NOT_ACCREDITED`),
+//!    and not frozen (else `COLLECTOR_FROZEN`);
+//! 4. a registrar listed in the genesis, whose feed is not frozen, has as its latest statement about
+//!    the collector an accreditation with `entry time <= at < valid_until` (a later suspension
+//!    replaces it) (else `COLLECTOR_NOT_ACCREDITED`);
+//! 5. a grant of the subject names the collector, covers the purpose and the category, is not
+//!    revoked, is not opted out of (an opt-out of sale/sharing later in the feed than the grant
+//!    denies `sell-data` and `third-party-sharing`), and `valid_from <= at < valid_until`.
+//!
+//! When several grants match, the newest (highest seq) is named. A deny names the newest grant
+//! that covers purpose and category with the first reason it fails (`REVOKED`, `OPTED_OUT`,
+//! `NOT_YET_VALID`, `EXPIRED`); if none covers both, `CATEGORY_NOT_COVERED` (naming the newest grant
+//! that covers the purpose) or `PURPOSE_NOT_COVERED` (naming the newest grant to the collector);
+//! with no grant to the collector, `NO_GRANT`.
+
+use std::collections::HashSet;
+
+use crate::ids::{EntryId, FeedId};
+use crate::pb::{Decision, Reason};
+use crate::validate::FeedState;
+use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, Role};
+
+/// A check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query {
+    /// The subject's feed.
+    pub subject: FeedId,
+    /// The collector's feed.
+    pub collector: FeedId,
+    /// The purpose.
+    pub purpose: Purpose,
+    /// The category.
+    pub category: DataCategory,
+    /// The time asked about, Unix ms.
+    pub at_ms: u64,
+}
+
+/// One grant of the subject to the collector, as materialised by a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantFacts {
+    /// Grant entry id.
+    pub id: EntryId,
+    /// Its seq in the subject's feed.
+    pub seq: u64,
+    /// Purposes covered.
+    pub purposes: PurposeSet,
+    /// Categories covered.
+    pub categories: CategorySet,
+    /// Valid from (inclusive), Unix ms.
+    pub valid_from: u64,
+    /// Valid until (exclusive), Unix ms; `None`: until revoked.
+    pub valid_until: Option<u64>,
+    /// Whether a later entry revoked it.
+    pub revoked: bool,
+}
+
+/// The latest statement of one registrar about the collector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccreditationFacts {
+    /// Accredited from `from_ms` (the entry's time) until `until_ms` (exclusive).
+    Accredited {
+        /// The registrar.
+        registrar: FeedId,
+        /// From, Unix ms.
+        from_ms: u64,
+        /// Until, Unix ms.
+        until_ms: u64,
+        /// Whether the registrar's own feed is frozen.
+        registrar_frozen: bool,
+    },
+    /// Suspended.
+    Suspended {
+        /// The registrar.
+        registrar: FeedId,
+    },
+}
+
+/// Everything the rule reads.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    /// The subject's feed state, if known.
+    pub subject: Option<&'a FeedState>,
+    /// The collector's feed state, if known.
+    pub collector: Option<&'a FeedState>,
+    /// The subject's grants naming the collector, any order.
+    pub grants: &'a [GrantFacts],
+    /// Seq of the subject's latest opt-out of sale/sharing addressed to the collector.
+    pub opt_out_seq: Option<u64>,
+    /// Every registrar's latest statement about the collector.
+    pub accreditations: &'a [AccreditationFacts],
+    /// Registrars listed in the genesis.
+    pub registrars: &'a HashSet<FeedId>,
+}
+
+/// A decision and what it rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Allow or deny.
+    pub decision: Decision,
+    /// Why.
+    pub reason: Reason,
+    /// The grant named, if any.
+    pub grant: Option<EntryId>,
+    /// The subject's head `(seq, id)` the decision was based on, if the subject is known.
+    pub subject_head: Option<(u64, EntryId)>,
+}
+
+/// Applies the rule.
+pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
+    let head = facts.subject.map(|s| (s.head_seq, s.head_id));
+    let deny = |reason, grant| Outcome { decision: Decision::Deny, reason, grant, subject_head: head };
+
+    let Some(subject) = facts.subject.filter(|s| s.role == Role::Citizen) else {
+        return Outcome { subject_head: None, ..deny(Reason::UnknownSubject, None) };
+    };
+    if subject.frozen {
+        return deny(Reason::SubjectFrozen, None);
+    }
+    let Some(collector) = facts.collector.filter(|c| c.role == Role::Collector) else {
+        return deny(Reason::CollectorNotAccredited, None);
+    };
+    if collector.frozen {
+        return deny(Reason::CollectorFrozen, None);
+    }
+    if !accredited(query.at_ms, facts) {
+        return deny(Reason::CollectorNotAccredited, None);
+    }
+
+    let mut grants: Vec<&GrantFacts> = facts.grants.iter().collect();
+    grants.sort_by(|a, b| b.seq.cmp(&a.seq));
+    let covering = grants
+        .iter()
+        .filter(|g| g.purposes.contains(query.purpose) && g.categories.contains(query.category));
+    let mut first_failure = None;
+    for grant in covering {
+        match failure(grant, query, facts.opt_out_seq) {
+            None => {
+                return Outcome {
+                    decision: Decision::Allow,
+                    reason: Reason::Granted,
+                    grant: Some(grant.id),
+                    subject_head: head,
+                };
+            }
+            Some(reason) => {
+                first_failure.get_or_insert((reason, grant.id));
+            }
+        }
+    }
+    if let Some((reason, grant)) = first_failure {
+        return deny(reason, Some(grant));
+    }
+    if let Some(g) = grants.iter().find(|g| g.purposes.contains(query.purpose)) {
+        return deny(Reason::CategoryNotCovered, Some(g.id));
+    }
+    match grants.first() {
+        Some(g) => deny(Reason::PurposeNotCovered, Some(g.id)),
+        None => deny(Reason::NoGrant, None),
+    }
+}
+
+fn failure(grant: &GrantFacts, query: &Query, opt_out_seq: Option<u64>) -> Option<Reason> {
+    if grant.revoked {
+        return Some(Reason::Revoked);
+    }
+    if query.purpose.is_sale_or_sharing() && opt_out_seq.is_some_and(|s| s > grant.seq) {
+        return Some(Reason::OptedOut);
+    }
+    if query.at_ms < grant.valid_from {
+        return Some(Reason::NotYetValid);
+    }
+    if grant.valid_until.is_some_and(|until| query.at_ms >= until) {
+        return Some(Reason::Expired);
+    }
+    None
+}
+
+fn accredited(at_ms: u64, facts: &Facts<'_>) -> bool {
+    facts.accreditations.iter().any(|a| match a {
+        AccreditationFacts::Accredited { registrar, from_ms, until_ms, registrar_frozen } => {
+            !registrar_frozen && facts.registrars.contains(registrar) && *from_ms <= at_ms && at_ms < *until_ms
+        }
+        AccreditationFacts::Suspended { .. } => false,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! Deterministic keys and sample entries for tests and demos (feature `fixtures`).
+
+use crate::body::{Accreditation, Body, Grant, Policy, Request, Revoke, Suspension};
+use crate::entry::{Author, Entry};
+use crate::ids::{Digest, EntryId, FeedId};
+use crate::keys::SecretKey;
+use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
+
+/// A fixed time in the past (2025-06-15T16:26:40Z) that entries are dated from.
+pub const T0: u64 = 1_750_004_800_000;
+/// One day in ms.
+pub const DAY: u64 = 86_400_000;
+
+/// A deterministic secret key derived from a label.
+pub fn key(label: &str) -> SecretKey {
+    SecretKey::from_seed(blake3::hash(label.as_bytes()).as_bytes())
+}
+
+/// Creates a feed whose keys derive from `label`.
+pub fn author(role: Role, label: &str, time_ms: u64) -> (Author, Entry) {
+    match Author::incept(role, key(&format!("{label}/0")), key(&format!("{label}/1")), time_ms) {
+        Ok(pair) => pair,
+        Err(e) => panic!("fixture inception must be valid: {e}"),
+    }
+}
+
+/// Appends to a fixture feed, panicking on a fixture bug.
+pub fn append(author: &mut Author, time_ms: u64, body: Body) -> Entry {
+    match author.append(time_ms, body) {
+        Ok(e) => e,
+        Err(e) => panic!("fixture entry must be structurally valid: {e}"),
+    }
+}
+
+/// A policy declaring service provision, research and third-party sharing, for location and mobility data.
+pub fn policy(version: u32) -> Body {
+    Body::Policy(Policy {
+        version,
+        name: "Central Parking - street parking".into(),
+        purposes: [Purpose::ServiceProvision, Purpose::Research, Purpose::ThirdPartySharing].into_iter().collect(),
+        categories: [DataCategory::Location, DataCategory::Mobility, DataCategory::Vehicle].into_iter().collect(),
+        retention_days: 365,
+        recipients: vec!["City transport department".into()],
+        jurisdiction: "EU/GDPR".into(),
+        document_digest: Digest(*blake3::hash(b"policy document").as_bytes()),
+        document_url: "https://parking.example/privacy".into(),
+        contact: "dpo@parking.example".into(),
+    })
+}
+
+/// A grant of `purposes` x `categories` to `collector` under `policy`.
+pub fn grant(
+    collector: FeedId,
+    policy: EntryId,
+    purposes: &[Purpose],
+    categories: &[DataCategory],
+    valid_from: u64,
+    valid_until: Option<u64>,
+) -> Body {
+    Body::Grant(Grant {
+        collector,
+        policy,
+        purposes: purposes.iter().copied().collect::<PurposeSet>(),
+        categories: categories.iter().copied().collect::<CategorySet>(),
+        retention_days: 30,
+        valid_from,
+        valid_until,
+    })
+}
+
+/// A revocation.
+pub fn revoke(grant: EntryId, erase: bool) -> Body {
+    Body::Revoke(Revoke { grant, erase })
+}
+
+/// A request.
+pub fn request(collector: FeedId, kind: RequestKind) -> Body {
+    Body::Request(Request { collector, kind, details_digest: None })
+}
+
+/// An accreditation.
+pub fn accredit(collector: FeedId, valid_until: u64) -> Body {
+    Body::Accreditation(Accreditation { collector, valid_until })
+}
+
+/// A suspension.
+pub fn suspend(collector: FeedId) -> Body {
+    Body::Suspension(Suspension { collector, reason: "audit found violations".into() })
+}
+
+/// A small network: one registrar that accredits one collector, which has published a policy.
+pub struct Scene {
+    /// The registrar.
+    pub registrar: Author,
+    /// The collector.
+    pub collector: Author,
+    /// The collector's policy entry.
+    pub policy: EntryId,
+    /// Every entry, in an order a node accepts.
+    pub entries: Vec<Entry>,
+}
+
+/// Builds [`Scene`] at time `t` with an accreditation valid for a year.
+pub fn scene(t: u64) -> Scene {
+    let (mut registrar, reg0) = author(Role::Registrar, "registrar", t);
+    let (mut collector, col0) = author(Role::Collector, "collector", t);
+    let pol = append(&mut collector, t, policy(1));
+    let acc = append(&mut registrar, t, accredit(collector.feed(), t + 365 * DAY));
+    Scene { policy: pol.id, entries: vec![reg0, col0, pol, acc], registrar, collector }
+}

@@ -1,0 +1,103 @@
+//! # consent-proto: the consent-ledger protocol
+//!
+//! Wire types and the protocol's rules, shared by nodes, wallets, collectors and auditors. Pure:
+//! no async runtime, no I/O. The generated tonic service stubs sit behind the `grpc` feature.
+//!
+//! # Layout
+//! - [`pb`]: protobuf types generated from `proto/consent/v1/*.proto` (wire only).
+//! - [`ids`], [`keys`]: 32-byte ids and Ed25519 keys as newtypes with bech32 text forms.
+//! - [`vocab`]: roles, purposes, data categories, request kinds, and their text names.
+//! - [`entry`]: decoding a [`pb::SignedEntry`] into a checked [`entry::Entry`]; building and signing entries.
+//! - [`body`]: the domain form of every entry body, with its structural checks.
+//! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
+//! - [`decide`]: the decision rule for consent checks (pure).
+//! - [`receipt`]: node-signed receipts.
+//! - [`limits`]: every size limit.
+//!
+//! # Protocol specification
+//!
+//! Everything below is normative; with the `.proto` files it is enough to write a client.
+//!
+//! ## Hashes, keys, signatures
+//! - Hash: BLAKE3, 32-byte output. `H(domain, parts...)` below means BLAKE3 over the ASCII bytes of
+//!   the domain string followed by the parts, concatenated with no separators or lengths (every
+//!   part except the last has a fixed length, so the input is unambiguous).
+//! - Signatures: Ed25519 (RFC 8032), verified strictly (`verify_strict`: canonical `s`, no
+//!   small-order keys or `R`). Public keys are 32 bytes, signatures 64 bytes.
+//!
+//! ## Entries
+//! An entry travels and is stored as `SignedEntry { payload, signature }`:
+//! - `payload` is the protobuf encoding of `EntryPayload`. Authors sign these exact bytes; nodes
+//!   store and forward these exact bytes and never re-encode them.
+//! - `signature = Ed25519-sign(key, "consent-ledger/entry/v1" || payload)`.
+//! - **Entry id** `= H("consent-ledger/entry-id/v1", payload, signature)`... written with the
+//!   signature last: `BLAKE3("consent-ledger/entry-id/v1" || payload || signature)`.
+//! - **Feed id** `= BLAKE3("consent-ledger/feed-id/v1" || payload of the inception entry)`. The
+//!   inception (seq 0) has an empty `feed` and a `prev` of 32 zero bytes; every later entry carries
+//!   its feed id in `feed` and the id of the entry at `seq - 1` in `prev`.
+//! - **Next-key digest** `= BLAKE3("consent-ledger/next-key/v1" || public key)`.
+//! - The key that signs an entry: for an `Inception` or a `Rotation`, the `signing_key` in its body;
+//!   otherwise the feed's current key (the last inception or rotation key before it).
+//! - A `Rotation`'s key must hash to the `next_key_digest` committed by the previous inception or
+//!   rotation of the feed.
+//!
+//! ## Text forms
+//! Bech32m (BIP 350) with a human-readable prefix naming the type; they round-trip exactly:
+//! `cit1…`, `col1…`, `reg1…` (feed ids of a citizen, collector, registrar), `ent1…` (entry ids),
+//! `node1…` (a node's public key), `key1…` (any other Ed25519 public key).
+//!
+//! ## Acceptance
+//! A node accepts an entry only if [`validate::validate`] returns accept: sizes within [`limits`];
+//! exactly one body; body fields well formed (see `entry.proto`); `seq = head + 1`, `prev = head id`;
+//! `time_ms` not before the previous entry's, not before 2020-01-01, and at most
+//! [`limits::MAX_CLOCK_SKEW_MS`] ahead of the node's clock; the body allowed for the feed's role;
+//! the signature valid; referenced entries valid (a grant's policy exists, is a `Policy` of that
+//! collector, and declares every purpose and category granted, with a retention at least as long
+//! as the grant's; a revoke names an unrevoked grant of the same feed; an ack answers a request or
+//! an erase-revocation that concerns the acking collector); a registrar feed must be listed in the
+//! network genesis. An entry whose predecessor or referenced entry is missing is *pending*.
+//! A second valid entry at an existing `(feed, seq)` with a different payload is an
+//! **equivocation**: the feed is frozen.
+//!
+//! ## Deciding a check
+//! See [`decide::decide`] for the rule, including which grant and reason a deny names.
+//!
+//! ## Receipts
+//! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
+//! `signature = Ed25519-sign(node key, "consent-ledger/receipt/v1" || payload)`.
+//!
+//! ## Limits
+//! See [`limits`]; the same numbers are stated in the `.proto` comments.
+
+pub mod body;
+pub mod decide;
+pub mod entry;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
+pub mod ids;
+pub mod keys;
+pub mod limits;
+pub mod memory;
+pub mod pb;
+pub mod receipt;
+pub mod validate;
+pub mod vocab;
+
+pub use entry::Entry;
+pub use ids::{EntryId, FeedId, TypedFeedId};
+pub use keys::{PublicKey, SecretKey};
+pub use validate::Rejection;
+
+/// Domain-separation prefixes. Each is hashed or signed before the bytes it separates.
+pub mod domain {
+    /// Prefix of the bytes an entry signature covers.
+    pub const ENTRY_SIGNATURE: &[u8] = b"consent-ledger/entry/v1";
+    /// Prefix of the entry-id hash input.
+    pub const ENTRY_ID: &[u8] = b"consent-ledger/entry-id/v1";
+    /// Prefix of the feed-id hash input.
+    pub const FEED_ID: &[u8] = b"consent-ledger/feed-id/v1";
+    /// Prefix of the next-key digest input.
+    pub const NEXT_KEY: &[u8] = b"consent-ledger/next-key/v1";
+    /// Prefix of the bytes a node's receipt signature covers.
+    pub const RECEIPT_SIGNATURE: &[u8] = b"consent-ledger/receipt/v1";
+}

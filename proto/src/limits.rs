@@ -1,0 +1,34 @@
+//! Every size and time limit of the protocol and the public API. Inputs beyond them are rejected.
+
+/// Largest encoded `SignedEntry` (payload + signature + framing), in bytes.
+pub const MAX_ENTRY_BYTES: usize = 8 * 1024;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Entries in one `SubmitBatch`.
+pub const MAX_SUBMIT_BATCH: usize = 1_000;
+/// Checks in one `CheckBatch`.
+pub const MAX_CHECK_BATCH: usize = 1_000;
+/// Entries in one `GetFeed` stream.
+pub const MAX_FEED_STREAM: u32 = 10_000;
+/// Largest gRPC message a node decodes or sends, in bytes.
+pub const MAX_GRPC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// How far an entry's time may be ahead of the node's clock.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+/// Entries before this time (2020-01-01T00:00:00Z) are rejected as absurd.
+pub const MIN_TIME_MS: u64 = 1_577_836_800_000;
+/// Purposes or categories in one policy or grant.
+pub const MAX_VOCAB_ITEMS: usize = 16;
+/// Recipients listed in one policy.
+pub const MAX_RECIPIENTS: usize = 16;
+/// Longest retention, in days (100 years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+/// Longest policy name, recipient name (bytes of UTF-8).
+pub const MAX_NAME_BYTES: usize = 120;
+/// Longest jurisdiction string.
+pub const MAX_JURISDICTION_BYTES: usize = 64;
+/// Longest policy document URL.
+pub const MAX_URL_BYTES: usize = 512;
+/// Longest contact string.
+pub const MAX_CONTACT_BYTES: usize = 200;
+/// Longest suspension or refusal reason.
+pub const MAX_REASON_BYTES: usize = 280;

@@ -1,0 +1,141 @@
+//! A reference ledger held in memory: applies [`validate`] verdicts and answers checks by
+//! scanning feeds (no materialised state). Pure and simple rather than fast; tests use it as an
+//! independent oracle for the node's store, and clients can use it to replay a feed offline.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::body::Body;
+use crate::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
+use crate::entry::Entry;
+use crate::ids::{EntryId, FeedId};
+use crate::keys::PublicKey;
+use crate::validate::{FeedState, LedgerView, Rules, Verdict, validate};
+use crate::vocab::{RequestKind, Role};
+
+/// An in-memory ledger.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryLedger {
+    feeds: HashMap<FeedId, FeedState>,
+    entries: HashMap<EntryId, Entry>,
+    by_seq: HashMap<(FeedId, u64), EntryId>,
+    keys: HashMap<(FeedId, u64), PublicKey>,
+    revoked: HashSet<EntryId>,
+    registrars: HashSet<FeedId>,
+}
+
+impl LedgerView for MemoryLedger {
+    type Error = std::convert::Infallible;
+    fn feed(&self, feed: &FeedId) -> Result<Option<FeedState>, Self::Error> {
+        Ok(self.feeds.get(feed).cloned())
+    }
+    fn entry(&self, id: &EntryId) -> Result<Option<Entry>, Self::Error> {
+        Ok(self.entries.get(id).cloned())
+    }
+    fn entry_at(&self, feed: &FeedId, seq: u64) -> Result<Option<Entry>, Self::Error> {
+        Ok(self.by_seq.get(&(*feed, seq)).and_then(|id| self.entries.get(id)).cloned())
+    }
+    fn key_at(&self, feed: &FeedId, seq: u64) -> Result<Option<PublicKey>, Self::Error> {
+        Ok(self.keys.get(&(*feed, seq)).copied())
+    }
+    fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error> {
+        Ok(self.revoked.contains(grant))
+    }
+}
+
+impl MemoryLedger {
+    /// An empty ledger for a network with these registrars.
+    pub fn new(registrars: impl IntoIterator<Item = FeedId>) -> Self {
+        Self { registrars: registrars.into_iter().collect(), ..Self::default() }
+    }
+
+    /// Validates and, if accepted, applies an entry. Equivocations freeze the feed.
+    pub fn submit(&mut self, entry: &Entry, now_ms: u64) -> Verdict {
+        let rules = Rules { registrars: &self.registrars, now_ms };
+        let verdict = match validate(entry, self, &rules) {
+            Ok(v) => v,
+            Err(never) => match never {},
+        };
+        match &verdict {
+            Verdict::Accept { state } => {
+                let key = entry.key_in_body().unwrap_or(state.signing_key);
+                self.keys.insert((entry.feed, entry.seq), key);
+                self.by_seq.insert((entry.feed, entry.seq), entry.id);
+                self.entries.insert(entry.id, entry.clone());
+                self.feeds.insert(entry.feed, state.clone());
+                if let Body::Revoke(r) = &entry.body {
+                    self.revoked.insert(r.grant);
+                }
+            }
+            Verdict::Equivocation { .. } => {
+                if let Some(state) = self.feeds.get_mut(&entry.feed) {
+                    state.frozen = true;
+                }
+            }
+            _ => {}
+        }
+        verdict
+    }
+
+    /// Answers a check by scanning the subject's and the registrars' feeds.
+    pub fn check(&self, query: &Query) -> Outcome {
+        let mut grants = Vec::new();
+        let mut opt_out_seq = None;
+        if let Some(state) = self.feeds.get(&query.subject) {
+            for seq in 0..=state.head_seq {
+                let Some(entry) = self.by_seq.get(&(query.subject, seq)).and_then(|id| self.entries.get(id)) else {
+                    continue;
+                };
+                match &entry.body {
+                    Body::Grant(g) if g.collector == query.collector => grants.push(GrantFacts {
+                        id: entry.id,
+                        seq,
+                        purposes: g.purposes,
+                        categories: g.categories,
+                        valid_from: g.valid_from,
+                        valid_until: g.valid_until,
+                        revoked: self.revoked.contains(&entry.id),
+                    }),
+                    Body::Request(r) if r.collector == query.collector && r.kind == RequestKind::OptOutSale => {
+                        opt_out_seq = Some(seq);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut accreditations = Vec::new();
+        for (feed, state) in self.feeds.iter().filter(|(_, s)| s.role == Role::Registrar) {
+            let mut latest = None;
+            for seq in 0..=state.head_seq {
+                let Some(entry) = self.by_seq.get(&(*feed, seq)).and_then(|id| self.entries.get(id)) else {
+                    continue;
+                };
+                match &entry.body {
+                    Body::Accreditation(a) if a.collector == query.collector => {
+                        latest = Some(AccreditationFacts::Accredited {
+                            registrar: *feed,
+                            from_ms: entry.time_ms,
+                            until_ms: a.valid_until,
+                            registrar_frozen: state.frozen,
+                        })
+                    }
+                    Body::Suspension(s) if s.collector == query.collector => {
+                        latest = Some(AccreditationFacts::Suspended { registrar: *feed })
+                    }
+                    _ => {}
+                }
+            }
+            accreditations.extend(latest);
+        }
+        decide(
+            query,
+            &Facts {
+                subject: self.feeds.get(&query.subject),
+                collector: self.feeds.get(&query.collector),
+                grants: &grants,
+                opt_out_seq,
+                accreditations: &accreditations,
+                registrars: &self.registrars,
+            },
+        )
+    }
+}

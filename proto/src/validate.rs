@@ -1,0 +1,485 @@
+//! Whether an entry may extend its feed, given the ledger so far: pure functions over a
+//! [`LedgerView`] that return a typed [`Rejection`] for every reason an entry is refused.
+//!
+//! The order of checks is fixed: frozen feed; duplicate or equivocation at an existing seq; gap
+//! (pending); prev; time; role; signature; references (possibly pending); body rules.
+
+use std::collections::HashSet;
+
+use crate::body::{Body, BodyKind};
+use crate::entry::Entry;
+use crate::ids::{Digest, EntryId, FeedId};
+use crate::keys::PublicKey;
+use crate::limits::{MAX_CLOCK_SKEW_MS, MIN_TIME_MS};
+use crate::vocab::Role;
+
+/// Why an entry was refused. [`Rejection::code`] is a stable machine-readable name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The encoded entry exceeds the size limit.
+    #[error("entry is {size} bytes, the limit is {max}")]
+    TooLarge {
+        /// Bytes received.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not decodable as protobuf.
+    #[error("entry is not valid protobuf: {0}")]
+    Malformed(String),
+    /// The payload is not the canonical encoding (unknown fields, wrong order, explicit defaults).
+    #[error("payload is not canonically encoded (unknown fields, out-of-order fields or explicit defaults)")]
+    NonCanonical,
+    /// The signature is not 64 bytes.
+    #[error("signature must be 64 bytes, got {0}")]
+    BadSignatureLength(usize),
+    /// No body set.
+    #[error("entry has no body")]
+    MissingBody,
+    /// A field is malformed.
+    #[error("field {field}: {problem}")]
+    BadField {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// seq does not fit the body (inception at 0 only).
+    #[error("bad seq: {0}")]
+    BadSeq(String),
+    /// prev is not the id of the feed's current head.
+    #[error("prev does not match the head of the feed at seq {head_seq}")]
+    WrongPrev {
+        /// Head seq of the feed.
+        head_seq: u64,
+    },
+    /// time_ms is before the previous entry's.
+    #[error("time {time_ms} is before the previous entry's time {prev_ms}")]
+    TimeBeforePrev {
+        /// The entry's time.
+        time_ms: u64,
+        /// The previous entry's time.
+        prev_ms: u64,
+    },
+    /// time_ms is too far in the future.
+    #[error("time {time_ms} is more than {skew_ms} ms ahead of the node's clock ({now_ms})")]
+    TimeInFuture {
+        /// The entry's time.
+        time_ms: u64,
+        /// The node's clock.
+        now_ms: u64,
+        /// Allowed skew.
+        skew_ms: u64,
+    },
+    /// time_ms is absurdly old.
+    #[error("time {0} is before 2020-01-01")]
+    TimeTooOld(u64),
+    /// The feed's role may not author this body.
+    #[error("a {role} feed may not author a {body}")]
+    BodyNotAllowed {
+        /// The feed's role.
+        role: Role,
+        /// The body kind.
+        body: BodyKind,
+    },
+    /// The signature does not verify under the feed's key.
+    #[error("signature does not verify under the feed's current key")]
+    BadSignature,
+    /// A rotation key does not match the pre-committed digest.
+    #[error("rotation key does not match the next-key digest committed earlier")]
+    RotationKeyNotCommitted,
+    /// A registrar feed not listed in the genesis.
+    #[error("registrar feed is not listed in this network's genesis")]
+    RegistrarNotInGenesis,
+    /// A referenced feed is not a collector feed.
+    #[error("referenced feed is not a collector")]
+    NotACollector,
+    /// A grant references an entry that is not a policy of that collector.
+    #[error("grant.policy is not a policy entry of grant.collector")]
+    PolicyNotOfCollector,
+    /// A grant covers a purpose the policy does not declare.
+    #[error("grant covers purposes the policy does not declare")]
+    PurposeNotInPolicy,
+    /// A grant covers a category the policy does not declare.
+    #[error("grant covers data categories the policy does not declare")]
+    CategoryNotInPolicy,
+    /// A grant accepts a longer retention than the policy states.
+    #[error("grant.retention_days exceeds the policy's retention_days ({0})")]
+    RetentionExceedsPolicy(u32),
+    /// Policy versions must increase.
+    #[error("policy version {version} is not greater than the previous version {previous}")]
+    PolicyVersionNotIncreasing {
+        /// This version.
+        version: u32,
+        /// The last one.
+        previous: u32,
+    },
+    /// An accreditation's valid_until is not after its time.
+    #[error("accreditation.valid_until must be after the entry's time")]
+    AccreditationExpired,
+    /// A revoke names no grant of its own feed.
+    #[error("revoke.grant is not a grant of this feed")]
+    UnknownGrant,
+    /// The grant was revoked already.
+    #[error("that grant is already revoked")]
+    AlreadyRevoked,
+    /// An ack answers something that is not a request or erase-revocation for this collector.
+    #[error("ack.request is not a request or erase-revocation addressed to this collector")]
+    AckNotForCollector,
+    /// The feed is frozen after an equivocation.
+    #[error("feed is frozen: its author signed two different entries at one seq")]
+    FeedFrozen,
+}
+
+/// How a rejection maps to an API status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionClass {
+    /// The input is wrong: INVALID_ARGUMENT.
+    Invalid,
+    /// The input is fine but the state forbids it: FAILED_PRECONDITION.
+    Precondition,
+    /// A size limit: RESOURCE_EXHAUSTED.
+    Limit,
+}
+
+impl Rejection {
+    /// Stable kebab-case name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::TooLarge { .. } => "too-large",
+            Rejection::Malformed(_) => "malformed",
+            Rejection::NonCanonical => "non-canonical",
+            Rejection::BadSignatureLength(_) => "bad-signature-length",
+            Rejection::MissingBody => "missing-body",
+            Rejection::BadField { .. } => "bad-field",
+            Rejection::BadSeq(_) => "bad-seq",
+            Rejection::WrongPrev { .. } => "wrong-prev",
+            Rejection::TimeBeforePrev { .. } => "time-before-prev",
+            Rejection::TimeInFuture { .. } => "time-in-future",
+            Rejection::TimeTooOld(_) => "time-too-old",
+            Rejection::BodyNotAllowed { .. } => "body-not-allowed",
+            Rejection::BadSignature => "bad-signature",
+            Rejection::RotationKeyNotCommitted => "rotation-key-not-committed",
+            Rejection::RegistrarNotInGenesis => "registrar-not-in-genesis",
+            Rejection::NotACollector => "not-a-collector",
+            Rejection::PolicyNotOfCollector => "policy-not-of-collector",
+            Rejection::PurposeNotInPolicy => "purpose-not-in-policy",
+            Rejection::CategoryNotInPolicy => "category-not-in-policy",
+            Rejection::RetentionExceedsPolicy(_) => "retention-exceeds-policy",
+            Rejection::PolicyVersionNotIncreasing { .. } => "policy-version-not-increasing",
+            Rejection::AccreditationExpired => "accreditation-expired",
+            Rejection::UnknownGrant => "unknown-grant",
+            Rejection::AlreadyRevoked => "already-revoked",
+            Rejection::AckNotForCollector => "ack-not-for-collector",
+            Rejection::FeedFrozen => "feed-frozen",
+        }
+    }
+
+    /// The API status class.
+    pub fn class(&self) -> RejectionClass {
+        match self {
+            Rejection::TooLarge { .. } => RejectionClass::Limit,
+            Rejection::FeedFrozen => RejectionClass::Precondition,
+            _ => RejectionClass::Invalid,
+        }
+    }
+}
+
+/// What a node knows about one feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedState {
+    /// Role fixed at inception.
+    pub role: Role,
+    /// Head sequence number.
+    pub head_seq: u64,
+    /// Head entry id.
+    pub head_id: EntryId,
+    /// Head entry time.
+    pub head_time_ms: u64,
+    /// Key that signs the next entry.
+    pub signing_key: PublicKey,
+    /// Digest of the key a rotation must introduce.
+    pub next_key_digest: Digest,
+    /// Frozen after an equivocation.
+    pub frozen: bool,
+    /// Last policy version (collectors; 0 before the first policy).
+    pub policy_version: u32,
+}
+
+/// Read access to the ledger that validation needs. The node implements it over its store
+/// (plus entries staged earlier in the same commit).
+pub trait LedgerView {
+    /// Storage error.
+    type Error;
+    /// A feed's state.
+    fn feed(&self, feed: &FeedId) -> Result<Option<FeedState>, Self::Error>;
+    /// An accepted entry by id.
+    fn entry(&self, id: &EntryId) -> Result<Option<Entry>, Self::Error>;
+    /// The accepted entry at `(feed, seq)`.
+    fn entry_at(&self, feed: &FeedId, seq: u64) -> Result<Option<Entry>, Self::Error>;
+    /// The key that signed the accepted entry at `(feed, seq)` (for equivocation proofs).
+    fn key_at(&self, feed: &FeedId, seq: u64) -> Result<Option<PublicKey>, Self::Error>;
+    /// Whether a grant has been revoked.
+    fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error>;
+}
+
+/// Network-wide rules the node applies.
+#[derive(Debug, Clone)]
+pub struct Rules<'a> {
+    /// Registrar feeds listed in the genesis.
+    pub registrars: &'a HashSet<FeedId>,
+    /// The node's clock, Unix ms.
+    pub now_ms: u64,
+}
+
+/// What is awaited before a pending entry can be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Missing {
+    /// The entry at `(feed, seq)` (the predecessor, or the whole feed from seq 0).
+    Seq(FeedId, u64),
+    /// The entry with this id (a cross-feed reference).
+    Entry(EntryId),
+    /// The feed's inception.
+    Feed(FeedId),
+}
+
+/// The verdict on one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Append it; the feed's state becomes `state`.
+    Accept {
+        /// The feed's state after the entry.
+        state: FeedState,
+    },
+    /// The node already holds this entry (same payload).
+    Duplicate {
+        /// The id of the entry held.
+        existing: EntryId,
+    },
+    /// Hold it until `missing` arrives. `verified` is true when its signature was checked.
+    Pending {
+        /// What is awaited.
+        missing: Missing,
+        /// Whether the signature was already verified.
+        verified: bool,
+    },
+    /// A second valid entry at an existing `(feed, seq)`: keep both as proof, freeze the feed.
+    Equivocation {
+        /// The entry the node held at that seq.
+        existing: Entry,
+    },
+    /// Refuse it.
+    Reject(Rejection),
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
+
+/// Decides what to do with a structurally valid entry.
+pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Result<Verdict, V::Error> {
+    let reject = |r| Ok(Verdict::Reject(r));
+    let state = view.feed(&entry.feed)?;
+
+    // Existing seq: duplicate or equivocation.
+    if let Some(state) = &state {
+        if entry.seq <= state.head_seq {
+            let Some(existing) = view.entry_at(&entry.feed, entry.seq)? else {
+                // Heads imply every entry below them is held; treat a hole as a fork attempt.
+                return reject(Rejection::BadSeq("no entry held at that seq".into()));
+            };
+            if existing.payload == entry.payload {
+                return Ok(Verdict::Duplicate { existing: existing.id });
+            }
+            if state.frozen {
+                return reject(Rejection::FeedFrozen);
+            }
+            let Some(key) = view.key_at(&entry.feed, entry.seq)? else {
+                return reject(Rejection::BadSignature);
+            };
+            if !entry.verify(&key) {
+                return reject(Rejection::BadSignature);
+            }
+            return Ok(Verdict::Equivocation { existing });
+        }
+        if state.frozen {
+            return reject(Rejection::FeedFrozen);
+        }
+    }
+
+    let Some(state) = state else {
+        return match &entry.body {
+            Body::Inception(inception) => Ok(accept_inception(entry, inception, rules)),
+            _ => Ok(Verdict::Pending { missing: Missing::Seq(entry.feed, 0), verified: false }),
+        };
+    };
+
+    if entry.seq > state.head_seq + 1 {
+        return Ok(Verdict::Pending { missing: Missing::Seq(entry.feed, entry.seq - 1), verified: false });
+    }
+    if entry.prev != Some(state.head_id) {
+        return reject(Rejection::WrongPrev { head_seq: state.head_seq });
+    }
+    if let Some(r) = time_problem(entry.time_ms, Some(state.head_time_ms), rules.now_ms) {
+        return reject(r);
+    }
+    let kind = entry.body.kind();
+    if !kind.allowed_for(state.role) || kind == BodyKind::Inception {
+        return reject(Rejection::BodyNotAllowed { role: state.role, body: kind });
+    }
+
+    let mut next = FeedState {
+        head_seq: entry.seq,
+        head_id: entry.id,
+        head_time_ms: entry.time_ms,
+        ..state.clone()
+    };
+    match &entry.body {
+        Body::Rotation(rotation) => {
+            if rotation.signing_key.next_key_digest() != state.next_key_digest {
+                return reject(Rejection::RotationKeyNotCommitted);
+            }
+            if !entry.verify(&rotation.signing_key) {
+                return reject(Rejection::BadSignature);
+            }
+            next.signing_key = rotation.signing_key;
+            next.next_key_digest = rotation.next_key_digest;
+            return Ok(Verdict::Accept { state: next });
+        }
+        _ => {
+            if !entry.verify(&state.signing_key) {
+                return reject(Rejection::BadSignature);
+            }
+        }
+    }
+
+    // References and body rules; the signature is verified from here on.
+    let pending = |missing| Ok(Verdict::Pending { missing, verified: true });
+    match &entry.body {
+        Body::Policy(policy) => {
+            if policy.version <= state.policy_version {
+                return reject(Rejection::PolicyVersionNotIncreasing {
+                    version: policy.version,
+                    previous: state.policy_version,
+                });
+            }
+            next.policy_version = policy.version;
+        }
+        Body::Accreditation(a) => {
+            match collector_role(view, &a.collector)? {
+                None => return pending(Missing::Feed(a.collector)),
+                Some(false) => return reject(Rejection::NotACollector),
+                Some(true) => {}
+            }
+            if a.valid_until <= entry.time_ms {
+                return reject(Rejection::AccreditationExpired);
+            }
+        }
+        Body::Suspension(s) => match collector_role(view, &s.collector)? {
+            None => return pending(Missing::Feed(s.collector)),
+            Some(false) => return reject(Rejection::NotACollector),
+            Some(true) => {}
+        },
+        Body::Grant(grant) => {
+            match collector_role(view, &grant.collector)? {
+                None => return pending(Missing::Feed(grant.collector)),
+                Some(false) => return reject(Rejection::NotACollector),
+                Some(true) => {}
+            }
+            let Some(policy_entry) = view.entry(&grant.policy)? else {
+                return pending(Missing::Entry(grant.policy));
+            };
+            let Body::Policy(policy) = &policy_entry.body else {
+                return reject(Rejection::PolicyNotOfCollector);
+            };
+            if policy_entry.feed != grant.collector {
+                return reject(Rejection::PolicyNotOfCollector);
+            }
+            if !grant.purposes.is_subset(policy.purposes) {
+                return reject(Rejection::PurposeNotInPolicy);
+            }
+            if !grant.categories.is_subset(policy.categories) {
+                return reject(Rejection::CategoryNotInPolicy);
+            }
+            if grant.retention_days > policy.retention_days {
+                return reject(Rejection::RetentionExceedsPolicy(policy.retention_days));
+            }
+        }
+        Body::Revoke(revoke) => {
+            let Some(granted) = view.entry(&revoke.grant)? else {
+                return reject(Rejection::UnknownGrant);
+            };
+            if granted.feed != entry.feed || !matches!(granted.body, Body::Grant(_)) {
+                return reject(Rejection::UnknownGrant);
+            }
+            if view.is_revoked(&revoke.grant)? {
+                return reject(Rejection::AlreadyRevoked);
+            }
+        }
+        Body::Request(request) => match collector_role(view, &request.collector)? {
+            None => return pending(Missing::Feed(request.collector)),
+            Some(false) => return reject(Rejection::NotACollector),
+            Some(true) => {}
+        },
+        Body::Ack(ack) => {
+            let Some(target) = view.entry(&ack.request)? else {
+                return pending(Missing::Entry(ack.request));
+            };
+            let addressed_to = match &target.body {
+                Body::Request(r) => Some(r.collector),
+                Body::Revoke(r) if r.erase => match view.entry(&r.grant)? {
+                    Some(Entry { body: Body::Grant(g), .. }) => Some(g.collector),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if addressed_to != Some(entry.feed) {
+                return reject(Rejection::AckNotForCollector);
+            }
+        }
+        Body::Inception(_) | Body::Rotation(_) => {}
+    }
+    Ok(Verdict::Accept { state: next })
+}
+
+fn accept_inception(entry: &Entry, inception: &crate::body::Inception, rules: &Rules<'_>) -> Verdict {
+    if let Some(r) = time_problem(entry.time_ms, None, rules.now_ms) {
+        return Verdict::Reject(r);
+    }
+    if inception.role == Role::Registrar && !rules.registrars.contains(&entry.feed) {
+        return Verdict::Reject(Rejection::RegistrarNotInGenesis);
+    }
+    if !entry.verify(&inception.signing_key) {
+        return Verdict::Reject(Rejection::BadSignature);
+    }
+    Verdict::Accept {
+        state: FeedState {
+            role: inception.role,
+            head_seq: 0,
+            head_id: entry.id,
+            head_time_ms: entry.time_ms,
+            signing_key: inception.signing_key,
+            next_key_digest: inception.next_key_digest,
+            frozen: false,
+            policy_version: 0,
+        },
+    }
+}
+
+fn time_problem(time_ms: u64, prev_ms: Option<u64>, now_ms: u64) -> Option<Rejection> {
+    if time_ms < MIN_TIME_MS {
+        return Some(Rejection::TimeTooOld(time_ms));
+    }
+    if time_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Some(Rejection::TimeInFuture { time_ms, now_ms, skew_ms: MAX_CLOCK_SKEW_MS });
+    }
+    match prev_ms {
+        Some(prev_ms) if time_ms < prev_ms => Some(Rejection::TimeBeforePrev { time_ms, prev_ms }),
+        _ => None,
+    }
+}
+
+/// `None`: unknown feed; `Some(is_collector)` otherwise.
+fn collector_role<V: LedgerView>(view: &V, feed: &FeedId) -> Result<Option<bool>, V::Error> {
+    Ok(view.feed(feed)?.map(|s| s.role == Role::Collector))
+}
