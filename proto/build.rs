@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(grpc)
         .build_client(grpc)
+        .codec_path("crate::codec::StrictCodec")
         .compile_with_config(config, PROTOS, &["."])?;
     Ok(())
 }

@@ -1,1 +1,32 @@
-//! stub
+//! Test harness for multi-node and end-to-end tests: real `consentd` nodes on 127.0.0.1 with
+//! ephemeral ports and temporary data directories, gRPC clients, fixtures, and [`eventually`].
+//!
+//! # Layout
+//! - [`harness`]: starting, stopping and restarting nodes; clients.
+//! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
+
+pub mod harness;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `condition` until it returns `Some`, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        if let Some(value) = condition().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(200));
+    }
+}

@@ -1,1 +1,28 @@
-//! stub
+//! # consent-node: the `consentd` daemon
+//!
+//! A node validates, stores and serves signed consent feeds (see `consent-proto` for the
+//! protocol). Replication between nodes comes later; every entry, from a client or a peer, goes
+//! through the same single write path.
+//!
+//! # Layout
+//! - [`config`]: TOML configuration and its defaults (a working dev setup).
+//! - [`genesis`]: the network genesis file (network id, registrars, bootstrap peers).
+//! - [`identity`]: the node's Ed25519 key in the data directory.
+//! - [`store`]: the storage-engine boundary ([`store::KvStore`]), sled and memory engines, and
+//!   the conformance suite every engine must pass.
+//! - [`ledger`]: tables, the single writer (group commit), reads and checks, store checks.
+//! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
+//! - [`node`]: the daemon handle (start, addresses, shutdown, join).
+//! - [`logging`]: tracing set-up (human or JSON).
+
+pub mod api;
+pub mod config;
+pub mod genesis;
+pub mod identity;
+pub mod ledger;
+pub mod logging;
+pub mod node;
+pub mod store;
+
+pub use config::Config;
+pub use node::Node;

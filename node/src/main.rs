@@ -1,1 +1,223 @@
-fn main(){}
+//! `consentd`: runs a consent-ledger node, writes genesis files, checks stores.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use consent_node::config::{Config, LogFormat};
+use consent_node::genesis::Genesis;
+use consent_node::{Node, logging};
+
+/// A consent-ledger node: validates, stores and serves signed consent feeds over gRPC.
+#[derive(Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node (the default).
+    Run(RunArgs),
+    /// Write a network genesis file.
+    Genesis(GenesisArgs),
+    /// Check a node's store without serving it.
+    CheckStore(CheckArgs),
+}
+
+#[derive(Args, Clone, Default)]
+struct RunArgs {
+    /// TOML configuration file (see example.config.toml).
+    #[arg(long, env = "CONSENTD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (store and node key). Overrides the config file.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// gRPC listen address, e.g. 127.0.0.1:50051. Overrides the config file.
+    #[arg(long)]
+    grpc_listen: Option<std::net::SocketAddr>,
+    /// Network genesis file. Without one the node runs the built-in development network.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. "info" or "consent_node=debug".
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+#[derive(Args)]
+struct GenesisArgs {
+    /// Network id: a-z, 0-9 and -, e.g. "springfield".
+    #[arg(long)]
+    network_id: String,
+    /// A registrar feed id (reg1...); repeat for each registrar.
+    #[arg(long = "registrar")]
+    registrars: Vec<String>,
+    /// Include the public development registrar (local test networks only).
+    #[arg(long)]
+    dev_registrar: bool,
+    /// A bootstrap peer multiaddr; repeat for each.
+    #[arg(long = "bootstrap")]
+    bootstrap: Vec<String>,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Replay every entry (re-verifying every signature) and compare all derived state.
+    #[arg(long)]
+    full: bool,
+}
+
+impl RunArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(d) = &self.data_dir {
+            config.data_dir = d.clone();
+        }
+        if let Some(a) = self.grpc_listen {
+            config.grpc_listen = a;
+        }
+        if let Some(g) = &self.genesis {
+            config.genesis = Some(g.clone());
+        }
+        if let Some(f) = self.log_format {
+            config.log_format = f;
+        }
+        if let Some(l) = &self.log_level {
+            config.log_level = l.clone();
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Genesis(args)) => genesis(args),
+        Some(Command::CheckStore(args)) => check_store(args),
+        Some(Command::Run(args)) => run(args),
+        None => run(cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("consentd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    logging::init(config.log_format, &config.log_level).map_err(anyhow::Error::msg)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let node = Node::start(config).await?;
+        let token = node.shutdown_token();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received, shutting down");
+            token.cancel();
+        });
+        node.join().await
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
+    let mut registrars = args.registrars;
+    if args.dev_registrar {
+        registrars.extend(Genesis::dev().registrars);
+    }
+    let genesis = Genesis {
+        network_id: args.network_id,
+        registrars,
+        bootstrap: args.bootstrap,
+    };
+    genesis.check().map_err(anyhow::Error::msg)?;
+    let text = genesis.to_toml().map_err(anyhow::Error::msg)?;
+    match args.out {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} (digest {})", path.display(), genesis.digest());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+fn check_store(args: CheckArgs) -> anyhow::Result<()> {
+    use consent_node::ledger::check;
+    use consent_node::store::KvStore;
+    let config = args.run.config()?;
+    let genesis = match &config.genesis {
+        Some(path) => Genesis::load(path)?,
+        None => Genesis::dev(),
+    };
+    let dir = config.data_dir.join("store");
+    if !dir.exists() {
+        anyhow::bail!("no store at {}; pass --data-dir", dir.display());
+    }
+    let store = consent_node::store::sled::SledStore::open(&dir)?;
+    check::prepare(&store, &genesis.digest())?;
+    let result = if args.full {
+        check::full(&store, &genesis.registrar_feeds())
+    } else {
+        check::structure(&store)
+    };
+    match result {
+        Ok(()) => {
+            let size = store.size_on_disk().unwrap_or(0);
+            println!(
+                "store {} is consistent ({} bytes on disk{})",
+                dir.display(),
+                size,
+                if args.full {
+                    ", every entry replayed"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Err(report) => anyhow::bail!("{report}"),
+    }
+}

@@ -209,11 +209,16 @@ impl std::fmt::Display for BodyKind {
 }
 
 fn bad(field: &'static str, problem: impl Into<String>) -> Rejection {
-    Rejection::BadField { field, problem: problem.into() }
+    Rejection::BadField {
+        field,
+        problem: problem.into(),
+    }
 }
 
 fn id32(field: &'static str, bytes: &[u8]) -> Result<[u8; 32], Rejection> {
-    bytes.try_into().map_err(|_| bad(field, format!("must be 32 bytes, got {}", bytes.len())))
+    bytes
+        .try_into()
+        .map_err(|_| bad(field, format!("must be 32 bytes, got {}", bytes.len())))
 }
 
 fn key(field: &'static str, bytes: &[u8]) -> Result<PublicKey, Rejection> {
@@ -225,7 +230,10 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<String, Rejectio
         return Err(bad(field, "must not be empty"));
     }
     if value.len() > max {
-        return Err(bad(field, format!("at most {max} bytes, got {}", value.len())));
+        return Err(bad(
+            field,
+            format!("at most {max} bytes, got {}", value.len()),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(bad(field, "must not contain control characters"));
@@ -238,11 +246,15 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<String, Rejectio
 
 fn purposes(field: &'static str, wire: &[i32]) -> Result<PurposeSet, Rejection> {
     if wire.is_empty() || wire.len() > MAX_VOCAB_ITEMS {
-        return Err(bad(field, format!("1..={MAX_VOCAB_ITEMS} values, got {}", wire.len())));
+        return Err(bad(
+            field,
+            format!("1..={MAX_VOCAB_ITEMS} values, got {}", wire.len()),
+        ));
     }
     let mut set = PurposeSet::EMPTY;
     for v in wire {
-        let p = Purpose::from_wire(*v).ok_or_else(|| bad(field, format!("unknown or unspecified purpose {v}")))?;
+        let p = Purpose::from_wire(*v)
+            .ok_or_else(|| bad(field, format!("unknown or unspecified purpose {v}")))?;
         if !set.insert(p) {
             return Err(bad(field, format!("purpose {p} listed twice")));
         }
@@ -252,11 +264,15 @@ fn purposes(field: &'static str, wire: &[i32]) -> Result<PurposeSet, Rejection> 
 
 fn categories(field: &'static str, wire: &[i32]) -> Result<CategorySet, Rejection> {
     if wire.is_empty() || wire.len() > MAX_VOCAB_ITEMS {
-        return Err(bad(field, format!("1..={MAX_VOCAB_ITEMS} values, got {}", wire.len())));
+        return Err(bad(
+            field,
+            format!("1..={MAX_VOCAB_ITEMS} values, got {}", wire.len()),
+        ));
     }
     let mut set = CategorySet::EMPTY;
     for v in wire {
-        let c = DataCategory::from_wire(*v).ok_or_else(|| bad(field, format!("unknown or unspecified category {v}")))?;
+        let c = DataCategory::from_wire(*v)
+            .ok_or_else(|| bad(field, format!("unknown or unspecified category {v}")))?;
         if !set.insert(c) {
             return Err(bad(field, format!("category {c} listed twice")));
         }
@@ -266,7 +282,10 @@ fn categories(field: &'static str, wire: &[i32]) -> Result<CategorySet, Rejectio
 
 fn retention(field: &'static str, days: u32) -> Result<u32, Rejection> {
     if days == 0 || days > MAX_RETENTION_DAYS {
-        return Err(bad(field, format!("1..={MAX_RETENTION_DAYS} days, got {days}")));
+        return Err(bad(
+            field,
+            format!("1..={MAX_RETENTION_DAYS} days, got {days}"),
+        ));
     }
     Ok(days)
 }
@@ -276,7 +295,8 @@ impl Body {
     pub fn from_wire(body: &WireBody) -> Result<Body, Rejection> {
         Ok(match body {
             WireBody::Inception(b) => Body::Inception(Inception {
-                role: Role::from_wire(b.role).ok_or_else(|| bad("inception.role", "unknown or unspecified role"))?,
+                role: Role::from_wire(b.role)
+                    .ok_or_else(|| bad("inception.role", "unknown or unspecified role"))?,
                 signing_key: key("inception.signing_key", &b.signing_key)?,
                 next_key_digest: Digest(id32("inception.next_key_digest", &b.next_key_digest)?),
             }),
@@ -289,7 +309,10 @@ impl Body {
                     return Err(bad("policy.version", "must be >= 1"));
                 }
                 if b.recipients.len() > MAX_RECIPIENTS {
-                    return Err(bad("policy.recipients", format!("at most {MAX_RECIPIENTS}")));
+                    return Err(bad(
+                        "policy.recipients",
+                        format!("at most {MAX_RECIPIENTS}"),
+                    ));
                 }
                 let recipients = b
                     .recipients
@@ -307,7 +330,11 @@ impl Body {
                     categories: categories("policy.categories", &b.categories)?,
                     retention_days: retention("policy.retention_days", b.retention_days)?,
                     recipients,
-                    jurisdiction: text("policy.jurisdiction", &b.jurisdiction, MAX_JURISDICTION_BYTES)?,
+                    jurisdiction: text(
+                        "policy.jurisdiction",
+                        &b.jurisdiction,
+                        MAX_JURISDICTION_BYTES,
+                    )?,
                     document_digest: Digest(id32("policy.document_digest", &b.document_digest)?),
                     document_url: url,
                     contact: text("policy.contact", &b.contact, MAX_CONTACT_BYTES)?,
@@ -325,7 +352,10 @@ impl Body {
                 let valid_until = match b.valid_until {
                     0 => None,
                     t if t <= b.valid_from => {
-                        return Err(bad("grant.valid_until", "must be after valid_from (or 0 for until revoked)"));
+                        return Err(bad(
+                            "grant.valid_until",
+                            "must be after valid_from (or 0 for until revoked)",
+                        ));
                     }
                     t => Some(t),
                 };
@@ -339,24 +369,33 @@ impl Body {
                     valid_until,
                 })
             }
-            WireBody::Revoke(b) => Body::Revoke(Revoke { grant: EntryId(id32("revoke.grant", &b.grant)?), erase: b.erase }),
+            WireBody::Revoke(b) => Body::Revoke(Revoke {
+                grant: EntryId(id32("revoke.grant", &b.grant)?),
+                erase: b.erase,
+            }),
             WireBody::Request(b) => Body::Request(Request {
                 collector: FeedId(id32("request.collector", &b.collector)?),
-                kind: RequestKind::from_wire(b.kind).ok_or_else(|| bad("request.kind", "unknown or unspecified kind"))?,
+                kind: RequestKind::from_wire(b.kind)
+                    .ok_or_else(|| bad("request.kind", "unknown or unspecified kind"))?,
                 details_digest: match b.details_digest.len() {
                     0 => None,
                     _ => Some(Digest(id32("request.details_digest", &b.details_digest)?)),
                 },
             }),
             WireBody::Ack(b) => {
-                let outcome =
-                    AckOutcome::from_wire(b.outcome).ok_or_else(|| bad("ack.outcome", "unknown or unspecified outcome"))?;
+                let outcome = AckOutcome::from_wire(b.outcome)
+                    .ok_or_else(|| bad("ack.outcome", "unknown or unspecified outcome"))?;
                 let answer = match outcome {
                     AckOutcome::Done if b.reason.is_empty() => AckAnswer::Done,
-                    AckOutcome::Done => return Err(bad("ack.reason", "must be empty when the outcome is done")),
+                    AckOutcome::Done => {
+                        return Err(bad("ack.reason", "must be empty when the outcome is done"));
+                    }
                     _ => AckAnswer::Refused(text("ack.reason", &b.reason, MAX_REASON_BYTES)?),
                 };
-                Body::Ack(Ack { request: EntryId(id32("ack.request", &b.request)?), answer })
+                Body::Ack(Ack {
+                    request: EntryId(id32("ack.request", &b.request)?),
+                    answer,
+                })
             }
         })
     }
@@ -394,12 +433,14 @@ impl Body {
                 document_url: x.document_url.clone(),
                 contact: x.contact.clone(),
             }),
-            Body::Accreditation(x) => {
-                WireBody::Accreditation(pb::Accreditation { collector: b(&x.collector.0), valid_until: x.valid_until })
-            }
-            Body::Suspension(x) => {
-                WireBody::Suspension(pb::Suspension { collector: b(&x.collector.0), reason: x.reason.clone() })
-            }
+            Body::Accreditation(x) => WireBody::Accreditation(pb::Accreditation {
+                collector: b(&x.collector.0),
+                valid_until: x.valid_until,
+            }),
+            Body::Suspension(x) => WireBody::Suspension(pb::Suspension {
+                collector: b(&x.collector.0),
+                reason: x.reason.clone(),
+            }),
             Body::Grant(x) => WireBody::Grant(pb::Grant {
                 collector: b(&x.collector.0),
                 policy: b(&x.policy.0),
@@ -409,7 +450,10 @@ impl Body {
                 valid_from: x.valid_from,
                 valid_until: x.valid_until.unwrap_or(0),
             }),
-            Body::Revoke(x) => WireBody::Revoke(pb::Revoke { grant: b(&x.grant.0), erase: x.erase }),
+            Body::Revoke(x) => WireBody::Revoke(pb::Revoke {
+                grant: b(&x.grant.0),
+                erase: x.erase,
+            }),
             Body::Request(x) => WireBody::Request(pb::Request {
                 collector: b(&x.collector.0),
                 kind: x.kind as i32,
@@ -420,7 +464,11 @@ impl Body {
                     AckAnswer::Done => (AckOutcome::Done, String::new()),
                     AckAnswer::Refused(r) => (AckOutcome::Refused, r.clone()),
                 };
-                WireBody::Ack(pb::Ack { request: b(&x.request.0), outcome: outcome as i32, reason })
+                WireBody::Ack(pb::Ack {
+                    request: b(&x.request.0),
+                    outcome: outcome as i32,
+                    reason,
+                })
             }
         }
     }

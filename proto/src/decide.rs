@@ -113,10 +113,18 @@ pub struct Outcome {
 /// Applies the rule.
 pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
     let head = facts.subject.map(|s| (s.head_seq, s.head_id));
-    let deny = |reason, grant| Outcome { decision: Decision::Deny, reason, grant, subject_head: head };
+    let deny = |reason, grant| Outcome {
+        decision: Decision::Deny,
+        reason,
+        grant,
+        subject_head: head,
+    };
 
     let Some(subject) = facts.subject.filter(|s| s.role == Role::Citizen) else {
-        return Outcome { subject_head: None, ..deny(Reason::UnknownSubject, None) };
+        return Outcome {
+            subject_head: None,
+            ..deny(Reason::UnknownSubject, None)
+        };
     };
     if subject.frozen {
         return deny(Reason::SubjectFrozen, None);
@@ -132,7 +140,7 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
     }
 
     let mut grants: Vec<&GrantFacts> = facts.grants.iter().collect();
-    grants.sort_by(|a, b| b.seq.cmp(&a.seq));
+    grants.sort_by_key(|g| std::cmp::Reverse(g.seq));
     let covering = grants
         .iter()
         .filter(|g| g.purposes.contains(query.purpose) && g.categories.contains(query.category));
@@ -182,8 +190,16 @@ fn failure(grant: &GrantFacts, query: &Query, opt_out_seq: Option<u64>) -> Optio
 
 fn accredited(at_ms: u64, facts: &Facts<'_>) -> bool {
     facts.accreditations.iter().any(|a| match a {
-        AccreditationFacts::Accredited { registrar, from_ms, until_ms, registrar_frozen } => {
-            !registrar_frozen && facts.registrars.contains(registrar) && *from_ms <= at_ms && at_ms < *until_ms
+        AccreditationFacts::Accredited {
+            registrar,
+            from_ms,
+            until_ms,
+            registrar_frozen,
+        } => {
+            !registrar_frozen
+                && facts.registrars.contains(registrar)
+                && *from_ms <= at_ms
+                && at_ms < *until_ms
         }
         AccreditationFacts::Suspended { .. } => false,
     })

@@ -56,9 +56,13 @@ impl Entry {
     /// Decodes an encoded `SignedEntry` (e.g. from the network or disk).
     pub fn decode(bytes: &[u8]) -> Result<Entry, Rejection> {
         if bytes.len() > MAX_ENTRY_BYTES {
-            return Err(Rejection::TooLarge { size: bytes.len(), max: MAX_ENTRY_BYTES });
+            return Err(Rejection::TooLarge {
+                size: bytes.len(),
+                max: MAX_ENTRY_BYTES,
+            });
         }
-        let signed = pb::SignedEntry::decode(bytes).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let signed =
+            pb::SignedEntry::decode(bytes).map_err(|e| Rejection::Malformed(e.to_string()))?;
         Entry::from_signed(&signed)
     }
 
@@ -67,12 +71,19 @@ impl Entry {
     pub fn from_signed(signed: &pb::SignedEntry) -> Result<Entry, Rejection> {
         let size = signed.encoded_len();
         if size > MAX_ENTRY_BYTES {
-            return Err(Rejection::TooLarge { size, max: MAX_ENTRY_BYTES });
+            return Err(Rejection::TooLarge {
+                size,
+                max: MAX_ENTRY_BYTES,
+            });
         }
-        let signature: [u8; 64] =
-            signed.signature.as_ref().try_into().map_err(|_| Rejection::BadSignatureLength(signed.signature.len()))?;
+        let signature: [u8; 64] = signed
+            .signature
+            .as_ref()
+            .try_into()
+            .map_err(|_| Rejection::BadSignatureLength(signed.signature.len()))?;
         let payload = signed.payload.clone();
-        let wire = pb::EntryPayload::decode(payload.as_ref()).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        let wire = pb::EntryPayload::decode(payload.as_ref())
+            .map_err(|e| Rejection::Malformed(e.to_string()))?;
         // Only the canonical encoding is accepted: no unknown fields (nothing can be smuggled
         // into a citizen's entry), fields in order, defaults omitted.
         if wire.encoded_len() != payload.len() || wire.encode_to_vec() != payload.as_ref() {
@@ -85,20 +96,30 @@ impl Entry {
                 return Err(Rejection::BadSeq("an inception must be at seq 0".into()));
             }
             if !wire.feed.is_empty() {
-                return Err(Rejection::BadField { field: "feed", problem: "must be empty in an inception".into() });
+                return Err(Rejection::BadField {
+                    field: "feed",
+                    problem: "must be empty in an inception".into(),
+                });
             }
             if wire.prev.as_ref() != [0u8; 32] {
-                return Err(Rejection::BadField { field: "prev", problem: "must be 32 zero bytes in an inception".into() });
+                return Err(Rejection::BadField {
+                    field: "prev",
+                    problem: "must be 32 zero bytes in an inception".into(),
+                });
             }
             (feed_id(&payload), None)
         } else {
             if wire.seq == 0 {
                 return Err(Rejection::BadSeq("seq 0 must be an inception".into()));
             }
-            let feed = FeedId::from_slice(&wire.feed)
-                .map_err(|e| Rejection::BadField { field: "feed", problem: e.to_string() })?;
-            let prev = EntryId::from_slice(&wire.prev)
-                .map_err(|e| Rejection::BadField { field: "prev", problem: e.to_string() })?;
+            let feed = FeedId::from_slice(&wire.feed).map_err(|e| Rejection::BadField {
+                field: "feed",
+                problem: e.to_string(),
+            })?;
+            let prev = EntryId::from_slice(&wire.prev).map_err(|e| Rejection::BadField {
+                field: "prev",
+                problem: e.to_string(),
+            })?;
             (feed, Some(prev))
         };
         Ok(Entry {
@@ -115,7 +136,10 @@ impl Entry {
 
     /// The wire envelope (sharing the payload bytes).
     pub fn to_signed(&self) -> pb::SignedEntry {
-        pb::SignedEntry { payload: self.payload.clone(), signature: Bytes::copy_from_slice(&self.signature) }
+        pb::SignedEntry {
+            payload: self.payload.clone(),
+            signature: Bytes::copy_from_slice(&self.signature),
+        }
     }
 
     /// The encoded envelope, as stored and sent.
@@ -147,7 +171,9 @@ impl Entry {
         key: &SecretKey,
     ) -> Result<Entry, Rejection> {
         let payload = pb::EntryPayload {
-            feed: feed.map(|f| Bytes::copy_from_slice(&f.0)).unwrap_or_default(),
+            feed: feed
+                .map(|f| Bytes::copy_from_slice(&f.0))
+                .unwrap_or_default(),
             seq,
             prev: Bytes::copy_from_slice(&prev.map(|p| p.0).unwrap_or([0; 32])),
             time_ms,
@@ -155,7 +181,10 @@ impl Entry {
         }
         .encode_to_vec();
         let signature = key.sign(domain::ENTRY_SIGNATURE, &payload);
-        let signed = pb::SignedEntry { payload: payload.into(), signature: Bytes::copy_from_slice(&signature) };
+        let signed = pb::SignedEntry {
+            payload: payload.into(),
+            signature: Bytes::copy_from_slice(&signature),
+        };
         Entry::from_signed(&signed)
     }
 }
@@ -177,20 +206,53 @@ pub struct Author {
 
 impl Author {
     /// Creates a feed: returns the author and its signed inception entry.
-    pub fn incept(role: Role, key: SecretKey, next: SecretKey, time_ms: u64) -> Result<(Author, Entry), Rejection> {
+    pub fn incept(
+        role: Role,
+        key: SecretKey,
+        next: SecretKey,
+        time_ms: u64,
+    ) -> Result<(Author, Entry), Rejection> {
         let body = Body::Inception(Inception {
             role,
             signing_key: key.public(),
             next_key_digest: next.public().next_key_digest(),
         });
         let entry = Entry::sign(None, 0, None, time_ms, &body, &key)?;
-        let author = Author { key, next, feed: entry.feed, seq: 0, head: entry.id, role };
+        let author = Author {
+            key,
+            next,
+            feed: entry.feed,
+            seq: 0,
+            head: entry.id,
+            role,
+        };
         Ok((author, entry))
     }
 
     /// Resumes an existing feed at its head.
-    pub fn resume(role: Role, key: SecretKey, next: SecretKey, feed: FeedId, seq: u64, head: EntryId) -> Author {
-        Author { key, next, feed, seq, head, role }
+    pub fn resume(
+        role: Role,
+        key: SecretKey,
+        next: SecretKey,
+        feed: FeedId,
+        seq: u64,
+        head: EntryId,
+    ) -> Author {
+        Author {
+            key,
+            next,
+            feed,
+            seq,
+            head,
+            role,
+        }
+    }
+
+    /// The same author, moved to a head learned from a node (e.g. after other devices appended).
+    pub fn with_head(mut self, seq: u64, head: EntryId) -> Author {
+        self.seq = seq;
+        self.head = head;
+        self
     }
 
     /// Signs the next entry and advances the head.
@@ -203,7 +265,14 @@ impl Author {
 
     /// Signs an entry at `head + 1` without advancing (e.g. to show what would be signed).
     pub fn sign_next(&self, time_ms: u64, body: &Body) -> Result<Entry, Rejection> {
-        Entry::sign(Some(self.feed), self.seq + 1, Some(self.head), time_ms, body, &self.key)
+        Entry::sign(
+            Some(self.feed),
+            self.seq + 1,
+            Some(self.head),
+            time_ms,
+            body,
+            &self.key,
+        )
     }
 
     /// Rotates to the pre-committed next key, committing to `new_next`.
@@ -212,7 +281,14 @@ impl Author {
             signing_key: self.next.public(),
             next_key_digest: new_next.public().next_key_digest(),
         });
-        let entry = Entry::sign(Some(self.feed), self.seq + 1, Some(self.head), time_ms, &body, &self.next)?;
+        let entry = Entry::sign(
+            Some(self.feed),
+            self.seq + 1,
+            Some(self.head),
+            time_ms,
+            &body,
+            &self.next,
+        )?;
         self.seq = entry.seq;
         self.head = entry.id;
         self.key = std::mem::replace(&mut self.next, new_next);
@@ -264,11 +340,20 @@ mod tests {
 
     #[test]
     fn encoding_round_trips_and_ids_are_stable() {
-        let (mut author, inception) = Author::incept(Role::Citizen, key(1), key(2), T).expect("incept");
+        let (mut author, inception) =
+            Author::incept(Role::Citizen, key(1), key(2), T).expect("incept");
         assert_eq!(inception.feed, feed_id(&inception.payload));
         assert_eq!(Entry::decode(&inception.encode()), Ok(inception.clone()));
         assert!(inception.verify(&key(1).public()));
-        let revoke = author.append(T + 1, Body::Revoke(Revoke { grant: EntryId([5; 32]), erase: true })).expect("sign");
+        let revoke = author
+            .append(
+                T + 1,
+                Body::Revoke(Revoke {
+                    grant: EntryId([5; 32]),
+                    erase: true,
+                }),
+            )
+            .expect("sign");
         assert_eq!(revoke.prev, Some(inception.id));
         assert_eq!(revoke.feed, inception.feed);
         let again = Entry::decode(&revoke.encode()).expect("decodes");
@@ -282,7 +367,10 @@ mod tests {
         let (_, inception) = Author::incept(Role::Collector, key(1), key(2), T).expect("incept");
         // 34 (prev) + 7 (time) + 72 (inception: role 2, key 34, digest 34, framing 2).
         assert_eq!(inception.payload.len(), 113);
-        assert_eq!(inception.id.to_string(), "ent1z7u8rx0m0fctl0zs6k7tssf9lpxrlrzxc6r7x8edmmfv7gutd7lsn9net8");
+        assert_eq!(
+            inception.id.to_string(),
+            "ent1z7u8rx0m0fctl0zs6k7tssf9lpxrlrzxc6r7x8edmmfv7gutd7lsn9net8"
+        );
         assert_eq!(
             inception.feed.typed(Role::Collector).to_string(),
             "col1frz2yc6kdrm6fyfr50durv99an82ngs3x74p3k026qlw045pycpsdwfhcw"
@@ -300,18 +388,36 @@ mod tests {
         let mut payload = inception.payload.to_vec();
         payload.extend_from_slice(&[0xF8, 0x07, 0x01]); // unknown field 127, varint 1
         let sig = key(1).sign(domain::ENTRY_SIGNATURE, &payload);
-        let signed = pb::SignedEntry { payload: payload.into(), signature: Bytes::copy_from_slice(&sig) };
+        let signed = pb::SignedEntry {
+            payload: payload.into(),
+            signature: Bytes::copy_from_slice(&sig),
+        };
         assert_eq!(Entry::from_signed(&signed), Err(Rejection::NonCanonical));
     }
 
     #[test]
     fn structural_rejections() {
-        assert!(matches!(Entry::decode(&vec![0u8; MAX_ENTRY_BYTES + 1]), Err(Rejection::TooLarge { .. })));
-        assert!(matches!(Entry::decode(&[0xFF, 0xFF, 0xFF]), Err(Rejection::Malformed(_))));
-        let no_body = pb::SignedEntry { payload: Bytes::new(), signature: Bytes::from(vec![0u8; 64]) };
+        assert!(matches!(
+            Entry::decode(&vec![0u8; MAX_ENTRY_BYTES + 1]),
+            Err(Rejection::TooLarge { .. })
+        ));
+        assert!(matches!(
+            Entry::decode(&[0xFF, 0xFF, 0xFF]),
+            Err(Rejection::Malformed(_))
+        ));
+        let no_body = pb::SignedEntry {
+            payload: Bytes::new(),
+            signature: Bytes::from(vec![0u8; 64]),
+        };
         assert_eq!(Entry::from_signed(&no_body), Err(Rejection::MissingBody));
-        let short_sig = pb::SignedEntry { payload: Bytes::new(), signature: Bytes::from(vec![0u8; 10]) };
-        assert_eq!(Entry::from_signed(&short_sig), Err(Rejection::BadSignatureLength(10)));
+        let short_sig = pb::SignedEntry {
+            payload: Bytes::new(),
+            signature: Bytes::from(vec![0u8; 10]),
+        };
+        assert_eq!(
+            Entry::from_signed(&short_sig),
+            Err(Rejection::BadSignatureLength(10))
+        );
     }
 
     proptest! {

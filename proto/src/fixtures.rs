@@ -18,7 +18,12 @@ pub fn key(label: &str) -> SecretKey {
 
 /// Creates a feed whose keys derive from `label`.
 pub fn author(role: Role, label: &str, time_ms: u64) -> (Author, Entry) {
-    match Author::incept(role, key(&format!("{label}/0")), key(&format!("{label}/1")), time_ms) {
+    match Author::incept(
+        role,
+        key(&format!("{label}/0")),
+        key(&format!("{label}/1")),
+        time_ms,
+    ) {
         Ok(pair) => pair,
         Err(e) => panic!("fixture inception must be valid: {e}"),
     }
@@ -37,8 +42,20 @@ pub fn policy(version: u32) -> Body {
     Body::Policy(Policy {
         version,
         name: "Central Parking - street parking".into(),
-        purposes: [Purpose::ServiceProvision, Purpose::Research, Purpose::ThirdPartySharing].into_iter().collect(),
-        categories: [DataCategory::Location, DataCategory::Mobility, DataCategory::Vehicle].into_iter().collect(),
+        purposes: [
+            Purpose::ServiceProvision,
+            Purpose::Research,
+            Purpose::ThirdPartySharing,
+        ]
+        .into_iter()
+        .collect(),
+        categories: [
+            DataCategory::Location,
+            DataCategory::Mobility,
+            DataCategory::Vehicle,
+        ]
+        .into_iter()
+        .collect(),
         retention_days: 365,
         recipients: vec!["City transport department".into()],
         jurisdiction: "EU/GDPR".into(),
@@ -75,17 +92,27 @@ pub fn revoke(grant: EntryId, erase: bool) -> Body {
 
 /// A request.
 pub fn request(collector: FeedId, kind: RequestKind) -> Body {
-    Body::Request(Request { collector, kind, details_digest: None })
+    Body::Request(Request {
+        collector,
+        kind,
+        details_digest: None,
+    })
 }
 
 /// An accreditation.
 pub fn accredit(collector: FeedId, valid_until: u64) -> Body {
-    Body::Accreditation(Accreditation { collector, valid_until })
+    Body::Accreditation(Accreditation {
+        collector,
+        valid_until,
+    })
 }
 
 /// A suspension.
 pub fn suspend(collector: FeedId) -> Body {
-    Body::Suspension(Suspension { collector, reason: "audit found violations".into() })
+    Body::Suspension(Suspension {
+        collector,
+        reason: "audit found violations".into(),
+    })
 }
 
 /// A small network: one registrar that accredits one collector, which has published a policy.
@@ -100,11 +127,23 @@ pub struct Scene {
     pub entries: Vec<Entry>,
 }
 
-/// Builds [`Scene`] at time `t` with an accreditation valid for a year.
+/// How long the scene's accreditation runs: long enough that tests run at today's date still see it.
+pub const ACCREDITATION_DAYS: u64 = 20 * 365;
+
+/// Builds [`Scene`] at time `t` with an accreditation valid for [`ACCREDITATION_DAYS`].
 pub fn scene(t: u64) -> Scene {
     let (mut registrar, reg0) = author(Role::Registrar, "registrar", t);
     let (mut collector, col0) = author(Role::Collector, "collector", t);
     let pol = append(&mut collector, t, policy(1));
-    let acc = append(&mut registrar, t, accredit(collector.feed(), t + 365 * DAY));
-    Scene { policy: pol.id, entries: vec![reg0, col0, pol, acc], registrar, collector }
+    let acc = append(
+        &mut registrar,
+        t,
+        accredit(collector.feed(), t + ACCREDITATION_DAYS * DAY),
+    );
+    Scene {
+        policy: pol.id,
+        entries: vec![reg0, col0, pol, acc],
+        registrar,
+        collector,
+    }
 }

@@ -49,17 +49,29 @@ fn hex_lower(bytes: &[u8]) -> String {
 
 /// Decodes a bech32m string into its prefix and 32 bytes.
 pub(crate) fn decode(text: &str) -> Result<(String, [u8; 32]), TextError> {
-    let checked = CheckedHrpstring::new::<Bech32m>(text.trim()).map_err(|e| TextError::Encoding(e.to_string()))?;
+    let checked = CheckedHrpstring::new::<Bech32m>(text.trim())
+        .map_err(|e| TextError::Encoding(e.to_string()))?;
     let hrp = checked.hrp().to_lowercase();
     let data: Vec<u8> = checked.byte_iter().collect();
-    let bytes: [u8; 32] = data.as_slice().try_into().map_err(|_| TextError::Length(data.len()))?;
+    let bytes: [u8; 32] = data
+        .as_slice()
+        .try_into()
+        .map_err(|_| TextError::Length(data.len()))?;
     Ok((hrp, bytes))
 }
 
-pub(crate) fn decode_expecting(text: &str, prefix: &'static str, what: &'static str) -> Result<[u8; 32], TextError> {
+pub(crate) fn decode_expecting(
+    text: &str,
+    prefix: &'static str,
+    what: &'static str,
+) -> Result<[u8; 32], TextError> {
     let (hrp, bytes) = decode(text)?;
     if hrp != prefix {
-        return Err(TextError::WrongPrefix { expected: what, prefix: prefix.to_string(), got: hrp });
+        return Err(TextError::WrongPrefix {
+            expected: what,
+            prefix: prefix.to_string(),
+            got: hrp,
+        });
     }
     Ok(bytes)
 }
@@ -129,7 +141,10 @@ impl FeedId {
 
     /// From a wire field that must hold exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, LengthError> {
-        bytes.try_into().map(Self).map_err(|_| LengthError(bytes.len()))
+        bytes
+            .try_into()
+            .map(Self)
+            .map_err(|_| LengthError(bytes.len()))
     }
 
     /// The text form for a feed of the given role.
@@ -178,10 +193,17 @@ impl FromStr for TypedFeedId {
             "col" => Role::Collector,
             "reg" => Role::Registrar,
             _ => {
-                return Err(TextError::WrongPrefix { expected: "feed", prefix: "cit, col or reg".into(), got: hrp });
+                return Err(TextError::WrongPrefix {
+                    expected: "feed",
+                    prefix: "cit, col or reg".into(),
+                    got: hrp,
+                });
             }
         };
-        Ok(TypedFeedId { role, id: FeedId(bytes) })
+        Ok(TypedFeedId {
+            role,
+            id: FeedId(bytes),
+        })
     }
 }
 
@@ -230,12 +252,16 @@ mod tests {
     #[test]
     fn wrong_prefix_is_named() {
         let entry = EntryId([7; 32]).to_string();
-        let err = TypedFeedId::parse_role(&entry, Role::Collector).expect_err("an entry id is not a collector");
+        let err = TypedFeedId::parse_role(&entry, Role::Collector)
+            .expect_err("an entry id is not a collector");
         assert!(err.to_string().contains("collector"), "{err}");
         let mut corrupted = entry.clone();
         corrupted.pop();
         corrupted.push(if entry.ends_with('q') { 'p' } else { 'q' });
-        assert!(matches!(corrupted.parse::<EntryId>(), Err(TextError::Encoding(_))));
+        assert!(matches!(
+            corrupted.parse::<EntryId>(),
+            Err(TextError::Encoding(_))
+        ));
     }
 
     #[test]

@@ -68,7 +68,8 @@ impl PublicKey {
     /// Parses a `key1…` text form.
     pub fn from_text(text: &str, prefix: &'static str) -> Result<Self, TextError> {
         let bytes = decode_expecting(text, prefix, "public key")?;
-        Self::from_bytes(&bytes).map_err(|_| TextError::Encoding("not a usable Ed25519 public key".into()))
+        Self::from_bytes(&bytes)
+            .map_err(|_| TextError::Encoding("not a usable Ed25519 public key".into()))
     }
 }
 

@@ -70,7 +70,10 @@
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
 
 pub mod body;
+#[cfg(feature = "grpc")]
+pub mod codec;
 pub mod decide;
+pub mod dev;
 pub mod entry;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

@@ -32,7 +32,11 @@ impl LedgerView for MemoryLedger {
         Ok(self.entries.get(id).cloned())
     }
     fn entry_at(&self, feed: &FeedId, seq: u64) -> Result<Option<Entry>, Self::Error> {
-        Ok(self.by_seq.get(&(*feed, seq)).and_then(|id| self.entries.get(id)).cloned())
+        Ok(self
+            .by_seq
+            .get(&(*feed, seq))
+            .and_then(|id| self.entries.get(id))
+            .cloned())
     }
     fn key_at(&self, feed: &FeedId, seq: u64) -> Result<Option<PublicKey>, Self::Error> {
         Ok(self.keys.get(&(*feed, seq)).copied())
@@ -45,12 +49,18 @@ impl LedgerView for MemoryLedger {
 impl MemoryLedger {
     /// An empty ledger for a network with these registrars.
     pub fn new(registrars: impl IntoIterator<Item = FeedId>) -> Self {
-        Self { registrars: registrars.into_iter().collect(), ..Self::default() }
+        Self {
+            registrars: registrars.into_iter().collect(),
+            ..Self::default()
+        }
     }
 
     /// Validates and, if accepted, applies an entry. Equivocations freeze the feed.
     pub fn submit(&mut self, entry: &Entry, now_ms: u64) -> Verdict {
-        let rules = Rules { registrars: &self.registrars, now_ms };
+        let rules = Rules {
+            registrars: &self.registrars,
+            now_ms,
+        };
         let verdict = match validate(entry, self, &rules) {
             Ok(v) => v,
             Err(never) => match never {},
@@ -82,7 +92,11 @@ impl MemoryLedger {
         let mut opt_out_seq = None;
         if let Some(state) = self.feeds.get(&query.subject) {
             for seq in 0..=state.head_seq {
-                let Some(entry) = self.by_seq.get(&(query.subject, seq)).and_then(|id| self.entries.get(id)) else {
+                let Some(entry) = self
+                    .by_seq
+                    .get(&(query.subject, seq))
+                    .and_then(|id| self.entries.get(id))
+                else {
                     continue;
                 };
                 match &entry.body {
@@ -95,7 +109,9 @@ impl MemoryLedger {
                         valid_until: g.valid_until,
                         revoked: self.revoked.contains(&entry.id),
                     }),
-                    Body::Request(r) if r.collector == query.collector && r.kind == RequestKind::OptOutSale => {
+                    Body::Request(r)
+                        if r.collector == query.collector && r.kind == RequestKind::OptOutSale =>
+                    {
                         opt_out_seq = Some(seq);
                     }
                     _ => {}
@@ -106,7 +122,11 @@ impl MemoryLedger {
         for (feed, state) in self.feeds.iter().filter(|(_, s)| s.role == Role::Registrar) {
             let mut latest = None;
             for seq in 0..=state.head_seq {
-                let Some(entry) = self.by_seq.get(&(*feed, seq)).and_then(|id| self.entries.get(id)) else {
+                let Some(entry) = self
+                    .by_seq
+                    .get(&(*feed, seq))
+                    .and_then(|id| self.entries.get(id))
+                else {
                     continue;
                 };
                 match &entry.body {

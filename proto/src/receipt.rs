@@ -42,23 +42,35 @@ pub fn sign(node: &SecretKey, entry_id: EntryId, index: u64, time_ms: u64) -> pb
     }
     .encode_to_vec();
     let signature = node.sign(domain::RECEIPT_SIGNATURE, &payload);
-    pb::Receipt { payload: payload.into(), signature: Bytes::copy_from_slice(&signature) }
+    pb::Receipt {
+        payload: payload.into(),
+        signature: Bytes::copy_from_slice(&signature),
+    }
 }
 
 /// Verifies a receipt against the node key it names, and returns what it says. Callers decide
 /// whether they trust that node key.
 pub fn verify(receipt: &pb::Receipt) -> Result<ReceiptFacts, ReceiptError> {
-    let payload =
-        pb::ReceiptPayload::decode(receipt.payload.as_ref()).map_err(|e| ReceiptError::Malformed(e.to_string()))?;
-    let node = PublicKey::from_slice(&payload.node).map_err(|_| ReceiptError::Malformed("bad node key".into()))?;
-    let entry_id =
-        EntryId::from_slice(&payload.entry_id).map_err(|_| ReceiptError::Malformed("bad entry id".into()))?;
-    let signature: [u8; 64] =
-        receipt.signature.as_ref().try_into().map_err(|_| ReceiptError::Malformed("signature length".into()))?;
+    let payload = pb::ReceiptPayload::decode(receipt.payload.as_ref())
+        .map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+    let node = PublicKey::from_slice(&payload.node)
+        .map_err(|_| ReceiptError::Malformed("bad node key".into()))?;
+    let entry_id = EntryId::from_slice(&payload.entry_id)
+        .map_err(|_| ReceiptError::Malformed("bad entry id".into()))?;
+    let signature: [u8; 64] = receipt
+        .signature
+        .as_ref()
+        .try_into()
+        .map_err(|_| ReceiptError::Malformed("signature length".into()))?;
     if !node.verify(domain::RECEIPT_SIGNATURE, &receipt.payload, &signature) {
         return Err(ReceiptError::BadSignature);
     }
-    Ok(ReceiptFacts { node, entry_id, index: payload.index, time_ms: payload.time_ms })
+    Ok(ReceiptFacts {
+        node,
+        entry_id,
+        index: payload.index,
+        time_ms: payload.time_ms,
+    })
 }
 
 #[cfg(test)]
@@ -70,13 +82,19 @@ mod tests {
         let node = SecretKey::from_seed(&[4; 32]);
         let receipt = sign(&node, EntryId([1; 32]), 42, 1_700_000_000_000);
         let facts = verify(&receipt).expect("valid");
-        assert_eq!((facts.node, facts.index, facts.entry_id), (node.public(), 42, EntryId([1; 32])));
+        assert_eq!(
+            (facts.node, facts.index, facts.entry_id),
+            (node.public(), 42, EntryId([1; 32]))
+        );
         for i in 0..receipt.payload.len() {
             let mut bad = receipt.clone();
             let mut p = bad.payload.to_vec();
             p[i] ^= 1;
             bad.payload = p.into();
-            assert!(verify(&bad).is_err(), "flipping payload byte {i} must be caught");
+            assert!(
+                verify(&bad).is_err(),
+                "flipping payload byte {i} must be caught"
+            );
         }
     }
 }

@@ -28,7 +28,9 @@ pub enum Rejection {
     #[error("entry is not valid protobuf: {0}")]
     Malformed(String),
     /// The payload is not the canonical encoding (unknown fields, wrong order, explicit defaults).
-    #[error("payload is not canonically encoded (unknown fields, out-of-order fields or explicit defaults)")]
+    #[error(
+        "payload is not canonically encoded (unknown fields, out-of-order fields or explicit defaults)"
+    )]
     NonCanonical,
     /// The signature is not 64 bytes.
     #[error("signature must be 64 bytes, got {0}")]
@@ -277,7 +279,23 @@ pub enum Verdict {
 mod tests;
 
 /// Decides what to do with a structurally valid entry.
-pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Result<Verdict, V::Error> {
+pub fn validate<V: LedgerView>(
+    entry: &Entry,
+    view: &V,
+    rules: &Rules<'_>,
+) -> Result<Verdict, V::Error> {
+    validate_preverified(entry, None, view, rules)
+}
+
+/// [`validate`], where the caller already verified the signature under `verified_under` (for
+/// example in parallel, before the single-threaded write path). Any other key is verified here.
+pub fn validate_preverified<V: LedgerView>(
+    entry: &Entry,
+    verified_under: Option<&PublicKey>,
+    view: &V,
+    rules: &Rules<'_>,
+) -> Result<Verdict, V::Error> {
+    let signed_by = |key: &PublicKey| verified_under == Some(key) || entry.verify(key);
     let reject = |r| Ok(Verdict::Reject(r));
     let state = view.feed(&entry.feed)?;
 
@@ -289,7 +307,9 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
                 return reject(Rejection::BadSeq("no entry held at that seq".into()));
             };
             if existing.payload == entry.payload {
-                return Ok(Verdict::Duplicate { existing: existing.id });
+                return Ok(Verdict::Duplicate {
+                    existing: existing.id,
+                });
             }
             if state.frozen {
                 return reject(Rejection::FeedFrozen);
@@ -297,7 +317,7 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
             let Some(key) = view.key_at(&entry.feed, entry.seq)? else {
                 return reject(Rejection::BadSignature);
             };
-            if !entry.verify(&key) {
+            if !signed_by(&key) {
                 return reject(Rejection::BadSignature);
             }
             return Ok(Verdict::Equivocation { existing });
@@ -309,23 +329,39 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
 
     let Some(state) = state else {
         return match &entry.body {
-            Body::Inception(inception) => Ok(accept_inception(entry, inception, rules)),
-            _ => Ok(Verdict::Pending { missing: Missing::Seq(entry.feed, 0), verified: false }),
+            Body::Inception(inception) => Ok(accept_inception(
+                entry,
+                inception,
+                rules,
+                signed_by(&inception.signing_key),
+            )),
+            _ => Ok(Verdict::Pending {
+                missing: Missing::Seq(entry.feed, 0),
+                verified: false,
+            }),
         };
     };
 
     if entry.seq > state.head_seq + 1 {
-        return Ok(Verdict::Pending { missing: Missing::Seq(entry.feed, entry.seq - 1), verified: false });
+        return Ok(Verdict::Pending {
+            missing: Missing::Seq(entry.feed, entry.seq - 1),
+            verified: false,
+        });
     }
     if entry.prev != Some(state.head_id) {
-        return reject(Rejection::WrongPrev { head_seq: state.head_seq });
+        return reject(Rejection::WrongPrev {
+            head_seq: state.head_seq,
+        });
     }
     if let Some(r) = time_problem(entry.time_ms, Some(state.head_time_ms), rules.now_ms) {
         return reject(r);
     }
     let kind = entry.body.kind();
     if !kind.allowed_for(state.role) || kind == BodyKind::Inception {
-        return reject(Rejection::BodyNotAllowed { role: state.role, body: kind });
+        return reject(Rejection::BodyNotAllowed {
+            role: state.role,
+            body: kind,
+        });
     }
 
     let mut next = FeedState {
@@ -339,7 +375,7 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
             if rotation.signing_key.next_key_digest() != state.next_key_digest {
                 return reject(Rejection::RotationKeyNotCommitted);
             }
-            if !entry.verify(&rotation.signing_key) {
+            if !signed_by(&rotation.signing_key) {
                 return reject(Rejection::BadSignature);
             }
             next.signing_key = rotation.signing_key;
@@ -347,14 +383,19 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
             return Ok(Verdict::Accept { state: next });
         }
         _ => {
-            if !entry.verify(&state.signing_key) {
+            if !signed_by(&state.signing_key) {
                 return reject(Rejection::BadSignature);
             }
         }
     }
 
     // References and body rules; the signature is verified from here on.
-    let pending = |missing| Ok(Verdict::Pending { missing, verified: true });
+    let pending = |missing| {
+        Ok(Verdict::Pending {
+            missing,
+            verified: true,
+        })
+    };
     match &entry.body {
         Body::Policy(policy) => {
             if policy.version <= state.policy_version {
@@ -428,7 +469,10 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
             let addressed_to = match &target.body {
                 Body::Request(r) => Some(r.collector),
                 Body::Revoke(r) if r.erase => match view.entry(&r.grant)? {
-                    Some(Entry { body: Body::Grant(g), .. }) => Some(g.collector),
+                    Some(Entry {
+                        body: Body::Grant(g),
+                        ..
+                    }) => Some(g.collector),
                     _ => None,
                 },
                 _ => None,
@@ -442,14 +486,19 @@ pub fn validate<V: LedgerView>(entry: &Entry, view: &V, rules: &Rules<'_>) -> Re
     Ok(Verdict::Accept { state: next })
 }
 
-fn accept_inception(entry: &Entry, inception: &crate::body::Inception, rules: &Rules<'_>) -> Verdict {
+fn accept_inception(
+    entry: &Entry,
+    inception: &crate::body::Inception,
+    rules: &Rules<'_>,
+    signed: bool,
+) -> Verdict {
     if let Some(r) = time_problem(entry.time_ms, None, rules.now_ms) {
         return Verdict::Reject(r);
     }
     if inception.role == Role::Registrar && !rules.registrars.contains(&entry.feed) {
         return Verdict::Reject(Rejection::RegistrarNotInGenesis);
     }
-    if !entry.verify(&inception.signing_key) {
+    if !signed {
         return Verdict::Reject(Rejection::BadSignature);
     }
     Verdict::Accept {
@@ -471,7 +520,11 @@ fn time_problem(time_ms: u64, prev_ms: Option<u64>, now_ms: u64) -> Option<Rejec
         return Some(Rejection::TimeTooOld(time_ms));
     }
     if time_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
-        return Some(Rejection::TimeInFuture { time_ms, now_ms, skew_ms: MAX_CLOCK_SKEW_MS });
+        return Some(Rejection::TimeInFuture {
+            time_ms,
+            now_ms,
+            skew_ms: MAX_CLOCK_SKEW_MS,
+        });
     }
     match prev_ms {
         Some(prev_ms) if time_ms < prev_ms => Some(Rejection::TimeBeforePrev { time_ms, prev_ms }),

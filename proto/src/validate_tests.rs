@@ -25,7 +25,10 @@ struct W {
 
 fn accept(ledger: &mut MemoryLedger, e: &Entry) {
     let v = ledger.submit(e, NOW);
-    assert!(matches!(v, Verdict::Accept { .. }), "expected accept, got {v:?}");
+    assert!(
+        matches!(v, Verdict::Accept { .. }),
+        "expected accept, got {v:?}"
+    );
 }
 
 fn world() -> W {
@@ -36,7 +39,11 @@ fn world() -> W {
     }
     let (alice, a0) = author(Role::Citizen, "alice", T0);
     accept(&mut ledger, &a0);
-    W { ledger, scene, alice }
+    W {
+        ledger,
+        scene,
+        alice,
+    }
 }
 
 fn rejected(v: Verdict) -> Rejection {
@@ -48,10 +55,20 @@ fn rejected(v: Verdict) -> Rejection {
 
 impl W {
     fn grant_body(&self) -> Body {
-        grant(self.scene.collector.feed(), self.scene.policy, &[P::ServiceProvision], &[C::Location], T0, None)
+        grant(
+            self.scene.collector.feed(),
+            self.scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        )
     }
     fn submit_next(&mut self, body: Body) -> Verdict {
-        let e = self.alice.sign_next(T0 + DAY, &body).expect("structurally valid");
+        let e = self
+            .alice
+            .sign_next(T0 + DAY, &body)
+            .expect("structurally valid");
         self.ledger.submit(&e, NOW)
     }
 }
@@ -59,7 +76,10 @@ impl W {
 fn resigned(payload: pb::EntryPayload, key: &crate::keys::SecretKey) -> Result<Entry, Rejection> {
     let bytes = payload.encode_to_vec();
     let sig = key.sign(crate::domain::ENTRY_SIGNATURE, &bytes);
-    Entry::from_signed(&pb::SignedEntry { payload: bytes.into(), signature: Bytes::copy_from_slice(&sig) })
+    Entry::from_signed(&pb::SignedEntry {
+        payload: bytes.into(),
+        signature: Bytes::copy_from_slice(&sig),
+    })
 }
 
 fn next_payload(w: &W, body: Body) -> pb::EntryPayload {
@@ -74,18 +94,27 @@ fn next_payload(w: &W, body: Body) -> pb::EntryPayload {
 
 #[test]
 fn too_large() {
-    assert!(matches!(Entry::decode(&vec![1u8; MAX_ENTRY_BYTES + 1]), Err(Rejection::TooLarge { .. })));
+    assert!(matches!(
+        Entry::decode(&vec![1u8; MAX_ENTRY_BYTES + 1]),
+        Err(Rejection::TooLarge { .. })
+    ));
     let w = world();
     let mut p = next_payload(&w, w.grant_body());
     if let Some(pb::entry_payload::Body::Grant(g)) = &mut p.body {
         g.purposes = vec![1; 9000];
     }
-    assert!(matches!(resigned(p, &key("alice/0")), Err(Rejection::TooLarge { .. })));
+    assert!(matches!(
+        resigned(p, &key("alice/0")),
+        Err(Rejection::TooLarge { .. })
+    ));
 }
 
 #[test]
 fn malformed_noncanonical_missing_body_bad_sig_len() {
-    assert!(matches!(Entry::decode(b"\xff\xff"), Err(Rejection::Malformed(_))));
+    assert!(matches!(
+        Entry::decode(b"\xff\xff"),
+        Err(Rejection::Malformed(_))
+    ));
     let w = world();
     let mut p = next_payload(&w, w.grant_body());
     p.body = None;
@@ -93,11 +122,17 @@ fn malformed_noncanonical_missing_body_bad_sig_len() {
     let e = w.alice.sign_next(T0, &w.grant_body()).expect("valid");
     let mut short = e.to_signed();
     short.signature = Bytes::from_static(&[0; 63]);
-    assert_eq!(Entry::from_signed(&short), Err(Rejection::BadSignatureLength(63)));
+    assert_eq!(
+        Entry::from_signed(&short),
+        Err(Rejection::BadSignatureLength(63))
+    );
     let mut payload = e.payload.to_vec();
     payload.extend_from_slice(&[0x10, 0x00]); // seq again, explicit default: not canonical
     let sig = key("alice/0").sign(crate::domain::ENTRY_SIGNATURE, &payload);
-    let signed = pb::SignedEntry { payload: payload.into(), signature: Bytes::copy_from_slice(&sig) };
+    let signed = pb::SignedEntry {
+        payload: payload.into(),
+        signature: Bytes::copy_from_slice(&sig),
+    };
     assert_eq!(Entry::from_signed(&signed), Err(Rejection::NonCanonical));
 }
 
@@ -105,8 +140,28 @@ fn malformed_noncanonical_missing_body_bad_sig_len() {
 fn bad_fields() {
     let w = world();
     let cases: Vec<(Body, &str)> = vec![
-        (grant(w.scene.collector.feed(), w.scene.policy, &[], &[C::Location], T0, None), "grant.purposes"),
-        (grant(w.scene.collector.feed(), w.scene.policy, &[P::Research], &[C::Location], T0 + 5, Some(T0 + 5)), "grant.valid_until"),
+        (
+            grant(
+                w.scene.collector.feed(),
+                w.scene.policy,
+                &[],
+                &[C::Location],
+                T0,
+                None,
+            ),
+            "grant.purposes",
+        ),
+        (
+            grant(
+                w.scene.collector.feed(),
+                w.scene.policy,
+                &[P::Research],
+                &[C::Location],
+                T0 + 5,
+                Some(T0 + 5),
+            ),
+            "grant.valid_until",
+        ),
     ];
     for (body, field) in cases {
         match w.alice.sign_next(T0, &body) {
@@ -119,18 +174,49 @@ fn bad_fields() {
     if let Some(pb::entry_payload::Body::Grant(g)) = &mut p.body {
         g.purposes = vec![1, 1];
     }
-    assert!(matches!(resigned(p, &key("alice/0")), Err(Rejection::BadField { field: "grant.purposes", .. })));
+    assert!(matches!(
+        resigned(p, &key("alice/0")),
+        Err(Rejection::BadField {
+            field: "grant.purposes",
+            ..
+        })
+    ));
     let mut p = next_payload(&w, w.grant_body());
     if let Some(pb::entry_payload::Body::Grant(g)) = &mut p.body {
         g.collector = Bytes::from_static(&[1, 2, 3]);
     }
-    assert!(matches!(resigned(p, &key("alice/0")), Err(Rejection::BadField { field: "grant.collector", .. })));
+    assert!(matches!(
+        resigned(p, &key("alice/0")),
+        Err(Rejection::BadField {
+            field: "grant.collector",
+            ..
+        })
+    ));
     let mut p = next_payload(&w, w.grant_body());
-    p.body = Some(pb::entry_payload::Body::Ack(pb::Ack { request: Bytes::from(vec![0; 32]), outcome: 2, reason: String::new() }));
-    assert!(matches!(resigned(p, &key("alice/0")), Err(Rejection::BadField { field: "ack.reason", .. })));
+    p.body = Some(pb::entry_payload::Body::Ack(pb::Ack {
+        request: Bytes::from(vec![0; 32]),
+        outcome: 2,
+        reason: String::new(),
+    }));
+    assert!(matches!(
+        resigned(p, &key("alice/0")),
+        Err(Rejection::BadField {
+            field: "ack.reason",
+            ..
+        })
+    ));
     let mut p = next_payload(&w, w.grant_body());
-    p.body = Some(pb::entry_payload::Body::Suspension(pb::Suspension { collector: Bytes::from(vec![0; 32]), reason: "a\u{7}b".into() }));
-    assert!(matches!(resigned(p, &key("alice/0")), Err(Rejection::BadField { field: "suspension.reason", .. })));
+    p.body = Some(pb::entry_payload::Body::Suspension(pb::Suspension {
+        collector: Bytes::from(vec![0; 32]),
+        reason: "a\u{7}b".into(),
+    }));
+    assert!(matches!(
+        resigned(p, &key("alice/0")),
+        Err(Rejection::BadField {
+            field: "suspension.reason",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -138,11 +224,17 @@ fn bad_seq() {
     let w = world();
     let mut p = next_payload(&w, w.grant_body());
     p.seq = 0;
-    assert!(matches!(resigned(p, &key("alice/0")), Err(Rejection::BadSeq(_))));
+    assert!(matches!(
+        resigned(p, &key("alice/0")),
+        Err(Rejection::BadSeq(_))
+    ));
     let (_, inception) = author(Role::Citizen, "bob", T0);
     let mut p = pb::EntryPayload::decode(inception.payload.as_ref()).expect("decodes");
     p.seq = 3;
-    assert!(matches!(resigned(p, &key("bob/0")), Err(Rejection::BadSeq(_))));
+    assert!(matches!(
+        resigned(p, &key("bob/0")),
+        Err(Rejection::BadSeq(_))
+    ));
 }
 
 #[test]
@@ -151,7 +243,10 @@ fn wrong_prev() {
     let mut p = next_payload(&w, w.grant_body());
     p.prev = Bytes::from(vec![7; 32]);
     let e = resigned(p, &key("alice/0")).expect("structurally valid");
-    assert_eq!(rejected(w.ledger.submit(&e, NOW)), Rejection::WrongPrev { head_seq: 0 });
+    assert_eq!(
+        rejected(w.ledger.submit(&e, NOW)),
+        Rejection::WrongPrev { head_seq: 0 }
+    );
 }
 
 #[test]
@@ -159,11 +254,23 @@ fn times() {
     let mut w = world();
     let body = w.grant_body();
     let e = w.alice.sign_next(T0 - 1, &body).expect("valid");
-    assert!(matches!(rejected(w.ledger.submit(&e, NOW)), Rejection::TimeBeforePrev { .. }));
-    let e = w.alice.sign_next(NOW + 10 * 60 * 1000, &body).expect("valid");
-    assert!(matches!(rejected(w.ledger.submit(&e, NOW)), Rejection::TimeInFuture { .. }));
+    assert!(matches!(
+        rejected(w.ledger.submit(&e, NOW)),
+        Rejection::TimeBeforePrev { .. }
+    ));
+    let e = w
+        .alice
+        .sign_next(NOW + 10 * 60 * 1000, &body)
+        .expect("valid");
+    assert!(matches!(
+        rejected(w.ledger.submit(&e, NOW)),
+        Rejection::TimeInFuture { .. }
+    ));
     let (_, old) = author(Role::Citizen, "carol", 1_000);
-    assert_eq!(rejected(w.ledger.submit(&old, NOW)), Rejection::TimeTooOld(1_000));
+    assert_eq!(
+        rejected(w.ledger.submit(&old, NOW)),
+        Rejection::TimeTooOld(1_000)
+    );
 }
 
 #[test]
@@ -172,14 +279,18 @@ fn body_not_allowed_for_role() {
     let body = policy(1);
     assert!(matches!(
         rejected(w.submit_next(body)),
-        Rejection::BodyNotAllowed { role: Role::Citizen, body: crate::body::BodyKind::Policy }
+        Rejection::BodyNotAllowed {
+            role: Role::Citizen,
+            body: crate::body::BodyKind::Policy
+        }
     ));
 }
 
 #[test]
 fn bad_signature() {
     let mut w = world();
-    let e = resigned(next_payload(&w, w.grant_body()), &key("mallory")).expect("structurally valid");
+    let e =
+        resigned(next_payload(&w, w.grant_body()), &key("mallory")).expect("structurally valid");
     assert_eq!(rejected(w.ledger.submit(&e, NOW)), Rejection::BadSignature);
     // A flipped signature bit on an inception.
     let (_, bob) = author(Role::Citizen, "bob", T0);
@@ -188,7 +299,10 @@ fn bad_signature() {
     sig[0] ^= 1;
     signed.signature = sig.into();
     let tampered = Entry::from_signed(&signed).expect("structurally valid");
-    assert_eq!(rejected(w.ledger.submit(&tampered, NOW)), Rejection::BadSignature);
+    assert_eq!(
+        rejected(w.ledger.submit(&tampered, NOW)),
+        Rejection::BadSignature
+    );
 }
 
 #[test]
@@ -198,15 +312,36 @@ fn rotation_with_committed_key_and_without() {
         signing_key: key("other").public(),
         next_key_digest: key("x").public().next_key_digest(),
     });
-    let e = crate::entry::Entry::sign(Some(w.alice.feed()), 1, Some(w.alice.head()), T0 + DAY, &uncommitted, &key("other"))
-        .expect("valid");
-    assert_eq!(rejected(w.ledger.submit(&e, NOW)), Rejection::RotationKeyNotCommitted);
+    let e = crate::entry::Entry::sign(
+        Some(w.alice.feed()),
+        1,
+        Some(w.alice.head()),
+        T0 + DAY,
+        &uncommitted,
+        &key("other"),
+    )
+    .expect("valid");
+    assert_eq!(
+        rejected(w.ledger.submit(&e, NOW)),
+        Rejection::RotationKeyNotCommitted
+    );
     let rot = w.alice.rotate(T0 + DAY, key("alice/2")).expect("valid");
     accept(&mut w.ledger, &rot);
     // The old key no longer signs; the new one does.
     let body = w.grant_body();
-    let old = Entry::sign(Some(w.alice.feed()), 2, Some(rot.id), T0 + DAY, &body, &key("alice/0")).expect("valid");
-    assert_eq!(rejected(w.ledger.submit(&old, NOW)), Rejection::BadSignature);
+    let old = Entry::sign(
+        Some(w.alice.feed()),
+        2,
+        Some(rot.id),
+        T0 + DAY,
+        &body,
+        &key("alice/0"),
+    )
+    .expect("valid");
+    assert_eq!(
+        rejected(w.ledger.submit(&old, NOW)),
+        Rejection::BadSignature
+    );
     let new = w.alice.append(T0 + DAY, body).expect("valid");
     accept(&mut w.ledger, &new);
 }
@@ -215,7 +350,10 @@ fn rotation_with_committed_key_and_without() {
 fn registrar_not_in_genesis() {
     let mut w = world();
     let (_, rogue) = author(Role::Registrar, "rogue-registrar", T0);
-    assert_eq!(rejected(w.ledger.submit(&rogue, NOW)), Rejection::RegistrarNotInGenesis);
+    assert_eq!(
+        rejected(w.ledger.submit(&rogue, NOW)),
+        Rejection::RegistrarNotInGenesis
+    );
 }
 
 #[test]
@@ -223,30 +361,76 @@ fn references() {
     let mut w = world();
     // Grant naming a citizen as collector.
     let alice = w.alice.feed();
-    let body = grant(alice, w.scene.policy, &[P::Research], &[C::Location], T0, None);
+    let body = grant(
+        alice,
+        w.scene.policy,
+        &[P::Research],
+        &[C::Location],
+        T0,
+        None,
+    );
     assert_eq!(rejected(w.submit_next(body)), Rejection::NotACollector);
     // Grant naming an entry that is not the collector's policy.
     let not_policy = w.scene.entries[3].id; // the accreditation
-    let body = grant(w.scene.collector.feed(), not_policy, &[P::Research], &[C::Location], T0, None);
-    assert_eq!(rejected(w.submit_next(body)), Rejection::PolicyNotOfCollector);
-    let body = grant(w.scene.collector.feed(), w.scene.policy, &[P::Marketing], &[C::Location], T0, None);
+    let body = grant(
+        w.scene.collector.feed(),
+        not_policy,
+        &[P::Research],
+        &[C::Location],
+        T0,
+        None,
+    );
+    assert_eq!(
+        rejected(w.submit_next(body)),
+        Rejection::PolicyNotOfCollector
+    );
+    let body = grant(
+        w.scene.collector.feed(),
+        w.scene.policy,
+        &[P::Marketing],
+        &[C::Location],
+        T0,
+        None,
+    );
     assert_eq!(rejected(w.submit_next(body)), Rejection::PurposeNotInPolicy);
-    let body = grant(w.scene.collector.feed(), w.scene.policy, &[P::Research], &[C::Health], T0, None);
-    assert_eq!(rejected(w.submit_next(body)), Rejection::CategoryNotInPolicy);
+    let body = grant(
+        w.scene.collector.feed(),
+        w.scene.policy,
+        &[P::Research],
+        &[C::Health],
+        T0,
+        None,
+    );
+    assert_eq!(
+        rejected(w.submit_next(body)),
+        Rejection::CategoryNotInPolicy
+    );
     let mut body = w.grant_body();
     if let Body::Grant(g) = &mut body {
         g.retention_days = 366;
     }
-    assert_eq!(rejected(w.submit_next(body)), Rejection::RetentionExceedsPolicy(365));
+    assert_eq!(
+        rejected(w.submit_next(body)),
+        Rejection::RetentionExceedsPolicy(365)
+    );
     // Revoke of something that is not a grant of this feed; double revoke.
-    assert_eq!(rejected(w.submit_next(revoke(w.scene.policy, false))), Rejection::UnknownGrant);
-    assert_eq!(rejected(w.submit_next(revoke(EntryId([3; 32]), false))), Rejection::UnknownGrant);
+    assert_eq!(
+        rejected(w.submit_next(revoke(w.scene.policy, false))),
+        Rejection::UnknownGrant
+    );
+    assert_eq!(
+        rejected(w.submit_next(revoke(EntryId([3; 32]), false))),
+        Rejection::UnknownGrant
+    );
     let body = w.grant_body();
     let g = w.alice.append(T0 + DAY, body).expect("valid");
     accept(&mut w.ledger, &g);
     let r = w.alice.append(T0 + DAY, revoke(g.id, true)).expect("valid");
     accept(&mut w.ledger, &r);
-    assert_eq!(rejected(w.submit_next(revoke(g.id, false))), Rejection::AlreadyRevoked);
+    assert_eq!(
+        rejected(w.submit_next(revoke(g.id, false))),
+        Rejection::AlreadyRevoked
+    );
 }
 
 #[test]
@@ -255,13 +439,27 @@ fn collector_and_registrar_rules() {
     let p = append(&mut w.scene.collector, T0 + DAY, policy(1));
     assert_eq!(
         rejected(w.ledger.submit(&p, NOW)),
-        Rejection::PolicyVersionNotIncreasing { version: 1, previous: 1 }
+        Rejection::PolicyVersionNotIncreasing {
+            version: 1,
+            previous: 1
+        }
     );
     let collector = w.scene.collector.feed();
-    let a = w.scene.registrar.sign_next(T0 + DAY, &accredit(collector, T0 + DAY)).expect("valid");
-    assert_eq!(rejected(w.ledger.submit(&a, NOW)), Rejection::AccreditationExpired);
+    let a = w
+        .scene
+        .registrar
+        .sign_next(T0 + DAY, &accredit(collector, T0 + DAY))
+        .expect("valid");
+    assert_eq!(
+        rejected(w.ledger.submit(&a, NOW)),
+        Rejection::AccreditationExpired
+    );
     let alice = w.alice.feed();
-    let a = w.scene.registrar.sign_next(T0 + DAY, &accredit(alice, NOW)).expect("valid");
+    let a = w
+        .scene
+        .registrar
+        .sign_next(T0 + DAY, &accredit(alice, NOW))
+        .expect("valid");
     assert_eq!(rejected(w.ledger.submit(&a, NOW)), Rejection::NotACollector);
 }
 
@@ -269,24 +467,49 @@ fn collector_and_registrar_rules() {
 fn acks() {
     let mut w = world();
     let collector = w.scene.collector.feed();
-    let req = w.alice.append(T0 + DAY, request(collector, RequestKind::Erasure)).expect("valid");
+    let req = w
+        .alice
+        .append(T0 + DAY, request(collector, RequestKind::Erasure))
+        .expect("valid");
     accept(&mut w.ledger, &req);
-    let ack = |request| Body::Ack(Ack { request, answer: AckAnswer::Done });
+    let ack = |request| {
+        Body::Ack(Ack {
+            request,
+            answer: AckAnswer::Done,
+        })
+    };
     // A collector cannot ack something not addressed to it.
     let body = w.grant_body();
     let g = w.alice.append(T0 + DAY, body).expect("valid");
     accept(&mut w.ledger, &g);
-    let plain = w.alice.append(T0 + DAY, revoke(g.id, false)).expect("valid");
+    let plain = w
+        .alice
+        .append(T0 + DAY, revoke(g.id, false))
+        .expect("valid");
     accept(&mut w.ledger, &plain);
-    let bad = w.scene.collector.sign_next(T0 + DAY, &ack(plain.id)).expect("valid");
-    assert_eq!(rejected(w.ledger.submit(&bad, NOW)), Rejection::AckNotForCollector);
+    let bad = w
+        .scene
+        .collector
+        .sign_next(T0 + DAY, &ack(plain.id))
+        .expect("valid");
+    assert_eq!(
+        rejected(w.ledger.submit(&bad, NOW)),
+        Rejection::AckNotForCollector
+    );
     let good = append(&mut w.scene.collector, T0 + DAY, ack(req.id));
     accept(&mut w.ledger, &good);
     // Unknown target: pending, since it may be in flight from another feed.
-    let later = w.scene.collector.sign_next(T0 + DAY, &ack(EntryId([8; 32]))).expect("valid");
+    let later = w
+        .scene
+        .collector
+        .sign_next(T0 + DAY, &ack(EntryId([8; 32])))
+        .expect("valid");
     assert_eq!(
         w.ledger.submit(&later, NOW),
-        Verdict::Pending { missing: Missing::Entry(EntryId([8; 32])), verified: true }
+        Verdict::Pending {
+            missing: Missing::Entry(EntryId([8; 32])),
+            verified: true
+        }
     );
 }
 
@@ -300,37 +523,92 @@ fn pending_duplicate_equivocation_frozen() {
     // Gap: e2 before e1.
     assert_eq!(
         w.ledger.submit(&e2, NOW),
-        Verdict::Pending { missing: Missing::Seq(w.alice.feed(), 1), verified: false }
+        Verdict::Pending {
+            missing: Missing::Seq(w.alice.feed(), 1),
+            verified: false
+        }
     );
     accept(&mut w.ledger, &e1);
     accept(&mut w.ledger, &e2);
-    assert_eq!(w.ledger.submit(&e1, NOW), Verdict::Duplicate { existing: e1.id });
+    assert_eq!(
+        w.ledger.submit(&e1, NOW),
+        Verdict::Duplicate { existing: e1.id }
+    );
     // Unknown feed: pending on its inception.
     let (mut bob, _) = author(Role::Citizen, "bob", T0);
-    let b = append(&mut bob, T0, request(w.scene.collector.feed(), RequestKind::Access));
-    assert_eq!(w.ledger.submit(&b, NOW), Verdict::Pending { missing: Missing::Seq(bob.feed(), 0), verified: false });
+    let b = append(
+        &mut bob,
+        T0,
+        request(w.scene.collector.feed(), RequestKind::Access),
+    );
+    assert_eq!(
+        w.ledger.submit(&b, NOW),
+        Verdict::Pending {
+            missing: Missing::Seq(bob.feed(), 0),
+            verified: false
+        }
+    );
     // Cross-feed reference missing: pending, signature verified.
-    let body = grant(FeedId([5; 32]), EntryId([6; 32]), &[P::Research], &[C::Location], T0, None);
+    let body = grant(
+        FeedId([5; 32]),
+        EntryId([6; 32]),
+        &[P::Research],
+        &[C::Location],
+        T0,
+        None,
+    );
     let e3 = w.alice.sign_next(T0 + DAY, &body).expect("valid");
     assert_eq!(
         w.ledger.submit(&e3, NOW),
-        Verdict::Pending { missing: Missing::Feed(FeedId([5; 32])), verified: true }
+        Verdict::Pending {
+            missing: Missing::Feed(FeedId([5; 32])),
+            verified: true
+        }
     );
     // Equivocation at seq 2, then the feed is frozen.
-    let fork = Author::resume(Role::Citizen, key("alice/0"), key("alice/1"), w.alice.feed(), 1, e1.id)
-        .sign_next(T0 + DAY, &request(w.scene.collector.feed(), RequestKind::Access))
+    let fork = Author::resume(
+        Role::Citizen,
+        key("alice/0"),
+        key("alice/1"),
+        w.alice.feed(),
+        1,
+        e1.id,
+    )
+    .sign_next(
+        T0 + DAY,
+        &request(w.scene.collector.feed(), RequestKind::Access),
+    )
+    .expect("valid");
+    assert!(matches!(
+        w.ledger.submit(&fork, NOW),
+        Verdict::Equivocation { .. }
+    ));
+    let next = w
+        .alice
+        .sign_next(
+            T0 + DAY,
+            &request(w.scene.collector.feed(), RequestKind::Access),
+        )
         .expect("valid");
-    assert!(matches!(w.ledger.submit(&fork, NOW), Verdict::Equivocation { .. }));
-    let next = w.alice.sign_next(T0 + DAY, &request(w.scene.collector.feed(), RequestKind::Access)).expect("valid");
     assert_eq!(rejected(w.ledger.submit(&next, NOW)), Rejection::FeedFrozen);
     // A fork signed by another key is no proof: it is a bad signature (checked on a fresh feed).
     let mut w2 = world();
     let b = w2.grant_body();
     let g = w2.alice.append(T0 + DAY, b).expect("valid");
     accept(&mut w2.ledger, &g);
-    let forged = Entry::sign(Some(w2.alice.feed()), 1, Some(g.prev.expect("has prev")), T0 + DAY, &request(w2.scene.collector.feed(), RequestKind::Erasure), &key("mallory"))
-        .expect("valid");
-    assert_eq!(rejected(w2.ledger.submit(&forged, NOW)), Rejection::BadSignature);
+    let forged = Entry::sign(
+        Some(w2.alice.feed()),
+        1,
+        Some(g.prev.expect("has prev")),
+        T0 + DAY,
+        &request(w2.scene.collector.feed(), RequestKind::Erasure),
+        &key("mallory"),
+    )
+    .expect("valid");
+    assert_eq!(
+        rejected(w2.ledger.submit(&forged, NOW)),
+        Rejection::BadSignature
+    );
 }
 
 #[test]
@@ -341,13 +619,26 @@ fn every_rejection_code_is_distinct() {
         Rejection::NonCanonical,
         Rejection::BadSignatureLength(0),
         Rejection::MissingBody,
-        Rejection::BadField { field: "x", problem: String::new() },
+        Rejection::BadField {
+            field: "x",
+            problem: String::new(),
+        },
         Rejection::BadSeq(String::new()),
         Rejection::WrongPrev { head_seq: 0 },
-        Rejection::TimeBeforePrev { time_ms: 0, prev_ms: 0 },
-        Rejection::TimeInFuture { time_ms: 0, now_ms: 0, skew_ms: 0 },
+        Rejection::TimeBeforePrev {
+            time_ms: 0,
+            prev_ms: 0,
+        },
+        Rejection::TimeInFuture {
+            time_ms: 0,
+            now_ms: 0,
+            skew_ms: 0,
+        },
         Rejection::TimeTooOld(0),
-        Rejection::BodyNotAllowed { role: Role::Citizen, body: crate::body::BodyKind::Ack },
+        Rejection::BodyNotAllowed {
+            role: Role::Citizen,
+            body: crate::body::BodyKind::Ack,
+        },
         Rejection::BadSignature,
         Rejection::RotationKeyNotCommitted,
         Rejection::RegistrarNotInGenesis,
@@ -356,7 +647,10 @@ fn every_rejection_code_is_distinct() {
         Rejection::PurposeNotInPolicy,
         Rejection::CategoryNotInPolicy,
         Rejection::RetentionExceedsPolicy(0),
-        Rejection::PolicyVersionNotIncreasing { version: 0, previous: 0 },
+        Rejection::PolicyVersionNotIncreasing {
+            version: 0,
+            previous: 0,
+        },
         Rejection::AccreditationExpired,
         Rejection::UnknownGrant,
         Rejection::AlreadyRevoked,

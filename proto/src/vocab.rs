@@ -78,61 +78,115 @@ macro_rules! vocabulary {
     };
 }
 
-vocabulary!(Role, "role", Unspecified, [
-    (Citizen, "citizen", "a citizen"),
-    (Collector, "collector", "a data collector"),
-    (Registrar, "registrar", "a registrar"),
-]);
+vocabulary!(
+    Role,
+    "role",
+    Unspecified,
+    [
+        (Citizen, "citizen", "a citizen"),
+        (Collector, "collector", "a data collector"),
+        (Registrar, "registrar", "a registrar"),
+    ]
+);
 
-vocabulary!(Purpose, "purpose", Unspecified, [
-    (ServiceProvision, "service-provision", "providing the service you asked for"),
-    (ServiceOptimisation, "service-optimisation", "improving the service"),
-    (TrafficManagement, "traffic-management", "managing traffic"),
-    (UrbanPlanning, "urban-planning", "planning the city"),
-    (Research, "research", "research and development"),
-    (AcademicResearch, "academic-research", "academic research"),
-    (Personalisation, "personalisation", "tailoring the service to you"),
-    (Marketing, "marketing", "marketing"),
-    (Advertising, "advertising", "advertising"),
-    (ThirdPartySharing, "third-party-sharing", "sharing with the recipients listed"),
-    (SellData, "sell-data", "selling data to third parties"),
-    (Billing, "billing", "billing and payments"),
-    (Security, "security", "keeping systems and people safe"),
-    (EnvironmentalMonitoring, "environmental-monitoring", "monitoring the environment"),
-    (UtilityManagement, "utility-management", "managing energy and water networks"),
-]);
+vocabulary!(
+    Purpose,
+    "purpose",
+    Unspecified,
+    [
+        (
+            ServiceProvision,
+            "service-provision",
+            "providing the service you asked for"
+        ),
+        (
+            ServiceOptimisation,
+            "service-optimisation",
+            "improving the service"
+        ),
+        (TrafficManagement, "traffic-management", "managing traffic"),
+        (UrbanPlanning, "urban-planning", "planning the city"),
+        (Research, "research", "research and development"),
+        (AcademicResearch, "academic-research", "academic research"),
+        (
+            Personalisation,
+            "personalisation",
+            "tailoring the service to you"
+        ),
+        (Marketing, "marketing", "marketing"),
+        (Advertising, "advertising", "advertising"),
+        (
+            ThirdPartySharing,
+            "third-party-sharing",
+            "sharing with the recipients listed"
+        ),
+        (SellData, "sell-data", "selling data to third parties"),
+        (Billing, "billing", "billing and payments"),
+        (Security, "security", "keeping systems and people safe"),
+        (
+            EnvironmentalMonitoring,
+            "environmental-monitoring",
+            "monitoring the environment"
+        ),
+        (
+            UtilityManagement,
+            "utility-management",
+            "managing energy and water networks"
+        ),
+    ]
+);
 
-vocabulary!(DataCategory, "category", Unspecified, [
-    (Location, "location", "where you or your device are"),
-    (Mobility, "mobility", "your trips and how you travel"),
-    (Vehicle, "vehicle", "your vehicle (plate, parking sessions)"),
-    (Imagery, "imagery", "pictures or video of you"),
-    (Audio, "audio", "sound or voice recordings"),
-    (IdentityContact, "identity-contact", "your name and contact details"),
-    (OfficialId, "official-id", "official identifiers"),
-    (Health, "health", "health data"),
-    (Energy, "energy", "your home's energy use"),
-    (Water, "water", "your home's water use"),
-    (Waste, "waste", "your waste collection records"),
-    (Environmental, "environmental", "environmental readings at your home"),
-    (Financial, "financial", "payments and financial data"),
-    (DeviceId, "device-id", "identifiers of your devices"),
-    (Behavioural, "behavioural", "how you use the service"),
-]);
+vocabulary!(
+    DataCategory,
+    "category",
+    Unspecified,
+    [
+        (Location, "location", "where you or your device are"),
+        (Mobility, "mobility", "your trips and how you travel"),
+        (Vehicle, "vehicle", "your vehicle (plate, parking sessions)"),
+        (Imagery, "imagery", "pictures or video of you"),
+        (Audio, "audio", "sound or voice recordings"),
+        (
+            IdentityContact,
+            "identity-contact",
+            "your name and contact details"
+        ),
+        (OfficialId, "official-id", "official identifiers"),
+        (Health, "health", "health data"),
+        (Energy, "energy", "your home's energy use"),
+        (Water, "water", "your home's water use"),
+        (Waste, "waste", "your waste collection records"),
+        (
+            Environmental,
+            "environmental",
+            "environmental readings at your home"
+        ),
+        (Financial, "financial", "payments and financial data"),
+        (DeviceId, "device-id", "identifiers of your devices"),
+        (Behavioural, "behavioural", "how you use the service"),
+    ]
+);
 
-vocabulary!(RequestKind, "request kind", Unspecified, [
-    (Access, "access", "a copy of your data"),
-    (Erasure, "erasure", "erasure of your data"),
-    (Rectification, "rectification", "correction of your data"),
-    (Restriction, "restriction", "restriction of processing"),
-    (Portability, "portability", "your data in a portable format"),
-    (OptOutSale, "opt-out-sale", "opt-out of sale and sharing"),
-]);
+vocabulary!(
+    RequestKind,
+    "request kind",
+    Unspecified,
+    [
+        (Access, "access", "a copy of your data"),
+        (Erasure, "erasure", "erasure of your data"),
+        (Rectification, "rectification", "correction of your data"),
+        (Restriction, "restriction", "restriction of processing"),
+        (Portability, "portability", "your data in a portable format"),
+        (OptOutSale, "opt-out-sale", "opt-out of sale and sharing"),
+    ]
+);
 
-vocabulary!(AckOutcome, "outcome", Unspecified, [
-    (Done, "done", "done"),
-    (Refused, "refused", "refused"),
-]);
+vocabulary!(
+    AckOutcome,
+    "outcome",
+    Unspecified,
+    [(Done, "done", "done"), (Refused, "refused", "refused"),]
+);
 
 impl Purpose {
     /// Purposes an opt-out of sale/sharing switches off.
@@ -239,7 +293,10 @@ mod tests {
     fn unknown_name_lists_the_choices() {
         let err = Purpose::from_name("spying").expect_err("not a purpose");
         assert!(err.to_string().contains("service-provision"));
-        assert_eq!(Purpose::from_name("SERVICE_PROVISION"), Ok(Purpose::ServiceProvision));
+        assert_eq!(
+            Purpose::from_name("SERVICE_PROVISION"),
+            Ok(Purpose::ServiceProvision)
+        );
     }
 
     #[test]
@@ -253,10 +310,15 @@ mod tests {
     #[test]
     fn sets() {
         let a: PurposeSet = [Purpose::Research, Purpose::Billing].into_iter().collect();
-        let b: PurposeSet = [Purpose::Research, Purpose::Billing, Purpose::Marketing].into_iter().collect();
+        let b: PurposeSet = [Purpose::Research, Purpose::Billing, Purpose::Marketing]
+            .into_iter()
+            .collect();
         assert!(a.is_subset(b) && !b.is_subset(a));
         assert_eq!(PurposeSet::from_bits(b.bits()), b);
         assert_eq!(PurposeSet::from_bits(u32::MAX).len(), Purpose::ALL.len());
-        assert_eq!(a.iter().collect::<Vec<_>>(), vec![Purpose::Research, Purpose::Billing]);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            vec![Purpose::Research, Purpose::Billing]
+        );
     }
 }

@@ -1,14 +1,14 @@
 //! Decision-rule table tests, run through the reference ledger so that validation and the rule
 //! are exercised together.
 
-use crate::decide::{Query, decide, Facts, GrantFacts, AccreditationFacts};
+use crate::decide::{AccreditationFacts, Facts, GrantFacts, Query, decide};
+use crate::entry::Author;
 use crate::fixtures::*;
+use crate::ids::EntryId;
 use crate::memory::MemoryLedger;
 use crate::pb::{Decision, Reason};
 use crate::validate::Verdict;
 use crate::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
-use crate::ids::EntryId;
-use crate::entry::Author;
 use std::collections::HashSet;
 
 struct World {
@@ -21,7 +21,10 @@ const NOW: u64 = T0 + 10 * DAY;
 
 fn submit(ledger: &mut MemoryLedger, entry: &crate::entry::Entry) {
     let verdict = ledger.submit(entry, NOW);
-    assert!(matches!(verdict, Verdict::Accept { .. }), "fixture entry refused: {verdict:?}");
+    assert!(
+        matches!(verdict, Verdict::Accept { .. }),
+        "fixture entry refused: {verdict:?}"
+    );
 }
 
 fn world() -> World {
@@ -32,7 +35,11 @@ fn world() -> World {
     }
     let (citizen, c0) = author(Role::Citizen, "alice", T0);
     submit(&mut ledger, &c0);
-    World { ledger, scene, citizen }
+    World {
+        ledger,
+        scene,
+        citizen,
+    }
 }
 
 impl World {
@@ -41,8 +48,22 @@ impl World {
         submit(&mut self.ledger, &e);
         e.id
     }
-    fn grant(&mut self, time: u64, purposes: &[P], categories: &[C], from: u64, until: Option<u64>) -> EntryId {
-        let body = grant(self.scene.collector.feed(), self.scene.policy, purposes, categories, from, until);
+    fn grant(
+        &mut self,
+        time: u64,
+        purposes: &[P],
+        categories: &[C],
+        from: u64,
+        until: Option<u64>,
+    ) -> EntryId {
+        let body = grant(
+            self.scene.collector.feed(),
+            self.scene.policy,
+            purposes,
+            categories,
+            from,
+            until,
+        );
         self.add(time, body)
     }
     fn check(&self, purpose: P, category: C, at_ms: u64) -> (Decision, Reason, Option<EntryId>) {
@@ -61,19 +82,40 @@ impl World {
 #[test]
 fn grant_allows_within_its_window_and_names_itself() {
     let mut w = world();
-    let g = w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location], T0 + DAY, Some(T0 + 5 * DAY));
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + DAY), (Decision::Allow, Reason::Granted, Some(g)));
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + 5 * DAY - 1), (Decision::Allow, Reason::Granted, Some(g)));
+    let g = w.grant(
+        T0 + DAY,
+        &[P::ServiceProvision],
+        &[C::Location],
+        T0 + DAY,
+        Some(T0 + 5 * DAY),
+    );
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, T0 + DAY),
+        (Decision::Allow, Reason::Granted, Some(g))
+    );
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, T0 + 5 * DAY - 1),
+        (Decision::Allow, Reason::Granted, Some(g))
+    );
     // valid_until is exclusive, valid_from inclusive.
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + 5 * DAY), (Decision::Deny, Reason::Expired, Some(g)));
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + DAY - 1), (Decision::Deny, Reason::NotYetValid, Some(g)));
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, T0 + 5 * DAY),
+        (Decision::Deny, Reason::Expired, Some(g))
+    );
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, T0 + DAY - 1),
+        (Decision::Deny, Reason::NotYetValid, Some(g))
+    );
 }
 
 #[test]
 fn open_ended_grant_has_no_expiry() {
     let mut w = world();
     let g = w.grant(T0 + DAY, &[P::Research], &[C::Mobility], T0, None);
-    assert_eq!(w.check(P::Research, C::Mobility, T0 + 300 * DAY), (Decision::Allow, Reason::Granted, Some(g)));
+    assert_eq!(
+        w.check(P::Research, C::Mobility, T0 + 300 * DAY),
+        (Decision::Allow, Reason::Granted, Some(g))
+    );
 }
 
 #[test]
@@ -81,8 +123,14 @@ fn coverage_reasons() {
     let mut w = world();
     assert_eq!(w.check(P::Research, C::Location, NOW).1, Reason::NoGrant);
     let g = w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location], T0, None);
-    assert_eq!(w.check(P::Research, C::Location, NOW), (Decision::Deny, Reason::PurposeNotCovered, Some(g)));
-    assert_eq!(w.check(P::ServiceProvision, C::Mobility, NOW), (Decision::Deny, Reason::CategoryNotCovered, Some(g)));
+    assert_eq!(
+        w.check(P::Research, C::Location, NOW),
+        (Decision::Deny, Reason::PurposeNotCovered, Some(g))
+    );
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Mobility, NOW),
+        (Decision::Deny, Reason::CategoryNotCovered, Some(g))
+    );
 }
 
 #[test]
@@ -90,52 +138,126 @@ fn revocation_after_grant_denies_and_grant_after_revocation_allows_again() {
     let mut w = world();
     let g1 = w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location], T0, None);
     w.add(T0 + 2 * DAY, revoke(g1, false));
-    assert_eq!(w.check(P::ServiceProvision, C::Location, NOW), (Decision::Deny, Reason::Revoked, Some(g1)));
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, NOW),
+        (Decision::Deny, Reason::Revoked, Some(g1))
+    );
     // Revocation is not time-scoped: even a check about the past is denied (fail closed).
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + DAY).1, Reason::Revoked);
-    let g2 = w.grant(T0 + 3 * DAY, &[P::ServiceProvision], &[C::Location], T0 + 3 * DAY, None);
-    assert_eq!(w.check(P::ServiceProvision, C::Location, NOW), (Decision::Allow, Reason::Granted, Some(g2)));
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, T0 + DAY).1,
+        Reason::Revoked
+    );
+    let g2 = w.grant(
+        T0 + 3 * DAY,
+        &[P::ServiceProvision],
+        &[C::Location],
+        T0 + 3 * DAY,
+        None,
+    );
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, NOW),
+        (Decision::Allow, Reason::Granted, Some(g2))
+    );
 }
 
 #[test]
 fn newest_covering_grant_is_named() {
     let mut w = world();
     let g1 = w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location], T0, None);
-    let g2 = w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location, C::Vehicle], T0, None);
+    let g2 = w.grant(
+        T0 + DAY,
+        &[P::ServiceProvision],
+        &[C::Location, C::Vehicle],
+        T0,
+        None,
+    );
     assert_eq!(w.check(P::ServiceProvision, C::Location, NOW).2, Some(g2));
     w.add(T0 + 2 * DAY, revoke(g2, false));
-    assert_eq!(w.check(P::ServiceProvision, C::Location, NOW), (Decision::Allow, Reason::Granted, Some(g1)));
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, NOW),
+        (Decision::Allow, Reason::Granted, Some(g1))
+    );
 }
 
 #[test]
 fn opt_out_of_sale_denies_sharing_only() {
     let mut w = world();
-    let g = w.grant(T0 + DAY, &[P::ServiceProvision, P::ThirdPartySharing], &[C::Location], T0, None);
+    let g = w.grant(
+        T0 + DAY,
+        &[P::ServiceProvision, P::ThirdPartySharing],
+        &[C::Location],
+        T0,
+        None,
+    );
     let collector = w.scene.collector.feed();
     w.add(T0 + 2 * DAY, request(collector, RequestKind::OptOutSale));
-    assert_eq!(w.check(P::ThirdPartySharing, C::Location, NOW), (Decision::Deny, Reason::OptedOut, Some(g)));
-    assert_eq!(w.check(P::ServiceProvision, C::Location, NOW).0, Decision::Allow);
+    assert_eq!(
+        w.check(P::ThirdPartySharing, C::Location, NOW),
+        (Decision::Deny, Reason::OptedOut, Some(g))
+    );
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, NOW).0,
+        Decision::Allow
+    );
     // A new explicit grant after the opt-out counts.
-    let g2 = w.grant(T0 + 3 * DAY, &[P::ThirdPartySharing], &[C::Location], T0, None);
-    assert_eq!(w.check(P::ThirdPartySharing, C::Location, NOW), (Decision::Allow, Reason::Granted, Some(g2)));
+    let g2 = w.grant(
+        T0 + 3 * DAY,
+        &[P::ThirdPartySharing],
+        &[C::Location],
+        T0,
+        None,
+    );
+    assert_eq!(
+        w.check(P::ThirdPartySharing, C::Location, NOW),
+        (Decision::Allow, Reason::Granted, Some(g2))
+    );
 }
 
 #[test]
 fn accreditation_window_and_suspension() {
     let mut w = world();
     w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location], T0, None);
-    // Accredited from T0 (its entry time) for 365 days.
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 - 1).1, Reason::CollectorNotAccredited);
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + 364 * DAY).0, Decision::Allow);
-    assert_eq!(w.check(P::ServiceProvision, C::Location, T0 + 365 * DAY).1, Reason::CollectorNotAccredited);
+    // Accredited from T0 (its entry time) for ACCREDITATION_DAYS.
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, T0 - 1).1,
+        Reason::CollectorNotAccredited
+    );
+    assert_eq!(
+        w.check(
+            P::ServiceProvision,
+            C::Location,
+            T0 + (ACCREDITATION_DAYS - 1) * DAY
+        )
+        .0,
+        Decision::Allow
+    );
+    assert_eq!(
+        w.check(
+            P::ServiceProvision,
+            C::Location,
+            T0 + ACCREDITATION_DAYS * DAY
+        )
+        .1,
+        Reason::CollectorNotAccredited
+    );
     let collector = w.scene.collector.feed();
     let s = append(&mut w.scene.registrar, T0 + 2 * DAY, suspend(collector));
     submit(&mut w.ledger, &s);
-    assert_eq!(w.check(P::ServiceProvision, C::Location, NOW), (Decision::Deny, Reason::CollectorNotAccredited, None));
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, NOW),
+        (Decision::Deny, Reason::CollectorNotAccredited, None)
+    );
     // Re-accreditation replaces the suspension.
-    let a = append(&mut w.scene.registrar, T0 + 3 * DAY, accredit(collector, T0 + 30 * DAY));
+    let a = append(
+        &mut w.scene.registrar,
+        T0 + 3 * DAY,
+        accredit(collector, T0 + 30 * DAY),
+    );
     submit(&mut w.ledger, &a);
-    assert_eq!(w.check(P::ServiceProvision, C::Location, NOW).0, Decision::Allow);
+    assert_eq!(
+        w.check(P::ServiceProvision, C::Location, NOW).0,
+        Decision::Allow
+    );
 }
 
 #[test]
@@ -149,11 +271,22 @@ fn unknown_subject_and_unknown_collector() {
         at_ms: NOW,
     };
     let o = w.ledger.check(&q);
-    assert_eq!((o.decision, o.reason, o.subject_head), (Decision::Deny, Reason::UnknownSubject, None));
-    let q = Query { subject: w.citizen.feed(), collector: crate::ids::FeedId([9; 32]), ..q };
+    assert_eq!(
+        (o.decision, o.reason, o.subject_head),
+        (Decision::Deny, Reason::UnknownSubject, None)
+    );
+    let q = Query {
+        subject: w.citizen.feed(),
+        collector: crate::ids::FeedId([9; 32]),
+        ..q
+    };
     assert_eq!(w.ledger.check(&q).reason, Reason::CollectorNotAccredited);
     // A collector's own feed is not a subject.
-    let q = Query { subject: w.scene.collector.feed(), collector: w.scene.collector.feed(), ..q };
+    let q = Query {
+        subject: w.scene.collector.feed(),
+        collector: w.scene.collector.feed(),
+        ..q
+    };
     assert_eq!(w.ledger.check(&q).reason, Reason::UnknownSubject);
 }
 
@@ -162,11 +295,31 @@ fn equivocation_freezes_the_subject() {
     let mut w = world();
     w.grant(T0 + DAY, &[P::ServiceProvision], &[C::Location], T0, None);
     // Sign a different entry at the same seq (1) with the same key.
-    let fork_author = Author::resume(Role::Citizen, key("alice/0"), key("alice/1"), w.citizen.feed(), 0, w_head0(&w));
+    let fork_author = Author::resume(
+        Role::Citizen,
+        key("alice/0"),
+        key("alice/1"),
+        w.citizen.feed(),
+        0,
+        w_head0(&w),
+    );
     let fork = fork_author
-        .sign_next(T0 + DAY, &grant(w.scene.collector.feed(), w.scene.policy, &[P::Research], &[C::Location], T0, None))
+        .sign_next(
+            T0 + DAY,
+            &grant(
+                w.scene.collector.feed(),
+                w.scene.policy,
+                &[P::Research],
+                &[C::Location],
+                T0,
+                None,
+            ),
+        )
         .expect("sign");
-    assert!(matches!(w.ledger.submit(&fork, NOW), Verdict::Equivocation { .. }));
+    assert!(matches!(
+        w.ledger.submit(&fork, NOW),
+        Verdict::Equivocation { .. }
+    ));
     let (d, r, _) = w.check(P::ServiceProvision, C::Location, NOW);
     assert_eq!((d, r), (Decision::Deny, Reason::SubjectFrozen));
 }
@@ -194,25 +347,63 @@ fn frozen_collector_and_frozen_registrar_deny() {
         valid_until: None,
         revoked: false,
     }];
-    let acc = |frozen| vec![AccreditationFacts::Accredited {
-        registrar: w.scene.registrar.feed(),
-        from_ms: 0,
-        until_ms: u64::MAX,
-        registrar_frozen: frozen,
-    }];
-    let q = Query { subject: w.citizen.feed(), collector: w.scene.collector.feed(), purpose: P::Research, category: C::Location, at_ms: NOW };
-    let run = |s: &crate::validate::FeedState, c: &crate::validate::FeedState, a: &[AccreditationFacts]| {
-        decide(&q, &Facts { subject: Some(s), collector: Some(c), grants: &grants, opt_out_seq: None, accreditations: a, registrars: &registrars }).reason
+    let acc = |frozen| {
+        vec![AccreditationFacts::Accredited {
+            registrar: w.scene.registrar.feed(),
+            from_ms: 0,
+            until_ms: u64::MAX,
+            registrar_frozen: frozen,
+        }]
+    };
+    let q = Query {
+        subject: w.citizen.feed(),
+        collector: w.scene.collector.feed(),
+        purpose: P::Research,
+        category: C::Location,
+        at_ms: NOW,
+    };
+    let run = |s: &crate::validate::FeedState,
+               c: &crate::validate::FeedState,
+               a: &[AccreditationFacts]| {
+        decide(
+            &q,
+            &Facts {
+                subject: Some(s),
+                collector: Some(c),
+                grants: &grants,
+                opt_out_seq: None,
+                accreditations: a,
+                registrars: &registrars,
+            },
+        )
+        .reason
     };
     assert_eq!(run(&subject, &collector, &acc(false)), Reason::Granted);
-    assert_eq!(run(&subject, &collector, &acc(true)), Reason::CollectorNotAccredited);
+    assert_eq!(
+        run(&subject, &collector, &acc(true)),
+        Reason::CollectorNotAccredited
+    );
     // A registrar not in the genesis does not count.
-    let other = vec![AccreditationFacts::Accredited { registrar: crate::ids::FeedId([7; 32]), from_ms: 0, until_ms: u64::MAX, registrar_frozen: false }];
-    assert_eq!(run(&subject, &collector, &other), Reason::CollectorNotAccredited);
+    let other = vec![AccreditationFacts::Accredited {
+        registrar: crate::ids::FeedId([7; 32]),
+        from_ms: 0,
+        until_ms: u64::MAX,
+        registrar_frozen: false,
+    }];
+    assert_eq!(
+        run(&subject, &collector, &other),
+        Reason::CollectorNotAccredited
+    );
     collector.frozen = true;
-    assert_eq!(run(&subject, &collector, &acc(false)), Reason::CollectorFrozen);
+    assert_eq!(
+        run(&subject, &collector, &acc(false)),
+        Reason::CollectorFrozen
+    );
     subject.frozen = true;
-    assert_eq!(run(&subject, &collector, &acc(false)), Reason::SubjectFrozen);
+    assert_eq!(
+        run(&subject, &collector, &acc(false)),
+        Reason::SubjectFrozen
+    );
 }
 
 fn w_state(w: &World, feed: crate::ids::FeedId) -> crate::validate::FeedState {

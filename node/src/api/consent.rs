@@ -1,0 +1,105 @@
+//! `consent.v1.Consent`: consent checks. A deny is an answer, never an error.
+
+use consent_proto::decide::{Outcome, Query};
+use consent_proto::ids::FeedId;
+use consent_proto::limits::MAX_CHECK_BATCH;
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory, Purpose};
+use prost::bytes::Bytes;
+use tonic::{Request, Response, Status};
+
+use super::error::id32;
+use crate::ledger::{Ledger, now_ms};
+
+/// The Consent service.
+pub struct ConsentService {
+    ledger: Ledger,
+}
+
+impl ConsentService {
+    /// Serves checks from `ledger`.
+    pub fn new(ledger: Ledger) -> Self {
+        Self { ledger }
+    }
+
+    fn decide(&self, request: &pb::CheckRequest, now: u64) -> Result<pb::CheckResponse, Status> {
+        let query = query(request, now)?;
+        let (outcome, log_size) = self.ledger.check(&query)?;
+        Ok(response(&outcome, log_size, query.at_ms))
+    }
+}
+
+fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
+    Ok(Query {
+        subject: FeedId(id32("subject", &request.subject)?),
+        collector: FeedId(id32("collector", &request.collector)?),
+        purpose: Purpose::from_wire(request.purpose).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "purpose {} is not a known purpose",
+                request.purpose
+            ))
+        })?,
+        category: DataCategory::from_wire(request.category).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "category {} is not a known data category",
+                request.category
+            ))
+        })?,
+        at_ms: if request.at_ms == 0 {
+            now
+        } else {
+            request.at_ms
+        },
+    })
+}
+
+fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
+    pb::CheckResponse {
+        decision: outcome.decision as i32,
+        reason: outcome.reason as i32,
+        grant: outcome
+            .grant
+            .map(|g| Bytes::copy_from_slice(&g.0))
+            .unwrap_or_default(),
+        subject_head: outcome
+            .subject_head
+            .map(|(_, id)| Bytes::copy_from_slice(&id.0))
+            .unwrap_or_default(),
+        subject_head_seq: outcome.subject_head.map(|(seq, _)| seq).unwrap_or_default(),
+        log_size,
+        at_ms,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::consent_server::Consent for ConsentService {
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        Ok(Response::new(self.decide(request.get_ref(), now_ms())?))
+    }
+
+    async fn check_batch(
+        &self,
+        request: Request<pb::CheckBatchRequest>,
+    ) -> Result<Response<pb::CheckBatchResponse>, Status> {
+        let checks = request.into_inner().checks;
+        if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
+            return Err(Status::resource_exhausted(format!(
+                "a batch holds 1..={MAX_CHECK_BATCH} checks, got {}",
+                checks.len()
+            )));
+        }
+        let now = now_ms();
+        let decisions = checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                self.decide(c, now)
+                    .map_err(|s| Status::new(s.code(), format!("check {i}: {}", s.message())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Response::new(pb::CheckBatchResponse { decisions }))
+    }
+}

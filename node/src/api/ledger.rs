@@ -1,0 +1,247 @@
+//! `consent.v1.Ledger`: submit entries, read entries, feeds and heads.
+
+use std::pin::Pin;
+
+use consent_proto::Entry;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::keys::SecretKey;
+use consent_proto::limits::{MAX_FEED_STREAM, MAX_SUBMIT_BATCH};
+use consent_proto::pb;
+use consent_proto::receipt;
+use consent_proto::validate::Missing;
+use prost::bytes::Bytes;
+use tokio_stream::Stream;
+use tonic::{Code, Request, Response, Status};
+
+use super::error::{id32, rejection, required};
+use crate::ledger::{Ledger, Outcome, now_ms};
+
+/// The Ledger service.
+pub struct LedgerService {
+    ledger: Ledger,
+    node_key: SecretKey,
+}
+
+impl LedgerService {
+    /// Serves `ledger`, signing receipts with `node_key`.
+    pub fn new(ledger: Ledger, node_key: SecretKey) -> Self {
+        Self { ledger, node_key }
+    }
+
+    fn response(&self, outcome: &Outcome) -> Result<pb::SubmitResponse, Status> {
+        let b = |id: &EntryId| Bytes::copy_from_slice(&id.0);
+        match outcome {
+            Outcome::Accepted { id, index } | Outcome::Duplicate { id, index } => {
+                Ok(pb::SubmitResponse {
+                    status: if matches!(outcome, Outcome::Accepted { .. }) {
+                        pb::SubmitStatus::Accepted
+                    } else {
+                        pb::SubmitStatus::Duplicate
+                    } as i32,
+                    entry_id: b(id),
+                    receipt: Some(receipt::sign(&self.node_key, *id, *index, now_ms())),
+                    missing: Bytes::new(),
+                })
+            }
+            Outcome::Pending { id, missing } => {
+                let missing = match missing {
+                    Missing::Seq(feed, _) | Missing::Feed(feed) => feed.0,
+                    Missing::Entry(entry) => entry.0,
+                };
+                Ok(pb::SubmitResponse {
+                    status: pb::SubmitStatus::Pending as i32,
+                    entry_id: b(id),
+                    receipt: None,
+                    missing: Bytes::copy_from_slice(&missing),
+                })
+            }
+            Outcome::Rejected { rejection: r, .. } => Err(rejection(r)),
+            Outcome::Equivocation { feed, seq, .. } => Err(Status::failed_precondition(format!(
+                "equivocation: the feed {feed:?} already holds a different entry at seq {seq}; \
+                 both are kept as proof and the feed is now frozen (every check on it answers deny)"
+            ))),
+            Outcome::PendingFull { .. } => Err(Status::resource_exhausted(
+                "the entry's predecessor or a referenced entry is missing, and the pending store is full; \
+                 submit the missing entries first",
+            )),
+        }
+    }
+}
+
+fn decode(signed: &pb::SignedEntry) -> Result<Entry, Status> {
+    Entry::from_signed(signed).map_err(|r| rejection(&r))
+}
+
+type FeedStream = Pin<Box<dyn Stream<Item = Result<pb::FeedEntry, Status>> + Send>>;
+
+fn feed_entry(index: u64, entry: &Entry) -> pb::FeedEntry {
+    pb::FeedEntry {
+        entry: Some(entry.to_signed()),
+        id: Bytes::copy_from_slice(&entry.id.0),
+        index,
+        feed: Bytes::copy_from_slice(&entry.feed.0),
+        seq: entry.seq,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::ledger_server::Ledger for LedgerService {
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let signed = required("entry", request.into_inner().entry)?;
+        let entry = decode(&signed)?;
+        let outcomes = self.ledger.submit(vec![entry]).await?;
+        let outcome = outcomes
+            .first()
+            .ok_or_else(|| Status::internal("no outcome for the entry"))?;
+        Ok(Response::new(self.response(outcome)?))
+    }
+
+    async fn submit_batch(
+        &self,
+        request: Request<pb::SubmitBatchRequest>,
+    ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let signed = request.into_inner().entries;
+        if signed.is_empty() || signed.len() > MAX_SUBMIT_BATCH {
+            return Err(Status::resource_exhausted(format!(
+                "a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {}",
+                signed.len()
+            )));
+        }
+        // Entries that do not even decode get their error; the rest go to the ledger in order.
+        let mut results: Vec<Option<pb::SubmitResult>> = Vec::with_capacity(signed.len());
+        let mut entries = Vec::new();
+        for s in &signed {
+            match Entry::from_signed(s) {
+                Ok(e) => {
+                    entries.push(e);
+                    results.push(None);
+                }
+                Err(r) => results.push(Some(error_result(&rejection(&r), r.code()))),
+            }
+        }
+        let mut outcomes = self.ledger.submit(entries).await?.into_iter();
+        let results = results
+            .into_iter()
+            .map(|slot| match slot {
+                Some(result) => result,
+                None => match outcomes.next() {
+                    Some(outcome) => match self.response(&outcome) {
+                        Ok(response) => pb::SubmitResult {
+                            response: Some(response),
+                            ..Default::default()
+                        },
+                        Err(status) => {
+                            let reason = match &outcome {
+                                Outcome::Rejected { rejection, .. } => rejection.code(),
+                                Outcome::Equivocation { .. } => "equivocation",
+                                Outcome::PendingFull { .. } => "pending-full",
+                                _ => "error",
+                            };
+                            error_result(&status, reason)
+                        }
+                    },
+                    None => error_result(&Status::internal("missing outcome"), "internal"),
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitBatchResponse { results }))
+    }
+
+    async fn get_entry(
+        &self,
+        request: Request<pb::GetEntryRequest>,
+    ) -> Result<Response<pb::GetEntryResponse>, Status> {
+        let id = EntryId(id32("id", &request.into_inner().id)?);
+        match self.ledger.entry(&id)? {
+            Some((index, entry)) => Ok(Response::new(pb::GetEntryResponse {
+                entry: Some(feed_entry(index, &entry)),
+            })),
+            None => Err(Status::not_found(format!("this node holds no entry {id}"))),
+        }
+    }
+
+    type GetFeedStream = FeedStream;
+
+    async fn get_feed(
+        &self,
+        request: Request<pb::GetFeedRequest>,
+    ) -> Result<Response<FeedStream>, Status> {
+        let request = request.into_inner();
+        let feed = FeedId(id32("feed", &request.feed)?);
+        if request.limit > MAX_FEED_STREAM {
+            return Err(Status::resource_exhausted(format!(
+                "limit is at most {MAX_FEED_STREAM} entries per call; resume with from_seq"
+            )));
+        }
+        let limit = if request.limit == 0 {
+            MAX_FEED_STREAM
+        } else {
+            request.limit
+        } as u64;
+        if self.ledger.head(&feed)?.is_none() {
+            return Err(Status::not_found(format!(
+                "this node knows no feed {feed:?}"
+            )));
+        }
+        let ledger = self.ledger.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            const PAGE: u64 = 256;
+            let mut next = request.from_seq;
+            let end = request.from_seq.saturating_add(limit);
+            while next < end {
+                let page = match ledger.feed_entries(&feed, next, PAGE.min(end - next) as usize) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
+                if page.is_empty() {
+                    return;
+                }
+                for (index, entry) in &page {
+                    next = entry.seq + 1;
+                    if tx.send(Ok(feed_entry(*index, entry))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn get_head(
+        &self,
+        request: Request<pb::GetHeadRequest>,
+    ) -> Result<Response<pb::GetHeadResponse>, Status> {
+        let feed = FeedId(id32("feed", &request.into_inner().feed)?);
+        let state = self
+            .ledger
+            .head(&feed)?
+            .ok_or_else(|| Status::not_found(format!("this node knows no feed {feed:?}")))?;
+        Ok(Response::new(pb::GetHeadResponse {
+            feed: Bytes::copy_from_slice(&feed.0),
+            role: state.role as i32,
+            seq: state.head_seq,
+            head: Bytes::copy_from_slice(&state.head_id.0),
+            frozen: state.frozen,
+            signing_key: Bytes::copy_from_slice(&state.signing_key.to_bytes()),
+        }))
+    }
+}
+
+fn error_result(status: &Status, reason: &str) -> pb::SubmitResult {
+    let code: Code = status.code();
+    pb::SubmitResult {
+        response: None,
+        error_code: code as u32,
+        error_reason: reason.to_string(),
+        error_message: status.message().to_string(),
+    }
+}

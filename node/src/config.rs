@@ -1,0 +1,232 @@
+//! Node configuration: a TOML file plus command-line flags. `Config::default()` is a working
+//! local development setup. Precedence: flag > environment (`CONSENT_DATA_DIR`) > file > default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the store and the node key live.
+    pub data_dir: PathBuf,
+    /// gRPC listen address. Loopback by default.
+    pub grpc_listen: SocketAddr,
+    /// Network genesis file; none means the built-in development network.
+    pub genesis: Option<PathBuf>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "consent_node=debug".
+    pub log_level: String,
+    /// Write path.
+    pub ledger: LedgerSection,
+    /// gRPC server.
+    pub grpc: GrpcSection,
+}
+
+/// `[ledger]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerSection {
+    /// Most entries held pending (waiting for a predecessor or a referenced entry).
+    pub max_pending: u64,
+    /// How long a pending entry is kept.
+    #[serde(with = "humantime_serde")]
+    pub pending_ttl: Duration,
+    /// Most entries written in one group commit.
+    pub max_group_entries: usize,
+}
+
+/// `[grpc]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcSection {
+    /// Concurrent requests per client connection.
+    pub concurrency_per_connection: usize,
+    /// Time limit for one unary request.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        let d = crate::ledger::LedgerConfig::default();
+        Self {
+            max_pending: d.max_pending,
+            pending_ttl: Duration::from_millis(d.pending_ttl_ms),
+            max_group_entries: d.max_group_entries,
+        }
+    }
+}
+
+impl Default for GrpcSection {
+    fn default() -> Self {
+        Self {
+            concurrency_per_connection: 256,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            genesis: None,
+            log_format: LogFormat::Human,
+            log_level: "info".into(),
+            ledger: LedgerSection::default(),
+            grpc: GrpcSection::default(),
+        }
+    }
+}
+
+/// `$CONSENT_DATA_DIR`, else `$XDG_DATA_HOME/consent-ledger/node`, else
+/// `$HOME/.local/share/consent-ledger/node`, else `./consent-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CONSENT_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(xdg).join("consent-ledger/node");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/share/consent-ledger/node");
+    }
+    PathBuf::from("consent-data")
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML or unknown keys.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// Values out of range.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// Largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+impl Config {
+    /// Reads a TOML file (missing keys take their defaults).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let read = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "{} is {len} bytes; the limit is 1 MiB",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks value ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.ledger.max_group_entries == 0 || self.ledger.max_group_entries > 100_000 {
+            return Err(ConfigError::Invalid(
+                "ledger.max_group_entries must be 1..=100000".into(),
+            ));
+        }
+        if self.ledger.max_pending > 10_000_000 {
+            return Err(ConfigError::Invalid(
+                "ledger.max_pending must be at most 10000000".into(),
+            ));
+        }
+        if self.grpc.concurrency_per_connection == 0 {
+            return Err(ConfigError::Invalid(
+                "grpc.concurrency_per_connection must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The write-path settings.
+    pub fn ledger_config(&self) -> crate::ledger::LedgerConfig {
+        crate::ledger::LedgerConfig {
+            max_pending: self.ledger.max_pending,
+            pending_ttl_ms: self.ledger.pending_ttl.as_millis() as u64,
+            max_group_entries: self.ledger.max_group_entries,
+            ..crate::ledger::LedgerConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("example.config.toml");
+        let parsed = Config::load(&path).expect("example config parses");
+        // The example names a data dir explicitly; everything else is the default.
+        let expected = Config {
+            data_dir: parsed.data_dir.clone(),
+            ..Config::default()
+        };
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "grpc_listn = \"127.0.0.1:1\"\n").expect("write");
+        assert!(matches!(
+            Config::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(&path, "[ledger]\nmax_group_entries = 0\n").expect("write");
+        assert!(matches!(Config::load(&path), Err(ConfigError::Invalid(_))));
+        std::fs::write(&path, "[ledger]\npending_ttl = \"5m\"\n").expect("write");
+        assert_eq!(
+            Config::load(&path).expect("valid").ledger.pending_ttl,
+            Duration::from_secs(300)
+        );
+        assert!(matches!(
+            Config::load(&dir.path().join("missing.toml")),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}

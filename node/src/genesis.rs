@@ -1,0 +1,203 @@
+//! The network genesis: the file every node of one city network shares. It names the network,
+//! the registrars whose accreditations count, and bootstrap peers. Its digest (over the network id
+//! and the sorted registrar ids; bootstrap peers may change) binds a store to its network.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use consent_proto::ids::{FeedId, TypedFeedId};
+use consent_proto::vocab::Role;
+use serde::{Deserialize, Serialize};
+
+/// The genesis as written on disk (TOML).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// Network id: 1..=64 characters of `[a-z0-9-]`.
+    pub network_id: String,
+    /// Registrar feed ids (`reg1…`) whose accreditations count.
+    pub registrars: Vec<String>,
+    /// libp2p multiaddrs of bootstrap peers (used once replication lands).
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+}
+
+/// A genesis that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// Unreadable.
+    #[error("cannot read genesis file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Invalid.
+    #[error("genesis file {path} is invalid: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Largest genesis file read.
+const MAX_GENESIS_BYTES: u64 = 256 * 1024;
+/// Most registrars listed.
+pub const MAX_REGISTRARS: usize = 256;
+
+impl Genesis {
+    /// The built-in development network: network id `dev`, the public dev registrar.
+    pub fn dev() -> Genesis {
+        let registrars = consent_proto::dev::registrar_feed()
+            .map(|f| vec![f.typed(Role::Registrar).to_string()])
+            .unwrap_or_default();
+        Genesis {
+            network_id: consent_proto::dev::NETWORK_ID.into(),
+            registrars,
+            bootstrap: Vec::new(),
+        }
+    }
+
+    /// Reads and checks a genesis file.
+    pub fn load(path: &Path) -> Result<Genesis, GenesisError> {
+        let shown = path.display().to_string();
+        let read = |source| GenesisError::Read {
+            path: shown.clone(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        let invalid = |message: String| GenesisError::Invalid {
+            path: shown.clone(),
+            message,
+        };
+        if len > MAX_GENESIS_BYTES {
+            return Err(invalid(format!("{len} bytes; the limit is 256 KiB")));
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        let genesis: Genesis = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        genesis.check().map_err(invalid)?;
+        Ok(genesis)
+    }
+
+    /// Checks the fields.
+    pub fn check(&self) -> Result<(), String> {
+        let id = &self.network_id;
+        if id.is_empty()
+            || id.len() > 64
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!(
+                "network_id {id:?} must be 1..=64 characters of a-z, 0-9 and -"
+            ));
+        }
+        if self.registrars.len() > MAX_REGISTRARS {
+            return Err(format!("at most {MAX_REGISTRARS} registrars"));
+        }
+        let mut seen = HashSet::new();
+        for r in &self.registrars {
+            let feed = TypedFeedId::parse_role(r, Role::Registrar)
+                .map_err(|e| format!("registrar {r:?}: {e}"))?;
+            if !seen.insert(feed) {
+                return Err(format!("registrar {r} is listed twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The registrar feed ids.
+    pub fn registrar_feeds(&self) -> HashSet<FeedId> {
+        self.registrars
+            .iter()
+            .filter_map(|r| TypedFeedId::parse_role(r, Role::Registrar).ok())
+            .collect()
+    }
+
+    /// Hex BLAKE3 of `"consent-ledger/genesis/v1\n" network_id "\n"` and each registrar id
+    /// (text, sorted) followed by `"\n"`.
+    pub fn digest(&self) -> String {
+        let mut registrars: Vec<String> = self
+            .registrar_feeds()
+            .iter()
+            .map(|f| f.typed(Role::Registrar).to_string())
+            .collect();
+        registrars.sort();
+        let mut h = blake3::Hasher::new();
+        h.update(b"consent-ledger/genesis/v1\n");
+        h.update(self.network_id.as_bytes());
+        h.update(b"\n");
+        for r in registrars {
+            h.update(r.as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize().to_hex().to_string()
+    }
+
+    /// The TOML text, with a header comment.
+    pub fn to_toml(&self) -> Result<String, String> {
+        let body = toml::to_string_pretty(self).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "# consent-ledger network genesis. Every node of the network uses this same file.\n\
+             # digest: {}\n{body}",
+            self.digest()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_genesis_is_valid_and_stable() {
+        let g = Genesis::dev();
+        g.check().expect("valid");
+        assert_eq!(g.registrar_feeds().len(), 1);
+        assert_eq!(g.digest(), Genesis::dev().digest());
+    }
+
+    #[test]
+    fn round_trip_and_validation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("genesis.toml");
+        let g = Genesis::dev();
+        std::fs::write(&path, g.to_toml().expect("toml")).expect("write");
+        assert_eq!(Genesis::load(&path).expect("loads"), g);
+        let bad = Genesis {
+            network_id: "Bad Name".into(),
+            ..g.clone()
+        };
+        assert!(bad.check().is_err());
+        let dup = Genesis {
+            registrars: vec![g.registrars[0].clone(), g.registrars[0].clone()],
+            ..g.clone()
+        };
+        assert!(dup.check().is_err());
+        let wrong = Genesis {
+            registrars: vec![consent_proto::EntryId([1; 32]).to_string()],
+            ..g.clone()
+        };
+        assert!(
+            wrong
+                .check()
+                .expect_err("an entry id is no registrar")
+                .contains("registrar")
+        );
+        std::fs::write(&path, "network_id = \"x\"\nregistrars = []\nsurprise = 1\n")
+            .expect("write");
+        assert!(matches!(
+            Genesis::load(&path),
+            Err(GenesisError::Invalid { .. })
+        ));
+        // Bootstrap peers do not change the digest; registrar order does not either.
+        let moved = Genesis {
+            bootstrap: vec!["/ip4/127.0.0.1/tcp/1".into()],
+            ..g.clone()
+        };
+        assert_eq!(moved.digest(), g.digest());
+    }
+}

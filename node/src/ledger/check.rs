@@ -1,0 +1,408 @@
+//! Store checks. [`prepare`] binds a new store to its network and refuses a store of another
+//! network or layout; [`structure`] runs at every start (heads match entries, the log is
+//! contiguous, grant state points at real grants); [`full`] replays the whole log through the write
+//! path into memory, re-verifying every signature, and compares every derived table.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use consent_proto::Entry;
+use consent_proto::ids::{EntryId, FeedId};
+
+use super::tables::{
+    self, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta, prefix,
+};
+use super::writer::{Item, Outcome, Writer};
+use super::{LedgerConfig, LedgerError, Stats};
+use crate::store::memory::MemoryStore;
+use crate::store::{KvStore, StoreError};
+
+/// Findings of a store check (at most [`Report::LIMIT`] are listed).
+#[derive(Debug, Default)]
+pub struct Report {
+    /// What is wrong.
+    pub findings: Vec<String>,
+    /// How many findings there were in all.
+    pub total: usize,
+}
+
+impl Report {
+    /// Findings listed at most.
+    pub const LIMIT: usize = 20;
+
+    fn add(&mut self, finding: String) {
+        self.total += 1;
+        if self.findings.len() < Self::LIMIT {
+            self.findings.push(finding);
+        }
+    }
+
+    fn result(self) -> Result<(), Report> {
+        if self.total == 0 { Ok(()) } else { Err(self) }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the store is inconsistent ({} finding(s)); the node will not serve it:",
+            self.total
+        )?;
+        for finding in &self.findings {
+            writeln!(f, "  - {finding}")?;
+        }
+        write!(
+            f,
+            "Restore the data directory from a backup, or move it aside and let the node start empty \
+             (it will then hold only what is submitted again). `consentd check-store --full` lists every finding."
+        )
+    }
+}
+
+impl From<StoreError> for Report {
+    fn from(e: StoreError) -> Self {
+        let mut r = Report::default();
+        r.add(e.to_string());
+        r
+    }
+}
+
+/// Initialises an empty store, or checks that a used one has this layout and this network.
+pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerError> {
+    match store.get(meta::SCHEMA)? {
+        None => {
+            if store.scan_prefix(&[]).next().is_some() {
+                return Err(LedgerError::CorruptStore(
+                    "the data directory holds data but no schema version: it is not a consentd store".into(),
+                ));
+            }
+            store.apply(vec![
+                (
+                    meta::SCHEMA.to_vec(),
+                    Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+                ),
+                (
+                    meta::GENESIS.to_vec(),
+                    Some(genesis_digest.as_bytes().to_vec()),
+                ),
+            ])?;
+            store.flush()?;
+            Ok(())
+        }
+        Some(v) => {
+            let version = <[u8; 4]>::try_from(v.as_slice())
+                .map(u32::from_be_bytes)
+                .unwrap_or(0);
+            if version != SCHEMA_VERSION {
+                return Err(LedgerError::CorruptStore(format!(
+                    "the store has layout version {version}, this consentd reads version {SCHEMA_VERSION}"
+                )));
+            }
+            let stored = store
+                .get(meta::GENESIS)?
+                .map(|v| String::from_utf8_lossy(&v).into_owned());
+            if stored.as_deref() != Some(genesis_digest) {
+                return Err(LedgerError::CorruptStore(format!(
+                    "the store belongs to the network with genesis digest {}, but this node was started with \
+                     genesis digest {genesis_digest}; use the matching genesis file or another data directory",
+                    stored.unwrap_or_else(|| "(none)".into())
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn counter(store: &dyn KvStore, key: &[u8]) -> Result<u64, StoreError> {
+    store
+        .get(key)?
+        .map(|v| tables::be_u64(&v))
+        .transpose()
+        .map(|v| v.unwrap_or(0))
+}
+
+/// The check run at every start.
+pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
+    let mut report = Report::default();
+    let log_size = counter(store, meta::LOG_SIZE)?;
+
+    // The log is exactly 0..log_size and each index names an entry stored with that index.
+    let mut expected = 0u64;
+    for pair in store.scan_prefix(&[prefix::LOG]) {
+        let (key, id) = pair?;
+        let index = tables::be_u64(&key[1..])?;
+        if index != expected {
+            report.add(format!(
+                "arrival log jumps from index {expected} to {index}"
+            ));
+            expected = index;
+        }
+        expected += 1;
+        let id = EntryId(tables::bytes32(&id)?);
+        match store.get(&tables::entry_key(&id))? {
+            None => report.add(format!(
+                "log index {index} names entry {id}, which is not stored"
+            )),
+            Some(v) => {
+                let (stored_index, _) = tables::split_entry_value(&v)?;
+                if stored_index != index {
+                    report.add(format!(
+                        "entry {id} is stored with index {stored_index} but logged at {index}"
+                    ));
+                }
+            }
+        }
+    }
+    if expected != log_size {
+        report.add(format!(
+            "arrival log holds {expected} entries, its counter says {log_size}"
+        ));
+    }
+    let entries = store.scan_prefix(&[prefix::ENTRY]).count() as u64;
+    if entries != log_size {
+        report.add(format!(
+            "{entries} entries stored, but the arrival log holds {log_size}"
+        ));
+    }
+
+    // Every feed's seq index is exactly 0..=head and the head matches.
+    let mut seqs: HashMap<[u8; 32], (u64, Option<[u8; 32]>)> = HashMap::new();
+    for pair in store.scan_prefix(&[prefix::SEQ]) {
+        let (key, id) = pair?;
+        if key.len() != 41 {
+            report.add("malformed seq index key".into());
+            continue;
+        }
+        let feed = tables::bytes32(&key[1..33])?;
+        let seq = tables::be_u64(&key[33..])?;
+        let slot = seqs.entry(feed).or_insert((0, None));
+        if seq != slot.0 {
+            report.add(format!(
+                "feed {:?} has a gap before seq {seq}",
+                FeedId(feed)
+            ));
+        }
+        *slot = (seq + 1, Some(tables::bytes32(&id)?));
+    }
+    let (mut feeds, mut frozen) = (0u64, 0u64);
+    for pair in store.scan_prefix(&[prefix::FEED]) {
+        let (key, value) = pair?;
+        let feed = tables::bytes32(&key[1..])?;
+        feeds += 1;
+        let record: FeedRecord = tables::decode(&value, "feed")?;
+        frozen += u64::from(record.frozen);
+        match seqs.remove(&feed) {
+            Some((next, Some(last))) if next == record.head_seq + 1 && last == record.head_id => {}
+            Some((next, _)) => report.add(format!(
+                "feed {:?}: head is seq {} but the stored entries end at seq {}",
+                FeedId(feed),
+                record.head_seq,
+                next.saturating_sub(1)
+            )),
+            None => report.add(format!(
+                "feed {:?} has a record but no entries",
+                FeedId(feed)
+            )),
+        }
+        if let Err(e) = record.state() {
+            report.add(format!("feed {:?}: {e}", FeedId(feed)));
+        }
+    }
+    for feed in seqs.keys() {
+        report.add(format!(
+            "entries of feed {:?} are stored without a feed record",
+            FeedId(*feed)
+        ));
+    }
+    if feeds != counter(store, meta::FEEDS)? {
+        report.add(format!(
+            "{feeds} feed records, but the counter says {}",
+            counter(store, meta::FEEDS)?
+        ));
+    }
+    if frozen != counter(store, meta::FROZEN)? {
+        report.add(format!(
+            "{frozen} frozen feeds, but the counter says {}",
+            counter(store, meta::FROZEN)?
+        ));
+    }
+
+    // Grant state names real grants at the position it claims.
+    for pair in store.scan_prefix(&[prefix::GRANT]) {
+        let (key, value) = pair?;
+        if key.len() != 73 {
+            report.add("malformed grant key".into());
+            continue;
+        }
+        let subject = FeedId(tables::bytes32(&key[1..33])?);
+        let seq = tables::be_u64(&key[65..])?;
+        let record: GrantRecord = tables::decode(&value, "grant")?;
+        match store.get(&tables::seq_key(&subject, seq))? {
+            Some(id) if id.as_slice() == record.id.as_slice() => {}
+            _ => report.add(format!(
+                "grant state of {:?} seq {seq} names no such grant",
+                subject
+            )),
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::PENDING]) {
+        let (_, value) = pair?;
+        if let Err(e) = tables::decode::<PendingRecord>(&value, "pending") {
+            report.add(e.to_string());
+        }
+    }
+    report.result()
+}
+
+/// Replays the arrival log into memory through the write path (re-validating every entry and
+/// signature) and compares every derived table with the store. Also checks equivocation proofs.
+pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Report> {
+    structure(store)?;
+    let mut report = Report::default();
+    let replica: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let mut writer = Writer::open(
+        Arc::clone(&replica),
+        Arc::new(Stats::default()),
+        Arc::new(registrars.clone()),
+        LedgerConfig {
+            max_pending: u64::MAX,
+            ..LedgerConfig::default()
+        },
+    )?;
+    let mut batch = Vec::new();
+    let flush = |writer: &mut Writer,
+                 batch: &mut Vec<Item>,
+                 report: &mut Report|
+     -> Result<(), StoreError> {
+        for outcome in writer.replay(std::mem::take(batch))? {
+            if !matches!(outcome, Outcome::Accepted { .. }) {
+                report.add(format!("stored entry does not replay: {outcome:?}"));
+            }
+        }
+        Ok(())
+    };
+    for pair in store.scan_prefix(&[prefix::LOG]) {
+        let (_, id) = pair?;
+        let id = EntryId(tables::bytes32(&id)?);
+        let Some(value) = store.get(&tables::entry_key(&id))? else {
+            continue;
+        };
+        let (_, bytes) = tables::split_entry_value(&value)?;
+        match Entry::decode(bytes) {
+            Ok(entry) => batch.push(Item {
+                entry,
+                verified_under: None,
+            }),
+            Err(e) => report.add(format!("stored entry {id} does not decode: {e}")),
+        }
+        if batch.len() >= 4096 {
+            flush(&mut writer, &mut batch, &mut report)?;
+        }
+    }
+    flush(&mut writer, &mut batch, &mut report)?;
+
+    for table in [
+        prefix::ENTRY,
+        prefix::SEQ,
+        prefix::LOG,
+        prefix::GRANT,
+        prefix::OPT_OUT,
+        prefix::ACCREDITATION,
+    ] {
+        compare(store, &*replica, table, &mut report)?;
+    }
+    // Feed records match except for frozen flags, which come from equivocation proofs.
+    let unfreeze = |mut r: FeedRecord| {
+        r.frozen = false;
+        r
+    };
+    let ours: BTreeMap<Vec<u8>, Vec<u8>> = store
+        .scan_prefix(&[prefix::FEED])
+        .collect::<Result<_, _>>()?;
+    let theirs: BTreeMap<Vec<u8>, Vec<u8>> = replica
+        .scan_prefix(&[prefix::FEED])
+        .collect::<Result<_, _>>()?;
+    if ours.len() != theirs.len() {
+        report.add(format!(
+            "{} feed records stored, replay gives {}",
+            ours.len(),
+            theirs.len()
+        ));
+    }
+    for (key, value) in &ours {
+        let stored: FeedRecord = tables::decode(value, "feed")?;
+        let frozen = stored.frozen;
+        match theirs.get(key) {
+            Some(v) if unfreeze(tables::decode(v, "feed")?) == unfreeze(stored) => {}
+            _ => report.add(format!(
+                "feed record {:?} differs from the replay",
+                FeedId(tables::bytes32(&key[1..])?)
+            )),
+        }
+        if frozen
+            && store
+                .scan_prefix(&[&[prefix::PROOF][..], &key[1..]].concat())
+                .next()
+                .is_none()
+        {
+            report.add(format!(
+                "feed {:?} is frozen without an equivocation proof",
+                FeedId(tables::bytes32(&key[1..])?)
+            ));
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::PROOF]) {
+        let (key, value) = pair?;
+        let proof: ProofRecord = tables::decode(&value, "proof")?;
+        let (Ok(a), Ok(b)) = (
+            Entry::decode(&proof.held),
+            Entry::decode(&proof.conflicting),
+        ) else {
+            report.add("equivocation proof does not decode".into());
+            continue;
+        };
+        let feed = FeedId(tables::bytes32(&key[1..33])?);
+        let key_at = ours
+            .get(&tables::feed_key(&feed))
+            .map(|v| tables::decode::<FeedRecord>(v, "feed"))
+            .transpose()?
+            .and_then(|r| r.key_at(a.seq));
+        let valid = a.feed == feed
+            && b.feed == feed
+            && a.seq == b.seq
+            && a.payload != b.payload
+            && key_at.is_some_and(|k| a.verify(&k) && b.verify(&k));
+        if !valid {
+            report.add(format!(
+                "equivocation proof for {feed:?} does not prove anything"
+            ));
+        }
+    }
+    report.result()
+}
+
+fn compare(
+    store: &dyn KvStore,
+    replica: &dyn KvStore,
+    table: u8,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let mut ours = store.scan_prefix(&[table]);
+    let mut theirs = replica.scan_prefix(&[table]);
+    loop {
+        match (ours.next().transpose()?, theirs.next().transpose()?) {
+            (None, None) => return Ok(()),
+            (Some((k, v)), Some((k2, v2))) if k == k2 && v == v2 => {}
+            (a, b) => {
+                report.add(format!(
+                    "table {} differs from the replay at key {}",
+                    table as char,
+                    hex::encode(a.or(b).map(|(k, _)| k).unwrap_or_default())
+                ));
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The ledger: the node's validated, materialised view of every feed. [`Ledger`] is a cheap,
+//! clonable handle. Writes go to the single writer thread ([`writer`]); reads (checks, heads,
+//! entries) go straight to the store, which applies each group commit atomically.
+
+pub mod check;
+pub mod staged;
+pub mod tables;
+pub mod writer;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use consent_proto::Entry;
+use consent_proto::decide::{Facts, Outcome as Decision, Query, decide};
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::keys::PublicKey;
+use consent_proto::validate::FeedState;
+use tokio::sync::{mpsc, oneshot};
+
+use self::staged::Staged;
+use self::tables::{AccreditationRecord, GrantRecord, meta};
+pub use self::writer::{Item, Outcome};
+use self::writer::{Job, Writer};
+use crate::store::{KvStore, StoreError};
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Ledger failures.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LedgerError {
+    /// The store failed; nothing in the failed commit was acknowledged.
+    #[error("storage failure: {0}")]
+    Store(String),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    /// The store on disk is inconsistent; the node refuses to serve it.
+    #[error("{0}")]
+    CorruptStore(String),
+}
+
+impl From<StoreError> for LedgerError {
+    fn from(e: StoreError) -> Self {
+        LedgerError::Store(e.to_string())
+    }
+}
+
+/// Tunables of the write path.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// Most entries held pending at once.
+    pub max_pending: u64,
+    /// How long a pending entry is kept, ms.
+    pub pending_ttl_ms: u64,
+    /// Most entries in one group commit.
+    pub max_group_entries: usize,
+    /// Submissions queued for the writer before callers wait.
+    pub queue_depth: usize,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            max_pending: 10_000,
+            pending_ttl_ms: 10 * 60 * 1000,
+            max_group_entries: 8_192,
+            queue_depth: 1_024,
+        }
+    }
+}
+
+/// Counters the writer publishes after each commit.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Entries in the arrival log.
+    pub log_size: AtomicU64,
+    /// Feeds known.
+    pub feeds: AtomicU64,
+    /// Feeds frozen.
+    pub frozen: AtomicU64,
+    /// Entries pending.
+    pub pending: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Entries in the arrival log.
+    pub log_size: u64,
+    /// Feeds known.
+    pub feeds: u64,
+    /// Feeds frozen.
+    pub frozen: u64,
+    /// Entries pending.
+    pub pending: u64,
+}
+
+/// The writer thread; join it after [`Ledger::shutdown`].
+pub struct WriterThread(JoinHandle<()>);
+
+impl WriterThread {
+    /// Waits for the writer to flush and stop.
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("writer thread panicked");
+        }
+    }
+}
+
+/// Handle to the ledger.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Arc<dyn KvStore>,
+    stats: Arc<Stats>,
+    registrars: Arc<HashSet<FeedId>>,
+    tx: mpsc::Sender<Job>,
+}
+
+impl Ledger {
+    /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the writer.
+    /// `genesis_digest` binds the store to one network: a store of another network is refused.
+    pub fn open(
+        store: Arc<dyn KvStore>,
+        registrars: HashSet<FeedId>,
+        genesis_digest: &str,
+        config: LedgerConfig,
+    ) -> Result<(Ledger, WriterThread), LedgerError> {
+        check::prepare(&*store, genesis_digest)?;
+        check::structure(&*store)
+            .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
+        let stats = Arc::new(Stats::default());
+        let registrars = Arc::new(registrars);
+        let (tx, rx) = mpsc::channel(config.queue_depth);
+        let writer = Writer::open(
+            Arc::clone(&store),
+            Arc::clone(&stats),
+            Arc::clone(&registrars),
+            config,
+        )?;
+        let thread = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LedgerError::Store(format!("cannot start the writer thread: {e}")))?;
+        Ok((
+            Ledger {
+                store,
+                stats,
+                registrars,
+                tx,
+            },
+            WriterThread(thread),
+        ))
+    }
+
+    /// Verifies signatures (in parallel with other callers), then writes through the writer and
+    /// returns once every accepted entry is durable.
+    pub async fn submit(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, LedgerError> {
+        let items = if entries.len() > 16 {
+            let this = self.clone();
+            let mut chunks = Vec::new();
+            let mut entries = entries;
+            while !entries.is_empty() {
+                let rest = entries.split_off(entries.len().min(64));
+                let chunk = std::mem::replace(&mut entries, rest);
+                let this = this.clone();
+                chunks.push(tokio::task::spawn_blocking(move || this.preverify(chunk)));
+            }
+            let mut items = Vec::new();
+            for chunk in chunks {
+                items.extend(chunk.await.map_err(|_| LedgerError::ShuttingDown)?);
+            }
+            items
+        } else {
+            self.preverify(entries)
+        };
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Submit { items, reply })
+            .await
+            .map_err(|_| LedgerError::ShuttingDown)?;
+        rx.await.map_err(|_| LedgerError::ShuttingDown)?
+    }
+
+    /// Verifies each signature under the key the entry will need, when it can be known now.
+    fn preverify(&self, entries: Vec<Entry>) -> Vec<Item> {
+        entries
+            .into_iter()
+            .map(|entry| {
+                let key = entry.key_in_body().or_else(|| {
+                    let view = Staged::new(&*self.store);
+                    use consent_proto::validate::LedgerView;
+                    view.feed(&entry.feed).ok().flatten().map(|s| s.signing_key)
+                });
+                let verified_under = key.filter(|k| entry.verify(k));
+                Item {
+                    entry,
+                    verified_under,
+                }
+            })
+            .collect()
+    }
+
+    /// Asks the writer to drop timed-out pending entries.
+    pub async fn tick(&self) {
+        let _ = self.tx.send(Job::Tick).await;
+    }
+
+    /// Asks the writer to finish what is queued, flush and stop.
+    pub async fn shutdown(&self) {
+        let _ = self.tx.send(Job::Shutdown).await;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            log_size: self.stats.log_size.load(Ordering::Acquire),
+            feeds: self.stats.feeds.load(Ordering::Acquire),
+            frozen: self.stats.frozen.load(Ordering::Acquire),
+            pending: self.stats.pending.load(Ordering::Acquire),
+        }
+    }
+
+    /// Bytes on disk.
+    pub fn store_bytes(&self) -> u64 {
+        self.store.size_on_disk().unwrap_or(0)
+    }
+
+    /// The registrars of the genesis.
+    pub fn registrars(&self) -> &HashSet<FeedId> {
+        &self.registrars
+    }
+
+    /// A feed's state.
+    pub fn head(&self, feed: &FeedId) -> Result<Option<FeedState>, LedgerError> {
+        Ok(Staged::new(&*self.store)
+            .feed_record(feed)?
+            .map(|r| r.state())
+            .transpose()?)
+    }
+
+    /// An accepted entry and its arrival index.
+    pub fn entry(&self, id: &EntryId) -> Result<Option<(u64, Entry)>, LedgerError> {
+        Ok(Staged::new(&*self.store).entry_with_index(id)?)
+    }
+
+    /// Up to `limit` entries of a feed from `from_seq`, with their arrival indexes.
+    pub fn feed_entries(
+        &self,
+        feed: &FeedId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Entry)>, LedgerError> {
+        let from = tables::seq_key(feed, from_seq);
+        let to = tables::seq_key(feed, u64::MAX);
+        let view = Staged::new(&*self.store);
+        let mut out = Vec::new();
+        for pair in self.store.scan_range(&from, &to).take(limit) {
+            let (_, id) = pair?;
+            let id = EntryId(tables::bytes32(&id)?);
+            match view.entry_with_index(&id)? {
+                Some(found) => out.push(found),
+                None => {
+                    return Err(
+                        StoreError::Corrupt(format!("seq index names missing entry {id}")).into(),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decides a check from the materialised state.
+    pub fn check(&self, query: &Query) -> Result<(Decision, u64), LedgerError> {
+        let log_size = self.stats.log_size.load(Ordering::Acquire);
+        let view = Staged::new(&*self.store);
+        let subject = view
+            .feed_record(&query.subject)?
+            .map(|r| r.state())
+            .transpose()?;
+        let collector = view
+            .feed_record(&query.collector)?
+            .map(|r| r.state())
+            .transpose()?;
+        let mut grants = Vec::new();
+        let mut opt_out_seq = None;
+        let mut accreditations = Vec::new();
+        if subject.is_some() && collector.is_some() {
+            let prefix = tables::grant_prefix(&query.subject, &query.collector);
+            for pair in self.store.scan_prefix(&prefix) {
+                let (key, value) = pair?;
+                let seq = tables::be_u64(&key[prefix.len()..])?;
+                let record: GrantRecord = tables::decode(&value, "grant")?;
+                grants.push(record.facts(seq));
+            }
+            opt_out_seq = self
+                .store
+                .get(&tables::opt_out_key(&query.subject, &query.collector))?
+                .map(|v| tables::be_u64(&v))
+                .transpose()?;
+            let prefix = tables::accreditation_prefix(&query.collector);
+            for pair in self.store.scan_prefix(&prefix) {
+                let (key, value) = pair?;
+                let registrar = FeedId(tables::bytes32(&key[prefix.len()..])?);
+                let record: AccreditationRecord = tables::decode(&value, "accreditation")?;
+                let frozen = view.feed_record(&registrar)?.is_none_or(|r| r.frozen);
+                accreditations.push(record.facts(registrar, frozen));
+            }
+        }
+        let outcome = decide(
+            query,
+            &Facts {
+                subject: subject.as_ref(),
+                collector: collector.as_ref(),
+                grants: &grants,
+                opt_out_seq,
+                accreditations: &accreditations,
+                registrars: &self.registrars,
+            },
+        );
+        Ok((outcome, log_size))
+    }
+
+    /// The store (for status and checks).
+    pub fn store(&self) -> &Arc<dyn KvStore> {
+        &self.store
+    }
+
+    /// Whether the key is a current feed key (for tests and diagnostics).
+    pub fn current_key(&self, feed: &FeedId) -> Result<Option<PublicKey>, LedgerError> {
+        Ok(self.head(feed)?.map(|s| s.signing_key))
+    }
+
+    /// Meta value: the genesis digest the store belongs to.
+    pub fn genesis_digest(&self) -> Result<Option<String>, LedgerError> {
+        Ok(self
+            .store
+            .get(meta::GENESIS)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Interval at which [`Ledger::tick`] should be called.
+    pub const TICK: Duration = Duration::from_secs(30);
+}

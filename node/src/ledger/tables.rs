@@ -1,0 +1,367 @@
+//! The on-disk layout: one ordered keyspace split into tables by a one-byte prefix, and the
+//! records stored in them (postcard-encoded, versioned by [`SCHEMA_VERSION`]).
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `E` entries | `E` id | arrival index (8, BE) ‖ encoded `SignedEntry` |
+//! | `S` by seq | `S` feed seq(8, BE) | entry id |
+//! | `F` feeds | `F` feed | [`FeedRecord`] |
+//! | `L` log | `L` index(8, BE) | entry id |
+//! | `G` grants | `G` subject collector seq(8, BE) | [`GrantRecord`] |
+//! | `O` opt-outs | `O` subject collector | seq (8, BE) of the latest opt-out of sale/sharing |
+//! | `A` accreditations | `A` collector registrar | [`AccreditationRecord`] |
+//! | `P` pending | `P` entry id | [`PendingRecord`] |
+//! | `Q` equivocations | `Q` feed seq(8, BE) | [`ProofRecord`] |
+//! | `M` meta | `M` name | see [`meta`] |
+
+use consent_proto::decide::{AccreditationFacts, GrantFacts};
+use consent_proto::ids::{Digest, EntryId, FeedId};
+use consent_proto::keys::PublicKey;
+use consent_proto::validate::{FeedState, Missing};
+use consent_proto::vocab::{CategorySet, PurposeSet, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreError;
+
+/// Version of this layout. A store written by another version is refused at start.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Table prefixes.
+pub mod prefix {
+    /// Entries by id.
+    pub const ENTRY: u8 = b'E';
+    /// Entry ids by (feed, seq).
+    pub const SEQ: u8 = b'S';
+    /// Feed records.
+    pub const FEED: u8 = b'F';
+    /// Arrival log.
+    pub const LOG: u8 = b'L';
+    /// Grants.
+    pub const GRANT: u8 = b'G';
+    /// Opt-outs.
+    pub const OPT_OUT: u8 = b'O';
+    /// Accreditations.
+    pub const ACCREDITATION: u8 = b'A';
+    /// Pending entries.
+    pub const PENDING: u8 = b'P';
+    /// Equivocation proofs.
+    pub const PROOF: u8 = b'Q';
+    /// Meta values.
+    pub const META: u8 = b'M';
+}
+
+/// Names of meta values.
+pub mod meta {
+    /// `u32` BE: [`super::SCHEMA_VERSION`].
+    pub const SCHEMA: &[u8] = b"Mschema";
+    /// `u64` BE: entries in the arrival log.
+    pub const LOG_SIZE: &[u8] = b"Mlog_size";
+    /// `u64` BE: feeds known.
+    pub const FEEDS: &[u8] = b"Mfeeds";
+    /// `u64` BE: feeds frozen.
+    pub const FROZEN: &[u8] = b"Mfrozen";
+    /// UTF-8: BLAKE3 hex digest of the genesis this store belongs to.
+    pub const GENESIS: &[u8] = b"Mgenesis";
+}
+
+fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// `E` id
+pub fn entry_key(id: &EntryId) -> Vec<u8> {
+    key(prefix::ENTRY, &[&id.0])
+}
+/// `S` feed seq
+pub fn seq_key(feed: &FeedId, seq: u64) -> Vec<u8> {
+    key(prefix::SEQ, &[&feed.0, &seq.to_be_bytes()])
+}
+/// `S` feed
+pub fn seq_prefix(feed: &FeedId) -> Vec<u8> {
+    key(prefix::SEQ, &[&feed.0])
+}
+/// `F` feed
+pub fn feed_key(feed: &FeedId) -> Vec<u8> {
+    key(prefix::FEED, &[&feed.0])
+}
+/// `L` index
+pub fn log_key(index: u64) -> Vec<u8> {
+    key(prefix::LOG, &[&index.to_be_bytes()])
+}
+/// `G` subject collector seq
+pub fn grant_key(subject: &FeedId, collector: &FeedId, seq: u64) -> Vec<u8> {
+    key(
+        prefix::GRANT,
+        &[&subject.0, &collector.0, &seq.to_be_bytes()],
+    )
+}
+/// `G` subject collector
+pub fn grant_prefix(subject: &FeedId, collector: &FeedId) -> Vec<u8> {
+    key(prefix::GRANT, &[&subject.0, &collector.0])
+}
+/// `O` subject collector
+pub fn opt_out_key(subject: &FeedId, collector: &FeedId) -> Vec<u8> {
+    key(prefix::OPT_OUT, &[&subject.0, &collector.0])
+}
+/// `A` collector registrar
+pub fn accreditation_key(collector: &FeedId, registrar: &FeedId) -> Vec<u8> {
+    key(prefix::ACCREDITATION, &[&collector.0, &registrar.0])
+}
+/// `A` collector
+pub fn accreditation_prefix(collector: &FeedId) -> Vec<u8> {
+    key(prefix::ACCREDITATION, &[&collector.0])
+}
+/// `P` id
+pub fn pending_key(id: &EntryId) -> Vec<u8> {
+    key(prefix::PENDING, &[&id.0])
+}
+/// `Q` feed seq
+pub fn proof_key(feed: &FeedId, seq: u64) -> Vec<u8> {
+    key(prefix::PROOF, &[&feed.0, &seq.to_be_bytes()])
+}
+
+/// Reads a big-endian u64 value.
+pub fn be_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt(format!("expected 8 bytes, found {}", bytes.len())))
+}
+
+/// Reads a 32-byte value.
+pub fn bytes32(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("expected 32 bytes, found {}", bytes.len())))
+}
+
+/// Encodes a record.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode record: {e}")))
+}
+
+/// Decodes a record.
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("{what} record does not decode: {e}")))
+}
+
+/// A stored entry value: its arrival index and its encoded bytes.
+pub fn entry_value(index: u64, encoded: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + encoded.len());
+    v.extend_from_slice(&index.to_be_bytes());
+    v.extend_from_slice(encoded);
+    v
+}
+
+/// Splits a stored entry value.
+pub fn split_entry_value(value: &[u8]) -> Result<(u64, &[u8]), StoreError> {
+    if value.len() < 8 {
+        return Err(StoreError::Corrupt(
+            "entry record shorter than its index".into(),
+        ));
+    }
+    let (index, bytes) = value.split_at(8);
+    Ok((be_u64(index)?, bytes))
+}
+
+/// What the node keeps per feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRecord {
+    /// Role number.
+    pub role: i32,
+    /// Head seq.
+    pub head_seq: u64,
+    /// Head id.
+    pub head_id: [u8; 32],
+    /// Head time.
+    pub head_time_ms: u64,
+    /// Signing keys with the seq from which each signs (inception, then each rotation).
+    pub keys: Vec<(u64, [u8; 32])>,
+    /// Committed next-key digest.
+    pub next_key_digest: [u8; 32],
+    /// Frozen after an equivocation.
+    pub frozen: bool,
+    /// Last policy version.
+    pub policy_version: u32,
+}
+
+impl FeedRecord {
+    /// The validation view of this record.
+    pub fn state(&self) -> Result<FeedState, StoreError> {
+        let (_, key) = self
+            .keys
+            .last()
+            .ok_or_else(|| StoreError::Corrupt("feed record without a key".into()))?;
+        Ok(FeedState {
+            role: Role::from_wire(self.role)
+                .ok_or_else(|| StoreError::Corrupt("feed record with a bad role".into()))?,
+            head_seq: self.head_seq,
+            head_id: EntryId(self.head_id),
+            head_time_ms: self.head_time_ms,
+            signing_key: PublicKey::from_bytes(key)
+                .map_err(|_| StoreError::Corrupt("feed record with a bad key".into()))?,
+            next_key_digest: Digest(self.next_key_digest),
+            frozen: self.frozen,
+            policy_version: self.policy_version,
+        })
+    }
+
+    /// The key that signed the entry at `seq`.
+    pub fn key_at(&self, seq: u64) -> Option<PublicKey> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= seq)
+            .and_then(|(_, k)| PublicKey::from_bytes(k).ok())
+    }
+
+    /// Advances the record to a new validated state at `seq`; `new_key` when the entry introduced one.
+    pub fn advance(&mut self, state: &FeedState, new_key: Option<PublicKey>) {
+        self.head_seq = state.head_seq;
+        self.head_id = state.head_id.0;
+        self.head_time_ms = state.head_time_ms;
+        self.next_key_digest = state.next_key_digest.0;
+        self.frozen = state.frozen;
+        self.policy_version = state.policy_version;
+        if let Some(k) = new_key {
+            self.keys.push((state.head_seq, k.to_bytes()));
+        }
+    }
+
+    /// A new record for an inception.
+    pub fn incept(state: &FeedState) -> Self {
+        FeedRecord {
+            role: state.role as i32,
+            head_seq: 0,
+            head_id: state.head_id.0,
+            head_time_ms: state.head_time_ms,
+            keys: vec![(0, state.signing_key.to_bytes())],
+            next_key_digest: state.next_key_digest.0,
+            frozen: false,
+            policy_version: 0,
+        }
+    }
+}
+
+/// A grant as checks read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// Grant entry id.
+    pub id: [u8; 32],
+    /// Purpose bits.
+    pub purposes: u32,
+    /// Category bits.
+    pub categories: u32,
+    /// Valid from.
+    pub valid_from: u64,
+    /// Valid until (0: open).
+    pub valid_until: u64,
+    /// Revoked.
+    pub revoked: bool,
+}
+
+impl GrantRecord {
+    /// The decision-rule view.
+    pub fn facts(&self, seq: u64) -> GrantFacts {
+        GrantFacts {
+            id: EntryId(self.id),
+            seq,
+            purposes: PurposeSet::from_bits(self.purposes),
+            categories: CategorySet::from_bits(self.categories),
+            valid_from: self.valid_from,
+            valid_until: (self.valid_until != 0).then_some(self.valid_until),
+            revoked: self.revoked,
+        }
+    }
+}
+
+/// A registrar's latest statement about a collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccreditationRecord {
+    /// Accredited from the entry time until `until_ms`.
+    Accredited {
+        /// From.
+        from_ms: u64,
+        /// Until (exclusive).
+        until_ms: u64,
+    },
+    /// Suspended.
+    Suspended,
+}
+
+impl AccreditationRecord {
+    /// The decision-rule view.
+    pub fn facts(&self, registrar: FeedId, registrar_frozen: bool) -> AccreditationFacts {
+        match self {
+            AccreditationRecord::Accredited { from_ms, until_ms } => {
+                AccreditationFacts::Accredited {
+                    registrar,
+                    from_ms: *from_ms,
+                    until_ms: *until_ms,
+                    registrar_frozen,
+                }
+            }
+            AccreditationRecord::Suspended => AccreditationFacts::Suspended { registrar },
+        }
+    }
+}
+
+/// What a pending entry waits for, in storable form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Awaited {
+    /// `(feed, seq)`.
+    Seq([u8; 32], u64),
+    /// An entry id.
+    Entry([u8; 32]),
+    /// A feed's inception.
+    Feed([u8; 32]),
+}
+
+impl From<Missing> for Awaited {
+    fn from(m: Missing) -> Self {
+        match m {
+            Missing::Seq(f, s) => Awaited::Seq(f.0, s),
+            Missing::Entry(e) => Awaited::Entry(e.0),
+            Missing::Feed(f) => Awaited::Feed(f.0),
+        }
+    }
+}
+
+impl Awaited {
+    /// The 32-byte id of what is awaited (a feed or an entry).
+    pub fn id(&self) -> [u8; 32] {
+        match self {
+            Awaited::Seq(f, _) | Awaited::Feed(f) => *f,
+            Awaited::Entry(e) => *e,
+        }
+    }
+}
+
+/// An entry held until what it awaits arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRecord {
+    /// The encoded `SignedEntry`.
+    pub bytes: Vec<u8>,
+    /// When it arrived, node clock.
+    pub received_ms: u64,
+    /// What it waits for.
+    pub awaited: Awaited,
+}
+
+/// Two valid entries at one `(feed, seq)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofRecord {
+    /// The entry the node held.
+    pub held: Vec<u8>,
+    /// The conflicting entry.
+    pub conflicting: Vec<u8>,
+    /// When the node saw it.
+    pub detected_ms: u64,
+}

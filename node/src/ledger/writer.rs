@@ -1,0 +1,543 @@
+//! The one write path. A single thread owns every write: it drains all queued submissions
+//! (group commit), validates each entry against the store plus what this group staged, stages
+//! the entry and its effects, applies the group as one atomic batch, flushes once, and only then
+//! answers. Entries from clients and, later, from peers take exactly this path.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use consent_proto::Entry;
+use consent_proto::body::Body;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::keys::PublicKey;
+use consent_proto::validate::{
+    FeedState, Missing, Rejection, Rules, Verdict, validate, validate_preverified,
+};
+use consent_proto::vocab::RequestKind;
+use tokio::sync::{mpsc, oneshot};
+
+use super::staged::Staged;
+use super::tables::{
+    self, AccreditationRecord, Awaited, FeedRecord, GrantRecord, PendingRecord, ProofRecord, meta,
+};
+use super::{LedgerConfig, LedgerError, Stats, now_ms};
+use crate::store::{KvStore, StoreError};
+
+/// An entry to write, with the key its signature was already verified under, if any.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The entry.
+    pub entry: Entry,
+    /// Key the caller verified the signature under.
+    pub verified_under: Option<PublicKey>,
+}
+
+/// What became of one submitted entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Durably appended at `index`.
+    Accepted {
+        /// Entry id.
+        id: EntryId,
+        /// Arrival index.
+        index: u64,
+    },
+    /// Already held at `index`.
+    Duplicate {
+        /// Entry id (of the entry held).
+        id: EntryId,
+        /// Arrival index.
+        index: u64,
+    },
+    /// Held until `missing` arrives.
+    Pending {
+        /// Entry id.
+        id: EntryId,
+        /// What is awaited.
+        missing: Missing,
+    },
+    /// Refused.
+    Rejected {
+        /// Entry id.
+        id: EntryId,
+        /// Why.
+        rejection: Rejection,
+    },
+    /// A second valid entry at `(feed, seq)`: proof kept, feed frozen.
+    Equivocation {
+        /// Entry id of the conflicting entry.
+        id: EntryId,
+        /// The feed.
+        feed: FeedId,
+        /// The seq.
+        seq: u64,
+    },
+    /// The pending store is full.
+    PendingFull {
+        /// Entry id.
+        id: EntryId,
+    },
+}
+
+/// Messages to the writer.
+pub(crate) enum Job {
+    /// Write these entries and answer.
+    Submit {
+        items: Vec<Item>,
+        reply: oneshot::Sender<Result<Vec<Outcome>, LedgerError>>,
+    },
+    /// Drop pending entries older than the configured time-out.
+    Tick,
+    /// Flush and stop (after everything queued before it).
+    Shutdown,
+}
+
+impl Job {
+    fn len(&self) -> usize {
+        match self {
+            Job::Submit { items, .. } => items.len(),
+            _ => 1,
+        }
+    }
+}
+
+pub(crate) struct Writer {
+    store: Arc<dyn KvStore>,
+    stats: Arc<Stats>,
+    registrars: Arc<HashSet<FeedId>>,
+    config: LedgerConfig,
+    pending: HashMap<Awaited, Vec<EntryId>>,
+    pending_count: u64,
+    log_size: u64,
+    feeds: u64,
+    frozen: u64,
+}
+
+impl Writer {
+    pub(crate) fn open(
+        store: Arc<dyn KvStore>,
+        stats: Arc<Stats>,
+        registrars: Arc<HashSet<FeedId>>,
+        config: LedgerConfig,
+    ) -> Result<Self, StoreError> {
+        let mut w = Writer {
+            store,
+            stats,
+            registrars,
+            config,
+            pending: HashMap::new(),
+            pending_count: 0,
+            log_size: 0,
+            feeds: 0,
+            frozen: 0,
+        };
+        w.reload()?;
+        Ok(w)
+    }
+
+    /// Re-reads counters and the pending index from the store (at start and after a failed commit).
+    fn reload(&mut self) -> Result<(), StoreError> {
+        let counter = |key: &[u8]| -> Result<u64, StoreError> {
+            self.store
+                .get(key)?
+                .map(|v| tables::be_u64(&v))
+                .transpose()
+                .map(|v| v.unwrap_or(0))
+        };
+        self.log_size = counter(meta::LOG_SIZE)?;
+        self.feeds = counter(meta::FEEDS)?;
+        self.frozen = counter(meta::FROZEN)?;
+        self.pending.clear();
+        self.pending_count = 0;
+        for pair in self.store.scan_prefix(&[tables::prefix::PENDING]) {
+            let (key, value) = pair?;
+            let record: PendingRecord = tables::decode(&value, "pending")?;
+            let id = EntryId(tables::bytes32(&key[1..])?);
+            self.pending.entry(record.awaited).or_default().push(id);
+            self.pending_count += 1;
+        }
+        self.publish();
+        Ok(())
+    }
+
+    fn publish(&self) {
+        self.stats.log_size.store(self.log_size, Ordering::Release);
+        self.stats.feeds.store(self.feeds, Ordering::Release);
+        self.stats.frozen.store(self.frozen, Ordering::Release);
+        self.stats
+            .pending
+            .store(self.pending_count, Ordering::Release);
+    }
+
+    /// Runs until shutdown or until every sender is gone.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut stop = matches!(first, Job::Shutdown);
+            let mut size = first.len();
+            let mut jobs = vec![first];
+            while !stop && size < self.config.max_group_entries {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        stop = matches!(job, Job::Shutdown);
+                        size += job.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit(jobs);
+            if stop {
+                break;
+            }
+        }
+        if let Err(e) = self.store.flush() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+        tracing::debug!("writer stopped");
+    }
+
+    fn commit(&mut self, jobs: Vec<Job>) {
+        let now = now_ms();
+        let store = Arc::clone(&self.store);
+        let mut staged = Staged::new(&*store);
+        let mut replies = Vec::new();
+        let mut failure: Option<StoreError> = None;
+        let mut tick = false;
+        for job in jobs {
+            match job {
+                Job::Submit { items, reply } => {
+                    let mut outcomes = Vec::with_capacity(items.len());
+                    for item in items {
+                        if failure.is_some() {
+                            break;
+                        }
+                        match self.process(&mut staged, item, now) {
+                            Ok(o) => outcomes.push(o),
+                            Err(e) => failure = Some(e),
+                        }
+                    }
+                    replies.push((reply, outcomes));
+                }
+                Job::Tick => tick = true,
+                Job::Shutdown => {}
+            }
+        }
+        if tick
+            && failure.is_none()
+            && let Err(e) = self.purge_expired(&mut staged, now)
+        {
+            failure = Some(e);
+        }
+        let result = match failure {
+            Some(e) => Err(e),
+            None if staged.is_empty() => Ok(()),
+            None => {
+                staged.put(
+                    meta::LOG_SIZE.to_vec(),
+                    self.log_size.to_be_bytes().to_vec(),
+                );
+                staged.put(meta::FEEDS.to_vec(), self.feeds.to_be_bytes().to_vec());
+                staged.put(meta::FROZEN.to_vec(), self.frozen.to_be_bytes().to_vec());
+                let writes = staged.into_writes();
+                store.apply(writes).and_then(|()| store.flush())
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.publish();
+                for (reply, outcomes) in replies {
+                    let _ = reply.send(Ok(outcomes));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
+                if let Err(reload) = self.reload() {
+                    tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
+                }
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(LedgerError::Store(e.to_string())));
+                }
+            }
+        }
+    }
+
+    fn process(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        item: Item,
+        now: u64,
+    ) -> Result<Outcome, StoreError> {
+        let registrars = Arc::clone(&self.registrars);
+        let rules = Rules {
+            registrars: &registrars,
+            now_ms: now,
+        };
+        let entry = item.entry;
+        let id = entry.id;
+        let verdict = validate_preverified(&entry, item.verified_under.as_ref(), &*staged, &rules)?;
+        match verdict {
+            Verdict::Accept { state } => {
+                let index = self.append(staged, &entry, &state)?;
+                self.wake(staged, &entry, &rules, now)?;
+                Ok(Outcome::Accepted { id, index })
+            }
+            Verdict::Duplicate { existing } => {
+                let index = staged
+                    .entry_with_index(&existing)?
+                    .map(|(i, _)| i)
+                    .unwrap_or_default();
+                Ok(Outcome::Duplicate {
+                    id: existing,
+                    index,
+                })
+            }
+            Verdict::Pending { missing, .. } => self.hold(staged, &entry, missing, now),
+            Verdict::Equivocation { existing } => self.freeze(staged, &existing, &entry, now),
+            Verdict::Reject(rejection) => Ok(Outcome::Rejected { id, rejection }),
+        }
+    }
+
+    /// Stages an accepted entry, its indexes and its effect on the materialised state.
+    fn append(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        entry: &Entry,
+        state: &FeedState,
+    ) -> Result<u64, StoreError> {
+        let index = self.log_size;
+        self.log_size += 1;
+        let feed = entry.feed;
+        staged.put(
+            tables::entry_key(&entry.id),
+            tables::entry_value(index, &entry.encode()),
+        );
+        staged.put(tables::seq_key(&feed, entry.seq), entry.id.0.to_vec());
+        staged.put(tables::log_key(index), entry.id.0.to_vec());
+        let record = if entry.seq == 0 {
+            self.feeds += 1;
+            FeedRecord::incept(state)
+        } else {
+            let mut record = staged
+                .feed_record(&feed)?
+                .ok_or_else(|| StoreError::Corrupt(format!("feed record missing for {feed:?}")))?;
+            let new_key = matches!(entry.body, Body::Rotation(_))
+                .then(|| entry.key_in_body())
+                .flatten();
+            record.advance(state, new_key);
+            record
+        };
+        staged.put(tables::feed_key(&feed), tables::encode(&record)?);
+
+        match &entry.body {
+            Body::Grant(g) => {
+                let record = GrantRecord {
+                    id: entry.id.0,
+                    purposes: g.purposes.bits(),
+                    categories: g.categories.bits(),
+                    valid_from: g.valid_from,
+                    valid_until: g.valid_until.unwrap_or(0),
+                    revoked: false,
+                };
+                staged.put(
+                    tables::grant_key(&feed, &g.collector, entry.seq),
+                    tables::encode(&record)?,
+                );
+            }
+            Body::Revoke(r) => {
+                let granted = staged
+                    .entry_with_index(&r.grant)?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("revoked grant {} missing", r.grant))
+                    })?
+                    .1;
+                if let Body::Grant(g) = &granted.body {
+                    let key = tables::grant_key(&feed, &g.collector, granted.seq);
+                    let mut record = staged.grant_record(&key)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("grant record missing for {}", r.grant))
+                    })?;
+                    record.revoked = true;
+                    staged.put(key, tables::encode(&record)?);
+                }
+            }
+            Body::Request(r) if r.kind == RequestKind::OptOutSale => {
+                staged.put(
+                    tables::opt_out_key(&feed, &r.collector),
+                    entry.seq.to_be_bytes().to_vec(),
+                );
+            }
+            Body::Accreditation(a) => {
+                let record = AccreditationRecord::Accredited {
+                    from_ms: entry.time_ms,
+                    until_ms: a.valid_until,
+                };
+                staged.put(
+                    tables::accreditation_key(&a.collector, &feed),
+                    tables::encode(&record)?,
+                );
+            }
+            Body::Suspension(s) => {
+                staged.put(
+                    tables::accreditation_key(&s.collector, &feed),
+                    tables::encode(&AccreditationRecord::Suspended)?,
+                );
+            }
+            _ => {}
+        }
+        Ok(index)
+    }
+
+    /// Re-validates pending entries that waited for `accepted` (and, transitively, for what they unlock).
+    fn wake(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        accepted: &Entry,
+        rules: &Rules<'_>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        if self.pending_count == 0 {
+            return Ok(());
+        }
+        let mut queue = VecDeque::from([(accepted.feed, accepted.seq, accepted.id)]);
+        while let Some((feed, seq, id)) = queue.pop_front() {
+            let mut keys = vec![Awaited::Seq(feed.0, seq), Awaited::Entry(id.0)];
+            if seq == 0 {
+                keys.push(Awaited::Feed(feed.0));
+            }
+            for key in keys {
+                let Some(waiting) = self.pending.remove(&key) else {
+                    continue;
+                };
+                for pending_id in waiting {
+                    let pkey = tables::pending_key(&pending_id);
+                    let Some(value) = staged.get(&pkey)? else {
+                        continue;
+                    };
+                    staged.delete(pkey);
+                    self.pending_count = self.pending_count.saturating_sub(1);
+                    let record: PendingRecord = tables::decode(&value, "pending")?;
+                    let Ok(entry) = Entry::decode(&record.bytes) else {
+                        continue;
+                    };
+                    match validate(&entry, &*staged, rules)? {
+                        Verdict::Accept { state } => {
+                            self.append(staged, &entry, &state)?;
+                            queue.push_back((entry.feed, entry.seq, entry.id));
+                        }
+                        Verdict::Pending { missing, .. } => {
+                            self.hold(staged, &entry, missing, record.received_ms)?;
+                        }
+                        Verdict::Equivocation { existing } => {
+                            self.freeze(staged, &existing, &entry, now)?;
+                        }
+                        Verdict::Duplicate { .. } => {}
+                        Verdict::Reject(r) => {
+                            tracing::debug!(entry = %entry.id, reason = r.code(), "pending entry rejected once its dependency arrived");
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn hold(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        entry: &Entry,
+        missing: Missing,
+        received_ms: u64,
+    ) -> Result<Outcome, StoreError> {
+        let id = entry.id;
+        let key = tables::pending_key(&id);
+        if staged.get(&key)?.is_some() {
+            return Ok(Outcome::Pending { id, missing });
+        }
+        if self.pending_count >= self.config.max_pending {
+            return Ok(Outcome::PendingFull { id });
+        }
+        let awaited = Awaited::from(missing);
+        let record = PendingRecord {
+            bytes: entry.encode(),
+            received_ms,
+            awaited,
+        };
+        staged.put(key, tables::encode(&record)?);
+        self.pending.entry(awaited).or_default().push(id);
+        self.pending_count += 1;
+        Ok(Outcome::Pending { id, missing })
+    }
+
+    fn freeze(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        held: &Entry,
+        conflicting: &Entry,
+        now: u64,
+    ) -> Result<Outcome, StoreError> {
+        let key = tables::proof_key(&held.feed, held.seq);
+        if staged.get(&key)?.is_none() {
+            let proof = ProofRecord {
+                held: held.encode(),
+                conflicting: conflicting.encode(),
+                detected_ms: now,
+            };
+            staged.put(key, tables::encode(&proof)?);
+        }
+        let mut record = staged
+            .feed_record(&held.feed)?
+            .ok_or_else(|| StoreError::Corrupt("equivocating feed has no record".into()))?;
+        if !record.frozen {
+            record.frozen = true;
+            self.frozen += 1;
+            staged.put(tables::feed_key(&held.feed), tables::encode(&record)?);
+            tracing::warn!(feed = ?held.feed, seq = held.seq, "equivocation: feed frozen, proof kept");
+        }
+        Ok(Outcome::Equivocation {
+            id: conflicting.id,
+            feed: held.feed,
+            seq: held.seq,
+        })
+    }
+
+    fn purge_expired(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let ttl = self.config.pending_ttl_ms;
+        let mut expired = Vec::new();
+        for pair in self.store.scan_prefix(&[tables::prefix::PENDING]) {
+            let (key, value) = pair?;
+            let record: PendingRecord = tables::decode(&value, "pending")?;
+            if record.received_ms.saturating_add(ttl) < now {
+                expired.push((EntryId(tables::bytes32(&key[1..])?), record.awaited));
+            }
+        }
+        for (id, awaited) in expired {
+            staged.delete(tables::pending_key(&id));
+            if let Some(ids) = self.pending.get_mut(&awaited) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
+                    self.pending.remove(&awaited);
+                }
+            }
+            self.pending_count = self.pending_count.saturating_sub(1);
+            tracing::debug!(entry = %id, "pending entry timed out");
+        }
+        Ok(())
+    }
+}
+
+impl Writer {
+    /// Processes and commits items synchronously (store replays and checks).
+    pub(crate) fn replay(&mut self, items: Vec<Item>) -> Result<Vec<Outcome>, StoreError> {
+        let (reply, mut rx) = oneshot::channel();
+        self.commit(vec![Job::Submit { items, reply }]);
+        match rx.try_recv() {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(e)) => Err(StoreError::Engine(e.to_string())),
+            Err(_) => Err(StoreError::Engine("replay produced no answer".into())),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The daemon handle. [`Node::start`] returns once the store is open and checked and the gRPC
+//! port is bound; [`Node::shutdown`] stops it in a fixed order (stop accepting and drain RPCs,
+//! stop background tasks, let the writer finish and flush, close the store); [`Node::join`] waits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use consent_proto::keys::PublicKey;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, ServeConfig, node::NodeInfo};
+use crate::config::Config;
+use crate::genesis::Genesis;
+use crate::identity;
+use crate::ledger::{Ledger, LedgerError};
+use crate::store::sled::SledStore;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The genesis file.
+    #[error(transparent)]
+    Genesis(#[from] crate::genesis::GenesisError),
+    /// The data directory.
+    #[error("data directory {dir}: {source}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store.
+    #[error("cannot open the store in {dir}: {message}")]
+    Store {
+        /// The directory.
+        dir: String,
+        /// Why.
+        message: String,
+    },
+    /// The ledger refused the store.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The gRPC address.
+    #[error(
+        "cannot listen for gRPC on {addr}: {source} (is another node running? pick another --grpc-listen)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running node.
+pub struct Node {
+    grpc_addr: SocketAddr,
+    key: PublicKey,
+    ledger: Ledger,
+    cancel: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Node {
+    /// Opens the store, checks it, binds the gRPC port and starts serving.
+    pub async fn start(config: Config) -> Result<Node, StartError> {
+        let genesis = match &config.genesis {
+            Some(path) => Genesis::load(path)?,
+            None => {
+                tracing::warn!(
+                    "no genesis file given: running the built-in development network, whose registrar key is public"
+                );
+                Genesis::dev()
+            }
+        };
+        let dir = config.data_dir.display().to_string();
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            dir: dir.clone(),
+            source,
+        })?;
+        let node_key =
+            identity::load_or_create(&config.data_dir).map_err(|source| StartError::DataDir {
+                dir: dir.clone(),
+                source,
+            })?;
+        let store =
+            SledStore::open(&config.data_dir.join("store")).map_err(|e| StartError::Store {
+                dir: dir.clone(),
+                message: e.to_string(),
+            })?;
+        let (ledger, writer) = Ledger::open(
+            Arc::new(store),
+            genesis.registrar_feeds(),
+            &genesis.digest(),
+            config.ledger_config(),
+        )?;
+        let listener = TcpListener::bind(config.grpc_listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.grpc_listen,
+                source,
+            })?;
+        let grpc_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.grpc_listen,
+            source,
+        })?;
+
+        let info = NodeInfo {
+            key: node_key.public(),
+            network_id: genesis.network_id.clone(),
+            genesis_digest: genesis.digest(),
+            started: Instant::now(),
+        };
+        let cancel = CancellationToken::new();
+        let serve_config = ServeConfig {
+            concurrency_per_connection: config.grpc.concurrency_per_connection,
+            request_timeout: config.grpc.request_timeout,
+        };
+        let key = node_key.public();
+        let stats = ledger.stats();
+        tracing::info!(
+            node = %key.to_text("node"),
+            network = %genesis.network_id,
+            grpc = %grpc_addr,
+            entries = stats.log_size,
+            feeds = stats.feeds,
+            "node started"
+        );
+
+        let task = {
+            let ledger = ledger.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                let ticker = {
+                    let ledger = ledger.clone();
+                    let cancel = cancel.clone();
+                    tokio::spawn(async move {
+                        let mut interval = tokio::time::interval(Ledger::TICK);
+                        loop {
+                            tokio::select! {
+                                _ = cancel.cancelled() => break,
+                                _ = interval.tick() => ledger.tick().await,
+                            }
+                        }
+                    })
+                };
+                let shutdown = cancel.clone().cancelled_owned();
+                let served = api::serve(
+                    listener,
+                    ledger.clone(),
+                    node_key,
+                    info,
+                    serve_config,
+                    shutdown,
+                )
+                .await;
+                // Ordered shutdown: RPCs are drained; stop the ticker; the writer finishes what
+                // is queued, flushes and stops; then the store closes when the last handle drops.
+                cancel.cancel();
+                let _ = ticker.await;
+                ledger.shutdown().await;
+                drop(ledger);
+                tokio::task::spawn_blocking(move || writer.join()).await?;
+                tracing::info!("node stopped; store flushed");
+                served.map_err(anyhow::Error::from)
+            })
+        };
+        Ok(Node {
+            grpc_addr,
+            key,
+            ledger,
+            cancel,
+            task,
+        })
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// `http://` URL of the gRPC endpoint.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// The node's public key.
+    pub fn key(&self) -> PublicKey {
+        self.key
+    }
+
+    /// The ledger (for in-process tests and tools).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Starts an orderly shutdown.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that shuts the node down when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Waits until the node has stopped and flushed.
+    pub async fn join(self) -> anyhow::Result<()> {
+        let Node { task, ledger, .. } = self;
+        drop(ledger);
+        task.await?
+    }
+}

@@ -1,0 +1,77 @@
+//! The behaviour every [`KvStore`] engine must show. Call [`run`] from an engine's tests.
+
+use super::KvStore;
+
+fn put(k: &[u8], v: &[u8]) -> super::Write {
+    (k.to_vec(), Some(v.to_vec()))
+}
+
+fn keys<S: KvStore>(iter: super::Scan<'_>) -> Vec<Vec<u8>> {
+    let _ = std::marker::PhantomData::<S>;
+    iter.map(|r| match r {
+        Ok((k, _)) => k,
+        Err(e) => panic!("scan failed: {e}"),
+    })
+    .collect()
+}
+
+/// Runs every conformance check against fresh stores made by `make`. Panics on a violation.
+pub fn run<S: KvStore>(make: impl Fn() -> S) {
+    // get / put / delete.
+    let s = make();
+    assert_eq!(s.get(b"a").expect("get"), None);
+    s.apply(vec![put(b"a", b"1"), put(b"b", b"2")])
+        .expect("apply");
+    assert_eq!(s.get(b"a").expect("get"), Some(b"1".to_vec()));
+    s.apply(vec![(b"a".to_vec(), None), put(b"b", b"3")])
+        .expect("apply");
+    assert_eq!(s.get(b"a").expect("get"), None);
+    assert_eq!(s.get(b"b").expect("get"), Some(b"3".to_vec()));
+
+    // Later writes in one batch win.
+    s.apply(vec![put(b"c", b"1"), put(b"c", b"2")])
+        .expect("apply");
+    assert_eq!(s.get(b"c").expect("get"), Some(b"2".to_vec()));
+
+    // Ordered scans with byte-wise ordering, prefix bounds, and empty ranges.
+    let s = make();
+    s.apply(vec![
+        put(b"p\x00", b""),
+        put(b"p\x01\xff", b""),
+        put(b"p\xff", b""),
+        put(b"q", b""),
+        put(b"o\xff", b""),
+    ])
+    .expect("apply");
+    assert_eq!(
+        keys::<S>(s.scan_prefix(b"p")),
+        vec![b"p\x00".to_vec(), b"p\x01\xff".to_vec(), b"p\xff".to_vec()]
+    );
+    assert_eq!(
+        keys::<S>(s.scan_range(b"p\x01", b"q")),
+        vec![b"p\x01\xff".to_vec(), b"p\xff".to_vec()]
+    );
+    assert!(keys::<S>(s.scan_range(b"q", b"p")).is_empty());
+    assert!(keys::<S>(s.scan_prefix(b"z")).is_empty());
+    assert_eq!(
+        s.last_with_prefix(b"p").expect("last").map(|(k, _)| k),
+        Some(b"p\xff".to_vec())
+    );
+    assert_eq!(s.last_with_prefix(b"x").expect("last"), None);
+
+    // Big values and many keys.
+    let s = make();
+    let big = vec![7u8; 64 * 1024];
+    let mut writes = vec![put(b"big", &big)];
+    for i in 0u32..2_000 {
+        writes.push(put(
+            &[b"n".as_slice(), &i.to_be_bytes()].concat(),
+            &i.to_le_bytes(),
+        ));
+    }
+    s.apply(writes).expect("apply");
+    s.flush().expect("flush");
+    assert_eq!(s.get(b"big").expect("get"), Some(big));
+    assert_eq!(s.scan_prefix(b"n").count(), 2_000);
+    let _ = s.size_on_disk().expect("size");
+}

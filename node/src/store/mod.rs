@@ -1,0 +1,45 @@
+//! The storage engine boundary: an ordered key-value store with atomic batches and a durable
+//! flush. Everything above it (tables, the write path, checks) is engine-independent; any engine
+//! that passes [`conformance`] can replace sled and be measured against it.
+
+pub mod conformance;
+pub mod memory;
+pub mod sled;
+
+/// A storage failure. The node treats these as fatal for the operation and reports them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The engine failed.
+    #[error("storage engine error: {0}")]
+    Engine(String),
+    /// A stored value does not decode: the store is corrupt or from another version.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// One key/value pair from a scan.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// A scan over keys in order.
+pub type Scan<'a> = Box<dyn Iterator<Item = Result<Pair, StoreError>> + Send + 'a>;
+
+/// A write: `Some(value)` puts, `None` deletes.
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// An ordered key-value store.
+pub trait KvStore: Send + Sync + 'static {
+    /// The value at `key`.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Keys starting with `prefix`, ascending.
+    fn scan_prefix(&self, prefix: &[u8]) -> Scan<'_>;
+    /// Keys in `[from, to)`, ascending.
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Scan<'_>;
+    /// The last key starting with `prefix`, if any.
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError>;
+    /// Applies every write or none (atomic, also across a crash).
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    /// Makes every applied write durable; returns once it is on stable storage.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Bytes used on disk (0 for memory stores).
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}

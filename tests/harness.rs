@@ -1,0 +1,233 @@
+//! Starting real nodes for tests.
+
+use std::path::{Path, PathBuf};
+
+use consent_node::Node;
+use consent_node::config::Config;
+use consent_node::genesis::Genesis;
+use consent_proto::Entry;
+use consent_proto::pb;
+use consent_proto::pb::consent_client::ConsentClient;
+use consent_proto::pb::ledger_client::LedgerClient;
+use consent_proto::pb::node_client::NodeClient;
+use tonic::transport::Channel;
+
+/// A node under test and its data directory.
+pub struct TestNode {
+    /// The running node (None while stopped).
+    pub node: Option<Node>,
+    /// Its data directory (kept across restarts).
+    pub dir: PathBuf,
+    genesis_path: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Writes `genesis` into `dir` and returns its path.
+pub fn write_genesis(dir: &Path, genesis: &Genesis) -> PathBuf {
+    let path = dir.join("genesis.toml");
+    let text = match genesis.to_toml() {
+        Ok(t) => t,
+        Err(e) => panic!("genesis does not serialise: {e}"),
+    };
+    if let Err(e) = std::fs::write(&path, text) {
+        panic!("cannot write genesis: {e}");
+    }
+    path
+}
+
+/// A genesis naming the fixture registrar.
+pub fn fixture_genesis() -> Genesis {
+    let (registrar, _) = consent_proto::fixtures::author(
+        consent_proto::vocab::Role::Registrar,
+        "registrar",
+        consent_proto::fixtures::T0,
+    );
+    Genesis {
+        network_id: "test".into(),
+        registrars: vec![
+            registrar
+                .feed()
+                .typed(consent_proto::vocab::Role::Registrar)
+                .to_string(),
+        ],
+        bootstrap: vec![],
+    }
+}
+
+impl TestNode {
+    /// Starts a node on 127.0.0.1:0 in a fresh temporary directory.
+    pub async fn start(genesis: &Genesis) -> TestNode {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let dir = temp.path().join("node");
+        let genesis_path = write_genesis(temp.path(), genesis);
+        let mut t = TestNode {
+            node: None,
+            dir,
+            genesis_path,
+            _temp: Some(temp),
+        };
+        t.restart().await;
+        t
+    }
+
+    /// The configuration used.
+    pub fn config(&self) -> Config {
+        Config {
+            data_dir: self.dir.clone(),
+            grpc_listen: "127.0.0.1:0"
+                .parse()
+                .unwrap_or_else(|e| panic!("addr: {e}")),
+            genesis: Some(self.genesis_path.clone()),
+            ..Config::default()
+        }
+    }
+
+    /// (Re)starts the node on its data directory.
+    pub async fn restart(&mut self) {
+        assert!(self.node.is_none(), "stop the node before restarting it");
+        match Node::start(self.config()).await {
+            Ok(node) => self.node = Some(node),
+            Err(e) => panic!("node does not start: {e}"),
+        }
+    }
+
+    /// Orderly shutdown; waits until flushed.
+    pub async fn stop(&mut self) {
+        if let Some(node) = self.node.take() {
+            node.shutdown();
+            if let Err(e) = node.join().await {
+                panic!("node did not stop cleanly: {e}");
+            }
+        }
+    }
+
+    fn running(&self) -> &Node {
+        match &self.node {
+            Some(n) => n,
+            None => panic!("node is stopped"),
+        }
+    }
+
+    /// The gRPC URL.
+    pub fn url(&self) -> String {
+        self.running().grpc_url()
+    }
+
+    async fn channel(&self) -> Channel {
+        match Channel::from_shared(self.url()) {
+            Ok(endpoint) => match endpoint.connect().await {
+                Ok(c) => c,
+                Err(e) => panic!("cannot connect: {e}"),
+            },
+            Err(e) => panic!("bad url: {e}"),
+        }
+    }
+
+    /// A Ledger client.
+    pub async fn ledger(&self) -> LedgerClient<Channel> {
+        LedgerClient::new(self.channel().await)
+    }
+
+    /// A Consent client.
+    pub async fn consent(&self) -> ConsentClient<Channel> {
+        ConsentClient::new(self.channel().await)
+    }
+
+    /// A Node client.
+    pub async fn status_client(&self) -> NodeClient<Channel> {
+        NodeClient::new(self.channel().await)
+    }
+}
+
+/// Submits one entry and returns the response or the status.
+pub async fn submit(
+    client: &mut LedgerClient<Channel>,
+    entry: &Entry,
+) -> Result<pb::SubmitResponse, tonic::Status> {
+    client
+        .submit(pb::SubmitRequest {
+            entry: Some(entry.to_signed()),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Submits and expects ACCEPTED.
+pub async fn submit_ok(client: &mut LedgerClient<Channel>, entry: &Entry) -> pb::SubmitResponse {
+    match submit(client, entry).await {
+        Ok(r) if r.status == pb::SubmitStatus::Accepted as i32 => r,
+        other => panic!("expected ACCEPTED for {}, got {other:?}", entry.id),
+    }
+}
+
+/// Sends raw bytes as the request message of `path` (e.g. "/consent.v1.Ledger/Submit").
+pub async fn raw_call(
+    url: &str,
+    path: &'static str,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, tonic::Status> {
+    let channel = match Channel::from_shared(url.to_string()) {
+        Ok(e) => match e.connect().await {
+            Ok(c) => c,
+            Err(e) => panic!("cannot connect: {e}"),
+        },
+        Err(e) => panic!("bad url: {e}"),
+    };
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    grpc.unary(
+        tonic::Request::new(body),
+        tonic::codegen::http::uri::PathAndQuery::from_static(path),
+        RawCodec,
+    )
+    .await
+    .map(|r| r.into_inner())
+}
+
+/// A codec that sends and receives bytes unchanged.
+#[derive(Clone, Copy, Default)]
+pub struct RawCodec;
+
+/// Raw encoder/decoder.
+#[derive(Clone, Copy, Default)]
+pub struct Raw;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl tonic::codec::Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = bytes::Buf::remaining(src);
+        Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
+    }
+}

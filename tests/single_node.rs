@@ -1,0 +1,618 @@
+//! One real node on 127.0.0.1: the full consent life cycle and every submit path.
+
+use consent_proto::Entry;
+use consent_proto::entry::Author;
+use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::ids::FeedId;
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_tests::harness::{TestNode, fixture_genesis, raw_call, submit, submit_ok};
+use prost::Message;
+use prost::bytes::Bytes;
+use tonic::Code;
+
+fn check_request(subject: FeedId, collector: FeedId, purpose: P, category: C) -> pb::CheckRequest {
+    pb::CheckRequest {
+        subject: Bytes::copy_from_slice(&subject.0),
+        collector: Bytes::copy_from_slice(&collector.0),
+        purpose: purpose as i32,
+        category: category as i32,
+        at_ms: 0,
+    }
+}
+
+async fn decision(
+    node: &TestNode,
+    subject: FeedId,
+    collector: FeedId,
+) -> (pb::Decision, pb::Reason, pb::CheckResponse) {
+    let mut consent = node.consent().await;
+    let r = match consent
+        .check(check_request(
+            subject,
+            collector,
+            P::ServiceProvision,
+            C::Location,
+        ))
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(e) => panic!("check failed: {e}"),
+    };
+    (r.decision(), r.reason(), r)
+}
+
+struct Setup {
+    node: TestNode,
+    scene: fixtures::Scene,
+    alice: Author,
+}
+
+/// Registrar accredits the collector, the collector publishes its policy, Alice exists.
+async fn setup() -> Setup {
+    let node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let (alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    submit_ok(&mut ledger, &a0).await;
+    Setup { node, scene, alice }
+}
+
+impl Setup {
+    fn grant(&mut self) -> Entry {
+        let body = fixtures::grant(
+            self.scene.collector.feed(),
+            self.scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        );
+        fixtures::append(&mut self.alice, T0 + DAY, body)
+    }
+}
+
+#[tokio::test]
+async fn grant_allows_revoke_denies_and_reads_work() {
+    let mut s = setup().await;
+    let collector = s.scene.collector.feed();
+    let subject = s.alice.feed();
+    let (d, r, _) = decision(&s.node, subject, collector).await;
+    assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::NoGrant));
+
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    let receipt = submit_ok(&mut ledger, &grant).await;
+    // The receipt is signed by the node and names the entry and its log index.
+    let facts = consent_proto::receipt::verify(&receipt.receipt.clone().unwrap_or_default())
+        .expect("receipt verifies");
+    assert_eq!(facts.entry_id, grant.id);
+    assert_eq!(facts.index, 5);
+    assert_eq!(
+        facts.node,
+        s.node.node.as_ref().map(|n| n.key()).expect("running")
+    );
+
+    let (d, r, resp) = decision(&s.node, subject, collector).await;
+    assert_eq!((d, r), (pb::Decision::Allow, pb::Reason::Granted));
+    assert_eq!(resp.grant.as_ref(), grant.id.0.as_slice());
+    assert_eq!(resp.subject_head.as_ref(), grant.id.0.as_slice());
+    assert_eq!(resp.subject_head_seq, 1);
+    assert_eq!(resp.log_size, 6);
+
+    let revoke = fixtures::append(&mut s.alice, T0 + 2 * DAY, fixtures::revoke(grant.id, true));
+    submit_ok(&mut ledger, &revoke).await;
+    let (d, r, resp) = decision(&s.node, subject, collector).await;
+    assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::Revoked));
+    assert_eq!(resp.grant.as_ref(), grant.id.0.as_slice());
+
+    // Reads: head, entry, feed stream, status.
+    let head = ledger
+        .get_head(pb::GetHeadRequest {
+            feed: Bytes::copy_from_slice(&subject.0),
+        })
+        .await
+        .expect("head")
+        .into_inner();
+    assert_eq!(
+        (head.seq, head.role(), head.frozen),
+        (2, pb::Role::Citizen, false)
+    );
+    let got = ledger
+        .get_entry(pb::GetEntryRequest {
+            id: Bytes::copy_from_slice(&grant.id.0),
+        })
+        .await
+        .expect("entry")
+        .into_inner()
+        .entry
+        .expect("present");
+    assert_eq!(got.entry.expect("signed").payload, grant.payload);
+    let mut stream = ledger
+        .get_feed(pb::GetFeedRequest {
+            feed: Bytes::copy_from_slice(&subject.0),
+            from_seq: 1,
+            limit: 0,
+        })
+        .await
+        .expect("feed")
+        .into_inner();
+    let mut seqs = Vec::new();
+    while let Some(item) = stream.message().await.expect("stream") {
+        seqs.push(item.seq);
+    }
+    assert_eq!(seqs, vec![1, 2]);
+    let missing = ledger
+        .get_entry(pb::GetEntryRequest {
+            id: Bytes::from(vec![9; 32]),
+        })
+        .await
+        .expect_err("absent");
+    assert_eq!(missing.code(), Code::NotFound);
+    let status = s
+        .node
+        .status_client()
+        .await
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(
+        (status.entries, status.feeds, status.network_id.as_str()),
+        (7, 3, "test")
+    );
+    assert!(status.node_id.starts_with("node1"));
+}
+
+#[tokio::test]
+async fn bad_signature_wrong_prev_and_bad_requests_are_invalid_argument() {
+    let mut s = setup().await;
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    let mut signed = grant.to_signed();
+    let mut sig = signed.signature.to_vec();
+    sig[10] ^= 0x40;
+    signed.signature = sig.into();
+    let err = ledger
+        .submit(pb::SubmitRequest {
+            entry: Some(signed),
+        })
+        .await
+        .expect_err("bad signature");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("bad-signature"), "{}", err.message());
+
+    let wrong_prev = Entry::sign(
+        Some(s.alice.feed()),
+        1,
+        Some(consent_proto::EntryId([1; 32])),
+        T0 + DAY,
+        &fixtures::request(
+            s.scene.collector.feed(),
+            consent_proto::vocab::RequestKind::Access,
+        ),
+        &fixtures::key("alice/0"),
+    )
+    .expect("structurally valid");
+    let err = submit(&mut ledger, &wrong_prev)
+        .await
+        .expect_err("wrong prev");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("wrong-prev"), "{}", err.message());
+
+    let err = ledger
+        .submit(pb::SubmitRequest { entry: None })
+        .await
+        .expect_err("missing entry");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let mut consent = s.node.consent().await;
+    let mut bad = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::Research,
+        C::Location,
+    );
+    bad.subject = Bytes::from_static(b"short");
+    assert_eq!(
+        consent.check(bad).await.expect_err("short id").code(),
+        Code::InvalidArgument
+    );
+    let mut bad = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::Research,
+        C::Location,
+    );
+    bad.purpose = 999;
+    assert_eq!(
+        consent.check(bad).await.expect_err("bad purpose").code(),
+        Code::InvalidArgument
+    );
+    let err = consent
+        .check_batch(pb::CheckBatchRequest { checks: vec![] })
+        .await
+        .expect_err("empty batch");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    let many = vec![
+        check_request(
+            s.alice.feed(),
+            s.scene.collector.feed(),
+            P::Research,
+            C::Location
+        );
+        1001
+    ];
+    assert_eq!(
+        consent
+            .check_batch(pb::CheckBatchRequest { checks: many })
+            .await
+            .expect_err("too many")
+            .code(),
+        Code::ResourceExhausted
+    );
+    // Nothing of that was stored.
+    let (d, r, _) = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::NoGrant));
+}
+
+#[tokio::test]
+async fn a_gap_is_held_pending_and_accepted_once_filled() {
+    let mut s = setup().await;
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    let revoke = fixtures::append(
+        &mut s.alice,
+        T0 + 2 * DAY,
+        fixtures::revoke(grant.id, false),
+    );
+    let pending = submit(&mut ledger, &revoke)
+        .await
+        .expect("pending is not an error");
+    assert_eq!(pending.status(), pb::SubmitStatus::Pending);
+    assert_eq!(pending.missing.as_ref(), s.alice.feed().0.as_slice());
+    assert!(pending.receipt.is_none());
+    let status = s
+        .node
+        .status_client()
+        .await
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.pending, 1);
+
+    submit_ok(&mut ledger, &grant).await;
+    // The held revocation was accepted in the same commit as its predecessor.
+    let head = ledger
+        .get_head(pb::GetHeadRequest {
+            feed: Bytes::copy_from_slice(&s.alice.feed().0),
+        })
+        .await
+        .expect("head")
+        .into_inner();
+    assert_eq!(head.seq, 2);
+    let (d, r, _) = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::Revoked));
+    // A cross-feed reference that arrives later: Bob's grant before the collector exists on a fresh node.
+    let fresh = TestNode::start(&fixture_genesis()).await;
+    let mut l2 = fresh.ledger().await;
+    let (mut bob, b0) = fixtures::author(Role::Citizen, "bob", T0);
+    submit_ok(&mut l2, &b0).await;
+    let g = fixtures::append(
+        &mut bob,
+        T0 + DAY,
+        fixtures::grant(
+            s.scene.collector.feed(),
+            s.scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    assert_eq!(
+        submit(&mut l2, &g).await.expect("pending").status(),
+        pb::SubmitStatus::Pending
+    );
+    for e in &s.scene.entries {
+        submit_ok(&mut l2, e).await;
+    }
+    let head = l2
+        .get_head(pb::GetHeadRequest {
+            feed: Bytes::copy_from_slice(&bob.feed().0),
+        })
+        .await
+        .expect("head")
+        .into_inner();
+    assert_eq!(
+        head.seq, 1,
+        "bob's grant was accepted once the collector and its policy arrived"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_is_idempotent() {
+    let mut s = setup().await;
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    let first = submit_ok(&mut ledger, &grant).await;
+    let again = submit(&mut ledger, &grant)
+        .await
+        .expect("duplicate is fine");
+    assert_eq!(again.status(), pb::SubmitStatus::Duplicate);
+    let a = consent_proto::receipt::verify(&first.receipt.unwrap_or_default()).expect("receipt");
+    let b = consent_proto::receipt::verify(&again.receipt.unwrap_or_default()).expect("receipt");
+    assert_eq!(a.index, b.index);
+    let status = s
+        .node
+        .status_client()
+        .await
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.entries, 6);
+}
+
+#[tokio::test]
+async fn an_equivocation_freezes_the_feed_and_checks_deny() {
+    let mut s = setup().await;
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    submit_ok(&mut ledger, &grant).await;
+    let (d, _, _) = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!(d, pb::Decision::Allow);
+    // A second, different entry at seq 1 signed with Alice's key.
+    let fork = Entry::sign(
+        Some(s.alice.feed()),
+        1,
+        grant.prev,
+        T0 + DAY,
+        &fixtures::grant(
+            s.scene.collector.feed(),
+            s.scene.policy,
+            &[P::Research],
+            &[C::Location],
+            T0,
+            None,
+        ),
+        &fixtures::key("alice/0"),
+    )
+    .expect("valid");
+    let err = submit(&mut ledger, &fork).await.expect_err("equivocation");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("frozen"), "{}", err.message());
+    let (d, r, _) = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::SubjectFrozen));
+    let next = fixtures::append(
+        &mut s.alice,
+        T0 + 2 * DAY,
+        fixtures::revoke(grant.id, false),
+    );
+    assert_eq!(
+        submit(&mut ledger, &next).await.expect_err("frozen").code(),
+        Code::FailedPrecondition
+    );
+    let head = ledger
+        .get_head(pb::GetHeadRequest {
+            feed: Bytes::copy_from_slice(&s.alice.feed().0),
+        })
+        .await
+        .expect("head")
+        .into_inner();
+    assert!(head.frozen);
+    let status = s
+        .node
+        .status_client()
+        .await
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.frozen_feeds, 1);
+    // The freeze and its proof survive a restart.
+    s.node.stop().await;
+    s.node.restart().await;
+    let (d, r, _) = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::SubjectFrozen));
+    assert_store_consistent(&s.node).await;
+}
+
+#[tokio::test]
+async fn oversized_and_garbage_input_is_refused_and_the_node_keeps_serving() {
+    let s = setup().await;
+    let url = s.node.url();
+    // Garbage bytes as a SubmitRequest.
+    let err = raw_call(&url, "/consent.v1.Ledger/Submit", vec![0xFF; 64])
+        .await
+        .expect_err("garbage");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // A well-formed request whose entry is garbage.
+    let garbage_entry = pb::SubmitRequest {
+        entry: Some(pb::SignedEntry {
+            payload: Bytes::from(vec![0xAB; 200]),
+            signature: Bytes::from(vec![1; 64]),
+        }),
+    };
+    let err = raw_call(
+        &url,
+        "/consent.v1.Ledger/Submit",
+        garbage_entry.encode_to_vec(),
+    )
+    .await
+    .expect_err("bad entry");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // An entry over the 8 KiB limit.
+    let big = pb::SubmitRequest {
+        entry: Some(pb::SignedEntry {
+            payload: Bytes::from(vec![0; 9000]),
+            signature: Bytes::from(vec![1; 64]),
+        }),
+    };
+    let err = raw_call(&url, "/consent.v1.Ledger/Submit", big.encode_to_vec())
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    // A message over the 4 MiB gRPC limit is refused by the transport before it is buffered
+    // (tonic answers OUT_OF_RANGE for this one limit).
+    let err = raw_call(
+        &url,
+        "/consent.v1.Ledger/SubmitBatch",
+        vec![0; 5 * 1024 * 1024],
+    )
+    .await
+    .expect_err("huge");
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    // A batch over 1,000 entries, and a batch with one bad entry among good ones.
+    let mut ledger = s.node.ledger().await;
+    let err = ledger
+        .submit_batch(pb::SubmitBatchRequest {
+            entries: vec![pb::SignedEntry::default(); 1001],
+        })
+        .await
+        .expect_err("batch too large");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    let (_, carol) = fixtures::author(Role::Citizen, "carol", T0);
+    let results = ledger
+        .submit_batch(pb::SubmitBatchRequest {
+            entries: vec![pb::SignedEntry::default(), carol.to_signed()],
+        })
+        .await
+        .expect("batch")
+        .into_inner()
+        .results;
+    assert_eq!(results[0].error_code, Code::InvalidArgument as u32);
+    assert_eq!(results[0].error_reason, "bad-signature-length");
+    assert_eq!(
+        results[1].response.as_ref().map(|r| r.status()),
+        Some(pb::SubmitStatus::Accepted)
+    );
+    // Still serving.
+    let status = s
+        .node
+        .status_client()
+        .await
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.entries, 6);
+}
+
+#[tokio::test]
+async fn restart_keeps_every_acknowledged_entry_and_decision() {
+    let mut s = setup().await;
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    submit_ok(&mut ledger, &grant).await;
+    let (bob, b0) = fixtures::author(Role::Citizen, "bob", T0);
+    submit_ok(&mut ledger, &b0).await;
+    let before_alice = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    let before_bob = decision(&s.node, bob.feed(), s.scene.collector.feed()).await;
+    s.node.stop().await;
+    s.node.restart().await;
+    let after_alice = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
+    let after_bob = decision(&s.node, bob.feed(), s.scene.collector.feed()).await;
+    assert_eq!(
+        (before_alice.0, before_alice.1),
+        (after_alice.0, after_alice.1)
+    );
+    assert_eq!((before_bob.0, before_bob.1), (after_bob.0, after_bob.1));
+    assert_eq!(after_alice.0, pb::Decision::Allow);
+    let mut ledger = s.node.ledger().await;
+    assert_eq!(
+        submit(&mut ledger, &grant).await.expect("dup").status(),
+        pb::SubmitStatus::Duplicate
+    );
+    assert_store_consistent(&s.node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_submits_are_all_acknowledged_and_survive_restart() {
+    let mut s = setup().await;
+    let url = s.node.url();
+    // 1,000 citizens, each submitting its inception and a grant, from 50 tasks.
+    let mut tasks = Vec::new();
+    for t in 0..50 {
+        let url = url.clone();
+        let collector = s.scene.collector.feed();
+        let policy = s.scene.policy;
+        tasks.push(tokio::spawn(async move {
+            let channel = tonic::transport::Channel::from_shared(url)
+                .expect("url")
+                .connect()
+                .await
+                .expect("connect");
+            let mut client = pb::ledger_client::LedgerClient::new(channel);
+            let mut acknowledged = Vec::new();
+            for i in 0..10 {
+                let (mut c, c0) = fixtures::author(Role::Citizen, &format!("c-{t}-{i}"), T0);
+                let g = fixtures::append(
+                    &mut c,
+                    T0 + DAY,
+                    fixtures::grant(
+                        collector,
+                        policy,
+                        &[P::ServiceProvision],
+                        &[C::Location],
+                        T0,
+                        None,
+                    ),
+                );
+                for e in [c0, g] {
+                    let r = submit(&mut client, &e).await.expect("submit");
+                    assert_eq!(r.status(), pb::SubmitStatus::Accepted);
+                    acknowledged.push((c.feed(), e.id));
+                }
+            }
+            acknowledged
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        acknowledged.extend(t.await.expect("task"));
+    }
+    assert_eq!(acknowledged.len(), 1_000);
+    s.node.stop().await;
+    s.node.restart().await;
+    let mut ledger = s.node.ledger().await;
+    for (_, id) in &acknowledged {
+        ledger
+            .get_entry(pb::GetEntryRequest {
+                id: Bytes::copy_from_slice(&id.0),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged entry {id} lost: {e}"));
+    }
+    let (feed, _) = acknowledged[999];
+    let (d, _, _) = decision(&s.node, feed, s.scene.collector.feed()).await;
+    assert_eq!(d, pb::Decision::Allow);
+    let status = s
+        .node
+        .status_client()
+        .await
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner();
+    assert_eq!(status.entries, 5 + 1_000);
+    assert_store_consistent(&s.node).await;
+}
+
+/// Runs the full store check (replay of every entry) on a running node's store.
+async fn assert_store_consistent(node: &TestNode) {
+    let ledger = node.node.as_ref().expect("running").ledger().clone();
+    let registrars = ledger.registrars().clone();
+    let store = ledger.store().clone();
+    let result = tokio::task::spawn_blocking(move || {
+        consent_node::ledger::check::full(&*store, &registrars)
+    })
+    .await
+    .expect("join");
+    if let Err(report) = result {
+        panic!("store check failed: {report}");
+    }
+}
