@@ -55,6 +55,9 @@ pub enum StartError {
     },
 }
 
+/// File in the data directory holding the bound gRPC address once the node serves.
+pub const ADDR_FILE: &str = "grpc.addr";
+
 /// A running node.
 pub struct Node {
     grpc_addr: SocketAddr,
@@ -107,6 +110,14 @@ impl Node {
             addr: config.grpc_listen,
             source,
         })?;
+        // Scripts and tests that start a node on port 0 read the bound address from here.
+        let addr_file = config.data_dir.join(ADDR_FILE);
+        std::fs::write(&addr_file, format!("{grpc_addr}\n")).map_err(|source| {
+            StartError::DataDir {
+                dir: addr_file.display().to_string(),
+                source,
+            }
+        })?;
 
         let info = NodeInfo {
             key: node_key.public(),
@@ -132,6 +143,7 @@ impl Node {
 
         let task = {
             let ledger = ledger.clone();
+            let addr_file = addr_file.clone();
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 let ticker = {
@@ -164,6 +176,7 @@ impl Node {
                 ledger.shutdown().await;
                 drop(ledger);
                 tokio::task::spawn_blocking(move || writer.join()).await?;
+                let _ = std::fs::remove_file(&addr_file);
                 tracing::info!("node stopped; store flushed");
                 served.map_err(anyhow::Error::from)
             })

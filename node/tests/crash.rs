@@ -1,0 +1,206 @@
+//! `kill -9` during concurrent ingest: every acknowledged entry survives, and the store passes the
+//! full replay check. Runs the real `consentd` binary.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::pb;
+use consent_proto::vocab::Role;
+use prost::bytes::Bytes;
+use tonic::transport::Channel;
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn consentd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_consentd"))
+}
+
+fn start(dir: &Path, genesis: &Path) -> (Daemon, String) {
+    let _ = std::fs::remove_file(dir.join("grpc.addr"));
+    let log_path = dir.with_extension("log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let child = consentd()
+        .args([
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--genesis",
+        ])
+        .arg(genesis)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("consentd starts");
+    let daemon = Daemon(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(addr) = std::fs::read_to_string(dir.join("grpc.addr")) {
+            return (daemon, format!("http://{}", addr.trim()));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "consentd did not come up: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn client(url: &str) -> pb::ledger_client::LedgerClient<Channel> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Channel::from_shared(url.to_string())
+            .expect("url")
+            .connect()
+            .await
+        {
+            Ok(c) => return pb::ledger_client::LedgerClient::new(c),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot connect to {url}: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_entries_survive_kill_9() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = temp.path().join("node");
+    let genesis = temp.path().join("genesis.toml");
+    let status = consentd()
+        .args(["genesis", "--network-id", "crash", "--registrar"])
+        .arg(
+            fixtures::author(Role::Registrar, "registrar", T0)
+                .0
+                .feed()
+                .typed(Role::Registrar)
+                .to_string(),
+        )
+        .arg("--out")
+        .arg(&genesis)
+        .status()
+        .expect("genesis");
+    assert!(status.success());
+
+    let scene = fixtures::scene(T0);
+    let mut acknowledged: Vec<consent_proto::EntryId> = Vec::new();
+    for round in 0..3u32 {
+        let (mut daemon, url) = start(&dir, &genesis);
+        let mut ledger = client(&url).await;
+        if round == 0 {
+            for e in &scene.entries {
+                ledger
+                    .submit(pb::SubmitRequest {
+                        entry: Some(e.to_signed()),
+                    })
+                    .await
+                    .expect("scene");
+            }
+        }
+        // Eight writers submit citizens and grants until the process dies under them.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut writers = Vec::new();
+        for w in 0..8u32 {
+            let url = url.clone();
+            let tx = tx.clone();
+            let (collector, policy) = (scene.collector.feed(), scene.policy);
+            writers.push(tokio::spawn(async move {
+                let mut ledger = client(&url).await;
+                for i in 0.. {
+                    let (mut c, c0) =
+                        fixtures::author(Role::Citizen, &format!("r{round}-w{w}-{i}"), T0);
+                    let g = fixtures::append(
+                        &mut c,
+                        T0 + DAY,
+                        fixtures::grant(
+                            collector,
+                            policy,
+                            &[consent_proto::vocab::Purpose::Research],
+                            &[consent_proto::vocab::DataCategory::Location],
+                            T0,
+                            None,
+                        ),
+                    );
+                    for e in [c0, g] {
+                        match ledger
+                            .submit(pb::SubmitRequest {
+                                entry: Some(e.to_signed()),
+                            })
+                            .await
+                        {
+                            Ok(r) if r.get_ref().status() == pb::SubmitStatus::Accepted => {
+                                if tx.send(e.id).is_err() {
+                                    return;
+                                }
+                            }
+                            _ => return,
+                        }
+                    }
+                }
+            }));
+        }
+        drop(tx);
+        // Kill after a varying number of acknowledgements.
+        let target = 200 + 150 * round as usize;
+        let mut seen = 0;
+        while let Some(id) = rx.recv().await {
+            acknowledged.push(id);
+            seen += 1;
+            if seen == target {
+                daemon.0.kill().expect("kill -9");
+                break;
+            }
+        }
+        while let Ok(id) = rx.try_recv() {
+            acknowledged.push(id);
+        }
+        let _ = daemon.0.wait();
+        for w in writers {
+            let _ = w.await;
+        }
+        // Anything acknowledged after the kill signal was sent still counts.
+        while let Ok(id) = rx.try_recv() {
+            acknowledged.push(id);
+        }
+        drop(daemon);
+    }
+
+    // Restart: every acknowledged entry is there, and the full check passes.
+    let (daemon, url) = start(&dir, &genesis);
+    let mut ledger = client(&url).await;
+    for id in &acknowledged {
+        ledger
+            .get_entry(pb::GetEntryRequest {
+                id: Bytes::copy_from_slice(&id.0),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged entry {id} was lost: {e}"));
+    }
+    drop(daemon);
+    let out = consentd()
+        .args(["check-store", "--full", "--genesis"])
+        .arg(&genesis)
+        .arg("--data-dir")
+        .arg(&dir)
+        .output()
+        .expect("check-store");
+    assert!(
+        out.status.success(),
+        "store check failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(acknowledged.len() >= 200 + 350 + 500);
+}
