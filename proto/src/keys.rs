@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 use crate::domain;
 use crate::ids::{Digest, TextError, decode_expecting, encode};
@@ -18,8 +18,11 @@ pub struct BadKey;
 pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
-    /// From 32 bytes; rejects invalid and weak (small-order) keys.
+    /// From 32 bytes; rejects non-canonical encodings, invalid points and weak (small-order) keys.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, BadKey> {
+        if !crate::sig::canonical_y(bytes) {
+            return Err(BadKey);
+        }
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| BadKey)?;
         if key.is_weak() {
             return Err(BadKey);
@@ -38,13 +41,14 @@ impl PublicKey {
         self.0.to_bytes()
     }
 
-    /// Strict verification of `signature` over `domain || message`.
+    /// Checks `signature` over `domain || message` by the protocol's rule ([`crate::sig`]).
     pub fn verify(&self, domain: &[u8], message: &[u8], signature: &[u8; 64]) -> bool {
-        let sig = Signature::from_bytes(signature);
-        let mut signed = Vec::with_capacity(domain.len() + message.len());
-        signed.extend_from_slice(domain);
-        signed.extend_from_slice(message);
-        self.0.verify_strict(&signed, &sig).is_ok()
+        crate::sig::verify(&crate::sig::Item {
+            key: self,
+            domain,
+            message,
+            signature,
+        })
     }
 
     /// `BLAKE3("consent-ledger/next-key/v1" || key)`: what an inception or rotation pre-commits.

@@ -22,16 +22,16 @@
 //! - Hash: BLAKE3, 32-byte output. `H(domain, parts...)` below means BLAKE3 over the ASCII bytes of
 //!   the domain string followed by the parts, concatenated with no separators or lengths (every
 //!   part except the last has a fixed length, so the input is unambiguous).
-//! - Signatures: Ed25519 (RFC 8032), verified strictly (`verify_strict`: canonical `s`, no
-//!   small-order keys or `R`). Public keys are 32 bytes, signatures 64 bytes.
+//! - Signatures: Ed25519 (RFC 8032 signing), verified by the rule in [`sig`]: canonical `s`,
+//!   canonical non-small-order `R` and key, and the cofactored equation, so that single and batch
+//!   checks always agree. Public keys are 32 bytes, signatures 64 bytes.
 //!
 //! ## Entries
 //! An entry travels and is stored as `SignedEntry { payload, signature }`:
 //! - `payload` is the protobuf encoding of `EntryPayload`. Authors sign these exact bytes; nodes
 //!   store and forward these exact bytes and never re-encode them.
 //! - `signature = Ed25519-sign(key, "consent-ledger/entry/v1" || payload)`.
-//! - **Entry id** `= H("consent-ledger/entry-id/v1", payload, signature)`... written with the
-//!   signature last: `BLAKE3("consent-ledger/entry-id/v1" || payload || signature)`.
+//! - **Entry id** `= BLAKE3("consent-ledger/entry-id/v1" || payload || signature)`.
 //! - **Feed id** `= BLAKE3("consent-ledger/feed-id/v1" || payload of the inception entry)`. The
 //!   inception (seq 0) has an empty `feed` and a `prev` of 32 zero bytes; every later entry carries
 //!   its feed id in `feed` and the id of the entry at `seq - 1` in `prev`.
@@ -56,8 +56,10 @@
 //! as the grant's; a revoke names an unrevoked grant of the same feed; an ack answers a request or
 //! an erase-revocation that concerns the acking collector); a registrar feed must be listed in the
 //! network genesis. An entry whose predecessor or referenced entry is missing is *pending*.
-//! A second valid entry at an existing `(feed, seq)` with a different payload is an
-//! **equivocation**: the feed is frozen.
+//! A second valid entry at an existing `(feed, seq)` with a different id (a different payload, or
+//! the same payload signed again differently) is an **equivocation**: the feed is frozen. Wallets
+//! retry with the exact bytes they sent (Ed25519 signing is deterministic), so honest retries
+//! are duplicates.
 //!
 //! ## Deciding a check
 //! See [`decide::decide`] for the rule, including which grant and reason a deny names.
@@ -83,6 +85,7 @@ pub mod limits;
 pub mod memory;
 pub mod pb;
 pub mod receipt;
+pub mod sig;
 pub mod validate;
 pub mod vocab;
 

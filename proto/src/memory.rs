@@ -67,7 +67,13 @@ impl MemoryLedger {
         };
         match &verdict {
             Verdict::Accept { state } => {
-                let key = entry.key_in_body().unwrap_or(state.signing_key);
+                let key = match entry.key_in_body() {
+                    Some(k) => k,
+                    None => match PublicKey::from_bytes(&state.signing_key) {
+                        Ok(k) => k,
+                        Err(_) => return verdict,
+                    },
+                };
                 self.keys.insert((entry.feed, entry.seq), key);
                 self.by_seq.insert((entry.feed, entry.seq), entry.id);
                 self.entries.insert(entry.id, entry.clone());

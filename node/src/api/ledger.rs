@@ -231,7 +231,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             seq: state.head_seq,
             head: Bytes::copy_from_slice(&state.head_id.0),
             frozen: state.frozen,
-            signing_key: Bytes::copy_from_slice(&state.signing_key.to_bytes()),
+            signing_key: Bytes::copy_from_slice(&state.signing_key),
         }))
     }
 }

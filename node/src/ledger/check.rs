@@ -115,18 +115,10 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
     }
 }
 
-fn counter(store: &dyn KvStore, key: &[u8]) -> Result<u64, StoreError> {
-    store
-        .get(key)?
-        .map(|v| tables::be_u64(&v))
-        .transpose()
-        .map(|v| v.unwrap_or(0))
-}
-
 /// The check run at every start.
 pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
     let mut report = Report::default();
-    let log_size = counter(store, meta::LOG_SIZE)?;
+    let (log_size, stored_feeds, stored_frozen) = super::writer::stored_counters(store)?;
 
     // The log is exactly 0..log_size and each index names an entry stored with that index.
     let mut expected = 0u64;
@@ -216,16 +208,14 @@ pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
             FeedId(*feed)
         ));
     }
-    if feeds != counter(store, meta::FEEDS)? {
+    if feeds != stored_feeds {
         report.add(format!(
-            "{feeds} feed records, but the counter says {}",
-            counter(store, meta::FEEDS)?
+            "{feeds} feed records, but the counter says {stored_feeds}"
         ));
     }
-    if frozen != counter(store, meta::FROZEN)? {
+    if frozen != stored_frozen {
         report.add(format!(
-            "{frozen} frozen feeds, but the counter says {}",
-            counter(store, meta::FROZEN)?
+            "{frozen} frozen feeds, but the counter says {stored_frozen}"
         ));
     }
 

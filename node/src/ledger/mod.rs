@@ -7,7 +7,7 @@ pub mod staged;
 pub mod tables;
 pub mod writer;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -89,6 +89,30 @@ pub struct Stats {
     pub frozen: AtomicU64,
     /// Entries pending.
     pub pending: AtomicU64,
+    /// Group commits done.
+    pub commits: AtomicU64,
+    /// Entries processed by the writer (any outcome).
+    pub processed: AtomicU64,
+    /// Nanoseconds spent validating and staging.
+    pub stage_ns: AtomicU64,
+    /// Nanoseconds spent applying batches to the store.
+    pub apply_ns: AtomicU64,
+    /// Nanoseconds spent flushing (fsync).
+    pub flush_ns: AtomicU64,
+}
+
+impl Stats {
+    /// `(commits, entries, stage ms, apply ms, flush ms)` so far.
+    pub fn timings(&self) -> (u64, u64, u64, u64, u64) {
+        let ms = |a: &AtomicU64| a.load(Ordering::Relaxed) / 1_000_000;
+        (
+            self.commits.load(Ordering::Relaxed),
+            self.processed.load(Ordering::Relaxed),
+            ms(&self.stage_ns),
+            ms(&self.apply_ns),
+            ms(&self.flush_ns),
+        )
+    }
 }
 
 /// A snapshot of [`Stats`].
@@ -190,21 +214,56 @@ impl Ledger {
         rx.await.map_err(|_| LedgerError::ShuttingDown)?
     }
 
-    /// Verifies each signature under the key the entry will need, when it can be known now.
+    /// Verifies signatures, in batches, under the key each entry will need when it can be known
+    /// now: its own key for inceptions and rotations; otherwise the key the same submission
+    /// introduced earlier for that feed, or the feed's stored key. The writer re-checks any entry
+    /// whose key changed meanwhile.
     fn preverify(&self, entries: Vec<Entry>) -> Vec<Item> {
+        use consent_proto::validate::LedgerView;
+        let view = Staged::new(&*self.store);
+        let mut introduced: HashMap<FeedId, PublicKey> = HashMap::new();
+        let keys: Vec<Option<PublicKey>> = entries
+            .iter()
+            .map(|entry| match entry.key_in_body() {
+                Some(key) => {
+                    introduced.insert(entry.feed, key);
+                    Some(key)
+                }
+                None => introduced.get(&entry.feed).copied().or_else(|| {
+                    let state = view.feed(&entry.feed).ok().flatten()?;
+                    PublicKey::from_bytes(&state.signing_key).ok()
+                }),
+            })
+            .collect();
+        let mut positions = Vec::with_capacity(entries.len());
+        let mut items = Vec::with_capacity(entries.len());
+        for (i, (entry, key)) in entries.iter().zip(&keys).enumerate() {
+            if let Some(key) = key {
+                positions.push(i);
+                items.push(consent_proto::sig::Item {
+                    key,
+                    domain: consent_proto::domain::ENTRY_SIGNATURE,
+                    message: &entry.payload,
+                    signature: &entry.signature,
+                });
+            }
+        }
+        let mut verified = vec![None; entries.len()];
+        for (i, ok) in positions
+            .into_iter()
+            .zip(consent_proto::sig::verify_all(&items))
+        {
+            if ok {
+                verified[i] = keys[i].map(|k| k.to_bytes());
+            }
+        }
+        drop(items);
         entries
             .into_iter()
-            .map(|entry| {
-                let key = entry.key_in_body().or_else(|| {
-                    let view = Staged::new(&*self.store);
-                    use consent_proto::validate::LedgerView;
-                    view.feed(&entry.feed).ok().flatten().map(|s| s.signing_key)
-                });
-                let verified_under = key.filter(|k| entry.verify(k));
-                Item {
-                    entry,
-                    verified_under,
-                }
+            .zip(verified)
+            .map(|(entry, verified_under)| Item {
+                entry,
+                verified_under,
             })
             .collect()
     }
@@ -217,6 +276,11 @@ impl Ledger {
     /// Asks the writer to finish what is queued, flush and stop.
     pub async fn shutdown(&self) {
         let _ = self.tx.send(Job::Shutdown).await;
+    }
+
+    /// Writer timings: `(commits, entries, stage ms, apply ms, flush ms)`.
+    pub fn timings(&self) -> (u64, u64, u64, u64, u64) {
+        self.stats.timings()
     }
 
     /// Counters.
@@ -334,9 +398,11 @@ impl Ledger {
         &self.store
     }
 
-    /// Whether the key is a current feed key (for tests and diagnostics).
+    /// A feed's current signing key (for tests and diagnostics).
     pub fn current_key(&self, feed: &FeedId) -> Result<Option<PublicKey>, LedgerError> {
-        Ok(self.head(feed)?.map(|s| s.signing_key))
+        Ok(self
+            .head(feed)?
+            .and_then(|s| PublicKey::from_bytes(&s.signing_key).ok()))
     }
 
     /// Meta value: the genesis digest the store belongs to.

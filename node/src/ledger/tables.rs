@@ -54,12 +54,8 @@ pub mod prefix {
 pub mod meta {
     /// `u32` BE: [`super::SCHEMA_VERSION`].
     pub const SCHEMA: &[u8] = b"Mschema";
-    /// `u64` BE: entries in the arrival log.
-    pub const LOG_SIZE: &[u8] = b"Mlog_size";
-    /// `u64` BE: feeds known.
-    pub const FEEDS: &[u8] = b"Mfeeds";
-    /// `u64` BE: feeds frozen.
-    pub const FROZEN: &[u8] = b"Mfrozen";
+    /// Three `u64` BE: entries in the arrival log, feeds known, feeds frozen.
+    pub const COUNTERS: &[u8] = b"Mcounters";
     /// UTF-8: BLAKE3 hex digest of the genesis this store belongs to.
     pub const GENESIS: &[u8] = b"Mgenesis";
 }
@@ -205,8 +201,7 @@ impl FeedRecord {
             head_seq: self.head_seq,
             head_id: EntryId(self.head_id),
             head_time_ms: self.head_time_ms,
-            signing_key: PublicKey::from_bytes(key)
-                .map_err(|_| StoreError::Corrupt("feed record with a bad key".into()))?,
+            signing_key: *key,
             next_key_digest: Digest(self.next_key_digest),
             frozen: self.frozen,
             policy_version: self.policy_version,
@@ -223,7 +218,7 @@ impl FeedRecord {
     }
 
     /// Advances the record to a new validated state at `seq`; `new_key` when the entry introduced one.
-    pub fn advance(&mut self, state: &FeedState, new_key: Option<PublicKey>) {
+    pub fn advance(&mut self, state: &FeedState, new_key: Option<[u8; 32]>) {
         self.head_seq = state.head_seq;
         self.head_id = state.head_id.0;
         self.head_time_ms = state.head_time_ms;
@@ -231,7 +226,7 @@ impl FeedRecord {
         self.frozen = state.frozen;
         self.policy_version = state.policy_version;
         if let Some(k) = new_key {
-            self.keys.push((state.head_seq, k.to_bytes()));
+            self.keys.push((state.head_seq, k));
         }
     }
 
@@ -242,7 +237,7 @@ impl FeedRecord {
             head_seq: 0,
             head_id: state.head_id.0,
             head_time_ms: state.head_time_ms,
-            keys: vec![(0, state.signing_key.to_bytes())],
+            keys: vec![(0, state.signing_key)],
             next_key_digest: state.next_key_digest.0,
             frozen: false,
             policy_version: 0,

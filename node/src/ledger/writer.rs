@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use consent_proto::Entry;
 use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
-use consent_proto::keys::PublicKey;
 use consent_proto::validate::{
     FeedState, Missing, Rejection, Rules, Verdict, validate, validate_preverified,
 };
@@ -29,8 +28,8 @@ use crate::store::{KvStore, StoreError};
 pub struct Item {
     /// The entry.
     pub entry: Entry,
-    /// Key the caller verified the signature under.
-    pub verified_under: Option<PublicKey>,
+    /// Encoded key the caller verified the signature under.
+    pub verified_under: Option<[u8; 32]>,
 }
 
 /// What became of one submitted entry.
@@ -102,19 +101,76 @@ impl Job {
     }
 }
 
+/// Groups smaller than this (when more than one entry is waiting) wait [`GATHER_WAIT`] once.
+const GATHER_BELOW: usize = 64;
+/// How long a small group waits for more entries.
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
+
 pub(crate) struct Writer {
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
     config: LedgerConfig,
     pending: HashMap<Awaited, Vec<EntryId>>,
-    pending_count: u64,
+    counters: Counters,
+}
+
+/// Counters kept in the store (one meta key) and published to readers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
     log_size: u64,
     feeds: u64,
     frozen: u64,
+    pending: u64,
 }
 
+impl Counters {
+    fn encode(&self) -> Vec<u8> {
+        [self.log_size, self.feeds, self.frozen]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        if bytes.len() != 24 {
+            return Err(StoreError::Corrupt(
+                "counters record is not 24 bytes".into(),
+            ));
+        }
+        Ok(Counters {
+            log_size: tables::be_u64(&bytes[0..8])?,
+            feeds: tables::be_u64(&bytes[8..16])?,
+            frozen: tables::be_u64(&bytes[16..24])?,
+            pending: 0,
+        })
+    }
+
+    fn publish(&self, stats: &Stats) {
+        stats.log_size.store(self.log_size, Ordering::Release);
+        stats.feeds.store(self.feeds, Ordering::Release);
+        stats.frozen.store(self.frozen, Ordering::Release);
+        stats.pending.store(self.pending, Ordering::Release);
+    }
+}
+
+/// Reads the stored counters (zero for a new store).
+pub(crate) fn stored_counters(store: &dyn KvStore) -> Result<(u64, u64, u64), StoreError> {
+    let c = store
+        .get(meta::COUNTERS)?
+        .map(|v| Counters::decode(&v))
+        .transpose()?
+        .unwrap_or_default();
+    Ok((c.log_size, c.feeds, c.frozen))
+}
+
+type Replies = Vec<(
+    oneshot::Sender<Result<Vec<Outcome>, LedgerError>>,
+    Vec<Outcome>,
+)>;
+
 impl Writer {
+    /// Opens the writer on `store`, reading its counters and pending entries.
     pub(crate) fn open(
         store: Arc<dyn KvStore>,
         stats: Arc<Stats>,
@@ -127,10 +183,7 @@ impl Writer {
             registrars,
             config,
             pending: HashMap::new(),
-            pending_count: 0,
-            log_size: 0,
-            feeds: 0,
-            frozen: 0,
+            counters: Counters::default(),
         };
         w.reload()?;
         Ok(w)
@@ -138,36 +191,23 @@ impl Writer {
 
     /// Re-reads counters and the pending index from the store (at start and after a failed commit).
     fn reload(&mut self) -> Result<(), StoreError> {
-        let counter = |key: &[u8]| -> Result<u64, StoreError> {
-            self.store
-                .get(key)?
-                .map(|v| tables::be_u64(&v))
-                .transpose()
-                .map(|v| v.unwrap_or(0))
+        let (log_size, feeds, frozen) = stored_counters(&*self.store)?;
+        self.counters = Counters {
+            log_size,
+            feeds,
+            frozen,
+            pending: 0,
         };
-        self.log_size = counter(meta::LOG_SIZE)?;
-        self.feeds = counter(meta::FEEDS)?;
-        self.frozen = counter(meta::FROZEN)?;
         self.pending.clear();
-        self.pending_count = 0;
         for pair in self.store.scan_prefix(&[tables::prefix::PENDING]) {
             let (key, value) = pair?;
             let record: PendingRecord = tables::decode(&value, "pending")?;
             let id = EntryId(tables::bytes32(&key[1..])?);
             self.pending.entry(record.awaited).or_default().push(id);
-            self.pending_count += 1;
+            self.counters.pending += 1;
         }
-        self.publish();
+        self.counters.publish(&self.stats);
         Ok(())
-    }
-
-    fn publish(&self) {
-        self.stats.log_size.store(self.log_size, Ordering::Release);
-        self.stats.feeds.store(self.feeds, Ordering::Release);
-        self.stats.frozen.store(self.frozen, Ordering::Release);
-        self.stats
-            .pending
-            .store(self.pending_count, Ordering::Release);
     }
 
     /// Runs until shutdown or until every sender is gone.
@@ -176,12 +216,19 @@ impl Writer {
             let mut stop = matches!(first, Job::Shutdown);
             let mut size = first.len();
             let mut jobs = vec![first];
+            let mut waited = false;
             while !stop && size < self.config.max_group_entries {
                 match rx.try_recv() {
                     Ok(job) => {
                         stop = matches!(job, Job::Shutdown);
                         size += job.len();
                         jobs.push(job);
+                    }
+                    // A small group under load waits once, briefly, for company: every commit
+                    // pays a fixed apply and fsync cost, and the pause leaves the CPU to callers.
+                    Err(_) if !waited && size > 1 && size < GATHER_BELOW => {
+                        waited = true;
+                        std::thread::sleep(GATHER_WAIT);
                     }
                     Err(_) => break,
                 }
@@ -199,9 +246,11 @@ impl Writer {
 
     fn commit(&mut self, jobs: Vec<Job>) {
         let now = now_ms();
+        let started = std::time::Instant::now();
+        let mut processed = 0u64;
         let store = Arc::clone(&self.store);
         let mut staged = Staged::new(&*store);
-        let mut replies = Vec::new();
+        let mut replies: Replies = Vec::new();
         let mut failure: Option<StoreError> = None;
         let mut tick = false;
         for job in jobs {
@@ -212,6 +261,7 @@ impl Writer {
                         if failure.is_some() {
                             break;
                         }
+                        processed += 1;
                         match self.process(&mut staged, item, now) {
                             Ok(o) => outcomes.push(o),
                             Err(e) => failure = Some(e),
@@ -233,19 +283,30 @@ impl Writer {
             Some(e) => Err(e),
             None if staged.is_empty() => Ok(()),
             None => {
-                staged.put(
-                    meta::LOG_SIZE.to_vec(),
-                    self.log_size.to_be_bytes().to_vec(),
-                );
-                staged.put(meta::FEEDS.to_vec(), self.feeds.to_be_bytes().to_vec());
-                staged.put(meta::FROZEN.to_vec(), self.frozen.to_be_bytes().to_vec());
+                staged.put(meta::COUNTERS.to_vec(), self.counters.encode());
                 let writes = staged.into_writes();
-                store.apply(writes).and_then(|()| store.flush())
+                let staged_at = std::time::Instant::now();
+                let applied = store.apply(writes);
+                let applied_at = std::time::Instant::now();
+                let flushed = applied.and_then(|()| store.flush());
+                let ns = |d: std::time::Duration| d.as_nanos() as u64;
+                self.stats
+                    .stage_ns
+                    .fetch_add(ns(staged_at - started), Ordering::Relaxed);
+                self.stats
+                    .apply_ns
+                    .fetch_add(ns(applied_at - staged_at), Ordering::Relaxed);
+                self.stats
+                    .flush_ns
+                    .fetch_add(ns(applied_at.elapsed()), Ordering::Relaxed);
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.processed.fetch_add(processed, Ordering::Relaxed);
+                flushed
             }
         };
         match result {
             Ok(()) => {
-                self.publish();
+                self.counters.publish(&self.stats);
                 for (reply, outcomes) in replies {
                     let _ = reply.send(Ok(outcomes));
                 }
@@ -305,8 +366,8 @@ impl Writer {
         entry: &Entry,
         state: &FeedState,
     ) -> Result<u64, StoreError> {
-        let index = self.log_size;
-        self.log_size += 1;
+        let index = self.counters.log_size;
+        self.counters.log_size += 1;
         let feed = entry.feed;
         staged.put(
             tables::entry_key(&entry.id),
@@ -315,15 +376,16 @@ impl Writer {
         staged.put(tables::seq_key(&feed, entry.seq), entry.id.0.to_vec());
         staged.put(tables::log_key(index), entry.id.0.to_vec());
         let record = if entry.seq == 0 {
-            self.feeds += 1;
+            self.counters.feeds += 1;
             FeedRecord::incept(state)
         } else {
             let mut record = staged
                 .feed_record(&feed)?
                 .ok_or_else(|| StoreError::Corrupt(format!("feed record missing for {feed:?}")))?;
-            let new_key = matches!(entry.body, Body::Rotation(_))
-                .then(|| entry.key_in_body())
-                .flatten();
+            let new_key = match &entry.body {
+                Body::Rotation(r) => Some(r.signing_key.to_bytes()),
+                _ => None,
+            };
             record.advance(state, new_key);
             record
         };
@@ -395,7 +457,7 @@ impl Writer {
         rules: &Rules<'_>,
         now: u64,
     ) -> Result<(), StoreError> {
-        if self.pending_count == 0 {
+        if self.counters.pending == 0 {
             return Ok(());
         }
         let mut queue = VecDeque::from([(accepted.feed, accepted.seq, accepted.id)]);
@@ -414,7 +476,7 @@ impl Writer {
                         continue;
                     };
                     staged.delete(pkey);
-                    self.pending_count = self.pending_count.saturating_sub(1);
+                    self.counters.pending = self.counters.pending.saturating_sub(1);
                     let record: PendingRecord = tables::decode(&value, "pending")?;
                     let Ok(entry) = Entry::decode(&record.bytes) else {
                         continue;
@@ -453,7 +515,7 @@ impl Writer {
         if staged.get(&key)?.is_some() {
             return Ok(Outcome::Pending { id, missing });
         }
-        if self.pending_count >= self.config.max_pending {
+        if self.counters.pending >= self.config.max_pending {
             return Ok(Outcome::PendingFull { id });
         }
         let awaited = Awaited::from(missing);
@@ -464,7 +526,7 @@ impl Writer {
         };
         staged.put(key, tables::encode(&record)?);
         self.pending.entry(awaited).or_default().push(id);
-        self.pending_count += 1;
+        self.counters.pending += 1;
         Ok(Outcome::Pending { id, missing })
     }
 
@@ -489,7 +551,7 @@ impl Writer {
             .ok_or_else(|| StoreError::Corrupt("equivocating feed has no record".into()))?;
         if !record.frozen {
             record.frozen = true;
-            self.frozen += 1;
+            self.counters.frozen += 1;
             staged.put(tables::feed_key(&held.feed), tables::encode(&record)?);
             tracing::warn!(feed = ?held.feed, seq = held.seq, "equivocation: feed frozen, proof kept");
         }
@@ -522,7 +584,7 @@ impl Writer {
                     self.pending.remove(&awaited);
                 }
             }
-            self.pending_count = self.pending_count.saturating_sub(1);
+            self.counters.pending = self.counters.pending.saturating_sub(1);
             tracing::debug!(entry = %id, "pending entry timed out");
         }
         Ok(())

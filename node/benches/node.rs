@@ -1,0 +1,610 @@
+//! `scripts/bench` (or `cargo bench -p consent-node --bench node`): every figure of the node in
+//! one run, each next to a baseline measured in the same run on the same machine, so that the
+//! ratios stay meaningful on a shared, noisy machine.
+//!
+//! - verify ceiling: raw Ed25519 `verify_strict` on 2 threads;
+//! - durable ingest through Submit (64 concurrent callers) and SubmitBatch (batches of 500),
+//!   as a ratio of that ceiling (every accepted entry is on disk before it is acknowledged);
+//! - Check (64 concurrent callers, 4 HTTP/2 connections) as a ratio of an empty tonic handler
+//!   answering a message of the same size, with p50/p99/p999 latency;
+//! - CheckBatch decisions/s;
+//! - on-disk bytes per entry.
+//!
+//! Options: `--entries N` (ingest size, default 20000), `--seconds S` (per load phase, default 5),
+//! `--json PATH` (write results as JSON).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use consent_node::Node;
+use consent_node::config::Config;
+use consent_node::genesis::Genesis;
+use consent_proto::Entry;
+use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use prost::bytes::Bytes;
+use tonic::transport::Channel;
+
+const CALLERS: usize = 64;
+const CONNECTIONS: usize = 4;
+
+struct Row {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    baseline: Option<(String, f64)>,
+    target: Option<f64>,
+    extra: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut entries = 20_000usize;
+    let mut seconds = 5u64;
+    let mut json = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--entries" => entries = args.next().and_then(|v| v.parse().ok()).unwrap_or(entries),
+            "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seconds),
+            "--json" => json = args.next(),
+            "--bench" => {}
+            other => {
+                anyhow::bail!("unknown option {other}; use --entries N --seconds S --json PATH")
+            }
+        }
+    }
+    let phase = Duration::from_secs(seconds);
+    let mut rows = Vec::new();
+
+    eprintln!("signing {entries} entries...");
+    let setup = fixtures::scene(T0);
+    let work = make_entries(&setup, entries);
+
+    eprintln!("measuring the verify ceiling...");
+    let ceiling = verify_ceiling(&work, 2);
+    rows.push(Row {
+        name: "signature checks, 2 threads (ceiling)".into(),
+        value: ceiling,
+        unit: "verifies/s",
+        baseline: None,
+        target: None,
+        extra: String::new(),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    eprintln!("measuring the write path alone on each storage engine...");
+    let (memory, sled_rate, sled_insert) = runtime.block_on(engines(&setup, &work))?;
+    rows.push(Row {
+        name: "write path alone, memory engine (no gRPC)".into(),
+        value: memory,
+        unit: "entries/s",
+        baseline: Some(("verify ceiling".into(), ceiling)),
+        target: None,
+        extra: String::new(),
+    });
+    rows.push(Row {
+        name: "write path alone, sled engine (no gRPC)".into(),
+        value: sled_rate,
+        unit: "entries/s",
+        baseline: Some(("memory engine".into(), memory)),
+        target: None,
+        extra: String::new(),
+    });
+    rows.push(Row {
+        name: "sled raw inserts, random 33-byte keys".into(),
+        value: sled_insert,
+        unit: "inserts/s",
+        baseline: None,
+        target: None,
+        extra: String::new(),
+    });
+    runtime.block_on(async {
+        let temp = tempfile::tempdir()?;
+        let genesis = temp.path().join("genesis.toml");
+        let (registrar, _) = fixtures::author(Role::Registrar, "registrar", T0);
+        let g = Genesis {
+            network_id: "bench".into(),
+            registrars: vec![registrar.feed().typed(Role::Registrar).to_string()],
+            bootstrap: vec![],
+        };
+        std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;
+        let config = |dir: &str| Config {
+            data_dir: temp.path().join(dir),
+            grpc_listen: "127.0.0.1:0".parse().expect("address"),
+            genesis: Some(genesis.clone()),
+            log_level: "warn".into(),
+            ..Config::default()
+        };
+
+        // Durable ingest, one entry per call.
+        let node = Node::start(config("submit")).await?;
+        let clients = connect(node.grpc_addr()).await?;
+        submit_all(&clients, &setup.entries, 1).await?;
+        let start = Instant::now();
+        let lat = submit_all(&clients, &work, 1).await?;
+        let rate = work.len() as f64 / start.elapsed().as_secs_f64();
+        eprintln!(
+            "Submit writer (commits, entries, stage ms, apply ms, flush ms): {:?} in {:?}",
+            node.ledger().timings(),
+            start.elapsed()
+        );
+        let bytes = node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
+        rows.push(Row {
+            name: format!("durable ingest, Submit ({CALLERS} callers)"),
+            value: rate,
+            unit: "entries/s",
+            baseline: Some(("verify ceiling".into(), ceiling)),
+            target: Some(0.60),
+            extra: percentiles(lat),
+        });
+
+        // Checks against that node, and the empty handler.
+        let subjects: Vec<_> = work.iter().filter(|e| e.seq == 0).map(|e| e.feed).collect();
+        let collector = setup.collector.feed();
+        let check_lat;
+        let check_rate;
+        {
+            let (rate, lat) = run_checks(&clients, &subjects, collector, phase).await?;
+            check_rate = rate;
+            check_lat = lat;
+        }
+        let empty = EmptyServer::start().await?;
+        let empty_clients = connect(empty.addr).await?;
+        let (empty_rate, empty_lat) =
+            run_checks(&empty_clients, &subjects, collector, phase).await?;
+        rows.push(Row {
+            name: "empty tonic handler, same message sizes (baseline)".into(),
+            value: empty_rate,
+            unit: "calls/s",
+            baseline: None,
+            target: None,
+            extra: percentiles(empty_lat),
+        });
+        rows.push(Row {
+            name: format!("Check ({CALLERS} callers, {CONNECTIONS} connections)"),
+            value: check_rate,
+            unit: "checks/s",
+            baseline: Some(("empty handler".into(), empty_rate)),
+            target: Some(0.70),
+            extra: percentiles(check_lat),
+        });
+        let (batch_rate, batch_lat) =
+            run_check_batches(&clients, &subjects, collector, phase).await?;
+        rows.push(Row {
+            name: "CheckBatch (1000 per call, 4 callers)".into(),
+            value: batch_rate,
+            unit: "decisions/s",
+            baseline: Some(("unary Check".into(), check_rate)),
+            target: None,
+            extra: percentiles(batch_lat),
+        });
+        empty.stop();
+        node.shutdown();
+        node.join().await?;
+
+        // Durable ingest in batches, on a fresh node.
+        let node = Node::start(config("batch")).await?;
+        let clients = connect(node.grpc_addr()).await?;
+        submit_all(&clients, &setup.entries, 1).await?;
+        let start = Instant::now();
+        let lat = submit_all(&clients, &work, 500).await?;
+        let rate = work.len() as f64 / start.elapsed().as_secs_f64();
+        eprintln!(
+            "SubmitBatch writer (commits, entries, stage ms, apply ms, flush ms): {:?} in {:?}",
+            node.ledger().timings(),
+            start.elapsed()
+        );
+        rows.push(Row {
+            name: "durable ingest, SubmitBatch (500 per call)".into(),
+            value: rate,
+            unit: "entries/s",
+            baseline: Some(("verify ceiling".into(), ceiling)),
+            target: Some(0.60),
+            extra: percentiles(lat),
+        });
+        let batch_bytes =
+            node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
+        rows.push(Row {
+            name: "on-disk bytes per entry (sled, after flush)".into(),
+            value: bytes.max(batch_bytes),
+            unit: "bytes",
+            baseline: Some((
+                "encoded entry".into(),
+                work.iter().map(|e| e.encode().len()).sum::<usize>() as f64 / work.len() as f64,
+            )),
+            target: None,
+            extra: String::new(),
+        });
+        node.shutdown();
+        node.join().await?;
+        anyhow::Ok(())
+    })?;
+
+    print_table(&rows);
+    if let Some(path) = json {
+        std::fs::write(&path, to_json(&rows))?;
+        eprintln!("wrote {path}");
+    }
+    Ok(())
+}
+
+/// Entries/s through the ledger (verification and write path, batches of 500, no gRPC) on the
+/// memory engine and on sled, and raw sled inserts/s with random keys.
+async fn engines(setup: &fixtures::Scene, work: &[Entry]) -> anyhow::Result<(f64, f64, f64)> {
+    use consent_node::ledger::{Ledger, LedgerConfig};
+    use consent_node::store::{KvStore, memory::MemoryStore, sled::SledStore};
+    let registrars: std::collections::HashSet<_> = [setup.registrar.feed()].into_iter().collect();
+    let dir = tempfile::tempdir()?;
+    let mut rates = Vec::new();
+    let engines: [Arc<dyn KvStore>; 2] = [
+        Arc::new(MemoryStore::new()),
+        Arc::new(SledStore::open(&dir.path().join("a"))?),
+    ];
+    for store in engines {
+        let (ledger, writer) =
+            Ledger::open(store, registrars.clone(), "bench", LedgerConfig::default())?;
+        ledger.submit(setup.entries.clone()).await?;
+        let start = Instant::now();
+        for chunk in work.chunks(500) {
+            ledger.submit(chunk.to_vec()).await?;
+        }
+        rates.push(work.len() as f64 / start.elapsed().as_secs_f64());
+        ledger.shutdown().await;
+        drop(ledger);
+        tokio::task::spawn_blocking(move || writer.join()).await?;
+    }
+    let raw = SledStore::open(&dir.path().join("b"))?;
+    let n = 100_000u64;
+    let start = Instant::now();
+    for chunk in 0..n / 500 {
+        let writes = (chunk * 500..(chunk + 1) * 500)
+            .map(|i| {
+                let mut k = vec![b'E'];
+                k.extend_from_slice(blake3::hash(&i.to_le_bytes()).as_bytes());
+                (k, Some(vec![7u8; 220]))
+            })
+            .collect();
+        raw.apply(writes)?;
+    }
+    raw.flush()?;
+    let inserts = n as f64 / start.elapsed().as_secs_f64();
+    Ok((rates[0], rates[1], inserts))
+}
+
+/// Citizens with an inception and a grant each, in an order a node accepts.
+fn make_entries(setup: &fixtures::Scene, n: usize) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    while out.len() < n {
+        let (mut c, c0) = fixtures::author(Role::Citizen, &format!("bench-{i}"), T0);
+        let g = fixtures::append(
+            &mut c,
+            T0 + DAY,
+            fixtures::grant(
+                setup.collector.feed(),
+                setup.policy,
+                &[P::ServiceProvision],
+                &[C::Location],
+                T0,
+                None,
+            ),
+        );
+        out.push(c0);
+        out.push(g);
+        i += 1;
+    }
+    out.truncate(n);
+    out
+}
+
+fn verify_ceiling(entries: &[Entry], threads: usize) -> f64 {
+    // Keys as the node would have them: every entry of a feed is signed by its inception key.
+    let keys: std::collections::HashMap<_, _> = entries
+        .iter()
+        .filter_map(|e| e.key_in_body().map(|k| (e.feed, k)))
+        .collect();
+    let work: Vec<_> = entries
+        .iter()
+        .filter_map(|e| keys.get(&e.feed).map(|k| (e, *k)))
+        .collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for chunk in work.chunks(work.len().div_ceil(threads)) {
+            s.spawn(move || {
+                for (e, k) in chunk {
+                    assert!(e.verify(k));
+                }
+            });
+        }
+    });
+    work.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn connect(addr: SocketAddr) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::new();
+    for _ in 0..CONNECTIONS {
+        out.push(
+            Channel::from_shared(format!("http://{addr}"))?
+                .tcp_nodelay(true)
+                .connect()
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Submits `entries` with `CALLERS` concurrent callers (per-feed order kept: a caller owns whole
+/// feeds), `batch` entries per call. Returns call latencies in µs.
+async fn submit_all(
+    channels: &[Channel],
+    entries: &[Entry],
+    batch: usize,
+) -> anyhow::Result<Vec<u32>> {
+    let callers = if batch == 1 { CALLERS } else { 4 };
+    let mut per_caller: Vec<Vec<Entry>> = vec![Vec::new(); callers];
+    for e in entries {
+        let slot = (u64::from_le_bytes(e.feed.0[..8].try_into().expect("8 bytes")) % callers as u64)
+            as usize;
+        per_caller[slot].push(e.clone());
+    }
+    let mut tasks = Vec::new();
+    for (i, mine) in per_caller.into_iter().enumerate() {
+        let mut client = pb::ledger_client::LedgerClient::new(channels[i % channels.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for chunk in mine.chunks(batch) {
+                let t = Instant::now();
+                if batch == 1 {
+                    let r = client
+                        .submit(pb::SubmitRequest {
+                            entry: Some(chunk[0].to_signed()),
+                        })
+                        .await?
+                        .into_inner();
+                    anyhow::ensure!(
+                        r.status() == pb::SubmitStatus::Accepted,
+                        "not accepted: {r:?}"
+                    );
+                } else {
+                    let r = client
+                        .submit_batch(pb::SubmitBatchRequest {
+                            entries: chunk.iter().map(Entry::to_signed).collect(),
+                        })
+                        .await?
+                        .into_inner();
+                    anyhow::ensure!(
+                        r.results.iter().all(|x| x
+                            .response
+                            .as_ref()
+                            .is_some_and(|r| r.status() == pb::SubmitStatus::Accepted)),
+                        "batch not fully accepted"
+                    );
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}
+
+fn check_request(
+    subject: &consent_proto::ids::FeedId,
+    collector: &consent_proto::ids::FeedId,
+) -> pb::CheckRequest {
+    pb::CheckRequest {
+        subject: Bytes::copy_from_slice(&subject.0),
+        collector: Bytes::copy_from_slice(&collector.0),
+        purpose: P::ServiceProvision as i32,
+        category: C::Location as i32,
+        at_ms: 0,
+    }
+}
+
+async fn run_checks(
+    channels: &[Channel],
+    subjects: &[consent_proto::ids::FeedId],
+    collector: consent_proto::ids::FeedId,
+    phase: Duration,
+) -> anyhow::Result<(f64, Vec<u32>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let subjects = Arc::new(subjects.to_vec());
+    let mut tasks = Vec::new();
+    for i in 0..CALLERS {
+        let mut client =
+            pb::consent_client::ConsentClient::new(channels[i % channels.len()].clone());
+        let stop = Arc::clone(&stop);
+        let subjects = Arc::clone(&subjects);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut n = i;
+            while !stop.load(Ordering::Relaxed) {
+                let req = check_request(&subjects[n % subjects.len()], &collector);
+                n += CALLERS;
+                let t = Instant::now();
+                let r = client.check(req).await?.into_inner();
+                anyhow::ensure!(
+                    r.decision() == pb::Decision::Allow,
+                    "unexpected deny: {:?}",
+                    r.reason()
+                );
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(phase).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((all.len() as f64 / start.elapsed().as_secs_f64(), all))
+}
+
+async fn run_check_batches(
+    channels: &[Channel],
+    subjects: &[consent_proto::ids::FeedId],
+    collector: consent_proto::ids::FeedId,
+    phase: Duration,
+) -> anyhow::Result<(f64, Vec<u32>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let batch: Vec<pb::CheckRequest> = subjects
+        .iter()
+        .take(1000)
+        .map(|s| check_request(s, &collector))
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let mut client =
+            pb::consent_client::ConsentClient::new(channels[i % channels.len()].clone());
+        let stop = Arc::clone(&stop);
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut decisions = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let r = client
+                    .check_batch(pb::CheckBatchRequest {
+                        checks: batch.clone(),
+                    })
+                    .await?
+                    .into_inner();
+                decisions += r.decisions.len();
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok((decisions, lat))
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(phase).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut decisions, mut all) = (0, Vec::new());
+    for t in tasks {
+        let (d, l) = t.await??;
+        decisions += d;
+        all.extend(l);
+    }
+    Ok((decisions as f64 / start.elapsed().as_secs_f64(), all))
+}
+
+/// A Consent service that answers every check with a fixed response of the real size.
+struct EmptyConsent;
+
+#[tonic::async_trait]
+impl pb::consent_server::Consent for EmptyConsent {
+    async fn check(
+        &self,
+        _: tonic::Request<pb::CheckRequest>,
+    ) -> Result<tonic::Response<pb::CheckResponse>, tonic::Status> {
+        Ok(tonic::Response::new(pb::CheckResponse {
+            decision: pb::Decision::Allow as i32,
+            reason: pb::Reason::Granted as i32,
+            grant: Bytes::from_static(&[7; 32]),
+            subject_head: Bytes::from_static(&[8; 32]),
+            subject_head_seq: 1,
+            log_size: 20_005,
+            at_ms: 1_764_000_000_000,
+        }))
+    }
+    async fn check_batch(
+        &self,
+        _: tonic::Request<pb::CheckBatchRequest>,
+    ) -> Result<tonic::Response<pb::CheckBatchResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("baseline"))
+    }
+}
+
+struct EmptyServer {
+    addr: SocketAddr,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl EmptyServer {
+    async fn start() -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let shutdown = stop.clone().cancelled_owned();
+        tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .concurrency_limit_per_connection(256)
+                .add_service(pb::consent_server::ConsentServer::new(EmptyConsent))
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    shutdown,
+                )
+                .await;
+        });
+        Ok(Self { addr, stop })
+    }
+    fn stop(&self) {
+        self.stop.cancel();
+    }
+}
+
+fn percentiles(mut lat: Vec<u32>) -> String {
+    if lat.is_empty() {
+        return String::new();
+    }
+    lat.sort_unstable();
+    let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] as f64 / 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
+        at(0.50),
+        at(0.99),
+        at(0.999)
+    )
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<52} {:>14} {:<12} {:>26} {:>8} {:>7}  latency",
+        "measurement", "value", "unit", "baseline", "ratio", "target"
+    );
+    for r in rows {
+        let (base, ratio) = match &r.baseline {
+            Some((name, v)) => (format!("{name} {v:.0}"), format!("{:.2}", r.value / v)),
+            None => (String::new(), String::new()),
+        };
+        let target = r.target.map(|t| format!(">= {t:.2}")).unwrap_or_default();
+        println!(
+            "{:<52} {:>14.0} {:<12} {:>26} {:>8} {:>7}  {}",
+            r.name, r.value, r.unit, base, ratio, target, r.extra
+        );
+    }
+}
+
+fn to_json(rows: &[Row]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let (bn, bv) = r.baseline.clone().unwrap_or_default();
+            format!(
+                "  {{\"name\": {:?}, \"value\": {:.1}, \"unit\": {:?}, \"baseline\": {:?}, \"baseline_value\": {:.1}, \"ratio\": {}, \"target\": {}, \"latency\": {:?}}}",
+                r.name,
+                r.value,
+                r.unit,
+                bn,
+                bv,
+                if bv > 0.0 { format!("{:.3}", r.value / bv) } else { "null".into() },
+                r.target.map(|t| t.to_string()).unwrap_or_else(|| "null".into()),
+                r.extra
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", items.join(",\n"))
+}
