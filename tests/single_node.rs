@@ -616,3 +616,62 @@ async fn assert_store_consistent(node: &TestNode) {
         panic!("store check failed: {report}");
     }
 }
+
+#[tokio::test]
+async fn a_corrupt_store_is_refused_with_a_clear_message() {
+    let mut s = setup().await;
+    let mut ledger = s.node.ledger().await;
+    let grant = s.grant();
+    submit_ok(&mut ledger, &grant).await;
+    s.node.stop().await;
+    {
+        // Remove Alice's head entry from the seq index behind the node's back.
+        let store = consent_node::store::sled::SledStore::open(&s.node.dir.join("store")).expect("open");
+        use consent_node::store::KvStore;
+        store
+            .apply(vec![(consent_node::ledger::tables::seq_key(&s.alice.feed(), 1), None)])
+            .expect("tamper");
+        store.flush().expect("flush");
+    }
+    let err = match consent_node::Node::start(s.node.config()).await {
+        Ok(_) => panic!("a corrupt store was served"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("inconsistent") && err.contains("seq 1"), "{err}");
+    assert!(err.contains("backup"), "the message says what to do: {err}");
+}
+
+#[tokio::test]
+async fn a_store_of_another_network_is_refused() {
+    let mut s = setup().await;
+    s.node.stop().await;
+    let mut config = s.node.config();
+    let other = consent_tests::harness::write_genesis(
+        s.node.dir.parent().expect("parent"),
+        &consent_node::genesis::Genesis { network_id: "elsewhere".into(), ..fixture_genesis() },
+    );
+    config.genesis = Some(other);
+    let err = match consent_node::Node::start(config).await {
+        Ok(_) => panic!("a store of another network was served"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("genesis digest"), "{err}");
+}
+
+#[tokio::test]
+async fn the_pending_store_is_bounded() {
+    let genesis = fixture_genesis();
+    let mut node = TestNode::start(&genesis).await;
+    node.stop().await;
+    let mut config = node.config();
+    config.ledger.max_pending = 2;
+    node.node = Some(consent_node::Node::start(config).await.expect("start"));
+    let mut ledger = node.ledger().await;
+    // Entries of feeds whose inception never arrives wait pending, up to the bound.
+    for (i, expected) in [(0, Ok(pb::SubmitStatus::Pending)), (1, Ok(pb::SubmitStatus::Pending)), (2, Err(Code::ResourceExhausted))] {
+        let (mut c, _) = fixtures::author(Role::Citizen, &format!("orphan-{i}"), T0);
+        let e = fixtures::append(&mut c, T0, fixtures::request(FeedId([1; 32]), consent_proto::vocab::RequestKind::Access));
+        let got = submit(&mut ledger, &e).await.map(|r| r.status()).map_err(|s| s.code());
+        assert_eq!(got, expected, "orphan {i}");
+    }
+}

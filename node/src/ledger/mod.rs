@@ -5,6 +5,8 @@
 pub mod check;
 pub mod staged;
 pub mod tables;
+#[cfg(test)]
+mod tests;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
