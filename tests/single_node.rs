@@ -626,10 +626,14 @@ async fn a_corrupt_store_is_refused_with_a_clear_message() {
     s.node.stop().await;
     {
         // Remove Alice's head entry from the seq index behind the node's back.
-        let store = consent_node::store::sled::SledStore::open(&s.node.dir.join("store")).expect("open");
+        let store =
+            consent_node::store::sled::SledStore::open(&s.node.dir.join("store")).expect("open");
         use consent_node::store::KvStore;
         store
-            .apply(vec![(consent_node::ledger::tables::seq_key(&s.alice.feed(), 1), None)])
+            .apply(vec![(
+                consent_node::ledger::tables::seq_key(&s.alice.feed(), 1),
+                None,
+            )])
             .expect("tamper");
         store.flush().expect("flush");
     }
@@ -637,7 +641,10 @@ async fn a_corrupt_store_is_refused_with_a_clear_message() {
         Ok(_) => panic!("a corrupt store was served"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("inconsistent") && err.contains("seq 1"), "{err}");
+    assert!(
+        err.contains("inconsistent") && err.contains("seq 1"),
+        "{err}"
+    );
     assert!(err.contains("backup"), "the message says what to do: {err}");
 }
 
@@ -648,7 +655,10 @@ async fn a_store_of_another_network_is_refused() {
     let mut config = s.node.config();
     let other = consent_tests::harness::write_genesis(
         s.node.dir.parent().expect("parent"),
-        &consent_node::genesis::Genesis { network_id: "elsewhere".into(), ..fixture_genesis() },
+        &consent_node::genesis::Genesis {
+            network_id: "elsewhere".into(),
+            ..fixture_genesis()
+        },
     );
     config.genesis = Some(other);
     let err = match consent_node::Node::start(config).await {
@@ -668,10 +678,21 @@ async fn the_pending_store_is_bounded() {
     node.node = Some(consent_node::Node::start(config).await.expect("start"));
     let mut ledger = node.ledger().await;
     // Entries of feeds whose inception never arrives wait pending, up to the bound.
-    for (i, expected) in [(0, Ok(pb::SubmitStatus::Pending)), (1, Ok(pb::SubmitStatus::Pending)), (2, Err(Code::ResourceExhausted))] {
+    for (i, expected) in [
+        (0, Ok(pb::SubmitStatus::Pending)),
+        (1, Ok(pb::SubmitStatus::Pending)),
+        (2, Err(Code::ResourceExhausted)),
+    ] {
         let (mut c, _) = fixtures::author(Role::Citizen, &format!("orphan-{i}"), T0);
-        let e = fixtures::append(&mut c, T0, fixtures::request(FeedId([1; 32]), consent_proto::vocab::RequestKind::Access));
-        let got = submit(&mut ledger, &e).await.map(|r| r.status()).map_err(|s| s.code());
+        let e = fixtures::append(
+            &mut c,
+            T0,
+            fixtures::request(FeedId([1; 32]), consent_proto::vocab::RequestKind::Access),
+        );
+        let got = submit(&mut ledger, &e)
+            .await
+            .map(|r| r.status())
+            .map_err(|s| s.code());
         assert_eq!(got, expected, "orphan {i}");
     }
 }

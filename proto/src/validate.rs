@@ -269,7 +269,7 @@ pub enum Verdict {
         verified: bool,
     },
     /// A second valid entry at an existing `(feed, seq)` with another id: keep both as proof, freeze the feed.
-        Equivocation {
+    Equivocation {
         /// The entry the node held at that seq.
         existing: Box<Entry>,
     },
@@ -325,7 +325,9 @@ pub fn validate_preverified<V: LedgerView>(
             if !signed_by(&key.to_bytes()) {
                 return reject(Rejection::BadSignature);
             }
-            return Ok(Verdict::Equivocation { existing: Box::new(existing) });
+            return Ok(Verdict::Equivocation {
+                existing: Box::new(existing),
+            });
         }
         if state.frozen {
             return reject(Rejection::FeedFrozen);

@@ -10,8 +10,8 @@ mod tests;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -101,6 +101,9 @@ pub struct Stats {
     pub apply_ns: AtomicU64,
     /// Nanoseconds spent flushing (fsync).
     pub flush_ns: AtomicU64,
+    /// Bumped after every commit that changed a collector's or registrar's feed state or an
+    /// accreditation: cached collector facts older than this are stale.
+    pub collector_generation: AtomicU64,
 }
 
 impl Stats {
@@ -149,6 +152,17 @@ pub struct Ledger {
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
+    collectors: Arc<RwLock<HashMap<FeedId, (u64, Arc<CollectorFacts>)>>>,
+}
+
+/// Collectors whose facts are cached at most (the cache is emptied when full).
+const COLLECTOR_CACHE_LIMIT: usize = 10_000;
+
+/// A collector as checks see it.
+#[derive(Debug)]
+struct CollectorFacts {
+    state: Option<FeedState>,
+    accreditations: Vec<consent_proto::decide::AccreditationFacts>,
 }
 
 impl Ledger {
@@ -182,6 +196,7 @@ impl Ledger {
                 stats,
                 registrars,
                 tx,
+                collectors: Arc::default(),
             },
             WriterThread(thread),
         ))
@@ -352,14 +367,10 @@ impl Ledger {
             .feed_record(&query.subject)?
             .map(|r| r.state())
             .transpose()?;
-        let collector = view
-            .feed_record(&query.collector)?
-            .map(|r| r.state())
-            .transpose()?;
+        let collector = self.collector_facts(&query.collector)?;
         let mut grants = Vec::new();
         let mut opt_out_seq = None;
-        let mut accreditations = Vec::new();
-        if subject.is_some() && collector.is_some() {
+        if subject.is_some() && collector.state.is_some() {
             let prefix = tables::grant_prefix(&query.subject, &query.collector);
             for pair in self.store.scan_prefix(&prefix) {
                 let (key, value) = pair?;
@@ -367,12 +378,49 @@ impl Ledger {
                 let record: GrantRecord = tables::decode(&value, "grant")?;
                 grants.push(record.facts(seq));
             }
-            opt_out_seq = self
-                .store
-                .get(&tables::opt_out_key(&query.subject, &query.collector))?
-                .map(|v| tables::be_u64(&v))
-                .transpose()?;
-            let prefix = tables::accreditation_prefix(&query.collector);
+            // Opt-outs only ever deny sale or sharing.
+            if query.purpose.is_sale_or_sharing() {
+                opt_out_seq = self
+                    .store
+                    .get(&tables::opt_out_key(&query.subject, &query.collector))?
+                    .map(|v| tables::be_u64(&v))
+                    .transpose()?;
+            }
+        }
+        let outcome = decide(
+            query,
+            &Facts {
+                subject: subject.as_ref(),
+                collector: collector.state.as_ref(),
+                grants: &grants,
+                opt_out_seq,
+                accreditations: &collector.accreditations,
+                registrars: &self.registrars,
+            },
+        );
+        Ok((outcome, log_size))
+    }
+
+    /// What checks need to know about a collector (its feed and every registrar's latest
+    /// statement about it), cached until the writer commits anything that could change it.
+    fn collector_facts(&self, collector: &FeedId) -> Result<Arc<CollectorFacts>, LedgerError> {
+        // Read the generation before the store: a commit landing in between only makes the
+        // cached value look older than it is, never newer.
+        let generation = self.stats.collector_generation.load(Ordering::Acquire);
+        if let Ok(cache) = self.collectors.read()
+            && let Some((cached_generation, facts)) = cache.get(collector)
+            && *cached_generation == generation
+        {
+            return Ok(Arc::clone(facts));
+        }
+        let view = Staged::new(&*self.store);
+        let state = view
+            .feed_record(collector)?
+            .map(|r| r.state())
+            .transpose()?;
+        let mut accreditations = Vec::new();
+        if state.is_some() {
+            let prefix = tables::accreditation_prefix(collector);
             for pair in self.store.scan_prefix(&prefix) {
                 let (key, value) = pair?;
                 let registrar = FeedId(tables::bytes32(&key[prefix.len()..])?);
@@ -381,18 +429,17 @@ impl Ledger {
                 accreditations.push(record.facts(registrar, frozen));
             }
         }
-        let outcome = decide(
-            query,
-            &Facts {
-                subject: subject.as_ref(),
-                collector: collector.as_ref(),
-                grants: &grants,
-                opt_out_seq,
-                accreditations: &accreditations,
-                registrars: &self.registrars,
-            },
-        );
-        Ok((outcome, log_size))
+        let facts = Arc::new(CollectorFacts {
+            state,
+            accreditations,
+        });
+        if let Ok(mut cache) = self.collectors.write() {
+            if cache.len() >= COLLECTOR_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(*collector, (generation, Arc::clone(&facts)));
+        }
+        Ok(facts)
     }
 
     /// The store (for status and checks).

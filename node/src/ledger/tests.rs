@@ -14,15 +14,23 @@ use crate::store::memory::MemoryStore;
 fn open(config: LedgerConfig) -> (Ledger, super::WriterThread, fixtures::Scene) {
     let scene = fixtures::scene(T0);
     let registrars: HashSet<_> = [scene.registrar.feed()].into_iter().collect();
-    let (ledger, writer) = Ledger::open(Arc::new(MemoryStore::new()), registrars, "test", config).expect("open");
+    let (ledger, writer) =
+        Ledger::open(Arc::new(MemoryStore::new()), registrars, "test", config).expect("open");
     (ledger, writer, scene)
 }
 
 #[tokio::test]
 async fn pending_entries_time_out() {
-    let (ledger, writer, _) = open(LedgerConfig { pending_ttl_ms: 0, ..LedgerConfig::default() });
+    let (ledger, writer, _) = open(LedgerConfig {
+        pending_ttl_ms: 0,
+        ..LedgerConfig::default()
+    });
     let (mut c, _) = fixtures::author(Role::Citizen, "orphan", T0);
-    let e = fixtures::append(&mut c, T0, fixtures::request(consent_proto::FeedId([1; 32]), RequestKind::Access));
+    let e = fixtures::append(
+        &mut c,
+        T0,
+        fixtures::request(consent_proto::FeedId([1; 32]), RequestKind::Access),
+    );
     let out = ledger.submit(vec![e]).await.expect("submit");
     assert!(matches!(out[0], Outcome::Pending { .. }));
     assert_eq!(ledger.stats().pending, 1);
@@ -48,20 +56,51 @@ async fn the_store_agrees_with_the_reference_ledger() {
     for i in 0..40 {
         let (mut c, c0) = fixtures::author(Role::Citizen, &format!("c{i}"), T0);
         entries.push(c0);
-        let purposes: &[P] = if i % 2 == 0 { &[P::ServiceProvision] } else { &[P::Research, P::ThirdPartySharing] };
-        let g = fixtures::append(&mut c, T0 + DAY, fixtures::grant(scene.collector.feed(), scene.policy, purposes, &[C::Location], T0, None));
+        let purposes: &[P] = if i % 2 == 0 {
+            &[P::ServiceProvision]
+        } else {
+            &[P::Research, P::ThirdPartySharing]
+        };
+        let g = fixtures::append(
+            &mut c,
+            T0 + DAY,
+            fixtures::grant(
+                scene.collector.feed(),
+                scene.policy,
+                purposes,
+                &[C::Location],
+                T0,
+                None,
+            ),
+        );
         entries.push(g.clone());
         if i % 3 == 0 {
-            entries.push(fixtures::append(&mut c, T0 + 2 * DAY, fixtures::revoke(g.id, i % 2 == 0)));
+            entries.push(fixtures::append(
+                &mut c,
+                T0 + 2 * DAY,
+                fixtures::revoke(g.id, i % 2 == 0),
+            ));
         }
         if i % 5 == 0 {
-            entries.push(fixtures::append(&mut c, T0 + 3 * DAY, fixtures::request(scene.collector.feed(), RequestKind::OptOutSale)));
+            entries.push(fixtures::append(
+                &mut c,
+                T0 + 3 * DAY,
+                fixtures::request(scene.collector.feed(), RequestKind::OptOutSale),
+            ));
         }
         citizens.push(c.feed());
     }
     let collector = scene.collector.feed();
-    entries.push(fixtures::append(&mut scene.registrar, T0 + DAY, fixtures::suspend(collector)));
-    entries.push(fixtures::append(&mut scene.registrar, T0 + 2 * DAY, fixtures::accredit(collector, T0 + 100 * DAY)));
+    entries.push(fixtures::append(
+        &mut scene.registrar,
+        T0 + DAY,
+        fixtures::suspend(collector),
+    ));
+    entries.push(fixtures::append(
+        &mut scene.registrar,
+        T0 + 2 * DAY,
+        fixtures::accredit(collector, T0 + 100 * DAY),
+    ));
     // Submit in uneven groups, some out of order (reversed pairs) to exercise pending.
     for chunk in entries.chunks(7) {
         let mut chunk = chunk.to_vec();
@@ -70,14 +109,23 @@ async fn the_store_agrees_with_the_reference_ledger() {
     }
     for e in &entries {
         let v = reference.submit(e, now);
-        assert!(matches!(v, Verdict::Accept { .. }), "reference refused {e:?}: {v:?}");
+        assert!(
+            matches!(v, Verdict::Accept { .. }),
+            "reference refused {e:?}: {v:?}"
+        );
     }
     assert_eq!(ledger.stats().log_size, entries.len() as u64);
     assert_eq!(ledger.stats().pending, 0);
     for subject in &citizens {
         for purpose in [P::ServiceProvision, P::Research, P::ThirdPartySharing] {
             for at in [T0, T0 + 50 * DAY, T0 + 150 * DAY] {
-                let q = consent_proto::decide::Query { subject: *subject, collector, purpose, category: C::Location, at_ms: at };
+                let q = consent_proto::decide::Query {
+                    subject: *subject,
+                    collector,
+                    purpose,
+                    category: C::Location,
+                    at_ms: at,
+                };
                 let (ours, _) = ledger.check(&q).expect("check");
                 assert_eq!(ours, reference.check(&q), "{q:?}");
             }
@@ -85,6 +133,64 @@ async fn the_store_agrees_with_the_reference_ledger() {
     }
     let store = ledger.store().clone();
     super::check::full(&*store, ledger.registrars()).expect("full check");
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
+}
+
+#[tokio::test]
+async fn cached_collector_facts_follow_suspension_and_reaccreditation() {
+    let (ledger, writer, mut scene) = open(LedgerConfig::default());
+    let collector = scene.collector.feed();
+    let q = |subject| consent_proto::decide::Query {
+        subject,
+        collector,
+        purpose: P::ServiceProvision,
+        category: C::Location,
+        at_ms: super::now_ms(),
+    };
+    // The collector is checked before its registrar exists: not accredited, and cached so.
+    ledger
+        .submit(vec![scene.entries[1].clone(), scene.entries[2].clone()])
+        .await
+        .expect("collector");
+    let (mut c, c0) = fixtures::author(Role::Citizen, "cached", T0);
+    let g = fixtures::append(
+        &mut c,
+        T0 + DAY,
+        fixtures::grant(
+            collector,
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    ledger.submit(vec![c0, g]).await.expect("citizen");
+    let reason = |ledger: &Ledger| ledger.check(&q(c.feed())).expect("check").0.reason;
+    assert_eq!(
+        reason(&ledger),
+        consent_proto::pb::Reason::CollectorNotAccredited
+    );
+    ledger
+        .submit(vec![scene.entries[0].clone(), scene.entries[3].clone()])
+        .await
+        .expect("registrar");
+    assert_eq!(reason(&ledger), consent_proto::pb::Reason::Granted);
+    let s = fixtures::append(&mut scene.registrar, T0 + DAY, fixtures::suspend(collector));
+    ledger.submit(vec![s]).await.expect("suspend");
+    assert_eq!(
+        reason(&ledger),
+        consent_proto::pb::Reason::CollectorNotAccredited
+    );
+    let a = fixtures::append(
+        &mut scene.registrar,
+        T0 + 2 * DAY,
+        fixtures::accredit(collector, super::now_ms() + DAY),
+    );
+    ledger.submit(vec![a]).await.expect("re-accredit");
+    assert_eq!(reason(&ledger), consent_proto::pb::Reason::Granted);
     ledger.shutdown().await;
     drop(ledger);
     writer.join();

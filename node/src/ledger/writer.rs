@@ -107,6 +107,8 @@ const GATHER_BELOW: usize = 64;
 const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
 
 pub(crate) struct Writer {
+    /// Whether the group being staged changes what checks cache about collectors.
+    collectors_changed: bool,
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
@@ -178,6 +180,7 @@ impl Writer {
         config: LedgerConfig,
     ) -> Result<Self, StoreError> {
         let mut w = Writer {
+            collectors_changed: false,
             store,
             stats,
             registrars,
@@ -307,11 +310,21 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.counters.publish(&self.stats);
+                if std::mem::take(&mut self.collectors_changed) {
+                    self.stats
+                        .collector_generation
+                        .fetch_add(1, Ordering::AcqRel);
+                }
                 for (reply, outcomes) in replies {
                     let _ = reply.send(Ok(outcomes));
                 }
             }
             Err(e) => {
+                // Conservative: the failed group may have been partly visible.
+                self.collectors_changed = false;
+                self.stats
+                    .collector_generation
+                    .fetch_add(1, Ordering::AcqRel);
                 tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
                 if let Err(reload) = self.reload() {
                     tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
@@ -391,6 +404,12 @@ impl Writer {
         };
         staged.put(tables::feed_key(&feed), tables::encode(&record)?);
 
+        let role = consent_proto::vocab::Role::from_wire(record.role);
+        if matches!(entry.body, Body::Accreditation(_) | Body::Suspension(_))
+            || (entry.seq == 0 && role != Some(consent_proto::vocab::Role::Citizen))
+        {
+            self.collectors_changed = true;
+        }
         match &entry.body {
             Body::Grant(g) => {
                 let record = GrantRecord {
@@ -550,6 +569,7 @@ impl Writer {
             .feed_record(&held.feed)?
             .ok_or_else(|| StoreError::Corrupt("equivocating feed has no record".into()))?;
         if !record.frozen {
+            self.collectors_changed = true;
             record.frozen = true;
             self.counters.frozen += 1;
             staged.put(tables::feed_key(&held.feed), tables::encode(&record)?);
