@@ -152,8 +152,11 @@ pub struct Ledger {
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
-    collectors: Arc<RwLock<HashMap<FeedId, (u64, Arc<CollectorFacts>)>>>,
+    collectors: Arc<RwLock<CollectorCache>>,
 }
+
+/// Cached collector facts with the generation they were read at.
+type CollectorCache = HashMap<FeedId, (u64, Arc<CollectorFacts>)>;
 
 /// Collectors whose facts are cached at most (the cache is emptied when full).
 const COLLECTOR_CACHE_LIMIT: usize = 10_000;
