@@ -220,6 +220,16 @@ impl TypedFeedId {
     }
 }
 
+/// Encodes 32 bytes as bech32m with any valid prefix (e.g. a wallet's `recovery1…` key).
+pub fn encode_text(prefix: &str, bytes: &[u8; 32]) -> String {
+    encode(prefix, bytes)
+}
+
+/// Decodes a bech32m string that must carry `prefix` and 32 bytes.
+pub fn decode_text(text: &str, prefix: &'static str) -> Result<[u8; 32], TextError> {
+    decode_expecting(text, prefix, prefix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

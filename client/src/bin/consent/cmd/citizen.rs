@@ -1,0 +1,420 @@
+//! The citizen's commands: `policy`, `grant`, `revoke`, `list`, `history`, `request`, `export`.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use consent_client::time;
+use consent_client::wallet;
+use consent_proto::body::{Body, Grant, Request, Revoke};
+use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
+use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
+use serde_json::json;
+
+use crate::ctx::{self, Global, emit, entry_arg, feed_arg};
+use crate::describe;
+
+/// `consent policy <collector>`.
+#[derive(Args, Debug)]
+pub struct PolicyArgs {
+    /// Collector id (col1...).
+    pub collector: String,
+}
+
+pub async fn policy(a: PolicyArgs, g: &Global) -> anyhow::Result<()> {
+    let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
+    let mut node = g.connect().await?;
+    let (id, p) = node.current_policy(&collector).await?.with_context(|| {
+        format!(
+            "unknown collector {}: the node at {} knows no policy from it",
+            a.collector,
+            node.url()
+        )
+    })?;
+    emit(
+        g.json,
+        describe::policy_text(&collector, &id, &p),
+        describe::policy_json(&collector, &id, &p),
+    );
+    Ok(())
+}
+
+/// `consent grant`.
+#[derive(Args, Debug)]
+pub struct GrantArgs {
+    /// Collector id (col1...).
+    pub collector: String,
+    /// Purposes you consent to (repeat), e.g. service-provision.
+    #[arg(long = "purpose", required = true)]
+    pub purposes: Vec<String>,
+    /// Data categories you consent to (repeat), e.g. vehicle.
+    #[arg(long = "category", required = true)]
+    pub categories: Vec<String>,
+    /// Consent ends at this date (2027-01-31, RFC 3339, or a duration like 90d); default: until revoked.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Longest retention you accept, in days (default: the policy's).
+    #[arg(long)]
+    pub retention_days: Option<u32>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
+    if !a.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("a grant must be confirmed and there is no terminal: add --yes to confirm");
+    }
+    let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
+    let purposes: PurposeSet = a
+        .purposes
+        .iter()
+        .map(|p| Purpose::from_name(p))
+        .collect::<Result<_, _>>()?;
+    let categories: CategorySet = a
+        .categories
+        .iter()
+        .map(|c| DataCategory::from_name(c))
+        .collect::<Result<_, _>>()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(time::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let mut ks = g.open(Role::Citizen)?;
+    let mut node = g.connect().await?;
+    let (policy_id, policy) = node.current_policy(&collector).await?.with_context(|| {
+        format!(
+            "unknown collector {}: the node at {} knows no policy from it",
+            a.collector,
+            node.url()
+        )
+    })?;
+    for p in purposes.iter() {
+        if !policy.purposes.contains(p) {
+            bail!(
+                "purpose {p} is not in {}'s policy, which declares: {}",
+                a.collector,
+                policy
+                    .purposes
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for c in categories.iter() {
+        if !policy.categories.contains(c) {
+            bail!(
+                "category {c} is not in {}'s policy, which declares: {}",
+                a.collector,
+                policy
+                    .categories
+                    .iter()
+                    .map(|c| c.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let retention = a.retention_days.unwrap_or(policy.retention_days);
+    if retention == 0 || retention > policy.retention_days {
+        bail!(
+            "--retention-days must be 1..={} (the policy's retention)",
+            policy.retention_days
+        );
+    }
+    let now = time::now_ms();
+    if until.is_some_and(|u| u <= now) {
+        bail!("--until is in the past");
+    }
+    let body = Body::Grant(Grant {
+        collector,
+        policy: policy_id,
+        purposes,
+        categories,
+        retention_days: retention,
+        valid_from: now,
+        valid_until: until,
+    });
+    let subject = wallet::pairwise_feed(ks.master(), &collector)
+        .typed(Role::Citizen)
+        .to_string();
+    if !g.json || !a.yes {
+        eprintln!(
+            "{}\n",
+            describe::policy_text(&collector, &policy_id, &policy)
+        );
+        eprintln!(
+            "You are about to sign this consent (as {subject}):\n  {} may store {}\n  for {}\n  keeping it at most {retention} days\n  from now {}\n",
+            policy.name,
+            categories
+                .iter()
+                .map(|c| c.plain())
+                .collect::<Vec<_>>()
+                .join(", "),
+            purposes
+                .iter()
+                .map(|p| p.plain())
+                .collect::<Vec<_>>()
+                .join(", "),
+            until
+                .map(|u| format!("until {}", time::format(u)))
+                .unwrap_or_else(|| "until you revoke it".into())
+        );
+    }
+    if !a.yes && !ctx::confirm("Sign and submit?")? {
+        bail!("nothing was signed");
+    }
+    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+    let entry = author.append(now, body).map_err(anyhow::Error::msg)?;
+    ctx::submit(&mut node, &entry, "grant").await?;
+    ks.save()?;
+    emit(
+        g.json,
+        format!(
+            "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
+            entry.id
+        ),
+        json!({"grant": entry.id.to_string(), "subject": subject, "collector": a.collector, "policy": policy_id.to_string()}),
+    );
+    Ok(())
+}
+
+/// `consent revoke`.
+#[derive(Args, Debug)]
+pub struct RevokeArgs {
+    /// The grant id (ent1...).
+    pub grant: String,
+    /// Also ask the collector to erase the data it already stored.
+    #[arg(long)]
+    pub erase: bool,
+}
+
+pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
+    let grant_id = entry_arg("<grant-id>", &a.grant)?;
+    let mut ks = g.open(Role::Citizen)?;
+    let mut node = g.connect().await?;
+    let grant = node
+        .entry(&grant_id)
+        .await?
+        .with_context(|| format!("the node knows no entry {}", a.grant))?;
+    let Body::Grant(gr) = &grant.body else {
+        bail!("{} is not a grant", a.grant)
+    };
+    if wallet::pairwise_feed(ks.master(), &gr.collector) != grant.feed {
+        bail!("grant {} was not made by this wallet", a.grant);
+    }
+    let mut author = ctx::pairwise(&mut node, &mut ks, &gr.collector).await?;
+    let entry = author
+        .append(
+            time::now_ms(),
+            Body::Revoke(Revoke {
+                grant: grant_id,
+                erase: a.erase,
+            }),
+        )
+        .map_err(anyhow::Error::msg)?;
+    ctx::submit(&mut node, &entry, "revocation").await?;
+    ks.save()?;
+    emit(
+        g.json,
+        format!(
+            "Revoked grant {}{}. Revocation id: {}",
+            a.grant,
+            if a.erase {
+                " and asked for erasure"
+            } else {
+                ""
+            },
+            entry.id
+        ),
+        json!({"revocation": entry.id.to_string(), "grant": a.grant, "erase": a.erase}),
+    );
+    Ok(())
+}
+
+/// Every pairwise feed this wallet knows: (collector, subject, entries).
+async fn feeds(
+    g: &Global,
+) -> anyhow::Result<(
+    Vec<(FeedId, FeedId, Vec<consent_proto::Entry>)>,
+    consent_client::node::NodeClient,
+)> {
+    let ks = g.open(Role::Citizen)?;
+    let mut node = g.connect().await?;
+    let mut out = Vec::new();
+    for c in ks.state.pairwise.keys() {
+        let collector = TypedFeedId::parse_role(c, Role::Collector)?;
+        let subject = wallet::pairwise_feed(ks.master(), &collector);
+        let entries = node.feed(&subject).await?;
+        out.push((collector, subject, entries));
+    }
+    Ok((out, node))
+}
+
+/// `consent list`: grants in force now.
+pub async fn list(g: &Global) -> anyhow::Result<()> {
+    let (feeds, _) = feeds(g).await?;
+    let now = time::now_ms();
+    let mut any = false;
+    for (collector, subject, entries) in &feeds {
+        let revoked: std::collections::HashSet<EntryId> = entries
+            .iter()
+            .filter_map(|e| match &e.body {
+                Body::Revoke(r) => Some(r.grant),
+                _ => None,
+            })
+            .collect();
+        for e in entries {
+            let Body::Grant(gr) = &e.body else { continue };
+            if revoked.contains(&e.id)
+                || gr.valid_from > now
+                || gr.valid_until.is_some_and(|u| u <= now)
+            {
+                continue;
+            }
+            any = true;
+            let value = json!({
+                "grant": e.id.to_string(),
+                "collector": collector.typed(Role::Collector).to_string(),
+                "subject": subject.typed(Role::Citizen).to_string(),
+                "purposes": gr.purposes.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                "categories": gr.categories.iter().map(|c| c.name()).collect::<Vec<_>>(),
+                "valid_until": gr.valid_until.map(time::format),
+            });
+            emit(g.json, describe::entry_text(e), value);
+        }
+    }
+    if !any && !g.json {
+        ctx::out("No grants in force.");
+    }
+    Ok(())
+}
+
+/// `consent history`: every entry of every feed, with collectors' acks.
+pub async fn history(g: &Global) -> anyhow::Result<()> {
+    let (feeds, mut node) = feeds(g).await?;
+    for (collector, subject, entries) in &feeds {
+        let acks = acks_for(&mut node, collector, entries).await?;
+        if !g.json {
+            ctx::out(format!(
+                "{} (with {})",
+                subject.typed(Role::Citizen),
+                collector.typed(Role::Collector)
+            ));
+        }
+        for e in entries {
+            let mut value = describe::entry_json(e, Role::Citizen);
+            let answers: Vec<_> = acks
+                .iter()
+                .filter(|(target, _)| *target == e.id)
+                .map(|(_, a)| a.clone())
+                .collect();
+            value["acks"] = json!(
+                answers
+                    .iter()
+                    .map(|a| describe::entry_json(a, Role::Collector))
+                    .collect::<Vec<_>>()
+            );
+            emit(g.json, format!("  {}", describe::entry_text(e)), value);
+            if !g.json {
+                for a in answers {
+                    ctx::out(format!("      ↳ collector {}", describe::entry_text(&a)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The collector's acks that answer any of `entries`.
+async fn acks_for(
+    node: &mut consent_client::node::NodeClient,
+    collector: &FeedId,
+    entries: &[consent_proto::Entry],
+) -> anyhow::Result<Vec<(EntryId, consent_proto::Entry)>> {
+    let ours: std::collections::HashSet<EntryId> = entries.iter().map(|e| e.id).collect();
+    Ok(node
+        .feed(collector)
+        .await?
+        .into_iter()
+        .filter_map(|e| match &e.body {
+            Body::Ack(a) if ours.contains(&a.request) => Some((a.request, e.clone())),
+            _ => None,
+        })
+        .collect())
+}
+
+/// `consent request`.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    /// Collector id (col1...).
+    pub collector: String,
+    /// access, erasure, rectification, restriction, portability or opt-out-sale.
+    pub kind: String,
+}
+
+pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
+    let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
+    let kind = RequestKind::from_name(&a.kind)?;
+    let mut ks = g.open(Role::Citizen)?;
+    let mut node = g.connect().await?;
+    if node.head(&collector).await?.is_none() {
+        bail!(
+            "unknown collector {}: the node at {} does not know it",
+            a.collector,
+            node.url()
+        );
+    }
+    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+    let entry = author
+        .append(
+            time::now_ms(),
+            Body::Request(Request {
+                collector,
+                kind,
+                details_digest: None,
+            }),
+        )
+        .map_err(anyhow::Error::msg)?;
+    ctx::submit(&mut node, &entry, "request").await?;
+    ks.save()?;
+    emit(
+        g.json,
+        format!(
+            "Asked {} for {}. Request id: {}",
+            a.collector,
+            kind.plain(),
+            entry.id
+        ),
+        json!({"request": entry.id.to_string(), "collector": a.collector, "kind": kind.name()}),
+    );
+    Ok(())
+}
+
+/// `consent export`: one JSON document with everything the wallet and the ledger hold.
+pub async fn export(g: &Global) -> anyhow::Result<()> {
+    let (feeds, mut node) = feeds(g).await?;
+    let mut out = Vec::new();
+    for (collector, subject, entries) in &feeds {
+        let policy = node.current_policy(collector).await?;
+        let acks = acks_for(&mut node, collector, entries).await?;
+        out.push(json!({
+            "collector": collector.typed(Role::Collector).to_string(),
+            "subject": subject.typed(Role::Citizen).to_string(),
+            "collector_policy": policy.map(|(id, p)| describe::policy_json(collector, &id, &p)),
+            "entries": entries.iter().map(|e| describe::entry_json(e, Role::Citizen)).collect::<Vec<_>>(),
+            "acks": acks.iter().map(|(_, a)| describe::entry_json(a, Role::Collector)).collect::<Vec<_>>(),
+        }));
+    }
+    let doc = json!({
+        "format": "consent-export/v1",
+        "exported_at": time::format(time::now_ms()),
+        "node": node.url(),
+        "keystore": g.keystore_path().display().to_string(),
+        "feeds": out,
+    });
+    ctx::out(serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}

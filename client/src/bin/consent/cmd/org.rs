@@ -1,0 +1,383 @@
+//! Collectors' and registrars' commands: `collector init | policy update | ack`,
+//! `registrar init | accredit | suspend`, and `check`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use consent_client::keystore::OwnFeed;
+use consent_client::{policy_file, time, wallet};
+use consent_proto::body::{Accreditation, Ack, AckAnswer, Body, Suspension};
+use consent_proto::entry::Author;
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory, Purpose, Role};
+use prost::bytes::Bytes;
+use serde_json::json;
+
+use crate::ctx::{self, Global, emit, entry_arg, feed_arg};
+
+/// Collector commands.
+#[derive(Subcommand, Debug)]
+pub enum Collector {
+    /// Create a collector keystore and feed, and publish its first policy.
+    Init {
+        /// Policy file (TOML; see client/examples/policy.toml).
+        #[arg(long)]
+        policy: PathBuf,
+    },
+    /// Publish a new policy version.
+    Policy {
+        #[command(subcommand)]
+        cmd: PolicyCmd,
+    },
+    /// Answer a citizen's request or erase-revocation with a signed ack.
+    Ack {
+        /// The request or revocation id (ent1...).
+        request: String,
+        /// It was done.
+        #[arg(long, conflicts_with = "refused")]
+        done: bool,
+        /// It was refused, for this reason (the legal ground; never personal data).
+        #[arg(long)]
+        refused: Option<String>,
+    },
+}
+
+/// `collector policy ...`
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Publish the next version of the policy.
+    Update {
+        /// Policy file.
+        #[arg(long)]
+        policy: PathBuf,
+    },
+}
+
+/// Registrar commands.
+#[derive(Subcommand, Debug)]
+pub enum Registrar {
+    /// Create a registrar keystore and feed; prints the id to list in the network genesis.
+    Init,
+    /// Accredit a collector until a date.
+    Accredit {
+        /// Collector id (col1...).
+        collector: String,
+        /// End of the accreditation (2027-01-31, RFC 3339, or a duration like 365d).
+        #[arg(long)]
+        until: String,
+    },
+    /// Suspend a collector's accreditation.
+    Suspend {
+        /// Collector id (col1...).
+        collector: String,
+        /// Public reason (about the organisation).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Creates an own feed (collector or registrar): keystore, inception.
+fn incept(
+    g: &Global,
+    role: Role,
+) -> anyhow::Result<(
+    consent_client::keystore::Keystore,
+    Author,
+    consent_proto::Entry,
+)> {
+    let mut ks = g.create(role, None)?;
+    let master = *ks.master();
+    let now = time::now_ms();
+    let (author, inception) = Author::incept(
+        role,
+        wallet::own_key(&master, role, 0),
+        wallet::own_key(&master, role, 1),
+        now,
+    )
+    .map_err(anyhow::Error::msg)?;
+    ks.state.own = Some(OwnFeed {
+        feed: author.feed().typed(role).to_string(),
+        inception_ms: now,
+        rotations: 0,
+    });
+    ks.save()?;
+    Ok((ks, author, inception))
+}
+
+/// The own feed's inception, rebuilt from the keystore (to resubmit it).
+fn own_inception(ks: &consent_client::keystore::Keystore) -> anyhow::Result<consent_proto::Entry> {
+    let own = ks.state.own.as_ref().context("this keystore has no feed")?;
+    let role = ks.role();
+    let master = ks.master();
+    let (_, e) = Author::incept(
+        role,
+        wallet::own_key(master, role, 0),
+        wallet::own_key(master, role, 1),
+        own.inception_ms,
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(e)
+}
+
+pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
+    match cmd {
+        Collector::Init { policy } => {
+            let body = policy_file::load(&policy, 1)?;
+            let mut node = g.connect().await?;
+            let (ks, mut author, inception) = incept(g, Role::Collector)?;
+            ctx::submit(&mut node, &inception, "collector inception").await?;
+            let entry = author
+                .append(time::now_ms(), body)
+                .map_err(anyhow::Error::msg)?;
+            ctx::submit(&mut node, &entry, "policy").await?;
+            let id = author.feed().typed(Role::Collector).to_string();
+            emit(
+                g.json,
+                format!(
+                    "Collector created: {id}\nPolicy version 1 published: {}\nKeystore: {}\nAsk a registrar to accredit {id}; until then every check answers deny.",
+                    entry.id,
+                    ks.path().display()
+                ),
+                json!({"collector": id, "policy": entry.id.to_string(), "version": 1, "keystore": ks.path().display().to_string()}),
+            );
+            Ok(())
+        }
+        Collector::Policy {
+            cmd: PolicyCmd::Update { policy },
+        } => {
+            let mut ks = g.open(Role::Collector)?;
+            let mut node = g.connect().await?;
+            let mut author = ctx::own(&mut node, &mut ks).await?;
+            let current = node
+                .current_policy(&author.feed())
+                .await?
+                .map(|(_, p)| p.version)
+                .unwrap_or(0);
+            let body = policy_file::load(&policy, current + 1)?;
+            let entry = author
+                .append(time::now_ms(), body)
+                .map_err(anyhow::Error::msg)?;
+            ctx::submit(&mut node, &entry, "policy").await?;
+            ks.save()?;
+            emit(
+                g.json,
+                format!("Policy version {} published: {}", current + 1, entry.id),
+                json!({"policy": entry.id.to_string(), "version": current + 1}),
+            );
+            Ok(())
+        }
+        Collector::Ack {
+            request,
+            done,
+            refused,
+        } => {
+            let target = entry_arg("<request-or-revocation-id>", &request)?;
+            let answer = match (done, refused) {
+                (true, None) => AckAnswer::Done,
+                (false, Some(reason)) => AckAnswer::Refused(reason),
+                _ => bail!("say --done or --refused REASON"),
+            };
+            let mut ks = g.open(Role::Collector)?;
+            let mut node = g.connect().await?;
+            if node.entry(&target).await?.is_none() {
+                bail!("the node knows no entry {request}");
+            }
+            let mut author = ctx::own(&mut node, &mut ks).await?;
+            let outcome = if matches!(answer, AckAnswer::Done) {
+                "done"
+            } else {
+                "refused"
+            };
+            let entry = author
+                .append(
+                    time::now_ms(),
+                    Body::Ack(Ack {
+                        request: target,
+                        answer,
+                    }),
+                )
+                .map_err(anyhow::Error::msg)?;
+            ctx::submit(&mut node, &entry, "ack").await?;
+            ks.save()?;
+            emit(
+                g.json,
+                format!("Acknowledged {request} ({outcome}). Ack id: {}", entry.id),
+                json!({"ack": entry.id.to_string(), "request": request, "outcome": outcome}),
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn registrar(cmd: Registrar, g: &Global) -> anyhow::Result<()> {
+    match cmd {
+        Registrar::Init => {
+            let (ks, author, inception) = incept(g, Role::Registrar)?;
+            let id = author.feed().typed(Role::Registrar).to_string();
+            // The node accepts a registrar only once the network genesis lists it.
+            let submitted = match g.connect().await {
+                Ok(mut node) => node
+                    .submit(&inception, "registrar inception")
+                    .await
+                    .is_ok_and(|r| r.status() == pb::SubmitStatus::Accepted),
+                Err(_) => false,
+            };
+            emit(
+                g.json,
+                format!(
+                    "Registrar created: {id}\nKeystore: {}\n{}",
+                    ks.path().display(),
+                    if submitted {
+                        "The node accepted it (this network's genesis lists it)."
+                    } else {
+                        "List this id in the network genesis (consentd genesis --registrar ...); it is submitted with your first accreditation."
+                    }
+                ),
+                json!({"registrar": id, "keystore": ks.path().display().to_string(), "on_node": submitted}),
+            );
+            Ok(())
+        }
+        Registrar::Accredit { collector, until } => {
+            let collector_id = feed_arg("<collector>", &collector, Role::Collector)?;
+            let until_ms = time::parse(&until).map_err(anyhow::Error::msg)?;
+            let body = Body::Accreditation(Accreditation {
+                collector: collector_id,
+                valid_until: until_ms,
+            });
+            registrar_append(
+                g,
+                body,
+                &format!("Accredited {collector} until {}", time::format(until_ms)),
+                json!({"collector": collector, "valid_until": time::format(until_ms)}),
+            )
+            .await
+        }
+        Registrar::Suspend { collector, reason } => {
+            let collector_id = feed_arg("<collector>", &collector, Role::Collector)?;
+            let body = Body::Suspension(Suspension {
+                collector: collector_id,
+                reason: reason.clone(),
+            });
+            registrar_append(
+                g,
+                body,
+                &format!("Suspended {collector}"),
+                json!({"collector": collector, "reason": reason}),
+            )
+            .await
+        }
+    }
+}
+
+async fn registrar_append(
+    g: &Global,
+    body: Body,
+    human: &str,
+    mut value: serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut ks = g.open(Role::Registrar)?;
+    let mut node = g.connect().await?;
+    let own = ks
+        .state
+        .own
+        .clone()
+        .context("this keystore has no registrar feed")?;
+    let feed = consent_proto::ids::TypedFeedId::parse_role(&own.feed, Role::Registrar)?;
+    if node.head(&feed).await?.is_none() {
+        let inception = own_inception(&ks)?;
+        ctx::submit(&mut node, &inception, "registrar inception")
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("{e}\n(is {} listed in this network's genesis?)", own.feed)
+            })?;
+    }
+    let mut author = ctx::own(&mut node, &mut ks).await?;
+    let entry = author
+        .append(time::now_ms(), body)
+        .map_err(anyhow::Error::msg)?;
+    ctx::submit(&mut node, &entry, "registrar statement").await?;
+    ks.save()?;
+    value["entry"] = json!(entry.id.to_string());
+    emit(g.json, format!("{human}. Entry id: {}", entry.id), value);
+    Ok(())
+}
+
+/// `consent check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Subject id (cit1...): the citizen's pairwise id for this collector.
+    #[arg(long)]
+    pub subject: String,
+    /// Collector id (col1...).
+    #[arg(long)]
+    pub collector: String,
+    /// Purpose, e.g. service-provision.
+    #[arg(long)]
+    pub purpose: String,
+    /// Data category, e.g. vehicle.
+    #[arg(long)]
+    pub category: String,
+    /// The time asked about (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
+    let subject = feed_arg("--subject", &a.subject, Role::Citizen)?;
+    let collector = feed_arg("--collector", &a.collector, Role::Collector)?;
+    let purpose = Purpose::from_name(&a.purpose)?;
+    let category = DataCategory::from_name(&a.category)?;
+    let at_ms =
+        a.at.as_deref()
+            .map(time::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or(0);
+    let mut node = g.connect().await?;
+    let r = node
+        .check(pb::CheckRequest {
+            subject: Bytes::copy_from_slice(&subject.0),
+            collector: Bytes::copy_from_slice(&collector.0),
+            purpose: purpose as i32,
+            category: category as i32,
+            at_ms,
+        })
+        .await?;
+    let decision = match r.decision() {
+        pb::Decision::Allow => "allow",
+        _ => "deny",
+    };
+    let reason = r
+        .reason()
+        .as_str_name()
+        .trim_start_matches("REASON_")
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    let grant = consent_proto::EntryId::from_slice(&r.grant)
+        .ok()
+        .map(|g| g.to_string());
+    let head = consent_proto::EntryId::from_slice(&r.subject_head)
+        .ok()
+        .map(|g| g.to_string());
+    emit(
+        g.json,
+        format!(
+            "{decision} ({reason}){}",
+            grant
+                .as_ref()
+                .map(|g| format!(", grant {g}"))
+                .unwrap_or_default()
+        ),
+        json!({
+            "decision": decision,
+            "reason": reason,
+            "grant": grant,
+            "subject_head": head,
+            "subject_head_seq": r.subject_head_seq,
+            "log_size": r.log_size,
+            "at": time::format(r.at_ms),
+        }),
+    );
+    Ok(())
+}

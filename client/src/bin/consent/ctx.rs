@@ -1,0 +1,277 @@
+//! What every subcommand shares: global options, the keystore, the node connection, parsing
+//! of ids with messages that name the argument, and output.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use consent_client::keystore::{DEFAULT_MEMORY_KIB, Keystore};
+use consent_client::node::NodeClient;
+use consent_client::wallet;
+use consent_proto::Entry;
+use consent_proto::entry::Author;
+use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
+use consent_proto::pb;
+use consent_proto::vocab::Role;
+use zeroize::Zeroizing;
+
+/// Global options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Node to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "CONSENT_NODE",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub node: String,
+    /// Keystore file (default: $XDG_DATA_HOME/consent-ledger/keystore.json or ~/.local/share/...).
+    #[arg(long, global = true, env = "CONSENT_KEYSTORE")]
+    pub keystore: Option<PathBuf>,
+    /// Machine output: one JSON object per result (field names are stable; see README).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Argon2id memory cost for new keystores, KiB (default 65536; at least 8192).
+    #[arg(long, global = true, hide = true, default_value_t = DEFAULT_MEMORY_KIB)]
+    pub kdf_memory_kib: u32,
+}
+
+impl Global {
+    pub fn keystore_path(&self) -> PathBuf {
+        if let Some(p) = &self.keystore {
+            return p.clone();
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("consent-ledger/keystore.json")
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<NodeClient> {
+        Ok(NodeClient::connect(&self.node).await?)
+    }
+
+    /// Opens the keystore, checking it was made for `role`.
+    pub fn open(&self, role: Role) -> anyhow::Result<Keystore> {
+        let path = self.keystore_path();
+        if !path.exists() {
+            let how = match role {
+                Role::Collector => "consent collector init --policy FILE",
+                Role::Registrar => "consent registrar init",
+                _ => "consent wallet init",
+            };
+            bail!(
+                "no keystore at {}; create one with `{how}` (or pass --keystore)",
+                path.display()
+            );
+        }
+        let passphrase = passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+        let ks = Keystore::open(&path, &passphrase)?;
+        if ks.role() != role {
+            bail!(
+                "the keystore {} belongs to a {}, but this command needs a {} keystore; pass --keystore",
+                path.display(),
+                ks.role(),
+                role
+            );
+        }
+        Ok(ks)
+    }
+
+    /// Creates a keystore for `role`.
+    pub fn create(
+        &self,
+        role: Role,
+        master: Option<Zeroizing<[u8; 32]>>,
+    ) -> anyhow::Result<Keystore> {
+        let path = self.keystore_path();
+        if path.exists() {
+            bail!(
+                "a keystore already exists at {}; pass another --keystore, or move it away first",
+                path.display()
+            );
+        }
+        let passphrase = passphrase(&format!("New passphrase for {}: ", path.display()), true)?;
+        Ok(Keystore::create(
+            &path,
+            role,
+            &passphrase,
+            self.kdf_memory_kib,
+            master,
+        )?)
+    }
+}
+
+/// The passphrase from `CONSENT_PASSPHRASE`, or a hidden prompt (asked twice when `confirm`).
+pub fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+    if let Ok(p) = std::env::var("CONSENT_PASSPHRASE") {
+        return Ok(Zeroizing::new(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no passphrase: set CONSENT_PASSPHRASE, or run in a terminal to be asked");
+    }
+    let first =
+        Zeroizing::new(rpassword::prompt_password(prompt).context("cannot read the passphrase")?);
+    if confirm {
+        if first.chars().count() < 8 {
+            bail!("choose a passphrase of at least 8 characters");
+        }
+        let again = Zeroizing::new(
+            rpassword::prompt_password("Repeat it: ").context("cannot read the passphrase")?,
+        );
+        if *again != *first {
+            bail!("the two passphrases differ; nothing was created");
+        }
+    }
+    Ok(first)
+}
+
+/// Parses a feed id argument of one role, naming the argument in the error.
+pub fn feed_arg(name: &str, text: &str, role: Role) -> anyhow::Result<FeedId> {
+    TypedFeedId::parse_role(text, role).map_err(|e| anyhow::anyhow!("argument {name}: {e}"))
+}
+
+/// Parses an entry id argument.
+pub fn entry_arg(name: &str, text: &str) -> anyhow::Result<EntryId> {
+    text.parse::<EntryId>()
+        .map_err(|e| anyhow::anyhow!("argument {name}: {e}"))
+}
+
+/// Submits and requires the node to hold the entry afterwards.
+pub async fn submit(
+    node: &mut NodeClient,
+    entry: &Entry,
+    what: &str,
+) -> anyhow::Result<pb::SubmitResponse> {
+    let r = node.submit(entry, what).await?;
+    match r.status() {
+        pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate => Ok(r),
+        pb::SubmitStatus::Pending => bail!(
+            "the node holds the {what} as pending: it does not yet know an entry it depends on ({}); \
+             check the ids, or retry once that entry has reached the node",
+            hex::encode(&r.missing)
+        ),
+        pb::SubmitStatus::Unspecified => bail!("the node gave no status for the {what}"),
+    }
+}
+
+/// Loads the pairwise feed for `collector` at its head on the node, creating it (submitting its
+/// inception) when the node does not know it. Finds the current key after a recovery.
+pub async fn pairwise(
+    node: &mut NodeClient,
+    ks: &mut Keystore,
+    collector: &FeedId,
+) -> anyhow::Result<Author> {
+    let master = *ks.master();
+    let key = TypedFeedId {
+        role: Role::Collector,
+        id: *collector,
+    }
+    .to_string();
+    let rotations = ks
+        .state
+        .pairwise
+        .get(&key)
+        .map(|f| f.rotations)
+        .unwrap_or(0);
+    let (_, inception) =
+        wallet::pairwise_inception(&master, collector).map_err(anyhow::Error::msg)?;
+    let head = match node.head(&inception.feed).await? {
+        Some(h) => h,
+        None => {
+            submit(node, &inception, "feed inception").await?;
+            node.head(&inception.feed)
+                .await?
+                .context("the node lost the inception it just accepted")?
+        }
+    };
+    let rotations = current_rotation(&head.signing_key, rotations, |n| {
+        wallet::pairwise_key(&master, collector, n)
+            .public()
+            .to_bytes()
+    })
+    .context(
+        "this wallet does not hold the current key of that feed (was it rotated elsewhere?)",
+    )?;
+    ks.state.pairwise.entry(key).or_default().rotations = rotations;
+    let head_id = EntryId::from_slice(&head.head).context("the node sent a malformed head")?;
+    Ok(wallet::pairwise_author(
+        &master, collector, rotations, head.seq, head_id,
+    ))
+}
+
+/// Which key number signs now: the recorded one, or a later one (after a recovery).
+pub fn current_rotation(
+    signing_key: &[u8],
+    recorded: u32,
+    key: impl Fn(u32) -> [u8; 32],
+) -> Option<u32> {
+    (recorded..recorded + 64)
+        .chain(0..recorded)
+        .find(|n| key(*n).as_slice() == signing_key)
+}
+
+/// Loads a collector's or registrar's own feed at its head.
+pub async fn own(node: &mut NodeClient, ks: &mut Keystore) -> anyhow::Result<Author> {
+    let role = ks.role();
+    let own = ks
+        .state
+        .own
+        .clone()
+        .context("this keystore has no feed yet")?;
+    let feed = TypedFeedId::parse_role(&own.feed, role)?;
+    let head = node.head(&feed).await?.with_context(|| {
+        format!(
+            "the node at {} does not know {}; was it created on another network?",
+            node.url(),
+            own.feed
+        )
+    })?;
+    let master = *ks.master();
+    let rotations = current_rotation(&head.signing_key, own.rotations, |n| {
+        wallet::own_key(&master, role, n).public().to_bytes()
+    })
+    .context("this keystore does not hold the feed's current key")?;
+    if let Some(o) = ks.state.own.as_mut() {
+        o.rotations = rotations;
+    }
+    let head_id = EntryId::from_slice(&head.head).context("the node sent a malformed head")?;
+    Ok(wallet::own_author(
+        &master, role, rotations, feed, head.seq, head_id,
+    ))
+}
+
+/// Asks "yes/no" on a terminal; without one, requires --yes.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("confirmation needed and there is no terminal: add --yes to confirm");
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Prints one result: a human sentence, or one JSON object.
+pub fn emit(json: bool, human: impl std::fmt::Display, value: serde_json::Value) {
+    if json { out(value) } else { out(human) }
+}
+
+/// Writes a line to standard output. A reader that went away (`consent history | head`) is not
+/// an error: the command stops quietly with success.
+pub fn out(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("consent: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,100 @@
+//! `consent`: the command line for citizens, collectors and registrars.
+//!
+//! Exit codes: 0 success (a deny is an answer: exit 0), 1 any failure (one line on stderr saying
+//! what went wrong and what to do), 2 bad usage. A closed output pipe is not an error.
+
+mod cmd {
+    pub mod citizen;
+    pub mod org;
+    pub mod wallet;
+}
+mod ctx;
+mod describe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// consent-ledger: my data, my choice. Grant and withdraw consent, check it, run a collector or a registrar.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    global: ctx::Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Your wallet: create, show your id for a collector, rotate keys, recover.
+    #[command(subcommand)]
+    Wallet(cmd::wallet::Wallet),
+    /// Show a collector's current policy in plain words.
+    Policy(cmd::citizen::PolicyArgs),
+    /// Consent to a collector storing some of your data for some purposes.
+    Grant(cmd::citizen::GrantArgs),
+    /// Withdraw a consent (optionally asking for erasure).
+    Revoke(cmd::citizen::RevokeArgs),
+    /// Grants in force now.
+    List,
+    /// Every entry of every feed of this wallet, with collectors' answers.
+    History,
+    /// Exercise a right: access, erasure, rectification, restriction, portability, opt-out-sale.
+    Request(cmd::citizen::RequestArgs),
+    /// Everything the wallet and the ledger hold about you, as one JSON document.
+    Export,
+    /// Collector: create, publish policies, acknowledge requests.
+    #[command(subcommand)]
+    Collector(cmd::org::Collector),
+    /// Registrar: create, accredit and suspend collectors.
+    #[command(subcommand)]
+    Registrar(cmd::org::Registrar),
+    /// Ask whether a subject consents (prints allow or deny and why; exit 0 either way).
+    Check(cmd::org::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("consent: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let g = cli.global.clone();
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Wallet(c) => cmd::wallet::run(c, &g).await,
+            Command::Policy(a) => cmd::citizen::policy(a, &g).await,
+            Command::Grant(a) => cmd::citizen::grant(a, &g).await,
+            Command::Revoke(a) => cmd::citizen::revoke(a, &g).await,
+            Command::List => cmd::citizen::list(&g).await,
+            Command::History => cmd::citizen::history(&g).await,
+            Command::Request(a) => cmd::citizen::request(a, &g).await,
+            Command::Export => cmd::citizen::export(&g).await,
+            Command::Collector(c) => cmd::org::collector(c, &g).await,
+            Command::Registrar(c) => cmd::org::registrar(c, &g).await,
+            Command::Check(a) => cmd::org::check(a, &g).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("consent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

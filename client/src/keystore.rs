@@ -1,0 +1,491 @@
+//! The encrypted keystore: one JSON file (mode 0600) holding a master secret and a little state,
+//! encrypted with XChaCha20-Poly1305 under a key derived from the passphrase with Argon2id. The
+//! header (format, role, KDF parameters) is authenticated as associated data, so it cannot be
+//! altered either. Secrets live in `Zeroizing` buffers and are wiped when dropped.
+//!
+//! File format (`consent-keystore/v1`):
+//! ```json
+//! { "format": "consent-keystore/v1", "role": "citizen",
+//!   "kdf": { "algorithm": "argon2id", "memory_kib": 65536, "iterations": 3, "parallelism": 1, "salt": "<hex 16>" },
+//!   "cipher": "xchacha20poly1305", "nonce": "<hex 24>", "ciphertext": "<hex>" }
+//! ```
+//! The plaintext is JSON: `{ "master": "<hex 32>", "state": { ... } }` (see [`State`]).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use consent_proto::vocab::Role;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Format tag of the file.
+pub const FORMAT: &str = "consent-keystore/v1";
+/// Default Argon2id memory cost (64 MiB).
+pub const DEFAULT_MEMORY_KIB: u32 = 64 * 1024;
+/// Smallest memory cost accepted when reading a file (8 MiB): a weaker file is refused.
+pub const MIN_MEMORY_KIB: u32 = 8 * 1024;
+/// Largest keystore file read.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Keystore failures, each with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum KeystoreError {
+    /// No file.
+    #[error("no keystore at {0}; create one with `consent wallet init` (or pass --keystore)")]
+    Missing(PathBuf),
+    /// A file exists where a new one would go.
+    #[error("a keystore already exists at {0}; pass another --keystore, or move it away first")]
+    Exists(PathBuf),
+    /// Wrong passphrase (or a tampered file).
+    #[error("wrong passphrase for {0} (or the file was altered); nothing was changed")]
+    WrongPassphrase(PathBuf),
+    /// Unreadable or malformed.
+    #[error("keystore {path} is unreadable: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// I/O.
+    #[error("keystore {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Key derivation or encryption failed.
+    #[error("keystore cryptography failed: {0}")]
+    Crypto(String),
+}
+
+/// KDF parameters stored in the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kdf {
+    /// Always "argon2id".
+    pub algorithm: String,
+    /// Memory cost, KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+    /// 16 random bytes, hex.
+    pub salt: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    format: String,
+    role: String,
+    kdf: Kdf,
+    cipher: String,
+    nonce: String,
+    ciphertext: String,
+}
+
+/// What the wallet remembers besides its master secret. Everything here can be rebuilt from the
+/// master secret and the nodes (see `consent wallet recover`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Citizen: pairwise feeds by collector id (`col1…`), with their rotation count.
+    #[serde(default)]
+    pub pairwise: BTreeMap<String, FeedState>,
+    /// Collector or registrar: its one feed.
+    #[serde(default)]
+    pub own: Option<OwnFeed>,
+}
+
+/// A pairwise feed's local state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedState {
+    /// Key rotations done (the current key is key number `rotations`).
+    pub rotations: u32,
+}
+
+/// A collector's or registrar's feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnFeed {
+    /// Feed id, text form.
+    pub feed: String,
+    /// Inception time, Unix ms.
+    pub inception_ms: u64,
+    /// Key rotations done.
+    pub rotations: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Plain {
+    master: String,
+    state: State,
+}
+
+/// An unlocked keystore.
+pub struct Keystore {
+    path: PathBuf,
+    role: Role,
+    kdf: Kdf,
+    master: Zeroizing<[u8; 32]>,
+    /// Local state; call [`Keystore::save`] after changing it.
+    pub state: State,
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Keystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Keystore({}, {}, <secrets redacted>)",
+            self.path.display(),
+            self.role
+        )
+    }
+}
+
+fn random<const N: usize>() -> Result<[u8; N], KeystoreError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| KeystoreError::Crypto(format!("no randomness: {e}")))?;
+    Ok(b)
+}
+
+fn derive_key(passphrase: &str, kdf: &Kdf) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+    let salt = hex::decode(&kdf.salt).map_err(|e| KeystoreError::Crypto(format!("salt: {e}")))?;
+    let params = argon2::Params::new(kdf.memory_kib, kdf.iterations, kdf.parallelism, Some(32))
+        .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut key = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(passphrase.as_bytes(), &salt, key.as_mut())
+        .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
+    Ok(key)
+}
+
+fn aad(format: &str, role: &str, kdf: &Kdf) -> Vec<u8> {
+    format!(
+        "{format}\n{role}\n{}\n{}\n{}\n{}\n{}",
+        kdf.algorithm, kdf.memory_kib, kdf.iterations, kdf.parallelism, kdf.salt
+    )
+    .into_bytes()
+}
+
+impl Keystore {
+    /// Creates a keystore with a fresh master secret (or the given one, for recovery) and writes it.
+    pub fn create(
+        path: &Path,
+        role: Role,
+        passphrase: &str,
+        memory_kib: u32,
+        master: Option<Zeroizing<[u8; 32]>>,
+    ) -> Result<Keystore, KeystoreError> {
+        if path.exists() {
+            return Err(KeystoreError::Exists(path.to_path_buf()));
+        }
+        let master = match master {
+            Some(m) => m,
+            None => Zeroizing::new(random::<32>()?),
+        };
+        let kdf = Kdf {
+            algorithm: "argon2id".into(),
+            memory_kib: memory_kib.max(MIN_MEMORY_KIB),
+            iterations: 3,
+            parallelism: 1,
+            salt: hex::encode(random::<16>()?),
+        };
+        let key = derive_key(passphrase, &kdf)?;
+        let ks = Keystore {
+            path: path.to_path_buf(),
+            role,
+            kdf,
+            master,
+            state: State::default(),
+            key,
+        };
+        ks.save()?;
+        Ok(ks)
+    }
+
+    /// Opens and decrypts a keystore.
+    pub fn open(path: &Path, passphrase: &str) -> Result<Keystore, KeystoreError> {
+        let invalid = |message: String| KeystoreError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeystoreError::Missing(path.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(KeystoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(invalid(format!(
+                "{} bytes; a keystore is at most 1 MiB",
+                meta.len()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| KeystoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: File = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if file.format != FORMAT
+            || file.cipher != "xchacha20poly1305"
+            || file.kdf.algorithm != "argon2id"
+        {
+            return Err(invalid(format!("unsupported format {:?}", file.format)));
+        }
+        if file.kdf.memory_kib < MIN_MEMORY_KIB
+            || file.kdf.memory_kib > 4 * 1024 * 1024
+            || file.kdf.iterations == 0
+            || file.kdf.iterations > 64
+            || file.kdf.parallelism == 0
+            || file.kdf.parallelism > 16
+        {
+            return Err(invalid("KDF parameters out of range".into()));
+        }
+        let role = Role::from_name(&file.role).map_err(|e| invalid(e.to_string()))?;
+        let nonce: [u8; 24] = hex::decode(&file.nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| invalid("nonce".into()))?;
+        let ciphertext = hex::decode(&file.ciphertext).map_err(|e| invalid(e.to_string()))?;
+        let key = derive_key(passphrase, &file.kdf)?;
+        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(
+                    XNonce::from_slice(&nonce),
+                    Payload {
+                        msg: &ciphertext,
+                        aad: &aad(&file.format, &file.role, &file.kdf),
+                    },
+                )
+                .map_err(|_| KeystoreError::WrongPassphrase(path.to_path_buf()))?,
+        );
+        let plain: Plain = serde_json::from_slice(&plain).map_err(|e| invalid(e.to_string()))?;
+        let master_hex = Zeroizing::new(plain.master);
+        let mut master = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(master_hex.as_bytes(), master.as_mut())
+            .map_err(|_| invalid("master secret".into()))?;
+        Ok(Keystore {
+            path: path.to_path_buf(),
+            role,
+            kdf: file.kdf,
+            master,
+            state: plain.state,
+            key,
+        })
+    }
+
+    /// Encrypts and writes the keystore atomically (temp file, fsync, rename), mode 0600.
+    pub fn save(&self) -> Result<(), KeystoreError> {
+        let io = |source| KeystoreError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let plain = Zeroizing::new(
+            serde_json::to_vec(&Plain {
+                master: hex::encode(self.master.as_ref()),
+                state: self.state.clone(),
+            })
+            .map_err(|e| KeystoreError::Crypto(e.to_string()))?,
+        );
+        let nonce = random::<24>()?;
+        let role = self.role.name().to_string();
+        let cipher = XChaCha20Poly1305::new(self.key.as_ref().into());
+        let ciphertext = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad(FORMAT, &role, &self.kdf),
+                },
+            )
+            .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
+        let file = File {
+            format: FORMAT.into(),
+            role,
+            kdf: self.kdf.clone(),
+            cipher: "xchacha20poly1305".into(),
+            nonce: hex::encode(nonce),
+            ciphertext: hex::encode(ciphertext),
+        };
+        let text = serde_json::to_string_pretty(&file)
+            .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = self.path.with_extension("tmp");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        Ok(())
+    }
+
+    /// The role this keystore was created for.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The master secret (everything derives from it).
+    pub fn master(&self) -> &[u8; 32] {
+        &self.master
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The recovery key: the master secret as a bech32m string with prefix `recovery`.
+pub fn recovery_key(master: &[u8; 32]) -> Zeroizing<String> {
+    Zeroizing::new(consent_proto::ids::encode_text("recovery", master))
+}
+
+/// Parses a recovery key.
+pub fn parse_recovery_key(text: &str) -> Result<Zeroizing<[u8; 32]>, String> {
+    let bytes = consent_proto::ids::decode_text(text.trim(), "recovery")
+        .map_err(|e| format!("not a recovery key: {e}"))?;
+    Ok(Zeroizing::new(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(dir: &Path) -> (PathBuf, [u8; 32]) {
+        let path = dir.join("ks.json");
+        let ks = Keystore::create(
+            &path,
+            Role::Citizen,
+            "a good passphrase",
+            MIN_MEMORY_KIB,
+            None,
+        )
+        .expect("create");
+        (path, *ks.master())
+    }
+
+    #[test]
+    fn round_trip_and_state_survive_saving() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, master) = create(dir.path());
+        let mut ks = Keystore::open(&path, "a good passphrase").expect("open");
+        assert_eq!(*ks.master(), master);
+        ks.state
+            .pairwise
+            .insert("col1x".into(), FeedState { rotations: 2 });
+        ks.save().expect("save");
+        let again = Keystore::open(&path, "a good passphrase").expect("open");
+        assert_eq!(
+            again.state.pairwise.get("col1x").map(|f| f.rotations),
+            Some(2)
+        );
+        assert!(matches!(
+            Keystore::create(&path, Role::Citizen, "x", MIN_MEMORY_KIB, None),
+            Err(KeystoreError::Exists(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_are_not_on_disk_in_clear_and_the_file_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, master) = create(dir.path());
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains(&hex::encode(master)));
+        assert!(!text.contains(recovery_key(&master).as_str()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Each save uses a fresh nonce.
+        let ks = Keystore::open(&path, "a good passphrase").expect("open");
+        ks.save().expect("save");
+        assert_ne!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+
+    #[test]
+    fn wrong_passphrase_and_tampering_are_refused_without_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = create(dir.path());
+        let before = std::fs::read(&path).expect("read");
+        assert!(matches!(
+            Keystore::open(&path, "wrong"),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            before,
+            "nothing changed"
+        );
+        // The header is authenticated: lowering the KDF cost or changing the role is detected.
+        let text = String::from_utf8(before.clone()).expect("utf8");
+        let weaker = text.replace("\"iterations\": 3", "\"iterations\": 2");
+        std::fs::write(&path, weaker).expect("write");
+        assert!(matches!(
+            Keystore::open(&path, "a good passphrase"),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
+        let other_role = text.replace("\"role\": \"citizen\"", "\"role\": \"registrar\"");
+        std::fs::write(&path, other_role).expect("write");
+        assert!(matches!(
+            Keystore::open(&path, "a good passphrase"),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
+        // A flipped ciphertext digit.
+        let file: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let ct = file["ciphertext"].as_str().expect("ciphertext").to_string();
+        let flipped = format!(
+            "{}{}",
+            if ct.starts_with('0') { "1" } else { "0" },
+            &ct[1..]
+        );
+        std::fs::write(&path, text.replace(&ct, &flipped)).expect("write");
+        assert!(matches!(
+            Keystore::open(&path, "a good passphrase"),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
+        std::fs::write(&path, "{not json").expect("write");
+        assert!(matches!(
+            Keystore::open(&path, "a good passphrase"),
+            Err(KeystoreError::Invalid { .. })
+        ));
+        assert!(matches!(
+            Keystore::open(&dir.path().join("none.json"), "x"),
+            Err(KeystoreError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn recovery_key_round_trips_and_rejects_typos() {
+        let master = [9u8; 32];
+        let key = recovery_key(&master);
+        assert!(key.starts_with("recovery1"));
+        assert_eq!(*parse_recovery_key(&key).expect("parses"), master);
+        let mut typo = key.to_string();
+        typo.pop();
+        typo.push('x');
+        assert!(parse_recovery_key(&typo).is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! # consent-client: wallets and collectors for consent-ledger
+//!
+//! The library behind the `consent` command line, for programs that embed a wallet or a
+//! collector.
+//!
+//! # Layout
+//! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
+//! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
+//! - [`node`]: a gRPC connection to a node with actionable errors.
+//! - [`policy_file`]: the collector's policy TOML format.
+//! - [`time`]: dates on the command line.
+
+pub mod keystore;
+pub mod node;
+pub mod policy_file;
+pub mod time;
+pub mod wallet;

@@ -1,0 +1,229 @@
+//! A gRPC connection to one node, with errors a person can act on.
+
+use consent_proto::Entry;
+use consent_proto::body::{Body, Policy};
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::pb;
+use consent_proto::pb::consent_client::ConsentClient;
+use consent_proto::pb::ledger_client::LedgerClient;
+use consent_proto::pb::node_client::NodeClient as StatusClient;
+use prost::bytes::Bytes;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+/// Failures talking to a node.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node cannot be reached.
+    #[error(
+        "cannot reach the node at {url}: {message} (is consentd running? set --node or CONSENT_NODE)"
+    )]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// The node refused the request.
+    #[error("the node refused {what}: {message}")]
+    Refused {
+        /// What was asked.
+        what: String,
+        /// gRPC code.
+        code: Code,
+        /// The node's explanation.
+        message: String,
+    },
+}
+
+/// A connection to one node.
+#[derive(Clone)]
+pub struct NodeClient {
+    url: String,
+    ledger: LedgerClient<Channel>,
+    consent: ConsentClient<Channel>,
+    status: StatusClient<Channel>,
+}
+
+impl NodeClient {
+    /// Connects (and fails fast with a clear message when nothing listens).
+    pub async fn connect(url: &str) -> Result<NodeClient, ClientError> {
+        let unreachable = |message: String| ClientError::Unreachable {
+            url: url.to_string(),
+            message,
+        };
+        let endpoint = Channel::from_shared(url.to_string())
+            .map_err(|e| {
+                unreachable(format!(
+                    "not a valid URL ({e}); use e.g. http://127.0.0.1:50051"
+                ))
+            })?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(30))
+            .tcp_nodelay(true);
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| unreachable(source_chain(&e)))?;
+        Ok(NodeClient {
+            url: url.to_string(),
+            ledger: LedgerClient::new(channel.clone()),
+            consent: ConsentClient::new(channel.clone()),
+            status: StatusClient::new(channel),
+        })
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn refused(&self, what: &str, status: Status) -> ClientError {
+        if matches!(status.code(), Code::Unavailable | Code::Unknown)
+            && status.message().contains("transport")
+        {
+            return ClientError::Unreachable {
+                url: self.url.clone(),
+                message: status.message().to_string(),
+            };
+        }
+        ClientError::Refused {
+            what: what.to_string(),
+            code: status.code(),
+            message: status.message().to_string(),
+        }
+    }
+
+    /// Submits one entry.
+    pub async fn submit(
+        &mut self,
+        entry: &Entry,
+        what: &str,
+    ) -> Result<pb::SubmitResponse, ClientError> {
+        match self
+            .ledger
+            .submit(pb::SubmitRequest {
+                entry: Some(entry.to_signed()),
+            })
+            .await
+        {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.refused(what, s)),
+        }
+    }
+
+    /// A feed's head, or `None` when the node does not know the feed.
+    pub async fn head(
+        &mut self,
+        feed: &FeedId,
+    ) -> Result<Option<pb::GetHeadResponse>, ClientError> {
+        match self
+            .ledger
+            .get_head(pb::GetHeadRequest {
+                feed: Bytes::copy_from_slice(&feed.0),
+            })
+            .await
+        {
+            Ok(r) => Ok(Some(r.into_inner())),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(self.refused("the feed head", s)),
+        }
+    }
+
+    /// An entry by id, or `None`.
+    pub async fn entry(&mut self, id: &EntryId) -> Result<Option<Entry>, ClientError> {
+        match self
+            .ledger
+            .get_entry(pb::GetEntryRequest {
+                id: Bytes::copy_from_slice(&id.0),
+            })
+            .await
+        {
+            Ok(r) => Ok(r
+                .into_inner()
+                .entry
+                .and_then(|e| e.entry)
+                .and_then(|s| Entry::from_signed(&s).ok())),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(self.refused("the entry", s)),
+        }
+    }
+
+    /// Every entry of a feed (empty for an unknown feed), paging through the node's stream limit.
+    pub async fn feed(&mut self, feed: &FeedId) -> Result<Vec<Entry>, ClientError> {
+        let mut out = Vec::new();
+        loop {
+            let request = pb::GetFeedRequest {
+                feed: Bytes::copy_from_slice(&feed.0),
+                from_seq: out.len() as u64,
+                limit: 0,
+            };
+            let mut stream = match self.ledger.get_feed(request).await {
+                Ok(r) => r.into_inner(),
+                Err(s) if s.code() == Code::NotFound => return Ok(out),
+                Err(s) => return Err(self.refused("the feed", s)),
+            };
+            let before = out.len();
+            loop {
+                match stream.message().await {
+                    Ok(Some(item)) => {
+                        if let Some(entry) = item.entry.and_then(|s| Entry::from_signed(&s).ok()) {
+                            out.push(entry);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(s) => return Err(self.refused("the feed", s)),
+                }
+            }
+            if out.len() == before
+                || (out.len() - before) < consent_proto::limits::MAX_FEED_STREAM as usize
+            {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The collector's current (highest-version) policy and its entry id.
+    pub async fn current_policy(
+        &mut self,
+        collector: &FeedId,
+    ) -> Result<Option<(EntryId, Policy)>, ClientError> {
+        let entries = self.feed(collector).await?;
+        Ok(entries.into_iter().rev().find_map(|e| match e.body {
+            Body::Policy(p) => Some((e.id, p)),
+            _ => None,
+        }))
+    }
+
+    /// A consent check.
+    pub async fn check(
+        &mut self,
+        request: pb::CheckRequest,
+    ) -> Result<pb::CheckResponse, ClientError> {
+        match self.consent.check(request).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.refused("the check", s)),
+        }
+    }
+
+    /// The node's status.
+    pub async fn status(&mut self) -> Result<pb::StatusResponse, ClientError> {
+        match self.status.status(pb::StatusRequest {}).await {
+            Ok(r) => Ok(r.into_inner()),
+            Err(s) => Err(self.refused("status", s)),
+        }
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
