@@ -52,6 +52,8 @@ enum Command {
     Registrar(cmd::org::Registrar),
     /// Ask whether a subject consents (prints allow or deny and why; exit 0 either way).
     Check(cmd::org::CheckArgs),
+    /// The purposes, data categories and request kinds, with what each means.
+    Vocab,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +82,10 @@ fn main() -> ExitCode {
             Command::Collector(c) => cmd::org::collector(c, &g).await,
             Command::Registrar(c) => cmd::org::registrar(c, &g).await,
             Command::Check(a) => cmd::org::check(a, &g).await,
+            Command::Vocab => {
+                cmd::citizen::vocab(&g);
+                Ok(())
+            }
         }
     });
     match result {

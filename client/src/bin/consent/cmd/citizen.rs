@@ -418,3 +418,39 @@ pub async fn export(g: &Global) -> anyhow::Result<()> {
     ctx::out(serde_json::to_string_pretty(&doc)?);
     Ok(())
 }
+
+/// `consent vocab`.
+pub fn vocab(g: &Global) {
+    let lists: [(&str, Vec<(&str, &str)>); 3] = [
+        (
+            "purpose",
+            Purpose::ALL.iter().map(|p| (p.name(), p.plain())).collect(),
+        ),
+        (
+            "category",
+            DataCategory::ALL
+                .iter()
+                .map(|c| (c.name(), c.plain()))
+                .collect(),
+        ),
+        (
+            "request",
+            RequestKind::ALL
+                .iter()
+                .map(|k| (k.name(), k.plain()))
+                .collect(),
+        ),
+    ];
+    for (kind, items) in lists {
+        if !g.json {
+            ctx::out(format!("{kind}s:"));
+        }
+        for (name, plain) in items {
+            emit(
+                g.json,
+                format!("  {name:<26} {plain}"),
+                json!({"kind": kind, "name": name, "meaning": plain}),
+            );
+        }
+    }
+}
