@@ -231,3 +231,29 @@ impl tonic::codec::Decoder for Raw {
         Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
     }
 }
+
+impl TestNode {
+    /// `Node.Status`.
+    pub async fn status(&self) -> pb::StatusResponse {
+        match self
+            .status_client()
+            .await
+            .status(pb::StatusRequest {})
+            .await
+        {
+            Ok(r) => r.into_inner(),
+            Err(e) => panic!("status failed: {e}"),
+        }
+    }
+
+    /// `Ledger.GetHead` of a feed the node must know.
+    pub async fn head(&self, feed: &consent_proto::FeedId) -> pb::GetHeadResponse {
+        let request = pb::GetHeadRequest {
+            feed: prost::bytes::Bytes::copy_from_slice(&feed.0),
+        };
+        match self.ledger().await.get_head(request).await {
+            Ok(r) => r.into_inner(),
+            Err(e) => panic!("head of {feed:?} failed: {e}"),
+        }
+    }
+}

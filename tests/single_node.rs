@@ -110,13 +110,7 @@ async fn grant_allows_revoke_denies_and_reads_work() {
     assert_eq!(resp.grant.as_ref(), grant.id.0.as_slice());
 
     // Reads: head, entry, feed stream, status.
-    let head = ledger
-        .get_head(pb::GetHeadRequest {
-            feed: Bytes::copy_from_slice(&subject.0),
-        })
-        .await
-        .expect("head")
-        .into_inner();
+    let head = s.node.head(&subject).await;
     assert_eq!(
         (head.seq, head.role(), head.frozen),
         (2, pb::Role::Citizen, false)
@@ -152,14 +146,7 @@ async fn grant_allows_revoke_denies_and_reads_work() {
         .await
         .expect_err("absent");
     assert_eq!(missing.code(), Code::NotFound);
-    let status = s
-        .node
-        .status_client()
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = s.node.status().await;
     assert_eq!(
         (status.entries, status.feeds, status.network_id.as_str()),
         (7, 3, "test")
@@ -274,25 +261,12 @@ async fn a_gap_is_held_pending_and_accepted_once_filled() {
     assert_eq!(pending.status(), pb::SubmitStatus::Pending);
     assert_eq!(pending.missing.as_ref(), s.alice.feed().0.as_slice());
     assert!(pending.receipt.is_none());
-    let status = s
-        .node
-        .status_client()
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = s.node.status().await;
     assert_eq!(status.pending, 1);
 
     submit_ok(&mut ledger, &grant).await;
     // The held revocation was accepted in the same commit as its predecessor.
-    let head = ledger
-        .get_head(pb::GetHeadRequest {
-            feed: Bytes::copy_from_slice(&s.alice.feed().0),
-        })
-        .await
-        .expect("head")
-        .into_inner();
+    let head = s.node.head(&s.alice.feed()).await;
     assert_eq!(head.seq, 2);
     let (d, r, _) = decision(&s.node, s.alice.feed(), s.scene.collector.feed()).await;
     assert_eq!((d, r), (pb::Decision::Deny, pb::Reason::Revoked));
@@ -320,13 +294,7 @@ async fn a_gap_is_held_pending_and_accepted_once_filled() {
     for e in &s.scene.entries {
         submit_ok(&mut l2, e).await;
     }
-    let head = l2
-        .get_head(pb::GetHeadRequest {
-            feed: Bytes::copy_from_slice(&bob.feed().0),
-        })
-        .await
-        .expect("head")
-        .into_inner();
+    let head = fresh.head(&bob.feed()).await;
     assert_eq!(
         head.seq, 1,
         "bob's grant was accepted once the collector and its policy arrived"
@@ -346,14 +314,7 @@ async fn a_duplicate_is_idempotent() {
     let a = consent_proto::receipt::verify(&first.receipt.unwrap_or_default()).expect("receipt");
     let b = consent_proto::receipt::verify(&again.receipt.unwrap_or_default()).expect("receipt");
     assert_eq!(a.index, b.index);
-    let status = s
-        .node
-        .status_client()
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = s.node.status().await;
     assert_eq!(status.entries, 6);
 }
 
@@ -396,22 +357,9 @@ async fn an_equivocation_freezes_the_feed_and_checks_deny() {
         submit(&mut ledger, &next).await.expect_err("frozen").code(),
         Code::FailedPrecondition
     );
-    let head = ledger
-        .get_head(pb::GetHeadRequest {
-            feed: Bytes::copy_from_slice(&s.alice.feed().0),
-        })
-        .await
-        .expect("head")
-        .into_inner();
+    let head = s.node.head(&s.alice.feed()).await;
     assert!(head.frozen);
-    let status = s
-        .node
-        .status_client()
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = s.node.status().await;
     assert_eq!(status.frozen_feeds, 1);
     // The freeze and its proof survive a restart.
     s.node.stop().await;
@@ -491,14 +439,7 @@ async fn oversized_and_garbage_input_is_refused_and_the_node_keeps_serving() {
         Some(pb::SubmitStatus::Accepted)
     );
     // Still serving.
-    let status = s
-        .node
-        .status_client()
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = s.node.status().await;
     assert_eq!(status.entries, 6);
 }
 
@@ -590,14 +531,7 @@ async fn a_thousand_concurrent_submits_are_all_acknowledged_and_survive_restart(
     let (feed, _) = acknowledged[999];
     let (d, _, _) = decision(&s.node, feed, s.scene.collector.feed()).await;
     assert_eq!(d, pb::Decision::Allow);
-    let status = s
-        .node
-        .status_client()
-        .await
-        .status(pb::StatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
+    let status = s.node.status().await;
     assert_eq!(status.entries, 5 + 1_000);
     assert_store_consistent(&s.node).await;
 }

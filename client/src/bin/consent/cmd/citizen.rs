@@ -22,19 +22,25 @@ pub struct PolicyArgs {
 pub async fn policy(a: PolicyArgs, g: &Global) -> anyhow::Result<()> {
     let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
     let mut node = g.connect().await?;
-    let (id, p) = node.current_policy(&collector).await?.with_context(|| {
-        format!(
-            "unknown collector {}: the node at {} knows no policy from it",
-            a.collector,
-            node.url()
-        )
-    })?;
+    let (id, p) = known_policy(&mut node, &collector, &a.collector).await?;
     emit(
         g.json,
         describe::policy_text(&collector, &id, &p),
         describe::policy_json(&collector, &id, &p),
     );
     Ok(())
+}
+
+/// The collector's current policy, or an error naming the unknown collector.
+async fn known_policy(
+    node: &mut consent_client::node::NodeClient,
+    collector: &FeedId,
+    text: &str,
+) -> anyhow::Result<(EntryId, consent_proto::body::Policy)> {
+    let url = node.url().to_string();
+    node.current_policy(collector).await?.with_context(|| {
+        format!("unknown collector {text}: the node at {url} knows no policy from it")
+    })
 }
 
 /// `consent grant`.
@@ -82,13 +88,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
-    let (policy_id, policy) = node.current_policy(&collector).await?.with_context(|| {
-        format!(
-            "unknown collector {}: the node at {} knows no policy from it",
-            a.collector,
-            node.url()
-        )
-    })?;
+    let (policy_id, policy) = known_policy(&mut node, &collector, &a.collector).await?;
     for p in purposes.iter() {
         if !policy.purposes.contains(p) {
             bail!(
