@@ -16,6 +16,8 @@ use tonic::transport::Channel;
 pub struct TestNode {
     /// The running node (None while stopped).
     pub node: Option<Node>,
+    /// Storage engine.
+    pub engine: consent_node::config::Engine,
     /// Its data directory (kept across restarts).
     pub dir: PathBuf,
     genesis_path: PathBuf,
@@ -61,6 +63,7 @@ impl TestNode {
         let dir = temp.path().join("node");
         let genesis_path = write_genesis(temp.path(), genesis);
         let mut t = TestNode {
+            engine: Default::default(),
             node: None,
             dir,
             genesis_path,
@@ -78,6 +81,9 @@ impl TestNode {
                 .parse()
                 .unwrap_or_else(|e| panic!("addr: {e}")),
             genesis: Some(self.genesis_path.clone()),
+            store: consent_node::config::StoreSection {
+                engine: self.engine,
+            },
             ..Config::default()
         }
     }

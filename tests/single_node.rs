@@ -630,3 +630,39 @@ async fn the_pending_store_is_bounded() {
         assert_eq!(got, expected, "orphan {i}");
     }
 }
+
+#[tokio::test]
+async fn the_fjall_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
+    let mut s = setup().await;
+    // Move the same scenario onto a fjall node.
+    s.node.stop().await;
+    let mut node = TestNode::start(&fixture_genesis()).await;
+    node.stop().await;
+    node.engine = consent_node::config::Engine::Fjall;
+    let _ = std::fs::remove_dir_all(node.dir.join("store"));
+    node.restart().await;
+    let mut ledger = node.ledger().await;
+    for e in &s.scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let (_, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    submit_ok(&mut ledger, &a0).await;
+    let grant = s.grant();
+    submit_ok(&mut ledger, &grant).await;
+    let (d, _, _) = decision(&node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!(d, pb::Decision::Allow);
+    node.stop().await;
+    node.restart().await;
+    let (d, _, _) = decision(&node, s.alice.feed(), s.scene.collector.feed()).await;
+    assert_eq!(d, pb::Decision::Allow);
+    assert_store_consistent(&node).await;
+    // The same data directory under the other engine is refused.
+    node.stop().await;
+    let mut config = node.config();
+    config.store.engine = consent_node::config::Engine::Sled;
+    let err = match consent_node::Node::start(config).await {
+        Ok(_) => panic!("a fjall data directory was opened as sled"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("engine = \"fjall\""), "{err}");
+}

@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     eprintln!("measuring the write path alone on each storage engine...");
-    let (memory, sled_rate, sled_insert) = runtime.block_on(engines(&setup, &work))?;
+    let (memory, sled_rate, sled_insert, fjall_rate) = runtime.block_on(engines(&setup, &work))?;
     rows.push(Row {
         name: "write path alone, memory engine (no gRPC)".into(),
         value: memory,
@@ -91,6 +91,14 @@ fn main() -> anyhow::Result<()> {
     rows.push(Row {
         name: "write path alone, sled engine (no gRPC)".into(),
         value: sled_rate,
+        unit: "entries/s",
+        baseline: Some(("memory engine".into(), memory)),
+        target: None,
+        extra: String::new(),
+    });
+    rows.push(Row {
+        name: "write path alone, fjall engine (no gRPC)".into(),
+        value: fjall_rate,
         unit: "entries/s",
         baseline: Some(("memory engine".into(), memory)),
         target: None,
@@ -223,6 +231,50 @@ fn main() -> anyhow::Result<()> {
         });
         node.shutdown();
         node.join().await?;
+
+        // The same durable ingest on the fjall engine.
+        for (batch, label) in [
+            (1usize, "Submit (64 callers)"),
+            (500, "SubmitBatch (500 per call)"),
+        ] {
+            let mut cfg = config(if batch == 1 {
+                "fjall-submit"
+            } else {
+                "fjall-batch"
+            });
+            cfg.store.engine = consent_node::config::Engine::Fjall;
+            let node = Node::start(cfg).await?;
+            let clients = connect(node.grpc_addr()).await?;
+            submit_all(&clients, &setup.entries, 1).await?;
+            let start = Instant::now();
+            let lat = submit_all(&clients, &work, batch).await?;
+            let rate = work.len() as f64 / start.elapsed().as_secs_f64();
+            rows.push(Row {
+                name: format!("durable ingest on fjall, {label}"),
+                value: rate,
+                unit: "entries/s",
+                baseline: Some(("verify ceiling".into(), ceiling)),
+                target: Some(0.60),
+                extra: percentiles(lat),
+            });
+            if batch > 1 {
+                rows.push(Row {
+                    name: "on-disk bytes per entry (fjall, after flush)".into(),
+                    value: node.ledger().store_bytes() as f64
+                        / node.ledger().stats().log_size as f64,
+                    unit: "bytes",
+                    baseline: Some((
+                        "encoded entry".into(),
+                        work.iter().map(|e| e.encode().len()).sum::<usize>() as f64
+                            / work.len() as f64,
+                    )),
+                    target: None,
+                    extra: String::new(),
+                });
+            }
+            node.shutdown();
+            node.join().await?;
+        }
         anyhow::Ok(())
     })?;
 
@@ -236,15 +288,16 @@ fn main() -> anyhow::Result<()> {
 
 /// Entries/s through the ledger (verification and write path, batches of 500, no gRPC) on the
 /// memory engine and on sled, and raw sled inserts/s with random keys.
-async fn engines(setup: &fixtures::Scene, work: &[Entry]) -> anyhow::Result<(f64, f64, f64)> {
+async fn engines(setup: &fixtures::Scene, work: &[Entry]) -> anyhow::Result<(f64, f64, f64, f64)> {
     use consent_node::ledger::{Ledger, LedgerConfig};
-    use consent_node::store::{KvStore, memory::MemoryStore, sled::SledStore};
+    use consent_node::store::{KvStore, fjall::FjallStore, memory::MemoryStore, sled::SledStore};
     let registrars: std::collections::HashSet<_> = [setup.registrar.feed()].into_iter().collect();
     let dir = tempfile::tempdir()?;
     let mut rates = Vec::new();
-    let engines: [Arc<dyn KvStore>; 2] = [
+    let engines: [Arc<dyn KvStore>; 3] = [
         Arc::new(MemoryStore::new()),
         Arc::new(SledStore::open(&dir.path().join("a"))?),
+        Arc::new(FjallStore::open(&dir.path().join("f"))?),
     ];
     for store in engines {
         let (ledger, writer) =
@@ -274,7 +327,7 @@ async fn engines(setup: &fixtures::Scene, work: &[Entry]) -> anyhow::Result<(f64
     }
     raw.flush()?;
     let inserts = n as f64 / start.elapsed().as_secs_f64();
-    Ok((rates[0], rates[1], inserts))
+    Ok((rates[0], rates[1], inserts, rates[2]))
 }
 
 /// Citizens with an inception and a grant each, in an order a node accepts.

@@ -36,6 +36,37 @@ pub struct Config {
     pub ledger: LedgerSection,
     /// gRPC server.
     pub grpc: GrpcSection,
+    /// Storage engine.
+    pub store: StoreSection,
+}
+
+/// Storage engines behind the `KvStore` trait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// sled 0.34 (B-tree, the design's choice), in `<data_dir>/store`.
+    #[default]
+    Sled,
+    /// fjall 3 (LSM tree), in `<data_dir>/fjall`; faster random inserts (see docs/benchmarks.md).
+    Fjall,
+}
+
+impl Engine {
+    /// Subdirectory of the data directory holding this engine's files.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Engine::Sled => "store",
+            Engine::Fjall => "fjall",
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// "sled" (default) or "fjall". A data directory keeps the engine it was created with.
+    pub engine: Engine,
 }
 
 /// `[ledger]`
@@ -92,6 +123,7 @@ impl Default for Config {
             log_level: "info".into(),
             ledger: LedgerSection::default(),
             grpc: GrpcSection::default(),
+            store: StoreSection::default(),
         }
     }
 }

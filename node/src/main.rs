@@ -49,6 +49,9 @@ struct RunArgs {
     /// Log filter, e.g. "info" or "consent_node=debug".
     #[arg(long)]
     log_level: Option<String>,
+    /// Storage engine (a data directory keeps the engine it was created with).
+    #[arg(long, value_enum)]
+    store_engine: Option<consent_node::config::Engine>,
 }
 
 #[derive(Args)]
@@ -99,6 +102,9 @@ impl RunArgs {
         }
         if let Some(l) = &self.log_level {
             config.log_level = l.clone();
+        }
+        if let Some(e) = self.store_engine {
+            config.store.engine = e;
         }
         Ok(config)
     }
@@ -186,22 +192,26 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
 
 fn check_store(args: CheckArgs) -> anyhow::Result<()> {
     use consent_node::ledger::check;
-    use consent_node::store::KvStore;
     let config = args.run.config()?;
     let genesis = match &config.genesis {
         Some(path) => Genesis::load(path)?,
         None => Genesis::dev(),
     };
-    let dir = config.data_dir.join("store");
+    let dir = config.data_dir.join(config.store.engine.dir_name());
     if !dir.exists() {
-        anyhow::bail!("no store at {}; pass --data-dir", dir.display());
+        anyhow::bail!(
+            "no {:?} store at {}; pass --data-dir (and --store-engine)",
+            config.store.engine,
+            dir.display()
+        );
     }
-    let store = consent_node::store::sled::SledStore::open(&dir)?;
-    check::prepare(&store, &genesis.digest())?;
+    let store = consent_node::node::open_store(&config.data_dir, config.store.engine)
+        .map_err(anyhow::Error::msg)?;
+    check::prepare(&*store, &genesis.digest())?;
     let result = if args.full {
-        check::full(&store, &genesis.registrar_feeds())
+        check::full(&*store, &genesis.registrar_feeds())
     } else {
-        check::structure(&store)
+        check::structure(&*store)
     };
     match result {
         Ok(()) => {

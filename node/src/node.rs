@@ -13,9 +13,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ServeConfig, node::NodeInfo};
 use crate::config::Config;
+use crate::config::Engine;
 use crate::genesis::Genesis;
 use crate::identity;
 use crate::ledger::{Ledger, LedgerError};
+use crate::store::KvStore;
+use crate::store::fjall::FjallStore;
 use crate::store::sled::SledStore;
 
 /// Why a node could not start.
@@ -55,6 +58,25 @@ pub enum StartError {
     },
 }
 
+/// Opens the configured engine's store in the data directory, refusing a directory that holds a
+/// store of the other engine.
+pub fn open_store(data_dir: &std::path::Path, engine: Engine) -> Result<Arc<dyn KvStore>, String> {
+    for other in [Engine::Sled, Engine::Fjall] {
+        if other != engine && data_dir.join(other.dir_name()).exists() {
+            return Err(format!(
+                "this data directory holds a {other:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
+                data_dir.join(other.dir_name()).display(),
+                format!("{other:?}").to_lowercase()
+            ));
+        }
+    }
+    let dir = data_dir.join(engine.dir_name());
+    Ok(match engine {
+        Engine::Sled => Arc::new(SledStore::open(&dir).map_err(|e| e.to_string())?),
+        Engine::Fjall => Arc::new(FjallStore::open(&dir).map_err(|e| e.to_string())?),
+    })
+}
+
 /// File in the data directory holding the bound gRPC address once the node serves.
 pub const ADDR_FILE: &str = "grpc.addr";
 
@@ -89,13 +111,14 @@ impl Node {
                 dir: dir.clone(),
                 source,
             })?;
-        let store =
-            SledStore::open(&config.data_dir.join("store")).map_err(|e| StartError::Store {
+        let store = open_store(&config.data_dir, config.store.engine).map_err(|message| {
+            StartError::Store {
                 dir: dir.clone(),
-                message: e.to_string(),
-            })?;
+                message,
+            }
+        })?;
         let (ledger, writer) = Ledger::open(
-            Arc::new(store),
+            store,
             genesis.registrar_feeds(),
             &genesis.digest(),
             config.ledger_config(),
@@ -174,8 +197,21 @@ impl Node {
                 cancel.cancel();
                 let _ = ticker.await;
                 ledger.shutdown().await;
+                let store = Arc::clone(ledger.store());
                 drop(ledger);
                 tokio::task::spawn_blocking(move || writer.join()).await?;
+                // Connection tasks that outlive the server may still hold a ledger handle for a
+                // moment; the store (and its file lock) closes when the last one is gone.
+                let deadline = Instant::now() + std::time::Duration::from_secs(10);
+                while Arc::strong_count(&store) > 1 && Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                if Arc::strong_count(&store) > 1 {
+                    tracing::warn!(
+                        "the store is still in use 10 s after shutdown; closing it anyway"
+                    );
+                }
+                drop(store);
                 let _ = std::fs::remove_file(&addr_file);
                 tracing::info!("node stopped; store flushed");
                 served.map_err(anyhow::Error::from)

@@ -24,7 +24,7 @@ fn consentd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_consentd"))
 }
 
-fn start(dir: &Path, genesis: &Path) -> (Daemon, String) {
+fn start(dir: &Path, genesis: &Path, engine: &str) -> (Daemon, String) {
     let _ = std::fs::remove_file(dir.join("grpc.addr"));
     let log_path = dir.with_extension("log");
     let log = std::fs::File::create(&log_path).expect("log file");
@@ -34,6 +34,8 @@ fn start(dir: &Path, genesis: &Path) -> (Daemon, String) {
             "127.0.0.1:0",
             "--log-level",
             "warn",
+            "--store-engine",
+            engine,
             "--genesis",
         ])
         .arg(genesis)
@@ -76,7 +78,16 @@ async fn client(url: &str) -> pb::ledger_client::LedgerClient<Channel> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_entries_survive_kill_9() {
+async fn acknowledged_entries_survive_kill_9_on_sled() {
+    kill_9_rounds("sled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_entries_survive_kill_9_on_fjall() {
+    kill_9_rounds("fjall").await;
+}
+
+async fn kill_9_rounds(engine: &str) {
     let temp = tempfile::tempdir().expect("tempdir");
     let dir = temp.path().join("node");
     let genesis = temp.path().join("genesis.toml");
@@ -98,7 +109,7 @@ async fn acknowledged_entries_survive_kill_9() {
     let scene = fixtures::scene(T0);
     let mut acknowledged: Vec<consent_proto::EntryId> = Vec::new();
     for round in 0..3u32 {
-        let (mut daemon, url) = start(&dir, &genesis);
+        let (mut daemon, url) = start(&dir, &genesis, engine);
         let mut ledger = client(&url).await;
         if round == 0 {
             for e in &scene.entries {
@@ -119,7 +130,7 @@ async fn acknowledged_entries_survive_kill_9() {
             let (collector, policy) = (scene.collector.feed(), scene.policy);
             writers.push(tokio::spawn(async move {
                 let mut ledger = client(&url).await;
-                for i in 0.. {
+                for i in 0u64.. {
                     let (mut c, c0) =
                         fixtures::author(Role::Citizen, &format!("r{round}-w{w}-{i}"), T0);
                     let g = fixtures::append(
@@ -143,13 +154,15 @@ async fn acknowledged_entries_survive_kill_9() {
                         {
                             Ok(r) if r.get_ref().status() == pb::SubmitStatus::Accepted => {
                                 if tx.send(e.id).is_err() {
-                                    return;
+                                    return String::from("stopped by the test");
                                 }
                             }
-                            _ => return,
+                            Ok(r) => return format!("not accepted: {:?}", r.get_ref()),
+                            Err(status) => return format!("submit failed: {status}"),
                         }
                     }
                 }
+                String::from("ran out of citizens")
             }));
         }
         drop(tx);
@@ -168,9 +181,14 @@ async fn acknowledged_entries_survive_kill_9() {
             acknowledged.push(id);
         }
         let _ = daemon.0.wait();
+        let mut endings = Vec::new();
         for w in writers {
-            let _ = w.await;
+            endings.push(w.await.unwrap_or_else(|e| format!("writer panicked: {e}")));
         }
+        assert_eq!(
+            seen, target,
+            "round {round}: writers stopped before the kill: {endings:?}"
+        );
         // Anything acknowledged after the kill signal was sent still counts.
         while let Ok(id) = rx.try_recv() {
             acknowledged.push(id);
@@ -179,7 +197,7 @@ async fn acknowledged_entries_survive_kill_9() {
     }
 
     // Restart: every acknowledged entry is there, and the full check passes.
-    let (daemon, url) = start(&dir, &genesis);
+    let (daemon, url) = start(&dir, &genesis, engine);
     let mut ledger = client(&url).await;
     for id in &acknowledged {
         ledger
@@ -191,15 +209,29 @@ async fn acknowledged_entries_survive_kill_9() {
     }
     drop(daemon);
     let out = consentd()
-        .args(["check-store", "--full", "--genesis"])
+        .args([
+            "check-store",
+            "--full",
+            "--store-engine",
+            engine,
+            "--genesis",
+        ])
         .arg(&genesis)
         .arg("--data-dir")
         .arg(&dir)
         .output()
         .expect("check-store");
+    let listing: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    let engine_dir = if engine == "sled" { "store" } else { engine };
+    assert!(
+        listing.iter().any(|n| n == engine_dir),
+        "the node did not run on {engine}: {listing:?}"
+    );
     assert!(
         out.status.success(),
-        "store check failed: {}",
+        "store check failed: {} (data dir holds {listing:?})",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(acknowledged.len() >= 200 + 350 + 500);

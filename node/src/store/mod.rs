@@ -3,6 +3,7 @@
 //! that passes [`conformance`] can replace sled and be measured against it.
 
 pub mod conformance;
+pub mod fjall;
 pub mod memory;
 pub mod sled;
 

@@ -1,0 +1,117 @@
+//! The fjall 3 engine (an LSM tree): one keyspace, atomic write batches, `persist(SyncAll)` for
+//! durability. An alternative to sled measured by `scripts/bench`; selected with
+//! `[store] engine = "fjall"`.
+
+use std::path::Path;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+
+use super::{KvStore, Pair, Scan, StoreError, Write};
+
+/// A fjall database with one keyspace.
+pub struct FjallStore {
+    db: Database,
+    keyspace: Keyspace,
+}
+
+fn engine(e: fjall::Error) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+fn pairs(iter: fjall::Iter) -> Vec<Result<Pair, StoreError>> {
+    iter.map(|guard| {
+        guard
+            .into_inner()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .map_err(engine)
+    })
+    .collect()
+}
+
+impl FjallStore {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = Database::builder(dir).open().map_err(engine)?;
+        let keyspace = db
+            .keyspace("ledger", KeyspaceCreateOptions::default)
+            .map_err(engine)?;
+        Ok(Self { db, keyspace })
+    }
+}
+
+impl KvStore for FjallStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.keyspace.get(key).map_err(engine)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Scan<'_> {
+        Box::new(pairs(self.keyspace.prefix(prefix)).into_iter())
+    }
+
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Scan<'_> {
+        if from >= to {
+            return Box::new(std::iter::empty());
+        }
+        Box::new(pairs(self.keyspace.range(from.to_vec()..to.to_vec())).into_iter())
+    }
+
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
+        match self.keyspace.prefix(prefix).next_back() {
+            None => Ok(None),
+            Some(guard) => guard
+                .into_inner()
+                .map(|(k, v)| Some((k.to_vec(), v.to_vec())))
+                .map_err(engine),
+        }
+    }
+
+    fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut batch = self.db.batch();
+        for (k, v) in writes {
+            match v {
+                Some(v) => batch.insert(&self.keyspace, k, v),
+                None => batch.remove(&self.keyspace, k),
+            }
+        }
+        batch.commit().map_err(engine)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.persist(PersistMode::SyncAll).map_err(engine)
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.disk_space().map_err(engine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fjall_passes_conformance() {
+        let dirs = std::sync::Mutex::new(Vec::new());
+        crate::store::conformance::run(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = FjallStore::open(dir.path()).expect("open");
+            if let Ok(mut d) = dirs.lock() {
+                d.push(dir);
+            }
+            store
+        });
+    }
+
+    #[test]
+    fn fjall_keeps_flushed_writes_across_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let s = FjallStore::open(dir.path()).expect("open");
+            s.apply(vec![(b"k".to_vec(), Some(b"v".to_vec()))])
+                .expect("apply");
+            s.flush().expect("flush");
+        }
+        let s = FjallStore::open(dir.path()).expect("reopen");
+        assert_eq!(s.get(b"k").expect("get"), Some(b"v".to_vec()));
+    }
+}
