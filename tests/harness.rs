@@ -18,6 +18,8 @@ pub struct TestNode {
     pub node: Option<Node>,
     /// Storage engine.
     pub engine: consent_node::config::Engine,
+    /// Peers to dial at start.
+    pub bootstrap: Vec<String>,
     /// Its data directory (kept across restarts).
     pub dir: PathBuf,
     genesis_path: PathBuf,
@@ -64,6 +66,7 @@ impl TestNode {
         let genesis_path = write_genesis(temp.path(), genesis);
         let mut t = TestNode {
             engine: Default::default(),
+            bootstrap: Vec::new(),
             node: None,
             dir,
             genesis_path,
@@ -71,6 +74,23 @@ impl TestNode {
         };
         t.restart().await;
         t
+    }
+
+    /// Starts a node that dials `peers` (their p2p addresses) at start.
+    pub async fn start_with_peers(genesis: &Genesis, peers: &[&TestNode]) -> TestNode {
+        let mut node = TestNode::start(genesis).await;
+        node.stop().await;
+        node.bootstrap = peers.iter().flat_map(|p| p.p2p_addrs()).collect();
+        node.restart().await;
+        node
+    }
+
+    /// This node's dialable p2p addresses.
+    pub fn p2p_addrs(&self) -> Vec<String> {
+        self.running()
+            .p2p()
+            .map(|p| p.listen_addrs().iter().map(|a| a.to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// The configuration used.
@@ -83,6 +103,10 @@ impl TestNode {
             genesis: Some(self.genesis_path.clone()),
             store: consent_node::config::StoreSection {
                 engine: self.engine,
+            },
+            p2p: consent_node::config::P2pSection {
+                bootstrap: self.bootstrap.clone(),
+                ..Default::default()
             },
             ..Config::default()
         }

@@ -10,8 +10,20 @@ pub mod harness;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Polls `condition` until it returns `Some`, or fails after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut condition: F) -> T
+/// Polls `condition` until it returns `Some`, or fails the test after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match within(timeout, condition).await {
+        Some(value) => value,
+        None => panic!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
+
+/// Polls `condition` until it returns `Some`, or gives `None` after `timeout`.
+pub async fn within<T, F, Fut>(timeout: Duration, mut condition: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -20,12 +32,11 @@ where
     let mut delay = Duration::from_millis(5);
     loop {
         if let Some(value) = condition().await {
-            return value;
+            return Some(value);
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(200));
     }

@@ -38,6 +38,32 @@ pub struct Config {
     pub grpc: GrpcSection,
     /// Storage engine.
     pub store: StoreSection,
+    /// Peer-to-peer replication.
+    pub p2p: P2pSection,
+}
+
+/// `[p2p]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pSection {
+    /// Replicate with peers at all.
+    pub enabled: bool,
+    /// Listen multiaddrs. Port 0 picks a free port (written to `<data_dir>/p2p.addr`); give a
+    /// fixed port, on a public address, for a node that others bootstrap from.
+    pub listen: Vec<String>,
+    /// Peers to dial at start, in addition to the genesis file's bootstrap list
+    /// (`/ip4/.../tcp/.../p2p/<peer id>`).
+    pub bootstrap: Vec<String>,
+}
+
+impl Default for P2pSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            bootstrap: Vec::new(),
+        }
+    }
 }
 
 /// Storage engines behind the `KvStore` trait.
@@ -124,6 +150,7 @@ impl Default for Config {
             ledger: LedgerSection::default(),
             grpc: GrpcSection::default(),
             store: StoreSection::default(),
+            p2p: P2pSection::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   the conformance suite every engine must pass.
 //! - [`ledger`]: tables, the single writer (group commit), reads and checks, store checks.
 //! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
+//! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
 //! - [`logging`]: tracing set-up (human or JSON).
 
@@ -22,6 +23,7 @@ pub mod identity;
 pub mod ledger;
 pub mod logging;
 pub mod node;
+pub mod p2p;
 pub mod store;
 
 pub use config::Config;

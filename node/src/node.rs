@@ -17,9 +17,11 @@ use crate::config::Engine;
 use crate::genesis::Genesis;
 use crate::identity;
 use crate::ledger::{Ledger, LedgerError};
+use crate::p2p::{self, P2pConfig, P2pHandle};
 use crate::store::KvStore;
 use crate::store::fjall::FjallStore;
 use crate::store::sled::SledStore;
+use libp2p::Multiaddr;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,9 @@ pub enum StartError {
         /// Why.
         message: String,
     },
+    /// The p2p layer.
+    #[error("p2p: {0}")]
+    P2p(String),
     /// The ledger refused the store.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -77,11 +82,15 @@ pub fn open_store(data_dir: &std::path::Path, engine: Engine) -> Result<Arc<dyn 
     })
 }
 
+/// File in the data directory listing the node's dialable p2p addresses, one per line.
+pub const P2P_ADDR_FILE: &str = "p2p.addr";
+
 /// File in the data directory holding the bound gRPC address once the node serves.
 pub const ADDR_FILE: &str = "grpc.addr";
 
 /// A running node.
 pub struct Node {
+    p2p: Option<P2pHandle>,
     grpc_addr: SocketAddr,
     key: PublicKey,
     ledger: Ledger,
@@ -142,13 +151,53 @@ impl Node {
             }
         })?;
 
+        let cancel = CancellationToken::new();
+        let p2p = if config.p2p.enabled {
+            let parse = |list: &[String], what: &str| -> Result<Vec<Multiaddr>, StartError> {
+                list.iter()
+                    .map(|a| {
+                        a.parse::<Multiaddr>()
+                            .map_err(|e| StartError::P2p(format!("{what} address {a:?}: {e}")))
+                    })
+                    .collect()
+            };
+            let mut bootstrap = parse(&genesis.bootstrap, "genesis bootstrap")?;
+            bootstrap.extend(parse(&config.p2p.bootstrap, "bootstrap")?);
+            let p2p_config = P2pConfig {
+                listen: parse(&config.p2p.listen, "listen")?,
+                bootstrap,
+            };
+            let (handle, join) = p2p::start(
+                &node_key,
+                &genesis.digest(),
+                p2p_config,
+                ledger.clone(),
+                cancel.clone(),
+            )
+            .await
+            .map_err(|e| StartError::P2p(e.to_string()))?;
+            let lines: String = handle
+                .listen_addrs()
+                .iter()
+                .map(|a| format!("{a}\n"))
+                .collect();
+            std::fs::write(config.data_dir.join(P2P_ADDR_FILE), lines).map_err(|source| {
+                StartError::DataDir {
+                    dir: dir.clone(),
+                    source,
+                }
+            })?;
+            Some((handle, join))
+        } else {
+            None
+        };
         let info = NodeInfo {
             key: node_key.public(),
             network_id: genesis.network_id.clone(),
             genesis_digest: genesis.digest(),
             started: Instant::now(),
+            p2p: p2p.as_ref().map(|(h, _)| h.clone()),
         };
-        let cancel = CancellationToken::new();
         let serve_config = ServeConfig {
             concurrency_per_connection: config.grpc.concurrency_per_connection,
             request_timeout: config.grpc.request_timeout,
@@ -164,6 +213,10 @@ impl Node {
             "node started"
         );
 
+        let (p2p, p2p_task) = match p2p {
+            Some((handle, join)) => (Some(handle), Some(join)),
+            None => (None, None),
+        };
         let task = {
             let ledger = ledger.clone();
             let addr_file = addr_file.clone();
@@ -196,6 +249,9 @@ impl Node {
                 // is queued, flushes and stops; then the store closes when the last handle drops.
                 cancel.cancel();
                 let _ = ticker.await;
+                if let Some(p2p_task) = p2p_task {
+                    let _ = p2p_task.await;
+                }
                 ledger.shutdown().await;
                 let store = Arc::clone(ledger.store());
                 drop(ledger);
@@ -218,12 +274,18 @@ impl Node {
             })
         };
         Ok(Node {
+            p2p,
             grpc_addr,
             key,
             ledger,
             cancel,
             task,
         })
+    }
+
+    /// The p2p handle (None when replication is off).
+    pub fn p2p(&self) -> Option<&P2pHandle> {
+        self.p2p.as_ref()
     }
 
     /// The bound gRPC address.

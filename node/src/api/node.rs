@@ -20,6 +20,8 @@ pub struct NodeInfo {
     pub genesis_digest: String,
     /// When the node started.
     pub started: Instant,
+    /// Replication, when on.
+    pub p2p: Option<crate::p2p::P2pHandle>,
 }
 
 /// The Node service.
@@ -55,6 +57,16 @@ impl pb::node_server::Node for NodeService {
             frozen_feeds: stats.frozen,
             store_bytes: self.ledger.store_bytes(),
             time_ms: now_ms(),
+            peers: match &self.info.p2p {
+                Some(p2p) => p2p.peers().await.len() as u32,
+                None => 0,
+            },
+            peer_id: self
+                .info
+                .p2p
+                .as_ref()
+                .map(|p| p.peer_id().to_string())
+                .unwrap_or_default(),
         }))
     }
 }

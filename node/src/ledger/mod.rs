@@ -153,6 +153,7 @@ pub struct Ledger {
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
     collectors: Arc<RwLock<CollectorCache>>,
+    accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
 }
 
 /// Cached collector facts with the generation they were read at.
@@ -183,12 +184,14 @@ impl Ledger {
         let stats = Arc::new(Stats::default());
         let registrars = Arc::new(registrars);
         let (tx, rx) = mpsc::channel(config.queue_depth);
+        let (accepted, _) = tokio::sync::broadcast::channel(4096);
         let writer = Writer::open(
             Arc::clone(&store),
             Arc::clone(&stats),
             Arc::clone(&registrars),
             config,
-        )?;
+        )?
+        .announcing(accepted.clone());
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || writer.run(rx))
@@ -200,6 +203,7 @@ impl Ledger {
                 registrars,
                 tx,
                 collectors: Arc::default(),
+                accepted,
             },
             WriterThread(thread),
         ))
@@ -286,6 +290,12 @@ impl Ledger {
                 verified_under,
             })
             .collect()
+    }
+
+    /// Every entry accepted from now on (encoded), in commit order, once durable. A slow receiver
+    /// misses entries (`Lagged`) rather than slowing the writer.
+    pub fn accepted(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<u8>>> {
+        self.accepted.subscribe()
     }
 
     /// Asks the writer to drop timed-out pending entries.

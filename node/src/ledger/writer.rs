@@ -109,6 +109,9 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
 pub(crate) struct Writer {
     /// Whether the group being staged changes what checks cache about collectors.
     collectors_changed: bool,
+    /// Entries accepted in the group being staged (encoded), announced once durable.
+    just_accepted: Vec<Arc<Vec<u8>>>,
+    announce: Option<tokio::sync::broadcast::Sender<Arc<Vec<u8>>>>,
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
@@ -181,6 +184,8 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let mut w = Writer {
             collectors_changed: false,
+            just_accepted: Vec::new(),
+            announce: None,
             store,
             stats,
             registrars,
@@ -190,6 +195,15 @@ impl Writer {
         };
         w.reload()?;
         Ok(w)
+    }
+
+    /// Announces every durably accepted entry on `sender`.
+    pub(crate) fn announcing(
+        mut self,
+        sender: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
+    ) -> Self {
+        self.announce = Some(sender);
+        self
     }
 
     /// Re-reads counters and the pending index from the store (at start and after a failed commit).
@@ -315,6 +329,13 @@ impl Writer {
                         .collector_generation
                         .fetch_add(1, Ordering::AcqRel);
                 }
+                let accepted = std::mem::take(&mut self.just_accepted);
+                if let Some(announce) = &self.announce {
+                    for entry in accepted {
+                        // No receiver (p2p off) is fine.
+                        let _ = announce.send(entry);
+                    }
+                }
                 for (reply, outcomes) in replies {
                     let _ = reply.send(Ok(outcomes));
                 }
@@ -322,6 +343,7 @@ impl Writer {
             Err(e) => {
                 // Conservative: the failed group may have been partly visible.
                 self.collectors_changed = false;
+                self.just_accepted.clear();
                 self.stats
                     .collector_generation
                     .fetch_add(1, Ordering::AcqRel);
@@ -382,10 +404,14 @@ impl Writer {
         let index = self.counters.log_size;
         self.counters.log_size += 1;
         let feed = entry.feed;
+        let encoded = entry.encode();
         staged.put(
             tables::entry_key(&entry.id),
-            tables::entry_value(index, &entry.encode()),
+            tables::entry_value(index, &encoded),
         );
+        if self.announce.is_some() {
+            self.just_accepted.push(Arc::new(encoded));
+        }
         staged.put(tables::seq_key(&feed, entry.seq), entry.id.0.to_vec());
         staged.put(tables::log_key(index), entry.id.0.to_vec());
         let record = if entry.seq == 0 {

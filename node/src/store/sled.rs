@@ -4,6 +4,9 @@ use std::path::Path;
 
 use super::{KvStore, Pair, Scan, StoreError, Write};
 
+/// How long [`SledStore::open`] waits for a lock released by a handle this process just dropped.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A sled database.
 pub struct SledStore {
     db: sled::Db,
@@ -14,16 +17,36 @@ fn engine(e: sled::Error) -> StoreError {
 }
 
 impl SledStore {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`. sled releases its file lock asynchronously
+    /// after a database is dropped, so a lock held by this process's previous handle is waited
+    /// for (up to [`LOCK_WAIT`]); a lock still held after that belongs to another process.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
-            // Durability comes from explicit flushes after each group commit, not a timer.
-            .flush_every_ms(None)
-            .open()
-            .map_err(engine)?;
-        Ok(Self { db })
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                .cache_capacity(256 * 1024 * 1024)
+                // Durability comes from explicit flushes after each group commit, not a timer.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => return Ok(Self { db }),
+                // sled wraps the OS error (EWOULDBLOCK) in a message of its own.
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock") =>
+                {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Engine(format!(
+                            "the store in {} is locked by another process (is another consentd running on this data directory?)",
+                            dir.display()
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(engine(e)),
+            }
+        }
     }
 
     /// A temporary database, deleted on drop (tests, benchmarks).
@@ -93,6 +116,17 @@ mod tests {
     #[test]
     fn sled_passes_conformance() {
         crate::store::conformance::run(|| SledStore::temporary().expect("temporary sled"));
+    }
+
+    #[test]
+    fn a_store_locked_by_a_live_handle_is_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _held = SledStore::open(dir.path()).expect("open");
+        let err = SledStore::open(dir.path())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("locked by another process"), "{err}");
     }
 
     #[test]
