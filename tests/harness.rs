@@ -61,6 +61,12 @@ pub fn fixture_genesis() -> Genesis {
 impl TestNode {
     /// Starts a node on 127.0.0.1:0 in a fresh temporary directory.
     pub async fn start(genesis: &Genesis) -> TestNode {
+        // Logs when RUST_LOG is set (e.g. RUST_LOG=consent_node=debug).
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .try_init();
+        }
         let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let dir = temp.path().join("node");
         let genesis_path = write_genesis(temp.path(), genesis);

@@ -152,13 +152,144 @@ async fn a_gap_is_pulled_from_the_peer_that_pushed() {
         (head_seq(&b, &alice.feed()).await == Some(2)).then_some(())
     })
     .await;
-    // B pulled Alice's whole feed and the collector's feed that her grant references.
+    // B ends up with Alice's feed, the collector's, and the registrar's accreditation (anti-entropy
+    // pulls the feeds in parallel, so the decision settles a moment after Alice's head arrives).
+    let r = eventually(WAIT, "B decides on complete state", || async {
+        let r = decision(&b, alice.feed(), scene.collector.feed()).await;
+        (r.reason() == pb::Reason::Revoked).then_some(r)
+    })
+    .await;
+    assert_eq!(r.decision(), pb::Decision::Deny);
     assert_eq!(head_seq(&b, &scene.collector.feed()).await, Some(1));
-    // Nothing Alice signed points at the registrar's feed, so its accreditation reaches B only
-    // with anti-entropy (not built yet): until then B fails closed.
-    let r = decision(&b, alice.feed(), scene.collector.feed()).await;
-    assert_eq!(
-        (r.decision(), r.reason()),
-        (pb::Decision::Deny, pb::Reason::CollectorNotAccredited)
-    );
+}
+
+/// Submits `n` citizens (an inception and a grant each) to `node` in batches; returns the feeds.
+async fn populate(node: &TestNode, scene: &fixtures::Scene, label: &str, n: usize) -> Vec<FeedId> {
+    let mut ledger = node.ledger().await;
+    let mut feeds = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let (mut c, c0) = fixtures::author(Role::Citizen, &format!("{label}-{i}"), T0);
+        let g = fixtures::append(
+            &mut c,
+            T0 + DAY,
+            fixtures::grant(
+                scene.collector.feed(),
+                scene.policy,
+                &[P::ServiceProvision],
+                &[C::Location],
+                T0,
+                None,
+            ),
+        );
+        feeds.push(c.feed());
+        batch.push(c0.to_signed());
+        batch.push(g.to_signed());
+        if batch.len() >= 1000 || i + 1 == n {
+            let results = ledger
+                .submit_batch(pb::SubmitBatchRequest {
+                    entries: std::mem::take(&mut batch),
+                })
+                .await
+                .expect("batch")
+                .into_inner()
+                .results;
+            assert!(
+                results.iter().all(|r| r.response.is_some()),
+                "batch refused: {:?}",
+                results.first()
+            );
+        }
+    }
+    feeds
+}
+
+async fn same_entries(nodes: &[&TestNode], expected: u64) {
+    for node in nodes {
+        eventually(Duration::from_secs(60), "convergence", || async {
+            (node.status().await.entries == expected).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_joiner_catches_up_on_ten_thousand_entries() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = a.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let feeds = populate(&a, &scene, "early", 5_000).await;
+    let total = a.status().await.entries;
+    assert_eq!(total, 4 + 10_000);
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    same_entries(&[&b], total).await;
+    let r = decision(&b, feeds[4_999], scene.collector.feed()).await;
+    assert_eq!(r.decision(), pb::Decision::Allow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_was_away_converges_after_restart() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let mut c = TestNode::start_with_peers(&genesis, &[&a]).await;
+    connected(&[&a], 2).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = a.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    populate(&a, &scene, "before", 50).await;
+    same_entries(&[&b, &c], 104).await;
+    c.stop().await;
+    populate(&b, &scene, "while-away", 200).await;
+    same_entries(&[&a], 504).await;
+    c.restart().await;
+    same_entries(&[&c], 504).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_two_partition_heals_to_identical_heads_and_decisions() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let c = TestNode::start(&genesis).await;
+    let d = TestNode::start_with_peers(&genesis, &[&c]).await;
+    connected(&[&a, &b, &c, &d], 1).await;
+    // Both sides get the network's registrar and collector, then write independently.
+    let scene = fixtures::scene(T0);
+    for node in [&a, &c] {
+        let mut ledger = node.ledger().await;
+        for e in &scene.entries {
+            submit_ok(&mut ledger, e).await;
+        }
+    }
+    let left = populate(&a, &scene, "left", 100).await;
+    let right = populate(&d, &scene, "right", 120).await;
+    same_entries(&[&a, &b], 4 + 200).await;
+    same_entries(&[&c, &d], 4 + 240).await;
+    // Heal: B dials C. Anti-entropy runs on the new connection, both ways, and gossip spreads.
+    let addr = c.p2p_addrs()[0].parse().expect("multiaddr");
+    b.node
+        .as_ref()
+        .and_then(|n| n.p2p())
+        .expect("p2p")
+        .dial(addr)
+        .await;
+    same_entries(&[&a, &b, &c, &d], 4 + 200 + 240).await;
+    for node in [&a, &b, &c, &d] {
+        for feed in [left[99], right[119]] {
+            assert_eq!(head_seq(node, &feed).await, Some(1));
+            assert_eq!(
+                decision(node, feed, scene.collector.feed())
+                    .await
+                    .decision(),
+                pb::Decision::Allow
+            );
+        }
+    }
 }

@@ -28,6 +28,20 @@ pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
 use crate::store::{KvStore, StoreError};
 
+/// A feed's head as peers compare it: `(feed id, head seq, head entry id)`.
+pub type FeedHead = ([u8; 32], u64, [u8; 32]);
+
+/// `BLAKE3(feed || seq (8, BE) || head id)[..16]`: one feed's contribution to an anti-entropy digest.
+pub fn head_digest(feed: &[u8; 32], seq: u64, head: &[u8; 32]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(feed);
+    h.update(&seq.to_be_bytes());
+    h.update(head);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
+}
+
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -453,6 +467,40 @@ impl Ledger {
             cache.insert(*collector, (generation, Arc::clone(&facts)));
         }
         Ok(facts)
+    }
+
+    /// Anti-entropy digests: for the feeds whose id starts with `prefix` (0 or 1 bytes), 256
+    /// child digests, one per next byte of the id. A child digest is the XOR of
+    /// `BLAKE3(feed || head seq (8, BE) || head id)[..16]` over its feeds (all zero when empty).
+    pub fn head_digests(&self, prefix: &[u8]) -> Result<Vec<[u8; 16]>, LedgerError> {
+        let mut out = vec![[0u8; 16]; 256];
+        if prefix.len() > 1 {
+            return Ok(out);
+        }
+        let scan = [&[tables::prefix::FEED][..], prefix].concat();
+        for pair in self.store.scan_prefix(&scan) {
+            let (key, value) = pair?;
+            let feed = tables::bytes32(&key[1..])?;
+            let record: tables::FeedRecord = tables::decode(&value, "feed")?;
+            let digest = head_digest(&feed, record.head_seq, &record.head_id);
+            let slot = &mut out[usize::from(feed[prefix.len()])];
+            for (s, d) in slot.iter_mut().zip(digest) {
+                *s ^= d;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Heads `(feed, seq, head id)` of the feeds whose id starts with `prefix`.
+    pub fn heads_with_prefix(&self, prefix: &[u8]) -> Result<Vec<FeedHead>, LedgerError> {
+        let scan = [&[tables::prefix::FEED][..], prefix].concat();
+        let mut out = Vec::new();
+        for pair in self.store.scan_prefix(&scan) {
+            let (key, value) = pair?;
+            let record: tables::FeedRecord = tables::decode(&value, "feed")?;
+            out.push((tables::bytes32(&key[1..])?, record.head_seq, record.head_id));
+        }
+        Ok(out)
     }
 
     /// The store (for status and checks).

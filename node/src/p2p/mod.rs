@@ -10,15 +10,16 @@
 //! # Layout
 //! - [`protocol`]: names bound to the genesis, sync messages, size limits.
 //! - [`behaviour`]: the combined `NetworkBehaviour`.
+//! - `sync`: answering pull requests, and anti-entropy (comparing digests of heads top-down).
 
 pub mod behaviour;
 pub mod protocol;
+mod sync;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use consent_proto::Entry;
-use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::Missing;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
@@ -70,7 +71,37 @@ enum Command {
     Fetch { peer: PeerId, request: SyncRequest },
     /// Connected peers.
     Peers(oneshot::Sender<Vec<PeerId>>),
+    /// Dial a peer.
+    Dial(Multiaddr),
+    /// Send a computed response.
+    Respond {
+        peer: PeerId,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    },
+    /// Send a request whose answer continues an anti-entropy round.
+    Ask {
+        peer: PeerId,
+        request: SyncRequest,
+        purpose: Purpose,
+    },
 }
+
+/// What an outbound request was for.
+#[derive(Debug, Clone)]
+enum Purpose {
+    /// Entries to submit.
+    Entries,
+    /// Child digests under a prefix.
+    Digests(Vec<u8>),
+    /// Heads under a prefix.
+    Heads,
+}
+
+/// How often every connected peer is compared with (anti-entropy), besides on connecting.
+const ROUND_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// How soon a round cut short by a failed request is tried again.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A cheap handle to the swarm task.
 #[derive(Clone)]
@@ -95,6 +126,12 @@ impl P2pHandle {
     /// The addresses the node listens on, each ending in `/p2p/<peer id>` (dialable as is).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.listen.as_ref().clone()
+    }
+
+    /// Dials a peer (a multiaddr ending in `/p2p/<peer id>`); the connection, once made, starts
+    /// an anti-entropy round.
+    pub async fn dial(&self, addr: Multiaddr) {
+        let _ = self.tx.send(Command::Dial(addr)).await;
     }
 
     /// Peers connected now.
@@ -189,7 +226,8 @@ pub async fn start(
         ledger,
         tx,
         identify_version: protocol::identify_version(genesis_digest),
-        pending_fetches: HashSet::new(),
+        pending_fetches: std::collections::HashMap::new(),
+        retry: HashSet::new(),
     };
     let join = tokio::spawn(task.run(rx, cancel));
     Ok((handle, join))
@@ -201,15 +239,31 @@ struct Task {
     ledger: Ledger,
     tx: mpsc::Sender<Command>,
     identify_version: String,
-    pending_fetches: HashSet<OutboundRequestId>,
+    pending_fetches: std::collections::HashMap<OutboundRequestId, Purpose>,
+    /// Peers whose last round was cut short (a request failed): compared again within a second.
+    retry: HashSet<PeerId>,
 }
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
         let mut accepted = self.ledger.accepted();
+        let mut rounds = tokio::time::interval(ROUND_EVERY);
+        let mut retries = tokio::time::interval(RETRY_EVERY);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = retries.tick() => {
+                    let due: Vec<PeerId> = self.retry.drain().filter(|p| self.swarm.is_connected(p)).collect();
+                    for peer in due {
+                        self.start_round(peer);
+                    }
+                },
+                _ = rounds.tick() => {
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    for peer in peers {
+                        self.start_round(peer);
+                    }
+                },
                 command = rx.recv() => match command {
                     Some(command) => self.command(command),
                     None => break,
@@ -258,10 +312,38 @@ impl Task {
             }
             Command::Fetch { peer, request } => {
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-                self.pending_fetches.insert(id);
+                self.pending_fetches.insert(id, Purpose::Entries);
             }
             Command::Peers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            Command::Dial(addr) => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!(%addr, error = %e, "cannot dial");
+                }
+            }
+            Command::Respond {
+                peer,
+                channel,
+                response,
+            } => {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response)
+                    .is_err()
+                {
+                    tracing::debug!(%peer, "sync response not delivered");
+                }
+            }
+            Command::Ask {
+                peer,
+                request,
+                purpose,
+            } => {
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+                self.pending_fetches.insert(id, purpose);
             }
         }
     }
@@ -286,7 +368,16 @@ impl Task {
             Missing::Entry(id) => SyncRequest::Entries { ids: vec![id.0] },
         };
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-        self.pending_fetches.insert(id);
+        self.pending_fetches.insert(id, Purpose::Entries);
+    }
+
+    /// Starts an anti-entropy round with `peer`: compare the top-level digests.
+    fn start_round(&mut self, peer: PeerId) {
+        tracing::debug!(%peer, "anti-entropy round");
+        let request = SyncRequest::Digests { prefix: Vec::new() };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        self.pending_fetches
+            .insert(id, Purpose::Digests(Vec::new()));
     }
 
     fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -307,10 +398,11 @@ impl Task {
                 request_response::Message::Response {
                     request_id,
                     response,
-                } => {
-                    self.pending_fetches.remove(&request_id);
-                    self.received(peer, response);
-                }
+                } => match self.pending_fetches.remove(&request_id) {
+                    Some(Purpose::Digests(prefix)) => self.compare_digests(peer, prefix, response),
+                    Some(Purpose::Heads) => self.compare_heads(peer, response),
+                    Some(Purpose::Entries) | None => self.received(peer, response),
+                },
             },
             SwarmEvent::Behaviour(BehaviourEvent::Sync(
                 request_response::Event::OutboundFailure {
@@ -320,8 +412,9 @@ impl Task {
                     ..
                 },
             )) => {
-                self.pending_fetches.remove(&request_id);
-                tracing::debug!(%peer, %error, "sync request failed");
+                let purpose = self.pending_fetches.remove(&request_id);
+                tracing::debug!(%peer, %error, ?purpose, "sync request failed; the peer will be compared again");
+                self.retry.insert(peer);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -331,8 +424,15 @@ impl Task {
                 tracing::warn!(%peer_id, version = %info.protocol_version, "peer of another network; disconnecting");
                 let _ = self.swarm.disconnect_peer_id(peer_id);
             }
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                tracing::debug!(%peer_id, "peer connected")
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                tracing::debug!(%peer_id, "peer connected");
+                if num_established.get() == 1 {
+                    self.start_round(peer_id);
+                }
             }
             SwarmEvent::ConnectionClosed { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer disconnected")
@@ -383,57 +483,13 @@ impl Task {
         });
     }
 
-    /// Answers a pull request from what this node holds.
-    fn serve(
-        &mut self,
-        peer: PeerId,
-        request: SyncRequest,
-        channel: ResponseChannel<SyncResponse>,
-    ) {
-        let response = match request {
-            SyncRequest::Range {
-                feed,
-                from_seq,
-                limit,
-            } => {
-                match self.ledger.feed_entries(
-                    &FeedId(feed),
-                    from_seq,
-                    limit.min(MAX_RANGE) as usize,
-                ) {
-                    Ok(entries) => {
-                        SyncResponse::Entries(entries.iter().map(|(_, e)| e.encode()).collect())
-                    }
-                    Err(e) => SyncResponse::Refused(e.to_string()),
-                }
-            }
-            SyncRequest::Entries { ids } if ids.len() <= MAX_IDS => SyncResponse::Entries(
-                ids.iter()
-                    .filter_map(|id| self.ledger.entry(&EntryId(*id)).ok().flatten())
-                    .map(|(_, e)| e.encode())
-                    .collect(),
-            ),
-            SyncRequest::Entries { .. } => {
-                SyncResponse::Refused(format!("at most {MAX_IDS} ids per request"))
-            }
-        };
-        if self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, response)
-            .is_err()
-        {
-            tracing::debug!(%peer, "sync response not delivered");
-        }
-    }
-
     /// Entries pulled from a peer: through the write path; keep pulling while they leave gaps.
     fn received(&mut self, peer: PeerId, response: SyncResponse) {
         let SyncResponse::Entries(raw) = response else {
             return;
         };
         let full_page = raw.len() as u32 >= MAX_RANGE;
+        let several_feeds = sync::entries_span_feeds(&raw);
         let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
         if entries.is_empty() {
             return;
@@ -471,7 +527,17 @@ impl Task {
                     let _ = tx.send(Command::Fetch { peer, request }).await;
                 }
             }
-            if full_page && let Some((feed, seq)) = last {
+            if full_page && several_feeds {
+                // A batch of ranges was cut at the size limit: compare again for the rest.
+                let request = SyncRequest::Digests { prefix: Vec::new() };
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request,
+                        purpose: Purpose::Digests(Vec::new()),
+                    })
+                    .await;
+            } else if full_page && let Some((feed, seq)) = last {
                 let _ = tx
                     .send(Command::Fetch {
                         peer,

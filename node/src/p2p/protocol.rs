@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_RANGE: u32 = 256;
 /// Ids one `Entries` request names at most.
 pub const MAX_IDS: usize = 64;
+/// Heads one response carries at most (a two-byte bucket holds ~15 feeds per million).
+pub const MAX_HEADS: usize = 4096;
 /// Largest sync request, bytes.
 pub const MAX_REQUEST_BYTES: u64 = 16 * 1024;
 /// Largest sync response, bytes (MAX_RANGE entries of at most 8 KiB, plus framing).
@@ -51,6 +53,21 @@ pub enum SyncRequest {
         /// Entry ids.
         ids: Vec<[u8; 32]>,
     },
+    /// Several feed ranges at once (at most [`MAX_IDS`] feeds, [`MAX_RANGE`] entries in all).
+    Ranges {
+        /// `(feed, from_seq)` pairs.
+        wants: Vec<([u8; 32], u64)>,
+    },
+    /// Anti-entropy: the 256 child digests under a feed-id prefix of 0 or 1 bytes.
+    Digests {
+        /// The prefix.
+        prefix: Vec<u8>,
+    },
+    /// Anti-entropy: the heads of the feeds under a feed-id prefix of 1 or 2 bytes.
+    Heads {
+        /// The prefix.
+        prefix: Vec<u8>,
+    },
 }
 
 /// A pull response: encoded `SignedEntry`s, in feed order for a range.
@@ -58,6 +75,10 @@ pub enum SyncRequest {
 pub enum SyncResponse {
     /// The entries the node holds.
     Entries(Vec<Vec<u8>>),
+    /// 256 child digests of 16 bytes.
+    Digests(Vec<[u8; 16]>),
+    /// `(feed, seq, head id)` for each feed under the prefix (at most [`MAX_HEADS`]).
+    Heads(Vec<crate::ledger::FeedHead>),
     /// The request was refused (too large, malformed).
     Refused(String),
 }

@@ -1,0 +1,189 @@
+//! Answering peers' pull requests, and anti-entropy: two nodes compare XOR digests of their
+//! feed heads in 256 buckets by the feed id's first byte, then 256 sub-buckets by its second,
+//! and exchange heads only where digests differ; each pulls the feeds where the other is ahead.
+//! Two nodes that differ in a few feeds exchange a few 4 KiB digest lists, not every head.
+
+use consent_proto::Entry;
+use consent_proto::ids::{EntryId, FeedId};
+use libp2p::PeerId;
+use libp2p::request_response::ResponseChannel;
+
+use super::protocol::{self, MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
+use super::{Command, Purpose, Task};
+use crate::ledger::Ledger;
+
+impl Task {
+    /// Answers a pull request from what this node holds, computed off the swarm loop.
+    pub(super) fn serve(
+        &mut self,
+        peer: PeerId,
+        request: SyncRequest,
+        channel: ResponseChannel<SyncResponse>,
+    ) {
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let response = tokio::task::spawn_blocking(move || answer(&ledger, request))
+                .await
+                .unwrap_or_else(|e| SyncResponse::Refused(e.to_string()));
+            let _ = tx
+                .send(Command::Respond {
+                    peer,
+                    channel,
+                    response,
+                })
+                .await;
+        });
+    }
+
+    /// The peer's child digests under `prefix`: descend where they differ from ours; where we hold
+    /// nothing at all, ask for the whole bucket's heads at once.
+    pub(super) fn compare_digests(
+        &mut self,
+        peer: PeerId,
+        prefix: Vec<u8>,
+        response: SyncResponse,
+    ) {
+        let SyncResponse::Digests(theirs) = response else {
+            return;
+        };
+        if theirs.len() != 256 {
+            return;
+        }
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let p = prefix.clone();
+            let ours = match tokio::task::spawn_blocking(move || ledger.head_digests(&p)).await {
+                Ok(Ok(d)) => d,
+                _ => return,
+            };
+            for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
+                if t == o || *t == [0u8; 16] {
+                    continue;
+                }
+                let byte = i as u8;
+                let (request, purpose) = match (prefix.first(), *o == [0u8; 16]) {
+                    // A whole top-level bucket we lack: all its heads at once.
+                    (None, true) => (SyncRequest::Heads { prefix: vec![byte] }, Purpose::Heads),
+                    (None, false) => (
+                        SyncRequest::Digests { prefix: vec![byte] },
+                        Purpose::Digests(vec![byte]),
+                    ),
+                    (Some(first), _) => (
+                        SyncRequest::Heads {
+                            prefix: vec![*first, byte],
+                        },
+                        Purpose::Heads,
+                    ),
+                };
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request,
+                        purpose,
+                    })
+                    .await;
+            }
+        });
+    }
+
+    /// The peer's heads under a prefix: pull every feed where the peer is ahead (or holds another
+    /// entry at our head's seq: that pull reveals an equivocation).
+    pub(super) fn compare_heads(&mut self, peer: PeerId, response: SyncResponse) {
+        let SyncResponse::Heads(heads) = response else {
+            return;
+        };
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut wants = Vec::new();
+            for (feed, seq, head) in heads {
+                let ours = ledger.head(&FeedId(feed)).ok().flatten();
+                match ours {
+                    None => wants.push((feed, 0)),
+                    Some(s) if s.head_seq < seq => wants.push((feed, s.head_seq + 1)),
+                    Some(s) if s.head_seq == seq && s.head_id.0 != head && !s.frozen => {
+                        wants.push((feed, seq))
+                    }
+                    _ => {}
+                }
+            }
+            for chunk in wants.chunks(MAX_IDS) {
+                let request = SyncRequest::Ranges {
+                    wants: chunk.to_vec(),
+                };
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request,
+                        purpose: Purpose::Entries,
+                    })
+                    .await;
+            }
+        });
+    }
+}
+
+/// Computes the answer to a sync request from the ledger (blocking reads).
+pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
+    let refused = |e: crate::ledger::LedgerError| SyncResponse::Refused(e.to_string());
+    match request {
+        SyncRequest::Range {
+            feed,
+            from_seq,
+            limit,
+        } => match ledger.feed_entries(&FeedId(feed), from_seq, limit.min(MAX_RANGE) as usize) {
+            Ok(entries) => SyncResponse::Entries(entries.iter().map(|(_, e)| e.encode()).collect()),
+            Err(e) => refused(e),
+        },
+        SyncRequest::Entries { ids } if ids.len() <= MAX_IDS => SyncResponse::Entries(
+            ids.iter()
+                .filter_map(|id| ledger.entry(&EntryId(*id)).ok().flatten())
+                .map(|(_, e)| e.encode())
+                .collect(),
+        ),
+        SyncRequest::Ranges { wants } if wants.len() <= MAX_IDS => {
+            let mut out = Vec::new();
+            for (feed, from_seq) in wants {
+                let budget = MAX_RANGE as usize - out.len();
+                if budget == 0 {
+                    break;
+                }
+                match ledger.feed_entries(&FeedId(feed), from_seq, budget) {
+                    Ok(entries) => out.extend(entries.iter().map(|(_, e)| e.encode())),
+                    Err(e) => return refused(e),
+                }
+            }
+            SyncResponse::Entries(out)
+        }
+        SyncRequest::Entries { .. } | SyncRequest::Ranges { .. } => {
+            SyncResponse::Refused(format!("at most {MAX_IDS} ids or feeds per request"))
+        }
+        SyncRequest::Digests { prefix } if prefix.len() <= 1 => {
+            match ledger.head_digests(&prefix) {
+                Ok(d) => SyncResponse::Digests(d),
+                Err(e) => refused(e),
+            }
+        }
+        SyncRequest::Digests { .. } => {
+            SyncResponse::Refused("digest prefixes are 0 or 1 bytes".into())
+        }
+        SyncRequest::Heads { prefix } if (1..=2).contains(&prefix.len()) => {
+            match ledger.heads_with_prefix(&prefix) {
+                Ok(mut h) => {
+                    h.truncate(protocol::MAX_HEADS);
+                    SyncResponse::Heads(h)
+                }
+                Err(e) => refused(e),
+            }
+        }
+        SyncRequest::Heads { .. } => SyncResponse::Refused("head prefixes are 1 or 2 bytes".into()),
+    }
+}
+
+/// Whether a response's entries come from more than one feed (a cut batch of ranges).
+pub(super) fn entries_span_feeds(raw: &[Vec<u8>]) -> bool {
+    let feed = |b: Option<&Vec<u8>>| b.and_then(|b| Entry::decode(b).ok()).map(|e| e.feed);
+    raw.len() > 1 && feed(raw.first()) != feed(raw.last())
+}
