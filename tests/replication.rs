@@ -163,6 +163,72 @@ async fn a_gap_is_pulled_from_the_peer_that_pushed() {
     assert_eq!(head_seq(&b, &scene.collector.feed()).await, Some(1));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equivocation_seen_at_one_node_freezes_the_feed_everywhere() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let c = TestNode::start_with_peers(&genesis, &[&a]).await;
+    connected(&[&a], 2).await;
+    let scene = fixtures::scene(T0);
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let grant = fixtures::append(
+        &mut alice,
+        T0 + DAY,
+        fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let mut ledger_a = a.ledger().await;
+    for e in scene.entries.iter().chain([&a0, &grant]) {
+        submit_ok(&mut ledger_a, e).await;
+    }
+    for node in [&b, &c] {
+        eventually(WAIT, "grant replicated", || async {
+            (head_seq(node, &alice.feed()).await == Some(1)).then_some(())
+        })
+        .await;
+    }
+    // Alice's key signs a second, different entry at seq 1, handed to C only.
+    let fork = consent_proto::Entry::sign(
+        Some(alice.feed()),
+        1,
+        grant.prev,
+        T0 + DAY,
+        &fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::Research],
+            &[C::Location],
+            T0,
+            None,
+        ),
+        &fixtures::key("alice/0"),
+    )
+    .expect("valid");
+    let err = c
+        .ledger()
+        .await
+        .submit(pb::SubmitRequest {
+            entry: Some(fork.to_signed()),
+        })
+        .await
+        .expect_err("equivocation");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    for node in [&a, &b, &c] {
+        eventually(WAIT, "feed frozen everywhere", || async {
+            let r = decision(node, alice.feed(), scene.collector.feed()).await;
+            (r.reason() == pb::Reason::SubjectFrozen).then_some(())
+        })
+        .await;
+    }
+}
+
 /// Submits `n` citizens (an inception and a grant each) to `node` in batches; returns the feeds.
 async fn populate(node: &TestNode, scene: &fixtures::Scene, label: &str, n: usize) -> Vec<FeedId> {
     let mut ledger = node.ledger().await;

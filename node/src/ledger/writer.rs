@@ -109,7 +109,8 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
 pub(crate) struct Writer {
     /// Whether the group being staged changes what checks cache about collectors.
     collectors_changed: bool,
-    /// Entries accepted in the group being staged (encoded), announced once durable.
+    /// Entries accepted in the group being staged (encoded), and conflicting entries of feeds it
+    /// froze, announced once durable.
     just_accepted: Vec<Arc<Vec<u8>>>,
     announce: Option<tokio::sync::broadcast::Sender<Arc<Vec<u8>>>>,
     store: Arc<dyn KvStore>,
@@ -600,6 +601,10 @@ impl Writer {
             self.counters.frozen += 1;
             staged.put(tables::feed_key(&held.feed), tables::encode(&record)?);
             tracing::warn!(feed = ?held.feed, seq = held.seq, "equivocation: feed frozen, proof kept");
+            // Spread the proof: peers holding the other entry detect the equivocation themselves.
+            if self.announce.is_some() {
+                self.just_accepted.push(Arc::new(conflicting.encode()));
+            }
         }
         Ok(Outcome::Equivocation {
             id: conflicting.id,
