@@ -104,6 +104,60 @@ async fn three_nodes_converge_and_a_revocation_anywhere_denies_everywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_in_a_chain_converge_across_four_hops() {
+    let genesis = fixture_genesis();
+    let mut nodes = vec![TestNode::start(&genesis).await];
+    for _ in 1..5 {
+        let previous = nodes.last().expect("a node");
+        let next = TestNode::start_with_peers(&genesis, &[previous]).await;
+        nodes.push(next);
+    }
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    connected(&refs, 1).await;
+    let scene = fixtures::scene(T0);
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let grant = fixtures::append(
+        &mut alice,
+        T0 + DAY,
+        fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let mut first = nodes[0].ledger().await;
+    for e in scene.entries.iter().chain([&a0, &grant]) {
+        submit_ok(&mut first, e).await;
+    }
+    for node in &nodes[1..] {
+        eventually(WAIT, "grant at every node", || async {
+            (decision(node, alice.feed(), scene.collector.feed())
+                .await
+                .decision()
+                == pb::Decision::Allow)
+                .then_some(())
+        })
+        .await;
+    }
+    // Revoke at the far end; it must reach the first node four hops away.
+    let revoke = fixtures::append(&mut alice, T0 + 2 * DAY, fixtures::revoke(grant.id, false));
+    submit_ok(&mut nodes[4].ledger().await, &revoke).await;
+    for node in &nodes[..4] {
+        eventually(WAIT, "revocation at every node", || async {
+            (decision(node, alice.feed(), scene.collector.feed())
+                .await
+                .reason()
+                == pb::Reason::Revoked)
+                .then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_is_pulled_from_the_peer_that_pushed() {
     let genesis = fixture_genesis();
     let a = TestNode::start(&genesis).await;
