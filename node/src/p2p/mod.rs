@@ -73,6 +73,9 @@ enum Command {
     Peers(oneshot::Sender<Vec<PeerId>>),
     /// Dial a peer.
     Dial(Multiaddr),
+    /// Compare with every connected peer soon (after pulled entries were accepted: gossip will
+    /// not push them again, since their message ids were already seen).
+    CompareAll,
     /// Send a computed response.
     Respond {
         peer: PeerId,
@@ -317,6 +320,10 @@ impl Task {
             Command::Peers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
+            Command::CompareAll => {
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                self.retry.extend(peers);
+            }
             Command::Dial(addr) => {
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::warn!(%addr, error = %e, "cannot dial");
@@ -424,15 +431,16 @@ impl Task {
                 tracing::warn!(%peer_id, version = %info.protocol_version, "peer of another network; disconnecting");
                 let _ = self.swarm.disconnect_peer_id(peer_id);
             }
-            SwarmEvent::ConnectionEstablished {
+            // Compare with a peer once it has subscribed to our topic: anything pushed before
+            // that moment did not reach it, and the round pulls it.
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
                 peer_id,
-                num_established,
                 ..
-            } => {
+            })) => {
+                self.start_round(peer_id);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer connected");
-                if num_established.get() == 1 {
-                    self.start_round(peer_id);
-                }
             }
             SwarmEvent::ConnectionClosed { peer_id, .. } => {
                 tracing::debug!(%peer_id, "peer disconnected")
@@ -501,6 +509,12 @@ impl Task {
             let Ok(outcomes) = ledger.submit(entries).await else {
                 return;
             };
+            if outcomes
+                .iter()
+                .any(|o| matches!(o, Outcome::Accepted { .. }))
+            {
+                let _ = tx.send(Command::CompareAll).await;
+            }
             // Anything still missing is pulled from the same peer (a predecessor, another feed).
             let mut asked = HashSet::new();
             for outcome in outcomes {
