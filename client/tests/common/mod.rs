@@ -1,0 +1,127 @@
+//! Helpers shared by the CLI tests: a temporary directory, a node, and `consent` runs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use consent_node::Node;
+use consent_node::config::Config;
+use consent_node::genesis::Genesis;
+use serde_json::Value;
+
+pub const PASS: &str = "correct horse battery staple";
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub node: Option<Node>,
+}
+
+impl Env {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn url(&self) -> String {
+        self.node
+            .as_ref()
+            .map(|n| n.grpc_url())
+            .unwrap_or_else(|| "http://127.0.0.1:9".into())
+    }
+
+    /// Runs `consent` with the node, a keystore and the test passphrase.
+    pub async fn run(&self, keystore: &str, args: &[&str]) -> Output {
+        self.run_env(keystore, args, &[("CONSENT_PASSPHRASE", PASS)])
+            .await
+    }
+
+    pub async fn run_env(&self, keystore: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_consent"));
+        cmd.arg("--node")
+            .arg(self.url())
+            .arg("--keystore")
+            .arg(self.path(keystore))
+            .arg("--kdf-memory-kib")
+            .arg("8192");
+        cmd.args(args)
+            .env_remove("CONSENT_PASSPHRASE")
+            .env_remove("CONSENT_NODE")
+            .env_remove("CONSENT_KEYSTORE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::null());
+        cmd.output().await.expect("consent runs")
+    }
+
+    /// Runs and expects success; returns stdout.
+    pub async fn ok(&self, keystore: &str, args: &[&str]) -> String {
+        let out = self.run(keystore, args).await;
+        assert!(
+            out.status.success(),
+            "consent {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs with --json and parses the one JSON object printed.
+    pub async fn json(&self, keystore: &str, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(keystore, &all).await;
+        serde_json::from_str(text.trim())
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
+    }
+
+    /// Runs and expects failure with one line on stderr containing `expected`.
+    pub async fn fails(&self, keystore: &str, args: &[&str], expected: &str) {
+        let out = self.run(keystore, args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "consent {args:?} should fail: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "consent {args:?}: expected {expected:?} in {stderr:?}"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "one line, no stack trace: {stderr}"
+        );
+    }
+}
+
+pub fn s(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+        .to_string()
+}
+
+pub async fn start(dir: &Path, registrar: &str) -> Node {
+    let genesis = Genesis {
+        network_id: "cli".into(),
+        registrars: vec![registrar.into()],
+        bootstrap: vec![],
+    };
+    let path = dir.join("genesis.toml");
+    std::fs::write(&path, genesis.to_toml().expect("toml")).expect("genesis");
+    let config = Config {
+        data_dir: dir.join("node"),
+        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+        genesis: Some(path),
+        ..Config::default()
+    };
+    Node::start(config).await.expect("node starts")
+}
+
+pub fn policy_file(dir: &Path) -> String {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    std::fs::copy(examples.join("policy.toml"), dir.join("policy.toml")).expect("copy");
+    std::fs::copy(examples.join("policy.md"), dir.join("policy.md")).expect("copy");
+    dir.join("policy.toml").display().to_string()
+}
