@@ -91,6 +91,21 @@ impl TestNode {
         node
     }
 
+    /// The node's p2p handle (panics when replication is off).
+    pub fn p2p(&self) -> &consent_node::p2p::P2pHandle {
+        self.running()
+            .p2p()
+            .unwrap_or_else(|| panic!("replication is off"))
+    }
+
+    /// Its first TCP p2p address.
+    pub fn tcp_addr(&self) -> String {
+        self.p2p_addrs()
+            .into_iter()
+            .find(|a| a.contains("/tcp/"))
+            .unwrap_or_else(|| panic!("no tcp listen address"))
+    }
+
     /// This node's dialable p2p addresses.
     pub fn p2p_addrs(&self) -> Vec<String> {
         self.running()

@@ -3,9 +3,11 @@
 //!
 //! # Layout
 //! - [`harness`]: starting, stopping and restarting nodes; clients.
+//! - [`rogue`]: a misbehaving libp2p peer that speaks the node's protocols.
 //! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
 
 pub mod harness;
+pub mod rogue;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -413,3 +413,58 @@ async fn a_two_two_partition_heals_to_identical_heads_and_decisions() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let scene = fixtures::scene(T0);
+    let (mut mallory, m0) = fixtures::author(Role::Citizen, "mallory", T0);
+    let grant = fixtures::append(
+        &mut mallory,
+        T0 + DAY,
+        fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let fork = consent_proto::Entry::sign(
+        Some(mallory.feed()),
+        1,
+        grant.prev,
+        T0 + DAY,
+        &fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::Research],
+            &[C::Location],
+            T0,
+            None,
+        ),
+        &fixtures::key("mallory/0"),
+    )
+    .expect("valid");
+    let mut ledger_a = a.ledger().await;
+    for e in scene.entries.iter().chain([&m0, &grant]) {
+        submit_ok(&mut ledger_a, e).await;
+    }
+    let frozen = ledger_a
+        .submit(pb::SubmitRequest {
+            entry: Some(fork.to_signed()),
+        })
+        .await
+        .expect_err("equivocation");
+    assert_eq!(frozen.code(), tonic::Code::FailedPrecondition);
+    // B was not there when it happened: gossip never carried the proof to it.
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    eventually(WAIT, "the proof pulled and the feed frozen", || async {
+        let r = decision(&b, mallory.feed(), scene.collector.feed()).await;
+        (r.reason() == pb::Reason::SubjectFrozen).then_some(())
+    })
+    .await;
+    assert_eq!(b.status().await.frozen_feeds, 1);
+}

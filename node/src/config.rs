@@ -54,14 +54,21 @@ pub struct P2pSection {
     /// Peers to dial at start, in addition to the genesis file's bootstrap list
     /// (`/ip4/.../tcp/.../p2p/<peer id>`).
     pub bootstrap: Vec<String>,
+    /// Discover other nodes of the network on the local network (mDNS). For a LAN or a dev
+    /// network; a city's nodes find each other through the bootstrap peers and Kademlia.
+    pub mdns: bool,
 }
 
 impl Default for P2pSection {
     fn default() -> Self {
         Self {
             enabled: true,
-            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            listen: vec![
+                "/ip4/127.0.0.1/tcp/0".into(),
+                "/ip4/127.0.0.1/udp/0/quic-v1".into(),
+            ],
             bootstrap: Vec::new(),
+            mdns: false,
         }
     }
 }

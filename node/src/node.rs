@@ -166,6 +166,7 @@ impl Node {
             let p2p_config = P2pConfig {
                 listen: parse(&config.p2p.listen, "listen")?,
                 bootstrap,
+                mdns: config.p2p.mdns,
             };
             let (handle, join) = p2p::start(
                 &node_key,

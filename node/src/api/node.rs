@@ -44,6 +44,10 @@ impl pb::node_server::Node for NodeService {
         _: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let stats = self.ledger.stats();
+        let p2p = match &self.info.p2p {
+            Some(p2p) => p2p.status().await,
+            None => Default::default(),
+        };
         Ok(Response::new(pb::StatusResponse {
             node_key: Bytes::copy_from_slice(&self.info.key.to_bytes()),
             node_id: self.info.key.to_text("node"),
@@ -57,16 +61,32 @@ impl pb::node_server::Node for NodeService {
             frozen_feeds: stats.frozen,
             store_bytes: self.ledger.store_bytes(),
             time_ms: now_ms(),
-            peers: match &self.info.p2p {
-                Some(p2p) => p2p.peers().await.len() as u32,
-                None => 0,
-            },
+            peers: p2p.peers.len() as u32,
             peer_id: self
                 .info
                 .p2p
                 .as_ref()
                 .map(|p| p.peer_id().to_string())
                 .unwrap_or_default(),
+            peer_status: p2p
+                .peers
+                .into_iter()
+                .map(|p| pb::PeerStatus {
+                    peer_id: p.peer_id.to_string(),
+                    address: p.address,
+                    connected_ms: p.connected_ms,
+                    last_round_ms: p.last_round_ms,
+                    in_sync_ms: p.in_sync_ms,
+                    lag_feeds: p.lag_feeds,
+                    entries_pulled: p.entries_pulled,
+                    offences: p.offences,
+                    score: p.score,
+                })
+                .collect(),
+            last_round_ms: p2p.last_round_ms,
+            banned_peers: p2p.banned as u32,
+            sync_bytes_sent: p2p.bytes_sent,
+            sync_bytes_received: p2p.bytes_received,
         }))
     }
 }

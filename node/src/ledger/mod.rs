@@ -28,15 +28,18 @@ pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
 use crate::store::{KvStore, StoreError};
 
-/// A feed's head as peers compare it: `(feed id, head seq, head entry id)`.
-pub type FeedHead = ([u8; 32], u64, [u8; 32]);
+/// A feed's head as peers compare it: `(feed id, head seq, head entry id, frozen)`.
+pub type FeedHead = ([u8; 32], u64, [u8; 32], bool);
 
-/// `BLAKE3(feed || seq (8, BE) || head id)[..16]`: one feed's contribution to an anti-entropy digest.
-pub fn head_digest(feed: &[u8; 32], seq: u64, head: &[u8; 32]) -> [u8; 16] {
+/// `BLAKE3(feed || seq (8, BE) || head id || frozen)[..16]`: one feed's contribution to an
+/// anti-entropy digest. The frozen flag is in it so that a node that missed an equivocation finds
+/// the feed differing and pulls the proof.
+pub fn head_digest(feed: &[u8; 32], seq: u64, head: &[u8; 32], frozen: bool) -> [u8; 16] {
     let mut h = blake3::Hasher::new();
     h.update(feed);
     h.update(&seq.to_be_bytes());
     h.update(head);
+    h.update(&[u8::from(frozen)]);
     let mut out = [0u8; 16];
     out.copy_from_slice(&h.finalize().as_bytes()[..16]);
     out
@@ -482,7 +485,7 @@ impl Ledger {
             let (key, value) = pair?;
             let feed = tables::bytes32(&key[1..])?;
             let record: tables::FeedRecord = tables::decode(&value, "feed")?;
-            let digest = head_digest(&feed, record.head_seq, &record.head_id);
+            let digest = head_digest(&feed, record.head_seq, &record.head_id, record.frozen);
             let slot = &mut out[usize::from(feed[prefix.len()])];
             for (s, d) in slot.iter_mut().zip(digest) {
                 *s ^= d;
@@ -491,14 +494,31 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Heads `(feed, seq, head id)` of the feeds whose id starts with `prefix`.
+    /// Heads `(feed, seq, head id, frozen)` of the feeds whose id starts with `prefix`.
     pub fn heads_with_prefix(&self, prefix: &[u8]) -> Result<Vec<FeedHead>, LedgerError> {
         let scan = [&[tables::prefix::FEED][..], prefix].concat();
         let mut out = Vec::new();
         for pair in self.store.scan_prefix(&scan) {
             let (key, value) = pair?;
             let record: tables::FeedRecord = tables::decode(&value, "feed")?;
-            out.push((tables::bytes32(&key[1..])?, record.head_seq, record.head_id));
+            out.push((
+                tables::bytes32(&key[1..])?,
+                record.head_seq,
+                record.head_id,
+                record.frozen,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The equivocation proofs held for a feed: both entries of each, encoded.
+    pub fn proofs(&self, feed: &FeedId) -> Result<Vec<[Vec<u8>; 2]>, LedgerError> {
+        let scan = [&[tables::prefix::PROOF][..], &feed.0].concat();
+        let mut out = Vec::new();
+        for pair in self.store.scan_prefix(&scan) {
+            let (_, value) = pair?;
+            let proof: tables::ProofRecord = tables::decode(&value, "proof")?;
+            out.push([proof.held, proof.conflicting]);
         }
         Ok(out)
     }

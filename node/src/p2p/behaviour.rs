@@ -1,25 +1,61 @@
 // The NetworkBehaviour derive generates an event enum without docs.
 #![allow(missing_docs)]
-//! The combined libp2p behaviour: gossipsub (push), request-response (pull), identify
-//! (membership check: peers of another network are dropped).
+//! The combined libp2p behaviour: gossipsub with peer scoring (push), request-response (pull),
+//! identify (membership check), Kademlia and optional mDNS (discovery), a block list (banned
+//! peers) and connection limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, gossipsub, identify, identity};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{
+    PeerId, StreamProtocol, allow_block_list, connection_limits, gossipsub, identify, identity,
+    kad, mdns,
+};
 
-use super::protocol::{self, SyncRequest, SyncResponse};
+use super::codec::{Codec, WireCounters};
+use super::protocol;
 
 /// Everything a node speaks to its peers.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Banned peers: no connection in or out.
+    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// At most a few connections per peer, and a bounded number in all.
+    pub limits: connection_limits::Behaviour,
     /// Push of new entries.
     pub gossipsub: gossipsub::Behaviour,
     /// Pull of missing entries.
-    pub sync: request_response::cbor::Behaviour<SyncRequest, SyncResponse>,
+    pub sync: request_response::Behaviour<Codec>,
     /// Peer identity and network membership.
     pub identify: identify::Behaviour,
+    /// Discovery of the network's other nodes.
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Discovery on the local network (off unless configured).
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// Choices that differ between nodes (and, in tests, for a misbehaving peer).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Discover peers on the LAN with mDNS.
+    pub mdns: bool,
+    /// Largest gossip message accepted or sent.
+    pub max_gossip_bytes: usize,
+    /// Most connections in all.
+    pub max_connections: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            mdns: false,
+            max_gossip_bytes: protocol::MAX_GOSSIP_BYTES,
+            max_connections: 256,
+        }
+    }
 }
 
 /// Why the behaviour could not be built.
@@ -27,11 +63,25 @@ pub struct Behaviour {
 #[error("cannot build the p2p behaviour: {0}")]
 pub struct BuildError(pub String);
 
+fn build_error(e: impl std::fmt::Display) -> BuildError {
+    BuildError(e.to_string())
+}
+
 impl Behaviour {
     /// Builds the behaviour for the network with `genesis_digest`.
-    pub fn new(key: &identity::Keypair, genesis_digest: &str) -> Result<Self, BuildError> {
+    pub fn new(
+        key: &identity::Keypair,
+        genesis_digest: &str,
+        options: &Options,
+        counters: Arc<WireCounters>,
+    ) -> Result<Self, BuildError> {
+        let peer_id = key.public().to_peer_id();
+        let topic = gossipsub::IdentTopic::new(protocol::topic(genesis_digest)).hash();
         let config = gossipsub::ConfigBuilder::default()
             .heartbeat_interval(Duration::from_millis(500))
+            // Messages are kept (and forwardable) for 6 s: an entry that waits for its
+            // predecessor is validated, and forwarded, once that arrives.
+            .history_length(12)
             .validation_mode(gossipsub::ValidationMode::Strict)
             // Nothing is forwarded before the write path has validated it.
             .validate_messages()
@@ -39,30 +89,117 @@ impl Behaviour {
             .message_id_fn(|m: &gossipsub::Message| {
                 gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
             })
-            .max_transmit_size(protocol::MAX_GOSSIP_BYTES)
+            // A frame up to this size is read; a message on the topic above the topic's limit
+            // is then an invalid message and costs its sender score (a larger frame is dropped).
+            .max_transmit_size(protocol::MAX_GOSSIP_FRAME_BYTES)
+            .max_transmit_size_for_topic(options.max_gossip_bytes, topic.clone())
             .build()
-            .map_err(|e| BuildError(e.to_string()))?;
-        let gossipsub =
+            .map_err(build_error)?;
+        let mut gossipsub =
             gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
-                .map_err(|e| BuildError(e.to_string()))?;
+                .map_err(build_error)?;
+        let (params, thresholds) = score_params(topic);
+        gossipsub
+            .with_peer_score(params, thresholds)
+            .map_err(build_error)?;
         let name = StreamProtocol::try_from_owned(protocol::sync_protocol(genesis_digest))
-            .map_err(|e| BuildError(e.to_string()))?;
-        let codec = request_response::cbor::codec::Codec::default()
-            .set_request_size_maximum(protocol::MAX_REQUEST_BYTES)
-            .set_response_size_maximum(protocol::MAX_RESPONSE_BYTES);
+            .map_err(build_error)?;
         let sync = request_response::Behaviour::with_codec(
-            codec,
+            Codec::new(counters),
             [(name, ProtocolSupport::Full)],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+            request_response::Config::default()
+                .with_request_timeout(Duration::from_secs(20))
+                .with_max_concurrent_streams(256),
         );
         let identify = identify::Behaviour::new(identify::Config::new(
             protocol::identify_version(genesis_digest),
             key.public(),
         ));
+        let kad_name = StreamProtocol::try_from_owned(protocol::kad_protocol(genesis_digest))
+            .map_err(build_error)?;
+        let mut kad_config = kad::Config::new(kad_name);
+        kad_config.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
+        let mut kad =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+        // Nodes are servers by role; private and loopback addresses are normal in a city's
+        // own network, so do not wait for a confirmed public address.
+        kad.set_mode(Some(kad::Mode::Server));
+        let mdns = if options.mdns {
+            Some(
+                mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                    .map_err(build_error)?,
+            )
+        } else {
+            None
+        };
+        let limits = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(options.max_connections))
+                .with_max_established_per_peer(Some(2))
+                .with_max_pending_incoming(Some(64)),
+        );
         Ok(Behaviour {
+            blocked: Default::default(),
+            limits,
             gossipsub,
             sync,
             identify,
+            kad,
+            mdns: Toggle::from(mdns),
         })
     }
+
+    /// Bans a peer: closes its connections and refuses new ones until [`Self::unban`].
+    pub fn ban(&mut self, peer: PeerId) {
+        self.blocked.block_peer(peer);
+        self.gossipsub.blacklist_peer(&peer);
+        self.kad.remove_peer(&peer);
+    }
+
+    /// Lifts a ban.
+    pub fn unban(&mut self, peer: PeerId) {
+        self.blocked.unblock_peer(peer);
+        self.gossipsub.remove_blacklisted_peer(&peer);
+    }
+}
+
+/// The gossipsub score below which a peer's messages are no longer processed; the node bans
+/// such a peer.
+pub const GRAYLIST_SCORE: f64 = -80.0;
+
+/// Gossipsub peer scoring: invalid messages cost a lot (the penalty grows with the square of
+/// their count, so three in quick succession put a peer below the graylist threshold, where
+/// nothing more it sends is processed); the node's own offence score (bad sync traffic, rate
+/// limits) enters as the application score. Mesh delivery-rate penalties are off: a consent
+/// network is quiet for long stretches, and silence is not misbehaviour. IP colocation is not
+/// penalised: several institutions' nodes may share an address (and all test nodes do).
+fn score_params(
+    topic: gossipsub::TopicHash,
+) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    let topic_params = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        first_message_deliveries_weight: 0.1,
+        first_message_deliveries_decay: 0.9,
+        first_message_deliveries_cap: 100.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -10.0,
+        // Honest nodes never forward an invalid message: the penalty fades slowly.
+        invalid_message_deliveries_decay: 0.99,
+        ..Default::default()
+    };
+    let params = gossipsub::PeerScoreParams {
+        topics: [(topic, topic_params)].into_iter().collect(),
+        app_specific_weight: 1.0,
+        ip_colocation_factor_weight: 0.0,
+        ..Default::default()
+    };
+    let thresholds = gossipsub::PeerScoreThresholds {
+        graylist_threshold: GRAYLIST_SCORE,
+        ..Default::default()
+    };
+    (params, thresholds)
 }

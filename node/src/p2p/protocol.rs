@@ -16,6 +16,10 @@ pub const MAX_RESPONSE_BYTES: u64 = (MAX_RANGE as u64) * 8 * 1024 + 16 * 1024;
 /// Largest gossip message, bytes (one entry).
 pub const MAX_GOSSIP_BYTES: usize = consent_proto::limits::MAX_ENTRY_BYTES + 1024;
 
+/// Largest gossipsub frame read; a message above [`MAX_GOSSIP_BYTES`] in a frame up to this size
+/// is seen and penalised as invalid.
+pub const MAX_GOSSIP_FRAME_BYTES: usize = 256 * 1024;
+
 /// The first 16 hex digits of the genesis digest: enough to keep networks apart in names.
 fn network(genesis_digest: &str) -> &str {
     &genesis_digest[..genesis_digest.len().min(16)]
@@ -29,6 +33,11 @@ pub fn topic(genesis_digest: &str) -> String {
 /// The request-response protocol for pulling entries.
 pub fn sync_protocol(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/sync/1", network(genesis_digest))
+}
+
+/// The Kademlia protocol (a separate DHT per network).
+pub fn kad_protocol(genesis_digest: &str) -> String {
+    format!("/consent-ledger/{}/kad/1", network(genesis_digest))
 }
 
 /// What identify announces; a peer announcing anything else is disconnected.
@@ -58,6 +67,11 @@ pub enum SyncRequest {
         /// `(feed, from_seq)` pairs.
         wants: Vec<([u8; 32], u64)>,
     },
+    /// The equivocation proofs (both entries) of frozen feeds (at most [`MAX_IDS`] feeds).
+    Proofs {
+        /// Feed ids.
+        feeds: Vec<[u8; 32]>,
+    },
     /// Anti-entropy: the 256 child digests under a feed-id prefix of 0 or 1 bytes.
     Digests {
         /// The prefix.
@@ -77,7 +91,7 @@ pub enum SyncResponse {
     Entries(Vec<Vec<u8>>),
     /// 256 child digests of 16 bytes.
     Digests(Vec<[u8; 16]>),
-    /// `(feed, seq, head id)` for each feed under the prefix (at most [`MAX_HEADS`]).
+    /// `(feed, seq, head id, frozen)` for each feed under the prefix (at most [`MAX_HEADS`]).
     Heads(Vec<crate::ledger::FeedHead>),
     /// The request was refused (too large, malformed).
     Refused(String),

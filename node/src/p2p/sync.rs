@@ -8,8 +8,10 @@ use consent_proto::ids::{EntryId, FeedId};
 use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
 
+use super::discipline::Offence;
 use super::protocol::{self, MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
-use super::{Command, Purpose, Task};
+use super::task::Task;
+use super::{Command, Purpose};
 use crate::ledger::Ledger;
 
 impl Task {
@@ -44,12 +46,14 @@ impl Task {
         prefix: Vec<u8>,
         response: SyncResponse,
     ) {
-        let SyncResponse::Digests(theirs) = response else {
-            return;
+        let theirs = match response {
+            SyncResponse::Digests(d) if d.len() == 256 => d,
+            SyncResponse::Refused(_) => return,
+            _ => {
+                self.offend(peer, Offence::BadMessage);
+                return;
+            }
         };
-        if theirs.len() != 256 {
-            return;
-        }
         let ledger = self.ledger.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -58,6 +62,14 @@ impl Task {
                 Ok(Ok(d)) => d,
                 _ => return,
             };
+            if prefix.is_empty() {
+                let differing = theirs
+                    .iter()
+                    .zip(&ours)
+                    .filter(|(t, o)| t != o && **t != [0u8; 16])
+                    .count();
+                let _ = tx.send(Command::Compared { peer, differing }).await;
+            }
             for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
                 if t == o || *t == [0u8; 16] {
                     continue;
@@ -91,15 +103,25 @@ impl Task {
     /// The peer's heads under a prefix: pull every feed where the peer is ahead (or holds another
     /// entry at our head's seq: that pull reveals an equivocation).
     pub(super) fn compare_heads(&mut self, peer: PeerId, response: SyncResponse) {
-        let SyncResponse::Heads(heads) = response else {
-            return;
+        let heads = match response {
+            SyncResponse::Heads(h) if h.len() <= protocol::MAX_HEADS => h,
+            SyncResponse::Refused(_) => return,
+            _ => {
+                self.offend(peer, Offence::BadMessage);
+                return;
+            }
         };
         let ledger = self.ledger.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let mut wants = Vec::new();
-            for (feed, seq, head) in heads {
+            let mut proofs = Vec::new();
+            for (feed, seq, head, frozen) in heads {
                 let ours = ledger.head(&FeedId(feed)).ok().flatten();
+                // A feed the peer froze and we did not: fetch the proof (and the feed, if behind).
+                if frozen && !ours.as_ref().is_some_and(|s| s.frozen) {
+                    proofs.push(feed);
+                }
                 match ours {
                     None => wants.push((feed, 0)),
                     Some(s) if s.head_seq < seq => wants.push((feed, s.head_seq + 1)),
@@ -109,10 +131,19 @@ impl Task {
                     _ => {}
                 }
             }
-            for chunk in wants.chunks(MAX_IDS) {
-                let request = SyncRequest::Ranges {
-                    wants: chunk.to_vec(),
-                };
+            let _ = tx
+                .send(Command::Behind {
+                    peer,
+                    feeds: wants.len(),
+                })
+                .await;
+            let ranges = wants
+                .chunks(MAX_IDS)
+                .map(|c| SyncRequest::Ranges { wants: c.to_vec() });
+            let proofs = proofs
+                .chunks(MAX_IDS)
+                .map(|c| SyncRequest::Proofs { feeds: c.to_vec() });
+            for request in ranges.chain(proofs) {
                 let _ = tx
                     .send(Command::Ask {
                         peer,
@@ -122,6 +153,25 @@ impl Task {
                     .await;
             }
         });
+    }
+}
+
+/// What serving a request costs from the peer's rate budget (a digest list scans every head
+/// under its prefix), or why the request breaks the protocol.
+pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
+    match request {
+        SyncRequest::Range { .. } => Ok(1.0),
+        SyncRequest::Entries { ids } if ids.len() <= MAX_IDS => Ok(1.0),
+        SyncRequest::Ranges { wants } if wants.len() <= MAX_IDS => Ok(1.0),
+        SyncRequest::Proofs { feeds } if feeds.len() <= MAX_IDS => Ok(1.0),
+        SyncRequest::Entries { .. } | SyncRequest::Ranges { .. } | SyncRequest::Proofs { .. } => {
+            Err(format!("at most {MAX_IDS} ids or feeds per request"))
+        }
+        SyncRequest::Digests { prefix } if prefix.is_empty() => Ok(20.0),
+        SyncRequest::Digests { prefix } if prefix.len() == 1 => Ok(4.0),
+        SyncRequest::Digests { .. } => Err("digest prefixes are 0 or 1 bytes".into()),
+        SyncRequest::Heads { prefix } if (1..=2).contains(&prefix.len()) => Ok(2.0),
+        SyncRequest::Heads { .. } => Err("head prefixes are 1 or 2 bytes".into()),
     }
 }
 
@@ -157,7 +207,20 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
             }
             SyncResponse::Entries(out)
         }
-        SyncRequest::Entries { .. } | SyncRequest::Ranges { .. } => {
+        SyncRequest::Proofs { feeds } if feeds.len() <= MAX_IDS => {
+            let mut out = Vec::new();
+            for feed in feeds {
+                match ledger.proofs(&FeedId(feed)) {
+                    Ok(proofs) => out.extend(proofs.into_iter().flatten()),
+                    Err(e) => return refused(e),
+                }
+                if out.len() >= MAX_RANGE as usize {
+                    break;
+                }
+            }
+            SyncResponse::Entries(out)
+        }
+        SyncRequest::Entries { .. } | SyncRequest::Ranges { .. } | SyncRequest::Proofs { .. } => {
             SyncResponse::Refused(format!("at most {MAX_IDS} ids or feeds per request"))
         }
         SyncRequest::Digests { prefix } if prefix.len() <= 1 => {

@@ -1,0 +1,265 @@
+//! Per-peer discipline: what a peer did wrong (offences with weights that decay over time), how
+//! much it may ask of this node (token buckets for sync requests and pushed entries), and when it
+//! is banned. Pure bookkeeping: the swarm task asks, acts on the answers, and feeds the offence
+//! score into gossipsub as the application score so both views of a peer agree.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+
+/// Something a peer did wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Offence {
+    /// An entry that fails validation (bad signature, broken chain, outside its policy...).
+    InvalidEntry,
+    /// Bytes that do not decode (a gossip message, a sync request or response).
+    Garbage,
+    /// A well-formed sync message that breaks the protocol (wrong shape, over a limit).
+    BadMessage,
+    /// A sync request over the peer's rate.
+    OverRate,
+}
+
+impl Offence {
+    /// Score each offence adds; a peer is banned at [`BAN_SCORE`].
+    fn weight(self) -> f64 {
+        match self {
+            Offence::InvalidEntry | Offence::Garbage => 20.0,
+            Offence::BadMessage => 10.0,
+            Offence::OverRate => 2.0,
+        }
+    }
+
+    /// A stable name for logs and status.
+    pub fn name(self) -> &'static str {
+        match self {
+            Offence::InvalidEntry => "invalid-entry",
+            Offence::Garbage => "garbage",
+            Offence::BadMessage => "bad-message",
+            Offence::OverRate => "over-rate",
+        }
+    }
+}
+
+/// Offence score at which a peer is banned (five invalid entries in quick succession).
+pub const BAN_SCORE: f64 = 100.0;
+/// Offence scores halve this often: an honest peer that relayed a few bad things once recovers.
+const HALF_LIFE: Duration = Duration::from_secs(60);
+/// How long a ban lasts.
+pub const BAN_FOR: Duration = Duration::from_secs(600);
+/// Sync request budget per peer: cost units per second, and the burst allowed.
+const REQUEST_RATE: f64 = 2000.0;
+const REQUEST_BURST: f64 = 4000.0;
+/// Pushed entries a peer may send per second, and the burst allowed. Above it they are ignored
+/// (not processed, not forwarded, not penalised): anti-entropy fetches them later at our pace.
+const GOSSIP_RATE: f64 = 20_000.0;
+const GOSSIP_BURST: f64 = 40_000.0;
+/// Records kept at most (peers with a decayed score are forgotten first).
+const MAX_RECORDS: usize = 4096;
+
+/// A token bucket.
+#[derive(Debug, Clone)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(burst: f64, now: Instant) -> Self {
+        Self {
+            tokens: burst,
+            at: now,
+        }
+    }
+
+    fn take(&mut self, cost: f64, rate: f64, burst: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.at = now;
+        if self.tokens >= cost {
+            self.tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What is known about one peer.
+#[derive(Debug, Clone)]
+struct Record {
+    score: f64,
+    scored_at: Instant,
+    offences: u64,
+    requests: Bucket,
+    gossip: Bucket,
+}
+
+impl Record {
+    fn new(now: Instant) -> Self {
+        Self {
+            score: 0.0,
+            scored_at: now,
+            offences: 0,
+            requests: Bucket::full(REQUEST_BURST, now),
+            gossip: Bucket::full(GOSSIP_BURST, now),
+        }
+    }
+
+    fn decayed(&self, now: Instant) -> f64 {
+        let halves =
+            now.saturating_duration_since(self.scored_at).as_secs_f64() / HALF_LIFE.as_secs_f64();
+        self.score * 0.5f64.powf(halves)
+    }
+}
+
+/// What to do after an offence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sentence {
+    /// Keep the peer (its score went down).
+    Keep,
+    /// Ban it now.
+    Ban,
+}
+
+/// The discipline book for every peer this node has dealt with.
+#[derive(Debug, Default)]
+pub struct Discipline {
+    records: HashMap<PeerId, Record>,
+    banned: HashMap<PeerId, Instant>,
+}
+
+impl Discipline {
+    fn record(&mut self, peer: PeerId, now: Instant) -> &mut Record {
+        if self.records.len() >= MAX_RECORDS && !self.records.contains_key(&peer) {
+            self.records.retain(|_, r| r.decayed(now) >= 1.0);
+        }
+        self.records.entry(peer).or_insert_with(|| Record::new(now))
+    }
+
+    /// Records an offence; says whether the peer must now be banned.
+    pub fn offend(&mut self, peer: PeerId, offence: Offence, now: Instant) -> Sentence {
+        let record = self.record(peer, now);
+        record.score = record.decayed(now) + offence.weight();
+        record.scored_at = now;
+        record.offences += 1;
+        if record.score >= BAN_SCORE {
+            self.banned.insert(peer, now + BAN_FOR);
+            Sentence::Ban
+        } else {
+            Sentence::Keep
+        }
+    }
+
+    /// The peer's offence score now (0 for a peer that never offended).
+    pub fn score(&self, peer: &PeerId, now: Instant) -> f64 {
+        self.records.get(peer).map_or(0.0, |r| r.decayed(now))
+    }
+
+    /// Offences recorded for the peer in all.
+    pub fn offences(&self, peer: &PeerId) -> u64 {
+        self.records.get(peer).map_or(0, |r| r.offences)
+    }
+
+    /// Whether a sync request of `cost` units is within the peer's rate (and takes it if so).
+    pub fn allow_request(&mut self, peer: PeerId, cost: f64, now: Instant) -> bool {
+        self.record(peer, now)
+            .requests
+            .take(cost, REQUEST_RATE, REQUEST_BURST, now)
+    }
+
+    /// Whether a pushed entry from the peer is within its rate.
+    pub fn allow_gossip(&mut self, peer: PeerId, now: Instant) -> bool {
+        self.record(peer, now)
+            .gossip
+            .take(1.0, GOSSIP_RATE, GOSSIP_BURST, now)
+    }
+
+    /// Bans a peer now (for a reason found elsewhere, e.g. its gossipsub score).
+    pub fn ban(&mut self, peer: PeerId, now: Instant) {
+        self.banned.insert(peer, now + BAN_FOR);
+    }
+
+    /// Whether the peer is banned now.
+    pub fn is_banned(&self, peer: &PeerId, now: Instant) -> bool {
+        self.banned.get(peer).is_some_and(|until| *until > now)
+    }
+
+    /// Bans that have run out (removed from the book; the caller lifts them in the swarm).
+    pub fn expired_bans(&mut self, now: Instant) -> Vec<PeerId> {
+        let expired: Vec<PeerId> = self
+            .banned
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in &expired {
+            self.banned.remove(peer);
+            self.records.remove(peer);
+        }
+        expired
+    }
+
+    /// Peers banned now.
+    pub fn banned(&self) -> usize {
+        self.banned.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_invalid_entries_in_a_row_ban_a_peer() {
+        let mut d = Discipline::default();
+        let peer = PeerId::random();
+        let now = Instant::now();
+        for _ in 0..4 {
+            assert_eq!(d.offend(peer, Offence::InvalidEntry, now), Sentence::Keep);
+        }
+        assert_eq!(d.offend(peer, Offence::InvalidEntry, now), Sentence::Ban);
+        assert!(d.is_banned(&peer, now));
+        assert!(!d.is_banned(&peer, now + BAN_FOR));
+        assert_eq!(d.expired_bans(now + BAN_FOR), vec![peer]);
+        assert_eq!(d.score(&peer, now), 0.0);
+    }
+
+    #[test]
+    fn scores_decay_so_rare_offences_never_ban() {
+        let mut d = Discipline::default();
+        let peer = PeerId::random();
+        let start = Instant::now();
+        for i in 0..100u32 {
+            let now = start + HALF_LIFE * i;
+            assert_eq!(d.offend(peer, Offence::InvalidEntry, now), Sentence::Keep);
+        }
+        assert!(d.score(&peer, start + HALF_LIFE * 100) < 41.0);
+        assert_eq!(d.offences(&peer), 100);
+    }
+
+    #[test]
+    fn the_request_bucket_refills_at_its_rate() {
+        let mut d = Discipline::default();
+        let peer = PeerId::random();
+        let now = Instant::now();
+        assert!(d.allow_request(peer, REQUEST_BURST, now));
+        assert!(!d.allow_request(peer, 1.0, now));
+        assert!(d.allow_request(peer, REQUEST_RATE / 2.0, now + Duration::from_millis(500)));
+        assert!(!d.allow_request(peer, 10.0, now + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn peers_are_judged_separately() {
+        let mut d = Discipline::default();
+        let (bad, good) = (PeerId::random(), PeerId::random());
+        let now = Instant::now();
+        for _ in 0..5 {
+            d.offend(bad, Offence::Garbage, now);
+        }
+        assert!(d.is_banned(&bad, now));
+        assert!(!d.is_banned(&good, now));
+        assert!(d.allow_gossip(good, now));
+    }
+}

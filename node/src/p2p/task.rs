@@ -1,0 +1,774 @@
+//! The swarm task: owns the swarm, reacts to its events and to [`Command`]s, paces outbound sync
+//! requests per peer, keeps each peer's sync state, and applies [`Discipline`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use consent_proto::Entry;
+use consent_proto::validate::{Missing, Rejection};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{PeerId, Swarm, identify, kad, mdns};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
+use super::codec::WireCounters;
+use super::discipline::{Discipline, Offence, Sentence};
+use super::protocol::{MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
+use super::{Command, P2pStatus, PeerReport, Purpose, sync};
+use crate::ledger::{Ledger, Outcome};
+
+/// How often every connected peer is compared with (anti-entropy), besides on connecting.
+const ROUND_EVERY: Duration = Duration::from_secs(30);
+/// How often bans, scores and cut-short rounds are looked at.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// Sync requests in flight to one peer at most; the rest wait in its queue.
+const MAX_IN_FLIGHT: usize = 32;
+/// Requests queued for one peer at most (beyond, the round is cut short and retried).
+const MAX_QUEUED: usize = 8192;
+/// How long a gossip message whose entry waits for a predecessor is kept open (gossipsub keeps
+/// messages for 6 s); later, the entry is still accepted when it can be, and spread by
+/// anti-entropy instead of gossip.
+const WAIT_FOR_PREDECESSOR: Duration = Duration::from_secs(5);
+/// Connections the node seeks through discovery (it accepts more).
+const TARGET_PEERS: usize = 16;
+
+/// Unix ms now.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Rejections that do not show the sender misbehaved: its clock or its view may differ.
+fn blameless(rejection: &Rejection) -> bool {
+    matches!(
+        rejection,
+        Rejection::TimeInFuture { .. } | Rejection::FeedFrozen
+    )
+}
+
+/// Sync state of one connected peer.
+#[derive(Debug, Clone, Default)]
+struct PeerState {
+    address: String,
+    connected_ms: u64,
+    last_round_ms: u64,
+    in_sync_ms: u64,
+    lag_feeds: u64,
+    entries_pulled: u64,
+}
+
+/// Requests to one peer: how many are in flight, and the rest in order.
+#[derive(Debug, Default)]
+struct Outbound {
+    in_flight: usize,
+    queue: VecDeque<(SyncRequest, Purpose)>,
+}
+
+pub(super) struct Task {
+    pub(super) swarm: Swarm<Behaviour>,
+    topic: IdentTopic,
+    pub(super) ledger: Ledger,
+    pub(super) tx: mpsc::Sender<Command>,
+    identify_version: String,
+    counters: Arc<WireCounters>,
+    requests: HashMap<OutboundRequestId, (PeerId, Purpose)>,
+    outbound: HashMap<PeerId, Outbound>,
+    /// Peers whose last round was cut short (a request failed): compared again within a second.
+    retry: HashSet<PeerId>,
+    discipline: Discipline,
+    peers: HashMap<PeerId, PeerState>,
+    /// Blocked by operator decision (not lifted when a ban runs out).
+    blocked: HashSet<PeerId>,
+    last_round_ms: u64,
+    last_bootstrap: Option<Instant>,
+    /// Gossip messages whose entries wait for a predecessor: their sender and since when.
+    waiting: HashMap<MessageId, (PeerId, Instant)>,
+}
+
+impl Task {
+    pub(super) fn new(
+        swarm: Swarm<Behaviour>,
+        topic: IdentTopic,
+        ledger: Ledger,
+        tx: mpsc::Sender<Command>,
+        identify_version: String,
+        counters: Arc<WireCounters>,
+    ) -> Self {
+        Self {
+            swarm,
+            topic,
+            ledger,
+            tx,
+            identify_version,
+            counters,
+            requests: HashMap::new(),
+            outbound: HashMap::new(),
+            retry: HashSet::new(),
+            discipline: Discipline::default(),
+            peers: HashMap::new(),
+            blocked: HashSet::new(),
+            last_round_ms: 0,
+            last_bootstrap: None,
+            waiting: HashMap::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+        let mut accepted = self.ledger.accepted();
+        let mut rounds = tokio::time::interval(ROUND_EVERY);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = housekeeping.tick() => self.housekeeping(),
+                _ = rounds.tick() => {
+                    let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                    for peer in peers {
+                        self.start_round(peer);
+                    }
+                },
+                command = rx.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                entry = accepted.recv() => match entry {
+                    Ok(bytes) => self.publish(bytes.as_ref().clone()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "p2p fell behind the ledger; peers will pull what was not pushed");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                event = self.swarm.select_next_some() => self.event(event),
+            }
+        }
+        tracing::debug!("p2p task stopped");
+    }
+
+    /// Once a second: lift expired bans, ban peers whose gossipsub score fell too low, feed
+    /// offence scores to gossipsub, and retry rounds that were cut short.
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        for peer in self.discipline.expired_bans(now) {
+            if !self.blocked.contains(&peer) {
+                tracing::info!(%peer, "ban lifted");
+                self.swarm.behaviour_mut().unban(peer);
+            }
+        }
+        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in &connected {
+            let offence_score = self.discipline.score(peer, now);
+            let gossip = &mut self.swarm.behaviour_mut().gossipsub;
+            gossip.set_application_score(peer, -offence_score);
+            if gossip.peer_score(peer).is_some_and(|s| s < GRAYLIST_SCORE) {
+                // Graylisted: gossipsub ignores it from now on (so its score stops falling).
+                tracing::warn!(%peer, "gossipsub score too low; banning");
+                self.discipline.ban(*peer, now);
+                self.swarm.behaviour_mut().ban(*peer);
+            }
+        }
+        let expired: Vec<(MessageId, PeerId)> = self
+            .waiting
+            .iter()
+            .filter(|(_, (_, since))| since.elapsed() > WAIT_FOR_PREDECESSOR)
+            .map(|(id, (source, _))| (id.clone(), *source))
+            .collect();
+        for (id, source) in expired {
+            self.waiting.remove(&id);
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+        }
+        let due: Vec<PeerId> = self
+            .retry
+            .drain()
+            .filter(|p| self.swarm.is_connected(p))
+            .collect();
+        for peer in due {
+            self.start_round(peer);
+        }
+    }
+
+    /// A newly accepted entry: forwarded if it came by gossip and waited for a predecessor,
+    /// published otherwise.
+    fn publish(&mut self, bytes: Vec<u8>) {
+        let id = gossipsub::MessageId::from(blake3::hash(&bytes).as_bytes().to_vec());
+        if let Some((source, _)) = self.waiting.remove(&id) {
+            let forwarded = self
+                .swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Accept);
+            if !forwarded {
+                // Gone from gossipsub's cache (and its id is in the seen cache, so it cannot be
+                // published again): peers get it by anti-entropy, now.
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                self.retry.extend(peers);
+            }
+            return;
+        }
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(self.topic.clone(), bytes)
+        {
+            Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Validated {
+                id,
+                source,
+                acceptance,
+            } => {
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&id, &source, acceptance);
+            }
+            Command::Waiting {
+                id,
+                source,
+                entry,
+                feed,
+                missing,
+            } => {
+                // It may have been accepted already (its predecessor came in the same commit), or
+                // found to equivocate (forwarding it spreads the proof).
+                let accepted = matches!(self.ledger.entry(&entry), Ok(Some(_)));
+                let frozen = matches!(self.ledger.head(&feed), Ok(Some(s)) if s.frozen);
+                if accepted || frozen {
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(&id, &source, MessageAcceptance::Accept);
+                } else {
+                    self.waiting.insert(id, (source, Instant::now()));
+                }
+                let request = self.request_for(missing);
+                self.ask(source, request, Purpose::Entries);
+            }
+            Command::Ask {
+                peer,
+                request,
+                purpose,
+            } => self.ask(peer, request, purpose),
+            Command::Respond {
+                peer,
+                channel,
+                response,
+            } => {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, response)
+                    .is_err()
+                {
+                    tracing::debug!(%peer, "sync response not delivered");
+                }
+            }
+            Command::Offend { peer, offence } => self.offend(peer, offence),
+            Command::Compared { peer, differing } => {
+                if differing == 0
+                    && let Some(state) = self.peers.get_mut(&peer)
+                {
+                    state.in_sync_ms = now_ms();
+                    state.lag_feeds = 0;
+                }
+            }
+            Command::Behind { peer, feeds } => {
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.lag_feeds = feeds as u64;
+                }
+            }
+            Command::Pulled { peer, accepted } => {
+                if let Some(state) = self.peers.get_mut(&peer) {
+                    state.entries_pulled += accepted as u64;
+                }
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                self.retry.extend(peers);
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.swarm.connected_peers().copied().collect());
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Dial(addr) => {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::warn!(%addr, error = %e, "cannot dial");
+                }
+            }
+            Command::Block { peer, blocked } => {
+                if blocked {
+                    self.blocked.insert(peer);
+                    self.swarm.behaviour_mut().ban(peer);
+                } else {
+                    self.blocked.remove(&peer);
+                    self.swarm.behaviour_mut().unban(peer);
+                }
+            }
+        }
+    }
+
+    fn status(&self) -> P2pStatus {
+        let (bytes_sent, bytes_received) = self.counters.get();
+        let now = Instant::now();
+        let gossip = &self.swarm.behaviour().gossipsub;
+        let mut peers: Vec<PeerReport> = self
+            .swarm
+            .connected_peers()
+            .map(|peer| {
+                let state = self.peers.get(peer).cloned().unwrap_or_default();
+                PeerReport {
+                    peer_id: *peer,
+                    address: state.address,
+                    connected_ms: state.connected_ms,
+                    last_round_ms: state.last_round_ms,
+                    in_sync_ms: state.in_sync_ms,
+                    lag_feeds: state.lag_feeds,
+                    entries_pulled: state.entries_pulled,
+                    offences: self.discipline.offences(peer),
+                    score: gossip
+                        .peer_score(peer)
+                        .unwrap_or(-self.discipline.score(peer, now)),
+                }
+            })
+            .collect();
+        peers.sort_by_key(|p| p.peer_id.to_bytes());
+        P2pStatus {
+            peers,
+            last_round_ms: self.last_round_ms,
+            banned: self.discipline.banned(),
+            bytes_sent,
+            bytes_received,
+        }
+    }
+
+    /// Records an offence; bans the peer when it has done enough.
+    pub(super) fn offend(&mut self, peer: PeerId, offence: Offence) {
+        tracing::debug!(%peer, offence = offence.name(), "peer offence");
+        let now = Instant::now();
+        if self.discipline.is_banned(&peer, now) {
+            return;
+        }
+        let sentence = self.discipline.offend(peer, offence, now);
+        let graylisted = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .peer_score(&peer)
+            .is_some_and(|s| s < GRAYLIST_SCORE);
+        if sentence == Sentence::Ban || graylisted {
+            tracing::warn!(%peer, offence = offence.name(), "peer keeps misbehaving; banned");
+            self.discipline.ban(peer, now);
+            self.swarm.behaviour_mut().ban(peer);
+            self.outbound.remove(&peer);
+        }
+    }
+
+    /// Sends a sync request now if fewer than [`MAX_IN_FLIGHT`] are in flight to the peer,
+    /// else queues it.
+    pub(super) fn ask(&mut self, peer: PeerId, request: SyncRequest, purpose: Purpose) {
+        let out = self.outbound.entry(peer).or_default();
+        if out.in_flight < MAX_IN_FLIGHT {
+            out.in_flight += 1;
+            let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+            self.requests.insert(id, (peer, purpose));
+        } else if out.queue.len() < MAX_QUEUED {
+            out.queue.push_back((request, purpose));
+        } else {
+            self.retry.insert(peer);
+        }
+    }
+
+    /// A request to the peer finished (answered or failed): send the next queued one.
+    fn finished(&mut self, peer: PeerId) {
+        let Some(out) = self.outbound.get_mut(&peer) else {
+            return;
+        };
+        out.in_flight = out.in_flight.saturating_sub(1);
+        if let Some((request, purpose)) = out.queue.pop_front() {
+            out.in_flight += 1;
+            let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+            self.requests.insert(id, (peer, purpose));
+        }
+    }
+
+    /// The request that pulls what an entry waits for.
+    fn request_for(&self, missing: Missing) -> SyncRequest {
+        request_for(&self.ledger, missing)
+    }
+
+    /// Starts an anti-entropy round with `peer`: compare the top-level digests.
+    fn start_round(&mut self, peer: PeerId) {
+        tracing::debug!(%peer, "anti-entropy round");
+        let now = now_ms();
+        self.last_round_ms = now;
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.last_round_ms = now;
+        }
+        self.ask(
+            peer,
+            SyncRequest::Digests { prefix: Vec::new() },
+            Purpose::Digests(Vec::new()),
+        );
+    }
+
+    fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.gossip(propagation_source, message_id, message.data),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if info.protocol_version != self.identify_version {
+                    tracing::warn!(%peer_id, version = %info.protocol_version, "peer of another network; disconnecting");
+                    self.swarm.behaviour_mut().kad.remove_peer(&peer_id);
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                // A member: what it listens on feeds discovery.
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+                self.bootstrap_soon();
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer,
+                is_new_peer: true,
+                ..
+            })) => self.maybe_dial(peer),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, addr);
+                    self.maybe_dial(peer);
+                }
+            }
+            // Compare with a peer once it has subscribed to our topic: anything pushed before
+            // that moment did not reach it, and the round pulls it.
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                peer_id,
+                ..
+            })) => self.start_round(peer_id),
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                tracing::debug!(%peer_id, "peer connected");
+                self.peers.entry(peer_id).or_insert_with(|| PeerState {
+                    address: endpoint.get_remote_address().to_string(),
+                    connected_ms: now_ms(),
+                    ..PeerState::default()
+                });
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::debug!(%peer_id, "peer disconnected");
+                self.peers.remove(&peer_id);
+                self.outbound.remove(&peer_id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs a Kademlia bootstrap query at most every ten seconds (finds the network's nodes).
+    fn bootstrap_soon(&mut self) {
+        if self
+            .last_bootstrap
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        self.last_bootstrap = Some(Instant::now());
+        let _ = self.swarm.behaviour_mut().kad.bootstrap();
+    }
+
+    /// Dials a discovered peer if the node has fewer connections than it seeks.
+    fn maybe_dial(&mut self, peer: PeerId) {
+        if peer == *self.swarm.local_peer_id()
+            || self.swarm.is_connected(&peer)
+            || self.swarm.connected_peers().count() >= TARGET_PEERS
+            || self.discipline.is_banned(&peer, Instant::now())
+            || self.blocked.contains(&peer)
+        {
+            return;
+        }
+        if let Err(e) = self.swarm.dial(peer) {
+            tracing::debug!(%peer, error = %e, "cannot dial discovered peer");
+        }
+    }
+
+    fn sync_event(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => match sync::cost(&request) {
+                    Err(reason) => {
+                        self.offend(peer, Offence::BadMessage);
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_response(channel, SyncResponse::Refused(reason));
+                    }
+                    Ok(cost) if !self.discipline.allow_request(peer, cost, Instant::now()) => {
+                        self.offend(peer, Offence::OverRate);
+                        let _ = self.swarm.behaviour_mut().sync.send_response(
+                            channel,
+                            SyncResponse::Refused("rate limited; slow down".into()),
+                        );
+                    }
+                    Ok(_) => self.serve(peer, request, channel),
+                },
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    self.finished(peer);
+                    match self.requests.remove(&request_id).map(|(_, p)| p) {
+                        Some(Purpose::Digests(prefix)) => {
+                            self.compare_digests(peer, prefix, response)
+                        }
+                        Some(Purpose::Heads) => self.compare_heads(peer, response),
+                        Some(Purpose::Entries) | None => self.received(peer, response),
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                self.finished(peer);
+                let purpose = self.requests.remove(&request_id).map(|(_, p)| p);
+                tracing::debug!(%peer, %error, ?purpose, "sync request failed; the peer will be compared again");
+                if let OutboundFailure::Io(e) = &error
+                    && garbled_response(e)
+                {
+                    self.offend(peer, Offence::Garbage);
+                }
+                self.retry.insert(peer);
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: InboundFailure::Io(e),
+                ..
+            } if garbled_request(&e) => {
+                tracing::debug!(%peer, error = %e, "undecodable or oversized sync request");
+                self.offend(peer, Offence::Garbage);
+            }
+            _ => {}
+        }
+    }
+
+    /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
+    fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
+        if !self.discipline.allow_gossip(source, Instant::now()) {
+            // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+            return;
+        }
+        let entry = match Entry::decode(&data) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(%source, reason = e.code(), "undecodable gossip");
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&id, &source, MessageAcceptance::Reject);
+                self.offend(source, Offence::Garbage);
+                return;
+            }
+        };
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let feed = entry.feed;
+            let outcome = ledger.submit(vec![entry]).await.map(|mut o| o.pop());
+            let acceptance = match outcome {
+                Ok(Some(Outcome::Accepted { .. } | Outcome::Duplicate { .. })) => {
+                    MessageAcceptance::Accept
+                }
+                // An equivocation is a valid signed entry: forwarding it spreads the proof.
+                Ok(Some(Outcome::Equivocation { .. })) => MessageAcceptance::Accept,
+                Ok(Some(Outcome::Pending { id: entry, missing })) => {
+                    let _ = tx
+                        .send(Command::Waiting {
+                            id,
+                            source,
+                            entry,
+                            feed,
+                            missing,
+                        })
+                        .await;
+                    return;
+                }
+                Ok(Some(Outcome::Rejected { rejection, .. })) if blameless(&rejection) => {
+                    MessageAcceptance::Ignore
+                }
+                Ok(Some(Outcome::Rejected { rejection, .. })) => {
+                    tracing::debug!(%source, reason = rejection.code(), "invalid gossip");
+                    let _ = tx
+                        .send(Command::Offend {
+                            peer: source,
+                            offence: Offence::InvalidEntry,
+                        })
+                        .await;
+                    MessageAcceptance::Reject
+                }
+                Ok(Some(Outcome::PendingFull { .. })) | Ok(None) | Err(_) => {
+                    MessageAcceptance::Ignore
+                }
+            };
+            let _ = tx
+                .send(Command::Validated {
+                    id,
+                    source,
+                    acceptance,
+                })
+                .await;
+        });
+    }
+
+    /// Entries pulled from a peer: through the write path; keep pulling while they leave gaps.
+    fn received(&mut self, peer: PeerId, response: SyncResponse) {
+        let SyncResponse::Entries(raw) = response else {
+            return;
+        };
+        let full_page = raw.len() as u32 >= MAX_RANGE;
+        let several_feeds = sync::entries_span_feeds(&raw);
+        let total = raw.len();
+        let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
+        if entries.len() < total {
+            self.offend(peer, Offence::Garbage);
+        }
+        if entries.is_empty() {
+            return;
+        }
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let last = entries.last().map(|e| (e.feed, e.seq));
+            let Ok(outcomes) = ledger.submit(entries).await else {
+                return;
+            };
+            let accepted = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Accepted { .. }))
+                .count();
+            if accepted > 0 {
+                let _ = tx.send(Command::Pulled { peer, accepted }).await;
+            }
+            let invalid = outcomes
+                .iter()
+                .any(|o| matches!(o, Outcome::Rejected { rejection, .. } if !blameless(rejection)));
+            if invalid {
+                let _ = tx
+                    .send(Command::Offend {
+                        peer,
+                        offence: Offence::InvalidEntry,
+                    })
+                    .await;
+            }
+            // Anything still missing is pulled from the same peer (a predecessor, another feed).
+            let mut asked = HashSet::new();
+            for outcome in outcomes {
+                if let Outcome::Pending { missing, .. } = outcome
+                    && asked.insert(missing)
+                    && asked.len() <= MAX_IDS
+                {
+                    let request = request_for(&ledger, missing);
+                    let _ = tx
+                        .send(Command::Ask {
+                            peer,
+                            request,
+                            purpose: Purpose::Entries,
+                        })
+                        .await;
+                }
+            }
+            if full_page && several_feeds {
+                // A batch of ranges was cut at the size limit: compare again for the rest.
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request: SyncRequest::Digests { prefix: Vec::new() },
+                        purpose: Purpose::Digests(Vec::new()),
+                    })
+                    .await;
+            } else if full_page && let Some((feed, seq)) = last {
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request: SyncRequest::Range {
+                            feed: feed.0,
+                            from_seq: seq + 1,
+                            limit: MAX_RANGE,
+                        },
+                        purpose: Purpose::Entries,
+                    })
+                    .await;
+            }
+        });
+    }
+}
+
+/// Whether an I/O error reading a peer's request means it sent bytes that do not decode or are
+/// over the size limit (cut off there, so they end early), rather than a connection that went away.
+fn garbled_request(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), InvalidData | Unsupported | UnexpectedEof | Other)
+}
+
+/// The same for a response; one that ends before it starts is a peer that chose not to answer
+/// (overloaded, or it refused the stream), which is no offence.
+fn garbled_response(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), InvalidData | Unsupported | Other)
+}
+
+/// The request that pulls what an entry waits for: the rest of a feed, or one entry.
+fn request_for(ledger: &Ledger, missing: Missing) -> SyncRequest {
+    match missing {
+        Missing::Seq(feed, _) | Missing::Feed(feed) => {
+            let from_seq = ledger
+                .head(&feed)
+                .ok()
+                .flatten()
+                .map(|s| s.head_seq + 1)
+                .unwrap_or(0);
+            SyncRequest::Range {
+                feed: feed.0,
+                from_seq,
+                limit: MAX_RANGE,
+            }
+        }
+        Missing::Entry(id) => SyncRequest::Entries { ids: vec![id.0] },
+    }
+}
