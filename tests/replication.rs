@@ -377,32 +377,54 @@ async fn a_two_two_partition_heals_to_identical_heads_and_decisions() {
     let genesis = fixture_genesis();
     let a = TestNode::start(&genesis).await;
     let b = TestNode::start_with_peers(&genesis, &[&a]).await;
-    let c = TestNode::start(&genesis).await;
+    let c = TestNode::start_with_peers(&genesis, &[&b]).await;
     let d = TestNode::start_with_peers(&genesis, &[&c]).await;
-    connected(&[&a, &b, &c, &d], 1).await;
-    // Both sides get the network's registrar and collector, then write independently.
     let scene = fixtures::scene(T0);
-    for node in [&a, &c] {
-        let mut ledger = node.ledger().await;
-        for e in &scene.entries {
-            submit_ok(&mut ledger, e).await;
+    let mut ledger = a.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    same_entries(&[&a, &b, &c, &d], 4).await;
+    // Split {a, b} | {c, d}: every node cuts off the other side and refuses its redials (and
+    // Kademlia's), so the sides stay apart.
+    let (left, right) = ([&a, &b], [&c, &d]);
+    for (side, other) in [(left, right), (right, left)] {
+        for node in side {
+            for peer in other {
+                node.p2p().block(peer.p2p().peer_id()).await;
+            }
         }
     }
-    let left = populate(&a, &scene, "left", 100).await;
-    let right = populate(&d, &scene, "right", 120).await;
+    for node in [&a, &b, &c, &d] {
+        eventually(WAIT, "partitioned", || async {
+            (node.status().await.peers == 1).then_some(())
+        })
+        .await;
+    }
+    let left_feeds = populate(&a, &scene, "left", 100).await;
+    let right_feeds = populate(&d, &scene, "right", 120).await;
     same_entries(&[&a, &b], 4 + 200).await;
     same_entries(&[&c, &d], 4 + 240).await;
-    // Heal: B dials C. Anti-entropy runs on the new connection, both ways, and gossip spreads.
-    let addr = c.p2p_addrs()[0].parse().expect("multiaddr");
-    b.node
-        .as_ref()
-        .and_then(|n| n.p2p())
-        .expect("p2p")
-        .dial(addr)
-        .await;
+    // Heal: lift the blocks, and b dials c. Anti-entropy runs on the new connection, both
+    // ways, and gossip spreads.
+    for (side, other) in [(left, right), (right, left)] {
+        for node in side {
+            for peer in other {
+                node.p2p().unblock(peer.p2p().peer_id()).await;
+            }
+        }
+    }
+    let addr = c.tcp_addr().parse().expect("multiaddr");
+    b.p2p().dial(addr).await;
     same_entries(&[&a, &b, &c, &d], 4 + 200 + 240).await;
+    let mut heads = Vec::new();
     for node in [&a, &b, &c, &d] {
-        for feed in [left[99], right[119]] {
+        let mut node_heads = Vec::new();
+        for feed in left_feeds.iter().chain(&right_feeds) {
+            node_heads.push(node.head(feed).await.head);
+        }
+        heads.push(node_heads);
+        for feed in [left_feeds[99], right_feeds[119]] {
             assert_eq!(head_seq(node, &feed).await, Some(1));
             assert_eq!(
                 decision(node, feed, scene.collector.feed())
@@ -412,6 +434,7 @@ async fn a_two_two_partition_heals_to_identical_heads_and_decisions() {
             );
         }
     }
+    assert!(heads.windows(2).all(|w| w[0] == w[1]), "identical heads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,4 +490,75 @@ async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
     })
     .await;
     assert_eq!(b.status().await.frozen_feeds, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_find_each_other_through_kademlia_from_one_bootstrap_peer() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let c = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let d = TestNode::start_with_peers(&genesis, &[&c]).await;
+    // Nobody was told about more than one peer; everyone ends up connected to everyone.
+    connected(&[&a, &b, &c, &d], 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_replicate_over_quic_alone() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let mut b = TestNode::start(&genesis).await;
+    b.stop().await;
+    b.bootstrap = a
+        .p2p_addrs()
+        .into_iter()
+        .filter(|addr| addr.contains("/quic-v1/"))
+        .collect();
+    assert_eq!(b.bootstrap.len(), 1, "a listens on QUIC");
+    b.restart().await;
+    connected(&[&a, &b], 1).await;
+    let status = b.status().await;
+    assert!(
+        status.peer_status[0].address.contains("/quic-v1"),
+        "{:?}",
+        status.peer_status
+    );
+    let scene = fixtures::scene(T0);
+    let mut ledger = a.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    same_entries(&[&b], scene.entries.len() as u64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_each_peer_its_lag_and_the_last_round() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = a.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    populate(&a, &scene, "status", 50).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let expected = scene.entries.len() as u64 + 100;
+    same_entries(&[&b], expected).await;
+    let a_id = a.p2p().peer_id().to_string();
+    let line = eventually(WAIT, "b reports a in sync", || async {
+        let status = b.status().await;
+        let line = status.peer_status.into_iter().find(|p| p.peer_id == a_id)?;
+        (line.in_sync_ms > 0 && line.lag_feeds == 0).then_some(line)
+    })
+    .await;
+    // Entries accepted straight from a pull (those that first waited for a predecessor are
+    // accepted later, by that predecessor's commit).
+    assert!((1..=expected).contains(&line.entries_pulled));
+    assert!(line.last_round_ms > 0 && line.connected_ms > 0);
+    assert_eq!(line.offences, 0);
+    assert!(line.address.starts_with("/ip4/127.0.0.1/"));
+    let status = b.status().await;
+    assert!(status.last_round_ms > 0);
+    assert!(status.sync_bytes_received > 0 && status.sync_bytes_sent > 0);
+    assert_eq!(status.banned_peers, 0);
 }
