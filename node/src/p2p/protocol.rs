@@ -2,6 +2,9 @@
 //! nodes of another network cannot even negotiate them) and the pull-sync messages.
 
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::ledger::FeedHead;
 
 /// Entries one sync response carries at most.
 pub const MAX_RANGE: u32 = 256;
@@ -9,6 +12,10 @@ pub const MAX_RANGE: u32 = 256;
 pub const MAX_IDS: usize = 64;
 /// Heads one response carries at most (a two-byte bucket holds ~15 feeds per million).
 pub const MAX_HEADS: usize = 4096;
+/// Bytes of one anti-entropy digest on the wire (the first bytes of the XOR of head digests).
+pub const DIGEST_BYTES: usize = 8;
+/// Bytes of one head on the wire: feed (32) ‖ seq (8, BE) ‖ head id (32) ‖ frozen (1).
+pub const HEAD_BYTES: usize = 73;
 /// Largest sync request, bytes.
 pub const MAX_REQUEST_BYTES: u64 = 16 * 1024;
 /// Largest sync response, bytes (MAX_RANGE entries of at most 8 KiB, plus framing).
@@ -84,17 +91,71 @@ pub enum SyncRequest {
     },
 }
 
-/// A pull response: encoded `SignedEntry`s, in feed order for a range.
+/// A pull response. Byte strings travel as CBOR byte strings (not arrays of numbers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncResponse {
-    /// The entries the node holds.
-    Entries(Vec<Vec<u8>>),
-    /// 256 child digests of 16 bytes.
-    Digests(Vec<[u8; 16]>),
-    /// `(feed, seq, head id, frozen)` for each feed under the prefix (at most [`MAX_HEADS`]).
-    Heads(Vec<crate::ledger::FeedHead>),
-    /// The request was refused (too large, malformed).
+    /// Encoded `SignedEntry`s the node holds, in feed order for a range.
+    Entries(Vec<ByteBuf>),
+    /// 256 child digests of [`DIGEST_BYTES`] each, concatenated.
+    Digests(ByteBuf),
+    /// Heads of [`HEAD_BYTES`] each, concatenated (at most [`MAX_HEADS`]).
+    Heads(ByteBuf),
+    /// The request was refused (too large, malformed, over the rate).
     Refused(String),
+}
+
+/// 256 child digests in wire form.
+pub fn digests_to_wire(digests: &[[u8; 16]]) -> ByteBuf {
+    ByteBuf::from(
+        digests
+            .iter()
+            .flat_map(|d| d[..DIGEST_BYTES].iter().copied())
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// 256 child digests from wire form (`None` unless exactly 256).
+pub fn digests_from_wire(bytes: &[u8]) -> Option<Vec<[u8; DIGEST_BYTES]>> {
+    if bytes.len() != 256 * DIGEST_BYTES {
+        return None;
+    }
+    bytes
+        .chunks_exact(DIGEST_BYTES)
+        .map(|c| c.try_into().ok())
+        .collect()
+}
+
+/// Heads in wire form.
+pub fn heads_to_wire(heads: &[FeedHead]) -> ByteBuf {
+    let mut out = Vec::with_capacity(heads.len() * HEAD_BYTES);
+    for (feed, seq, head, frozen) in heads {
+        out.extend_from_slice(feed);
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(head);
+        out.push(u8::from(*frozen));
+    }
+    ByteBuf::from(out)
+}
+
+/// Heads from wire form (`None` if malformed or over [`MAX_HEADS`]).
+pub fn heads_from_wire(bytes: &[u8]) -> Option<Vec<FeedHead>> {
+    if bytes.len() % HEAD_BYTES != 0 || bytes.len() / HEAD_BYTES > MAX_HEADS {
+        return None;
+    }
+    bytes
+        .chunks_exact(HEAD_BYTES)
+        .map(|c| {
+            let feed: [u8; 32] = c[..32].try_into().ok()?;
+            let seq = u64::from_be_bytes(c[32..40].try_into().ok()?);
+            let head: [u8; 32] = c[40..72].try_into().ok()?;
+            let frozen = match c[72] {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            Some((feed, seq, head, frozen))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -108,5 +169,35 @@ mod tests {
         assert_ne!(topic(a), topic(b));
         assert_ne!(sync_protocol(a), sync_protocol(b));
         assert!(sync_protocol(a).starts_with("/consent-ledger/0123456789abcdef/"));
+    }
+
+    #[test]
+    fn heads_and_digests_round_trip_and_reject_bad_lengths() {
+        let heads = vec![
+            ([1u8; 32], 7, [2u8; 32], false),
+            ([3u8; 32], 0, [4u8; 32], true),
+        ];
+        let wire = heads_to_wire(&heads);
+        assert_eq!(wire.len(), 2 * HEAD_BYTES);
+        assert_eq!(heads_from_wire(&wire), Some(heads));
+        assert_eq!(heads_from_wire(&wire[1..]), None);
+        let mut bad = wire.to_vec();
+        bad[HEAD_BYTES - 1] = 2;
+        assert_eq!(heads_from_wire(&bad), None);
+        let digests = vec![[9u8; 16]; 256];
+        let wire = digests_to_wire(&digests);
+        assert_eq!(wire.len(), 256 * DIGEST_BYTES);
+        assert_eq!(
+            digests_from_wire(&wire),
+            Some(vec![[9u8; DIGEST_BYTES]; 256])
+        );
+        assert_eq!(digests_from_wire(&wire[..8]), None);
+    }
+
+    #[test]
+    fn byte_strings_cost_one_byte_each_on_the_wire() {
+        let response = SyncResponse::Digests(digests_to_wire(&[[0u8; 16]; 256]));
+        let encoded = cbor4ii::serde::to_vec(Vec::new(), &response).expect("encodes");
+        assert!(encoded.len() < 256 * DIGEST_BYTES + 32, "{}", encoded.len());
     }
 }

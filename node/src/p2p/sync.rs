@@ -7,6 +7,7 @@ use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
 use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
+use serde_bytes::ByteBuf;
 
 use super::discipline::Offence;
 use super::protocol::{self, MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
@@ -47,35 +48,50 @@ impl Task {
         response: SyncResponse,
     ) {
         let theirs = match response {
-            SyncResponse::Digests(d) if d.len() == 256 => d,
+            SyncResponse::Digests(d) => match protocol::digests_from_wire(&d) {
+                Some(d) => d,
+                None => {
+                    self.offend(peer, Offence::BadMessage);
+                    return;
+                }
+            },
             SyncResponse::Refused(_) => return,
             _ => {
                 self.offend(peer, Offence::BadMessage);
                 return;
             }
         };
+        const ZERO: [u8; protocol::DIGEST_BYTES] = [0; protocol::DIGEST_BYTES];
         let ledger = self.ledger.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let p = prefix.clone();
-            let ours = match tokio::task::spawn_blocking(move || ledger.head_digests(&p)).await {
-                Ok(Ok(d)) => d,
-                _ => return,
-            };
+            let ours: Vec<[u8; protocol::DIGEST_BYTES]> =
+                match tokio::task::spawn_blocking(move || ledger.head_digests(&p)).await {
+                    Ok(Ok(d)) => d
+                        .iter()
+                        .map(|d| {
+                            let mut short = ZERO;
+                            short.copy_from_slice(&d[..protocol::DIGEST_BYTES]);
+                            short
+                        })
+                        .collect(),
+                    _ => return,
+                };
             if prefix.is_empty() {
                 let differing = theirs
                     .iter()
                     .zip(&ours)
-                    .filter(|(t, o)| t != o && **t != [0u8; 16])
+                    .filter(|(t, o)| t != o && **t != ZERO)
                     .count();
                 let _ = tx.send(Command::Compared { peer, differing }).await;
             }
             for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
-                if t == o || *t == [0u8; 16] {
+                if t == o || *t == ZERO {
                     continue;
                 }
                 let byte = i as u8;
-                let (request, purpose) = match (prefix.first(), *o == [0u8; 16]) {
+                let (request, purpose) = match (prefix.first(), *o == ZERO) {
                     // A whole top-level bucket we lack: all its heads at once.
                     (None, true) => (SyncRequest::Heads { prefix: vec![byte] }, Purpose::Heads),
                     (None, false) => (
@@ -104,7 +120,13 @@ impl Task {
     /// entry at our head's seq: that pull reveals an equivocation).
     pub(super) fn compare_heads(&mut self, peer: PeerId, response: SyncResponse) {
         let heads = match response {
-            SyncResponse::Heads(h) if h.len() <= protocol::MAX_HEADS => h,
+            SyncResponse::Heads(h) => match protocol::heads_from_wire(&h) {
+                Some(h) => h,
+                None => {
+                    self.offend(peer, Offence::BadMessage);
+                    return;
+                }
+            },
             SyncResponse::Refused(_) => return,
             _ => {
                 self.offend(peer, Offence::BadMessage);
@@ -184,13 +206,13 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
             from_seq,
             limit,
         } => match ledger.feed_entries(&FeedId(feed), from_seq, limit.min(MAX_RANGE) as usize) {
-            Ok(entries) => SyncResponse::Entries(entries.iter().map(|(_, e)| e.encode()).collect()),
+            Ok(entries) => SyncResponse::Entries(entries.iter().map(|(_, e)| wire(e)).collect()),
             Err(e) => refused(e),
         },
         SyncRequest::Entries { ids } if ids.len() <= MAX_IDS => SyncResponse::Entries(
             ids.iter()
                 .filter_map(|id| ledger.entry(&EntryId(*id)).ok().flatten())
-                .map(|(_, e)| e.encode())
+                .map(|(_, e)| wire(&e))
                 .collect(),
         ),
         SyncRequest::Ranges { wants } if wants.len() <= MAX_IDS => {
@@ -201,7 +223,7 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
                     break;
                 }
                 match ledger.feed_entries(&FeedId(feed), from_seq, budget) {
-                    Ok(entries) => out.extend(entries.iter().map(|(_, e)| e.encode())),
+                    Ok(entries) => out.extend(entries.iter().map(|(_, e)| wire(e))),
                     Err(e) => return refused(e),
                 }
             }
@@ -211,7 +233,7 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
             let mut out = Vec::new();
             for feed in feeds {
                 match ledger.proofs(&FeedId(feed)) {
-                    Ok(proofs) => out.extend(proofs.into_iter().flatten()),
+                    Ok(proofs) => out.extend(proofs.into_iter().flatten().map(ByteBuf::from)),
                     Err(e) => return refused(e),
                 }
                 if out.len() >= MAX_RANGE as usize {
@@ -225,7 +247,7 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
         }
         SyncRequest::Digests { prefix } if prefix.len() <= 1 => {
             match ledger.head_digests(&prefix) {
-                Ok(d) => SyncResponse::Digests(d),
+                Ok(d) => SyncResponse::Digests(protocol::digests_to_wire(&d)),
                 Err(e) => refused(e),
             }
         }
@@ -236,7 +258,7 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
             match ledger.heads_with_prefix(&prefix) {
                 Ok(mut h) => {
                     h.truncate(protocol::MAX_HEADS);
-                    SyncResponse::Heads(h)
+                    SyncResponse::Heads(protocol::heads_to_wire(&h))
                 }
                 Err(e) => refused(e),
             }
@@ -245,8 +267,13 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
     }
 }
 
+/// An entry as a sync response carries it.
+fn wire(entry: &Entry) -> ByteBuf {
+    ByteBuf::from(entry.encode())
+}
+
 /// Whether a response's entries come from more than one feed (a cut batch of ranges).
-pub(super) fn entries_span_feeds(raw: &[Vec<u8>]) -> bool {
-    let feed = |b: Option<&Vec<u8>>| b.and_then(|b| Entry::decode(b).ok()).map(|e| e.feed);
+pub(super) fn entries_span_feeds(raw: &[ByteBuf]) -> bool {
+    let feed = |b: Option<&ByteBuf>| b.and_then(|b| Entry::decode(b).ok()).map(|e| e.feed);
     raw.len() > 1 && feed(raw.first()) != feed(raw.last())
 }
