@@ -139,7 +139,7 @@ pub fn heads_to_wire(heads: &[FeedHead]) -> ByteBuf {
 
 /// Heads from wire form (`None` if malformed or over [`MAX_HEADS`]).
 pub fn heads_from_wire(bytes: &[u8]) -> Option<Vec<FeedHead>> {
-    if bytes.len() % HEAD_BYTES != 0 || bytes.len() / HEAD_BYTES > MAX_HEADS {
+    if !bytes.len().is_multiple_of(HEAD_BYTES) || bytes.len() / HEAD_BYTES > MAX_HEADS {
         return None;
     }
     bytes
