@@ -52,6 +52,13 @@ struct RunArgs {
     /// Storage engine (a data directory keeps the engine it was created with).
     #[arg(long, value_enum)]
     store_engine: Option<consent_node::config::Engine>,
+    /// A peer to dial at start (multiaddr ending in /p2p/<peer id>); repeat for each. Added to
+    /// the config file's list.
+    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// Find nodes of the same network on the local network (mDNS).
+    #[arg(long)]
+    mdns: bool,
 }
 
 #[derive(Args)]
@@ -106,6 +113,8 @@ impl RunArgs {
         if let Some(e) = self.store_engine {
             config.store.engine = e;
         }
+        config.p2p.bootstrap.extend(self.bootstrap.iter().cloned());
+        config.p2p.mdns |= self.mdns;
         Ok(config)
     }
 }

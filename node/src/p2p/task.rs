@@ -89,6 +89,35 @@ pub(super) struct Task {
     last_bootstrap: Option<Instant>,
     /// Gossip messages whose entries wait for a predecessor: their sender and since when.
     waiting: HashMap<MessageId, (PeerId, Instant)>,
+    /// Ids of recent gossip messages received: accepting such an entry forwards it, so it is
+    /// not published again.
+    received: Recent,
+}
+
+/// A bounded set of recent message ids (oldest forgotten first).
+#[derive(Default)]
+struct Recent {
+    ids: HashSet<MessageId>,
+    order: VecDeque<MessageId>,
+}
+
+impl Recent {
+    const CAPACITY: usize = 65_536;
+
+    fn insert(&mut self, id: MessageId) {
+        if self.ids.insert(id.clone()) {
+            self.order.push_back(id);
+            if self.order.len() > Self::CAPACITY
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    fn contains(&self, id: &MessageId) -> bool {
+        self.ids.contains(id)
+    }
 }
 
 impl Task {
@@ -116,6 +145,7 @@ impl Task {
             last_round_ms: 0,
             last_bootstrap: None,
             waiting: HashMap::new(),
+            received: Recent::default(),
         }
     }
 
@@ -211,6 +241,9 @@ impl Task {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 self.retry.extend(peers);
             }
+            return;
+        }
+        if self.received.contains(&id) {
             return;
         }
         match self
@@ -586,6 +619,7 @@ impl Task {
 
     /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
     fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
+        self.received.insert(id.clone());
         if !self.discipline.allow_gossip(source, Instant::now()) {
             // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
             self.swarm

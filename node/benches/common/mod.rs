@@ -1,0 +1,184 @@
+//! What both benchmark binaries share: the result table (printed and as JSON), gRPC connections
+//! and the concurrent submit driver.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use consent_proto::Entry;
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory as C, Purpose as P};
+use prost::bytes::Bytes;
+use tonic::transport::Channel;
+
+/// Concurrent callers for unary calls.
+pub const CALLERS: usize = 64;
+/// HTTP/2 connections per client.
+pub const CONNECTIONS: usize = 4;
+
+pub struct Row {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    pub baseline: Option<(String, f64)>,
+    pub target: Option<f64>,
+    pub extra: String,
+}
+
+pub async fn connect(addr: SocketAddr) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::new();
+    for _ in 0..CONNECTIONS {
+        out.push(
+            Channel::from_shared(format!("http://{addr}"))?
+                .tcp_nodelay(true)
+                .connect()
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Submits `entries` with `CALLERS` concurrent callers (per-feed order kept: a caller owns whole
+/// feeds), `batch` entries per call. Returns call latencies in µs.
+pub async fn submit_all(
+    channels: &[Channel],
+    entries: &[Entry],
+    batch: usize,
+) -> anyhow::Result<Vec<u32>> {
+    let callers = if batch == 1 { CALLERS } else { 4 };
+    let mut per_caller: Vec<Vec<Entry>> = vec![Vec::new(); callers];
+    for e in entries {
+        let slot = (u64::from_le_bytes(e.feed.0[..8].try_into().expect("8 bytes")) % callers as u64)
+            as usize;
+        per_caller[slot].push(e.clone());
+    }
+    let mut tasks = Vec::new();
+    for (i, mine) in per_caller.into_iter().enumerate() {
+        let mut client = pb::ledger_client::LedgerClient::new(channels[i % channels.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for chunk in mine.chunks(batch) {
+                let t = Instant::now();
+                if batch == 1 {
+                    let r = client
+                        .submit(pb::SubmitRequest {
+                            entry: Some(chunk[0].to_signed()),
+                        })
+                        .await?
+                        .into_inner();
+                    anyhow::ensure!(
+                        r.status() == pb::SubmitStatus::Accepted,
+                        "not accepted: {r:?}"
+                    );
+                } else {
+                    let r = client
+                        .submit_batch(pb::SubmitBatchRequest {
+                            entries: chunk.iter().map(Entry::to_signed).collect(),
+                        })
+                        .await?
+                        .into_inner();
+                    anyhow::ensure!(
+                        r.results.iter().all(|x| x
+                            .response
+                            .as_ref()
+                            .is_some_and(|r| r.status() == pb::SubmitStatus::Accepted)),
+                        "batch not fully accepted"
+                    );
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}
+
+pub fn check_request(
+    subject: &consent_proto::ids::FeedId,
+    collector: &consent_proto::ids::FeedId,
+) -> pb::CheckRequest {
+    pb::CheckRequest {
+        subject: Bytes::copy_from_slice(&subject.0),
+        collector: Bytes::copy_from_slice(&collector.0),
+        purpose: P::ServiceProvision as i32,
+        category: C::Location as i32,
+        at_ms: 0,
+    }
+}
+
+pub fn percentiles(mut lat: Vec<u32>) -> String {
+    if lat.is_empty() {
+        return String::new();
+    }
+    lat.sort_unstable();
+    let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] as f64 / 1000.0;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, p999 {:.2} ms",
+        at(0.50),
+        at(0.99),
+        at(0.999)
+    )
+}
+
+pub fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<52} {:>14} {:<12} {:>26} {:>8} {:>7}  latency",
+        "measurement", "value", "unit", "baseline", "ratio", "target"
+    );
+    for r in rows {
+        let (base, ratio) = match &r.baseline {
+            Some((name, v)) => (
+                format!("{name} {}", human(*v)),
+                format!("{:.3}", r.value / v),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let target = r.target.map(|t| format!(">= {t:.2}")).unwrap_or_default();
+        println!(
+            "{:<52} {:>14} {:<12} {:>26} {:>8} {:>7}  {}",
+            r.name,
+            human(r.value),
+            r.unit,
+            base,
+            ratio,
+            target,
+            r.extra
+        );
+    }
+}
+
+pub fn to_json(rows: &[Row]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let (bn, bv) = r.baseline.clone().unwrap_or_default();
+            format!(
+                "  {{\"name\": {:?}, \"value\": {:.1}, \"unit\": {:?}, \"baseline\": {:?}, \"baseline_value\": {:.1}, \"ratio\": {}, \"target\": {}, \"latency\": {:?}}}",
+                r.name,
+                r.value,
+                r.unit,
+                bn,
+                bv,
+                if bv > 0.0 { format!("{:.3}", r.value / bv) } else { "null".into() },
+                r.target.map(|t| t.to_string()).unwrap_or_else(|| "null".into()),
+                r.extra
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", items.join(",\n"))
+}
+
+/// A figure with as many decimals as it needs (latencies in ms need some; rates do not).
+fn human(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
