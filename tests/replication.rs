@@ -489,7 +489,11 @@ async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
         (r.reason() == pb::Reason::SubjectFrozen).then_some(())
     })
     .await;
-    assert_eq!(b.status().await.frozen_feeds, 1);
+    // The counters in Status are published right after the commit that the check already sees.
+    eventually(WAIT, "status counts the frozen feed", || async {
+        (b.status().await.frozen_feeds == 1).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
