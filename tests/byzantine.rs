@@ -92,7 +92,9 @@ async fn byzantine_peers_get_nothing_through_and_are_dropped() {
     let (answered, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut checkers = Vec::new();
     for node in [&a, &b, &c] {
-        let mut client = node.consent().await;
+        let mut client = node
+            .consent(&consent_tests::harness::scene_collector())
+            .await;
         let request = check_request(alice.feed(), scene.collector.feed());
         let (stop, answered, failed) = (stop.clone(), answered.clone(), failed.clone());
         checkers.push(tokio::spawn(async move {
@@ -199,7 +201,7 @@ async fn byzantine_peers_get_nothing_through_and_are_dropped() {
     for node in [&a, &b, &c] {
         eventually(WAIT, "equivocating feed frozen everywhere", || async {
             let r = node
-                .consent()
+                .consent(&consent_tests::harness::scene_collector())
                 .await
                 .check(check_request(eve.feed(), scene.collector.feed()))
                 .await

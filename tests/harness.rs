@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use consent_client::collector::{Bearer, SessionClient};
 use consent_node::Node;
 use consent_node::config::Config;
 use consent_node::genesis::Genesis;
@@ -37,6 +38,11 @@ pub fn write_genesis(dir: &Path, genesis: &Genesis) -> PathBuf {
         panic!("cannot write genesis: {e}");
     }
     path
+}
+
+/// The fixture scene's collector, as every test's collector.
+pub fn scene_collector() -> consent_proto::entry::Author {
+    consent_proto::fixtures::scene(consent_proto::fixtures::T0).collector
 }
 
 /// A genesis naming the fixture registrar.
@@ -179,8 +185,22 @@ impl TestNode {
         LedgerClient::new(self.channel().await)
     }
 
-    /// A Consent client.
-    pub async fn consent(&self) -> ConsentClient<Channel> {
+    /// A Consent client in a session of `collector` (authenticated with its current key).
+    pub async fn consent(&self, collector: &consent_proto::entry::Author) -> SessionClient {
+        let channel = self.channel().await;
+        let (token, _) = consent_client::collector::authenticate(
+            channel.clone(),
+            collector.key(),
+            collector.feed(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("collector session: {e}"));
+        let bearer = Bearer::new(&token).unwrap_or_else(|e| panic!("token: {e}"));
+        ConsentClient::with_interceptor(channel, bearer)
+    }
+
+    /// A Consent client with no session (every check is refused).
+    pub async fn consent_without_session(&self) -> ConsentClient<Channel> {
         ConsentClient::new(self.channel().await)
     }
 

@@ -21,7 +21,7 @@ async fn decision(node: &TestNode, subject: FeedId, collector: FeedId) -> pb::Ch
         category: C::Location as i32,
         at_ms: 0,
     };
-    node.consent()
+    node.consent(&consent_tests::harness::scene_collector())
         .await
         .check(request)
         .await
@@ -484,6 +484,12 @@ async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
     assert_eq!(frozen.code(), tonic::Code::FailedPrecondition);
     // B was not there when it happened: gossip never carried the proof to it.
     let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    eventually(
+        WAIT,
+        "the collector replicated (its session needs it)",
+        || async { head_seq(&b, &scene.collector.feed()).await.map(|_| ()) },
+    )
+    .await;
     eventually(WAIT, "the proof pulled and the feed frozen", || async {
         let r = decision(&b, mallory.feed(), scene.collector.feed()).await;
         (r.reason() == pb::Reason::SubjectFrozen).then_some(())

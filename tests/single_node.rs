@@ -26,7 +26,9 @@ async fn decision(
     subject: FeedId,
     collector: FeedId,
 ) -> (pb::Decision, pb::Reason, pb::CheckResponse) {
-    let mut consent = node.consent().await;
+    let mut consent = node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
     let r = match consent
         .check(check_request(
             subject,
@@ -195,7 +197,10 @@ async fn bad_signature_wrong_prev_and_bad_requests_are_invalid_argument() {
         .await
         .expect_err("missing entry");
     assert_eq!(err.code(), Code::InvalidArgument);
-    let mut consent = s.node.consent().await;
+    let mut consent = s
+        .node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
     let mut bad = check_request(
         s.alice.feed(),
         s.scene.collector.feed(),

@@ -4,12 +4,14 @@
 //! collector.
 //!
 //! # Layout
+//! - [`collector`]: the collector SDK: an authenticated session and checks that fail closed.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
 //! - [`node`]: a gRPC connection to a node with actionable errors.
 //! - [`policy_file`]: the collector's policy TOML format.
 //! - [`time`]: dates on the command line.
 
+pub mod collector;
 pub mod keystore;
 pub mod node;
 pub mod policy_file;

@@ -57,7 +57,7 @@ async fn the_whole_life_cycle_through_the_cli() {
         let env = &env;
         async move {
             env.json(
-                "none.json",
+                "col.json",
                 &[
                     "check",
                     "--subject",
@@ -114,7 +114,7 @@ async fn the_whole_life_cycle_through_the_cli() {
     );
     let human = env
         .ok(
-            "none.json",
+            "col.json",
             &[
                 "check",
                 "--subject",
@@ -225,7 +225,7 @@ async fn the_whole_life_cycle_through_the_cli() {
     .await;
     let ok = env
         .json(
-            "none.json",
+            "col.json",
             &[
                 "check",
                 "--subject",
@@ -253,7 +253,7 @@ async fn the_whole_life_cycle_through_the_cli() {
     .await;
     let ko = env
         .json(
-            "none.json",
+            "col.json",
             &[
                 "check",
                 "--subject",
@@ -377,7 +377,7 @@ async fn every_error_is_one_clear_line_and_a_non_zero_exit() {
     env.fails("alice.json", &["revoke", &collector], "argument <grant-id>")
         .await;
     env.fails(
-        "none.json",
+        "col.json",
         &[
             "check",
             "--subject",

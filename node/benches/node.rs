@@ -5,8 +5,9 @@
 //! - verify ceiling: raw Ed25519 `verify_strict` on 2 threads;
 //! - durable ingest through Submit (64 concurrent callers) and SubmitBatch (batches of 500),
 //!   as a ratio of that ceiling (every accepted entry is on disk before it is acknowledged);
-//! - Check (64 concurrent callers, 4 HTTP/2 connections) as a ratio of an empty tonic handler
-//!   answering a message of the same size, with p50/p99/p999 latency;
+//! - Check (64 concurrent callers, 4 HTTP/2 connections, in a collector session: the token is
+//!   checked on every call) as a ratio of an empty tonic handler answering a message of the same
+//!   size (sent the same token), with p50/p99/p999 latency;
 //! - CheckBatch decisions/s;
 //! - on-disk bytes per entry.
 //!
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use consent_client::collector::Bearer;
 use consent_node::Node;
 use consent_node::config::Config;
 use consent_node::genesis::Genesis;
@@ -149,17 +151,25 @@ fn main() -> anyhow::Result<()> {
         // Checks against that node, and the empty handler.
         let subjects: Vec<_> = work.iter().filter(|e| e.seq == 0).map(|e| e.feed).collect();
         let collector = setup.collector.feed();
+        // A collector session (one signature); every check presents its token.
+        let (token, _) = consent_client::collector::authenticate(
+            clients[0].clone(),
+            setup.collector.key(),
+            collector,
+        )
+        .await?;
+        let bearer = Bearer::new(&token)?;
         let check_lat;
         let check_rate;
         {
-            let (rate, lat) = run_checks(&clients, &subjects, collector, phase).await?;
+            let (rate, lat) = run_checks(&clients, &subjects, collector, &bearer, phase).await?;
             check_rate = rate;
             check_lat = lat;
         }
         let empty = EmptyServer::start().await?;
         let empty_clients = connect(empty.addr).await?;
         let (empty_rate, empty_lat) =
-            run_checks(&empty_clients, &subjects, collector, phase).await?;
+            run_checks(&empty_clients, &subjects, collector, &bearer, phase).await?;
         rows.push(Row {
             name: "empty tonic handler, same message sizes (baseline)".into(),
             value: empty_rate,
@@ -177,7 +187,7 @@ fn main() -> anyhow::Result<()> {
             extra: percentiles(check_lat),
         });
         let (batch_rate, batch_lat) =
-            run_check_batches(&clients, &subjects, collector, phase).await?;
+            run_check_batches(&clients, &subjects, collector, &bearer, phase).await?;
         rows.push(Row {
             name: "CheckBatch (1000 per call, 4 callers)".into(),
             value: batch_rate,
@@ -377,14 +387,17 @@ async fn run_checks(
     channels: &[Channel],
     subjects: &[consent_proto::ids::FeedId],
     collector: consent_proto::ids::FeedId,
+    bearer: &Bearer,
     phase: Duration,
 ) -> anyhow::Result<(f64, Vec<u32>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let subjects = Arc::new(subjects.to_vec());
     let mut tasks = Vec::new();
     for i in 0..CALLERS {
-        let mut client =
-            pb::consent_client::ConsentClient::new(channels[i % channels.len()].clone());
+        let mut client = pb::consent_client::ConsentClient::with_interceptor(
+            channels[i % channels.len()].clone(),
+            bearer.clone(),
+        );
         let stop = Arc::clone(&stop);
         let subjects = Arc::clone(&subjects);
         tasks.push(tokio::spawn(async move {
@@ -419,6 +432,7 @@ async fn run_check_batches(
     channels: &[Channel],
     subjects: &[consent_proto::ids::FeedId],
     collector: consent_proto::ids::FeedId,
+    bearer: &Bearer,
     phase: Duration,
 ) -> anyhow::Result<(f64, Vec<u32>)> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -429,8 +443,10 @@ async fn run_check_batches(
         .collect();
     let mut tasks = Vec::new();
     for i in 0..4 {
-        let mut client =
-            pb::consent_client::ConsentClient::new(channels[i % channels.len()].clone());
+        let mut client = pb::consent_client::ConsentClient::with_interceptor(
+            channels[i % channels.len()].clone(),
+            bearer.clone(),
+        );
         let stop = Arc::clone(&stop);
         let batch = batch.clone();
         tasks.push(tokio::spawn(async move {
@@ -467,6 +483,13 @@ struct EmptyConsent;
 
 #[tonic::async_trait]
 impl pb::consent_server::Consent for EmptyConsent {
+    async fn authenticate(
+        &self,
+        _: tonic::Request<pb::AuthenticateRequest>,
+    ) -> Result<tonic::Response<pb::AuthenticateResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("baseline"))
+    }
+
     async fn check(
         &self,
         _: tonic::Request<pb::CheckRequest>,

@@ -205,9 +205,18 @@ async fn propagation(net: &Network, n: usize, samples: usize) -> anyhow::Result<
     let mut clients = Vec::new();
     for node in &nodes {
         let channel = connect(node.grpc_addr()).await?.remove(0);
+        let (token, _) = consent_client::collector::authenticate(
+            channel.clone(),
+            scene.collector.key(),
+            scene.collector.feed(),
+        )
+        .await?;
         clients.push((
             pb::ledger_client::LedgerClient::new(channel.clone()),
-            pb::consent_client::ConsentClient::new(channel),
+            pb::consent_client::ConsentClient::with_interceptor(
+                channel,
+                consent_client::collector::Bearer::new(&token)?,
+            ),
         ));
     }
     let collector = scene.collector.feed();

@@ -71,6 +71,7 @@
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
 
+pub mod auth;
 pub mod body;
 #[cfg(feature = "grpc")]
 pub mod codec;
@@ -106,4 +107,6 @@ pub mod domain {
     pub const NEXT_KEY: &[u8] = b"consent-ledger/next-key/v1";
     /// Prefix of the bytes a node's receipt signature covers.
     pub const RECEIPT_SIGNATURE: &[u8] = b"consent-ledger/receipt/v1";
+    /// Prefix of a collector's authentication statement.
+    pub const AUTH: &[u8] = b"consent-ledger/auth/v1";
 }

@@ -5,7 +5,8 @@ It generates the protobuf/gRPC code from proto/consent/v1, then, against a node 
 lists the development registrar:
   1. re-derives the dev registrar from its documented seeds (and so its feed id),
   2. creates a collector with a policy, accredits it, creates a citizen who grants consent,
-  3. checks (allow), revokes, checks (deny: revoked),
+  3. authenticates as the collector (Consent.Authenticate), checks (allow), revokes,
+     checks (deny: revoked); a check without the session is refused (UNAUTHENTICATED),
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
 Usage: python_client.py --node 127.0.0.1:50051 --out GENERATED_DIR
@@ -28,6 +29,7 @@ ENTRY_ID = b"consent-ledger/entry-id/v1"
 FEED_ID = b"consent-ledger/feed-id/v1"
 NEXT_KEY = b"consent-ledger/next-key/v1"
 RECEIPT_SIGNATURE = b"consent-ledger/receipt/v1"
+AUTH = b"consent-ledger/auth/v1"
 MIN_TIME_MS = 1_577_836_800_000  # 2020-01-01, the dev registrar's inception time
 
 
@@ -87,6 +89,7 @@ def main():
 
     import grpc
     from consent.v1 import entry_pb2, vocab_pb2, ledger_pb2, ledger_pb2_grpc, consent_pb2, consent_pb2_grpc
+    from consent.v1 import node_pb2, node_pb2_grpc
 
     class PB:  # one namespace for the message types used above
         pass
@@ -141,10 +144,27 @@ def main():
         categories=[vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL], retention_days=30, valid_from=now))
     submit(grant, "grant")
 
+    # The collector's session: a statement signed with its current key, bound to this node.
+    node_key = node_pb2_grpc.NodeStub(channel).Status(node_pb2.StatusRequest()).node_key
+    t = int(time.time() * 1000)
+    statement = node_key + collector.feed + t.to_bytes(8, "big")
+    session = consent.Authenticate(consent_pb2.AuthenticateRequest(
+        collector=collector.feed, node_key=node_key, time_ms=t, signature=collector.key.sign(AUTH + statement)))
+    bearer = (("authorization", "Bearer " + session.token),)
+    print(f"  collector session until {session.expires_ms}")
+    question = consent_pb2.CheckRequest(
+        subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.PURPOSE_ACADEMIC_RESEARCH,
+        category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL)
+    try:
+        consent.Check(question)
+        raise SystemExit("a check without a session was answered")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise SystemExit(f"unexpected error for a check without a session: {e.code()} {e.details()}")
+        print(f"  check without a session refused: {e.details()}")
+
     def check(expected_decision, expected_reason):
-        r = consent.Check(consent_pb2.CheckRequest(
-            subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.PURPOSE_ACADEMIC_RESEARCH,
-            category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL))
+        r = consent.Check(question, metadata=bearer)
         name = consent_pb2.Decision.Name(r.decision)
         print(f"  check: {name} ({consent_pb2.Reason.Name(r.reason)})")
         if (r.decision, r.reason) != (expected_decision, expected_reason):

@@ -1,4 +1,5 @@
-//! `consent.v1.Consent`: consent checks. A deny is an answer, never an error.
+//! `consent.v1.Consent`: collector sessions and consent checks. A deny is an answer, never an
+//! error; a check without a session, or about another collector, is refused.
 
 use consent_proto::decide::{Outcome, Query};
 use consent_proto::ids::FeedId;
@@ -8,22 +9,35 @@ use consent_proto::vocab::{DataCategory, Purpose};
 use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
+use super::auth::{Session, Sessions};
 use super::error::id32;
 use crate::ledger::{Ledger, now_ms};
 
 /// The Consent service.
 pub struct ConsentService {
     ledger: Ledger,
+    sessions: Sessions,
 }
 
 impl ConsentService {
-    /// Serves checks from `ledger`.
-    pub fn new(ledger: Ledger) -> Self {
-        Self { ledger }
+    /// Serves checks from `ledger` to collectors with a session.
+    pub fn new(ledger: Ledger, sessions: Sessions) -> Self {
+        Self { ledger, sessions }
     }
 
-    fn decide(&self, request: &pb::CheckRequest, now: u64) -> Result<pb::CheckResponse, Status> {
+    /// Decides one check for the session's collector (PERMISSION_DENIED for another's).
+    fn decide(
+        &self,
+        session: &Session,
+        request: &pb::CheckRequest,
+        now: u64,
+    ) -> Result<pb::CheckResponse, Status> {
         let query = query(request, now)?;
+        if query.collector != session.collector {
+            return Err(Status::permission_denied(
+                "a collector checks only for itself: this check names another collector",
+            ));
+        }
         let (outcome, log_size) = self.ledger.check(&query)?;
         Ok(response(&outcome, log_size, query.at_ms))
     }
@@ -73,17 +87,49 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
 
 #[tonic::async_trait]
 impl pb::consent_server::Consent for ConsentService {
+    async fn authenticate(
+        &self,
+        request: Request<pb::AuthenticateRequest>,
+    ) -> Result<Response<pb::AuthenticateResponse>, Status> {
+        let r = request.get_ref();
+        let collector = FeedId(id32("collector", &r.collector)?);
+        let (token, expires_ms) = self.sessions.authenticate(
+            &self.ledger,
+            collector,
+            &r.node_key,
+            r.time_ms,
+            &r.signature,
+            now_ms(),
+        )?;
+        Ok(Response::new(pb::AuthenticateResponse {
+            token,
+            expires_ms,
+        }))
+    }
+
     async fn check(
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        Ok(Response::new(self.decide(request.get_ref(), now_ms())?))
+        let now = now_ms();
+        let session = self
+            .sessions
+            .session(&self.ledger, request.metadata(), now)?;
+        Ok(Response::new(self.decide(
+            &session,
+            request.get_ref(),
+            now,
+        )?))
     }
 
     async fn check_batch(
         &self,
         request: Request<pb::CheckBatchRequest>,
     ) -> Result<Response<pb::CheckBatchResponse>, Status> {
+        let now = now_ms();
+        let session = self
+            .sessions
+            .session(&self.ledger, request.metadata(), now)?;
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
             return Err(Status::resource_exhausted(format!(
@@ -91,12 +137,11 @@ impl pb::consent_server::Consent for ConsentService {
                 checks.len()
             )));
         }
-        let now = now_ms();
         let decisions = checks
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                self.decide(c, now)
+                self.decide(&session, c, now)
                     .map_err(|s| Status::new(s.code(), format!("check {i}: {}", s.message())))
             })
             .collect::<Result<Vec<_>, _>>()?;

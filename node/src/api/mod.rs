@@ -2,6 +2,7 @@
 //! v1alpha) so standard tools work. Message sizes are capped at
 //! [`consent_proto::limits::MAX_GRPC_MESSAGE_BYTES`].
 
+pub mod auth;
 pub mod consent;
 pub mod error;
 pub mod ledger;
@@ -59,14 +60,17 @@ pub async fn serve(
     let reflection_v1alpha =
         reflection_v1alpha.map_err(|e| ServeError::Reflection(e.to_string()))?;
 
+    let sessions = auth::Sessions::new(&node_key);
     let ledger_service =
         pb::ledger_server::LedgerServer::new(ledger::LedgerService::new(ledger.clone(), node_key))
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
-    let consent_service =
-        pb::consent_server::ConsentServer::new(consent::ConsentService::new(ledger.clone()))
-            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+    let consent_service = pb::consent_server::ConsentServer::new(consent::ConsentService::new(
+        ledger.clone(),
+        sessions,
+    ))
+    .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
     let node_service = pb::node_server::NodeServer::new(node::NodeService::new(ledger, info))
         .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 

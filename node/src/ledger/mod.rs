@@ -431,6 +431,12 @@ impl Ledger {
         Ok((outcome, log_size))
     }
 
+    /// A feed's state as checks see it (cached like every collector fact): for authenticating
+    /// collectors by their current key.
+    pub fn collector_state(&self, feed: &FeedId) -> Result<Option<FeedState>, LedgerError> {
+        Ok(self.collector_facts(feed)?.state.clone())
+    }
+
     /// What checks need to know about a collector (its feed and every registrar's latest
     /// statement about it), cached until the writer commits anything that could change it.
     fn collector_facts(&self, collector: &FeedId) -> Result<Arc<CollectorFacts>, LedgerError> {

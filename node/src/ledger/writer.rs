@@ -432,8 +432,10 @@ impl Writer {
         staged.put(tables::feed_key(&feed), tables::encode(&record)?);
 
         let role = consent_proto::vocab::Role::from_wire(record.role);
+        // Any entry of a collector's or registrar's feed (a key rotation included: sessions
+        // are checked against the cached current key) changes what checks know of collectors.
         if matches!(entry.body, Body::Accreditation(_) | Body::Suspension(_))
-            || (entry.seq == 0 && role != Some(consent_proto::vocab::Role::Citizen))
+            || role != Some(consent_proto::vocab::Role::Citizen)
         {
             self.collectors_changed = true;
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use consent_client::collector::Collector as Session;
 use consent_client::keystore::OwnFeed;
 use consent_client::{policy_file, time, wallet};
 use consent_proto::body::{Accreditation, Ack, AckAnswer, Body, Suspension};
@@ -309,9 +310,10 @@ pub struct CheckArgs {
     /// Subject id (cit1...): the citizen's pairwise id for this collector.
     #[arg(long)]
     pub subject: String,
-    /// Collector id (col1...).
+    /// Collector id (col1...): optional, must be the keystore's own (a collector checks only
+    /// for itself; the check runs in a session signed with the keystore's current key).
     #[arg(long)]
-    pub collector: String,
+    pub collector: Option<String>,
     /// Purpose, e.g. service-provision.
     #[arg(long)]
     pub purpose: String,
@@ -325,7 +327,6 @@ pub struct CheckArgs {
 
 pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
     let subject = feed_arg("--subject", &a.subject, Role::Citizen)?;
-    let collector = feed_arg("--collector", &a.collector, Role::Collector)?;
     let purpose = Purpose::from_name(&a.purpose)?;
     let category = DataCategory::from_name(&a.category)?;
     let at_ms =
@@ -334,11 +335,24 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             .transpose()
             .map_err(anyhow::Error::msg)?
             .unwrap_or(0);
+    let mut ks = g.open(Role::Collector)?;
     let mut node = g.connect().await?;
-    let r = node
-        .check(pb::CheckRequest {
+    let author = ctx::own(&mut node, &mut ks).await?;
+    let me = author.feed();
+    if let Some(named) = &a.collector {
+        let named = feed_arg("--collector", named, Role::Collector)?;
+        if named != me {
+            bail!(
+                "this keystore is collector {}; a collector checks only for itself (use that collector's keystore)",
+                me.typed(Role::Collector)
+            );
+        }
+    }
+    let mut collector = Session::connect(node.url(), author.key().clone(), me).await?;
+    let r = collector
+        .check_request(pb::CheckRequest {
             subject: Bytes::copy_from_slice(&subject.0),
-            collector: Bytes::copy_from_slice(&collector.0),
+            collector: Bytes::copy_from_slice(&me.0),
             purpose: purpose as i32,
             category: category as i32,
             at_ms,

@@ -1,0 +1,251 @@
+//! The collector SDK: a session with a node (authenticated with the collector's current key,
+//! renewed before it expires), and checks that fail closed.
+//!
+//! ```no_run
+//! # async fn demo(key: consent_proto::keys::SecretKey, me: consent_proto::FeedId,
+//! #               subject: consent_proto::FeedId) -> Result<(), consent_client::collector::CollectorError> {
+//! use consent_client::collector::Collector;
+//! use consent_proto::vocab::{DataCategory, Purpose};
+//! let mut collector = Collector::connect("http://127.0.0.1:50051", key, me).await?;
+//! let answer = collector.check(subject, Purpose::ServiceProvision, DataCategory::Vehicle).await?;
+//! if answer.decision() == consent_proto::pb::Decision::Allow { /* store the record */ }
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use consent_proto::ids::FeedId;
+use consent_proto::keys::{PublicKey, SecretKey};
+use consent_proto::pb;
+use consent_proto::pb::consent_client::ConsentClient;
+use consent_proto::pb::node_client::NodeClient;
+use consent_proto::vocab::{DataCategory, Purpose};
+use prost::bytes::Bytes;
+use tonic::codegen::InterceptedService;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+/// Renew a session this long before it expires.
+const RENEW_BEFORE_MS: u64 = 60_000;
+
+/// Why a collector call failed. A failed check is not an answer: treat it as deny.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    /// The node cannot be reached.
+    #[error("cannot reach the node at {url}: {message}")]
+    Unreachable {
+        /// The URL tried.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// The node refused to authenticate the collector.
+    #[error("the node refused the session ({code:?}): {message}")]
+    Unauthenticated {
+        /// gRPC code.
+        code: Code,
+        /// The node's reason.
+        message: String,
+    },
+    /// The node refused the call.
+    #[error("the node refused {what} ({code:?}): {message}")]
+    Refused {
+        /// What was asked.
+        what: &'static str,
+        /// gRPC code.
+        code: Code,
+        /// The node's reason.
+        message: String,
+    },
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    /// From a token issued by `Consent.Authenticate`.
+    pub fn new(token: &str) -> Result<Self, CollectorError> {
+        format!("Bearer {token}")
+            .parse()
+            .map(Bearer)
+            .map_err(|_| CollectorError::Unauthenticated {
+                code: Code::Internal,
+                message: "the node issued a token that is not ASCII".into(),
+            })
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert(consent_proto::auth::METADATA_KEY, self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A Consent client that presents a session token.
+pub type SessionClient = ConsentClient<InterceptedService<Channel, Bearer>>;
+
+/// Authenticates `collector` (holding `key`) at the node behind `channel`: `(token, expires_ms)`.
+pub async fn authenticate(
+    channel: Channel,
+    key: &SecretKey,
+    collector: FeedId,
+) -> Result<(String, u64), CollectorError> {
+    let refused = |s: Status| CollectorError::Unauthenticated {
+        code: s.code(),
+        message: s.message().to_string(),
+    };
+    let status = NodeClient::new(channel.clone())
+        .status(pb::StatusRequest {})
+        .await
+        .map_err(refused)?
+        .into_inner();
+    let node_key: [u8; 32] =
+        status
+            .node_key
+            .as_ref()
+            .try_into()
+            .map_err(|_| CollectorError::Unauthenticated {
+                code: Code::Internal,
+                message: "the node's status carries no valid node key".into(),
+            })?;
+    let node_key =
+        PublicKey::from_bytes(&node_key).map_err(|_| CollectorError::Unauthenticated {
+            code: Code::Internal,
+            message: "the node's key does not decode".into(),
+        })?;
+    let time_ms = crate::time::now_ms();
+    let signature = consent_proto::auth::sign(key, &node_key, &collector, time_ms);
+    let r = ConsentClient::new(channel)
+        .authenticate(pb::AuthenticateRequest {
+            collector: Bytes::copy_from_slice(&collector.0),
+            node_key: Bytes::copy_from_slice(&node_key.to_bytes()),
+            time_ms,
+            signature: Bytes::copy_from_slice(&signature),
+        })
+        .await
+        .map_err(refused)?
+        .into_inner();
+    Ok((r.token, r.expires_ms))
+}
+
+/// A collector's session with one node.
+pub struct Collector {
+    url: String,
+    channel: Channel,
+    key: SecretKey,
+    me: FeedId,
+    client: SessionClient,
+    expires_ms: u64,
+}
+
+impl Collector {
+    /// Connects to the node at `url` and authenticates as `me` with its current `key`.
+    pub async fn connect(url: &str, key: SecretKey, me: FeedId) -> Result<Self, CollectorError> {
+        let unreachable = |message: String| CollectorError::Unreachable {
+            url: url.to_string(),
+            message,
+        };
+        let channel = Channel::from_shared(url.to_string())
+            .map_err(|e| unreachable(format!("not a valid URL ({e})")))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (token, expires_ms) = authenticate(channel.clone(), &key, me).await?;
+        let client = ConsentClient::with_interceptor(channel.clone(), Bearer::new(&token)?);
+        Ok(Self {
+            url: url.to_string(),
+            channel,
+            key,
+            me,
+            client,
+            expires_ms,
+        })
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Renews the session if it ends within a minute.
+    async fn fresh(&mut self) -> Result<(), CollectorError> {
+        if crate::time::now_ms() + RENEW_BEFORE_MS >= self.expires_ms {
+            let (token, expires_ms) =
+                authenticate(self.channel.clone(), &self.key, self.me).await?;
+            self.client =
+                ConsentClient::with_interceptor(self.channel.clone(), Bearer::new(&token)?);
+            self.expires_ms = expires_ms;
+        }
+        Ok(())
+    }
+
+    /// The question "may I store `category` data about `subject` for `purpose` now?".
+    pub fn request(
+        &self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+    ) -> pb::CheckRequest {
+        pb::CheckRequest {
+            subject: Bytes::copy_from_slice(&subject.0),
+            collector: Bytes::copy_from_slice(&self.me.0),
+            purpose: purpose as i32,
+            category: category as i32,
+            at_ms: 0,
+        }
+    }
+
+    /// One check now. An error is not an answer: the caller must treat it as deny.
+    pub async fn check(
+        &mut self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+    ) -> Result<pb::CheckResponse, CollectorError> {
+        let request = self.request(subject, purpose, category);
+        self.check_request(request).await
+    }
+
+    /// One check, as a full request (e.g. with `at_ms`).
+    pub async fn check_request(
+        &mut self,
+        request: pb::CheckRequest,
+    ) -> Result<pb::CheckResponse, CollectorError> {
+        self.fresh().await?;
+        self.client
+            .check(request)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| refused("the check", s))
+    }
+
+    /// Up to 1,000 checks answered from one consistent view.
+    pub async fn check_batch(
+        &mut self,
+        checks: Vec<pb::CheckRequest>,
+    ) -> Result<Vec<pb::CheckResponse>, CollectorError> {
+        self.fresh().await?;
+        self.client
+            .check_batch(pb::CheckBatchRequest { checks })
+            .await
+            .map(|r| r.into_inner().decisions)
+            .map_err(|s| refused("the check batch", s))
+    }
+}
+
+fn refused(what: &'static str, s: Status) -> CollectorError {
+    CollectorError::Refused {
+        what,
+        code: s.code(),
+        message: s.message().to_string(),
+    }
+}

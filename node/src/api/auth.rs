@@ -1,0 +1,163 @@
+//! Collector sessions: `Consent.Authenticate` turns a signed statement (see
+//! `consent_proto::auth`) into a token; every other Consent call presents it.
+//!
+//! A token is `collector (32) ‖ key fingerprint (8) ‖ expiry ms (8, BE) ‖ MAC (16)`, in hex. The
+//! MAC is keyed BLAKE3 under a key derived from the node's secret key, so checking a token costs
+//! one hash and no state; the fingerprint of the collector's current key is compared on every
+//! call (from the ledger's cached collector facts), so rotating the key ends every session.
+
+use consent_proto::auth::{self, TOKEN_TTL_MS};
+use consent_proto::ids::FeedId;
+use consent_proto::keys::{PublicKey, SecretKey};
+use consent_proto::vocab::Role;
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use crate::ledger::Ledger;
+
+/// Bytes of a token before hex.
+const TOKEN_BYTES: usize = 64;
+
+/// Issues and checks session tokens.
+pub struct Sessions {
+    mac_key: zeroize::Zeroizing<[u8; 32]>,
+    node_key: PublicKey,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// The collector it proved to be.
+    pub collector: FeedId,
+}
+
+fn fingerprint(key: &PublicKey) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&blake3::hash(&key.to_bytes()).as_bytes()[..8]);
+    out
+}
+
+impl Sessions {
+    /// Sessions of the node with `node_key`.
+    pub fn new(node_key: &SecretKey) -> Self {
+        let seed = node_key.to_seed();
+        Self {
+            mac_key: zeroize::Zeroizing::new(blake3::derive_key(
+                "consent-ledger session token v1",
+                seed.as_ref(),
+            )),
+            node_key: node_key.public(),
+        }
+    }
+
+    fn mac(&self, body: &[u8]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&blake3::keyed_hash(&self.mac_key, body).as_bytes()[..16]);
+        out
+    }
+
+    /// The current signing key of a collector known to this node.
+    fn collector_key(ledger: &Ledger, collector: &FeedId) -> Result<PublicKey, Status> {
+        let state = ledger
+            .collector_state(collector)
+            .map_err(Status::from)?
+            .ok_or_else(|| {
+                Status::unauthenticated(format!(
+                    "this node knows no feed {}; submit the collector's inception first",
+                    collector.typed(Role::Collector)
+                ))
+            })?;
+        if state.role != Role::Collector {
+            return Err(Status::permission_denied(
+                "only collectors authenticate; this feed is not a collector's",
+            ));
+        }
+        PublicKey::from_bytes(&state.signing_key)
+            .map_err(|_| Status::internal("the collector's stored key does not decode"))
+    }
+
+    /// Checks a statement and issues a token: `(token, expires_ms)`.
+    pub fn authenticate(
+        &self,
+        ledger: &Ledger,
+        collector: FeedId,
+        node_key: &[u8],
+        time_ms: u64,
+        signature: &[u8],
+        now_ms: u64,
+    ) -> Result<(String, u64), Status> {
+        if node_key != self.node_key.to_bytes() {
+            return Err(Status::unauthenticated(
+                "the statement names another node's key: sign for this node's key (Node.Status node_key)",
+            ));
+        }
+        let signature: &[u8; 64] = signature.try_into().map_err(|_| {
+            Status::invalid_argument(format!(
+                "signature: 64 bytes expected, got {}",
+                signature.len()
+            ))
+        })?;
+        let key = Self::collector_key(ledger, &collector)?;
+        auth::verify(&key, &self.node_key, &collector, time_ms, signature, now_ms)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        let expires_ms = now_ms + TOKEN_TTL_MS;
+        let mut token = Vec::with_capacity(TOKEN_BYTES);
+        token.extend_from_slice(&collector.0);
+        token.extend_from_slice(&fingerprint(&key));
+        token.extend_from_slice(&expires_ms.to_be_bytes());
+        let mac = self.mac(&token);
+        token.extend_from_slice(&mac);
+        Ok((hex::encode(token), expires_ms))
+    }
+
+    /// The session a call presents, or why it has none.
+    pub fn session(
+        &self,
+        ledger: &Ledger,
+        metadata: &MetadataMap,
+        now_ms: u64,
+    ) -> Result<Session, Status> {
+        let missing = || {
+            Status::unauthenticated(
+                "no session: call Consent.Authenticate and send `authorization: Bearer <token>`",
+            )
+        };
+        let value = metadata.get(auth::METADATA_KEY).ok_or_else(missing)?;
+        let text = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+        let mut token = [0u8; TOKEN_BYTES];
+        if text.len() != 2 * TOKEN_BYTES || hex::decode_to_slice(text, &mut token).is_err() {
+            return Err(Status::unauthenticated("malformed session token"));
+        }
+        let (body, mac) = token.split_at(TOKEN_BYTES - 16);
+        if !constant_time_eq(&self.mac(body), mac) {
+            return Err(Status::unauthenticated(
+                "session token not issued by this node (tokens are per node)",
+            ));
+        }
+        let mut collector = [0u8; 32];
+        collector.copy_from_slice(&body[..32]);
+        let collector = FeedId(collector);
+        let mut expires = [0u8; 8];
+        expires.copy_from_slice(&body[40..48]);
+        if u64::from_be_bytes(expires) <= now_ms {
+            return Err(Status::unauthenticated(
+                "session expired: authenticate again",
+            ));
+        }
+        let key = Self::collector_key(ledger, &collector)?;
+        if fingerprint(&key) != body[32..40] {
+            return Err(Status::unauthenticated(
+                "the collector's key changed since this session began: authenticate again",
+            ));
+        }
+        Ok(Session { collector })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
