@@ -242,6 +242,27 @@ impl Collector {
     }
 }
 
+impl Collector {
+    /// Everything that concerns this collector from `cursor` on (empty: the beginning), then
+    /// live; heartbeats every `heartbeat_ms` (0: 5 s). Keep the last event's cursor and pass it
+    /// back after a disconnect: nothing is lost or repeated.
+    pub async fn watch(
+        &mut self,
+        cursor: Bytes,
+        heartbeat_ms: u32,
+    ) -> Result<tonic::Streaming<pb::WatchEvent>, CollectorError> {
+        self.fresh().await?;
+        self.client
+            .watch(pb::WatchRequest {
+                cursor,
+                heartbeat_ms,
+            })
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| refused("the watch", s))
+    }
+}
+
 fn refused(what: &'static str, s: Status) -> CollectorError {
     CollectorError::Refused {
         what,

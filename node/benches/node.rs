@@ -483,6 +483,15 @@ struct EmptyConsent;
 
 #[tonic::async_trait]
 impl pb::consent_server::Consent for EmptyConsent {
+    type WatchStream = tokio_stream::Empty<Result<pb::WatchEvent, tonic::Status>>;
+
+    async fn watch(
+        &self,
+        _: tonic::Request<pb::WatchRequest>,
+    ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("baseline"))
+    }
+
     async fn authenticate(
         &self,
         _: tonic::Request<pb::AuthenticateRequest>,

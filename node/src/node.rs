@@ -236,7 +236,7 @@ impl Node {
                         }
                     })
                 };
-                let shutdown = cancel.clone().cancelled_owned();
+                let shutdown = cancel.clone();
                 let served = api::serve(
                     listener,
                     ledger.clone(),

@@ -11,18 +11,29 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{Session, Sessions};
 use super::error::id32;
+use super::watch;
 use crate::ledger::{Ledger, now_ms};
 
 /// The Consent service.
 pub struct ConsentService {
     ledger: Ledger,
     sessions: Sessions,
+    /// Ends watch streams when the node shuts down.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl ConsentService {
-    /// Serves checks from `ledger` to collectors with a session.
-    pub fn new(ledger: Ledger, sessions: Sessions) -> Self {
-        Self { ledger, sessions }
+    /// Serves checks and watches from `ledger` to collectors with a session.
+    pub fn new(
+        ledger: Ledger,
+        sessions: Sessions,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        Self {
+            ledger,
+            sessions,
+            shutdown,
+        }
     }
 
     /// Decides one check for the session's collector (PERMISSION_DENIED for another's).
@@ -120,6 +131,38 @@ impl pb::consent_server::Consent for ConsentService {
             request.get_ref(),
             now,
         )?))
+    }
+
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
+
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let session = self
+            .sessions
+            .session(&self.ledger, request.metadata(), now_ms())?;
+        let r = request.get_ref();
+        let cursor = watch::Cursor::parse(&r.cursor)?;
+        let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(watch::BUFFER);
+        let shutdown = self.shutdown.clone();
+        let stream = watch::run(
+            self.ledger.clone(),
+            session.collector,
+            cursor,
+            heartbeat,
+            tx,
+        );
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = stream => {}
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
     }
 
     async fn check_batch(

@@ -7,8 +7,8 @@ pub mod consent;
 pub mod error;
 pub mod ledger;
 pub mod node;
+pub mod watch;
 
-use std::future::Future;
 use std::time::Duration;
 
 use consent_proto::keys::SecretKey;
@@ -28,14 +28,15 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight calls.
+/// Serves the API on `listener` until `shutdown` is cancelled, then ends watch streams and
+/// drains in-flight calls.
 pub async fn serve(
     listener: TcpListener,
     ledger: Ledger,
     node_key: SecretKey,
     info: node::NodeInfo,
     config: ServeConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -68,6 +69,7 @@ pub async fn serve(
     let consent_service = pb::consent_server::ConsentServer::new(consent::ConsentService::new(
         ledger.clone(),
         sessions,
+        shutdown.clone(),
     ))
     .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
@@ -87,7 +89,7 @@ pub async fn serve(
         // TCP_NODELAY: without it small unary replies wait on delayed ACKs (~40 ms each).
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
+            shutdown.clone().cancelled_owned(),
         )
         .await
         .map_err(ServeError::Transport)

@@ -300,6 +300,8 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::GRANT,
         prefix::OPT_OUT,
         prefix::ACCREDITATION,
+        prefix::WATCH,
+        prefix::EXPIRY,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }

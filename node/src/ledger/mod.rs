@@ -389,6 +389,72 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Entries that concern `collector` (its watch stream) with arrival index `>= from_index`,
+    /// at most `limit`, in arrival order.
+    pub fn watch_entries(
+        &self,
+        collector: &FeedId,
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Entry)>, LedgerError> {
+        let from = tables::watch_key(collector, from_index);
+        let to = tables::watch_key(collector, u64::MAX);
+        let view = Staged::new(&*self.store);
+        let mut out = Vec::new();
+        for pair in self.store.scan_range(&from, &to).take(limit) {
+            let (_, id) = pair?;
+            let id = EntryId(tables::bytes32(&id)?);
+            match view.entry_with_index(&id)? {
+                Some(found) => out.push(found),
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "watch index names missing entry {id}"
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Grants to `collector` with `after_ms < valid_until <= until_ms` that are not revoked:
+    /// `(valid_until, grant, subject)` in time order, at most `limit`.
+    pub fn expiries(
+        &self,
+        collector: &FeedId,
+        after_ms: u64,
+        until_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EntryId, FeedId)>, LedgerError> {
+        if until_ms <= after_ms {
+            return Ok(Vec::new());
+        }
+        let from = tables::expiry_key(collector, after_ms.saturating_add(1), &EntryId([0; 32]));
+        let to = tables::expiry_key(collector, until_ms, &EntryId([0xff; 32]));
+        let view = Staged::new(&*self.store);
+        let mut out = Vec::new();
+        for pair in self.store.scan_range(&from, &to) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, subject) = pair?;
+            let at = 1 + 32;
+            let valid_until = tables::be_u64(&key[at..at + 8])?;
+            let grant = EntryId(tables::bytes32(&key[at + 8..])?);
+            let subject = FeedId(tables::bytes32(&subject)?);
+            let Some((_, entry)) = view.entry_with_index(&grant)? else {
+                continue;
+            };
+            let revoked = view
+                .grant_record(&tables::grant_key(&subject, collector, entry.seq))?
+                .is_some_and(|r| r.revoked);
+            if !revoked {
+                out.push((valid_until, grant, subject));
+            }
+        }
+        Ok(out)
+    }
+
     /// Decides a check from the materialised state.
     pub fn check(&self, query: &Query) -> Result<(Decision, u64), LedgerError> {
         let log_size = self.stats.log_size.load(Ordering::Acquire);

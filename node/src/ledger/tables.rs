@@ -12,6 +12,8 @@
 //! | `A` accreditations | `A` collector registrar | [`AccreditationRecord`] |
 //! | `P` pending | `P` entry id | [`PendingRecord`] |
 //! | `Q` equivocations | `Q` feed seq(8, BE) | [`ProofRecord`] |
+//! | `W` watch | `W` collector index(8, BE) | entry id: what concerns a collector, in arrival order |
+//! | `X` expiries | `X` collector valid_until(8, BE) grant id | subject feed id |
 //! | `M` meta | `M` name | see [`meta`] |
 
 use consent_proto::decide::{AccreditationFacts, GrantFacts};
@@ -24,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::StoreError;
 
 /// Version of this layout. A store written by another version is refused at start.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Table prefixes.
 pub mod prefix {
@@ -46,6 +48,10 @@ pub mod prefix {
     pub const PENDING: u8 = b'P';
     /// Equivocation proofs.
     pub const PROOF: u8 = b'Q';
+    /// What concerns each collector, by arrival index (collectors' watch streams).
+    pub const WATCH: u8 = b'W';
+    /// Grants by collector and expiry time.
+    pub const EXPIRY: u8 = b'X';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -103,6 +109,17 @@ pub fn grant_prefix(subject: &FeedId, collector: &FeedId) -> Vec<u8> {
 /// `O` subject collector
 pub fn opt_out_key(subject: &FeedId, collector: &FeedId) -> Vec<u8> {
     key(prefix::OPT_OUT, &[&subject.0, &collector.0])
+}
+/// `W` collector index
+pub fn watch_key(collector: &FeedId, index: u64) -> Vec<u8> {
+    key(prefix::WATCH, &[&collector.0, &index.to_be_bytes()])
+}
+/// `X` collector valid_until grant
+pub fn expiry_key(collector: &FeedId, valid_until: u64, grant: &EntryId) -> Vec<u8> {
+    key(
+        prefix::EXPIRY,
+        &[&collector.0, &valid_until.to_be_bytes(), &grant.0],
+    )
 }
 /// `A` collector registrar
 pub fn accreditation_key(collector: &FeedId, registrar: &FeedId) -> Vec<u8> {

@@ -439,8 +439,17 @@ impl Writer {
         {
             self.collectors_changed = true;
         }
+        // The collector this entry concerns, for its watch stream.
+        let mut watcher = None;
         match &entry.body {
             Body::Grant(g) => {
+                watcher = Some(g.collector);
+                if let Some(until) = g.valid_until {
+                    staged.put(
+                        tables::expiry_key(&g.collector, until, &entry.id),
+                        feed.0.to_vec(),
+                    );
+                }
                 let record = GrantRecord {
                     id: entry.id.0,
                     purposes: g.purposes.bits(),
@@ -462,6 +471,7 @@ impl Writer {
                     })?
                     .1;
                 if let Body::Grant(g) = &granted.body {
+                    watcher = Some(g.collector);
                     let key = tables::grant_key(&feed, &g.collector, granted.seq);
                     let mut record = staged.grant_record(&key)?.ok_or_else(|| {
                         StoreError::Corrupt(format!("grant record missing for {}", r.grant))
@@ -470,13 +480,17 @@ impl Writer {
                     staged.put(key, tables::encode(&record)?);
                 }
             }
-            Body::Request(r) if r.kind == RequestKind::OptOutSale => {
-                staged.put(
-                    tables::opt_out_key(&feed, &r.collector),
-                    entry.seq.to_be_bytes().to_vec(),
-                );
+            Body::Request(r) => {
+                watcher = Some(r.collector);
+                if r.kind == RequestKind::OptOutSale {
+                    staged.put(
+                        tables::opt_out_key(&feed, &r.collector),
+                        entry.seq.to_be_bytes().to_vec(),
+                    );
+                }
             }
             Body::Accreditation(a) => {
+                watcher = Some(a.collector);
                 let record = AccreditationRecord::Accredited {
                     from_ms: entry.time_ms,
                     until_ms: a.valid_until,
@@ -487,12 +501,16 @@ impl Writer {
                 );
             }
             Body::Suspension(s) => {
+                watcher = Some(s.collector);
                 staged.put(
                     tables::accreditation_key(&s.collector, &feed),
                     tables::encode(&AccreditationRecord::Suspended)?,
                 );
             }
             _ => {}
+        }
+        if let Some(collector) = watcher {
+            staged.put(tables::watch_key(&collector, index), entry.id.0.to_vec());
         }
         Ok(index)
     }

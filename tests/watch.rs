@@ -1,0 +1,264 @@
+//! A collector's watch stream on a real node: every kind of event in order, only its own,
+//! expiry with no entry in flight, heartbeats with the node's position, and resumption after a
+//! forced disconnect with nothing lost and nothing repeated.
+
+use std::time::Duration;
+
+use consent_client::collector::Collector;
+use consent_proto::body::{Ack, AckAnswer, Body};
+use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
+use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
+use prost::bytes::Bytes;
+use tokio_stream::StreamExt;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The next non-heartbeat event, within `WAIT`.
+async fn next(stream: &mut tonic::Streaming<pb::WatchEvent>) -> pb::WatchEvent {
+    loop {
+        let event = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("an event in time")
+            .expect("stream open")
+            .expect("no error");
+        if event.kind() != pb::WatchKind::Heartbeat {
+            return event;
+        }
+    }
+}
+
+fn summary(e: &pb::WatchEvent) -> (pb::WatchKind, u64, Vec<u8>, bool) {
+    (e.kind(), e.index, e.grant.to_vec(), e.erase)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_streams_everything_in_order_and_resumes_exactly() {
+    let node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let (rival, rival0) = fixtures::author(Role::Collector, "rival", T0);
+    submit_ok(&mut ledger, &rival0).await;
+    let mut me = scene.collector;
+    let mut sdk = Collector::connect(&node.url(), me.key().clone(), me.feed())
+        .await
+        .expect("session");
+    let mut stream = sdk.watch(Bytes::new(), 100).await.expect("watch");
+    // The accreditation made before the stream started comes first.
+    let first = next(&mut stream).await;
+    assert_eq!(first.kind(), pb::WatchKind::Accredited);
+
+    // Alice grants until two seconds from now; Bob grants, revokes with erasure, asks for access;
+    // a grant to another collector never shows.
+    let now = consent_client::time::now_ms();
+    let grant_to = |collector, until| {
+        fixtures::grant(
+            collector,
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            until,
+        )
+    };
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let (mut bob, b0) = fixtures::author(Role::Citizen, "bob", T0);
+    let alice_grant =
+        fixtures::append(&mut alice, T0 + DAY, grant_to(me.feed(), Some(now + 2_000)));
+    let bob_grant = fixtures::append(&mut bob, T0 + DAY, grant_to(me.feed(), None));
+    let (mut carol, c0) = fixtures::author(Role::Citizen, "carol", T0);
+    let rival_grant = fixtures::append(
+        &mut carol,
+        T0 + DAY,
+        fixtures::grant(
+            rival.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let bob_revoke = fixtures::append(&mut bob, T0 + 2 * DAY, fixtures::revoke(bob_grant.id, true));
+    let bob_access = fixtures::append(
+        &mut bob,
+        T0 + 2 * DAY,
+        fixtures::request(me.feed(), RequestKind::Access),
+    );
+    for e in [&a0, &b0, &c0, &alice_grant, &bob_grant] {
+        submit_ok(&mut ledger, e).await;
+    }
+    // The rival's grant is refused (its policy is not the rival's) or ignored; either way it is
+    // not this collector's business.
+    let _ = ledger
+        .submit(pb::SubmitRequest {
+            entry: Some(rival_grant.to_signed()),
+        })
+        .await;
+
+    let e = next(&mut stream).await;
+    assert_eq!(
+        (e.kind(), e.grant.as_ref()),
+        (pb::WatchKind::Grant, alice_grant.id.0.as_slice())
+    );
+    assert_eq!(e.subject.as_ref(), alice.feed().0.as_slice());
+    assert_eq!(e.valid_until, now + 2_000);
+    let signed = e.entry.clone().expect("the signed entry");
+    assert_eq!(
+        consent_proto::Entry::from_signed(&signed)
+            .expect("valid")
+            .id,
+        alice_grant.id
+    );
+    let e = next(&mut stream).await;
+    assert_eq!(
+        (e.kind(), e.grant.as_ref()),
+        (pb::WatchKind::Grant, bob_grant.id.0.as_slice())
+    );
+    // A forced disconnect here: keep the cursor, drop the stream, write while away.
+    let cursor = e.cursor.clone();
+    drop(stream);
+    for e in [&bob_revoke, &bob_access] {
+        submit_ok(&mut ledger, e).await;
+    }
+    let mut stream = sdk.watch(cursor, 100).await.expect("resume");
+    let revoke = next(&mut stream).await;
+    assert_eq!(
+        summary(&revoke),
+        (
+            pb::WatchKind::Revoke,
+            revoke.index,
+            bob_grant.id.0.to_vec(),
+            true
+        )
+    );
+    let request = next(&mut stream).await;
+    assert_eq!(request.kind(), pb::WatchKind::Request);
+    assert_eq!(
+        request.entry.as_ref().map(|s| s.payload.clone()),
+        Some(bob_access.to_signed().payload)
+    );
+    // Nothing in flight: Alice's grant expires by the clock alone.
+    let expired = next(&mut stream).await;
+    assert_eq!(
+        (expired.kind(), expired.grant.as_ref(), expired.valid_until),
+        (
+            pb::WatchKind::Expired,
+            alice_grant.id.0.as_slice(),
+            now + 2_000
+        )
+    );
+    assert!(consent_client::time::now_ms() >= now + 2_000);
+
+    // The collector acknowledges the erasure; its own ack is not an event for it.
+    let ack = fixtures::append(
+        &mut me,
+        T0 + 3 * DAY,
+        Body::Ack(Ack {
+            request: bob_revoke.id,
+            answer: AckAnswer::Done,
+        }),
+    );
+    submit_ok(&mut ledger, &ack).await;
+    // Heartbeats carry the node's position: soon one shows the ack's commit.
+    let size = node.status().await.entries;
+    loop {
+        let e = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("heartbeat in time")
+            .expect("open")
+            .expect("ok");
+        assert_eq!(
+            e.kind(),
+            pb::WatchKind::Heartbeat,
+            "nothing else concerns the collector"
+        );
+        assert!(e.time_ms >= now && e.log_size <= size);
+        if e.log_size == size {
+            break;
+        }
+    }
+
+    // Resuming from the very beginning gives the same events, in the same order, once each.
+    let mut all = sdk.watch(Bytes::new(), 100).await.expect("replay");
+    let mut replay = Vec::new();
+    for _ in 0..6 {
+        replay.push(summary(&next(&mut all).await));
+    }
+    let kinds: Vec<pb::WatchKind> = replay.iter().map(|s| s.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            pb::WatchKind::Accredited,
+            pb::WatchKind::Grant,
+            pb::WatchKind::Grant,
+            pb::WatchKind::Revoke,
+            pb::WatchKind::Request,
+            pb::WatchKind::Expired,
+        ]
+    );
+    assert_eq!(replay[3], summary(&revoke));
+    // And then nothing but heartbeats.
+    let beat = tokio::time::timeout(WAIT, all.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("ok");
+    assert_eq!(beat.kind(), pb::WatchKind::Heartbeat);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_needs_a_session_and_a_valid_cursor_and_ends_when_the_node_stops() {
+    let mut node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let err = node
+        .consent_without_session()
+        .await
+        .watch(pb::WatchRequest::default())
+        .await
+        .expect_err("no session");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let mut session = node.consent(&scene.collector).await;
+    for (cursor, heartbeat) in [(Bytes::from_static(b"short"), 0), (Bytes::new(), 5)] {
+        let err = session
+            .watch(pb::WatchRequest {
+                cursor,
+                heartbeat_ms: heartbeat,
+            })
+            .await
+            .expect_err("bad request");
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+    // An open stream does not hold the node up: shutdown ends it.
+    let mut open = session
+        .watch(pb::WatchRequest::default())
+        .await
+        .expect("watch")
+        .into_inner();
+    assert_eq!(
+        open.next().await.expect("event").expect("ok").kind(),
+        pb::WatchKind::Accredited
+    );
+    tokio::time::timeout(WAIT, node.stop())
+        .await
+        .expect("the node stops with a watch open");
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            match open.next().await {
+                Some(Ok(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert!(end.is_none() || end.is_some_and(|r| r.is_err()));
+}
