@@ -27,6 +27,7 @@ fn check_request(subject: FeedId, collector: FeedId) -> pb::CheckRequest {
         purpose: P::ServiceProvision as i32,
         category: C::Location as i32,
         at_ms: 0,
+        ..Default::default()
     }
 }
 

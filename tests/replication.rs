@@ -20,6 +20,7 @@ async fn decision(node: &TestNode, subject: FeedId, collector: FeedId) -> pb::Ch
         purpose: P::ServiceProvision as i32,
         category: C::Location as i32,
         at_ms: 0,
+        ..Default::default()
     };
     node.consent(&consent_tests::harness::scene_collector())
         .await
@@ -571,4 +572,110 @@ async fn status_reports_each_peer_its_lag_and_the_last_round() {
     assert!(status.last_round_ms > 0);
     assert!(status.sync_bytes_received > 0 && status.sync_bytes_sent > 0);
     assert_eq!(status.banned_peers, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consistency_token_from_a_revocation_prevents_a_stale_allow() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    connected(&[&a, &b], 1).await;
+    let scene = fixtures::scene(T0);
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let grant = fixtures::append(
+        &mut alice,
+        T0 + DAY,
+        fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let mut ledger_a = a.ledger().await;
+    for e in scene.entries.iter().chain([&a0, &grant]) {
+        submit_ok(&mut ledger_a, e).await;
+    }
+    eventually(WAIT, "the grant at b", || async {
+        (head_seq(&b, &alice.feed()).await == Some(1)).then_some(())
+    })
+    .await;
+    // B is cut off; the citizen revokes at A and keeps the receipt's position in her feed.
+    a.p2p().block(b.p2p().peer_id()).await;
+    b.p2p().block(a.p2p().peer_id()).await;
+    eventually(WAIT, "partitioned", || async {
+        (b.status().await.peers == 0).then_some(())
+    })
+    .await;
+    let revoke = fixtures::append(&mut alice, T0 + 2 * DAY, fixtures::revoke(grant.id, false));
+    submit_ok(&mut ledger_a, &revoke).await;
+    let token = revoke.seq;
+
+    let mut question = pb::CheckRequest {
+        subject: Bytes::copy_from_slice(&alice.feed().0),
+        collector: Bytes::copy_from_slice(&scene.collector.feed().0),
+        purpose: P::ServiceProvision as i32,
+        category: C::Location as i32,
+        ..Default::default()
+    };
+    let mut at_b = b.consent(&scene.collector).await;
+    // Without the token B still allows (it cannot know); with it, B refuses to vouch.
+    let stale = at_b
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(stale.decision(), pb::Decision::Allow);
+    assert!(stale.peer_contact_ms > 0, "b heard from a before the split");
+    question.min_subject_seq = token;
+    let r = at_b
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (pb::Decision::Deny, pb::Reason::NodeNotFresh)
+    );
+    // A, which holds the revocation, answers the token with the real reason.
+    let r = a
+        .consent(&scene.collector)
+        .await
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (pb::Decision::Deny, pb::Reason::Revoked)
+    );
+    // A freshness demand fails closed once B has been cut off for longer than it allows.
+    question.min_subject_seq = 0;
+    question.max_staleness_ms = 200;
+    eventually(WAIT, "b too stale to vouch", || {
+        let mut at_b = at_b.clone();
+        let question = question.clone();
+        async move {
+            let r = at_b.check(question).await.ok()?.into_inner();
+            (r.reason() == pb::Reason::NodeNotFresh).then_some(())
+        }
+    })
+    .await;
+    // Healed, B catches up and the token is met.
+    a.p2p().unblock(b.p2p().peer_id()).await;
+    b.p2p().unblock(a.p2p().peer_id()).await;
+    b.p2p().dial(a.tcp_addr().parse().expect("multiaddr")).await;
+    question.max_staleness_ms = 0;
+    question.min_subject_seq = token;
+    eventually(WAIT, "b answers the token", || {
+        let mut at_b = at_b.clone();
+        let question = question.clone();
+        async move {
+            let r = at_b.check(question).await.ok()?.into_inner();
+            (r.reason() == pb::Reason::Revoked).then_some(())
+        }
+    })
+    .await;
 }

@@ -20,6 +20,7 @@ fn question(subject: FeedId, collector: FeedId) -> pb::CheckRequest {
         purpose: P::ServiceProvision as i32,
         category: C::Location as i32,
         at_ms: 0,
+        ..Default::default()
     }
 }
 

@@ -18,6 +18,7 @@ fn check_request(subject: FeedId, collector: FeedId, purpose: P, category: C) ->
         purpose: purpose as i32,
         category: category as i32,
         at_ms: 0,
+        ..Default::default()
     }
 }
 
@@ -670,4 +671,50 @@ async fn the_fjall_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("engine = \"fjall\""), "{err}");
+}
+
+#[tokio::test]
+async fn a_node_without_peers_never_meets_a_freshness_demand() {
+    let mut s = setup().await;
+    let grant = s.grant();
+    submit_ok(&mut s.node.ledger().await, &grant).await;
+    let mut consent = s
+        .node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
+    let mut question = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::ServiceProvision,
+        C::Location,
+    );
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(r.decision(), pb::Decision::Allow);
+    assert_eq!(r.peer_contact_ms, 0, "no peer ever heard from");
+    question.max_staleness_ms = 60_000;
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (pb::Decision::Deny, pb::Reason::NodeNotFresh)
+    );
+    // The consistency token of an entry the node holds is met.
+    question.max_staleness_ms = 0;
+    question.min_subject_seq = grant.seq;
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(r.decision(), pb::Decision::Allow);
+    question.min_subject_seq = grant.seq + 1;
+    let r = consent.check(question).await.expect("check").into_inner();
+    assert_eq!(r.reason(), pb::Reason::NodeNotFresh);
 }

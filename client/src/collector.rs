@@ -201,6 +201,7 @@ impl Collector {
             purpose: purpose as i32,
             category: category as i32,
             at_ms: 0,
+            ..Default::default()
         }
     }
 

@@ -511,6 +511,7 @@ impl pb::consent_server::Consent for EmptyConsent {
             subject_head_seq: 1,
             log_size: 20_005,
             at_ms: 1_764_000_000_000,
+            peer_contact_ms: 1_764_000_000_000,
         }))
     }
     async fn check_batch(

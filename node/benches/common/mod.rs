@@ -108,6 +108,7 @@ pub fn check_request(
         purpose: P::ServiceProvision as i32,
         category: C::Location as i32,
         at_ms: 0,
+        ..Default::default()
     }
 }
 

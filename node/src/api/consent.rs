@@ -50,7 +50,21 @@ impl ConsentService {
             ));
         }
         let (outcome, log_size) = self.ledger.check(&query)?;
-        Ok(response(&outcome, log_size, query.at_ms))
+        let mut answer = response(&outcome, log_size, query.at_ms);
+        answer.peer_contact_ms = self.ledger.peer_contact_ms();
+        // Fail closed when the caller's consistency or freshness demand is not met.
+        let behind = request.min_subject_seq > 0
+            && outcome
+                .subject_head
+                .is_none_or(|(seq, _)| seq < request.min_subject_seq);
+        let stale = request.max_staleness_ms > 0
+            && (answer.peer_contact_ms == 0
+                || now.saturating_sub(answer.peer_contact_ms) > request.max_staleness_ms);
+        if behind || stale {
+            answer.decision = pb::Decision::Deny as i32;
+            answer.reason = pb::Reason::NodeNotFresh as i32;
+        }
+        Ok(answer)
     }
 }
 
@@ -93,6 +107,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
         subject_head_seq: outcome.subject_head.map(|(seq, _)| seq).unwrap_or_default(),
         log_size,
         at_ms,
+        peer_contact_ms: 0,
     }
 }
 

@@ -121,6 +121,8 @@ pub struct Stats {
     /// Bumped after every commit that changed a collector's or registrar's feed state or an
     /// accreditation: cached collector facts older than this are stale.
     pub collector_generation: AtomicU64,
+    /// When the node last heard from a peer, Unix ms (0: never).
+    pub peer_contact_ms: AtomicU64,
 }
 
 impl Stats {
@@ -387,6 +389,18 @@ impl Ledger {
             }
         }
         Ok(out)
+    }
+
+    /// Records that a peer was heard from now (a pushed entry, a sync answer).
+    pub fn heard_from_peer(&self) {
+        self.stats
+            .peer_contact_ms
+            .fetch_max(now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the node last heard from a peer, Unix ms (0: never).
+    pub fn peer_contact_ms(&self) -> u64 {
+        self.stats.peer_contact_ms.load(Ordering::Relaxed)
     }
 
     /// Entries that concern `collector` (its watch stream) with arrival index `>= from_index`,

@@ -580,6 +580,7 @@ impl Task {
                     response,
                 } => {
                     self.finished(peer);
+                    self.ledger.heard_from_peer();
                     match self.requests.remove(&request_id).map(|(_, p)| p) {
                         Some(Purpose::Digests(prefix)) => {
                             self.compare_digests(peer, prefix, response)
@@ -620,6 +621,7 @@ impl Task {
     /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
     fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
         self.received.insert(id.clone());
+        self.ledger.heard_from_peer();
         if !self.discipline.allow_gossip(source, Instant::now()) {
             // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
             self.swarm

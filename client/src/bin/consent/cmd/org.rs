@@ -356,6 +356,7 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             purpose: purpose as i32,
             category: category as i32,
             at_ms,
+            ..Default::default()
         })
         .await?;
     let decision = match r.decision() {
