@@ -8,6 +8,7 @@
 //! - Check (64 concurrent callers, 4 HTTP/2 connections, in a collector session: the token is
 //!   checked on every call) as a ratio of an empty tonic handler answering a message of the same
 //!   size (sent the same token), with p50/p99/p999 latency;
+//! - Check with a signed decision receipt, against plain Check;
 //! - CheckBatch decisions/s;
 //! - on-disk bytes per entry.
 //!
@@ -162,14 +163,14 @@ fn main() -> anyhow::Result<()> {
         let check_lat;
         let check_rate;
         {
-            let (rate, lat) = run_checks(&clients, &subjects, collector, &bearer, phase).await?;
+            let (rate, lat) = run_checks(&clients, &subjects, collector, &bearer, false, phase).await?;
             check_rate = rate;
             check_lat = lat;
         }
         let empty = EmptyServer::start().await?;
         let empty_clients = connect(empty.addr).await?;
         let (empty_rate, empty_lat) =
-            run_checks(&empty_clients, &subjects, collector, &bearer, phase).await?;
+            run_checks(&empty_clients, &subjects, collector, &bearer, false, phase).await?;
         rows.push(Row {
             name: "empty tonic handler, same message sizes (baseline)".into(),
             value: empty_rate,
@@ -185,6 +186,16 @@ fn main() -> anyhow::Result<()> {
             baseline: Some(("empty handler".into(), empty_rate)),
             target: Some(0.70),
             extra: percentiles(check_lat),
+        });
+        let (signed_rate, signed_lat) =
+            run_checks(&clients, &subjects, collector, &bearer, true, phase).await?;
+        rows.push(Row {
+            name: "Check with a signed decision receipt".into(),
+            value: signed_rate,
+            unit: "checks/s",
+            baseline: Some(("unary Check".into(), check_rate)),
+            target: None,
+            extra: percentiles(signed_lat),
         });
         let (batch_rate, batch_lat) =
             run_check_batches(&clients, &subjects, collector, &bearer, phase).await?;
@@ -388,6 +399,7 @@ async fn run_checks(
     subjects: &[consent_proto::ids::FeedId],
     collector: consent_proto::ids::FeedId,
     bearer: &Bearer,
+    receipt: bool,
     phase: Duration,
 ) -> anyhow::Result<(f64, Vec<u32>)> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -404,7 +416,8 @@ async fn run_checks(
             let mut lat = Vec::new();
             let mut n = i;
             while !stop.load(Ordering::Relaxed) {
-                let req = check_request(&subjects[n % subjects.len()], &collector);
+                let mut req = check_request(&subjects[n % subjects.len()], &collector);
+                req.receipt = receipt;
                 n += CALLERS;
                 let t = Instant::now();
                 let r = client.check(req).await?.into_inner();
@@ -512,6 +525,7 @@ impl pb::consent_server::Consent for EmptyConsent {
             log_size: 20_005,
             at_ms: 1_764_000_000_000,
             peer_contact_ms: 1_764_000_000_000,
+            receipt: None,
         }))
     }
     async fn check_batch(

@@ -107,6 +107,8 @@ pub mod domain {
     pub const NEXT_KEY: &[u8] = b"consent-ledger/next-key/v1";
     /// Prefix of the bytes a node's receipt signature covers.
     pub const RECEIPT_SIGNATURE: &[u8] = b"consent-ledger/receipt/v1";
+    /// Prefix of the bytes a node's decision receipt signature covers.
+    pub const DECISION_SIGNATURE: &[u8] = b"consent-ledger/decision/v1";
     /// Prefix of a collector's authentication statement.
     pub const AUTH: &[u8] = b"consent-ledger/auth/v1";
 }

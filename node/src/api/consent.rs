@@ -3,6 +3,7 @@
 
 use consent_proto::decide::{Outcome, Query};
 use consent_proto::ids::FeedId;
+use consent_proto::keys::SecretKey;
 use consent_proto::limits::MAX_CHECK_BATCH;
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory, Purpose};
@@ -18,6 +19,8 @@ use crate::ledger::{Ledger, now_ms};
 pub struct ConsentService {
     ledger: Ledger,
     sessions: Sessions,
+    /// Signs decision receipts.
+    node_key: SecretKey,
     /// Ends watch streams when the node shuts down.
     shutdown: tokio_util::sync::CancellationToken,
 }
@@ -27,11 +30,13 @@ impl ConsentService {
     pub fn new(
         ledger: Ledger,
         sessions: Sessions,
+        node_key: SecretKey,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Self {
         Self {
             ledger,
             sessions,
+            node_key,
             shutdown,
         }
     }
@@ -63,6 +68,22 @@ impl ConsentService {
         if behind || stale {
             answer.decision = pb::Decision::Deny as i32;
             answer.reason = pb::Reason::NodeNotFresh as i32;
+        }
+        if request.receipt {
+            answer.receipt = Some(consent_proto::receipt::sign_decision(
+                &self.node_key,
+                pb::DecisionPayload {
+                    node: Bytes::new(),
+                    question: Some(request.clone()),
+                    decision: answer.decision,
+                    reason: answer.reason,
+                    grant: answer.grant.clone(),
+                    subject_head: answer.subject_head.clone(),
+                    subject_head_seq: answer.subject_head_seq,
+                    log_size: answer.log_size,
+                    time_ms: now,
+                },
+            ));
         }
         Ok(answer)
     }
@@ -108,6 +129,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
         log_size,
         at_ms,
         peer_contact_ms: 0,
+        receipt: None,
     }
 }
 

@@ -62,6 +62,7 @@ pub async fn serve(
         reflection_v1alpha.map_err(|e| ServeError::Reflection(e.to_string()))?;
 
     let sessions = auth::Sessions::new(&node_key);
+    let decision_key = node_key.clone();
     let ledger_service =
         pb::ledger_server::LedgerServer::new(ledger::LedgerService::new(ledger.clone(), node_key))
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
@@ -69,6 +70,7 @@ pub async fn serve(
     let consent_service = pb::consent_server::ConsentServer::new(consent::ConsentService::new(
         ledger.clone(),
         sessions,
+        decision_key,
         shutdown.clone(),
     ))
     .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
