@@ -164,6 +164,23 @@ async fn watch_streams_everything_in_order_and_resumes_exactly() {
         }),
     );
     submit_ok(&mut ledger, &ack).await;
+    // The node keeps the collector's answering record: the erasure was answered a day after it
+    // was asked (by the entries' signed times); the access request is still open.
+    let record = node
+        .status_client()
+        .await
+        .answer_times(pb::AnswerTimesRequest {
+            collector: Bytes::copy_from_slice(&me.feed().0),
+        })
+        .await
+        .expect("answer times")
+        .into_inner();
+    assert_eq!(
+        (record.requests, record.answered, record.unanswered),
+        (2, 1, 1)
+    );
+    assert_eq!((record.median_ms, record.p95_ms), (DAY, DAY));
+    assert_eq!(record.oldest_unanswered_ms, bob_access.time_ms);
     // Heartbeats carry the node's position: soon one shows the ack's commit.
     let size = node.status().await.entries;
     loop {

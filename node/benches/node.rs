@@ -163,7 +163,8 @@ fn main() -> anyhow::Result<()> {
         let check_lat;
         let check_rate;
         {
-            let (rate, lat) = run_checks(&clients, &subjects, collector, &bearer, false, phase).await?;
+            let (rate, lat) =
+                run_checks(&clients, &subjects, collector, &bearer, false, phase).await?;
             check_rate = rate;
             check_lat = lat;
         }

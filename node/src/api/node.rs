@@ -39,6 +39,25 @@ impl NodeService {
 
 #[tonic::async_trait]
 impl pb::node_server::Node for NodeService {
+    async fn answer_times(
+        &self,
+        request: Request<pb::AnswerTimesRequest>,
+    ) -> Result<Response<pb::AnswerTimesResponse>, Status> {
+        let collector = consent_proto::ids::FeedId(super::error::id32(
+            "collector",
+            &request.get_ref().collector,
+        )?);
+        let stats = self.ledger.answer_stats(&collector)?;
+        Ok(Response::new(pb::AnswerTimesResponse {
+            requests: stats.requests,
+            answered: stats.answered,
+            median_ms: stats.median_ms.unwrap_or(0),
+            p95_ms: stats.p95_ms.unwrap_or(0),
+            unanswered: stats.unanswered,
+            oldest_unanswered_ms: stats.oldest_unanswered_ms.unwrap_or(0),
+        }))
+    }
+
     async fn status(
         &self,
         _: Request<pb::StatusRequest>,

@@ -302,6 +302,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::ACCREDITATION,
         prefix::WATCH,
         prefix::EXPIRY,
+        prefix::ANSWER,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }

@@ -175,6 +175,23 @@ pub struct Ledger {
     accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
 }
 
+/// How a collector answers requests (see [`Ledger::answer_stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerStats {
+    /// Requests and erasure demands received.
+    pub requests: u64,
+    /// Of which acknowledged.
+    pub answered: u64,
+    /// Median time to acknowledge, ms.
+    pub median_ms: Option<u64>,
+    /// 95th percentile, ms.
+    pub p95_ms: Option<u64>,
+    /// Not acknowledged yet.
+    pub unanswered: u64,
+    /// The oldest unacknowledged request's time, Unix ms.
+    pub oldest_unanswered_ms: Option<u64>,
+}
+
 /// Cached collector facts with the generation they were read at.
 type CollectorCache = HashMap<FeedId, (u64, Arc<CollectorFacts>)>;
 
@@ -389,6 +406,38 @@ impl Ledger {
             }
         }
         Ok(out)
+    }
+
+    /// How `collector` answers citizens' requests and erasure demands (public figures): times
+    /// from each request's signed time to the collector's first signed acknowledgement.
+    pub fn answer_stats(&self, collector: &FeedId) -> Result<AnswerStats, LedgerError> {
+        let prefix = [&[tables::prefix::ANSWER][..], &collector.0].concat();
+        let mut times = Vec::new();
+        let mut stats = AnswerStats::default();
+        for pair in self.store.scan_prefix(&prefix) {
+            let (_, value) = pair?;
+            let record: tables::AnswerRecord = tables::decode(&value, "answer")?;
+            stats.requests += 1;
+            match record.answered_ms {
+                Some(at) => times.push(at.saturating_sub(record.asked_ms)),
+                None => {
+                    stats.unanswered += 1;
+                    stats.oldest_unanswered_ms = Some(
+                        stats
+                            .oldest_unanswered_ms
+                            .map_or(record.asked_ms, |t| t.min(record.asked_ms)),
+                    );
+                }
+            }
+        }
+        times.sort_unstable();
+        let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        if !times.is_empty() {
+            stats.median_ms = Some(at(0.5));
+            stats.p95_ms = Some(at(0.95));
+        }
+        stats.answered = times.len() as u64;
+        Ok(stats)
     }
 
     /// Records that a peer was heard from now (a pushed entry, a sync answer).

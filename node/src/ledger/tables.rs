@@ -14,6 +14,7 @@
 //! | `Q` equivocations | `Q` feed seq(8, BE) | [`ProofRecord`] |
 //! | `W` watch | `W` collector index(8, BE) | entry id: what concerns a collector, in arrival order |
 //! | `X` expiries | `X` collector valid_until(8, BE) grant id | subject feed id |
+//! | `K` answers | `K` collector request id | [`AnswerRecord`]: when asked, when acknowledged |
 //! | `M` meta | `M` name | see [`meta`] |
 
 use consent_proto::decide::{AccreditationFacts, GrantFacts};
@@ -52,6 +53,8 @@ pub mod prefix {
     pub const WATCH: u8 = b'W';
     /// Grants by collector and expiry time.
     pub const EXPIRY: u8 = b'X';
+    /// Requests (and revocations asking for erasure) to each collector, and its answers.
+    pub const ANSWER: u8 = b'K';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -120,6 +123,10 @@ pub fn expiry_key(collector: &FeedId, valid_until: u64, grant: &EntryId) -> Vec<
         prefix::EXPIRY,
         &[&collector.0, &valid_until.to_be_bytes(), &grant.0],
     )
+}
+/// `K` collector request
+pub fn answer_key(collector: &FeedId, request: &EntryId) -> Vec<u8> {
+    key(prefix::ANSWER, &[&collector.0, &request.0])
 }
 /// `A` collector registrar
 pub fn accreditation_key(collector: &FeedId, registrar: &FeedId) -> Vec<u8> {
@@ -260,6 +267,16 @@ impl FeedRecord {
             policy_version: 0,
         }
     }
+}
+
+/// A request to a collector (or a revocation asking for erasure) and the collector's answer,
+/// timed by the entries' own signed times so every node computes the same figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerRecord {
+    /// The request's time, Unix ms.
+    pub asked_ms: u64,
+    /// The first acknowledgement's time, Unix ms.
+    pub answered_ms: Option<u64>,
 }
 
 /// A grant as checks read it.

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::staged::Staged;
 use super::tables::{
-    self, AccreditationRecord, Awaited, FeedRecord, GrantRecord, PendingRecord, ProofRecord, meta,
+    self, AccreditationRecord, AnswerRecord, Awaited, FeedRecord, GrantRecord, PendingRecord,
+    ProofRecord, meta,
 };
 use super::{LedgerConfig, LedgerError, Stats, now_ms};
 use crate::store::{KvStore, StoreError};
@@ -472,6 +473,16 @@ impl Writer {
                     .1;
                 if let Body::Grant(g) = &granted.body {
                     watcher = Some(g.collector);
+                    if r.erase {
+                        let record = AnswerRecord {
+                            asked_ms: entry.time_ms,
+                            answered_ms: None,
+                        };
+                        staged.put(
+                            tables::answer_key(&g.collector, &entry.id),
+                            tables::encode(&record)?,
+                        );
+                    }
                     let key = tables::grant_key(&feed, &g.collector, granted.seq);
                     let mut record = staged.grant_record(&key)?.ok_or_else(|| {
                         StoreError::Corrupt(format!("grant record missing for {}", r.grant))
@@ -482,6 +493,14 @@ impl Writer {
             }
             Body::Request(r) => {
                 watcher = Some(r.collector);
+                let record = AnswerRecord {
+                    asked_ms: entry.time_ms,
+                    answered_ms: None,
+                };
+                staged.put(
+                    tables::answer_key(&r.collector, &entry.id),
+                    tables::encode(&record)?,
+                );
                 if r.kind == RequestKind::OptOutSale {
                     staged.put(
                         tables::opt_out_key(&feed, &r.collector),
@@ -506,6 +525,16 @@ impl Writer {
                     tables::accreditation_key(&s.collector, &feed),
                     tables::encode(&AccreditationRecord::Suspended)?,
                 );
+            }
+            Body::Ack(a) => {
+                let key = tables::answer_key(&feed, &a.request);
+                if let Some(value) = staged.get(&key)? {
+                    let mut record: AnswerRecord = tables::decode(&value, "answer")?;
+                    if record.answered_ms.is_none() {
+                        record.answered_ms = Some(entry.time_ms);
+                        staged.put(key, tables::encode(&record)?);
+                    }
+                }
             }
             _ => {}
         }
