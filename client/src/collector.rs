@@ -264,6 +264,49 @@ impl Collector {
     }
 }
 
+impl Collector {
+    /// Acknowledges a request or a revocation asking for erasure with a signed `Ack` entry in
+    /// the collector's own feed (`author` holds its current key and head, and advances).
+    /// Returns the ack's entry id.
+    pub async fn ack(
+        &mut self,
+        author: &mut consent_proto::entry::Author,
+        request: consent_proto::EntryId,
+        answer: consent_proto::body::AckAnswer,
+    ) -> Result<consent_proto::EntryId, CollectorError> {
+        use consent_proto::body::{Ack, Body};
+        if author.feed() != self.me {
+            return Err(CollectorError::Refused {
+                what: "the ack",
+                code: Code::InvalidArgument,
+                message: "the author is not this collector's feed".into(),
+            });
+        }
+        let entry = author
+            .append(crate::time::now_ms(), Body::Ack(Ack { request, answer }))
+            .map_err(|e| CollectorError::Refused {
+                what: "the ack",
+                code: Code::InvalidArgument,
+                message: e.to_string(),
+            })?;
+        let r = consent_proto::pb::ledger_client::LedgerClient::new(self.channel.clone())
+            .submit(pb::SubmitRequest {
+                entry: Some(entry.to_signed()),
+            })
+            .await
+            .map_err(|s| refused("the ack", s))?
+            .into_inner();
+        match r.status() {
+            pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate => Ok(entry.id),
+            other => Err(CollectorError::Refused {
+                what: "the ack",
+                code: Code::FailedPrecondition,
+                message: format!("the node answered {other:?}"),
+            }),
+        }
+    }
+}
+
 fn refused(what: &'static str, s: Status) -> CollectorError {
     CollectorError::Refused {
         what,
