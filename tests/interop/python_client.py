@@ -5,8 +5,9 @@ It generates the protobuf/gRPC code from proto/consent/v1, then, against a node 
 lists the development registrar:
   1. re-derives the dev registrar from its documented seeds (and so its feed id),
   2. creates a collector with a policy, accredits it, creates a citizen who grants consent,
-  3. authenticates as the collector (Consent.Authenticate), checks (allow), revokes,
-     checks (deny: revoked); a check without the session is refused (UNAUTHENTICATED),
+  3. authenticates as the collector (Consent.Authenticate), checks (allow), watches, revokes
+     with erasure, checks (deny: revoked), sees the revocation on the watch stream and resumes
+     from its cursor; a check without the session is refused (UNAUTHENTICATED),
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
 Usage: python_client.py --node 127.0.0.1:50051 --out GENERATED_DIR
@@ -134,8 +135,8 @@ def main():
         jurisdiction="EU/GDPR", document_digest=h(b"policy text"), document_url="https://lab.example/privacy",
         contact="dpo@lab.example"))
     submit(policy, "policy")
-    submit(registrar.append(now, accreditation=PB.Accreditation(collector=collector.feed, valid_until=now + 86_400_000)),
-           "accreditation")
+    accreditation = registrar.append(now, accreditation=PB.Accreditation(collector=collector.feed, valid_until=now + 86_400_000))
+    submit(accreditation, "accreditation")
 
     citizen = Feed(PB, vocab_pb2.ROLE_CITIZEN, Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate(), now)
     submit(citizen.inception, "citizen inception")
@@ -173,8 +174,35 @@ def main():
             raise SystemExit("decision names the wrong grant or head")
 
     check(consent_pb2.DECISION_ALLOW, consent_pb2.REASON_GRANTED)
-    submit(citizen.append(now, revoke=PB.Revoke(grant=entry_id(grant), erase=True)), "revocation")
+    # The collector watches what concerns it (from the beginning), in its session.
+    stream = consent.Watch(consent_pb2.WatchRequest(heartbeat_ms=200), metadata=bearer)
+    revocation = citizen.append(now, revoke=PB.Revoke(grant=entry_id(grant), erase=True))
+    submit(revocation, "revocation")
     check(consent_pb2.DECISION_DENY, consent_pb2.REASON_REVOKED)
+    seen, cursor = [], b""
+    for event in stream:
+        if event.kind == consent_pb2.WATCH_KIND_HEARTBEAT:
+            continue
+        seen.append(consent_pb2.WatchKind.Name(event.kind))
+        cursor = event.cursor
+        # Every event carries the signed entry: exactly one of ours, byte for byte.
+        if entry_id(event.entry) not in (entry_id(accreditation), entry_id(grant), entry_id(revocation)):
+            raise SystemExit("a watch event carries an entry we did not write")
+        if event.kind == consent_pb2.WATCH_KIND_REVOKE:
+            if not event.erase or event.grant != entry_id(grant) or entry_id(event.entry) != entry_id(revocation):
+                raise SystemExit("the revoke event does not match the revocation")
+            break
+    stream.cancel()
+    if seen != ["WATCH_KIND_ACCREDITED", "WATCH_KIND_GRANT", "WATCH_KIND_REVOKE"]:
+        raise SystemExit(f"unexpected watch events: {seen}")
+    print(f"  watch: {', '.join(seen)} (erase requested); resume cursor {cursor.hex()}")
+    # Resuming after the last event gives nothing more but heartbeats.
+    resumed = consent.Watch(consent_pb2.WatchRequest(cursor=cursor, heartbeat_ms=100), metadata=bearer)
+    first = next(iter(resumed))
+    resumed.cancel()
+    if first.kind != consent_pb2.WATCH_KIND_HEARTBEAT:
+        raise SystemExit(f"resume repeated an event: {consent_pb2.WatchKind.Name(first.kind)}")
+    print("  watch resumed from the cursor: nothing repeated")
 
     # A tampered entry is refused with INVALID_ARGUMENT naming the reason.
     bad = citizen.append(now, request=PB.Request(collector=collector.feed, kind=vocab_pb2.REQUEST_KIND_ACCESS))
