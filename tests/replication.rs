@@ -679,3 +679,72 @@ async fn a_consistency_token_from_a_revocation_prevents_a_stale_allow() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quorum_outvotes_a_node_that_withholds_a_revocation() {
+    let genesis = fixture_genesis();
+    let mut a = TestNode::start(&genesis).await;
+    let mut b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    let c = TestNode::start_with_peers(&genesis, &[&a, &b]).await;
+    connected(&[&a, &b, &c], 2).await;
+    let scene = fixtures::scene(T0);
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let grant = fixtures::append(
+        &mut alice,
+        T0 + DAY,
+        fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let mut ledger_a = a.ledger().await;
+    for e in scene.entries.iter().chain([&a0, &grant]) {
+        submit_ok(&mut ledger_a, e).await;
+    }
+    same_entries(&[&a, &b, &c], 6).await;
+    // C's operator withholds: it takes nothing more from its peers.
+    for (x, y) in [(&c, &a), (&c, &b), (&a, &c), (&b, &c)] {
+        x.p2p().block(y.p2p().peer_id()).await;
+    }
+    eventually(WAIT, "c cut off", || async {
+        (c.status().await.peers == 0).then_some(())
+    })
+    .await;
+    let revoke = fixtures::append(&mut alice, T0 + 2 * DAY, fixtures::revoke(grant.id, false));
+    submit_ok(&mut ledger_a, &revoke).await;
+    same_entries(&[&b], 7).await;
+
+    let urls = vec![c.url(), a.url(), b.url()];
+    let me = scene.collector;
+    let mut quorum = consent_client::quorum::Quorum::connect(&urls, me.key().clone(), me.feed(), 2)
+        .await
+        .expect("quorum");
+    // C alone would still allow; the quorum answers from the highest head it can prove.
+    let alone = decision(&c, alice.feed(), me.feed()).await;
+    assert_eq!(alone.decision(), pb::Decision::Allow);
+    let answer = quorum
+        .check(alice.feed(), P::ServiceProvision, C::Location)
+        .await;
+    assert_eq!(answer.decision, pb::Decision::Deny, "{}", answer.why);
+    let response = answer.response.expect("an answer");
+    assert_eq!(response.reason(), pb::Reason::Revoked);
+    assert_eq!(response.subject_head_seq, revoke.seq);
+    assert_eq!(answer.answered, 3);
+
+    // Fewer than k answers: deny, whatever the one node says.
+    a.stop().await;
+    b.stop().await;
+    let answer = quorum
+        .check(alice.feed(), P::ServiceProvision, C::Location)
+        .await;
+    assert_eq!(answer.decision, pb::Decision::Deny);
+    assert!(
+        answer.response.is_none() && answer.answered == 1,
+        "{}",
+        answer.why
+    );
+}

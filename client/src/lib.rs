@@ -8,6 +8,8 @@
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
 //! - [`node`]: a gRPC connection to a node with actionable errors.
+//! - [`quorum`]: quorum reads across nodes of different operators, outvoting a node that
+//!   withholds a revocation.
 //! - [`policy_file`]: the collector's policy TOML format.
 //! - [`time`]: dates on the command line.
 
@@ -15,5 +17,6 @@ pub mod collector;
 pub mod keystore;
 pub mod node;
 pub mod policy_file;
+pub mod quorum;
 pub mod time;
 pub mod wallet;

@@ -73,6 +73,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod chain;
 #[cfg(feature = "grpc")]
 pub mod codec;
 pub mod decide;
