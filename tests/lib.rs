@@ -3,11 +3,15 @@
 //!
 //! # Layout
 //! - [`harness`]: starting, stopping and restarting nodes; clients.
+//! - [`net`]: several nodes: waiting until they connect or converge, heads, decisions.
 //! - [`rogue`]: a misbehaving libp2p peer that speaks the node's protocols.
+//! - [`single`]: one node with the fixture scene and a citizen.
 //! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
 
 pub mod harness;
+pub mod net;
 pub mod rogue;
+pub mod single;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

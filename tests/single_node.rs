@@ -1,26 +1,15 @@
 //! One real node on 127.0.0.1: the full consent life cycle and every submit path.
 
 use consent_proto::Entry;
-use consent_proto::entry::Author;
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::ids::FeedId;
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
 use consent_tests::harness::{TestNode, fixture_genesis, raw_call, submit, submit_ok};
+use consent_tests::single::{check_request, setup};
 use prost::Message;
 use prost::bytes::Bytes;
 use tonic::Code;
-
-fn check_request(subject: FeedId, collector: FeedId, purpose: P, category: C) -> pb::CheckRequest {
-    pb::CheckRequest {
-        subject: Bytes::copy_from_slice(&subject.0),
-        collector: Bytes::copy_from_slice(&collector.0),
-        purpose: purpose as i32,
-        category: category as i32,
-        at_ms: 0,
-        ..Default::default()
-    }
-}
 
 async fn decision(
     node: &TestNode,
@@ -43,39 +32,6 @@ async fn decision(
         Err(e) => panic!("check failed: {e}"),
     };
     (r.decision(), r.reason(), r)
-}
-
-struct Setup {
-    node: TestNode,
-    scene: fixtures::Scene,
-    alice: Author,
-}
-
-/// Registrar accredits the collector, the collector publishes its policy, Alice exists.
-async fn setup() -> Setup {
-    let node = TestNode::start(&fixture_genesis()).await;
-    let scene = fixtures::scene(T0);
-    let mut ledger = node.ledger().await;
-    for e in &scene.entries {
-        submit_ok(&mut ledger, e).await;
-    }
-    let (alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    submit_ok(&mut ledger, &a0).await;
-    Setup { node, scene, alice }
-}
-
-impl Setup {
-    fn grant(&mut self) -> Entry {
-        let body = fixtures::grant(
-            self.scene.collector.feed(),
-            self.scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        );
-        fixtures::append(&mut self.alice, T0 + DAY, body)
-    }
 }
 
 #[tokio::test]
@@ -671,105 +627,4 @@ async fn the_fjall_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("engine = \"fjall\""), "{err}");
-}
-
-#[tokio::test]
-async fn a_node_without_peers_never_meets_a_freshness_demand() {
-    let mut s = setup().await;
-    let grant = s.grant();
-    submit_ok(&mut s.node.ledger().await, &grant).await;
-    let mut consent = s
-        .node
-        .consent(&consent_tests::harness::scene_collector())
-        .await;
-    let mut question = check_request(
-        s.alice.feed(),
-        s.scene.collector.feed(),
-        P::ServiceProvision,
-        C::Location,
-    );
-    let r = consent
-        .check(question.clone())
-        .await
-        .expect("check")
-        .into_inner();
-    assert_eq!(r.decision(), pb::Decision::Allow);
-    assert_eq!(r.peer_contact_ms, 0, "no peer ever heard from");
-    question.max_staleness_ms = 60_000;
-    let r = consent
-        .check(question.clone())
-        .await
-        .expect("check")
-        .into_inner();
-    assert_eq!(
-        (r.decision(), r.reason()),
-        (pb::Decision::Deny, pb::Reason::NodeNotFresh)
-    );
-    // The consistency token of an entry the node holds is met.
-    question.max_staleness_ms = 0;
-    question.min_subject_seq = grant.seq;
-    let r = consent
-        .check(question.clone())
-        .await
-        .expect("check")
-        .into_inner();
-    assert_eq!(r.decision(), pb::Decision::Allow);
-    question.min_subject_seq = grant.seq + 1;
-    let r = consent.check(question).await.expect("check").into_inner();
-    assert_eq!(r.reason(), pb::Reason::NodeNotFresh);
-}
-
-#[tokio::test]
-async fn decision_receipts_are_signed_by_the_node_and_verify_offline() {
-    let mut s = setup().await;
-    let grant = s.grant();
-    submit_ok(&mut s.node.ledger().await, &grant).await;
-    let mut consent = s
-        .node
-        .consent(&consent_tests::harness::scene_collector())
-        .await;
-    let mut question = check_request(
-        s.alice.feed(),
-        s.scene.collector.feed(),
-        P::ServiceProvision,
-        C::Location,
-    );
-    let plain = consent
-        .check(question.clone())
-        .await
-        .expect("check")
-        .into_inner();
-    assert!(plain.receipt.is_none(), "only on request");
-    question.receipt = true;
-    let r = consent
-        .check(question.clone())
-        .await
-        .expect("check")
-        .into_inner();
-    let receipt = r.receipt.clone().expect("a receipt");
-    let (node, said) = consent_proto::receipt::verify_decision(&receipt).expect("verifies");
-    assert_eq!(
-        node.to_bytes().as_slice(),
-        s.node.status().await.node_key.as_ref()
-    );
-    assert_eq!(said.question.as_ref(), Some(&question));
-    assert_eq!(
-        (said.decision(), said.reason()),
-        (pb::Decision::Allow, pb::Reason::Granted)
-    );
-    assert_eq!(said.grant.as_ref(), grant.id.0.as_slice());
-    assert_eq!(said.subject_head_seq, r.subject_head_seq);
-    assert_eq!(said.log_size, r.log_size);
-    // In a batch, each decision carries its own receipt.
-    let batch = consent
-        .check_batch(pb::CheckBatchRequest {
-            checks: vec![question.clone(), question],
-        })
-        .await
-        .expect("batch")
-        .into_inner();
-    for d in batch.decisions {
-        let receipt = d.receipt.expect("receipt");
-        assert!(consent_proto::receipt::verify_decision(&receipt).is_ok());
-    }
 }

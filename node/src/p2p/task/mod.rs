@@ -1,12 +1,12 @@
 //! The swarm task: owns the swarm, reacts to its events and to [`Command`]s, paces outbound sync
-//! requests per peer, keeps each peer's sync state, and applies [`Discipline`].
+//! requests per peer, keeps each peer's sync state, and applies [`Discipline`]. What peers send
+//! in (pushed and pulled entries) goes through the write path in `ingest`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use consent_proto::Entry;
-use consent_proto::validate::{Missing, Rejection};
+use consent_proto::validate::Missing;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
 use libp2p::request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId};
@@ -18,9 +18,13 @@ use tokio_util::sync::CancellationToken;
 use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
 use super::codec::WireCounters;
 use super::discipline::{Discipline, Offence, Sentence};
-use super::protocol::{MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
+use super::protocol::{SyncRequest, SyncResponse};
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
-use crate::ledger::{Ledger, Outcome};
+use crate::ledger::{Ledger, now_ms};
+
+mod ingest;
+
+use self::ingest::{Recent, request_for};
 
 /// How often every connected peer is compared with (anti-entropy), besides on connecting.
 const ROUND_EVERY: Duration = Duration::from_secs(30);
@@ -36,21 +40,6 @@ const MAX_QUEUED: usize = 8192;
 const WAIT_FOR_PREDECESSOR: Duration = Duration::from_secs(5);
 /// Connections the node seeks through discovery (it accepts more).
 const TARGET_PEERS: usize = 16;
-
-/// Unix ms now.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Rejections that do not show the sender misbehaved: its clock or its view may differ.
-fn blameless(rejection: &Rejection) -> bool {
-    matches!(
-        rejection,
-        Rejection::TimeInFuture { .. } | Rejection::FeedFrozen
-    )
-}
 
 /// Sync state of one connected peer.
 #[derive(Debug, Clone, Default)]
@@ -92,32 +81,6 @@ pub(super) struct Task {
     /// Ids of recent gossip messages received: accepting such an entry forwards it, so it is
     /// not published again.
     received: Recent,
-}
-
-/// A bounded set of recent message ids (oldest forgotten first).
-#[derive(Default)]
-struct Recent {
-    ids: HashSet<MessageId>,
-    order: VecDeque<MessageId>,
-}
-
-impl Recent {
-    const CAPACITY: usize = 65_536;
-
-    fn insert(&mut self, id: MessageId) {
-        if self.ids.insert(id.clone()) {
-            self.order.push_back(id);
-            if self.order.len() > Self::CAPACITY
-                && let Some(old) = self.order.pop_front()
-            {
-                self.ids.remove(&old);
-            }
-        }
-    }
-
-    fn contains(&self, id: &MessageId) -> bool {
-        self.ids.contains(id)
-    }
 }
 
 impl Task {
@@ -617,162 +580,6 @@ impl Task {
             _ => {}
         }
     }
-
-    /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
-    fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
-        self.received.insert(id.clone());
-        self.ledger.heard_from_peer();
-        if !self.discipline.allow_gossip(source, Instant::now()) {
-            // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
-            self.swarm
-                .behaviour_mut()
-                .gossipsub
-                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
-            return;
-        }
-        let entry = match Entry::decode(&data) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!(%source, reason = e.code(), "undecodable gossip");
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&id, &source, MessageAcceptance::Reject);
-                self.offend(source, Offence::Garbage);
-                return;
-            }
-        };
-        let ledger = self.ledger.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let feed = entry.feed;
-            let outcome = ledger.submit(vec![entry]).await.map(|mut o| o.pop());
-            let acceptance = match outcome {
-                Ok(Some(Outcome::Accepted { .. } | Outcome::Duplicate { .. })) => {
-                    MessageAcceptance::Accept
-                }
-                // An equivocation is a valid signed entry: forwarding it spreads the proof.
-                Ok(Some(Outcome::Equivocation { .. })) => MessageAcceptance::Accept,
-                Ok(Some(Outcome::Pending { id: entry, missing })) => {
-                    let _ = tx
-                        .send(Command::Waiting {
-                            id,
-                            source,
-                            entry,
-                            feed,
-                            missing,
-                        })
-                        .await;
-                    return;
-                }
-                Ok(Some(Outcome::Rejected { rejection, .. })) if blameless(&rejection) => {
-                    MessageAcceptance::Ignore
-                }
-                Ok(Some(Outcome::Rejected { rejection, .. })) => {
-                    tracing::debug!(%source, reason = rejection.code(), "invalid gossip");
-                    let _ = tx
-                        .send(Command::Offend {
-                            peer: source,
-                            offence: Offence::InvalidEntry,
-                        })
-                        .await;
-                    MessageAcceptance::Reject
-                }
-                Ok(Some(Outcome::PendingFull { .. })) | Ok(None) | Err(_) => {
-                    MessageAcceptance::Ignore
-                }
-            };
-            let _ = tx
-                .send(Command::Validated {
-                    id,
-                    source,
-                    acceptance,
-                })
-                .await;
-        });
-    }
-
-    /// Entries pulled from a peer: through the write path; keep pulling while they leave gaps.
-    fn received(&mut self, peer: PeerId, response: SyncResponse) {
-        let SyncResponse::Entries(raw) = response else {
-            return;
-        };
-        let full_page = raw.len() as u32 >= MAX_RANGE;
-        let several_feeds = sync::entries_span_feeds(&raw);
-        let total = raw.len();
-        let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
-        if entries.len() < total {
-            self.offend(peer, Offence::Garbage);
-        }
-        if entries.is_empty() {
-            return;
-        }
-        let ledger = self.ledger.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let last = entries.last().map(|e| (e.feed, e.seq));
-            let Ok(outcomes) = ledger.submit(entries).await else {
-                return;
-            };
-            let accepted = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Accepted { .. }))
-                .count();
-            if accepted > 0 {
-                let _ = tx.send(Command::Pulled { peer, accepted }).await;
-            }
-            let invalid = outcomes
-                .iter()
-                .any(|o| matches!(o, Outcome::Rejected { rejection, .. } if !blameless(rejection)));
-            if invalid {
-                let _ = tx
-                    .send(Command::Offend {
-                        peer,
-                        offence: Offence::InvalidEntry,
-                    })
-                    .await;
-            }
-            // Anything still missing is pulled from the same peer (a predecessor, another feed).
-            let mut asked = HashSet::new();
-            for outcome in outcomes {
-                if let Outcome::Pending { missing, .. } = outcome
-                    && asked.insert(missing)
-                    && asked.len() <= MAX_IDS
-                {
-                    let request = request_for(&ledger, missing);
-                    let _ = tx
-                        .send(Command::Ask {
-                            peer,
-                            request,
-                            purpose: Purpose::Entries,
-                        })
-                        .await;
-                }
-            }
-            if full_page && several_feeds {
-                // A batch of ranges was cut at the size limit: compare again for the rest.
-                let _ = tx
-                    .send(Command::Ask {
-                        peer,
-                        request: SyncRequest::Digests { prefix: Vec::new() },
-                        purpose: Purpose::Digests(Vec::new()),
-                    })
-                    .await;
-            } else if full_page && let Some((feed, seq)) = last {
-                let _ = tx
-                    .send(Command::Ask {
-                        peer,
-                        request: SyncRequest::Range {
-                            feed: feed.0,
-                            from_seq: seq + 1,
-                            limit: MAX_RANGE,
-                        },
-                        purpose: Purpose::Entries,
-                    })
-                    .await;
-            }
-        });
-    }
 }
 
 /// Whether an I/O error reading a peer's request means it sent bytes that do not decode or are
@@ -787,24 +594,4 @@ fn garbled_request(e: &std::io::Error) -> bool {
 fn garbled_response(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), InvalidData | Unsupported | Other)
-}
-
-/// The request that pulls what an entry waits for: the rest of a feed, or one entry.
-fn request_for(ledger: &Ledger, missing: Missing) -> SyncRequest {
-    match missing {
-        Missing::Seq(feed, _) | Missing::Feed(feed) => {
-            let from_seq = ledger
-                .head(&feed)
-                .ok()
-                .flatten()
-                .map(|s| s.head_seq + 1)
-                .unwrap_or(0);
-            SyncRequest::Range {
-                feed: feed.0,
-                from_seq,
-                limit: MAX_RANGE,
-            }
-        }
-        Missing::Entry(id) => SyncRequest::Entries { ids: vec![id.0] },
-    }
 }

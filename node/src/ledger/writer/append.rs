@@ -1,0 +1,166 @@
+//! What appending one accepted entry writes: the entry and its indexes (by id, by `(feed, seq)`,
+//! the arrival log), the feed head, and the materialised state that checks, watches and
+//! answering records read (grants, opt-outs, accreditations, watch and expiry indexes, requests
+//! awaiting an acknowledgement).
+
+use std::sync::Arc;
+
+use consent_proto::Entry;
+use consent_proto::body::Body;
+use consent_proto::validate::FeedState;
+use consent_proto::vocab::RequestKind;
+
+use super::super::staged::Staged;
+use super::super::tables::{self, AccreditationRecord, AnswerRecord, FeedRecord, GrantRecord};
+use super::Writer;
+use crate::store::{KvStore, StoreError};
+
+impl Writer {
+    /// Stages an accepted entry, its indexes and its effect on the materialised state.
+    pub(super) fn append(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        entry: &Entry,
+        state: &FeedState,
+    ) -> Result<u64, StoreError> {
+        let index = self.counters.log_size;
+        self.counters.log_size += 1;
+        let feed = entry.feed;
+        let encoded = entry.encode();
+        staged.put(
+            tables::entry_key(&entry.id),
+            tables::entry_value(index, &encoded),
+        );
+        if self.announce.is_some() {
+            self.just_accepted.push(Arc::new(encoded));
+        }
+        staged.put(tables::seq_key(&feed, entry.seq), entry.id.0.to_vec());
+        staged.put(tables::log_key(index), entry.id.0.to_vec());
+        let record = if entry.seq == 0 {
+            self.counters.feeds += 1;
+            FeedRecord::incept(state)
+        } else {
+            let mut record = staged
+                .feed_record(&feed)?
+                .ok_or_else(|| StoreError::Corrupt(format!("feed record missing for {feed:?}")))?;
+            let new_key = match &entry.body {
+                Body::Rotation(r) => Some(r.signing_key.to_bytes()),
+                _ => None,
+            };
+            record.advance(state, new_key);
+            record
+        };
+        staged.put(tables::feed_key(&feed), tables::encode(&record)?);
+
+        let role = consent_proto::vocab::Role::from_wire(record.role);
+        // Any entry of a collector's or registrar's feed (a key rotation included: sessions
+        // are checked against the cached current key) changes what checks know of collectors.
+        if matches!(entry.body, Body::Accreditation(_) | Body::Suspension(_))
+            || role != Some(consent_proto::vocab::Role::Citizen)
+        {
+            self.collectors_changed = true;
+        }
+        // The collector this entry concerns, for its watch stream.
+        let mut watcher = None;
+        match &entry.body {
+            Body::Grant(g) => {
+                watcher = Some(g.collector);
+                if let Some(until) = g.valid_until {
+                    staged.put(
+                        tables::expiry_key(&g.collector, until, &entry.id),
+                        feed.0.to_vec(),
+                    );
+                }
+                let record = GrantRecord {
+                    id: entry.id.0,
+                    purposes: g.purposes.bits(),
+                    categories: g.categories.bits(),
+                    valid_from: g.valid_from,
+                    valid_until: g.valid_until.unwrap_or(0),
+                    revoked: false,
+                };
+                staged.put(
+                    tables::grant_key(&feed, &g.collector, entry.seq),
+                    tables::encode(&record)?,
+                );
+            }
+            Body::Revoke(r) => {
+                let granted = staged
+                    .entry_with_index(&r.grant)?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("revoked grant {} missing", r.grant))
+                    })?
+                    .1;
+                if let Body::Grant(g) = &granted.body {
+                    watcher = Some(g.collector);
+                    if r.erase {
+                        let record = AnswerRecord {
+                            asked_ms: entry.time_ms,
+                            answered_ms: None,
+                        };
+                        staged.put(
+                            tables::answer_key(&g.collector, &entry.id),
+                            tables::encode(&record)?,
+                        );
+                    }
+                    let key = tables::grant_key(&feed, &g.collector, granted.seq);
+                    let mut record = staged.grant_record(&key)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("grant record missing for {}", r.grant))
+                    })?;
+                    record.revoked = true;
+                    staged.put(key, tables::encode(&record)?);
+                }
+            }
+            Body::Request(r) => {
+                watcher = Some(r.collector);
+                let record = AnswerRecord {
+                    asked_ms: entry.time_ms,
+                    answered_ms: None,
+                };
+                staged.put(
+                    tables::answer_key(&r.collector, &entry.id),
+                    tables::encode(&record)?,
+                );
+                if r.kind == RequestKind::OptOutSale {
+                    staged.put(
+                        tables::opt_out_key(&feed, &r.collector),
+                        entry.seq.to_be_bytes().to_vec(),
+                    );
+                }
+            }
+            Body::Accreditation(a) => {
+                watcher = Some(a.collector);
+                let record = AccreditationRecord::Accredited {
+                    from_ms: entry.time_ms,
+                    until_ms: a.valid_until,
+                };
+                staged.put(
+                    tables::accreditation_key(&a.collector, &feed),
+                    tables::encode(&record)?,
+                );
+            }
+            Body::Suspension(s) => {
+                watcher = Some(s.collector);
+                staged.put(
+                    tables::accreditation_key(&s.collector, &feed),
+                    tables::encode(&AccreditationRecord::Suspended)?,
+                );
+            }
+            Body::Ack(a) => {
+                let key = tables::answer_key(&feed, &a.request);
+                if let Some(value) = staged.get(&key)? {
+                    let mut record: AnswerRecord = tables::decode(&value, "answer")?;
+                    if record.answered_ms.is_none() {
+                        record.answered_ms = Some(entry.time_ms);
+                        staged.put(key, tables::encode(&record)?);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(collector) = watcher {
+            staged.put(tables::watch_key(&collector, index), entry.id.0.to_vec());
+        }
+        Ok(index)
+    }
+}

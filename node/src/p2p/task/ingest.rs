@@ -1,0 +1,229 @@
+//! Entries arriving from peers, pushed by gossip or pulled by sync, go through the ledger's one
+//! write path; the verdict decides whether gossipsub forwards them, what is pulled next, and
+//! what counts against the sender.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
+
+use consent_proto::Entry;
+use consent_proto::validate::{Missing, Rejection};
+use libp2p::PeerId;
+use libp2p::gossipsub::{MessageAcceptance, MessageId};
+
+use super::super::discipline::Offence;
+use super::super::protocol::{MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
+use super::super::{Command, Purpose, sync};
+use super::Task;
+use crate::ledger::{Ledger, Outcome};
+
+/// Rejections that do not show the sender misbehaved: its clock or its view may differ.
+fn blameless(rejection: &Rejection) -> bool {
+    matches!(
+        rejection,
+        Rejection::TimeInFuture { .. } | Rejection::FeedFrozen
+    )
+}
+
+/// A bounded set of recent message ids (oldest forgotten first).
+#[derive(Default)]
+pub(super) struct Recent {
+    ids: HashSet<MessageId>,
+    order: VecDeque<MessageId>,
+}
+
+impl Recent {
+    const CAPACITY: usize = 65_536;
+
+    pub(super) fn insert(&mut self, id: MessageId) {
+        if self.ids.insert(id.clone()) {
+            self.order.push_back(id);
+            if self.order.len() > Self::CAPACITY
+                && let Some(old) = self.order.pop_front()
+            {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    pub(super) fn contains(&self, id: &MessageId) -> bool {
+        self.ids.contains(id)
+    }
+}
+
+impl Task {
+    /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
+    pub(super) fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
+        self.received.insert(id.clone());
+        self.ledger.heard_from_peer();
+        if !self.discipline.allow_gossip(source, Instant::now()) {
+            // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
+            return;
+        }
+        let entry = match Entry::decode(&data) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(%source, reason = e.code(), "undecodable gossip");
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&id, &source, MessageAcceptance::Reject);
+                self.offend(source, Offence::Garbage);
+                return;
+            }
+        };
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let feed = entry.feed;
+            let outcome = ledger.submit(vec![entry]).await.map(|mut o| o.pop());
+            let acceptance = match outcome {
+                Ok(Some(Outcome::Accepted { .. } | Outcome::Duplicate { .. })) => {
+                    MessageAcceptance::Accept
+                }
+                // An equivocation is a valid signed entry: forwarding it spreads the proof.
+                Ok(Some(Outcome::Equivocation { .. })) => MessageAcceptance::Accept,
+                Ok(Some(Outcome::Pending { id: entry, missing })) => {
+                    let _ = tx
+                        .send(Command::Waiting {
+                            id,
+                            source,
+                            entry,
+                            feed,
+                            missing,
+                        })
+                        .await;
+                    return;
+                }
+                Ok(Some(Outcome::Rejected { rejection, .. })) if blameless(&rejection) => {
+                    MessageAcceptance::Ignore
+                }
+                Ok(Some(Outcome::Rejected { rejection, .. })) => {
+                    tracing::debug!(%source, reason = rejection.code(), "invalid gossip");
+                    let _ = tx
+                        .send(Command::Offend {
+                            peer: source,
+                            offence: Offence::InvalidEntry,
+                        })
+                        .await;
+                    MessageAcceptance::Reject
+                }
+                Ok(Some(Outcome::PendingFull { .. })) | Ok(None) | Err(_) => {
+                    MessageAcceptance::Ignore
+                }
+            };
+            let _ = tx
+                .send(Command::Validated {
+                    id,
+                    source,
+                    acceptance,
+                })
+                .await;
+        });
+    }
+
+    /// Entries pulled from a peer: through the write path; keep pulling while they leave gaps.
+    pub(super) fn received(&mut self, peer: PeerId, response: SyncResponse) {
+        let SyncResponse::Entries(raw) = response else {
+            return;
+        };
+        let full_page = raw.len() as u32 >= MAX_RANGE;
+        let several_feeds = sync::entries_span_feeds(&raw);
+        let total = raw.len();
+        let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
+        if entries.len() < total {
+            self.offend(peer, Offence::Garbage);
+        }
+        if entries.is_empty() {
+            return;
+        }
+        let ledger = self.ledger.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let last = entries.last().map(|e| (e.feed, e.seq));
+            let Ok(outcomes) = ledger.submit(entries).await else {
+                return;
+            };
+            let accepted = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Accepted { .. }))
+                .count();
+            if accepted > 0 {
+                let _ = tx.send(Command::Pulled { peer, accepted }).await;
+            }
+            let invalid = outcomes
+                .iter()
+                .any(|o| matches!(o, Outcome::Rejected { rejection, .. } if !blameless(rejection)));
+            if invalid {
+                let _ = tx
+                    .send(Command::Offend {
+                        peer,
+                        offence: Offence::InvalidEntry,
+                    })
+                    .await;
+            }
+            // Anything still missing is pulled from the same peer (a predecessor, another feed).
+            let mut asked = HashSet::new();
+            for outcome in outcomes {
+                if let Outcome::Pending { missing, .. } = outcome
+                    && asked.insert(missing)
+                    && asked.len() <= MAX_IDS
+                {
+                    let request = request_for(&ledger, missing);
+                    let _ = tx
+                        .send(Command::Ask {
+                            peer,
+                            request,
+                            purpose: Purpose::Entries,
+                        })
+                        .await;
+                }
+            }
+            if full_page && several_feeds {
+                // A batch of ranges was cut at the size limit: compare again for the rest.
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request: SyncRequest::Digests { prefix: Vec::new() },
+                        purpose: Purpose::Digests(Vec::new()),
+                    })
+                    .await;
+            } else if full_page && let Some((feed, seq)) = last {
+                let _ = tx
+                    .send(Command::Ask {
+                        peer,
+                        request: SyncRequest::Range {
+                            feed: feed.0,
+                            from_seq: seq + 1,
+                            limit: MAX_RANGE,
+                        },
+                        purpose: Purpose::Entries,
+                    })
+                    .await;
+            }
+        });
+    }
+}
+
+/// The request that pulls what an entry waits for: the rest of a feed, or one entry.
+pub(super) fn request_for(ledger: &Ledger, missing: Missing) -> SyncRequest {
+    match missing {
+        Missing::Seq(feed, _) | Missing::Feed(feed) => {
+            let from_seq = ledger
+                .head(&feed)
+                .ok()
+                .flatten()
+                .map(|s| s.head_seq + 1)
+                .unwrap_or(0);
+            SyncRequest::Range {
+                feed: feed.0,
+                from_seq,
+                limit: MAX_RANGE,
+            }
+        }
+        Missing::Entry(id) => SyncRequest::Entries { ids: vec![id.0] },
+    }
+}

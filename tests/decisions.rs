@@ -1,0 +1,108 @@
+//! Decisions beyond allow and deny on one node: freshness demands, consistency tokens and
+//! signed decision receipts.
+
+use consent_proto::pb;
+use consent_proto::vocab::{DataCategory as C, Purpose as P};
+use consent_tests::harness::submit_ok;
+use consent_tests::single::{check_request, setup};
+
+#[tokio::test]
+async fn a_node_without_peers_never_meets_a_freshness_demand() {
+    let mut s = setup().await;
+    let grant = s.grant();
+    submit_ok(&mut s.node.ledger().await, &grant).await;
+    let mut consent = s
+        .node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
+    let mut question = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::ServiceProvision,
+        C::Location,
+    );
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(r.decision(), pb::Decision::Allow);
+    assert_eq!(r.peer_contact_ms, 0, "no peer ever heard from");
+    question.max_staleness_ms = 60_000;
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (pb::Decision::Deny, pb::Reason::NodeNotFresh)
+    );
+    // The consistency token of an entry the node holds is met.
+    question.max_staleness_ms = 0;
+    question.min_subject_seq = grant.seq;
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(r.decision(), pb::Decision::Allow);
+    question.min_subject_seq = grant.seq + 1;
+    let r = consent.check(question).await.expect("check").into_inner();
+    assert_eq!(r.reason(), pb::Reason::NodeNotFresh);
+}
+
+#[tokio::test]
+async fn decision_receipts_are_signed_by_the_node_and_verify_offline() {
+    let mut s = setup().await;
+    let grant = s.grant();
+    submit_ok(&mut s.node.ledger().await, &grant).await;
+    let mut consent = s
+        .node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
+    let mut question = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::ServiceProvision,
+        C::Location,
+    );
+    let plain = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert!(plain.receipt.is_none(), "only on request");
+    question.receipt = true;
+    let r = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    let receipt = r.receipt.clone().expect("a receipt");
+    let (node, said) = consent_proto::receipt::verify_decision(&receipt).expect("verifies");
+    assert_eq!(
+        node.to_bytes().as_slice(),
+        s.node.status().await.node_key.as_ref()
+    );
+    assert_eq!(said.question.as_ref(), Some(&question));
+    assert_eq!(
+        (said.decision(), said.reason()),
+        (pb::Decision::Allow, pb::Reason::Granted)
+    );
+    assert_eq!(said.grant.as_ref(), grant.id.0.as_slice());
+    assert_eq!(said.subject_head_seq, r.subject_head_seq);
+    assert_eq!(said.log_size, r.log_size);
+    // In a batch, each decision carries its own receipt.
+    let batch = consent
+        .check_batch(pb::CheckBatchRequest {
+            checks: vec![question.clone(), question],
+        })
+        .await
+        .expect("batch")
+        .into_inner();
+    for d in batch.decisions {
+        let receipt = d.receipt.expect("receipt");
+        assert!(consent_proto::receipt::verify_decision(&receipt).is_ok());
+    }
+}
