@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use consent_node::Node;
 use consent_node::config::Config;
 use consent_node::genesis::Genesis;
+use consent_node::ledger::now_ms;
 use consent_proto::Entry;
 use consent_proto::entry::Author;
 use consent_proto::fixtures::{self, DAY, T0};
@@ -400,10 +401,4 @@ async fn catch_up_and_anti_entropy(net: &Network, count: usize) -> anyhow::Resul
             extra: "target ratio < 0.01".into(),
         },
     ])
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

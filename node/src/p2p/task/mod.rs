@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use consent_proto::validate::Missing;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
 use libp2p::request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId};
@@ -252,7 +251,7 @@ impl Task {
                 } else {
                     self.waiting.insert(id, (source, Instant::now()));
                 }
-                let request = self.request_for(missing);
+                let request = request_for(&self.ledger, missing);
                 self.ask(source, request, Purpose::Entries);
             }
             Command::Ask {
@@ -401,11 +400,6 @@ impl Task {
             let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
             self.requests.insert(id, (peer, purpose));
         }
-    }
-
-    /// The request that pulls what an entry waits for.
-    fn request_for(&self, missing: Missing) -> SyncRequest {
-        request_for(&self.ledger, missing)
     }
 
     /// Starts an anti-entropy round with `peer`: compare the top-level digests.
