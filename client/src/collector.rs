@@ -176,6 +176,11 @@ impl Collector {
         &self.url
     }
 
+    /// The collector's feed.
+    pub fn me(&self) -> FeedId {
+        self.me
+    }
+
     /// Renews the session if it ends within a minute.
     async fn fresh(&mut self) -> Result<(), CollectorError> {
         if crate::time::now_ms() + RENEW_BEFORE_MS >= self.expires_ms {

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`collector`]: the collector SDK: an authenticated session and checks that fail closed.
+//! - [`cache`]: the collector's local decision cache, kept exact by its watch stream.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
 //! - [`node`]: a gRPC connection to a node with actionable errors.
@@ -13,6 +14,7 @@
 //! - [`policy_file`]: the collector's policy TOML format.
 //! - [`time`]: dates on the command line.
 
+pub mod cache;
 pub mod collector;
 pub mod keystore;
 pub mod node;

@@ -135,40 +135,64 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
     if collector.frozen {
         return deny(Reason::CollectorFrozen, None);
     }
-    if !accredited(query.at_ms, facts) {
+    if !accredited(query.at_ms, facts.accreditations, facts.registrars) {
         return deny(Reason::CollectorNotAccredited, None);
     }
+    let (decision, reason, grant) = decide_grants(query, facts.grants, facts.opt_out_seq);
+    Outcome {
+        decision,
+        reason,
+        grant,
+        subject_head: head,
+    }
+}
 
-    let mut grants: Vec<&GrantFacts> = facts.grants.iter().collect();
-    grants.sort_by_key(|g| std::cmp::Reverse(g.seq));
-    let covering = grants
-        .iter()
-        .filter(|g| g.purposes.contains(query.purpose) && g.categories.contains(query.category));
-    let mut first_failure = None;
-    for grant in covering {
-        match failure(grant, query, facts.opt_out_seq) {
-            None => {
-                return Outcome {
-                    decision: Decision::Allow,
-                    reason: Reason::Granted,
-                    grant: Some(grant.id),
-                    subject_head: head,
-                };
-            }
-            Some(reason) => {
-                first_failure.get_or_insert((reason, grant.id));
-            }
+/// Step 5 of the rule alone: the subject's `grants` to the collector (any order) and the seq of
+/// its latest opt-out of sale/sharing addressed to the collector. One pass, no allocation.
+pub fn decide_grants(
+    query: &Query,
+    grants: &[GrantFacts],
+    opt_out_seq: Option<u64>,
+) -> (Decision, Reason, Option<EntryId>) {
+    let mut allowing: Option<&GrantFacts> = None;
+    let mut covering: Option<&GrantFacts> = None;
+    let mut for_purpose: Option<&GrantFacts> = None;
+    let mut any: Option<&GrantFacts> = None;
+    for g in grants {
+        any = newest(any, g);
+        if !g.purposes.contains(query.purpose) {
+            continue;
+        }
+        for_purpose = newest(for_purpose, g);
+        if !g.categories.contains(query.category) {
+            continue;
+        }
+        covering = newest(covering, g);
+        if failure(g, query, opt_out_seq).is_none() {
+            allowing = newest(allowing, g);
         }
     }
-    if let Some((reason, grant)) = first_failure {
-        return deny(reason, Some(grant));
+    if let Some(g) = allowing {
+        return (Decision::Allow, Reason::Granted, Some(g.id));
     }
-    if let Some(g) = grants.iter().find(|g| g.purposes.contains(query.purpose)) {
-        return deny(Reason::CategoryNotCovered, Some(g.id));
+    if let Some(g) = covering {
+        let reason = failure(g, query, opt_out_seq).unwrap_or(Reason::NoGrant);
+        return (Decision::Deny, reason, Some(g.id));
     }
-    match grants.first() {
-        Some(g) => deny(Reason::PurposeNotCovered, Some(g.id)),
-        None => deny(Reason::NoGrant, None),
+    if let Some(g) = for_purpose {
+        return (Decision::Deny, Reason::CategoryNotCovered, Some(g.id));
+    }
+    match any {
+        Some(g) => (Decision::Deny, Reason::PurposeNotCovered, Some(g.id)),
+        None => (Decision::Deny, Reason::NoGrant, None),
+    }
+}
+
+/// The newer (higher seq) of `best` and `g`.
+fn newest<'a>(best: Option<&'a GrantFacts>, g: &'a GrantFacts) -> Option<&'a GrantFacts> {
+    match best {
+        Some(b) if b.seq >= g.seq => Some(b),
+        _ => Some(g),
     }
 }
 
@@ -188,8 +212,14 @@ fn failure(grant: &GrantFacts, query: &Query, opt_out_seq: Option<u64>) -> Optio
     None
 }
 
-fn accredited(at_ms: u64, facts: &Facts<'_>) -> bool {
-    facts.accreditations.iter().any(|a| match a {
+/// Step 4 of the rule alone: whether a registrar listed in the genesis, not frozen, accredits the
+/// collector at `at_ms` by its latest statement.
+pub fn accredited(
+    at_ms: u64,
+    accreditations: &[AccreditationFacts],
+    registrars: &HashSet<FeedId>,
+) -> bool {
+    accreditations.iter().any(|a| match a {
         AccreditationFacts::Accredited {
             registrar,
             from_ms,
@@ -197,7 +227,7 @@ fn accredited(at_ms: u64, facts: &Facts<'_>) -> bool {
             registrar_frozen,
         } => {
             !registrar_frozen
-                && facts.registrars.contains(registrar)
+                && registrars.contains(registrar)
                 && *from_ms <= at_ms
                 && at_ms < *until_ms
         }

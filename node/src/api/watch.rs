@@ -1,10 +1,12 @@
 //! `Consent.Watch`: a collector's stream of what concerns it, resumable from a cursor.
 //!
-//! The cursor is `next index (8, BE) ‖ expired-through ms (8, BE)`: every log event with an
-//! arrival index below `next index`, and every expiry at or before `expired-through`, has been
-//! sent. Log events come from the collector's watch index in arrival order; expiries are sent
-//! when the node's clock passes them (checked every second and at every heartbeat). Resuming
-//! sends exactly what the cursor has not covered, so nothing is lost and nothing repeated.
+//! The cursor is `next index (8, BE) ‖ expired-through ms (8, BE) ‖ next freeze (8, BE)`: every
+//! log event with an arrival index below `next index`, every expiry at or before
+//! `expired-through`, and every freeze numbered below `next freeze` has been sent. Log events come
+//! from the collector's watch index in arrival order; freezes (which take no log index) from the
+//! node's freeze list; expiries are sent when the node's clock passes them (checked every second
+//! and at every heartbeat). Resuming sends exactly what the cursor has not covered, so nothing is
+//! lost and nothing repeated. The first heartbeat follows the catch-up at once.
 
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub struct Cursor {
     pub next_index: u64,
     /// Expiries at or before this time are covered.
     pub expired_through: u64,
+    /// First freeze number not yet covered.
+    pub next_freeze: u64,
 }
 
 impl Cursor {
@@ -42,27 +46,30 @@ impl Cursor {
         if bytes.is_empty() {
             return Ok(Self::default());
         }
-        let b: &[u8; 16] = bytes.try_into().map_err(|_| {
-            Status::invalid_argument(format!(
-                "cursor: 16 bytes from a WatchEvent expected, got {}",
+        if bytes.len() != 24 {
+            return Err(Status::invalid_argument(format!(
+                "cursor: 24 bytes from a WatchEvent expected, got {}",
                 bytes.len()
-            ))
-        })?;
-        let mut index = [0u8; 8];
-        let mut through = [0u8; 8];
-        index.copy_from_slice(&b[..8]);
-        through.copy_from_slice(&b[8..]);
+            )));
+        }
+        let part = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[i * 8..(i + 1) * 8]);
+            u64::from_be_bytes(b)
+        };
         Ok(Self {
-            next_index: u64::from_be_bytes(index),
-            expired_through: u64::from_be_bytes(through),
+            next_index: part(0),
+            expired_through: part(1),
+            next_freeze: part(2),
         })
     }
 
     /// Its wire form.
     pub fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(16);
+        let mut out = Vec::with_capacity(24);
         out.extend_from_slice(&self.next_index.to_be_bytes());
         out.extend_from_slice(&self.expired_through.to_be_bytes());
+        out.extend_from_slice(&self.next_freeze.to_be_bytes());
         Bytes::from(out)
     }
 }
@@ -89,12 +96,15 @@ pub async fn run(
     // Subscribe before reading, so nothing committed in between is missed.
     let mut accepted = ledger.accepted();
     let mut expiry = tokio::time::interval(EXPIRY_EVERY);
+    // Its first tick is immediate: the first heartbeat marks the end of the catch-up.
     let mut beat = tokio::time::interval(heartbeat);
-    beat.tick().await;
     loop {
         if send_new(&ledger, &collector, &mut cursor, &tx)
             .await
             .is_err()
+            || send_freezes(&ledger, &collector, &mut cursor, &tx)
+                .await
+                .is_err()
         {
             return;
         }
@@ -157,6 +167,40 @@ async fn send_new(
         }
         if !full {
             cursor.next_index = cursor.next_index.max(size);
+            return Ok(());
+        }
+    }
+}
+
+async fn send_freezes(
+    ledger: &Ledger,
+    collector: &FeedId,
+    cursor: &mut Cursor,
+    tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>,
+) -> Result<(), Gone> {
+    loop {
+        let (frozen, next) = match ledger.freezes(collector, cursor.next_freeze, PAGE) {
+            Ok(found) => found,
+            Err(e) => {
+                let _ = tx.send(Err(Status::from(e))).await;
+                return Err(Gone);
+            }
+        };
+        let done = next == cursor.next_freeze;
+        for (number, feed) in frozen {
+            cursor.next_freeze = number + 1;
+            let event = pb::WatchEvent {
+                kind: pb::WatchKind::Frozen as i32,
+                cursor: cursor.encode(),
+                feed: Bytes::copy_from_slice(&feed.0),
+                log_size: ledger.stats().log_size,
+                time_ms: now_ms(),
+                ..Default::default()
+            };
+            tx.send(Ok(event)).await.map_err(|_| Gone)?;
+        }
+        cursor.next_freeze = next;
+        if done {
             return Ok(());
         }
     }

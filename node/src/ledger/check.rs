@@ -218,6 +218,7 @@ pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
             "{frozen} frozen feeds, but the counter says {stored_frozen}"
         ));
     }
+    freezes(store, stored_frozen, &mut report)?;
 
     // Grant state names real grants at the position it claims.
     for pair in store.scan_prefix(&[prefix::GRANT]) {
@@ -374,6 +375,38 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         }
     }
     report.result()
+}
+
+/// The freeze list is exactly `0..frozen`, each naming a distinct frozen feed.
+fn freezes(store: &dyn KvStore, frozen: u64, report: &mut Report) -> Result<(), StoreError> {
+    let mut expected = 0u64;
+    let mut seen = std::collections::HashSet::new();
+    for pair in store.scan_prefix(&[prefix::FREEZE]) {
+        let (key, feed) = pair?;
+        let number = tables::be_u64(&key[1..])?;
+        if number != expected {
+            report.add(format!("freeze list jumps from {expected} to {number}"));
+            expected = number;
+        }
+        expected += 1;
+        let feed = FeedId(tables::bytes32(&feed)?);
+        let is_frozen = store
+            .get(&tables::feed_key(&feed))?
+            .map(|v| tables::decode::<FeedRecord>(&v, "feed"))
+            .transpose()?
+            .is_some_and(|r| r.frozen);
+        if !is_frozen || !seen.insert(feed) {
+            report.add(format!(
+                "freeze {number} names {feed:?}, which is not frozen or is listed twice"
+            ));
+        }
+    }
+    if expected != frozen {
+        report.add(format!(
+            "{expected} freezes listed, but the counter says {frozen} frozen feeds"
+        ));
+    }
+    Ok(())
 }
 
 fn compare(

@@ -480,6 +480,38 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Feeds frozen that concern `collector` (itself, a registrar, or a subject with a grant to
+    /// it), numbered in the order this node froze them, from number `from` on: at most `limit`
+    /// `(number, feed)` pairs, and the number after the last one scanned.
+    pub fn freezes(
+        &self,
+        collector: &FeedId,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<(u64, FeedId)>, u64), LedgerError> {
+        let start = tables::freeze_key(from);
+        let end = tables::freeze_key(u64::MAX);
+        let mut out = Vec::new();
+        let mut next = from;
+        for pair in self.store.scan_range(&start, &end).take(limit) {
+            let (key, feed) = pair?;
+            let number = tables::be_u64(&key[1..])?;
+            let feed = FeedId(tables::bytes32(&feed)?);
+            next = number + 1;
+            let concerns = feed == *collector
+                || self.registrars.contains(&feed)
+                || self
+                    .store
+                    .scan_prefix(&tables::grant_prefix(&feed, collector))
+                    .next()
+                    .is_some();
+            if concerns {
+                out.push((number, feed));
+            }
+        }
+        Ok((out, next))
+    }
+
     /// Grants to `collector` with `after_ms < valid_until <= until_ms` that are not revoked:
     /// `(valid_until, grant, subject)` in time order, at most `limit`.
     pub fn expiries(

@@ -15,6 +15,7 @@
 //! | `W` watch | `W` collector index(8, BE) | entry id: what concerns a collector, in arrival order |
 //! | `X` expiries | `X` collector valid_until(8, BE) grant id | subject feed id |
 //! | `K` answers | `K` collector request id | [`AnswerRecord`]: when asked, when acknowledged |
+//! | `Z` freezes | `Z` number(8, BE) | feed id: the feeds frozen, in the order this node froze them |
 //! | `M` meta | `M` name | see [`meta`] |
 
 use consent_proto::decide::{AccreditationFacts, GrantFacts};
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::StoreError;
 
 /// Version of this layout. A store written by another version is refused at start.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Table prefixes.
 pub mod prefix {
@@ -55,6 +56,8 @@ pub mod prefix {
     pub const EXPIRY: u8 = b'X';
     /// Requests (and revocations asking for erasure) to each collector, and its answers.
     pub const ANSWER: u8 = b'K';
+    /// Feeds frozen, numbered in the order this node froze them (collectors' watch streams).
+    pub const FREEZE: u8 = b'Z';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -135,6 +138,10 @@ pub fn accreditation_key(collector: &FeedId, registrar: &FeedId) -> Vec<u8> {
 /// `A` collector
 pub fn accreditation_prefix(collector: &FeedId) -> Vec<u8> {
     key(prefix::ACCREDITATION, &[&collector.0])
+}
+/// `Z` number
+pub fn freeze_key(number: u64) -> Vec<u8> {
+    key(prefix::FREEZE, &[&number.to_be_bytes()])
 }
 /// `P` id
 pub fn pending_key(id: &EntryId) -> Vec<u8> {

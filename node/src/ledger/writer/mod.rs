@@ -495,6 +495,10 @@ impl Writer {
         if !record.frozen {
             self.collectors_changed = true;
             record.frozen = true;
+            staged.put(
+                tables::freeze_key(self.counters.frozen),
+                held.feed.0.to_vec(),
+            );
             self.counters.frozen += 1;
             staged.put(tables::feed_key(&held.feed), tables::encode(&record)?);
             tracing::warn!(feed = ?held.feed, seq = held.seq, "equivocation: feed frozen, proof kept");

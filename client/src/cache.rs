@@ -1,0 +1,507 @@
+//! The collector's local decision cache: the facts the decision rule reads about one collector,
+//! kept exact by applying its watch stream in order, so that checks are answered in memory in
+//! well under a microsecond.
+//!
+//! What it holds: the subjects' grants to the collector (with revocations), their opt-outs of
+//! sale/sharing, the registrars' latest statements about the collector, and the feeds frozen
+//! after an equivocation. Decisions use the protocol's own rule ([`consent_proto::decide`]) with
+//! the collector's clock, so a grant stops allowing at its `valid_until` whether or not an
+//! `EXPIRED` event has arrived. A subject the cache has never heard of is denied (the node would
+//! deny it too: it has no grant to this collector).
+//!
+//! When it answers: only while the stream is live (the node's first heartbeat has arrived, so the
+//! catch-up is complete) and something (an event or a heartbeat) arrived within
+//! [`CacheConfig::max_stream_age`]. Otherwise it answers [`Stale`], and
+//! [`DecisionCache::check_or_ask`] asks the node instead, denying when that fails too.
+//!
+//! The cache trusts the node it watches as much as a check answered by that node; entries in
+//! events are decoded but their signatures are not verified (that needs the feeds' key history).
+//!
+//! ```no_run
+//! # async fn demo(watcher: consent_client::collector::Collector,
+//! #               mut asker: consent_client::collector::Collector,
+//! #               subject: consent_proto::FeedId) {
+//! use consent_client::cache::{CacheConfig, DecisionCache};
+//! use consent_proto::vocab::{DataCategory, Purpose};
+//! let cache = DecisionCache::new(watcher.me(), CacheConfig::default());
+//! let _task = cache.follow(watcher); // applies the watch stream, reconnecting from its cursor
+//! let answer = cache
+//!     .check_or_ask(&mut asker, subject, Purpose::ServiceProvision, DataCategory::Vehicle)
+//!     .await;
+//! if answer.allowed() { /* store the record */ }
+//! # }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use consent_proto::Entry;
+use consent_proto::body::Body;
+use consent_proto::decide::{self, AccreditationFacts, GrantFacts, Query};
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::pb::{self, Decision, Reason, WatchKind};
+use consent_proto::vocab::{DataCategory, Purpose, RequestKind};
+use prost::bytes::Bytes;
+use tokio::sync::watch;
+
+use crate::collector::Collector;
+
+/// How the cache follows its stream.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheConfig {
+    /// The cache answers only if it heard from the node at most this long ago.
+    pub max_stream_age: Duration,
+    /// Heartbeat interval asked of the node (keep it well below `max_stream_age`).
+    pub heartbeat: Duration,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_stream_age: Duration::from_secs(3),
+            heartbeat: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the cache did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    /// The stream has not (yet, or since the last disconnect) caught up with the node.
+    #[error("the watch stream is not live (catching up or disconnected)")]
+    NotLive,
+    /// Nothing arrived for longer than the configured bound.
+    #[error("the watch stream was last heard from {0:?} ago")]
+    TooOld(Duration),
+}
+
+/// An event the cache could not apply: the stream is dropped and resumed from the last cursor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("watch event {kind:?} cannot be applied: {why}")]
+pub struct BadEvent {
+    /// The event's kind.
+    pub kind: WatchKind,
+    /// What is wrong.
+    pub why: String,
+}
+
+/// A decision from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cached {
+    /// Allow or deny.
+    pub decision: Decision,
+    /// Why.
+    pub reason: Reason,
+    /// The grant named, if any.
+    pub grant: Option<EntryId>,
+    /// The node's log position the cache reflects (everything below it is applied).
+    pub position: u64,
+}
+
+/// Where an answer of [`DecisionCache::check_or_ask`] came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The cache, reflecting the node's log below this position.
+    Cache {
+        /// Position.
+        position: u64,
+    },
+    /// The node (the cache was stale for the given reason).
+    Node {
+        /// Why the cache did not answer.
+        stale: Stale,
+    },
+    /// Neither could answer: denied. The reason, for the caller's log.
+    FailedClosed(String),
+}
+
+/// An answer that is always usable: deny unless something fresh said allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Allow or deny.
+    pub decision: Decision,
+    /// Why (`REASON_NODE_NOT_FRESH` when it failed closed).
+    pub reason: Reason,
+    /// The grant named, if any.
+    pub grant: Option<EntryId>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+impl Answer {
+    /// Whether the collector may store the data.
+    pub fn allowed(&self) -> bool {
+        self.decision == Decision::Allow
+    }
+}
+
+/// One subject's facts.
+#[derive(Debug, Default)]
+struct Subject {
+    grants: Vec<GrantFacts>,
+    opt_out_seq: Option<u64>,
+}
+
+/// Everything the cache knows.
+#[derive(Debug, Default)]
+struct Facts {
+    subjects: HashMap<FeedId, Subject>,
+    /// Every registrar's latest statement about the collector.
+    accreditations: Vec<AccreditationFacts>,
+    /// The registrars that made them (the node accepts such entries only from the genesis's).
+    registrars: HashSet<FeedId>,
+    /// Feeds frozen after an equivocation (subjects, registrars, the collector itself).
+    frozen: HashSet<FeedId>,
+    /// Resume here.
+    cursor: Bytes,
+    /// Everything below this arrival index is applied.
+    position: u64,
+    /// A heartbeat arrived since the stream (re)started.
+    live: bool,
+    /// When the last event arrived.
+    heard: Option<Instant>,
+}
+
+struct Inner {
+    me: FeedId,
+    config: CacheConfig,
+    facts: RwLock<Facts>,
+    /// `(position, live)`, for waiters.
+    position: watch::Sender<(u64, bool)>,
+}
+
+/// A decision cache for one collector; clones share it.
+#[derive(Clone)]
+pub struct DecisionCache(Arc<Inner>);
+
+impl DecisionCache {
+    /// An empty cache for collector `me`: it answers once it follows a stream that caught up.
+    pub fn new(me: FeedId, config: CacheConfig) -> Self {
+        Self(Arc::new(Inner {
+            me,
+            config,
+            facts: RwLock::new(Facts::default()),
+            position: watch::channel((0, false)).0,
+        }))
+    }
+
+    /// The node's log position the cache reflects.
+    pub fn position(&self) -> u64 {
+        self.0.position.borrow().0
+    }
+
+    /// Waits until the cache reflects the node's log below `position` (e.g. the index of a
+    /// revocation's receipt) and is live; false after `timeout`.
+    pub async fn reached(&self, position: u64, timeout: Duration) -> bool {
+        let mut rx = self.0.position.subscribe();
+        let wait = rx.wait_for(|&(p, live)| live && p >= position);
+        matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(_)))
+    }
+
+    /// Decides now, from memory. A subject never heard of is denied.
+    pub fn check(
+        &self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+    ) -> Result<Cached, Stale> {
+        self.check_at(subject, purpose, category, crate::time::now_ms())
+    }
+
+    /// Decides for time `at_ms` (Unix ms), from memory.
+    pub fn check_at(
+        &self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+        at_ms: u64,
+    ) -> Result<Cached, Stale> {
+        let facts = self.read().map_err(|_| Stale::NotLive)?;
+        if !facts.live {
+            return Err(Stale::NotLive);
+        }
+        let age = facts.heard.map_or(Duration::MAX, |t| t.elapsed());
+        if age > self.0.config.max_stream_age {
+            return Err(Stale::TooOld(age));
+        }
+        let deny = |reason| Cached {
+            decision: Decision::Deny,
+            reason,
+            grant: None,
+            position: facts.position,
+        };
+        if !facts.frozen.is_empty() {
+            if facts.frozen.contains(&subject) {
+                return Ok(deny(Reason::SubjectFrozen));
+            }
+            if facts.frozen.contains(&self.0.me) {
+                return Ok(deny(Reason::CollectorFrozen));
+            }
+        }
+        if !decide::accredited(at_ms, &facts.accreditations, &facts.registrars) {
+            return Ok(deny(Reason::CollectorNotAccredited));
+        }
+        let query = Query {
+            subject,
+            collector: self.0.me,
+            purpose,
+            category,
+            at_ms,
+        };
+        let (decision, reason, grant) = match facts.subjects.get(&subject) {
+            Some(s) => decide::decide_grants(&query, &s.grants, s.opt_out_seq),
+            None => (Decision::Deny, Reason::NoGrant, None),
+        };
+        Ok(Cached {
+            decision,
+            reason,
+            grant,
+            position: facts.position,
+        })
+    }
+
+    /// Decides from the cache if it is fresh, else asks the node through `collector`; denies
+    /// (with the reason in [`Source::FailedClosed`]) when neither can answer.
+    pub async fn check_or_ask(
+        &self,
+        collector: &mut Collector,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+    ) -> Answer {
+        let stale = match self.check(subject, purpose, category) {
+            Ok(c) => {
+                return Answer {
+                    decision: c.decision,
+                    reason: c.reason,
+                    grant: c.grant,
+                    source: Source::Cache {
+                        position: c.position,
+                    },
+                };
+            }
+            Err(stale) => stale,
+        };
+        match collector.check(subject, purpose, category).await {
+            Ok(r) => Answer {
+                decision: r.decision(),
+                reason: r.reason(),
+                grant: r.grant.as_ref().try_into().ok().map(EntryId),
+                source: Source::Node { stale },
+            },
+            Err(e) => Answer {
+                decision: Decision::Deny,
+                reason: Reason::NodeNotFresh,
+                grant: None,
+                source: Source::FailedClosed(format!("{stale}; asking the node failed: {e}")),
+            },
+        }
+    }
+
+    fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Facts>, Stale> {
+        self.0.facts.read().map_err(|_| Stale::NotLive)
+    }
+
+    /// Marks the stream as ended: no answers until a new one catches up.
+    pub fn disconnected(&self) {
+        if let Ok(mut f) = self.0.facts.write() {
+            f.live = false;
+            self.0.position.send_replace((f.position, false));
+        }
+    }
+
+    /// The cursor to resume from.
+    pub fn cursor(&self) -> Bytes {
+        self.read().map(|f| f.cursor.clone()).unwrap_or_default()
+    }
+
+    /// Applies one event of this collector's watch stream (in stream order).
+    pub fn apply(&self, event: &pb::WatchEvent) -> Result<(), BadEvent> {
+        let kind = event.kind();
+        let bad = |why: &str| BadEvent {
+            kind,
+            why: why.to_string(),
+        };
+        if event.cursor.len() != 24 {
+            return Err(bad("cursor is not 24 bytes"));
+        }
+        let entry = match kind {
+            WatchKind::Heartbeat | WatchKind::Expired | WatchKind::Frozen => None,
+            WatchKind::Unspecified => return Err(bad("unknown kind")),
+            _ => {
+                let signed = event.entry.as_ref().ok_or_else(|| bad("no entry"))?;
+                Some(Entry::from_signed(signed).map_err(|e| bad(&e.to_string()))?)
+            }
+        };
+        let mut facts = self.0.facts.write().map_err(|_| bad("cache poisoned"))?;
+        match (kind, entry) {
+            (WatchKind::Frozen, _) => {
+                let feed: [u8; 32] = event
+                    .feed
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| bad("feed is not 32 bytes"))?;
+                let feed = FeedId(feed);
+                facts.frozen.insert(feed);
+                for a in &mut facts.accreditations {
+                    if let AccreditationFacts::Accredited {
+                        registrar,
+                        registrar_frozen,
+                        ..
+                    } = a
+                        && *registrar == feed
+                    {
+                        *registrar_frozen = true;
+                    }
+                }
+            }
+            (_, Some(entry)) => apply_entry(&mut facts, self.0.me, &entry).map_err(bad)?,
+            _ => {}
+        }
+        facts.cursor = event.cursor.clone();
+        let mut index = [0u8; 8];
+        index.copy_from_slice(&event.cursor[..8]);
+        facts.position = u64::from_be_bytes(index);
+        facts.heard = Some(Instant::now());
+        if kind == WatchKind::Heartbeat {
+            facts.live = true;
+        }
+        let now = (facts.position, facts.live);
+        drop(facts);
+        self.0.position.send_replace(now);
+        Ok(())
+    }
+
+    /// Follows `collector`'s watch stream on a task until every other handle to the cache is
+    /// dropped, resuming from the cursor after any disconnect (backing off up to
+    /// [`CacheConfig::max_backoff`]).
+    pub fn follow(&self, collector: Collector) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(follow(weak, collector))
+    }
+}
+
+async fn follow(weak: Weak<Inner>, mut collector: Collector) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(cache) = weak.upgrade().map(DecisionCache) else {
+            return;
+        };
+        let config = cache.0.config;
+        let heartbeat = u32::try_from(config.heartbeat.as_millis()).unwrap_or(60_000);
+        let cursor = cache.cursor();
+        drop(cache);
+        match collector.watch(cursor, heartbeat.clamp(100, 60_000)).await {
+            Ok(mut stream) => loop {
+                // Time out if even heartbeats stop: the connection is dead.
+                let next = tokio::time::timeout(config.max_stream_age * 2, stream.message()).await;
+                let Some(cache) = weak.upgrade().map(DecisionCache) else {
+                    return;
+                };
+                match next {
+                    Ok(Ok(Some(event))) => match cache.apply(&event) {
+                        Ok(()) => backoff = Duration::from_millis(100),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "decision cache: bad watch event");
+                            break;
+                        }
+                    },
+                    Ok(Ok(None)) => break,
+                    Ok(Err(status)) => {
+                        tracing::warn!(%status, "decision cache: watch ended");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::warn!("decision cache: watch stream silent, reconnecting");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "decision cache: cannot watch"),
+        }
+        match weak.upgrade() {
+            Some(inner) => DecisionCache(inner).disconnected(),
+            None => return,
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(config.max_backoff);
+    }
+}
+
+/// Applies a log event's entry.
+fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), &'static str> {
+    match &entry.body {
+        Body::Grant(g) if g.collector == me => {
+            let grants = &mut facts.subjects.entry(entry.feed).or_default().grants;
+            if !grants.iter().any(|x| x.id == entry.id) {
+                grants.push(GrantFacts {
+                    id: entry.id,
+                    seq: entry.seq,
+                    purposes: g.purposes,
+                    categories: g.categories,
+                    valid_from: g.valid_from,
+                    valid_until: g.valid_until,
+                    revoked: false,
+                });
+            }
+        }
+        Body::Revoke(r) => {
+            if let Some(g) = facts
+                .subjects
+                .get_mut(&entry.feed)
+                .and_then(|s| s.grants.iter_mut().find(|g| g.id == r.grant))
+            {
+                g.revoked = true;
+            }
+        }
+        Body::Request(r) if r.collector == me => {
+            if r.kind == RequestKind::OptOutSale {
+                let s = facts.subjects.entry(entry.feed).or_default();
+                s.opt_out_seq = s.opt_out_seq.max(Some(entry.seq));
+            }
+        }
+        Body::Accreditation(a) if a.collector == me => {
+            let registrar_frozen = facts.frozen.contains(&entry.feed);
+            set_statement(
+                facts,
+                AccreditationFacts::Accredited {
+                    registrar: entry.feed,
+                    from_ms: entry.time_ms,
+                    until_ms: a.valid_until,
+                    registrar_frozen,
+                },
+            );
+        }
+        Body::Suspension(s) if s.collector == me => {
+            set_statement(
+                facts,
+                AccreditationFacts::Suspended {
+                    registrar: entry.feed,
+                },
+            );
+        }
+        _ => return Err("the entry does not concern this collector"),
+    }
+    Ok(())
+}
+
+/// Replaces the registrar's statement.
+fn set_statement(facts: &mut Facts, statement: AccreditationFacts) {
+    let registrar = match &statement {
+        AccreditationFacts::Accredited { registrar, .. }
+        | AccreditationFacts::Suspended { registrar } => *registrar,
+    };
+    facts.registrars.insert(registrar);
+    facts.accreditations.retain(|a| match a {
+        AccreditationFacts::Accredited { registrar: r, .. }
+        | AccreditationFacts::Suspended { registrar: r } => *r != registrar,
+    });
+    facts.accreditations.push(statement);
+}
+
+#[cfg(test)]
+mod tests;
