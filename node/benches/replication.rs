@@ -25,7 +25,7 @@ use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
 
 mod common;
-use common::{Row, check_request, connect, print_table, submit_all, to_json};
+use common::{Row, check_request, connect, print_table, submit_all, submit_in_order, to_json};
 
 fn main() -> anyhow::Result<()> {
     let mut catchup = 100_000usize;
@@ -197,7 +197,7 @@ async fn propagation(net: &Network, n: usize, samples: usize) -> anyhow::Result<
         setup.extend(entries);
     }
     let channels = connect(nodes[0].grpc_addr()).await?;
-    submit_all(&channels[..1], &scene.entries, 1).await?;
+    submit_in_order(&channels[0], &scene.entries).await?;
     submit_all(&channels, &setup[scene.entries.len()..], 100).await?;
     converged(&nodes, setup.len() as u64, Duration::from_secs(60)).await?;
     // Let gossipsub settle its mesh (heartbeats) before measuring.
@@ -299,7 +299,7 @@ async fn catch_up_and_anti_entropy(net: &Network, count: usize) -> anyhow::Resul
         .collect();
     let a = net.node(&[]).await?;
     let channels = connect(a.grpc_addr()).await?;
-    submit_all(&channels[..1], &scene.entries, 1).await?;
+    submit_in_order(&channels[0], &scene.entries).await?;
     let start = Instant::now();
     submit_all(&channels, &feeds, 500).await?;
     let ingest = count as f64 / start.elapsed().as_secs_f64();

@@ -39,6 +39,25 @@ pub async fn connect(addr: SocketAddr) -> anyhow::Result<Vec<Channel>> {
     Ok(out)
 }
 
+/// Submits `entries` one by one in their order on one connection (entries that refer to other
+/// feeds, such as a registrar's accreditation of a collector, must not race their targets).
+pub async fn submit_in_order(channel: &Channel, entries: &[Entry]) -> anyhow::Result<()> {
+    let mut client = pb::ledger_client::LedgerClient::new(channel.clone());
+    for e in entries {
+        let r = client
+            .submit(pb::SubmitRequest {
+                entry: Some(e.to_signed()),
+            })
+            .await?
+            .into_inner();
+        anyhow::ensure!(
+            r.status() == pb::SubmitStatus::Accepted,
+            "setup entry not accepted: {r:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Submits `entries` with `CALLERS` concurrent callers (per-feed order kept: a caller owns whole
 /// feeds), `batch` entries per call. Returns call latencies in µs.
 pub async fn submit_all(

@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use super::auth::{Session, Sessions};
 use super::error::id32;
 use super::watch;
-use crate::ledger::{Ledger, now_ms};
+use crate::ledger::{Ledger, View, now_ms};
 
 /// The Consent service.
 pub struct ConsentService {
@@ -41,9 +41,11 @@ impl ConsentService {
         }
     }
 
-    /// Decides one check for the session's collector (PERMISSION_DENIED for another's).
+    /// Decides one check for the session's collector (PERMISSION_DENIED for another's) from
+    /// `view`; the receipt, if asked for, is signed later by [`Self::sign`].
     fn decide(
         &self,
+        view: &View<'_>,
         session: &Session,
         request: &pb::CheckRequest,
         now: u64,
@@ -54,8 +56,8 @@ impl ConsentService {
                 "a collector checks only for itself: this check names another collector",
             ));
         }
-        let (outcome, log_size) = self.ledger.check(&query)?;
-        let mut answer = response(&outcome, log_size, query.at_ms);
+        let outcome = view.check(&query)?;
+        let mut answer = response(&outcome, view.log_size(), query.at_ms);
         answer.peer_contact_ms = self.ledger.peer_contact_ms();
         // Fail closed when the caller's consistency or freshness demand is not met.
         let behind = request.min_subject_seq > 0
@@ -69,6 +71,11 @@ impl ConsentService {
             answer.decision = pb::Decision::Deny as i32;
             answer.reason = pb::Reason::NodeNotFresh as i32;
         }
+        Ok(answer)
+    }
+
+    /// Adds the signed receipt to `answer` if `request` asked for one.
+    fn sign(&self, request: &pb::CheckRequest, answer: &mut pb::CheckResponse, now: u64) {
         if request.receipt {
             answer.receipt = Some(consent_proto::receipt::sign_decision(
                 &self.node_key,
@@ -85,7 +92,6 @@ impl ConsentService {
                 },
             ));
         }
-        Ok(answer)
     }
 }
 
@@ -163,11 +169,10 @@ impl pb::consent_server::Consent for ConsentService {
         let session = self
             .sessions
             .session(&self.ledger, request.metadata(), now)?;
-        Ok(Response::new(self.decide(
-            &session,
-            request.get_ref(),
-            now,
-        )?))
+        let request = request.get_ref();
+        let mut answer = self.decide(&self.ledger.view(), &session, request, now)?;
+        self.sign(request, &mut answer, now);
+        Ok(Response::new(answer))
     }
 
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
@@ -217,14 +222,20 @@ impl pb::consent_server::Consent for ConsentService {
                 checks.len()
             )));
         }
-        let decisions = checks
+        // One view for the whole batch; receipts are signed after it is released.
+        let view = self.ledger.view();
+        let mut decisions = checks
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                self.decide(&session, c, now)
+                self.decide(&view, &session, c, now)
                     .map_err(|s| Status::new(s.code(), format!("check {i}: {}", s.message())))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        drop(view);
+        for (request, answer) in checks.iter().zip(&mut decisions) {
+            self.sign(request, answer, now);
+        }
         Ok(Response::new(pb::CheckBatchResponse { decisions }))
     }
 }

@@ -3,6 +3,7 @@
 //! entries) go straight to the store, which applies each group commit atomically.
 
 pub mod check;
+mod decisions;
 pub mod staged;
 pub mod tables;
 #[cfg(test)]
@@ -16,14 +17,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use consent_proto::Entry;
-use consent_proto::decide::{Facts, Outcome as Decision, Query, decide};
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::PublicKey;
 use consent_proto::validate::FeedState;
 use tokio::sync::{mpsc, oneshot};
 
+pub use self::decisions::View;
 use self::staged::Staged;
-use self::tables::{AccreditationRecord, GrantRecord, meta};
+use self::tables::meta;
 pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
 use crate::store::{KvStore, StoreError};
@@ -118,9 +119,15 @@ pub struct Stats {
     pub apply_ns: AtomicU64,
     /// Nanoseconds spent flushing (fsync).
     pub flush_ns: AtomicU64,
-    /// Bumped after every commit that changed a collector's or registrar's feed state or an
+    /// Bumped by every commit that changed a collector's or registrar's feed state or an
     /// accreditation: cached collector facts older than this are stale.
     pub collector_generation: AtomicU64,
+    /// Per shard of subject feeds (see [`decisions::shard`]): bumped by every commit that
+    /// changed a feed of the shard; cached subject facts older than this are stale.
+    pub subject_generations: decisions::Generations,
+    /// Held for writing while the writer applies a group and bumps the generations, and for
+    /// reading while checks read the store: a check (or a whole CheckBatch) sees one state.
+    pub view: RwLock<()>,
     /// When the node last heard from a peer, Unix ms (0: never).
     pub peer_contact_ms: AtomicU64,
 }
@@ -171,7 +178,7 @@ pub struct Ledger {
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
-    collectors: Arc<RwLock<CollectorCache>>,
+    caches: Arc<decisions::Caches>,
     accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
 }
 
@@ -190,19 +197,6 @@ pub struct AnswerStats {
     pub unanswered: u64,
     /// The oldest unacknowledged request's time, Unix ms.
     pub oldest_unanswered_ms: Option<u64>,
-}
-
-/// Cached collector facts with the generation they were read at.
-type CollectorCache = HashMap<FeedId, (u64, Arc<CollectorFacts>)>;
-
-/// Collectors whose facts are cached at most (the cache is emptied when full).
-const COLLECTOR_CACHE_LIMIT: usize = 10_000;
-
-/// A collector as checks see it.
-#[derive(Debug)]
-struct CollectorFacts {
-    state: Option<FeedState>,
-    accreditations: Vec<consent_proto::decide::AccreditationFacts>,
 }
 
 impl Ledger {
@@ -238,7 +232,7 @@ impl Ledger {
                 stats,
                 registrars,
                 tx,
-                collectors: Arc::default(),
+                caches: Arc::default(),
                 accepted,
             },
             WriterThread(thread),
@@ -548,95 +542,6 @@ impl Ledger {
             }
         }
         Ok(out)
-    }
-
-    /// Decides a check from the materialised state.
-    pub fn check(&self, query: &Query) -> Result<(Decision, u64), LedgerError> {
-        let log_size = self.stats.log_size.load(Ordering::Acquire);
-        let view = Staged::new(&*self.store);
-        let subject = view
-            .feed_record(&query.subject)?
-            .map(|r| r.state())
-            .transpose()?;
-        let collector = self.collector_facts(&query.collector)?;
-        let mut grants = Vec::new();
-        let mut opt_out_seq = None;
-        if subject.is_some() && collector.state.is_some() {
-            let prefix = tables::grant_prefix(&query.subject, &query.collector);
-            for pair in self.store.scan_prefix(&prefix) {
-                let (key, value) = pair?;
-                let seq = tables::be_u64(&key[prefix.len()..])?;
-                let record: GrantRecord = tables::decode(&value, "grant")?;
-                grants.push(record.facts(seq));
-            }
-            // Opt-outs only ever deny sale or sharing.
-            if query.purpose.is_sale_or_sharing() {
-                opt_out_seq = self
-                    .store
-                    .get(&tables::opt_out_key(&query.subject, &query.collector))?
-                    .map(|v| tables::be_u64(&v))
-                    .transpose()?;
-            }
-        }
-        let outcome = decide(
-            query,
-            &Facts {
-                subject: subject.as_ref(),
-                collector: collector.state.as_ref(),
-                grants: &grants,
-                opt_out_seq,
-                accreditations: &collector.accreditations,
-                registrars: &self.registrars,
-            },
-        );
-        Ok((outcome, log_size))
-    }
-
-    /// A feed's state as checks see it (cached like every collector fact): for authenticating
-    /// collectors by their current key.
-    pub fn collector_state(&self, feed: &FeedId) -> Result<Option<FeedState>, LedgerError> {
-        Ok(self.collector_facts(feed)?.state.clone())
-    }
-
-    /// What checks need to know about a collector (its feed and every registrar's latest
-    /// statement about it), cached until the writer commits anything that could change it.
-    fn collector_facts(&self, collector: &FeedId) -> Result<Arc<CollectorFacts>, LedgerError> {
-        // Read the generation before the store: a commit landing in between only makes the
-        // cached value look older than it is, never newer.
-        let generation = self.stats.collector_generation.load(Ordering::Acquire);
-        if let Ok(cache) = self.collectors.read()
-            && let Some((cached_generation, facts)) = cache.get(collector)
-            && *cached_generation == generation
-        {
-            return Ok(Arc::clone(facts));
-        }
-        let view = Staged::new(&*self.store);
-        let state = view
-            .feed_record(collector)?
-            .map(|r| r.state())
-            .transpose()?;
-        let mut accreditations = Vec::new();
-        if state.is_some() {
-            let prefix = tables::accreditation_prefix(collector);
-            for pair in self.store.scan_prefix(&prefix) {
-                let (key, value) = pair?;
-                let registrar = FeedId(tables::bytes32(&key[prefix.len()..])?);
-                let record: AccreditationRecord = tables::decode(&value, "accreditation")?;
-                let frozen = view.feed_record(&registrar)?.is_none_or(|r| r.frozen);
-                accreditations.push(record.facts(registrar, frozen));
-            }
-        }
-        let facts = Arc::new(CollectorFacts {
-            state,
-            accreditations,
-        });
-        if let Ok(mut cache) = self.collectors.write() {
-            if cache.len() >= COLLECTOR_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(*collector, (generation, Arc::clone(&facts)));
-        }
-        Ok(facts)
     }
 
     /// Anti-entropy digests: for the feeds whose id starts with `prefix` (0 or 1 bytes), 256

@@ -101,36 +101,40 @@ async fn the_store_agrees_with_the_reference_ledger() {
         T0 + 2 * DAY,
         fixtures::accredit(collector, T0 + 100 * DAY),
     ));
-    // Submit in uneven groups, some out of order (reversed pairs) to exercise pending.
-    for chunk in entries.chunks(7) {
-        let mut chunk = chunk.to_vec();
-        chunk.reverse();
-        ledger.submit(chunk).await.expect("submit");
-    }
-    for e in &entries {
-        let v = reference.submit(e, now);
-        assert!(
-            matches!(v, Verdict::Accept { .. }),
-            "reference refused {e:?}: {v:?}"
-        );
-    }
-    assert_eq!(ledger.stats().log_size, entries.len() as u64);
-    assert_eq!(ledger.stats().pending, 0);
+    // Submit in uneven groups, some out of order (reversed pairs) to exercise pending, and
+    // compare every decision after each group: checks' caches must follow every commit.
+    let mut queries = Vec::new();
     for subject in &citizens {
         for purpose in [P::ServiceProvision, P::Research, P::ThirdPartySharing] {
             for at in [T0, T0 + 50 * DAY, T0 + 150 * DAY] {
-                let q = consent_proto::decide::Query {
+                queries.push(consent_proto::decide::Query {
                     subject: *subject,
                     collector,
                     purpose,
                     category: C::Location,
                     at_ms: at,
-                };
-                let (ours, _) = ledger.check(&q).expect("check");
-                assert_eq!(ours, reference.check(&q), "{q:?}");
+                });
             }
         }
     }
+    for chunk in entries.chunks(7) {
+        let mut reversed = chunk.to_vec();
+        reversed.reverse();
+        ledger.submit(reversed).await.expect("submit");
+        for e in chunk {
+            let v = reference.submit(e, now);
+            assert!(
+                matches!(v, Verdict::Accept { .. }),
+                "reference refused {e:?}: {v:?}"
+            );
+        }
+        for q in &queries {
+            let (ours, _) = ledger.check(q).expect("check");
+            assert_eq!(ours, reference.check(q), "{q:?}");
+        }
+    }
+    assert_eq!(ledger.stats().log_size, entries.len() as u64);
+    assert_eq!(ledger.stats().pending, 0);
     let store = ledger.store().clone();
     super::check::full(&*store, ledger.registrars()).expect("full check");
     ledger.shutdown().await;

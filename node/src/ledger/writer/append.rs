@@ -26,6 +26,7 @@ impl Writer {
         let index = self.counters.log_size;
         self.counters.log_size += 1;
         let feed = entry.feed;
+        self.touched.push(feed);
         let encoded = entry.encode();
         staged.put(
             tables::entry_key(&entry.id),

@@ -106,6 +106,8 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
 pub(crate) struct Writer {
     /// Whether the group being staged changes what checks cache about collectors.
     collectors_changed: bool,
+    /// Feeds the group being staged changed (their cached subject facts go stale).
+    touched: Vec<FeedId>,
     /// Entries accepted in the group being staged (encoded), and conflicting entries of feeds it
     /// froze, announced once durable.
     just_accepted: Vec<Arc<Vec<u8>>>,
@@ -182,6 +184,7 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let mut w = Writer {
             collectors_changed: false,
+            touched: Vec::new(),
             just_accepted: Vec::new(),
             announce: None,
             store,
@@ -301,7 +304,17 @@ impl Writer {
                 staged.put(meta::COUNTERS.to_vec(), self.counters.encode());
                 let writes = staged.into_writes();
                 let staged_at = std::time::Instant::now();
-                let applied = store.apply(writes);
+                // Checks see the group and the generations that invalidate what they cached
+                // change together (see `decisions`).
+                let applied = {
+                    let stats = Arc::clone(&self.stats);
+                    let _view = stats.view.write();
+                    let applied = store.apply(writes);
+                    if applied.is_ok() {
+                        self.invalidate();
+                    }
+                    applied
+                };
                 let applied_at = std::time::Instant::now();
                 let flushed = applied.and_then(|()| store.flush());
                 let ns = |d: std::time::Duration| d.as_nanos() as u64;
@@ -322,11 +335,6 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.counters.publish(&self.stats);
-                if std::mem::take(&mut self.collectors_changed) {
-                    self.stats
-                        .collector_generation
-                        .fetch_add(1, Ordering::AcqRel);
-                }
                 let accepted = std::mem::take(&mut self.just_accepted);
                 if let Some(announce) = &self.announce {
                     for entry in accepted {
@@ -341,10 +349,15 @@ impl Writer {
             Err(e) => {
                 // Conservative: the failed group may have been partly visible.
                 self.collectors_changed = false;
+                self.touched.clear();
                 self.just_accepted.clear();
-                self.stats
-                    .collector_generation
-                    .fetch_add(1, Ordering::AcqRel);
+                {
+                    let _view = self.stats.view.write();
+                    self.stats
+                        .collector_generation
+                        .fetch_add(1, Ordering::AcqRel);
+                    self.stats.subject_generations.bump_all();
+                }
                 tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
                 if let Err(reload) = self.reload() {
                     tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
@@ -354,6 +367,20 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Marks what the staged group changed as stale in checks' caches.
+    fn invalidate(&mut self) {
+        if std::mem::take(&mut self.collectors_changed) {
+            self.stats
+                .collector_generation
+                .fetch_add(1, Ordering::AcqRel);
+        }
+        self.touched.sort_unstable_by_key(|f| f.0);
+        self.touched.dedup();
+        self.stats
+            .subject_generations
+            .bump(std::mem::take(&mut self.touched));
     }
 
     fn process(
@@ -494,6 +521,7 @@ impl Writer {
             .ok_or_else(|| StoreError::Corrupt("equivocating feed has no record".into()))?;
         if !record.frozen {
             self.collectors_changed = true;
+            self.touched.push(held.feed);
             record.frozen = true;
             staged.put(
                 tables::freeze_key(self.counters.frozen),
