@@ -6,7 +6,8 @@ lists the development registrar:
   1. re-derives the dev registrar from its documented seeds (and so its feed id),
   2. creates a collector with a policy, accredits it, creates a citizen who grants consent,
   3. authenticates as the collector (Consent.Authenticate), checks (allow), watches, revokes
-     with erasure, checks (deny: revoked), sees the revocation on the watch stream and resumes
+     with erasure, checks (deny: revoked), sees the revocation on the watch stream, erases and
+     acknowledges it with a signed Ack entry (Node.AnswerTimes counts it), and resumes the watch
      from its cursor; a check without the session is refused (UNAUTHENTICATED),
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
@@ -196,6 +197,13 @@ def main():
     if seen != ["WATCH_KIND_ACCREDITED", "WATCH_KIND_GRANT", "WATCH_KIND_REVOKE"]:
         raise SystemExit(f"unexpected watch events: {seen}")
     print(f"  watch: {', '.join(seen)} (erase requested); resume cursor {cursor.hex()}")
+    # The collector erases what it stored under the grant, then says so in its own feed.
+    ack = collector.append(int(time.time() * 1000), ack=PB.Ack(request=entry_id(revocation), outcome=vocab_pb2.ACK_OUTCOME_DONE))
+    submit(ack, "erasure acknowledged")
+    answers = node_pb2_grpc.NodeStub(channel).AnswerTimes(node_pb2.AnswerTimesRequest(collector=collector.feed))
+    if (answers.requests, answers.answered, answers.unanswered) != (1, 1, 0):
+        raise SystemExit(f"answer times do not count the ack: {answers}")
+    print(f"  answer times: {answers.answered} of {answers.requests} acknowledged, median {answers.median_ms} ms")
     # Resuming after the last event gives nothing more but heartbeats.
     resumed = consent.Watch(consent_pb2.WatchRequest(cursor=cursor, heartbeat_ms=100), metadata=bearer)
     first = next(iter(resumed))
