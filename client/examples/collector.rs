@@ -4,8 +4,9 @@
 //! city parking operator (the collector) and three residents who consent to their vehicle data
 //! being stored to provide the parking service. Then the gateway runs the loop a real one runs:
 //!
-//! 1. before storing each sensor record, it checks consent (SDK `Collector::check`, in an
-//!    authenticated session) and stores the record only on ALLOW — and never when the check
+//! 1. before storing each sensor record, it checks consent (SDK `DecisionCache::check_or_ask`:
+//!    a local cache kept exact by the watch stream, or the node in an authenticated session) and
+//!    stores the record only on ALLOW — and never when the check
 //!    fails;
 //! 2. meanwhile it watches (`Collector::watch`): when a resident revokes and asks for erasure,
 //!    it deletes that resident's records at once and acknowledges with a signed Ack entry;
@@ -16,6 +17,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use consent_client::cache::{CacheConfig, DecisionCache, Source};
 use consent_client::collector::Collector;
 use consent_node::Node;
 use consent_node::config::Config;
@@ -92,6 +94,21 @@ async fn main() -> anyhow::Result<()> {
     let mut operator = scene.collector.clone();
     let mut gateway = Collector::connect(&url, operator.key().clone(), operator.feed()).await?;
     let mut watch = gateway.watch(Bytes::new(), 500).await?;
+    // Checks are answered from a decision cache kept exact by a second watch stream; when it is
+    // stale the node is asked, and when that fails too the answer is deny.
+    let cache = DecisionCache::new(operator.feed(), CacheConfig::default());
+    let _follow =
+        cache.follow(Collector::connect(&url, operator.key().clone(), operator.feed()).await?);
+    let mut status = pb::node_client::NodeClient::connect(url.clone()).await?;
+    let position = status
+        .status(pb::StatusRequest {})
+        .await?
+        .into_inner()
+        .entries;
+    anyhow::ensure!(
+        cache.reached(position, Duration::from_secs(10)).await,
+        "the decision cache did not catch up"
+    );
     let mut db = Database::default();
     let mut cursor = Bytes::new();
 
@@ -99,16 +116,18 @@ async fn main() -> anyhow::Result<()> {
     for round in 0..3 {
         for (name, author, _) in &residents {
             let subject = author.feed();
-            let allowed = match gateway
-                .check(subject, Purpose::ServiceProvision, DataCategory::Location)
-                .await
-            {
-                Ok(answer) => answer.decision() == pb::Decision::Allow,
-                Err(e) => {
-                    eprintln!("  check failed, not storing ({e})");
-                    false
-                }
-            };
+            let answer = cache
+                .check_or_ask(
+                    &mut gateway,
+                    subject,
+                    Purpose::ServiceProvision,
+                    DataCategory::Location,
+                )
+                .await;
+            if let Source::FailedClosed(why) = &answer.source {
+                eprintln!("  check failed, not storing ({why})");
+            }
+            let allowed = answer.allowed();
             if allowed {
                 db.records
                     .entry(subject)
@@ -124,6 +143,16 @@ async fn main() -> anyhow::Result<()> {
             let revoke = fixtures::append(author, T0 + 2 * DAY, fixtures::revoke(*grant, true));
             ledger.submit(submit(&revoke)).await?;
             println!("ben revoked his consent and asked for erasure");
+            // Like a consistency token: no check answered from before the revocation.
+            let position = status
+                .status(pb::StatusRequest {})
+                .await?
+                .into_inner()
+                .entries;
+            anyhow::ensure!(
+                cache.reached(position, Duration::from_secs(10)).await,
+                "the decision cache did not see the revocation"
+            );
             // The gateway reacts to its watch stream: erase, then acknowledge.
             loop {
                 let event = tokio::time::timeout(Duration::from_secs(10), watch.next())

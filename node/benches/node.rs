@@ -15,7 +15,8 @@
 //! - on-disk bytes per entry.
 //!
 //! Options: `--entries N` (ingest size, default 20000), `--seconds S` (per load phase, default 5),
-//! `--json PATH` (write results as JSON).
+//! `--json PATH` (write results as JSON), `--h2load` (also drive Check and the empty handler with
+//! the independent load generator h2load, when installed).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ use prost::bytes::Bytes;
 use tonic::transport::Channel;
 
 mod common;
+#[path = "common/h2load.rs"]
+mod h2load;
 use common::{
     CALLERS, CONNECTIONS, Row, check_request, connect, percentiles, print_table, submit_all,
     submit_in_order, to_json,
@@ -43,15 +46,19 @@ fn main() -> anyhow::Result<()> {
     let mut entries = 20_000usize;
     let mut seconds = 5u64;
     let mut json = None;
+    let mut with_h2load = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--entries" => entries = args.next().and_then(|v| v.parse().ok()).unwrap_or(entries),
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seconds),
             "--json" => json = args.next(),
+            "--h2load" => with_h2load = true,
             "--bench" => {}
             other => {
-                anyhow::bail!("unknown option {other}; use --entries N --seconds S --json PATH")
+                anyhow::bail!(
+                    "unknown option {other}; use --entries N --seconds S --json PATH --h2load"
+                )
             }
         }
     }
@@ -210,6 +217,43 @@ fn main() -> anyhow::Result<()> {
             target: None,
             extra: percentiles(batch_lat),
         });
+        if with_h2load {
+            if h2load::available() {
+                // The same message through both, checked first by a real client.
+                let request = check_request(&subjects[0], &collector);
+                let answer = pb::consent_client::ConsentClient::with_interceptor(
+                    clients[0].clone(),
+                    bearer.clone(),
+                )
+                .check(request.clone())
+                .await?
+                .into_inner();
+                anyhow::ensure!(answer.decision() == pb::Decision::Allow, "h2load's check");
+                let body = temp.path().join("check.grpc");
+                h2load::write_body(&body, &request)?;
+                let method = "/consent.v1.Consent/Check";
+                let base = h2load::run(empty.addr, method, &token, &body, phase)?;
+                let ours = h2load::run(node.grpc_addr(), method, &token, &body, phase)?;
+                rows.push(Row {
+                    name: "h2load: empty tonic handler (baseline)".into(),
+                    value: base.rate,
+                    unit: "calls/s",
+                    baseline: None,
+                    target: None,
+                    extra: base.times,
+                });
+                rows.push(Row {
+                    name: "h2load: Check (4 connections x 16 streams)".into(),
+                    value: ours.rate,
+                    unit: "checks/s",
+                    baseline: Some(("h2load empty handler".into(), base.rate)),
+                    target: Some(0.70),
+                    extra: ours.times,
+                });
+            } else {
+                eprintln!("h2load is not installed (apt-get install nghttp2-client): skipped");
+            }
+        }
         let (cached_rate, cached_lat) =
             sdk_cached_checks(node.grpc_addr(), &setup, &subjects, phase).await?;
         rows.push(Row {
