@@ -279,3 +279,108 @@ async fn watch_needs_a_session_and_a_valid_cursor_and_ends_when_the_node_stops()
     .expect("the stream ends");
     assert!(end.is_none() || end.is_some_and(|r| r.is_err()));
 }
+
+/// An equivocation (a second entry at a seq already held) by `author`, whose latest entry is
+/// `head`: the node freezes the feed.
+async fn equivocate(
+    ledger: &mut consent_proto::pb::ledger_client::LedgerClient<tonic::transport::Channel>,
+    author: &consent_proto::entry::Author,
+    head: &consent_proto::Entry,
+    body: Body,
+) {
+    let fork = consent_proto::Entry::sign(
+        Some(author.feed()),
+        head.seq,
+        head.prev,
+        head.time_ms,
+        &body,
+        author.key(),
+    )
+    .expect("valid");
+    let err = ledger
+        .submit(pb::SubmitRequest {
+            entry: Some(fork.to_signed()),
+        })
+        .await
+        .expect_err("equivocation");
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freezes_that_concern_the_collector_are_streamed_once_and_resume_exactly() {
+    let node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let me = scene.collector.feed();
+    let grant = |purpose| fixtures::grant(me, scene.policy, &[purpose], &[C::Location], T0, None);
+    // Alice grants to the collector; Bob only asks for access (no grant).
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let a1 = fixtures::append(&mut alice, T0 + DAY, grant(P::Research));
+    let (mut bob, b0) = fixtures::author(Role::Citizen, "bob", T0);
+    let b1 = fixtures::append(
+        &mut bob,
+        T0 + DAY,
+        fixtures::request(me, RequestKind::Access),
+    );
+    for e in [&a0, &a1, &b0, &b1] {
+        submit_ok(&mut ledger, e).await;
+    }
+    let mut sdk = Collector::connect(&node.url(), scene.collector.key().clone(), me)
+        .await
+        .expect("session");
+    let mut stream = sdk.watch(Bytes::new(), 100).await.expect("watch");
+    let kinds = [
+        next(&mut stream).await.kind(),
+        next(&mut stream).await.kind(),
+        next(&mut stream).await.kind(),
+    ];
+    assert_eq!(
+        kinds,
+        [
+            pb::WatchKind::Accredited,
+            pb::WatchKind::Grant,
+            pb::WatchKind::Request
+        ]
+    );
+    // Bob's freeze does not concern the collector (no grant); Alice's does.
+    equivocate(&mut ledger, &bob, &b1, fixtures::request(me, RequestKind::Erasure)).await;
+    equivocate(&mut ledger, &alice, &a1, grant(P::ServiceProvision)).await;
+    let frozen = next(&mut stream).await;
+    assert_eq!(frozen.kind(), pb::WatchKind::Frozen);
+    assert_eq!(frozen.feed.as_ref(), &alice.feed().0[..]);
+    assert_eq!(frozen.cursor.len(), 24);
+
+    // From the cursor before the freeze: the freeze once, then only heartbeats.
+    let before = {
+        let mut replay = sdk.watch(Bytes::new(), 100).await.expect("replay");
+        let mut last = Bytes::new();
+        for _ in 0..3 {
+            last = next(&mut replay).await.cursor;
+        }
+        last
+    };
+    let mut resumed = sdk.watch(before, 100).await.expect("resume");
+    let again = next(&mut resumed).await;
+    assert_eq!(
+        (again.kind(), again.feed.clone()),
+        (pb::WatchKind::Frozen, frozen.feed.clone())
+    );
+    let mut after = sdk.watch(frozen.cursor.clone(), 100).await.expect("resume");
+    let first = tokio::time::timeout(WAIT, after.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("ok");
+    assert_eq!(first.kind(), pb::WatchKind::Heartbeat);
+    for stream in [&mut resumed, &mut after] {
+        let beat = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        assert_eq!(beat.kind(), pb::WatchKind::Heartbeat, "nothing repeated");
+    }
+}
