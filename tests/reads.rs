@@ -183,3 +183,76 @@ async fn a_quorum_outvotes_a_node_that_withholds_a_revocation() {
         answer.why
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_session_fails_over_to_its_next_endpoint_and_denies_when_none_answers() {
+    let genesis = fixture_genesis();
+    let mut a = TestNode::start(&genesis).await;
+    let mut b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    connected(&[&a, &b], 1).await;
+    let scene = fixtures::scene(T0);
+    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+    let grant = fixtures::append(
+        &mut alice,
+        T0 + DAY,
+        fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        ),
+    );
+    let mut ledger_a = a.ledger().await;
+    for e in scene.entries.iter().chain([&a0, &grant]) {
+        submit_ok(&mut ledger_a, e).await;
+    }
+    eventually(WAIT, "the grant at b", || async {
+        (head_seq(&b, &alice.feed()).await == Some(1)).then_some(())
+    })
+    .await;
+    let (url_a, url_b) = (a.url(), b.url());
+    let me = &scene.collector;
+    let mut collector = consent_client::collector::Collector::connect_any(
+        &["http://127.0.0.1:1", &url_a, &url_b],
+        me.key().clone(),
+        me.feed(),
+    )
+    .await
+    .expect("an endpoint answers");
+    assert_eq!(collector.url(), url_a, "the first endpoint that answers");
+    assert_eq!(
+        ask(&mut collector, alice.feed()).await.expect("a"),
+        pb::Decision::Allow
+    );
+    a.stop().await;
+    assert_eq!(
+        ask(&mut collector, alice.feed()).await.expect("b answers"),
+        pb::Decision::Allow
+    );
+    assert_eq!(collector.url(), url_b);
+    b.stop().await;
+    let err = ask(&mut collector, alice.feed())
+        .await
+        .expect_err("nobody answers");
+    assert!(
+        matches!(
+            err,
+            consent_client::collector::CollectorError::Refused {
+                code: tonic::Code::Unavailable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn ask(
+    c: &mut consent_client::collector::Collector,
+    subject: consent_proto::FeedId,
+) -> Result<pb::Decision, consent_client::collector::CollectorError> {
+    c.check(subject, P::ServiceProvision, C::Location)
+        .await
+        .map(|r| r.decision())
+}

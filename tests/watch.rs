@@ -346,7 +346,13 @@ async fn freezes_that_concern_the_collector_are_streamed_once_and_resume_exactly
         ]
     );
     // Bob's freeze does not concern the collector (no grant); Alice's does.
-    equivocate(&mut ledger, &bob, &b1, fixtures::request(me, RequestKind::Erasure)).await;
+    equivocate(
+        &mut ledger,
+        &bob,
+        &b1,
+        fixtures::request(me, RequestKind::Erasure),
+    )
+    .await;
     equivocate(&mut ledger, &alice, &a1, grant(P::ServiceProvision)).await;
     let frozen = next(&mut stream).await;
     assert_eq!(frozen.kind(), pb::WatchKind::Frozen);

@@ -134,8 +134,13 @@ pub async fn authenticate(
     Ok((r.token, r.expires_ms))
 }
 
-/// A collector's session with one node.
+/// A collector's session with one node at a time, failing over to the next of its endpoints
+/// when the node cannot be reached.
 pub struct Collector {
+    /// Every endpoint, in order of preference.
+    endpoints: Vec<String>,
+    /// The one in use.
+    current: usize,
     url: String,
     channel: Channel,
     key: SecretKey,
@@ -147,28 +152,58 @@ pub struct Collector {
 impl Collector {
     /// Connects to the node at `url` and authenticates as `me` with its current `key`.
     pub async fn connect(url: &str, key: SecretKey, me: FeedId) -> Result<Self, CollectorError> {
-        let unreachable = |message: String| CollectorError::Unreachable {
-            url: url.to_string(),
-            message,
+        Self::connect_any(&[url], key, me).await
+    }
+
+    /// Connects to the first of `endpoints` that answers and authenticates there; later calls
+    /// that cannot reach it move on to the next (round robin), once per call.
+    pub async fn connect_any(
+        endpoints: &[&str],
+        key: SecretKey,
+        me: FeedId,
+    ) -> Result<Self, CollectorError> {
+        let mut last = CollectorError::Unreachable {
+            url: String::new(),
+            message: "no endpoint given".into(),
         };
-        let channel = Channel::from_shared(url.to_string())
-            .map_err(|e| unreachable(format!("not a valid URL ({e})")))?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .connect()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let (token, expires_ms) = authenticate(channel.clone(), &key, me).await?;
-        let client = ConsentClient::with_interceptor(channel.clone(), Bearer::new(&token)?);
-        Ok(Self {
-            url: url.to_string(),
-            channel,
-            key,
-            me,
-            client,
-            expires_ms,
-        })
+        for (i, url) in endpoints.iter().enumerate() {
+            match session(url, &key, me).await {
+                Ok((channel, client, expires_ms)) => {
+                    return Ok(Self {
+                        endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+                        current: i,
+                        url: url.to_string(),
+                        channel,
+                        key,
+                        me,
+                        client,
+                        expires_ms,
+                    });
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Moves the session to the next endpoint that answers (false if none does).
+    async fn fail_over(&mut self) -> bool {
+        let n = self.endpoints.len();
+        for step in 1..n {
+            let i = (self.current + step) % n;
+            if let Ok((channel, client, expires_ms)) =
+                session(&self.endpoints[i], &self.key, self.me).await
+            {
+                tracing::warn!(from = %self.url, to = %self.endpoints[i], "collector session failed over");
+                self.current = i;
+                self.url = self.endpoints[i].clone();
+                self.channel = channel;
+                self.client = client;
+                self.expires_ms = expires_ms;
+                return true;
+            }
+        }
+        false
     }
 
     /// The node's URL.
@@ -184,11 +219,16 @@ impl Collector {
     /// Renews the session if it ends within a minute.
     async fn fresh(&mut self) -> Result<(), CollectorError> {
         if crate::time::now_ms() + RENEW_BEFORE_MS >= self.expires_ms {
-            let (token, expires_ms) =
-                authenticate(self.channel.clone(), &self.key, self.me).await?;
-            self.client =
-                ConsentClient::with_interceptor(self.channel.clone(), Bearer::new(&token)?);
-            self.expires_ms = expires_ms;
+            match authenticate(self.channel.clone(), &self.key, self.me).await {
+                Ok((token, expires_ms)) => {
+                    self.client =
+                        ConsentClient::with_interceptor(self.channel.clone(), Bearer::new(&token)?);
+                    self.expires_ms = expires_ms;
+                }
+                Err(CollectorError::Unauthenticated { code, .. })
+                    if code == Code::Unavailable && self.fail_over().await => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -227,11 +267,12 @@ impl Collector {
         request: pb::CheckRequest,
     ) -> Result<pb::CheckResponse, CollectorError> {
         self.fresh().await?;
-        self.client
-            .check(request)
-            .await
-            .map(|r| r.into_inner())
-            .map_err(|s| refused("the check", s))
+        match self.client.check(request.clone()).await {
+            Err(s) if unreachable(&s) && self.fail_over().await => self.client.check(request).await,
+            other => other,
+        }
+        .map(|r| r.into_inner())
+        .map_err(|s| refused("the check", s))
     }
 
     /// Up to 1,000 checks answered from one consistent view.
@@ -240,11 +281,15 @@ impl Collector {
         checks: Vec<pb::CheckRequest>,
     ) -> Result<Vec<pb::CheckResponse>, CollectorError> {
         self.fresh().await?;
-        self.client
-            .check_batch(pb::CheckBatchRequest { checks })
-            .await
-            .map(|r| r.into_inner().decisions)
-            .map_err(|s| refused("the check batch", s))
+        let request = pb::CheckBatchRequest { checks };
+        match self.client.check_batch(request.clone()).await {
+            Err(s) if unreachable(&s) && self.fail_over().await => {
+                self.client.check_batch(request).await
+            }
+            other => other,
+        }
+        .map(|r| r.into_inner().decisions)
+        .map_err(|s| refused("the check batch", s))
     }
 }
 
@@ -258,14 +303,16 @@ impl Collector {
         heartbeat_ms: u32,
     ) -> Result<tonic::Streaming<pb::WatchEvent>, CollectorError> {
         self.fresh().await?;
-        self.client
-            .watch(pb::WatchRequest {
-                cursor,
-                heartbeat_ms,
-            })
-            .await
-            .map(|r| r.into_inner())
-            .map_err(|s| refused("the watch", s))
+        let request = pb::WatchRequest {
+            cursor,
+            heartbeat_ms,
+        };
+        match self.client.watch(request.clone()).await {
+            Err(s) if unreachable(&s) && self.fail_over().await => self.client.watch(request).await,
+            other => other,
+        }
+        .map(|r| r.into_inner())
+        .map_err(|s| refused("the watch", s))
     }
 }
 
@@ -310,6 +357,34 @@ impl Collector {
             }),
         }
     }
+}
+
+/// Whether a call failed because the node could not be reached (not because it refused).
+fn unreachable(s: &Status) -> bool {
+    s.code() == Code::Unavailable
+}
+
+/// A channel to `url` and a session there.
+async fn session(
+    url: &str,
+    key: &SecretKey,
+    me: FeedId,
+) -> Result<(Channel, SessionClient, u64), CollectorError> {
+    let unreachable = |message: String| CollectorError::Unreachable {
+        url: url.to_string(),
+        message,
+    };
+    let channel = Channel::from_shared(url.to_string())
+        .map_err(|e| unreachable(format!("not a valid URL ({e})")))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let (token, expires_ms) = authenticate(channel.clone(), key, me).await?;
+    let client = ConsentClient::with_interceptor(channel.clone(), Bearer::new(&token)?);
+    Ok((channel, client, expires_ms))
 }
 
 fn refused(what: &'static str, s: Status) -> CollectorError {
