@@ -12,7 +12,7 @@ use consent_proto::ids::EntryId;
 use consent_proto::pb::{self, Decision, Reason};
 use consent_proto::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
 use consent_tests::eventually;
-use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
+use consent_tests::harness::{TestNode, citizen_granting, fixture_genesis, submit_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
 const PURPOSES: [P; 3] = [P::ServiceProvision, P::Research, P::ThirdPartySharing];
@@ -275,19 +275,7 @@ async fn a_grant_expires_in_the_cache_with_no_event_in_flight() {
 async fn a_stale_cache_asks_the_node_and_denies_when_the_node_is_gone_too() {
     let (mut node, scene, cache, mut asker) = setup(CacheConfig::default()).await;
     let now = consent_client::time::now_ms();
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", now);
-    let grant = fixtures::append(
-        &mut alice,
-        now,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::Research],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (alice, a0, grant) = citizen_granting(&scene, "alice", now, now, P::Research);
     let mut ledger = node.ledger().await;
     submit_ok(&mut ledger, &a0).await;
     submit_ok(&mut ledger, &grant).await;

@@ -3,9 +3,9 @@
 
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_proto::vocab::{DataCategory as C, Purpose as P};
 use consent_tests::eventually;
-use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
+use consent_tests::harness::{TestNode, citizen_granting, fixture_genesis, submit_ok};
 use consent_tests::net::{WAIT, connected, decision, head_seq, same_entries};
 use prost::bytes::Bytes;
 
@@ -16,19 +16,8 @@ async fn a_consistency_token_from_a_revocation_prevents_a_stale_allow() {
     let b = TestNode::start_with_peers(&genesis, &[&a]).await;
     connected(&[&a, &b], 1).await;
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (mut alice, a0, grant) =
+        citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut ledger_a = a.ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut ledger_a, e).await;
@@ -123,19 +112,8 @@ async fn a_quorum_outvotes_a_node_that_withholds_a_revocation() {
     let c = TestNode::start_with_peers(&genesis, &[&a, &b]).await;
     connected(&[&a, &b, &c], 2).await;
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (mut alice, a0, grant) =
+        citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut ledger_a = a.ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut ledger_a, e).await;
@@ -191,19 +169,7 @@ async fn a_collector_session_fails_over_to_its_next_endpoint_and_denies_when_non
     let mut b = TestNode::start_with_peers(&genesis, &[&a]).await;
     connected(&[&a, &b], 1).await;
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (alice, a0, grant) = citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut ledger_a = a.ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut ledger_a, e).await;

@@ -7,7 +7,7 @@ use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::ids::FeedId;
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
-use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
+use consent_tests::harness::{TestNode, citizen_granting, fixture_genesis, submit_ok};
 use consent_tests::net::{WAIT, connected, decision, head_seq, same_entries};
 use consent_tests::{eventually, within};
 
@@ -21,19 +21,8 @@ async fn three_nodes_converge_and_a_revocation_anywhere_denies_everywhere() {
     connected(&[&b, &c], 1).await;
     // Gossipsub needs a heartbeat to build its mesh after the subscriptions are exchanged.
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (mut alice, a0, grant) =
+        citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut ledger_a = a.ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut ledger_a, e).await;
@@ -75,19 +64,8 @@ async fn five_nodes_in_a_chain_converge_across_four_hops() {
     let refs: Vec<&TestNode> = nodes.iter().collect();
     connected(&refs, 1).await;
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (mut alice, a0, grant) =
+        citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut first = nodes[0].ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut first, e).await;
@@ -123,19 +101,8 @@ async fn a_gap_is_pulled_from_the_peer_that_pushed() {
     let a = TestNode::start(&genesis).await;
     // Alice's history exists only at A before B joins.
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (mut alice, a0, grant) =
+        citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut ledger_a = a.ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut ledger_a, e).await;
@@ -185,19 +152,7 @@ async fn an_equivocation_seen_at_one_node_freezes_the_feed_everywhere() {
     let c = TestNode::start_with_peers(&genesis, &[&a]).await;
     connected(&[&a], 2).await;
     let scene = fixtures::scene(T0);
-    let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
-    let grant = fixtures::append(
-        &mut alice,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (alice, a0, grant) = citizen_granting(&scene, "alice", T0, T0 + DAY, P::ServiceProvision);
     let mut ledger_a = a.ledger().await;
     for e in scene.entries.iter().chain([&a0, &grant]) {
         submit_ok(&mut ledger_a, e).await;
@@ -393,19 +348,8 @@ async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
     let genesis = fixture_genesis();
     let a = TestNode::start(&genesis).await;
     let scene = fixtures::scene(T0);
-    let (mut mallory, m0) = fixtures::author(Role::Citizen, "mallory", T0);
-    let grant = fixtures::append(
-        &mut mallory,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (mallory, m0, grant) =
+        citizen_granting(&scene, "mallory", T0, T0 + DAY, P::ServiceProvision);
     let fork = consent_proto::Entry::sign(
         Some(mallory.feed()),
         1,
