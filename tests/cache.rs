@@ -35,8 +35,17 @@ impl Rng {
     }
 }
 
-/// A node with the fixture scene, a session, and a cache following the collector's stream.
-async fn setup(config: CacheConfig) -> (TestNode, fixtures::Scene, DecisionCache, Collector) {
+/// A node with the fixture scene, a session, and a cache following the collector's stream (and
+/// the task that follows it).
+struct Setup {
+    node: TestNode,
+    scene: fixtures::Scene,
+    cache: DecisionCache,
+    asker: Collector,
+    follower: tokio::task::JoinHandle<()>,
+}
+
+async fn setup(config: CacheConfig) -> Setup {
     let node = TestNode::start(&fixture_genesis()).await;
     let scene = fixtures::scene(T0);
     let mut ledger = node.ledger().await;
@@ -49,10 +58,16 @@ async fn setup(config: CacheConfig) -> (TestNode, fixtures::Scene, DecisionCache
     let watcher = connect().await.expect("session");
     let asker = connect().await.expect("session");
     let cache = DecisionCache::new(me.feed(), config);
-    let _task = cache.follow(watcher);
+    let follower = cache.follow(watcher);
     let size = node.status().await.entries;
     assert!(cache.reached(size, WAIT).await, "cache caught up");
-    (node, scene, cache, asker)
+    Setup {
+        node,
+        scene,
+        cache,
+        asker,
+        follower,
+    }
 }
 
 /// Compares the cache with the node's CheckBatch for `queries` at one time.
@@ -88,7 +103,13 @@ async fn compare(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_stays_exact_through_10000_grants_and_revocations_interleaved_with_checks() {
-    let (node, scene, cache, mut asker) = setup(CacheConfig::default()).await;
+    let Setup {
+        node,
+        scene,
+        cache,
+        mut asker,
+        ..
+    } = setup(CacheConfig::default()).await;
     let me = scene.collector.feed();
     let mut ledger = node.ledger().await;
     let now = consent_client::time::now_ms();
@@ -222,18 +243,15 @@ async fn a_grant_expires_in_the_cache_with_no_event_in_flight() {
         max_stream_age: Duration::from_secs(120),
         ..CacheConfig::default()
     };
-    let node = TestNode::start(&fixture_genesis()).await;
-    let scene = fixtures::scene(T0);
-    let mut ledger = node.ledger().await;
-    for e in &scene.entries {
-        submit_ok(&mut ledger, e).await;
-    }
+    let Setup {
+        node,
+        scene,
+        cache,
+        follower: task,
+        ..
+    } = setup(config).await;
     let me = &scene.collector;
-    let watcher = Collector::connect(&node.url(), me.key().clone(), me.feed())
-        .await
-        .expect("session");
-    let cache = DecisionCache::new(me.feed(), config);
-    let task = cache.follow(watcher);
+    let mut ledger = node.ledger().await;
     let now = consent_client::time::now_ms();
     let until = now + 1_500;
     let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", now - 1_000);
@@ -273,7 +291,13 @@ async fn a_grant_expires_in_the_cache_with_no_event_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_cache_asks_the_node_and_denies_when_the_node_is_gone_too() {
-    let (mut node, scene, cache, mut asker) = setup(CacheConfig::default()).await;
+    let Setup {
+        mut node,
+        scene,
+        cache,
+        mut asker,
+        ..
+    } = setup(CacheConfig::default()).await;
     let now = consent_client::time::now_ms();
     let (alice, a0, grant) = citizen_granting(&scene, "alice", now, now, P::Research);
     let mut ledger = node.ledger().await;
