@@ -100,15 +100,7 @@ async fn main() -> anyhow::Result<()> {
     let _follow =
         cache.follow(Collector::connect(&url, operator.key().clone(), operator.feed()).await?);
     let mut status = pb::node_client::NodeClient::connect(url.clone()).await?;
-    let position = status
-        .status(pb::StatusRequest {})
-        .await?
-        .into_inner()
-        .entries;
-    anyhow::ensure!(
-        cache.reached(position, Duration::from_secs(10)).await,
-        "the decision cache did not catch up"
-    );
+    caught_up(&cache, &mut status).await?;
     let mut db = Database::default();
     let mut cursor = Bytes::new();
 
@@ -144,15 +136,7 @@ async fn main() -> anyhow::Result<()> {
             ledger.submit(submit(&revoke)).await?;
             println!("ben revoked his consent and asked for erasure");
             // Like a consistency token: no check answered from before the revocation.
-            let position = status
-                .status(pb::StatusRequest {})
-                .await?
-                .into_inner()
-                .entries;
-            anyhow::ensure!(
-                cache.reached(position, Duration::from_secs(10)).await,
-                "the decision cache did not see the revocation"
-            );
+            caught_up(&cache, &mut status).await?;
             // The gateway reacts to its watch stream: erase, then acknowledge.
             loop {
                 let event = tokio::time::timeout(Duration::from_secs(10), watch.next())
@@ -205,6 +189,23 @@ async fn main() -> anyhow::Result<()> {
     );
     node.shutdown();
     node.join().await?;
+    Ok(())
+}
+
+/// Waits until the cache reflects everything the node holds now.
+async fn caught_up(
+    cache: &DecisionCache,
+    status: &mut pb::node_client::NodeClient<tonic::transport::Channel>,
+) -> anyhow::Result<()> {
+    let position = status
+        .status(pb::StatusRequest {})
+        .await?
+        .into_inner()
+        .entries;
+    anyhow::ensure!(
+        cache.reached(position, Duration::from_secs(10)).await,
+        "the decision cache did not reach the node's position {position}"
+    );
     Ok(())
 }
 
