@@ -85,6 +85,7 @@ pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod memory;
+pub mod merkle;
 pub mod pb;
 pub mod receipt;
 pub mod sig;
