@@ -86,6 +86,7 @@ pub mod keys;
 pub mod limits;
 pub mod memory;
 pub mod merkle;
+pub mod note;
 pub mod pb;
 pub mod receipt;
 pub mod sig;

@@ -119,7 +119,11 @@ fn the_rfc_6962_test_vectors() {
     let t = tree_of(&d);
     for (i, want) in roots.iter().enumerate() {
         let size = i as u64 + 1;
-        assert_eq!(hex::encode(t.root_at(size).expect("within")), *want, "size {size}");
+        assert_eq!(
+            hex::encode(t.root_at(size).expect("within")),
+            *want,
+            "size {size}"
+        );
     }
     assert_eq!(
         hex::encode(empty_root()),
