@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "consent/v1/ledger.proto",
     "consent/v1/consent.proto",
     "consent/v1/node.proto",
+    "consent/v1/log.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -235,6 +235,11 @@ impl TestNode {
     pub async fn status_client(&self) -> NodeClient<Channel> {
         NodeClient::new(self.channel().await)
     }
+
+    /// A Log client.
+    pub async fn log(&self) -> pb::log_client::LogClient<Channel> {
+        pb::log_client::LogClient::new(self.channel().await)
+    }
 }
 
 /// Submits one entry and returns the response or the status.

@@ -1,8 +1,7 @@
 //! # consent-node: the `consentd` daemon
 //!
 //! A node validates, stores and serves signed consent feeds (see `consent-proto` for the
-//! protocol). Replication between nodes comes later; every entry, from a client or a peer, goes
-//! through the same single write path.
+//! protocol). Every entry, from a client or a peer, goes through the same single write path.
 //!
 //! # Layout
 //! - [`config`]: TOML configuration and its defaults (a working dev setup).
@@ -10,13 +9,16 @@
 //! - [`identity`]: the node's Ed25519 key in the data directory.
 //! - [`store`]: the storage-engine boundary ([`store::KvStore`]), sled and memory engines, and
 //!   the conformance suite every engine must pass.
-//! - [`ledger`]: tables, the single writer (group commit), reads and checks, store checks.
+//! - [`ledger`]: tables, the single writer (group commit), reads and checks, the Merkle tree
+//!   over the arrival log, store checks.
+//! - [`checkpoints`]: the node's signed checkpoints of its log and their cosignatures.
 //! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
 //! - [`logging`]: tracing set-up (human or JSON).
 
 pub mod api;
+pub mod checkpoints;
 pub mod config;
 pub mod genesis;
 pub mod identity;

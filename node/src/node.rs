@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ServeConfig, node::NodeInfo};
+use crate::checkpoints::Checkpoints;
 use crate::config::Config;
 use crate::config::Engine;
 use crate::genesis::Genesis;
@@ -88,6 +89,9 @@ pub const P2P_ADDR_FILE: &str = "p2p.addr";
 /// File in the data directory holding the bound gRPC address once the node serves.
 pub const ADDR_FILE: &str = "grpc.addr";
 
+/// How often the node signs a checkpoint of its log (when it grew).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A running node.
 pub struct Node {
     p2p: Option<P2pHandle>,
@@ -132,6 +136,7 @@ impl Node {
             &genesis.digest(),
             config.ledger_config(),
         )?;
+        let checkpoints = Checkpoints::open(ledger.clone(), node_key.clone())?;
         let listener = TcpListener::bind(config.grpc_listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -226,12 +231,22 @@ impl Node {
                 let ticker = {
                     let ledger = ledger.clone();
                     let cancel = cancel.clone();
+                    let checkpoints = checkpoints.clone();
                     tokio::spawn(async move {
                         let mut interval = tokio::time::interval(Ledger::TICK);
+                        let mut sign = tokio::time::interval(CHECKPOINT_EVERY);
                         loop {
                             tokio::select! {
                                 _ = cancel.cancelled() => break,
                                 _ = interval.tick() => ledger.tick().await,
+                                _ = sign.tick() => {
+                                    let c = checkpoints.clone();
+                                    match tokio::task::spawn_blocking(move || c.refresh()).await {
+                                        Ok(Err(e)) => tracing::error!(error = %e, "cannot sign a checkpoint"),
+                                        Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+                                        Ok(Ok(_)) => {}
+                                    }
+                                }
                             }
                         }
                     })
@@ -242,6 +257,7 @@ impl Node {
                     ledger.clone(),
                     node_key,
                     info,
+                    checkpoints,
                     serve_config,
                     shutdown,
                 )

@@ -309,6 +309,13 @@ impl Tree {
         }
     }
 
+    /// Forgets every leaf from `size` on (nothing if the tree is smaller).
+    pub fn truncate(&mut self, size: u64) {
+        for (level, row) in self.levels.iter_mut().enumerate() {
+            row.truncate((size >> level) as usize);
+        }
+    }
+
     /// The root of the first `size` leaves (`None` above the size).
     pub fn root_at(&self, size: u64) -> Option<Hash> {
         (size <= self.size()).then(|| match root(self, size) {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod consent;
 pub mod error;
 pub mod ledger;
+pub mod log;
 pub mod node;
 pub mod watch;
 
@@ -35,6 +36,7 @@ pub async fn serve(
     ledger: Ledger,
     node_key: SecretKey,
     info: node::NodeInfo,
+    checkpoints: crate::checkpoints::Checkpoints,
     config: ServeConfig,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Result<(), ServeError> {
@@ -47,6 +49,9 @@ pub async fn serve(
         .await;
     health
         .set_serving::<pb::node_server::NodeServer<node::NodeService>>()
+        .await;
+    health
+        .set_serving::<pb::log_server::LogServer<log::LogService>>()
         .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -75,6 +80,9 @@ pub async fn serve(
     ))
     .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+    let log_service =
+        pb::log_server::LogServer::new(log::LogService::new(ledger.clone(), checkpoints))
+            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
     let node_service = pb::node_server::NodeServer::new(node::NodeService::new(ledger, info))
         .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
@@ -88,6 +96,7 @@ pub async fn serve(
         .add_service(ledger_service)
         .add_service(consent_service)
         .add_service(node_service)
+        .add_service(log_service)
         // TCP_NODELAY: without it small unary replies wait on delayed ACKs (~40 ms each).
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),

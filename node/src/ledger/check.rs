@@ -257,6 +257,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         Arc::clone(&replica),
         Arc::new(Stats::default()),
         Arc::new(registrars.clone()),
+        Arc::default(),
         LedgerConfig {
             max_pending: u64::MAX,
             ..LedgerConfig::default()

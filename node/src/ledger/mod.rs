@@ -8,6 +8,7 @@ pub mod staged;
 pub mod tables;
 #[cfg(test)]
 mod tests;
+pub mod tree;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
@@ -101,8 +102,10 @@ impl Default for LedgerConfig {
 /// Counters the writer publishes after each commit.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Entries in the arrival log.
+    /// Entries in the arrival log, as checks see it (published when a group is applied).
     pub log_size: AtomicU64,
+    /// Entries in the arrival log known to be on disk (published after the group's fsync).
+    pub durable_size: AtomicU64,
     /// Feeds known.
     pub feeds: AtomicU64,
     /// Feeds frozen.
@@ -179,6 +182,7 @@ pub struct Ledger {
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
     caches: Arc<decisions::Caches>,
+    tree: Arc<tree::LogTree>,
     accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
 }
 
@@ -213,12 +217,14 @@ impl Ledger {
             .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
         let stats = Arc::new(Stats::default());
         let registrars = Arc::new(registrars);
+        let tree = Arc::new(tree::LogTree::rebuild(&*store)?);
         let (tx, rx) = mpsc::channel(config.queue_depth);
         let (accepted, _) = tokio::sync::broadcast::channel(4096);
         let writer = Writer::open(
             Arc::clone(&store),
             Arc::clone(&stats),
             Arc::clone(&registrars),
+            Arc::clone(&tree),
             config,
         )?
         .announcing(accepted.clone());
@@ -233,6 +239,7 @@ impl Ledger {
                 registrars,
                 tx,
                 caches: Arc::default(),
+                tree,
                 accepted,
             },
             WriterThread(thread),
@@ -343,6 +350,11 @@ impl Ledger {
         self.stats.timings()
     }
 
+    /// Entries in the arrival log known to be on disk.
+    pub fn durable_size(&self) -> u64 {
+        self.stats.durable_size.load(Ordering::Acquire)
+    }
+
     /// Counters.
     pub fn stats(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -374,6 +386,15 @@ impl Ledger {
     /// An accepted entry and its arrival index.
     pub fn entry(&self, id: &EntryId) -> Result<Option<(u64, Entry)>, LedgerError> {
         Ok(Staged::new(&*self.store).entry_with_index(id)?)
+    }
+
+    /// The id of the entry at arrival index `index`.
+    pub fn entry_at(&self, index: u64) -> Result<Option<EntryId>, LedgerError> {
+        self.store
+            .get(&tables::log_key(index))?
+            .map(|id| tables::bytes32(&id).map(EntryId))
+            .transpose()
+            .map_err(LedgerError::from)
     }
 
     /// Up to `limit` entries of a feed from `from_seq`, with their arrival indexes.
@@ -593,6 +614,11 @@ impl Ledger {
             out.push([proof.held, proof.conflicting]);
         }
         Ok(out)
+    }
+
+    /// The Merkle tree over the arrival log.
+    pub fn tree(&self) -> &tree::LogTree {
+        &self.tree
     }
 
     /// The store (for status and checks).

@@ -236,3 +236,18 @@ fn any_change_to_a_proof_or_its_claims_is_detected() {
         Err(ProofError::WrongLength)
     );
 }
+
+#[test]
+fn a_truncated_tree_grows_again_to_the_same_roots() {
+    let all = leaves(100);
+    let mut t = tree_of(&all);
+    let want = t.root_at(100).expect("within");
+    t.truncate(37);
+    assert_eq!(t.size(), 37);
+    assert_eq!(t.root_at(37), Some(mth(&all[..37])));
+    assert_eq!(t.root_at(38), None);
+    for x in &all[37..] {
+        t.push(x);
+    }
+    assert_eq!(t.root_at(100), Some(want));
+}

@@ -27,6 +27,7 @@ impl Writer {
         self.counters.log_size += 1;
         let feed = entry.feed;
         self.touched.push(feed);
+        self.appended.push(entry.id);
         let encoded = entry.encode();
         staged.put(
             tables::entry_key(&entry.id),

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::staged::Staged;
 use super::tables::{self, Awaited, PendingRecord, ProofRecord, meta};
+use super::tree::LogTree;
 use super::{LedgerConfig, LedgerError, Stats, now_ms};
 
 mod append;
@@ -108,6 +109,9 @@ pub(crate) struct Writer {
     collectors_changed: bool,
     /// Feeds the group being staged changed (their cached subject facts go stale).
     touched: Vec<FeedId>,
+    /// Entries the group being staged appends to the arrival log, in order (for the tree).
+    appended: Vec<EntryId>,
+    tree: Arc<LogTree>,
     /// Entries accepted in the group being staged (encoded), and conflicting entries of feeds it
     /// froze, announced once durable.
     just_accepted: Vec<Arc<Vec<u8>>>,
@@ -180,11 +184,14 @@ impl Writer {
         store: Arc<dyn KvStore>,
         stats: Arc<Stats>,
         registrars: Arc<HashSet<FeedId>>,
+        tree: Arc<LogTree>,
         config: LedgerConfig,
     ) -> Result<Self, StoreError> {
         let mut w = Writer {
             collectors_changed: false,
             touched: Vec::new(),
+            appended: Vec::new(),
+            tree,
             just_accepted: Vec::new(),
             announce: None,
             store,
@@ -225,6 +232,7 @@ impl Writer {
             self.counters.pending += 1;
         }
         self.counters.publish(&self.stats);
+        self.stats.durable_size.store(log_size, Ordering::Release);
         Ok(())
     }
 
@@ -311,6 +319,8 @@ impl Writer {
                     let _view = stats.view.write();
                     let applied = store.apply(writes);
                     if applied.is_ok() {
+                        // Counters (Status, watch positions) and caches follow what checks see.
+                        self.counters.publish(&self.stats);
                         self.invalidate();
                     }
                     applied
@@ -335,6 +345,9 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.counters.publish(&self.stats);
+                self.stats
+                    .durable_size
+                    .store(self.counters.log_size, Ordering::Release);
                 let accepted = std::mem::take(&mut self.just_accepted);
                 if let Some(announce) = &self.announce {
                     for entry in accepted {
@@ -350,6 +363,7 @@ impl Writer {
                 // Conservative: the failed group may have been partly visible.
                 self.collectors_changed = false;
                 self.touched.clear();
+                self.appended.clear();
                 self.just_accepted.clear();
                 {
                     let _view = self.stats.view.write();
@@ -376,6 +390,7 @@ impl Writer {
                 .collector_generation
                 .fetch_add(1, Ordering::AcqRel);
         }
+        self.tree.extend(&std::mem::take(&mut self.appended));
         self.touched.sort_unstable_by_key(|f| f.0);
         self.touched.dedup();
         self.stats

@@ -1,0 +1,146 @@
+//! `consent.v1.Log`: the node's signed checkpoints and the Merkle proofs that tie entries and
+//! older checkpoints to them. Proofs are only given for tree sizes up to the latest signed
+//! checkpoint, so every proof can be checked against a root the node has signed.
+
+use consent_proto::ids::EntryId;
+use consent_proto::merkle::Hash;
+use consent_proto::note::SignedNote;
+use consent_proto::pb;
+use prost::bytes::Bytes;
+use tonic::{Request, Response, Status};
+
+use super::error::id32;
+use crate::checkpoints::Checkpoints;
+use crate::ledger::Ledger;
+
+/// The Log service.
+pub struct LogService {
+    ledger: Ledger,
+    checkpoints: Checkpoints,
+}
+
+impl LogService {
+    /// Serves `ledger`'s tree and `checkpoints`.
+    pub fn new(ledger: Ledger, checkpoints: Checkpoints) -> Self {
+        Self {
+            ledger,
+            checkpoints,
+        }
+    }
+
+    /// The latest checkpoint (signing one first if none exists yet).
+    fn latest(&self) -> Result<SignedNote, Status> {
+        match self.checkpoints.latest() {
+            Some(note) => Ok(note),
+            None => self
+                .checkpoints
+                .refresh()?
+                .ok_or_else(|| Status::unavailable("no checkpoint signed yet; retry shortly")),
+        }
+    }
+
+    /// `requested` (0: the latest checkpoint's size), refused above the latest checkpoint.
+    fn tree_size(&self, requested: u64) -> Result<u64, Status> {
+        let signed = self.latest()?.checkpoint.size;
+        match requested {
+            0 => Ok(signed),
+            n if n <= signed => Ok(n),
+            n => Err(Status::out_of_range(format!(
+                "tree size {n} is beyond the latest signed checkpoint ({signed}); ask for the \
+                 checkpoint again later"
+            ))),
+        }
+    }
+}
+
+fn hashes(list: Vec<Hash>) -> Vec<Bytes> {
+    list.into_iter()
+        .map(|h| Bytes::copy_from_slice(&h))
+        .collect()
+}
+
+#[tonic::async_trait]
+impl pb::log_server::Log for LogService {
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let note = self.latest()?;
+        Ok(Response::new(pb::GetCheckpointResponse {
+            note: note.to_text(),
+            tree_size: note.checkpoint.size,
+            root_hash: Bytes::copy_from_slice(&note.checkpoint.root),
+            time_ms: note.checkpoint.time_ms,
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProof>, Status> {
+        let r = request.into_inner();
+        let size = self.tree_size(r.tree_size)?;
+        let (index, entry) = match r.entry {
+            Some(pb::get_inclusion_proof_request::Entry::Index(i)) => {
+                let id = self
+                    .ledger
+                    .entry_at(i)?
+                    .ok_or_else(|| Status::not_found(format!("no entry at arrival index {i}")))?;
+                (i, id)
+            }
+            Some(pb::get_inclusion_proof_request::Entry::EntryId(id)) => {
+                let id = EntryId(id32("entry_id", &id)?);
+                let (i, _) = self
+                    .ledger
+                    .entry(&id)?
+                    .ok_or_else(|| Status::not_found(format!("no entry {id}")))?;
+                (i, id)
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "name the entry: its arrival index or its id",
+                ));
+            }
+        };
+        let proof = self
+            .ledger
+            .tree()
+            .inclusion(index, size, entry)
+            .ok_or_else(|| {
+                Status::out_of_range(format!(
+                    "entry {index} is not in the tree of {size} entries; ask with a later \
+                     checkpoint's size"
+                ))
+            })?;
+        Ok(Response::new(pb::InclusionProof {
+            index,
+            tree_size: size,
+            entry_id: Bytes::copy_from_slice(&entry.0),
+            hashes: hashes(proof.hashes),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProof>, Status> {
+        let r = request.into_inner();
+        let new = self.tree_size(r.new_size)?;
+        if r.old_size > new {
+            return Err(Status::invalid_argument(format!(
+                "old size {} is above the new size {new}",
+                r.old_size
+            )));
+        }
+        let proof = self
+            .ledger
+            .tree()
+            .consistency(r.old_size, new)
+            .ok_or_else(|| Status::internal("the log tree is behind its checkpoint"))?;
+        Ok(Response::new(pb::ConsistencyProof {
+            old_size: r.old_size,
+            new_size: new,
+            hashes: hashes(proof),
+        }))
+    }
+}

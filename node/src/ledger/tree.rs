@@ -1,0 +1,98 @@
+//! The Merkle tree over this node's arrival log ([`consent_proto::merkle`]; leaf `i` is the id of
+//! the entry at arrival index `i`). It lives in memory (about 64 bytes per entry), is rebuilt
+//! from the log when the ledger opens, and grows with every group commit, under the same lock
+//! that makes a group visible to checks — so a view sees the tree and the store agree.
+
+use std::sync::RwLock;
+
+use consent_proto::ids::EntryId;
+use consent_proto::merkle::{self, Hash, Tree};
+
+use super::tables::{self, prefix};
+use crate::store::{KvStore, StoreError};
+
+/// The log's tree.
+#[derive(Debug, Default)]
+pub struct LogTree(RwLock<Tree>);
+
+/// An inclusion proof: the entry at `index` in the tree of `size` leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inclusion {
+    /// Arrival index.
+    pub index: u64,
+    /// Tree size the proof is for.
+    pub size: u64,
+    /// The entry.
+    pub entry: EntryId,
+    /// Audit path, leaf first.
+    pub hashes: Vec<Hash>,
+}
+
+impl LogTree {
+    /// Rebuilds the tree from the arrival log in `store`.
+    pub fn rebuild(store: &dyn KvStore) -> Result<Self, StoreError> {
+        let mut tree = Tree::new();
+        for pair in store.scan_prefix(&[prefix::LOG]) {
+            let (key, id) = pair?;
+            let index = tables::be_u64(&key[1..])?;
+            if index != tree.size() {
+                return Err(StoreError::Corrupt(format!(
+                    "arrival log jumps to {index} after {} entries",
+                    tree.size()
+                )));
+            }
+            tree.push(&tables::bytes32(&id)?);
+        }
+        Ok(Self(RwLock::new(tree)))
+    }
+
+    /// Appends the entries of a commit, in arrival order.
+    pub fn extend(&self, ids: &[EntryId]) {
+        if let Ok(mut tree) = self.0.write() {
+            for id in ids {
+                tree.push(&id.0);
+            }
+        }
+    }
+
+    /// Leaves in the tree.
+    pub fn size(&self) -> u64 {
+        self.0.read().map_or(0, |t| t.size())
+    }
+
+    /// The root of the first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Option<Hash> {
+        self.0.read().ok()?.root_at(size)
+    }
+
+    /// The proof that leaf `index` is in the tree of `size` leaves (`None` out of range).
+    pub fn inclusion(&self, index: u64, size: u64, entry: EntryId) -> Option<Inclusion> {
+        let tree = self.0.read().ok()?;
+        if size > tree.size() {
+            return None;
+        }
+        let hashes = infallible(merkle::inclusion_proof(&*tree, index, size))?;
+        Some(Inclusion {
+            index,
+            size,
+            entry,
+            hashes,
+        })
+    }
+
+    /// The proof that the tree of `new` leaves extends the tree of `old` (`None` out of range).
+    pub fn consistency(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
+        let tree = self.0.read().ok()?;
+        if new > tree.size() {
+            return None;
+        }
+        infallible(merkle::consistency_proof(&*tree, old, new))
+    }
+}
+
+fn infallible<T>(r: Result<T, std::convert::Infallible>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
+}
