@@ -29,6 +29,12 @@ struct Inner {
     latest: RwLock<Option<SignedNote>>,
 }
 
+impl std::fmt::Debug for Checkpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Checkpoints({})", self.0.origin)
+    }
+}
+
 impl Checkpoints {
     /// Loads the latest note and checks the log still matches it.
     pub fn open(ledger: Ledger, key: SecretKey) -> Result<Self, LedgerError> {
@@ -107,6 +113,26 @@ impl Checkpoints {
         );
         self.store(&note)?;
         Ok(Some(note))
+    }
+
+    /// A note for the tree at an earlier `size` (at most the durable size), signed now and not
+    /// kept: witnesses ask for one when a proof fails. The root is the one this node's tree had
+    /// at that size — the same as any checkpoint it signed then, unless its log was rewritten.
+    pub fn sign_at(&self, size: u64) -> Option<SignedNote> {
+        let ledger = &self.0.ledger;
+        if size > ledger.durable_size() {
+            return None;
+        }
+        let root = ledger.tree().root_at(size)?;
+        Some(SignedNote::sign(
+            Checkpoint {
+                origin: self.0.origin.clone(),
+                size,
+                root,
+                time_ms: now_ms(),
+            },
+            &self.0.key,
+        ))
     }
 
     /// Adds a witness's cosignature to the latest note if it is valid for `witness`'s key and is

@@ -12,6 +12,7 @@
 //! - [`ledger`]: tables, the single writer (group commit), reads and checks, the Merkle tree
 //!   over the arrival log, store checks.
 //! - [`checkpoints`]: the node's signed checkpoints of its log and their cosignatures.
+//! - [`witness`]: what it witnesses of other nodes' logs: cosigned checkpoints, fork evidence.
 //! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
@@ -27,6 +28,7 @@ pub mod logging;
 pub mod node;
 pub mod p2p;
 pub mod store;
+pub mod witness;
 
 pub use config::Config;
 pub use node::Node;

@@ -22,6 +22,7 @@ use crate::p2p::{self, P2pConfig, P2pHandle};
 use crate::store::KvStore;
 use crate::store::fjall::FjallStore;
 use crate::store::sled::SledStore;
+use crate::witness::Witness;
 use libp2p::Multiaddr;
 
 /// Why a node could not start.
@@ -173,11 +174,19 @@ impl Node {
                 bootstrap,
                 mdns: config.p2p.mdns,
             };
+            let log = p2p::witnessing::LogParts {
+                checkpoints: checkpoints.clone(),
+                witness: Witness::open(Arc::clone(ledger.store()), node_key.clone()).map_err(
+                    |e| StartError::P2p(format!("cannot read witnessed checkpoints: {e}")),
+                )?,
+            };
+            let witness = log.witness.clone();
             let (handle, join) = p2p::start(
                 &node_key,
                 &genesis.digest(),
                 p2p_config,
                 ledger.clone(),
+                log,
                 cancel.clone(),
             )
             .await
@@ -193,7 +202,7 @@ impl Node {
                     source,
                 }
             })?;
-            Some((handle, join))
+            Some((handle, join, witness))
         } else {
             None
         };
@@ -202,7 +211,9 @@ impl Node {
             network_id: genesis.network_id.clone(),
             genesis_digest: genesis.digest(),
             started: Instant::now(),
-            p2p: p2p.as_ref().map(|(h, _)| h.clone()),
+            p2p: p2p.as_ref().map(|(h, _, _)| h.clone()),
+            checkpoints: checkpoints.clone(),
+            witness: p2p.as_ref().map(|(_, _, w)| w.clone()),
         };
         let serve_config = ServeConfig {
             concurrency_per_connection: config.grpc.concurrency_per_connection,
@@ -220,7 +231,7 @@ impl Node {
         );
 
         let (p2p, p2p_task) = match p2p {
-            Some((handle, join)) => (Some(handle), Some(join)),
+            Some((handle, join, _)) => (Some(handle), Some(join)),
             None => (None, None),
         };
         let task = {

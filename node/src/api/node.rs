@@ -22,6 +22,10 @@ pub struct NodeInfo {
     pub started: Instant,
     /// Replication, when on.
     pub p2p: Option<crate::p2p::P2pHandle>,
+    /// This node's checkpoints.
+    pub checkpoints: crate::checkpoints::Checkpoints,
+    /// What it witnesses of other nodes, when replication is on.
+    pub witness: Option<crate::witness::Witness>,
 }
 
 /// The Node service.
@@ -63,6 +67,8 @@ impl pb::node_server::Node for NodeService {
         _: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let stats = self.ledger.stats();
+        let latest = self.info.checkpoints.latest();
+        let witness = self.info.witness.as_ref();
         let p2p = match &self.info.p2p {
             Some(p2p) => p2p.status().await,
             None => Default::default(),
@@ -106,6 +112,29 @@ impl pb::node_server::Node for NodeService {
             banned_peers: p2p.banned as u32,
             sync_bytes_sent: p2p.bytes_sent,
             sync_bytes_received: p2p.bytes_received,
+            checkpoint_size: latest.as_ref().map_or(0, |n| n.checkpoint.size),
+            checkpoint_cosignatures: latest.as_ref().map_or(0, |n| {
+                n.signatures
+                    .iter()
+                    .filter(|s| s.cosigned_at.is_some())
+                    .count() as u32
+            }),
+            witnessed: witness
+                .map(|w| w.cosigned())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(origin, tree_size)| pb::Witnessed { origin, tree_size })
+                .collect(),
+            forks: witness
+                .map(|w| w.forks())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| pb::ForkEvidence {
+                    origin: f.origin,
+                    first_note: f.first,
+                    second_note: f.second,
+                })
+                .collect(),
         }))
     }
 }

@@ -23,6 +23,7 @@ pub mod discipline;
 pub mod protocol;
 mod sync;
 mod task;
+pub mod witnessing;
 
 use std::sync::Arc;
 
@@ -106,6 +107,11 @@ enum Command {
     /// Entries pulled from a peer were accepted: compare with every connected peer soon (gossip
     /// will not push them again, since their message ids were already seen).
     Pulled { peer: PeerId, accepted: usize },
+    /// Evidence of a fork, new here: tell every connected peer but `from`.
+    Spread {
+        from: Option<PeerId>,
+        fork: crate::witness::Fork,
+    },
     /// Connected peers.
     Peers(oneshot::Sender<Vec<PeerId>>),
     /// Replication status.
@@ -125,6 +131,12 @@ enum Purpose {
     Digests(Vec<u8>),
     /// Heads under a prefix.
     Heads,
+    /// A peer's latest checkpoint with a proof from this size (witnessing).
+    Checkpoint(u64),
+    /// A peer's checkpoint at an earlier size (a proof failed).
+    History,
+    /// Nothing to do with the answer.
+    Done,
 }
 
 /// Replication status of one connected peer (see `PeerStatus` in `node.proto`).
@@ -244,6 +256,7 @@ pub async fn start(
     genesis_digest: &str,
     config: P2pConfig,
     ledger: Ledger,
+    log: witnessing::LogParts,
     cancel: CancellationToken,
 ) -> Result<(P2pHandle, tokio::task::JoinHandle<()>), P2pError> {
     let setup = |e: &dyn std::fmt::Display| P2pError::Setup(e.to_string());
@@ -282,6 +295,7 @@ pub async fn start(
         swarm,
         topic,
         ledger,
+        log,
         tx,
         protocol::identify_version(genesis_digest),
         counters,

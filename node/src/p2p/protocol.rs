@@ -16,8 +16,8 @@ pub const MAX_HEADS: usize = 4096;
 pub const DIGEST_BYTES: usize = 8;
 /// Bytes of one head on the wire: feed (32) ‖ seq (8, BE) ‖ head id (32) ‖ frozen (1).
 pub const HEAD_BYTES: usize = 73;
-/// Largest sync request, bytes.
-pub const MAX_REQUEST_BYTES: u64 = 16 * 1024;
+/// Largest sync request, bytes (two checkpoint notes of evidence fit).
+pub const MAX_REQUEST_BYTES: u64 = 40 * 1024;
 /// Largest sync response, bytes (MAX_RANGE entries of at most 8 KiB, plus framing).
 pub const MAX_RESPONSE_BYTES: u64 = (MAX_RANGE as u64) * 8 * 1024 + 16 * 1024;
 /// Largest gossip message, bytes (one entry).
@@ -89,6 +89,26 @@ pub enum SyncRequest {
         /// The prefix.
         prefix: Vec<u8>,
     },
+    /// Witnessing: the responder's latest signed checkpoint (`at: None`), or one it signs now for
+    /// its tree at an earlier size, with a consistency proof from `since`.
+    Checkpoint {
+        /// An earlier tree size, or the latest.
+        at: Option<u64>,
+        /// Prove consistency from this size (0: no proof).
+        since: u64,
+    },
+    /// Witnessing: the requester's cosignature of the responder's checkpoint (a signed note).
+    Cosign {
+        /// The note with the cosignature lines.
+        note: String,
+    },
+    /// Evidence that a node forked its log: two notes it signed for one size with different roots.
+    Fork {
+        /// One note.
+        first: String,
+        /// The other.
+        second: String,
+    },
 }
 
 /// A pull response. Byte strings travel as CBOR byte strings (not arrays of numbers).
@@ -100,6 +120,15 @@ pub enum SyncResponse {
     Digests(ByteBuf),
     /// Heads of [`HEAD_BYTES`] each, concatenated (at most [`MAX_HEADS`]).
     Heads(ByteBuf),
+    /// A signed checkpoint note and a consistency proof (32-byte hashes).
+    Checkpoint {
+        /// The note.
+        note: String,
+        /// The proof from the size asked.
+        proof: Vec<ByteBuf>,
+    },
+    /// Taken.
+    Done,
     /// The request was refused (too large, malformed, over the rate).
     Refused(String),
 }

@@ -12,7 +12,7 @@ use serde_bytes::ByteBuf;
 use super::discipline::Offence;
 use super::protocol::{self, MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
 use super::task::Task;
-use super::{Command, Purpose};
+use super::{Command, Purpose, witnessing};
 use crate::ledger::Ledger;
 
 impl Task {
@@ -24,11 +24,25 @@ impl Task {
         channel: ResponseChannel<SyncResponse>,
     ) {
         let ledger = self.ledger.clone();
+        let log = self.log.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let response = tokio::task::spawn_blocking(move || answer(&ledger, request))
-                .await
-                .unwrap_or_else(|e| SyncResponse::Refused(e.to_string()));
+            let (response, fork) = tokio::task::spawn_blocking(move || match request {
+                SyncRequest::Checkpoint { .. }
+                | SyncRequest::Cosign { .. }
+                | SyncRequest::Fork { .. } => witnessing::answer(&ledger, &log, request),
+                request => (answer(&ledger, request), None),
+            })
+            .await
+            .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None));
+            if let Some(fork) = fork {
+                let _ = tx
+                    .send(Command::Spread {
+                        from: Some(peer),
+                        fork,
+                    })
+                    .await;
+            }
             let _ = tx
                 .send(Command::Respond {
                     peer,
@@ -194,6 +208,7 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
         SyncRequest::Digests { .. } => Err("digest prefixes are 0 or 1 bytes".into()),
         SyncRequest::Heads { prefix } if (1..=2).contains(&prefix.len()) => Ok(2.0),
         SyncRequest::Heads { .. } => Err("head prefixes are 1 or 2 bytes".into()),
+        witness => witnessing::cost(witness),
     }
 }
 
@@ -264,6 +279,7 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
             }
         }
         SyncRequest::Heads { .. } => SyncResponse::Refused("head prefixes are 1 or 2 bytes".into()),
+        _ => SyncResponse::Refused("not a pull request".into()),
     }
 }
 

@@ -18,10 +18,12 @@ use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
 use super::codec::WireCounters;
 use super::discipline::{Discipline, Offence, Sentence};
 use super::protocol::{SyncRequest, SyncResponse};
+use super::witnessing::LogParts;
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
 use crate::ledger::{Ledger, now_ms};
 
 mod ingest;
+mod witness;
 
 use self::ingest::{Recent, request_for};
 
@@ -37,6 +39,8 @@ const MAX_QUEUED: usize = 8192;
 /// messages for 6 s); later, the entry is still accepted when it can be, and spread by
 /// anti-entropy instead of gossip.
 const WAIT_FOR_PREDECESSOR: Duration = Duration::from_secs(5);
+/// How often connected peers' checkpoints are fetched, checked and cosigned.
+const WITNESS_EVERY: Duration = Duration::from_secs(2);
 /// Connections the node seeks through discovery (it accepts more).
 const TARGET_PEERS: usize = 16;
 
@@ -62,6 +66,7 @@ pub(super) struct Task {
     pub(super) swarm: Swarm<Behaviour>,
     topic: IdentTopic,
     pub(super) ledger: Ledger,
+    pub(super) log: LogParts,
     pub(super) tx: mpsc::Sender<Command>,
     identify_version: String,
     counters: Arc<WireCounters>,
@@ -87,6 +92,7 @@ impl Task {
         swarm: Swarm<Behaviour>,
         topic: IdentTopic,
         ledger: Ledger,
+        log: LogParts,
         tx: mpsc::Sender<Command>,
         identify_version: String,
         counters: Arc<WireCounters>,
@@ -95,6 +101,7 @@ impl Task {
             swarm,
             topic,
             ledger,
+            log,
             tx,
             identify_version,
             counters,
@@ -115,10 +122,12 @@ impl Task {
         let mut accepted = self.ledger.accepted();
         let mut rounds = tokio::time::interval(ROUND_EVERY);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
+        let mut witnessing = tokio::time::interval(WITNESS_EVERY);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = housekeeping.tick() => self.housekeeping(),
+                _ = witnessing.tick() => self.witness_round(),
                 _ = rounds.tick() => {
                     let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                     for peer in peers {
@@ -259,6 +268,7 @@ impl Task {
                 request,
                 purpose,
             } => self.ask(peer, request, purpose),
+            Command::Spread { from, fork } => self.spread(from, fork),
             Command::Respond {
                 peer,
                 channel,
@@ -543,6 +553,11 @@ impl Task {
                             self.compare_digests(peer, prefix, response)
                         }
                         Some(Purpose::Heads) => self.compare_heads(peer, response),
+                        Some(Purpose::Checkpoint(since)) => {
+                            self.on_checkpoint(peer, since, response)
+                        }
+                        Some(Purpose::History) => self.on_history(response),
+                        Some(Purpose::Done) => {}
                         Some(Purpose::Entries) | None => self.received(peer, response),
                     }
                 }

@@ -1,0 +1,121 @@
+//! Witnessing, the asking side: every few seconds ask each connected peer for its latest
+//! checkpoint with a consistency proof from the size cosigned for it, cosign what holds, ask for
+//! history where it does not, and spread evidence of forks (see [`crate::witness`]).
+
+use consent_proto::keys::PublicKey;
+use consent_proto::merkle::Hash;
+use consent_proto::note::NODE_PREFIX;
+use libp2p::PeerId;
+
+use super::Task;
+use crate::p2p::Purpose;
+use crate::p2p::discipline::Offence;
+use crate::p2p::protocol::{SyncRequest, SyncResponse};
+use crate::witness::{Fork, Seen};
+
+/// The node id of a peer (its libp2p identity is the node key).
+pub(super) fn origin_of(peer: &PeerId) -> Option<String> {
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
+    let bytes = key.try_into_ed25519().ok()?.to_bytes();
+    Some(PublicKey::from_bytes(&bytes).ok()?.to_text(NODE_PREFIX))
+}
+
+impl Task {
+    /// Asks every connected peer for its latest checkpoint.
+    pub(super) fn witness_round(&mut self) {
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        for peer in peers {
+            let Some(origin) = origin_of(&peer) else {
+                continue;
+            };
+            let since = self.log.witness.since(&origin);
+            self.ask(
+                peer,
+                SyncRequest::Checkpoint { at: None, since },
+                Purpose::Checkpoint(since),
+            );
+        }
+    }
+
+    /// A peer's latest checkpoint, with a proof from `since`.
+    pub(super) fn on_checkpoint(&mut self, peer: PeerId, since: u64, response: SyncResponse) {
+        let SyncResponse::Checkpoint { note, proof } = response else {
+            return;
+        };
+        let Some(proof) = hashes(&proof) else {
+            self.offend(peer, Offence::BadMessage);
+            return;
+        };
+        let origin = origin_of(&peer);
+        if origin.is_none_or(|o| !note.starts_with(&format!("{o}\n"))) {
+            tracing::debug!(%peer, "a peer answered with another node's checkpoint");
+            return;
+        }
+        match self.log.witness.observe(&note, since, &proof) {
+            Ok(Seen::Cosigned(ours)) => self.ask(
+                peer,
+                SyncRequest::Cosign {
+                    note: ours.to_text(),
+                },
+                Purpose::Done,
+            ),
+            Ok(Seen::AskHistory(size)) => {
+                tracing::warn!(%peer, size, "a peer's checkpoint is not consistent with the one cosigned; asking for its tree at that size");
+                self.ask(
+                    peer,
+                    SyncRequest::Checkpoint {
+                        at: Some(size),
+                        since: 0,
+                    },
+                    Purpose::History,
+                );
+            }
+            Ok(Seen::NotNewer) => {}
+            Ok(Seen::Invalid(why)) => {
+                tracing::debug!(%peer, why, "invalid checkpoint");
+                self.offend(peer, Offence::BadMessage);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot keep a cosigned checkpoint"),
+        }
+    }
+
+    /// A peer's checkpoint at an earlier size: evidence if it contradicts what was cosigned.
+    pub(super) fn on_history(&mut self, response: SyncResponse) {
+        let SyncResponse::Checkpoint { note, .. } = response else {
+            return;
+        };
+        match self.log.witness.observe_history(&note) {
+            Ok(Some(fork)) => self.spread(None, fork),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot keep fork evidence"),
+        }
+    }
+
+    /// Tells every connected peer but `from` about a fork.
+    pub(super) fn spread(&mut self, from: Option<PeerId>, fork: Fork) {
+        let peers: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .copied()
+            .filter(|p| Some(*p) != from)
+            .collect();
+        for peer in peers {
+            self.ask(
+                peer,
+                SyncRequest::Fork {
+                    first: fork.first.clone(),
+                    second: fork.second.clone(),
+                },
+                Purpose::Done,
+            );
+        }
+    }
+}
+
+/// 32-byte hashes, or `None` if any is another length or there are too many.
+fn hashes(list: &[serde_bytes::ByteBuf]) -> Option<Vec<Hash>> {
+    if list.len() > consent_proto::merkle::MAX_PROOF_HASHES {
+        return None;
+    }
+    list.iter().map(|h| h.as_ref().try_into().ok()).collect()
+}

@@ -1,0 +1,109 @@
+//! Witnessing between nodes, the answering side: give out signed checkpoints with consistency
+//! proofs, take cosignatures of our checkpoints, and take evidence of forks (see
+//! [`crate::witness`] for the protocol and what is kept).
+
+use consent_proto::note::{MAX_NOTE_BYTES, SignedNote, key_of};
+use serde_bytes::ByteBuf;
+
+use super::protocol::{SyncRequest, SyncResponse};
+use crate::checkpoints::Checkpoints;
+use crate::ledger::Ledger;
+use crate::witness::{Fork, Witness};
+
+/// The verifiable-log parts the p2p task serves and drives.
+#[derive(Clone)]
+pub struct LogParts {
+    /// This node's checkpoints.
+    pub checkpoints: Checkpoints,
+    /// What it witnesses of others.
+    pub witness: Witness,
+}
+
+/// The rate cost of a witnessing request, or why it breaks the protocol.
+pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
+    let too_long = |s: &str| s.len() > MAX_NOTE_BYTES;
+    match request {
+        SyncRequest::Checkpoint { at: None, .. } => Ok(2.0),
+        // Signs a note.
+        SyncRequest::Checkpoint { at: Some(_), .. } => Ok(10.0),
+        SyncRequest::Cosign { note } if !too_long(note) => Ok(4.0),
+        SyncRequest::Fork { first, second } if !too_long(first) && !too_long(second) => Ok(4.0),
+        SyncRequest::Cosign { .. } | SyncRequest::Fork { .. } => {
+            Err("a checkpoint note is at most 16 KiB".into())
+        }
+        _ => Err("not a witnessing request".into()),
+    }
+}
+
+/// Answers a witnessing request (blocking: signs, verifies, writes); a fork newly proven is
+/// returned to be spread.
+pub(super) fn answer(
+    ledger: &Ledger,
+    log: &LogParts,
+    request: SyncRequest,
+) -> (SyncResponse, Option<Fork>) {
+    let refused = |why: String| (SyncResponse::Refused(why), None);
+    match request {
+        SyncRequest::Checkpoint { at, since } => {
+            let note = match at {
+                None => match log.checkpoints.refresh() {
+                    Ok(Some(note)) => note,
+                    Ok(None) => return refused("no checkpoint signed yet".into()),
+                    Err(e) => return refused(e.to_string()),
+                },
+                Some(size) => match log.checkpoints.sign_at(size) {
+                    Some(note) => note,
+                    None => return refused(format!("no durable tree of size {size} here")),
+                },
+            };
+            let Some(proof) = ledger.tree().consistency(since, note.checkpoint.size) else {
+                return refused(format!(
+                    "cannot prove from size {since} to {}",
+                    note.checkpoint.size
+                ));
+            };
+            let proof = proof.iter().map(|h| ByteBuf::from(h.to_vec())).collect();
+            (
+                SyncResponse::Checkpoint {
+                    note: note.to_text(),
+                    proof,
+                },
+                None,
+            )
+        }
+        SyncRequest::Cosign { note } => {
+            let Ok(note) = SignedNote::parse(&note) else {
+                return refused("not a checkpoint note".into());
+            };
+            let mut added = false;
+            for line in note.signatures.iter().filter(|s| s.cosigned_at.is_some()) {
+                let Some(key) = key_of(&line.name) else {
+                    continue;
+                };
+                match log
+                    .checkpoints
+                    .add_cosignature(&note.checkpoint, line.clone(), &key)
+                {
+                    Ok(true) => added = true,
+                    Ok(false) => {}
+                    Err(e) => return refused(e.to_string()),
+                }
+            }
+            if added {
+                (SyncResponse::Done, None)
+            } else {
+                refused("no valid cosignature of the latest checkpoint".into())
+            }
+        }
+        SyncRequest::Fork { first, second } => match log.witness.evidence(&first, &second) {
+            Ok(new) => {
+                if new.is_none() && crate::witness::prove_fork(&first, &second).is_none() {
+                    return refused("not evidence of a fork".into());
+                }
+                (SyncResponse::Done, new)
+            }
+            Err(e) => refused(e.to_string()),
+        },
+        _ => refused("not a witnessing request".into()),
+    }
+}
