@@ -106,3 +106,55 @@ async fn decision_receipts_are_signed_by_the_node_and_verify_offline() {
         assert!(consent_proto::receipt::verify_decision(&receipt).is_ok());
     }
 }
+
+#[tokio::test]
+async fn decision_receipts_carry_the_checkpoint_and_prove_the_grant_and_its_revocation() {
+    use consent_proto::evidence::{WitnessPolicy, verify_decision};
+    let mut s = setup().await;
+    let grant = s.grant();
+    submit_ok(&mut s.node.ledger().await, &grant).await;
+    let revoke = consent_proto::fixtures::append(
+        &mut s.alice,
+        consent_proto::fixtures::T0 + 3 * consent_proto::fixtures::DAY,
+        consent_proto::fixtures::revoke(grant.id, true),
+    );
+    submit_ok(&mut s.node.ledger().await, &revoke).await;
+    let size = s.node.status().await.entries;
+    let mut consent = s
+        .node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
+    let mut question = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::ServiceProvision,
+        C::Location,
+    );
+    question.receipt = true;
+    // Once a checkpoint covers the revocation, the receipt proves both entries in it.
+    let receipt = consent_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "a checkpoint covering the revocation",
+        || {
+            let mut consent = consent.clone();
+            let question = question.clone();
+            async move {
+                let r = consent.check(question).await.ok()?.into_inner();
+                let receipt = r.receipt?;
+                receipt.revocation_inclusion.is_some().then_some(receipt)
+            }
+        },
+    )
+    .await;
+    let v = verify_decision(&receipt, &WitnessPolicy::default()).expect("verifies offline");
+    assert_eq!(v.payload.reason(), pb::Reason::Revoked);
+    assert!(v.grant_included && v.revocation_included);
+    assert!(v.checkpoint.expect("checkpoint").size >= size);
+    let p = receipt.revocation_inclusion.expect("proof");
+    assert_eq!(p.entry_id.as_ref(), revoke.id.0.as_slice());
+    // A single node has no witnesses: a policy that asks for one refuses the receipt.
+    let strangers = vec![s.node.status().await.node_id];
+    let policy = WitnessPolicy::new(&strangers, 1).expect("policy");
+    let mut again = consent.check(question).await.expect("check").into_inner();
+    assert!(verify_decision(&again.receipt.take().expect("receipt"), &policy).is_err());
+}

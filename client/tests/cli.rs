@@ -130,6 +130,56 @@ async fn the_whole_life_cycle_through_the_cli() {
         .await;
     assert!(human.starts_with("deny (purpose-not-covered)"), "{human}");
 
+    // The decision signed by the node, with its log evidence, written and checked offline.
+    let receipt = env.path("decision.receipt");
+    let receipt_arg = receipt.to_string_lossy().to_string();
+    env.ok(
+        "col.json",
+        &[
+            "check",
+            "--subject",
+            &subject,
+            "--purpose",
+            "service-provision",
+            "--category",
+            "vehicle",
+            "--receipt",
+            &receipt_arg,
+        ],
+    )
+    .await;
+    let verified = env
+        .json("col.json", &["verify-receipt", &receipt_arg])
+        .await;
+    assert_eq!(
+        (s(&verified, "decision"), s(&verified, "grant")),
+        ("allow".into(), grant_id.clone())
+    );
+    let mut bytes = std::fs::read(&receipt).expect("receipt written");
+    let last = bytes.len() - 1;
+    bytes[last / 2] ^= 0x01;
+    let bad = env.path("tampered.receipt");
+    std::fs::write(&bad, &bytes).expect("write");
+    let bad_arg = bad.to_string_lossy().to_string();
+    env.fails("col.json", &["verify-receipt", &bad_arg], "receipt")
+        .await;
+    let witness = consent_proto::keys::SecretKey::from_seed(&[7; 32])
+        .public()
+        .to_text("node");
+    env.fails(
+        "col.json",
+        &[
+            "verify-receipt",
+            &receipt_arg,
+            "--witness",
+            &witness,
+            "--need",
+            "1",
+        ],
+        "witnesses",
+    )
+    .await;
+
     let listed = env.ok("alice.json", &["--json", "list"]).await;
     let lines: Vec<Value> = listed
         .lines()

@@ -79,6 +79,7 @@ pub mod codec;
 pub mod decide;
 pub mod dev;
 pub mod entry;
+pub mod evidence;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod ids;

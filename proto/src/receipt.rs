@@ -82,6 +82,7 @@ pub fn sign_decision(node: &SecretKey, mut payload: pb::DecisionPayload) -> pb::
     pb::DecisionReceipt {
         payload: payload.into(),
         signature: Bytes::copy_from_slice(&signature),
+        ..Default::default()
     }
 }
 
@@ -171,6 +172,7 @@ mod tests {
         let forged = pb::DecisionReceipt {
             payload: other.payload,
             signature: other.signature,
+            ..Default::default()
         };
         assert!(verify_decision(&forged).is_err());
     }

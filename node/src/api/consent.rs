@@ -12,7 +12,8 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{Session, Sessions};
 use super::error::id32;
-use super::watch;
+use super::{evidence, watch};
+use crate::checkpoints::Checkpoints;
 use crate::ledger::{Ledger, View, now_ms};
 
 /// The Consent service.
@@ -21,6 +22,8 @@ pub struct ConsentService {
     sessions: Sessions,
     /// Signs decision receipts.
     node_key: SecretKey,
+    /// The checkpoints receipts carry.
+    checkpoints: Checkpoints,
     /// Ends watch streams when the node shuts down.
     shutdown: tokio_util::sync::CancellationToken,
 }
@@ -31,12 +34,14 @@ impl ConsentService {
         ledger: Ledger,
         sessions: Sessions,
         node_key: SecretKey,
+        checkpoints: Checkpoints,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Self {
         Self {
             ledger,
             sessions,
             node_key,
+            checkpoints,
             shutdown,
         }
     }
@@ -74,10 +79,10 @@ impl ConsentService {
         Ok(answer)
     }
 
-    /// Adds the signed receipt to `answer` if `request` asked for one.
+    /// Adds the signed receipt, with its log evidence, to `answer` if `request` asked for one.
     fn sign(&self, request: &pb::CheckRequest, answer: &mut pb::CheckResponse, now: u64) {
         if request.receipt {
-            answer.receipt = Some(consent_proto::receipt::sign_decision(
+            let mut receipt = consent_proto::receipt::sign_decision(
                 &self.node_key,
                 pb::DecisionPayload {
                     node: Bytes::new(),
@@ -90,7 +95,15 @@ impl ConsentService {
                     log_size: answer.log_size,
                     time_ms: now,
                 },
-            ));
+            );
+            evidence::attach(
+                &self.ledger,
+                &self.checkpoints,
+                request,
+                answer,
+                &mut receipt,
+            );
+            answer.receipt = Some(receipt);
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod consent;
 pub mod error;
+pub mod evidence;
 pub mod ledger;
 pub mod log;
 pub mod node;
@@ -76,6 +77,7 @@ pub async fn serve(
         ledger.clone(),
         sessions,
         decision_key,
+        checkpoints.clone(),
         shutdown.clone(),
     ))
     .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)

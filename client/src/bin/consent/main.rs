@@ -6,6 +6,7 @@
 mod cmd {
     pub mod citizen;
     pub mod org;
+    pub mod verify;
     pub mod wallet;
 }
 mod ctx;
@@ -52,6 +53,8 @@ enum Command {
     Registrar(cmd::org::Registrar),
     /// Ask whether a subject consents (prints allow or deny and why; exit 0 either way).
     Check(cmd::org::CheckArgs),
+    /// Check a decision receipt offline: signature, checkpoint, witnesses, inclusion proofs.
+    VerifyReceipt(cmd::verify::VerifyArgs),
     /// The purposes, data categories and request kinds, with what each means.
     Vocab,
 }
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             Command::Collector(c) => cmd::org::collector(c, &g).await,
             Command::Registrar(c) => cmd::org::registrar(c, &g).await,
             Command::Check(a) => cmd::org::check(a, &g).await,
+            Command::VerifyReceipt(a) => cmd::verify::verify_receipt(a, &g),
             Command::Vocab => {
                 cmd::citizen::vocab(&g);
                 Ok(())

@@ -323,6 +323,10 @@ pub struct CheckArgs {
     /// The time asked about (default: now).
     #[arg(long)]
     pub at: Option<String>,
+    /// Ask for the decision signed by the node, with its log evidence, and write it to this file
+    /// (check it anywhere with `consent verify-receipt FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub receipt: Option<PathBuf>,
 }
 
 pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
@@ -356,9 +360,18 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             purpose: purpose as i32,
             category: category as i32,
             at_ms,
+            receipt: a.receipt.is_some(),
             ..Default::default()
         })
         .await?;
+    if let Some(path) = &a.receipt {
+        let receipt = r
+            .receipt
+            .as_ref()
+            .context("the node answered without the receipt it was asked for")?;
+        std::fs::write(path, prost::Message::encode_to_vec(receipt))
+            .with_context(|| format!("cannot write the receipt to {}", path.display()))?;
+    }
     let decision = match r.decision() {
         pb::Decision::Allow => "allow",
         _ => "deny",
