@@ -4,6 +4,7 @@
 //! collector.
 //!
 //! # Layout
+//! - [`audit`]: replaying a node's whole log from outside, collecting findings.
 //! - [`collector`]: the collector SDK: an authenticated session and checks that fail closed.
 //! - [`cache`]: the collector's local decision cache, kept exact by its watch stream.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
@@ -14,6 +15,7 @@
 //! - [`policy_file`]: the collector's policy TOML format.
 //! - [`time`]: dates on the command line.
 
+pub mod audit;
 pub mod cache;
 pub mod collector;
 pub mod keystore;

@@ -40,6 +40,7 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct NodeClient {
     url: String,
+    channel: Channel,
     ledger: LedgerClient<Channel>,
     consent: ConsentClient<Channel>,
     status: StatusClient<Channel>,
@@ -67,6 +68,7 @@ impl NodeClient {
             .map_err(|e| unreachable(source_chain(&e)))?;
         Ok(NodeClient {
             url: url.to_string(),
+            channel: channel.clone(),
             ledger: LedgerClient::new(channel.clone()),
             consent: ConsentClient::new(channel.clone()),
             status: StatusClient::new(channel),
@@ -76,6 +78,11 @@ impl NodeClient {
     /// The node's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The connection, for other services (e.g. `Log`).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
     fn refused(&self, what: &str, status: Status) -> ClientError {

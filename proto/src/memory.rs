@@ -55,6 +55,17 @@ impl MemoryLedger {
         }
     }
 
+    /// Counts `feed` as a registrar listed in the genesis (for auditors that learn the registrars
+    /// from the log itself).
+    pub fn trust_registrar(&mut self, feed: FeedId) {
+        self.registrars.insert(feed);
+    }
+
+    /// Every feed's state.
+    pub fn heads(&self) -> impl Iterator<Item = (&FeedId, &FeedState)> {
+        self.feeds.iter()
+    }
+
     /// Validates and, if accepted, applies an entry. Equivocations freeze the feed.
     pub fn submit(&mut self, entry: &Entry, now_ms: u64) -> Verdict {
         let rules = Rules {

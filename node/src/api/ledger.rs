@@ -164,6 +164,62 @@ impl pb::ledger_server::Ledger for LedgerService {
     }
 
     type GetFeedStream = FeedStream;
+    type GetLogStream = FeedStream;
+
+    async fn get_log(
+        &self,
+        request: Request<pb::GetLogRequest>,
+    ) -> Result<Response<FeedStream>, Status> {
+        let request = request.into_inner();
+        if request.limit > MAX_FEED_STREAM {
+            return Err(Status::resource_exhausted(format!(
+                "limit is at most {MAX_FEED_STREAM} entries per call; resume with from_index"
+            )));
+        }
+        let limit = match request.limit {
+            0 => MAX_FEED_STREAM,
+            n => n,
+        } as u64;
+        let ledger = self.ledger.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            const PAGE: u64 = 512;
+            let mut next = request.from_index;
+            let end = request.from_index.saturating_add(limit);
+            while next < end {
+                let page = match ledger.log_range(next, PAGE.min(end - next) as usize) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
+                if page.is_empty() {
+                    return;
+                }
+                for (index, id, signed) in page {
+                    next = index + 1;
+                    let decoded = signed.as_ref().and_then(|s| Entry::from_signed(s).ok());
+                    let item = pb::FeedEntry {
+                        entry: signed,
+                        id: Bytes::copy_from_slice(&id.0),
+                        index,
+                        feed: decoded
+                            .as_ref()
+                            .map(|e| Bytes::copy_from_slice(&e.feed.0))
+                            .unwrap_or_default(),
+                        seq: decoded.map_or(0, |e| e.seq),
+                    };
+                    if tx.send(Ok(item)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
 
     async fn get_feed(
         &self,

@@ -397,6 +397,32 @@ impl Ledger {
             .map_err(LedgerError::from)
     }
 
+    /// The arrival log from `from_index`, at most `limit`: each index with the id the log names
+    /// and the entry stored under it exactly as stored (`None` if missing or not decodable).
+    pub fn log_range(
+        &self,
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EntryId, Option<consent_proto::pb::SignedEntry>)>, LedgerError> {
+        use prost::Message as _;
+        let from = tables::log_key(from_index);
+        let to = tables::log_key(u64::MAX);
+        let mut out = Vec::new();
+        for pair in self.store.scan_range(&from, &to).take(limit) {
+            let (key, id) = pair?;
+            let index = tables::be_u64(&key[1..])?;
+            let id = EntryId(tables::bytes32(&id)?);
+            let signed = match self.store.get(&tables::entry_key(&id))? {
+                Some(value) => tables::split_entry_value(&value)
+                    .ok()
+                    .and_then(|(_, bytes)| consent_proto::pb::SignedEntry::decode(bytes).ok()),
+                None => None,
+            };
+            out.push((index, id, signed));
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` entries of a feed from `from_seq`, with their arrival indexes.
     pub fn feed_entries(
         &self,

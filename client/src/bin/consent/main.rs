@@ -4,6 +4,7 @@
 //! what went wrong and what to do), 2 bad usage. A closed output pipe is not an error.
 
 mod cmd {
+    pub mod audit;
     pub mod citizen;
     pub mod org;
     pub mod verify;
@@ -53,6 +54,9 @@ enum Command {
     Registrar(cmd::org::Registrar),
     /// Ask whether a subject consents (prints allow or deny and why; exit 0 either way).
     Check(cmd::org::CheckArgs),
+    /// Replay a whole node: every entry, its signed checkpoint, the witnesses, every feed head,
+    /// and consistency with the previous audit (exit 1 on any finding).
+    Audit(cmd::audit::AuditArgs),
     /// Check a decision receipt offline: signature, checkpoint, witnesses, inclusion proofs.
     VerifyReceipt(cmd::verify::VerifyArgs),
     /// The purposes, data categories and request kinds, with what each means.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
             Command::Collector(c) => cmd::org::collector(c, &g).await,
             Command::Registrar(c) => cmd::org::registrar(c, &g).await,
             Command::Check(a) => cmd::org::check(a, &g).await,
+            Command::Audit(a) => cmd::audit::audit(a, &g).await,
             Command::VerifyReceipt(a) => cmd::verify::verify_receipt(a, &g),
             Command::Vocab => {
                 cmd::citizen::vocab(&g);

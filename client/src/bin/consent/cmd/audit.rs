@@ -1,0 +1,273 @@
+//! `consent audit`: replays a whole node from outside (see `consent_client::audit`): its signed
+//! checkpoint and the witnesses' cosignatures, every entry of its log through the protocol's
+//! rules, the Merkle root against the checkpoint, every feed head against what the node says, and
+//! consistency with the checkpoint saved by the previous audit of that node.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use consent_client::audit::Audit;
+use consent_proto::evidence::WitnessPolicy;
+use consent_proto::merkle;
+use consent_proto::note::SignedNote;
+use consent_proto::pb;
+use consent_proto::pb::ledger_client::LedgerClient;
+use consent_proto::pb::log_client::LogClient;
+use consent_proto::vocab::Role;
+use futures::StreamExt;
+use prost::bytes::Bytes;
+use serde_json::json;
+
+use crate::ctx::{Global, emit, feed_arg};
+
+/// `consent audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// A witness whose cosignature counts (a node id); repeat for each.
+    #[arg(long = "witness", value_name = "NODE_ID")]
+    pub witnesses: Vec<String>,
+    /// How many of those witnesses must have cosigned the node's checkpoint.
+    #[arg(long, default_value_t = 0)]
+    pub need: usize,
+    /// The network's registrars (reg1...), as its genesis lists them; repeat for each. Without
+    /// them, the registrars whose inceptions the log holds are trusted.
+    #[arg(long = "registrar", value_name = "REGISTRAR_ID")]
+    pub registrars: Vec<String>,
+    /// Where checkpoints of earlier audits are kept (default: next to the keystore, audits/).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub async fn audit(a: AuditArgs, g: &Global) -> anyhow::Result<()> {
+    // Refuses names that are not node ids and more cosignatures than witnesses.
+    WitnessPolicy::new(&a.witnesses, a.need)?;
+    let registrars = if a.registrars.is_empty() {
+        None
+    } else {
+        Some(
+            a.registrars
+                .iter()
+                .map(|r| feed_arg("--registrar", r, Role::Registrar))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )
+    };
+    let mut node = g.connect().await?;
+    let status = node.status().await?;
+    let channel = node.channel();
+    let mut log = LogClient::new(channel.clone());
+    let mut ledger = LedgerClient::new(channel);
+
+    // The checkpoint, signed by the node itself and cosigned as the policy asks.
+    let text = log
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .context("the node gives no checkpoint")?
+        .into_inner()
+        .note;
+    let note = SignedNote::parse(&text).context("the node's checkpoint is malformed")?;
+    if note.checkpoint.origin != status.node_id {
+        bail!(
+            "the node {} serves a checkpoint of {}",
+            status.node_id,
+            note.checkpoint.origin
+        );
+    }
+    note.verify_by_origin()
+        .context("the node's checkpoint is not signed by its key")?;
+    let mut audit = Audit::new(registrars, consent_client::time::now_ms());
+    let witnesses_named: Vec<(String, consent_proto::keys::PublicKey)> = a
+        .witnesses
+        .iter()
+        .filter_map(|n| consent_proto::note::key_of(n).map(|k| (n.clone(), k)))
+        .collect();
+    let cosigned = note.cosigned_by(&witnesses_named);
+    if cosigned.len() < a.need {
+        audit.finding(format!(
+            "{} of the required {} witnesses cosigned the checkpoint",
+            cosigned.len(),
+            a.need
+        ));
+    }
+
+    // Every entry of the log up to the checkpoint, and on to the node's current size.
+    let total = status.entries.max(note.checkpoint.size);
+    let bar = progress(total, g.json);
+    loop {
+        let mut stream = ledger
+            .get_log(pb::GetLogRequest {
+                from_index: audit.size(),
+                limit: 0,
+            })
+            .await
+            .context("the node does not serve its log")?
+            .into_inner();
+        let before = audit.size();
+        while let Some(item) = stream.next().await {
+            let item = item.context("the log stream broke off")?;
+            audit.entry(&item);
+            bar.inc(1);
+        }
+        if audit.size() == before {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let size = note.checkpoint.size;
+    match audit.root_at(size) {
+        Some(root) if root == note.checkpoint.root => {}
+        Some(_) => audit.finding(format!(
+            "the log's first {size} entries do not have the root the node signed"
+        )),
+        None => audit.finding(format!(
+            "the node signed a checkpoint of {size} entries but serves only {}",
+            audit.size()
+        )),
+    }
+
+    // Every feed head as the node states it (a live node may be ahead).
+    let heads: Vec<_> = audit
+        .heads()
+        .map(|(feed, state)| (*feed, state.head_seq, state.head_id, state.frozen))
+        .collect();
+    let client = ledger.clone();
+    let answers: Vec<_> = futures::stream::iter(heads.clone())
+        .map(|(feed, ..)| {
+            let mut client = client.clone();
+            async move {
+                client
+                    .get_head(pb::GetHeadRequest {
+                        feed: Bytes::copy_from_slice(&feed.0),
+                    })
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    for ((feed, seq, id, frozen), answer) in heads.iter().zip(answers) {
+        match answer {
+            Err(e) => audit.finding(format!(
+                "feed {feed:?}: the node has no head ({})",
+                e.message()
+            )),
+            Ok(h) if h.seq < *seq => audit.finding(format!(
+                "feed {feed:?}: the node's head is seq {}, its log holds seq {seq}",
+                h.seq
+            )),
+            Ok(h) if h.seq == *seq && h.head.as_ref() != id.0.as_slice() => {
+                audit.finding(format!("feed {feed:?}: the node's head is another entry"))
+            }
+            Ok(h) if *frozen && !h.frozen => audit.finding(format!(
+                "feed {feed:?}: its log proves an equivocation, the node says it is not frozen"
+            )),
+            Ok(_) => {}
+        }
+    }
+
+    // Consistency with the checkpoint kept from the previous audit of this node.
+    let dir = a.state_dir.clone().unwrap_or_else(|| {
+        g.keystore_path()
+            .parent()
+            .map(|p| p.join("audits"))
+            .unwrap_or_else(|| PathBuf::from("audits"))
+    });
+    let saved = dir.join(format!("{}.checkpoint", status.node_id));
+    let mut previous = None;
+    if let Ok(old) = std::fs::read_to_string(&saved) {
+        let old = SignedNote::parse(&old)
+            .ok()
+            .filter(|n| n.verify_by_origin().is_ok())
+            .with_context(|| format!("{} is not a checkpoint of this node", saved.display()))?;
+        let (m, n) = (old.checkpoint.size, size);
+        let consistent = if m > n {
+            false
+        } else {
+            let proof = log
+                .get_consistency_proof(pb::GetConsistencyProofRequest {
+                    old_size: m,
+                    new_size: n,
+                })
+                .await
+                .map(|r| r.into_inner().hashes)
+                .unwrap_or_default();
+            let proof: Option<Vec<merkle::Hash>> =
+                proof.iter().map(|h| h.as_ref().try_into().ok()).collect();
+            proof.is_some_and(|p| {
+                merkle::verify_consistency(m, n, &old.checkpoint.root, &note.checkpoint.root, &p)
+                    .is_ok()
+            }) && audit.root_at(m) == Some(old.checkpoint.root)
+        };
+        if !consistent {
+            audit.finding(format!(
+                "the node's log is not an extension of the one audited before ({m} entries, \
+                 checkpoint kept in {}): it was rewritten",
+                saved.display()
+            ));
+        }
+        previous = Some(m);
+    }
+    let findings = audit.findings();
+    if findings.is_empty() {
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&saved, &text))
+            .with_context(|| format!("cannot keep the checkpoint in {}", saved.display()))?;
+    }
+    let summary = json!({
+        "node": status.node_id,
+        "entries": audit.size(),
+        "feeds": heads.len(),
+        "checkpoint_size": size,
+        "cosigned_by": cosigned,
+        "previous_checkpoint_size": previous,
+        "findings": findings,
+    });
+    if findings.is_empty() {
+        emit(
+            g.json,
+            format!(
+                "audit passed: {} entries of {} replayed, {} feeds, root of {size} entries matches its checkpoint{}{}",
+                audit.size(),
+                status.node_id,
+                heads.len(),
+                if cosigned.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (cosigned by {} witnesses named)", cosigned.len())
+                },
+                previous
+                    .map(|m| format!("; consistent with the {m} entries audited before"))
+                    .unwrap_or_default()
+            ),
+            summary,
+        );
+        return Ok(());
+    }
+    // The report on stdout; the verdict, one line, on stderr.
+    if g.json {
+        println!("{summary}");
+    } else {
+        for f in &findings {
+            println!("finding: {f}");
+        }
+    }
+    bail!(
+        "audit failed: {} finding(s) about node {}",
+        findings.len(),
+        status.node_id
+    )
+}
+
+fn progress(total: u64, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "replaying {bar:40} {pos}/{len} entries ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
