@@ -236,6 +236,52 @@ async fn the_whole_life_cycle_through_the_cli() {
         "No grants in force."
     );
 
+    // A second node that holds Alice's feed without her revocation: the wallet's monitor says so.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = start(other_dir.path(), &registrar).await;
+    let revocation_id: consent_proto::EntryId = revocation.parse().expect("entry id");
+    let mut log = consent_proto::pb::ledger_client::LedgerClient::connect(env.url())
+        .await
+        .expect("connect")
+        .get_log(consent_proto::pb::GetLogRequest::default())
+        .await
+        .expect("log")
+        .into_inner();
+    let mut copied = Vec::new();
+    let mut withheld = None;
+    while let Some(item) = log.message().await.expect("log stream") {
+        let signed = item.entry.expect("stored");
+        if item.id.as_ref() == revocation_id.0.as_slice() {
+            withheld = Some(signed);
+        } else {
+            copied.push(signed);
+        }
+    }
+    let mut b = consent_proto::pb::ledger_client::LedgerClient::connect(other.grpc_url())
+        .await
+        .expect("connect");
+    b.submit_batch(consent_proto::pb::SubmitBatchRequest { entries: copied })
+        .await
+        .expect("copied");
+    let (url_a, url_b) = (env.url(), other.grpc_url());
+    let monitor = ["wallet", "monitor", "--at", &url_a, "--at", &url_b];
+    env.fails("alice.json", &monitor, "alert").await;
+    let out = env.run("alice.json", &monitor).await;
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "{url_b} lacks your revocation of grant {grant_id}"
+        )),
+        "{report}"
+    );
+    b.submit(consent_proto::pb::SubmitRequest { entry: withheld })
+        .await
+        .expect("revocation");
+    let well = env.ok("alice.json", &monitor).await;
+    assert!(well.starts_with("all well"), "{well}");
+    other.shutdown();
+    other.join().await.expect("stops");
+
     // Export: one JSON document with entries, policy and acks.
     let export: Value =
         serde_json::from_str(&env.ok("alice.json", &["export"]).await).expect("export is JSON");

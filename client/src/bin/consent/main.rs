@@ -6,6 +6,7 @@
 mod cmd {
     pub mod audit;
     pub mod citizen;
+    pub mod monitor;
     pub mod org;
     pub mod verify;
     pub mod wallet;

@@ -22,6 +22,9 @@ pub enum Wallet {
     },
     /// Rotate keys to the pre-committed next keys (every feed of this keystore).
     Rotate,
+    /// Compare what nodes hold of your feeds: alert on entries in your name this wallet did not
+    /// sign, on a node lacking one of your revocations, on nodes that disagree (exit 1).
+    Monitor(super::monitor::MonitorArgs),
     /// Rebuild a lost keystore from its recovery key (asked for, or from CONSENT_RECOVERY_KEY).
     Recover {
         /// The keystore's role.
@@ -38,6 +41,7 @@ pub enum Wallet {
 
 pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
     match cmd {
+        Wallet::Monitor(a) => super::monitor::monitor(a, g).await,
         Wallet::Init => {
             let ks = g.create(Role::Citizen, None)?;
             let recovery = keystore::recovery_key(ks.master());
