@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "consent/v1/consent.proto",
     "consent/v1/node.proto",
     "consent/v1/log.proto",
+    "consent/v1/receipts.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

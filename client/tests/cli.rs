@@ -236,6 +236,30 @@ async fn the_whole_life_cycle_through_the_cli() {
         "No grants in force."
     );
 
+    // A receipt for the revocation, proven in the node's signed log, checked offline.
+    let rev_file = env.path("revocation.receipt");
+    let rev_arg = rev_file.to_string_lossy().to_string();
+    let mut written = false;
+    for _ in 0..100 {
+        let out = env
+            .run("alice.json", &["receipt", &revocation, "--out", &rev_arg])
+            .await;
+        if out.status.success() {
+            written = true;
+            break;
+        }
+        // Not yet in a signed checkpoint (one is signed every second): the message says so.
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not in the node's latest checkpoint"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(written, "a checkpoint covered the revocation within 10 s");
+    let proven = env.json("alice.json", &["verify-receipt", &rev_arg]).await;
+    assert_eq!(s(&proven, "entry"), revocation);
+
     // A second node that holds Alice's feed without her revocation: the wallet's monitor says so.
     let other_dir = tempfile::tempdir().expect("tempdir");
     let other = start(other_dir.path(), &registrar).await;

@@ -1,13 +1,15 @@
-//! Offline verification of a decision receipt with its log evidence, under a witness policy:
-//! the node's signature on the decision; the checkpoint note signed by that same node; at least
-//! `k` of the policy's witnesses cosigning it; and inclusion of the grant the decision names
-//! (and of the revocation, when one is given) in that checkpoint's tree. Pure: no I/O.
+//! Offline verification of receipts with their log evidence, under a witness policy: the node's
+//! signature on the receipt; the checkpoint note signed by that same node; at least `k` of the
+//! policy's witnesses cosigning it; and inclusion in that checkpoint's tree — of the entry an
+//! entry receipt names at its arrival index, or of the grant a decision names (and of the
+//! revocation, when one is given). Pure: no I/O.
 
+use crate::ids::EntryId;
 use crate::keys::PublicKey;
 use crate::merkle::{self, Hash, ProofError};
 use crate::note::{Checkpoint, NODE_PREFIX, NoteError, SignedNote, key_of};
 use crate::pb;
-use crate::receipt::{self, ReceiptError};
+use crate::receipt::{self, ReceiptError, ReceiptFacts};
 
 /// Which witnesses count, and how many must have cosigned.
 #[derive(Debug, Clone, Default)]
@@ -96,6 +98,74 @@ pub struct VerifiedDecision {
     pub revocation_included: bool,
 }
 
+/// What a verified entry receipt establishes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedEntry {
+    /// The node, the entry, its arrival index, when.
+    pub facts: ReceiptFacts,
+    /// The checkpoint whose log holds it.
+    pub checkpoint: Checkpoint,
+    /// The policy's witnesses that cosigned it.
+    pub cosigned_by: Vec<String>,
+}
+
+/// Verifies an entry receipt and its evidence under `policy`: the entry is at the receipt's
+/// index in a log the node signed (and the witnesses cosigned).
+pub fn verify_entry(
+    receipt: &pb::EntryReceipt,
+    policy: &WitnessPolicy,
+) -> Result<VerifiedEntry, EvidenceError> {
+    let signed = receipt
+        .receipt
+        .as_ref()
+        .ok_or_else(|| ReceiptError::Malformed("no receipt".into()))?;
+    let facts = receipt::verify(signed)?;
+    if receipt.checkpoint.is_empty() {
+        return Err(EvidenceError::NoCheckpoint);
+    }
+    let (checkpoint, cosigned_by) = checkpoint_of(&receipt.checkpoint, &facts.node, policy)?;
+    let proof = receipt
+        .inclusion
+        .as_ref()
+        .ok_or(EvidenceError::WrongProof("entry"))?;
+    if EntryId::from_slice(&proof.entry_id).ok() != Some(facts.entry_id)
+        || proof.index != facts.index
+    {
+        return Err(EvidenceError::WrongProof("entry"));
+    }
+    included(proof, &checkpoint, "entry")?;
+    Ok(VerifiedEntry {
+        facts,
+        checkpoint,
+        cosigned_by,
+    })
+}
+
+/// The checkpoint in `text`, signed by `node`, with the policy's cosigners (enough of them).
+fn checkpoint_of(
+    text: &str,
+    node: &PublicKey,
+    policy: &WitnessPolicy,
+) -> Result<(Checkpoint, Vec<String>), EvidenceError> {
+    let note = SignedNote::parse(text)?;
+    if note.checkpoint.origin != node.to_text(NODE_PREFIX) {
+        return Err(EvidenceError::NotTheNodesCheckpoint);
+    }
+    note.verify(node)?;
+    let cosigned: Vec<String> = note
+        .cosigned_by(&policy.witnesses)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    if cosigned.len() < policy.required {
+        return Err(EvidenceError::TooFewWitnesses {
+            have: cosigned.len(),
+            need: policy.required,
+        });
+    }
+    Ok((note.checkpoint, cosigned))
+}
+
 /// Verifies `receipt` and its evidence under `policy`.
 pub fn verify_decision(
     receipt: &pb::DecisionReceipt,
@@ -117,34 +187,20 @@ pub fn verify_decision(
             Ok(out)
         };
     }
-    let note = SignedNote::parse(&receipt.checkpoint)?;
-    if note.checkpoint.origin != node.to_text(NODE_PREFIX) {
-        return Err(EvidenceError::NotTheNodesCheckpoint);
-    }
-    note.verify(&node)?;
-    out.cosigned_by = note
-        .cosigned_by(&policy.witnesses)
-        .into_iter()
-        .map(String::from)
-        .collect();
-    if out.cosigned_by.len() < policy.required {
-        return Err(EvidenceError::TooFewWitnesses {
-            have: out.cosigned_by.len(),
-            need: policy.required,
-        });
-    }
+    let (checkpoint, cosigned_by) = checkpoint_of(&receipt.checkpoint, &node, policy)?;
+    out.cosigned_by = cosigned_by;
     if let Some(p) = &receipt.grant_inclusion {
         if p.entry_id != out.payload.grant {
             return Err(EvidenceError::WrongProof("grant"));
         }
-        included(p, &note.checkpoint, "grant")?;
+        included(p, &checkpoint, "grant")?;
         out.grant_included = true;
     }
     if let Some(p) = &receipt.revocation_inclusion {
-        included(p, &note.checkpoint, "revocation")?;
+        included(p, &checkpoint, "revocation")?;
         out.revocation_included = true;
     }
-    out.checkpoint = Some(note.checkpoint);
+    out.checkpoint = Some(checkpoint);
     Ok(out)
 }
 

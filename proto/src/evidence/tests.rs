@@ -11,6 +11,7 @@ use crate::note::Checkpoint;
 
 struct Setup {
     receipt: pb::DecisionReceipt,
+    entry: pb::EntryReceipt,
     witnesses: Vec<(String, SecretKey)>,
 }
 
@@ -71,7 +72,21 @@ fn setup() -> Setup {
     receipt.checkpoint = note.to_text();
     receipt.grant_inclusion = Some(proof(11));
     receipt.revocation_inclusion = Some(proof(17));
-    Setup { receipt, witnesses }
+    let entry = pb::EntryReceipt {
+        receipt: Some(crate::receipt::sign(
+            &node,
+            crate::ids::EntryId(ids[5]),
+            5,
+            1,
+        )),
+        checkpoint: note.to_text(),
+        inclusion: Some(proof(5)),
+    };
+    Setup {
+        receipt,
+        entry,
+        witnesses,
+    }
 }
 
 fn policy(s: &Setup, k: usize) -> WitnessPolicy {
@@ -163,4 +178,42 @@ fn get(which: usize, r: &mut pb::DecisionReceipt) -> &mut pb::InclusionProof {
         &mut r.revocation_inclusion
     };
     p.as_mut().expect("proof")
+}
+
+#[test]
+fn an_entry_receipt_completed_with_its_inclusion_verifies_and_tampering_is_caught() {
+    let s = setup();
+    let v = verify_entry(&s.entry, &policy(&s, 2)).expect("verifies");
+    assert_eq!((v.facts.index, v.checkpoint.size), (5, 23));
+    assert_eq!(
+        verify_entry(&s.entry, &policy(&s, 3)),
+        Err(EvidenceError::TooFewWitnesses { have: 2, need: 3 })
+    );
+    // The proof of another entry, or another index, does not complete this receipt.
+    let mut other = s.entry.clone();
+    other.inclusion = s.receipt.grant_inclusion.clone();
+    assert_eq!(
+        verify_entry(&other, &WitnessPolicy::default()),
+        Err(EvidenceError::WrongProof("entry"))
+    );
+    let mut bare = s.entry.clone();
+    bare.checkpoint.clear();
+    assert_eq!(
+        verify_entry(&bare, &WitnessPolicy::default()),
+        Err(EvidenceError::NoCheckpoint)
+    );
+    let mut bad = s.entry.clone();
+    if let Some(p) = bad.inclusion.as_mut() {
+        let mut h = p.hashes[0].to_vec();
+        h[3] ^= 4;
+        p.hashes[0] = h.into();
+    }
+    assert!(verify_entry(&bad, &WitnessPolicy::default()).is_err());
+    let mut forged = s.entry.clone();
+    if let Some(r) = forged.receipt.as_mut() {
+        let mut p = r.payload.to_vec();
+        p[5] ^= 1;
+        r.payload = p.into();
+    }
+    assert!(verify_entry(&forged, &WitnessPolicy::default()).is_err());
 }

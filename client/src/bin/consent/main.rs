@@ -58,8 +58,10 @@ enum Command {
     /// Replay a whole node: every entry, its signed checkpoint, the witnesses, every feed head,
     /// and consistency with the previous audit (exit 1 on any finding).
     Audit(cmd::audit::AuditArgs),
-    /// Check a decision receipt offline: signature, checkpoint, witnesses, inclusion proofs.
+    /// Check a receipt file offline: signature, checkpoint, witnesses, inclusion proofs.
     VerifyReceipt(cmd::verify::VerifyArgs),
+    /// Write the node's receipt for an entry, with the proof that its signed log holds it.
+    Receipt(cmd::verify::ReceiptArgs),
     /// The purposes, data categories and request kinds, with what each means.
     Vocab,
 }
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
             Command::Check(a) => cmd::org::check(a, &g).await,
             Command::Audit(a) => cmd::audit::audit(a, &g).await,
             Command::VerifyReceipt(a) => cmd::verify::verify_receipt(a, &g),
+            Command::Receipt(a) => cmd::verify::receipt(a, &g).await,
             Command::Vocab => {
                 cmd::citizen::vocab(&g);
                 Ok(())

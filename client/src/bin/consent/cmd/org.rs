@@ -369,7 +369,10 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             .receipt
             .as_ref()
             .context("the node answered without the receipt it was asked for")?;
-        std::fs::write(path, prost::Message::encode_to_vec(receipt))
+        let file = pb::ReceiptFile {
+            receipt: Some(pb::receipt_file::Receipt::Decision(receipt.clone())),
+        };
+        std::fs::write(path, prost::Message::encode_to_vec(&file))
             .with_context(|| format!("cannot write the receipt to {}", path.display()))?;
     }
     let decision = match r.decision() {

@@ -1,11 +1,12 @@
-//! `consent verify-receipt`: checks a decision receipt offline — the node's signature, its
+//! `consent receipt`: a receipt for an entry the node holds, completed with its log evidence; and
+//! `consent verify-receipt`: checks a receipt file offline — the node's signature, its
 //! checkpoint, the witnesses' cosignatures under a policy, and the inclusion proofs.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use consent_proto::evidence::{WitnessPolicy, verify_decision};
+use consent_proto::evidence::{WitnessPolicy, verify_decision, verify_entry};
 use consent_proto::ids::EntryId;
 use consent_proto::note::NODE_PREFIX;
 use consent_proto::pb;
@@ -20,7 +21,7 @@ const MAX_RECEIPT_BYTES: u64 = 64 * 1024;
 /// `consent verify-receipt`.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// A decision receipt written by `consent check --receipt FILE`.
+    /// A receipt file written by `consent check --receipt FILE` or `consent receipt`.
     pub file: PathBuf,
     /// A witness whose cosignature counts (a node id, node1...); repeat for each.
     #[arg(long = "witness", value_name = "NODE_ID")]
@@ -45,12 +46,18 @@ pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
     }
     let bytes =
         std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
-    let receipt = pb::DecisionReceipt::decode(bytes.as_slice()).map_err(|e| {
+    let file = pb::ReceiptFile::decode(bytes.as_slice()).map_err(|e| {
         anyhow::anyhow!(
-            "{} is not a decision receipt ({e}); write one with `consent check --receipt FILE`",
+            "{} is not a receipt file ({e}); write one with `consent check --receipt FILE` or \
+             `consent receipt ENTRY_ID --out FILE`",
             a.file.display()
         )
     })?;
+    let receipt = match file.receipt {
+        Some(pb::receipt_file::Receipt::Decision(d)) => d,
+        Some(pb::receipt_file::Receipt::Entry(e)) => return verify_entry_receipt(&e, &a, g),
+        None => bail!("{} holds no receipt", a.file.display()),
+    };
     let policy = WitnessPolicy::new(&a.witnesses, a.need)?;
     let v = verify_decision(&receipt, &policy).context("the receipt does not hold")?;
     let node = v.node.to_text(NODE_PREFIX);
@@ -109,6 +116,126 @@ pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
             "cosigned_by": v.cosigned_by,
             "grant_included": v.grant_included,
             "revocation_included": v.revocation_included,
+        }),
+    );
+    Ok(())
+}
+
+fn verify_entry_receipt(
+    receipt: &pb::EntryReceipt,
+    a: &VerifyArgs,
+    g: &Global,
+) -> anyhow::Result<()> {
+    let policy = WitnessPolicy::new(&a.witnesses, a.need)?;
+    let v = verify_entry(receipt, &policy).context("the receipt does not hold")?;
+    let node = v.facts.node.to_text(NODE_PREFIX);
+    if let Some(expected) = &a.signed_by
+        && *expected != node
+    {
+        bail!("the receipt is signed by {node}, not by {expected}");
+    }
+    emit(
+        g.json,
+        format!(
+            "valid: entry {} accepted by {node} at {} as entry {} of its log, proven in its checkpoint of {} entries{}",
+            v.facts.entry_id,
+            consent_client::time::format(v.facts.time_ms),
+            v.facts.index,
+            v.checkpoint.size,
+            if v.cosigned_by.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", cosigned by {} of the witnesses named",
+                    v.cosigned_by.len()
+                )
+            }
+        ),
+        json!({
+            "valid": true,
+            "node": node,
+            "entry": v.facts.entry_id.to_string(),
+            "index": v.facts.index,
+            "time": consent_client::time::format(v.facts.time_ms),
+            "checkpoint_size": v.checkpoint.size,
+            "cosigned_by": v.cosigned_by,
+        }),
+    );
+    Ok(())
+}
+
+/// `consent receipt`.
+#[derive(Args, Debug)]
+pub struct ReceiptArgs {
+    /// The entry (ent1...).
+    pub entry: String,
+    /// Where to write the receipt file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Gets the node's receipt for an entry it holds (submitting it again returns the original
+/// arrival index, signed), and completes it with the latest checkpoint and the inclusion proof.
+pub async fn receipt(a: ReceiptArgs, g: &Global) -> anyhow::Result<()> {
+    let id = crate::ctx::entry_arg("<entry>", &a.entry)?;
+    let mut node = g.connect().await?;
+    let entry = node
+        .entry(&id)
+        .await?
+        .with_context(|| format!("the node does not hold {id}"))?;
+    let answer = node.submit(&entry, "the entry").await?;
+    let signed = answer
+        .receipt
+        .context("the node gave no receipt for an entry it holds")?;
+    let facts =
+        consent_proto::receipt::verify(&signed).context("the node's receipt does not verify")?;
+    let mut log = consent_proto::pb::log_client::LogClient::new(node.channel());
+    let checkpoint = log
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .context("the node gives no checkpoint")?
+        .into_inner();
+    if facts.index >= checkpoint.tree_size {
+        bail!(
+            "entry {id} (log index {}) is not in the node's latest checkpoint of {} entries yet; \
+             try again in a second",
+            facts.index,
+            checkpoint.tree_size
+        );
+    }
+    let inclusion = log
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            entry: Some(pb::get_inclusion_proof_request::Entry::Index(facts.index)),
+            tree_size: checkpoint.tree_size,
+        })
+        .await
+        .context("the node gives no inclusion proof")?
+        .into_inner();
+    let receipt = pb::EntryReceipt {
+        receipt: Some(signed),
+        checkpoint: checkpoint.note,
+        inclusion: Some(inclusion),
+    };
+    verify_entry(&receipt, &WitnessPolicy::default())
+        .context("the node's evidence does not hold")?;
+    let file = pb::ReceiptFile {
+        receipt: Some(pb::receipt_file::Receipt::Entry(receipt)),
+    };
+    std::fs::write(&a.out, file.encode_to_vec())
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    emit(
+        g.json,
+        format!(
+            "receipt for {id} (log index {}, checkpoint of {} entries) written to {}",
+            facts.index,
+            checkpoint.tree_size,
+            a.out.display()
+        ),
+        json!({
+            "entry": id.to_string(),
+            "index": facts.index,
+            "checkpoint_size": checkpoint.tree_size,
+            "file": a.out.display().to_string(),
         }),
     );
     Ok(())
