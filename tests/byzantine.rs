@@ -11,7 +11,7 @@ use consent_node::p2p::protocol::SyncRequest;
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::ids::FeedId;
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_proto::vocab::{DataCategory as C, Purpose as P};
 use consent_tests::eventually;
 use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
 use consent_tests::rogue::Rogue;
@@ -46,19 +46,7 @@ fn citizen_grant(
     scene: &fixtures::Scene,
     label: &str,
 ) -> (consent_proto::entry::Author, Vec<consent_proto::Entry>) {
-    let (mut c, c0) = fixtures::author(Role::Citizen, label, T0);
-    let g = fixtures::append(
-        &mut c,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (c, c0, g) = fixtures::citizen_granting(scene, label, P::ServiceProvision);
     (c, vec![c0, g])
 }
 

@@ -42,30 +42,7 @@ pub fn write_genesis(dir: &Path, genesis: &Genesis) -> PathBuf {
 
 /// A citizen `label` incepted at `incepted_ms`, and its grant (signed at `granted_ms`) to the
 /// scene's collector for `purpose` over location data, valid from `T0` until revoked.
-pub fn citizen_granting(
-    scene: &consent_proto::fixtures::Scene,
-    label: &str,
-    incepted_ms: u64,
-    granted_ms: u64,
-    purpose: consent_proto::vocab::Purpose,
-) -> (consent_proto::entry::Author, Entry, Entry) {
-    use consent_proto::fixtures;
-    let (mut citizen, inception) =
-        fixtures::author(consent_proto::vocab::Role::Citizen, label, incepted_ms);
-    let grant = fixtures::append(
-        &mut citizen,
-        granted_ms,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[purpose],
-            &[consent_proto::vocab::DataCategory::Location],
-            fixtures::T0,
-            None,
-        ),
-    );
-    (citizen, inception, grant)
-}
+pub use consent_proto::fixtures::citizen_granting_at as citizen_granting;
 
 /// The fixture scene's collector, as every test's collector.
 pub fn scene_collector() -> consent_proto::entry::Author {

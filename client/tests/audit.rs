@@ -9,9 +9,9 @@ use std::time::Duration;
 use common::Env;
 use consent_node::config::Engine;
 use consent_node::node::open_store;
-use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::fixtures::{self, T0};
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_proto::vocab::{Purpose as P, Role};
 use serde_json::Value;
 
 /// Submits entries in batches of 1,000.
@@ -35,19 +35,8 @@ async fn submit(url: &str, entries: Vec<consent_proto::Entry>) {
 fn citizens(scene: &fixtures::Scene, label: &str, n: usize) -> Vec<consent_proto::Entry> {
     let mut out = Vec::with_capacity(2 * n);
     for i in 0..n {
-        let (mut c, c0) = fixtures::author(Role::Citizen, &format!("{label}-{i}"), T0);
-        let g = fixtures::append(
-            &mut c,
-            T0 + DAY,
-            fixtures::grant(
-                scene.collector.feed(),
-                scene.policy,
-                &[P::ServiceProvision],
-                &[C::Location],
-                T0,
-                None,
-            ),
-        );
+        let (_, c0, g) =
+            fixtures::citizen_granting(scene, &format!("{label}-{i}"), P::ServiceProvision);
         out.push(c0);
         out.push(g);
     }

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use consent_client::audit::Audit;
 use consent_proto::Entry;
-use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::fixtures::{self, T0};
 use consent_proto::merkle::{self, Tree};
 use consent_proto::note::{Checkpoint, NODE_PREFIX, SignedNote};
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_proto::vocab::Purpose as P;
 use prost::Message;
 use prost::bytes::Bytes;
 use sha2::{Digest as _, Sha256};
@@ -171,19 +171,8 @@ fn main() -> anyhow::Result<()> {
     ];
     let mut i = 0;
     while log.len() < entries {
-        let (mut c, c0) = fixtures::author(Role::Citizen, &format!("audit-{i}"), T0);
-        let g = fixtures::append(
-            &mut c,
-            T0 + DAY,
-            fixtures::grant(
-                scene.collector.feed(),
-                scene.policy,
-                &[P::ServiceProvision],
-                &[C::Location],
-                T0,
-                None,
-            ),
-        );
+        let (c, c0, g) =
+            fixtures::citizen_granting(&scene, &format!("audit-{i}"), P::ServiceProvision);
         log.push(c0);
         log.push(g);
         signers.push(c.key().public());

@@ -28,9 +28,9 @@ use consent_node::Node;
 use consent_node::config::Config;
 use consent_node::genesis::Genesis;
 use consent_proto::Entry;
-use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::fixtures::{self, T0};
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_proto::vocab::{Purpose as P, Role};
 use prost::bytes::Bytes;
 use tonic::transport::Channel;
 
@@ -409,19 +409,8 @@ fn make_entries(setup: &fixtures::Scene, n: usize) -> Vec<Entry> {
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
     while out.len() < n {
-        let (mut c, c0) = fixtures::author(Role::Citizen, &format!("bench-{i}"), T0);
-        let g = fixtures::append(
-            &mut c,
-            T0 + DAY,
-            fixtures::grant(
-                setup.collector.feed(),
-                setup.policy,
-                &[P::ServiceProvision],
-                &[C::Location],
-                T0,
-                None,
-            ),
-        );
+        let (_, c0, g) =
+            fixtures::citizen_granting(setup, &format!("bench-{i}"), P::ServiceProvision);
         out.push(c0);
         out.push(g);
         i += 1;

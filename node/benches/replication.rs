@@ -22,7 +22,7 @@ use consent_proto::Entry;
 use consent_proto::entry::Author;
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
+use consent_proto::vocab::{Purpose as P, Role};
 
 mod common;
 use common::{Row, check_request, connect, print_table, submit_all, submit_in_order, to_json};
@@ -151,19 +151,7 @@ async fn converged(nodes: &[Node], n: u64, timeout: Duration) -> anyhow::Result<
 
 /// A citizen with a grant to the scene's collector.
 fn citizen(scene: &fixtures::Scene, label: &str) -> (Author, Vec<Entry>) {
-    let (mut c, c0) = fixtures::author(Role::Citizen, label, T0);
-    let g = fixtures::append(
-        &mut c,
-        T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
-    );
+    let (c, c0, g) = fixtures::citizen_granting(scene, label, P::ServiceProvision);
     (c, vec![c0, g])
 }
 

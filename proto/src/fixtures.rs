@@ -115,6 +115,36 @@ pub fn suspend(collector: FeedId) -> Body {
     })
 }
 
+/// A citizen `label` incepted at `T0`, with a grant signed at `T0 + DAY` to the scene's collector
+/// for `purpose` over location data, valid from `T0` until revoked: `(author, inception, grant)`.
+pub fn citizen_granting(scene: &Scene, label: &str, purpose: Purpose) -> (Author, Entry, Entry) {
+    citizen_granting_at(scene, label, T0, T0 + DAY, purpose)
+}
+
+/// [`citizen_granting`] with the inception and the grant signed at the times given.
+pub fn citizen_granting_at(
+    scene: &Scene,
+    label: &str,
+    incepted_ms: u64,
+    granted_ms: u64,
+    purpose: Purpose,
+) -> (Author, Entry, Entry) {
+    let (mut citizen, inception) = author(Role::Citizen, label, incepted_ms);
+    let g = append(
+        &mut citizen,
+        granted_ms,
+        grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[purpose],
+            &[DataCategory::Location],
+            T0,
+            None,
+        ),
+    );
+    (citizen, inception, g)
+}
+
 /// A small network: one registrar that accredits one collector, which has published a policy.
 pub struct Scene {
     /// The registrar.
