@@ -36,6 +36,7 @@ async fn known(node: &TestNode, feed: &FeedId) -> bool {
         .await
         .get_head(pb::GetHeadRequest {
             feed: Bytes::copy_from_slice(&feed.0),
+            with_grants: false,
         })
         .await
         .is_ok()

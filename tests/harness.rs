@@ -330,6 +330,7 @@ impl TestNode {
     pub async fn head(&self, feed: &consent_proto::FeedId) -> pb::GetHeadResponse {
         let request = pb::GetHeadRequest {
             feed: prost::bytes::Bytes::copy_from_slice(&feed.0),
+            with_grants: false,
         };
         match self.ledger().await.get_head(request).await {
             Ok(r) => r.into_inner(),

@@ -36,6 +36,7 @@ pub async fn decision(node: &TestNode, subject: FeedId, collector: FeedId) -> pb
 pub async fn head_seq(node: &TestNode, feed: &FeedId) -> Option<u64> {
     let request = pb::GetHeadRequest {
         feed: Bytes::copy_from_slice(&feed.0),
+        with_grants: false,
     };
     node.ledger()
         .await

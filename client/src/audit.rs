@@ -4,6 +4,8 @@
 //! findings — anything that does not hold. The CLI (`consent audit`) feeds it the log, then
 //! compares the root with the node's signed checkpoint and the heads with what the node says.
 
+use std::collections::HashMap;
+
 use consent_proto::Entry;
 use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
@@ -23,6 +25,8 @@ pub struct Audit {
     findings: Vec<String>,
     /// Entries that wait for an entry that did not hold (counted, not listed).
     dependents: u64,
+    /// Each citizen's grants in feed order: `(grant, collector, revoked)`.
+    grants: HashMap<FeedId, Vec<(EntryId, FeedId, bool)>>,
 }
 
 /// Most findings kept (the rest are counted).
@@ -39,6 +43,7 @@ impl Audit {
             now_ms,
             findings: Vec::new(),
             dependents: 0,
+            grants: HashMap::new(),
         }
     }
 
@@ -80,6 +85,33 @@ impl Audit {
         out
     }
 
+    /// A citizen's grants after the replay, in feed order: `(grant, collector, revoked)`.
+    pub fn grants(&self, subject: &FeedId) -> &[(EntryId, FeedId, bool)] {
+        self.grants.get(subject).map_or(&[], Vec::as_slice)
+    }
+
+    /// Keeps the grant state an accepted entry changes.
+    fn materialise(&mut self, entry: &Entry) {
+        match &entry.body {
+            Body::Grant(g) => {
+                self.grants
+                    .entry(entry.feed)
+                    .or_default()
+                    .push((entry.id, g.collector, false))
+            }
+            Body::Revoke(r) => {
+                if let Some(g) = self
+                    .grants
+                    .get_mut(&entry.feed)
+                    .and_then(|list| list.iter_mut().find(|(id, ..)| *id == r.grant))
+                {
+                    g.2 = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Replays the next entry of the log, as served by `Ledger.GetLog`.
     pub fn entry(&mut self, item: &pb::FeedEntry) {
         let index = item.index;
@@ -119,7 +151,7 @@ impl Audit {
             self.reference.trust_registrar(entry.feed);
         }
         match self.reference.submit(&entry, self.now_ms) {
-            Verdict::Accept { .. } => {}
+            Verdict::Accept { .. } => self.materialise(&entry),
             Verdict::Duplicate { .. } => {
                 self.finding(format!("index {index}: entry {id} appears twice"))
             }

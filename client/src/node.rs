@@ -128,6 +128,7 @@ impl NodeClient {
             .ledger
             .get_head(pb::GetHeadRequest {
                 feed: Bytes::copy_from_slice(&feed.0),
+                with_grants: false,
             })
             .await
         {

@@ -1,5 +1,6 @@
 //! `consent audit` against a real node: it passes on an honest node with 50,000 entries, and
-//! fails on a stored entry changed under the node and on a log rewritten since the last audit.
+//! fails on grant state changed under the node, on a stored entry changed under it, and on a log
+//! rewritten since the last audit.
 
 mod common;
 
@@ -80,7 +81,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_audit_passes_on_an_honest_node_and_catches_a_changed_entry_and_a_rewritten_log() {
+async fn the_audit_passes_on_an_honest_node_and_catches_changed_state_a_changed_entry_and_a_rewritten_log() {
     let scene = fixtures::scene(T0);
     let registrar = scene.registrar.feed().typed(Role::Registrar).to_string();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -114,6 +115,31 @@ async fn the_audit_passes_on_an_honest_node_and_catches_a_changed_entry_and_a_re
     // Again: consistent with the audit before.
     let again: Value = env.json("none.json", &audit).await;
     assert_eq!(again["previous_checkpoint_size"], 50_004);
+
+    // The node's materialised state changed under it: a grant marked revoked that its log does
+    // not revoke (the node starts, and would deny on it).
+    if let Some(node) = env.node.take() {
+        node.shutdown();
+        node.join().await.expect("stops");
+    }
+    {
+        use consent_node::ledger::tables;
+        let store = open_store(&data, Engine::Sled).expect("store");
+        let (citizen, _, grant) = fixtures::citizen_granting(&scene, "a-0", P::ServiceProvision);
+        let key = tables::grant_key(&citizen.feed(), &scene.collector.feed(), grant.seq);
+        let value = store.get(&key).expect("read").expect("stored");
+        let mut record: tables::GrantRecord = tables::decode(&value, "grant").expect("decodes");
+        record.revoked = true;
+        store
+            .apply(vec![(key, Some(tables::encode(&record).expect("encodes")))])
+            .expect("write");
+        store.flush().expect("flush");
+    }
+    restart(&mut env, &registrar).await;
+    let out = env.run("none.json", &audit).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("grant state"), "{report}");
 
     // An entry changed in the store under the node (it still starts: its own check does not
     // re-verify signatures at start).

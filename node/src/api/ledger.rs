@@ -276,7 +276,8 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::GetHeadRequest>,
     ) -> Result<Response<pb::GetHeadResponse>, Status> {
-        let feed = FeedId(id32("feed", &request.into_inner().feed)?);
+        let request = request.into_inner();
+        let feed = FeedId(id32("feed", &request.feed)?);
         let state = self
             .ledger
             .head(&feed)?
@@ -288,6 +289,19 @@ impl pb::ledger_server::Ledger for LedgerService {
             head: Bytes::copy_from_slice(&state.head_id.0),
             frozen: state.frozen,
             signing_key: Bytes::copy_from_slice(&state.signing_key),
+            grants: if request.with_grants {
+                self.ledger
+                    .grants_of(&feed)?
+                    .into_iter()
+                    .map(|(collector, _, grant, revoked)| pb::GrantState {
+                        grant: Bytes::copy_from_slice(&grant.0),
+                        collector: Bytes::copy_from_slice(&collector.0),
+                        revoked,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }))
     }
 }

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use self::decisions::View;
 use self::staged::Staged;
-use self::tables::meta;
+use self::tables::{GrantRecord, meta};
 pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
 use crate::store::{KvStore, StoreError};
@@ -386,6 +386,24 @@ impl Ledger {
     /// An accepted entry and its arrival index.
     pub fn entry(&self, id: &EntryId) -> Result<Option<(u64, Entry)>, LedgerError> {
         Ok(Staged::new(&*self.store).entry_with_index(id)?)
+    }
+
+    /// The grants `subject` made, in feed order: `(collector, seq, grant id, revoked)`.
+    pub fn grants_of(
+        &self,
+        subject: &FeedId,
+    ) -> Result<Vec<(FeedId, u64, EntryId, bool)>, LedgerError> {
+        let prefix = [&[tables::prefix::GRANT][..], &subject.0].concat();
+        let mut out = Vec::new();
+        for pair in self.store.scan_prefix(&prefix) {
+            let (key, value) = pair?;
+            let collector = FeedId(tables::bytes32(&key[33..65])?);
+            let seq = tables::be_u64(&key[65..])?;
+            let record: GrantRecord = tables::decode(&value, "grant")?;
+            out.push((collector, seq, EntryId(record.id), record.revoked));
+        }
+        out.sort_by_key(|g| g.1);
+        Ok(out)
     }
 
     /// The id of the entry at arrival index `index`.

@@ -125,10 +125,18 @@ pub async fn audit(a: AuditArgs, g: &Global) -> anyhow::Result<()> {
         )),
     }
 
-    // Every feed head as the node states it (a live node may be ahead).
+    // Every feed head, key and grant state as the node states them (a live node may be ahead).
     let heads: Vec<_> = audit
         .heads()
-        .map(|(feed, state)| (*feed, state.head_seq, state.head_id, state.frozen))
+        .map(|(feed, state)| {
+            (
+                *feed,
+                state.head_seq,
+                state.head_id,
+                state.frozen,
+                state.signing_key,
+            )
+        })
         .collect();
     let client = ledger.clone();
     let answers: Vec<_> = futures::stream::iter(heads.clone())
@@ -138,6 +146,7 @@ pub async fn audit(a: AuditArgs, g: &Global) -> anyhow::Result<()> {
                 client
                     .get_head(pb::GetHeadRequest {
                         feed: Bytes::copy_from_slice(&feed.0),
+                        with_grants: true,
                     })
                     .await
                     .map(|r| r.into_inner())
@@ -146,7 +155,7 @@ pub async fn audit(a: AuditArgs, g: &Global) -> anyhow::Result<()> {
         .buffered(16)
         .collect()
         .await;
-    for ((feed, seq, id, frozen), answer) in heads.iter().zip(answers) {
+    for ((feed, seq, id, frozen, key), answer) in heads.iter().zip(answers) {
         match answer {
             Err(e) => audit.finding(format!(
                 "feed {feed:?}: the node has no head ({})",
@@ -162,7 +171,33 @@ pub async fn audit(a: AuditArgs, g: &Global) -> anyhow::Result<()> {
             Ok(h) if *frozen && !h.frozen => audit.finding(format!(
                 "feed {feed:?}: its log proves an equivocation, the node says it is not frozen"
             )),
-            Ok(_) => {}
+            Ok(h) if h.seq == *seq && h.signing_key.as_ref() != key.as_slice() => audit.finding(
+                format!("feed {feed:?}: the node holds another current key than its log gives"),
+            ),
+            Ok(h) => {
+                let theirs: Vec<(&[u8], &[u8], bool)> = h
+                    .grants
+                    .iter()
+                    .map(|g| (g.grant.as_ref(), g.collector.as_ref(), g.revoked))
+                    .collect();
+                let ours: Vec<(&[u8], &[u8], bool)> = audit
+                    .grants(feed)
+                    .iter()
+                    .map(|(g, c, r)| (g.0.as_slice(), c.0.as_slice(), *r))
+                    .collect();
+                // A live node may hold more grants, or revocations, than the log read.
+                let agrees = h.seq > *seq && theirs.len() >= ours.len() || theirs == ours;
+                if !agrees {
+                    audit.finding(format!(
+                        "feed {feed:?}: the node's grant state (what it decides from) differs from \
+                         its log: {} grant(s), {} revoked there; {} grant(s), {} revoked in the log",
+                        theirs.len(),
+                        theirs.iter().filter(|g| g.2).count(),
+                        ours.len(),
+                        ours.iter().filter(|g| g.2).count()
+                    ));
+                }
+            }
         }
     }
 
