@@ -81,7 +81,8 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_audit_passes_on_an_honest_node_and_catches_changed_state_a_changed_entry_and_a_rewritten_log() {
+async fn the_audit_passes_on_an_honest_node_and_catches_changed_state_a_changed_entry_and_a_rewritten_log()
+ {
     let scene = fixtures::scene(T0);
     let registrar = scene.registrar.feed().typed(Role::Registrar).to_string();
     let dir = tempfile::tempdir().expect("tempdir");
