@@ -106,6 +106,14 @@ pub struct State {
 pub struct FeedState {
     /// Key rotations done (the current key is key number `rotations`).
     pub rotations: u32,
+    /// The seq from which `signed` lists every entry this keystore signed in the feed (set when
+    /// the keystore first used the feed; a recovered keystore starts a new journal).
+    #[serde(default)]
+    pub journal_from: Option<u64>,
+    /// Ids (text) of the entries this keystore signed in the feed from `journal_from` on,
+    /// recorded before they are submitted.
+    #[serde(default)]
+    pub signed: Vec<String>,
 }
 
 /// A collector's or registrar's feed.
@@ -391,9 +399,13 @@ mod tests {
         let (path, master) = create(dir.path());
         let mut ks = Keystore::open(&path, "a good passphrase").expect("open");
         assert_eq!(*ks.master(), master);
-        ks.state
-            .pairwise
-            .insert("col1x".into(), FeedState { rotations: 2 });
+        ks.state.pairwise.insert(
+            "col1x".into(),
+            FeedState {
+                rotations: 2,
+                ..FeedState::default()
+            },
+        );
         ks.save().expect("save");
         let again = Keystore::open(&path, "a good passphrase").expect("open");
         assert_eq!(

@@ -423,6 +423,25 @@ async fn the_whole_life_cycle_through_the_cli() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+    // The first device's monitor reports an entry in Alice's name that it did not sign; the new
+    // device journals from its recovery on, and finds nothing wrong.
+    let out = env.run("alice.json", &["wallet", "monitor"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("this wallet never signed it"), "{report}");
+    let mine = env
+        .run_env(
+            "alice-new.json",
+            &["wallet", "monitor"],
+            &[("CONSENT_PASSPHRASE", "another passphrase")],
+        )
+        .await;
+    assert!(
+        mine.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&mine.stdout),
+        String::from_utf8_lossy(&mine.stderr)
+    );
 
     // Pairwise: the same wallet's id for another collector shares nothing with the first.
     let col2 = env

@@ -181,6 +181,10 @@ pub async fn pairwise(
     let head = match node.head(&inception.feed).await? {
         Some(h) => h,
         None => {
+            let state = ks.state.pairwise.entry(key.clone()).or_default();
+            state.journal_from.get_or_insert(0);
+            state.signed.push(inception.id.to_string());
+            ks.save()?;
             submit(node, &inception, "feed inception").await?;
             node.head(&inception.feed)
                 .await?
@@ -195,11 +199,31 @@ pub async fn pairwise(
     .context(
         "this wallet does not hold the current key of that feed (was it rotated elsewhere?)",
     )?;
-    ks.state.pairwise.entry(key).or_default().rotations = rotations;
+    let state = ks.state.pairwise.entry(key).or_default();
+    state.rotations = rotations;
+    // Journal what this keystore signs from here on (the monitor tells its entries apart).
+    state.journal_from.get_or_insert(head.seq + 1);
     let head_id = EntryId::from_slice(&head.head).context("the node sent a malformed head")?;
     Ok(wallet::pairwise_author(
         &master, collector, rotations, head.seq, head_id,
     ))
+}
+
+/// Records, before it is submitted, that this keystore signed `entry` in its pairwise feed with
+/// `collector` (see `consent wallet monitor`).
+pub fn journal(
+    ks: &mut Keystore,
+    collector: &FeedId,
+    entry: &consent_proto::Entry,
+) -> anyhow::Result<()> {
+    let key = collector.typed(Role::Collector).to_string();
+    ks.state
+        .pairwise
+        .entry(key)
+        .or_default()
+        .signed
+        .push(entry.id.to_string());
+    Ok(ks.save()?)
 }
 
 /// Which key number signs now: the recorded one, or a later one (after a recovery).

@@ -168,6 +168,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     }
     let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
     let entry = author.append(now, body).map_err(anyhow::Error::msg)?;
+    ctx::journal(&mut ks, &collector, &entry)?;
     ctx::submit(&mut node, &entry, "grant").await?;
     ks.save()?;
     emit(
@@ -215,6 +216,7 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
             }),
         )
         .map_err(anyhow::Error::msg)?;
+    ctx::journal(&mut ks, &gr.collector, &entry)?;
     ctx::submit(&mut node, &entry, "revocation").await?;
     ks.save()?;
     emit(
@@ -378,6 +380,7 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
             }),
         )
         .map_err(anyhow::Error::msg)?;
+    ctx::journal(&mut ks, &collector, &entry)?;
     ctx::submit(&mut node, &entry, "request").await?;
     ks.save()?;
     emit(

@@ -2,9 +2,11 @@
 //! an entry in the citizen's name does not come from this wallet's keys, when a node lacks one
 //! of the citizen's revocations that another holds, or when two nodes disagree.
 //!
-//! Without a journal of what it signed, the wallet tells its own entries apart by their keys: a
-//! feed's keys must be the wallet's derived keys (inception and every rotation), and every entry
-//! must verify under them (checked by `consent_proto::chain::verify_chain`).
+//! Every entry must chain and verify (`consent_proto::chain::verify_chain`) under keys the wallet
+//! derives (inception and every rotation); and the keystore journals the ids of the entries it
+//! signs (before submitting them), so an entry signed with the wallet's own key that this
+//! keystore did not make — another device, or a stolen key — is reported too, from the point the
+//! keystore started its journal for that feed.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -55,9 +57,21 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
             })
             .collect();
         let mut held: Vec<(String, Vec<Entry>)> = Vec::new();
+        let signed: HashSet<&str> = state.signed.iter().map(String::as_str).collect();
         for (url, node) in urls.iter().zip(nodes.iter_mut()) {
             let entries = node.feed(&subject).await?;
             alerts.extend(own_entries(url, &name, &subject, &entries, &ours));
+            // Entries in the journal's range that this keystore did not sign.
+            if let Some(from) = state.journal_from {
+                for e in entries.iter().filter(|e| e.seq >= from) {
+                    if !signed.contains(e.id.to_string().as_str()) {
+                        alerts.push(format!(
+                            "{url}: entry {} (seq {}) of your feed {name} is in your name but this wallet never signed it (another device with your recovery key, or your key was stolen)",
+                            e.id, e.seq
+                        ));
+                    }
+                }
+            }
             held.push((url.clone(), entries));
         }
         alerts.extend(disagreements(&name, &held));

@@ -89,6 +89,7 @@ pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
                             wallet::pairwise_key(&master, &collector, r + 2),
                         )
                         .map_err(anyhow::Error::msg)?;
+                    ctx::journal(&mut ks, &collector, &entry)?;
                     ctx::submit(&mut node, &entry, "rotation").await?;
                     ks.state.pairwise.entry(c.clone()).or_default().rotations = r + 1;
                     ks.save()?;
