@@ -359,9 +359,14 @@ impl Collector {
     }
 }
 
-/// Whether a call failed because the node could not be reached (not because it refused).
+/// Whether a call got no answer from the node (it is down, or went away mid-call: tonic says
+/// UNAVAILABLE, CANCELLED or UNKNOWN for a broken transport) rather than a refusal. Only checks
+/// and watches are retried elsewhere: they change nothing.
 fn unreachable(s: &Status) -> bool {
-    s.code() == Code::Unavailable
+    matches!(
+        s.code(),
+        Code::Unavailable | Code::Cancelled | Code::Unknown | Code::DeadlineExceeded
+    )
 }
 
 /// A channel to `url` and a session there.
