@@ -117,7 +117,14 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
 
 /// The check run at every start.
 pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
+    structure_and_tree(store).map(|_| ())
+}
+
+/// [`structure`], also returning the Merkle tree over the arrival log, built in the same pass
+/// over the log (the node needs both at start).
+pub fn structure_and_tree(store: &dyn KvStore) -> Result<consent_proto::merkle::Tree, Report> {
     let mut report = Report::default();
+    let mut tree = consent_proto::merkle::Tree::new();
     let (log_size, stored_feeds, stored_frozen) = super::writer::stored_counters(store)?;
 
     // The log is exactly 0..log_size and each index names an entry stored with that index.
@@ -133,6 +140,7 @@ pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
         }
         expected += 1;
         let id = EntryId(tables::bytes32(&id)?);
+        tree.push(&id.0);
         match store.get(&tables::entry_key(&id))? {
             None => report.add(format!(
                 "log index {index} names entry {id}, which is not stored"
@@ -244,7 +252,7 @@ pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
             report.add(e.to_string());
         }
     }
-    report.result()
+    report.result().map(|()| tree)
 }
 
 /// Replays the arrival log into memory through the write path (re-validating every entry and

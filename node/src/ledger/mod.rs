@@ -214,11 +214,11 @@ impl Ledger {
         config: LedgerConfig,
     ) -> Result<(Ledger, WriterThread), LedgerError> {
         check::prepare(&*store, genesis_digest)?;
-        check::structure(&*store)
+        let tree = check::structure_and_tree(&*store)
             .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
         let stats = Arc::new(Stats::default());
         let registrars = Arc::new(registrars);
-        let tree = Arc::new(tree::LogTree::rebuild(&*store)?);
+        let tree = Arc::new(tree::LogTree::new(tree));
         let (tx, rx) = mpsc::channel(config.queue_depth);
         let (accepted, _) = tokio::sync::broadcast::channel(4096);
         let writer = Writer::open(

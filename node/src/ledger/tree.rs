@@ -1,6 +1,6 @@
 //! The Merkle tree over this node's arrival log ([`consent_proto::merkle`]; leaf `i` is the id of
 //! the entry at arrival index `i`). It lives in memory (about 64 bytes per entry), is rebuilt
-//! from the log when the ledger opens, and grows with every group commit, under the same lock
+//! in the start-up check's pass over the log, and grows with every group commit, under the same lock
 //! that makes a group visible to checks — so a view sees the tree and the store agree.
 
 use std::sync::RwLock;
@@ -8,8 +8,6 @@ use std::sync::RwLock;
 use consent_proto::ids::EntryId;
 use consent_proto::merkle::{self, Hash, Tree};
 
-use super::tables::{self, prefix};
-use crate::store::{KvStore, StoreError};
 
 /// The log's tree.
 #[derive(Debug, Default)]
@@ -29,21 +27,9 @@ pub struct Inclusion {
 }
 
 impl LogTree {
-    /// Rebuilds the tree from the arrival log in `store`.
-    pub fn rebuild(store: &dyn KvStore) -> Result<Self, StoreError> {
-        let mut tree = Tree::new();
-        for pair in store.scan_prefix(&[prefix::LOG]) {
-            let (key, id) = pair?;
-            let index = tables::be_u64(&key[1..])?;
-            if index != tree.size() {
-                return Err(StoreError::Corrupt(format!(
-                    "arrival log jumps to {index} after {} entries",
-                    tree.size()
-                )));
-            }
-            tree.push(&tables::bytes32(&id)?);
-        }
-        Ok(Self(RwLock::new(tree)))
+    /// The tree over the log so far (the start-up check builds it: `check::structure_and_tree`).
+    pub fn new(tree: Tree) -> Self {
+        Self(RwLock::new(tree))
     }
 
     /// Appends the entries of a commit, in arrival order.
