@@ -36,9 +36,7 @@ async fn checkpoint_covering(node: &TestNode, size: u64) -> SignedNote {
 }
 
 fn hashes(list: &[Bytes]) -> Vec<Hash> {
-    list.iter()
-        .map(|h| h.as_ref().try_into().expect("32 bytes"))
-        .collect()
+    merkle::hashes_from(list).expect("32-byte hashes")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 
 use crate::ids::EntryId;
 use crate::keys::PublicKey;
-use crate::merkle::{self, Hash, ProofError};
+use crate::merkle::{self, ProofError};
 use crate::note::{Checkpoint, NODE_PREFIX, NoteError, SignedNote, key_of};
 use crate::pb;
 use crate::receipt::{self, ReceiptError, ReceiptFacts};
@@ -213,12 +213,7 @@ pub fn included(
     if proof.tree_size != checkpoint.size || proof.entry_id.len() != 32 {
         return Err(EvidenceError::WrongProof(what));
     }
-    let hashes = proof
-        .hashes
-        .iter()
-        .map(|h| h.as_ref().try_into())
-        .collect::<Result<Vec<Hash>, _>>()
-        .map_err(|_| EvidenceError::WrongProof(what))?;
+    let hashes = merkle::hashes_from(&proof.hashes).ok_or(EvidenceError::WrongProof(what))?;
     merkle::verify_inclusion(
         &merkle::leaf_hash(&proof.entry_id),
         proof.index,

@@ -29,6 +29,15 @@ pub enum ProofError {
     Mismatch,
 }
 
+/// A proof as it travels (byte strings): `None` if a hash is not 32 bytes or there are more than
+/// [`MAX_PROOF_HASHES`].
+pub fn hashes_from<T: AsRef<[u8]>>(list: &[T]) -> Option<Vec<Hash>> {
+    if list.len() > MAX_PROOF_HASHES {
+        return None;
+    }
+    list.iter().map(|h| h.as_ref().try_into().ok()).collect()
+}
+
 /// `SHA-256(0x00 ‖ data)`.
 pub fn leaf_hash(data: &[u8]) -> Hash {
     let mut h = Sha256::new();

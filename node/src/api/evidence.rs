@@ -6,7 +6,6 @@
 use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb;
-use prost::bytes::Bytes;
 
 use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
@@ -46,15 +45,5 @@ pub fn attach(
 }
 
 fn inclusion(ledger: &Ledger, index: u64, size: u64, entry: EntryId) -> Option<pb::InclusionProof> {
-    let proof = ledger.tree().inclusion(index, size, entry)?;
-    Some(pb::InclusionProof {
-        index,
-        tree_size: size,
-        entry_id: Bytes::copy_from_slice(&entry.0),
-        hashes: proof
-            .hashes
-            .iter()
-            .map(|h| Bytes::copy_from_slice(h))
-            .collect(),
-    })
+    Some(ledger.tree().inclusion(index, size, entry)?.to_pb())
 }

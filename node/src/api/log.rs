@@ -112,12 +112,7 @@ impl pb::log_server::Log for LogService {
                      checkpoint's size"
                 ))
             })?;
-        Ok(Response::new(pb::InclusionProof {
-            index,
-            tree_size: size,
-            entry_id: Bytes::copy_from_slice(&entry.0),
-            hashes: hashes(proof.hashes),
-        }))
+        Ok(Response::new(proof.to_pb()))
     }
 
     async fn get_consistency_proof(

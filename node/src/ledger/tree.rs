@@ -8,7 +8,6 @@ use std::sync::RwLock;
 use consent_proto::ids::EntryId;
 use consent_proto::merkle::{self, Hash, Tree};
 
-
 /// The log's tree.
 #[derive(Debug, Default)]
 pub struct LogTree(RwLock<Tree>);
@@ -24,6 +23,23 @@ pub struct Inclusion {
     pub entry: EntryId,
     /// Audit path, leaf first.
     pub hashes: Vec<Hash>,
+}
+
+impl Inclusion {
+    /// As `Log` and decision receipts send it.
+    pub fn to_pb(&self) -> consent_proto::pb::InclusionProof {
+        use prost::bytes::Bytes;
+        consent_proto::pb::InclusionProof {
+            index: self.index,
+            tree_size: self.size,
+            entry_id: Bytes::copy_from_slice(&self.entry.0),
+            hashes: self
+                .hashes
+                .iter()
+                .map(|h| Bytes::copy_from_slice(h))
+                .collect(),
+        }
+    }
 }
 
 impl LogTree {

@@ -3,7 +3,6 @@
 //! history where it does not, and spread evidence of forks (see [`crate::witness`]).
 
 use consent_proto::keys::PublicKey;
-use consent_proto::merkle::Hash;
 use consent_proto::note::NODE_PREFIX;
 use libp2p::PeerId;
 
@@ -42,7 +41,7 @@ impl Task {
         let SyncResponse::Checkpoint { note, proof } = response else {
             return;
         };
-        let Some(proof) = hashes(&proof) else {
+        let Some(proof) = consent_proto::merkle::hashes_from(&proof) else {
             self.offend(peer, Offence::BadMessage);
             return;
         };
@@ -110,12 +109,4 @@ impl Task {
             );
         }
     }
-}
-
-/// 32-byte hashes, or `None` if any is another length or there are too many.
-fn hashes(list: &[serde_bytes::ByteBuf]) -> Option<Vec<Hash>> {
-    if list.len() > consent_proto::merkle::MAX_PROOF_HASHES {
-        return None;
-    }
-    list.iter().map(|h| h.as_ref().try_into().ok()).collect()
 }

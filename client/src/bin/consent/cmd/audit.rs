@@ -227,9 +227,7 @@ pub async fn audit(a: AuditArgs, g: &Global) -> anyhow::Result<()> {
                 .await
                 .map(|r| r.into_inner().hashes)
                 .unwrap_or_default();
-            let proof: Option<Vec<merkle::Hash>> =
-                proof.iter().map(|h| h.as_ref().try_into().ok()).collect();
-            proof.is_some_and(|p| {
+            merkle::hashes_from(&proof).is_some_and(|p| {
                 merkle::verify_consistency(m, n, &old.checkpoint.root, &note.checkpoint.root, &p)
                     .is_ok()
             }) && audit.root_at(m) == Some(old.checkpoint.root)
