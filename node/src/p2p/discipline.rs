@@ -86,6 +86,26 @@ impl Bucket {
     }
 }
 
+/// This node's own sync requests to one peer, paced at half the budget every node grants its
+/// peers: an honest node that has much to fetch (catching up after a crash, say) waits its turn
+/// instead of tripping the peer's rate limit and being banned for it.
+#[derive(Debug, Clone)]
+pub struct Pace(Bucket);
+
+impl Default for Pace {
+    fn default() -> Self {
+        Self(Bucket::full(REQUEST_BURST / 2.0, Instant::now()))
+    }
+}
+
+impl Pace {
+    /// Takes `cost` from the budget if it is there.
+    pub fn take(&mut self, cost: f64, now: Instant) -> bool {
+        self.0
+            .take(cost, REQUEST_RATE / 2.0, REQUEST_BURST / 2.0, now)
+    }
+}
+
 /// What is known about one peer.
 #[derive(Debug, Clone)]
 struct Record {
@@ -210,6 +230,23 @@ impl Discipline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paced_requester_never_trips_the_rate_limit() {
+        let (mut d, mut pace) = (Discipline::default(), Pace::default());
+        let peer = PeerId::random();
+        let start = Instant::now();
+        let mut sent = 0u32;
+        // Ten simulated seconds of a requester that sends whenever its pace allows.
+        for ms in 0..10_000u64 {
+            let now = start + Duration::from_millis(ms);
+            while pace.take(1.0, now) {
+                assert!(d.allow_request(peer, 1.0, now), "refused at {ms} ms");
+                sent += 1;
+            }
+        }
+        assert!(sent > 5_000, "pacing too slow: {sent} requests in 10 s");
+    }
 
     #[test]
     fn five_invalid_entries_in_a_row_ban_a_peer() {

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
 use super::codec::WireCounters;
-use super::discipline::{Discipline, Offence, Sentence};
+use super::discipline::{Discipline, Offence, Pace, Sentence};
 use super::protocol::{SyncRequest, SyncResponse};
 use super::witnessing::LogParts;
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
@@ -33,6 +33,8 @@ const ROUND_EVERY: Duration = Duration::from_secs(30);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 /// Sync requests in flight to one peer at most; the rest wait in its queue.
 const MAX_IN_FLIGHT: usize = 32;
+/// How often requests held back by their pace are looked at.
+const PACE_EVERY: Duration = Duration::from_millis(20);
 /// Requests queued for one peer at most (beyond, the round is cut short and retried).
 const MAX_QUEUED: usize = 8192;
 /// How long a gossip message whose entry waits for a predecessor is kept open (gossipsub keeps
@@ -55,11 +57,31 @@ struct PeerState {
     entries_pulled: u64,
 }
 
-/// Requests to one peer: how many are in flight, and the rest in order.
+/// Requests to one peer: how many are in flight, the rest in order, and their pace.
 #[derive(Debug, Default)]
 struct Outbound {
     in_flight: usize,
     queue: VecDeque<(SyncRequest, Purpose)>,
+    pace: Pace,
+}
+
+impl Outbound {
+    /// Whether the next request may go now: a free slot and budget for its cost.
+    fn may_send(&mut self, request: &SyncRequest) -> bool {
+        let cost = sync::cost(request).unwrap_or(1.0);
+        self.in_flight < MAX_IN_FLIGHT && self.pace.take(cost, Instant::now())
+    }
+
+    /// The next queued request, if it may go now.
+    fn next_to_send(&mut self) -> Option<(SyncRequest, Purpose)> {
+        let cost = sync::cost(&self.queue.front()?.0).unwrap_or(1.0);
+        if self.in_flight < MAX_IN_FLIGHT && self.pace.take(cost, Instant::now()) {
+            self.in_flight += 1;
+            self.queue.pop_front()
+        } else {
+            None
+        }
+    }
 }
 
 pub(super) struct Task {
@@ -123,11 +145,14 @@ impl Task {
         let mut rounds = tokio::time::interval(ROUND_EVERY);
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_EVERY);
         let mut witnessing = tokio::time::interval(WITNESS_EVERY);
+        let mut pacing = tokio::time::interval(PACE_EVERY);
+        pacing.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = housekeeping.tick() => self.housekeeping(),
                 _ = witnessing.tick() => self.witness_round(),
+                _ = pacing.tick() => self.drain(),
                 _ = rounds.tick() => {
                     let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                     for peer in peers {
@@ -384,11 +409,11 @@ impl Task {
         }
     }
 
-    /// Sends a sync request now if fewer than [`MAX_IN_FLIGHT`] are in flight to the peer,
-    /// else queues it.
+    /// Sends a sync request now if fewer than [`MAX_IN_FLIGHT`] are in flight to the peer and
+    /// its pace allows, else queues it (sent as answers come back, or by [`Self::drain`]).
     pub(super) fn ask(&mut self, peer: PeerId, request: SyncRequest, purpose: Purpose) {
         let out = self.outbound.entry(peer).or_default();
-        if out.in_flight < MAX_IN_FLIGHT {
+        if out.queue.is_empty() && out.may_send(&request) {
             out.in_flight += 1;
             let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
             self.requests.insert(id, (peer, purpose));
@@ -399,16 +424,36 @@ impl Task {
         }
     }
 
-    /// A request to the peer finished (answered or failed): send the next queued one.
+    /// A request to the peer finished (answered or failed): send what may go of its queue.
     fn finished(&mut self, peer: PeerId) {
-        let Some(out) = self.outbound.get_mut(&peer) else {
-            return;
-        };
-        out.in_flight = out.in_flight.saturating_sub(1);
-        if let Some((request, purpose)) = out.queue.pop_front() {
-            out.in_flight += 1;
+        if let Some(out) = self.outbound.get_mut(&peer) {
+            out.in_flight = out.in_flight.saturating_sub(1);
+        }
+        self.send_queued(peer);
+    }
+
+    /// Sends queued requests to the peer while its slots and pace allow.
+    fn send_queued(&mut self, peer: PeerId) {
+        while let Some((request, purpose)) = self
+            .outbound
+            .get_mut(&peer)
+            .and_then(Outbound::next_to_send)
+        {
             let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
             self.requests.insert(id, (peer, purpose));
+        }
+    }
+
+    /// Sends what the pace now allows of every peer's queue.
+    fn drain(&mut self) {
+        let waiting: Vec<PeerId> = self
+            .outbound
+            .iter()
+            .filter(|(_, out)| !out.queue.is_empty())
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in waiting {
+            self.send_queued(peer);
         }
     }
 
