@@ -344,6 +344,51 @@ async fn a_two_two_partition_heals_to_identical_heads_and_decisions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_link_converges_and_bans_no_one() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    connected(&[&a, &b], 1).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = a.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    same_entries(&[&b], 4).await;
+    // Ten times: the link goes down (both sides cut it and refuse redials), each side takes
+    // writes, the link comes back (unblock, redial) while both keep writing.
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    for flap in 0..10 {
+        a.p2p().block(b.p2p().peer_id()).await;
+        b.p2p().block(a.p2p().peer_id()).await;
+        eventually(WAIT, "link down", || async {
+            (a.status().await.peers == 0 && b.status().await.peers == 0).then_some(())
+        })
+        .await;
+        on_a.extend(populate(&a, &scene, &format!("down-a{flap}"), 20).await);
+        on_b.extend(populate(&b, &scene, &format!("down-b{flap}"), 30).await);
+        a.p2p().unblock(b.p2p().peer_id()).await;
+        b.p2p().unblock(a.p2p().peer_id()).await;
+        b.p2p().dial(a.tcp_addr().parse().expect("multiaddr")).await;
+        on_a.extend(populate(&a, &scene, &format!("up-a{flap}"), 10).await);
+        on_b.extend(populate(&b, &scene, &format!("up-b{flap}"), 10).await);
+    }
+    connected(&[&a, &b], 1).await;
+    let total = 4 + 2 * (on_a.len() + on_b.len()) as u64;
+    same_entries(&[&a, &b], total).await;
+    for feed in on_a.iter().chain(&on_b) {
+        assert_eq!(a.head(feed).await.head, b.head(feed).await.head);
+    }
+    for node in [&a, &b] {
+        assert_eq!(
+            node.status().await.banned_peers,
+            0,
+            "a flapping link is no offence"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
     let genesis = fixture_genesis();
     let a = TestNode::start(&genesis).await;
