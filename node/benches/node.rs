@@ -16,7 +16,8 @@
 //!
 //! Options: `--entries N` (ingest size, default 20000), `--seconds S` (per load phase, default 5),
 //! `--json PATH` (write results as JSON), `--h2load` (also drive Check and the empty handler with
-//! the independent load generator h2load, when installed).
+//! the independent load generator h2load, when installed), `--postgres CONNINFO` (also run the
+//! same check as an indexed lookup in that PostgreSQL server: what users would pick instead).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ use tonic::transport::Channel;
 mod common;
 #[path = "common/h2load.rs"]
 mod h2load;
+#[path = "common/postgres.rs"]
+mod postgres;
 #[path = "common/sdk_cache.rs"]
 mod sdk_cache;
 use common::{
@@ -49,6 +52,7 @@ fn main() -> anyhow::Result<()> {
     let mut seconds = 5u64;
     let mut json = None;
     let mut with_h2load = false;
+    let mut postgres = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -56,10 +60,11 @@ fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(seconds),
             "--json" => json = args.next(),
             "--h2load" => with_h2load = true,
+            "--postgres" => postgres = args.next(),
             "--bench" => {}
             other => {
                 anyhow::bail!(
-                    "unknown option {other}; use --entries N --seconds S --json PATH --h2load"
+                    "unknown option {other}; use --entries N --seconds S --json PATH --h2load --postgres CONNINFO"
                 )
             }
         }
@@ -199,6 +204,26 @@ fn main() -> anyhow::Result<()> {
             target: Some(0.70),
             extra: percentiles(check_lat),
         });
+        if let Some(conninfo) = &postgres {
+            let (pg_rate, pg_lat) =
+                postgres::checks(conninfo, &work, &subjects, collector, phase).await?;
+            rows.push(Row {
+                name: format!("PostgreSQL indexed lookup, same grants ({CALLERS} callers)"),
+                value: pg_rate,
+                unit: "checks/s",
+                baseline: None,
+                target: None,
+                extra: percentiles(pg_lat),
+            });
+            rows.push(Row {
+                name: "Check, against PostgreSQL".into(),
+                value: check_rate,
+                unit: "checks/s",
+                baseline: Some(("PostgreSQL lookup".into(), pg_rate)),
+                target: None,
+                extra: String::new(),
+            });
+        }
         let (signed_rate, signed_lat) =
             run_checks(&clients, &subjects, collector, &bearer, true, phase).await?;
         rows.push(Row {
