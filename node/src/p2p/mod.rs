@@ -304,6 +304,12 @@ pub async fn start(
     Ok((handle, join))
 }
 
+/// What serving a peer's sync request costs from that peer's rate budget, or why the request
+/// breaks the protocol (it is refused and the peer scored).
+pub fn request_cost(request: &protocol::SyncRequest) -> Result<f64, String> {
+    sync::cost(request)
+}
+
 /// The swarm: TCP and QUIC transports, the behaviour, a long idle timeout (peers stay connected
 /// to receive pushes).
 pub fn build_swarm(
