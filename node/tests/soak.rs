@@ -215,7 +215,7 @@ async fn checker(load: Arc<Load>, scene: Arc<fixtures::Scene>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_load_with_a_restart_loses_nothing_and_memory_stays_flat() {
+async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_data() {
     let secs: u64 = std::env::var("CONSENT_SOAK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
