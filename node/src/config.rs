@@ -40,6 +40,28 @@ pub struct Config {
     pub store: StoreSection,
     /// Peer-to-peer replication.
     pub p2p: P2pSection,
+    /// Prometheus metrics.
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serve `GET /metrics` (Prometheus text format).
+    pub enabled: bool,
+    /// Where. Loopback by default; port 0 picks a free port (written to
+    /// `<data_dir>/metrics.addr`). A production node uses a fixed port (deploy/consentd.toml).
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
 }
 
 /// `[p2p]`
@@ -158,6 +180,7 @@ impl Default for Config {
             grpc: GrpcSection::default(),
             store: StoreSection::default(),
             p2p: P2pSection::default(),
+            metrics: MetricsSection::default(),
         }
     }
 }

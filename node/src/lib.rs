@@ -25,6 +25,7 @@ pub mod genesis;
 pub mod identity;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod p2p;
 pub mod store;

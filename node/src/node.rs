@@ -89,6 +89,8 @@ pub const P2P_ADDR_FILE: &str = "p2p.addr";
 
 /// File in the data directory holding the bound gRPC address once the node serves.
 pub const ADDR_FILE: &str = "grpc.addr";
+/// File in the data directory holding the bound metrics address (`host:port`).
+pub const METRICS_ADDR_FILE: &str = "metrics.addr";
 
 /// How often the node signs a checkpoint of its log (when it grew).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -156,6 +158,30 @@ impl Node {
                 source,
             }
         })?;
+
+        let metrics_listener = if config.metrics.enabled {
+            let l = TcpListener::bind(config.metrics.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.metrics.listen,
+                    source,
+                })?;
+            let addr = l.local_addr().map_err(|source| StartError::Bind {
+                addr: config.metrics.listen,
+                source,
+            })?;
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "metrics are served beyond loopback: restrict access to your monitoring");
+            }
+            let file = config.data_dir.join(METRICS_ADDR_FILE);
+            std::fs::write(&file, format!("{addr}\n")).map_err(|source| StartError::DataDir {
+                dir: file.display().to_string(),
+                source,
+            })?;
+            Some(l)
+        } else {
+            None
+        };
 
         let cancel = CancellationToken::new();
         let p2p = if config.p2p.enabled {
@@ -234,6 +260,14 @@ impl Node {
             Some((handle, join, _)) => (Some(handle), Some(join)),
             None => (None, None),
         };
+        if let Some(listener) = metrics_listener {
+            let (ledger, p2p, cancel) = (ledger.clone(), p2p.clone(), cancel.clone());
+            tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(listener, ledger, p2p, cancel).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            });
+        }
         let task = {
             let ledger = ledger.clone();
             let addr_file = addr_file.clone();

@@ -182,8 +182,12 @@ impl pb::consent_server::Consent for ConsentService {
         let session = self
             .sessions
             .session(&self.ledger, request.metadata(), now)?;
+        let started = std::time::Instant::now();
         let request = request.get_ref();
         let mut answer = self.decide(&self.ledger.view(), &session, request, now)?;
+        let metrics = &self.ledger.metrics();
+        metrics.check_time(started.elapsed().as_secs_f64());
+        metrics.decision(&answer);
         self.sign(request, &mut answer, now);
         Ok(Response::new(answer))
     }
@@ -202,6 +206,7 @@ impl pb::consent_server::Consent for ConsentService {
         let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
         let (tx, rx) = tokio::sync::mpsc::channel(watch::BUFFER);
         let shutdown = self.shutdown.clone();
+        let watching = self.ledger.metrics().watcher();
         let stream = watch::run(
             self.ledger.clone(),
             session.collector,
@@ -210,6 +215,7 @@ impl pb::consent_server::Consent for ConsentService {
             tx,
         );
         tokio::spawn(async move {
+            let _watching = watching;
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = stream => {}
@@ -246,7 +252,9 @@ impl pb::consent_server::Consent for ConsentService {
             })
             .collect::<Result<Vec<_>, _>>()?;
         drop(view);
+        let metrics = &self.ledger.metrics();
         for (request, answer) in checks.iter().zip(&mut decisions) {
+            metrics.decision(answer);
             self.sign(request, answer, now);
         }
         Ok(Response::new(pb::CheckBatchResponse { decisions }))

@@ -134,6 +134,8 @@ pub struct Stats {
     pub view: RwLock<()>,
     /// When the node last heard from a peer, Unix ms (0: never).
     pub peer_contact_ms: AtomicU64,
+    /// Prometheus counters of what the writer and the API do.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Stats {
@@ -364,6 +366,16 @@ impl Ledger {
             frozen: self.stats.frozen.load(Ordering::Acquire),
             pending: self.stats.pending.load(Ordering::Acquire),
         }
+    }
+
+    /// The node's Prometheus metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.stats.metrics
+    }
+
+    /// The live counters (for metrics read at scrape time).
+    pub fn counters(&self) -> &Stats {
+        &self.stats
     }
 
     /// Bytes on disk.

@@ -356,6 +356,9 @@ impl Writer {
                     }
                 }
                 for (reply, outcomes) in replies {
+                    for outcome in &outcomes {
+                        self.stats.metrics.entry(outcome);
+                    }
                     let _ = reply.send(Ok(outcomes));
                 }
             }

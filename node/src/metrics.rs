@@ -1,0 +1,269 @@
+//! Prometheus metrics: what the node counts as it works (entries by outcome and rejection
+//! reason, checks by decision and reason, check latency) and what it reads at scrape time
+//! (log size, feeds, pending, store size, peers, sync lag, watch subscribers), and the small
+//! HTTP server that serves them at `/metrics` — on loopback by default (`[metrics] listen`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use consent_proto::pb;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::ledger::Ledger;
+use crate::ledger::writer::Outcome;
+use crate::p2p::P2pHandle;
+
+/// Labels of `consent_entries_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EntryLabels {
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+/// Labels of `consent_checks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabels {
+    decision: &'static str,
+    reason: &'static str,
+}
+
+/// Values read when scraped.
+#[derive(Default)]
+struct Gauges {
+    log_size: Gauge,
+    durable_size: Gauge,
+    feeds: Gauge,
+    frozen: Gauge,
+    pending: Gauge,
+    store_bytes: Gauge,
+    peers: Gauge,
+    banned_peers: Gauge,
+    lag_feeds: Gauge,
+    peer_contact_age_seconds: Gauge<f64, AtomicU64>,
+    watch_subscribers: Gauge,
+}
+
+/// The node's metrics. One per node, shared by the writer, the API and the HTTP server.
+pub struct Metrics {
+    registry: Registry,
+    entries: Family<EntryLabels, Counter>,
+    checks: Family<CheckLabels, Counter>,
+    check_seconds: Histogram,
+    gauges: Gauges,
+    watchers: Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("consent");
+        let entries = Family::<EntryLabels, Counter>::default();
+        registry.register(
+            "entries",
+            "Entries the writer processed, by outcome (accepted, duplicate, pending, rejected, equivocation, pending_full) and rejection reason",
+            entries.clone(),
+        );
+        let checks = Family::<CheckLabels, Counter>::default();
+        registry.register(
+            "checks",
+            "Consent checks answered (Check and each CheckBatch item), by decision and reason",
+            checks.clone(),
+        );
+        // 50 µs .. ~0.4 s.
+        let check_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 14));
+        registry.register(
+            "check_duration_seconds",
+            "Time to decide one Check call (after authentication, before the reply is sent)",
+            check_seconds.clone(),
+        );
+        let gauges = Gauges::default();
+        let g = &gauges;
+        for (name, help, gauge) in [
+            (
+                "log_entries",
+                "Entries in the arrival log as checks see it",
+                &g.log_size,
+            ),
+            (
+                "log_durable_entries",
+                "Entries in the arrival log known to be on disk",
+                &g.durable_size,
+            ),
+            ("feeds", "Feeds known", &g.feeds),
+            (
+                "frozen_feeds",
+                "Feeds frozen after an equivocation",
+                &g.frozen,
+            ),
+            (
+                "pending_entries",
+                "Entries held until a predecessor or reference arrives",
+                &g.pending,
+            ),
+            (
+                "store_bytes",
+                "Bytes the store occupies on disk",
+                &g.store_bytes,
+            ),
+            ("peers", "Peers connected now", &g.peers),
+            (
+                "banned_peers",
+                "Peers banned now for misbehaving",
+                &g.banned_peers,
+            ),
+            (
+                "sync_lag_feeds",
+                "Feeds in which connected peers were found ahead at their last anti-entropy round (sum)",
+                &g.lag_feeds,
+            ),
+            (
+                "watch_subscribers",
+                "Open collector watch streams",
+                &g.watch_subscribers,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "peer_contact_age_seconds",
+            "Seconds since the node last heard from any peer (-1: never)",
+            gauges.peer_contact_age_seconds.clone(),
+        );
+        Self {
+            registry,
+            entries,
+            checks,
+            check_seconds,
+            gauges,
+            watchers: Arc::new(AtomicI64::new(0)),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts what the writer did with one entry.
+    pub fn entry(&self, outcome: &Outcome) {
+        let (outcome, reason) = match outcome {
+            Outcome::Accepted { .. } => ("accepted", ""),
+            Outcome::Duplicate { .. } => ("duplicate", ""),
+            Outcome::Pending { .. } => ("pending", ""),
+            Outcome::Rejected { rejection, .. } => ("rejected", rejection.code()),
+            Outcome::Equivocation { .. } => ("equivocation", ""),
+            Outcome::PendingFull { .. } => ("pending_full", ""),
+        };
+        self.entries
+            .get_or_create(&EntryLabels { outcome, reason })
+            .inc();
+    }
+
+    /// Counts one decision.
+    pub fn decision(&self, answer: &pb::CheckResponse) {
+        self.checks
+            .get_or_create(&CheckLabels {
+                decision: short(answer.decision().as_str_name(), "DECISION_"),
+                reason: short(answer.reason().as_str_name(), "REASON_"),
+            })
+            .inc();
+    }
+
+    /// Records how long one Check took.
+    pub fn check_time(&self, seconds: f64) {
+        self.check_seconds.observe(seconds);
+    }
+
+    /// A guard that counts one open watch stream while it lives.
+    pub fn watcher(&self) -> WatchGuard {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        WatchGuard(Arc::clone(&self.watchers))
+    }
+
+    /// The text exposition, with the scrape-time values read now.
+    pub async fn render(&self, ledger: &Ledger, p2p: Option<&P2pHandle>) -> String {
+        let stats = ledger.counters();
+        let g = &self.gauges;
+        let load = |a: &AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        g.log_size.set(load(&stats.log_size));
+        g.durable_size.set(load(&stats.durable_size));
+        g.feeds.set(load(&stats.feeds));
+        g.frozen.set(load(&stats.frozen));
+        g.pending.set(load(&stats.pending));
+        g.store_bytes
+            .set(i64::try_from(ledger.store_bytes()).unwrap_or(i64::MAX));
+        g.watch_subscribers
+            .set(self.watchers.load(Ordering::Relaxed));
+        let contact = stats.peer_contact_ms.load(Ordering::Relaxed);
+        g.peer_contact_age_seconds.set(if contact == 0 {
+            -1.0
+        } else {
+            crate::ledger::now_ms().saturating_sub(contact) as f64 / 1000.0
+        });
+        if let Some(p2p) = p2p {
+            let status = p2p.status().await;
+            g.peers.set(status.peers.len() as i64);
+            g.banned_peers.set(status.banned as i64);
+            g.lag_feeds
+                .set(status.peers.iter().map(|p| p.lag_feeds as i64).sum());
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// "DECISION_ALLOW" -> "ALLOW", without allocating.
+fn short(name: &'static str, prefix: &str) -> &'static str {
+    name.strip_prefix(prefix).unwrap_or(name)
+}
+
+/// Counts an open watch stream until dropped.
+pub struct WatchGuard(Arc<AtomicI64>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until `cancel`.
+pub async fn serve(
+    listener: TcpListener,
+    ledger: Ledger,
+    p2p: Option<P2pHandle>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    use axum::http::header;
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let (ledger, p2p) = (ledger.clone(), p2p.clone());
+            async move {
+                let text = ledger.metrics().render(&ledger, p2p.as_ref()).await;
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+}
