@@ -186,7 +186,7 @@ impl pb::consent_server::Consent for ConsentService {
         let request = request.get_ref();
         let mut answer = self.decide(&self.ledger.view(), &session, request, now)?;
         let metrics = &self.ledger.metrics();
-        metrics.check_time(started.elapsed().as_secs_f64());
+        metrics.check_time(started.elapsed());
         metrics.decision(&answer);
         self.sign(request, &mut answer, now);
         Ok(Response::new(answer))
