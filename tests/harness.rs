@@ -191,6 +191,17 @@ impl TestNode {
 
     /// A Consent client in a session of `collector` (authenticated with its current key).
     pub async fn consent(&self, collector: &consent_proto::entry::Author) -> SessionClient {
+        self.try_consent(collector)
+            .await
+            .unwrap_or_else(|e| panic!("collector session: {e}"))
+    }
+
+    /// A Consent client in a session of `collector`, or why the node refused the session (for
+    /// example: it has not yet replicated the collector's inception).
+    pub async fn try_consent(
+        &self,
+        collector: &consent_proto::entry::Author,
+    ) -> Result<SessionClient, String> {
         let channel = self.channel().await;
         let (token, _) = consent_client::collector::authenticate(
             channel.clone(),
@@ -198,9 +209,9 @@ impl TestNode {
             collector.feed(),
         )
         .await
-        .unwrap_or_else(|e| panic!("collector session: {e}"));
-        let bearer = Bearer::new(&token).unwrap_or_else(|e| panic!("token: {e}"));
-        ConsentClient::with_interceptor(channel, bearer)
+        .map_err(|e| e.to_string())?;
+        let bearer = Bearer::new(&token).map_err(|e| format!("token: {e}"))?;
+        Ok(ConsentClient::with_interceptor(channel, bearer))
     }
 
     /// A Consent client with no session (every check is refused).

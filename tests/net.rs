@@ -16,20 +16,41 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The scene collector's check: location data for service provision, now.
 pub async fn decision(node: &TestNode, subject: FeedId, collector: FeedId) -> pb::CheckResponse {
-    let request = pb::CheckRequest {
+    node.consent(&crate::harness::scene_collector())
+        .await
+        .check(check_request(subject, collector))
+        .await
+        .expect("check")
+        .into_inner()
+}
+
+/// Like [`decision`], for use while replication is still under way: `None` while `node` does
+/// not yet know the collector (the session is refused) or the check fails.
+pub async fn decision_once_known(
+    node: &TestNode,
+    subject: FeedId,
+    collector: FeedId,
+) -> Option<pb::CheckResponse> {
+    let mut client = node
+        .try_consent(&crate::harness::scene_collector())
+        .await
+        .ok()?;
+    client
+        .check(check_request(subject, collector))
+        .await
+        .ok()
+        .map(|r| r.into_inner())
+}
+
+fn check_request(subject: FeedId, collector: FeedId) -> pb::CheckRequest {
+    pb::CheckRequest {
         subject: Bytes::copy_from_slice(&subject.0),
         collector: Bytes::copy_from_slice(&collector.0),
         purpose: P::ServiceProvision as i32,
         category: C::Location as i32,
         at_ms: 0,
         ..Default::default()
-    };
-    node.consent(&crate::harness::scene_collector())
-        .await
-        .check(request)
-        .await
-        .expect("check")
-        .into_inner()
+    }
 }
 
 /// The head seq of `feed` at `node` (None: unknown there).

@@ -8,7 +8,7 @@ use consent_proto::ids::FeedId;
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, Purpose as P, Role};
 use consent_tests::harness::{TestNode, citizen_granting, fixture_genesis, submit_ok};
-use consent_tests::net::{WAIT, connected, decision, head_seq, same_entries};
+use consent_tests::net::{WAIT, connected, decision, decision_once_known, head_seq, same_entries};
 use consent_tests::{eventually, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +29,7 @@ async fn three_nodes_converge_and_a_revocation_anywhere_denies_everywhere() {
     }
     for node in [&b, &c] {
         eventually(WAIT, "grant replicated", || async {
-            let r = decision(node, alice.feed(), scene.collector.feed()).await;
+            let r = decision_once_known(node, alice.feed(), scene.collector.feed()).await?;
             (r.decision() == pb::Decision::Allow).then_some(())
         })
         .await;
@@ -39,7 +39,7 @@ async fn three_nodes_converge_and_a_revocation_anywhere_denies_everywhere() {
     submit_ok(&mut b.ledger().await, &revoke).await;
     for node in [&a, &c] {
         let r = eventually(WAIT, "revocation replicated", || async {
-            let r = decision(node, alice.feed(), scene.collector.feed()).await;
+            let r = decision_once_known(node, alice.feed(), scene.collector.feed()).await?;
             (r.decision() == pb::Decision::Deny).then_some(r)
         })
         .await;
@@ -72,11 +72,8 @@ async fn five_nodes_in_a_chain_converge_across_four_hops() {
     }
     for node in &nodes[1..] {
         eventually(WAIT, "grant at every node", || async {
-            (decision(node, alice.feed(), scene.collector.feed())
-                .await
-                .decision()
-                == pb::Decision::Allow)
-                .then_some(())
+            let r = decision_once_known(node, alice.feed(), scene.collector.feed()).await?;
+            (r.decision() == pb::Decision::Allow).then_some(())
         })
         .await;
     }
@@ -85,11 +82,8 @@ async fn five_nodes_in_a_chain_converge_across_four_hops() {
     submit_ok(&mut nodes[4].ledger().await, &revoke).await;
     for node in &nodes[..4] {
         eventually(WAIT, "revocation at every node", || async {
-            (decision(node, alice.feed(), scene.collector.feed())
-                .await
-                .reason()
-                == pb::Reason::Revoked)
-                .then_some(())
+            let r = decision_once_known(node, alice.feed(), scene.collector.feed()).await?;
+            (r.reason() == pb::Reason::Revoked).then_some(())
         })
         .await;
     }
@@ -136,7 +130,7 @@ async fn a_gap_is_pulled_from_the_peer_that_pushed() {
     // B ends up with Alice's feed, the collector's, and the registrar's accreditation (anti-entropy
     // pulls the feeds in parallel, so the decision settles a moment after Alice's head arrives).
     let r = eventually(WAIT, "B decides on complete state", || async {
-        let r = decision(&b, alice.feed(), scene.collector.feed()).await;
+        let r = decision_once_known(&b, alice.feed(), scene.collector.feed()).await?;
         (r.reason() == pb::Reason::Revoked).then_some(r)
     })
     .await;
@@ -191,7 +185,7 @@ async fn an_equivocation_seen_at_one_node_freezes_the_feed_everywhere() {
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
     for node in [&a, &b, &c] {
         eventually(WAIT, "feed frozen everywhere", || async {
-            let r = decision(node, alice.feed(), scene.collector.feed()).await;
+            let r = decision_once_known(node, alice.feed(), scene.collector.feed()).await?;
             (r.reason() == pb::Reason::SubjectFrozen).then_some(())
         })
         .await;
