@@ -65,6 +65,7 @@ pub fn fixture_genesis() -> Genesis {
                 .to_string(),
         ],
         bootstrap: vec![],
+        names: Default::default(),
     }
 }
 

@@ -2,13 +2,17 @@
 //! ephemeral ports and temporary data directories, gRPC clients, fixtures, and [`eventually`].
 //!
 //! # Layout
+//! - [`browser`]: headless Chromium driven over the DevTools protocol.
+//! - [`http`]: one plain HTTP/1.1 GET (metrics, transparency pages).
 //! - [`harness`]: starting, stopping and restarting nodes; clients.
 //! - [`net`]: several nodes: waiting until they connect or converge, heads, decisions.
 //! - [`rogue`]: a misbehaving libp2p peer that speaks the node's protocols.
 //! - [`single`]: one node with the fixture scene and a citizen.
 //! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
 
+pub mod browser;
 pub mod harness;
+pub mod http;
 pub mod net;
 pub mod rogue;
 pub mod single;

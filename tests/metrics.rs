@@ -2,33 +2,14 @@
 //! checks by decision and reason, the check latency histogram, log and store gauges, and open
 //! watch streams; served on loopback by default.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, Purpose as P};
 use consent_tests::eventually;
 use consent_tests::harness::submit_ok;
+use consent_tests::http::get;
 use consent_tests::single::{check_request, setup};
-
-/// One plain HTTP/1.1 GET; returns (status line, body).
-fn get(addr: &str, path: &str) -> (String, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to metrics");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (
-        head.lines().next().unwrap_or_default().to_string(),
-        body.to_string(),
-    )
-}
 
 /// The value of the sample whose line starts with `prefix` (name and labels).
 fn value(body: &str, prefix: &str) -> Option<f64> {

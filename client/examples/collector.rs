@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
         network_id: "example-city".into(),
         registrars: vec![scene.registrar.feed().typed(Role::Registrar).to_string()],
         bootstrap: vec![],
+        names: Default::default(),
     };
     let genesis_path = dir.path().join("genesis.toml");
     std::fs::write(

@@ -90,6 +90,7 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
             network_id: "fuzz".into(),
             registrars: vec![scene.registrar.feed().typed(Role::Registrar).to_string()],
             bootstrap: vec![],
+            names: Default::default(),
         };
         std::fs::write(&genesis, g.to_toml().expect("genesis")).expect("genesis file");
         let mut config = consent_node::Config {

@@ -133,6 +133,7 @@ fn main() -> anyhow::Result<()> {
             network_id: "bench".into(),
             registrars: vec![registrar.feed().typed(Role::Registrar).to_string()],
             bootstrap: vec![],
+            names: Default::default(),
         };
         std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;
         let config = |dir: &str| Config {

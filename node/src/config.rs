@@ -42,6 +42,31 @@ pub struct Config {
     pub p2p: P2pSection,
     /// Prometheus metrics.
     pub metrics: MetricsSection,
+    /// The public transparency site.
+    pub transparency: TransparencySection,
+}
+
+/// `[transparency]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransparencySection {
+    /// Serve the public transparency pages and their JSON API.
+    pub enabled: bool,
+    /// Where. Loopback by default (port 0 picks one, written to
+    /// `<data_dir>/transparency.addr`); a public node serves it behind its web server.
+    pub listen: SocketAddr,
+    /// Counts below this are published only as "< k" (k-anonymity threshold), >= 1.
+    pub k: u64,
+}
+
+impl Default for TransparencySection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            k: 5,
+        }
+    }
 }
 
 /// `[metrics]`
@@ -181,6 +206,7 @@ impl Default for Config {
             store: StoreSection::default(),
             p2p: P2pSection::default(),
             metrics: MetricsSection::default(),
+            transparency: TransparencySection::default(),
         }
     }
 }
@@ -252,6 +278,11 @@ impl Config {
 
     /// Checks value ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.transparency.k == 0 || self.transparency.k > 1_000 {
+            return Err(ConfigError::Invalid(
+                "transparency.k must be 1..=1000 (counts below it are shown as \"< k\")".into(),
+            ));
+        }
         if self.ledger.max_group_entries == 0 || self.ledger.max_group_entries > 100_000 {
             return Err(ConfigError::Invalid(
                 "ledger.max_group_entries must be 1..=100000".into(),

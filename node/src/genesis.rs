@@ -2,7 +2,7 @@
 //! the registrars whose accreditations count, and bootstrap peers. Its digest (over the network id
 //! and the sorted registrar ids; bootstrap peers may change) binds a store to its network.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use consent_proto::ids::{FeedId, TypedFeedId};
@@ -20,7 +20,17 @@ pub struct Genesis {
     /// libp2p multiaddrs of bootstrap peers (used once replication lands).
     #[serde(default)]
     pub bootstrap: Vec<String>,
+    /// Public names of the network's nodes (`node1…`) and registrars (`reg1…`), for people: who
+    /// runs each. Shown on the transparency page; not part of the digest, so names can be
+    /// corrected without a new network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
 }
+
+/// Most names listed.
+pub const MAX_NAMES: usize = 1024;
+/// Longest name, in characters.
+pub const MAX_NAME_CHARS: usize = 120;
 
 /// A genesis that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +68,7 @@ impl Genesis {
             network_id: consent_proto::dev::NETWORK_ID.into(),
             registrars,
             bootstrap: Vec::new(),
+            names: Default::default(),
         }
     }
 
@@ -104,6 +115,27 @@ impl Genesis {
                 .map_err(|e| format!("registrar {r:?}: {e}"))?;
             if !seen.insert(feed) {
                 return Err(format!("registrar {r} is listed twice"));
+            }
+        }
+        if self.names.len() > MAX_NAMES {
+            return Err(format!("at most {MAX_NAMES} names"));
+        }
+        for (id, name) in &self.names {
+            let known = TypedFeedId::parse_role(id, Role::Registrar).is_ok()
+                || consent_proto::keys::PublicKey::from_text(id, consent_proto::note::NODE_PREFIX)
+                    .is_ok();
+            if !known {
+                return Err(format!(
+                    "names: {id:?} is neither a node id (node1…) nor a registrar id (reg1…)"
+                ));
+            }
+            if name.trim().is_empty()
+                || name.chars().count() > MAX_NAME_CHARS
+                || name.chars().any(char::is_control)
+            {
+                return Err(format!(
+                    "names: the name of {id} must be 1..={MAX_NAME_CHARS} printable characters"
+                ));
             }
         }
         Ok(())
@@ -177,6 +209,31 @@ mod tests {
             ..g.clone()
         };
         assert!(dup.check().is_err());
+        let named = |id: &str, name: &str| Genesis {
+            names: [(id.to_string(), name.to_string())].into_iter().collect(),
+            ..g.clone()
+        };
+        let node = consent_proto::keys::SecretKey::from_seed(&[7; 32])
+            .public()
+            .to_text("node");
+        assert!(
+            named(&node, "City of Example, IT department")
+                .check()
+                .is_ok()
+        );
+        assert!(
+            named(&g.registrars[0], "Data protection office")
+                .check()
+                .is_ok()
+        );
+        assert!(named("someone", "x").check().is_err());
+        assert!(named(&node, "").check().is_err());
+        assert!(named(&node, &"x".repeat(121)).check().is_err());
+        assert_eq!(
+            named(&node, "x").digest(),
+            g.digest(),
+            "names are not in the digest"
+        );
         let wrong = Genesis {
             registrars: vec![consent_proto::EntryId([1; 32]).to_string()],
             ..g.clone()

@@ -16,6 +16,8 @@
 //! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
+//! - [`metrics`]: Prometheus `/metrics` (loopback by default).
+//! - [`transparency`]: the public site: register of collectors, network, rights, JSON API.
 //! - [`logging`]: tracing set-up (human or JSON).
 
 pub mod api;
@@ -29,6 +31,7 @@ pub mod metrics;
 pub mod node;
 pub mod p2p;
 pub mod store;
+pub mod transparency;
 pub mod witness;
 
 pub use config::Config;

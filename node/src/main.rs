@@ -185,6 +185,7 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
         network_id: args.network_id,
         registrars,
         bootstrap: args.bootstrap,
+        names: Default::default(),
     };
     genesis.check().map_err(anyhow::Error::msg)?;
     let text = genesis.to_toml().map_err(anyhow::Error::msg)?;

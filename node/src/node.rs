@@ -92,6 +92,31 @@ pub const ADDR_FILE: &str = "grpc.addr";
 /// File in the data directory holding the bound metrics address (`host:port`).
 pub const METRICS_ADDR_FILE: &str = "metrics.addr";
 
+/// File in the data directory holding the bound transparency site address (`host:port`).
+pub const SITE_ADDR_FILE: &str = "transparency.addr";
+
+/// Binds a side listener (metrics, transparency) and writes its address to `file` in the data
+/// directory; `private` names what must not be served beyond loopback (empty: public).
+async fn bind_side(
+    config: &Config,
+    addr: SocketAddr,
+    file: &str,
+    private: &str,
+) -> Result<TcpListener, StartError> {
+    let bind = |source| StartError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind)?;
+    let bound = listener.local_addr().map_err(bind)?;
+    if !private.is_empty() && !bound.ip().is_loopback() {
+        tracing::warn!(addr = %bound, "{private} served beyond loopback: restrict access to your monitoring");
+    }
+    let path = config.data_dir.join(file);
+    std::fs::write(&path, format!("{bound}\n")).map_err(|source| StartError::DataDir {
+        dir: path.display().to_string(),
+        source,
+    })?;
+    Ok(listener)
+}
+
 /// How often the node signs a checkpoint of its log (when it grew).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -159,28 +184,15 @@ impl Node {
             }
         })?;
 
-        let metrics_listener = if config.metrics.enabled {
-            let l = TcpListener::bind(config.metrics.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: config.metrics.listen,
-                    source,
-                })?;
-            let addr = l.local_addr().map_err(|source| StartError::Bind {
-                addr: config.metrics.listen,
-                source,
-            })?;
-            if !addr.ip().is_loopback() {
-                tracing::warn!(%addr, "metrics are served beyond loopback: restrict access to your monitoring");
+        let metrics_listener = match config.metrics.enabled {
+            true => {
+                Some(bind_side(&config, config.metrics.listen, METRICS_ADDR_FILE, "metrics").await?)
             }
-            let file = config.data_dir.join(METRICS_ADDR_FILE);
-            std::fs::write(&file, format!("{addr}\n")).map_err(|source| StartError::DataDir {
-                dir: file.display().to_string(),
-                source,
-            })?;
-            Some(l)
-        } else {
-            None
+            false => None,
+        };
+        let site_listener = match config.transparency.enabled {
+            true => Some(bind_side(&config, config.transparency.listen, SITE_ADDR_FILE, "").await?),
+            false => None,
         };
 
         let cancel = CancellationToken::new();
@@ -232,6 +244,14 @@ impl Node {
         } else {
             None
         };
+        let site_network = crate::transparency::network::Sources {
+            network_id: genesis.network_id.clone(),
+            genesis_digest: genesis.digest(),
+            names: genesis.names.clone(),
+            checkpoints: checkpoints.clone(),
+            witness: p2p.as_ref().map(|(_, _, w)| w.clone()),
+            p2p: p2p.as_ref().map(|(h, _, _)| h.clone()),
+        };
         let info = NodeInfo {
             key: node_key.public(),
             network_id: genesis.network_id.clone(),
@@ -265,6 +285,20 @@ impl Node {
             tokio::spawn(async move {
                 if let Err(e) = crate::metrics::serve(listener, ledger, p2p, cancel).await {
                     tracing::error!(error = %e, "metrics server stopped");
+                }
+            });
+        }
+        if let Some(listener) = site_listener {
+            let site = crate::transparency::Site::start(
+                ledger.clone(),
+                site_network,
+                config.transparency.k,
+                cancel.clone(),
+            );
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::transparency::serve(listener, site, cancel).await {
+                    tracing::error!(error = %e, "transparency site stopped");
                 }
             });
         }

@@ -130,6 +130,18 @@ impl Witness {
         )
     }
 
+    /// The latest checkpoint cosigned for each origin, by origin.
+    pub fn cosigned_checkpoints(&self) -> Vec<consent_proto::note::Checkpoint> {
+        self.0.state.read().map_or_else(
+            |_| Vec::new(),
+            |s| {
+                let mut all: Vec<_> = s.cosigned.values().map(|n| n.checkpoint.clone()).collect();
+                all.sort_by(|a, b| a.origin.cmp(&b.origin));
+                all
+            },
+        )
+    }
+
     /// Evidence held of nodes that forked their logs.
     pub fn forks(&self) -> Vec<Fork> {
         self.0

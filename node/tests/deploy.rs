@@ -21,6 +21,8 @@ fn the_hardened_config_loads_and_keeps_grpc_on_loopback() {
     assert!(!config.p2p.mdns);
     assert!(config.metrics.enabled && config.metrics.listen.ip().is_loopback());
     assert_eq!(config.metrics.listen.port(), 9464);
+    assert!(config.transparency.enabled && config.transparency.listen.ip().is_loopback());
+    assert_eq!(config.transparency.k, 5);
     assert!(config.p2p.enabled);
     assert!(
         config

@@ -107,6 +107,7 @@ pub async fn start(dir: &Path, registrar: &str) -> Node {
         network_id: "cli".into(),
         registrars: vec![registrar.into()],
         bootstrap: vec![],
+        names: Default::default(),
     };
     let path = dir.join("genesis.toml");
     std::fs::write(&path, genesis.to_toml().expect("toml")).expect("genesis");

@@ -51,7 +51,9 @@ impl pb::node_server::Node for NodeService {
             "collector",
             &request.get_ref().collector,
         )?);
-        let stats = self.ledger.answer_stats(&collector)?;
+        let stats =
+            self.ledger
+                .answer_stats(&collector, crate::ledger::ANSWER_DEADLINE, now_ms())?;
         Ok(Response::new(pb::AnswerTimesResponse {
             requests: stats.requests,
             answered: stats.answered,

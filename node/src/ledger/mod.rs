@@ -204,7 +204,14 @@ pub struct AnswerStats {
     pub unanswered: u64,
     /// The oldest unacknowledged request's time, Unix ms.
     pub oldest_unanswered_ms: Option<u64>,
+    /// Unacknowledged and older than the deadline asked for.
+    pub overdue: u64,
+    /// Acknowledged, but later than the deadline.
+    pub late: u64,
 }
+
+/// How long a collector has to answer a request: one month (GDPR Art. 12(3)), as 30 days.
+pub const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 impl Ledger {
     /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the writer.
@@ -428,8 +435,15 @@ impl Ledger {
     }
 
     /// How `collector` answers citizens' requests and erasure demands (public figures): times
-    /// from each request's signed time to the collector's first signed acknowledgement.
-    pub fn answer_stats(&self, collector: &FeedId) -> Result<AnswerStats, LedgerError> {
+    /// from each request's signed time to the collector's first signed acknowledgement, and how
+    /// many are (or were answered) past `deadline` as of `now_ms`.
+    pub fn answer_stats(
+        &self,
+        collector: &FeedId,
+        deadline: std::time::Duration,
+        now_ms: u64,
+    ) -> Result<AnswerStats, LedgerError> {
+        let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
         let prefix = [&[tables::prefix::ANSWER][..], &collector.0].concat();
         let mut times = Vec::new();
         let mut stats = AnswerStats::default();
@@ -438,9 +452,15 @@ impl Ledger {
             let record: tables::AnswerRecord = tables::decode(&value, "answer")?;
             stats.requests += 1;
             match record.answered_ms {
-                Some(at) => times.push(at.saturating_sub(record.asked_ms)),
+                Some(at) => {
+                    let took = at.saturating_sub(record.asked_ms);
+                    stats.late += u64::from(took > deadline_ms);
+                    times.push(took);
+                }
                 None => {
                     stats.unanswered += 1;
+                    stats.overdue +=
+                        u64::from(now_ms.saturating_sub(record.asked_ms) > deadline_ms);
                     stats.oldest_unanswered_ms = Some(
                         stats
                             .oldest_unanswered_ms

@@ -1,0 +1,431 @@
+//! The transparency pages as server-rendered HTML (maud escapes every value): the register of
+//! collectors, one page per collector, the network, "your rights", and the API's description.
+//! One small stylesheet; no script. Readable on a phone (one column, no wide tables), and
+//! accessible: a skip link, landmarks, captions and labelled figures, visible focus, and
+//! contrast above WCAG AA.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::network::NetworkView;
+use super::view::{CollectorView, Count, PolicyView, StandingView, Vocabulary};
+
+/// The stylesheet, served at `/style.css`.
+pub const CSS: &str = r#"
+:root { color-scheme: light; --ink: #1a1a1a; --muted: #4a4a4a; --line: #c8c8c8;
+  --accent: #0b4f8a; --ok: #1d5e20; --bad: #8a1c1c; --paper: #fff; --soft: #f3f5f7; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 1.0625rem/1.55 system-ui, -apple-system, "Segoe UI", sans-serif;
+  color: var(--ink); background: var(--paper); }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 1rem; top: 1rem; background: var(--paper); padding: .5rem; z-index: 1; }
+header, main, footer { max-width: 52rem; margin: 0 auto; padding: 0 1rem; }
+header { border-bottom: 1px solid var(--line); }
+nav ul { list-style: none; display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; padding: 0; }
+a { color: var(--accent); }
+a:focus-visible, summary:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+nav a[aria-current] { font-weight: 700; color: var(--ink); }
+h1 { font-size: 1.6rem; line-height: 1.25; }
+h2 { font-size: 1.3rem; margin-top: 2rem; }
+.card { border: 1px solid var(--line); border-radius: .4rem; padding: .75rem 1rem;
+  margin: 1rem 0; background: var(--soft); }
+.card h2, .card h3 { margin: .2rem 0 .5rem; }
+dl { display: grid; grid-template-columns: minmax(8rem, 14rem) 1fr; gap: .35rem 1rem; }
+dt { font-weight: 600; color: var(--muted); }
+dd { margin: 0; overflow-wrap: anywhere; }
+@media (max-width: 36rem) { dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
+.ok { color: var(--ok); font-weight: 700; }
+.bad { color: var(--bad); font-weight: 700; }
+.id, code { font-family: ui-monospace, monospace; font-size: .9em; overflow-wrap: anywhere; }
+.note { color: var(--muted); }
+ul.terms { padding-left: 1.2rem; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--soft); padding: .5rem; }
+footer { border-top: 1px solid var(--line); margin-top: 2rem; padding-bottom: 2rem;
+  color: var(--muted); font-size: .95rem; }
+"#;
+
+/// Which page is current, for the navigation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The register.
+    Register,
+    /// The network.
+    Network,
+    /// Your rights.
+    Rights,
+    /// The API.
+    Api,
+    /// A collector's page (under the register).
+    Collector,
+}
+
+/// Facts every page shows in its header and footer.
+pub struct Frame<'a> {
+    /// The network's id.
+    pub network_id: &'a str,
+    /// The threshold below which counts are hidden.
+    pub k: u64,
+    /// Still reading the log: `Some((read, total))`.
+    pub catching_up: Option<(u64, u64)>,
+}
+
+fn layout(frame: &Frame, page: Page, title: &str, body: Markup) -> Markup {
+    let link = |href: &str, label: &str, this: Page| {
+        let current = page == this || (this == Page::Register && page == Page::Collector);
+        html! { li { a href=(href) aria-current=[current.then_some("page")] { (label) } } }
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · consent ledger · " (frame.network_id) }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to the content" }
+                header {
+                    p { strong { "Consent ledger" } " · network " code { (frame.network_id) } }
+                    nav aria-label="Pages" {
+                        ul {
+                            (link("/", "Who collects data", Page::Register))
+                            (link("/network", "The network", Page::Network))
+                            (link("/rights", "Your rights", Page::Rights))
+                            (link("/api", "Open data (JSON)", Page::Api))
+                        }
+                    }
+                }
+                main id="main" tabindex="-1" {
+                    @if let Some((read, total)) = frame.catching_up {
+                        p.note role="status" {
+                            "This node is still reading its log (" (read) " of " (total)
+                            " entries): figures are incomplete."
+                        }
+                    }
+                    (body)
+                }
+                footer {
+                    p {
+                        "Counts below " (frame.k) " are shown as \u{201c}< " (frame.k)
+                        "\u{201d}, so that a small number can never point at a person. "
+                        "Every figure here is computed from the signed public log; any node of the "
+                        "network shows the same."
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn terms(items: &[super::view::Term]) -> Markup {
+    html! {
+        ul.terms {
+            @for t in items { li { (t.meaning) " " span.note { "(" code { (t.name) } ")" } } }
+        }
+    }
+}
+
+fn standing(s: &[StandingView]) -> Markup {
+    html! {
+        @if s.is_empty() {
+            span.bad { "Not accredited" } " by any of the network's registrars."
+        }
+        ul.terms {
+            @for r in s {
+                li {
+                    @match r.status {
+                        "accredited" => span.ok { "Accredited" },
+                        "expired" => span.bad { "Accreditation expired" },
+                        _ => span.bad { "Suspended" },
+                    }
+                    " by " (r.registrar_name.as_deref().unwrap_or("registrar"))
+                    " " span.id { "(" (r.registrar) ")" }
+                    @if let Some(until) = &r.until { " until " time datetime=(until) { (day(until)) } }
+                    @if let Some(reason) = &r.reason { ": " (reason) }
+                }
+            }
+        }
+    }
+}
+
+fn policy(p: &PolicyView) -> Markup {
+    html! {
+        dl {
+            dt { "Uses your data for" } dd { (terms(&p.purposes)) }
+            dt { "Collects" } dd { (terms(&p.categories)) }
+            dt { "Keeps it for" } dd { "up to " (p.retention_days) " days" }
+            dt { "Shares it with" } dd {
+                @if p.recipients.is_empty() { "nobody" }
+                @else { ul.terms { @for r in &p.recipients { li { (r) } } } }
+            }
+            dt { "Law that applies" } dd { (p.jurisdiction) }
+            dt { "Full policy" } dd {
+                a href=(p.document_url) rel="nofollow noopener" { (p.document_url) }
+                br; span.note { "Digest: " } span.id { (p.document_digest) }
+            }
+            dt { "Contact" } dd { (p.contact) }
+            dt { "Version" } dd {
+                (p.version) ", signed " time datetime=(p.signed_at) { (day(&p.signed_at)) }
+            }
+        }
+    }
+}
+
+fn figure(label: &str, count: Count) -> Markup {
+    html! { dt { (label) } dd { (count) } }
+}
+
+/// The register: every collector, what it does with data, and its consent figures.
+pub fn register(frame: &Frame, collectors: &[CollectorView]) -> Markup {
+    let body = html! {
+        h1 { "Who collects data about people in this city" }
+        p {
+            "Every organisation below must check your consent on this ledger before it stores "
+            "data about you. You decide, and you can change your mind at any time."
+        }
+        @if collectors.is_empty() { p { "No collector has registered yet." } }
+        @for c in collectors {
+            article.card aria-labelledby=(format!("c-{}", c.id)) {
+                h2 id=(format!("c-{}", c.id)) {
+                    a href=(format!("/collectors/{}", c.id)) {
+                        (c.name.as_deref().unwrap_or("Unnamed collector"))
+                    }
+                }
+                (standing(&c.standing))
+                @match &c.policy {
+                    Some(p) => dl {
+                        dt { "Uses your data for" } dd { (terms(&p.purposes)) }
+                        dt { "Collects" } dd { (terms(&p.categories)) }
+                        dt { "Keeps it for" } dd { "up to " (p.retention_days) " days" }
+                        (figure("Consents in force", c.grants_in_force))
+                        (figure("Consents withdrawn", c.revocations))
+                    },
+                    None => p { "Has not published a policy, so it cannot receive consent." },
+                }
+            }
+        }
+    };
+    layout(frame, Page::Register, "Who collects data", body)
+}
+
+/// One collector's page.
+pub fn collector(frame: &Frame, c: &CollectorView) -> Markup {
+    let name = c.name.as_deref().unwrap_or("Unnamed collector");
+    let body = html! {
+        h1 { (name) }
+        p { "Collector id: " span.id { (c.id) } }
+        h2 { "Accreditation" }
+        (standing(&c.standing))
+        h2 { "Its policy, in plain words" }
+        @match &c.policy {
+            Some(p) => (policy(p)),
+            None => p { "None published yet: it cannot receive consent." },
+        }
+        h2 { "Consent and requests" }
+        dl {
+            (figure("Consents in force", c.grants_in_force))
+            (figure("Consents ever given", c.grants_total))
+            (figure("Consents withdrawn", c.revocations))
+            (figure("… of which asking for erasure", c.erasure_revocations))
+            @for (kind, n) in &c.requests {
+                (figure(&format!("Requests for {}", request_plain(kind)), *n))
+            }
+        }
+        @if let Some(a) = &c.answers {
+            h2 { "How fast it answers" }
+            p {
+                "Time from a request (or a withdrawal asking for erasure) to the collector's signed "
+                "answer. The law gives it " (a.deadline_days) " days."
+            }
+            dl {
+                (figure("Requests received", a.received))
+                (figure("Answered", a.answered))
+                dt { "Median time to answer" }
+                dd { (hours(a.median_hours, frame.k)) }
+                dt { "95% answered within" }
+                dd { (hours(a.p95_hours, frame.k)) }
+                (figure("Overdue now", a.overdue))
+                (figure("Answered late", a.answered_late))
+            }
+        }
+        h2 { "Policy history" }
+        @if c.history.is_empty() { p { "No earlier versions." } }
+        @else {
+            @if let Some(p) = &c.policy {
+                section.card aria-label=(format!("Changes in version {}", p.version)) {
+                    h3 { "Version " (p.version) " (current): what changed" }
+                    ul { @for change in &p.changes { li { (change) } } }
+                }
+            }
+            @for old in &c.history {
+                details.card {
+                    summary { "Version " (old.version) ", signed " (day(&old.signed_at)) }
+                    @if !old.changes.is_empty() {
+                        ul { @for change in &old.changes { li { (change) } } }
+                    }
+                    (policy(old))
+                }
+            }
+        }
+    };
+    layout(frame, Page::Collector, name, body)
+}
+
+/// The date part of an RFC 3339 time, for people (the `datetime` attribute keeps the time).
+fn day(rfc3339: &str) -> &str {
+    rfc3339.get(..10).unwrap_or(rfc3339)
+}
+
+/// What a request kind asks for, in plain words.
+fn request_plain(name: &str) -> &'static str {
+    consent_proto::vocab::RequestKind::from_name(name).map_or("something else", |k| k.plain())
+}
+
+fn hours(h: Option<f64>, k: u64) -> Markup {
+    html! {
+        @match h {
+            Some(h) if h < 48.0 => (format!("{h} hours")),
+            Some(h) => (format!("{:.1} days", h / 24.0)),
+            None => span.note { "not published (fewer than " (k) " answers)" },
+        }
+    }
+}
+
+/// The network page.
+pub fn network(frame: &Frame, n: &NetworkView) -> Markup {
+    let body = html! {
+        h1 { "The network that keeps the ledger" }
+        p {
+            "Several independent organisations each run a node. Every node keeps the whole log "
+            "and signs a checkpoint of it; the others check and cosign it, so no single operator "
+            "can rewrite history unnoticed."
+        }
+        dl {
+            dt { "Network" } dd { code { (n.network_id) } }
+            dt { "Genesis digest" } dd { span.id { (n.genesis_digest) } }
+            dt { "Peers connected to this node" } dd { (n.peers_connected) }
+        }
+        h2 { "Proof of misbehaviour" }
+        @if n.forks.is_empty() {
+            p.ok { "None: no node has been caught showing two different histories." }
+        }
+        @for f in &n.forks {
+            section.card aria-label=(format!("Fork by {}", f.node)) {
+                h3.bad { (f.operator.as_deref().unwrap_or("A node")) " signed two different histories" }
+                p { "Node " span.id { (f.node) } }
+                pre { (f.first_note) }
+                pre { (f.second_note) }
+            }
+        }
+        h2 { "Nodes" }
+        @for node in &n.nodes {
+            section.card aria-label=(format!("Node {}", node.id)) {
+                h3 {
+                    (node.operator.as_deref().unwrap_or("Operator not named"))
+                    @if node.serving_this_page { " (this node)" }
+                }
+                p.id { (node.id) }
+                @match &node.checkpoint {
+                    Some(c) => dl {
+                        dt { "Latest checkpoint" } dd { (c.size) " entries" }
+                        dt { "Signed" } dd { time datetime=(c.signed_at) { (c.signed_at) } }
+                        dt { "Root" } dd { span.id { (c.root) } }
+                        @if node.serving_this_page {
+                            dt { "Cosigned by" } dd {
+                                @if c.cosigned_by.is_empty() { "no other node yet" }
+                                @else { ul.terms { @for w in &c.cosigned_by { li.id { (w) } } } }
+                            }
+                        } @else {
+                            dt { "Checked" } dd { "cosigned by this node" }
+                        }
+                    },
+                    None => p.note { "No checkpoint seen from it yet." },
+                }
+            }
+        }
+    };
+    layout(frame, Page::Network, "The network", body)
+}
+
+/// "Your rights and how to use them", from the vocabulary.
+pub fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
+    let body = html! {
+        h1 { "Your rights and how to use them" }
+        p {
+            "My data, my choice: an organisation on this network may store data about you only "
+            "for the purposes and the kinds of data you agreed to, for as long as you agreed, "
+            "and only while your consent stands."
+        }
+        h2 { "How to give, withdraw and ask" }
+        p { "You sign with the " code { "consent" } " wallet; nobody can sign for you." }
+        dl {
+            dt { "Start" } dd { code { "consent wallet init" } " creates your keys, protected by a passphrase." }
+            dt { "Read a policy" } dd { code { "consent policy COLLECTOR" } }
+            dt { "Give consent" } dd {
+                code { "consent grant COLLECTOR --purpose service-provision --category location" }
+            }
+            dt { "See your consents" } dd { code { "consent list" } }
+            dt { "Withdraw it" } dd { code { "consent revoke GRANT" } ", takes effect at once on every node." }
+            dt { "Withdraw and erase" } dd { code { "consent revoke GRANT --erase" } }
+            dt { "Ask for something" } dd { code { "consent request COLLECTOR erasure" } }
+        }
+        p {
+            "The collector must answer a request with a signed acknowledgement; how fast each "
+            "one answers is public on its page."
+        }
+        h2 { "What you can ask for" }
+        dl { @for t in &v.requests { dt { (t.name) } dd { (t.meaning) } } }
+        h2 { "Purposes a collector may ask consent for" }
+        dl { @for t in &v.purposes { dt { (t.name) } dd { (t.meaning) } } }
+        h2 { "Kinds of data" }
+        dl { @for t in &v.categories { dt { (t.name) } dd { (t.meaning) } } }
+    };
+    layout(frame, Page::Rights, "Your rights", body)
+}
+
+/// The API's description.
+pub fn api(frame: &Frame) -> Markup {
+    let endpoints = [
+        (
+            "/api/v1/collectors",
+            "Every collector: policy, accreditation, consent figures.",
+        ),
+        (
+            "/api/v1/collectors/{id}",
+            "One collector (id col1…), with answer times and policy history.",
+        ),
+        (
+            "/api/v1/network",
+            "Nodes, operators, checkpoints, cosignatures, fork proofs.",
+        ),
+        (
+            "/api/v1/vocabulary",
+            "Purposes, data categories and request kinds.",
+        ),
+    ];
+    let body = html! {
+        h1 { "Open data" }
+        p {
+            "Everything on these pages is also served as JSON, for journalists and researchers. "
+            "No key is needed. Counts are objects: " code { r#"{"exactly": 12}"# } " or, below "
+            "the threshold, " code { (format!(r#"{{"fewer_than": {}}}"#, frame.k)) } "."
+        }
+        dl {
+            @for (path, what) in endpoints {
+                dt { code { (path) } }
+                dd { (what) }
+            }
+        }
+    };
+    layout(frame, Page::Api, "Open data", body)
+}
+
+/// A page that does not exist, or a collector that is not registered.
+pub fn not_found(frame: &Frame, what: &str) -> Markup {
+    let body = html! {
+        h1 { "Not found" }
+        p { (what) }
+        p { a href="/" { "See every collector" } }
+    };
+    layout(frame, Page::Register, "Not found", body)
+}

@@ -1,0 +1,320 @@
+//! The public transparency site every node serves on its own port (`[transparency] listen`): who
+//! collects what about people, why, for how long, who it shares with, and how well it honours
+//! withdrawals; the network's nodes and checkpoints; citizens' rights. HTML for people and the
+//! same facts as JSON under `/api/v1/` (documented in docs/transparency.md).
+//!
+//! - [`register`]: the in-memory register built by following the arrival log.
+//! - [`view`]: what is published, with the k-anonymity threshold applied in one place.
+//! - [`network`]: nodes, operators, checkpoints, fork proofs.
+//! - [`html`]: the pages.
+
+pub mod html;
+pub mod network;
+pub mod register;
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use consent_proto::ids::{FeedId, TypedFeedId};
+use consent_proto::vocab::Role;
+use maud::Markup;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::ledger::{ANSWER_DEADLINE, Ledger, now_ms};
+use html::Frame;
+use view::{CollectorFacts, CollectorView, Vocabulary};
+
+/// Requests served at once; more are answered 503 at once rather than queued.
+const MAX_CONCURRENT: usize = 64;
+/// Longest collector id text accepted in a path.
+const MAX_ID_CHARS: usize = 100;
+
+/// What the site reads.
+pub struct Site {
+    /// The ledger (answer times).
+    pub ledger: Ledger,
+    /// The register.
+    pub register: register::Shared,
+    /// Network facts.
+    pub network: network::Sources,
+    /// Counts below this are published as "< k".
+    pub k: u64,
+}
+
+impl Site {
+    /// Starts following the log into a fresh register (a background task until `cancel`).
+    pub fn start(
+        ledger: Ledger,
+        network: network::Sources,
+        k: u64,
+        cancel: CancellationToken,
+    ) -> Arc<Site> {
+        let register = Arc::new(std::sync::RwLock::new(register::Register::new(
+            ledger.registrars().clone(),
+        )));
+        tokio::spawn(register::follow(ledger.clone(), register.clone(), cancel));
+        Arc::new(Site {
+            ledger,
+            register,
+            network,
+            k,
+        })
+    }
+
+    fn names(&self) -> &BTreeMap<String, String> {
+        &self.network.names
+    }
+
+    fn frame(&self) -> Frame<'_> {
+        let read = self.register.read().map(|r| r.read_to).unwrap_or(0);
+        let total = self.ledger.stats().log_size;
+        Frame {
+            network_id: &self.network.network_id,
+            k: self.k,
+            catching_up: (read < total).then_some((read, total)),
+        }
+    }
+
+    /// Every collector, named ones first (by name), then by id.
+    pub fn collectors(&self) -> Vec<CollectorView> {
+        let now = now_ms();
+        let Ok(register) = self.register.read() else {
+            return Vec::new();
+        };
+        let mut all: Vec<CollectorView> = register
+            .collectors
+            .iter()
+            .map(|(feed, collector)| {
+                CollectorFacts {
+                    feed: *feed,
+                    collector,
+                    now_ms: now,
+                    k: self.k,
+                    names: self.names(),
+                }
+                .summary()
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            (a.name.is_none(), &a.name, &a.id).cmp(&(b.name.is_none(), &b.name, &b.id))
+        });
+        all
+    }
+
+    /// One collector with its answer times and policy history; `None` if not registered.
+    pub fn collector(&self, feed: &FeedId) -> Result<Option<CollectorView>, String> {
+        let now = now_ms();
+        let answers = self
+            .ledger
+            .answer_stats(feed, ANSWER_DEADLINE, now)
+            .map_err(|e| e.to_string())?;
+        let register = self.register.read().map_err(|e| e.to_string())?;
+        Ok(register.collectors.get(feed).map(|collector| {
+            CollectorFacts {
+                feed: *feed,
+                collector,
+                now_ms: now,
+                k: self.k,
+                names: self.names(),
+            }
+            .detail(&answers, ANSWER_DEADLINE)
+        }))
+    }
+}
+
+/// Serves the site on `listener` until `cancel`.
+pub async fn serve(
+    listener: TcpListener,
+    site: Arc<Site>,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let limit = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    let app = axum::Router::new()
+        .route("/", get(register_page))
+        .route("/collectors/{id}", get(collector_page))
+        .route("/network", get(network_page))
+        .route("/rights", get(rights_page))
+        .route("/api", get(api_page))
+        .route("/style.css", get(css))
+        .route("/api/v1/collectors", get(collectors_json))
+        .route("/api/v1/collectors/{id}", get(collector_json))
+        .route("/api/v1/network", get(network_json))
+        .route("/api/v1/vocabulary", get(vocabulary_json))
+        .fallback(not_found)
+        .with_state(site)
+        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let limit = limit.clone();
+            async move {
+                let Ok(_permit) = limit.try_acquire() else {
+                    return (StatusCode::SERVICE_UNAVAILABLE, "busy: try again in a moment")
+                        .into_response();
+                };
+                let mut response =
+                    match tokio::time::timeout(Duration::from_secs(10), next.run(req)).await {
+                        Ok(r) => r,
+                        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out").into_response(),
+                    };
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    header::HeaderValue::from_static(
+                        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                    ),
+                );
+                headers.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    header::HeaderValue::from_static("nosniff"),
+                );
+                response
+            }
+        }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}
+
+type S = State<Arc<Site>>;
+
+/// A collector id from a path: a `col1…` id.
+fn collector_id(text: &str) -> Result<FeedId, String> {
+    if text.len() > MAX_ID_CHARS {
+        return Err("that is not a collector id (too long)".into());
+    }
+    match text.parse::<TypedFeedId>() {
+        Ok(t) if t.role == Role::Collector => Ok(t.id),
+        Ok(_) => Err("that id is not a collector's (collector ids start with col1)".into()),
+        Err(e) => Err(format!("that is not a collector id: {e}")),
+    }
+}
+
+fn page(markup: Markup) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        axum::response::Html(markup.into_string()),
+    )
+        .into_response()
+}
+
+fn html_error(site: &Site, status: StatusCode, what: &str) -> Response {
+    let mut r = page(html::not_found(&site.frame(), what));
+    *r.status_mut() = status;
+    r
+}
+
+fn json_error(status: StatusCode, what: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": what }))).into_response()
+}
+
+async fn register_page(State(site): S) -> Response {
+    page(html::register(&site.frame(), &site.collectors()))
+}
+
+async fn collector_page(State(site): S, Path(id): Path<String>) -> Response {
+    let feed = match collector_id(&id) {
+        Ok(f) => f,
+        Err(e) => return html_error(&site, StatusCode::BAD_REQUEST, &e),
+    };
+    match site.collector(&feed) {
+        Ok(Some(c)) => page(html::collector(&site.frame(), &c)),
+        Ok(None) => html_error(
+            &site,
+            StatusCode::NOT_FOUND,
+            "No collector with this id is registered on this network.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "transparency: cannot read answer times");
+            html_error(
+                &site,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The node cannot read its store.",
+            )
+        }
+    }
+}
+
+async fn network_page(State(site): S) -> Response {
+    page(html::network(&site.frame(), &site.network.view().await))
+}
+
+async fn rights_page(State(site): S) -> Response {
+    page(html::rights(&site.frame(), &Vocabulary::current()))
+}
+
+async fn api_page(State(site): S) -> Response {
+    page(html::api(&site.frame()))
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        html::CSS,
+    )
+        .into_response()
+}
+
+async fn not_found(State(site): S, request: Request) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        return json_error(StatusCode::NOT_FOUND, "no such endpoint; see /api");
+    }
+    html_error(
+        &site,
+        StatusCode::NOT_FOUND,
+        "There is no page at this address.",
+    )
+}
+
+/// The JSON envelope: the data, with what a reader needs to interpret it.
+fn envelope(site: &Site, key: &str, data: impl serde::Serialize) -> Response {
+    let frame = site.frame();
+    Json(serde_json::json!({
+        "network_id": site.network.network_id,
+        "k_threshold": site.k,
+        "generated_at": view::date(now_ms()),
+        "complete": frame.catching_up.is_none(),
+        key: data,
+    }))
+    .into_response()
+}
+
+async fn collectors_json(State(site): S) -> Response {
+    envelope(&site, "collectors", site.collectors())
+}
+
+async fn collector_json(State(site): S, Path(id): Path<String>) -> Response {
+    let feed = match collector_id(&id) {
+        Ok(f) => f,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+    };
+    match site.collector(&feed) {
+        Ok(Some(c)) => envelope(&site, "collector", c),
+        Ok(None) => json_error(StatusCode::NOT_FOUND, "no collector with this id"),
+        Err(e) => {
+            tracing::error!(error = %e, "transparency: cannot read answer times");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the node cannot read its store",
+            )
+        }
+    }
+}
+
+async fn network_json(State(site): S) -> Response {
+    envelope(&site, "network", site.network.view().await)
+}
+
+async fn vocabulary_json(State(site): S) -> Response {
+    envelope(&site, "vocabulary", Vocabulary::current())
+}

@@ -1,0 +1,368 @@
+//! The public register the transparency page shows, kept in memory: every collector with its
+//! policy versions, its accreditations by the genesis registrars, and counts of the grants,
+//! revocations and requests that concern it. [`follow`] builds it by reading the arrival log from
+//! the start and then follows the log as it grows, so every node that holds the same entries
+//! shows the same register. It holds counts, never who: no citizen id is kept.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use consent_proto::body::{Body, Policy};
+use consent_proto::entry::Entry;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::vocab::RequestKind;
+use tokio_util::sync::CancellationToken;
+
+use crate::ledger::{Ledger, LedgerError};
+
+/// Grant validity times are counted to the minute: the register keeps one counter per minute in
+/// which grants start or end, not one per grant.
+const MINUTE_MS: u64 = 60_000;
+/// Entries read from the log per step while catching up.
+const READ_BATCH: usize = 4096;
+/// How often the follower looks for new entries once caught up.
+const POLL: Duration = Duration::from_millis(250);
+
+/// One version of a collector's policy, as signed.
+#[derive(Debug, Clone)]
+pub struct PolicyVersion {
+    /// The policy entry.
+    pub id: EntryId,
+    /// Its signed time, Unix ms.
+    pub at_ms: u64,
+    /// What it says.
+    pub policy: Policy,
+}
+
+/// What one registrar says of a collector, by its latest statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// Accredited until (exclusive), Unix ms.
+    Accredited {
+        /// When the accreditation lapses.
+        valid_until: u64,
+        /// When it was signed.
+        at_ms: u64,
+    },
+    /// Suspended, with the registrar's public reason.
+    Suspended {
+        /// Why.
+        reason: String,
+        /// When it was signed.
+        at_ms: u64,
+    },
+}
+
+/// Everything the register knows of one collector.
+#[derive(Debug, Clone, Default)]
+pub struct Collector {
+    /// When its feed was created (signed time), Unix ms.
+    pub since_ms: u64,
+    /// Its policy versions, oldest first.
+    pub policies: Vec<PolicyVersion>,
+    /// Each genesis registrar's latest statement about it.
+    pub standing: BTreeMap<FeedId, Standing>,
+    /// Grants ever made to it.
+    pub grants: u64,
+    /// Grants not revoked.
+    unrevoked: u64,
+    /// Unrevoked grants by the minute they start, for those signed to start later.
+    starts: BTreeMap<u64, u64>,
+    /// Unrevoked grants by the minute they end, for those with an end.
+    ends: BTreeMap<u64, u64>,
+    /// Revocations of grants to it.
+    pub revocations: u64,
+    /// Of which asked for erasure.
+    pub erase_revocations: u64,
+    /// Requests to it, by kind (index: position in [`RequestKind::ALL`]).
+    pub requests: [u64; RequestKind::ALL.len()],
+}
+
+impl Collector {
+    /// Grants in force at `now_ms` (to the minute): not revoked, started, not ended.
+    pub fn grants_in_force(&self, now_ms: u64) -> u64 {
+        let minute = now_ms / MINUTE_MS;
+        let not_started: u64 = self.starts.range(minute + 1..).map(|(_, n)| n).sum();
+        let ended: u64 = self.ends.range(..=minute).map(|(_, n)| n).sum();
+        self.unrevoked.saturating_sub(not_started + ended)
+    }
+
+    /// The current policy, if it published one.
+    pub fn policy(&self) -> Option<&PolicyVersion> {
+        self.policies.last()
+    }
+
+    fn add_grant(&mut self, signed_ms: u64, valid_from: u64, valid_until: Option<u64>, sign: i64) {
+        let bump = |map: &mut BTreeMap<u64, u64>, minute: u64| {
+            let n = map.entry(minute).or_default();
+            *n = n.saturating_add_signed(sign);
+            if *n == 0 {
+                map.remove(&minute);
+            }
+        };
+        self.unrevoked = self.unrevoked.saturating_add_signed(sign);
+        if valid_from > signed_ms {
+            // Counted as started from the minute after the one it starts in (never early).
+            bump(&mut self.starts, valid_from.div_ceil(MINUTE_MS));
+        }
+        if let Some(until) = valid_until {
+            bump(&mut self.ends, until / MINUTE_MS);
+        }
+    }
+}
+
+/// The register: collectors by feed id, and how far into the log it has read.
+#[derive(Debug, Default)]
+pub struct Register {
+    /// The next arrival index to read.
+    pub read_to: u64,
+    /// Every collector that has a feed.
+    pub collectors: BTreeMap<FeedId, Collector>,
+    /// Registrars whose statements count (the genesis registrars).
+    registrars: HashSet<FeedId>,
+}
+
+/// The register, shared between the follower and the HTTP handlers.
+pub type Shared = Arc<RwLock<Register>>;
+
+impl Register {
+    /// An empty register counting the statements of `registrars`.
+    pub fn new(registrars: HashSet<FeedId>) -> Self {
+        Self {
+            registrars,
+            ..Self::default()
+        }
+    }
+
+    /// Takes one accepted entry into account. `grant_of` finds a revoked grant (same feed, earlier
+    /// in the log), so revocations need no per-grant memory here.
+    pub fn apply(
+        &mut self,
+        entry: &Entry,
+        grant_of: impl FnOnce(&EntryId) -> Option<Entry>,
+    ) -> Result<(), String> {
+        match &entry.body {
+            Body::Inception(inception)
+                if inception.role == consent_proto::vocab::Role::Collector =>
+            {
+                self.collectors.entry(entry.feed).or_default().since_ms = entry.time_ms;
+            }
+            Body::Policy(policy) => {
+                self.collectors
+                    .entry(entry.feed)
+                    .or_default()
+                    .policies
+                    .push(PolicyVersion {
+                        id: entry.id,
+                        at_ms: entry.time_ms,
+                        policy: policy.clone(),
+                    });
+            }
+            Body::Accreditation(a) if self.registrars.contains(&entry.feed) => {
+                let standing = Standing::Accredited {
+                    valid_until: a.valid_until,
+                    at_ms: entry.time_ms,
+                };
+                self.collector(&a.collector)
+                    .standing
+                    .insert(entry.feed, standing);
+            }
+            Body::Suspension(s) if self.registrars.contains(&entry.feed) => {
+                let standing = Standing::Suspended {
+                    reason: s.reason.clone(),
+                    at_ms: entry.time_ms,
+                };
+                self.collector(&s.collector)
+                    .standing
+                    .insert(entry.feed, standing);
+            }
+            Body::Grant(g) => {
+                let c = self.collector(&g.collector);
+                c.grants += 1;
+                c.add_grant(entry.time_ms, g.valid_from, g.valid_until, 1);
+            }
+            Body::Revoke(r) => {
+                let granted = grant_of(&r.grant)
+                    .ok_or_else(|| format!("revocation {} names no stored grant", entry.id))?;
+                let (Body::Grant(g), time) = (&granted.body, granted.time_ms) else {
+                    return Err(format!("revocation {} names a non-grant", entry.id));
+                };
+                let c = self.collector(&g.collector);
+                c.revocations += 1;
+                c.erase_revocations += u64::from(r.erase);
+                c.add_grant(time, g.valid_from, g.valid_until, -1);
+            }
+            Body::Request(q) => {
+                if let Some(i) = RequestKind::ALL.iter().position(|k| *k == q.kind) {
+                    self.collector(&q.collector).requests[i] += 1;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn collector(&mut self, feed: &FeedId) -> &mut Collector {
+        self.collectors.entry(*feed).or_default()
+    }
+}
+
+/// Reads `ledger`'s arrival log into `register` from where it stopped, until it is caught up or
+/// `cancel` fires; then follows new entries. Entries that cannot be read are logged and skipped
+/// (the store check is the place that refuses a damaged store, not the page).
+pub async fn follow(ledger: Ledger, register: Shared, cancel: CancellationToken) {
+    loop {
+        let from = register.read().map(|r| r.read_to).unwrap_or(u64::MAX);
+        let caught_up = from >= ledger.stats().log_size;
+        if caught_up {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(POLL) => continue,
+            }
+        }
+        let (l, r) = (ledger.clone(), register.clone());
+        match tokio::task::spawn_blocking(move || read_batch(&l, &r, from)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "transparency register: cannot read the log");
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "transparency register task failed");
+                return;
+            }
+        }
+        if cancel.is_cancelled() {
+            return;
+        }
+    }
+}
+
+fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<(), LedgerError> {
+    let batch = ledger.log_range(from, READ_BATCH)?;
+    let mut decoded = Vec::with_capacity(batch.len());
+    for (index, id, signed) in batch {
+        match signed.as_ref().map(Entry::from_signed) {
+            Some(Ok(entry)) => decoded.push((index, Some(entry))),
+            _ => {
+                tracing::warn!(index, %id, "transparency register: entry not readable, skipped");
+                decoded.push((index, None));
+            }
+        }
+    }
+    let grant_of = |id: &EntryId| ledger.entry(id).ok().flatten().map(|(_, e)| e);
+    let Ok(mut register) = register.write() else {
+        return Ok(());
+    };
+    for (index, entry) in decoded {
+        if let Some(entry) = entry
+            && let Err(e) = register.apply(&entry, grant_of)
+        {
+            tracing::warn!(index, error = %e, "transparency register: entry skipped");
+        }
+        register.read_to = index + 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use consent_proto::fixtures::{self, DAY, T0};
+    use consent_proto::vocab::{DataCategory, Purpose, Role};
+
+    fn register_of(entries: &[Entry], registrars: HashSet<FeedId>) -> Register {
+        let mut r = Register::new(registrars);
+        for e in entries {
+            let find = |id: &EntryId| entries.iter().find(|x| x.id == *id).cloned();
+            r.apply(e, find).expect("applies");
+        }
+        r
+    }
+
+    /// The scene, and a citizen `label` granting it location data for service provision.
+    fn granting(
+        scene: &fixtures::Scene,
+        entries: &mut Vec<Entry>,
+        label: &str,
+        from: u64,
+        until: Option<u64>,
+    ) -> (consent_proto::entry::Author, Entry) {
+        let (mut citizen, inception) = fixtures::author(Role::Citizen, label, T0);
+        let body = fixtures::grant(
+            scene.collector.feed(),
+            scene.policy,
+            &[Purpose::ServiceProvision],
+            &[DataCategory::Location],
+            from,
+            until,
+        );
+        let grant = fixtures::append(&mut citizen, T0 + 1, body);
+        entries.extend([inception, grant.clone()]);
+        (citizen, grant)
+    }
+
+    #[test]
+    fn counts_grants_in_force_revocations_and_requests_per_collector() {
+        let scene = fixtures::scene(T0);
+        let collector = scene.collector.feed();
+        let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+        let mut entries = scene.entries.clone();
+        let (mut alice, grant) = granting(&scene, &mut entries, "alice", T0, Some(T0 + DAY));
+        granting(&scene, &mut entries, "bob", T0, None);
+        let r = register_of(&entries, registrars.clone());
+        let c = &r.collectors[&collector];
+        assert_eq!(c.grants, 2);
+        assert_eq!(c.grants_in_force(T0 + 10 * MINUTE_MS), 2);
+        // Alice's grant ends after a day; Bob's runs until revoked.
+        assert_eq!(c.grants_in_force(T0 + 2 * DAY), 1);
+        assert!(c.policy().is_some());
+        assert!(matches!(
+            c.standing.get(&scene.registrar.feed()),
+            Some(Standing::Accredited { .. })
+        ));
+
+        entries.push(fixtures::append(
+            &mut alice,
+            T0 + 3,
+            fixtures::revoke(grant.id, true),
+        ));
+        entries.push(fixtures::append(
+            &mut alice,
+            T0 + 4,
+            fixtures::request(collector, RequestKind::Access),
+        ));
+        let r = register_of(&entries, registrars);
+        let c = &r.collectors[&collector];
+        assert_eq!((c.revocations, c.erase_revocations), (1, 1));
+        assert_eq!(c.requests[0], 1, "one access request");
+        assert_eq!(c.grants_in_force(T0 + 10 * MINUTE_MS), 1);
+        assert_eq!(
+            c.grants_in_force(T0 + 2 * DAY),
+            1,
+            "a revoked grant's end no longer counts"
+        );
+    }
+
+    #[test]
+    fn statements_of_registrars_outside_the_genesis_do_not_count() {
+        let scene = fixtures::scene(T0);
+        let r = register_of(&scene.entries, HashSet::new());
+        assert!(r.collectors[&scene.collector.feed()].standing.is_empty());
+    }
+
+    #[test]
+    fn a_grant_signed_to_start_later_is_not_in_force_before() {
+        let scene = fixtures::scene(T0);
+        let mut entries = scene.entries.clone();
+        granting(&scene, &mut entries, "alice", T0 + DAY, None);
+        let r = register_of(&entries, HashSet::new());
+        let c = &r.collectors[&scene.collector.feed()];
+        assert_eq!(c.grants_in_force(T0 + 1), 0);
+        assert_eq!(c.grants_in_force(T0 + DAY + MINUTE_MS), 1);
+    }
+}
