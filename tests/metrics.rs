@@ -1,6 +1,7 @@
-//! `GET /metrics` on a real node: Prometheus text with entries by outcome and rejection reason,
-//! checks by decision and reason, the check latency histogram, log and store gauges, and open
-//! watch streams; served on loopback by default.
+//! The operations listener of a real node. `GET /metrics`: Prometheus text with entries by
+//! outcome and rejection reason, checks by decision and reason, the check latency histogram, log
+//! and store gauges, and open watch streams; served on loopback by default. `/admin/`: peers,
+//! block and unblock, answered on loopback or with the configured token only.
 
 use std::time::Duration;
 
@@ -8,7 +9,9 @@ use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, Purpose as P};
 use consent_tests::eventually;
 use consent_tests::harness::submit_ok;
-use consent_tests::http::get;
+use consent_tests::harness::{TestNode, fixture_genesis};
+use consent_tests::http::{get, request, status};
+use consent_tests::net::{WAIT, connected};
 use consent_tests::single::{check_request, setup};
 
 /// The value of the sample whose line starts with `prefix` (name and labels).
@@ -115,6 +118,100 @@ async fn metrics_count_entries_checks_and_watchers() {
         body.ends_with("# EOF\n"),
         "OpenMetrics text ends with # EOF"
     );
-    let (status, _) = get(&addr, "/admin");
+    let (status, _) = get(&addr, "/nothing");
     assert!(status.contains("404"), "nothing else is served: {status}");
+}
+
+fn metrics_addr(node: &TestNode) -> String {
+    let addr = std::fs::read_to_string(node.dir.join("metrics.addr")).expect("metrics.addr");
+    addr.trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lists_blocks_and_unblocks_peers_on_loopback() {
+    let genesis = fixture_genesis();
+    let a = TestNode::start(&genesis).await;
+    let b = TestNode::start_with_peers(&genesis, &[&a]).await;
+    connected(&[&a, &b], 1).await;
+    let admin = metrics_addr(&a);
+    let b_peer = b.p2p().peer_id().to_string();
+    let (head, body) = get(&admin, "/admin/peers");
+    assert_eq!(status(&head), 200, "{head}");
+    let peers: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(peers["peers"][0]["peer_id"], b_peer.as_str(), "{body}");
+    assert!(
+        peers["peers"][0]["address"]
+            .as_str()
+            .is_some_and(|a| a.contains("127.0.0.1"))
+    );
+
+    let (head, body) = request(&admin, "POST", &format!("/admin/peers/{b_peer}/block"), &[]);
+    assert_eq!(status(&head), 200, "{head} {body}");
+    eventually(WAIT, "B cut off", || async {
+        (a.status().await.peers == 0).then_some(())
+    })
+    .await;
+    let (_, body) = get(&admin, "/admin/peers");
+    assert!(body.contains(&b_peer), "listed as blocked here: {body}");
+    let (head, _) = request(
+        &admin,
+        "POST",
+        &format!("/admin/peers/{b_peer}/unblock"),
+        &[],
+    );
+    assert_eq!(status(&head), 200, "{head}");
+    a.p2p().dial(b.tcp_addr().parse().expect("multiaddr")).await;
+    connected(&[&a], 1).await;
+
+    for (method, path, code) in [
+        ("POST", "/admin/peers/not-a-peer/block", 400),
+        ("GET", "/admin/peers/x/block", 405),
+        (
+            "POST",
+            &format!("/admin/peers/{}/block", "1".repeat(500)) as &str,
+            400,
+        ),
+    ] {
+        let (head, body) = request(&admin, method, path, &[]);
+        assert_eq!(status(&head), code, "{method} {path}: {head} {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_configured_admin_calls_need_it_and_a_bad_token_file_stops_the_start() {
+    let mut t = TestNode::start(&fixture_genesis()).await;
+    t.stop().await;
+    let token = "0123456789abcdef".repeat(4);
+    let token_file = t.dir.join("admin.token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("token");
+    let mut config = t.config();
+    config.admin.token_file = Some(token_file.clone());
+    let node = consent_node::Node::start(config.clone())
+        .await
+        .expect("starts");
+    let admin = metrics_addr(&t);
+    let (head, body) = get(&admin, "/admin/peers");
+    assert_eq!(status(&head), 401, "{head}");
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+    let (head, _) = request(
+        &admin,
+        "GET",
+        "/admin/peers",
+        &["Authorization: Bearer wrong"],
+    );
+    assert_eq!(status(&head), 401, "{head}");
+    let bearer = format!("Authorization: Bearer {token}");
+    let (head, body) = request(&admin, "GET", "/admin/peers", &[&bearer]);
+    assert_eq!(status(&head), 200, "{head} {body}");
+    let (head, _) = get(&admin, "/metrics");
+    assert_eq!(status(&head), 200, "metrics need no token: {head}");
+    node.shutdown();
+    node.join().await.expect("stops");
+
+    std::fs::write(&token_file, "short\n").expect("token");
+    let err = consent_node::Node::start(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("at least 32 characters"), "{err}");
 }

@@ -44,6 +44,28 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// The public transparency site.
     pub transparency: TransparencySection,
+    /// Admin calls (on the metrics listener).
+    pub admin: AdminSection,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    /// Serve `/admin/` calls beside `/metrics` (needs `[metrics] enabled`).
+    pub enabled: bool,
+    /// A file holding a bearer token every admin call must present. Unset: admin calls are
+    /// answered only to loopback clients.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token_file: None,
+        }
+    }
 }
 
 /// `[transparency]`
@@ -207,6 +229,7 @@ impl Default for Config {
             p2p: P2pSection::default(),
             metrics: MetricsSection::default(),
             transparency: TransparencySection::default(),
+            admin: AdminSection::default(),
         }
     }
 }

@@ -17,9 +17,11 @@
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
 //! - [`metrics`]: Prometheus `/metrics` (loopback by default).
+//! - [`admin`]: admin calls beside the metrics (loopback only, or with a token).
 //! - [`transparency`]: the public site: register of collectors, network, rights, JSON API.
 //! - [`logging`]: tracing set-up (human or JSON).
 
+pub mod admin;
 pub mod api;
 pub mod checkpoints;
 pub mod config;

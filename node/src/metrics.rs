@@ -1,7 +1,8 @@
 //! Prometheus metrics: what the node counts as it works (entries by outcome and rejection
 //! reason, checks by decision and reason, check latency) and what it reads at scrape time
 //! (log size, feeds, pending, store size, peers, sync lag, watch subscribers), and the small
-//! HTTP server that serves them at `/metrics` — on loopback by default (`[metrics] listen`).
+//! HTTP server that serves them at `/metrics` — on loopback by default (`[metrics] listen`) —
+//! with the admin calls ([`crate::admin`]) beside them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -321,6 +322,7 @@ pub async fn serve(
     listener: TcpListener,
     ledger: Ledger,
     p2p: Option<P2pHandle>,
+    admin: Option<axum::Router>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     use axum::http::header;
@@ -341,9 +343,16 @@ pub async fn serve(
             }
         }),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
+    let app = match admin {
+        Some(admin) => app.merge(admin),
+        None => app,
+    };
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(cancel.cancelled_owned())
+    .await
 }
 
 #[cfg(test)]

@@ -50,6 +50,9 @@ pub enum StartError {
     /// The p2p layer.
     #[error("p2p: {0}")]
     P2p(String),
+    /// The admin token.
+    #[error("{0}")]
+    Admin(String),
     /// The ledger refused the store.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -184,6 +187,13 @@ impl Node {
             }
         })?;
 
+        let admin_access = match config.admin.enabled && config.metrics.enabled {
+            true => Some(
+                crate::admin::Access::from_token_file(config.admin.token_file.as_deref())
+                    .map_err(StartError::Admin)?,
+            ),
+            false => None,
+        };
         let metrics_listener = match config.metrics.enabled {
             true => {
                 Some(bind_side(&config, config.metrics.listen, METRICS_ADDR_FILE, "metrics").await?)
@@ -282,8 +292,9 @@ impl Node {
         };
         if let Some(listener) = metrics_listener {
             let (ledger, p2p, cancel) = (ledger.clone(), p2p.clone(), cancel.clone());
+            let admin = admin_access.map(|access| crate::admin::routes(p2p.clone(), access));
             tokio::spawn(async move {
-                if let Err(e) = crate::metrics::serve(listener, ledger, p2p, cancel).await {
+                if let Err(e) = crate::metrics::serve(listener, ledger, p2p, admin, cancel).await {
                     tracing::error!(error = %e, "metrics server stopped");
                 }
             });
