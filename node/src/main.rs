@@ -75,6 +75,10 @@ struct GenesisArgs {
     /// A bootstrap peer multiaddr; repeat for each.
     #[arg(long = "bootstrap")]
     bootstrap: Vec<String>,
+    /// Who runs a node or a registrar, for the transparency page: ID=NAME (node1... or reg1...);
+    /// repeat for each. Not part of the digest.
+    #[arg(long = "name", value_name = "ID=NAME")]
+    names: Vec<String>,
     /// Write here instead of standard output.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -185,7 +189,16 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
         network_id: args.network_id,
         registrars,
         bootstrap: args.bootstrap,
-        names: Default::default(),
+        names: args
+            .names
+            .iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((id, name)) => Ok((id.trim().to_string(), name.trim().to_string())),
+                None => Err(anyhow::anyhow!(
+                    "--name {pair:?}: write ID=NAME, e.g. --name \"node1...=City IT department\""
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?,
     };
     genesis.check().map_err(anyhow::Error::msg)?;
     let text = genesis.to_toml().map_err(anyhow::Error::msg)?;
