@@ -11,7 +11,7 @@ use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
 use consent_tests::browser::Browser;
 use consent_tests::eventually;
-use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
+use consent_tests::harness::{TestNode, fixture_genesis, submit, submit_ok};
 use consent_tests::http::{get, status};
 use consent_tests::net::{WAIT, connected};
 
@@ -32,7 +32,9 @@ fn policy(version: u32, name: &str, edit: impl FnOnce(&mut consent_proto::body::
 /// The sample city: the scene's parking collector with 7 consents (2 withdrawn, one asking for
 /// erasure), 6 access requests of which 5 answered in 2..10 hours, then a second policy version
 /// that adds marketing and a recipient; a collector nobody accredited; a suspended one.
-fn sample_city() -> (fixtures::Scene, Vec<Entry>) {
+/// Then the unaccredited collector and one citizen each sign a second, different entry at a
+/// position already taken (returned apart: the node refuses them and freezes the feeds).
+fn sample_city() -> (fixtures::Scene, Vec<Entry>, Vec<Entry>) {
     let mut scene = fixtures::scene(T0);
     let mut entries = scene.entries.clone();
     let collector = scene.collector.feed();
@@ -86,11 +88,42 @@ fn sample_city() -> (fixtures::Scene, Vec<Entry>) {
     ));
     let (mut loner, inception) = fixtures::author(Role::Collector, "loner", T0);
     entries.push(inception);
-    entries.push(fixtures::append(
+    let loner_policy = fixtures::append(
         &mut loner,
         T0,
         policy(1, "Unaccredited Sensors Inc", |_| {}),
-    ));
+    );
+    entries.push(loner_policy.clone());
+    let sign_again = |original: &Entry, body: &Body, key: &str| {
+        Entry::sign(
+            Some(original.feed),
+            original.seq,
+            original.prev,
+            original.time_ms,
+            body,
+            &fixtures::key(key),
+        )
+        .expect("a valid entry")
+    };
+    let forks = vec![
+        sign_again(
+            &loner_policy,
+            &policy(1, "Unaccredited Sensors Inc", |p| p.retention_days = 1),
+            "loner/0",
+        ),
+        sign_again(
+            &citizens[6].1,
+            &fixtures::grant(
+                collector,
+                scene.policy,
+                &[P::Research],
+                &[C::Location],
+                T0,
+                None,
+            ),
+            "c6/0",
+        ),
+    ];
     let (mut cams, inception) = fixtures::author(Role::Collector, "cams", T0);
     entries.push(inception);
     entries.push(fixtures::append(
@@ -109,7 +142,7 @@ fn sample_city() -> (fixtures::Scene, Vec<Entry>) {
         T0 + 2 * DAY,
         fixtures::suspend(cams_feed),
     ));
-    (scene, entries)
+    (scene, entries, forks)
 }
 
 fn site_addr(node: &TestNode) -> String {
@@ -131,7 +164,7 @@ fn named_genesis(registrar: &str) -> consent_node::genesis::Genesis {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_reads_who_collects_what_how_they_answer_and_who_runs_the_network() {
-    let (scene, entries) = sample_city();
+    let (scene, entries, forks) = sample_city();
     let registrar = scene.registrar.feed().typed(Role::Registrar).to_string();
     let genesis = named_genesis(&registrar);
     let a = TestNode::start(&genesis).await;
@@ -140,6 +173,12 @@ async fn a_person_reads_who_collects_what_how_they_answer_and_who_runs_the_netwo
     let mut ledger = a.ledger().await;
     for e in &entries {
         submit_ok(&mut ledger, e).await;
+    }
+    for fork in &forks {
+        let refused = submit(&mut ledger, fork)
+            .await
+            .expect_err("an equivocation");
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     }
     let site = site_addr(&a);
     assert!(
@@ -166,6 +205,14 @@ async fn a_person_reads_who_collects_what_how_they_answer_and_who_runs_the_netwo
     assert_eq!(
         network["network"]["forks"].as_array().map(Vec::len),
         Some(0)
+    );
+    let equivocations = &network["network"]["equivocations"];
+    assert_eq!(equivocations.as_array().map(Vec::len), Some(1), "{network}");
+    assert_eq!(equivocations[0]["name"], "Unaccredited Sensors Inc");
+    assert_eq!(equivocations[0]["seq"], 1);
+    assert_eq!(
+        network["network"]["frozen_citizen_feeds"],
+        serde_json::json!({"fewer_than": 5})
     );
     let collectors = eventually(WAIT, "the register read every entry", || {
         let site = site.clone();
@@ -260,6 +307,7 @@ fn read_in_a_browser(site: &str, parking: &str, b_id: &str) -> Result<(), Skip> 
         "Consents in force\n5",
         "Consents withdrawn\n< 5",
         "Unaccredited Sensors Inc",
+        "Frozen: it signed two different histories of its statements.",
         "Not accredited by any of the network's registrars.",
         "Street Cameras Co",
         "Suspended by City data protection office",
@@ -321,6 +369,8 @@ fn read_in_a_browser(site: &str, parking: &str, b_id: &str) -> Result<(), Skip> 
         b_id,
         "cosigned by this node",
         "None: no node has been caught showing two different histories.",
+        "Unaccredited Sensors Inc signed two different statements at position 1",
+        "Citizens' feeds frozen for signing two histories: < 5",
     ] {
         assert!(
             text.contains(expected),

@@ -261,6 +261,7 @@ impl Node {
             checkpoints: checkpoints.clone(),
             witness: p2p.as_ref().map(|(_, _, w)| w.clone()),
             p2p: p2p.as_ref().map(|(h, _, _)| h.clone()),
+            ledger: ledger.clone(),
         };
         let info = NodeInfo {
             key: node_key.public(),

@@ -628,6 +628,20 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Feeds frozen after an equivocation, in the order this node froze them, at most `limit`.
+    pub fn frozen_feeds(&self, limit: usize) -> Result<Vec<FeedId>, LedgerError> {
+        let mut out = Vec::new();
+        for pair in self
+            .store
+            .scan_prefix(&[tables::prefix::FREEZE])
+            .take(limit)
+        {
+            let (_, feed) = pair?;
+            out.push(FeedId(tables::bytes32(&feed)?));
+        }
+        Ok(out)
+    }
+
     /// The equivocation proofs held for a feed: both entries of each, encoded.
     pub fn proofs(&self, feed: &FeedId) -> Result<Vec<[Vec<u8>; 2]>, LedgerError> {
         let scan = [&[tables::prefix::PROOF][..], &feed.0].concat();

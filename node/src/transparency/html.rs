@@ -125,8 +125,14 @@ fn terms(items: &[super::view::Term]) -> Markup {
     }
 }
 
-fn standing(s: &[StandingView]) -> Markup {
+fn standing(s: &[StandingView], frozen: bool) -> Markup {
     html! {
+        @if frozen {
+            p.bad {
+                "Frozen: it signed two different histories of its statements. Until resolved, "
+                "every check for it answers deny."
+            }
+        }
         @if s.is_empty() {
             span.bad { "Not accredited" } " by any of the network's registrars."
         }
@@ -191,7 +197,7 @@ pub fn register(frame: &Frame, collectors: &[CollectorView]) -> Markup {
                         (c.name.as_deref().unwrap_or("Unnamed collector"))
                     }
                 }
-                (standing(&c.standing))
+                (standing(&c.standing, c.frozen))
                 @match &c.policy {
                     Some(p) => dl {
                         dt { "Uses your data for" } dd { (terms(&p.purposes)) }
@@ -215,7 +221,7 @@ pub fn collector(frame: &Frame, c: &CollectorView) -> Markup {
         h1 { (name) }
         p { "Collector id: " span.id { (c.id) } }
         h2 { "Accreditation" }
-        (standing(&c.standing))
+        (standing(&c.standing, c.frozen))
         h2 { "Its policy, in plain words" }
         @match &c.policy {
             Some(p) => (policy(p)),
@@ -309,6 +315,24 @@ pub fn network(frame: &Frame, n: &NetworkView) -> Markup {
         @if n.forks.is_empty() {
             p.ok { "None: no node has been caught showing two different histories." }
         }
+        @if n.equivocations.is_empty() {
+            p.ok { "No collector or registrar has been caught signing two different histories." }
+        }
+        @for e in &n.equivocations {
+            section.card aria-label=(format!("Equivocation by {}", e.feed)) {
+                h3.bad {
+                    (e.name.as_deref().unwrap_or("An organisation"))
+                    " signed two different statements at position " (e.seq)
+                }
+                p { "Its statements are frozen: checks that depend on it answer deny." }
+                dl {
+                    dt { "Feed" } dd.id { (e.feed) }
+                    dt { "Statement held" } dd.id { (e.held) }
+                    dt { "Conflicting statement" } dd.id { (e.conflicting) }
+                }
+            }
+        }
+        p { "Citizens' feeds frozen for signing two histories: " (n.frozen_citizen_feeds) }
         @for f in &n.forks {
             section.card aria-label=(format!("Fork by {}", f.node)) {
                 h3.bad { (f.operator.as_deref().unwrap_or("A node")) " signed two different histories" }

@@ -85,6 +85,10 @@ impl Site {
         }
     }
 
+    fn frozen(&self, feed: &FeedId) -> bool {
+        matches!(self.ledger.head(feed), Ok(Some(state)) if state.frozen)
+    }
+
     /// Every collector, named ones first (by name), then by id.
     pub fn collectors(&self) -> Vec<CollectorView> {
         let now = now_ms();
@@ -101,6 +105,7 @@ impl Site {
                     now_ms: now,
                     k: self.k,
                     names: self.names(),
+                    frozen: self.frozen(feed),
                 }
                 .summary()
             })
@@ -126,6 +131,7 @@ impl Site {
                 now_ms: now,
                 k: self.k,
                 names: self.names(),
+                frozen: self.frozen(feed),
             }
             .detail(&answers, ANSWER_DEADLINE)
         }))
@@ -243,7 +249,10 @@ async fn collector_page(State(site): S, Path(id): Path<String>) -> Response {
 }
 
 async fn network_page(State(site): S) -> Response {
-    page(html::network(&site.frame(), &site.network.view().await))
+    page(html::network(
+        &site.frame(),
+        &site.network.view(&site.register, site.k).await,
+    ))
 }
 
 async fn rights_page(State(site): S) -> Response {
@@ -312,7 +321,11 @@ async fn collector_json(State(site): S, Path(id): Path<String>) -> Response {
 }
 
 async fn network_json(State(site): S) -> Response {
-    envelope(&site, "network", site.network.view().await)
+    envelope(
+        &site,
+        "network",
+        site.network.view(&site.register, site.k).await,
+    )
 }
 
 async fn vocabulary_json(State(site): S) -> Response {

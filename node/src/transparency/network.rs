@@ -1,9 +1,12 @@
 //! The network as the transparency page shows it: the nodes this node knows of and who runs
 //! them (names from the genesis file), this node's latest checkpoint and who cosigned it, the
-//! checkpoints it cosigned for the others, and any proof that a node forked its log.
+//! checkpoints it cosigned for the others, any proof that a node forked its log, and any proof
+//! that a collector or registrar signed two histories of its feed.
 
 use std::collections::BTreeMap;
 
+use consent_proto::entry::Entry;
+use consent_proto::vocab::Role;
 use serde::Serialize;
 
 use super::view::date;
@@ -50,6 +53,22 @@ pub struct ForkView {
     pub second_note: String,
 }
 
+/// A collector or registrar that signed two different entries at one position of its feed:
+/// the proof is the two signed entries, which anyone can fetch by id and verify.
+#[derive(Debug, Clone, Serialize)]
+pub struct EquivocationView {
+    /// The feed (`col1…` or `reg1…`).
+    pub feed: String,
+    /// Its public name, when known.
+    pub name: Option<String>,
+    /// The position signed twice.
+    pub seq: u64,
+    /// The entry this node held (`ent1…`).
+    pub held: String,
+    /// The conflicting entry.
+    pub conflicting: String,
+}
+
 /// The network page.
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkView {
@@ -63,7 +82,14 @@ pub struct NetworkView {
     pub nodes: Vec<NodeView>,
     /// Proofs of forked logs; empty in a healthy network.
     pub forks: Vec<ForkView>,
+    /// Collectors and registrars caught signing two histories (their feeds are frozen).
+    pub equivocations: Vec<EquivocationView>,
+    /// Citizens' feeds frozen for the same reason (a count: citizens are never named).
+    pub frozen_citizen_feeds: super::view::Count,
 }
+
+/// Most frozen feeds listed.
+const MAX_FROZEN_LISTED: usize = 1000;
 
 /// Where the network page's facts come from.
 #[derive(Clone)]
@@ -80,11 +106,14 @@ pub struct Sources {
     pub witness: Option<Witness>,
     /// Replication (peers).
     pub p2p: Option<crate::p2p::P2pHandle>,
+    /// Frozen feeds and their proofs.
+    pub ledger: crate::ledger::Ledger,
 }
 
 impl Sources {
-    /// The network page as of now.
-    pub async fn view(&self) -> NetworkView {
+    /// The network page as of now; `register` names collectors, `k` hides small counts.
+    pub async fn view(&self, register: &super::register::Shared, k: u64) -> NetworkView {
+        let (equivocations, frozen_citizen_feeds) = self.equivocations(register);
         let own_id = self.checkpoints.origin().to_string();
         let own = self.checkpoints.latest().map(|note| CheckpointView {
             size: note.checkpoint.size,
@@ -150,6 +179,52 @@ impl Sources {
             peers_connected,
             nodes,
             forks,
+            equivocations,
+            frozen_citizen_feeds: super::view::Count::of(frozen_citizen_feeds, k),
         }
+    }
+
+    /// Frozen collectors and registrars with their proofs, and how many citizens' feeds are frozen.
+    fn equivocations(&self, register: &super::register::Shared) -> (Vec<EquivocationView>, u64) {
+        let frozen = match self.ledger.frozen_feeds(MAX_FROZEN_LISTED) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "transparency: cannot read frozen feeds");
+                return (Vec::new(), 0);
+            }
+        };
+        let Ok(register) = register.read() else {
+            return (Vec::new(), 0);
+        };
+        let mut listed = Vec::new();
+        let mut citizens = 0;
+        for feed in frozen {
+            let (id, name) = if let Some(c) = register.collectors.get(&feed) {
+                let name = c.policy().map(|p| p.policy.name.clone());
+                (feed.typed(Role::Collector).to_string(), name)
+            } else if self.ledger.registrars().contains(&feed) {
+                let id = feed.typed(Role::Registrar).to_string();
+                let name = self.names.get(&id).cloned();
+                (id, name)
+            } else {
+                citizens += 1;
+                continue;
+            };
+            for [held, conflicting] in self.ledger.proofs(&feed).unwrap_or_default() {
+                let (Ok(held), Ok(conflicting)) =
+                    (Entry::decode(&held), Entry::decode(&conflicting))
+                else {
+                    continue;
+                };
+                listed.push(EquivocationView {
+                    feed: id.clone(),
+                    name: name.clone(),
+                    seq: held.seq,
+                    held: held.id.to_string(),
+                    conflicting: conflicting.id.to_string(),
+                });
+            }
+        }
+        (listed, citizens)
     }
 }

@@ -134,6 +134,8 @@ pub struct CollectorView {
     pub accredited: bool,
     /// Each registrar's statement.
     pub standing: Vec<StandingView>,
+    /// Caught signing two histories: its feed is frozen and checks for it answer deny.
+    pub frozen: bool,
     /// Its current policy (none published yet: it cannot receive valid consent).
     pub policy: Option<PolicyView>,
     /// Consents in force now.
@@ -164,6 +166,8 @@ pub struct CollectorFacts<'a> {
     pub k: u64,
     /// Public names of registrars and nodes.
     pub names: &'a BTreeMap<String, String>,
+    /// Its feed is frozen.
+    pub frozen: bool,
 }
 
 impl CollectorFacts<'_> {
@@ -182,6 +186,7 @@ impl CollectorFacts<'_> {
             name: c.policy().map(|p| p.policy.name.clone()),
             accredited: standing.iter().any(|s| s.status == "accredited"),
             standing,
+            frozen: self.frozen,
             policy: policies
                 .len()
                 .checked_sub(1)
