@@ -220,16 +220,22 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    // CONSENT_SOAK_ENGINE=fjall runs both nodes on fjall (sled by default).
+    let engine = std::env::var("CONSENT_SOAK_ENGINE").unwrap_or_else(|_| "sled".into());
     let temp = tempfile::tempdir().expect("tempdir");
     let genesis = temp.path().join("genesis.toml");
     common::genesis(&genesis, "soak");
+    let a_launch = Launch {
+        engine: engine.clone(),
+        ..Launch::default()
+    };
     let scene = Arc::new(fixtures::scene(T0));
     let (a_dir, b_dir) = (temp.path().join("a"), temp.path().join("b"));
-    let (a, a_url) = common::start(&a_dir, &genesis, &Launch::default());
+    let (a, a_url) = common::start(&a_dir, &genesis, &a_launch);
     common::submit_scene(&a_url, &scene).await;
     let b_launch = Launch {
         bootstrap: vec![a.p2p_addr()],
-        ..Launch::default()
+        ..a_launch.clone()
     };
     let (mut b, b_url) = common::start(&b_dir, &genesis, &b_launch);
     // B holds the registrar, collector, policy and accreditation before any grant reaches it.
@@ -407,9 +413,9 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
     let growth_kib = rss_end.saturating_sub(rss_warm);
     drop(b);
     drop(a);
-    common::assert_store_checks(&b_dir, &genesis, "sled");
+    common::assert_store_checks(&b_dir, &genesis, &engine);
     eprintln!(
-        "soak {secs} s: {} entries written ({} submits retried at A while B was down, {} held \
+        "soak {secs} s on {engine}: {} entries written ({} submits retried at A while B was down, {} held \
          pending there until sync), {} checks, \
          {} grants and {} revocations watched once each, B restarted and converged, 0 errors; \
          A RSS {} MiB after warm-up -> {} MiB at the end (+{} KiB, {:.0} B per entry added; \

@@ -13,9 +13,9 @@ pub mod network;
 pub mod register;
 pub mod view;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::ledger::{ANSWER_DEADLINE, Ledger, now_ms};
+use crate::ledger::{ANSWER_DEADLINE, AnswerStats, Ledger, now_ms};
 use html::Frame;
 use view::{CollectorFacts, CollectorView, Vocabulary};
 
@@ -49,7 +49,15 @@ pub struct Site {
     pub network: network::Sources,
     /// Counts below this are published as "< k".
     pub k: u64,
+    /// Answer times by collector, recomputed at most every [`ANSWERS_FRESH`].
+    answers: std::sync::Mutex<HashMap<FeedId, (Instant, AnswerStats)>>,
 }
+
+/// How long a collector's answer times are served from memory (computing them reads every
+/// request to the collector).
+const ANSWERS_FRESH: Duration = Duration::from_secs(10);
+/// Collectors whose answer times are kept in memory at once.
+const ANSWERS_KEPT: usize = 10_000;
 
 impl Site {
     /// Starts following the log into a fresh register (a background task until `cancel`).
@@ -68,6 +76,7 @@ impl Site {
             register,
             network,
             k,
+            answers: Default::default(),
         })
     }
 
@@ -116,13 +125,46 @@ impl Site {
         all
     }
 
+    /// A collector's answer times: from memory when fresh, else read from the store (off the
+    /// async threads).
+    async fn answers(self: &Arc<Self>, feed: FeedId) -> Result<AnswerStats, String> {
+        if let Ok(kept) = self.answers.lock()
+            && let Some((at, stats)) = kept.get(&feed)
+            && at.elapsed() < ANSWERS_FRESH
+        {
+            return Ok(stats.clone());
+        }
+        let site = self.clone();
+        let stats = tokio::task::spawn_blocking(move || {
+            site.ledger.answer_stats(&feed, ANSWER_DEADLINE, now_ms())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        if let Ok(mut kept) = self.answers.lock() {
+            if kept.len() >= ANSWERS_KEPT {
+                kept.clear();
+            }
+            kept.insert(feed, (Instant::now(), stats.clone()));
+        }
+        Ok(stats)
+    }
+
     /// One collector with its answer times and policy history; `None` if not registered.
-    pub fn collector(&self, feed: &FeedId) -> Result<Option<CollectorView>, String> {
+    pub async fn collector(
+        self: &Arc<Self>,
+        feed: &FeedId,
+    ) -> Result<Option<CollectorView>, String> {
         let now = now_ms();
-        let answers = self
-            .ledger
-            .answer_stats(feed, ANSWER_DEADLINE, now)
-            .map_err(|e| e.to_string())?;
+        if self
+            .register
+            .read()
+            .map(|r| !r.collectors.contains_key(feed))
+            .unwrap_or(true)
+        {
+            return Ok(None);
+        }
+        let answers = self.answers(*feed).await?;
         let register = self.register.read().map_err(|e| e.to_string())?;
         Ok(register.collectors.get(feed).map(|collector| {
             CollectorFacts {
@@ -230,7 +272,7 @@ async fn collector_page(State(site): S, Path(id): Path<String>) -> Response {
         Ok(f) => f,
         Err(e) => return html_error(&site, StatusCode::BAD_REQUEST, &e),
     };
-    match site.collector(&feed) {
+    match site.collector(&feed).await {
         Ok(Some(c)) => page(html::collector(&site.frame(), &c)),
         Ok(None) => html_error(
             &site,
@@ -307,7 +349,7 @@ async fn collector_json(State(site): S, Path(id): Path<String>) -> Response {
         Ok(f) => f,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
-    match site.collector(&feed) {
+    match site.collector(&feed).await {
         Ok(Some(c)) => envelope(&site, "collector", c),
         Ok(None) => json_error(StatusCode::NOT_FOUND, "no collector with this id"),
         Err(e) => {

@@ -242,25 +242,32 @@ pub async fn follow(ledger: Ledger, register: Shared, cancel: CancellationToken)
     }
 }
 
+/// Reads one batch: decodes the entries and looks up the grants revocations name before taking
+/// the register's lock, so pages are never kept waiting on the store.
 fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<(), LedgerError> {
     let batch = ledger.log_range(from, READ_BATCH)?;
     let mut decoded = Vec::with_capacity(batch.len());
     for (index, id, signed) in batch {
         match signed.as_ref().map(Entry::from_signed) {
-            Some(Ok(entry)) => decoded.push((index, Some(entry))),
+            Some(Ok(entry)) => {
+                let granted = match &entry.body {
+                    Body::Revoke(r) => ledger.entry(&r.grant)?.map(|(_, e)| e),
+                    _ => None,
+                };
+                decoded.push((index, Some((entry, granted))));
+            }
             _ => {
                 tracing::warn!(index, %id, "transparency register: entry not readable, skipped");
                 decoded.push((index, None));
             }
         }
     }
-    let grant_of = |id: &EntryId| ledger.entry(id).ok().flatten().map(|(_, e)| e);
     let Ok(mut register) = register.write() else {
         return Ok(());
     };
-    for (index, entry) in decoded {
-        if let Some(entry) = entry
-            && let Err(e) = register.apply(&entry, grant_of)
+    for (index, item) in decoded {
+        if let Some((entry, granted)) = item
+            && let Err(e) = register.apply(&entry, |_| granted)
         {
             tracing::warn!(index, error = %e, "transparency register: entry skipped");
         }
