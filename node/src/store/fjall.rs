@@ -18,14 +18,14 @@ fn engine(e: fjall::Error) -> StoreError {
     StoreError::Engine(e.to_string())
 }
 
-fn pairs(iter: fjall::Iter) -> Vec<Result<Pair, StoreError>> {
-    iter.map(|guard| {
+/// A lazy scan: a caller that takes the first few pairs of a long range reads only those.
+fn pairs(iter: fjall::Iter) -> Scan<'static> {
+    Box::new(iter.map(|guard| {
         guard
             .into_inner()
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .map_err(engine)
-    })
-    .collect()
+    }))
 }
 
 impl FjallStore {
@@ -45,14 +45,14 @@ impl KvStore for FjallStore {
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Scan<'_> {
-        Box::new(pairs(self.keyspace.prefix(prefix)).into_iter())
+        pairs(self.keyspace.prefix(prefix))
     }
 
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Scan<'_> {
         if from >= to {
             return Box::new(std::iter::empty());
         }
-        Box::new(pairs(self.keyspace.range(from.to_vec()..to.to_vec())).into_iter())
+        pairs(self.keyspace.range(from.to_vec()..to.to_vec()))
     }
 
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
