@@ -166,7 +166,10 @@ fn policy(p: &PolicyView) -> Markup {
             }
             dt { "Law that applies" } dd { (p.jurisdiction) }
             dt { "Full policy" } dd {
-                a href=(p.document_url) rel="nofollow noopener" { (p.document_url) }
+                // The protocol accepts only http(s) URLs; checked again before making a link.
+                @if p.document_url.starts_with("https://") || p.document_url.starts_with("http://") {
+                    a href=(p.document_url) rel="nofollow noopener" { (p.document_url) }
+                } @else { (p.document_url) }
                 br; span.note { "Digest: " } span.id { (p.document_digest) }
             }
             dt { "Contact" } dd { (p.contact) }
@@ -452,4 +455,57 @@ pub fn not_found(frame: &Frame, what: &str) -> Markup {
         p { a href="/" { "See every collector" } }
     };
     layout(frame, Page::Register, "Not found", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::AnswerStats;
+    use crate::transparency::register::Register;
+    use crate::transparency::view::CollectorFacts;
+    use consent_proto::body::Body;
+    use consent_proto::fixtures::{self, T0};
+    use consent_proto::vocab::Role;
+
+    #[test]
+    fn text_signed_by_a_collector_is_escaped_not_interpreted() {
+        let (mut author, inception) = fixtures::author(Role::Collector, "x", T0);
+        let Body::Policy(mut p) = fixtures::policy(1) else {
+            panic!("a policy");
+        };
+        p.name = "<script>alert(1)</script>".into();
+        p.contact = "\"><img src=x onerror=alert(1)>".into();
+        let policy = fixtures::append(&mut author, T0, Body::Policy(p));
+        let mut register = Register::new(Default::default());
+        for e in [&inception, &policy] {
+            register.apply(e, |_| None).expect("applies");
+        }
+        let names = Default::default();
+        let facts = CollectorFacts {
+            feed: author.feed(),
+            collector: &register.collectors[&author.feed()],
+            now_ms: T0,
+            k: 5,
+            names: &names,
+            frozen: false,
+        };
+        let view = facts.detail(&AnswerStats::default(), std::time::Duration::from_secs(1));
+        let frame = Frame {
+            network_id: "t",
+            k: 5,
+            catching_up: None,
+        };
+        for page in [
+            collector(&frame, &view).into_string(),
+            register_page_of(&frame, &view),
+        ] {
+            assert!(!page.contains("<script>alert"), "{page}");
+            assert!(!page.contains("<img"), "{page}");
+            assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        }
+    }
+
+    fn register_page_of(frame: &Frame, view: &CollectorView) -> String {
+        register(frame, std::slice::from_ref(view)).into_string()
+    }
 }
