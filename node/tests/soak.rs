@@ -258,7 +258,7 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
     // The collector's watch stream at A: every grant and revocation, once.
     let seen = Arc::new(Mutex::new((HashSet::new(), HashSet::new(), 0u64)));
     let watcher = {
-        let (seen, url, scene) = (seen.clone(), a_url.clone(), scene.clone());
+        let (seen, url, scene, load) = (seen.clone(), a_url.clone(), scene.clone(), load.clone());
         tokio::spawn(async move {
             let mut collector = consent_client::collector::Collector::connect(
                 &url,
@@ -272,7 +272,16 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
                 .await
                 .expect("watch");
             while let Some(event) = stream.next().await {
-                let Ok(event) = event else { return };
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => {
+                        load.errors
+                            .lock()
+                            .await
+                            .push(format!("watch stream ended: {e}"));
+                        return;
+                    }
+                };
                 let mut seen = seen.lock().await;
                 let grant = <[u8; 32]>::try_from(&event.grant[..]).unwrap_or([0; 32]);
                 match event.kind() {

@@ -15,8 +15,56 @@ fn keys<S: KvStore>(iter: super::Scan<'_>) -> Vec<Vec<u8>> {
     .collect()
 }
 
+/// While a writer commits and flushes batches that each add an entry and an index key naming
+/// it, a reader that scans the index always finds the entry (a batch is seen whole or not at
+/// all, the way the watch stream and the log readers rely on).
+fn readers_see_whole_batches<S: KvStore>(s: &S) {
+    const ENTRIES: u64 = 20_000;
+    const PER_BATCH: u64 = 20;
+    let entry_key = |i: u64| [b"E".as_slice(), blake3::hash(&i.to_be_bytes()).as_bytes()].concat();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for first in (0..ENTRIES).step_by(PER_BATCH as usize) {
+                let mut writes = Vec::new();
+                for i in first..first + PER_BATCH {
+                    writes.push((entry_key(i), Some(vec![7u8; 300])));
+                    writes.push((
+                        [b"W".as_slice(), &i.to_be_bytes()].concat(),
+                        Some(i.to_be_bytes().to_vec()),
+                    ));
+                }
+                s.apply(writes).expect("apply");
+                s.flush().expect("flush");
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut next = 0u64;
+        while next < ENTRIES {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+            let from = [b"W".as_slice(), &next.to_be_bytes()].concat();
+            let mut read = 0;
+            for pair in s.scan_range(&from, b"X").take(1000) {
+                let (_, v) = pair.expect("scan");
+                let i = u64::from_be_bytes(v.as_slice().try_into().expect("8 bytes"));
+                assert!(
+                    s.get(&entry_key(i)).expect("get").is_some(),
+                    "index {i} seen without its entry"
+                );
+                next = i + 1;
+                read += 1;
+            }
+            assert!(
+                !finished || read == 1000 || next == ENTRIES,
+                "the reader saw {next} of {ENTRIES} after the writer finished"
+            );
+        }
+    });
+}
+
 /// Runs every conformance check against fresh stores made by `make`. Panics on a violation.
 pub fn run<S: KvStore>(make: impl Fn() -> S) {
+    readers_see_whole_batches(&make());
     // get / put / delete.
     let s = make();
     assert_eq!(s.get(b"a").expect("get"), None);
