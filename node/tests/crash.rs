@@ -1,7 +1,8 @@
 //! `kill -9` during concurrent ingest: every acknowledged entry survives, every acknowledged
 //! grant still allows, and the store passes the full replay check. Runs the real `consentd`
-//! binary. Rounds and kill moments: `CONSENT_CRASH_ROUNDS` (default 3) kills, each after a
-//! random number of acknowledgements drawn from `CONSENT_CRASH_SEED` (scripts/faults runs 20).
+//! binary. Rounds and kill moments: `CONSENT_CRASH_ROUNDS` (default 3) rounds of a 10,000-entry
+//! concurrent ingest, each killed after a random number of acknowledgements (100..10,000) drawn
+//! from `CONSENT_CRASH_SEED` (scripts/faults runs 20).
 
 mod common;
 
@@ -17,6 +18,9 @@ async fn acknowledged_entries_survive_kill_9_on_sled() {
 async fn acknowledged_entries_survive_kill_9_on_fjall() {
     kill_9_rounds("fjall").await;
 }
+
+/// Entries of one round's ingest; the kill comes at a random point of it.
+const INGEST: u64 = 10_000;
 
 async fn kill_9_rounds(engine: &str) {
     let temp = tempfile::tempdir().expect("tempdir");
@@ -53,11 +57,12 @@ async fn kill_9_rounds(engine: &str) {
         };
         let writers = common::spawn_writers(&url, &scene, &format!("r{round}"), 8, &acks);
         drop(acks);
-        // Kill after a random number of acknowledgements (at least 100).
+        // Each round is a 10,000-entry concurrent ingest killed at a random moment of it: after
+        // a random number of acknowledgements in 100..10,000.
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let target = 100 + (seed % 900) as usize;
+        let target = 100 + (seed % (INGEST - 100)) as usize;
         eprintln!("{engine} round {round}: kill -9 after {target} acknowledgements");
         let mut seen = 0;
         while let Some(id) = rx.recv().await {
