@@ -4,6 +4,7 @@
 //!
 //! - verify ceiling: raw Ed25519 `verify_strict` on 2 threads;
 //! - durable ingest through Submit (64 concurrent callers) and SubmitBatch (batches of 500),
+//!   and SubmitBatch with the transparency site (and its log follower) off, against the default,
 //!   as a ratio of that ceiling (every accepted entry is on disk before it is acknowledged);
 //! - Check (64 concurrent callers, 4 HTTP/2 connections, in a collector session: the token is
 //!   checked on every call) as a ratio of an empty tonic handler answering a message of the same
@@ -328,6 +329,26 @@ fn main() -> anyhow::Result<()> {
             )),
             target: None,
             extra: String::new(),
+        });
+        node.shutdown();
+        node.join().await?;
+
+        // What the transparency site costs ingest: the same batches with the site (and the
+        // task that follows the log for it) turned off.
+        let mut cfg = config("batch-no-site");
+        cfg.transparency.enabled = false;
+        let node = Node::start(cfg).await?;
+        let clients = connect(node.grpc_addr()).await?;
+        submit_in_order(&clients[0], &setup.entries).await?;
+        let start = Instant::now();
+        let lat = submit_all(&clients, &work, 500).await?;
+        rows.push(Row {
+            name: "SubmitBatch with the transparency site off".into(),
+            value: work.len() as f64 / start.elapsed().as_secs_f64(),
+            unit: "entries/s",
+            baseline: Some(("SubmitBatch, site on (default)".into(), rate)),
+            target: None,
+            extra: percentiles(lat),
         });
         node.shutdown();
         node.join().await?;
