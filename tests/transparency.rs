@@ -471,3 +471,21 @@ async fn bad_addresses_get_clear_answers_and_the_site_keeps_serving() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_port_in_use_stops_the_start_with_what_to_change() {
+    let mut node = TestNode::start(&fixture_genesis()).await;
+    node.stop().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut config = node.config();
+    config.transparency.listen = taken.local_addr().expect("addr");
+    let err = consent_node::Node::start(config)
+        .await
+        .err()
+        .expect("refused");
+    let said = err.to_string();
+    assert!(
+        said.contains("transparency site") && said.contains("[transparency] listen"),
+        "{said}"
+    );
+}

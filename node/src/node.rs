@@ -66,6 +66,18 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// A side listener's address (metrics, transparency site).
+    #[error("cannot listen for the {what} on {addr}: {source} (set another [{section}] listen)")]
+    BindSide {
+        /// What was to be served.
+        what: &'static str,
+        /// The config section of its address.
+        section: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Opens the configured engine's store in the data directory, refusing a directory that holds a
@@ -98,19 +110,31 @@ pub const METRICS_ADDR_FILE: &str = "metrics.addr";
 /// File in the data directory holding the bound transparency site address (`host:port`).
 pub const SITE_ADDR_FILE: &str = "transparency.addr";
 
+/// A side listener: what it serves, its config section, and whether it is for operators only.
+struct Side {
+    what: &'static str,
+    section: &'static str,
+    private: bool,
+}
+
 /// Binds a side listener (metrics, transparency) and writes its address to `file` in the data
-/// directory; `private` names what must not be served beyond loopback (empty: public).
+/// directory; warns when an operators-only one is bound beyond loopback.
 async fn bind_side(
     config: &Config,
     addr: SocketAddr,
     file: &str,
-    private: &str,
+    side: Side,
 ) -> Result<TcpListener, StartError> {
-    let bind = |source| StartError::Bind { addr, source };
+    let bind = |source| StartError::BindSide {
+        what: side.what,
+        section: side.section,
+        addr,
+        source,
+    };
     let listener = TcpListener::bind(addr).await.map_err(bind)?;
     let bound = listener.local_addr().map_err(bind)?;
-    if !private.is_empty() && !bound.ip().is_loopback() {
-        tracing::warn!(addr = %bound, "{private} served beyond loopback: restrict access to your monitoring");
+    if side.private && !bound.ip().is_loopback() {
+        tracing::warn!(addr = %bound, "the {} is served beyond loopback: restrict access to your monitoring", side.what);
     }
     let path = config.data_dir.join(file);
     std::fs::write(&path, format!("{bound}\n")).map_err(|source| StartError::DataDir {
@@ -195,13 +219,35 @@ impl Node {
             false => None,
         };
         let metrics_listener = match config.metrics.enabled {
-            true => {
-                Some(bind_side(&config, config.metrics.listen, METRICS_ADDR_FILE, "metrics").await?)
-            }
+            true => Some(
+                bind_side(
+                    &config,
+                    config.metrics.listen,
+                    METRICS_ADDR_FILE,
+                    Side {
+                        what: "metrics and admin calls",
+                        section: "metrics",
+                        private: true,
+                    },
+                )
+                .await?,
+            ),
             false => None,
         };
         let site_listener = match config.transparency.enabled {
-            true => Some(bind_side(&config, config.transparency.listen, SITE_ADDR_FILE, "").await?),
+            true => Some(
+                bind_side(
+                    &config,
+                    config.transparency.listen,
+                    SITE_ADDR_FILE,
+                    Side {
+                        what: "transparency site",
+                        section: "transparency",
+                        private: false,
+                    },
+                )
+                .await?,
+            ),
             false => None,
         };
 
