@@ -28,11 +28,12 @@ fn readers_see_whole_batches<S: KvStore>(s: &S) {
             for first in (0..ENTRIES).step_by(PER_BATCH as usize) {
                 let mut writes = Vec::new();
                 for i in first..first + PER_BATCH {
-                    writes.push((entry_key(i), Some(vec![7u8; 300])));
+                    // The index first: the node's batches come in any order.
                     writes.push((
                         [b"W".as_slice(), &i.to_be_bytes()].concat(),
                         Some(i.to_be_bytes().to_vec()),
                     ));
+                    writes.push((entry_key(i), Some(vec![7u8; 300])));
                 }
                 s.apply(writes).expect("apply");
                 s.flush().expect("flush");

@@ -1,10 +1,15 @@
 //! The fjall 3 engine (an LSM tree): one keyspace, atomic write batches, `persist(SyncAll)` for
 //! durability. An alternative to sled measured by `scripts/bench`; selected with
 //! `[store] engine = "fjall"`.
+//!
+//! Every read goes through a snapshot (`Database::snapshot`): fjall's plain keyspace reads see the
+//! newest version of each key, including keys of a batch that is still being applied, so a
+//! reader could find half a batch (an index key without the entry it names). A snapshot reads at
+//! the last published batch, which makes batches atomic for readers, as the ledger assumes.
 
 use std::path::Path;
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use super::{KvStore, Pair, Scan, StoreError, Write};
 
@@ -41,22 +46,36 @@ impl FjallStore {
 
 impl KvStore for FjallStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.keyspace.get(key).map_err(engine)?.map(|v| v.to_vec()))
+        Ok(self
+            .db
+            .snapshot()
+            .get(&self.keyspace, key)
+            .map_err(engine)?
+            .map(|v| v.to_vec()))
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Scan<'_> {
-        pairs(self.keyspace.prefix(prefix))
+        pairs(self.db.snapshot().prefix(&self.keyspace, prefix))
     }
 
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Scan<'_> {
         if from >= to {
             return Box::new(std::iter::empty());
         }
-        pairs(self.keyspace.range(from.to_vec()..to.to_vec()))
+        pairs(
+            self.db
+                .snapshot()
+                .range(&self.keyspace, from.to_vec()..to.to_vec()),
+        )
     }
 
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
-        match self.keyspace.prefix(prefix).next_back() {
+        match self
+            .db
+            .snapshot()
+            .prefix(&self.keyspace, prefix)
+            .next_back()
+        {
             None => Ok(None),
             Some(guard) => guard
                 .into_inner()
