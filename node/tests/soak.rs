@@ -4,10 +4,10 @@
 //! and follows its watch stream, and node B is killed (-9) and restarted half way through.
 //! At the end: no error (a submit refused while B was down is retried at A, as a client with two
 //! endpoints does), no acknowledged entry missing at either node, every decision as written,
-//! every grant and revocation seen once on the watch stream, and node A's memory growing no
-//! faster than its store on disk after warm-up (reported always, asserted on runs of 5 minutes
-//! or more; sled keeps what it writes in memory, so RSS follows the data, see
-//! docs/benchmarks.md).
+//! every grant and revocation seen once on the watch stream, and node A's memory growing by at
+//! most 4 KB per entry written after warm-up (reported always, asserted on runs of 5 minutes or
+//! more; RSS is not flat while the log grows, see docs/benchmarks.md).
+//! `CONSENT_SOAK_ENGINE=fjall` runs both nodes on fjall.
 
 mod common;
 
@@ -124,6 +124,22 @@ impl Clients {
     }
 }
 
+/// Bytes under `dir` (the node's data directory: whatever its engine keeps there), KiB.
+fn dir_kib(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total / 1024
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -213,6 +229,10 @@ async fn checker(load: Arc<Load>, scene: Arc<fixtures::Scene>) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Most resident memory a node may add per entry written, after warm-up (measured: ~2.4 KB on
+/// sled, ~1.7 KB on fjall).
+const MAX_RSS_BYTES_PER_ENTRY: u64 = 4096;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_data() {
@@ -314,7 +334,7 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
     while started.elapsed() < Duration::from_secs(secs) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let entries = load.written.lock().await.entries.len();
-        let disk = common::status(&a_url).await.store_bytes / 1024;
+        let disk = dir_kib(&a_dir);
         samples.push((
             started.elapsed().as_secs_f64(),
             rss_kib(a_pid),
@@ -442,12 +462,14 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
         disk_growth_kib
     );
     if secs >= 300 {
-        // While the log grows, RSS is not flat: sled keeps what it wrote in memory (about as
-        // much as it adds on disk; docs/benchmarks.md). What must not happen is memory growing
-        // faster than the data: a leak in checks, watches or sessions.
+        // While the log grows, RSS is not flat: it grows with every entry written, about 2.4 KB
+        // per entry on sled and 1.7 KB on fjall (docs/benchmarks.md). What must not happen is
+        // memory growing faster than that: a leak in checks, watches or sessions (millions of
+        // checks and watch events here) would.
+        let per_entry = growth_kib * 1024 / added.max(1);
         assert!(
-            growth_kib <= disk_growth_kib + disk_growth_kib / 4 + 32 * 1024,
-            "A's memory grew {growth_kib} KiB while its store grew {disk_growth_kib} KiB"
+            per_entry <= MAX_RSS_BYTES_PER_ENTRY,
+            "A's memory grew {growth_kib} KiB for {added} entries written ({per_entry} B each)"
         );
     }
 }
