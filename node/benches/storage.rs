@@ -8,6 +8,8 @@
 //!
 //! Options: `--sizes 100000,1000000`, `--json PATH`.
 
+#[path = "../tests/common/proc.rs"]
+mod proc;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -70,28 +72,7 @@ fn stop(mut daemon: Daemon) -> anyhow::Result<()> {
 }
 
 fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
+    proc::rss_kib(pid) as f64 / 1024.0
 }
 
 /// Citizens `from..to` with an inception and a grant each, signed on every core.
@@ -204,7 +185,7 @@ fn main() -> anyhow::Result<()> {
         }
         let rss_loaded = rss_mib(daemon.0.id());
         stop(daemon)?;
-        let bytes = dir_bytes(&dir);
+        let bytes = proc::dir_bytes(&dir);
         let (d, a, restart) = start(&dir, &genesis)?;
         (daemon, addr) = (d, a);
         // Settle: let the restarted node reach its idle footprint.

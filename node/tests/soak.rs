@@ -124,33 +124,6 @@ impl Clients {
     }
 }
 
-/// Bytes under `dir` (the node's data directory: whatever its engine keeps there), KiB.
-fn dir_kib(dir: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total / 1024
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 async fn writer(load: Arc<Load>, scene: Arc<fixtures::Scene>, w: usize) {
     let mut clients = Clients::default();
     for i in 0u64.. {
@@ -334,10 +307,10 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
     while started.elapsed() < Duration::from_secs(secs) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let entries = load.written.lock().await.entries.len();
-        let disk = dir_kib(&a_dir);
+        let disk = common::proc::dir_bytes(&a_dir) / 1024;
         samples.push((
             started.elapsed().as_secs_f64(),
-            rss_kib(a_pid),
+            common::proc::rss_kib(a_pid),
             entries,
             disk,
         ));

@@ -3,6 +3,8 @@
 //! grants until the node dies under them, reporting every acknowledged entry.
 #![allow(dead_code)]
 
+pub mod proc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
