@@ -119,15 +119,10 @@ impl Witness {
 
     /// Origins and the sizes cosigned for them.
     pub fn cosigned(&self) -> Vec<(String, u64)> {
-        self.0.state.read().map_or_else(
-            |_| Vec::new(),
-            |s| {
-                s.cosigned
-                    .iter()
-                    .map(|(o, n)| (o.clone(), n.checkpoint.size))
-                    .collect()
-            },
-        )
+        self.cosigned_checkpoints()
+            .into_iter()
+            .map(|c| (c.origin, c.size))
+            .collect()
     }
 
     /// The latest checkpoint cosigned for each origin, by origin.

@@ -290,65 +290,54 @@ fn policy_view(policies: &[PolicyVersion], i: usize) -> PolicyView {
 /// What changed between two versions of a policy, one plain sentence per change.
 pub fn changes(old: &Policy, new: &Policy) -> Vec<String> {
     let mut out = Vec::new();
-    let listed = |items: Vec<&str>| items.join(", ");
-    let added_purposes: Vec<&str> = new
-        .purposes
-        .iter()
-        .filter(|x| !old.purposes.contains(*x))
-        .map(|x| x.plain())
-        .collect();
-    let removed_purposes: Vec<&str> = old
-        .purposes
-        .iter()
-        .filter(|x| !new.purposes.contains(*x))
-        .map(|x| x.plain())
-        .collect();
-    let added_categories: Vec<&str> = new
-        .categories
-        .iter()
-        .filter(|x| !old.categories.contains(*x))
-        .map(|x| x.plain())
-        .collect();
-    let removed_categories: Vec<&str> = old
-        .categories
-        .iter()
-        .filter(|x| !new.categories.contains(*x))
-        .map(|x| x.plain())
-        .collect();
-    for (items, what) in [
-        (added_purposes, "Now also used for"),
-        (removed_purposes, "No longer used for"),
-        (added_categories, "Now also collects"),
-        (removed_categories, "No longer collects"),
-    ] {
+    let purposes = |a: &Policy, b: &Policy| -> Vec<&'static str> {
+        a.purposes
+            .iter()
+            .filter(|x| !b.purposes.contains(*x))
+            .map(|x| x.plain())
+            .collect()
+    };
+    let categories = |a: &Policy, b: &Policy| -> Vec<&'static str> {
+        a.categories
+            .iter()
+            .filter(|x| !b.categories.contains(*x))
+            .map(|x| x.plain())
+            .collect()
+    };
+    let recipients = |a: &Policy, b: &Policy| -> Vec<String> {
+        a.recipients
+            .iter()
+            .filter(|r| !b.recipients.contains(r))
+            .cloned()
+            .collect()
+    };
+    let recipients_added = recipients(new, old);
+    let recipients_removed = recipients(old, new);
+    let listed = |items: Vec<&str>, what: &str, out: &mut Vec<String>| {
         if !items.is_empty() {
-            out.push(format!("{what}: {}.", listed(items)));
+            out.push(format!("{what}: {}.", items.join(", ")));
         }
-    }
+    };
+    listed(purposes(new, old), "Now also used for", &mut out);
+    listed(purposes(old, new), "No longer used for", &mut out);
+    listed(categories(new, old), "Now also collects", &mut out);
+    listed(categories(old, new), "No longer collects", &mut out);
     if old.retention_days != new.retention_days {
         out.push(format!(
             "Keeps data for up to {} days (was {}).",
             new.retention_days, old.retention_days
         ));
     }
-    let added: Vec<&str> = new
-        .recipients
-        .iter()
-        .filter(|r| !old.recipients.contains(r))
-        .map(String::as_str)
-        .collect();
-    let removed: Vec<&str> = old
-        .recipients
-        .iter()
-        .filter(|r| !new.recipients.contains(r))
-        .map(String::as_str)
-        .collect();
-    if !added.is_empty() {
-        out.push(format!("Now also shares data with: {}.", listed(added)));
-    }
-    if !removed.is_empty() {
-        out.push(format!("No longer shares data with: {}.", listed(removed)));
-    }
+    listed(
+        recipients_added.iter().map(String::as_str).collect(),
+        "Now also shares data with",
+        &mut out,
+    );
+    listed(
+        recipients_removed.iter().map(String::as_str).collect(),
+        "No longer shares data with",
+        &mut out,
+    );
     for (old, new, what) in [
         (&old.name, &new.name, "Name"),
         (&old.jurisdiction, &new.jurisdiction, "Applicable law"),
