@@ -6,7 +6,7 @@
 //! and Merkle tree rebuild read the whole log). The last rows are the growth of each figure
 //! from the first size to the last.
 //!
-//! Options: `--sizes 100000,1000000`, `--json PATH`.
+//! Options: `--sizes 100000,1000000`, `--engine sled|fjall` (default sled), `--json PATH`.
 
 #[path = "../tests/common/proc.rs"]
 mod proc;
@@ -30,7 +30,11 @@ impl Drop for Daemon {
     }
 }
 
-fn start(dir: &Path, genesis: &Path) -> anyhow::Result<(Daemon, std::net::SocketAddr, Duration)> {
+fn start(
+    dir: &Path,
+    genesis: &Path,
+    engine: &str,
+) -> anyhow::Result<(Daemon, std::net::SocketAddr, Duration)> {
     let _ = std::fs::remove_file(dir.join("grpc.addr"));
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_consentd"))
@@ -39,6 +43,8 @@ fn start(dir: &Path, genesis: &Path) -> anyhow::Result<(Daemon, std::net::Socket
             "127.0.0.1:0",
             "--log-level",
             "warn",
+            "--store-engine",
+            engine,
             "--genesis",
         ])
         .arg(genesis)
@@ -118,6 +124,7 @@ struct Point {
 fn main() -> anyhow::Result<()> {
     let mut sizes = vec![100_000u64, 1_000_000];
     let mut json = None;
+    let mut engine = "sled".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -127,8 +134,15 @@ fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(!sizes.is_empty(), "--sizes wants e.g. 100000,1000000");
             }
             "--json" => json = args.next(),
+            "--engine" => {
+                engine = args.next().unwrap_or_default();
+                anyhow::ensure!(
+                    engine == "sled" || engine == "fjall",
+                    "--engine wants sled or fjall"
+                );
+            }
             "--bench" => {}
-            other => anyhow::bail!("unknown option {other}; use --sizes A,B --json PATH"),
+            other => anyhow::bail!("unknown option {other}; use --sizes A,B --engine sled|fjall --json PATH"),
         }
     }
     sizes.sort_unstable();
@@ -149,7 +163,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;
     let setup = fixtures::scene(T0);
 
-    let (mut daemon, mut addr, _) = start(&dir, &genesis)?;
+    let (mut daemon, mut addr, _) = start(&dir, &genesis, &engine)?;
     let mut held = setup.entries.len() as u64;
     let mut raw_bytes: u64 = setup
         .entries
@@ -186,7 +200,7 @@ fn main() -> anyhow::Result<()> {
         let rss_loaded = rss_mib(daemon.0.id());
         stop(daemon)?;
         let bytes = proc::dir_bytes(&dir);
-        let (d, a, restart) = start(&dir, &genesis)?;
+        let (d, a, restart) = start(&dir, &genesis, &engine)?;
         (daemon, addr) = (d, a);
         // Settle: let the restarted node reach its idle footprint.
         std::thread::sleep(Duration::from_secs(2));
@@ -212,7 +226,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     for p in &points {
-        let at = format!("at {}k entries", p.entries / 1000);
+        let at = format!("at {}k entries ({engine})", p.entries / 1000);
         rows.push(Row {
             name: format!("on-disk bytes per entry {at}"),
             value: p.bytes_per_entry,
@@ -262,7 +276,7 @@ fn main() -> anyhow::Result<()> {
     {
         let growth = |name: &str, a: f64, b: f64, unit: &'static str| Row {
             name: format!(
-                "growth {}k -> {}k: {name}",
+                "growth {}k -> {}k: {name} ({engine})",
                 first.entries / 1000,
                 last.entries / 1000
             ),

@@ -301,7 +301,12 @@ impl Tree {
 
     /// Appends a leaf (its data, e.g. an entry id).
     pub fn push(&mut self, data: &[u8]) {
-        let mut hash = leaf_hash(data);
+        self.push_hash(leaf_hash(data));
+    }
+
+    /// Appends a leaf given as its hash. A tree whose "leaves" are the roots of consecutive
+    /// perfect subtrees of one height holds the upper levels of the tree over their leaves.
+    pub fn push_hash(&mut self, mut hash: Hash) {
         let mut level = 0;
         loop {
             if self.levels.len() == level {

@@ -13,6 +13,7 @@ use consent_proto::ids::{EntryId, FeedId};
 use super::tables::{
     self, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta, prefix,
 };
+use super::tree::{Frontier, LogTree};
 use super::writer::{Item, Outcome, Writer};
 use super::{LedgerConfig, LedgerError, Stats};
 use crate::store::memory::MemoryStore;
@@ -120,11 +121,11 @@ pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
     structure_and_tree(store).map(|_| ())
 }
 
-/// [`structure`], also returning the Merkle tree over the arrival log, built in the same pass
-/// over the log (the node needs both at start).
-pub fn structure_and_tree(store: &dyn KvStore) -> Result<consent_proto::merkle::Tree, Report> {
+/// [`structure`], also returning the in-memory part of the Merkle tree over the arrival log,
+/// built in the same pass over the log (the node needs both at start).
+pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
     let mut report = Report::default();
-    let mut tree = consent_proto::merkle::Tree::new();
+    let mut tree = Frontier::default();
     let (log_size, stored_feeds, stored_frozen) = super::writer::stored_counters(store)?;
 
     // The log is exactly 0..log_size and each index names an entry stored with that index.
@@ -140,7 +141,7 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<consent_proto::merkle::
         }
         expected += 1;
         let id = EntryId(tables::bytes32(&id)?);
-        tree.push(&id.0);
+        tree.push(&id);
         match store.get(&tables::entry_key(&id))? {
             None => report.add(format!(
                 "log index {index} names entry {id}, which is not stored"
@@ -265,7 +266,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         Arc::clone(&replica),
         Arc::new(Stats::default()),
         Arc::new(registrars.clone()),
-        Arc::default(),
+        Arc::new(LogTree::new(Frontier::default(), Arc::clone(&replica))),
         LedgerConfig {
             max_pending: u64::MAX,
             ..LedgerConfig::default()

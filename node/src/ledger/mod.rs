@@ -227,7 +227,7 @@ impl Ledger {
             .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
         let stats = Arc::new(Stats::default());
         let registrars = Arc::new(registrars);
-        let tree = Arc::new(tree::LogTree::new(tree));
+        let tree = Arc::new(tree::LogTree::new(tree, Arc::clone(&store)));
         let (tx, rx) = mpsc::channel(config.queue_depth);
         let (accepted, _) = tokio::sync::broadcast::channel(4096);
         let writer = Writer::open(

@@ -1,16 +1,78 @@
 //! The Merkle tree over this node's arrival log ([`consent_proto::merkle`]; leaf `i` is the id of
-//! the entry at arrival index `i`). It lives in memory (about 64 bytes per entry), is rebuilt
-//! in the start-up check's pass over the log, and grows with every group commit, under the same lock
-//! that makes a group visible to checks — so a view sees the tree and the store agree.
+//! the entry at arrival index `i`).
+//!
+//! Memory does not grow with the log's leaves: the tree keeps in memory only the hashes of whole
+//! blocks of [`BLOCK`] leaves and the levels above them (about one byte per entry), plus the
+//! leaves of the last, unfinished block. A proof that needs hashes inside an older block reads
+//! that block's entry ids from the arrival log (one short range scan of the `L` table) and
+//! checks them against the block hash it holds, so a damaged log gives no proof rather than a
+//! wrong one. The frontier is rebuilt in the start-up check's pass over the log and grows with
+//! every group commit, under the same lock that makes a group visible to checks — so a view sees
+//! the tree and the store agree.
 
-use std::sync::RwLock;
+use std::cell::RefCell;
+use std::sync::{Arc, RwLock};
 
 use consent_proto::ids::EntryId;
-use consent_proto::merkle::{self, Hash, Tree};
+use consent_proto::merkle::{self, Hash, Subtrees, Tree};
+
+use super::tables;
+use crate::store::{KvStore, StoreError};
+
+/// Level of a block's root: blocks hold `2^BLOCK_LEVEL` leaves.
+const BLOCK_LEVEL: u32 = 6;
+/// Leaves per block.
+pub const BLOCK: u64 = 1 << BLOCK_LEVEL;
+
+/// The part of the tree held in memory; built by pushing the log's entry ids in order.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    /// A tree whose leaves are the roots of the whole blocks.
+    blocks: Tree,
+    /// The leaves of the unfinished last block (fewer than [`BLOCK`]).
+    tail: Tree,
+}
+
+impl Frontier {
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.blocks.size() * BLOCK + self.tail.size()
+    }
+
+    /// Appends the leaf for `id`.
+    pub fn push(&mut self, id: &EntryId) {
+        self.tail.push(&id.0);
+        if self.tail.size() == BLOCK {
+            let tail = std::mem::take(&mut self.tail);
+            // The tail is a perfect tree of BLOCK leaves: its root is the block's hash.
+            self.blocks
+                .push_hash(infallible(tail.subtree(BLOCK_LEVEL, 0)));
+        }
+    }
+}
+
+/// Why the tree could not give an answer about leaves it holds.
+#[derive(Debug, thiserror::Error)]
+enum TreeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("arrival log block {0} does not match the tree's hash of it")]
+    Damaged(u64),
+}
 
 /// The log's tree.
-#[derive(Debug, Default)]
-pub struct LogTree(RwLock<Tree>);
+pub struct LogTree {
+    frontier: RwLock<Frontier>,
+    store: Arc<dyn KvStore>,
+}
+
+impl std::fmt::Debug for LogTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogTree")
+            .field("size", &self.size())
+            .finish()
+    }
+}
 
 /// An inclusion proof: the entry at `index` in the tree of `size` leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,38 +104,114 @@ impl Inclusion {
     }
 }
 
+/// One question's view of the tree: the frontier, and the older blocks it had to read (a proof
+/// touches at most two).
+struct Reader<'a> {
+    frontier: &'a Frontier,
+    store: &'a dyn KvStore,
+    read: RefCell<Vec<(u64, Tree)>>,
+}
+
+impl Reader<'_> {
+    /// The leaves of whole block `block`, read from the arrival log and checked.
+    fn block(&self, block: u64) -> Result<Tree, TreeError> {
+        let from = tables::log_key(block * BLOCK);
+        let to = tables::log_key((block + 1) * BLOCK);
+        let mut leaves = Tree::new();
+        for pair in self.store.scan_range(&from, &to) {
+            let (_, id) = pair?;
+            leaves.push(&tables::bytes32(&id)?);
+        }
+        let expected = self.frontier.blocks.subtree(0, block).ok();
+        if leaves.size() != BLOCK || leaves.subtree(BLOCK_LEVEL, 0).ok() != expected {
+            return Err(TreeError::Damaged(block));
+        }
+        Ok(leaves)
+    }
+}
+
+impl Subtrees for Reader<'_> {
+    type Error = TreeError;
+
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash, TreeError> {
+        if level >= BLOCK_LEVEL {
+            return Ok(infallible(
+                self.frontier.blocks.subtree(level - BLOCK_LEVEL, index),
+            ));
+        }
+        let block = (index << level) >> BLOCK_LEVEL;
+        let within = index - (block << (BLOCK_LEVEL - level));
+        if block == self.frontier.blocks.size() {
+            return Ok(infallible(self.frontier.tail.subtree(level, within)));
+        }
+        let mut read = self.read.borrow_mut();
+        if let Some((_, leaves)) = read.iter().find(|(b, _)| *b == block) {
+            return Ok(infallible(leaves.subtree(level, within)));
+        }
+        let leaves = self.block(block)?;
+        let hash = infallible(leaves.subtree(level, within));
+        read.push((block, leaves));
+        Ok(hash)
+    }
+}
+
 impl LogTree {
-    /// The tree over the log so far (the start-up check builds it: `check::structure_and_tree`).
-    pub fn new(tree: Tree) -> Self {
-        Self(RwLock::new(tree))
+    /// The tree over the log so far (the start-up check builds the frontier:
+    /// `check::structure_and_tree`); older blocks are read from `store`'s arrival log.
+    pub fn new(frontier: Frontier, store: Arc<dyn KvStore>) -> Self {
+        Self {
+            frontier: RwLock::new(frontier),
+            store,
+        }
     }
 
     /// Appends the entries of a commit, in arrival order.
     pub fn extend(&self, ids: &[EntryId]) {
-        if let Ok(mut tree) = self.0.write() {
+        if let Ok(mut frontier) = self.frontier.write() {
             for id in ids {
-                tree.push(&id.0);
+                frontier.push(id);
             }
         }
     }
 
     /// Leaves in the tree.
     pub fn size(&self) -> u64 {
-        self.0.read().map_or(0, |t| t.size())
+        self.frontier.read().map_or(0, |f| f.size())
+    }
+
+    /// Runs `question` against the tree if `size` is within it; `None` above the size or when
+    /// the log cannot be read (logged: it means the store is failing or damaged).
+    fn ask<T>(
+        &self,
+        size: u64,
+        question: impl FnOnce(&Reader<'_>) -> Result<Option<T>, TreeError>,
+    ) -> Option<T> {
+        let frontier = self.frontier.read().ok()?;
+        if size > frontier.size() {
+            return None;
+        }
+        let reader = Reader {
+            frontier: &frontier,
+            store: &*self.store,
+            read: RefCell::new(Vec::new()),
+        };
+        match question(&reader) {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the Merkle tree's leaves from the arrival log");
+                None
+            }
+        }
     }
 
     /// The root of the first `size` leaves.
     pub fn root_at(&self, size: u64) -> Option<Hash> {
-        self.0.read().ok()?.root_at(size)
+        self.ask(size, |r| merkle::root(r, size).map(Some))
     }
 
     /// The proof that leaf `index` is in the tree of `size` leaves (`None` out of range).
     pub fn inclusion(&self, index: u64, size: u64, entry: EntryId) -> Option<Inclusion> {
-        let tree = self.0.read().ok()?;
-        if size > tree.size() {
-            return None;
-        }
-        let hashes = infallible(merkle::inclusion_proof(&*tree, index, size))?;
+        let hashes = self.ask(size, |r| merkle::inclusion_proof(r, index, size))?;
         Some(Inclusion {
             index,
             size,
@@ -84,11 +222,7 @@ impl LogTree {
 
     /// The proof that the tree of `new` leaves extends the tree of `old` (`None` out of range).
     pub fn consistency(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
-        let tree = self.0.read().ok()?;
-        if new > tree.size() {
-            return None;
-        }
-        infallible(merkle::consistency_proof(&*tree, old, new))
+        self.ask(new, |r| merkle::consistency_proof(r, old, new))
     }
 }
 
@@ -96,5 +230,91 @@ fn infallible<T>(r: Result<T, std::convert::Infallible>) -> T {
     match r {
         Ok(v) => v,
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    fn id(i: u64) -> EntryId {
+        EntryId(*blake3::hash(&i.to_be_bytes()).as_bytes())
+    }
+
+    /// A log of `n` entries in a store, the node's tree over it, and the whole tree in memory.
+    fn log(n: u64) -> (Arc<MemoryStore>, LogTree, Tree) {
+        let store = Arc::new(MemoryStore::new());
+        let mut full = Tree::new();
+        let mut frontier = Frontier::default();
+        let writes = (0..n)
+            .map(|i| {
+                full.push(&id(i).0);
+                frontier.push(&id(i));
+                (tables::log_key(i), Some(id(i).0.to_vec()))
+            })
+            .collect();
+        store.apply(writes).expect("apply");
+        let tree = LogTree::new(frontier, store.clone());
+        (store, tree, full)
+    }
+
+    #[test]
+    fn roots_and_proofs_equal_those_of_the_whole_tree() {
+        for n in [0, 1, 2, 63, 64, 65, 129, 64 * 5 + 3] {
+            let (_, tree, full) = log(n);
+            assert_eq!(tree.size(), n);
+            // Every size near a block edge, and others.
+            let sizes = (0..=n).filter(|s| s % 64 < 3 || s % 64 > 61 || s % 11 == 0);
+            for size in sizes {
+                assert_eq!(tree.root_at(size), full.root_at(size), "root n={n} size={size}");
+                for index in (0..size).step_by(13) {
+                    let proof = tree.inclusion(index, size, id(index)).expect("proof");
+                    let want = infallible(merkle::inclusion_proof(&full, index, size));
+                    assert_eq!(Some(proof.hashes), want, "inclusion n={n} {index}/{size}");
+                }
+                for old in (0..=size).step_by(9) {
+                    let want = infallible(merkle::consistency_proof(&full, old, size));
+                    assert_eq!(tree.consistency(old, size), want, "consistency {old}->{size}");
+                }
+            }
+            assert_eq!(tree.root_at(n + 1), None);
+            assert_eq!(tree.inclusion(0, n + 1, id(0)), None);
+        }
+    }
+
+    #[test]
+    fn grows_like_the_whole_tree_and_keeps_only_block_hashes_and_the_tail() {
+        // The writer stores a group's log keys before it extends the tree with them.
+        let (store, _, full) = log(1_000);
+        let mut start = Frontier::default();
+        (0..100).for_each(|i| start.push(&id(i)));
+        let tree = LogTree::new(start, store);
+        tree.extend(&(100..1_000).map(id).collect::<Vec<_>>());
+        for size in [1_000, 517, 64, 0] {
+            assert_eq!(tree.root_at(size), full.root_at(size));
+        }
+        let frontier = tree.frontier.read().expect("lock");
+        assert_eq!(frontier.blocks.size(), 15);
+        assert_eq!(frontier.tail.size(), 1_000 - 15 * BLOCK);
+    }
+
+    #[test]
+    fn a_damaged_log_gives_no_proof_rather_than_a_wrong_one() {
+        let (store, tree, full) = log(300);
+        // Block 1 loses an entry id to another.
+        store
+            .apply(vec![(tables::log_key(70), Some(id(9_999).0.to_vec()))])
+            .expect("apply");
+        assert_eq!(tree.inclusion(70, 300, id(70)), None);
+        assert_eq!(tree.root_at(100), None);
+        // Proofs that need no leaf of block 1 still come, and are right.
+        let want = infallible(merkle::inclusion_proof(&full, 200, 300));
+        assert_eq!(tree.inclusion(200, 300, id(200)).map(|p| p.hashes), want);
+        // A missing key is damage too.
+        store
+            .apply(vec![(tables::log_key(200), None)])
+            .expect("apply");
+        assert_eq!(tree.inclusion(200, 300, id(200)), None);
     }
 }

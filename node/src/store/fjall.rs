@@ -13,6 +13,14 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use super::{KvStore, Pair, Scan, StoreError, Write};
 
+/// Block cache shared by all reads.
+const CACHE_BYTES: u64 = 32 << 20;
+/// Writes held in memory before they are flushed to a sorted file: with the journal, what bounds
+/// the engine's memory as the log grows (fjall's default, 64 MiB, costs ~1.5x that in heap).
+const MEMTABLE_BYTES: u64 = 16 << 20;
+/// Journal kept before the oldest memtables must be flushed (fjall's minimum).
+const JOURNAL_BYTES: u64 = 64 << 20;
+
 /// A fjall database with one keyspace.
 pub struct FjallStore {
     db: Database,
@@ -36,9 +44,15 @@ fn pairs(iter: fjall::Iter) -> Scan<'static> {
 impl FjallStore {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = Database::builder(dir).open().map_err(engine)?;
+        let db = Database::builder(dir)
+            .cache_size(CACHE_BYTES)
+            .max_journaling_size(JOURNAL_BYTES)
+            .open()
+            .map_err(engine)?;
         let keyspace = db
-            .keyspace("ledger", KeyspaceCreateOptions::default)
+            .keyspace("ledger", || {
+                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+            })
             .map_err(engine)?;
         Ok(Self { db, keyspace })
     }
