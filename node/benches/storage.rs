@@ -142,7 +142,9 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             "--bench" => {}
-            other => anyhow::bail!("unknown option {other}; use --sizes A,B --engine sled|fjall --json PATH"),
+            other => anyhow::bail!(
+                "unknown option {other}; use --sizes A,B --engine sled|fjall --json PATH"
+            ),
         }
     }
     sizes.sort_unstable();

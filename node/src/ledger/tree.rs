@@ -267,7 +267,11 @@ mod tests {
             // Every size near a block edge, and others.
             let sizes = (0..=n).filter(|s| s % 64 < 3 || s % 64 > 61 || s % 11 == 0);
             for size in sizes {
-                assert_eq!(tree.root_at(size), full.root_at(size), "root n={n} size={size}");
+                assert_eq!(
+                    tree.root_at(size),
+                    full.root_at(size),
+                    "root n={n} size={size}"
+                );
                 for index in (0..size).step_by(13) {
                     let proof = tree.inclusion(index, size, id(index)).expect("proof");
                     let want = infallible(merkle::inclusion_proof(&full, index, size));
@@ -275,7 +279,11 @@ mod tests {
                 }
                 for old in (0..=size).step_by(9) {
                     let want = infallible(merkle::consistency_proof(&full, old, size));
-                    assert_eq!(tree.consistency(old, size), want, "consistency {old}->{size}");
+                    assert_eq!(
+                        tree.consistency(old, size),
+                        want,
+                        "consistency {old}->{size}"
+                    );
                 }
             }
             assert_eq!(tree.root_at(n + 1), None);
