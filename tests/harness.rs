@@ -17,8 +17,8 @@ use tonic::transport::Channel;
 pub struct TestNode {
     /// The running node (None while stopped).
     pub node: Option<Node>,
-    /// Storage engine.
-    pub engine: consent_node::config::Engine,
+    /// Storage engine (`None`: the node's default).
+    pub engine: Option<consent_node::config::Engine>,
     /// Peers to dial at start.
     pub bootstrap: Vec<String>,
     /// Its data directory (kept across restarts).

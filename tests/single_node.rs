@@ -522,9 +522,7 @@ async fn a_corrupt_store_is_refused_with_a_clear_message() {
     s.node.stop().await;
     {
         // Remove Alice's head entry from the seq index behind the node's back.
-        let store =
-            consent_node::store::sled::SledStore::open(&s.node.dir.join("store")).expect("open");
-        use consent_node::store::KvStore;
+        let store = consent_node::node::open_store(&s.node.dir, None).expect("open");
         store
             .apply(vec![(
                 consent_node::ledger::tables::seq_key(&s.alice.feed(), 1),
@@ -594,14 +592,15 @@ async fn the_pending_store_is_bounded() {
 }
 
 #[tokio::test]
-async fn the_fjall_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
+async fn the_sled_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
     let mut s = setup().await;
-    // Move the same scenario onto a fjall node.
+    // Move the same scenario onto a sled node (fjall is the default for a new directory).
     s.node.stop().await;
     let mut node = TestNode::start(&fixture_genesis()).await;
     node.stop().await;
-    node.engine = consent_node::config::Engine::Fjall;
-    let _ = std::fs::remove_dir_all(node.dir.join("store"));
+    assert!(node.dir.join("fjall").exists(), "a new node is on fjall");
+    node.engine = Some(consent_node::config::Engine::Sled);
+    let _ = std::fs::remove_dir_all(node.dir.join("fjall"));
     node.restart().await;
     let mut ledger = node.ledger().await;
     for e in &s.scene.entries {
@@ -613,18 +612,21 @@ async fn the_fjall_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
     submit_ok(&mut ledger, &grant).await;
     let (d, _, _) = decision(&node, s.alice.feed(), s.scene.collector.feed()).await;
     assert_eq!(d, pb::Decision::Allow);
+    // With no engine configured, the node opens the store the directory holds.
     node.stop().await;
+    node.engine = None;
     node.restart().await;
+    assert!(!node.dir.join("fjall").exists(), "no second store was made");
     let (d, _, _) = decision(&node, s.alice.feed(), s.scene.collector.feed()).await;
     assert_eq!(d, pb::Decision::Allow);
     assert_store_consistent(&node).await;
-    // The same data directory under the other engine is refused.
+    // The same data directory under the other engine, asked for, is refused.
     node.stop().await;
     let mut config = node.config();
-    config.store.engine = consent_node::config::Engine::Sled;
+    config.store.engine = Some(consent_node::config::Engine::Fjall);
     let err = match consent_node::Node::start(config).await {
-        Ok(_) => panic!("a fjall data directory was opened as sled"),
+        Ok(_) => panic!("a sled data directory was opened as fjall"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("engine = \"fjall\""), "{err}");
+    assert!(err.contains("engine = \"sled\""), "{err}");
 }

@@ -403,7 +403,7 @@ async fn watch_misses_nothing_under_concurrent_ingest_on_either_engine() {
         let mut node = TestNode::start(&fixture_genesis()).await;
         node.stop().await;
         std::fs::remove_dir_all(&node.dir).expect("fresh dir");
-        node.engine = engine;
+        node.engine = Some(engine);
         node.restart().await;
         let scene = fixtures::scene(T0);
         let mut ledger = node.ledger().await;

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::Env;
-use consent_node::config::Engine;
 use consent_node::node::open_store;
 use consent_proto::fixtures::{self, T0};
 use consent_proto::pb;
@@ -125,7 +124,7 @@ async fn the_audit_passes_on_an_honest_node_and_catches_changed_state_a_changed_
     }
     {
         use consent_node::ledger::tables;
-        let store = open_store(&data, Engine::Sled).expect("store");
+        let store = open_store(&data, None).expect("store");
         let (citizen, _, grant) = fixtures::citizen_granting(&scene, "a-0", P::ServiceProvision);
         let key = tables::grant_key(&citizen.feed(), &scene.collector.feed(), grant.seq);
         let value = store.get(&key).expect("read").expect("stored");
@@ -149,7 +148,7 @@ async fn the_audit_passes_on_an_honest_node_and_catches_changed_state_a_changed_
         node.join().await.expect("stops");
     }
     {
-        let store = open_store(&data, Engine::Sled).expect("store");
+        let store = open_store(&data, None).expect("store");
         let key = [&[b'E'][..], &scene.entries[1].id.0].concat();
         let mut value = store.get(&key).expect("read").expect("stored");
         let last = value.len() - 1;

@@ -320,7 +320,7 @@ fn main() -> anyhow::Result<()> {
         let batch_bytes =
             node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
         rows.push(Row {
-            name: "on-disk bytes per entry (sled, after flush)".into(),
+            name: "on-disk bytes per entry (fjall, after flush)".into(),
             value: bytes.max(batch_bytes),
             unit: "bytes",
             baseline: Some((
@@ -353,17 +353,17 @@ fn main() -> anyhow::Result<()> {
         node.shutdown();
         node.join().await?;
 
-        // The same durable ingest on the fjall engine.
+        // The same durable ingest on the sled engine (the default before fjall).
         for (batch, label) in [
             (1usize, "Submit (64 callers)"),
             (500, "SubmitBatch (500 per call)"),
         ] {
             let mut cfg = config(if batch == 1 {
-                "fjall-submit"
+                "sled-submit"
             } else {
-                "fjall-batch"
+                "sled-batch"
             });
-            cfg.store.engine = consent_node::config::Engine::Fjall;
+            cfg.store.engine = Some(consent_node::config::Engine::Sled);
             let node = Node::start(cfg).await?;
             let clients = connect(node.grpc_addr()).await?;
             submit_in_order(&clients[0], &setup.entries).await?;
@@ -371,7 +371,7 @@ fn main() -> anyhow::Result<()> {
             let lat = submit_all(&clients, &work, batch).await?;
             let rate = work.len() as f64 / start.elapsed().as_secs_f64();
             rows.push(Row {
-                name: format!("durable ingest on fjall, {label}"),
+                name: format!("durable ingest on sled, {label}"),
                 value: rate,
                 unit: "entries/s",
                 baseline: Some(("verify ceiling".into(), ceiling)),
@@ -380,7 +380,7 @@ fn main() -> anyhow::Result<()> {
             });
             if batch > 1 {
                 rows.push(Row {
-                    name: "on-disk bytes per entry (fjall, after flush)".into(),
+                    name: "on-disk bytes per entry (sled, after flush)".into(),
                     value: node.ledger().store_bytes() as f64
                         / node.ledger().stats().log_size as f64,
                     unit: "bytes",

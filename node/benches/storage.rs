@@ -6,7 +6,7 @@
 //! and Merkle tree rebuild read the whole log). The last rows are the growth of each figure
 //! from the first size to the last.
 //!
-//! Options: `--sizes 100000,1000000`, `--engine sled|fjall` (default sled), `--json PATH`.
+//! Options: `--sizes 100000,1000000`, `--engine fjall|sled` (default fjall), `--json PATH`.
 
 #[path = "../tests/common/proc.rs"]
 mod proc;
@@ -124,7 +124,7 @@ struct Point {
 fn main() -> anyhow::Result<()> {
     let mut sizes = vec![100_000u64, 1_000_000];
     let mut json = None;
-    let mut engine = "sled".to_string();
+    let mut engine = "fjall".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {

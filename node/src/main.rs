@@ -9,6 +9,10 @@ use consent_node::config::{Config, LogFormat};
 use consent_node::genesis::Genesis;
 use consent_node::{Node, logging};
 
+/// mimalloc rather than glibc malloc: see the note in `Cargo.toml`.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A consent-ledger node: validates, stores and serves signed consent feeds over gRPC.
 #[derive(Parser)]
 #[command(version, args_conflicts_with_subcommands = true)]
@@ -49,7 +53,8 @@ struct RunArgs {
     /// Log filter, e.g. "info" or "consent_node=debug".
     #[arg(long)]
     log_level: Option<String>,
-    /// Storage engine (a data directory keeps the engine it was created with).
+    /// Storage engine: fjall for a new data directory unless given; a data directory keeps the
+    /// engine it was created with.
     #[arg(long, value_enum)]
     store_engine: Option<consent_node::config::Engine>,
     /// A peer to dial at start (multiaddr ending in /p2p/<peer id>); repeat for each. Added to
@@ -115,7 +120,7 @@ impl RunArgs {
             config.log_level = l.clone();
         }
         if let Some(e) = self.store_engine {
-            config.store.engine = e;
+            config.store.engine = Some(e);
         }
         config.p2p.bootstrap.extend(self.bootstrap.iter().cloned());
         config.p2p.mdns |= self.mdns;
@@ -220,11 +225,11 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
         Some(path) => Genesis::load(path)?,
         None => Genesis::dev(),
     };
-    let dir = config.data_dir.join(config.store.engine.dir_name());
+    let engine = consent_node::config::Engine::resolve(config.store.engine, &config.data_dir);
+    let dir = config.data_dir.join(engine.dir_name());
     if !dir.exists() {
         anyhow::bail!(
-            "no {:?} store at {}; pass --data-dir (and --store-engine)",
-            config.store.engine,
+            "no {engine:?} store at {}; pass the node's --data-dir (and --store-engine if it is not the one there)",
             dir.display()
         );
     }

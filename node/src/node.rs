@@ -82,7 +82,11 @@ pub enum StartError {
 
 /// Opens the configured engine's store in the data directory, refusing a directory that holds a
 /// store of the other engine.
-pub fn open_store(data_dir: &std::path::Path, engine: Engine) -> Result<Arc<dyn KvStore>, String> {
+pub fn open_store(
+    data_dir: &std::path::Path,
+    asked: Option<Engine>,
+) -> Result<Arc<dyn KvStore>, String> {
+    let engine = Engine::resolve(asked, data_dir);
     for other in [Engine::Sled, Engine::Fjall] {
         if other != engine && data_dir.join(other.dir_name()).exists() {
             return Err(format!(

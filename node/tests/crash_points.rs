@@ -1,8 +1,8 @@
 //! Crashes at the worst moments, with the real `consentd`: killed *inside* a store flush (by
 //! `strace` attached at a random moment of ingest, answering the next `sync_file_range` (what
-//! sled flushes with) or `fsync`, or the next `pwrite64`, of any thread with SIGKILL, so the
+//! sled flushes with) or `fsync` (fjall's journal), or the next `pwrite64`, of any thread with SIGKILL, so the
 //! process dies with a group half written) and killed while it catches up from a peer
-//! (anti-entropy). After each: every acknowledged entry is present, every acknowledged grant
+//! (anti-entropy); flushes on both engines. After each: every acknowledged entry is present, every acknowledged grant
 //! allows, and `check-store --full` passes. Skipped, with a message, where `strace` cannot
 //! trace (scripts/test and scripts/faults install it).
 
@@ -42,7 +42,20 @@ fn killed_by_sigkill(daemon: &mut common::Daemon, within: Duration) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_entries_survive_a_kill_inside_a_fjall_flush() {
+    kills_inside_flushes("fjall").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_entries_survive_a_kill_inside_a_sled_flush() {
+    kills_inside_flushes("sled").await;
+}
+
+async fn kills_inside_flushes(engine: &str) {
+    let launch = Launch {
+        engine: engine.into(),
+        ..Launch::default()
+    };
     if !common::strace_works() {
         eprintln!("SKIPPED: strace is missing or cannot trace here (apt-get install strace)");
         return;
@@ -59,14 +72,15 @@ async fn acknowledged_entries_survive_a_kill_inside_a_sled_flush() {
         entries: tx,
         grants: grants_tx,
     };
-    let points = [
-        "sync_file_range,fsync,fdatasync",
-        "pwrite64,pwritev",
-        "sync_file_range,fsync,fdatasync",
-        "pwrite64,pwritev",
-    ];
+    // Where each engine flushes and writes: sled syncs with sync_file_range and writes its
+    // segments with pwrite; fjall appends its journal with write(2) and syncs it with fsync.
+    let (sync, write) = match engine {
+        "sled" => ("sync_file_range,fsync,fdatasync", "pwrite64,pwritev"),
+        _ => ("fsync,fdatasync", "write,writev"),
+    };
+    let points = [sync, write, sync, write];
     for (round, calls) in points.into_iter().enumerate() {
-        let (mut daemon, url) = common::start(&dir, &genesis, &Launch::default());
+        let (mut daemon, url) = common::start(&dir, &genesis, &launch);
         if round == 0 {
             common::submit_scene(&url, &scene).await;
         }
@@ -81,11 +95,21 @@ async fn acknowledged_entries_survive_a_kill_inside_a_sled_flush() {
         let target = 100 + (next(&mut seed) % 500) as usize;
         let mut tracer = None;
         let mut seen = 0;
-        while let Some(id) = round_rx.recv().await {
+        let mut deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+        loop {
+            let next = tokio::time::timeout_at(deadline, round_rx.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "round {round}: no SIGKILL in {calls} within 2 minutes of strace attaching"
+                    )
+                });
+            let Some(id) = next else { break };
             let _ = acks.entries.send(id);
             seen += 1;
             if seen == target {
                 tracer = Some(daemon.kill_at_next(calls));
+                deadline = tokio::time::Instant::now() + Duration::from_secs(120);
             }
         }
         let mut endings = Vec::new();
@@ -115,12 +139,12 @@ async fn acknowledged_entries_survive_a_kill_inside_a_sled_flush() {
     while let Some(c) = grants_rx.recv().await {
         citizens.push(c);
     }
-    let (daemon, url) = common::start(&dir, &genesis, &Launch::default());
+    let (daemon, url) = common::start(&dir, &genesis, &launch);
     common::assert_survived(&url, &scene, &acknowledged, &citizens).await;
     drop(daemon);
-    common::assert_store_checks(&dir, &genesis, "sled");
+    common::assert_store_checks(&dir, &genesis, engine);
     eprintln!(
-        "kills inside flushes: {} acknowledged entries all present, {} grants allow, store check passed",
+        "{engine}: kills inside flushes: {} acknowledged entries all present, {} grants allow, store check passed",
         acknowledged.len(),
         citizens.len()
     );
@@ -228,6 +252,6 @@ async fn a_node_killed_during_anti_entropy_catches_up_intact() {
     common::assert_survived(&b_url, &scene, &acknowledged, &citizens).await;
     drop(b);
     drop(a);
-    common::assert_store_checks(&b_dir, &genesis, "sled");
+    common::assert_store_checks(&b_dir, &genesis, "");
     eprintln!("anti-entropy: B converged to {total} entries after two kills, store check passed");
 }

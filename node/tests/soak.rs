@@ -7,7 +7,7 @@
 //! every grant and revocation seen once on the watch stream, and node A's memory growing by at
 //! most 4 KB per entry written after warm-up (reported always, asserted on runs of 5 minutes or
 //! more; RSS is not flat while the log grows, see docs/benchmarks.md).
-//! `CONSENT_SOAK_ENGINE=fjall` runs both nodes on fjall.
+//! `CONSENT_SOAK_ENGINE=sled` runs both nodes on sled (fjall, the default, otherwise).
 
 mod common;
 
@@ -213,8 +213,8 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    // CONSENT_SOAK_ENGINE=fjall runs both nodes on fjall (sled by default).
-    let engine = std::env::var("CONSENT_SOAK_ENGINE").unwrap_or_else(|_| "sled".into());
+    // CONSENT_SOAK_ENGINE=sled runs both nodes on sled (fjall, the default, otherwise).
+    let engine = std::env::var("CONSENT_SOAK_ENGINE").unwrap_or_else(|_| "fjall".into());
     let temp = tempfile::tempdir().expect("tempdir");
     let genesis = temp.path().join("genesis.toml");
     common::genesis(&genesis, "soak");

@@ -73,7 +73,7 @@ pub fn consentd() -> Command {
 /// How to start a node.
 #[derive(Default, Clone)]
 pub struct Launch {
-    /// Storage engine ("sled" when empty).
+    /// Storage engine (the node's default, fjall, when empty).
     pub engine: String,
     /// Peers to dial.
     pub bootstrap: Vec<String>,
@@ -116,18 +116,14 @@ pub fn start(dir: &Path, genesis: &Path, launch: &Launch) -> (Daemon, String) {
     let log_path = dir.with_extension("log");
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut cmd = consentd();
-    let engine = if launch.engine.is_empty() {
-        "sled"
-    } else {
-        &launch.engine
-    };
+    if !launch.engine.is_empty() {
+        cmd.args(["--store-engine", &launch.engine]);
+    }
     cmd.args([
         "--grpc-listen",
         "127.0.0.1:0",
         "--log-level",
         "warn",
-        "--store-engine",
-        engine,
         "--genesis",
     ])
     .arg(genesis)
@@ -316,16 +312,16 @@ pub async fn assert_survived(
     }
 }
 
-/// `consentd check-store --full` on a stopped node's data directory.
+/// `consentd check-store --full` on a stopped node's data directory (`engine` empty: the one
+/// the directory holds).
 pub fn assert_store_checks(dir: &Path, genesis: &Path, engine: &str) {
-    let out = consentd()
-        .args([
-            "check-store",
-            "--full",
-            "--store-engine",
-            engine,
-            "--genesis",
-        ])
+    let mut cmd = consentd();
+    cmd.args(["check-store", "--full"]);
+    if !engine.is_empty() {
+        cmd.args(["--store-engine", engine]);
+    }
+    let out = cmd
+        .arg("--genesis")
         .arg(genesis)
         .arg("--data-dir")
         .arg(dir)
