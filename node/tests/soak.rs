@@ -4,9 +4,10 @@
 //! and follows its watch stream, and node B is killed (-9) and restarted half way through.
 //! At the end: no error (a submit refused while B was down is retried at A, as a client with two
 //! endpoints does), no acknowledged entry missing at either node, every decision as written,
-//! every grant and revocation seen once on the watch stream, and node A's memory growing by at
-//! most 4 KB per entry written after warm-up (reported always, asserted on runs of 5 minutes or
-//! more; RSS is not flat while the log grows, see docs/benchmarks.md).
+//! every grant and revocation seen once on the watch stream, and node A's memory flat after
+//! warm-up (reported always with its timeline, asserted on runs of 5 minutes or more: on fjall
+//! at most [`FLAT_SLACK_KIB`] of growth, what its bounded caches may still fill; on sled, whose
+//! memory grows with what it writes, at most 4 KB per entry; see docs/benchmarks.md).
 //! `CONSENT_SOAK_ENGINE=sled` runs both nodes on sled (fjall, the default, otherwise).
 
 mod common;
@@ -203,12 +204,16 @@ async fn checker(load: Arc<Load>, scene: Arc<fixtures::Scene>) {
     }
 }
 
-/// Most resident memory a node may add per entry written, after warm-up (measured: ~2.4 KB on
-/// sled, ~1.7 KB on fjall).
-const MAX_RSS_BYTES_PER_ENTRY: u64 = 4096;
+/// On fjall (the default) a node's memory is bounded: after warm-up its RSS may still rise while
+/// its bounded parts fill, by at most their sum: fjall's block cache (32 MiB), active and sealed
+/// memtables (2 x 16 MiB), the decision cache (~12 MiB at 32k subject-collector pairs).
+const FLAT_SLACK_KIB: u64 = 80 * 1024;
+/// sled keeps what it writes in memory: on sled, the most RSS a node may add per entry written
+/// after warm-up (measured ~1.5–2.4 KB).
+const SLED_MAX_RSS_BYTES_PER_ENTRY: u64 = 4096;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_data() {
+async fn mixed_load_with_a_restart_loses_nothing_and_memory_stays_flat() {
     let secs: u64 = std::env::var("CONSENT_SOAK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -399,7 +404,18 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
     watcher.abort();
 
     // Memory: A's RSS after warm-up (first fifth of the run) against the end, next to how much
-    // its store grew on disk meanwhile.
+    // its store grew on disk meanwhile; and the timeline, a tenth of the run apart.
+    for k in 1..=10 {
+        if let Some((t, rss, entries, disk)) =
+            samples.get((samples.len() * k / 10).saturating_sub(1))
+        {
+            eprintln!(
+                "  {t:>6.0} s: {entries:>7} entries written, A RSS {:>4} MiB, A data dir {:>4} MiB",
+                rss / 1024,
+                disk / 1024
+            );
+        }
+    }
     let warm = samples.len() / 5;
     let median = |s: &[(f64, u64, usize, u64)], pick: fn(&(f64, u64, usize, u64)) -> u64| {
         let mut r: Vec<u64> = s.iter().map(pick).collect();
@@ -435,14 +451,21 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_only_follows_the_dat
         disk_growth_kib
     );
     if secs >= 300 {
-        // While the log grows, RSS is not flat: it grows with every entry written, about 2.4 KB
-        // per entry on sled and 1.7 KB on fjall (docs/benchmarks.md). What must not happen is
-        // memory growing faster than that: a leak in checks, watches or sessions (millions of
-        // checks and watch events here) would.
-        let per_entry = growth_kib * 1024 / added.max(1);
-        assert!(
-            per_entry <= MAX_RSS_BYTES_PER_ENTRY,
-            "A's memory grew {growth_kib} KiB for {added} entries written ({per_entry} B each)"
-        );
+        if engine == "sled" {
+            // What must not happen on sled is memory growing faster than sled's own keeping of
+            // what it writes: a leak in checks, watches or sessions (millions of checks and watch
+            // events here) would.
+            let per_entry = growth_kib * 1024 / added.max(1);
+            assert!(
+                per_entry <= SLED_MAX_RSS_BYTES_PER_ENTRY,
+                "A's memory grew {growth_kib} KiB for {added} entries written ({per_entry} B each)"
+            );
+        } else {
+            assert!(
+                growth_kib <= FLAT_SLACK_KIB,
+                "A's memory is not flat after warm-up: it grew {growth_kib} KiB while {added} entries \
+                 were written (at most {FLAT_SLACK_KIB} KiB: bounded caches filling)"
+            );
+        }
     }
 }

@@ -23,8 +23,9 @@ use super::{Ledger, LedgerError, Stats};
 const SHARDS: usize = 4096;
 /// Cache partitions (each behind its own lock).
 const PARTITIONS: usize = 16;
-/// Subject facts cached per partition at most (a full partition is emptied).
-const SUBJECTS_PER_PARTITION: usize = 8_192;
+/// Subject facts cached per partition at most (a full partition is emptied): 32k
+/// subject-collector pairs in all, ~12 MiB, so the cache cannot make memory creep with the log.
+const SUBJECTS_PER_PARTITION: usize = 2_048;
 /// Collectors whose facts are cached at most (the cache is emptied when full).
 const COLLECTOR_CACHE_LIMIT: usize = 10_000;
 
