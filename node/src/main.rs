@@ -233,7 +233,7 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let store = consent_node::node::open_store(&config.data_dir, config.store.engine)
+    let store = consent_node::node::open_store(&config.data_dir, Some(engine))
         .map_err(anyhow::Error::msg)?;
     check::prepare(&*store, &genesis.digest())?;
     let result = if args.full {
