@@ -1,6 +1,6 @@
 //! The operations listener of a real node. `GET /metrics`: Prometheus text with entries by
 //! outcome and rejection reason, checks by decision and reason, the check latency histogram, log
-//! and store gauges, and open watch streams; served on loopback by default. `/admin/`: peers,
+//! and store gauges, memory by part, cache sizes, and open watch streams; served on loopback by default. `/admin/`: peers,
 //! block and unblock, answered on loopback or with the configured token only.
 
 use std::time::Duration;
@@ -114,6 +114,22 @@ async fn metrics_count_entries_checks_and_watchers() {
         "{body}"
     );
     assert!(value(&body, "consent_store_bytes ").expect("store gauge") > 0.0);
+    // Memory by part: the process's RSS, and the default engine's (fjall's) cache and write
+    // buffers; the heap figures come from the allocator `consentd` installs (tested there) and
+    // are left out here, where the test binary's allocator reports nothing.
+    let rss = value(&body, "consent_memory_bytes{part=\"process_resident\"} ").expect("rss");
+    assert!(rss > 1e6, "{body}");
+    for part in ["store_block_cache", "store_write_buffers"] {
+        let v = value(&body, &format!("consent_memory_bytes{{part=\"{part}\"}} "));
+        assert!(v.is_some_and(|v| v >= 0.0), "{part}: {body}");
+    }
+    assert!(!body.contains("part=\"heap_allocated\""), "{body}");
+    // The allowed check cached alice's facts for the collector.
+    assert!(
+        value(&body, "consent_cached_items{cache=\"decision_pairs\"} ").is_some_and(|v| v >= 1.0),
+        "{body}"
+    );
+    assert!(value(&body, "consent_cached_items{cache=\"proof_blocks\"} ").is_some());
     assert!(
         body.ends_with("# EOF\n"),
         "OpenMetrics text ends with # EOF"

@@ -9,9 +9,22 @@ use consent_node::config::{Config, LogFormat};
 use consent_node::genesis::Genesis;
 use consent_node::{Node, logging};
 
-/// mimalloc rather than glibc malloc: see the note in `Cargo.toml`.
+/// jemalloc rather than glibc malloc: see the note in `Cargo.toml`.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's heap figures, for `/metrics` (`None` if it will not say).
+fn heap() -> Option<consent_node::metrics::HeapStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The statistics are a snapshot refreshed by advancing the epoch.
+    epoch::advance().ok()?;
+    let read = |v: Result<usize, tikv_jemalloc_ctl::Error>| v.ok().map(|b| b as u64);
+    Some(consent_node::metrics::HeapStats {
+        allocated: read(stats::allocated::read())?,
+        resident: read(stats::resident::read())?,
+        metadata: read(stats::metadata::read())?,
+    })
+}
 
 /// A consent-ledger node: validates, stores and serves signed consent feeds over gRPC.
 #[derive(Parser)]
@@ -148,6 +161,7 @@ fn main() -> ExitCode {
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     logging::init(config.log_format, &config.log_level).map_err(anyhow::Error::msg)?;
+    consent_node::metrics::report_heap_with(heap);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -257,5 +271,23 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(report) => anyhow::bail!("{report}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jemalloc_reports_the_heap_it_holds() {
+        let before = heap().expect("jemalloc statistics are compiled in");
+        let block = vec![1u8; 16 << 20];
+        let during = heap().expect("statistics");
+        assert!(
+            during.allocated >= before.allocated + (16 << 20),
+            "{before:?} -> {during:?}"
+        );
+        assert!(during.resident >= during.allocated && during.metadata > 0);
+        drop(std::hint::black_box(block));
     }
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics: what the node counts as it works (entries by outcome and rejection
 //! reason, checks by decision and reason, check latency) and what it reads at scrape time
-//! (log size, feeds, pending, store size, peers, sync lag, watch subscribers), and the small
+//! (log size, feeds, pending, store size, peers, sync lag, watch subscribers, and memory: the
+//! process, the allocator's heap, the engine's caches, the ledger's caches), and the small
 //! HTTP server that serves them at `/metrics` — on loopback by default (`[metrics] listen`) —
 //! with the admin calls ([`crate::admin`]) beside them.
 
@@ -35,6 +36,47 @@ struct EntryLabels {
 struct CheckLabels {
     decision: &'static str,
     reason: &'static str,
+}
+
+/// Labels of `consent_memory_bytes`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartLabels {
+    part: &'static str,
+}
+
+/// Labels of `consent_cached_items`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+}
+
+/// What the process allocator reports of its heap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes in live allocations.
+    pub allocated: u64,
+    /// Bytes of the allocator's pages in memory: live allocations, freed memory not yet returned
+    /// to the system, and its own metadata.
+    pub resident: u64,
+    /// Bytes of the allocator's own metadata.
+    pub metadata: u64,
+}
+
+/// How to ask the process allocator, set by the binary that chose it.
+static HEAP_PROBE: OnceLock<fn() -> Option<HeapStats>> = OnceLock::new();
+
+/// Makes `/metrics` report the heap through `probe` (the binary that sets the global allocator
+/// knows how to ask it; the library does not). The first call wins.
+pub fn report_heap_with(probe: fn() -> Option<HeapStats>) {
+    let _ = HEAP_PROBE.set(probe);
+}
+
+/// The process's resident set, from `/proc/self/status` (Linux; `None` elsewhere).
+fn process_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Upper bounds of the check latency buckets: 50 µs doubling to ~0.4 s.
@@ -126,6 +168,8 @@ pub struct Metrics {
     check_counters: Vec<OnceLock<Counter>>,
     check_seconds: LatencyMetric,
     gauges: Gauges,
+    memory: Family<PartLabels, Gauge>,
+    cached: Family<CacheLabels, Gauge>,
     watchers: Arc<AtomicI64>,
 }
 
@@ -209,6 +253,21 @@ impl Default for Metrics {
             "Seconds since the node last heard from any peer (-1: never)",
             gauges.peer_contact_age_seconds.clone(),
         );
+        let memory = Family::<PartLabels, Gauge>::default();
+        registry.register(
+            "memory_bytes",
+            "Memory by part: process_resident (RSS); heap_allocated, heap_resident, heap_metadata \
+             (the allocator's figures, where it reports them); store_block_cache, \
+             store_write_buffers (the storage engine's, where it reports them)",
+            memory.clone(),
+        );
+        let cached = Family::<CacheLabels, Gauge>::default();
+        registry.register(
+            "cached_items",
+            "Items in the node's bounded caches: decision_pairs (subject-collector pairs), \
+             proof_blocks (Merkle tree blocks read back for proofs)",
+            cached.clone(),
+        );
         Self {
             registry,
             entries,
@@ -216,6 +275,8 @@ impl Default for Metrics {
             check_counters: (0..DECISIONS * REASONS).map(|_| OnceLock::new()).collect(),
             check_seconds,
             gauges,
+            memory,
+            cached,
             watchers: Arc::new(AtomicI64::new(0)),
         }
     }
@@ -288,6 +349,7 @@ impl Metrics {
         } else {
             crate::ledger::now_ms().saturating_sub(contact) as f64 / 1000.0
         });
+        self.read_memory(ledger);
         if let Some(p2p) = p2p {
             let status = p2p.status().await;
             g.peers.set(status.peers.len() as i64);
@@ -300,6 +362,38 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+impl Metrics {
+    /// Sets the memory gauges from what the process, the allocator, the engine and the ledger
+    /// report now; a part nobody reports is left out rather than shown as 0.
+    fn read_memory(&self, ledger: &Ledger) {
+        let bytes = |part: &'static str, value: u64| {
+            self.memory
+                .get_or_create(&PartLabels { part })
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        if let Some(rss) = process_resident_bytes() {
+            bytes("process_resident", rss);
+        }
+        if let Some(heap) = HEAP_PROBE.get().and_then(|probe| probe()) {
+            bytes("heap_allocated", heap.allocated);
+            bytes("heap_resident", heap.resident);
+            bytes("heap_metadata", heap.metadata);
+        }
+        let ledger_memory = ledger.memory();
+        if let Some(store) = ledger_memory.store {
+            bytes("store_block_cache", store.block_cache);
+            bytes("store_write_buffers", store.write_buffers);
+        }
+        let items = |cache: &'static str, value: usize| {
+            self.cached
+                .get_or_create(&CacheLabels { cache })
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        items("decision_pairs", ledger_memory.decision_pairs);
+        items("proof_blocks", ledger_memory.proof_blocks);
     }
 }
 

@@ -89,6 +89,16 @@ pub(super) struct Caches {
     subjects: Box<[RwLock<SubjectCache>]>,
 }
 
+impl Caches {
+    /// Subject-collector pairs cached now (for metrics).
+    pub(super) fn subject_pairs(&self) -> usize {
+        self.subjects
+            .iter()
+            .map(|p| p.read().map(|c| c.len()).unwrap_or(0))
+            .sum()
+    }
+}
+
 impl Default for Caches {
     fn default() -> Self {
         Self {

@@ -152,6 +152,17 @@ impl Stats {
     }
 }
 
+/// What the ledger's bounded in-memory parts hold, read for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// The storage engine's caches and write buffers, where the engine reports them.
+    pub store: Option<crate::store::EngineMemory>,
+    /// Subject-collector pairs in the decision cache.
+    pub decision_pairs: usize,
+    /// Older Merkle tree blocks cached for proofs.
+    pub proof_blocks: usize,
+}
+
 /// A snapshot of [`Stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -388,6 +399,15 @@ impl Ledger {
     /// Bytes on disk.
     pub fn store_bytes(&self) -> u64 {
         self.store.size_on_disk().unwrap_or(0)
+    }
+
+    /// What the ledger's bounded parts hold in memory now (for metrics).
+    pub fn memory(&self) -> Memory {
+        Memory {
+            store: self.store.memory(),
+            decision_pairs: self.caches.subject_pairs(),
+            proof_blocks: self.tree.cached_blocks(),
+        }
     }
 
     /// The registrars of the genesis.

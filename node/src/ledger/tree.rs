@@ -194,6 +194,11 @@ impl LogTree {
         self.frontier.read().map_or(0, |f| f.size())
     }
 
+    /// Older blocks held in the cache now (for metrics).
+    pub fn cached_blocks(&self) -> usize {
+        self.blocks.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
     /// Runs `question` against the tree if `size` is within it; `None` above the size or when
     /// the log cannot be read (logged: it means the store is failing or damaged).
     fn ask<T>(

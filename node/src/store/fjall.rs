@@ -1,6 +1,6 @@
-//! The fjall 3 engine (an LSM tree): one keyspace, atomic write batches, `persist(SyncAll)` for
-//! durability. An alternative to sled measured by `scripts/bench`; selected with
-//! `[store] engine = "fjall"`.
+//! The fjall 3 engine (an LSM tree), the default for new data directories: one keyspace, atomic
+//! write batches, `persist(SyncAll)` for durability, memory bounded by the constants below (why
+//! it replaced sled as the default: docs/benchmarks.md, "Choosing the storage engine").
 //!
 //! Every read goes through a snapshot (`Database::snapshot`): fjall's plain keyspace reads see the
 //! newest version of each key, including keys of a batch that is still being applied, so a
@@ -11,7 +11,7 @@ use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
-use super::{KvStore, Pair, Scan, StoreError, Write};
+use super::{EngineMemory, KvStore, Pair, Scan, StoreError, Write};
 
 /// Block cache shared by all reads.
 const CACHE_BYTES: u64 = 32 << 20;
@@ -115,6 +115,14 @@ impl KvStore for FjallStore {
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.db.disk_space().map_err(engine)
+    }
+
+    fn memory(&self) -> Option<EngineMemory> {
+        // Both accessors are marked experimental in fjall 3.1; they read counters fjall keeps.
+        Some(EngineMemory {
+            block_cache: self.db.cache_size(),
+            write_buffers: self.db.write_buffer_size(),
+        })
     }
 }
 

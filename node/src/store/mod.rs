@@ -43,4 +43,18 @@ pub trait KvStore: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
     /// Bytes used on disk (0 for memory stores).
     fn size_on_disk(&self) -> Result<u64, StoreError>;
+    /// What the engine holds in memory for its caches and write buffers, where it says (sled
+    /// does not).
+    fn memory(&self) -> Option<EngineMemory> {
+        None
+    }
+}
+
+/// Memory an engine reports holding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineMemory {
+    /// Bytes in its block cache (bounded by its capacity).
+    pub block_cache: u64,
+    /// Bytes of writes held in memory before they are flushed to sorted files.
+    pub write_buffers: u64,
 }
