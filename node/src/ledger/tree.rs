@@ -8,7 +8,9 @@
 //! checks them against the block hash it holds, so a damaged log gives no proof rather than a
 //! wrong one. The frontier is rebuilt in the start-up check's pass over the log and grows with
 //! every group commit, under the same lock that makes a group visible to checks — so a view sees
-//! the tree and the store agree.
+//! the tree and the store agree. A question holds the frontier's read lock only while it computes
+//! from memory: a block it lacks is read from the log after the lock is let go (a commit never
+//! waits for a log scan), and the question is asked again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -62,7 +64,14 @@ enum TreeError {
     Store(#[from] StoreError),
     #[error("arrival log block {0} does not match the tree's hash of it")]
     Damaged(u64),
+    /// The question needs block {0}, which is not in memory: read it and ask again.
+    #[error("block {0} is not in memory")]
+    Uncached(u64),
 }
+
+/// Most older blocks one question reads (a proof needs at most two; a margin for a cache
+/// emptied meanwhile).
+const MAX_BLOCK_READS: usize = 4;
 
 /// The log's tree.
 pub struct LogTree {
@@ -110,44 +119,25 @@ impl Inclusion {
     }
 }
 
-/// One question's view of the tree: the frontier, and the blocks read from the log.
+/// One question's view of the tree: the frontier, and the older blocks in memory.
 struct Reader<'a> {
     frontier: &'a Frontier,
-    store: &'a dyn KvStore,
     cache: &'a Mutex<HashMap<u64, Arc<Tree>>>,
+    /// Blocks this question read itself (kept even if the cache is emptied meanwhile).
+    read: &'a [(u64, Arc<Tree>)],
 }
 
 impl Reader<'_> {
-    /// The leaves of whole block `block`, from the cache or read from the arrival log and checked.
+    /// The leaves of whole block `block`, if in memory.
     fn block(&self, block: u64) -> Result<Arc<Tree>, TreeError> {
-        if let Some(leaves) = self.cache.lock().ok().and_then(|c| c.get(&block).cloned()) {
-            return Ok(leaves);
+        if let Some((_, leaves)) = self.read.iter().find(|(b, _)| *b == block) {
+            return Ok(Arc::clone(leaves));
         }
-        let leaves = Arc::new(self.read(block)?);
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= BLOCKS_CACHED {
-                cache.clear();
-            }
-            cache.insert(block, Arc::clone(&leaves));
-        }
-        Ok(leaves)
-    }
-
-    /// The leaves of whole block `block`, read from the arrival log and checked against the
-    /// block's hash.
-    fn read(&self, block: u64) -> Result<Tree, TreeError> {
-        let from = tables::log_key(block * BLOCK);
-        let to = tables::log_key((block + 1) * BLOCK);
-        let mut leaves = Tree::new();
-        for pair in self.store.scan_range(&from, &to) {
-            let (_, id) = pair?;
-            leaves.push(&tables::bytes32(&id)?);
-        }
-        let expected = self.frontier.blocks.subtree(0, block).ok();
-        if leaves.size() != BLOCK || leaves.subtree(BLOCK_LEVEL, 0).ok() != expected {
-            return Err(TreeError::Damaged(block));
-        }
-        Ok(leaves)
+        self.cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&block).cloned())
+            .ok_or(TreeError::Uncached(block))
     }
 }
 
@@ -200,28 +190,72 @@ impl LogTree {
     }
 
     /// Runs `question` against the tree if `size` is within it; `None` above the size or when
-    /// the log cannot be read (logged: it means the store is failing or damaged).
+    /// the log cannot be read (logged: it means the store is failing or damaged). The frontier's
+    /// lock is held only while the question computes from memory: a block it lacks is read
+    /// after the lock is let go, and the question asked again.
     fn ask<T>(
         &self,
         size: u64,
-        question: impl FnOnce(&Reader<'_>) -> Result<Option<T>, TreeError>,
+        question: impl Fn(&Reader<'_>) -> Result<Option<T>, TreeError>,
     ) -> Option<T> {
-        let frontier = self.frontier.read().ok()?;
-        if size > frontier.size() {
-            return None;
-        }
-        let reader = Reader {
-            frontier: &frontier,
-            store: &*self.store,
-            cache: &self.blocks,
+        let mut read: Vec<(u64, Arc<Tree>)> = Vec::new();
+        let failed = |e: TreeError| {
+            tracing::error!(error = %e, "cannot read the Merkle tree's leaves from the arrival log");
         };
-        match question(&reader) {
-            Ok(answer) => answer,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the Merkle tree's leaves from the arrival log");
-                None
+        for _ in 0..=MAX_BLOCK_READS {
+            let (block, expected) = {
+                let frontier = self.frontier.read().ok()?;
+                if size > frontier.size() {
+                    return None;
+                }
+                let reader = Reader {
+                    frontier: &frontier,
+                    cache: &self.blocks,
+                    read: &read,
+                };
+                match question(&reader) {
+                    Ok(answer) => return answer,
+                    Err(TreeError::Uncached(block)) => {
+                        (block, frontier.blocks.subtree(0, block).ok()?)
+                    }
+                    Err(e) => {
+                        failed(e);
+                        return None;
+                    }
+                }
+            };
+            match self.read_block(block, expected) {
+                Ok(leaves) => read.push((block, leaves)),
+                Err(e) => {
+                    failed(e);
+                    return None;
+                }
             }
         }
+        None
+    }
+
+    /// The leaves of whole block `block`, read from the arrival log, checked against the
+    /// block's hash, and cached.
+    fn read_block(&self, block: u64, expected: Hash) -> Result<Arc<Tree>, TreeError> {
+        let from = tables::log_key(block * BLOCK);
+        let to = tables::log_key((block + 1) * BLOCK);
+        let mut leaves = Tree::new();
+        for pair in self.store.scan_range(&from, &to) {
+            let (_, id) = pair?;
+            leaves.push(&tables::bytes32(&id)?);
+        }
+        if leaves.size() != BLOCK || leaves.subtree(BLOCK_LEVEL, 0).ok() != Some(expected) {
+            return Err(TreeError::Damaged(block));
+        }
+        let leaves = Arc::new(leaves);
+        if let Ok(mut cache) = self.blocks.lock() {
+            if cache.len() >= BLOCKS_CACHED {
+                cache.clear();
+            }
+            cache.insert(block, Arc::clone(&leaves));
+        }
+        Ok(leaves)
     }
 
     /// The root of the first `size` leaves.
@@ -345,5 +379,84 @@ mod tests {
             .expect("apply");
         assert_eq!(tree.inclusion(130, 300, id(130)), None);
         assert_eq!(tree.inclusion(200, 300, id(200)).map(|p| p.hashes), want);
+    }
+
+    /// A store that, on every range scan, tries to take the tree's write lock (what a commit
+    /// takes to extend it) and counts the scans during which it could not.
+    struct Probe {
+        inner: MemoryStore,
+        tree: std::sync::OnceLock<std::sync::Weak<LogTree>>,
+        scans: std::sync::atomic::AtomicUsize,
+        blocked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl KvStore for Probe {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key)
+        }
+        fn scan_prefix(&self, prefix: &[u8]) -> crate::store::Scan<'_> {
+            self.inner.scan_prefix(prefix)
+        }
+        fn scan_range(&self, from: &[u8], to: &[u8]) -> crate::store::Scan<'_> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.scans.fetch_add(1, SeqCst);
+            if let Some(tree) = self.tree.get().and_then(std::sync::Weak::upgrade)
+                && tree.frontier.try_write().is_err()
+            {
+                self.blocked.fetch_add(1, SeqCst);
+            }
+            self.inner.scan_range(from, to)
+        }
+        fn last_with_prefix(
+            &self,
+            prefix: &[u8],
+        ) -> Result<Option<crate::store::Pair>, StoreError> {
+            self.inner.last_with_prefix(prefix)
+        }
+        fn apply(&self, writes: Vec<crate::store::Write>) -> Result<(), StoreError> {
+            self.inner.apply(writes)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            self.inner.flush()
+        }
+        fn size_on_disk(&self) -> Result<u64, StoreError> {
+            self.inner.size_on_disk()
+        }
+    }
+
+    #[test]
+    fn a_commit_never_waits_for_a_proof_reading_the_log() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let store = Arc::new(Probe {
+            inner: MemoryStore::new(),
+            tree: std::sync::OnceLock::new(),
+            scans: 0.into(),
+            blocked: 0.into(),
+        });
+        let (mut full, mut frontier) = (Tree::new(), Frontier::default());
+        let writes = (0..300)
+            .map(|i| {
+                full.push(&id(i).0);
+                frontier.push(&id(i));
+                (tables::log_key(i), Some(id(i).0.to_vec()))
+            })
+            .collect();
+        store.apply(writes).expect("apply");
+        let tree = Arc::new(LogTree::new(frontier, store.clone()));
+        let _ = store.tree.set(Arc::downgrade(&tree));
+        // Proofs needing one and two older blocks, read from the log.
+        let want = infallible(merkle::inclusion_proof(&full, 70, 300));
+        assert_eq!(tree.inclusion(70, 300, id(70)).map(|p| p.hashes), want);
+        let want = infallible(merkle::consistency_proof(&full, 100, 200));
+        assert_eq!(tree.consistency(100, 200), want);
+        assert!(
+            store.scans.load(SeqCst) >= 2,
+            "blocks were read from the log"
+        );
+        assert_eq!(
+            store.blocked.load(SeqCst),
+            0,
+            "the tree was locked during a read"
+        );
     }
 }
