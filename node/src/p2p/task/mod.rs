@@ -31,6 +31,8 @@ use self::ingest::{Recent, request_for};
 const ROUND_EVERY: Duration = Duration::from_secs(30);
 /// How often bans, scores and cut-short rounds are looked at.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// How often entries the task fell behind publishing are reported (summed) in the log.
+const UNPUBLISHED_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Sync requests in flight to one peer at most; the rest wait in its queue.
 const MAX_IN_FLIGHT: usize = 32;
 /// How often requests held back by their pace are looked at.
@@ -107,6 +109,34 @@ pub(super) struct Task {
     /// Ids of recent gossip messages received: accepting such an entry forwards it, so it is
     /// not published again.
     received: Recent,
+    /// Accepted entries the task could not keep up with publishing.
+    unpublished: Unpublished,
+}
+
+/// Accepted entries the task fell behind publishing, summed between reports.
+#[derive(Debug, Default)]
+struct Unpublished {
+    count: u64,
+    last_report: Option<Instant>,
+}
+
+impl Unpublished {
+    fn add(&mut self, n: u64) {
+        self.count = self.count.saturating_add(n);
+    }
+
+    /// The count to report now, if any and if [`UNPUBLISHED_REPORT_EVERY`] passed since the
+    /// last report.
+    fn take_due(&mut self, now: Instant) -> Option<u64> {
+        let due = self
+            .last_report
+            .is_none_or(|at| now.duration_since(at) >= UNPUBLISHED_REPORT_EVERY);
+        if self.count == 0 || !due {
+            return None;
+        }
+        self.last_report = Some(now);
+        Some(std::mem::take(&mut self.count))
+    }
 }
 
 impl Task {
@@ -137,6 +167,7 @@ impl Task {
             last_bootstrap: None,
             waiting: HashMap::new(),
             received: Recent::default(),
+            unpublished: Unpublished::default(),
         }
     }
 
@@ -166,7 +197,9 @@ impl Task {
                 entry = accepted.recv() => match entry {
                     Ok(bytes) => self.publish(bytes.as_ref().clone()),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "p2p fell behind the ledger; peers will pull what was not pushed");
+                        // Reported by housekeeping, summed: at full ingest this happens many
+                        // times a second.
+                        self.unpublished.add(n);
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 },
@@ -174,6 +207,24 @@ impl Task {
             }
         }
         tracing::debug!("p2p task stopped");
+    }
+
+    /// Says how many accepted entries were not pushed since the last report, at most every
+    /// [`UNPUBLISHED_REPORT_EVERY`]: a warning when peers are connected (they pull them at their
+    /// next round), debug when nobody would have received them anyway.
+    fn report_unpublished(&mut self, now: Instant, peers: usize) {
+        let Some(missed) = self.unpublished.take_due(now) else {
+            return;
+        };
+        if peers > 0 {
+            tracing::warn!(
+                missed,
+                peers,
+                "p2p fell behind the ledger; peers will pull what was not pushed"
+            );
+        } else {
+            tracing::debug!(missed, "accepted entries not published (no peer connected)");
+        }
     }
 
     /// Once a second: lift expired bans, ban peers whose gossipsub score fell too low, feed
@@ -187,6 +238,7 @@ impl Task {
             }
         }
         let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        self.report_unpublished(now, connected.len());
         for peer in &connected {
             let offence_score = self.discipline.score(peer, now);
             let gossip = &mut self.swarm.behaviour_mut().gossipsub;
@@ -648,4 +700,28 @@ fn garbled_request(e: &std::io::Error) -> bool {
 fn garbled_response(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), InvalidData | Unsupported | Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpublished_entries_are_summed_and_reported_at_most_every_ten_seconds() {
+        let t0 = Instant::now();
+        let mut u = Unpublished::default();
+        assert_eq!(u.take_due(t0), None, "nothing to report");
+        u.add(3);
+        u.add(4);
+        assert_eq!(u.take_due(t0), Some(7));
+        u.add(5);
+        assert_eq!(u.take_due(t0 + Duration::from_secs(9)), None, "too soon");
+        u.add(1);
+        assert_eq!(
+            u.take_due(t0 + UNPUBLISHED_REPORT_EVERY),
+            Some(6),
+            "summed since the last report"
+        );
+        assert_eq!(u.take_due(t0 + 3 * UNPUBLISHED_REPORT_EVERY), None);
+    }
 }
