@@ -3,6 +3,8 @@
 //! grants until the node dies under them, reporting every acknowledged entry.
 #![allow(dead_code)]
 
+#[path = "../../../tests/http.rs"]
+pub mod http;
 pub mod proc;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,24 @@ impl Daemon {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
     }
+}
+
+/// What a running node's `/metrics` says of its memory: `consent_memory_bytes` by part and
+/// `consent_cached_items` by cache, as (label value, value); empty if it cannot be read.
+pub fn memory_report(dir: &Path) -> Vec<(String, f64)> {
+    let Ok(addr) = std::fs::read_to_string(dir.join("metrics.addr")) else {
+        return Vec::new();
+    };
+    let (_, body) = http::get(addr.trim(), "/metrics");
+    body.lines()
+        .filter_map(|line| {
+            let rest = line
+                .strip_prefix("consent_memory_bytes{part=\"")
+                .or_else(|| line.strip_prefix("consent_cached_items{cache=\""))?;
+            let (label, value) = rest.split_once("\"} ")?;
+            Some((label.to_string(), value.parse().ok()?))
+        })
+        .collect()
 }
 
 pub fn consentd() -> Command {
