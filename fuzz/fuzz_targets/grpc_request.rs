@@ -1,8 +1,9 @@
-//! gRPC requests as any client can send them: a real node (sled store in a temp dir, no p2p)
-//! runs in this process, holding a registrar, an accredited collector with a policy; each input
-//! picks a method and its bytes go to the node as that method's request message, unchanged,
-//! with the collector's session token (so Consent calls get past authentication into decoding
-//! and validation). Any answer is fine; a panic, a hang or a dead node is not.
+//! gRPC requests as any client can send them: a real node (the default store, fjall, in a temp
+//! dir, no p2p) runs in this process, holding a registrar, an accredited collector with a
+//! policy; each input picks a method and its bytes go to the node as that method's request
+//! message, unchanged, with the collector's session token (so Consent calls get past
+//! authentication into decoding and validation). Any answer is fine; a panic, a hang or a dead
+//! node is not.
 #![no_main]
 
 use std::sync::LazyLock;
