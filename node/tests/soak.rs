@@ -218,6 +218,12 @@ async fn preload(load: &Load, scene: &fixtures::Scene, url: &str, citizens: u64)
     }
 }
 
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Picks `n` of `len` indexes spread pseudo-randomly by `round` (no two rounds alike).
 fn spread(round: u64, n: usize, len: usize) -> impl Iterator<Item = usize> {
     (0..n as u64).map(move |j| {
@@ -469,7 +475,8 @@ async fn mixed_load_with_a_restart_loses_nothing_and_memory_stays_flat() {
         }
         assert!(
             Instant::now() < deadline,
-            "A and B did not converge: A holds {at_a} entries, B {at_b}"
+            "A and B did not converge: A holds {at_a} entries, B {at_b}; B's log ends:\n{}",
+            last_lines(&b.log(), 40)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
