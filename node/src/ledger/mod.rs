@@ -6,6 +6,7 @@ pub mod check;
 mod decisions;
 mod log_reads;
 pub mod staged;
+mod stats;
 pub mod tables;
 #[cfg(test)]
 mod tests;
@@ -13,8 +14,8 @@ pub mod tree;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use self::decisions::View;
 use self::staged::Staged;
+pub use self::stats::{Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
@@ -98,82 +100,6 @@ impl Default for LedgerConfig {
             queue_depth: 1_024,
         }
     }
-}
-
-/// Counters the writer publishes after each commit.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Entries in the arrival log, as checks see it (published when a group is applied).
-    pub log_size: AtomicU64,
-    /// Entries in the arrival log known to be on disk (published after the group's fsync).
-    pub durable_size: AtomicU64,
-    /// Feeds known.
-    pub feeds: AtomicU64,
-    /// Feeds frozen.
-    pub frozen: AtomicU64,
-    /// Entries pending.
-    pub pending: AtomicU64,
-    /// Group commits done.
-    pub commits: AtomicU64,
-    /// Entries processed by the writer (any outcome).
-    pub processed: AtomicU64,
-    /// Nanoseconds spent validating and staging.
-    pub stage_ns: AtomicU64,
-    /// Nanoseconds spent applying batches to the store.
-    pub apply_ns: AtomicU64,
-    /// Nanoseconds spent flushing (fsync).
-    pub flush_ns: AtomicU64,
-    /// Bumped by every commit that changed a collector's or registrar's feed state or an
-    /// accreditation: cached collector facts older than this are stale.
-    pub collector_generation: AtomicU64,
-    /// Per shard of subject feeds (see [`decisions::shard`]): bumped by every commit that
-    /// changed a feed of the shard; cached subject facts older than this are stale.
-    pub subject_generations: decisions::Generations,
-    /// Held for writing while the writer applies a group and bumps the generations, and for
-    /// reading while checks read the store: a check (or a whole CheckBatch) sees one state.
-    pub view: RwLock<()>,
-    /// When the node last heard from a peer, Unix ms (0: never).
-    pub peer_contact_ms: AtomicU64,
-    /// Prometheus counters of what the writer and the API do.
-    pub metrics: crate::metrics::Metrics,
-}
-
-impl Stats {
-    /// `(commits, entries, stage ms, apply ms, flush ms)` so far.
-    pub fn timings(&self) -> (u64, u64, u64, u64, u64) {
-        let ms = |a: &AtomicU64| a.load(Ordering::Relaxed) / 1_000_000;
-        (
-            self.commits.load(Ordering::Relaxed),
-            self.processed.load(Ordering::Relaxed),
-            ms(&self.stage_ns),
-            ms(&self.apply_ns),
-            ms(&self.flush_ns),
-        )
-    }
-}
-
-/// What the ledger's bounded in-memory parts hold, read for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Memory {
-    /// The storage engine's caches and write buffers, where the engine reports them.
-    pub store: Option<crate::store::EngineMemory>,
-    /// Subject-collector pairs in the decision cache.
-    pub decision_pairs: usize,
-    /// Older Merkle tree blocks cached for proofs.
-    pub proof_blocks: usize,
-}
-
-/// A snapshot of [`Stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    /// Entries in the arrival log.
-    pub log_size: u64,
-    /// Feeds known.
-    pub feeds: u64,
-    /// Feeds frozen.
-    pub frozen: u64,
-    /// Entries pending.
-    pub pending: u64,
 }
 
 /// The writer thread; join it after [`Ledger::shutdown`].

@@ -23,16 +23,16 @@ use super::{Command, P2pStatus, PeerReport, Purpose, sync};
 use crate::ledger::{Ledger, now_ms};
 
 mod ingest;
+mod unpublished;
 mod witness;
 
 use self::ingest::{Recent, request_for};
+use self::unpublished::Unpublished;
 
 /// How often every connected peer is compared with (anti-entropy), besides on connecting.
 const ROUND_EVERY: Duration = Duration::from_secs(30);
 /// How often bans, scores and cut-short rounds are looked at.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
-/// How often entries the task fell behind publishing are reported (summed) in the log.
-const UNPUBLISHED_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// Sync requests in flight to one peer at most; the rest wait in its queue.
 const MAX_IN_FLIGHT: usize = 32;
 /// How often requests held back by their pace are looked at.
@@ -113,32 +113,6 @@ pub(super) struct Task {
     unpublished: Unpublished,
 }
 
-/// Accepted entries the task fell behind publishing, summed between reports.
-#[derive(Debug, Default)]
-struct Unpublished {
-    count: u64,
-    last_report: Option<Instant>,
-}
-
-impl Unpublished {
-    fn add(&mut self, n: u64) {
-        self.count = self.count.saturating_add(n);
-    }
-
-    /// The count to report now, if any and if [`UNPUBLISHED_REPORT_EVERY`] passed since the
-    /// last report.
-    fn take_due(&mut self, now: Instant) -> Option<u64> {
-        let due = self
-            .last_report
-            .is_none_or(|at| now.duration_since(at) >= UNPUBLISHED_REPORT_EVERY);
-        if self.count == 0 || !due {
-            return None;
-        }
-        self.last_report = Some(now);
-        Some(std::mem::take(&mut self.count))
-    }
-}
-
 impl Task {
     pub(super) fn new(
         swarm: Swarm<Behaviour>,
@@ -210,8 +184,8 @@ impl Task {
     }
 
     /// Says how many accepted entries were not pushed since the last report, at most every
-    /// [`UNPUBLISHED_REPORT_EVERY`]: a warning when peers are connected (they pull them at their
-    /// next round), debug when nobody would have received them anyway.
+    /// 10 s ([`Unpublished`]): a warning when peers are connected (they pull them at their next
+    /// round), debug when nobody would have received them anyway.
     fn report_unpublished(&mut self, now: Instant, peers: usize) {
         let Some(missed) = self.unpublished.take_due(now) else {
             return;
@@ -700,28 +674,4 @@ fn garbled_request(e: &std::io::Error) -> bool {
 fn garbled_response(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(e.kind(), InvalidData | Unsupported | Other)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unpublished_entries_are_summed_and_reported_at_most_every_ten_seconds() {
-        let t0 = Instant::now();
-        let mut u = Unpublished::default();
-        assert_eq!(u.take_due(t0), None, "nothing to report");
-        u.add(3);
-        u.add(4);
-        assert_eq!(u.take_due(t0), Some(7));
-        u.add(5);
-        assert_eq!(u.take_due(t0 + Duration::from_secs(9)), None, "too soon");
-        u.add(1);
-        assert_eq!(
-            u.take_due(t0 + UNPUBLISHED_REPORT_EVERY),
-            Some(6),
-            "summed since the last report"
-        );
-        assert_eq!(u.take_due(t0 + 3 * UNPUBLISHED_REPORT_EVERY), None);
-    }
 }
