@@ -71,9 +71,10 @@ pub fn report_heap_with(probe: fn() -> Option<HeapStats>) {
     let _ = HEAP_PROBE.set(probe);
 }
 
-/// The process's resident set, from `/proc/self/status` (Linux; `None` elsewhere).
-fn process_resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// The resident set of process `pid`, from `/proc/<pid>/status` (Linux; `None` elsewhere). The
+/// soak test and the storage bench read a node's this way from outside.
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
@@ -374,7 +375,7 @@ impl Metrics {
                 .get_or_create(&PartLabels { part })
                 .set(i64::try_from(value).unwrap_or(i64::MAX));
         };
-        if let Some(rss) = process_resident_bytes() {
+        if let Some(rss) = resident_bytes(std::process::id()) {
             bytes("process_resident", rss);
         }
         if let Some(heap) = HEAP_PROBE.get().and_then(|probe| probe()) {

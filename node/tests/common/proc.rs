@@ -6,13 +6,7 @@ use std::path::Path;
 
 /// Resident memory of process `pid`, KiB (0 when it cannot be read).
 pub fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
+    consent_node::metrics::resident_bytes(pid).map_or(0, |b| b / 1024)
 }
 
 /// Bytes of every file under `dir` (whatever the node's engine keeps there).
