@@ -2,8 +2,12 @@
 //! answer computed from the highest subject head any of them can prove. A node that withholds a
 //! revocation answers from an older head and is outvoted; a node that invents a newer head
 //! cannot prove it (heads are signed by the citizen: the SDK verifies the feed's chain with
-//! `consent_proto::chain`). Fewer than `k` answers: deny.
+//! `consent_proto::chain`). Every node that answers from the chosen head must give the same
+//! decision, so a lying node can force a deny but cannot overrule the nodes that answer from its
+//! head. Fewer than `k` answers: deny.
+//! `choose` is the rule, without the network.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use consent_proto::ids::{EntryId, FeedId};
@@ -77,7 +81,8 @@ impl Quorum {
         })
     }
 
-    /// One check, decided from the highest provable subject head among at least `k` answers.
+    /// One check, decided from the highest provable subject head among at least `k` answers; the
+    /// nodes answering from that head must agree (see `choose`).
     pub async fn check(
         &mut self,
         subject: FeedId,
@@ -91,50 +96,32 @@ impl Quorum {
                 .ok()
                 .and_then(Result::ok)
         });
-        let answers: Vec<(usize, pb::CheckResponse)> = futures::future::join_all(asks)
-            .await
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, a)| a.map(|a| (i, a)))
-            .collect();
-        let answered = answers.len();
-        if answered < self.k {
-            return QuorumAnswer {
-                decision: pb::Decision::Deny,
-                response: None,
-                answered,
-                why: format!("only {answered} of the {} required nodes answered", self.k),
-            };
-        }
-        let mut candidates = answers;
-        candidates.sort_by_key(|(_, a)| std::cmp::Reverse(a.subject_head_seq));
-        let agreed = candidates
-            .iter()
-            .all(|(_, a)| a.subject_head == candidates[0].1.subject_head);
-        for (i, answer) in &candidates {
-            if agreed || self.proves(*i, subject, answer).await {
-                let why = if agreed {
-                    format!("{answered} nodes agree on the subject's head")
-                } else {
-                    format!(
-                        "node {} proved the highest subject head (seq {})",
-                        self.members[*i].session.url(),
-                        answer.subject_head_seq
-                    )
-                };
-                return QuorumAnswer {
-                    decision: answer.decision(),
-                    response: Some(answer.clone()),
-                    answered,
-                    why,
-                };
+        let results = futures::future::join_all(asks).await;
+        let mut who = Vec::new();
+        let mut answers = Vec::new();
+        for (i, answer) in results.into_iter().enumerate() {
+            if let Some(answer) = answer {
+                who.push(i);
+                answers.push((self.members[i].session.url().to_string(), answer));
             }
         }
-        QuorumAnswer {
-            decision: pb::Decision::Deny,
-            response: None,
-            answered,
-            why: "no node could prove the subject head it answered from".into(),
+        let mut proofs = BTreeMap::new();
+        loop {
+            match choose(&answers, self.k, &proofs) {
+                Step::Done(answer) => return answer,
+                Step::Prove(j) => {
+                    let proved = self.proves(who[j], subject, &answers[j].1).await;
+                    if proofs.insert(j, proved).is_some() {
+                        // `choose` asks for each proof once; were it to ask again, stop: deny.
+                        return QuorumAnswer {
+                            decision: pb::Decision::Deny,
+                            response: None,
+                            answered: answers.len(),
+                            why: "the quorum asked for the same proof twice".into(),
+                        };
+                    }
+                }
+            }
         }
     }
 
@@ -142,8 +129,8 @@ impl Quorum {
     /// that entry, verified from the inception.
     async fn proves(&mut self, i: usize, subject: FeedId, answer: &pb::CheckResponse) -> bool {
         if answer.subject_head.is_empty() {
-            // No head at all (unknown subject): nothing to prove, and nothing higher.
-            return true;
+            // No head (unknown subject): nothing to prove; `choose` never asks.
+            return false;
         }
         let Ok(claimed) = EntryId::from_slice(&answer.subject_head) else {
             return false;
@@ -159,5 +146,454 @@ impl Quorum {
             consent_proto::chain::verify_chain(&subject, &upto),
             Ok((seq, id)) if seq == answer.subject_head_seq && id == claimed
         )
+    }
+}
+
+/// A subject head as an answer names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// No head: the node does not know the subject.
+    Unknown,
+    /// The subject's entry `id`, at `seq`.
+    At(u64, EntryId),
+}
+
+impl Head {
+    /// The head `answer` names; `None` when the answer is malformed (a head that is not 32 bytes,
+    /// or a seq without a head).
+    fn of(answer: &pb::CheckResponse) -> Option<Head> {
+        if answer.subject_head.is_empty() {
+            return (answer.subject_head_seq == 0).then_some(Head::Unknown);
+        }
+        EntryId::from_slice(&answer.subject_head)
+            .ok()
+            .map(|id| Head::At(answer.subject_head_seq, id))
+    }
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Head::Unknown => f.write_str("head: none (unknown subject)"),
+            Head::At(seq, _) => write!(f, "head at seq {seq}"),
+        }
+    }
+}
+
+/// What [`choose`] needs next.
+#[derive(Debug)]
+enum Step {
+    /// The quorum's answer.
+    Done(QuorumAnswer),
+    /// Whether the node of answer `j` proves the head that answer names.
+    Prove(usize),
+}
+
+/// The quorum's rule, without the network. `answers` holds `(node, answer)`; `proofs[j]` says
+/// whether answer `j`'s node proved the head it names (absent: not asked yet). Returns the answer,
+/// or the one proof it needs first: the caller runs it, records it and calls again. It asks for
+/// each proof at most once, and none when every answer names the same head.
+///
+/// - Answers with a malformed head do not count; fewer than `k` that do: deny.
+/// - The head decided from is the one every answer names, or else the highest one some node
+///   proves. Two different heads proven at that seq (the citizen forked its feed): deny.
+/// - Every answer naming that head must give the same decision, and none may name its entry at
+///   another seq; otherwise deny, naming the nodes. The decision never depends on the order of
+///   the answers.
+/// - No head (unknown subject, or nothing proven) is always a deny.
+fn choose(
+    answers: &[(String, pb::CheckResponse)],
+    k: usize,
+    proofs: &BTreeMap<usize, bool>,
+) -> Step {
+    let answered = answers.len();
+    let deny = |why: String| {
+        Step::Done(QuorumAnswer {
+            decision: pb::Decision::Deny,
+            response: None,
+            answered,
+            why,
+        })
+    };
+    let heads: Vec<(usize, Head)> = answers
+        .iter()
+        .enumerate()
+        .filter_map(|(j, (_, a))| Head::of(a).map(|h| (j, h)))
+        .collect();
+    if heads.len() < k.max(1) {
+        let malformed = answered - heads.len();
+        let also = if malformed > 0 {
+            format!(" ({malformed} more with a malformed head)")
+        } else {
+            String::new()
+        };
+        return deny(format!(
+            "only {} of the {k} required nodes answered{also}",
+            heads.len()
+        ));
+    }
+    let first = heads[0].1;
+    let agreed = heads.len() == answered && heads.iter().all(|(_, h)| *h == first);
+    let (chosen, basis) = if agreed {
+        (first, format!("{answered} nodes agree on the subject's {first}"))
+    } else {
+        match highest_proven(&heads, proofs) {
+            Proven::Ask(j) => return Step::Prove(j),
+            Proven::Head(head, j) => (
+                head,
+                format!("node {} proved the highest subject {head}", answers[j].0),
+            ),
+            Proven::Fork(seq, a, b) => {
+                return deny(format!(
+                    "the subject's feed forks at seq {seq}: nodes {} and {} each proved a \
+                     different head",
+                    answers[a].0, answers[b].0
+                ));
+            }
+            Proven::Nothing => (Head::Unknown, "no node proved a subject head".to_string()),
+        }
+    };
+    if let Head::At(seq, id) = chosen {
+        let elsewhere = heads.iter().find_map(|(j, h)| match h {
+            Head::At(other, named) if *named == id && *other != seq => Some((*j, *other)),
+            _ => None,
+        });
+        if let Some((j, other)) = elsewhere {
+            return deny(format!(
+                "{basis}, but node {} names that entry at seq {other}",
+                answers[j].0
+            ));
+        }
+    }
+    let at: Vec<usize> = heads
+        .iter()
+        .filter(|(_, h)| *h == chosen)
+        .map(|(j, _)| *j)
+        .collect();
+    let Some(&chosen_answer) = at.first() else {
+        return deny("no node could prove the subject head it answered from".into());
+    };
+    let (allowing, denying): (Vec<usize>, Vec<usize>) = at
+        .iter()
+        .copied()
+        .partition(|&j| answers[j].1.decision() == pb::Decision::Allow);
+    let names = |js: &[usize]| {
+        js.iter()
+            .map(|&j| answers[j].0.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !allowing.is_empty() && !denying.is_empty() {
+        return deny(format!(
+            "the nodes disagree at the subject's {chosen}: ALLOW from {}; DENY from {}",
+            names(&allowing),
+            names(&denying)
+        ));
+    }
+    if chosen == Head::Unknown && !allowing.is_empty() {
+        return deny(format!("{basis}, yet {} answered ALLOW", names(&allowing)));
+    }
+    Step::Done(QuorumAnswer {
+        decision: if allowing.is_empty() {
+            pb::Decision::Deny
+        } else {
+            pb::Decision::Allow
+        },
+        response: Some(answers[chosen_answer].1.clone()),
+        answered,
+        why: basis,
+    })
+}
+
+/// Where the search for the highest proven head ended.
+enum Proven {
+    /// The proof of answer `j` is needed first.
+    Ask(usize),
+    /// This head, proven by the node of answer `j`.
+    Head(Head, usize),
+    /// Two different heads at this seq, proven by the nodes of answers `a` and `b`.
+    Fork(u64, usize, usize),
+    /// No head named is proven.
+    Nothing,
+}
+
+/// Walks the heads named in `heads` from the highest seq down and stops at the first seq where
+/// one is proven, once every head named at that seq is settled (proven by one of the nodes that
+/// name it, or failed by all of them).
+fn highest_proven(heads: &[(usize, Head)], proofs: &BTreeMap<usize, bool>) -> Proven {
+    let mut named: Vec<(u64, EntryId)> = heads
+        .iter()
+        .filter_map(|(_, h)| match h {
+            Head::At(seq, id) => Some((*seq, *id)),
+            Head::Unknown => None,
+        })
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    named.reverse();
+    let mut next = 0;
+    while next < named.len() {
+        let seq = named[next].0;
+        let ids: Vec<EntryId> = named[next..]
+            .iter()
+            .take_while(|(s, _)| *s == seq)
+            .map(|(_, id)| *id)
+            .collect();
+        next += ids.len();
+        let mut proven: Vec<(EntryId, usize)> = Vec::new();
+        for id in ids {
+            let mut by = None;
+            let mut unasked = None;
+            for (j, _) in heads.iter().filter(|(_, h)| *h == Head::At(seq, id)) {
+                match proofs.get(j) {
+                    Some(true) => {
+                        by = Some(*j);
+                        break;
+                    }
+                    Some(false) => {}
+                    None => {
+                        if unasked.is_none() {
+                            unasked = Some(*j);
+                        }
+                    }
+                }
+            }
+            match (by, unasked) {
+                (Some(j), _) => proven.push((id, j)),
+                (None, Some(j)) => return Proven::Ask(j),
+                (None, None) => {}
+            }
+        }
+        match proven.as_slice() {
+            [] => {}
+            [(id, j)] => return Proven::Head(Head::At(seq, *id), *j),
+            [(_, a), (_, b), ..] => return Proven::Fork(seq, *a, *b),
+        }
+    }
+    Proven::Nothing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::bytes::Bytes;
+
+    use consent_proto::pb::Decision::{Allow, Deny};
+
+    fn id(n: u8) -> EntryId {
+        EntryId([n; 32])
+    }
+
+    /// `node`'s answer: `decision` from the head `(seq, id)` (`None`: an unknown subject).
+    fn answer(
+        node: &str,
+        head: Option<(u64, EntryId)>,
+        decision: pb::Decision,
+    ) -> (String, pb::CheckResponse) {
+        let (seq, head) = match head {
+            Some((seq, id)) => (seq, Bytes::copy_from_slice(id.as_bytes())),
+            None => (0, Bytes::new()),
+        };
+        let response = pb::CheckResponse {
+            decision: decision as i32,
+            subject_head: head,
+            subject_head_seq: seq,
+            ..Default::default()
+        };
+        (node.to_string(), response)
+    }
+
+    /// Runs `choose` to the end, answering each proof it asks for from `provable` (the nodes that
+    /// hold the chain up to the head they name). Returns the answer and the nodes asked, in order.
+    fn run(
+        answers: &[(String, pb::CheckResponse)],
+        k: usize,
+        provable: &[&str],
+    ) -> (QuorumAnswer, Vec<String>) {
+        let mut proofs = BTreeMap::new();
+        let mut asked = Vec::new();
+        loop {
+            match choose(answers, k, &proofs) {
+                Step::Done(answer) => return (answer, asked),
+                Step::Prove(j) => {
+                    let node = answers[j].0.clone();
+                    let proved = provable.contains(&node.as_str());
+                    assert!(proofs.insert(j, proved).is_none(), "asked twice for {node}");
+                    asked.push(node);
+                }
+            }
+        }
+    }
+
+    /// Every order of `items`.
+    fn orders<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        if items.len() <= 1 {
+            return vec![items.to_vec()];
+        }
+        let mut out = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut order in orders(&rest) {
+                order.insert(0, first.clone());
+                out.push(order);
+            }
+        }
+        out
+    }
+
+    fn names(answers: &[(String, pb::CheckResponse)]) -> Vec<&str> {
+        answers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn a_node_that_allows_where_the_others_deny_at_the_same_head_is_a_deny_in_any_order() {
+        let head = Some((2, id(2)));
+        let answers = [
+            answer("a", head, Deny),
+            answer("b", head, Deny),
+            answer("liar", head, Allow),
+        ];
+        for order in orders(&answers) {
+            for k in [1, 2, 3] {
+                let (out, asked) = run(&order, k, &["a", "b", "liar"]);
+                assert_eq!(out.decision, Deny, "{:?}, k {k}: {}", names(&order), out.why);
+                assert!(out.response.is_none());
+                assert!(
+                    out.why.contains("disagree") && out.why.contains("ALLOW from liar"),
+                    "{}",
+                    out.why
+                );
+                assert!(asked.is_empty(), "they agree on the head: no proof needed");
+            }
+        }
+    }
+
+    #[test]
+    fn a_lying_node_at_the_highest_proven_head_is_a_deny_in_any_order() {
+        // A stale node answers from seq 1; the others from seq 2, where the liar alone allows.
+        let answers = [
+            answer("stale", Some((1, id(1))), Allow),
+            answer("a", Some((2, id(2))), Deny),
+            answer("b", Some((2, id(2))), Deny),
+            answer("liar", Some((2, id(2))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run(&order, 2, &["stale", "a", "b", "liar"]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            assert!(out.why.contains("ALLOW from liar"), "{}", out.why);
+        }
+    }
+
+    #[test]
+    fn the_highest_proven_head_outvotes_a_stale_node_and_an_invented_head() {
+        // The withheld revocation: c is stale and allows, a and b deny at the revocation, and a
+        // liar invents a higher head it cannot prove.
+        let answers = [
+            answer("c", Some((1, id(1))), Allow),
+            answer("a", Some((2, id(2))), Deny),
+            answer("b", Some((2, id(2))), Deny),
+            answer("inventor", Some((3, id(3))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, asked) = run(&order, 2, &["c", "a", "b"]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            let response = out.response.expect("the chosen answer");
+            assert_eq!(response.subject_head_seq, 2);
+            assert_eq!(asked.first().map(String::as_str), Some("inventor"));
+            assert_eq!(asked.len(), 2, "one proof at seq 2 is enough: {asked:?}");
+        }
+        // Everyone agrees: allow, with no proof asked.
+        let head = Some((2, id(2)));
+        let agreeing = [answer("a", head, Allow), answer("b", head, Allow)];
+        let (out, asked) = run(&agreeing, 2, &[]);
+        assert_eq!(out.decision, Allow, "{}", out.why);
+        assert!(out.response.is_some() && asked.is_empty());
+    }
+
+    #[test]
+    fn an_empty_head_never_wins_and_an_unknown_subject_is_never_allowed() {
+        // An empty head with a made-up seq is malformed: it does not count.
+        let mut liar = answer("liar", None, Allow);
+        liar.1.subject_head_seq = u64::MAX;
+        let answers = [
+            liar,
+            answer("a", Some((2, id(2))), Deny),
+            answer("b", Some((2, id(2))), Deny),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run(&order, 2, &["a", "b"]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            assert_eq!(out.response.map(|r| r.subject_head_seq), Some(2));
+            let (out, _) = run(&order, 3, &["a", "b"]);
+            assert_eq!(out.decision, Deny);
+            assert!(out.why.contains("malformed"), "{}", out.why);
+        }
+        // An unknown subject mixed with heads nobody proves, or everywhere: deny.
+        let answers = [
+            answer("a", None, Deny),
+            answer("liar", None, Allow),
+            answer("inventor", Some((4, id(4))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run(&order, 2, &[]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            let (out, _) = run(&order[..2], 2, &[]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+        }
+        let unanimous = [answer("a", None, Allow), answer("b", None, Allow)];
+        let (out, _) = run(&unanimous, 2, &[]);
+        assert_eq!(out.decision, Deny, "{}", out.why);
+        let unknown = [answer("a", None, Deny), answer("b", None, Deny)];
+        let (out, _) = run(&unknown, 2, &[]);
+        assert_eq!(out.decision, Deny, "{}", out.why);
+        assert!(out.response.is_some(), "the nodes' own deny, with its reason");
+    }
+
+    #[test]
+    fn the_chosen_entry_named_at_another_seq_is_a_deny() {
+        let answers = [
+            answer("a", Some((2, id(2))), Allow),
+            answer("b", Some((2, id(2))), Allow),
+            answer("liar", Some((5, id(2))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run(&order, 2, &["a", "b"]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            let why = &out.why;
+            assert!(why.contains("node liar names that entry at seq 5"), "{why}");
+        }
+    }
+
+    #[test]
+    fn two_proven_heads_at_one_seq_are_a_fork_and_a_deny() {
+        let answers = [
+            answer("a", Some((2, id(2))), Allow),
+            answer("b", Some((2, id(7))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run(&order, 2, &["a", "b"]);
+            assert_eq!(out.decision, Deny, "{}", out.why);
+            assert!(out.why.contains("forks at seq 2"), "{}", out.why);
+            // Only one of them proves its head: the other one invented it.
+            let (out, _) = run(&order, 2, &["a"]);
+            assert_eq!(out.decision, Allow, "{}", out.why);
+            let head = out.response.map(|r| r.subject_head);
+            assert_eq!(head, Some(Bytes::copy_from_slice(id(2).as_bytes())));
+        }
+    }
+
+    #[test]
+    fn fewer_than_k_well_formed_answers_is_a_deny() {
+        let mut short = answer("short", Some((2, id(2))), Allow);
+        short.1.subject_head = Bytes::from_static(b"12345");
+        let answers = [short, answer("a", Some((2, id(2))), Allow)];
+        let (out, asked) = run(&answers, 2, &["a"]);
+        assert_eq!(out.decision, Deny, "{}", out.why);
+        assert!(out.response.is_none() && out.answered == 2 && asked.is_empty());
+        let (out, _) = run(&answers, 1, &["a"]);
+        assert_eq!(out.decision, Allow, "a malformed answer is left out: {}", out.why);
+        let (out, _) = run(&[], 1, &[]);
+        assert_eq!(out.decision, Deny);
     }
 }
