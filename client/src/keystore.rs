@@ -1,7 +1,9 @@
 //! The encrypted keystore: one JSON file (mode 0600) holding a master secret and a little state,
 //! encrypted with XChaCha20-Poly1305 under a key derived from the passphrase with Argon2id. The
 //! header (format, role, KDF parameters) is authenticated as associated data, so it cannot be
-//! altered either. Secrets live in `Zeroizing` buffers and are wiped when dropped.
+//! altered either. Secrets (the master secret, its hex in the plaintext, the plaintext itself) live
+//! in `Zeroizing` buffers and are wiped when dropped. A save writes a new temporary file (O_EXCL,
+//! mode 0600) and renames it over the keystore.
 //!
 //! File format (`consent-keystore/v1`):
 //! ```json
@@ -61,6 +63,16 @@ pub enum KeystoreError {
     /// Key derivation or encryption failed.
     #[error("keystore cryptography failed: {0}")]
     Crypto(String),
+    /// Something other than a file sits where a save writes its temporary file.
+    #[error(
+        "{path} is {what}, where the keystore writes its temporary file; nothing was saved: remove it and try again (if you did not put it there, someone may be redirecting your keystore's writes)"
+    )]
+    InTheWay {
+        /// The temporary file's path.
+        path: PathBuf,
+        /// What is there.
+        what: &'static str,
+    },
 }
 
 /// KDF parameters stored in the header.
@@ -127,10 +139,37 @@ pub struct OwnFeed {
     pub rotations: u32,
 }
 
+/// The plaintext. The master secret's hex is wiped when dropped, on success and on error alike.
 #[derive(Serialize, Deserialize)]
 struct Plain {
-    master: String,
+    #[serde(serialize_with = "secret_str", deserialize_with = "secret_string")]
+    master: Zeroizing<String>,
     state: State,
+}
+
+fn secret_str<S: serde::Serializer>(value: &Zeroizing<String>, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(value.as_str())
+}
+
+fn secret_string<'de, D: serde::Deserializer<'de>>(
+    input: D,
+) -> Result<Zeroizing<String>, D::Error> {
+    String::deserialize(input).map(Zeroizing::new)
+}
+
+/// Counts the bytes written to it: the plaintext buffer is sized exactly beforehand, so it never
+/// grows (a growing `Vec` leaves copies of the secret behind in the memory it frees).
+struct Count(usize);
+
+impl Write for Count {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An unlocked keystore.
@@ -281,9 +320,8 @@ impl Keystore {
                 .map_err(|_| KeystoreError::WrongPassphrase(path.to_path_buf()))?,
         );
         let plain: Plain = serde_json::from_slice(&plain).map_err(|e| invalid(e.to_string()))?;
-        let master_hex = Zeroizing::new(plain.master);
         let mut master = Zeroizing::new([0u8; 32]);
-        hex::decode_to_slice(master_hex.as_bytes(), master.as_mut())
+        hex::decode_to_slice(plain.master.as_bytes(), master.as_mut())
             .map_err(|_| invalid("master secret".into()))?;
         Ok(Keystore {
             path: path.to_path_buf(),
@@ -295,19 +333,29 @@ impl Keystore {
         })
     }
 
-    /// Encrypts and writes the keystore atomically (temp file, fsync, rename), mode 0600.
+    /// Encrypts and writes the keystore atomically (temp file, fsync, rename), mode 0600. The
+    /// temp file (the keystore's path with the extension `tmp`) is always a new file, never
+    /// reached through a link; a regular file left there by a crashed save is replaced, anything
+    /// else is refused ([`KeystoreError::InTheWay`]).
     pub fn save(&self) -> Result<(), KeystoreError> {
         let io = |source| KeystoreError::Io {
             path: self.path.clone(),
             source,
         };
-        let plain = Zeroizing::new(
-            serde_json::to_vec(&Plain {
-                master: hex::encode(self.master.as_ref()),
-                state: self.state.clone(),
-            })
-            .map_err(|e| KeystoreError::Crypto(e.to_string()))?,
-        );
+        let crypto = |e: serde_json::Error| KeystoreError::Crypto(e.to_string());
+        let mut master_hex = Zeroizing::new([0u8; 64]);
+        hex::encode_to_slice(&self.master[..], &mut master_hex[..])
+            .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
+        let mut master = Zeroizing::new(String::with_capacity(64));
+        master.extend(master_hex.iter().map(|&b| char::from(b)));
+        let record = Plain {
+            master,
+            state: self.state.clone(),
+        };
+        let mut size = Count(0);
+        serde_json::to_writer(&mut size, &record).map_err(crypto)?;
+        let mut plain = Zeroizing::new(Vec::with_capacity(size.0));
+        serde_json::to_writer(&mut *plain, &record).map_err(crypto)?;
         let nonce = random::<24>()?;
         let role = self.role.name().to_string();
         let cipher = XChaCha20Poly1305::new(self.key.as_ref().into());
@@ -334,14 +382,7 @@ impl Keystore {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let tmp = self.path.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options.open(&tmp).map_err(io)?;
+        let mut f = create_temp(&tmp)?;
         f.write_all(text.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)?;
@@ -362,6 +403,43 @@ impl Keystore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Creates `tmp`, the temporary file of a save: a new file, mode 0600, never reached through a
+/// link. `create_new` (O_CREAT | O_EXCL) fails on anything already at `tmp` and does not follow a
+/// symbolic link there. A regular file there is what a crashed save left: it is removed (never
+/// opened) and creation is tried once more. Anything else, a symbolic link included, is left
+/// alone and refused ([`KeystoreError::InTheWay`]).
+fn create_temp(tmp: &Path) -> Result<std::fs::File, KeystoreError> {
+    let io = |source| KeystoreError::Io {
+        path: tmp.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        other => return other.map_err(io),
+    }
+    let stale = std::fs::symlink_metadata(tmp).map_err(io)?.file_type();
+    if !stale.is_file() {
+        let what = if stale.is_symlink() {
+            "a symbolic link"
+        } else {
+            "not a regular file"
+        };
+        return Err(KeystoreError::InTheWay {
+            path: tmp.to_path_buf(),
+            what,
+        });
+    }
+    std::fs::remove_file(tmp).map_err(io)?;
+    options.open(tmp).map_err(io)
 }
 
 /// The recovery key: the master secret as a bech32m string with prefix `recovery`.
@@ -487,6 +565,68 @@ mod tests {
             Keystore::open(&dir.path().join("none.json"), "x"),
             Err(KeystoreError::Missing(_))
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_temp_path_is_never_followed() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, master) = create(dir.path());
+        let before = std::fs::read(&path).expect("read");
+        let tmp = path.with_extension("tmp");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "untouched").expect("write");
+        let missing = dir.path().join("created-through-the-link");
+        for target in [&victim, &missing] {
+            symlink(target, &tmp).expect("symlink");
+            let ks = Keystore::open(&path, "a good passphrase").expect("open");
+            match ks.save() {
+                Err(KeystoreError::InTheWay { what, .. }) => assert_eq!(what, "a symbolic link"),
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+            assert_eq!(std::fs::read_to_string(&victim).expect("read"), "untouched");
+            assert!(!missing.exists(), "nothing is created through the link");
+            let left = std::fs::symlink_metadata(&tmp).expect("still there");
+            assert!(left.file_type().is_symlink(), "the link is left alone");
+            assert_eq!(std::fs::read(&path).expect("read"), before, "the keystore is unchanged");
+            std::fs::remove_file(&tmp).expect("remove the link");
+        }
+        // With the link gone, saving works again.
+        let ks = Keystore::open(&path, "a good passphrase").expect("open");
+        ks.save().expect("save");
+        assert_eq!(*Keystore::open(&path, "a good passphrase").expect("open").master(), master);
+        // A directory there is refused too.
+        std::fs::create_dir(&tmp).expect("mkdir");
+        assert!(matches!(ks.save(), Err(KeystoreError::InTheWay { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_temp_file_left_by_a_crash_is_replaced_by_a_private_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, master) = create(dir.path());
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, "half a keystore").expect("write");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let ks = Keystore::open(&path, "a good passphrase").expect("open");
+        ks.save().expect("save");
+        assert!(!tmp.exists(), "the leftover is gone");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the leftover's mode did not carry over");
+        assert_eq!(*Keystore::open(&path, "a good passphrase").expect("open").master(), master);
+    }
+
+    #[test]
+    fn the_plaintext_master_secret_is_wiped_on_drop_and_its_format_is_unchanged() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let hex_master = "07".repeat(32);
+        let text = format!(r#"{{"master":"{hex_master}","state":{{"pairwise":{{}},"own":null}}}}"#);
+        let plain: Plain = serde_json::from_str(&text).expect("parses");
+        wiped_on_drop(&plain.master);
+        assert_eq!(plain.master.as_str(), hex_master);
+        assert_eq!(serde_json::to_string(&plain).expect("serializes"), text);
     }
 
     #[test]
