@@ -80,7 +80,10 @@ fn main() -> anyhow::Result<()> {
             feeds: vec![c0.feed.0],
         },
         SyncRequest::Digests { prefix: vec![] },
-        SyncRequest::Heads { prefix: vec![0x12] },
+        SyncRequest::Heads {
+            prefix: vec![0x12],
+            after: None,
+        },
         SyncRequest::Checkpoint {
             at: Some(2),
             since: 1,

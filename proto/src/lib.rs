@@ -56,10 +56,21 @@
 //! as the grant's; a revoke names an unrevoked grant of the same feed; an ack answers a request or
 //! an erase-revocation that concerns the acking collector); a registrar feed must be listed in the
 //! network genesis. An entry whose predecessor or referenced entry is missing is *pending*.
-//! A second valid entry at an existing `(feed, seq)` with a different id (a different payload, or
-//! the same payload signed again differently) is an **equivocation**: the feed is frozen. Wallets
-//! retry with the exact bytes they sent (Ed25519 signing is deterministic), so honest retries
-//! are duplicates.
+//! A second entry at an existing `(feed, seq)` with a different id (a different payload, or the
+//! same payload signed again differently) is an **equivocation** when the author signed it, judged
+//! by the feed's keys *as of seq − 1* on the node's own branch ([`validate::author_signed`]): the
+//! key in force after `seq − 1` signed it, or it is a `Rotation` to the next key committed by then,
+//! signed by that key (for seq 0: the inception's own key). Then the node keeps both entries as
+//! proof, freezes the feed and passes the second entry on, so every node that holds either branch
+//! freezes it too. Judging by the key the node holds *at* `seq` would be wrong: if one branch
+//! rotates at `seq` and the other does not, each side would find the other badly signed. A
+//! conflicting entry that fails this test is refused as `unproven-conflict` (it may be the
+//! author's, on a branch that rotated earlier), and an entry at `head + 1` whose `prev` is not the
+//! head as `wrong-prev`; both depend on which branch a node holds, so a node never blames the peer
+//! that relayed them ([`validate::Rejection::blameless`]) and instead pulls the peer's branch of the
+//! feed from the seq where its own key in force came in (`fetch_from`), which reaches back to the
+//! fork. Wallets retry with the exact bytes they sent (Ed25519 signing is deterministic), so
+//! honest retries are duplicates.
 //!
 //! ## Deciding a check
 //! See [`decide::decide`] for the rule, including which grant and reason a deny names.

@@ -8,8 +8,7 @@ use crate::body::Body;
 use crate::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
 use crate::entry::Entry;
 use crate::ids::{EntryId, FeedId};
-use crate::keys::PublicKey;
-use crate::validate::{FeedState, LedgerView, Rules, Verdict, validate};
+use crate::validate::{FeedState, KeyState, LedgerView, Rules, Verdict, validate};
 use crate::vocab::{RequestKind, Role};
 
 /// An in-memory ledger.
@@ -18,7 +17,7 @@ pub struct MemoryLedger {
     feeds: HashMap<FeedId, FeedState>,
     entries: HashMap<EntryId, Entry>,
     by_seq: HashMap<(FeedId, u64), EntryId>,
-    keys: HashMap<(FeedId, u64), PublicKey>,
+    keys: HashMap<(FeedId, u64), KeyState>,
     revoked: HashSet<EntryId>,
     registrars: HashSet<FeedId>,
 }
@@ -38,7 +37,7 @@ impl LedgerView for MemoryLedger {
             .and_then(|id| self.entries.get(id))
             .cloned())
     }
-    fn key_at(&self, feed: &FeedId, seq: u64) -> Result<Option<PublicKey>, Self::Error> {
+    fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, Self::Error> {
         Ok(self.keys.get(&(*feed, seq)).copied())
     }
     fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error> {
@@ -78,14 +77,20 @@ impl MemoryLedger {
         };
         match &verdict {
             Verdict::Accept { state } => {
-                let key = match entry.key_in_body() {
-                    Some(k) => k,
-                    None => match PublicKey::from_bytes(&state.signing_key) {
-                        Ok(k) => k,
-                        Err(_) => return verdict,
-                    },
+                let since = match entry.key_in_body() {
+                    Some(_) => entry.seq,
+                    None => entry
+                        .seq
+                        .checked_sub(1)
+                        .and_then(|prev| self.keys.get(&(entry.feed, prev)))
+                        .map_or(0, |k| k.since),
                 };
-                self.keys.insert((entry.feed, entry.seq), key);
+                let keys = KeyState {
+                    signing_key: state.signing_key,
+                    next_key_digest: state.next_key_digest,
+                    since,
+                };
+                self.keys.insert((entry.feed, entry.seq), keys);
                 self.by_seq.insert((entry.feed, entry.seq), entry.id);
                 self.entries.insert(entry.id, entry.clone());
                 self.feeds.insert(entry.feed, state.clone());

@@ -1,8 +1,18 @@
 //! Whether an entry may extend its feed, given the ledger so far: pure functions over a
 //! [`LedgerView`] that return a typed [`Rejection`] for every reason an entry is refused.
 //!
-//! The order of checks is fixed: frozen feed; duplicate or equivocation at an existing seq; gap
+//! The order of checks is fixed: at an existing seq, duplicate, then frozen feed, then whether the
+//! author's key signed it (equivocation) or not (an unproven conflict); a frozen feed; gap
 //! (pending); prev; time; role; signature; references (possibly pending); body rules.
+//!
+//! **Equivocation evidence.** A second entry at an existing seq `s` is evidence against the author
+//! when the author's keys *as of seq `s - 1`* signed it: the key in force after `s - 1`, or, for a
+//! `Rotation`, the committed next key it introduces (see [`author_signed`]). Comparing against the
+//! key this node holds *at* `s` would not do: if one branch rotates at `s` and the other does not,
+//! each node would find the other branch's entry badly signed. A conflicting entry that the keys as
+//! of `s - 1` did not sign may still be the author's, on a branch that rotated earlier: it is
+//! refused as [`Rejection::UnprovenConflict`], which names where to fetch the sender's branch from,
+//! and, like [`Rejection::WrongPrev`], says nothing about the sender (see [`Rejection::blameless`]).
 
 use std::collections::HashSet;
 
@@ -49,11 +59,32 @@ pub enum Rejection {
     /// seq does not fit the body (inception at 0 only).
     #[error("bad seq: {0}")]
     BadSeq(String),
-    /// prev is not the id of the feed's current head.
-    #[error("prev does not match the head of the feed at seq {head_seq}")]
+    /// prev is not the id of the feed's current head: the entry belongs to another branch of the
+    /// feed (a fork), or the author's wallet is behind. Depends on what this node holds.
+    #[error(
+        "prev does not match the head of the feed at seq {head_seq} (another branch of the feed? \
+         its entries from seq {fetch_from} show where it forked)"
+    )]
     WrongPrev {
         /// Head seq of the feed.
         head_seq: u64,
+        /// Seq from which the sender's branch shows the fork: where the key in force at the
+        /// head was introduced.
+        fetch_from: u64,
+    },
+    /// Another entry at a seq this node holds, not signed by the author's keys as of the seq
+    /// before it on this node's branch. It may still be the author's, on a branch that rotated
+    /// its key earlier: the sender's entries from `fetch_from` show it. Depends on what this node
+    /// holds.
+    #[error(
+        "another entry at seq {seq}, not signed by the keys this node has in force before it; \
+         the feed's entries from seq {fetch_from} would show a fork"
+    )]
+    UnprovenConflict {
+        /// The entry's seq.
+        seq: u64,
+        /// Where the key in force before `seq` (on this node's branch) was introduced.
+        fetch_from: u64,
     },
     /// time_ms is before the previous entry's.
     #[error("time {time_ms} is before the previous entry's time {prev_ms}")]
@@ -156,6 +187,7 @@ impl Rejection {
             Rejection::BadField { .. } => "bad-field",
             Rejection::BadSeq(_) => "bad-seq",
             Rejection::WrongPrev { .. } => "wrong-prev",
+            Rejection::UnprovenConflict { .. } => "unproven-conflict",
             Rejection::TimeBeforePrev { .. } => "time-before-prev",
             Rejection::TimeInFuture { .. } => "time-in-future",
             Rejection::TimeTooOld(_) => "time-too-old",
@@ -183,6 +215,29 @@ impl Rejection {
             Rejection::TooLarge { .. } => RejectionClass::Limit,
             Rejection::FeedFrozen => RejectionClass::Precondition,
             _ => RejectionClass::Invalid,
+        }
+    }
+
+    /// Whether the rejection says nothing about whoever relayed the entry: it depends on this
+    /// node's clock or on what this node holds (another branch of a forked feed, a frozen feed),
+    /// so an honest peer may well have accepted the entry. Peers are never blamed for these.
+    pub fn blameless(&self) -> bool {
+        matches!(
+            self,
+            Rejection::TimeInFuture { .. }
+                | Rejection::FeedFrozen
+                | Rejection::WrongPrev { .. }
+                | Rejection::UnprovenConflict { .. }
+        )
+    }
+
+    /// Where the sender's branch of the feed should be fetched from to find a fork, when the
+    /// rejection depends on which branch this node holds.
+    pub fn fetch_from(&self) -> Option<u64> {
+        match self {
+            Rejection::WrongPrev { fetch_from, .. }
+            | Rejection::UnprovenConflict { fetch_from, .. } => Some(*fetch_from),
+            _ => None,
         }
     }
 }
@@ -222,10 +277,49 @@ pub trait LedgerView {
     fn entry(&self, id: &EntryId) -> Result<Option<Entry>, Self::Error>;
     /// The accepted entry at `(feed, seq)`.
     fn entry_at(&self, feed: &FeedId, seq: u64) -> Result<Option<Entry>, Self::Error>;
-    /// The key that signed the accepted entry at `(feed, seq)` (for equivocation proofs).
-    fn key_at(&self, feed: &FeedId, seq: u64) -> Result<Option<PublicKey>, Self::Error>;
+    /// The author's keys once the accepted entry at `(feed, seq)` is applied (for equivocation
+    /// evidence at `seq + 1`); `None` when the feed holds no entry at `seq`.
+    fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, Self::Error>;
     /// Whether a grant has been revoked.
     fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error>;
+}
+
+/// A feed's keys at one point of its chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyState {
+    /// The key that signs the next entry that is not a rotation (encoded [`PublicKey`]).
+    pub signing_key: [u8; 32],
+    /// The digest the key of the next rotation must have.
+    pub next_key_digest: Digest,
+    /// Seq of the inception or rotation that introduced `signing_key`.
+    pub since: u64,
+}
+
+/// Whether the author signed `entry` at its seq, given `before`: the feed's keys once the entry at
+/// `seq - 1` is applied (`None` for an inception). True when the key in force signed it, or when it
+/// is a `Rotation` to the committed next key signed by that key; for seq 0, when the inception's
+/// own key signed it. Two different entries at one seq that both pass are an equivocation.
+pub fn author_signed(entry: &Entry, before: Option<&KeyState>) -> bool {
+    author_signed_with(entry, before, |key| {
+        PublicKey::from_bytes(key).is_ok_and(|k| entry.verify(&k))
+    })
+}
+
+fn author_signed_with(
+    entry: &Entry,
+    before: Option<&KeyState>,
+    signed_by: impl Fn(&[u8; 32]) -> bool,
+) -> bool {
+    match (entry.seq, before, &entry.body) {
+        (0, _, Body::Inception(inception)) => signed_by(&inception.signing_key.to_bytes()),
+        (0, _, _) | (_, None, _) => false,
+        (_, Some(keys), body) => {
+            signed_by(&keys.signing_key)
+                || matches!(body, Body::Rotation(r)
+                    if r.signing_key.next_key_digest() == keys.next_key_digest
+                        && signed_by(&r.signing_key.to_bytes()))
+        }
+    }
 }
 
 /// Network-wide rules the node applies.
@@ -308,8 +402,12 @@ pub fn validate_preverified<V: LedgerView>(
     if let Some(state) = &state {
         if entry.seq <= state.head_seq {
             let Some(existing) = view.entry_at(&entry.feed, entry.seq)? else {
-                // Heads imply every entry below them is held; treat a hole as a fork attempt.
-                return reject(Rejection::BadSeq("no entry held at that seq".into()));
+                // Heads imply every entry below them is held: a hole is this node's damage, not
+                // the sender's fault.
+                return reject(Rejection::UnprovenConflict {
+                    seq: entry.seq,
+                    fetch_from: 0,
+                });
             };
             if existing.id == entry.id {
                 return Ok(Verdict::Duplicate {
@@ -319,14 +417,27 @@ pub fn validate_preverified<V: LedgerView>(
             if state.frozen {
                 return reject(Rejection::FeedFrozen);
             }
-            let Some(key) = view.key_at(&entry.feed, entry.seq)? else {
-                return reject(Rejection::BadSignature);
+            let before = match entry.seq {
+                0 => None,
+                seq => match view.keys_after(&entry.feed, seq - 1)? {
+                    Some(keys) => Some(keys),
+                    // A hole below the head: nothing to compare with here.
+                    None => {
+                        return reject(Rejection::UnprovenConflict {
+                            seq: entry.seq,
+                            fetch_from: 0,
+                        });
+                    }
+                },
             };
-            if !signed_by(&key.to_bytes()) {
-                return reject(Rejection::BadSignature);
+            if author_signed_with(entry, before.as_ref(), signed_by) {
+                return Ok(Verdict::Equivocation {
+                    existing: Box::new(existing),
+                });
             }
-            return Ok(Verdict::Equivocation {
-                existing: Box::new(existing),
+            return reject(Rejection::UnprovenConflict {
+                seq: entry.seq,
+                fetch_from: before.map_or(0, |k| k.since),
             });
         }
         if state.frozen {
@@ -356,8 +467,12 @@ pub fn validate_preverified<V: LedgerView>(
         });
     }
     if entry.prev != Some(state.head_id) {
+        let fetch_from = view
+            .keys_after(&entry.feed, state.head_seq)?
+            .map_or(0, |k| k.since);
         return reject(Rejection::WrongPrev {
             head_seq: state.head_seq,
+            fetch_from,
         });
     }
     if let Some(r) = time_problem(entry.time_ms, Some(state.head_time_ms), rules.now_ms) {

@@ -591,7 +591,8 @@ fn pending_duplicate_equivocation_frozen() {
         )
         .expect("valid");
     assert_eq!(rejected(w.ledger.submit(&next, NOW)), Rejection::FeedFrozen);
-    // A fork signed by another key is no proof: it is a bad signature (checked on a fresh feed).
+    // A fork signed by another key is no proof, and says nothing about who relayed it: it may be
+    // the author's on a branch that rotated earlier (checked on a fresh feed).
     let mut w2 = world();
     let b = w2.grant_body();
     let g = w2.alice.append(T0 + DAY, b).expect("valid");
@@ -605,10 +606,96 @@ fn pending_duplicate_equivocation_frozen() {
         &key("mallory"),
     )
     .expect("valid");
+    let refused = rejected(w2.ledger.submit(&forged, NOW));
     assert_eq!(
-        rejected(w2.ledger.submit(&forged, NOW)),
-        Rejection::BadSignature
+        refused,
+        Rejection::UnprovenConflict {
+            seq: 1,
+            fetch_from: 0
+        }
     );
+    assert!(refused.blameless());
+}
+
+/// The split the security review reproduced: one branch rotates at seq s, the other signs an
+/// ordinary entry at s with the key in force before it. Each node must see the other branch's
+/// entry as an equivocation (not a bad signature), whichever it holds; later entries of the other
+/// branch are refused without blame and name where that branch can be fetched from.
+#[test]
+fn a_fork_where_one_branch_rotates_is_an_equivocation_on_both_sides() {
+    let w = world();
+    let feed = w.alice.feed();
+    let a0 = w.alice.head();
+    let fork = |key0: &str, key1: &str| {
+        Author::resume(Role::Citizen, key(key0), key(key1), feed, 0, a0)
+    };
+    // Branch R: rotation to alice/1 at seq 1, then a request signed by alice/1.
+    let mut branch_r = fork("alice/0", "alice/1");
+    let rotation = branch_r.rotate(T0 + DAY, key("alice/2")).expect("valid");
+    let r2 = branch_r
+        .append(T0 + DAY, request(w.scene.collector.feed(), RequestKind::Access))
+        .expect("valid");
+    // Branch G: a grant at seq 1 signed by alice/0, then a request.
+    let mut branch_g = fork("alice/0", "alice/1");
+    let grant1 = branch_g.append(T0 + DAY, w.grant_body()).expect("valid");
+    let g2 = branch_g
+        .append(T0 + DAY, request(w.scene.collector.feed(), RequestKind::Erasure))
+        .expect("valid");
+    let g3 = branch_g
+        .append(T0 + DAY, request(w.scene.collector.feed(), RequestKind::Access))
+        .expect("valid");
+
+    // A node holding branch R.
+    let mut holds_r = world().ledger;
+    accept(&mut holds_r, &rotation);
+    accept(&mut holds_r, &r2);
+    // G's seq 2 is not signed by the key R has in force at seq 1: unproven, fetch from seq 1.
+    let refused = rejected(holds_r.submit(&g2, NOW));
+    assert_eq!(
+        refused,
+        Rejection::UnprovenConflict {
+            seq: 2,
+            fetch_from: 1
+        }
+    );
+    assert!(refused.blameless());
+    assert_eq!(refused.fetch_from(), Some(1));
+    // G's seq 3 names G's seq 2 as prev: another branch, fetch from where R's key came in.
+    let refused = rejected(holds_r.submit(&g3, NOW));
+    assert_eq!(
+        refused,
+        Rejection::WrongPrev {
+            head_seq: 2,
+            fetch_from: 1
+        }
+    );
+    assert!(refused.blameless());
+    // Fetching from seq 1 brings G's grant: the keys as of seq 0 signed it.
+    assert!(matches!(
+        holds_r.submit(&grant1, NOW),
+        Verdict::Equivocation { .. }
+    ));
+    assert_eq!(rejected(holds_r.submit(&g2, NOW)), Rejection::FeedFrozen);
+
+    // A node holding branch G sees R's rotation (to the committed key) as an equivocation too.
+    let mut holds_g = world().ledger;
+    accept(&mut holds_g, &grant1);
+    accept(&mut holds_g, &g2);
+    assert!(matches!(
+        holds_g.submit(&rotation, NOW),
+        Verdict::Equivocation { .. }
+    ));
+
+    // A rotation to a key that was never committed proves nothing.
+    let mut holds_g = world().ledger;
+    accept(&mut holds_g, &grant1);
+    let rogue = Author::resume(Role::Citizen, key("alice/0"), key("mallory"), feed, 0, a0)
+        .rotate(T0 + DAY, key("mallory/next"))
+        .expect("valid");
+    assert!(matches!(
+        rejected(holds_g.submit(&rogue, NOW)),
+        Rejection::UnprovenConflict { seq: 1, .. }
+    ));
 }
 
 #[test]
@@ -624,7 +711,14 @@ fn every_rejection_code_is_distinct() {
             problem: String::new(),
         },
         Rejection::BadSeq(String::new()),
-        Rejection::WrongPrev { head_seq: 0 },
+        Rejection::WrongPrev {
+            head_seq: 0,
+            fetch_from: 0,
+        },
+        Rejection::UnprovenConflict {
+            seq: 0,
+            fetch_from: 0,
+        },
         Rejection::TimeBeforePrev {
             time_ms: 0,
             prev_ms: 0,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::validate::{LedgerView, author_signed};
 
 use super::tables::{
     self, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta, prefix,
@@ -96,11 +97,6 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             let version = <[u8; 4]>::try_from(v.as_slice())
                 .map(u32::from_be_bytes)
                 .unwrap_or(0);
-            if version != SCHEMA_VERSION {
-                return Err(LedgerError::CorruptStore(format!(
-                    "the store has layout version {version}, this consentd reads version {SCHEMA_VERSION}"
-                )));
-            }
             let stored = store
                 .get(meta::GENESIS)?
                 .map(|v| String::from_utf8_lossy(&v).into_owned());
@@ -109,6 +105,14 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
                     "the store belongs to the network with genesis digest {}, but this node was started with \
                      genesis digest {genesis_digest}; use the matching genesis file or another data directory",
                     stored.unwrap_or_else(|| "(none)".into())
+                )));
+            }
+            if version != SCHEMA_VERSION && !super::migrate::migrate(store, version)? {
+                return Err(LedgerError::CorruptStore(format!(
+                    "the store has layout version {version}, this consentd reads version \
+                     {SCHEMA_VERSION} and migrates only from version 3; run the consentd release \
+                     that wrote it, or move the data directory aside and let the node sync anew \
+                     from its peers"
                 )));
             }
             Ok(())
@@ -307,6 +311,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
     for table in [
         prefix::ENTRY,
         prefix::SEQ,
+        prefix::ROTATION,
         prefix::LOG,
         prefix::GRANT,
         prefix::OPT_OUT,
@@ -368,16 +373,18 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
             continue;
         };
         let feed = FeedId(tables::bytes32(&key[1..33])?);
-        let key_at = ours
-            .get(&tables::feed_key(&feed))
-            .map(|v| tables::decode::<FeedRecord>(v, "feed"))
-            .transpose()?
-            .and_then(|r| r.key_at(a.seq));
+        // Both must be the author's at that seq, judged by the keys as of the seq before it.
+        let before = match a.seq.checked_sub(1) {
+            None => None,
+            Some(prev) => super::staged::Staged::new(store).keys_after(&feed, prev)?,
+        };
         let valid = a.feed == feed
             && b.feed == feed
             && a.seq == b.seq
-            && a.payload != b.payload
-            && key_at.is_some_and(|k| a.verify(&k) && b.verify(&k));
+            && a.id != b.id
+            && (a.seq == 0 || before.is_some())
+            && author_signed(&a, before.as_ref())
+            && author_signed(&b, before.as_ref());
         if !valid {
             report.add(format!(
                 "equivocation proof for {feed:?} does not prove anything"

@@ -5,6 +5,7 @@
 pub mod check;
 mod decisions;
 mod log_reads;
+mod migrate;
 pub mod staged;
 mod stats;
 pub mod tables;
@@ -557,11 +558,29 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Heads `(feed, seq, head id, frozen)` of the feeds whose id starts with `prefix`.
-    pub fn heads_with_prefix(&self, prefix: &[u8]) -> Result<Vec<FeedHead>, LedgerError> {
-        let scan = [&[tables::prefix::FEED][..], prefix].concat();
+    /// Heads `(feed, seq, head id, frozen)` of the feeds whose id starts with `prefix`, in feed
+    /// order, after feed `after` if given, at most `limit`.
+    pub fn heads_with_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8; 32]>,
+        limit: usize,
+    ) -> Result<Vec<FeedHead>, LedgerError> {
+        let start = [&[tables::prefix::FEED][..], prefix].concat();
+        let from = match after {
+            // Just after `after`, if it lies under the prefix at all.
+            Some(after) if after.starts_with(prefix) => {
+                [&[tables::prefix::FEED][..], &after[..], &[0][..]].concat()
+            }
+            Some(after) if after[..] < *prefix => start.clone(),
+            Some(_) => return Ok(Vec::new()),
+            None => start.clone(),
+        };
+        let Some(end) = prefix_end(&start) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        for pair in self.store.scan_prefix(&scan) {
+        for pair in self.store.scan_range(&from, &end).take(limit) {
             let (key, value) = pair?;
             let record: tables::FeedRecord = tables::decode(&value, "feed")?;
             out.push((
@@ -627,4 +646,17 @@ impl Ledger {
 
     /// Interval at which [`Ledger::tick`] should be called.
     pub const TICK: Duration = Duration::from_secs(30);
+}
+
+/// The first key after every key that starts with `prefix` (`None`: no such key, the prefix is
+/// all 0xff).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }

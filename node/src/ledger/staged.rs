@@ -5,10 +5,9 @@ use std::collections::HashMap;
 
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
-use consent_proto::keys::PublicKey;
-use consent_proto::validate::{FeedState, LedgerView};
+use consent_proto::validate::{FeedState, KeyState, LedgerView};
 
-use super::tables::{self, FeedRecord, GrantRecord};
+use super::tables::{self, FeedRecord, GrantRecord, RotationRecord};
 use crate::store::{KvStore, StoreError, Write};
 
 /// The store plus the writes staged so far.
@@ -98,8 +97,34 @@ impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
         self.entry(&EntryId(tables::bytes32(&id)?))
     }
 
-    fn key_at(&self, feed: &FeedId, seq: u64) -> Result<Option<PublicKey>, StoreError> {
-        Ok(self.feed_record(feed)?.and_then(|r| r.key_at(seq)))
+    fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, StoreError> {
+        let Some(record) = self.feed_record(feed)? else {
+            return Ok(None);
+        };
+        if seq > record.head_seq {
+            return Ok(None);
+        }
+        // Walk back through the rotations after `seq` (each row names the keys it replaced).
+        let mut keys = record.keys();
+        while keys.since > seq {
+            let row = self
+                .get(&tables::rotation_key(feed, keys.since))?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "rotation record missing for {feed:?} at seq {}",
+                        keys.since
+                    ))
+                })?;
+            let row: RotationRecord = tables::decode(&row, "rotation")?;
+            if row.previous.since >= keys.since {
+                return Err(StoreError::Corrupt(format!(
+                    "rotation record for {feed:?} at seq {} points forward",
+                    keys.since
+                )));
+            }
+            keys = row.previous.into();
+        }
+        Ok(Some(keys))
     }
 
     fn is_revoked(&self, grant: &EntryId) -> Result<bool, StoreError> {

@@ -6,6 +6,7 @@
 //! | `E` entries | `E` id | arrival index (8, BE) ‖ encoded `SignedEntry` |
 //! | `S` by seq | `S` feed seq(8, BE) | entry id |
 //! | `F` feeds | `F` feed | [`FeedRecord`] |
+//! | `R` rotations | `R` feed seq(8, BE) | [`RotationRecord`]: the keys a rotation introduced, and where the keys before it came from |
 //! | `L` log | `L` index(8, BE) | entry id |
 //! | `G` grants | `G` subject collector seq(8, BE) | [`GrantRecord`] |
 //! | `O` opt-outs | `O` subject collector | seq (8, BE) of the latest opt-out of sale/sharing |
@@ -20,15 +21,15 @@
 
 use consent_proto::decide::{AccreditationFacts, GrantFacts};
 use consent_proto::ids::{Digest, EntryId, FeedId};
-use consent_proto::keys::PublicKey;
-use consent_proto::validate::{FeedState, Missing};
+use consent_proto::validate::{FeedState, KeyState, Missing};
 use consent_proto::vocab::{CategorySet, PurposeSet, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
-/// Version of this layout. A store written by another version is refused at start.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Version of this layout. A store of version 3 is migrated at start (see
+/// `check::migrate`); any other version is refused.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Table prefixes.
 pub mod prefix {
@@ -38,6 +39,8 @@ pub mod prefix {
     pub const SEQ: u8 = b'S';
     /// Feed records.
     pub const FEED: u8 = b'F';
+    /// Rotations: the key history of each feed, apart from its record.
+    pub const ROTATION: u8 = b'R';
     /// Arrival log.
     pub const LOG: u8 = b'L';
     /// Grants.
@@ -96,6 +99,10 @@ pub fn seq_prefix(feed: &FeedId) -> Vec<u8> {
 /// `F` feed
 pub fn feed_key(feed: &FeedId) -> Vec<u8> {
     key(prefix::FEED, &[&feed.0])
+}
+/// `R` feed seq
+pub fn rotation_key(feed: &FeedId, seq: u64) -> Vec<u8> {
+    key(prefix::ROTATION, &[&feed.0, &seq.to_be_bytes()])
 }
 /// `L` index
 pub fn log_key(index: u64) -> Vec<u8> {
@@ -198,9 +205,132 @@ pub fn split_entry_value(value: &[u8]) -> Result<(u64, &[u8]), StoreError> {
     Ok((be_u64(index)?, bytes))
 }
 
-/// What the node keeps per feed.
+/// What the node keeps per feed: its head and the keys in force now. The key history lives apart
+/// (`R` rows, one per rotation), so appending to a feed costs the same however often it rotated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedRecord {
+    /// Role number.
+    pub role: i32,
+    /// Head seq.
+    pub head_seq: u64,
+    /// Head id.
+    pub head_id: [u8; 32],
+    /// Head time.
+    pub head_time_ms: u64,
+    /// The key in force (signs the next entry that is not a rotation).
+    pub key: [u8; 32],
+    /// Seq of the inception or rotation that introduced `key`.
+    pub key_since: u64,
+    /// Committed next-key digest.
+    pub next_key_digest: [u8; 32],
+    /// Frozen after an equivocation.
+    pub frozen: bool,
+    /// Last policy version.
+    pub policy_version: u32,
+}
+
+impl FeedRecord {
+    /// The validation view of this record.
+    pub fn state(&self) -> Result<FeedState, StoreError> {
+        Ok(FeedState {
+            role: Role::from_wire(self.role)
+                .ok_or_else(|| StoreError::Corrupt("feed record with a bad role".into()))?,
+            head_seq: self.head_seq,
+            head_id: EntryId(self.head_id),
+            head_time_ms: self.head_time_ms,
+            signing_key: self.key,
+            next_key_digest: Digest(self.next_key_digest),
+            frozen: self.frozen,
+            policy_version: self.policy_version,
+        })
+    }
+
+    /// The keys in force now.
+    pub fn keys(&self) -> KeyState {
+        KeyState {
+            signing_key: self.key,
+            next_key_digest: Digest(self.next_key_digest),
+            since: self.key_since,
+        }
+    }
+
+    /// Advances the record to a new validated state at `seq`. For a rotation, returns the `R`
+    /// row to store: the keys it replaced, so older keys stay reachable.
+    pub fn advance(&mut self, state: &FeedState, rotated: bool) -> Option<RotationRecord> {
+        let replaced = rotated.then(|| RotationRecord {
+            previous: self.keys().into(),
+        });
+        self.head_seq = state.head_seq;
+        self.head_id = state.head_id.0;
+        self.head_time_ms = state.head_time_ms;
+        self.key = state.signing_key;
+        self.next_key_digest = state.next_key_digest.0;
+        self.frozen = state.frozen;
+        self.policy_version = state.policy_version;
+        if rotated {
+            self.key_since = state.head_seq;
+        }
+        replaced
+    }
+
+    /// A new record for an inception.
+    pub fn incept(state: &FeedState) -> Self {
+        FeedRecord {
+            role: state.role as i32,
+            head_seq: 0,
+            head_id: state.head_id.0,
+            head_time_ms: state.head_time_ms,
+            key: state.signing_key,
+            key_since: 0,
+            next_key_digest: state.next_key_digest.0,
+            frozen: false,
+            policy_version: 0,
+        }
+    }
+}
+
+/// Keys as stored in a [`RotationRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredKeys {
+    /// The signing key.
+    pub key: [u8; 32],
+    /// The committed next-key digest.
+    pub next_key_digest: [u8; 32],
+    /// Seq of the inception or rotation that introduced it.
+    pub since: u64,
+}
+
+impl From<KeyState> for StoredKeys {
+    fn from(k: KeyState) -> Self {
+        StoredKeys {
+            key: k.signing_key,
+            next_key_digest: k.next_key_digest.0,
+            since: k.since,
+        }
+    }
+}
+
+impl From<StoredKeys> for KeyState {
+    fn from(k: StoredKeys) -> Self {
+        KeyState {
+            signing_key: k.key,
+            next_key_digest: Digest(k.next_key_digest),
+            since: k.since,
+        }
+    }
+}
+
+/// The `R` row of a rotation at some seq: the keys in force before it (a chain back to the
+/// inception through each `previous.since`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationRecord {
+    /// The keys the rotation replaced.
+    pub previous: StoredKeys,
+}
+
+/// A feed record as layout version 3 stored it (every key inline), read only to migrate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRecordV3 {
     /// Role number.
     pub role: i32,
     /// Head seq.
@@ -217,63 +347,6 @@ pub struct FeedRecord {
     pub frozen: bool,
     /// Last policy version.
     pub policy_version: u32,
-}
-
-impl FeedRecord {
-    /// The validation view of this record.
-    pub fn state(&self) -> Result<FeedState, StoreError> {
-        let (_, key) = self
-            .keys
-            .last()
-            .ok_or_else(|| StoreError::Corrupt("feed record without a key".into()))?;
-        Ok(FeedState {
-            role: Role::from_wire(self.role)
-                .ok_or_else(|| StoreError::Corrupt("feed record with a bad role".into()))?,
-            head_seq: self.head_seq,
-            head_id: EntryId(self.head_id),
-            head_time_ms: self.head_time_ms,
-            signing_key: *key,
-            next_key_digest: Digest(self.next_key_digest),
-            frozen: self.frozen,
-            policy_version: self.policy_version,
-        })
-    }
-
-    /// The key that signed the entry at `seq`.
-    pub fn key_at(&self, seq: u64) -> Option<PublicKey> {
-        self.keys
-            .iter()
-            .rev()
-            .find(|(from, _)| *from <= seq)
-            .and_then(|(_, k)| PublicKey::from_bytes(k).ok())
-    }
-
-    /// Advances the record to a new validated state at `seq`; `new_key` when the entry introduced one.
-    pub fn advance(&mut self, state: &FeedState, new_key: Option<[u8; 32]>) {
-        self.head_seq = state.head_seq;
-        self.head_id = state.head_id.0;
-        self.head_time_ms = state.head_time_ms;
-        self.next_key_digest = state.next_key_digest.0;
-        self.frozen = state.frozen;
-        self.policy_version = state.policy_version;
-        if let Some(k) = new_key {
-            self.keys.push((state.head_seq, k));
-        }
-    }
-
-    /// A new record for an inception.
-    pub fn incept(state: &FeedState) -> Self {
-        FeedRecord {
-            role: state.role as i32,
-            head_seq: 0,
-            head_id: state.head_id.0,
-            head_time_ms: state.head_time_ms,
-            keys: vec![(0, state.signing_key)],
-            next_key_digest: state.next_key_digest.0,
-            frozen: false,
-            policy_version: 0,
-        }
-    }
 }
 
 /// A request to a collector (or a revocation asking for erasure) and the collector's answer,

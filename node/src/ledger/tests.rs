@@ -199,3 +199,106 @@ async fn cached_collector_facts_follow_suspension_and_reaccreditation() {
     drop(ledger);
     writer.join();
 }
+
+/// A feed that rotated many times costs no more per append than one that never did: its record
+/// keeps only the key in force (the history is in `R` rows), and a fork at an old seq is still
+/// judged by the keys in force there.
+#[tokio::test]
+async fn rotations_do_not_grow_the_feed_record_and_old_keys_stay_reachable() {
+    use consent_proto::entry::Author;
+
+    let (ledger, writer, _) = open(LedgerConfig::default());
+    let (mut author, inception) = fixtures::author(Role::Collector, "spinner", T0);
+    let feed = author.feed();
+    let first = fixtures::append(&mut author, T0 + 1, fixtures::policy(1));
+    ledger
+        .submit(vec![inception.clone(), first.clone()])
+        .await
+        .expect("submit");
+    let record_len = |ledger: &Ledger| {
+        ledger
+            .store
+            .get(&super::tables::feed_key(&feed))
+            .expect("get")
+            .expect("record")
+            .len()
+    };
+    let before = record_len(&ledger);
+    let mut rotations = Vec::new();
+    for i in 0..200u64 {
+        let next = fixtures::key(&format!("spinner/next/{i}"));
+        rotations.push(author.rotate(T0 + 2 + i, next).expect("rotation"));
+    }
+    let outcomes = ledger.submit(rotations).await.expect("submit");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Accepted { .. }))
+    );
+    assert_eq!(record_len(&ledger), before, "the record does not grow");
+
+    // A second entry at seq 1 signed with the inception's key (200 rotations ago) is still
+    // recognised as the author's: an equivocation, not a bad signature.
+    let fork = Author::resume(
+        Role::Collector,
+        fixtures::key("spinner/0"),
+        fixtures::key("spinner/1"),
+        feed,
+        0,
+        inception.id,
+    )
+    .sign_next(T0 + 1, &fixtures::policy(7))
+    .expect("valid");
+    let out = ledger.submit(vec![fork]).await.expect("submit");
+    assert!(
+        matches!(out[0], Outcome::Equivocation { seq: 1, .. }),
+        "{out:?}"
+    );
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
+}
+
+/// Anti-entropy pages through the heads under a prefix, however many feeds share it.
+#[tokio::test]
+async fn heads_under_a_prefix_come_in_pages_that_cover_every_feed() {
+    let (ledger, writer, _) = open(LedgerConfig::default());
+    let mut entries = Vec::new();
+    for i in 0..40 {
+        let (_, e) = fixtures::author(Role::Citizen, &format!("h{i}"), T0);
+        entries.push(e);
+    }
+    ledger.submit(entries.clone()).await.expect("submit");
+    let mut all: Vec<[u8; 32]> = entries.iter().map(|e| e.feed.0).collect();
+    all.sort();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ledger
+            .heads_with_prefix(&[], after.as_ref(), 7)
+            .expect("page");
+        seen.extend(page.iter().map(|(f, ..)| *f));
+        match page.last() {
+            Some((last, ..)) if page.len() == 7 => after = Some(*last),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, all);
+    // Under a one-byte prefix, after a feed outside it.
+    let prefix = [all[0][0]];
+    let under: Vec<_> = all.iter().filter(|f| f[0] == prefix[0]).copied().collect();
+    let page = ledger
+        .heads_with_prefix(&prefix, Some(&[0u8; 32]), 100)
+        .expect("page");
+    assert_eq!(
+        page.iter().map(|(f, ..)| *f).collect::<Vec<_>>(),
+        under
+    );
+    let page = ledger
+        .heads_with_prefix(&prefix, Some(&[0xff; 32]), 100)
+        .expect("page");
+    assert!(page.is_empty());
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
+}

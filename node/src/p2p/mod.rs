@@ -129,8 +129,13 @@ enum Purpose {
     Entries,
     /// Child digests under a prefix.
     Digests(Vec<u8>),
-    /// Heads under a prefix.
-    Heads,
+    /// A page of heads under a prefix, after a feed.
+    Heads {
+        /// The prefix asked.
+        prefix: Vec<u8>,
+        /// The feed the page starts after.
+        after: Option<[u8; 32]>,
+    },
     /// A peer's latest checkpoint with a proof from this size (witnessing).
     Checkpoint(u64),
     /// A peer's checkpoint at an earlier size (a proof failed).

@@ -10,7 +10,9 @@ use crate::ledger::FeedHead;
 pub const MAX_RANGE: u32 = 256;
 /// Ids one `Entries` request names at most.
 pub const MAX_IDS: usize = 64;
-/// Heads one response carries at most (a two-byte bucket holds ~15 feeds per million).
+/// Heads one response carries at most (a two-byte bucket holds ~15 feeds per million). A full
+/// page is followed by a request for the next (`Heads { after }`), so however many feeds share
+/// a prefix, every head is compared.
 pub const MAX_HEADS: usize = 4096;
 /// Bytes of one anti-entropy digest on the wire (the first bytes of the XOR of head digests).
 pub const DIGEST_BYTES: usize = 8;
@@ -37,9 +39,11 @@ pub fn topic(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/entries/1", network(genesis_digest))
 }
 
-/// The request-response protocol for pulling entries.
+/// The request-response protocol for pulling entries. Version 2: `Heads` pages with `after`.
+/// Any change to what travels in it renames it; nodes that speak only another version cannot
+/// negotiate it and do not sync with each other.
 pub fn sync_protocol(genesis_digest: &str) -> String {
-    format!("/consent-ledger/{}/sync/1", network(genesis_digest))
+    format!("/consent-ledger/{}/sync/2", network(genesis_digest))
 }
 
 /// The Kademlia protocol (a separate DHT per network).
@@ -84,10 +88,13 @@ pub enum SyncRequest {
         /// The prefix.
         prefix: Vec<u8>,
     },
-    /// Anti-entropy: the heads of the feeds under a feed-id prefix of 1 or 2 bytes.
+    /// Anti-entropy: the heads of the feeds under a feed-id prefix of 1 or 2 bytes, in feed-id
+    /// order, at most [`MAX_HEADS`], starting after feed `after` (the last of a full page).
     Heads {
         /// The prefix.
         prefix: Vec<u8>,
+        /// The last feed of the page before (none: from the start).
+        after: Option<[u8; 32]>,
     },
     /// Witnessing: the responder's latest signed checkpoint (`at: None`), or one it signs now for
     /// its tree at an earlier size, with a consistency proof from `since`.

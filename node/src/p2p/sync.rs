@@ -106,18 +106,13 @@ impl Task {
                 }
                 let byte = i as u8;
                 let (request, purpose) = match (prefix.first(), *o == ZERO) {
-                    // A whole top-level bucket we lack: all its heads at once.
-                    (None, true) => (SyncRequest::Heads { prefix: vec![byte] }, Purpose::Heads),
+                    // A whole top-level bucket we lack: all its heads (page by page).
+                    (None, true) => heads_page(vec![byte], None),
                     (None, false) => (
                         SyncRequest::Digests { prefix: vec![byte] },
                         Purpose::Digests(vec![byte]),
                     ),
-                    (Some(first), _) => (
-                        SyncRequest::Heads {
-                            prefix: vec![*first, byte],
-                        },
-                        Purpose::Heads,
-                    ),
+                    (Some(first), _) => heads_page(vec![*first, byte], None),
                 };
                 let _ = tx
                     .send(Command::Ask {
@@ -131,12 +126,19 @@ impl Task {
     }
 
     /// The peer's heads under a prefix: pull every feed where the peer is ahead (or holds another
-    /// entry at our head's seq: that pull reveals an equivocation).
-    pub(super) fn compare_heads(&mut self, peer: PeerId, response: SyncResponse) {
+    /// entry at our head's seq: that pull reveals an equivocation); after a full page, ask for
+    /// the next.
+    pub(super) fn compare_heads(
+        &mut self,
+        peer: PeerId,
+        prefix: Vec<u8>,
+        after: Option<[u8; 32]>,
+        response: SyncResponse,
+    ) {
         let heads = match response {
             SyncResponse::Heads(h) => match protocol::heads_from_wire(&h) {
-                Some(h) => h,
-                None => {
+                Some(h) if is_page(&prefix, after.as_ref(), &h) => h,
+                _ => {
                     self.offend(peer, Offence::BadMessage);
                     return;
                 }
@@ -147,13 +149,27 @@ impl Task {
                 return;
             }
         };
+        if let Some((request, purpose)) = next_heads_page(&prefix, &heads) {
+            self.ask(peer, request, purpose);
+        }
         let ledger = self.ledger.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let mut wants = Vec::new();
             let mut proofs = Vec::new();
-            for (feed, seq, head, frozen) in heads {
-                let ours = ledger.head(&FeedId(feed)).ok().flatten();
+            let ours: Vec<_> = match tokio::task::spawn_blocking(move || {
+                let ours = heads
+                    .iter()
+                    .map(|(feed, ..)| ledger.head(&FeedId(*feed)).ok().flatten())
+                    .collect::<Vec<_>>();
+                (heads, ours)
+            })
+            .await
+            {
+                Ok((heads, ours)) => heads.into_iter().zip(ours).collect(),
+                Err(_) => return,
+            };
+            for ((feed, seq, head, frozen), ours) in ours {
                 // A feed the peer froze and we did not: fetch the proof (and the feed, if behind).
                 if frozen && !ours.as_ref().is_some_and(|s| s.frozen) {
                     proofs.push(feed);
@@ -206,7 +222,7 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
         SyncRequest::Digests { prefix } if prefix.is_empty() => Ok(20.0),
         SyncRequest::Digests { prefix } if prefix.len() == 1 => Ok(4.0),
         SyncRequest::Digests { .. } => Err("digest prefixes are 0 or 1 bytes".into()),
-        SyncRequest::Heads { prefix } if (1..=2).contains(&prefix.len()) => Ok(2.0),
+        SyncRequest::Heads { prefix, .. } if (1..=2).contains(&prefix.len()) => Ok(2.0),
         SyncRequest::Heads { .. } => Err("head prefixes are 1 or 2 bytes".into()),
         witness => witnessing::cost(witness),
     }
@@ -269,18 +285,52 @@ pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
         SyncRequest::Digests { .. } => {
             SyncResponse::Refused("digest prefixes are 0 or 1 bytes".into())
         }
-        SyncRequest::Heads { prefix } if (1..=2).contains(&prefix.len()) => {
-            match ledger.heads_with_prefix(&prefix) {
-                Ok(mut h) => {
-                    h.truncate(protocol::MAX_HEADS);
-                    SyncResponse::Heads(protocol::heads_to_wire(&h))
-                }
+        SyncRequest::Heads { prefix, after } if (1..=2).contains(&prefix.len()) => {
+            match ledger.heads_with_prefix(&prefix, after.as_ref(), protocol::MAX_HEADS) {
+                Ok(h) => SyncResponse::Heads(protocol::heads_to_wire(&h)),
                 Err(e) => refused(e),
             }
         }
         SyncRequest::Heads { .. } => SyncResponse::Refused("head prefixes are 1 or 2 bytes".into()),
         _ => SyncResponse::Refused("not a pull request".into()),
     }
+}
+
+/// The request for heads under `prefix` after feed `after`, and what its answer is for.
+fn heads_page(prefix: Vec<u8>, after: Option<[u8; 32]>) -> (SyncRequest, Purpose) {
+    (
+        SyncRequest::Heads {
+            prefix: prefix.clone(),
+            after,
+        },
+        Purpose::Heads { prefix, after },
+    )
+}
+
+/// Whether `heads` can be the answer to `Heads { prefix, after }`: under the prefix, strictly
+/// ascending, after `after` (so paging always moves forward).
+fn is_page(prefix: &[u8], after: Option<&[u8; 32]>, heads: &[crate::ledger::FeedHead]) -> bool {
+    let mut last = after;
+    for (feed, ..) in heads {
+        if !feed.starts_with(prefix) || last.is_some_and(|l| feed <= l) {
+            return false;
+        }
+        last = Some(feed);
+    }
+    true
+}
+
+/// After a full page of heads, the request for the next one (feeds that share a prefix can be
+/// ground cheaply: a page limit alone would hide every feed past it from repair).
+pub(super) fn next_heads_page(
+    prefix: &[u8],
+    heads: &[crate::ledger::FeedHead],
+) -> Option<(SyncRequest, Purpose)> {
+    if heads.len() < protocol::MAX_HEADS {
+        return None;
+    }
+    let (last, ..) = heads.last()?;
+    Some(heads_page(prefix.to_vec(), Some(*last)))
 }
 
 /// An entry as a sync response carries it.
@@ -292,4 +342,47 @@ fn wire(entry: &Entry) -> ByteBuf {
 pub(super) fn entries_span_feeds(raw: &[ByteBuf]) -> bool {
     let feed = |b: Option<&ByteBuf>| b.and_then(|b| Entry::decode(b).ok()).map(|e| e.feed);
     raw.len() > 1 && feed(raw.first()) != feed(raw.last())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(first: u8, rest: u8) -> crate::ledger::FeedHead {
+        let mut feed = [rest; 32];
+        feed[0] = first;
+        (feed, 0, [0; 32], false)
+    }
+
+    #[test]
+    fn a_page_of_heads_is_under_its_prefix_ascending_and_after_what_was_asked() {
+        let page = [head(7, 1), head(7, 2), head(7, 3)];
+        assert!(is_page(&[7], None, &page));
+        assert!(is_page(&[7], Some(&[7; 32].map(|_| 0)), &page));
+        assert!(!is_page(&[8], None, &page), "outside the prefix");
+        assert!(!is_page(&[7], Some(&page[1].0), &page), "not after `after`");
+        let repeated = [head(7, 1), head(7, 1)];
+        assert!(!is_page(&[7], None, &repeated), "not strictly ascending");
+        assert!(is_page(&[7], None, &[]));
+    }
+
+    #[test]
+    fn a_full_page_asks_for_the_next_after_its_last_feed() {
+        let full: Vec<_> = (0..protocol::MAX_HEADS)
+            .map(|i| {
+                let mut feed = [0u8; 32];
+                feed[0] = 7;
+                feed[30..].copy_from_slice(&(i as u16).to_be_bytes());
+                (feed, 0, [0; 32], false)
+            })
+            .collect();
+        let Some((SyncRequest::Heads { prefix, after }, Purpose::Heads { .. })) =
+            next_heads_page(&[7], &full)
+        else {
+            panic!("a full page asks for the next");
+        };
+        assert_eq!(prefix, vec![7]);
+        assert_eq!(after, full.last().map(|h| h.0));
+        assert!(next_heads_page(&[7], &full[..10]).is_none());
+    }
 }

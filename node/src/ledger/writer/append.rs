@@ -45,11 +45,13 @@ impl Writer {
             let mut record = staged
                 .feed_record(&feed)?
                 .ok_or_else(|| StoreError::Corrupt(format!("feed record missing for {feed:?}")))?;
-            let new_key = match &entry.body {
-                Body::Rotation(r) => Some(r.signing_key.to_bytes()),
-                _ => None,
-            };
-            record.advance(state, new_key);
+            let rotated = matches!(entry.body, Body::Rotation(_));
+            if let Some(row) = record.advance(state, rotated) {
+                staged.put(
+                    tables::rotation_key(&feed, entry.seq),
+                    tables::encode(&row)?,
+                );
+            }
             record
         };
         staged.put(tables::feed_key(&feed), tables::encode(&record)?);

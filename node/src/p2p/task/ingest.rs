@@ -2,10 +2,11 @@
 //! write path; the verdict decides whether gossipsub forwards them, what is pulled next, and
 //! what counts against the sender.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use consent_proto::Entry;
+use consent_proto::ids::FeedId;
 use consent_proto::validate::{Missing, Rejection};
 use libp2p::PeerId;
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
@@ -16,12 +17,20 @@ use super::super::{Command, Purpose, sync};
 use super::Task;
 use crate::ledger::{Ledger, Outcome};
 
-/// Rejections that do not show the sender misbehaved: its clock or its view may differ.
+/// Rejections that do not show the sender misbehaved: its clock or its branch of a forked feed
+/// may differ from ours ([`Rejection::blameless`]).
 fn blameless(rejection: &Rejection) -> bool {
-    matches!(
-        rejection,
-        Rejection::TimeInFuture { .. } | Rejection::FeedFrozen
-    )
+    rejection.blameless()
+}
+
+/// The pull that shows the sender's branch of a feed, when a rejection depends on which branch
+/// of a forked feed this node holds: the sender's entries from where our key came in.
+fn branch_request(feed: FeedId, rejection: &Rejection) -> Option<SyncRequest> {
+    rejection.fetch_from().map(|from_seq| SyncRequest::Range {
+        feed: feed.0,
+        from_seq,
+        limit: MAX_RANGE,
+    })
 }
 
 /// A bounded set of recent message ids (oldest forgotten first).
@@ -99,6 +108,16 @@ impl Task {
                     return;
                 }
                 Ok(Some(Outcome::Rejected { rejection, .. })) if blameless(&rejection) => {
+                    if let Some(request) = branch_request(feed, &rejection) {
+                        tracing::debug!(%source, reason = rejection.code(), "gossip from another branch of a feed: pulling it");
+                        let _ = tx
+                            .send(Command::Ask {
+                                peer: source,
+                                request,
+                                purpose: Purpose::Entries,
+                            })
+                            .await;
+                    }
                     MessageAcceptance::Ignore
                 }
                 Ok(Some(Outcome::Rejected { rejection, .. })) => {
@@ -134,6 +153,14 @@ impl Task {
         let several_feeds = sync::entries_span_feeds(&raw);
         let total = raw.len();
         let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
+        let feeds: Vec<FeedId> = entries.iter().map(|e| e.feed).collect();
+        // Where this response starts in each feed: a pull for another branch must reach further
+        // back than that, so a peer serving entries that prove nothing cannot make us loop.
+        let mut starts: HashMap<FeedId, u64> = HashMap::new();
+        for e in &entries {
+            let start = starts.entry(e.feed).or_insert(e.seq);
+            *start = (*start).min(e.seq);
+        }
         if entries.len() < total {
             self.offend(peer, Offence::Garbage);
         }
@@ -164,6 +191,27 @@ impl Task {
                         offence: Offence::InvalidEntry,
                     })
                     .await;
+            }
+            // Another branch of a forked feed: pull the peer's branch from where ours changed key,
+            // which reaches back to where the branches part (at most one pull per feed).
+            let mut branches = HashSet::new();
+            for (outcome, feed) in outcomes.iter().zip(&feeds) {
+                if let Outcome::Rejected { rejection, .. } = outcome
+                    && rejection
+                        .fetch_from()
+                        .is_some_and(|from| starts.get(feed).is_some_and(|s| from < *s))
+                    && let Some(request) = branch_request(*feed, rejection)
+                    && branches.insert(*feed)
+                    && branches.len() <= MAX_IDS
+                {
+                    let _ = tx
+                        .send(Command::Ask {
+                            peer,
+                            request,
+                            purpose: Purpose::Entries,
+                        })
+                        .await;
+                }
             }
             // Anything still missing is pulled from the same peer (a predecessor, another feed).
             let mut asked = HashSet::new();

@@ -623,7 +623,9 @@ impl Task {
                         Some(Purpose::Digests(prefix)) => {
                             self.compare_digests(peer, prefix, response)
                         }
-                        Some(Purpose::Heads) => self.compare_heads(peer, response),
+                        Some(Purpose::Heads { prefix, after }) => {
+                            self.compare_heads(peer, prefix, after, response)
+                        }
                         Some(Purpose::Checkpoint(since)) => {
                             self.on_checkpoint(peer, since, response)
                         }

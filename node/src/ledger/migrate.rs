@@ -1,0 +1,232 @@
+//! Migrations of older store layouts to [`SCHEMA_VERSION`], run at open before anything reads
+//! the store. Each works in bounded batches and records how far it got in the same batch, so a
+//! migration killed part-way resumes where it stopped.
+//!
+//! - **3 → 4**: feed records stop carrying their whole key history (which made every append to a
+//!   feed that rotated often re-encode it); the history moves to `R` rows, one per rotation.
+
+use consent_proto::Entry;
+use consent_proto::body::Body;
+use consent_proto::ids::FeedId;
+
+use super::tables::{
+    self, FeedRecord, FeedRecordV3, RotationRecord, SCHEMA_VERSION, StoredKeys, meta, prefix,
+};
+use crate::store::{KvStore, StoreError};
+
+/// Feed records rewritten per batch.
+const BATCH: usize = 4_096;
+/// Meta key holding the last feed record key migrated from layout 3 (while a migration runs).
+const CURSOR_V3: &[u8] = b"Mmigrate3";
+
+/// Migrates a store of layout `version` to [`SCHEMA_VERSION`]; `Ok(false)` if there is no
+/// migration from that version.
+pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
+    if version != 3 {
+        return Ok(false);
+    }
+    tracing::info!("migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table");
+    let mut from = match store.get(CURSOR_V3)? {
+        // Resume just after the last record migrated.
+        Some(mut last) => {
+            last.push(0);
+            last
+        }
+        None => vec![prefix::FEED],
+    };
+    let end = vec![prefix::FEED + 1];
+    let mut migrated = 0u64;
+    loop {
+        let mut writes = Vec::new();
+        let mut last = None;
+        for pair in store.scan_range(&from, &end).take(BATCH) {
+            let (key, value) = pair?;
+            let feed = FeedId(tables::bytes32(&key[1..])?);
+            let old: FeedRecordV3 = tables::decode(&value, "feed (layout 3)")?;
+            let (record, rows) = upgrade(store, &feed, old)?;
+            writes.push((key.clone(), Some(tables::encode(&record)?)));
+            for (seq, row) in rows {
+                writes.push((tables::rotation_key(&feed, seq), Some(tables::encode(&row)?)));
+            }
+            last = Some(key);
+        }
+        let Some(last) = last else { break };
+        migrated += 1;
+        writes.push((CURSOR_V3.to_vec(), Some(last.clone())));
+        store.apply(writes)?;
+        from = last;
+        from.push(0);
+    }
+    store.apply(vec![
+        (meta::SCHEMA.to_vec(), Some(SCHEMA_VERSION.to_be_bytes().to_vec())),
+        (CURSOR_V3.to_vec(), None),
+    ])?;
+    store.flush()?;
+    tracing::info!(batches = migrated, "store migrated to layout {SCHEMA_VERSION}");
+    Ok(true)
+}
+
+/// A layout-3 feed record as a layout-4 record and its rotation rows. The digest each older key
+/// committed to is read from the inception or rotation entry that introduced it.
+fn upgrade(
+    store: &dyn KvStore,
+    feed: &FeedId,
+    old: FeedRecordV3,
+) -> Result<(FeedRecord, Vec<(u64, RotationRecord)>), StoreError> {
+    let corrupt = |why: String| StoreError::Corrupt(format!("feed {feed:?} (layout 3): {why}"));
+    let Some(&(key_since, key)) = old.keys.last() else {
+        return Err(corrupt("no key".into()));
+    };
+    let mut rows = Vec::new();
+    for pair in old.keys.windows(2) {
+        let ((since, key), (rotated_at, _)) = (pair[0], pair[1]);
+        let next_key_digest = committed_digest(store, feed, since)?
+            .ok_or_else(|| corrupt(format!("no inception or rotation stored at seq {since}")))?;
+        rows.push((
+            rotated_at,
+            RotationRecord {
+                previous: StoredKeys {
+                    key,
+                    next_key_digest,
+                    since,
+                },
+            },
+        ));
+    }
+    let record = FeedRecord {
+        role: old.role,
+        head_seq: old.head_seq,
+        head_id: old.head_id,
+        head_time_ms: old.head_time_ms,
+        key,
+        key_since,
+        next_key_digest: old.next_key_digest,
+        frozen: old.frozen,
+        policy_version: old.policy_version,
+    };
+    Ok((record, rows))
+}
+
+/// The next-key digest committed by the inception or rotation stored at `(feed, seq)`.
+fn committed_digest(
+    store: &dyn KvStore,
+    feed: &FeedId,
+    seq: u64,
+) -> Result<Option<[u8; 32]>, StoreError> {
+    let Some(id) = store.get(&tables::seq_key(feed, seq))? else {
+        return Ok(None);
+    };
+    let id = tables::bytes32(&id)?;
+    let Some(value) = store.get(&tables::entry_key(&consent_proto::ids::EntryId(id)))? else {
+        return Ok(None);
+    };
+    let (_, bytes) = tables::split_entry_value(&value)?;
+    let entry = Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
+    Ok(match entry.body {
+        Body::Inception(i) => Some(i.next_key_digest.0),
+        Body::Rotation(r) => Some(r.next_key_digest.0),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use consent_proto::fixtures::{self, T0};
+    use consent_proto::validate::LedgerView;
+    use consent_proto::vocab::Role;
+
+    use super::*;
+    use crate::ledger::staged::Staged;
+    use crate::ledger::{Ledger, LedgerConfig, check};
+    use crate::store::memory::MemoryStore;
+
+    /// A feed that rotated twice, written by this build, turned back into layout 3 (as the build
+    /// before it wrote it), migrates to the same records and rows, and passes the full check.
+    #[tokio::test]
+    async fn a_layout_3_store_migrates_to_the_same_state() {
+        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let registrars: HashSet<FeedId> = HashSet::new();
+        let (ledger, writer) =
+            Ledger::open(Arc::clone(&store), registrars.clone(), "test", LedgerConfig::default())
+                .expect("open");
+        let (mut author, inception) = fixtures::author(Role::Collector, "rotating", T0);
+        let mut entries = vec![inception];
+        for i in 0..5u64 {
+            if i % 2 == 1 {
+                let next = fixtures::key(&format!("rotating/next/{i}"));
+                entries.push(author.rotate(T0 + i + 1, next).expect("rotation"));
+            } else {
+                entries.push(fixtures::append(&mut author, T0 + i + 1, fixtures::policy(i as u32 + 1)));
+            }
+        }
+        let feed = author.feed();
+        ledger.submit(entries).await.expect("submit");
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+
+        let current: FeedRecord = tables::decode(
+            &store.get(&tables::feed_key(&feed)).expect("get").expect("record"),
+            "feed",
+        )
+        .expect("decode");
+        let rows: Vec<_> = store
+            .scan_prefix(&[prefix::ROTATION])
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows.len(), 2, "two rotations, two rows");
+        let keys_before: Vec<_> = (0..=current.head_seq)
+            .map(|s| Staged::new(&*store).keys_after(&feed, s).expect("keys"))
+            .collect();
+
+        // Back to layout 3: every key inline, no rows.
+        let mut history = vec![];
+        for s in 0..=current.head_seq {
+            let k = keys_before[s as usize].expect("keys at seq");
+            if history.last().is_none_or(|(since, _)| *since != k.since) {
+                history.push((k.since, k.signing_key));
+            }
+        }
+        let old = FeedRecordV3 {
+            role: current.role,
+            head_seq: current.head_seq,
+            head_id: current.head_id,
+            head_time_ms: current.head_time_ms,
+            keys: history,
+            next_key_digest: current.next_key_digest,
+            frozen: current.frozen,
+            policy_version: current.policy_version,
+        };
+        let mut writes: Vec<crate::store::Write> =
+            rows.iter().map(|(k, _)| (k.clone(), None)).collect();
+        writes.push((tables::feed_key(&feed), Some(tables::encode(&old).expect("encode"))));
+        writes.push((meta::SCHEMA.to_vec(), Some(3u32.to_be_bytes().to_vec())));
+        store.apply(writes).expect("downgrade");
+
+        // A version without a migration is refused, naming what to do.
+        let refused = check::prepare(&*store, "test");
+        assert!(refused.is_ok(), "layout 3 migrates: {refused:?}");
+        let migrated: FeedRecord = tables::decode(
+            &store.get(&tables::feed_key(&feed)).expect("get").expect("record"),
+            "feed",
+        )
+        .expect("decode");
+        assert_eq!(migrated, current);
+        let again: Vec<_> = store
+            .scan_prefix(&[prefix::ROTATION])
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(again, rows);
+        assert!(store.get(CURSOR_V3).expect("get").is_none());
+        check::full(&*store, &registrars).expect("the migrated store passes the full check");
+
+        store
+            .apply(vec![(meta::SCHEMA.to_vec(), Some(2u32.to_be_bytes().to_vec()))])
+            .expect("write");
+        let err = check::prepare(&*store, "test").expect_err("layout 2 is refused");
+        assert!(err.to_string().contains("layout version 2"), "{err}");
+    }
+}
