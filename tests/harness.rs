@@ -65,6 +65,8 @@ pub fn fixture_genesis() -> Genesis {
                 .to_string(),
         ],
         bootstrap: vec![],
+        nodes: vec![],
+        members_only: false,
         names: Default::default(),
     }
 }
@@ -84,6 +86,35 @@ impl TestNode {
         let mut t = TestNode {
             engine: Default::default(),
             bootstrap: Vec::new(),
+            node: None,
+            dir,
+            genesis_path,
+            _temp: Some(temp),
+        };
+        t.restart().await;
+        t
+    }
+
+    /// Starts a node whose key is `key` (so that its id can be listed in the genesis before it
+    /// first starts), dialing `peers` at start.
+    pub async fn start_as(
+        genesis: &Genesis,
+        key: &consent_proto::keys::SecretKey,
+        peers: &[&TestNode],
+    ) -> TestNode {
+        let temp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let dir = temp.path().join("node");
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            panic!("data dir: {e}");
+        }
+        let seed = key.to_seed();
+        if let Err(e) = std::fs::write(dir.join(consent_node::identity::KEY_FILE), &seed[..]) {
+            panic!("node key: {e}");
+        }
+        let genesis_path = write_genesis(temp.path(), genesis);
+        let mut t = TestNode {
+            engine: Default::default(),
+            bootstrap: peers.iter().flat_map(|p| p.p2p_addrs()).collect(),
             node: None,
             dir,
             genesis_path,

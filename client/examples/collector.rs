@@ -45,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
         network_id: "example-city".into(),
         registrars: vec![scene.registrar.feed().typed(Role::Registrar).to_string()],
         bootstrap: vec![],
+        nodes: vec![],
+        members_only: false,
         names: Default::default(),
     };
     let genesis_path = dir.path().join("genesis.toml");

@@ -90,6 +90,22 @@ impl Interceptor for Bearer {
 /// A Consent client that presents a session token.
 pub type SessionClient = ConsentClient<InterceptedService<Channel, Bearer>>;
 
+/// The node's key (32 bytes) from `Node.NodeKey`, or from `Node.Status` on a node older than
+/// that call.
+pub async fn fetch_node_key(channel: Channel) -> Result<Bytes, Status> {
+    let mut node = NodeClient::new(channel);
+    let answer = node.node_key(pb::NodeKeyRequest {}).await;
+    match answer {
+        Ok(r) => Ok(r.into_inner().node_key),
+        Err(s) if s.code() == Code::Unimplemented => Ok(node
+            .status(pb::StatusRequest {})
+            .await?
+            .into_inner()
+            .node_key),
+        Err(s) => Err(s),
+    }
+}
+
 /// Authenticates `collector` (holding `key`) at the node behind `channel`: `(token, expires_ms)`.
 pub async fn authenticate(
     channel: Channel,
@@ -100,19 +116,14 @@ pub async fn authenticate(
         code: s.code(),
         message: s.message().to_string(),
     };
-    let status = NodeClient::new(channel.clone())
-        .status(pb::StatusRequest {})
-        .await
-        .map_err(refused)?
-        .into_inner();
+    let node_key = fetch_node_key(channel.clone()).await.map_err(refused)?;
     let node_key: [u8; 32] =
-        status
-            .node_key
+        node_key
             .as_ref()
             .try_into()
             .map_err(|_| CollectorError::Unauthenticated {
                 code: Code::Internal,
-                message: "the node's status carries no valid node key".into(),
+                message: "the node's answer carries no valid node key".into(),
             })?;
     let node_key =
         PublicKey::from_bytes(&node_key).map_err(|_| CollectorError::Unauthenticated {

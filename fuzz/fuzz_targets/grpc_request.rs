@@ -91,6 +91,8 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
             network_id: "fuzz".into(),
             registrars: vec![scene.registrar.feed().typed(Role::Registrar).to_string()],
             bootstrap: vec![],
+            nodes: vec![],
+            members_only: false,
             names: Default::default(),
         };
         std::fs::write(&genesis, g.to_toml().expect("genesis")).expect("genesis file");

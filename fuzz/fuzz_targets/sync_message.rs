@@ -20,8 +20,12 @@ use libp2p::StreamProtocol;
 use libp2p::request_response::Codec as _;
 
 static WITNESS: LazyLock<Witness> = LazyLock::new(|| {
-    Witness::open(Arc::new(MemoryStore::new()), fixtures::key("fuzz-witness"))
-        .expect("a witness on a memory store")
+    Witness::open(
+        Arc::new(MemoryStore::new()),
+        fixtures::key("fuzz-witness"),
+        consent_node::members::Members::unlisted(),
+    )
+    .expect("a witness on a memory store")
 });
 
 fn request(r: SyncRequest) {

@@ -160,6 +160,8 @@ fn main() -> anyhow::Result<()> {
         network_id: "bench".into(),
         registrars: vec![registrar.feed().typed(Role::Registrar).to_string()],
         bootstrap: vec![],
+        nodes: vec![],
+        members_only: false,
         names: Default::default(),
     };
     std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;

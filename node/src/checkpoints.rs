@@ -6,13 +6,19 @@
 //! tree, only up to the entries it has made durable, and the latest note is kept in the store
 //! (`Mcheckpoint`); at start the rebuilt tree must have that note's root at that size, or the node
 //! refuses to start (its log was rolled back or rewritten under it).
+//!
+//! Cosignatures are taken only from the network's member nodes when the genesis lists them
+//! ([`Members`]); without a list, only from the node that sends its own (one peer connection adds
+//! at most one). A note has room for [`MAX_SIGNATURES`] lines: when it is full, a member's
+//! cosignature takes the place of a non-member's, so others can never crowd members out.
 
 use std::sync::{Arc, RwLock};
 
 use consent_proto::keys::{PublicKey, SecretKey};
-use consent_proto::note::{Checkpoint, NODE_PREFIX, NoteSignature, SignedNote};
+use consent_proto::note::{Checkpoint, MAX_SIGNATURES, NODE_PREFIX, NoteSignature, SignedNote};
 
 use crate::ledger::{Ledger, LedgerError, now_ms};
+use crate::members::Members;
 use crate::store::KvStore;
 
 /// Where the latest signed note is kept.
@@ -26,6 +32,7 @@ struct Inner {
     key: SecretKey,
     origin: String,
     ledger: Ledger,
+    members: Members,
     latest: RwLock<Option<SignedNote>>,
 }
 
@@ -36,8 +43,9 @@ impl std::fmt::Debug for Checkpoints {
 }
 
 impl Checkpoints {
-    /// Loads the latest note and checks the log still matches it.
-    pub fn open(ledger: Ledger, key: SecretKey) -> Result<Self, LedgerError> {
+    /// Loads the latest note and checks the log still matches it; cosignatures are taken from
+    /// `members` (see the module docs).
+    pub fn open(ledger: Ledger, key: SecretKey, members: Members) -> Result<Self, LedgerError> {
         let origin = key.public().to_text(NODE_PREFIX);
         let latest = match ledger.store().get(META_KEY)? {
             None => None,
@@ -67,6 +75,7 @@ impl Checkpoints {
             key,
             origin,
             ledger,
+            members,
             latest: RwLock::new(latest),
         })))
     }
@@ -135,18 +144,44 @@ impl Checkpoints {
         ))
     }
 
-    /// Adds a witness's cosignature to the latest note if it is valid for `witness`'s key and is
-    /// about that very checkpoint; false otherwise.
+    /// Adds a witness's cosignature to the latest note if it is valid for `witness`'s key, is
+    /// about that very checkpoint, and comes from a member (without a member list: from the
+    /// witness itself, `sender` being the node that sent it); false otherwise. When the note is
+    /// full, a member's cosignature takes the place of a non-member's.
     pub fn add_cosignature(
         &self,
         checkpoint: &Checkpoint,
         cosignature: NoteSignature,
         witness: &PublicKey,
+        sender: Option<&PublicKey>,
     ) -> Result<bool, LedgerError> {
+        let members = &self.0.members;
+        let member = members.contains_key(witness);
+        if !(member || (!members.is_listed() && sender == Some(witness))) {
+            return Ok(false);
+        }
         let Some(mut note) = self.latest() else {
             return Ok(false);
         };
-        if note.checkpoint != *checkpoint || !note.add_cosignature(cosignature, witness) {
+        if note.checkpoint != *checkpoint {
+            return Ok(false);
+        }
+        let listed = note
+            .signatures
+            .iter()
+            .any(|s| s.name == cosignature.name && s.cosigned_at.is_some());
+        if member
+            && !listed
+            && note.signatures.len() >= MAX_SIGNATURES
+            && note.valid_cosignature(&cosignature, witness)
+            && let Some(other) = note
+                .signatures
+                .iter()
+                .position(|s| s.cosigned_at.is_some() && !members.contains(&s.name))
+        {
+            note.signatures.remove(other);
+        }
+        if !note.add_cosignature(cosignature, witness) {
             return Ok(false);
         }
         self.store(&note)?;
@@ -201,7 +236,8 @@ mod tests {
         };
         let (ledger, writer) = open();
         let key = fixtures::key("node");
-        let checkpoints = Checkpoints::open(ledger.clone(), key.clone()).expect("open");
+        let checkpoints =
+            Checkpoints::open(ledger.clone(), key.clone(), Members::unlisted()).expect("open");
         assert!(
             checkpoints
                 .refresh()
@@ -219,16 +255,22 @@ mod tests {
         let witness = fixtures::key("witness");
         let name = witness.public().to_text(NODE_PREFIX);
         let cosig = first.cosignature(&name, &witness, 1);
+        let sender = Some(witness.public());
         assert!(
             checkpoints
-                .add_cosignature(&first.checkpoint, cosig.clone(), &witness.public())
+                .add_cosignature(
+                    &first.checkpoint,
+                    cosig.clone(),
+                    &witness.public(),
+                    sender.as_ref()
+                )
                 .expect("add")
         );
         let mut other = first.checkpoint.clone();
         other.size = 3;
         assert!(
             !checkpoints
-                .add_cosignature(&other, cosig, &witness.public())
+                .add_cosignature(&other, cosig, &witness.public(), sender.as_ref())
                 .expect("add")
         );
         ledger.shutdown().await;
@@ -237,7 +279,8 @@ mod tests {
 
         // Reopened: the same note, cosignature included.
         let (ledger, writer) = open();
-        let again = Checkpoints::open(ledger.clone(), key.clone()).expect("open");
+        let again =
+            Checkpoints::open(ledger.clone(), key.clone(), Members::unlisted()).expect("open");
         let latest = again.latest().expect("kept");
         assert_eq!(latest.checkpoint, first.checkpoint);
         assert_eq!(latest.cosigned_by(&[(name, witness.public())]).len(), 1);
@@ -251,11 +294,99 @@ mod tests {
             .apply(vec![(META_KEY.to_vec(), Some(note.to_text().into_bytes()))])
             .expect("write");
         assert!(matches!(
-            Checkpoints::open(ledger.clone(), key),
+            Checkpoints::open(ledger.clone(), key, Members::unlisted()),
             Err(LedgerError::CorruptStore(_))
         ));
         ledger.shutdown().await;
         drop(ledger);
+        writer.join();
+    }
+
+    #[tokio::test]
+    async fn only_members_cosign_and_they_are_never_crowded_out() {
+        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let open = || {
+            Ledger::open(
+                Arc::clone(&store),
+                HashSet::new(),
+                "test",
+                LedgerConfig::default(),
+            )
+            .expect("open")
+        };
+        let (ledger, writer) = open();
+        let key = fixtures::key("node");
+        let member = fixtures::key("member");
+        let cosign = |note: &SignedNote, witness: &SecretKey| {
+            note.cosignature(&witness.public().to_text(NODE_PREFIX), witness, 1)
+        };
+
+        // Without a list: only the sending node's own cosignature.
+        let checkpoints =
+            Checkpoints::open(ledger.clone(), key.clone(), Members::unlisted()).expect("open");
+        let note = checkpoints.refresh().expect("sign").expect("a note");
+        let stranger = fixtures::key("stranger");
+        let relayed = cosign(&note, &stranger);
+        let by = fixtures::key("relay").public();
+        assert!(
+            !checkpoints
+                .add_cosignature(&note.checkpoint, relayed, &stranger.public(), Some(&by))
+                .expect("add"),
+            "a cosignature relayed by another node"
+        );
+        // Others fill every slot, each sending its own.
+        for i in 1..MAX_SIGNATURES {
+            let other = fixtures::key(&format!("other-{i}"));
+            let line = cosign(&note, &other);
+            assert!(
+                checkpoints
+                    .add_cosignature(&note.checkpoint, line, &other.public(), Some(&other.public()))
+                    .expect("add")
+            );
+        }
+        let full = checkpoints.latest().expect("note");
+        assert_eq!(full.signatures.len(), MAX_SIGNATURES);
+        ledger.shutdown().await;
+        drop((ledger, checkpoints));
+        writer.join();
+
+        // With a member list: a non-member's is refused, even its own; a member's gets in.
+        let (ledger, writer) = open();
+        let checkpoints = Checkpoints::open(
+            ledger.clone(),
+            key.clone(),
+            Members::listed([member.public()], false),
+        )
+        .expect("open");
+        let late = fixtures::key("late");
+        assert!(
+            !checkpoints
+                .add_cosignature(
+                    &note.checkpoint,
+                    cosign(&note, &late),
+                    &late.public(),
+                    Some(&late.public())
+                )
+                .expect("add")
+        );
+        assert!(
+            checkpoints
+                .add_cosignature(
+                    &note.checkpoint,
+                    cosign(&note, &member),
+                    &member.public(),
+                    None
+                )
+                .expect("add"),
+            "a member's cosignature evicts a non-member's"
+        );
+        let latest = checkpoints.latest().expect("note");
+        assert_eq!(latest.signatures.len(), MAX_SIGNATURES);
+        let name = member.public().to_text(NODE_PREFIX);
+        assert_eq!(latest.cosigned_by(&[(name, member.public())]).len(), 1);
+        latest.verify(&key.public()).expect("the node's own signature stays");
+        ledger.shutdown().await;
+        drop((ledger, checkpoints));
         writer.join();
     }
 }

@@ -1,6 +1,7 @@
 //! The network genesis: the file every node of one city network shares. It names the network,
-//! the registrars whose accreditations count, and bootstrap peers. Its digest (over the network id
-//! and the sorted registrar ids; bootstrap peers may change) binds a store to its network.
+//! the registrars whose accreditations count, bootstrap peers and, optionally, the network's
+//! member nodes. Its digest (over the network id and the sorted registrar ids; bootstrap peers,
+//! member nodes and names may change) binds a store to its network.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -20,6 +21,18 @@ pub struct Genesis {
     /// libp2p multiaddrs of bootstrap peers (used once replication lands).
     #[serde(default)]
     pub bootstrap: Vec<String>,
+    /// The network's member nodes (`node1…`): only their checkpoints are witnessed, only their
+    /// cosignatures are taken on this node's checkpoints, only evidence of their forks is kept,
+    /// connection slots are reserved for them and only their traffic counts as contact with the
+    /// network (freshness). Empty: every node is treated alike, the weaker mode of a development
+    /// network ([`crate::members`]). Not part of the digest, so nodes can join and leave without
+    /// a new network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// Refuse connections from nodes not in `nodes` (which must then list them). Not part of the
+    /// digest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub members_only: bool,
     /// Public names of the network's nodes (`node1…`) and registrars (`reg1…`), for people: who
     /// runs each. Shown on the transparency page; not part of the digest, so names can be
     /// corrected without a new network.
@@ -29,6 +42,8 @@ pub struct Genesis {
 
 /// Most names listed.
 pub const MAX_NAMES: usize = 1024;
+/// Most member nodes listed.
+pub const MAX_NODES: usize = 1024;
 /// Longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
 
@@ -68,6 +83,8 @@ impl Genesis {
             network_id: consent_proto::dev::NETWORK_ID.into(),
             registrars,
             bootstrap: Vec::new(),
+            nodes: Vec::new(),
+            members_only: false,
             names: Default::default(),
         }
     }
@@ -117,6 +134,20 @@ impl Genesis {
                 return Err(format!("registrar {r} is listed twice"));
             }
         }
+        if self.nodes.len() > MAX_NODES {
+            return Err(format!("at most {MAX_NODES} nodes"));
+        }
+        let mut listed = HashSet::new();
+        for n in &self.nodes {
+            let key = consent_proto::keys::PublicKey::from_text(n, consent_proto::note::NODE_PREFIX)
+                .map_err(|e| format!("nodes: {n:?} is not a node id (node1…): {e}"))?;
+            if !listed.insert(key) {
+                return Err(format!("nodes: {n} is listed twice"));
+            }
+        }
+        if self.members_only && self.nodes.is_empty() {
+            return Err("members_only needs the member nodes listed in `nodes`".into());
+        }
         if self.names.len() > MAX_NAMES {
             return Err(format!("at most {MAX_NAMES} names"));
         }
@@ -147,6 +178,19 @@ impl Genesis {
             .iter()
             .filter_map(|r| TypedFeedId::parse_role(r, Role::Registrar).ok())
             .collect()
+    }
+
+    /// The member nodes ([`crate::members::Members::unlisted`] when `nodes` is empty).
+    pub fn members(&self) -> crate::members::Members {
+        if self.nodes.is_empty() {
+            return crate::members::Members::unlisted();
+        }
+        crate::members::Members::listed(
+            self.nodes
+                .iter()
+                .filter_map(|n| consent_proto::note::key_of(n)),
+            self.members_only,
+        )
     }
 
     /// Hex BLAKE3 of `"consent-ledger/genesis/v1\n" network_id "\n"` and each registrar id
@@ -256,5 +300,60 @@ mod tests {
             ..g.clone()
         };
         assert_eq!(moved.digest(), g.digest());
+    }
+
+    #[test]
+    fn member_nodes_are_checked_and_not_in_the_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("genesis.toml");
+        let g = Genesis::dev();
+        let node = |seed: u8| {
+            consent_proto::keys::SecretKey::from_seed(&[seed; 32])
+                .public()
+                .to_text("node")
+        };
+        let listed = Genesis {
+            nodes: vec![node(1), node(2)],
+            members_only: true,
+            ..g.clone()
+        };
+        listed.check().expect("valid");
+        assert_eq!(listed.digest(), g.digest(), "members are not in the digest");
+        std::fs::write(&path, listed.to_toml().expect("toml")).expect("write");
+        let loaded = Genesis::load(&path).expect("loads");
+        assert_eq!(loaded, listed);
+        let members = loaded.members();
+        assert!(members.is_listed() && members.members_only() && members.count() == 2);
+        assert!(members.contains(&node(1)) && !members.contains(&node(3)));
+        assert!(!g.members().is_listed(), "no list: no members");
+
+        let twice = Genesis {
+            nodes: vec![node(1), node(1)],
+            ..g.clone()
+        };
+        assert!(twice.check().expect_err("a duplicate").contains("twice"));
+        let bad = Genesis {
+            nodes: vec![g.registrars[0].clone()],
+            ..g.clone()
+        };
+        assert!(bad.check().expect_err("a registrar id").contains("nodes"));
+        let only = Genesis {
+            members_only: true,
+            ..g.clone()
+        };
+        assert!(only.check().is_err(), "members_only without a list");
+        let many = Genesis {
+            nodes: (0..=MAX_NODES)
+                .map(|i| {
+                    let mut seed = [0u8; 32];
+                    seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                    consent_proto::keys::SecretKey::from_seed(&seed)
+                        .public()
+                        .to_text("node")
+                })
+                .collect(),
+            ..g.clone()
+        };
+        assert!(many.check().is_err(), "too many nodes");
     }
 }

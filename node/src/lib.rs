@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - [`config`]: TOML configuration and its defaults (a working dev setup).
-//! - [`genesis`]: the network genesis file (network id, registrars, bootstrap peers).
+//! - [`genesis`]: the network genesis file (network id, registrars, bootstrap peers, members).
+//! - [`members`]: the network's member nodes, as the genesis lists them.
 //! - [`identity`]: the node's Ed25519 key in the data directory.
 //! - [`store`]: the storage-engine boundary ([`store::KvStore`]), sled and memory engines, and
 //!   the conformance suite every engine must pass.
@@ -29,6 +30,7 @@ pub mod genesis;
 pub mod identity;
 pub mod ledger;
 pub mod logging;
+pub mod members;
 pub mod metrics;
 pub mod node;
 pub mod p2p;

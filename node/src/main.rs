@@ -93,6 +93,14 @@ struct GenesisArgs {
     /// A bootstrap peer multiaddr; repeat for each.
     #[arg(long = "bootstrap")]
     bootstrap: Vec<String>,
+    /// A member node of the network (node1..., the node id its log prints at start); repeat for
+    /// each. Only members witness each other, and connection slots and freshness are theirs. Not
+    /// part of the digest.
+    #[arg(long = "node", value_name = "NODE_ID")]
+    nodes: Vec<String>,
+    /// Refuse connections from nodes not listed with --node.
+    #[arg(long, requires = "nodes")]
+    members_only: bool,
     /// Who runs a node or a registrar, for the transparency page: ID=NAME (node1... or reg1...);
     /// repeat for each. Not part of the digest.
     #[arg(long = "name", value_name = "ID=NAME")]
@@ -208,6 +216,8 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
         network_id: args.network_id,
         registrars,
         bootstrap: args.bootstrap,
+        nodes: args.nodes.iter().map(|n| n.trim().to_string()).collect(),
+        members_only: args.members_only,
         names: args
             .names
             .iter()
@@ -277,6 +287,40 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn genesis_lists_member_nodes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("genesis.toml");
+        let node = consent_proto::keys::SecretKey::from_seed(&[3; 32])
+            .public()
+            .to_text("node");
+        let cli = Cli::try_parse_from([
+            "consentd",
+            "genesis",
+            "--network-id",
+            "city",
+            "--dev-registrar",
+            "--node",
+            node.as_str(),
+            "--members-only",
+            "--out",
+            out.to_str().expect("a UTF-8 path"),
+        ])
+        .expect("parses");
+        let Some(Command::Genesis(args)) = cli.command else {
+            panic!("not the genesis command");
+        };
+        genesis(args).expect("written");
+        let written = Genesis::load(&out).expect("loads");
+        assert_eq!(written.nodes, vec![node]);
+        assert!(written.members_only);
+        let alone = ["consentd", "genesis", "--network-id", "city", "--members-only"];
+        assert!(
+            Cli::try_parse_from(alone).is_err(),
+            "--members-only needs --node"
+        );
+    }
 
     #[test]
     fn jemalloc_reports_the_heap_it_holds() {

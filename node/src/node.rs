@@ -195,7 +195,14 @@ impl Node {
             &genesis.digest(),
             config.ledger_config(),
         )?;
-        let checkpoints = Checkpoints::open(ledger.clone(), node_key.clone())?;
+        let members = genesis.members();
+        if members.is_listed() && !members.contains_key(&node_key.public()) {
+            tracing::warn!(
+                node = %node_key.public().to_text("node"),
+                "this node is not in the genesis file's member list: the network's nodes will not witness it, take its cosignatures or keep connection slots for it; ask the coordinator to add it"
+            );
+        }
+        let checkpoints = Checkpoints::open(ledger.clone(), node_key.clone(), members.clone())?;
         let listener = TcpListener::bind(config.grpc_listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -271,12 +278,16 @@ impl Node {
                 listen: parse(&config.p2p.listen, "listen")?,
                 bootstrap,
                 mdns: config.p2p.mdns,
+                members: members.clone(),
             };
             let log = p2p::witnessing::LogParts {
                 checkpoints: checkpoints.clone(),
-                witness: Witness::open(Arc::clone(ledger.store()), node_key.clone()).map_err(
-                    |e| StartError::P2p(format!("cannot read witnessed checkpoints: {e}")),
-                )?,
+                witness: Witness::open(
+                    Arc::clone(ledger.store()),
+                    node_key.clone(),
+                    members.clone(),
+                )
+                .map_err(|e| StartError::P2p(format!("cannot read witnessed checkpoints: {e}")))?,
             };
             let witness = log.witness.clone();
             let (handle, join) = p2p::start(

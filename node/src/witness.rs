@@ -9,6 +9,15 @@
 //! its log signs another root — and the two notes are the evidence, kept here, spread to peers,
 //! and shown in Status. Evidence from peers is accepted only if it proves itself.
 //!
+//! Whom it witnesses ([`Members`]): with a member list in the genesis, only members' checkpoints
+//! are observed and only evidence about members is kept. Without one, any peer's checkpoints are
+//! observed, and evidence is kept only about origins this node cosigned itself (a node that
+//! anyone can make up is no one's concern). Both stores are bounded: at most
+//! [`MAX_OTHERS_WITNESSED`] origins that are not members (the one observed least recently is
+//! forgotten first; members are never forgotten, and the genesis lists at most
+//! [`crate::genesis::MAX_NODES`]), and at most [`MAX_FORKS`] fork proofs (a member's evicts a
+//! non-member's; past the bound other evidence is refused, and logged).
+//!
 //! Kept in the store under `Mwitness/<origin>` (latest cosigned note) and `Mfork/<origin>` (the
 //! two notes), written directly (they are not part of the replicated log).
 
@@ -17,13 +26,19 @@ use std::sync::{Arc, RwLock};
 
 use consent_proto::keys::SecretKey;
 use consent_proto::merkle::{self, Hash};
-use consent_proto::note::{NODE_PREFIX, SignedNote};
+use consent_proto::note::{NODE_PREFIX, SignedNote, key_of};
 
 use crate::ledger::now_ms;
-use crate::store::{KvStore, StoreError};
+use crate::members::Members;
+use crate::store::{KvStore, StoreError, Write};
 
 const COSIGNED: &[u8] = b"Mwitness/";
 const FORKS: &[u8] = b"Mfork/";
+
+/// Most origins that are not members whose latest cosigned checkpoint is kept.
+pub const MAX_OTHERS_WITNESSED: usize = 256;
+/// Most fork proofs kept.
+pub const MAX_FORKS: usize = 64;
 
 /// Two notes proving that `origin` forked its log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +63,19 @@ pub enum Seen {
     AskHistory(u64),
     /// Not a valid checkpoint, or not an answer to what was asked.
     Invalid(&'static str),
+    /// Not a member of the network (the genesis lists them): not witnessed, nothing kept.
+    NotWitnessed,
+}
+
+/// What became of fork evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// New here and kept: to spread further.
+    New(Fork),
+    /// Evidence about that origin is already kept.
+    Known,
+    /// Not kept, and why.
+    Refused(&'static str),
 }
 
 /// The witness; clones share it.
@@ -57,14 +85,87 @@ pub struct Witness(Arc<Inner>);
 struct Inner {
     key: SecretKey,
     name: String,
+    members: Members,
     store: Arc<dyn KvStore>,
     state: RwLock<State>,
 }
 
+/// The latest checkpoint cosigned for an origin.
+struct Cosigned {
+    note: SignedNote,
+    /// Whether the origin is a member (never forgotten).
+    member: bool,
+    /// When it was last observed ([`State::clock`]).
+    seen: u64,
+}
+
 #[derive(Default)]
 struct State {
-    cosigned: HashMap<String, SignedNote>,
+    cosigned: HashMap<String, Cosigned>,
     forks: HashMap<String, Fork>,
+    /// Counts observations: orders origins by how recently they were observed.
+    clock: u64,
+}
+
+impl State {
+    /// Marks `origin` as observed now.
+    fn touch(&mut self, origin: &str) {
+        self.clock += 1;
+        let now = self.clock;
+        if let Some(c) = self.cosigned.get_mut(origin) {
+            c.seen = now;
+        }
+    }
+
+    /// Keeps `note` as the latest cosigned for its origin; past [`MAX_OTHERS_WITNESSED`]
+    /// non-members, forgets the non-member observed least recently and returns it.
+    fn keep_cosigned(&mut self, note: SignedNote, member: bool) -> Option<String> {
+        self.clock += 1;
+        let origin = note.checkpoint.origin.clone();
+        let cosigned = Cosigned {
+            note,
+            member,
+            seen: self.clock,
+        };
+        let new = self.cosigned.insert(origin.clone(), cosigned).is_none();
+        if !new || member {
+            return None;
+        }
+        let others = self.cosigned.values().filter(|c| !c.member).count();
+        if others <= MAX_OTHERS_WITNESSED {
+            return None;
+        }
+        let oldest = self
+            .cosigned
+            .iter()
+            .filter(|(o, c)| !c.member && **o != origin)
+            .min_by_key(|(_, c)| c.seen)
+            .map(|(o, _)| o.clone())?;
+        self.cosigned.remove(&oldest);
+        Some(oldest)
+    }
+
+    /// Room for one more fork proof: `Some(evicted)` (the origin whose proof made way, if any),
+    /// or `None` when full (a member's proof evicts a non-member's; nothing else does).
+    fn room_for_fork(&mut self, member: bool, members: &Members) -> Option<Option<String>> {
+        if self.forks.len() < MAX_FORKS {
+            return Some(None);
+        }
+        if !member {
+            return None;
+        }
+        let other = self
+            .forks
+            .keys()
+            .find(|o| !members.contains(o))
+            .cloned()?;
+        self.forks.remove(&other);
+        Some(Some(other))
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Engine("the witness state lock is poisoned".into())
 }
 
 fn key(prefix: &[u8], origin: &str) -> Vec<u8> {
@@ -78,33 +179,59 @@ impl std::fmt::Debug for Witness {
 }
 
 impl Witness {
-    /// Loads what was witnessed before (notes that no longer parse are dropped).
-    pub fn open(store: Arc<dyn KvStore>, key: SecretKey) -> Result<Self, StoreError> {
+    /// Loads what was witnessed before (notes that no longer parse are dropped; with a member
+    /// list, so are non-members' checkpoints; past the bounds, the latest checkpoints and
+    /// members' fork proofs are kept in memory).
+    pub fn open(
+        store: Arc<dyn KvStore>,
+        key: SecretKey,
+        members: Members,
+    ) -> Result<Self, StoreError> {
         let mut state = State::default();
+        let mut notes = Vec::new();
         for pair in store.scan_prefix(COSIGNED) {
             let (_, value) = pair?;
             if let Some(note) = std::str::from_utf8(&value)
                 .ok()
                 .and_then(|t| SignedNote::parse(t).ok())
+                && (!members.is_listed() || members.contains(&note.checkpoint.origin))
             {
-                state.cosigned.insert(note.checkpoint.origin.clone(), note);
+                notes.push(note);
             }
         }
+        // Oldest first: past the bound, the most recently signed are kept.
+        notes.sort_by_key(|n| n.checkpoint.time_ms);
+        for note in notes {
+            let member = members.contains(&note.checkpoint.origin);
+            state.keep_cosigned(note, member);
+        }
+        let mut forks = Vec::new();
         for pair in store.scan_prefix(FORKS) {
             let (_, value) = pair?;
             if let Ok(text) = String::from_utf8(value)
                 && let Some((first, second)) = text.split_once("\n\n\n")
                 && let Some(fork) = prove_fork(first, second)
             {
-                state.forks.insert(fork.origin.clone(), fork);
+                forks.push((members.contains(&fork.origin), fork));
             }
+        }
+        // Members' first.
+        forks.sort_by_key(|(member, _)| !*member);
+        for (_, fork) in forks.into_iter().take(MAX_FORKS) {
+            state.forks.insert(fork.origin.clone(), fork);
         }
         Ok(Self(Arc::new(Inner {
             name: key.public().to_text(NODE_PREFIX),
             key,
+            members,
             store,
             state: RwLock::new(state),
         })))
+    }
+
+    /// Whether this node witnesses `origin`'s log: a member, or anyone without a member list.
+    pub fn witnesses(&self, origin: &str) -> bool {
+        !self.0.members.is_listed() || self.0.members.contains(origin)
     }
 
     /// The size last cosigned for `origin` (0: none).
@@ -113,7 +240,7 @@ impl Witness {
             .state
             .read()
             .ok()
-            .and_then(|s| s.cosigned.get(origin).map(|n| n.checkpoint.size))
+            .and_then(|s| s.cosigned.get(origin).map(|c| c.note.checkpoint.size))
             .unwrap_or(0)
     }
 
@@ -130,19 +257,27 @@ impl Witness {
         self.0.state.read().map_or_else(
             |_| Vec::new(),
             |s| {
-                let mut all: Vec<_> = s.cosigned.values().map(|n| n.checkpoint.clone()).collect();
+                let mut all: Vec<_> = s
+                    .cosigned
+                    .values()
+                    .map(|c| c.note.checkpoint.clone())
+                    .collect();
                 all.sort_by(|a, b| a.origin.cmp(&b.origin));
                 all
             },
         )
     }
 
-    /// Evidence held of nodes that forked their logs.
+    /// Evidence held of nodes that forked their logs (at most [`MAX_FORKS`]), members' first,
+    /// by origin.
     pub fn forks(&self) -> Vec<Fork> {
-        self.0
+        let mut all = self
+            .0
             .state
             .read()
-            .map_or_else(|_| Vec::new(), |s| s.forks.values().cloned().collect())
+            .map_or_else(|_| Vec::new(), |s| s.forks.values().cloned().collect());
+        all.sort_by_cached_key(|f| (!self.0.members.contains(&f.origin), f.origin.clone()));
+        all
     }
 
     /// A peer's latest checkpoint `text` with `proof` of consistency from `since` (what was
@@ -158,18 +293,24 @@ impl Witness {
         if origin == self.0.name {
             return Ok(Seen::Invalid("our own checkpoint"));
         }
+        if !self.witnesses(&origin) {
+            return Ok(Seen::NotWitnessed);
+        }
         let before = self
             .0
             .state
             .read()
             .ok()
-            .and_then(|s| s.cosigned.get(&origin).cloned());
+            .and_then(|s| s.cosigned.get(&origin).map(|c| c.note.clone()));
         if let Some(before) = &before {
             let old = &before.checkpoint;
             if since != old.size {
                 return Ok(Seen::Invalid("a proof from another size than asked"));
             }
             if note.checkpoint.size <= old.size && note.checkpoint.root == old.root {
+                if let Ok(mut s) = self.0.state.write() {
+                    s.touch(&origin);
+                }
                 return Ok(Seen::NotNewer);
             }
             if note.checkpoint.size < old.size {
@@ -193,13 +334,21 @@ impl Witness {
         let cosignature = note.cosignature(&self.0.name, &self.0.key, now_ms() / 1000);
         let mut cosigned = note.clone();
         cosigned.signatures = vec![cosignature];
-        self.0.store.apply(vec![(
+        let member = self.0.members.contains(&origin);
+        let forgotten = self
+            .0
+            .state
+            .write()
+            .map_err(|_| poisoned())?
+            .keep_cosigned(note, member);
+        let mut writes: Vec<Write> = vec![(
             key(COSIGNED, &origin),
             Some(text.as_bytes().to_vec()),
-        )])?;
-        if let Ok(mut s) = self.0.state.write() {
-            s.cosigned.insert(origin, note);
+        )];
+        if let Some(old) = forgotten {
+            writes.push((key(COSIGNED, &old), None));
         }
+        self.0.store.apply(writes)?;
         Ok(Seen::Cosigned(cosigned))
     }
 
@@ -214,56 +363,106 @@ impl Witness {
             .state
             .read()
             .ok()
-            .and_then(|s| s.cosigned.get(&note.checkpoint.origin).cloned());
+            .and_then(|s| {
+                s.cosigned
+                    .get(&note.checkpoint.origin)
+                    .map(|c| c.note.clone())
+            });
         let Some(before) = before else {
             return Ok(None);
         };
         match prove_fork(&before.to_text(), text) {
-            Some(fork) => self.record(fork),
+            Some(fork) => Ok(match self.record(fork)? {
+                Evidence::New(fork) => Some(fork),
+                Evidence::Known | Evidence::Refused(_) => None,
+            }),
             None => Ok(None),
         }
     }
 
-    /// Evidence a peer sent: kept if it proves a fork (returned if new, to spread further).
-    pub fn evidence(&self, first: &str, second: &str) -> Result<Option<Fork>, StoreError> {
-        match prove_fork(first, second) {
-            Some(fork) => self.record(fork),
-            None => Ok(None),
-        }
-    }
-
-    fn record(&self, fork: Fork) -> Result<Option<Fork>, StoreError> {
-        let known = self
+    /// Evidence a peer sent: kept if it proves a fork of an origin this node may keep evidence
+    /// about (a member; without a member list, an origin it cosigned itself).
+    pub fn evidence(&self, first: &str, second: &str) -> Result<Evidence, StoreError> {
+        const NOT_A_FORK: Evidence = Evidence::Refused("not evidence of a fork");
+        // Who it is about first: a signature check only for evidence that could be kept.
+        let Ok(note) = SignedNote::parse(first) else {
+            return Ok(NOT_A_FORK);
+        };
+        let origin = &note.checkpoint.origin;
+        if self.0.members.is_listed() {
+            if !self.0.members.contains(origin) {
+                return Ok(Evidence::Refused("not about a member of the network"));
+            }
+        } else if !self
             .0
             .state
             .read()
-            .is_ok_and(|s| s.forks.contains_key(&fork.origin));
-        if known {
-            return Ok(None);
+            .map_err(|_| poisoned())?
+            .cosigned
+            .contains_key(origin)
+        {
+            return Ok(Evidence::Refused("not about a node this node witnessed"));
         }
+        match prove_fork(first, second) {
+            Some(fork) => self.record(fork),
+            None => Ok(NOT_A_FORK),
+        }
+    }
+
+    /// Keeps a proven fork if new and there is room (see the module docs), durably.
+    fn record(&self, fork: Fork) -> Result<Evidence, StoreError> {
+        let member = self.0.members.contains(&fork.origin);
+        let evicted = {
+            let mut s = self.0.state.write().map_err(|_| poisoned())?;
+            if s.forks.contains_key(&fork.origin) {
+                return Ok(Evidence::Known);
+            }
+            let Some(evicted) = s.room_for_fork(member, &self.0.members) else {
+                drop(s);
+                tracing::error!(origin = %fork.origin, kept = MAX_FORKS, "evidence that a node forked its log is not kept: this node holds as many fork proofs as it keeps");
+                return Ok(Evidence::Refused("this node keeps no more fork evidence"));
+            };
+            // Held here at once, so that the bound holds under concurrent evidence.
+            s.forks.insert(fork.origin.clone(), fork.clone());
+            evicted
+        };
         tracing::error!(origin = %fork.origin, "a node signed two checkpoints of one size with different roots: its log forked");
         let value = format!("{}\n\n{}", fork.first, fork.second);
-        self.0
-            .store
-            .apply(vec![(key(FORKS, &fork.origin), Some(value.into_bytes()))])?;
-        self.0.store.flush()?;
-        if let Ok(mut s) = self.0.state.write() {
-            s.forks.insert(fork.origin.clone(), fork.clone());
+        let mut writes: Vec<Write> = vec![(key(FORKS, &fork.origin), Some(value.into_bytes()))];
+        if let Some(old) = evicted {
+            writes.push((key(FORKS, &old), None));
         }
-        Ok(Some(fork))
+        if let Err(e) = self
+            .0
+            .store
+            .apply(writes)
+            .and_then(|()| self.0.store.flush())
+        {
+            // Not durable: not kept, so it is taken again when it comes again.
+            if let Ok(mut s) = self.0.state.write() {
+                s.forks.remove(&fork.origin);
+            }
+            return Err(e);
+        }
+        Ok(Evidence::New(fork))
     }
 }
 
-/// Two notes signed by the same origin for the same size with different roots (kept with the
-/// origin's signatures only).
+/// Two notes signed by the same origin for the same size with different roots (kept with one
+/// valid signature of the origin each, so a proof is a few hundred bytes).
 pub fn prove_fork(first: &str, second: &str) -> Option<Fork> {
     let strip = |text: &str| -> Option<SignedNote> {
-        let mut note = SignedNote::parse(text).ok()?;
-        let origin = note.checkpoint.origin.clone();
+        let note = SignedNote::parse(text).ok()?;
+        let origin = &note.checkpoint.origin;
+        let key = key_of(origin)?;
         note.signatures
-            .retain(|s| s.cosigned_at.is_none() && s.name == origin);
-        note.verify_by_origin().ok()?;
-        Some(note)
+            .iter()
+            .filter(|s| s.cosigned_at.is_none() && s.name == *origin)
+            .map(|s| SignedNote {
+                checkpoint: note.checkpoint.clone(),
+                signatures: vec![s.clone()],
+            })
+            .find(|one| one.verify(&key).is_ok())
     };
     let (a, b) = (strip(first)?, strip(second)?);
     let (ca, cb) = (&a.checkpoint, &b.checkpoint);
@@ -273,3 +472,6 @@ pub fn prove_fork(first: &str, second: &str) -> Option<Fork> {
         second: b.to_text(),
     })
 }
+
+#[cfg(test)]
+mod tests;

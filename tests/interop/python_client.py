@@ -147,7 +147,8 @@ def main():
     submit(grant, "grant")
 
     # The collector's session: a statement signed with its current key, bound to this node.
-    node_key = node_pb2_grpc.NodeStub(channel).Status(node_pb2.StatusRequest()).node_key
+    # Node.NodeKey answers the key alone (Node.Status carries it too, in a longer answer).
+    node_key = node_pb2_grpc.NodeStub(channel).NodeKey(node_pb2.NodeKeyRequest()).node_key
     t = int(time.time() * 1000)
     statement = node_key + collector.feed + t.to_bytes(8, "big")
     session = consent.Authenticate(consent_pb2.AuthenticateRequest(

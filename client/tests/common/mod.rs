@@ -107,6 +107,8 @@ pub async fn start(dir: &Path, registrar: &str) -> Node {
         network_id: "cli".into(),
         registrars: vec![registrar.into()],
         bootstrap: vec![],
+        nodes: vec![],
+        members_only: false,
         names: Default::default(),
     };
     let path = dir.join("genesis.toml");

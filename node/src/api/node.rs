@@ -1,4 +1,7 @@
-//! `consent.v1.Node`: identity, network and counters.
+//! `consent.v1.Node`: identity, network and counters. Every list in `Status` is bounded
+//! ([`MAX_LISTED_PEERS`], [`MAX_LISTED_WITNESSED`], [`MAX_LISTED_FORKS`]), so its answer stays
+//! far below the 4 MiB a gRPC client reads by default, whatever peers send; `NodeKey` answers
+//! the node key alone, for clients that need it before they authenticate.
 
 use std::time::Instant;
 
@@ -8,6 +11,38 @@ use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use crate::ledger::{Ledger, now_ms};
+use crate::witness::Witness;
+
+/// Most connected peers listed in `Status` (by peer id; the node keeps at most 256 connections).
+pub const MAX_LISTED_PEERS: usize = 256;
+/// Most witnessed origins listed in `Status` (the genesis lists at most 1,024 member nodes).
+pub const MAX_LISTED_WITNESSED: usize = 1024;
+/// Most fork proofs listed in `Status` (the witness keeps at most 64).
+pub const MAX_LISTED_FORKS: usize = 64;
+
+/// What the witness shows in `Status`: the origins it cosigned and the forks it holds, bounded.
+fn witness_lists(witness: Option<&Witness>) -> (Vec<pb::Witnessed>, Vec<pb::ForkEvidence>) {
+    let Some(witness) = witness else {
+        return (Vec::new(), Vec::new());
+    };
+    let witnessed = witness
+        .cosigned()
+        .into_iter()
+        .take(MAX_LISTED_WITNESSED)
+        .map(|(origin, tree_size)| pb::Witnessed { origin, tree_size })
+        .collect();
+    let forks = witness
+        .forks()
+        .into_iter()
+        .take(MAX_LISTED_FORKS)
+        .map(|f| pb::ForkEvidence {
+            origin: f.origin,
+            first_note: f.first,
+            second_note: f.second,
+        })
+        .collect();
+    (witnessed, forks)
+}
 
 /// Facts fixed at start.
 #[derive(Debug, Clone)]
@@ -64,13 +99,25 @@ impl pb::node_server::Node for NodeService {
         }))
     }
 
+    async fn node_key(
+        &self,
+        _: Request<pb::NodeKeyRequest>,
+    ) -> Result<Response<pb::NodeKeyResponse>, Status> {
+        Ok(Response::new(pb::NodeKeyResponse {
+            node_key: Bytes::copy_from_slice(&self.info.key.to_bytes()),
+            node_id: self.info.key.to_text("node"),
+            network_id: self.info.network_id.clone(),
+            genesis_digest: self.info.genesis_digest.clone(),
+        }))
+    }
+
     async fn status(
         &self,
         _: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let stats = self.ledger.stats();
         let latest = self.info.checkpoints.latest();
-        let witness = self.info.witness.as_ref();
+        let (witnessed, forks) = witness_lists(self.info.witness.as_ref());
         let p2p = match &self.info.p2p {
             Some(p2p) => p2p.status().await,
             None => Default::default(),
@@ -98,6 +145,7 @@ impl pb::node_server::Node for NodeService {
             peer_status: p2p
                 .peers
                 .into_iter()
+                .take(MAX_LISTED_PEERS)
                 .map(|p| pb::PeerStatus {
                     peer_id: p.peer_id.to_string(),
                     address: p.address,
@@ -121,22 +169,60 @@ impl pb::node_server::Node for NodeService {
                     .filter(|s| s.cosigned_at.is_some())
                     .count() as u32
             }),
-            witnessed: witness
-                .map(|w| w.cosigned())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(origin, tree_size)| pb::Witnessed { origin, tree_size })
-                .collect(),
-            forks: witness
-                .map(|w| w.forks())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| pb::ForkEvidence {
-                    origin: f.origin,
-                    first_note: f.first,
-                    second_note: f.second,
-                })
-                .collect(),
+            witnessed,
+            forks,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use consent_proto::fixtures;
+    use consent_proto::note::{Checkpoint, NODE_PREFIX, SignedNote};
+    use prost::Message;
+
+    use super::*;
+    use crate::members::Members;
+    use crate::store::memory::MemoryStore;
+    use crate::witness::{MAX_FORKS, MAX_OTHERS_WITNESSED};
+
+    #[test]
+    fn status_stays_small_after_a_flood_of_witnessed_nodes_and_forks() {
+        let witness = Witness::open(
+            Arc::new(MemoryStore::new()),
+            fixtures::key("witness"),
+            Members::unlisted(),
+        )
+        .expect("open");
+        // Peers that each get witnessed, then hand in a fork of their own log.
+        for i in 0..2_000 {
+            let key = fixtures::key(&format!("flood-{i}"));
+            let note = |root: u8| {
+                SignedNote::sign(
+                    Checkpoint {
+                        origin: key.public().to_text(NODE_PREFIX),
+                        size: 1,
+                        root: [root; 32],
+                        time_ms: 1,
+                    },
+                    &key,
+                )
+                .to_text()
+            };
+            witness.observe(&note(1), 0, &[]).expect("observe");
+            witness.evidence(&note(1), &note(2)).expect("evidence");
+        }
+        let (witnessed, forks) = witness_lists(Some(&witness));
+        assert_eq!(witnessed.len(), MAX_OTHERS_WITNESSED);
+        assert_eq!(forks.len(), MAX_FORKS);
+        let status = pb::StatusResponse {
+            witnessed,
+            forks,
+            ..Default::default()
+        };
+        let bytes = status.encoded_len();
+        assert!(bytes < 128 * 1024, "Status is {bytes} bytes");
     }
 }

@@ -2,7 +2,8 @@
 #![allow(missing_docs)]
 //! The combined libp2p behaviour: gossipsub with peer scoring (push), request-response (pull),
 //! identify (membership check), Kademlia and optional mDNS (discovery), a block list (banned
-//! peers) and connection limits.
+//! peers), connection limits, and slots kept for the genesis's member nodes
+//! ([`super::membership`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use libp2p::{
 };
 
 use super::codec::{Codec, WireCounters};
+use super::membership::{self, MemberPeers};
 use super::protocol;
 
 /// Everything a node speaks to its peers.
@@ -25,6 +27,8 @@ pub struct Behaviour {
     pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
     /// At most a few connections per peer, and a bounded number in all.
     pub limits: connection_limits::Behaviour,
+    /// Slots kept for member nodes; with `members_only`, nobody else.
+    pub members: membership::Behaviour,
     /// Push of new entries.
     pub gossipsub: gossipsub::Behaviour,
     /// Pull of missing entries.
@@ -46,6 +50,8 @@ pub struct Options {
     pub max_gossip_bytes: usize,
     /// Most connections in all.
     pub max_connections: u32,
+    /// The network's member nodes (none listed by default).
+    pub members: MemberPeers,
 }
 
 impl Default for Options {
@@ -54,6 +60,7 @@ impl Default for Options {
             mdns: false,
             max_gossip_bytes: protocol::MAX_GOSSIP_BYTES,
             max_connections: 256,
+            members: MemberPeers::default(),
         }
     }
 }
@@ -141,12 +148,18 @@ impl Behaviour {
         Ok(Behaviour {
             blocked: Default::default(),
             limits,
+            members: membership::Behaviour::new(options.members.clone(), options.max_connections),
             gossipsub,
             sync,
             identify,
             kad,
             mdns: Toggle::from(mdns),
         })
+    }
+
+    /// The network's member nodes.
+    pub fn member_peers(&self) -> &MemberPeers {
+        self.members.members()
     }
 
     /// Bans a peer: closes its connections and refuses new ones until [`Self::unban`].

@@ -14,12 +14,14 @@
 //! - [`behaviour`]: the combined `NetworkBehaviour` (and gossipsub's scoring parameters).
 //! - [`codec`]: the sync codec, counting bytes on the wire.
 //! - [`discipline`]: offences, rate limits, bans.
+//! - [`membership`]: the genesis's member nodes: reserved slots, freshness, `members_only`.
 //! - `task`: the swarm task: events, commands, outbound pacing, per-peer sync state.
 //! - `sync`: answering pull requests, and anti-entropy (comparing digests of heads top-down).
 
 pub mod behaviour;
 pub mod codec;
 pub mod discipline;
+pub mod membership;
 pub mod protocol;
 mod sync;
 mod task;
@@ -51,6 +53,8 @@ pub struct P2pConfig {
     pub bootstrap: Vec<Multiaddr>,
     /// Discover peers on the local network with mDNS.
     pub mdns: bool,
+    /// The network's member nodes, from the genesis (none listed by default).
+    pub members: crate::members::Members,
 }
 
 /// Why the p2p layer could not start.
@@ -269,6 +273,7 @@ pub async fn start(
     let key = identity::Keypair::ed25519_from_bytes(seed.as_mut()).map_err(|e| setup(&e))?;
     let options = Options {
         mdns: config.mdns,
+        members: membership::MemberPeers::new(&config.members),
         ..Options::default()
     };
     let counters = Arc::new(WireCounters::default());

@@ -30,7 +30,7 @@ impl Task {
             let (response, fork) = tokio::task::spawn_blocking(move || match request {
                 SyncRequest::Checkpoint { .. }
                 | SyncRequest::Cosign { .. }
-                | SyncRequest::Fork { .. } => witnessing::answer(&ledger, &log, request),
+                | SyncRequest::Fork { .. } => witnessing::answer(&ledger, &log, peer, request),
                 request => (answer(&ledger, request), None),
             })
             .await

@@ -1,14 +1,31 @@
 //! Witnessing between nodes, the answering side: give out signed checkpoints with consistency
-//! proofs, take cosignatures of our checkpoints, and take evidence of forks (see
+//! proofs, take cosignatures of our checkpoints (from members, or without a member list from the
+//! sending node itself: see [`crate::checkpoints`]), and take evidence of forks (see
 //! [`crate::witness`] for the protocol and what is kept).
 
+use consent_proto::keys::PublicKey;
 use consent_proto::note::{MAX_NOTE_BYTES, SignedNote, key_of};
+use libp2p::PeerId;
 use serde_bytes::ByteBuf;
 
 use super::protocol::{SyncRequest, SyncResponse};
 use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
-use crate::witness::{Fork, Witness};
+use crate::witness::{Evidence, Fork, Witness};
+
+/// The node key of a peer: its libp2p identity is the node key (Ed25519), and Noise proved the
+/// peer holds it.
+pub fn key_of_peer(peer: &PeerId) -> Option<PublicKey> {
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
+    let bytes = key.try_into_ed25519().ok()?.to_bytes();
+    PublicKey::from_bytes(&bytes).ok()
+}
+
+/// The peer id of the node with this key.
+pub fn peer_of_key(key: &PublicKey) -> Option<PeerId> {
+    let key = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.to_bytes()).ok()?;
+    Some(libp2p::identity::PublicKey::from(key).to_peer_id())
+}
 
 /// The verifiable-log parts the p2p task serves and drives.
 #[derive(Clone)]
@@ -35,11 +52,12 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
     }
 }
 
-/// Answers a witnessing request (blocking: signs, verifies, writes); a fork newly proven is
-/// returned to be spread.
+/// Answers a witnessing request from `peer` (blocking: signs, verifies, writes); a fork newly
+/// proven is returned to be spread.
 pub(super) fn answer(
     ledger: &Ledger,
     log: &LogParts,
+    peer: PeerId,
     request: SyncRequest,
 ) -> (SyncResponse, Option<Fork>) {
     let refused = |why: String| (SyncResponse::Refused(why), None);
@@ -75,15 +93,18 @@ pub(super) fn answer(
             let Ok(note) = SignedNote::parse(&note) else {
                 return refused("not a checkpoint note".into());
             };
+            let sender = key_of_peer(&peer);
             let mut added = false;
             for line in note.signatures.iter().filter(|s| s.cosigned_at.is_some()) {
                 let Some(key) = key_of(&line.name) else {
                     continue;
                 };
-                match log
-                    .checkpoints
-                    .add_cosignature(&note.checkpoint, line.clone(), &key)
-                {
+                match log.checkpoints.add_cosignature(
+                    &note.checkpoint,
+                    line.clone(),
+                    &key,
+                    sender.as_ref(),
+                ) {
                     Ok(true) => added = true,
                     Ok(false) => {}
                     Err(e) => return refused(e.to_string()),
@@ -92,18 +113,35 @@ pub(super) fn answer(
             if added {
                 (SyncResponse::Done, None)
             } else {
-                refused("no valid cosignature of the latest checkpoint".into())
+                refused(
+                    "no valid cosignature of the latest checkpoint by a member of the network \
+                     (without a member list: by the sending node)"
+                        .into(),
+                )
             }
         }
         SyncRequest::Fork { first, second } => match log.witness.evidence(&first, &second) {
-            Ok(new) => {
-                if new.is_none() && crate::witness::prove_fork(&first, &second).is_none() {
-                    return refused("not evidence of a fork".into());
-                }
-                (SyncResponse::Done, new)
-            }
+            Ok(Evidence::New(fork)) => (SyncResponse::Done, Some(fork)),
+            Ok(Evidence::Known) => (SyncResponse::Done, None),
+            Ok(Evidence::Refused(why)) => refused(why.into()),
             Err(e) => refused(e.to_string()),
         },
         _ => refused("not a witnessing request".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_id_names_its_node_key_and_back() {
+        let key = consent_proto::fixtures::key("node");
+        let mut seed = key.to_seed();
+        let keypair =
+            libp2p::identity::Keypair::ed25519_from_bytes(seed.as_mut()).expect("keypair");
+        let peer = keypair.public().to_peer_id();
+        assert_eq!(key_of_peer(&peer), Some(key.public()));
+        assert_eq!(peer_of_key(&key.public()), Some(peer));
     }
 }

@@ -63,7 +63,7 @@ impl Task {
     /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
     pub(super) fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
         self.received.insert(id.clone());
-        self.ledger.heard_from_peer();
+        self.heard_from(&source);
         if !self.discipline.allow_gossip(source, Instant::now()) {
             // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
             self.swarm

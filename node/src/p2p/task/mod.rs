@@ -563,6 +563,14 @@ impl Task {
         }
     }
 
+    /// Traffic from `peer` counts as contact with the network (freshness) if it is a member, or
+    /// anyone's without a member list ([`super::membership`]).
+    pub(super) fn heard_from(&self, peer: &PeerId) {
+        if self.swarm.behaviour().member_peers().counts_as_contact(peer) {
+            self.ledger.heard_from_peer();
+        }
+    }
+
     /// Runs a Kademlia bootstrap query at most every ten seconds (finds the network's nodes).
     fn bootstrap_soon(&mut self) {
         if self
@@ -575,11 +583,20 @@ impl Task {
         let _ = self.swarm.behaviour_mut().kad.bootstrap();
     }
 
-    /// Dials a discovered peer if the node has fewer connections than it seeks.
+    /// Dials a discovered peer if the node has fewer connections than it seeks: members count
+    /// only members (others connecting never stop it seeking members); no others with
+    /// `members_only`.
     fn maybe_dial(&mut self, peer: PeerId) {
+        let members = self.swarm.behaviour().member_peers();
+        let connected = self.swarm.connected_peers();
+        let enough = if members.is_member(&peer) {
+            connected.filter(|p| members.is_member(p)).count() >= TARGET_PEERS
+        } else {
+            members.members_only() || connected.count() >= TARGET_PEERS
+        };
         if peer == *self.swarm.local_peer_id()
             || self.swarm.is_connected(&peer)
-            || self.swarm.connected_peers().count() >= TARGET_PEERS
+            || enough
             || self.discipline.is_banned(&peer, Instant::now())
             || self.blocked.contains(&peer)
         {
@@ -618,7 +635,7 @@ impl Task {
                     response,
                 } => {
                     self.finished(peer);
-                    self.ledger.heard_from_peer();
+                    self.heard_from(&peer);
                     match self.requests.remove(&request_id).map(|(_, p)| p) {
                         Some(Purpose::Digests(prefix)) => {
                             self.compare_digests(peer, prefix, response)

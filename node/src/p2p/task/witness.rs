@@ -1,8 +1,8 @@
-//! Witnessing, the asking side: every few seconds ask each connected peer for its latest
-//! checkpoint with a consistency proof from the size cosigned for it, cosign what holds, ask for
-//! history where it does not, and spread evidence of forks (see [`crate::witness`]).
+//! Witnessing, the asking side: every few seconds ask each connected peer this node witnesses
+//! (every peer, or only members when the genesis lists them) for its latest checkpoint with a
+//! consistency proof from the size cosigned for it, cosign what holds, ask for history where it
+//! does not, and spread evidence of forks (see [`crate::witness`]).
 
-use consent_proto::keys::PublicKey;
 use consent_proto::note::NODE_PREFIX;
 use libp2p::PeerId;
 
@@ -10,23 +10,25 @@ use super::Task;
 use crate::p2p::Purpose;
 use crate::p2p::discipline::Offence;
 use crate::p2p::protocol::{SyncRequest, SyncResponse};
+use crate::p2p::witnessing::key_of_peer;
 use crate::witness::{Fork, Seen};
 
 /// The node id of a peer (its libp2p identity is the node key).
 pub(super) fn origin_of(peer: &PeerId) -> Option<String> {
-    let key = libp2p::identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
-    let bytes = key.try_into_ed25519().ok()?.to_bytes();
-    Some(PublicKey::from_bytes(&bytes).ok()?.to_text(NODE_PREFIX))
+    Some(key_of_peer(peer)?.to_text(NODE_PREFIX))
 }
 
 impl Task {
-    /// Asks every connected peer for its latest checkpoint.
+    /// Asks every connected peer this node witnesses for its latest checkpoint.
     pub(super) fn witness_round(&mut self) {
         let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         for peer in peers {
             let Some(origin) = origin_of(&peer) else {
                 continue;
             };
+            if !self.log.witness.witnesses(&origin) {
+                continue;
+            }
             let since = self.log.witness.since(&origin);
             self.ask(
                 peer,
@@ -69,7 +71,7 @@ impl Task {
                     Purpose::History,
                 );
             }
-            Ok(Seen::NotNewer) => {}
+            Ok(Seen::NotNewer | Seen::NotWitnessed) => {}
             Ok(Seen::Invalid(why)) => {
                 tracing::debug!(%peer, why, "invalid checkpoint");
                 self.offend(peer, Offence::BadMessage);

@@ -1,0 +1,201 @@
+//! Whom the witness observes and keeps evidence about, and the bounds of what it keeps.
+
+use std::sync::Arc;
+
+use consent_proto::fixtures;
+use consent_proto::keys::SecretKey;
+use consent_proto::note::{Checkpoint, NODE_PREFIX, SignedNote};
+
+use super::*;
+use crate::store::memory::MemoryStore;
+
+/// A checkpoint `key` signs for `size` with a root made of `root`.
+fn note(key: &SecretKey, size: u64, root: u8) -> SignedNote {
+    SignedNote::sign(
+        Checkpoint {
+            origin: key.public().to_text(NODE_PREFIX),
+            size,
+            root: [root; 32],
+            time_ms: 1_795_959_010_768,
+        },
+        key,
+    )
+}
+
+/// Two checkpoints `key` signs for one size with different roots: a fork anyone can make of
+/// their own key.
+fn fork_of(key: &SecretKey) -> (String, String) {
+    (note(key, 1, 1).to_text(), note(key, 1, 2).to_text())
+}
+
+/// The `i`-th of many keys.
+fn nth_key(i: usize) -> SecretKey {
+    fixtures::key(&format!("flood-{i}"))
+}
+
+fn open(store: &Arc<MemoryStore>, members: Members) -> Witness {
+    let store: Arc<dyn KvStore> = store.clone();
+    Witness::open(store, fixtures::key("witness"), members).expect("open")
+}
+
+fn stored(store: &MemoryStore, prefix: &[u8]) -> usize {
+    store.scan_prefix(prefix).count()
+}
+
+#[test]
+fn with_a_member_list_only_members_are_witnessed_and_only_their_forks_kept() {
+    let store = Arc::new(MemoryStore::new());
+    let member = fixtures::key("member");
+    let stranger = fixtures::key("stranger");
+    let witness = open(&store, Members::listed([member.public()], false));
+
+    // A stranger's checkpoint is not observed, nor cosigned.
+    let seen = witness
+        .observe(&note(&stranger, 1, 1).to_text(), 0, &[])
+        .expect("observe");
+    assert_eq!(seen, Seen::NotWitnessed);
+    assert!(witness.cosigned().is_empty());
+
+    // Evidence about a stranger is refused, and nothing is written.
+    let (first, second) = fork_of(&stranger);
+    assert!(prove_fork(&first, &second).is_some(), "a valid fork");
+    assert_eq!(
+        witness.evidence(&first, &second).expect("evidence"),
+        Evidence::Refused("not about a member of the network")
+    );
+    assert!(witness.forks().is_empty());
+    assert_eq!(stored(&store, FORKS), 0);
+
+    // A member's is kept (even before this node witnessed it), once.
+    let seen = witness
+        .observe(&note(&member, 1, 1).to_text(), 0, &[])
+        .expect("observe");
+    assert!(matches!(seen, Seen::Cosigned(_)));
+    let (first, second) = fork_of(&member);
+    assert!(matches!(
+        witness.evidence(&first, &second).expect("evidence"),
+        Evidence::New(_)
+    ));
+    assert_eq!(
+        witness.evidence(&first, &second).expect("evidence"),
+        Evidence::Known
+    );
+    assert_eq!(witness.forks().len(), 1);
+    assert_eq!(stored(&store, FORKS), 1);
+}
+
+#[test]
+fn without_a_list_evidence_is_kept_only_about_nodes_witnessed() {
+    let store = Arc::new(MemoryStore::new());
+    let witness = open(&store, Members::unlisted());
+    let peer = fixtures::key("peer");
+    let (first, second) = fork_of(&peer);
+    assert_eq!(
+        witness.evidence(&first, &second).expect("evidence"),
+        Evidence::Refused("not about a node this node witnessed")
+    );
+    assert_eq!(stored(&store, FORKS), 0);
+    let seen = witness
+        .observe(&note(&peer, 1, 1).to_text(), 0, &[])
+        .expect("observe");
+    assert!(matches!(seen, Seen::Cosigned(_)));
+    assert!(matches!(
+        witness.evidence(&first, &second).expect("evidence"),
+        Evidence::New(_)
+    ));
+}
+
+#[test]
+fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
+    const FLOOD: usize = 10_000;
+    // Without a list the witness observes anyone: each forger is witnessed, then forks.
+    let store = Arc::new(MemoryStore::new());
+    let witness = open(&store, Members::unlisted());
+    let mut kept = 0;
+    for i in 0..FLOOD {
+        let key = nth_key(i);
+        let (first, second) = fork_of(&key);
+        let seen = witness.observe(&first, 0, &[]).expect("observe");
+        assert!(matches!(seen, Seen::Cosigned(_)));
+        if let Evidence::New(_) = witness.evidence(&first, &second).expect("evidence") {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, MAX_FORKS, "the first forks are kept, the rest refused");
+    assert_eq!(witness.cosigned().len(), MAX_OTHERS_WITNESSED);
+    assert_eq!(witness.forks().len(), MAX_FORKS);
+    assert_eq!(stored(&store, COSIGNED), MAX_OTHERS_WITNESSED);
+    assert_eq!(stored(&store, FORKS), MAX_FORKS);
+    // The origins observed most recently are the ones kept.
+    let last = nth_key(FLOOD - 1).public().to_text(NODE_PREFIX);
+    assert!(witness.since(&last) == 1);
+    assert_eq!(witness.since(&nth_key(0).public().to_text(NODE_PREFIX)), 0);
+
+    // Reopened with a member list: a member's fork still gets in, evicting a non-member's.
+    let member = fixtures::key("member");
+    let witness = open(&store, Members::listed([member.public()], false));
+    assert!(witness.cosigned().is_empty(), "non-members are not witnessed");
+    assert_eq!(witness.forks().len(), MAX_FORKS);
+    let (first, second) = fork_of(&member);
+    assert!(matches!(
+        witness.evidence(&first, &second).expect("evidence"),
+        Evidence::New(_)
+    ));
+    let forks = witness.forks();
+    assert_eq!(forks.len(), MAX_FORKS);
+    assert_eq!(forks[0].origin, member.public().to_text(NODE_PREFIX));
+    assert_eq!(stored(&store, FORKS), MAX_FORKS);
+
+    // With the list, a flood from keys outside it is refused whole, and nothing is written.
+    for i in FLOOD..2 * FLOOD {
+        let (first, second) = fork_of(&nth_key(i));
+        assert!(matches!(
+            witness.evidence(&first, &second).expect("evidence"),
+            Evidence::Refused(_)
+        ));
+    }
+    assert_eq!(witness.forks().len(), MAX_FORKS);
+    assert_eq!(stored(&store, FORKS), MAX_FORKS);
+}
+
+#[test]
+fn members_are_never_forgotten_for_non_members() {
+    let mut state = State::default();
+    let member = fixtures::key("member");
+    assert_eq!(state.keep_cosigned(note(&member, 1, 1), true), None);
+    for i in 0..MAX_OTHERS_WITNESSED * 2 {
+        state.keep_cosigned(note(&nth_key(i), 1, 1), false);
+    }
+    assert!(
+        state
+            .cosigned
+            .contains_key(&member.public().to_text(NODE_PREFIX))
+    );
+    assert_eq!(state.cosigned.len(), MAX_OTHERS_WITNESSED + 1);
+    // Observing an origin again keeps it: the least recently observed goes first.
+    let early = nth_key(MAX_OTHERS_WITNESSED).public().to_text(NODE_PREFIX);
+    state.touch(&early);
+    let forgotten = state.keep_cosigned(note(&fixtures::key("newcomer"), 1, 1), false);
+    assert_eq!(
+        forgotten,
+        Some(nth_key(MAX_OTHERS_WITNESSED + 1).public().to_text(NODE_PREFIX))
+    );
+    assert!(state.cosigned.contains_key(&early));
+}
+
+#[test]
+fn a_fork_proof_keeps_one_origin_signature_per_note() {
+    let key = fixtures::key("padded");
+    let mut first = note(&key, 1, 1);
+    // Padded with copies of the origin's line (and a stranger's cosignature).
+    for _ in 0..20 {
+        first.signatures.push(first.signatures[0].clone());
+    }
+    let other = fixtures::key("other");
+    let cosignature = first.cosignature(&other.public().to_text(NODE_PREFIX), &other, 1);
+    first.signatures.push(cosignature);
+    let fork = prove_fork(&first.to_text(), &note(&key, 1, 2).to_text()).expect("a fork");
+    for text in [&fork.first, &fork.second] {
+        assert_eq!(SignedNote::parse(text).expect("note").signatures.len(), 1);
+    }
+}
