@@ -62,7 +62,11 @@
 //! are duplicates.
 //!
 //! ## Deciding a check
-//! See [`decide::decide`] for the rule, including which grant and reason a deny names.
+//! See [`decide`] for the rule, including which grant and reason a deny names. Its bound belongs
+//! to the rule, so every node (and every client cache) applies it alike: only the subject's
+//! newest [`limits::GRANTS_CONSIDERED`] grants naming the collector are read; older ones are
+//! ignored (a deny at worst, and only for a feed that signed that many grants to one collector).
+//! Entries are never refused for it.
 //!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
