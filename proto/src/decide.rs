@@ -21,12 +21,19 @@
 //! `NOT_YET_VALID`, `EXPIRED`); if none covers both, `CATEGORY_NOT_COVERED` (naming the newest grant
 //! that covers the purpose) or `PURPOSE_NOT_COVERED` (naming the newest grant to the collector);
 //! with no grant to the collector, `NO_GRANT`.
+//!
+//! The rule reads the state the node holds when it decides, whatever `at` is: a grant revoked
+//! since is `REVOKED` for every `at`, and a grant still in force is judged by its own window. A
+//! question about another time than the node's clock ([`question_time`]: past or future beyond
+//! [`QUESTION_TIME_TOLERANCE_MS`]) says whether consent was (or will be) in force *then*, as far
+//! as the node knows now; an allow for a past `at` is no consent to process data now, and the
+//! decision receipt says which kind of question it answers.
 
 use std::collections::HashSet;
 
 use crate::ids::{EntryId, FeedId};
-pub use crate::limits::GRANTS_CONSIDERED;
-use crate::pb::{Decision, Reason};
+pub use crate::limits::{GRANTS_CONSIDERED, QUESTION_TIME_TOLERANCE_MS};
+use crate::pb::{Decision, QuestionTime, Reason};
 use crate::validate::FeedState;
 use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, Role};
 
@@ -204,6 +211,25 @@ fn considered_from(grants: &[GrantFacts]) -> u64 {
     let mut seqs: Vec<u64> = grants.iter().map(|g| g.seq).collect();
     let (_, nth, _) = seqs.select_nth_unstable_by(GRANTS_CONSIDERED - 1, |a, b| b.cmp(a));
     *nth
+}
+
+/// The time a check is about: the question's `at_ms`, or the node's clock when it is 0.
+pub fn asked_at(at_ms: u64, now_ms: u64) -> u64 {
+    if at_ms == 0 { now_ms } else { at_ms }
+}
+
+/// How the time a check is about relates to when the node decided it: `Current` within
+/// [`QUESTION_TIME_TOLERANCE_MS`] of `decided_ms`, else `Past` or `Future`. Signed in every
+/// decision receipt; a verifier reads an allow for a `Past` question as "consent was in force
+/// then", never as consent to process data at the time the receipt was signed.
+pub fn question_time(at_ms: u64, decided_ms: u64) -> QuestionTime {
+    if at_ms.saturating_add(QUESTION_TIME_TOLERANCE_MS) < decided_ms {
+        QuestionTime::Past
+    } else if at_ms > decided_ms.saturating_add(QUESTION_TIME_TOLERANCE_MS) {
+        QuestionTime::Future
+    } else {
+        QuestionTime::Current
+    }
 }
 
 /// The newer (higher seq) of `best` and `g`.

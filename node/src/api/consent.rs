@@ -6,10 +6,11 @@
 //! [`Ledger::check_cached`]); anything else — a cache miss, a batch, a signed receipt — runs on a
 //! blocking thread, each check of a batch from a view of its own ([`Ledger::check_each`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use consent_proto::decide::{Outcome, Query};
-use consent_proto::ids::FeedId;
+use consent_proto::decide::{self, Outcome, Query};
+use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
 use consent_proto::limits::MAX_CHECK_BATCH;
 use consent_proto::pb;
@@ -96,7 +97,7 @@ impl Decider {
         log_size: u64,
         now: u64,
     ) -> pb::CheckResponse {
-        let mut answer = response(outcome, log_size, query.at_ms);
+        let mut answer = response(outcome, log_size, query.at_ms, now);
         answer.peer_contact_ms = self.ledger.peer_contact_ms();
         let behind = request.min_subject_seq > 0
             && outcome
@@ -113,12 +114,24 @@ impl Decider {
     }
 
     /// Adds the signed receipt, with its log evidence, to each answer whose request asked for
-    /// one. Blocking: a signature each, and store reads for the proofs.
+    /// one. Blocking: a signature each, and store reads for the revocation and the proofs.
     fn sign(&self, requests: &[pb::CheckRequest], answers: &mut [pb::CheckResponse], now: u64) {
+        // A batch may name one revoked grant many times: its revocation is looked up once.
+        let mut revocations: HashMap<EntryId, Option<(u64, EntryId)>> = HashMap::new();
         for (request, answer) in requests.iter().zip(answers.iter_mut()) {
             if !request.receipt {
                 continue;
             }
+            let revocation = if answer.reason() == pb::Reason::Revoked
+                && let Ok(subject) = FeedId::from_slice(&request.subject)
+                && let Ok(grant) = EntryId::from_slice(&answer.grant)
+            {
+                *revocations
+                    .entry(grant)
+                    .or_insert_with(|| evidence::revocation(&self.ledger, &subject, &grant))
+            } else {
+                None
+            };
             let mut receipt = consent_proto::receipt::sign_decision(
                 &self.node_key,
                 pb::DecisionPayload {
@@ -131,13 +144,18 @@ impl Decider {
                     subject_head_seq: answer.subject_head_seq,
                     log_size: answer.log_size,
                     time_ms: now,
+                    at_ms: answer.at_ms,
+                    when: answer.when,
+                    revocation: revocation
+                        .map(|(_, id)| Bytes::copy_from_slice(&id.0))
+                        .unwrap_or_default(),
                 },
             );
             evidence::attach(
                 &self.ledger,
                 &self.checkpoints,
-                request,
                 answer,
+                revocation,
                 &mut receipt,
             );
             answer.receipt = Some(receipt);
@@ -186,15 +204,11 @@ fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
                 request.category
             ))
         })?,
-        at_ms: if request.at_ms == 0 {
-            now
-        } else {
-            request.at_ms
-        },
+        at_ms: decide::asked_at(request.at_ms, now),
     })
 }
 
-fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
+fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::CheckResponse {
     pb::CheckResponse {
         decision: outcome.decision as i32,
         reason: outcome.reason as i32,
@@ -211,6 +225,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
         at_ms,
         peer_contact_ms: 0,
         receipt: None,
+        when: decide::question_time(at_ms, now) as i32,
     }
 }
 

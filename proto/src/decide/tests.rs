@@ -465,3 +465,18 @@ fn only_the_newest_grants_considered_are_read() {
         (Decision::Allow, Reason::Granted, Some(id(1)))
     );
 }
+
+#[test]
+fn question_time_marks_past_and_future_questions() {
+    use crate::decide::{QUESTION_TIME_TOLERANCE_MS as TOL, asked_at, question_time};
+    use crate::pb::QuestionTime;
+    assert_eq!(asked_at(0, NOW), NOW);
+    assert_eq!(asked_at(T0, NOW), T0);
+    assert_eq!(question_time(NOW, NOW), QuestionTime::Current);
+    assert_eq!(question_time(NOW - TOL, NOW), QuestionTime::Current);
+    assert_eq!(question_time(NOW + TOL, NOW), QuestionTime::Current);
+    assert_eq!(question_time(NOW - TOL - 1, NOW), QuestionTime::Past);
+    assert_eq!(question_time(NOW + TOL + 1, NOW), QuestionTime::Future);
+    assert_eq!(question_time(0, NOW), QuestionTime::Past);
+    assert_eq!(question_time(u64::MAX, NOW), QuestionTime::Future);
+}
