@@ -150,6 +150,13 @@ async fn decision_receipts_carry_the_checkpoint_and_prove_the_grant_and_its_revo
     assert_eq!(v.payload.reason(), pb::Reason::Revoked);
     assert!(v.grant_included && v.revocation_included);
     assert!(v.checkpoint.expect("checkpoint").size >= size);
+    // The signed payload names the revocation, so a proof of another entry in its place (here
+    // the grant's, valid in itself) makes the receipt invalid.
+    assert_eq!(v.payload.revocation.as_ref(), revoke.id.0.as_slice());
+    assert_eq!(v.when, pb::QuestionTime::Current);
+    let mut swapped = receipt.clone();
+    swapped.revocation_inclusion = swapped.grant_inclusion.clone();
+    assert!(verify_decision(&swapped, &WitnessPolicy::default()).is_err());
     let p = receipt.revocation_inclusion.expect("proof");
     assert_eq!(p.entry_id.as_ref(), revoke.id.0.as_slice());
     // A single node has no witnesses: a policy that asks for one refuses the receipt.
@@ -157,4 +164,67 @@ async fn decision_receipts_carry_the_checkpoint_and_prove_the_grant_and_its_revo
     let policy = WitnessPolicy::new(&strangers, 1).expect("policy");
     let mut again = consent.check(question).await.expect("check").into_inner();
     assert!(verify_decision(&again.receipt.take().expect("receipt"), &policy).is_err());
+}
+
+#[tokio::test]
+async fn a_question_about_the_past_is_marked_so_in_the_answer_and_its_signed_receipt() {
+    use consent_proto::evidence::{WitnessPolicy, verify_decision};
+    use consent_proto::fixtures::{self, DAY, T0};
+    let mut s = setup().await;
+    // A grant that lapsed long ago: allowed then, expired now.
+    let body = fixtures::grant(
+        s.scene.collector.feed(),
+        s.scene.policy,
+        &[P::ServiceProvision],
+        &[C::Location],
+        T0,
+        Some(T0 + 2 * DAY),
+    );
+    let grant = fixtures::append(&mut s.alice, T0 + DAY, body);
+    submit_ok(&mut s.node.ledger().await, &grant).await;
+    let mut consent = s
+        .node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
+    let mut question = check_request(
+        s.alice.feed(),
+        s.scene.collector.feed(),
+        P::ServiceProvision,
+        C::Location,
+    );
+    question.receipt = true;
+    let now = consent
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (now.decision(), now.reason(), now.when()),
+        (
+            pb::Decision::Deny,
+            pb::Reason::Expired,
+            pb::QuestionTime::Current
+        )
+    );
+    // Asked about a day when the grant was in force: allow, marked as a past question, in the
+    // answer and in the signed payload a verifier reads.
+    question.at_ms = T0 + DAY;
+    let then = consent.check(question).await.expect("check").into_inner();
+    assert_eq!(
+        (then.decision(), then.reason(), then.when()),
+        (
+            pb::Decision::Allow,
+            pb::Reason::Granted,
+            pb::QuestionTime::Past
+        )
+    );
+    assert_eq!(then.at_ms, T0 + DAY);
+    let v = verify_decision(&then.receipt.expect("receipt"), &WitnessPolicy::default())
+        .expect("verifies offline");
+    assert_eq!((v.at_ms, v.when), (T0 + DAY, pb::QuestionTime::Past));
+    assert_eq!(
+        (v.payload.at_ms, v.payload.when()),
+        (T0 + DAY, pb::QuestionTime::Past)
+    );
+    assert!(v.payload.time_ms > v.at_ms + DAY);
 }

@@ -286,7 +286,8 @@ impl Collector {
         .map_err(|s| refused("the check", s))
     }
 
-    /// Up to 1,000 checks answered from one consistent view.
+    /// Up to 1,000 checks, answered in order, each from one consistent view of the node (views
+    /// follow each other: each answer carries its own `log_size`).
     pub async fn check_batch(
         &mut self,
         checks: Vec<pb::CheckRequest>,

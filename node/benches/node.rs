@@ -623,6 +623,7 @@ impl pb::consent_server::Consent for EmptyConsent {
             at_ms: 1_764_000_000_000,
             peer_contact_ms: 1_764_000_000_000,
             receipt: None,
+            when: pb::QuestionTime::Current as i32,
         }))
     }
     async fn check_batch(

@@ -10,18 +10,30 @@
 //!    replaces it) (else `COLLECTOR_NOT_ACCREDITED`);
 //! 5. a grant of the subject names the collector, covers the purpose and the category, is not
 //!    revoked, is not opted out of (an opt-out of sale/sharing later in the feed than the grant
-//!    denies `sell-data` and `third-party-sharing`), and `valid_from <= at < valid_until`.
+//!    denies `sell-data` and `third-party-sharing`), and `valid_from <= at < valid_until`. Only
+//!    the subject's newest [`GRANTS_CONSIDERED`] grants naming the collector (highest seq) are
+//!    read; older ones are ignored, as if absent. Ignoring a grant can only turn an allow into a
+//!    deny, and only for a feed that signed more grants to one collector than that: it bounds the
+//!    work of a check, whatever a feed holds.
 //!
 //! When several grants match, the newest (highest seq) is named. A deny names the newest grant
 //! that covers purpose and category with the first reason it fails (`REVOKED`, `OPTED_OUT`,
 //! `NOT_YET_VALID`, `EXPIRED`); if none covers both, `CATEGORY_NOT_COVERED` (naming the newest grant
 //! that covers the purpose) or `PURPOSE_NOT_COVERED` (naming the newest grant to the collector);
 //! with no grant to the collector, `NO_GRANT`.
+//!
+//! The rule reads the state the node holds when it decides, whatever `at` is: a grant revoked
+//! since is `REVOKED` for every `at`, and a grant still in force is judged by its own window. A
+//! question about another time than the node's clock ([`question_time`]: past or future beyond
+//! [`QUESTION_TIME_TOLERANCE_MS`]) says whether consent was (or will be) in force *then*, as far
+//! as the node knows now; an allow for a past `at` is no consent to process data now, and the
+//! decision receipt says which kind of question it answers.
 
 use std::collections::HashSet;
 
 use crate::ids::{EntryId, FeedId};
-use crate::pb::{Decision, Reason};
+pub use crate::limits::{GRANTS_CONSIDERED, QUESTION_TIME_TOLERANCE_MS};
+use crate::pb::{Decision, QuestionTime, Reason};
 use crate::validate::FeedState;
 use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, Role};
 
@@ -148,17 +160,19 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
 }
 
 /// Step 5 of the rule alone: the subject's `grants` to the collector (any order) and the seq of
-/// its latest opt-out of sale/sharing addressed to the collector. One pass, no allocation.
+/// its latest opt-out of sale/sharing addressed to the collector. One pass; it allocates only
+/// when given more than [`GRANTS_CONSIDERED`] grants (to find the newest of them).
 pub fn decide_grants(
     query: &Query,
     grants: &[GrantFacts],
     opt_out_seq: Option<u64>,
 ) -> (Decision, Reason, Option<EntryId>) {
+    let floor = considered_from(grants);
     let mut allowing: Option<&GrantFacts> = None;
     let mut covering: Option<&GrantFacts> = None;
     let mut for_purpose: Option<&GrantFacts> = None;
     let mut any: Option<&GrantFacts> = None;
-    for g in grants {
+    for g in grants.iter().filter(|g| g.seq >= floor) {
         any = newest(any, g);
         if !g.purposes.contains(query.purpose) {
             continue;
@@ -185,6 +199,36 @@ pub fn decide_grants(
     match any {
         Some(g) => (Decision::Deny, Reason::PurposeNotCovered, Some(g.id)),
         None => (Decision::Deny, Reason::NoGrant, None),
+    }
+}
+
+/// The lowest seq among the newest [`GRANTS_CONSIDERED`] of `grants` (0 when there are no more
+/// than that): the rule ignores grants below it. Seqs are distinct within a feed.
+fn considered_from(grants: &[GrantFacts]) -> u64 {
+    if grants.len() <= GRANTS_CONSIDERED {
+        return 0;
+    }
+    let mut seqs: Vec<u64> = grants.iter().map(|g| g.seq).collect();
+    let (_, nth, _) = seqs.select_nth_unstable_by(GRANTS_CONSIDERED - 1, |a, b| b.cmp(a));
+    *nth
+}
+
+/// The time a check is about: the question's `at_ms`, or the node's clock when it is 0.
+pub fn asked_at(at_ms: u64, now_ms: u64) -> u64 {
+    if at_ms == 0 { now_ms } else { at_ms }
+}
+
+/// How the time a check is about relates to when the node decided it: `Current` within
+/// [`QUESTION_TIME_TOLERANCE_MS`] of `decided_ms`, else `Past` or `Future`. Signed in every
+/// decision receipt; a verifier reads an allow for a `Past` question as "consent was in force
+/// then", never as consent to process data at the time the receipt was signed.
+pub fn question_time(at_ms: u64, decided_ms: u64) -> QuestionTime {
+    if at_ms.saturating_add(QUESTION_TIME_TOLERANCE_MS) < decided_ms {
+        QuestionTime::Past
+    } else if at_ms > decided_ms.saturating_add(QUESTION_TIME_TOLERANCE_MS) {
+        QuestionTime::Future
+    } else {
+        QuestionTime::Current
     }
 }
 

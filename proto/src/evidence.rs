@@ -2,7 +2,7 @@
 //! signature on the receipt; the checkpoint note signed by that same node; at least `k` of the
 //! policy's witnesses cosigning it; and inclusion in that checkpoint's tree — of the entry an
 //! entry receipt names at its arrival index, or of the grant a decision names (and of the
-//! revocation, when one is given). Pure: no I/O.
+//! revocation its signed payload names, when a proof is given). Pure: no I/O.
 
 use crate::ids::EntryId;
 use crate::keys::PublicKey;
@@ -94,8 +94,13 @@ pub struct VerifiedDecision {
     pub cosigned_by: Vec<String>,
     /// The named grant is proven in the checkpoint's log.
     pub grant_included: bool,
-    /// The revocation given is proven in the checkpoint's log.
+    /// The revocation the signed payload names is proven in the checkpoint's log.
     pub revocation_included: bool,
+    /// The time the decision is about, Unix ms (see [`receipt::decided_about`]).
+    pub at_ms: u64,
+    /// How that time relates to when the node decided: an allow for a `Past` question says a
+    /// grant was in force then, not that there is consent now.
+    pub when: pb::QuestionTime,
 }
 
 /// What a verified entry receipt establishes.
@@ -172,6 +177,7 @@ pub fn verify_decision(
     policy: &WitnessPolicy,
 ) -> Result<VerifiedDecision, EvidenceError> {
     let (node, payload) = receipt::verify_decision(receipt)?;
+    let (at_ms, when) = receipt::decided_about(&payload);
     let mut out = VerifiedDecision {
         node,
         payload,
@@ -179,6 +185,8 @@ pub fn verify_decision(
         cosigned_by: Vec::new(),
         grant_included: false,
         revocation_included: false,
+        at_ms,
+        when,
     };
     if receipt.checkpoint.is_empty() {
         return if policy.required > 0 {
@@ -197,6 +205,10 @@ pub fn verify_decision(
         out.grant_included = true;
     }
     if let Some(p) = &receipt.revocation_inclusion {
+        // Only the revocation the node signed for: a proof of any other entry is refused.
+        if out.payload.revocation.is_empty() || p.entry_id != out.payload.revocation {
+            return Err(EvidenceError::WrongProof("revocation"));
+        }
         included(p, &checkpoint, "revocation")?;
         out.revocation_included = true;
     }

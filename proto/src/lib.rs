@@ -73,11 +73,44 @@
 //! honest retries are duplicates.
 //!
 //! ## Deciding a check
-//! See [`decide::decide`] for the rule, including which grant and reason a deny names.
+//! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
+//! to the rule, so every node (and every client cache) applies them alike:
+//! - only the subject's newest [`limits::GRANTS_CONSIDERED`] grants naming the collector are read;
+//!   older ones are ignored (a deny at worst, and only for a feed that signed that many grants to
+//!   one collector). Entries are never refused for it.
+//! - the rule answers from the state the node holds when deciding, for the time `at` asked. A
+//!   question more than [`limits::QUESTION_TIME_TOLERANCE_MS`] before or after the node's clock
+//!   is a *past* or *future* question ([`decide::question_time`]), marked so in the answer and
+//!   its receipt.
 //!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
 //! `signature = Ed25519-sign(node key, "consent-ledger/receipt/v1" || payload)`.
+//!
+//! ## Decision receipts
+//! `DecisionReceipt { payload, signature, checkpoint, grant_inclusion, revocation_inclusion }`:
+//! - `signature = Ed25519-sign(node key, "consent-ledger/decision/v1" || payload)`, with `payload`
+//!   the protobuf encoding of `DecisionPayload`; the node key is the payload's `node`. The
+//!   signature covers every payload field: `question` (the `CheckRequest` as asked), `decision`,
+//!   `reason`, `grant` (the grant named, or empty), `subject_head` and `subject_head_seq`,
+//!   `log_size`, `time_ms` (when the node decided), `at_ms` (the time the decision is about:
+//!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`)
+//!   and, for a `REVOKED` deny, `revocation` (the id of the entry that revoked the grant, when
+//!   the node found it).
+//! - Not signed: `checkpoint` (a note the node signed itself, with witness cosignatures) and the
+//!   two inclusion proofs, each of which proves itself against that checkpoint. They are bound to
+//!   the signed payload by entry id: `grant_inclusion.entry_id` must equal `grant`, and
+//!   `revocation_inclusion.entry_id` must equal `revocation` (a proof with no revocation named,
+//!   or of another entry, makes the receipt invalid).
+//!
+//! A verifier ([`evidence::verify_decision`]) checks: the signature under a node key it trusts;
+//! `question` present; `at_ms` and `when`, if set, as computed above (receipts signed before
+//! these fields existed leave both unset: compute them with [`receipt::decided_about`]); the
+//! checkpoint signed by the same node and cosigned by enough of the witnesses it trusts; and each
+//! proof as above. Then it reads the decision *about `at_ms`*: an allow with `when = PAST` says a
+//! grant was in force at that time, as the node knew at `time_ms`, and is no consent to process
+//! data at `time_ms`; with `when = FUTURE`, a revocation or suspension before `at_ms` can change
+//! the answer. `subject_head_seq` and `log_size` say how fresh the node's state was.
 //!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.

@@ -1,9 +1,16 @@
 //! Node-signed receipts: `Receipt { payload, signature }` over a `ReceiptPayload` (an entry was
 //! accepted), and `DecisionReceipt` over a `DecisionPayload` (a check was answered so).
+//!
+//! A decision receipt's signature covers every field of its payload: the question, the answer,
+//! the grant and (for `REVOKED`) the revocation it names, the subject head, the log position,
+//! when it was decided and the time it is about. The log evidence beside the payload is not
+//! signed; [`crate::evidence::verify_decision`] accepts a proof only of the entry the payload
+//! names.
 
 use prost::Message;
 use prost::bytes::Bytes;
 
+use crate::decide;
 use crate::domain;
 use crate::ids::EntryId;
 use crate::keys::{PublicKey, SecretKey};
@@ -103,10 +110,36 @@ pub fn verify_decision(
     if !node.verify(domain::DECISION_SIGNATURE, &receipt.payload, &signature) {
         return Err(ReceiptError::BadSignature);
     }
-    if payload.question.is_none() {
+    let Some(question) = &payload.question else {
         return Err(ReceiptError::Malformed("no question".into()));
+    };
+    // The time fields, when stated (receipts before them leave both unset), follow from the
+    // question and the decision time.
+    if payload.at_ms != 0 || payload.when != 0 {
+        let at = decide::asked_at(question.at_ms, payload.time_ms);
+        if payload.at_ms != at || payload.when != decide::question_time(at, payload.time_ms) as i32
+        {
+            return Err(ReceiptError::Malformed(
+                "the time the decision is about contradicts its question".into(),
+            ));
+        }
+    }
+    if !payload.revocation.is_empty()
+        && (payload.revocation.len() != 32 || payload.reason() != pb::Reason::Revoked)
+    {
+        return Err(ReceiptError::Malformed(
+            "a revocation is named only by a REVOKED deny, as a 32-byte entry id".into(),
+        ));
     }
     Ok((node, payload))
+}
+
+/// The time a verified decision is about, and how it relates to when the node decided: from the
+/// signed fields (for a receipt signed before they existed, from the question and `time_ms`).
+pub fn decided_about(payload: &pb::DecisionPayload) -> (u64, pb::QuestionTime) {
+    let asked = payload.question.as_ref().map_or(0, |q| q.at_ms);
+    let at = decide::asked_at(asked, payload.time_ms);
+    (at, decide::question_time(at, payload.time_ms))
 }
 
 #[cfg(test)]
@@ -148,6 +181,9 @@ mod tests {
             grant: Bytes::from_static(&[3; 32]),
             log_size: 42,
             time_ms: 7,
+            at_ms: 7,
+            when: pb::QuestionTime::Current as i32,
+            revocation: Bytes::from_static(&[4; 32]),
             ..Default::default()
         };
         let receipt = sign_decision(&node, payload.clone());
@@ -155,6 +191,7 @@ mod tests {
         assert_eq!(key, node.public());
         assert_eq!(said.reason(), pb::Reason::Revoked);
         assert_eq!(said.log_size, 42);
+        assert_eq!(said.revocation.as_ref(), [4u8; 32].as_slice());
         for i in 0..receipt.payload.len() {
             let mut bad = receipt.clone();
             let mut bytes = bad.payload.to_vec();
@@ -175,5 +212,52 @@ mod tests {
             ..Default::default()
         };
         assert!(verify_decision(&forged).is_err());
+    }
+
+    #[test]
+    fn a_past_question_is_marked_and_a_contradicting_mark_is_refused() {
+        let node = SecretKey::from_seed(&[6; 32]);
+        let decided = 1_800_000_000_000;
+        let day = 86_400_000;
+        let payload = |asked: u64, at: u64, when: pb::QuestionTime| pb::DecisionPayload {
+            question: Some(pb::CheckRequest {
+                at_ms: asked,
+                ..Default::default()
+            }),
+            decision: pb::Decision::Allow as i32,
+            reason: pb::Reason::Granted as i32,
+            time_ms: decided,
+            at_ms: at,
+            when: when as i32,
+            ..Default::default()
+        };
+        let verified =
+            |p: pb::DecisionPayload| verify_decision(&sign_decision(&node, p)).map(|(_, p)| p);
+        // A year ago: marked past, and read so.
+        let past = verified(payload(
+            decided - 365 * day,
+            decided - 365 * day,
+            pb::QuestionTime::Past,
+        ))
+        .expect("past question");
+        assert_eq!(
+            decided_about(&past),
+            (decided - 365 * day, pb::QuestionTime::Past)
+        );
+        // Now (at_ms 0, or a minute off): current.
+        let now = verified(payload(0, decided, pb::QuestionTime::Current)).expect("now");
+        assert_eq!(decided_about(&now), (decided, pb::QuestionTime::Current));
+        let minute = 60_000;
+        let current = pb::QuestionTime::Current;
+        assert!(verified(payload(decided - minute, decided - minute, current)).is_ok());
+        let future = pb::QuestionTime::Future;
+        assert!(verified(payload(decided + day, decided + day, future)).is_ok());
+        // A node cannot sign a past question as a current one, nor restate the time asked.
+        assert!(verified(payload(decided - day, decided - day, current)).is_err());
+        assert!(verified(payload(decided - day, decided, current)).is_err());
+        // Receipts from before the fields existed still verify; the mark is computed.
+        let unset = pb::QuestionTime::Unspecified;
+        let old = verified(payload(decided - day, 0, unset)).expect("old");
+        assert_eq!(decided_about(&old), (decided - day, pb::QuestionTime::Past));
     }
 }

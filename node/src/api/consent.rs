@@ -1,8 +1,16 @@
 //! `consent.v1.Consent`: collector sessions and consent checks. A deny is an answer, never an
 //! error; a check without a session, or about another collector, is refused.
+//!
+//! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to
+//! sign, is answered inline (no store read, bounded work, and only if the view is free:
+//! [`Ledger::check_cached`]); anything else — a cache miss, a batch, a signed receipt — runs on a
+//! blocking thread, each check of a batch from a view of its own ([`Ledger::check_each`]).
 
-use consent_proto::decide::{Outcome, Query};
-use consent_proto::ids::FeedId;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use consent_proto::decide::{self, Outcome, Query};
+use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
 use consent_proto::limits::MAX_CHECK_BATCH;
 use consent_proto::pb;
@@ -14,18 +22,24 @@ use super::auth::{Session, Sessions};
 use super::error::id32;
 use super::{evidence, watch};
 use crate::checkpoints::Checkpoints;
-use crate::ledger::{Ledger, View, now_ms};
+use crate::ledger::{Ledger, now_ms};
 
 /// The Consent service.
 pub struct ConsentService {
-    ledger: Ledger,
     sessions: Sessions,
+    /// Decides and signs; shared with the blocking tasks that run checks.
+    decider: Arc<Decider>,
+    /// Ends watch streams when the node shuts down.
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// What answering checks needs.
+struct Decider {
+    ledger: Ledger,
     /// Signs decision receipts.
     node_key: SecretKey,
     /// The checkpoints receipts carry.
     checkpoints: Checkpoints,
-    /// Ends watch streams when the node shuts down.
-    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl ConsentService {
@@ -38,33 +52,53 @@ impl ConsentService {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Self {
         Self {
-            ledger,
             sessions,
-            node_key,
-            checkpoints,
+            decider: Arc::new(Decider {
+                ledger,
+                node_key,
+                checkpoints,
+            }),
             shutdown,
         }
     }
 
-    /// Decides one check for the session's collector (PERMISSION_DENIED for another's) from
-    /// `view`; the receipt, if asked for, is signed later by [`Self::sign`].
+    fn ledger(&self) -> &Ledger {
+        &self.decider.ledger
+    }
+}
+
+impl Decider {
+    /// Decides `queries` in order, each from a view of its own, and answers `requests` (the same
+    /// checks). Blocking: it reads the store on cache misses.
     fn decide(
         &self,
-        view: &View<'_>,
-        session: &Session,
-        request: &pb::CheckRequest,
+        requests: &[pb::CheckRequest],
+        queries: &[Query],
         now: u64,
-    ) -> Result<pb::CheckResponse, Status> {
-        let query = query(request, now)?;
-        if query.collector != session.collector {
-            return Err(Status::permission_denied(
-                "a collector checks only for itself: this check names another collector",
-            ));
-        }
-        let outcome = view.check(&query)?;
-        let mut answer = response(&outcome, view.log_size(), query.at_ms);
+    ) -> Result<Vec<pb::CheckResponse>, Status> {
+        let outcomes = self.ledger.check_each(queries)?;
+        Ok(requests
+            .iter()
+            .zip(queries)
+            .zip(&outcomes)
+            .map(|((request, query), (outcome, log_size))| {
+                self.answer(request, query, outcome, *log_size, now)
+            })
+            .collect())
+    }
+
+    /// The answer to `request` from the rule's `outcome` at log position `log_size`, denying
+    /// (fail closed) when the caller's consistency or freshness demand is not met.
+    fn answer(
+        &self,
+        request: &pb::CheckRequest,
+        query: &Query,
+        outcome: &Outcome,
+        log_size: u64,
+        now: u64,
+    ) -> pb::CheckResponse {
+        let mut answer = response(outcome, log_size, query.at_ms, now);
         answer.peer_contact_ms = self.ledger.peer_contact_ms();
-        // Fail closed when the caller's consistency or freshness demand is not met.
         let behind = request.min_subject_seq > 0
             && outcome
                 .subject_head
@@ -76,12 +110,28 @@ impl ConsentService {
             answer.decision = pb::Decision::Deny as i32;
             answer.reason = pb::Reason::NodeNotFresh as i32;
         }
-        Ok(answer)
+        answer
     }
 
-    /// Adds the signed receipt, with its log evidence, to `answer` if `request` asked for one.
-    fn sign(&self, request: &pb::CheckRequest, answer: &mut pb::CheckResponse, now: u64) {
-        if request.receipt {
+    /// Adds the signed receipt, with its log evidence, to each answer whose request asked for
+    /// one. Blocking: a signature each, and store reads for the revocation and the proofs.
+    fn sign(&self, requests: &[pb::CheckRequest], answers: &mut [pb::CheckResponse], now: u64) {
+        // A batch may name one revoked grant many times: its revocation is looked up once.
+        let mut revocations: HashMap<EntryId, Option<(u64, EntryId)>> = HashMap::new();
+        for (request, answer) in requests.iter().zip(answers.iter_mut()) {
+            if !request.receipt {
+                continue;
+            }
+            let revocation = if answer.reason() == pb::Reason::Revoked
+                && let Ok(subject) = FeedId::from_slice(&request.subject)
+                && let Ok(grant) = EntryId::from_slice(&answer.grant)
+            {
+                *revocations
+                    .entry(grant)
+                    .or_insert_with(|| evidence::revocation(&self.ledger, &subject, &grant))
+            } else {
+                None
+            };
             let mut receipt = consent_proto::receipt::sign_decision(
                 &self.node_key,
                 pb::DecisionPayload {
@@ -94,18 +144,48 @@ impl ConsentService {
                     subject_head_seq: answer.subject_head_seq,
                     log_size: answer.log_size,
                     time_ms: now,
+                    at_ms: answer.at_ms,
+                    when: answer.when,
+                    revocation: revocation
+                        .map(|(_, id)| Bytes::copy_from_slice(&id.0))
+                        .unwrap_or_default(),
                 },
             );
             evidence::attach(
                 &self.ledger,
                 &self.checkpoints,
-                request,
                 answer,
+                revocation,
                 &mut receipt,
             );
             answer.receipt = Some(receipt);
         }
     }
+}
+
+/// Runs `work` (store reads, signatures) on a blocking thread, never on an async worker.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        if e.is_cancelled() {
+            Status::unavailable("the node is shutting down; retry on another node")
+        } else {
+            Status::internal("the check failed unexpectedly")
+        }
+    })?
+}
+
+/// The question `request` asks, if it is about the session's own collector (PERMISSION_DENIED
+/// for another's).
+fn question(session: &Session, request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
+    let query = query(request, now)?;
+    if query.collector != session.collector {
+        return Err(Status::permission_denied(
+            "a collector checks only for itself: this check names another collector",
+        ));
+    }
+    Ok(query)
 }
 
 fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
@@ -124,15 +204,11 @@ fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
                 request.category
             ))
         })?,
-        at_ms: if request.at_ms == 0 {
-            now
-        } else {
-            request.at_ms
-        },
+        at_ms: decide::asked_at(request.at_ms, now),
     })
 }
 
-fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
+fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::CheckResponse {
     pb::CheckResponse {
         decision: outcome.decision as i32,
         reason: outcome.reason as i32,
@@ -149,6 +225,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64) -> pb::CheckResponse {
         at_ms,
         peer_contact_ms: 0,
         receipt: None,
+        when: decide::question_time(at_ms, now) as i32,
     }
 }
 
@@ -161,7 +238,7 @@ impl pb::consent_server::Consent for ConsentService {
         let r = request.get_ref();
         let collector = FeedId(id32("collector", &r.collector)?);
         let (token, expires_ms) = self.sessions.authenticate(
-            &self.ledger,
+            self.ledger(),
             collector,
             &r.node_key,
             r.time_ms,
@@ -181,14 +258,36 @@ impl pb::consent_server::Consent for ConsentService {
         let now = now_ms();
         let session = self
             .sessions
-            .session(&self.ledger, request.metadata(), now)?;
+            .session(self.ledger(), request.metadata(), now)?;
         let started = std::time::Instant::now();
-        let request = request.get_ref();
-        let mut answer = self.decide(&self.ledger.view(), &session, request, now)?;
-        let metrics = &self.ledger.metrics();
+        let request = request.into_inner();
+        let query = question(&session, &request, now)?;
+        // Inline only from cached facts with nothing to sign; otherwise on a blocking thread.
+        let cached = if request.receipt {
+            None
+        } else {
+            self.ledger().check_cached(&query)
+        };
+        let answer = match cached {
+            Some((outcome, log_size)) => self
+                .decider
+                .answer(&request, &query, &outcome, log_size, now),
+            None => {
+                let decider = Arc::clone(&self.decider);
+                blocking(move || {
+                    let requests = [request];
+                    let mut answers = decider.decide(&requests, &[query], now)?;
+                    decider.sign(&requests, &mut answers, now);
+                    answers
+                        .pop()
+                        .ok_or_else(|| Status::internal("the check went unanswered"))
+                })
+                .await?
+            }
+        };
+        let metrics = self.ledger().metrics();
         metrics.check_time(started.elapsed());
         metrics.decision(&answer);
-        self.sign(request, &mut answer, now);
         Ok(Response::new(answer))
     }
 
@@ -200,15 +299,15 @@ impl pb::consent_server::Consent for ConsentService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let session = self
             .sessions
-            .session(&self.ledger, request.metadata(), now_ms())?;
+            .session(self.ledger(), request.metadata(), now_ms())?;
         let r = request.get_ref();
         let cursor = watch::Cursor::parse(&r.cursor)?;
         let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
         let (tx, rx) = tokio::sync::mpsc::channel(watch::BUFFER);
         let shutdown = self.shutdown.clone();
-        let watching = self.ledger.metrics().watcher();
+        let watching = self.ledger().metrics().watcher();
         let stream = watch::run(
-            self.ledger.clone(),
+            self.ledger().clone(),
             session.collector,
             cursor,
             heartbeat,
@@ -233,7 +332,7 @@ impl pb::consent_server::Consent for ConsentService {
         let now = now_ms();
         let session = self
             .sessions
-            .session(&self.ledger, request.metadata(), now)?;
+            .session(self.ledger(), request.metadata(), now)?;
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
             return Err(Status::resource_exhausted(format!(
@@ -241,21 +340,26 @@ impl pb::consent_server::Consent for ConsentService {
                 checks.len()
             )));
         }
-        // One view for the whole batch; receipts are signed after it is released.
-        let view = self.ledger.view();
-        let mut decisions = checks
+        let queries = checks
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                self.decide(&view, &session, c, now)
+                question(&session, c, now)
                     .map_err(|s| Status::new(s.code(), format!("check {i}: {}", s.message())))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        drop(view);
-        let metrics = &self.ledger.metrics();
-        for (request, answer) in checks.iter().zip(&mut decisions) {
+        // Each check from a view of its own (the writer never waits for a whole batch), then
+        // the receipts, all on a blocking thread.
+        let decider = Arc::clone(&self.decider);
+        let decisions = blocking(move || {
+            let mut answers = decider.decide(&checks, &queries, now)?;
+            decider.sign(&checks, &mut answers, now);
+            Ok(answers)
+        })
+        .await?;
+        let metrics = self.ledger().metrics();
+        for answer in &decisions {
             metrics.decision(answer);
-            self.sign(request, answer, now);
         }
         Ok(Response::new(pb::CheckBatchResponse { decisions }))
     }

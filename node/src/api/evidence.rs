@@ -1,7 +1,8 @@
 //! The log evidence a decision receipt carries: the node's latest signed checkpoint (with its
 //! cosignatures) and inclusion proofs, in that checkpoint's tree, of the grant the decision
-//! names and — for a deny because of a revocation — of the revocation. Evidence is best effort:
-//! an entry newer than the latest checkpoint gets no proof (Log.GetInclusionProof later).
+//! names and — for a deny because of a revocation — of the revocation, whose id the signed
+//! payload names (found by [`revocation`] before signing). Evidence is best effort: an entry
+//! newer than the latest checkpoint gets no proof (Log.GetInclusionProof later).
 
 use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
@@ -13,12 +14,29 @@ use crate::ledger::Ledger;
 /// Most entries of the subject's feed read to find a revocation.
 const REVOCATION_SCAN: usize = 1_000;
 
-/// Adds the evidence to `receipt`.
+/// The entry of `subject`'s feed that revoked `grant`, with its arrival index: what a `REVOKED`
+/// decision receipt names. Reads at most [`REVOCATION_SCAN`] entries after the grant (store
+/// reads: call it off the async threads); `None` if not found there.
+pub fn revocation(ledger: &Ledger, subject: &FeedId, grant: &EntryId) -> Option<(u64, EntryId)> {
+    let (_, entry) = ledger.entry(grant).ok().flatten()?;
+    if entry.feed != *subject {
+        return None;
+    }
+    ledger
+        .feed_entries(subject, entry.seq.saturating_add(1), REVOCATION_SCAN)
+        .ok()?
+        .into_iter()
+        .find(|(_, e)| matches!(&e.body, Body::Revoke(r) if r.grant == *grant))
+        .map(|(index, e)| (index, e.id))
+}
+
+/// Adds the evidence to `receipt`: the latest checkpoint, the inclusion of the grant `answer`
+/// names, and that of `revocation` (the one the signed payload names, if any).
 pub fn attach(
     ledger: &Ledger,
     checkpoints: &Checkpoints,
-    request: &pb::CheckRequest,
     answer: &pb::CheckResponse,
+    revocation: Option<(u64, EntryId)>,
     receipt: &mut pb::DecisionReceipt,
 ) {
     let Some(note) = checkpoints.latest() else {
@@ -26,21 +44,13 @@ pub fn attach(
     };
     let size = note.checkpoint.size;
     receipt.checkpoint = note.to_text();
-    let Ok(grant) = EntryId::from_slice(&answer.grant) else {
-        return;
-    };
-    let Ok(Some((index, entry))) = ledger.entry(&grant) else {
-        return;
-    };
-    receipt.grant_inclusion = inclusion(ledger, index, size, grant);
-    if answer.reason() == pb::Reason::Revoked
-        && let Ok(subject) = FeedId::from_slice(&request.subject)
-        && let Ok(later) = ledger.feed_entries(&subject, entry.seq + 1, REVOCATION_SCAN)
-        && let Some((index, revocation)) = later
-            .into_iter()
-            .find(|(_, e)| matches!(&e.body, Body::Revoke(r) if r.grant == grant))
+    if let Ok(grant) = EntryId::from_slice(&answer.grant)
+        && let Ok(Some((index, _))) = ledger.entry(&grant)
     {
-        receipt.revocation_inclusion = inclusion(ledger, index, size, revocation.id);
+        receipt.grant_inclusion = inclusion(ledger, index, size, grant);
+    }
+    if let Some((index, id)) = revocation {
+        receipt.revocation_inclusion = inclusion(ledger, index, size, id);
     }
 }
 

@@ -1,17 +1,28 @@
-//! Deciding checks from the materialised state: one consistent view per check or per batch, and
-//! caches of the facts checks read (per collector, and per subject and collector), each entry
-//! valid only while the generation it was read at is current.
+//! Deciding checks from the materialised state: one consistent view per check, and caches of
+//! the facts checks read (per collector, and per subject and collector), each entry valid only
+//! while the generation it was read at is current.
 //!
 //! Consistency: the writer applies a group and bumps the generations while holding
 //! [`Stats::view`] for writing; a [`View`] holds it for reading, so everything a view reads (the
 //! store and the caches) is one state. Collectors with a session check the same subjects again
 //! and again (every record of a sensor), so a hit saves a feed lookup and a grant scan.
+//!
+//! Bounded work under the lock: a view serves one check ([`Ledger::check_each`] takes a fresh
+//! one for each check of a batch), and one check reads at most [`GRANTS_CONSIDERED`] grants of its
+//! (subject, collector) pair — the newest, by a reverse scan; the rule ignores older ones — plus
+//! the subject's feed record and opt-out, and the collector's record and accreditations (one per
+//! genesis registrar). std's `RwLock` makes new readers queue behind a waiting writer, so this
+//! bound is also the most one check waits for another's work, however many grants a feed holds.
+//! [`Stats::view_work_max`] records the most grant facts read or examined under one view.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
-use consent_proto::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
+use consent_proto::decide::{
+    AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
+};
 use consent_proto::ids::FeedId;
 use consent_proto::validate::FeedState;
 
@@ -26,6 +37,9 @@ const PARTITIONS: usize = 16;
 /// Subject facts cached per partition at most (a full partition is emptied): 32k
 /// subject-collector pairs in all, ~12 MiB, so the cache cannot make memory creep with the log.
 const SUBJECTS_PER_PARTITION: usize = 2_048;
+/// Grant facts cached per partition at most (a partition that would exceed it is emptied): 131k
+/// in all, ~10 MiB, whatever the pairs hold (a pair holds up to [`GRANTS_CONSIDERED`]).
+const GRANTS_PER_PARTITION: usize = 8_192;
 /// Collectors whose facts are cached at most (the cache is emptied when full).
 const COLLECTOR_CACHE_LIMIT: usize = 10_000;
 
@@ -80,7 +94,30 @@ struct SubjectFacts {
     opt_out_seq: Option<u64>,
 }
 
-type SubjectCache = HashMap<(FeedId, FeedId), (u64, Arc<SubjectFacts>)>;
+/// One partition of the subject cache.
+#[derive(Debug, Default)]
+struct SubjectCache {
+    pairs: HashMap<(FeedId, FeedId), (u64, Arc<SubjectFacts>)>,
+    /// Grant facts held by `pairs`.
+    grants: usize,
+}
+
+impl SubjectCache {
+    /// Caches `facts` for `key`, emptying the partition first if it is full (in pairs or grants).
+    fn insert(&mut self, key: (FeedId, FeedId), generation: u64, facts: Arc<SubjectFacts>) {
+        let weight = facts.grants.len();
+        if self.pairs.len() >= SUBJECTS_PER_PARTITION
+            || self.grants.saturating_add(weight) > GRANTS_PER_PARTITION
+        {
+            self.pairs.clear();
+            self.grants = 0;
+        }
+        if let Some((_, old)) = self.pairs.insert(key, (generation, facts)) {
+            self.grants = self.grants.saturating_sub(old.grants.len());
+        }
+        self.grants += weight;
+    }
+}
 
 /// The caches of a ledger.
 #[derive(Debug)]
@@ -94,7 +131,7 @@ impl Caches {
     pub(super) fn subject_pairs(&self) -> usize {
         self.subjects
             .iter()
-            .map(|p| p.read().map(|c| c.len()).unwrap_or(0))
+            .map(|p| p.read().map(|c| c.pairs.len()).unwrap_or(0))
             .sum()
     }
 }
@@ -113,29 +150,76 @@ pub struct View<'a> {
     ledger: &'a Ledger,
     _guard: Option<RwLockReadGuard<'a, ()>>,
     log_size: u64,
+    /// Grant facts read from the store or handed to the rule under this view.
+    work: Cell<u64>,
+}
+
+impl Drop for View<'_> {
+    fn drop(&mut self) {
+        self.ledger
+            .stats
+            .view_work_max
+            .fetch_max(self.work.get(), Ordering::Relaxed);
+    }
 }
 
 impl Ledger {
-    /// A consistent view for deciding checks. Hold it only for synchronous work: the writer
-    /// waits for it before applying its next group.
+    /// A consistent view for deciding checks. Hold it only for synchronous work, off the async
+    /// threads, and for one check: the writer, and every check queued behind it, waits for it.
     pub fn view(&self) -> View<'_> {
         let guard = self.stats.view.read().ok();
+        self.view_with(guard)
+    }
+
+    /// A view, if one can be had without waiting (no writer holds the lock or waits for it).
+    fn try_view(&self) -> Option<View<'_>> {
+        let guard = self.stats.view.try_read().ok()?;
+        Some(self.view_with(Some(guard)))
+    }
+
+    fn view_with<'a>(&'a self, guard: Option<RwLockReadGuard<'a, ()>>) -> View<'a> {
         View {
             ledger: self,
             _guard: guard,
             log_size: self.stats.log_size.load(Ordering::Acquire),
+            work: Cell::new(0),
         }
     }
 
-    /// Decides one check from a view of its own: `(outcome, log size)`.
+    /// Decides one check from a view of its own: `(outcome, log size)`. Reads the store on a
+    /// cache miss: call it off the async threads.
     pub fn check(&self, query: &Query) -> Result<(Outcome, u64), LedgerError> {
         let view = self.view();
         Ok((view.check(query)?, view.log_size()))
     }
 
+    /// Decides one check without reading the store or waiting for the lock: from cached facts
+    /// only, when both the collector's and the pair's are cached at the current generation and no
+    /// writer holds or waits for the view. `None` otherwise: decide it with [`Ledger::check`] on a
+    /// blocking thread. Cheap enough (at most [`GRANTS_CONSIDERED`] grants examined) for an async
+    /// thread. Same answer as [`Ledger::check`].
+    pub fn check_cached(&self, query: &Query) -> Option<(Outcome, u64)> {
+        let view = self.try_view()?;
+        let outcome = view.check_cached(query)?;
+        Some((outcome, view.log_size()))
+    }
+
+    /// Decides checks in order, each from a view of its own, so that the writer (and the checks
+    /// queued behind it) waits for one check at most, never for a whole batch. Views follow each
+    /// other: a commit may land between two checks, never go back. Call it off the async threads.
+    pub fn check_each(&self, queries: &[Query]) -> Result<Vec<(Outcome, u64)>, LedgerError> {
+        queries.iter().map(|q| self.check(q)).collect()
+    }
+
     /// A feed's state as checks see it (cached like every collector fact): for authenticating
-    /// collectors by their current key.
+    /// collectors by their current key, on every call. A current cached answer is read without
+    /// the view lock, so authentication (on an async thread) never waits for the writer: it is
+    /// the feed as of the last commit that changed it (the writer bumps generations after it
+    /// applies a group, and facts are cached only from within a view).
     pub fn collector_state(&self, feed: &FeedId) -> Result<Option<FeedState>, LedgerError> {
+        if let Some(facts) = self.view_with(None).cached_collector(feed) {
+            return Ok(facts.state.clone());
+        }
         Ok(self.view().collector(feed)?.state.clone())
     }
 }
@@ -150,7 +234,25 @@ impl View<'_> {
     pub fn check(&self, query: &Query) -> Result<Outcome, LedgerError> {
         let collector = self.collector(&query.collector)?;
         let subject = self.subject(&query.subject, &query.collector, collector.state.is_some())?;
-        Ok(decide(
+        Ok(self.apply_rule(query, &collector, &subject))
+    }
+
+    /// Decides a check from cached facts only (`None` on any miss).
+    fn check_cached(&self, query: &Query) -> Option<Outcome> {
+        let collector = self.cached_collector(&query.collector)?;
+        let subject = self.cached_subject(&query.subject, &query.collector)?;
+        Some(self.apply_rule(query, &collector, &subject))
+    }
+
+    /// The decision rule over the facts read, counted as work done under this view.
+    fn apply_rule(
+        &self,
+        query: &Query,
+        collector: &CollectorFacts,
+        subject: &SubjectFacts,
+    ) -> Outcome {
+        self.count(subject.grants.len());
+        decide(
             query,
             &Facts {
                 subject: subject.state.as_ref(),
@@ -160,24 +262,45 @@ impl View<'_> {
                 accreditations: &collector.accreditations,
                 registrars: &self.ledger.registrars,
             },
-        ))
+        )
+    }
+
+    /// Adds `grants` grant facts to the work done under this view.
+    fn count(&self, grants: usize) {
+        self.work.set(self.work.get().saturating_add(grants as u64));
     }
 
     fn stats(&self) -> &Stats {
         &self.ledger.stats
     }
 
+    /// The collector's cached facts, if current.
+    fn cached_collector(&self, collector: &FeedId) -> Option<Arc<CollectorFacts>> {
+        let generation = self.stats().collector_generation.load(Ordering::Acquire);
+        let cache = self.ledger.caches.collectors.read().ok()?;
+        let (cached_generation, facts) = cache.get(collector)?;
+        (*cached_generation == generation).then(|| Arc::clone(facts))
+    }
+
+    /// The pair's cached facts, if current.
+    fn cached_subject(&self, subject: &FeedId, collector: &FeedId) -> Option<Arc<SubjectFacts>> {
+        let generation = self.stats().subject_generations.of(subject);
+        let partition = &self.ledger.caches.subjects[shard(subject) % PARTITIONS];
+        let cache = partition.read().ok()?;
+        let (cached_generation, facts) = cache.pairs.get(&(*subject, *collector))?;
+        (*cached_generation == generation).then(|| Arc::clone(facts))
+    }
+
     /// What checks need to know about a collector (its feed and every registrar's latest
     /// statement about it).
     fn collector(&self, collector: &FeedId) -> Result<Arc<CollectorFacts>, LedgerError> {
+        // The generation is read before the store: facts read meanwhile by a newer commit are
+        // cached under the older generation, so they are only ever dropped early.
         let generation = self.stats().collector_generation.load(Ordering::Acquire);
-        let cache = &self.ledger.caches.collectors;
-        if let Ok(cache) = cache.read()
-            && let Some((cached_generation, facts)) = cache.get(collector)
-            && *cached_generation == generation
-        {
-            return Ok(Arc::clone(facts));
+        if let Some(facts) = self.cached_collector(collector) {
+            return Ok(facts);
         }
+        let cache = &self.ledger.caches.collectors;
         let store = &*self.ledger.store;
         let view = Staged::new(store);
         let state = view
@@ -208,8 +331,9 @@ impl View<'_> {
         Ok(facts)
     }
 
-    /// What checks need to know about `subject` for `collector`: its feed, its grants to the
-    /// collector and its latest opt-out addressed to it (grants only if the collector is known).
+    /// What checks need to know about `subject` for `collector`: its feed, its newest
+    /// [`GRANTS_CONSIDERED`] grants to the collector (all the rule reads) and its latest opt-out
+    /// addressed to it (grants only if the collector is known).
     fn subject(
         &self,
         subject: &FeedId,
@@ -217,14 +341,11 @@ impl View<'_> {
         collector_known: bool,
     ) -> Result<Arc<SubjectFacts>, LedgerError> {
         let generation = self.stats().subject_generations.of(subject);
+        if let Some(facts) = self.cached_subject(subject, collector) {
+            return Ok(facts);
+        }
         let partition = &self.ledger.caches.subjects[shard(subject) % PARTITIONS];
         let key = (*subject, *collector);
-        if let Ok(cache) = partition.read()
-            && let Some((cached_generation, facts)) = cache.get(&key)
-            && *cached_generation == generation
-        {
-            return Ok(Arc::clone(facts));
-        }
         let store = &*self.ledger.store;
         let state = Staged::new(store)
             .feed_record(subject)?
@@ -233,13 +354,15 @@ impl View<'_> {
         let mut grants = Vec::new();
         let mut opt_out_seq = None;
         if state.is_some() && collector_known {
+            // Newest first (keys end in the seq, big-endian); the rule reads no older grants.
             let prefix = tables::grant_prefix(subject, collector);
-            for pair in store.scan_prefix(&prefix) {
+            for pair in store.scan_prefix_rev(&prefix).take(GRANTS_CONSIDERED) {
                 let (key, value) = pair?;
                 let seq = tables::be_u64(&key[prefix.len()..])?;
                 let record: GrantRecord = tables::decode(&value, "grant")?;
                 grants.push(record.facts(seq));
             }
+            self.count(grants.len());
             if !grants.is_empty() {
                 opt_out_seq = store
                     .get(&tables::opt_out_key(subject, collector))?
@@ -257,10 +380,7 @@ impl View<'_> {
             && collector_known
             && let Ok(mut cache) = partition.write()
         {
-            if cache.len() >= SUBJECTS_PER_PARTITION {
-                cache.clear();
-            }
-            cache.insert(key, (generation, Arc::clone(&facts)));
+            cache.insert(key, generation, Arc::clone(&facts));
         }
         Ok(facts)
     }

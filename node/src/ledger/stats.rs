@@ -37,8 +37,13 @@ pub struct Stats {
     /// changed a feed of the shard; cached subject facts older than this are stale.
     pub subject_generations: decisions::Generations,
     /// Held for writing while the writer applies a group and bumps the generations, and for
-    /// reading while checks read the store: a check (or a whole CheckBatch) sees one state.
+    /// reading while a check reads the store: a check sees one state. Held for one check at a
+    /// time (see `decisions`), never for a whole batch.
     pub view: RwLock<()>,
+    /// The most grant facts read from the store or examined by the rule under one view so far:
+    /// bounded by twice [`consent_proto::limits::GRANTS_CONSIDERED`] whatever the feeds hold
+    /// (for tests and diagnostics).
+    pub view_work_max: AtomicU64,
     /// When the node last heard from a peer, Unix ms (0: never).
     pub peer_contact_ms: AtomicU64,
     /// Prometheus counters of what the writer and the API do.

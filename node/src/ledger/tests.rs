@@ -298,6 +298,144 @@ async fn heads_under_a_prefix_come_in_pages_that_cover_every_feed() {
         .heads_with_prefix(&prefix, Some(&[0xff; 32]), 100)
         .expect("page");
     assert!(page.is_empty());
+
+#[tokio::test]
+async fn thousands_of_grants_to_one_collector_bound_the_work_of_every_check() {
+    // Finding 4 of the security review: a citizen (or anyone with a free collector) signs
+    // thousands of grants to one collector, then CheckBatch hammers that pair. Every check took
+    // the view lock, which the writer then waits for, and checks queue behind a waiting writer.
+    // The work one view does is now bounded, whatever the pair holds, and so is every wait.
+    use consent_proto::decide::{GRANTS_CONSIDERED, Query};
+    use consent_proto::pb::{Decision, Reason};
+    use std::sync::atomic::Ordering;
+
+    let (ledger, writer, scene) = open(LedgerConfig::default());
+    let collector = scene.collector.feed();
+    let now = super::now_ms();
+    let mut reference = MemoryLedger::new([scene.registrar.feed()]);
+    let mut entries = scene.entries.clone();
+    // The heavy citizen: one grant for service provision, then 5,000 for research only.
+    let (mut heavy, h0) = fixtures::author(Role::Citizen, "heavy", T0);
+    entries.push(h0);
+    let grant = |purpose| {
+        fixtures::grant(
+            collector,
+            scene.policy,
+            &[purpose],
+            &[C::Location],
+            T0,
+            None,
+        )
+    };
+    entries.push(fixtures::append(
+        &mut heavy,
+        T0 + DAY,
+        grant(P::ServiceProvision),
+    ));
+    for _ in 0..5_000 {
+        entries.push(fixtures::append(&mut heavy, T0 + DAY, grant(P::Research)));
+    }
+    let newest = entries.last().expect("grants").id;
+    // Another citizen, with one grant.
+    let (light, l0, light_grant) = fixtures::citizen_granting(&scene, "light", P::ServiceProvision);
+    entries.push(l0);
+    entries.push(light_grant.clone());
+    for chunk in entries.chunks(1_000) {
+        let out = ledger.submit(chunk.to_vec()).await.expect("submit");
+        assert!(
+            out.iter().all(|o| matches!(o, Outcome::Accepted { .. })),
+            "every entry accepted"
+        );
+    }
+    for e in &entries {
+        let v = reference.submit(e, now);
+        assert!(matches!(v, Verdict::Accept { .. }), "reference: {v:?}");
+    }
+
+    let q = |subject, purpose| Query {
+        subject,
+        collector,
+        purpose,
+        category: C::Location,
+        at_ms: now,
+    };
+    let work = |ledger: &Ledger| ledger.counters().view_work_max.load(Ordering::Relaxed);
+    // Read from the store, then examined by the rule: GRANTS_CONSIDERED each at most.
+    let bound = 2 * GRANTS_CONSIDERED as u64;
+
+    // The heavy pair answers by the documented rule: only its newest GRANTS_CONSIDERED grants
+    // count, so the first one (service provision) is out of reach, and the newest allows
+    // research. The reference ledger, handed all 5,001 grants, applies the same rule.
+    let research = ledger
+        .check(&q(heavy.feed(), P::Research))
+        .expect("check")
+        .0;
+    assert_eq!(
+        (research.decision, research.reason, research.grant),
+        (Decision::Allow, Reason::Granted, Some(newest))
+    );
+    assert_eq!(research, reference.check(&q(heavy.feed(), P::Research)));
+    let service = ledger
+        .check(&q(heavy.feed(), P::ServiceProvision))
+        .expect("check")
+        .0;
+    assert_eq!(
+        (service.decision, service.reason, service.grant),
+        (Decision::Deny, Reason::PurposeNotCovered, Some(newest))
+    );
+    assert_eq!(
+        service,
+        reference.check(&q(heavy.feed(), P::ServiceProvision))
+    );
+    assert!(
+        work(&ledger) <= bound,
+        "a check of the heavy pair did {} grant facts of work under one view",
+        work(&ledger)
+    );
+
+    // A whole batch over the heavy pair, as CheckBatch runs it: each check from a view of its
+    // own, so no view (which the writer, and every check behind it, waits for) holds more than
+    // one check's work. One view for the batch was 1,000 checks' work: over a million facts.
+    let batch: Vec<Query> = (0..1_000).map(|_| q(heavy.feed(), P::Research)).collect();
+    let outcomes = ledger.check_each(&batch).expect("batch");
+    assert!(outcomes.iter().all(|(o, _)| *o == research));
+    assert!(
+        work(&ledger) <= bound,
+        "one view did {} grant facts of work during the batch",
+        work(&ledger)
+    );
+    // The cached answer (what a unary Check answers inline) is the same.
+    assert_eq!(
+        ledger
+            .check_cached(&q(heavy.feed(), P::Research))
+            .map(|(o, _)| o),
+        Some(research)
+    );
+    assert_eq!(
+        ledger.check_cached(&q(consent_proto::FeedId([9; 32]), P::Research)),
+        None,
+        "an uncached subject goes to a blocking thread"
+    );
+
+    // Another grant lands (the heavy subject's cached facts go stale): re-reading the pair is
+    // bounded the same way. The other citizen's checks are unaffected.
+    let more = fixtures::append(&mut heavy, T0 + DAY, grant(P::Research));
+    ledger.submit(vec![more.clone()]).await.expect("one more");
+    let again = ledger
+        .check(&q(heavy.feed(), P::Research))
+        .expect("check")
+        .0;
+    assert_eq!(again.grant, Some(more.id));
+    let other = ledger
+        .check(&q(light.feed(), P::ServiceProvision))
+        .expect("check")
+        .0;
+    assert_eq!(
+        (other.decision, other.grant),
+        (Decision::Allow, Some(light_grant.id))
+    );
+    assert!(work(&ledger) <= bound, "{} > {bound}", work(&ledger));
+
     ledger.shutdown().await;
     drop(ledger);
     writer.join();

@@ -103,6 +103,15 @@ pub fn run<S: KvStore>(make: impl Fn() -> S) {
     assert!(keys::<S>(s.scan_range(b"q", b"p")).is_empty());
     assert!(keys::<S>(s.scan_prefix(b"z")).is_empty());
     assert_eq!(
+        keys::<S>(s.scan_prefix_rev(b"p")),
+        vec![b"p\xff".to_vec(), b"p\x01\xff".to_vec(), b"p\x00".to_vec()]
+    );
+    assert_eq!(
+        keys::<S>(s.scan_prefix_rev(b"p\x01")),
+        vec![b"p\x01\xff".to_vec()]
+    );
+    assert!(keys::<S>(s.scan_prefix_rev(b"z")).is_empty());
+    assert_eq!(
         s.last_with_prefix(b"p").expect("last").map(|(k, _)| k),
         Some(b"p\xff".to_vec())
     );
@@ -122,5 +131,13 @@ pub fn run<S: KvStore>(make: impl Fn() -> S) {
     s.flush().expect("flush");
     assert_eq!(s.get(b"big").expect("get"), Some(big));
     assert_eq!(s.scan_prefix(b"n").count(), 2_000);
+    // A reverse scan taken a few at a time yields the newest keys first.
+    let last: Vec<Vec<u8>> = s
+        .scan_prefix_rev(b"n")
+        .take(3)
+        .map(|p| p.expect("scan").0)
+        .collect();
+    let n = |i: u32| [b"n".as_slice(), &i.to_be_bytes()].concat();
+    assert_eq!(last, vec![n(1_999), n(1_998), n(1_997)]);
     let _ = s.size_on_disk().expect("size");
 }

@@ -32,7 +32,7 @@ fn engine(e: fjall::Error) -> StoreError {
 }
 
 /// A lazy scan: a caller that takes the first few pairs of a long range reads only those.
-fn pairs(iter: fjall::Iter) -> Scan<'static> {
+fn pairs(iter: impl Iterator<Item = fjall::Guard> + Send + 'static) -> Scan<'static> {
     Box::new(iter.map(|guard| {
         guard
             .into_inner()
@@ -81,6 +81,10 @@ impl KvStore for FjallStore {
                 .snapshot()
                 .range(&self.keyspace, from.to_vec()..to.to_vec()),
         )
+    }
+
+    fn scan_prefix_rev(&self, prefix: &[u8]) -> Scan<'_> {
+        pairs(self.db.snapshot().prefix(&self.keyspace, prefix).rev())
     }
 
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {

@@ -69,6 +69,16 @@ impl KvStore for MemoryStore {
         Box::new(items.into_iter().map(Ok))
     }
 
+    fn scan_prefix_rev(&self, prefix: &[u8]) -> Scan<'_> {
+        let mut items = self.collect(
+            Bound::Included(prefix.to_vec()),
+            Bound::Unbounded,
+            Some(prefix),
+        );
+        items.reverse();
+        Box::new(items.into_iter().map(Ok))
+    }
+
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {
         let map = self.read()?;
         Ok(map

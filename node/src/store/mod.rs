@@ -37,6 +37,21 @@ pub trait KvStore: Send + Sync + 'static {
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Scan<'_>;
     /// The last key starting with `prefix`, if any.
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError>;
+    /// Keys starting with `prefix`, descending, read lazily: a caller that takes the last few
+    /// pairs of a long prefix reads only those (checks read a subject's newest grants so). The
+    /// default reads the whole prefix first; every engine here overrides it.
+    fn scan_prefix_rev(&self, prefix: &[u8]) -> Scan<'_> {
+        match self
+            .scan_prefix(prefix)
+            .collect::<Result<Vec<Pair>, StoreError>>()
+        {
+            Ok(mut pairs) => {
+                pairs.reverse();
+                Box::new(pairs.into_iter().map(Ok))
+            }
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
+    }
     /// Applies every write or none (atomic, also across a crash).
     fn apply(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     /// Makes every applied write durable; returns once it is on stable storage.

@@ -60,7 +60,9 @@ impl SledStore {
     }
 }
 
-fn pairs(iter: sled::Iter) -> Scan<'static> {
+fn pairs(
+    iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send + 'static,
+) -> Scan<'static> {
     Box::new(iter.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine)))
 }
 
@@ -78,6 +80,10 @@ impl KvStore for SledStore {
             return Box::new(std::iter::empty());
         }
         pairs(self.db.range(from.to_vec()..to.to_vec()))
+    }
+
+    fn scan_prefix_rev(&self, prefix: &[u8]) -> Scan<'_> {
+        pairs(self.db.scan_prefix(prefix).rev())
     }
 
     fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Pair>, StoreError> {

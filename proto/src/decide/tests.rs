@@ -413,3 +413,70 @@ fn w_state(w: &World, feed: crate::ids::FeedId) -> crate::validate::FeedState {
         _ => panic!("fixture feed missing"),
     }
 }
+
+#[test]
+fn only_the_newest_grants_considered_are_read() {
+    use crate::decide::{GRANTS_CONSIDERED, decide_grants};
+    let id = |seq: u64| {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&seq.to_be_bytes());
+        EntryId(b)
+    };
+    let fact = |seq: u64, purpose: P| GrantFacts {
+        id: id(seq),
+        seq,
+        purposes: [purpose].into_iter().collect(),
+        categories: [C::Location].into_iter().collect(),
+        valid_from: 0,
+        valid_until: None,
+        revoked: false,
+    };
+    let q = |purpose| Query {
+        subject: crate::ids::FeedId([1; 32]),
+        collector: crate::ids::FeedId([2; 32]),
+        purpose,
+        category: C::Location,
+        at_ms: NOW,
+    };
+    // Seq 1 grants service provision; every later grant, research only.
+    let newest = GRANTS_CONSIDERED as u64 + 1;
+    let mut grants: Vec<GrantFacts> = (2..=newest).map(|s| fact(s, P::Research)).collect();
+    grants.push(fact(1, P::ServiceProvision));
+    assert_eq!(grants.len(), GRANTS_CONSIDERED + 1);
+    // One grant too many: the oldest falls out, whatever the order given.
+    let service = decide_grants(&q(P::ServiceProvision), &grants, None);
+    assert_eq!(
+        service,
+        (Decision::Deny, Reason::PurposeNotCovered, Some(id(newest)))
+    );
+    grants.reverse();
+    assert_eq!(
+        decide_grants(&q(P::ServiceProvision), &grants, None),
+        service
+    );
+    assert_eq!(
+        decide_grants(&q(P::Research), &grants, None),
+        (Decision::Allow, Reason::Granted, Some(id(newest)))
+    );
+    // At the limit, every grant is read.
+    grants.retain(|g| g.seq != newest);
+    assert_eq!(
+        decide_grants(&q(P::ServiceProvision), &grants, None),
+        (Decision::Allow, Reason::Granted, Some(id(1)))
+    );
+}
+
+#[test]
+fn question_time_marks_past_and_future_questions() {
+    use crate::decide::{QUESTION_TIME_TOLERANCE_MS as TOL, asked_at, question_time};
+    use crate::pb::QuestionTime;
+    assert_eq!(asked_at(0, NOW), NOW);
+    assert_eq!(asked_at(T0, NOW), T0);
+    assert_eq!(question_time(NOW, NOW), QuestionTime::Current);
+    assert_eq!(question_time(NOW - TOL, NOW), QuestionTime::Current);
+    assert_eq!(question_time(NOW + TOL, NOW), QuestionTime::Current);
+    assert_eq!(question_time(NOW - TOL - 1, NOW), QuestionTime::Past);
+    assert_eq!(question_time(NOW + TOL + 1, NOW), QuestionTime::Future);
+    assert_eq!(question_time(0, NOW), QuestionTime::Past);
+    assert_eq!(question_time(u64::MAX, NOW), QuestionTime::Future);
+}

@@ -64,6 +64,7 @@ fn setup() -> Setup {
             decision: pb::Decision::Deny as i32,
             reason: pb::Reason::Revoked as i32,
             grant: Bytes::copy_from_slice(&ids[11]),
+            revocation: Bytes::copy_from_slice(&ids[17]),
             log_size: 23,
             time_ms: 1_795_959_012_000,
             ..Default::default()
@@ -169,6 +170,41 @@ fn any_change_to_the_evidence_is_caught() {
         verify_decision(&r, &WitnessPolicy::default()),
         Err(EvidenceError::NotTheNodesCheckpoint)
     );
+}
+
+#[test]
+fn a_revocation_proof_the_node_did_not_sign_for_is_refused() {
+    // The proof of another entry of the same log (valid in itself) in place of the revocation's:
+    // the signed payload names the revocation, so the swap is caught.
+    let s = setup();
+    let p = policy(&s, 2);
+    let mut swapped = s.receipt.clone();
+    swapped.revocation_inclusion = s.entry.inclusion.clone();
+    assert_eq!(
+        verify_decision(&swapped, &p),
+        Err(EvidenceError::WrongProof("revocation"))
+    );
+    let mut swapped = s.receipt.clone();
+    swapped.revocation_inclusion = s.receipt.grant_inclusion.clone();
+    assert_eq!(
+        verify_decision(&swapped, &p),
+        Err(EvidenceError::WrongProof("revocation"))
+    );
+    // A receipt whose payload names no revocation takes no revocation proof at all.
+    let node = fixtures::key("node");
+    let (_, mut payload) = crate::receipt::verify_decision(&s.receipt).expect("verifies");
+    payload.revocation = Bytes::new();
+    let mut unnamed = crate::receipt::sign_decision(&node, payload);
+    unnamed.checkpoint = s.receipt.checkpoint.clone();
+    unnamed.grant_inclusion = s.receipt.grant_inclusion.clone();
+    unnamed.revocation_inclusion = s.receipt.revocation_inclusion.clone();
+    assert_eq!(
+        verify_decision(&unnamed, &p),
+        Err(EvidenceError::WrongProof("revocation"))
+    );
+    unnamed.revocation_inclusion = None;
+    let v = verify_decision(&unnamed, &p).expect("verifies without the proof");
+    assert!(v.grant_included && !v.revocation_included);
 }
 
 fn get(which: usize, r: &mut pb::DecisionReceipt) -> &mut pb::InclusionProof {

@@ -391,10 +391,15 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
     let head = consent_proto::EntryId::from_slice(&r.subject_head)
         .ok()
         .map(|g| g.to_string());
+    let when = match r.when() {
+        pb::QuestionTime::Past => format!(" about {}: a past question", time::format(r.at_ms)),
+        pb::QuestionTime::Future => format!(" about {}: a future question", time::format(r.at_ms)),
+        _ => String::new(),
+    };
     emit(
         g.json,
         format!(
-            "{decision} ({reason}){}",
+            "{decision} ({reason}){}{when}",
             grant
                 .as_ref()
                 .map(|g| format!(", grant {g}"))
@@ -408,6 +413,11 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             "subject_head_seq": r.subject_head_seq,
             "log_size": r.log_size,
             "at": time::format(r.at_ms),
+            "question_time": r
+                .when()
+                .as_str_name()
+                .trim_start_matches("QUESTION_TIME_")
+                .to_ascii_lowercase(),
         }),
     );
     Ok(())

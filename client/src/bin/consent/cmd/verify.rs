@@ -82,8 +82,19 @@ pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
         .ok()
         .map(|g| g.to_string());
     let checkpoint = v.checkpoint.as_ref().map(|c| c.size);
+    let about = consent_client::time::format(v.at_ms);
+    // A decision about another time than when it was signed says nothing of consent now.
+    let when = match v.when {
+        pb::QuestionTime::Past => format!(
+            "; about {about}, BEFORE it was decided: a grant was in force then, which is no consent now"
+        ),
+        pb::QuestionTime::Future => format!(
+            "; about {about}, AFTER it was decided: a revocation before then changes the answer"
+        ),
+        _ => String::new(),
+    };
     let human = format!(
-        "valid: {decision} ({reason}) signed by {node} at {}{}{}{}",
+        "valid: {decision} ({reason}) signed by {node} at {}{when}{}{}{}",
         consent_client::time::format(v.payload.time_ms),
         checkpoint
             .map(|s| format!("; in its checkpoint of {s} entries"))
@@ -112,6 +123,12 @@ pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
             "reason": reason,
             "grant": grant,
             "time": consent_client::time::format(v.payload.time_ms),
+            "at": about,
+            "question_time": v
+                .when
+                .as_str_name()
+                .trim_start_matches("QUESTION_TIME_")
+                .to_ascii_lowercase(),
             "checkpoint_size": checkpoint,
             "cosigned_by": v.cosigned_by,
             "grant_included": v.grant_included,
