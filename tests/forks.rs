@@ -140,7 +140,10 @@ async fn a_citizen_forking_its_feed_around_a_rotation_is_frozen_everywhere_and_s
         }
         for node in nodes {
             let status = node.status().await;
-            assert_eq!(status.banned_peers, 0, "round {round}: a node banned an honest peer");
+            assert_eq!(
+                status.banned_peers, 0,
+                "round {round}: a node banned an honest peer"
+            );
             assert!(status.peers >= 2, "round {round}: a node lost its peers");
             for peer in &status.peer_status {
                 assert_eq!(peer.offences, 0, "round {round}: an honest peer was blamed");

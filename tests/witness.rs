@@ -187,13 +187,7 @@ async fn with_a_member_list_only_members_keep_a_node_fresh() {
     let (a_key, b_key) = (fixtures::key("member-a"), fixtures::key("member-b"));
     let genesis = members_genesis(&[&a_key, &b_key], false);
     let a = TestNode::start_as(&genesis, &a_key, &[]).await;
-    let contact = || {
-        a.node
-            .as_ref()
-            .expect("running")
-            .ledger()
-            .peer_contact_ms()
-    };
+    let contact = || a.node.as_ref().expect("running").ledger().peer_contact_ms();
 
     // A node outside the list connects and pushes a valid entry: A takes the entry, but the
     // traffic does not count as contact with the network.
@@ -212,7 +206,11 @@ async fn with_a_member_list_only_members_keep_a_node_fresh() {
             .ok()
     })
     .await;
-    assert_eq!(contact(), 0, "a non-member's traffic refreshed the freshness clock");
+    assert_eq!(
+        contact(),
+        0,
+        "a non-member's traffic refreshed the freshness clock"
+    );
     rogue.abort();
 
     // A member's does.

@@ -589,13 +589,22 @@ mod tests {
             assert!(!missing.exists(), "nothing is created through the link");
             let left = std::fs::symlink_metadata(&tmp).expect("still there");
             assert!(left.file_type().is_symlink(), "the link is left alone");
-            assert_eq!(std::fs::read(&path).expect("read"), before, "the keystore is unchanged");
+            assert_eq!(
+                std::fs::read(&path).expect("read"),
+                before,
+                "the keystore is unchanged"
+            );
             std::fs::remove_file(&tmp).expect("remove the link");
         }
         // With the link gone, saving works again.
         let ks = Keystore::open(&path, "a good passphrase").expect("open");
         ks.save().expect("save");
-        assert_eq!(*Keystore::open(&path, "a good passphrase").expect("open").master(), master);
+        assert_eq!(
+            *Keystore::open(&path, "a good passphrase")
+                .expect("open")
+                .master(),
+            master
+        );
         // A directory there is refused too.
         std::fs::create_dir(&tmp).expect("mkdir");
         assert!(matches!(ks.save(), Err(KeystoreError::InTheWay { .. })));
@@ -614,8 +623,17 @@ mod tests {
         ks.save().expect("save");
         assert!(!tmp.exists(), "the leftover is gone");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "the leftover's mode did not carry over");
-        assert_eq!(*Keystore::open(&path, "a good passphrase").expect("open").master(), master);
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the leftover's mode did not carry over"
+        );
+        assert_eq!(
+            *Keystore::open(&path, "a good passphrase")
+                .expect("open")
+                .master(),
+            master
+        );
     }
 
     #[test]

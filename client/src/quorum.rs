@@ -180,8 +180,9 @@ impl std::fmt::Display for Head {
     }
 }
 
-/// What [`choose`] needs next.
+/// What [`choose`] needs next (a short-lived value on the stack: its size does not matter).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Step {
     /// The quorum's answer.
     Done(QuorumAnswer),
@@ -235,7 +236,10 @@ fn choose(
     let first = heads[0].1;
     let agreed = heads.len() == answered && heads.iter().all(|(_, h)| *h == first);
     let (chosen, basis) = if agreed {
-        (first, format!("{answered} nodes agree on the subject's {first}"))
+        (
+            first,
+            format!("{answered} nodes agree on the subject's {first}"),
+        )
     } else {
         match highest_proven(&heads, proofs) {
             Proven::Ask(j) => return Step::Prove(j),
@@ -457,7 +461,13 @@ mod tests {
         for order in orders(&answers) {
             for k in [1, 2, 3] {
                 let (out, asked) = run(&order, k, &["a", "b", "liar"]);
-                assert_eq!(out.decision, Deny, "{:?}, k {k}: {}", names(&order), out.why);
+                assert_eq!(
+                    out.decision,
+                    Deny,
+                    "{:?}, k {k}: {}",
+                    names(&order),
+                    out.why
+                );
                 assert!(out.response.is_none());
                 assert!(
                     out.why.contains("disagree") && out.why.contains("ALLOW from liar"),
@@ -547,7 +557,10 @@ mod tests {
         let unknown = [answer("a", None, Deny), answer("b", None, Deny)];
         let (out, _) = run(&unknown, 2, &[]);
         assert_eq!(out.decision, Deny, "{}", out.why);
-        assert!(out.response.is_some(), "the nodes' own deny, with its reason");
+        assert!(
+            out.response.is_some(),
+            "the nodes' own deny, with its reason"
+        );
     }
 
     #[test]
@@ -592,7 +605,11 @@ mod tests {
         assert_eq!(out.decision, Deny, "{}", out.why);
         assert!(out.response.is_none() && out.answered == 2 && asked.is_empty());
         let (out, _) = run(&answers, 1, &["a"]);
-        assert_eq!(out.decision, Allow, "a malformed answer is left out: {}", out.why);
+        assert_eq!(
+            out.decision, Allow,
+            "a malformed answer is left out: {}",
+            out.why
+        );
         let (out, _) = run(&[], 1, &[]);
         assert_eq!(out.decision, Deny);
     }

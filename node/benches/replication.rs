@@ -352,7 +352,7 @@ async fn catch_up_and_anti_entropy(net: &Network, count: usize) -> anyhow::Resul
     .await?;
     let (a1, b1) = (pa.status().await, pb.status().await);
     let exchanged = (a1.bytes_sent - a0.bytes_sent) + (b1.bytes_sent - b0.bytes_sent);
-    let heads = a.ledger().heads_with_prefix(&[])?;
+    let heads = a.ledger().heads_with_prefix(&[], None, usize::MAX)?;
     let all_heads = cbor4ii::serde::to_vec(
         Vec::new(),
         &consent_node::p2p::protocol::SyncResponse::Heads(

@@ -340,7 +340,12 @@ mod tests {
             let line = cosign(&note, &other);
             assert!(
                 checkpoints
-                    .add_cosignature(&note.checkpoint, line, &other.public(), Some(&other.public()))
+                    .add_cosignature(
+                        &note.checkpoint,
+                        line,
+                        &other.public(),
+                        Some(&other.public())
+                    )
                     .expect("add")
             );
         }
@@ -384,7 +389,9 @@ mod tests {
         assert_eq!(latest.signatures.len(), MAX_SIGNATURES);
         let name = member.public().to_text(NODE_PREFIX);
         assert_eq!(latest.cosigned_by(&[(name, member.public())]).len(), 1);
-        latest.verify(&key.public()).expect("the node's own signature stays");
+        latest
+            .verify(&key.public())
+            .expect("the node's own signature stays");
         ledger.shutdown().await;
         drop((ledger, checkpoints));
         writer.join();

@@ -139,8 +139,9 @@ impl Genesis {
         }
         let mut listed = HashSet::new();
         for n in &self.nodes {
-            let key = consent_proto::keys::PublicKey::from_text(n, consent_proto::note::NODE_PREFIX)
-                .map_err(|e| format!("nodes: {n:?} is not a node id (node1…): {e}"))?;
+            let key =
+                consent_proto::keys::PublicKey::from_text(n, consent_proto::note::NODE_PREFIX)
+                    .map_err(|e| format!("nodes: {n:?} is not a node id (node1…): {e}"))?;
             if !listed.insert(key) {
                 return Err(format!("nodes: {n} is listed twice"));
             }

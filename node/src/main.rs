@@ -315,7 +315,13 @@ mod tests {
         let written = Genesis::load(&out).expect("loads");
         assert_eq!(written.nodes, vec![node]);
         assert!(written.members_only);
-        let alone = ["consentd", "genesis", "--network-id", "city", "--members-only"];
+        let alone = [
+            "consentd",
+            "genesis",
+            "--network-id",
+            "city",
+            "--members-only",
+        ];
         assert!(
             Cli::try_parse_from(alone).is_err(),
             "--members-only needs --node"

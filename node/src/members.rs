@@ -88,6 +88,12 @@ mod tests {
         assert_eq!(listed.count(), 1);
         let none = Members::unlisted();
         assert!(!none.is_listed() && !none.contains_key(&a) && none.count() == 0);
-        assert!(!Members { keys: None, only: true }.members_only());
+        assert!(
+            !Members {
+                keys: None,
+                only: true
+            }
+            .members_only()
+        );
     }
 }

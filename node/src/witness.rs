@@ -154,11 +154,7 @@ impl State {
         if !member {
             return None;
         }
-        let other = self
-            .forks
-            .keys()
-            .find(|o| !members.contains(o))
-            .cloned()?;
+        let other = self.forks.keys().find(|o| !members.contains(o)).cloned()?;
         self.forks.remove(&other);
         Some(Some(other))
     }
@@ -341,10 +337,7 @@ impl Witness {
             .write()
             .map_err(|_| poisoned())?
             .keep_cosigned(note, member);
-        let mut writes: Vec<Write> = vec![(
-            key(COSIGNED, &origin),
-            Some(text.as_bytes().to_vec()),
-        )];
+        let mut writes: Vec<Write> = vec![(key(COSIGNED, &origin), Some(text.as_bytes().to_vec()))];
         if let Some(old) = forgotten {
             writes.push((key(COSIGNED, &old), None));
         }
@@ -358,16 +351,11 @@ impl Witness {
         let Ok(note) = SignedNote::parse(text) else {
             return Ok(None);
         };
-        let before = self
-            .0
-            .state
-            .read()
-            .ok()
-            .and_then(|s| {
-                s.cosigned
-                    .get(&note.checkpoint.origin)
-                    .map(|c| c.note.clone())
-            });
+        let before = self.0.state.read().ok().and_then(|s| {
+            s.cosigned
+                .get(&note.checkpoint.origin)
+                .map(|c| c.note.clone())
+        });
         let Some(before) = before else {
             return Ok(None);
         };

@@ -245,7 +245,10 @@ fn wrong_prev() {
     let e = resigned(p, &key("alice/0")).expect("structurally valid");
     assert_eq!(
         rejected(w.ledger.submit(&e, NOW)),
-        Rejection::WrongPrev { head_seq: 0 }
+        Rejection::WrongPrev {
+            head_seq: 0,
+            fetch_from: 0
+        }
     );
 }
 
@@ -626,23 +629,31 @@ fn a_fork_where_one_branch_rotates_is_an_equivocation_on_both_sides() {
     let w = world();
     let feed = w.alice.feed();
     let a0 = w.alice.head();
-    let fork = |key0: &str, key1: &str| {
-        Author::resume(Role::Citizen, key(key0), key(key1), feed, 0, a0)
-    };
+    let fork =
+        |key0: &str, key1: &str| Author::resume(Role::Citizen, key(key0), key(key1), feed, 0, a0);
     // Branch R: rotation to alice/1 at seq 1, then a request signed by alice/1.
     let mut branch_r = fork("alice/0", "alice/1");
     let rotation = branch_r.rotate(T0 + DAY, key("alice/2")).expect("valid");
     let r2 = branch_r
-        .append(T0 + DAY, request(w.scene.collector.feed(), RequestKind::Access))
+        .append(
+            T0 + DAY,
+            request(w.scene.collector.feed(), RequestKind::Access),
+        )
         .expect("valid");
     // Branch G: a grant at seq 1 signed by alice/0, then a request.
     let mut branch_g = fork("alice/0", "alice/1");
     let grant1 = branch_g.append(T0 + DAY, w.grant_body()).expect("valid");
     let g2 = branch_g
-        .append(T0 + DAY, request(w.scene.collector.feed(), RequestKind::Erasure))
+        .append(
+            T0 + DAY,
+            request(w.scene.collector.feed(), RequestKind::Erasure),
+        )
         .expect("valid");
     let g3 = branch_g
-        .append(T0 + DAY, request(w.scene.collector.feed(), RequestKind::Access))
+        .append(
+            T0 + DAY,
+            request(w.scene.collector.feed(), RequestKind::Access),
+        )
         .expect("valid");
 
     // A node holding branch R.

@@ -25,7 +25,9 @@ pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
     if version != 3 {
         return Ok(false);
     }
-    tracing::info!("migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table");
+    tracing::info!(
+        "migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table"
+    );
     let mut from = match store.get(CURSOR_V3)? {
         // Resume just after the last record migrated.
         Some(mut last) => {
@@ -46,7 +48,10 @@ pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
             let (record, rows) = upgrade(store, &feed, old)?;
             writes.push((key.clone(), Some(tables::encode(&record)?)));
             for (seq, row) in rows {
-                writes.push((tables::rotation_key(&feed, seq), Some(tables::encode(&row)?)));
+                writes.push((
+                    tables::rotation_key(&feed, seq),
+                    Some(tables::encode(&row)?),
+                ));
             }
             last = Some(key);
         }
@@ -58,11 +63,17 @@ pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
         from.push(0);
     }
     store.apply(vec![
-        (meta::SCHEMA.to_vec(), Some(SCHEMA_VERSION.to_be_bytes().to_vec())),
+        (
+            meta::SCHEMA.to_vec(),
+            Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+        ),
         (CURSOR_V3.to_vec(), None),
     ])?;
     store.flush()?;
-    tracing::info!(batches = migrated, "store migrated to layout {SCHEMA_VERSION}");
+    tracing::info!(
+        batches = migrated,
+        "store migrated to layout {SCHEMA_VERSION}"
+    );
     Ok(true)
 }
 
@@ -121,7 +132,8 @@ fn committed_digest(
         return Ok(None);
     };
     let (_, bytes) = tables::split_entry_value(&value)?;
-    let entry = Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
+    let entry =
+        Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
     Ok(match entry.body {
         Body::Inception(i) => Some(i.next_key_digest.0),
         Body::Rotation(r) => Some(r.next_key_digest.0),
@@ -149,9 +161,13 @@ mod tests {
     async fn a_layout_3_store_migrates_to_the_same_state() {
         let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
         let registrars: HashSet<FeedId> = HashSet::new();
-        let (ledger, writer) =
-            Ledger::open(Arc::clone(&store), registrars.clone(), "test", LedgerConfig::default())
-                .expect("open");
+        let (ledger, writer) = Ledger::open(
+            Arc::clone(&store),
+            registrars.clone(),
+            "test",
+            LedgerConfig::default(),
+        )
+        .expect("open");
         let (mut author, inception) = fixtures::author(Role::Collector, "rotating", T0);
         let mut entries = vec![inception];
         for i in 0..5u64 {
@@ -159,7 +175,11 @@ mod tests {
                 let next = fixtures::key(&format!("rotating/next/{i}"));
                 entries.push(author.rotate(T0 + i + 1, next).expect("rotation"));
             } else {
-                entries.push(fixtures::append(&mut author, T0 + i + 1, fixtures::policy(i as u32 + 1)));
+                entries.push(fixtures::append(
+                    &mut author,
+                    T0 + i + 1,
+                    fixtures::policy(i as u32 + 1),
+                ));
             }
         }
         let feed = author.feed();
@@ -169,7 +189,10 @@ mod tests {
         writer.join();
 
         let current: FeedRecord = tables::decode(
-            &store.get(&tables::feed_key(&feed)).expect("get").expect("record"),
+            &store
+                .get(&tables::feed_key(&feed))
+                .expect("get")
+                .expect("record"),
             "feed",
         )
         .expect("decode");
@@ -202,7 +225,10 @@ mod tests {
         };
         let mut writes: Vec<crate::store::Write> =
             rows.iter().map(|(k, _)| (k.clone(), None)).collect();
-        writes.push((tables::feed_key(&feed), Some(tables::encode(&old).expect("encode"))));
+        writes.push((
+            tables::feed_key(&feed),
+            Some(tables::encode(&old).expect("encode")),
+        ));
         writes.push((meta::SCHEMA.to_vec(), Some(3u32.to_be_bytes().to_vec())));
         store.apply(writes).expect("downgrade");
 
@@ -210,7 +236,10 @@ mod tests {
         let refused = check::prepare(&*store, "test");
         assert!(refused.is_ok(), "layout 3 migrates: {refused:?}");
         let migrated: FeedRecord = tables::decode(
-            &store.get(&tables::feed_key(&feed)).expect("get").expect("record"),
+            &store
+                .get(&tables::feed_key(&feed))
+                .expect("get")
+                .expect("record"),
             "feed",
         )
         .expect("decode");
@@ -224,7 +253,10 @@ mod tests {
         check::full(&*store, &registrars).expect("the migrated store passes the full check");
 
         store
-            .apply(vec![(meta::SCHEMA.to_vec(), Some(2u32.to_be_bytes().to_vec()))])
+            .apply(vec![(
+                meta::SCHEMA.to_vec(),
+                Some(2u32.to_be_bytes().to_vec()),
+            )])
             .expect("write");
         let err = check::prepare(&*store, "test").expect_err("layout 2 is refused");
         assert!(err.to_string().contains("layout version 2"), "{err}");

@@ -290,14 +290,15 @@ async fn heads_under_a_prefix_come_in_pages_that_cover_every_feed() {
     let page = ledger
         .heads_with_prefix(&prefix, Some(&[0u8; 32]), 100)
         .expect("page");
-    assert_eq!(
-        page.iter().map(|(f, ..)| *f).collect::<Vec<_>>(),
-        under
-    );
+    assert_eq!(page.iter().map(|(f, ..)| *f).collect::<Vec<_>>(), under);
     let page = ledger
         .heads_with_prefix(&prefix, Some(&[0xff; 32]), 100)
         .expect("page");
     assert!(page.is_empty());
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
+}
 
 #[tokio::test]
 async fn thousands_of_grants_to_one_collector_bound_the_work_of_every_check() {

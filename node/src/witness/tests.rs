@@ -121,7 +121,10 @@ fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
             kept += 1;
         }
     }
-    assert_eq!(kept, MAX_FORKS, "the first forks are kept, the rest refused");
+    assert_eq!(
+        kept, MAX_FORKS,
+        "the first forks are kept, the rest refused"
+    );
     assert_eq!(witness.cosigned().len(), MAX_OTHERS_WITNESSED);
     assert_eq!(witness.forks().len(), MAX_FORKS);
     assert_eq!(stored(&store, COSIGNED), MAX_OTHERS_WITNESSED);
@@ -134,7 +137,10 @@ fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
     // Reopened with a member list: a member's fork still gets in, evicting a non-member's.
     let member = fixtures::key("member");
     let witness = open(&store, Members::listed([member.public()], false));
-    assert!(witness.cosigned().is_empty(), "non-members are not witnessed");
+    assert!(
+        witness.cosigned().is_empty(),
+        "non-members are not witnessed"
+    );
     assert_eq!(witness.forks().len(), MAX_FORKS);
     let (first, second) = fork_of(&member);
     assert!(matches!(
@@ -178,7 +184,11 @@ fn members_are_never_forgotten_for_non_members() {
     let forgotten = state.keep_cosigned(note(&fixtures::key("newcomer"), 1, 1), false);
     assert_eq!(
         forgotten,
-        Some(nth_key(MAX_OTHERS_WITNESSED + 1).public().to_text(NODE_PREFIX))
+        Some(
+            nth_key(MAX_OTHERS_WITNESSED + 1)
+                .public()
+                .to_text(NODE_PREFIX)
+        )
     );
     assert!(state.cosigned.contains_key(&early));
 }

@@ -566,7 +566,12 @@ impl Task {
     /// Traffic from `peer` counts as contact with the network (freshness) if it is a member, or
     /// anyone's without a member list ([`super::membership`]).
     pub(super) fn heard_from(&self, peer: &PeerId) {
-        if self.swarm.behaviour().member_peers().counts_as_contact(peer) {
+        if self
+            .swarm
+            .behaviour()
+            .member_peers()
+            .counts_as_contact(peer)
+        {
             self.ledger.heard_from_peer();
         }
     }
@@ -587,12 +592,14 @@ impl Task {
     /// only members (others connecting never stop it seeking members); no others with
     /// `members_only`.
     fn maybe_dial(&mut self, peer: PeerId) {
-        let members = self.swarm.behaviour().member_peers();
-        let connected = self.swarm.connected_peers();
-        let enough = if members.is_member(&peer) {
-            connected.filter(|p| members.is_member(p)).count() >= TARGET_PEERS
-        } else {
-            members.members_only() || connected.count() >= TARGET_PEERS
+        let enough = {
+            let members = self.swarm.behaviour().member_peers();
+            let connected = self.swarm.connected_peers();
+            if members.is_member(&peer) {
+                connected.filter(|p| members.is_member(p)).count() >= TARGET_PEERS
+            } else {
+                members.members_only() || connected.count() >= TARGET_PEERS
+            }
         };
         if peer == *self.swarm.local_peer_id()
             || self.swarm.is_connected(&peer)
