@@ -204,9 +204,10 @@ impl Witness {
         let mut forks = Vec::new();
         for pair in store.scan_prefix(FORKS) {
             let (_, value) = pair?;
+            // Stored as `first ‖ "\n\n" ‖ second`, each note ending in a newline.
             if let Ok(text) = String::from_utf8(value)
-                && let Some((first, second)) = text.split_once("\n\n\n")
-                && let Some(fork) = prove_fork(first, second)
+                && let Some(split) = text.find("\n\n\n")
+                && let Some(fork) = prove_fork(&text[..=split], &text[split + 3..])
             {
                 forks.push((members.contains(&fork.origin), fork));
             }
