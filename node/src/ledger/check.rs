@@ -1,5 +1,5 @@
-//! Store checks. [`prepare`] binds a new store to its network and refuses a store of another
-//! network or layout; [`structure`] runs at every start (heads match entries, the log is
+//! Store checks. [`prepare`] binds a new store to its network, migrates a store of layout 3, and
+//! refuses a store of another network or layout; [`structure`] runs at every start (heads match entries, the log is
 //! contiguous, grant state points at real grants); [`full`] replays the whole log through the write
 //! path into memory, re-verifying every signature, and compares every derived table.
 
@@ -11,7 +11,8 @@ use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
 
 use super::tables::{
-    self, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta, prefix,
+    self, AnswerRecord, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta,
+    prefix,
 };
 use super::tree::{Frontier, LogTree};
 use super::writer::{Item, Outcome, Writer};
@@ -96,9 +97,11 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             let version = <[u8; 4]>::try_from(v.as_slice())
                 .map(u32::from_be_bytes)
                 .unwrap_or(0);
-            if version != SCHEMA_VERSION {
+            if version != SCHEMA_VERSION && version != 3 {
                 return Err(LedgerError::CorruptStore(format!(
-                    "the store has layout version {version}, this consentd reads version {SCHEMA_VERSION}"
+                    "the store has layout version {version}, this consentd reads version {SCHEMA_VERSION} \
+                     (and migrates version 3): run the consentd release that wrote it, or move the data \
+                     directory aside and let the node start empty and sync again from its peers"
                 )));
             }
             let stored = store
@@ -110,6 +113,16 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
                      genesis digest {genesis_digest}; use the matching genesis file or another data directory",
                     stored.unwrap_or_else(|| "(none)".into())
                 )));
+            }
+            if version == 3 {
+                // Layout 4 adds the answer figures (tables N, U, V), built from the stored requests.
+                tracing::info!("migrating the store from layout 3 to {SCHEMA_VERSION}: building answer figures");
+                super::writer::migrate_from_3(store).map_err(|e| {
+                    LedgerError::CorruptStore(format!(
+                        "cannot migrate the store from layout 3: {e}; nothing was changed, the store is \
+                         still readable by the release that wrote it"
+                    ))
+                })?;
             }
             Ok(())
         }
@@ -313,10 +326,10 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::ACCREDITATION,
         prefix::WATCH,
         prefix::EXPIRY,
-        prefix::ANSWER,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }
+    answers(store, &*replica, &mut report)?;
     // Feed records match except for frozen flags, which come from equivocation proofs.
     let unfreeze = |mut r: FeedRecord| {
         r.frozen = false;
@@ -414,6 +427,59 @@ fn freezes(store: &dyn KvStore, frozen: u64, report: &mut Report) -> Result<(), 
     if expected != frozen {
         report.add(format!(
             "{expected} freezes listed, but the counter says {frozen} frozen feeds"
+        ));
+    }
+    Ok(())
+}
+
+/// Answer records: the same requests as the replay, answered or not alike (their times come from
+/// when entries reached this node, which a replay cannot know); and the answer figures (tables
+/// `N`, `U`, `V`) exactly what the records give.
+fn answers(store: &dyn KvStore, replica: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
+    let answered = |s: &dyn KvStore| -> Result<BTreeMap<Vec<u8>, bool>, StoreError> {
+        s.scan_prefix(&[prefix::ANSWER])
+            .map(|pair| {
+                let (key, value) = pair?;
+                let record: AnswerRecord = tables::decode(&value, "answer")?;
+                Ok((key, record.answered_ms.is_some()))
+            })
+            .collect()
+    };
+    if answered(store)? != answered(replica)? {
+        report.add("table K (answers) differs from the replay in its requests or which are answered".into());
+    }
+    let expected = super::writer::expected_answers(store)?;
+    if !expected.fixes.is_empty() {
+        report.add(format!(
+            "{} answer record(s) answered before they were asked",
+            expected.fixes.len()
+        ));
+    }
+    let mut stored = BTreeMap::new();
+    for table in [
+        prefix::ANSWER_SUMMARY,
+        prefix::UNANSWERED,
+        prefix::UNANSWERED_DAYS,
+    ] {
+        for pair in store.scan_prefix(&[table]) {
+            let (key, value) = pair?;
+            stored.insert(key, value);
+        }
+    }
+    if stored != expected.aggregates {
+        let differing = stored
+            .iter()
+            .find(|(k, v)| expected.aggregates.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .or_else(|| {
+                expected
+                    .aggregates
+                    .keys()
+                    .find(|k| !stored.contains_key(*k))
+            });
+        report.add(format!(
+            "answer figures differ from what the answer records give, at key {}",
+            hex::encode(differing.cloned().unwrap_or_default())
         ));
     }
     Ok(())

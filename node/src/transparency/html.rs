@@ -108,8 +108,9 @@ fn layout(frame: &Frame, page: Page, title: &str, body: Markup) -> Markup {
                     p {
                         "Counts below " (frame.k) " are shown as \u{201c}< " (frame.k)
                         "\u{201d}, so that a small number can never point at a person. "
-                        "Every figure here is computed from the signed public log; any node of the "
-                        "network shows the same."
+                        "Every figure here is computed from the signed public log. Answer times "
+                        "are this node's view: they count from when a request and its answer "
+                        "reached this node, so nodes can differ slightly."
                     }
                 }
             }
@@ -244,7 +245,9 @@ pub fn collector(frame: &Frame, c: &CollectorView) -> Markup {
             h2 { "How fast it answers" }
             p {
                 "Time from a request (or a withdrawal asking for erasure) to the collector's signed "
-                "answer. The law gives it " (a.deadline_days) " days."
+                "answer. The law gives it " (a.deadline_days) " days. Times are as this node saw "
+                "them: a date written more than 10 minutes before the entry reached this node is "
+                "not believed."
             }
             dl {
                 (figure("Requests received", a.received))
