@@ -465,3 +465,67 @@ async fn watch_misses_nothing_under_concurrent_ingest_on_either_engine() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_are_limited_per_collector_and_end_when_its_key_rotates() {
+    use consent_node::api::watch::{MAX_STREAMS_PER_COLLECTOR, TOO_MANY_STREAMS};
+    let node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let mut me = scene.collector;
+    let session = node.consent(&me).await;
+    let watch = |mut s: consent_client::collector::SessionClient| async move {
+        s.watch(pb::WatchRequest::default())
+            .await
+            .map(|r| r.into_inner())
+    };
+    let mut open = Vec::new();
+    for _ in 0..MAX_STREAMS_PER_COLLECTOR {
+        open.push(watch(session.clone()).await.expect("watch"));
+    }
+    let refused = watch(session.clone()).await.expect_err("one stream too many");
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(
+        refused
+            .metadata()
+            .get("consent-reason")
+            .and_then(|v| v.to_str().ok()),
+        Some(TOO_MANY_STREAMS)
+    );
+    // Closing a stream frees its place, once the node sees it gone.
+    drop(open.pop());
+    let again = consent_tests::eventually(WAIT, "a freed place", || {
+        let s = session.clone();
+        async move { watch(s).await.ok() }
+    })
+    .await;
+    open.push(again);
+
+    // Rotating the collector's key ends every stream of the old session: UNAUTHENTICATED,
+    // saying what to do.
+    let rotation = me
+        .rotate(T0 + 1, consent_proto::keys::SecretKey::from_seed(&[42; 32]))
+        .expect("rotation");
+    submit_ok(&mut ledger, &rotation).await;
+    for mut stream in open {
+        let end = tokio::time::timeout(WAIT, async {
+            loop {
+                match stream.next().await {
+                    Some(Ok(_)) => continue,
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .expect("the stream ends");
+        let status = end.expect("with a status").expect_err("an error");
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(
+            status.message().contains("key changed") && status.message().contains("cursor"),
+            "{status}"
+        );
+    }
+}
