@@ -36,6 +36,12 @@ use view::{CollectorFacts, CollectorView, Vocabulary};
 
 /// Requests served at once; more are answered 503 at once rather than queued.
 const MAX_CONCURRENT: usize = 64;
+/// Connections open at once (more wait unaccepted), and how long a client has to send its
+/// request's headers: see [`crate::http`].
+pub const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
+    max_connections: 256,
+    header_read_timeout: Duration::from_secs(10),
+};
 /// Longest collector id text accepted in a path.
 const MAX_ID_CHARS: usize = 100;
 
@@ -226,9 +232,7 @@ pub async fn serve(
                 response
             }
         }));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    crate::http::serve(listener, app, HTTP_LIMITS, cancel).await
 }
 
 type S = State<Arc<Site>>;
