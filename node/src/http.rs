@@ -6,7 +6,8 @@
 //! While [`Limits::max_connections`] are open, further connections wait unaccepted in the
 //! kernel's backlog. A connection that has not sent a complete request head within
 //! [`Limits::header_read_timeout`] of connecting (or of its previous response, when kept alive)
-//! is closed. Each request carries its caller's address as axum's `ConnectInfo<SocketAddr>`.
+//! is closed. Each request carries its caller's address as axum's `ConnectInfo<SocketAddr>`, and
+//! the address it connected to as [`LocalAddr`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +32,11 @@ pub struct Limits {
     /// response on a kept-alive connection.
     pub header_read_timeout: Duration,
 }
+
+/// The address a request's connection was accepted on (this node's side), in each request's
+/// extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr(pub SocketAddr);
 
 /// How long open connections may take to finish once shutdown begins.
 const GRACE: Duration = Duration::from_secs(5);
@@ -85,9 +91,13 @@ async fn connection(
     limits: Limits,
     cancel: CancellationToken,
 ) {
+    let local = stream.local_addr().ok().map(LocalAddr);
     let router = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(from));
+        if let Some(local) = local {
+            request.extensions_mut().insert(local);
+        }
         router.call(request)
     });
     let mut builder = http1::Builder::new();
