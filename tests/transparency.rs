@@ -493,3 +493,43 @@ async fn a_site_port_in_use_stops_the_start_with_what_to_change() {
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_register_is_read_a_page_at_a_time() {
+    let node = TestNode::start(&fixture_genesis()).await;
+    let mut ledger = node.ledger().await;
+    for i in 0..60 {
+        let (mut c, c0) = fixtures::author(Role::Collector, &format!("col{i}"), T0);
+        let p = fixtures::append(&mut c, T0, policy(1, &format!("Collector {i:02}"), |_| {}));
+        submit_ok(&mut ledger, &c0).await;
+        submit_ok(&mut ledger, &p).await;
+    }
+    let site = site_addr(&node);
+    let first = eventually(WAIT, "the register read every entry", || {
+        let site = site.clone();
+        async move {
+            let (_, body) = get(&site, "/api/v1/collectors");
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            (v["complete"] == true && v["collectors_total"] == 60).then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(first["collectors"].as_array().map(Vec::len), Some(50));
+    assert_eq!((&first["page"], &first["pages"]), (&serde_json::json!(1), &serde_json::json!(2)));
+    assert_eq!(first["collectors"][0]["name"], "Collector 00");
+    let (_, second) = get(&site, "/api/v1/collectors?page=2");
+    let second: serde_json::Value = serde_json::from_str(&second).expect("json");
+    assert_eq!(second["collectors"].as_array().map(Vec::len), Some(10));
+    assert_eq!(second["collectors"][0]["name"], "Collector 50");
+
+    let (head, html) = get(&site, "/");
+    assert_eq!(status(&head), 200, "{head}");
+    assert!(html.contains("Page 1 of 2 (60 collectors)"), "{html}");
+    assert!(html.contains("href=\"/?page=2\""), "{html}");
+    assert!(html.contains("Collector 49") && !html.contains("Collector 50"), "one page only");
+    let (_, html) = get(&site, "/?page=2");
+    assert!(html.contains("Collector 50") && html.contains("href=\"/?page=1\""), "{html}");
+    let (head, html) = get(&site, "/?page=3");
+    assert_eq!(status(&head), 200, "{head}");
+    assert!(html.contains("There is no such page"), "{html}");
+}
