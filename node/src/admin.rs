@@ -199,8 +199,8 @@ struct Admin {
     blocked: Arc<Mutex<BTreeSet<PeerId>>>,
 }
 
-/// The admin routes, guarded by `access`. Serve the router with connect info
-/// (`into_make_service_with_connect_info::<SocketAddr>`).
+/// The admin routes, guarded by `access` and the host and origin rules. Serve the router with
+/// [`crate::http::serve`], which gives each request its `ConnectInfo` and [`LocalAddr`].
 pub fn routes(p2p: Option<P2pHandle>, access: Access) -> axum::Router {
     let state = Admin {
         p2p,
