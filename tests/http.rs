@@ -12,13 +12,24 @@ pub fn get(addr: &str, path: &str) -> (String, String) {
 /// One request with extra header lines (`Name: value`) and no body; returns (status line and
 /// headers, body).
 pub fn request(addr: &str, method: &str, path: &str, headers: &[&str]) -> (String, String) {
+    request_as(addr, addr, method, path, headers)
+}
+
+/// [`request`] naming `host` in its `Host` header (what a browser sends for another name).
+pub fn request_as(
+    addr: &str,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> (String, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n{extra}Connection: close\r\n\r\n"
     )
     .expect("send");
     let mut bytes = Vec::new();

@@ -10,7 +10,7 @@ use consent_proto::vocab::{DataCategory as C, Purpose as P};
 use consent_tests::eventually;
 use consent_tests::harness::submit_ok;
 use consent_tests::harness::{TestNode, fixture_genesis};
-use consent_tests::http::{get, request, status};
+use consent_tests::http::{get, request, request_as, status};
 use consent_tests::net::{WAIT, connected};
 use consent_tests::single::{check_request, setup};
 
@@ -230,4 +230,33 @@ async fn with_a_token_configured_admin_calls_need_it_and_a_bad_token_file_stops_
         .err()
         .expect("refused");
     assert!(err.to_string().contains("at least 32 characters"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_calls_refuse_other_hosts_and_posts_from_other_origins() {
+    let node = TestNode::start(&fixture_genesis()).await;
+    let admin = metrics_addr(&node);
+    // DNS rebinding: a page whose name resolves to this host calls with its own name as Host.
+    let (head, body) = request_as(&admin, "evil.example", "GET", "/admin/peers", &[]);
+    assert_eq!(status(&head), 403, "{head}");
+    assert!(body.contains("Host"), "{body}");
+    let (head, _) = request_as(&admin, "localhost", "GET", "/admin/peers", &[]);
+    assert_eq!(status(&head), 200, "{head}");
+    // Metrics are not admin calls.
+    let (head, _) = request_as(&admin, "evil.example", "GET", "/metrics", &[]);
+    assert_eq!(status(&head), 200, "{head}");
+    // Cross-site request forgery: a page of another origin posting here. (A bad peer id: the
+    // calls that pass the guard answer 400.)
+    let same_origin = format!("Origin: http://{admin}");
+    for (header, code) in [
+        ("Origin: http://evil.example", 403),
+        ("Origin: null", 403),
+        ("Referer: http://evil.example/form", 403),
+        ("Sec-Fetch-Site: cross-site", 403),
+        (same_origin.as_str(), 400),
+        ("Sec-Fetch-Site: same-origin", 400),
+    ] {
+        let (head, body) = request(&admin, "POST", "/admin/peers/not-a-peer/block", &[header]);
+        assert_eq!(status(&head), code, "{header}: {head} {body}");
+    }
 }

@@ -2,6 +2,15 @@
 //! Served under `/admin/` on the operations listener (the one `/metrics` uses, loopback by
 //! default). With `[admin] token_file` set, every call needs `Authorization: Bearer <token>`;
 //! without it, calls are answered only to loopback clients, wherever the listener is bound.
+//! Behind a reverse proxy on the same host every call comes from loopback, so the loopback rule
+//! then admits whoever the proxy admits: set a token there.
+//!
+//! Every call must also name, in `Host`, a loopback address (`localhost`, `127.0.0.1`, `[::1]`,
+//! any port) or the address it connected to, so a web page whose name was made to resolve to
+//! this host (DNS rebinding) cannot call; and a POST a browser sends from a page of another origin
+//! (`Origin` or, without it, `Referer` naming another host; `Sec-Fetch-Site` other than
+//! `same-origin` or `none`) is refused (cross-site request forgery). Clients such as curl send
+//! none of these headers.
 //!
 //! - `GET  /admin/peers`: connected peers with addresses, lag, offences and scores, the number
 //!   banned, and the peers blocked here.
@@ -15,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +32,7 @@ use libp2p::PeerId;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::http::LocalAddr;
 use crate::p2p::P2pHandle;
 
 /// Shortest token accepted (characters).
@@ -93,6 +103,87 @@ impl Access {
     }
 }
 
+/// Whether `host` (a `Host` value, or the host of an origin: `name[:port]`) names a loopback
+/// address, or the address `local` the call connected to.
+fn host_allowed(host: &str, local: Option<SocketAddr>) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let (name, port) = match host.strip_prefix('[') {
+        // [v6] or [v6]:port
+        Some(rest) => match rest.split_once(']') {
+            Some((name, "")) => (name, None),
+            Some((name, port)) => match port.strip_prefix(':').map(str::parse::<u16>) {
+                Some(Ok(port)) => (name, Some(port)),
+                _ => return false,
+            },
+            None => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) => match port.parse::<u16>() {
+                Ok(port) => (name, Some(port)),
+                Err(_) => return false,
+            },
+            None => (host.as_str(), None),
+        },
+    };
+    if name == "localhost" {
+        return true;
+    }
+    let Ok(ip) = name.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    ip.is_loopback()
+        || local.is_some_and(|local| local.ip() == ip && port.is_none_or(|p| p == local.port()))
+}
+
+/// The `host[:port]` of an origin or URL (`http://host:port/path`); `None` for `null` or junk.
+fn origin_host(origin: &str) -> Option<&str> {
+    let (_, rest) = origin.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    // Credentials in a URL are not a host.
+    (!host.is_empty() && !host.contains('@')).then_some(host)
+}
+
+/// Refuses a call whose `Host` names neither loopback nor the listener (DNS rebinding), and a
+/// POST (any method but GET and HEAD) a browser sends from another origin (CSRF).
+fn same_site(
+    method: &Method,
+    headers: &HeaderMap,
+    local: Option<SocketAddr>,
+) -> Result<(), Refusal> {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host.is_some_and(|h| host_allowed(h, local)) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "admin calls need a Host header naming a loopback address or this listener's own \
+             address (e.g. Host: 127.0.0.1:9464); behind a proxy, forward that",
+        ));
+    }
+    if *method == Method::GET || *method == Method::HEAD {
+        return Ok(());
+    }
+    let cross = || {
+        Err(refuse(
+            StatusCode::FORBIDDEN,
+            "admin calls that change anything are refused from web pages of another origin",
+        ))
+    };
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return cross();
+    }
+    let from = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER));
+    match from {
+        None => Ok(()),
+        Some(v) => match v.to_str().ok().and_then(origin_host) {
+            Some(h) if host_allowed(h, local) => Ok(()),
+            _ => cross(),
+        },
+    }
+}
+
 /// A refused call: its status and why, answered as `{"error": why}`.
 struct Refusal(StatusCode, String);
 
@@ -112,8 +203,8 @@ struct Admin {
     blocked: Arc<Mutex<BTreeSet<PeerId>>>,
 }
 
-/// The admin routes, guarded by `access`. Serve the router with connect info
-/// (`into_make_service_with_connect_info::<SocketAddr>`).
+/// The admin routes, guarded by `access` and the host and origin rules. Serve the router with
+/// [`crate::http::serve`], which gives each request its `ConnectInfo` and [`LocalAddr`].
 pub fn routes(p2p: Option<P2pHandle>, access: Access) -> axum::Router {
     let state = Admin {
         p2p,
@@ -128,6 +219,11 @@ pub fn routes(p2p: Option<P2pHandle>, access: Access) -> axum::Router {
             move |ConnectInfo(from): ConnectInfo<SocketAddr>, req: Request, next: Next| {
                 let access = access.clone();
                 async move {
+                    let local = req.extensions().get::<LocalAddr>().map(|l| l.0);
+                    if let Err(refused) = same_site(req.method(), req.headers(), local) {
+                        tracing::warn!(%from, path = %req.uri().path(), "admin call refused: foreign host or origin");
+                        return refused.into_response();
+                    }
                     let auth = req
                         .headers()
                         .get(header::AUTHORIZATION)
@@ -249,6 +345,69 @@ mod tests {
                 .allows(there, Some(&format!("Bearer {token}")))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn calls_must_name_this_host_and_posts_must_come_from_this_origin() {
+        let local: SocketAddr = "10.0.0.5:9464".parse().expect("addr");
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in pairs {
+                h.insert(*name, value.parse().expect("header value"));
+            }
+            h
+        };
+        let ok = |m: Method, pairs: &[(&'static str, &str)]| {
+            same_site(&m, &headers(pairs), Some(local)).is_ok()
+        };
+        for host in [
+            "127.0.0.1:9464",
+            "127.0.0.1",
+            "localhost:9464",
+            "LOCALHOST",
+            "[::1]:9464",
+            "10.0.0.5:9464",
+            "10.0.0.5",
+        ] {
+            assert!(ok(Method::GET, &[("host", host)]), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:9464",
+            "10.0.0.5:80",
+            "10.0.0.6:9464",
+            "127.0.0.1:x",
+            "[::1",
+            "",
+        ] {
+            assert!(!ok(Method::GET, &[("host", host)]), "{host}");
+        }
+        assert!(!ok(Method::GET, &[]), "no Host at all");
+        let host = ("host", "127.0.0.1:9464");
+        // Browsers' cross-origin POSTs are refused; curl (no Origin, Referer, Sec-Fetch-Site) is not.
+        assert!(ok(Method::POST, &[host]));
+        for refused in [
+            ("origin", "http://evil.example"),
+            ("origin", "null"),
+            ("origin", "http://127.0.0.1@evil.example"),
+            ("referer", "https://evil.example/page"),
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-site", "same-site"),
+        ] {
+            assert!(!ok(Method::POST, &[host, refused]), "{refused:?}");
+            assert!(
+                ok(Method::GET, &[host, refused]),
+                "GET is not guarded: {refused:?}"
+            );
+        }
+        for allowed in [
+            ("origin", "http://127.0.0.1:9464"),
+            ("referer", "http://localhost:9464/admin/peers"),
+            ("sec-fetch-site", "same-origin"),
+            ("sec-fetch-site", "none"),
+        ] {
+            assert!(ok(Method::POST, &[host, allowed]), "{allowed:?}");
+        }
     }
 
     #[test]

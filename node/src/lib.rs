@@ -19,6 +19,7 @@
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
 //! - [`metrics`]: Prometheus `/metrics` (loopback by default).
 //! - [`admin`]: admin calls beside the metrics (loopback only, or with a token).
+//! - [`http`]: how the side HTTP listeners are served (connection cap, header deadline).
 //! - [`transparency`]: the public site: register of collectors, network, rights, JSON API.
 //! - [`logging`]: tracing set-up (human or JSON).
 
@@ -27,6 +28,7 @@ pub mod api;
 pub mod checkpoints;
 pub mod config;
 pub mod genesis;
+pub mod http;
 pub mod identity;
 pub mod ledger;
 pub mod logging;

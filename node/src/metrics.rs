@@ -412,7 +412,7 @@ impl Drop for WatchGuard {
     }
 }
 
-/// Serves `GET /metrics` on `listener` until `cancel`.
+/// Serves `GET /metrics` (and the admin calls, if given) on `listener` until `cancel`.
 pub async fn serve(
     listener: TcpListener,
     ledger: Ledger,
@@ -442,13 +442,15 @@ pub async fn serve(
         Some(admin) => app.merge(admin),
         None => app,
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(cancel.cancelled_owned())
-    .await
+    crate::http::serve(listener, app, HTTP_LIMITS, cancel).await
 }
+
+/// Connections open at once on the metrics and admin listener (more wait unaccepted), and how
+/// long a client has to send its request's headers: see [`crate::http`].
+pub const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
+    max_connections: 32,
+    header_read_timeout: std::time::Duration::from_secs(10),
+};
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@
 //! MAC is keyed BLAKE3 under a key derived from the node's secret key, so checking a token costs
 //! one hash and no state; the fingerprint of the collector's current key is compared on every
 //! call (from the ledger's cached collector facts), so rotating the key ends every session.
+//! A watch stream re-checks its session ([`Session::check`]) whenever it wakes and ends when the
+//! session expires; [`Sessions`] also counts each collector's open watch streams.
 
 use consent_proto::auth::{self, TOKEN_TTL_MS};
 use consent_proto::ids::FeedId;
@@ -13,6 +15,7 @@ use consent_proto::vocab::Role;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use super::watch::{Slot, Watchers};
 use crate::ledger::Ledger;
 
 /// Bytes of a token before hex.
@@ -22,6 +25,8 @@ const TOKEN_BYTES: usize = 64;
 pub struct Sessions {
     mac_key: zeroize::Zeroizing<[u8; 32]>,
     node_key: PublicKey,
+    /// Watch streams open, per collector.
+    watchers: Watchers,
 }
 
 /// An authenticated caller.
@@ -29,9 +34,37 @@ pub struct Sessions {
 pub struct Session {
     /// The collector it proved to be.
     pub collector: FeedId,
+    /// When the session ends, Unix ms.
+    pub expires_ms: u64,
+    /// Fingerprint of the collector key it authenticated with.
+    pub key: [u8; 8],
 }
 
-fn fingerprint(key: &PublicKey) -> [u8; 8] {
+impl Session {
+    /// Whether the session still stands at `now_ms`, for a call that outlives its start (a watch
+    /// stream): not expired, and the collector's key is still the one it authenticated with.
+    pub fn check(&self, ledger: &Ledger, now_ms: u64) -> Result<(), Status> {
+        if self.expires_ms <= now_ms {
+            return Err(Self::expired());
+        }
+        let key = Sessions::collector_key(ledger, &self.collector)?;
+        if fingerprint(&key) != self.key {
+            return Err(Status::unauthenticated(
+                "the collector's key changed since this session began: authenticate again with \
+                 the new key and resume from your cursor",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The status that ends a stream whose session expired.
+    pub fn expired() -> Status {
+        Status::unauthenticated("session expired: authenticate again and resume from your cursor")
+    }
+}
+
+/// The fingerprint of a collector key that sessions record.
+pub(crate) fn fingerprint(key: &PublicKey) -> [u8; 8] {
     let mut out = [0u8; 8];
     out.copy_from_slice(&blake3::hash(&key.to_bytes()).as_bytes()[..8]);
     out
@@ -47,7 +80,14 @@ impl Sessions {
                 seed.as_ref(),
             )),
             node_key: node_key.public(),
+            watchers: Watchers::default(),
         }
+    }
+
+    /// Admits one more watch stream of the session's collector (at most
+    /// [`super::watch::MAX_STREAMS_PER_COLLECTOR`] at once): hold the slot while the stream runs.
+    pub fn admit_watch(&self, session: &Session) -> Result<Slot, Status> {
+        self.watchers.admit(session.collector)
     }
 
     fn mac(&self, body: &[u8]) -> [u8; 16] {
@@ -143,18 +183,24 @@ impl Sessions {
         let collector = FeedId(collector);
         let mut expires = [0u8; 8];
         expires.copy_from_slice(&body[40..48]);
-        if u64::from_be_bytes(expires) <= now_ms {
+        let expires_ms = u64::from_be_bytes(expires);
+        if expires_ms <= now_ms {
             return Err(Status::unauthenticated(
                 "session expired: authenticate again",
             ));
         }
         let key = Self::collector_key(ledger, &collector)?;
-        if fingerprint(&key) != body[32..40] {
+        let key = fingerprint(&key);
+        if key != body[32..40] {
             return Err(Status::unauthenticated(
                 "the collector's key changed since this session began: authenticate again",
             ));
         }
-        Ok(Session { collector })
+        Ok(Session {
+            collector,
+            expires_ms,
+            key,
+        })
     }
 }
 

@@ -303,18 +303,13 @@ impl pb::consent_server::Consent for ConsentService {
         let r = request.get_ref();
         let cursor = watch::Cursor::parse(&r.cursor)?;
         let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
+        let slot = self.sessions.admit_watch(&session)?;
         let (tx, rx) = tokio::sync::mpsc::channel(watch::BUFFER);
         let shutdown = self.shutdown.clone();
         let watching = self.ledger().metrics().watcher();
-        let stream = watch::run(
-            self.ledger().clone(),
-            session.collector,
-            cursor,
-            heartbeat,
-            tx,
-        );
+        let stream = watch::run(self.ledger().clone(), session, cursor, heartbeat, tx);
         tokio::spawn(async move {
-            let _watching = watching;
+            let (_watching, _slot) = (watching, slot);
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = stream => {}

@@ -86,9 +86,13 @@ impl pb::node_server::Node for NodeService {
             "collector",
             &request.get_ref().collector,
         )?);
-        let stats =
-            self.ledger
-                .answer_stats(&collector, crate::ledger::ANSWER_DEADLINE, now_ms())?;
+        // A few store reads: off the async threads.
+        let ledger = self.ledger.clone();
+        let stats = tokio::task::spawn_blocking(move || ledger.answer_stats(&collector, now_ms()))
+            .await
+            .map_err(|_| {
+                Status::unavailable("the node is shutting down; retry on another node")
+            })??;
         Ok(Response::new(pb::AnswerTimesResponse {
             requests: stats.requests,
             answered: stats.answered,

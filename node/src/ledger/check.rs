@@ -1,5 +1,5 @@
-//! Store checks. [`prepare`] binds a new store to its network and refuses a store of another
-//! network or layout; [`structure`] runs at every start (heads match entries, the log is
+//! Store checks. [`prepare`] binds a new store to its network, migrates a store of layout 3, and
+//! refuses a store of another network or layout; [`structure`] runs at every start (heads match entries, the log is
 //! contiguous, grant state points at real grants); [`full`] replays the whole log through the write
 //! path into memory, re-verifying every signature, and compares every derived table.
 
@@ -12,7 +12,8 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::{LedgerView, author_signed};
 
 use super::tables::{
-    self, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta, prefix,
+    self, AnswerRecord, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta,
+    prefix,
 };
 use super::tree::{Frontier, LogTree};
 use super::writer::{Item, Outcome, Writer};
@@ -107,7 +108,15 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
                     stored.unwrap_or_else(|| "(none)".into())
                 )));
             }
-            if version != SCHEMA_VERSION && !super::migrate::migrate(store, version)? {
+            if version == 3 {
+                super::migrate::migrate(store, version).map_err(|e| {
+                    LedgerError::CorruptStore(format!(
+                        "cannot migrate the store from layout 3: {e}; start the node (or run \
+                         `consentd check-store`) again to resume, or move the data directory aside \
+                         and let the node sync anew from its peers"
+                    ))
+                })?;
+            } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
                      {SCHEMA_VERSION} and migrates only from version 3; run the consentd release \
@@ -318,10 +327,10 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::ACCREDITATION,
         prefix::WATCH,
         prefix::EXPIRY,
-        prefix::ANSWER,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }
+    answers(store, &*replica, &mut report)?;
     // Feed records match except for frozen flags, which come from equivocation proofs.
     let unfreeze = |mut r: FeedRecord| {
         r.frozen = false;
@@ -421,6 +430,66 @@ fn freezes(store: &dyn KvStore, frozen: u64, report: &mut Report) -> Result<(), 
     if expected != frozen {
         report.add(format!(
             "{expected} freezes listed, but the counter says {frozen} frozen feeds"
+        ));
+    }
+    Ok(())
+}
+
+/// Answer records: the same requests as the replay, answered or not alike (their times come from
+/// when entries reached this node, which a replay cannot know); and the answer figures (tables
+/// `N`, `U`, `V`) exactly what the records give.
+fn answers(
+    store: &dyn KvStore,
+    replica: &dyn KvStore,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let answered = |s: &dyn KvStore| -> Result<BTreeMap<Vec<u8>, bool>, StoreError> {
+        s.scan_prefix(&[prefix::ANSWER])
+            .map(|pair| {
+                let (key, value) = pair?;
+                let record: AnswerRecord = tables::decode(&value, "answer")?;
+                Ok((key, record.answered_ms.is_some()))
+            })
+            .collect()
+    };
+    if answered(store)? != answered(replica)? {
+        report.add(
+            "table K (answers) differs from the replay in its requests or which are answered"
+                .into(),
+        );
+    }
+    let expected = super::writer::expected_answers(store)?;
+    if !expected.fixes.is_empty() {
+        report.add(format!(
+            "{} answer record(s) answered before they were asked",
+            expected.fixes.len()
+        ));
+    }
+    let mut stored = BTreeMap::new();
+    for table in [
+        prefix::ANSWER_SUMMARY,
+        prefix::UNANSWERED,
+        prefix::UNANSWERED_DAYS,
+    ] {
+        for pair in store.scan_prefix(&[table]) {
+            let (key, value) = pair?;
+            stored.insert(key, value);
+        }
+    }
+    if stored != expected.aggregates {
+        let differing = stored
+            .iter()
+            .find(|(k, v)| expected.aggregates.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .or_else(|| {
+                expected
+                    .aggregates
+                    .keys()
+                    .find(|k| !stored.contains_key(*k))
+            });
+        report.add(format!(
+            "answer figures differ from what the answer records give, at key {}",
+            hex::encode(differing.cloned().unwrap_or_default())
         ));
     }
     Ok(())

@@ -3,14 +3,16 @@
 //! migration killed part-way resumes where it stopped.
 //!
 //! - **3 → 4**: feed records stop carrying their whole key history (which made every append to a
-//!   feed that rotated often re-encode it); the history moves to `R` rows, one per rotation.
+//!   feed that rotated often re-encode it); the history moves to `R` rows, one per rotation. Then
+//!   the answer figures (tables `N`, `U`, `V`) are built from the stored requests, in the one
+//!   batch that also sets the layout version.
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
 use consent_proto::ids::FeedId;
 
 use super::tables::{
-    self, FeedRecord, FeedRecordV3, RotationRecord, SCHEMA_VERSION, StoredKeys, meta, prefix,
+    self, FeedRecord, FeedRecordV3, RotationRecord, SCHEMA_VERSION, StoredKeys, prefix,
 };
 use crate::store::{KvStore, StoreError};
 
@@ -26,9 +28,24 @@ pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
         return Ok(false);
     }
     tracing::info!(
-        "migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table"
+        "migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table, answer figures are built"
     );
+    feed_records_from_3(store)?;
+    // Sets the layout version in the same batch.
+    super::writer::migrate_from_3(store)?;
+    store.apply(vec![(CURSOR_V3.to_vec(), None)])?;
+    store.flush()?;
+    tracing::info!("store migrated to layout {SCHEMA_VERSION}");
+    Ok(true)
+}
+
+/// Rewrites every layout-3 feed record, in batches; the cursor (the last record done, or the end
+/// of the table once all are) is written with each batch, so a second run never reads a record
+/// it already rewrote.
+fn feed_records_from_3(store: &dyn KvStore) -> Result<(), StoreError> {
+    let end = vec![prefix::FEED + 1];
     let mut from = match store.get(CURSOR_V3)? {
+        Some(last) if last >= end => return Ok(()),
         // Resume just after the last record migrated.
         Some(mut last) => {
             last.push(0);
@@ -36,8 +53,6 @@ pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
         }
         None => vec![prefix::FEED],
     };
-    let end = vec![prefix::FEED + 1];
-    let mut migrated = 0u64;
     loop {
         let mut writes = Vec::new();
         let mut last = None;
@@ -55,26 +70,19 @@ pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
             }
             last = Some(key);
         }
-        let Some(last) = last else { break };
-        migrated += 1;
-        writes.push((CURSOR_V3.to_vec(), Some(last.clone())));
+        let done = last.is_none();
+        let cursor = last.clone().unwrap_or_else(|| end.clone());
+        writes.push((CURSOR_V3.to_vec(), Some(cursor)));
         store.apply(writes)?;
-        from = last;
-        from.push(0);
+        store.flush()?;
+        match last {
+            Some(mut last) if !done => {
+                last.push(0);
+                from = last;
+            }
+            _ => return Ok(()),
+        }
     }
-    store.apply(vec![
-        (
-            meta::SCHEMA.to_vec(),
-            Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
-        ),
-        (CURSOR_V3.to_vec(), None),
-    ])?;
-    store.flush()?;
-    tracing::info!(
-        batches = migrated,
-        "store migrated to layout {SCHEMA_VERSION}"
-    );
-    Ok(true)
 }
 
 /// A layout-3 feed record as a layout-4 record and its rotation rows. The digest each older key
@@ -152,6 +160,7 @@ mod tests {
 
     use super::*;
     use crate::ledger::staged::Staged;
+    use crate::ledger::tables::meta;
     use crate::ledger::{Ledger, LedgerConfig, check};
     use crate::store::memory::MemoryStore;
 
@@ -250,6 +259,10 @@ mod tests {
             .expect("rows");
         assert_eq!(again, rows);
         assert!(store.get(CURSOR_V3).expect("get").is_none());
+        assert_eq!(
+            store.get(meta::SCHEMA).expect("get"),
+            Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+        );
         check::full(&*store, &registrars).expect("the migrated store passes the full check");
 
         store

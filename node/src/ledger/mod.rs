@@ -2,6 +2,7 @@
 //! clonable handle. Writes go to the single writer thread ([`writer`]); reads (checks, heads,
 //! entries) go straight to the store, which applies each group commit atomically.
 
+pub mod answers;
 pub mod check;
 mod decisions;
 mod log_reads;
@@ -26,6 +27,7 @@ use consent_proto::keys::PublicKey;
 use consent_proto::validate::FeedState;
 use tokio::sync::{mpsc, oneshot};
 
+pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
 pub use self::decisions::View;
 use self::staged::Staged;
 pub use self::stats::{Memory, Stats, StatsSnapshot};
@@ -126,30 +128,6 @@ pub struct Ledger {
     tree: Arc<tree::LogTree>,
     accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
 }
-
-/// How a collector answers requests (see [`Ledger::answer_stats`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AnswerStats {
-    /// Requests and erasure demands received.
-    pub requests: u64,
-    /// Of which acknowledged.
-    pub answered: u64,
-    /// Median time to acknowledge, ms.
-    pub median_ms: Option<u64>,
-    /// 95th percentile, ms.
-    pub p95_ms: Option<u64>,
-    /// Not acknowledged yet.
-    pub unanswered: u64,
-    /// The oldest unacknowledged request's time, Unix ms.
-    pub oldest_unanswered_ms: Option<u64>,
-    /// Unacknowledged and older than the deadline asked for.
-    pub overdue: u64,
-    /// Acknowledged, but later than the deadline.
-    pub late: u64,
-}
-
-/// How long a collector has to answer a request: one month (GDPR Art. 12(3)), as 30 days.
-pub const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 impl Ledger {
     /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the writer.
@@ -381,49 +359,17 @@ impl Ledger {
         Ok(out)
     }
 
-    /// How `collector` answers citizens' requests and erasure demands (public figures): times
-    /// from each request's signed time to the collector's first signed acknowledgement, and how
-    /// many are (or were answered) past `deadline` as of `now_ms`.
+    /// How `collector` answers citizens' requests and erasure demands as of `now_ms` (public
+    /// figures, as this node can vouch for their times: see [`answers`]). Reads a few keys from
+    /// the figures the writer keeps, in one consistent view; blocking: call it off the async
+    /// threads.
     pub fn answer_stats(
         &self,
         collector: &FeedId,
-        deadline: std::time::Duration,
         now_ms: u64,
     ) -> Result<AnswerStats, LedgerError> {
-        let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
-        let prefix = [&[tables::prefix::ANSWER][..], &collector.0].concat();
-        let mut times = Vec::new();
-        let mut stats = AnswerStats::default();
-        for pair in self.store.scan_prefix(&prefix) {
-            let (_, value) = pair?;
-            let record: tables::AnswerRecord = tables::decode(&value, "answer")?;
-            stats.requests += 1;
-            match record.answered_ms {
-                Some(at) => {
-                    let took = at.saturating_sub(record.asked_ms);
-                    stats.late += u64::from(took > deadline_ms);
-                    times.push(took);
-                }
-                None => {
-                    stats.unanswered += 1;
-                    stats.overdue +=
-                        u64::from(now_ms.saturating_sub(record.asked_ms) > deadline_ms);
-                    stats.oldest_unanswered_ms = Some(
-                        stats
-                            .oldest_unanswered_ms
-                            .map_or(record.asked_ms, |t| t.min(record.asked_ms)),
-                    );
-                }
-            }
-        }
-        times.sort_unstable();
-        let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-        if !times.is_empty() {
-            stats.median_ms = Some(at(0.5));
-            stats.p95_ms = Some(at(0.95));
-        }
-        stats.answered = times.len() as u64;
-        Ok(stats)
+        let _view = self.stats.view.read().ok();
+        Ok(answers::read(&*self.store, collector, now_ms)?)
     }
 
     /// Records that a peer was heard from now (a pushed entry, a sync answer).

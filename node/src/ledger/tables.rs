@@ -16,6 +16,9 @@
 //! | `W` watch | `W` collector index(8, BE) | entry id: what concerns a collector, in arrival order |
 //! | `X` expiries | `X` collector valid_until(8, BE) grant id | subject feed id |
 //! | `K` answers | `K` collector request id | [`AnswerRecord`]: when asked, when acknowledged |
+//! | `N` answer summary | `N` collector | [`super::answers::AnswerSummary`]: counts and a histogram of answer times |
+//! | `U` unanswered | `U` collector asked(8, BE) request id | `[1]`: requests not acknowledged yet, oldest first |
+//! | `V` unanswered per day | `V` collector day(8, BE) | count (8, BE): of them, how many were asked that UTC day |
 //! | `Z` freezes | `Z` number(8, BE) | feed id: the feeds frozen, in the order this node froze them |
 //! | `M` meta | `M` name | see [`meta`] |
 
@@ -27,8 +30,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
-/// Version of this layout. A store of version 3 is migrated at start (see
-/// `check::migrate`); any other version is refused.
+/// Version of this layout. A store of version 3 is migrated at start (see `check::prepare`); a
+/// store written by any other version is refused.
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// Table prefixes.
@@ -59,6 +62,12 @@ pub mod prefix {
     pub const EXPIRY: u8 = b'X';
     /// Requests (and revocations asking for erasure) to each collector, and its answers.
     pub const ANSWER: u8 = b'K';
+    /// Each collector's answer figures, kept up to date by the writer.
+    pub const ANSWER_SUMMARY: u8 = b'N';
+    /// Requests not acknowledged yet, by collector and asked time.
+    pub const UNANSWERED: u8 = b'U';
+    /// How many requests not acknowledged yet were asked on each UTC day, by collector.
+    pub const UNANSWERED_DAYS: u8 = b'V';
     /// Feeds frozen, numbered in the order this node froze them (collectors' watch streams).
     pub const FREEZE: u8 = b'Z';
     /// Meta values.
@@ -137,6 +146,29 @@ pub fn expiry_key(collector: &FeedId, valid_until: u64, grant: &EntryId) -> Vec<
 /// `K` collector request
 pub fn answer_key(collector: &FeedId, request: &EntryId) -> Vec<u8> {
     key(prefix::ANSWER, &[&collector.0, &request.0])
+}
+/// `N` collector
+pub fn answer_summary_key(collector: &FeedId) -> Vec<u8> {
+    key(prefix::ANSWER_SUMMARY, &[&collector.0])
+}
+/// `U` collector asked request
+pub fn unanswered_key(collector: &FeedId, asked_ms: u64, request: &EntryId) -> Vec<u8> {
+    key(
+        prefix::UNANSWERED,
+        &[&collector.0, &asked_ms.to_be_bytes(), &request.0],
+    )
+}
+/// `U` collector asked: the first key of the requests asked at `asked_ms` (a range bound).
+pub fn unanswered_from(collector: &FeedId, asked_ms: u64) -> Vec<u8> {
+    key(prefix::UNANSWERED, &[&collector.0, &asked_ms.to_be_bytes()])
+}
+/// `U` collector
+pub fn unanswered_prefix(collector: &FeedId) -> Vec<u8> {
+    key(prefix::UNANSWERED, &[&collector.0])
+}
+/// `V` collector day
+pub fn unanswered_day_key(collector: &FeedId, day: u64) -> Vec<u8> {
+    key(prefix::UNANSWERED_DAYS, &[&collector.0, &day.to_be_bytes()])
 }
 /// `A` collector registrar
 pub fn accreditation_key(collector: &FeedId, registrar: &FeedId) -> Vec<u8> {
@@ -350,12 +382,14 @@ pub struct FeedRecordV3 {
 }
 
 /// A request to a collector (or a revocation asking for erasure) and the collector's answer,
-/// timed by the entries' own signed times so every node computes the same figures.
+/// timed as this node can vouch for them (see [`super::answers`]): the signed times, but never
+/// more than the tolerance before the entry reached this node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerRecord {
-    /// The request's time, Unix ms.
+    /// When it was asked, Unix ms: `max(request time, request arrival - tolerance)`.
     pub asked_ms: u64,
-    /// The first acknowledgement's time, Unix ms.
+    /// When the first acknowledgement answered it, Unix ms:
+    /// `max(ack time, ack arrival - tolerance, asked_ms)`.
     pub answered_ms: Option<u64>,
 }
 

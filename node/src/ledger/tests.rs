@@ -236,7 +236,10 @@ async fn rotations_do_not_grow_the_feed_record_and_old_keys_stay_reachable() {
             .all(|o| matches!(o, Outcome::Accepted { .. }))
     );
     // Only the varints of the head seq and the key's seq widen (40 bytes per rotation before).
-    assert!(record_len(&ledger) <= before + 4, "the record does not grow");
+    assert!(
+        record_len(&ledger) <= before + 4,
+        "the record does not grow"
+    );
 
     // A second entry at seq 1 signed with the inception's key (200 rotations ago) is still
     // recognised as the author's: an equivocation, not a bad signature.

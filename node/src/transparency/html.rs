@@ -108,8 +108,9 @@ fn layout(frame: &Frame, page: Page, title: &str, body: Markup) -> Markup {
                     p {
                         "Counts below " (frame.k) " are shown as \u{201c}< " (frame.k)
                         "\u{201d}, so that a small number can never point at a person. "
-                        "Every figure here is computed from the signed public log; any node of the "
-                        "network shows the same."
+                        "Every figure here is computed from the signed public log. Answer times "
+                        "are this node's view: they count from when a request and its answer "
+                        "reached this node, so nodes can differ slightly."
                     }
                 }
             }
@@ -184,15 +185,46 @@ fn figure(label: &str, count: Count) -> Markup {
     html! { dt { (label) } dd { (count) } }
 }
 
-/// The register: every collector, what it does with data, and its consent figures.
-pub fn register(frame: &Frame, collectors: &[CollectorView]) -> Markup {
+/// Which page of the register a listing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// This page, from 1.
+    pub page: usize,
+    /// Pages in all (at least 1).
+    pub pages: usize,
+    /// Collectors in all.
+    pub total: usize,
+}
+
+/// The register: one page of collectors, what each does with data, and its consent figures.
+pub fn register(frame: &Frame, collectors: &[CollectorView], paging: Paging) -> Markup {
+    let pages = html! {
+        @if paging.pages > 1 {
+            nav aria-label="Pages of the register" {
+                p {
+                    "Page " (paging.page) " of " (paging.pages) " (" (paging.total) " collectors). "
+                    @if paging.page > 1 {
+                        a href=(format!("/?page={}", paging.page - 1)) rel="prev" { "Previous page" }
+                        " "
+                    }
+                    @if paging.page < paging.pages {
+                        a href=(format!("/?page={}", paging.page + 1)) rel="next" { "Next page" }
+                    }
+                }
+            }
+        }
+    };
     let body = html! {
         h1 { "Who collects data about people in this city" }
         p {
             "Every organisation below must check your consent on this ledger before it stores "
             "data about you. You decide, and you can change your mind at any time."
         }
-        @if collectors.is_empty() { p { "No collector has registered yet." } }
+        @if paging.total == 0 { p { "No collector has registered yet." } }
+        @else if collectors.is_empty() {
+            p { "There is no such page. " a href="/" { "See the first page" } }
+        }
+        (pages)
         @for c in collectors {
             article.card aria-labelledby=(format!("c-{}", c.id)) {
                 h2 id=(format!("c-{}", c.id)) {
@@ -213,6 +245,7 @@ pub fn register(frame: &Frame, collectors: &[CollectorView]) -> Markup {
                 }
             }
         }
+        (pages)
     };
     layout(frame, Page::Register, "Who collects data", body)
 }
@@ -244,7 +277,9 @@ pub fn collector(frame: &Frame, c: &CollectorView) -> Markup {
             h2 { "How fast it answers" }
             p {
                 "Time from a request (or a withdrawal asking for erasure) to the collector's signed "
-                "answer. The law gives it " (a.deadline_days) " days."
+                "answer. The law gives it " (a.deadline_days) " days. Times are as this node saw "
+                "them: a date written more than 10 minutes before the entry reached this node is "
+                "not believed."
             }
             dl {
                 (figure("Requests received", a.received))
@@ -273,6 +308,12 @@ pub fn collector(frame: &Frame, c: &CollectorView) -> Markup {
                         ul { @for change in &old.changes { li { (change) } } }
                     }
                     (policy(old))
+                }
+            }
+            @if c.history_not_shown > 0 {
+                p.note {
+                    (c.history_not_shown) " older versions are not shown here; every version is "
+                    "in the collector's signed feed on the ledger."
                 }
             }
         }
@@ -489,7 +530,11 @@ mod tests {
             names: &names,
             frozen: false,
         };
-        let view = facts.detail(&AnswerStats::default(), std::time::Duration::from_secs(1));
+        let view = facts.detail(
+            &AnswerStats::default(),
+            std::time::Duration::from_secs(1),
+            &[],
+        );
         let frame = Frame {
             network_id: "t",
             k: 5,
@@ -506,6 +551,11 @@ mod tests {
     }
 
     fn register_page_of(frame: &Frame, view: &CollectorView) -> String {
-        register(frame, std::slice::from_ref(view)).into_string()
+        let paging = Paging {
+            page: 1,
+            pages: 1,
+            total: 1,
+        };
+        register(frame, std::slice::from_ref(view), paging).into_string()
     }
 }

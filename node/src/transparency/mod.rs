@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -36,8 +36,16 @@ use view::{CollectorFacts, CollectorView, Vocabulary};
 
 /// Requests served at once; more are answered 503 at once rather than queued.
 const MAX_CONCURRENT: usize = 64;
+/// Connections open at once (more wait unaccepted), and how long a client has to send its
+/// request's headers: see [`crate::http`].
+pub const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
+    max_connections: 256,
+    header_read_timeout: Duration::from_secs(10),
+};
 /// Longest collector id text accepted in a path.
 const MAX_ID_CHARS: usize = 100;
+/// Collectors on one page of the register (`/?page=N`, `/api/v1/collectors?page=N`).
+pub const PAGE_SIZE: usize = 50;
 
 /// What the site reads.
 pub struct Site {
@@ -53,8 +61,8 @@ pub struct Site {
     answers: std::sync::Mutex<HashMap<FeedId, (Instant, AnswerStats)>>,
 }
 
-/// How long a collector's answer times are served from memory (computing them reads every
-/// request to the collector).
+/// How long a collector's answer times are served from memory (reading them costs a few store
+/// reads).
 const ANSWERS_FRESH: Duration = Duration::from_secs(10);
 /// Collectors whose answer times are kept in memory at once.
 const ANSWERS_KEPT: usize = 10_000;
@@ -98,31 +106,42 @@ impl Site {
         matches!(self.ledger.head(feed), Ok(Some(state)) if state.frozen)
     }
 
-    /// Every collector, named ones first (by name), then by id.
-    pub fn collectors(&self) -> Vec<CollectorView> {
+    /// Page `page` (from 1) of the collectors, [`PAGE_SIZE`] to a page: named ones first (by
+    /// name), then by id.
+    pub fn collectors(&self, page: usize) -> (Vec<CollectorView>, html::Paging) {
         let now = now_ms();
+        let page = page.max(1);
         let Ok(register) = self.register.read() else {
-            return Vec::new();
+            return (
+                Vec::new(),
+                html::Paging {
+                    page,
+                    pages: 1,
+                    total: 0,
+                },
+            );
         };
-        let mut all: Vec<CollectorView> = register
-            .collectors
-            .iter()
+        let (listed, total) = register.page(page - 1, PAGE_SIZE);
+        let views = listed
+            .into_iter()
             .map(|(feed, collector)| {
                 CollectorFacts {
-                    feed: *feed,
+                    feed,
                     collector,
                     now_ms: now,
                     k: self.k,
                     names: self.names(),
-                    frozen: self.frozen(feed),
+                    frozen: self.frozen(&feed),
                 }
                 .summary()
             })
             .collect();
-        all.sort_by(|a, b| {
-            (a.name.is_none(), &a.name, &a.id).cmp(&(b.name.is_none(), &b.name, &b.id))
-        });
-        all
+        let paging = html::Paging {
+            page,
+            pages: total.div_ceil(PAGE_SIZE).max(1),
+            total,
+        };
+        (views, paging)
     }
 
     /// A collector's answer times: from memory when fresh, else read from the store (off the
@@ -135,12 +154,10 @@ impl Site {
             return Ok(stats.clone());
         }
         let site = self.clone();
-        let stats = tokio::task::spawn_blocking(move || {
-            site.ledger.answer_stats(&feed, ANSWER_DEADLINE, now_ms())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        let stats = tokio::task::spawn_blocking(move || site.ledger.answer_stats(&feed, now_ms()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         if let Ok(mut kept) = self.answers.lock() {
             if kept.len() >= ANSWERS_KEPT {
                 kept.clear();
@@ -156,15 +173,20 @@ impl Site {
         feed: &FeedId,
     ) -> Result<Option<CollectorView>, String> {
         let now = now_ms();
-        if self
-            .register
-            .read()
-            .map(|r| !r.collectors.contains_key(feed))
-            .unwrap_or(true)
-        {
+        let Some(ids) = self.register.read().ok().and_then(|r| {
+            r.collectors
+                .get(feed)
+                .map(|c| c.policy_ids.iter().copied().collect::<Vec<_>>())
+        }) else {
             return Ok(None);
-        }
+        };
         let answers = self.answers(*feed).await?;
+        // Its policy history beyond what the register keeps in memory, from the store.
+        let ledger = self.ledger.clone();
+        let history = tokio::task::spawn_blocking(move || register::read_policies(&ledger, &ids))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         let register = self.register.read().map_err(|e| e.to_string())?;
         Ok(register.collectors.get(feed).map(|collector| {
             CollectorFacts {
@@ -175,7 +197,7 @@ impl Site {
                 names: self.names(),
                 frozen: self.frozen(feed),
             }
-            .detail(&answers, ANSWER_DEADLINE)
+            .detail(&answers, ANSWER_DEADLINE, &history)
         }))
     }
 }
@@ -226,9 +248,7 @@ pub async fn serve(
                 response
             }
         }));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    crate::http::serve(listener, app, HTTP_LIMITS, cancel).await
 }
 
 type S = State<Arc<Site>>;
@@ -263,8 +283,15 @@ fn json_error(status: StatusCode, what: &str) -> Response {
     (status, Json(serde_json::json!({ "error": what }))).into_response()
 }
 
-async fn register_page(State(site): S) -> Response {
-    page(html::register(&site.frame(), &site.collectors()))
+/// `?page=N` (from 1; absent: 1).
+#[derive(Debug, serde::Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+}
+
+async fn register_page(State(site): S, Query(q): Query<PageQuery>) -> Response {
+    let (collectors, paging) = site.collectors(q.page.unwrap_or(1));
+    page(html::register(&site.frame(), &collectors, paging))
 }
 
 async fn collector_page(State(site): S, Path(id): Path<String>) -> Response {
@@ -329,19 +356,27 @@ async fn not_found(State(site): S, request: Request) -> Response {
 
 /// The JSON envelope: the data, with what a reader needs to interpret it.
 fn envelope(site: &Site, key: &str, data: impl serde::Serialize) -> Response {
+    Json(envelope_value(site, key, data)).into_response()
+}
+
+fn envelope_value(site: &Site, key: &str, data: impl serde::Serialize) -> serde_json::Value {
     let frame = site.frame();
-    Json(serde_json::json!({
+    serde_json::json!({
         "network_id": site.network.network_id,
         "k_threshold": site.k,
         "generated_at": view::date(now_ms()),
         "complete": frame.catching_up.is_none(),
         key: data,
-    }))
-    .into_response()
+    })
 }
 
-async fn collectors_json(State(site): S) -> Response {
-    envelope(&site, "collectors", site.collectors())
+async fn collectors_json(State(site): S, Query(q): Query<PageQuery>) -> Response {
+    let (collectors, paging) = site.collectors(q.page.unwrap_or(1));
+    let mut body = envelope_value(&site, "collectors", collectors);
+    body["page"] = serde_json::json!(paging.page);
+    body["pages"] = serde_json::json!(paging.pages);
+    body["collectors_total"] = serde_json::json!(paging.total);
+    Json(body).into_response()
 }
 
 async fn collector_json(State(site): S, Path(id): Path<String>) -> Response {

@@ -1,10 +1,16 @@
 //! The public register the transparency page shows, kept in memory: every collector with its
-//! policy versions, its accreditations by the genesis registrars, and counts of the grants,
-//! revocations and requests that concern it. [`follow`] builds it by reading the arrival log from
-//! the start and then follows the log as it grows, so every node that holds the same entries
-//! shows the same register. It holds counts, never who: no citizen id is kept.
+//! latest policy versions, its accreditations by the genesis registrars, and counts of the
+//! grants, revocations and requests that concern it. [`follow`] builds it by reading the arrival
+//! log from the start and then follows the log as it grows, so every node that holds the same
+//! entries shows the same register. It holds counts, never who: no citizen id is kept.
+//!
+//! Memory is bounded per collector: its [`POLICIES_IN_MEMORY`] latest policy versions in full
+//! (each entry is at most 8 KiB), the entry ids of the versions its page shows, and counters.
+//! Earlier versions are read from the store when the collector's page is opened
+//! ([`read_policies`]). Collectors are kept in the order the register lists them, so a page of
+//! the list costs that page, not a sort of every collector.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -23,6 +29,14 @@ const MINUTE_MS: u64 = 60_000;
 const READ_BATCH: usize = 4096;
 /// How often the follower looks for new entries once caught up.
 const POLL: Duration = Duration::from_millis(250);
+/// Policy versions of a collector kept in full in memory: the current one and the one before
+/// (to say what changed).
+pub const POLICIES_IN_MEMORY: usize = 2;
+/// Earlier policy versions a collector's page shows, newest first (read from the store).
+pub const HISTORY_SHOWN: usize = 20;
+/// Policy entry ids kept per collector: the current version, the [`HISTORY_SHOWN`] before it,
+/// and the one before those (to say what the oldest shown changed).
+const POLICY_IDS_KEPT: usize = HISTORY_SHOWN + 2;
 
 /// One version of a collector's policy, as signed.
 #[derive(Debug, Clone)]
@@ -59,8 +73,12 @@ pub enum Standing {
 pub struct Collector {
     /// When its feed was created (signed time), Unix ms.
     pub since_ms: u64,
-    /// Its policy versions, oldest first.
-    pub policies: Vec<PolicyVersion>,
+    /// Its latest policy versions in full, oldest first (at most [`POLICIES_IN_MEMORY`]).
+    pub recent: VecDeque<PolicyVersion>,
+    /// Entry ids of its latest policy versions, oldest first (at most `HISTORY_SHOWN + 2`).
+    pub policy_ids: VecDeque<EntryId>,
+    /// Policy versions it has published in all.
+    pub versions: u64,
     /// Each genesis registrar's latest statement about it.
     pub standing: BTreeMap<FeedId, Standing>,
     /// Grants ever made to it.
@@ -90,7 +108,23 @@ impl Collector {
 
     /// The current policy, if it published one.
     pub fn policy(&self) -> Option<&PolicyVersion> {
-        self.policies.last()
+        self.recent.back()
+    }
+
+    /// The policy version before the current one, if any.
+    pub fn previous(&self) -> Option<&PolicyVersion> {
+        self.recent
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.recent.get(i))
+    }
+
+    /// Where the register lists it: named ones first, by name, then by id.
+    fn order(&self, feed: &FeedId) -> Order {
+        match self.policy() {
+            Some(p) => (false, p.policy.name.clone(), *feed),
+            None => (true, String::new(), *feed),
+        }
     }
 
     fn add_grant(&mut self, signed_ms: u64, valid_from: u64, valid_until: Option<u64>, sign: i64) {
@@ -112,6 +146,9 @@ impl Collector {
     }
 }
 
+/// A collector's place in the list: `(unnamed, name, feed)`.
+type Order = (bool, String, FeedId);
+
 /// The register: collectors by feed id, and how far into the log it has read.
 #[derive(Debug, Default)]
 pub struct Register {
@@ -119,6 +156,8 @@ pub struct Register {
     pub read_to: u64,
     /// Every collector that has a feed.
     pub collectors: BTreeMap<FeedId, Collector>,
+    /// The same collectors in list order.
+    order: BTreeSet<Order>,
     /// Registrars whose statements count (the genesis registrars).
     registrars: HashSet<FeedId>,
 }
@@ -146,18 +185,29 @@ impl Register {
             Body::Inception(inception)
                 if inception.role == consent_proto::vocab::Role::Collector =>
             {
-                self.collectors.entry(entry.feed).or_default().since_ms = entry.time_ms;
+                self.collector(&entry.feed).since_ms = entry.time_ms;
             }
             Body::Policy(policy) => {
-                self.collectors
-                    .entry(entry.feed)
-                    .or_default()
-                    .policies
-                    .push(PolicyVersion {
-                        id: entry.id,
-                        at_ms: entry.time_ms,
-                        policy: policy.clone(),
-                    });
+                let c = self.collector(&entry.feed);
+                let before = c.order(&entry.feed);
+                c.recent.push_back(PolicyVersion {
+                    id: entry.id,
+                    at_ms: entry.time_ms,
+                    policy: policy.clone(),
+                });
+                if c.recent.len() > POLICIES_IN_MEMORY {
+                    c.recent.pop_front();
+                }
+                c.policy_ids.push_back(entry.id);
+                if c.policy_ids.len() > POLICY_IDS_KEPT {
+                    c.policy_ids.pop_front();
+                }
+                c.versions += 1;
+                let after = c.order(&entry.feed);
+                if after != before {
+                    self.order.remove(&before);
+                    self.order.insert(after);
+                }
             }
             Body::Accreditation(a) if self.registrars.contains(&entry.feed) => {
                 let standing = Standing::Accredited {
@@ -204,8 +254,41 @@ impl Register {
     }
 
     fn collector(&mut self, feed: &FeedId) -> &mut Collector {
+        if !self.collectors.contains_key(feed) {
+            self.order.insert(Collector::default().order(feed));
+        }
         self.collectors.entry(*feed).or_default()
     }
+
+    /// Page `page` (from 0) of `per_page` collectors in list order, and how many there are.
+    pub fn page(&self, page: usize, per_page: usize) -> (Vec<(FeedId, &Collector)>, usize) {
+        let listed = self
+            .order
+            .iter()
+            .skip(page.saturating_mul(per_page))
+            .take(per_page)
+            .filter_map(|(_, _, feed)| self.collectors.get(feed).map(|c| (*feed, c)))
+            .collect();
+        (listed, self.order.len())
+    }
+}
+
+/// The policy versions with these entry ids, oldest first, read from the store (a collector's
+/// page shows more of its history than the register keeps in memory). Blocking.
+pub fn read_policies(ledger: &Ledger, ids: &[EntryId]) -> Result<Vec<PolicyVersion>, LedgerError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some((_, entry)) = ledger.entry(id)?
+            && let Body::Policy(policy) = entry.body
+        {
+            out.push(PolicyVersion {
+                id: *id,
+                at_ms: entry.time_ms,
+                policy,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Reads `ledger`'s arrival log into `register` from where it stopped, until it is caught up or
@@ -353,6 +436,69 @@ mod tests {
             1,
             "a revoked grant's end no longer counts"
         );
+    }
+
+    #[test]
+    fn a_collector_keeps_its_latest_policies_in_memory_and_the_list_is_paged_in_order() {
+        let (mut busy, busy0) = fixtures::author(Role::Collector, "busy", T0);
+        let mut entries = vec![busy0];
+        for v in 1..=30u32 {
+            let consent_proto::body::Body::Policy(mut p) = fixtures::policy(v) else {
+                panic!("a policy");
+            };
+            p.name = format!("Busy v{v}");
+            entries.push(fixtures::append(
+                &mut busy,
+                T0 + u64::from(v),
+                Body::Policy(p),
+            ));
+        }
+        // Five more collectors: three named, two without a policy.
+        for (label, name) in [
+            ("c", Some("Cameras")),
+            ("a", Some("Air quality")),
+            ("z", None),
+            ("b", Some("Bikes")),
+            ("y", None),
+        ] {
+            let (mut c, c0) = fixtures::author(Role::Collector, label, T0);
+            entries.push(c0);
+            if let Some(name) = name {
+                let consent_proto::body::Body::Policy(mut p) = fixtures::policy(1) else {
+                    panic!("a policy");
+                };
+                p.name = name.into();
+                entries.push(fixtures::append(&mut c, T0, Body::Policy(p)));
+            }
+        }
+        let r = register_of(&entries, HashSet::new());
+        let c = &r.collectors[&busy.feed()];
+        assert_eq!(c.versions, 30);
+        assert_eq!(c.recent.len(), POLICIES_IN_MEMORY);
+        assert_eq!(c.policy().map(|p| p.policy.version), Some(30));
+        assert_eq!(c.previous().map(|p| p.policy.version), Some(29));
+        assert_eq!(c.policy_ids.len(), HISTORY_SHOWN + 2);
+        assert_eq!(c.policy_ids.back(), entries.get(30).map(|e| &e.id));
+        assert_eq!(
+            c.policy_ids.front(),
+            entries.get(30 - HISTORY_SHOWN - 1).map(|e| &e.id)
+        );
+
+        let name = |(_, c): &(FeedId, &Collector)| c.policy().map(|p| p.policy.name.clone());
+        let (first, total) = r.page(0, 4);
+        assert_eq!(total, 6);
+        assert_eq!(
+            first.iter().map(name).collect::<Vec<_>>(),
+            [
+                Some("Air quality".to_string()),
+                Some("Bikes".into()),
+                Some("Busy v30".into()),
+                Some("Cameras".into())
+            ]
+        );
+        let (second, _) = r.page(1, 4);
+        assert_eq!(second.iter().map(name).collect::<Vec<_>>(), [None, None]);
+        assert!(r.page(2, 4).0.is_empty());
     }
 
     #[test]

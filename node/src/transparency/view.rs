@@ -150,8 +150,10 @@ pub struct CollectorView {
     pub requests: BTreeMap<&'static str, Count>,
     /// How it answers (present on a collector's own page and its API object).
     pub answers: Option<AnswersView>,
-    /// Earlier policy versions, newest first (on its own page).
+    /// Earlier policy versions, newest first (on its own page; the latest 20).
     pub history: Vec<PolicyView>,
+    /// Earlier policy versions not in `history` (older than the 20 shown).
+    pub history_not_shown: u64,
 }
 
 /// Everything needed to describe a collector, taken from the register under its lock.
@@ -180,17 +182,13 @@ impl CollectorFacts<'_> {
             .iter()
             .map(|(registrar, s)| standing_view(registrar, s, self.now_ms, self.names))
             .collect();
-        let policies = &c.policies;
         CollectorView {
             id: self.feed.typed(Role::Collector).to_string(),
             name: c.policy().map(|p| p.policy.name.clone()),
             accredited: standing.iter().any(|s| s.status == "accredited"),
             standing,
             frozen: self.frozen,
-            policy: policies
-                .len()
-                .checked_sub(1)
-                .map(|last| policy_view(policies, last)),
+            policy: c.policy().map(|p| policy_view(p, c.previous())),
             grants_in_force: Count::of(c.grants_in_force(self.now_ms), k),
             grants_total: Count::of(c.grants, k),
             revocations: Count::of(c.revocations, k),
@@ -202,11 +200,19 @@ impl CollectorFacts<'_> {
                 .collect(),
             answers: None,
             history: Vec::new(),
+            history_not_shown: 0,
         }
     }
 
-    /// The collector's own page: the summary, its answer record and its policy history.
-    pub fn detail(&self, answers: &AnswerStats, deadline: Duration) -> CollectorView {
+    /// The collector's own page: the summary, its answer record and its policy history, from
+    /// `history` (its latest policy versions, oldest first, as read from the store; see
+    /// [`super::register::read_policies`]).
+    pub fn detail(
+        &self,
+        answers: &AnswerStats,
+        deadline: Duration,
+        history: &[PolicyVersion],
+    ) -> CollectorView {
         let mut view = self.summary();
         let k = self.k;
         let enough = answers.answered >= k;
@@ -220,11 +226,22 @@ impl CollectorFacts<'_> {
             answered_late: Count::of(answers.late, k),
             deadline_days: deadline.as_secs() / 86_400,
         });
-        let policies = &self.collector.policies;
-        view.history = (0..policies.len().saturating_sub(1))
+        // The versions before the current one (a version that arrived since the ids were read
+        // is left out).
+        let current = self.collector.policy().map(|p| p.id);
+        let earlier = history
+            .iter()
+            .position(|v| Some(v.id) == current)
+            .map_or(history, |i| &history[..i]);
+        view.history = (0..earlier.len())
             .rev()
-            .map(|i| policy_view(policies, i))
+            .take(super::register::HISTORY_SHOWN)
+            .map(|i| policy_view(&earlier[i], i.checked_sub(1).map(|j| &earlier[j])))
             .collect();
+        view.history_not_shown = self
+            .collector
+            .versions
+            .saturating_sub(1 + view.history.len() as u64);
         view
     }
 }
@@ -263,9 +280,8 @@ fn standing_view(
     }
 }
 
-/// `policies[i]` in plain words, with what changed from `policies[i - 1]`.
-fn policy_view(policies: &[PolicyVersion], i: usize) -> PolicyView {
-    let v = &policies[i];
+/// A policy version in plain words, with what changed from the version `before` it.
+fn policy_view(v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView {
     let p = &v.policy;
     PolicyView {
         version: p.version,
@@ -280,8 +296,8 @@ fn policy_view(policies: &[PolicyVersion], i: usize) -> PolicyView {
         document_url: p.document_url.clone(),
         document_digest: p.document_digest.to_string(),
         contact: p.contact.clone(),
-        changes: match i.checked_sub(1) {
-            Some(before) => changes(&policies[before].policy, p),
+        changes: match before {
+            Some(before) => changes(&before.policy, p),
             None => Vec::new(),
         },
     }

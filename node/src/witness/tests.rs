@@ -209,4 +209,3 @@ fn a_fork_proof_keeps_one_origin_signature_per_note() {
         assert_eq!(SignedNote::parse(text).expect("note").signatures.len(), 1);
     }
 }
-

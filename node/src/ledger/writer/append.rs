@@ -1,7 +1,7 @@
 //! What appending one accepted entry writes: the entry and its indexes (by id, by `(feed, seq)`,
 //! the arrival log), the feed head, and the materialised state that checks, watches and
 //! answering records read (grants, opt-outs, accreditations, watch and expiry indexes, requests
-//! awaiting an acknowledgement).
+//! awaiting an acknowledgement, through `answers`).
 
 use std::sync::Arc;
 
@@ -11,17 +11,20 @@ use consent_proto::validate::FeedState;
 use consent_proto::vocab::RequestKind;
 
 use super::super::staged::Staged;
-use super::super::tables::{self, AccreditationRecord, AnswerRecord, FeedRecord, GrantRecord};
-use super::Writer;
+use super::super::tables::{self, AccreditationRecord, FeedRecord, GrantRecord};
+use super::{Writer, answers};
 use crate::store::{KvStore, StoreError};
 
 impl Writer {
     /// Stages an accepted entry, its indexes and its effect on the materialised state.
+    /// `arrived_ms` is when the entry reached this node (node clock; for an entry held pending,
+    /// when it was first received): answer times are bounded by it.
     pub(super) fn append(
         &mut self,
         staged: &mut Staged<'_, dyn KvStore>,
         entry: &Entry,
         state: &FeedState,
+        arrived_ms: u64,
     ) -> Result<u64, StoreError> {
         let index = self.counters.log_size;
         self.counters.log_size += 1;
@@ -98,14 +101,7 @@ impl Writer {
                 if let Body::Grant(g) = &granted.body {
                     watcher = Some(g.collector);
                     if r.erase {
-                        let record = AnswerRecord {
-                            asked_ms: entry.time_ms,
-                            answered_ms: None,
-                        };
-                        staged.put(
-                            tables::answer_key(&g.collector, &entry.id),
-                            tables::encode(&record)?,
-                        );
+                        answers::asked(staged, &g.collector, &entry.id, entry.time_ms, arrived_ms)?;
                     }
                     let key = tables::grant_key(&feed, &g.collector, granted.seq);
                     let mut record = staged.grant_record(&key)?.ok_or_else(|| {
@@ -117,14 +113,7 @@ impl Writer {
             }
             Body::Request(r) => {
                 watcher = Some(r.collector);
-                let record = AnswerRecord {
-                    asked_ms: entry.time_ms,
-                    answered_ms: None,
-                };
-                staged.put(
-                    tables::answer_key(&r.collector, &entry.id),
-                    tables::encode(&record)?,
-                );
+                answers::asked(staged, &r.collector, &entry.id, entry.time_ms, arrived_ms)?;
                 if r.kind == RequestKind::OptOutSale {
                     staged.put(
                         tables::opt_out_key(&feed, &r.collector),
@@ -151,14 +140,7 @@ impl Writer {
                 );
             }
             Body::Ack(a) => {
-                let key = tables::answer_key(&feed, &a.request);
-                if let Some(value) = staged.get(&key)? {
-                    let mut record: AnswerRecord = tables::decode(&value, "answer")?;
-                    if record.answered_ms.is_none() {
-                        record.answered_ms = Some(entry.time_ms);
-                        staged.put(key, tables::encode(&record)?);
-                    }
-                }
+                answers::answered(staged, &feed, &a.request, entry.time_ms, arrived_ms)?;
             }
             _ => {}
         }

@@ -18,7 +18,9 @@ use super::tables::{self, Awaited, PendingRecord, ProofRecord, meta};
 use super::tree::LogTree;
 use super::{LedgerConfig, LedgerError, Stats, now_ms};
 
+mod answers;
 mod append;
+pub(crate) use self::answers::{expected as expected_answers, migrate_from_3};
 use crate::store::{KvStore, StoreError};
 
 /// An entry to write, with the key its signature was already verified under, if any.
@@ -271,7 +273,12 @@ impl Writer {
     }
 
     fn commit(&mut self, jobs: Vec<Job>) {
-        let now = now_ms();
+        self.commit_at(jobs, now_ms());
+    }
+
+    /// Commits `jobs` as if the node's clock read `now` (the time entries arrive at, and that
+    /// validation and pending time-outs use).
+    fn commit_at(&mut self, jobs: Vec<Job>, now: u64) {
         let started = std::time::Instant::now();
         let mut processed = 0u64;
         let store = Arc::clone(&self.store);
@@ -417,7 +424,7 @@ impl Writer {
         let verdict = validate_preverified(&entry, item.verified_under.as_ref(), &*staged, &rules)?;
         match verdict {
             Verdict::Accept { state } => {
-                let index = self.append(staged, &entry, &state)?;
+                let index = self.append(staged, &entry, &state, now)?;
                 self.wake(staged, &entry, &rules, now)?;
                 Ok(Outcome::Accepted { id, index })
             }
@@ -471,7 +478,7 @@ impl Writer {
                     };
                     match validate(&entry, &*staged, rules)? {
                         Verdict::Accept { state } => {
-                            self.append(staged, &entry, &state)?;
+                            self.append(staged, &entry, &state, record.received_ms)?;
                             queue.push_back((entry.feed, entry.seq, entry.id));
                         }
                         Verdict::Pending { missing, .. } => {
@@ -592,8 +599,17 @@ impl Writer {
 impl Writer {
     /// Processes and commits items synchronously (store replays and checks).
     pub(crate) fn replay(&mut self, items: Vec<Item>) -> Result<Vec<Outcome>, StoreError> {
+        self.replay_at(items, now_ms())
+    }
+
+    /// [`Self::replay`] with the node's clock reading `now` (tests of what arrival times change).
+    pub(crate) fn replay_at(
+        &mut self,
+        items: Vec<Item>,
+        now: u64,
+    ) -> Result<Vec<Outcome>, StoreError> {
         let (reply, mut rx) = oneshot::channel();
-        self.commit(vec![Job::Submit { items, reply }]);
+        self.commit_at(vec![Job::Submit { items, reply }], now);
         match rx.try_recv() {
             Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(e)) => Err(StoreError::Engine(e.to_string())),
