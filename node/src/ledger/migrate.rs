@@ -149,6 +149,44 @@ fn committed_digest(
     })
 }
 
+/// Turns this layout's feed records back into layout 3 (every key inline, no `R` rows): how the
+/// build before layout 4 wrote them. For tests of the migration.
+#[cfg(test)]
+pub(crate) fn feeds_back_to_3(store: &dyn KvStore) -> Result<(), StoreError> {
+    use consent_proto::validate::LedgerView;
+
+    let mut writes = Vec::new();
+    for pair in store.scan_prefix(&[prefix::FEED]) {
+        let (key, value) = pair?;
+        let feed = FeedId(tables::bytes32(&key[1..])?);
+        let record: FeedRecord = tables::decode(&value, "feed")?;
+        let mut keys: Vec<(u64, [u8; 32])> = Vec::new();
+        for seq in 0..=record.head_seq {
+            let Some(k) = super::staged::Staged::new(store).keys_after(&feed, seq)? else {
+                continue;
+            };
+            if keys.last().is_none_or(|(since, _)| *since != k.since) {
+                keys.push((k.since, k.signing_key));
+            }
+        }
+        let old = FeedRecordV3 {
+            role: record.role,
+            head_seq: record.head_seq,
+            head_id: record.head_id,
+            head_time_ms: record.head_time_ms,
+            keys,
+            next_key_digest: record.next_key_digest,
+            frozen: record.frozen,
+            policy_version: record.policy_version,
+        };
+        writes.push((key, Some(tables::encode(&old)?)));
+    }
+    for pair in store.scan_prefix(&[prefix::ROTATION]) {
+        writes.push((pair?.0, None));
+    }
+    store.apply(writes)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -210,40 +248,17 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("rows");
         assert_eq!(rows.len(), 2, "two rotations, two rows");
-        let keys_before: Vec<_> = (0..=current.head_seq)
-            .map(|s| Staged::new(&*store).keys_after(&feed, s).expect("keys"))
-            .collect();
-
-        // Back to layout 3: every key inline, no rows.
-        let mut history = vec![];
-        for s in 0..=current.head_seq {
-            let k = keys_before[s as usize].expect("keys at seq");
-            if history.last().is_none_or(|(since, _)| *since != k.since) {
-                history.push((k.since, k.signing_key));
-            }
-        }
-        let old = FeedRecordV3 {
-            role: current.role,
-            head_seq: current.head_seq,
-            head_id: current.head_id,
-            head_time_ms: current.head_time_ms,
-            keys: history,
-            next_key_digest: current.next_key_digest,
-            frozen: current.frozen,
-            policy_version: current.policy_version,
-        };
-        let mut writes: Vec<crate::store::Write> =
-            rows.iter().map(|(k, _)| (k.clone(), None)).collect();
-        writes.push((
-            tables::feed_key(&feed),
-            Some(tables::encode(&old).expect("encode")),
-        ));
-        writes.push((meta::SCHEMA.to_vec(), Some(3u32.to_be_bytes().to_vec())));
-        store.apply(writes).expect("downgrade");
+        feeds_back_to_3(&*store).expect("back to layout 3");
+        store
+            .apply(vec![(
+                meta::SCHEMA.to_vec(),
+                Some(3u32.to_be_bytes().to_vec()),
+            )])
+            .expect("downgrade");
 
         // A version without a migration is refused, naming what to do.
-        let refused = check::prepare(&*store, "test");
-        assert!(refused.is_ok(), "layout 3 migrates: {refused:?}");
+        let migrated = check::prepare(&*store, "test");
+        assert!(migrated.is_ok(), "layout 3 migrates: {migrated:?}");
         let migrated: FeedRecord = tables::decode(
             &store
                 .get(&tables::feed_key(&feed))

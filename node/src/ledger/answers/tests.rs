@@ -394,6 +394,7 @@ mod histories {
         ));
         writes.push((meta::SCHEMA.to_vec(), Some(3u32.to_be_bytes().to_vec())));
         store.apply(writes).expect("apply");
+        crate::ledger::migrate::feeds_back_to_3(&*store).expect("feeds back to layout 3");
         assert!(aggregates(&*store).is_empty());
 
         check::prepare(&*store, "test").expect("migrated");
