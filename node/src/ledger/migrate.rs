@@ -193,11 +193,9 @@ mod tests {
     use std::sync::Arc;
 
     use consent_proto::fixtures::{self, T0};
-    use consent_proto::validate::LedgerView;
     use consent_proto::vocab::Role;
 
     use super::*;
-    use crate::ledger::staged::Staged;
     use crate::ledger::tables::meta;
     use crate::ledger::{Ledger, LedgerConfig, check};
     use crate::store::memory::MemoryStore;
