@@ -630,3 +630,18 @@ async fn the_sled_engine_serves_the_same_and_a_data_dir_keeps_its_engine() {
     };
     assert!(err.contains("engine = \"sled\""), "{err}");
 }
+
+/// The address files say where a running node listens; a clean stop removes every one of them.
+#[tokio::test]
+async fn a_clean_stop_removes_every_address_file() {
+    use consent_node::node::{ADDR_FILE, METRICS_ADDR_FILE, P2P_ADDR_FILE, SITE_ADDR_FILE};
+    let mut node = TestNode::start(&fixture_genesis()).await;
+    let files = [ADDR_FILE, P2P_ADDR_FILE, METRICS_ADDR_FILE, SITE_ADDR_FILE];
+    for name in files {
+        assert!(node.dir.join(name).exists(), "{name} while running");
+    }
+    node.stop().await;
+    for name in files {
+        assert!(!node.dir.join(name).exists(), "{name} after a clean stop");
+    }
+}

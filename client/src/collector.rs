@@ -387,12 +387,17 @@ async fn session(
     key: &SecretKey,
     me: FeedId,
 ) -> Result<(Channel, SessionClient, u64), CollectorError> {
+    let url = &crate::node::node_url(url);
     let unreachable = |message: String| CollectorError::Unreachable {
         url: url.to_string(),
         message,
     };
     let channel = Channel::from_shared(url.to_string())
-        .map_err(|e| unreachable(format!("not a valid URL ({e})")))?
+        .map_err(|e| {
+            unreachable(format!(
+                "not a valid URL ({e}); use e.g. http://127.0.0.1:50051"
+            ))
+        })?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .tcp_nodelay(true)

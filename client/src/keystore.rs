@@ -137,6 +137,10 @@ pub struct OwnFeed {
     pub inception_ms: u64,
     /// Key rotations done.
     pub rotations: u32,
+    /// The built-in dev network's registrar, whose keys are public constants
+    /// (`consent_proto::dev`), not derived from this keystore's secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dev_registrar: bool,
 }
 
 /// The plaintext. The master secret's hex is wiped when dropped, on success and on error alike.

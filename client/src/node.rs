@@ -36,6 +36,17 @@ pub enum ClientError {
     },
 }
 
+/// A node address as a URL: `host:port` (what `<data-dir>/grpc.addr` holds) means
+/// `http://host:port`; anything with a scheme is kept as it is.
+pub fn node_url(address: &str) -> String {
+    let address = address.trim();
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    }
+}
+
 /// A connection to one node.
 #[derive(Clone)]
 pub struct NodeClient {
@@ -49,6 +60,7 @@ pub struct NodeClient {
 impl NodeClient {
     /// Connects (and fails fast with a clear message when nothing listens).
     pub async fn connect(url: &str) -> Result<NodeClient, ClientError> {
+        let url = &node_url(url);
         let unreachable = |message: String| ClientError::Unreachable {
             url: url.to_string(),
             message,
@@ -234,4 +246,17 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_url;
+
+    #[test]
+    fn a_bare_address_means_http() {
+        assert_eq!(node_url("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(node_url(" 127.0.0.1:7\n"), "http://127.0.0.1:7");
+        assert_eq!(node_url("http://[::1]:9"), "http://[::1]:9");
+        assert_eq!(node_url("https://node.city:443"), "https://node.city:443");
+    }
 }

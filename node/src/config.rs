@@ -253,15 +253,17 @@ impl Default for Config {
 }
 
 /// `$CONSENT_DATA_DIR`, else `$XDG_DATA_HOME/consent-ledger/node`, else
-/// `$HOME/.local/share/consent-ledger/node`, else `./consent-data`.
+/// `$HOME/.local/share/consent-ledger/node`, else `./consent-data`. A variable set to the empty
+/// string counts as unset (as the XDG rule says), so it never makes the path relative.
 pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CONSENT_DATA_DIR") {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = set("CONSENT_DATA_DIR") {
         return PathBuf::from(dir);
     }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
+    if let Some(xdg) = set("XDG_DATA_HOME") {
         return PathBuf::from(xdg).join("consent-ledger/node");
     }
-    if let Some(home) = std::env::var_os("HOME") {
+    if let Some(home) = set("HOME") {
         return PathBuf::from(home).join(".local/share/consent-ledger/node");
     }
     PathBuf::from("consent-data")

@@ -10,8 +10,10 @@ pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .map_err(|e| format!("invalid log level {level:?}: {e}"))?;
+    // Colours only on a terminal: a log file or journald must not receive escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.try_init(),

@@ -437,7 +437,12 @@ impl Node {
                     );
                 }
                 drop(store);
-                let _ = std::fs::remove_file(&addr_file);
+                // The address files say where a running node listens: none outlives it.
+                if let Some(dir) = addr_file.parent() {
+                    for name in [ADDR_FILE, P2P_ADDR_FILE, METRICS_ADDR_FILE, SITE_ADDR_FILE] {
+                        let _ = std::fs::remove_file(dir.join(name));
+                    }
+                }
                 tracing::info!("node stopped; store flushed");
                 served.map_err(anyhow::Error::from)
             })

@@ -19,7 +19,17 @@ fn key(label: &str) -> SecretKey {
     SecretKey::from_seed(blake3::hash(label.as_bytes()).as_bytes())
 }
 
-/// The dev registrar's author (public keys!) and inception entry.
+/// The dev registrar's key `n` (0: the inception's, 1: the committed next key; there is no
+/// other: the dev registrar never rotates). Each is `Ed25519 seed = BLAKE3(label)` with the label
+/// `consent-ledger/dev-registrar/v1/key<n>`.
+pub fn registrar_key(n: u32) -> Option<SecretKey> {
+    (n <= 1).then(|| key(&format!("consent-ledger/dev-registrar/v1/key{n}")))
+}
+
+/// The dev registrar's author (public keys!) and inception entry: a registrar inception at
+/// [`REGISTRAR_INCEPTION_MS`] signed with key 0, committing to key 1. A fresh dev node does not
+/// hold it: the first client to act as the dev registrar submits it (`consent registrar init
+/// --dev` does).
 pub fn registrar() -> Result<(Author, Entry), Rejection> {
     Author::incept(
         Role::Registrar,

@@ -56,6 +56,8 @@
 //! as the grant's; a revoke names an unrevoked grant of the same feed; an ack answers a request or
 //! an erase-revocation that concerns the acking collector); a registrar feed must be listed in the
 //! network genesis. An entry whose predecessor or referenced entry is missing is *pending*.
+//! A collector may ack one request more than once: every ack is accepted and kept, and its
+//! **latest** ack (the highest seq in its feed) is its answer; answer times count from the first.
 //! A second entry at an existing `(feed, seq)` with a different id (a different payload, or the
 //! same payload signed again differently) is an **equivocation** when the author signed it, judged
 //! by the feed's keys *as of seq − 1* on the node's own branch ([`validate::author_signed`]): the

@@ -53,6 +53,35 @@ impl Env {
         cmd.output().await.expect("consent runs")
     }
 
+    /// Runs `consent --node NODE` (as given, e.g. `host:port` from `<data-dir>/grpc.addr`) with a
+    /// keystore and the test passphrase; expects success and parses the one JSON object printed.
+    pub async fn json_at(&self, node: &str, keystore: &str, args: &[&str]) -> Value {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_consent"))
+            .arg("--node")
+            .arg(node)
+            .arg("--keystore")
+            .arg(self.path(keystore))
+            .arg("--kdf-memory-kib")
+            .arg("8192")
+            .arg("--json")
+            .args(args)
+            .env("CONSENT_PASSPHRASE", PASS)
+            .env_remove("CONSENT_NODE")
+            .env_remove("CONSENT_KEYSTORE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("consent runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "consent {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(text.trim())
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {text}"))
+    }
+
     /// Runs and expects success; returns stdout.
     pub async fn ok(&self, keystore: &str, args: &[&str]) -> String {
         let out = self.run(keystore, args).await;

@@ -125,7 +125,8 @@ impl Behaviour {
         let kad_name = StreamProtocol::try_from_owned(protocol::kad_protocol(genesis_digest))
             .map_err(build_error)?;
         let mut kad_config = kad::Config::new(kad_name);
-        kad_config.set_periodic_bootstrap_interval(Some(Duration::from_secs(300)));
+        // The swarm task bootstraps (when peers are connected): kad's own timer warns on a lone node.
+        kad_config.set_periodic_bootstrap_interval(None);
         let mut kad =
             kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
         // Nodes are servers by role; private and loopback addresses are normal in a city's

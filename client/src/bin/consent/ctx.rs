@@ -32,8 +32,9 @@ pub struct Global {
     /// Machine output: one JSON object per result (field names are stable; see README).
     #[arg(long, global = true)]
     pub json: bool,
-    /// Argon2id memory cost for new keystores, KiB (default 65536; at least 8192).
-    #[arg(long, global = true, hide = true, default_value_t = DEFAULT_MEMORY_KIB)]
+    /// Argon2id memory cost for new keystores, KiB (at least 8192). Lower it only for scripts
+    /// and tests on small machines: it is what makes guessing the passphrase expensive.
+    #[arg(long, global = true, default_value_t = DEFAULT_MEMORY_KIB)]
     pub kdf_memory_kib: u32,
 }
 
@@ -42,9 +43,11 @@ impl Global {
         if let Some(p) = &self.keystore {
             return p.clone();
         }
-        let base = std::env::var_os("XDG_DATA_HOME")
+        // Set but empty counts as unset (the XDG rule): it must not make the path relative.
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let base = set("XDG_DATA_HOME")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .or_else(|| set("HOME").map(|h| PathBuf::from(h).join(".local/share")))
             .unwrap_or_else(|| PathBuf::from("."));
         base.join("consent-ledger/keystore.json")
     }
@@ -130,13 +133,23 @@ pub fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<Strin
 
 /// Parses a feed id argument of one role, naming the argument in the error.
 pub fn feed_arg(name: &str, text: &str, role: Role) -> anyhow::Result<FeedId> {
-    TypedFeedId::parse_role(text, role).map_err(|e| anyhow::anyhow!("argument {name}: {e}"))
+    TypedFeedId::parse_role(text, role).map_err(|e| {
+        anyhow::anyhow!(
+            "argument {name}: {e}; copy the whole id as it was printed (a {} id starts with {}1)",
+            role,
+            consent_proto::ids::role_prefix(role)
+        )
+    })
 }
 
 /// Parses an entry id argument.
 pub fn entry_arg(name: &str, text: &str) -> anyhow::Result<EntryId> {
-    text.parse::<EntryId>()
-        .map_err(|e| anyhow::anyhow!("argument {name}: {e}"))
+    text.parse::<EntryId>().map_err(|e| {
+        anyhow::anyhow!(
+            "argument {name}: {e}; copy the whole id as it was printed (an entry id starts with ent1; \
+             `consent history` and `consent list` show yours)"
+        )
+    })
 }
 
 /// Submits and requires the node to hold the entry afterwards.
@@ -253,18 +266,34 @@ pub async fn own(node: &mut NodeClient, ks: &mut Keystore) -> anyhow::Result<Aut
             own.feed
         )
     })?;
-    let master = *ks.master();
     let rotations = current_rotation(&head.signing_key, own.rotations, |n| {
-        wallet::own_key(&master, role, n).public().to_bytes()
+        own_key(ks, n).map_or([0; 32], |k| k.public().to_bytes())
     })
     .context("this keystore does not hold the feed's current key")?;
     if let Some(o) = ks.state.own.as_mut() {
         o.rotations = rotations;
     }
     let head_id = EntryId::from_slice(&head.head).context("the node sent a malformed head")?;
-    Ok(wallet::own_author(
-        &master, role, rotations, feed, head.seq, head_id,
+    Ok(Author::resume(
+        role,
+        own_key(ks, rotations)?,
+        own_key(ks, rotations + 1)?,
+        feed,
+        head.seq,
+        head_id,
     ))
+}
+
+/// Key `n` of the keystore's own feed: derived from its secret, or, for the built-in dev
+/// network's registrar, one of its two public keys.
+pub fn own_key(ks: &Keystore, n: u32) -> anyhow::Result<consent_proto::keys::SecretKey> {
+    if ks.state.own.as_ref().is_some_and(|o| o.dev_registrar) {
+        return consent_proto::dev::registrar_key(n).context(
+            "the dev registrar's keys are public and fixed: it cannot rotate (it exists only on a \
+             node run without --genesis)",
+        );
+    }
+    Ok(wallet::own_key(ks.master(), ks.role(), n))
 }
 
 /// Asks "yes/no" on a terminal; without one, requires --yes.

@@ -158,11 +158,11 @@ pub fn entry_text(e: &Entry) -> String {
             AckAnswer::Refused(reason) => format!("answered {}: refused ({reason})", a.request),
         },
     };
-    format!(
-        "#{:<3} {}  {}  {}",
-        e.seq,
-        time::format(e.time_ms),
-        e.id,
-        what
-    )
+    // A pairwise citizen feed's inception carries a fixed pseudonymous date in 2020 (derived
+    // from the wallet's secret), so that creation times cannot link one person's feeds.
+    let when = match &e.body {
+        Body::Inception(i) if i.role == Role::Citizen => "no real date (pairwise)".to_string(),
+        _ => time::format(e.time_ms),
+    };
+    format!("#{:<3} {when}  {}  {what}", e.seq, e.id)
 }

@@ -33,6 +33,8 @@ use self::unpublished::Unpublished;
 const ROUND_EVERY: Duration = Duration::from_secs(30);
 /// How often bans, scores and cut-short rounds are looked at.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// How often the Kademlia routing table is refreshed while peers are connected.
+const REBOOTSTRAP_EVERY: Duration = Duration::from_secs(300);
 /// Sync requests in flight to one peer at most; the rest wait in its queue.
 const MAX_IN_FLIGHT: usize = 32;
 /// How often requests held back by their pace are looked at.
@@ -213,6 +215,15 @@ impl Task {
         }
         let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
         self.report_unpublished(now, connected.len());
+        // Kademlia's own periodic bootstrap is off: it warned "no known peers" at every start of
+        // a lone node. Refresh the routing table from here, only when there is someone to ask.
+        if !connected.is_empty()
+            && self
+                .last_bootstrap
+                .is_none_or(|t| t.elapsed() >= REBOOTSTRAP_EVERY)
+        {
+            self.bootstrap_soon();
+        }
         for peer in &connected {
             let offence_score = self.discipline.score(peer, now);
             let gossip = &mut self.swarm.behaviour_mut().gossipsub;

@@ -321,8 +321,19 @@ pub async fn history(g: &Global) -> anyhow::Result<()> {
             );
             emit(g.json, format!("  {}", describe::entry_text(e)), value);
             if !g.json {
-                for a in answers {
-                    ctx::out(format!("      ↳ collector {}", describe::entry_text(&a)));
+                // The collector's latest answer to a request is its answer; earlier ones stay on
+                // record (see the protocol's rule for acks).
+                let last = answers.len().saturating_sub(1);
+                for (i, a) in answers.iter().enumerate() {
+                    let superseded = if i < last {
+                        " (superseded by its later answer)"
+                    } else {
+                        ""
+                    };
+                    ctx::out(format!(
+                        "      ↳ collector {}{superseded}",
+                        describe::entry_text(a)
+                    ));
                 }
             }
         }
@@ -424,13 +435,17 @@ pub async fn export(g: &Global) -> anyhow::Result<()> {
 
 /// `consent vocab`.
 pub fn vocab(g: &Global) {
-    let lists: [(&str, Vec<(&str, &str)>); 3] = [
+    // (kind, heading, [(name, meaning)])
+    type List = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+    let lists: [List; 3] = [
         (
             "purpose",
+            "purposes (--purpose)",
             Purpose::ALL.iter().map(|p| (p.name(), p.plain())).collect(),
         ),
         (
             "category",
+            "data categories (--category)",
             DataCategory::ALL
                 .iter()
                 .map(|c| (c.name(), c.plain()))
@@ -438,15 +453,16 @@ pub fn vocab(g: &Global) {
         ),
         (
             "request",
+            "requests (consent request COLLECTOR KIND)",
             RequestKind::ALL
                 .iter()
                 .map(|k| (k.name(), k.plain()))
                 .collect(),
         ),
     ];
-    for (kind, items) in lists {
+    for (kind, heading, items) in lists {
         if !g.json {
-            ctx::out(format!("{kind}s:"));
+            ctx::out(format!("{heading}:"));
         }
         for (name, plain) in items {
             emit(

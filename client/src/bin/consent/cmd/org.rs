@@ -1,4 +1,4 @@
-//! Collectors' and registrars' commands: `collector init | policy update | ack`,
+//! Collectors' and registrars' commands: `collector init | policy update | inbox | ack`,
 //! `registrar init | accredit | suspend`, and `check`.
 
 use std::path::PathBuf;
@@ -31,6 +31,9 @@ pub enum Collector {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// What this collector still has to answer: citizens' requests and revocations asking for
+    /// erasure that it has not acknowledged, with the ids to pass to `ack`.
+    Inbox,
     /// Answer a citizen's request or erase-revocation with a signed ack.
     Ack {
         /// The request or revocation id (ent1...).
@@ -59,7 +62,13 @@ pub enum PolicyCmd {
 #[derive(Subcommand, Debug)]
 pub enum Registrar {
     /// Create a registrar keystore and feed; prints the id to list in the network genesis.
-    Init,
+    Init {
+        /// Act as the built-in dev network's registrar instead (its keys are public): for a node
+        /// run without --genesis, so a newcomer can accredit a collector. Refused by any other
+        /// network.
+        #[arg(long)]
+        dev: bool,
+    },
     /// Accredit a collector until a date.
     Accredit {
         /// Collector id (col1...).
@@ -101,6 +110,7 @@ fn incept(
         feed: author.feed().typed(role).to_string(),
         inception_ms: now,
         rotations: 0,
+        dev_registrar: false,
     });
     ks.save()?;
     Ok((ks, author, inception))
@@ -109,12 +119,10 @@ fn incept(
 /// The own feed's inception, rebuilt from the keystore (to resubmit it).
 fn own_inception(ks: &consent_client::keystore::Keystore) -> anyhow::Result<consent_proto::Entry> {
     let own = ks.state.own.as_ref().context("this keystore has no feed")?;
-    let role = ks.role();
-    let master = ks.master();
     let (_, e) = Author::incept(
-        role,
-        wallet::own_key(master, role, 0),
-        wallet::own_key(master, role, 1),
+        ks.role(),
+        ctx::own_key(ks, 0)?,
+        ctx::own_key(ks, 1)?,
         own.inception_ms,
     )
     .map_err(anyhow::Error::msg)?;
@@ -168,6 +176,7 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Collector::Inbox => inbox(g).await,
         Collector::Ack {
             request,
             done,
@@ -213,7 +222,8 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
 
 pub async fn registrar(cmd: Registrar, g: &Global) -> anyhow::Result<()> {
     match cmd {
-        Registrar::Init => {
+        Registrar::Init { dev: true } => dev_registrar(g).await,
+        Registrar::Init { dev: false } => {
             let (ks, author, inception) = incept(g, Role::Registrar)?;
             let id = author.feed().typed(Role::Registrar).to_string();
             // The node accepts a registrar only once the network genesis lists it.
@@ -269,6 +279,120 @@ pub async fn registrar(cmd: Registrar, g: &Global) -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+/// `collector inbox`: reads the collector's watch stream from the start up to the node's
+/// position (the first heartbeat), keeps requests and erase-revocations, and leaves out those
+/// its own feed has acknowledged.
+async fn inbox(g: &Global) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use std::collections::HashSet;
+
+    let mut ks = g.open(Role::Collector)?;
+    let mut node = g.connect().await?;
+    let author = ctx::own(&mut node, &mut ks).await?;
+    let me = author.feed();
+    let answered: HashSet<consent_proto::EntryId> = node
+        .feed(&me)
+        .await?
+        .into_iter()
+        .filter_map(|e| match e.body {
+            Body::Ack(a) => Some(a.request),
+            _ => None,
+        })
+        .collect();
+    let mut session = Session::connect(node.url(), author.key().clone(), me).await?;
+    let mut stream = session.watch(Bytes::new(), 1_000).await?;
+    let mut open = Vec::new();
+    while let Some(event) = stream.next().await {
+        let event =
+            event.map_err(|s| anyhow::anyhow!("the watch stream failed: {}", s.message()))?;
+        let kind = event.kind();
+        if kind == pb::WatchKind::Heartbeat {
+            break;
+        }
+        let wanted =
+            kind == pb::WatchKind::Request || (kind == pb::WatchKind::Revoke && event.erase);
+        let Some(signed) = event.entry.as_ref() else {
+            continue;
+        };
+        let Ok(entry) = consent_proto::Entry::from_signed(signed) else {
+            continue;
+        };
+        if wanted && !answered.contains(&entry.id) {
+            open.push(entry);
+        }
+    }
+    if open.is_empty() && !g.json {
+        ctx::out("Nothing to answer: every request and erasure demand has an ack.");
+    }
+    for e in &open {
+        let what = match &e.body {
+            Body::Request(r) => format!("{} request", r.kind.name()),
+            _ => "erasure (with a revocation)".to_string(),
+        };
+        emit(
+            g.json,
+            format!(
+                "{}  {}  {what} from {}\n    answer: consent collector ack {} --done   (or --refused REASON)",
+                e.id,
+                time::format(e.time_ms),
+                e.feed.typed(Role::Citizen),
+                e.id
+            ),
+            json!({
+                "id": e.id.to_string(),
+                "time": time::format(e.time_ms),
+                "kind": e.body.kind().name(),
+                "request": match &e.body { Body::Request(r) => Some(r.kind.name()), _ => None },
+                "subject": e.feed.typed(Role::Citizen).to_string(),
+            }),
+        );
+    }
+    Ok(())
+}
+
+/// `registrar init --dev`: a keystore that acts as the dev network's registrar, whose inception
+/// the node must accept (only the built-in dev network lists it).
+async fn dev_registrar(g: &Global) -> anyhow::Result<()> {
+    let (author, inception) = consent_proto::dev::registrar().map_err(anyhow::Error::msg)?;
+    let id = author.feed().typed(Role::Registrar).to_string();
+    let mut node = g.connect().await?;
+    let accepted = node
+        .submit(&inception, "dev registrar inception")
+        .await
+        .is_ok_and(|r| {
+            matches!(
+                r.status(),
+                pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate
+            )
+        });
+    if !accepted {
+        bail!(
+            "the node at {} does not run the built-in dev network (its genesis does not list the \
+             dev registrar {id}); --dev is only for a node started without --genesis. On a real \
+             network use `consent registrar init` and list the id in the genesis",
+            node.url()
+        );
+    }
+    let mut ks = g.create(Role::Registrar, None)?;
+    ks.state.own = Some(OwnFeed {
+        feed: id.clone(),
+        inception_ms: consent_proto::dev::REGISTRAR_INCEPTION_MS,
+        rotations: 0,
+        dev_registrar: true,
+    });
+    ks.save()?;
+    emit(
+        g.json,
+        format!(
+            "Acting as the dev network's registrar {id} (its keys are public: a dev network only).\nKeystore: {}\nAccredit a collector: consent --keystore {} registrar accredit col1... --until 365d",
+            ks.path().display(),
+            ks.path().display()
+        ),
+        json!({"registrar": id, "keystore": ks.path().display().to_string(), "dev": true}),
+    );
+    Ok(())
 }
 
 async fn registrar_append(
@@ -402,7 +526,12 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             "{decision} ({reason}){}{when}",
             grant
                 .as_ref()
-                .map(|g| format!(", grant {g}"))
+                .map(|g| if r.decision() == pb::Decision::Allow {
+                    format!(", grant {g}")
+                } else {
+                    // A deny names the grant closest to the question, which does not allow it.
+                    format!(", nearest grant {g}")
+                })
                 .unwrap_or_default()
         ),
         json!({

@@ -100,10 +100,7 @@ pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
                 let mut author = ctx::own(&mut node, &mut ks).await?;
                 let r = ks.state.own.as_ref().map(|o| o.rotations).unwrap_or(0);
                 let entry = author
-                    .rotate(
-                        consent_client::time::now_ms(),
-                        wallet::own_key(&master, role, r + 2),
-                    )
+                    .rotate(consent_client::time::now_ms(), ctx::own_key(&ks, r + 2)?)
                     .map_err(anyhow::Error::msg)?;
                 ctx::submit(&mut node, &entry, "rotation").await?;
                 if let Some(o) = ks.state.own.as_mut() {
@@ -163,6 +160,7 @@ pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
                     feed: feed_text.clone(),
                     inception_ms: inception.time_ms,
                     rotations: 0,
+                    dev_registrar: false,
                 });
                 ctx::own(&mut node, &mut ks).await?;
                 found.push(feed_text);
