@@ -108,7 +108,7 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
                     stored.unwrap_or_else(|| "(none)".into())
                 )));
             }
-            if version == 3 {
+            if version == 3 || version == super::migrate::MIGRATING_3_TO_4 {
                 super::migrate::migrate(store, version).map_err(|e| {
                     LedgerError::CorruptStore(format!(
                         "cannot migrate the store from layout 3: {e}; start the node (or run \

@@ -21,15 +21,25 @@ const BATCH: usize = 4_096;
 /// Meta key holding the last feed record key migrated from layout 3 (while a migration runs).
 const CURSOR_V3: &[u8] = b"Mmigrate3";
 
+/// The layout version a store carries while it migrates from 3 to 4: no release reads it, so a
+/// release older than the migration refuses the half-migrated store instead of misreading it,
+/// and this one resumes.
+pub const MIGRATING_3_TO_4: u32 = 0x8000_0004;
+
 /// Migrates a store of layout `version` to [`SCHEMA_VERSION`]; `Ok(false)` if there is no
 /// migration from that version.
 pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
-    if version != 3 {
+    if version != 3 && version != MIGRATING_3_TO_4 {
         return Ok(false);
     }
     tracing::info!(
         "migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table, answer figures are built"
     );
+    store.apply(vec![(
+        super::tables::meta::SCHEMA.to_vec(),
+        Some(MIGRATING_3_TO_4.to_be_bytes().to_vec()),
+    )])?;
+    store.flush()?;
     feed_records_from_3(store)?;
     // Sets the layout version in the same batch.
     super::writer::migrate_from_3(store)?;
@@ -277,6 +287,23 @@ mod tests {
             Some(SCHEMA_VERSION.to_be_bytes().to_vec())
         );
         check::full(&*store, &registrars).expect("the migrated store passes the full check");
+
+        // Killed between the feed records and the answer figures: the store says it is
+        // migrating (an older release refuses it), and the next start finishes the job.
+        feeds_back_to_3(&*store).expect("back to layout 3");
+        store
+            .apply(vec![(
+                meta::SCHEMA.to_vec(),
+                Some(MIGRATING_3_TO_4.to_be_bytes().to_vec()),
+            )])
+            .expect("mark");
+        feed_records_from_3(&*store).expect("first phase");
+        check::prepare(&*store, "test").expect("resumes");
+        assert_eq!(
+            store.get(meta::SCHEMA).expect("get"),
+            Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+        );
+        check::full(&*store, &registrars).expect("the resumed migration passes the full check");
 
         store
             .apply(vec![(

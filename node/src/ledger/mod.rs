@@ -39,15 +39,21 @@ use crate::store::{KvStore, StoreError};
 /// A feed's head as peers compare it: `(feed id, head seq, head entry id, frozen)`.
 pub type FeedHead = ([u8; 32], u64, [u8; 32], bool);
 
-/// `BLAKE3(feed || seq (8, BE) || head id || frozen)[..16]`: one feed's contribution to an
-/// anti-entropy digest. The frozen flag is in it so that a node that missed an equivocation finds
-/// the feed differing and pulls the proof.
+/// One feed's contribution to an anti-entropy digest: `BLAKE3(feed || seq (8, BE) || head id ||
+/// 0x00)[..16]`, or for a frozen feed `BLAKE3(feed || 0x01)[..16]`. The frozen flag is in it so
+/// that a node that missed an equivocation finds the feed differing and pulls the proof; a frozen
+/// feed leaves its head out, so that nodes holding different branches of it agree once both
+/// froze it (they would otherwise pull each other's refused branch every round).
 pub fn head_digest(feed: &[u8; 32], seq: u64, head: &[u8; 32], frozen: bool) -> [u8; 16] {
     let mut h = blake3::Hasher::new();
     h.update(feed);
-    h.update(&seq.to_be_bytes());
-    h.update(head);
-    h.update(&[u8::from(frozen)]);
+    if frozen {
+        h.update(&[1]);
+    } else {
+        h.update(&seq.to_be_bytes());
+        h.update(head);
+        h.update(&[0]);
+    }
     let mut out = [0u8; 16];
     out.copy_from_slice(&h.finalize().as_bytes()[..16]);
     out

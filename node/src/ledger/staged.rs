@@ -33,6 +33,36 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
         }
     }
 
+    /// The first key in `[from, to)`, through the staged writes (a rotation staged earlier in
+    /// the same group counts).
+    pub fn first_in_range(
+        &self,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut first = None;
+        for pair in self.store.scan_range(from, to) {
+            let (key, value) = pair?;
+            // A key deleted in this group does not count; the next stored one might.
+            match self.writes.get(&key) {
+                Some(None) => continue,
+                Some(Some(staged)) => first = Some((key, staged.clone())),
+                None => first = Some((key, value)),
+            }
+            break;
+        }
+        for (key, value) in &self.writes {
+            if let Some(value) = value
+                && key.as_slice() >= from
+                && key.as_slice() < to
+                && first.as_ref().is_none_or(|(k, _)| key < k)
+            {
+                first = Some((key.clone(), value.clone()));
+            }
+        }
+        Ok(first)
+    }
+
     /// Stages a put.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.writes.insert(key, Some(value));
@@ -104,27 +134,30 @@ impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
         if seq > record.head_seq {
             return Ok(None);
         }
-        // Walk back through the rotations after `seq` (each row names the keys it replaced).
-        let mut keys = record.keys();
-        while keys.since > seq {
-            let row = self
-                .get(&tables::rotation_key(feed, keys.since))?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "rotation record missing for {feed:?} at seq {}",
-                        keys.since
-                    ))
-                })?;
-            let row: RotationRecord = tables::decode(&row, "rotation")?;
-            if row.previous.since >= keys.since {
-                return Err(StoreError::Corrupt(format!(
-                    "rotation record for {feed:?} at seq {} points forward",
-                    keys.since
-                )));
-            }
-            keys = row.previous.into();
+        let keys = record.keys();
+        if keys.since <= seq {
+            return Ok(Some(keys));
         }
-        Ok(Some(keys))
+        // The first rotation after `seq` names the keys it replaced: those in force at `seq`. One
+        // range read, however often the feed rotated.
+        let from = tables::rotation_key(feed, seq + 1);
+        let to = tables::rotation_key(feed, keys.since.saturating_add(1));
+        let Some((key, row)) = self.first_in_range(&from, &to)? else {
+            return Err(StoreError::Corrupt(format!(
+                "no rotation record for {feed:?} between seq {} and {}",
+                seq + 1,
+                keys.since
+            )));
+        };
+        let row: RotationRecord = tables::decode(&row, "rotation")?;
+        let at = tables::be_u64(&key[33..])?;
+        if row.previous.since > seq || row.previous.since >= at {
+            return Err(StoreError::Corrupt(format!(
+                "rotation record for {feed:?} at seq {at} names keys from seq {}",
+                row.previous.since
+            )));
+        }
+        Ok(Some(row.previous.into()))
     }
 
     fn is_revoked(&self, grant: &EntryId) -> Result<bool, StoreError> {

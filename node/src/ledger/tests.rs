@@ -445,3 +445,23 @@ async fn thousands_of_grants_to_one_collector_bound_the_work_of_every_check() {
     drop(ledger);
     writer.join();
 }
+
+/// Nodes that froze a feed agree on its digest whichever branch each holds; before freezing, the
+/// head counts.
+#[test]
+fn a_frozen_feed_digests_the_same_whatever_branch_is_held() {
+    use super::head_digest;
+    let feed = [7u8; 32];
+    assert_eq!(
+        head_digest(&feed, 3, &[1; 32], true),
+        head_digest(&feed, 5, &[2; 32], true)
+    );
+    assert_ne!(
+        head_digest(&feed, 3, &[1; 32], false),
+        head_digest(&feed, 3, &[2; 32], false)
+    );
+    assert_ne!(
+        head_digest(&feed, 3, &[1; 32], false),
+        head_digest(&feed, 3, &[1; 32], true)
+    );
+}

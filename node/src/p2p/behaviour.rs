@@ -143,7 +143,7 @@ impl Behaviour {
         let limits = connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(options.max_connections))
-                .with_max_established_per_peer(Some(2))
+                .with_max_established_per_peer(Some(super::membership::CONNECTIONS_PER_PEER))
                 .with_max_pending_incoming(Some(64)),
         );
         Ok(Behaviour {

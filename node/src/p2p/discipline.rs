@@ -55,6 +55,13 @@ const REQUEST_BURST: f64 = 4000.0;
 /// (not processed, not forwarded, not penalised): anti-entropy fetches them later at our pace.
 const GOSSIP_RATE: f64 = 20_000.0;
 const GOSSIP_BURST: f64 = 40_000.0;
+/// Entries from a peer whose refusal depends on which branch of a forked feed this node holds
+/// (`wrong-prev`, `unproven-conflict`): never an offence, but each costs a store read, possibly a
+/// signature check and a pull. A real fork produces a few; past this budget (per second, burst)
+/// the peer's pushes and pulled entries are not processed until it refills (nothing is lost:
+/// anti-entropy fetches them later, at our pace).
+const BRANCH_RATE: f64 = 50.0;
+const BRANCH_BURST: f64 = 500.0;
 /// Records kept at most (peers with a decayed score are forgotten first).
 const MAX_RECORDS: usize = 4096;
 
@@ -73,11 +80,16 @@ impl Bucket {
         }
     }
 
-    fn take(&mut self, cost: f64, rate: f64, burst: f64, now: Instant) -> bool {
+    /// Refills for the time passed; the tokens there now.
+    fn level(&mut self, rate: f64, burst: f64, now: Instant) -> f64 {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * rate).min(burst);
         self.at = now;
-        if self.tokens >= cost {
+        self.tokens
+    }
+
+    fn take(&mut self, cost: f64, rate: f64, burst: f64, now: Instant) -> bool {
+        if self.level(rate, burst, now) >= cost {
             self.tokens -= cost;
             true
         } else {
@@ -114,6 +126,7 @@ struct Record {
     offences: u64,
     requests: Bucket,
     gossip: Bucket,
+    branches: Bucket,
 }
 
 impl Record {
@@ -124,6 +137,7 @@ impl Record {
             offences: 0,
             requests: Bucket::full(REQUEST_BURST, now),
             gossip: Bucket::full(GOSSIP_BURST, now),
+            branches: Bucket::full(BRANCH_BURST, now),
         }
     }
 
@@ -196,6 +210,26 @@ impl Discipline {
             .take(1.0, GOSSIP_RATE, GOSSIP_BURST, now)
     }
 
+    /// Counts `n` entries from the peer refused because they belong to another branch of a feed
+    /// (never an offence; see [`BRANCH_RATE`]).
+    pub fn other_branch(&mut self, peer: PeerId, n: usize, now: Instant) {
+        let bucket = &mut self.record(peer, now).branches;
+        for _ in 0..n {
+            if !bucket.take(1.0, BRANCH_RATE, BRANCH_BURST, now) {
+                break;
+            }
+        }
+    }
+
+    /// Whether entries from the peer are processed now: false while it has spent its budget of
+    /// entries from other branches (they are then left to anti-entropy).
+    pub fn within_branch_budget(&mut self, peer: PeerId, now: Instant) -> bool {
+        self.record(peer, now)
+            .branches
+            .level(BRANCH_RATE, BRANCH_BURST, now)
+            >= 1.0
+    }
+
     /// Bans a peer now (for a reason found elsewhere, e.g. its gossipsub score).
     pub fn ban(&mut self, peer: PeerId, now: Instant) {
         self.banned.insert(peer, now + BAN_FOR);
@@ -230,6 +264,20 @@ impl Discipline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_from_other_branches_are_budgeted_without_blame() {
+        let mut d = Discipline::default();
+        let peer = PeerId::random();
+        let start = Instant::now();
+        assert!(d.within_branch_budget(peer, start));
+        d.other_branch(peer, BRANCH_BURST as usize, start);
+        assert!(!d.within_branch_budget(peer, start), "budget spent");
+        assert_eq!(d.offences(&peer), 0, "never an offence");
+        assert!(!d.is_banned(&peer, start));
+        // It refills at the rate.
+        assert!(d.within_branch_budget(peer, start + Duration::from_millis(100)));
+    }
 
     #[test]
     fn a_paced_requester_never_trips_the_rate_limit() {

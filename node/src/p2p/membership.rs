@@ -5,8 +5,9 @@
 //! they connect.
 //!
 //! Slots: of the node's [`Slots::total`] established connections, nodes outside the list may
-//! hold at most `total - reserved`, where `reserved` is the number of members (at most `total`),
-//! so every member can always connect, however many others try. Without a list every peer is
+//! hold at most `total - reserved`, where `reserved` is twice the number of members (a peer may
+//! hold two connections; at most `total`), so every member can always connect, however many
+//! others try. Without a list every peer is
 //! treated alike: no reservation, and any peer's traffic counts as contact — the weaker mode, in
 //! which whoever knows the genesis digest can take the slots and keep the node looking fresh.
 
@@ -72,12 +73,19 @@ impl MemberPeers {
         self.peers.as_ref().is_none_or(|p| p.contains(peer))
     }
 
-    /// Connections kept free for members out of `total`.
+    /// Connections kept free for members out of `total`: two per member, as many as one peer may
+    /// hold (two nodes that dial each other at once each keep both connections for a while).
     pub fn reserved(&self, total: u32) -> u32 {
         let members = self.peers.as_ref().map_or(0, |p| p.len());
-        u32::try_from(members).unwrap_or(u32::MAX).min(total)
+        u32::try_from(members)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(CONNECTIONS_PER_PEER)
+            .min(total)
     }
 }
+
+/// Established connections one peer may hold (the swarm's per-peer limit).
+pub const CONNECTIONS_PER_PEER: u32 = 2;
 
 /// Established connections in all, and how many of them are kept for members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,19 +263,20 @@ mod tests {
             total: 10,
             reserved: members.reserved(10),
         };
-        assert_eq!(slots.reserved, 3);
+        // Two per member: two members dialling each other at once hold two connections each.
+        assert_eq!(slots.reserved, 6);
         let stranger = peer("stranger");
         // Others fill what is open to them, and no more.
-        for others in 0..7 {
+        for others in 0..4 {
             assert_eq!(admit(&members, &stranger, others, slots), Ok(()));
         }
         assert_eq!(
-            admit(&members, &stranger, 7, slots),
-            Err(Refusal::NoSlot(7))
+            admit(&members, &stranger, 4, slots),
+            Err(Refusal::NoSlot(4))
         );
         // Members still get in.
         for m in ["a", "b", "c"] {
-            assert_eq!(admit(&members, &peer(m), 7, slots), Ok(()));
+            assert_eq!(admit(&members, &peer(m), 4, slots), Ok(()));
         }
         // More members than slots: others get none.
         let crowded = Slots {

@@ -104,6 +104,9 @@ enum Command {
     },
     /// A peer did something wrong.
     Offend { peer: PeerId, offence: Offence },
+    /// Entries from a peer were refused for belonging to another branch of a forked feed: no
+    /// offence, but they count against its budget for such entries.
+    OtherBranch { peer: PeerId, entries: usize },
     /// The top-level digests were compared with a peer: `differing` buckets differ.
     Compared { peer: PeerId, differing: usize },
     /// Heads were compared with a peer: it is ahead in `feeds` feeds.
@@ -133,6 +136,13 @@ enum Purpose {
     Entries,
     /// Child digests under a prefix.
     Digests(Vec<u8>),
+    /// Entries of one feed from a seq (a continuation, or another branch of a forked feed).
+    Branch {
+        /// The feed asked.
+        feed: consent_proto::ids::FeedId,
+        /// The first seq asked.
+        from_seq: u64,
+    },
     /// A page of heads under a prefix, after a feed.
     Heads {
         /// The prefix asked.

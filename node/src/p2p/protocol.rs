@@ -51,9 +51,11 @@ pub fn kad_protocol(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/kad/1", network(genesis_digest))
 }
 
-/// What identify announces; a peer announcing anything else is disconnected.
+/// What identify announces; a peer announcing anything else is disconnected. Its major version
+/// follows the sync protocol's: nodes of releases that cannot sync with each other (a node of
+/// `/sync/1` and one of `/sync/2`) part at once instead of gossiping without syncing.
 pub fn identify_version(genesis_digest: &str) -> String {
-    format!("/consent-ledger/{}/1.0.0", network(genesis_digest))
+    format!("/consent-ledger/{}/2.0.0", network(genesis_digest))
 }
 
 /// A pull request.

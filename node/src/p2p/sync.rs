@@ -176,6 +176,8 @@ impl Task {
                 }
                 match ours {
                     None => wants.push((feed, 0)),
+                    // Frozen here: nothing more of it is accepted, whatever the peer holds.
+                    Some(s) if s.frozen => {}
                     Some(s) if s.head_seq < seq => wants.push((feed, s.head_seq + 1)),
                     Some(s) if s.head_seq == seq && s.head_id.0 != head && !s.frozen => {
                         wants.push((feed, seq))

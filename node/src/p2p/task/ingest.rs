@@ -25,12 +25,22 @@ fn blameless(rejection: &Rejection) -> bool {
 
 /// The pull that shows the sender's branch of a feed, when a rejection depends on which branch
 /// of a forked feed this node holds: the sender's entries from where our key came in.
-fn branch_request(feed: FeedId, rejection: &Rejection) -> Option<SyncRequest> {
-    rejection.fetch_from().map(|from_seq| SyncRequest::Range {
-        feed: feed.0,
-        from_seq,
-        limit: MAX_RANGE,
-    })
+fn branch_request(feed: FeedId, rejection: &Rejection) -> Option<(SyncRequest, Purpose)> {
+    rejection
+        .fetch_from()
+        .map(|from_seq| branch_pull(feed, from_seq))
+}
+
+/// A pull of `feed`'s entries from `from_seq`, whose answer must hold only those.
+fn branch_pull(feed: FeedId, from_seq: u64) -> (SyncRequest, Purpose) {
+    (
+        SyncRequest::Range {
+            feed: feed.0,
+            from_seq,
+            limit: MAX_RANGE,
+        },
+        Purpose::Branch { feed, from_seq },
+    )
 }
 
 /// A bounded set of recent message ids (oldest forgotten first).
@@ -64,8 +74,12 @@ impl Task {
     pub(super) fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
         self.received.insert(id.clone());
         self.heard_from(&source);
-        if !self.discipline.allow_gossip(source, Instant::now()) {
-            // Over the peer's rate: not processed; anti-entropy fetches it at our pace.
+        let now = Instant::now();
+        if !self.discipline.allow_gossip(source, now)
+            || !self.discipline.within_branch_budget(source, now)
+        {
+            // Over the peer's rate, or its budget of entries from other branches of forked
+            // feeds: not processed; anti-entropy fetches what is valid at our pace.
             self.swarm
                 .behaviour_mut()
                 .gossipsub
@@ -108,13 +122,19 @@ impl Task {
                     return;
                 }
                 Ok(Some(Outcome::Rejected { rejection, .. })) if blameless(&rejection) => {
-                    if let Some(request) = branch_request(feed, &rejection) {
+                    if let Some((request, purpose)) = branch_request(feed, &rejection) {
                         tracing::debug!(%source, reason = rejection.code(), "gossip from another branch of a feed: pulling it");
+                        let _ = tx
+                            .send(Command::OtherBranch {
+                                peer: source,
+                                entries: 1,
+                            })
+                            .await;
                         let _ = tx
                             .send(Command::Ask {
                                 peer: source,
                                 request,
-                                purpose: Purpose::Entries,
+                                purpose,
                             })
                             .await;
                     }
@@ -145,21 +165,44 @@ impl Task {
     }
 
     /// Entries pulled from a peer: through the write path; keep pulling while they leave gaps.
-    pub(super) fn received(&mut self, peer: PeerId, response: SyncResponse) {
+    /// `branch`: the response answers a pull of one feed from a seq (see [`branch_pull`]): it
+    /// must hold only that feed's entries from that seq, and pulls it leads to must reach
+    /// further back.
+    pub(super) fn received(
+        &mut self,
+        peer: PeerId,
+        response: SyncResponse,
+        branch: Option<(FeedId, u64)>,
+    ) {
         let SyncResponse::Entries(raw) = response else {
             return;
         };
+        if !self.discipline.within_branch_budget(peer, Instant::now()) {
+            // The peer spent its budget of entries from other branches: left to anti-entropy.
+            return;
+        }
         let full_page = raw.len() as u32 >= MAX_RANGE;
         let several_feeds = sync::entries_span_feeds(&raw);
         let total = raw.len();
         let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
+        if let Some((feed, from_seq)) = branch
+            && entries.iter().any(|e| e.feed != feed || e.seq < from_seq)
+        {
+            // Not what was asked: a range of one feed from one seq.
+            self.offend(peer, Offence::BadMessage);
+            return;
+        }
         let feeds: Vec<FeedId> = entries.iter().map(|e| e.feed).collect();
-        // Where this response starts in each feed: a pull for another branch must reach further
-        // back than that, so a peer serving entries that prove nothing cannot make us loop.
+        // Where this response starts in each feed (for a branch pull: the seq asked): a pull for
+        // another branch must reach further back than that, so a peer serving entries that prove
+        // nothing cannot make us loop.
         let mut starts: HashMap<FeedId, u64> = HashMap::new();
         for e in &entries {
             let start = starts.entry(e.feed).or_insert(e.seq);
             *start = (*start).min(e.seq);
+        }
+        if let Some((feed, from_seq)) = branch {
+            starts.insert(feed, from_seq);
         }
         if entries.len() < total {
             self.offend(peer, Offence::Garbage);
@@ -194,13 +237,25 @@ impl Task {
             }
             // Another branch of a forked feed: pull the peer's branch from where ours changed key,
             // which reaches back to where the branches part (at most one pull per feed).
+            let other_branch = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Rejected { rejection, .. } if rejection.fetch_from().is_some()))
+                .count();
+            if other_branch > 0 {
+                let _ = tx
+                    .send(Command::OtherBranch {
+                        peer,
+                        entries: other_branch,
+                    })
+                    .await;
+            }
             let mut branches = HashSet::new();
             for (outcome, feed) in outcomes.iter().zip(&feeds) {
                 if let Outcome::Rejected { rejection, .. } = outcome
                     && rejection
                         .fetch_from()
                         .is_some_and(|from| starts.get(feed).is_some_and(|s| from < *s))
-                    && let Some(request) = branch_request(*feed, rejection)
+                    && let Some((request, purpose)) = branch_request(*feed, rejection)
                     && branches.insert(*feed)
                     && branches.len() <= MAX_IDS
                 {
@@ -208,7 +263,7 @@ impl Task {
                         .send(Command::Ask {
                             peer,
                             request,
-                            purpose: Purpose::Entries,
+                            purpose,
                         })
                         .await;
                 }
@@ -240,15 +295,12 @@ impl Task {
                     })
                     .await;
             } else if full_page && let Some((feed, seq)) = last {
+                let (request, purpose) = branch_pull(feed, seq + 1);
                 let _ = tx
                     .send(Command::Ask {
                         peer,
-                        request: SyncRequest::Range {
-                            feed: feed.0,
-                            from_seq: seq + 1,
-                            limit: MAX_RANGE,
-                        },
-                        purpose: Purpose::Entries,
+                        request,
+                        purpose,
                     })
                     .await;
             }

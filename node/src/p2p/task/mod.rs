@@ -347,6 +347,9 @@ impl Task {
                 }
             }
             Command::Offend { peer, offence } => self.offend(peer, offence),
+            Command::OtherBranch { peer, entries } => {
+                self.discipline.other_branch(peer, entries, Instant::now())
+            }
             Command::Compared { peer, differing } => {
                 if differing == 0
                     && let Some(state) = self.peers.get_mut(&peer)
@@ -666,7 +669,10 @@ impl Task {
                         }
                         Some(Purpose::History) => self.on_history(response),
                         Some(Purpose::Done) => {}
-                        Some(Purpose::Entries) | None => self.received(peer, response),
+                        Some(Purpose::Branch { feed, from_seq }) => {
+                            self.received(peer, response, Some((feed, from_seq)))
+                        }
+                        Some(Purpose::Entries) | None => self.received(peer, response, None),
                     }
                 }
             },

@@ -436,7 +436,11 @@ pub async fn export(g: &Global) -> anyhow::Result<()> {
 /// `consent vocab`.
 pub fn vocab(g: &Global) {
     // (kind, heading, [(name, meaning)])
-    type List = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+    type List = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
     let lists: [List; 3] = [
         (
             "purpose",
