@@ -8,7 +8,7 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::{FeedState, KeyState, LedgerView};
 
 use super::tables::{self, FeedRecord, GrantRecord, RotationRecord};
-use crate::store::{KvStore, StoreError, Write};
+use crate::store::{KvStore, Pair, StoreError, Write};
 
 /// The store plus the writes staged so far.
 pub struct Staged<'a, S: KvStore + ?Sized> {
@@ -39,7 +39,7 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
         &self,
         from: &[u8],
         to: &[u8],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Option<Pair>, StoreError> {
         let mut first = None;
         for pair in self.store.scan_range(from, to) {
             let (key, value) = pair?;
