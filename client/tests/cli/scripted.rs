@@ -1,7 +1,7 @@
 //! The `consent` binary driven as a script would: the whole life cycle in `--json`, and every error
 //! path, against a real node on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::{Env, policy_file, s, start};
 use serde_json::Value;

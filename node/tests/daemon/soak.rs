@@ -15,7 +15,7 @@
 //! docs/benchmarks.md).
 //! `CONSENT_SOAK_ENGINE=sled` runs both nodes on sled (fjall, the default, otherwise).
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The `consent` binary's human output: every command reads as sentences a person can follow.
 
-mod common;
+use crate::common;
 
 use common::{Env, policy_file, start};
 

@@ -2,7 +2,7 @@
 //! fails on grant state changed under the node, on a stored entry changed under it, and on a log
 //! rewritten since the last audit.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! allows, and `check-store --full` passes. Skipped, with a message, where `strace` cannot
 //! trace (scripts/test and scripts/faults install it).
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! concurrent ingest, each killed after a random number of acknowledgements (100..10,000) drawn
 //! from `CONSENT_CRASH_SEED` (scripts/faults runs 20).
 
-mod common;
+use crate::common;
 
 use common::{Acks, Launch};
 use consent_proto::fixtures::{self, T0};

@@ -1,0 +1,9 @@
+//! The `consent` binary driven as a person or a script would, against real nodes: the whole life
+//! cycle in `--json` and every error path (`scripted`), the human output (`cli_human`), and the
+//! auditor's commands (`audit`). One test binary (each links the whole node).
+
+mod common;
+
+mod audit;
+mod scripted;
+mod cli_human;
