@@ -148,6 +148,15 @@ async fn a_quorum_outvotes_a_node_that_withholds_a_revocation() {
     assert_eq!(response.subject_head_seq, revoke.seq);
     assert_eq!(answer.answered, 3);
 
+    // A proof reads the subject's feed only up to the seq it verifies.
+    let mut reads = consent_client::node::NodeClient::connect(&a.url())
+        .await
+        .expect("reads");
+    let upto = reads.feed_upto(&alice.feed(), grant.seq).await.expect("feed");
+    assert!(upto.len() == 2 && upto.last().map(|e| e.id) == Some(grant.id));
+    let all = reads.feed_upto(&alice.feed(), u64::MAX).await.expect("feed");
+    assert!(all.len() == 3 && all.last().map(|e| e.id) == Some(revoke.id));
+
     // Fewer than k answers: deny, whatever the one node says.
     a.stop().await;
     b.stop().await;

@@ -3,6 +3,7 @@
 use consent_proto::Entry;
 use consent_proto::body::{Body, Policy};
 use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::limits::MAX_FEED_STREAM;
 use consent_proto::pb;
 use consent_proto::pb::consent_client::ConsentClient;
 use consent_proto::pb::ledger_client::LedgerClient;
@@ -201,6 +202,60 @@ impl NodeClient {
                 return Ok(out);
             }
         }
+    }
+
+    /// The entries of a feed from its inception up to `max_seq` (fewer when the feed is shorter,
+    /// empty for an unknown feed), for verifying a head at `max_seq`. It asks for no more than
+    /// that and holds at most `max_seq + 1` entries: a node that streams more than it was asked
+    /// for is refused. It stops at the first entry that does not parse (nothing after it could
+    /// be verified).
+    pub async fn feed_upto(
+        &mut self,
+        feed: &FeedId,
+        max_seq: u64,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let wanted = max_seq.saturating_add(1);
+        let mut out: Vec<Entry> = Vec::new();
+        while (out.len() as u64) < wanted {
+            let limit = (wanted - out.len() as u64).min(u64::from(MAX_FEED_STREAM)) as u32;
+            let request = pb::GetFeedRequest {
+                feed: Bytes::copy_from_slice(&feed.0),
+                from_seq: out.len() as u64,
+                limit,
+            };
+            let mut stream = match self.ledger.get_feed(request).await {
+                Ok(r) => r.into_inner(),
+                Err(s) if s.code() == Code::NotFound => return Ok(out),
+                Err(s) => return Err(self.refused("the feed", s)),
+            };
+            let mut got: u32 = 0;
+            loop {
+                match stream.message().await {
+                    Ok(Some(item)) => {
+                        got += 1;
+                        if got > limit {
+                            return Err(ClientError::Refused {
+                                what: "the feed".to_string(),
+                                code: Code::OutOfRange,
+                                message: format!(
+                                    "the node sent more than the {limit} entries asked for"
+                                ),
+                            });
+                        }
+                        match item.entry.and_then(|s| Entry::from_signed(&s).ok()) {
+                            Some(entry) => out.push(entry),
+                            None => return Ok(out),
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(s) => return Err(self.refused("the feed", s)),
+                }
+            }
+            if got < limit {
+                return Ok(out);
+            }
+        }
+        Ok(out)
     }
 
     /// The collector's current (highest-version) policy and its entry id.

@@ -2,14 +2,18 @@
 //! answer computed from the highest subject head any of them can prove. A node that withholds a
 //! revocation answers from an older head and is outvoted; a node that invents a newer head
 //! cannot prove it (heads are signed by the citizen: the SDK verifies the feed's chain with
-//! `consent_proto::chain`). Every node that answers from the chosen head must give the same
-//! decision, so a lying node can force a deny but cannot overrule the nodes that answer from its
-//! head. Fewer than `k` answers: deny.
+//! `consent_proto::chain`). A higher head is set aside only when what its nodes serve refutes it;
+//! when its proof cannot be had (the fetch fails or times out), the answer is a deny. Every node
+//! that answers from the chosen head must give the same decision, so a lying node can force a
+//! deny but cannot overrule the nodes that answer from its head. A node reporting the subject
+//! frozen (a forked feed), or fewer than `k` answers: deny.
 //! `choose` is the rule, without the network.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
+use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
 use consent_proto::pb;
@@ -17,6 +21,12 @@ use consent_proto::vocab::{DataCategory, Purpose};
 
 use crate::collector::{Collector, CollectorError};
 use crate::node::NodeClient;
+
+/// The quorum proves subject heads below this seq only: a head at or above it can be neither
+/// confirmed nor refuted, so a dispute about such a head is a deny. It bounds what one proof
+/// fetches and holds in memory (one `GetFeed` page; entries are at most 8 KiB each), whatever
+/// seq a node names.
+pub const MAX_PROOF_ENTRIES: u64 = consent_proto::limits::MAX_FEED_STREAM as u64;
 
 /// One node of the quorum.
 struct Member {
@@ -82,7 +92,8 @@ impl Quorum {
     }
 
     /// One check, decided from the highest provable subject head among at least `k` answers; the
-    /// nodes answering from that head must agree (see `choose`).
+    /// nodes answering from that head must agree (see `choose`). Each proof is bounded by the
+    /// quorum's timeout (2 s); one that runs out neither confirms nor refutes its head.
     pub async fn check(
         &mut self,
         subject: FeedId,
@@ -110,8 +121,8 @@ impl Quorum {
             match choose(&answers, self.k, &proofs) {
                 Step::Done(answer) => return answer,
                 Step::Prove(j) => {
-                    let proved = self.proves(who[j], subject, &answers[j].1).await;
-                    if proofs.insert(j, proved).is_some() {
+                    let proof = within(timeout, self.proves(who[j], subject, &answers[j].1)).await;
+                    if proofs.insert(j, proof).is_some() {
                         // `choose` asks for each proof once; were it to ask again, stop: deny.
                         return QuorumAnswer {
                             decision: pb::Decision::Deny,
@@ -125,27 +136,52 @@ impl Quorum {
         }
     }
 
-    /// Whether member `i` can prove the subject head its answer names: the subject's feed up to
-    /// that entry, verified from the inception.
-    async fn proves(&mut self, i: usize, subject: FeedId, answer: &pb::CheckResponse) -> bool {
-        if answer.subject_head.is_empty() {
-            // No head (unknown subject): nothing to prove; `choose` never asks.
-            return false;
+    /// What member `i` shows of the subject head its answer names: the subject's feed up to that
+    /// seq (never more, see [`NodeClient::feed_upto`]), verified from the inception on a blocking
+    /// thread. A fetch that fails proves nothing either way: [`Proof::Unknown`].
+    async fn proves(&mut self, i: usize, subject: FeedId, answer: &pb::CheckResponse) -> Proof {
+        let Some(Head::At(seq, claimed)) = Head::of(answer) else {
+            // No head (unknown subject) or a malformed one: `choose` never asks.
+            return Proof::Disproven;
+        };
+        if seq >= MAX_PROOF_ENTRIES {
+            return Proof::Unknown;
         }
-        let Ok(claimed) = EntryId::from_slice(&answer.subject_head) else {
-            return false;
+        let Ok(entries) = self.members[i].reads.feed_upto(&subject, seq).await else {
+            return Proof::Unknown;
         };
-        let Ok(feed) = self.members[i].reads.feed(&subject).await else {
-            return false;
-        };
-        let upto: Vec<_> = feed
-            .into_iter()
-            .take_while(|e| e.seq <= answer.subject_head_seq)
-            .collect();
-        matches!(
-            consent_proto::chain::verify_chain(&subject, &upto),
-            Ok((seq, id)) if seq == answer.subject_head_seq && id == claimed
-        )
+        tokio::task::spawn_blocking(move || judge(&subject, seq, claimed, &entries))
+            .await
+            .unwrap_or(Proof::Unknown)
+    }
+}
+
+/// What a proof of one answer's subject head established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    /// The node served the citizen-signed chain from the inception up to that head.
+    Proven,
+    /// What the node served refutes the head: the chain does not verify, ends below its seq, or
+    /// holds another entry there. The node invented it.
+    Disproven,
+    /// No proof either way: the fetch failed or timed out, or the head is beyond
+    /// [`MAX_PROOF_ENTRIES`]. The head may be real (a revocation the others do not hold yet).
+    Unknown,
+}
+
+/// `proof`, or [`Proof::Unknown`] when it takes longer than `timeout`.
+async fn within(timeout: Duration, proof: impl Future<Output = Proof>) -> Proof {
+    tokio::time::timeout(timeout, proof)
+        .await
+        .unwrap_or(Proof::Unknown)
+}
+
+/// Whether `entries`, as a node served them (at most `seq + 1`), prove that `subject`'s feed has
+/// the entry `claimed` at `seq`.
+fn judge(subject: &FeedId, seq: u64, claimed: EntryId, entries: &[Entry]) -> Proof {
+    match consent_proto::chain::verify_chain(subject, entries) {
+        Ok((head, id)) if head == seq && id == claimed => Proof::Proven,
+        _ => Proof::Disproven,
     }
 }
 
@@ -191,13 +227,18 @@ enum Step {
 }
 
 /// The quorum's rule, without the network. `answers` holds `(node, answer)`; `proofs[j]` says
-/// whether answer `j`'s node proved the head it names (absent: not asked yet). Returns the answer,
-/// or the one proof it needs first: the caller runs it, records it and calls again. It asks for
-/// each proof at most once, and none when every answer names the same head.
+/// what answer `j`'s node showed of the head it names (absent: not asked yet). Returns the
+/// answer, or the one proof it needs first: the caller runs it, records it and calls again. It
+/// asks for each proof at most once, and none when every answer names the same head.
 ///
 /// - Answers with a malformed head do not count; fewer than `k` that do: deny.
+/// - Any counted answer with reason SUBJECT_FROZEN (the citizen forked its feed and that node
+///   froze it): deny, naming the nodes.
 /// - The head decided from is the one every answer names, or else the highest one some node
-///   proves. Two different heads proven at that seq (the citizen forked its feed): deny.
+///   proves. A higher head is passed over only when every node naming it was refuted
+///   ([`Proof::Disproven`]); one that none proved and some could not be checked on
+///   ([`Proof::Unknown`]), at or above the seq that would be chosen: deny. Two different heads
+///   proven at that seq (the citizen forked its feed): deny.
 /// - Every answer naming that head must give the same decision, and none may name its entry at
 ///   another seq; otherwise deny, naming the nodes. The decision never depends on the order of
 ///   the answers.
@@ -205,7 +246,7 @@ enum Step {
 fn choose(
     answers: &[(String, pb::CheckResponse)],
     k: usize,
-    proofs: &BTreeMap<usize, bool>,
+    proofs: &BTreeMap<usize, Proof>,
 ) -> Step {
     let answered = answers.len();
     let deny = |why: String| {
@@ -233,6 +274,23 @@ fn choose(
             heads.len()
         ));
     }
+    let names = |js: &[usize]| {
+        js.iter()
+            .map(|&j| answers[j].0.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let frozen: Vec<usize> = heads
+        .iter()
+        .map(|(j, _)| *j)
+        .filter(|&j| answers[j].1.reason() == pb::Reason::SubjectFrozen)
+        .collect();
+    if !frozen.is_empty() {
+        return deny(format!(
+            "the subject's feed is frozen after a fork, says {}",
+            names(&frozen)
+        ));
+    }
     let first = heads[0].1;
     let agreed = heads.len() == answered && heads.iter().all(|(_, h)| *h == first);
     let (chosen, basis) = if agreed {
@@ -252,6 +310,13 @@ fn choose(
                     "the subject's feed forks at seq {seq}: nodes {} and {} each proved a \
                      different head",
                     answers[a].0, answers[b].0
+                ));
+            }
+            Proven::Unsettled(seq, j) => {
+                return deny(format!(
+                    "could not confirm or refute node {}'s head at seq {seq} (its proof failed or \
+                     timed out)",
+                    answers[j].0
                 ));
             }
             Proven::Nothing => (Head::Unknown, "no node proved a subject head".to_string()),
@@ -281,12 +346,6 @@ fn choose(
         .iter()
         .copied()
         .partition(|&j| answers[j].1.decision() == pb::Decision::Allow);
-    let names = |js: &[usize]| {
-        js.iter()
-            .map(|&j| answers[j].0.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if !allowing.is_empty() && !denying.is_empty() {
         return deny(format!(
             "the nodes disagree at the subject's {chosen}: ALLOW from {}; DENY from {}",
@@ -317,14 +376,18 @@ enum Proven {
     Head(Head, usize),
     /// Two different heads at this seq, proven by the nodes of answers `a` and `b`.
     Fork(u64, usize, usize),
+    /// A head at this seq that no node proved, and that the node of answer `j` could not be
+    /// checked on: it may be real, so nothing lower may be chosen.
+    Unsettled(u64, usize),
     /// No head named is proven.
     Nothing,
 }
 
 /// Walks the heads named in `heads` from the highest seq down and stops at the first seq where
 /// one is proven, once every head named at that seq is settled (proven by one of the nodes that
-/// name it, or failed by all of them).
-fn highest_proven(heads: &[(usize, Head)], proofs: &BTreeMap<usize, bool>) -> Proven {
+/// name it, or refuted by all of them). A head at that seq or above that is neither (every node
+/// naming it tried, none proved it, some could not be checked on) stops the walk: `Unsettled`.
+fn highest_proven(heads: &[(usize, Head)], proofs: &BTreeMap<usize, Proof>) -> Proven {
     let mut named: Vec<(u64, EntryId)> = heads
         .iter()
         .filter_map(|(_, h)| match h {
@@ -345,16 +408,23 @@ fn highest_proven(heads: &[(usize, Head)], proofs: &BTreeMap<usize, bool>) -> Pr
             .collect();
         next += ids.len();
         let mut proven: Vec<(EntryId, usize)> = Vec::new();
+        let mut unsettled = None;
         for id in ids {
             let mut by = None;
             let mut unasked = None;
+            let mut unknown = None;
             for (j, _) in heads.iter().filter(|(_, h)| *h == Head::At(seq, id)) {
                 match proofs.get(j) {
-                    Some(true) => {
+                    Some(Proof::Proven) => {
                         by = Some(*j);
                         break;
                     }
-                    Some(false) => {}
+                    Some(Proof::Disproven) => {}
+                    Some(Proof::Unknown) => {
+                        if unknown.is_none() {
+                            unknown = Some(*j);
+                        }
+                    }
                     None => {
                         if unasked.is_none() {
                             unasked = Some(*j);
@@ -362,16 +432,22 @@ fn highest_proven(heads: &[(usize, Head)], proofs: &BTreeMap<usize, bool>) -> Pr
                     }
                 }
             }
-            match (by, unasked) {
-                (Some(j), _) => proven.push((id, j)),
-                (None, Some(j)) => return Proven::Ask(j),
-                (None, None) => {}
+            match (by, unasked, unknown) {
+                (Some(j), _, _) => proven.push((id, j)),
+                (None, Some(j), _) => return Proven::Ask(j),
+                (None, None, Some(j)) => {
+                    if unsettled.is_none() {
+                        unsettled = Some(j);
+                    }
+                }
+                (None, None, None) => {}
             }
         }
-        match proven.as_slice() {
-            [] => {}
-            [(id, j)] => return Proven::Head(Head::At(seq, *id), *j),
-            [(_, a), (_, b), ..] => return Proven::Fork(seq, *a, *b),
+        match (proven.as_slice(), unsettled) {
+            ([(_, a), (_, b), ..], _) => return Proven::Fork(seq, *a, *b),
+            (_, Some(j)) => return Proven::Unsettled(seq, j),
+            ([(id, j)], None) => return Proven::Head(Head::At(seq, *id), *j),
+            ([], None) => {}
         }
     }
     Proven::Nothing
@@ -408,11 +484,27 @@ mod tests {
     }
 
     /// Runs `choose` to the end, answering each proof it asks for from `provable` (the nodes that
-    /// hold the chain up to the head they name). Returns the answer and the nodes asked, in order.
+    /// hold the chain up to the head they name; the others are refuted). Returns the answer and
+    /// the nodes asked, in order.
     fn run(
         answers: &[(String, pb::CheckResponse)],
         k: usize,
         provable: &[&str],
+    ) -> (QuorumAnswer, Vec<String>) {
+        run_with(answers, k, |node| {
+            if provable.contains(&node) {
+                Proof::Proven
+            } else {
+                Proof::Disproven
+            }
+        })
+    }
+
+    /// Runs `choose` to the end, answering each proof it asks for with `proof_of(node)`.
+    fn run_with(
+        answers: &[(String, pb::CheckResponse)],
+        k: usize,
+        proof_of: impl Fn(&str) -> Proof,
     ) -> (QuorumAnswer, Vec<String>) {
         let mut proofs = BTreeMap::new();
         let mut asked = Vec::new();
@@ -421,12 +513,21 @@ mod tests {
                 Step::Done(answer) => return (answer, asked),
                 Step::Prove(j) => {
                     let node = answers[j].0.clone();
-                    let proved = provable.contains(&node.as_str());
-                    assert!(proofs.insert(j, proved).is_none(), "asked twice for {node}");
+                    let proof = proof_of(node.as_str());
+                    assert!(proofs.insert(j, proof).is_none(), "asked twice for {node}");
                     asked.push(node);
                 }
             }
         }
+    }
+
+    /// `answer` with its reason set.
+    fn because(
+        mut answer: (String, pb::CheckResponse),
+        reason: pb::Reason,
+    ) -> (String, pb::CheckResponse) {
+        answer.1.reason = reason as i32;
+        answer
     }
 
     /// Every order of `items`.
@@ -612,5 +713,154 @@ mod tests {
         );
         let (out, _) = run(&[], 1, &[]);
         assert_eq!(out.decision, Deny);
+    }
+
+    #[test]
+    fn a_higher_deny_head_whose_proof_fails_is_a_deny_in_any_order() {
+        // A and B hold the revocation (seq 5) and deny; the liar answers from the real seq 4,
+        // where the grant still allows. A and B's feeds cannot be fetched (slow, unreachable,
+        // GetFeed under DoS): before, that counted as "invented" and the liar's ALLOW won.
+        let answers = [
+            because(answer("a", Some((5, id(5))), Deny), pb::Reason::Revoked),
+            because(answer("b", Some((5, id(5))), Deny), pb::Reason::Revoked),
+            because(answer("liar", Some((4, id(4))), Allow), pb::Reason::Granted),
+        ];
+        for order in orders(&answers) {
+            for k in [1, 2, 3] {
+                let (out, asked) = run_with(&order, k, |node| match node {
+                    "liar" => Proof::Proven,
+                    _ => Proof::Unknown,
+                });
+                let why = &out.why;
+                assert_eq!(out.decision, Deny, "{:?}, k {k}: {why}", names(&order));
+                assert!(out.response.is_none());
+                assert!(
+                    why.contains("could not confirm or refute") && why.contains("seq 5"),
+                    "{why}"
+                );
+                let mut asked = asked;
+                asked.sort();
+                assert_eq!(asked, ["a", "b"], "both tried before giving up; no lower proof");
+            }
+            // One of them refuted, the other unreachable: still a deny.
+            let (out, _) = run_with(&order, 2, |node| match node {
+                "liar" => Proof::Proven,
+                "a" => Proof::Disproven,
+                _ => Proof::Unknown,
+            });
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            // One of them unreachable, the other proves it: the revocation's deny.
+            let (out, _) = run_with(&order, 2, |node| match node {
+                "b" => Proof::Unknown,
+                _ => Proof::Proven,
+            });
+            assert_eq!(out.decision, Deny, "{}", out.why);
+            assert_eq!(out.response.map(|r| r.subject_head_seq), Some(5));
+            // Only when both are refuted is seq 5 set aside (they invented it).
+            let (out, _) = run(&order, 2, &["liar"]);
+            assert_eq!(out.decision, Allow, "{}", out.why);
+            assert_eq!(out.response.map(|r| r.subject_head_seq), Some(4));
+        }
+    }
+
+    #[test]
+    fn an_unsettled_head_beside_a_proven_one_at_the_same_seq_is_a_deny() {
+        // Two heads at seq 3: one proven (allows), one neither proven nor refuted (it may be the
+        // other branch of a fork, which would be a deny).
+        let answers = [
+            answer("a", Some((3, id(3))), Allow),
+            answer("b", Some((3, id(9))), Deny),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run_with(&order, 2, |node| match node {
+                "a" => Proof::Proven,
+                _ => Proof::Unknown,
+            });
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            assert!(out.why.contains("node b's head at seq 3"), "{}", out.why);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_proof_that_times_out_is_unknown_and_the_higher_deny_stands() {
+        // A proof that never finishes (a node that accepts GetFeed and never answers) ends at the
+        // quorum's timeout; the paused clock moves on by itself once nothing else can run.
+        let proof = within(Duration::from_secs(2), std::future::pending::<Proof>()).await;
+        assert_eq!(proof, Proof::Unknown);
+        let done = within(Duration::from_secs(2), async { Proof::Proven }).await;
+        assert_eq!(done, Proof::Proven);
+        let answers = [
+            answer("a", Some((5, id(5))), Deny),
+            answer("b", Some((5, id(5))), Deny),
+            answer("liar", Some((4, id(4))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run_with(&order, 2, |node| match node {
+                "liar" => Proof::Proven,
+                _ => proof,
+            });
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+        }
+    }
+
+    #[test]
+    fn a_node_reporting_the_subject_frozen_is_a_deny_in_any_order() {
+        // The citizen forked its feed: the honest nodes froze it and deny; the liar proves the
+        // longer branch, whose head still holds the grant. Before, its higher head won.
+        let answers = [
+            because(answer("a", Some((5, id(5))), Deny), pb::Reason::SubjectFrozen),
+            because(answer("b", Some((5, id(5))), Deny), pb::Reason::SubjectFrozen),
+            because(answer("liar", Some((6, id(6))), Allow), pb::Reason::Granted),
+        ];
+        for order in orders(&answers) {
+            let (out, asked) = run(&order, 2, &["a", "b", "liar"]);
+            let why = &out.why;
+            assert_eq!(out.decision, Deny, "{:?}: {why}", names(&order));
+            assert!(
+                why.contains("frozen after a fork, says a, b")
+                    || why.contains("frozen after a fork, says b, a"),
+                "{why}"
+            );
+            assert!(asked.is_empty(), "no proof needed to deny");
+        }
+        // One frozen report is enough, even from a lower head than two agreeing ALLOWs.
+        let answers = [
+            because(answer("x", Some((4, id(4))), Deny), pb::Reason::SubjectFrozen),
+            answer("y", Some((5, id(5))), Allow),
+            answer("z", Some((5, id(5))), Allow),
+        ];
+        for order in orders(&answers) {
+            let (out, _) = run(&order, 2, &["x", "y", "z"]);
+            assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
+            assert!(out.why.ends_with("frozen after a fork, says x"), "{}", out.why);
+        }
+    }
+
+    #[test]
+    fn a_served_chain_proves_only_the_head_it_verifiably_holds() {
+        use consent_proto::fixtures::{self, DAY, T0};
+        use consent_proto::vocab::{RequestKind, Role};
+
+        let (mut alice, a0) = fixtures::author(Role::Citizen, "alice", T0);
+        let shop = FeedId([7; 32]);
+        let a1 = fixtures::append(
+            &mut alice,
+            T0 + DAY,
+            fixtures::request(shop, RequestKind::Access),
+        );
+        let a2 = fixtures::append(
+            &mut alice,
+            T0 + 2 * DAY,
+            fixtures::request(shop, RequestKind::Erasure),
+        );
+        let feed = alice.feed();
+        let chain = [a0.clone(), a1.clone(), a2.clone()];
+        assert_eq!(judge(&feed, 2, a2.id, &chain), Proof::Proven);
+        assert_eq!(judge(&feed, 1, a1.id, &chain[..2]), Proof::Proven);
+        // Another entry at that seq, a chain that ends below it, a gap, nothing at all.
+        assert_eq!(judge(&feed, 2, a1.id, &chain), Proof::Disproven);
+        assert_eq!(judge(&feed, 3, id(3), &chain), Proof::Disproven);
+        assert_eq!(judge(&feed, 2, a2.id, &[a0, a2.clone()]), Proof::Disproven);
+        assert_eq!(judge(&feed, 2, a2.id, &[]), Proof::Disproven);
     }
 }

@@ -2,7 +2,8 @@
 //! signature on the receipt; the checkpoint note signed by that same node; at least `k` of the
 //! policy's witnesses cosigning it; and inclusion in that checkpoint's tree — of the entry an
 //! entry receipt names at its arrival index, or of the grant a decision names (and of the
-//! revocation its signed payload names, when a proof is given). Pure: no I/O.
+//! revocation its signed payload names, when a proof is given; a revocation proof beside a
+//! payload that names none is ignored). Pure: no I/O.
 
 use crate::ids::EntryId;
 use crate::keys::PublicKey;
@@ -94,7 +95,10 @@ pub struct VerifiedDecision {
     pub cosigned_by: Vec<String>,
     /// The named grant is proven in the checkpoint's log.
     pub grant_included: bool,
-    /// The revocation the signed payload names is proven in the checkpoint's log.
+    /// The revocation the signed payload names is proven in the checkpoint's log. Always false
+    /// when the payload names none (a receipt signed before `DecisionPayload.revocation`
+    /// existed, or the node did not find the revocation): a proof beside such a payload is bound
+    /// to nothing the node signed, so it is not checked and proves nothing.
     pub revocation_included: bool,
     /// The time the decision is about, Unix ms (see [`receipt::decided_about`]).
     pub at_ms: u64,
@@ -171,7 +175,13 @@ fn checkpoint_of(
     Ok((note.checkpoint, cosigned))
 }
 
-/// Verifies `receipt` and its evidence under `policy`.
+/// Verifies `receipt` and its evidence under `policy`. A grant proof must be of the grant the
+/// signed payload names. A revocation proof must be of the revocation the signed payload names
+/// (any other entry: [`EvidenceError::WrongProof`]); when the payload names none, the proof is
+/// ignored and `revocation_included` stays false. Older REVOKED receipts, signed before the
+/// payload named the revocation, carry such an unbound proof: they still verify, without it. To
+/// use that proof, fetch the entry it names, check that it is a revocation of the receipt's
+/// grant in the subject's feed, and check the proof with [`included`].
 pub fn verify_decision(
     receipt: &pb::DecisionReceipt,
     policy: &WitnessPolicy,
@@ -204,9 +214,12 @@ pub fn verify_decision(
         included(p, &checkpoint, "grant")?;
         out.grant_included = true;
     }
-    if let Some(p) = &receipt.revocation_inclusion {
-        // Only the revocation the node signed for: a proof of any other entry is refused.
-        if out.payload.revocation.is_empty() || p.entry_id != out.payload.revocation {
+    // Only the revocation the node signed for: a proof of any other entry is refused. With none
+    // named (an older receipt), a proof is bound to nothing signed: ignored, it proves nothing.
+    if let Some(p) = &receipt.revocation_inclusion
+        && !out.payload.revocation.is_empty()
+    {
+        if p.entry_id != out.payload.revocation {
             return Err(EvidenceError::WrongProof("revocation"));
         }
         included(p, &checkpoint, "revocation")?;

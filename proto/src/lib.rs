@@ -96,23 +96,37 @@
 //!   signature covers every payload field: `question` (the `CheckRequest` as asked), `decision`,
 //!   `reason`, `grant` (the grant named, or empty), `subject_head` and `subject_head_seq`,
 //!   `log_size`, `time_ms` (when the node decided), `at_ms` (the time the decision is about:
-//!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`)
-//!   and, for a `REVOKED` deny, `revocation` (the id of the entry that revoked the grant, when
-//!   the node found it).
+//!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`:
+//!   `PAST` if `at_ms + 300,000 < time_ms`, `FUTURE` if `at_ms > time_ms + 300,000`, else
+//!   `CURRENT`; the margin is [`limits::QUESTION_TIME_TOLERANCE_MS`]) and, for a `REVOKED` deny,
+//!   `revocation` (the id of the entry that revoked the grant). Times are compared as
+//!   mathematical integers, with no wraparound (in `u64`, saturating sums give the same result).
+//! - A `REVOKED` receipt may name no revocation: the node looks for it only among the 1,000
+//!   entries of the subject's feed that follow the grant, and receipts signed before the field
+//!   existed never name one. Any other reason names none: a `revocation` with another reason, or
+//!   not 32 bytes long, makes the receipt malformed.
 //! - Not signed: `checkpoint` (a note the node signed itself, with witness cosignatures) and the
 //!   two inclusion proofs, each of which proves itself against that checkpoint. They are bound to
-//!   the signed payload by entry id: `grant_inclusion.entry_id` must equal `grant`, and
-//!   `revocation_inclusion.entry_id` must equal `revocation` (a proof with no revocation named,
-//!   or of another entry, makes the receipt invalid).
+//!   the signed payload by entry id: `grant_inclusion.entry_id` must equal `grant`, and, when the
+//!   payload names a revocation, `revocation_inclusion.entry_id` must equal `revocation` (a
+//!   proof of another entry makes the receipt invalid). When the payload names none, a
+//!   revocation proof is bound to nothing signed: it is ignored and proves nothing (older
+//!   `REVOKED` receipts carry one; see [`evidence::verify_decision`] to use it).
 //!
 //! A verifier ([`evidence::verify_decision`]) checks: the signature under a node key it trusts;
-//! `question` present; `at_ms` and `when`, if set, as computed above (receipts signed before
-//! these fields existed leave both unset: compute them with [`receipt::decided_about`]); the
-//! checkpoint signed by the same node and cosigned by enough of the witnesses it trusts; and each
-//! proof as above. Then it reads the decision *about `at_ms`*: an allow with `when = PAST` says a
-//! grant was in force at that time, as the node knew at `time_ms`, and is no consent to process
-//! data at `time_ms`; with `when = FUTURE`, a revocation or suspension before `at_ms` can change
-//! the answer. `subject_head_seq` and `log_size` say how fresh the node's state was.
+//! `question` present; if either `at_ms` or `when` is non-zero, both equal the values computed
+//! from `question.at_ms` and `time_ms` as above (receipts signed before these fields existed
+//! leave both zero: compute them with [`receipt::decided_about`]); the checkpoint signed by the
+//! same node and cosigned by enough of the witnesses it trusts; and each proof as above. Then it
+//! reads the decision *about `at_ms`*: an allow with `when = PAST` says a grant was in force at
+//! that time, as the node knew at `time_ms`, and is no consent to process data at `time_ms`; with
+//! `when = FUTURE`, a revocation or suspension before `at_ms` can change the answer.
+//! `subject_head_seq` and `log_size` say how fresh the node's state was.
+//!
+//! A `CheckResponse` carries `at_ms` and `when` too, computed the same way; a node always sets
+//! `when` to `CURRENT`, `PAST` or `FUTURE`. `QUESTION_TIME_UNSPECIFIED` there means a node from
+//! before the field existed, not `CURRENT`: compute it from `at_ms` and the time of the answer,
+//! or ask for a receipt.
 //!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.

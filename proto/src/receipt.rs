@@ -5,7 +5,7 @@
 //! the grant and (for `REVOKED`) the revocation it names, the subject head, the log position,
 //! when it was decided and the time it is about. The log evidence beside the payload is not
 //! signed; [`crate::evidence::verify_decision`] accepts a proof only of the entry the payload
-//! names.
+//! names, and ignores a revocation proof beside a payload that names no revocation.
 
 use prost::Message;
 use prost::bytes::Bytes;

@@ -190,21 +190,42 @@ fn a_revocation_proof_the_node_did_not_sign_for_is_refused() {
         verify_decision(&swapped, &p),
         Err(EvidenceError::WrongProof("revocation"))
     );
-    // A receipt whose payload names no revocation takes no revocation proof at all.
+}
+
+#[test]
+fn a_revocation_proof_beside_a_payload_naming_none_is_ignored() {
+    // A REVOKED receipt signed before DecisionPayload named the revocation carries the proof but
+    // an empty `revocation`: collectors' stored evidence must keep verifying (it failed with
+    // WrongProof("revocation") before), yet the unbound proof proves nothing.
+    let s = setup();
+    let p = policy(&s, 2);
     let node = fixtures::key("node");
     let (_, mut payload) = crate::receipt::verify_decision(&s.receipt).expect("verifies");
     payload.revocation = Bytes::new();
-    let mut unnamed = crate::receipt::sign_decision(&node, payload);
-    unnamed.checkpoint = s.receipt.checkpoint.clone();
-    unnamed.grant_inclusion = s.receipt.grant_inclusion.clone();
-    unnamed.revocation_inclusion = s.receipt.revocation_inclusion.clone();
-    assert_eq!(
-        verify_decision(&unnamed, &p),
-        Err(EvidenceError::WrongProof("revocation"))
-    );
-    unnamed.revocation_inclusion = None;
-    let v = verify_decision(&unnamed, &p).expect("verifies without the proof");
+    let mut old = crate::receipt::sign_decision(&node, payload);
+    old.checkpoint = s.receipt.checkpoint.clone();
+    old.grant_inclusion = s.receipt.grant_inclusion.clone();
+    old.revocation_inclusion = s.receipt.revocation_inclusion.clone();
+    let v = verify_decision(&old, &p).expect("an older receipt still verifies");
     assert!(v.grant_included && !v.revocation_included);
+    assert_eq!(v.payload.reason(), pb::Reason::Revoked);
+    // Whatever the proof is about, even a broken one: not checked, not counted.
+    for proof in [s.entry.inclusion.clone(), s.receipt.grant_inclusion.clone()] {
+        old.revocation_inclusion = proof;
+        let v = verify_decision(&old, &p).expect("ignored");
+        assert!(!v.revocation_included);
+    }
+    get(1, &mut old).index += 1;
+    assert!(!verify_decision(&old, &p).expect("ignored").revocation_included);
+    old.revocation_inclusion = None;
+    let v = verify_decision(&old, &p).expect("verifies without the proof");
+    assert!(v.grant_included && !v.revocation_included);
+    // The grant proof stays bound: a swapped one is still refused.
+    old.grant_inclusion = s.entry.inclusion.clone();
+    assert_eq!(
+        verify_decision(&old, &p),
+        Err(EvidenceError::WrongProof("grant"))
+    );
 }
 
 fn get(which: usize, r: &mut pb::DecisionReceipt) -> &mut pb::InclusionProof {
