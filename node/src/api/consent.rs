@@ -308,7 +308,7 @@ impl pb::consent_server::Consent for ConsentService {
         Ok(Response::new(answer))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
+    type WatchStream = watch::Events;
 
     async fn watch(
         &self,
@@ -319,10 +319,17 @@ impl pb::consent_server::Consent for ConsentService {
         let cursor = watch::Cursor::parse(&r.cursor)?;
         let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
         let slot = self.sessions.admit_watch(&session)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(watch::BUFFER);
+        let (outbox, events) = watch::channel();
         let shutdown = self.shutdown.clone();
         let watching = self.ledger().metrics().watcher();
-        let stream = watch::run(self.ledger().clone(), session, cursor, heartbeat, tx);
+        let stream = watch::run(
+            self.ledger().clone(),
+            self.limiter.clone(),
+            session,
+            cursor,
+            heartbeat,
+            outbox,
+        );
         tokio::spawn(async move {
             let (_watching, _slot) = (watching, slot);
             tokio::select! {
@@ -330,9 +337,7 @@ impl pb::consent_server::Consent for ConsentService {
                 _ = stream => {}
             }
         });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
-        )))
+        Ok(Response::new(events))
     }
 
     async fn check_batch(
