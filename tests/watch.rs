@@ -529,5 +529,13 @@ async fn streams_are_limited_per_collector_and_end_when_its_key_rotates() {
             status.message().contains("key changed") && status.message().contains("cursor"),
             "{status}"
         );
+        // A machine-readable reason in the trailers.
+        assert_eq!(
+            status
+                .metadata()
+                .get("consent-reason")
+                .and_then(|v| v.to_str().ok()),
+            Some(consent_node::api::auth::KEY_CHANGED)
+        );
     }
 }

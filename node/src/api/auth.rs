@@ -4,19 +4,41 @@
 //! A token is `collector (32) ‖ key fingerprint (8) ‖ expiry ms (8, BE) ‖ MAC (16)`, in hex. The
 //! MAC is keyed BLAKE3 under a key derived from the node's secret key, so checking a token costs
 //! one hash and no state; the fingerprint of the collector's current key is compared on every
-//! call (from the ledger's cached collector facts), so rotating the key ends every session.
-//! A watch stream re-checks its session ([`Session::check`]) whenever it wakes and ends when the
-//! session expires; [`Sessions`] also counts each collector's open watch streams.
+//! call (from the ledger's cached collector facts, read without waiting for any lock; a cache
+//! miss is read on a blocking thread under the API's [`Limiter`]), so rotating the key ends every
+//! session. A watch stream re-checks its session before everything it sends
+//! ([`Session::check_cached`], lock-free; [`Session::check`] on a blocking thread only when the
+//! collector's feed may have changed) and ends when the session expires; [`Sessions`] also counts
+//! the open watch streams.
+//!
+//! A call refused, or a stream ended, because of its session carries trailing metadata
+//! `consent-reason`: [`SESSION_EXPIRED`] or [`KEY_CHANGED`].
 
 use consent_proto::auth::{self, TOKEN_TTL_MS};
 use consent_proto::ids::FeedId;
 use consent_proto::keys::{PublicKey, SecretKey};
+use consent_proto::validate::FeedState;
 use consent_proto::vocab::Role;
-use tonic::Status;
-use tonic::metadata::MetadataMap;
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Code, Status};
 
+use super::blocking::Limiter;
 use super::watch::{Slot, Watchers};
 use crate::ledger::Ledger;
+
+/// The metadata key that carries a machine-readable reason with a refusal or a stream's end.
+pub const REASON_KEY: &str = "consent-reason";
+/// `consent-reason` of a session that expired.
+pub const SESSION_EXPIRED: &str = "session-expired";
+/// `consent-reason` of a session whose collector has rotated its key since.
+pub const KEY_CHANGED: &str = "key-changed";
+
+/// A status with `code`, `message` and `consent-reason: reason` in its (trailing) metadata.
+pub fn with_reason(code: Code, reason: &'static str, message: impl Into<String>) -> Status {
+    let mut metadata = MetadataMap::new();
+    metadata.insert(REASON_KEY, MetadataValue::from_static(reason));
+    Status::with_metadata(code, message, metadata)
+}
 
 /// Bytes of a token before hex.
 const TOKEN_BYTES: usize = 64;
@@ -25,7 +47,7 @@ const TOKEN_BYTES: usize = 64;
 pub struct Sessions {
     mac_key: zeroize::Zeroizing<[u8; 32]>,
     node_key: PublicKey,
-    /// Watch streams open, per collector.
+    /// Watch streams open, per collector and in all.
     watchers: Watchers,
 }
 
@@ -43,23 +65,51 @@ pub struct Session {
 impl Session {
     /// Whether the session still stands at `now_ms`, for a call that outlives its start (a watch
     /// stream): not expired, and the collector's key is still the one it authenticated with.
+    /// Reads the store on a cache miss (waiting for the writer): call it off the async threads.
     pub fn check(&self, ledger: &Ledger, now_ms: u64) -> Result<(), Status> {
         if self.expires_ms <= now_ms {
             return Err(Self::expired());
         }
-        let key = Sessions::collector_key(ledger, &self.collector)?;
+        self.same_key(ledger.collector_state(&self.collector).map_err(Status::from)?)
+    }
+
+    /// [`Session::check`] from cached facts only, without waiting for any lock (for async
+    /// threads): `None` when the collector's facts are not cached and current (use
+    /// [`Session::check`] on a blocking thread then).
+    pub fn check_cached(&self, ledger: &Ledger, now_ms: u64) -> Option<Result<(), Status>> {
+        if self.expires_ms <= now_ms {
+            return Some(Err(Self::expired()));
+        }
+        Some(self.same_key(ledger.cached_collector_state(&self.collector)?))
+    }
+
+    /// Whether `state` (the collector's feed now) still has the key the session began with.
+    fn same_key(&self, state: Option<FeedState>) -> Result<(), Status> {
+        let key = Sessions::key_of(&self.collector, state)?;
         if fingerprint(&key) != self.key {
-            return Err(Status::unauthenticated(
-                "the collector's key changed since this session began: authenticate again with \
-                 the new key and resume from your cursor",
-            ));
+            return Err(Self::key_changed());
         }
         Ok(())
     }
 
-    /// The status that ends a stream whose session expired.
+    /// The status that ends a stream whose session expired (`consent-reason: session-expired`).
     pub fn expired() -> Status {
-        Status::unauthenticated("session expired: authenticate again and resume from your cursor")
+        with_reason(
+            Code::Unauthenticated,
+            SESSION_EXPIRED,
+            "session expired: authenticate again and resume from your cursor",
+        )
+    }
+
+    /// The status that ends a stream whose collector rotated its key (`consent-reason:
+    /// key-changed`).
+    pub fn key_changed() -> Status {
+        with_reason(
+            Code::Unauthenticated,
+            KEY_CHANGED,
+            "the collector's key changed since this session began: authenticate again with the \
+             new key and resume from your cursor",
+        )
     }
 }
 
@@ -85,7 +135,8 @@ impl Sessions {
     }
 
     /// Admits one more watch stream of the session's collector (at most
-    /// [`super::watch::MAX_STREAMS_PER_COLLECTOR`] at once): hold the slot while the stream runs.
+    /// [`super::watch::MAX_STREAMS_PER_COLLECTOR`] at once, and [`super::watch::MAX_STREAMS`] on
+    /// the node in all): hold the slot while the stream runs.
     pub fn admit_watch(&self, session: &Session) -> Result<Slot, Status> {
         self.watchers.admit(session.collector)
     }
@@ -96,17 +147,23 @@ impl Sessions {
         out
     }
 
-    /// The current signing key of a collector known to this node.
+    /// The current signing key of a collector known to this node. Reads the store on a cache
+    /// miss: for `Authenticate`, which verifies a signature anyway.
     fn collector_key(ledger: &Ledger, collector: &FeedId) -> Result<PublicKey, Status> {
-        let state = ledger
-            .collector_state(collector)
-            .map_err(Status::from)?
-            .ok_or_else(|| {
-                Status::unauthenticated(format!(
-                    "this node knows no feed {}; submit the collector's inception first",
-                    collector.typed(Role::Collector)
-                ))
-            })?;
+        Self::key_of(
+            collector,
+            ledger.collector_state(collector).map_err(Status::from)?,
+        )
+    }
+
+    /// The current signing key in `state`, the feed of `collector` as this node knows it.
+    fn key_of(collector: &FeedId, state: Option<FeedState>) -> Result<PublicKey, Status> {
+        let state = state.ok_or_else(|| {
+            Status::unauthenticated(format!(
+                "this node knows no feed {}; submit the collector's inception first",
+                collector.typed(Role::Collector)
+            ))
+        })?;
         if state.role != Role::Collector {
             return Err(Status::permission_denied(
                 "only collectors authenticate; this feed is not a collector's",
@@ -150,13 +207,43 @@ impl Sessions {
         Ok((hex::encode(token), expires_ms))
     }
 
-    /// The session a call presents, or why it has none.
-    pub fn session(
+    /// The session a call presents, or why it has none. The collector's current key comes from
+    /// the ledger's cache without waiting for any lock; on a miss it is read on a blocking
+    /// thread, under `limiter`.
+    pub async fn session(
         &self,
         ledger: &Ledger,
+        limiter: &Limiter,
         metadata: &MetadataMap,
         now_ms: u64,
     ) -> Result<Session, Status> {
+        let claimed = self.claimed(metadata, now_ms)?;
+        let collector = claimed.collector;
+        let state = match ledger.cached_collector_state(&collector) {
+            Some(state) => state,
+            None => {
+                let ledger = ledger.clone();
+                limiter
+                    .run(collector, move |_| {
+                        ledger.collector_state(&collector).map_err(Status::from)
+                    })
+                    .await?
+            }
+        };
+        let key = fingerprint(&Self::key_of(&collector, state)?);
+        if key != claimed.key {
+            return Err(with_reason(
+                Code::Unauthenticated,
+                KEY_CHANGED,
+                "the collector's key changed since this session began: authenticate again",
+            ));
+        }
+        Ok(claimed)
+    }
+
+    /// The session a token claims, its MAC checked and not expired (its key not yet compared
+    /// with the collector's current one).
+    fn claimed(&self, metadata: &MetadataMap, now_ms: u64) -> Result<Session, Status> {
         let missing = || {
             Status::unauthenticated(
                 "no session: call Consent.Authenticate and send `authorization: Bearer <token>`",
@@ -185,17 +272,14 @@ impl Sessions {
         expires.copy_from_slice(&body[40..48]);
         let expires_ms = u64::from_be_bytes(expires);
         if expires_ms <= now_ms {
-            return Err(Status::unauthenticated(
+            return Err(with_reason(
+                Code::Unauthenticated,
+                SESSION_EXPIRED,
                 "session expired: authenticate again",
             ));
         }
-        let key = Self::collector_key(ledger, &collector)?;
-        let key = fingerprint(&key);
-        if key != body[32..40] {
-            return Err(Status::unauthenticated(
-                "the collector's key changed since this session began: authenticate again",
-            ));
-        }
+        let mut key = [0u8; 8];
+        key.copy_from_slice(&body[32..40]);
         Ok(Session {
             collector,
             expires_ms,

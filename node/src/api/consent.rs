@@ -4,7 +4,9 @@
 //! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to
 //! sign, is answered inline (no store read, bounded work, and only if the view is free:
 //! [`Ledger::check_cached`]); anything else — a cache miss, a batch, a signed receipt — runs on a
-//! blocking thread, each check of a batch from a view of its own ([`Ledger::check_each`]).
+//! blocking thread, each check of a batch from a view of its own ([`Ledger::check`]). That
+//! blocking work is bounded node-wide and per collector, and stops between two checks (or two
+//! receipts) once its request is dropped: see [`super::blocking`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use super::auth::{Session, Sessions};
+use super::blocking::{Cancel, Limiter};
 use super::error::id32;
 use super::{evidence, watch};
 use crate::checkpoints::Checkpoints;
@@ -27,6 +30,8 @@ use crate::ledger::{Ledger, now_ms};
 /// The Consent service.
 pub struct ConsentService {
     sessions: Sessions,
+    /// Bounds the blocking work of checks, receipts and session lookups.
+    limiter: Limiter,
     /// Decides and signs; shared with the blocking tasks that run checks.
     decider: Arc<Decider>,
     /// Ends watch streams when the node shuts down.
@@ -53,6 +58,7 @@ impl ConsentService {
     ) -> Self {
         Self {
             sessions,
+            limiter: Limiter::for_this_machine(),
             decider: Arc::new(Decider {
                 ledger,
                 node_key,
@@ -65,18 +71,32 @@ impl ConsentService {
     fn ledger(&self) -> &Ledger {
         &self.decider.ledger
     }
+
+    /// The session a call presents (see [`Sessions::session`]).
+    async fn session(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Session, Status> {
+        self.sessions
+            .session(self.ledger(), &self.limiter, metadata, now_ms())
+            .await
+    }
 }
 
 impl Decider {
-    /// Decides `queries` in order, each from a view of its own, and answers `requests` (the same
-    /// checks). Blocking: it reads the store on cache misses.
+    /// Decides `queries` in order, each from a view of its own (views follow each other: a
+    /// commit may land between two checks, never go back), and answers `requests` (the same
+    /// checks). Blocking: it reads the store on cache misses. Stops between two checks once
+    /// `cancel` is set.
     fn decide(
         &self,
         requests: &[pb::CheckRequest],
         queries: &[Query],
         now: u64,
+        cancel: &Cancel,
     ) -> Result<Vec<pb::CheckResponse>, Status> {
-        let outcomes = self.ledger.check_each(queries)?;
+        let mut outcomes = Vec::with_capacity(queries.len());
+        for query in queries {
+            cancel.check()?;
+            outcomes.push(self.ledger.check(query)?);
+        }
         Ok(requests
             .iter()
             .zip(queries)
@@ -115,23 +135,33 @@ impl Decider {
 
     /// Adds the signed receipt, with its log evidence, to each answer whose request asked for
     /// one. Blocking: a signature each, and store reads for the revocation and the proofs.
-    fn sign(&self, requests: &[pb::CheckRequest], answers: &mut [pb::CheckResponse], now: u64) {
+    /// Stops between two receipts (and while searching for a revocation) once `cancel` is set.
+    fn sign(
+        &self,
+        requests: &[pb::CheckRequest],
+        answers: &mut [pb::CheckResponse],
+        now: u64,
+        cancel: &Cancel,
+    ) -> Result<(), Status> {
         // A batch may name one revoked grant many times: its revocation is looked up once.
         let mut revocations: HashMap<EntryId, Option<(u64, EntryId)>> = HashMap::new();
         for (request, answer) in requests.iter().zip(answers.iter_mut()) {
             if !request.receipt {
                 continue;
             }
+            cancel.check()?;
             let revocation = if answer.reason() == pb::Reason::Revoked
                 && let Ok(subject) = FeedId::from_slice(&request.subject)
                 && let Ok(grant) = EntryId::from_slice(&answer.grant)
             {
-                *revocations
-                    .entry(grant)
-                    .or_insert_with(|| evidence::revocation(&self.ledger, &subject, &grant))
+                *revocations.entry(grant).or_insert_with(|| {
+                    evidence::revocation(&self.ledger, &subject, &grant, cancel)
+                })
             } else {
                 None
             };
+            // A search cut short by the cancel must not end in a receipt that omits it.
+            cancel.check()?;
             let mut receipt = consent_proto::receipt::sign_decision(
                 &self.node_key,
                 pb::DecisionPayload {
@@ -160,20 +190,8 @@ impl Decider {
             );
             answer.receipt = Some(receipt);
         }
+        Ok(())
     }
-}
-
-/// Runs `work` (store reads, signatures) on a blocking thread, never on an async worker.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        if e.is_cancelled() {
-            Status::unavailable("the node is shutting down; retry on another node")
-        } else {
-            Status::internal("the check failed unexpectedly")
-        }
-    })?
 }
 
 /// The question `request` asks, if it is about the session's own collector (PERMISSION_DENIED
@@ -255,10 +273,8 @@ impl pb::consent_server::Consent for ConsentService {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
+        let session = self.session(request.metadata()).await?;
         let now = now_ms();
-        let session = self
-            .sessions
-            .session(self.ledger(), request.metadata(), now)?;
         let started = std::time::Instant::now();
         let request = request.into_inner();
         let query = question(&session, &request, now)?;
@@ -274,15 +290,16 @@ impl pb::consent_server::Consent for ConsentService {
                 .answer(&request, &query, &outcome, log_size, now),
             None => {
                 let decider = Arc::clone(&self.decider);
-                blocking(move || {
-                    let requests = [request];
-                    let mut answers = decider.decide(&requests, &[query], now)?;
-                    decider.sign(&requests, &mut answers, now);
-                    answers
-                        .pop()
-                        .ok_or_else(|| Status::internal("the check went unanswered"))
-                })
-                .await?
+                self.limiter
+                    .run(session.collector, move |cancel| {
+                        let requests = [request];
+                        let mut answers = decider.decide(&requests, &[query], now, cancel)?;
+                        decider.sign(&requests, &mut answers, now, cancel)?;
+                        answers
+                            .pop()
+                            .ok_or_else(|| Status::internal("the check went unanswered"))
+                    })
+                    .await?
             }
         };
         let metrics = self.ledger().metrics();
@@ -291,23 +308,28 @@ impl pb::consent_server::Consent for ConsentService {
         Ok(Response::new(answer))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
+    type WatchStream = watch::Events;
 
     async fn watch(
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let session = self
-            .sessions
-            .session(self.ledger(), request.metadata(), now_ms())?;
+        let session = self.session(request.metadata()).await?;
         let r = request.get_ref();
         let cursor = watch::Cursor::parse(&r.cursor)?;
         let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
         let slot = self.sessions.admit_watch(&session)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(watch::BUFFER);
+        let (outbox, events) = watch::channel();
         let shutdown = self.shutdown.clone();
         let watching = self.ledger().metrics().watcher();
-        let stream = watch::run(self.ledger().clone(), session, cursor, heartbeat, tx);
+        let stream = watch::run(
+            self.ledger().clone(),
+            self.limiter.clone(),
+            session,
+            cursor,
+            heartbeat,
+            outbox,
+        );
         tokio::spawn(async move {
             let (_watching, _slot) = (watching, slot);
             tokio::select! {
@@ -315,19 +337,15 @@ impl pb::consent_server::Consent for ConsentService {
                 _ = stream => {}
             }
         });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
-        )))
+        Ok(Response::new(events))
     }
 
     async fn check_batch(
         &self,
         request: Request<pb::CheckBatchRequest>,
     ) -> Result<Response<pb::CheckBatchResponse>, Status> {
+        let session = self.session(request.metadata()).await?;
         let now = now_ms();
-        let session = self
-            .sessions
-            .session(self.ledger(), request.metadata(), now)?;
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
             return Err(Status::resource_exhausted(format!(
@@ -344,14 +362,17 @@ impl pb::consent_server::Consent for ConsentService {
             })
             .collect::<Result<Vec<_>, _>>()?;
         // Each check from a view of its own (the writer never waits for a whole batch), then
-        // the receipts, all on a blocking thread.
+        // the receipts, all on a blocking thread under the limiter (stopping early if this
+        // request is dropped).
         let decider = Arc::clone(&self.decider);
-        let decisions = blocking(move || {
-            let mut answers = decider.decide(&checks, &queries, now)?;
-            decider.sign(&checks, &mut answers, now);
-            Ok(answers)
-        })
-        .await?;
+        let decisions = self
+            .limiter
+            .run(session.collector, move |cancel| {
+                let mut answers = decider.decide(&checks, &queries, now, cancel)?;
+                decider.sign(&checks, &mut answers, now, cancel)?;
+                Ok(answers)
+            })
+            .await?;
         let metrics = self.ledger().metrics();
         for answer in &decisions {
             metrics.decision(answer);

@@ -8,26 +8,47 @@ use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb;
 
+use super::blocking::Cancel;
 use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
 
 /// Most entries of the subject's feed read to find a revocation.
 const REVOCATION_SCAN: usize = 1_000;
+/// Entries read at a time while looking for a revocation (the request is checked between pages).
+const REVOCATION_PAGE: usize = 100;
 
 /// The entry of `subject`'s feed that revoked `grant`, with its arrival index: what a `REVOKED`
-/// decision receipt names. Reads at most [`REVOCATION_SCAN`] entries after the grant (store
-/// reads: call it off the async threads); `None` if not found there.
-pub fn revocation(ledger: &Ledger, subject: &FeedId, grant: &EntryId) -> Option<(u64, EntryId)> {
+/// decision receipt names. Reads at most [`REVOCATION_SCAN`] entries after the grant, a page of
+/// [`REVOCATION_PAGE`] at a time, and stops early once `cancel` is set (store reads: call it off
+/// the async threads); `None` if not found there.
+pub fn revocation(
+    ledger: &Ledger,
+    subject: &FeedId,
+    grant: &EntryId,
+    cancel: &Cancel,
+) -> Option<(u64, EntryId)> {
     let (_, entry) = ledger.entry(grant).ok().flatten()?;
     if entry.feed != *subject {
         return None;
     }
-    ledger
-        .feed_entries(subject, entry.seq.saturating_add(1), REVOCATION_SCAN)
-        .ok()?
-        .into_iter()
-        .find(|(_, e)| matches!(&e.body, Body::Revoke(r) if r.grant == *grant))
-        .map(|(index, e)| (index, e.id))
+    let mut from = entry.seq.saturating_add(1);
+    let mut left = REVOCATION_SCAN;
+    while left > 0 && !cancel.is_set() {
+        let want = left.min(REVOCATION_PAGE);
+        let page = ledger.feed_entries(subject, from, want).ok()?;
+        if let Some((index, e)) = page
+            .iter()
+            .find(|(_, e)| matches!(&e.body, Body::Revoke(r) if r.grant == *grant))
+        {
+            return Some((*index, e.id));
+        }
+        if page.len() < want {
+            return None;
+        }
+        from = from.saturating_add(page.len() as u64);
+        left -= page.len();
+    }
+    None
 }
 
 /// Adds the evidence to `receipt`: the latest checkpoint, the inclusion of the grant `answer`

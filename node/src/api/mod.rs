@@ -1,8 +1,12 @@
 //! The public gRPC API: thin services over the ledger, plus gRPC health and reflection (v1 and
 //! v1alpha) so standard tools work. Message sizes are capped at
-//! [`consent_proto::limits::MAX_GRPC_MESSAGE_BYTES`].
+//! [`consent_proto::limits::MAX_GRPC_MESSAGE_BYTES`]. What the API hands to blocking threads is
+//! bounded node-wide and per collector, and cancelled with its request ([`blocking`]); watch
+//! streams are bounded per collector and per node, end with their session and stop waiting for
+//! a client that does not read ([`watch`]).
 
 pub mod auth;
+pub mod blocking;
 pub mod consent;
 pub mod error;
 pub mod evidence;

@@ -8,14 +8,28 @@
 //! and at every heartbeat). Resuming sends exactly what the cursor has not covered, so nothing is
 //! lost and nothing repeated. The first heartbeat follows the catch-up at once.
 //!
-//! A stream lives no longer than its session: it ends with UNAUTHENTICATED when the session
-//! expires or the collector's key rotates (the client authenticates again and resumes from its
-//! cursor). A collector may hold at most [`MAX_STREAMS_PER_COLLECTOR`] streams open on a node at
-//! once ([`Watchers`]); one more is refused with RESOURCE_EXHAUSTED, reason
-//! [`TOO_MANY_STREAMS`].
+//! A stream lives no longer than the session it was opened with, and never waits on a client
+//! without a limit:
+//! - its session is re-checked before every event it sends (lock-free: the clock, and one atomic
+//!   read that changes only when the collector's feed may have; only then are the collector's
+//!   facts read, from the cache, or on a blocking thread under the API's [`Limiter`]); it ends
+//!   with UNAUTHENTICATED and `consent-reason` [`SESSION_EXPIRED`] or [`KEY_CHANGED`] (the client
+//!   authenticates again and resumes from its cursor);
+//! - a send that finds the buffer ([`BUFFER`] events) full waits for room at most
+//!   [`SEND_DEADLINE`], and no later than the session's end; a client that did not read for that
+//!   long gets RESOURCE_EXHAUSTED, reason [`NOT_READING`]. A stream that ends on a full buffer
+//!   drops what it buffered (the client resumes from the last cursor it received) so that its
+//!   status is the next thing the client reads, and no memory stays held for a client that
+//!   never reads ([`Events`]).
+//!
+//! A collector may hold at most [`MAX_STREAMS_PER_COLLECTOR`] streams open on a node at once, and
+//! a node serves at most [`MAX_STREAMS`] in all ([`Watchers`]); one more is refused with
+//! RESOURCE_EXHAUSTED, reason [`TOO_MANY_STREAMS`] or [`NODE_FULL`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use consent_proto::Entry;
@@ -24,11 +38,16 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb;
 use prost::bytes::Bytes;
 use tokio::sync::mpsc;
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::Instant;
+use tokio_stream::Stream;
 use tonic::{Code, Status};
 
-use super::auth::Session;
-use crate::ledger::{Ledger, now_ms};
+use super::auth::{Session, with_reason};
+use super::blocking::Limiter;
+use crate::ledger::{Ledger, LedgerError, now_ms};
+
+pub use super::auth::{KEY_CHANGED, SESSION_EXPIRED};
 
 /// Events read from the store per step.
 const PAGE: usize = 512;
@@ -36,50 +55,94 @@ const PAGE: usize = 512;
 const DEFAULT_HEARTBEAT_MS: u32 = 5_000;
 /// How often expiries are looked for.
 const EXPIRY_EVERY: Duration = Duration::from_secs(1);
+/// How often a send waiting for room re-checks the session.
+const RECHECK_EVERY: Duration = Duration::from_secs(1);
 /// Events buffered per stream before the sender waits for the client.
 pub const BUFFER: usize = 256;
+/// How long a stream waits for room in its full buffer (the client reading nothing) before it
+/// ends with RESOURCE_EXHAUSTED, reason [`NOT_READING`].
+pub const SEND_DEADLINE: Duration = Duration::from_secs(30);
 /// Watch streams one collector may have open at once on a node.
 pub const MAX_STREAMS_PER_COLLECTOR: usize = 4;
-/// Why a watch stream was refused for being one too many: the start of the status message, and
-/// the value of its `consent-reason` metadata.
+/// Watch streams a node serves at once, all collectors together.
+pub const MAX_STREAMS: usize = 1_024;
+/// Why a watch stream was refused for being one too many for its collector: the start of the
+/// status message, and the value of its `consent-reason` metadata.
 pub const TOO_MANY_STREAMS: &str = "too-many-watch-streams";
+/// Why a watch stream was refused because the node serves [`MAX_STREAMS`] already (the start of
+/// the message, and `consent-reason`).
+pub const NODE_FULL: &str = "node-watch-streams-full";
+/// Why a watch stream ended because its client read nothing for [`SEND_DEADLINE`] (the start of
+/// the message, and `consent-reason`).
+pub const NOT_READING: &str = "client-not-reading";
 
-/// The watch streams open on a node, per collector.
-#[derive(Debug, Clone, Default)]
-pub struct Watchers(Arc<Mutex<HashMap<FeedId, usize>>>);
+/// The watch streams open on a node, per collector and in all.
+#[derive(Debug, Clone)]
+pub struct Watchers {
+    open: Arc<Mutex<Open>>,
+    /// Streams the node serves at once.
+    limit: usize,
+}
 
-/// One admitted stream: its collector's count goes down when this is dropped.
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    per_collector: HashMap<FeedId, usize>,
+}
+
+/// One admitted stream: its counts go down when this is dropped.
 #[derive(Debug)]
 pub struct Slot {
     watchers: Watchers,
     collector: FeedId,
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Default for Watchers {
+    fn default() -> Self {
+        Self::with_limit(MAX_STREAMS)
+    }
+}
+
 impl Watchers {
+    /// Streams of a node that serves at most `limit` at once.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            open: Arc::default(),
+            limit,
+        }
+    }
+
     /// Admits one more stream of `collector`, or refuses it (RESOURCE_EXHAUSTED) if it already has
-    /// [`MAX_STREAMS_PER_COLLECTOR`] open.
+    /// [`MAX_STREAMS_PER_COLLECTOR`] open, or the node its limit in all.
     pub fn admit(&self, collector: FeedId) -> Result<Slot, Status> {
-        let mut open = self
-            .0
-            .lock()
-            .map_err(|_| Status::internal("watch stream registry unusable"))?;
-        let n = open.entry(collector).or_insert(0);
-        if *n >= MAX_STREAMS_PER_COLLECTOR {
-            let mut metadata = MetadataMap::new();
-            metadata.insert(
-                "consent-reason",
-                MetadataValue::from_static(TOO_MANY_STREAMS),
-            );
-            return Err(Status::with_metadata(
+        let mut open = lock(&self.open);
+        if open.per_collector.get(&collector).copied().unwrap_or(0) >= MAX_STREAMS_PER_COLLECTOR {
+            return Err(with_reason(
                 Code::ResourceExhausted,
+                TOO_MANY_STREAMS,
                 format!(
                     "{TOO_MANY_STREAMS}: a collector may have {MAX_STREAMS_PER_COLLECTOR} watch \
                      streams open at once on a node; close one, or use another node"
                 ),
-                metadata,
             ));
         }
-        *n += 1;
+        if open.total >= self.limit {
+            return Err(with_reason(
+                Code::ResourceExhausted,
+                NODE_FULL,
+                format!(
+                    "{NODE_FULL}: this node serves at most {} watch streams at once; retry \
+                     later with backoff, or use another node",
+                    self.limit
+                ),
+            ));
+        }
+        open.total += 1;
+        *open.per_collector.entry(collector).or_insert(0) += 1;
         Ok(Slot {
             watchers: self.clone(),
             collector,
@@ -88,22 +151,127 @@ impl Watchers {
 
     /// Streams `collector` has open.
     pub fn open(&self, collector: &FeedId) -> usize {
-        self.0
-            .lock()
-            .map(|open| open.get(collector).copied().unwrap_or(0))
+        lock(&self.open)
+            .per_collector
+            .get(collector)
+            .copied()
             .unwrap_or(0)
+    }
+
+    /// Streams open on the node.
+    pub fn total(&self) -> usize {
+        lock(&self.open).total
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut open) = self.watchers.0.lock()
-            && let Some(n) = open.get_mut(&self.collector)
-        {
+        let mut open = lock(&self.watchers.open);
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.per_collector.get_mut(&self.collector) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                open.remove(&self.collector);
+                open.per_collector.remove(&self.collector);
             }
+        }
+    }
+}
+
+/// What a stream yields.
+type Item = Result<pb::WatchEvent, Status>;
+
+/// The buffer between a stream's task ([`Outbox`]) and its response ([`Events`]).
+#[derive(Debug)]
+struct Shared {
+    /// `None` once the response is dropped, or the stream ended on a full buffer.
+    rx: Option<mpsc::Receiver<Item>>,
+    /// The status a stream that ended on a full buffer ends with.
+    end: Option<Status>,
+    /// The response's task, when it last waited for an event.
+    waker: Option<Waker>,
+}
+
+/// The response stream of a watch: the events, then the status the stream ended with, if any.
+#[derive(Debug)]
+pub struct Events {
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// Where a stream's task puts its events.
+#[derive(Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Item>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// A stream's buffer of [`BUFFER`] events: the task's end and the response's end.
+pub fn channel() -> (Outbox, Events) {
+    let (tx, rx) = mpsc::channel(BUFFER);
+    let shared = Arc::new(Mutex::new(Shared {
+        rx: Some(rx),
+        end: None,
+        waker: None,
+    }));
+    (
+        Outbox {
+            tx,
+            shared: Arc::clone(&shared),
+        },
+        Events { shared },
+    )
+}
+
+impl Stream for Events {
+    type Item = Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let mut guard = lock(&self.shared);
+        let shared = &mut *guard;
+        match shared.rx.as_mut() {
+            Some(rx) => {
+                let polled = rx.poll_recv(cx);
+                if polled.is_pending()
+                    && !shared
+                        .waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    shared.waker = Some(cx.waker().clone());
+                }
+                polled
+            }
+            None => Poll::Ready(shared.end.take().map(Err)),
+        }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        // Closes the channel: the task sees its client gone.
+        let mut shared = lock(&self.shared);
+        shared.rx = None;
+        shared.end = None;
+    }
+}
+
+impl Outbox {
+    /// Ends the stream with `status`, without waiting: after what is buffered if there is room
+    /// for it, otherwise instead of what is buffered (the client has not read it; it resumes from
+    /// the last cursor it received).
+    fn finish(self, status: Status) {
+        let waker = {
+            let mut shared = lock(&self.shared);
+            match self.tx.try_send(Err(status)) {
+                Ok(()) | Err(TrySendError::Closed(_)) => None,
+                Err(TrySendError::Full(item)) => {
+                    shared.rx = None;
+                    shared.end = item.err();
+                    shared.waker.take()
+                }
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 }
@@ -164,177 +332,255 @@ pub fn heartbeat(ms: u32) -> Result<Duration, Status> {
     }
 }
 
-/// Runs one stream until the client goes away, the node shuts down, or `session` ends (expiry
-/// or key rotation: the stream then ends with UNAUTHENTICATED).
+/// Runs one stream until the client goes away, the node shuts down (the caller drops this
+/// future), the client stops reading (RESOURCE_EXHAUSTED, [`NOT_READING`]), or `session` ends
+/// (expiry or key rotation: UNAUTHENTICATED, [`SESSION_EXPIRED`] or [`KEY_CHANGED`]). A cache
+/// miss while checking the session is read on a blocking thread under `limiter`.
 pub async fn run(
     ledger: Ledger,
+    limiter: Limiter,
     session: Session,
-    mut cursor: Cursor,
+    cursor: Cursor,
     heartbeat: Duration,
-    tx: mpsc::Sender<Result<pb::WatchEvent, Status>>,
+    out: Outbox,
 ) {
-    let collector = session.collector;
-    // Subscribe before reading, so nothing committed in between is missed.
-    let mut accepted = ledger.accepted();
-    let mut expiry = tokio::time::interval(EXPIRY_EVERY);
-    // Its first tick is immediate: the first heartbeat marks the end of the catch-up.
-    let mut beat = tokio::time::interval(heartbeat);
-    let ends = tokio::time::sleep(Duration::from_millis(
-        session.expires_ms.saturating_sub(now_ms()),
-    ));
-    tokio::pin!(ends);
-    loop {
-        // A rotation of the collector's key is an accepted entry, which wakes this loop.
-        if let Err(ended) = session.check(&ledger, now_ms()) {
-            let _ = tx.send(Err(ended)).await;
-            return;
+    let left = Duration::from_millis(session.expires_ms.saturating_sub(now_ms()));
+    let mut stream = Watch {
+        ledger,
+        limiter,
+        session,
+        checked: None,
+        ends: Instant::now() + left,
+        cursor,
+        out,
+    };
+    let ended = stream.serve(heartbeat).await;
+    if let Err(End::Status(status)) = ended {
+        stream.out.finish(status);
+    }
+}
+
+/// Why a stream ends early.
+#[derive(Debug)]
+enum End {
+    /// The client is gone: nothing to say.
+    Gone,
+    /// End with this status.
+    Status(Status),
+}
+
+impl From<LedgerError> for End {
+    fn from(e: LedgerError) -> Self {
+        Self::Status(Status::from(e))
+    }
+}
+
+/// One running stream.
+struct Watch {
+    ledger: Ledger,
+    limiter: Limiter,
+    session: Session,
+    /// The collector's feed generation ([`Ledger::feed_generation`]) at which the session's key
+    /// was last found current (`None`: not yet checked).
+    checked: Option<u64>,
+    /// When the session ends (the node's monotonic clock).
+    ends: Instant,
+    cursor: Cursor,
+    out: Outbox,
+}
+
+impl Watch {
+    /// Streams until the end; `Ok` if the ledger closed (the node is stopping).
+    async fn serve(&mut self, heartbeat: Duration) -> Result<(), End> {
+        // Subscribe before reading, so nothing committed in between is missed.
+        let mut accepted = self.ledger.accepted();
+        let mut expiry = tokio::time::interval(EXPIRY_EVERY);
+        // Its first tick is immediate: the first heartbeat marks the end of the catch-up.
+        let mut beat = tokio::time::interval(heartbeat);
+        loop {
+            // A rotation of the collector's key is an accepted entry, which wakes this loop.
+            self.check_session().await?;
+            self.send_new().await?;
+            self.send_freezes().await?;
+            tokio::select! {
+                () = self.out.tx.closed() => return Err(End::Gone),
+                () = tokio::time::sleep_until(self.ends) => {
+                    return Err(End::Status(Session::expired()));
+                }
+                r = accepted.recv() => {
+                    if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return Ok(());
+                    }
+                }
+                _ = expiry.tick() => self.send_expiries().await?,
+                _ = beat.tick() => {
+                    self.send_expiries().await?;
+                    let event = pb::WatchEvent {
+                        kind: pb::WatchKind::Heartbeat as i32,
+                        cursor: self.cursor.encode(),
+                        log_size: self.ledger.stats().log_size,
+                        time_ms: now_ms(),
+                        ..Default::default()
+                    };
+                    self.send(event).await?;
+                }
+            }
         }
-        if send_new(&ledger, &collector, &mut cursor, &tx)
-            .await
-            .is_err()
-            || send_freezes(&ledger, &collector, &mut cursor, &tx)
-                .await
-                .is_err()
-        {
-            return;
+    }
+
+    /// Whether the session still stands. Lock-free unless the collector's feed (or another of
+    /// its shard) changed since the key was last found current: then from the cached collector
+    /// facts, or on a miss from the store on a blocking thread (under the limiter, and no later
+    /// than the session's end).
+    async fn check_session(&mut self) -> Result<(), End> {
+        let now = now_ms();
+        if Instant::now() >= self.ends || self.session.expires_ms <= now {
+            return Err(End::Status(Session::expired()));
         }
-        tokio::select! {
-            _ = tx.closed() => return,
-            () = &mut ends => {
-                let _ = tx.send(Err(Session::expired())).await;
-                return;
-            }
-            r = accepted.recv() => {
-                if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                    return;
+        // Read before the key, so a rotation that lands in between is seen next time.
+        let generation = self.ledger.feed_generation(&self.session.collector);
+        if self.checked == Some(generation) {
+            return Ok(());
+        }
+        let verdict = match self.session.check_cached(&self.ledger, now) {
+            Some(verdict) => verdict,
+            None => {
+                let (ledger, session) = (self.ledger.clone(), self.session);
+                let check = self
+                    .limiter
+                    .run(session.collector, move |_| session.check(&ledger, now));
+                tokio::select! {
+                    verdict = check => verdict,
+                    () = tokio::time::sleep_until(self.ends) => Err(Session::expired()),
                 }
             }
-            _ = expiry.tick() => {
-                if send_expiries(&ledger, &collector, &mut cursor, &tx).await.is_err() {
-                    return;
+        };
+        verdict.map_err(End::Status)?;
+        self.checked = Some(generation);
+        Ok(())
+    }
+
+    /// Sends one event once the session is checked. A full buffer is waited on (the session
+    /// re-checked every [`RECHECK_EVERY`]) no longer than [`SEND_DEADLINE`] and no later than the
+    /// session's end.
+    async fn send(&mut self, event: pb::WatchEvent) -> Result<(), End> {
+        self.check_session().await?;
+        let item = match self.out.tx.try_send(Ok(event)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(End::Gone),
+            Err(TrySendError::Full(item)) => item,
+        };
+        let stalled = Instant::now() + SEND_DEADLINE;
+        loop {
+            tokio::select! {
+                biased;
+                permit = self.out.tx.reserve() => {
+                    permit.map_err(|_| End::Gone)?.send(item);
+                    return Ok(());
+                }
+                () = tokio::time::sleep_until(self.ends) => {
+                    return Err(End::Status(Session::expired()));
+                }
+                () = tokio::time::sleep_until(stalled) => return Err(End::Status(not_reading())),
+                () = tokio::time::sleep(RECHECK_EVERY) => {}
+            }
+            self.check_session().await?;
+        }
+    }
+
+    async fn send_new(&mut self) -> Result<(), End> {
+        let collector = self.session.collector;
+        loop {
+            // A long catch-up re-checks its session page by page (and before every event).
+            self.check_session().await?;
+            // Everything below this size is committed and visible.
+            let size = self.ledger.stats().log_size;
+            let page = self
+                .ledger
+                .watch_entries(&collector, self.cursor.next_index, PAGE)?;
+            let full = page.len() == PAGE;
+            for (index, entry) in page {
+                self.cursor.next_index = index + 1;
+                if let Some(event) = event(&self.ledger, &collector, index, &entry, &self.cursor) {
+                    self.send(event).await?;
                 }
             }
-            _ = beat.tick() => {
-                if send_expiries(&ledger, &collector, &mut cursor, &tx).await.is_err() {
-                    return;
-                }
+            if !full {
+                self.cursor.next_index = self.cursor.next_index.max(size);
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_freezes(&mut self) -> Result<(), End> {
+        let collector = self.session.collector;
+        loop {
+            self.check_session().await?;
+            let (frozen, next) = self
+                .ledger
+                .freezes(&collector, self.cursor.next_freeze, PAGE)?;
+            let done = next == self.cursor.next_freeze;
+            for (number, feed) in frozen {
+                self.cursor.next_freeze = number + 1;
                 let event = pb::WatchEvent {
-                    kind: pb::WatchKind::Heartbeat as i32,
-                    cursor: cursor.encode(),
-                    log_size: ledger.stats().log_size,
+                    kind: pb::WatchKind::Frozen as i32,
+                    cursor: self.cursor.encode(),
+                    feed: Bytes::copy_from_slice(&feed.0),
+                    log_size: self.ledger.stats().log_size,
                     time_ms: now_ms(),
                     ..Default::default()
                 };
-                if tx.send(Ok(event)).await.is_err() {
-                    return;
-                }
+                self.send(event).await?;
+            }
+            self.cursor.next_freeze = next;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_expiries(&mut self) -> Result<(), End> {
+        let collector = self.session.collector;
+        let now = now_ms();
+        loop {
+            self.check_session().await?;
+            let due = self
+                .ledger
+                .expiries(&collector, self.cursor.expired_through, now, PAGE)?;
+            let full = due.len() == PAGE;
+            for (valid_until, grant, subject) in due {
+                self.cursor.expired_through = valid_until;
+                let event = pb::WatchEvent {
+                    kind: pb::WatchKind::Expired as i32,
+                    cursor: self.cursor.encode(),
+                    subject: Bytes::copy_from_slice(&subject.0),
+                    grant: Bytes::copy_from_slice(&grant.0),
+                    valid_until,
+                    log_size: self.ledger.stats().log_size,
+                    time_ms: now,
+                    ..Default::default()
+                };
+                self.send(event).await?;
+            }
+            if !full {
+                self.cursor.expired_through = self.cursor.expired_through.max(now);
+                return Ok(());
             }
         }
     }
 }
 
-/// The client is gone (or the store failed and the stream ended with an error).
-struct Gone;
-
-async fn send_new(
-    ledger: &Ledger,
-    collector: &FeedId,
-    cursor: &mut Cursor,
-    tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>,
-) -> Result<(), Gone> {
-    loop {
-        // Everything below this size is committed and visible.
-        let size = ledger.stats().log_size;
-        let page = match ledger.watch_entries(collector, cursor.next_index, PAGE) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = tx.send(Err(Status::from(e))).await;
-                return Err(Gone);
-            }
-        };
-        let full = page.len() == PAGE;
-        for (index, entry) in page {
-            cursor.next_index = index + 1;
-            if let Some(event) = event(ledger, collector, index, &entry, cursor) {
-                tx.send(Ok(event)).await.map_err(|_| Gone)?;
-            }
-        }
-        if !full {
-            cursor.next_index = cursor.next_index.max(size);
-            return Ok(());
-        }
-    }
-}
-
-async fn send_freezes(
-    ledger: &Ledger,
-    collector: &FeedId,
-    cursor: &mut Cursor,
-    tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>,
-) -> Result<(), Gone> {
-    loop {
-        let (frozen, next) = match ledger.freezes(collector, cursor.next_freeze, PAGE) {
-            Ok(found) => found,
-            Err(e) => {
-                let _ = tx.send(Err(Status::from(e))).await;
-                return Err(Gone);
-            }
-        };
-        let done = next == cursor.next_freeze;
-        for (number, feed) in frozen {
-            cursor.next_freeze = number + 1;
-            let event = pb::WatchEvent {
-                kind: pb::WatchKind::Frozen as i32,
-                cursor: cursor.encode(),
-                feed: Bytes::copy_from_slice(&feed.0),
-                log_size: ledger.stats().log_size,
-                time_ms: now_ms(),
-                ..Default::default()
-            };
-            tx.send(Ok(event)).await.map_err(|_| Gone)?;
-        }
-        cursor.next_freeze = next;
-        if done {
-            return Ok(());
-        }
-    }
-}
-
-async fn send_expiries(
-    ledger: &Ledger,
-    collector: &FeedId,
-    cursor: &mut Cursor,
-    tx: &mpsc::Sender<Result<pb::WatchEvent, Status>>,
-) -> Result<(), Gone> {
-    let now = now_ms();
-    loop {
-        let due = match ledger.expiries(collector, cursor.expired_through, now, PAGE) {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = tx.send(Err(Status::from(e))).await;
-                return Err(Gone);
-            }
-        };
-        let full = due.len() == PAGE;
-        for (valid_until, grant, subject) in due {
-            cursor.expired_through = valid_until;
-            let event = pb::WatchEvent {
-                kind: pb::WatchKind::Expired as i32,
-                cursor: cursor.encode(),
-                subject: Bytes::copy_from_slice(&subject.0),
-                grant: Bytes::copy_from_slice(&grant.0),
-                valid_until,
-                log_size: ledger.stats().log_size,
-                time_ms: now,
-                ..Default::default()
-            };
-            tx.send(Ok(event)).await.map_err(|_| Gone)?;
-        }
-        if !full {
-            cursor.expired_through = cursor.expired_through.max(now);
-            return Ok(());
-        }
-    }
+/// The status that ends a stream whose client read nothing for [`SEND_DEADLINE`].
+fn not_reading() -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        NOT_READING,
+        format!(
+            "{NOT_READING}: the client did not read for {} s (the stream's {BUFFER}-event buffer \
+             stayed full); watch again and resume from the last cursor received",
+            SEND_DEADLINE.as_secs()
+        ),
+    )
 }
 
 /// The event for an entry of the watch index (`cursor` already covers it).
@@ -391,11 +637,68 @@ mod tests {
     use std::sync::Arc;
 
     use consent_proto::auth::TOKEN_TTL_MS;
+    use consent_proto::entry::Author;
     use consent_proto::fixtures::{self, T0};
+    use consent_proto::keys::SecretKey;
+    use consent_proto::vocab::Role;
+    use tokio_stream::StreamExt;
 
     use super::*;
-    use crate::api::auth::fingerprint;
+    use crate::api::auth::{REASON_KEY, fingerprint};
+    use crate::ledger::WriterThread;
     use crate::store::memory::MemoryStore;
+
+    fn reason(status: &Status) -> Option<&str> {
+        status.metadata().get(REASON_KEY).and_then(|v| v.to_str().ok())
+    }
+
+    /// A ledger holding the fixture scene, and the scene's collector.
+    async fn scene() -> (Ledger, WriterThread, Author) {
+        let scene = fixtures::scene(T0);
+        let registrars = [scene.registrar.feed()].into_iter().collect();
+        let (ledger, writer) = Ledger::open(
+            Arc::new(MemoryStore::new()),
+            registrars,
+            "test",
+            Default::default(),
+        )
+        .expect("open");
+        ledger.submit(scene.entries.clone()).await.expect("submit");
+        (ledger, writer, scene.collector)
+    }
+
+    /// A session of `collector` that ends `ttl_ms` from now.
+    fn session(collector: &Author, ttl_ms: u64) -> Session {
+        Session {
+            collector: collector.feed(),
+            expires_ms: now_ms() + ttl_ms,
+            key: fingerprint(&collector.key().public()),
+        }
+    }
+
+    /// Starts a stream from the beginning: its task and its response.
+    fn start(
+        ledger: &Ledger,
+        session: Session,
+        heartbeat: Duration,
+    ) -> (tokio::task::JoinHandle<()>, Events) {
+        let (out, events) = channel();
+        let task = tokio::spawn(run(
+            ledger.clone(),
+            Limiter::new(4),
+            session,
+            Cursor::default(),
+            heartbeat,
+            out,
+        ));
+        (task, events)
+    }
+
+    async fn stop(ledger: Ledger, writer: WriterThread) {
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+    }
 
     #[test]
     fn a_collector_holds_at_most_the_limit_of_streams_and_dropping_one_frees_it() {
@@ -407,52 +710,49 @@ mod tests {
         let refused = watchers.admit(me).expect_err("one too many");
         assert_eq!(refused.code(), Code::ResourceExhausted);
         assert!(refused.message().starts_with(TOO_MANY_STREAMS));
-        assert_eq!(
-            refused
-                .metadata()
-                .get("consent-reason")
-                .and_then(|v| v.to_str().ok()),
-            Some(TOO_MANY_STREAMS)
-        );
+        assert_eq!(reason(&refused), Some(TOO_MANY_STREAMS));
         assert!(watchers.admit(other).is_ok(), "the limit is per collector");
         slots.pop();
         assert_eq!(watchers.open(&me), MAX_STREAMS_PER_COLLECTOR - 1);
         slots.push(watchers.admit(me).expect("a freed slot"));
         drop(slots);
         assert_eq!(watchers.open(&me), 0);
+        assert_eq!(watchers.total(), 0);
+    }
+
+    #[test]
+    fn a_node_serves_at_most_its_limit_of_streams_in_all() {
+        assert_eq!(Watchers::default().limit, MAX_STREAMS);
+        let watchers = Watchers::with_limit(3);
+        let slots: Vec<Slot> = (1..=3u8)
+            .map(|i| watchers.admit(FeedId([i; 32])).expect("admitted"))
+            .collect();
+        // A collector with no stream yet is refused too: the node is full.
+        let refused = watchers
+            .admit(FeedId([9; 32]))
+            .expect_err("one too many for the node");
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(refused.message().starts_with(NODE_FULL), "{refused}");
+        assert_eq!(reason(&refused), Some(NODE_FULL));
+        assert_eq!(watchers.total(), 3);
+        drop(slots);
+        assert_eq!(watchers.total(), 0);
+        assert!(watchers.admit(FeedId([9; 32])).is_ok(), "a freed place");
     }
 
     /// On a paused clock: the runtime moves time forward whenever every task waits.
     #[tokio::test(start_paused = true)]
     async fn a_stream_ends_when_its_session_expires() {
-        let scene = fixtures::scene(T0);
-        let collector = scene.collector.feed();
-        let registrars = [scene.registrar.feed()].into_iter().collect();
-        let (ledger, writer) = Ledger::open(
-            Arc::new(MemoryStore::new()),
-            registrars,
-            "test",
-            Default::default(),
-        )
-        .expect("open");
-        ledger.submit(scene.entries.clone()).await.expect("submit");
-        let session = Session {
-            collector,
-            expires_ms: now_ms() + TOKEN_TTL_MS,
-            key: fingerprint(&scene.collector.key().public()),
-        };
-        let (tx, mut rx) = mpsc::channel(BUFFER);
-        let started = tokio::time::Instant::now();
-        tokio::spawn(run(
-            ledger.clone(),
-            session,
-            Cursor::default(),
+        let (ledger, writer, collector) = scene().await;
+        let started = Instant::now();
+        let (_task, mut events) = start(
+            &ledger,
+            session(&collector, TOKEN_TTL_MS),
             Duration::from_secs(60),
-            tx,
-        ));
+        );
         let ended = tokio::time::timeout(Duration::from_millis(2 * TOKEN_TTL_MS), async {
             loop {
-                match rx.recv().await {
+                match events.next().await {
                     Some(Ok(_)) => continue,
                     Some(Err(status)) => return status,
                     None => panic!("the stream ended without saying why"),
@@ -462,15 +762,179 @@ mod tests {
         .await
         .expect("the stream ends with its session");
         assert_eq!(ended.code(), Code::Unauthenticated);
+        assert_eq!(reason(&ended), Some(SESSION_EXPIRED));
         assert!(ended.message().contains("session expired"), "{ended}");
         assert!(
             ended.message().contains("resume from your cursor"),
             "{ended}"
         );
         assert!(started.elapsed() >= Duration::from_millis(TOKEN_TTL_MS - 1_000));
-        assert!(rx.recv().await.is_none(), "nothing after the end");
-        ledger.shutdown().await;
-        drop(ledger);
-        writer.join();
+        assert!(events.next().await.is_none(), "nothing after the end");
+        stop(ledger, writer).await;
+    }
+
+    /// The client reads nothing: 100 ms heartbeats fill the buffer in about 26 s, and the
+    /// stream ends [`SEND_DEADLINE`] later, long before its session would.
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_whose_client_does_not_read_ends_within_the_deadline() {
+        let (ledger, writer, collector) = scene().await;
+        let started = Instant::now();
+        let (task, mut events) = start(
+            &ledger,
+            session(&collector, TOKEN_TTL_MS),
+            Duration::from_millis(100),
+        );
+        tokio::time::timeout(Duration::from_millis(TOKEN_TTL_MS / 2), task)
+            .await
+            .expect("the stream ends long before its session")
+            .expect("the stream's task");
+        let waited = started.elapsed();
+        let filled = Duration::from_millis(100) * BUFFER as u32;
+        assert!(waited >= SEND_DEADLINE, "{waited:?}");
+        assert!(
+            waited <= filled + SEND_DEADLINE + Duration::from_secs(2),
+            "{waited:?}"
+        );
+        // What was buffered is dropped: the status is what the client reads next, then the end.
+        let status = events
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("the stream's end");
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(reason(&status), Some(NOT_READING));
+        assert!(
+            status.message().contains("did not read for 30 s"),
+            "{status}"
+        );
+        assert!(events.next().await.is_none(), "nothing after the end");
+        stop(ledger, writer).await;
+    }
+
+    /// The buffer is full at about 26 s and the session ends at 40 s, while the stream waits in
+    /// a send: it ends then, not at the send deadline (and never, before the fix).
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_stalled_in_a_send_ends_when_its_session_expires() {
+        let (ledger, writer, collector) = scene().await;
+        let started = Instant::now();
+        let (task, mut events) = start(
+            &ledger,
+            session(&collector, 40_000),
+            Duration::from_millis(100),
+        );
+        tokio::time::timeout(Duration::from_millis(TOKEN_TTL_MS), task)
+            .await
+            .expect("the stream ends with its session")
+            .expect("the stream's task");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(39) && waited < Duration::from_secs(45),
+            "{waited:?}"
+        );
+        let status = events
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("the stream's end");
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(reason(&status), Some(SESSION_EXPIRED));
+        assert!(events.next().await.is_none(), "nothing after the end");
+        stop(ledger, writer).await;
+    }
+
+    /// The collector rotates its key while a stream of the old session waits in a send: the
+    /// stream ends within a second, with `key-changed`.
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_stalled_in_a_send_ends_when_the_key_rotates() {
+        let (ledger, writer, mut collector) = scene().await;
+        let started = Instant::now();
+        let (task, mut events) = start(
+            &ledger,
+            session(&collector, TOKEN_TTL_MS),
+            Duration::from_millis(100),
+        );
+        // The buffer fills in about 26 s: the stream then waits in a send.
+        tokio::time::sleep(Duration::from_secs(27)).await;
+        let rotation = collector
+            .rotate(T0 + 1, SecretKey::from_seed(&[42; 32]))
+            .expect("rotation");
+        // Submitted from a blocking thread: the paused clock stands still until it is committed.
+        let submitter = ledger.clone();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            futures::executor::block_on(submitter.submit(vec![rotation]))
+        })
+        .await
+        .expect("the submit's thread")
+        .expect("submit");
+        assert!(
+            matches!(
+                outcomes.as_slice(),
+                [crate::ledger::Outcome::Accepted { .. }]
+            ),
+            "{outcomes:?}"
+        );
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the stream ends soon after the rotation")
+            .expect("the stream's task");
+        assert!(started.elapsed() < Duration::from_secs(40), "before the send deadline");
+        let status = events
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("the stream's end");
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(reason(&status), Some(KEY_CHANGED));
+        stop(ledger, writer).await;
+    }
+
+    /// Another collector's entry makes every collector's cached facts stale; a stream's session
+    /// check must still not wait for the writer (it reads the store only when the collector's own
+    /// feed may have changed). The writer's lock is held by another thread, which gives up after
+    /// 10 s: before the fix, the check waited for it.
+    #[tokio::test]
+    async fn the_session_check_never_waits_for_the_writer_after_another_collectors_commit() {
+        let (ledger, writer, collector) = scene().await;
+        let (out, _events) = channel();
+        let mut watch = Watch {
+            ledger: ledger.clone(),
+            limiter: Limiter::new(4),
+            session: session(&collector, TOKEN_TTL_MS),
+            checked: None,
+            ends: Instant::now() + Duration::from_millis(TOKEN_TTL_MS),
+            cursor: Cursor::default(),
+            out,
+        };
+        watch.check_session().await.expect("a current session");
+        let (_rival, rival0) = fixtures::author(Role::Collector, "rival", T0);
+        ledger.submit(vec![rival0]).await.expect("submit");
+        assert_eq!(
+            Some(ledger.feed_generation(&collector.feed())),
+            watch.checked,
+            "the collector's own feed did not change"
+        );
+        assert!(
+            ledger.cached_collector_state(&collector.feed()).is_none(),
+            "its cached facts are stale"
+        );
+        let (held_tx, held) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let ledger = ledger.clone();
+            std::thread::spawn(move || {
+                let _view = ledger.counters().view.write();
+                let _ = held_tx.send(());
+                release_rx.recv_timeout(Duration::from_secs(10)).is_err()
+            })
+        };
+        held.recv().expect("the writer's lock is held");
+        watch
+            .check_session()
+            .await
+            .expect("still a current session");
+        let _ = release.send(());
+        let gave_up = holder.join().expect("the holder");
+        assert!(!gave_up, "the check waited for the writer's lock");
+        stop(ledger, writer).await;
     }
 }

@@ -222,6 +222,24 @@ impl Ledger {
         }
         Ok(self.view().collector(feed)?.state.clone())
     }
+
+    /// [`Ledger::collector_state`] from the cache only, never waiting for a lock: `None` when
+    /// the feed's facts are not cached at the current generation (or the cache is being written
+    /// this instant); read it with [`Ledger::collector_state`] on a blocking thread then. For
+    /// session checks on async threads.
+    pub fn cached_collector_state(&self, feed: &FeedId) -> Option<Option<FeedState>> {
+        let generation = self.stats.collector_generation.load(Ordering::Acquire);
+        let cache = self.caches.collectors.try_read().ok()?;
+        let (cached_generation, facts) = cache.get(feed)?;
+        (*cached_generation == generation).then(|| facts.state.clone())
+    }
+
+    /// A number that changes (lock-free, one atomic read) whenever a commit changes `feed`'s
+    /// state, or that of another feed of its shard: while it stays the same, so does the feed.
+    /// Read it *before* reading the feed, so a change that lands in between is seen next time.
+    pub fn feed_generation(&self, feed: &FeedId) -> u64 {
+        self.stats.subject_generations.of(feed)
+    }
 }
 
 impl View<'_> {
