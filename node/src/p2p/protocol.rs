@@ -52,9 +52,10 @@
 //! not read, so an oversized message is cut short and does not decode. Send nothing after the
 //! item (this node ignores trailing bytes; do not rely on it). A request that does not decode
 //! (including one naming a variant this node does not know, or one cut at the limit) is dropped
-//! unanswered and counts as garbage against its sender; so does a response that is malformed
-//! (one that merely ends early is no offence: an overloaded peer may close without answering). A
-//! response not received within 20 s fails the request; the peer is compared again later.
+//! unanswered and counts as garbage against its sender. A response that does not decode counts
+//! as garbage against the responder, unless it merely ends early (no offence: an overloaded peer
+//! may close the stream without answering; an oversized response looks the same). A response not
+//! received within 20 s fails the request; the peer is compared again later.
 //!
 //! ## Encoding: serde's data model in CBOR
 //!
