@@ -47,39 +47,75 @@
 //! `node1…` (a node's public key), `key1…` (any other Ed25519 public key).
 //!
 //! ## Acceptance
-//! A node accepts an entry only if [`validate::validate`] returns accept: sizes within [`limits`];
-//! exactly one body; body fields well formed (see `entry.proto`); `seq = head + 1`, `prev = head id`;
-//! `time_ms` not before the previous entry's, not before 2020-01-01, and at most
-//! [`limits::MAX_CLOCK_SKEW_MS`] ahead of the node's clock; the body allowed for the feed's role;
-//! the signature valid; referenced entries valid (a grant's policy exists, is a `Policy` of that
-//! collector, and declares every purpose and category granted, with a retention at least as long
-//! as the grant's; a revoke names an unrevoked grant of the same feed; an ack answers a request or
-//! an erase-revocation that concerns the acking collector); a registrar feed must be listed in the
-//! network genesis. An entry whose predecessor or referenced entry is missing is *pending*.
-//! A collector may ack one request more than once: every ack is accepted and kept, and its
-//! **latest** ack (the highest seq in its feed) is its answer; answer times count from the first.
-//! A second entry at an existing `(feed, seq)` with a different id (a different payload, or the
-//! same payload signed again differently) is an **equivocation** when the author signed it, judged
-//! by the feed's keys *as of seq − 1* on the node's own branch ([`validate::author_signed`]): the
-//! key in force after `seq − 1` signed it, or it is a `Rotation` to the next key committed by then,
-//! signed by that key (for seq 0: the inception's own key). Then the node keeps both entries as
-//! proof, freezes the feed and passes the second entry on, so every node that holds either branch
-//! freezes it too. Judging by the key the node holds *at* `seq` would be wrong: if one branch
-//! rotates at `seq` and the other does not, each side would find the other badly signed. A
-//! conflicting entry that fails this test is refused as `unproven-conflict` (it may be the
-//! author's, on a branch that rotated earlier), and an entry at `head + 1` whose `prev` is not the
-//! head as `wrong-prev`; both depend on which branch a node holds, so a node never blames the peer
-//! that relayed them ([`validate::Rejection::blameless`]) and instead pulls the peer's branch of the
-//! feed from the seq where its own key in force came in (`fetch_from`), which reaches back to the
-//! fork. Wallets retry with the exact bytes they sent (Ed25519 signing is deterministic), so
-//! honest retries are duplicates.
+//! A node accepts an entry only if [`validate::validate`] returns accept. Every entry is first
+//! decoded ([`entry::Entry::from_signed`]): sizes within [`limits`]; a 64-byte signature; the
+//! payload canonically encoded; exactly one body; body fields well formed (see `entry.proto`);
+//! the seq/feed/prev form (an `Inception` at seq 0 with an empty `feed` and a `prev` of 32 zero
+//! bytes; any other body at a seq above 0, with a 32-byte `feed` and `prev`).
+//!
+//! **A new entry** (`seq = head + 1`, or the inception of a feed the node does not know) must
+//! also have: `prev = head id`; `time_ms` not before the previous entry's, not before
+//! 2020-01-01, and at most [`limits::MAX_CLOCK_SKEW_MS`] ahead of the node's clock; a body allowed
+//! for the feed's role; a valid signature (by the key in force; a `Rotation` by the key it
+//! introduces, which must hash to the committed next-key digest); valid references (a grant's
+//! policy exists, is a `Policy` of that collector, and declares every purpose and category
+//! granted, with a retention at least as long as the grant's; a revoke names an unrevoked grant of
+//! the same feed; an ack answers a request or an erase-revocation that concerns the acking
+//! collector); and a registrar feed must be listed in the network genesis. An entry past
+//! `head + 1` (or of a feed the node does not know), or whose referenced entry is missing, is
+//! *pending*. A frozen feed takes no new entry (`feed-frozen`). A collector may ack one request
+//! more than once: every ack is accepted and kept, and its **latest** ack (the highest seq in its
+//! feed) is its answer; answer times count from the first.
+//!
+//! **An entry at a seq the node holds** (`seq ≤ head`) is judged by decoding and the
+//! author-signature test alone: prev, time, role, references and body rules do not apply. In
+//! order: the same id is a duplicate; on a frozen feed anything else is `feed-frozen`; otherwise
+//! it is an **equivocation** when the author signed it, judged by the feed's keys *as of
+//! seq − 1* on the node's own branch ([`validate::author_signed`]): signed by the key in force
+//! after `seq − 1` (a `Rotation` signed by that key counts, whatever key it names), or a
+//! `Rotation` to the next key committed by then, signed by that new key; at seq 0, signed by the
+//! inception's own key. A conflict at seq 0 can only be the same payload signed differently (the
+//! feed id is the hash of the inception payload, so another payload is another feed). Judging by
+//! the key the node holds *at* `seq` would be wrong: if one branch rotates at `seq` and the other
+//! does not, each side would find the other badly signed. The node then keeps both entries as
+//! proof (the entry it held, then the conflicting one), freezes the feed and passes the second
+//! entry on by gossip. A node holding the first entry's branch finds the same equivocation. A node
+//! holding the second entry's branch sees a duplicate; it freezes through anti-entropy: the frozen
+//! flag is part of the feed's head digest, so the comparison reaches the feed's head, which the
+//! peer marks frozen, and the node asks that peer for the feed's `Proofs`, answered with the kept
+//! pair, held entry first, which this node judges like any entry at a seq it holds.
+//!
+//! A conflicting entry that fails the author-signature test is refused as `unproven-conflict`
+//! (it may be the author's, on a branch that rotated earlier), and an entry at `head + 1` whose
+//! `prev` is not the head as `wrong-prev` (checked before its signature). Both depend on which
+//! branch a node holds, so a node never blames the peer that relayed them
+//! ([`validate::Rejection::blameless`]) and instead pulls that peer's branch of the feed from
+//! `fetch_from` ([`validate::Rejection::fetch_from`]), on this node's branch: for `wrong-prev`,
+//! the seq of the inception or of the latest `Rotation` at or before the head seq; for
+//! `unproven-conflict` at seq `s`, the same at or before `s − 1`; 0 when `s` is 0 or when the
+//! node has a hole below its head. The entries from there on show the fork, or are refused in
+//! turn with a `fetch_from` further back. Between nodes the pull is bounded (the node's sync
+//! protocol docs, consent-node `p2p::protocol`, "Another branch of a forked feed"): a branch
+//! pull names `(feed, from_seq)` and its answer must hold only that feed's entries at or after
+//! `from_seq`, else it is a bad message; a further pull of that feed follows only if the new
+//! `fetch_from` is below the pull's `from_seq`; after gossip, at most one pull per refused entry,
+//! and refused entries are rate-limited per peer.
+//!
+//! Wallets retry with the exact bytes they sent (Ed25519 signing is deterministic), so honest
+//! retries are duplicates. On `wrong-prev` or `unproven-conflict` a wallet reads the feed's head
+//! (`Ledger.GetHead`, `GetFeed`) and never signs another entry at a seq another node may already
+//! hold: that is an equivocation, and it freezes the wallet's own feed.
 //!
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
 //! to the rule, so every node (and every client cache) applies them alike:
-//! - only the subject's newest [`limits::GRANTS_CONSIDERED`] grants naming the collector are read;
-//!   older ones are ignored (a deny at worst, and only for a feed that signed that many grants to
-//!   one collector). Entries are never refused for it.
+//! - only the subject's newest [`limits::GRANTS_CONSIDERED`] (1,024) grants naming the collector
+//!   are read, by seq: they are counted over all grants naming the collector, revoked, expired,
+//!   not yet valid or not covering the question alike; older ones are ignored (a deny at worst,
+//!   and only for a feed that signed that many grants to one collector). Entries are never
+//!   refused for it. Nodes of releases before this bound read every grant, so while a network
+//!   upgrades they can answer such a feed differently, and a quorum read then answers "the
+//!   nodes disagree" (a deny).
 //! - the rule answers from the state the node holds when deciding, for the time `at` asked. A
 //!   question more than [`limits::QUESTION_TIME_TOLERANCE_MS`] before or after the node's clock
 //!   is a *past* or *future* question ([`decide::question_time`]), marked so in the answer and

@@ -33,9 +33,12 @@ pub const MAX_CONTACT_BYTES: usize = 200;
 /// Longest suspension or refusal reason.
 pub const MAX_REASON_BYTES: usize = 280;
 /// Grants of one subject naming one collector that the decision rule reads: the newest (highest
-/// seq) this many; older ones are ignored (see [`crate::decide`]). Ignoring a grant can only turn
-/// an allow into a deny, so a feed past this number fails closed and hurts only its own checks.
-/// Entries are not refused for it: it bounds the work of one check, not what a feed may hold.
+/// seq) this many, counted over all grants naming the collector, revoked, expired, not yet valid
+/// or not covering the question alike; older ones are ignored (see [`crate::decide`]). Ignoring a
+/// grant can only turn an allow into a deny, so a feed past this number fails closed and hurts
+/// only its own checks. Entries are not refused for it: it bounds the work of one check, not what
+/// a feed may hold. Nodes of releases before this bound read every grant: while a network
+/// upgrades, quorum reads about such a feed may answer that the nodes disagree (a deny).
 pub const GRANTS_CONSIDERED: usize = 1_024;
 /// A check whose `at_ms` is within this of the node's clock is about the present
 /// ([`crate::pb::QuestionTime::Current`]); further before or after, it is a past or future question,

@@ -489,8 +489,8 @@ impl Ledger {
     }
 
     /// Anti-entropy digests: for the feeds whose id starts with `prefix` (0 or 1 bytes), 256
-    /// child digests, one per next byte of the id. A child digest is the XOR of
-    /// `BLAKE3(feed || head seq (8, BE) || head id)[..16]` over its feeds (all zero when empty).
+    /// child digests, one per next byte of the id. A child digest is the XOR of [`head_digest`]
+    /// over its feeds (all zero when empty).
     pub fn head_digests(&self, prefix: &[u8]) -> Result<Vec<[u8; 16]>, LedgerError> {
         let mut out = vec![[0u8; 16]; 256];
         if prefix.len() > 1 {

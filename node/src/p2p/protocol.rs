@@ -1,5 +1,228 @@
 //! The wire protocol between nodes: names (versioned, and bound to the network's genesis so that
 //! nodes of another network cannot even negotiate them) and the pull-sync messages.
+//!
+//! This page specifies what travels between nodes. With the `consent-proto` crate docs (entries,
+//! ids, validation) it is meant to be enough to write a node in another language. The numbers
+//! are this module's constants, [`super::discipline`]'s and [`consent_proto::limits`]'.
+//!
+//! # Transport and names
+//!
+//! libp2p over TCP (Noise, then Yamux) and over QUIC. A node's libp2p identity is its Ed25519
+//! node key: the peer id names the key whose text form (`node1…`) signs its checkpoints and
+//! receipts. In the names below, `<network>` is the first 16 characters of the network's genesis
+//! digest: the lowercase hex of BLAKE3 over `"consent-ledger/genesis/v1\n"`, the network id,
+//! `"\n"`, then each registrar feed id in its text form (`reg1…`), sorted, each followed by
+//! `"\n"` ([`crate::genesis::Genesis::digest`]).
+//!
+//! | what | name |
+//! |---|---|
+//! | identify `protocolVersion` | `/consent-ledger/<network>/2.0.0` |
+//! | gossipsub topic (push of new entries) | `/consent-ledger/<network>/entries/1` |
+//! | request-response (pull, anti-entropy, witnessing) | `/consent-ledger/<network>/sync/2` |
+//! | Kademlia | `/consent-ledger/<network>/kad/1` |
+//!
+//! A peer whose identify `protocolVersion` is anything else is disconnected and removed from
+//! Kademlia. The identify major version follows the sync protocol's, so that nodes of releases
+//! that cannot sync with each other part at once. Any change to what travels in the sync protocol
+//! renames it (`/sync/2` pages `Heads` with `after`).
+//!
+//! # Push: gossipsub
+//!
+//! The topic is used as its own hash (gossipsub's identity topic). A message on it is one
+//! encoded `SignedEntry` (the protobuf bytes exactly as signed), at most [`MAX_GOSSIP_BYTES`]
+//! (9,216). A longer message on the topic, in a frame of up to [`MAX_GOSSIP_FRAME_BYTES`]
+//! (256 KiB, which is read), is invalid and penalised; a longer frame is dropped. Messages are
+//! signed by their publisher (gossipsub's strict signing); a message's id is the BLAKE3 hash of
+//! its data, so the same entry from two nodes is one message. A node forwards a message only after its write path took the entry:
+//! accepted, a duplicate, or an equivocation (forwarding that spreads the proof). An entry held
+//! pending is forwarded once what it waits for arrives. An invalid entry is rejected and counts
+//! against the peer that relayed it; an entry refused for a reason that does not show the relay
+//! misbehaved (`Rejection::blameless`: a clock ahead of ours, a feed frozen here, another branch
+//! of a forked feed) is ignored, not forwarded, and costs the relay nothing.
+//!
+//! # Pull: the sync protocol
+//!
+//! ## Framing
+//!
+//! One request per stream. The requester opens a stream, negotiates the sync protocol name,
+//! writes one CBOR data item (RFC 8949), the request, and closes its writing side. The responder
+//! reads to the end of the stream, at most [`MAX_REQUEST_BYTES`] (40,960), decodes the request,
+//! writes one CBOR item, the response, and closes the stream. The requester reads at most
+//! [`MAX_RESPONSE_BYTES`] (2,113,536: 256 entries of 8 KiB, plus 16 KiB). Bytes past a limit are
+//! not read, so an oversized message is cut short and does not decode. Send nothing after the
+//! item (this node ignores trailing bytes; do not rely on it). A request that does not decode
+//! (including one naming a variant this node does not know, or one cut at the limit) is dropped
+//! unanswered and counts as garbage against its sender. A response that does not decode counts
+//! as garbage against the responder, unless it merely ends early (no offence: an overloaded peer
+//! may close the stream without answering; an oversized response looks the same). A response not
+//! received within 20 s fails the request; the peer is compared again later.
+//!
+//! ## Encoding: serde's data model in CBOR
+//!
+//! The messages are [`SyncRequest`] and [`SyncResponse`] below, serialised by serde with its
+//! default, externally tagged, representation of enums, through `cbor4ii`. In CBOR:
+//!
+//! | Rust | CBOR written | also read |
+//! |---|---|---|
+//! | unit variant (`Done`) | the variant name as a text string: `"Done"` | |
+//! | struct variant (`Range { feed, from_seq, limit }`) | a map of exactly one pair, head byte `0xa1`: the variant name (text) → a map from each field name (text) to its value, in declaration order | fields in any order; unknown field names are skipped; an indefinite-length inner map |
+//! | newtype variant (`Entries(…)`, `Digests(…)`, `Heads(…)`, `Refused(…)`) | a map of exactly one pair (`0xa1`): the variant name → the value | |
+//! | `u32`, `u64` | an unsigned integer (major type 0), shortest form | longer forms up to the type's width; negative or too large values do not decode |
+//! | `[u8; 32]` (feed and entry ids) | an **array of 32 unsigned integers** 0..=255 (`0x98 0x20`, then each byte as `0x00`..`0x17`, or `0x18 xx` from 24 up) — **not** a byte string | only a definite-length array of exactly 32, each integer in the 1- or 2-byte form |
+//! | `Vec<u8>` (`prefix`) | an array of unsigned integers, not a byte string | |
+//! | `ByteBuf` (entries, digests, heads, proof hashes) | a byte string (major type 2) | an indefinite-length (chunked) byte string; an array does not decode |
+//! | `String` (notes, reasons) | a text string (UTF-8) | |
+//! | `Option<T>` (`after`, `at`) | `null` (`0xf6`) for none, else the value itself, unwrapped | `undefined` (`0xf7`) as none; a missing `after` or `at` field as none |
+//! | `Vec<T>` | a definite-length array | an indefinite-length array |
+//! | `([u8; 32], u64)` (a `Ranges` want) | an array of 2: the id, the seq | only a definite-length array of 2 |
+//!
+//! The outer map of a variant must have the head byte `0xa1` (definite length, one pair); a text
+//! string names only a unit variant. Variant and field names are case-sensitive text strings,
+//! exactly as in the Rust source below. A field given twice, or a missing field other than an
+//! `Option`, does not decode.
+//!
+//! ## Messages
+//!
+//! | request | fields | cost | answer |
+//! |---|---|---|---|
+//! | `Range` | `feed`, `from_seq`, `limit` | 1 | `Entries`: the responder's entries of `feed` at seq ≥ `from_seq`, ascending, at most min(`limit`, 256) |
+//! | `Entries` | `ids`: at most 64 entry ids | 1 | `Entries`: those it holds, in the order asked (the others left out) |
+//! | `Ranges` | `wants`: at most 64 `[feed, from_seq]` | 1 | `Entries`: for each want in order, the feed's entries from `from_seq`, ascending, until 256 in all |
+//! | `Proofs` | `feeds`: at most 64 feed ids | 1 | `Entries`: for each feed in order, each equivocation proof it keeps (one per seq, by seq): the entry it held at that seq first, then the conflicting one; no more feeds once 256 entries are reached |
+//! | `Digests` | `prefix`: 0 or 1 bytes | 20 (0 bytes), 4 (1 byte) | `Digests`: 256 child digests of 8 bytes, concatenated (2,048 bytes) |
+//! | `Heads` | `prefix`: 1 or 2 bytes; `after`: a feed id or null | 2 | `Heads`: at most 4,096 heads of 73 bytes, concatenated (see "Heads" below) |
+//! | `Checkpoint` | `at`: a tree size or null; `since`: a tree size | 2 (`at` null), 10 (`at` set: the responder signs a note) | `Checkpoint { note, proof }`: its latest signed checkpoint note (`at` null) or one it signs now for its tree at size `at`, and the RFC 9162 consistency proof from size `since` to the note's size, as 32-byte hashes (none for `since` = 0) |
+//! | `Cosign` | `note`: a checkpoint note with the requester's cosignature, at most 16 KiB | 4 | `Done` when a cosignature of the responder's latest checkpoint was taken (from a member, or without a member list from the sending node's own key) |
+//! | `Fork` | `first`, `second`: two notes of one origin for one size with different roots, at most 16 KiB each | 4 | `Done` when the evidence is new or known |
+//!
+//! `Entries` items are encoded `SignedEntry`s, each a byte string. Any request may instead be
+//! answered `Refused(reason)`, a text the requester only logs (a `Refused` answer is no offence).
+//! A request that breaks the table (more than 64 ids, wants or feeds; a prefix of another length;
+//! a note over 16 KiB) is answered `Refused` and counts as a bad message against the requester.
+//! A `Digests` or `Heads` request answered with another kind, and a malformed `Digests`, `Heads`
+//! or `Checkpoint` answer (a wrong length; proof hashes that are not 32 bytes), count as a bad
+//! message against the responder; other unexpected answers are ignored.
+//!
+//! ## Examples (CBOR diagnostic notation, then hex)
+//!
+//! Ids are shown as the 32 bytes `00 01 … 1f`, `[0, 1, …, 31]`, which show both integer forms:
+//! `F` below stands for the array `[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+//! 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]`, whose encoding is
+//! `9820 000102030405060708090a0b0c0d0e0f1011121314151617 1818 1819 181a 181b 181c 181d 181e 181f`.
+//!
+//! ```text
+//! {"Range": {"feed": F, "from_seq": 5, "limit": 256}}
+//!   a1 65 52616e6765 a3 64 66656564 F 68 66726f6d5f736571 05 65 6c696d6974 190100
+//! {"Entries": {"ids": [F]}}
+//!   a1 67 456e7472696573 a1 63 696473 81 F
+//! {"Ranges": {"wants": [[F, 0]]}}
+//!   a1 66 52616e676573 a1 65 77616e7473 81 82 F 00
+//! {"Proofs": {"feeds": [F]}}
+//!   a1 66 50726f6f6673 a1 65 6665656473 81 F
+//! {"Digests": {"prefix": []}}
+//!   a1 67 44696765737473 a1 66 707265666978 80
+//! {"Digests": {"prefix": [171]}}
+//!   a1 67 44696765737473 a1 66 707265666978 81 18ab
+//! {"Heads": {"prefix": [171, 205], "after": null}}
+//!   a1 65 4865616473 a2 66 707265666978 82 18ab 18cd 65 6166746572 f6
+//! {"Heads": {"prefix": [0, 1], "after": F}}
+//!   a1 65 4865616473 a2 66 707265666978 82 00 01 65 6166746572 F
+//! {"Checkpoint": {"at": null, "since": 0}}
+//!   a1 6a 436865636b706f696e74 a2 62 6174 f6 65 73696e6365 00
+//! {"Checkpoint": {"at": 1000, "since": 900}}
+//!   a1 6a 436865636b706f696e74 a2 62 6174 1903e8 65 73696e6365 190384
+//! {"Cosign": {"note": "…"}}
+//!   a1 66 436f7369676e a1 64 6e6f7465 <text string>
+//! {"Fork": {"first": "…", "second": "…"}}
+//!   a1 64 466f726b a2 65 6669727374 <text string> 66 7365636f6e64 <text string>
+//! ```
+//!
+//! Answers:
+//!
+//! ```text
+//! {"Entries": [h'0a…', h'0a…']}           a1 67 456e7472696573 82 <byte string> <byte string>
+//! {"Entries": []}                         a1 67 456e7472696573 80
+//! {"Digests": h'…' (2,048 bytes)}         a1 67 44696765737473 590800 <2,048 bytes>
+//! {"Heads": h'…' (73 × n bytes)}          a1 65 4865616473 <byte string>
+//! {"Checkpoint": {"note": "…", "proof": [h'…' (32 bytes), …]}}
+//!   a1 6a 436865636b706f696e74 a2 64 6e6f7465 <text string> 65 70726f6f66 <array of byte strings>
+//! "Done"                                  64 446f6e65
+//! {"Refused": "rate limited; slow down"}  a1 67 52656675736564 77 72617465206c696d697465643b20736c6f7720646f776e
+//! ```
+//!
+//! ## Rates and offences
+//!
+//! Each peer has a token bucket for sync requests: 2,000 cost units a second, a burst of 4,000
+//! (`REQUEST_RATE`, `REQUEST_BURST` in [`super::discipline`]); a request over it is answered
+//! `Refused("rate limited; slow down")` and counts as over-rate. This node paces its own requests
+//! to each peer at half that (1,000 a second, a burst of 2,000), at most 32 in flight, so an
+//! honest node never trips a peer's limit. Pushed entries: 20,000 a second, a burst of 40,000 per
+//! peer (`GOSSIP_RATE`, `GOSSIP_BURST`); above that they are ignored: not processed, not
+//! forwarded, not penalised. Entries refused as belonging to another branch of a forked feed
+//! (`wrong-prev`, `unproven-conflict`): 50 a second, a burst of 500 per peer (`BRANCH_RATE`,
+//! `BRANCH_BURST`); never an offence, but while the peer's budget is spent its pushes are ignored
+//! and the entries in its sync answers are not processed (anti-entropy fetches what is valid
+//! later). Offences weigh: invalid entry 20, garbage 20, bad message 10, over-rate 2; a peer's
+//! score halves every 60 s and at 100 the peer is banned for 10 minutes. Gossipsub's own peer
+//! score (fed with this one) bans a peer below -80.
+//!
+//! # Anti-entropy
+//!
+//! **Head digest.** One feed's contribution, 16 bytes: for a feed that is not frozen,
+//! `BLAKE3(feed id ‖ head seq (8 bytes, big-endian) ‖ head entry id ‖ 0x00)[..16]`; for a frozen
+//! feed, `BLAKE3(feed id ‖ 0x01)[..16]` (no domain prefix in either; see
+//! [`crate::ledger::head_digest`]). A frozen feed leaves its head out so that nodes holding
+//! different branches of it agree once both have frozen it; the flag is in so that a node that
+//! missed the equivocation finds the feed differing.
+//!
+//! **`Digests { prefix }`.** Child `i` (0..=255) under `prefix` is the XOR of the head digests of
+//! the feeds whose id starts with `prefix ‖ i` (16 zero bytes when there are none). The answer
+//! carries the first [`DIGEST_BYTES`] (8) bytes of each child, children in order.
+//!
+//! **`Heads { prefix, after }`.** The answer is the responder's feeds whose id starts with
+//! `prefix`, ascending by id (unsigned bytes), each strictly after `after` when it is set, at
+//! most [`MAX_HEADS`] (4,096); each head is 73 bytes: feed id (32) ‖ head seq (8, big-endian) ‖
+//! head entry id (32) ‖ frozen (`0x00` or `0x01`). A page shorter than 4,096 is the last; after a
+//! full page the requester asks for the next with `after` = the page's last feed id. A page that
+//! is not a whole number of heads, longer than 4,096, with another frozen byte, a feed outside
+//! the prefix, not strictly ascending, or not after `after`, is a bad message.
+//!
+//! **A round** (what this node does; only the answers' rules above are binding on a peer). When
+//! a peer subscribes to the topic, every 30 s, after pulled entries are accepted, and after a
+//! failed exchange, a node asks the peer `Digests { [] }`. For each child where the peer's digest is not zero and differs from its own:
+//! if its own is zero, `Heads { [i] }`; otherwise `Digests { [i] }` and then, for each differing
+//! non-zero child `j`, `Heads { [i, j] }`. For each of the peer's heads: a feed frozen there and
+//! not here is asked for with `Proofs`; a feed frozen here is not pulled further; an unknown feed
+//! is pulled from seq 0, a feed the peer is ahead in from this node's head seq + 1, and a feed
+//! where both hold another entry at the same seq from that seq (which shows the fork). Pulls go
+//! out as `Ranges` of at most 64 wants and `Proofs` of at most 64 feeds. A full page of one
+//! feed's entries (256) is followed by a `Range` from the next seq; a batch of ranges cut at 256
+//! entries, by a new round.
+//!
+//! # Another branch of a forked feed
+//!
+//! Some refusals depend on which branch of a feed a node holds, not on the sender: `wrong-prev`
+//! (an entry at this node's head seq + 1 whose `prev` is not this node's head) and
+//! `unproven-conflict` (another entry at a seq this node holds, not signed by the author's keys as
+//! of the seq before it on this node's branch). Each names `fetch_from`, on this node's branch:
+//! for `wrong-prev`, the seq of the inception or of the latest `Rotation` at or before the head
+//! seq; for `unproven-conflict` at seq `s`, the seq of the inception or of the latest `Rotation`
+//! at or before `s − 1`; 0 when `s` is 0 or when this node has a hole below its head. The
+//! sender's entries from there on either show the fork (an equivocation, judged by keys both
+//! branches share) or are refused in turn with a `fetch_from` further back, so successive pulls
+//! reach the fork. Rules:
+//!
+//! - The node asks the peer that sent the entry for a **branch pull**: `Range { feed, from_seq:
+//!   fetch_from, limit: 256 }`. Its answer must hold only entries of that feed at seq ≥
+//!   `from_seq`; anything else is a bad message, and none of it is processed.
+//! - From the answer to a branch pull of `(feed, from_seq)`, a further branch pull of that feed is
+//!   made only if the new `fetch_from` is below `from_seq` (from any other pulled answer: below
+//!   the lowest seq of that feed in it), at most one per feed per answer. Pulls of a feed thus
+//!   reach strictly further back each time, and a peer that serves entries proving nothing
+//!   cannot make two nodes loop. The `Range` that continues a full page is checked the same way.
+//! - After gossip, at most one branch pull per refused entry; and refused entries count against
+//!   the sender's budget of entries from other branches (rate-limited per peer, see
+//!   [`super::discipline`]).
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -58,10 +281,15 @@ pub fn identify_version(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/2.0.0", network(genesis_digest))
 }
 
-/// A pull request.
+/// A pull request: one CBOR item per stream (see the module docs, "Encoding"; ids are arrays of
+/// 32 integers, not byte strings). Each variant's cost against the peer's rate budget is in the
+/// module docs, "Messages".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncRequest {
-    /// Entries of `feed` from `from_seq`, at most `limit` (capped at [`MAX_RANGE`]).
+    /// Entries of `feed` from `from_seq`, at most `limit` (capped at [`MAX_RANGE`]): the
+    /// responder's own branch, ascending by seq. As a branch pull (module docs, "Another branch
+    /// of a forked feed"), an answer holding anything but `feed`'s entries at seq ≥ `from_seq` is
+    /// a bad message.
     Range {
         /// Feed id.
         feed: [u8; 32],
@@ -70,32 +298,37 @@ pub enum SyncRequest {
         /// Most entries.
         limit: u32,
     },
-    /// Entries by id (at most [`MAX_IDS`]).
+    /// Entries by id (at most [`MAX_IDS`]): those the responder holds, in the order asked.
     Entries {
         /// Entry ids.
         ids: Vec<[u8; 32]>,
     },
-    /// Several feed ranges at once (at most [`MAX_IDS`] feeds, [`MAX_RANGE`] entries in all).
+    /// Several feed ranges at once (at most [`MAX_IDS`] feeds, [`MAX_RANGE`] entries in all):
+    /// each want's entries in order, until the total is reached.
     Ranges {
-        /// `(feed, from_seq)` pairs.
+        /// `(feed, from_seq)` pairs, each a CBOR array of 2.
         wants: Vec<([u8; 32], u64)>,
     },
-    /// The equivocation proofs (both entries) of frozen feeds (at most [`MAX_IDS`] feeds).
+    /// The equivocation proofs of frozen feeds (at most [`MAX_IDS`] feeds): for each feed, each
+    /// pair the responder keeps, the entry it held first and the conflicting one second.
     Proofs {
         /// Feed ids.
         feeds: Vec<[u8; 32]>,
     },
-    /// Anti-entropy: the 256 child digests under a feed-id prefix of 0 or 1 bytes.
+    /// Anti-entropy: the 256 child digests under a feed-id prefix of 0 or 1 bytes (module docs,
+    /// "Anti-entropy").
     Digests {
-        /// The prefix.
+        /// The prefix (a CBOR array of integers, not a byte string).
         prefix: Vec<u8>,
     },
-    /// Anti-entropy: the heads of the feeds under a feed-id prefix of 1 or 2 bytes, in feed-id
-    /// order, at most [`MAX_HEADS`], starting after feed `after` (the last of a full page).
+    /// Anti-entropy: the heads of the feeds under a feed-id prefix of 1 or 2 bytes, ascending by
+    /// feed id (unsigned bytes), strictly after feed `after`, at most [`MAX_HEADS`]. A shorter
+    /// page is the last; after a full one the requester asks again with `after` = its last feed.
+    /// A page breaking these rules is a bad message.
     Heads {
-        /// The prefix.
+        /// The prefix (a CBOR array of integers, not a byte string).
         prefix: Vec<u8>,
-        /// The last feed of the page before (none: from the start).
+        /// The last feed of the page before (none, `null` or absent: from the start).
         after: Option<[u8; 32]>,
     },
     /// Witnessing: the responder's latest signed checkpoint (`at: None`), or one it signs now for
@@ -120,14 +353,16 @@ pub enum SyncRequest {
     },
 }
 
-/// A pull response. Byte strings travel as CBOR byte strings (not arrays of numbers).
+/// A pull response: one CBOR item. `ByteBuf`s travel as CBOR byte strings (not arrays of
+/// numbers); `Done` is the text string `"Done"`, every other variant a one-pair map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncResponse {
-    /// Encoded `SignedEntry`s the node holds, in feed order for a range.
+    /// Encoded `SignedEntry`s the node holds, each a byte string; in feed order for a range.
     Entries(Vec<ByteBuf>),
-    /// 256 child digests of [`DIGEST_BYTES`] each, concatenated.
+    /// 256 child digests of [`DIGEST_BYTES`] each, concatenated (exactly 2,048 bytes).
     Digests(ByteBuf),
-    /// Heads of [`HEAD_BYTES`] each, concatenated (at most [`MAX_HEADS`]).
+    /// Heads of [`HEAD_BYTES`] each, concatenated (at most [`MAX_HEADS`]): feed id ‖ head seq
+    /// (8, BE) ‖ head entry id ‖ frozen (`0x00` or `0x01`).
     Heads(ByteBuf),
     /// A signed checkpoint note and a consistency proof (32-byte hashes).
     Checkpoint {
@@ -136,9 +371,10 @@ pub enum SyncResponse {
         /// The proof from the size asked.
         proof: Vec<ByteBuf>,
     },
-    /// Taken.
+    /// Taken (the answer to `Cosign` and `Fork`).
     Done,
-    /// The request was refused (too large, malformed, over the rate).
+    /// The request was refused (over a limit, breaking the protocol, over the rate, or nothing
+    /// to give): a reason for logs. No offence for the responder.
     Refused(String),
 }
 
