@@ -740,7 +740,11 @@ mod tests {
                 );
                 let mut asked = asked;
                 asked.sort();
-                assert_eq!(asked, ["a", "b"], "both tried before giving up; no lower proof");
+                assert_eq!(
+                    asked,
+                    ["a", "b"],
+                    "both tried before giving up; no lower proof"
+                );
             }
             // One of them refuted, the other unreachable: still a deny.
             let (out, _) = run_with(&order, 2, |node| match node {
@@ -808,8 +812,14 @@ mod tests {
         // The citizen forked its feed: the honest nodes froze it and deny; the liar proves the
         // longer branch, whose head still holds the grant. Before, its higher head won.
         let answers = [
-            because(answer("a", Some((5, id(5))), Deny), pb::Reason::SubjectFrozen),
-            because(answer("b", Some((5, id(5))), Deny), pb::Reason::SubjectFrozen),
+            because(
+                answer("a", Some((5, id(5))), Deny),
+                pb::Reason::SubjectFrozen,
+            ),
+            because(
+                answer("b", Some((5, id(5))), Deny),
+                pb::Reason::SubjectFrozen,
+            ),
             because(answer("liar", Some((6, id(6))), Allow), pb::Reason::Granted),
         ];
         for order in orders(&answers) {
@@ -825,14 +835,21 @@ mod tests {
         }
         // One frozen report is enough, even from a lower head than two agreeing ALLOWs.
         let answers = [
-            because(answer("x", Some((4, id(4))), Deny), pb::Reason::SubjectFrozen),
+            because(
+                answer("x", Some((4, id(4))), Deny),
+                pb::Reason::SubjectFrozen,
+            ),
             answer("y", Some((5, id(5))), Allow),
             answer("z", Some((5, id(5))), Allow),
         ];
         for order in orders(&answers) {
             let (out, _) = run(&order, 2, &["x", "y", "z"]);
             assert_eq!(out.decision, Deny, "{:?}: {}", names(&order), out.why);
-            assert!(out.why.ends_with("frozen after a fork, says x"), "{}", out.why);
+            assert!(
+                out.why.ends_with("frozen after a fork, says x"),
+                "{}",
+                out.why
+            );
         }
     }
 

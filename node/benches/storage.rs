@@ -8,7 +8,7 @@
 //!
 //! Options: `--sizes 100000,1000000`, `--engine fjall|sled` (default fjall), `--json PATH`.
 
-#[path = "../tests/common/proc.rs"]
+#[path = "../tests/daemon/common/proc.rs"]
 mod proc;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

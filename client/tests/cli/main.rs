@@ -5,5 +5,5 @@
 mod common;
 
 mod audit;
-mod scripted;
 mod cli_human;
+mod scripted;

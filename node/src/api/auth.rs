@@ -70,7 +70,11 @@ impl Session {
         if self.expires_ms <= now_ms {
             return Err(Self::expired());
         }
-        self.same_key(ledger.collector_state(&self.collector).map_err(Status::from)?)
+        self.same_key(
+            ledger
+                .collector_state(&self.collector)
+                .map_err(Status::from)?,
+        )
     }
 
     /// [`Session::check`] from cached facts only, without waiting for any lock (for async

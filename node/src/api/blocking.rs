@@ -302,13 +302,11 @@ mod tests {
         // (the paused clock stands still while the blocking task runs).
         let mut back = Vec::new();
         for _ in 0..limiter.per_collector() {
-            let permit = tokio::time::timeout(
-                Duration::from_secs(60),
-                limiter.acquire(FeedId([1; 32])),
-            )
-            .await
-            .expect("the task's permit is back")
-            .expect("a permit");
+            let permit =
+                tokio::time::timeout(Duration::from_secs(60), limiter.acquire(FeedId([1; 32])))
+                    .await
+                    .expect("the task's permit is back")
+                    .expect("a permit");
             back.push(permit);
         }
     }

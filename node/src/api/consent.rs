@@ -154,9 +154,9 @@ impl Decider {
                 && let Ok(subject) = FeedId::from_slice(&request.subject)
                 && let Ok(grant) = EntryId::from_slice(&answer.grant)
             {
-                *revocations.entry(grant).or_insert_with(|| {
-                    evidence::revocation(&self.ledger, &subject, &grant, cancel)
-                })
+                *revocations
+                    .entry(grant)
+                    .or_insert_with(|| evidence::revocation(&self.ledger, &subject, &grant, cancel))
             } else {
                 None
             };

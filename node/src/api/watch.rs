@@ -649,7 +649,10 @@ mod tests {
     use crate::store::memory::MemoryStore;
 
     fn reason(status: &Status) -> Option<&str> {
-        status.metadata().get(REASON_KEY).and_then(|v| v.to_str().ok())
+        status
+            .metadata()
+            .get(REASON_KEY)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// A ledger holding the fixture scene, and the scene's collector.
@@ -877,7 +880,10 @@ mod tests {
             .await
             .expect("the stream ends soon after the rotation")
             .expect("the stream's task");
-        assert!(started.elapsed() < Duration::from_secs(40), "before the send deadline");
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "before the send deadline"
+        );
         let status = events
             .next()
             .await

@@ -35,11 +35,7 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
 
     /// The first key in `[from, to)`, through the staged writes (a rotation staged earlier in
     /// the same group counts).
-    pub fn first_in_range(
-        &self,
-        from: &[u8],
-        to: &[u8],
-    ) -> Result<Option<Pair>, StoreError> {
+    pub fn first_in_range(&self, from: &[u8], to: &[u8]) -> Result<Option<Pair>, StoreError> {
         let mut first = None;
         for pair in self.store.scan_range(from, to) {
             let (key, value) = pair?;

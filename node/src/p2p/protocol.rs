@@ -474,4 +474,81 @@ mod tests {
         let encoded = cbor4ii::serde::to_vec(Vec::new(), &response).expect("encodes");
         assert!(encoded.len() < 256 * DIGEST_BYTES + 32, "{}", encoded.len());
     }
+
+    /// The encodings the module docs show a second implementer are the ones this node sends (the
+    /// pieces below are the docs' hex, spaces removed).
+    #[test]
+    fn the_documented_examples_are_the_bytes_on_the_wire() {
+        let f: [u8; 32] = std::array::from_fn(|i| i as u8);
+        let f_hex = concat!(
+            "9820",
+            "000102030405060708090a0b0c0d0e0f1011121314151617",
+            "1818181918",
+            "1a181b181c181d181e181f"
+        );
+        let encode =
+            |r: &SyncRequest| hex::encode(cbor4ii::serde::to_vec(Vec::new(), r).expect("encodes"));
+        let cases: Vec<(SyncRequest, String)> = vec![
+            (
+                SyncRequest::Range {
+                    feed: f,
+                    from_seq: 5,
+                    limit: 256,
+                },
+                format!("a16552616e6765a36466656564{f_hex}6866726f6d5f73657105656c696d6974190100"),
+            ),
+            (
+                SyncRequest::Entries { ids: vec![f] },
+                format!("a167456e7472696573a16369647381{f_hex}"),
+            ),
+            (
+                SyncRequest::Ranges {
+                    wants: vec![(f, 0)],
+                },
+                format!("a16652616e676573a16577616e74738182{f_hex}00"),
+            ),
+            (
+                SyncRequest::Proofs { feeds: vec![f] },
+                format!("a16650726f6f6673a165666565647381{f_hex}"),
+            ),
+            (
+                SyncRequest::Digests { prefix: vec![] },
+                "a16744696765737473a16670726566697880".into(),
+            ),
+            (
+                SyncRequest::Digests { prefix: vec![171] },
+                "a16744696765737473a1667072656669788118ab".into(),
+            ),
+            (
+                SyncRequest::Heads {
+                    prefix: vec![171, 205],
+                    after: None,
+                },
+                "a1654865616473a2667072656669788218ab18cd656166746572f6".into(),
+            ),
+            (
+                SyncRequest::Heads {
+                    prefix: vec![0, 1],
+                    after: Some(f),
+                },
+                format!("a1654865616473a266707265666978820001656166746572{f_hex}"),
+            ),
+            (
+                SyncRequest::Checkpoint { at: None, since: 0 },
+                "a16a436865636b706f696e74a2626174f66573696e636500".into(),
+            ),
+            (
+                SyncRequest::Checkpoint {
+                    at: Some(1000),
+                    since: 900,
+                },
+                "a16a436865636b706f696e74a26261741903e86573696e6365190384".into(),
+            ),
+        ];
+        for (request, documented) in cases {
+            assert_eq!(encode(&request), documented, "{request:?}");
+        }
+        let done = cbor4ii::serde::to_vec(Vec::new(), &SyncResponse::Done).expect("encodes");
+        assert_eq!(hex::encode(done), "64446f6e65");
+    }
 }

@@ -216,7 +216,11 @@ fn a_revocation_proof_beside_a_payload_naming_none_is_ignored() {
         assert!(!v.revocation_included);
     }
     get(1, &mut old).index += 1;
-    assert!(!verify_decision(&old, &p).expect("ignored").revocation_included);
+    assert!(
+        !verify_decision(&old, &p)
+            .expect("ignored")
+            .revocation_included
+    );
     old.revocation_inclusion = None;
     let v = verify_decision(&old, &p).expect("verifies without the proof");
     assert!(v.grant_included && !v.revocation_included);

@@ -3,7 +3,7 @@
 //! grants until the node dies under them, reporting every acknowledged entry.
 #![allow(dead_code)]
 
-#[path = "../../../../tests/http.rs"]
+#[path = "../../../../tests/src/http.rs"]
 pub mod http;
 pub mod proc;
 

@@ -152,9 +152,15 @@ async fn a_quorum_outvotes_a_node_that_withholds_a_revocation() {
     let mut reads = consent_client::node::NodeClient::connect(&a.url())
         .await
         .expect("reads");
-    let upto = reads.feed_upto(&alice.feed(), grant.seq).await.expect("feed");
+    let upto = reads
+        .feed_upto(&alice.feed(), grant.seq)
+        .await
+        .expect("feed");
     assert!(upto.len() == 2 && upto.last().map(|e| e.id) == Some(grant.id));
-    let all = reads.feed_upto(&alice.feed(), u64::MAX).await.expect("feed");
+    let all = reads
+        .feed_upto(&alice.feed(), u64::MAX)
+        .await
+        .expect("feed");
     assert!(all.len() == 3 && all.last().map(|e| e.id) == Some(revoke.id));
 
     // Fewer than k answers: deny, whatever the one node says.

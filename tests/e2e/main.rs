@@ -1,0 +1,21 @@
+//! Multi-node and end-to-end scenarios: real nodes on 127.0.0.1 with ephemeral ports and
+//! temporary directories, driven through gRPC, libp2p, HTTP, a headless browser and a Python
+//! client (`tests/interop/`). One test binary: each scenario file used to be its own binary and
+//! link the whole node. The harness they share is the `consent-tests` library (`tests/src/`).
+//!
+//! Run one scenario: `cargo nextest run -p consent-tests -E 'test(/^replication::/)'`.
+
+mod byzantine;
+mod cache;
+mod decisions;
+mod forks;
+mod interop;
+mod log;
+mod metrics;
+mod reads;
+mod replication;
+mod sessions;
+mod single_node;
+mod transparency;
+mod watch;
+mod witness;
