@@ -111,7 +111,12 @@ async fn human_output_of_every_command_reads_as_sentences() {
     assert!(out.contains("Rotated 1 feed(s)"), "{out}");
     let out = env.ok("none.json", &["vocab"]).await;
     assert!(
-        out.contains("purposes:") && out.contains("sell-data") && out.contains("requests:"),
+        out.contains("purposes (--purpose):")
+            && out.contains("sell-data")
+            && out.contains("data categories (--category):")
+            && !out.contains("categorys")
+            && out.contains("requests (consent request COLLECTOR KIND):")
+            && out.ends_with('\n'),
         "{out}"
     );
     let lines = env
