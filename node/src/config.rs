@@ -256,7 +256,12 @@ impl Default for Config {
 /// `$HOME/.local/share/consent-ledger/node`, else `./consent-data`. A variable set to the empty
 /// string counts as unset (as the XDG rule says), so it never makes the path relative.
 pub fn default_data_dir() -> PathBuf {
-    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    data_dir_from(|name| std::env::var_os(name))
+}
+
+/// [`default_data_dir`] with the environment given.
+fn data_dir_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
     if let Some(dir) = set("CONSENT_DATA_DIR") {
         return PathBuf::from(dir);
     }
@@ -358,6 +363,31 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_data_directory_lookup_treats_empty_variables_as_unset() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert_eq!(
+            data_dir_from(env(&[("XDG_DATA_HOME", ""), ("HOME", "/home/ana")])),
+            PathBuf::from("/home/ana/.local/share/consent-ledger/node")
+        );
+        assert_eq!(
+            data_dir_from(env(&[("CONSENT_DATA_DIR", ""), ("XDG_DATA_HOME", "/x")])),
+            PathBuf::from("/x/consent-ledger/node")
+        );
+        assert_eq!(
+            data_dir_from(env(&[("CONSENT_DATA_DIR", "/d")])),
+            PathBuf::from("/d")
+        );
+        assert_eq!(data_dir_from(env(&[])), PathBuf::from("consent-data"));
+    }
 
     #[test]
     fn example_config_parses_to_the_defaults() {

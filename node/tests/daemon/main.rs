@@ -1,5 +1,6 @@
 //! Tests of the `consentd` daemon as a process: `kill -9` during ingest (`crash`), kills inside a
-//! store flush (`crash_points`), the deploy files (`deploy`) and the mixed-load soak (`soak`).
+//! store flush (`crash_points`), the deploy files (`deploy`), what a lone node logs and leaves
+//! behind (`logs`) and the mixed-load soak (`soak`).
 //! One test binary: each links the whole node, so one link instead of four.
 
 mod common;
@@ -7,4 +8,5 @@ mod common;
 mod crash;
 mod crash_points;
 mod deploy;
+mod logs;
 mod soak;

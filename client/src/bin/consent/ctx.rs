@@ -43,13 +43,7 @@ impl Global {
         if let Some(p) = &self.keystore {
             return p.clone();
         }
-        // Set but empty counts as unset (the XDG rule): it must not make the path relative.
-        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let base = set("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .or_else(|| set("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(|| PathBuf::from("."));
-        base.join("consent-ledger/keystore.json")
+        default_keystore(|name| std::env::var_os(name))
     }
 
     pub async fn connect(&self) -> anyhow::Result<NodeClient> {
@@ -105,6 +99,17 @@ impl Global {
             master,
         )?)
     }
+}
+
+/// `$XDG_DATA_HOME/consent-ledger/keystore.json`, else under `$HOME/.local/share`, else `./`.
+/// Set but empty counts as unset (the XDG rule): it must not make the path relative.
+fn default_keystore(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let base = set("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| set("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("consent-ledger/keystore.json")
 }
 
 /// The passphrase from `CONSENT_PASSPHRASE`, or a hidden prompt (asked twice when `confirm`).
@@ -326,5 +331,29 @@ pub fn out(line: impl std::fmt::Display) {
         }
         eprintln!("consent: cannot write output: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_xdg_data_home_counts_as_unset() {
+        let env = |xdg: &'static str| {
+            move |name: &str| match name {
+                "XDG_DATA_HOME" => Some(std::ffi::OsString::from(xdg)),
+                "HOME" => Some(std::ffi::OsString::from("/home/ana")),
+                _ => None,
+            }
+        };
+        assert_eq!(
+            default_keystore(env("")),
+            PathBuf::from("/home/ana/.local/share/consent-ledger/keystore.json")
+        );
+        assert_eq!(
+            default_keystore(env("/data")),
+            PathBuf::from("/data/consent-ledger/keystore.json")
+        );
     }
 }
