@@ -5,10 +5,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Log targets kept quieter than the configured level.
+const QUIET: &str = "libp2p_kad::behaviour=error";
+
 /// Installs the global subscriber. Returns an error if one is installed already.
 pub fn init(format: LogFormat, level: &str) -> Result<(), String> {
+    // Kademlia warns "Failed to trigger bootstrap: No known peers" half a second after a node
+    // with no peers starts listening (and again whenever it has none): that is the normal state
+    // of a lone node, not something to act on. Its errors still show. RUST_LOG overrides all.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| EnvFilter::try_new(format!("{level},{QUIET}")))
         .map_err(|e| format!("invalid log level {level:?}: {e}"))?;
     // Colours only on a terminal: a log file or journald must not receive escape codes.
     let builder = tracing_subscriber::fmt()

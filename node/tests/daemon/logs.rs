@@ -36,8 +36,26 @@ fn a_lone_node_logs_plain_text_without_peer_warnings_and_cleans_up_its_address_f
         assert!(Instant::now() < deadline, "the node did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Kademlia warned at its first poll, right after the swarm started (the address files are
-    // written once everything listens).
+    // Kademlia warned half a second after the node started listening: wait until the node says
+    // it has been up for two seconds.
+    let url = format!(
+        "http://{}",
+        std::fs::read_to_string(dir.join("grpc.addr"))
+            .expect("grpc.addr")
+            .trim()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        while common::status(&url).await.uptime_s < 2 {
+            assert!(Instant::now() < deadline, "the node did not stay up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // Our gRPC connection goes with its runtime, so the stop below does not wait for it.
+    drop(runtime);
     let stopped = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
