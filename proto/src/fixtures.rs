@@ -130,19 +130,21 @@ pub fn citizen_granting_at(
     purpose: Purpose,
 ) -> (Author, Entry, Entry) {
     let (mut citizen, inception) = author(Role::Citizen, label, incepted_ms);
-    let g = append(
-        &mut citizen,
-        granted_ms,
-        grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[purpose],
-            &[DataCategory::Location],
-            T0,
-            None,
-        ),
-    );
+    let g = append(&mut citizen, granted_ms, location_grant(scene, purpose));
     (citizen, inception, g)
+}
+
+/// A grant of location data for `purpose` to the scene's collector under its policy, valid from
+/// `T0` until revoked.
+pub fn location_grant(scene: &Scene, purpose: Purpose) -> Body {
+    grant(
+        scene.collector.feed(),
+        scene.policy,
+        &[purpose],
+        &[DataCategory::Location],
+        T0,
+        None,
+    )
 }
 
 /// A small network: one registrar that accredits one collector, which has published a policy.

@@ -32,14 +32,7 @@ fn check_request(subject: FeedId, collector: FeedId) -> pb::CheckRequest {
 }
 
 async fn known(node: &TestNode, feed: &FeedId) -> bool {
-    node.ledger()
-        .await
-        .get_head(pb::GetHeadRequest {
-            feed: Bytes::copy_from_slice(&feed.0),
-            with_grants: false,
-        })
-        .await
-        .is_ok()
+    consent_tests::net::head(node, feed).await.is_some()
 }
 
 /// A grant of location data for service provision, by a new citizen `label`.

@@ -12,12 +12,10 @@ use std::time::Duration;
 use consent_proto::entry::{Author, Entry};
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::ids::FeedId;
-use consent_proto::pb;
-use consent_proto::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
+use consent_proto::vocab::{Purpose as P, RequestKind, Role};
 use consent_tests::eventually;
 use consent_tests::harness::{TestNode, fixture_genesis, submit, submit_ok};
-use consent_tests::net::{connected, head_seq};
-use prost::bytes::Bytes;
+use consent_tests::net::{connected, head, head_seq};
 
 const WAIT: Duration = Duration::from_secs(30);
 const ROUNDS: usize = 5;
@@ -53,14 +51,7 @@ fn fork(scene: &fixtures::Scene, label: &str, deep: bool) -> Fork {
     let mut granting = vec![fixtures::append(
         &mut g,
         T0 + DAY,
-        fixtures::grant(
-            scene.collector.feed(),
-            scene.policy,
-            &[P::ServiceProvision],
-            &[C::Location],
-            T0,
-            None,
-        ),
+        fixtures::location_grant(scene, P::ServiceProvision),
     )];
     if deep {
         let request = || fixtures::request(scene.collector.feed(), RequestKind::Access);
@@ -76,14 +67,7 @@ fn fork(scene: &fixtures::Scene, label: &str, deep: bool) -> Fork {
 }
 
 async fn frozen(node: &TestNode, feed: &FeedId) -> bool {
-    node.ledger()
-        .await
-        .get_head(pb::GetHeadRequest {
-            feed: Bytes::copy_from_slice(&feed.0),
-            with_grants: false,
-        })
-        .await
-        .is_ok_and(|r| r.into_inner().frozen)
+    head(node, feed).await.is_some_and(|h| h.frozen)
 }
 
 /// Sends a branch entry by entry (a refusal is fine: the node may already hold the other branch).

@@ -202,14 +202,7 @@ async fn populate(node: &TestNode, scene: &fixtures::Scene, label: &str, n: usiz
         let g = fixtures::append(
             &mut c,
             T0 + DAY,
-            fixtures::grant(
-                scene.collector.feed(),
-                scene.policy,
-                &[P::ServiceProvision],
-                &[C::Location],
-                T0,
-                None,
-            ),
+            fixtures::location_grant(scene, P::ServiceProvision),
         );
         feeds.push(c.feed());
         batch.push(c0.to_signed());

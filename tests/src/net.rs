@@ -53,8 +53,8 @@ fn check_request(subject: FeedId, collector: FeedId) -> pb::CheckRequest {
     }
 }
 
-/// The head seq of `feed` at `node` (None: unknown there).
-pub async fn head_seq(node: &TestNode, feed: &FeedId) -> Option<u64> {
+/// The head of `feed` at `node` (None: unknown there).
+pub async fn head(node: &TestNode, feed: &FeedId) -> Option<pb::GetHeadResponse> {
     let request = pb::GetHeadRequest {
         feed: Bytes::copy_from_slice(&feed.0),
         with_grants: false,
@@ -64,7 +64,12 @@ pub async fn head_seq(node: &TestNode, feed: &FeedId) -> Option<u64> {
         .get_head(request)
         .await
         .ok()
-        .map(|r| r.into_inner().seq)
+        .map(|r| r.into_inner())
+}
+
+/// The head seq of `feed` at `node` (None: unknown there).
+pub async fn head_seq(node: &TestNode, feed: &FeedId) -> Option<u64> {
+    head(node, feed).await.map(|h| h.seq)
 }
 
 /// Waits until every node has at least `n` peers.
