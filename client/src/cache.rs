@@ -224,9 +224,23 @@ impl DecisionCache {
         if !facts.live {
             return Err(Stale::NotLive);
         }
-        let age = facts.heard.map_or(Duration::MAX, |t| t.elapsed());
-        if age > self.0.config.max_stream_age {
-            return Err(Stale::TooOld(age));
+        // The protocol's freshness rule, with the stream's last event or heartbeat as the last
+        // contact; counted on the monotonic clock (a wall clock can jump): the last contact at
+        // 1 ms, now at 1 ms plus its age (0: never heard).
+        let age = facts.heard.map(|t| t.elapsed());
+        let demand = decide::Demand {
+            // At least 1 ms: to the rule 0 means no demand, to the cache it means never answer.
+            max_staleness_ms: u64::try_from(self.0.config.max_stream_age.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+            min_subject_seq: 0,
+        };
+        let age_ms = age.map_or(u64::MAX, |a| {
+            u64::try_from(a.as_millis()).unwrap_or(u64::MAX)
+        });
+        let last_contact_ms = u64::from(age.is_some());
+        if !decide::fresh(&demand, None, last_contact_ms, age_ms.saturating_add(1)) {
+            return Err(Stale::TooOld(age.unwrap_or(Duration::MAX)));
         }
         let deny = |reason| Cached {
             decision: Decision::Deny,

@@ -28,6 +28,13 @@
 //! [`QUESTION_TIME_TOLERANCE_MS`]) says whether consent was (or will be) in force *then*, as far
 //! as the node knows now; an allow for a past `at` is no consent to process data now, and the
 //! decision receipt says which kind of question it answers.
+//!
+//! **Freshness** ([`fresh`]) is part of the rule: a caller may demand that the answering party
+//! has heard from the network recently (`max_staleness_ms`) and knows the subject's feed up to a
+//! seq it has seen elsewhere (`min_subject_seq`, a consistency token); an answer that does not
+//! meet the demand is a deny, `NODE_NOT_FRESH` ([`with_freshness`]). A node applies it with its
+//! last contact with a member node; the collector SDK's decision cache with the last event or
+//! heartbeat of its watch stream. Both use these functions, so both fail closed alike.
 
 use std::collections::HashSet;
 
@@ -277,6 +284,52 @@ pub fn accredited(
         }
         AccreditationFacts::Suspended { .. } => false,
     })
+}
+
+/// What a caller demands of how current the answer is (0: no demand).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Demand {
+    /// The answering party must have heard from the network at most this long ago, ms.
+    pub max_staleness_ms: u64,
+    /// The answer must be based on the subject's feed up to at least this seq.
+    pub min_subject_seq: u64,
+}
+
+/// Whether an answer meets `demand`: based on the subject's head `subject_head_seq` (`None`:
+/// subject unknown), by a party whose last contact with the network was at `last_contact_ms`
+/// (Unix ms, 0: never), at `now_ms`. Times compare as integers (no wraparound).
+pub fn fresh(
+    demand: &Demand,
+    subject_head_seq: Option<u64>,
+    last_contact_ms: u64,
+    now_ms: u64,
+) -> bool {
+    let behind = demand.min_subject_seq > 0
+        && subject_head_seq.is_none_or(|seq| seq < demand.min_subject_seq);
+    let stale = demand.max_staleness_ms > 0
+        && (last_contact_ms == 0
+            || now_ms.saturating_sub(last_contact_ms) > demand.max_staleness_ms);
+    !behind && !stale
+}
+
+/// `outcome`, or a deny with reason `NODE_NOT_FRESH` (keeping the grant and head it named) when
+/// the answer does not meet `demand` ([`fresh`]).
+pub fn with_freshness(
+    outcome: Outcome,
+    demand: &Demand,
+    last_contact_ms: u64,
+    now_ms: u64,
+) -> Outcome {
+    let head = outcome.subject_head.map(|(seq, _)| seq);
+    if fresh(demand, head, last_contact_ms, now_ms) {
+        outcome
+    } else {
+        Outcome {
+            decision: Decision::Deny,
+            reason: Reason::NodeNotFresh,
+            ..outcome
+        }
+    }
 }
 
 #[cfg(test)]

@@ -117,19 +117,16 @@ impl Decider {
         log_size: u64,
         now: u64,
     ) -> pb::CheckResponse {
-        let mut answer = response(outcome, log_size, query.at_ms, now);
-        answer.peer_contact_ms = self.ledger.peer_contact_ms();
-        let behind = request.min_subject_seq > 0
-            && outcome
-                .subject_head
-                .is_none_or(|(seq, _)| seq < request.min_subject_seq);
-        let stale = request.max_staleness_ms > 0
-            && (answer.peer_contact_ms == 0
-                || now.saturating_sub(answer.peer_contact_ms) > request.max_staleness_ms);
-        if behind || stale {
-            answer.decision = pb::Decision::Deny as i32;
-            answer.reason = pb::Reason::NodeNotFresh as i32;
-        }
+        // The caller's freshness demand is part of the rule (consent_proto::decide::fresh).
+        let peer_contact_ms = self.ledger.peer_contact_ms();
+        let demand = consent_proto::decide::Demand {
+            max_staleness_ms: request.max_staleness_ms,
+            min_subject_seq: request.min_subject_seq,
+        };
+        let outcome =
+            consent_proto::decide::with_freshness(*outcome, &demand, peer_contact_ms, now);
+        let mut answer = response(&outcome, log_size, query.at_ms, now);
+        answer.peer_contact_ms = peer_contact_ms;
         answer
     }
 

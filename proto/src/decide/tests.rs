@@ -480,3 +480,35 @@ fn question_time_marks_past_and_future_questions() {
     assert_eq!(question_time(0, NOW), QuestionTime::Past);
     assert_eq!(question_time(u64::MAX, NOW), QuestionTime::Future);
 }
+
+#[test]
+fn freshness_denies_a_stale_or_behind_answer_and_nothing_else() {
+    use super::{Demand, fresh};
+    let none = Demand::default();
+    assert!(fresh(&none, None, 0, 1_000), "no demand, no deny");
+    let recent = Demand {
+        max_staleness_ms: 500,
+        min_subject_seq: 0,
+    };
+    assert!(fresh(&recent, None, 600, 1_000));
+    assert!(
+        fresh(&recent, None, 500, 1_000),
+        "exactly the limit is fresh"
+    );
+    assert!(!fresh(&recent, None, 499, 1_000), "older than the limit");
+    assert!(
+        !fresh(&recent, None, 0, 1_000),
+        "never heard from the network"
+    );
+    assert!(
+        fresh(&recent, None, 2_000, 1_000),
+        "a contact after now is not stale"
+    );
+    let token = Demand {
+        max_staleness_ms: 0,
+        min_subject_seq: 3,
+    };
+    assert!(fresh(&token, Some(3), 0, 0));
+    assert!(!fresh(&token, Some(2), 0, 0), "behind the token");
+    assert!(!fresh(&token, None, 0, 0), "unknown subject, token given");
+}
