@@ -211,6 +211,10 @@ pub struct GrpcSection {
     /// Time limit for one unary request.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// At shutdown, how long calls in flight may finish before their connections are closed
+    /// (a client that stopped reading cannot hold the stop up longer).
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
 }
 
 impl Default for LedgerSection {
@@ -229,6 +233,7 @@ impl Default for GrpcSection {
         Self {
             concurrency_per_connection: 256,
             request_timeout: Duration::from_secs(30),
+            drain: Duration::from_secs(10),
         }
     }
 }

@@ -336,6 +336,7 @@ impl Node {
         let serve_config = ServeConfig {
             concurrency_per_connection: config.grpc.concurrency_per_connection,
             request_timeout: config.grpc.request_timeout,
+            drain: config.grpc.drain,
         };
         let key = node_key.public();
         let stats = ledger.stats();

@@ -645,3 +645,62 @@ async fn a_clean_stop_removes_every_address_file() {
         assert!(!node.dir.join(name).exists(), "{name} after a clean stop");
     }
 }
+
+/// A client that stops polling its connection (a suspended process) cannot hold up a node's
+/// stop beyond the drain time: without the bound, the stop waited for HTTP/2 keepalive to give
+/// up on it, close to a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_does_not_hold_up_a_stop() {
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = consent_node::config::Config {
+        data_dir: dir.path().join("node"),
+        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+        grpc: consent_node::config::GrpcSection {
+            drain: Duration::from_millis(300),
+            ..Default::default()
+        },
+        ..consent_node::config::Config::default()
+    };
+    let node = consent_node::Node::start(config).await.expect("node");
+    let url = node.grpc_url();
+    // A client on a runtime of its own that answers one call, then is never polled again.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let frozen = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let channel = runtime.block_on(async {
+            let channel = tonic::transport::Channel::from_shared(url)
+                .expect("url")
+                .connect()
+                .await
+                .expect("connect");
+            pb::node_client::NodeClient::new(channel.clone())
+                .status(pb::StatusRequest {})
+                .await
+                .expect("status");
+            channel
+        });
+        ready_tx.send(()).expect("ready");
+        let _ = release_rx.recv();
+        drop((channel, runtime));
+    });
+    ready_rx.recv().expect("the client made its call");
+    let started = Instant::now();
+    node.shutdown();
+    tokio::time::timeout(Duration::from_secs(15), node.join())
+        .await
+        .expect("the stop is not held up by the frozen client")
+        .expect("stops cleanly");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(release_tx);
+    frozen.join().expect("client thread");
+}

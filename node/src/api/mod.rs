@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub concurrency_per_connection: usize,
     /// Unary request time limit.
     pub request_timeout: Duration,
+    /// At shutdown, how long calls in flight may finish before their connections are dropped.
+    pub drain: Duration,
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then ends watch streams and
@@ -92,7 +94,7 @@ pub async fn serve(
     let node_service = pb::node_server::NodeServer::new(node::NodeService::new(ledger, info))
         .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
-    tonic::transport::Server::builder()
+    let serving = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -107,9 +109,25 @@ pub async fn serve(
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown.clone().cancelled_owned(),
-        )
-        .await
-        .map_err(ServeError::Transport)
+        );
+    tokio::pin!(serving);
+    tokio::select! {
+        served = &mut serving => return served.map_err(ServeError::Transport),
+        () = shutdown.cancelled() => {}
+    }
+    // Shutting down: no new connections; calls in flight get `drain` to finish. A connection
+    // whose client stopped reading (or stopped answering pings) would hold the stop up until
+    // HTTP/2 keepalive gave up, close to a minute: it is dropped with the server instead.
+    match tokio::time::timeout(config.drain, &mut serving).await {
+        Ok(served) => served.map_err(ServeError::Transport),
+        Err(_) => {
+            tracing::warn!(
+                drain = ?config.drain,
+                "gRPC connections still open at the end of the drain time; closing them"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// The server could not run.
