@@ -405,7 +405,8 @@ impl Node {
                     })
                 };
                 let shutdown = cancel.clone();
-                let served = api::serve(
+                let drain = serve_config.drain;
+                let serving = api::serve(
                     listener,
                     ledger.clone(),
                     node_key,
@@ -413,41 +414,41 @@ impl Node {
                     checkpoints,
                     serve_config,
                     shutdown,
-                )
-                .await;
-                // Ordered shutdown: RPCs are drained; stop the ticker; the writer finishes what
-                // is queued, flushes and stops; then the store closes when the last handle drops.
-                cancel.cancel();
-                let _ = ticker.await;
-                if let Some(p2p_task) = p2p_task {
-                    let _ = p2p_task.await;
-                }
-                ledger.shutdown().await;
-                let store = Arc::clone(ledger.store());
-                drop(ledger);
-                tokio::task::spawn_blocking(move || writer.join()).await?;
-                // Connection tasks that outlive the server may still hold a ledger handle for a
-                // moment; the store (and its file lock) closes when the last one is gone.
-                let deadline = Instant::now() + std::time::Duration::from_secs(10);
-                while Arc::strong_count(&store) > 1 && Instant::now() < deadline {
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                if Arc::strong_count(&store) > 1 {
-                    tracing::warn!(
-                        "the store is still in use 10 s after shutdown; closing it anyway"
-                    );
-                }
-                drop(store);
-                // The address files say where a running node listens: none outlives it.
-                if let Some(dir) = addr_file.parent() {
-                    for name in [ADDR_FILE, P2P_ADDR_FILE, METRICS_ADDR_FILE, SITE_ADDR_FILE] {
-                        let _ = std::fs::remove_file(dir.join(name));
+                );
+                tokio::pin!(serving);
+                let (mut ticker, mut p2p_task) = (Some(ticker), p2p_task);
+                // Supervision: the writer, the p2p task and the checkpoint ticker are critical.
+                // If one ends before the node is asked to stop, the node stops, saying which.
+                let failed = tokio::select! {
+                    served = &mut serving => {
+                        return finish(served.map_err(anyhow::Error::from), cancel, ticker, p2p_task, ledger, writer, addr_file).await;
                     }
+                    () = cancel.cancelled() => None,
+                    () = ledger.writer_stopped() => Some("the ledger's writer thread stopped (a panic is in the log above)".to_string()),
+                    ended = wait(&mut ticker) => Some(format!("the checkpoint ticker stopped ({ended})")),
+                    ended = wait(&mut p2p_task) => Some(format!("the p2p task stopped ({ended})")),
+                };
+                if let Some(why) = &failed {
+                    tracing::error!(reason = %why, "a critical part of the node stopped: stopping the node");
                 }
-                tracing::info!("node stopped; store flushed");
-                served.map_err(anyhow::Error::from)
+                cancel.cancel();
+                let served = match tokio::time::timeout(
+                    drain + std::time::Duration::from_secs(1),
+                    &mut serving,
+                )
+                .await
+                {
+                    Ok(served) => served.map_err(anyhow::Error::from),
+                    Err(_) => Ok(()),
+                };
+                let result = match failed {
+                    Some(why) => Err(anyhow::anyhow!("{why}")),
+                    None => served,
+                };
+                finish(result, cancel, ticker, p2p_task, ledger, writer, addr_file).await
             })
         };
+
         Ok(Node {
             p2p,
             grpc_addr,
@@ -499,4 +500,61 @@ impl Node {
         drop(ledger);
         task.await?
     }
+}
+
+/// Waits for a critical task to end, if there is one (forever otherwise); says how it ended and
+/// forgets it, so that it is not awaited twice.
+async fn wait(task: &mut Option<tokio::task::JoinHandle<()>>) -> String {
+    let Some(handle) = task.as_mut() else {
+        return std::future::pending().await;
+    };
+    let ended = handle.await;
+    *task = None;
+    match ended {
+        Ok(()) => "it returned".into(),
+        Err(e) if e.is_panic() => "it panicked; see the log".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The ordered end of a node, whatever ended it: background work stops, the writer finishes
+/// what is queued, flushes and stops, the store closes, the address files go. Returns `result`.
+async fn finish(
+    result: anyhow::Result<()>,
+    cancel: CancellationToken,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+    p2p_task: Option<tokio::task::JoinHandle<()>>,
+    ledger: Ledger,
+    writer: crate::ledger::WriterThread,
+    addr_file: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    cancel.cancel();
+    if let Some(ticker) = ticker {
+        let _ = ticker.await;
+    }
+    if let Some(p2p_task) = p2p_task {
+        let _ = p2p_task.await;
+    }
+    ledger.shutdown().await;
+    let store = Arc::clone(ledger.store());
+    drop(ledger);
+    tokio::task::spawn_blocking(move || writer.join()).await?;
+    // Connection tasks that outlive the server may still hold a ledger handle for a
+    // moment; the store (and its file lock) closes when the last one is gone.
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while Arc::strong_count(&store) > 1 && Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    if Arc::strong_count(&store) > 1 {
+        tracing::warn!("the store is still in use 10 s after shutdown; closing it anyway");
+    }
+    drop(store);
+    // The address files say where a running node listens: none outlives it.
+    if let Some(dir) = addr_file.parent() {
+        for name in [ADDR_FILE, P2P_ADDR_FILE, METRICS_ADDR_FILE, SITE_ADDR_FILE] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+    tracing::info!("node stopped; store flushed");
+    result
 }

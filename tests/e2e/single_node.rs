@@ -704,3 +704,28 @@ async fn a_client_that_stops_reading_does_not_hold_up_a_stop() {
     drop(release_tx);
     frozen.join().expect("client thread");
 }
+
+/// Supervision: when the ledger's writer thread dies (an injected panic, as a bug would), the
+/// node stops by itself with an error that names it, within the drain bound, and nothing it
+/// acknowledged is lost: started again on the same data directory, it holds every entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_writer_stops_the_node_with_a_clear_error_and_loses_nothing_acknowledged() {
+    use std::time::Duration;
+
+    let mut node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for e in &scene.entries {
+        submit_ok(&mut ledger, e).await;
+    }
+    let acknowledged = scene.entries.len() as u64;
+    let running = node.node.take().expect("running");
+    running.ledger().inject_writer_fault().await;
+    let ended = tokio::time::timeout(Duration::from_secs(30), running.join())
+        .await
+        .expect("the node stops by itself");
+    let error = ended.expect_err("a dead writer is an error, not a clean stop");
+    assert!(error.to_string().contains("writer"), "{error}");
+    node.restart().await;
+    assert_eq!(node.status().await.entries, acknowledged);
+}

@@ -277,6 +277,18 @@ impl Ledger {
         let _ = self.tx.send(Job::Shutdown).await;
     }
 
+    /// Completes when the writer thread has stopped (after a shutdown, or because it failed):
+    /// its end of the job queue is gone.
+    pub async fn writer_stopped(&self) {
+        self.tx.closed().await;
+    }
+
+    /// Makes the writer thread panic, as a bug would (tests of the node's supervision).
+    #[cfg(feature = "fault-injection")]
+    pub async fn inject_writer_fault(&self) {
+        let _ = self.tx.send(Job::Fault).await;
+    }
+
     /// Writer timings: `(commits, entries, stage ms, apply ms, flush ms)`.
     pub fn timings(&self) -> (u64, u64, u64, u64, u64) {
         self.stats.timings()

@@ -90,6 +90,9 @@ pub(crate) enum Job {
     Tick,
     /// Flush and stop (after everything queued before it).
     Shutdown,
+    /// Panic, as a bug would (tests of the node's supervision; test builds only).
+    #[cfg(feature = "fault-injection")]
+    Fault,
 }
 
 impl Job {
@@ -304,6 +307,10 @@ impl Writer {
                 }
                 Job::Tick => tick = true,
                 Job::Shutdown => {}
+                #[cfg(feature = "fault-injection")]
+                Job::Fault => {
+                    panic!("a fault injected into the ledger's writer (test builds only)")
+                }
             }
         }
         if tick
