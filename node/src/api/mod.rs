@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod blocking;
+mod connections;
 pub mod consent;
 pub mod error;
 pub mod evidence;
@@ -21,7 +22,6 @@ use consent_proto::keys::SecretKey;
 use consent_proto::limits::MAX_GRPC_MESSAGE_BYTES;
 use consent_proto::pb;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 use crate::ledger::Ledger;
 
@@ -45,8 +45,12 @@ pub async fn serve(
     info: node::NodeInfo,
     checkpoints: crate::checkpoints::Checkpoints,
     config: ServeConfig,
-    shutdown: tokio_util::sync::CancellationToken,
+    stop: Stop,
 ) -> Result<(), ServeError> {
+    let Stop {
+        accepting: shutdown,
+        tasks,
+    } = stop;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<pb::ledger_server::LedgerServer<ledger::LedgerService>>()
@@ -94,6 +98,7 @@ pub async fn serve(
     let node_service = pb::node_server::NodeServer::new(node::NodeService::new(ledger, info))
         .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
+    let close = tokio_util::sync::CancellationToken::new();
     let serving = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .timeout(config.request_timeout)
@@ -105,9 +110,8 @@ pub async fn serve(
         .add_service(consent_service)
         .add_service(node_service)
         .add_service(log_service)
-        // TCP_NODELAY: without it small unary replies wait on delayed ACKs (~40 ms each).
         .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            connections::incoming(listener, tasks, close.clone()),
             shutdown.clone().cancelled_owned(),
         );
     tokio::pin!(serving);
@@ -115,9 +119,8 @@ pub async fn serve(
         served = &mut serving => return served.map_err(ServeError::Transport),
         () = shutdown.cancelled() => {}
     }
-    // Shutting down: no new connections; calls in flight get `drain` to finish. A connection
-    // whose client stopped reading (or stopped answering pings) would hold the stop up until
-    // HTTP/2 keepalive gave up, close to a minute: it is dropped with the server instead.
+    // Shutting down: no new connections; calls in flight get `drain` to finish. Connections
+    // still open then (a client that stopped reading, or stopped answering pings) are closed.
     match tokio::time::timeout(config.drain, &mut serving).await {
         Ok(served) => served.map_err(ServeError::Transport),
         Err(_) => {
@@ -125,9 +128,21 @@ pub async fn serve(
                 drain = ?config.drain,
                 "gRPC connections still open at the end of the drain time; closing them"
             );
-            Ok(())
+            close.cancel();
+            serving.await.map_err(ServeError::Transport)
         }
     }
+}
+
+/// How the server learns that the node stops, and where it counts what must end before the
+/// store closes.
+#[derive(Clone, Debug)]
+pub struct Stop {
+    /// Cancelled when the node stops: no new connections; calls and streams in flight get
+    /// [`ServeConfig::drain`] to finish, then their connections are closed.
+    pub accepting: tokio_util::sync::CancellationToken,
+    /// Counts every open connection (and what the services start) until it ends.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// The server could not run.

@@ -133,6 +133,10 @@ pub struct Ledger {
     caches: Arc<decisions::Caches>,
     tree: Arc<tree::LogTree>,
     accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
+    /// Cancelled when the last handle is gone, and with it the store (the last field: dropped
+    /// after the store's and the tree's handles).
+    _closing: Arc<tokio_util::sync::DropGuard>,
+    closed: tokio_util::sync::CancellationToken,
 }
 
 impl Ledger {
@@ -152,6 +156,7 @@ impl Ledger {
         let tree = Arc::new(tree::LogTree::new(tree, Arc::clone(&store)));
         let (tx, rx) = mpsc::channel(config.queue_depth);
         let (accepted, _) = tokio::sync::broadcast::channel(4096);
+        let closed = tokio_util::sync::CancellationToken::new();
         let writer = Writer::open(
             Arc::clone(&store),
             Arc::clone(&stats),
@@ -173,6 +178,8 @@ impl Ledger {
                 caches: Arc::default(),
                 tree,
                 accepted,
+                _closing: Arc::new(closed.clone().drop_guard()),
+                closed,
             },
             WriterThread(thread),
         ))
@@ -275,6 +282,12 @@ impl Ledger {
     /// Asks the writer to finish what is queued, flush and stop.
     pub async fn shutdown(&self) {
         let _ = self.tx.send(Job::Shutdown).await;
+    }
+
+    /// Cancelled once every handle on this ledger is dropped and the store is closed (the node's
+    /// stop waits for it before it reports the store flushed and closed).
+    pub fn closed(&self) -> tokio_util::sync::CancellationToken {
+        self.closed.clone()
     }
 
     /// Completes when the writer thread has stopped (after a shutdown, or because it failed):

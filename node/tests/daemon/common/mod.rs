@@ -38,6 +38,28 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then waits for the process to exit (at most `bound`); returns its exit status
+    /// and how long the stop took.
+    pub fn terminate(&mut self, bound: Duration) -> (std::process::ExitStatus, Duration) {
+        let asked = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, asked.elapsed());
+            }
+            assert!(
+                asked.elapsed() < bound,
+                "the node did not exit within {bound:?} of SIGTERM; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The first dialable p2p address (with /p2p/<peer id>).
     pub fn p2p_addr(&self) -> String {
         let file = self.dir.join("p2p.addr");

@@ -1,0 +1,159 @@
+//! The daemon: what a running node is made of and how it starts and stops.
+//!
+//! [`Node::start`] returns once the store is open and checked and the gRPC port is bound
+//! ([`start`] holds the steps, in order); while it runs, the critical parts (the ledger's writer,
+//! the p2p task, the checkpoint ticker) are supervised, and its stop goes in stages ([`stop`]):
+//! stop accepting and drain calls and streams, stop p2p and background work, let the writer
+//! finish and flush, close the store. [`files`] owns the address files that say where it listens.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use consent_proto::keys::PublicKey;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Engine;
+use crate::ledger::{Ledger, LedgerError};
+use crate::p2p::P2pHandle;
+use crate::store::KvStore;
+use crate::store::fjall::FjallStore;
+use crate::store::sled::SledStore;
+
+mod files;
+mod start;
+mod stop;
+
+pub use files::{ADDR_FILE, METRICS_ADDR_FILE, P2P_ADDR_FILE, SITE_ADDR_FILE};
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The genesis file.
+    #[error(transparent)]
+    Genesis(#[from] crate::genesis::GenesisError),
+    /// The data directory.
+    #[error("data directory {dir}: {source}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store.
+    #[error("cannot open the store in {dir}: {message}")]
+    Store {
+        /// The directory.
+        dir: String,
+        /// Why.
+        message: String,
+    },
+    /// The p2p layer.
+    #[error("p2p: {0}")]
+    P2p(String),
+    /// The admin token.
+    #[error("{0}")]
+    Admin(String),
+    /// The ledger refused the store.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The gRPC address.
+    #[error(
+        "cannot listen for gRPC on {addr}: {source} (is another node running? pick another --grpc-listen)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A side listener's address (metrics, transparency site).
+    #[error("cannot listen for the {what} on {addr}: {source} (set another [{section}] listen)")]
+    BindSide {
+        /// What was to be served.
+        what: &'static str,
+        /// The config section of its address.
+        section: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the configured engine's store in the data directory, refusing a directory that holds a
+/// store of the other engine.
+pub fn open_store(
+    data_dir: &std::path::Path,
+    asked: Option<Engine>,
+) -> Result<Arc<dyn KvStore>, String> {
+    let engine = Engine::resolve(asked, data_dir);
+    for other in [Engine::Sled, Engine::Fjall] {
+        if other != engine && data_dir.join(other.dir_name()).exists() {
+            return Err(format!(
+                "this data directory holds a {other:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
+                data_dir.join(other.dir_name()).display(),
+                format!("{other:?}").to_lowercase()
+            ));
+        }
+    }
+    let dir = data_dir.join(engine.dir_name());
+    Ok(match engine {
+        Engine::Sled => Arc::new(SledStore::open(&dir).map_err(|e| e.to_string())?),
+        Engine::Fjall => Arc::new(FjallStore::open(&dir).map_err(|e| e.to_string())?),
+    })
+}
+
+/// A running node.
+pub struct Node {
+    p2p: Option<P2pHandle>,
+    grpc_addr: SocketAddr,
+    key: PublicKey,
+    ledger: Ledger,
+    cancel: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Node {
+    /// The p2p handle (None when replication is off).
+    pub fn p2p(&self) -> Option<&P2pHandle> {
+        self.p2p.as_ref()
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// `http://` URL of the gRPC endpoint.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// The node's public key.
+    pub fn key(&self) -> PublicKey {
+        self.key
+    }
+
+    /// The ledger (for in-process tests and tools).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Starts an orderly shutdown.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that shuts the node down when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Waits until the node has stopped and flushed.
+    pub async fn join(self) -> anyhow::Result<()> {
+        let Node { task, ledger, .. } = self;
+        drop(ledger);
+        task.await?
+    }
+}
