@@ -1,7 +1,8 @@
-//! Store checks. [`prepare`] binds a new store to its network, migrates a store of layout 3, and
-//! refuses a store of another network or layout; [`structure`] runs at every start (heads match entries, the log is
-//! contiguous, grant state points at real grants); [`full`] replays the whole log through the write
-//! path into memory, re-verifying every signature, and compares every derived table.
+//! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
+//! new store to its network, migrates a store of layout 3, and refuses a store of another network
+//! or layout; [`structure`] runs at every start (heads match entries, the log is contiguous, grant
+//! state points at real grants); [`full`] replays the whole log through the write path into
+//! memory, re-verifying every signature, and compares every derived table.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
