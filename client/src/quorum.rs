@@ -20,7 +20,7 @@ use consent_proto::pb;
 use consent_proto::vocab::{DataCategory, Purpose};
 
 use crate::collector::{Collector, CollectorError};
-use crate::node::NodeClient;
+use crate::node::NodeConnection;
 
 /// The quorum proves subject heads below this seq only: a head at or above it can be neither
 /// confirmed nor refuted, so a dispute about such a head is a deny. It bounds what one proof
@@ -31,7 +31,7 @@ pub const MAX_PROOF_ENTRIES: u64 = consent_proto::limits::MAX_FEED_STREAM as u64
 /// One node of the quorum.
 struct Member {
     session: Collector,
-    reads: NodeClient,
+    reads: NodeConnection,
 }
 
 /// A decision from a quorum, with how it came about (for the caller's log).
@@ -66,7 +66,7 @@ impl Quorum {
         let mut last_error = None;
         for url in urls {
             let session = Collector::connect(url, key.clone(), me).await;
-            let reads = NodeClient::connect(url).await;
+            let reads = NodeConnection::connect(url).await;
             match (session, reads) {
                 (Ok(session), Ok(reads)) => members.push(Member { session, reads }),
                 (Err(e), _) => last_error = Some(e),
@@ -137,8 +137,8 @@ impl Quorum {
     }
 
     /// What member `i` shows of the subject head its answer names: the subject's feed up to that
-    /// seq (never more, see [`NodeClient::feed_upto`]), verified from the inception on a blocking
-    /// thread. A fetch that fails proves nothing either way: [`Proof::Unknown`].
+    /// seq (never more, see [`NodeConnection::feed_upto`]), verified from the inception on a
+    /// blocking thread. A fetch that fails proves nothing either way: [`Proof::Unknown`].
     async fn proves(&mut self, i: usize, subject: FeedId, answer: &pb::CheckResponse) -> Proof {
         let Some(Head::At(seq, claimed)) = Head::of(answer) else {
             // No head (unknown subject) or a malformed one: `choose` never asks.

@@ -33,7 +33,7 @@ pub async fn policy(a: PolicyArgs, g: &Global) -> anyhow::Result<()> {
 
 /// The collector's current policy, or an error naming the unknown collector.
 async fn known_policy(
-    node: &mut consent_client::node::NodeClient,
+    node: &mut consent_client::node::NodeConnection,
     collector: &FeedId,
     text: &str,
 ) -> anyhow::Result<(EntryId, consent_proto::body::Policy)> {
@@ -241,7 +241,7 @@ async fn feeds(
     g: &Global,
 ) -> anyhow::Result<(
     Vec<(FeedId, FeedId, Vec<consent_proto::Entry>)>,
-    consent_client::node::NodeClient,
+    consent_client::node::NodeConnection,
 )> {
     let ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
@@ -343,7 +343,7 @@ pub async fn history(g: &Global) -> anyhow::Result<()> {
 
 /// The collector's acks that answer any of `entries`.
 async fn acks_for(
-    node: &mut consent_client::node::NodeClient,
+    node: &mut consent_client::node::NodeConnection,
     collector: &FeedId,
     entries: &[consent_proto::Entry],
 ) -> anyhow::Result<Vec<(EntryId, consent_proto::Entry)>> {
