@@ -554,6 +554,7 @@ fn answers(
     Ok(())
 }
 
+/// A finding at the first key where `table` differs between the store and the replay.
 fn compare(
     store: &dyn KvStore,
     replica: &dyn KvStore,

@@ -136,11 +136,11 @@ fn registrar_ids(args: &[String]) -> anyhow::Result<Option<Vec<FeedId>>> {
     if args.is_empty() {
         return Ok(None);
     }
-    Ok(Some(
-        args.iter()
-            .map(|r| feed_arg("--registrar", r, Role::Registrar))
-            .collect::<anyhow::Result<Vec<_>>>()?,
-    ))
+    let ids = args
+        .iter()
+        .map(|r| feed_arg("--registrar", r, Role::Registrar))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(ids))
 }
 
 /// The node's checkpoint (as text and parsed), which must be its own and signed by its key.
