@@ -9,7 +9,7 @@
 //! - [`cache`]: the collector's local decision cache, kept exact by its watch stream.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
-//! - [`node`]: a gRPC connection to a node with actionable errors.
+//! - [`node`]: [`node::NodeConnection`], a gRPC connection to a node with actionable errors.
 //! - [`quorum`]: quorum reads across nodes of different operators, outvoting a node that
 //!   withholds a revocation.
 //! - [`policy_file`]: the collector's policy TOML format.

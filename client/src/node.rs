@@ -48,9 +48,10 @@ pub fn node_url(address: &str) -> String {
     }
 }
 
-/// A connection to one node.
+/// A connection to one node: its Ledger, Consent and Node services over one channel (the
+/// generated `pb::node_client::NodeClient` is only the Node service).
 #[derive(Clone)]
-pub struct NodeClient {
+pub struct NodeConnection {
     url: String,
     channel: Channel,
     ledger: LedgerClient<Channel>,
@@ -58,9 +59,9 @@ pub struct NodeClient {
     status: StatusClient<Channel>,
 }
 
-impl NodeClient {
+impl NodeConnection {
     /// Connects (and fails fast with a clear message when nothing listens).
-    pub async fn connect(url: &str) -> Result<NodeClient, ClientError> {
+    pub async fn connect(url: &str) -> Result<NodeConnection, ClientError> {
         let url = &node_url(url);
         let unreachable = |message: String| ClientError::Unreachable {
             url: url.to_string(),
@@ -79,7 +80,7 @@ impl NodeClient {
             .connect()
             .await
             .map_err(|e| unreachable(source_chain(&e)))?;
-        Ok(NodeClient {
+        Ok(NodeConnection {
             url: url.to_string(),
             channel: channel.clone(),
             ledger: LedgerClient::new(channel.clone()),

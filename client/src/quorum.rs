@@ -20,7 +20,7 @@ use consent_proto::pb;
 use consent_proto::vocab::{DataCategory, Purpose};
 
 use crate::collector::{Collector, CollectorError};
-use crate::node::NodeClient;
+use crate::node::NodeConnection;
 
 /// The quorum proves subject heads below this seq only: a head at or above it can be neither
 /// confirmed nor refuted, so a dispute about such a head is a deny. It bounds what one proof
@@ -31,7 +31,7 @@ pub const MAX_PROOF_ENTRIES: u64 = consent_proto::limits::MAX_FEED_STREAM as u64
 /// One node of the quorum.
 struct Member {
     session: Collector,
-    reads: NodeClient,
+    reads: NodeConnection,
 }
 
 /// A decision from a quorum, with how it came about (for the caller's log).
@@ -66,7 +66,7 @@ impl Quorum {
         let mut last_error = None;
         for url in urls {
             let session = Collector::connect(url, key.clone(), me).await;
-            let reads = NodeClient::connect(url).await;
+            let reads = NodeConnection::connect(url).await;
             match (session, reads) {
                 (Ok(session), Ok(reads)) => members.push(Member { session, reads }),
                 (Err(e), _) => last_error = Some(e),
@@ -137,8 +137,8 @@ impl Quorum {
     }
 
     /// What member `i` shows of the subject head its answer names: the subject's feed up to that
-    /// seq (never more, see [`NodeClient::feed_upto`]), verified from the inception on a blocking
-    /// thread. A fetch that fails proves nothing either way: [`Proof::Unknown`].
+    /// seq (never more, see [`NodeConnection::feed_upto`]), verified from the inception on a
+    /// blocking thread. A fetch that fails proves nothing either way: [`Proof::Unknown`].
     async fn proves(&mut self, i: usize, subject: FeedId, answer: &pb::CheckResponse) -> Proof {
         let Some(Head::At(seq, claimed)) = Head::of(answer) else {
             // No head (unknown subject) or a malformed one: `choose` never asks.
@@ -249,14 +249,50 @@ fn choose(
     proofs: &BTreeMap<usize, Proof>,
 ) -> Step {
     let answered = answers.len();
-    let deny = |why: String| {
-        Step::Done(QuorumAnswer {
-            decision: pb::Decision::Deny,
-            response: None,
-            answered,
-            why,
-        })
+    let heads = match counted_heads(answers, k) {
+        Ok(heads) => heads,
+        Err(why) => return deny(answered, why),
     };
+    match chosen_head(answers, &heads, proofs) {
+        Ok((chosen, basis)) => answer_from(answers, &heads, chosen, basis),
+        Err(Stop::Prove(j)) => Step::Prove(j),
+        Err(Stop::Deny(why)) => deny(answered, why),
+    }
+}
+
+/// Why [`chosen_head`] has no head yet.
+enum Stop {
+    /// The proof of answer `j` is needed first.
+    Prove(usize),
+    /// The quorum denies, for this reason.
+    Deny(String),
+}
+
+/// A deny after `answered` answers, saying why.
+fn deny(answered: usize, why: String) -> Step {
+    Step::Done(QuorumAnswer {
+        decision: pb::Decision::Deny,
+        response: None,
+        answered,
+        why,
+    })
+}
+
+/// The names of the nodes of answers `js`, comma-separated.
+fn names(answers: &[(String, pb::CheckResponse)], js: &[usize]) -> String {
+    js.iter()
+        .map(|&j| answers[j].0.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The answers that count (a well-formed head), as `(answer j, its head)`; the reason to deny when
+/// fewer than `k` count or a counted node reports the subject frozen.
+fn counted_heads(
+    answers: &[(String, pb::CheckResponse)],
+    k: usize,
+) -> Result<Vec<(usize, Head)>, String> {
+    let answered = answers.len();
     let heads: Vec<(usize, Head)> = answers
         .iter()
         .enumerate()
@@ -269,69 +305,82 @@ fn choose(
         } else {
             String::new()
         };
-        return deny(format!(
+        return Err(format!(
             "only {} of the {k} required nodes answered{also}",
             heads.len()
         ));
     }
-    let names = |js: &[usize]| {
-        js.iter()
-            .map(|&j| answers[j].0.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let frozen: Vec<usize> = heads
         .iter()
         .map(|(j, _)| *j)
         .filter(|&j| answers[j].1.reason() == pb::Reason::SubjectFrozen)
         .collect();
     if !frozen.is_empty() {
-        return deny(format!(
+        return Err(format!(
             "the subject's feed is frozen after a fork, says {}",
-            names(&frozen)
+            names(answers, &frozen)
         ));
     }
+    Ok(heads)
+}
+
+/// The head to decide from (one or more counted `heads`), with the basis in words: the head every
+/// answer names, or else the highest one proven.
+fn chosen_head(
+    answers: &[(String, pb::CheckResponse)],
+    heads: &[(usize, Head)],
+    proofs: &BTreeMap<usize, Proof>,
+) -> Result<(Head, String), Stop> {
+    let answered = answers.len();
     let first = heads[0].1;
-    let agreed = heads.len() == answered && heads.iter().all(|(_, h)| *h == first);
-    let (chosen, basis) = if agreed {
-        (
+    if heads.len() == answered && heads.iter().all(|(_, h)| *h == first) {
+        return Ok((
             first,
             format!("{answered} nodes agree on the subject's {first}"),
-        )
-    } else {
-        match highest_proven(&heads, proofs) {
-            Proven::Ask(j) => return Step::Prove(j),
-            Proven::Head(head, j) => (
-                head,
-                format!("node {} proved the highest subject {head}", answers[j].0),
-            ),
-            Proven::Fork(seq, a, b) => {
-                return deny(format!(
-                    "the subject's feed forks at seq {seq}: nodes {} and {} each proved a \
-                     different head",
-                    answers[a].0, answers[b].0
-                ));
-            }
-            Proven::Unsettled(seq, j) => {
-                return deny(format!(
-                    "could not confirm or refute node {}'s head at seq {seq} (its proof failed or \
-                     timed out)",
-                    answers[j].0
-                ));
-            }
-            Proven::Nothing => (Head::Unknown, "no node proved a subject head".to_string()),
-        }
-    };
+        ));
+    }
+    match highest_proven(heads, proofs) {
+        Proven::Ask(j) => Err(Stop::Prove(j)),
+        Proven::Head(head, j) => Ok((
+            head,
+            format!("node {} proved the highest subject {head}", answers[j].0),
+        )),
+        Proven::Fork(seq, a, b) => Err(Stop::Deny(format!(
+            "the subject's feed forks at seq {seq}: nodes {} and {} each proved a \
+             different head",
+            answers[a].0, answers[b].0
+        ))),
+        Proven::Unsettled(seq, j) => Err(Stop::Deny(format!(
+            "could not confirm or refute node {}'s head at seq {seq} (its proof failed or \
+             timed out)",
+            answers[j].0
+        ))),
+        Proven::Nothing => Ok((Head::Unknown, "no node proved a subject head".to_string())),
+    }
+}
+
+/// The quorum's answer from the `chosen` head: every answer naming it must give the same decision,
+/// none may name its entry at another seq, and no head is never an allow.
+fn answer_from(
+    answers: &[(String, pb::CheckResponse)],
+    heads: &[(usize, Head)],
+    chosen: Head,
+    basis: String,
+) -> Step {
+    let answered = answers.len();
     if let Head::At(seq, id) = chosen {
         let elsewhere = heads.iter().find_map(|(j, h)| match h {
             Head::At(other, named) if *named == id && *other != seq => Some((*j, *other)),
             _ => None,
         });
         if let Some((j, other)) = elsewhere {
-            return deny(format!(
-                "{basis}, but node {} names that entry at seq {other}",
-                answers[j].0
-            ));
+            return deny(
+                answered,
+                format!(
+                    "{basis}, but node {} names that entry at seq {other}",
+                    answers[j].0
+                ),
+            );
         }
     }
     let at: Vec<usize> = heads
@@ -340,21 +389,30 @@ fn choose(
         .map(|(j, _)| *j)
         .collect();
     let Some(&chosen_answer) = at.first() else {
-        return deny("no node could prove the subject head it answered from".into());
+        return deny(
+            answered,
+            "no node could prove the subject head it answered from".into(),
+        );
     };
     let (allowing, denying): (Vec<usize>, Vec<usize>) = at
         .iter()
         .copied()
         .partition(|&j| answers[j].1.decision() == pb::Decision::Allow);
     if !allowing.is_empty() && !denying.is_empty() {
-        return deny(format!(
-            "the nodes disagree at the subject's {chosen}: ALLOW from {}; DENY from {}",
-            names(&allowing),
-            names(&denying)
-        ));
+        return deny(
+            answered,
+            format!(
+                "the nodes disagree at the subject's {chosen}: ALLOW from {}; DENY from {}",
+                names(answers, &allowing),
+                names(answers, &denying)
+            ),
+        );
     }
     if chosen == Head::Unknown && !allowing.is_empty() {
-        return deny(format!("{basis}, yet {} answered ALLOW", names(&allowing)));
+        return deny(
+            answered,
+            format!("{basis}, yet {} answered ALLOW", names(answers, &allowing)),
+        );
     }
     Step::Done(QuorumAnswer {
         decision: if allowing.is_empty() {

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use consent_node::p2p::protocol::{SyncRequest, SyncResponse};
-use consent_proto::fixtures::{self, DAY, T0};
+use consent_proto::Entry;
+use consent_proto::fixtures::{self, DAY, Scene, T0};
 use consent_proto::note::{Checkpoint, SignedNote};
 use consent_proto::pb;
 use consent_proto::vocab::{Purpose, RequestKind};
@@ -36,25 +37,71 @@ fn main() -> anyhow::Result<()> {
         .cloned()
         .collect();
 
-    // entry: mode byte 0 = a signed entry, 1 = a payload the target signs as its citizen.
-    let dir = root.join("entry");
+    entry_seeds(&root.join("entry"), &entries)?;
+    sync_seeds(&root.join("sync_message"), &entries, &c0, &grant, &revoke)?;
+    grpc_seeds(&root.join("grpc_request"), &scene, &entries, &c0, &grant)?;
+    println!("seeds written under {}", root.display());
+    Ok(())
+}
+
+/// entry: mode byte 0 = a signed entry, 1 = a payload the target signs as its citizen.
+fn entry_seeds(dir: &Path, entries: &[Entry]) -> anyhow::Result<()> {
     for (i, e) in entries.iter().enumerate() {
         write(
-            &dir,
+            dir,
             &format!("signed-{i}"),
             &[&[0u8][..], &e.encode()].concat(),
         )?;
         write(
-            &dir,
+            dir,
             &format!("payload-{i}"),
             &[&[1u8][..], &e.payload].concat(),
         )?;
     }
+    Ok(())
+}
 
-    // sync_message: CBOR as the codec sends it.
-    let dir = root.join("sync_message");
+/// sync_message: CBOR as the codec sends it, one request and one response of every kind.
+fn sync_seeds(
+    dir: &Path,
+    entries: &[Entry],
+    c0: &Entry,
+    grant: &Entry,
+    revoke: &Entry,
+) -> anyhow::Result<()> {
+    let note = seed_note();
+    for (i, r) in sync_requests(&note, c0, grant, revoke).iter().enumerate() {
+        write(
+            dir,
+            &format!("request-{i}"),
+            &cbor4ii::serde::to_vec(Vec::new(), r)?,
+        )?;
+    }
+    let responses = [
+        SyncResponse::Entries(entries.iter().map(|e| ByteBuf::from(e.encode())).collect()),
+        SyncResponse::Digests(ByteBuf::from(vec![1u8; 256 * 8])),
+        SyncResponse::Heads(ByteBuf::from(vec![2u8; 73 * 3])),
+        SyncResponse::Checkpoint {
+            note,
+            proof: vec![ByteBuf::from(vec![3u8; 32]); 3],
+        },
+        SyncResponse::Done,
+        SyncResponse::Refused("rate limited; slow down".into()),
+    ];
+    for (i, r) in responses.iter().enumerate() {
+        write(
+            dir,
+            &format!("response-{i}"),
+            &cbor4ii::serde::to_vec(Vec::new(), r)?,
+        )?;
+    }
+    Ok(())
+}
+
+/// A checkpoint note signed by a seed node's key.
+fn seed_note() -> String {
     let key = fixtures::key("seed-node");
-    let note = SignedNote::sign(
+    SignedNote::sign(
         Checkpoint {
             origin: key.public().to_text(consent_proto::note::NODE_PREFIX),
             size: 4,
@@ -63,8 +110,12 @@ fn main() -> anyhow::Result<()> {
         },
         &key,
     )
-    .to_text();
-    let requests = [
+    .to_text()
+}
+
+/// One sync request of every kind, about the citizen's feed (inception `c0`) and `note`.
+fn sync_requests(note: &str, c0: &Entry, grant: &Entry, revoke: &Entry) -> Vec<SyncRequest> {
+    vec![
         SyncRequest::Range {
             feed: c0.feed.0,
             from_seq: 0,
@@ -88,50 +139,45 @@ fn main() -> anyhow::Result<()> {
             at: Some(2),
             since: 1,
         },
-        SyncRequest::Cosign { note: note.clone() },
+        SyncRequest::Cosign {
+            note: note.to_string(),
+        },
         SyncRequest::Fork {
-            first: note.clone(),
-            second: note.clone(),
+            first: note.to_string(),
+            second: note.to_string(),
         },
-    ];
-    for (i, r) in requests.iter().enumerate() {
-        write(
-            &dir,
-            &format!("request-{i}"),
-            &cbor4ii::serde::to_vec(Vec::new(), r)?,
-        )?;
-    }
-    let responses = [
-        SyncResponse::Entries(entries.iter().map(|e| ByteBuf::from(e.encode())).collect()),
-        SyncResponse::Digests(ByteBuf::from(vec![1u8; 256 * 8])),
-        SyncResponse::Heads(ByteBuf::from(vec![2u8; 73 * 3])),
-        SyncResponse::Checkpoint {
-            note,
-            proof: vec![ByteBuf::from(vec![3u8; 32]); 3],
-        },
-        SyncResponse::Done,
-        SyncResponse::Refused("rate limited; slow down".into()),
-    ];
-    for (i, r) in responses.iter().enumerate() {
-        write(
-            &dir,
-            &format!("response-{i}"),
-            &cbor4ii::serde::to_vec(Vec::new(), r)?,
-        )?;
-    }
+    ]
+}
 
-    // grpc_request: method index (fuzz_targets/grpc_request.rs METHODS) ++ the request message.
-    let dir = root.join("grpc_request");
-    let bytes = |b: &[u8]| prost::bytes::Bytes::copy_from_slice(b);
-    let check = pb::CheckRequest {
-        subject: bytes(&c0.feed.0),
-        collector: bytes(&scene.collector.feed().0),
-        purpose: Purpose::Research as i32,
-        category: consent_proto::vocab::DataCategory::Location as i32,
-        receipt: true,
-        ..Default::default()
-    };
-    let messages: Vec<(u8, Vec<u8>)> = vec![
+/// grpc_request: method index (fuzz_targets/grpc_request.rs METHODS) ++ the request message.
+fn grpc_seeds(
+    dir: &Path,
+    scene: &Scene,
+    entries: &[Entry],
+    c0: &Entry,
+    grant: &Entry,
+) -> anyhow::Result<()> {
+    let messages = ledger_requests(entries, c0, grant)
+        .into_iter()
+        .chain(check_and_log_requests(scene, c0));
+    for (i, (method, body)) in messages.enumerate() {
+        write(
+            dir,
+            &format!("method-{method}-{i}"),
+            &[&[method][..], &body].concat(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Bytes of a protobuf `bytes` field.
+fn bytes(b: &[u8]) -> prost::bytes::Bytes {
+    prost::bytes::Bytes::copy_from_slice(b)
+}
+
+/// Requests of the Ledger service's methods (0..=4), as `(method index, encoded request)`.
+fn ledger_requests(entries: &[Entry], c0: &Entry, grant: &Entry) -> Vec<(u8, Vec<u8>)> {
+    vec![
         (
             0,
             pb::SubmitRequest {
@@ -170,6 +216,21 @@ fn main() -> anyhow::Result<()> {
             }
             .encode_to_vec(),
         ),
+    ]
+}
+
+/// Requests of the Consent, Node and Log services' methods (6 and on), as `(method index,
+/// encoded request)`.
+fn check_and_log_requests(scene: &Scene, c0: &Entry) -> Vec<(u8, Vec<u8>)> {
+    let check = pb::CheckRequest {
+        subject: bytes(&c0.feed.0),
+        collector: bytes(&scene.collector.feed().0),
+        purpose: Purpose::Research as i32,
+        category: consent_proto::vocab::DataCategory::Location as i32,
+        receipt: true,
+        ..Default::default()
+    };
+    vec![
         (6, check.encode_to_vec()),
         (
             7,
@@ -196,14 +257,5 @@ fn main() -> anyhow::Result<()> {
             }
             .encode_to_vec(),
         ),
-    ];
-    for (i, (method, body)) in messages.iter().enumerate() {
-        write(
-            &dir,
-            &format!("method-{method}-{i}"),
-            &[&[*method][..], body].concat(),
-        )?;
-    }
-    println!("seeds written under {}", root.display());
-    Ok(())
+    ]
 }

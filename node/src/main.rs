@@ -243,7 +243,7 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
 }
 
 fn check_store(args: CheckArgs) -> anyhow::Result<()> {
-    use consent_node::ledger::check;
+    use consent_node::ledger::fsck;
     let config = args.run.config()?;
     let genesis = match &config.genesis {
         Some(path) => Genesis::load(path)?,
@@ -259,11 +259,11 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
     }
     let store = consent_node::node::open_store(&config.data_dir, Some(engine))
         .map_err(anyhow::Error::msg)?;
-    check::prepare(&*store, &genesis.digest())?;
+    fsck::prepare(&*store, &genesis.digest())?;
     let result = if args.full {
-        check::full(&*store, &genesis.registrar_feeds())
+        fsck::full(&*store, &genesis.registrar_feeds())
     } else {
-        check::structure(&*store)
+        fsck::structure(&*store)
     };
     match result {
         Ok(()) => {

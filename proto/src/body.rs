@@ -290,6 +290,84 @@ fn retention(field: &'static str, days: u32) -> Result<u32, Rejection> {
     Ok(days)
 }
 
+/// Checks and converts a wire policy.
+fn policy_from_wire(b: &pb::Policy) -> Result<Policy, Rejection> {
+    if b.version == 0 {
+        return Err(bad("policy.version", "must be >= 1"));
+    }
+    if b.recipients.len() > MAX_RECIPIENTS {
+        return Err(bad(
+            "policy.recipients",
+            format!("at most {MAX_RECIPIENTS}"),
+        ));
+    }
+    let recipients = b
+        .recipients
+        .iter()
+        .map(|r| text("policy.recipients", r, MAX_NAME_BYTES))
+        .collect::<Result<Vec<_>, _>>()?;
+    let url = text("policy.document_url", &b.document_url, MAX_URL_BYTES)?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(bad("policy.document_url", "must be an http(s) URL"));
+    }
+    Ok(Policy {
+        version: b.version,
+        name: text("policy.name", &b.name, MAX_NAME_BYTES)?,
+        purposes: purposes("policy.purposes", &b.purposes)?,
+        categories: categories("policy.categories", &b.categories)?,
+        retention_days: retention("policy.retention_days", b.retention_days)?,
+        recipients,
+        jurisdiction: text(
+            "policy.jurisdiction",
+            &b.jurisdiction,
+            MAX_JURISDICTION_BYTES,
+        )?,
+        document_digest: Digest(id32("policy.document_digest", &b.document_digest)?),
+        document_url: url,
+        contact: text("policy.contact", &b.contact, MAX_CONTACT_BYTES)?,
+    })
+}
+
+/// Checks and converts a wire grant.
+fn grant_from_wire(b: &pb::Grant) -> Result<Grant, Rejection> {
+    let valid_until = match b.valid_until {
+        0 => None,
+        t if t <= b.valid_from => {
+            return Err(bad(
+                "grant.valid_until",
+                "must be after valid_from (or 0 for until revoked)",
+            ));
+        }
+        t => Some(t),
+    };
+    Ok(Grant {
+        collector: FeedId(id32("grant.collector", &b.collector)?),
+        policy: EntryId(id32("grant.policy", &b.policy)?),
+        purposes: purposes("grant.purposes", &b.purposes)?,
+        categories: categories("grant.categories", &b.categories)?,
+        retention_days: retention("grant.retention_days", b.retention_days)?,
+        valid_from: b.valid_from,
+        valid_until,
+    })
+}
+
+/// Checks and converts a wire acknowledgement.
+fn ack_from_wire(b: &pb::Ack) -> Result<Ack, Rejection> {
+    let outcome = AckOutcome::from_wire(b.outcome)
+        .ok_or_else(|| bad("ack.outcome", "unknown or unspecified outcome"))?;
+    let answer = match outcome {
+        AckOutcome::Done if b.reason.is_empty() => AckAnswer::Done,
+        AckOutcome::Done => {
+            return Err(bad("ack.reason", "must be empty when the outcome is done"));
+        }
+        _ => AckAnswer::Refused(text("ack.reason", &b.reason, MAX_REASON_BYTES)?),
+    };
+    Ok(Ack {
+        request: EntryId(id32("ack.request", &b.request)?),
+        answer,
+    })
+}
+
 impl Body {
     /// Checks and converts a wire body.
     pub fn from_wire(body: &WireBody) -> Result<Body, Rejection> {
@@ -304,42 +382,7 @@ impl Body {
                 signing_key: key("rotation.signing_key", &b.signing_key)?,
                 next_key_digest: Digest(id32("rotation.next_key_digest", &b.next_key_digest)?),
             }),
-            WireBody::Policy(b) => {
-                if b.version == 0 {
-                    return Err(bad("policy.version", "must be >= 1"));
-                }
-                if b.recipients.len() > MAX_RECIPIENTS {
-                    return Err(bad(
-                        "policy.recipients",
-                        format!("at most {MAX_RECIPIENTS}"),
-                    ));
-                }
-                let recipients = b
-                    .recipients
-                    .iter()
-                    .map(|r| text("policy.recipients", r, MAX_NAME_BYTES))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let url = text("policy.document_url", &b.document_url, MAX_URL_BYTES)?;
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(bad("policy.document_url", "must be an http(s) URL"));
-                }
-                Body::Policy(Policy {
-                    version: b.version,
-                    name: text("policy.name", &b.name, MAX_NAME_BYTES)?,
-                    purposes: purposes("policy.purposes", &b.purposes)?,
-                    categories: categories("policy.categories", &b.categories)?,
-                    retention_days: retention("policy.retention_days", b.retention_days)?,
-                    recipients,
-                    jurisdiction: text(
-                        "policy.jurisdiction",
-                        &b.jurisdiction,
-                        MAX_JURISDICTION_BYTES,
-                    )?,
-                    document_digest: Digest(id32("policy.document_digest", &b.document_digest)?),
-                    document_url: url,
-                    contact: text("policy.contact", &b.contact, MAX_CONTACT_BYTES)?,
-                })
-            }
+            WireBody::Policy(b) => Body::Policy(policy_from_wire(b)?),
             WireBody::Accreditation(b) => Body::Accreditation(Accreditation {
                 collector: FeedId(id32("accreditation.collector", &b.collector)?),
                 valid_until: b.valid_until,
@@ -348,27 +391,7 @@ impl Body {
                 collector: FeedId(id32("suspension.collector", &b.collector)?),
                 reason: text("suspension.reason", &b.reason, MAX_REASON_BYTES)?,
             }),
-            WireBody::Grant(b) => {
-                let valid_until = match b.valid_until {
-                    0 => None,
-                    t if t <= b.valid_from => {
-                        return Err(bad(
-                            "grant.valid_until",
-                            "must be after valid_from (or 0 for until revoked)",
-                        ));
-                    }
-                    t => Some(t),
-                };
-                Body::Grant(Grant {
-                    collector: FeedId(id32("grant.collector", &b.collector)?),
-                    policy: EntryId(id32("grant.policy", &b.policy)?),
-                    purposes: purposes("grant.purposes", &b.purposes)?,
-                    categories: categories("grant.categories", &b.categories)?,
-                    retention_days: retention("grant.retention_days", b.retention_days)?,
-                    valid_from: b.valid_from,
-                    valid_until,
-                })
-            }
+            WireBody::Grant(b) => Body::Grant(grant_from_wire(b)?),
             WireBody::Revoke(b) => Body::Revoke(Revoke {
                 grant: EntryId(id32("revoke.grant", &b.grant)?),
                 erase: b.erase,
@@ -382,21 +405,7 @@ impl Body {
                     _ => Some(Digest(id32("request.details_digest", &b.details_digest)?)),
                 },
             }),
-            WireBody::Ack(b) => {
-                let outcome = AckOutcome::from_wire(b.outcome)
-                    .ok_or_else(|| bad("ack.outcome", "unknown or unspecified outcome"))?;
-                let answer = match outcome {
-                    AckOutcome::Done if b.reason.is_empty() => AckAnswer::Done,
-                    AckOutcome::Done => {
-                        return Err(bad("ack.reason", "must be empty when the outcome is done"));
-                    }
-                    _ => AckAnswer::Refused(text("ack.reason", &b.reason, MAX_REASON_BYTES)?),
-                };
-                Body::Ack(Ack {
-                    request: EntryId(id32("ack.request", &b.request)?),
-                    answer,
-                })
-            }
+            WireBody::Ack(b) => Body::Ack(ack_from_wire(b)?),
         })
     }
 

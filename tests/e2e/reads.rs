@@ -149,7 +149,7 @@ async fn a_quorum_outvotes_a_node_that_withholds_a_revocation() {
     assert_eq!(answer.answered, 3);
 
     // A proof reads the subject's feed only up to the seq it verifies.
-    let mut reads = consent_client::node::NodeClient::connect(&a.url())
+    let mut reads = consent_client::node::NodeConnection::connect(&a.url())
         .await
         .expect("reads");
     let upto = reads

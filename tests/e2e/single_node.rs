@@ -504,7 +504,7 @@ async fn assert_store_consistent(node: &TestNode) {
     let registrars = ledger.registrars().clone();
     let store = ledger.store().clone();
     let result = tokio::task::spawn_blocking(move || {
-        consent_node::ledger::check::full(&*store, &registrars)
+        consent_node::ledger::fsck::full(&*store, &registrars)
     })
     .await
     .expect("join");

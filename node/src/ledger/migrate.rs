@@ -207,7 +207,7 @@ mod tests {
 
     use super::*;
     use crate::ledger::tables::meta;
-    use crate::ledger::{Ledger, LedgerConfig, check};
+    use crate::ledger::{Ledger, LedgerConfig, fsck};
     use crate::store::memory::MemoryStore;
 
     /// A feed that rotated twice, written by this build, turned back into layout 3 (as the build
@@ -265,7 +265,7 @@ mod tests {
             .expect("downgrade");
 
         // A version without a migration is refused, naming what to do.
-        let migrated = check::prepare(&*store, "test");
+        let migrated = fsck::prepare(&*store, "test");
         assert!(migrated.is_ok(), "layout 3 migrates: {migrated:?}");
         let migrated: FeedRecord = tables::decode(
             &store
@@ -286,7 +286,7 @@ mod tests {
             store.get(meta::SCHEMA).expect("get"),
             Some(SCHEMA_VERSION.to_be_bytes().to_vec())
         );
-        check::full(&*store, &registrars).expect("the migrated store passes the full check");
+        fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
 
         // Killed between the feed records and the answer figures: the store says it is
         // migrating (an older release refuses it), and the next start finishes the job.
@@ -298,12 +298,12 @@ mod tests {
             )])
             .expect("mark");
         feed_records_from_3(&*store).expect("first phase");
-        check::prepare(&*store, "test").expect("resumes");
+        fsck::prepare(&*store, "test").expect("resumes");
         assert_eq!(
             store.get(meta::SCHEMA).expect("get"),
             Some(SCHEMA_VERSION.to_be_bytes().to_vec())
         );
-        check::full(&*store, &registrars).expect("the resumed migration passes the full check");
+        fsck::full(&*store, &registrars).expect("the resumed migration passes the full check");
 
         store
             .apply(vec![(
@@ -311,7 +311,7 @@ mod tests {
                 Some(2u32.to_be_bytes().to_vec()),
             )])
             .expect("write");
-        let err = check::prepare(&*store, "test").expect_err("layout 2 is refused");
+        let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
         assert!(err.to_string().contains("layout version 2"), "{err}");
     }
 }

@@ -3,8 +3,8 @@
 //! entries) go straight to the store, which applies each group commit atomically.
 
 pub mod answers;
-pub mod check;
 mod decisions;
+pub mod fsck;
 mod log_reads;
 mod migrate;
 pub mod staged;
@@ -148,8 +148,8 @@ impl Ledger {
         genesis_digest: &str,
         config: LedgerConfig,
     ) -> Result<(Ledger, WriterThread), LedgerError> {
-        check::prepare(&*store, genesis_digest)?;
-        let tree = check::structure_and_tree(&*store)
+        fsck::prepare(&*store, genesis_digest)?;
+        let tree = fsck::structure_and_tree(&*store)
             .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
         let stats = Arc::new(Stats::default());
         let registrars = Arc::new(registrars);

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
-/// Version of this layout. A store of version 3 is migrated at start (see `check::prepare`); a
+/// Version of this layout. A store of version 3 is migrated at start (see `fsck::prepare`); a
 /// store written by any other version is refused.
 pub const SCHEMA_VERSION: u32 = 4;
 

@@ -161,7 +161,7 @@ impl Subtrees for Reader<'_> {
 
 impl LogTree {
     /// The tree over the log so far (the start-up check builds the frontier:
-    /// `check::structure_and_tree`); older blocks are read from `store`'s arrival log.
+    /// `fsck::structure_and_tree`); older blocks are read from `store`'s arrival log.
     pub fn new(frontier: Frontier, store: Arc<dyn KvStore>) -> Self {
         Self {
             frontier: RwLock::new(frontier),

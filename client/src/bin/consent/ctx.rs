@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use consent_client::keystore::{DEFAULT_MEMORY_KIB, Keystore};
-use consent_client::node::NodeClient;
+use consent_client::node::NodeConnection;
 use consent_client::wallet;
 use consent_proto::Entry;
 use consent_proto::entry::Author;
@@ -46,8 +46,8 @@ impl Global {
         default_keystore(|name| std::env::var_os(name))
     }
 
-    pub async fn connect(&self) -> anyhow::Result<NodeClient> {
-        Ok(NodeClient::connect(&self.node).await?)
+    pub async fn connect(&self) -> anyhow::Result<NodeConnection> {
+        Ok(NodeConnection::connect(&self.node).await?)
     }
 
     /// Opens the keystore, checking it was made for `role`.
@@ -159,7 +159,7 @@ pub fn entry_arg(name: &str, text: &str) -> anyhow::Result<EntryId> {
 
 /// Submits and requires the node to hold the entry afterwards.
 pub async fn submit(
-    node: &mut NodeClient,
+    node: &mut NodeConnection,
     entry: &Entry,
     what: &str,
 ) -> anyhow::Result<pb::SubmitResponse> {
@@ -178,7 +178,7 @@ pub async fn submit(
 /// Loads the pairwise feed for `collector` at its head on the node, creating it (submitting its
 /// inception) when the node does not know it. Finds the current key after a recovery.
 pub async fn pairwise(
-    node: &mut NodeClient,
+    node: &mut NodeConnection,
     ks: &mut Keystore,
     collector: &FeedId,
 ) -> anyhow::Result<Author> {
@@ -256,7 +256,7 @@ pub fn current_rotation(
 }
 
 /// Loads a collector's or registrar's own feed at its head.
-pub async fn own(node: &mut NodeClient, ks: &mut Keystore) -> anyhow::Result<Author> {
+pub async fn own(node: &mut NodeConnection, ks: &mut Keystore) -> anyhow::Result<Author> {
     let role = ks.role();
     let own = ks
         .state

@@ -77,7 +77,7 @@ mod histories {
     use crate::ledger::tables::{self, AnswerRecord, meta, prefix};
     use crate::ledger::tree::{Frontier, LogTree};
     use crate::ledger::writer::{Item, Outcome, Writer, expected_answers};
-    use crate::ledger::{LedgerConfig, Stats, check};
+    use crate::ledger::{LedgerConfig, Stats, fsck};
     use crate::store::KvStore;
     use crate::store::memory::MemoryStore;
     use consent_proto::ids::FeedId;
@@ -88,7 +88,7 @@ mod histories {
     /// A writer on an empty memory store, prepared as `Ledger::open` prepares it.
     fn writer(registrars: HashSet<FeedId>) -> (Arc<dyn KvStore>, Writer) {
         let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
-        check::prepare(&*store, "test").expect("prepare");
+        fsck::prepare(&*store, "test").expect("prepare");
         let writer = Writer::open(
             Arc::clone(&store),
             Arc::new(Stats::default()),
@@ -397,7 +397,7 @@ mod histories {
         crate::ledger::migrate::feeds_back_to_3(&*store).expect("feeds back to layout 3");
         assert!(aggregates(&*store).is_empty());
 
-        check::prepare(&*store, "test").expect("migrated");
+        fsck::prepare(&*store, "test").expect("migrated");
         assert_eq!(
             store.get(meta::SCHEMA).expect("get"),
             Some(tables::SCHEMA_VERSION.to_be_bytes().to_vec())
@@ -442,7 +442,7 @@ mod histories {
                 Some(2u32.to_be_bytes().to_vec()),
             )])
             .expect("apply");
-        let refused = check::prepare(&*store, "test").expect_err("layout 2");
+        let refused = fsck::prepare(&*store, "test").expect_err("layout 2");
         assert!(refused.to_string().contains("move the data"), "{refused}");
     }
 }

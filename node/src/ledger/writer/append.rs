@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use consent_proto::Entry;
-use consent_proto::body::Body;
+use consent_proto::body::{Body, Grant, Revoke};
+use consent_proto::ids::FeedId;
 use consent_proto::validate::FeedState;
 use consent_proto::vocab::RequestKind;
 
@@ -28,6 +29,27 @@ impl Writer {
     ) -> Result<u64, StoreError> {
         let index = self.counters.log_size;
         self.counters.log_size += 1;
+        self.stage_indexes(staged, entry, index);
+        let record = self.advance_head(staged, entry, state)?;
+
+        let role = consent_proto::vocab::Role::from_wire(record.role);
+        // Any entry of a collector's or registrar's feed (a key rotation included: sessions
+        // are checked against the cached current key) changes what checks know of collectors.
+        if matches!(entry.body, Body::Accreditation(_) | Body::Suspension(_))
+            || role != Some(consent_proto::vocab::Role::Citizen)
+        {
+            self.collectors_changed = true;
+        }
+        // The collector this entry concerns, for its watch stream.
+        if let Some(collector) = stage_effects(staged, entry, arrived_ms)? {
+            staged.put(tables::watch_key(&collector, index), entry.id.0.to_vec());
+        }
+        Ok(index)
+    }
+
+    /// Stages the entry by id, by `(feed, seq)` and at `index` in the arrival log, and notes it
+    /// for the caches, the tree and the announcement.
+    fn stage_indexes(&mut self, staged: &mut Staged<'_, dyn KvStore>, entry: &Entry, index: u64) {
         let feed = entry.feed;
         self.touched.push(feed);
         self.appended.push(entry.id);
@@ -41,6 +63,17 @@ impl Writer {
         }
         staged.put(tables::seq_key(&feed, entry.seq), entry.id.0.to_vec());
         staged.put(tables::log_key(index), entry.id.0.to_vec());
+    }
+
+    /// Stages the feed record with `entry` as its head (a new record for an inception, a rotation
+    /// row for a key change) and returns it.
+    fn advance_head(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        entry: &Entry,
+        state: &FeedState,
+    ) -> Result<FeedRecord, StoreError> {
+        let feed = entry.feed;
         let record = if entry.seq == 0 {
             self.counters.feeds += 1;
             FeedRecord::incept(state)
@@ -58,95 +91,111 @@ impl Writer {
             record
         };
         staged.put(tables::feed_key(&feed), tables::encode(&record)?);
-
-        let role = consent_proto::vocab::Role::from_wire(record.role);
-        // Any entry of a collector's or registrar's feed (a key rotation included: sessions
-        // are checked against the cached current key) changes what checks know of collectors.
-        if matches!(entry.body, Body::Accreditation(_) | Body::Suspension(_))
-            || role != Some(consent_proto::vocab::Role::Citizen)
-        {
-            self.collectors_changed = true;
-        }
-        // The collector this entry concerns, for its watch stream.
-        let mut watcher = None;
-        match &entry.body {
-            Body::Grant(g) => {
-                watcher = Some(g.collector);
-                if let Some(until) = g.valid_until {
-                    staged.put(
-                        tables::expiry_key(&g.collector, until, &entry.id),
-                        feed.0.to_vec(),
-                    );
-                }
-                let record = GrantRecord {
-                    id: entry.id.0,
-                    purposes: g.purposes.bits(),
-                    categories: g.categories.bits(),
-                    valid_from: g.valid_from,
-                    valid_until: g.valid_until.unwrap_or(0),
-                    revoked: false,
-                };
-                staged.put(
-                    tables::grant_key(&feed, &g.collector, entry.seq),
-                    tables::encode(&record)?,
-                );
-            }
-            Body::Revoke(r) => {
-                let granted = staged
-                    .entry_with_index(&r.grant)?
-                    .ok_or_else(|| {
-                        StoreError::Corrupt(format!("revoked grant {} missing", r.grant))
-                    })?
-                    .1;
-                if let Body::Grant(g) = &granted.body {
-                    watcher = Some(g.collector);
-                    if r.erase {
-                        answers::asked(staged, &g.collector, &entry.id, entry.time_ms, arrived_ms)?;
-                    }
-                    let key = tables::grant_key(&feed, &g.collector, granted.seq);
-                    let mut record = staged.grant_record(&key)?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("grant record missing for {}", r.grant))
-                    })?;
-                    record.revoked = true;
-                    staged.put(key, tables::encode(&record)?);
-                }
-            }
-            Body::Request(r) => {
-                watcher = Some(r.collector);
-                answers::asked(staged, &r.collector, &entry.id, entry.time_ms, arrived_ms)?;
-                if r.kind == RequestKind::OptOutSale {
-                    staged.put(
-                        tables::opt_out_key(&feed, &r.collector),
-                        entry.seq.to_be_bytes().to_vec(),
-                    );
-                }
-            }
-            Body::Accreditation(a) => {
-                watcher = Some(a.collector);
-                let record = AccreditationRecord::Accredited {
-                    from_ms: entry.time_ms,
-                    until_ms: a.valid_until,
-                };
-                staged.put(
-                    tables::accreditation_key(&a.collector, &feed),
-                    tables::encode(&record)?,
-                );
-            }
-            Body::Suspension(s) => {
-                watcher = Some(s.collector);
-                staged.put(
-                    tables::accreditation_key(&s.collector, &feed),
-                    tables::encode(&AccreditationRecord::Suspended)?,
-                );
-            }
-            Body::Ack(a) => {
-                answers::answered(staged, &feed, &a.request, entry.time_ms, arrived_ms)?;
-            }
-            _ => {}
-        }
-        if let Some(collector) = watcher {
-            staged.put(tables::watch_key(&collector, index), entry.id.0.to_vec());
-        }
-        Ok(index)
+        Ok(record)
     }
+}
+
+/// Stages what `entry`'s body changes in the materialised state; returns the collector it
+/// concerns (whose watch stream it joins), if any.
+fn stage_effects(
+    staged: &mut Staged<'_, dyn KvStore>,
+    entry: &Entry,
+    arrived_ms: u64,
+) -> Result<Option<FeedId>, StoreError> {
+    let feed = entry.feed;
+    match &entry.body {
+        Body::Grant(g) => {
+            stage_grant(staged, entry, g)?;
+            Ok(Some(g.collector))
+        }
+        Body::Revoke(r) => stage_revoke(staged, entry, r, arrived_ms),
+        Body::Request(r) => {
+            answers::asked(staged, &r.collector, &entry.id, entry.time_ms, arrived_ms)?;
+            if r.kind == RequestKind::OptOutSale {
+                staged.put(
+                    tables::opt_out_key(&feed, &r.collector),
+                    entry.seq.to_be_bytes().to_vec(),
+                );
+            }
+            Ok(Some(r.collector))
+        }
+        Body::Accreditation(a) => {
+            let record = AccreditationRecord::Accredited {
+                from_ms: entry.time_ms,
+                until_ms: a.valid_until,
+            };
+            staged.put(
+                tables::accreditation_key(&a.collector, &feed),
+                tables::encode(&record)?,
+            );
+            Ok(Some(a.collector))
+        }
+        Body::Suspension(s) => {
+            staged.put(
+                tables::accreditation_key(&s.collector, &feed),
+                tables::encode(&AccreditationRecord::Suspended)?,
+            );
+            Ok(Some(s.collector))
+        }
+        Body::Ack(a) => {
+            answers::answered(staged, &feed, &a.request, entry.time_ms, arrived_ms)?;
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Stages a grant's record and, if it lapses, its expiry index entry.
+fn stage_grant(
+    staged: &mut Staged<'_, dyn KvStore>,
+    entry: &Entry,
+    g: &Grant,
+) -> Result<(), StoreError> {
+    let feed = entry.feed;
+    if let Some(until) = g.valid_until {
+        staged.put(
+            tables::expiry_key(&g.collector, until, &entry.id),
+            feed.0.to_vec(),
+        );
+    }
+    let record = GrantRecord {
+        id: entry.id.0,
+        purposes: g.purposes.bits(),
+        categories: g.categories.bits(),
+        valid_from: g.valid_from,
+        valid_until: g.valid_until.unwrap_or(0),
+        revoked: false,
+    };
+    staged.put(
+        tables::grant_key(&feed, &g.collector, entry.seq),
+        tables::encode(&record)?,
+    );
+    Ok(())
+}
+
+/// Marks the revoked grant's record revoked (and, with `erase`, records a request awaiting the
+/// collector's answer); returns the grant's collector.
+fn stage_revoke(
+    staged: &mut Staged<'_, dyn KvStore>,
+    entry: &Entry,
+    r: &Revoke,
+    arrived_ms: u64,
+) -> Result<Option<FeedId>, StoreError> {
+    let granted = staged
+        .entry_with_index(&r.grant)?
+        .ok_or_else(|| StoreError::Corrupt(format!("revoked grant {} missing", r.grant)))?
+        .1;
+    let Body::Grant(g) = &granted.body else {
+        return Ok(None);
+    };
+    if r.erase {
+        answers::asked(staged, &g.collector, &entry.id, entry.time_ms, arrived_ms)?;
+    }
+    let key = tables::grant_key(&entry.feed, &g.collector, granted.seq);
+    let mut record = staged
+        .grant_record(&key)?
+        .ok_or_else(|| StoreError::Corrupt(format!("grant record missing for {}", r.grant)))?;
+    record.revoked = true;
+    staged.put(key, tables::encode(&record)?);
+    Ok(Some(g.collector))
 }

@@ -183,6 +183,14 @@ type Replies = Vec<(
     Vec<Outcome>,
 )>;
 
+/// What staging a group of jobs gave: the replies owed, how many entries were processed, and the
+/// store error that ended the staging, if one did.
+struct Group {
+    replies: Replies,
+    processed: u64,
+    failure: Option<StoreError>,
+}
+
 impl Writer {
     /// Opens the writer on `store`, reading its counters and pending entries.
     pub(crate) fn open(
@@ -283,27 +291,49 @@ impl Writer {
     /// validation and pending time-outs use).
     fn commit_at(&mut self, jobs: Vec<Job>, now: u64) {
         let started = std::time::Instant::now();
-        let mut processed = 0u64;
         let store = Arc::clone(&self.store);
         let mut staged = Staged::new(&*store);
-        let mut replies: Replies = Vec::new();
-        let mut failure: Option<StoreError> = None;
+        let group = self.stage_jobs(&mut staged, jobs, now);
+        let result = match group.failure {
+            Some(e) => Err(e),
+            None if staged.is_empty() => Ok(()),
+            None => self.write_group(&*store, staged, started, group.processed),
+        };
+        match result {
+            Ok(()) => self.acknowledge(group.replies),
+            Err(e) => self.abandon(e, group.replies),
+        }
+    }
+
+    /// Stages every job of a group in order (and, if a tick is among them, drops expired pending
+    /// entries), stopping at the first store error.
+    fn stage_jobs(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        jobs: Vec<Job>,
+        now: u64,
+    ) -> Group {
+        let mut group = Group {
+            replies: Vec::new(),
+            processed: 0,
+            failure: None,
+        };
         let mut tick = false;
         for job in jobs {
             match job {
                 Job::Submit { items, reply } => {
                     let mut outcomes = Vec::with_capacity(items.len());
                     for item in items {
-                        if failure.is_some() {
+                        if group.failure.is_some() {
                             break;
                         }
-                        processed += 1;
-                        match self.process(&mut staged, item, now) {
+                        group.processed += 1;
+                        match self.process(staged, item, now) {
                             Ok(o) => outcomes.push(o),
-                            Err(e) => failure = Some(e),
+                            Err(e) => group.failure = Some(e),
                         }
                     }
-                    replies.push((reply, outcomes));
+                    group.replies.push((reply, outcomes));
                 }
                 Job::Tick => tick = true,
                 Job::Shutdown => {}
@@ -314,89 +344,99 @@ impl Writer {
             }
         }
         if tick
-            && failure.is_none()
-            && let Err(e) = self.purge_expired(&mut staged, now)
+            && group.failure.is_none()
+            && let Err(e) = self.purge_expired(staged, now)
         {
-            failure = Some(e);
+            group.failure = Some(e);
         }
-        let result = match failure {
-            Some(e) => Err(e),
-            None if staged.is_empty() => Ok(()),
-            None => {
-                staged.put(meta::COUNTERS.to_vec(), self.counters.encode());
-                let writes = staged.into_writes();
-                let staged_at = std::time::Instant::now();
-                // Checks see the group and the generations that invalidate what they cached
-                // change together (see `decisions`).
-                let applied = {
-                    let stats = Arc::clone(&self.stats);
-                    let _view = stats.view.write();
-                    let applied = store.apply(writes);
-                    if applied.is_ok() {
-                        // Counters (Status, watch positions) and caches follow what checks see.
-                        self.counters.publish(&self.stats);
-                        self.invalidate();
-                    }
-                    applied
-                };
-                let applied_at = std::time::Instant::now();
-                let flushed = applied.and_then(|()| store.flush());
-                let ns = |d: std::time::Duration| d.as_nanos() as u64;
-                self.stats
-                    .stage_ns
-                    .fetch_add(ns(staged_at - started), Ordering::Relaxed);
-                self.stats
-                    .apply_ns
-                    .fetch_add(ns(applied_at - staged_at), Ordering::Relaxed);
-                self.stats
-                    .flush_ns
-                    .fetch_add(ns(applied_at.elapsed()), Ordering::Relaxed);
-                self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                self.stats.processed.fetch_add(processed, Ordering::Relaxed);
-                flushed
-            }
-        };
-        match result {
-            Ok(()) => {
+        group
+    }
+
+    /// Writes a staged group (with the counters) as one atomic batch, makes it visible to checks
+    /// together with the cache invalidation, flushes, and records how long each step took.
+    fn write_group(
+        &mut self,
+        store: &dyn KvStore,
+        mut staged: Staged<'_, dyn KvStore>,
+        started: std::time::Instant,
+        processed: u64,
+    ) -> Result<(), StoreError> {
+        staged.put(meta::COUNTERS.to_vec(), self.counters.encode());
+        let writes = staged.into_writes();
+        let staged_at = std::time::Instant::now();
+        // Checks see the group and the generations that invalidate what they cached
+        // change together (see `decisions`).
+        let applied = {
+            let stats = Arc::clone(&self.stats);
+            let _view = stats.view.write();
+            let applied = store.apply(writes);
+            if applied.is_ok() {
+                // Counters (Status, watch positions) and caches follow what checks see.
                 self.counters.publish(&self.stats);
-                self.stats
-                    .durable_size
-                    .store(self.counters.log_size, Ordering::Release);
-                let accepted = std::mem::take(&mut self.just_accepted);
-                if let Some(announce) = &self.announce {
-                    for entry in accepted {
-                        // No receiver (p2p off) is fine.
-                        let _ = announce.send(entry);
-                    }
-                }
-                for (reply, outcomes) in replies {
-                    for outcome in &outcomes {
-                        self.stats.metrics.entry(outcome);
-                    }
-                    let _ = reply.send(Ok(outcomes));
-                }
+                self.invalidate();
             }
-            Err(e) => {
-                // Conservative: the failed group may have been partly visible.
-                self.collectors_changed = false;
-                self.touched.clear();
-                self.appended.clear();
-                self.just_accepted.clear();
-                {
-                    let _view = self.stats.view.write();
-                    self.stats
-                        .collector_generation
-                        .fetch_add(1, Ordering::AcqRel);
-                    self.stats.subject_generations.bump_all();
-                }
-                tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
-                if let Err(reload) = self.reload() {
-                    tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
-                }
-                for (reply, _) in replies {
-                    let _ = reply.send(Err(LedgerError::Store(e.to_string())));
-                }
+            applied
+        };
+        let applied_at = std::time::Instant::now();
+        let flushed = applied.and_then(|()| store.flush());
+        let ns = |d: std::time::Duration| d.as_nanos() as u64;
+        self.stats
+            .stage_ns
+            .fetch_add(ns(staged_at - started), Ordering::Relaxed);
+        self.stats
+            .apply_ns
+            .fetch_add(ns(applied_at - staged_at), Ordering::Relaxed);
+        self.stats
+            .flush_ns
+            .fetch_add(ns(applied_at.elapsed()), Ordering::Relaxed);
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats.processed.fetch_add(processed, Ordering::Relaxed);
+        flushed
+    }
+
+    /// After a durable commit: publishes the counters, announces the accepted entries and answers
+    /// every submitter of the group.
+    fn acknowledge(&mut self, replies: Replies) {
+        self.counters.publish(&self.stats);
+        self.stats
+            .durable_size
+            .store(self.counters.log_size, Ordering::Release);
+        let accepted = std::mem::take(&mut self.just_accepted);
+        if let Some(announce) = &self.announce {
+            for entry in accepted {
+                // No receiver (p2p off) is fine.
+                let _ = announce.send(entry);
             }
+        }
+        for (reply, outcomes) in replies {
+            for outcome in &outcomes {
+                self.stats.metrics.entry(outcome);
+            }
+            let _ = reply.send(Ok(outcomes));
+        }
+    }
+
+    /// After a failed commit: forgets what the group staged, invalidates every cached check,
+    /// re-reads the store and answers every submitter of the group with the error.
+    fn abandon(&mut self, e: StoreError, replies: Replies) {
+        // Conservative: the failed group may have been partly visible.
+        self.collectors_changed = false;
+        self.touched.clear();
+        self.appended.clear();
+        self.just_accepted.clear();
+        {
+            let _view = self.stats.view.write();
+            self.stats
+                .collector_generation
+                .fetch_add(1, Ordering::AcqRel);
+            self.stats.subject_generations.bump_all();
+        }
+        tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
+        if let Err(reload) = self.reload() {
+            tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
+        }
+        for (reply, _) in replies {
+            let _ = reply.send(Err(LedgerError::Store(e.to_string())));
         }
     }
 

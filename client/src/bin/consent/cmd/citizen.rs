@@ -33,7 +33,7 @@ pub async fn policy(a: PolicyArgs, g: &Global) -> anyhow::Result<()> {
 
 /// The collector's current policy, or an error naming the unknown collector.
 async fn known_policy(
-    node: &mut consent_client::node::NodeClient,
+    node: &mut consent_client::node::NodeConnection,
     collector: &FeedId,
     text: &str,
 ) -> anyhow::Result<(EntryId, consent_proto::body::Policy)> {
@@ -89,6 +89,55 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
     let (policy_id, policy) = known_policy(&mut node, &collector, &a.collector).await?;
+    let retention = within_policy(&a, purposes, categories, &policy)?;
+    let now = time::now_ms();
+    if until.is_some_and(|u| u <= now) {
+        bail!("--until is in the past");
+    }
+    let terms = Grant {
+        collector,
+        policy: policy_id,
+        purposes,
+        categories,
+        retention_days: retention,
+        valid_from: now,
+        valid_until: until,
+    };
+    let subject = wallet::pairwise_feed(ks.master(), &collector)
+        .typed(Role::Citizen)
+        .to_string();
+    if !g.json || !a.yes {
+        show_grant(&terms, &policy, &subject);
+    }
+    if !a.yes && !ctx::confirm("Sign and submit?")? {
+        bail!("nothing was signed");
+    }
+    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+    let entry = author
+        .append(now, Body::Grant(terms))
+        .map_err(anyhow::Error::msg)?;
+    ctx::journal(&mut ks, &collector, &entry)?;
+    ctx::submit(&mut node, &entry, "grant").await?;
+    ks.save()?;
+    emit(
+        g.json,
+        format!(
+            "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
+            entry.id
+        ),
+        json!({"grant": entry.id.to_string(), "subject": subject, "collector": a.collector, "policy": policy_id.to_string()}),
+    );
+    Ok(())
+}
+
+/// Refuses purposes, categories or a retention the collector's `policy` does not declare;
+/// returns the retention to grant (the policy's unless `--retention-days` says less).
+fn within_policy(
+    a: &GrantArgs,
+    purposes: PurposeSet,
+    categories: CategorySet,
+    policy: &consent_proto::body::Policy,
+) -> anyhow::Result<u32> {
     for p in purposes.iter() {
         if !policy.purposes.contains(p) {
             bail!(
@@ -124,62 +173,36 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             policy.retention_days
         );
     }
-    let now = time::now_ms();
-    if until.is_some_and(|u| u <= now) {
-        bail!("--until is in the past");
-    }
-    let body = Body::Grant(Grant {
-        collector,
-        policy: policy_id,
-        purposes,
-        categories,
-        retention_days: retention,
-        valid_from: now,
-        valid_until: until,
-    });
-    let subject = wallet::pairwise_feed(ks.master(), &collector)
-        .typed(Role::Citizen)
-        .to_string();
-    if !g.json || !a.yes {
-        eprintln!(
-            "{}\n",
-            describe::policy_text(&collector, &policy_id, &policy)
-        );
-        eprintln!(
-            "You are about to sign this consent (as {subject}):\n  {} may store {}\n  for {}\n  keeping it at most {retention} days\n  from now {}\n",
-            policy.name,
-            categories
-                .iter()
-                .map(|c| c.plain())
-                .collect::<Vec<_>>()
-                .join(", "),
-            purposes
-                .iter()
-                .map(|p| p.plain())
-                .collect::<Vec<_>>()
-                .join(", "),
-            until
-                .map(|u| format!("until {}", time::format(u)))
-                .unwrap_or_else(|| "until you revoke it".into())
-        );
-    }
-    if !a.yes && !ctx::confirm("Sign and submit?")? {
-        bail!("nothing was signed");
-    }
-    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
-    let entry = author.append(now, body).map_err(anyhow::Error::msg)?;
-    ctx::journal(&mut ks, &collector, &entry)?;
-    ctx::submit(&mut node, &entry, "grant").await?;
-    ks.save()?;
-    emit(
-        g.json,
-        format!(
-            "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
-            entry.id
-        ),
-        json!({"grant": entry.id.to_string(), "subject": subject, "collector": a.collector, "policy": policy_id.to_string()}),
+    Ok(retention)
+}
+
+/// Shows the collector's policy and, in plain words, the consent about to be signed (on stderr).
+fn show_grant(terms: &Grant, policy: &consent_proto::body::Policy, subject: &str) {
+    eprintln!(
+        "{}\n",
+        describe::policy_text(&terms.collector, &terms.policy, policy)
     );
-    Ok(())
+    eprintln!(
+        "You are about to sign this consent (as {subject}):\n  {} may store {}\n  for {}\n  keeping it at most {} days\n  from now {}\n",
+        policy.name,
+        terms
+            .categories
+            .iter()
+            .map(|c| c.plain())
+            .collect::<Vec<_>>()
+            .join(", "),
+        terms
+            .purposes
+            .iter()
+            .map(|p| p.plain())
+            .collect::<Vec<_>>()
+            .join(", "),
+        terms.retention_days,
+        terms
+            .valid_until
+            .map(|u| format!("until {}", time::format(u)))
+            .unwrap_or_else(|| "until you revoke it".into())
+    );
 }
 
 /// `consent revoke`.
@@ -241,7 +264,7 @@ async fn feeds(
     g: &Global,
 ) -> anyhow::Result<(
     Vec<(FeedId, FeedId, Vec<consent_proto::Entry>)>,
-    consent_client::node::NodeClient,
+    consent_client::node::NodeConnection,
 )> {
     let ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
@@ -343,7 +366,7 @@ pub async fn history(g: &Global) -> anyhow::Result<()> {
 
 /// The collector's acks that answer any of `entries`.
 async fn acks_for(
-    node: &mut consent_client::node::NodeClient,
+    node: &mut consent_client::node::NodeConnection,
     collector: &FeedId,
     entries: &[consent_proto::Entry],
 ) -> anyhow::Result<Vec<(EntryId, consent_proto::Entry)>> {

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use clap::Args;
-use consent_client::node::NodeClient;
+use consent_client::node::NodeConnection;
 use consent_client::wallet;
 use consent_proto::Entry;
 use consent_proto::body::Body;
@@ -39,7 +39,7 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
     };
     let mut nodes = Vec::new();
     for url in &urls {
-        nodes.push(NodeClient::connect(url).await?);
+        nodes.push(NodeConnection::connect(url).await?);
     }
     let mut alerts: Vec<String> = Vec::new();
     let mut feeds = 0;

@@ -2,11 +2,11 @@
 //! `consent verify-receipt`: checks a receipt file offline — the node's signature, its
 //! checkpoint, the witnesses' cosignatures under a policy, and the inclusion proofs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use consent_proto::evidence::{WitnessPolicy, verify_decision, verify_entry};
+use consent_proto::evidence::{VerifiedDecision, WitnessPolicy, verify_decision, verify_entry};
 use consent_proto::ids::EntryId;
 use consent_proto::note::NODE_PREFIX;
 use consent_proto::pb;
@@ -35,31 +35,43 @@ pub struct VerifyArgs {
 }
 
 pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
-    let size = std::fs::metadata(&a.file)
-        .with_context(|| format!("cannot read {}", a.file.display()))?
+    let file = read_receipt_file(&a.file)?;
+    match file.receipt {
+        Some(pb::receipt_file::Receipt::Decision(d)) => verify_decision_receipt(&d, &a, g),
+        Some(pb::receipt_file::Receipt::Entry(e)) => verify_entry_receipt(&e, &a, g),
+        None => bail!("{} holds no receipt", a.file.display()),
+    }
+}
+
+/// The receipt file at `path` (refused above [`MAX_RECEIPT_BYTES`] or when it does not decode).
+fn read_receipt_file(path: &Path) -> anyhow::Result<pb::ReceiptFile> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
         .len();
     if size > MAX_RECEIPT_BYTES {
         bail!(
             "{} is {size} bytes; a receipt is at most 64 KiB — is this the right file?",
-            a.file.display()
+            path.display()
         );
     }
-    let bytes =
-        std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
-    let file = pb::ReceiptFile::decode(bytes.as_slice()).map_err(|e| {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    pb::ReceiptFile::decode(bytes.as_slice()).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a receipt file ({e}); write one with `consent check --receipt FILE` or \
              `consent receipt ENTRY_ID --out FILE`",
-            a.file.display()
+            path.display()
         )
-    })?;
-    let receipt = match file.receipt {
-        Some(pb::receipt_file::Receipt::Decision(d)) => d,
-        Some(pb::receipt_file::Receipt::Entry(e)) => return verify_entry_receipt(&e, &a, g),
-        None => bail!("{} holds no receipt", a.file.display()),
-    };
+    })
+}
+
+/// Verifies a decision receipt under the witness policy and says what it establishes.
+fn verify_decision_receipt(
+    receipt: &pb::DecisionReceipt,
+    a: &VerifyArgs,
+    g: &Global,
+) -> anyhow::Result<()> {
     let policy = WitnessPolicy::new(&a.witnesses, a.need)?;
-    let v = verify_decision(&receipt, &policy).context("the receipt does not hold")?;
+    let v = verify_decision(receipt, &policy).context("the receipt does not hold")?;
     let node = v.node.to_text(NODE_PREFIX);
     if let Some(expected) = &a.signed_by
         && *expected != node
@@ -83,39 +95,9 @@ pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
         .map(|g| g.to_string());
     let checkpoint = v.checkpoint.as_ref().map(|c| c.size);
     let about = consent_client::time::format(v.at_ms);
-    // A decision about another time than when it was signed says nothing of consent now.
-    let when = match v.when {
-        pb::QuestionTime::Past => format!(
-            "; about {about}, BEFORE it was decided: a grant was in force then, which is no consent now"
-        ),
-        pb::QuestionTime::Future => format!(
-            "; about {about}, AFTER it was decided: a revocation before then changes the answer"
-        ),
-        _ => String::new(),
-    };
-    let human = format!(
-        "valid: {decision} ({reason}) signed by {node} at {}{when}{}{}{}",
-        consent_client::time::format(v.payload.time_ms),
-        checkpoint
-            .map(|s| format!("; in its checkpoint of {s} entries"))
-            .unwrap_or_else(|| "; no checkpoint".into()),
-        if v.cosigned_by.is_empty() {
-            String::new()
-        } else {
-            format!(
-                ", cosigned by {} of the witnesses named",
-                v.cosigned_by.len()
-            )
-        },
-        match (v.grant_included, v.revocation_included) {
-            (true, true) => "; grant and revocation proven in the log",
-            (true, false) => "; grant proven in the log",
-            _ => "",
-        }
-    );
     emit(
         g.json,
-        human,
+        decision_text(&v, &node, decision, &reason, &about),
         json!({
             "valid": true,
             "node": node,
@@ -136,6 +118,47 @@ pub fn verify_receipt(a: VerifyArgs, g: &Global) -> anyhow::Result<()> {
         }),
     );
     Ok(())
+}
+
+/// What a verified decision receipt establishes, in one line (`about`: the time it is about).
+fn decision_text(
+    v: &VerifiedDecision,
+    node: &str,
+    decision: &str,
+    reason: &str,
+    about: &str,
+) -> String {
+    // A decision about another time than when it was signed says nothing of consent now.
+    let when = match v.when {
+        pb::QuestionTime::Past => format!(
+            "; about {about}, BEFORE it was decided: a grant was in force then, which is no consent now"
+        ),
+        pb::QuestionTime::Future => format!(
+            "; about {about}, AFTER it was decided: a revocation before then changes the answer"
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "valid: {decision} ({reason}) signed by {node} at {}{when}{}{}{}",
+        consent_client::time::format(v.payload.time_ms),
+        v.checkpoint
+            .as_ref()
+            .map(|c| format!("; in its checkpoint of {} entries", c.size))
+            .unwrap_or_else(|| "; no checkpoint".into()),
+        if v.cosigned_by.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", cosigned by {} of the witnesses named",
+                v.cosigned_by.len()
+            )
+        },
+        match (v.grant_included, v.revocation_included) {
+            (true, true) => "; grant and revocation proven in the log",
+            (true, false) => "; grant proven in the log",
+            _ => "",
+        }
+    )
 }
 
 fn verify_entry_receipt(

@@ -1,7 +1,8 @@
-//! Store checks. [`prepare`] binds a new store to its network, migrates a store of layout 3, and
-//! refuses a store of another network or layout; [`structure`] runs at every start (heads match entries, the log is
-//! contiguous, grant state points at real grants); [`full`] replays the whole log through the write
-//! path into memory, re-verifying every signature, and compares every derived table.
+//! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
+//! new store to its network, migrates a store of layout 3, and refuses a store of another network
+//! or layout; [`structure`] runs at every start (heads match entries, the log is contiguous, grant
+//! state points at real grants); [`full`] replays the whole log through the write path into
+//! memory, re-verifying every signature, and compares every derived table.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -138,10 +139,22 @@ pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
 /// built in the same pass over the log (the node needs both at start).
 pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
     let mut report = Report::default();
-    let mut tree = Frontier::default();
     let (log_size, stored_feeds, stored_frozen) = super::writer::stored_counters(store)?;
+    let tree = arrival_log(store, log_size, &mut report)?;
+    feed_heads(store, stored_feeds, stored_frozen, &mut report)?;
+    freezes(store, stored_frozen, &mut report)?;
+    grants_and_pending(store, &mut report)?;
+    report.result().map(|()| tree)
+}
 
-    // The log is exactly 0..log_size and each index names an entry stored with that index.
+/// The log is exactly `0..log_size` and each index names an entry stored with that index; returns
+/// the tree frontier over the log.
+fn arrival_log(
+    store: &dyn KvStore,
+    log_size: u64,
+    report: &mut Report,
+) -> Result<Frontier, StoreError> {
+    let mut tree = Frontier::default();
     let mut expected = 0u64;
     for pair in store.scan_prefix(&[prefix::LOG]) {
         let (key, id) = pair?;
@@ -180,26 +193,18 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
             "{entries} entries stored, but the arrival log holds {log_size}"
         ));
     }
+    Ok(tree)
+}
 
-    // Every feed's seq index is exactly 0..=head and the head matches.
-    let mut seqs: HashMap<[u8; 32], (u64, Option<[u8; 32]>)> = HashMap::new();
-    for pair in store.scan_prefix(&[prefix::SEQ]) {
-        let (key, id) = pair?;
-        if key.len() != 41 {
-            report.add("malformed seq index key".into());
-            continue;
-        }
-        let feed = tables::bytes32(&key[1..33])?;
-        let seq = tables::be_u64(&key[33..])?;
-        let slot = seqs.entry(feed).or_insert((0, None));
-        if seq != slot.0 {
-            report.add(format!(
-                "feed {:?} has a gap before seq {seq}",
-                FeedId(feed)
-            ));
-        }
-        *slot = (seq + 1, Some(tables::bytes32(&id)?));
-    }
+/// Every feed's seq index is exactly `0..=head`, the head matches its feed record, and the feed
+/// and frozen counters match the records.
+fn feed_heads(
+    store: &dyn KvStore,
+    stored_feeds: u64,
+    stored_frozen: u64,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let mut seqs = seq_index(store, report)?;
     let (mut feeds, mut frozen) = (0u64, 0u64);
     for pair in store.scan_prefix(&[prefix::FEED]) {
         let (key, value) = pair?;
@@ -240,9 +245,37 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
             "{frozen} frozen feeds, but the counter says {stored_frozen}"
         ));
     }
-    freezes(store, stored_frozen, &mut report)?;
+    Ok(())
+}
 
-    // Grant state names real grants at the position it claims.
+/// Each feed's next seq and last entry id as its seq index gives them, reporting gaps.
+fn seq_index(
+    store: &dyn KvStore,
+    report: &mut Report,
+) -> Result<HashMap<[u8; 32], (u64, Option<[u8; 32]>)>, StoreError> {
+    let mut seqs: HashMap<[u8; 32], (u64, Option<[u8; 32]>)> = HashMap::new();
+    for pair in store.scan_prefix(&[prefix::SEQ]) {
+        let (key, id) = pair?;
+        if key.len() != 41 {
+            report.add("malformed seq index key".into());
+            continue;
+        }
+        let feed = tables::bytes32(&key[1..33])?;
+        let seq = tables::be_u64(&key[33..])?;
+        let slot = seqs.entry(feed).or_insert((0, None));
+        if seq != slot.0 {
+            report.add(format!(
+                "feed {:?} has a gap before seq {seq}",
+                FeedId(feed)
+            ));
+        }
+        *slot = (seq + 1, Some(tables::bytes32(&id)?));
+    }
+    Ok(seqs)
+}
+
+/// Grant state names real grants at the position it claims, and pending records decode.
+fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::GRANT]) {
         let (key, value) = pair?;
         if key.len() != 73 {
@@ -266,7 +299,7 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
             report.add(e.to_string());
         }
     }
-    report.result().map(|()| tree)
+    Ok(())
 }
 
 /// Replays the arrival log into memory through the write path (re-validating every entry and
@@ -274,6 +307,33 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
 pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Report> {
     structure(store)?;
     let mut report = Report::default();
+    let replica = replay(store, registrars, &mut report)?;
+    for table in [
+        prefix::ENTRY,
+        prefix::SEQ,
+        prefix::ROTATION,
+        prefix::LOG,
+        prefix::GRANT,
+        prefix::OPT_OUT,
+        prefix::ACCREDITATION,
+        prefix::WATCH,
+        prefix::EXPIRY,
+    ] {
+        compare(store, &*replica, table, &mut report)?;
+    }
+    answers(store, &*replica, &mut report)?;
+    feed_records(store, &*replica, &mut report)?;
+    proofs(store, &mut report)?;
+    report.result()
+}
+
+/// Replays every logged entry of `store`, in log order, into a fresh in-memory store through the
+/// write path, reporting entries that do not decode or are not accepted again; returns the replica.
+fn replay(
+    store: &dyn KvStore,
+    registrars: &HashSet<FeedId>,
+    report: &mut Report,
+) -> Result<Arc<dyn KvStore>, StoreError> {
     let replica: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
     let mut writer = Writer::open(
         Arc::clone(&replica),
@@ -312,26 +372,20 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
             Err(e) => report.add(format!("stored entry {id} does not decode: {e}")),
         }
         if batch.len() >= 4096 {
-            flush(&mut writer, &mut batch, &mut report)?;
+            flush(&mut writer, &mut batch, &mut *report)?;
         }
     }
-    flush(&mut writer, &mut batch, &mut report)?;
+    flush(&mut writer, &mut batch, &mut *report)?;
+    Ok(replica)
+}
 
-    for table in [
-        prefix::ENTRY,
-        prefix::SEQ,
-        prefix::ROTATION,
-        prefix::LOG,
-        prefix::GRANT,
-        prefix::OPT_OUT,
-        prefix::ACCREDITATION,
-        prefix::WATCH,
-        prefix::EXPIRY,
-    ] {
-        compare(store, &*replica, table, &mut report)?;
-    }
-    answers(store, &*replica, &mut report)?;
-    // Feed records match except for frozen flags, which come from equivocation proofs.
+/// Feed records match the replay's except for frozen flags, which come from equivocation proofs;
+/// a frozen feed has a proof.
+fn feed_records(
+    store: &dyn KvStore,
+    replica: &dyn KvStore,
+    report: &mut Report,
+) -> Result<(), StoreError> {
     let unfreeze = |mut r: FeedRecord| {
         r.frozen = false;
         r
@@ -371,6 +425,11 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
             ));
         }
     }
+    Ok(())
+}
+
+/// Every equivocation proof holds two distinct entries its feed's author signed at one seq.
+fn proofs(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::PROOF]) {
         let (key, value) = pair?;
         let proof: ProofRecord = tables::decode(&value, "proof")?;
@@ -400,7 +459,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
             ));
         }
     }
-    report.result()
+    Ok(())
 }
 
 /// The freeze list is exactly `0..frozen`, each naming a distinct frozen feed.
@@ -495,6 +554,7 @@ fn answers(
     Ok(())
 }
 
+/// A finding at the first key where `table` differs between the store and the replay.
 fn compare(
     store: &dyn KvStore,
     replica: &dyn KvStore,
