@@ -21,7 +21,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::ledger::Ledger;
-use crate::ledger::writer::Outcome;
 use crate::p2p::P2pHandle;
 
 /// Labels of `consent_entries_total`.
@@ -284,16 +283,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts what the writer did with one entry.
-    pub fn entry(&self, outcome: &Outcome) {
-        let (outcome, reason) = match outcome {
-            Outcome::Accepted { .. } => ("accepted", ""),
-            Outcome::Duplicate { .. } => ("duplicate", ""),
-            Outcome::Pending { .. } => ("pending", ""),
-            Outcome::Rejected { rejection, .. } => ("rejected", rejection.code()),
-            Outcome::Equivocation { .. } => ("equivocation", ""),
-            Outcome::PendingFull { .. } => ("pending_full", ""),
-        };
+    /// Counts what the writer did with one entry: its `outcome` (`accepted`, `duplicate`,
+    /// `pending`, `rejected`, `equivocation`, `pending_full`) and, for a rejection, the
+    /// `reason` code (empty otherwise).
+    pub fn entry(&self, outcome: &'static str, reason: &'static str) {
         self.entries
             .get_or_create(&EntryLabels { outcome, reason })
             .inc();

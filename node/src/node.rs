@@ -189,11 +189,15 @@ impl Node {
                 message,
             }
         })?;
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let (ledger, writer) = Ledger::open(
             store,
             genesis.registrar_feeds(),
             &genesis.digest(),
-            config.ledger_config(),
+            crate::ledger::LedgerConfig {
+                metrics: Arc::clone(&metrics),
+                ..config.ledger_config()
+            },
         )?;
         let members = genesis.members();
         if members.is_listed() && !members.contains_key(&node_key.public()) {
