@@ -228,7 +228,7 @@ impl Node {
 
         let admin_access = match config.admin.enabled && config.metrics.enabled {
             true => Some(
-                crate::admin::Access::from_token_file(config.admin.token_file.as_deref())
+                crate::ops::admin::Access::from_token_file(config.admin.token_file.as_deref())
                     .map_err(StartError::Admin)?,
             ),
             false => None,
@@ -359,9 +359,9 @@ impl Node {
         };
         if let Some(listener) = metrics_listener {
             let (ledger, p2p, cancel) = (ledger.clone(), p2p.clone(), cancel.clone());
-            let admin = admin_access.map(|access| crate::admin::routes(p2p.clone(), access));
+            let serve = crate::ops::serve(listener, ledger, p2p, metrics, admin_access, cancel);
             tokio::spawn(async move {
-                if let Err(e) = crate::metrics::serve(listener, ledger, p2p, admin, cancel).await {
+                if let Err(e) = serve.await {
                     tracing::error!(error = %e, "metrics server stopped");
                 }
             });
