@@ -27,20 +27,20 @@ pub const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
     header_read_timeout: std::time::Duration::from_secs(10),
 };
 
-/// Serves `GET /metrics` (and the admin calls, if `admin` says who may make them) on `listener`
-/// until `cancel`.
+/// Serves `GET /metrics` (and the admin calls, if `access` says who may make them) on
+/// `listener` until `cancel`.
 pub async fn serve(
     listener: TcpListener,
     ledger: Ledger,
     p2p: Option<P2pHandle>,
     metrics: Arc<Metrics>,
-    admin: Option<admin::Access>,
+    access: Option<admin::Access>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     use axum::http::header;
     use axum::routing::get;
     let gauges = Arc::new(Gauges::new());
-    let admin = admin.map(|access| admin::routes(p2p.clone(), access));
+    let admin = access.map(|access| admin::routes(p2p.clone(), access));
     let app = axum::Router::new().route(
         "/metrics",
         get(move || {
