@@ -218,12 +218,7 @@ async fn erase_on_revocation(
 
 /// Prints what the gateway stored, its watch cursor and the node's public answering record for
 /// the operator; fails unless the withdrawal was honoured.
-async fn report(
-    url: &str,
-    db: &Database,
-    cursor: &[u8],
-    operator: &Author,
-) -> anyhow::Result<()> {
+async fn report(url: &str, db: &Database, cursor: &[u8], operator: &Author) -> anyhow::Result<()> {
     println!("\nstored records:");
     for records in db.records.values() {
         for r in records {

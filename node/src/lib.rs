@@ -17,13 +17,14 @@
 //! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
-//! - [`metrics`]: Prometheus `/metrics` (loopback by default).
-//! - [`admin`]: admin calls beside the metrics (loopback only, or with a token).
+//! - [`metrics`]: the registry of what the node counts (a leaf: created by [`node`], handed to
+//!   the ledger's writer and the API).
+//! - [`ops`]: the operations listener (loopback by default): Prometheus `/metrics`, with the
+//!   gauges read at scrape time, and the admin calls (loopback only, or with a token).
 //! - [`http`]: how the side HTTP listeners are served (connection cap, header deadline).
 //! - [`transparency`]: the public site: register of collectors, network, rights, JSON API.
 //! - [`logging`]: tracing set-up (human or JSON).
 
-pub mod admin;
 pub mod api;
 pub mod checkpoints;
 pub mod config;
@@ -35,6 +36,7 @@ pub mod logging;
 pub mod members;
 pub mod metrics;
 pub mod node;
+pub mod ops;
 pub mod p2p;
 pub mod store;
 pub mod transparency;

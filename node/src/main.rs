@@ -14,12 +14,12 @@ use consent_node::{Node, logging};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's heap figures, for `/metrics` (`None` if it will not say).
-fn heap() -> Option<consent_node::metrics::HeapStats> {
+fn heap() -> Option<consent_node::ops::HeapStats> {
     use tikv_jemalloc_ctl::{epoch, stats};
     // The statistics are a snapshot refreshed by advancing the epoch.
     epoch::advance().ok()?;
     let read = |v: Result<usize, tikv_jemalloc_ctl::Error>| v.ok().map(|b| b as u64);
-    Some(consent_node::metrics::HeapStats {
+    Some(consent_node::ops::HeapStats {
         allocated: read(stats::allocated::read())?,
         resident: read(stats::resident::read())?,
         metadata: read(stats::metadata::read())?,
@@ -169,7 +169,7 @@ fn main() -> ExitCode {
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     logging::init(config.log_format, &config.log_level).map_err(anyhow::Error::msg)?;
-    consent_node::metrics::report_heap_with(heap);
+    consent_node::ops::report_heap_with(heap);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

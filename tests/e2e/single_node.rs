@@ -503,11 +503,10 @@ async fn assert_store_consistent(node: &TestNode) {
     let ledger = node.node.as_ref().expect("running").ledger().clone();
     let registrars = ledger.registrars().clone();
     let store = ledger.store().clone();
-    let result = tokio::task::spawn_blocking(move || {
-        consent_node::ledger::fsck::full(&*store, &registrars)
-    })
-    .await
-    .expect("join");
+    let result =
+        tokio::task::spawn_blocking(move || consent_node::ledger::fsck::full(&*store, &registrars))
+            .await
+            .expect("join");
     if let Err(report) = result {
         panic!("store check failed: {report}");
     }

@@ -34,6 +34,7 @@ pub use self::stats::{Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
+use crate::metrics::Metrics;
 use crate::store::{KvStore, StoreError};
 
 /// A feed's head as peers compare it: `(feed id, head seq, head entry id, frozen)`.
@@ -98,6 +99,9 @@ pub struct LedgerConfig {
     pub max_group_entries: usize,
     /// Submissions queued for the writer before callers wait.
     pub queue_depth: usize,
+    /// Where the writer counts entries by outcome, and the API its checks (created by the
+    /// node, which also serves it; a fresh registry by default).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for LedgerConfig {
@@ -107,6 +111,7 @@ impl Default for LedgerConfig {
             pending_ttl_ms: 10 * 60 * 1000,
             max_group_entries: 8_192,
             queue_depth: 1_024,
+            metrics: Arc::default(),
         }
     }
 }
@@ -128,6 +133,7 @@ impl WriterThread {
 pub struct Ledger {
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
+    metrics: Arc<Metrics>,
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
     caches: Arc<decisions::Caches>,
@@ -152,6 +158,7 @@ impl Ledger {
         let tree = fsck::structure_and_tree(&*store)
             .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
         let stats = Arc::new(Stats::default());
+        let metrics = Arc::clone(&config.metrics);
         let registrars = Arc::new(registrars);
         let tree = Arc::new(tree::LogTree::new(tree, Arc::clone(&store)));
         let (tx, rx) = mpsc::channel(config.queue_depth);
@@ -173,6 +180,7 @@ impl Ledger {
             Ledger {
                 store,
                 stats,
+                metrics,
                 registrars,
                 tx,
                 caches: Arc::default(),
@@ -322,9 +330,9 @@ impl Ledger {
         }
     }
 
-    /// The node's Prometheus metrics.
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.stats.metrics
+    /// The node's Prometheus metrics (the registry it was opened with).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The live counters (for metrics read at scrape time).

@@ -46,8 +46,6 @@ pub struct Stats {
     pub view_work_max: AtomicU64,
     /// When the node last heard from a peer, Unix ms (0: never).
     pub peer_contact_ms: AtomicU64,
-    /// Prometheus counters of what the writer and the API do.
-    pub metrics: crate::metrics::Metrics,
 }
 
 impl Stats {

@@ -62,7 +62,7 @@ impl Node {
 async fn start_on(
     config: Config,
     genesis: Genesis,
-    admin: Option<crate::admin::Access>,
+    admin: Option<crate::ops::admin::Access>,
     node_key: SecretKey,
     ledger: Ledger,
     writer: WriterThread,
@@ -168,9 +168,9 @@ async fn prepare(
 }
 
 /// The admin calls' access rule, when they are served (beside the metrics).
-fn admin_access(config: &Config) -> Result<Option<crate::admin::Access>, StartError> {
+fn admin_access(config: &Config) -> Result<Option<crate::ops::admin::Access>, StartError> {
     match config.admin.enabled && config.metrics.enabled {
-        true => crate::admin::Access::from_token_file(config.admin.token_file.as_deref())
+        true => crate::ops::admin::Access::from_token_file(config.admin.token_file.as_deref())
             .map(Some)
             .map_err(StartError::Admin),
         false => Ok(None),
@@ -222,11 +222,17 @@ fn open_ledger(config: &Config, genesis: &Genesis) -> Result<(Ledger, WriterThre
             dir: config.data_dir.display().to_string(),
             message,
         })?;
+    // The metrics registry: the ledger's writer and the gRPC handlers record into it, the
+    // operations listener serves it.
+    let ledger_config = crate::ledger::LedgerConfig {
+        metrics: Arc::new(crate::metrics::Metrics::default()),
+        ..config.ledger_config()
+    };
     Ok(Ledger::open(
         store,
         genesis.registrar_feeds(),
         &genesis.digest(),
-        config.ledger_config(),
+        ledger_config,
     )?)
 }
 
@@ -312,17 +318,17 @@ async fn start_p2p(
 fn serve_sides(
     config: &Config,
     sides: SideListeners,
-    admin: Option<crate::admin::Access>,
+    admin: Option<crate::ops::admin::Access>,
     parts: &Parts,
     stages: &Stages,
 ) {
     let handle = parts.p2p.as_ref().map(|p| p.handle.clone());
     if let Some(listener) = sides.metrics {
-        let admin = admin.map(|access| crate::admin::routes(handle.clone(), access));
-        let served = crate::metrics::serve(
+        let served = crate::ops::serve(
             listener,
             parts.ledger.clone(),
             handle.clone(),
+            Arc::clone(parts.ledger.metrics()),
             admin,
             stages.accepting.clone(),
         );

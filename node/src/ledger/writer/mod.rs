@@ -79,6 +79,21 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// How metrics count it: `(outcome, reason)`, the reason being the rejection code of a
+    /// rejected entry and empty otherwise.
+    pub fn label(&self) -> (&'static str, &'static str) {
+        match self {
+            Outcome::Accepted { .. } => ("accepted", ""),
+            Outcome::Duplicate { .. } => ("duplicate", ""),
+            Outcome::Pending { .. } => ("pending", ""),
+            Outcome::Rejected { rejection, .. } => ("rejected", rejection.code()),
+            Outcome::Equivocation { .. } => ("equivocation", ""),
+            Outcome::PendingFull { .. } => ("pending_full", ""),
+        }
+    }
+}
+
 /// Messages to the writer.
 pub(crate) enum Job {
     /// Write these entries and answer.
@@ -410,7 +425,8 @@ impl Writer {
         }
         for (reply, outcomes) in replies {
             for outcome in &outcomes {
-                self.stats.metrics.entry(outcome);
+                let (outcome, reason) = outcome.label();
+                self.config.metrics.entry(outcome, reason);
             }
             let _ = reply.send(Ok(outcomes));
         }

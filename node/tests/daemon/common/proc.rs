@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Resident memory of process `pid`, KiB (0 when it cannot be read).
 pub fn rss_kib(pid: u32) -> u64 {
-    consent_node::metrics::resident_bytes(pid).map_or(0, |b| b / 1024)
+    consent_node::ops::resident_bytes(pid).map_or(0, |b| b / 1024)
 }
 
 /// Bytes of every file under `dir` (whatever the node's engine keeps there).
