@@ -394,7 +394,7 @@ impl Writer {
                     tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
                 }
                 for (reply, _) in replies {
-                    let _ = reply.send(Err(LedgerError::Store(e.to_string())));
+                    let _ = reply.send(Err(LedgerError::Store(e.clone())));
                 }
             }
         }
