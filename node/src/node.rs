@@ -19,7 +19,7 @@ use crate::genesis::Genesis;
 use crate::identity;
 use crate::ledger::{Ledger, LedgerError};
 use crate::p2p::{self, P2pConfig, P2pHandle};
-use crate::store::KvStore;
+use crate::store::{KvStore, StoreError};
 use crate::store::fjall::FjallStore;
 use crate::store::sled::SledStore;
 use crate::witness::Witness;
@@ -40,16 +40,29 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The store.
-    #[error("cannot open the store in {dir}: {message}")]
+    #[error("cannot open the store in {dir}: {source}")]
     Store {
         /// The directory.
         dir: String,
         /// Why.
-        message: String,
+        source: OpenError,
     },
+    /// A p2p address (listen or bootstrap, from the config or the genesis) does not parse.
+    #[error("p2p: {what} address {addr:?}: {source}")]
+    P2pAddress {
+        /// Which list it is in.
+        what: &'static str,
+        /// The address as written.
+        addr: String,
+        /// Why.
+        source: libp2p::multiaddr::Error,
+    },
+    /// The witnessed checkpoints could not be read.
+    #[error("p2p: cannot read witnessed checkpoints: {0}")]
+    Witness(#[source] StoreError),
     /// The p2p layer.
     #[error("p2p: {0}")]
-    P2p(String),
+    P2p(#[from] p2p::P2pError),
     /// The admin token.
     #[error("{0}")]
     Admin(String),
@@ -80,26 +93,45 @@ pub enum StartError {
     },
 }
 
+/// Why the store in a data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The directory holds a store of the other engine.
+    #[error(
+        "this data directory holds a {found:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
+        .path.display(),
+        format!("{:?}", .found).to_lowercase()
+    )]
+    OtherEngine {
+        /// The engine whose store is there.
+        found: Engine,
+        /// Its directory.
+        path: std::path::PathBuf,
+    },
+    /// The engine could not open its store (locked by another process, I/O, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Opens the configured engine's store in the data directory, refusing a directory that holds a
 /// store of the other engine.
 pub fn open_store(
     data_dir: &std::path::Path,
     asked: Option<Engine>,
-) -> Result<Arc<dyn KvStore>, String> {
+) -> Result<Arc<dyn KvStore>, OpenError> {
     let engine = Engine::resolve(asked, data_dir);
     for other in [Engine::Sled, Engine::Fjall] {
         if other != engine && data_dir.join(other.dir_name()).exists() {
-            return Err(format!(
-                "this data directory holds a {other:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
-                data_dir.join(other.dir_name()).display(),
-                format!("{other:?}").to_lowercase()
-            ));
+            return Err(OpenError::OtherEngine {
+                found: other,
+                path: data_dir.join(other.dir_name()),
+            });
         }
     }
     let dir = data_dir.join(engine.dir_name());
     Ok(match engine {
-        Engine::Sled => Arc::new(SledStore::open(&dir).map_err(|e| e.to_string())?),
-        Engine::Fjall => Arc::new(FjallStore::open(&dir).map_err(|e| e.to_string())?),
+        Engine::Sled => Arc::new(SledStore::open(&dir)?),
+        Engine::Fjall => Arc::new(FjallStore::open(&dir)?),
     })
 }
 
@@ -183,10 +215,10 @@ impl Node {
                 dir: dir.clone(),
                 source,
             })?;
-        let store = open_store(&config.data_dir, config.store.engine).map_err(|message| {
+        let store = open_store(&config.data_dir, config.store.engine).map_err(|source| {
             StartError::Store {
                 dir: dir.clone(),
-                message,
+                source,
             }
         })?;
         let (ledger, writer) = Ledger::open(
@@ -264,14 +296,19 @@ impl Node {
 
         let cancel = CancellationToken::new();
         let p2p = if config.p2p.enabled {
-            let parse = |list: &[String], what: &str| -> Result<Vec<Multiaddr>, StartError> {
-                list.iter()
-                    .map(|a| {
-                        a.parse::<Multiaddr>()
-                            .map_err(|e| StartError::P2p(format!("{what} address {a:?}: {e}")))
-                    })
-                    .collect()
-            };
+            let parse =
+                |list: &[String], what: &'static str| -> Result<Vec<Multiaddr>, StartError> {
+                    list.iter()
+                        .map(|a| {
+                            a.parse::<Multiaddr>()
+                                .map_err(|source| StartError::P2pAddress {
+                                    what,
+                                    addr: a.clone(),
+                                    source,
+                                })
+                        })
+                        .collect()
+                };
             let mut bootstrap = parse(&genesis.bootstrap, "genesis bootstrap")?;
             bootstrap.extend(parse(&config.p2p.bootstrap, "bootstrap")?);
             let p2p_config = P2pConfig {
@@ -287,7 +324,7 @@ impl Node {
                     node_key.clone(),
                     members.clone(),
                 )
-                .map_err(|e| StartError::P2p(format!("cannot read witnessed checkpoints: {e}")))?,
+                .map_err(StartError::Witness)?,
             };
             let witness = log.witness.clone();
             let (handle, join) = p2p::start(
@@ -298,8 +335,7 @@ impl Node {
                 log,
                 cancel.clone(),
             )
-            .await
-            .map_err(|e| StartError::P2p(e.to_string()))?;
+            .await?;
             let lines: String = handle
                 .listen_addrs()
                 .iter()
