@@ -619,6 +619,7 @@ impl Writer {
         self.commit_at(vec![Job::Submit { items, reply }], now);
         match rx.try_recv() {
             Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(LedgerError::Store(e))) => Err(e),
             Ok(Err(e)) => Err(StoreError::Engine(e.to_string())),
             Err(_) => Err(StoreError::Engine("replay produced no answer".into())),
         }
