@@ -110,7 +110,7 @@ impl Checkpoints {
         let root = ledger
             .tree()
             .root_at(durable)
-            .ok_or_else(|| LedgerError::Store("the log tree is behind the log".into()))?;
+            .ok_or_else(|| LedgerError::Internal("the log tree is behind the log"))?;
         let note = SignedNote::sign(
             Checkpoint {
                 origin: self.0.origin.clone(),
@@ -194,7 +194,7 @@ impl Checkpoints {
             .0
             .latest
             .write()
-            .map_err(|_| LedgerError::Store("checkpoint lock poisoned".into()))?;
+            .map_err(|_| LedgerError::Internal("checkpoint lock poisoned"))?;
         if latest
             .as_ref()
             .is_some_and(|l| l.checkpoint.size > note.checkpoint.size)

@@ -19,26 +19,15 @@ use consent_proto::ids::FeedId;
 use consent_proto::keys::{PublicKey, SecretKey};
 use consent_proto::validate::FeedState;
 use consent_proto::vocab::Role;
-use tonic::metadata::{MetadataMap, MetadataValue};
-use tonic::{Code, Status};
+use tonic::Status;
+use tonic::metadata::MetadataMap;
 
 use super::blocking::Limiter;
+use super::error;
 use super::watch::{Slot, Watchers};
 use crate::ledger::Ledger;
 
-/// The metadata key that carries a machine-readable reason with a refusal or a stream's end.
-pub const REASON_KEY: &str = "consent-reason";
-/// `consent-reason` of a session that expired.
-pub const SESSION_EXPIRED: &str = "session-expired";
-/// `consent-reason` of a session whose collector has rotated its key since.
-pub const KEY_CHANGED: &str = "key-changed";
-
-/// A status with `code`, `message` and `consent-reason: reason` in its (trailing) metadata.
-pub fn with_reason(code: Code, reason: &'static str, message: impl Into<String>) -> Status {
-    let mut metadata = MetadataMap::new();
-    metadata.insert(REASON_KEY, MetadataValue::from_static(reason));
-    Status::with_metadata(code, message, metadata)
-}
+pub use super::error::{KEY_CHANGED, REASON_KEY, SESSION_EXPIRED};
 
 /// Bytes of a token before hex.
 const TOKEN_BYTES: usize = 64;
@@ -70,11 +59,7 @@ impl Session {
         if self.expires_ms <= now_ms {
             return Err(Self::expired());
         }
-        self.same_key(
-            ledger
-                .collector_state(&self.collector)
-                .map_err(Status::from)?,
-        )
+        self.same_key(ledger.collector_state(&self.collector)?)
     }
 
     /// [`Session::check`] from cached facts only, without waiting for any lock (for async
@@ -98,22 +83,13 @@ impl Session {
 
     /// The status that ends a stream whose session expired (`consent-reason: session-expired`).
     pub fn expired() -> Status {
-        with_reason(
-            Code::Unauthenticated,
-            SESSION_EXPIRED,
-            "session expired: authenticate again and resume from your cursor",
-        )
+        error::stream_session_expired()
     }
 
     /// The status that ends a stream whose collector rotated its key (`consent-reason:
     /// key-changed`).
     pub fn key_changed() -> Status {
-        with_reason(
-            Code::Unauthenticated,
-            KEY_CHANGED,
-            "the collector's key changed since this session began: authenticate again with the \
-             new key and resume from your cursor",
-        )
+        error::stream_key_changed()
     }
 }
 
@@ -154,27 +130,17 @@ impl Sessions {
     /// The current signing key of a collector known to this node. Reads the store on a cache
     /// miss: for `Authenticate`, which verifies a signature anyway.
     fn collector_key(ledger: &Ledger, collector: &FeedId) -> Result<PublicKey, Status> {
-        Self::key_of(
-            collector,
-            ledger.collector_state(collector).map_err(Status::from)?,
-        )
+        Self::key_of(collector, ledger.collector_state(collector)?)
     }
 
     /// The current signing key in `state`, the feed of `collector` as this node knows it.
     fn key_of(collector: &FeedId, state: Option<FeedState>) -> Result<PublicKey, Status> {
-        let state = state.ok_or_else(|| {
-            Status::unauthenticated(format!(
-                "this node knows no feed {}; submit the collector's inception first",
-                collector.typed(Role::Collector)
-            ))
-        })?;
+        let state = state.ok_or_else(|| error::unknown_collector(collector))?;
         if state.role != Role::Collector {
-            return Err(Status::permission_denied(
-                "only collectors authenticate; this feed is not a collector's",
-            ));
+            return Err(error::not_a_collector());
         }
         PublicKey::from_bytes(&state.signing_key)
-            .map_err(|_| Status::internal("the collector's stored key does not decode"))
+            .map_err(|_| error::collector_key_undecodable(collector))
     }
 
     /// Checks a statement and issues a token: `(token, expires_ms)`.
@@ -188,19 +154,14 @@ impl Sessions {
         now_ms: u64,
     ) -> Result<(String, u64), Status> {
         if node_key != self.node_key.to_bytes() {
-            return Err(Status::unauthenticated(
-                "the statement names another node's key: sign for this node's key (Node.Status node_key)",
-            ));
+            return Err(error::wrong_node_key());
         }
-        let signature: &[u8; 64] = signature.try_into().map_err(|_| {
-            Status::invalid_argument(format!(
-                "signature: 64 bytes expected, got {}",
-                signature.len()
-            ))
-        })?;
+        let signature: &[u8; 64] = signature
+            .try_into()
+            .map_err(|_| error::signature_length(signature.len()))?;
         let key = Self::collector_key(ledger, &collector)?;
         auth::verify(&key, &self.node_key, &collector, time_ms, signature, now_ms)
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+            .map_err(|e| error::statement_refused(&e))?;
         let expires_ms = now_ms + TOKEN_TTL_MS;
         let mut token = Vec::with_capacity(TOKEN_BYTES);
         token.extend_from_slice(&collector.0);
@@ -236,11 +197,7 @@ impl Sessions {
         };
         let key = fingerprint(&Self::key_of(&collector, state)?);
         if key != claimed.key {
-            return Err(with_reason(
-                Code::Unauthenticated,
-                KEY_CHANGED,
-                "the collector's key changed since this session began: authenticate again",
-            ));
+            return Err(error::key_changed());
         }
         Ok(claimed)
     }
@@ -248,26 +205,21 @@ impl Sessions {
     /// The session a token claims, its MAC checked and not expired (its key not yet compared
     /// with the collector's current one).
     fn claimed(&self, metadata: &MetadataMap, now_ms: u64) -> Result<Session, Status> {
-        let missing = || {
-            Status::unauthenticated(
-                "no session: call Consent.Authenticate and send `authorization: Bearer <token>`",
-            )
-        };
-        let value = metadata.get(auth::METADATA_KEY).ok_or_else(missing)?;
+        let value = metadata
+            .get(auth::METADATA_KEY)
+            .ok_or_else(error::no_session)?;
         let text = value
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))?;
+            .ok_or_else(error::not_bearer)?;
         let mut token = [0u8; TOKEN_BYTES];
         if text.len() != 2 * TOKEN_BYTES || hex::decode_to_slice(text, &mut token).is_err() {
-            return Err(Status::unauthenticated("malformed session token"));
+            return Err(error::malformed_token());
         }
         let (body, mac) = token.split_at(TOKEN_BYTES - 16);
         if !constant_time_eq(&self.mac(body), mac) {
-            return Err(Status::unauthenticated(
-                "session token not issued by this node (tokens are per node)",
-            ));
+            return Err(error::foreign_token());
         }
         let mut collector = [0u8; 32];
         collector.copy_from_slice(&body[..32]);
@@ -276,11 +228,7 @@ impl Sessions {
         expires.copy_from_slice(&body[40..48]);
         let expires_ms = u64::from_be_bytes(expires);
         if expires_ms <= now_ms {
-            return Err(with_reason(
-                Code::Unauthenticated,
-                SESSION_EXPIRED,
-                "session expired: authenticate again",
-            ));
+            return Err(error::session_expired());
         }
         let mut key = [0u8; 8];
         key.copy_from_slice(&body[32..40]);

@@ -19,6 +19,8 @@ use consent_proto::ids::FeedId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 
+use super::error;
+
 /// Permits per available core.
 const PERMITS_PER_CORE: usize = 2;
 /// Fewest permits a node has.
@@ -72,9 +74,7 @@ impl Cancel {
     /// `Err(CANCELLED)` once the request is gone: for `?` between the steps of long work.
     pub fn check(&self) -> Result<(), Status> {
         if self.is_set() {
-            Err(Status::cancelled(
-                "the request was dropped (timed out or the client went away)",
-            ))
+            Err(error::request_dropped())
         } else {
             Ok(())
         }
@@ -117,7 +117,7 @@ impl Limiter {
 
     /// Waits (holding no thread) for leave to run one task for `collector`.
     pub async fn acquire(&self, collector: FeedId) -> Result<Permit, Status> {
-        let closed = || Status::unavailable("the node is shutting down; retry on another node");
+        let closed = error::shutting_down;
         let mine = {
             let mut collectors = lock(&self.0.collectors);
             if collectors.len() >= PRUNE_AT {
@@ -162,13 +162,7 @@ impl Limiter {
             let _permit = permit;
             work(&cancel)
         });
-        task.await.map_err(|e| {
-            if e.is_cancelled() {
-                Status::unavailable("the node is shutting down; retry on another node")
-            } else {
-                Status::internal("the work failed unexpectedly")
-            }
-        })?
+        task.await.map_err(|e| error::blocking_task(&e))?
     }
 }
 

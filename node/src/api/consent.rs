@@ -22,7 +22,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{Session, Sessions};
 use super::blocking::{Cancel, Limiter};
-use super::error::id32;
+use super::error::{self, id32};
 use super::{evidence, watch};
 use crate::checkpoints::Checkpoints;
 use crate::ledger::{Ledger, now_ms};
@@ -196,9 +196,7 @@ impl Decider {
 fn question(session: &Session, request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
     let query = query(request, now)?;
     if query.collector != session.collector {
-        return Err(Status::permission_denied(
-            "a collector checks only for itself: this check names another collector",
-        ));
+        return Err(error::other_collector());
     }
     Ok(query)
 }
@@ -207,18 +205,10 @@ fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
     Ok(Query {
         subject: FeedId(id32("subject", &request.subject)?),
         collector: FeedId(id32("collector", &request.collector)?),
-        purpose: Purpose::from_wire(request.purpose).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "purpose {} is not a known purpose",
-                request.purpose
-            ))
-        })?,
-        category: DataCategory::from_wire(request.category).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "category {} is not a known data category",
-                request.category
-            ))
-        })?,
+        purpose: Purpose::from_wire(request.purpose)
+            .ok_or_else(|| error::unknown_purpose(request.purpose))?,
+        category: DataCategory::from_wire(request.category)
+            .ok_or_else(|| error::unknown_category(request.category))?,
         at_ms: decide::asked_at(request.at_ms, now),
     })
 }
@@ -292,9 +282,7 @@ impl pb::consent_server::Consent for ConsentService {
                         let requests = [request];
                         let mut answers = decider.decide(&requests, &[query], now, cancel)?;
                         decider.sign(&requests, &mut answers, now, cancel)?;
-                        answers
-                            .pop()
-                            .ok_or_else(|| Status::internal("the check went unanswered"))
+                        answers.pop().ok_or_else(error::unanswered)
                     })
                     .await?
             }
@@ -345,18 +333,12 @@ impl pb::consent_server::Consent for ConsentService {
         let now = now_ms();
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
-            return Err(Status::resource_exhausted(format!(
-                "a batch holds 1..={MAX_CHECK_BATCH} checks, got {}",
-                checks.len()
-            )));
+            return Err(error::check_batch_size(checks.len()));
         }
         let queries = checks
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                question(&session, c, now)
-                    .map_err(|s| Status::new(s.code(), format!("check {i}: {}", s.message())))
-            })
+            .map(|(i, c)| question(&session, c, now).map_err(|s| error::in_batch(i, &s)))
             .collect::<Result<Vec<_>, _>>()?;
         // Each check from a view of its own (the writer never waits for a whole batch), then
         // the receipts, all on a blocking thread under the limiter (stopping early if this

@@ -1,10 +1,54 @@
-//! Every mapping from a domain error or rejection to a gRPC status lives here.
+//! Every gRPC status the node sends is built here: the mapping from a domain error or rejection,
+//! and one named function per refusal, each with its code, its message and, where clients act on
+//! it, a machine-readable reason in the (trailing) metadata `consent-reason` ([`REASON_KEY`]).
+//!
+//! A storage engine's text never reaches a client: a store failure is logged (with
+//! `tracing::error!`) and the client gets INTERNAL with a fixed message and reason
+//! [`STORE_ERROR`] (or [`CORRUPT_STORE`], [`INTERNAL_ERROR`]).
+
+use std::time::Duration;
 
 use consent_proto::Rejection;
+use consent_proto::auth::AuthError;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::limits::{MAX_CHECK_BATCH, MAX_FEED_STREAM, MAX_SUBMIT_BATCH};
 use consent_proto::validate::RejectionClass;
+use consent_proto::vocab::Role;
+use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Status};
 
 use crate::ledger::LedgerError;
+
+/// The metadata key that carries a machine-readable reason with a refusal or a stream's end.
+pub const REASON_KEY: &str = "consent-reason";
+/// `consent-reason` of a session that expired.
+pub const SESSION_EXPIRED: &str = "session-expired";
+/// `consent-reason` of a session whose collector has rotated its key since.
+pub const KEY_CHANGED: &str = "key-changed";
+/// Why a watch stream was refused for being one too many for its collector: the start of the
+/// status message, and the value of its `consent-reason` metadata.
+pub const TOO_MANY_STREAMS: &str = "too-many-watch-streams";
+/// Why a watch stream was refused because the node serves as many as it may already (the start
+/// of the message, and `consent-reason`).
+pub const NODE_FULL: &str = "node-watch-streams-full";
+/// Why a watch stream ended because its client stopped reading (the start of the message, and
+/// `consent-reason`).
+pub const NOT_READING: &str = "client-not-reading";
+/// `consent-reason` of a call that failed on the node's storage (the cause is in the node's log).
+pub const STORE_ERROR: &str = "store-error";
+/// `consent-reason` of a call refused because the node's store is inconsistent.
+pub const CORRUPT_STORE: &str = "corrupt-store";
+/// `consent-reason` of a call that failed on a state the node's invariants rule out.
+pub const INTERNAL_ERROR: &str = "internal-error";
+
+/// A status with `code`, `message` and `consent-reason: reason` in its (trailing) metadata.
+fn with_reason(code: Code, reason: &'static str, message: impl Into<String>) -> Status {
+    let mut metadata = MetadataMap::new();
+    metadata.insert(REASON_KEY, MetadataValue::from_static(reason));
+    Status::with_metadata(code, message, metadata)
+}
+
+// ---- Domain errors ----
 
 /// The status for an entry the node refused: INVALID_ARGUMENT naming the reason code,
 /// FAILED_PRECONDITION for a frozen feed, RESOURCE_EXHAUSTED for size limits.
@@ -17,19 +61,49 @@ pub fn rejection(r: &Rejection) -> Status {
     Status::new(code, format!("entry rejected ({}): {r}", r.code()))
 }
 
+/// A ledger failure. Shutting down is UNAVAILABLE (retry elsewhere); anything else is logged
+/// here with its cause and answered INTERNAL with a fixed message: the engine's text stays on
+/// the node.
 impl From<LedgerError> for Status {
     fn from(e: LedgerError) -> Self {
-        match e {
-            LedgerError::Store(m) => {
-                Status::internal(format!("storage failure, nothing was stored: {m}"))
+        match &e {
+            LedgerError::ShuttingDown => shutting_down(),
+            LedgerError::Store(_) | LedgerError::WriterThread(_) => {
+                tracing::error!(error = %e, "a call failed on the store");
+                with_reason(
+                    Code::Internal,
+                    STORE_ERROR,
+                    "storage failure, nothing was stored (the cause is in the node's log); \
+                     retry, or use another node",
+                )
             }
-            LedgerError::ShuttingDown => {
-                Status::unavailable("the node is shutting down; retry on another node")
+            LedgerError::CorruptStore(_) => {
+                tracing::error!(error = %e, "a call found the store inconsistent");
+                with_reason(
+                    Code::Internal,
+                    CORRUPT_STORE,
+                    "the node's store is inconsistent (the cause is in the node's log); use \
+                     another node",
+                )
             }
-            LedgerError::CorruptStore(m) => Status::internal(m),
+            LedgerError::Internal(_) => {
+                tracing::error!(error = %e, "a call failed on the node's invariants");
+                with_reason(
+                    Code::Internal,
+                    INTERNAL_ERROR,
+                    "internal error (the cause is in the node's log); retry, or use another node",
+                )
+            }
         }
     }
 }
+
+/// The node is stopping: UNAVAILABLE, retry on another node.
+pub fn shutting_down() -> Status {
+    Status::unavailable("the node is shutting down; retry on another node")
+}
+
+// ---- Request fields ----
 
 /// A required 32-byte id field.
 pub fn id32(field: &str, bytes: &[u8]) -> Result<[u8; 32], Status> {
@@ -41,4 +115,414 @@ pub fn id32(field: &str, bytes: &[u8]) -> Result<[u8; 32], Status> {
 /// A required message field.
 pub fn required<T>(field: &str, value: Option<T>) -> Result<T, Status> {
     value.ok_or_else(|| Status::invalid_argument(format!("{field} is required")))
+}
+
+// ---- Ledger service ----
+
+/// A submitted entry made its feed equivocate: FAILED_PRECONDITION.
+pub fn equivocation(feed: &FeedId, seq: u64) -> Status {
+    Status::failed_precondition(format!(
+        "equivocation: the feed {feed:?} already holds a different entry at seq {seq}; \
+         both are kept as proof and the feed is now frozen (every check on it answers deny)"
+    ))
+}
+
+/// A submitted entry waits for another and the pending store is full: RESOURCE_EXHAUSTED.
+pub fn pending_full() -> Status {
+    Status::resource_exhausted(
+        "the entry's predecessor or a referenced entry is missing, and the pending store is full; \
+         submit the missing entries first",
+    )
+}
+
+/// The ledger answered a submit of one entry with no outcome.
+pub fn no_outcome() -> Status {
+    Status::internal("no outcome for the entry")
+}
+
+/// The ledger answered a batch with fewer outcomes than entries.
+pub fn missing_outcome() -> Status {
+    Status::internal("missing outcome")
+}
+
+/// A submit batch of `got` entries: RESOURCE_EXHAUSTED unless `1..=MAX_SUBMIT_BATCH`.
+pub fn submit_batch_size(got: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {got}"
+    ))
+}
+
+/// A stream asked for more than [`MAX_FEED_STREAM`] entries; `resume_with` names the field to
+/// resume from (`from_index`, `from_seq`).
+pub fn stream_limit(resume_with: &str) -> Status {
+    Status::resource_exhausted(format!(
+        "limit is at most {MAX_FEED_STREAM} entries per call; resume with {resume_with}"
+    ))
+}
+
+/// NOT_FOUND: the node holds no entry `id`.
+pub fn entry_not_held(id: &EntryId) -> Status {
+    Status::not_found(format!("this node holds no entry {id}"))
+}
+
+/// NOT_FOUND: the node knows no feed `feed`.
+pub fn unknown_feed(feed: &FeedId) -> Status {
+    Status::not_found(format!("this node knows no feed {feed:?}"))
+}
+
+// ---- Log service ----
+
+/// The node has not signed a checkpoint yet: UNAVAILABLE.
+pub fn no_checkpoint_yet() -> Status {
+    Status::unavailable("no checkpoint signed yet; retry shortly")
+}
+
+/// A tree size above the latest signed checkpoint's: OUT_OF_RANGE.
+pub fn beyond_checkpoint(requested: u64, signed: u64) -> Status {
+    Status::out_of_range(format!(
+        "tree size {requested} is beyond the latest signed checkpoint ({signed}); ask for the \
+         checkpoint again later"
+    ))
+}
+
+/// NOT_FOUND: no entry has arrival index `index`.
+pub fn no_entry_at(index: u64) -> Status {
+    Status::not_found(format!("no entry at arrival index {index}"))
+}
+
+/// NOT_FOUND: the log holds no entry `id`.
+pub fn no_entry(id: &EntryId) -> Status {
+    Status::not_found(format!("no entry {id}"))
+}
+
+/// A proof request that names no entry: INVALID_ARGUMENT.
+pub fn entry_unnamed() -> Status {
+    Status::invalid_argument("name the entry: its arrival index or its id")
+}
+
+/// Entry `index` is not in the tree of `size` entries: OUT_OF_RANGE.
+pub fn not_in_tree(index: u64, size: u64) -> Status {
+    Status::out_of_range(format!(
+        "entry {index} is not in the tree of {size} entries; ask with a later checkpoint's size"
+    ))
+}
+
+/// A consistency proof asked from a larger size to a smaller one: INVALID_ARGUMENT.
+pub fn old_above_new(old: u64, new: u64) -> Status {
+    Status::invalid_argument(format!("old size {old} is above the new size {new}"))
+}
+
+/// The log tree does not reach the size its checkpoint signed (logged: a defect).
+pub fn tree_behind_checkpoint() -> Status {
+    tracing::error!("the log tree is behind its checkpoint");
+    Status::internal("the log tree is behind its checkpoint")
+}
+
+// ---- Consent service ----
+
+/// A check about another collector than the session's: PERMISSION_DENIED.
+pub fn other_collector() -> Status {
+    Status::permission_denied(
+        "a collector checks only for itself: this check names another collector",
+    )
+}
+
+/// A purpose number the node does not know: INVALID_ARGUMENT.
+pub fn unknown_purpose(wire: i32) -> Status {
+    Status::invalid_argument(format!("purpose {wire} is not a known purpose"))
+}
+
+/// A data category number the node does not know: INVALID_ARGUMENT.
+pub fn unknown_category(wire: i32) -> Status {
+    Status::invalid_argument(format!("category {wire} is not a known data category"))
+}
+
+/// A check that ended without an answer.
+pub fn unanswered() -> Status {
+    Status::internal("the check went unanswered")
+}
+
+/// A check batch of `got` checks: RESOURCE_EXHAUSTED unless `1..=MAX_CHECK_BATCH`.
+pub fn check_batch_size(got: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "a batch holds 1..={MAX_CHECK_BATCH} checks, got {got}"
+    ))
+}
+
+/// `status`, refusing check number `i` of a batch: the same code, the message prefixed with the
+/// check's number.
+pub fn in_batch(i: usize, status: &Status) -> Status {
+    Status::new(status.code(), format!("check {i}: {}", status.message()))
+}
+
+// ---- Sessions ----
+
+/// A call without a session: UNAUTHENTICATED.
+pub fn no_session() -> Status {
+    Status::unauthenticated(
+        "no session: call Consent.Authenticate and send `authorization: Bearer <token>`",
+    )
+}
+
+/// An `authorization` header that is not `Bearer <token>`: UNAUTHENTICATED.
+pub fn not_bearer() -> Status {
+    Status::unauthenticated("authorization must be `Bearer <token>`")
+}
+
+/// A token that does not decode: UNAUTHENTICATED.
+pub fn malformed_token() -> Status {
+    Status::unauthenticated("malformed session token")
+}
+
+/// A token whose MAC is not this node's: UNAUTHENTICATED.
+pub fn foreign_token() -> Status {
+    Status::unauthenticated("session token not issued by this node (tokens are per node)")
+}
+
+/// A call whose session expired: UNAUTHENTICATED, [`SESSION_EXPIRED`].
+pub fn session_expired() -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        SESSION_EXPIRED,
+        "session expired: authenticate again",
+    )
+}
+
+/// The end of a stream whose session expired: UNAUTHENTICATED, [`SESSION_EXPIRED`].
+pub fn stream_session_expired() -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        SESSION_EXPIRED,
+        "session expired: authenticate again and resume from your cursor",
+    )
+}
+
+/// A call whose collector rotated its key since the session began: UNAUTHENTICATED,
+/// [`KEY_CHANGED`].
+pub fn key_changed() -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        KEY_CHANGED,
+        "the collector's key changed since this session began: authenticate again",
+    )
+}
+
+/// The end of a stream whose collector rotated its key: UNAUTHENTICATED, [`KEY_CHANGED`].
+pub fn stream_key_changed() -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        KEY_CHANGED,
+        "the collector's key changed since this session began: authenticate again with the \
+         new key and resume from your cursor",
+    )
+}
+
+/// Authentication as a feed this node does not know: UNAUTHENTICATED.
+pub fn unknown_collector(collector: &FeedId) -> Status {
+    Status::unauthenticated(format!(
+        "this node knows no feed {}; submit the collector's inception first",
+        collector.typed(Role::Collector)
+    ))
+}
+
+/// Authentication as a feed that is not a collector's: PERMISSION_DENIED.
+pub fn not_a_collector() -> Status {
+    Status::permission_denied("only collectors authenticate; this feed is not a collector's")
+}
+
+/// The collector's stored key does not decode (logged: the store is damaged).
+pub fn collector_key_undecodable(collector: &FeedId) -> Status {
+    tracing::error!(collector = ?collector, "the collector's stored key does not decode");
+    Status::internal("the collector's stored key does not decode")
+}
+
+/// A statement signed for another node's key: UNAUTHENTICATED.
+pub fn wrong_node_key() -> Status {
+    Status::unauthenticated(
+        "the statement names another node's key: sign for this node's key (Node.Status node_key)",
+    )
+}
+
+/// A statement signature that is not 64 bytes: INVALID_ARGUMENT.
+pub fn signature_length(got: usize) -> Status {
+    Status::invalid_argument(format!("signature: 64 bytes expected, got {got}"))
+}
+
+/// A statement that does not verify: UNAUTHENTICATED, saying why.
+pub fn statement_refused(e: &AuthError) -> Status {
+    Status::unauthenticated(e.to_string())
+}
+
+// ---- Watch streams ----
+
+/// One stream too many for a collector that may hold `per_collector`: RESOURCE_EXHAUSTED,
+/// [`TOO_MANY_STREAMS`].
+pub fn too_many_streams(per_collector: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        TOO_MANY_STREAMS,
+        format!(
+            "{TOO_MANY_STREAMS}: a collector may have {per_collector} watch \
+             streams open at once on a node; close one, or use another node"
+        ),
+    )
+}
+
+/// One stream too many for a node that serves at most `limit`: RESOURCE_EXHAUSTED,
+/// [`NODE_FULL`].
+pub fn node_full(limit: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        NODE_FULL,
+        format!(
+            "{NODE_FULL}: this node serves at most {limit} watch streams at once; retry \
+             later with backoff, or use another node"
+        ),
+    )
+}
+
+/// The end of a stream whose client read nothing for `deadline` with its `buffer`-event buffer
+/// full: RESOURCE_EXHAUSTED, [`NOT_READING`].
+pub fn not_reading(deadline: Duration, buffer: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        NOT_READING,
+        format!(
+            "{NOT_READING}: the client did not read for {} s (the stream's {buffer}-event buffer \
+             stayed full); watch again and resume from the last cursor received",
+            deadline.as_secs()
+        ),
+    )
+}
+
+/// A cursor of `got` bytes (not 24): INVALID_ARGUMENT.
+pub fn cursor_length(got: usize) -> Status {
+    Status::invalid_argument(format!(
+        "cursor: 24 bytes from a WatchEvent expected, got {got}"
+    ))
+}
+
+/// A heartbeat interval out of range: INVALID_ARGUMENT.
+pub fn bad_heartbeat() -> Status {
+    Status::invalid_argument("heartbeat_ms: 0 (default 5000) or 100..=60000")
+}
+
+// ---- Blocking work ----
+
+/// The request that blocking work was for is gone: CANCELLED.
+pub fn request_dropped() -> Status {
+    Status::cancelled("the request was dropped (timed out or the client went away)")
+}
+
+/// A blocking task that did not return: cancelled by the runtime's shutdown (UNAVAILABLE), or
+/// panicked (logged; INTERNAL).
+pub fn blocking_task(e: &tokio::task::JoinError) -> Status {
+    if e.is_cancelled() {
+        shutting_down()
+    } else {
+        tracing::error!(error = %e, "a blocking task of the API failed");
+        Status::internal("the work failed unexpectedly")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::StoreError;
+
+    fn reason(status: &Status) -> Option<&str> {
+        status
+            .metadata()
+            .get(REASON_KEY)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// What an engine might say: a path on the node and the OS's words.
+    const ENGINE_TEXT: &str = "IO error: /var/lib/consentd/fjall/7: No space left on device";
+
+    #[test]
+    fn a_store_error_is_internal_with_a_reason_and_without_the_engine_text() {
+        let failures = [
+            (
+                LedgerError::Store(StoreError::Engine(ENGINE_TEXT.into())),
+                STORE_ERROR,
+            ),
+            (
+                LedgerError::Store(StoreError::Corrupt(ENGINE_TEXT.into())),
+                STORE_ERROR,
+            ),
+            (
+                LedgerError::Store(StoreError::Locked {
+                    dir: "/var/lib/consentd/fjall".into(),
+                }),
+                STORE_ERROR,
+            ),
+            (
+                LedgerError::WriterThread(Arc::new(std::io::Error::other(ENGINE_TEXT))),
+                STORE_ERROR,
+            ),
+            (LedgerError::CorruptStore(ENGINE_TEXT.into()), CORRUPT_STORE),
+            (
+                LedgerError::Internal("checkpoint lock poisoned"),
+                INTERNAL_ERROR,
+            ),
+        ];
+        for (error, expected) in failures {
+            let shown = error.to_string();
+            let status = Status::from(error);
+            assert_eq!(status.code(), Code::Internal, "{shown}");
+            assert_eq!(reason(&status), Some(expected), "{shown}");
+            for secret in [
+                "No space left",
+                "/var/lib",
+                "poisoned",
+                "storage engine error",
+            ] {
+                assert!(
+                    !status.message().contains(secret),
+                    "{shown} -> {}",
+                    status.message()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shutting_down_is_unavailable() {
+        let status = Status::from(LedgerError::ShuttingDown);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("retry on another node"));
+        assert_eq!(reason(&status), None);
+    }
+
+    #[test]
+    fn session_ends_carry_their_reason() {
+        for (status, expected) in [
+            (session_expired(), SESSION_EXPIRED),
+            (stream_session_expired(), SESSION_EXPIRED),
+            (key_changed(), KEY_CHANGED),
+            (stream_key_changed(), KEY_CHANGED),
+        ] {
+            assert_eq!(status.code(), Code::Unauthenticated);
+            assert_eq!(reason(&status), Some(expected));
+        }
+        assert!(
+            stream_key_changed()
+                .message()
+                .contains("resume from your cursor")
+        );
+    }
+
+    #[test]
+    fn a_refusal_in_a_batch_keeps_its_code_and_names_the_check() {
+        let status = in_batch(3, &other_collector());
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert!(
+            status
+                .message()
+                .starts_with("check 3: a collector checks only for itself")
+        );
+    }
 }

@@ -13,7 +13,7 @@ use prost::bytes::Bytes;
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
-use super::error::{id32, rejection, required};
+use super::error::{self, id32, rejection, required};
 use crate::ledger::{Ledger, Outcome, now_ms};
 
 /// The Ledger service.
@@ -56,14 +56,8 @@ impl LedgerService {
                 })
             }
             Outcome::Rejected { rejection: r, .. } => Err(rejection(r)),
-            Outcome::Equivocation { feed, seq, .. } => Err(Status::failed_precondition(format!(
-                "equivocation: the feed {feed:?} already holds a different entry at seq {seq}; \
-                 both are kept as proof and the feed is now frozen (every check on it answers deny)"
-            ))),
-            Outcome::PendingFull { .. } => Err(Status::resource_exhausted(
-                "the entry's predecessor or a referenced entry is missing, and the pending store is full; \
-                 submit the missing entries first",
-            )),
+            Outcome::Equivocation { feed, seq, .. } => Err(error::equivocation(feed, *seq)),
+            Outcome::PendingFull { .. } => Err(error::pending_full()),
         }
     }
 }
@@ -93,9 +87,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let signed = required("entry", request.into_inner().entry)?;
         let entry = decode(&signed)?;
         let outcomes = self.ledger.submit(vec![entry]).await?;
-        let outcome = outcomes
-            .first()
-            .ok_or_else(|| Status::internal("no outcome for the entry"))?;
+        let outcome = outcomes.first().ok_or_else(error::no_outcome)?;
         Ok(Response::new(self.response(outcome)?))
     }
 
@@ -105,10 +97,7 @@ impl pb::ledger_server::Ledger for LedgerService {
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         let signed = request.into_inner().entries;
         if signed.is_empty() || signed.len() > MAX_SUBMIT_BATCH {
-            return Err(Status::resource_exhausted(format!(
-                "a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {}",
-                signed.len()
-            )));
+            return Err(error::submit_batch_size(signed.len()));
         }
         // Entries that do not even decode get their error; the rest go to the ledger in order.
         let mut results: Vec<Option<pb::SubmitResult>> = Vec::with_capacity(signed.len());
@@ -143,7 +132,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                             error_result(&status, reason)
                         }
                     },
-                    None => error_result(&Status::internal("missing outcome"), "internal"),
+                    None => error_result(&error::missing_outcome(), "internal"),
                 },
             })
             .collect();
@@ -159,7 +148,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             Some((index, entry)) => Ok(Response::new(pb::GetEntryResponse {
                 entry: Some(feed_entry(index, &entry)),
             })),
-            None => Err(Status::not_found(format!("this node holds no entry {id}"))),
+            None => Err(error::entry_not_held(&id)),
         }
     }
 
@@ -172,9 +161,7 @@ impl pb::ledger_server::Ledger for LedgerService {
     ) -> Result<Response<FeedStream>, Status> {
         let request = request.into_inner();
         if request.limit > MAX_FEED_STREAM {
-            return Err(Status::resource_exhausted(format!(
-                "limit is at most {MAX_FEED_STREAM} entries per call; resume with from_index"
-            )));
+            return Err(error::stream_limit("from_index"));
         }
         let limit = match request.limit {
             0 => MAX_FEED_STREAM,
@@ -228,9 +215,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let request = request.into_inner();
         let feed = FeedId(id32("feed", &request.feed)?);
         if request.limit > MAX_FEED_STREAM {
-            return Err(Status::resource_exhausted(format!(
-                "limit is at most {MAX_FEED_STREAM} entries per call; resume with from_seq"
-            )));
+            return Err(error::stream_limit("from_seq"));
         }
         let limit = if request.limit == 0 {
             MAX_FEED_STREAM
@@ -238,9 +223,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             request.limit
         } as u64;
         if self.ledger.head(&feed)?.is_none() {
-            return Err(Status::not_found(format!(
-                "this node knows no feed {feed:?}"
-            )));
+            return Err(error::unknown_feed(&feed));
         }
         let ledger = self.ledger.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -281,7 +264,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let state = self
             .ledger
             .head(&feed)?
-            .ok_or_else(|| Status::not_found(format!("this node knows no feed {feed:?}")))?;
+            .ok_or_else(|| error::unknown_feed(&feed))?;
         Ok(Response::new(pb::GetHeadResponse {
             feed: Bytes::copy_from_slice(&feed.0),
             role: state.role as i32,

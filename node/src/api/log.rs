@@ -9,7 +9,7 @@ use consent_proto::pb;
 use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
-use super::error::id32;
+use super::error::{self, id32};
 use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
 
@@ -35,7 +35,7 @@ impl LogService {
             None => self
                 .checkpoints
                 .refresh()?
-                .ok_or_else(|| Status::unavailable("no checkpoint signed yet; retry shortly")),
+                .ok_or_else(error::no_checkpoint_yet),
         }
     }
 
@@ -45,10 +45,7 @@ impl LogService {
         match requested {
             0 => Ok(signed),
             n if n <= signed => Ok(n),
-            n => Err(Status::out_of_range(format!(
-                "tree size {n} is beyond the latest signed checkpoint ({signed}); ask for the \
-                 checkpoint again later"
-            ))),
+            n => Err(error::beyond_checkpoint(n, signed)),
         }
     }
 }
@@ -85,7 +82,7 @@ impl pb::log_server::Log for LogService {
                 let id = self
                     .ledger
                     .entry_at(i)?
-                    .ok_or_else(|| Status::not_found(format!("no entry at arrival index {i}")))?;
+                    .ok_or_else(|| error::no_entry_at(i))?;
                 (i, id)
             }
             Some(pb::get_inclusion_proof_request::Entry::EntryId(id)) => {
@@ -93,25 +90,16 @@ impl pb::log_server::Log for LogService {
                 let (i, _) = self
                     .ledger
                     .entry(&id)?
-                    .ok_or_else(|| Status::not_found(format!("no entry {id}")))?;
+                    .ok_or_else(|| error::no_entry(&id))?;
                 (i, id)
             }
-            None => {
-                return Err(Status::invalid_argument(
-                    "name the entry: its arrival index or its id",
-                ));
-            }
+            None => return Err(error::entry_unnamed()),
         };
         let proof = self
             .ledger
             .tree()
             .inclusion(index, size, entry)
-            .ok_or_else(|| {
-                Status::out_of_range(format!(
-                    "entry {index} is not in the tree of {size} entries; ask with a later \
-                     checkpoint's size"
-                ))
-            })?;
+            .ok_or_else(|| error::not_in_tree(index, size))?;
         Ok(Response::new(proof.to_pb()))
     }
 
@@ -122,16 +110,13 @@ impl pb::log_server::Log for LogService {
         let r = request.into_inner();
         let new = self.tree_size(r.new_size)?;
         if r.old_size > new {
-            return Err(Status::invalid_argument(format!(
-                "old size {} is above the new size {new}",
-                r.old_size
-            )));
+            return Err(error::old_above_new(r.old_size, new));
         }
         let proof = self
             .ledger
             .tree()
             .consistency(r.old_size, new)
-            .ok_or_else(|| Status::internal("the log tree is behind its checkpoint"))?;
+            .ok_or_else(error::tree_behind_checkpoint)?;
         Ok(Response::new(pb::ConsistencyProof {
             old_size: r.old_size,
             new_size: new,

@@ -73,9 +73,8 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha();
-    let reflection_v1 = reflection_v1.map_err(|e| ServeError::Reflection(e.to_string()))?;
-    let reflection_v1alpha =
-        reflection_v1alpha.map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1 = reflection_v1.map_err(ServeError::Reflection)?;
+    let reflection_v1alpha = reflection_v1alpha.map_err(ServeError::Reflection)?;
 
     let sessions = auth::Sessions::new(&node_key);
     let decision_key = node_key.clone();
@@ -150,8 +149,8 @@ pub struct Stop {
 pub enum ServeError {
     /// The embedded descriptor set does not load (a build defect).
     #[error("gRPC reflection cannot load the embedded descriptors: {0}")]
-    Reflection(String),
+    Reflection(#[source] tonic_reflection::server::Error),
     /// The transport failed.
     #[error("gRPC server failed: {0}")]
-    Transport(tonic::transport::Error),
+    Transport(#[source] tonic::transport::Error),
 }

@@ -90,9 +90,7 @@ impl pb::node_server::Node for NodeService {
         let ledger = self.ledger.clone();
         let stats = tokio::task::spawn_blocking(move || ledger.answer_stats(&collector, now_ms()))
             .await
-            .map_err(|_| {
-                Status::unavailable("the node is shutting down; retry on another node")
-            })??;
+            .map_err(|_| super::error::shutting_down())??;
         Ok(Response::new(pb::AnswerTimesResponse {
             requests: stats.requests,
             answered: stats.answered,

@@ -41,13 +41,14 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use tokio_stream::Stream;
-use tonic::{Code, Status};
+use tonic::Status;
 
-use super::auth::{Session, with_reason};
+use super::auth::Session;
 use super::blocking::Limiter;
+use super::error;
 use crate::ledger::{Ledger, LedgerError, now_ms};
 
-pub use super::auth::{KEY_CHANGED, SESSION_EXPIRED};
+pub use super::error::{KEY_CHANGED, NODE_FULL, NOT_READING, SESSION_EXPIRED, TOO_MANY_STREAMS};
 
 /// Events read from the store per step.
 const PAGE: usize = 512;
@@ -66,15 +67,6 @@ pub const SEND_DEADLINE: Duration = Duration::from_secs(30);
 pub const MAX_STREAMS_PER_COLLECTOR: usize = 4;
 /// Watch streams a node serves at once, all collectors together.
 pub const MAX_STREAMS: usize = 1_024;
-/// Why a watch stream was refused for being one too many for its collector: the start of the
-/// status message, and the value of its `consent-reason` metadata.
-pub const TOO_MANY_STREAMS: &str = "too-many-watch-streams";
-/// Why a watch stream was refused because the node serves [`MAX_STREAMS`] already (the start of
-/// the message, and `consent-reason`).
-pub const NODE_FULL: &str = "node-watch-streams-full";
-/// Why a watch stream ended because its client read nothing for [`SEND_DEADLINE`] (the start of
-/// the message, and `consent-reason`).
-pub const NOT_READING: &str = "client-not-reading";
 
 /// The watch streams open on a node, per collector and in all.
 #[derive(Debug, Clone)]
@@ -121,25 +113,10 @@ impl Watchers {
     pub fn admit(&self, collector: FeedId) -> Result<Slot, Status> {
         let mut open = lock(&self.open);
         if open.per_collector.get(&collector).copied().unwrap_or(0) >= MAX_STREAMS_PER_COLLECTOR {
-            return Err(with_reason(
-                Code::ResourceExhausted,
-                TOO_MANY_STREAMS,
-                format!(
-                    "{TOO_MANY_STREAMS}: a collector may have {MAX_STREAMS_PER_COLLECTOR} watch \
-                     streams open at once on a node; close one, or use another node"
-                ),
-            ));
+            return Err(error::too_many_streams(MAX_STREAMS_PER_COLLECTOR));
         }
         if open.total >= self.limit {
-            return Err(with_reason(
-                Code::ResourceExhausted,
-                NODE_FULL,
-                format!(
-                    "{NODE_FULL}: this node serves at most {} watch streams at once; retry \
-                     later with backoff, or use another node",
-                    self.limit
-                ),
-            ));
+            return Err(error::node_full(self.limit));
         }
         open.total += 1;
         *open.per_collector.entry(collector).or_insert(0) += 1;
@@ -294,10 +271,7 @@ impl Cursor {
             return Ok(Self::default());
         }
         if bytes.len() != 24 {
-            return Err(Status::invalid_argument(format!(
-                "cursor: 24 bytes from a WatchEvent expected, got {}",
-                bytes.len()
-            )));
+            return Err(error::cursor_length(bytes.len()));
         }
         let part = |i: usize| {
             let mut b = [0u8; 8];
@@ -326,9 +300,7 @@ pub fn heartbeat(ms: u32) -> Result<Duration, Status> {
     match ms {
         0 => Ok(Duration::from_millis(u64::from(DEFAULT_HEARTBEAT_MS))),
         100..=60_000 => Ok(Duration::from_millis(u64::from(ms))),
-        _ => Err(Status::invalid_argument(
-            "heartbeat_ms: 0 (default 5000) or 100..=60000",
-        )),
+        _ => Err(error::bad_heartbeat()),
     }
 }
 
@@ -572,15 +544,7 @@ impl Watch {
 
 /// The status that ends a stream whose client read nothing for [`SEND_DEADLINE`].
 fn not_reading() -> Status {
-    with_reason(
-        Code::ResourceExhausted,
-        NOT_READING,
-        format!(
-            "{NOT_READING}: the client did not read for {} s (the stream's {BUFFER}-event buffer \
-             stayed full); watch again and resume from the last cursor received",
-            SEND_DEADLINE.as_secs()
-        ),
-    )
+    error::not_reading(SEND_DEADLINE, BUFFER)
 }
 
 /// The event for an entry of the watch index (`cursor` already covers it).
@@ -642,9 +606,11 @@ mod tests {
     use consent_proto::keys::SecretKey;
     use consent_proto::vocab::Role;
     use tokio_stream::StreamExt;
+    use tonic::Code;
 
     use super::*;
-    use crate::api::auth::{REASON_KEY, fingerprint};
+    use crate::api::auth::fingerprint;
+    use crate::api::error::REASON_KEY;
     use crate::ledger::WriterThread;
     use crate::store::memory::MemoryStore;
 

@@ -68,24 +68,25 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Ledger failures.
+/// Ledger failures. Their text is for the node's log and its operator; the API maps them to a
+/// status (`api::error`) without sending a storage engine's text to clients.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LedgerError {
     /// The store failed; nothing in the failed commit was acknowledged.
     #[error("storage failure: {0}")]
-    Store(String),
+    Store(#[from] StoreError),
+    /// The writer thread could not be started.
+    #[error("storage failure: cannot start the writer thread: {0}")]
+    WriterThread(#[source] Arc<std::io::Error>),
+    /// A state the ledger's own invariants rule out (a poisoned lock, a tree behind its log).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
     /// The store on disk is inconsistent; the node refuses to serve it.
     #[error("{0}")]
     CorruptStore(String),
-}
-
-impl From<StoreError> for LedgerError {
-    fn from(e: StoreError) -> Self {
-        LedgerError::Store(e.to_string())
-    }
 }
 
 /// Tunables of the write path.
@@ -175,7 +176,7 @@ impl Ledger {
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || writer.run(rx))
-            .map_err(|e| LedgerError::Store(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| LedgerError::WriterThread(Arc::new(e)))?;
         Ok((
             Ledger {
                 store,

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Engine;
 use crate::ledger::{Ledger, LedgerError};
 use crate::p2p::P2pHandle;
-use crate::store::KvStore;
 use crate::store::fjall::FjallStore;
 use crate::store::sled::SledStore;
+use crate::store::{KvStore, StoreError};
 
 mod files;
 mod start;
@@ -41,16 +41,29 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The store.
-    #[error("cannot open the store in {dir}: {message}")]
+    #[error("cannot open the store in {dir}: {source}")]
     Store {
         /// The directory.
         dir: String,
         /// Why.
-        message: String,
+        source: OpenError,
     },
+    /// A p2p address (listen or bootstrap, from the config or the genesis) does not parse.
+    #[error("p2p: {what} address {addr:?}: {source}")]
+    P2pAddress {
+        /// Which list it is in.
+        what: &'static str,
+        /// The address as written.
+        addr: String,
+        /// Why.
+        source: libp2p::multiaddr::Error,
+    },
+    /// The witnessed checkpoints could not be read.
+    #[error("p2p: cannot read witnessed checkpoints: {0}")]
+    Witness(#[source] StoreError),
     /// The p2p layer.
     #[error("p2p: {0}")]
-    P2p(String),
+    P2p(#[from] crate::p2p::P2pError),
     /// The admin token.
     #[error("{0}")]
     Admin(String),
@@ -81,26 +94,45 @@ pub enum StartError {
     },
 }
 
+/// Why the store in a data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The directory holds a store of the other engine.
+    #[error(
+        "this data directory holds a {found:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
+        .path.display(),
+        format!("{:?}", .found).to_lowercase()
+    )]
+    OtherEngine {
+        /// The engine whose store is there.
+        found: Engine,
+        /// Its directory.
+        path: std::path::PathBuf,
+    },
+    /// The engine could not open its store (locked by another process, I/O, ...).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Opens the configured engine's store in the data directory, refusing a directory that holds a
 /// store of the other engine.
 pub fn open_store(
     data_dir: &std::path::Path,
     asked: Option<Engine>,
-) -> Result<Arc<dyn KvStore>, String> {
+) -> Result<Arc<dyn KvStore>, OpenError> {
     let engine = Engine::resolve(asked, data_dir);
     for other in [Engine::Sled, Engine::Fjall] {
         if other != engine && data_dir.join(other.dir_name()).exists() {
-            return Err(format!(
-                "this data directory holds a {other:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
-                data_dir.join(other.dir_name()).display(),
-                format!("{other:?}").to_lowercase()
-            ));
+            return Err(OpenError::OtherEngine {
+                found: other,
+                path: data_dir.join(other.dir_name()),
+            });
         }
     }
     let dir = data_dir.join(engine.dir_name());
     Ok(match engine {
-        Engine::Sled => Arc::new(SledStore::open(&dir).map_err(|e| e.to_string())?),
-        Engine::Fjall => Arc::new(FjallStore::open(&dir).map_err(|e| e.to_string())?),
+        Engine::Sled => Arc::new(SledStore::open(&dir)?),
+        Engine::Fjall => Arc::new(FjallStore::open(&dir)?),
     })
 }
 

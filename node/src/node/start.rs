@@ -218,9 +218,9 @@ fn open_data_dir(config: &Config) -> Result<SecretKey, StartError> {
 /// Opens the store and the ledger on it (checked at open; a corrupt store is refused).
 fn open_ledger(config: &Config, genesis: &Genesis) -> Result<(Ledger, WriterThread), StartError> {
     let store =
-        open_store(&config.data_dir, config.store.engine).map_err(|message| StartError::Store {
+        open_store(&config.data_dir, config.store.engine).map_err(|source| StartError::Store {
             dir: config.data_dir.display().to_string(),
-            message,
+            source,
         })?;
     // The metrics registry: the ledger's writer and the gRPC handlers record into it, the
     // operations listener serves it.
@@ -267,11 +267,15 @@ async fn start_p2p(
     checkpoints: &Checkpoints,
     stages: &Stages,
 ) -> Result<P2pParts, StartError> {
-    let parse = |list: &[String], what: &str| -> Result<Vec<Multiaddr>, StartError> {
+    let parse = |list: &[String], what: &'static str| -> Result<Vec<Multiaddr>, StartError> {
         list.iter()
             .map(|a| {
                 a.parse::<Multiaddr>()
-                    .map_err(|e| StartError::P2p(format!("{what} address {a:?}: {e}")))
+                    .map_err(|source| StartError::P2pAddress {
+                        what,
+                        addr: a.clone(),
+                        source,
+                    })
             })
             .collect()
     };
@@ -285,7 +289,7 @@ async fn start_p2p(
         members: members.clone(),
     };
     let witness = Witness::open(Arc::clone(ledger.store()), node_key.clone(), members)
-        .map_err(|e| StartError::P2p(format!("cannot read witnessed checkpoints: {e}")))?;
+        .map_err(StartError::Witness)?;
     let log = p2p::witnessing::LogParts {
         checkpoints: checkpoints.clone(),
         witness: witness.clone(),
@@ -298,8 +302,7 @@ async fn start_p2p(
         log,
         stages.background.clone(),
     )
-    .await
-    .map_err(|e| StartError::P2p(e.to_string()))?;
+    .await?;
     let lines: String = handle
         .listen_addrs()
         .iter()

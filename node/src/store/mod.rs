@@ -7,12 +7,23 @@ pub mod fjall;
 pub mod memory;
 pub mod sled;
 
-/// A storage failure. The node treats these as fatal for the operation and reports them.
-#[derive(Debug, thiserror::Error)]
+/// A storage failure. The node treats these as fatal for the operation and reports them (in its
+/// log: the API sends clients a fixed message, never this text). Cloned to every caller of a
+/// failed group commit.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The engine failed.
+    /// The engine failed (its own error, as text).
     #[error("storage engine error: {0}")]
     Engine(String),
+    /// Another process holds the store's lock.
+    #[error(
+        "storage engine error: the store in {} is locked by another process (is another consentd running on this data directory?)",
+        .dir.display()
+    )]
+    Locked {
+        /// The store's directory.
+        dir: std::path::PathBuf,
+    },
     /// A stored value does not decode: the store is corrupt or from another version.
     #[error("corrupt store: {0}")]
     Corrupt(String),

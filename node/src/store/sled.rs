@@ -37,10 +37,9 @@ impl SledStore {
                         || e.to_string().contains("could not acquire lock") =>
                 {
                     if std::time::Instant::now() >= deadline {
-                        return Err(StoreError::Engine(format!(
-                            "the store in {} is locked by another process (is another consentd running on this data directory?)",
-                            dir.display()
-                        )));
+                        return Err(StoreError::Locked {
+                            dir: dir.to_path_buf(),
+                        });
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }

@@ -452,7 +452,7 @@ impl Writer {
             tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
         }
         for (reply, _) in replies {
-            let _ = reply.send(Err(LedgerError::Store(e.to_string())));
+            let _ = reply.send(Err(LedgerError::Store(e.clone())));
         }
     }
 
@@ -675,6 +675,7 @@ impl Writer {
         self.commit_at(vec![Job::Submit { items, reply }], now);
         match rx.try_recv() {
             Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(LedgerError::Store(e))) => Err(e),
             Ok(Err(e)) => Err(StoreError::Engine(e.to_string())),
             Err(_) => Err(StoreError::Engine("replay produced no answer".into())),
         }
