@@ -7,10 +7,10 @@
 
 use std::sync::{Arc, LazyLock};
 
+use consent_node::log::witness::{self, Witness};
 use consent_node::p2p::codec::{Codec, WireCounters};
 use consent_node::p2p::protocol::{self, SyncRequest, SyncResponse};
 use consent_node::store::memory::MemoryStore;
-use consent_node::witness::{self, Witness};
 use consent_proto::entry::Entry;
 use consent_proto::fixtures;
 use futures::executor::block_on;

@@ -12,17 +12,17 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ServeConfig, node::NodeInfo};
-use crate::checkpoints::Checkpoints;
 use crate::config::Config;
 use crate::config::Engine;
 use crate::genesis::Genesis;
 use crate::identity;
 use crate::ledger::{Ledger, LedgerError};
+use crate::log::checkpoints::Checkpoints;
+use crate::log::witness::Witness;
 use crate::p2p::{self, P2pConfig, P2pHandle};
 use crate::store::KvStore;
 use crate::store::fjall::FjallStore;
 use crate::store::sled::SledStore;
-use crate::witness::Witness;
 use libp2p::Multiaddr;
 
 /// Why a node could not start.
@@ -280,7 +280,7 @@ impl Node {
                 mdns: config.p2p.mdns,
                 members: members.clone(),
             };
-            let log = p2p::witnessing::LogParts {
+            let log = p2p::cosigning::LogParts {
                 checkpoints: checkpoints.clone(),
                 witness: Witness::open(
                     Arc::clone(ledger.store()),

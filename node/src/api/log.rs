@@ -10,8 +10,8 @@ use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use super::error::id32;
-use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
+use crate::log::checkpoints::Checkpoints;
 
 /// The Log service.
 pub struct LogService {

@@ -11,7 +11,7 @@ use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use crate::ledger::{Ledger, now_ms};
-use crate::witness::Witness;
+use crate::log::witness::Witness;
 
 /// Most connected peers listed in `Status` (by peer id; the node keeps at most 256 connections).
 pub const MAX_LISTED_PEERS: usize = 256;
@@ -58,9 +58,9 @@ pub struct NodeInfo {
     /// Replication, when on.
     pub p2p: Option<crate::p2p::P2pHandle>,
     /// This node's checkpoints.
-    pub checkpoints: crate::checkpoints::Checkpoints,
+    pub checkpoints: crate::log::checkpoints::Checkpoints,
     /// What it witnesses of other nodes, when replication is on.
-    pub witness: Option<crate::witness::Witness>,
+    pub witness: Option<crate::log::witness::Witness>,
 }
 
 /// The Node service.
@@ -188,9 +188,9 @@ mod tests {
     use prost::Message;
 
     use super::*;
+    use crate::log::witness::{MAX_FORKS, MAX_OTHERS_WITNESSED};
     use crate::members::Members;
     use crate::store::memory::MemoryStore;
-    use crate::witness::{MAX_FORKS, MAX_OTHERS_WITNESSED};
 
     #[test]
     fn status_stays_small_after_a_flood_of_witnessed_nodes_and_forks() {

@@ -30,7 +30,7 @@ impl Task {
             let (response, fork) = tokio::task::spawn_blocking(move || match request {
                 SyncRequest::Checkpoint { .. }
                 | SyncRequest::Cosign { .. }
-                | SyncRequest::Fork { .. } => witnessing::answer(&ledger, &log, peer, request),
+                | SyncRequest::Fork { .. } => cosigning::answer(&ledger, &log, peer, request),
                 request => (answer(&ledger, request), None),
             })
             .await
@@ -226,7 +226,7 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
         SyncRequest::Digests { .. } => Err("digest prefixes are 0 or 1 bytes".into()),
         SyncRequest::Heads { prefix, .. } if (1..=2).contains(&prefix.len()) => Ok(2.0),
         SyncRequest::Heads { .. } => Err("head prefixes are 1 or 2 bytes".into()),
-        witness => witnessing::cost(witness),
+        witness => cosigning::cost(witness),
     }
 }
 

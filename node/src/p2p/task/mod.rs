@@ -18,13 +18,13 @@ use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
 use super::codec::WireCounters;
 use super::discipline::{Discipline, Offence, Pace, Sentence};
 use super::protocol::{SyncRequest, SyncResponse};
-use super::witnessing::LogParts;
+use super::cosigning::LogParts;
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
 use crate::ledger::{Ledger, now_ms};
 
 mod ingest;
 mod unpublished;
-mod witness;
+mod cosign;
 
 use self::ingest::{Recent, request_for};
 use self::unpublished::Unpublished;

@@ -1,17 +1,17 @@
-//! Witnessing, the asking side: every few seconds ask each connected peer this node witnesses
+//! The cosigning protocol (witnessing), the asking side: every few seconds ask each connected peer this node witnesses
 //! (every peer, or only members when the genesis lists them) for its latest checkpoint with a
 //! consistency proof from the size cosigned for it, cosign what holds, ask for history where it
-//! does not, and spread evidence of forks (see [`crate::witness`]).
+//! does not, and spread evidence of forks (see [`crate::log::witness`]).
 
 use consent_proto::note::NODE_PREFIX;
 use libp2p::PeerId;
 
 use super::Task;
+use crate::log::witness::{Fork, Seen};
 use crate::p2p::Purpose;
+use crate::p2p::cosigning::key_of_peer;
 use crate::p2p::discipline::Offence;
 use crate::p2p::protocol::{SyncRequest, SyncResponse};
-use crate::p2p::witnessing::key_of_peer;
-use crate::witness::{Fork, Seen};
 
 /// The node id of a peer (its libp2p identity is the node key).
 pub(super) fn origin_of(peer: &PeerId) -> Option<String> {

@@ -1,7 +1,7 @@
-//! Witnessing between nodes, the answering side: give out signed checkpoints with consistency
+//! The cosigning protocol (witnessing between nodes), the answering side: give out signed checkpoints with consistency
 //! proofs, take cosignatures of our checkpoints (from members, or without a member list from the
-//! sending node itself: see [`crate::checkpoints`]), and take evidence of forks (see
-//! [`crate::witness`] for the protocol and what is kept).
+//! sending node itself: see [`crate::log::checkpoints`]), and take evidence of forks (see
+//! [`crate::log::witness`] for the protocol and what is kept).
 
 use consent_proto::keys::PublicKey;
 use consent_proto::note::{MAX_NOTE_BYTES, SignedNote, key_of};
@@ -9,9 +9,9 @@ use libp2p::PeerId;
 use serde_bytes::ByteBuf;
 
 use super::protocol::{SyncRequest, SyncResponse};
-use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
-use crate::witness::{Evidence, Fork, Witness};
+use crate::log::checkpoints::Checkpoints;
+use crate::log::witness::{Evidence, Fork, Witness};
 
 /// The node key of a peer: its libp2p identity is the node key (Ed25519), and Noise proved the
 /// peer holds it.
