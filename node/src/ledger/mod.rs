@@ -6,6 +6,7 @@ pub mod answers;
 pub mod check;
 mod decisions;
 mod log_reads;
+mod log_rows;
 mod migrate;
 pub mod staged;
 mod stats;

@@ -2,7 +2,9 @@
 //! (group commit), validates each entry against the store plus what this group staged, stages
 //! the entry and its effects, applies the group as one atomic batch, flushes once, and only then
 //! answers. Entries from clients and from peers take exactly this path; what one
-//! accepted entry writes is in `append`.
+//! accepted entry writes is in `append`. The node's log module saves its rows (checkpoint,
+//! witnessed notes, fork proofs: `M` rows) through the same thread ([`Job::Log`]), in the next
+//! group commit, answered once that commit is durable.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use super::{LedgerConfig, LedgerError, Stats, now_ms};
 mod answers;
 mod append;
 pub(crate) use self::answers::{expected as expected_answers, migrate_from_3};
-use crate::store::{KvStore, StoreError};
+use crate::store::{KvStore, StoreError, Write};
 
 /// An entry to write, with the key its signature was already verified under, if any.
 #[derive(Debug, Clone)]
@@ -85,6 +87,12 @@ pub(crate) enum Job {
     Submit {
         items: Vec<Item>,
         reply: oneshot::Sender<Result<Vec<Outcome>, LedgerError>>,
+    },
+    /// Write rows of the node's log state (its checkpoint, witnessed notes, fork proofs; keys
+    /// from [`tables::meta`]) with the group, and answer once they are durable.
+    Log {
+        writes: Vec<Write>,
+        reply: oneshot::Sender<Result<(), LedgerError>>,
     },
     /// Drop pending entries older than the configured time-out.
     Tick,
@@ -287,6 +295,7 @@ impl Writer {
         let store = Arc::clone(&self.store);
         let mut staged = Staged::new(&*store);
         let mut replies: Replies = Vec::new();
+        let mut saved: Vec<oneshot::Sender<Result<(), LedgerError>>> = Vec::new();
         let mut failure: Option<StoreError> = None;
         let mut tick = false;
         for job in jobs {
@@ -304,6 +313,15 @@ impl Writer {
                         }
                     }
                     replies.push((reply, outcomes));
+                }
+                Job::Log { writes, reply } => {
+                    for (key, value) in writes {
+                        match value {
+                            Some(value) => staged.put(key, value),
+                            None => staged.delete(key),
+                        }
+                    }
+                    saved.push(reply);
                 }
                 Job::Tick => tick = true,
                 Job::Shutdown => {}
@@ -375,6 +393,9 @@ impl Writer {
                     }
                     let _ = reply.send(Ok(outcomes));
                 }
+                for reply in saved {
+                    let _ = reply.send(Ok(()));
+                }
             }
             Err(e) => {
                 // Conservative: the failed group may have been partly visible.
@@ -394,6 +415,9 @@ impl Writer {
                     tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
                 }
                 for (reply, _) in replies {
+                    let _ = reply.send(Err(LedgerError::Store(e.to_string())));
+                }
+                for reply in saved {
                     let _ = reply.send(Err(LedgerError::Store(e.to_string())));
                 }
             }
