@@ -283,7 +283,7 @@ impl Node {
             let log = p2p::cosigning::LogParts {
                 checkpoints: checkpoints.clone(),
                 witness: Witness::open(
-                    Arc::clone(ledger.store()),
+                    ledger.clone(),
                     node_key.clone(),
                     members.clone(),
                 )
@@ -393,11 +393,8 @@ impl Node {
                                 _ = cancel.cancelled() => break,
                                 _ = interval.tick() => ledger.tick().await,
                                 _ = sign.tick() => {
-                                    let c = checkpoints.clone();
-                                    match tokio::task::spawn_blocking(move || c.refresh()).await {
-                                        Ok(Err(e)) => tracing::error!(error = %e, "cannot sign a checkpoint"),
-                                        Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
-                                        Ok(Ok(_)) => {}
+                                    if let Err(e) = checkpoints.refresh().await {
+                                        tracing::error!(error = %e, "cannot sign a checkpoint");
                                     }
                                 }
                             }

@@ -181,7 +181,7 @@ impl pb::node_server::Node for NodeService {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::collections::HashSet;
 
     use consent_proto::fixtures;
     use consent_proto::note::{Checkpoint, NODE_PREFIX, SignedNote};
@@ -190,12 +190,12 @@ mod tests {
     use super::*;
     use crate::log::witness::{MAX_FORKS, MAX_OTHERS_WITNESSED};
     use crate::members::Members;
-    use crate::store::memory::MemoryStore;
 
-    #[test]
-    fn status_stays_small_after_a_flood_of_witnessed_nodes_and_forks() {
+    #[tokio::test]
+    async fn status_stays_small_after_a_flood_of_witnessed_nodes_and_forks() {
+        let (ledger, writer) = crate::ledger::in_memory(HashSet::new())();
         let witness = Witness::open(
-            Arc::new(MemoryStore::new()),
+            ledger.clone(),
             fixtures::key("witness"),
             Members::unlisted(),
         )
@@ -215,8 +215,11 @@ mod tests {
                 )
                 .to_text()
             };
-            witness.observe(&note(1), 0, &[]).expect("observe");
-            witness.evidence(&note(1), &note(2)).expect("evidence");
+            witness.observe(&note(1), 0, &[]).await.expect("observe");
+            witness
+                .evidence(&note(1), &note(2))
+                .await
+                .expect("evidence");
         }
         let (witnessed, forks) = witness_lists(Some(&witness));
         assert_eq!(witnessed.len(), MAX_OTHERS_WITNESSED);
@@ -228,5 +231,9 @@ mod tests {
         };
         let bytes = status.encoded_len();
         assert!(bytes < 128 * 1024, "Status is {bytes} bytes");
+        drop(witness);
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
     }
 }

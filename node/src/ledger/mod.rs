@@ -613,6 +613,22 @@ impl Ledger {
     pub const TICK: Duration = Duration::from_secs(30);
 }
 
+/// Opens a ledger on a memory store, as often as called, on the same store (tests of what is kept
+/// across restarts, outside the ledger: they get no store).
+#[cfg(test)]
+pub(crate) fn in_memory(registrars: HashSet<FeedId>) -> impl Fn() -> (Ledger, WriterThread) {
+    let store: Arc<dyn KvStore> = Arc::new(crate::store::memory::MemoryStore::new());
+    move || {
+        Ledger::open(
+            Arc::clone(&store),
+            registrars.clone(),
+            "test",
+            LedgerConfig::default(),
+        )
+        .expect("open")
+    }
+}
+
 /// The first key after every key that starts with `prefix` (`None`: no such key, the prefix is
 /// all 0xff).
 fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {

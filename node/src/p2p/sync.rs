@@ -27,14 +27,16 @@ impl Task {
         let log = self.log.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let (response, fork) = tokio::task::spawn_blocking(move || match request {
+            let (response, fork) = match request {
                 SyncRequest::Checkpoint { .. }
                 | SyncRequest::Cosign { .. }
-                | SyncRequest::Fork { .. } => cosigning::answer(&ledger, &log, peer, request),
-                request => (answer(&ledger, request), None),
-            })
-            .await
-            .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None));
+                | SyncRequest::Fork { .. } => {
+                    cosigning::answer(&ledger, &log, peer, request).await
+                }
+                request => tokio::task::spawn_blocking(move || (answer(&ledger, request), None))
+                    .await
+                    .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None)),
+            };
             if let Some(fork) = fork {
                 let _ = tx
                     .send(Command::Spread {

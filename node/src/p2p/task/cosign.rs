@@ -1,14 +1,17 @@
-//! The cosigning protocol (witnessing), the asking side: every few seconds ask each connected peer this node witnesses
-//! (every peer, or only members when the genesis lists them) for its latest checkpoint with a
-//! consistency proof from the size cosigned for it, cosign what holds, ask for history where it
-//! does not, and spread evidence of forks (see [`crate::log::witness`]).
+//! The cosigning protocol (witnessing), the asking side: every few seconds ask each connected
+//! peer this node witnesses (every peer, or only members when the genesis lists them) for its
+//! latest checkpoint with a consistency proof from the size cosigned for it, cosign what holds,
+//! ask for history where it does not, and spread evidence of forks (see [`crate::log::witness`]).
+//! What the witness checks and keeps (signatures, a save through the ledger's writer) is done in
+//! a task of its own, which sends its conclusion back as a [`Command`]: the swarm task keeps
+//! polling the swarm meanwhile.
 
 use consent_proto::note::NODE_PREFIX;
 use libp2p::PeerId;
 
 use super::Task;
 use crate::log::witness::{Fork, Seen};
-use crate::p2p::Purpose;
+use crate::p2p::{Command, Purpose};
 use crate::p2p::cosigning::key_of_peer;
 use crate::p2p::discipline::Offence;
 use crate::p2p::protocol::{SyncRequest, SyncResponse};
@@ -52,32 +55,43 @@ impl Task {
             tracing::debug!(%peer, "a peer answered with another node's checkpoint");
             return;
         }
-        match self.log.witness.observe(&note, since, &proof) {
-            Ok(Seen::Cosigned(ours)) => self.ask(
-                peer,
-                SyncRequest::Cosign {
-                    note: ours.to_text(),
-                },
-                Purpose::Done,
-            ),
-            Ok(Seen::AskHistory(size)) => {
-                tracing::warn!(%peer, size, "a peer's checkpoint is not consistent with the one cosigned; asking for its tree at that size");
-                self.ask(
+        let witness = self.log.witness.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let next = match witness.observe(&note, since, &proof).await {
+                Ok(Seen::Cosigned(ours)) => Command::Ask {
                     peer,
-                    SyncRequest::Checkpoint {
-                        at: Some(size),
-                        since: 0,
+                    request: SyncRequest::Cosign {
+                        note: ours.to_text(),
                     },
-                    Purpose::History,
-                );
-            }
-            Ok(Seen::NotNewer | Seen::NotWitnessed) => {}
-            Ok(Seen::Invalid(why)) => {
-                tracing::debug!(%peer, why, "invalid checkpoint");
-                self.offend(peer, Offence::BadMessage);
-            }
-            Err(e) => tracing::error!(error = %e, "cannot keep a cosigned checkpoint"),
-        }
+                    purpose: Purpose::Done,
+                },
+                Ok(Seen::AskHistory(size)) => {
+                    tracing::warn!(%peer, size, "a peer's checkpoint is not consistent with the one cosigned; asking for its tree at that size");
+                    Command::Ask {
+                        peer,
+                        request: SyncRequest::Checkpoint {
+                            at: Some(size),
+                            since: 0,
+                        },
+                        purpose: Purpose::History,
+                    }
+                }
+                Ok(Seen::NotNewer | Seen::NotWitnessed) => return,
+                Ok(Seen::Invalid(why)) => {
+                    tracing::debug!(%peer, why, "invalid checkpoint");
+                    Command::Offend {
+                        peer,
+                        offence: Offence::BadMessage,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot keep a cosigned checkpoint");
+                    return;
+                }
+            };
+            let _ = tx.send(next).await;
+        });
     }
 
     /// A peer's checkpoint at an earlier size: evidence if it contradicts what was cosigned.
@@ -85,11 +99,17 @@ impl Task {
         let SyncResponse::Checkpoint { note, .. } = response else {
             return;
         };
-        match self.log.witness.observe_history(&note) {
-            Ok(Some(fork)) => self.spread(None, fork),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot keep fork evidence"),
-        }
+        let witness = self.log.witness.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            match witness.observe_history(&note).await {
+                Ok(Some(fork)) => {
+                    let _ = tx.send(Command::Spread { from: None, fork }).await;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot keep fork evidence"),
+            }
+        });
     }
 
     /// Tells every connected peer but `from` about a fork.
