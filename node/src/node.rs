@@ -533,16 +533,16 @@ async fn finish(
         let _ = p2p_task.await;
     }
     ledger.shutdown().await;
-    let store = Arc::clone(ledger.store());
+    let store = ledger.hold_store();
     drop(ledger);
     tokio::task::spawn_blocking(move || writer.join()).await?;
     // Connection tasks that outlive the server may still hold a ledger handle for a
     // moment; the store (and its file lock) closes when the last one is gone.
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    while Arc::strong_count(&store) > 1 && Instant::now() < deadline {
+    while store.in_use() && Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    if Arc::strong_count(&store) > 1 {
+    if store.in_use() {
         tracing::warn!("the store is still in use 10 s after shutdown; closing it anyway");
     }
     drop(store);

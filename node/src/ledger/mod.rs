@@ -124,6 +124,17 @@ impl WriterThread {
     }
 }
 
+/// A hold on the store a ledger was opened on ([`Ledger::hold_store`]); dropping it lets the
+/// store close once no ledger handle is left.
+pub struct StoreHold(Arc<dyn KvStore>);
+
+impl StoreHold {
+    /// Whether anything besides this hold still uses the store (ledger handles, the writer).
+    pub fn in_use(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
+    }
+}
+
 /// Handle to the ledger.
 #[derive(Clone)]
 pub struct Ledger {
@@ -589,9 +600,16 @@ impl Ledger {
         &self.tree
     }
 
-    /// The store (for status and checks).
-    pub fn store(&self) -> &Arc<dyn KvStore> {
-        &self.store
+    /// Runs the full store check on this ledger's store ([`check::full`]: the arrival log
+    /// replayed through the write path and compared with every table). Blocking.
+    pub fn full_check(&self) -> Result<(), check::Report> {
+        check::full(&*self.store, &self.registrars)
+    }
+
+    /// A hold on this ledger's store, to tell when the last handle to it is gone (the end of a
+    /// node: the store closes, and frees its files, when the last holder lets go).
+    pub fn hold_store(&self) -> StoreHold {
+        StoreHold(Arc::clone(&self.store))
     }
 
     /// A feed's current signing key (for tests and diagnostics).

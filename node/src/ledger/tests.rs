@@ -136,8 +136,7 @@ async fn the_store_agrees_with_the_reference_ledger() {
     }
     assert_eq!(ledger.stats().log_size, entries.len() as u64);
     assert_eq!(ledger.stats().pending, 0);
-    let store = ledger.store().clone();
-    super::check::full(&*store, ledger.registrars()).expect("full check");
+    ledger.full_check().expect("full check");
     ledger.shutdown().await;
     drop(ledger);
     writer.join();
