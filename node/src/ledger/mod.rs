@@ -1,6 +1,7 @@
 //! The ledger: the node's validated, materialised view of every feed. [`Ledger`] is a cheap,
-//! clonable handle. Writes go to the single writer thread ([`writer`]); reads (checks, heads,
-//! entries) go straight to the store, which applies each group commit atomically.
+//! clonable handle. Writes go to the single writer thread ([`writer`]), the log module's rows
+//! included (`log_rows`); reads (checks, heads, entries) go straight to the store, which applies
+//! each group commit atomically. Nothing outside the ledger reaches the store.
 
 pub mod answers;
 pub mod check;
