@@ -30,9 +30,7 @@ impl Task {
             let (response, fork) = match request {
                 SyncRequest::Checkpoint { .. }
                 | SyncRequest::Cosign { .. }
-                | SyncRequest::Fork { .. } => {
-                    cosigning::answer(&ledger, &log, peer, request).await
-                }
+                | SyncRequest::Fork { .. } => cosigning::answer(&ledger, &log, peer, request).await,
                 request => tokio::task::spawn_blocking(move || (answer(&ledger, request), None))
                     .await
                     .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None)),
