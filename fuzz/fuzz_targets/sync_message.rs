@@ -5,12 +5,14 @@
 //! panic.
 #![no_main]
 
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 
+use consent_node::ledger::{Ledger, LedgerConfig};
+use consent_node::log::witness::{self, Witness};
 use consent_node::p2p::codec::{Codec, WireCounters};
 use consent_node::p2p::protocol::{self, SyncRequest, SyncResponse};
 use consent_node::store::memory::MemoryStore;
-use consent_node::witness::{self, Witness};
 use consent_proto::entry::Entry;
 use consent_proto::fixtures;
 use futures::executor::block_on;
@@ -19,9 +21,23 @@ use libfuzzer_sys::fuzz_target;
 use libp2p::StreamProtocol;
 use libp2p::request_response::Codec as _;
 
+/// The witness keeps its state through a ledger's writer, and checks signatures off the async
+/// threads: it needs a runtime.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> =
+    LazyLock::new(|| tokio::runtime::Runtime::new().expect("a runtime"));
+
 static WITNESS: LazyLock<Witness> = LazyLock::new(|| {
-    Witness::open(
+    let (ledger, writer) = Ledger::open(
         Arc::new(MemoryStore::new()),
+        HashSet::new(),
+        "fuzz",
+        LedgerConfig::default(),
+    )
+    .expect("a ledger on a memory store");
+    // The writer runs for the whole process.
+    std::mem::forget(writer);
+    Witness::open(
+        ledger,
         fixtures::key("fuzz-witness"),
         consent_node::members::Members::unlisted(),
     )
@@ -57,8 +73,8 @@ fn response(r: SyncResponse) {
         SyncResponse::Checkpoint { note, proof } => {
             if let Some(proof) = consent_proto::merkle::hashes_from(&proof) {
                 let since = proof.len() as u64 * 3;
-                let _ = WITNESS.observe(&note, since, &proof);
-                let _ = WITNESS.observe_history(&note);
+                let _ = RUNTIME.block_on(WITNESS.observe(&note, since, &proof));
+                let _ = RUNTIME.block_on(WITNESS.observe_history(&note));
             }
         }
         SyncResponse::Done | SyncResponse::Refused(_) => {}

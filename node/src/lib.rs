@@ -12,8 +12,9 @@
 //!   the conformance suite every engine must pass.
 //! - [`ledger`]: tables, the single writer (group commit), reads and checks, the Merkle tree
 //!   over the arrival log, store checks.
-//! - [`checkpoints`]: the node's signed checkpoints of its log and their cosignatures.
-//! - [`witness`]: what it witnesses of other nodes' logs: cosigned checkpoints, fork evidence.
+//! - [`log`]: the node's signed checkpoints of its log and their cosignatures, and what it
+//!   witnesses of other nodes' logs (cosigned checkpoints, fork evidence); kept through the
+//!   ledger's writer.
 //! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
@@ -26,12 +27,12 @@
 //! - [`logging`]: tracing set-up (human or JSON).
 
 pub mod api;
-pub mod checkpoints;
 pub mod config;
 pub mod genesis;
 pub mod http;
 pub mod identity;
 pub mod ledger;
+pub mod log;
 pub mod logging;
 pub mod members;
 pub mod metrics;
@@ -40,7 +41,6 @@ pub mod ops;
 pub mod p2p;
 pub mod store;
 pub mod transparency;
-pub mod witness;
 
 pub use config::Config;
 pub use node::Node;

@@ -501,12 +501,9 @@ async fn a_thousand_concurrent_submits_are_all_acknowledged_and_survive_restart(
 /// Runs the full store check (replay of every entry) on a running node's store.
 async fn assert_store_consistent(node: &TestNode) {
     let ledger = node.node.as_ref().expect("running").ledger().clone();
-    let registrars = ledger.registrars().clone();
-    let store = ledger.store().clone();
-    let result =
-        tokio::task::spawn_blocking(move || consent_node::ledger::fsck::full(&*store, &registrars))
-            .await
-            .expect("join");
+    let result = tokio::task::spawn_blocking(move || ledger.full_check())
+        .await
+        .expect("join");
     if let Err(report) = result {
         panic!("store check failed: {report}");
     }

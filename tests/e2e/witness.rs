@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use consent_node::genesis::Genesis;
-use consent_node::witness::prove_fork;
+use consent_node::log::witness::prove_fork;
 use consent_proto::fixtures::{self, T0};
 use consent_proto::keys::SecretKey;
 use consent_proto::note::{NODE_PREFIX, SignedNote, key_of};

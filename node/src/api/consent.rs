@@ -24,8 +24,8 @@ use super::auth::{Session, Sessions};
 use super::blocking::{Cancel, Limiter};
 use super::error::{self, id32};
 use super::{evidence, watch};
-use crate::checkpoints::Checkpoints;
 use crate::ledger::{Ledger, now_ms};
+use crate::log::checkpoints::Checkpoints;
 
 /// The Consent service.
 pub struct ConsentService {

@@ -9,8 +9,8 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb;
 
 use super::blocking::Cancel;
-use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
+use crate::log::checkpoints::Checkpoints;
 
 /// Most entries of the subject's feed read to find a revocation.
 const REVOCATION_SCAN: usize = 1_000;

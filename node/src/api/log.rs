@@ -10,8 +10,8 @@ use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use super::error::{self, id32};
-use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
+use crate::log::checkpoints::Checkpoints;
 
 /// The Log service.
 pub struct LogService {
@@ -29,19 +29,20 @@ impl LogService {
     }
 
     /// The latest checkpoint (signing one first if none exists yet).
-    fn latest(&self) -> Result<SignedNote, Status> {
+    async fn latest(&self) -> Result<SignedNote, Status> {
         match self.checkpoints.latest() {
             Some(note) => Ok(note),
             None => self
                 .checkpoints
-                .refresh()?
+                .refresh()
+                .await?
                 .ok_or_else(error::no_checkpoint_yet),
         }
     }
 
     /// `requested` (0: the latest checkpoint's size), refused above the latest checkpoint.
-    fn tree_size(&self, requested: u64) -> Result<u64, Status> {
-        let signed = self.latest()?.checkpoint.size;
+    async fn tree_size(&self, requested: u64) -> Result<u64, Status> {
+        let signed = self.latest().await?.checkpoint.size;
         match requested {
             0 => Ok(signed),
             n if n <= signed => Ok(n),
@@ -62,7 +63,7 @@ impl pb::log_server::Log for LogService {
         &self,
         _: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
-        let note = self.latest()?;
+        let note = self.latest().await?;
         Ok(Response::new(pb::GetCheckpointResponse {
             note: note.to_text(),
             tree_size: note.checkpoint.size,
@@ -76,7 +77,7 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetInclusionProofRequest>,
     ) -> Result<Response<pb::InclusionProof>, Status> {
         let r = request.into_inner();
-        let size = self.tree_size(r.tree_size)?;
+        let size = self.tree_size(r.tree_size).await?;
         let (index, entry) = match r.entry {
             Some(pb::get_inclusion_proof_request::Entry::Index(i)) => {
                 let id = self
@@ -108,7 +109,7 @@ impl pb::log_server::Log for LogService {
         request: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::ConsistencyProof>, Status> {
         let r = request.into_inner();
-        let new = self.tree_size(r.new_size)?;
+        let new = self.tree_size(r.new_size).await?;
         if r.old_size > new {
             return Err(error::old_above_new(r.old_size, new));
         }

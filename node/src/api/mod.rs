@@ -43,7 +43,7 @@ pub async fn serve(
     ledger: Ledger,
     node_key: SecretKey,
     info: node::NodeInfo,
-    checkpoints: crate::checkpoints::Checkpoints,
+    checkpoints: crate::log::checkpoints::Checkpoints,
     config: ServeConfig,
     stop: Stop,
 ) -> Result<(), ServeError> {

@@ -11,7 +11,7 @@ use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
 use crate::ledger::{Ledger, now_ms};
-use crate::witness::Witness;
+use crate::log::witness::Witness;
 
 /// Most connected peers listed in `Status` (by peer id; the node keeps at most 256 connections).
 pub const MAX_LISTED_PEERS: usize = 256;
@@ -58,9 +58,9 @@ pub struct NodeInfo {
     /// Replication, when on.
     pub p2p: Option<crate::p2p::P2pHandle>,
     /// This node's checkpoints.
-    pub checkpoints: crate::checkpoints::Checkpoints,
+    pub checkpoints: crate::log::checkpoints::Checkpoints,
     /// What it witnesses of other nodes, when replication is on.
-    pub witness: Option<crate::witness::Witness>,
+    pub witness: Option<crate::log::witness::Witness>,
 }
 
 /// The Node service.
@@ -179,21 +179,21 @@ impl pb::node_server::Node for NodeService {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::collections::HashSet;
 
     use consent_proto::fixtures;
     use consent_proto::note::{Checkpoint, NODE_PREFIX, SignedNote};
     use prost::Message;
 
     use super::*;
+    use crate::log::witness::{MAX_FORKS, MAX_OTHERS_WITNESSED};
     use crate::members::Members;
-    use crate::store::memory::MemoryStore;
-    use crate::witness::{MAX_FORKS, MAX_OTHERS_WITNESSED};
 
-    #[test]
-    fn status_stays_small_after_a_flood_of_witnessed_nodes_and_forks() {
+    #[tokio::test]
+    async fn status_stays_small_after_a_flood_of_witnessed_nodes_and_forks() {
+        let (ledger, writer) = crate::ledger::in_memory(HashSet::new())();
         let witness = Witness::open(
-            Arc::new(MemoryStore::new()),
+            ledger.clone(),
             fixtures::key("witness"),
             Members::unlisted(),
         )
@@ -213,8 +213,11 @@ mod tests {
                 )
                 .to_text()
             };
-            witness.observe(&note(1), 0, &[]).expect("observe");
-            witness.evidence(&note(1), &note(2)).expect("evidence");
+            witness.observe(&note(1), 0, &[]).await.expect("observe");
+            witness
+                .evidence(&note(1), &note(2))
+                .await
+                .expect("evidence");
         }
         let (witnessed, forks) = witness_lists(Some(&witness));
         assert_eq!(witnessed.len(), MAX_OTHERS_WITNESSED);
@@ -226,5 +229,9 @@ mod tests {
         };
         let bytes = status.encoded_len();
         assert!(bytes < 128 * 1024, "Status is {bytes} bytes");
+        drop(witness);
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
     }
 }

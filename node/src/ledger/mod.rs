@@ -1,11 +1,13 @@
 //! The ledger: the node's validated, materialised view of every feed. [`Ledger`] is a cheap,
-//! clonable handle. Writes go to the single writer thread ([`writer`]); reads (checks, heads,
-//! entries) go straight to the store, which applies each group commit atomically.
+//! clonable handle. Writes go to the single writer thread ([`writer`]), the log module's rows
+//! included (`log_rows`); reads (checks, heads, entries) go straight to the store, which applies
+//! each group commit atomically. Nothing outside the ledger reaches the store.
 
 pub mod answers;
 mod decisions;
 pub mod fsck;
 mod log_reads;
+mod log_rows;
 mod migrate;
 pub mod staged;
 mod stats;
@@ -610,9 +612,10 @@ impl Ledger {
         &self.tree
     }
 
-    /// The store (for status and checks).
-    pub fn store(&self) -> &Arc<dyn KvStore> {
-        &self.store
+    /// Runs the full store check on this ledger's store ([`fsck::full`]: the arrival log
+    /// replayed through the write path and compared with every table). Blocking.
+    pub fn full_check(&self) -> Result<(), fsck::Report> {
+        fsck::full(&*self.store, &self.registrars)
     }
 
     /// A feed's current signing key (for tests and diagnostics).
@@ -632,6 +635,22 @@ impl Ledger {
 
     /// Interval at which [`Ledger::tick`] should be called.
     pub const TICK: Duration = Duration::from_secs(30);
+}
+
+/// Opens a ledger on a memory store, as often as called, on the same store (tests of what is kept
+/// across restarts, outside the ledger: they get no store).
+#[cfg(test)]
+pub(crate) fn in_memory(registrars: HashSet<FeedId>) -> impl Fn() -> (Ledger, WriterThread) {
+    let store: Arc<dyn KvStore> = Arc::new(crate::store::memory::MemoryStore::new());
+    move || {
+        Ledger::open(
+            Arc::clone(&store),
+            registrars.clone(),
+            "test",
+            LedgerConfig::default(),
+        )
+        .expect("open")
+    }
 }
 
 /// The first key after every key that starts with `prefix` (`None`: no such key, the prefix is

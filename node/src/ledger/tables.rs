@@ -20,7 +20,7 @@
 //! | `U` unanswered | `U` collector asked(8, BE) request id | `[1]`: requests not acknowledged yet, oldest first |
 //! | `V` unanswered per day | `V` collector day(8, BE) | count (8, BE): of them, how many were asked that UTC day |
 //! | `Z` freezes | `Z` number(8, BE) | feed id: the feeds frozen, in the order this node froze them |
-//! | `M` meta | `M` name | see [`meta`] |
+//! | `M` meta | `M` name | see [`meta`]: the schema, counters and genesis, and the rows of the node's log module (its latest checkpoint, the checkpoints it cosigned for other nodes, fork proofs), which it saves through the writer |
 
 use consent_proto::decide::{AccreditationFacts, GrantFacts};
 use consent_proto::ids::{Digest, EntryId, FeedId};
@@ -82,6 +82,14 @@ pub mod meta {
     pub const COUNTERS: &[u8] = b"Mcounters";
     /// UTF-8: BLAKE3 hex digest of the genesis this store belongs to.
     pub const GENESIS: &[u8] = b"Mgenesis";
+    /// UTF-8: this node's latest signed checkpoint note, with the cosignatures it collected.
+    pub const CHECKPOINT: &[u8] = b"Mcheckpoint";
+    /// Prefix of `Mwitness/` origin (UTF-8 node id) -> UTF-8: the latest checkpoint note this
+    /// node cosigned for that node ([`super::witnessed_key`]).
+    pub const WITNESSED: &[u8] = b"Mwitness/";
+    /// Prefix of `Mfork/` origin (UTF-8 node id) -> UTF-8: two notes that node signed for one
+    /// tree size with different roots, `first ‖ "\n\n" ‖ second` ([`super::fork_key`]).
+    pub const FORKS: &[u8] = b"Mfork/";
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -189,6 +197,14 @@ pub fn pending_key(id: &EntryId) -> Vec<u8> {
 /// `Q` feed seq
 pub fn proof_key(feed: &FeedId, seq: u64) -> Vec<u8> {
     key(prefix::PROOF, &[&feed.0, &seq.to_be_bytes()])
+}
+/// `Mwitness/` origin
+pub fn witnessed_key(origin: &str) -> Vec<u8> {
+    [meta::WITNESSED, origin.as_bytes()].concat()
+}
+/// `Mfork/` origin
+pub fn fork_key(origin: &str) -> Vec<u8> {
+    [meta::FORKS, origin.as_bytes()].concat()
 }
 
 /// Reads a big-endian u64 value.

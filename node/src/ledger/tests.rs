@@ -9,6 +9,7 @@ use consent_proto::validate::Verdict;
 use consent_proto::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
 
 use super::{Ledger, LedgerConfig, Outcome};
+use crate::store::KvStore;
 use crate::store::memory::MemoryStore;
 
 fn open(config: LedgerConfig) -> (Ledger, super::WriterThread, fixtures::Scene) {
@@ -135,8 +136,7 @@ async fn the_store_agrees_with_the_reference_ledger() {
     }
     assert_eq!(ledger.stats().log_size, entries.len() as u64);
     assert_eq!(ledger.stats().pending, 0);
-    let store = ledger.store().clone();
-    super::fsck::full(&*store, ledger.registrars()).expect("full check");
+    ledger.full_check().expect("full check");
     ledger.shutdown().await;
     drop(ledger);
     writer.join();
@@ -464,4 +464,67 @@ fn a_frozen_feed_digests_the_same_whatever_branch_is_held() {
         head_digest(&feed, 3, &[1; 32], false),
         head_digest(&feed, 3, &[1; 32], true)
     );
+}
+
+/// The log module's rows go through the writer, are durable when the call returns, are there
+/// after the store is opened again, and keep their keys on disk (`Mcheckpoint`, `Mwitness/`,
+/// `Mfork/`), so stores written before keep working.
+#[tokio::test]
+async fn log_rows_saved_through_the_writer_are_there_after_reopening() {
+    let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let open = || {
+        Ledger::open(
+            Arc::clone(&store),
+            HashSet::new(),
+            "test",
+            LedgerConfig::default(),
+        )
+        .expect("open")
+    };
+    let (ledger, writer) = open();
+    assert_eq!(ledger.load_checkpoint().expect("load"), None);
+    ledger.save_checkpoint("one".into()).await.expect("save");
+    ledger.save_checkpoint("two".into()).await.expect("save");
+    ledger
+        .save_witnessed("node-a", "a", None)
+        .await
+        .expect("save");
+    ledger
+        .save_witnessed("node-b", "b", Some("node-a"))
+        .await
+        .expect("save");
+    ledger.save_fork("node-c", "c", None).await.expect("save");
+    ledger
+        .save_fork("node-d", "d", Some("node-c"))
+        .await
+        .expect("save");
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
+
+    let (ledger, writer) = open();
+    assert_eq!(
+        ledger.load_checkpoint().expect("load"),
+        Some(b"two".to_vec())
+    );
+    assert_eq!(ledger.load_witnessed().expect("load"), vec![b"b".to_vec()]);
+    assert_eq!(ledger.load_forks().expect("load"), vec![b"d".to_vec()]);
+    // The same keys as before they were declared in `tables`.
+    assert_eq!(
+        store.get(b"Mcheckpoint").expect("get"),
+        Some(b"two".to_vec())
+    );
+    assert_eq!(
+        store.get(b"Mwitness/node-b").expect("get"),
+        Some(b"b".to_vec())
+    );
+    assert_eq!(
+        store.get(b"Mfork/node-d").expect("get"),
+        Some(b"d".to_vec())
+    );
+    // Not entries: the arrival log is untouched.
+    assert_eq!(ledger.stats().log_size, 0);
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
 }

@@ -60,7 +60,7 @@ pub enum StartError {
     },
     /// The witnessed checkpoints could not be read.
     #[error("p2p: cannot read witnessed checkpoints: {0}")]
-    Witness(#[source] StoreError),
+    Witness(#[source] LedgerError),
     /// The p2p layer.
     #[error("p2p: {0}")]
     P2p(#[from] crate::p2p::P2pError),

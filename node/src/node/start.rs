@@ -15,14 +15,14 @@ use super::files::{self, ADDR_FILE, P2P_ADDR_FILE, SideListeners};
 use super::stop::{self, Running, Stages};
 use super::{Node, StartError, open_store};
 use crate::api::{self, ServeConfig, node::NodeInfo};
-use crate::checkpoints::Checkpoints;
 use crate::config::Config;
 use crate::genesis::Genesis;
 use crate::identity;
 use crate::ledger::{Ledger, WriterThread};
+use crate::log::checkpoints::Checkpoints;
+use crate::log::witness::Witness;
 use crate::members::Members;
 use crate::p2p::{self, P2pConfig, P2pHandle};
-use crate::witness::Witness;
 
 /// How often the node signs a checkpoint of its log (when it grew).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -288,9 +288,9 @@ async fn start_p2p(
         mdns: config.p2p.mdns,
         members: members.clone(),
     };
-    let witness = Witness::open(Arc::clone(ledger.store()), node_key.clone(), members)
-        .map_err(StartError::Witness)?;
-    let log = p2p::witnessing::LogParts {
+    let witness =
+        Witness::open(ledger.clone(), node_key.clone(), members).map_err(StartError::Witness)?;
+    let log = p2p::cosigning::LogParts {
         checkpoints: checkpoints.clone(),
         witness: witness.clone(),
     };
@@ -381,11 +381,8 @@ fn spawn_ticker(
                 _ = stop.cancelled() => break,
                 _ = interval.tick() => ledger.tick().await,
                 _ = sign.tick() => {
-                    let c = checkpoints.clone();
-                    match tokio::task::spawn_blocking(move || c.refresh()).await {
-                        Ok(Err(e)) => tracing::error!(error = %e, "cannot sign a checkpoint"),
-                        Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
-                        Ok(Ok(_)) => {}
+                    if let Err(e) = checkpoints.refresh().await {
+                        tracing::error!(error = %e, "cannot sign a checkpoint");
                     }
                 }
             }

@@ -44,7 +44,7 @@ impl MemberPeers {
         }
         let peers: HashSet<PeerId> = members
             .keys()
-            .filter_map(super::witnessing::peer_of_key)
+            .filter_map(super::cosigning::peer_of_key)
             .collect();
         Self {
             peers: Some(Arc::new(peers)),
@@ -246,7 +246,7 @@ mod tests {
 
     fn peer(label: &str) -> PeerId {
         let key = fixtures::key(label).public();
-        super::super::witnessing::peer_of_key(&key).expect("a peer id")
+        super::super::cosigning::peer_of_key(&key).expect("a peer id")
     }
 
     fn listed(labels: &[&str], only: bool) -> MemberPeers {

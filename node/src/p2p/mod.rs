@@ -15,17 +15,20 @@
 //! - [`codec`]: the sync codec, counting bytes on the wire.
 //! - [`discipline`]: offences, rate limits, bans.
 //! - [`membership`]: the genesis's member nodes: reserved slots, freshness, `members_only`.
-//! - `task`: the swarm task: events, commands, outbound pacing, per-peer sync state.
+//! - [`cosigning`]: the checkpoint and cosignature requests, the answering side (serving
+//!   checkpoints with consistency proofs, taking cosignatures and fork evidence).
+//! - `task`: the swarm task: events, commands, outbound pacing, per-peer sync state; its
+//!   `cosign` part asks peers for checkpoints and cosigns them.
 //! - `sync`: answering pull requests, and anti-entropy (comparing digests of heads top-down).
 
 pub mod behaviour;
 pub mod codec;
+pub mod cosigning;
 pub mod discipline;
 pub mod membership;
 pub mod protocol;
 mod sync;
 mod task;
-pub mod witnessing;
 
 use std::sync::Arc;
 
@@ -117,7 +120,7 @@ enum Command {
     /// Evidence of a fork, new here: tell every connected peer but `from`.
     Spread {
         from: Option<PeerId>,
-        fork: crate::witness::Fork,
+        fork: crate::log::witness::Fork,
     },
     /// Connected peers.
     Peers(oneshot::Sender<Vec<PeerId>>),
@@ -275,7 +278,7 @@ pub async fn start(
     genesis_digest: &str,
     config: P2pConfig,
     ledger: Ledger,
-    log: witnessing::LogParts,
+    log: cosigning::LogParts,
     cancel: CancellationToken,
 ) -> Result<(P2pHandle, tokio::task::JoinHandle<()>), P2pError> {
     let setup = |e: &dyn std::fmt::Display| P2pError::Setup(e.to_string());

@@ -12,7 +12,7 @@ use serde_bytes::ByteBuf;
 use super::discipline::Offence;
 use super::protocol::{self, MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
 use super::task::Task;
-use super::{Command, Purpose, witnessing};
+use super::{Command, Purpose, cosigning};
 use crate::ledger::Ledger;
 
 impl Task {
@@ -27,14 +27,14 @@ impl Task {
         let log = self.log.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let (response, fork) = tokio::task::spawn_blocking(move || match request {
+            let (response, fork) = match request {
                 SyncRequest::Checkpoint { .. }
                 | SyncRequest::Cosign { .. }
-                | SyncRequest::Fork { .. } => witnessing::answer(&ledger, &log, peer, request),
-                request => (answer(&ledger, request), None),
-            })
-            .await
-            .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None));
+                | SyncRequest::Fork { .. } => cosigning::answer(&ledger, &log, peer, request).await,
+                request => tokio::task::spawn_blocking(move || (answer(&ledger, request), None))
+                    .await
+                    .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None)),
+            };
             if let Some(fork) = fork {
                 let _ = tx
                     .send(Command::Spread {
@@ -226,7 +226,7 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
         SyncRequest::Digests { .. } => Err("digest prefixes are 0 or 1 bytes".into()),
         SyncRequest::Heads { prefix, .. } if (1..=2).contains(&prefix.len()) => Ok(2.0),
         SyncRequest::Heads { .. } => Err("head prefixes are 1 or 2 bytes".into()),
-        witness => witnessing::cost(witness),
+        witness => cosigning::cost(witness),
     }
 }
 

@@ -10,8 +10,8 @@ use consent_proto::vocab::Role;
 use serde::Serialize;
 
 use super::view::date;
-use crate::checkpoints::Checkpoints;
-use crate::witness::Witness;
+use crate::log::checkpoints::Checkpoints;
+use crate::log::witness::Witness;
 
 /// A checkpoint of a node's log.
 #[derive(Debug, Clone, Serialize)]

@@ -2,7 +2,9 @@
 //! (group commit), validates each entry against the store plus what this group staged, stages
 //! the entry and its effects, applies the group as one atomic batch, flushes once, and only then
 //! answers. Entries from clients and from peers take exactly this path; what one
-//! accepted entry writes is in `append`.
+//! accepted entry writes is in `append`. The node's log module saves its rows (checkpoint,
+//! witnessed notes, fork proofs: `M` rows) through the same thread ([`Job::Log`]), in the next
+//! group commit, answered once that commit is durable.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use super::{LedgerConfig, LedgerError, Stats, now_ms};
 mod answers;
 mod append;
 pub(crate) use self::answers::{expected as expected_answers, migrate_from_3};
-use crate::store::{KvStore, StoreError};
+use crate::store::{KvStore, StoreError, Write};
 
 /// An entry to write, with the key its signature was already verified under, if any.
 #[derive(Debug, Clone)]
@@ -100,6 +102,12 @@ pub(crate) enum Job {
     Submit {
         items: Vec<Item>,
         reply: oneshot::Sender<Result<Vec<Outcome>, LedgerError>>,
+    },
+    /// Write rows of the node's log state (its checkpoint, witnessed notes, fork proofs; keys
+    /// from [`tables::meta`]) with the group, and answer once they are durable.
+    Log {
+        writes: Vec<Write>,
+        reply: oneshot::Sender<Result<(), LedgerError>>,
     },
     /// Drop pending entries older than the configured time-out.
     Tick,
@@ -202,6 +210,8 @@ type Replies = Vec<(
 /// store error that ended the staging, if one did.
 struct Group {
     replies: Replies,
+    /// Callers of [`Job::Log`], answered once the group is durable.
+    saved: Vec<oneshot::Sender<Result<(), LedgerError>>>,
     processed: u64,
     failure: Option<StoreError>,
 }
@@ -315,8 +325,8 @@ impl Writer {
             None => self.write_group(&*store, staged, started, group.processed),
         };
         match result {
-            Ok(()) => self.acknowledge(group.replies),
-            Err(e) => self.abandon(e, group.replies),
+            Ok(()) => self.acknowledge(group.replies, group.saved),
+            Err(e) => self.abandon(e, group.replies, group.saved),
         }
     }
 
@@ -330,6 +340,7 @@ impl Writer {
     ) -> Group {
         let mut group = Group {
             replies: Vec::new(),
+            saved: Vec::new(),
             processed: 0,
             failure: None,
         };
@@ -349,6 +360,15 @@ impl Writer {
                         }
                     }
                     group.replies.push((reply, outcomes));
+                }
+                Job::Log { writes, reply } => {
+                    for (key, value) in writes {
+                        match value {
+                            Some(value) => staged.put(key, value),
+                            None => staged.delete(key),
+                        }
+                    }
+                    group.saved.push(reply);
                 }
                 Job::Tick => tick = true,
                 Job::Shutdown => {}
@@ -411,7 +431,11 @@ impl Writer {
 
     /// After a durable commit: publishes the counters, announces the accepted entries and answers
     /// every submitter of the group.
-    fn acknowledge(&mut self, replies: Replies) {
+    fn acknowledge(
+        &mut self,
+        replies: Replies,
+        saved: Vec<oneshot::Sender<Result<(), LedgerError>>>,
+    ) {
         self.counters.publish(&self.stats);
         self.stats
             .durable_size
@@ -430,11 +454,19 @@ impl Writer {
             }
             let _ = reply.send(Ok(outcomes));
         }
+        for reply in saved {
+            let _ = reply.send(Ok(()));
+        }
     }
 
     /// After a failed commit: forgets what the group staged, invalidates every cached check,
     /// re-reads the store and answers every submitter of the group with the error.
-    fn abandon(&mut self, e: StoreError, replies: Replies) {
+    fn abandon(
+        &mut self,
+        e: StoreError,
+        replies: Replies,
+        saved: Vec<oneshot::Sender<Result<(), LedgerError>>>,
+    ) {
         // Conservative: the failed group may have been partly visible.
         self.collectors_changed = false;
         self.touched.clear();
@@ -452,6 +484,9 @@ impl Writer {
             tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
         }
         for (reply, _) in replies {
+            let _ = reply.send(Err(LedgerError::Store(e.clone())));
+        }
+        for reply in saved {
             let _ = reply.send(Err(LedgerError::Store(e.clone())));
         }
     }

@@ -16,15 +16,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
 use super::codec::WireCounters;
+use super::cosigning::LogParts;
 use super::discipline::{Discipline, Offence, Pace, Sentence};
 use super::protocol::{SyncRequest, SyncResponse};
-use super::witnessing::LogParts;
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
 use crate::ledger::{Ledger, now_ms};
 
+mod cosign;
 mod ingest;
 mod unpublished;
-mod witness;
 
 use self::ingest::{Recent, request_for};
 use self::unpublished::Unpublished;

@@ -1,13 +1,13 @@
 //! Whom the witness observes and keeps evidence about, and the bounds of what it keeps.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 
 use consent_proto::fixtures;
 use consent_proto::keys::SecretKey;
 use consent_proto::note::{Checkpoint, NODE_PREFIX, SignedNote};
 
 use super::*;
-use crate::store::memory::MemoryStore;
+use crate::ledger::WriterThread;
 
 /// A checkpoint `key` signs for `size` with a root made of `root`.
 fn note(key: &SecretKey, size: u64, root: u8) -> SignedNote {
@@ -33,25 +33,42 @@ fn nth_key(i: usize) -> SecretKey {
     fixtures::key(&format!("flood-{i}"))
 }
 
-fn open(store: &Arc<MemoryStore>, members: Members) -> Witness {
-    let store: Arc<dyn KvStore> = store.clone();
-    Witness::open(store, fixtures::key("witness"), members).expect("open")
+/// A ledger on a memory store for the witness to keep its state in.
+fn memory_ledger() -> (Ledger, WriterThread) {
+    crate::ledger::in_memory(HashSet::new())()
 }
 
-fn stored(store: &MemoryStore, prefix: &[u8]) -> usize {
-    store.scan_prefix(prefix).count()
+fn open(ledger: &Ledger, members: Members) -> Witness {
+    Witness::open(ledger.clone(), fixtures::key("witness"), members).expect("open")
 }
 
-#[test]
-fn with_a_member_list_only_members_are_witnessed_and_only_their_forks_kept() {
-    let store = Arc::new(MemoryStore::new());
+/// Checkpoints kept as cosigned in the store.
+fn stored_cosigned(ledger: &Ledger) -> usize {
+    ledger.load_witnessed().expect("load").len()
+}
+
+/// Fork proofs kept in the store.
+fn stored_forks(ledger: &Ledger) -> usize {
+    ledger.load_forks().expect("load").len()
+}
+
+async fn close(ledger: Ledger, writer: WriterThread) {
+    ledger.shutdown().await;
+    drop(ledger);
+    writer.join();
+}
+
+#[tokio::test]
+async fn with_a_member_list_only_members_are_witnessed_and_only_their_forks_kept() {
+    let (ledger, writer) = memory_ledger();
     let member = fixtures::key("member");
     let stranger = fixtures::key("stranger");
-    let witness = open(&store, Members::listed([member.public()], false));
+    let witness = open(&ledger, Members::listed([member.public()], false));
 
     // A stranger's checkpoint is not observed, nor cosigned.
     let seen = witness
         .observe(&note(&stranger, 1, 1).to_text(), 0, &[])
+        .await
         .expect("observe");
     assert_eq!(seen, Seen::NotWitnessed);
     assert!(witness.cosigned().is_empty());
@@ -60,64 +77,70 @@ fn with_a_member_list_only_members_are_witnessed_and_only_their_forks_kept() {
     let (first, second) = fork_of(&stranger);
     assert!(prove_fork(&first, &second).is_some(), "a valid fork");
     assert_eq!(
-        witness.evidence(&first, &second).expect("evidence"),
+        witness.evidence(&first, &second).await.expect("evidence"),
         Evidence::Refused("not about a member of the network")
     );
     assert!(witness.forks().is_empty());
-    assert_eq!(stored(&store, FORKS), 0);
+    assert_eq!(stored_forks(&ledger), 0);
 
     // A member's is kept (even before this node witnessed it), once.
     let seen = witness
         .observe(&note(&member, 1, 1).to_text(), 0, &[])
+        .await
         .expect("observe");
     assert!(matches!(seen, Seen::Cosigned(_)));
     let (first, second) = fork_of(&member);
     assert!(matches!(
-        witness.evidence(&first, &second).expect("evidence"),
+        witness.evidence(&first, &second).await.expect("evidence"),
         Evidence::New(_)
     ));
     assert_eq!(
-        witness.evidence(&first, &second).expect("evidence"),
+        witness.evidence(&first, &second).await.expect("evidence"),
         Evidence::Known
     );
     assert_eq!(witness.forks().len(), 1);
-    assert_eq!(stored(&store, FORKS), 1);
+    assert_eq!(stored_forks(&ledger), 1);
+    drop(witness);
+    close(ledger, writer).await;
 }
 
-#[test]
-fn without_a_list_evidence_is_kept_only_about_nodes_witnessed() {
-    let store = Arc::new(MemoryStore::new());
-    let witness = open(&store, Members::unlisted());
+#[tokio::test]
+async fn without_a_list_evidence_is_kept_only_about_nodes_witnessed() {
+    let (ledger, writer) = memory_ledger();
+    let witness = open(&ledger, Members::unlisted());
     let peer = fixtures::key("peer");
     let (first, second) = fork_of(&peer);
     assert_eq!(
-        witness.evidence(&first, &second).expect("evidence"),
+        witness.evidence(&first, &second).await.expect("evidence"),
         Evidence::Refused("not about a node this node witnessed")
     );
-    assert_eq!(stored(&store, FORKS), 0);
+    assert_eq!(stored_forks(&ledger), 0);
     let seen = witness
         .observe(&note(&peer, 1, 1).to_text(), 0, &[])
+        .await
         .expect("observe");
     assert!(matches!(seen, Seen::Cosigned(_)));
     assert!(matches!(
-        witness.evidence(&first, &second).expect("evidence"),
+        witness.evidence(&first, &second).await.expect("evidence"),
         Evidence::New(_)
     ));
+    drop(witness);
+    close(ledger, writer).await;
 }
 
-#[test]
-fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
+#[tokio::test]
+async fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
     const FLOOD: usize = 10_000;
     // Without a list the witness observes anyone: each forger is witnessed, then forks.
-    let store = Arc::new(MemoryStore::new());
-    let witness = open(&store, Members::unlisted());
+    let (ledger, writer) = memory_ledger();
+    let witness = open(&ledger, Members::unlisted());
     let mut kept = 0;
     for i in 0..FLOOD {
         let key = nth_key(i);
         let (first, second) = fork_of(&key);
-        let seen = witness.observe(&first, 0, &[]).expect("observe");
+        let seen = witness.observe(&first, 0, &[]).await.expect("observe");
         assert!(matches!(seen, Seen::Cosigned(_)));
-        if let Evidence::New(_) = witness.evidence(&first, &second).expect("evidence") {
+        if let Evidence::New(_) = witness.evidence(&first, &second).await.expect("evidence") {
             kept += 1;
         }
     }
@@ -127,8 +150,8 @@ fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
     );
     assert_eq!(witness.cosigned().len(), MAX_OTHERS_WITNESSED);
     assert_eq!(witness.forks().len(), MAX_FORKS);
-    assert_eq!(stored(&store, COSIGNED), MAX_OTHERS_WITNESSED);
-    assert_eq!(stored(&store, FORKS), MAX_FORKS);
+    assert_eq!(stored_cosigned(&ledger), MAX_OTHERS_WITNESSED);
+    assert_eq!(stored_forks(&ledger), MAX_FORKS);
     // The origins observed most recently are the ones kept.
     let last = nth_key(FLOOD - 1).public().to_text(NODE_PREFIX);
     assert!(witness.since(&last) == 1);
@@ -136,7 +159,7 @@ fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
 
     // Reopened with a member list: a member's fork still gets in, evicting a non-member's.
     let member = fixtures::key("member");
-    let witness = open(&store, Members::listed([member.public()], false));
+    let witness = open(&ledger, Members::listed([member.public()], false));
     assert!(
         witness.cosigned().is_empty(),
         "non-members are not witnessed"
@@ -144,24 +167,26 @@ fn a_flood_of_forged_forks_leaves_the_stores_bounded() {
     assert_eq!(witness.forks().len(), MAX_FORKS);
     let (first, second) = fork_of(&member);
     assert!(matches!(
-        witness.evidence(&first, &second).expect("evidence"),
+        witness.evidence(&first, &second).await.expect("evidence"),
         Evidence::New(_)
     ));
     let forks = witness.forks();
     assert_eq!(forks.len(), MAX_FORKS);
     assert_eq!(forks[0].origin, member.public().to_text(NODE_PREFIX));
-    assert_eq!(stored(&store, FORKS), MAX_FORKS);
+    assert_eq!(stored_forks(&ledger), MAX_FORKS);
 
     // With the list, a flood from keys outside it is refused whole, and nothing is written.
     for i in FLOOD..2 * FLOOD {
         let (first, second) = fork_of(&nth_key(i));
         assert!(matches!(
-            witness.evidence(&first, &second).expect("evidence"),
+            witness.evidence(&first, &second).await.expect("evidence"),
             Evidence::Refused(_)
         ));
     }
     assert_eq!(witness.forks().len(), MAX_FORKS);
-    assert_eq!(stored(&store, FORKS), MAX_FORKS);
+    assert_eq!(stored_forks(&ledger), MAX_FORKS);
+    drop(witness);
+    close(ledger, writer).await;
 }
 
 #[test]

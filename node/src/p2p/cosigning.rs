@@ -1,7 +1,7 @@
-//! Witnessing between nodes, the answering side: give out signed checkpoints with consistency
-//! proofs, take cosignatures of our checkpoints (from members, or without a member list from the
-//! sending node itself: see [`crate::checkpoints`]), and take evidence of forks (see
-//! [`crate::witness`] for the protocol and what is kept).
+//! The cosigning protocol (witnessing between nodes), the answering side: give out signed
+//! checkpoints with consistency proofs, take cosignatures of our checkpoints (from members, or
+//! without a member list from the sending node itself: see [`crate::log::checkpoints`]), and
+//! take evidence of forks (see [`crate::log::witness`] for the protocol and what is kept).
 
 use consent_proto::keys::PublicKey;
 use consent_proto::note::{MAX_NOTE_BYTES, SignedNote, key_of};
@@ -9,9 +9,9 @@ use libp2p::PeerId;
 use serde_bytes::ByteBuf;
 
 use super::protocol::{SyncRequest, SyncResponse};
-use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
-use crate::witness::{Evidence, Fork, Witness};
+use crate::log::checkpoints::Checkpoints;
+use crate::log::witness::{Evidence, Fork, Witness};
 
 /// The node key of a peer: its libp2p identity is the node key (Ed25519), and Noise proved the
 /// peer holds it.
@@ -52,9 +52,10 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
     }
 }
 
-/// Answers a witnessing request from `peer` (blocking: signs, verifies, writes); a fork newly
-/// proven is returned to be spread.
-pub(super) fn answer(
+/// Answers a witnessing request from `peer`; a fork newly proven is returned to be spread.
+/// Tree reads and signing run off the async threads; what is kept is saved through the ledger's
+/// writer before the answer.
+pub(super) async fn answer(
     ledger: &Ledger,
     log: &LogParts,
     peer: PeerId,
@@ -63,70 +64,71 @@ pub(super) fn answer(
     let refused = |why: String| (SyncResponse::Refused(why), None);
     match request {
         SyncRequest::Checkpoint { at, since } => {
-            let note = match at {
-                // The latest signed (the node signs one a second when its log grew).
-                None => match log.checkpoints.latest() {
-                    Some(note) => note,
-                    None => return refused("no checkpoint signed yet".into()),
-                },
-                Some(size) => match log.checkpoints.sign_at(size) {
-                    Some(note) => note,
-                    None => return refused(format!("no durable tree of size {size} here")),
-                },
-            };
-            let Some(proof) = ledger.tree().consistency(since, note.checkpoint.size) else {
-                return refused(format!(
-                    "cannot prove from size {since} to {}",
-                    note.checkpoint.size
-                ));
-            };
-            let proof = proof.iter().map(|h| ByteBuf::from(h.to_vec())).collect();
-            (
-                SyncResponse::Checkpoint {
-                    note: note.to_text(),
-                    proof,
-                },
-                None,
-            )
+            let (ledger, log) = (ledger.clone(), log.clone());
+            tokio::task::spawn_blocking(move || (checkpoint(&ledger, &log, at, since), None))
+                .await
+                .unwrap_or_else(|e| refused(e.to_string()))
         }
         SyncRequest::Cosign { note } => {
             let Ok(note) = SignedNote::parse(&note) else {
                 return refused("not a checkpoint note".into());
             };
+            let lines = note
+                .signatures
+                .iter()
+                .filter(|s| s.cosigned_at.is_some())
+                .filter_map(|line| Some((line.clone(), key_of(&line.name)?)))
+                .collect();
             let sender = key_of_peer(&peer);
-            let mut added = false;
-            for line in note.signatures.iter().filter(|s| s.cosigned_at.is_some()) {
-                let Some(key) = key_of(&line.name) else {
-                    continue;
-                };
-                match log.checkpoints.add_cosignature(
-                    &note.checkpoint,
-                    line.clone(),
-                    &key,
-                    sender.as_ref(),
-                ) {
-                    Ok(true) => added = true,
-                    Ok(false) => {}
-                    Err(e) => return refused(e.to_string()),
-                }
-            }
-            if added {
-                (SyncResponse::Done, None)
-            } else {
-                refused(
+            match log
+                .checkpoints
+                .add_cosignatures(&note.checkpoint, lines, sender)
+                .await
+            {
+                Ok(true) => (SyncResponse::Done, None),
+                Ok(false) => refused(
                     "no valid cosignature of the latest checkpoint by a member of the network \
                      (without a member list: by the sending node)"
                         .into(),
-                )
+                ),
+                Err(e) => refused(e.to_string()),
             }
         }
-        SyncRequest::Fork { first, second } => match log.witness.evidence(&first, &second) {
+        SyncRequest::Fork { first, second } => match log.witness.evidence(&first, &second).await {
             Ok(Evidence::New(fork)) => (SyncResponse::Done, Some(fork)),
             Ok(Evidence::Known) => (SyncResponse::Done, None),
             Ok(Evidence::Refused(why)) => refused(why.into()),
             Err(e) => refused(e.to_string()),
         },
         _ => refused("not a witnessing request".into()),
+    }
+}
+
+/// This node's latest checkpoint (or, `at` a size, its tree then, signed now) with a consistency
+/// proof from `since` (blocking: the tree may read blocks of the log).
+fn checkpoint(ledger: &Ledger, log: &LogParts, at: Option<u64>, since: u64) -> SyncResponse {
+    let refused = SyncResponse::Refused;
+    let note = match at {
+        // The latest signed (the node signs one a second when its log grew).
+        None => match log.checkpoints.latest() {
+            Some(note) => note,
+            None => return refused("no checkpoint signed yet".into()),
+        },
+        Some(size) => match log.checkpoints.sign_at(size) {
+            Some(note) => note,
+            None => return refused(format!("no durable tree of size {size} here")),
+        },
+    };
+    let Some(proof) = ledger.tree().consistency(since, note.checkpoint.size) else {
+        return refused(format!(
+            "cannot prove from size {since} to {}",
+            note.checkpoint.size
+        ));
+    };
+    let proof = proof.iter().map(|h| ByteBuf::from(h.to_vec())).collect();
+    SyncResponse::Checkpoint {
+        note: note.to_text(),
+        proof,
     }
 }
 

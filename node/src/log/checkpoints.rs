@@ -4,8 +4,13 @@
 //!
 //! The node never signs two inconsistent checkpoints: it signs only roots of its one append-only
 //! tree, only up to the entries it has made durable, and the latest note is kept in the store
-//! (`Mcheckpoint`); at start the rebuilt tree must have that note's root at that size, or the node
-//! refuses to start (its log was rolled back or rewritten under it).
+//! (saved through the ledger's writer); at start the rebuilt tree must have that note's root at
+//! that size, or the node refuses to start (its log was rolled back or rewritten under it).
+//!
+//! A new note (signed, or with a cosignature more) is made durable first and only then becomes
+//! the latest that checks and peers read: the lock they read is held only to swap it in, never
+//! while the writer flushes. Changes are made one at a time (a lock readers never take), so
+//! none is lost and the note kept is the latest.
 //!
 //! Cosignatures are taken only from the network's member nodes when the genesis lists them
 //! ([`Members`]); without a list, only from the node that sends its own (one peer connection adds
@@ -19,10 +24,6 @@ use consent_proto::note::{Checkpoint, MAX_SIGNATURES, NODE_PREFIX, NoteSignature
 
 use crate::ledger::{Ledger, LedgerError, now_ms};
 use crate::members::Members;
-use crate::store::KvStore;
-
-/// Where the latest signed note is kept.
-const META_KEY: &[u8] = b"Mcheckpoint";
 
 /// The node's checkpoints; clones share them.
 #[derive(Clone)]
@@ -33,7 +34,11 @@ struct Inner {
     origin: String,
     ledger: Ledger,
     members: Members,
+    /// The latest note, durable: what checks and peers read.
     latest: RwLock<Option<SignedNote>>,
+    /// Held while a new note is made and saved, so that changes are made one at a time; readers
+    /// never take it.
+    changing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Checkpoints {
@@ -44,10 +49,10 @@ impl std::fmt::Debug for Checkpoints {
 
 impl Checkpoints {
     /// Loads the latest note and checks the log still matches it; cosignatures are taken from
-    /// `members` (see the module docs).
+    /// `members` (see the module docs). Blocking (start-up).
     pub fn open(ledger: Ledger, key: SecretKey, members: Members) -> Result<Self, LedgerError> {
         let origin = key.public().to_text(NODE_PREFIX);
-        let latest = match ledger.store().get(META_KEY)? {
+        let latest = match ledger.load_checkpoint()? {
             None => None,
             Some(bytes) => {
                 let corrupt = |why: &str| {
@@ -77,6 +82,7 @@ impl Checkpoints {
             ledger,
             members,
             latest: RwLock::new(latest),
+            changing: tokio::sync::Mutex::new(()),
         })))
     }
 
@@ -96,22 +102,36 @@ impl Checkpoints {
     }
 
     /// Signs a checkpoint of every durable entry if the log grew since the latest one (or none
-    /// was signed yet); returns the latest either way.
-    pub fn refresh(&self) -> Result<Option<SignedNote>, LedgerError> {
+    /// was signed yet), and keeps it; returns the latest either way.
+    pub async fn refresh(&self) -> Result<Option<SignedNote>, LedgerError> {
+        let _changing = self.0.changing.lock().await;
+        let this = self.clone();
+        // The tree may read a block of the log, and signing is CPU work: off the async threads.
+        let signed = tokio::task::spawn_blocking(move || this.sign_if_grown())
+            .await
+            .map_err(|_| LedgerError::ShuttingDown)??;
+        match signed {
+            Some(note) => {
+                self.keep(note.clone()).await?;
+                Ok(Some(note))
+            }
+            None => Ok(self.latest()),
+        }
+    }
+
+    /// A new note of every durable entry, if the log grew since the latest one (or none was
+    /// signed yet).
+    fn sign_if_grown(&self) -> Result<Option<SignedNote>, LedgerError> {
         let ledger = &self.0.ledger;
         let durable = ledger.durable_size().min(ledger.tree().size());
-        let current = self.latest();
-        if current
-            .as_ref()
-            .is_some_and(|n| n.checkpoint.size >= durable)
-        {
-            return Ok(current);
+        if self.latest().is_some_and(|n| n.checkpoint.size >= durable) {
+            return Ok(None);
         }
         let root = ledger
             .tree()
             .root_at(durable)
             .ok_or_else(|| LedgerError::Internal("the log tree is behind the log"))?;
-        let note = SignedNote::sign(
+        Ok(Some(SignedNote::sign(
             Checkpoint {
                 origin: self.0.origin.clone(),
                 size: durable,
@@ -119,14 +139,13 @@ impl Checkpoints {
                 time_ms: now_ms(),
             },
             &self.0.key,
-        );
-        self.store(&note)?;
-        Ok(Some(note))
+        )))
     }
 
     /// A note for the tree at an earlier `size` (at most the durable size), signed now and not
     /// kept: witnesses ask for one when a proof fails. The root is the one this node's tree had
     /// at that size — the same as any checkpoint it signed then, unless its log was rewritten.
+    /// Blocking (the tree may read a block of the log).
     pub fn sign_at(&self, size: u64) -> Option<SignedNote> {
         let ledger = &self.0.ledger;
         if size > ledger.durable_size() {
@@ -144,69 +163,108 @@ impl Checkpoints {
         ))
     }
 
-    /// Adds a witness's cosignature to the latest note if it is valid for `witness`'s key, is
-    /// about that very checkpoint, and comes from a member (without a member list: from the
-    /// witness itself, `sender` being the node that sent it); false otherwise. When the note is
-    /// full, a member's cosignature takes the place of a non-member's.
-    pub fn add_cosignature(
+    /// Adds witnesses' cosignatures (each with the key of the witness named in it) to the latest
+    /// note, if it is about that very `checkpoint`. A line is taken if it is valid for its
+    /// witness's key and comes from a member (without a member list: from the witness itself,
+    /// `sender` being the node that sent it); when the note is full, a member's cosignature
+    /// takes the place of a non-member's. The note with the lines taken is kept, durably, before
+    /// it becomes the latest; returns whether any line was taken.
+    pub async fn add_cosignatures(
         &self,
         checkpoint: &Checkpoint,
-        cosignature: NoteSignature,
-        witness: &PublicKey,
-        sender: Option<&PublicKey>,
+        lines: Vec<(NoteSignature, PublicKey)>,
+        sender: Option<PublicKey>,
     ) -> Result<bool, LedgerError> {
-        let members = &self.0.members;
-        let member = members.contains_key(witness);
-        if !(member || (!members.is_listed() && sender == Some(witness))) {
-            return Ok(false);
-        }
-        let Some(mut note) = self.latest() else {
+        let _changing = self.0.changing.lock().await;
+        let Some(note) = self.latest() else {
             return Ok(false);
         };
         if note.checkpoint != *checkpoint {
             return Ok(false);
         }
-        let listed = note
-            .signatures
-            .iter()
-            .any(|s| s.name == cosignature.name && s.cosigned_at.is_some());
-        if member
-            && !listed
-            && note.signatures.len() >= MAX_SIGNATURES
-            && note.valid_cosignature(&cosignature, witness)
-            && let Some(other) = note
-                .signatures
-                .iter()
-                .position(|s| s.cosigned_at.is_some() && !members.contains(&s.name))
-        {
-            note.signatures.remove(other);
+        let members = self.0.members.clone();
+        // Signature checks (up to a note's worth of lines): off the async threads.
+        let cosigned = tokio::task::spawn_blocking(move || {
+            with_cosignatures(note, &members, lines, sender.as_ref())
+        })
+        .await
+        .map_err(|_| LedgerError::ShuttingDown)?;
+        match cosigned {
+            Some(note) => {
+                self.keep(note).await?;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        if !note.add_cosignature(cosignature, witness) {
-            return Ok(false);
-        }
-        self.store(&note)?;
-        Ok(true)
     }
 
-    /// Keeps `note` as the latest, durably, unless a larger one got there first.
-    fn store(&self, note: &SignedNote) -> Result<(), LedgerError> {
+    /// Saves `note` through the ledger's writer, then makes it the latest unless a larger one
+    /// got there first. The caller holds `changing`.
+    async fn keep(&self, note: SignedNote) -> Result<(), LedgerError> {
+        if self
+            .latest()
+            .is_some_and(|l| l.checkpoint.size > note.checkpoint.size)
+        {
+            return Ok(());
+        }
+        self.0.ledger.save_checkpoint(note.to_text()).await?;
+        // Held only for the swap: the note is durable already.
         let mut latest = self
             .0
             .latest
             .write()
             .map_err(|_| LedgerError::Internal("checkpoint lock poisoned"))?;
-        if latest
-            .as_ref()
-            .is_some_and(|l| l.checkpoint.size > note.checkpoint.size)
-        {
-            return Ok(());
-        }
-        let store: &dyn KvStore = &**self.0.ledger.store();
-        store.apply(vec![(META_KEY.to_vec(), Some(note.to_text().into_bytes()))])?;
-        store.flush()?;
-        *latest = Some(note.clone());
+        *latest = Some(note);
         Ok(())
     }
+}
+
+/// `note` with the cosignatures of `lines` it takes (see [`Checkpoints::add_cosignatures`]), or
+/// `None` if it takes none.
+fn with_cosignatures(
+    mut note: SignedNote,
+    members: &Members,
+    lines: Vec<(NoteSignature, PublicKey)>,
+    sender: Option<&PublicKey>,
+) -> Option<SignedNote> {
+    let mut added = false;
+    for (cosignature, witness) in lines {
+        added |= add_cosignature(&mut note, members, cosignature, &witness, sender);
+    }
+    added.then_some(note)
+}
+
+/// Adds a witness's cosignature to `note` if it is valid for `witness`'s key and comes from a
+/// member (without a member list: from the witness itself, `sender` being the node that sent
+/// it); false otherwise. When the note is full, a member's cosignature takes the place of a
+/// non-member's.
+fn add_cosignature(
+    note: &mut SignedNote,
+    members: &Members,
+    cosignature: NoteSignature,
+    witness: &PublicKey,
+    sender: Option<&PublicKey>,
+) -> bool {
+    let member = members.contains_key(witness);
+    if !(member || (!members.is_listed() && sender == Some(witness))) {
+        return false;
+    }
+    let listed = note
+        .signatures
+        .iter()
+        .any(|s| s.name == cosignature.name && s.cosigned_at.is_some());
+    if member
+        && !listed
+        && note.signatures.len() >= MAX_SIGNATURES
+        && note.valid_cosignature(&cosignature, witness)
+        && let Some(other) = note
+            .signatures
+            .iter()
+            .position(|s| s.cosigned_at.is_some() && !members.contains(&s.name))
+    {
+        note.signatures.remove(other);
+    }
+    note.add_cosignature(cosignature, witness)
 }
 
 #[cfg(test)]
@@ -217,23 +275,26 @@ mod tests {
     use consent_proto::vocab::Role;
 
     use super::*;
-    use crate::ledger::LedgerConfig;
-    use crate::store::memory::MemoryStore;
+
+    /// Adds one cosignature line.
+    async fn add(
+        checkpoints: &Checkpoints,
+        checkpoint: &Checkpoint,
+        cosignature: NoteSignature,
+        witness: &PublicKey,
+        sender: Option<&PublicKey>,
+    ) -> bool {
+        checkpoints
+            .add_cosignatures(checkpoint, vec![(cosignature, *witness)], sender.copied())
+            .await
+            .expect("add")
+    }
 
     #[tokio::test]
     async fn checkpoints_grow_with_the_log_and_a_rewritten_log_is_refused() {
-        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
         let scene = fixtures::scene(T0);
         let registrars: HashSet<_> = [scene.registrar.feed()].into_iter().collect();
-        let open = || {
-            Ledger::open(
-                Arc::clone(&store),
-                registrars.clone(),
-                "test",
-                LedgerConfig::default(),
-            )
-            .expect("open")
-        };
+        let open = crate::ledger::in_memory(registrars);
         let (ledger, writer) = open();
         let key = fixtures::key("node");
         let checkpoints =
@@ -241,15 +302,19 @@ mod tests {
         assert!(
             checkpoints
                 .refresh()
+                .await
                 .expect("sign")
                 .is_some_and(|n| n.checkpoint.size == 0)
         );
         ledger.submit(scene.entries.clone()).await.expect("submit");
-        let first = checkpoints.refresh().expect("sign").expect("a note");
+        let first = checkpoints.refresh().await.expect("sign").expect("a note");
         assert_eq!(first.checkpoint.size, 4);
         first.verify(&key.public()).expect("signed");
         // Nothing new: the same checkpoint.
-        assert_eq!(checkpoints.refresh().expect("sign"), Some(first.clone()));
+        assert_eq!(
+            checkpoints.refresh().await.expect("sign"),
+            Some(first.clone())
+        );
 
         // A cosignature for this checkpoint is kept; one for another is not.
         let witness = fixtures::key("witness");
@@ -257,21 +322,26 @@ mod tests {
         let cosig = first.cosignature(&name, &witness, 1);
         let sender = Some(witness.public());
         assert!(
-            checkpoints
-                .add_cosignature(
-                    &first.checkpoint,
-                    cosig.clone(),
-                    &witness.public(),
-                    sender.as_ref()
-                )
-                .expect("add")
+            add(
+                &checkpoints,
+                &first.checkpoint,
+                cosig.clone(),
+                &witness.public(),
+                sender.as_ref()
+            )
+            .await
         );
         let mut other = first.checkpoint.clone();
         other.size = 3;
         assert!(
-            !checkpoints
-                .add_cosignature(&other, cosig, &witness.public(), sender.as_ref())
-                .expect("add")
+            !add(
+                &checkpoints,
+                &other,
+                cosig,
+                &witness.public(),
+                sender.as_ref()
+            )
+            .await
         );
         ledger.shutdown().await;
         drop((ledger, checkpoints));
@@ -290,30 +360,19 @@ mod tests {
         let mut forged = first.checkpoint.clone();
         forged.root = consent_proto::merkle::leaf_hash(&stranger.id.0);
         let note = SignedNote::sign(forged, &key);
-        store
-            .apply(vec![(META_KEY.to_vec(), Some(note.to_text().into_bytes()))])
-            .expect("write");
+        ledger.save_checkpoint(note.to_text()).await.expect("write");
         assert!(matches!(
             Checkpoints::open(ledger.clone(), key, Members::unlisted()),
             Err(LedgerError::CorruptStore(_))
         ));
         ledger.shutdown().await;
-        drop(ledger);
+        drop((ledger, again));
         writer.join();
     }
 
     #[tokio::test]
     async fn only_members_cosign_and_they_are_never_crowded_out() {
-        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
-        let open = || {
-            Ledger::open(
-                Arc::clone(&store),
-                HashSet::new(),
-                "test",
-                LedgerConfig::default(),
-            )
-            .expect("open")
-        };
+        let open = crate::ledger::in_memory(HashSet::new());
         let (ledger, writer) = open();
         let key = fixtures::key("node");
         let member = fixtures::key("member");
@@ -324,14 +383,19 @@ mod tests {
         // Without a list: only the sending node's own cosignature.
         let checkpoints =
             Checkpoints::open(ledger.clone(), key.clone(), Members::unlisted()).expect("open");
-        let note = checkpoints.refresh().expect("sign").expect("a note");
+        let note = checkpoints.refresh().await.expect("sign").expect("a note");
         let stranger = fixtures::key("stranger");
         let relayed = cosign(&note, &stranger);
         let by = fixtures::key("relay").public();
         assert!(
-            !checkpoints
-                .add_cosignature(&note.checkpoint, relayed, &stranger.public(), Some(&by))
-                .expect("add"),
+            !add(
+                &checkpoints,
+                &note.checkpoint,
+                relayed,
+                &stranger.public(),
+                Some(&by)
+            )
+            .await,
             "a cosignature relayed by another node"
         );
         // Others fill every slot, each sending its own.
@@ -339,14 +403,14 @@ mod tests {
             let other = fixtures::key(&format!("other-{i}"));
             let line = cosign(&note, &other);
             assert!(
-                checkpoints
-                    .add_cosignature(
-                        &note.checkpoint,
-                        line,
-                        &other.public(),
-                        Some(&other.public())
-                    )
-                    .expect("add")
+                add(
+                    &checkpoints,
+                    &note.checkpoint,
+                    line,
+                    &other.public(),
+                    Some(&other.public())
+                )
+                .await
             );
         }
         let full = checkpoints.latest().expect("note");
@@ -365,24 +429,24 @@ mod tests {
         .expect("open");
         let late = fixtures::key("late");
         assert!(
-            !checkpoints
-                .add_cosignature(
-                    &note.checkpoint,
-                    cosign(&note, &late),
-                    &late.public(),
-                    Some(&late.public())
-                )
-                .expect("add")
+            !add(
+                &checkpoints,
+                &note.checkpoint,
+                cosign(&note, &late),
+                &late.public(),
+                Some(&late.public())
+            )
+            .await
         );
         assert!(
-            checkpoints
-                .add_cosignature(
-                    &note.checkpoint,
-                    cosign(&note, &member),
-                    &member.public(),
-                    None
-                )
-                .expect("add"),
+            add(
+                &checkpoints,
+                &note.checkpoint,
+                cosign(&note, &member),
+                &member.public(),
+                None
+            )
+            .await,
             "a member's cosignature evicts a non-member's"
         );
         let latest = checkpoints.latest().expect("note");
@@ -393,6 +457,35 @@ mod tests {
             .verify(&key.public())
             .expect("the node's own signature stays");
         ledger.shutdown().await;
+        drop((ledger, checkpoints));
+        writer.join();
+    }
+
+    #[tokio::test]
+    async fn a_note_becomes_the_latest_only_once_it_is_durable() {
+        let (ledger, writer) = crate::ledger::in_memory(HashSet::new())();
+        let key = fixtures::key("node");
+        let checkpoints =
+            Checkpoints::open(ledger.clone(), key, Members::unlisted()).expect("open");
+        let note = checkpoints.refresh().await.expect("sign").expect("a note");
+        assert_eq!(
+            ledger.load_checkpoint().expect("load"),
+            Some(note.to_text().into_bytes())
+        );
+        // The writer stops: a cosignature cannot be kept, so nobody is shown it.
+        ledger.shutdown().await;
+        ledger.writer_stopped().await;
+        let witness = fixtures::key("witness");
+        let line = note.cosignature(&witness.public().to_text(NODE_PREFIX), &witness, 1);
+        let added = checkpoints
+            .add_cosignatures(
+                &note.checkpoint,
+                vec![(line, witness.public())],
+                Some(witness.public()),
+            )
+            .await;
+        assert!(matches!(added, Err(LedgerError::ShuttingDown)), "{added:?}");
+        assert_eq!(checkpoints.latest(), Some(note));
         drop((ledger, checkpoints));
         writer.join();
     }

@@ -18,8 +18,10 @@
 //! [`crate::genesis::MAX_NODES`]), and at most [`MAX_FORKS`] fork proofs (a member's evicts a
 //! non-member's; past the bound other evidence is refused, and logged).
 //!
-//! Kept in the store under `Mwitness/<origin>` (latest cosigned note) and `Mfork/<origin>` (the
-//! two notes), written directly (they are not part of the replicated log).
+//! Kept in memory, and durably through the ledger's writer (`Mwitness/<origin>`: the latest
+//! cosigned note; `Mfork/<origin>`: the two notes; they are not part of the replicated log). The
+//! state is changed in memory first (so the bounds hold under concurrent observations), then
+//! saved; no lock is held while the writer flushes. Signature checks run off the async threads.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -28,12 +30,8 @@ use consent_proto::keys::SecretKey;
 use consent_proto::merkle::{self, Hash};
 use consent_proto::note::{NODE_PREFIX, SignedNote, key_of};
 
-use crate::ledger::now_ms;
+use crate::ledger::{Ledger, LedgerError, now_ms};
 use crate::members::Members;
-use crate::store::{KvStore, StoreError, Write};
-
-const COSIGNED: &[u8] = b"Mwitness/";
-const FORKS: &[u8] = b"Mfork/";
 
 /// Most origins that are not members whose latest cosigned checkpoint is kept.
 pub const MAX_OTHERS_WITNESSED: usize = 256;
@@ -86,7 +84,7 @@ struct Inner {
     key: SecretKey,
     name: String,
     members: Members,
-    store: Arc<dyn KvStore>,
+    ledger: Ledger,
     state: RwLock<State>,
 }
 
@@ -160,12 +158,17 @@ impl State {
     }
 }
 
-fn poisoned() -> StoreError {
-    StoreError::Engine("the witness state lock is poisoned".into())
+fn poisoned() -> LedgerError {
+    LedgerError::Internal("the witness state lock is poisoned")
 }
 
-fn key(prefix: &[u8], origin: &str) -> Vec<u8> {
-    [prefix, origin.as_bytes()].concat()
+/// Runs CPU work (signature checks) off the async threads.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LedgerError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| LedgerError::ShuttingDown)
 }
 
 impl std::fmt::Debug for Witness {
@@ -177,16 +180,11 @@ impl std::fmt::Debug for Witness {
 impl Witness {
     /// Loads what was witnessed before (notes that no longer parse are dropped; with a member
     /// list, so are non-members' checkpoints; past the bounds, the latest checkpoints and
-    /// members' fork proofs are kept in memory).
-    pub fn open(
-        store: Arc<dyn KvStore>,
-        key: SecretKey,
-        members: Members,
-    ) -> Result<Self, StoreError> {
+    /// members' fork proofs are kept in memory). Blocking (start-up).
+    pub fn open(ledger: Ledger, key: SecretKey, members: Members) -> Result<Self, LedgerError> {
         let mut state = State::default();
         let mut notes = Vec::new();
-        for pair in store.scan_prefix(COSIGNED) {
-            let (_, value) = pair?;
+        for value in ledger.load_witnessed()? {
             if let Some(note) = std::str::from_utf8(&value)
                 .ok()
                 .and_then(|t| SignedNote::parse(t).ok())
@@ -202,8 +200,7 @@ impl Witness {
             state.keep_cosigned(note, member);
         }
         let mut forks = Vec::new();
-        for pair in store.scan_prefix(FORKS) {
-            let (_, value) = pair?;
+        for value in ledger.load_forks()? {
             // Stored as `first ‖ "\n\n" ‖ second`, each note ending in a newline.
             if let Ok(text) = String::from_utf8(value)
                 && let Some(split) = text.find("\n\n\n")
@@ -221,7 +218,7 @@ impl Witness {
             name: key.public().to_text(NODE_PREFIX),
             key,
             members,
-            store,
+            ledger,
             state: RwLock::new(state),
         })))
     }
@@ -278,20 +275,46 @@ impl Witness {
     }
 
     /// A peer's latest checkpoint `text` with `proof` of consistency from `since` (what was
-    /// asked, normally [`Self::since`] of its origin).
-    pub fn observe(&self, text: &str, since: u64, proof: &[Hash]) -> Result<Seen, StoreError> {
+    /// asked, normally [`Self::since`] of its origin). A checkpoint cosigned is kept, durably,
+    /// before this returns.
+    pub async fn observe(
+        &self,
+        text: &str,
+        since: u64,
+        proof: &[Hash],
+    ) -> Result<Seen, LedgerError> {
+        let this = self.clone();
+        let (owned, proof) = (text.to_owned(), proof.to_vec());
+        let (seen, forgotten) = off_runtime(move || this.judge(&owned, since, &proof)).await??;
+        if let Seen::Cosigned(note) = &seen {
+            self.0
+                .ledger
+                .save_witnessed(&note.checkpoint.origin, text, forgotten.as_deref())
+                .await?;
+        }
+        Ok(seen)
+    }
+
+    /// What observing `text` leads to (see [`Self::observe`]); a checkpoint cosigned is held in
+    /// memory, with the origin it made this node forget, if any, to be saved.
+    fn judge(
+        &self,
+        text: &str,
+        since: u64,
+        proof: &[Hash],
+    ) -> Result<(Seen, Option<String>), LedgerError> {
         let Ok(note) = SignedNote::parse(text) else {
-            return Ok(Seen::Invalid("not a checkpoint note"));
+            return Ok((Seen::Invalid("not a checkpoint note"), None));
         };
         if note.verify_by_origin().is_err() {
-            return Ok(Seen::Invalid("not signed by its origin"));
+            return Ok((Seen::Invalid("not signed by its origin"), None));
         }
         let origin = note.checkpoint.origin.clone();
         if origin == self.0.name {
-            return Ok(Seen::Invalid("our own checkpoint"));
+            return Ok((Seen::Invalid("our own checkpoint"), None));
         }
         if !self.witnesses(&origin) {
-            return Ok(Seen::NotWitnessed);
+            return Ok((Seen::NotWitnessed, None));
         }
         let before = self
             .0
@@ -302,16 +325,16 @@ impl Witness {
         if let Some(before) = &before {
             let old = &before.checkpoint;
             if since != old.size {
-                return Ok(Seen::Invalid("a proof from another size than asked"));
+                return Ok((Seen::Invalid("a proof from another size than asked"), None));
             }
             if note.checkpoint.size <= old.size && note.checkpoint.root == old.root {
                 if let Ok(mut s) = self.0.state.write() {
                     s.touch(&origin);
                 }
-                return Ok(Seen::NotNewer);
+                return Ok((Seen::NotNewer, None));
             }
             if note.checkpoint.size < old.size {
-                return Ok(Seen::AskHistory(old.size));
+                return Ok((Seen::AskHistory(old.size), None));
             }
             if merkle::verify_consistency(
                 old.size,
@@ -322,10 +345,10 @@ impl Witness {
             )
             .is_err()
             {
-                return Ok(Seen::AskHistory(old.size));
+                return Ok((Seen::AskHistory(old.size), None));
             }
         } else if since != 0 {
-            return Ok(Seen::Invalid("a proof from another size than asked"));
+            return Ok((Seen::Invalid("a proof from another size than asked"), None));
         }
         // Consistent (or first seen): cosign.
         let cosignature = note.cosignature(&self.0.name, &self.0.key, now_ms() / 1000);
@@ -338,17 +361,12 @@ impl Witness {
             .write()
             .map_err(|_| poisoned())?
             .keep_cosigned(note, member);
-        let mut writes: Vec<Write> = vec![(key(COSIGNED, &origin), Some(text.as_bytes().to_vec()))];
-        if let Some(old) = forgotten {
-            writes.push((key(COSIGNED, &old), None));
-        }
-        self.0.store.apply(writes)?;
-        Ok(Seen::Cosigned(cosigned))
+        Ok((Seen::Cosigned(cosigned), forgotten))
     }
 
     /// A checkpoint the origin signed when asked for its tree at an earlier size: a fork if it
-    /// contradicts the note cosigned for that size.
-    pub fn observe_history(&self, text: &str) -> Result<Option<Fork>, StoreError> {
+    /// contradicts the note cosigned for that size (kept, durably, before this returns).
+    pub async fn observe_history(&self, text: &str) -> Result<Option<Fork>, LedgerError> {
         let Ok(note) = SignedNote::parse(text) else {
             return Ok(None);
         };
@@ -360,8 +378,9 @@ impl Witness {
         let Some(before) = before else {
             return Ok(None);
         };
-        match prove_fork(&before.to_text(), text) {
-            Some(fork) => Ok(match self.record(fork)? {
+        let text = text.to_owned();
+        match off_runtime(move || prove_fork(&before.to_text(), &text)).await? {
+            Some(fork) => Ok(match self.record(fork).await? {
                 Evidence::New(fork) => Some(fork),
                 Evidence::Known | Evidence::Refused(_) => None,
             }),
@@ -369,9 +388,10 @@ impl Witness {
         }
     }
 
-    /// Evidence a peer sent: kept if it proves a fork of an origin this node may keep evidence
-    /// about (a member; without a member list, an origin it cosigned itself).
-    pub fn evidence(&self, first: &str, second: &str) -> Result<Evidence, StoreError> {
+    /// Evidence a peer sent: kept (durably, before this returns) if it proves a fork of an
+    /// origin this node may keep evidence about (a member; without a member list, an origin it
+    /// cosigned itself).
+    pub async fn evidence(&self, first: &str, second: &str) -> Result<Evidence, LedgerError> {
         const NOT_A_FORK: Evidence = Evidence::Refused("not evidence of a fork");
         // Who it is about first: a signature check only for evidence that could be kept.
         let Ok(note) = SignedNote::parse(first) else {
@@ -392,14 +412,16 @@ impl Witness {
         {
             return Ok(Evidence::Refused("not about a node this node witnessed"));
         }
-        match prove_fork(first, second) {
-            Some(fork) => self.record(fork),
+        let (first, second) = (first.to_owned(), second.to_owned());
+        match off_runtime(move || prove_fork(&first, &second)).await? {
+            Some(fork) => self.record(fork).await,
             None => Ok(NOT_A_FORK),
         }
     }
 
-    /// Keeps a proven fork if new and there is room (see the module docs), durably.
-    fn record(&self, fork: Fork) -> Result<Evidence, StoreError> {
+    /// Keeps a proven fork if new and there is room (see the module docs): in memory at once,
+    /// so that the bound holds under concurrent evidence, then durably.
+    async fn record(&self, fork: Fork) -> Result<Evidence, LedgerError> {
         let member = self.0.members.contains(&fork.origin);
         let evicted = {
             let mut s = self.0.state.write().map_err(|_| poisoned())?;
@@ -411,22 +433,17 @@ impl Witness {
                 tracing::error!(origin = %fork.origin, kept = MAX_FORKS, "evidence that a node forked its log is not kept: this node holds as many fork proofs as it keeps");
                 return Ok(Evidence::Refused("this node keeps no more fork evidence"));
             };
-            // Held here at once, so that the bound holds under concurrent evidence.
             s.forks.insert(fork.origin.clone(), fork.clone());
             evicted
         };
         tracing::error!(origin = %fork.origin, "a node signed two checkpoints of one size with different roots: its log forked");
         let value = format!("{}\n\n{}", fork.first, fork.second);
-        let mut writes: Vec<Write> = vec![(key(FORKS, &fork.origin), Some(value.into_bytes()))];
-        if let Some(old) = evicted {
-            writes.push((key(FORKS, &old), None));
-        }
-        if let Err(e) = self
+        let saved = self
             .0
-            .store
-            .apply(writes)
-            .and_then(|()| self.0.store.flush())
-        {
+            .ledger
+            .save_fork(&fork.origin, &value, evicted.as_deref())
+            .await;
+        if let Err(e) = saved {
             // Not durable: not kept, so it is taken again when it comes again.
             if let Ok(mut s) = self.0.state.write() {
                 s.forks.remove(&fork.origin);
