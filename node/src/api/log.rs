@@ -9,6 +9,7 @@ use consent_proto::pb;
 use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
+use super::blocking::read;
 use super::error::id32;
 use crate::checkpoints::Checkpoints;
 use crate::ledger::Ledger;
@@ -80,38 +81,37 @@ impl pb::log_server::Log for LogService {
     ) -> Result<Response<pb::InclusionProof>, Status> {
         let r = request.into_inner();
         let size = self.tree_size(r.tree_size)?;
-        let (index, entry) = match r.entry {
-            Some(pb::get_inclusion_proof_request::Entry::Index(i)) => {
-                let id = self
-                    .ledger
-                    .entry_at(i)?
-                    .ok_or_else(|| Status::not_found(format!("no entry at arrival index {i}")))?;
-                (i, id)
-            }
-            Some(pb::get_inclusion_proof_request::Entry::EntryId(id)) => {
-                let id = EntryId(id32("entry_id", &id)?);
-                let (i, _) = self
-                    .ledger
-                    .entry(&id)?
-                    .ok_or_else(|| Status::not_found(format!("no entry {id}")))?;
-                (i, id)
-            }
-            None => {
-                return Err(Status::invalid_argument(
-                    "name the entry: its arrival index or its id",
-                ));
-            }
-        };
-        let proof = self
-            .ledger
-            .tree()
-            .inclusion(index, size, entry)
-            .ok_or_else(|| {
+        // The entry's index and the proof's hashes are store reads: off the async threads.
+        let ledger = self.ledger.clone();
+        let proof = read(move || {
+            let (index, entry) = match r.entry {
+                Some(pb::get_inclusion_proof_request::Entry::Index(i)) => {
+                    let id = ledger.entry_at(i)?.ok_or_else(|| {
+                        Status::not_found(format!("no entry at arrival index {i}"))
+                    })?;
+                    (i, id)
+                }
+                Some(pb::get_inclusion_proof_request::Entry::EntryId(id)) => {
+                    let id = EntryId(id32("entry_id", &id)?);
+                    let (i, _) = ledger
+                        .entry(&id)?
+                        .ok_or_else(|| Status::not_found(format!("no entry {id}")))?;
+                    (i, id)
+                }
+                None => {
+                    return Err(Status::invalid_argument(
+                        "name the entry: its arrival index or its id",
+                    ));
+                }
+            };
+            ledger.tree().inclusion(index, size, entry).ok_or_else(|| {
                 Status::out_of_range(format!(
                     "entry {index} is not in the tree of {size} entries; ask with a later \
                      checkpoint's size"
                 ))
-            })?;
+            })
+        })
+        .await?;
         Ok(Response::new(proof.to_pb()))
     }
 
@@ -127,11 +127,14 @@ impl pb::log_server::Log for LogService {
                 r.old_size
             )));
         }
-        let proof = self
-            .ledger
-            .tree()
-            .consistency(r.old_size, new)
-            .ok_or_else(|| Status::internal("the log tree is behind its checkpoint"))?;
+        let (ledger, old) = (self.ledger.clone(), r.old_size);
+        let proof = read(move || {
+            ledger
+                .tree()
+                .consistency(old, new)
+                .ok_or_else(|| Status::internal("the log tree is behind its checkpoint"))
+        })
+        .await?;
         Ok(Response::new(pb::ConsistencyProof {
             old_size: r.old_size,
             new_size: new,
