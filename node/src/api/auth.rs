@@ -127,10 +127,22 @@ impl Sessions {
         out
     }
 
-    /// The current signing key of a collector known to this node. Reads the store on a cache
-    /// miss: for `Authenticate`, which verifies a signature anyway.
-    fn collector_key(ledger: &Ledger, collector: &FeedId) -> Result<PublicKey, Status> {
-        Self::key_of(collector, ledger.collector_state(collector)?)
+    /// The collector's feed as this node knows it: from the ledger's cache without waiting for
+    /// any lock, or on a miss from the store on a blocking thread, under `limiter`.
+    async fn collector_state(
+        ledger: &Ledger,
+        limiter: &Limiter,
+        collector: FeedId,
+    ) -> Result<Option<FeedState>, Status> {
+        if let Some(state) = ledger.cached_collector_state(&collector) {
+            return Ok(state);
+        }
+        let ledger = ledger.clone();
+        limiter
+            .run(collector, move |_| {
+                ledger.collector_state(&collector).map_err(Status::from)
+            })
+            .await
     }
 
     /// The current signing key in `state`, the feed of `collector` as this node knows it.
@@ -143,10 +155,14 @@ impl Sessions {
             .map_err(|_| error::collector_key_undecodable(collector))
     }
 
-    /// Checks a statement and issues a token: `(token, expires_ms)`.
-    pub fn authenticate(
+    /// Checks a statement and issues a token: `(token, expires_ms)`. The collector's key is read
+    /// as [`Sessions::session`] reads it, and the signature is verified on a blocking thread,
+    /// both under `limiter`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn authenticate(
         &self,
         ledger: &Ledger,
+        limiter: &Limiter,
         collector: FeedId,
         node_key: &[u8],
         time_ms: u64,
@@ -159,9 +175,15 @@ impl Sessions {
         let signature: &[u8; 64] = signature
             .try_into()
             .map_err(|_| error::signature_length(signature.len()))?;
-        let key = Self::collector_key(ledger, &collector)?;
-        auth::verify(&key, &self.node_key, &collector, time_ms, signature, now_ms)
-            .map_err(|e| error::statement_refused(&e))?;
+        let state = Self::collector_state(ledger, limiter, collector).await?;
+        let key = Self::key_of(&collector, state)?;
+        let (node, signature) = (self.node_key, *signature);
+        limiter
+            .run(collector, move |_| {
+                auth::verify(&key, &node, &collector, time_ms, &signature, now_ms)
+                    .map_err(|e| error::statement_refused(&e))
+            })
+            .await?;
         let expires_ms = now_ms + TOKEN_TTL_MS;
         let mut token = Vec::with_capacity(TOKEN_BYTES);
         token.extend_from_slice(&collector.0);
@@ -184,17 +206,7 @@ impl Sessions {
     ) -> Result<Session, Status> {
         let claimed = self.claimed(metadata, now_ms)?;
         let collector = claimed.collector;
-        let state = match ledger.cached_collector_state(&collector) {
-            Some(state) => state,
-            None => {
-                let ledger = ledger.clone();
-                limiter
-                    .run(collector, move |_| {
-                        ledger.collector_state(&collector).map_err(Status::from)
-                    })
-                    .await?
-            }
-        };
+        let state = Self::collector_state(ledger, limiter, collector).await?;
         let key = fingerprint(&Self::key_of(&collector, state)?);
         if key != claimed.key {
             return Err(error::key_changed());

@@ -1,6 +1,7 @@
 //! The API's blocking work (checks that miss the cache, batches, signed receipts with their
-//! evidence, session lookups that miss the cache): bounded, fair between collectors, and
-//! cancelled when its request goes away.
+//! evidence, session lookups that miss the cache, `Authenticate`'s signature check, the pages a
+//! watch stream reads): bounded, fair between collectors, and cancelled when its request goes
+//! away.
 //!
 //! tokio's blocking pool (512 threads) is shared with the rest of the node (p2p sync serving, the
 //! transparency register's reads, store flushes), and a blocking task runs to its end even when
@@ -10,6 +11,10 @@
 //! awaited *before* the task is spawned, so waiting holds no thread. Each task gets a [`Cancel`]
 //! flag, set as soon as its request future is dropped; long work (a batch, the search for a
 //! revocation) checks it between steps and stops early.
+//!
+//! Calls that answer anyone (entries, heads, proofs, status) have no collector to charge: their
+//! short reads run on a blocking thread through [`read`], bounded per connection by the
+//! server's concurrency limit.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -164,6 +169,19 @@ impl Limiter {
         });
         task.await.map_err(|e| error::blocking_task(&e))?
     }
+}
+
+/// Runs a short read (a few keys, or one bounded page) on a blocking thread, for calls that
+/// answer anyone and so have no collector to charge it to (`Ledger`, `Log`, `Node`): the store
+/// is never read on the async threads.
+pub async fn read<T, F>(work: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Status> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| error::blocking_task(&e))?
 }
 
 impl Drop for Permit {

@@ -242,14 +242,18 @@ impl pb::consent_server::Consent for ConsentService {
     ) -> Result<Response<pb::AuthenticateResponse>, Status> {
         let r = request.get_ref();
         let collector = FeedId(id32("collector", &r.collector)?);
-        let (token, expires_ms) = self.sessions.authenticate(
-            self.ledger(),
-            collector,
-            &r.node_key,
-            r.time_ms,
-            &r.signature,
-            now_ms(),
-        )?;
+        let (token, expires_ms) = self
+            .sessions
+            .authenticate(
+                self.ledger(),
+                &self.limiter,
+                collector,
+                &r.node_key,
+                r.time_ms,
+                &r.signature,
+                now_ms(),
+            )
+            .await?;
         Ok(Response::new(pb::AuthenticateResponse {
             token,
             expires_ms,

@@ -13,6 +13,7 @@ use prost::bytes::Bytes;
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
+use super::blocking::read;
 use super::error::{self, id32, rejection, required};
 use crate::ledger::{Ledger, Outcome, now_ms};
 
@@ -144,7 +145,8 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::GetEntryRequest>,
     ) -> Result<Response<pb::GetEntryResponse>, Status> {
         let id = EntryId(id32("id", &request.into_inner().id)?);
-        match self.ledger.entry(&id)? {
+        let ledger = self.ledger.clone();
+        match read(move || ledger.entry(&id).map_err(Status::from)).await? {
             Some((index, entry)) => Ok(Response::new(pb::GetEntryResponse {
                 entry: Some(feed_entry(index, &entry)),
             })),
@@ -174,13 +176,15 @@ impl pb::ledger_server::Ledger for LedgerService {
             let mut next = request.from_index;
             let end = request.from_index.saturating_add(limit);
             while next < end {
-                let page = match ledger.log_range(next, PAGE.min(end - next) as usize) {
-                    Ok(page) => page,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                };
+                let (reader, count) = (ledger.clone(), PAGE.min(end - next) as usize);
+                let page =
+                    match read(move || reader.log_range(next, count).map_err(Status::from)).await {
+                        Ok(page) => page,
+                        Err(status) => {
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    };
                 if page.is_empty() {
                     return;
                 }
@@ -222,7 +226,11 @@ impl pb::ledger_server::Ledger for LedgerService {
         } else {
             request.limit
         } as u64;
-        if self.ledger.head(&feed)?.is_none() {
+        let ledger = self.ledger.clone();
+        if read(move || ledger.head(&feed).map_err(Status::from))
+            .await?
+            .is_none()
+        {
             return Err(error::unknown_feed(&feed));
         }
         let ledger = self.ledger.clone();
@@ -232,10 +240,17 @@ impl pb::ledger_server::Ledger for LedgerService {
             let mut next = request.from_seq;
             let end = request.from_seq.saturating_add(limit);
             while next < end {
-                let page = match ledger.feed_entries(&feed, next, PAGE.min(end - next) as usize) {
+                let (reader, count) = (ledger.clone(), PAGE.min(end - next) as usize);
+                let page = match read(move || {
+                    reader
+                        .feed_entries(&feed, next, count)
+                        .map_err(Status::from)
+                })
+                .await
+                {
                     Ok(page) => page,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
                         return;
                     }
                 };
@@ -261,10 +276,20 @@ impl pb::ledger_server::Ledger for LedgerService {
     ) -> Result<Response<pb::GetHeadResponse>, Status> {
         let request = request.into_inner();
         let feed = FeedId(id32("feed", &request.feed)?);
-        let state = self
-            .ledger
-            .head(&feed)?
-            .ok_or_else(|| error::unknown_feed(&feed))?;
+        let (ledger, with_grants) = (self.ledger.clone(), request.with_grants);
+        let (state, grants) = read(move || {
+            let Some(state) = ledger.head(&feed)? else {
+                return Ok(None);
+            };
+            let grants = if with_grants {
+                ledger.grants_of(&feed)?
+            } else {
+                Vec::new()
+            };
+            Ok(Some((state, grants)))
+        })
+        .await?
+        .ok_or_else(|| error::unknown_feed(&feed))?;
         Ok(Response::new(pb::GetHeadResponse {
             feed: Bytes::copy_from_slice(&feed.0),
             role: state.role as i32,
@@ -272,19 +297,14 @@ impl pb::ledger_server::Ledger for LedgerService {
             head: Bytes::copy_from_slice(&state.head_id.0),
             frozen: state.frozen,
             signing_key: Bytes::copy_from_slice(&state.signing_key),
-            grants: if request.with_grants {
-                self.ledger
-                    .grants_of(&feed)?
-                    .into_iter()
-                    .map(|(collector, _, grant, revoked)| pb::GrantState {
-                        grant: Bytes::copy_from_slice(&grant.0),
-                        collector: Bytes::copy_from_slice(&collector.0),
-                        revoked,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+            grants: grants
+                .into_iter()
+                .map(|(collector, _, grant, revoked)| pb::GrantState {
+                    grant: Bytes::copy_from_slice(&grant.0),
+                    collector: Bytes::copy_from_slice(&collector.0),
+                    revoked,
+                })
+                .collect(),
         }))
     }
 }

@@ -9,6 +9,7 @@ use consent_proto::pb;
 use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
+use super::blocking::read;
 use super::error::{self, id32};
 use crate::ledger::Ledger;
 use crate::log::checkpoints::Checkpoints;
@@ -78,29 +79,27 @@ impl pb::log_server::Log for LogService {
     ) -> Result<Response<pb::InclusionProof>, Status> {
         let r = request.into_inner();
         let size = self.tree_size(r.tree_size).await?;
-        let (index, entry) = match r.entry {
-            Some(pb::get_inclusion_proof_request::Entry::Index(i)) => {
-                let id = self
-                    .ledger
-                    .entry_at(i)?
-                    .ok_or_else(|| error::no_entry_at(i))?;
-                (i, id)
-            }
-            Some(pb::get_inclusion_proof_request::Entry::EntryId(id)) => {
-                let id = EntryId(id32("entry_id", &id)?);
-                let (i, _) = self
-                    .ledger
-                    .entry(&id)?
-                    .ok_or_else(|| error::no_entry(&id))?;
-                (i, id)
-            }
-            None => return Err(error::entry_unnamed()),
-        };
-        let proof = self
-            .ledger
-            .tree()
-            .inclusion(index, size, entry)
-            .ok_or_else(|| error::not_in_tree(index, size))?;
+        // The entry's index and the proof's hashes are store reads: off the async threads.
+        let ledger = self.ledger.clone();
+        let proof = read(move || {
+            let (index, entry) = match r.entry {
+                Some(pb::get_inclusion_proof_request::Entry::Index(i)) => {
+                    let id = ledger.entry_at(i)?.ok_or_else(|| error::no_entry_at(i))?;
+                    (i, id)
+                }
+                Some(pb::get_inclusion_proof_request::Entry::EntryId(id)) => {
+                    let id = EntryId(id32("entry_id", &id)?);
+                    let (i, _) = ledger.entry(&id)?.ok_or_else(|| error::no_entry(&id))?;
+                    (i, id)
+                }
+                None => return Err(error::entry_unnamed()),
+            };
+            ledger
+                .tree()
+                .inclusion(index, size, entry)
+                .ok_or_else(|| error::not_in_tree(index, size))
+        })
+        .await?;
         Ok(Response::new(proof.to_pb()))
     }
 
@@ -113,11 +112,14 @@ impl pb::log_server::Log for LogService {
         if r.old_size > new {
             return Err(error::old_above_new(r.old_size, new));
         }
-        let proof = self
-            .ledger
-            .tree()
-            .consistency(r.old_size, new)
-            .ok_or_else(error::tree_behind_checkpoint)?;
+        let (ledger, old) = (self.ledger.clone(), r.old_size);
+        let proof = read(move || {
+            ledger
+                .tree()
+                .consistency(old, new)
+                .ok_or_else(error::tree_behind_checkpoint)
+        })
+        .await?;
         Ok(Response::new(pb::ConsistencyProof {
             old_size: r.old_size,
             new_size: new,

@@ -1,9 +1,10 @@
 //! The public gRPC API: thin services over the ledger, plus gRPC health and reflection (v1 and
 //! v1alpha) so standard tools work. Message sizes are capped at
-//! [`consent_proto::limits::MAX_GRPC_MESSAGE_BYTES`]. What the API hands to blocking threads is
-//! bounded node-wide and per collector, and cancelled with its request ([`blocking`]); watch
-//! streams are bounded per collector and per node, end with their session and stop waiting for
-//! a client that does not read ([`watch`]).
+//! [`consent_proto::limits::MAX_GRPC_MESSAGE_BYTES`]. Store reads run on blocking threads, not
+//! on the async ones: what the API hands over for a collector is bounded node-wide and per
+//! collector, and cancelled with its request; calls that answer anyone hand their short reads
+//! over as they come ([`blocking`]). Watch streams are bounded per collector and per node, end
+//! with their session and stop waiting for a client that does not read ([`watch`]).
 
 pub mod auth;
 pub mod blocking;

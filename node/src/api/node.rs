@@ -118,6 +118,10 @@ impl pb::node_server::Node for NodeService {
         _: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let stats = self.ledger.stats();
+        // Bytes on disk, off the async threads: fjall takes its journal's lock, which a commit
+        // holds across its fsync; sled lists its blob files.
+        let ledger = self.ledger.clone();
+        let store_bytes = super::blocking::read(move || Ok(ledger.store_bytes())).await?;
         let latest = self.info.checkpoints.latest();
         let (witnessed, forks) = witness_lists(self.info.witness.as_ref());
         let p2p = match &self.info.p2p {
@@ -135,7 +139,7 @@ impl pb::node_server::Node for NodeService {
             feeds: stats.feeds,
             pending: stats.pending,
             frozen_feeds: stats.frozen,
-            store_bytes: self.ledger.store_bytes(),
+            store_bytes,
             time_ms: now_ms(),
             peers: p2p.peers.len() as u32,
             peer_id: self

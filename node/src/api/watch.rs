@@ -8,6 +8,9 @@
 //! and at every heartbeat). Resuming sends exactly what the cursor has not covered, so nothing is
 //! lost and nothing repeated. The first heartbeat follows the catch-up at once.
 //!
+//! The store is read on blocking threads, a page at a time, under the API's [`Limiter`] (as the
+//! collector's checks are).
+//!
 //! A stream lives no longer than the session it was opened with, and never waits on a client
 //! without a limit:
 //! - its session is re-checked before every event it sends (lock-free: the clock, and one atomic
@@ -341,12 +344,6 @@ enum End {
     Status(Status),
 }
 
-impl From<LedgerError> for End {
-    fn from(e: LedgerError) -> Self {
-        Self::Status(Status::from(e))
-    }
-}
-
 /// One running stream.
 struct Watch {
     ledger: Ledger,
@@ -432,6 +429,22 @@ impl Watch {
         Ok(())
     }
 
+    /// Runs one bounded read of the store for this stream on a blocking thread, under the
+    /// limiter (as the collector's checks are).
+    async fn read<T, F>(&self, work: F) -> Result<T, End>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Ledger) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let ledger = self.ledger.clone();
+        self.limiter
+            .run(self.session.collector, move |_| {
+                work(&ledger).map_err(Status::from)
+            })
+            .await
+            .map_err(End::Status)
+    }
+
     /// Sends one event once the session is checked. A full buffer is waited on (the session
     /// re-checked every [`RECHECK_EVERY`]) no longer than [`SEND_DEADLINE`] and no later than the
     /// session's end.
@@ -467,9 +480,10 @@ impl Watch {
             self.check_session().await?;
             // Everything below this size is committed and visible.
             let size = self.ledger.stats().log_size;
+            let from = self.cursor.next_index;
             let page = self
-                .ledger
-                .watch_entries(&collector, self.cursor.next_index, PAGE)?;
+                .read(move |ledger| ledger.watch_entries(&collector, from, PAGE))
+                .await?;
             let full = page.len() == PAGE;
             for (index, entry) in page {
                 self.cursor.next_index = index + 1;
@@ -488,9 +502,10 @@ impl Watch {
         let collector = self.session.collector;
         loop {
             self.check_session().await?;
+            let from = self.cursor.next_freeze;
             let (frozen, next) = self
-                .ledger
-                .freezes(&collector, self.cursor.next_freeze, PAGE)?;
+                .read(move |ledger| ledger.freezes(&collector, from, PAGE))
+                .await?;
             let done = next == self.cursor.next_freeze;
             for (number, feed) in frozen {
                 self.cursor.next_freeze = number + 1;
@@ -516,9 +531,10 @@ impl Watch {
         let now = now_ms();
         loop {
             self.check_session().await?;
+            let after = self.cursor.expired_through;
             let due = self
-                .ledger
-                .expiries(&collector, self.cursor.expired_through, now, PAGE)?;
+                .read(move |ledger| ledger.expiries(&collector, after, now, PAGE))
+                .await?;
             let full = due.len() == PAGE;
             for (valid_until, grant, subject) in due {
                 self.cursor.expired_through = valid_until;

@@ -248,12 +248,12 @@ fn feed_heads(
     Ok(())
 }
 
+/// Each feed's next seq and last entry id, by feed id.
+type SeqHeads = HashMap<[u8; 32], (u64, Option<[u8; 32]>)>;
+
 /// Each feed's next seq and last entry id as its seq index gives them, reporting gaps.
-fn seq_index(
-    store: &dyn KvStore,
-    report: &mut Report,
-) -> Result<HashMap<[u8; 32], (u64, Option<[u8; 32]>)>, StoreError> {
-    let mut seqs: HashMap<[u8; 32], (u64, Option<[u8; 32]>)> = HashMap::new();
+fn seq_index(store: &dyn KvStore, report: &mut Report) -> Result<SeqHeads, StoreError> {
+    let mut seqs: SeqHeads = HashMap::new();
     for pair in store.scan_prefix(&[prefix::SEQ]) {
         let (key, id) = pair?;
         if key.len() != 41 {

@@ -39,6 +39,10 @@ use self::writer::{Job, Writer};
 use crate::metrics::Metrics;
 use crate::store::{KvStore, StoreError};
 
+/// Entries pre-verified together on one blocking thread; a larger submission is spread over
+/// several.
+const PREVERIFY_CHUNK: usize = 64;
+
 /// A feed's head as peers compare it: `(feed id, head seq, head entry id, frozen)`.
 pub type FeedHead = ([u8; 32], u64, [u8; 32], bool);
 
@@ -199,30 +203,31 @@ impl Ledger {
     /// Verifies signatures (in parallel with other callers), then writes through the writer and
     /// returns once every accepted entry is durable.
     pub async fn submit(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, LedgerError> {
-        let items = if entries.len() > 16 {
-            let this = self.clone();
-            let mut chunks = Vec::new();
-            let mut entries = entries;
-            while !entries.is_empty() {
-                let rest = entries.split_off(entries.len().min(64));
-                let chunk = std::mem::replace(&mut entries, rest);
-                let this = this.clone();
-                chunks.push(tokio::task::spawn_blocking(move || this.preverify(chunk)));
-            }
-            let mut items = Vec::new();
-            for chunk in chunks {
-                items.extend(chunk.await.map_err(|_| LedgerError::ShuttingDown)?);
-            }
-            items
-        } else {
-            self.preverify(entries)
-        };
+        let items = self.preverified(entries).await?;
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Submit { items, reply })
             .await
             .map_err(|_| LedgerError::ShuttingDown)?;
         rx.await.map_err(|_| LedgerError::ShuttingDown)?
+    }
+
+    /// [`Self::preverify`] on blocking threads, never on the async ones: it verifies signatures
+    /// and reads the keys of the feeds from the store. A large submission is cut into chunks of
+    /// [`PREVERIFY_CHUNK`] verified in parallel.
+    async fn preverified(&self, mut entries: Vec<Entry>) -> Result<Vec<Item>, LedgerError> {
+        let mut chunks = Vec::new();
+        while !entries.is_empty() {
+            let rest = entries.split_off(entries.len().min(PREVERIFY_CHUNK));
+            let chunk = std::mem::replace(&mut entries, rest);
+            let this = self.clone();
+            chunks.push(tokio::task::spawn_blocking(move || this.preverify(chunk)));
+        }
+        let mut items = Vec::new();
+        for chunk in chunks {
+            items.extend(chunk.await.map_err(|_| LedgerError::ShuttingDown)?);
+        }
+        Ok(items)
     }
 
     /// Verifies signatures, in batches, under the key each entry will need when it can be known

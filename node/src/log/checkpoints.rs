@@ -130,7 +130,7 @@ impl Checkpoints {
         let root = ledger
             .tree()
             .root_at(durable)
-            .ok_or_else(|| LedgerError::Internal("the log tree is behind the log"))?;
+            .ok_or(LedgerError::Internal("the log tree is behind the log"))?;
         Ok(Some(SignedNote::sign(
             Checkpoint {
                 origin: self.0.origin.clone(),

@@ -102,12 +102,14 @@ impl Site {
         }
     }
 
+    /// Whether the feed is frozen. Blocking (a store read).
     fn frozen(&self, feed: &FeedId) -> bool {
         matches!(self.ledger.head(feed), Ok(Some(state)) if state.frozen)
     }
 
     /// Page `page` (from 1) of the collectors, [`PAGE_SIZE`] to a page: named ones first (by
-    /// name), then by id.
+    /// name), then by id. Blocking: it reads whether each listed collector's feed is frozen
+    /// (the handlers call it on a blocking thread: `collectors_page`).
     pub fn collectors(&self, page: usize) -> (Vec<CollectorView>, html::Paging) {
         let now = now_ms();
         let page = page.max(1);
@@ -181,12 +183,16 @@ impl Site {
             return Ok(None);
         };
         let answers = self.answers(*feed).await?;
-        // Its policy history beyond what the register keeps in memory, from the store.
-        let ledger = self.ledger.clone();
-        let history = tokio::task::spawn_blocking(move || register::read_policies(&ledger, &ids))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        // Its policy history beyond what the register keeps in memory, and whether its feed is
+        // frozen, from the store.
+        let (site, collector) = (self.clone(), *feed);
+        let (history, frozen) = tokio::task::spawn_blocking(move || {
+            let frozen = site.frozen(&collector);
+            register::read_policies(&site.ledger, &ids).map(|history| (history, frozen))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         let register = self.register.read().map_err(|e| e.to_string())?;
         Ok(register.collectors.get(feed).map(|collector| {
             CollectorFacts {
@@ -195,7 +201,7 @@ impl Site {
                 now_ms: now,
                 k: self.k,
                 names: self.names(),
-                frozen: self.frozen(feed),
+                frozen,
             }
             .detail(&answers, ANSWER_DEADLINE, &history)
         }))
@@ -289,8 +295,25 @@ struct PageQuery {
     page: Option<usize>,
 }
 
+/// [`Site::collectors`] on a blocking thread; `None` if the node is stopping.
+async fn collectors_page(
+    site: &Arc<Site>,
+    page: Option<usize>,
+) -> Option<(Vec<CollectorView>, html::Paging)> {
+    let site = Arc::clone(site);
+    tokio::task::spawn_blocking(move || site.collectors(page.unwrap_or(1)))
+        .await
+        .ok()
+}
+
 async fn register_page(State(site): S, Query(q): Query<PageQuery>) -> Response {
-    let (collectors, paging) = site.collectors(q.page.unwrap_or(1));
+    let Some((collectors, paging)) = collectors_page(&site, q.page).await else {
+        return html_error(
+            &site,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The node is stopping.",
+        );
+    };
     page(html::register(&site.frame(), &collectors, paging))
 }
 
@@ -371,7 +394,9 @@ fn envelope_value(site: &Site, key: &str, data: impl serde::Serialize) -> serde_
 }
 
 async fn collectors_json(State(site): S, Query(q): Query<PageQuery>) -> Response {
-    let (collectors, paging) = site.collectors(q.page.unwrap_or(1));
+    let Some((collectors, paging)) = collectors_page(&site, q.page).await else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the node is stopping");
+    };
     let mut body = envelope_value(&site, "collectors", collectors);
     body["page"] = serde_json::json!(paging.page);
     body["pages"] = serde_json::json!(paging.pages);

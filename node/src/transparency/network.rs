@@ -113,7 +113,12 @@ pub struct Sources {
 impl Sources {
     /// The network page as of now; `register` names collectors, `k` hides small counts.
     pub async fn view(&self, register: &super::register::Shared, k: u64) -> NetworkView {
-        let (equivocations, frozen_citizen_feeds) = self.equivocations(register);
+        // Frozen feeds and their proofs are store reads: on a blocking thread.
+        let (sources, shared) = (self.clone(), register.clone());
+        let (equivocations, frozen_citizen_feeds) =
+            tokio::task::spawn_blocking(move || sources.equivocations(&shared))
+                .await
+                .unwrap_or_default();
         let own_id = self.checkpoints.origin().to_string();
         let own = self.checkpoints.latest().map(|note| CheckpointView {
             size: note.checkpoint.size,
@@ -185,6 +190,7 @@ impl Sources {
     }
 
     /// Frozen collectors and registrars with their proofs, and how many citizens' feeds are frozen.
+    /// Blocking (store reads).
     fn equivocations(&self, register: &super::register::Shared) -> (Vec<EquivocationView>, u64) {
         let frozen = match self.ledger.frozen_feeds(MAX_FROZEN_LISTED) {
             Ok(f) => f,

@@ -10,6 +10,8 @@ use consent_proto::ids::FeedId;
 use consent_proto::validate::{Missing, Rejection};
 use libp2p::PeerId;
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
+use serde_bytes::ByteBuf;
+use tokio::sync::mpsc;
 
 use super::super::discipline::Offence;
 use super::super::protocol::{MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
@@ -181,131 +183,210 @@ impl Task {
             // The peer spent its budget of entries from other branches: left to anti-entropy.
             return;
         }
-        let full_page = raw.len() as u32 >= MAX_RANGE;
-        let several_feeds = sync::entries_span_feeds(&raw);
-        let total = raw.len();
+        let Some(page) = self.decode_page(peer, &raw, branch) else {
+            return;
+        };
+        tokio::spawn(submit_page(
+            self.ledger.clone(),
+            self.tx.clone(),
+            peer,
+            page,
+        ));
+    }
+
+    /// Decodes a page of pulled entries, scoring the peer for entries that do not decode and
+    /// for a page that is not what its branch pull asked. `None`: nothing to submit.
+    fn decode_page(
+        &mut self,
+        peer: PeerId,
+        raw: &[ByteBuf],
+        branch: Option<(FeedId, u64)>,
+    ) -> Option<Page> {
+        let full = raw.len() as u32 >= MAX_RANGE;
+        let several_feeds = sync::entries_span_feeds(raw);
         let entries: Vec<Entry> = raw.iter().filter_map(|b| Entry::decode(b).ok()).collect();
         if let Some((feed, from_seq)) = branch
             && entries.iter().any(|e| e.feed != feed || e.seq < from_seq)
         {
             // Not what was asked: a range of one feed from one seq.
             self.offend(peer, Offence::BadMessage);
-            return;
+            return None;
         }
-        let feeds: Vec<FeedId> = entries.iter().map(|e| e.feed).collect();
-        // Where this response starts in each feed (for a branch pull: the seq asked): a pull for
-        // another branch must reach further back than that, so a peer serving entries that prove
-        // nothing cannot make us loop.
-        let mut starts: HashMap<FeedId, u64> = HashMap::new();
-        for e in &entries {
-            let start = starts.entry(e.feed).or_insert(e.seq);
-            *start = (*start).min(e.seq);
-        }
-        if let Some((feed, from_seq)) = branch {
-            starts.insert(feed, from_seq);
-        }
-        if entries.len() < total {
+        if entries.len() < raw.len() {
             self.offend(peer, Offence::Garbage);
         }
         if entries.is_empty() {
-            return;
+            return None;
         }
-        let ledger = self.ledger.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let last = entries.last().map(|e| (e.feed, e.seq));
-            let Ok(outcomes) = ledger.submit(entries).await else {
-                return;
-            };
-            let accepted = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Accepted { .. }))
-                .count();
-            if accepted > 0 {
-                let _ = tx.send(Command::Pulled { peer, accepted }).await;
-            }
-            let invalid = outcomes
-                .iter()
-                .any(|o| matches!(o, Outcome::Rejected { rejection, .. } if !blameless(rejection)));
-            if invalid {
-                let _ = tx
-                    .send(Command::Offend {
-                        peer,
-                        offence: Offence::InvalidEntry,
-                    })
-                    .await;
-            }
-            // Another branch of a forked feed: pull the peer's branch from where ours changed key,
-            // which reaches back to where the branches part (at most one pull per feed).
-            let other_branch = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Rejected { rejection, .. } if rejection.fetch_from().is_some()))
-                .count();
-            if other_branch > 0 {
-                let _ = tx
-                    .send(Command::OtherBranch {
-                        peer,
-                        entries: other_branch,
-                    })
-                    .await;
-            }
-            let mut branches = HashSet::new();
-            for (outcome, feed) in outcomes.iter().zip(&feeds) {
-                if let Outcome::Rejected { rejection, .. } = outcome
-                    && rejection
-                        .fetch_from()
-                        .is_some_and(|from| starts.get(feed).is_some_and(|s| from < *s))
-                    && let Some((request, purpose)) = branch_request(*feed, rejection)
-                    && branches.insert(*feed)
-                    && branches.len() <= MAX_IDS
-                {
-                    let _ = tx
-                        .send(Command::Ask {
-                            peer,
-                            request,
-                            purpose,
-                        })
-                        .await;
-                }
-            }
-            // Anything still missing is pulled from the same peer (a predecessor, another feed).
-            let mut asked = HashSet::new();
-            for outcome in outcomes {
-                if let Outcome::Pending { missing, .. } = outcome
-                    && asked.insert(missing)
-                    && asked.len() <= MAX_IDS
-                {
-                    let request = request_for(&ledger, missing);
-                    let _ = tx
-                        .send(Command::Ask {
-                            peer,
-                            request,
-                            purpose: Purpose::Entries,
-                        })
-                        .await;
-                }
-            }
-            if full_page && several_feeds {
-                // A batch of ranges was cut at the size limit: compare again for the rest.
-                let _ = tx
-                    .send(Command::Ask {
-                        peer,
-                        request: SyncRequest::Digests { prefix: Vec::new() },
-                        purpose: Purpose::Digests(Vec::new()),
-                    })
-                    .await;
-            } else if full_page && let Some((feed, seq)) = last {
-                let (request, purpose) = branch_pull(feed, seq + 1);
-                let _ = tx
-                    .send(Command::Ask {
-                        peer,
-                        request,
-                        purpose,
-                    })
-                    .await;
-            }
+        let starts = page_starts(&entries, branch);
+        Some(Page {
+            entries,
+            starts,
+            full,
+            several_feeds,
+        })
+    }
+}
+
+/// A page of entries pulled from a peer, decoded.
+struct Page {
+    entries: Vec<Entry>,
+    /// Where the page starts in each feed (for a branch pull: the seq asked).
+    starts: HashMap<FeedId, u64>,
+    /// The page is as long as a page may be: more may follow.
+    full: bool,
+    /// It holds entries of several feeds (a batch of ranges).
+    several_feeds: bool,
+}
+
+/// Where a page starts in each feed (for a branch pull: the seq asked): a pull for another
+/// branch must reach further back than that, so a peer serving entries that prove nothing
+/// cannot make us loop.
+fn page_starts(entries: &[Entry], branch: Option<(FeedId, u64)>) -> HashMap<FeedId, u64> {
+    let mut starts: HashMap<FeedId, u64> = HashMap::new();
+    for e in entries {
+        let start = starts.entry(e.feed).or_insert(e.seq);
+        *start = (*start).min(e.seq);
+    }
+    if let Some((feed, from_seq)) = branch {
+        starts.insert(feed, from_seq);
+    }
+    starts
+}
+
+/// Submits a pulled page (a tokio task, off the swarm task), then tells the task what follows:
+/// its verdicts on the peer, and the pulls the outcomes call for, in this order.
+async fn submit_page(ledger: Ledger, tx: mpsc::Sender<Command>, peer: PeerId, page: Page) {
+    let Page {
+        entries,
+        starts,
+        full,
+        several_feeds,
+    } = page;
+    let feeds: Vec<FeedId> = entries.iter().map(|e| e.feed).collect();
+    let last = entries.last().map(|e| (e.feed, e.seq));
+    let Ok(outcomes) = ledger.submit(entries).await else {
+        return;
+    };
+    for command in verdicts(peer, &outcomes) {
+        let _ = tx.send(command).await;
+    }
+    let mut pulls = branch_pulls(&outcomes, &feeds, &starts);
+    pulls.extend(missing_pulls(&ledger, &outcomes).await);
+    pulls.extend(continuation(full, several_feeds, last));
+    for (request, purpose) in pulls {
+        let _ = tx
+            .send(Command::Ask {
+                peer,
+                request,
+                purpose,
+            })
+            .await;
+    }
+}
+
+/// What the outcomes of a pulled page say about the peer: entries accepted from it, an
+/// offence if it sent an invalid one, and entries from another branch of a forked feed.
+fn verdicts(peer: PeerId, outcomes: &[Outcome]) -> Vec<Command> {
+    let mut out = Vec::new();
+    let accepted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Accepted { .. }))
+        .count();
+    if accepted > 0 {
+        out.push(Command::Pulled { peer, accepted });
+    }
+    let invalid = outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Rejected { rejection, .. } if !blameless(rejection)));
+    if invalid {
+        out.push(Command::Offend {
+            peer,
+            offence: Offence::InvalidEntry,
         });
     }
+    let other_branch = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Rejected { rejection, .. } if rejection.fetch_from().is_some()))
+        .count();
+    if other_branch > 0 {
+        out.push(Command::OtherBranch {
+            peer,
+            entries: other_branch,
+        });
+    }
+    out
+}
+
+/// Another branch of a forked feed: pull the peer's branch from where ours changed key, which
+/// reaches back to where the branches part (at most one pull per feed, and only if it reaches
+/// further back than the page did: see [`page_starts`]).
+fn branch_pulls(
+    outcomes: &[Outcome],
+    feeds: &[FeedId],
+    starts: &HashMap<FeedId, u64>,
+) -> Vec<(SyncRequest, Purpose)> {
+    let mut branches = HashSet::new();
+    let mut pulls = Vec::new();
+    for (outcome, feed) in outcomes.iter().zip(feeds) {
+        if let Outcome::Rejected { rejection, .. } = outcome
+            && rejection
+                .fetch_from()
+                .is_some_and(|from| starts.get(feed).is_some_and(|s| from < *s))
+            && let Some(pull) = branch_request(*feed, rejection)
+            && branches.insert(*feed)
+            && branches.len() <= MAX_IDS
+        {
+            pulls.push(pull);
+        }
+    }
+    pulls
+}
+
+/// Anything still missing is pulled from the same peer (a predecessor, another feed): at most
+/// [`MAX_IDS`] pulls. They start after our heads, which are read on a blocking thread.
+async fn missing_pulls(ledger: &Ledger, outcomes: &[Outcome]) -> Vec<(SyncRequest, Purpose)> {
+    let mut asked = HashSet::new();
+    let missing: Vec<Missing> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Pending { missing, .. } => Some(*missing),
+            _ => None,
+        })
+        .filter(|missing| asked.insert(*missing) && asked.len() <= MAX_IDS)
+        .collect();
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let ledger = ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        missing
+            .into_iter()
+            .map(|missing| (request_for(&ledger, missing), Purpose::Entries))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// After a full page, the pull for the rest: a batch of ranges cut at the size limit is
+/// compared again; a range of one feed goes on after its last entry.
+fn continuation(
+    full: bool,
+    several_feeds: bool,
+    last: Option<(FeedId, u64)>,
+) -> Option<(SyncRequest, Purpose)> {
+    if !full {
+        return None;
+    }
+    if several_feeds {
+        return Some((
+            SyncRequest::Digests { prefix: Vec::new() },
+            Purpose::Digests(Vec::new()),
+        ));
+    }
+    let (feed, seq) = last?;
+    Some(branch_pull(feed, seq + 1))
 }
 
 /// The request that pulls what an entry waits for: the rest of a feed, or one entry.
@@ -325,5 +406,52 @@ pub(super) fn request_for(ledger: &Ledger, missing: Missing) -> SyncRequest {
             }
         }
         Missing::Entry(id) => SyncRequest::Entries { ids: vec![id.0] },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use consent_proto::fixtures::{self, T0};
+
+    use super::*;
+
+    #[test]
+    fn a_page_starts_where_its_first_entry_of_each_feed_is_or_where_the_branch_pull_asked() {
+        let scene = fixtures::scene(T0);
+        let (registrar, collector) = (scene.registrar.feed(), scene.collector.feed());
+        // Each feed's inception and the entry after it.
+        let starts = page_starts(&scene.entries, None);
+        assert_eq!(starts.get(&registrar), Some(&0));
+        assert_eq!(starts.get(&collector), Some(&0));
+        let starts = page_starts(&scene.entries[2..], Some((collector, 1)));
+        assert_eq!(starts.get(&collector), Some(&1));
+        let asked_earlier = page_starts(&scene.entries[2..3], Some((collector, 0)));
+        assert_eq!(asked_earlier.get(&collector), Some(&0), "the seq asked");
+    }
+
+    #[test]
+    fn only_a_full_page_is_continued_a_batch_by_comparing_again() {
+        let feed = FeedId([3; 32]);
+        assert!(continuation(false, false, Some((feed, 9))).is_none());
+        assert!(continuation(false, true, Some((feed, 9))).is_none());
+        let Some((SyncRequest::Digests { prefix }, Purpose::Digests(_))) =
+            continuation(true, true, Some((feed, 9)))
+        else {
+            panic!("a cut batch of ranges is compared again");
+        };
+        assert!(prefix.is_empty());
+        let Some((request, Purpose::Branch { from_seq: 10, .. })) =
+            continuation(true, false, Some((feed, 9)))
+        else {
+            panic!("a full range goes on after its last entry");
+        };
+        assert_eq!(
+            request,
+            SyncRequest::Range {
+                feed: feed.0,
+                from_seq: 10,
+                limit: MAX_RANGE,
+            }
+        );
     }
 }

@@ -1,17 +1,39 @@
 //! The swarm task: owns the swarm, reacts to its events and to [`Command`]s, paces outbound sync
 //! requests per peer, keeps each peer's sync state, and applies [`Discipline`]. What peers send
 //! in (pushed and pulled entries) goes through the write path in `ingest`.
+//!
+//! # What runs where
+//! The swarm task must keep polling the swarm, so it does only what costs memory reads: swarm
+//! events, commands, pacing, discipline, decoding what peers send, publishing accepted entries.
+//! Anything that reads the store, writes it, or verifies signatures runs elsewhere and comes
+//! back to the task as a [`Command`] on its own channel, or (for the lookups of waiting gossip
+//! messages, [`waiting`]) as a finished blocking task it polls in its loop:
+//! - submitting pushed and pulled entries (`ingest`): a tokio task awaits the ledger's write path
+//!   (which verifies signatures on blocking threads and writes on the writer thread), then sends
+//!   its verdicts back; the pulls it asks for that read feed heads are computed on a blocking
+//!   thread;
+//! - answering peers' pull requests and comparing digests and heads (`sync`): a tokio task runs
+//!   the store reads on a blocking thread, then sends the response or the pulls back;
+//! - whether a waiting gossip message is settled, and what to pull for it ([`waiting`]): a
+//!   blocking task whose answer the task polls in `lookups`.
+//!
+//! One exception is left to the log module's move (issue 17): witnessing (`witness`) still
+//! keeps a cosigned checkpoint in the store from the task.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
-use libp2p::request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId};
+use libp2p::request_response::{
+    self, InboundFailure, OutboundFailure, OutboundRequestId, ResponseChannel,
+};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{PeerId, Swarm, identify, kad, mdns};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, kad, mdns};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
@@ -25,9 +47,11 @@ use crate::ledger::{Ledger, now_ms};
 mod cosign;
 mod ingest;
 mod unpublished;
+mod waiting;
 
-use self::ingest::{Recent, request_for};
+use self::ingest::Recent;
 use self::unpublished::Unpublished;
+use self::waiting::{Looked, Lookup};
 
 /// How often every connected peer is compared with (anti-entropy), besides on connecting.
 const ROUND_EVERY: Duration = Duration::from_secs(30);
@@ -113,6 +137,8 @@ pub(super) struct Task {
     received: Recent,
     /// Accepted entries the task could not keep up with publishing.
     unpublished: Unpublished,
+    /// Store reads for waiting gossip messages, running on blocking threads ([`waiting`]).
+    lookups: FuturesUnordered<JoinHandle<Looked>>,
 }
 
 impl Task {
@@ -144,6 +170,7 @@ impl Task {
             waiting: HashMap::new(),
             received: Recent::default(),
             unpublished: Unpublished::default(),
+            lookups: FuturesUnordered::new(),
         }
     }
 
@@ -179,6 +206,9 @@ impl Task {
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 },
+                Some(looked) = self.lookups.next(), if !self.lookups.is_empty() => {
+                    self.looked_up(looked)
+                }
                 event = self.swarm.select_next_some() => self.event(event),
             }
         }
@@ -291,6 +321,7 @@ impl Task {
         }
     }
 
+    /// What the node, or one of the task's own helpers, asks of the task.
     fn command(&mut self, command: Command) {
         match command {
             Command::Validated {
@@ -309,22 +340,13 @@ impl Task {
                 entry,
                 feed,
                 missing,
-            } => {
-                // It may have been accepted already (its predecessor came in the same commit), or
-                // found to equivocate (forwarding it spreads the proof).
-                let accepted = matches!(self.ledger.entry(&entry), Ok(Some(_)));
-                let frozen = matches!(self.ledger.head(&feed), Ok(Some(s)) if s.frozen);
-                if accepted || frozen {
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(&id, &source, MessageAcceptance::Accept);
-                } else {
-                    self.waiting.insert(id, (source, Instant::now()));
-                }
-                let request = request_for(&self.ledger, missing);
-                self.ask(source, request, Purpose::Entries);
-            }
+            } => self.wait(Lookup {
+                id,
+                source,
+                entry,
+                feed,
+                missing,
+            }),
             Command::Ask {
                 peer,
                 request,
@@ -335,61 +357,84 @@ impl Task {
                 peer,
                 channel,
                 response,
-            } => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response)
-                    .is_err()
-                {
-                    tracing::debug!(%peer, "sync response not delivered");
-                }
-            }
+            } => self.respond(peer, channel, response),
             Command::Offend { peer, offence } => self.offend(peer, offence),
             Command::OtherBranch { peer, entries } => {
                 self.discipline.other_branch(peer, entries, Instant::now())
             }
-            Command::Compared { peer, differing } => {
-                if differing == 0
-                    && let Some(state) = self.peers.get_mut(&peer)
-                {
-                    state.in_sync_ms = now_ms();
-                    state.lag_feeds = 0;
-                }
-            }
-            Command::Behind { peer, feeds } => {
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.lag_feeds = feeds as u64;
-                }
-            }
-            Command::Pulled { peer, accepted } => {
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.entries_pulled += accepted as u64;
-                }
-                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-                self.retry.extend(peers);
-            }
+            Command::Compared { peer, differing } => self.compared(peer, differing),
+            Command::Behind { peer, feeds } => self.behind(peer, feeds),
+            Command::Pulled { peer, accepted } => self.pulled(peer, accepted),
             Command::Peers(reply) => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
             }
-            Command::Dial(addr) => {
-                if let Err(e) = self.swarm.dial(addr.clone()) {
-                    tracing::warn!(%addr, error = %e, "cannot dial");
-                }
-            }
-            Command::Block { peer, blocked } => {
-                if blocked {
-                    self.blocked.insert(peer);
-                    self.swarm.behaviour_mut().ban(peer);
-                } else {
-                    self.blocked.remove(&peer);
-                    self.swarm.behaviour_mut().unban(peer);
-                }
-            }
+            Command::Dial(addr) => self.dial(addr),
+            Command::Block { peer, blocked } => self.block(peer, blocked),
+        }
+    }
+
+    /// Sends a response computed off the task.
+    fn respond(
+        &mut self,
+        peer: PeerId,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    ) {
+        if self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response)
+            .is_err()
+        {
+            tracing::debug!(%peer, "sync response not delivered");
+        }
+    }
+
+    /// The top-level digests were compared with `peer`: in sync if none differ.
+    fn compared(&mut self, peer: PeerId, differing: usize) {
+        if differing == 0
+            && let Some(state) = self.peers.get_mut(&peer)
+        {
+            state.in_sync_ms = now_ms();
+            state.lag_feeds = 0;
+        }
+    }
+
+    /// Heads were compared with `peer`: it is ahead in `feeds` feeds.
+    fn behind(&mut self, peer: PeerId, feeds: usize) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.lag_feeds = feeds as u64;
+        }
+    }
+
+    /// Entries pulled from `peer` were accepted: compare with every connected peer soon.
+    fn pulled(&mut self, peer: PeerId, accepted: usize) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            state.entries_pulled += accepted as u64;
+        }
+        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+        self.retry.extend(peers);
+    }
+
+    /// Dials an address (operator or test decision).
+    fn dial(&mut self, addr: Multiaddr) {
+        if let Err(e) = self.swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "cannot dial");
+        }
+    }
+
+    /// Bans (`blocked`) or unbans a peer by operator decision.
+    fn block(&mut self, peer: PeerId, blocked: bool) {
+        if blocked {
+            self.blocked.insert(peer);
+            self.swarm.behaviour_mut().ban(peer);
+        } else {
+            self.blocked.remove(&peer);
+            self.swarm.behaviour_mut().unban(peer);
         }
     }
 
