@@ -36,14 +36,14 @@ pub struct Limits {
 /// The address a request's connection was accepted on (this node's side), in each request's
 /// extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalAddr(pub SocketAddr);
+pub(crate) struct LocalAddr(pub SocketAddr);
 
 /// How long open connections may take to finish once shutdown begins.
 const GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `app` on `listener` within `limits` until `cancel`; then lets open connections finish
 /// their request (for up to 5 s).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: Limits,

@@ -26,21 +26,25 @@
 //! - [`transparency`]: the public site: register of collectors, network, rights, JSON API.
 //! - [`logging`]: tracing set-up (human or JSON).
 
+// A `pub` item that no path from the crate root reaches is a mistake: it says "library API"
+// while only the crate can use it, and hides dead code from the compiler.
+#![warn(unreachable_pub)]
+
 pub mod api;
 pub mod config;
 pub mod genesis;
-pub mod http;
+pub(crate) mod http;
 pub mod identity;
 pub mod ledger;
 pub mod log;
 pub mod logging;
 pub mod members;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod node;
 pub mod ops;
 pub mod p2p;
 pub mod store;
-pub mod transparency;
+pub(crate) mod transparency;
 
 pub use config::Config;
 pub use node::Node;

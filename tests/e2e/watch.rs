@@ -468,7 +468,7 @@ async fn watch_misses_nothing_under_concurrent_ingest_on_either_engine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_are_limited_per_collector_and_end_when_its_key_rotates() {
-    use consent_node::api::watch::{MAX_STREAMS_PER_COLLECTOR, TOO_MANY_STREAMS};
+    use consent_node::api::{MAX_STREAMS_PER_COLLECTOR, TOO_MANY_STREAMS};
     let node = TestNode::start(&fixture_genesis()).await;
     let scene = fixtures::scene(T0);
     let mut ledger = node.ledger().await;
@@ -535,7 +535,7 @@ async fn streams_are_limited_per_collector_and_end_when_its_key_rotates() {
                 .metadata()
                 .get("consent-reason")
                 .and_then(|v| v.to_str().ok()),
-            Some(consent_node::api::auth::KEY_CHANGED)
+            Some(consent_node::api::KEY_CHANGED)
         );
     }
 }

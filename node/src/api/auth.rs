@@ -27,13 +27,11 @@ use super::error;
 use super::watch::{Slot, Watchers};
 use crate::ledger::Ledger;
 
-pub use super::error::{KEY_CHANGED, REASON_KEY, SESSION_EXPIRED};
-
 /// Bytes of a token before hex.
 const TOKEN_BYTES: usize = 64;
 
 /// Issues and checks session tokens.
-pub struct Sessions {
+pub(crate) struct Sessions {
     mac_key: zeroize::Zeroizing<[u8; 32]>,
     node_key: PublicKey,
     /// Watch streams open, per collector and in all.
@@ -42,7 +40,7 @@ pub struct Sessions {
 
 /// An authenticated caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     /// The collector it proved to be.
     pub collector: FeedId,
     /// When the session ends, Unix ms.
@@ -55,7 +53,7 @@ impl Session {
     /// Whether the session still stands at `now_ms`, for a call that outlives its start (a watch
     /// stream): not expired, and the collector's key is still the one it authenticated with.
     /// Reads the store on a cache miss (waiting for the writer): call it off the async threads.
-    pub fn check(&self, ledger: &Ledger, now_ms: u64) -> Result<(), Status> {
+    pub(crate) fn check(&self, ledger: &Ledger, now_ms: u64) -> Result<(), Status> {
         if self.expires_ms <= now_ms {
             return Err(Self::expired());
         }
@@ -65,7 +63,7 @@ impl Session {
     /// [`Session::check`] from cached facts only, without waiting for any lock (for async
     /// threads): `None` when the collector's facts are not cached and current (use
     /// [`Session::check`] on a blocking thread then).
-    pub fn check_cached(&self, ledger: &Ledger, now_ms: u64) -> Option<Result<(), Status>> {
+    pub(crate) fn check_cached(&self, ledger: &Ledger, now_ms: u64) -> Option<Result<(), Status>> {
         if self.expires_ms <= now_ms {
             return Some(Err(Self::expired()));
         }
@@ -82,13 +80,13 @@ impl Session {
     }
 
     /// The status that ends a stream whose session expired (`consent-reason: session-expired`).
-    pub fn expired() -> Status {
+    pub(crate) fn expired() -> Status {
         error::stream_session_expired()
     }
 
     /// The status that ends a stream whose collector rotated its key (`consent-reason:
     /// key-changed`).
-    pub fn key_changed() -> Status {
+    pub(crate) fn key_changed() -> Status {
         error::stream_key_changed()
     }
 }
@@ -102,7 +100,7 @@ pub(crate) fn fingerprint(key: &PublicKey) -> [u8; 8] {
 
 impl Sessions {
     /// Sessions of the node with `node_key`.
-    pub fn new(node_key: &SecretKey) -> Self {
+    pub(crate) fn new(node_key: &SecretKey) -> Self {
         let seed = node_key.to_seed();
         Self {
             mac_key: zeroize::Zeroizing::new(blake3::derive_key(
@@ -117,7 +115,7 @@ impl Sessions {
     /// Admits one more watch stream of the session's collector (at most
     /// [`super::watch::MAX_STREAMS_PER_COLLECTOR`] at once, and [`super::watch::MAX_STREAMS`] on
     /// the node in all): hold the slot while the stream runs.
-    pub fn admit_watch(&self, session: &Session) -> Result<Slot, Status> {
+    pub(crate) fn admit_watch(&self, session: &Session) -> Result<Slot, Status> {
         self.watchers.admit(session.collector)
     }
 
@@ -159,7 +157,7 @@ impl Sessions {
     /// as [`Sessions::session`] reads it, and the signature is verified on a blocking thread,
     /// both under `limiter`.
     #[allow(clippy::too_many_arguments)]
-    pub async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         ledger: &Ledger,
         limiter: &Limiter,
@@ -197,7 +195,7 @@ impl Sessions {
     /// The session a call presents, or why it has none. The collector's current key comes from
     /// the ledger's cache without waiting for any lock; on a miss it is read on a blocking
     /// thread, under `limiter`.
-    pub async fn session(
+    pub(crate) async fn session(
         &self,
         ledger: &Ledger,
         limiter: &Limiter,

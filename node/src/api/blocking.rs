@@ -6,7 +6,7 @@
 //! tokio's blocking pool (512 threads) is shared with the rest of the node (p2p sync serving, the
 //! transparency register's reads, store flushes), and a blocking task runs to its end even when
 //! the request that started it is dropped (the request timeout, a client gone). So the API runs
-//! such work through a [`Limiter`]: at most [`Limiter::permits`] tasks at once on a node
+//! such work through a [`Limiter`]: at most the limiter's permits of tasks at once on a node
 //! (`2 x available cores`, at least 4), at most half of them for one collector; a permit is
 //! awaited *before* the task is spawned, so waiting holds no thread. Each task gets a [`Cancel`]
 //! flag, set as soon as its request future is dropped; long work (a batch, the search for a
@@ -35,13 +35,12 @@ const PRUNE_AT: usize = 4_096;
 
 /// Bounds the API's concurrent blocking work. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Limiter(Arc<Inner>);
+pub(crate) struct Limiter(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
     /// Every task of the node.
     all: Arc<Semaphore>,
-    permits: usize,
     /// Permits one collector may hold at once.
     per_collector: usize,
     /// Each collector's own semaphore, while it holds or awaits a permit.
@@ -50,7 +49,7 @@ struct Inner {
 
 /// Leave to run one blocking task: returned to the limiter when dropped.
 #[derive(Debug)]
-pub struct Permit {
+pub(crate) struct Permit {
     inner: Arc<Inner>,
     collector: FeedId,
     mine: Option<OwnedSemaphorePermit>,
@@ -59,7 +58,7 @@ pub struct Permit {
 
 /// Set once the request a blocking task works for is gone: stop and return early.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub(crate) struct Cancel(Arc<AtomicBool>);
 
 /// Sets its [`Cancel`] when dropped (the request future ended or was dropped).
 struct CancelOnDrop(Cancel);
@@ -72,12 +71,12 @@ impl Drop for CancelOnDrop {
 
 impl Cancel {
     /// Whether the request is gone.
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
 
     /// `Err(CANCELLED)` once the request is gone: for `?` between the steps of long work.
-    pub fn check(&self) -> Result<(), Status> {
+    pub(crate) fn check(&self) -> Result<(), Status> {
         if self.is_set() {
             Err(error::request_dropped())
         } else {
@@ -93,11 +92,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Limiter {
     /// A limiter of `permits` tasks at once (at least 1), at most half of them (at least 1) for
     /// one collector.
-    pub fn new(permits: usize) -> Self {
+    pub(crate) fn new(permits: usize) -> Self {
         let permits = permits.max(1);
         Self(Arc::new(Inner {
             all: Arc::new(Semaphore::new(permits)),
-            permits,
             per_collector: (permits / 2).max(1),
             collectors: Mutex::default(),
         }))
@@ -105,23 +103,19 @@ impl Limiter {
 
     /// The limiter for this machine: [`PERMITS_PER_CORE`] per available core, at least
     /// [`MIN_PERMITS`].
-    pub fn for_this_machine() -> Self {
+    pub(crate) fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Self::new((PERMITS_PER_CORE * cores).max(MIN_PERMITS))
     }
 
-    /// Tasks that may run at once on the node.
-    pub fn permits(&self) -> usize {
-        self.0.permits
-    }
-
     /// Tasks one collector may run at once.
-    pub fn per_collector(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn per_collector(&self) -> usize {
         self.0.per_collector
     }
 
     /// Waits (holding no thread) for leave to run one task for `collector`.
-    pub async fn acquire(&self, collector: FeedId) -> Result<Permit, Status> {
+    pub(crate) async fn acquire(&self, collector: FeedId) -> Result<Permit, Status> {
         let closed = error::shutting_down;
         let mine = {
             let mut collectors = lock(&self.0.collectors);
@@ -155,7 +149,7 @@ impl Limiter {
     /// Runs `work` for `collector` on a blocking thread once a permit is free, and returns what
     /// it returns. The permit goes with the task (it is held until the work really ends, even if
     /// this future is dropped); dropping this future sets the work's [`Cancel`].
-    pub async fn run<T, F>(&self, collector: FeedId, work: F) -> Result<T, Status>
+    pub(crate) async fn run<T, F>(&self, collector: FeedId, work: F) -> Result<T, Status>
     where
         T: Send + 'static,
         F: FnOnce(&Cancel) -> Result<T, Status> + Send + 'static,
@@ -174,7 +168,7 @@ impl Limiter {
 /// Runs a short read (a few keys, or one bounded page) on a blocking thread, for calls that
 /// answer anyone and so have no collector to charge it to (`Ledger`, `Log`, `Node`): the store
 /// is never read on the async threads.
-pub async fn read<T, F>(work: F) -> Result<T, Status>
+pub(crate) async fn read<T, F>(work: F) -> Result<T, Status>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, Status> + Send + 'static,

@@ -28,7 +28,7 @@ use crate::ledger::{Ledger, now_ms};
 use crate::log::checkpoints::Checkpoints;
 
 /// The Consent service.
-pub struct ConsentService {
+pub(crate) struct ConsentService {
     sessions: Sessions,
     /// Bounds the blocking work of checks, receipts and session lookups.
     limiter: Limiter,
@@ -49,7 +49,7 @@ struct Decider {
 
 impl ConsentService {
     /// Serves checks and watches from `ledger` to collectors with a session.
-    pub fn new(
+    pub(crate) fn new(
         ledger: Ledger,
         sessions: Sessions,
         node_key: SecretKey,

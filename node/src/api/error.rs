@@ -52,7 +52,7 @@ fn with_reason(code: Code, reason: &'static str, message: impl Into<String>) -> 
 
 /// The status for an entry the node refused: INVALID_ARGUMENT naming the reason code,
 /// FAILED_PRECONDITION for a frozen feed, RESOURCE_EXHAUSTED for size limits.
-pub fn rejection(r: &Rejection) -> Status {
+pub(crate) fn rejection(r: &Rejection) -> Status {
     let code = match r.class() {
         RejectionClass::Invalid => Code::InvalidArgument,
         RejectionClass::Precondition => Code::FailedPrecondition,
@@ -99,28 +99,28 @@ impl From<LedgerError> for Status {
 }
 
 /// The node is stopping: UNAVAILABLE, retry on another node.
-pub fn shutting_down() -> Status {
+pub(crate) fn shutting_down() -> Status {
     Status::unavailable("the node is shutting down; retry on another node")
 }
 
 // ---- Request fields ----
 
 /// A required 32-byte id field.
-pub fn id32(field: &str, bytes: &[u8]) -> Result<[u8; 32], Status> {
+pub(crate) fn id32(field: &str, bytes: &[u8]) -> Result<[u8; 32], Status> {
     bytes.try_into().map_err(|_| {
         Status::invalid_argument(format!("{field} must be 32 bytes, got {}", bytes.len()))
     })
 }
 
 /// A required message field.
-pub fn required<T>(field: &str, value: Option<T>) -> Result<T, Status> {
+pub(crate) fn required<T>(field: &str, value: Option<T>) -> Result<T, Status> {
     value.ok_or_else(|| Status::invalid_argument(format!("{field} is required")))
 }
 
 // ---- Ledger service ----
 
 /// A submitted entry made its feed equivocate: FAILED_PRECONDITION.
-pub fn equivocation(feed: &FeedId, seq: u64) -> Status {
+pub(crate) fn equivocation(feed: &FeedId, seq: u64) -> Status {
     Status::failed_precondition(format!(
         "equivocation: the feed {feed:?} already holds a different entry at seq {seq}; \
          both are kept as proof and the feed is now frozen (every check on it answers deny)"
@@ -128,7 +128,7 @@ pub fn equivocation(feed: &FeedId, seq: u64) -> Status {
 }
 
 /// A submitted entry waits for another and the pending store is full: RESOURCE_EXHAUSTED.
-pub fn pending_full() -> Status {
+pub(crate) fn pending_full() -> Status {
     Status::resource_exhausted(
         "the entry's predecessor or a referenced entry is missing, and the pending store is full; \
          submit the missing entries first",
@@ -136,17 +136,17 @@ pub fn pending_full() -> Status {
 }
 
 /// The ledger answered a submit of one entry with no outcome.
-pub fn no_outcome() -> Status {
+pub(crate) fn no_outcome() -> Status {
     Status::internal("no outcome for the entry")
 }
 
 /// The ledger answered a batch with fewer outcomes than entries.
-pub fn missing_outcome() -> Status {
+pub(crate) fn missing_outcome() -> Status {
     Status::internal("missing outcome")
 }
 
 /// A submit batch of `got` entries: RESOURCE_EXHAUSTED unless `1..=MAX_SUBMIT_BATCH`.
-pub fn submit_batch_size(got: usize) -> Status {
+pub(crate) fn submit_batch_size(got: usize) -> Status {
     Status::resource_exhausted(format!(
         "a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {got}"
     ))
@@ -154,31 +154,31 @@ pub fn submit_batch_size(got: usize) -> Status {
 
 /// A stream asked for more than [`MAX_FEED_STREAM`] entries; `resume_with` names the field to
 /// resume from (`from_index`, `from_seq`).
-pub fn stream_limit(resume_with: &str) -> Status {
+pub(crate) fn stream_limit(resume_with: &str) -> Status {
     Status::resource_exhausted(format!(
         "limit is at most {MAX_FEED_STREAM} entries per call; resume with {resume_with}"
     ))
 }
 
 /// NOT_FOUND: the node holds no entry `id`.
-pub fn entry_not_held(id: &EntryId) -> Status {
+pub(crate) fn entry_not_held(id: &EntryId) -> Status {
     Status::not_found(format!("this node holds no entry {id}"))
 }
 
 /// NOT_FOUND: the node knows no feed `feed`.
-pub fn unknown_feed(feed: &FeedId) -> Status {
+pub(crate) fn unknown_feed(feed: &FeedId) -> Status {
     Status::not_found(format!("this node knows no feed {feed:?}"))
 }
 
 // ---- Log service ----
 
 /// The node has not signed a checkpoint yet: UNAVAILABLE.
-pub fn no_checkpoint_yet() -> Status {
+pub(crate) fn no_checkpoint_yet() -> Status {
     Status::unavailable("no checkpoint signed yet; retry shortly")
 }
 
 /// A tree size above the latest signed checkpoint's: OUT_OF_RANGE.
-pub fn beyond_checkpoint(requested: u64, signed: u64) -> Status {
+pub(crate) fn beyond_checkpoint(requested: u64, signed: u64) -> Status {
     Status::out_of_range(format!(
         "tree size {requested} is beyond the latest signed checkpoint ({signed}); ask for the \
          checkpoint again later"
@@ -186,34 +186,34 @@ pub fn beyond_checkpoint(requested: u64, signed: u64) -> Status {
 }
 
 /// NOT_FOUND: no entry has arrival index `index`.
-pub fn no_entry_at(index: u64) -> Status {
+pub(crate) fn no_entry_at(index: u64) -> Status {
     Status::not_found(format!("no entry at arrival index {index}"))
 }
 
 /// NOT_FOUND: the log holds no entry `id`.
-pub fn no_entry(id: &EntryId) -> Status {
+pub(crate) fn no_entry(id: &EntryId) -> Status {
     Status::not_found(format!("no entry {id}"))
 }
 
 /// A proof request that names no entry: INVALID_ARGUMENT.
-pub fn entry_unnamed() -> Status {
+pub(crate) fn entry_unnamed() -> Status {
     Status::invalid_argument("name the entry: its arrival index or its id")
 }
 
 /// Entry `index` is not in the tree of `size` entries: OUT_OF_RANGE.
-pub fn not_in_tree(index: u64, size: u64) -> Status {
+pub(crate) fn not_in_tree(index: u64, size: u64) -> Status {
     Status::out_of_range(format!(
         "entry {index} is not in the tree of {size} entries; ask with a later checkpoint's size"
     ))
 }
 
 /// A consistency proof asked from a larger size to a smaller one: INVALID_ARGUMENT.
-pub fn old_above_new(old: u64, new: u64) -> Status {
+pub(crate) fn old_above_new(old: u64, new: u64) -> Status {
     Status::invalid_argument(format!("old size {old} is above the new size {new}"))
 }
 
 /// The log tree does not reach the size its checkpoint signed (logged: a defect).
-pub fn tree_behind_checkpoint() -> Status {
+pub(crate) fn tree_behind_checkpoint() -> Status {
     tracing::error!("the log tree is behind its checkpoint");
     Status::internal("the log tree is behind its checkpoint")
 }
@@ -221,29 +221,29 @@ pub fn tree_behind_checkpoint() -> Status {
 // ---- Consent service ----
 
 /// A check about another collector than the session's: PERMISSION_DENIED.
-pub fn other_collector() -> Status {
+pub(crate) fn other_collector() -> Status {
     Status::permission_denied(
         "a collector checks only for itself: this check names another collector",
     )
 }
 
 /// A purpose number the node does not know: INVALID_ARGUMENT.
-pub fn unknown_purpose(wire: i32) -> Status {
+pub(crate) fn unknown_purpose(wire: i32) -> Status {
     Status::invalid_argument(format!("purpose {wire} is not a known purpose"))
 }
 
 /// A data category number the node does not know: INVALID_ARGUMENT.
-pub fn unknown_category(wire: i32) -> Status {
+pub(crate) fn unknown_category(wire: i32) -> Status {
     Status::invalid_argument(format!("category {wire} is not a known data category"))
 }
 
 /// A check that ended without an answer.
-pub fn unanswered() -> Status {
+pub(crate) fn unanswered() -> Status {
     Status::internal("the check went unanswered")
 }
 
 /// A check batch of `got` checks: RESOURCE_EXHAUSTED unless `1..=MAX_CHECK_BATCH`.
-pub fn check_batch_size(got: usize) -> Status {
+pub(crate) fn check_batch_size(got: usize) -> Status {
     Status::resource_exhausted(format!(
         "a batch holds 1..={MAX_CHECK_BATCH} checks, got {got}"
     ))
@@ -251,36 +251,36 @@ pub fn check_batch_size(got: usize) -> Status {
 
 /// `status`, refusing check number `i` of a batch: the same code, the message prefixed with the
 /// check's number.
-pub fn in_batch(i: usize, status: &Status) -> Status {
+pub(crate) fn in_batch(i: usize, status: &Status) -> Status {
     Status::new(status.code(), format!("check {i}: {}", status.message()))
 }
 
 // ---- Sessions ----
 
 /// A call without a session: UNAUTHENTICATED.
-pub fn no_session() -> Status {
+pub(crate) fn no_session() -> Status {
     Status::unauthenticated(
         "no session: call Consent.Authenticate and send `authorization: Bearer <token>`",
     )
 }
 
 /// An `authorization` header that is not `Bearer <token>`: UNAUTHENTICATED.
-pub fn not_bearer() -> Status {
+pub(crate) fn not_bearer() -> Status {
     Status::unauthenticated("authorization must be `Bearer <token>`")
 }
 
 /// A token that does not decode: UNAUTHENTICATED.
-pub fn malformed_token() -> Status {
+pub(crate) fn malformed_token() -> Status {
     Status::unauthenticated("malformed session token")
 }
 
 /// A token whose MAC is not this node's: UNAUTHENTICATED.
-pub fn foreign_token() -> Status {
+pub(crate) fn foreign_token() -> Status {
     Status::unauthenticated("session token not issued by this node (tokens are per node)")
 }
 
 /// A call whose session expired: UNAUTHENTICATED, [`SESSION_EXPIRED`].
-pub fn session_expired() -> Status {
+pub(crate) fn session_expired() -> Status {
     with_reason(
         Code::Unauthenticated,
         SESSION_EXPIRED,
@@ -289,7 +289,7 @@ pub fn session_expired() -> Status {
 }
 
 /// The end of a stream whose session expired: UNAUTHENTICATED, [`SESSION_EXPIRED`].
-pub fn stream_session_expired() -> Status {
+pub(crate) fn stream_session_expired() -> Status {
     with_reason(
         Code::Unauthenticated,
         SESSION_EXPIRED,
@@ -299,7 +299,7 @@ pub fn stream_session_expired() -> Status {
 
 /// A call whose collector rotated its key since the session began: UNAUTHENTICATED,
 /// [`KEY_CHANGED`].
-pub fn key_changed() -> Status {
+pub(crate) fn key_changed() -> Status {
     with_reason(
         Code::Unauthenticated,
         KEY_CHANGED,
@@ -308,7 +308,7 @@ pub fn key_changed() -> Status {
 }
 
 /// The end of a stream whose collector rotated its key: UNAUTHENTICATED, [`KEY_CHANGED`].
-pub fn stream_key_changed() -> Status {
+pub(crate) fn stream_key_changed() -> Status {
     with_reason(
         Code::Unauthenticated,
         KEY_CHANGED,
@@ -318,7 +318,7 @@ pub fn stream_key_changed() -> Status {
 }
 
 /// Authentication as a feed this node does not know: UNAUTHENTICATED.
-pub fn unknown_collector(collector: &FeedId) -> Status {
+pub(crate) fn unknown_collector(collector: &FeedId) -> Status {
     Status::unauthenticated(format!(
         "this node knows no feed {}; submit the collector's inception first",
         collector.typed(Role::Collector)
@@ -326,30 +326,30 @@ pub fn unknown_collector(collector: &FeedId) -> Status {
 }
 
 /// Authentication as a feed that is not a collector's: PERMISSION_DENIED.
-pub fn not_a_collector() -> Status {
+pub(crate) fn not_a_collector() -> Status {
     Status::permission_denied("only collectors authenticate; this feed is not a collector's")
 }
 
 /// The collector's stored key does not decode (logged: the store is damaged).
-pub fn collector_key_undecodable(collector: &FeedId) -> Status {
+pub(crate) fn collector_key_undecodable(collector: &FeedId) -> Status {
     tracing::error!(collector = ?collector, "the collector's stored key does not decode");
     Status::internal("the collector's stored key does not decode")
 }
 
 /// A statement signed for another node's key: UNAUTHENTICATED.
-pub fn wrong_node_key() -> Status {
+pub(crate) fn wrong_node_key() -> Status {
     Status::unauthenticated(
         "the statement names another node's key: sign for this node's key (Node.Status node_key)",
     )
 }
 
 /// A statement signature that is not 64 bytes: INVALID_ARGUMENT.
-pub fn signature_length(got: usize) -> Status {
+pub(crate) fn signature_length(got: usize) -> Status {
     Status::invalid_argument(format!("signature: 64 bytes expected, got {got}"))
 }
 
 /// A statement that does not verify: UNAUTHENTICATED, saying why.
-pub fn statement_refused(e: &AuthError) -> Status {
+pub(crate) fn statement_refused(e: &AuthError) -> Status {
     Status::unauthenticated(e.to_string())
 }
 
@@ -357,7 +357,7 @@ pub fn statement_refused(e: &AuthError) -> Status {
 
 /// One stream too many for a collector that may hold `per_collector`: RESOURCE_EXHAUSTED,
 /// [`TOO_MANY_STREAMS`].
-pub fn too_many_streams(per_collector: usize) -> Status {
+pub(crate) fn too_many_streams(per_collector: usize) -> Status {
     with_reason(
         Code::ResourceExhausted,
         TOO_MANY_STREAMS,
@@ -370,7 +370,7 @@ pub fn too_many_streams(per_collector: usize) -> Status {
 
 /// One stream too many for a node that serves at most `limit`: RESOURCE_EXHAUSTED,
 /// [`NODE_FULL`].
-pub fn node_full(limit: usize) -> Status {
+pub(crate) fn node_full(limit: usize) -> Status {
     with_reason(
         Code::ResourceExhausted,
         NODE_FULL,
@@ -383,7 +383,7 @@ pub fn node_full(limit: usize) -> Status {
 
 /// The end of a stream whose client read nothing for `deadline` with its `buffer`-event buffer
 /// full: RESOURCE_EXHAUSTED, [`NOT_READING`].
-pub fn not_reading(deadline: Duration, buffer: usize) -> Status {
+pub(crate) fn not_reading(deadline: Duration, buffer: usize) -> Status {
     with_reason(
         Code::ResourceExhausted,
         NOT_READING,
@@ -396,27 +396,27 @@ pub fn not_reading(deadline: Duration, buffer: usize) -> Status {
 }
 
 /// A cursor of `got` bytes (not 24): INVALID_ARGUMENT.
-pub fn cursor_length(got: usize) -> Status {
+pub(crate) fn cursor_length(got: usize) -> Status {
     Status::invalid_argument(format!(
         "cursor: 24 bytes from a WatchEvent expected, got {got}"
     ))
 }
 
 /// A heartbeat interval out of range: INVALID_ARGUMENT.
-pub fn bad_heartbeat() -> Status {
+pub(crate) fn bad_heartbeat() -> Status {
     Status::invalid_argument("heartbeat_ms: 0 (default 5000) or 100..=60000")
 }
 
 // ---- Blocking work ----
 
 /// The request that blocking work was for is gone: CANCELLED.
-pub fn request_dropped() -> Status {
+pub(crate) fn request_dropped() -> Status {
     Status::cancelled("the request was dropped (timed out or the client went away)")
 }
 
 /// A blocking task that did not return: cancelled by the runtime's shutdown (UNAVAILABLE), or
 /// panicked (logged; INTERNAL).
-pub fn blocking_task(e: &tokio::task::JoinError) -> Status {
+pub(crate) fn blocking_task(e: &tokio::task::JoinError) -> Status {
     if e.is_cancelled() {
         shutting_down()
     } else {

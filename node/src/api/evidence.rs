@@ -21,7 +21,7 @@ const REVOCATION_PAGE: usize = 100;
 /// decision receipt names. Reads at most [`REVOCATION_SCAN`] entries after the grant, a page of
 /// [`REVOCATION_PAGE`] at a time, and stops early once `cancel` is set (store reads: call it off
 /// the async threads); `None` if not found there.
-pub fn revocation(
+pub(crate) fn revocation(
     ledger: &Ledger,
     subject: &FeedId,
     grant: &EntryId,
@@ -53,7 +53,7 @@ pub fn revocation(
 
 /// Adds the evidence to `receipt`: the latest checkpoint, the inclusion of the grant `answer`
 /// names, and that of `revocation` (the one the signed payload names, if any).
-pub fn attach(
+pub(crate) fn attach(
     ledger: &Ledger,
     checkpoints: &Checkpoints,
     answer: &pb::CheckResponse,

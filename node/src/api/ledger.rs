@@ -18,14 +18,14 @@ use super::error::{self, id32, rejection, required};
 use crate::ledger::{Ledger, Outcome, now_ms};
 
 /// The Ledger service.
-pub struct LedgerService {
+pub(crate) struct LedgerService {
     ledger: Ledger,
     node_key: SecretKey,
 }
 
 impl LedgerService {
     /// Serves `ledger`, signing receipts with `node_key`.
-    pub fn new(ledger: Ledger, node_key: SecretKey) -> Self {
+    pub(crate) fn new(ledger: Ledger, node_key: SecretKey) -> Self {
         Self { ledger, node_key }
     }
 

@@ -15,14 +15,14 @@ use crate::ledger::Ledger;
 use crate::log::checkpoints::Checkpoints;
 
 /// The Log service.
-pub struct LogService {
+pub(crate) struct LogService {
     ledger: Ledger,
     checkpoints: Checkpoints,
 }
 
 impl LogService {
     /// Serves `ledger`'s tree and `checkpoints`.
-    pub fn new(ledger: Ledger, checkpoints: Checkpoints) -> Self {
+    pub(crate) fn new(ledger: Ledger, checkpoints: Checkpoints) -> Self {
         Self {
             ledger,
             checkpoints,

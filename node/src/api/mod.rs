@@ -6,16 +6,24 @@
 //! over as they come ([`blocking`]). Watch streams are bounded per collector and per node, end
 //! with their session and stop waiting for a client that does not read ([`watch`]).
 
-pub mod auth;
-pub mod blocking;
+pub(crate) mod auth;
+pub(crate) mod blocking;
 mod connections;
-pub mod consent;
-pub mod error;
-pub mod evidence;
-pub mod ledger;
-pub mod log;
-pub mod node;
-pub mod watch;
+pub(crate) mod consent;
+pub(crate) mod error;
+pub(crate) mod evidence;
+pub(crate) mod ledger;
+pub(crate) mod log;
+pub(crate) mod node;
+pub(crate) mod watch;
+
+/// The machine-readable reasons the node attaches to refusals and stream ends (`consent-reason`
+/// metadata), and the watch-stream limit clients can plan for.
+pub use self::error::{
+    CORRUPT_STORE, INTERNAL_ERROR, KEY_CHANGED, NODE_FULL, NOT_READING, REASON_KEY,
+    SESSION_EXPIRED, STORE_ERROR, TOO_MANY_STREAMS,
+};
+pub use self::watch::MAX_STREAMS_PER_COLLECTOR;
 
 use std::time::Duration;
 

@@ -14,11 +14,11 @@ use crate::ledger::{Ledger, now_ms};
 use crate::log::witness::Witness;
 
 /// Most connected peers listed in `Status` (by peer id; the node keeps at most 256 connections).
-pub const MAX_LISTED_PEERS: usize = 256;
+pub(crate) const MAX_LISTED_PEERS: usize = 256;
 /// Most witnessed origins listed in `Status` (the genesis lists at most 1,024 member nodes).
-pub const MAX_LISTED_WITNESSED: usize = 1024;
+pub(crate) const MAX_LISTED_WITNESSED: usize = 1024;
 /// Most fork proofs listed in `Status` (the witness keeps at most 64).
-pub const MAX_LISTED_FORKS: usize = 64;
+pub(crate) const MAX_LISTED_FORKS: usize = 64;
 
 /// What the witness shows in `Status`: the origins it cosigned and the forks it holds, bounded.
 fn witness_lists(witness: Option<&Witness>) -> (Vec<pb::Witnessed>, Vec<pb::ForkEvidence>) {
@@ -64,14 +64,14 @@ pub struct NodeInfo {
 }
 
 /// The Node service.
-pub struct NodeService {
+pub(crate) struct NodeService {
     ledger: Ledger,
     info: NodeInfo,
 }
 
 impl NodeService {
     /// Serves status.
-    pub fn new(ledger: Ledger, info: NodeInfo) -> Self {
+    pub(crate) fn new(ledger: Ledger, info: NodeInfo) -> Self {
         Self { ledger, info }
     }
 }

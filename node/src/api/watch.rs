@@ -51,8 +51,6 @@ use super::blocking::Limiter;
 use super::error;
 use crate::ledger::{Ledger, LedgerError, now_ms};
 
-pub use super::error::{KEY_CHANGED, NODE_FULL, NOT_READING, SESSION_EXPIRED, TOO_MANY_STREAMS};
-
 /// Events read from the store per step.
 const PAGE: usize = 512;
 /// Default heartbeat interval.
@@ -62,18 +60,18 @@ const EXPIRY_EVERY: Duration = Duration::from_secs(1);
 /// How often a send waiting for room re-checks the session.
 const RECHECK_EVERY: Duration = Duration::from_secs(1);
 /// Events buffered per stream before the sender waits for the client.
-pub const BUFFER: usize = 256;
+pub(crate) const BUFFER: usize = 256;
 /// How long a stream waits for room in its full buffer (the client reading nothing) before it
 /// ends with RESOURCE_EXHAUSTED, reason [`NOT_READING`].
-pub const SEND_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const SEND_DEADLINE: Duration = Duration::from_secs(30);
 /// Watch streams one collector may have open at once on a node.
 pub const MAX_STREAMS_PER_COLLECTOR: usize = 4;
 /// Watch streams a node serves at once, all collectors together.
-pub const MAX_STREAMS: usize = 1_024;
+pub(crate) const MAX_STREAMS: usize = 1_024;
 
 /// The watch streams open on a node, per collector and in all.
 #[derive(Debug, Clone)]
-pub struct Watchers {
+pub(crate) struct Watchers {
     open: Arc<Mutex<Open>>,
     /// Streams the node serves at once.
     limit: usize,
@@ -87,7 +85,7 @@ struct Open {
 
 /// One admitted stream: its counts go down when this is dropped.
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     watchers: Watchers,
     collector: FeedId,
 }
@@ -104,7 +102,7 @@ impl Default for Watchers {
 
 impl Watchers {
     /// Streams of a node that serves at most `limit` at once.
-    pub fn with_limit(limit: usize) -> Self {
+    pub(crate) fn with_limit(limit: usize) -> Self {
         Self {
             open: Arc::default(),
             limit,
@@ -113,7 +111,7 @@ impl Watchers {
 
     /// Admits one more stream of `collector`, or refuses it (RESOURCE_EXHAUSTED) if it already has
     /// [`MAX_STREAMS_PER_COLLECTOR`] open, or the node its limit in all.
-    pub fn admit(&self, collector: FeedId) -> Result<Slot, Status> {
+    pub(crate) fn admit(&self, collector: FeedId) -> Result<Slot, Status> {
         let mut open = lock(&self.open);
         if open.per_collector.get(&collector).copied().unwrap_or(0) >= MAX_STREAMS_PER_COLLECTOR {
             return Err(error::too_many_streams(MAX_STREAMS_PER_COLLECTOR));
@@ -130,7 +128,8 @@ impl Watchers {
     }
 
     /// Streams `collector` has open.
-    pub fn open(&self, collector: &FeedId) -> usize {
+    #[cfg(test)]
+    pub(crate) fn open(&self, collector: &FeedId) -> usize {
         lock(&self.open)
             .per_collector
             .get(collector)
@@ -139,7 +138,8 @@ impl Watchers {
     }
 
     /// Streams open on the node.
-    pub fn total(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> usize {
         lock(&self.open).total
     }
 }
@@ -173,19 +173,19 @@ struct Shared {
 
 /// The response stream of a watch: the events, then the status the stream ended with, if any.
 #[derive(Debug)]
-pub struct Events {
+pub(crate) struct Events {
     shared: Arc<Mutex<Shared>>,
 }
 
 /// Where a stream's task puts its events.
 #[derive(Debug)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     tx: mpsc::Sender<Item>,
     shared: Arc<Mutex<Shared>>,
 }
 
 /// A stream's buffer of [`BUFFER`] events: the task's end and the response's end.
-pub fn channel() -> (Outbox, Events) {
+pub(crate) fn channel() -> (Outbox, Events) {
     let (tx, rx) = mpsc::channel(BUFFER);
     let shared = Arc::new(Mutex::new(Shared {
         rx: Some(rx),
@@ -258,7 +258,7 @@ impl Outbox {
 
 /// Where a stream stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     /// First arrival index not yet covered.
     pub next_index: u64,
     /// Expiries at or before this time are covered.
@@ -269,7 +269,7 @@ pub struct Cursor {
 
 impl Cursor {
     /// Parses a cursor (empty: the beginning).
-    pub fn parse(bytes: &[u8]) -> Result<Self, Status> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, Status> {
         if bytes.is_empty() {
             return Ok(Self::default());
         }
@@ -289,7 +289,7 @@ impl Cursor {
     }
 
     /// Its wire form.
-    pub fn encode(&self) -> Bytes {
+    pub(crate) fn encode(&self) -> Bytes {
         let mut out = Vec::with_capacity(24);
         out.extend_from_slice(&self.next_index.to_be_bytes());
         out.extend_from_slice(&self.expired_through.to_be_bytes());
@@ -299,7 +299,7 @@ impl Cursor {
 }
 
 /// Validates the heartbeat interval.
-pub fn heartbeat(ms: u32) -> Result<Duration, Status> {
+pub(crate) fn heartbeat(ms: u32) -> Result<Duration, Status> {
     match ms {
         0 => Ok(Duration::from_millis(u64::from(DEFAULT_HEARTBEAT_MS))),
         100..=60_000 => Ok(Duration::from_millis(u64::from(ms))),
@@ -311,7 +311,7 @@ pub fn heartbeat(ms: u32) -> Result<Duration, Status> {
 /// future), the client stops reading (RESOURCE_EXHAUSTED, [`NOT_READING`]), or `session` ends
 /// (expiry or key rotation: UNAUTHENTICATED, [`SESSION_EXPIRED`] or [`KEY_CHANGED`]). A cache
 /// miss while checking the session is read on a blocking thread under `limiter`.
-pub async fn run(
+pub(crate) async fn run(
     ledger: Ledger,
     limiter: Limiter,
     session: Session,
@@ -627,6 +627,9 @@ mod tests {
     use super::*;
     use crate::api::auth::fingerprint;
     use crate::api::error::REASON_KEY;
+    use crate::api::error::{
+        KEY_CHANGED, NODE_FULL, NOT_READING, SESSION_EXPIRED, TOO_MANY_STREAMS,
+    };
     use crate::ledger::WriterThread;
     use crate::store::memory::MemoryStore;
 

@@ -44,7 +44,7 @@ const GRANTS_PER_PARTITION: usize = 8_192;
 const COLLECTOR_CACHE_LIMIT: usize = 10_000;
 
 /// The shard of a feed (feed ids are hashes: their first bytes are uniform).
-pub fn shard(feed: &FeedId) -> usize {
+pub(super) fn shard(feed: &FeedId) -> usize {
     usize::from(u16::from_be_bytes([feed.0[0], feed.0[1]])) % SHARDS
 }
 

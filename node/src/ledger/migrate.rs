@@ -24,11 +24,11 @@ const CURSOR_V3: &[u8] = b"Mmigrate3";
 /// The layout version a store carries while it migrates from 3 to 4: no release reads it, so a
 /// release older than the migration refuses the half-migrated store instead of misreading it,
 /// and this one resumes.
-pub const MIGRATING_3_TO_4: u32 = 0x8000_0004;
+pub(super) const MIGRATING_3_TO_4: u32 = 0x8000_0004;
 
 /// Migrates a store of layout `version` to [`SCHEMA_VERSION`]; `Ok(false)` if there is no
 /// migration from that version.
-pub fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
+pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
     if version != 3 && version != MIGRATING_3_TO_4 {
         return Ok(false);
     }

@@ -9,13 +9,13 @@ pub mod fsck;
 mod log_reads;
 mod log_rows;
 mod migrate;
-pub mod staged;
+pub(crate) mod staged;
 mod stats;
 pub mod tables;
 #[cfg(test)]
 mod tests;
-pub mod tree;
-pub mod writer;
+pub(crate) mod tree;
+pub(crate) mod writer;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -621,13 +621,6 @@ impl Ledger {
     /// replayed through the write path and compared with every table). Blocking.
     pub fn full_check(&self) -> Result<(), fsck::Report> {
         fsck::full(&*self.store, &self.registrars)
-    }
-
-    /// A feed's current signing key (for tests and diagnostics).
-    pub fn current_key(&self, feed: &FeedId) -> Result<Option<PublicKey>, LedgerError> {
-        Ok(self
-            .head(feed)?
-            .and_then(|s| PublicKey::from_bytes(&s.signing_key).ok()))
     }
 
     /// Meta value: the genesis digest the store belongs to.

@@ -11,14 +11,14 @@ use super::tables::{self, FeedRecord, GrantRecord, RotationRecord};
 use crate::store::{KvStore, Pair, StoreError, Write};
 
 /// The store plus the writes staged so far.
-pub struct Staged<'a, S: KvStore + ?Sized> {
+pub(crate) struct Staged<'a, S: KvStore + ?Sized> {
     store: &'a S,
     writes: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
     /// Nothing staged yet.
-    pub fn new(store: &'a S) -> Self {
+    pub(crate) fn new(store: &'a S) -> Self {
         Self {
             store,
             writes: HashMap::new(),
@@ -26,7 +26,7 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
     }
 
     /// Reads through the staged writes.
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.writes.get(key) {
             Some(v) => Ok(v.clone()),
             None => self.store.get(key),
@@ -35,7 +35,11 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
 
     /// The first key in `[from, to)`, through the staged writes (a rotation staged earlier in
     /// the same group counts).
-    pub fn first_in_range(&self, from: &[u8], to: &[u8]) -> Result<Option<Pair>, StoreError> {
+    pub(crate) fn first_in_range(
+        &self,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Option<Pair>, StoreError> {
         let mut first = None;
         for pair in self.store.scan_range(from, to) {
             let (key, value) = pair?;
@@ -60,34 +64,37 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
     }
 
     /// Stages a put.
-    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.writes.insert(key, Some(value));
     }
 
     /// Stages a delete.
-    pub fn delete(&mut self, key: Vec<u8>) {
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
         self.writes.insert(key, None);
     }
 
     /// Whether anything is staged.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
 
     /// The batch to apply.
-    pub fn into_writes(self) -> Vec<Write> {
+    pub(crate) fn into_writes(self) -> Vec<Write> {
         self.writes.into_iter().collect()
     }
 
     /// A feed record.
-    pub fn feed_record(&self, feed: &FeedId) -> Result<Option<FeedRecord>, StoreError> {
+    pub(crate) fn feed_record(&self, feed: &FeedId) -> Result<Option<FeedRecord>, StoreError> {
         self.get(&tables::feed_key(feed))?
             .map(|v| tables::decode(&v, "feed"))
             .transpose()
     }
 
     /// An accepted entry with its arrival index.
-    pub fn entry_with_index(&self, id: &EntryId) -> Result<Option<(u64, Entry)>, StoreError> {
+    pub(crate) fn entry_with_index(
+        &self,
+        id: &EntryId,
+    ) -> Result<Option<(u64, Entry)>, StoreError> {
         let Some(value) = self.get(&tables::entry_key(id))? else {
             return Ok(None);
         };
@@ -98,7 +105,7 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
     }
 
     /// A grant record.
-    pub fn grant_record(&self, key: &[u8]) -> Result<Option<GrantRecord>, StoreError> {
+    pub(crate) fn grant_record(&self, key: &[u8]) -> Result<Option<GrantRecord>, StoreError> {
         self.get(key)?
             .map(|v| tables::decode(&v, "grant"))
             .transpose()

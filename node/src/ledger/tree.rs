@@ -24,7 +24,7 @@ use crate::store::{KvStore, StoreError};
 /// Level of a block's root: blocks hold `2^BLOCK_LEVEL` leaves.
 const BLOCK_LEVEL: u32 = 6;
 /// Leaves per block.
-pub const BLOCK: u64 = 1 << BLOCK_LEVEL;
+pub(crate) const BLOCK: u64 = 1 << BLOCK_LEVEL;
 /// Older blocks kept after a proof read them (~4 KiB each; the cache is emptied when full).
 /// Receipts prove grants again and again against the same checkpoint, so the same few blocks
 /// are asked for: without this a signed receipt cost two log scans.

@@ -36,7 +36,7 @@ use crate::http::LocalAddr;
 use crate::p2p::P2pHandle;
 
 /// Shortest token accepted (characters).
-pub const MIN_TOKEN_CHARS: usize = 32;
+pub(crate) const MIN_TOKEN_CHARS: usize = 32;
 /// Largest token file read.
 const MAX_TOKEN_BYTES: u64 = 4096;
 /// Longest peer id text accepted in a path.
@@ -205,7 +205,7 @@ struct Admin {
 
 /// The admin routes, guarded by `access` and the host and origin rules. Serve the router with
 /// [`crate::http::serve`], which gives each request its `ConnectInfo` and [`LocalAddr`].
-pub fn routes(p2p: Option<P2pHandle>, access: Access) -> axum::Router {
+pub(crate) fn routes(p2p: Option<P2pHandle>, access: Access) -> axum::Router {
     let state = Admin {
         p2p,
         blocked: Arc::default(),

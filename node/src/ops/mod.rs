@@ -6,7 +6,7 @@
 //! store and the process (`gauges`). This module depends on the ledger and p2p; nothing but the
 //! node handle depends on it.
 
-pub mod admin;
+pub(crate) mod admin;
 mod gauges;
 
 use std::sync::Arc;

@@ -15,14 +15,14 @@ use crate::log::witness::{Evidence, Fork, Witness};
 
 /// The node key of a peer: its libp2p identity is the node key (Ed25519), and Noise proved the
 /// peer holds it.
-pub fn key_of_peer(peer: &PeerId) -> Option<PublicKey> {
+pub(crate) fn key_of_peer(peer: &PeerId) -> Option<PublicKey> {
     let key = libp2p::identity::PublicKey::try_decode_protobuf(peer.as_ref().digest()).ok()?;
     let bytes = key.try_into_ed25519().ok()?.to_bytes();
     PublicKey::from_bytes(&bytes).ok()
 }
 
 /// The peer id of the node with this key.
-pub fn peer_of_key(key: &PublicKey) -> Option<PeerId> {
+pub(crate) fn peer_of_key(key: &PublicKey) -> Option<PeerId> {
     let key = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.to_bytes()).ok()?;
     Some(libp2p::identity::PublicKey::from(key).to_peer_id())
 }

@@ -10,7 +10,7 @@ use libp2p::PeerId;
 
 /// Something a peer did wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Offence {
+pub(crate) enum Offence {
     /// An entry that fails validation (bad signature, broken chain, outside its policy...).
     InvalidEntry,
     /// Bytes that do not decode (a gossip message, a sync request or response).
@@ -32,7 +32,7 @@ impl Offence {
     }
 
     /// A stable name for logs and status.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Offence::InvalidEntry => "invalid-entry",
             Offence::Garbage => "garbage",
@@ -43,11 +43,11 @@ impl Offence {
 }
 
 /// Offence score at which a peer is banned (five invalid entries in quick succession).
-pub const BAN_SCORE: f64 = 100.0;
+pub(crate) const BAN_SCORE: f64 = 100.0;
 /// Offence scores halve this often: an honest peer that relayed a few bad things once recovers.
 const HALF_LIFE: Duration = Duration::from_secs(60);
 /// How long a ban lasts.
-pub const BAN_FOR: Duration = Duration::from_secs(600);
+pub(crate) const BAN_FOR: Duration = Duration::from_secs(600);
 /// Sync request budget per peer: cost units per second, and the burst allowed.
 const REQUEST_RATE: f64 = 2000.0;
 const REQUEST_BURST: f64 = 4000.0;
@@ -102,7 +102,7 @@ impl Bucket {
 /// peers: an honest node that has much to fetch (catching up after a crash, say) waits its turn
 /// instead of tripping the peer's rate limit and being banned for it.
 #[derive(Debug, Clone)]
-pub struct Pace(Bucket);
+pub(crate) struct Pace(Bucket);
 
 impl Default for Pace {
     fn default() -> Self {
@@ -112,7 +112,7 @@ impl Default for Pace {
 
 impl Pace {
     /// Takes `cost` from the budget if it is there.
-    pub fn take(&mut self, cost: f64, now: Instant) -> bool {
+    pub(crate) fn take(&mut self, cost: f64, now: Instant) -> bool {
         self.0
             .take(cost, REQUEST_RATE / 2.0, REQUEST_BURST / 2.0, now)
     }
@@ -150,7 +150,7 @@ impl Record {
 
 /// What to do after an offence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sentence {
+pub(crate) enum Sentence {
     /// Keep the peer (its score went down).
     Keep,
     /// Ban it now.
@@ -159,7 +159,7 @@ pub enum Sentence {
 
 /// The discipline book for every peer this node has dealt with.
 #[derive(Debug, Default)]
-pub struct Discipline {
+pub(crate) struct Discipline {
     records: HashMap<PeerId, Record>,
     banned: HashMap<PeerId, Instant>,
 }
@@ -173,7 +173,7 @@ impl Discipline {
     }
 
     /// Records an offence; says whether the peer must now be banned.
-    pub fn offend(&mut self, peer: PeerId, offence: Offence, now: Instant) -> Sentence {
+    pub(crate) fn offend(&mut self, peer: PeerId, offence: Offence, now: Instant) -> Sentence {
         let record = self.record(peer, now);
         record.score = record.decayed(now) + offence.weight();
         record.scored_at = now;
@@ -187,24 +187,24 @@ impl Discipline {
     }
 
     /// The peer's offence score now (0 for a peer that never offended).
-    pub fn score(&self, peer: &PeerId, now: Instant) -> f64 {
+    pub(crate) fn score(&self, peer: &PeerId, now: Instant) -> f64 {
         self.records.get(peer).map_or(0.0, |r| r.decayed(now))
     }
 
     /// Offences recorded for the peer in all.
-    pub fn offences(&self, peer: &PeerId) -> u64 {
+    pub(crate) fn offences(&self, peer: &PeerId) -> u64 {
         self.records.get(peer).map_or(0, |r| r.offences)
     }
 
     /// Whether a sync request of `cost` units is within the peer's rate (and takes it if so).
-    pub fn allow_request(&mut self, peer: PeerId, cost: f64, now: Instant) -> bool {
+    pub(crate) fn allow_request(&mut self, peer: PeerId, cost: f64, now: Instant) -> bool {
         self.record(peer, now)
             .requests
             .take(cost, REQUEST_RATE, REQUEST_BURST, now)
     }
 
     /// Whether a pushed entry from the peer is within its rate.
-    pub fn allow_gossip(&mut self, peer: PeerId, now: Instant) -> bool {
+    pub(crate) fn allow_gossip(&mut self, peer: PeerId, now: Instant) -> bool {
         self.record(peer, now)
             .gossip
             .take(1.0, GOSSIP_RATE, GOSSIP_BURST, now)
@@ -212,7 +212,7 @@ impl Discipline {
 
     /// Counts `n` entries from the peer refused because they belong to another branch of a feed
     /// (never an offence; see [`BRANCH_RATE`]).
-    pub fn other_branch(&mut self, peer: PeerId, n: usize, now: Instant) {
+    pub(crate) fn other_branch(&mut self, peer: PeerId, n: usize, now: Instant) {
         let bucket = &mut self.record(peer, now).branches;
         for _ in 0..n {
             if !bucket.take(1.0, BRANCH_RATE, BRANCH_BURST, now) {
@@ -223,7 +223,7 @@ impl Discipline {
 
     /// Whether entries from the peer are processed now: false while it has spent its budget of
     /// entries from other branches (they are then left to anti-entropy).
-    pub fn within_branch_budget(&mut self, peer: PeerId, now: Instant) -> bool {
+    pub(crate) fn within_branch_budget(&mut self, peer: PeerId, now: Instant) -> bool {
         self.record(peer, now)
             .branches
             .level(BRANCH_RATE, BRANCH_BURST, now)
@@ -231,17 +231,17 @@ impl Discipline {
     }
 
     /// Bans a peer now (for a reason found elsewhere, e.g. its gossipsub score).
-    pub fn ban(&mut self, peer: PeerId, now: Instant) {
+    pub(crate) fn ban(&mut self, peer: PeerId, now: Instant) {
         self.banned.insert(peer, now + BAN_FOR);
     }
 
     /// Whether the peer is banned now.
-    pub fn is_banned(&self, peer: &PeerId, now: Instant) -> bool {
+    pub(crate) fn is_banned(&self, peer: &PeerId, now: Instant) -> bool {
         self.banned.get(peer).is_some_and(|until| *until > now)
     }
 
     /// Bans that have run out (removed from the book; the caller lifts them in the swarm).
-    pub fn expired_bans(&mut self, now: Instant) -> Vec<PeerId> {
+    pub(crate) fn expired_bans(&mut self, now: Instant) -> Vec<PeerId> {
         let expired: Vec<PeerId> = self
             .banned
             .iter()
@@ -256,7 +256,7 @@ impl Discipline {
     }
 
     /// Peers banned now.
-    pub fn banned(&self) -> usize {
+    pub(crate) fn banned(&self) -> usize {
         self.banned.len()
     }
 }

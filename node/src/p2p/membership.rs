@@ -85,11 +85,11 @@ impl MemberPeers {
 }
 
 /// Established connections one peer may hold (the swarm's per-peer limit).
-pub const CONNECTIONS_PER_PEER: u32 = 2;
+pub(crate) const CONNECTIONS_PER_PEER: u32 = 2;
 
 /// Established connections in all, and how many of them are kept for members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slots {
+pub(crate) struct Slots {
     /// Most established connections in all.
     pub total: u32,
     /// Of which nodes outside the member list may never hold.
@@ -98,7 +98,7 @@ pub struct Slots {
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// `members_only`, and the peer is not listed.
     #[error("not a member node of the network (the genesis lists its nodes, and admits only them)")]
     NotMember,
@@ -109,7 +109,7 @@ pub enum Refusal {
 
 /// Whether a new connection of a peer may be kept, with `others` connections of non-members
 /// established now. Members are always admitted here (the overall limit still applies).
-pub fn admit(
+pub(crate) fn admit(
     members: &MemberPeers,
     peer: &PeerId,
     others: usize,

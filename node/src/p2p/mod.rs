@@ -23,9 +23,9 @@
 
 pub mod behaviour;
 pub mod codec;
-pub mod cosigning;
-pub mod discipline;
-pub mod membership;
+pub(crate) mod cosigning;
+pub(crate) mod discipline;
+pub(crate) mod membership;
 pub mod protocol;
 mod sync;
 mod task;

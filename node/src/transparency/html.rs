@@ -10,7 +10,7 @@ use super::network::NetworkView;
 use super::view::{CollectorView, Count, PolicyView, StandingView, Vocabulary};
 
 /// The stylesheet, served at `/style.css`.
-pub const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { color-scheme: light; --ink: #1a1a1a; --muted: #4a4a4a; --line: #c8c8c8;
   --accent: #0b4f8a; --ok: #1d5e20; --bad: #8a1c1c; --paper: #fff; --soft: #f3f5f7; }
 * { box-sizing: border-box; }
@@ -45,7 +45,7 @@ footer { border-top: 1px solid var(--line); margin-top: 2rem; padding-bottom: 2r
 
 /// Which page is current, for the navigation.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Page {
+pub(crate) enum Page {
     /// The register.
     Register,
     /// The network.
@@ -59,7 +59,7 @@ pub enum Page {
 }
 
 /// Facts every page shows in its header and footer.
-pub struct Frame<'a> {
+pub(crate) struct Frame<'a> {
     /// The network's id.
     pub network_id: &'a str,
     /// The threshold below which counts are hidden.
@@ -187,7 +187,7 @@ fn figure(label: &str, count: Count) -> Markup {
 
 /// Which page of the register a listing is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Paging {
+pub(crate) struct Paging {
     /// This page, from 1.
     pub page: usize,
     /// Pages in all (at least 1).
@@ -197,7 +197,7 @@ pub struct Paging {
 }
 
 /// The register: one page of collectors, what each does with data, and its consent figures.
-pub fn register(frame: &Frame, collectors: &[CollectorView], paging: Paging) -> Markup {
+pub(crate) fn register(frame: &Frame, collectors: &[CollectorView], paging: Paging) -> Markup {
     let pages = html! {
         @if paging.pages > 1 {
             nav aria-label="Pages of the register" {
@@ -251,7 +251,7 @@ pub fn register(frame: &Frame, collectors: &[CollectorView], paging: Paging) -> 
 }
 
 /// One collector's page.
-pub fn collector(frame: &Frame, c: &CollectorView) -> Markup {
+pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
     let name = c.name.as_deref().unwrap_or("Unnamed collector");
     let body = html! {
         h1 { (name) }
@@ -342,7 +342,7 @@ fn hours(h: Option<f64>, k: u64) -> Markup {
 }
 
 /// The network page.
-pub fn network(frame: &Frame, n: &NetworkView) -> Markup {
+pub(crate) fn network(frame: &Frame, n: &NetworkView) -> Markup {
     let body = html! {
         h1 { "The network that keeps the ledger" }
         p {
@@ -416,7 +416,7 @@ pub fn network(frame: &Frame, n: &NetworkView) -> Markup {
 }
 
 /// "Your rights and how to use them", from the vocabulary.
-pub fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
+pub(crate) fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
     let body = html! {
         h1 { "Your rights and how to use them" }
         p {
@@ -452,7 +452,7 @@ pub fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
 }
 
 /// The API's description.
-pub fn api(frame: &Frame) -> Markup {
+pub(crate) fn api(frame: &Frame) -> Markup {
     let endpoints = [
         (
             "/api/v1/collectors",
@@ -489,7 +489,7 @@ pub fn api(frame: &Frame) -> Markup {
 }
 
 /// A page that does not exist, or a collector that is not registered.
-pub fn not_found(frame: &Frame, what: &str) -> Markup {
+pub(crate) fn not_found(frame: &Frame, what: &str) -> Markup {
     let body = html! {
         h1 { "Not found" }
         p { (what) }

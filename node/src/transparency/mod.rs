@@ -8,10 +8,10 @@
 //! - [`network`]: nodes, operators, checkpoints, fork proofs.
 //! - [`html`]: the pages.
 
-pub mod html;
-pub mod network;
-pub mod register;
-pub mod view;
+pub(crate) mod html;
+pub(crate) mod network;
+pub(crate) mod register;
+pub(crate) mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -38,17 +38,17 @@ use view::{CollectorFacts, CollectorView, Vocabulary};
 const MAX_CONCURRENT: usize = 64;
 /// Connections open at once (more wait unaccepted), and how long a client has to send its
 /// request's headers: see [`crate::http`].
-pub const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
+pub(crate) const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
     max_connections: 256,
     header_read_timeout: Duration::from_secs(10),
 };
 /// Longest collector id text accepted in a path.
 const MAX_ID_CHARS: usize = 100;
 /// Collectors on one page of the register (`/?page=N`, `/api/v1/collectors?page=N`).
-pub const PAGE_SIZE: usize = 50;
+pub(crate) const PAGE_SIZE: usize = 50;
 
 /// What the site reads.
-pub struct Site {
+pub(crate) struct Site {
     /// The ledger (answer times).
     pub ledger: Ledger,
     /// The register.
@@ -69,7 +69,7 @@ const ANSWERS_KEPT: usize = 10_000;
 
 impl Site {
     /// Starts following the log into a fresh register (a background task until `cancel`).
-    pub fn start(
+    pub(crate) fn start(
         ledger: Ledger,
         network: network::Sources,
         k: u64,
@@ -110,7 +110,7 @@ impl Site {
     /// Page `page` (from 1) of the collectors, [`PAGE_SIZE`] to a page: named ones first (by
     /// name), then by id. Blocking: it reads whether each listed collector's feed is frozen
     /// (the handlers call it on a blocking thread: `collectors_page`).
-    pub fn collectors(&self, page: usize) -> (Vec<CollectorView>, html::Paging) {
+    pub(crate) fn collectors(&self, page: usize) -> (Vec<CollectorView>, html::Paging) {
         let now = now_ms();
         let page = page.max(1);
         let Ok(register) = self.register.read() else {
@@ -170,7 +170,7 @@ impl Site {
     }
 
     /// One collector with its answer times and policy history; `None` if not registered.
-    pub async fn collector(
+    pub(crate) async fn collector(
         self: &Arc<Self>,
         feed: &FeedId,
     ) -> Result<Option<CollectorView>, String> {
@@ -209,7 +209,7 @@ impl Site {
 }
 
 /// Serves the site on `listener` until `cancel`.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     site: Arc<Site>,
     cancel: CancellationToken,

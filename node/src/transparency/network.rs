@@ -15,7 +15,7 @@ use crate::log::witness::Witness;
 
 /// A checkpoint of a node's log.
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckpointView {
+pub(crate) struct CheckpointView {
     /// Entries in the log it commits to.
     pub size: u64,
     /// Merkle root, hex.
@@ -29,7 +29,7 @@ pub struct CheckpointView {
 
 /// A node of the network.
 #[derive(Debug, Clone, Serialize)]
-pub struct NodeView {
+pub(crate) struct NodeView {
     /// Its id (`node1…`).
     pub id: String,
     /// Who runs it, when the genesis file names it.
@@ -42,7 +42,7 @@ pub struct NodeView {
 
 /// Two checkpoints one node signed for the same log size with different roots.
 #[derive(Debug, Clone, Serialize)]
-pub struct ForkView {
+pub(crate) struct ForkView {
     /// The node that forked its log.
     pub node: String,
     /// Who runs it, when known.
@@ -56,7 +56,7 @@ pub struct ForkView {
 /// A collector or registrar that signed two different entries at one position of its feed:
 /// the proof is the two signed entries, which anyone can fetch by id and verify.
 #[derive(Debug, Clone, Serialize)]
-pub struct EquivocationView {
+pub(crate) struct EquivocationView {
     /// The feed (`col1…` or `reg1…`).
     pub feed: String,
     /// Its public name, when known.
@@ -71,7 +71,7 @@ pub struct EquivocationView {
 
 /// The network page.
 #[derive(Debug, Clone, Serialize)]
-pub struct NetworkView {
+pub(crate) struct NetworkView {
     /// Network id from the genesis file.
     pub network_id: String,
     /// Digest of the genesis file.
@@ -93,7 +93,7 @@ const MAX_FROZEN_LISTED: usize = 1000;
 
 /// Where the network page's facts come from.
 #[derive(Clone)]
-pub struct Sources {
+pub(crate) struct Sources {
     /// Network id.
     pub network_id: String,
     /// Genesis digest.
@@ -112,7 +112,7 @@ pub struct Sources {
 
 impl Sources {
     /// The network page as of now; `register` names collectors, `k` hides small counts.
-    pub async fn view(&self, register: &super::register::Shared, k: u64) -> NetworkView {
+    pub(crate) async fn view(&self, register: &super::register::Shared, k: u64) -> NetworkView {
         // Frozen feeds and their proofs are store reads: on a blocking thread.
         let (sources, shared) = (self.clone(), register.clone());
         let (equivocations, frozen_citizen_feeds) =

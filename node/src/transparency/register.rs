@@ -31,16 +31,16 @@ const READ_BATCH: usize = 4096;
 const POLL: Duration = Duration::from_millis(250);
 /// Policy versions of a collector kept in full in memory: the current one and the one before
 /// (to say what changed).
-pub const POLICIES_IN_MEMORY: usize = 2;
+pub(crate) const POLICIES_IN_MEMORY: usize = 2;
 /// Earlier policy versions a collector's page shows, newest first (read from the store).
-pub const HISTORY_SHOWN: usize = 20;
+pub(crate) const HISTORY_SHOWN: usize = 20;
 /// Policy entry ids kept per collector: the current version, the [`HISTORY_SHOWN`] before it,
 /// and the one before those (to say what the oldest shown changed).
 const POLICY_IDS_KEPT: usize = HISTORY_SHOWN + 2;
 
 /// One version of a collector's policy, as signed.
 #[derive(Debug, Clone)]
-pub struct PolicyVersion {
+pub(crate) struct PolicyVersion {
     /// The policy entry.
     pub id: EntryId,
     /// Its signed time, Unix ms.
@@ -51,7 +51,7 @@ pub struct PolicyVersion {
 
 /// What one registrar says of a collector, by its latest statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Standing {
+pub(crate) enum Standing {
     /// Accredited until (exclusive), Unix ms.
     Accredited {
         /// When the accreditation lapses.
@@ -70,7 +70,7 @@ pub enum Standing {
 
 /// Everything the register knows of one collector.
 #[derive(Debug, Clone, Default)]
-pub struct Collector {
+pub(crate) struct Collector {
     /// When its feed was created (signed time), Unix ms.
     pub since_ms: u64,
     /// Its latest policy versions in full, oldest first (at most [`POLICIES_IN_MEMORY`]).
@@ -99,7 +99,7 @@ pub struct Collector {
 
 impl Collector {
     /// Grants in force at `now_ms` (to the minute): not revoked, started, not ended.
-    pub fn grants_in_force(&self, now_ms: u64) -> u64 {
+    pub(crate) fn grants_in_force(&self, now_ms: u64) -> u64 {
         let minute = now_ms / MINUTE_MS;
         let not_started: u64 = self.starts.range(minute + 1..).map(|(_, n)| n).sum();
         let ended: u64 = self.ends.range(..=minute).map(|(_, n)| n).sum();
@@ -107,12 +107,12 @@ impl Collector {
     }
 
     /// The current policy, if it published one.
-    pub fn policy(&self) -> Option<&PolicyVersion> {
+    pub(crate) fn policy(&self) -> Option<&PolicyVersion> {
         self.recent.back()
     }
 
     /// The policy version before the current one, if any.
-    pub fn previous(&self) -> Option<&PolicyVersion> {
+    pub(crate) fn previous(&self) -> Option<&PolicyVersion> {
         self.recent
             .len()
             .checked_sub(2)
@@ -151,7 +151,7 @@ type Order = (bool, String, FeedId);
 
 /// The register: collectors by feed id, and how far into the log it has read.
 #[derive(Debug, Default)]
-pub struct Register {
+pub(crate) struct Register {
     /// The next arrival index to read.
     pub read_to: u64,
     /// Every collector that has a feed.
@@ -163,11 +163,11 @@ pub struct Register {
 }
 
 /// The register, shared between the follower and the HTTP handlers.
-pub type Shared = Arc<RwLock<Register>>;
+pub(crate) type Shared = Arc<RwLock<Register>>;
 
 impl Register {
     /// An empty register counting the statements of `registrars`.
-    pub fn new(registrars: HashSet<FeedId>) -> Self {
+    pub(crate) fn new(registrars: HashSet<FeedId>) -> Self {
         Self {
             registrars,
             ..Self::default()
@@ -176,7 +176,7 @@ impl Register {
 
     /// Takes one accepted entry into account. `grant_of` finds a revoked grant (same feed, earlier
     /// in the log), so revocations need no per-grant memory here.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         entry: &Entry,
         grant_of: impl FnOnce(&EntryId) -> Option<Entry>,
@@ -261,7 +261,7 @@ impl Register {
     }
 
     /// Page `page` (from 0) of `per_page` collectors in list order, and how many there are.
-    pub fn page(&self, page: usize, per_page: usize) -> (Vec<(FeedId, &Collector)>, usize) {
+    pub(crate) fn page(&self, page: usize, per_page: usize) -> (Vec<(FeedId, &Collector)>, usize) {
         let listed = self
             .order
             .iter()
@@ -275,7 +275,10 @@ impl Register {
 
 /// The policy versions with these entry ids, oldest first, read from the store (a collector's
 /// page shows more of its history than the register keeps in memory). Blocking.
-pub fn read_policies(ledger: &Ledger, ids: &[EntryId]) -> Result<Vec<PolicyVersion>, LedgerError> {
+pub(crate) fn read_policies(
+    ledger: &Ledger,
+    ids: &[EntryId],
+) -> Result<Vec<PolicyVersion>, LedgerError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some((_, entry)) = ledger.entry(id)?
@@ -294,7 +297,7 @@ pub fn read_policies(ledger: &Ledger, ids: &[EntryId]) -> Result<Vec<PolicyVersi
 /// Reads `ledger`'s arrival log into `register` from where it stopped, until it is caught up or
 /// `cancel` fires; then follows new entries. Entries that cannot be read are logged and skipped
 /// (the store check is the place that refuses a damaged store, not the page).
-pub async fn follow(ledger: Ledger, register: Shared, cancel: CancellationToken) {
+pub(crate) async fn follow(ledger: Ledger, register: Shared, cancel: CancellationToken) {
     loop {
         let from = register.read().map(|r| r.read_to).unwrap_or(u64::MAX);
         let caught_up = from >= ledger.stats().log_size;

@@ -16,7 +16,7 @@ use crate::ledger::AnswerStats;
 /// A published count: exact when at least k, otherwise only that it is below k.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Count {
+pub(crate) enum Count {
     /// The count (>= k).
     Exactly(u64),
     /// Fewer than this (k); zero included, so "none" and "one person" look the same.
@@ -25,17 +25,12 @@ pub enum Count {
 
 impl Count {
     /// `n` as published under threshold `k`.
-    pub fn of(n: u64, k: u64) -> Count {
+    pub(crate) fn of(n: u64, k: u64) -> Count {
         if n >= k {
             Count::Exactly(n)
         } else {
             Count::FewerThan(k)
         }
-    }
-
-    /// Whether the exact value is published.
-    pub fn is_exact(self) -> bool {
-        matches!(self, Count::Exactly(_))
     }
 }
 
@@ -50,7 +45,7 @@ impl std::fmt::Display for Count {
 
 /// A vocabulary term: its short name and what it means.
 #[derive(Debug, Clone, Serialize)]
-pub struct Term {
+pub(crate) struct Term {
     /// Short name (`location`, `research`, ...), as the wallet spells it.
     pub name: &'static str,
     /// What it means, in plain words.
@@ -59,7 +54,7 @@ pub struct Term {
 
 /// A collector's policy in plain words.
 #[derive(Debug, Clone, Serialize)]
-pub struct PolicyView {
+pub(crate) struct PolicyView {
     /// Version (1, 2, ...).
     pub version: u32,
     /// The policy entry's id (`ent1…`).
@@ -90,7 +85,7 @@ pub struct PolicyView {
 
 /// What one registrar says of a collector.
 #[derive(Debug, Clone, Serialize)]
-pub struct StandingView {
+pub(crate) struct StandingView {
     /// The registrar's id (`reg1…`).
     pub registrar: String,
     /// Its public name, if the network's genesis gives one.
@@ -105,7 +100,7 @@ pub struct StandingView {
 
 /// How a collector answers requests and erasure demands.
 #[derive(Debug, Clone, Serialize)]
-pub struct AnswersView {
+pub(crate) struct AnswersView {
     /// Requests and revocations asking for erasure it received.
     pub received: Count,
     /// Of which it acknowledged with a signed answer.
@@ -125,7 +120,7 @@ pub struct AnswersView {
 
 /// One collector on the register.
 #[derive(Debug, Clone, Serialize)]
-pub struct CollectorView {
+pub(crate) struct CollectorView {
     /// Its id (`col1…`).
     pub id: String,
     /// Its public name (from its current policy).
@@ -157,7 +152,7 @@ pub struct CollectorView {
 }
 
 /// Everything needed to describe a collector, taken from the register under its lock.
-pub struct CollectorFacts<'a> {
+pub(crate) struct CollectorFacts<'a> {
     /// The collector's feed.
     pub feed: FeedId,
     /// Its register entry.
@@ -174,7 +169,7 @@ pub struct CollectorFacts<'a> {
 
 impl CollectorFacts<'_> {
     /// The register line (no history, no answer times).
-    pub fn summary(&self) -> CollectorView {
+    pub(crate) fn summary(&self) -> CollectorView {
         let c = self.collector;
         let k = self.k;
         let standing: Vec<StandingView> = c
@@ -207,7 +202,7 @@ impl CollectorFacts<'_> {
     /// The collector's own page: the summary, its answer record and its policy history, from
     /// `history` (its latest policy versions, oldest first, as read from the store; see
     /// [`super::register::read_policies`]).
-    pub fn detail(
+    pub(crate) fn detail(
         &self,
         answers: &AnswerStats,
         deadline: Duration,
@@ -304,7 +299,7 @@ fn policy_view(v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView 
 }
 
 /// What changed between two versions of a policy, one plain sentence per change.
-pub fn changes(old: &Policy, new: &Policy) -> Vec<String> {
+pub(crate) fn changes(old: &Policy, new: &Policy) -> Vec<String> {
     let mut out = Vec::new();
     let purposes = |a: &Policy, b: &Policy| -> Vec<&'static str> {
         a.purposes
@@ -380,7 +375,7 @@ pub fn changes(old: &Policy, new: &Policy) -> Vec<String> {
 }
 
 /// A purpose as a term.
-pub fn purpose_term(p: Purpose) -> Term {
+pub(crate) fn purpose_term(p: Purpose) -> Term {
     Term {
         name: p.name(),
         meaning: p.plain(),
@@ -388,7 +383,7 @@ pub fn purpose_term(p: Purpose) -> Term {
 }
 
 /// A data category as a term.
-pub fn category_term(c: DataCategory) -> Term {
+pub(crate) fn category_term(c: DataCategory) -> Term {
     Term {
         name: c.name(),
         meaning: c.plain(),
@@ -396,7 +391,7 @@ pub fn category_term(c: DataCategory) -> Term {
 }
 
 /// A request kind as a term.
-pub fn request_term(r: RequestKind) -> Term {
+pub(crate) fn request_term(r: RequestKind) -> Term {
     Term {
         name: r.name(),
         meaning: r.plain(),
@@ -404,14 +399,14 @@ pub fn request_term(r: RequestKind) -> Term {
 }
 
 /// Unix ms as an RFC 3339 UTC time to the second.
-pub fn date(ms: u64) -> String {
+pub(crate) fn date(ms: u64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.min(253_402_300_799_000));
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// The vocabulary, for the rights page and `/api/v1/vocabulary`.
 #[derive(Debug, Clone, Serialize)]
-pub struct Vocabulary {
+pub(crate) struct Vocabulary {
     /// Purposes a collector may ask consent for.
     pub purposes: Vec<Term>,
     /// Data categories.
@@ -422,7 +417,7 @@ pub struct Vocabulary {
 
 impl Vocabulary {
     /// The vocabulary of this protocol version.
-    pub fn current() -> Self {
+    pub(crate) fn current() -> Self {
         Self {
             purposes: Purpose::ALL.iter().copied().map(purpose_term).collect(),
             categories: DataCategory::ALL
