@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use consent_node::Node;
 use consent_node::config::Config;
 use consent_node::genesis::Genesis;
-use consent_node::ledger::now_ms;
 use consent_proto::Entry;
 use consent_proto::entry::Author;
 use consent_proto::fixtures::{self, DAY, T0};
@@ -327,7 +326,7 @@ async fn catch_up_and_anti_entropy(net: &Network, count: usize) -> anyhow::Resul
         .collect();
     submit_all(&channels[..1], &extra, 10).await?;
     let (a0, b0) = (pa.status().await, pb.status().await);
-    let healed_ms = now_ms();
+    let healed_ms = consent_node::clock::Clock::system().now_ms();
     pa.unblock(pb.peer_id()).await;
     pb.unblock(pa.peer_id()).await;
     for addr in pa.listen_addrs() {

@@ -10,6 +10,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Debug, Default)]
 pub struct Clock(Option<Arc<AtomicU64>>);
 
+/// Two clocks are equal when both are the system clock, or both are the same manual clock (one
+/// shared cell, not merely the same reading).
+impl PartialEq for Clock {
+    fn eq(&self, other: &Clock) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Clock {}
+
 impl Clock {
     /// The system clock.
     pub fn system() -> Clock {
@@ -77,6 +91,19 @@ mod tests {
         assert_eq!(clock.now_ms(), 1_500, "but never goes back");
         assert!(clock.set(9_000));
         assert_eq!(shared.now_ms(), 9_000);
+    }
+
+    #[test]
+    fn clocks_are_equal_when_they_are_the_same_clock() {
+        assert_eq!(Clock::system(), Clock::default());
+        let manual = Clock::manual(5);
+        assert_eq!(manual, manual.clone());
+        assert_ne!(
+            manual,
+            Clock::manual(5),
+            "another cell, though it reads the same"
+        );
+        assert_ne!(manual, Clock::system());
     }
 
     #[test]

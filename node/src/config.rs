@@ -46,6 +46,10 @@ pub struct Config {
     pub transparency: TransparencySection,
     /// Admin calls (on the metrics listener).
     pub admin: AdminSection,
+    /// The node's clock: the system clock, unless a test hands the node a manual one to move.
+    /// Not part of the file.
+    #[serde(skip)]
+    pub clock: crate::clock::Clock,
 }
 
 /// `[admin]`
@@ -253,6 +257,7 @@ impl Default for Config {
             metrics: MetricsSection::default(),
             transparency: TransparencySection::default(),
             admin: AdminSection::default(),
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -360,6 +365,7 @@ impl Config {
             max_pending: self.ledger.max_pending,
             pending_ttl_ms: self.ledger.pending_ttl.as_millis() as u64,
             max_group_entries: self.ledger.max_group_entries,
+            clock: self.clock.clone(),
             ..crate::ledger::LedgerConfig::default()
         }
     }

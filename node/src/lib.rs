@@ -4,6 +4,8 @@
 //! protocol). Every entry, from a client or a peer, goes through the same single write path.
 //!
 //! # Layout
+//! - [`clock`]: the node's wall clock (the system's; a manual one that tests move). A leaf:
+//!   handed to the ledger in its config, read through [`ledger::Ledger::now_ms`].
 //! - [`config`]: TOML configuration and its defaults (a working dev setup).
 //! - [`genesis`]: the network genesis file (network id, registrars, bootstrap peers, members).
 //! - [`members`]: the network's member nodes, as the genesis lists them.
@@ -31,6 +33,7 @@
 #![warn(unreachable_pub)]
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod genesis;
 pub(crate) mod http;

@@ -7,6 +7,7 @@
 
 mod byzantine;
 mod cache;
+mod clock;
 mod decisions;
 mod forks;
 mod interop;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use consent_client::collector::{Bearer, SessionClient};
 use consent_node::Node;
+use consent_node::clock::Clock;
 use consent_node::config::Config;
 use consent_node::genesis::Genesis;
 use consent_proto::Entry;
@@ -23,6 +24,9 @@ pub struct TestNode {
     pub bootstrap: Vec<String>,
     /// Its data directory (kept across restarts).
     pub dir: PathBuf,
+    /// The node's clock (kept across restarts): the system clock, or a manual one the test
+    /// moves ([`TestNode::start_with_clock`]).
+    pub clock: Clock,
     genesis_path: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -74,6 +78,12 @@ pub fn fixture_genesis() -> Genesis {
 impl TestNode {
     /// Starts a node on 127.0.0.1:0 in a fresh temporary directory.
     pub async fn start(genesis: &Genesis) -> TestNode {
+        TestNode::start_with_clock(genesis, Clock::system()).await
+    }
+
+    /// [`TestNode::start`] with `clock` as the node's clock: a manual one
+    /// (`Clock::manual`) lets the test move the node's time instead of waiting for it.
+    pub async fn start_with_clock(genesis: &Genesis, clock: Clock) -> TestNode {
         // Logs when RUST_LOG is set (e.g. RUST_LOG=consent_node=debug).
         if std::env::var_os("RUST_LOG").is_some() {
             let _ = tracing_subscriber::fmt()
@@ -88,6 +98,7 @@ impl TestNode {
             bootstrap: Vec::new(),
             node: None,
             dir,
+            clock,
             genesis_path,
             _temp: Some(temp),
         };
@@ -117,6 +128,7 @@ impl TestNode {
             bootstrap: peers.iter().flat_map(|p| p.p2p_addrs()).collect(),
             node: None,
             dir,
+            clock: Clock::system(),
             genesis_path,
             _temp: Some(temp),
         };
@@ -171,6 +183,7 @@ impl TestNode {
                 bootstrap: self.bootstrap.clone(),
                 ..Default::default()
             },
+            clock: self.clock.clone(),
             ..Config::default()
         }
     }

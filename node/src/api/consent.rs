@@ -24,7 +24,7 @@ use super::auth::{Session, Sessions};
 use super::blocking::{Cancel, Limiter};
 use super::error::{self, id32};
 use super::{evidence, watch};
-use crate::ledger::{Ledger, now_ms};
+use crate::ledger::Ledger;
 use crate::log::checkpoints::Checkpoints;
 
 /// The Consent service.
@@ -75,7 +75,12 @@ impl ConsentService {
     /// The session a call presents (see [`Sessions::session`]).
     async fn session(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Session, Status> {
         self.sessions
-            .session(self.ledger(), &self.limiter, metadata, now_ms())
+            .session(
+                self.ledger(),
+                &self.limiter,
+                metadata,
+                self.ledger().now_ms(),
+            )
             .await
     }
 }
@@ -251,7 +256,7 @@ impl pb::consent_server::Consent for ConsentService {
                 &r.node_key,
                 r.time_ms,
                 &r.signature,
-                now_ms(),
+                self.ledger().now_ms(),
             )
             .await?;
         Ok(Response::new(pb::AuthenticateResponse {
@@ -265,7 +270,7 @@ impl pb::consent_server::Consent for ConsentService {
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let session = self.session(request.metadata()).await?;
-        let now = now_ms();
+        let now = self.ledger().now_ms();
         let started = std::time::Instant::now();
         let request = request.into_inner();
         let query = question(&session, &request, now)?;
@@ -334,7 +339,7 @@ impl pb::consent_server::Consent for ConsentService {
         request: Request<pb::CheckBatchRequest>,
     ) -> Result<Response<pb::CheckBatchResponse>, Status> {
         let session = self.session(request.metadata()).await?;
-        let now = now_ms();
+        let now = self.ledger().now_ms();
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
             return Err(error::check_batch_size(checks.len()));

@@ -15,7 +15,7 @@ use tonic::{Code, Request, Response, Status};
 
 use super::blocking::read;
 use super::error::{self, id32, rejection, required};
-use crate::ledger::{Ledger, Outcome, now_ms};
+use crate::ledger::{Ledger, Outcome};
 
 /// The Ledger service.
 pub(crate) struct LedgerService {
@@ -40,7 +40,12 @@ impl LedgerService {
                         pb::SubmitStatus::Duplicate
                     } as i32,
                     entry_id: b(id),
-                    receipt: Some(receipt::sign(&self.node_key, *id, *index, now_ms())),
+                    receipt: Some(receipt::sign(
+                        &self.node_key,
+                        *id,
+                        *index,
+                        self.ledger.now_ms(),
+                    )),
                     missing: Bytes::new(),
                 })
             }

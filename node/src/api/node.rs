@@ -10,7 +10,7 @@ use consent_proto::pb;
 use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
 
-use crate::ledger::{Ledger, now_ms};
+use crate::ledger::Ledger;
 use crate::log::witness::Witness;
 
 /// Most connected peers listed in `Status` (by peer id; the node keeps at most 256 connections).
@@ -87,8 +87,8 @@ impl pb::node_server::Node for NodeService {
             &request.get_ref().collector,
         )?);
         // A few store reads: off the async threads.
-        let ledger = self.ledger.clone();
-        let stats = tokio::task::spawn_blocking(move || ledger.answer_stats(&collector, now_ms()))
+        let (ledger, now) = (self.ledger.clone(), self.ledger.now_ms());
+        let stats = tokio::task::spawn_blocking(move || ledger.answer_stats(&collector, now))
             .await
             .map_err(|_| super::error::shutting_down())??;
         Ok(Response::new(pb::AnswerTimesResponse {
@@ -140,7 +140,7 @@ impl pb::node_server::Node for NodeService {
             pending: stats.pending,
             frozen_feeds: stats.frozen,
             store_bytes,
-            time_ms: now_ms(),
+            time_ms: self.ledger.now_ms(),
             peers: p2p.peers.len() as u32,
             peer_id: self
                 .info

@@ -49,7 +49,7 @@ use tonic::Status;
 use super::auth::Session;
 use super::blocking::Limiter;
 use super::error;
-use crate::ledger::{Ledger, LedgerError, now_ms};
+use crate::ledger::{Ledger, LedgerError};
 
 /// Events read from the store per step.
 const PAGE: usize = 512;
@@ -319,7 +319,7 @@ pub(crate) async fn run(
     heartbeat: Duration,
     out: Outbox,
 ) {
-    let left = Duration::from_millis(session.expires_ms.saturating_sub(now_ms()));
+    let left = Duration::from_millis(session.expires_ms.saturating_sub(ledger.now_ms()));
     let mut stream = Watch {
         ledger,
         limiter,
@@ -388,7 +388,7 @@ impl Watch {
                         kind: pb::WatchKind::Heartbeat as i32,
                         cursor: self.cursor.encode(),
                         log_size: self.ledger.stats().log_size,
-                        time_ms: now_ms(),
+                        time_ms: self.ledger.now_ms(),
                         ..Default::default()
                     };
                     self.send(event).await?;
@@ -402,7 +402,7 @@ impl Watch {
     /// facts, or on a miss from the store on a blocking thread (under the limiter, and no later
     /// than the session's end).
     async fn check_session(&mut self) -> Result<(), End> {
-        let now = now_ms();
+        let now = self.ledger.now_ms();
         if Instant::now() >= self.ends || self.session.expires_ms <= now {
             return Err(End::Status(Session::expired()));
         }
@@ -514,7 +514,7 @@ impl Watch {
                     cursor: self.cursor.encode(),
                     feed: Bytes::copy_from_slice(&feed.0),
                     log_size: self.ledger.stats().log_size,
-                    time_ms: now_ms(),
+                    time_ms: self.ledger.now_ms(),
                     ..Default::default()
                 };
                 self.send(event).await?;
@@ -528,7 +528,7 @@ impl Watch {
 
     async fn send_expiries(&mut self) -> Result<(), End> {
         let collector = self.session.collector;
-        let now = now_ms();
+        let now = self.ledger.now_ms();
         loop {
             self.check_session().await?;
             let after = self.cursor.expired_through;
@@ -576,7 +576,7 @@ fn event(
         index,
         entry: Some(entry.to_signed()),
         log_size: ledger.stats().log_size,
-        time_ms: now_ms(),
+        time_ms: ledger.now_ms(),
         ..Default::default()
     };
     let id = |e: &EntryId| Bytes::copy_from_slice(&e.0);
@@ -659,7 +659,7 @@ mod tests {
     fn session(collector: &Author, ttl_ms: u64) -> Session {
         Session {
             collector: collector.feed(),
-            expires_ms: now_ms() + ttl_ms,
+            expires_ms: crate::clock::Clock::system().now_ms() + ttl_ms,
             key: fingerprint(&collector.key().public()),
         }
     }

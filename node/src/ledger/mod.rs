@@ -36,6 +36,7 @@ pub use self::stats::{Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Item, Outcome};
 use self::writer::{Job, Writer};
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{KvStore, StoreError};
 
@@ -64,14 +65,6 @@ pub fn head_digest(feed: &[u8; 32], seq: u64, head: &[u8; 32], frozen: bool) -> 
     let mut out = [0u8; 16];
     out.copy_from_slice(&h.finalize().as_bytes()[..16]);
     out
-}
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Ledger failures. Their text is for the node's log and its operator; the API maps them to a
@@ -109,6 +102,10 @@ pub struct LedgerConfig {
     /// Where the writer counts entries by outcome, and the API its checks (created by the
     /// node, which also serves it; a fresh registry by default).
     pub metrics: Arc<Metrics>,
+    /// The node's clock: arrival times, validation against the future, pending time-outs, and
+    /// every "now" read through [`Ledger::now_ms`] (the system clock by default; tests move a
+    /// manual one).
+    pub clock: Clock,
 }
 
 impl Default for LedgerConfig {
@@ -119,6 +116,7 @@ impl Default for LedgerConfig {
             max_group_entries: 8_192,
             queue_depth: 1_024,
             metrics: Arc::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -141,6 +139,7 @@ pub struct Ledger {
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
+    clock: Clock,
     registrars: Arc<HashSet<FeedId>>,
     tx: mpsc::Sender<Job>,
     caches: Arc<decisions::Caches>,
@@ -166,6 +165,7 @@ impl Ledger {
             .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
         let stats = Arc::new(Stats::default());
         let metrics = Arc::clone(&config.metrics);
+        let clock = config.clock.clone();
         let registrars = Arc::new(registrars);
         let tree = Arc::new(tree::LogTree::new(tree, Arc::clone(&store)));
         let (tx, rx) = mpsc::channel(config.queue_depth);
@@ -188,6 +188,7 @@ impl Ledger {
                 store,
                 stats,
                 metrics,
+                clock,
                 registrars,
                 tx,
                 caches: Arc::default(),
@@ -343,6 +344,16 @@ impl Ledger {
         &self.metrics
     }
 
+    /// The node's clock (the one the ledger was opened with).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The node's time now, Unix ms (its clock's).
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
     /// The live counters (for metrics read at scrape time).
     pub fn counters(&self) -> &Stats {
         &self.stats
@@ -423,7 +434,7 @@ impl Ledger {
     pub fn heard_from_peer(&self) {
         self.stats
             .peer_contact_ms
-            .fetch_max(now_ms(), Ordering::Relaxed);
+            .fetch_max(self.now_ms(), Ordering::Relaxed);
     }
 
     /// When the node last heard from a peer, Unix ms (0: never).

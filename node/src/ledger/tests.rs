@@ -9,6 +9,7 @@ use consent_proto::validate::Verdict;
 use consent_proto::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
 
 use super::{Ledger, LedgerConfig, Outcome};
+use crate::clock::Clock;
 use crate::store::KvStore;
 use crate::store::memory::MemoryStore;
 
@@ -22,8 +23,11 @@ fn open(config: LedgerConfig) -> (Ledger, super::WriterThread, fixtures::Scene) 
 
 #[tokio::test]
 async fn pending_entries_time_out() {
+    const TTL: u64 = 60_000;
+    let clock = Clock::manual(T0 + DAY);
     let (ledger, writer, _) = open(LedgerConfig {
-        pending_ttl_ms: 0,
+        pending_ttl_ms: TTL,
+        clock: clock.clone(),
         ..LedgerConfig::default()
     });
     let (mut c, _) = fixtures::author(Role::Citizen, "orphan", T0);
@@ -35,9 +39,15 @@ async fn pending_entries_time_out() {
     let out = ledger.submit(vec![e]).await.expect("submit");
     assert!(matches!(out[0], Outcome::Pending { .. }));
     assert_eq!(ledger.stats().pending, 1);
-    std::thread::sleep(std::time::Duration::from_millis(2));
+    // Kept for its whole time-out...
+    clock.advance(TTL);
     ledger.tick().await;
     // The tick is processed in order: an empty submission after it sees its effect.
+    ledger.submit(vec![]).await.expect("barrier");
+    assert_eq!(ledger.stats().pending, 1, "kept for its whole time-out");
+    // ...and dropped once it is over.
+    clock.advance(1);
+    ledger.tick().await;
     ledger.submit(vec![]).await.expect("barrier");
     assert_eq!(ledger.stats().pending, 0);
     ledger.shutdown().await;
@@ -51,7 +61,7 @@ async fn the_store_agrees_with_the_reference_ledger() {
     // ledger gives the same verdicts and the same decisions.
     let (ledger, writer, mut scene) = open(LedgerConfig::default());
     let mut reference = MemoryLedger::new([scene.registrar.feed()]);
-    let now = super::now_ms();
+    let now = ledger.now_ms();
     let mut entries = scene.entries.clone();
     let mut citizens = Vec::new();
     for i in 0..40 {
@@ -151,7 +161,7 @@ async fn cached_collector_facts_follow_suspension_and_reaccreditation() {
         collector,
         purpose: P::ServiceProvision,
         category: C::Location,
-        at_ms: super::now_ms(),
+        at_ms: Clock::system().now_ms(),
     };
     // The collector is checked before its registrar exists: not accredited, and cached so.
     ledger
@@ -191,7 +201,7 @@ async fn cached_collector_facts_follow_suspension_and_reaccreditation() {
     let a = fixtures::append(
         &mut scene.registrar,
         T0 + 2 * DAY,
-        fixtures::accredit(collector, super::now_ms() + DAY),
+        fixtures::accredit(collector, ledger.now_ms() + DAY),
     );
     ledger.submit(vec![a]).await.expect("re-accredit");
     assert_eq!(reason(&ledger), consent_proto::pb::Reason::Granted);
@@ -316,7 +326,7 @@ async fn thousands_of_grants_to_one_collector_bound_the_work_of_every_check() {
 
     let (ledger, writer, scene) = open(LedgerConfig::default());
     let collector = scene.collector.feed();
-    let now = super::now_ms();
+    let now = ledger.now_ms();
     let mut reference = MemoryLedger::new([scene.registrar.feed()]);
     let mut entries = scene.entries.clone();
     // The heavy citizen: one grant for service provision, then 5,000 for research only.

@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use consent_proto::keys::{PublicKey, SecretKey};
 use consent_proto::note::{Checkpoint, MAX_SIGNATURES, NODE_PREFIX, NoteSignature, SignedNote};
 
-use crate::ledger::{Ledger, LedgerError, now_ms};
+use crate::ledger::{Ledger, LedgerError};
 use crate::members::Members;
 
 /// The node's checkpoints; clones share them.
@@ -136,7 +136,7 @@ impl Checkpoints {
                 origin: self.0.origin.clone(),
                 size: durable,
                 root,
-                time_ms: now_ms(),
+                time_ms: ledger.now_ms(),
             },
             &self.0.key,
         )))
@@ -157,7 +157,7 @@ impl Checkpoints {
                 origin: self.0.origin.clone(),
                 size,
                 root,
-                time_ms: now_ms(),
+                time_ms: ledger.now_ms(),
             },
             &self.0.key,
         ))

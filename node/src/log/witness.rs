@@ -30,7 +30,7 @@ use consent_proto::keys::SecretKey;
 use consent_proto::merkle::{self, Hash};
 use consent_proto::note::{NODE_PREFIX, SignedNote, key_of};
 
-use crate::ledger::{Ledger, LedgerError, now_ms};
+use crate::ledger::{Ledger, LedgerError};
 use crate::members::Members;
 
 /// Most origins that are not members whose latest cosigned checkpoint is kept.
@@ -351,7 +351,8 @@ impl Witness {
             return Ok((Seen::Invalid("a proof from another size than asked"), None));
         }
         // Consistent (or first seen): cosign.
-        let cosignature = note.cosignature(&self.0.name, &self.0.key, now_ms() / 1000);
+        let now_s = self.0.ledger.now_ms() / 1000;
+        let cosignature = note.cosignature(&self.0.name, &self.0.key, now_s);
         let mut cosigned = note.clone();
         cosigned.signatures = vec![cosignature];
         let member = self.0.members.contains(&origin);

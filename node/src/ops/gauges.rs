@@ -166,7 +166,7 @@ impl Gauges {
         self.peer_contact_age_seconds.set(if contact == 0 {
             -1.0
         } else {
-            crate::ledger::now_ms().saturating_sub(contact) as f64 / 1000.0
+            ledger.now_ms().saturating_sub(contact) as f64 / 1000.0
         });
         self.read_memory(ledger);
         if let Some(p2p) = p2p {

@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::ledger::{ANSWER_DEADLINE, AnswerStats, Ledger, now_ms};
+use crate::ledger::{ANSWER_DEADLINE, AnswerStats, Ledger};
 use html::Frame;
 use view::{CollectorFacts, CollectorView, Vocabulary};
 
@@ -111,7 +111,7 @@ impl Site {
     /// name), then by id. Blocking: it reads whether each listed collector's feed is frozen
     /// (the handlers call it on a blocking thread: `collectors_page`).
     pub(crate) fn collectors(&self, page: usize) -> (Vec<CollectorView>, html::Paging) {
-        let now = now_ms();
+        let now = self.ledger.now_ms();
         let page = page.max(1);
         let Ok(register) = self.register.read() else {
             return (
@@ -155,8 +155,8 @@ impl Site {
         {
             return Ok(stats.clone());
         }
-        let site = self.clone();
-        let stats = tokio::task::spawn_blocking(move || site.ledger.answer_stats(&feed, now_ms()))
+        let (site, now) = (self.clone(), self.ledger.now_ms());
+        let stats = tokio::task::spawn_blocking(move || site.ledger.answer_stats(&feed, now))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -174,7 +174,7 @@ impl Site {
         self: &Arc<Self>,
         feed: &FeedId,
     ) -> Result<Option<CollectorView>, String> {
-        let now = now_ms();
+        let now = self.ledger.now_ms();
         let Some(ids) = self.register.read().ok().and_then(|r| {
             r.collectors
                 .get(feed)
@@ -387,7 +387,7 @@ fn envelope_value(site: &Site, key: &str, data: impl serde::Serialize) -> serde_
     serde_json::json!({
         "network_id": site.network.network_id,
         "k_threshold": site.k,
-        "generated_at": view::date(now_ms()),
+        "generated_at": view::date(site.ledger.now_ms()),
         "complete": frame.catching_up.is_none(),
         key: data,
     })

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::staged::Staged;
 use super::tables::{self, Awaited, PendingRecord, ProofRecord, meta};
 use super::tree::LogTree;
-use super::{LedgerConfig, LedgerError, Stats, now_ms};
+use super::{LedgerConfig, LedgerError, Stats};
 
 mod answers;
 mod append;
@@ -309,7 +309,8 @@ impl Writer {
     }
 
     fn commit(&mut self, jobs: Vec<Job>) {
-        self.commit_at(jobs, now_ms());
+        let now = self.config.clock.now_ms();
+        self.commit_at(jobs, now);
     }
 
     /// Commits `jobs` as if the node's clock read `now` (the time entries arrive at, and that
@@ -697,7 +698,8 @@ impl Writer {
 impl Writer {
     /// Processes and commits items synchronously (store replays and checks).
     pub(crate) fn replay(&mut self, items: Vec<Item>) -> Result<Vec<Outcome>, StoreError> {
-        self.replay_at(items, now_ms())
+        let now = self.config.clock.now_ms();
+        self.replay_at(items, now)
     }
 
     /// [`Self::replay`] with the node's clock reading `now` (tests of what arrival times change).

@@ -42,7 +42,7 @@ use super::cosigning::LogParts;
 use super::discipline::{Discipline, Offence, Pace, Sentence};
 use super::protocol::{SyncRequest, SyncResponse};
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
-use crate::ledger::{Ledger, now_ms};
+use crate::ledger::Ledger;
 
 mod cosign;
 mod ingest;
@@ -396,10 +396,11 @@ impl Task {
 
     /// The top-level digests were compared with `peer`: in sync if none differ.
     fn compared(&mut self, peer: PeerId, differing: usize) {
+        let now = self.ledger.now_ms();
         if differing == 0
             && let Some(state) = self.peers.get_mut(&peer)
         {
-            state.in_sync_ms = now_ms();
+            state.in_sync_ms = now;
             state.lag_feeds = 0;
         }
     }
@@ -545,7 +546,7 @@ impl Task {
     /// Starts an anti-entropy round with `peer`: compare the top-level digests.
     fn start_round(&mut self, peer: PeerId) {
         tracing::debug!(%peer, "anti-entropy round");
-        let now = now_ms();
+        let now = self.ledger.now_ms();
         self.last_round_ms = now;
         if let Some(state) = self.peers.get_mut(&peer) {
             state.last_round_ms = now;
@@ -603,9 +604,10 @@ impl Task {
                 peer_id, endpoint, ..
             } => {
                 tracing::debug!(%peer_id, "peer connected");
+                let now = self.ledger.now_ms();
                 self.peers.entry(peer_id).or_insert_with(|| PeerState {
                     address: endpoint.get_remote_address().to_string(),
-                    connected_ms: now_ms(),
+                    connected_ms: now,
                     ..PeerState::default()
                 });
             }
