@@ -146,43 +146,7 @@ impl Default for P2pSection {
     }
 }
 
-/// Storage engines behind the `KvStore` trait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// fjall 3 (LSM tree), in `<data_dir>/fjall`: the default for new data directories. Its
-    /// memory is bounded (memtable and block cache) where sled's grows with the log, and it
-    /// ingests ~1.6x faster in a third of the disk (docs/benchmarks.md).
-    Fjall,
-    /// sled 0.34 (B-tree), in `<data_dir>/store`: what data directories created before fjall
-    /// became the default hold.
-    Sled,
-}
-
-impl Engine {
-    /// Subdirectory of the data directory holding this engine's files.
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            Engine::Sled => "store",
-            Engine::Fjall => "fjall",
-        }
-    }
-
-    /// The engine whose store `data_dir` holds, if any (both: the first, fjall).
-    pub fn found_in(data_dir: &std::path::Path) -> Option<Engine> {
-        [Engine::Fjall, Engine::Sled]
-            .into_iter()
-            .find(|e| data_dir.join(e.dir_name()).exists())
-    }
-
-    /// The engine to open `data_dir` with: the one asked for, else the one the directory
-    /// already holds, else fjall.
-    pub fn resolve(asked: Option<Engine>, data_dir: &std::path::Path) -> Engine {
-        asked
-            .or_else(|| Engine::found_in(data_dir))
-            .unwrap_or(Engine::Fjall)
-    }
-}
+pub use crate::store::Engine;
 
 /// `[store]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

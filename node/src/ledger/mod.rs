@@ -5,6 +5,7 @@
 
 pub mod answers;
 mod decisions;
+mod engine;
 pub mod fsck;
 mod log_reads;
 mod log_rows;
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
 pub use self::decisions::View;
+pub use self::engine::{OpenError, open_store};
 use self::staged::Staged;
 pub use self::stats::{Memory, Stats, StatsSnapshot};
 use self::tables::meta;

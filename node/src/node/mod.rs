@@ -7,23 +7,19 @@
 //! finish and flush, close the store. [`files`] owns the address files that say where it listens.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use consent_proto::keys::PublicKey;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Engine;
 use crate::ledger::{Ledger, LedgerError};
 use crate::p2p::P2pHandle;
-use crate::store::fjall::FjallStore;
-use crate::store::sled::SledStore;
-use crate::store::{KvStore, StoreError};
 
 mod files;
 mod start;
 mod stop;
 
+pub use crate::ledger::{OpenError, open_store};
 pub use files::{ADDR_FILE, METRICS_ADDR_FILE, P2P_ADDR_FILE, SITE_ADDR_FILE};
 
 /// Why a node could not start.
@@ -92,48 +88,6 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// Why the store in a data directory could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// The directory holds a store of the other engine.
-    #[error(
-        "this data directory holds a {found:?} store ({}); set [store] engine = \"{}\" or use another --data-dir",
-        .path.display(),
-        format!("{:?}", .found).to_lowercase()
-    )]
-    OtherEngine {
-        /// The engine whose store is there.
-        found: Engine,
-        /// Its directory.
-        path: std::path::PathBuf,
-    },
-    /// The engine could not open its store (locked by another process, I/O, ...).
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Opens the configured engine's store in the data directory, refusing a directory that holds a
-/// store of the other engine.
-pub fn open_store(
-    data_dir: &std::path::Path,
-    asked: Option<Engine>,
-) -> Result<Arc<dyn KvStore>, OpenError> {
-    let engine = Engine::resolve(asked, data_dir);
-    for other in [Engine::Sled, Engine::Fjall] {
-        if other != engine && data_dir.join(other.dir_name()).exists() {
-            return Err(OpenError::OtherEngine {
-                found: other,
-                path: data_dir.join(other.dir_name()),
-            });
-        }
-    }
-    let dir = data_dir.join(engine.dir_name());
-    Ok(match engine {
-        Engine::Sled => Arc::new(SledStore::open(&dir)?),
-        Engine::Fjall => Arc::new(FjallStore::open(&dir)?),
-    })
 }
 
 /// A running node.
