@@ -62,7 +62,7 @@ pub enum StartError {
     P2p(#[from] crate::p2p::P2pError),
     /// The admin token.
     #[error("{0}")]
-    Admin(String),
+    Admin(#[from] crate::ops::admin::TokenFileError),
     /// The ledger refused the store.
     #[error(transparent)]
     Ledger(#[from] LedgerError),

@@ -172,7 +172,7 @@ fn admin_access(config: &Config) -> Result<Option<crate::ops::admin::Access>, St
     match config.admin.enabled && config.metrics.enabled {
         true => crate::ops::admin::Access::from_token_file(config.admin.token_file.as_deref())
             .map(Some)
-            .map_err(StartError::Admin),
+            .map_err(StartError::from),
         false => Ok(None),
     }
 }

@@ -51,29 +51,59 @@ pub enum Access {
     Token(blake3::Hash),
 }
 
+/// Why `[admin] token_file` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFileError {
+    /// The file cannot be read.
+    #[error("admin token file {}: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is larger than a token file may be.
+    #[error("admin token file {} is {len} bytes; the limit is 4 KiB", .path.display())]
+    TooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its size.
+        len: u64,
+    },
+    /// The file does not hold one token of the minimum length.
+    #[error(
+        "admin token file {} must hold one token of at least {MIN_TOKEN_CHARS} characters and no spaces (e.g. `openssl rand -hex 32`)",
+        .path.display()
+    )]
+    NotOneToken {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+}
+
 impl Access {
     /// From `[admin] token_file`: a file holding one token of at least 32 characters.
-    pub fn from_token_file(path: Option<&Path>) -> Result<Access, String> {
+    pub fn from_token_file(path: Option<&Path>) -> Result<Access, TokenFileError> {
         let Some(path) = path else {
             return Ok(Access::LoopbackOnly);
         };
-        let shown = path.display();
-        let len = std::fs::metadata(path)
-            .map_err(|e| format!("admin token file {shown}: {e}"))?
-            .len();
+        let unreadable = |source| TokenFileError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = std::fs::metadata(path).map_err(unreadable)?.len();
         if len > MAX_TOKEN_BYTES {
-            return Err(format!(
-                "admin token file {shown} is {len} bytes; the limit is 4 KiB"
-            ));
+            return Err(TokenFileError::TooLarge {
+                path: path.to_path_buf(),
+                len,
+            });
         }
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|e| format!("admin token file {shown}: {e}"))?,
-        );
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
         let token = text.trim();
         if token.chars().count() < MIN_TOKEN_CHARS || token.chars().any(char::is_whitespace) {
-            return Err(format!(
-                "admin token file {shown} must hold one token of at least {MIN_TOKEN_CHARS} characters and no spaces (e.g. `openssl rand -hex 32`)"
-            ));
+            return Err(TokenFileError::NotOneToken {
+                path: path.to_path_buf(),
+            });
         }
         Ok(Access::Token(blake3::hash(token.as_bytes())))
     }

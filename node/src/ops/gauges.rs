@@ -150,8 +150,10 @@ impl Gauges {
         g
     }
 
-    /// Reads the scrape-time values now (the open watch streams from `metrics`).
-    pub(super) async fn read(&self, ledger: &Ledger, p2p: Option<&P2pHandle>, metrics: &Metrics) {
+    /// Reads the node's own scrape-time values now (the open watch streams from `metrics`):
+    /// counters, the store's size on disk, memory. Blocking (the engine's size and /proc are
+    /// file-system reads): call it on a blocking thread.
+    pub(super) fn read_local(&self, ledger: &Ledger, metrics: &Metrics) {
         let stats = ledger.counters();
         let load = |a: &AtomicU64| i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
         self.log_size.set(load(&stats.log_size));
@@ -169,6 +171,10 @@ impl Gauges {
             ledger.now_ms().saturating_sub(contact) as f64 / 1000.0
         });
         self.read_memory(ledger);
+    }
+
+    /// Reads the peers' figures from the p2p task.
+    pub(super) async fn read_peers(&self, p2p: Option<&P2pHandle>) {
         if let Some(p2p) = p2p {
             let status = p2p.status().await;
             self.peers.set(status.peers.len() as i64);

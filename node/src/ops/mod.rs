@@ -7,6 +7,7 @@
 //! node handle depends on it.
 
 pub(crate) mod admin;
+pub use self::admin::TokenFileError;
 mod gauges;
 
 use std::sync::Arc;
@@ -47,7 +48,14 @@ pub async fn serve(
             let (ledger, p2p) = (ledger.clone(), p2p.clone());
             let (metrics, gauges) = (Arc::clone(&metrics), Arc::clone(&gauges));
             async move {
-                gauges.read(&ledger, p2p.as_ref(), &metrics).await;
+                let local = {
+                    let (gauges, metrics) = (Arc::clone(&gauges), Arc::clone(&metrics));
+                    tokio::task::spawn_blocking(move || gauges.read_local(&ledger, &metrics))
+                };
+                if let Err(e) = local.await {
+                    tracing::warn!(error = %e, "metrics: reading the node's figures failed");
+                }
+                gauges.read_peers(p2p.as_ref()).await;
                 (
                     [(
                         header::CONTENT_TYPE,

@@ -65,14 +65,14 @@ pub struct P2pConfig {
 pub enum P2pError {
     /// The identity or transport could not be built.
     #[error("p2p set-up failed: {0}")]
-    Setup(String),
+    Setup(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A listen address could not be used.
-    #[error("cannot listen on {addr}: {message}")]
+    #[error("cannot listen on {addr}: {source}")]
     Listen {
         /// The address.
         addr: Multiaddr,
         /// Why.
-        message: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -281,9 +281,9 @@ pub async fn start(
     log: cosigning::LogParts,
     cancel: CancellationToken,
 ) -> Result<(P2pHandle, tokio::task::JoinHandle<()>), P2pError> {
-    let setup = |e: &dyn std::fmt::Display| P2pError::Setup(e.to_string());
+    let setup = |e: Box<dyn std::error::Error + Send + Sync>| P2pError::Setup(e);
     let mut seed = node_key.to_seed();
-    let key = identity::Keypair::ed25519_from_bytes(seed.as_mut()).map_err(|e| setup(&e))?;
+    let key = identity::Keypair::ed25519_from_bytes(seed.as_mut()).map_err(|e| setup(e.into()))?;
     let options = Options {
         mdns: config.mdns,
         members: membership::MemberPeers::new(&config.members),
@@ -296,7 +296,7 @@ pub async fn start(
         .behaviour_mut()
         .gossipsub
         .subscribe(&topic)
-        .map_err(|e| setup(&e))?;
+        .map_err(|e| setup(e.into()))?;
     let peer_id = *swarm.local_peer_id();
     let listen = listen_all(&mut swarm, config.listen).await?;
     for addr in &config.bootstrap {
@@ -341,7 +341,7 @@ pub fn build_swarm(
     options: &Options,
     counters: Arc<WireCounters>,
 ) -> Result<libp2p::Swarm<Behaviour>, P2pError> {
-    let setup = |e: &dyn std::fmt::Display| P2pError::Setup(e.to_string());
+    let setup = |e: Box<dyn std::error::Error + Send + Sync>| P2pError::Setup(e);
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -349,13 +349,13 @@ pub fn build_swarm(
             noise::Config::new,
             yamux::Config::default,
         )
-        .map_err(|e| setup(&e))?
+        .map_err(|e| setup(e.into()))?
         .with_quic()
         .with_behaviour(|key| {
             Behaviour::new(key, genesis_digest, options, counters)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
         })
-        .map_err(|e| setup(&e))?
+        .map_err(|e| setup(e.into()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(std::time::Duration::from_secs(600)))
         .build();
     Ok(swarm)
@@ -375,7 +375,7 @@ pub async fn listen_all(
             .listen_on(addr.clone())
             .map_err(|e| P2pError::Listen {
                 addr: addr.clone(),
-                message: e.to_string(),
+                source: e.into(),
             })?;
         loop {
             match swarm.select_next_some().await {
@@ -389,7 +389,7 @@ pub async fn listen_all(
                 } => {
                     return Err(P2pError::Listen {
                         addr,
-                        message: error.to_string(),
+                        source: error.into(),
                     });
                 }
                 _ => {}
