@@ -165,14 +165,26 @@ impl Limiter {
     }
 }
 
+/// Blocking threads that public reads may hold at once in this process; beyond it they wait
+/// for a turn holding no thread, so that no caller can fill tokio's blocking pool (512 threads)
+/// with reads and starve the writer's and the collectors' blocking work.
+pub(crate) const PUBLIC_READS: usize = 16;
+
+/// The turns of [`read`] (one owner: this module).
+static PUBLIC_TURNS: Semaphore = Semaphore::const_new(PUBLIC_READS);
+
 /// Runs a short read (a few keys, or one bounded page) on a blocking thread, for calls that
 /// answer anyone and so have no collector to charge it to (`Ledger`, `Log`, `Node`): the store
-/// is never read on the async threads.
+/// is never read on the async threads, and at most [`PUBLIC_READS`] such reads run at once.
 pub(crate) async fn read<T, F>(work: F) -> Result<T, Status>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, Status> + Send + 'static,
 {
+    let _turn = PUBLIC_TURNS
+        .acquire()
+        .await
+        .map_err(|_| error::shutting_down())?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| error::blocking_task(&e))?
@@ -315,5 +327,56 @@ mod tests {
                     .expect("a permit");
             back.push(permit);
         }
+    }
+
+    /// Public reads queue for a turn: however many are asked at once, at most [`PUBLIC_READS`]
+    /// hold a blocking thread, and the others run as turns come free.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn public_reads_hold_at_most_their_bound_of_blocking_threads() {
+        use std::sync::{Condvar, Mutex as StdMutex};
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((StdMutex::new(false), Condvar::new()));
+        let asked = PUBLIC_READS + 8;
+        let reads: Vec<_> = (0..asked)
+            .map(|_| {
+                let (running, most, gate) = (running.clone(), most.clone(), gate.clone());
+                tokio::spawn(read(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let (open, turned) = &*gate;
+                    let mut open = open.lock().expect("gate");
+                    while !*open {
+                        open = turned.wait(open).expect("gate");
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                }))
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while running.load(Ordering::SeqCst) < PUBLIC_READS {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "reads did not start"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(PUBLIC_TURNS.available_permits(), 0, "every turn is taken");
+        assert_eq!(running.load(Ordering::SeqCst), PUBLIC_READS);
+        {
+            let (open, turned) = &*gate;
+            *open.lock().expect("gate") = true;
+            turned.notify_all();
+        }
+        for r in reads {
+            r.await.expect("task").expect("read");
+        }
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            PUBLIC_READS,
+            "never more at once"
+        );
+        assert_eq!(PUBLIC_TURNS.available_permits(), PUBLIC_READS);
     }
 }
