@@ -173,6 +173,14 @@ impl Sessions {
         let signature: &[u8; 64] = signature
             .try_into()
             .map_err(|_| error::signature_length(signature.len()))?;
+        // A stale statement is refused before anything is charged to the collector it names
+        // (which nobody has proven yet).
+        if time_ms.abs_diff(now_ms) > auth::WINDOW_MS {
+            return Err(error::statement_refused(&auth::AuthError::Stale {
+                time_ms,
+                now_ms,
+            }));
+        }
         let state = Self::collector_state(ledger, limiter, collector).await?;
         let key = Self::key_of(&collector, state)?;
         let (node, signature) = (self.node_key, *signature);

@@ -12,9 +12,10 @@
 //! flag, set as soon as its request future is dropped; long work (a batch, the search for a
 //! revocation) checks it between steps and stops early.
 //!
-//! Calls that answer anyone (entries, heads, proofs, status) have no collector to charge: their
-//! short reads run on a blocking thread through [`read`], bounded per connection by the
-//! server's concurrency limit.
+//! Calls that answer anyone (entries, heads, proofs, status, answer times, stream pages) have
+//! no collector to charge: their short reads run on a blocking thread through [`read`], which
+//! lets at most [`PUBLIC_READS`] run at once in the process (the others wait for a turn holding
+//! no thread; a turn is held until its read has finished, even if its request went away).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -181,13 +182,18 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, Status> + Send + 'static,
 {
-    let _turn = PUBLIC_TURNS
+    let turn = PUBLIC_TURNS
         .acquire()
         .await
         .map_err(|_| error::shutting_down())?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| error::blocking_task(&e))?
+    // The turn goes with the work: a request that goes away (a reset, the timeout) does not give
+    // it back before its read has finished.
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        work()
+    })
+    .await
+    .map_err(|e| error::blocking_task(&e))?
 }
 
 impl Drop for Permit {

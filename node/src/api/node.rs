@@ -88,9 +88,12 @@ impl pb::node_server::Node for NodeService {
         )?);
         // A few store reads: off the async threads.
         let (ledger, now) = (self.ledger.clone(), self.ledger.now_ms());
-        let stats = tokio::task::spawn_blocking(move || ledger.answer_stats(&collector, now))
-            .await
-            .map_err(|_| super::error::shutting_down())??;
+        let stats = super::blocking::read(move || {
+            ledger
+                .answer_stats(&collector, now)
+                .map_err(tonic::Status::from)
+        })
+        .await?;
         Ok(Response::new(pb::AnswerTimesResponse {
             requests: stats.requests,
             answered: stats.answered,

@@ -300,6 +300,7 @@ impl Ledger {
 
     /// Asks the writer to finish what is queued, flush and stop.
     pub async fn shutdown(&self) {
+        self.stats.stopping.store(true, Ordering::Release);
         let _ = self.tx.send(Job::Shutdown).await;
     }
 

@@ -10,6 +10,8 @@ use super::decisions;
 /// Counters the writer publishes after each commit.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Set when the node stops: the writer answers submissions still queued "shutting down".
+    pub stopping: std::sync::atomic::AtomicBool,
     /// Entries in the arrival log, as checks see it (published when a group is applied).
     pub log_size: AtomicU64,
     /// Entries in the arrival log known to be on disk (published after the group's fsync).

@@ -175,6 +175,31 @@ impl Checkpoints {
         lines: Vec<(NoteSignature, PublicKey)>,
         sender: Option<PublicKey>,
     ) -> Result<bool, LedgerError> {
+        // Signature checks (up to a note's worth of lines) off the async threads and before the
+        // lock: a peer sending lines that fail costs its own budget, never the ticker's turn to
+        // sign (it waits on `changing`).
+        let Some(snapshot) = self.latest() else {
+            return Ok(false);
+        };
+        if snapshot.checkpoint != *checkpoint {
+            return Ok(false);
+        }
+        let members = self.0.members.clone();
+        let valid = tokio::task::spawn_blocking(move || {
+            lines
+                .into_iter()
+                .filter(|(line, witness)| {
+                    let member = members.contains_key(witness);
+                    (member || (!members.is_listed() && sender.as_ref() == Some(witness)))
+                        && snapshot.valid_cosignature(line, witness)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| LedgerError::ShuttingDown)?;
+        if valid.is_empty() {
+            return Ok(false);
+        }
         let _changing = self.0.changing.lock().await;
         let Some(note) = self.latest() else {
             return Ok(false);
@@ -182,10 +207,11 @@ impl Checkpoints {
         if note.checkpoint != *checkpoint {
             return Ok(false);
         }
+        // Only lines that passed their check reach here: merging them re-checks each (a few
+        // valid lines, bounded by the note's size), then one save.
         let members = self.0.members.clone();
-        // Signature checks (up to a note's worth of lines): off the async threads.
         let cosigned = tokio::task::spawn_blocking(move || {
-            with_cosignatures(note, &members, lines, sender.as_ref())
+            with_cosignatures(note, &members, valid, sender.as_ref())
         })
         .await
         .map_err(|_| LedgerError::ShuttingDown)?;

@@ -350,18 +350,29 @@ impl Witness {
         } else if since != 0 {
             return Ok((Seen::Invalid("a proof from another size than asked"), None));
         }
-        // Consistent (or first seen): cosign.
-        let now_s = self.0.ledger.now_ms() / 1000;
-        let cosignature = note.cosignature(&self.0.name, &self.0.key, now_s);
-        let mut cosigned = note.clone();
-        cosigned.signatures = vec![cosignature];
+        // Consistent with what was cosigned before (or first seen): keep it and cosign — unless
+        // another observation of this origin was kept since `before` was read. Observations run
+        // concurrently; without this re-check a peer answering two requests at once with two
+        // different trees, each consistent with the old note, would get both cosigned (a split
+        // view carrying this witness's signature).
         let member = self.0.members.contains(&origin);
-        let forgotten = self
-            .0
-            .state
-            .write()
-            .map_err(|_| poisoned())?
-            .keep_cosigned(note, member);
+        let unsigned = note.clone();
+        let forgotten = {
+            let mut state = self.0.state.write().map_err(|_| poisoned())?;
+            let now = state.cosigned.get(&origin).map(|c| &c.note.checkpoint);
+            let unchanged = match (&before, now) {
+                (None, None) => true,
+                (Some(b), Some(n)) => b.checkpoint.size == n.size && b.checkpoint.root == n.root,
+                _ => false,
+            };
+            if !unchanged {
+                return Ok((Seen::NotNewer, None));
+            }
+            state.keep_cosigned(note, member)
+        };
+        let now_s = self.0.ledger.now_ms() / 1000;
+        let mut cosigned = unsigned.clone();
+        cosigned.signatures = vec![unsigned.cosignature(&self.0.name, &self.0.key, now_s)];
         Ok((Seen::Cosigned(cosigned), forgotten))
     }
 

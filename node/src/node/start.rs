@@ -379,12 +379,17 @@ fn spawn_ticker(
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = interval.tick() => ledger.tick().await,
-                _ = sign.tick() => {
-                    if let Err(e) = checkpoints.refresh().await {
+                // Each piece of work also gives way to the stop, so stage 2 never waits for it.
+                _ = interval.tick() => tokio::select! {
+                    _ = stop.cancelled() => break,
+                    () = ledger.tick() => {}
+                },
+                _ = sign.tick() => tokio::select! {
+                    _ = stop.cancelled() => break,
+                    signed = checkpoints.refresh() => if let Err(e) = signed {
                         tracing::error!(error = %e, "cannot sign a checkpoint");
                     }
-                }
+                },
             }
         }
     })

@@ -97,8 +97,16 @@ pub(super) async fn supervise(running: Running) -> anyhow::Result<()> {
     };
     // 2. Stop p2p and background work; wait for every tracked task.
     stages.background.cancel();
-    for task in [ticker, p2p_task].into_iter().flatten() {
-        let _ = task.await;
+    for (what, task) in [
+        ("the checkpoint ticker", ticker),
+        ("the p2p task", p2p_task),
+    ] {
+        let Some(mut task) = task else { continue };
+        if tokio::time::timeout(STAGE_BOUND, &mut task).await.is_err() {
+            tracing::warn!("{what} still running {STAGE_BOUND:?} into the stop; aborting it");
+            task.abort();
+            let _ = task.await;
+        }
     }
     stages.tasks.close();
     if tokio::time::timeout(STAGE_BOUND, stages.tasks.wait())
@@ -110,7 +118,8 @@ pub(super) async fn supervise(running: Running) -> anyhow::Result<()> {
             "background tasks still running {STAGE_BOUND:?} into the stop; going on"
         );
     }
-    // 3. The writer finishes what is queued, flushes and stops.
+    // 3. The writer flushes and stops: submissions still queued (none acknowledged) are
+    //    answered "shutting down" rather than written, so the queue cannot hold the stop up.
     ledger.shutdown().await;
     let closed = ledger.closed();
     drop(ledger);

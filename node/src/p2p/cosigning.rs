@@ -43,7 +43,10 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
         SyncRequest::Checkpoint { at: None, .. } => Ok(2.0),
         // Signs a note.
         SyncRequest::Checkpoint { at: Some(_), .. } => Ok(10.0),
-        SyncRequest::Cosign { note } if !too_long(note) => Ok(4.0),
+        // Each line may cost a signature check.
+        SyncRequest::Cosign { note } if !too_long(note) => {
+            Ok((2.0 * note.lines().count() as f64).max(4.0))
+        }
         SyncRequest::Fork { first, second } if !too_long(first) && !too_long(second) => Ok(4.0),
         SyncRequest::Cosign { .. } | SyncRequest::Fork { .. } => {
             Err("a checkpoint note is at most 16 KiB".into())
@@ -67,7 +70,7 @@ pub(super) async fn answer(
             let (ledger, log) = (ledger.clone(), log.clone());
             tokio::task::spawn_blocking(move || (checkpoint(&ledger, &log, at, since), None))
                 .await
-                .unwrap_or_else(|e| refused(e.to_string()))
+                .unwrap_or_else(|e| (super::refused_internal(&e), None))
         }
         SyncRequest::Cosign { note } => {
             let Ok(note) = SignedNote::parse(&note) else {
@@ -91,14 +94,14 @@ pub(super) async fn answer(
                      (without a member list: by the sending node)"
                         .into(),
                 ),
-                Err(e) => refused(e.to_string()),
+                Err(e) => (super::refused_internal(&e), None),
             }
         }
         SyncRequest::Fork { first, second } => match log.witness.evidence(&first, &second).await {
             Ok(Evidence::New(fork)) => (SyncResponse::Done, Some(fork)),
             Ok(Evidence::Known) => (SyncResponse::Done, None),
             Ok(Evidence::Refused(why)) => refused(why.into()),
-            Err(e) => refused(e.to_string()),
+            Err(e) => (super::refused_internal(&e), None),
         },
         _ => refused("not a witnessing request".into()),
     }

@@ -76,6 +76,13 @@ pub enum P2pError {
     },
 }
 
+/// A refusal for a failure on this node's side (storage, a failed task): the cause goes to the
+/// log, the peer gets a fixed text — no engine or panic text crosses the network.
+pub(crate) fn refused_internal(cause: &dyn std::fmt::Display) -> protocol::SyncResponse {
+    tracing::error!(error = %cause, "a sync request failed on this node");
+    protocol::SyncResponse::Refused("this node failed to answer; ask another node".into())
+}
+
 /// What the node (and the task's own helpers) ask of the swarm task.
 enum Command {
     /// The write path's verdict on a gossip message.

@@ -33,7 +33,7 @@ impl Task {
                 | SyncRequest::Fork { .. } => cosigning::answer(&ledger, &log, peer, request).await,
                 request => tokio::task::spawn_blocking(move || (answer(&ledger, request), None))
                     .await
-                    .unwrap_or_else(|e| (SyncResponse::Refused(e.to_string()), None)),
+                    .unwrap_or_else(|e| (super::refused_internal(&e), None)),
             };
             if let Some(fork) = fork {
                 let _ = tx
@@ -232,7 +232,7 @@ pub(super) fn cost(request: &SyncRequest) -> Result<f64, String> {
 
 /// Computes the answer to a sync request from the ledger (blocking reads).
 pub(super) fn answer(ledger: &Ledger, request: SyncRequest) -> SyncResponse {
-    let refused = |e: crate::ledger::LedgerError| SyncResponse::Refused(e.to_string());
+    let refused = |e: crate::ledger::LedgerError| super::refused_internal(&e);
     match request {
         SyncRequest::Range {
             feed,

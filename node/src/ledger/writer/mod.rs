@@ -348,6 +348,10 @@ impl Writer {
         let mut tick = false;
         for job in jobs {
             match job {
+                Job::Submit { reply, .. } if self.stats.stopping.load(Ordering::Acquire) => {
+                    // Never acknowledged: the submitter is told to retry elsewhere.
+                    let _ = reply.send(Err(LedgerError::ShuttingDown));
+                }
                 Job::Submit { items, reply } => {
                     let mut outcomes = Vec::with_capacity(items.len());
                     for item in items {

@@ -234,3 +234,28 @@ fn a_fork_proof_keeps_one_origin_signature_per_note() {
         assert_eq!(SignedNote::parse(text).expect("note").signatures.len(), 1);
     }
 }
+
+/// Observations run concurrently: a peer answering two requests at once with two different
+/// trees (each consistent with what was cosigned before — here, nothing yet) gets at most one
+/// of them cosigned, never both (a split view carrying this witness's signature).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_trees_observed_at_once_are_never_both_cosigned() {
+    let (ledger, writer) = memory_ledger();
+    let witness = open(&ledger, Members::unlisted());
+    for i in 0..40 {
+        let peer = nth_key(i);
+        let (a, b) = (note(&peer, 1, 1).to_text(), note(&peer, 1, 2).to_text());
+        let (wa, wb) = (witness.clone(), witness.clone());
+        let (first, second) = tokio::join!(
+            tokio::spawn(async move { wa.observe(&a, 0, &[]).await }),
+            tokio::spawn(async move { wb.observe(&b, 0, &[]).await }),
+        );
+        let cosigned = [first, second]
+            .into_iter()
+            .map(|r| r.expect("task").expect("observe"))
+            .filter(|seen| matches!(seen, Seen::Cosigned(_)))
+            .count();
+        assert_eq!(cosigned, 1, "origin {i}: exactly one of two trees is cosigned");
+    }
+    close(ledger, writer).await;
+}

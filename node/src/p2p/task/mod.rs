@@ -16,9 +16,8 @@
 //!   the store reads on a blocking thread, then sends the response or the pulls back;
 //! - whether a waiting gossip message is settled, and what to pull for it ([`waiting`]): a
 //!   blocking task whose answer the task polls in `lookups`.
-//!
-//! One exception is left to the log module's move (issue 17): witnessing (`witness`) still
-//! keeps a cosigned checkpoint in the store from the task.
+//! - witnessing (`cosign`): a tokio task awaits the log module (signature checks on blocking
+//!   threads, saves through the ledger's writer) and sends its conclusion back.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;

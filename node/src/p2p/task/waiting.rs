@@ -59,10 +59,27 @@ pub(super) fn look_up(ledger: &Ledger, lookup: Lookup) -> Looked {
     }
 }
 
+/// Lookups in flight at most; a waiting message beyond it is let go (ignored).
+const MAX_LOOKUPS: usize = 1_024;
+
 impl Task {
     /// A gossip message whose entry waits: held open from now on, and looked up on a blocking
     /// thread (the answer comes back through `lookups`, to [`Self::looked_up`]).
     pub(super) fn wait(&mut self, lookup: Lookup) {
+        if self.lookups.len() >= MAX_LOOKUPS {
+            // Lookups back up only when blocking threads are scarce: let the message go (not
+            // forwarded, not blamed); anti-entropy brings its entry later.
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(
+                    &lookup.id,
+                    &lookup.source,
+                    libp2p::gossipsub::MessageAcceptance::Ignore,
+                );
+            return;
+        }
         self.waiting.insert(
             lookup.id.clone(),
             (lookup.source, std::time::Instant::now()),
