@@ -36,7 +36,9 @@ pub(crate) fn incoming(
         .map(move |accepted| {
             accepted.map(|io| Tracked {
                 io,
-                closed: Box::pin(close.clone().cancelled_owned()),
+                // A child token per connection: polling it takes only this connection's own
+                // waiter list, not one every connection shares.
+                closed: Box::pin(close.child_token().cancelled_owned()),
                 _open: tasks.token(),
             })
         })
