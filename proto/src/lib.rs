@@ -12,6 +12,8 @@
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
 //! - [`decide`]: the decision rule for consent checks (pure).
 //! - [`receipt`]: node-signed receipts.
+//! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
+//! - [`envelope`]: the unsigned `SignedEntry` envelope, checked as bytes (no unknown fields).
 //! - [`limits`]: every size limit.
 //!
 //! # Protocol specification
@@ -164,6 +166,36 @@
 //! before the field existed, not `CURRENT`: compute it from `at_ms` and the time of the answer,
 //! or ask for a receipt.
 //!
+//! ## Rejection reasons
+//! Every refusal of an entry names its reason, one value of the closed enum `RejectionReason`
+//! (`ledger.proto`, where each is documented; [`reasons`]): the rejections of
+//! [`validate::Rejection`] ([`reasons::reason`] maps each to its own value), the two outcomes that
+//! are errors without being rejections (`equivocation`, `pending-full`), and `unknown-field`
+//! below. A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
+//! lower case with `_` as `-`. It travels:
+//! - in `Submit`'s refusal: the gRPC status details (the `grpc-status-details-bin` trailer) are a
+//!   `google.rpc.Status` whose `details` hold one `google.protobuf.Any` with type URL
+//!   `type.googleapis.com/consent.v1.RejectionDetail` and an encoded `RejectionDetail { reason,
+//!   code }`; the trailing metadata `consent-reason` holds the name; the message starts
+//!   `entry rejected (<name>): ` for a rejection;
+//! - in a `SubmitBatch`, per entry: `SubmitResult.rejection_reason`, and the name in
+//!   `error_reason` (`internal`, with `rejection_reason` unspecified, when the node failed on the
+//!   entry).
+//!
+//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30), which `Node.Status`
+//! reports: values are never renumbered or reused, and a new reason is added with a new number
+//! and raises the version. A client treats a value it does not know as "rejected, reason
+//! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
+//! (FAILED_PRECONDITION, RESOURCE_EXHAUSTED) or retry elsewhere.
+//!
+//! **The envelope.** `SignedEntry` has only `payload` (1) and `signature` (2). A `Submit` or
+//! `SubmitBatch` whose `SignedEntry` holds any other field is refused whole, INVALID_ARGUMENT,
+//! `unknown-field` (for a batch the message starts `entry <i>: `, `i` counting from 0): nothing
+//! outside the payload is signed or kept, so the field would otherwise be dropped unseen
+//! ([`envelope`]). Each of the two fields may appear more than once (protobuf's rule: the last
+//! one counts) and in either order; the node stores and forwards the envelope re-encoded,
+//! `payload` then `signature`.
+//!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
 
@@ -175,6 +207,7 @@ pub mod codec;
 pub mod decide;
 pub mod dev;
 pub mod entry;
+pub mod envelope;
 pub mod evidence;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
@@ -185,6 +218,7 @@ pub mod memory;
 pub mod merkle;
 pub mod note;
 pub mod pb;
+pub mod reasons;
 pub mod receipt;
 pub mod sig;
 pub mod validate;
