@@ -1,7 +1,7 @@
 //! What a client can rely on across versions: every refusal of an entry carries its
 //! `RejectionReason` (status details, metadata, batch results, and the SDK's types), and input
-//! the node would otherwise drop unseen (an unknown field in a `SignedEntry`) is refused with
-//! INVALID_ARGUMENT.
+//! the node would otherwise drop unseen (an unknown field in a `SignedEntry`) or an empty batch
+//! is refused with INVALID_ARGUMENT.
 
 use consent_proto::pb::{self, RejectionReason};
 use consent_proto::reasons;
@@ -161,4 +161,18 @@ async fn an_unknown_field_in_a_signed_entry_is_refused_not_dropped() {
         .expect("accepted");
     let response = pb::SubmitResponse::decode(response.as_slice()).expect("a response");
     assert_eq!(response.status(), pb::SubmitStatus::Accepted);
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_invalid() {
+    let s = setup().await;
+    let err = s
+        .node
+        .ledger()
+        .await
+        .submit_batch(pb::SubmitBatchRequest { entries: vec![] })
+        .await
+        .expect_err("empty");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(reasons::from_status(&err), RejectionReason::Unspecified);
 }

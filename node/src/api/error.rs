@@ -161,11 +161,15 @@ pub(crate) fn missing_outcome() -> Status {
     Status::internal("missing outcome")
 }
 
-/// A submit batch of `got` entries: RESOURCE_EXHAUSTED unless `1..=MAX_SUBMIT_BATCH`.
+/// A submit batch of `got` entries, not `1..=MAX_SUBMIT_BATCH`: INVALID_ARGUMENT when empty,
+/// RESOURCE_EXHAUSTED when over the limit.
 pub(crate) fn submit_batch_size(got: usize) -> Status {
-    Status::resource_exhausted(format!(
-        "a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {got}"
-    ))
+    let message = format!("a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {got}");
+    if got == 0 {
+        Status::invalid_argument(message)
+    } else {
+        Status::resource_exhausted(message)
+    }
 }
 
 /// A stream asked for more than [`MAX_FEED_STREAM`] entries; `resume_with` names the field to
@@ -258,11 +262,15 @@ pub(crate) fn unanswered() -> Status {
     Status::internal("the check went unanswered")
 }
 
-/// A check batch of `got` checks: RESOURCE_EXHAUSTED unless `1..=MAX_CHECK_BATCH`.
+/// A check batch of `got` checks, not `1..=MAX_CHECK_BATCH`: INVALID_ARGUMENT when empty,
+/// RESOURCE_EXHAUSTED when over the limit.
 pub(crate) fn check_batch_size(got: usize) -> Status {
-    Status::resource_exhausted(format!(
-        "a batch holds 1..={MAX_CHECK_BATCH} checks, got {got}"
-    ))
+    let message = format!("a batch holds 1..={MAX_CHECK_BATCH} checks, got {got}");
+    if got == 0 {
+        Status::invalid_argument(message)
+    } else {
+        Status::resource_exhausted(message)
+    }
 }
 
 /// `status`, refusing check number `i` of a batch: the same code, the message prefixed with the
@@ -575,6 +583,20 @@ mod tests {
         // Refusals that are not about an entry carry no rejection reason.
         let status = Status::from(LedgerError::Internal("x"));
         assert_eq!(reasons::from_status(&status), RejectionReason::Unspecified);
+    }
+
+    #[test]
+    fn an_empty_batch_is_invalid_and_an_oversized_one_exhausts() {
+        assert_eq!(submit_batch_size(0).code(), Code::InvalidArgument);
+        assert_eq!(
+            submit_batch_size(MAX_SUBMIT_BATCH + 1).code(),
+            Code::ResourceExhausted
+        );
+        assert_eq!(check_batch_size(0).code(), Code::InvalidArgument);
+        assert_eq!(
+            check_batch_size(MAX_CHECK_BATCH + 1).code(),
+            Code::ResourceExhausted
+        );
     }
 
     #[test]
