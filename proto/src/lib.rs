@@ -131,7 +131,9 @@
 //! `DecisionReceipt { payload, signature, checkpoint, grant_inclusion, revocation_inclusion }`:
 //! - `signature = Ed25519-sign(node key, "consent-ledger/decision/v1" || payload)`, with `payload`
 //!   the protobuf encoding of `DecisionPayload`; the node key is the payload's `node`. The
-//!   signature covers every payload field: `question` (the `CheckRequest` as asked), `decision`,
+//!   signature covers every payload field: `question` (the `CheckRequest` as asked, except that
+//!   an `at_ms` left 0 is set to the time the decision is about, `time_ms`; receipts signed
+//!   before this rule echo the 0 they were asked with), `decision`,
 //!   `reason`, `grant` (the grant named, or empty), `subject_head` and `subject_head_seq`,
 //!   `log_size`, `time_ms` (when the node decided), `at_ms` (the time the decision is about:
 //!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`:
