@@ -198,6 +198,33 @@
 //! one counts) and in either order; the node stores and forwards the envelope re-encoded,
 //! `payload` then `signature`.
 //!
+//! ## Versioning
+//! What a node speaks has four versions, each reported by `Node.Status`:
+//! - **Between nodes**: the sync protocol's name, `/consent-ledger/<network>/sync/<n>`
+//!   (`sync_protocols`), and the libp2p identify version `/consent-ledger/<network>/<n>.0.0`
+//!   (`identify_version`), whose major number follows the sync protocol's. *Any* change to what
+//!   travels between nodes renames the sync protocol (and raises the identify major): its
+//!   messages, their encoding or limits, the gossip message, and any rule that makes two nodes
+//!   judge the same entry differently. A node disconnects a peer whose identify version is not
+//!   its own, or which announces none of its sync protocols, with one warning naming the peer
+//!   and both versions (consent-node `p2p::protocol`, "Transport and names").
+//! - **Between clients and a node** (gRPC, package `consent.v1`): changes are additive. New
+//!   fields, enum values, messages and methods are added with new numbers; nothing is
+//!   renumbered, retyped or given another meaning; a client that ignores what it does not know
+//!   keeps working. A node may become stricter about input it never accepted meaningfully (an
+//!   unknown field in the envelope, an empty batch), with a clear error. A client treats an
+//!   enum value it does not know as the enum's unspecified value (for `RejectionReason`,
+//!   "rejected, reason unknown"); a node from before a field leaves it unset.
+//! - **Rejection reasons**: [`reasons::REJECTION_REASONS_VERSION`] (`rejection_reasons_version`),
+//!   above.
+//! - **The store on disk**: a layout version (`store_layout_version`; consent-node
+//!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
+//!   the older layouts it names (and says so in its log), and refuses any other with a message
+//!   saying what to do (run the release that wrote it, or move the data directory aside and
+//!   sync anew from peers). A release that changes the layout raises it.
+//! - The domain-separation prefixes ([`domain`], `…/v1`) change only with the meaning of what
+//!   they sign or hash; a new prefix is a new protocol.
+//!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
 

@@ -1,7 +1,7 @@
-//! What a client can rely on across versions: every refusal of an entry carries its
-//! `RejectionReason` (status details, metadata, batch results, and the SDK's types), and input
-//! the node would otherwise drop unseen (an unknown field in a `SignedEntry`) or an empty batch
-//! is refused with INVALID_ARGUMENT.
+//! What a client can rely on across versions: `Status` names the protocol versions a node
+//! speaks, every refusal of an entry carries its `RejectionReason` (status details, metadata,
+//! batch results, and the SDK's types), and input the node would otherwise drop unseen (an
+//! unknown field in a `SignedEntry`) or an empty batch is refused with INVALID_ARGUMENT.
 
 use consent_proto::pb::{self, RejectionReason};
 use consent_proto::reasons;
@@ -49,6 +49,30 @@ fn consent_reason(status: &tonic::Status) -> Option<&str> {
         .metadata()
         .get(reasons::REASON_METADATA_KEY)
         .and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn status_reports_the_protocol_versions_the_node_speaks() {
+    let s = setup().await;
+    let status = s.node.status().await;
+    let digest = &status.genesis_digest;
+    assert_eq!(
+        status.sync_protocols,
+        vec![consent_node::p2p::protocol::sync_protocol(digest)]
+    );
+    assert!(status.sync_protocols[0].ends_with("/sync/2"), "{status:?}");
+    assert_eq!(
+        status.identify_version,
+        consent_node::p2p::protocol::identify_version(digest)
+    );
+    assert_eq!(
+        status.rejection_reasons_version,
+        reasons::REJECTION_REASONS_VERSION
+    );
+    assert_eq!(
+        status.store_layout_version,
+        consent_node::ledger::tables::SCHEMA_VERSION
+    );
 }
 
 #[tokio::test]
