@@ -1,4 +1,5 @@
-//! A gRPC connection to one node, with errors a person can act on.
+//! A gRPC connection to one node, with errors a person can act on, and refusals of entries a
+//! program can match on ([`RejectionReason`], [`Rejected`]).
 
 use consent_proto::Entry;
 use consent_proto::body::{Body, Policy};
@@ -8,6 +9,11 @@ use consent_proto::pb;
 use consent_proto::pb::consent_client::ConsentClient;
 use consent_proto::pb::ledger_client::LedgerClient;
 use consent_proto::pb::node_client::NodeClient as StatusClient;
+/// Why a node refused an entry: a closed enum, versioned by
+/// [`consent_proto::reasons::REJECTION_REASONS_VERSION`]. Match on the values you act on and
+/// treat any other, `Unspecified` included, as "rejected, reason unknown": a newer node may send a
+/// value this release does not know (it reads as `Unspecified`).
+pub use consent_proto::pb::RejectionReason;
 use prost::bytes::Bytes;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -34,7 +40,52 @@ pub enum ClientError {
         code: Code,
         /// The node's explanation.
         message: String,
+        /// For a refused entry, why (`Unspecified` for other refusals, older nodes and reasons
+        /// this release does not know).
+        reason: RejectionReason,
     },
+}
+
+impl ClientError {
+    /// Why the node refused an entry; `Unspecified` when it did not say, or for anything else.
+    pub fn rejection_reason(&self) -> RejectionReason {
+        match self {
+            ClientError::Refused { reason, .. } => *reason,
+            ClientError::Unreachable { .. } => RejectionReason::Unspecified,
+        }
+    }
+}
+
+/// An entry of a batch the node refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the node refused the entry ({code:?}): {message}")]
+pub struct Rejected {
+    /// The gRPC code the entry would have got alone: INVALID_ARGUMENT (fix it),
+    /// FAILED_PRECONDITION or RESOURCE_EXHAUSTED (the state or a limit: wait, or submit what it
+    /// depends on first), INTERNAL (the node failed: retry, or use another node).
+    pub code: Code,
+    /// Why (see [`RejectionReason`]).
+    pub reason: RejectionReason,
+    /// The node's explanation.
+    pub message: String,
+}
+
+/// One result of a `SubmitBatch` as Rust: the response (accepted, duplicate or pending), or why
+/// the entry was refused. From a node that sends no `rejection_reason`, the reason is read from
+/// `error_reason`.
+pub fn submit_result(result: pb::SubmitResult) -> Result<pb::SubmitResponse, Rejected> {
+    let reason = match result.rejection_reason() {
+        RejectionReason::Unspecified => consent_proto::reasons::from_code(&result.error_reason),
+        known => known,
+    };
+    match result.response {
+        Some(response) => Ok(response),
+        None => Err(Rejected {
+            code: Code::from_i32(i32::try_from(result.error_code).unwrap_or(i32::MAX)),
+            reason,
+            message: result.error_message,
+        }),
+    }
 }
 
 /// A node address as a URL: `host:port` (what `<data-dir>/grpc.addr` holds) means
@@ -112,6 +163,7 @@ impl NodeConnection {
             what: what.to_string(),
             code: status.code(),
             message: status.message().to_string(),
+            reason: consent_proto::reasons::from_status(&status),
         }
     }
 
@@ -130,6 +182,25 @@ impl NodeConnection {
         {
             Ok(r) => Ok(r.into_inner()),
             Err(s) => Err(self.refused(what, s)),
+        }
+    }
+
+    /// Submits up to 1,000 entries in order ([`consent_proto::limits::MAX_SUBMIT_BATCH`]): one
+    /// result per entry, each the response or why it was refused ([`submit_result`]). The call
+    /// itself fails for an empty or oversized batch, or when the node refuses it whole.
+    pub async fn submit_batch(
+        &mut self,
+        entries: &[Entry],
+    ) -> Result<Vec<Result<pb::SubmitResponse, Rejected>>, ClientError> {
+        match self
+            .ledger
+            .submit_batch(pb::SubmitBatchRequest {
+                entries: entries.iter().map(Entry::to_signed).collect(),
+            })
+            .await
+        {
+            Ok(r) => Ok(r.into_inner().results.into_iter().map(submit_result).collect()),
+            Err(s) => Err(self.refused("the batch", s)),
         }
     }
 
@@ -241,6 +312,7 @@ impl NodeConnection {
                                 message: format!(
                                     "the node sent more than the {limit} entries asked for"
                                 ),
+                                reason: RejectionReason::Unspecified,
                             });
                         }
                         match item.entry.and_then(|s| Entry::from_signed(&s).ok()) {
@@ -306,7 +378,56 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::node_url;
+    use super::*;
+
+    #[test]
+    fn batch_results_become_responses_or_matchable_rejections() {
+        let accepted = pb::SubmitResponse {
+            status: pb::SubmitStatus::Accepted as i32,
+            ..Default::default()
+        };
+        let ok = pb::SubmitResult {
+            response: Some(accepted.clone()),
+            ..Default::default()
+        };
+        assert_eq!(submit_result(ok), Ok(accepted));
+        let refused = |reason: i32, name: &str| pb::SubmitResult {
+            response: None,
+            error_code: Code::InvalidArgument as u32,
+            error_reason: name.to_string(),
+            error_message: "entry rejected".to_string(),
+            rejection_reason: reason,
+        };
+        let wrong_prev = submit_result(refused(RejectionReason::WrongPrev as i32, "wrong-prev"))
+            .expect_err("refused");
+        assert_eq!(
+            (wrong_prev.code, wrong_prev.reason),
+            (Code::InvalidArgument, RejectionReason::WrongPrev)
+        );
+        // An older node names the reason only in text.
+        let old = submit_result(refused(0, "bad-signature")).expect_err("refused");
+        assert_eq!(old.reason, RejectionReason::BadSignature);
+        // A newer node's reason, unknown here: rejected, reason unknown.
+        let newer = submit_result(refused(9_999, "from-the-future")).expect_err("refused");
+        assert_eq!(newer.reason, RejectionReason::Unspecified);
+        assert_eq!(newer.code, Code::InvalidArgument);
+    }
+
+    #[test]
+    fn a_refusal_names_its_reason() {
+        let status = consent_proto::reasons::status(
+            Code::FailedPrecondition,
+            RejectionReason::FeedFrozen,
+            "entry rejected (feed-frozen): …",
+        );
+        let refused = ClientError::Refused {
+            what: "the grant".into(),
+            code: status.code(),
+            message: status.message().to_string(),
+            reason: consent_proto::reasons::from_status(&status),
+        };
+        assert_eq!(refused.rejection_reason(), RejectionReason::FeedFrozen);
+    }
 
     #[test]
     fn a_bare_address_means_http() {

@@ -1,5 +1,6 @@
 //! Prometheus metrics: the registry of what the node counts as it works (entries by outcome and
-//! rejection reason, checks by decision and reason, check latency, open watch streams). A leaf:
+//! rejection reason, checks by decision and reason, check latency, open watch streams, peers
+//! refused for speaking another network or protocol version). A leaf:
 //! it knows nothing of the node's parts. One [`Metrics`] is created at start-up and handed to
 //! what records into it (the ledger's writer, the API); callers turn their own types into the
 //! plain values recorded here. What is read at scrape time (log size, peers, memory...) and the
@@ -20,6 +21,12 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EntryLabels {
     outcome: &'static str,
+    reason: &'static str,
+}
+
+/// Labels of `consent_peers_refused_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerRefusedLabels {
     reason: &'static str,
 }
 
@@ -103,6 +110,7 @@ pub struct Metrics {
     check_counters: Vec<OnceLock<Counter>>,
     check_seconds: LatencyMetric,
     watchers: Arc<AtomicI64>,
+    peers_refused: Family<PeerRefusedLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -132,6 +140,12 @@ impl Default for Metrics {
             "Time to decide one Check call (after authentication, before the reply is sent)",
             check_seconds.clone(),
         );
+        let peers_refused = Family::<PeerRefusedLabels, Counter>::default();
+        registry.register(
+            "peers_refused",
+            "Peers disconnected because this node cannot speak with them, by reason (other-network, other-version, no-common-sync)",
+            peers_refused.clone(),
+        );
         Self {
             registry,
             entries,
@@ -139,6 +153,7 @@ impl Default for Metrics {
             check_counters: (0..DECISIONS * REASONS).map(|_| OnceLock::new()).collect(),
             check_seconds,
             watchers: Arc::new(AtomicI64::new(0)),
+            peers_refused,
         }
     }
 }
@@ -150,6 +165,13 @@ impl Metrics {
     pub fn entry(&self, outcome: &'static str, reason: &'static str) {
         self.entries
             .get_or_create(&EntryLabels { outcome, reason })
+            .inc();
+    }
+
+    /// Counts a peer disconnected because this node cannot speak with it, by `reason`.
+    pub fn peer_refused(&self, reason: &'static str) {
+        self.peers_refused
+            .get_or_create(&PeerRefusedLabels { reason })
             .inc();
     }
 
@@ -213,6 +235,24 @@ impl Drop for WatchGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_peers_are_counted_by_reason() {
+        let m = Metrics::default();
+        m.peer_refused("other-version");
+        m.peer_refused("other-version");
+        m.peer_refused("no-common-sync");
+        let mut text = String::new();
+        m.encode(&mut text).expect("encodes");
+        assert!(
+            text.contains("consent_peers_refused_total{reason=\"other-version\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("consent_peers_refused_total{reason=\"no-common-sync\"} 1"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn latencies_land_in_their_buckets_and_encode_cumulatively() {

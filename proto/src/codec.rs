@@ -1,12 +1,19 @@
 //! The gRPC codec the generated services use: prost encoding, but a message that does not decode
-//! is the caller's fault and answers INVALID_ARGUMENT (prost's default codec says INTERNAL).
+//! is the caller's fault and answers INVALID_ARGUMENT (prost's default codec says INTERNAL). The
+//! requests that submit entries (`SubmitRequest`, `SubmitBatchRequest`) are also refused when a
+//! `SignedEntry` in them holds a field it does not have ([`crate::envelope`]): INVALID_ARGUMENT,
+//! reason `unknown-field`.
 
+use std::any::TypeId;
 use std::marker::PhantomData;
 
 use prost::Message;
-use tonic::Status;
+use prost::bytes::Buf;
 use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+use tonic::{Code, Status};
 use tonic_prost::ProstEncoder;
+
+use crate::pb;
 
 /// Prost codec with INVALID_ARGUMENT for undecodable messages.
 #[derive(Debug, Clone)]
@@ -41,15 +48,41 @@ where
 #[derive(Debug, Clone)]
 pub struct StrictDecoder<U>(PhantomData<U>);
 
-impl<U: Message + Default> Decoder for StrictDecoder<U> {
+impl<U: Message + Default + 'static> Decoder for StrictDecoder<U> {
     type Item = U;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf).map(Some).map_err(|e| {
-            Status::invalid_argument(format!(
-                "message is not valid protobuf for this method: {e}"
-            ))
-        })
+        let Some(field) = entries_field::<U>() else {
+            return U::decode(buf).map(Some).map_err(undecodable);
+        };
+        let bytes = buf.copy_to_bytes(buf.remaining());
+        let message = U::decode(bytes.clone()).map_err(undecodable)?;
+        crate::envelope::check_entries_in(&bytes, field).map_err(|(index, rejection)| {
+            let at = if TypeId::of::<U>() == TypeId::of::<pb::SubmitBatchRequest>() {
+                format!("entry {index}: ")
+            } else {
+                String::new()
+            };
+            crate::reasons::status(
+                Code::InvalidArgument,
+                crate::reasons::reason(&rejection),
+                format!("{at}entry rejected ({}): {rejection}", rejection.code()),
+            )
+        })?;
+        Ok(Some(message))
     }
+}
+
+/// The field of a request type that holds `SignedEntry`s, for the requests that submit entries.
+fn entries_field<U: 'static>() -> Option<u64> {
+    let t = TypeId::of::<U>();
+    (t == TypeId::of::<pb::SubmitRequest>() || t == TypeId::of::<pb::SubmitBatchRequest>())
+        .then_some(1)
+}
+
+fn undecodable(e: prost::DecodeError) -> Status {
+    Status::invalid_argument(format!(
+        "message is not valid protobuf for this method: {e}"
+    ))
 }

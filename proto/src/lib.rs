@@ -12,6 +12,8 @@
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
 //! - [`decide`]: the decision rule for consent checks (pure).
 //! - [`receipt`]: node-signed receipts.
+//! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
+//! - [`envelope`]: the unsigned `SignedEntry` envelope, checked as bytes (no unknown fields).
 //! - [`limits`]: every size limit.
 //!
 //! # Protocol specification
@@ -129,7 +131,9 @@
 //! `DecisionReceipt { payload, signature, checkpoint, grant_inclusion, revocation_inclusion }`:
 //! - `signature = Ed25519-sign(node key, "consent-ledger/decision/v1" || payload)`, with `payload`
 //!   the protobuf encoding of `DecisionPayload`; the node key is the payload's `node`. The
-//!   signature covers every payload field: `question` (the `CheckRequest` as asked), `decision`,
+//!   signature covers every payload field: `question` (the `CheckRequest` as asked, except that
+//!   an `at_ms` left 0 is set to the time the decision is about, `time_ms`; receipts signed
+//!   before this rule echo the 0 they were asked with), `decision`,
 //!   `reason`, `grant` (the grant named, or empty), `subject_head` and `subject_head_seq`,
 //!   `log_size`, `time_ms` (when the node decided), `at_ms` (the time the decision is about:
 //!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`:
@@ -164,6 +168,63 @@
 //! before the field existed, not `CURRENT`: compute it from `at_ms` and the time of the answer,
 //! or ask for a receipt.
 //!
+//! ## Rejection reasons
+//! Every refusal of an entry names its reason, one value of the closed enum `RejectionReason`
+//! (`ledger.proto`, where each is documented; [`reasons`]): the rejections of
+//! [`validate::Rejection`] ([`reasons::reason`] maps each to its own value), the two outcomes that
+//! are errors without being rejections (`equivocation`, `pending-full`), and `unknown-field`
+//! below. A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
+//! lower case with `_` as `-`. It travels:
+//! - in `Submit`'s refusal: the gRPC status details (the `grpc-status-details-bin` trailer) are a
+//!   `google.rpc.Status` whose `details` hold one `google.protobuf.Any` with type URL
+//!   `type.googleapis.com/consent.v1.RejectionDetail` and an encoded `RejectionDetail { reason,
+//!   code }`; the trailing metadata `consent-reason` holds the name; the message starts
+//!   `entry rejected (<name>): ` for a rejection;
+//! - in a `SubmitBatch`, per entry: `SubmitResult.rejection_reason`, and the name in
+//!   `error_reason` (`internal`, with `rejection_reason` unspecified, when the node failed on the
+//!   entry).
+//!
+//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30), which `Node.Status`
+//! reports: values are never renumbered or reused, and a new reason is added with a new number
+//! and raises the version. A client treats a value it does not know as "rejected, reason
+//! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
+//! (FAILED_PRECONDITION, RESOURCE_EXHAUSTED) or retry elsewhere.
+//!
+//! **The envelope.** `SignedEntry` has only `payload` (1) and `signature` (2). A `Submit` or
+//! `SubmitBatch` whose `SignedEntry` holds any other field is refused whole, INVALID_ARGUMENT,
+//! `unknown-field` (for a batch the message starts `entry <i>: `, `i` counting from 0): nothing
+//! outside the payload is signed or kept, so the field would otherwise be dropped unseen
+//! ([`envelope`]). Each of the two fields may appear more than once (protobuf's rule: the last
+//! one counts) and in either order; the node stores and forwards the envelope re-encoded,
+//! `payload` then `signature`.
+//!
+//! ## Versioning
+//! What a node speaks has four versions, each reported by `Node.Status`:
+//! - **Between nodes**: the sync protocol's name, `/consent-ledger/<network>/sync/<n>`
+//!   (`sync_protocols`), and the libp2p identify version `/consent-ledger/<network>/<n>.0.0`
+//!   (`identify_version`), whose major number follows the sync protocol's. *Any* change to what
+//!   travels between nodes renames the sync protocol (and raises the identify major): its
+//!   messages, their encoding or limits, the gossip message, and any rule that makes two nodes
+//!   judge the same entry differently. A node disconnects a peer whose identify version is not
+//!   its own, or which announces none of its sync protocols, with one warning naming the peer
+//!   and both versions (consent-node `p2p::protocol`, "Transport and names").
+//! - **Between clients and a node** (gRPC, package `consent.v1`): changes are additive. New
+//!   fields, enum values, messages and methods are added with new numbers; nothing is
+//!   renumbered, retyped or given another meaning; a client that ignores what it does not know
+//!   keeps working. A node may become stricter about input it never accepted meaningfully (an
+//!   unknown field in the envelope, an empty batch), with a clear error. A client treats an
+//!   enum value it does not know as the enum's unspecified value (for `RejectionReason`,
+//!   "rejected, reason unknown"); a node from before a field leaves it unset.
+//! - **Rejection reasons**: [`reasons::REJECTION_REASONS_VERSION`] (`rejection_reasons_version`),
+//!   above.
+//! - **The store on disk**: a layout version (`store_layout_version`; consent-node
+//!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
+//!   the older layouts it names (and says so in its log), and refuses any other with a message
+//!   saying what to do (run the release that wrote it, or move the data directory aside and
+//!   sync anew from peers). A release that changes the layout raises it.
+//! - The domain-separation prefixes ([`domain`], `…/v1`) change only with the meaning of what
+//!   they sign or hash; a new prefix is a new protocol.
+//!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
 
@@ -175,6 +236,7 @@ pub mod codec;
 pub mod decide;
 pub mod dev;
 pub mod entry;
+pub mod envelope;
 pub mod evidence;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
@@ -185,6 +247,7 @@ pub mod memory;
 pub mod merkle;
 pub mod note;
 pub mod pb;
+pub mod reasons;
 pub mod receipt;
 pub mod sig;
 pub mod validate;

@@ -81,6 +81,15 @@ pub fn verify(receipt: &pb::Receipt) -> Result<ReceiptFacts, ReceiptError> {
     })
 }
 
+/// The question a decision receipt signs: `asked` as the caller sent it, except that an `at_ms`
+/// left 0 ("now") is set to `decided_ms`, the time the node decided, so the receipt states by
+/// itself which time the answer is about (and stays consistent with its `at_ms` and `when`).
+pub fn signed_question(asked: &pb::CheckRequest, decided_ms: u64) -> pb::CheckRequest {
+    let mut question = asked.clone();
+    question.at_ms = decide::asked_at(asked.at_ms, decided_ms);
+    question
+}
+
 /// Signs a decision (the payload's `node` is set to the signer's key).
 pub fn sign_decision(node: &SecretKey, mut payload: pb::DecisionPayload) -> pb::DecisionReceipt {
     payload.node = Bytes::copy_from_slice(&node.public().to_bytes());
@@ -259,5 +268,52 @@ mod tests {
         let unset = pb::QuestionTime::Unspecified;
         let old = verified(payload(decided - day, 0, unset)).expect("old");
         assert_eq!(decided_about(&old), (decided - day, pb::QuestionTime::Past));
+    }
+
+    #[test]
+    fn a_question_about_now_is_signed_with_the_time_decided() {
+        let node = SecretKey::from_seed(&[7; 32]);
+        let decided = 1_800_000_000_000;
+        let asked = pb::CheckRequest {
+            subject: Bytes::from_static(&[1; 32]),
+            receipt: true,
+            ..Default::default()
+        };
+        let question = signed_question(&asked, decided);
+        assert_eq!(question.at_ms, decided);
+        assert_eq!(
+            pb::CheckRequest {
+                at_ms: 0,
+                ..question.clone()
+            },
+            asked,
+            "nothing else changes"
+        );
+        // A time given is kept, past or not.
+        let past = pb::CheckRequest {
+            at_ms: decided - 86_400_000,
+            ..asked.clone()
+        };
+        assert_eq!(signed_question(&past, decided), past);
+        // Signed so, the receipt verifies and reads as a current question about `decided`.
+        let (at, when) = (decided, decide::question_time(decided, decided));
+        let receipt = sign_decision(
+            &node,
+            pb::DecisionPayload {
+                question: Some(question),
+                decision: pb::Decision::Allow as i32,
+                reason: pb::Reason::Granted as i32,
+                time_ms: decided,
+                at_ms: at,
+                when: when as i32,
+                ..Default::default()
+            },
+        );
+        let (_, said) = verify_decision(&receipt).expect("verifies");
+        assert_eq!(said.question.map(|q| q.at_ms), Some(decided));
+        assert_eq!(
+            decided_about(&said),
+            (decided, pb::QuestionTime::Current)
+        );
     }
 }

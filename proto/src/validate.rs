@@ -42,6 +42,16 @@ pub enum Rejection {
         "payload is not canonically encoded (unknown fields, out-of-order fields or explicit defaults)"
     )]
     NonCanonical,
+    /// A `SignedEntry` holds a field other than `payload` (1) and `signature` (2): nothing outside
+    /// the payload is signed or kept, so it would be dropped unseen ([`crate::envelope`]).
+    #[error(
+        "the SignedEntry holds field {field}; it has only payload (1) and signature (2), and \
+         nothing outside the payload is signed or kept"
+    )]
+    UnknownField {
+        /// The field number.
+        field: u64,
+    },
     /// The signature is not 64 bytes.
     #[error("signature must be 64 bytes, got {0}")]
     BadSignatureLength(usize),
@@ -176,37 +186,10 @@ pub enum RejectionClass {
 }
 
 impl Rejection {
-    /// Stable kebab-case name.
+    /// Stable kebab-case name: the name of its [`crate::reasons::reason`] (see
+    /// [`crate::reasons::code`]).
     pub fn code(&self) -> &'static str {
-        match self {
-            Rejection::TooLarge { .. } => "too-large",
-            Rejection::Malformed(_) => "malformed",
-            Rejection::NonCanonical => "non-canonical",
-            Rejection::BadSignatureLength(_) => "bad-signature-length",
-            Rejection::MissingBody => "missing-body",
-            Rejection::BadField { .. } => "bad-field",
-            Rejection::BadSeq(_) => "bad-seq",
-            Rejection::WrongPrev { .. } => "wrong-prev",
-            Rejection::UnprovenConflict { .. } => "unproven-conflict",
-            Rejection::TimeBeforePrev { .. } => "time-before-prev",
-            Rejection::TimeInFuture { .. } => "time-in-future",
-            Rejection::TimeTooOld(_) => "time-too-old",
-            Rejection::BodyNotAllowed { .. } => "body-not-allowed",
-            Rejection::BadSignature => "bad-signature",
-            Rejection::RotationKeyNotCommitted => "rotation-key-not-committed",
-            Rejection::RegistrarNotInGenesis => "registrar-not-in-genesis",
-            Rejection::NotACollector => "not-a-collector",
-            Rejection::PolicyNotOfCollector => "policy-not-of-collector",
-            Rejection::PurposeNotInPolicy => "purpose-not-in-policy",
-            Rejection::CategoryNotInPolicy => "category-not-in-policy",
-            Rejection::RetentionExceedsPolicy(_) => "retention-exceeds-policy",
-            Rejection::PolicyVersionNotIncreasing { .. } => "policy-version-not-increasing",
-            Rejection::AccreditationExpired => "accreditation-expired",
-            Rejection::UnknownGrant => "unknown-grant",
-            Rejection::AlreadyRevoked => "already-revoked",
-            Rejection::AckNotForCollector => "ack-not-for-collector",
-            Rejection::FeedFrozen => "feed-frozen",
-        }
+        crate::reasons::code(crate::reasons::reason(self)).unwrap_or("unspecified")
     }
 
     /// The API status class.

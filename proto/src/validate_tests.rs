@@ -516,6 +516,40 @@ fn acks() {
     );
 }
 
+/// A second ack of one request is no error (the spec, "Acceptance": the latest ack is the
+/// answer); only the same entry again is a duplicate.
+#[test]
+fn a_request_acked_twice_keeps_both_acks() {
+    let mut w = world();
+    let collector = w.scene.collector.feed();
+    let req = w
+        .alice
+        .append(T0 + DAY, request(collector, RequestKind::Erasure))
+        .expect("valid");
+    accept(&mut w.ledger, &req);
+    let ack = |answer| {
+        Body::Ack(Ack {
+            request: req.id,
+            answer,
+        })
+    };
+    let refused = append(
+        &mut w.scene.collector,
+        T0 + DAY,
+        ack(AckAnswer::Refused("legal hold".into())),
+    );
+    accept(&mut w.ledger, &refused);
+    let done = append(&mut w.scene.collector, T0 + 2 * DAY, ack(AckAnswer::Done));
+    accept(&mut w.ledger, &done);
+    // The same answer again, in a later entry: accepted too.
+    let again = append(&mut w.scene.collector, T0 + 2 * DAY, ack(AckAnswer::Done));
+    accept(&mut w.ledger, &again);
+    assert!(matches!(
+        w.ledger.submit(&done, NOW),
+        Verdict::Duplicate { .. }
+    ));
+}
+
 #[test]
 fn pending_duplicate_equivocation_frozen() {
     let mut w = world();

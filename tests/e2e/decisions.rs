@@ -85,7 +85,11 @@ async fn decision_receipts_are_signed_by_the_node_and_verify_offline() {
         node.to_bytes().as_slice(),
         s.node.status().await.node_key.as_ref()
     );
-    assert_eq!(said.question.as_ref(), Some(&question));
+    // The question as asked, its at_ms (0: now) set to the time the node decided.
+    let mut asked = question.clone();
+    asked.at_ms = said.time_ms;
+    assert_eq!(said.question.as_ref(), Some(&asked));
+    assert_eq!(said.at_ms, said.time_ms);
     assert_eq!(
         (said.decision(), said.reason()),
         (pb::Decision::Allow, pb::Reason::Granted)

@@ -18,5 +18,6 @@ mod replication;
 mod sessions;
 mod single_node;
 mod transparency;
+mod versions;
 mod watch;
 mod witness;

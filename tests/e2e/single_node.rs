@@ -184,7 +184,7 @@ async fn bad_signature_wrong_prev_and_bad_requests_are_invalid_argument() {
         .check_batch(pb::CheckBatchRequest { checks: vec![] })
         .await
         .expect_err("empty batch");
-    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert_eq!(err.code(), Code::InvalidArgument);
     let many = vec![
         check_request(
             s.alice.feed(),

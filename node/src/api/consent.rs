@@ -168,7 +168,8 @@ impl Decider {
                 &self.node_key,
                 pb::DecisionPayload {
                     node: Bytes::new(),
-                    question: Some(request.clone()),
+                    // As asked, with an at_ms left 0 set to the time decided.
+                    question: Some(consent_proto::receipt::signed_question(request, now)),
                     decision: answer.decision,
                     reason: answer.reason,
                     grant: answer.grant.clone(),

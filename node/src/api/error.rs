@@ -1,6 +1,8 @@
 //! Every gRPC status the node sends is built here: the mapping from a domain error or rejection,
 //! and one named function per refusal, each with its code, its message and, where clients act on
-//! it, a machine-readable reason in the (trailing) metadata `consent-reason` ([`REASON_KEY`]).
+//! it, a machine-readable reason in the (trailing) metadata `consent-reason` ([`REASON_KEY`]). A
+//! refusal about an entry (a rejection, an equivocation, a full pending store) also carries its
+//! `RejectionReason` in the status details ([`consent_proto::reasons`]).
 //!
 //! A storage engine's text never reaches a client: a store failure is logged (with
 //! `tracing::error!`) and the client gets INTERNAL with a fixed message and reason
@@ -12,6 +14,8 @@ use consent_proto::Rejection;
 use consent_proto::auth::AuthError;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::limits::{MAX_CHECK_BATCH, MAX_FEED_STREAM, MAX_SUBMIT_BATCH};
+use consent_proto::pb::RejectionReason;
+use consent_proto::reasons;
 use consent_proto::validate::RejectionClass;
 use consent_proto::vocab::Role;
 use tonic::metadata::{MetadataMap, MetadataValue};
@@ -20,7 +24,7 @@ use tonic::{Code, Status};
 use crate::ledger::LedgerError;
 
 /// The metadata key that carries a machine-readable reason with a refusal or a stream's end.
-pub const REASON_KEY: &str = "consent-reason";
+pub const REASON_KEY: &str = reasons::REASON_METADATA_KEY;
 /// `consent-reason` of a session that expired.
 pub const SESSION_EXPIRED: &str = "session-expired";
 /// `consent-reason` of a session whose collector has rotated its key since.
@@ -51,14 +55,19 @@ fn with_reason(code: Code, reason: &'static str, message: impl Into<String>) -> 
 // ---- Domain errors ----
 
 /// The status for an entry the node refused: INVALID_ARGUMENT naming the reason code,
-/// FAILED_PRECONDITION for a frozen feed, RESOURCE_EXHAUSTED for size limits.
+/// FAILED_PRECONDITION for a frozen feed, RESOURCE_EXHAUSTED for size limits; its reason in the
+/// details and in `consent-reason`.
 pub(crate) fn rejection(r: &Rejection) -> Status {
     let code = match r.class() {
         RejectionClass::Invalid => Code::InvalidArgument,
         RejectionClass::Precondition => Code::FailedPrecondition,
         RejectionClass::Limit => Code::ResourceExhausted,
     };
-    Status::new(code, format!("entry rejected ({}): {r}", r.code()))
+    reasons::status(
+        code,
+        reasons::reason(r),
+        format!("entry rejected ({}): {r}", r.code()),
+    )
 }
 
 /// A ledger failure. Shutting down is UNAVAILABLE (retry elsewhere); anything else is logged
@@ -119,17 +128,24 @@ pub(crate) fn required<T>(field: &str, value: Option<T>) -> Result<T, Status> {
 
 // ---- Ledger service ----
 
-/// A submitted entry made its feed equivocate: FAILED_PRECONDITION.
+/// A submitted entry made its feed equivocate: FAILED_PRECONDITION, `equivocation`.
 pub(crate) fn equivocation(feed: &FeedId, seq: u64) -> Status {
-    Status::failed_precondition(format!(
-        "equivocation: the feed {feed:?} already holds a different entry at seq {seq}; \
-         both are kept as proof and the feed is now frozen (every check on it answers deny)"
-    ))
+    reasons::status(
+        Code::FailedPrecondition,
+        RejectionReason::Equivocation,
+        format!(
+            "equivocation: the feed {feed:?} already holds a different entry at seq {seq}; \
+             both are kept as proof and the feed is now frozen (every check on it answers deny)"
+        ),
+    )
 }
 
-/// A submitted entry waits for another and the pending store is full: RESOURCE_EXHAUSTED.
+/// A submitted entry waits for another and the pending store is full: RESOURCE_EXHAUSTED,
+/// `pending-full`.
 pub(crate) fn pending_full() -> Status {
-    Status::resource_exhausted(
+    reasons::status(
+        Code::ResourceExhausted,
+        RejectionReason::PendingFull,
         "the entry's predecessor or a referenced entry is missing, and the pending store is full; \
          submit the missing entries first",
     )
@@ -145,11 +161,15 @@ pub(crate) fn missing_outcome() -> Status {
     Status::internal("missing outcome")
 }
 
-/// A submit batch of `got` entries: RESOURCE_EXHAUSTED unless `1..=MAX_SUBMIT_BATCH`.
+/// A submit batch of `got` entries, not `1..=MAX_SUBMIT_BATCH`: INVALID_ARGUMENT when empty,
+/// RESOURCE_EXHAUSTED when over the limit.
 pub(crate) fn submit_batch_size(got: usize) -> Status {
-    Status::resource_exhausted(format!(
-        "a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {got}"
-    ))
+    let message = format!("a batch holds 1..={MAX_SUBMIT_BATCH} entries, got {got}");
+    if got == 0 {
+        Status::invalid_argument(message)
+    } else {
+        Status::resource_exhausted(message)
+    }
 }
 
 /// A stream asked for more than [`MAX_FEED_STREAM`] entries; `resume_with` names the field to
@@ -242,11 +262,15 @@ pub(crate) fn unanswered() -> Status {
     Status::internal("the check went unanswered")
 }
 
-/// A check batch of `got` checks: RESOURCE_EXHAUSTED unless `1..=MAX_CHECK_BATCH`.
+/// A check batch of `got` checks, not `1..=MAX_CHECK_BATCH`: INVALID_ARGUMENT when empty,
+/// RESOURCE_EXHAUSTED when over the limit.
 pub(crate) fn check_batch_size(got: usize) -> Status {
-    Status::resource_exhausted(format!(
-        "a batch holds 1..={MAX_CHECK_BATCH} checks, got {got}"
-    ))
+    let message = format!("a batch holds 1..={MAX_CHECK_BATCH} checks, got {got}");
+    if got == 0 {
+        Status::invalid_argument(message)
+    } else {
+        Status::resource_exhausted(message)
+    }
 }
 
 /// `status`, refusing check number `i` of a batch: the same code, the message prefixed with the
@@ -512,6 +536,66 @@ mod tests {
             stream_key_changed()
                 .message()
                 .contains("resume from your cursor")
+        );
+    }
+
+    #[test]
+    fn refusals_about_an_entry_carry_their_reason_in_details_and_metadata() {
+        let cases = [
+            (
+                rejection(&Rejection::BadSignature),
+                Code::InvalidArgument,
+                RejectionReason::BadSignature,
+            ),
+            (
+                rejection(&Rejection::FeedFrozen),
+                Code::FailedPrecondition,
+                RejectionReason::FeedFrozen,
+            ),
+            (
+                rejection(&Rejection::TooLarge { size: 9000, max: 8192 }),
+                Code::ResourceExhausted,
+                RejectionReason::TooLarge,
+            ),
+            (
+                equivocation(&FeedId([1; 32]), 3),
+                Code::FailedPrecondition,
+                RejectionReason::Equivocation,
+            ),
+            (
+                pending_full(),
+                Code::ResourceExhausted,
+                RejectionReason::PendingFull,
+            ),
+        ];
+        for (status, code, expected) in cases {
+            assert_eq!(status.code(), code, "{expected:?}");
+            assert_eq!(reasons::from_status(&status), expected);
+            let detail = reasons::from_details(status.details()).expect("details");
+            assert_eq!(detail.reason(), expected);
+            assert_eq!(reason(&status), reasons::code(expected));
+        }
+        assert!(
+            rejection(&Rejection::BadSignature)
+                .message()
+                .starts_with("entry rejected (bad-signature): ")
+        );
+        // Refusals that are not about an entry carry no rejection reason.
+        let status = Status::from(LedgerError::Internal("x"));
+        assert_eq!(reasons::from_status(&status), RejectionReason::Unspecified);
+    }
+
+    #[test]
+    fn an_empty_batch_is_invalid_and_an_oversized_one_exhausts() {
+        assert_eq!(submit_batch_size(0).code(), Code::InvalidArgument);
+        assert_eq!(
+            submit_batch_size(MAX_SUBMIT_BATCH + 1).code(),
+            Code::ResourceExhausted
+        );
+        assert_eq!(check_batch_size(0).code(), Code::InvalidArgument);
+        assert_eq!(
+            check_batch_size(MAX_CHECK_BATCH + 1).code(),
+            Code::ResourceExhausted
         );
     }
 

@@ -321,5 +321,7 @@ fn error_result(status: &Status, reason: &str) -> pb::SubmitResult {
         error_code: code as u32,
         error_reason: reason.to_string(),
         error_message: status.message().to_string(),
+        // The reason the status carries (none for an internal failure).
+        rejection_reason: consent_proto::reasons::from_status(status) as i32,
     }
 }

@@ -1,7 +1,8 @@
 //! `consent.v1.Node`: identity, network and counters. Every list in `Status` is bounded
 //! ([`MAX_LISTED_PEERS`], [`MAX_LISTED_WITNESSED`], [`MAX_LISTED_FORKS`]), so its answer stays
 //! far below the 4 MiB a gRPC client reads by default, whatever peers send; `NodeKey` answers
-//! the node key alone, for clients that need it before they authenticate.
+//! the node key alone, for clients that need it before they authenticate. `Status` also reports
+//! the protocol versions the node speaks (consent-proto crate docs, "Versioning").
 
 use std::time::Instant;
 
@@ -180,6 +181,12 @@ impl pb::node_server::Node for NodeService {
             }),
             witnessed,
             forks,
+            sync_protocols: vec![crate::p2p::protocol::sync_protocol(
+                &self.info.genesis_digest,
+            )],
+            identify_version: crate::p2p::protocol::identify_version(&self.info.genesis_digest),
+            rejection_reasons_version: consent_proto::reasons::REJECTION_REASONS_VERSION,
+            store_layout_version: crate::ledger::tables::SCHEMA_VERSION,
         }))
     }
 }

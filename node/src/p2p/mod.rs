@@ -328,6 +328,7 @@ pub async fn start(
         log,
         tx,
         protocol::identify_version(genesis_digest),
+        protocol::sync_protocol(genesis_digest),
         counters,
     );
     let join = tokio::spawn(task.run(rx, cancel));

@@ -21,10 +21,16 @@
 //! | request-response (pull, anti-entropy, witnessing) | `/consent-ledger/<network>/sync/2` |
 //! | Kademlia | `/consent-ledger/<network>/kad/1` |
 //!
-//! A peer whose identify `protocolVersion` is anything else is disconnected and removed from
-//! Kademlia. The identify major version follows the sync protocol's, so that nodes of releases
-//! that cannot sync with each other part at once. Any change to what travels in the sync protocol
-//! renames it (`/sync/2` pages `Heads` with `after`).
+//! Nodes that cannot speak with each other part at once ([`compatibility`]): a peer whose
+//! identify `protocolVersion` is anything else (another network, or another version of this
+//! network's protocol), or whose identify `protocols` do not list this node's sync protocol, is
+//! disconnected and removed from Kademlia, with one warning naming the peer, why, and both
+//! versions; a sync request that fails because the peer does not support the protocol is treated
+//! the same. Each refusal counts in `consent_peers_refused_total{reason}` (`other-network`,
+//! `other-version`, `no-common-sync`). The identify major version follows the sync protocol's, so
+//! that nodes of releases that cannot sync with each other part at once. Any change to what
+//! travels between nodes renames the sync protocol and raises the identify major version
+//! (`/sync/2` pages `Heads` with `after`); see the consent-proto crate docs, "Versioning".
 //!
 //! # Push: gossipsub
 //!
@@ -281,6 +287,75 @@ pub fn identify_version(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/2.0.0", network(genesis_digest))
 }
 
+/// Why this node does not speak with a peer, from what the peer announced in identify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incompatible {
+    /// Its identify version names another network (another genesis), or is not a consent-ledger
+    /// node's at all.
+    OtherNetwork,
+    /// Its identify version is another version of this network's protocol.
+    OtherVersion,
+    /// It does not announce this node's sync protocol.
+    NoCommonSync,
+}
+
+impl Incompatible {
+    /// A short name: the `reason` label of `consent_peers_refused_total`, and in the log line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Incompatible::OtherNetwork => "other-network",
+            Incompatible::OtherVersion => "other-version",
+            Incompatible::NoCommonSync => "no-common-sync",
+        }
+    }
+
+    /// What the log line says.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Incompatible::OtherNetwork => {
+                "peer of another network (or not a consent-ledger node); disconnecting"
+            }
+            Incompatible::OtherVersion => {
+                "peer speaks another version of this network's protocol; disconnecting (upgrade \
+                 the older node)"
+            }
+            Incompatible::NoCommonSync => {
+                "peer does not speak this node's sync protocol; disconnecting (upgrade the older \
+                 node)"
+            }
+        }
+    }
+}
+
+/// Whether this node, which announces `ours` in identify and serves the sync protocol `sync`,
+/// can speak with a peer that announced the version `theirs` and the protocols
+/// `their_protocols`: the identify versions must be equal, and the peer must list `sync`.
+pub fn compatibility<'a>(
+    ours: &str,
+    sync: &str,
+    theirs: &str,
+    mut their_protocols: impl Iterator<Item = &'a str>,
+) -> Result<(), Incompatible> {
+    if theirs != ours {
+        let network = |version: &str| {
+            version
+                .strip_prefix("/consent-ledger/")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(network, _)| network.to_string())
+        };
+        let same_network = network(theirs).is_some_and(|n| Some(n) == network(ours));
+        return Err(if same_network {
+            Incompatible::OtherVersion
+        } else {
+            Incompatible::OtherNetwork
+        });
+    }
+    if !their_protocols.any(|p| p == sync) {
+        return Err(Incompatible::NoCommonSync);
+    }
+    Ok(())
+}
+
 /// A pull request: one CBOR item per stream (see the module docs, "Encoding"; ids are arrays of
 /// 32 integers, not byte strings). Each variant's cost against the peer's rate budget is in the
 /// module docs, "Messages".
@@ -443,6 +518,47 @@ mod tests {
         assert_ne!(topic(a), topic(b));
         assert_ne!(sync_protocol(a), sync_protocol(b));
         assert!(sync_protocol(a).starts_with("/consent-ledger/0123456789abcdef/"));
+    }
+
+    #[test]
+    fn peers_that_cannot_sync_are_told_apart_by_why() {
+        fn listed<'a>(names: &'a [&'a str]) -> impl Iterator<Item = &'a str> + 'a {
+            names.iter().copied()
+        }
+        let digest = "0123456789abcdef0123";
+        let (ours, sync) = (identify_version(digest), sync_protocol(digest));
+        let (ours, sync, kad) = (ours.as_str(), sync.as_str(), kad_protocol(digest));
+        // A node of this release and network.
+        assert_eq!(
+            compatibility(ours, sync, ours, listed(&["/ipfs/id/1.0.0", sync, kad.as_str()])),
+            Ok(())
+        );
+        // Another network, whatever its version; not a consent-ledger node at all.
+        let other = identify_version("fedcba9876543210fedc");
+        assert_eq!(
+            compatibility(ours, sync, &other, listed(&[])),
+            Err(Incompatible::OtherNetwork)
+        );
+        assert_eq!(
+            compatibility(ours, sync, "/ipfs/0.1.0", listed(&[sync])),
+            Err(Incompatible::OtherNetwork)
+        );
+        // This network, another version (an older release's, or a newer one's).
+        for version in ["1.0.0", "3.0.0", "2.1.0"] {
+            let theirs = format!("/consent-ledger/0123456789abcdef/{version}");
+            assert_eq!(
+                compatibility(ours, sync, &theirs, listed(&[sync])),
+                Err(Incompatible::OtherVersion),
+                "{theirs}"
+            );
+        }
+        // The same identify version, without this node's sync protocol.
+        let older_sync = "/consent-ledger/0123456789abcdef/sync/1";
+        assert_eq!(
+            compatibility(ours, sync, ours, listed(&[older_sync, kad.as_str()])),
+            Err(Incompatible::NoCommonSync)
+        );
+        assert_eq!(Incompatible::NoCommonSync.name(), "no-common-sync");
     }
 
     #[test]

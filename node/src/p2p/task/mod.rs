@@ -39,7 +39,7 @@ use super::behaviour::{Behaviour, BehaviourEvent, GRAYLIST_SCORE};
 use super::codec::WireCounters;
 use super::cosigning::LogParts;
 use super::discipline::{Discipline, Offence, Pace, Sentence};
-use super::protocol::{SyncRequest, SyncResponse};
+use super::protocol::{self, Incompatible, SyncRequest, SyncResponse};
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
 use crate::ledger::Ledger;
 
@@ -118,6 +118,8 @@ pub(super) struct Task {
     pub(super) log: LogParts,
     pub(super) tx: mpsc::Sender<Command>,
     identify_version: String,
+    /// The sync protocol this node serves and asks with.
+    sync_protocol: String,
     counters: Arc<WireCounters>,
     requests: HashMap<OutboundRequestId, (PeerId, Purpose)>,
     outbound: HashMap<PeerId, Outbound>,
@@ -148,6 +150,7 @@ impl Task {
         log: LogParts,
         tx: mpsc::Sender<Command>,
         identify_version: String,
+        sync_protocol: String,
         counters: Arc<WireCounters>,
     ) -> Self {
         Self {
@@ -157,6 +160,7 @@ impl Task {
             log,
             tx,
             identify_version,
+            sync_protocol,
             counters,
             requests: HashMap::new(),
             outbound: HashMap::new(),
@@ -570,10 +574,18 @@ impl Task {
                 info,
                 ..
             })) => {
-                if info.protocol_version != self.identify_version {
-                    tracing::warn!(%peer_id, version = %info.protocol_version, "peer of another network; disconnecting");
-                    self.swarm.behaviour_mut().kad.remove_peer(&peer_id);
-                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                let compatible = protocol::compatibility(
+                    &self.identify_version,
+                    &self.sync_protocol,
+                    &info.protocol_version,
+                    info.protocols.iter().map(AsRef::<str>::as_ref),
+                );
+                if let Err(why) = compatible {
+                    let theirs = match why {
+                        Incompatible::NoCommonSync => sync_protocols(&info.protocols),
+                        _ => info.protocol_version.clone(),
+                    };
+                    self.refuse_peer(peer_id, why, &theirs);
                     return;
                 }
                 // A member: what it listens on feeds discovery.
@@ -621,6 +633,22 @@ impl Task {
             }
             _ => {}
         }
+    }
+
+    /// Disconnects a peer this node cannot speak with, and forgets its addresses, saying why in
+    /// one warning (with `theirs`, what it announced, and this node's version) and counting it.
+    fn refuse_peer(&mut self, peer: PeerId, why: Incompatible, theirs: &str) {
+        // One line per refusal: the requests in flight when the peer is cut off fail too.
+        if self.peers.remove(&peer).is_some() {
+            let ours = match why {
+                Incompatible::NoCommonSync => &self.sync_protocol,
+                _ => &self.identify_version,
+            };
+            tracing::warn!(%peer, reason = why.name(), theirs, ours = %ours, "{}", why.explain());
+            self.ledger.metrics().peer_refused(why.name());
+        }
+        self.swarm.behaviour_mut().kad.remove_peer(&peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     /// Traffic from `peer` counts as contact with the network (freshness) if it is a member, or
@@ -730,6 +758,12 @@ impl Task {
             } => {
                 self.finished(peer);
                 let purpose = self.requests.remove(&request_id).map(|(_, p)| p);
+                if matches!(error, OutboundFailure::UnsupportedProtocols) {
+                    // Identify said otherwise, or has not arrived yet: retrying cannot help.
+                    self.refuse_peer(peer, Incompatible::NoCommonSync, "(none in common)");
+                    self.outbound.remove(&peer);
+                    return;
+                }
                 tracing::debug!(%peer, %error, ?purpose, "sync request failed; the peer will be compared again");
                 if let OutboundFailure::Io(e) = &error
                     && garbled_response(e)
@@ -748,6 +782,21 @@ impl Task {
             }
             _ => {}
         }
+    }
+}
+
+/// The sync protocols of consent-ledger networks among `protocols` (a peer's identify list), for
+/// the log line that says it shares none with this node.
+fn sync_protocols(protocols: &[libp2p::StreamProtocol]) -> String {
+    let names: Vec<&str> = protocols
+        .iter()
+        .map(AsRef::<str>::as_ref)
+        .filter(|p| p.starts_with("/consent-ledger/") && p.contains("/sync/"))
+        .collect();
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(" ")
     }
 }
 
