@@ -6,14 +6,14 @@ use consent_proto::body::{Body, Policy};
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::limits::MAX_FEED_STREAM;
 use consent_proto::pb;
-use consent_proto::pb::consent_client::ConsentClient;
-use consent_proto::pb::ledger_client::LedgerClient;
-use consent_proto::pb::node_client::NodeClient as StatusClient;
 /// Why a node refused an entry: a closed enum, versioned by
 /// [`consent_proto::reasons::REJECTION_REASONS_VERSION`]. Match on the values you act on and
 /// treat any other, `Unspecified` included, as "rejected, reason unknown": a newer node may send a
 /// value this release does not know (it reads as `Unspecified`).
 pub use consent_proto::pb::RejectionReason;
+use consent_proto::pb::consent_client::ConsentClient;
+use consent_proto::pb::ledger_client::LedgerClient;
+use consent_proto::pb::node_client::NodeClient as StatusClient;
 use prost::bytes::Bytes;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -199,7 +199,12 @@ impl NodeConnection {
             })
             .await
         {
-            Ok(r) => Ok(r.into_inner().results.into_iter().map(submit_result).collect()),
+            Ok(r) => Ok(r
+                .into_inner()
+                .results
+                .into_iter()
+                .map(submit_result)
+                .collect()),
             Err(s) => Err(self.refused("the batch", s)),
         }
     }

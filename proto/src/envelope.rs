@@ -143,11 +143,11 @@ mod tests {
     #[test]
     fn any_other_field_is_refused_with_its_number() {
         let cases: [(&[u8], u64); 5] = [
-            (&[0x18, 0x01], 3),                    // field 3, varint
-            (&[0x1A, 0x01, 0x00], 3),              // field 3, bytes
-            (&[0xF8, 0x01, 0x01], 31),             // field 31, varint (two-byte key)
-            (&[0x2D, 0, 0, 0, 0], 5),              // field 5, fixed32
-            (&[0x03, 0x04], 0),                    // field 0, a group
+            (&[0x18, 0x01], 3),        // field 3, varint
+            (&[0x1A, 0x01, 0x00], 3),  // field 3, bytes
+            (&[0xF8, 0x01, 0x01], 31), // field 31, varint (two-byte key)
+            (&[0x2D, 0, 0, 0, 0], 5),  // field 5, fixed32
+            (&[0x03, 0x04], 0),        // field 0, a group
         ];
         for (extra, field) in cases {
             let mut bytes = envelope();

@@ -246,7 +246,10 @@ mod tests {
     /// One rejection of every kind.
     fn every_rejection() -> Vec<Rejection> {
         vec![
-            Rejection::TooLarge { size: 9000, max: 8192 },
+            Rejection::TooLarge {
+                size: 9000,
+                max: 8192,
+            },
             Rejection::Malformed("x".into()),
             Rejection::NonCanonical,
             Rejection::UnknownField { field: 7 },
@@ -314,7 +317,10 @@ mod tests {
         let outcomes = [RejectionReason::Equivocation, RejectionReason::PendingFull];
         assert_eq!(seen.len() + outcomes.len(), ALL.len());
         for value in ALL {
-            assert!(seen.contains(&value) || outcomes.contains(&value), "{value:?}");
+            assert!(
+                seen.contains(&value) || outcomes.contains(&value),
+                "{value:?}"
+            );
         }
     }
 
@@ -349,7 +355,11 @@ mod tests {
 
     #[test]
     fn details_round_trip_and_unknown_values_read_as_unspecified() {
-        let bytes = details(3, "entry rejected (bad-signature): …", RejectionReason::BadSignature);
+        let bytes = details(
+            3,
+            "entry rejected (bad-signature): …",
+            RejectionReason::BadSignature,
+        );
         let detail = from_details(&bytes).expect("a detail");
         assert_eq!(detail.reason(), RejectionReason::BadSignature);
         assert_eq!(detail.code, "bad-signature");

@@ -310,10 +310,7 @@ mod tests {
             },
         );
         let (_, said) = verify_decision(&receipt).expect("verifies");
-        assert_eq!(said.question.map(|q| q.at_ms), Some(decided));
-        assert_eq!(
-            decided_about(&said),
-            (decided, pb::QuestionTime::Current)
-        );
+        assert_eq!(said.question.as_ref().map(|q| q.at_ms), Some(decided));
+        assert_eq!(decided_about(&said), (decided, pb::QuestionTime::Current));
     }
 }

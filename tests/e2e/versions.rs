@@ -168,9 +168,13 @@ async fn an_unknown_field_in_a_signed_entry_is_refused_not_dropped() {
     let batch = WideBatch {
         entries: vec![wide(&grant, 0), wide(&grant, 1)],
     };
-    let err = raw_call(&url, "/consent.v1.Ledger/SubmitBatch", batch.encode_to_vec())
-        .await
-        .expect_err("unknown field");
+    let err = raw_call(
+        &url,
+        "/consent.v1.Ledger/SubmitBatch",
+        batch.encode_to_vec(),
+    )
+    .await
+    .expect_err("unknown field");
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert_eq!(reasons::from_status(&err), RejectionReason::UnknownField);
     assert!(err.message().starts_with("entry 1: "), "{}", err.message());

@@ -553,7 +553,10 @@ mod tests {
                 RejectionReason::FeedFrozen,
             ),
             (
-                rejection(&Rejection::TooLarge { size: 9000, max: 8192 }),
+                rejection(&Rejection::TooLarge {
+                    size: 9000,
+                    max: 8192,
+                }),
                 Code::ResourceExhausted,
                 RejectionReason::TooLarge,
             ),

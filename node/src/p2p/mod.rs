@@ -321,16 +321,7 @@ pub async fn start(
         peer_id,
         listen: Arc::new(listen),
     };
-    let task = task::Task::new(
-        swarm,
-        topic,
-        ledger,
-        log,
-        tx,
-        protocol::identify_version(genesis_digest),
-        protocol::sync_protocol(genesis_digest),
-        counters,
-    );
+    let task = task::Task::new(swarm, topic, ledger, log, tx, genesis_digest, counters);
     let join = tokio::spawn(task.run(rx, cancel));
     Ok((handle, join))
 }

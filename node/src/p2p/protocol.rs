@@ -530,7 +530,12 @@ mod tests {
         let (ours, sync, kad) = (ours.as_str(), sync.as_str(), kad_protocol(digest));
         // A node of this release and network.
         assert_eq!(
-            compatibility(ours, sync, ours, listed(&["/ipfs/id/1.0.0", sync, kad.as_str()])),
+            compatibility(
+                ours,
+                sync,
+                ours,
+                listed(&["/ipfs/id/1.0.0", sync, kad.as_str()])
+            ),
             Ok(())
         );
         // Another network, whatever its version; not a consent-ledger node at all.

@@ -255,7 +255,10 @@ async fn two_trees_observed_at_once_are_never_both_cosigned() {
             .map(|r| r.expect("task").expect("observe"))
             .filter(|seen| matches!(seen, Seen::Cosigned(_)))
             .count();
-        assert_eq!(cosigned, 1, "origin {i}: exactly one of two trees is cosigned");
+        assert_eq!(
+            cosigned, 1,
+            "origin {i}: exactly one of two trees is cosigned"
+        );
     }
     close(ledger, writer).await;
 }

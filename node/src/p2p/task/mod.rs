@@ -149,10 +149,11 @@ impl Task {
         ledger: Ledger,
         log: LogParts,
         tx: mpsc::Sender<Command>,
-        identify_version: String,
-        sync_protocol: String,
+        genesis_digest: &str,
         counters: Arc<WireCounters>,
     ) -> Self {
+        let identify_version = crate::p2p::protocol::identify_version(genesis_digest);
+        let sync_protocol = crate::p2p::protocol::sync_protocol(genesis_digest);
         Self {
             swarm,
             topic,
