@@ -106,6 +106,37 @@
 //! (`Ledger.GetHead`, `GetFeed`) and never signs another entry at a seq another node may already
 //! hold: that is an equivocation, and it freezes the wallet's own feed.
 //!
+//! ## Pending entries
+//! An entry that cannot be judged yet answers `PENDING`, with `missing` naming the feed or entry
+//! it waits for ([`validate::Missing`]): its predecessor has not arrived (`seq > head + 1`; for a
+//! feed the node does not know, its inception), or an entry it references has not. The node
+//! *parks* it and judges it again, in full, when what it waits for is accepted, and then what
+//! waited for that in turn; between nodes it pulls what is missing from the peer that sent the
+//! entry. `PENDING` is no promise of acceptance.
+//! - **What is checked before parking** ([`validate::Verdict::Pending`]). Decoding, in full. An
+//!   entry that waits for a reference is at `head + 1` and has passed every check that does not
+//!   need the reference, its signature included. An entry past `head + 1` is *verified* if the
+//!   feed's current key signed it — for a `Rotation`, if it is signed by the key it names and that
+//!   key hashes to the feed's committed next-key digest — and otherwise *unverifiable*, not
+//!   refused: a rotation may lie in the gap. An entry of a feed the node does not know is
+//!   *unverifiable*: no key of it is known. A `Rotation` not signed by the key it names is refused
+//!   (`bad-signature`) wherever it stands. Everything else (prev, time, role, references, body
+//!   rules; the signature of an unverifiable entry) is judged when the entry is woken.
+//! - **For a while.** A parked entry is dropped once the node's pending time-out has passed
+//!   (consent-node `[ledger] pending_ttl`, 10 minutes by default, from when it first arrived;
+//!   checked every 30 s), silently: send what it waits for, then the entry again (an entry
+//!   parked already answers `PENDING` again and changes nothing).
+//! - **Bounded.** A node parks at most `max_pending` entries (`[ledger] max_pending`, 10,000 by
+//!   default); while it holds that many, a new entry that must wait is refused.
+//! - **Refused: `pending-full`.** `Submit` answers `RESOURCE_EXHAUSTED` with the reason
+//!   `pending-full` (in `SubmitBatch`, that item's `error_reason`); nothing was kept. Send what
+//!   the entry waits for first (it is then accepted, not parked), or retry later.
+//! - **Seen from outside.** `Node.Status` reports `pending` (entries parked now); `/metrics` the
+//!   same as `consent_pending_entries`.
+//!
+//! These bounds are each node's own: nodes of one network may set them differently, and no
+//! decision depends on them.
+//!
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
 //! to the rule, so every node (and every client cache) applies them alike:
