@@ -124,15 +124,30 @@
 //!   rules; the signature of an unverifiable entry) is judged when the entry is woken.
 //! - **For a while.** A parked entry is dropped once the node's pending time-out has passed
 //!   (consent-node `[ledger] pending_ttl`, 10 minutes by default, from when it first arrived;
-//!   checked every 30 s), silently: send what it waits for, then the entry again (an entry
-//!   parked already answers `PENDING` again and changes nothing).
-//! - **Bounded.** A node parks at most `max_pending` entries (`[ledger] max_pending`, 10,000 by
-//!   default); while it holds that many, a new entry that must wait is refused.
+//!   checked every 30 s), or earlier to make room for another (below). Either way silently: send
+//!   what it waits for, then the entry again (an entry parked already answers `PENDING` again and
+//!   changes nothing).
+//! - **Bounded, and shared between sources.** A node parks at most `max_pending` entries
+//!   (`[ledger] max_pending`, 10,000 by default), and from one *source* at most
+//!   `min(max(max_pending / 8, 64), max_pending)` (1,250 by default). A source is a gRPC client's
+//!   IP address (an IPv6 client's /64 network, an IPv4-mapped address its IPv4 address), or the
+//!   p2p peer that pushed the entry or answered a pull with it. When a source at its bound parks
+//!   one more, its own oldest unverifiable entry is dropped; if it holds only verified ones, the
+//!   new entry is refused. When the node holds `max_pending`, the source holding the most entries
+//!   gives one up — its oldest unverifiable entry, or if it has none its oldest verified one —
+//!   provided it holds more than the source parking; otherwise the parking source's own oldest
+//!   unverifiable entry is dropped, and if it has none the new entry is refused. So a flood from
+//!   one source costs only that source's entries; a source's entries give way only to sources
+//!   holding fewer; and a source under its bound that holds fewer entries than the largest one is
+//!   never refused.
+//!   Who sent an entry is not stored: after a restart, the entries parked before count for one
+//!   source, as unverifiable.
 //! - **Refused: `pending-full`.** `Submit` answers `RESOURCE_EXHAUSTED` with the reason
 //!   `pending-full` (in `SubmitBatch`, that item's `error_reason`); nothing was kept. Send what
 //!   the entry waits for first (it is then accepted, not parked), or retry later.
-//! - **Seen from outside.** `Node.Status` reports `pending` (entries parked now); `/metrics` the
-//!   same as `consent_pending_entries`.
+//! - **Seen from outside.** `Node.Status` reports `pending` (entries parked now) and
+//!   `pending_evicted` (entries dropped to make room since the node started); `/metrics` the same
+//!   as `consent_pending_entries` and `consent_pending_evicted_total`.
 //!
 //! These bounds are each node's own: nodes of one network may set them differently, and no
 //! decision depends on them.

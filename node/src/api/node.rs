@@ -177,6 +177,7 @@ impl pb::node_server::Node for NodeService {
             }),
             witnessed,
             forks,
+            pending_evicted: stats.pending_evicted,
         }))
     }
 }
