@@ -161,7 +161,8 @@ pub struct StoreSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LedgerSection {
-    /// Most entries held pending (waiting for a predecessor or a referenced entry).
+    /// Most entries held pending (waiting for a predecessor or a referenced entry); one source
+    /// (a gRPC client address, a p2p peer) holds at most an eighth of them, at least 64.
     pub max_pending: u64,
     /// How long a pending entry is kept.
     #[serde(with = "humantime_serde")]

@@ -108,6 +108,52 @@
 //! (`Ledger.GetHead`, `GetFeed`) and never signs another entry at a seq another node may already
 //! hold: that is an equivocation, and it freezes the wallet's own feed.
 //!
+//! ## Pending entries
+//! An entry that cannot be judged yet answers `PENDING`, with `missing` naming the feed or entry
+//! it waits for ([`validate::Missing`]): its predecessor has not arrived (`seq > head + 1`; for a
+//! feed the node does not know, its inception), or an entry it references has not. The node
+//! *parks* it and judges it again, in full, when what it waits for is accepted, and then what
+//! waited for that in turn; between nodes it pulls what is missing from the peer that sent the
+//! entry. `PENDING` is no promise of acceptance.
+//! - **What is checked before parking** ([`validate::Verdict::Pending`]). Decoding, in full. An
+//!   entry that waits for a reference is at `head + 1` and has passed every check that does not
+//!   need the reference, its signature included. An entry past `head + 1` is *verified* if the
+//!   feed's current key signed it — for a `Rotation`, if it is signed by the key it names and that
+//!   key hashes to the feed's committed next-key digest — and otherwise *unverifiable*, not
+//!   refused: a rotation may lie in the gap. An entry of a feed the node does not know is
+//!   *unverifiable*: no key of it is known. A `Rotation` not signed by the key it names is refused
+//!   (`bad-signature`) wherever it stands. Everything else (prev, time, role, references, body
+//!   rules; the signature of an unverifiable entry) is judged when the entry is woken.
+//! - **For a while.** A parked entry is dropped once the node's pending time-out has passed
+//!   (consent-node `[ledger] pending_ttl`, 10 minutes by default, from when it first arrived;
+//!   checked every 30 s), or earlier to make room for another (below). Either way silently: send
+//!   what it waits for, then the entry again (an entry parked already answers `PENDING` again and
+//!   changes nothing).
+//! - **Bounded, and shared between sources.** A node parks at most `max_pending` entries
+//!   (`[ledger] max_pending`, 10,000 by default), and from one *source* at most
+//!   `min(max(max_pending / 8, 64), max_pending)` (1,250 by default). A source is a gRPC client's
+//!   IP address (an IPv6 client's /64 network, an IPv4-mapped address its IPv4 address), or the
+//!   p2p peer that pushed the entry or answered a pull with it. When a source at its bound parks
+//!   one more, its own oldest unverifiable entry is dropped; if it holds only verified ones, the
+//!   new entry is refused. When the node holds `max_pending`, the source holding the most entries
+//!   gives one up — its oldest unverifiable entry, or if it has none its oldest verified one —
+//!   provided it holds more than the source parking; otherwise the parking source's own oldest
+//!   unverifiable entry is dropped, and if it has none the new entry is refused. So a flood from
+//!   one source costs only that source's entries; a source's entries give way only to sources
+//!   holding fewer; and a source under its bound that holds fewer entries than the largest one is
+//!   never refused.
+//!   Who sent an entry is not stored: after a restart, the entries parked before count for one
+//!   source, as unverifiable.
+//! - **Refused: `pending-full`.** `Submit` answers `RESOURCE_EXHAUSTED` with the reason
+//!   `pending-full` (in `SubmitBatch`, that item's `error_reason`); nothing was kept. Send what
+//!   the entry waits for first (it is then accepted, not parked), or retry later.
+//! - **Seen from outside.** `Node.Status` reports `pending` (entries parked now) and
+//!   `pending_evicted` (entries dropped to make room since the node started); `/metrics` the same
+//!   as `consent_pending_entries` and `consent_pending_evicted_total`.
+//!
+//! These bounds are each node's own: nodes of one network may set them differently, and no
+//! decision depends on them.
+//!
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
 //! to the rule, so every node (and every client cache) applies them alike:

@@ -338,11 +338,16 @@ pub enum Verdict {
         /// The id of the entry held.
         existing: EntryId,
     },
-    /// Hold it until `missing` arrives. `verified` is true when its signature was checked.
+    /// Hold it until `missing` arrives. `verified` is true when a key of the feed signed it:
+    /// always for a missing reference (the entry is at `head + 1` and passed every check that
+    /// does not need the reference); past `head + 1`, when the feed's current key signed it (or,
+    /// for a `Rotation`, when it is signed by the key the feed committed to next). An entry of a
+    /// feed the node does not know is never verified: no key of it is known. What a node does
+    /// with each kind is in the crate's specification, *Pending entries*.
     Pending {
         /// What is awaited.
         missing: Missing,
-        /// Whether the signature was already verified.
+        /// Whether a key of the feed signed it.
         verified: bool,
     },
     /// A second valid entry at an existing `(feed, seq)` with another id: keep both as proof, freeze the feed.
@@ -436,6 +441,12 @@ pub fn validate_preverified<V: LedgerView>(
                 rules,
                 signed_by(&inception.signing_key.to_bytes()),
             )),
+            // A `Rotation` is signed by the key it names wherever it stands: one that is not can
+            // never be accepted. Any other entry of an unknown feed is unverifiable: no key of
+            // the feed is known (and a `Rotation`'s own key proves nothing about the feed).
+            Body::Rotation(rotation) if !signed_by(&rotation.signing_key.to_bytes()) => {
+                reject(Rejection::BadSignature)
+            }
             _ => Ok(Verdict::Pending {
                 missing: Missing::Seq(entry.feed, 0),
                 verified: false,
@@ -444,10 +455,7 @@ pub fn validate_preverified<V: LedgerView>(
     };
 
     if entry.seq > state.head_seq + 1 {
-        return Ok(Verdict::Pending {
-            missing: Missing::Seq(entry.feed, entry.seq - 1),
-            verified: false,
-        });
+        return gap(entry, &state, signed_by);
     }
     if entry.prev != Some(state.head_id) {
         let fetch_from = view
@@ -589,6 +597,33 @@ pub fn validate_preverified<V: LedgerView>(
         Body::Inception(_) | Body::Rotation(_) => {}
     }
     Ok(Verdict::Accept { state: next })
+}
+
+/// An entry past `head + 1` of a known feed: pending on its predecessor, its signature checked
+/// where the key that must have signed it is known. A `Rotation` names its own key: not signed by
+/// it, it is refused (`bad-signature`); signed by it, it is verified when that key is the one the
+/// feed committed to next (the first rotation after the head), and unverifiable otherwise (a
+/// later rotation's key is not known yet). Any other entry is verified when the feed's current
+/// key signed it, and otherwise unverifiable, not refused: a rotation may lie in the gap, and the
+/// entry may be signed by the key it introduced.
+fn gap<E>(
+    entry: &Entry,
+    state: &FeedState,
+    signed_by: impl Fn(&[u8; 32]) -> bool,
+) -> Result<Verdict, E> {
+    let verified = match &entry.body {
+        Body::Rotation(rotation) => {
+            if !signed_by(&rotation.signing_key.to_bytes()) {
+                return Ok(Verdict::Reject(Rejection::BadSignature));
+            }
+            rotation.signing_key.next_key_digest() == state.next_key_digest
+        }
+        _ => signed_by(&state.signing_key),
+    };
+    Ok(Verdict::Pending {
+        missing: Missing::Seq(entry.feed, entry.seq - 1),
+        verified,
+    })
 }
 
 fn accept_inception(

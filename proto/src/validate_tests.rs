@@ -557,12 +557,12 @@ fn pending_duplicate_equivocation_frozen() {
     let e1 = w.alice.append(T0 + DAY, b1).expect("valid");
     let b2 = revoke(e1.id, false);
     let e2 = w.alice.append(T0 + DAY, b2).expect("valid");
-    // Gap: e2 before e1.
+    // Gap: e2 before e1, signed by the feed's current key: verified.
     assert_eq!(
         w.ledger.submit(&e2, NOW),
         Verdict::Pending {
             missing: Missing::Seq(w.alice.feed(), 1),
-            verified: false
+            verified: true
         }
     );
     accept(&mut w.ledger, &e1);
@@ -652,6 +652,97 @@ fn pending_duplicate_equivocation_frozen() {
         }
     );
     assert!(refused.blameless());
+}
+
+/// Past the head, a signature is checked where the key that must have signed is known: the
+/// feed's current key makes an entry verified; another key leaves it unverifiable (a rotation may
+/// lie in the gap), never refused; a `Rotation` not signed by the key it names is refused, and one
+/// to the committed next key is verified. Of a feed the node does not know, nothing is verified.
+#[test]
+fn entries_past_the_head_are_verified_where_the_key_is_known() {
+    let mut w = world();
+    let feed = w.alice.feed();
+    let body = request(w.scene.collector.feed(), RequestKind::Access);
+    let at = |seq: u64, key_label: &str, body: &Body| {
+        Entry::sign(
+            Some(feed),
+            seq,
+            Some(EntryId([9; 32])),
+            T0 + DAY,
+            body,
+            &key(key_label),
+        )
+        .expect("valid")
+    };
+    let pending = |verified| Verdict::Pending {
+        missing: Missing::Seq(feed, 2),
+        verified,
+    };
+    // The current key (alice/0) signed it.
+    assert_eq!(
+        w.ledger.submit(&at(3, "alice/0", &body), NOW),
+        pending(true)
+    );
+    // Another key: unverifiable, kept pending.
+    assert_eq!(
+        w.ledger.submit(&at(3, "mallory", &body), NOW),
+        pending(false)
+    );
+    // A rotation to the committed next key (alice/1), signed by it: verified.
+    let committed = Body::Rotation(Rotation {
+        signing_key: key("alice/1").public(),
+        next_key_digest: key("alice/2").public().next_key_digest(),
+    });
+    assert_eq!(
+        w.ledger.submit(&at(3, "alice/1", &committed), NOW),
+        pending(true)
+    );
+    // A rotation to a key committed later: signed by it, but unverifiable.
+    let later = Body::Rotation(Rotation {
+        signing_key: key("alice/5").public(),
+        next_key_digest: key("alice/6").public().next_key_digest(),
+    });
+    assert_eq!(
+        w.ledger.submit(&at(3, "alice/5", &later), NOW),
+        pending(false)
+    );
+    // A rotation not signed by the key it names: never valid anywhere, refused.
+    assert_eq!(
+        rejected(w.ledger.submit(&at(3, "mallory", &committed), NOW)),
+        Rejection::BadSignature
+    );
+    // A feed the node does not know: unverifiable whoever signed, but a badly signed rotation is
+    // refused there too.
+    let unknown = FeedId([7; 32]);
+    let of_unknown = |key_label: &str, body: &Body| {
+        Entry::sign(
+            Some(unknown),
+            4,
+            Some(EntryId([9; 32])),
+            T0 + DAY,
+            body,
+            &key(key_label),
+        )
+        .expect("valid")
+    };
+    assert_eq!(
+        w.ledger.submit(&of_unknown("alice/0", &body), NOW),
+        Verdict::Pending {
+            missing: Missing::Seq(unknown, 0),
+            verified: false
+        }
+    );
+    assert_eq!(
+        w.ledger.submit(&of_unknown("alice/1", &committed), NOW),
+        Verdict::Pending {
+            missing: Missing::Seq(unknown, 0),
+            verified: false
+        }
+    );
+    assert_eq!(
+        rejected(w.ledger.submit(&of_unknown("mallory", &committed), NOW)),
+        Rejection::BadSignature
+    );
 }
 
 /// The split the security review reproduced: one branch rotates at seq s, the other signs an

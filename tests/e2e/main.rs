@@ -9,6 +9,7 @@ mod byzantine;
 mod cache;
 mod clock;
 mod decisions;
+mod flood;
 mod forks;
 mod interop;
 mod log;

@@ -567,24 +567,39 @@ async fn the_pending_store_is_bounded() {
     config.ledger.max_pending = 2;
     node.node = Some(consent_node::Node::start(config).await.expect("start"));
     let mut ledger = node.ledger().await;
-    // Entries of feeds whose inception never arrives wait pending, up to the bound.
-    for (i, expected) in [
-        (0, Ok(pb::SubmitStatus::Pending)),
-        (1, Ok(pb::SubmitStatus::Pending)),
-        (2, Err(Code::ResourceExhausted)),
-    ] {
+    let request = || fixtures::request(FeedId([1; 32]), consent_proto::vocab::RequestKind::Access);
+    // Entries of feeds whose inception never arrives (unverifiable) wait pending, up to the
+    // bound; past it, this client's own oldest one gives way.
+    for i in 0..3 {
         let (mut c, _) = fixtures::author(Role::Citizen, &format!("orphan-{i}"), T0);
-        let e = fixtures::append(
-            &mut c,
-            T0,
-            fixtures::request(FeedId([1; 32]), consent_proto::vocab::RequestKind::Access),
-        );
+        let e = fixtures::append(&mut c, T0, request());
         let got = submit(&mut ledger, &e)
             .await
             .map(|r| r.status())
             .map_err(|s| s.code());
-        assert_eq!(got, expected, "orphan {i}");
+        assert_eq!(got, Ok(pb::SubmitStatus::Pending), "orphan {i}");
     }
+    let status = node.status().await;
+    assert_eq!((status.pending, status.pending_evicted), (2, 1));
+    // Entries signed by a known feed's key past a gap (verified) take the place of this client's
+    // unverifiable ones; once it holds only verified entries, one more is refused.
+    let (mut bob, b0) = fixtures::author(Role::Citizen, "bob", T0);
+    submit_ok(&mut ledger, &b0).await;
+    let _withheld = fixtures::append(&mut bob, T0, request());
+    for (seq, expected) in [
+        (2, Ok(pb::SubmitStatus::Pending)),
+        (3, Ok(pb::SubmitStatus::Pending)),
+        (4, Err(Code::ResourceExhausted)),
+    ] {
+        let e = fixtures::append(&mut bob, T0, request());
+        let got = submit(&mut ledger, &e)
+            .await
+            .map(|r| r.status())
+            .map_err(|s| s.code());
+        assert_eq!(got, expected, "seq {seq}");
+    }
+    let status = node.status().await;
+    assert_eq!((status.pending, status.pending_evicted), (2, 3));
 }
 
 #[tokio::test]

@@ -27,6 +27,8 @@ pub struct TestNode {
     /// The node's clock (kept across restarts): the system clock, or a manual one the test
     /// moves ([`TestNode::start_with_clock`]).
     pub clock: Clock,
+    /// `[ledger] max_pending` at the next (re)start (`None`: the default).
+    pub max_pending: Option<u64>,
     genesis_path: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
@@ -99,6 +101,7 @@ impl TestNode {
             node: None,
             dir,
             clock,
+            max_pending: None,
             genesis_path,
             _temp: Some(temp),
         };
@@ -129,6 +132,7 @@ impl TestNode {
             node: None,
             dir,
             clock: Clock::system(),
+            max_pending: None,
             genesis_path,
             _temp: Some(temp),
         };
@@ -170,7 +174,7 @@ impl TestNode {
 
     /// The configuration used.
     pub fn config(&self) -> Config {
-        Config {
+        let mut config = Config {
             data_dir: self.dir.clone(),
             grpc_listen: "127.0.0.1:0"
                 .parse()
@@ -185,7 +189,11 @@ impl TestNode {
             },
             clock: self.clock.clone(),
             ..Config::default()
+        };
+        if let Some(max_pending) = self.max_pending {
+            config.ledger.max_pending = max_pending;
         }
+        config
     }
 
     /// (Re)starts the node on its data directory.
@@ -232,6 +240,21 @@ impl TestNode {
     /// A Ledger client.
     pub async fn ledger(&self) -> LedgerClient<Channel> {
         LedgerClient::new(self.channel().await)
+    }
+
+    /// A Ledger client whose connection comes from `local`, another loopback address such as
+    /// 127.0.0.2: a node tells clients apart by IP address (each one's share of the pending
+    /// space), and every other client of a test connects from 127.0.0.1. Linux routes the whole
+    /// of 127.0.0.0/8 to the loopback interface.
+    pub async fn ledger_from(&self, local: std::net::IpAddr) -> LedgerClient<Channel> {
+        let endpoint = match Channel::from_shared(self.url()) {
+            Ok(endpoint) => endpoint.local_address(Some(local)),
+            Err(e) => panic!("bad url: {e}"),
+        };
+        match endpoint.connect().await {
+            Ok(c) => LedgerClient::new(c),
+            Err(e) => panic!("cannot connect from {local}: {e}"),
+        }
     }
 
     /// A Consent client in a session of `collector` (authenticated with its current key).

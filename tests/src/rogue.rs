@@ -124,6 +124,28 @@ impl Rogue {
         }
     }
 
+    /// [`Self::publish`], saying whether gossipsub took the message instead of panicking (a
+    /// sustained flood may outrun the send queue).
+    pub fn try_publish(&mut self, data: Vec<u8>) -> bool {
+        let topic = self.topic.clone();
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, data)
+            .is_ok()
+    }
+
+    /// Drives the swarm for `time` (what was published goes out, the connection stays up),
+    /// whatever happens meanwhile.
+    pub async fn drive(&mut self, time: Duration) {
+        let _: Result<(), _> = tokio::time::timeout(time, async {
+            loop {
+                self.swarm.select_next_some().await;
+            }
+        })
+        .await;
+    }
+
     /// Sends a sync request to the node (its answer, if any, is ignored).
     pub fn request(&mut self, request: SyncRequest) {
         let target = self.target;

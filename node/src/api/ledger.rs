@@ -15,7 +15,7 @@ use tonic::{Code, Request, Response, Status};
 
 use super::blocking::read;
 use super::error::{self, id32, rejection, required};
-use crate::ledger::{Ledger, Outcome};
+use crate::ledger::{Ledger, Outcome, Source};
 
 /// The Ledger service.
 pub(crate) struct LedgerService {
@@ -68,6 +68,14 @@ impl LedgerService {
     }
 }
 
+/// Who sent a request, as the pending space counts it: the client's IP address (every connection
+/// from one address is one source; an IPv6 client's /64 network is one source).
+fn source<T>(request: &Request<T>) -> Source {
+    request
+        .remote_addr()
+        .map_or(Source::Local, |addr| Source::client(addr.ip()))
+}
+
 fn decode(signed: &pb::SignedEntry) -> Result<Entry, Status> {
     Entry::from_signed(signed).map_err(|r| rejection(&r))
 }
@@ -90,9 +98,10 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let from = source(&request);
         let signed = required("entry", request.into_inner().entry)?;
         let entry = decode(&signed)?;
-        let outcomes = self.ledger.submit(vec![entry]).await?;
+        let outcomes = self.ledger.submit_from(from, vec![entry]).await?;
         let outcome = outcomes.first().ok_or_else(error::no_outcome)?;
         Ok(Response::new(self.response(outcome)?))
     }
@@ -101,6 +110,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
+        let from = source(&request);
         let signed = request.into_inner().entries;
         if signed.is_empty() || signed.len() > MAX_SUBMIT_BATCH {
             return Err(error::submit_batch_size(signed.len()));
@@ -117,7 +127,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                 Err(r) => results.push(Some(error_result(&rejection(&r), r.code()))),
             }
         }
-        let mut outcomes = self.ledger.submit(entries).await?.into_iter();
+        let mut outcomes = self.ledger.submit_from(from, entries).await?.into_iter();
         let results = results
             .into_iter()
             .map(|slot| match slot {

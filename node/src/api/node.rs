@@ -187,6 +187,7 @@ impl pb::node_server::Node for NodeService {
             identify_version: crate::p2p::protocol::identify_version(&self.info.genesis_digest),
             rejection_reasons_version: consent_proto::reasons::REJECTION_REASONS_VERSION,
             store_layout_version: crate::ledger::tables::SCHEMA_VERSION,
+            pending_evicted: stats.pending_evicted,
         }))
     }
 }

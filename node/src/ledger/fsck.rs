@@ -368,6 +368,7 @@ fn replay(
             Ok(entry) => batch.push(Item {
                 entry,
                 verified_under: None,
+                source: crate::ledger::Source::Local,
             }),
             Err(e) => report.add(format!("stored entry {id} does not decode: {e}")),
         }

@@ -36,7 +36,7 @@ pub use self::engine::{OpenError, open_store};
 use self::staged::Staged;
 pub use self::stats::{Memory, Stats, StatsSnapshot};
 use self::tables::meta;
-pub use self::writer::{Item, Outcome};
+pub use self::writer::{Item, Outcome, Source, per_source_bound};
 use self::writer::{Job, Writer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -93,7 +93,8 @@ pub enum LedgerError {
 /// Tunables of the write path.
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
-    /// Most entries held pending at once.
+    /// Most entries held pending at once; one source (a gRPC client address, a p2p peer) may
+    /// hold at most [`per_source_bound`] of them.
     pub max_pending: u64,
     /// How long a pending entry is kept, ms.
     pub pending_ttl_ms: u64,
@@ -204,9 +205,21 @@ impl Ledger {
     }
 
     /// Verifies signatures (in parallel with other callers), then writes through the writer and
-    /// returns once every accepted entry is durable.
+    /// returns once every accepted entry is durable. Entries that must wait count for
+    /// [`Source::Local`]; [`Self::submit_from`] names who sent them.
     pub async fn submit(&self, entries: Vec<Entry>) -> Result<Vec<Outcome>, LedgerError> {
-        let items = self.preverified(entries).await?;
+        self.submit_from(Source::Local, entries).await
+    }
+
+    /// [`Self::submit`] for entries sent by `source` (a gRPC client, a p2p peer): those that must
+    /// wait count against its share of the pending space, and when space runs out, what gives
+    /// way depends on how much each source holds ([`Source`], [`per_source_bound`]).
+    pub async fn submit_from(
+        &self,
+        source: Source,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Outcome>, LedgerError> {
+        let items = self.preverified(source, entries).await?;
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Submit { items, reply })
@@ -218,13 +231,19 @@ impl Ledger {
     /// [`Self::preverify`] on blocking threads, never on the async ones: it verifies signatures
     /// and reads the keys of the feeds from the store. A large submission is cut into chunks of
     /// [`PREVERIFY_CHUNK`] verified in parallel.
-    async fn preverified(&self, mut entries: Vec<Entry>) -> Result<Vec<Item>, LedgerError> {
+    async fn preverified(
+        &self,
+        source: Source,
+        mut entries: Vec<Entry>,
+    ) -> Result<Vec<Item>, LedgerError> {
         let mut chunks = Vec::new();
         while !entries.is_empty() {
             let rest = entries.split_off(entries.len().min(PREVERIFY_CHUNK));
             let chunk = std::mem::replace(&mut entries, rest);
             let this = self.clone();
-            chunks.push(tokio::task::spawn_blocking(move || this.preverify(chunk)));
+            chunks.push(tokio::task::spawn_blocking(move || {
+                this.preverify(source, chunk)
+            }));
         }
         let mut items = Vec::new();
         for chunk in chunks {
@@ -235,9 +254,10 @@ impl Ledger {
 
     /// Verifies signatures, in batches, under the key each entry will need when it can be known
     /// now: its own key for inceptions and rotations; otherwise the key the same submission
-    /// introduced earlier for that feed, or the feed's stored key. The writer re-checks any entry
-    /// whose key changed meanwhile.
-    fn preverify(&self, entries: Vec<Entry>) -> Vec<Item> {
+    /// introduced earlier for that feed, or the feed's stored key (also for an entry past the
+    /// head, which is then parked as verified: see consent-proto's `Verdict::Pending`). The
+    /// writer re-checks any entry whose key changed meanwhile.
+    fn preverify(&self, source: Source, entries: Vec<Entry>) -> Vec<Item> {
         use consent_proto::validate::LedgerView;
         let view = Staged::new(&*self.store);
         let mut introduced: HashMap<FeedId, PublicKey> = HashMap::new();
@@ -283,6 +303,7 @@ impl Ledger {
             .map(|(entry, verified_under)| Item {
                 entry,
                 verified_under,
+                source,
             })
             .collect()
     }
@@ -339,6 +360,7 @@ impl Ledger {
             feeds: self.stats.feeds.load(Ordering::Acquire),
             frozen: self.stats.frozen.load(Ordering::Acquire),
             pending: self.stats.pending.load(Ordering::Acquire),
+            pending_evicted: self.stats.pending_evicted.load(Ordering::Acquire),
         }
     }
 

@@ -22,6 +22,9 @@ pub struct Stats {
     pub frozen: AtomicU64,
     /// Entries pending.
     pub pending: AtomicU64,
+    /// Pending entries dropped to make room for others since the node started (the writer's
+    /// `pending` module says which give way).
+    pub pending_evicted: AtomicU64,
     /// Group commits done.
     pub commits: AtomicU64,
     /// Entries processed by the writer (any outcome).
@@ -86,4 +89,6 @@ pub struct StatsSnapshot {
     pub frozen: u64,
     /// Entries pending.
     pub pending: u64,
+    /// Pending entries dropped to make room for others since the node started.
+    pub pending_evicted: u64,
 }

@@ -1,12 +1,13 @@
-//! What `/metrics` reads at scrape time: the ledger's counters (log size, feeds, pending), the
-//! store's size on disk, the peers from the p2p handle, the open watch streams, when a peer was
-//! last heard from, and memory: the process, the allocator's heap, the engine's caches, the
-//! ledger's caches. Registered in a registry of their own, encoded after [`Metrics`]'s.
+//! What `/metrics` reads at scrape time: the ledger's counters (log size, feeds, pending, pending
+//! entries evicted), the store's size on disk, the peers from the p2p handle, the open watch
+//! streams, when a peer was last heard from, and memory: the process, the allocator's heap, the
+//! engine's caches, the ledger's caches. Registered in a registry of their own, encoded after [`Metrics`]'s.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -66,6 +67,10 @@ pub(super) struct Gauges {
     feeds: Gauge,
     frozen: Gauge,
     pending: Gauge,
+    /// `consent_pending_evicted_total`: the ledger's count, brought up to date at each scrape.
+    pending_evicted: Counter,
+    /// The ledger's count as of the last scrape that raised `pending_evicted`.
+    evicted_seen: AtomicU64,
     store_bytes: Gauge,
     peers: Gauge,
     banned_peers: Gauge,
@@ -135,6 +140,12 @@ impl Gauges {
             g.peer_contact_age_seconds.clone(),
         );
         g.registry.register(
+            "pending_evicted",
+            "Pending entries dropped to make room for others (the source holding the most gives \
+             way, its unverifiable entries first) since the node started",
+            g.pending_evicted.clone(),
+        );
+        g.registry.register(
             "memory_bytes",
             "Memory by part: process_resident (RSS); heap_allocated, heap_resident, heap_metadata \
              (the allocator's figures, where it reports them); store_block_cache, \
@@ -161,6 +172,13 @@ impl Gauges {
         self.feeds.set(load(&stats.feeds));
         self.frozen.set(load(&stats.frozen));
         self.pending.set(load(&stats.pending));
+        // A counter only goes up: add what the ledger counted since the last scrape (the one
+        // scrape that raises `evicted_seen` adds the difference, so concurrent scrapes add it once).
+        let evicted = stats.pending_evicted.load(Ordering::Relaxed);
+        let seen = self.evicted_seen.fetch_max(evicted, Ordering::Relaxed);
+        if evicted > seen {
+            self.pending_evicted.inc_by(evicted - seen);
+        }
         self.store_bytes
             .set(i64::try_from(ledger.store_bytes()).unwrap_or(i64::MAX));
         self.watch_subscribers.set(metrics.watch_subscribers());

@@ -115,6 +115,7 @@ mod tests {
             "# TYPE consent_sync_lag_feeds gauge",
             "# TYPE consent_watch_subscribers gauge",
             "# TYPE consent_peer_contact_age_seconds gauge",
+            "# TYPE consent_pending_evicted counter",
         ];
         let mut at = 0;
         for name in names {
@@ -126,6 +127,7 @@ mod tests {
             text.contains("consent_entries_total{outcome=\"rejected\",reason=\"BAD_SIGNATURE\"} 1"),
             "{text}"
         );
+        assert!(text.contains("consent_pending_evicted_total 0"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert_eq!(text.matches("# EOF").count(), 1, "{text}");
     }

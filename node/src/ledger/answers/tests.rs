@@ -108,6 +108,7 @@ mod histories {
             .map(|entry| Item {
                 entry,
                 verified_under: None,
+                source: crate::ledger::Source::Local,
             })
             .collect();
         for outcome in writer.replay_at(items, at).expect("commit") {

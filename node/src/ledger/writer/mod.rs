@@ -4,9 +4,10 @@
 //! answers. Entries from clients and from peers take exactly this path; what one
 //! accepted entry writes is in `append`. The node's log module saves its rows (checkpoint,
 //! witnessed notes, fork proofs: `M` rows) through the same thread ([`Job::Log`]), in the next
-//! group commit, answered once that commit is durable.
+//! group commit, answered once that commit is durable. Entries that must wait are parked in the
+//! pending space, shared fairly between the sources that send them ([`pending`]).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -22,16 +23,22 @@ use super::{LedgerConfig, LedgerError, Stats};
 
 mod answers;
 mod append;
+mod pending;
 pub(crate) use self::answers::{expected as expected_answers, migrate_from_3};
+use self::pending::{Admission, Held, PendingIndex};
+pub use self::pending::{Source, per_source_bound};
 use crate::store::{KvStore, StoreError, Write};
 
-/// An entry to write, with the key its signature was already verified under, if any.
+/// An entry to write, with the key its signature was already verified under, if any, and who
+/// sent it.
 #[derive(Debug, Clone)]
 pub struct Item {
     /// The entry.
     pub entry: Entry,
     /// Encoded key the caller verified the signature under.
     pub verified_under: Option<[u8; 32]>,
+    /// Who sent it: if it must wait, it counts against this source's share of the pending space.
+    pub source: Source,
 }
 
 /// What became of one submitted entry.
@@ -74,7 +81,8 @@ pub enum Outcome {
         /// The seq.
         seq: u64,
     },
-    /// The pending store is full.
+    /// No room in the pending space for it: the sender's share, or the whole space, is full of
+    /// entries that do not give way to it (the order is in the writer's `pending` module).
     PendingFull {
         /// Entry id.
         id: EntryId,
@@ -148,17 +156,20 @@ pub(crate) struct Writer {
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
     config: LedgerConfig,
-    pending: HashMap<Awaited, Vec<EntryId>>,
+    /// The parked entries, by what they wait for and by source (their rows are `P` rows).
+    pending: PendingIndex,
     counters: Counters,
 }
 
-/// Counters kept in the store (one meta key) and published to readers.
+/// Counters kept in the store (one meta key) and published to readers; `pending` and `evicted`
+/// are not stored (the pending rows are counted at start; evictions count since start).
 #[derive(Debug, Clone, Copy, Default)]
 struct Counters {
     log_size: u64,
     feeds: u64,
     frozen: u64,
     pending: u64,
+    evicted: u64,
 }
 
 impl Counters {
@@ -180,6 +191,7 @@ impl Counters {
             feeds: tables::be_u64(&bytes[8..16])?,
             frozen: tables::be_u64(&bytes[16..24])?,
             pending: 0,
+            evicted: 0,
         })
     }
 
@@ -188,6 +200,7 @@ impl Counters {
         stats.feeds.store(self.feeds, Ordering::Release);
         stats.frozen.store(self.frozen, Ordering::Release);
         stats.pending.store(self.pending, Ordering::Release);
+        stats.pending_evicted.store(self.evicted, Ordering::Release);
     }
 }
 
@@ -236,7 +249,7 @@ impl Writer {
             stats,
             registrars,
             config,
-            pending: HashMap::new(),
+            pending: PendingIndex::default(),
             counters: Counters::default(),
         };
         w.reload()?;
@@ -252,23 +265,34 @@ impl Writer {
         self
     }
 
-    /// Re-reads counters and the pending index from the store (at start and after a failed commit).
+    /// Re-reads counters and the pending index from the store (at start and after a failed
+    /// commit). A parked entry the index knew keeps its source and class; any other (at start:
+    /// all of them) counts for [`Source::Restored`], unverifiable, in order of arrival.
     fn reload(&mut self) -> Result<(), StoreError> {
         let (log_size, feeds, frozen) = stored_counters(&*self.store)?;
-        self.counters = Counters {
-            log_size,
-            feeds,
-            frozen,
-            pending: 0,
-        };
-        self.pending.clear();
+        let known = std::mem::take(&mut self.pending);
+        let mut rows = Vec::new();
         for pair in self.store.scan_prefix(&[tables::prefix::PENDING]) {
             let (key, value) = pair?;
             let record: PendingRecord = tables::decode(&value, "pending")?;
             let id = EntryId(tables::bytes32(&key[1..])?);
-            self.pending.entry(record.awaited).or_default().push(id);
-            self.counters.pending += 1;
+            rows.push((record.received_ms, id, record.awaited));
         }
+        rows.sort_unstable_by_key(|(received_ms, id, _)| (*received_ms, id.0));
+        for (_, id, awaited) in rows {
+            let (source, verified) = known
+                .get(&id)
+                .map_or((Source::Restored, false), |h| (h.source, h.verified));
+            self.pending.insert(id, awaited, source, verified, None);
+        }
+        self.counters = Counters {
+            log_size,
+            feeds,
+            frozen,
+            pending: self.pending.len(),
+            // Evictions of a failed commit did not happen: back to the last published count.
+            evicted: self.stats.pending_evicted.load(Ordering::Acquire),
+        };
         self.counters.publish(&self.stats);
         self.stats.durable_size.store(log_size, Ordering::Release);
         Ok(())
@@ -541,7 +565,9 @@ impl Writer {
                     index,
                 })
             }
-            Verdict::Pending { missing, .. } => self.hold(staged, &entry, missing, now),
+            Verdict::Pending { missing, verified } => {
+                self.park(staged, &entry, missing, now, item.source, verified)
+            }
             Verdict::Equivocation { existing } => self.freeze(staged, &existing, &entry, now),
             Verdict::Reject(rejection) => Ok(Outcome::Rejected { id, rejection }),
         }
@@ -555,7 +581,7 @@ impl Writer {
         rules: &Rules<'_>,
         now: u64,
     ) -> Result<(), StoreError> {
-        if self.counters.pending == 0 {
+        if self.pending.is_empty() {
             return Ok(());
         }
         let mut queue = VecDeque::from([(accepted.feed, accepted.seq, accepted.id)]);
@@ -565,16 +591,14 @@ impl Writer {
                 keys.push(Awaited::Feed(feed.0));
             }
             for key in keys {
-                let Some(waiting) = self.pending.remove(&key) else {
-                    continue;
-                };
-                for pending_id in waiting {
+                let woken = self.pending.take_waiting(&key);
+                self.counters.pending = self.pending.len();
+                for (pending_id, held) in woken {
                     let pkey = tables::pending_key(&pending_id);
                     let Some(value) = staged.get(&pkey)? else {
                         continue;
                     };
                     staged.delete(pkey);
-                    self.counters.pending = self.counters.pending.saturating_sub(1);
                     let record: PendingRecord = tables::decode(&value, "pending")?;
                     let Ok(entry) = Entry::decode(&record.bytes) else {
                         continue;
@@ -584,8 +608,15 @@ impl Writer {
                             self.append(staged, &entry, &state, record.received_ms)?;
                             queue.push_back((entry.feed, entry.seq, entry.id));
                         }
-                        Verdict::Pending { missing, .. } => {
-                            self.hold(staged, &entry, missing, record.received_ms)?;
+                        Verdict::Pending { missing, verified } => {
+                            self.repark(
+                                staged,
+                                &entry,
+                                missing,
+                                record.received_ms,
+                                held,
+                                verified,
+                            )?;
                         }
                         Verdict::Equivocation { existing } => {
                             self.freeze(staged, &existing, &entry, now)?;
@@ -601,31 +632,77 @@ impl Writer {
         Ok(())
     }
 
-    fn hold(
+    /// Parks a new entry from `source` until `missing` arrives, if the pending space has room
+    /// for it, making room first if something gives way to it (the order in [`pending`]); an
+    /// entry parked already stays as it is.
+    fn park(
         &mut self,
         staged: &mut Staged<'_, dyn KvStore>,
         entry: &Entry,
         missing: Missing,
         received_ms: u64,
+        source: Source,
+        verified: bool,
     ) -> Result<Outcome, StoreError> {
         let id = entry.id;
-        let key = tables::pending_key(&id);
-        if staged.get(&key)?.is_some() {
+        if self.pending.contains(&id) {
             return Ok(Outcome::Pending { id, missing });
         }
-        if self.counters.pending >= self.config.max_pending {
-            return Ok(Outcome::PendingFull { id });
+        let max = self.config.max_pending;
+        match self.pending.admit(&source, max, per_source_bound(max)) {
+            Admission::Room => {}
+            Admission::Evict(victim) => self.evict(staged, &victim),
+            Admission::Full => return Ok(Outcome::PendingFull { id }),
         }
+        let awaited = Self::put_pending(staged, entry, missing, received_ms)?;
+        self.pending.insert(id, awaited, source, verified, None);
+        self.counters.pending = self.pending.len();
+        Ok(Outcome::Pending { id, missing })
+    }
+
+    /// Parks again an entry woken up that now waits for something else: it was admitted
+    /// already, so it takes no new room; it keeps its source and its place in arrival order.
+    fn repark(
+        &mut self,
+        staged: &mut Staged<'_, dyn KvStore>,
+        entry: &Entry,
+        missing: Missing,
+        received_ms: u64,
+        held: Held,
+        verified: bool,
+    ) -> Result<(), StoreError> {
+        let awaited = Self::put_pending(staged, entry, missing, received_ms)?;
+        self.pending
+            .insert(entry.id, awaited, held.source, verified, Some(held.order));
+        self.counters.pending = self.pending.len();
+        Ok(())
+    }
+
+    /// Stages the pending row of `entry`; what it waits for, in stored form.
+    fn put_pending(
+        staged: &mut Staged<'_, dyn KvStore>,
+        entry: &Entry,
+        missing: Missing,
+        received_ms: u64,
+    ) -> Result<Awaited, StoreError> {
         let awaited = Awaited::from(missing);
         let record = PendingRecord {
             bytes: entry.encode(),
             received_ms,
             awaited,
         };
-        staged.put(key, tables::encode(&record)?);
-        self.pending.entry(awaited).or_default().push(id);
-        self.counters.pending += 1;
-        Ok(Outcome::Pending { id, missing })
+        staged.put(tables::pending_key(&entry.id), tables::encode(&record)?);
+        Ok(awaited)
+    }
+
+    /// Drops a parked entry to make room for another, and counts it.
+    fn evict(&mut self, staged: &mut Staged<'_, dyn KvStore>, victim: &EntryId) {
+        if let Some(held) = self.pending.remove(victim) {
+            staged.delete(tables::pending_key(victim));
+            self.counters.pending = self.pending.len();
+            self.counters.evicted += 1;
+            tracing::debug!(entry = %victim, source = ?held.source, verified = held.verified, "pending entry evicted to make room");
+        }
     }
 
     fn freeze(
@@ -681,20 +758,17 @@ impl Writer {
             let (key, value) = pair?;
             let record: PendingRecord = tables::decode(&value, "pending")?;
             if record.received_ms.saturating_add(ttl) < now {
-                expired.push((EntryId(tables::bytes32(&key[1..])?), record.awaited));
+                expired.push(EntryId(tables::bytes32(&key[1..])?));
             }
         }
-        for (id, awaited) in expired {
+        for id in expired {
             staged.delete(tables::pending_key(&id));
-            if let Some(ids) = self.pending.get_mut(&awaited) {
-                ids.retain(|x| *x != id);
-                if ids.is_empty() {
-                    self.pending.remove(&awaited);
-                }
+            // A row this group already woke or evicted is gone from the index.
+            if self.pending.remove(&id).is_some() {
+                tracing::debug!(entry = %id, "pending entry timed out");
             }
-            self.counters.pending = self.counters.pending.saturating_sub(1);
-            tracing::debug!(entry = %id, "pending entry timed out");
         }
+        self.counters.pending = self.pending.len();
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use super::super::discipline::Offence;
 use super::super::protocol::{MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
 use super::super::{Command, Purpose, sync};
 use super::Task;
-use crate::ledger::{Ledger, Outcome};
+use crate::ledger::{Ledger, Outcome, Source};
 
 /// Rejections that do not show the sender misbehaved: its clock or its branch of a forked feed
 /// may differ from ours ([`Rejection::blameless`]).
@@ -104,7 +104,11 @@ impl Task {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let feed = entry.feed;
-            let outcome = ledger.submit(vec![entry]).await.map(|mut o| o.pop());
+            // What waits counts against the share of the peer that pushed it (not its author).
+            let outcome = ledger
+                .submit_from(Source::peer(&source.to_bytes()), vec![entry])
+                .await
+                .map(|mut o| o.pop());
             let acceptance = match outcome {
                 Ok(Some(Outcome::Accepted { .. } | Outcome::Duplicate { .. })) => {
                     MessageAcceptance::Accept
@@ -265,7 +269,10 @@ async fn submit_page(ledger: Ledger, tx: mpsc::Sender<Command>, peer: PeerId, pa
     } = page;
     let feeds: Vec<FeedId> = entries.iter().map(|e| e.feed).collect();
     let last = entries.last().map(|e| (e.feed, e.seq));
-    let Ok(outcomes) = ledger.submit(entries).await else {
+    let Ok(outcomes) = ledger
+        .submit_from(Source::peer(&peer.to_bytes()), entries)
+        .await
+    else {
         return;
     };
     for command in verdicts(peer, &outcomes) {
