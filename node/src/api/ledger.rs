@@ -15,18 +15,25 @@ use tonic::{Code, Request, Response, Status};
 
 use super::blocking::read;
 use super::error::{self, id32, rejection, required};
+use super::limits::{Sources, read_stream};
 use crate::ledger::{Ledger, Outcome};
 
 /// The Ledger service.
 pub(crate) struct LedgerService {
     ledger: Ledger,
     node_key: SecretKey,
+    /// Bounds the `GetLog`/`GetFeed` streams per source address and on the node.
+    sources: Sources,
 }
 
 impl LedgerService {
-    /// Serves `ledger`, signing receipts with `node_key`.
-    pub(crate) fn new(ledger: Ledger, node_key: SecretKey) -> Self {
-        Self { ledger, node_key }
+    /// Serves `ledger`, signing receipts with `node_key`, its streams bounded by `sources`.
+    pub(crate) fn new(ledger: Ledger, node_key: SecretKey, sources: Sources) -> Self {
+        Self {
+            ledger,
+            node_key,
+            sources,
+        }
     }
 
     fn response(&self, outcome: &Outcome) -> Result<pb::SubmitResponse, Status> {
@@ -166,6 +173,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::GetLogRequest>,
     ) -> Result<Response<FeedStream>, Status> {
+        let slot = self.sources.open_stream(&request)?;
         let request = request.into_inner();
         if request.limit > MAX_FEED_STREAM {
             return Err(error::stream_limit("from_index"));
@@ -175,7 +183,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             n => n,
         } as u64;
         let ledger = self.ledger.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let (mut tx, rx) = read_stream(slot, "from_index");
         tokio::spawn(async move {
             const PAGE: u64 = 512;
             let mut next = request.from_index;
@@ -206,21 +214,20 @@ impl pb::ledger_server::Ledger for LedgerService {
                             .unwrap_or_default(),
                         seq: decoded.map_or(0, |e| e.seq),
                     };
-                    if tx.send(Ok(item)).await.is_err() {
+                    if !tx.send(Ok(item)).await {
                         return;
                     }
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(rx)))
     }
 
     async fn get_feed(
         &self,
         request: Request<pb::GetFeedRequest>,
     ) -> Result<Response<FeedStream>, Status> {
+        let slot = self.sources.open_stream(&request)?;
         let request = request.into_inner();
         let feed = FeedId(id32("feed", &request.feed)?);
         if request.limit > MAX_FEED_STREAM {
@@ -239,7 +246,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             return Err(error::unknown_feed(&feed));
         }
         let ledger = self.ledger.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let (mut tx, rx) = read_stream(slot, "from_seq");
         tokio::spawn(async move {
             const PAGE: u64 = 256;
             let mut next = request.from_seq;
@@ -264,15 +271,13 @@ impl pb::ledger_server::Ledger for LedgerService {
                 }
                 for (index, entry) in &page {
                     next = entry.seq + 1;
-                    if tx.send(Ok(feed_entry(*index, entry))).await.is_err() {
+                    if !tx.send(Ok(feed_entry(*index, entry))).await {
                         return;
                     }
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(rx)))
     }
 
     async fn get_head(
