@@ -11,6 +11,7 @@ mod clock;
 mod decisions;
 mod forks;
 mod interop;
+mod limits;
 mod log;
 mod metrics;
 mod reads;
