@@ -191,8 +191,8 @@
 //!
 //! Between nodes (the sync protocol, any peer that knows the genesis digest): each peer has a
 //! budget of 2,000 request units a second (burst 4,000; a range, an id list or a head page
-//! costs 1 or 2, a digest list 4 or 20, a checkpoint 2, a signed checkpoint 10, a cosignature
-//! or fork evidence 4); a request over it is answered `Refused("rate limited; slow down")` and
+//! costs 1 or 2, a digest list 4 or 20, a checkpoint 2, a signed checkpoint 10, fork evidence
+//! 4, cosignatures 2 a line and at least 4); a request over it is answered `Refused("rate limited; slow down")` and
 //! counts against the peer (enough of them, with other offences, ban it for 10 minutes). A node
 //! answers at most 32 sync requests at once, all peers together; the rest wait their turn, and a
 //! request whose requester gave up (20 s) is dropped unanswered. Pushed entries beyond 20,000 a
