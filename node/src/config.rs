@@ -1,7 +1,7 @@
 //! Node configuration: a TOML file plus command-line flags. `Config::default()` is a working
 //! local development setup. Precedence: flag > environment (`CONSENT_DATA_DIR`) > file > default.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -184,6 +184,14 @@ pub struct GrpcSection {
     /// (a client that stopped reading cannot hold the stop up longer).
     #[serde(with = "humantime_serde")]
     pub drain: Duration,
+    /// Client connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Client connections one address (an IPv6 /64) may have open at once.
+    pub max_connections_per_address: usize,
+    /// Addresses of the reverse proxies in front of the API: a call through one is charged to
+    /// the client address the proxy appends to `x-forwarded-for` (for the limits per address),
+    /// and their connections count in `max_connections` only.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for LedgerSection {
@@ -203,6 +211,9 @@ impl Default for GrpcSection {
             concurrency_per_connection: 256,
             request_timeout: Duration::from_secs(30),
             drain: Duration::from_secs(10),
+            max_connections: 4_096,
+            max_connections_per_address: 64,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -321,6 +332,12 @@ impl Config {
                 "grpc.concurrency_per_connection must be at least 1".into(),
             ));
         }
+        if self.grpc.max_connections == 0 || self.grpc.max_connections_per_address == 0 {
+            return Err(ConfigError::Invalid(
+                "grpc.max_connections and grpc.max_connections_per_address must be at least 1"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
@@ -388,6 +405,20 @@ mod tests {
         ));
         std::fs::write(&path, "[ledger]\nmax_group_entries = 0\n").expect("write");
         assert!(matches!(Config::load(&path), Err(ConfigError::Invalid(_))));
+        std::fs::write(&path, "[grpc]\nmax_connections_per_address = 0\n").expect("write");
+        assert!(matches!(Config::load(&path), Err(ConfigError::Invalid(_))));
+        std::fs::write(
+            &path,
+            "[grpc]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n",
+        )
+        .expect("write");
+        assert_eq!(
+            Config::load(&path).expect("valid").grpc.trusted_proxies,
+            vec![
+                IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+            ]
+        );
         std::fs::write(&path, "[ledger]\npending_ttl = \"5m\"\n").expect("write");
         assert_eq!(
             Config::load(&path).expect("valid").ledger.pending_ttl,

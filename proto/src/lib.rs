@@ -273,6 +273,38 @@
 //!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
+//!
+//! ### What a node lets a caller without a session spend
+//! These protect one node's resources; they decide nothing (no answer depends on them), and a
+//! node of another implementation may set its own. A client must expect them: each refusal of a
+//! call is `RESOURCE_EXHAUSTED` with trailing metadata `consent-reason` naming the limit (the
+//! message starts with the same words); back off and retry, or use another node. A *client
+//! address* is the IP address a call comes from, an IPv6 address by its /64 prefix; behind a
+//! reverse proxy the node trusts, the address that proxy appends to `x-forwarded-for`.
+//!
+//! | resource | limit (consent-node's defaults) | over it |
+//! |---|---|---|
+//! | gRPC connections | 4,096 open on a node, 64 per client address (configurable) | closed at once, before HTTP/2 starts (the client sees `UNAVAILABLE`) |
+//! | a new connection's HTTP/2 preface | within 10 s of connecting | the connection is closed |
+//! | HTTP/2 streams per connection | 512 (twice the calls in flight; `SETTINGS_MAX_CONCURRENT_STREAMS`) | the client waits for one to close (HTTP/2) |
+//! | calls in flight per connection | 256 (configurable) | the next waits its turn |
+//! | a unary call's time | 30 s (configurable) | `CANCELLED` |
+//! | `Authenticate` | 64 at once per client address, then 8 a second | `too-many-authentications` |
+//! | `GetLog` / `GetFeed` streams | 16 open per client address, 256 per node | `too-many-read-streams`, `node-read-streams-full` |
+//! | a `GetLog` / `GetFeed` client that does not read | 30 s with the stream's 64-entry buffer full | the stream ends with `client-not-reading` before what it buffered; call again from the entry after the last one received |
+//! | entries per `GetLog` / `GetFeed` call | 10,000 ([`limits::MAX_FEED_STREAM`]) | a larger `limit` is refused; resume from the next index or seq |
+//! | public reads (`GetEntry`, `GetHead`, stream pages, proofs, `Status`) | 16 store reads at once per node | the next waits its turn |
+//! | `Watch` (needs a session) | 4 streams per collector, 1,024 per node; 30 s not reading | `too-many-watch-streams`, `node-watch-streams-full`, `client-not-reading` |
+//!
+//! Between nodes (the sync protocol, any peer that knows the genesis digest): each peer has a
+//! budget of 2,000 request units a second (burst 4,000; a range, an id list or a head page
+//! costs 1 or 2, a digest list 4 or 20, a checkpoint 2, a signed checkpoint 10, fork evidence
+//! 4, cosignatures 2 a line and at least 4); a request over it is answered `Refused("rate limited; slow down")` and
+//! counts against the peer (enough of them, with other offences, ban it for 10 minutes). A node
+//! answers at most 32 sync requests at once, all peers together; the rest wait their turn, and a
+//! request whose requester gave up (20 s) is dropped unanswered. Pushed entries beyond 20,000 a
+//! second per peer (burst 40,000) are ignored, left to anti-entropy. A node keeps at most 256
+//! peer connections, 2 per peer.
 
 pub mod auth;
 pub mod body;

@@ -12,6 +12,7 @@ mod decisions;
 mod flood;
 mod forks;
 mod interop;
+mod limits;
 mod log;
 mod metrics;
 mod reads;

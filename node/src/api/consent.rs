@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status};
 use super::auth::{Session, Sessions};
 use super::blocking::{Cancel, Limiter};
 use super::error::{self, id32};
+use super::limits::Sources;
 use super::{evidence, watch};
 use crate::ledger::Ledger;
 use crate::log::checkpoints::Checkpoints;
@@ -36,6 +37,8 @@ pub(crate) struct ConsentService {
     decider: Arc<Decider>,
     /// Ends watch streams when the node shuts down.
     shutdown: tokio_util::sync::CancellationToken,
+    /// Bounds `Authenticate` calls per source address.
+    sources: Sources,
 }
 
 /// What answering checks needs.
@@ -55,6 +58,7 @@ impl ConsentService {
         node_key: SecretKey,
         checkpoints: Checkpoints,
         shutdown: tokio_util::sync::CancellationToken,
+        sources: Sources,
     ) -> Self {
         Self {
             sessions,
@@ -65,6 +69,7 @@ impl ConsentService {
                 checkpoints,
             }),
             shutdown,
+            sources,
         }
     }
 
@@ -246,6 +251,8 @@ impl pb::consent_server::Consent for ConsentService {
         &self,
         request: Request<pb::AuthenticateRequest>,
     ) -> Result<Response<pb::AuthenticateResponse>, Status> {
+        // Counted before any work: every call costs a key lookup and a signature check.
+        self.sources.authenticate(&request)?;
         let r = request.get_ref();
         let collector = FeedId(id32("collector", &r.collector)?);
         let (token, expires_ms) = self

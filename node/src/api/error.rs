@@ -44,6 +44,15 @@ pub const STORE_ERROR: &str = "store-error";
 pub const CORRUPT_STORE: &str = "corrupt-store";
 /// `consent-reason` of a call that failed on a state the node's invariants rule out.
 pub const INTERNAL_ERROR: &str = "internal-error";
+/// Why an `Authenticate` call was refused: its source address called more often than it may
+/// (the start of the message, and `consent-reason`).
+pub const TOO_MANY_AUTHENTICATIONS: &str = "too-many-authentications";
+/// Why a `GetLog`/`GetFeed` stream was refused: its source address has as many open as it may
+/// (the start of the message, and `consent-reason`).
+pub const TOO_MANY_READ_STREAMS: &str = "too-many-read-streams";
+/// Why a `GetLog`/`GetFeed` stream was refused: the node serves as many as it may (the start of
+/// the message, and `consent-reason`).
+pub const NODE_READ_STREAMS_FULL: &str = "node-read-streams-full";
 
 /// A status with `code`, `message` and `consent-reason: reason` in its (trailing) metadata.
 fn with_reason(code: Code, reason: &'static str, message: impl Into<String>) -> Status {
@@ -431,6 +440,63 @@ pub(crate) fn bad_heartbeat() -> Status {
     Status::invalid_argument("heartbeat_ms: 0 (default 5000) or 100..=60000")
 }
 
+// ---- Limits per source address (see `super::limits`) ----
+
+/// An `Authenticate` over its source's rate of `per_second` after a burst of `burst`:
+/// RESOURCE_EXHAUSTED, [`TOO_MANY_AUTHENTICATIONS`].
+pub(crate) fn too_many_authentications(burst: u32, per_second: u32) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        TOO_MANY_AUTHENTICATIONS,
+        format!(
+            "{TOO_MANY_AUTHENTICATIONS}: one address may authenticate {burst} times at once, \
+             then {per_second} times a second; retry in a second (a session lasts 15 minutes: \
+             keep using it)"
+        ),
+    )
+}
+
+/// One `GetLog`/`GetFeed` stream too many for a source that may hold `per_source`:
+/// RESOURCE_EXHAUSTED, [`TOO_MANY_READ_STREAMS`].
+pub(crate) fn too_many_read_streams(per_source: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        TOO_MANY_READ_STREAMS,
+        format!(
+            "{TOO_MANY_READ_STREAMS}: one address may have {per_source} GetLog/GetFeed streams \
+             open at once on a node; read or close one, then retry"
+        ),
+    )
+}
+
+/// One `GetLog`/`GetFeed` stream too many for a node that serves at most `limit`:
+/// RESOURCE_EXHAUSTED, [`NODE_READ_STREAMS_FULL`].
+pub(crate) fn node_read_streams_full(limit: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        NODE_READ_STREAMS_FULL,
+        format!(
+            "{NODE_READ_STREAMS_FULL}: this node serves at most {limit} GetLog/GetFeed streams \
+             at once; retry later with backoff, or use another node"
+        ),
+    )
+}
+
+/// The end of a `GetLog`/`GetFeed` stream whose client read nothing for `deadline` with its
+/// buffer full: RESOURCE_EXHAUSTED, [`NOT_READING`]; `resume_with` names the request field to
+/// call again with.
+pub(crate) fn read_stream_not_reading(deadline: Duration, resume_with: &str) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        NOT_READING,
+        format!(
+            "{NOT_READING}: the client read nothing for {} s; call again with {resume_with} \
+             just after the last entry received",
+            deadline.as_secs()
+        ),
+    )
+}
+
 // ---- Blocking work ----
 
 /// The request that blocking work was for is gone: CANCELLED.
@@ -600,6 +666,27 @@ mod tests {
             check_batch_size(MAX_CHECK_BATCH + 1).code(),
             Code::ResourceExhausted
         );
+    }
+
+    #[test]
+    fn limit_refusals_are_resource_exhausted_with_their_reason() {
+        for (status, expected) in [
+            (too_many_authentications(64, 8), TOO_MANY_AUTHENTICATIONS),
+            (too_many_read_streams(16), TOO_MANY_READ_STREAMS),
+            (node_read_streams_full(256), NODE_READ_STREAMS_FULL),
+            (
+                read_stream_not_reading(Duration::from_secs(30), "from_index"),
+                NOT_READING,
+            ),
+        ] {
+            assert_eq!(status.code(), Code::ResourceExhausted);
+            assert_eq!(reason(&status), Some(expected));
+            assert!(
+                status.message().starts_with(expected),
+                "{}",
+                status.message()
+            );
+        }
     }
 
     #[test]

@@ -15,18 +15,25 @@ use tonic::{Code, Request, Response, Status};
 
 use super::blocking::read;
 use super::error::{self, id32, rejection, required};
+use super::limits::{Sources, read_stream};
 use crate::ledger::{Ledger, Outcome, Source};
 
 /// The Ledger service.
 pub(crate) struct LedgerService {
     ledger: Ledger,
     node_key: SecretKey,
+    /// Bounds the `GetLog`/`GetFeed` streams per source address and on the node.
+    sources: Sources,
 }
 
 impl LedgerService {
-    /// Serves `ledger`, signing receipts with `node_key`.
-    pub(crate) fn new(ledger: Ledger, node_key: SecretKey) -> Self {
-        Self { ledger, node_key }
+    /// Serves `ledger`, signing receipts with `node_key`, its streams bounded by `sources`.
+    pub(crate) fn new(ledger: Ledger, node_key: SecretKey, sources: Sources) -> Self {
+        Self {
+            ledger,
+            node_key,
+            sources,
+        }
     }
 
     fn response(&self, outcome: &Outcome) -> Result<pb::SubmitResponse, Status> {
@@ -68,12 +75,11 @@ impl LedgerService {
     }
 }
 
-/// Who sent a request, as the pending space counts it: the client's IP address (every connection
-/// from one address is one source; an IPv6 client's /64 network is one source).
-fn source<T>(request: &Request<T>) -> Source {
-    request
-        .remote_addr()
-        .map_or(Source::Local, |addr| Source::client(addr.ip()))
+/// Who sent a request, as the pending space counts it: the client address the per-source limits
+/// use (every connection from one address is one source; an IPv6 client's /64 network is one
+/// source; behind a trusted proxy, the address it forwarded).
+fn source<T>(sources: &Sources, request: &Request<T>) -> Source {
+    Source::client(sources.source(request).ip())
 }
 
 fn decode(signed: &pb::SignedEntry) -> Result<Entry, Status> {
@@ -98,7 +104,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
-        let from = source(&request);
+        let from = source(&self.sources, &request);
         let signed = required("entry", request.into_inner().entry)?;
         let entry = decode(&signed)?;
         let outcomes = self.ledger.submit_from(from, vec![entry]).await?;
@@ -110,7 +116,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
-        let from = source(&request);
+        let from = source(&self.sources, &request);
         let signed = request.into_inner().entries;
         if signed.is_empty() || signed.len() > MAX_SUBMIT_BATCH {
             return Err(error::submit_batch_size(signed.len()));
@@ -176,6 +182,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         &self,
         request: Request<pb::GetLogRequest>,
     ) -> Result<Response<FeedStream>, Status> {
+        let slot = self.sources.open_stream(&request)?;
         let request = request.into_inner();
         if request.limit > MAX_FEED_STREAM {
             return Err(error::stream_limit("from_index"));
@@ -185,7 +192,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             n => n,
         } as u64;
         let ledger = self.ledger.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let (mut tx, rx) = read_stream(slot, "from_index");
         tokio::spawn(async move {
             const PAGE: u64 = 512;
             let mut next = request.from_index;
@@ -216,21 +223,20 @@ impl pb::ledger_server::Ledger for LedgerService {
                             .unwrap_or_default(),
                         seq: decoded.map_or(0, |e| e.seq),
                     };
-                    if tx.send(Ok(item)).await.is_err() {
+                    if !tx.send(Ok(item)).await {
                         return;
                     }
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(rx)))
     }
 
     async fn get_feed(
         &self,
         request: Request<pb::GetFeedRequest>,
     ) -> Result<Response<FeedStream>, Status> {
+        let slot = self.sources.open_stream(&request)?;
         let request = request.into_inner();
         let feed = FeedId(id32("feed", &request.feed)?);
         if request.limit > MAX_FEED_STREAM {
@@ -249,7 +255,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             return Err(error::unknown_feed(&feed));
         }
         let ledger = self.ledger.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let (mut tx, rx) = read_stream(slot, "from_seq");
         tokio::spawn(async move {
             const PAGE: u64 = 256;
             let mut next = request.from_seq;
@@ -274,15 +280,13 @@ impl pb::ledger_server::Ledger for LedgerService {
                 }
                 for (index, entry) in &page {
                     next = entry.seq + 1;
-                    if tx.send(Ok(feed_entry(*index, entry))).await.is_err() {
+                    if !tx.send(Ok(feed_entry(*index, entry))).await {
                         return;
                     }
                 }
             }
         });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(Box::pin(rx)))
     }
 
     async fn get_head(

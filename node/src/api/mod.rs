@@ -5,6 +5,11 @@
 //! collector, and cancelled with its request; calls that answer anyone hand their short reads
 //! over as they come ([`blocking`]). Watch streams are bounded per collector and per node, end
 //! with their session and stop waiting for a client that does not read ([`watch`]).
+//!
+//! What a caller without a session can make the node spend is bounded per source address and on
+//! the node: connections, and the time to start HTTP/2 on one ([`connections`]); HTTP/2 streams
+//! per connection ([`streams_per_connection`]); `Authenticate` calls and `GetLog`/`GetFeed`
+//! streams ([`limits`]); the blocking threads of public reads ([`blocking`]).
 
 pub(crate) mod auth;
 pub(crate) mod blocking;
@@ -13,6 +18,7 @@ pub(crate) mod consent;
 pub(crate) mod error;
 pub(crate) mod evidence;
 pub(crate) mod ledger;
+pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod node;
 pub(crate) mod watch;
@@ -20,11 +26,15 @@ pub(crate) mod watch;
 /// The machine-readable reasons the node attaches to refusals and stream ends (`consent-reason`
 /// metadata), and the watch-stream limit clients can plan for.
 pub use self::error::{
-    CORRUPT_STORE, INTERNAL_ERROR, KEY_CHANGED, NODE_FULL, NOT_READING, REASON_KEY,
-    SESSION_EXPIRED, STORE_ERROR, TOO_MANY_STREAMS,
+    CORRUPT_STORE, INTERNAL_ERROR, KEY_CHANGED, NODE_FULL, NODE_READ_STREAMS_FULL, NOT_READING,
+    REASON_KEY, SESSION_EXPIRED, STORE_ERROR, TOO_MANY_AUTHENTICATIONS, TOO_MANY_READ_STREAMS,
+    TOO_MANY_STREAMS,
 };
+/// The limits per source address a caller without a session meets (see [`limits`]).
+pub use self::limits::{AUTH_BURST, AUTH_PER_SECOND, MAX_READ_STREAMS, STREAMS_PER_SOURCE};
 pub use self::watch::MAX_STREAMS_PER_COLLECTOR;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use consent_proto::keys::SecretKey;
@@ -43,6 +53,23 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// At shutdown, how long calls in flight may finish before their connections are dropped.
     pub drain: Duration,
+    /// Connections open at once on the node; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Connections one source address (an IPv6 /64) may have open at once.
+    pub max_connections_per_address: usize,
+    /// Reverse proxies whose calls are charged to the client they name in `x-forwarded-for`,
+    /// and whose connections count in `max_connections` only.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// How long a new gRPC connection has to send the HTTP/2 connection preface before it is closed.
+pub const PREFACE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// HTTP/2 streams a client may have open at once on one connection (announced as
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`, which tonic leaves unlimited): twice the calls it may have
+/// in flight, since a stream being answered holds a call's place only until its response starts.
+pub fn streams_per_connection(concurrency_per_connection: usize) -> u32 {
+    u32::try_from(concurrency_per_connection.saturating_mul(2)).unwrap_or(u32::MAX)
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled, then ends watch streams and
@@ -86,17 +113,23 @@ pub async fn serve(
     let reflection_v1alpha = reflection_v1alpha.map_err(ServeError::Reflection)?;
 
     let sessions = auth::Sessions::new(&node_key);
+    let proxies = limits::Proxies::new(&config.trusted_proxies);
+    let sources = limits::Sources::new(proxies.clone());
     let decision_key = node_key.clone();
-    let ledger_service =
-        pb::ledger_server::LedgerServer::new(ledger::LedgerService::new(ledger.clone(), node_key))
-            .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+    let ledger_service = pb::ledger_server::LedgerServer::new(ledger::LedgerService::new(
+        ledger.clone(),
+        node_key,
+        sources.clone(),
+    ))
+    .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
     let consent_service = pb::consent_server::ConsentServer::new(consent::ConsentService::new(
         ledger.clone(),
         sessions,
         decision_key,
         checkpoints.clone(),
         shutdown.clone(),
+        sources,
     ))
     .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
@@ -107,8 +140,15 @@ pub async fn serve(
         .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
     let close = tokio_util::sync::CancellationToken::new();
+    let connection_limits = connections::ConnectionLimits {
+        max_total: config.max_connections,
+        max_per_address: config.max_connections_per_address,
+        preface_deadline: PREFACE_DEADLINE,
+        proxies,
+    };
     let serving = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrency_per_connection)
+        .max_concurrent_streams(streams_per_connection(config.concurrency_per_connection))
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(health_service)
@@ -119,7 +159,7 @@ pub async fn serve(
         .add_service(node_service)
         .add_service(log_service)
         .serve_with_incoming_shutdown(
-            connections::incoming(listener, tasks, close.clone()),
+            connections::incoming(listener, tasks, close.clone(), connection_limits),
             shutdown.clone().cancelled_owned(),
         );
     tokio::pin!(serving);

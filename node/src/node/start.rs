@@ -108,6 +108,9 @@ async fn start_on(
             concurrency_per_connection: config.grpc.concurrency_per_connection,
             request_timeout: config.grpc.request_timeout,
             drain: config.grpc.drain,
+            max_connections: config.grpc.max_connections,
+            max_connections_per_address: config.grpc.max_connections_per_address,
+            trusted_proxies: config.grpc.trusted_proxies.clone(),
         },
         api::Stop {
             accepting: stages.accepting.clone(),

@@ -8,6 +8,7 @@ use consent_proto::ids::{EntryId, FeedId};
 use libp2p::PeerId;
 use libp2p::request_response::ResponseChannel;
 use serde_bytes::ByteBuf;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::discipline::Offence;
 use super::protocol::{self, MAX_IDS, MAX_RANGE, SyncRequest, SyncResponse};
@@ -15,8 +16,26 @@ use super::task::Task;
 use super::{Command, Purpose, cosigning};
 use crate::ledger::Ledger;
 
+/// Peers' sync requests answered at once on this node, all peers together (answers read the
+/// store on blocking threads). Each peer's requests are rate-limited ([`super::discipline`]),
+/// but many peers together could otherwise fill tokio's blocking pool (512 threads) and starve
+/// the writer's, the API's and the site's blocking work. More wait for a turn holding no thread,
+/// and a request whose requester gave up meanwhile (its 20 s timeout) is dropped unanswered.
+pub(crate) const SYNC_ANSWERS: usize = 32;
+
+/// The turns of [`SYNC_ANSWERS`] (one owner: this module).
+static ANSWERING: Semaphore = Semaphore::const_new(SYNC_ANSWERS);
+
+/// Waits for a turn among `turns`; `None` when `wanted()` says the answer is no longer awaited
+/// once it comes (or the semaphore is closed).
+async fn turn(turns: &Semaphore, wanted: impl Fn() -> bool) -> Option<SemaphorePermit<'_>> {
+    let permit = turns.acquire().await.ok()?;
+    wanted().then_some(permit)
+}
+
 impl Task {
-    /// Answers a pull request from what this node holds, computed off the swarm loop.
+    /// Answers a pull request from what this node holds, computed off the swarm loop, in turn
+    /// ([`SYNC_ANSWERS`] at once).
     pub(super) fn serve(
         &mut self,
         peer: PeerId,
@@ -27,6 +46,9 @@ impl Task {
         let log = self.log.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
+            let Some(_turn) = turn(&ANSWERING, || channel.is_open()).await else {
+                return;
+            };
             let (response, fork) = match request {
                 SyncRequest::Checkpoint { .. }
                 | SyncRequest::Cosign { .. }
@@ -348,7 +370,38 @@ pub(super) fn entries_span_feeds(raw: &[ByteBuf]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    /// With every turn taken, one more answer waits (holding no thread) until a turn is free,
+    /// and an answer no longer awaited by the time its turn comes is dropped.
+    #[tokio::test(start_paused = true)]
+    async fn answers_wait_for_a_turn_and_requests_given_up_are_dropped() {
+        let turns = Semaphore::new(2);
+        let first = turn(&turns, || true).await.expect("a turn");
+        let second = turn(&turns, || true).await.expect("a turn");
+        let waiting = turn(&turns, || true);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(60), &mut waiting)
+                .await
+                .is_err(),
+            "a third waits for a turn"
+        );
+        drop(first);
+        let third = tokio::time::timeout(Duration::from_secs(60), &mut waiting)
+            .await
+            .expect("a turn came free")
+            .expect("still wanted");
+        drop(second);
+        assert!(
+            turn(&turns, || false).await.is_none(),
+            "given up meanwhile: not answered"
+        );
+        assert_eq!(turns.available_permits(), 1, "its turn went back");
+        drop(third);
+    }
 
     fn head(first: u8, rest: u8) -> crate::ledger::FeedHead {
         let mut feed = [rest; 32];

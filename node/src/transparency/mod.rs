@@ -228,33 +228,36 @@ pub(crate) async fn serve(
         .route("/api/v1/vocabulary", get(vocabulary_json))
         .fallback(not_found)
         .with_state(site)
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            let limit = limit.clone();
-            async move {
-                let Ok(_permit) = limit.try_acquire() else {
-                    return (StatusCode::SERVICE_UNAVAILABLE, "busy: try again in a moment")
-                        .into_response();
-                };
-                let mut response =
-                    match tokio::time::timeout(Duration::from_secs(10), next.run(req)).await {
-                        Ok(r) => r,
-                        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out").into_response(),
-                    };
-                let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    header::HeaderValue::from_static(
-                        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-                    ),
-                );
-                headers.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    header::HeaderValue::from_static("nosniff"),
-                );
-                response
-            }
-        }));
+        .layer(axum::middleware::from_fn_with_state(limit, bounded));
     crate::http::serve(listener, app, HTTP_LIMITS, cancel).await
+}
+
+/// Serves a request while fewer than `limit`'s permits are in use (else `503 busy` at once, not
+/// queued), within 10 s (else `503 timed out`), with the site's security headers.
+async fn bounded(State(limit): State<Arc<Semaphore>>, req: Request, next: Next) -> Response {
+    let Ok(_permit) = limit.try_acquire() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: try again in a moment",
+        )
+            .into_response();
+    };
+    let mut response = match tokio::time::timeout(Duration::from_secs(10), next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out").into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 type S = State<Arc<Site>>;
@@ -432,4 +435,57 @@ async fn network_json(State(site): S) -> Response {
 
 async fn vocabulary_json(State(site): S) -> Response {
     envelope(&site, "vocabulary", Vocabulary::current())
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::service::Service as _;
+    use hyper_util::service::TowerToHyperService;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// With every permit taken, one more request is answered 503 at once instead of waiting;
+    /// the request being served is answered when it ends, with the security headers.
+    #[tokio::test]
+    async fn a_request_over_the_limit_is_answered_busy_at_once() {
+        let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let handler = {
+            let (entered, release) = (Arc::clone(&entered), Arc::clone(&release));
+            move || {
+                let (entered, release) = (Arc::clone(&entered), Arc::clone(&release));
+                async move {
+                    entered.notify_one();
+                    release.notified().await;
+                    "done"
+                }
+            }
+        };
+        let app = axum::Router::new().route("/slow", get(handler)).layer(
+            axum::middleware::from_fn_with_state(Arc::new(Semaphore::new(1)), bounded),
+        );
+        let service = TowerToHyperService::new(app);
+        let request = || {
+            axum::http::Request::get("/slow")
+                .body(axum::body::Body::empty())
+                .expect("a request")
+        };
+        let first = tokio::spawn(service.call(request()));
+        tokio::time::timeout(Duration::from_secs(10), entered.notified())
+            .await
+            .expect("the first request is being served");
+        let busy = tokio::time::timeout(Duration::from_secs(10), service.call(request()))
+            .await
+            .expect("answered without waiting")
+            .expect("a response");
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        release.notify_one();
+        let served = first.await.expect("task").expect("a response");
+        assert_eq!(served.status(), StatusCode::OK);
+        assert!(
+            served
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
+    }
 }

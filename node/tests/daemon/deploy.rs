@@ -34,6 +34,12 @@ fn the_hardened_config_loads_and_keeps_grpc_on_loopback() {
         config.p2p.listen
     );
     assert_eq!(config.log_level, "info");
+    assert!(
+        !config.grpc.trusted_proxies.is_empty()
+            && config.grpc.trusted_proxies.iter().all(|p| p.is_loopback()),
+        "the proxy on this host, and only it, names the clients: {:?}",
+        config.grpc.trusted_proxies
+    );
 }
 
 #[test]
