@@ -106,6 +106,35 @@
 //! (`Ledger.GetHead`, `GetFeed`) and never signs another entry at a seq another node may already
 //! hold: that is an equivocation, and it freezes the wallet's own feed.
 //!
+//! ## Equivocation evidence
+//! Two entries with the same feed and seq and different ids, both signed by the author's keys as
+//! of `seq − 1` ([`validate::author_signed`]), prove that the author equivocated. A node that
+//! finds such a pair keeps both, freezes the feed (every check on it answers deny; the feed takes
+//! no entry any more) and goes on serving the entry it held as part of the feed: the other one is
+//! in no feed and not in the arrival log, so `Ledger.GetEntry` answers NOT_FOUND for it and
+//! `GetFeed` and `GetLog` never show it. `Ledger.GetEquivocation(feed)` returns the evidence:
+//! `frozen`, and each pair the node keeps, `{ seq, held, conflicting }` (two `SignedEntry`, exactly
+//! as signed, the entry the node held first), by seq, at most
+//! [`limits::MAX_EQUIVOCATIONS_LISTED`] (one in practice: a frozen feed takes nothing more). A
+//! feed that is not frozen has an empty list; an unknown feed is NOT_FOUND, a feed id that is not
+//! 32 bytes INVALID_ARGUMENT. A node holding the other branch keeps the same pair the other way
+//! round.
+//!
+//! To check a pair without trusting the node: decode both ([`entry::Entry::from_signed`]); they
+//! name the same feed and seq and have different ids; fetch the feed's entries `0..seq`
+//! (`GetFeed`), check them as a chain ([`chain::verify_chain`]) and take the keys in force after
+//! `seq − 1`: the signing key, and the next-key digest last committed. Each entry of the pair is
+//! signed by that signing key, or is a `Rotation` whose key hashes to that digest and signs it.
+//! At seq 0 both are inceptions signed by their own key; they differ only in their signature
+//! bytes (another payload is another feed), which only the key holder can make. The test vectors
+//! hold one pair (`equivocation`).
+//!
+//! The submit that reveals an equivocation is refused FAILED_PRECONDITION (in a batch,
+//! `SubmitResult.error_reason` `equivocation`) with the message `equivocation: the feed
+//! FeedId(feed1…) already holds a different entry at seq N; both are kept as proof and the feed is
+//! now frozen (every check on it answers deny)`. `feed1…` is a feed id's text form without its
+//! role (see *Text forms*).
+//!
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
 //! to the rule, so every node (and every client cache) applies them alike:
