@@ -193,6 +193,37 @@
 //! before the field existed, not `CURRENT`: compute it from `at_ms` and the time of the answer,
 //! or ask for a receipt.
 //!
+//! ## Test vectors
+//! `proto/vectors/vectors.json` holds vectors for this specification, generated from fixed seeds
+//! by `proto/tests/vectors.rs` (every key is the Ed25519 seed `BLAKE3(label)` of its label;
+//! bytes are lower-case hex, enums named as in the `.proto` files):
+//! - `keys`: each labelled key, its public key and `key1…` text.
+//! - `entries`: a small network's history in an order a node accepts at `validation_clock_ms`:
+//!   the dev registrar's inception, its accreditation and later suspension of a collector; the
+//!   collector's inception, policy and two acks (`DONE` to a request, `REFUSED` to an erasure); a
+//!   citizen's inception, grant, access request, revocation with erasure, rotation and an erasure
+//!   request signed with the new key. Every body kind, each with its fields (`body`, as in the
+//!   `.proto`), `payload`, `signature`, `signed_entry` (the `SignedEntry` encoding), `id`, `feed`,
+//!   their text forms, and the key that signs it.
+//! - `dev_registrar` and `pairwise`: the two key derivations below, and the inceptions they give.
+//! - `encodings`: payloads with their signed envelopes, canonical (`reason` null) or refused with
+//!   the reason a node gives (`non-canonical`, `missing-body`, `malformed`); each is signed by its
+//!   author, so only the encoding is wrong.
+//! - `signatures`: the signature rule's edge cases, whether this protocol accepts each (`valid`)
+//!   and whether the cofactorless equation holds (`cofactorless`).
+//! - `text_forms`: 32 bytes under each text prefix.
+//! - `auth`: a collector's authentication statement and its signature.
+//! - `receipts`: two entry receipts. `decision_receipts`: an `ALLOW`, and a `REVOKED` deny about a
+//!   past time, each with its checkpoint note (signed by the node, cosigned by a witness) and the
+//!   inclusion proofs of the grant (and revocation) in that checkpoint's tree.
+//! - `merkle`: the tree over the entries' ids in arrival order: leaf hashes, the root at every
+//!   size, inclusion and consistency proofs.
+//! - `equivocation`: an inception and two entries at seq 1, both signed by its key.
+//!
+//! The Rust tests check that the file is what the generator writes and verify every vector
+//! through this crate's API; the Python client written from this text checks them with its own
+//! code (`tests/interop/vectors.py`). A change to a vector is a change to the protocol.
+//!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.
 
