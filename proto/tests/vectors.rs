@@ -129,7 +129,7 @@ fn overlong(v: u64) -> Vec<u8> {
 }
 
 fn tag(field: u64, wire_type: u64) -> Vec<u8> {
-    varint(field << 3 | wire_type)
+    varint((field << 3) | wire_type)
 }
 
 /// A varint field, written even when 0.
@@ -594,7 +594,7 @@ fn encodings(s: &Scenario) -> Vec<Value> {
         "the writer is canonical"
     );
 
-    let forms: Vec<(&str, &str, Vec<u8>, &str, Option<&str>)> = vec![
+    let forms = [
         (
             "canonical-revoke",
             "the revoke-erase entry's payload: fields 1, 2, 3, 4 in order, then the body (field 16) holding grant (1) and erase (2) = 1",
@@ -875,7 +875,7 @@ fn signatures() -> Vec<Value> {
         .find(|(sig, _)| !cofactorless(&mixed, SIGNED_MESSAGE, sig))
         .expect("7 in 8 nonces do");
 
-    let cases: Vec<(&str, &str, [u8; 32], [u8; 64], bool, bool)> = vec![
+    let cases = [
         (
             "honest",
             "an RFC 8032 signature: valid under every rule",
