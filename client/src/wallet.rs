@@ -140,6 +140,42 @@ mod tests {
         assert_eq!(ia.role, ib.role);
     }
 
+    /// The pairwise feed in the protocol's test vectors (proto/vectors/vectors.json, written
+    /// from the derivation the crate docs state) is this wallet's.
+    #[test]
+    fn the_pairwise_test_vector_is_this_derivation() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/vectors/vectors.json");
+        let text = std::fs::read_to_string(path).expect("the vectors file");
+        let vectors: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let v = &vectors["pairwise"];
+        let bytes32 = |field: &serde_json::Value| -> [u8; 32] {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(field.as_str().expect("hex"), &mut out).expect("32 bytes of hex");
+            out
+        };
+        let master = bytes32(&v["master"]);
+        let collector = FeedId(bytes32(&v["collector"]));
+        for k in v["keys"].as_array().expect("keys") {
+            let n = k["n"].as_u64().expect("n") as u32;
+            let key = pairwise_key(&master, &collector, n);
+            assert_eq!(*key.to_seed(), bytes32(&k["seed"]), "seed {n}");
+            assert_eq!(key.public().to_bytes(), bytes32(&k["public"]), "key {n}");
+        }
+        assert_eq!(
+            Some(pairwise_inception_ms(&master, &collector)),
+            v["inception_ms"].as_u64()
+        );
+        let (_, inception) = pairwise_inception(&master, &collector).expect("valid");
+        let expected = &v["inception"];
+        assert_eq!(inception.feed.0, bytes32(&expected["feed"]));
+        assert_eq!(inception.id.0, bytes32(&expected["id"]));
+        assert_eq!(
+            hex::encode(inception.encode()),
+            expected["signed_entry"].as_str().expect("hex")
+        );
+        assert_eq!(pairwise_feed(&master, &collector), inception.feed);
+    }
+
     #[test]
     fn derivation_is_deterministic_and_master_bound() {
         let c = FeedId([3; 32]);

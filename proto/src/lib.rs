@@ -14,6 +14,11 @@
 //! - [`receipt`]: node-signed receipts.
 //! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
 //! - [`envelope`]: the unsigned `SignedEntry` envelope, checked as bytes (no unknown fields).
+//! - [`receipt`]: node-signed receipts; [`evidence`]: receipts checked with their log evidence.
+//! - [`sig`]: the signature rule; [`auth`]: collectors' authentication statements.
+//! - [`merkle`], [`note`]: the verifiable log's tree, proofs and signed checkpoints.
+//! - [`chain`]: a feed checked on its own; [`memory`]: a reference ledger in memory.
+//! - [`dev`]: the development network's registrar.
 //! - [`limits`]: every size limit.
 //!
 //! # Protocol specification
@@ -24,14 +29,35 @@
 //! - Hash: BLAKE3, 32-byte output. `H(domain, parts...)` below means BLAKE3 over the ASCII bytes of
 //!   the domain string followed by the parts, concatenated with no separators or lengths (every
 //!   part except the last has a fixed length, so the input is unambiguous).
-//! - Signatures: Ed25519 (RFC 8032 signing), verified by the rule in [`sig`]: canonical `s`,
-//!   canonical non-small-order `R` and key, and the cofactored equation, so that single and batch
-//!   checks always agree. Public keys are 32 bytes, signatures 64 bytes.
+//! - Keys: Ed25519. A secret key is an RFC 8032 32-byte seed; a public key is 32 bytes, and is
+//!   usable (in an `Inception` or a `Rotation`, as a node key, as a note signer) only if its `y`
+//!   is canonical (below 2^255 − 19), it decodes to a curve point, and that point is not of small
+//!   order ([`keys::PublicKey::from_bytes`]; in an entry, anything else is `bad-field`). A key with a torsion component
+//!   that is not itself of small order (mixed order) is usable.
+//! - Signatures: 64 bytes `R || s`, made by RFC 8032 signing (deterministic: the same key and
+//!   message always give the same bytes), over `domain || message`, verified by the rule in
+//!   [`sig`] and by no other: `s` below the group order `l`; `R` canonical and not of small order;
+//!   the key usable as above; and the **cofactored** equation `[8](s·B − R − h·A) = 0` with
+//!   `h = SHA-512(R || A || domain || message) mod l`. Checked alone or in a batch, a signature
+//!   gets the same verdict, so every node accepts the same entries.
+//! - What other Ed25519 libraries disagree on. Most check the **cofactorless** equation
+//!   `s·B = R + h·A` (OpenSSL and so Python's `cryptography`, libsodium, Go's `crypto/ed25519`,
+//!   ed25519-dalek's `verify_strict`). On every signature an RFC 8032 signer makes with an RFC
+//!   8032 key both rules agree. They differ where `s·B − R − h·A` is a point of small order other
+//!   than the identity, which only a crafted signature or key gives: an `R` with a torsion
+//!   component (vector `torsion-in-r`) or a mixed-order key (`mixed-order-key`) is valid here and
+//!   refused there. The other way round, libraries that do not refuse small-order points (RFC 8032
+//!   read literally, ed25519-dalek's `verify`) accept a small-order `R` (`small-order-r`) or key
+//!   (`small-order-key`) that this rule refuses, and ZIP 215 verifiers also accept non-canonical
+//!   encodings of `R` and keys. An implementation must verify by this rule, or it refuses entries
+//!   every node accepted, or accepts entries every node refused. The `signatures` test vectors
+//!   give both verdicts for each case.
 //!
 //! ## Entries
 //! An entry travels and is stored as `SignedEntry { payload, signature }`:
-//! - `payload` is the protobuf encoding of `EntryPayload`. Authors sign these exact bytes; nodes
-//!   store and forward these exact bytes and never re-encode them.
+//! - `payload` is the canonical protobuf encoding of `EntryPayload` (see *Canonical encoding*).
+//!   Authors sign these exact bytes; nodes store and forward these exact bytes and never re-encode
+//!   them.
 //! - `signature = Ed25519-sign(key, "consent-ledger/entry/v1" || payload)`.
 //! - **Entry id** `= BLAKE3("consent-ledger/entry-id/v1" || payload || signature)`.
 //! - **Feed id** `= BLAKE3("consent-ledger/feed-id/v1" || payload of the inception entry)`. The
@@ -43,16 +69,117 @@
 //! - A `Rotation`'s key must hash to the `next_key_digest` committed by the previous inception or
 //!   rotation of the feed.
 //!
+//! ## Canonical encoding
+//! A `payload` is accepted only in its **canonical** encoding: decoding it as `EntryPayload` and
+//! encoding the result again gives the same bytes. That is the node's check (decode, re-encode,
+//! compare), and it is what proto3 serializers (prost, protobuf-python/upb, Go's `proto.Marshal`)
+//! produce, so one statement has one encoding, one signature input and one id, and nothing can
+//! ride along in a signed entry. Spelled out, the canonical encoding of a message is:
+//! 1. its fields in ascending field-number order, each key `varint(field_number << 3 | wire_type)`;
+//! 2. `uint32`, `uint64`, `bool` and enum fields as varints (wire type 0), `true` as `01`, enum
+//!    values as `int32` (a negative value takes 10 bytes; none is a valid value); `bytes`,
+//!    `string` and message fields length-delimited (wire type 2);
+//! 3. a field that is not repeated and not in the `body` oneof is omitted when it holds its
+//!    default (0, `false`, empty) and written exactly once when it does not;
+//! 4. the `body` oneof: exactly one member, written even if its message is empty;
+//! 5. a repeated enum field (`purposes`, `categories`): one packed record (wire type 2) of the
+//!    values' varints, omitted when the list is empty; a repeated string (`recipients`): one
+//!    record per value; values in the author's order (nodes do not sort them; a value listed
+//!    twice is `bad-field`);
+//! 6. every varint (keys, values, lengths) in its shortest form;
+//! 7. no field the message does not define; embedded messages canonical by the same rules.
+//!
+//! A payload that does not decode as `EntryPayload` is refused as `malformed` (truncated, a length
+//! past the end, a string that is not UTF-8, a known field sent with another wire type, a varint
+//! over 10 bytes); one that decodes but is not canonical as `non-canonical`; a canonical one
+//! without a body as `missing-body`. Some protobuf libraries (upb, under protobuf-python) read a
+//! known field sent with another wire type as an unknown field, so they find that payload
+//! non-canonical rather than malformed: it is refused either way. The revoke entry of the test
+//! vectors (seq 3, `erase` true) is, canonically,
+//!
+//! ```text
+//! 0a 20 <feed: 32 bytes>  10 03  1a 20 <prev: 32 bytes>  20 <time_ms: varint>
+//! 82 01 24  0a 20 <grant: 32 bytes>  10 01
+//! ```
+//!
+//! (`feed` field 1, `seq` 2, `prev` 3, `time_ms` 4; the body `revoke` is field 16, key `82 01`,
+//! 36 bytes: `grant` field 1, `erase` field 2). Each refused form below is in the test vectors
+//! (`encodings`), signed by the author's key so that only the encoding is wrong:
+//!
+//! | form | what differs | refused as |
+//! |---|---|---|
+//! | unknown field | `f8 07 01` (field 127, varint 1) appended | `non-canonical` |
+//! | fields out of order | `0a 20 <feed>  1a 20 <prev>  10 03  …` | `non-canonical` |
+//! | repeated scalar | `20 <time_ms>  20 <time_ms>` | `non-canonical` |
+//! | overlong varint | seq as `10 83 00` | `non-canonical` |
+//! | overlong length | the body as `82 01 a4 00 …` | `non-canonical` |
+//! | explicit default | the body ends `10 00` (`erase` false, written) | `non-canonical` |
+//! | bool not 0 or 1 | the body ends `10 02` | `non-canonical` |
+//! | two bodies | `8a 01 24 0a 20 <collector> 10 01` (a request, field 17) appended | `non-canonical` |
+//! | unpacked repeated | a grant's purposes as `18 01 18 05`, not `1a 02 01 05` | `non-canonical` |
+//! | split packed record | a grant's purposes as `1a 01 01 1a 01 05` | `non-canonical` |
+//! | no body | the four header fields alone | `missing-body` |
+//! | wrong wire type | seq as `12 01 03` | `malformed` |
+//! | truncated | the last byte missing | `malformed` |
+//! | not UTF-8 | an ack's reason as `1a 02 ff fe` | `malformed` |
+//!
 //! ## Text forms
-//! Bech32m (BIP 350) with a human-readable prefix naming the type; they round-trip exactly:
-//! `cit1…`, `col1…`, `reg1…` (feed ids of a citizen, collector, registrar), `ent1…` (entry ids),
-//! `node1…` (a node's public key), `key1…` (any other Ed25519 public key).
+//! Bech32m (BIP 350) of the 32 bytes, lower case, with a human-readable prefix naming the type;
+//! they round-trip exactly:
+//! - `cit1…`, `col1…`, `reg1…`: a feed id of a citizen, collector or registrar. The role comes
+//!   from the feed's inception; the 32 bytes do not say it.
+//! - `feed1…`: a feed id shown without its role. Nodes write feed ids this way in their logs and
+//!   error messages, as `FeedId(feed1…)` (for example `this node knows no feed FeedId(feed1…)`, and
+//!   the equivocation message); parsers of typed ids ([`ids::TypedFeedId`], the CLI) refuse it,
+//!   [`ids::decode_text`] with the prefix `feed` reads it.
+//! - `ent1…`: an entry id; `dig1…`: another digest (a document, details or next-key digest).
+//! - `node1…`: a node's public key (the node id: a checkpoint's origin, a witness's name);
+//!   `key1…`: any other Ed25519 public key.
+//!
+//! A parser ignores white space around the text, takes it all lower or all upper case (bech32's
+//! rule), and refuses a Bech32 (BIP 173) checksum, another prefix than the one expected (naming
+//! the type it expected) and data that is not 32 bytes. Test vectors: `text_forms`, and every
+//! entry's `id_text` and `feed_text`.
+//!
+//! ## Key derivations
+//! Nodes check none of this; another wallet or registrar tool needs it to reach the same feeds.
+//!
+//! **The development registrar** ([`dev`]). The built-in dev network (network id `dev`: a node
+//! started without a genesis file) lists one registrar whose secret keys are public. Its key `n`
+//! (0: the inception's signing key; 1: the key it commits to; it never rotates) is the Ed25519 seed
+//! `BLAKE3("consent-ledger/dev-registrar/v1/key<n>")`, the plain hash of the ASCII label. Its
+//! inception is `EntryPayload { seq: 0, prev: 32 zero bytes, time_ms: 1,577,836,800,000
+//! (2020-01-01T00:00:00Z), inception: { role: ROLE_REGISTRAR, signing_key: key 0,
+//! next_key_digest: next-key digest of key 1 } }`, signed with key 0, so its feed id is fixed
+//! (test vector `dev_registrar`). A fresh node does **not** hold that inception: the genesis lists
+//! the feed id alone. The first client to act as the dev registrar submits it (`consent registrar
+//! init --dev` does; submitting it again is a duplicate); until then the registrar's
+//! accreditations wait as pending. Anyone can sign as this registrar: never list it in a real
+//! network's genesis.
+//!
+//! **Pairwise citizen feeds** (consent-client `wallet`). A wallet holds a 32-byte master secret and
+//! one citizen feed per collector, so that the public ledger cannot link one person's feeds. For
+//! the collector whose feed id is `C` (32 bytes):
+//! - key `n` is the Ed25519 seed `BLAKE3-derive-key("consent-ledger wallet v1 pairwise key",
+//!   master || C || n)`, with `n` as 4 bytes little-endian (BLAKE3's key derivation mode with that
+//!   context string);
+//! - the inception is signed with key 0, commits to key 1, and is dated `1,577,836,800,000 +
+//!   (u64 little-endian of the first 8 bytes of BLAKE3-derive-key("consent-ledger wallet v1
+//!   pairwise inception time", master || C)) mod 31,536,000,000`, an instant of 2020: the feed id
+//!   follows from the master secret and `C` alone;
+//! - rotation `r` (the first is 1) introduces key `r` and commits to key `r + 1`.
+//!
+//! Two pairwise feeds of one wallet share no key, digest, id or time. A collector's or
+//! registrar's own feed uses key `n` = `BLAKE3-derive-key("consent-ledger wallet v1 own key",
+//! master || role || n)`, `role` one byte (2 collector, 3 registrar), `n` 4 bytes little-endian.
+//! Test vector: `pairwise`.
 //!
 //! ## Acceptance
-//! A node accepts an entry only if [`validate::validate`] returns accept. Every entry is first
-//! decoded ([`entry::Entry::from_signed`]): sizes within [`limits`]; a 64-byte signature; the
-//! payload canonically encoded; exactly one body; body fields well formed (see `entry.proto`);
-//! the seq/feed/prev form (an `Inception` at seq 0 with an empty `feed` and a `prev` of 32 zero
+//! A node accepts an entry only if [`validate::validate`] returns accept; the order of its checks,
+//! which fixes the reason a refusal names when several apply, is listed in [`validate`]. Every
+//! entry is first decoded ([`entry::Entry::from_signed`]): sizes within [`limits`]; a 64-byte
+//! signature; the payload canonically encoded; exactly one body; body fields well formed (see
+//! `entry.proto`); the seq/feed/prev form (an `Inception` at seq 0 with an empty `feed` and a `prev` of 32 zero
 //! bytes; any other body at a seq above 0, with a 32-byte `feed` and `prev`).
 //!
 //! **A new entry** (`seq = head + 1`, or the inception of a feed the node does not know) must
@@ -109,12 +236,26 @@
 //! hold: that is an equivocation, and it freezes the wallet's own feed.
 //!
 //! ## Pending entries
-//! An entry that cannot be judged yet answers `PENDING`, with `missing` naming the feed or entry
-//! it waits for ([`validate::Missing`]): its predecessor has not arrived (`seq > head + 1`; for a
-//! feed the node does not know, its inception), or an entry it references has not. The node
-//! *parks* it and judges it again, in full, when what it waits for is accepted, and then what
-//! waited for that in turn; between nodes it pulls what is missing from the peer that sent the
-//! entry. `PENDING` is no promise of acceptance.
+//! An entry that is valid so far but waits for another is held *pending* rather than refused: the
+//! answer is `SUBMIT_STATUS_PENDING`, with `missing` naming what it waits for (a feed id when it
+//! waits for an entry of a feed: its predecessor, or the inception of a feed the node does not
+//! know; an entry id when it waits for a referenced entry). It waits for
+//! - its predecessor: an entry past `head + 1`, or any entry but an inception of a feed the node
+//!   does not know (it then waits for seq 0);
+//! - a collector feed the node does not know, named by an accreditation, suspension, grant or
+//!   request;
+//! - an entry the node does not hold, referenced by a grant (its policy) or an ack (the request
+//!   or revocation it answers). A revoke naming a grant the node does not hold is refused
+//!   (`unknown-grant`): the grant is earlier in the same feed.
+//!
+//! When the awaited entry is accepted, every entry waiting for it is validated again, in full, in
+//! the same commit, and accepted or refused; then what waited for those, and so on. `PENDING` is
+//! no promise: an entry refused then is dropped, and its submitter gets no receipt either way.
+//! Read it back (`Ledger.GetEntry`, `Log.GetInclusionProof` by id), or submit the same bytes again
+//! (a duplicate answers with the receipt; a pending entry answers pending again and is not held
+//! twice). When a peer pushed the entry, the node pulls what is missing from that peer;
+//! anti-entropy between nodes brings the rest.
+//!
 //! - **What is checked before parking** ([`validate::Verdict::Pending`]). Decoding, in full. An
 //!   entry that waits for a reference is at `head + 1` and has passed every check that does not
 //!   need the reference, its signature included. An entry past `head + 1` is *verified* if the
@@ -153,6 +294,35 @@
 //!
 //! These bounds are each node's own: nodes of one network may set them differently, and no
 //! decision depends on them.
+//!
+//! ## Equivocation evidence
+//! Two entries with the same feed and seq and different ids, both signed by the author's keys as
+//! of `seq − 1` ([`validate::author_signed`]), prove that the author equivocated. A node that
+//! finds such a pair keeps both, freezes the feed (every check on it answers deny; the feed takes
+//! no entry any more) and goes on serving the entry it held as part of the feed: the other one is
+//! in no feed and not in the arrival log, so `Ledger.GetEntry` answers NOT_FOUND for it and
+//! `GetFeed` and `GetLog` never show it. `Ledger.GetEquivocation(feed)` returns the evidence:
+//! `frozen`, and each pair the node keeps, `{ seq, held, conflicting }` (two `SignedEntry`, exactly
+//! as signed, the entry the node held first), by seq, at most
+//! [`limits::MAX_EQUIVOCATIONS_LISTED`] (one in practice: a frozen feed takes nothing more). A
+//! feed that is not frozen has an empty list; an unknown feed is NOT_FOUND, a feed id that is not
+//! 32 bytes INVALID_ARGUMENT. A node holding the other branch keeps the same pair the other way
+//! round.
+//!
+//! To check a pair without trusting the node: decode both ([`entry::Entry::from_signed`]); they
+//! name the same feed and seq and have different ids; fetch the feed's entries `0..seq`
+//! (`GetFeed`), check them as a chain ([`chain::verify_chain`]) and take the keys in force after
+//! `seq − 1`: the signing key, and the next-key digest last committed. Each entry of the pair is
+//! signed by that signing key, or is a `Rotation` whose key hashes to that digest and signs it.
+//! At seq 0 both are inceptions signed by their own key; they differ only in their signature
+//! bytes (another payload is another feed), which only the key holder can make. The test vectors
+//! hold one pair (`equivocation`).
+//!
+//! The submit that reveals an equivocation is refused FAILED_PRECONDITION (in a batch,
+//! `SubmitResult.error_reason` `equivocation`) with the message `equivocation: the feed
+//! FeedId(feed1…) already holds a different entry at seq N; both are kept as proof and the feed is
+//! now frozen (every check on it answers deny)`. `feed1…` is a feed id's text form without its
+//! role (see *Text forms*).
 //!
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
@@ -270,6 +440,138 @@
 //!   sync anew from peers). A release that changes the layout raises it.
 //! - The domain-separation prefixes ([`domain`], `…/v1`) change only with the meaning of what
 //!   they sign or hash; a new prefix is a new protocol.
+//!
+//! ## The verifiable log
+//! Every node numbers the entries it accepts in arrival order, its own (its **arrival log**: index
+//! 0, 1, …), and keeps a Merkle tree over it ([`merkle`], RFC 9162 §2.1):
+//! - leaf `i` is the 32-byte id of the entry at arrival index `i`; a leaf hash is
+//!   `SHA-256(0x00 || id)`, an inner node `SHA-256(0x01 || left || right)`; the tree over `n`
+//!   leaves splits at the largest power of two below `n`; the empty tree's root is `SHA-256("")`.
+//!   (SHA-256 here, as in RFC 9162; ids are BLAKE3.)
+//! - an inclusion proof is the audit path of RFC 9162 §2.1.3 (leaf side first); a consistency
+//!   proof is that of §2.1.4 (empty from size 0, and from a size to itself); both at most
+//!   [`merkle::MAX_PROOF_HASHES`] (64) hashes.
+//!
+//! **Checkpoints** ([`note`]): a node commits to its log in C2SP signed notes
+//! (c2sp.org/signed-note, c2sp.org/tlog-checkpoint): UTF-8 text, every line ending in `\n`:
+//!
+//! ```text
+//! node1qx…                origin: the node id (bech32m of the node's Ed25519 public key)
+//! 51234                   tree size, decimal, no leading zero
+//! 3q2+7w…=                root hash, standard base64 with padding
+//! time 1795959010768      when the node signed: Unix time in MILLISECONDS
+//!                         (an empty line)
+//! — node1qx… <base64(key id (4) ‖ Ed25519 signature (64))>
+//! — node1zz… <base64(key id (4) ‖ time (8 bytes, big-endian, Unix SECONDS) ‖ signature (64))>
+//! ```
+//!
+//! - The **body** is the first four lines, each with its `\n`, exactly these four. The node signs
+//!   the body's bytes with Ed25519, with no domain prefix.
+//! - A **key id** is the first 4 bytes of `SHA-256(name || "\n" || type || public key)`: `name` the
+//!   signer's node id, `type` one byte, `0x01` for the origin's signature, `0x04` for a
+//!   cosignature. A name is a node id, so it says which key to verify under.
+//! - A **cosignature** (c2sp.org/tlog-cosignature, `cosignature/v1`) by a witness is an Ed25519
+//!   signature over `"cosignature/v1\ntime <s>\n" || body`, `<s>` the witness's time in Unix
+//!   **seconds**, the same number as the 8 bytes in its line. The body's own `time` line is in
+//!   **milliseconds**.
+//! - Signature lines start with U+2014 EM DASH and a space, then the name, a space and the base64
+//!   blob (68 bytes for a signature, 76 for a cosignature). A node writes its own line first, then
+//!   at most one cosignature per witness. A note is at most [`note::MAX_NOTE_BYTES`] (16 KiB), with at
+//!   most [`note::MAX_SIGNATURES`] (32) lines and names of at most 256 bytes; a blob of another
+//!   length makes the note malformed here (C2SP would have verifiers skip unknown signature
+//!   types).
+//! - To verify a checkpoint: parse it, find the line named by the origin with the `0x01` key id
+//!   and check it under the key the origin names; count the cosignatures, under `0x04` key ids,
+//!   of the witnesses you trust.
+//!
+//! A node signs a checkpoint every second its log grew (and on the first `Log.GetCheckpoint`),
+//! over its durable entries only. Test vectors: `merkle`, and `decision_receipts[].checkpoint`
+//! (every line with the exact text it signs).
+//!
+//! **The `Log` service** (`consent.v1.Log`): `GetCheckpoint` (the latest note with the cosignatures
+//! witnesses added, and its fields parsed), `GetInclusionProof(index or entry_id, tree_size)` and
+//! `GetConsistencyProof(old_size, new_size)`. A size of 0 means the latest checkpoint's, and no
+//! proof is given for a size above it, so each proof can be checked against a root the node
+//! signed. Errors:
+//!
+//! | call | code | when | message |
+//! |---|---|---|---|
+//! | any | UNAVAILABLE | no checkpoint could be signed yet | `no checkpoint signed yet; retry shortly` |
+//! | inclusion, consistency | OUT_OF_RANGE | the size asked is above the latest checkpoint's | `tree size N is beyond the latest signed checkpoint (M); ask for the checkpoint again later` |
+//! | inclusion | INVALID_ARGUMENT | neither `index` nor `entry_id` | `name the entry: its arrival index or its id` |
+//! | inclusion | INVALID_ARGUMENT | `entry_id` not 32 bytes | `entry_id must be 32 bytes, got N` |
+//! | inclusion | NOT_FOUND | no entry at that index / with that id | `no entry at arrival index N` / `no entry ent1…` |
+//! | inclusion | OUT_OF_RANGE | the entry's index is not below the size | `entry N is not in the tree of M entries; ask with a later checkpoint's size` |
+//! | consistency | INVALID_ARGUMENT | `old_size` above the new size | `old size N is above the new size M` |
+//!
+//! The size is checked first (the checkpoint is read before the entry). Any call of any service
+//! may also answer UNAVAILABLE (the node is shutting down: retry on another node), CANCELLED (the
+//! request went away) or INTERNAL: a failure of the node's own storage, with trailing metadata
+//! `consent-reason` `store-error`, `corrupt-store` or `internal-error` and a fixed message (the
+//! cause stays in the node's log).
+//!
+//! ## Collector sessions
+//! A collector proves that it holds its feed's current key with `Consent.Authenticate` ([`auth`]):
+//! an Ed25519 signature by that key over `"consent-ledger/auth/v1" || node key (32) || collector
+//! feed id (32) || time_ms (8 bytes, big-endian)`, the node key being the answering node's
+//! (`Node.NodeKey`) and `time_ms` within [`auth::WINDOW_MS`] (120,000 ms) of the node's clock,
+//! either way. The answer is a token, 128 hex digits (opaque: it is the node's own MAC), valid
+//! [`auth::TOKEN_TTL_MS`] (15 minutes) at that node only, and no longer once the collector rotates
+//! its key. Every other `Consent` call sends it as metadata `authorization: Bearer <token>`. A
+//! frozen collector can still authenticate; its checks answer `COLLECTOR_FROZEN`. Test vector:
+//! `auth`.
+//!
+//! `Authenticate` refuses, in the order it checks:
+//!
+//! | code | when | message |
+//! |---|---|---|
+//! | RESOURCE_EXHAUSTED | over the per-address rate (see *Limits*) | starts `too-many-authentications` |
+//! | INVALID_ARGUMENT | `collector` not 32 bytes | `collector must be 32 bytes, got N` |
+//! | UNAUTHENTICATED | `node_key` is not this node's | `the statement names another node's key: sign for this node's key (Node.Status node_key)` |
+//! | INVALID_ARGUMENT | `signature` not 64 bytes | `signature: 64 bytes expected, got N` |
+//! | UNAUTHENTICATED | `time_ms` more than 120,000 ms from the node's clock | `the statement's time T is more than 120000 ms from the node's clock N: check the collector's clock` |
+//! | UNAUTHENTICATED | the node knows no such feed | `this node knows no feed col1…; submit the collector's inception first` |
+//! | PERMISSION_DENIED | the feed is not a collector's | `only collectors authenticate; this feed is not a collector's` |
+//! | UNAUTHENTICATED | the signature does not verify under the collector's current key | `the signature does not verify under the collector's current key` |
+//!
+//! A call that needs a session is refused UNAUTHENTICATED without `authorization`
+//! (`no session: call Consent.Authenticate and send …`), with a value that is not `Bearer
+//! <token>`, with a token that is not 128 hex digits (`malformed session token`) or that another
+//! node issued (`session token not issued by this node (tokens are per node)`), and, with trailing
+//! metadata `consent-reason`, when the session expired (`session-expired`) or the collector's key
+//! changed since it began (`key-changed`): authenticate again. A `Watch` stream ends the same way
+//! when its session does. A check about another collector is PERMISSION_DENIED.
+//!
+//! ## Test vectors
+//! `proto/vectors/vectors.json` holds vectors for this specification, generated from fixed seeds
+//! by `proto/tests/vectors.rs` (every key is the Ed25519 seed `BLAKE3(label)` of its label;
+//! bytes are lower-case hex, enums named as in the `.proto` files):
+//! - `keys`: each labelled key, its public key and `key1…` text.
+//! - `entries`: a small network's history in an order a node accepts at `validation_clock_ms`:
+//!   the dev registrar's inception, its accreditation and later suspension of a collector; the
+//!   collector's inception, policy and two acks (`DONE` to a request, `REFUSED` to an erasure); a
+//!   citizen's inception, grant, access request, revocation with erasure, rotation and an erasure
+//!   request signed with the new key. Every body kind, each with its fields (`body`, as in the
+//!   `.proto`), `payload`, `signature`, `signed_entry` (the `SignedEntry` encoding), `id`, `feed`,
+//!   their text forms, and the key that signs it.
+//! - `dev_registrar` and `pairwise`: the two key derivations below, and the inceptions they give.
+//! - `encodings`: payloads with their signed envelopes, canonical (`reason` null) or refused with
+//!   the reason a node gives (`non-canonical`, `missing-body`, `malformed`); each is signed by its
+//!   author, so only the encoding is wrong.
+//! - `signatures`: the signature rule's edge cases, whether this protocol accepts each (`valid`)
+//!   and whether the cofactorless equation holds (`cofactorless`).
+//! - `text_forms`: 32 bytes under each text prefix.
+//! - `auth`: a collector's authentication statement and its signature.
+//! - `receipts`: two entry receipts. `decision_receipts`: an `ALLOW`, and a `REVOKED` deny about a
+//!   past time, each with its checkpoint note (signed by the node, cosigned by a witness) and the
+//!   inclusion proofs of the grant (and revocation) in that checkpoint's tree.
+//! - `merkle`: the tree over the entries' ids in arrival order: leaf hashes, the root at every
+//!   size, inclusion and consistency proofs.
+//! - `equivocation`: an inception and two entries at seq 1, both signed by its key.
+//!
+//! The Rust tests check that the file is what the generator writes and verify every vector
+//! through this crate's API; the Python client written from this text checks them with its own
+//! code (`tests/interop/vectors.py`). A change to a vector is a change to the protocol.
 //!
 //! ## Limits
 //! See [`limits`]; the same numbers are stated in the `.proto` comments.

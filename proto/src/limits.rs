@@ -10,6 +10,9 @@ pub const MAX_SUBMIT_BATCH: usize = 1_000;
 pub const MAX_CHECK_BATCH: usize = 1_000;
 /// Entries in one `GetFeed` stream.
 pub const MAX_FEED_STREAM: u32 = 10_000;
+/// Equivocations of one feed that `Ledger.GetEquivocation` lists (by seq). A feed is frozen at its
+/// first equivocation and takes no entry after it, so a node keeps one in practice.
+pub const MAX_EQUIVOCATIONS_LISTED: usize = 64;
 /// Largest gRPC message a node decodes or sends, in bytes.
 pub const MAX_GRPC_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How far an entry's time may be ahead of the node's clock.

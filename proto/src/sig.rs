@@ -8,13 +8,40 @@
 //! 4. the **cofactored** equation holds: `[8](s·B − R − h·A) = 0`, with
 //!    `h = SHA-512(R || A || domain || message) mod l` (RFC 8032's `h`).
 //!
+//! Here `B` is the base point, `l` the group order, `s`, `R` the two halves of the signature and
+//! `A` the key; the signature is made by RFC 8032 signing over `domain || message`.
+//!
 //! Why cofactored: batch verification checks a random linear combination of equations, and only
 //! the cofactored equation gives the same answer in a batch as alone (the reasoning of Zcash's
-//! ZIP-215). Nodes must agree exactly on what is valid, so every check uses this rule, and a batch
-//! that fails is re-checked one by one to find the bad signature. Every signature valid under RFC
-//! 8032 (and `verify_strict`) is valid here; the two differ only for signatures whose `R` carries a
-//! small torsion component, which only the key holder can make. Batches weigh each equation with a
-//! 128-bit scalar derived by BLAKE3 from every input of the batch.
+//! ZIP-215). Nodes must agree exactly on what is valid, so every check uses this rule (this
+//! module's own code, not a library's `verify`), and a batch that fails is re-checked one by one
+//! to find the bad signature. Batches weigh each equation with a 128-bit scalar derived by BLAKE3
+//! from every input of the batch; the weights change nothing a verdict depends on.
+//!
+//! # Where other verifiers disagree
+//!
+//! An RFC 8032 signer with an RFC 8032 key makes signatures that every common verifier accepts,
+//! this one included. The differences are only about crafted signatures and keys:
+//! - **Cofactorless verifiers** check `s·B = R + h·A` (OpenSSL, so Python's `cryptography`;
+//!   libsodium; Go's `crypto/ed25519`; ed25519-dalek's `verify_strict`). When `s·B − R − h·A` is a
+//!   point of small order other than the identity, they refuse and this rule accepts. That
+//!   happens when `R` carries a torsion component (`R = r·B + T`, `T` of order 2, 4 or 8: test
+//!   vector `torsion-in-r`), or the key does (a mixed-order key `A = a·B + T`, which no key
+//!   generation makes but an inception may carry: `mixed-order-key`; then it depends on `h mod
+//!   8`). Only whoever holds the key (or crafted it) can make such signatures.
+//! - **Verifiers without the small-order refusals** (RFC 8032 read literally, ed25519-dalek's
+//!   `verify`): a small-order `R` that satisfies the equation (`small-order-r`) or a small-order
+//!   key (`small-order-key`, which [`crate::keys::PublicKey::from_bytes`] refuses) is accepted
+//!   there and refused here.
+//! - **ZIP-215 verifiers** (ed25519-zebra, ed25519-consensus) are cofactored too, but accept
+//!   non-canonical encodings of `R` and `A` and small-order points, which this rule refuses
+//!   (`non-canonical-r`).
+//! - Every verifier refuses `s ≥ l` (`non-canonical-s`).
+//!
+//! The test vectors (`proto/vectors/vectors.json`, `signatures`) give each case with this rule's
+//! verdict (`valid`) and the cofactorless equation's (`cofactorless`). A node that verified with
+//! a cofactorless library would refuse entries the others accept, and so disagree with them
+//! about feeds, heads and decisions.
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};

@@ -1,9 +1,53 @@
 //! Whether an entry may extend its feed, given the ledger so far: pure functions over a
 //! [`LedgerView`] that return a typed [`Rejection`] for every reason an entry is refused.
 //!
-//! The order of checks is fixed: at an existing seq, duplicate, then frozen feed, then whether the
-//! author's key signed it (equivocation) or not (an unproven conflict); a frozen feed; gap
-//! (pending); prev; time; role; signature; references (possibly pending); body rules.
+//! # The order of the checks
+//!
+//! The verdict does not depend on the order; the reason a refusal names, when several apply, does,
+//! so every implementation checks in this order. An entry is first decoded
+//! ([`Entry::from_signed`]: size, signature length, protobuf, canonical encoding, a body, each
+//! field, the seq/feed/prev form). Then the first rule that applies decides. "Signed by K" is the
+//! signature rule of [`crate::sig`] under key K; a node may verify signatures ahead, in
+//! parallel (consent-node does), and the verdict is the same.
+//!
+//! **At a seq the node holds** (`seq <= head`), the signature decides before anything is called an
+//! equivocation:
+//! 1. no entry held at that seq (a hole: the node's own damage): `unproven-conflict`;
+//! 2. the same id as the entry held: duplicate (the same bytes as an entry already verified);
+//! 3. the feed is frozen: `feed-frozen`;
+//! 4. signed by the author's keys as of `seq - 1` ([`author_signed`]): equivocation;
+//! 5. otherwise `unproven-conflict` (never `bad-signature`: it may be the author's, on a branch
+//!    that rotated earlier).
+//!
+//! **Of a feed the node does not know**: an inception is checked for its time (`time-too-old`,
+//! `time-in-future`), then, for a registrar, the genesis (`registrar-not-in-genesis`), then signed
+//! by its own key (`bad-signature`), and accepted; any other entry is pending, awaiting seq 0, its
+//! signature unchecked (see the crate docs, *Pending entries*).
+//!
+//! **Of a feed the node knows, at `seq > head`**:
+//! 1. the feed is frozen: `feed-frozen`;
+//! 2. `seq > head + 1`: pending, awaiting `seq - 1`, its signature unchecked;
+//! 3. `prev` is not the head's id: `wrong-prev` (before the signature: it depends on which branch
+//!    the node holds);
+//! 4. time: `time-too-old`, `time-in-future`, `time-before-prev`, in that order;
+//! 5. the body is not allowed for the feed's role (or is an inception): `body-not-allowed`;
+//! 6. a `Rotation`: its key does not hash to the committed digest (`rotation-key-not-committed`),
+//!    then not signed by that key (`bad-signature`); otherwise accepted;
+//! 7. any other body: not signed by the key in force: `bad-signature`;
+//! 8. the body's references and rules, the signature verified (a reference the node does not
+//!    hold makes the entry pending):
+//!    - `Policy`: a version above the collector's last (`policy-version-not-increasing`);
+//!    - `Accreditation`: the collector known (else pending), a collector feed
+//!      (`not-a-collector`), then `valid_until` after the entry's time (`accreditation-expired`);
+//!    - `Suspension`, `Request`: the collector known (else pending), a collector feed
+//!      (`not-a-collector`);
+//!    - `Grant`: the collector known (else pending) and a collector feed (`not-a-collector`); the
+//!      policy entry held (else pending), a `Policy` of that collector (`policy-not-of-collector`);
+//!      then `purpose-not-in-policy`, `category-not-in-policy`, `retention-exceeds-policy`;
+//!    - `Revoke`: the grant held, a `Grant` of the same feed (`unknown-grant`: never pending, the
+//!      grant comes earlier in the feed), not revoked yet (`already-revoked`);
+//!    - `Ack`: the request or revocation held (else pending), a `Request` naming this collector
+//!      or an erasing `Revoke` of a grant to it (`ack-not-for-collector`).
 //!
 //! **Equivocation evidence.** A second entry at an existing seq `s` is evidence against the author
 //! when the author's keys *as of seq `s - 1`* signed it: the key in force after `s - 1`, or, for a

@@ -422,6 +422,29 @@ async fn a_node_that_missed_an_equivocation_learns_it_by_anti_entropy() {
         (r.reason() == pb::Reason::SubjectFrozen).then_some(())
     })
     .await;
+    // B serves the evidence it pulled, as A does: the entry both held, then the fork.
+    for node in [&a, &b] {
+        let evidence = node
+            .ledger()
+            .await
+            .get_equivocation(pb::GetEquivocationRequest {
+                feed: prost::bytes::Bytes::copy_from_slice(&mallory.feed().0),
+            })
+            .await
+            .expect("evidence")
+            .into_inner();
+        let pairs: Vec<_> = evidence
+            .equivocations
+            .iter()
+            .map(|e| {
+                let id = |s: &Option<pb::SignedEntry>| {
+                    consent_proto::Entry::from_signed(&s.clone().unwrap_or_default()).map(|e| e.id)
+                };
+                (e.seq, id(&e.held), id(&e.conflicting))
+            })
+            .collect();
+        assert_eq!(pairs, vec![(1, Ok(grant.id), Ok(fork.id))]);
+    }
     // The counters in Status are published right after the commit that the check already sees.
     eventually(WAIT, "status counts the frozen feed", || async {
         (b.status().await.frozen_feeds == 1).then_some(())

@@ -199,6 +199,16 @@ pub(crate) fn unknown_feed(feed: &FeedId) -> Status {
     Status::not_found(format!("this node knows no feed {feed:?}"))
 }
 
+/// A kept equivocation proof that does not decode: INTERNAL, [`CORRUPT_STORE`] (logged).
+pub(crate) fn proof_undecodable(feed: &FeedId) -> Status {
+    tracing::error!(feed = ?feed, "a kept equivocation proof does not decode");
+    with_reason(
+        Code::Internal,
+        CORRUPT_STORE,
+        "the node's store is inconsistent (the cause is in the node's log); use another node",
+    )
+}
+
 // ---- Log service ----
 
 /// The node has not signed a checkpoint yet: UNAVAILABLE.

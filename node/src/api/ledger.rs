@@ -5,7 +5,7 @@ use std::pin::Pin;
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
-use consent_proto::limits::{MAX_FEED_STREAM, MAX_SUBMIT_BATCH};
+use consent_proto::limits::{MAX_EQUIVOCATIONS_LISTED, MAX_FEED_STREAM, MAX_SUBMIT_BATCH};
 use consent_proto::pb;
 use consent_proto::receipt;
 use consent_proto::validate::Missing;
@@ -324,6 +324,39 @@ impl pb::ledger_server::Ledger for LedgerService {
                     revoked,
                 })
                 .collect(),
+        }))
+    }
+
+    async fn get_equivocation(
+        &self,
+        request: Request<pb::GetEquivocationRequest>,
+    ) -> Result<Response<pb::GetEquivocationResponse>, Status> {
+        let feed = FeedId(id32("feed", &request.into_inner().feed)?);
+        let ledger = self.ledger.clone();
+        let (frozen, proofs) = read(move || {
+            let Some(state) = ledger.head(&feed)? else {
+                return Ok(None);
+            };
+            Ok(Some((state.frozen, ledger.proofs(&feed)?)))
+        })
+        .await?
+        .ok_or_else(|| error::unknown_feed(&feed))?;
+        let mut equivocations = Vec::new();
+        for [held, conflicting] in proofs.into_iter().take(MAX_EQUIVOCATIONS_LISTED) {
+            let (Ok(held), Ok(conflicting)) = (Entry::decode(&held), Entry::decode(&conflicting))
+            else {
+                return Err(error::proof_undecodable(&feed));
+            };
+            equivocations.push(pb::Equivocation {
+                seq: held.seq,
+                held: Some(held.to_signed()),
+                conflicting: Some(conflicting.to_signed()),
+            });
+        }
+        Ok(Response::new(pb::GetEquivocationResponse {
+            feed: Bytes::copy_from_slice(&feed.0),
+            frozen,
+            equivocations,
         }))
     }
 }
