@@ -89,6 +89,11 @@
 //! 6. every varint (keys, values, lengths) in its shortest form;
 //! 7. no field the message does not define; embedded messages canonical by the same rules.
 //!
+//! These follow from "re-encoding gives the same bytes": the same body member written twice is
+//! `non-canonical` (decoders merge the two, and the merge re-encodes once); a `uint32` field
+//! holding a value of 2^32 or more is `non-canonical` (it is truncated on decode); a 10-byte
+//! varint whose last byte is above 1 is `malformed` (it overflows 64 bits).
+//!
 //! A payload that does not decode as `EntryPayload` is refused as `malformed` (truncated, a length
 //! past the end, a string that is not UTF-8, a known field sent with another wire type, a varint
 //! over 10 bytes); one that decodes but is not canonical as `non-canonical`; a canonical one
@@ -283,13 +288,16 @@
 //!   one source costs only that source's entries; a source's entries give way only to sources
 //!   holding fewer; and a source under its bound that holds fewer entries than the largest one is
 //!   never refused.
-//!   Who sent an entry is not stored: after a restart, the entries parked before count for one
-//!   source, as unverifiable.
+//!   The per-source bound is applied first, then the node-wide one. "Oldest" means first parked
+//!   (an entry woken and parked again keeps its place); a tie between largest sources is broken
+//!   as each node likes (no decision depends on it). Who sent an entry is not stored: after a
+//!   restart, the entries parked before count for one source, as unverifiable.
 //! - **Refused: `pending-full`.** `Submit` answers `RESOURCE_EXHAUSTED` with the reason
 //!   `pending-full` (in `SubmitBatch`, that item's `error_reason`); nothing was kept. Send what
 //!   the entry waits for first (it is then accepted, not parked), or retry later.
 //! - **Seen from outside.** `Node.Status` reports `pending` (entries parked now) and
-//!   `pending_evicted` (entries dropped to make room since the node started); `/metrics` the same
+//!   `pending_evicted` (entries dropped to make room since the node started; entries that timed
+//!   out are not counted); `/metrics` the same
 //!   as `consent_pending_entries` and `consent_pending_evicted_total`.
 //!
 //! These bounds are each node's own: nodes of one network may set them differently, and no
@@ -395,10 +403,16 @@
 //!   `google.rpc.Status` whose `details` hold one `google.protobuf.Any` with type URL
 //!   `type.googleapis.com/consent.v1.RejectionDetail` and an encoded `RejectionDetail { reason,
 //!   code }`; the trailing metadata `consent-reason` holds the name; the message starts
-//!   `entry rejected (<name>): ` for a rejection;
+//!   `entry rejected (<name>): ` for a rejection. The inner `google.rpc.Status` repeats the
+//!   call's code and message;
 //! - in a `SubmitBatch`, per entry: `SubmitResult.rejection_reason`, and the name in
 //!   `error_reason` (`internal`, with `rejection_reason` unspecified, when the node failed on the
 //!   entry).
+//!
+//! A refusal that is not about one entry carries no `RejectionReason` and no details: an empty
+//! batch (INVALID_ARGUMENT), a batch over 1,000 entries or a `GetFeed`/`GetLog` `limit` over
+//! 10,000 (RESOURCE_EXHAUSTED), an id or feed that is not 32 bytes (INVALID_ARGUMENT), and the
+//! limits on callers (RESOURCE_EXHAUSTED with their own `consent-reason`, see *Limits*).
 //!
 //! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30), which `Node.Status`
 //! reports: values are never renumbered or reused, and a new reason is added with a new number
@@ -418,7 +432,10 @@
 //! What a node speaks has four versions, each reported by `Node.Status`:
 //! - **Between nodes**: the sync protocol's name, `/consent-ledger/<network>/sync/<n>`
 //!   (`sync_protocols`), and the libp2p identify version `/consent-ledger/<network>/<n>.0.0`
-//!   (`identify_version`), whose major number follows the sync protocol's. *Any* change to what
+//!   (`identify_version`), whose major number follows the sync protocol's (minor and patch are
+//!   always 0, and identify versions are compared as whole strings). `<network>` is the first 16
+//!   hex digits of the genesis digest (the gossip topic `/consent-ledger/<network>/entries/1` and
+//!   the Kademlia protocol `/consent-ledger/<network>/kad/1` carry it too). *Any* change to what
 //!   travels between nodes renames the sync protocol (and raises the identify major): its
 //!   messages, their encoding or limits, the gossip message, and any rule that makes two nodes
 //!   judge the same entry differently. A node disconnects a peer whose identify version is not
@@ -591,12 +608,15 @@
 //! | HTTP/2 streams per connection | 512 (twice the calls in flight; `SETTINGS_MAX_CONCURRENT_STREAMS`) | the client waits for one to close (HTTP/2) |
 //! | calls in flight per connection | 256 (configurable) | the next waits its turn |
 //! | a unary call's time | 30 s (configurable) | `CANCELLED` |
-//! | `Authenticate` | 64 at once per client address, then 8 a second | `too-many-authentications` |
+//! | `Submit` / `SubmitBatch` | an entry at most 8 KiB, a batch 1..=1,000 entries, a message 4 MiB | `too-large` (the entry), INVALID_ARGUMENT (an empty batch), RESOURCE_EXHAUSTED (a larger batch), OUT_OF_RANGE (the message, before it is read) |
+//! | pending entries | 10,000 on a node, 1,250 per source (see *Pending entries*) | the source's own or the largest source's entries give way; else `pending-full` |
+//! | `Authenticate` | a token bucket per client address: 64 calls, refilled at 8 a second | `too-many-authentications` |
 //! | `GetLog` / `GetFeed` streams | 16 open per client address, 256 per node | `too-many-read-streams`, `node-read-streams-full` |
 //! | a `GetLog` / `GetFeed` client that does not read | 30 s with the stream's 64-entry buffer full | the stream ends with `client-not-reading` before what it buffered; call again from the entry after the last one received |
 //! | entries per `GetLog` / `GetFeed` call | 10,000 ([`limits::MAX_FEED_STREAM`]) | a larger `limit` is refused; resume from the next index or seq |
-//! | public reads (`GetEntry`, `GetHead`, stream pages, proofs, `Status`) | 16 store reads at once per node | the next waits its turn |
-//! | `Watch` (needs a session) | 4 streams per collector, 1,024 per node; 30 s not reading | `too-many-watch-streams`, `node-watch-streams-full`, `client-not-reading` |
+//! | public reads (`GetEntry`, `GetHead`, `GetEquivocation`, stream pages, proofs, `Status`, `AnswerTimes`) | 16 store reads at once per node | the next waits its turn |
+//! | `Watch` (needs a session) | 4 streams per collector, 1,024 per node; a buffer of 256 events; 30 s not reading | `too-many-watch-streams`, `node-watch-streams-full`, `client-not-reading` |
+//! | the transparency site (HTTP) | 64 requests at once, a capped number of connections, a header deadline | 503 |
 //!
 //! Between nodes (the sync protocol, any peer that knows the genesis digest): each peer has a
 //! budget of 2,000 request units a second (burst 4,000; a range, an id list or a head page
@@ -605,7 +625,8 @@
 //! counts against the peer (enough of them, with other offences, ban it for 10 minutes). A node
 //! answers at most 32 sync requests at once, all peers together; the rest wait their turn, and a
 //! request whose requester gave up (20 s) is dropped unanswered. Pushed entries beyond 20,000 a
-//! second per peer (burst 40,000) are ignored, left to anti-entropy. A node keeps at most 256
+//! second per peer (burst 40,000) are ignored, left to anti-entropy, as are entries from other
+//! branches of forked feeds beyond 50 a second per peer (burst 500). A node keeps at most 256
 //! peer connections, 2 per peer.
 
 pub mod auth;

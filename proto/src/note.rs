@@ -4,7 +4,7 @@
 //! (c2sp.org/tlog-cosignature, `cosignature/v1`) as further signature lines:
 //!
 //! ```text
-//! node1qx…            origin: the node id (bech32 of its Ed25519 key)
+//! node1qx…            origin: the node id (bech32m of its Ed25519 key)
 //! 51234               tree size
 //! 3q2+7w…=            root hash, base64
 //! time 1795959010768  extension line: when the node signed, Unix ms

@@ -26,11 +26,14 @@
 //!
 //! **Of a feed the node knows, at `seq > head`**:
 //! 1. the feed is frozen: `feed-frozen`;
-//! 2. `seq > head + 1`: pending, awaiting `seq - 1`, its signature unchecked;
+//! 2. `seq > head + 1`: a `Rotation` not signed by the key it names is `bad-signature`;
+//!    otherwise pending, awaiting `seq - 1`, *verified* if the feed's current key signed it (a
+//!    `Rotation`: if its key hashes to the committed next-key digest), else *unverifiable* (see
+//!    the crate docs, *Pending entries*);
 //! 3. `prev` is not the head's id: `wrong-prev` (before the signature: it depends on which branch
 //!    the node holds);
 //! 4. time: `time-too-old`, `time-in-future`, `time-before-prev`, in that order;
-//! 5. the body is not allowed for the feed's role (or is an inception): `body-not-allowed`;
+//! 5. the body is not allowed for the feed's role: `body-not-allowed`;
 //! 6. a `Rotation`: its key does not hash to the committed digest (`rotation-key-not-committed`),
 //!    then not signed by that key (`bad-signature`); otherwise accepted;
 //! 7. any other body: not signed by the key in force: `bad-signature`;

@@ -1161,7 +1161,8 @@ fn decision_receipt(s: &Scenario, d: &Decided) -> (pb::DecisionReceipt, SignedNo
     });
     let (head_seq, head) = outcome.subject_head.expect("the subject is known");
     let payload = pb::DecisionPayload {
-        question: Some(d.question.clone()),
+        // As a node signs it: a question left at 0 states the time decided.
+        question: Some(receipt::signed_question(&d.question, d.time_ms)),
         decision: outcome.decision as i32,
         reason: outcome.reason as i32,
         grant: outcome
@@ -1194,7 +1195,7 @@ fn decision_json(s: &Scenario, d: &Decided) -> Value {
         Ok(p) => p,
         Err(e) => panic!("a signed payload decodes: {e}"),
     };
-    let q = &d.question;
+    let q = &receipt::signed_question(&d.question, d.time_ms);
     json!({
         "name": d.name,
         "node_key": hx(&payload.node),
