@@ -278,19 +278,22 @@
 //! - **Bounded, and shared between sources.** A node parks at most `max_pending` entries
 //!   (`[ledger] max_pending`, 10,000 by default), and from one *source* at most
 //!   `min(max(max_pending / 8, 64), max_pending)` (1,250 by default). A source is a gRPC client's
-//!   IP address (an IPv6 client's /64 network, an IPv4-mapped address its IPv4 address), or the
-//!   p2p peer that pushed the entry or answered a pull with it. When a source at its bound parks
+//!   IP address (an IPv6 client's /48 network, an IPv4-mapped address its IPv4 address), or the
+//!   p2p peer that pushed the entry or answered a pull with it — a peer in the genesis's member
+//!   list is a source of its own, every other peer (every peer, without a list) shares one, since
+//!   peer ids cost nothing to make. When a source at its bound parks
 //!   one more, its own oldest unverifiable entry is dropped; if it holds only verified ones, the
 //!   new entry is refused. When the node holds `max_pending`, the source holding the most entries
-//!   gives one up — its oldest unverifiable entry, or if it has none its oldest verified one —
+//!   (among as many, the one whose newest entry is newest) gives one up — its oldest unverifiable
+//!   entry, or if it has none its oldest verified one —
 //!   provided it holds more than the source parking; otherwise the parking source's own oldest
 //!   unverifiable entry is dropped, and if it has none the new entry is refused. So a flood from
 //!   one source costs only that source's entries; a source's entries give way only to sources
 //!   holding fewer; and a source under its bound that holds fewer entries than the largest one is
 //!   never refused.
 //!   The per-source bound is applied first, then the node-wide one. "Oldest" means first parked
-//!   (an entry woken and parked again keeps its place); a tie between largest sources is broken
-//!   as each node likes (no decision depends on it). Who sent an entry is not stored: after a
+//!   (an entry woken and parked again keeps its place); a tie between largest sources goes against
+//!   the one that grew last (no decision depends on it). Who sent an entry is not stored: after a
 //!   restart, the entries parked before count for one source, as unverifiable.
 //! - **Refused: `pending-full`.** `Submit` answers `RESOURCE_EXHAUSTED` with the reason
 //!   `pending-full` (in `SubmitBatch`, that item's `error_reason`); nothing was kept. Send what
@@ -598,7 +601,7 @@
 //! node of another implementation may set its own. A client must expect them: each refusal of a
 //! call is `RESOURCE_EXHAUSTED` with trailing metadata `consent-reason` naming the limit (the
 //! message starts with the same words); back off and retry, or use another node. A *client
-//! address* is the IP address a call comes from, an IPv6 address by its /64 prefix; behind a
+//! address* is the IP address a call comes from, an IPv6 address by its /48 prefix; behind a
 //! reverse proxy the node trusts, the address that proxy appends to `x-forwarded-for`.
 //!
 //! | resource | limit (consent-node's defaults) | over it |

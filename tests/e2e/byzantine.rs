@@ -121,6 +121,20 @@ async fn byzantine_peers_get_nothing_through_and_are_dropped() {
     }
     rogue.dropped(WAIT).await;
 
+    // 2b. Valid entries wrapped another way (a field after the envelope's two): each wrapping
+    // would be a new gossip message that every node forwards. Refused, the peer dropped, and
+    // the entries never get in.
+    let mut rogue = Rogue::connect(&digest, &addr, WAIT).await;
+    for i in 0..10u8 {
+        let (author, entries) = citizen_grant(&scene, &format!("rewrapped-{i}"));
+        invalid_feeds.push(author.feed());
+        let mut bytes = entries[0].encode();
+        bytes.extend_from_slice(&[0x18, i + 1]); // field 3, a varint
+        rogue.publish(bytes);
+        tried += 1;
+    }
+    rogue.dropped(WAIT).await;
+
     // 3. Oversized messages (20 KiB, over the 9 KiB gossip limit for an entry; frames over
     // 256 KiB are not even read).
     let mut rogue = Rogue::connect(&digest, &addr, WAIT).await;
@@ -223,8 +237,8 @@ async fn byzantine_peers_get_nothing_through_and_are_dropped() {
         (status.frozen_feeds == 1).then_some(status)
     })
     .await;
-    // The five misbehaving peers, and not the one that relayed an equivocation.
-    assert_eq!(status.banned_peers, 5);
+    // The six misbehaving peers, and not the one that relayed an equivocation.
+    assert_eq!(status.banned_peers, 6);
     let expected = status.entries;
     assert!(
         (honest_entries + 2..=honest_entries + 3).contains(&expected),

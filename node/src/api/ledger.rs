@@ -76,7 +76,7 @@ impl LedgerService {
 }
 
 /// Who sent a request, as the pending space counts it: the client address the per-source limits
-/// use (every connection from one address is one source; an IPv6 client's /64 network is one
+/// use (every connection from one address is one source; an IPv6 client's /48 network is one
 /// source; behind a trusted proxy, the address it forwarded).
 fn source<T>(sources: &Sources, request: &Request<T>) -> Source {
     Source::client(sources.source(request).ip())

@@ -5,15 +5,16 @@
 //! threads of public reads in [`super::blocking`], watch streams (which need a session) in
 //! [`super::watch`].
 //!
-//! A call's **source** ([`Source`]) is the IP address it comes from, an IPv6 address by its /64
-//! prefix (one host usually holds a whole /64). A call that comes through one of the reverse
+//! A call's **source** ([`Source`]) is the IP address it comes from, an IPv6 address by its /48
+//! prefix (a site's allocation: one holder has 65,536 /64s, so counting /64s would let one
+//! flooder be thousands of sources). A call that comes through one of the reverse
 //! proxies the operator lists (`[grpc] trusted_proxies`, [`Proxies`]) is charged to the address
 //! that proxy appended last to `x-forwarded-for`, or to the proxy itself when there is none.
 //!
 //! - `Authenticate`: a token bucket per source ([`Rate`]): [`AUTH_BURST`] calls at once, then
-//!   [`AUTH_PER_SECOND`] a second. The book holds at most [`MAX_SOURCES`] sources; when it is full,
-//!   sources whose bucket has filled up again are forgotten (they lose nothing), and while it is
-//!   full of busy ones, new sources share one bucket. Over it: RESOURCE_EXHAUSTED,
+//!   [`AUTH_PER_SECOND`] a second. The book holds at most [`MAX_SOURCES`] sources and forgets
+//!   first the sources seen once (S3-FIFO), so a flood of new sources cannot push out the
+//!   collectors that authenticate regularly. Over it: RESOURCE_EXHAUSTED,
 //!   `consent-reason: too-many-authentications`, before any work.
 //! - public read streams ([`Streams`]): at most [`STREAMS_PER_SOURCE`] open per source and
 //!   [`MAX_READ_STREAMS`] on the node; one more is refused with RESOURCE_EXHAUSTED,
@@ -43,7 +44,7 @@ pub const AUTH_BURST: u32 = 64;
 /// `Authenticate` calls one source may make each second once its burst is spent.
 pub const AUTH_PER_SECOND: u32 = 8;
 /// Sources the `Authenticate` book keeps at most.
-pub(crate) const MAX_SOURCES: usize = 4_096;
+pub(crate) const MAX_SOURCES: usize = 65_536;
 /// `GetLog`/`GetFeed` streams one source may have open at once.
 pub const STREAMS_PER_SOURCE: usize = 16;
 /// `GetLog`/`GetFeed` streams the node serves at once, all sources together.
@@ -60,7 +61,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Where a call comes from, for the limits per source: an IPv4 address, or an IPv6 /64 prefix.
+/// Where a call comes from, for the limits per source: an IPv4 address, or an IPv6 /48 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Source(IpAddr);
 
@@ -69,17 +70,17 @@ impl Source {
     const UNKNOWN: Source = Source(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 
     /// The source of a caller at `ip`: an IPv4 address as it is (an IPv4-mapped IPv6 address
-    /// as its IPv4 address), an IPv6 address by its /64 prefix.
+    /// as its IPv4 address), an IPv6 address by its /48 prefix.
     pub(crate) fn of(ip: IpAddr) -> Self {
         match canonical(ip) {
             IpAddr::V6(v6) => Self(IpAddr::V6(Ipv6Addr::from(
-                u128::from(v6) & (u128::MAX << 64),
+                u128::from(v6) & (u128::MAX << 80),
             ))),
             v4 => Self(v4),
         }
     }
 
-    /// The address (an IPv6 source: its /64 prefix).
+    /// The address (an IPv6 source: its /48 prefix).
     pub(crate) fn ip(self) -> IpAddr {
         self.0
     }
@@ -165,46 +166,49 @@ impl Bucket {
     }
 }
 
-/// Calls per source: a token bucket each, in a book of bounded size.
-#[derive(Debug)]
+/// Calls per source: a token bucket each, in a book of bounded size. The book keeps sources
+/// by how often and how recently they call (quick_cache's S3-FIFO policy): a source seen once
+/// is forgotten first, so a flood of new sources pushes out other new sources, not the
+/// collectors that authenticate again and again. A source that is forgotten and comes back
+/// starts with a full bucket: what a flooder gains by that is one burst per source it holds,
+/// and sources are IPv4 addresses or IPv6 /48 networks.
 pub(crate) struct Rate {
     per_second: f64,
     burst: f64,
-    max_sources: usize,
-    buckets: HashMap<Source, Bucket>,
-    /// Shared by new sources while the book is full of busy ones.
-    overflow: Bucket,
+    buckets: quick_cache::unsync::Cache<Source, Bucket>,
+}
+
+impl std::fmt::Debug for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rate")
+            .field("per_second", &self.per_second)
+            .field("burst", &self.burst)
+            .field("sources", &self.buckets.len())
+            .finish()
+    }
 }
 
 impl Rate {
     /// `burst` calls at once and `per_second` more each second per source, for at most
     /// `max_sources` sources.
-    pub(crate) fn new(per_second: u32, burst: u32, max_sources: usize, now: Instant) -> Self {
-        let burst = f64::from(burst.max(1));
+    pub(crate) fn new(per_second: u32, burst: u32, max_sources: usize, _now: Instant) -> Self {
         Self {
             per_second: f64::from(per_second),
-            burst,
-            max_sources: max_sources.max(1),
-            buckets: HashMap::new(),
-            overflow: Bucket::full(burst, now),
+            burst: f64::from(burst.max(1)),
+            buckets: quick_cache::unsync::Cache::new(max_sources.max(1)),
         }
     }
 
     /// Whether `source` may make one more call at `now` (counted if so).
     pub(crate) fn allow(&mut self, source: Source, now: Instant) -> bool {
         let (rate, burst) = (self.per_second, self.burst);
-        if !self.buckets.contains_key(&source) && self.buckets.len() >= self.max_sources {
-            // A source whose bucket is full again loses nothing by being forgotten.
-            self.buckets
-                .retain(|_, bucket| bucket.level(rate, burst, now) < burst);
-            if self.buckets.len() >= self.max_sources {
-                return self.overflow.take(rate, burst, now);
-            }
+        if let Some(mut bucket) = self.buckets.get_mut(&source) {
+            return bucket.take(rate, burst, now);
         }
-        self.buckets
-            .entry(source)
-            .or_insert_with(|| Bucket::full(burst, now))
-            .take(rate, burst, now)
+        let mut bucket = Bucket::full(burst, now);
+        let allowed = bucket.take(rate, burst, now);
+        self.buckets.insert(source, bucket);
+        allowed
     }
 
     /// Sources in the book.
@@ -471,12 +475,12 @@ mod tests {
         );
         assert_eq!(
             Source::of(ip("2001:db8:1:2:aaaa::1")),
-            Source::of(ip("2001:db8:1:2:bbbb::2")),
-            "one /64"
+            Source::of(ip("2001:db8:1:ffff:bbbb::2")),
+            "one /48"
         );
         assert_ne!(
-            Source::of(ip("2001:db8:1:2::1")),
-            Source::of(ip("2001:db8:1:3::1"))
+            Source::of(ip("2001:db8:1::1")),
+            Source::of(ip("2001:db8:2::1"))
         );
     }
 
@@ -530,22 +534,23 @@ mod tests {
     }
 
     #[test]
-    fn the_book_of_sources_stays_bounded() {
+    fn the_book_of_sources_stays_bounded_and_keeps_regular_callers() {
         let start = Instant::now();
-        let mut rate = Rate::new(1, 2, 3, start);
-        let source = |i: u8| Source::of(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)));
-        for i in 0..3 {
-            assert!(rate.allow(source(i), start));
+        let mut rate = Rate::new(1, 2, 64, start);
+        let source = |i: u32| Source::of(IpAddr::V4(Ipv4Addr::from(0xC000_0200 + i)));
+        // A collector that authenticates again and again.
+        let regular = Source::of(ip("198.51.100.7"));
+        assert!(rate.allow(regular, start));
+        assert!(rate.allow(regular, start));
+        // A flood of sources seen once each, far more than the book holds.
+        for i in 0..5_000 {
+            assert!(rate.allow(source(i), start), "a new source gets its burst");
         }
-        // Full of busy sources: newcomers share one bucket of the same size.
-        assert!(rate.allow(source(10), start));
-        assert!(rate.allow(source(11), start));
-        assert!(!rate.allow(source(12), start), "the shared bucket is spent");
-        assert_eq!(rate.sources(), 3);
-        // Once their buckets are full again, known sources are forgotten to make room.
-        let later = start + Duration::from_secs(5);
-        assert!(rate.allow(source(12), later));
-        assert_eq!(rate.sources(), 1);
+        assert!(rate.sources() <= 64, "bounded: {}", rate.sources());
+        // The regular caller kept its (spent) bucket: the flood did not reset it...
+        assert!(!rate.allow(regular, start), "its burst is still spent");
+        // ...and it earns calls back at its rate.
+        assert!(rate.allow(regular, start + Duration::from_secs(1)));
     }
 
     #[test]

@@ -52,10 +52,14 @@ use super::super::tables::Awaited;
 /// specification, *Pending entries*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
-    /// A gRPC client: an IPv4 address, or an IPv6 address's /64 network ([`Source::client`]).
+    /// A gRPC client: an IPv4 address, or an IPv6 address's /48 network ([`Source::client`]).
     Client(IpAddr),
-    /// A p2p peer: the BLAKE3 digest of its peer id's bytes ([`Source::peer`]).
+    /// A p2p peer in the genesis's member list: the BLAKE3 digest of its peer id's bytes
+    /// ([`Source::peer`]).
     Peer([u8; 32]),
+    /// Every p2p peer outside the member list (every peer when the genesis lists none): one
+    /// source, since peer ids cost nothing to make.
+    Unlisted,
     /// The node itself: in-process callers (tools, tests), or a gRPC call whose address is unknown.
     Local,
     /// Entries parked before the node started: who sent them is not stored.
@@ -64,11 +68,12 @@ pub enum Source {
 
 impl Source {
     /// The source of a gRPC client at `ip`: an IPv4 address (an IPv4-mapped IPv6 address counts as
-    /// its IPv4 address), or the /64 network of an IPv6 address.
+    /// its IPv4 address), or the /48 network of an IPv6 address (a site's allocation: one holder
+    /// has 65,536 /64s, so a /64 would let one flooder be thousands of sources).
     pub fn client(ip: IpAddr) -> Source {
         match ip.to_canonical() {
             IpAddr::V6(v6) => {
-                let network = u128::from(v6) & !u128::from(u64::MAX);
+                let network = u128::from(v6) & (u128::MAX << 80);
                 Source::Client(IpAddr::V6(Ipv6Addr::from(network)))
             }
             v4 => Source::Client(v4),
@@ -110,6 +115,9 @@ pub(super) struct Held {
 struct Share {
     unverifiable: BTreeMap<u64, EntryId>,
     verified: BTreeMap<u64, EntryId>,
+    /// The arrival order of its newest entry: between sources holding as many, the one that
+    /// grew last gives way first (never an order an attacker can pick, like its address).
+    latest: u64,
 }
 
 impl Share {
@@ -146,8 +154,9 @@ pub(super) struct PendingIndex {
     waiting: HashMap<Awaited, BTreeMap<u64, EntryId>>,
     held: HashMap<EntryId, Held>,
     shares: HashMap<Source, Share>,
-    /// `(entries held, source)` for every source holding any: the largest last.
-    by_size: BTreeSet<(u64, Source)>,
+    /// `(entries held, newest arrival, source)` for every source holding any: the largest last,
+    /// and among the largest the one that grew last.
+    by_size: BTreeSet<(u64, u64, Source)>,
     /// The next arrival order number.
     next: u64,
 }
@@ -174,6 +183,7 @@ impl PendingIndex {
     }
 
     /// Entries parked for `source`.
+    #[cfg(test)]
     pub(super) fn count(&self, source: &Source) -> u64 {
         self.shares.get(source).map_or(0, Share::len)
     }
@@ -194,7 +204,7 @@ impl PendingIndex {
             return Admission::Room;
         }
         match self.by_size.last() {
-            Some((largest, victim)) if *largest > count => self
+            Some((largest, _, victim)) if *largest > count => self
                 .shares
                 .get(victim)
                 .and_then(Share::first_to_go)
@@ -220,14 +230,15 @@ impl PendingIndex {
             self.next += 1;
             self.next - 1
         });
-        let before = self.count(&source);
+        let old = self.key(&source);
         let share = self.shares.entry(source).or_default();
         if verified {
             share.verified.insert(order, id);
         } else {
             share.unverifiable.insert(order, id);
         }
-        self.resize(source, before, before + 1);
+        share.latest = share.latest.max(order);
+        self.rekey(source, old);
         self.waiting.entry(awaited).or_default().insert(order, id);
         self.held.insert(
             id,
@@ -249,7 +260,7 @@ impl PendingIndex {
                 self.waiting.remove(&held.awaited);
             }
         }
-        let before = self.count(&held.source);
+        let old = self.key(&held.source);
         if let Some(share) = self.shares.get_mut(&held.source) {
             if held.verified {
                 share.verified.remove(&held.order);
@@ -260,7 +271,7 @@ impl PendingIndex {
                 self.shares.remove(&held.source);
             }
         }
-        self.resize(held.source, before, before.saturating_sub(1));
+        self.rekey(held.source, old);
         Some(held)
     }
 
@@ -274,12 +285,21 @@ impl PendingIndex {
             .collect()
     }
 
-    fn resize(&mut self, source: Source, before: u64, after: u64) {
-        if before > 0 {
-            self.by_size.remove(&(before, source));
+    /// `source`'s place in `by_size` now, if it holds anything.
+    fn key(&self, source: &Source) -> Option<(u64, u64, Source)> {
+        self.shares
+            .get(source)
+            .filter(|s| s.len() > 0)
+            .map(|s| (s.len(), s.latest, *source))
+    }
+
+    /// Moves `source` in `by_size` from `old` to where it stands now.
+    fn rekey(&mut self, source: Source, old: Option<(u64, u64, Source)>) {
+        if let Some(old) = old {
+            self.by_size.remove(&old);
         }
-        if after > 0 {
-            self.by_size.insert((after, source));
+        if let Some(new) = self.key(&source) {
+            self.by_size.insert(new);
         }
     }
 }
@@ -297,10 +317,10 @@ mod tests {
     }
 
     #[test]
-    fn clients_are_their_address_and_ipv6_clients_their_64() {
+    fn clients_are_their_address_and_ipv6_clients_their_48() {
         let a: IpAddr = "2001:db8:1:2:3:4:5:6".parse().expect("ip");
         let b: IpAddr = "2001:db8:1:2:ffff::1".parse().expect("ip");
-        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        let c: IpAddr = "2001:db8:2::1".parse().expect("ip");
         assert_eq!(Source::client(a), Source::client(b));
         assert_ne!(Source::client(a), Source::client(c));
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("ip");
@@ -413,5 +433,23 @@ mod tests {
         assert!(matches!(even.admit(&honest, 2, 100), Admission::Evict(_)));
         assert_eq!(even.admit(&small, 2, 100), Admission::Evict(id(2)));
         assert_eq!(even.admit(&big, 2, 100), Admission::Evict(id(1)));
+    }
+
+    /// Between sources holding as many, the one that grew last gives way — whatever their
+    /// addresses (an order a flooder could pick).
+    #[test]
+    fn between_equal_sources_the_one_that_grew_last_gives_way() {
+        let awaited = Awaited::Feed([1; 32]);
+        for (first, second) in [(client(1), client(200)), (client(200), client(1))] {
+            let mut index = PendingIndex::default();
+            index.insert(id(1), awaited, first, false, None);
+            index.insert(id(2), awaited, second, false, None);
+            // Full at 2: a third source holding none parks; the one that grew last gives way.
+            assert_eq!(
+                index.admit(&client(50), 2, 2),
+                Admission::Evict(id(2)),
+                "{first:?} then {second:?}"
+            );
+        }
     }
 }

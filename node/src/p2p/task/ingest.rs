@@ -72,6 +72,17 @@ impl Recent {
 }
 
 impl Task {
+    /// Whose share of the pending space a peer's entries count against: a member's own; every
+    /// peer outside the genesis's member list (every peer, without a list) shares one — peer ids
+    /// cost nothing to make, so minted peers must not each get a share.
+    pub(super) fn pending_source(&self, peer: &PeerId) -> Source {
+        if self.swarm.behaviour().member_peers().is_member(peer) {
+            Source::peer(&peer.to_bytes())
+        } else {
+            Source::Unlisted
+        }
+    }
+
     /// A pushed entry: through the write path, then tell gossipsub whether to forward it.
     pub(super) fn gossip(&mut self, source: PeerId, id: MessageId, data: Vec<u8>) {
         self.received.insert(id.clone());
@@ -100,13 +111,26 @@ impl Task {
                 return;
             }
         };
+        if entry.encode() != data.as_slice() {
+            // Nodes gossip an entry's envelope exactly as they store it. Another wrapping of a
+            // valid entry (padding, reordered or repeated fields) would be a new gossip message
+            // each time, forwarded by every node: refused, and held against the sender.
+            tracing::debug!(%source, "gossip not in the stored envelope form");
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(&id, &source, MessageAcceptance::Reject);
+            self.offend(source, Offence::Garbage);
+            return;
+        }
         let ledger = self.ledger.clone();
         let tx = self.tx.clone();
+        let from = self.pending_source(&source);
         tokio::spawn(async move {
             let feed = entry.feed;
             // What waits counts against the share of the peer that pushed it (not its author).
             let outcome = ledger
-                .submit_from(Source::peer(&source.to_bytes()), vec![entry])
+                .submit_from(from, vec![entry])
                 .await
                 .map(|mut o| o.pop());
             let acceptance = match outcome {
@@ -190,10 +214,11 @@ impl Task {
         let Some(page) = self.decode_page(peer, &raw, branch) else {
             return;
         };
+        let from = self.pending_source(&peer);
         tokio::spawn(submit_page(
             self.ledger.clone(),
             self.tx.clone(),
-            peer,
+            (peer, from),
             page,
         ));
     }
@@ -260,7 +285,12 @@ fn page_starts(entries: &[Entry], branch: Option<(FeedId, u64)>) -> HashMap<Feed
 
 /// Submits a pulled page (a tokio task, off the swarm task), then tells the task what follows:
 /// its verdicts on the peer, and the pulls the outcomes call for, in this order.
-async fn submit_page(ledger: Ledger, tx: mpsc::Sender<Command>, peer: PeerId, page: Page) {
+async fn submit_page(
+    ledger: Ledger,
+    tx: mpsc::Sender<Command>,
+    (peer, from): (PeerId, Source),
+    page: Page,
+) {
     let Page {
         entries,
         starts,
@@ -269,10 +299,7 @@ async fn submit_page(ledger: Ledger, tx: mpsc::Sender<Command>, peer: PeerId, pa
     } = page;
     let feeds: Vec<FeedId> = entries.iter().map(|e| e.feed).collect();
     let last = entries.last().map(|e| (e.feed, e.seq));
-    let Ok(outcomes) = ledger
-        .submit_from(Source::peer(&peer.to_bytes()), entries)
-        .await
-    else {
+    let Ok(outcomes) = ledger.submit_from(from, entries).await else {
         return;
     };
     for command in verdicts(peer, &outcomes) {
