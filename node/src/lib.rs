@@ -17,13 +17,14 @@
 //! - [`log`]: the node's signed checkpoints of its log and their cosignatures, and what it
 //!   witnesses of other nodes' logs (cosigned checkpoints, fork evidence); kept through the
 //!   ledger's writer.
-//! - [`api`]: the gRPC services, health and reflection; error-to-status mapping.
+//! - [`api`]: the gRPC services, health and reflection; error-to-status mapping; the
+//!   listener's connections and its TLS.
 //! - [`p2p`]: replication with libp2p (push by gossipsub, pull by request-response).
 //! - [`node`]: the daemon handle (start, addresses, shutdown, join).
 //! - [`metrics`]: the registry of what the node counts (a leaf: created by [`node`], handed to
 //!   the ledger's writer and the API).
 //! - [`ops`]: the operations listener (loopback by default): Prometheus `/metrics`, with the
-//!   gauges read at scrape time, and the admin calls (loopback only, or with a token).
+//!   gauges read at scrape time, and the admin calls (loopback only; a token too, if set).
 //! - [`http`]: how the side HTTP listeners are served (connection cap, header deadline).
 //! - [`transparency`]: the public site: register of collectors, network, rights, JSON API.
 //! - [`logging`]: tracing set-up (human or JSON).

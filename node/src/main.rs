@@ -54,9 +54,14 @@ struct RunArgs {
     /// Data directory (store and node key). Overrides the config file.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// gRPC listen address, e.g. 127.0.0.1:50051. Overrides the config file.
+    /// gRPC listen address, e.g. 127.0.0.1:50051. Overrides the config file. Off loopback it
+    /// needs [tls] in the config file, or --insecure-plaintext.
     #[arg(long)]
     grpc_listen: Option<std::net::SocketAddr>,
+    /// Serve gRPC in plain text on a non-loopback address (without [tls] the node refuses to):
+    /// session tokens cross the network readable. Only on a network you trust end to end.
+    #[arg(long)]
+    insecure_plaintext: bool,
     /// Network genesis file. Without one the node runs the built-in development network.
     #[arg(long)]
     genesis: Option<PathBuf>,
@@ -131,6 +136,7 @@ impl RunArgs {
         if let Some(a) = self.grpc_listen {
             config.grpc_listen = a;
         }
+        config.insecure_plaintext |= self.insecure_plaintext;
         if let Some(g) = &self.genesis {
             config.genesis = Some(g.clone());
         }
@@ -326,6 +332,25 @@ mod tests {
             Cli::try_parse_from(alone).is_err(),
             "--members-only needs --node"
         );
+    }
+
+    #[test]
+    fn insecure_plaintext_is_a_flag_of_run() {
+        let cli = Cli::try_parse_from([
+            "consentd",
+            "run",
+            "--grpc-listen",
+            "0.0.0.0:50051",
+            "--insecure-plaintext",
+        ])
+        .expect("parses");
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("not the run command");
+        };
+        let config = args.config().expect("config");
+        assert!(config.insecure_plaintext);
+        let cli = Cli::try_parse_from(["consentd"]).expect("parses");
+        assert!(!cli.run.config().expect("config").insecure_plaintext);
     }
 
     #[test]
