@@ -7,6 +7,8 @@
 //! - [`clock`]: the node's wall clock (the system's; a manual one that tests move). A leaf:
 //!   handed to the ledger in its config, read through [`ledger::Ledger::now_ms`].
 //! - [`config`]: TOML configuration and its defaults (a working dev setup).
+//! - [`devcerts`]: throwaway development certificates (`consentd tls dev-certs`): a CA, the
+//!   node's certificate for this machine, a collector's client certificate.
 //! - [`genesis`]: the network genesis file (network id, registrars, bootstrap peers, members).
 //! - [`members`]: the network's member nodes, as the genesis lists them.
 //! - [`identity`]: the node's Ed25519 key in the data directory.
@@ -36,6 +38,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod devcerts;
 pub mod genesis;
 pub(crate) mod http;
 pub mod identity;

@@ -44,6 +44,27 @@ enum Command {
     Genesis(GenesisArgs),
     /// Check a node's store without serving it.
     CheckStore(CheckArgs),
+    /// TLS certificates.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write throwaway development certificates: a CA, a node certificate for 127.0.0.1, ::1
+    /// and localhost, and a collector's client certificate; prints the `[tls]` lines to use.
+    /// Never for a real network.
+    DevCerts(DevCertsArgs),
+}
+
+#[derive(Args)]
+struct DevCertsArgs {
+    /// Directory to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Replace the files of an earlier set (otherwise they are refused, and nothing is written).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -160,6 +181,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Genesis(args)) => genesis(args),
         Some(Command::CheckStore(args)) => check_store(args),
+        Some(Command::Tls(TlsCommand::DevCerts(args))) => dev_certs(args),
         Some(Command::Run(args)) => run(args),
         None => run(cli.run),
     };
@@ -245,6 +267,16 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
         }
         None => print!("{text}"),
     }
+    Ok(())
+}
+
+fn dev_certs(args: DevCertsArgs) -> anyhow::Result<()> {
+    let written = consent_node::devcerts::write(&args.out, args.force)?;
+    for file in &written.files {
+        println!("wrote {}", file.display());
+    }
+    println!();
+    print!("{}", consent_node::devcerts::instructions(&written));
     Ok(())
 }
 
@@ -351,6 +383,21 @@ mod tests {
         assert!(config.insecure_plaintext);
         let cli = Cli::try_parse_from(["consentd"]).expect("parses");
         assert!(!cli.run.config().expect("config").insecure_plaintext);
+    }
+
+    #[test]
+    fn tls_dev_certs_writes_into_the_directory_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("tls");
+        let args = ["consentd", "tls", "dev-certs", "--out"];
+        let cli = Cli::try_parse_from(args.iter().copied().chain([out.to_str().expect("UTF-8")]))
+            .expect("parses");
+        let Some(Command::Tls(TlsCommand::DevCerts(args))) = cli.command else {
+            panic!("not the tls dev-certs command");
+        };
+        assert!(!args.force);
+        dev_certs(args).expect("written");
+        assert!(out.join(consent_node::devcerts::NODE_KEY).is_file());
     }
 
     #[test]
