@@ -507,7 +507,10 @@ mod tests {
             );
         }
         std::fs::write(&path, "[tls]\nclient_auth = \"sometimes\"\n").expect("write");
-        assert!(matches!(Config::load(&path), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            Config::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
         std::fs::write(
             &path,
             "insecure_plaintext = true\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\

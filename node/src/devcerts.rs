@@ -24,9 +24,9 @@ pub const NODE_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
 /// certificates against (`client_ca`).
 pub const CA_CERT: &str = "ca.pem";
 /// The node's certificate (`[tls] cert`).
-pub const NODE_CERT: &str = "node.pem";
+pub const NODE_CERT: &str = "node-tls.pem";
 /// The node's private key (`[tls] key`), mode 0600.
-pub const NODE_KEY: &str = "node.key";
+pub const NODE_KEY: &str = "node-tls.key";
 /// The collector's client certificate (`--client-cert`).
 pub const COLLECTOR_CERT: &str = "collector.pem";
 /// The collector's private key (`--client-key`), mode 0600.
@@ -96,7 +96,10 @@ pub fn generate_valid(
 
     let ca_key = KeyPair::generate().map_err(failed)?;
     let mut ca = CertificateParams::default();
-    ca.distinguished_name = name("consent-ledger development CA");
+    // A name of its own per set: a client that trusts another set's CA then reads "unknown CA"
+    // (verifiers find an issuer by name; two CAs of one name would read "bad signature").
+    let tag = blake3::hash(ca_key.public_key_der().as_slice()).to_hex();
+    ca.distinguished_name = name(&format!("consent-ledger development CA {}", &tag[..12]));
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -282,7 +285,6 @@ mod tests {
     use rustls::client::danger::ServerCertVerifier as _;
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-    use rustls::server::danger::ClientCertVerifier as _;
     use rustls::{CertificateError, Error};
 
     use super::*;

@@ -65,7 +65,7 @@ impl Ca {
 /// Writes `pair` as the node's certificate and key in `dir` (each through a rename, as a
 /// renewal tool does) and names them in a `[tls]` section.
 fn node_pair(dir: &Path, pair: &Pair) -> TlsSection {
-    let (cert, key) = (dir.join("node.crt"), dir.join("node.key"));
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
     for (path, text) in [(&key, &pair.key), (&cert, &pair.cert)] {
         let fresh = path.with_extension("new");
         std::fs::write(&fresh, text).expect("write");
@@ -114,7 +114,8 @@ async fn connect(addr: SocketAddr, ca: &str, identity: Option<&Pair>) -> Result<
 
 /// `Node.Status` on `channel`.
 async fn status(channel: Channel) -> Result<pb::StatusResponse, String> {
-    let call = NodeClient::new(channel).status(pb::StatusRequest {});
+    let mut client = NodeClient::new(channel);
+    let call = client.status(pb::StatusRequest {});
     match tokio::time::timeout(Duration::from_secs(10), call).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
         Ok(Err(status)) => Err(status.to_string()),
@@ -149,14 +150,21 @@ async fn a_tls_node_answers_clients_of_its_ca_and_refuses_plaintext_and_other_ca
     let ca = Ca::new("city ca");
     let node = start_tls(&t, node_pair(&t.dir, &ca.issue(&["localhost"]))).await;
     let addr = node.grpc_addr();
-    assert!(node.grpc_url().starts_with("https://"), "{}", node.grpc_url());
+    assert!(
+        node.grpc_url().starts_with("https://"),
+        "{}",
+        node.grpc_url()
+    );
 
     status_over(addr, &ca.pem(), None)
         .await
         .expect("a client trusting the node's CA is answered");
     let other = Ca::new("another ca");
     let refused = status_over(addr, &other.pem(), None).await;
-    assert!(refused.is_err(), "a client trusting another CA refuses the node");
+    assert!(
+        refused.is_err(),
+        "a client trusting another CA refuses the node"
+    );
     assert!(
         plain_status(addr).await.is_err(),
         "a plain-text client is refused"
@@ -315,7 +323,11 @@ async fn admin_calls_over_plain_http_from_another_address_are_refused_even_with_
     assert_eq!(http_status(&head), 403, "{head}");
     assert!(body.contains("plain HTTP"), "{body}");
     let (head, _) = request(&there, "GET", "/metrics", &[]);
-    assert_eq!(http_status(&head), 200, "metrics are not admin calls: {head}");
+    assert_eq!(
+        http_status(&head),
+        200,
+        "metrics are not admin calls: {head}"
+    );
     let here = format!("127.0.0.1:{port}");
     let (head, body) = request(&here, "GET", "/admin/peers", &[&bearer]);
     assert_eq!(http_status(&head), 200, "{head} {body}");

@@ -578,7 +578,10 @@ mod tests {
         let local = client.get_ref().0.local_addr().expect("local");
         let info = conn.connect_info();
         assert_eq!(info.get_ref().remote_addr(), Some(local));
-        assert!(info.peer_certs().is_none(), "no client certificate asked for");
+        assert!(
+            info.peer_certs().is_none(),
+            "no client certificate asked for"
+        );
         // The preface is counted inside TLS.
         client
             .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -586,10 +589,19 @@ mod tests {
             .expect("the preface");
         let mut conn = conn;
         let mut preface = [0u8; PREFACE_BYTES];
-        conn.read_exact(&mut preface).await.expect("read inside TLS");
+        conn.read_exact(&mut preface)
+            .await
+            .expect("read inside TLS");
         assert_eq!(&preface[..3], b"PRI");
-        assert!(closed(&mut silent).await, "the silent client is closed at the deadline");
-        assert_eq!(tasks.len(), 1, "the TLS connection counts, the silent one no longer");
+        assert!(
+            closed(&mut silent).await,
+            "the silent client is closed at the deadline"
+        );
+        assert_eq!(
+            tasks.len(),
+            1,
+            "the TLS connection counts, the silent one no longer"
+        );
         // A client trusting another CA refuses the node's certificate.
         let other = tls::Ca::new("another ca");
         assert!(tls_connect(addr, &other, None).await.is_err());
@@ -642,7 +654,10 @@ mod tests {
                 .expect("accepted")
         });
         let _client = client.expect("a collector's certificate is accepted");
-        let chain = conn.connect_info().peer_certs().expect("the client's chain");
+        let chain = conn
+            .connect_info()
+            .peer_certs()
+            .expect("the client's chain");
         assert_eq!(chain.first(), Some(&tls::der(&collector)));
 
         let dir = tempfile::tempdir().expect("dir");

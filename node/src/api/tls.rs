@@ -207,7 +207,7 @@ fn read(what: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError>
     };
     let mut bytes = Zeroizing::new(Vec::new());
     std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_PEM_BYTES + 1).read_to_end(&mut *bytes))
+        .and_then(|file| file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| fail(e.to_string()))?;
     if bytes.len() as u64 > MAX_PEM_BYTES {
         return Err(fail("larger than 1 MiB: not a PEM file".into()));
@@ -266,13 +266,11 @@ fn certified_key(
         .load_private_key(der)
         .map_err(|e| bad_key(format!("a private key rustls cannot use: {e}")))?;
     let certified = CertifiedKey::new(chain, signing);
-    certified
-        .keys_match()
-        .map_err(|e| TlsError::KeyMismatch {
-            cert: cert.to_path_buf(),
-            key: key.to_path_buf(),
-            why: e.to_string(),
-        })?;
+    certified.keys_match().map_err(|e| TlsError::KeyMismatch {
+        cert: cert.to_path_buf(),
+        key: key.to_path_buf(),
+        why: e.to_string(),
+    })?;
     Ok(certified)
 }
 
@@ -330,7 +328,9 @@ impl Contents {
 
     fn stamps(&self) -> Stamps {
         let hash = |file: &Result<Zeroizing<Vec<u8>>, TlsError>| {
-            file.as_ref().ok().map(|bytes| blake3::hash(bytes.as_slice()))
+            file.as_ref()
+                .ok()
+                .map(|bytes| blake3::hash(bytes.as_slice()))
         };
         Stamps {
             cert: hash(&self.cert),
@@ -513,7 +513,10 @@ pub(crate) mod testing {
         issued: &Issued,
         clients: Option<(&Ca, bool)>,
     ) -> TlsFiles {
-        let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        let (cert, key) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
         std::fs::write(&cert, &issued.cert).expect("cert file");
         std::fs::write(&key, &issued.key).expect("key file");
         let clients = clients.map(|(ca, required)| {
@@ -594,7 +597,16 @@ mod tests {
         })
         .err()
         .expect("refused");
-        assert!(matches!(err, TlsError::File { what: "client_ca", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                TlsError::File {
+                    what: "client_ca",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     /// A changed pair is served from the next look on; a pair that cannot be used leaves the
@@ -624,7 +636,11 @@ mod tests {
         );
         std::fs::write(dir.path().join("node.key"), &third.key).expect("write");
         reloader.reload(false).await;
-        assert_eq!(served(&reloader), testing::der(&third), "now the pair is whole");
+        assert_eq!(
+            served(&reloader),
+            testing::der(&third),
+            "now the pair is whole"
+        );
     }
 
     /// SIGHUP reloads at once (the files are not looked at otherwise here).

@@ -386,7 +386,7 @@ mod tests {
         assert!(access.allows(here, Some("Bearer wrong")).is_err());
         assert!(access.allows(here, Some(&bearer)).is_ok());
         assert!(access.allows(there, Some("Bearer wrong")).is_err());
-        let refused = access.allows(there, Some(&bearer)).err().expect("refused");
+        let refused = access.allows(there, Some(&bearer)).expect_err("refused");
         assert_eq!(refused.0, StatusCode::FORBIDDEN);
         assert!(refused.1.contains("plain HTTP"), "{}", refused.1);
         assert!(access.allows(there6, Some(&bearer)).is_err());
