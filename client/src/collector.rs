@@ -12,8 +12,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::Duration;
-
 use consent_proto::ids::FeedId;
 use consent_proto::keys::{PublicKey, SecretKey};
 use consent_proto::pb;
@@ -26,6 +24,8 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
+
+use crate::transport::{ConnectError, TlsOptions};
 
 /// Renew a session this long before it expires.
 const RENEW_BEFORE_MS: u64 = 60_000;
@@ -41,6 +41,10 @@ pub enum CollectorError {
         /// What happened.
         message: String,
     },
+    /// No connection could be had (nothing listens, or TLS failed: an unknown CA, an expired
+    /// certificate, another name, a client certificate required or refused).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     /// The node refused to authenticate the collector.
     #[error("the node refused the session ({code:?}): {message}")]
     Unauthenticated {
@@ -112,10 +116,26 @@ pub async fn authenticate(
     key: &SecretKey,
     collector: FeedId,
 ) -> Result<(String, u64), CollectorError> {
-    let refused = |s: Status| CollectorError::Unauthenticated {
-        code: s.code(),
-        message: s.message().to_string(),
-    };
+    authenticate_at(channel, key, collector, None).await
+}
+
+/// [`authenticate`] on a new connection to `at` (its URL and TLS settings): a TLS failure of
+/// the first call is reported as one (a TLS 1.3 node refuses a client certificate only after
+/// the handshake).
+async fn authenticate_at(
+    channel: Channel,
+    key: &SecretKey,
+    collector: FeedId,
+    at: Option<(&str, &TlsOptions)>,
+) -> Result<(String, u64), CollectorError> {
+    let refused =
+        |s: Status| match at.and_then(|(url, tls)| crate::transport::tls_failure(url, tls, &s)) {
+            Some(failure) => CollectorError::Connect(failure),
+            None => CollectorError::Unauthenticated {
+                code: s.code(),
+                message: s.message().to_string(),
+            },
+        };
     let node_key = fetch_node_key(channel.clone()).await.map_err(refused)?;
     let node_key: [u8; 32] =
         node_key
@@ -152,6 +172,8 @@ pub struct Collector {
     endpoints: Vec<String>,
     /// The one in use.
     current: usize,
+    /// The TLS settings for every endpoint.
+    tls: TlsOptions,
     url: String,
     channel: Channel,
     key: SecretKey,
@@ -166,6 +188,16 @@ impl Collector {
         Self::connect_any(&[url], key, me).await
     }
 
+    /// [`Collector::connect`] with these TLS settings (for an `https://` URL).
+    pub async fn connect_with(
+        url: &str,
+        key: SecretKey,
+        me: FeedId,
+        tls: &TlsOptions,
+    ) -> Result<Self, CollectorError> {
+        Self::connect_any_with(&[url], key, me, tls).await
+    }
+
     /// Connects to the first of `endpoints` that answers and authenticates there; later calls
     /// that cannot reach it move on to the next (round robin), once per call.
     pub async fn connect_any(
@@ -173,16 +205,28 @@ impl Collector {
         key: SecretKey,
         me: FeedId,
     ) -> Result<Self, CollectorError> {
+        Self::connect_any_with(endpoints, key, me, &TlsOptions::default()).await
+    }
+
+    /// [`Collector::connect_any`] with these TLS settings, the same for every endpoint (for
+    /// `https://` URLs).
+    pub async fn connect_any_with(
+        endpoints: &[&str],
+        key: SecretKey,
+        me: FeedId,
+        tls: &TlsOptions,
+    ) -> Result<Self, CollectorError> {
         let mut last = CollectorError::Unreachable {
             url: String::new(),
             message: "no endpoint given".into(),
         };
         for (i, url) in endpoints.iter().enumerate() {
-            match session(url, &key, me).await {
+            match session(url, &key, me, tls).await {
                 Ok((channel, client, expires_ms)) => {
                     return Ok(Self {
                         endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
                         current: i,
+                        tls: tls.clone(),
                         url: url.to_string(),
                         channel,
                         key,
@@ -203,7 +247,7 @@ impl Collector {
         for step in 1..n {
             let i = (self.current + step) % n;
             if let Ok((channel, client, expires_ms)) =
-                session(&self.endpoints[i], &self.key, self.me).await
+                session(&self.endpoints[i], &self.key, self.me, &self.tls).await
             {
                 tracing::warn!(from = %self.url, to = %self.endpoints[i], "collector session failed over");
                 self.current = i;
@@ -386,25 +430,12 @@ async fn session(
     url: &str,
     key: &SecretKey,
     me: FeedId,
+    tls: &TlsOptions,
 ) -> Result<(Channel, SessionClient, u64), CollectorError> {
-    let url = &crate::node::node_url(url);
-    let unreachable = |message: String| CollectorError::Unreachable {
-        url: url.to_string(),
-        message,
-    };
-    let channel = Channel::from_shared(url.to_string())
-        .map_err(|e| {
-            unreachable(format!(
-                "not a valid URL ({e}); use e.g. http://127.0.0.1:50051"
-            ))
-        })?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
-    let (token, expires_ms) = authenticate(channel.clone(), key, me).await?;
+    let url = crate::transport::node_url(url);
+    let channel = crate::transport::channel(&url, tls).await?;
+    let (token, expires_ms) =
+        authenticate_at(channel.clone(), key, me, Some((url.as_str(), tls))).await?;
     let client = ConsentClient::with_interceptor(channel.clone(), Bearer::new(&token)?);
     Ok((channel, client, expires_ms))
 }

@@ -10,6 +10,8 @@
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
 //! - [`node`]: [`node::NodeConnection`], a gRPC connection to a node with actionable errors.
+//! - [`transport`]: how every connection to a node is made, in plain HTTP/2 or TLS
+//!   ([`transport::TlsOptions`]), and what a failed one says ([`transport::ConnectError`]).
 //! - [`quorum`]: quorum reads across nodes of different operators, outvoting a node that
 //!   withholds a revocation.
 //! - [`policy_file`]: the collector's policy TOML format.
@@ -23,4 +25,5 @@ pub mod node;
 pub mod policy_file;
 pub mod quorum;
 pub mod time;
+pub mod transport;
 pub mod wallet;

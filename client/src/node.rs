@@ -18,6 +18,9 @@ use prost::bytes::Bytes;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+pub use crate::transport::node_url;
+use crate::transport::{ConnectError, TlsOptions};
+
 /// Failures talking to a node.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -31,6 +34,10 @@ pub enum ClientError {
         /// What happened.
         message: String,
     },
+    /// No connection could be had (nothing listens, or TLS failed: an unknown CA, an expired
+    /// certificate, another name, a client certificate required or refused).
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     /// The node refused the request.
     #[error("the node refused {what}: {message}")]
     Refused {
@@ -51,7 +58,9 @@ impl ClientError {
     pub fn rejection_reason(&self) -> RejectionReason {
         match self {
             ClientError::Refused { reason, .. } => *reason,
-            ClientError::Unreachable { .. } => RejectionReason::Unspecified,
+            ClientError::Unreachable { .. } | ClientError::Connect(_) => {
+                RejectionReason::Unspecified
+            }
         }
     }
 }
@@ -88,22 +97,12 @@ pub fn submit_result(result: pb::SubmitResult) -> Result<pb::SubmitResponse, Rej
     }
 }
 
-/// A node address as a URL: `host:port` (what `<data-dir>/grpc.addr` holds) means
-/// `http://host:port`; anything with a scheme is kept as it is.
-pub fn node_url(address: &str) -> String {
-    let address = address.trim();
-    if address.contains("://") {
-        address.to_string()
-    } else {
-        format!("http://{address}")
-    }
-}
-
 /// A connection to one node: its Ledger, Consent and Node services over one channel (the
 /// generated `pb::node_client::NodeClient` is only the Node service).
 #[derive(Clone)]
 pub struct NodeConnection {
     url: String,
+    tls: TlsOptions,
     channel: Channel,
     ledger: LedgerClient<Channel>,
     consent: ConsentClient<Channel>,
@@ -111,28 +110,20 @@ pub struct NodeConnection {
 }
 
 impl NodeConnection {
-    /// Connects (and fails fast with a clear message when nothing listens).
+    /// Connects (and fails fast with a clear message when nothing listens); an `https://` URL
+    /// with the system's trusted roots and no client certificate.
     pub async fn connect(url: &str) -> Result<NodeConnection, ClientError> {
-        let url = &node_url(url);
-        let unreachable = |message: String| ClientError::Unreachable {
-            url: url.to_string(),
-            message,
-        };
-        let endpoint = Channel::from_shared(url.to_string())
-            .map_err(|e| {
-                unreachable(format!(
-                    "not a valid URL ({e}); use e.g. http://127.0.0.1:50051"
-                ))
-            })?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .timeout(std::time::Duration::from_secs(30))
-            .tcp_nodelay(true);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| unreachable(source_chain(&e)))?;
+        Self::connect_with(url, &TlsOptions::default()).await
+    }
+
+    /// Connects with these TLS settings (for an `https://` URL; refused with an `http://` one);
+    /// a failure says in one line what went wrong ([`ConnectError`]).
+    pub async fn connect_with(url: &str, tls: &TlsOptions) -> Result<NodeConnection, ClientError> {
+        let url = node_url(url);
+        let channel = crate::transport::channel(&url, tls).await?;
         Ok(NodeConnection {
-            url: url.to_string(),
+            url,
+            tls: tls.clone(),
             channel: channel.clone(),
             ledger: LedgerClient::new(channel.clone()),
             consent: ConsentClient::new(channel.clone()),
@@ -145,12 +136,22 @@ impl NodeConnection {
         &self.url
     }
 
+    /// The TLS settings it was made with (for another connection to the same node).
+    pub fn tls(&self) -> &TlsOptions {
+        &self.tls
+    }
+
     /// The connection, for other services (e.g. `Log`).
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
 
     fn refused(&self, what: &str, status: Status) -> ClientError {
+        // A node that refuses the client certificate after the handshake (TLS 1.3) says so on
+        // the first call.
+        if let Some(failure) = crate::transport::tls_failure(&self.url, &self.tls, &status) {
+            return ClientError::Connect(failure);
+        }
         if matches!(status.code(), Code::Unavailable | Code::Unknown)
             && status.message().contains("transport")
         {
@@ -366,19 +367,6 @@ impl NodeConnection {
             Err(s) => Err(self.refused("status", s)),
         }
     }
-}
-
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if parts.last().is_none_or(|last| !last.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use consent_proto::pb;
 use consent_proto::vocab::{DataCategory, Purpose};
 
 use crate::collector::{Collector, CollectorError};
-use crate::node::NodeConnection;
+use crate::node::{ClientError, NodeConnection};
+use crate::transport::TlsOptions;
 
 /// The quorum proves subject heads below this seq only: a head at or above it can be neither
 /// confirmed nor refuted, so a dispute about such a head is a deny. It bounds what one proof
@@ -62,14 +63,27 @@ impl Quorum {
         me: FeedId,
         k: usize,
     ) -> Result<Self, CollectorError> {
+        Self::connect_with(urls, key, me, k, &TlsOptions::default()).await
+    }
+
+    /// [`Quorum::connect`] with these TLS settings, the same for every node (for `https://`
+    /// URLs).
+    pub async fn connect_with(
+        urls: &[String],
+        key: SecretKey,
+        me: FeedId,
+        k: usize,
+        tls: &TlsOptions,
+    ) -> Result<Self, CollectorError> {
         let mut members = Vec::new();
         let mut last_error = None;
         for url in urls {
-            let session = Collector::connect(url, key.clone(), me).await;
-            let reads = NodeConnection::connect(url).await;
+            let session = Collector::connect_with(url, key.clone(), me, tls).await;
+            let reads = NodeConnection::connect_with(url, tls).await;
             match (session, reads) {
                 (Ok(session), Ok(reads)) => members.push(Member { session, reads }),
                 (Err(e), _) => last_error = Some(e),
+                (_, Err(ClientError::Connect(e))) => last_error = Some(CollectorError::Connect(e)),
                 (_, Err(e)) => {
                     last_error = Some(CollectorError::Unreachable {
                         url: url.clone(),

@@ -24,8 +24,14 @@ pub enum LogFormat {
 pub struct Config {
     /// Where the store and the node key live.
     pub data_dir: PathBuf,
-    /// gRPC listen address. Loopback by default.
+    /// gRPC listen address. Loopback by default; any other address needs `[tls]` (or
+    /// `insecure_plaintext`).
     pub grpc_listen: SocketAddr,
+    /// Serve gRPC in plain text on a non-loopback address (`--insecure-plaintext`): without it
+    /// the node refuses to start there unless `[tls]` is set, since session tokens would cross
+    /// the network readable. For a network whose every link the operator trusts.
+    #[serde(default)]
+    pub insecure_plaintext: bool,
     /// Network genesis file; none means the built-in development network.
     pub genesis: Option<PathBuf>,
     /// Log format.
@@ -46,20 +52,87 @@ pub struct Config {
     pub transparency: TransparencySection,
     /// Admin calls (on the metrics listener).
     pub admin: AdminSection,
+    /// TLS on the gRPC listener.
+    pub tls: TlsSection,
     /// The node's clock: the system clock, unless a test hands the node a manual one to move.
     /// Not part of the file.
     #[serde(skip)]
     pub clock: crate::clock::Clock,
 }
 
+/// `[tls]`: TLS on the gRPC listener (rustls). With `cert` and `key` every gRPC connection is
+/// TLS; the files are read again on SIGHUP and when they change, so a renewed certificate is
+/// served without a restart.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// The node's certificate chain, PEM: its own certificate first, then the intermediates.
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// CA certificates, PEM, whose client certificates the node accepts (mutual TLS). Read at
+    /// start only.
+    pub client_ca: Option<PathBuf>,
+    /// Whether a client must present a certificate from `client_ca`: "none" (the default,
+    /// without `client_ca`), "optional" or "required" (with it).
+    pub client_auth: ClientAuth,
+}
+
+/// Whether gRPC clients present certificates (`[tls] client_auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// No client certificates are asked for.
+    #[default]
+    None,
+    /// A client may present a certificate from `client_ca`; one that does not still connects.
+    Optional,
+    /// A client must present a certificate from `client_ca`, or its connection is refused.
+    Required,
+}
+
+impl TlsSection {
+    /// Whether gRPC is served over TLS (`cert` and `key` are both set).
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
+
+    /// Checks that the keys go together.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |why: &str| Err(ConfigError::Invalid(why.into()));
+        if self.cert.is_some() != self.key.is_some() {
+            return invalid(
+                "tls.cert and tls.key go together: set both (gRPC over TLS) or neither (plain \
+                 text, on loopback only)",
+            );
+        }
+        match (&self.client_ca, self.client_auth) {
+            (Some(_), _) if !self.enabled() => {
+                invalid("tls.client_ca needs tls.cert and tls.key (the node's own certificate)")
+            }
+            (Some(_), ClientAuth::None) => invalid(
+                "tls.client_ca is set but tls.client_auth is \"none\": set it to \"optional\" \
+                 or \"required\", or remove client_ca",
+            ),
+            (None, ClientAuth::Optional | ClientAuth::Required) => invalid(
+                "tls.client_auth asks for client certificates: set tls.client_ca to the CA \
+                 certificates (PEM) that issue them",
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// `[admin]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminSection {
-    /// Serve `/admin/` calls beside `/metrics` (needs `[metrics] enabled`).
+    /// Serve `/admin/` calls beside `/metrics` (needs `[metrics] enabled`). They are answered
+    /// only to loopback clients: the listener speaks plain HTTP (from another host, go through
+    /// a TLS-terminating proxy on this host).
     pub enabled: bool,
-    /// A file holding a bearer token every admin call must present. Unset: admin calls are
-    /// answered only to loopback clients.
+    /// A file holding a bearer token every admin call must present as well. Unset: any
+    /// loopback client may call.
     pub token_file: Option<PathBuf>,
 }
 
@@ -223,6 +296,7 @@ impl Default for Config {
         Self {
             data_dir: default_data_dir(),
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            insecure_plaintext: false,
             genesis: None,
             log_format: LogFormat::Human,
             log_level: "info".into(),
@@ -233,6 +307,7 @@ impl Default for Config {
             metrics: MetricsSection::default(),
             transparency: TransparencySection::default(),
             admin: AdminSection::default(),
+            tls: TlsSection::default(),
             clock: crate::clock::Clock::system(),
         }
     }
@@ -338,7 +413,7 @@ impl Config {
                     .into(),
             ));
         }
-        Ok(())
+        self.tls.check()
     }
 
     /// The write-path settings.
@@ -419,6 +494,32 @@ mod tests {
                 IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
             ]
         );
+        for half in [
+            "[tls]\ncert = \"c.pem\"\n",
+            "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_ca = \"ca.pem\"\n",
+            "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_auth = \"required\"\n",
+            "[tls]\nclient_ca = \"ca.pem\"\nclient_auth = \"optional\"\n",
+        ] {
+            std::fs::write(&path, half).expect("write");
+            assert!(
+                matches!(Config::load(&path), Err(ConfigError::Invalid(_))),
+                "{half}"
+            );
+        }
+        std::fs::write(&path, "[tls]\nclient_auth = \"sometimes\"\n").expect("write");
+        assert!(matches!(
+            Config::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(
+            &path,
+            "insecure_plaintext = true\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+             client_ca = \"ca.pem\"\nclient_auth = \"required\"\n",
+        )
+        .expect("write");
+        let loaded = Config::load(&path).expect("valid");
+        assert!(loaded.insecure_plaintext && loaded.tls.enabled());
+        assert_eq!(loaded.tls.client_auth, ClientAuth::Required);
         std::fs::write(&path, "[ledger]\npending_ttl = \"5m\"\n").expect("write");
         assert_eq!(
             Config::load(&path).expect("valid").ledger.pending_ttl,

@@ -44,6 +44,27 @@ enum Command {
     Genesis(GenesisArgs),
     /// Check a node's store without serving it.
     CheckStore(CheckArgs),
+    /// TLS certificates.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+#[derive(Subcommand)]
+enum TlsCommand {
+    /// Write throwaway development certificates: a CA, a node certificate for 127.0.0.1, ::1
+    /// and localhost, and a collector's client certificate; prints the `[tls]` lines to use.
+    /// Never for a real network.
+    DevCerts(DevCertsArgs),
+}
+
+#[derive(Args)]
+struct DevCertsArgs {
+    /// Directory to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Replace the files of an earlier set (otherwise they are refused, and nothing is written).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -54,9 +75,14 @@ struct RunArgs {
     /// Data directory (store and node key). Overrides the config file.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// gRPC listen address, e.g. 127.0.0.1:50051. Overrides the config file.
+    /// gRPC listen address, e.g. 127.0.0.1:50051. Overrides the config file. Off loopback it
+    /// needs [tls] in the config file, or --insecure-plaintext.
     #[arg(long)]
     grpc_listen: Option<std::net::SocketAddr>,
+    /// Serve gRPC in plain text on a non-loopback address (without [tls] the node refuses to):
+    /// session tokens cross the network readable. Only on a network you trust end to end.
+    #[arg(long)]
+    insecure_plaintext: bool,
     /// Network genesis file. Without one the node runs the built-in development network.
     #[arg(long)]
     genesis: Option<PathBuf>,
@@ -131,6 +157,7 @@ impl RunArgs {
         if let Some(a) = self.grpc_listen {
             config.grpc_listen = a;
         }
+        config.insecure_plaintext |= self.insecure_plaintext;
         if let Some(g) = &self.genesis {
             config.genesis = Some(g.clone());
         }
@@ -154,6 +181,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Genesis(args)) => genesis(args),
         Some(Command::CheckStore(args)) => check_store(args),
+        Some(Command::Tls(TlsCommand::DevCerts(args))) => dev_certs(args),
         Some(Command::Run(args)) => run(args),
         None => run(cli.run),
     };
@@ -242,6 +270,16 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn dev_certs(args: DevCertsArgs) -> anyhow::Result<()> {
+    let written = consent_node::devcerts::write(&args.out, args.force)?;
+    for file in &written.files {
+        println!("wrote {}", file.display());
+    }
+    println!();
+    print!("{}", consent_node::devcerts::instructions(&written));
+    Ok(())
+}
+
 fn check_store(args: CheckArgs) -> anyhow::Result<()> {
     use consent_node::ledger::fsck;
     let config = args.run.config()?;
@@ -326,6 +364,40 @@ mod tests {
             Cli::try_parse_from(alone).is_err(),
             "--members-only needs --node"
         );
+    }
+
+    #[test]
+    fn insecure_plaintext_is_a_flag_of_run() {
+        let cli = Cli::try_parse_from([
+            "consentd",
+            "run",
+            "--grpc-listen",
+            "0.0.0.0:50051",
+            "--insecure-plaintext",
+        ])
+        .expect("parses");
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("not the run command");
+        };
+        let config = args.config().expect("config");
+        assert!(config.insecure_plaintext);
+        let cli = Cli::try_parse_from(["consentd"]).expect("parses");
+        assert!(!cli.run.config().expect("config").insecure_plaintext);
+    }
+
+    #[test]
+    fn tls_dev_certs_writes_into_the_directory_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("tls");
+        let args = ["consentd", "tls", "dev-certs", "--out"];
+        let cli = Cli::try_parse_from(args.iter().copied().chain([out.to_str().expect("UTF-8")]))
+            .expect("parses");
+        let Some(Command::Tls(TlsCommand::DevCerts(args))) = cli.command else {
+            panic!("not the tls dev-certs command");
+        };
+        assert!(!args.force);
+        dev_certs(args).expect("written");
+        assert!(out.join(consent_node::devcerts::NODE_KEY).is_file());
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod reads;
 mod replication;
 mod sessions;
 mod single_node;
+mod tls;
 mod transparency;
 mod versions;
 mod watch;

@@ -1,7 +1,7 @@
 //! The operations listener of a real node. `GET /metrics`: Prometheus text with entries by
 //! outcome and rejection reason, checks by decision and reason, the check latency histogram, log
 //! and store gauges, memory by part, cache sizes, and open watch streams; served on loopback by default. `/admin/`: peers,
-//! block and unblock, answered on loopback or with the configured token only.
+//! block and unblock, answered on loopback only (with the configured token, when set).
 
 use std::time::Duration;
 

@@ -10,6 +10,13 @@
 //! say more before HTTP/2 starts). A connection that has not sent the 24-byte HTTP/2 connection
 //! preface within `preface_deadline` of being accepted is closed, so silent connections do not
 //! keep their places.
+//!
+//! Over TLS ([`incoming_tls`], with `[tls]`), each admitted connection's handshake runs on a task
+//! of its own, so a slow or silent client holds up neither the accept loop nor anyone else's
+//! handshake; the same deadline then covers the handshake and the HTTP/2 preface inside TLS,
+//! and the finished connections go to the server through a channel. A connection holds its place
+//! and counts in the [`TaskTracker`] from its accept, handshake included. Why the handshake is
+//! done here and not by tonic: [`super::tls`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,16 +30,23 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Sleep;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
-use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
+use tonic::transport::server::{Connected, TcpIncoming};
 
 use super::limits::{Proxies, Source};
 
 /// Bytes of the HTTP/2 client connection preface (`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`).
 const PREFACE_BYTES: usize = 24;
+
+/// TLS connections whose handshake is done and that the server has not taken yet.
+const HANDSHAKEN_QUEUE: usize = 64;
 
 /// How the gRPC listener bounds its connections.
 #[derive(Debug, Clone)]
@@ -111,9 +125,9 @@ fn admit(book: &Arc<Mutex<Book>>, limits: &ConnectionLimits, peer: SocketAddr) -
 /// A connection that counts in `tasks` while it is open, holds its place within the
 /// [`ConnectionLimits`], fails its reads once the preface deadline passes without the preface,
 /// and fails every read and write once `close` is cancelled (so the server drops it at once,
-/// whatever the client does).
-pub(crate) struct Tracked {
-    io: TcpStream,
+/// whatever the client does). `IO` is the TCP stream, or the TLS stream over it.
+pub(crate) struct Tracked<IO = TcpStream> {
+    io: IO,
     closed: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Until the client has sent [`PREFACE_BYTES`]: when its time is up.
     preface: Option<Pin<Box<Sleep>>>,
@@ -160,7 +174,117 @@ pub(crate) fn incoming(
         })
 }
 
-impl Tracked {
+/// The listener's connections over TLS: as [`incoming`], but each admitted connection's TLS
+/// handshake runs on a task of its own, within the preface deadline counted from the accept
+/// (which then also covers the HTTP/2 preface inside TLS); connections come out as their
+/// handshakes end. A failed or late handshake closes the connection. When the server drops the
+/// stream (it stops accepting), the listener closes and handshakes in progress end.
+pub(crate) fn incoming_tls(
+    listener: TcpListener,
+    tasks: TaskTracker,
+    close: CancellationToken,
+    limits: ConnectionLimits,
+    acceptor: TlsAcceptor,
+) -> impl Stream<Item = io::Result<Tracked<TlsStream<TcpStream>>>> {
+    let (done, handshaken) = mpsc::channel(HANDSHAKEN_QUEUE);
+    tokio::spawn(accept_tls(listener, tasks, close, limits, acceptor, done));
+    ReceiverStream::new(handshaken).map(Ok::<_, io::Error>)
+}
+
+/// The accept loop of [`incoming_tls`]: admits each connection and starts its handshake, until
+/// the server drops the stream.
+async fn accept_tls(
+    listener: TcpListener,
+    tasks: TaskTracker,
+    close: CancellationToken,
+    limits: ConnectionLimits,
+    acceptor: TlsAcceptor,
+    done: mpsc::Sender<Tracked<TlsStream<TcpStream>>>,
+) {
+    let book = Arc::new(Mutex::new(Book::default()));
+    let mut accepted = TcpIncoming::from(listener).with_nodelay(Some(true));
+    loop {
+        let io = tokio::select! {
+            () = done.closed() => return,
+            next = accepted.next() => match next {
+                Some(Ok(io)) => io,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "gRPC connection not accepted");
+                    continue;
+                }
+                None => return,
+            },
+        };
+        // Dropping the stream closes a connection that gets no place (or whose client is gone).
+        let Some(place) = io
+            .peer_addr()
+            .ok()
+            .and_then(|peer| admit(&book, &limits, peer))
+        else {
+            continue;
+        };
+        let handshake = Handshake {
+            io,
+            place,
+            open: tasks.token(),
+            closed: close.child_token(),
+            deadline: Instant::now() + limits.preface_deadline,
+        };
+        tokio::spawn(handshake.run(acceptor.clone(), done.clone()));
+    }
+}
+
+/// An admitted connection whose TLS handshake is still to be done.
+struct Handshake {
+    io: TcpStream,
+    place: Place,
+    open: TaskTrackerToken,
+    closed: CancellationToken,
+    /// When the handshake and then the HTTP/2 preface must be done.
+    deadline: Instant,
+}
+
+impl Handshake {
+    /// Does the handshake within the deadline and hands the connection to the server; gives up
+    /// (closing the connection) when the node closes its connections or stops accepting.
+    async fn run(self, acceptor: TlsAcceptor, done: mpsc::Sender<Tracked<TlsStream<TcpStream>>>) {
+        let Handshake {
+            io,
+            place,
+            open,
+            closed,
+            deadline,
+        } = self;
+        let peer = io.peer_addr().ok();
+        let tls = tokio::select! {
+            () = closed.cancelled() => return,
+            () = done.closed() => return,
+            shaken = tokio::time::timeout_at(deadline, acceptor.accept(io)) => match shaken {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(?peer, error = %e, "gRPC connection closed: TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(?peer, "gRPC connection closed: no TLS handshake in time");
+                    return;
+                }
+            },
+        };
+        let conn = Tracked {
+            io: tls,
+            closed: Box::pin(closed.cancelled_owned()),
+            preface: Some(Box::pin(tokio::time::sleep_until(deadline))),
+            received: 0,
+            _place: place,
+            _open: open,
+        };
+        // Refused only once the server stopped accepting: dropped, the connection closes.
+        let _ = done.send(conn).await;
+    }
+}
+
+impl<IO> Tracked<IO> {
     /// `Err` once the node closes its connections (and registers for that moment otherwise).
     fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
         match self.closed.as_mut().poll(cx) {
@@ -173,7 +297,7 @@ impl Tracked {
     }
 }
 
-impl AsyncRead for Tracked {
+impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -204,7 +328,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -237,10 +361,12 @@ impl AsyncWrite for Tracked {
     }
 }
 
-impl Connected for Tracked {
-    type ConnectInfo = TcpConnectInfo;
+/// Plain: tonic's `TcpConnectInfo`; over TLS: its `TlsConnectInfo` around it, which adds the
+/// client's certificate chain. `Request::remote_addr` reads either.
+impl<IO: Connected> Connected for Tracked<IO> {
+    type ConnectInfo = IO::ConnectInfo;
 
-    fn connect_info(&self) -> TcpConnectInfo {
+    fn connect_info(&self) -> IO::ConnectInfo {
         self.io.connect_info()
     }
 }
@@ -249,6 +375,7 @@ impl Connected for Tracked {
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    use super::super::tls::testing as tls;
     use super::*;
 
     fn limits(max_total: usize, max_per_address: usize, preface: Duration) -> ConnectionLimits {
@@ -387,5 +514,168 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    /// A TLS client of `addr` trusting `ca` (presenting `identity`): its stream, or why the
+    /// handshake failed.
+    async fn tls_connect(
+        addr: SocketAddr,
+        ca: &tls::Ca,
+        identity: Option<&tls::Issued>,
+    ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("a DNS name");
+        tls::client(ca, identity).connect(name, tcp).await
+    }
+
+    /// A TLS listener on 127.0.0.1 serving a certificate of `ca`, with client certificates from
+    /// `clients` (required or not), a preface deadline of `preface`.
+    async fn tls_listener(
+        dir: &std::path::Path,
+        ca: &tls::Ca,
+        clients: Option<(&tls::Ca, bool)>,
+        preface: Duration,
+    ) -> (
+        SocketAddr,
+        TaskTracker,
+        Pin<Box<impl Stream<Item = io::Result<Tracked<TlsStream<TcpStream>>>>>>,
+    ) {
+        let issued = ca.issue(&["localhost"]);
+        let (server, _reloader) =
+            super::super::tls::load(tls::files(dir, "node", &issued, clients)).expect("TLS");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let tasks = TaskTracker::new();
+        let incoming = Box::pin(incoming_tls(
+            listener,
+            tasks.clone(),
+            CancellationToken::new(),
+            limits(8, 8, preface),
+            server.acceptor(),
+        ));
+        (addr, tasks, incoming)
+    }
+
+    /// Over TLS, a connection is handed over once its handshake is done, with the client's
+    /// address in its connect info; a client that never starts its handshake holds up no other
+    /// and is closed at the deadline.
+    #[tokio::test]
+    async fn tls_handshakes_run_beside_each_other_and_a_silent_client_is_closed_in_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = tls::Ca::new("ca");
+        let (addr, tasks, mut incoming) =
+            tls_listener(dir.path(), &ca, None, Duration::from_secs(3)).await;
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let client = tls_connect(addr, &ca, None);
+        let (client, conn) = tokio::join!(client, async {
+            tokio::time::timeout(Duration::from_secs(10), incoming.next())
+                .await
+                .expect("handed over in time")
+                .expect("one")
+                .expect("accepted")
+        });
+        let mut client = client.expect("the client trusts the node's CA");
+        let local = client.get_ref().0.local_addr().expect("local");
+        let info = conn.connect_info();
+        assert_eq!(info.get_ref().remote_addr(), Some(local));
+        assert!(
+            info.peer_certs().is_none(),
+            "no client certificate asked for"
+        );
+        // The preface is counted inside TLS.
+        client
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .expect("the preface");
+        let mut conn = conn;
+        let mut preface = [0u8; PREFACE_BYTES];
+        conn.read_exact(&mut preface)
+            .await
+            .expect("read inside TLS");
+        assert_eq!(&preface[..3], b"PRI");
+        assert!(
+            closed(&mut silent).await,
+            "the silent client is closed at the deadline"
+        );
+        assert_eq!(
+            tasks.len(),
+            1,
+            "the TLS connection counts, the silent one no longer"
+        );
+        // A client trusting another CA refuses the node's certificate.
+        let other = tls::Ca::new("another ca");
+        assert!(tls_connect(addr, &other, None).await.is_err());
+        // Its deadline has passed, but it sent the preface: a read just waits.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), conn.read(&mut [0u8; 1]))
+                .await
+                .is_err()
+        );
+    }
+
+    /// Client certificates: when required, a client without one is refused and the chain of one
+    /// that presents it reaches the connect info; when optional, a client without one connects.
+    #[tokio::test]
+    async fn client_certificates_are_checked_and_reach_the_connect_info() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (ca, clients) = (tls::Ca::new("ca"), tls::Ca::new("collectors"));
+        let collector = clients.issue(&["collector.example"]);
+        let (addr, _tasks, mut incoming) = tls_listener(
+            dir.path(),
+            &ca,
+            Some((&clients, true)),
+            Duration::from_secs(10),
+        )
+        .await;
+        // TLS 1.3: the client may finish its side before the server refuses it; then its first
+        // read fails.
+        let refused = match tls_connect(addr, &ca, None).await {
+            Err(_) => true,
+            Ok(mut stream) => matches!(
+                tokio::time::timeout(Duration::from_secs(10), stream.read(&mut [0u8; 1])).await,
+                Ok(Ok(0) | Err(_))
+            ),
+        };
+        assert!(refused, "a client without a certificate is refused");
+        let stranger = ca.issue(&["stranger.example"]);
+        let refused = match tls_connect(addr, &ca, Some(&stranger)).await {
+            Err(_) => true,
+            Ok(mut stream) => matches!(
+                tokio::time::timeout(Duration::from_secs(10), stream.read(&mut [0u8; 1])).await,
+                Ok(Ok(0) | Err(_))
+            ),
+        };
+        assert!(refused, "a certificate from another CA is refused");
+        let (client, conn) = tokio::join!(tls_connect(addr, &ca, Some(&collector)), async {
+            tokio::time::timeout(Duration::from_secs(10), incoming.next())
+                .await
+                .expect("handed over in time")
+                .expect("one")
+                .expect("accepted")
+        });
+        let _client = client.expect("a collector's certificate is accepted");
+        let chain = conn
+            .connect_info()
+            .peer_certs()
+            .expect("the client's chain");
+        assert_eq!(chain.first(), Some(&tls::der(&collector)));
+
+        let dir = tempfile::tempdir().expect("dir");
+        let (addr, _tasks, mut incoming) = tls_listener(
+            dir.path(),
+            &ca,
+            Some((&clients, false)),
+            Duration::from_secs(10),
+        )
+        .await;
+        let (client, conn) = tokio::join!(tls_connect(addr, &ca, None), async {
+            tokio::time::timeout(Duration::from_secs(10), incoming.next())
+                .await
+                .expect("handed over in time")
+                .expect("one")
+                .expect("accepted")
+        });
+        let _client = client.expect("optional: a client without a certificate connects");
+        assert!(conn.connect_info().peer_certs().is_none());
     }
 }

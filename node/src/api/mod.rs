@@ -10,6 +10,9 @@
 //! the node: connections, and the time to start HTTP/2 on one ([`connections`]); HTTP/2 streams
 //! per connection ([`streams_per_connection`]); `Authenticate` calls and `GetLog`/`GetFeed`
 //! streams ([`limits`]); the blocking threads of public reads ([`blocking`]).
+//!
+//! With `[tls]` every connection is TLS (rustls), its certificate reloaded without a restart
+//! ([`tls`]); the handshakes run per connection in [`connections`].
 
 pub(crate) mod auth;
 pub(crate) mod blocking;
@@ -21,6 +24,7 @@ pub(crate) mod ledger;
 pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod node;
+pub(crate) mod tls;
 pub(crate) mod watch;
 
 /// The machine-readable reasons the node attaches to refusals and stream ends (`consent-reason`
@@ -32,6 +36,7 @@ pub use self::error::{
 };
 /// The limits per source address a caller without a session meets (see [`limits`]).
 pub use self::limits::{AUTH_BURST, AUTH_PER_SECOND, MAX_READ_STREAMS, STREAMS_PER_SOURCE};
+pub use self::tls::{ServerTls, TlsError};
 pub use self::watch::MAX_STREAMS_PER_COLLECTOR;
 
 use std::net::IpAddr;
@@ -60,6 +65,8 @@ pub struct ServeConfig {
     /// Reverse proxies whose calls are charged to the client they name in `x-forwarded-for`,
     /// and whose connections count in `max_connections` only.
     pub trusted_proxies: Vec<IpAddr>,
+    /// TLS on every connection (`None`: plain text).
+    pub tls: Option<ServerTls>,
 }
 
 /// How long a new gRPC connection has to send the HTTP/2 connection preface before it is closed.
@@ -146,7 +153,7 @@ pub async fn serve(
         preface_deadline: PREFACE_DEADLINE,
         proxies,
     };
-    let serving = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrency_per_connection)
         .max_concurrent_streams(streams_per_connection(config.concurrency_per_connection))
         .timeout(config.request_timeout)
@@ -157,11 +164,25 @@ pub async fn serve(
         .add_service(ledger_service)
         .add_service(consent_service)
         .add_service(node_service)
-        .add_service(log_service)
-        .serve_with_incoming_shutdown(
+        .add_service(log_service);
+    let stopped = shutdown.clone().cancelled_owned();
+    // One server either way; the connections it takes differ (plain TCP, or TLS over it).
+    let serving = match config.tls {
+        None => futures::future::Either::Left(router.serve_with_incoming_shutdown(
             connections::incoming(listener, tasks, close.clone(), connection_limits),
-            shutdown.clone().cancelled_owned(),
-        );
+            stopped,
+        )),
+        Some(tls) => futures::future::Either::Right(router.serve_with_incoming_shutdown(
+            connections::incoming_tls(
+                listener,
+                tasks,
+                close.clone(),
+                connection_limits,
+                tls.acceptor(),
+            ),
+            stopped,
+        )),
+    };
     tokio::pin!(serving);
     tokio::select! {
         served = &mut serving => return served.map_err(ServeError::Transport),

@@ -25,6 +25,20 @@ pub use files::{ADDR_FILE, METRICS_ADDR_FILE, P2P_ADDR_FILE, SITE_ADDR_FILE};
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Plain-text gRPC on an address other than loopback, not asked for.
+    #[error(
+        "refusing to serve gRPC in plain text on {addr}, which is not a loopback address: session tokens and answers would cross the network readable. Set [tls] cert and key (docs/operators.md, \"TLS\"), or listen on 127.0.0.1 behind a TLS-terminating proxy, or, on a network you trust end to end, pass --insecure-plaintext (insecure_plaintext = true)"
+    )]
+    Plaintext {
+        /// The gRPC listen address.
+        addr: SocketAddr,
+    },
+    /// A setting that cannot be used.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The TLS certificate, key or client CA files.
+    #[error(transparent)]
+    Tls(#[from] crate::api::TlsError),
     /// The genesis file.
     #[error(transparent)]
     Genesis(#[from] crate::genesis::GenesisError),
@@ -94,6 +108,8 @@ pub enum StartError {
 pub struct Node {
     p2p: Option<P2pHandle>,
     grpc_addr: SocketAddr,
+    /// Whether gRPC is served over TLS.
+    tls: bool,
     key: PublicKey,
     ledger: Ledger,
     cancel: CancellationToken,
@@ -111,9 +127,10 @@ impl Node {
         self.grpc_addr
     }
 
-    /// `http://` URL of the gRPC endpoint.
+    /// URL of the gRPC endpoint: `https://` with `[tls]`, `http://` otherwise.
     pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.grpc_addr)
     }
 
     /// The node's public key.

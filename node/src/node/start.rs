@@ -1,6 +1,7 @@
-//! A node's start-up, step by step: genesis, data directory and identity, the store and the
-//! ledger (checked), checkpoints, the gRPC listener, the side listeners, p2p, then the tasks
-//! that serve and the supervisor that watches them. Each step is one function, in that order.
+//! A node's start-up, step by step: the transport's safety (no plain-text gRPC off loopback
+//! unless asked) and TLS, genesis, data directory and identity, the store and the ledger
+//! (checked), checkpoints, the gRPC listener, the side listeners, p2p, then the tasks that serve
+//! and the supervisor that watches them. Each step is one function, in that order.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use tokio::task::JoinHandle;
 use super::files::{self, ADDR_FILE, P2P_ADDR_FILE, SideListeners};
 use super::stop::{self, Running, Stages};
 use super::{Node, StartError, open_store};
-use crate::api::{self, ServeConfig, node::NodeInfo};
-use crate::config::Config;
+use crate::api::tls::{ClientCerts, Reloader, TlsFiles};
+use crate::api::{self, ServeConfig, ServerTls, node::NodeInfo};
+use crate::config::{ClientAuth, Config};
 use crate::genesis::Genesis;
 use crate::identity;
 use crate::ledger::{Ledger, WriterThread};
@@ -30,6 +32,8 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 impl Node {
     /// Opens the store, checks it, binds the gRPC port and starts serving.
     pub async fn start(config: Config) -> Result<Node, StartError> {
+        refuse_plaintext(&config)?;
+        let tls = load_tls(&config)?;
         let genesis = load_genesis(&config)?;
         let admin = admin_access(&config)?;
         let node_key = open_data_dir(&config)?;
@@ -38,6 +42,7 @@ impl Node {
             config.clone(),
             genesis,
             admin,
+            tls,
             node_key,
             ledger.clone(),
             writer,
@@ -63,6 +68,7 @@ async fn start_on(
     config: Config,
     genesis: Genesis,
     admin: Option<crate::ops::admin::Access>,
+    tls: Option<(ServerTls, Reloader)>,
     node_key: SecretKey,
     ledger: Ledger,
     writer: WriterThread,
@@ -80,7 +86,11 @@ async fn start_on(
         p2p,
     };
     serve_sides(&config, sides, admin, &parts, &stages);
-    log_started(&parts, grpc_addr);
+    let (tls, reloader) = match tls {
+        Some((tls, reloader)) => (Some(tls), Some(reloader)),
+        None => (None, None),
+    };
+    log_started(&parts, grpc_addr, tls.is_some());
     let Parts {
         node_key,
         ledger,
@@ -111,12 +121,17 @@ async fn start_on(
             max_connections: config.grpc.max_connections,
             max_connections_per_address: config.grpc.max_connections_per_address,
             trusted_proxies: config.grpc.trusted_proxies.clone(),
+            tls: tls.clone(),
         },
         api::Stop {
             accepting: stages.accepting.clone(),
             tasks: stages.tasks.clone(),
         },
     ));
+    // The certificate is reloaded for as long as connections are accepted.
+    if let Some(reloader) = reloader {
+        stages.tasks.spawn(reloader.run(stages.accepting.clone()));
+    }
     let ticker = spawn_ticker(ledger.clone(), checkpoints, stages.background.clone());
     let (handle, p2p_task) = match p2p {
         Some(p) => (Some(p.handle), Some(p.task)),
@@ -134,6 +149,7 @@ async fn start_on(
     Ok(Node {
         p2p: handle,
         grpc_addr,
+        tls: tls.is_some(),
         key,
         ledger,
         cancel: stages.asked,
@@ -168,6 +184,42 @@ async fn prepare(
         false => None,
     };
     Ok((checkpoints, listener, grpc_addr, sides, stages, p2p))
+}
+
+/// gRPC in plain text is served on loopback only, unless the operator asked for it elsewhere
+/// (`--insecure-plaintext`): off loopback, session tokens would cross the network readable.
+fn refuse_plaintext(config: &Config) -> Result<(), StartError> {
+    let addr = config.grpc_listen;
+    if addr.ip().to_canonical().is_loopback() || config.tls.enabled() {
+        return Ok(());
+    }
+    if !config.insecure_plaintext {
+        return Err(StartError::Plaintext { addr });
+    }
+    tracing::warn!(
+        %addr,
+        "serving gRPC in plain text off loopback (--insecure-plaintext): session tokens and every answer cross the network readable"
+    );
+    Ok(())
+}
+
+/// The gRPC listener's TLS, from `[tls]` (read and checked now: files that cannot be used stop
+/// the start), and the reloader of its certificate.
+fn load_tls(config: &Config) -> Result<Option<(ServerTls, Reloader)>, StartError> {
+    config.tls.check()?;
+    let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
+        return Ok(None);
+    };
+    let clients = config.tls.client_ca.as_ref().map(|ca| ClientCerts {
+        ca: ca.clone(),
+        required: config.tls.client_auth == ClientAuth::Required,
+    });
+    let files = TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        clients,
+    };
+    Ok(Some(crate::api::tls::load(files)?))
 }
 
 /// The admin calls' access rule, when they are served (beside the metrics).
@@ -399,12 +451,13 @@ fn spawn_ticker(
 }
 
 /// One line saying who started, where, with how much.
-fn log_started(parts: &Parts, grpc_addr: SocketAddr) {
+fn log_started(parts: &Parts, grpc_addr: SocketAddr, tls: bool) {
     let stats = parts.ledger.stats();
     tracing::info!(
         node = %parts.node_key.public().to_text("node"),
         network = %parts.genesis.network_id,
         grpc = %grpc_addr,
+        tls,
         entries = stats.log_size,
         feeds = stats.feeds,
         "node started"

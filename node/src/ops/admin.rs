@@ -1,9 +1,11 @@
 //! Admin calls: what changes the node's running configuration or shows more than the public API.
 //! Served under `/admin/` on the operations listener (the one `/metrics` uses, loopback by
-//! default). With `[admin] token_file` set, every call needs `Authorization: Bearer <token>`;
-//! without it, calls are answered only to loopback clients, wherever the listener is bound.
-//! Behind a reverse proxy on the same host every call comes from loopback, so the loopback rule
-//! then admits whoever the proxy admits: set a token there.
+//! default). They are answered only to loopback clients, wherever the listener is bound: the
+//! listener speaks plain HTTP, so a call from another host would carry its token, and get its
+//! answer, readable on the way. From another host, call through a TLS-terminating proxy on
+//! this host. With `[admin] token_file` set, every call also needs
+//! `Authorization: Bearer <token>`; behind a proxy on the same host every call comes from
+//! loopback, so the loopback rule then admits whoever the proxy admits: set a token there.
 //!
 //! Every call must also name, in `Host`, a loopback address (`localhost`, `127.0.0.1`, `[::1]`,
 //! any port) or the address it connected to, so a web page whose name was made to resolve to
@@ -42,12 +44,13 @@ const MAX_TOKEN_BYTES: u64 = 4096;
 /// Longest peer id text accepted in a path.
 const MAX_PEER_ID_CHARS: usize = 100;
 
-/// Who may call.
+/// Who may call (always from loopback).
 #[derive(Clone)]
 pub enum Access {
-    /// Loopback clients only.
+    /// Any loopback client.
     LoopbackOnly,
-    /// Anyone presenting the token (its BLAKE3 hash is kept, compared in constant time).
+    /// Loopback clients presenting the token (its BLAKE3 hash is kept, compared in constant
+    /// time).
     Token(blake3::Hash),
 }
 
@@ -110,12 +113,16 @@ impl Access {
 
     /// Whether a caller at `from` presenting `authorization` may call.
     fn allows(&self, from: SocketAddr, authorization: Option<&str>) -> Result<(), Refusal> {
-        match self {
-            Access::LoopbackOnly if from.ip().is_loopback() => Ok(()),
-            Access::LoopbackOnly => Err(refuse(
+        if !from.ip().to_canonical().is_loopback() {
+            return Err(refuse(
                 StatusCode::FORBIDDEN,
-                "admin calls are answered only on loopback unless [admin] token_file is set",
-            )),
+                "admin calls are answered only to loopback clients: this listener speaks plain \
+                 HTTP. From another host, call through a TLS-terminating proxy on this host \
+                 (docs/operators.md, \"Admin calls\")",
+            ));
+        }
+        match self {
+            Access::LoopbackOnly => Ok(()),
             Access::Token(expected) => {
                 let given = authorization
                     .and_then(|v| v.strip_prefix("Bearer "))
@@ -360,21 +367,29 @@ async fn set_blocked(admin: Admin, peer: &str, blocked: bool) -> Response {
 mod tests {
     use super::*;
 
+    /// Plain HTTP from another host is refused, even with the right token (it would have
+    /// crossed the network readable); on loopback the token is needed when one is set.
     #[test]
-    fn loopback_only_refuses_other_addresses_and_a_token_is_needed_when_set() {
+    fn other_addresses_are_refused_even_with_the_token_and_a_token_is_needed_when_set() {
         let here: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().expect("addr");
         let there: SocketAddr = "192.0.2.7:5000".parse().expect("addr");
+        let there6: SocketAddr = "[2001:db8::7]:5000".parse().expect("addr");
         assert!(Access::LoopbackOnly.allows(here, None).is_ok());
+        assert!(Access::LoopbackOnly.allows(mapped, None).is_ok());
         assert!(Access::LoopbackOnly.allows(there, None).is_err());
+        assert!(Access::LoopbackOnly.allows(there6, None).is_err());
         let token = "t".repeat(40);
+        let bearer = format!("Bearer {token}");
         let access = Access::Token(blake3::hash(token.as_bytes()));
         assert!(access.allows(here, None).is_err(), "even on loopback");
+        assert!(access.allows(here, Some("Bearer wrong")).is_err());
+        assert!(access.allows(here, Some(&bearer)).is_ok());
         assert!(access.allows(there, Some("Bearer wrong")).is_err());
-        assert!(
-            access
-                .allows(there, Some(&format!("Bearer {token}")))
-                .is_ok()
-        );
+        let refused = access.allows(there, Some(&bearer)).expect_err("refused");
+        assert_eq!(refused.0, StatusCode::FORBIDDEN);
+        assert!(refused.1.contains("plain HTTP"), "{}", refused.1);
+        assert!(access.allows(there6, Some(&bearer)).is_err());
     }
 
     #[test]

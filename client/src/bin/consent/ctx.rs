@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use consent_client::keystore::{DEFAULT_MEMORY_KIB, Keystore};
 use consent_client::node::NodeConnection;
+use consent_client::transport::TlsOptions;
 use consent_client::wallet;
 use consent_proto::Entry;
 use consent_proto::entry::Author;
@@ -18,7 +19,7 @@ use zeroize::Zeroizing;
 /// Global options.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Global {
-    /// Node to talk to.
+    /// Node to talk to: http://host:port, or https://host:port for TLS.
     #[arg(
         long,
         global = true,
@@ -26,6 +27,17 @@ pub struct Global {
         default_value = "http://127.0.0.1:50051"
     )]
     pub node: String,
+    /// For an https:// node: the CA certificate (PEM) that signed the node's certificate
+    /// (default: the system's trusted roots).
+    #[arg(long, global = true, env = "CONSENT_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// For a node that requires one (mutual TLS): the client certificate (PEM), with
+    /// --client-key.
+    #[arg(long, global = true, env = "CONSENT_CLIENT_CERT", value_name = "PATH")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, global = true, env = "CONSENT_CLIENT_KEY", value_name = "PATH")]
+    pub client_key: Option<PathBuf>,
     /// Keystore file (default: $XDG_DATA_HOME/consent-ledger/keystore.json or ~/.local/share/...).
     #[arg(long, global = true, env = "CONSENT_KEYSTORE")]
     pub keystore: Option<PathBuf>,
@@ -47,7 +59,24 @@ impl Global {
     }
 
     pub async fn connect(&self) -> anyhow::Result<NodeConnection> {
-        Ok(NodeConnection::connect(&self.node).await?)
+        Ok(NodeConnection::connect_with(&self.node, &self.tls()?).await?)
+    }
+
+    /// The TLS settings of --ca-cert, --client-cert and --client-key.
+    pub fn tls(&self) -> anyhow::Result<TlsOptions> {
+        let client_cert = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (None, None) => None,
+            (Some(_), None) => {
+                bail!("--client-cert needs --client-key (the certificate's private key)")
+            }
+            (None, Some(_)) => bail!("--client-key needs --client-cert (the certificate)"),
+        };
+        Ok(TlsOptions {
+            ca_cert: self.ca_cert.clone(),
+            client_cert,
+            domain: None,
+        })
     }
 
     /// Opens the keystore, checking it was made for `role`.
@@ -337,6 +366,39 @@ pub fn out(line: impl std::fmt::Display) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_flags_become_the_sdks_options() {
+        let global = |ca: Option<&str>, cert: Option<&str>, key: Option<&str>| Global {
+            node: "https://node.city:50051".into(),
+            ca_cert: ca.map(PathBuf::from),
+            client_cert: cert.map(PathBuf::from),
+            client_key: key.map(PathBuf::from),
+            keystore: None,
+            json: false,
+            kdf_memory_kib: DEFAULT_MEMORY_KIB,
+        };
+        assert_eq!(
+            global(None, None, None).tls().expect("none"),
+            TlsOptions::default()
+        );
+        assert_eq!(
+            global(Some("ca.pem"), Some("c.pem"), Some("c.key"))
+                .tls()
+                .expect("all"),
+            TlsOptions {
+                ca_cert: Some("ca.pem".into()),
+                client_cert: Some(("c.pem".into(), "c.key".into())),
+                domain: None,
+            }
+        );
+        let half = global(None, Some("c.pem"), None).tls().expect_err("no key");
+        assert!(half.to_string().contains("--client-key"), "{half}");
+        let half = global(None, None, Some("c.key"))
+            .tls()
+            .expect_err("no cert");
+        assert!(half.to_string().contains("--client-cert"), "{half}");
+    }
 
     #[test]
     fn an_empty_xdg_data_home_counts_as_unset() {

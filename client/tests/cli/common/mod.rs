@@ -45,7 +45,11 @@ impl Env {
         cmd.args(args)
             .env_remove("CONSENT_PASSPHRASE")
             .env_remove("CONSENT_NODE")
-            .env_remove("CONSENT_KEYSTORE");
+            .env_remove("CONSENT_KEYSTORE")
+            // A developer's TLS settings would be refused with the tests' http:// nodes.
+            .env_remove("CONSENT_CA_CERT")
+            .env_remove("CONSENT_CLIENT_CERT")
+            .env_remove("CONSENT_CLIENT_KEY");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -68,6 +72,9 @@ impl Env {
             .env("CONSENT_PASSPHRASE", PASS)
             .env_remove("CONSENT_NODE")
             .env_remove("CONSENT_KEYSTORE")
+            .env_remove("CONSENT_CA_CERT")
+            .env_remove("CONSENT_CLIENT_CERT")
+            .env_remove("CONSENT_CLIENT_KEY")
             .stdin(std::process::Stdio::null())
             .output()
             .await

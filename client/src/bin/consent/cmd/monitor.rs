@@ -37,9 +37,10 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
     } else {
         a.nodes.clone()
     };
+    let tls = g.tls()?;
     let mut nodes = Vec::new();
     for url in &urls {
-        nodes.push(NodeConnection::connect(url).await?);
+        nodes.push(NodeConnection::connect_with(url, &tls).await?);
     }
     let mut alerts: Vec<String> = Vec::new();
     let mut feeds = 0;

@@ -301,7 +301,8 @@ async fn inbox(g: &Global) -> anyhow::Result<()> {
             _ => None,
         })
         .collect();
-    let mut session = Session::connect(node.url(), author.key().clone(), me).await?;
+    let mut session =
+        Session::connect_with(node.url(), author.key().clone(), me, node.tls()).await?;
     let mut stream = session.watch(Bytes::new(), 1_000).await?;
     let mut open = Vec::new();
     while let Some(event) = stream.next().await {
@@ -476,7 +477,8 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             );
         }
     }
-    let mut collector = Session::connect(node.url(), author.key().clone(), me).await?;
+    let mut collector =
+        Session::connect_with(node.url(), author.key().clone(), me, node.tls()).await?;
     let r = collector
         .check_request(pb::CheckRequest {
             subject: Bytes::copy_from_slice(&subject.0),
