@@ -209,6 +209,13 @@ fn score_params(
         topics: [(topic, topic_params)].into_iter().collect(),
         app_specific_weight: 1.0,
         ip_colocation_factor_weight: 0.0,
+        // Protocol-timing slips (a GRAFT within the backoff, which a node restarting under load
+        // makes honestly) are not misbehaviour until they repeat: the libp2p default (-10 per
+        // slip squared, from the first) put an honest peer below the graylist, and the node
+        // bans there, after three. Now the first six are free and a peer spamming GRAFTs still
+        // crosses the graylist at thirteen.
+        behaviour_penalty_weight: -2.0,
+        behaviour_penalty_threshold: 6.0,
         ..Default::default()
     };
     let thresholds = gossipsub::PeerScoreThresholds {
