@@ -36,6 +36,7 @@
 #![warn(unreachable_pub)]
 
 pub mod api;
+pub(crate) mod bucket;
 pub mod clock;
 pub mod config;
 pub mod devcerts;

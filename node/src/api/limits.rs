@@ -29,6 +29,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+
+use crate::bucket::Bucket;
 use std::time::{Duration, Instant};
 
 use futures::Stream;
@@ -132,40 +134,6 @@ fn forwarded_for(metadata: &MetadataMap) -> Option<IpAddr> {
     value.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
-/// A token bucket.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn full(burst: f64, now: Instant) -> Self {
-        Self {
-            tokens: burst,
-            at: now,
-        }
-    }
-
-    /// Refills for the time passed; the tokens there now.
-    fn level(&mut self, rate: f64, burst: f64, now: Instant) -> f64 {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(burst);
-        self.at = now;
-        self.tokens
-    }
-
-    /// Takes one token if there is one.
-    fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
-        if self.level(rate, burst, now) >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Calls per source: a token bucket each, in a book of bounded size. The book keeps sources
 /// by how often and how recently they call (quick_cache's S3-FIFO policy): a source seen once
 /// is forgotten first, so a flood of new sources pushes out other new sources, not the
@@ -203,10 +171,10 @@ impl Rate {
     pub(crate) fn allow(&mut self, source: Source, now: Instant) -> bool {
         let (rate, burst) = (self.per_second, self.burst);
         if let Some(mut bucket) = self.buckets.get_mut(&source) {
-            return bucket.take(rate, burst, now);
+            return bucket.take(1.0, rate, burst, now);
         }
         let mut bucket = Bucket::full(burst, now);
-        let allowed = bucket.take(rate, burst, now);
+        let allowed = bucket.take(1.0, rate, burst, now);
         self.buckets.insert(source, bucket);
         allowed
     }

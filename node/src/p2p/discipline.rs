@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::bucket::Bucket;
+
 use libp2p::PeerId;
 
 /// Something a peer did wrong.
@@ -64,39 +66,6 @@ const BRANCH_RATE: f64 = 50.0;
 const BRANCH_BURST: f64 = 500.0;
 /// Records kept at most (peers with a decayed score are forgotten first).
 const MAX_RECORDS: usize = 4096;
-
-/// A token bucket.
-#[derive(Debug, Clone)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn full(burst: f64, now: Instant) -> Self {
-        Self {
-            tokens: burst,
-            at: now,
-        }
-    }
-
-    /// Refills for the time passed; the tokens there now.
-    fn level(&mut self, rate: f64, burst: f64, now: Instant) -> f64 {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(burst);
-        self.at = now;
-        self.tokens
-    }
-
-    fn take(&mut self, cost: f64, rate: f64, burst: f64, now: Instant) -> bool {
-        if self.level(rate, burst, now) >= cost {
-            self.tokens -= cost;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 /// This node's own sync requests to one peer, paced at half the budget every node grants its
 /// peers: an honest node that has much to fetch (catching up after a crash, say) waits its turn
