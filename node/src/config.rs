@@ -5,6 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use consent_proto::ids::{FeedId, TypedFeedId};
+use consent_proto::vocab::Role;
 use serde::{Deserialize, Serialize};
 
 /// How logs are written.
@@ -70,13 +72,20 @@ pub struct TlsSection {
     pub cert: Option<PathBuf>,
     /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub key: Option<PathBuf>,
-    /// CA certificates, PEM, whose client certificates the node accepts (mutual TLS). Read at
-    /// start only.
+    /// CA certificates, PEM, whose client certificates the node accepts (mutual TLS). Read
+    /// again when the file changes (new connections are checked against the new CAs).
     pub client_ca: Option<PathBuf>,
     /// Whether a client must present a certificate from `client_ca`: "none" (the default,
     /// without `client_ca`), "optional" or "required" (with it).
     pub client_auth: ClientAuth,
+    /// Collector ids (`col1…`): when set (with `client_auth = "required"`), only client
+    /// certificates naming one of them (URI `urn:consent-ledger:collector:col1…`) complete the
+    /// handshake. At most [`MAX_TLS_COLLECTORS`].
+    pub collectors: Vec<String>,
 }
+
+/// Most collectors `[tls] collectors` lists.
+pub const MAX_TLS_COLLECTORS: usize = 10_000;
 
 /// Whether gRPC clients present certificates (`[tls] client_auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -118,8 +127,38 @@ impl TlsSection {
                 "tls.client_auth asks for client certificates: set tls.client_ca to the CA \
                  certificates (PEM) that issue them",
             ),
-            _ => Ok(()),
+            _ if !self.collectors.is_empty() && self.client_auth != ClientAuth::Required => {
+                invalid(
+                    "tls.collectors admits only listed collectors' certificates: it needs \
+                     tls.client_auth = \"required\" (and tls.client_ca)",
+                )
+            }
+            _ => self.collector_ids().map(|_| ()),
         }
+    }
+
+    /// The collectors `collectors` lists, parsed (`None` when it is empty: any collector).
+    pub fn collector_ids(&self) -> Result<Option<Vec<FeedId>>, ConfigError> {
+        if self.collectors.is_empty() {
+            return Ok(None);
+        }
+        if self.collectors.len() > MAX_TLS_COLLECTORS {
+            return Err(ConfigError::Invalid(format!(
+                "tls.collectors lists {} collectors; at most {MAX_TLS_COLLECTORS}",
+                self.collectors.len()
+            )));
+        }
+        self.collectors
+            .iter()
+            .map(|text| {
+                TypedFeedId::parse_role(text, Role::Collector).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "tls.collectors: {text:?} is not a collector id: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 }
 

@@ -8,9 +8,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use consent_proto::auth::CERT_COLLECTOR_URI;
+use consent_proto::ids::FeedId;
+use consent_proto::vocab::Role;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    Ia5String, IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
 
 /// How long the node's and the collector's certificates are valid, in days (the CA's: ten times
@@ -80,8 +83,19 @@ fn list(paths: &[PathBuf]) -> String {
 
 /// A new set, valid from an hour ago (clocks differ a little) for [`VALID_DAYS`].
 pub fn generate() -> Result<DevCerts, DevCertsError> {
+    generate_for(None)
+}
+
+/// [`generate`], the collector's certificate naming `collector` if given (a URI subject
+/// alternative name `urn:consent-ledger:collector:col1…`: a node then opens sessions over it
+/// for that collector only, and can admit only listed collectors, `[tls] collectors`).
+pub fn generate_for(collector: Option<FeedId>) -> Result<DevCerts, DevCertsError> {
     let now = SystemTime::now();
-    generate_valid(now - Duration::from_secs(3_600), now + DAY * VALID_DAYS)
+    generate_set(
+        now - Duration::from_secs(3_600),
+        now + DAY * VALID_DAYS,
+        collector,
+    )
 }
 
 /// A new set whose node and collector certificates are valid from `not_before` to `not_after`
@@ -90,6 +104,15 @@ pub fn generate() -> Result<DevCerts, DevCertsError> {
 pub fn generate_valid(
     not_before: SystemTime,
     not_after: SystemTime,
+) -> Result<DevCerts, DevCertsError> {
+    generate_set(not_before, not_after, None)
+}
+
+/// [`generate_valid`], the collector's certificate naming `collector` if given.
+pub fn generate_set(
+    not_before: SystemTime,
+    not_after: SystemTime,
+    collector: Option<FeedId>,
 ) -> Result<DevCerts, DevCertsError> {
     let failed = |e: rcgen::Error| DevCertsError::Generate(e.to_string());
     let now = SystemTime::now();
@@ -129,7 +152,13 @@ pub fn generate_valid(
         .map_err(failed)?;
 
     let collector_key = KeyPair::generate().map_err(failed)?;
+    let named = collector;
     let mut collector = CertificateParams::default();
+    if let Some(id) = named {
+        let uri = format!("{CERT_COLLECTOR_URI}{}", id.typed(Role::Collector));
+        let uri = Ia5String::try_from(uri).map_err(failed)?;
+        collector.subject_alt_names = vec![SanType::URI(uri)];
+    }
     collector.distinguished_name = name("consent-ledger development collector");
     collector.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     collector.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -182,7 +211,7 @@ pub struct Written {
 /// the keys 0600. Files of an earlier set are refused, all of them named and none touched,
 /// unless `force`: then each is removed and written anew (so a key file gets mode 0600 even if
 /// the old one had another).
-pub fn write(dir: &Path, force: bool) -> Result<Written, DevCertsError> {
+pub fn write(dir: &Path, force: bool, collector: Option<FeedId>) -> Result<Written, DevCertsError> {
     let names = [CA_CERT, NODE_CERT, NODE_KEY, COLLECTOR_CERT, COLLECTOR_KEY];
     let existing: Vec<PathBuf> = names
         .iter()
@@ -192,7 +221,7 @@ pub fn write(dir: &Path, force: bool) -> Result<Written, DevCertsError> {
     if !existing.is_empty() && !force {
         return Err(DevCertsError::Exists(existing));
     }
-    let certs = generate()?;
+    let certs = generate_for(collector)?;
     std::fs::create_dir_all(dir).map_err(|source| DevCertsError::Write {
         path: dir.to_path_buf(),
         source,
@@ -414,7 +443,7 @@ mod tests {
     fn keys_are_written_0600_and_a_set_is_replaced_only_with_force() {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("certs");
-        let written = write(&out, false).expect("written");
+        let written = write(&out, false, None).expect("written");
         assert_eq!(written.files.len(), 5);
         for file in &written.files {
             assert!(file.is_file(), "{} written", file.display());
@@ -434,7 +463,7 @@ mod tests {
         assert_eq!(modes(), [0o600, 0o600, 0o644]);
         let key = std::fs::read(out.join(NODE_KEY)).expect("read");
 
-        match write(&out, false) {
+        match write(&out, false, None) {
             Err(DevCertsError::Exists(paths)) => assert_eq!(paths.len(), 5, "{paths:?}"),
             other => panic!("an existing set must be refused: {other:?}"),
         }
@@ -451,7 +480,7 @@ mod tests {
             std::fs::set_permissions(out.join(NODE_KEY), std::fs::Permissions::from_mode(0o644))
                 .expect("chmod");
         }
-        write(&out, true).expect("replaced");
+        write(&out, true, None).expect("replaced");
         assert_ne!(
             std::fs::read(out.join(NODE_KEY)).expect("read"),
             key,

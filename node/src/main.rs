@@ -65,6 +65,10 @@ struct DevCertsArgs {
     /// Replace the files of an earlier set (otherwise they are refused, and nothing is written).
     #[arg(long)]
     force: bool,
+    /// Name this collector (col1…) in the collector's certificate: a node then opens sessions
+    /// over it for that collector only, and `[tls] collectors` can list it.
+    #[arg(long, value_name = "COLLECTOR_ID")]
+    collector: Option<String>,
 }
 
 #[derive(Args, Clone, Default)]
@@ -271,7 +275,17 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
 }
 
 fn dev_certs(args: DevCertsArgs) -> anyhow::Result<()> {
-    let written = consent_node::devcerts::write(&args.out, args.force)?;
+    let collector = args
+        .collector
+        .as_deref()
+        .map(|text| {
+            consent_proto::TypedFeedId::parse_role(text, consent_proto::vocab::Role::Collector)
+                .with_context(|| {
+                    format!("--collector {text:?}: give a collector id (the col1… that `consent collector init` printed)")
+                })
+        })
+        .transpose()?;
+    let written = consent_node::devcerts::write(&args.out, args.force, collector)?;
     for file in &written.files {
         println!("wrote {}", file.display());
     }

@@ -14,6 +14,10 @@ pub const WINDOW_MS: u64 = 120_000;
 pub const TOKEN_TTL_MS: u64 = 15 * 60_000;
 /// The gRPC metadata key carrying `Bearer <token>`.
 pub const METADATA_KEY: &str = "authorization";
+/// A collector's client certificate may name its collector by one URI subject alternative name,
+/// this prefix followed by the collector's text id (`col1…`); a node then opens sessions over
+/// that certificate for that collector only, and may admit only listed collectors.
+pub const CERT_COLLECTOR_URI: &str = "urn:consent-ledger:collector:";
 
 /// The signed bytes after the domain prefix.
 pub fn statement(node_key: &PublicKey, collector: &FeedId, time_ms: u64) -> [u8; 72] {

@@ -535,11 +535,23 @@
 //! an Ed25519 signature by that key over `"consent-ledger/auth/v1" || node key (32) || collector
 //! feed id (32) || time_ms (8 bytes, big-endian)`, the node key being the answering node's
 //! (`Node.NodeKey`) and `time_ms` within [`auth::WINDOW_MS`] (120,000 ms) of the node's clock,
-//! either way. The answer is a token, 128 hex digits (opaque: it is the node's own MAC), valid
-//! [`auth::TOKEN_TTL_MS`] (15 minutes) at that node only, and no longer once the collector rotates
-//! its key. Every other `Consent` call sends it as metadata `authorization: Bearer <token>`. A
-//! frozen collector can still authenticate; its checks answer `COLLECTOR_FROZEN`. Test vector:
-//! `auth`.
+//! either way. The answer is a token, 160 hex digits (opaque: it is the node's own MAC; a client
+//! must not parse it), valid [`auth::TOKEN_TTL_MS`] (15 minutes) at that node only, and no longer
+//! once the collector rotates its key. Every other `Consent` call sends it as metadata
+//! `authorization: Bearer <token>`. A frozen collector can still authenticate; its checks answer
+//! `COLLECTOR_FROZEN`. Test vector: `auth`.
+//!
+//! **Client certificates.** Over TLS with client certificates (`[tls] client_ca`), a session is
+//! bound to the client certificate `Authenticate` was called over, or to none: a call presenting
+//! the token over a connection with another certificate, or without one when it had one (or the
+//! reverse), is refused UNAUTHENTICATED with `consent-reason: certificate-mismatch`;
+//! authenticate again over the new connection. A client certificate may name its collector by one
+//! URI subject alternative name [`auth::CERT_COLLECTOR_URI`] followed by the collector's text id
+//! (`urn:consent-ledger:collector:col1…`); `Authenticate` over it for another collector, or over a
+//! certificate naming two collectors or a malformed id, is refused PERMISSION_DENIED with
+//! `consent-reason: certificate-collector`. A node whose operator lists collectors (`[tls]
+//! collectors`) completes the TLS handshake only with certificates naming one of them (the
+//! client sees the TLS alert `access_denied`).
 //!
 //! `Authenticate` refuses, in the order it checks:
 //!
@@ -556,7 +568,7 @@
 //!
 //! A call that needs a session is refused UNAUTHENTICATED without `authorization`
 //! (`no session: call Consent.Authenticate and send …`), with a value that is not `Bearer
-//! <token>`, with a token that is not 128 hex digits (`malformed session token`) or that another
+//! <token>`, with a token that is not 160 hex digits (`malformed session token`) or that another
 //! node issued (`session token not issued by this node (tokens are per node)`), and, with trailing
 //! metadata `consent-reason`, when the session expired (`session-expired`) or the collector's key
 //! changed since it began (`key-changed`): authenticate again. A `Watch` stream ends the same way

@@ -1,8 +1,13 @@
 //! Collector sessions: `Consent.Authenticate` turns a signed statement (see
 //! `consent_proto::auth`) into a token; every other Consent call presents it.
 //!
-//! A token is `collector (32) ‖ key fingerprint (8) ‖ expiry ms (8, BE) ‖ MAC (16)`, in hex. The
-//! MAC is keyed BLAKE3 under a key derived from the node's secret key, so checking a token costs
+//! A token is `collector (32) ‖ key fingerprint (8) ‖ expiry ms (8, BE) ‖ client certificate
+//! binding (16) ‖ MAC (16)`, in hex. The binding ([`Binding`]) is the hash of the client
+//! certificate the session was opened over (zeros without one): a call presenting the token
+//! over another certificate, or none, is refused (`consent-reason: certificate-mismatch`), so a
+//! token copied off one collector's gateway is no use without that gateway's certificate and
+//! key. A certificate that names a collector ([`named_collector`]) opens sessions for that
+//! collector only. The MAC is keyed BLAKE3 under a key derived from the node's secret key, so checking a token costs
 //! one hash and no state; the fingerprint of the collector's current key is compared on every
 //! call (from the ledger's cached collector facts, read without waiting for any lock; a cache
 //! miss is read on a blocking thread under the API's [`Limiter`]), so rotating the key ends every
@@ -19,16 +24,18 @@ use consent_proto::ids::FeedId;
 use consent_proto::keys::{PublicKey, SecretKey};
 use consent_proto::validate::FeedState;
 use consent_proto::vocab::Role;
+use rustls::pki_types::CertificateDer;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use super::blocking::Limiter;
 use super::error;
+use super::tls::{Binding, named_collector};
 use super::watch::{Slot, Watchers};
 use crate::ledger::Ledger;
 
 /// Bytes of a token before hex.
-const TOKEN_BYTES: usize = 64;
+const TOKEN_BYTES: usize = 80;
 
 /// Issues and checks session tokens.
 pub(crate) struct Sessions {
@@ -47,6 +54,8 @@ pub(crate) struct Session {
     pub expires_ms: u64,
     /// Fingerprint of the collector key it authenticated with.
     pub key: [u8; 8],
+    /// The client certificate it was opened over.
+    pub binding: Binding,
 }
 
 impl Session {
@@ -153,9 +162,10 @@ impl Sessions {
             .map_err(|_| error::collector_key_undecodable(collector))
     }
 
-    /// Checks a statement and issues a token: `(token, expires_ms)`. The collector's key is read
-    /// as [`Sessions::session`] reads it, and the signature is verified on a blocking thread,
-    /// both under `limiter`.
+    /// Checks a statement and issues a token: `(token, expires_ms)`, bound to the client
+    /// certificate of the call (`client`, its end-entity certificate, if it presented one). The
+    /// collector's key is read as [`Sessions::session`] reads it, and the signature is verified
+    /// on a blocking thread, both under `limiter`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn authenticate(
         &self,
@@ -165,11 +175,21 @@ impl Sessions {
         node_key: &[u8],
         time_ms: u64,
         signature: &[u8],
+        client: Option<&[CertificateDer<'static>]>,
         now_ms: u64,
     ) -> Result<(String, u64), Status> {
         if node_key != self.node_key.to_bytes() {
             return Err(error::wrong_node_key());
         }
+        if let Some(cert) = client.and_then(|chain| chain.first()) {
+            match named_collector(cert) {
+                Ok(None) => {}
+                Ok(Some(named)) if named == collector => {}
+                Ok(Some(named)) => return Err(error::certificate_names_another(&named)),
+                Err(e) => return Err(error::certificate_name_unreadable(&e)),
+            }
+        }
+        let binding = Binding::of(client);
         let signature: &[u8; 64] = signature
             .try_into()
             .map_err(|_| error::signature_length(signature.len()))?;
@@ -195,22 +215,27 @@ impl Sessions {
         token.extend_from_slice(&collector.0);
         token.extend_from_slice(&fingerprint(&key));
         token.extend_from_slice(&expires_ms.to_be_bytes());
+        token.extend_from_slice(&binding.0);
         let mac = self.mac(&token);
         token.extend_from_slice(&mac);
         Ok((hex::encode(token), expires_ms))
     }
 
-    /// The session a call presents, or why it has none. The collector's current key comes from
-    /// the ledger's cache without waiting for any lock; on a miss it is read on a blocking
-    /// thread, under `limiter`.
+    /// The session a call presents over a connection whose client certificate is `binding`,
+    /// or why it has none. The collector's current key comes from the ledger's cache without
+    /// waiting for any lock; on a miss it is read on a blocking thread, under `limiter`.
     pub(crate) async fn session(
         &self,
         ledger: &Ledger,
         limiter: &Limiter,
         metadata: &MetadataMap,
+        binding: Binding,
         now_ms: u64,
     ) -> Result<Session, Status> {
         let claimed = self.claimed(metadata, now_ms)?;
+        if !constant_time_eq(&claimed.binding.0, &binding.0) {
+            return Err(error::certificate_mismatch());
+        }
         let collector = claimed.collector;
         let state = Self::collector_state(ledger, limiter, collector).await?;
         let key = fingerprint(&Self::key_of(&collector, state)?);
@@ -250,10 +275,13 @@ impl Sessions {
         }
         let mut key = [0u8; 8];
         key.copy_from_slice(&body[32..40]);
+        let mut binding = [0u8; 16];
+        binding.copy_from_slice(&body[48..64]);
         Ok(Session {
             collector,
             expires_ms,
             key,
+            binding: Binding(binding),
         })
     }
 }

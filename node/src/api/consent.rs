@@ -24,6 +24,7 @@ use super::auth::{Session, Sessions};
 use super::blocking::{Cancel, Limiter};
 use super::error::{self, id32};
 use super::limits::Sources;
+use super::tls::Binding;
 use super::{evidence, watch};
 use crate::ledger::Ledger;
 use crate::log::checkpoints::Checkpoints;
@@ -77,13 +78,16 @@ impl ConsentService {
         &self.decider.ledger
     }
 
-    /// The session a call presents (see [`Sessions::session`]).
-    async fn session(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Session, Status> {
+    /// The session `request` presents, over its connection's client certificate (see
+    /// [`Sessions::session`]).
+    async fn session<T>(&self, request: &Request<T>) -> Result<Session, Status> {
+        let chain = request.peer_certs();
         self.sessions
             .session(
                 self.ledger(),
                 &self.limiter,
-                metadata,
+                request.metadata(),
+                Binding::of(chain.as_deref().map(Vec::as_slice)),
                 self.ledger().now_ms(),
             )
             .await
@@ -255,6 +259,7 @@ impl pb::consent_server::Consent for ConsentService {
         self.sources.authenticate(&request)?;
         let r = request.get_ref();
         let collector = FeedId(id32("collector", &r.collector)?);
+        let chain = request.peer_certs();
         let (token, expires_ms) = self
             .sessions
             .authenticate(
@@ -264,6 +269,7 @@ impl pb::consent_server::Consent for ConsentService {
                 &r.node_key,
                 r.time_ms,
                 &r.signature,
+                chain.as_deref().map(Vec::as_slice),
                 self.ledger().now_ms(),
             )
             .await?;
@@ -277,7 +283,7 @@ impl pb::consent_server::Consent for ConsentService {
         &self,
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
-        let session = self.session(request.metadata()).await?;
+        let session = self.session(&request).await?;
         let now = self.ledger().now_ms();
         let started = std::time::Instant::now();
         let request = request.into_inner();
@@ -316,7 +322,7 @@ impl pb::consent_server::Consent for ConsentService {
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let session = self.session(request.metadata()).await?;
+        let session = self.session(&request).await?;
         let r = request.get_ref();
         let cursor = watch::Cursor::parse(&r.cursor)?;
         let heartbeat = watch::heartbeat(r.heartbeat_ms)?;
@@ -346,7 +352,7 @@ impl pb::consent_server::Consent for ConsentService {
         &self,
         request: Request<pb::CheckBatchRequest>,
     ) -> Result<Response<pb::CheckBatchResponse>, Status> {
-        let session = self.session(request.metadata()).await?;
+        let session = self.session(&request).await?;
         let now = self.ledger().now_ms();
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {

@@ -29,6 +29,12 @@ pub const REASON_KEY: &str = reasons::REASON_METADATA_KEY;
 pub const SESSION_EXPIRED: &str = "session-expired";
 /// `consent-reason` of a session whose collector has rotated its key since.
 pub const KEY_CHANGED: &str = "key-changed";
+/// `consent-reason` of a token presented over another client certificate than the one its
+/// session was opened over (or none).
+pub(crate) const CERTIFICATE_MISMATCH: &str = "certificate-mismatch";
+/// `consent-reason` of an `Authenticate` whose client certificate names another collector, or
+/// a collector name that cannot be read.
+pub(crate) const CERTIFICATE_COLLECTOR: &str = "certificate-collector";
 /// Why a watch stream was refused for being one too many for its collector: the start of the
 /// status message, and the value of its `consent-reason` metadata.
 pub const TOO_MANY_STREAMS: &str = "too-many-watch-streams";
@@ -320,6 +326,41 @@ pub(crate) fn malformed_token() -> Status {
 /// A token whose MAC is not this node's: UNAUTHENTICATED.
 pub(crate) fn foreign_token() -> Status {
     Status::unauthenticated("session token not issued by this node (tokens are per node)")
+}
+
+/// A token presented over another client certificate than its session's: UNAUTHENTICATED,
+/// [`CERTIFICATE_MISMATCH`].
+pub(crate) fn certificate_mismatch() -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        CERTIFICATE_MISMATCH,
+        "certificate-mismatch: this session token was issued over another client certificate \
+         (or none): authenticate again over this connection",
+    )
+}
+
+/// `Authenticate` for a collector over a client certificate that names another:
+/// PERMISSION_DENIED, [`CERTIFICATE_COLLECTOR`].
+pub(crate) fn certificate_names_another(named: &FeedId) -> Status {
+    with_reason(
+        Code::PermissionDenied,
+        CERTIFICATE_COLLECTOR,
+        format!(
+            "certificate-collector: the client certificate is collector {}'s: authenticate as \
+             that collector, or connect with this collector's certificate",
+            named.typed(Role::Collector)
+        ),
+    )
+}
+
+/// `Authenticate` over a client certificate whose collector name cannot be read:
+/// PERMISSION_DENIED, [`CERTIFICATE_COLLECTOR`].
+pub(crate) fn certificate_name_unreadable(why: &dyn std::fmt::Display) -> Status {
+    with_reason(
+        Code::PermissionDenied,
+        CERTIFICATE_COLLECTOR,
+        format!("certificate-collector: {why}"),
+    )
 }
 
 /// A call whose session expired: UNAUTHENTICATED, [`SESSION_EXPIRED`].

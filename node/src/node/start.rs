@@ -210,9 +210,11 @@ fn load_tls(config: &Config) -> Result<Option<(ServerTls, Reloader)>, StartError
     let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
         return Ok(None);
     };
+    let collectors = config.tls.collector_ids()?;
     let clients = config.tls.client_ca.as_ref().map(|ca| ClientCerts {
         ca: ca.clone(),
         required: config.tls.client_auth == ClientAuth::Required,
+        collectors,
     });
     let files = TlsFiles {
         cert: cert.clone(),

@@ -45,6 +45,7 @@ fn session(collector: &Author, ttl_ms: u64) -> Session {
         collector: collector.feed(),
         expires_ms: crate::clock::Clock::system().now_ms() + ttl_ms,
         key: fingerprint(&collector.key().public()),
+        binding: crate::api::tls::Binding::default(),
     }
 }
 
