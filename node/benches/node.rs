@@ -13,7 +13,11 @@
 //! - CheckBatch decisions/s;
 //! - SDK cached checks/s (the collector's decision cache, fed by the watch stream), with
 //!   latencies in nanoseconds;
-//! - on-disk bytes per entry.
+//! - on-disk bytes per entry;
+//! - TLS on the gRPC listener against plain text (`common/tls.rs`): two nodes with the same
+//!   config but for `[tls]`, each phase run on one then at once on the other: SubmitBatch, Check
+//!   (target >= 0.85 of plain text), CheckBatch, and new connections each answering one Check
+//!   (the handshake's cost).
 //!
 //! Options: `--entries N` (ingest size, default 20000), `--seconds S` (per load phase, default 5),
 //! `--json PATH` (write results as JSON), `--h2load` (also drive Check and the empty handler with
@@ -43,6 +47,8 @@ mod h2load;
 mod postgres;
 #[path = "common/sdk_cache.rs"]
 mod sdk_cache;
+#[path = "common/tls.rs"]
+mod tls;
 use common::{
     CALLERS, CONNECTIONS, Row, check_request, connect, percentiles, print_table, submit_all,
     submit_in_order, to_json,
@@ -398,6 +404,10 @@ fn main() -> anyhow::Result<()> {
             node.shutdown();
             node.join().await?;
         }
+
+        // TLS against plain text: two more nodes, the same config but for `[tls]`.
+        eprintln!("measuring TLS against plain text...");
+        rows.extend(tls::rows(config("tls-vs-plain"), &setup, &work, phase).await?);
         anyhow::Ok(())
     })?;
 

@@ -333,3 +333,183 @@ async fn admin_calls_over_plain_http_from_another_address_are_refused_even_with_
     assert_eq!(http_status(&head), 200, "{head} {body}");
     stop(node).await;
 }
+
+// What the SDK says (`consent_client::transport`, through which the `consent` CLI connects too),
+// in one line, when a node's certificate has expired or holds another name, and when a node
+// that requires client certificates refuses one of another CA or gets none.
+
+use std::path::PathBuf;
+
+use consent_client::node::{ClientError, NodeConnection};
+use consent_client::transport::{ConnectError, TlsOptions};
+
+/// `Node.Status` asked through the SDK of the node at `url` with `tls`: answered, or the SDK's
+/// error (a refusal that reaches only the first call, as a client certificate's does in TLS
+/// 1.3, included).
+async fn sdk_status(url: &str, tls: &TlsOptions) -> Result<(), ClientError> {
+    let mut node = NodeConnection::connect_with(url, tls).await?;
+    node.status().await.map(|_| ())
+}
+
+/// The SDK's error as the CLI prints it, which must be one line.
+fn one_line(error: &ClientError) -> String {
+    let text = error.to_string();
+    assert!(!text.contains('\n'), "one line: {text}");
+    text
+}
+
+/// `text` written to the file `name` in `dir`.
+fn file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_refuses_a_node_whose_certificate_has_expired_and_says_so() {
+    let t = stopped_node().await;
+    // A certificate for this machine's names (127.0.0.1 among them) that ended yesterday; the
+    // CA that signed it is valid.
+    let (now, day) = (std::time::SystemTime::now(), Duration::from_secs(86_400));
+    let certs = consent_node::devcerts::generate_valid(now - day * 30, now - day)
+        .expect("certificates");
+    let expired = Pair {
+        cert: certs.node_cert.clone(),
+        key: certs.node_key.clone(),
+    };
+    let node = start_tls(&t, node_pair(&t.dir, &expired)).await;
+    let url = node.grpc_url();
+    let tls = TlsOptions {
+        ca_cert: Some(file(&t.dir, "ca.pem", &certs.ca_cert)),
+        ..TlsOptions::default()
+    };
+
+    let error = sdk_status(&url, &tls)
+        .await
+        .expect_err("an expired certificate is refused");
+    let text = one_line(&error);
+    assert!(
+        matches!(error, ClientError::Connect(ConnectError::Expired { .. })),
+        "{error:?}"
+    );
+    assert!(
+        text.starts_with(&format!(
+            "the node at {url} presented an expired certificate (it ended "
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with(": its operator must renew it"), "{text}");
+    stop(node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_refuses_a_certificate_for_another_name_and_says_which_names() {
+    let t = stopped_node().await;
+    let ca = Ca::new("city ca");
+    let node = start_tls(&t, node_pair(&t.dir, &ca.issue(&["other.example"]))).await;
+    let url = node.grpc_url();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let tls = TlsOptions {
+        ca_cert: Some(file(&t.dir, "ca.pem", &ca.pem())),
+        ..TlsOptions::default()
+    };
+
+    let error = sdk_status(&url, &tls)
+        .await
+        .expect_err("a certificate for another name is refused");
+    let text = one_line(&error);
+    assert!(
+        matches!(
+            &error,
+            ClientError::Connect(ConnectError::NameMismatch { expected, .. })
+                if expected.as_str() == "127.0.0.1"
+        ),
+        "{error:?}"
+    );
+    assert!(
+        text.contains("presented a certificate for ")
+            && text.contains("other.example")
+            && text.contains("not for 127.0.0.1"),
+        "{text}"
+    );
+    // Told the name the certificate holds, the same client is answered: only the name was wrong.
+    let by_name = TlsOptions {
+        domain: Some("other.example".into()),
+        ..tls
+    };
+    sdk_status(&url, &by_name)
+        .await
+        .expect("answered when checking the certificate against its own name");
+    stop(node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_client_certificates_refuse_one_of_another_ca_and_the_sdk_says_so() {
+    let t = stopped_node().await;
+    let (ca, collectors, other) = (
+        Ca::new("city ca"),
+        Ca::new("collectors ca"),
+        Ca::new("another ca"),
+    );
+    let required = TlsSection {
+        client_ca: Some(file(&t.dir, "collectors-ca.pem", &collectors.pem())),
+        client_auth: ClientAuth::Required,
+        ..node_pair(&t.dir, &ca.issue(&["127.0.0.1"]))
+    };
+    let node = start_tls(&t, required).await;
+    let url = node.grpc_url();
+    let trusting = TlsOptions {
+        ca_cert: Some(file(&t.dir, "ca.pem", &ca.pem())),
+        ..TlsOptions::default()
+    };
+    let presenting = |name: &str, pair: &Pair| TlsOptions {
+        client_cert: Some((
+            file(&t.dir, &format!("{name}.crt"), &pair.cert),
+            file(&t.dir, &format!("{name}.key"), &pair.key),
+        )),
+        ..trusting.clone()
+    };
+
+    // A client certificate of a CA the node does not know, and one of the node's own CA (which
+    // issues servers' certificates here, not collectors'): both refused, each saying why.
+    for (name, issuer) in [("stranger", &other), ("city-client", &ca)] {
+        let tls = presenting(name, &issuer.issue(&["collector.example"]));
+        let error = sdk_status(&url, &tls)
+            .await
+            .expect_err("a client certificate of another CA is refused");
+        let text = one_line(&error);
+        assert!(
+            matches!(
+                error,
+                ClientError::Connect(ConnectError::ClientCertRefused { .. })
+            ),
+            "{name}: {error:?}"
+        );
+        assert_eq!(
+            text,
+            format!(
+                "the node at {url} refused the client certificate: it is not signed by a CA \
+                 the node trusts for clients"
+            )
+        );
+    }
+    // Without one: the node requires it, and the SDK names the flags.
+    let error = sdk_status(&url, &trusting)
+        .await
+        .expect_err("no client certificate is refused");
+    let text = one_line(&error);
+    assert!(
+        matches!(
+            error,
+            ClientError::Connect(ConnectError::ClientCertRequired { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(text.contains("--client-cert"), "{text}");
+    // A collector's certificate is answered, through the same SDK path.
+    let collector = presenting("collector", &collectors.issue(&["collector.example"]));
+    sdk_status(&url, &collector)
+        .await
+        .expect("a certificate of the collectors' CA is answered");
+    stop(node).await;
+}
