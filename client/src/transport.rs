@@ -585,7 +585,10 @@ fn from_alert(url: String, tls: &TlsOptions, alert: AlertDescription) -> Connect
         AlertDescription::UnsupportedCertificate => {
             "it is not a TLS client certificate (its extended key usage)"
         }
-        AlertDescription::AccessDenied => "the node does not admit this client",
+        AlertDescription::AccessDenied => {
+            "the node does not admit this client (a node that lists its collectors admits only \
+             certificates naming one of them)"
+        }
         AlertDescription::BadCertificate
         | AlertDescription::CertificateUnknown
         | AlertDescription::DecryptError => "the node cannot accept it",

@@ -20,6 +20,7 @@ mod replication;
 mod sessions;
 mod single_node;
 mod tls;
+mod tls_sessions;
 mod transparency;
 mod versions;
 mod watch;

@@ -371,8 +371,8 @@ async fn the_sdk_refuses_a_node_whose_certificate_has_expired_and_says_so() {
     // A certificate for this machine's names (127.0.0.1 among them) that ended yesterday; the
     // CA that signed it is valid.
     let (now, day) = (std::time::SystemTime::now(), Duration::from_secs(86_400));
-    let certs = consent_node::devcerts::generate_valid(now - day * 30, now - day)
-        .expect("certificates");
+    let certs =
+        consent_node::devcerts::generate_valid(now - day * 30, now - day).expect("certificates");
     let expired = Pair {
         cert: certs.node_cert.clone(),
         key: certs.node_key.clone(),

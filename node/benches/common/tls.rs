@@ -147,8 +147,15 @@ pub async fn rows(
         phase,
     )
     .await?;
-    let (tls_check, tls_check_lat) =
-        super::run_checks(&tls.channels, &subjects, collector, tls_bearer, false, phase).await?;
+    let (tls_check, tls_check_lat) = super::run_checks(
+        &tls.channels,
+        &subjects,
+        collector,
+        tls_bearer,
+        false,
+        phase,
+    )
+    .await?;
     rows.push(Row {
         name: format!("Check over TLS ({CALLERS} callers, {CONNECTIONS} connections)"),
         value: tls_check,

@@ -259,10 +259,11 @@ impl Handshake {
         let tls = tokio::select! {
             () = closed.cancelled() => return,
             () = done.closed() => return,
-            shaken = tokio::time::timeout_at(deadline, acceptor.accept(io)) => match shaken {
+            shaken = tokio::time::timeout_at(deadline, acceptor.accept(io).into_fallible()) => match shaken {
                 Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
+                Ok(Err((e, io))) => {
                     tracing::debug!(?peer, error = %e, "gRPC connection closed: TLS handshake failed");
+                    linger(io, deadline).await;
                     return;
                 }
                 Err(_) => {
@@ -282,6 +283,29 @@ impl Handshake {
         // Refused only once the server stopped accepting: dropped, the connection closes.
         let _ = done.send(conn).await;
     }
+}
+
+/// How long a connection whose handshake failed is kept half-closed for its client to read
+/// the TLS alert (at most; the deadline of the connection bounds it too).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Closes `io`, whose handshake failed after rustls wrote its alert, so that the client reads
+/// the alert: our side is shut for writing, and what the client still sends (under TLS 1.3 it
+/// believes the handshake done, so it sends its first request at once) is read and dropped
+/// until it closes too, for at most [`LINGER`]. Closed at once, the socket would answer that
+/// request with a reset, and the client's kernel would drop the alert unread: the client
+/// would see "broken pipe" instead of why its certificate was refused.
+async fn linger(mut io: TcpStream, deadline: Instant) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let until = deadline.min(Instant::now() + LINGER);
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout_at(until, async {
+        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 impl<IO> Tracked<IO> {
