@@ -17,50 +17,8 @@ use consent_proto::pb::node_client::NodeClient;
 use consent_tests::eventually;
 use consent_tests::harness::{TestNode, fixture_genesis};
 use consent_tests::http::{request, status as http_status};
+use consent_tests::tls::{Ca, Pair};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
-
-/// A throwaway certificate authority.
-struct Ca {
-    cert: rcgen::Certificate,
-    key: rcgen::KeyPair,
-}
-
-/// A certificate and its private key, PEM.
-struct Pair {
-    cert: String,
-    key: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let key = rcgen::KeyPair::generate().expect("CA key");
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Ca { cert, key }
-    }
-
-    /// A certificate for `names` (DNS names or IP addresses) signed by this CA.
-    fn issue(&self, names: &[&str]) -> Pair {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let params = rcgen::CertificateParams::new(names).expect("params");
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("certificate");
-        Pair {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.cert.pem()
-    }
-}
 
 /// Writes `pair` as the node's certificate and key in `dir` (each through a rename, as a
 /// renewal tool does) and names them in a `[tls]` section.

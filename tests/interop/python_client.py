@@ -11,15 +11,29 @@ lists the development registrar:
      from its cursor; a check without the session is refused (UNAUTHENTICATED),
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
-Usage: python_client.py --node 127.0.0.1:50051 --out GENERATED_DIR
+Usage: python_client.py --node [http://|https://]HOST:PORT --out GENERATED_DIR
+                        [--ca-cert FILE] [--client-cert FILE --client-key FILE]
+
+`host:port` and `http://host:port` talk plain text (a node on loopback). `https://host:port`
+talks TLS: the node's certificate must chain to the CA in --ca-cert (else to one this system
+trusts: the file OpenSSL reads, SSL_CERT_FILE or its default, else the roots grpcio ships) and
+hold the URL's host; to a node that requires client certificates (mutual TLS) it presents
+--client-cert with --client-key. A connection that fails says why in one line and exits 1:
+unknown CA, expired certificate, name mismatch, client certificate required or refused, not TLS,
+nothing listening.
 """
 import argparse
 import os
+import re
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 import blake3
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives import serialization
 
@@ -82,11 +96,241 @@ def entry_id(signed):
     return h(ENTRY_ID, signed.payload, signed.signature)
 
 
+CONNECT_TIMEOUT_S = 30  # how long to wait for a node that refuses connections (still starting)
+CALL_TIMEOUT_S = 10  # how long the first call may take
+
+
+def fail(message):
+    """Stops the client with `message` (one line) on stderr and exit status 1."""
+    raise SystemExit(message)
+
+
+class Node:
+    """Where the node is and how to talk to it, from --node and the TLS options."""
+
+    def __init__(self, args):
+        text = args.node.strip()
+        scheme, sep, rest = text.partition("://")
+        if not sep:
+            scheme, rest = "http", text  # host:port, what <data-dir>/grpc.addr holds
+        scheme, rest = scheme.lower(), rest.rstrip("/")
+        if scheme not in ("http", "https"):
+            fail(f"{text} is not a node URL ({scheme}:// is neither http:// nor https://); "
+                 "use e.g. 127.0.0.1:50051, or https://host:port for TLS")
+        if not rest or "/" in rest:
+            fail(f"{text} is not a node URL (host:port expected); use e.g. 127.0.0.1:50051, or https://host:port for TLS")
+        self.target, self.tls, self.url = rest, scheme == "https", f"{scheme}://{rest}"
+        self.ca_cert, self.client_cert, self.client_key = args.ca_cert, args.client_cert, args.client_key
+        if not self.tls and (self.ca_cert or self.client_cert or self.client_key):
+            fail(f"a CA or client certificate was given for {self.url}, a plaintext URL: "
+                 "use https:// to talk TLS, or drop them")
+        if bool(self.client_cert) != bool(self.client_key):
+            fail("--client-cert and --client-key go together: give both, or neither")
+
+    def host_port(self):
+        """The URL's host (the name the node's certificate must hold) and port (443 if none)."""
+        host, sep, port = self.target.rpartition(":")
+        if not sep or not port.isdigit() or (":" in host and not host.startswith("[")):
+            host, port = self.target, "443"  # no port, or a bare IPv6 address
+        return host.strip("[]"), int(port)
+
+    def trusted(self):
+        """What the node's certificate is checked against, in words."""
+        return f"the CA in {self.ca_cert}" if self.ca_cert else "a CA this system trusts"
+
+    def credentials(self, grpc):
+        """grpcio's TLS credentials, the files read and checked first."""
+        if self.ca_cert:
+            roots = read_file(self.ca_cert, "the CA certificate")
+            try:
+                x509.load_pem_x509_certificates(roots)
+            except ValueError as e:
+                fail(f"the CA certificate {self.ca_cert}: no PEM certificate in it ({e})")
+        else:
+            # This system's roots; without such a file, grpcio's own (root_certificates=None).
+            system = ssl.get_default_verify_paths().cafile
+            roots = read_file(system, "this system's CA certificates") if system else None
+        chain = key = None
+        if self.client_cert:
+            chain = read_file(self.client_cert, "the client certificate")
+            key = read_file(self.client_key, "the client key")
+            try:
+                cert = x509.load_pem_x509_certificate(chain)
+            except ValueError as e:
+                fail(f"the client certificate {self.client_cert}: no PEM certificate in it ({e})")
+            try:
+                private = serialization.load_pem_private_key(key, password=None)
+            except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+                fail(f"the client key {self.client_key}: no unencrypted PEM private key in it ({e})")
+            spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            if cert.public_key().public_bytes(*spki) != private.public_key().public_bytes(*spki):
+                fail(f"the client key {self.client_key} does not belong to the client certificate {self.client_cert}")
+        return grpc.ssl_channel_credentials(root_certificates=roots, private_key=key, certificate_chain=chain)
+
+    def connect(self, grpc, node_pb2, node_pb2_grpc):
+        """A channel to the node, its first call answered; else stops, saying why in one line."""
+        options = [("grpc.max_reconnect_backoff_ms", 1000)]
+        if self.tls:
+            channel = grpc.secure_channel(self.target, self.credentials(grpc), options)
+        else:
+            channel = grpc.insecure_channel(self.target, options)
+        stub = node_pb2_grpc.NodeStub(channel)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        error = None
+        with CoreLog() as log:
+            while True:
+                try:
+                    stub.NodeKey(node_pb2.NodeKeyRequest(), timeout=CALL_TIMEOUT_S)
+                    break
+                except grpc.RpcError as e:
+                    refused = "Connection refused" in (e.details() or "")
+                    if e.code() == grpc.StatusCode.UNAVAILABLE and refused and time.monotonic() < deadline:
+                        time.sleep(0.2)  # the node may be starting: wait for it to listen
+                        continue
+                    error = e
+                    break
+        if error is None:
+            sys.stderr.write(log.text)  # nothing hidden when it worked
+            how = "in plain text"
+            if self.tls:
+                how = "over TLS" + (f", client certificate {self.client_cert}" if self.client_cert else "")
+            print(f"connected to {self.url} {how}")
+            return channel
+        fail(self.why(error.code(), error.details() or "", log.text))
+
+    def why(self, code, details, log):
+        """What a failed first call means, in one line. grpcio gives a status (UNAVAILABLE) and
+        its C core's words: BoringSSL's verification error for the node's certificate, "Hostname
+        Verification Check failed" for a name mismatch; a node refusing the client certificate
+        (TLS 1.3: after the handshake) shows only as "Unwrap failed (TSI_DATA_CORRUPTED)", and
+        the alert it sent is named in the core's log (`log`, captured from stderr)."""
+        url = self.url
+        if "Connection refused" in details:
+            return f"cannot reach the node at {url}: connection refused (is consentd running there?)"
+        if code.name == "DEADLINE_EXCEEDED":
+            return f"the node at {url} did not answer within {CALL_TIMEOUT_S} s"
+        if not self.tls:
+            if "Socket closed" in details or "Connection reset" in details:
+                return (f"the node at {url} closed the connection: if it serves TLS, "
+                        f"use https://{self.target} (with --ca-cert)")
+            return f"cannot reach the node at {url}: {details}"
+        verify = re.search(r"CERTIFICATE_VERIFY_FAILED: ([^:]+)", details)
+        if verify:
+            reason = verify.group(1).strip()
+            if reason in UNKNOWN_CA:
+                return (f"the node at {url} presented a certificate not signed by {self.trusted()}: "
+                        "pass --ca-cert with the CA that signed it")
+            if reason == "certificate has expired":
+                return f"the node at {url} presented an expired certificate: its operator must renew it"
+            if reason == "certificate is not yet valid":
+                return f"the node at {url} presented a certificate that is not valid yet: check this machine's clock"
+            return f"the node at {url} presented a certificate that cannot be trusted: {reason}"
+        if "Hostname Verification Check failed" in details:
+            host, port = self.host_port()
+            names = presented_names(host, port)
+            return (f"the node at {url} presented a certificate for {names or 'other names'}, "
+                    f"not for {host}: connect by a name it holds")
+        if "WRONG_VERSION_NUMBER" in details:
+            return (f"the server at {url} does not speak TLS (its answer is not TLS): "
+                    "if the node serves plain text there, use http://")
+        alert = re.search(r"(?:TLSV1|SSLV3)_ALERT_([A-Z_]+)", details + "\n" + log)
+        if alert:
+            name = alert.group(1)
+            if name == "CERTIFICATE_REQUIRED":
+                return f"the node at {url} requires a client certificate: pass --client-cert and --client-key"
+            if self.client_cert and name in CLIENT_CERT_ALERTS:
+                return f"the node at {url} refused the client certificate {self.client_cert}: {CLIENT_CERT_ALERTS[name]}"
+            return f"TLS with the node at {url} failed: the node ended the handshake ({name.lower()})"
+        if "TSI_DATA_CORRUPTED" in details or "Socket closed" in details:
+            # The node hung up right after the handshake, and the core's log did not say why.
+            if self.client_cert:
+                return (f"the node at {url} closed the connection after the TLS handshake: "
+                        f"it probably refused the client certificate {self.client_cert}")
+            return (f"the node at {url} closed the connection after the TLS handshake: it probably "
+                    "requires a client certificate (pass --client-cert and --client-key)")
+        if "handshake" in details.lower() or "TSI_" in details:
+            return f"TLS with the node at {url} failed: {details}"
+        return f"cannot reach the node at {url}: {details}"
+
+
+# BoringSSL's words for a certificate that does not chain to a trusted CA.
+UNKNOWN_CA = {
+    "unable to get local issuer certificate",
+    "unable to get issuer certificate",
+    "unable to verify the first certificate",
+    "self signed certificate",
+    "self-signed certificate",
+    "self signed certificate in certificate chain",
+    "self-signed certificate in certificate chain",
+    "certificate signature failure",
+}
+
+# The alerts a node sends about the client certificate it was shown, in words.
+CLIENT_CERT_ALERTS = {
+    "UNKNOWN_CA": "it is not signed by a CA the node trusts for clients",
+    "CERTIFICATE_EXPIRED": "it has expired, or is not valid yet",
+    "CERTIFICATE_REVOKED": "it is revoked",
+    "UNSUPPORTED_CERTIFICATE": "it is not a TLS client certificate (its extended key usage)",
+    "ACCESS_DENIED": "the node does not admit this client",
+    "BAD_CERTIFICATE": "the node cannot accept it",
+    "CERTIFICATE_UNKNOWN": "the node cannot accept it",
+    "DECRYPT_ERROR": "the node cannot accept it",
+}
+
+
+def read_file(path, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        fail(f"{what} {path}: cannot read it ({e.strerror})")
+
+
+def presented_names(host, port):
+    """The names in the certificate the node at `host`:`port` presents (fetched again, without
+    checking it), comma-separated; None when it cannot be had."""
+    try:
+        pem = ssl.get_server_certificate((host, port), timeout=5)
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return ", ".join(str(name.value) for name in san) or None
+    except Exception:  # only a detail of a message: without it the message says "other names"
+        return None
+
+
+class CoreLog:
+    """What grpcio's C core writes on stderr (file descriptor 2) while open, kept in `text`: the
+    TLS alert a node sends after the handshake (client certificate required or refused) reaches
+    a call's error only as "Unwrap failed (TSI_DATA_CORRUPTED)", and the core logs its name
+    there. Kept apart, it also leaves the failure to be said in one line."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.file = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.file.fileno(), 2)
+        self.text = ""
+        return self
+
+    def __exit__(self, *exc):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.seek(0)
+        self.text = self.file.read().decode(errors="replace")
+        self.file.close()
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--node", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--node", required=True, help="host:port or http://host:port (plain text), https://host:port (TLS)")
+    ap.add_argument("--out", required=True, help="directory for the generated protobuf/gRPC code")
+    ap.add_argument("--ca-cert", help="PEM file of the CA that signs the node's certificate (default: this system's)")
+    ap.add_argument("--client-cert", help="PEM file of a client certificate, for a node that requires one (mutual TLS)")
+    ap.add_argument("--client-key", help="PEM file of the client certificate's private key")
     args = ap.parse_args()
+    node = Node(args)
     generate(args.out)
 
     import grpc
@@ -100,8 +344,7 @@ def main():
         for name in dir(module):
             setattr(PB, name, getattr(module, name))
 
-    channel = grpc.insecure_channel(args.node)
-    grpc.channel_ready_future(channel).result(timeout=30)
+    channel = node.connect(grpc, node_pb2, node_pb2_grpc)
     ledger = ledger_pb2_grpc.LedgerStub(channel)
     consent = consent_pb2_grpc.ConsentStub(channel)
 

@@ -8,6 +8,7 @@
 //! - [`net`]: several nodes: waiting until they connect or converge, heads, decisions.
 //! - [`rogue`]: a misbehaving libp2p peer that speaks the node's protocols.
 //! - [`single`]: one node with the fixture scene and a citizen.
+//! - [`tls`]: throwaway certificate authorities and certificates (rcgen).
 //! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
 
 pub mod browser;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod net;
 pub mod rogue;
 pub mod single;
+pub mod tls;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
