@@ -290,8 +290,13 @@ pub fn instructions(written: &Written) -> String {
          [tls]\n\
          cert = {cert}\n\
          key = {key}\n\
-         # Ask collectors for a client certificate signed by this CA (mutual TLS).\n\
+         # Ask clients for a certificate signed by this CA (mutual TLS): \"optional\" lets\n\
+         # citizens' wallets connect without one; \"required\" refuses them.\n\
          client_ca = {client_ca}\n\
+         client_auth = \"optional\"\n\
+         # Admit only collectors whose certificate names them (dev-certs --collector col1…;\n\
+         # needs client_auth = \"required\"):\n\
+         # collectors = [\"col1…\"]\n\
          \n\
          Clients:\n\
          \n\
@@ -500,5 +505,13 @@ mod tests {
             assert!(text.contains(line), "{line:?} in:\n{text}");
         }
         assert!(text.contains(&written.dir.join(NODE_KEY).display().to_string()));
+        let section = text
+            .split("In the node's config file:\n\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\nClients").next())
+            .expect("the [tls] lines");
+        let table: toml::Table = toml::from_str(section).expect("TOML");
+        let tls: crate::config::TlsSection = table["tls"].clone().try_into().expect("[tls]");
+        tls.check().expect("the printed lines start a node as they are");
     }
 }
