@@ -128,15 +128,23 @@ async fn authenticate_at(
     collector: FeedId,
     at: Option<(&str, &TlsOptions)>,
 ) -> Result<(String, u64), CollectorError> {
-    let refused =
-        |s: Status| match at.and_then(|(url, tls)| crate::transport::tls_failure(url, tls, &s)) {
+    let refused = async |s: Status| {
+        let failure = match at {
+            Some((url, tls)) => crate::transport::call_failure(url, tls, &s).await,
+            None => None,
+        };
+        match failure {
             Some(failure) => CollectorError::Connect(failure),
             None => CollectorError::Unauthenticated {
                 code: s.code(),
                 message: s.message().to_string(),
             },
-        };
-    let node_key = fetch_node_key(channel.clone()).await.map_err(refused)?;
+        }
+    };
+    let node_key = match fetch_node_key(channel.clone()).await {
+        Ok(key) => key,
+        Err(s) => return Err(refused(s).await),
+    };
     let node_key: [u8; 32] =
         node_key
             .as_ref()
@@ -152,17 +160,21 @@ async fn authenticate_at(
         })?;
     let time_ms = crate::time::now_ms();
     let signature = consent_proto::auth::sign(key, &node_key, &collector, time_ms);
-    let r = ConsentClient::new(channel)
+    let answer = ConsentClient::new(channel)
         .authenticate(pb::AuthenticateRequest {
             collector: Bytes::copy_from_slice(&collector.0),
             node_key: Bytes::copy_from_slice(&node_key.to_bytes()),
             time_ms,
             signature: Bytes::copy_from_slice(&signature),
         })
-        .await
-        .map_err(refused)?
-        .into_inner();
-    Ok((r.token, r.expires_ms))
+        .await;
+    match answer {
+        Ok(r) => {
+            let r = r.into_inner();
+            Ok((r.token, r.expires_ms))
+        }
+        Err(s) => Err(refused(s).await),
+    }
 }
 
 /// A collector's session with one node at a time, failing over to the next of its endpoints

@@ -146,10 +146,10 @@ impl NodeConnection {
         self.channel.clone()
     }
 
-    fn refused(&self, what: &str, status: Status) -> ClientError {
+    async fn refused(&self, what: &str, status: Status) -> ClientError {
         // A node that refuses the client certificate after the handshake (TLS 1.3) says so on
         // the first call.
-        if let Some(failure) = crate::transport::tls_failure(&self.url, &self.tls, &status) {
+        if let Some(failure) = crate::transport::call_failure(&self.url, &self.tls, &status).await {
             return ClientError::Connect(failure);
         }
         if matches!(status.code(), Code::Unavailable | Code::Unknown)
@@ -182,7 +182,7 @@ impl NodeConnection {
             .await
         {
             Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused(what, s)),
+            Err(s) => Err(self.refused(what, s).await),
         }
     }
 
@@ -206,7 +206,7 @@ impl NodeConnection {
                 .into_iter()
                 .map(submit_result)
                 .collect()),
-            Err(s) => Err(self.refused("the batch", s)),
+            Err(s) => Err(self.refused("the batch", s).await),
         }
     }
 
@@ -225,7 +225,7 @@ impl NodeConnection {
         {
             Ok(r) => Ok(Some(r.into_inner())),
             Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(self.refused("the feed head", s)),
+            Err(s) => Err(self.refused("the feed head", s).await),
         }
     }
 
@@ -244,7 +244,7 @@ impl NodeConnection {
                 .and_then(|e| e.entry)
                 .and_then(|s| Entry::from_signed(&s).ok())),
             Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(self.refused("the entry", s)),
+            Err(s) => Err(self.refused("the entry", s).await),
         }
     }
 
@@ -260,7 +260,7 @@ impl NodeConnection {
             let mut stream = match self.ledger.get_feed(request).await {
                 Ok(r) => r.into_inner(),
                 Err(s) if s.code() == Code::NotFound => return Ok(out),
-                Err(s) => return Err(self.refused("the feed", s)),
+                Err(s) => return Err(self.refused("the feed", s).await),
             };
             let before = out.len();
             loop {
@@ -271,7 +271,7 @@ impl NodeConnection {
                         }
                     }
                     Ok(None) => break,
-                    Err(s) => return Err(self.refused("the feed", s)),
+                    Err(s) => return Err(self.refused("the feed", s).await),
                 }
             }
             if out.len() == before
@@ -304,7 +304,7 @@ impl NodeConnection {
             let mut stream = match self.ledger.get_feed(request).await {
                 Ok(r) => r.into_inner(),
                 Err(s) if s.code() == Code::NotFound => return Ok(out),
-                Err(s) => return Err(self.refused("the feed", s)),
+                Err(s) => return Err(self.refused("the feed", s).await),
             };
             let mut got: u32 = 0;
             loop {
@@ -327,7 +327,7 @@ impl NodeConnection {
                         }
                     }
                     Ok(None) => break,
-                    Err(s) => return Err(self.refused("the feed", s)),
+                    Err(s) => return Err(self.refused("the feed", s).await),
                 }
             }
             if got < limit {
@@ -356,7 +356,7 @@ impl NodeConnection {
     ) -> Result<pb::CheckResponse, ClientError> {
         match self.consent.check(request).await {
             Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused("the check", s)),
+            Err(s) => Err(self.refused("the check", s).await),
         }
     }
 
@@ -364,7 +364,7 @@ impl NodeConnection {
     pub async fn status(&mut self) -> Result<pb::StatusResponse, ClientError> {
         match self.status.status(pb::StatusRequest {}).await {
             Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused("status", s)),
+            Err(s) => Err(self.refused("status", s).await),
         }
     }
 }

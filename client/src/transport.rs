@@ -422,6 +422,26 @@ pub fn tls_failure(
     }
 }
 
+/// Why a call on a connection to `url` failed, when TLS is why: what the error says
+/// ([`tls_failure`]) or, when a TLS connection went down under the call without saying why
+/// (CANCELLED, UNAVAILABLE or UNKNOWN), what a fresh handshake with the same settings meets
+/// (the node's alert: see `transport/probe.rs`). `None` for anything else.
+pub async fn call_failure(
+    url: &str,
+    tls: &TlsOptions,
+    status: &tonic::Status,
+) -> Option<ConnectError> {
+    if let Some(failure) = tls_failure(url, tls, status) {
+        return Some(failure);
+    }
+    match status.code() {
+        tonic::Code::Cancelled | tonic::Code::Unavailable | tonic::Code::Unknown => {
+            probe::probe(url, tls).await
+        }
+        _ => None,
+    }
+}
+
 /// Visits `error` and its sources, and the error an `std::io::Error` wraps (its `source()`
 /// skips that one: it returns the wrapped error's own source). At most 32 levels.
 fn each_cause<'a>(
@@ -626,5 +646,6 @@ fn source_chain(e: &dyn StdError) -> String {
     parts.join(": ")
 }
 
+mod probe;
 #[cfg(test)]
 mod tests;

@@ -512,6 +512,7 @@ mod tests {
             .expect("the [tls] lines");
         let table: toml::Table = toml::from_str(section).expect("TOML");
         let tls: crate::config::TlsSection = table["tls"].clone().try_into().expect("[tls]");
-        tls.check().expect("the printed lines start a node as they are");
+        tls.check()
+            .expect("the printed lines start a node as they are");
     }
 }

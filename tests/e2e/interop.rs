@@ -105,7 +105,9 @@ async fn python_client_from_the_docs_works_over_mutual_tls() {
     let mut t = TestNode::start(&interop_genesis()).await;
     t.stop().await;
     let (city, collectors) = (Ca::new("city ca"), Ca::new("collectors ca"));
-    let (cert, key) = city.issue(&["127.0.0.1", "localhost"]).write(&t.dir, "node");
+    let (cert, key) = city
+        .issue(&["127.0.0.1", "localhost"])
+        .write(&t.dir, "node-tls");
     let (client_cert, client_key) = collectors
         .issue(&["collector.example"])
         .write(&t.dir, "collector");
@@ -138,7 +140,10 @@ async fn python_client_from_the_docs_works_over_mutual_tls() {
         client_key.as_os_str(),
     ];
     let (ok, stdout, stderr) = python_client(&python, &mtls).await;
-    assert!(ok, "python client failed over mutual TLS:\n{stdout}\n{stderr}");
+    assert!(
+        ok,
+        "python client failed over mutual TLS:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("over TLS, client certificate"), "{stdout}");
     assert!(stdout.contains("all steps passed"), "{stdout}");
 

@@ -102,7 +102,7 @@ async fn authenticate_is_rate_limited_per_client_address() {
     )
     .await
     .expect("a session from another address");
-    assert_eq!(token.len(), 128);
+    assert_eq!(token.len(), 160);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -261,7 +261,8 @@ async fn listed_collectors_only_complete_the_handshake() {
                     .status(pb::StatusRequest {})
                     .await
                     .expect_err("refused after the handshake");
-                transport::tls_failure(&url(&node), &tls, &status)
+                transport::call_failure(&url(&node), &tls, &status)
+                    .await
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| panic!("{who}: not read as a TLS failure: {status}"))
             }
