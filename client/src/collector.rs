@@ -158,23 +158,55 @@ async fn authenticate_at(
             code: Code::Internal,
             message: "the node's key does not decode".into(),
         })?;
-    let time_ms = crate::time::now_ms();
-    let signature = consent_proto::auth::sign(key, &node_key, &collector, time_ms);
-    let answer = ConsentClient::new(channel)
-        .authenticate(pb::AuthenticateRequest {
-            collector: Bytes::copy_from_slice(&collector.0),
-            node_key: Bytes::copy_from_slice(&node_key.to_bytes()),
-            time_ms,
-            signature: Bytes::copy_from_slice(&signature),
-        })
-        .await;
-    match answer {
-        Ok(r) => {
-            let r = r.into_inner();
-            Ok((r.token, r.expires_ms))
+    // A node takes each signed statement once, and Ed25519 signs the same statement the same
+    // way: two sessions opened in the same millisecond (another task, another process with
+    // this key) would sign the same bytes. The time only moves forward here, and a statement
+    // refused as already used is signed again a millisecond later, once.
+    let mut retried = false;
+    loop {
+        let time_ms = statement_time();
+        let signature = consent_proto::auth::sign(key, &node_key, &collector, time_ms);
+        let answer = ConsentClient::new(channel.clone())
+            .authenticate(pb::AuthenticateRequest {
+                collector: Bytes::copy_from_slice(&collector.0),
+                node_key: Bytes::copy_from_slice(&node_key.to_bytes()),
+                time_ms,
+                signature: Bytes::copy_from_slice(&signature),
+            })
+            .await;
+        match answer {
+            Ok(r) => {
+                let r = r.into_inner();
+                return Ok((r.token, r.expires_ms));
+            }
+            Err(s) if !retried && reason_of(&s) == Some(STATEMENT_REPLAYED) => retried = true,
+            Err(s) => return Err(refused(s).await),
         }
-        Err(s) => Err(refused(s).await),
     }
+}
+
+/// `consent-reason` of a statement a node already took.
+const STATEMENT_REPLAYED: &str = "statement-replayed";
+
+/// The `consent-reason` a refusal carries.
+fn reason_of(status: &Status) -> Option<&str> {
+    status
+        .metadata()
+        .get(consent_proto::reasons::REASON_METADATA_KEY)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The time for a new statement: now, but after every statement this process signed before.
+fn statement_time() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = crate::time::now_ms();
+    let previous = LAST
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(now);
+    now.max(previous + 1)
 }
 
 /// A collector's session with one node at a time, failing over to the next of its endpoints
@@ -286,17 +318,24 @@ impl Collector {
     /// Renews the session if it ends within a minute.
     async fn fresh(&mut self) -> Result<(), CollectorError> {
         if crate::time::now_ms() + RENEW_BEFORE_MS >= self.expires_ms {
-            match authenticate(self.channel.clone(), &self.key, self.me).await {
-                Ok((token, expires_ms)) => {
-                    self.client =
-                        ConsentClient::with_interceptor(self.channel.clone(), Bearer::new(&token)?);
-                    self.expires_ms = expires_ms;
-                }
+            match self.renew().await {
+                Ok(()) => {}
                 Err(CollectorError::Unauthenticated { code, .. })
                     if code == Code::Unavailable && self.fail_over().await => {}
                 Err(e) => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    /// Opens a new session over the connection in use: ahead of the session's end, and once
+    /// after a call was refused UNAUTHENTICATED (the session expired by the node's clock, the
+    /// key rotated, the connection presents another client certificate than the session's, or
+    /// the token is one the node no longer takes, e.g. from before its upgrade).
+    async fn renew(&mut self) -> Result<(), CollectorError> {
+        let (token, expires_ms) = authenticate(self.channel.clone(), &self.key, self.me).await?;
+        self.client = ConsentClient::with_interceptor(self.channel.clone(), Bearer::new(&token)?);
+        self.expires_ms = expires_ms;
         Ok(())
     }
 
@@ -336,6 +375,9 @@ impl Collector {
         self.fresh().await?;
         match self.client.check(request.clone()).await {
             Err(s) if unreachable(&s) && self.fail_over().await => self.client.check(request).await,
+            Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
+                self.client.check(request).await
+            }
             other => other,
         }
         .map(|r| r.into_inner())
@@ -352,6 +394,9 @@ impl Collector {
         let request = pb::CheckBatchRequest { checks };
         match self.client.check_batch(request.clone()).await {
             Err(s) if unreachable(&s) && self.fail_over().await => {
+                self.client.check_batch(request).await
+            }
+            Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
                 self.client.check_batch(request).await
             }
             other => other,
@@ -377,6 +422,9 @@ impl Collector {
         };
         match self.client.watch(request.clone()).await {
             Err(s) if unreachable(&s) && self.fail_over().await => self.client.watch(request).await,
+            Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
+                self.client.watch(request).await
+            }
             other => other,
         }
         .map(|r| r.into_inner())

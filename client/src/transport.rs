@@ -176,7 +176,7 @@ pub enum ConnectError {
     },
     /// An `https://` URL, and the server there does not answer in TLS.
     #[error(
-        "the server at {url} does not speak TLS ({why}): if the node serves plain text there, use http://"
+        "the server at {url} does not speak TLS ({why}): if the node serves plain text there, use http://; a TLS node also closes connections at once when it holds as many as it may (from this address or in all): try again later"
     )]
     NotTls {
         /// The URL given.

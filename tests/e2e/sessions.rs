@@ -62,6 +62,16 @@ async fn authenticate_raw(
         .map(|r| r.into_inner())
 }
 
+/// `node`'s key.
+async fn other_node_key(node: &TestNode) -> [u8; 32] {
+    node.status()
+        .await
+        .node_key
+        .as_ref()
+        .try_into()
+        .expect("32 bytes")
+}
+
 /// What is wrong, collector, node key, time, signature, the code the node answers.
 type BadStatement = (&'static str, FeedId, [u8; 32], u64, Vec<u8>, Code);
 
@@ -138,6 +148,29 @@ async fn sessions_refuse_every_bad_caller_and_collectors_check_only_for_themselv
         authenticate_raw(&node, me, node_key, now, good.clone())
             .await
             .is_ok()
+    );
+    let replayed = authenticate_raw(&node, me, node_key, now, good.clone())
+        .await
+        .expect_err("a statement opens one session");
+    assert_eq!(replayed.code(), Code::Unauthenticated);
+    assert_eq!(
+        replayed
+            .metadata()
+            .get("consent-reason")
+            .and_then(|v| v.to_str().ok()),
+        Some("statement-replayed"),
+        "{replayed:?}"
+    );
+    assert!(
+        authenticate_raw(&other_node, me, other_node_key(&other_node).await, now, {
+            let other_pk =
+                consent_proto::keys::PublicKey::from_bytes(&other_node_key(&other_node).await)
+                    .expect("key");
+            consent_proto::auth::sign(key, &other_pk, &me, now).to_vec()
+        })
+        .await
+        .is_ok(),
+        "statements are per node: one for another node is its own"
     );
     let other_key = other_node
         .status()
@@ -257,4 +290,122 @@ async fn sessions_refuse_every_bad_caller_and_collectors_check_only_for_themselv
         check_with(&node, &format!("Bearer {fresh}"), ask).await,
         Code::Ok
     );
+}
+
+/// A node whose first session ends early (as after its clock jumped, the collector's
+/// certificate was renewed, or its upgrade): the first check is refused with
+/// `session-expired`, anything after answered; it counts the sessions it opened.
+#[derive(Default, Clone)]
+struct EndsFirstSession {
+    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl pb::node_server::Node for EndsFirstSession {
+    async fn status(
+        &self,
+        _: tonic::Request<pb::StatusRequest>,
+    ) -> Result<tonic::Response<pb::StatusResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("status"))
+    }
+
+    async fn node_key(
+        &self,
+        _: tonic::Request<pb::NodeKeyRequest>,
+    ) -> Result<tonic::Response<pb::NodeKeyResponse>, tonic::Status> {
+        Ok(tonic::Response::new(pb::NodeKeyResponse {
+            node_key: Bytes::copy_from_slice(&SecretKey::from_seed(&[9; 32]).public().to_bytes()),
+            ..Default::default()
+        }))
+    }
+
+    async fn answer_times(
+        &self,
+        _: tonic::Request<pb::AnswerTimesRequest>,
+    ) -> Result<tonic::Response<pb::AnswerTimesResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("answer times"))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::consent_server::Consent for EndsFirstSession {
+    async fn authenticate(
+        &self,
+        _: tonic::Request<pb::AuthenticateRequest>,
+    ) -> Result<tonic::Response<pb::AuthenticateResponse>, tonic::Status> {
+        let n = self
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(tonic::Response::new(pb::AuthenticateResponse {
+            token: format!("{n:0160}"),
+            expires_ms: consent_client::time::now_ms() + 15 * 60_000,
+        }))
+    }
+
+    async fn check(
+        &self,
+        request: tonic::Request<pb::CheckRequest>,
+    ) -> Result<tonic::Response<pb::CheckResponse>, tonic::Status> {
+        let first = format!("Bearer {:0160}", 0);
+        if request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(&first)
+        {
+            let mut status = tonic::Status::unauthenticated("session expired: authenticate again");
+            status
+                .metadata_mut()
+                .insert("consent-reason", "session-expired".parse().expect("ascii"));
+            return Err(status);
+        }
+        Ok(tonic::Response::new(pb::CheckResponse::default()))
+    }
+
+    async fn check_batch(
+        &self,
+        _: tonic::Request<pb::CheckBatchRequest>,
+    ) -> Result<tonic::Response<pb::CheckBatchResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("check batch"))
+    }
+
+    type WatchStream = futures::stream::Empty<Result<pb::WatchEvent, tonic::Status>>;
+
+    async fn watch(
+        &self,
+        _: tonic::Request<pb::WatchRequest>,
+    ) -> Result<tonic::Response<Self::WatchStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("watch"))
+    }
+}
+
+/// The SDK's collector authenticates again, once, when a check is refused UNAUTHENTICATED
+/// before its session's time is up by its own clock, and the check is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_opens_a_new_session_when_the_node_ends_one_early() {
+    let node = EndsFirstSession::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(pb::node_server::NodeServer::new(node.clone()))
+            .add_service(pb::consent_server::ConsentServer::new(node.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let me = fixtures::scene(T0).collector;
+    let mut collector = consent_client::collector::Collector::connect(
+        &format!("http://{addr}"),
+        me.key().clone(),
+        me.feed(),
+    )
+    .await
+    .expect("first session");
+    collector
+        .check(FeedId([1; 32]), P::ServiceProvision, C::Location)
+        .await
+        .expect("answered after one new session");
+    assert_eq!(node.sessions.load(std::sync::atomic::Ordering::SeqCst), 2);
+    serving.abort();
 }

@@ -37,12 +37,20 @@ use crate::ledger::Ledger;
 /// Bytes of a token before hex.
 const TOKEN_BYTES: usize = 80;
 
+/// Signed statements remembered, so that each opens at most one session: a statement lives
+/// [`auth::WINDOW_MS`] either side of its time, and collectors authenticate every few minutes,
+/// so this holds every honest statement of a large city; beyond it the least used are forgotten
+/// first (quick_cache's S3-FIFO), and only those could be replayed, within their window.
+const MAX_STATEMENTS: usize = 65_536;
+
 /// Issues and checks session tokens.
 pub(crate) struct Sessions {
     mac_key: zeroize::Zeroizing<[u8; 32]>,
     node_key: PublicKey,
     /// Watch streams open, per collector and in all.
     watchers: Watchers,
+    /// The statements that opened a session (their signatures), with when they go stale.
+    used: quick_cache::sync::Cache<[u8; 64], u64>,
 }
 
 /// An authenticated caller.
@@ -118,6 +126,7 @@ impl Sessions {
             )),
             node_key: node_key.public(),
             watchers: Watchers::default(),
+            used: quick_cache::sync::Cache::new(MAX_STATEMENTS),
         }
     }
 
@@ -210,6 +219,15 @@ impl Sessions {
                     .map_err(|e| error::statement_refused(&e))
             })
             .await?;
+        // One session per statement: a statement copied off the wire or a gateway's memory
+        // within its window opens nothing more (checked once it verified, so that statements
+        // nobody signed never take a place).
+        match self.used.get_value_or_guard_async(&signature).await {
+            Ok(_) => return Err(error::statement_replayed()),
+            Err(guard) => {
+                let _ = guard.insert(time_ms.saturating_add(auth::WINDOW_MS));
+            }
+        }
         let expires_ms = now_ms + TOKEN_TTL_MS;
         let mut token = Vec::with_capacity(TOKEN_BYTES);
         token.extend_from_slice(&collector.0);

@@ -6,8 +6,9 @@
 //! What one caller can hold ([`ConnectionLimits`]): at most `max_total` connections are open on
 //! the node and `max_per_address` from one source address (a [`Source`]: an IPv6 address by its
 //! /48; the operator's trusted reverse proxies count in the total only); a connection over
-//! either is closed as soon as it is accepted (the client sees UNAVAILABLE: gRPC has no way to
-//! say more before HTTP/2 starts). A connection that has not sent the 24-byte HTTP/2 connection
+//! either is closed as soon as it is accepted, before TLS or HTTP/2 start (in plain text the
+//! client sees UNAVAILABLE, over TLS a connection closed during its handshake: there is no way to
+//! say more before either starts). A connection that has not sent the 24-byte HTTP/2 connection
 //! preface within `preface_deadline` of being accepted is closed, so silent connections do not
 //! keep their places.
 //!

@@ -32,6 +32,8 @@ pub const KEY_CHANGED: &str = "key-changed";
 /// `consent-reason` of a token presented over another client certificate than the one its
 /// session was opened over (or none).
 pub(crate) const CERTIFICATE_MISMATCH: &str = "certificate-mismatch";
+/// `consent-reason` of an `Authenticate` whose signed statement already opened a session.
+pub(crate) const STATEMENT_REPLAYED: &str = "statement-replayed";
 /// `consent-reason` of an `Authenticate` whose client certificate names another collector, or
 /// a collector name that cannot be read.
 pub(crate) const CERTIFICATE_COLLECTOR: &str = "certificate-collector";
@@ -326,6 +328,16 @@ pub(crate) fn malformed_token() -> Status {
 /// A token whose MAC is not this node's: UNAUTHENTICATED.
 pub(crate) fn foreign_token() -> Status {
     Status::unauthenticated("session token not issued by this node (tokens are per node)")
+}
+
+/// `Authenticate` with a statement that already opened a session: UNAUTHENTICATED,
+/// [`STATEMENT_REPLAYED`].
+pub(crate) fn statement_replayed() -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        STATEMENT_REPLAYED,
+        "statement-replayed: this signed statement was already used for a session: sign a new one",
+    )
 }
 
 /// A token presented over another client certificate than its session's: UNAUTHENTICATED,

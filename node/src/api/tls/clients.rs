@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use consent_proto::auth::CERT_COLLECTOR_URI;
@@ -26,7 +26,7 @@ use rustls::{
 };
 use x509_parser::extensions::GeneralName;
 
-use super::{TlsError, certificates, provider};
+use super::{TlsError, certificates, parse_certificates, provider};
 
 /// Which client certificates the node accepts.
 #[derive(Debug, Clone)]
@@ -123,14 +123,17 @@ impl Verifier {
                 .collectors
                 .as_ref()
                 .map(|list| list.iter().copied().collect()),
-            webpki: RwLock::new(webpki(clients)?),
+            webpki: RwLock::new(webpki(
+                &clients.ca,
+                certificates("client_ca", &clients.ca)?,
+            )?),
         })
     }
 
-    /// Checks client certificates against the CAs in `clients.ca` as it is now, from the next
-    /// handshake on (connections already open keep theirs).
-    pub(crate) fn set_roots(&self, clients: &ClientCerts) -> Result<(), TlsError> {
-        let fresh = webpki(clients)?;
+    /// Checks client certificates against the CAs in `pem` (the contents of the `client_ca`
+    /// file `path`), from the next handshake on (connections already open keep theirs).
+    pub(crate) fn set_roots(&self, path: &Path, pem: &[u8]) -> Result<(), TlsError> {
+        let fresh = webpki(path, parse_certificates("client_ca", path, pem)?)?;
         *self.webpki.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         Ok(())
     }
@@ -140,14 +143,17 @@ impl Verifier {
     }
 }
 
-/// rustls's WebPKI verifier for the CAs in `clients.ca` (a client without a certificate is let
-/// through here; [`Verifier`] says whether one is required).
-fn webpki(clients: &ClientCerts) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+/// rustls's WebPKI verifier for the CAs `cas`, read from `path` (a client without a
+/// certificate is let through here; [`Verifier`] says whether one is required).
+fn webpki(
+    path: &Path,
+    cas: Vec<CertificateDer<'static>>,
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
     let mut roots = RootCertStore::empty();
-    for ca in certificates("client_ca", &clients.ca)? {
+    for ca in cas {
         roots.add(ca).map_err(|e| TlsError::File {
             what: "client_ca",
-            path: clients.ca.clone(),
+            path: path.to_path_buf(),
             why: format!("a certificate rustls cannot take as a CA: {e}"),
         })?;
     }

@@ -163,21 +163,36 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// TLS 1.3 and 1.2, HTTP/2 by ALPN, the certificate from `resolver`, and client certificates
-/// checked by `clients` (none asked for without it).
+/// HTTP/2 by ALPN, the certificate from `resolver`, and client certificates checked by
+/// `clients` (none asked for without it).
+///
+/// Without client certificates: TLS 1.3 and 1.2, with session resumption (rustls's defaults).
+/// With them: TLS 1.3 only, so that a client's certificate (and the collector it names) never
+/// crosses the network in clear, and no resumption — a resumed session would skip the
+/// certificate check, so a client whose CA left `client_ca`, or whose certificate expired,
+/// could go on resuming; each connection's certificate is checked afresh instead (a full
+/// handshake costs ~1 ms, `docs/benchmarks.md`, and collectors keep their connections).
 fn server_config(
     resolver: Arc<Current>,
     clients: Option<Arc<Verifier>>,
 ) -> Result<ServerConfig, TlsError> {
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let builder = ServerConfig::builder_with_provider(provider());
+    let builder = match clients {
+        None => builder.with_safe_default_protocol_versions(),
+        Some(_) => builder.with_protocol_versions(&[&rustls::version::TLS13]),
+    }
+    .map_err(|e| TlsError::Config(e.to_string()))?;
+    let checks_clients = clients.is_some();
     let builder = match clients {
         None => builder.with_no_client_auth(),
         Some(verifier) => builder.with_client_cert_verifier(verifier),
     };
     let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    if checks_clients {
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(config)
 }
 

@@ -143,15 +143,22 @@ impl Reloader {
     /// certificates of new handshakes with its CAs; a file that cannot be used is logged and the
     /// CAs in use kept.
     pub(super) async fn reload_clients(&mut self, asked: bool) {
-        let (Some(files), Some((verifier, seen))) = (self.files.clients.clone(), &mut self.clients)
+        let (Some(files), Some((verifier, seen))) =
+            (self.files.clients.as_ref(), &mut self.clients)
         else {
             return;
         };
         let (verifier, before) = (Arc::clone(verifier), *seen);
         let path = files.ca.clone();
+        // One read, both compared and parsed: a file rewritten in between cannot leave the
+        // CAs of an older version in use under the newer version's stamp.
         let looked = tokio::task::spawn_blocking(move || {
-            let now = ca_stamp(&path);
-            (asked || now != before).then(|| (now, verifier.set_roots(&files)))
+            let pem = read("client_ca", &path);
+            let now = pem.as_ref().ok().map(|pem| blake3::hash(pem.as_slice()));
+            (asked || now != before).then(|| {
+                let loaded = pem.and_then(|pem| verifier.set_roots(&path, &pem));
+                (now, loaded)
+            })
         })
         .await;
         let (now, loaded) = match looked {

@@ -163,8 +163,14 @@ fn a_certificate_names_at_most_one_collector_by_its_uri() {
         Err(clients::NameError::BadId(_))
     ));
     assert!(named_collector(&CertificateDer::from(vec![0x30, 0x03, 1, 2, 3])).is_err());
-    assert_ne!(Binding::of(Some(&[one.clone()])), Binding::of(Some(&[two])));
-    assert_eq!(Binding::of(Some(&[one.clone()])), Binding::of(Some(&[one])));
+    assert_ne!(
+        Binding::of(Some(std::slice::from_ref(&one))),
+        Binding::of(Some(&[two]))
+    );
+    assert_eq!(
+        Binding::of(Some(std::slice::from_ref(&one))),
+        Binding::of(Some(&[one]))
+    );
     assert_eq!(Binding::of(None), Binding::default());
 }
 
@@ -244,4 +250,66 @@ async fn a_changed_client_ca_file_is_used_and_a_bad_one_keeps_the_last_good_one(
         [false, true],
         "a file that cannot be used keeps the CAs in use"
     );
+}
+
+/// One handshake of `connector` with `tls` (over an in-memory pipe), the client reading one
+/// byte so that it takes the tickets the server sends after the handshake: what kind it was.
+async fn handshake(
+    tls: &ServerTls,
+    connector: &tokio_rustls::TlsConnector,
+) -> rustls::HandshakeKind {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = async {
+        let mut stream = tls.acceptor().accept(server_io).await.expect("server side");
+        stream.write_all(b"x").await.expect("write");
+        stream.flush().await.expect("flush");
+        stream
+    };
+    let client = async {
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut stream = connector
+            .connect(name, client_io)
+            .await
+            .expect("client side");
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.expect("read");
+        stream
+    };
+    let (client, _server) = tokio::join!(client, server);
+    client.get_ref().1.handshake_kind().expect("handshake done")
+}
+
+/// Without client certificates a client resumes its session; with them, every connection is a
+/// full handshake over TLS 1.3, so each one's certificate is checked (a resumed session would
+/// skip the check: a client whose CA left `client_ca` could go on resuming).
+#[tokio::test]
+async fn client_certificates_turn_session_resumption_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = Ca::new("ca");
+    let node = ca.issue(&["localhost"]);
+    let (open, _reloader) = load(files(dir.path(), "open", &node, None)).expect("loads");
+    let connector = testing::client(&ca, None);
+    assert_eq!(
+        handshake(&open, &connector).await,
+        rustls::HandshakeKind::Full
+    );
+    assert_eq!(
+        handshake(&open, &connector).await,
+        rustls::HandshakeKind::Resumed,
+        "the test can see a resumption"
+    );
+
+    let collector = ca.issue(&["collector.example"]);
+    let (checked, _reloader) =
+        load(files(dir.path(), "checked", &node, Some((&ca, true)))).expect("loads");
+    let connector = testing::client(&ca, Some(&collector));
+    for _ in 0..2 {
+        assert_eq!(
+            handshake(&checked, &connector).await,
+            rustls::HandshakeKind::Full
+        );
+    }
+    assert_eq!(checked.config.send_tls13_tickets, 0);
+    assert!(!checked.config.session_storage.can_cache());
 }
