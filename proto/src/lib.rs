@@ -535,44 +535,102 @@
 //! an Ed25519 signature by that key over `"consent-ledger/auth/v1" || node key (32) || collector
 //! feed id (32) || time_ms (8 bytes, big-endian)`, the node key being the answering node's
 //! (`Node.NodeKey`) and `time_ms` within [`auth::WINDOW_MS`] (120,000 ms) of the node's clock,
-//! either way. The answer is a token, 160 hex digits (opaque: it is the node's own MAC; a client
-//! must not parse it), valid [`auth::TOKEN_TTL_MS`] (15 minutes) at that node only, and no longer
-//! once the collector rotates its key. Every other `Consent` call sends it as metadata
-//! `authorization: Bearer <token>`. A frozen collector can still authenticate; its checks answer
-//! `COLLECTOR_FROZEN`. Test vector: `auth`.
+//! either way. Each signed statement opens at most one session at a node: the node remembers the
+//! statements that opened one while their time is within the window (consent-node: at most
+//! 65,536; beyond that the oldest are forgotten) and refuses one presented again
+//! (`statement-replayed`), so sign a new statement, with a later `time_ms`, for every
+//! `Authenticate`. The answer is a token, 160 hex digits (opaque: it is the node's own MAC; a
+//! client must not parse it), valid [`auth::TOKEN_TTL_MS`] (15 minutes) at that node only, and no
+//! longer once the collector rotates its key. Every other `Consent` call sends it as metadata
+//! `authorization: Bearer <token>`: exactly `Bearer`, one space and the token (the scheme is
+//! case-sensitive here; send one `authorization` entry). `expires_ms` is by the node's clock,
+//! which may differ from the collector's by up to the statement window: renew a minute or more
+//! early, and in any case authenticate again on UNAUTHENTICATED. A frozen collector can still
+//! authenticate; its checks answer `COLLECTOR_FROZEN`. Test vector: `auth`.
 //!
-//! **Client certificates.** Over TLS with client certificates (`[tls] client_ca`), a session is
-//! bound to the client certificate `Authenticate` was called over, or to none: a call presenting
-//! the token over a connection with another certificate, or without one when it had one (or the
-//! reverse), is refused UNAUTHENTICATED with `consent-reason: certificate-mismatch`;
-//! authenticate again over the new connection. A client certificate may name its collector by one
-//! URI subject alternative name [`auth::CERT_COLLECTOR_URI`] followed by the collector's text id
-//! (`urn:consent-ledger:collector:col1…`); `Authenticate` over it for another collector, or over a
-//! certificate naming two collectors or a malformed id, is refused PERMISSION_DENIED with
-//! `consent-reason: certificate-collector`. A node whose operator lists collectors (`[tls]
-//! collectors`) completes the TLS handshake only with certificates naming one of them (the
-//! client sees the TLS alert `access_denied`).
+//! **Client certificates.** When a node asks for client certificates (consent-node: `[tls]
+//! client_ca`), it speaks TLS 1.3 only and resumes no TLS session, so every connection's
+//! certificate is checked at its own handshake. A session is bound to the client certificate its
+//! `Authenticate` call was made over: the end-entity certificate exactly as presented (its DER
+//! bytes; intermediates do not count), or "no certificate". Any later connection to the same node
+//! that presents that same certificate (or, for an unbound session, none) may use the token:
+//! reconnecting, a second channel and a restart of the node (tokens are checked with a key
+//! derived from the node key) all keep the session. A call over a connection that presents
+//! another certificate, or none when the session has one, or one when it has none, is refused
+//! UNAUTHENTICATED with `consent-reason: certificate-mismatch`: authenticate again over that
+//! connection. A renewed client certificate is another certificate, even with the same key and
+//! names. Over TLS without client certificates, or when a proxy terminates TLS, sessions are
+//! bound to no certificate and a token is a plain bearer credential.
+//!
+//! **Collectors named by certificates.** A client certificate names its collector by a subject
+//! alternative name of type URI (GeneralName `uniformResourceIdentifier`) whose value is the ASCII
+//! string [`auth::CERT_COLLECTOR_URI`] (`urn:consent-ledger:collector:`, exactly so, in lower
+//! case: another case is not a collector name) followed by the collector's feed id in its text
+//! form (`col1…`, as `consent collector init` prints it). Only the end-entity certificate counts,
+//! and at most one such URI; other names (DNS, e-mail, other URIs, the subject CN) are ignored. A
+//! certificate without such a URI names no collector. `Authenticate` over a certificate that names
+//! another collector, or more than one (two such URIs, even with the same id), or a malformed id,
+//! or that cannot be parsed, is refused PERMISSION_DENIED with `consent-reason:
+//! certificate-collector`. A node whose operator lists collectors (consent-node: `[tls]
+//! collectors`) completes the TLS handshake only with certificates naming one of them.
+//!
+//! **TLS refusals.** A node refuses a connection at the handshake with a TLS alert:
+//!
+//! | alert | why |
+//! |---|---|
+//! | `certificate_required` | the node requires a client certificate and none was presented |
+//! | `unknown_ca` | the client certificate does not chain to the node's client CAs |
+//! | `certificate_expired` | it is expired, or not yet valid, by the node's clock |
+//! | `unsupported_certificate` | its extended key usage lacks `clientAuth` |
+//! | `bad_certificate`, `decode_error`, `decrypt_error`, `certificate_unknown` | it is malformed, or a signature does not verify |
+//! | `access_denied` | the node lists the collectors it admits, and the certificate names none of them (or none at all, two, or a malformed id) |
+//! | `no_application_protocol` | the client offered ALPN without `h2` |
+//! | `protocol_version`, `handshake_failure` | no TLS version in common (TLS 1.3 only when the node asks for client certificates, else 1.3 or 1.2), or no cipher suite |
+//!
+//! A client certificate is judged after the client has finished its side of the TLS 1.3
+//! handshake: the client's handshake succeeds, and the alert arrives on its first read, typically
+//! as its first call fails (many gRPC libraries then report UNAVAILABLE, CANCELLED or UNKNOWN). The
+//! node keeps such a connection half-closed for at most 1 s so that the alert can be read. To name
+//! the cause, read the alert from the TLS layer, or make one fresh handshake and read before
+//! sending anything (the Rust SDK does this). The other alerts end the handshake itself.
 //!
 //! `Authenticate` refuses, in the order it checks:
 //!
-//! | code | when | message |
-//! |---|---|---|
-//! | RESOURCE_EXHAUSTED | over the per-address rate (see *Limits*) | starts `too-many-authentications` |
-//! | INVALID_ARGUMENT | `collector` not 32 bytes | `collector must be 32 bytes, got N` |
-//! | UNAUTHENTICATED | `node_key` is not this node's | `the statement names another node's key: sign for this node's key (Node.Status node_key)` |
-//! | INVALID_ARGUMENT | `signature` not 64 bytes | `signature: 64 bytes expected, got N` |
-//! | UNAUTHENTICATED | `time_ms` more than 120,000 ms from the node's clock | `the statement's time T is more than 120000 ms from the node's clock N: check the collector's clock` |
-//! | UNAUTHENTICATED | the node knows no such feed | `this node knows no feed col1…; submit the collector's inception first` |
-//! | PERMISSION_DENIED | the feed is not a collector's | `only collectors authenticate; this feed is not a collector's` |
-//! | UNAUTHENTICATED | the signature does not verify under the collector's current key | `the signature does not verify under the collector's current key` |
+//! | code | when | message | `consent-reason` |
+//! |---|---|---|---|
+//! | RESOURCE_EXHAUSTED | over the per-address rate (see *Limits*) | starts `too-many-authentications` | `too-many-authentications` |
+//! | INVALID_ARGUMENT | `collector` not 32 bytes | `collector must be 32 bytes, got N` | — |
+//! | UNAUTHENTICATED | `node_key` is not this node's | `the statement names another node's key: sign for this node's key (Node.Status node_key)` | — |
+//! | PERMISSION_DENIED | the connection's client certificate names another collector, names more than one, names a malformed id, or cannot be parsed | starts `certificate-collector: ` | `certificate-collector` |
+//! | INVALID_ARGUMENT | `signature` not 64 bytes | `signature: 64 bytes expected, got N` | — |
+//! | UNAUTHENTICATED | `time_ms` more than 120,000 ms from the node's clock | `the statement's time T is more than 120000 ms from the node's clock N: check the collector's clock` | — |
+//! | UNAUTHENTICATED | the node knows no such feed | `this node knows no feed col1…; submit the collector's inception first` | — |
+//! | PERMISSION_DENIED | the feed is not a collector's | `only collectors authenticate; this feed is not a collector's` | — |
+//! | UNAUTHENTICATED | the signature does not verify under the collector's current key | `the signature does not verify under the collector's current key` | — |
+//! | UNAUTHENTICATED | the statement already opened a session at this node | starts `statement-replayed: this signed statement was already used for a session: sign a new one` | `statement-replayed` |
 //!
-//! A call that needs a session is refused UNAUTHENTICATED without `authorization`
-//! (`no session: call Consent.Authenticate and send …`), with a value that is not `Bearer
-//! <token>`, with a token that is not 160 hex digits (`malformed session token`) or that another
-//! node issued (`session token not issued by this node (tokens are per node)`), and, with trailing
-//! metadata `consent-reason`, when the session expired (`session-expired`) or the collector's key
-//! changed since it began (`key-changed`): authenticate again. A `Watch` stream ends the same way
-//! when its session does. A check about another collector is PERMISSION_DENIED.
+//! A call that needs a session (`Check`, `CheckBatch`, `Watch` when it opens) is refused, in this
+//! order:
+//!
+//! | code | when | message | `consent-reason` |
+//! |---|---|---|---|
+//! | UNAUTHENTICATED | no `authorization` metadata | `` no session: call Consent.Authenticate and send `authorization: Bearer <token>` `` | — |
+//! | UNAUTHENTICATED | not ASCII, or not `Bearer ` (capital B, one space) followed by the token | `` authorization must be `Bearer <token>` `` | — |
+//! | UNAUTHENTICATED | the token is not 160 hex digits (tokens of releases before client certificates had 128) | `malformed session token` | — |
+//! | UNAUTHENTICATED | another node issued it (or this node under another node key) | `session token not issued by this node (tokens are per node)` | — |
+//! | UNAUTHENTICATED | it expired (`expires_ms` ≤ the node's clock) | `session expired: authenticate again` | `session-expired` |
+//! | UNAUTHENTICATED | the connection presents another client certificate than the session's, or none, or one where it had none | starts `certificate-mismatch: ` | `certificate-mismatch` |
+//! | UNAUTHENTICATED | the collector's key changed since the session began | `the collector's key changed since this session began: authenticate again` | `key-changed` |
+//! | PERMISSION_DENIED | a check names another collector (in a batch: `check <i>: ` first, and the whole batch is refused) | `a collector checks only for itself: this check names another collector` | — |
+//!
+//! On any UNAUTHENTICATED, authenticate again (over the connection you will use) and retry once;
+//! `consent-reason` only says why. Match on it, not on messages. A refusal before any response
+//! message is a gRPC "Trailers-Only" response: libraries expose its metadata as trailing metadata
+//! (grpcio `e.trailing_metadata()`, grpc-go `grpc.Trailer`, grpc-java
+//! `Status.trailersFromThrowable`). A `Watch` stream already open ends, with UNAUTHENTICATED, only
+//! when its session expires (`session-expired`) or the collector's key changes (`key-changed`):
+//! its connection's certificate cannot change, and reloading the node's certificate or client CAs
+//! does not end it.
 //!
 //! ## Test vectors
 //! `proto/vectors/vectors.json` holds vectors for this specification, generated from fixed seeds
@@ -618,8 +676,8 @@
 //!
 //! | resource | limit (consent-node's defaults) | over it |
 //! |---|---|---|
-//! | gRPC connections | 4,096 open on a node, 64 per client address (configurable) | closed at once, before HTTP/2 starts (the client sees `UNAVAILABLE`) |
-//! | a new connection's HTTP/2 preface | within 10 s of connecting | the connection is closed |
+//! | gRPC connections | 4,096 open on a node, 64 per client address (configurable) | closed at once, before TLS or HTTP/2 start (over TLS the client sees the connection closed during its handshake; in plain text, `UNAVAILABLE`) |
+//! | a new connection's TLS handshake (over TLS) and HTTP/2 preface | within 10 s of connecting, both together | the connection is closed |
 //! | HTTP/2 streams per connection | 512 (twice the calls in flight; `SETTINGS_MAX_CONCURRENT_STREAMS`) | the client waits for one to close (HTTP/2) |
 //! | calls in flight per connection | 256 (configurable) | the next waits its turn |
 //! | a unary call's time | 30 s (configurable) | `CANCELLED` |
