@@ -262,9 +262,18 @@ impl Task {
             let offence_score = self.discipline.score(peer, now);
             let gossip = &mut self.swarm.behaviour_mut().gossipsub;
             gossip.set_application_score(peer, -offence_score);
-            if gossip.peer_score(peer).is_some_and(|s| s < GRAYLIST_SCORE) {
+            if let Some(score) = gossip.peer_score(peer).filter(|s| *s < GRAYLIST_SCORE) {
                 // Graylisted: gossipsub ignores it from now on (so its score stops falling).
-                tracing::warn!(%peer, "gossipsub score too low; banning");
+                // The parts are logged: the node's own offence score enters as the
+                // application score, the rest is gossipsub's (invalid messages, protocol
+                // slips).
+                tracing::warn!(
+                    %peer,
+                    score,
+                    offence_score,
+                    gossip_part = score + offence_score,
+                    "gossipsub score too low; banning"
+                );
                 self.discipline.ban(*peer, now);
                 self.swarm.behaviour_mut().ban(*peer);
             }
@@ -479,11 +488,11 @@ impl Task {
 
     /// Records an offence; bans the peer when it has done enough.
     pub(super) fn offend(&mut self, peer: PeerId, offence: Offence) {
-        tracing::debug!(%peer, offence = offence.name(), "peer offence");
         let now = Instant::now();
         if self.discipline.is_banned(&peer, now) {
             return;
         }
+        tracing::info!(%peer, offence = offence.name(), "peer offence");
         let sentence = self.discipline.offend(peer, offence, now);
         let graylisted = self
             .swarm

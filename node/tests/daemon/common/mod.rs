@@ -165,7 +165,7 @@ pub fn start(dir: &Path, genesis: &Path, launch: &Launch) -> (Daemon, String) {
         "--grpc-listen",
         "127.0.0.1:0",
         "--log-level",
-        "warn",
+        "warn,consent_node::p2p::task=info",
         "--genesis",
     ])
     .arg(genesis)
