@@ -11,6 +11,8 @@
 //! - [`body`]: the domain form of every entry body, with its structural checks.
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
 //! - [`decide`]: the decision rule for consent checks (pure).
+//! - [`scope`]: zones, sensors, time windows and forms of policies and grants, the context of a
+//!   check, and the rule that judges it; [`h3`]: H3 cell indexes by integer rules alone.
 //! - [`receipt`]: node-signed receipts.
 //! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
 //! - [`envelope`]: the unsigned `SignedEntry` envelope, checked as bytes (no unknown fields).
@@ -417,7 +419,7 @@
 //! 10,000 (RESOURCE_EXHAUSTED), an id or feed that is not 32 bytes (INVALID_ARGUMENT), and the
 //! limits on callers (RESOURCE_EXHAUSTED with their own `consent-reason`, see *Limits*).
 //!
-//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30), which `Node.Status`
+//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30; 2: 1 to 34), which `Node.Status`
 //! reports: values are never renumbered or reused, and a new reason is added with a new number
 //! and raises the version. A client treats a value it does not know as "rejected, reason
 //! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
@@ -656,6 +658,7 @@ pub mod envelope;
 pub mod evidence;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod h3;
 pub mod ids;
 pub mod keys;
 pub mod limits;
@@ -665,6 +668,7 @@ pub mod note;
 pub mod pb;
 pub mod reasons;
 pub mod receipt;
+pub mod scope;
 pub mod sig;
 pub mod validate;
 pub mod vocab;
@@ -690,4 +694,6 @@ pub mod domain {
     pub const DECISION_SIGNATURE: &[u8] = b"consent-ledger/decision/v1";
     /// Prefix of a collector's authentication statement.
     pub const AUTH: &[u8] = b"consent-ledger/auth/v1";
+    /// Prefix of the context digest of a decision receipt ([`crate::scope::context_digest`]).
+    pub const CONTEXT: &[u8] = b"consent-ledger/context/v1";
 }

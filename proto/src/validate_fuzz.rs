@@ -24,10 +24,10 @@ proptest! {
         let wire = match body {
             0 => pb::entry_payload::Body::Inception(pb::Inception { role: ints.first().copied().unwrap_or(1), signing_key: b(&ids), next_key_digest: b(&ids) }),
             1 => pb::entry_payload::Body::Rotation(pb::Rotation { signing_key: b(&key("alice/1").public().to_bytes()), next_key_digest: b(&ids) }),
-            2 => pb::entry_payload::Body::Policy(pb::Policy { version: n, name: text.clone(), purposes: ints.clone(), categories: ints.clone(), retention_days: n, recipients: vec![text.clone()], jurisdiction: text.clone(), document_digest: b(&ids), document_url: text.clone(), contact: text.clone() }),
+            2 => pb::entry_payload::Body::Policy(pb::Policy { version: n, name: text.clone(), purposes: ints.clone(), categories: ints.clone(), retention_days: n, recipients: vec![text.clone()], jurisdiction: text.clone(), document_digest: b(&ids), document_url: text.clone(), contact: text.clone(), scope: None }),
             3 => pb::entry_payload::Body::Accreditation(pb::Accreditation { collector: b(&ids), valid_until: u64::from(n) }),
             4 => pb::entry_payload::Body::Suspension(pb::Suspension { collector: b(&w.scene.collector.feed().0), reason: text.clone() }),
-            5 => pb::entry_payload::Body::Grant(pb::Grant { collector: b(&w.scene.collector.feed().0), policy: b(&w.scene.policy.0), purposes: ints.clone(), categories: ints.clone(), retention_days: n, valid_from: u64::from(n), valid_until: time }),
+            5 => pb::entry_payload::Body::Grant(pb::Grant { collector: b(&w.scene.collector.feed().0), policy: b(&w.scene.policy.0), purposes: ints.clone(), categories: ints.clone(), retention_days: n, valid_from: u64::from(n), valid_until: time, scope: None }),
             6 => pb::entry_payload::Body::Revoke(pb::Revoke { grant: b(&ids), erase: n % 2 == 0 }),
             7 => pb::entry_payload::Body::Request(pb::Request { collector: b(&ids), kind: ints.first().copied().unwrap_or(0), details_digest: b(&ids[..(n % 33) as usize]) }),
             _ => pb::entry_payload::Body::Ack(pb::Ack { request: b(&ids), outcome: ints.first().copied().unwrap_or(0), reason: text.clone() }),

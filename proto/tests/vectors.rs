@@ -31,6 +31,7 @@ use consent_proto::merkle::{self, Tree};
 use consent_proto::note::{Checkpoint, SignedNote, key_id};
 use consent_proto::pb;
 use consent_proto::pb::entry_payload::Body as WireBody;
+use consent_proto::scope::Context;
 use consent_proto::validate::Verdict;
 use consent_proto::vocab::{DataCategory, Purpose, RequestKind, Role};
 use consent_proto::{auth, dev, domain, evidence, receipt};
@@ -243,6 +244,7 @@ fn scenario() -> Scenario {
                 document_digest: digest("vectors/policy document"),
                 document_url: "https://lab.example/privacy".into(),
                 contact: "dpo@lab.example".into(),
+                scope: None,
             }),
         ),
     );
@@ -276,6 +278,7 @@ fn scenario() -> Scenario {
                 retention_days: 30,
                 valid_from: T,
                 valid_until: Some(T + 30 * DAY),
+                scope: None,
             }),
         ),
     );
@@ -1158,6 +1161,7 @@ fn decision_receipt(s: &Scenario, d: &Decided) -> (pb::DecisionReceipt, SignedNo
         purpose: Purpose::Research,
         category: DataCategory::Mobility,
         at_ms,
+        context: Context::NONE,
     });
     let (head_seq, head) = outcome.subject_head.expect("the subject is known");
     let payload = pb::DecisionPayload {
@@ -1835,6 +1839,7 @@ fn every_vector_in_the_file_verifies() {
             purpose: question.purpose(),
             category: question.category(),
             at_ms: verified.at_ms,
+            context: Context::from_wire(question.context.as_ref()).expect("a valid context"),
         });
         assert_eq!(outcome.decision, p.decision(), "{name}");
         assert_eq!(outcome.reason, p.reason(), "{name}");

@@ -7,6 +7,7 @@ use crate::fixtures::*;
 use crate::ids::EntryId;
 use crate::memory::MemoryLedger;
 use crate::pb::{Decision, Reason};
+use crate::scope::Context;
 use crate::validate::Verdict;
 use crate::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
 use std::collections::HashSet;
@@ -73,6 +74,7 @@ impl World {
             purpose,
             category,
             at_ms,
+            context: Context::NONE,
         };
         let o = self.ledger.check(&q);
         (o.decision, o.reason, o.grant)
@@ -269,6 +271,7 @@ fn unknown_subject_and_unknown_collector() {
         purpose: P::ServiceProvision,
         category: C::Location,
         at_ms: NOW,
+        context: Context::NONE,
     };
     let o = w.ledger.check(&q);
     assert_eq!(
@@ -346,6 +349,7 @@ fn frozen_collector_and_frozen_registrar_deny() {
         valid_from: 0,
         valid_until: None,
         revoked: false,
+        scope: None,
     }];
     let acc = |frozen| {
         vec![AccreditationFacts::Accredited {
@@ -361,6 +365,7 @@ fn frozen_collector_and_frozen_registrar_deny() {
         purpose: P::Research,
         category: C::Location,
         at_ms: NOW,
+        context: Context::NONE,
     };
     let run = |s: &crate::validate::FeedState,
                c: &crate::validate::FeedState,
@@ -430,6 +435,7 @@ fn only_the_newest_grants_considered_are_read() {
         valid_from: 0,
         valid_until: None,
         revoked: false,
+        scope: None,
     };
     let q = |purpose| Query {
         subject: crate::ids::FeedId([1; 32]),
@@ -437,6 +443,7 @@ fn only_the_newest_grants_considered_are_read() {
         purpose,
         category: C::Location,
         at_ms: NOW,
+        context: Context::NONE,
     };
     // Seq 1 grants service provision; every later grant, research only.
     let newest = GRANTS_CONSIDERED as u64 + 1;
@@ -447,7 +454,12 @@ fn only_the_newest_grants_considered_are_read() {
     let service = decide_grants(&q(P::ServiceProvision), &grants, None);
     assert_eq!(
         service,
-        (Decision::Deny, Reason::PurposeNotCovered, Some(id(newest)))
+        (
+            Decision::Deny,
+            Reason::PurposeNotCovered,
+            Some(id(newest)),
+            None
+        )
     );
     grants.reverse();
     assert_eq!(
@@ -456,13 +468,13 @@ fn only_the_newest_grants_considered_are_read() {
     );
     assert_eq!(
         decide_grants(&q(P::Research), &grants, None),
-        (Decision::Allow, Reason::Granted, Some(id(newest)))
+        (Decision::Allow, Reason::Granted, Some(id(newest)), None)
     );
     // At the limit, every grant is read.
     grants.retain(|g| g.seq != newest);
     assert_eq!(
         decide_grants(&q(P::ServiceProvision), &grants, None),
-        (Decision::Allow, Reason::Granted, Some(id(1)))
+        (Decision::Allow, Reason::Granted, Some(id(1)), None)
     );
 }
 
