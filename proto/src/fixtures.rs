@@ -409,3 +409,90 @@ pub fn scoped_grant(
         scope: (!scope.is_empty()).then_some(scope),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// The wharf's and the street's polygons, (lat, lng) in degrees.
+    const WHARF: [(f64, f64); 4] = [
+        (52.09190, 5.11935),
+        (52.09196, 5.11975),
+        (52.09050, 5.12060),
+        (52.09043, 5.12020),
+    ];
+    const STREET: [(f64, f64); 4] = [
+        (52.09360, 5.11700),
+        (52.09380, 5.11810),
+        (52.09030, 5.12040),
+        (52.09010, 5.11930),
+    ];
+
+    fn h3o_cell(raw: u64) -> h3o::CellIndex {
+        match h3o::CellIndex::try_from(raw) {
+            Ok(c) => c,
+            Err(e) => panic!("{raw:x}: {e}"),
+        }
+    }
+
+    fn cell_at(lat: f64, lng: f64, res: u8) -> u64 {
+        let point = h3o::LatLng::new(lat, lng).expect("a point");
+        let res = h3o::Resolution::try_from(res).expect("a resolution");
+        u64::from(point.to_cell(res))
+    }
+
+    /// Whether the centre of `raw` lies in `polygon` (ray casting on degrees).
+    fn centre_inside(polygon: &[(f64, f64)], raw: u64) -> bool {
+        let centre = h3o::LatLng::from(h3o_cell(raw));
+        let (y, x) = (centre.lat(), centre.lng());
+        let mut inside = false;
+        let mut j = polygon.len() - 1;
+        for (i, &(yi, xi)) in polygon.iter().enumerate() {
+            let (yj, xj) = polygon[j];
+            if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+                inside = !inside;
+            }
+            j = i;
+        }
+        inside
+    }
+
+    /// `cells` are exactly the resolution-`res` cells whose centres lie in `polygon`: each is
+    /// inside, and each neighbour not listed is outside. Ascending, of that resolution.
+    fn exactly_the_cells_of(polygon: &[(f64, f64)], res: u8, cells: &[u64]) {
+        assert!(cells.windows(2).all(|w| w[0] < w[1]), "ascending");
+        let set: HashSet<u64> = cells.iter().copied().collect();
+        for raw in cells {
+            assert_eq!(Cell::new(*raw).map(Cell::resolution), Some(res), "{raw:x}");
+            assert!(centre_inside(polygon, *raw), "{raw:x} is inside");
+            let ring: Vec<h3o::CellIndex> = h3o_cell(*raw).grid_disk(1);
+            for n in ring.into_iter().map(u64::from) {
+                assert!(
+                    set.contains(&n) || !centre_inside(polygon, n),
+                    "{n:x} is inside too"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_street_cells_are_the_cells_of_their_polygons_by_h3o() {
+        exactly_the_cells_of(&WHARF, 12, &WHARF_CELLS);
+        exactly_the_cells_of(&STREET, 11, &STREET_CELLS);
+        assert_eq!(cell_at(52.09120, 5.11998, 13), IN_WHARF);
+        assert_eq!(cell_at(52.09300, 5.11780, 12), IN_STREET);
+        assert_eq!(cell_at(52.09070, 5.12250, 12), OUTSIDE_STREET);
+        let scope = street_scope();
+        let zone = |raw| scope.zones.iter().filter(|z| z.contains(cell(raw))).count();
+        assert_eq!(
+            (zone(IN_WHARF), zone(IN_STREET), zone(OUTSIDE_STREET)),
+            (1, 1, 0)
+        );
+    }
+
+    fn cell(raw: u64) -> Cell {
+        Cell::new(raw).expect("a cell")
+    }
+}
