@@ -265,10 +265,11 @@ impl DecisionCache {
             purpose,
             category,
             at_ms,
+            context: consent_proto::scope::Context::NONE,
         };
-        let (decision, reason, grant) = match facts.subjects.get(&subject) {
+        let (decision, reason, grant, _required_form) = match facts.subjects.get(&subject) {
             Some(s) => decide::decide_grants(&query, &s.grants, s.opt_out_seq),
-            None => (Decision::Deny, Reason::NoGrant, None),
+            None => (Decision::Deny, Reason::NoGrant, None, None),
         };
         Ok(Cached {
             decision,
@@ -460,6 +461,7 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), &'sta
                     valid_from: g.valid_from,
                     valid_until: g.valid_until,
                     revoked: false,
+                    scope: None,
                 });
             }
         }

@@ -25,5 +25,6 @@ pub mod node;
 pub mod policy_file;
 pub mod quorum;
 pub mod time;
+pub mod transforms;
 pub mod transport;
 pub mod wallet;

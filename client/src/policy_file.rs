@@ -128,6 +128,7 @@ pub fn load(path: &Path, version: u32) -> anyhow::Result<Body> {
         document_digest: digest,
         document_url: file.document_url,
         contact: file.contact,
+        scope: None,
     });
     // The same structural checks a node applies.
     Body::from_wire(&body.to_wire())

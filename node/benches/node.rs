@@ -634,6 +634,7 @@ impl pb::consent_server::Consent for EmptyConsent {
             peer_contact_ms: 1_764_000_000_000,
             receipt: None,
             when: pb::QuestionTime::Current as i32,
+            required_form: 0,
         }))
     }
     async fn check_batch(

@@ -6,6 +6,7 @@ use crate::keys::PublicKey;
 use crate::limits::*;
 use crate::pb;
 use crate::pb::entry_payload::Body as WireBody;
+use crate::scope::{GrantScope, PolicyScope};
 use crate::validate::Rejection;
 use crate::vocab::{AckOutcome, CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
 
@@ -52,6 +53,9 @@ pub struct Policy {
     pub document_url: String,
     /// DPO contact.
     pub contact: String,
+    /// Where, with which sensors, when and in which forms it collects; `None`: no scope (the
+    /// entry encodes as it did before scopes existed).
+    pub scope: Option<PolicyScope>,
 }
 
 /// A registrar vouches for a collector.
@@ -89,6 +93,8 @@ pub struct Grant {
     pub valid_from: u64,
     /// Unix ms until (exclusive); `None`: until revoked.
     pub valid_until: Option<u64>,
+    /// How it narrows the policy's scope; `None`: it narrows nothing (the whole policy).
+    pub scope: Option<GrantScope>,
 }
 
 /// Withdraws a grant.
@@ -225,7 +231,8 @@ fn key(field: &'static str, bytes: &[u8]) -> Result<PublicKey, Rejection> {
     PublicKey::from_slice(bytes).map_err(|_| bad(field, "not a usable Ed25519 public key"))
 }
 
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, Rejection> {
+/// A text field: 1..=`max` bytes, no control characters, no white space at either end.
+pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<String, Rejection> {
     if value.is_empty() {
         return Err(bad(field, "must not be empty"));
     }
@@ -310,10 +317,12 @@ fn policy_from_wire(b: &pb::Policy) -> Result<Policy, Rejection> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(bad("policy.document_url", "must be an http(s) URL"));
     }
+    let name = text("policy.name", &b.name, MAX_NAME_BYTES)?;
+    let purpose_set = purposes("policy.purposes", &b.purposes)?;
     Ok(Policy {
         version: b.version,
-        name: text("policy.name", &b.name, MAX_NAME_BYTES)?,
-        purposes: purposes("policy.purposes", &b.purposes)?,
+        name,
+        purposes: purpose_set,
         categories: categories("policy.categories", &b.categories)?,
         retention_days: retention("policy.retention_days", b.retention_days)?,
         recipients,
@@ -325,6 +334,11 @@ fn policy_from_wire(b: &pb::Policy) -> Result<Policy, Rejection> {
         document_digest: Digest(id32("policy.document_digest", &b.document_digest)?),
         document_url: url,
         contact: text("policy.contact", &b.contact, MAX_CONTACT_BYTES)?,
+        scope: b
+            .scope
+            .as_ref()
+            .map(|s| PolicyScope::from_wire(s, purpose_set))
+            .transpose()?,
     })
 }
 
@@ -340,14 +354,22 @@ fn grant_from_wire(b: &pb::Grant) -> Result<Grant, Rejection> {
         }
         t => Some(t),
     };
+    let collector = FeedId(id32("grant.collector", &b.collector)?);
+    let policy = EntryId(id32("grant.policy", &b.policy)?);
+    let purpose_set = purposes("grant.purposes", &b.purposes)?;
     Ok(Grant {
-        collector: FeedId(id32("grant.collector", &b.collector)?),
-        policy: EntryId(id32("grant.policy", &b.policy)?),
-        purposes: purposes("grant.purposes", &b.purposes)?,
+        collector,
+        policy,
+        purposes: purpose_set,
         categories: categories("grant.categories", &b.categories)?,
         retention_days: retention("grant.retention_days", b.retention_days)?,
         valid_from: b.valid_from,
         valid_until,
+        scope: b
+            .scope
+            .as_ref()
+            .map(|s| GrantScope::from_wire(s, purpose_set))
+            .transpose()?,
     })
 }
 
@@ -441,6 +463,7 @@ impl Body {
                 document_digest: b(&x.document_digest.0),
                 document_url: x.document_url.clone(),
                 contact: x.contact.clone(),
+                scope: x.scope.as_ref().map(PolicyScope::to_wire),
             }),
             Body::Accreditation(x) => WireBody::Accreditation(pb::Accreditation {
                 collector: b(&x.collector.0),
@@ -458,6 +481,7 @@ impl Body {
                 retention_days: x.retention_days,
                 valid_from: x.valid_from,
                 valid_until: x.valid_until.unwrap_or(0),
+                scope: x.scope.as_ref().map(GrantScope::to_wire),
             }),
             Body::Revoke(x) => WireBody::Revoke(pb::Revoke {
                 grant: b(&x.grant.0),

@@ -10,17 +10,23 @@
 //!    replaces it) (else `COLLECTOR_NOT_ACCREDITED`);
 //! 5. a grant of the subject names the collector, covers the purpose and the category, is not
 //!    revoked, is not opted out of (an opt-out of sale/sharing later in the feed than the grant
-//!    denies `sell-data` and `third-party-sharing`), and `valid_from <= at < valid_until`. Only
-//!    the subject's newest [`GRANTS_CONSIDERED`] grants naming the collector (highest seq) are
-//!    read; older ones are ignored, as if absent. Ignoring a grant can only turn an allow into a
-//!    deny, and only for a feed that signed more grants to one collector than that: it bounds the
-//!    work of a check, whatever a feed holds.
+//!    denies `sell-data` and `third-party-sharing`), and `valid_from <= at < valid_until`;
+//! 6. when the check gives an observation time, it too lies in `valid_from <= observed <
+//!    valid_until` (else `TIME_NOT_COVERED`); and the observation lies in the grant's effective
+//!    scope ([`scope::evaluate`]: the `CONTEXT_MISSING_*`, `*_NOT_COVERED` reasons), for a grant
+//!    whose policy declares a scope or that narrows one. Only the subject's newest
+//!    [`GRANTS_CONSIDERED`] grants naming the collector (highest seq) are read; older ones are
+//!    ignored, as if absent. Ignoring a grant can only turn an allow into a deny, and only for a
+//!    feed that signed more grants to one collector than that: it bounds the work of a check,
+//!    whatever a feed holds.
 //!
 //! When several grants match, the newest (highest seq) is named. A deny names the newest grant
 //! that covers purpose and category with the first reason it fails (`REVOKED`, `OPTED_OUT`,
-//! `NOT_YET_VALID`, `EXPIRED`); if none covers both, `CATEGORY_NOT_COVERED` (naming the newest grant
-//! that covers the purpose) or `PURPOSE_NOT_COVERED` (naming the newest grant to the collector);
-//! with no grant to the collector, `NO_GRANT`.
+//! `NOT_YET_VALID`, `EXPIRED`, then step 6); if none covers both, `CATEGORY_NOT_COVERED`
+//! (naming the newest grant that covers the purpose) or `PURPOSE_NOT_COVERED` (naming the
+//! newest grant to the collector); with no grant to the collector, `NO_GRANT`. The outcome's
+//! `required_form` is [`scope::required_form`] of the named grant, when it covers the purpose
+//! and is scoped.
 //!
 //! The rule reads the state the node holds when it decides, whatever `at` is: a grant revoked
 //! since is `REVOKED` for every `at`, and a grant still in force is judged by its own window. A
@@ -37,12 +43,14 @@
 //! heartbeat of its watch stream. Both use these functions, so both fail closed alike.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::ids::{EntryId, FeedId};
 pub use crate::limits::{GRANTS_CONSIDERED, QUESTION_TIME_TOLERANCE_MS};
 use crate::pb::{Decision, QuestionTime, Reason};
+use crate::scope::{self, Context, ScopeFacts};
 use crate::validate::FeedState;
-use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, Role};
+use crate::vocab::{CategorySet, DataCategory, Form, Purpose, PurposeSet, Role};
 
 /// A check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +65,8 @@ pub struct Query {
     pub category: DataCategory,
     /// The time asked about, Unix ms.
     pub at_ms: u64,
+    /// The observation the check is about ([`Context::NONE`]: none given).
+    pub context: Context,
 }
 
 /// One grant of the subject to the collector, as materialised by a node.
@@ -76,6 +86,9 @@ pub struct GrantFacts {
     pub valid_until: Option<u64>,
     /// Whether a later entry revoked it.
     pub revoked: bool,
+    /// Its effective scope ([`ScopeFacts::resolve`]); `None`: unscoped (its policy declares no
+    /// scope and it narrows nothing).
+    pub scope: Option<Arc<ScopeFacts>>,
 }
 
 /// The latest statement of one registrar about the collector.
@@ -127,6 +140,9 @@ pub struct Outcome {
     pub grant: Option<EntryId>,
     /// The subject's head `(seq, id)` the decision was based on, if the subject is known.
     pub subject_head: Option<(u64, EntryId)>,
+    /// The form data must be kept in under the named grant for the purpose
+    /// ([`scope::required_form`]); `None`: none required.
+    pub required_form: Option<Form>,
 }
 
 /// Applies the rule.
@@ -137,6 +153,7 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
         reason,
         grant,
         subject_head: head,
+        required_form: None,
     };
 
     let Some(subject) = facts.subject.filter(|s| s.role == Role::Citizen) else {
@@ -157,23 +174,26 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
     if !accredited(query.at_ms, facts.accreditations, facts.registrars) {
         return deny(Reason::CollectorNotAccredited, None);
     }
-    let (decision, reason, grant) = decide_grants(query, facts.grants, facts.opt_out_seq);
+    let (decision, reason, grant, required_form) =
+        decide_grants(query, facts.grants, facts.opt_out_seq);
     Outcome {
         decision,
         reason,
         grant,
         subject_head: head,
+        required_form,
     }
 }
 
-/// Step 5 of the rule alone: the subject's `grants` to the collector (any order) and the seq of
-/// its latest opt-out of sale/sharing addressed to the collector. One pass; it allocates only
+/// Steps 5 and 6 of the rule alone: the subject's `grants` to the collector (any order) and the
+/// seq of its latest opt-out of sale/sharing addressed to the collector. Returns the decision,
+/// its reason, the grant named and the form required under it. One pass; it allocates only
 /// when given more than [`GRANTS_CONSIDERED`] grants (to find the newest of them).
 pub fn decide_grants(
     query: &Query,
     grants: &[GrantFacts],
     opt_out_seq: Option<u64>,
-) -> (Decision, Reason, Option<EntryId>) {
+) -> (Decision, Reason, Option<EntryId>, Option<Form>) {
     let floor = considered_from(grants);
     let mut allowing: Option<&GrantFacts> = None;
     let mut covering: Option<&GrantFacts> = None;
@@ -193,19 +213,29 @@ pub fn decide_grants(
             allowing = newest(allowing, g);
         }
     }
+    let form = |g: &GrantFacts| {
+        g.scope
+            .as_deref()
+            .and_then(|s| scope::required_form(s, query.purpose))
+    };
     if let Some(g) = allowing {
-        return (Decision::Allow, Reason::Granted, Some(g.id));
+        return (Decision::Allow, Reason::Granted, Some(g.id), form(g));
     }
     if let Some(g) = covering {
         let reason = failure(g, query, opt_out_seq).unwrap_or(Reason::NoGrant);
-        return (Decision::Deny, reason, Some(g.id));
+        return (Decision::Deny, reason, Some(g.id), form(g));
     }
     if let Some(g) = for_purpose {
-        return (Decision::Deny, Reason::CategoryNotCovered, Some(g.id));
+        return (
+            Decision::Deny,
+            Reason::CategoryNotCovered,
+            Some(g.id),
+            form(g),
+        );
     }
     match any {
-        Some(g) => (Decision::Deny, Reason::PurposeNotCovered, Some(g.id)),
-        None => (Decision::Deny, Reason::NoGrant, None),
+        Some(g) => (Decision::Deny, Reason::PurposeNotCovered, Some(g.id), None),
+        None => (Decision::Deny, Reason::NoGrant, None, None),
     }
 }
 
@@ -260,7 +290,15 @@ fn failure(grant: &GrantFacts, query: &Query, opt_out_seq: Option<u64>) -> Optio
     if grant.valid_until.is_some_and(|until| query.at_ms >= until) {
         return Some(Reason::Expired);
     }
-    None
+    // Step 6: the observation, when its time is given, was made while the grant held, and lies
+    // in the grant's effective scope.
+    if let Some(observed) = query.context.observed_ms
+        && (observed < grant.valid_from || grant.valid_until.is_some_and(|u| observed >= u))
+    {
+        return Some(Reason::TimeNotCovered);
+    }
+    let scope = grant.scope.as_deref()?;
+    scope::evaluate(scope, query.purpose, &query.context).err()
 }
 
 /// Step 4 of the rule alone: whether a registrar listed in the genesis, not frozen, accredits the

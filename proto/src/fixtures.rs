@@ -2,9 +2,13 @@
 
 use crate::body::{Accreditation, Body, Grant, Policy, Request, Revoke, Suspension};
 use crate::entry::{Author, Entry};
+use crate::h3::Cell;
 use crate::ids::{Digest, EntryId, FeedId};
 use crate::keys::SecretKey;
-use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
+use crate::scope::{
+    EVERY_DAY, FormSpec, GrantScope, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone,
+};
+use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role, SensorKind};
 
 /// A fixed time in the past (2025-06-15T16:26:40Z) that entries are dated from.
 pub const T0: u64 = 1_750_004_800_000;
@@ -62,6 +66,7 @@ pub fn policy(version: u32) -> Body {
         document_digest: Digest(*blake3::hash(b"policy document").as_bytes()),
         document_url: "https://parking.example/privacy".into(),
         contact: "dpo@parking.example".into(),
+        scope: None,
     })
 }
 
@@ -82,6 +87,7 @@ pub fn grant(
         retention_days: 30,
         valid_from,
         valid_until,
+        scope: None,
     })
 }
 
@@ -177,5 +183,316 @@ pub fn scene(t: u64) -> Scene {
         entries: vec![reg0, col0, pol, acc],
         registrar,
         collector,
+    }
+}
+
+// ---- The street: a policy with a scope (zones, sensors, a window, forms) ----
+
+/// The street policy's fixed UTC offset: +01:00 (CET, all year).
+pub const STREET_UTC_OFFSET_MINUTES: i16 = 60;
+
+/// Zone 1 of the street policy, "Oudegracht wharf": the resolution-12 H3 cells whose centres lie
+/// in the polygon (52.09190 N 5.11935 E, 52.09196 5.11975, 52.09050 5.12060, 52.09043 5.12020),
+/// ascending (checked with h3o in `proto/tests/scope.rs`).
+pub const WHARF_CELLS: [u64; 21] = [
+    0x8c19690822801ff,
+    0x8c19690822803ff,
+    0x8c19690822809ff,
+    0x8c1969082280bff,
+    0x8c1969082280dff,
+    0x8c19690822811ff,
+    0x8c19690822813ff,
+    0x8c19690822815ff,
+    0x8c19690822817ff,
+    0x8c1969082281dff,
+    0x8c19690822881ff,
+    0x8c19690822883ff,
+    0x8c19690822889ff,
+    0x8c1969082288bff,
+    0x8c1969082288dff,
+    0x8c19690822895ff,
+    0x8c1969082289dff,
+    0x8c196908228c5ff,
+    0x8c196908228c7ff,
+    0x8c196908228e9ff,
+    0x8c196908228ebff,
+];
+
+/// Zone 2 of the street policy, "Oudegracht street": the resolution-11 H3 cells whose centres
+/// lie in the polygon (52.09360 N 5.11700 E, 52.09380 5.11810, 52.09030 5.12040, 52.09010
+/// 5.11930), ascending.
+pub const STREET_CELLS: [u64; 19] = [
+    0x8b1969082282fff,
+    0x8b1969082283fff,
+    0x8b1969082286fff,
+    0x8b1969082288fff,
+    0x8b196908228afff,
+    0x8b196908228bfff,
+    0x8b196908228efff,
+    0x8b1969082294fff,
+    0x8b1969082295fff,
+    0x8b196908229cfff,
+    0x8b196908229dfff,
+    0x8b19690822b2fff,
+    0x8b19690822b3fff,
+    0x8b19690822b6fff,
+    0x8b1969082741fff,
+    0x8b196908274cfff,
+    0x8b196908274dfff,
+    0x8b196908276afff,
+    0x8b196908276bfff,
+];
+
+/// A resolution-13 cell in the wharf (zone 1), not in zone 2: 52.09120 N 5.11998 E.
+pub const IN_WHARF: u64 = 0x8d19690822812ff;
+/// A resolution-12 cell in the street (zone 2), not in zone 1: 52.09300 N 5.11780 E.
+pub const IN_STREET: u64 = 0x8c196908274ddff;
+/// A resolution-12 cell outside both zones: 52.09070 N 5.12250 E.
+pub const OUTSIDE_STREET: u64 = 0x8c19690822f51ff;
+
+fn cells(raw: &[u64]) -> Vec<Cell> {
+    raw.iter()
+        .map(|r| match Cell::new(*r) {
+            Some(c) => c,
+            None => panic!("fixture cell {r:x} must be an H3 cell"),
+        })
+        .collect()
+}
+
+/// The street policy's scope: zones 1 (the wharf, resolution 12) and 2 (the street, 11);
+/// sensors 1 a number-plate reader in zone 1, 2 a camera, 3 an air-quality sensor and 4 a Wi-Fi
+/// counter in zone 2; every day 06:00-24:00 at +01:00; forms: service provision raw; billing raw
+/// or pseudonymised; urban planning binned (1 h, resolution 9) or aggregated (1 h, resolution 8,
+/// k 3); environmental monitoring pseudonymised or aggregated (15 min, resolution 9, k 3).
+pub fn street_scope() -> PolicyScope {
+    let sensor = |id, kind, zone| Sensor {
+        id,
+        kind,
+        zone: Some(zone),
+    };
+    PolicyScope {
+        utc_offset_minutes: STREET_UTC_OFFSET_MINUTES,
+        zones: vec![
+            Zone {
+                id: 1,
+                name: "Oudegracht wharf, Stadhuisbrug to Bakkerbrug".into(),
+                resolution: 12,
+                cells: cells(&WHARF_CELLS),
+            },
+            Zone {
+                id: 2,
+                name: "Oudegracht, Gaardbrug to Bakkerbrug".into(),
+                resolution: 11,
+                cells: cells(&STREET_CELLS),
+            },
+        ],
+        sensors: vec![
+            sensor(1, SensorKind::NumberPlateReader, 1),
+            sensor(2, SensorKind::Camera, 2),
+            sensor(3, SensorKind::AirQuality, 2),
+            sensor(4, SensorKind::WifiCounter, 2),
+        ],
+        windows: vec![TimeWindow {
+            days: EVERY_DAY,
+            start_minute: 6 * 60,
+            end_minute: 24 * 60,
+        }],
+        forms: vec![
+            PurposeForms {
+                purpose: Purpose::ServiceProvision,
+                offers: vec![FormSpec::Raw],
+            },
+            PurposeForms {
+                purpose: Purpose::UrbanPlanning,
+                offers: vec![
+                    FormSpec::Binned {
+                        interval_s: 3_600,
+                        resolution: 9,
+                    },
+                    FormSpec::Aggregated {
+                        interval_s: 3_600,
+                        resolution: 8,
+                        min_group: 3,
+                    },
+                ],
+            },
+            PurposeForms {
+                purpose: Purpose::Billing,
+                offers: vec![FormSpec::Raw, FormSpec::Pseudonymised],
+            },
+            PurposeForms {
+                purpose: Purpose::EnvironmentalMonitoring,
+                offers: vec![
+                    FormSpec::Pseudonymised,
+                    FormSpec::Aggregated {
+                        interval_s: 900,
+                        resolution: 9,
+                        min_group: 3,
+                    },
+                ],
+            },
+        ],
+    }
+}
+
+/// The street policy (version 1): service provision, billing, urban planning and environmental
+/// monitoring of vehicle, location, environmental, device-id and imagery data, with
+/// [`street_scope`].
+pub fn street_policy() -> Body {
+    Body::Policy(Policy {
+        version: 1,
+        name: "Utrecht city - Oudegracht sensors".into(),
+        purposes: [
+            Purpose::ServiceProvision,
+            Purpose::UrbanPlanning,
+            Purpose::Billing,
+            Purpose::EnvironmentalMonitoring,
+        ]
+        .into_iter()
+        .collect(),
+        categories: [
+            DataCategory::Location,
+            DataCategory::Vehicle,
+            DataCategory::Imagery,
+            DataCategory::Environmental,
+            DataCategory::DeviceId,
+        ]
+        .into_iter()
+        .collect(),
+        retention_days: 365,
+        recipients: Vec::new(),
+        jurisdiction: "EU/GDPR".into(),
+        document_digest: Digest(*blake3::hash(b"street policy document").as_bytes()),
+        document_url: "https://sensors.utrecht.example/privacy/oudegracht".into(),
+        contact: "privacy@utrecht.example".into(),
+        scope: Some(street_scope()),
+    })
+}
+
+/// Like [`scene`], with the street policy ([`street_policy`]) and feeds of their own (labels
+/// `street-registrar`, `street-collector`), so both scenes can share a ledger.
+pub fn street_scene(t: u64) -> Scene {
+    let (mut registrar, reg0) = author(Role::Registrar, "street-registrar", t);
+    let (mut collector, col0) = author(Role::Collector, "street-collector", t);
+    let pol = append(&mut collector, t, street_policy());
+    let acc = append(
+        &mut registrar,
+        t,
+        accredit(collector.feed(), t + ACCREDITATION_DAYS * DAY),
+    );
+    Scene {
+        policy: pol.id,
+        entries: vec![reg0, col0, pol, acc],
+        registrar,
+        collector,
+    }
+}
+
+/// A grant of `purposes` x `categories` to `collector` under `policy`, narrowed by `scope`
+/// (`GrantScope::default()`, which narrows nothing, gives a grant without scope), valid from 0
+/// until revoked, retention 30 days.
+pub fn scoped_grant(
+    collector: FeedId,
+    policy: EntryId,
+    purposes: &[Purpose],
+    categories: &[DataCategory],
+    scope: GrantScope,
+) -> Body {
+    Body::Grant(Grant {
+        collector,
+        policy,
+        purposes: purposes.iter().copied().collect::<PurposeSet>(),
+        categories: categories.iter().copied().collect::<CategorySet>(),
+        retention_days: 30,
+        valid_from: 0,
+        valid_until: None,
+        scope: (!scope.is_empty()).then_some(scope),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// The wharf's and the street's polygons, (lat, lng) in degrees.
+    const WHARF: [(f64, f64); 4] = [
+        (52.09190, 5.11935),
+        (52.09196, 5.11975),
+        (52.09050, 5.12060),
+        (52.09043, 5.12020),
+    ];
+    const STREET: [(f64, f64); 4] = [
+        (52.09360, 5.11700),
+        (52.09380, 5.11810),
+        (52.09030, 5.12040),
+        (52.09010, 5.11930),
+    ];
+
+    fn h3o_cell(raw: u64) -> h3o::CellIndex {
+        match h3o::CellIndex::try_from(raw) {
+            Ok(c) => c,
+            Err(e) => panic!("{raw:x}: {e}"),
+        }
+    }
+
+    fn cell_at(lat: f64, lng: f64, res: u8) -> u64 {
+        let point = h3o::LatLng::new(lat, lng).expect("a point");
+        let res = h3o::Resolution::try_from(res).expect("a resolution");
+        u64::from(point.to_cell(res))
+    }
+
+    /// Whether the centre of `raw` lies in `polygon` (ray casting on degrees).
+    fn centre_inside(polygon: &[(f64, f64)], raw: u64) -> bool {
+        let centre = h3o::LatLng::from(h3o_cell(raw));
+        let (y, x) = (centre.lat(), centre.lng());
+        let mut inside = false;
+        let mut j = polygon.len() - 1;
+        for (i, &(yi, xi)) in polygon.iter().enumerate() {
+            let (yj, xj) = polygon[j];
+            if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+                inside = !inside;
+            }
+            j = i;
+        }
+        inside
+    }
+
+    /// `cells` are exactly the resolution-`res` cells whose centres lie in `polygon`: each is
+    /// inside, and each neighbour not listed is outside. Ascending, of that resolution.
+    fn exactly_the_cells_of(polygon: &[(f64, f64)], res: u8, cells: &[u64]) {
+        assert!(cells.windows(2).all(|w| w[0] < w[1]), "ascending");
+        let set: HashSet<u64> = cells.iter().copied().collect();
+        for raw in cells {
+            assert_eq!(Cell::new(*raw).map(Cell::resolution), Some(res), "{raw:x}");
+            assert!(centre_inside(polygon, *raw), "{raw:x} is inside");
+            let ring: Vec<h3o::CellIndex> = h3o_cell(*raw).grid_disk(1);
+            for n in ring.into_iter().map(u64::from) {
+                assert!(
+                    set.contains(&n) || !centre_inside(polygon, n),
+                    "{n:x} is inside too"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_street_cells_are_the_cells_of_their_polygons_by_h3o() {
+        exactly_the_cells_of(&WHARF, 12, &WHARF_CELLS);
+        exactly_the_cells_of(&STREET, 11, &STREET_CELLS);
+        assert_eq!(cell_at(52.09120, 5.11998, 13), IN_WHARF);
+        assert_eq!(cell_at(52.09300, 5.11780, 12), IN_STREET);
+        assert_eq!(cell_at(52.09070, 5.12250, 12), OUTSIDE_STREET);
+        let scope = street_scope();
+        let zone = |raw| scope.zones.iter().filter(|z| z.contains(cell(raw))).count();
+        assert_eq!(
+            (zone(IN_WHARF), zone(IN_STREET), zone(OUTSIDE_STREET)),
+            (1, 1, 0)
+        );
+    }
+
+    fn cell(raw: u64) -> Cell {
+        Cell::new(raw).expect("a cell")
     }
 }

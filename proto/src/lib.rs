@@ -11,6 +11,8 @@
 //! - [`body`]: the domain form of every entry body, with its structural checks.
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
 //! - [`decide`]: the decision rule for consent checks (pure).
+//! - [`scope`]: zones, sensors, time windows and forms of policies and grants, the context of a
+//!   check, and the rule that judges it; [`h3`]: H3 cell indexes by integer rules alone.
 //! - [`receipt`]: node-signed receipts.
 //! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
 //! - [`envelope`]: the unsigned `SignedEntry` envelope, checked as bytes (no unknown fields).
@@ -86,6 +88,18 @@
 //!    values' varints, omitted when the list is empty; a repeated string (`recipients`): one
 //!    record per value; values in the author's order (nodes do not sort them; a value listed
 //!    twice is `bad-field`);
+//!    - 5a. the same for the scopes' lists (see *Scope and form*): a repeated `uint32` or enum
+//!      (`GrantScope.zones`, `sensors`, `sensor_kinds`) is one packed record of varints, a
+//!      `repeated fixed64` (`Zone.cells`) one packed record of 8-byte little-endian values,
+//!      a repeated message one record per message, in order; a `sint32`
+//!      (`PolicyScope.utc_offset_minutes`) is zig-zag encoded (`+60` is `78`, `−60` is `77`);
+//!    - 5b. id and cell lists (`Zone.cells`, `PolicyScope.zones` and `sensors` by their `id`,
+//!      `GrantScope.zones` and `sensors`) are strictly ascending; other lists keep the author's
+//!      order with no duplicate. A violation is `bad-field`, not `non-canonical`: the encoding is
+//!      canonical, the statement is not allowed;
+//!    - 5c. a present `scope` carries `version = 1` (so it is never an empty message) and
+//!      declares or narrows something; another version is `bad-field` (`scope version N is not
+//!      supported: 1`);
 //! 6. every varint (keys, values, lengths) in its shortest form;
 //! 7. no field the message does not define; embedded messages canonical by the same rules.
 //!
@@ -193,7 +207,8 @@
 //! for the feed's role; a valid signature (by the key in force; a `Rotation` by the key it
 //! introduces, which must hash to the committed next-key digest); valid references (a grant's
 //! policy exists, is a `Policy` of that collector, and declares every purpose and category
-//! granted, with a retention at least as long as the grant's; a revoke names an unrevoked grant of
+//! granted, with a retention at least as long as the grant's, and the grant's scope lies within
+//! the policy's (see *Scope and form*); a revoke names an unrevoked grant of
 //! the same feed; an ack answers a request or an erase-revocation that concerns the acking
 //! collector); and a registrar feed must be listed in the network genesis. An entry past
 //! `head + 1` (or of a feed the node does not know), or whose referenced entry is missing, is
@@ -336,8 +351,9 @@
 //! role (see *Text forms*).
 //!
 //! ## Deciding a check
-//! See [`decide`] for the rule, including which grant and reason a deny names. Two bounds belong
-//! to the rule, so every node (and every client cache) applies them alike:
+//! See [`decide`] for the rule, including which grant and reason a deny names, and *Scope and
+//! form* below for its step 6 (the observation's context against the grant's scope). Two bounds
+//! belong to the rule, so every node (and every client cache) applies them alike:
 //! - only the subject's newest [`limits::GRANTS_CONSIDERED`] (1,024) grants naming the collector
 //!   are read, by seq: they are counted over all grants naming the collector, revoked, expired,
 //!   not yet valid or not covering the question alike; older ones are ignored (a deny at worst,
@@ -349,6 +365,148 @@
 //!   question more than [`limits::QUESTION_TIME_TOLERANCE_MS`] before or after the node's clock
 //!   is a *past* or *future* question ([`decide::question_time`]), marked so in the answer and
 //!   its receipt.
+//!
+//! ## Scope and form
+//! A collector's policy may declare **where** (zones: sets of H3 cells), **with which sensors**,
+//! **when** (weekly windows of a fixed local time) and **in which forms** it collects
+//! (`Policy.scope`, a `PolicyScope`); a citizen's grant may **narrow** that (`Grant.scope`, a
+//! `GrantScope`); a check says what the observation is (`CheckRequest.context`, an
+//! `ObservationContext`: sensor, cell, time, form). Both scopes are optional fields: an entry
+//! without one encodes exactly as before scopes existed, so its id and signature are unchanged.
+//! The **effective scope** of a grant is its policy's declaration intersected with its own
+//! narrowing: a dimension the policy declares constrains every grant to it, even one that narrows
+//! nothing ("the whole policy"). A grant whose policy has no scope and which narrows nothing is
+//! *unscoped*: no context is needed and the rule is exactly the one without scopes. In Rust:
+//! [`scope`] ([`scope::ScopeFacts::resolve`], [`scope::evaluate`], [`scope::required_form`]),
+//! [`h3`].
+//!
+//! **Forms and their rank.** `FORM_RAW` (rank 1: as observed) < `FORM_PSEUDONYMISED` (2: the
+//! subject's identifier replaced by a keyed hash whose key is never on the ledger) <
+//! `FORM_BINNED` (3: pseudonymised, time floored to a stated interval and place coarsened to a
+//! stated H3 resolution) < `FORM_AGGREGATED` (4: no per-person record; counts and sums per (time
+//! bin, cell) over groups of at least k distinct subjects, smaller groups suppressed). "At least
+//! as protective" means a rank at least as high. The rank is this table, not the wire number, so
+//! a later value can slot in between. Why this order: each form is a function of the one before
+//! under the same policy (pseudonymised = raw with the identifier keyed-hashed; binned =
+//! pseudonymised with time floored and cell coarsened; aggregated = binned records counted per
+//! group, groups under k dropped), so it can carry no more information (data-processing
+//! inequality). Pseudonymised and binned records are still personal data (GDPR Recital 26, Art.
+//! 4(5)); singling out stays possible, less so when binned (WP216's generalisation); aggregates
+//! over at least k distinct people approach anonymous data (WP216's aggregation, k-anonymity),
+//! so they rank highest. The ledger records the collector's declaration; it cannot see the
+//! stored data, and the collector is accountable for applying it (consent-client
+//! `transforms`).
+//!
+//! **A policy scope** (`PolicyScope`, each violation `bad-field` naming the field; the message
+//! starts with the offending item's index, as `[2][0]: …`):
+//! - `version` 1; declares at least one zone, sensor, window or purpose's forms;
+//! - `utc_offset_minutes` in −720..=840, a multiple of 15; fixed all year (no daylight saving
+//!   time: a policy for CET states +60, and its 07:00–19:00 window is 08:00–20:00 CEST in summer);
+//! - `zones`: at most 16 ([`limits::MAX_ZONES`]), ids ≥ 1 strictly ascending; each a name of
+//!   1..=64 bytes (the text rules of `Policy.name`), a `resolution` 0..=15, and 1..=256
+//!   ([`limits::MAX_CELLS_PER_ZONE`]) cells strictly ascending, each an H3 cell (below) of exactly
+//!   that resolution; at most 512 cells in all zones ([`limits::MAX_CELLS_PER_POLICY`]);
+//! - `sensors`: at most 64 ([`limits::MAX_SENSORS`]), ids ≥ 1 strictly ascending; `kind` a known
+//!   `SensorKind`; `zone` 0 (not tied to a zone) or a declared zone id (informational: where an
+//!   observation was made is judged by its cell alone);
+//! - `windows`: at most 8 ([`limits::MAX_WINDOWS`]); `days` 1..=127 (bit 0 Monday … bit 6
+//!   Sunday), `start_minute < end_minute ≤ 1440` (a window never wraps past midnight: 22:00–06:00
+//!   is two windows);
+//! - `forms`: at most 16, purposes distinct and each one of the policy's purposes; per purpose
+//!   1..=4 ([`limits::MAX_FORM_OFFERS`]) offers, one per form, strictly ascending by rank; a
+//!   `FormSpec` of `RAW` or `PSEUDONYMISED` has every parameter 0; `BINNED` has `interval_s`
+//!   60..=86,400 dividing 86,400 (bins align to local midnight) and `resolution` 0..=15, and
+//!   `min_group` 0; `AGGREGATED` the same with `min_group` (k) 2..=1,000.
+//!
+//! **A grant scope** (`GrantScope`, structural rules, each `bad-field`): `version` 1; narrows
+//! something; `zones` at most 16 and `sensors` at most 64 ids ≥ 1, strictly ascending;
+//! `sensor_kinds` at most 16 known kinds, no duplicate; `windows` as above, at most 8; `forms` at
+//! most 16 floors, purposes distinct, each one of the grant's purposes, each a known form. Then,
+//! **against the policy** (validation, after `retention-exceeds-policy`; the first offending item
+//! in list order; a policy without scope counts as an empty one): a zone id the policy does not
+//! declare is `zone-not-in-policy`; a sensor id it does not declare, then a kind no declared
+//! sensor has, `sensor-not-in-policy`; when the policy declares windows, a grant window within
+//! none of them (its days a subset, `start ≥`, `end ≤`) `window-not-in-policy`; a floor the policy
+//! does not offer for that purpose `form-not-offered`. A grant may narrow windows under a policy
+//! without scope; they are then in UTC.
+//!
+//! **The encoding** (rules 5a–5c of *Canonical encoding*). A grant narrowing zone 1 only ends with
+//! its scope, field 8: `42 05  08 01  12 01 01` (5 bytes: `version` 1, then `zones` as one packed
+//! record); a policy scope at +01:00 starts `5a <length>  08 01  10 78` (field 11; `version` 1;
+//! the offset 60 zig-zagged to 120). Test vectors: `scopes`.
+//!
+//! **H3 cells** ([`h3`], integer operations only). Bits of a 64-bit index, from the top: 1
+//! reserved (0), 4 mode (1 = cell), 3 reserved (0), 4 resolution `r`, 7 base cell, then 15
+//! digits of 3 bits, digit `i` (1..=15) at bits `3·(15−i) .. 3·(15−i)+2`. An index is a cell when
+//! its top byte is `0x08`, its base cell is below 122, digits 1..=r are 0..=6, digits r+1..=15
+//! are 7, and, in the 12 pentagon base cells (4, 14, 24, 38, 49, 58, 63, 72, 83, 97, 107, 117), the
+//! first non-zero digit is not 1 (the deleted subsequence). This is H3's `isValidCell`. The parent
+//! at resolution `p ≤ r` (`cellToParent`) sets the resolution field to `p` and digits p+1..=15 to 7:
+//! `parent(0x8a754e64992ffff, 9) = 0x89754e64993ffff`, `parent(…, 0) = 0x8075fffffffffff`. The text
+//! form is lower-case hex without `0x` (15 digits). Test vectors: `h3`.
+//!
+//! **Local time** (integers only). `local = observed_ms + 60,000 · utc_offset_minutes` (a
+//! mathematical integer), `day = ⌊local / 86,400,000⌋`, `minute = ⌊(local − day · 86,400,000) /
+//! 60,000⌋`, `weekday = (day + 3) mod 7` (Monday 0; 1970-01-01 was a Thursday), floor and mod
+//! as in Python. A window contains `(weekday, minute)` when bit `weekday` of `days` is set and
+//! `start_minute ≤ minute < end_minute`. Test vectors: `local_time`.
+//!
+//! **The rule** ([`scope::evaluate`]): step 6 of [`decide`], judged for a grant only after it
+//! passed revoked, opted out, not yet valid and expired (so those still win), in this order:
+//! 1. when the check gives `observed_ms`, it lies in the grant's validity, `valid_from ≤
+//!    observed_ms < valid_until` (for every grant, scoped or not), else `TIME_NOT_COVERED`;
+//! 2. for a scoped grant, with `P` its policy's scope (empty if none), `G` its own (may be
+//!    absent), `c` the context and `p` the purpose:
+//!
+//! ```text
+//! needs_sensor = P.sensors ≠ ∅
+//! needs_cell   = P.zones ≠ ∅
+//! needs_time   = P.windows ≠ ∅ or (G and G.windows ≠ ∅)
+//! needs_form   = P.offers(p) ≠ ∅
+//! -- missing context first, in this order
+//! if needs_sensor and c.sensor absent   → CONTEXT_MISSING_SENSOR
+//! if needs_cell   and c.cell absent     → CONTEXT_MISSING_CELL
+//! if needs_time   and c.observed absent → CONTEXT_MISSING_TIME
+//! if needs_form   and c.form absent     → CONTEXT_MISSING_FORM
+//! -- then coverage, in this order; each step only if its needs_* holds
+//! sensor: s = the sensor of P with id c.sensor                     else SENSOR_NOT_COVERED
+//!         if G and (G.sensors ≠ ∅ or G.sensor_kinds ≠ ∅):
+//!             require c.sensor ∈ G.sensors or s.kind ∈ G.sensor_kinds else SENSOR_NOT_COVERED
+//! cell:   Z = the zones of P named in G.zones if G and G.zones ≠ ∅, else all zones of P
+//!         require some z ∈ Z: res(c.cell) ≥ z.resolution
+//!                             and parent(c.cell, z.resolution) ∈ z.cells  else ZONE_NOT_COVERED
+//!         (a cell coarser than a zone is never in it: it reaches outside)
+//! time:   (wd, m) = local time of c.observed at P.utc_offset_minutes
+//!         if P.windows ≠ ∅: require some w ∈ P.windows contains (wd, m)  else TIME_NOT_COVERED
+//!         if G and G.windows ≠ ∅: require some w ∈ G.windows contains (wd, m)
+//!                                                                    else TIME_NOT_COVERED
+//! form:   require c.form ∈ the forms of P.offers(p)                   else FORM_NOT_COVERED
+//!         require rank(c.form) ≥ rank(G's floor for p), if G sets one else FORM_NOT_COVERED
+//! allow
+//! ```
+//!
+//! Context a dimension does not need is ignored (a cell sent for a policy without zones). A
+//! context field is absent when 0 (`UNSPECIFIED` for the form); a non-zero `cell` that is not an
+//! H3 cell, or a `form` number this release does not know, is INVALID_ARGUMENT (in a batch, naming
+//! the item): `context.cell <hex> is not an H3 cell index`, `context.form: unknown form <n>`.
+//! Which grant an answer names is unchanged (an allowing grant if any, the newest; else the newest
+//! covering purpose and category, with its first failure).
+//!
+//! **The required form** (`CheckResponse.required_form`, [`scope::required_form`]): for the grant
+//! the answer names, when it is scoped and covers the purpose, the grant's floor for the purpose
+//! if it sets one, else the least protective form its policy offers for the purpose; otherwise
+//! `UNSPECIFIED`. A collector denied `FORM_NOT_COVERED` transforms the observation to that form
+//! and checks again with it. Test vectors: `scope_decisions` (policy scopes, one grant each, a
+//! question with its context, and the expected decision, reason and required form).
+//!
+//! **The context digest** (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v1"
+//! || sensor (4 bytes, big-endian) || cell (8 bytes, big-endian) || observed_ms (8 bytes,
+//! big-endian) || form (1 byte: its wire number))` over the question's context, 0 for what is not
+//! given; empty exactly when the question has no context. The signature already covers the
+//! context (in `question`); the digest is the fixed-size handle a collector stores beside each
+//! record to tie it to its receipt. A verifier refuses a receipt whose digest is present without
+//! a context, absent with one, or wrong ([`receipt::verify_decision`]). Test vectors:
+//! `context_digests`, and the third `decision_receipts` item.
 //!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
@@ -365,8 +523,9 @@
 //!   `log_size`, `time_ms` (when the node decided), `at_ms` (the time the decision is about:
 //!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`:
 //!   `PAST` if `at_ms + 300,000 < time_ms`, `FUTURE` if `at_ms > time_ms + 300,000`, else
-//!   `CURRENT`; the margin is [`limits::QUESTION_TIME_TOLERANCE_MS`]) and, for a `REVOKED` deny,
-//!   `revocation` (the id of the entry that revoked the grant). Times are compared as
+//!   `CURRENT`; the margin is [`limits::QUESTION_TIME_TOLERANCE_MS`]), for a `REVOKED` deny,
+//!   `revocation` (the id of the entry that revoked the grant), and, when the question carries an
+//!   observation context, `context_digest` (see *Scope and form*). Times are compared as
 //!   mathematical integers, with no wraparound (in `u64`, saturating sums give the same result).
 //! - A `REVOKED` receipt may name no revocation: the node looks for it only among the 1,000
 //!   entries of the subject's feed that follow the grant, and receipts signed before the field
@@ -417,8 +576,8 @@
 //! 10,000 (RESOURCE_EXHAUSTED), an id or feed that is not 32 bytes (INVALID_ARGUMENT), and the
 //! limits on callers (RESOURCE_EXHAUSTED with their own `consent-reason`, see *Limits*).
 //!
-//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30), which `Node.Status`
-//! reports: values are never renumbered or reused, and a new reason is added with a new number
+//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30; 2: 1 to 34), which
+//! `Node.Status` reports: values are never renumbered or reused, and a new reason is added with a new number
 //! and raises the version. A client treats a value it does not know as "rejected, reason
 //! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
 //! (FAILED_PRECONDITION, RESOURCE_EXHAUSTED) or retry elsewhere.
@@ -453,6 +612,15 @@
 //!   "rejected, reason unknown"); a node from before a field leaves it unset.
 //! - **Rejection reasons**: [`reasons::REJECTION_REASONS_VERSION`] (`rejection_reasons_version`),
 //!   above.
+//!
+//! Scopes (*Scope and form*) changed three of them: entries may carry scopes that a node of an
+//! earlier release finds non-canonical (an unknown field), so the sync protocol became `/sync/3`
+//! (identify `3.0.0`); four rejection reasons were added (version 2); the store's layout became
+//! 5 (grants keep their scope). The gRPC changes are additive (`CheckRequest.context`,
+//! `CheckResponse.required_form`, `DecisionPayload.context_digest`, reasons 14 to 21): a client
+//! that sends no context gets the answers it got before for grants without scope, and a deny
+//! naming the missing context for scoped ones; the entry signature domain stays
+//! `consent-ledger/entry/v1`, and `scope.version` (1) versions the scopes themselves.
 //! - **The store on disk**: a layout version (`store_layout_version`; consent-node
 //!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
 //!   the older layouts it names (and says so in its log), and refuses any other with a message
@@ -652,19 +820,39 @@
 //!   and whether the cofactorless equation holds (`cofactorless`).
 //! - `text_forms`: 32 bytes under each text prefix.
 //! - `auth`: a collector's authentication statement and its signature.
-//! - `receipts`: two entry receipts. `decision_receipts`: an `ALLOW`, and a `REVOKED` deny about a
-//!   past time, each with its checkpoint note (signed by the node, cosigned by a witness) and the
-//!   inclusion proofs of the grant (and revocation) in that checkpoint's tree.
+//! - `receipts`: two entry receipts. `decision_receipts`: an `ALLOW`, a `REVOKED` deny about a
+//!   past time, and an `ALLOW` whose question carries an observation context (with its
+//!   `context_digest`), each with its checkpoint note (signed by the node, cosigned by a witness)
+//!   and the inclusion proofs of the grant (and revocation) in that checkpoint's tree.
 //! - `merkle`: the tree over the entries' ids in arrival order: leaf hashes, the root at every
 //!   size, inclusion and consistency proofs.
 //! - `equivocation`: an inception and two entries at seq 1, both signed by its key.
+//! - `h3`: 64-bit indexes with whether each is an H3 cell (pentagons' deleted children among
+//!   them), and parents of three cells at every resolution (null when finer than the cell).
+//! - `local_time`: the local weekday and minute of a time at a fixed UTC offset.
+//! - `scopes`: after `entries`, the collector's second policy, declaring a scope, and two grants
+//!   under it (one narrowing it in every dimension, one narrowing zone 1 only: the worked bytes
+//!   of *Scope and form*), as in `entries`; each scope's JSON also carries its `encoding`.
+//! - `scope_decisions`: policy scopes (the scoped policy's first, `null` for a policy without
+//!   scope) over `purposes` and `categories`, and cases: a policy, one grant (seq 1, its
+//!   validity, whether revoked, its scope), an opt-out's seq (or null), a question with its
+//!   context, and the expected `decision`, `reason` and `required_form`. Hand-picked edges first
+//!   (each with `about`), then 2,000 seeded cases.
+//! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own
 //! code (`tests/interop/vectors.py`). A change to a vector is a change to the protocol.
 //!
 //! ## Limits
-//! See [`limits`]; the same numbers are stated in the `.proto` comments.
+//! See [`limits`]; the same numbers are stated in the `.proto` comments. Of scopes: a policy
+//! declares at most 16 zones ([`limits::MAX_ZONES`]) of at most 256 cells each
+//! ([`limits::MAX_CELLS_PER_ZONE`]) and 512 in all ([`limits::MAX_CELLS_PER_POLICY`]; the whole
+//! entry must stay within 8 KiB, [`limits::MAX_ENTRY_BYTES`], so a policy near these limits with
+//! many recipients is `too-large`), zone names of at most 64 bytes, at most 64 sensors, 8 time
+//! windows and 16 purposes with forms of at most 4 offers each; a grant names at most 16 zones,
+//! 64 sensors, 16 sensor kinds, 8 windows and 16 floors. UTC offsets are −720..=840 minutes in
+//! steps of 15; bins 60..=86,400 s dividing 86,400; k 2..=1,000.
 //!
 //! ### What a node lets a caller without a session spend
 //! These protect one node's resources; they decide nothing (no answer depends on them), and a
@@ -714,6 +902,7 @@ pub mod envelope;
 pub mod evidence;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod h3;
 pub mod ids;
 pub mod keys;
 pub mod limits;
@@ -723,6 +912,7 @@ pub mod note;
 pub mod pb;
 pub mod reasons;
 pub mod receipt;
+pub mod scope;
 pub mod sig;
 pub mod validate;
 pub mod vocab;
@@ -748,4 +938,6 @@ pub mod domain {
     pub const DECISION_SIGNATURE: &[u8] = b"consent-ledger/decision/v1";
     /// Prefix of a collector's authentication statement.
     pub const AUTH: &[u8] = b"consent-ledger/auth/v1";
+    /// Prefix of the context digest of a decision receipt ([`crate::scope::context_digest`]).
+    pub const CONTEXT: &[u8] = b"consent-ledger/context/v1";
 }

@@ -47,3 +47,37 @@ pub const GRANTS_CONSIDERED: usize = 1_024;
 /// ([`crate::pb::QuestionTime::Current`]); further before or after, it is a past or future question,
 /// and its decision receipt says so (see [`crate::decide::question_time`]).
 pub const QUESTION_TIME_TOLERANCE_MS: u64 = MAX_CLOCK_SKEW_MS;
+/// Zones one policy declares; also zone ids one grant names.
+pub const MAX_ZONES: usize = 16;
+/// H3 cells of one zone (a 500 m street at resolution 11 is about 40 cells, a park at 10 about 50).
+pub const MAX_CELLS_PER_ZONE: usize = 256;
+/// H3 cells of one policy, all zones together: 4,096 bytes of cells, so that the whole entry stays
+/// within [`MAX_ENTRY_BYTES`] (512 cells of resolution 11 cover about 1.1 km², of resolution 9
+/// about 54 km²).
+pub const MAX_CELLS_PER_POLICY: usize = 512;
+/// Longest zone name, bytes of UTF-8.
+pub const MAX_ZONE_NAME_BYTES: usize = 64;
+/// Sensors one policy declares; also sensor ids one grant names.
+pub const MAX_SENSORS: usize = 64;
+/// Sensor kinds one grant names.
+pub const MAX_SENSOR_KINDS: usize = 16;
+/// Time windows of one policy, or of one grant.
+pub const MAX_WINDOWS: usize = 8;
+/// Purposes with forms in one policy scope, or with a floor in one grant scope.
+pub const MAX_FORM_PURPOSES: usize = 16;
+/// Form offers for one purpose (one per form).
+pub const MAX_FORM_OFFERS: usize = 4;
+/// The westernmost fixed UTC offset a policy may state, minutes (UTC−12:00).
+pub const MIN_UTC_OFFSET_MINUTES: i32 = -720;
+/// The easternmost fixed UTC offset a policy may state, minutes (UTC+14:00).
+pub const MAX_UTC_OFFSET_MINUTES: i32 = 840;
+/// UTC offsets are multiples of this many minutes.
+pub const UTC_OFFSET_STEP_MINUTES: i32 = 15;
+/// Shortest time bin of a binned or aggregated form, seconds.
+pub const MIN_INTERVAL_S: u32 = 60;
+/// Longest time bin, seconds (a day); a bin must also divide it, so bins align to local midnight.
+pub const MAX_INTERVAL_S: u32 = 86_400;
+/// Smallest k (distinct subjects per released group) of an aggregated form.
+pub const MIN_GROUP: u32 = 2;
+/// Largest k of an aggregated form.
+pub const MAX_GROUP: u32 = 1_000;

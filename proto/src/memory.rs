@@ -3,11 +3,13 @@
 //! independent oracle for the node's store, and clients can use it to replay a feed offline.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::body::Body;
 use crate::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
 use crate::entry::Entry;
 use crate::ids::{EntryId, FeedId};
+use crate::scope::ScopeFacts;
 use crate::validate::{FeedState, KeyState, LedgerView, Rules, Verdict, validate};
 use crate::vocab::{RequestKind, Role};
 
@@ -108,6 +110,14 @@ impl MemoryLedger {
         verdict
     }
 
+    /// The scope of the policy entry `id`, if it is a policy with one.
+    fn policy_scope(&self, id: &EntryId) -> Option<Arc<crate::scope::PolicyScope>> {
+        match self.entries.get(id).map(|e| &e.body) {
+            Some(Body::Policy(p)) => p.scope.clone().map(Arc::new),
+            _ => None,
+        }
+    }
+
     /// Answers a check by scanning the subject's and the registrars' feeds.
     pub fn check(&self, query: &Query) -> Outcome {
         let mut grants = Vec::new();
@@ -130,6 +140,7 @@ impl MemoryLedger {
                         valid_from: g.valid_from,
                         valid_until: g.valid_until,
                         revoked: self.revoked.contains(&entry.id),
+                        scope: ScopeFacts::resolve(self.policy_scope(&g.policy), g.scope.clone()),
                     }),
                     Body::Request(r)
                         if r.collector == query.collector && r.kind == RequestKind::OptOutSale =>

@@ -20,9 +20,10 @@ use prost::bytes::Bytes;
 use crate::pb::{self, RejectionReason};
 use crate::validate::Rejection;
 
-/// The version of the [`pb::RejectionReason`] values: 1 for values 1 to 30. Raised whenever a
-/// reason is added (with the next free number); values are never renumbered.
-pub const REJECTION_REASONS_VERSION: u32 = 1;
+/// The version of the [`pb::RejectionReason`] values: 1 for values 1 to 30, 2 for values 1 to 34
+/// (a grant's scope against its policy's). Raised whenever a reason is added (with the next free
+/// number); values are never renumbered.
+pub const REJECTION_REASONS_VERSION: u32 = 2;
 
 /// The metadata key whose value names the reason of a refusal (`bad-signature`).
 pub const REASON_METADATA_KEY: &str = "consent-reason";
@@ -31,7 +32,7 @@ pub const REASON_METADATA_KEY: &str = "consent-reason";
 pub const DETAIL_TYPE_URL: &str = "type.googleapis.com/consent.v1.RejectionDetail";
 
 /// Every reason but `Unspecified`, in number order.
-pub const ALL: [RejectionReason; 30] = {
+pub const ALL: [RejectionReason; 34] = {
     use RejectionReason as R;
     [
         R::TooLarge,
@@ -64,6 +65,10 @@ pub const ALL: [RejectionReason; 30] = {
         R::Equivocation,
         R::PendingFull,
         R::UnknownField,
+        R::ZoneNotInPolicy,
+        R::SensorNotInPolicy,
+        R::WindowNotInPolicy,
+        R::FormNotOffered,
     ]
 };
 
@@ -93,6 +98,10 @@ pub fn reason(rejection: &Rejection) -> RejectionReason {
         Rejection::PurposeNotInPolicy => R::PurposeNotInPolicy,
         Rejection::CategoryNotInPolicy => R::CategoryNotInPolicy,
         Rejection::RetentionExceedsPolicy(_) => R::RetentionExceedsPolicy,
+        Rejection::ZoneNotInPolicy(_) => R::ZoneNotInPolicy,
+        Rejection::SensorNotInPolicy { .. } => R::SensorNotInPolicy,
+        Rejection::WindowNotInPolicy(_) => R::WindowNotInPolicy,
+        Rejection::FormNotOffered { .. } => R::FormNotOffered,
         Rejection::PolicyVersionNotIncreasing { .. } => R::PolicyVersionNotIncreasing,
         Rejection::AccreditationExpired => R::AccreditationExpired,
         Rejection::UnknownGrant => R::UnknownGrant,
@@ -138,6 +147,10 @@ pub fn code(reason: RejectionReason) -> Option<&'static str> {
         R::Equivocation => "equivocation",
         R::PendingFull => "pending-full",
         R::UnknownField => "unknown-field",
+        R::ZoneNotInPolicy => "zone-not-in-policy",
+        R::SensorNotInPolicy => "sensor-not-in-policy",
+        R::WindowNotInPolicy => "window-not-in-policy",
+        R::FormNotOffered => "form-not-offered",
     })
 }
 
@@ -299,6 +312,20 @@ mod tests {
             Rejection::AlreadyRevoked,
             Rejection::AckNotForCollector,
             Rejection::FeedFrozen,
+            Rejection::ZoneNotInPolicy(7),
+            Rejection::SensorNotInPolicy {
+                sensor: None,
+                kind: Some(crate::vocab::SensorKind::Camera),
+            },
+            Rejection::WindowNotInPolicy(crate::scope::TimeWindow {
+                days: 1,
+                start_minute: 0,
+                end_minute: 60,
+            }),
+            Rejection::FormNotOffered {
+                purpose: crate::vocab::Purpose::Billing,
+                form: crate::vocab::Form::Raw,
+            },
         ]
     }
 
@@ -350,7 +377,7 @@ mod tests {
     fn adding_a_reason_raises_the_version() {
         // When this fails, a reason was added: raise REJECTION_REASONS_VERSION, say in its docs
         // and in `ledger.proto` which values the new version has, and update this line.
-        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (1, 30));
+        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (2, 34));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Node-signed receipts: `Receipt { payload, signature }` over a `ReceiptPayload` (an entry was
 //! accepted), and `DecisionReceipt` over a `DecisionPayload` (a check was answered so).
 //!
-//! A decision receipt's signature covers every field of its payload: the question, the answer,
-//! the grant and (for `REVOKED`) the revocation it names, the subject head, the log position,
-//! when it was decided and the time it is about. The log evidence beside the payload is not
+//! A decision receipt's signature covers every field of its payload: the question (with the
+//! observation's context, when given), the answer, the grant and (for `REVOKED`) the revocation
+//! it names, the subject head, the log position, when it was decided, the time it is about, and
+//! the context digest ([`context_digest`]). The log evidence beside the payload is not
 //! signed; [`crate::evidence::verify_decision`] accepts a proof only of the entry the payload
 //! names, and ignores a revocation proof beside a payload that names no revocation.
 
@@ -90,6 +91,19 @@ pub fn signed_question(asked: &pb::CheckRequest, decided_ms: u64) -> pb::CheckRe
     question
 }
 
+/// The digest of a check's observation context that a decision receipt carries
+/// (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v1" || sensor (u32 BE) ||
+/// cell (u64 BE) || observed_ms (u64 BE) || form (1 byte))` over its wire fields, 0 where not
+/// given. The node sets it when the question has a context, and only then.
+pub fn context_digest(context: &pb::ObservationContext) -> [u8; 32] {
+    crate::scope::context_digest(
+        context.sensor,
+        context.cell,
+        context.observed_ms,
+        context.form,
+    )
+}
+
 /// Signs a decision (the payload's `node` is set to the signer's key).
 pub fn sign_decision(node: &SecretKey, mut payload: pb::DecisionPayload) -> pb::DecisionReceipt {
     payload.node = Bytes::copy_from_slice(&node.public().to_bytes());
@@ -132,6 +146,15 @@ pub fn verify_decision(
                 "the time the decision is about contradicts its question".into(),
             ));
         }
+    }
+    let digest_ok = match &question.context {
+        None => payload.context_digest.is_empty(),
+        Some(context) => payload.context_digest.as_ref() == context_digest(context).as_slice(),
+    };
+    if !digest_ok {
+        return Err(ReceiptError::Malformed(
+            "the context digest does not match the question's context (or there is none)".into(),
+        ));
     }
     if !payload.revocation.is_empty()
         && (payload.revocation.len() != 32 || payload.reason() != pb::Reason::Revoked)
@@ -268,6 +291,44 @@ mod tests {
         let unset = pb::QuestionTime::Unspecified;
         let old = verified(payload(decided - day, 0, unset)).expect("old");
         assert_eq!(decided_about(&old), (decided - day, pb::QuestionTime::Past));
+    }
+
+    #[test]
+    fn a_context_digest_is_checked_against_the_question() {
+        let node = SecretKey::from_seed(&[8; 32]);
+        // A function, not a value: the message may or may not be `Copy`.
+        let context = || pb::ObservationContext {
+            sensor: 3,
+            cell: 0x8b1969a8c58cfff,
+            observed_ms: 1_750_000_000_000,
+            form: pb::Form::Binned as i32,
+        };
+        let payload =
+            |context: Option<pb::ObservationContext>, digest: Vec<u8>| pb::DecisionPayload {
+                question: Some(pb::CheckRequest {
+                    context,
+                    ..Default::default()
+                }),
+                decision: pb::Decision::Allow as i32,
+                reason: pb::Reason::Granted as i32,
+                context_digest: digest.into(),
+                ..Default::default()
+            };
+        let verified =
+            |p: pb::DecisionPayload| verify_decision(&sign_decision(&node, p)).map(|(_, p)| p);
+        let digest = context_digest(&context()).to_vec();
+        // The digest is the one the scope module computes from the domain context.
+        let domain = crate::scope::Context::from_wire(Some(&context())).expect("a valid context");
+        assert_eq!(domain.digest().to_vec(), digest);
+        assert!(verified(payload(Some(context()), digest.clone())).is_ok());
+        // Old receipts: no context, no digest.
+        assert!(verified(payload(None, Vec::new())).is_ok());
+        // A wrong digest, a digest without a context, a context without its digest.
+        let mut wrong = digest.clone();
+        wrong[0] ^= 1;
+        assert!(verified(payload(Some(context()), wrong)).is_err());
+        assert!(verified(payload(None, digest)).is_err());
+        assert!(verified(payload(Some(context()), Vec::new())).is_err());
     }
 
     #[test]

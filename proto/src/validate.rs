@@ -47,6 +47,9 @@
 //!    - `Grant`: the collector known (else pending) and a collector feed (`not-a-collector`); the
 //!      policy entry held (else pending), a `Policy` of that collector (`policy-not-of-collector`);
 //!      then `purpose-not-in-policy`, `category-not-in-policy`, `retention-exceeds-policy`;
+//!      then, for a grant with a scope, [`crate::scope::GrantScope::within`] the policy's scope
+//!      (an empty one for a policy without): `zone-not-in-policy`, `sensor-not-in-policy`,
+//!      `window-not-in-policy`, `form-not-offered`, the first offending item in list order;
 //!    - `Revoke`: the grant held, a `Grant` of the same feed (`unknown-grant`: never pending, the
 //!      grant comes earlier in the feed), not revoked yet (`already-revoked`);
 //!    - `Ack`: the request or revocation held (else pending), a `Request` naming this collector
@@ -68,7 +71,8 @@ use crate::entry::Entry;
 use crate::ids::{Digest, EntryId, FeedId};
 use crate::keys::PublicKey;
 use crate::limits::{MAX_CLOCK_SKEW_MS, MIN_TIME_MS};
-use crate::vocab::Role;
+use crate::scope::{PolicyScope, TimeWindow};
+use crate::vocab::{Form, Purpose, Role, SensorKind};
 
 /// Why an entry was refused. [`Rejection::code`] is a stable machine-readable name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +200,29 @@ pub enum Rejection {
     /// A grant accepts a longer retention than the policy states.
     #[error("grant.retention_days exceeds the policy's retention_days ({0})")]
     RetentionExceedsPolicy(u32),
+    /// A grant's scope names a zone the policy does not declare.
+    #[error("grant.scope names zone {0}, which the policy does not declare")]
+    ZoneNotInPolicy(u32),
+    /// A grant's scope names a sensor id the policy does not declare, or a sensor kind that no
+    /// sensor of the policy has.
+    #[error("grant.scope names {}, which the policy does not declare", sensor_text(.sensor, .kind))]
+    SensorNotInPolicy {
+        /// The sensor id, when an id is at fault.
+        sensor: Option<u32>,
+        /// The kind, when a kind is at fault.
+        kind: Option<SensorKind>,
+    },
+    /// The policy declares time windows and a window of the grant's scope lies within none.
+    #[error("grant.scope window {0} is not within a window of the policy")]
+    WindowNotInPolicy(TimeWindow),
+    /// A grant's scope sets, for a purpose, a floor form the policy does not offer for it.
+    #[error("grant.scope accepts {purpose} data as {form}, which the policy does not offer")]
+    FormNotOffered {
+        /// The purpose.
+        purpose: Purpose,
+        /// The floor form.
+        form: Form,
+    },
     /// Policy versions must increase.
     #[error("policy version {version} is not greater than the previous version {previous}")]
     PolicyVersionNotIncreasing {
@@ -219,6 +246,14 @@ pub enum Rejection {
     /// The feed is frozen after an equivocation.
     #[error("feed is frozen: its author signed two different entries at one seq")]
     FeedFrozen,
+}
+
+fn sensor_text(sensor: &Option<u32>, kind: &Option<SensorKind>) -> String {
+    match (sensor, kind) {
+        (Some(id), _) => format!("sensor {id}"),
+        (None, Some(kind)) => format!("sensor kind {kind}"),
+        (None, None) => "a sensor".to_string(),
+    }
 }
 
 /// How a rejection maps to an API status.
@@ -604,6 +639,12 @@ pub fn validate_preverified<V: LedgerView>(
             }
             if grant.retention_days > policy.retention_days {
                 return reject(Rejection::RetentionExceedsPolicy(policy.retention_days));
+            }
+            if let Some(scope) = &grant.scope {
+                let none = PolicyScope::default();
+                if let Err(r) = scope.within(policy.scope.as_ref().unwrap_or(&none)) {
+                    return reject(r);
+                }
             }
         }
         Body::Revoke(revoke) => {

@@ -1,10 +1,11 @@
-//! Roles, purposes, data categories and request kinds: checked conversions from the wire enums,
-//! short text names for people and scripts, and compact sets used by the decision rule.
+//! Roles, purposes, data categories, request kinds, forms and sensor kinds: checked conversions
+//! from the wire enums, short text names for people and scripts, and compact sets used by the
+//! decision rule.
 
 use std::fmt;
 use std::str::FromStr;
 
-pub use crate::pb::{AckOutcome, DataCategory, Purpose, RequestKind, Role};
+pub use crate::pb::{AckOutcome, DataCategory, Form, Purpose, RequestKind, Role, SensorKind};
 
 /// A text name that is not in the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,6 +189,87 @@ vocabulary!(
     [(Done, "done", "done"), (Refused, "refused", "refused"),]
 );
 
+vocabulary!(
+    Form,
+    "form",
+    Unspecified,
+    [
+        (Raw, "raw", "as observed"),
+        (
+            Pseudonymised,
+            "pseudonymised",
+            "with your identifier replaced by a code only the collector can compute"
+        ),
+        (
+            Binned,
+            "binned",
+            "pseudonymised, with time and place made coarser"
+        ),
+        (
+            Aggregated,
+            "aggregated",
+            "only as counts over groups of people, never per person"
+        ),
+    ]
+);
+
+vocabulary!(
+    SensorKind,
+    "sensor kind",
+    Unspecified,
+    [
+        (Camera, "camera", "a camera"),
+        (
+            NumberPlateReader,
+            "number-plate-reader",
+            "a number-plate reader"
+        ),
+        (AirQuality, "air-quality", "an air-quality sensor"),
+        (Noise, "noise", "a noise sensor"),
+        (SmartMeter, "smart-meter", "a smart energy meter"),
+        (WaterMeter, "water-meter", "a water meter"),
+        (WifiCounter, "wifi-counter", "a Wi-Fi device counter"),
+        (
+            BluetoothCounter,
+            "bluetooth-counter",
+            "a Bluetooth device counter"
+        ),
+        (PeopleCounter, "people-counter", "a people counter"),
+        (ParkingBay, "parking-bay", "a parking-bay sensor"),
+        (TrafficCounter, "traffic-counter", "a traffic counter"),
+        (WasteBin, "waste-bin", "a waste-bin sensor"),
+        (TicketValidator, "ticket-validator", "a ticket validator"),
+        (EvCharger, "ev-charger", "an electric-vehicle charger"),
+    ]
+);
+
+impl Form {
+    /// The form's rank in the specification's table ("Scope and form"): RAW 1 < PSEUDONYMISED 2 <
+    /// BINNED 3 < AGGREGATED 4 (UNSPECIFIED 0). A form is *at least as protective* as another when
+    /// its rank is at least as high. A table, not the wire number: a later value may slot in
+    /// between.
+    pub fn rank(self) -> u8 {
+        match self {
+            Form::Unspecified => 0,
+            Form::Raw => 1,
+            Form::Pseudonymised => 2,
+            Form::Binned => 3,
+            Form::Aggregated => 4,
+        }
+    }
+
+    /// The DPV term the form corresponds to (narrowed as the `.proto` comments say).
+    pub fn dpv(self) -> &'static str {
+        match self {
+            Form::Unspecified => "",
+            Form::Raw => "dpv:PersonalData",
+            Form::Pseudonymised => "dpv:Pseudonymisation",
+            Form::Binned => "dpv:Deidentification",
+            Form::Aggregated => "dpv:Anonymisation",
+        }
+    }
+}
+
 impl Purpose {
     /// Purposes an opt-out of sale/sharing switches off.
     pub fn is_sale_or_sharing(self) -> bool {
@@ -269,6 +351,7 @@ macro_rules! enum_set {
 
 enum_set!(PurposeSet, Purpose);
 enum_set!(CategorySet, DataCategory);
+enum_set!(SensorKindSet, SensorKind);
 
 #[cfg(test)]
 mod tests {
@@ -287,6 +370,30 @@ mod tests {
         }
         let names: std::collections::HashSet<_> = Purpose::ALL.iter().map(|p| p.name()).collect();
         assert_eq!(names.len(), Purpose::ALL.len());
+        for f in Form::ALL {
+            assert_eq!(Form::from_name(f.name()), Ok(*f));
+        }
+        for k in SensorKind::ALL {
+            assert_eq!(SensorKind::from_name(k.name()), Ok(*k));
+        }
+        assert_eq!(
+            SensorKind::from_name("NUMBER_PLATE_READER"),
+            Ok(SensorKind::NumberPlateReader)
+        );
+        assert_eq!(SensorKind::ALL.len(), 14);
+    }
+
+    #[test]
+    fn forms_rank_from_raw_to_aggregated() {
+        let ranks: Vec<u8> = Form::ALL.iter().map(|f| f.rank()).collect();
+        assert_eq!(ranks, vec![1, 2, 3, 4]);
+        assert_eq!(Form::Unspecified.rank(), 0);
+        assert_eq!(Form::from_wire(5), None);
+        assert_eq!(Form::from_wire(0), None);
+        let kinds: SensorKindSet = [SensorKind::Camera, SensorKind::EvCharger]
+            .into_iter()
+            .collect();
+        assert!(kinds.contains(SensorKind::EvCharger) && !kinds.contains(SensorKind::Noise));
     }
 
     #[test]

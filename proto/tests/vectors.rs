@@ -3,7 +3,9 @@
 //! signature rule's edge cases, text forms, the dev registrar and a pairwise citizen feed, a
 //! collector's authentication statement, receipts, decision receipts with their log evidence, a
 //! Merkle tree with inclusion and consistency proofs, a cosigned checkpoint note and an
-//! equivocation. The crate docs ("Protocol specification", "Test vectors") say what each means.
+//! equivocation; and for scopes: H3 indexes and parents, local times, a scoped policy and grants,
+//! 2,000 seeded scope decisions with hand-picked edges, and context digests. The crate docs
+//! ("Protocol specification", "Test vectors") say what each means.
 //!
 //! [`generate`] builds them from fixed seeds (keys are `Ed25519 seed = BLAKE3(label)`), so the
 //! file never changes by itself. Two tests:
@@ -17,12 +19,18 @@
 //! The Python client written from the docs checks the same file with its own code
 //! (`tests/interop/vectors.py`).
 
+#[path = "common/scope_cases.rs"]
+mod cases;
+
+use std::sync::Arc;
+
 use base64::Engine as _;
 use consent_proto::body::{
     Accreditation, Ack, AckAnswer, Body, Grant, Policy, Request, Revoke, Suspension,
 };
-use consent_proto::decide::Query;
+use consent_proto::decide::{GrantFacts, Query, decide_grants};
 use consent_proto::entry::{Author, Entry};
+use consent_proto::h3::{self, Cell};
 use consent_proto::ids::{EntryId, FeedId, TypedFeedId, decode_text, encode_text};
 use consent_proto::keys::{PublicKey, SecretKey};
 use consent_proto::limits::MIN_TIME_MS;
@@ -31,8 +39,14 @@ use consent_proto::merkle::{self, Tree};
 use consent_proto::note::{Checkpoint, SignedNote, key_id};
 use consent_proto::pb;
 use consent_proto::pb::entry_payload::Body as WireBody;
+use consent_proto::scope::{
+    Context, FormSpec, GrantScope, PolicyScope, PurposeForms, ScopeFacts, Sensor, TimeWindow, Zone,
+    local_time,
+};
 use consent_proto::validate::Verdict;
-use consent_proto::vocab::{DataCategory, Purpose, RequestKind, Role};
+use consent_proto::vocab::{
+    CategorySet, DataCategory, Form, Purpose, PurposeSet, RequestKind, Role, SensorKind,
+};
 use consent_proto::{auth, dev, domain, evidence, receipt};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -40,7 +54,7 @@ use curve25519_dalek::scalar::Scalar;
 use prost::Message;
 use prost::bytes::Bytes;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha512};
+use sha2::{Digest as _, Sha256, Sha512};
 
 /// The vectors file.
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/vectors.json");
@@ -162,6 +176,8 @@ struct Scenario {
     entries: Vec<Named>,
     collector: FeedId,
     citizen: FeedId,
+    /// After `entries`: the collector's scoped policy (version 2) and two scoped grants.
+    scoped: Vec<Named>,
 }
 
 impl Scenario {
@@ -243,6 +259,7 @@ fn scenario() -> Scenario {
                 document_digest: digest("vectors/policy document"),
                 document_url: "https://lab.example/privacy".into(),
                 contact: "dpo@lab.example".into(),
+                scope: None,
             }),
         ),
     );
@@ -276,6 +293,7 @@ fn scenario() -> Scenario {
                 retention_days: 30,
                 valid_from: T,
                 valid_until: Some(T + 30 * DAY),
+                scope: None,
             }),
         ),
     );
@@ -342,6 +360,66 @@ fn scenario() -> Scenario {
             }),
         ),
     );
+    // Scopes: the collector's second policy declares one; two grants under it narrow it.
+    let Body::Policy(first) = &policy.body else {
+        panic!("the policy is a policy");
+    };
+    let scoped_policy = signed(
+        "the scoped policy",
+        collector.append(
+            T + 9 * HOUR,
+            Body::Policy(Policy {
+                version: 2,
+                scope: Some(vector_policy_scope()),
+                ..first.clone()
+            }),
+        ),
+    );
+    let scoped_grant = signed(
+        "the scoped grant",
+        citizen.append(
+            T + 10 * HOUR,
+            Body::Grant(Grant {
+                collector: collector.feed(),
+                policy: scoped_policy.id,
+                purposes: [Purpose::Research].into_iter().collect(),
+                categories: [DataCategory::Mobility].into_iter().collect(),
+                retention_days: 30,
+                valid_from: T,
+                valid_until: None,
+                scope: Some(GrantScope {
+                    zones: vec![1],
+                    sensors: vec![2],
+                    sensor_kinds: [SensorKind::WifiCounter].into_iter().collect(),
+                    windows: vec![TimeWindow {
+                        days: 0x1f,
+                        start_minute: 8 * 60,
+                        end_minute: 18 * 60,
+                    }],
+                    forms: vec![(Purpose::Research, Form::Aggregated)],
+                }),
+            }),
+        ),
+    );
+    let zone_grant = signed(
+        "the grant narrowing zone 1",
+        citizen.append(
+            T + 11 * HOUR,
+            Body::Grant(Grant {
+                collector: collector.feed(),
+                policy: scoped_policy.id,
+                purposes: [Purpose::ServiceProvision].into_iter().collect(),
+                categories: [DataCategory::Location].into_iter().collect(),
+                retention_days: 30,
+                valid_from: T,
+                valid_until: None,
+                scope: Some(GrantScope {
+                    zones: vec![1],
+                    ..GrantScope::default()
+                }),
+            }),
+        ),
+    );
     let named = |name, signer, role, entry| Named {
         name,
         signer,
@@ -349,6 +427,11 @@ fn scenario() -> Scenario {
         entry,
     };
     Scenario {
+        scoped: vec![
+            named("policy-scoped", COLLECTOR_0, Role::Collector, scoped_policy),
+            named("grant-scoped", CITIZEN_1, Role::Citizen, scoped_grant),
+            named("grant-zone", CITIZEN_1, Role::Citizen, zone_grant),
+        ],
         collector: collector.feed(),
         citizen: citizen.feed(),
         entries: vec![
@@ -412,18 +495,25 @@ fn body_json(body: &WireBody) -> Value {
             "signing_key": hx(&b.signing_key),
             "next_key_digest": hx(&b.next_key_digest),
         }}),
-        WireBody::Policy(b) => json!({"policy": {
-            "version": b.version,
-            "name": b.name,
-            "purposes": purpose_names(&b.purposes),
-            "categories": category_names(&b.categories),
-            "retention_days": b.retention_days,
-            "recipients": b.recipients,
-            "jurisdiction": b.jurisdiction,
-            "document_digest": hx(&b.document_digest),
-            "document_url": b.document_url,
-            "contact": b.contact,
-        }}),
+        WireBody::Policy(b) => {
+            let mut v = json!({"policy": {
+                "version": b.version,
+                "name": b.name,
+                "purposes": purpose_names(&b.purposes),
+                "categories": category_names(&b.categories),
+                "retention_days": b.retention_days,
+                "recipients": b.recipients,
+                "jurisdiction": b.jurisdiction,
+                "document_digest": hx(&b.document_digest),
+                "document_url": b.document_url,
+                "contact": b.contact,
+            }});
+            // Only when present: an entry without a scope has no `scope` key (as before).
+            if let Some(scope) = &b.scope {
+                v["policy"]["scope"] = policy_scope_json(scope);
+            }
+            v
+        }
         WireBody::Accreditation(b) => json!({"accreditation": {
             "collector": hx(&b.collector),
             "valid_until": b.valid_until,
@@ -432,15 +522,21 @@ fn body_json(body: &WireBody) -> Value {
             "collector": hx(&b.collector),
             "reason": b.reason,
         }}),
-        WireBody::Grant(b) => json!({"grant": {
-            "collector": hx(&b.collector),
-            "policy": hx(&b.policy),
-            "purposes": purpose_names(&b.purposes),
-            "categories": category_names(&b.categories),
-            "retention_days": b.retention_days,
-            "valid_from": b.valid_from,
-            "valid_until": b.valid_until,
-        }}),
+        WireBody::Grant(b) => {
+            let mut v = json!({"grant": {
+                "collector": hx(&b.collector),
+                "policy": hx(&b.policy),
+                "purposes": purpose_names(&b.purposes),
+                "categories": category_names(&b.categories),
+                "retention_days": b.retention_days,
+                "valid_from": b.valid_from,
+                "valid_until": b.valid_until,
+            }});
+            if let Some(scope) = &b.scope {
+                v["grant"]["scope"] = grant_scope_json(scope);
+            }
+            v
+        }
         WireBody::Revoke(b) => json!({"revoke": {
             "grant": hx(&b.grant),
             "erase": b.erase,
@@ -456,6 +552,75 @@ fn body_json(body: &WireBody) -> Value {
             "reason": b.reason,
         }}),
     }
+}
+
+fn form_name(v: i32) -> &'static str {
+    pb::Form::try_from(v).map_or("?", |f| f.as_str_name())
+}
+
+fn kind_name(v: i32) -> &'static str {
+    pb::SensorKind::try_from(v).map_or("?", |k| k.as_str_name())
+}
+
+fn window_json(w: &pb::TimeWindow) -> Value {
+    json!({"days": w.days, "start_minute": w.start_minute, "end_minute": w.end_minute})
+}
+
+/// A `PolicyScope` as in the `.proto` (cells as hex, enums by name) and its `encoding`.
+fn policy_scope_json(s: &pb::PolicyScope) -> Value {
+    json!({
+        "version": s.version,
+        "utc_offset_minutes": s.utc_offset_minutes,
+        "zones": s.zones.iter().map(|z| json!({
+            "id": z.id,
+            "name": z.name,
+            "resolution": z.resolution,
+            "cells": z.cells.iter().map(|c| format!("{c:x}")).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "sensors": s.sensors.iter().map(|x| json!({
+            "id": x.id,
+            "kind": kind_name(x.kind),
+            "zone": x.zone,
+        })).collect::<Vec<_>>(),
+        "windows": s.windows.iter().map(window_json).collect::<Vec<_>>(),
+        "forms": s.forms.iter().map(|pf| json!({
+            "purpose": purpose_names(&[pf.purpose])[0],
+            "offers": pf.offers.iter().map(|o| json!({
+                "form": form_name(o.form),
+                "interval_s": o.interval_s,
+                "resolution": o.resolution,
+                "min_group": o.min_group,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "encoding": hx(s.encode_to_vec()),
+    })
+}
+
+/// A `GrantScope` as in the `.proto` and its `encoding`.
+fn grant_scope_json(s: &pb::GrantScope) -> Value {
+    json!({
+        "version": s.version,
+        "zones": s.zones,
+        "sensors": s.sensors,
+        "sensor_kinds": s.sensor_kinds.iter().map(|k| kind_name(*k)).collect::<Vec<_>>(),
+        "windows": s.windows.iter().map(window_json).collect::<Vec<_>>(),
+        "forms": s.forms.iter().map(|f| json!({
+            "purpose": purpose_names(&[f.purpose])[0],
+            "form": form_name(f.form),
+        })).collect::<Vec<_>>(),
+        "encoding": hx(s.encode_to_vec()),
+    })
+}
+
+/// An `ObservationContext` as on the wire: 0, null (cell) and `FORM_UNSPECIFIED` for what is
+/// not given.
+fn context_json(c: &pb::ObservationContext) -> Value {
+    json!({
+        "sensor": c.sensor,
+        "cell": if c.cell == 0 { Value::Null } else { json!(format!("{:x}", c.cell)) },
+        "observed_ms": c.observed_ms,
+        "form": form_name(c.form),
+    })
 }
 
 fn wire(entry: &Entry) -> pb::EntryPayload {
@@ -1147,6 +1312,22 @@ fn decisions(s: &Scenario) -> Vec<Decided> {
             question: question(T + 5 * HOUR + 30 * MINUTE),
             revocation: Some("revoke-erase"),
         },
+        // A question with the observation's context: the payload carries its digest.
+        Decided {
+            name: "allow-with-context",
+            size: 6,
+            time_ms: T + HOUR + 45 * MINUTE,
+            question: pb::CheckRequest {
+                context: Some(pb::ObservationContext {
+                    sensor: 3,
+                    cell: IN_QUAY,
+                    observed_ms: T + HOUR + 40 * MINUTE,
+                    form: Form::Pseudonymised as i32,
+                }),
+                ..question(0)
+            },
+            revocation: None,
+        },
     ]
 }
 
@@ -1158,6 +1339,10 @@ fn decision_receipt(s: &Scenario, d: &Decided) -> (pb::DecisionReceipt, SignedNo
         purpose: Purpose::Research,
         category: DataCategory::Mobility,
         at_ms,
+        context: match Context::from_wire(d.question.context.as_ref()) {
+            Ok(c) => c,
+            Err(e) => panic!("{}: {e}", d.name),
+        },
     });
     let (head_seq, head) = outcome.subject_head.expect("the subject is known");
     let payload = pb::DecisionPayload {
@@ -1179,6 +1364,12 @@ fn decision_receipt(s: &Scenario, d: &Decided) -> (pb::DecisionReceipt, SignedNo
             .revocation
             .map(|r| Bytes::copy_from_slice(&s.entry(r).id.0))
             .unwrap_or_default(),
+        context_digest: d
+            .question
+            .context
+            .as_ref()
+            .map(|c| Bytes::copy_from_slice(&receipt::context_digest(c)))
+            .unwrap_or_default(),
         ..Default::default()
     };
     let note = note(s, d.size, d.time_ms - 10 * MINUTE);
@@ -1196,7 +1387,7 @@ fn decision_json(s: &Scenario, d: &Decided) -> Value {
         Err(e) => panic!("a signed payload decodes: {e}"),
     };
     let q = &receipt::signed_question(&d.question, d.time_ms);
-    json!({
+    let mut v = json!({
         "name": d.name,
         "node_key": hx(&payload.node),
         "witness": key(WITNESS).public().to_text("node"),
@@ -1223,7 +1414,13 @@ fn decision_json(s: &Scenario, d: &Decided) -> Value {
         "grant_inclusion": receipt.grant_inclusion.as_ref().map_or(Value::Null, inclusion_json),
         "revocation_inclusion": receipt.revocation_inclusion.as_ref().map_or(Value::Null, inclusion_json),
         "receipt": hx(receipt.encode_to_vec()),
-    })
+    });
+    // Only with a context (the items before contexts existed keep their keys).
+    if let Some(context) = &q.context {
+        v["question"]["context"] = context_json(context);
+        v["context_digest"] = json!(hx(&payload.context_digest));
+    }
+    v
 }
 
 fn receipts(s: &Scenario) -> Vec<Value> {
@@ -1355,6 +1552,630 @@ fn equivocation(s: &Scenario) -> Value {
     })
 }
 
+// ---- Scopes ----
+
+fn cells(raw: &[u64]) -> Vec<Cell> {
+    raw.iter()
+        .map(|r| match Cell::new(*r) {
+            Some(c) => c,
+            None => panic!("{r:x} is a cell"),
+        })
+        .collect()
+}
+
+/// Zone 1 of the vectors' scoped policy (resolution 10).
+const QUAY: [u64; 2] = [0x8a196908221ffff, 0x8a19690822f7fff];
+/// Zone 2 (resolution 11).
+const SQUARE: [u64; 3] = [0x8b1969082294fff, 0x8b19690822b0fff, 0x8b19690822b2fff];
+/// A resolution-12 cell in the quay (a descendant of its second cell).
+const IN_QUAY: u64 = 0x8c19690822f29ff;
+/// A resolution-13 cell in the square (the centre child of its first cell).
+const IN_SQUARE: u64 = 0x8d196908229403f;
+/// A resolution-12 cell in neither zone.
+const ELSEWHERE: u64 = 0x8c1969091c8dbff;
+/// The resolution-9 parent of the quay's second cell: coarser than the zone.
+const AROUND_QUAY: u64 = 0x8919690822fffff;
+
+/// The collector's second policy's scope (+01:00): zones 1 (the quay, resolution 10) and 2 (the
+/// square, 11); sensors 1 a number-plate reader in zone 1, 2 an air-quality sensor in zone 2, 3
+/// a Wi-Fi counter; mon-fri 07:00-19:00 and sat 09:00-17:00; service provision raw, research
+/// pseudonymised or aggregated (1 h, resolution 8, k 10), third-party sharing aggregated (a day,
+/// resolution 7, k 20).
+fn vector_policy_scope() -> PolicyScope {
+    PolicyScope {
+        utc_offset_minutes: 60,
+        zones: vec![
+            Zone {
+                id: 1,
+                name: "Harbour quay".into(),
+                resolution: 10,
+                cells: cells(&QUAY),
+            },
+            Zone {
+                id: 2,
+                name: "Market square".into(),
+                resolution: 11,
+                cells: cells(&SQUARE),
+            },
+        ],
+        sensors: vec![
+            Sensor {
+                id: 1,
+                kind: SensorKind::NumberPlateReader,
+                zone: Some(1),
+            },
+            Sensor {
+                id: 2,
+                kind: SensorKind::AirQuality,
+                zone: Some(2),
+            },
+            Sensor {
+                id: 3,
+                kind: SensorKind::WifiCounter,
+                zone: None,
+            },
+        ],
+        windows: vec![
+            TimeWindow {
+                days: 0x1f,
+                start_minute: 7 * 60,
+                end_minute: 19 * 60,
+            },
+            TimeWindow {
+                days: 0x20,
+                start_minute: 9 * 60,
+                end_minute: 17 * 60,
+            },
+        ],
+        forms: vec![
+            PurposeForms {
+                purpose: Purpose::ServiceProvision,
+                offers: vec![FormSpec::Raw],
+            },
+            PurposeForms {
+                purpose: Purpose::Research,
+                offers: vec![
+                    FormSpec::Pseudonymised,
+                    FormSpec::Aggregated {
+                        interval_s: 3_600,
+                        resolution: 8,
+                        min_group: 10,
+                    },
+                ],
+            },
+            PurposeForms {
+                purpose: Purpose::ThirdPartySharing,
+                offers: vec![FormSpec::Aggregated {
+                    interval_s: 86_400,
+                    resolution: 7,
+                    min_group: 20,
+                }],
+            },
+        ],
+    }
+}
+
+/// `h3`: indexes that are and are not cells, and parents at every resolution.
+fn h3_json() -> Value {
+    let base = |b: u64| (0x08u64 << 56) | (b << 45) | ((1u64 << 45) - 1);
+    let child = |b: u64, digits: &[u64]| cases::finer(base(b), digits);
+    let cell = 0x8a754e64992ffff_u64;
+    let indexes: Vec<(u64, &str)> = vec![
+        (cell, "a cell of resolution 10"),
+        (0x8c19690822801ff, "a cell of resolution 12"),
+        (0x8f19690822f292a, "a cell of resolution 15"),
+        (base(0), "base cell 0 at resolution 0"),
+        (base(121), "base cell 121, the last"),
+        (base(122), "base cell 122 does not exist"),
+        (base(4), "pentagon base cell 4"),
+        (
+            child(4, &[1]),
+            "pentagon 4, first non-zero digit 1: deleted",
+        ),
+        (child(4, &[2]), "pentagon 4, first digit 2"),
+        (
+            child(117, &[1]),
+            "pentagon 117, first non-zero digit 1: deleted",
+        ),
+        (
+            child(4, &[0, 1]),
+            "pentagon 4, digits 0 1: first non-zero 1, deleted",
+        ),
+        (
+            child(4, &[2, 1]),
+            "pentagon 4, digits 2 1: first non-zero 2",
+        ),
+        (child(4, &[0, 0]), "pentagon 4, digits 0 0"),
+        (child(5, &[1]), "hexagon base cell 5, digit 1"),
+        (0, "zero"),
+        (u64::MAX, "every bit set"),
+        (cell | (1 << 63), "the high bit set"),
+        (
+            (cell & !(0xF << 59)) | (2 << 59),
+            "mode 2 (a directed edge)",
+        ),
+        (cell | (1 << 56), "a reserved bit set"),
+        (cell | (7 << 15), "a used digit 7"),
+        (cell & !1, "an unused digit not 7"),
+    ];
+    let parents: Vec<Value> = [cell, 0x8f19690822f292a, child(4, &[2, 1])]
+        .into_iter()
+        .flat_map(|raw| {
+            (0..=16u8).map(move |r| {
+                let parent = Cell::new(raw).and_then(|c| c.parent(r));
+                json!({
+                    "cell": format!("{raw:x}"),
+                    "resolution": r,
+                    "parent": parent.map_or(Value::Null, |p| json!(p.to_string())),
+                })
+            })
+        })
+        .collect();
+    json!({
+        "indexes": indexes.iter().map(|(i, about)| json!({
+            "index": format!("{i:x}"),
+            "valid": h3::is_cell(*i),
+            "about": about,
+        })).collect::<Vec<_>>(),
+        "parents": parents,
+    })
+}
+
+/// `local_time`: weekday (Monday 0) and minute of the day at a fixed offset.
+fn local_time_json() -> Value {
+    let monday = cases::T;
+    let hour = 3_600_000;
+    let times: Vec<(u64, i16)> = vec![
+        (0, 0),
+        (0, -60),
+        (monday, 0),
+        (monday - 1, 0),
+        (monday + 10 * hour, 840),
+        (monday + 10 * hour - 1, 840),
+        (monday + 10 * hour, -720),
+        (monday + 12 * hour, -720),
+        (T, 60),
+        (T, -345),
+        (u64::MAX, 840),
+        (u64::MAX, -720),
+    ];
+    Value::Array(
+        times
+            .into_iter()
+            .map(|(observed_ms, offset)| {
+                let (weekday, minute) = local_time(observed_ms, offset);
+                json!({
+                    "observed_ms": observed_ms,
+                    "utc_offset_minutes": offset,
+                    "weekday": weekday,
+                    "minute": minute,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The bytes a context digest hashes after its domain.
+fn context_input(c: &pb::ObservationContext) -> Vec<u8> {
+    let mut input = domain::CONTEXT.to_vec();
+    input.extend_from_slice(&c.sensor.to_be_bytes());
+    input.extend_from_slice(&c.cell.to_be_bytes());
+    input.extend_from_slice(&c.observed_ms.to_be_bytes());
+    input.push((c.form & 0xff) as u8);
+    input
+}
+
+/// `context_digests`: the digest of a few contexts, with the bytes hashed.
+fn context_digests_json() -> Value {
+    let contexts = vec![
+        pb::ObservationContext::default(),
+        pb::ObservationContext {
+            sensor: 2,
+            cell: IN_QUAY,
+            observed_ms: cases::T + 9 * HOUR,
+            form: Form::Aggregated as i32,
+        },
+        pb::ObservationContext {
+            sensor: 3,
+            ..Default::default()
+        },
+        pb::ObservationContext {
+            cell: IN_SQUARE,
+            form: Form::Raw as i32,
+            ..Default::default()
+        },
+    ];
+    json!({
+        "domain": String::from_utf8_lossy(domain::CONTEXT),
+        "items": contexts.iter().map(|c| json!({
+            "context": context_json(c),
+            "input": hx(context_input(c)),
+            "digest": hx(receipt::context_digest(c)),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// One grant of a scope decision vector.
+#[derive(Clone)]
+struct GrantCase {
+    purposes: PurposeSet,
+    categories: CategorySet,
+    valid_from: u64,
+    valid_until: Option<u64>,
+    revoked: bool,
+    scope: Option<GrantScope>,
+}
+
+/// One scope decision: a policy (an index into the policies, `None`: a policy without scope),
+/// one grant (seq 1), an opt-out's seq, and the question.
+#[derive(Clone)]
+struct DecisionCase {
+    about: Option<&'static str>,
+    policy: Option<usize>,
+    grant: GrantCase,
+    opt_out_seq: Option<u64>,
+    purpose: Purpose,
+    category: DataCategory,
+    at_ms: u64,
+    context: Context,
+}
+
+/// What the rule says about `c`: decision, reason, required form.
+fn decide_case(
+    policies: &[Option<PolicyScope>],
+    c: &DecisionCase,
+) -> (pb::Decision, pb::Reason, Option<Form>) {
+    let policy = c.policy.and_then(|i| policies[i].clone()).map(Arc::new);
+    let facts = GrantFacts {
+        id: EntryId([1; 32]),
+        seq: 1,
+        purposes: c.grant.purposes,
+        categories: c.grant.categories,
+        valid_from: c.grant.valid_from,
+        valid_until: c.grant.valid_until,
+        revoked: c.grant.revoked,
+        scope: ScopeFacts::resolve(policy, c.grant.scope.clone()),
+    };
+    let query = Query {
+        subject: FeedId([2; 32]),
+        collector: FeedId([3; 32]),
+        purpose: c.purpose,
+        category: c.category,
+        at_ms: c.at_ms,
+        context: c.context,
+    };
+    let (decision, reason, _, form) = decide_grants(&query, &[facts], c.opt_out_seq);
+    (decision, reason, form)
+}
+
+/// Wire numbers of a set's values.
+fn wire_numbers<T>(items: impl Iterator<Item = T>, number: impl Fn(T) -> i32) -> Vec<i32> {
+    items.map(number).collect()
+}
+
+fn decision_case_json(policies: &[Option<PolicyScope>], c: &DecisionCase) -> Value {
+    let (decision, reason, form) = decide_case(policies, c);
+    let purposes = wire_numbers(c.grant.purposes.iter(), |p| p as i32);
+    let categories = wire_numbers(c.grant.categories.iter(), |x| x as i32);
+    let mut v = json!({
+        "policy": c.policy,
+        "grant": {
+            "seq": 1,
+            "purposes": purpose_names(&purposes),
+            "categories": category_names(&categories),
+            "valid_from": c.grant.valid_from,
+            "valid_until": c.grant.valid_until.unwrap_or(0),
+            "revoked": c.grant.revoked,
+            "scope": c.grant.scope.as_ref().map_or(Value::Null, |g| grant_scope_json(&g.to_wire())),
+        },
+        "opt_out_seq": c.opt_out_seq,
+        "question": {
+            "purpose": purpose_names(&[c.purpose as i32])[0],
+            "category": category_names(&[c.category as i32])[0],
+            "at_ms": c.at_ms,
+            "context": c.context.to_wire().as_ref().map_or(Value::Null, context_json),
+        },
+        "decision": decision.as_str_name(),
+        "reason": reason.as_str_name(),
+        "required_form": form.unwrap_or(Form::Unspecified).as_str_name(),
+    });
+    if let Some(about) = c.about {
+        v["about"] = json!(about);
+    }
+    v
+}
+
+/// `base`, described by `about` and changed by `edit`.
+fn edge(
+    base: &DecisionCase,
+    about: &'static str,
+    edit: impl Fn(&mut DecisionCase),
+) -> DecisionCase {
+    let mut c = base.clone();
+    c.about = Some(about);
+    edit(&mut c);
+    c
+}
+
+/// A grant scope narrowed by `edit`.
+fn narrowing(edit: impl Fn(&mut GrantScope)) -> Option<GrantScope> {
+    let mut g = GrantScope::default();
+    edit(&mut g);
+    Some(g)
+}
+
+/// Hand-picked edges of the rule, under the vectors' scoped policy (index 0) unless stated.
+fn edge_cases() -> Vec<DecisionCase> {
+    let m = cases::T;
+    let full = |sensor: u32, cell: u64, observed_ms: u64, form: Form| Context {
+        sensor: Some(sensor),
+        cell: Cell::new(cell),
+        observed_ms: Some(observed_ms),
+        form: Some(form),
+    };
+    let base = DecisionCase {
+        about: None,
+        policy: Some(0),
+        grant: GrantCase {
+            purposes: [Purpose::Research, Purpose::ThirdPartySharing]
+                .into_iter()
+                .collect(),
+            categories: [DataCategory::Mobility].into_iter().collect(),
+            valid_from: m - DAY,
+            valid_until: None,
+            revoked: false,
+            scope: None,
+        },
+        opt_out_seq: None,
+        purpose: Purpose::Research,
+        category: DataCategory::Mobility,
+        at_ms: m + 9 * HOUR,
+        // Monday 10:00 at +01:00.
+        context: full(2, IN_QUAY, m + 9 * HOUR, Form::Pseudonymised),
+    };
+    vec![
+        edge(&base, "inside every dimension", |_| {}),
+        edge(&base, "no context: the sensor is missing first", |c| {
+            c.context = Context::NONE;
+        }),
+        edge(&base, "a sensor only: the cell is missing", |c| {
+            c.context = Context {
+                sensor: Some(2),
+                ..Context::NONE
+            };
+        }),
+        edge(&base, "sensor and cell: the time is missing", |c| {
+            c.context.observed_ms = None;
+            c.context.form = None;
+        }),
+        edge(&base, "no form", |c| c.context.form = None),
+        edge(&base, "a sensor the policy does not declare", |c| {
+            c.context.sensor = Some(9);
+        }),
+        edge(&base, "a cell outside every zone", |c| {
+            c.context.cell = Cell::new(ELSEWHERE);
+        }),
+        edge(&base, "a cell coarser than the zone", |c| {
+            c.context.cell = Cell::new(AROUND_QUAY);
+        }),
+        edge(&base, "a cell of the zone's own resolution", |c| {
+            c.context.cell = Cell::new(QUAY[1]);
+        }),
+        edge(&base, "a finer cell of zone 2", |c| {
+            c.context.cell = Cell::new(IN_SQUARE);
+        }),
+        edge(&base, "07:00 local: the window's first minute", |c| {
+            c.context.observed_ms = Some(m + 6 * HOUR);
+        }),
+        edge(&base, "06:59:59.999 local", |c| {
+            c.context.observed_ms = Some(m + 6 * HOUR - 1);
+        }),
+        edge(&base, "18:59:59.999 local", |c| {
+            c.context.observed_ms = Some(m + 18 * HOUR - 1);
+        }),
+        edge(&base, "19:00 local: the window's end is excluded", |c| {
+            c.context.observed_ms = Some(m + 18 * HOUR);
+        }),
+        edge(&base, "saturday 08:59 local", |c| {
+            c.context.observed_ms = Some(m + 5 * DAY + 7 * HOUR + 59 * MINUTE);
+        }),
+        edge(&base, "saturday 09:00 local", |c| {
+            c.context.observed_ms = Some(m + 5 * DAY + 8 * HOUR);
+        }),
+        edge(&base, "sunday noon local", |c| {
+            c.context.observed_ms = Some(m + 6 * DAY + 11 * HOUR);
+        }),
+        edge(
+            &base,
+            "a form the policy does not offer for the purpose",
+            |c| {
+                c.context.form = Some(Form::Raw);
+            },
+        ),
+        edge(&base, "a form below the grant's floor", |c| {
+            c.grant.scope = narrowing(|g| g.forms = vec![(Purpose::Research, Form::Aggregated)]);
+        }),
+        edge(&base, "the grant's floor itself", |c| {
+            c.grant.scope = narrowing(|g| g.forms = vec![(Purpose::Research, Form::Aggregated)]);
+            c.context.form = Some(Form::Aggregated);
+        }),
+        edge(&base, "the grant narrows sensors to sensor 1", |c| {
+            c.grant.scope = narrowing(|g| g.sensors = vec![1]);
+        }),
+        edge(
+            &base,
+            "the grant's sensor kinds include the sensor's",
+            |c| {
+                c.grant.scope = narrowing(|g| {
+                    g.sensor_kinds = [SensorKind::AirQuality].into_iter().collect();
+                });
+            },
+        ),
+        edge(&base, "the grant narrows zones to zone 2", |c| {
+            c.grant.scope = narrowing(|g| g.zones = vec![2]);
+        }),
+        edge(&base, "the grant's window excludes the time", |c| {
+            c.grant.scope = narrowing(|g| {
+                g.windows = vec![TimeWindow {
+                    days: 1,
+                    start_minute: 8 * 60,
+                    end_minute: 9 * 60,
+                }];
+            });
+        }),
+        edge(&base, "observed before the grant's validity", |c| {
+            c.grant.valid_from = m + DAY;
+            c.at_ms = m + 2 * DAY;
+        }),
+        edge(&base, "observed at the grant's valid_until", |c| {
+            c.grant.valid_until = Some(m + 9 * HOUR);
+            c.at_ms = m + 8 * HOUR;
+        }),
+        edge(&base, "revoked beats missing context", |c| {
+            c.grant.revoked = true;
+            c.context = Context::NONE;
+        }),
+        edge(&base, "expired beats missing context", |c| {
+            c.grant.valid_until = Some(m + DAY);
+            c.at_ms = m + 2 * DAY;
+            c.context = Context::NONE;
+        }),
+        edge(&base, "not yet valid beats missing context", |c| {
+            c.grant.valid_from = m + 3 * DAY;
+            c.at_ms = m + 2 * DAY;
+            c.context = Context::NONE;
+        }),
+        edge(&base, "an opt-out beats missing context", |c| {
+            c.purpose = Purpose::ThirdPartySharing;
+            c.opt_out_seq = Some(2);
+            c.context = Context::NONE;
+        }),
+        edge(&base, "sharing, aggregated as offered", |c| {
+            c.purpose = Purpose::ThirdPartySharing;
+            c.context.form = Some(Form::Aggregated);
+        }),
+        edge(
+            &base,
+            "a purpose the grant does not cover: no form named",
+            |c| {
+                c.purpose = Purpose::ServiceProvision;
+            },
+        ),
+        edge(&base, "a category the grant does not cover", |c| {
+            c.category = DataCategory::Location;
+        }),
+        edge(&base, "no scope anywhere: the context is ignored", |c| {
+            c.policy = None;
+            c.context = full(9, ELSEWHERE, m + 9 * HOUR, Form::Raw);
+        }),
+        edge(
+            &base,
+            "no scope anywhere: observed before the validity",
+            |c| {
+                c.policy = None;
+                c.grant.valid_from = m + DAY;
+                c.at_ms = m + 2 * DAY;
+            },
+        ),
+        edge(
+            &base,
+            "a policy without scope, a grant window in UTC",
+            |c| {
+                c.policy = None;
+                c.grant.scope = narrowing(|g| {
+                    g.windows = vec![TimeWindow {
+                        days: 1,
+                        start_minute: 9 * 60,
+                        end_minute: 10 * 60,
+                    }];
+                });
+                c.context.observed_ms = Some(m + 9 * HOUR + 30 * MINUTE);
+            },
+        ),
+        edge(
+            &base,
+            "a policy without scope, after the grant window in UTC",
+            |c| {
+                c.policy = None;
+                c.grant.scope = narrowing(|g| {
+                    g.windows = vec![TimeWindow {
+                        days: 1,
+                        start_minute: 9 * 60,
+                        end_minute: 10 * 60,
+                    }];
+                });
+                c.context.observed_ms = Some(m + 10 * HOUR);
+            },
+        ),
+        edge(
+            &base,
+            "a policy without scope, a grant window, no time",
+            |c| {
+                c.policy = None;
+                c.grant.scope = narrowing(|g| {
+                    g.windows = vec![TimeWindow {
+                        days: 1,
+                        start_minute: 9 * 60,
+                        end_minute: 10 * 60,
+                    }];
+                });
+                c.context = Context::NONE;
+            },
+        ),
+    ]
+}
+
+/// `scope_decisions`: the edges, then 2,000 seeded cases over 21 policies (the vectors' scoped
+/// policy first, then 20 random ones, some without scope).
+fn scope_decisions_json() -> Value {
+    let mut rng = cases::Rng::new(2_000);
+    let mut policies: Vec<Option<PolicyScope>> = vec![Some(vector_policy_scope())];
+    for _ in 0..20 {
+        policies.push(cases::policy_scope(&mut rng));
+    }
+    let mut out: Vec<Value> = edge_cases()
+        .iter()
+        .map(|c| decision_case_json(&policies, c))
+        .collect();
+    for _ in 0..2_000 {
+        let index = rng.below(policies.len() as u64) as usize;
+        let policy = policies[index].clone().unwrap_or_default();
+        let purposes = cases::purposes(&mut rng);
+        let categories = cases::categories(&mut rng);
+        let (valid_from, valid_until) = cases::validity(&mut rng);
+        let revoked = rng.chance(20);
+        let scope = cases::grant_scope(&mut rng, &policy, purposes);
+        let opt_out_seq = rng.chance(15).then_some(2);
+        let case = DecisionCase {
+            about: None,
+            policy: Some(index),
+            grant: GrantCase {
+                purposes,
+                categories,
+                valid_from,
+                valid_until,
+                revoked,
+                scope,
+            },
+            opt_out_seq,
+            purpose: cases::purpose(&mut rng),
+            category: rng.pick(&cases::CATEGORIES),
+            at_ms: cases::at(&mut rng),
+            context: cases::context(&mut rng, &policy),
+        };
+        out.push(decision_case_json(&policies, &case));
+    }
+    json!({
+        "purposes": purpose_names(&cases::PURPOSES.map(|p| p as i32)),
+        "categories": category_names(&cases::CATEGORIES.map(|c| c as i32)),
+        "policies": policies
+            .iter()
+            .map(|p| p.as_ref().map_or(Value::Null, |s| policy_scope_json(&s.to_wire())))
+            .collect::<Vec<_>>(),
+        "cases": out,
+    })
+}
+
 /// Every vector.
 fn generate() -> Value {
     let s = scenario();
@@ -1391,6 +2212,11 @@ fn generate() -> Value {
         "merkle": merkle_json(&s),
         "decision_receipts": decisions(&s).iter().map(|d| decision_json(&s, d)).collect::<Vec<_>>(),
         "equivocation": equivocation(&s),
+        "h3": h3_json(),
+        "local_time": local_time_json(),
+        "scopes": s.scoped.iter().map(named_json).collect::<Vec<_>>(),
+        "scope_decisions": scope_decisions_json(),
+        "context_digests": context_digests_json(),
     })
 }
 
@@ -1835,6 +2661,7 @@ fn every_vector_in_the_file_verifies() {
             purpose: question.purpose(),
             category: question.category(),
             at_ms: verified.at_ms,
+            context: Context::from_wire(question.context.as_ref()).expect("a valid context"),
         });
         assert_eq!(outcome.decision, p.decision(), "{name}");
         assert_eq!(outcome.reason, p.reason(), "{name}");
@@ -1906,5 +2733,302 @@ fn every_vector_in_the_file_verifies() {
     match ledger.submit(&second, num(&file["validation_clock_ms"])) {
         Verdict::Equivocation { existing } => assert_eq!(existing.id, first.id),
         other => panic!("an equivocation, got {other:?}"),
+    }
+}
+
+fn purpose_from(v: &Value) -> Purpose {
+    match pb::Purpose::from_str_name(text(v)) {
+        Some(p) => p,
+        None => panic!("{v} is not a purpose"),
+    }
+}
+
+fn category_from(v: &Value) -> DataCategory {
+    match pb::DataCategory::from_str_name(text(v)) {
+        Some(c) => c,
+        None => panic!("{v} is not a category"),
+    }
+}
+
+/// The wire context a JSON context states (and it states exactly that one).
+fn context_from_json(v: &Value) -> pb::ObservationContext {
+    let cell = match v["cell"].as_str() {
+        None => 0,
+        Some(hex) => match u64::from_str_radix(hex, 16) {
+            Ok(c) => c,
+            Err(e) => panic!("{hex}: {e}"),
+        },
+    };
+    let c = pb::ObservationContext {
+        sensor: num(&v["sensor"]) as u32,
+        cell,
+        observed_ms: num(&v["observed_ms"]),
+        form: pb::Form::from_str_name(text(&v["form"])).map_or(-1, |f| f as i32),
+    };
+    assert_eq!(context_json(&c), *v, "the JSON states its context exactly");
+    c
+}
+
+/// A wire scope from its `encoding`, checked against the JSON that describes it.
+fn policy_scope_from_json(v: &Value) -> pb::PolicyScope {
+    let w = match pb::PolicyScope::decode(bytes(&v["encoding"]).as_slice()) {
+        Ok(w) => w,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(policy_scope_json(&w), *v);
+    w
+}
+
+fn grant_scope_from_json(v: &Value) -> pb::GrantScope {
+    let w = match pb::GrantScope::decode(bytes(&v["encoding"]).as_slice()) {
+        Ok(w) => w,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(grant_scope_json(&w), *v);
+    w
+}
+
+#[test]
+fn every_scope_vector_in_the_file_verifies() {
+    let file = read_file();
+
+    // H3: which indexes are cells, and parents.
+    let h = &file["h3"];
+    for v in list(&h["indexes"]) {
+        let index = match u64::from_str_radix(text(&v["index"]), 16) {
+            Ok(i) => i,
+            Err(e) => panic!("{v}: {e}"),
+        };
+        let valid = v["valid"].as_bool().expect("a bool");
+        assert_eq!(h3::is_cell(index), valid, "{}", text(&v["about"]));
+        assert_eq!(text(&v["index"]).parse::<Cell>().is_ok(), valid, "{v}");
+    }
+    for v in list(&h["parents"]) {
+        let cell: Cell = text(&v["cell"]).parse().expect("a cell");
+        let r = u8::try_from(num(&v["resolution"])).expect("a resolution");
+        assert_eq!(
+            cell.parent(r).map(|p| p.to_string()),
+            v["parent"].as_str().map(String::from),
+            "{v}"
+        );
+    }
+
+    // Local time.
+    for v in list(&file["local_time"]) {
+        let offset = v["utc_offset_minutes"].as_i64().expect("an offset");
+        let offset = i16::try_from(offset).expect("an offset");
+        assert_eq!(
+            local_time(num(&v["observed_ms"]), offset),
+            (num(&v["weekday"]) as u8, num(&v["minute"]) as u16),
+            "{v}"
+        );
+    }
+
+    // Scoped entries: they decode to what they state, and a node holding the history accepts
+    // them; the worked bytes of the specification.
+    let entries: Vec<Entry> = list(&file["entries"]).iter().map(check_entry).collect();
+    let scoped: Vec<Entry> = list(&file["scopes"]).iter().map(check_entry).collect();
+    let mut ledger = MemoryLedger::new([entries[0].feed]);
+    for e in entries.iter().chain(&scoped) {
+        let verdict = ledger.submit(e, num(&file["validation_clock_ms"]));
+        assert!(matches!(verdict, Verdict::Accept { .. }), "{verdict:?}");
+    }
+    assert!(
+        scoped[2]
+            .payload
+            .ends_with(&[0x42, 0x05, 0x08, 0x01, 0x12, 0x01, 0x01]),
+        "a grant narrowing zone 1 ends with its scope"
+    );
+    let Body::Policy(policy) = &scoped[0].body else {
+        panic!("a policy");
+    };
+    let scope = policy
+        .scope
+        .as_ref()
+        .expect("a scope")
+        .to_wire()
+        .encode_to_vec();
+    assert_eq!(
+        &scope[..4],
+        &[0x08, 0x01, 0x10, 0x78],
+        "version 1, offset +60"
+    );
+    let mut field = vec![0x5a];
+    field.extend(varint(scope.len() as u64));
+    field.extend(&scope);
+    assert!(
+        scoped[0].payload.windows(field.len()).any(|w| w == field),
+        "the policy's scope is field 11"
+    );
+
+    // Context digests.
+    let digests = &file["context_digests"];
+    assert_eq!(text(&digests["domain"]).as_bytes(), domain::CONTEXT);
+    for item in list(&digests["items"]) {
+        let c = context_from_json(&item["context"]);
+        let input = context_input(&c);
+        assert_eq!(hx(&input), text(&item["input"]));
+        assert_eq!(hx(blake3::hash(&input).as_bytes()), text(&item["digest"]));
+        assert_eq!(hx(receipt::context_digest(&c)), text(&item["digest"]));
+    }
+    for v in list(&file["decision_receipts"]) {
+        if let Some(context) = v["question"].get("context") {
+            let c = context_from_json(context);
+            assert_eq!(hx(receipt::context_digest(&c)), text(&v["context_digest"]));
+        }
+    }
+
+    // Scope decisions: each case, rebuilt from the JSON, gets the stated answer.
+    let sd = &file["scope_decisions"];
+    let purposes: PurposeSet = list(&sd["purposes"]).iter().map(purpose_from).collect();
+    let policies: Vec<Option<PolicyScope>> = list(&sd["policies"])
+        .iter()
+        .map(|v| {
+            (!v.is_null()).then(|| {
+                PolicyScope::from_wire(&policy_scope_from_json(v), purposes).expect("valid")
+            })
+        })
+        .collect();
+    let cases = list(&sd["cases"]);
+    assert!(cases.len() >= 2_000, "{} cases", cases.len());
+    let none = PolicyScope::default();
+    for c in cases {
+        let g = &c["grant"];
+        let grant_purposes: PurposeSet = list(&g["purposes"]).iter().map(purpose_from).collect();
+        let scope = (!g["scope"].is_null()).then(|| {
+            GrantScope::from_wire(&grant_scope_from_json(&g["scope"]), grant_purposes)
+                .expect("valid")
+        });
+        let policy = c["policy"].as_u64().map(|i| i as usize);
+        if let Some(s) = &scope {
+            let p = policy.and_then(|i| policies[i].as_ref()).unwrap_or(&none);
+            assert_eq!(s.within(p), Ok(()), "{c}");
+        }
+        let q = &c["question"];
+        let context = if q["context"].is_null() {
+            Context::NONE
+        } else {
+            Context::from_wire(Some(&context_from_json(&q["context"]))).expect("valid")
+        };
+        let case = DecisionCase {
+            about: None,
+            policy,
+            grant: GrantCase {
+                purposes: grant_purposes,
+                categories: list(&g["categories"]).iter().map(category_from).collect(),
+                valid_from: num(&g["valid_from"]),
+                valid_until: Some(num(&g["valid_until"])).filter(|u| *u != 0),
+                revoked: g["revoked"].as_bool().expect("a bool"),
+                scope,
+            },
+            opt_out_seq: c["opt_out_seq"].as_u64(),
+            purpose: purpose_from(&q["purpose"]),
+            category: category_from(&q["category"]),
+            at_ms: num(&q["at_ms"]),
+            context,
+        };
+        let (decision, reason, form) = decide_case(&policies, &case);
+        assert_eq!(
+            (
+                decision.as_str_name(),
+                reason.as_str_name(),
+                form.unwrap_or(Form::Unspecified).as_str_name()
+            ),
+            (
+                text(&c["decision"]),
+                text(&c["reason"]),
+                text(&c["required_form"])
+            ),
+            "{c}"
+        );
+    }
+}
+
+/// SHA-256 of the compact JSON of every section of the file from before scopes existed, and of
+/// the first two decision receipts: scopes added vectors and changed none.
+const BEFORE_SCOPES: [(&str, &str); 15] = [
+    (
+        "about",
+        "bb00c3b4c332f9747b75f6c6837e15e5c91c080741c34c6c669fff0faff2ec2a",
+    ),
+    (
+        "auth",
+        "cda1d12f5a7bd9716fc9087509a503ce650ced15e68ffa1315d82527e8e0750a",
+    ),
+    (
+        "dev_registrar",
+        "6cbba5c96c24be594a4bf0e2b8364d75264f2842e613dce0ddaee11e76834f34",
+    ),
+    (
+        "domains",
+        "7d2410a3d9cf63bcde82d6ffe81c836c7656b116994f71fee55625d54b2d701b",
+    ),
+    (
+        "encodings",
+        "1b614069dde5210b403f66b67be0372da5db66fdc7bdacb026d114c2ba2be5d0",
+    ),
+    (
+        "entries",
+        "600323132f544e08baf6752c9a66fa7755ed31ba1c739fe7a48637eef11bb347",
+    ),
+    (
+        "equivocation",
+        "d17bb9352af2f7b94f780c57673deb6ba2daba0153d816409e43c1a7cea660c5",
+    ),
+    (
+        "keys",
+        "26e364343c4441e10b15724af40ae51184e4579920e0f5889cd34ce58da7ff3e",
+    ),
+    (
+        "merkle",
+        "82ad0ed3e66909128bd1e124ae1e96dab85a79c2bf360b160b211370cff0ce0a",
+    ),
+    (
+        "pairwise",
+        "3cd515d56e018a1ea1c934b9d3117692475b147faa5d51f713770dbe322fe871",
+    ),
+    (
+        "receipts",
+        "3915f6c8dedbf599ce8541b5a95cd0f310986782b18175adc5fb2c3dfe615308",
+    ),
+    (
+        "signatures",
+        "e4682c4581c37ad1eab8e87a6b27c029eb8386412804a390179e991235bb9b93",
+    ),
+    (
+        "text_forms",
+        "030aed14b5b72f1708ce4837418b40ed2b1afde3c858ca8c8baa3c2048336f52",
+    ),
+    (
+        "validation_clock_ms",
+        "423ac555b1eeaeeee404e30080bbf3fc3fac1bb4b1a16324664a1f3395894024",
+    ),
+    (
+        "version",
+        "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+    ),
+];
+
+/// The two decision receipts from before scopes, in order.
+const RECEIPTS_BEFORE_SCOPES: [&str; 2] = [
+    "a53d5d93d5f8efba7ad6b270a6918505eaaadb9443c0d4a9f72d7f4f801be04e",
+    "c08b61f2393ec001106095340e144b256ae8023af0c468a300ed975106fb22eb",
+];
+
+#[test]
+fn the_vectors_from_before_scopes_are_byte_identical() {
+    let file = read_file();
+    let digest = |v: &Value| match serde_json::to_string(v) {
+        Ok(text) => hx(Sha256::digest(text.as_bytes())),
+        Err(e) => panic!("JSON: {e}"),
+    };
+    for (section, expected) in BEFORE_SCOPES {
+        assert_eq!(digest(&file[section]), expected, "{section} changed");
+    }
+    for (v, expected) in list(&file["decision_receipts"])
+        .iter()
+        .zip(RECEIPTS_BEFORE_SCOPES)
+    {
+        assert_eq!(digest(v), expected, "{} changed", text(&v["name"]));
     }
 }

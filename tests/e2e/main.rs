@@ -17,6 +17,8 @@ mod log;
 mod metrics;
 mod reads;
 mod replication;
+mod scope;
+mod scope_cache;
 mod sessions;
 mod single_node;
 mod tls;

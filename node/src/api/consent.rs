@@ -191,6 +191,12 @@ impl Decider {
                     revocation: revocation
                         .map(|(_, id)| Bytes::copy_from_slice(&id.0))
                         .unwrap_or_default(),
+                    // Empty iff the question has no context.
+                    context_digest: request
+                        .context
+                        .as_ref()
+                        .map(|c| Bytes::copy_from_slice(&consent_proto::receipt::context_digest(c)))
+                        .unwrap_or_default(),
                 },
             );
             evidence::attach(
@@ -225,6 +231,7 @@ fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
         category: DataCategory::from_wire(request.category)
             .ok_or_else(|| error::unknown_category(request.category))?,
         at_ms: decide::asked_at(request.at_ms, now),
+        context: consent_proto::scope::Context::NONE,
     })
 }
 
@@ -246,6 +253,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::Check
         peer_contact_ms: 0,
         receipt: None,
         when: decide::question_time(at_ms, now) as i32,
+        required_form: outcome.required_form.map_or(0, |f| f as i32),
     }
 }
 

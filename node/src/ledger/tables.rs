@@ -437,6 +437,7 @@ impl GrantRecord {
             valid_from: self.valid_from,
             valid_until: (self.valid_until != 0).then_some(self.valid_until),
             revoked: self.revoked,
+            scope: None,
         }
     }
 }

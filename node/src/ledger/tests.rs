@@ -124,6 +124,7 @@ async fn the_store_agrees_with_the_reference_ledger() {
                     purpose,
                     category: C::Location,
                     at_ms: at,
+                    context: consent_proto::scope::Context::NONE,
                 });
             }
         }
@@ -162,6 +163,7 @@ async fn cached_collector_facts_follow_suspension_and_reaccreditation() {
         purpose: P::ServiceProvision,
         category: C::Location,
         at_ms: Clock::system().now_ms(),
+        context: consent_proto::scope::Context::NONE,
     };
     // The collector is checked before its registrar exists: not accredited, and cached so.
     ledger
@@ -373,6 +375,7 @@ async fn thousands_of_grants_to_one_collector_bound_the_work_of_every_check() {
         purpose,
         category: C::Location,
         at_ms: now,
+        context: consent_proto::scope::Context::NONE,
     };
     let work = |ledger: &Ledger| ledger.counters().view_work_max.load(Ordering::Relaxed);
     // Read from the store, then examined by the rule: GRANTS_CONSIDERED each at most.

@@ -1,14 +1,16 @@
 //! Decision-rule table tests, run through the reference ledger so that validation and the rule
 //! are exercised together.
 
-use crate::decide::{AccreditationFacts, Facts, GrantFacts, Query, decide};
+use crate::body::Body;
+use crate::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
 use crate::entry::Author;
 use crate::fixtures::*;
 use crate::ids::EntryId;
 use crate::memory::MemoryLedger;
 use crate::pb::{Decision, Reason};
+use crate::scope::{Context, GrantScope};
 use crate::validate::Verdict;
-use crate::vocab::{DataCategory as C, Purpose as P, RequestKind, Role};
+use crate::vocab::{DataCategory as C, Form, Purpose as P, RequestKind, Role};
 use std::collections::HashSet;
 
 struct World {
@@ -73,6 +75,7 @@ impl World {
             purpose,
             category,
             at_ms,
+            context: Context::NONE,
         };
         let o = self.ledger.check(&q);
         (o.decision, o.reason, o.grant)
@@ -269,6 +272,7 @@ fn unknown_subject_and_unknown_collector() {
         purpose: P::ServiceProvision,
         category: C::Location,
         at_ms: NOW,
+        context: Context::NONE,
     };
     let o = w.ledger.check(&q);
     assert_eq!(
@@ -346,6 +350,7 @@ fn frozen_collector_and_frozen_registrar_deny() {
         valid_from: 0,
         valid_until: None,
         revoked: false,
+        scope: None,
     }];
     let acc = |frozen| {
         vec![AccreditationFacts::Accredited {
@@ -361,6 +366,7 @@ fn frozen_collector_and_frozen_registrar_deny() {
         purpose: P::Research,
         category: C::Location,
         at_ms: NOW,
+        context: Context::NONE,
     };
     let run = |s: &crate::validate::FeedState,
                c: &crate::validate::FeedState,
@@ -430,6 +436,7 @@ fn only_the_newest_grants_considered_are_read() {
         valid_from: 0,
         valid_until: None,
         revoked: false,
+        scope: None,
     };
     let q = |purpose| Query {
         subject: crate::ids::FeedId([1; 32]),
@@ -437,6 +444,7 @@ fn only_the_newest_grants_considered_are_read() {
         purpose,
         category: C::Location,
         at_ms: NOW,
+        context: Context::NONE,
     };
     // Seq 1 grants service provision; every later grant, research only.
     let newest = GRANTS_CONSIDERED as u64 + 1;
@@ -447,7 +455,12 @@ fn only_the_newest_grants_considered_are_read() {
     let service = decide_grants(&q(P::ServiceProvision), &grants, None);
     assert_eq!(
         service,
-        (Decision::Deny, Reason::PurposeNotCovered, Some(id(newest)))
+        (
+            Decision::Deny,
+            Reason::PurposeNotCovered,
+            Some(id(newest)),
+            None
+        )
     );
     grants.reverse();
     assert_eq!(
@@ -456,13 +469,13 @@ fn only_the_newest_grants_considered_are_read() {
     );
     assert_eq!(
         decide_grants(&q(P::Research), &grants, None),
-        (Decision::Allow, Reason::Granted, Some(id(newest)))
+        (Decision::Allow, Reason::Granted, Some(id(newest)), None)
     );
     // At the limit, every grant is read.
     grants.retain(|g| g.seq != newest);
     assert_eq!(
         decide_grants(&q(P::ServiceProvision), &grants, None),
-        (Decision::Allow, Reason::Granted, Some(id(1)))
+        (Decision::Allow, Reason::Granted, Some(id(1)), None)
     );
 }
 
@@ -511,4 +524,340 @@ fn freshness_denies_a_stale_or_behind_answer_and_nothing_else() {
     assert!(fresh(&token, Some(3), 0, 0));
     assert!(!fresh(&token, Some(2), 0, 0), "behind the token");
     assert!(!fresh(&token, None, 0, 0), "unknown subject, token given");
+}
+
+// ---- Scopes: step 6 of the rule, through the reference ledger ----
+
+/// 2025-06-16T10:00:00Z, a Monday: 11:00 at the street policy's +01:00.
+const MONDAY_10: u64 = 1_750_032_000_000 + 10 * 3_600_000;
+
+struct Street {
+    ledger: MemoryLedger,
+    scene: Scene,
+    citizen: Author,
+    /// The time of the citizen's last entry (times never decrease along a feed).
+    last: u64,
+}
+
+fn street_world() -> Street {
+    let scene = street_scene(T0);
+    let mut ledger = MemoryLedger::new([scene.registrar.feed()]);
+    for e in &scene.entries {
+        submit(&mut ledger, e);
+    }
+    let (citizen, c0) = author(Role::Citizen, "bea", T0);
+    submit(&mut ledger, &c0);
+    Street {
+        ledger,
+        scene,
+        citizen,
+        last: T0,
+    }
+}
+
+impl Street {
+    fn add(&mut self, time: u64, body: Body) -> EntryId {
+        self.last = self.last.max(time);
+        let e = append(&mut self.citizen, self.last, body);
+        submit(&mut self.ledger, &e);
+        e.id
+    }
+    /// A grant of `purposes` over location data under `policy`, narrowed by `scope`.
+    fn grant_under(
+        &mut self,
+        policy: EntryId,
+        purposes: &[P],
+        scope: GrantScope,
+        from: u64,
+        until: Option<u64>,
+    ) -> EntryId {
+        let mut body = scoped_grant(
+            self.scene.collector.feed(),
+            policy,
+            purposes,
+            &[C::Location],
+            scope,
+        );
+        if let Body::Grant(g) = &mut body {
+            g.valid_from = from;
+            g.valid_until = until;
+        }
+        self.add(T0 + DAY, body)
+    }
+    fn grant(&mut self, purposes: &[P], scope: GrantScope) -> EntryId {
+        self.grant_under(self.scene.policy, purposes, scope, T0, None)
+    }
+    fn check(&self, purpose: P, at_ms: u64, context: Context) -> Outcome {
+        self.ledger.check(&Query {
+            subject: self.citizen.feed(),
+            collector: self.scene.collector.feed(),
+            purpose,
+            category: C::Location,
+            at_ms,
+            context,
+        })
+    }
+}
+
+/// A full context: `sensor`, the cell `raw`, observed at `observed_ms`, kept as `form`.
+fn seen(sensor: u32, raw: u64, observed_ms: u64, form: Form) -> Context {
+    Context {
+        sensor: Some(sensor),
+        cell: crate::h3::Cell::new(raw),
+        observed_ms: Some(observed_ms),
+        form: Some(form),
+    }
+}
+
+fn answer(o: &Outcome) -> (Decision, Reason, Option<EntryId>, Option<Form>) {
+    (o.decision, o.reason, o.grant, o.required_form)
+}
+
+#[test]
+fn a_scoped_grant_allows_inside_its_scope_and_names_what_is_missing() {
+    let mut w = street_world();
+    let g = w.grant(&[P::Billing], GrantScope::default());
+    let inside = seen(1, IN_WHARF, MONDAY_10, Form::Raw);
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, inside)),
+        (Decision::Allow, Reason::Granted, Some(g), Some(Form::Raw))
+    );
+    // The policy's scope binds a grant that narrows nothing.
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, Context::NONE)),
+        (
+            Decision::Deny,
+            Reason::ContextMissingSensor,
+            Some(g),
+            Some(Form::Raw)
+        )
+    );
+    let outside = seen(1, OUTSIDE_STREET, MONDAY_10, Form::Raw);
+    assert_eq!(
+        w.check(P::Billing, MONDAY_10, outside).reason,
+        Reason::ZoneNotCovered
+    );
+    // 03:00 local is outside the policy's window.
+    let night = seen(1, IN_WHARF, MONDAY_10 - 8 * 3_600_000, Form::Raw);
+    assert_eq!(
+        w.check(P::Billing, MONDAY_10, night).reason,
+        Reason::TimeNotCovered
+    );
+}
+
+#[test]
+fn expiry_validity_revocation_and_opt_out_win_over_every_scope_failure() {
+    let mut w = street_world();
+    let policy = w.scene.policy;
+    let g = w.grant_under(
+        policy,
+        &[P::Billing],
+        GrantScope::default(),
+        T0 + DAY,
+        Some(T0 + 5 * DAY),
+    );
+    for context in [Context::NONE, seen(9, OUTSIDE_STREET, 1, Form::Aggregated)] {
+        assert_eq!(
+            w.check(P::Billing, T0 + 6 * DAY, context).reason,
+            Reason::Expired
+        );
+        assert_eq!(w.check(P::Billing, T0, context).reason, Reason::NotYetValid);
+    }
+    w.add(T0 + 2 * DAY, revoke(g, false));
+    assert_eq!(
+        answer(&w.check(P::Billing, T0 + 2 * DAY, Context::NONE)),
+        (Decision::Deny, Reason::Revoked, Some(g), Some(Form::Raw))
+    );
+    // A second street policy that also declares sharing; an opt-out beats a missing context.
+    let Body::Policy(mut sharing) = street_policy() else {
+        panic!("a policy");
+    };
+    sharing.version = 2;
+    sharing.purposes.insert(P::ThirdPartySharing);
+    let v2 = append(&mut w.scene.collector, T0 + DAY, Body::Policy(sharing));
+    submit(&mut w.ledger, &v2);
+    let shared = w.grant_under(
+        v2.id,
+        &[P::ThirdPartySharing],
+        GrantScope::default(),
+        T0,
+        None,
+    );
+    assert_eq!(
+        w.check(P::ThirdPartySharing, NOW, Context::NONE).reason,
+        Reason::ContextMissingSensor
+    );
+    w.add(
+        T0 + 3 * DAY,
+        request(w.scene.collector.feed(), RequestKind::OptOutSale),
+    );
+    assert_eq!(
+        answer(&w.check(P::ThirdPartySharing, NOW, Context::NONE)),
+        (Decision::Deny, Reason::OptedOut, Some(shared), None)
+    );
+}
+
+#[test]
+fn the_observation_time_must_lie_within_the_grants_validity() {
+    let mut w = street_world();
+    let policy = w.scene.policy;
+    let g = w.grant_under(
+        policy,
+        &[P::Billing],
+        GrantScope::default(),
+        MONDAY_10 - DAY,
+        Some(MONDAY_10 + DAY),
+    );
+    let at = |observed| seen(1, IN_WHARF, observed, Form::Raw);
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, at(MONDAY_10))),
+        (Decision::Allow, Reason::Granted, Some(g), Some(Form::Raw))
+    );
+    assert_eq!(
+        w.check(P::Billing, MONDAY_10, at(MONDAY_10 - DAY)).decision,
+        Decision::Allow
+    );
+    // Before valid_from, at valid_until: the window would cover both (11:00 local).
+    for observed in [MONDAY_10 - DAY - 1, MONDAY_10 + DAY, MONDAY_10 - 2 * DAY] {
+        assert_eq!(
+            w.check(P::Billing, MONDAY_10, at(observed)).reason,
+            Reason::TimeNotCovered,
+            "{observed}"
+        );
+    }
+    // An unscoped grant too: an observation from before the consent is not covered.
+    let mut old = world();
+    let g = old.grant(T0 + DAY, &[P::Research], &[C::Location], T0 + DAY, None);
+    let q = |observed_ms| Query {
+        subject: old.citizen.feed(),
+        collector: old.scene.collector.feed(),
+        purpose: P::Research,
+        category: C::Location,
+        at_ms: T0 + 2 * DAY,
+        context: Context {
+            observed_ms,
+            ..Context::NONE
+        },
+    };
+    assert_eq!(
+        answer(&old.ledger.check(&q(Some(T0)))),
+        (Decision::Deny, Reason::TimeNotCovered, Some(g), None)
+    );
+    assert_eq!(
+        answer(&old.ledger.check(&q(Some(T0 + DAY)))),
+        (Decision::Allow, Reason::Granted, Some(g), None)
+    );
+    assert_eq!(
+        answer(&old.ledger.check(&q(None))),
+        (Decision::Allow, Reason::Granted, Some(g), None)
+    );
+    // Other context of an unscoped grant is ignored.
+    let mut extra = q(None);
+    extra.context = seen(9, OUTSIDE_STREET, T0 + DAY, Form::Aggregated);
+    assert_eq!(old.ledger.check(&extra).decision, Decision::Allow);
+}
+
+#[test]
+fn of_two_scoped_grants_an_allowing_one_is_named_else_the_newest() {
+    let mut w = street_world();
+    let older = w.grant(
+        &[P::Billing],
+        GrantScope {
+            sensors: vec![1],
+            forms: vec![(P::Billing, Form::Pseudonymised)],
+            ..GrantScope::default()
+        },
+    );
+    let newer = w.grant(
+        &[P::Billing],
+        GrantScope {
+            sensors: vec![2],
+            ..GrantScope::default()
+        },
+    );
+    let by = |sensor, form| seen(sensor, IN_WHARF, MONDAY_10, form);
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, by(1, Form::Pseudonymised))),
+        (
+            Decision::Allow,
+            Reason::Granted,
+            Some(older),
+            Some(Form::Pseudonymised)
+        )
+    );
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, by(2, Form::Raw))),
+        (
+            Decision::Allow,
+            Reason::Granted,
+            Some(newer),
+            Some(Form::Raw)
+        )
+    );
+    // Neither allows: the newest covering grant is named, with its own first failure.
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, by(3, Form::Raw))),
+        (
+            Decision::Deny,
+            Reason::SensorNotCovered,
+            Some(newer),
+            Some(Form::Raw)
+        )
+    );
+    // The older grant's floor refuses raw; the newer does not cover sensor 1.
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, by(1, Form::Raw))),
+        (
+            Decision::Deny,
+            Reason::SensorNotCovered,
+            Some(newer),
+            Some(Form::Raw)
+        )
+    );
+    // Revoked, the newer grant is still the newest covering one: a deny names it as revoked.
+    w.add(T0 + 2 * DAY, revoke(newer, false));
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, by(1, Form::Raw))),
+        (
+            Decision::Deny,
+            Reason::Revoked,
+            Some(newer),
+            Some(Form::Raw)
+        )
+    );
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, by(1, Form::Pseudonymised))),
+        (
+            Decision::Allow,
+            Reason::Granted,
+            Some(older),
+            Some(Form::Pseudonymised)
+        )
+    );
+}
+
+#[test]
+fn unscoped_grants_require_no_form() {
+    let mut w = world();
+    let g = w.grant(T0 + DAY, &[P::Research], &[C::Location], T0, None);
+    let o = w.ledger.check(&Query {
+        subject: w.citizen.feed(),
+        collector: w.scene.collector.feed(),
+        purpose: P::Research,
+        category: C::Location,
+        at_ms: NOW,
+        context: Context::NONE,
+    });
+    assert_eq!(
+        answer(&o),
+        (Decision::Allow, Reason::Granted, Some(g), None)
+    );
+    // A street grant for a purpose the policy offers no forms for does not exist (every street
+    // purpose has forms); a purpose not covered names no form either.
+    let mut s = street_world();
+    let g = s.grant(&[P::Billing], GrantScope::default());
+    assert_eq!(
+        answer(&s.check(P::UrbanPlanning, MONDAY_10, Context::NONE)),
+        (Decision::Deny, Reason::PurposeNotCovered, Some(g), None)
+    );
 }

@@ -102,6 +102,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         retention_days: retention,
         valid_from: now,
         valid_until: until,
+        scope: None,
     };
     let subject = wallet::pairwise_feed(ks.master(), &collector)
         .typed(Role::Citizen)
