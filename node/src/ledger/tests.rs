@@ -806,7 +806,7 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
 
     use super::tables::{self, GrantRecord, ScopeRecord};
 
-    let scene = fixtures::street_scene(T0);
+    let mut scene = fixtures::street_scene(T0);
     let registrars: HashSet<_> = [scene.registrar.feed()].into_iter().collect();
     let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
     let (ledger, writer) = Ledger::open(
@@ -869,9 +869,14 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
     let n1 = fixtures::append(&mut narrow, T0 + DAY, grant(Some(narrowing.clone())));
     let (mut whole, w0) = fixtures::author(Role::Citizen, "whole", T0);
     let w1 = fixtures::append(&mut whole, T0 + DAY, grant(None));
-    // Another collector, whose policy declares no scope.
+    // Another collector, accredited, whose policy declares no scope.
     let (mut plain, p0) = fixtures::author(Role::Collector, "plain", T0);
     let plain_policy = fixtures::append(&mut plain, T0, fixtures::policy(1));
+    let accredited = fixtures::append(
+        &mut scene.registrar,
+        T0,
+        fixtures::accredit(plain.feed(), T0 + fixtures::ACCREDITATION_DAYS * DAY),
+    );
     let (mut other, o0) = fixtures::author(Role::Citizen, "other", T0);
     let o1 = fixtures::append(
         &mut other,
@@ -886,7 +891,17 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
         ),
     );
     let mut entries = scene.entries.clone();
-    entries.extend([n0, n1.clone(), w0, w1.clone(), p0, plain_policy, o0, o1.clone()]);
+    entries.extend([
+        n0,
+        n1.clone(),
+        w0,
+        w1.clone(),
+        p0,
+        plain_policy,
+        accredited,
+        o0,
+        o1.clone(),
+    ]);
     ledger.submit(entries.clone()).await.expect("submit");
     for e in &entries {
         let v = reference.submit(e, now);
