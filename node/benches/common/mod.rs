@@ -268,10 +268,11 @@ pub fn street(setup: &mut consent_proto::fixtures::Scene, n: usize) -> Street {
     let window = scope.windows.first().copied();
     let mut observed = T0 + DAY;
     if let Some(w) = window {
-        while {
+        loop {
             let (day, minute) = local_time(observed, scope.utc_offset_minutes);
-            !w.contains(day, minute)
-        } {
+            if w.contains(day, minute) {
+                break;
+            }
             observed += 15 * 60_000;
         }
     }
