@@ -12,8 +12,9 @@
 //! (subject, collector) pair — the newest, by a reverse scan; the rule ignores older ones — plus
 //! the subject's feed record and opt-out, the collector's record and accreditations (one per
 //! genesis registrar), and the policy of each scoped grant (cached apart: policies never
-//! change, so that cache needs no generation). std's `RwLock` makes new readers queue behind a waiting writer, so this
-//! bound is also the most one check waits for another's work, however many grants a feed holds.
+//! change, so that cache needs no generation). std's `RwLock` makes new readers queue behind a
+//! waiting writer, so this bound is also the most one check waits for another's work, however
+//! many grants a feed holds.
 //! [`Stats::view_work_max`] records the most grant facts read or examined under one view.
 
 use std::cell::Cell;
@@ -21,10 +22,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use consent_proto::body::Body;
 use consent_proto::decide::{
     AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
 };
-use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;

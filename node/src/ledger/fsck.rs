@@ -1,8 +1,9 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
 //! new store to its network, migrates a store of layout 3 or 4, and refuses a store of another
 //! network or layout; [`structure`] runs at every start (heads match entries, the log is
-//! contiguous, grant state points at real grants, and a scoped grant's at a real policy); [`full`] replays the whole log through the write path into
-//! memory, re-verifying every signature, and compares every derived table.
+//! contiguous, grant state points at real grants, and a scoped grant's at a real policy);
+//! [`full`] replays the whole log through the write path into memory, re-verifying every
+//! signature, and compares every derived table.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
