@@ -10,6 +10,7 @@ mod reference;
 
 use consent_proto::Entry;
 use consent_proto::decide::Query;
+use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::memory::MemoryLedger;
 use consent_proto::pb::{self, Decision, Reason};
 use consent_proto::scope::{Context, GrantScope};
@@ -17,11 +18,10 @@ use consent_proto::validate::Verdict;
 use consent_proto::vocab::{CategorySet, DataCategory, Form, Purpose, PurposeSet};
 use consent_tests::harness::submit_ok;
 use consent_tests::scope::{
-    FAR_CELL, NOT_A_CELL, Rng, Street, context, form_of, full_context, random_context,
-    random_resident, street, street_grant,
+    FAR_CELL, NOT_A_CELL, Rng, Street, form_of, full_context, random_context, random_resident,
+    street, street_grant,
 };
 use consent_tests::single::check_request;
-use consent_proto::fixtures::{self, DAY, T0};
 use tonic::Code;
 
 /// What the tests compare of an answer: decision, reason, grant named, required form.
