@@ -8,17 +8,20 @@
 #[allow(dead_code, missing_docs)]
 mod reference;
 
+use std::collections::HashMap;
+
 use consent_proto::Entry;
 use consent_proto::decide::Query;
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::memory::MemoryLedger;
+use consent_proto::pb::entry_payload::Body as WireBody;
 use consent_proto::pb::{self, Decision, Reason};
 use consent_proto::scope::{Context, GrantScope};
 use consent_proto::validate::Verdict;
 use consent_proto::vocab::{CategorySet, DataCategory, Form, Purpose, PurposeSet};
 use consent_tests::harness::submit_ok;
 use consent_tests::scope::{
-    FAR_CELL, NOT_A_CELL, Rng, Street, form_of, full_context, random_context, random_resident,
+    FAR_CELL, NOT_A_CELL, Resident, Rng, Street, form_of, full_context, random_context, random_resident,
     street, street_grant,
 };
 use consent_tests::single::check_request;
@@ -97,8 +100,9 @@ async fn resident(
 }
 
 /// 60 residents with random scoped grants (seeded), 2,000 random contexts in two batches of
-/// 1,000: the node answers each exactly as the reference evaluator and the reference ledger do
-/// (decision, reason, grant named, required form).
+/// 1,000: the node answers each exactly as the reference evaluator (`proto/tests/reference`,
+/// written apart from the rule, over the wire types) and the reference ledger do (decision,
+/// reason, grant named, required form).
 #[tokio::test]
 async fn scoped_checks_agree_with_the_reference() {
     let s = street().await;
@@ -121,6 +125,13 @@ async fn scoped_checks_agree_with_the_reference() {
         }
         residents.push(r);
     }
+    // The reference evaluator's inputs, on the wire: the policy's scope and each resident's
+    // grant as signed.
+    let policies = reference_policies(&s);
+    let grants: HashMap<Vec<u8>, Vec<reference::Grant>> = residents
+        .iter()
+        .map(|r| (r.author.feed().0.to_vec(), vec![reference_grant(r)]))
+        .collect();
     let purposes: Vec<Purpose> = Purpose::ALL.to_vec();
     let categories: Vec<DataCategory> = s.policy.categories.iter().collect();
     let mut consent = s.node.consent(&s.scene.collector).await;
@@ -174,7 +185,7 @@ async fn scoped_checks_agree_with_the_reference() {
             };
             let from_memory = answer_of_outcome(&memory.check(&query));
             assert_eq!(ours, from_memory, "round {round} check {i}: {check:?}");
-            let from_reference = reference_answer(&memory, &s, check);
+            let from_reference = reference_answer(&policies, &grants, check);
             assert_eq!(ours, from_reference, "round {round} check {i}: {check:?}");
             if ours.0 == Decision::Allow {
                 allowed += 1;
@@ -197,14 +208,49 @@ async fn scoped_checks_agree_with_the_reference() {
     }
 }
 
-/// The reference evaluator's answer to `check`, over the wire form of the entries the reference
-/// ledger holds (the policy entry and the subject's grants to the collector).
-fn reference_answer(memory: &MemoryLedger, s: &Street, check: &pb::CheckRequest) -> Answer {
-    let _ = (memory, s);
-    reference::check(
-        &s.scene.entries,
-        memory,
-        check,
+/// The street policy's scope on the wire, by policy entry id (the reference's input).
+fn reference_policies(s: &Street) -> HashMap<[u8; 32], pb::PolicyScope> {
+    s.scene
+        .entries
+        .iter()
+        .filter_map(|e| match e.body.to_wire() {
+            WireBody::Policy(p) => p.scope.map(|scope| (e.id.0, scope)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A resident's grant as the reference reads it: the body as signed, and whether it was revoked.
+fn reference_grant(r: &Resident) -> reference::Grant {
+    let WireBody::Grant(wire) = r.grant.body.to_wire() else {
+        panic!("a resident's grant is a grant");
+    };
+    reference::Grant {
+        id: r.grant.id.0,
+        seq: r.grant.seq,
+        wire,
+        revoked: r.entries.iter().any(|e| {
+            matches!(&e.body, consent_proto::body::Body::Revoke(v) if v.grant == r.grant.id)
+        }),
+    }
+}
+
+/// The reference evaluator's answer to `check` (steps 5 and 6 of the rule: every subject here is
+/// a known citizen, the collector accredited, no one opted out).
+fn reference_answer(
+    policies: &HashMap<[u8; 32], pb::PolicyScope>,
+    grants: &HashMap<Vec<u8>, Vec<reference::Grant>>,
+    check: &pb::CheckRequest,
+) -> Answer {
+    let mine = grants
+        .get(&check.subject[..])
+        .map_or(&[][..], Vec::as_slice);
+    let a = reference::decide_grants(check, mine, policies, None);
+    (
+        a.decision,
+        a.reason,
+        a.grant,
+        Form::try_from(a.required_form).unwrap_or(Form::Unspecified),
     )
 }
 
