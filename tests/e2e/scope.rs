@@ -21,8 +21,8 @@ use consent_proto::validate::Verdict;
 use consent_proto::vocab::{CategorySet, DataCategory, Form, Purpose, PurposeSet};
 use consent_tests::harness::submit_ok;
 use consent_tests::scope::{
-    FAR_CELL, NOT_A_CELL, Resident, Rng, Street, form_of, full_context, random_context, random_resident,
-    street, street_grant,
+    FAR_CELL, NOT_A_CELL, Resident, Rng, Street, form_of, full_context, random_context,
+    random_resident, street, street_grant,
 };
 use consent_tests::single::check_request;
 use tonic::Code;
