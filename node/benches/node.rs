@@ -11,8 +11,12 @@
 //!   size (sent the same token), with p50/p99/p999 latency;
 //! - Check with a signed decision receipt, against plain Check;
 //! - CheckBatch decisions/s;
+//! - a second set of subjects holding grants to a street policy (zones, sensors, a time window,
+//!   forms), each narrowed one of six ways, checked with an observation context: Check with
+//!   context against plain Check (target >= 0.90), CheckBatch with contexts against CheckBatch;
 //! - SDK cached checks/s (the collector's decision cache, fed by the watch stream), with
-//!   latencies in nanoseconds;
+//!   latencies in nanoseconds; and the SDK's cached check with context, in ns per check (target
+//!   p50 < 1,000 ns, printed as met or not met);
 //! - on-disk bytes per entry;
 //! - TLS on the gRPC listener against plain text (`common/tls.rs`): two nodes with the same
 //!   config but for `[tls]`, each phase run on one then at once on the other: SubmitBatch, Check
@@ -80,7 +84,9 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     eprintln!("signing {entries} entries...");
-    let setup = fixtures::scene(T0);
+    let mut setup = fixtures::scene(T0);
+    // Scoped grants to a street policy the collector publishes next (checked with context).
+    let street = common::street(&mut setup, (entries / 10).max(1_000));
     let work = make_entries(&setup, entries);
 
     eprintln!("measuring the verify ceiling...");
@@ -166,6 +172,9 @@ fn main() -> anyhow::Result<()> {
             start.elapsed()
         );
         let bytes = node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
+        // The street policy and its scoped grants, for the checks with context (not timed).
+        submit_in_order(&clients[0], std::slice::from_ref(&street.policy)).await?;
+        submit_all(&clients, &street.entries, 500).await?;
         rows.push(Row {
             name: format!("durable ingest, Submit ({CALLERS} callers)"),
             value: rate,
@@ -254,6 +263,30 @@ fn main() -> anyhow::Result<()> {
             target: None,
             extra: percentiles(batch_lat),
         });
+        // The same checks of subjects holding scoped grants, each with the context of its
+        // observation (the rule then also judges sensor, cell, time and form).
+        let (context_rate, context_lat) =
+            run_requests(&clients, &street.checks, &bearer, phase).await?;
+        rows.push(Row {
+            name: format!(
+                "Check with context (scoped grants, {CALLERS} callers, {CONNECTIONS} connections)"
+            ),
+            value: context_rate,
+            unit: "checks/s",
+            baseline: Some(("unary Check".into(), check_rate)),
+            target: Some(0.90),
+            extra: percentiles(context_lat),
+        });
+        let (context_batch_rate, context_batch_lat) =
+            run_request_batches(&clients, &street.checks, &bearer, phase).await?;
+        rows.push(Row {
+            name: "CheckBatch with contexts (1000 per call, 4 callers)".into(),
+            value: context_batch_rate,
+            unit: "decisions/s",
+            baseline: Some(("CheckBatch".into(), batch_rate)),
+            target: None,
+            extra: percentiles(context_batch_lat),
+        });
         if with_h2load {
             if h2load::available() {
                 // The same message through both, checked first by a real client.
@@ -300,6 +333,16 @@ fn main() -> anyhow::Result<()> {
             baseline: Some(("empty handler".into(), empty_rate)),
             target: None,
             extra: cached_lat,
+        });
+        let (context_ns, context_summary) =
+            sdk_cache::context_checks(node.grpc_addr(), &setup, &street).await?;
+        rows.push(Row {
+            name: "SDK cached check with context (in process)".into(),
+            value: context_ns,
+            unit: "ns/check",
+            baseline: None,
+            target: None,
+            extra: context_summary,
         });
         empty.stop();
         node.shutdown();
@@ -580,6 +623,106 @@ async fn run_check_batches(
                     })
                     .await?
                     .into_inner();
+                decisions += r.decisions.len();
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok((decisions, lat))
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(phase).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut decisions, mut all) = (0, Vec::new());
+    for t in tasks {
+        let (d, l) = t.await??;
+        decisions += d;
+        all.extend(l);
+    }
+    Ok((decisions as f64 / start.elapsed().as_secs_f64(), all))
+}
+
+/// Unary checks of prebuilt `requests` (each must be allowed), [`CALLERS`] concurrent callers
+/// taking them in turn: `(checks/s, latencies µs)`.
+async fn run_requests(
+    channels: &[Channel],
+    requests: &[pb::CheckRequest],
+    bearer: &Bearer,
+    phase: Duration,
+) -> anyhow::Result<(f64, Vec<u32>)> {
+    anyhow::ensure!(!requests.is_empty(), "no checks to run");
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(requests.to_vec());
+    let mut tasks = Vec::new();
+    for i in 0..CALLERS {
+        let mut client = pb::consent_client::ConsentClient::with_interceptor(
+            channels[i % channels.len()].clone(),
+            bearer.clone(),
+        );
+        let stop = Arc::clone(&stop);
+        let requests = Arc::clone(&requests);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut n = i;
+            while !stop.load(Ordering::Relaxed) {
+                let req = requests[n % requests.len()].clone();
+                n += CALLERS;
+                let t = Instant::now();
+                let r = client.check(req).await?.into_inner();
+                anyhow::ensure!(
+                    r.decision() == pb::Decision::Allow,
+                    "unexpected deny: {:?}",
+                    r.reason()
+                );
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(phase).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((all.len() as f64 / start.elapsed().as_secs_f64(), all))
+}
+
+/// CheckBatch calls of the first 1,000 of `requests` (each must be allowed), 4 callers:
+/// `(decisions/s, call latencies µs)`.
+async fn run_request_batches(
+    channels: &[Channel],
+    requests: &[pb::CheckRequest],
+    bearer: &Bearer,
+    phase: Duration,
+) -> anyhow::Result<(f64, Vec<u32>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let batch: Vec<pb::CheckRequest> = requests.iter().take(1000).cloned().collect();
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let mut client = pb::consent_client::ConsentClient::with_interceptor(
+            channels[i % channels.len()].clone(),
+            bearer.clone(),
+        );
+        let stop = Arc::clone(&stop);
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut decisions = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let r = client
+                    .check_batch(pb::CheckBatchRequest {
+                        checks: batch.clone(),
+                    })
+                    .await?
+                    .into_inner();
+                anyhow::ensure!(
+                    r.decisions
+                        .iter()
+                        .all(|d| d.decision() == pb::Decision::Allow),
+                    "a check with context was denied"
+                );
                 decisions += r.decisions.len();
                 lat.push(t.elapsed().as_micros() as u32);
             }

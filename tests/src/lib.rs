@@ -7,6 +7,7 @@
 //! - [`harness`]: starting, stopping and restarting nodes; clients.
 //! - [`net`]: several nodes: waiting until they connect or converge, heads, decisions.
 //! - [`rogue`]: a misbehaving libp2p peer that speaks the node's protocols.
+//! - [`scope`]: the street scene (a scoped policy), random narrowings and observation contexts.
 //! - [`single`]: one node with the fixture scene and a citizen.
 //! - [`tls`]: throwaway certificate authorities and certificates (rcgen).
 //! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
@@ -16,6 +17,7 @@ pub mod harness;
 pub mod http;
 pub mod net;
 pub mod rogue;
+pub mod scope;
 pub mod single;
 pub mod tls;
 

@@ -202,3 +202,148 @@ fn human(v: f64) -> String {
         format!("{v:.0}")
     }
 }
+
+/// The second set of subjects of the check benchmarks: a street policy (the fixture's scope,
+/// published by the scene's collector as its next version) and citizens holding grants to it,
+/// each narrowed one of six ways (not at all, a zone, a sensor, a sensor kind, a time window, a
+/// floor form), and the check each one's context allows.
+pub struct Street {
+    /// The policy entry (after the scene's entries, before the grants).
+    pub policy: Entry,
+    /// Inceptions and grants, in an order a node accepts.
+    pub entries: Vec<Entry>,
+    /// One check per citizen, with a context its grant covers.
+    pub checks: Vec<pb::CheckRequest>,
+    /// The purpose and category asked.
+    pub purpose: P,
+    /// The category asked.
+    pub category: C,
+}
+
+/// `n` citizens with scoped grants to a street policy the scene's collector publishes (it takes
+/// the collector's next seq: submit [`Street::policy`] right after the scene's entries).
+pub fn street(setup: &mut consent_proto::fixtures::Scene, n: usize) -> Street {
+    use consent_proto::body::{Body, Grant};
+    use consent_proto::fixtures::{self, DAY, T0};
+    use consent_proto::scope::{FormSpec, GrantScope, local_time};
+    use consent_proto::vocab::{CategorySet, Form, PurposeSet, Role};
+
+    let Body::Policy(mut policy) = fixtures::street_policy() else {
+        panic!("the street policy fixture is a policy");
+    };
+    policy.version = 2;
+    let scope = policy
+        .scope
+        .clone()
+        .expect("the street policy declares a scope");
+    let collector = setup.collector.feed();
+    let policy_entry = fixtures::append(&mut setup.collector, T0, Body::Policy(policy.clone()));
+    let purpose = policy
+        .purposes
+        .iter()
+        .find(|p| !scope.offers(*p).is_empty())
+        .expect("a purpose with forms");
+    let category = policy.categories.iter().next().expect("a category");
+    let form = |spec: &FormSpec| match spec {
+        FormSpec::Raw => Form::Raw,
+        FormSpec::Pseudonymised => Form::Pseudonymised,
+        FormSpec::Binned { .. } => Form::Binned,
+        FormSpec::Aggregated { .. } => Form::Aggregated,
+    };
+    let offers = scope.offers(purpose);
+    // The most protective form offered meets every floor.
+    let kept_as = form(&offers[offers.len() - 1]);
+    let least = form(&offers[0]);
+    // A sensor, its zone (or the first), and the finest cell inside that zone's first cell (so
+    // every zone test takes a parent).
+    let sensor = scope.sensors.first().expect("a sensor");
+    let zone = sensor
+        .zone
+        .and_then(|z| scope.zone(z))
+        .or(scope.zones.first())
+        .expect("a zone");
+    let cell = zone.cells[0].raw();
+    let res = u64::from(zone.resolution);
+    let finest = ((cell & !(0xF << 52)) | (15 << 52)) & !((1u64 << (3 * (15 - res))) - 1);
+    let window = scope.windows.first().copied();
+    let mut observed = T0 + DAY;
+    if let Some(w) = window {
+        loop {
+            let (day, minute) = local_time(observed, scope.utc_offset_minutes);
+            if w.contains(day, minute) {
+                break;
+            }
+            observed += 15 * 60_000;
+        }
+    }
+    let context = pb::ObservationContext {
+        sensor: sensor.id,
+        cell: finest,
+        observed_ms: observed,
+        form: kept_as as i32,
+    };
+    let none = GrantScope {
+        zones: Vec::new(),
+        sensors: Vec::new(),
+        sensor_kinds: Default::default(),
+        windows: Vec::new(),
+        forms: Vec::new(),
+    };
+    let narrowings: Vec<Option<GrantScope>> = vec![
+        None,
+        Some(GrantScope {
+            zones: vec![zone.id],
+            ..none.clone()
+        }),
+        Some(GrantScope {
+            sensors: vec![sensor.id],
+            ..none.clone()
+        }),
+        Some(GrantScope {
+            sensor_kinds: [sensor.kind].into_iter().collect(),
+            ..none.clone()
+        }),
+        window.map(|w| GrantScope {
+            windows: vec![w],
+            ..none.clone()
+        }),
+        Some(GrantScope {
+            forms: vec![(purpose, least)],
+            ..none.clone()
+        }),
+    ];
+    let mut entries = Vec::with_capacity(2 * n);
+    let mut checks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (mut citizen, c0) = fixtures::author(Role::Citizen, &format!("street-{i}"), T0);
+        let grant = Body::Grant(Grant {
+            collector,
+            policy: policy_entry.id,
+            purposes: [purpose].into_iter().collect::<PurposeSet>(),
+            categories: [category].into_iter().collect::<CategorySet>(),
+            retention_days: policy.retention_days.min(30),
+            valid_from: T0,
+            valid_until: None,
+            scope: narrowings[i % narrowings.len()].clone(),
+        });
+        entries.push(c0);
+        entries.push(fixtures::append(&mut citizen, T0 + DAY, grant));
+        let mut check = pb::CheckRequest {
+            subject: Bytes::copy_from_slice(&citizen.feed().0),
+            collector: Bytes::copy_from_slice(&collector.0),
+            purpose: purpose as i32,
+            category: category as i32,
+            at_ms: 0,
+            ..Default::default()
+        };
+        check.context = Some(context);
+        checks.push(check);
+    }
+    Street {
+        policy: policy_entry,
+        entries,
+        checks,
+        purpose,
+        category,
+    }
+}

@@ -1,6 +1,13 @@
 //! `consent.v1.Consent`: collector sessions and consent checks. A deny is an answer, never an
 //! error; a check without a session, or about another collector, is refused.
 //!
+//! A check may carry the context of its observation (sensor, H3 cell, time, form: consent
+//! scoped by a policy and narrowed by a grant). A context the node cannot read (a cell that is no
+//! H3 cell index, an unknown form) is INVALID_ARGUMENT, in a batch naming the check; a missing
+//! context a scoped grant needs is a deny naming what is missing. The answer names the form the
+//! data must be kept in for the grant it names (`required_form`), and a receipt signs the
+//! context with its digest (`context_digest`), the handle a collector keeps beside each record.
+//!
 //! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to
 //! sign, is answered inline (no store read, bounded work, and only if the view is free:
 //! [`Ledger::check_cached`]); anything else — a cache miss, a batch, a signed receipt — runs on a
@@ -16,6 +23,7 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
 use consent_proto::limits::MAX_CHECK_BATCH;
 use consent_proto::pb;
+use consent_proto::scope::Context;
 use consent_proto::vocab::{DataCategory, Purpose};
 use prost::bytes::Bytes;
 use tonic::{Request, Response, Status};
@@ -173,12 +181,19 @@ impl Decider {
             };
             // A search cut short by the cancel must not end in a receipt that omits it.
             cancel.check()?;
+            // As asked, with an at_ms left 0 set to the time decided.
+            let question = consent_proto::receipt::signed_question(request, now);
+            // Empty iff the question carries no context.
+            let context_digest = question
+                .context
+                .as_ref()
+                .map(|c| Bytes::copy_from_slice(&consent_proto::receipt::context_digest(c)))
+                .unwrap_or_default();
             let mut receipt = consent_proto::receipt::sign_decision(
                 &self.node_key,
                 pb::DecisionPayload {
                     node: Bytes::new(),
-                    // As asked, with an at_ms left 0 set to the time decided.
-                    question: Some(consent_proto::receipt::signed_question(request, now)),
+                    question: Some(question),
                     decision: answer.decision,
                     reason: answer.reason,
                     grant: answer.grant.clone(),
@@ -191,12 +206,7 @@ impl Decider {
                     revocation: revocation
                         .map(|(_, id)| Bytes::copy_from_slice(&id.0))
                         .unwrap_or_default(),
-                    // Empty iff the question has no context.
-                    context_digest: request
-                        .context
-                        .as_ref()
-                        .map(|c| Bytes::copy_from_slice(&consent_proto::receipt::context_digest(c)))
-                        .unwrap_or_default(),
+                    context_digest,
                 },
             );
             evidence::attach(
@@ -231,7 +241,10 @@ fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
         category: DataCategory::from_wire(request.category)
             .ok_or_else(|| error::unknown_category(request.category))?,
         at_ms: decide::asked_at(request.at_ms, now),
-        context: consent_proto::scope::Context::NONE,
+        // A cell that is no H3 cell index, or an unknown form: INVALID_ARGUMENT. A sensor id or
+        // a time is never refused (the rule judges them).
+        context: Context::from_wire(request.context.as_ref())
+            .map_err(|e| error::bad_context(&e))?,
     })
 }
 
@@ -253,6 +266,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::Check
         peer_contact_ms: 0,
         receipt: None,
         when: decide::question_time(at_ms, now) as i32,
+        // For the grant the answer names; UNSPECIFIED when it is unscoped or none is named.
         required_form: outcome.required_form.map_or(0, |f| f as i32),
     }
 }

@@ -284,6 +284,17 @@ pub(crate) fn unknown_category(wire: i32) -> Status {
     Status::invalid_argument(format!("category {wire} is not a known data category"))
 }
 
+/// A check context the node cannot read (a cell that is no H3 cell index, an unknown form):
+/// INVALID_ARGUMENT with what is wrong, naming the field (`context.cell …`, `context.form …`).
+pub(crate) fn bad_context(why: &dyn std::fmt::Display) -> Status {
+    let why = why.to_string();
+    if why.starts_with("context") {
+        Status::invalid_argument(why)
+    } else {
+        Status::invalid_argument(format!("context: {why}"))
+    }
+}
+
 /// A check that ended without an answer.
 pub(crate) fn unanswered() -> Status {
     Status::internal("the check went unanswered")

@@ -10,9 +10,11 @@
 //! Bounded work under the lock: a view serves one check ([`Ledger::check_each`] takes a fresh
 //! one for each check of a batch), and one check reads at most [`GRANTS_CONSIDERED`] grants of its
 //! (subject, collector) pair — the newest, by a reverse scan; the rule ignores older ones — plus
-//! the subject's feed record and opt-out, and the collector's record and accreditations (one per
-//! genesis registrar). std's `RwLock` makes new readers queue behind a waiting writer, so this
-//! bound is also the most one check waits for another's work, however many grants a feed holds.
+//! the subject's feed record and opt-out, the collector's record and accreditations (one per
+//! genesis registrar), and the policy of each scoped grant (cached apart: policies never
+//! change, so that cache needs no generation). std's `RwLock` makes new readers queue behind a
+//! waiting writer, so this bound is also the most one check waits for another's work, however
+//! many grants a feed holds.
 //! [`Stats::view_work_max`] records the most grant facts read or examined under one view.
 
 use std::cell::Cell;
@@ -20,15 +22,18 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
+use consent_proto::body::Body;
 use consent_proto::decide::{
     AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
 };
-use consent_proto::ids::FeedId;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;
 
 use super::staged::Staged;
 use super::tables::{self, AccreditationRecord, GrantRecord};
 use super::{Ledger, LedgerError, Stats};
+use crate::store::StoreError;
 
 /// Shards of subject generations.
 const SHARDS: usize = 4096;
@@ -42,6 +47,9 @@ const SUBJECTS_PER_PARTITION: usize = 2_048;
 const GRANTS_PER_PARTITION: usize = 8_192;
 /// Collectors whose facts are cached at most (the cache is emptied when full).
 const COLLECTOR_CACHE_LIMIT: usize = 10_000;
+/// Policies whose scope is cached at most (the cache is emptied when full): a policy entry is at
+/// most 8 KiB, so ~10 MiB at worst.
+const POLICY_CACHE_LIMIT: usize = 1_024;
 
 /// The shard of a feed (feed ids are hashes: their first bytes are uniform).
 pub(super) fn shard(feed: &FeedId) -> usize {
@@ -92,6 +100,22 @@ struct SubjectFacts {
     state: Option<FeedState>,
     grants: Vec<GrantFacts>,
     opt_out_seq: Option<u64>,
+    /// What these facts count for in the subject cache ([`weight`]).
+    weight: usize,
+}
+
+/// How much of the subject cache one grant's facts take, in grants: 1, plus an eighth per zone,
+/// sensor, window and form its own narrowing lists (its policy's scope is shared, through the
+/// policy cache).
+fn weight(grant: &GrantFacts) -> usize {
+    let narrowed = grant
+        .scope
+        .as_deref()
+        .and_then(|s| s.grant.as_ref())
+        .map_or(0, |g| {
+            g.zones.len() + g.sensors.len() + g.windows.len() + g.forms.len()
+        });
+    1 + narrowed / 8
 }
 
 /// One partition of the subject cache.
@@ -105,7 +129,7 @@ struct SubjectCache {
 impl SubjectCache {
     /// Caches `facts` for `key`, emptying the partition first if it is full (in pairs or grants).
     fn insert(&mut self, key: (FeedId, FeedId), generation: u64, facts: Arc<SubjectFacts>) {
-        let weight = facts.grants.len();
+        let weight = facts.weight;
         if self.pairs.len() >= SUBJECTS_PER_PARTITION
             || self.grants.saturating_add(weight) > GRANTS_PER_PARTITION
         {
@@ -113,7 +137,7 @@ impl SubjectCache {
             self.grants = 0;
         }
         if let Some((_, old)) = self.pairs.insert(key, (generation, facts)) {
-            self.grants = self.grants.saturating_sub(old.grants.len());
+            self.grants = self.grants.saturating_sub(old.weight);
         }
         self.grants += weight;
     }
@@ -124,6 +148,9 @@ impl SubjectCache {
 pub(super) struct Caches {
     collectors: RwLock<HashMap<FeedId, (u64, Arc<CollectorFacts>)>>,
     subjects: Box<[RwLock<SubjectCache>]>,
+    /// The scope of each policy a scoped grant names (`None`: it declares none). No generation:
+    /// a policy entry never changes.
+    policies: RwLock<HashMap<EntryId, Option<Arc<PolicyScope>>>>,
 }
 
 impl Caches {
@@ -141,6 +168,7 @@ impl Default for Caches {
         Self {
             collectors: RwLock::default(),
             subjects: (0..PARTITIONS).map(|_| RwLock::default()).collect(),
+            policies: RwLock::default(),
         }
     }
 }
@@ -378,7 +406,11 @@ impl View<'_> {
                 let (key, value) = pair?;
                 let seq = tables::be_u64(&key[prefix.len()..])?;
                 let record: GrantRecord = tables::decode(&value, "grant")?;
-                grants.push(record.facts(seq));
+                let policy_scope = match &record.scope {
+                    Some(scope) => self.policy_scope(&EntryId(scope.policy))?,
+                    None => None,
+                };
+                grants.push(record.facts(seq, policy_scope)?);
             }
             self.count(grants.len());
             if !grants.is_empty() {
@@ -390,6 +422,7 @@ impl View<'_> {
         }
         let facts = Arc::new(SubjectFacts {
             state,
+            weight: grants.iter().map(weight).sum(),
             grants,
             opt_out_seq,
         });
@@ -401,5 +434,36 @@ impl View<'_> {
             cache.insert(key, generation, Arc::clone(&facts));
         }
         Ok(facts)
+    }
+
+    /// The scope the policy entry `policy` declares (`None`: it declares none), from the policy
+    /// cache or its `E` row. A scoped grant's record names its policy, which validation required.
+    fn policy_scope(&self, policy: &EntryId) -> Result<Option<Arc<PolicyScope>>, LedgerError> {
+        let cache = &self.ledger.caches.policies;
+        if let Ok(cache) = cache.read()
+            && let Some(scope) = cache.get(policy)
+        {
+            return Ok(scope.clone());
+        }
+        let Some((_, entry)) = Staged::new(&*self.ledger.store).entry_with_index(policy)? else {
+            return Err(StoreError::Corrupt(format!(
+                "a scoped grant names policy {policy}, which is not stored"
+            ))
+            .into());
+        };
+        let Body::Policy(body) = entry.body else {
+            return Err(StoreError::Corrupt(format!(
+                "a scoped grant names {policy}, which is not a policy"
+            ))
+            .into());
+        };
+        let scope = body.scope.map(Arc::new);
+        if let Ok(mut cache) = cache.write() {
+            if cache.len() >= POLICY_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(*policy, scope.clone());
+        }
+        Ok(scope)
     }
 }

@@ -1,8 +1,9 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
-//! new store to its network, migrates a store of layout 3, and refuses a store of another network
-//! or layout; [`structure`] runs at every start (heads match entries, the log is contiguous, grant
-//! state points at real grants); [`full`] replays the whole log through the write path into
-//! memory, re-verifying every signature, and compares every derived table.
+//! new store to its network, migrates a store of layout 3 or 4, and refuses a store of another
+//! network or layout; [`structure`] runs at every start (heads match entries, the log is
+//! contiguous, grant state points at real grants, and a scoped grant's at a real policy);
+//! [`full`] replays the whole log through the write path into memory, re-verifying every
+//! signature, and compares every derived table.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -109,20 +110,21 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
                     stored.unwrap_or_else(|| "(none)".into())
                 )));
             }
-            if version == 3 || version == super::migrate::MIGRATING_3_TO_4 {
+            if super::migrate::migrates_from(version) {
                 super::migrate::migrate(store, version).map_err(|e| {
                     LedgerError::CorruptStore(format!(
-                        "cannot migrate the store from layout 3: {e}; start the node (or run \
+                        "cannot migrate the store from layout {}: {e}; start the node (or run \
                          `consentd check-store`) again to resume, or move the data directory aside \
-                         and let the node sync anew from its peers"
+                         and let the node sync anew from its peers",
+                        super::migrate::from_layout(version)
                     ))
                 })?;
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from version 3; run the consentd release \
-                     that wrote it, or move the data directory aside and let the node sync anew \
-                     from its peers"
+                     {SCHEMA_VERSION} and migrates only from versions 3 and 4; run the consentd \
+                     release that wrote it, or move the data directory aside and let the node \
+                     sync anew from its peers"
                 )));
             }
             Ok(())
@@ -274,8 +276,11 @@ fn seq_index(store: &dyn KvStore, report: &mut Report) -> Result<SeqHeads, Store
     Ok(seqs)
 }
 
-/// Grant state names real grants at the position it claims, and pending records decode.
+/// Grant state names real grants at the position it claims (a scoped grant's record, a stored
+/// policy), and pending records decode.
 fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
+    // Policies already found to be stored policies (a collector's grants share a few).
+    let mut policies: HashSet<[u8; 32]> = HashSet::new();
     for pair in store.scan_prefix(&[prefix::GRANT]) {
         let (key, value) = pair?;
         if key.len() != 73 {
@@ -291,6 +296,27 @@ fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), St
                 "grant state of {:?} seq {seq} names no such grant",
                 subject
             )),
+        }
+        if let Some(scope) = &record.scope
+            && !policies.contains(&scope.policy)
+        {
+            let policy = EntryId(scope.policy);
+            let is_policy = match store.get(&tables::entry_key(&policy))? {
+                Some(value) => {
+                    let (_, bytes) = tables::split_entry_value(&value)?;
+                    Entry::decode(bytes)
+                        .is_ok_and(|e| matches!(e.body, consent_proto::body::Body::Policy(_)))
+                }
+                None => false,
+            };
+            if is_policy {
+                policies.insert(scope.policy);
+            } else {
+                report.add(format!(
+                    "grant state of {subject:?} seq {seq} is scoped by {policy}, which is not a \
+                     stored policy"
+                ));
+            }
         }
     }
     for pair in store.scan_prefix(&[prefix::PENDING]) {

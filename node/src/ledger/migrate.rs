@@ -6,47 +6,140 @@
 //!   feed that rotated often re-encode it); the history moves to `R` rows, one per rotation. Then
 //!   the answer figures (tables `N`, `U`, `V`) are built from the stored requests, in the one
 //!   batch that also sets the layout version.
+//! - **4 → 5**: grant records gain their scope ([`tables::ScopeRecord`]); no grant of layout 4
+//!   has one, so each `G` row is re-encoded with none (postcard: its old bytes and a `0`). The
+//!   last batch sets the layout version.
+//!
+//! A store of layout 3 goes through both, in order.
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
 use consent_proto::ids::FeedId;
 
 use super::tables::{
-    self, FeedRecord, FeedRecordV3, RotationRecord, SCHEMA_VERSION, StoredKeys, prefix,
+    self, FeedRecord, FeedRecordV3, GrantRecord, GrantRecordV4, RotationRecord, SCHEMA_VERSION,
+    StoredKeys, meta, prefix,
 };
 use crate::store::{KvStore, StoreError};
 
-/// Feed records rewritten per batch.
+/// Feed (or grant) records rewritten per batch.
 const BATCH: usize = 4_096;
 /// Meta key holding the last feed record key migrated from layout 3 (while a migration runs).
 const CURSOR_V3: &[u8] = b"Mmigrate3";
+/// Meta key holding the last grant record key migrated from layout 4 (while a migration runs).
+const CURSOR_V4: &[u8] = b"Mmigrate4";
 
 /// The layout version a store carries while it migrates from 3 to 4: no release reads it, so a
 /// release older than the migration refuses the half-migrated store instead of misreading it,
 /// and this one resumes.
 pub(super) const MIGRATING_3_TO_4: u32 = 0x8000_0004;
+/// The layout version a store carries while it migrates from 4 to 5 (as [`MIGRATING_3_TO_4`]).
+pub(super) const MIGRATING_4_TO_5: u32 = 0x8000_0005;
 
-/// Migrates a store of layout `version` to [`SCHEMA_VERSION`]; `Ok(false)` if there is no
-/// migration from that version.
+/// Whether a store of layout `version` (or half-way through a migration) is migrated at open.
+pub(super) fn migrates_from(version: u32) -> bool {
+    matches!(version, 3 | 4 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5)
+}
+
+/// The layout a store of `version` is being migrated from (for messages).
+pub(super) fn from_layout(version: u32) -> u32 {
+    match version {
+        MIGRATING_3_TO_4 => 3,
+        MIGRATING_4_TO_5 => 4,
+        v => v,
+    }
+}
+
+/// Migrates a store of layout `version` to [`SCHEMA_VERSION`], one layout after the other;
+/// `Ok(false)` if there is no migration from that version.
 pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreError> {
-    if version != 3 && version != MIGRATING_3_TO_4 {
+    if !migrates_from(version) {
         return Ok(false);
     }
+    if version == 3 || version == MIGRATING_3_TO_4 {
+        from_3(store)?;
+    }
+    from_4(store)?;
+    tracing::info!("store migrated to layout {SCHEMA_VERSION}");
+    Ok(true)
+}
+
+/// Layout 3 to 4; the last batch sets version 4.
+fn from_3(store: &dyn KvStore) -> Result<(), StoreError> {
     tracing::info!(
-        "migrating the store from layout 3 to {SCHEMA_VERSION}: feed key histories move to their own table, answer figures are built"
+        "migrating the store from layout 3 to 4: feed key histories move to their own table, answer figures are built"
     );
     store.apply(vec![(
-        super::tables::meta::SCHEMA.to_vec(),
+        meta::SCHEMA.to_vec(),
         Some(MIGRATING_3_TO_4.to_be_bytes().to_vec()),
     )])?;
     store.flush()?;
     feed_records_from_3(store)?;
-    // Sets the layout version in the same batch.
+    // Sets the layout version (4) in the same batch.
     super::writer::migrate_from_3(store)?;
     store.apply(vec![(CURSOR_V3.to_vec(), None)])?;
+    store.flush()
+}
+
+/// Layout 4 to 5 (resuming one killed part-way); the last batch sets version 5.
+fn from_4(store: &dyn KvStore) -> Result<(), StoreError> {
+    tracing::info!(
+        "migrating the store from layout 4 to 5: grant records gain their scope (none for every grant stored so far)"
+    );
+    store.apply(vec![(
+        meta::SCHEMA.to_vec(),
+        Some(MIGRATING_4_TO_5.to_be_bytes().to_vec()),
+    )])?;
     store.flush()?;
-    tracing::info!("store migrated to layout {SCHEMA_VERSION}");
-    Ok(true)
+    grant_records_from_4(store)
+}
+
+/// Rewrites every layout-4 grant record with no scope, in batches, each with the cursor (the
+/// last record done), so a second run never reads a record it already rewrote; the batch that
+/// reaches the end of the table sets layout version 5 and drops the cursor.
+fn grant_records_from_4(store: &dyn KvStore) -> Result<(), StoreError> {
+    let end = vec![prefix::GRANT + 1];
+    let mut from = match store.get(CURSOR_V4)? {
+        // Resume just after the last record migrated.
+        Some(mut last) => {
+            last.push(0);
+            last
+        }
+        None => vec![prefix::GRANT],
+    };
+    loop {
+        let mut writes = Vec::new();
+        let mut last = None;
+        let mut rows = 0;
+        for pair in store.scan_range(&from, &end).take(BATCH) {
+            let (key, value) = pair?;
+            let old: GrantRecordV4 = tables::decode(&value, "grant (layout 4)")?;
+            writes.push((key.clone(), Some(tables::encode(&GrantRecord::from(old))?)));
+            last = Some(key);
+            rows += 1;
+        }
+        // A short batch reached the end of the table.
+        let done = rows < BATCH;
+        match &last {
+            Some(last) if !done => writes.push((CURSOR_V4.to_vec(), Some(last.clone()))),
+            _ => {
+                writes.push((CURSOR_V4.to_vec(), None));
+                writes.push((
+                    meta::SCHEMA.to_vec(),
+                    Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+                ));
+            }
+        }
+        store.apply(writes)?;
+        store.flush()?;
+        match last {
+            Some(mut last) if !done => {
+                last.push(0);
+                from = last;
+            }
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// Rewrites every layout-3 feed record, in batches; the cursor (the last record done, or the end
@@ -197,6 +290,28 @@ pub(crate) fn feeds_back_to_3(store: &dyn KvStore) -> Result<(), StoreError> {
     store.apply(writes)
 }
 
+/// Turns this layout's grant records back into layout 4 (no scope): how the build before layout
+/// 5 wrote them. For tests of the migration; every grant must be unscoped.
+#[cfg(test)]
+pub(crate) fn grants_back_to_4(store: &dyn KvStore) -> Result<(), StoreError> {
+    let mut writes = Vec::new();
+    for pair in store.scan_prefix(&[prefix::GRANT]) {
+        let (key, value) = pair?;
+        let record: GrantRecord = tables::decode(&value, "grant")?;
+        assert!(record.scope.is_none(), "a layout-4 store holds no scoped grant");
+        let old = GrantRecordV4 {
+            id: record.id,
+            purposes: record.purposes,
+            categories: record.categories,
+            valid_from: record.valid_from,
+            valid_until: record.valid_until,
+            revoked: record.revoked,
+        };
+        writes.push((key, Some(tables::encode(&old)?)));
+    }
+    store.apply(writes)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -313,5 +428,107 @@ mod tests {
             .expect("write");
         let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
         assert!(err.to_string().contains("layout version 2"), "{err}");
+    }
+
+    fn layout(store: &dyn KvStore) -> Vec<u8> {
+        store.get(meta::SCHEMA).expect("get").expect("a layout")
+    }
+
+    fn set_layout(store: &dyn KvStore, version: u32) {
+        store
+            .apply(vec![(
+                meta::SCHEMA.to_vec(),
+                Some(version.to_be_bytes().to_vec()),
+            )])
+            .expect("write");
+    }
+
+    fn grant_rows(store: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .scan_prefix(&[prefix::GRANT])
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// Grants written by this build (some revoked), turned back into layout 4 (no scope, as the
+    /// build before wrote them), migrate to the same rows and pass the full check; a migration
+    /// killed half-way resumes; a layout-3 store goes through 4 to 5; layout 2 is refused.
+    #[tokio::test]
+    async fn a_layout_4_store_migrates_to_the_same_state() {
+        use consent_proto::vocab::Purpose;
+
+        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let scene = fixtures::scene(T0);
+        let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+        let (ledger, writer) = Ledger::open(
+            Arc::clone(&store),
+            registrars.clone(),
+            "test",
+            LedgerConfig::default(),
+        )
+        .expect("open");
+        let mut entries = scene.entries.clone();
+        for i in 0..6 {
+            let (mut citizen, inception, grant) =
+                fixtures::citizen_granting(&scene, &format!("c{i}"), Purpose::ServiceProvision);
+            let id = grant.id;
+            entries.extend([inception, grant]);
+            if i % 2 == 0 {
+                entries.push(fixtures::append(
+                    &mut citizen,
+                    T0 + 2 * fixtures::DAY,
+                    fixtures::revoke(id, false),
+                ));
+            }
+        }
+        ledger.submit(entries).await.expect("submit");
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+
+        let current = grant_rows(&*store);
+        assert_eq!(current.len(), 6);
+        let v5 = SCHEMA_VERSION.to_be_bytes().to_vec();
+
+        // Layout 4: every row migrates to the same bytes.
+        grants_back_to_4(&*store).expect("back to layout 4");
+        assert_ne!(grant_rows(&*store), current, "layout 4 encodes grants without a scope");
+        set_layout(&*store, 4);
+        fsck::prepare(&*store, "test").expect("layout 4 migrates");
+        assert_eq!(grant_rows(&*store), current);
+        assert_eq!(layout(&*store), v5);
+        assert!(store.get(CURSOR_V4).expect("get").is_none());
+        fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
+
+        // Killed after the first half of the rows: the store says it is migrating (the release
+        // before refuses it), the cursor names the last row done, and the next start finishes.
+        grants_back_to_4(&*store).expect("back to layout 4");
+        let half = &current[..3];
+        let mut writes: Vec<_> = half.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        writes.push((CURSOR_V4.to_vec(), Some(half[2].0.clone())));
+        store.apply(writes).expect("first half");
+        set_layout(&*store, MIGRATING_4_TO_5);
+        fsck::prepare(&*store, "test").expect("resumes");
+        assert_eq!(grant_rows(&*store), current);
+        assert_eq!(layout(&*store), v5);
+        assert!(store.get(CURSOR_V4).expect("get").is_none());
+        fsck::full(&*store, &registrars).expect("the resumed migration passes the full check");
+
+        // Layout 3 (feed records with their keys inline, grants without a scope): 3 to 4 to 5.
+        grants_back_to_4(&*store).expect("back to layout 4");
+        feeds_back_to_3(&*store).expect("back to layout 3");
+        set_layout(&*store, 3);
+        fsck::prepare(&*store, "test").expect("layout 3 migrates through 4");
+        assert_eq!(grant_rows(&*store), current);
+        assert_eq!(layout(&*store), v5);
+        fsck::full(&*store, &registrars).expect("3 to 5 passes the full check");
+
+        // Another layout is refused, saying what to do.
+        set_layout(&*store, 2);
+        let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
+        let err = err.to_string();
+        assert!(err.contains("layout version 2"), "{err}");
+        assert!(err.contains("versions 3 and 4"), "{err}");
+        assert!(err.contains("move the data directory aside"), "{err}");
     }
 }

@@ -8,7 +8,7 @@
 //! | `F` feeds | `F` feed | [`FeedRecord`] |
 //! | `R` rotations | `R` feed seq(8, BE) | [`RotationRecord`]: the keys a rotation introduced, and where the keys before it came from |
 //! | `L` log | `L` index(8, BE) | entry id |
-//! | `G` grants | `G` subject collector seq(8, BE) | [`GrantRecord`] |
+//! | `G` grants | `G` subject collector seq(8, BE) | [`GrantRecord`] (with its [`ScopeRecord`] if the grant or its policy has a scope) |
 //! | `O` opt-outs | `O` subject collector | seq (8, BE) of the latest opt-out of sale/sharing |
 //! | `A` accreditations | `A` collector registrar | [`AccreditationRecord`] |
 //! | `P` pending | `P` entry id | [`PendingRecord`] |
@@ -22,17 +22,24 @@
 //! | `Z` freezes | `Z` number(8, BE) | feed id: the feeds frozen, in the order this node froze them |
 //! | `M` meta | `M` name | see [`meta`]: the schema, counters and genesis, and the rows of the node's log module (its latest checkpoint, the checkpoints it cosigned for other nodes, fork proofs), which it saves through the writer |
 
+use std::sync::Arc;
+
 use consent_proto::decide::{AccreditationFacts, GrantFacts};
 use consent_proto::ids::{Digest, EntryId, FeedId};
+use consent_proto::pb;
+use consent_proto::scope::{GrantScope, PolicyScope, ScopeFacts};
 use consent_proto::validate::{FeedState, KeyState, Missing};
 use consent_proto::vocab::{CategorySet, PurposeSet, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
-/// Version of this layout. A store of version 3 is migrated at start (see `fsck::prepare`); a
-/// store written by any other version is refused.
-pub const SCHEMA_VERSION: u32 = 4;
+/// Version of this layout. A store of version 4 (or 3, through 4) is migrated at start (see
+/// `fsck::prepare` and `migrate`); a store written by any other version is refused.
+///
+/// - 4: feed key histories in `R` rows, answer figures in `N`, `U`, `V`.
+/// - 5: grant records carry their scope ([`ScopeRecord`]).
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Table prefixes.
 pub mod prefix {
@@ -424,19 +431,105 @@ pub struct GrantRecord {
     pub valid_until: u64,
     /// Revoked.
     pub revoked: bool,
+    /// `Some` iff the grant's policy declares a scope or the grant narrows one; `None`: the
+    /// rule needs no context for this grant (every grant of layout 4).
+    pub scope: Option<ScopeRecord>,
+}
+
+/// What a scoped grant's record keeps of its scope: the policy that declares it (read through
+/// the checks' policy cache) and the grant's own narrowing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeRecord {
+    /// The policy entry the grant names.
+    pub policy: [u8; 32],
+    /// The grant's narrowing: the canonical `pb::GrantScope` bytes; empty: it narrows nothing.
+    pub narrowing: Vec<u8>,
+}
+
+impl ScopeRecord {
+    /// The record of a grant under `policy` (whose scope is `policy_scope`) narrowing by `grant`:
+    /// `None` when neither has a scope.
+    pub fn of(
+        policy: &EntryId,
+        policy_scope: Option<&PolicyScope>,
+        grant: Option<&GrantScope>,
+    ) -> Option<Self> {
+        if policy_scope.is_none() && grant.is_none() {
+            return None;
+        }
+        Some(ScopeRecord {
+            policy: policy.0,
+            narrowing: grant
+                .map(|g| prost::Message::encode_to_vec(&g.to_wire()))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The grant's narrowing, decoded and validated again (`purposes`: the grant's).
+    pub fn narrowing(&self, purposes: PurposeSet) -> Result<Option<GrantScope>, StoreError> {
+        if self.narrowing.is_empty() {
+            return Ok(None);
+        }
+        let wire: pb::GrantScope = prost::Message::decode(self.narrowing.as_slice())
+            .map_err(|e| StoreError::Corrupt(format!("grant scope does not decode: {e}")))?;
+        GrantScope::from_wire(&wire, purposes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("stored grant scope is not valid: {e}")))
+    }
 }
 
 impl GrantRecord {
-    /// The decision-rule view.
-    pub fn facts(&self, seq: u64) -> GrantFacts {
-        GrantFacts {
+    /// The decision-rule view. `policy_scope` is the scope of the policy [`Self::scope`] names
+    /// (`None` if it declares none, or if the grant is unscoped: then it is not read).
+    pub fn facts(
+        &self,
+        seq: u64,
+        policy_scope: Option<Arc<PolicyScope>>,
+    ) -> Result<GrantFacts, StoreError> {
+        let purposes = PurposeSet::from_bits(self.purposes);
+        let scope = match &self.scope {
+            None => None,
+            Some(record) => ScopeFacts::resolve(policy_scope, record.narrowing(purposes)?),
+        };
+        Ok(GrantFacts {
             id: EntryId(self.id),
             seq,
-            purposes: PurposeSet::from_bits(self.purposes),
+            purposes,
             categories: CategorySet::from_bits(self.categories),
             valid_from: self.valid_from,
             valid_until: (self.valid_until != 0).then_some(self.valid_until),
             revoked: self.revoked,
+            scope,
+        })
+    }
+}
+
+/// A grant record as layout version 4 stored it (no scope), read only to migrate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecordV4 {
+    /// Grant entry id.
+    pub id: [u8; 32],
+    /// Purpose bits.
+    pub purposes: u32,
+    /// Category bits.
+    pub categories: u32,
+    /// Valid from.
+    pub valid_from: u64,
+    /// Valid until (0: open).
+    pub valid_until: u64,
+    /// Revoked.
+    pub revoked: bool,
+}
+
+impl From<GrantRecordV4> for GrantRecord {
+    fn from(old: GrantRecordV4) -> Self {
+        GrantRecord {
+            id: old.id,
+            purposes: old.purposes,
+            categories: old.categories,
+            valid_from: old.valid_from,
+            valid_until: old.valid_until,
+            revoked: old.revoked,
             scope: None,
         }
     }

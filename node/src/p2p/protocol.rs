@@ -16,9 +16,9 @@
 //!
 //! | what | name |
 //! |---|---|
-//! | identify `protocolVersion` | `/consent-ledger/<network>/2.0.0` |
+//! | identify `protocolVersion` | `/consent-ledger/<network>/3.0.0` |
 //! | gossipsub topic (push of new entries) | `/consent-ledger/<network>/entries/1` |
-//! | request-response (pull, anti-entropy, witnessing) | `/consent-ledger/<network>/sync/2` |
+//! | request-response (pull, anti-entropy, witnessing) | `/consent-ledger/<network>/sync/3` |
 //! | Kademlia | `/consent-ledger/<network>/kad/1` |
 //!
 //! Nodes that cannot speak with each other part at once ([`compatibility`]): a peer whose
@@ -30,7 +30,9 @@
 //! `other-version`, `no-common-sync`). The identify major version follows the sync protocol's, so
 //! that nodes of releases that cannot sync with each other part at once. Any change to what
 //! travels between nodes renames the sync protocol and raises the identify major version
-//! (`/sync/2` pages `Heads` with `after`); see the consent-proto crate docs, "Versioning".
+//! (`/sync/2` paged `Heads` with `after`; `/sync/3`: entries may carry scopes, which a node of
+//! `/sync/2` would find non-canonical and blame the relay for); see the consent-proto crate docs,
+//! "Versioning".
 //!
 //! # Push: gossipsub
 //!
@@ -268,11 +270,12 @@ pub fn topic(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/entries/1", network(genesis_digest))
 }
 
-/// The request-response protocol for pulling entries. Version 2: `Heads` pages with `after`.
+/// The request-response protocol for pulling entries. Version 3: entries may carry scopes
+/// (version 2: `Heads` pages with `after`).
 /// Any change to what travels in it renames it; nodes that speak only another version cannot
 /// negotiate it and do not sync with each other.
 pub fn sync_protocol(genesis_digest: &str) -> String {
-    format!("/consent-ledger/{}/sync/2", network(genesis_digest))
+    format!("/consent-ledger/{}/sync/3", network(genesis_digest))
 }
 
 /// The Kademlia protocol (a separate DHT per network).
@@ -282,9 +285,9 @@ pub fn kad_protocol(genesis_digest: &str) -> String {
 
 /// What identify announces; a peer announcing anything else is disconnected. Its major version
 /// follows the sync protocol's: nodes of releases that cannot sync with each other (a node of
-/// `/sync/1` and one of `/sync/2`) part at once instead of gossiping without syncing.
+/// `/sync/2` and one of `/sync/3`) part at once instead of gossiping without syncing.
 pub fn identify_version(genesis_digest: &str) -> String {
-    format!("/consent-ledger/{}/2.0.0", network(genesis_digest))
+    format!("/consent-ledger/{}/3.0.0", network(genesis_digest))
 }
 
 /// Why this node does not speak with a peer, from what the peer announced in identify.
@@ -549,7 +552,7 @@ mod tests {
             Err(Incompatible::OtherNetwork)
         );
         // This network, another version (an older release's, or a newer one's).
-        for version in ["1.0.0", "3.0.0", "2.1.0"] {
+        for version in ["1.0.0", "2.0.0", "4.0.0", "3.1.0"] {
             let theirs = format!("/consent-ledger/0123456789abcdef/{version}");
             assert_eq!(
                 compatibility(ours, sync, &theirs, listed(&[sync])),
@@ -558,7 +561,7 @@ mod tests {
             );
         }
         // The same identify version, without this node's sync protocol.
-        let older_sync = "/consent-ledger/0123456789abcdef/sync/1";
+        let older_sync = "/consent-ledger/0123456789abcdef/sync/2";
         assert_eq!(
             compatibility(ours, sync, ours, listed(&[older_sync, kad.as_str()])),
             Err(Incompatible::NoCommonSync)

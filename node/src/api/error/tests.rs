@@ -182,3 +182,21 @@ fn a_refusal_in_a_batch_keeps_its_code_and_names_the_check() {
             .starts_with("check 3: a collector checks only for itself")
     );
 }
+
+#[test]
+fn an_unreadable_context_is_invalid_and_names_the_field_and_the_check() {
+    let status = bad_context(&"context.cell 8b1fa0000000fff is not an H3 cell index");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "context.cell 8b1fa0000000fff is not an H3 cell index"
+    );
+    // A reason that does not say it is about the context is said to be.
+    assert_eq!(
+        bad_context(&"unknown form 9").message(),
+        "context: unknown form 9"
+    );
+    let status = in_batch(7, &bad_context(&"context.form: unknown form 9"));
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(status.message(), "check 7: context.form: unknown form 9");
+}

@@ -9,7 +9,7 @@ use consent_proto::ids::{EntryId, FeedId};
 
 use super::super::answers::{self, AnswerSummary, DAY_MS};
 use super::super::staged::Staged;
-use super::super::tables::{self, AnswerRecord, SCHEMA_VERSION, meta, prefix};
+use super::super::tables::{self, AnswerRecord, meta, prefix};
 use crate::store::{KvStore, StoreError, Write};
 
 /// Value of a `U` key (the key says everything).
@@ -164,9 +164,9 @@ pub(crate) fn expected(store: &dyn KvStore) -> Result<Expected, StoreError> {
     Ok(Expected { aggregates, fixes })
 }
 
-/// Migrates a store of layout 3 to this layout: builds the answer figures from the stored
-/// requests (which keep their signed times: layout 3 recorded no arrival) and sets the layout
-/// version, in one atomic batch, then flushes. Run before the writer starts.
+/// Migrates a store of layout 3 to layout 4: builds the answer figures from the stored requests
+/// (which keep their signed times: layout 3 recorded no arrival) and sets the layout version (4:
+/// `migrate` then goes on to 5), in one atomic batch, then flushes. Run before the writer starts.
 pub(crate) fn migrate_from_3(store: &dyn KvStore) -> Result<(), StoreError> {
     let expected = expected(store)?;
     let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
@@ -189,7 +189,7 @@ pub(crate) fn migrate_from_3(store: &dyn KvStore) -> Result<(), StoreError> {
     }
     writes.insert(
         meta::SCHEMA.to_vec(),
-        Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+        Some(4u32.to_be_bytes().to_vec()),
     );
     let writes: Vec<Write> = writes.into_iter().collect();
     store.apply(writes)?;

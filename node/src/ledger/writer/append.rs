@@ -12,7 +12,7 @@ use consent_proto::validate::FeedState;
 use consent_proto::vocab::RequestKind;
 
 use super::super::staged::Staged;
-use super::super::tables::{self, AccreditationRecord, FeedRecord, GrantRecord};
+use super::super::tables::{self, AccreditationRecord, FeedRecord, GrantRecord, ScopeRecord};
 use super::{Writer, answers};
 use crate::store::{KvStore, StoreError};
 
@@ -145,7 +145,8 @@ fn stage_effects(
     }
 }
 
-/// Stages a grant's record and, if it lapses, its expiry index entry.
+/// Stages a grant's record (with its scope if it or its policy has one) and, if it lapses, its
+/// expiry index entry.
 fn stage_grant(
     staged: &mut Staged<'_, dyn KvStore>,
     entry: &Entry,
@@ -158,6 +159,17 @@ fn stage_grant(
             feed.0.to_vec(),
         );
     }
+    // Validation just read the policy the grant names (a grant waits for its policy).
+    let policy = staged
+        .entry_with_index(&g.policy)?
+        .ok_or_else(|| StoreError::Corrupt(format!("granted policy {} missing", g.policy)))?
+        .1;
+    let Body::Policy(policy) = &policy.body else {
+        return Err(StoreError::Corrupt(format!(
+            "grant {} names {}, which is not a policy",
+            entry.id, g.policy
+        )));
+    };
     let record = GrantRecord {
         id: entry.id.0,
         purposes: g.purposes.bits(),
@@ -165,6 +177,7 @@ fn stage_grant(
         valid_from: g.valid_from,
         valid_until: g.valid_until.unwrap_or(0),
         revoked: false,
+        scope: ScopeRecord::of(&g.policy, policy.scope.as_ref(), g.scope.as_ref()),
     };
     staged.put(
         tables::grant_key(&feed, &g.collector, entry.seq),
