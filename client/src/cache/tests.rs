@@ -84,6 +84,7 @@ fn every_kind_of_event_moves_the_decision_as_the_rule_does() {
     let mut scene = fixtures::scene(T0);
     let me = scene.collector.feed();
     let mut s = Stream::new(me, CacheConfig::default());
+    s.cache.add_policy(&scene.entries[2]).expect("the policy");
     // Before the first heartbeat nothing is answered.
     assert_eq!(
         s.cache.check_at(me, P::Research, C::Location, AT),
@@ -185,6 +186,7 @@ fn a_grant_stops_allowing_at_its_expiry_without_any_event() {
     let scene = fixtures::scene(T0);
     let me = scene.collector.feed();
     let mut s = Stream::new(me, CacheConfig::default());
+    s.cache.add_policy(&scene.entries[2]).expect("the policy");
     s.entry(WatchKind::Accredited, &scene.entries[3]);
     let (mut alice, _) = fixtures::author(Role::Citizen, "alice", T0);
     let until = AT + 10;

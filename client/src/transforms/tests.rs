@@ -74,7 +74,10 @@ fn time_bins_align_to_local_midnight_at_every_offset() {
     assert_eq!(bin_time(MIDNIGHT - 1, 3_600, 0), MIDNIGHT - HOUR);
     // +01:00: 23:30Z is 00:30 local the next day; its hour starts at local midnight (23:00Z).
     assert_eq!(bin_time(MIDNIGHT - 30 * MINUTE, 3_600, 60), MIDNIGHT - HOUR);
-    assert_eq!(bin_time(MIDNIGHT - 30 * MINUTE, 86_400, 60), MIDNIGHT - HOUR);
+    assert_eq!(
+        bin_time(MIDNIGHT - 30 * MINUTE, 86_400, 60),
+        MIDNIGHT - HOUR
+    );
     assert_eq!(
         bin_time(MIDNIGHT - HOUR - 1, 86_400, 60),
         MIDNIGHT - HOUR - DAY
@@ -116,10 +119,7 @@ fn time_bins_align_to_local_midnight_at_every_offset() {
 #[test]
 fn a_binned_cell_is_its_h3o_parent_and_never_finer() {
     let c = CellIndex::try_from(0x8a75_4e64_992f_fffu64).expect("the spec's cell");
-    assert_eq!(
-        bin_cell(c, 9).map(u64::from),
-        Some(0x8975_4e64_993f_fffu64)
-    );
+    assert_eq!(bin_cell(c, 9).map(u64::from), Some(0x8975_4e64_993f_fffu64));
     assert_eq!(bin_cell(c, 0).map(u64::from), Some(0x8075_ffff_ffff_fffu64));
     assert_eq!(bin_cell(c, 10), Some(c));
     assert_eq!(bin_cell(c, 11), None, "finer than the cell");
@@ -205,7 +205,10 @@ fn three_records_of_one_person_never_make_a_group_of_three() {
     }
     // Two people, many records: still fewer than 3 distinct subjects.
     for i in 0..5 {
-        a.add(&k, &obs(2, MIDNIGHT + HOUR + i, up(fine(), Resolution::Ten), 1.0));
+        a.add(
+            &k,
+            &obs(2, MIDNIGHT + HOUR + i, up(fine(), Resolution::Ten), 1.0),
+        );
         a.add(&k, &obs(3, MIDNIGHT + HOUR + i, sibling(), 1.0));
     }
     let released = a.release(MIDNIGHT + 2 * HOUR);
@@ -235,7 +238,10 @@ fn groups_of_k_distinct_subjects_are_released_once_their_bin_ended_and_then_forg
     a.add(&k, &obs(1, bin + MINUTE, fine(), 10.0));
     a.add(&k, &obs(1, bin + 2 * MINUTE, fine(), 20.0));
     a.add(&k, &obs(2, bin + 3 * MINUTE, sibling(), 30.0));
-    a.add(&k, &obs(3, bin + HOUR - 1, up(fine(), Resolution::Eleven), 40.0));
+    a.add(
+        &k,
+        &obs(3, bin + HOUR - 1, up(fine(), Resolution::Eleven), 40.0),
+    );
     // The next hour: only two subjects.
     a.add(&k, &obs(4, bin + HOUR, fine(), 1.0));
     a.add(&k, &obs(5, bin + HOUR + 1, fine(), 1.0));
