@@ -498,7 +498,9 @@ impl DecisionCache {
                     }
                 }
             }
-            (_, Some(entry)) => apply_entry(&mut facts, self.0.me, &entry).map_err(|e| bad(&e))?,
+            (_, Some(entry)) => {
+                apply_entry(&mut facts, self.0.me, &entry).map_err(|e| bad(e.as_str()))?
+            }
             _ => {}
         }
         facts.cursor = event.cursor.clone();
@@ -549,7 +551,11 @@ async fn follow(weak: Weak<Inner>, mut collector: Collector) {
                             if let Err(why) =
                                 fetch_policy(&cache, &mut collector, policy, wait).await
                             {
-                                tracing::warn!(%policy, error = %why, "decision cache: cannot fetch a grant's policy");
+                                tracing::warn!(
+                                    %policy,
+                                    error = %why,
+                                    "decision cache: cannot fetch a grant's policy"
+                                );
                                 break;
                             }
                         }
