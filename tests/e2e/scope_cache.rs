@@ -416,7 +416,7 @@ async fn the_sdk_cache_and_the_node_agree_on_10000_scoped_checks_and_after_revoc
         );
     }
     assert!(
-        count(&reasons, Reason::Granted) >= 100,
+        count(&reasons, Reason::Granted) >= 50,
         "enough allows to mean something: {reasons:?}"
     );
 
