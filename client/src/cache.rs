@@ -17,6 +17,16 @@
 //! The cache trusts the node it watches as much as a check answered by that node; entries in
 //! events are decoded but their signatures are not verified (that needs the feeds' key history).
 //!
+//! **Scopes.** A grant is judged against its policy's scope (zones, sensors, time windows, forms)
+//! and its own narrowing, by the same rule as the node's ([`consent_proto::scope`]): a check
+//! carries the observation's [`Context`] ([`DecisionCache::check_with`]). So the cache must know
+//! the policy of every grant it applies. The watch stream carries grants, not the collector's
+//! policies: [`DecisionCache::follow`] fetches a policy it lacks from the node
+//! ([`Collector::entry`], checked against its id) before it applies the grant; a caller that
+//! applies events itself adds them with [`DecisionCache::add_policy`]
+//! ([`DecisionCache::missing_policy`] says which one an event needs). A grant whose policy is
+//! not known is a [`BadEvent`]: nothing is guessed.
+//!
 //! ```no_run
 //! # async fn demo(watcher: consent_client::collector::Collector,
 //! #               mut asker: consent_client::collector::Collector,
@@ -31,6 +41,28 @@
 //! if answer.allowed() { /* store the record */ }
 //! # }
 //! ```
+//!
+//! With a scoped policy, the gateway says which sensor saw what, where, when, and the form it
+//! would like to keep it in; after a `FORM_NOT_COVERED` deny it checks again with the form the
+//! answer requires, and keeps the record in that form ([`crate::transforms`]):
+//!
+//! ```no_run
+//! # async fn demo(cache: consent_client::cache::DecisionCache,
+//! #               mut asker: consent_client::collector::Collector,
+//! #               subject: consent_proto::FeedId, context: consent_proto::scope::Context) {
+//! use consent_proto::pb::Reason;
+//! use consent_proto::scope::Context;
+//! use consent_proto::vocab::{DataCategory, Form, Purpose};
+//! let (p, c) = (Purpose::UrbanPlanning, DataCategory::Location);
+//! let wanted = Context { form: Some(Form::Raw), ..context };
+//! let mut answer = cache.check_or_ask_with(&mut asker, subject, p, c, &wanted).await;
+//! if answer.reason == Reason::FormNotCovered && answer.required_form.is_some() {
+//!     let again = Context { form: answer.required_form, ..wanted };
+//!     answer = cache.check_or_ask_with(&mut asker, subject, p, c, &again).await;
+//! }
+//! if answer.allowed() { /* transform to the form checked, then store */ }
+//! # }
+//! ```
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, Weak};
@@ -41,7 +73,8 @@ use consent_proto::body::Body;
 use consent_proto::decide::{self, AccreditationFacts, GrantFacts, Query};
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb::{self, Decision, Reason, WatchKind};
-use consent_proto::vocab::{DataCategory, Purpose, RequestKind};
+use consent_proto::scope::{Context, PolicyScope, ScopeFacts};
+use consent_proto::vocab::{DataCategory, Form, Purpose, RequestKind};
 use prost::bytes::Bytes;
 use tokio::sync::watch;
 
@@ -98,8 +131,21 @@ pub struct Cached {
     pub reason: Reason,
     /// The grant named, if any.
     pub grant: Option<EntryId>,
+    /// The form data must be kept in under the grant named, for the purpose asked (`None`: no
+    /// form required). After a `FORM_NOT_COVERED` deny, check again with this form.
+    pub required_form: Option<Form>,
     /// The node's log position the cache reflects (everything below it is applied).
     pub position: u64,
+}
+
+/// A policy entry the cache cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy entry {id} cannot be added: {why}")]
+pub struct BadPolicy {
+    /// The entry.
+    pub id: EntryId,
+    /// What is wrong.
+    pub why: &'static str,
 }
 
 /// Where an answer of [`DecisionCache::check_or_ask`] came from.
@@ -128,6 +174,8 @@ pub struct Answer {
     pub reason: Reason,
     /// The grant named, if any.
     pub grant: Option<EntryId>,
+    /// The form data must be kept in under the grant named (see [`Cached::required_form`]).
+    pub required_form: Option<Form>,
     /// Where it came from.
     pub source: Source,
 }
@@ -150,6 +198,9 @@ struct Subject {
 #[derive(Debug, Default)]
 struct Facts {
     subjects: HashMap<FeedId, Subject>,
+    /// The collector's policies by entry id, with their scope (`None`: the policy declares
+    /// none). Policies are immutable: never replaced, never evicted.
+    policies: HashMap<EntryId, Option<Arc<PolicyScope>>>,
     /// Every registrar's latest statement about the collector.
     accreditations: Vec<AccreditationFacts>,
     /// The registrars that made them (the node accepts such entries only from the genesis's).
@@ -212,12 +263,26 @@ impl DecisionCache {
         self.check_at(subject, purpose, category, crate::time::now_ms())
     }
 
-    /// Decides for time `at_ms` (Unix ms), from memory.
+    /// Decides for time `at_ms` (Unix ms), from memory, with no observation context (a grant
+    /// whose scope needs some is denied with the `CONTEXT_MISSING_*` reason).
     pub fn check_at(
         &self,
         subject: FeedId,
         purpose: Purpose,
         category: DataCategory,
+        at_ms: u64,
+    ) -> Result<Cached, Stale> {
+        self.check_with(subject, purpose, category, &Context::NONE, at_ms)
+    }
+
+    /// Decides for time `at_ms` (Unix ms), from memory, about the observation `context` (its
+    /// sensor, cell, time and the form it would be kept in): the node's rule, scopes included.
+    pub fn check_with(
+        &self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+        context: &Context,
         at_ms: u64,
     ) -> Result<Cached, Stale> {
         let facts = self.read().map_err(|_| Stale::NotLive)?;
@@ -246,6 +311,7 @@ impl DecisionCache {
             decision: Decision::Deny,
             reason,
             grant: None,
+            required_form: None,
             position: facts.position,
         };
         if !facts.frozen.is_empty() {
@@ -265,9 +331,9 @@ impl DecisionCache {
             purpose,
             category,
             at_ms,
-            context: consent_proto::scope::Context::NONE,
+            context: *context,
         };
-        let (decision, reason, grant, _required_form) = match facts.subjects.get(&subject) {
+        let (decision, reason, grant, required_form) = match facts.subjects.get(&subject) {
             Some(s) => decide::decide_grants(&query, &s.grants, s.opt_out_seq),
             None => (Decision::Deny, Reason::NoGrant, None, None),
         };
@@ -275,6 +341,7 @@ impl DecisionCache {
             decision,
             reason,
             grant,
+            required_form,
             position: facts.position,
         })
     }
@@ -288,12 +355,28 @@ impl DecisionCache {
         purpose: Purpose,
         category: DataCategory,
     ) -> Answer {
-        let stale = match self.check(subject, purpose, category) {
+        self.check_or_ask_with(collector, subject, purpose, category, &Context::NONE)
+            .await
+    }
+
+    /// [`DecisionCache::check_or_ask`] about the observation `context`, now: from the cache
+    /// ([`DecisionCache::check_with`]) if it is fresh, else from the node with the same context.
+    pub async fn check_or_ask_with(
+        &self,
+        collector: &mut Collector,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+        context: &Context,
+    ) -> Answer {
+        let now = crate::time::now_ms();
+        let stale = match self.check_with(subject, purpose, category, context, now) {
             Ok(c) => {
                 return Answer {
                     decision: c.decision,
                     reason: c.reason,
                     grant: c.grant,
+                    required_form: c.required_form,
                     source: Source::Cache {
                         position: c.position,
                     },
@@ -301,20 +384,61 @@ impl DecisionCache {
             }
             Err(stale) => stale,
         };
-        match collector.check(subject, purpose, category).await {
+        match collector
+            .check_with(subject, purpose, category, context)
+            .await
+        {
             Ok(r) => Answer {
                 decision: r.decision(),
                 reason: r.reason(),
                 grant: r.grant.as_ref().try_into().ok().map(EntryId),
+                required_form: Form::from_wire(r.required_form),
                 source: Source::Node { stale },
             },
             Err(e) => Answer {
                 decision: Decision::Deny,
                 reason: Reason::NodeNotFresh,
                 grant: None,
+                required_form: None,
                 source: Source::FailedClosed(format!("{stale}; asking the node failed: {e}")),
             },
         }
+    }
+
+    /// Adds one of the collector's policy entries, so that grants under it can be applied (and
+    /// judged against its scope). Adding it again changes nothing.
+    pub fn add_policy(&self, entry: &Entry) -> Result<(), BadPolicy> {
+        let bad = |why| BadPolicy { id: entry.id, why };
+        let Body::Policy(policy) = &entry.body else {
+            return Err(bad("it is not a policy"));
+        };
+        if entry.feed != self.0.me {
+            return Err(bad("it is not this collector's"));
+        }
+        let mut facts = self.0.facts.write().map_err(|_| bad("cache poisoned"))?;
+        facts
+            .policies
+            .entry(entry.id)
+            .or_insert_with(|| policy.scope.clone().map(Arc::new));
+        Ok(())
+    }
+
+    /// The policy a GRANT `event` needs and the cache does not know (add it with
+    /// [`DecisionCache::add_policy`] before applying the event); `None` for any other event, and
+    /// for one that does not decode (applying it says why).
+    pub fn missing_policy(&self, event: &pb::WatchEvent) -> Option<EntryId> {
+        if event.kind() != WatchKind::Grant {
+            return None;
+        }
+        let entry = Entry::from_signed(event.entry.as_ref()?).ok()?;
+        let Body::Grant(grant) = &entry.body else {
+            return None;
+        };
+        if grant.collector != self.0.me {
+            return None;
+        }
+        let facts = self.read().ok()?;
+        (!facts.policies.contains_key(&grant.policy)).then_some(grant.policy)
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, Facts>, Stale> {
@@ -374,7 +498,9 @@ impl DecisionCache {
                     }
                 }
             }
-            (_, Some(entry)) => apply_entry(&mut facts, self.0.me, &entry).map_err(bad)?,
+            (_, Some(entry)) => {
+                apply_entry(&mut facts, self.0.me, &entry).map_err(|e| bad(e.as_str()))?
+            }
             _ => {}
         }
         facts.cursor = event.cursor.clone();
@@ -418,13 +544,29 @@ async fn follow(weak: Weak<Inner>, mut collector: Collector) {
                     return;
                 };
                 match next {
-                    Ok(Ok(Some(event))) => match cache.apply(&event) {
-                        Ok(()) => backoff = Duration::from_millis(100),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "decision cache: bad watch event");
-                            break;
+                    Ok(Ok(Some(event))) => {
+                        // A grant under a policy the cache has not seen: fetch it first.
+                        if let Some(policy) = cache.missing_policy(&event) {
+                            let wait = config.max_stream_age * 2;
+                            if let Err(why) =
+                                fetch_policy(&cache, &mut collector, policy, wait).await
+                            {
+                                tracing::warn!(
+                                    %policy,
+                                    error = %why,
+                                    "decision cache: cannot fetch a grant's policy"
+                                );
+                                break;
+                            }
                         }
-                    },
+                        match cache.apply(&event) {
+                            Ok(()) => backoff = Duration::from_millis(100),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "decision cache: bad watch event");
+                                break;
+                            }
+                        }
+                    }
                     Ok(Ok(None)) => break,
                     Ok(Err(status)) => {
                         tracing::warn!(%status, "decision cache: watch ended");
@@ -447,10 +589,32 @@ async fn follow(weak: Weak<Inner>, mut collector: Collector) {
     }
 }
 
-/// Applies a log event's entry.
-fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), &'static str> {
+/// Fetches the collector's policy `id` from the node behind `collector` and adds it to `cache`.
+async fn fetch_policy(
+    cache: &DecisionCache,
+    collector: &mut Collector,
+    id: EntryId,
+    timeout: Duration,
+) -> Result<(), String> {
+    let entry = match tokio::time::timeout(timeout, collector.entry(id)).await {
+        Err(_) => return Err(format!("no answer within {timeout:?}")),
+        Ok(Err(e)) => return Err(e.to_string()),
+        Ok(Ok(None)) => return Err("the node does not hold it".to_string()),
+        Ok(Ok(Some(entry))) => entry,
+    };
+    cache.add_policy(&entry).map_err(|e| e.to_string())
+}
+
+/// Applies a log event's entry; changes nothing when it fails.
+fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), String> {
     match &entry.body {
         Body::Grant(g) if g.collector == me => {
+            // The one constructor the node uses too: the policy's declaration and the grant's
+            // narrowing (None when neither constrains anything).
+            let Some(policy) = facts.policies.get(&g.policy) else {
+                return Err(format!("policy {} not known: add_policy first", g.policy));
+            };
+            let scope = ScopeFacts::resolve(policy.clone(), g.scope.clone());
             let grants = &mut facts.subjects.entry(entry.feed).or_default().grants;
             if !grants.iter().any(|x| x.id == entry.id) {
                 grants.push(GrantFacts {
@@ -461,7 +625,7 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), &'sta
                     valid_from: g.valid_from,
                     valid_until: g.valid_until,
                     revoked: false,
-                    scope: None,
+                    scope,
                 });
             }
         }
@@ -500,7 +664,7 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), &'sta
                 },
             );
         }
-        _ => return Err("the entry does not concern this collector"),
+        _ => return Err("the entry does not concern this collector".to_string()),
     }
     Ok(())
 }

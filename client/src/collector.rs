@@ -12,11 +12,14 @@
 //! # Ok(()) }
 //! ```
 
-use consent_proto::ids::FeedId;
+use consent_proto::Entry;
+use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::{PublicKey, SecretKey};
 use consent_proto::pb;
 use consent_proto::pb::consent_client::ConsentClient;
+use consent_proto::pb::ledger_client::LedgerClient;
 use consent_proto::pb::node_client::NodeClient;
+use consent_proto::scope::Context;
 use consent_proto::vocab::{DataCategory, Purpose};
 use prost::bytes::Bytes;
 use tonic::codegen::InterceptedService;
@@ -356,6 +359,36 @@ impl Collector {
         }
     }
 
+    /// The question "may I keep `category` data about `subject` for `purpose`, observed as
+    /// `context` says (sensor, cell, time, the form it would be kept in)?".
+    pub fn request_with(
+        &self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+        context: &Context,
+    ) -> pb::CheckRequest {
+        pb::CheckRequest {
+            context: context.to_wire(),
+            ..self.request(subject, purpose, category)
+        }
+    }
+
+    /// One check now about an observation: a grant under a scoped policy needs the parts of
+    /// `context` its scope constrains (else the answer is a deny naming what is missing), and the
+    /// answer's `required_form` says which form a `FORM_NOT_COVERED` deny would allow. An error
+    /// is not an answer: the caller must treat it as deny.
+    pub async fn check_with(
+        &mut self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+        context: &Context,
+    ) -> Result<pb::CheckResponse, CollectorError> {
+        let request = self.request_with(subject, purpose, category, context);
+        self.check_request(request).await
+    }
+
     /// One check now. An error is not an answer: the caller must treat it as deny.
     pub async fn check(
         &mut self,
@@ -433,6 +466,46 @@ impl Collector {
 }
 
 impl Collector {
+    /// An entry by id (`Ledger.GetEntry` on the session's connection), e.g. the policy a grant
+    /// names; `None` when the node does not hold it. The entry must decode and have that id (its
+    /// id is the hash of its signed bytes, so a node cannot pass another entry off as it); its
+    /// signature is not verified here.
+    pub async fn entry(&mut self, id: EntryId) -> Result<Option<Entry>, CollectorError> {
+        let request = pb::GetEntryRequest {
+            id: Bytes::copy_from_slice(&id.0),
+        };
+        let answer = match LedgerClient::new(self.channel.clone())
+            .get_entry(request.clone())
+            .await
+        {
+            Err(s) if unreachable(&s) && self.fail_over().await => {
+                LedgerClient::new(self.channel.clone())
+                    .get_entry(request)
+                    .await
+            }
+            other => other,
+        };
+        let signed = match answer {
+            Ok(r) => r.into_inner().entry.and_then(|e| e.entry),
+            Err(s) if s.code() == Code::NotFound => None,
+            Err(s) => return Err(refused("the entry", s)),
+        };
+        let Some(signed) = signed else {
+            return Ok(None);
+        };
+        let bad = |message: String| CollectorError::Refused {
+            what: "the entry",
+            code: Code::DataLoss,
+            message,
+        };
+        let entry = Entry::from_signed(&signed)
+            .map_err(|e| bad(format!("the node sent an entry that does not decode: {e}")))?;
+        if entry.id != id {
+            return Err(bad(format!("asked for {id}, the node sent {}", entry.id)));
+        }
+        Ok(Some(entry))
+    }
+
     /// Acknowledges a request or a revocation asking for erasure with a signed `Ack` entry in
     /// the collector's own feed (`author` holds its current key and head, and advances).
     /// Returns the ack's entry id.

@@ -15,6 +15,8 @@
 //! - [`quorum`]: quorum reads across nodes of different operators, outvoting a node that
 //!   withholds a revocation.
 //! - [`policy_file`]: the collector's policy TOML format.
+//! - [`transforms`]: the forms data is kept in (pseudonymised, binned, aggregated over at least
+//!   k distinct subjects), applied to a collector's observations.
 //! - [`time`]: dates on the command line.
 
 pub mod audit;

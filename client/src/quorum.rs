@@ -17,6 +17,7 @@ use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
 use consent_proto::pb;
+use consent_proto::scope::Context;
 use consent_proto::vocab::{DataCategory, Purpose};
 
 use crate::collector::{Collector, CollectorError};
@@ -114,9 +115,24 @@ impl Quorum {
         purpose: Purpose,
         category: DataCategory,
     ) -> QuorumAnswer {
+        self.check_with(subject, purpose, category, &Context::NONE)
+            .await
+    }
+
+    /// [`Quorum::check`] about an observation: every node is asked with the same `context`
+    /// (sensor, cell, time, form), and the rule that picks the answer is the same.
+    pub async fn check_with(
+        &mut self,
+        subject: FeedId,
+        purpose: Purpose,
+        category: DataCategory,
+        context: &Context,
+    ) -> QuorumAnswer {
         let timeout = self.timeout;
+        let context = *context;
         let asks = self.members.iter_mut().map(|m| async move {
-            tokio::time::timeout(timeout, m.session.check(subject, purpose, category))
+            let ask = m.session.check_with(subject, purpose, category, &context);
+            tokio::time::timeout(timeout, ask)
                 .await
                 .ok()
                 .and_then(Result::ok)
