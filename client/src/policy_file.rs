@@ -42,11 +42,14 @@ use consent_proto::body::{Body, Policy};
 use consent_proto::h3::Cell;
 use consent_proto::ids::Digest;
 use consent_proto::limits::{
-    MAX_CELLS_PER_POLICY, MAX_CELLS_PER_ZONE, MAX_ENTRY_BYTES, MAX_FORM_OFFERS, MAX_SENSORS,
-    MAX_WINDOWS, MAX_ZONE_NAME_BYTES, MAX_ZONES,
+    MAX_CELLS_PER_POLICY, MAX_CELLS_PER_ZONE, MAX_ENTRY_BYTES, MAX_FORM_OFFERS, MAX_GROUP,
+    MAX_INTERVAL_S, MAX_SENSORS, MAX_UTC_OFFSET_MINUTES, MAX_WINDOWS, MAX_ZONE_NAME_BYTES,
+    MAX_ZONES, MIN_GROUP, MIN_INTERVAL_S, MIN_UTC_OFFSET_MINUTES, UTC_OFFSET_STEP_MINUTES,
 };
 use consent_proto::pb;
-use consent_proto::scope::{FormSpec, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone};
+use consent_proto::scope::{
+    EVERY_DAY, FormSpec, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone,
+};
 use consent_proto::vocab::{DataCategory, Form, Purpose, PurposeSet, SensorKind};
 use prost::Message as _;
 use serde::Deserialize;
@@ -275,16 +278,8 @@ fn size_fits(path: &Path, size: usize, cells: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Largest and smallest fixed UTC offsets, minutes (UTC-12:00 .. UTC+14:00), in steps of 15.
-const UTC_OFFSET_MINUTES: std::ops::RangeInclusive<i16> = -720..=840;
-/// Shortest and longest bin of a binned or aggregated form, seconds; it divides a day.
-const INTERVAL_S: std::ops::RangeInclusive<u32> = 60..=86_400;
-/// Smallest and largest group (k) of an aggregated form.
-const MIN_GROUP: std::ops::RangeInclusive<u32> = 2..=1_000;
 /// Corners of one zone's `area`.
 const MAX_AREA_POINTS: usize = 64;
-/// Every day of the week, as `TimeWindow.days` bits (bit 0 Monday).
-pub const ALL_DAYS: u8 = 0x7f;
 
 /// The `[scope]` table as a `PolicyScope`, checked item by item so that each error names its
 /// place in the file (the node's own checks run afterwards on the whole body).
@@ -466,7 +461,7 @@ fn scope_of(file: &ScopeFile, purposes: PurposeSet, loc: &Loc) -> anyhow::Result
     for w in &file.windows {
         let days = match &w.days {
             Some(d) => parse_days(d.get_ref()).map_err(|e| loc.err(Some(d.span()), e))?,
-            None => ALL_DAYS,
+            None => EVERY_DAY,
         };
         let hours = match &w.hours {
             Some(h) => Some(parse_hours(h.get_ref()).map_err(|e| loc.err(Some(h.span()), e))?),
@@ -520,18 +515,18 @@ fn scope_of(file: &ScopeFile, purposes: PurposeSet, loc: &Loc) -> anyhow::Result
         for v in list {
             let spec = parse_offer(v)
                 .map_err(|e| loc.err(Some(offers.span()), format!("forms for {purpose}: {e}")))?;
-            if specs.iter().any(|s| form_of(s) == form_of(&spec)) {
+            if specs.iter().any(|s| s.form() == spec.form()) {
                 return Err(loc.err(
                     Some(offers.span()),
                     format!(
                         "forms for {purpose}: {} is offered twice",
-                        form_of(&spec).name()
+                        spec.form().name()
                     ),
                 ));
             }
             specs.push(spec);
         }
-        specs.sort_by_key(|s| form_of(s) as i32);
+        specs.sort_by_key(|s| s.form().rank());
         forms.push(PurposeForms {
             purpose,
             offers: specs,
@@ -552,16 +547,6 @@ fn scope_of(file: &ScopeFile, purposes: PurposeSet, loc: &Loc) -> anyhow::Result
         windows,
         forms,
     })
-}
-
-/// The form a [`FormSpec`] is of.
-pub fn form_of(spec: &FormSpec) -> Form {
-    match spec {
-        FormSpec::Raw => Form::Raw,
-        FormSpec::Pseudonymised => Form::Pseudonymised,
-        FormSpec::Binned { .. } => Form::Binned,
-        FormSpec::Aggregated { .. } => Form::Aggregated,
-    }
 }
 
 /// One offer of `[scope.forms]`: a name (`"raw"`, `"pseudonymised"`) or a table
@@ -615,7 +600,7 @@ fn parse_offer(v: &toml::Value) -> Result<FormSpec, String> {
             .transpose()
     };
     let resolution = integer("resolution", 0..=15)?;
-    let k = integer("k", MIN_GROUP)?;
+    let k = integer("k", MIN_GROUP..=MAX_GROUP)?;
     let example = match form {
         Form::Binned => "{ form = \"binned\", interval = \"1h\", resolution = 9 }",
         _ => "{ form = \"aggregated\", interval = \"1h\", resolution = 8, k = 10 }",
@@ -674,7 +659,7 @@ const DAY_NAMES: [&str; 7] = [
 pub fn parse_days(text: &str) -> Result<u8, String> {
     let t = text.trim().to_ascii_lowercase();
     match t.as_str() {
-        "all" | "daily" | "every day" => return Ok(ALL_DAYS),
+        "all" | "daily" | "every day" => return Ok(EVERY_DAY),
         "weekdays" => return Ok(0x1f),
         "weekend" => return Ok(0x60),
         _ => {}
@@ -738,7 +723,7 @@ pub fn parse_hours(text: &str) -> Result<(u16, u16), String> {
 /// The windows for `days` and `hours` (absent: the whole day). A window past midnight
 /// (`22:00-06:00`) becomes two: `days` 22:00-24:00, and the following days 00:00-06:00.
 pub fn split_window(days: u8, hours: Option<(u16, u16)>) -> Vec<TimeWindow> {
-    let days = days & ALL_DAYS;
+    let days = days & EVERY_DAY;
     match hours {
         None => vec![TimeWindow {
             days,
@@ -751,7 +736,7 @@ pub fn split_window(days: u8, hours: Option<(u16, u16)>) -> Vec<TimeWindow> {
             end_minute: end,
         }],
         Some((start, end)) => {
-            let next = ((days << 1) | (days >> 6)) & ALL_DAYS;
+            let next = ((days << 1) | (days >> 6)) & EVERY_DAY;
             let mut out = vec![TimeWindow {
                 days,
                 start_minute: start,
@@ -791,7 +776,7 @@ pub fn parse_interval(text: &str) -> Result<u32, String> {
 }
 
 fn check_interval(seconds: u32) -> Result<u32, String> {
-    if !INTERVAL_S.contains(&seconds) || 86_400 % seconds != 0 {
+    if !(MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&seconds) || MAX_INTERVAL_S % seconds != 0 {
         return Err(format!(
             "interval of {seconds} s: it must be 1 minute to 1 day and divide a day (15m, 1h, \
              6h, 1d ...)"
@@ -826,7 +811,9 @@ pub fn parse_utc_offset(text: &str) -> Result<i16, String> {
         return Err(bad());
     }
     let minutes = sign * (h * 60 + m);
-    if !UTC_OFFSET_MINUTES.contains(&minutes) || minutes % 15 != 0 {
+    if !(MIN_UTC_OFFSET_MINUTES..=MAX_UTC_OFFSET_MINUTES).contains(&i32::from(minutes))
+        || i32::from(minutes) % UTC_OFFSET_STEP_MINUTES != 0
+    {
         return Err(format!(
             "utc offset {text:?}: it must lie in -12:00..=+14:00 and be a multiple of 15 minutes"
         ));
@@ -1293,7 +1280,7 @@ contact = "dpo@parking.example"
         assert_eq!(parse_days("sat,sun"), Ok(0x60));
         assert_eq!(parse_days("Monday, wed-thu"), Ok(0b1101));
         assert_eq!(parse_days("fri-mon"), Ok(0b111_0001));
-        assert_eq!(parse_days("all"), Ok(ALL_DAYS));
+        assert_eq!(parse_days("all"), Ok(EVERY_DAY));
         assert!(parse_days("funday").is_err());
         assert_eq!(parse_hours("07:00-19:00"), Ok((420, 1140)));
         assert_eq!(parse_hours("18:30-24:00"), Ok((1110, 1440)));

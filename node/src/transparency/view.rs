@@ -374,7 +374,7 @@ pub(crate) fn scope_view(
                 let least = f
                     .offers
                     .iter()
-                    .map(|o| offer_parts(o).0)
+                    .map(FormSpec::form)
                     .min_by_key(|form| form.rank())
                     .unwrap_or(Form::Unspecified);
                 PurposeFormsView {
@@ -382,47 +382,19 @@ pub(crate) fn scope_view(
                     offers: f
                         .offers
                         .iter()
-                        .map(|o| {
-                            let (form, interval_s, resolution, min_group) = offer_parts(o);
-                            OfferView {
-                                form: form.name(),
-                                meaning: form_text(o),
-                                interval_s,
-                                resolution,
-                                k: min_group,
-                                consents: Count::of(
-                                    counts.with_floor(f.purpose, form, least),
-                                    k,
-                                ),
-                            }
+                        .map(|o| OfferView {
+                            form: o.form().name(),
+                            meaning: form_text(o),
+                            interval_s: o.interval_s(),
+                            resolution: o.resolution(),
+                            k: o.min_group(),
+                            consents: Count::of(counts.with_floor(f.purpose, o.form(), least), k),
                         })
                         .collect(),
                 }
             })
             .collect(),
         map,
-    }
-}
-
-/// A form offer's form and parameters: (form, interval_s, resolution, k).
-fn offer_parts(spec: &FormSpec) -> (Form, Option<u32>, Option<u8>, Option<u32>) {
-    match *spec {
-        FormSpec::Raw => (Form::Raw, None, None, None),
-        FormSpec::Pseudonymised => (Form::Pseudonymised, None, None, None),
-        FormSpec::Binned {
-            interval_s,
-            resolution,
-        } => (Form::Binned, Some(interval_s), Some(resolution), None),
-        FormSpec::Aggregated {
-            interval_s,
-            resolution,
-            min_group,
-        } => (
-            Form::Aggregated,
-            Some(interval_s),
-            Some(resolution),
-            Some(min_group),
-        ),
     }
 }
 
@@ -571,7 +543,7 @@ pub(crate) fn scope_sentences(scope: &PolicyScope) -> Vec<String> {
             f.purpose.plain(),
             f.offers
                 .iter()
-                .map(|o| offer_parts(o).0.name())
+                .map(|o| o.form().name())
                 .collect::<Vec<_>>()
                 .join(" or ")
         ));

@@ -1,6 +1,6 @@
 //! Entries and policies in plain words (for people) and as JSON (for scripts).
 
-use consent_client::policy_file::{CELL_AREA_M2, form_of, utc_offset_text};
+use consent_client::policy_file::{CELL_AREA_M2, utc_offset_text};
 use consent_client::time;
 use consent_proto::Entry;
 use consent_proto::body::{AckAnswer, Body, Policy};
@@ -108,17 +108,6 @@ pub fn form_meaning(form: Form) -> &'static str {
         Form::Binned => "pseudonymised, with the time and the place coarsened",
         Form::Aggregated => "no record about you: only counts over groups of people",
         _ => "unspecified",
-    }
-}
-
-/// The Data Privacy Vocabulary (w3id.org/dpv) term a form is a narrowing of.
-pub fn form_dpv(form: Form) -> &'static str {
-    match form {
-        Form::Raw => "dpv:PersonalData",
-        Form::Pseudonymised => "dpv:Pseudonymisation",
-        Form::Binned => "dpv:Deidentification",
-        Form::Aggregated => "dpv:Anonymisation",
-        _ => "",
     }
 }
 
@@ -251,7 +240,7 @@ fn offer_json(spec: &FormSpec) -> Value {
         } => (Some(*interval_s), Some(*resolution), Some(*min_group)),
     };
     json!({
-        "form": form_of(spec).name(),
+        "form": spec.form().name(),
         "interval_s": interval_s,
         "resolution": resolution,
         "k": k,

@@ -4,10 +4,10 @@
 //! (`GrantScope::within`), said in plain words before anything is signed.
 
 use anyhow::{anyhow, bail};
-use consent_client::policy_file::{ALL_DAYS, form_of, parse_days, parse_hours, split_window};
+use consent_client::policy_file::{parse_days, parse_hours, split_window};
 use consent_proto::body::Policy;
 use consent_proto::limits::MAX_WINDOWS;
-use consent_proto::scope::{GrantScope, PolicyScope, TimeWindow};
+use consent_proto::scope::{EVERY_DAY, GrantScope, PolicyScope, TimeWindow};
 use consent_proto::vocab::{Form, Purpose, PurposeSet, SensorKind, SensorKindSet};
 
 use crate::describe;
@@ -62,13 +62,6 @@ fn declared_sensors(scope: &PolicyScope) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     )
-}
-
-/// Whether `inner` lies inside `outer`: its days among `outer`'s, its hours within.
-fn within(inner: &TimeWindow, outer: &TimeWindow) -> bool {
-    inner.days & !outer.days == 0
-        && inner.start_minute >= outer.start_minute
-        && inner.end_minute <= outer.end_minute
 }
 
 /// The narrowing `flags` ask for under `policy`, for a grant of `purposes`; `None` when they ask
@@ -136,7 +129,7 @@ pub fn grant_scope(
         .map_err(anyhow::Error::msg)?;
     // Without --days, hours are asked for on the days the policy collects at all.
     let policy_days = if scope.windows.is_empty() {
-        ALL_DAYS
+        EVERY_DAY
     } else {
         scope.windows.iter().fold(0, |d, w| d | w.days)
     };
@@ -164,7 +157,7 @@ pub fn grant_scope(
     }
     if !scope.windows.is_empty() {
         for w in &windows {
-            if !scope.windows.iter().any(|outer| within(w, outer)) {
+            if !scope.windows.iter().any(|outer| w.within(outer)) {
                 bail!(
                     "{w} is not within this policy's times, which are: {}; choose days and hours \
                      inside one of them",
@@ -201,12 +194,12 @@ pub fn grant_scope(
                  choose; leave --form {given} out"
             );
         }
-        if !offers.iter().any(|o| form_of(o) == form) {
+        if !offers.iter().any(|o| o.form() == form) {
             bail!(
                 "{purpose} is offered as {}; {} is not",
                 offers
                     .iter()
-                    .map(|o| form_of(o).name())
+                    .map(|o| o.form().name())
                     .collect::<Vec<_>>()
                     .join(", "),
                 form.name()

@@ -574,14 +574,14 @@ pub fn vocab(g: &Global) {
                 form.name(),
                 describe::form_meaning(*form),
                 form.rank(),
-                describe::form_dpv(*form)
+                form.dpv()
             ),
             json!({
                 "kind": "form",
                 "name": form.name(),
                 "meaning": describe::form_meaning(*form),
                 "rank": form.rank(),
-                "dpv": describe::form_dpv(*form),
+                "dpv": form.dpv(),
             }),
         );
     }
