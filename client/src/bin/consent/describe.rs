@@ -314,8 +314,18 @@ pub fn grant_scope_text(g: &GrantScope, policy: Option<&PolicyScope>) -> Vec<Str
         out.push(format!("only from: {}", from.join(", ")));
     }
     if !g.windows.is_empty() {
-        let offset = policy.map_or(0, |p| p.utc_offset_minutes);
-        out.push(format!("only at: {}", windows_text(&g.windows, offset)));
+        let windows = match policy {
+            Some(p) => windows_text(&g.windows, p.utc_offset_minutes),
+            None => format!(
+                "{} (in the policy's UTC offset)",
+                g.windows
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        out.push(format!("only at: {windows}"));
     }
     for (purpose, form) in &g.forms {
         out.push(format!(
