@@ -97,7 +97,7 @@ impl Site {
 
     /// The SVG map of the zones of `feed`'s current policy; `None` if it declares no zone (or
     /// is not registered).
-    pub(crate) fn map(&self, feed: &FeedId) -> Option<Arc<str>> {
+    pub(crate) fn zone_map(&self, feed: &FeedId) -> Option<Arc<str>> {
         let (id, scope, name) = {
             let register = self.register.read().ok()?;
             let current = register.collectors.get(feed)?.policy()?;
@@ -384,7 +384,7 @@ async fn map_svg(State(site): S, Path(id): Path<String>) -> Response {
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
     // At most 512 cells: drawn on the request's thread, then kept.
-    match site.map(&feed) {
+    match site.zone_map(&feed) {
         Some(svg) => (
             [
                 (header::CONTENT_TYPE, "image/svg+xml"),
