@@ -10,6 +10,7 @@ use consent_client::keystore::OwnFeed;
 use consent_client::{policy_file, time, wallet};
 use consent_proto::body::{Accreditation, Ack, AckAnswer, Body, Suspension};
 use consent_proto::entry::Author;
+use consent_proto::limits::MAX_ENTRY_BYTES;
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory, Form, Purpose, Role};
 use prost::bytes::Bytes;
@@ -87,17 +88,6 @@ pub enum Registrar {
     },
 }
 
-/// Says on stderr how much of the entry size limit the policy takes (a scope's cells add up).
-fn entry_size_note(g: &Global, body: &Body) {
-    if !g.json {
-        eprintln!(
-            "The policy entry is {} bytes (the limit is {}).",
-            policy_file::entry_size(body),
-            consent_proto::limits::MAX_ENTRY_BYTES
-        );
-    }
-}
-
 /// Creates an own feed (collector or registrar): keystore, inception.
 fn incept(
     g: &Global,
@@ -144,7 +134,7 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
     match cmd {
         Collector::Init { policy } => {
             let body = policy_file::load(&policy, 1)?;
-            entry_size_note(g, &body);
+            let size = policy_file::entry_size(&body);
             let mut node = g.connect().await?;
             let (ks, mut author, inception) = incept(g, Role::Collector)?;
             ctx::submit(&mut node, &inception, "collector inception").await?;
@@ -156,11 +146,11 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             emit(
                 g.json,
                 format!(
-                    "Collector created: {id}\nPolicy version 1 published: {}\nKeystore: {}\nAsk a registrar to accredit {id}; until then every check answers deny.",
+                    "Collector created: {id}\nPolicy version 1 published: {} ({size} of at most {MAX_ENTRY_BYTES} bytes)\nKeystore: {}\nAsk a registrar to accredit {id}; until then every check answers deny.",
                     entry.id,
                     ks.path().display()
                 ),
-                json!({"collector": id, "policy": entry.id.to_string(), "version": 1, "keystore": ks.path().display().to_string()}),
+                json!({"collector": id, "policy": entry.id.to_string(), "version": 1, "keystore": ks.path().display().to_string(), "entry_bytes": size}),
             );
             Ok(())
         }
@@ -176,7 +166,7 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
                 .map(|(_, p)| p.version)
                 .unwrap_or(0);
             let body = policy_file::load(&policy, current + 1)?;
-            entry_size_note(g, &body);
+            let size = policy_file::entry_size(&body);
             let entry = author
                 .append(time::now_ms(), body)
                 .map_err(anyhow::Error::msg)?;
@@ -184,8 +174,12 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             ks.save()?;
             emit(
                 g.json,
-                format!("Policy version {} published: {}", current + 1, entry.id),
-                json!({"policy": entry.id.to_string(), "version": current + 1}),
+                format!(
+                    "Policy version {} published: {} ({size} of at most {MAX_ENTRY_BYTES} bytes)",
+                    current + 1,
+                    entry.id
+                ),
+                json!({"policy": entry.id.to_string(), "version": current + 1, "entry_bytes": size}),
             );
             Ok(())
         }
