@@ -508,6 +508,10 @@ pub(crate) fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
             dt { "Give consent" } dd {
                 code { "consent grant COLLECTOR --purpose service-provision --category location" }
             }
+            dt { "Consent to less" } dd {
+                "Only some of its zones, sensors or hours, or only in a more protective form: "
+                code { "consent grant COLLECTOR --purpose billing --category vehicle --zone 1 --hours 08:00-18:00 --form billing=pseudonymised" }
+            }
             dt { "See your consents" } dd { code { "consent list" } }
             dt { "Withdraw it" } dd { code { "consent revoke GRANT" } ", takes effect at once on every node." }
             dt { "Withdraw and erase" } dd { code { "consent revoke GRANT --erase" } }
