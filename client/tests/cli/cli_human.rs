@@ -116,6 +116,9 @@ async fn human_output_of_every_command_reads_as_sentences() {
             && out.contains("data categories (--category):")
             && !out.contains("categorys")
             && out.contains("requests (consent request COLLECTOR KIND):")
+            && out.contains("number-plate-reader")
+            && out.contains("pseudonymised")
+            && out.contains("(rank 2, dpv:Pseudonymisation)")
             && out.ends_with('\n'),
         "{out}"
     );
@@ -124,5 +127,6 @@ async fn human_output_of_every_command_reads_as_sentences() {
         .await
         .lines()
         .count();
-    assert_eq!(lines, 15 + 15 + 6);
+    // Purposes, categories, sensor kinds, requests and forms.
+    assert_eq!(lines, 15 + 15 + 14 + 6 + 4);
 }

@@ -7,7 +7,7 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::network::NetworkView;
-use super::view::{CollectorView, Count, PolicyView, StandingView, Vocabulary};
+use super::view::{CollectorView, Count, PolicyView, ScopeView, StandingView, Vocabulary};
 
 /// The stylesheet, served at `/style.css`.
 pub(crate) const CSS: &str = r#"
@@ -38,6 +38,8 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .id, code { font-family: ui-monospace, monospace; font-size: .9em; overflow-wrap: anywhere; }
 .note { color: var(--muted); }
 ul.terms { padding-left: 1.2rem; }
+img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figure { margin: 1rem 0; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--soft); padding: .5rem; }
 footer { border-top: 1px solid var(--line); margin-top: 2rem; padding-bottom: 2rem;
   color: var(--muted); font-size: .95rem; }
@@ -174,6 +176,11 @@ fn policy(p: &PolicyView) -> Markup {
                 br; span.note { "Digest: " } span.id { (p.document_digest) }
             }
             dt { "Contact" } dd { (p.contact) }
+            @if !p.scope.is_empty() {
+                dt { "Where, when and how" } dd {
+                    ul.terms { @for line in &p.scope { li { (line) } } }
+                }
+            }
             dt { "Version" } dd {
                 (p.version) ", signed " time datetime=(p.signed_at) { (day(&p.signed_at)) }
             }
@@ -263,6 +270,9 @@ pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
             Some(p) => (policy(p)),
             None => p { "None published yet: it cannot receive consent." },
         }
+        @if let Some(scope) = &c.scope {
+            (scope_section(scope))
+        }
         h2 { "Consent and requests" }
         dl {
             (figure("Consents in force", c.grants_in_force))
@@ -319,6 +329,72 @@ pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
         }
     };
     layout(frame, Page::Collector, name, body)
+}
+
+/// Where, with which sensors, when and in what form a collector collects, with the consents
+/// per zone and per form.
+fn scope_section(s: &ScopeView) -> Markup {
+    html! {
+        h2 { "Where, when and in what form" }
+        p {
+            "Its policy limits collection to what is listed here; a citizen may consent to less "
+            "(some zones, sensors or hours, or a more protective form). Times are in "
+            (s.utc_offset) " all year: there is no daylight saving time on the ledger."
+        }
+        @if let Some(map) = &s.map {
+            figure {
+                img src=(map) width="640" alt=(format!(
+                    "Map of the {} zones where it collects, drawn as the hexagonal cells the policy lists.",
+                    s.zones.len()
+                ));
+                figcaption.note { "The zones' cells (H3). The cells are what the policy signs; the map is drawn from them." }
+            }
+        }
+        h3 { "Zones" }
+        @if s.zones.is_empty() { p { "None declared: it may collect anywhere its sensors are." } }
+        @else {
+            dl {
+                @for z in &s.zones {
+                    dt { "Zone " (z.id) ": " (z.name) }
+                    dd {
+                        (z.cells.len()) " cells of " (z.cell_area) " · consents covering it: " (z.consents)
+                    }
+                }
+            }
+        }
+        h3 { "Sensors" }
+        @if s.sensors.is_empty() { p { "None declared: any sensor." } }
+        @else {
+            ul.terms {
+                @for sensor in &s.sensors {
+                    li {
+                        "Sensor " (sensor.id) ": " (sensor.kind_plain) " " span.note { "(" code { (sensor.kind) } ")" }
+                        @if let Some(zone) = sensor.zone { ", in zone " (zone) }
+                    }
+                }
+            }
+        }
+        h3 { "When" }
+        @if s.windows.is_empty() { p { "At any time." } }
+        @else { ul.terms { @for w in &s.windows { li { (w) " (" (s.utc_offset) ")" } } } }
+        h3 { "In what form data is kept" }
+        @if s.forms.is_empty() { p { "Any form, for every purpose." } }
+        @for f in &s.forms {
+            section aria-label=(format!("Forms for {}", f.purpose.name)) {
+                p { "For " (f.purpose.meaning) ", only as:" }
+                dl {
+                    @for o in &f.offers {
+                        dt { (o.form) }
+                        dd {
+                            (o.meaning)
+                            br;
+                            span.note { "Consents accepting nothing less protected: " } (o.consents)
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The date part of an RFC 3339 time, for people (the `datetime` attribute keeps the time).
@@ -432,6 +508,10 @@ pub(crate) fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
             dt { "Give consent" } dd {
                 code { "consent grant COLLECTOR --purpose service-provision --category location" }
             }
+            dt { "Consent to less" } dd {
+                "Only some of its zones, sensors or hours, or only in a more protective form: "
+                code { "consent grant COLLECTOR --purpose billing --category vehicle --zone 1 --hours 08:00-18:00 --form billing=pseudonymised" }
+            }
             dt { "See your consents" } dd { code { "consent list" } }
             dt { "Withdraw it" } dd { code { "consent revoke GRANT" } ", takes effect at once on every node." }
             dt { "Withdraw and erase" } dd { code { "consent revoke GRANT --erase" } }
@@ -460,7 +540,12 @@ pub(crate) fn api(frame: &Frame) -> Markup {
         ),
         (
             "/api/v1/collectors/{id}",
-            "One collector (id col1…), with answer times and policy history.",
+            "One collector (id col1…), with answer times, policy history and its scope (zones \
+             with their cells, sensors, times, forms) with consents per zone and per form.",
+        ),
+        (
+            "/collectors/{id}/map.svg",
+            "The map of a collector's zones: their H3 cells as an SVG drawing.",
         ),
         (
             "/api/v1/network",

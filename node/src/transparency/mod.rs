@@ -7,8 +7,10 @@
 //! - [`view`]: what is published, with the k-anonymity threshold applied in one place.
 //! - [`network`]: nodes, operators, checkpoints, fork proofs.
 //! - [`html`]: the pages.
+//! - [`map`]: the SVG map of a collector's zones (the node's only use of h3o).
 
 pub(crate) mod html;
+pub(crate) mod map;
 pub(crate) mod network;
 pub(crate) mod register;
 pub(crate) mod view;
@@ -23,7 +25,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use consent_proto::ids::{FeedId, TypedFeedId};
+use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
 use consent_proto::vocab::Role;
 use maud::Markup;
 use tokio::net::TcpListener;
@@ -59,6 +61,8 @@ pub(crate) struct Site {
     pub k: u64,
     /// Answer times by collector, recomputed at most every [`ANSWERS_FRESH`].
     answers: std::sync::Mutex<HashMap<FeedId, (Instant, AnswerStats)>>,
+    /// Zone maps by policy entry (a policy never changes, so neither does its map).
+    maps: std::sync::Mutex<HashMap<EntryId, Arc<str>>>,
 }
 
 /// How long a collector's answer times are served from memory (reading them costs a few store
@@ -66,6 +70,8 @@ pub(crate) struct Site {
 const ANSWERS_FRESH: Duration = Duration::from_secs(10);
 /// Collectors whose answer times are kept in memory at once.
 const ANSWERS_KEPT: usize = 10_000;
+/// Zone maps kept in memory at once (each at most ~100 KiB: 512 cells).
+const MAPS_KEPT: usize = 256;
 
 impl Site {
     /// Starts following the log into a fresh register (a background task until `cancel`).
@@ -85,7 +91,35 @@ impl Site {
             network,
             k,
             answers: Default::default(),
+            maps: Default::default(),
         })
+    }
+
+    /// The SVG map of the zones of `feed`'s current policy; `None` if it declares no zone (or
+    /// is not registered).
+    pub(crate) fn zone_map(&self, feed: &FeedId) -> Option<Arc<str>> {
+        let (id, scope, name) = {
+            let register = self.register.read().ok()?;
+            let current = register.collectors.get(feed)?.policy()?;
+            let scope = current.policy.scope.as_ref()?;
+            if scope.zones.is_empty() {
+                return None;
+            }
+            if let Ok(kept) = self.maps.lock()
+                && let Some(map) = kept.get(&current.id)
+            {
+                return Some(Arc::clone(map));
+            }
+            (current.id, scope.clone(), current.policy.name.clone())
+        };
+        let map: Arc<str> = Arc::from(map::svg(&scope, &name));
+        if let Ok(mut kept) = self.maps.lock() {
+            if kept.len() >= MAPS_KEPT {
+                kept.clear();
+            }
+            kept.insert(id, Arc::clone(&map));
+        }
+        Some(map)
     }
 
     fn names(&self) -> &BTreeMap<String, String> {
@@ -218,6 +252,7 @@ pub(crate) async fn serve(
     let app = axum::Router::new()
         .route("/", get(register_page))
         .route("/collectors/{id}", get(collector_page))
+        .route("/collectors/{id}/map.svg", get(map_svg))
         .route("/network", get(network_page))
         .route("/rights", get(rights_page))
         .route("/api", get(api_page))
@@ -340,6 +375,29 @@ async fn collector_page(State(site): S, Path(id): Path<String>) -> Response {
                 "The node cannot read its store.",
             )
         }
+    }
+}
+
+async fn map_svg(State(site): S, Path(id): Path<String>) -> Response {
+    let feed = match collector_id(&id) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    // At most 512 cells: drawn on the request's thread, then kept.
+    match site.zone_map(&feed) {
+        Some(svg) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "max-age=60"),
+            ],
+            svg.to_string(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no map: this collector is not registered or its policy declares no zone",
+        )
+            .into_response(),
     }
 }
 

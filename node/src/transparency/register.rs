@@ -5,19 +5,21 @@
 //! entries shows the same register. It holds counts, never who: no citizen id is kept.
 //!
 //! Memory is bounded per collector: its [`POLICIES_IN_MEMORY`] latest policy versions in full
-//! (each entry is at most 8 KiB), the entry ids of the versions its page shows, and counters.
+//! (each entry is at most 8 KiB), the entry ids of the versions its page shows, and counters
+//! (for a policy with a scope, [`ScopeCounts`] per kept version: at most 16 zones and 16 × 4
+//! forms).
 //! Earlier versions are read from the store when the collector's page is opened
 //! ([`read_policies`]). Collectors are kept in the order the register lists them, so a page of
 //! the list costs that page, not a sort of every collector.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use consent_proto::body::{Body, Policy};
+use consent_proto::body::{Body, Grant, Policy};
 use consent_proto::entry::Entry;
 use consent_proto::ids::{EntryId, FeedId};
-use consent_proto::vocab::RequestKind;
+use consent_proto::vocab::{Form, Purpose, RequestKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::ledger::{Ledger, LedgerError};
@@ -68,6 +70,67 @@ pub(crate) enum Standing {
     },
 }
 
+/// Consents under one scoped policy version, by zone and by form: counts, never who. Only
+/// grants not revoked are counted (a revocation subtracts what its grant added).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ScopeCounts {
+    /// Grants narrowing no zone: they cover every zone of the policy.
+    pub every_zone: u64,
+    /// Grants narrowing to zones, by zone id.
+    pub zones: BTreeMap<u32, u64>,
+    /// Grants covering a purpose with a floor (the least protective form they accept), by
+    /// (purpose, floor).
+    pub floors: BTreeMap<(Purpose, Form), u64>,
+    /// Grants covering a purpose without a floor: the policy's least protective offer is theirs.
+    pub unfloored: BTreeMap<Purpose, u64>,
+}
+
+impl ScopeCounts {
+    /// Counts `grant` in (`sign` 1) or out (-1).
+    fn add(&mut self, grant: &Grant, sign: i64) {
+        let bump = |n: &mut u64| *n = n.saturating_add_signed(sign);
+        let narrowing = grant.scope.as_ref();
+        match narrowing.filter(|s| !s.zones.is_empty()) {
+            None => bump(&mut self.every_zone),
+            Some(s) => {
+                for zone in &s.zones {
+                    bump(self.zones.entry(*zone).or_default());
+                }
+            }
+        }
+        for purpose in grant.purposes.iter() {
+            let floor = narrowing.and_then(|s| {
+                s.forms
+                    .iter()
+                    .find(|(p, _)| *p == purpose)
+                    .map(|(_, form)| *form)
+            });
+            match floor {
+                Some(form) => bump(self.floors.entry((purpose, form)).or_default()),
+                None => bump(self.unfloored.entry(purpose).or_default()),
+            }
+        }
+    }
+
+    /// Grants whose effective zones include `zone`.
+    pub(crate) fn in_zone(&self, zone: u32) -> u64 {
+        self.every_zone
+            .saturating_add(self.zones.get(&zone).copied().unwrap_or(0))
+    }
+
+    /// Grants covering `purpose` whose effective floor is `form`, where `least` is the least
+    /// protective form the policy offers for it.
+    pub(crate) fn with_floor(&self, purpose: Purpose, form: Form, least: Form) -> u64 {
+        let floored = self.floors.get(&(purpose, form)).copied().unwrap_or(0);
+        let unfloored = if form == least {
+            self.unfloored.get(&purpose).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        floored.saturating_add(unfloored)
+    }
+}
+
 /// Everything the register knows of one collector.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Collector {
@@ -95,6 +158,8 @@ pub(crate) struct Collector {
     pub erase_revocations: u64,
     /// Requests to it, by kind (index: position in [`RequestKind::ALL`]).
     pub requests: [u64; RequestKind::ALL.len()],
+    /// Consents by zone and form, for each of its kept policy versions that declares a scope.
+    pub scope_counts: HashMap<EntryId, ScopeCounts>,
 }
 
 impl Collector {
@@ -199,8 +264,13 @@ impl Register {
                     c.recent.pop_front();
                 }
                 c.policy_ids.push_back(entry.id);
-                if c.policy_ids.len() > POLICY_IDS_KEPT {
-                    c.policy_ids.pop_front();
+                if c.policy_ids.len() > POLICY_IDS_KEPT
+                    && let Some(old) = c.policy_ids.pop_front()
+                {
+                    c.scope_counts.remove(&old);
+                }
+                if policy.scope.is_some() {
+                    c.scope_counts.insert(entry.id, ScopeCounts::default());
                 }
                 c.versions += 1;
                 let after = c.order(&entry.feed);
@@ -231,6 +301,9 @@ impl Register {
                 let c = self.collector(&g.collector);
                 c.grants += 1;
                 c.add_grant(entry.time_ms, g.valid_from, g.valid_until, 1);
+                if let Some(counts) = c.scope_counts.get_mut(&g.policy) {
+                    counts.add(g, 1);
+                }
             }
             Body::Revoke(r) => {
                 let granted = grant_of(&r.grant)
@@ -242,6 +315,9 @@ impl Register {
                 c.revocations += 1;
                 c.erase_revocations += u64::from(r.erase);
                 c.add_grant(time, g.valid_from, g.valid_until, -1);
+                if let Some(counts) = c.scope_counts.get_mut(&g.policy) {
+                    counts.add(g, -1);
+                }
             }
             Body::Request(q) => {
                 if let Some(i) = RequestKind::ALL.iter().position(|k| *k == q.kind) {
@@ -502,6 +578,70 @@ mod tests {
         let (second, _) = r.page(1, 4);
         assert_eq!(second.iter().map(name).collect::<Vec<_>>(), [None, None]);
         assert!(r.page(2, 4).0.is_empty());
+    }
+
+    #[test]
+    fn consents_are_counted_per_zone_and_per_form_and_a_revocation_subtracts() {
+        use consent_proto::body::Grant;
+        use consent_proto::scope::GrantScope;
+        use consent_proto::vocab::SensorKindSet;
+
+        let scene = fixtures::street_scene(T0);
+        let collector = scene.collector.feed();
+        let mut entries = scene.entries.clone();
+        let grant = |zones: Vec<u32>, forms: Vec<(Purpose, Form)>| {
+            let scope = (!zones.is_empty() || !forms.is_empty()).then(|| GrantScope {
+                zones,
+                sensors: Vec::new(),
+                sensor_kinds: SensorKindSet::EMPTY,
+                windows: Vec::new(),
+                forms,
+            });
+            Body::Grant(Grant {
+                collector,
+                policy: scene.policy,
+                purposes: [Purpose::UrbanPlanning].into_iter().collect(),
+                categories: [DataCategory::Location].into_iter().collect(),
+                retention_days: 30,
+                valid_from: T0,
+                valid_until: None,
+                scope,
+            })
+        };
+        let mut ben_grant = None;
+        let mut ben_author = None;
+        for (label, body) in [
+            ("ana", grant(Vec::new(), Vec::new())),
+            ("ben", grant(vec![1], Vec::new())),
+            ("chloe", grant(Vec::new(), vec![(Purpose::UrbanPlanning, Form::Aggregated)])),
+        ] {
+            let (mut citizen, inception) = fixtures::author(Role::Citizen, label, T0);
+            let g = fixtures::append(&mut citizen, T0 + 1, body);
+            entries.extend([inception, g.clone()]);
+            if label == "ben" {
+                ben_grant = Some(g.id);
+                ben_author = Some(citizen);
+            }
+        }
+        let r = register_of(&entries, HashSet::new());
+        let counts = &r.collectors[&collector].scope_counts[&scene.policy];
+        assert_eq!((counts.in_zone(1), counts.in_zone(2)), (3, 2));
+        let up = Purpose::UrbanPlanning;
+        assert_eq!(counts.with_floor(up, Form::Binned, Form::Binned), 2);
+        assert_eq!(counts.with_floor(up, Form::Aggregated, Form::Binned), 1);
+
+        let (Some(mut ben), Some(grant_id)) = (ben_author, ben_grant) else {
+            panic!("ben granted");
+        };
+        entries.push(fixtures::append(
+            &mut ben,
+            T0 + 2,
+            fixtures::revoke(grant_id, false),
+        ));
+        let r = register_of(&entries, HashSet::new());
+        let counts = &r.collectors[&collector].scope_counts[&scene.policy];
+        assert_eq!((counts.in_zone(1), counts.in_zone(2)), (2, 2));
+        assert_eq!(counts.with_floor(up, Form::Binned, Form::Binned), 1);
     }
 
     #[test]

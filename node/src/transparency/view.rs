@@ -7,10 +7,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use consent_proto::body::Policy;
 use consent_proto::ids::FeedId;
-use consent_proto::vocab::{DataCategory, Purpose, RequestKind, Role};
+use consent_proto::scope::{FormSpec, PolicyScope, TimeWindow};
+use consent_proto::vocab::{DataCategory, Form, Purpose, RequestKind, Role, SensorKind};
 use serde::Serialize;
 
-use super::register::{Collector, PolicyVersion, Standing};
+use super::register::{Collector, PolicyVersion, ScopeCounts, Standing};
 use crate::ledger::AnswerStats;
 
 /// A published count: exact when at least k, otherwise only that it is below k.
@@ -79,8 +80,87 @@ pub(crate) struct PolicyView {
     pub document_digest: String,
     /// Data-protection contact.
     pub contact: String,
+    /// Where, with which sensors, when and in what form it collects, one plain sentence each
+    /// (empty when the policy declares no scope).
+    pub scope: Vec<String>,
     /// What changed from the version before, in plain words (empty for the first).
     pub changes: Vec<String>,
+}
+
+/// One zone of the current policy, with the consents that cover it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ZoneView {
+    /// Its id in the policy.
+    pub id: u32,
+    /// Its public name.
+    pub name: String,
+    /// The H3 resolution of its cells.
+    pub resolution: u8,
+    /// How large one of its cells is, in words (`~300 m²`).
+    pub cell_area: String,
+    /// Its H3 cells, hex.
+    pub cells: Vec<String>,
+    /// Consents (not withdrawn) that cover it: those narrowed to it and those to every zone.
+    pub consents: Count,
+}
+
+/// One sensor of the current policy.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SensorView {
+    /// Its id in the policy.
+    pub id: u32,
+    /// Its kind's short name.
+    pub kind: &'static str,
+    /// Its kind in plain words.
+    pub kind_plain: &'static str,
+    /// The zone it stands in, if the policy says.
+    pub zone: Option<u32>,
+}
+
+/// One form a purpose's data may be kept in, with the consents that accept it at most.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OfferView {
+    /// The form's short name.
+    pub form: &'static str,
+    /// The form with its parameters, in plain words.
+    pub meaning: String,
+    /// Bin length, seconds (binned, aggregated).
+    pub interval_s: Option<u32>,
+    /// H3 resolution of the place (binned, aggregated).
+    pub resolution: Option<u8>,
+    /// Smallest group published (aggregated).
+    pub k: Option<u32>,
+    /// Consents (not withdrawn) whose least protective accepted form for the purpose is this.
+    pub consents: Count,
+}
+
+/// The forms offered for one purpose.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PurposeFormsView {
+    /// The purpose.
+    pub purpose: Term,
+    /// The forms, least protective first.
+    pub offers: Vec<OfferView>,
+}
+
+/// The current policy's scope: where, with which sensors, when and in what form data is
+/// collected, with consents per zone and per form (each through [`Count::of`]).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ScopeView {
+    /// The fixed offset windows are in (`UTC+01:00`), all year.
+    pub utc_offset: String,
+    /// The same, minutes.
+    pub utc_offset_minutes: i16,
+    /// Zones (none: it may collect anywhere).
+    pub zones: Vec<ZoneView>,
+    /// Sensors (none: any sensor).
+    pub sensors: Vec<SensorView>,
+    /// Time windows (none: at any time), e.g. `mon-sat 07:00-19:00`.
+    pub windows: Vec<String>,
+    /// Forms per purpose (a purpose not listed: any form).
+    pub forms: Vec<PurposeFormsView>,
+    /// The map of the zones' cells (SVG), when it declares zones.
+    pub map: Option<String>,
 }
 
 /// What one registrar says of a collector.
@@ -149,6 +229,10 @@ pub(crate) struct CollectorView {
     pub history: Vec<PolicyView>,
     /// Earlier policy versions not in `history` (older than the 20 shown).
     pub history_not_shown: u64,
+    /// Its current policy's scope with consents per zone and form (on its own page and API
+    /// object, when the policy declares one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScopeView>,
 }
 
 /// Everything needed to describe a collector, taken from the register under its lock.
@@ -196,6 +280,7 @@ impl CollectorFacts<'_> {
             answers: None,
             history: Vec::new(),
             history_not_shown: 0,
+            scope: None,
         }
     }
 
@@ -237,7 +322,342 @@ impl CollectorFacts<'_> {
             .collector
             .versions
             .saturating_sub(1 + view.history.len() as u64);
+        view.scope = self.collector.policy().and_then(|current| {
+            let scope = current.policy.scope.as_ref()?;
+            let counts = self.collector.scope_counts.get(&current.id);
+            let map = (!scope.zones.is_empty()).then(|| format!("/collectors/{}/map.svg", view.id));
+            Some(scope_view(scope, counts, k, map))
+        });
         view
+    }
+}
+
+/// The scope with consents per zone and per form, under threshold `k`.
+pub(crate) fn scope_view(
+    scope: &PolicyScope,
+    counts: Option<&ScopeCounts>,
+    k: u64,
+    map: Option<String>,
+) -> ScopeView {
+    let none = ScopeCounts::default();
+    let counts = counts.unwrap_or(&none);
+    ScopeView {
+        utc_offset: utc_offset_text(scope.utc_offset_minutes),
+        utc_offset_minutes: scope.utc_offset_minutes,
+        zones: scope
+            .zones
+            .iter()
+            .map(|z| ZoneView {
+                id: z.id,
+                name: z.name.clone(),
+                resolution: z.resolution,
+                cell_area: cell_area_text(z.resolution),
+                cells: z.cells.iter().map(|c| format!("{:x}", c.raw())).collect(),
+                consents: Count::of(counts.in_zone(z.id), k),
+            })
+            .collect(),
+        sensors: scope
+            .sensors
+            .iter()
+            .map(|s| SensorView {
+                id: s.id,
+                kind: s.kind.name(),
+                kind_plain: s.kind.plain(),
+                zone: s.zone,
+            })
+            .collect(),
+        windows: scope.windows.iter().map(TimeWindow::to_string).collect(),
+        forms: scope
+            .forms
+            .iter()
+            .map(|f| {
+                let least = f
+                    .offers
+                    .iter()
+                    .map(FormSpec::form)
+                    .min_by_key(|form| form.rank())
+                    .unwrap_or(Form::Unspecified);
+                PurposeFormsView {
+                    purpose: purpose_term(f.purpose),
+                    offers: f
+                        .offers
+                        .iter()
+                        .map(|o| OfferView {
+                            form: o.form().name(),
+                            meaning: form_text(o),
+                            interval_s: o.interval_s(),
+                            resolution: o.resolution(),
+                            k: o.min_group(),
+                            consents: Count::of(counts.with_floor(f.purpose, o.form(), least), k),
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        map,
+    }
+}
+
+/// Average area of an H3 hexagon per resolution, m² (H3's published table).
+const CELL_AREA_M2: [f64; 16] = [
+    4.357_449_416e12,
+    6.097_884_418e11,
+    8.680_178_040e10,
+    1.239_343_466e10,
+    1.770_347_654e9,
+    2.529_038_582e8,
+    3.612_906_216e7,
+    5.161_293_360e6,
+    7.373_275_976e5,
+    1.053_325_134e5,
+    1.504_750_190e4,
+    2.149_643_129e3,
+    3.070_919_470e2,
+    4.387_027_810e1,
+    6.267_197_100,
+    0.895_310_100,
+];
+
+/// About how large one H3 cell of `resolution` is: `~0.1 km²`, `~2,100 m²`.
+pub(crate) fn cell_area_text(resolution: u8) -> String {
+    let m2 = CELL_AREA_M2
+        .get(usize::from(resolution))
+        .copied()
+        .unwrap_or(0.0);
+    if m2 >= 1e6 {
+        format!("~{} km²", thousands((m2 / 1e6).round() as u64))
+    } else if m2 >= 5e4 {
+        format!("~{:.1} km²", m2 / 1e6)
+    } else {
+        // Two significant digits.
+        let magnitude = 10f64.powi((m2.max(1.0).log10().floor() as i32 - 1).max(0));
+        format!(
+            "~{} m²",
+            thousands(((m2 / magnitude).round() * magnitude) as u64)
+        )
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A bin length in words: `per hour`, `per 15 minutes`.
+fn interval_text(seconds: u32) -> String {
+    match seconds {
+        86_400 => "per day".into(),
+        3_600 => "per hour".into(),
+        60 => "per minute".into(),
+        s if s % 3_600 == 0 => format!("per {} hours", s / 3_600),
+        s if s % 60 == 0 => format!("per {} minutes", s / 60),
+        s => format!("per {s} seconds"),
+    }
+}
+
+/// A form offer in plain words, with its parameters.
+pub(crate) fn form_text(spec: &FormSpec) -> String {
+    match *spec {
+        FormSpec::Raw => "as observed: identifiers in clear, exact time and place".into(),
+        FormSpec::Pseudonymised => {
+            "pseudonymised: your identifier replaced by a keyed code, exact time and place".into()
+        }
+        FormSpec::Binned {
+            interval_s,
+            resolution,
+        } => format!(
+            "binned: pseudonymised, time {}, place to cells of {}",
+            interval_text(interval_s),
+            cell_area_text(resolution)
+        ),
+        FormSpec::Aggregated {
+            interval_s,
+            resolution,
+            min_group,
+        } => format!(
+            "aggregated: no record about you, only counts over groups of at least {min_group} \
+             people, {}, in cells of {}",
+            interval_text(interval_s),
+            cell_area_text(resolution)
+        ),
+    }
+}
+
+/// An offset as people read it: `UTC`, `UTC+01:00`.
+pub(crate) fn utc_offset_text(minutes: i16) -> String {
+    if minutes == 0 {
+        return "UTC".into();
+    }
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// A scope in plain sentences (no counts): what a policy version declares.
+pub(crate) fn scope_sentences(scope: &PolicyScope) -> Vec<String> {
+    let mut out = Vec::new();
+    if !scope.zones.is_empty() {
+        out.push(format!(
+            "Only in: {}.",
+            scope
+                .zones
+                .iter()
+                .map(|z| format!("zone {} {} ({} cells)", z.id, z.name, z.cells.len()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !scope.sensors.is_empty() {
+        out.push(format!(
+            "With these sensors: {}.",
+            scope
+                .sensors
+                .iter()
+                .map(|s| sensor_text(s.id, s.kind, s.zone))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !scope.windows.is_empty() {
+        out.push(format!(
+            "Only at: {} ({}, all year: no daylight saving time).",
+            scope
+                .windows
+                .iter()
+                .map(TimeWindow::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            utc_offset_text(scope.utc_offset_minutes)
+        ));
+    }
+    for f in &scope.forms {
+        out.push(format!(
+            "For {}, kept only as: {}.",
+            f.purpose.plain(),
+            f.offers
+                .iter()
+                .map(|o| o.form().name())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
+    out
+}
+
+fn sensor_text(id: u32, kind: SensorKind, zone: Option<u32>) -> String {
+    match zone {
+        Some(z) => format!("{id} {} in zone {z}", kind.plain()),
+        None => format!("{id} {}", kind.plain()),
+    }
+}
+
+/// What changed in the scope between two versions, one plain sentence per change (nothing when
+/// the same). An absent scope declares nothing: anywhere, any sensor, any time, any form.
+fn scope_changes(old: Option<&PolicyScope>, new: Option<&PolicyScope>, out: &mut Vec<String>) {
+    let none = PolicyScope::default();
+    let (old, new) = (old.unwrap_or(&none), new.unwrap_or(&none));
+    match (old.zones.is_empty(), new.zones.is_empty()) {
+        (true, false) => out.push(format!(
+            "Now collects only in its zones: {}.",
+            new.zones
+                .iter()
+                .map(|z| format!("zone {} {}", z.id, z.name))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        (false, true) => out.push("Now collects anywhere (it declares no zone).".into()),
+        _ => {
+            for z in &new.zones {
+                match old.zones.iter().find(|o| o.id == z.id) {
+                    None => out.push(format!("Now also collects in zone {} {}.", z.id, z.name)),
+                    Some(o) if o.cells != z.cells || o.resolution != z.resolution => {
+                        out.push(format!(
+                            "Zone {} {} changed its area ({} cells, was {}).",
+                            z.id,
+                            z.name,
+                            z.cells.len(),
+                            o.cells.len()
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for o in &old.zones {
+                if !new.zones.iter().any(|z| z.id == o.id) {
+                    out.push(format!("No longer collects in zone {} {}.", o.id, o.name));
+                }
+            }
+        }
+    }
+    if old.sensors != new.sensors {
+        let list = |s: &PolicyScope| {
+            if s.sensors.is_empty() {
+                "any sensor".to_string()
+            } else {
+                s.sensors
+                    .iter()
+                    .map(|x| sensor_text(x.id, x.kind, x.zone))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        };
+        out.push(format!("Sensors are now: {} (were: {}).", list(new), list(old)));
+    }
+    if old.windows != new.windows || (!new.windows.is_empty() && old.utc_offset_minutes != new.utc_offset_minutes) {
+        let list = |s: &PolicyScope| {
+            if s.windows.is_empty() {
+                "at any time".to_string()
+            } else {
+                format!(
+                    "{} ({})",
+                    s.windows
+                        .iter()
+                        .map(TimeWindow::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    utc_offset_text(s.utc_offset_minutes)
+                )
+            }
+        };
+        out.push(format!("Collects now {} (was {}).", list(new), list(old)));
+    }
+    let purposes: std::collections::BTreeSet<i32> = old
+        .forms
+        .iter()
+        .chain(&new.forms)
+        .map(|f| f.purpose as i32)
+        .collect();
+    for p in purposes {
+        let offers = |s: &PolicyScope| {
+            s.forms
+                .iter()
+                .find(|f| f.purpose as i32 == p)
+                .map(|f| f.offers.clone())
+                .unwrap_or_default()
+        };
+        let (before, after) = (offers(old), offers(new));
+        if before != after {
+            let words = |o: &[FormSpec]| {
+                if o.is_empty() {
+                    "any form".to_string()
+                } else {
+                    o.iter().map(form_text).collect::<Vec<_>>().join(" or ")
+                }
+            };
+            let purpose = Purpose::from_wire(p).map_or("a purpose", |p| p.plain());
+            out.push(format!(
+                "For {purpose}, now kept as {} (was {}).",
+                words(&after),
+                words(&before)
+            ));
+        }
     }
 }
 
@@ -291,6 +711,7 @@ fn policy_view(v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView 
         document_url: p.document_url.clone(),
         document_digest: p.document_digest.to_string(),
         contact: p.contact.clone(),
+        scope: p.scope.as_ref().map(scope_sentences).unwrap_or_default(),
         changes: match before {
             Some(before) => changes(&before.policy, p),
             None => Vec::new(),
@@ -368,6 +789,7 @@ pub(crate) fn changes(old: &Policy, new: &Policy) -> Vec<String> {
     if old.document_digest != new.document_digest {
         out.push("The policy document itself changed (new digest).".into());
     }
+    scope_changes(old.scope.as_ref(), new.scope.as_ref(), &mut out);
     if out.is_empty() {
         out.push("No change in what is collected, why, for how long or with whom.".into());
     }

@@ -1,10 +1,12 @@
 //! Entries and policies in plain words (for people) and as JSON (for scripts).
 
+use consent_client::policy_file::{CELL_AREA_M2, utc_offset_text};
 use consent_client::time;
 use consent_proto::Entry;
 use consent_proto::body::{AckAnswer, Body, Policy};
 use consent_proto::ids::{EntryId, FeedId};
-use consent_proto::vocab::{CategorySet, PurposeSet, Role};
+use consent_proto::scope::{FormSpec, GrantScope, PolicyScope, TimeWindow};
+use consent_proto::vocab::{CategorySet, Form, PurposeSet, Role};
 use serde_json::{Value, json};
 
 fn typed(feed: &FeedId, role: Role) -> String {
@@ -48,8 +50,292 @@ pub fn policy_text(collector: &FeedId, id: &EntryId, p: &Policy) -> String {
         hex::encode(p.document_digest.0)
     );
     s += &format!("  questions: {}\n", p.contact);
+    if let Some(scope) = &p.scope {
+        for line in scope_text(scope, p.purposes) {
+            s += &format!("  {line}\n");
+        }
+    }
     s += &format!("  policy entry: {id}");
     s
+}
+
+/// About how large one H3 cell of `resolution` is, for people: `~0.1 km²`, `~2,100 m²`.
+pub fn cell_area_text(resolution: u8) -> String {
+    let m2 = CELL_AREA_M2
+        .get(usize::from(resolution))
+        .copied()
+        .unwrap_or(0.0);
+    if m2 >= 1e6 {
+        format!("~{} km²", thousands((m2 / 1e6).round() as u64))
+    } else if m2 >= 5e4 {
+        format!("~{:.1} km²", m2 / 1e6)
+    } else {
+        // Two significant digits.
+        let magnitude = 10f64.powi((m2.max(1.0).log10().floor() as i32 - 1).max(0));
+        format!("~{} m²", thousands(((m2 / magnitude).round() * magnitude) as u64))
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A bin length in words: `per hour`, `per 15 minutes`, `per day`.
+pub fn interval_text(seconds: u32) -> String {
+    match seconds {
+        86_400 => "per day".into(),
+        3_600 => "per hour".into(),
+        60 => "per minute".into(),
+        s if s % 3_600 == 0 => format!("per {} hours", s / 3_600),
+        s if s % 60 == 0 => format!("per {} minutes", s / 60),
+        s => format!("per {s} seconds"),
+    }
+}
+
+/// What a form means, in a few words.
+pub fn form_meaning(form: Form) -> &'static str {
+    match form {
+        Form::Raw => "as observed: identifiers in clear, exact time and place",
+        Form::Pseudonymised => "your identifier replaced by a keyed code; exact time and place",
+        Form::Binned => "pseudonymised, with the time and the place coarsened",
+        Form::Aggregated => "no record about you: only counts over groups of people",
+        _ => "unspecified",
+    }
+}
+
+/// One offered form with its parameters in words: `binned (per hour, cells of ~0.1 km²)`.
+pub fn form_text(spec: &FormSpec) -> String {
+    match spec {
+        FormSpec::Raw => "raw (as observed)".into(),
+        FormSpec::Pseudonymised => "pseudonymised (identifier replaced by a keyed code)".into(),
+        FormSpec::Binned {
+            interval_s,
+            resolution,
+        } => format!(
+            "binned ({}, cells of {})",
+            interval_text(*interval_s),
+            cell_area_text(*resolution)
+        ),
+        FormSpec::Aggregated {
+            interval_s,
+            resolution,
+            min_group,
+        } => format!(
+            "aggregated (groups of at least {min_group} people, {}, cells of {})",
+            interval_text(*interval_s),
+            cell_area_text(*resolution)
+        ),
+    }
+}
+
+/// Windows with the offset they are in: `mon-sat 07:00-19:00 (UTC+01:00, all year)`.
+pub fn windows_text(windows: &[TimeWindow], utc_offset_minutes: i16) -> String {
+    format!(
+        "{} ({}, all year: no daylight saving time)",
+        windows
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        utc_offset_text(utc_offset_minutes)
+    )
+}
+
+/// A policy's scope in plain words, one line each.
+pub fn scope_text(scope: &PolicyScope, purposes: PurposeSet) -> Vec<String> {
+    let mut out = Vec::new();
+    if !scope.zones.is_empty() {
+        out.push("where (only in these zones):".to_string());
+        for z in &scope.zones {
+            out.push(format!(
+                "  - zone {} {} (resolution {}, {} cells of {})",
+                z.id,
+                z.name,
+                z.resolution,
+                z.cells.len(),
+                cell_area_text(z.resolution)
+            ));
+        }
+    }
+    if !scope.sensors.is_empty() {
+        out.push("sensors:".to_string());
+        for s in &scope.sensors {
+            let zone = match s.zone.and_then(|id| scope.zone(id)) {
+                Some(z) => format!(" in zone {} {}", z.id, z.name),
+                None => String::new(),
+            };
+            out.push(format!(
+                "  - {} {} ({}){zone}",
+                s.id,
+                s.kind.name(),
+                s.kind.plain()
+            ));
+        }
+    }
+    if !scope.windows.is_empty() {
+        out.push(format!(
+            "when: {}",
+            windows_text(&scope.windows, scope.utc_offset_minutes)
+        ));
+    }
+    if !scope.forms.is_empty() {
+        out.push("kept as:".to_string());
+        for f in &scope.forms {
+            out.push(format!(
+                "  - for {}: {}",
+                f.purpose.plain(),
+                f.offers
+                    .iter()
+                    .map(form_text)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        let free: Vec<&str> = purposes
+            .iter()
+            .filter(|p| !scope.forms.iter().any(|f| f.purpose == *p))
+            .map(|p| p.plain())
+            .collect();
+        if !free.is_empty() {
+            out.push(format!("  - for {}: in any form", free.join(", ")));
+        }
+    }
+    out
+}
+
+fn window_json(w: &TimeWindow) -> Value {
+    let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    json!({
+        "text": w.to_string(),
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (w.days >> *i) & 1 == 1)
+            .map(|(_, d)| *d)
+            .collect::<Vec<_>>(),
+        "start": hhmm(w.start_minute),
+        "end": hhmm(w.end_minute),
+    })
+}
+
+fn offer_json(spec: &FormSpec) -> Value {
+    let (interval_s, resolution, k) = match spec {
+        FormSpec::Raw | FormSpec::Pseudonymised => (None, None, None),
+        FormSpec::Binned {
+            interval_s,
+            resolution,
+        } => (Some(*interval_s), Some(*resolution), None),
+        FormSpec::Aggregated {
+            interval_s,
+            resolution,
+            min_group,
+        } => (Some(*interval_s), Some(*resolution), Some(*min_group)),
+    };
+    json!({
+        "form": spec.form().name(),
+        "interval_s": interval_s,
+        "resolution": resolution,
+        "k": k,
+    })
+}
+
+/// A policy's scope as JSON (cells as H3 hex).
+pub fn scope_json(scope: &PolicyScope) -> Value {
+    json!({
+        "utc_offset_minutes": scope.utc_offset_minutes,
+        "utc_offset": utc_offset_text(scope.utc_offset_minutes),
+        "zones": scope.zones.iter().map(|z| json!({
+            "id": z.id,
+            "name": z.name,
+            "resolution": z.resolution,
+            "cells": z.cells.iter().map(|c| format!("{:x}", c.raw())).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "sensors": scope.sensors.iter().map(|s| json!({
+            "id": s.id,
+            "kind": s.kind.name(),
+            "zone": s.zone,
+        })).collect::<Vec<_>>(),
+        "windows": scope.windows.iter().map(window_json).collect::<Vec<_>>(),
+        "forms": scope.forms.iter().map(|f| json!({
+            "purpose": f.purpose.name(),
+            "offers": f.offers.iter().map(offer_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A grant's narrowing as JSON: exactly what is signed.
+pub fn grant_scope_json(g: &GrantScope) -> Value {
+    json!({
+        "zones": g.zones,
+        "sensors": g.sensors,
+        "sensor_kinds": g.sensor_kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        "windows": g.windows.iter().map(window_json).collect::<Vec<_>>(),
+        "forms": g.forms.iter().map(|(p, f)| json!({"purpose": p.name(), "form": f.name()})).collect::<Vec<_>>(),
+    })
+}
+
+/// A grant's narrowing in plain words, one line each; `policy` (the one granted under, when
+/// known) names the zones and gives the windows' offset.
+pub fn grant_scope_text(g: &GrantScope, policy: Option<&PolicyScope>) -> Vec<String> {
+    let mut out = Vec::new();
+    if !g.zones.is_empty() {
+        let zones: Vec<String> = g
+            .zones
+            .iter()
+            .map(|id| match policy.and_then(|p| p.zone(*id)) {
+                Some(z) => format!("zone {id} {}", z.name),
+                None => format!("zone {id}"),
+            })
+            .collect();
+        out.push(format!("only in: {}", zones.join("; ")));
+    }
+    if !g.sensors.is_empty() || !g.sensor_kinds.is_empty() {
+        let mut from: Vec<String> = g
+            .sensors
+            .iter()
+            .map(|id| match policy.and_then(|p| p.sensor(*id)) {
+                Some(s) => format!("sensor {id} ({})", s.kind.plain()),
+                None => format!("sensor {id}"),
+            })
+            .collect();
+        from.extend(
+            g.sensor_kinds
+                .iter()
+                .map(|k| format!("any {} sensor", k.name())),
+        );
+        out.push(format!("only from: {}", from.join(", ")));
+    }
+    if !g.windows.is_empty() {
+        let windows = match policy {
+            Some(p) => windows_text(&g.windows, p.utc_offset_minutes),
+            None => format!(
+                "{} (in the policy's UTC offset)",
+                g.windows
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        out.push(format!("only at: {windows}"));
+    }
+    for (purpose, form) in &g.forms {
+        out.push(format!(
+            "for {}: kept at least as {} ({}), never less protected",
+            purpose.plain(),
+            form.name(),
+            form_meaning(*form)
+        ));
+    }
+    out
 }
 
 /// A policy as JSON.
@@ -67,6 +353,7 @@ pub fn policy_json(collector: &FeedId, id: &EntryId, p: &Policy) -> Value {
         "document_url": p.document_url,
         "document_digest": hex::encode(p.document_digest.0),
         "contact": p.contact,
+        "scope": p.scope.as_ref().map(scope_json),
     })
 }
 
@@ -92,6 +379,7 @@ pub fn entry_json(e: &Entry, role: Role) -> Value {
             "retention_days": g.retention_days,
             "valid_from": time::format(g.valid_from),
             "valid_until": g.valid_until.map(time::format),
+            "scope": g.scope.as_ref().map(grant_scope_json),
         }),
         Body::Revoke(r) => json!({"grant": r.grant.to_string(), "erase": r.erase}),
         Body::Request(r) => {
@@ -131,12 +419,16 @@ pub fn entry_text(e: &Entry) -> String {
             s.reason
         ),
         Body::Grant(g) => format!(
-            "granted {}: {} for {}{}",
+            "granted {}: {} for {}{}{}",
             typed(&g.collector, Role::Collector),
             names_c(g.categories).join(", "),
             names_p(g.purposes).join(", "),
             g.valid_until
                 .map(|u| format!(" until {}", time::format(u)))
+                .unwrap_or_default(),
+            g.scope
+                .as_ref()
+                .map(|s| format!("; {}", grant_scope_text(s, None).join("; ")))
                 .unwrap_or_default()
         ),
         Body::Revoke(r) => format!(

@@ -13,6 +13,7 @@ mod cmd {
 }
 mod ctx;
 mod describe;
+mod narrow;
 
 use std::process::ExitCode;
 
@@ -35,7 +36,8 @@ enum Command {
     Wallet(cmd::wallet::Wallet),
     /// Show a collector's current policy in plain words.
     Policy(cmd::citizen::PolicyArgs),
-    /// Consent to a collector storing some of your data for some purposes.
+    /// Consent to a collector storing some of your data for some purposes (optionally only in
+    /// some of its zones, from some sensors, at some hours, or in a more protective form).
     Grant(cmd::citizen::GrantArgs),
     /// Withdraw a consent (optionally asking for erasure).
     Revoke(cmd::citizen::RevokeArgs),
@@ -62,7 +64,8 @@ enum Command {
     VerifyReceipt(cmd::verify::VerifyArgs),
     /// Write the node's receipt for an entry, with the proof that its signed log holds it.
     Receipt(cmd::verify::ReceiptArgs),
-    /// The purposes, data categories and request kinds, with what each means.
+    /// The purposes, data categories, sensor kinds, request kinds and forms, with what each
+    /// means.
     Vocab,
 }
 

@@ -6,11 +6,13 @@ use consent_client::time;
 use consent_client::wallet;
 use consent_proto::body::{Body, Grant, Request, Revoke};
 use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
-use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
+use consent_proto::vocab::{
+    CategorySet, DataCategory, Form, Purpose, PurposeSet, RequestKind, Role, SensorKind,
+};
 use serde_json::json;
 
 use crate::ctx::{self, Global, emit, entry_arg, feed_arg};
-use crate::describe;
+use crate::{describe, narrow};
 
 /// `consent policy <collector>`.
 #[derive(Args, Debug)]
@@ -60,6 +62,27 @@ pub struct GrantArgs {
     /// Longest retention you accept, in days (default: the policy's).
     #[arg(long)]
     pub retention_days: Option<u32>,
+    /// Only in this zone of the policy, by id or name (repeat; default: every zone it declares).
+    #[arg(long = "zone", value_name = "ID|NAME")]
+    pub zones: Vec<String>,
+    /// Only from this sensor of the policy, by id (repeat; default: every sensor).
+    #[arg(long = "sensor", value_name = "ID")]
+    pub sensors: Vec<u32>,
+    /// Only from sensors of this kind, e.g. air-quality (repeat; `consent vocab` lists them).
+    #[arg(long = "sensor-kind", value_name = "KIND")]
+    pub sensor_kinds: Vec<String>,
+    /// Only on these days: mon-fri, sat,sun, all. Alone: whole days; with --hours: the days of
+    /// those hours (default: the days the policy collects).
+    #[arg(long, value_name = "DAYS")]
+    pub days: Option<String>,
+    /// Only in these hours, in the policy's fixed UTC offset, e.g. 07:00-19:00 (repeat;
+    /// 22:00-06:00 runs past midnight).
+    #[arg(long = "hours", value_name = "HH:MM-HH:MM")]
+    pub hours: Vec<String>,
+    /// The least protective form you accept for a purpose, e.g. billing=pseudonymised (repeat;
+    /// one of the forms the policy offers for it).
+    #[arg(long = "form", value_name = "PURPOSE=FORM")]
+    pub forms: Vec<String>,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
@@ -90,6 +113,15 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let mut node = g.connect().await?;
     let (policy_id, policy) = known_policy(&mut node, &collector, &a.collector).await?;
     let retention = within_policy(&a, purposes, categories, &policy)?;
+    let flags = narrow::Flags {
+        zones: a.zones.clone(),
+        sensors: a.sensors.clone(),
+        sensor_kinds: a.sensor_kinds.clone(),
+        days: a.days.clone(),
+        hours: a.hours.clone(),
+        forms: a.forms.clone(),
+    };
+    let scope = narrow::grant_scope(&flags, purposes, &policy)?;
     let now = time::now_ms();
     if until.is_some_and(|u| u <= now) {
         bail!("--until is in the past");
@@ -102,7 +134,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         retention_days: retention,
         valid_from: now,
         valid_until: until,
-        scope: None,
+        scope,
     };
     let subject = wallet::pairwise_feed(ks.master(), &collector)
         .typed(Role::Citizen)
@@ -120,13 +152,18 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     ctx::journal(&mut ks, &collector, &entry)?;
     ctx::submit(&mut node, &entry, "grant").await?;
     ks.save()?;
+    // What was signed, read back from the entry itself.
+    let signed_scope = match &entry.body {
+        Body::Grant(signed) => signed.scope.as_ref().map(describe::grant_scope_json),
+        _ => None,
+    };
     emit(
         g.json,
         format!(
             "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
             entry.id
         ),
-        json!({"grant": entry.id.to_string(), "subject": subject, "collector": a.collector, "policy": policy_id.to_string()}),
+        json!({"grant": entry.id.to_string(), "subject": subject, "collector": a.collector, "policy": policy_id.to_string(), "scope": signed_scope}),
     );
     Ok(())
 }
@@ -204,6 +241,23 @@ fn show_grant(terms: &Grant, policy: &consent_proto::body::Policy, subject: &str
             .map(|u| format!("until {}", time::format(u)))
             .unwrap_or_else(|| "until you revoke it".into())
     );
+    match (&terms.scope, &policy.scope) {
+        (Some(narrowing), scope) => {
+            eprintln!("  and no more than this:");
+            for line in describe::grant_scope_text(narrowing, scope.as_ref()) {
+                eprintln!("    {line}");
+            }
+            if scope.is_none() && !narrowing.windows.is_empty() {
+                eprintln!("    (this policy gives no offset: times are UTC)");
+            }
+            eprintln!();
+        }
+        (None, Some(_)) => eprintln!(
+            "  wherever, whenever and in whatever form the policy above allows (narrow it with \
+             --zone, --sensor, --sensor-kind, --days, --hours, --form)\n"
+        ),
+        (None, None) => {}
+    }
 }
 
 /// `consent revoke`.
@@ -308,6 +362,7 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
                 "purposes": gr.purposes.iter().map(|p| p.name()).collect::<Vec<_>>(),
                 "categories": gr.categories.iter().map(|c| c.name()).collect::<Vec<_>>(),
                 "valid_until": gr.valid_until.map(time::format),
+                "scope": gr.scope.as_ref().map(describe::grant_scope_json),
             });
             emit(g.json, describe::entry_text(e), value);
         }
@@ -465,11 +520,19 @@ pub fn vocab(g: &Global) {
         &'static str,
         Vec<(&'static str, &'static str)>,
     );
-    let lists: [List; 3] = [
+    let lists: [List; 4] = [
         (
             "purpose",
             "purposes (--purpose)",
             Purpose::ALL.iter().map(|p| (p.name(), p.plain())).collect(),
+        ),
+        (
+            "sensor-kind",
+            "sensor kinds (--sensor-kind; a policy's sensors are of these kinds)",
+            SensorKind::ALL
+                .iter()
+                .map(|k| (k.name(), k.plain()))
+                .collect(),
         ),
         (
             "category",
@@ -499,5 +562,27 @@ pub fn vocab(g: &Global) {
                 json!({"kind": kind, "name": name, "meaning": plain}),
             );
         }
+    }
+    if !g.json {
+        ctx::out("forms data is kept in, least to most protective (--form PURPOSE=FORM accepts that form and the more protective ones):");
+    }
+    for form in Form::ALL {
+        emit(
+            g.json,
+            format!(
+                "  {:<26} {} (rank {}, {})",
+                form.name(),
+                describe::form_meaning(*form),
+                form.rank(),
+                form.dpv()
+            ),
+            json!({
+                "kind": "form",
+                "name": form.name(),
+                "meaning": describe::form_meaning(*form),
+                "rank": form.rank(),
+                "dpv": form.dpv(),
+            }),
+        );
     }
 }

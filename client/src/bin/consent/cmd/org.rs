@@ -10,8 +10,9 @@ use consent_client::keystore::OwnFeed;
 use consent_client::{policy_file, time, wallet};
 use consent_proto::body::{Accreditation, Ack, AckAnswer, Body, Suspension};
 use consent_proto::entry::Author;
+use consent_proto::limits::MAX_ENTRY_BYTES;
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory, Purpose, Role};
+use consent_proto::vocab::{DataCategory, Form, Purpose, Role};
 use prost::bytes::Bytes;
 use serde_json::json;
 
@@ -133,6 +134,7 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
     match cmd {
         Collector::Init { policy } => {
             let body = policy_file::load(&policy, 1)?;
+            let size = policy_file::entry_size(&body);
             let mut node = g.connect().await?;
             let (ks, mut author, inception) = incept(g, Role::Collector)?;
             ctx::submit(&mut node, &inception, "collector inception").await?;
@@ -144,11 +146,11 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             emit(
                 g.json,
                 format!(
-                    "Collector created: {id}\nPolicy version 1 published: {}\nKeystore: {}\nAsk a registrar to accredit {id}; until then every check answers deny.",
+                    "Collector created: {id}\nPolicy version 1 published: {} ({size} of at most {MAX_ENTRY_BYTES} bytes)\nKeystore: {}\nAsk a registrar to accredit {id}; until then every check answers deny.",
                     entry.id,
                     ks.path().display()
                 ),
-                json!({"collector": id, "policy": entry.id.to_string(), "version": 1, "keystore": ks.path().display().to_string()}),
+                json!({"collector": id, "policy": entry.id.to_string(), "version": 1, "keystore": ks.path().display().to_string(), "entry_bytes": size}),
             );
             Ok(())
         }
@@ -164,6 +166,7 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
                 .map(|(_, p)| p.version)
                 .unwrap_or(0);
             let body = policy_file::load(&policy, current + 1)?;
+            let size = policy_file::entry_size(&body);
             let entry = author
                 .append(time::now_ms(), body)
                 .map_err(anyhow::Error::msg)?;
@@ -171,8 +174,12 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             ks.save()?;
             emit(
                 g.json,
-                format!("Policy version {} published: {}", current + 1, entry.id),
-                json!({"policy": entry.id.to_string(), "version": current + 1}),
+                format!(
+                    "Policy version {} published: {} ({size} of at most {MAX_ENTRY_BYTES} bytes)",
+                    current + 1,
+                    entry.id
+                ),
+                json!({"policy": entry.id.to_string(), "version": current + 1, "entry_bytes": size}),
             );
             Ok(())
         }
@@ -452,10 +459,58 @@ pub struct CheckArgs {
     /// (check it anywhere with `consent verify-receipt FILE`).
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
+    /// The observation's context, which a scoped policy or grant needs: the sensor that made it
+    /// (its id in the policy).
+    #[arg(long, value_name = "ID")]
+    pub sensor: Option<u32>,
+    /// Where it was made: an H3 cell in hex, of any resolution at least the zone's.
+    #[arg(long, value_name = "HEX")]
+    pub cell: Option<String>,
+    /// When it was made (2027-01-31T08:30:00Z, or now).
+    #[arg(long, value_name = "TIME")]
+    pub observed: Option<String>,
+    /// The form the data will be kept in: raw, pseudonymised, binned or aggregated.
+    #[arg(long, value_name = "FORM")]
+    pub form: Option<String>,
+}
+
+/// The `--sensor/--cell/--observed/--form` flags as the check's context; `None` when none is
+/// given (a check without context, as before scopes existed).
+fn observation(a: &CheckArgs) -> anyhow::Result<Option<pb::ObservationContext>> {
+    if a.sensor.is_none() && a.cell.is_none() && a.observed.is_none() && a.form.is_none() {
+        return Ok(None);
+    }
+    if a.sensor == Some(0) {
+        bail!("--sensor: sensor ids start at 1");
+    }
+    let cell = a
+        .cell
+        .as_deref()
+        .map(policy_file::parse_cell)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--cell: {e}"))?;
+    let observed_ms = match a.observed.as_deref().map(str::trim) {
+        None => 0,
+        Some("now") => time::now_ms(),
+        Some(t) => time::parse(t).map_err(|e| anyhow::anyhow!("--observed: {e}"))?,
+    };
+    let form = a
+        .form
+        .as_deref()
+        .map(Form::from_name)
+        .transpose()?
+        .map_or(0, |f| f as i32);
+    Ok(Some(pb::ObservationContext {
+        sensor: a.sensor.unwrap_or(0),
+        cell: cell.map_or(0, |c| c.raw()),
+        observed_ms,
+        form,
+    }))
 }
 
 pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
     let subject = feed_arg("--subject", &a.subject, Role::Citizen)?;
+    let context = observation(&a)?;
     let purpose = Purpose::from_name(&a.purpose)?;
     let category = DataCategory::from_name(&a.category)?;
     let at_ms =
@@ -487,6 +542,7 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
             category: category as i32,
             at_ms,
             receipt: a.receipt.is_some(),
+            context,
             ..Default::default()
         })
         .await?;
@@ -522,10 +578,12 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
         pb::QuestionTime::Future => format!(" about {}: a future question", time::format(r.at_ms)),
         _ => String::new(),
     };
+    // The form to transform the data to (then check again with it), when the grant names one.
+    let required = Form::from_wire(r.required_form).map(|f| f.name());
     emit(
         g.json,
         format!(
-            "{decision} ({reason}){}{when}",
+            "{decision} ({reason}){}{when}{}",
             grant
                 .as_ref()
                 .map(|g| if r.decision() == pb::Decision::Allow {
@@ -534,6 +592,9 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
                     // A deny names the grant closest to the question, which does not allow it.
                     format!(", nearest grant {g}")
                 })
+                .unwrap_or_default(),
+            required
+                .map(|f| format!("; required form: {f}"))
                 .unwrap_or_default()
         ),
         json!({
@@ -549,6 +610,7 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
                 .as_str_name()
                 .trim_start_matches("QUESTION_TIME_")
                 .to_ascii_lowercase(),
+            "required_form": required,
         }),
     );
     Ok(())

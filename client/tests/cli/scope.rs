@@ -1,0 +1,337 @@
+//! Scoped consent through the `consent` binary against a real node: a collector publishes the
+//! street policy (zones, sensors, a window, forms), `consent policy` says it in plain words, a
+//! citizen grants with each narrowing flag and signs exactly that scope, what the policy does not
+//! offer is refused before anything is signed, and `consent check` with an observation's context
+//! prints the reason and the required form.
+
+use std::path::Path;
+
+use crate::common;
+
+use common::{Env, s, start};
+use serde_json::{Value, json};
+
+/// Copies the street example (and the document it names) into `dir`.
+fn street_policy_file(dir: &Path) -> String {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    std::fs::copy(
+        examples.join("street-policy.toml"),
+        dir.join("street-policy.toml"),
+    )
+    .expect("copy");
+    std::fs::copy(examples.join("policy.md"), dir.join("policy.md")).expect("copy");
+    dir.join("street-policy.toml").display().to_string()
+}
+
+/// Unix ms of the Monday 09:00 at +01:00 (08:00 UTC) at least a week after now: inside the
+/// street policy's window (mon-sat 07:00-19:00) and after any grant signed now.
+fn next_monday_morning_ms() -> u64 {
+    const DAY: u64 = 86_400_000;
+    let today = consent_client::time::now_ms() / DAY;
+    let weekday = (today + 3) % 7; // 1970-01-01 was a Thursday; Monday = 0
+    (today + 7 + (7 - weekday) % 7) * DAY + 8 * 3_600_000
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
+    let mut env = Env {
+        dir: tempfile::tempdir().expect("tempdir"),
+        node: None,
+    };
+    let reg = env.json("reg.json", &["registrar", "init"]).await;
+    let registrar = s(&reg, "registrar");
+    env.node = Some(start(env.dir.path(), &registrar).await);
+
+    let policy = street_policy_file(env.dir.path());
+    let col = env
+        .json("col.json", &["collector", "init", "--policy", &policy])
+        .await;
+    let collector = s(&col, "collector");
+    env.json(
+        "reg.json",
+        &["registrar", "accredit", &collector, "--until", "365d"],
+    )
+    .await;
+
+    // The policy in plain words, and as JSON.
+    let human = env.ok("none.json", &["policy", &collector]).await;
+    for expected in [
+        "where (only in these zones):",
+        "zone 1 Oudegracht wharf, Stadhuisbrug to Bakkerbrug (resolution 12,",
+        "cells of ~310 m²",
+        "1 number-plate-reader (a number-plate reader) in zone 1",
+        "when: mon-sat 07:00-19:00 (UTC+01:00, all year: no daylight saving time)",
+        "for planning the city: binned (per hour, cells of ~0.1 km²) or aggregated (groups of \
+         at least 10 people, per hour, cells of ~0.7 km²)",
+        "for billing and payments: raw (as observed) or pseudonymised",
+    ] {
+        assert!(human.contains(expected), "policy should say {expected:?}:\n{human}");
+    }
+    let pj = env.json("none.json", &["policy", &collector]).await;
+    let scope = &pj["scope"];
+    assert_eq!(scope["utc_offset_minutes"], 60);
+    assert_eq!(scope["zones"][0]["id"], 1);
+    assert_eq!(scope["zones"][1]["resolution"], 11);
+    let wharf_cell = scope["zones"][0]["cells"][0]
+        .as_str()
+        .expect("a cell of zone 1")
+        .to_string();
+    let street_cell = scope["zones"][1]["cells"][0]
+        .as_str()
+        .expect("a cell of zone 2")
+        .to_string();
+    let planning = scope["forms"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["purpose"] == "urban-planning"))
+        .expect("forms for urban planning");
+    assert_eq!(
+        planning["offers"][1],
+        json!({"form": "aggregated", "interval_s": 3600, "resolution": 8, "k": 10})
+    );
+
+    env.json("alice.json", &["wallet", "init"]).await;
+    let subject = s(
+        &env.json("alice.json", &["wallet", "id", &collector]).await,
+        "subject",
+    );
+    let grant = |extra: &[&str]| {
+        let args: Vec<String> = [
+            "--json",
+            "grant",
+            collector.as_str(),
+            "--purpose",
+            "billing",
+            "--purpose",
+            "urban-planning",
+            "--category",
+            "vehicle",
+            "--yes",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .collect();
+        let env = &env;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            env.run("alice.json", &args).await
+        }
+    };
+
+    // Every refusal names what the policy offers, and nothing is signed.
+    for (extra, says) in [
+        (
+            &["--zone", "7"][..],
+            "zone 7 is not in this policy, which declares: 1 Oudegracht wharf, Stadhuisbrug to \
+             Bakkerbrug, 2 Oudegracht, Gaardbrug to Bakkerbrug",
+        ),
+        (
+            &["--sensor", "9"][..],
+            "sensor 9 is not in this policy, which declares: 1 number-plate-reader (zone 1), 2 \
+             air-quality (zone 2), 3 wifi-counter (zone 2)",
+        ),
+        (
+            &["--sensor-kind", "camera"][..],
+            "this policy has no camera sensor",
+        ),
+        (
+            &["--hours", "06:00-08:00"][..],
+            "mon-sat 06:00-08:00 is not within this policy's times, which are: mon-sat \
+             07:00-19:00 (UTC+01:00",
+        ),
+        (
+            &["--days", "sun"][..],
+            "is not within this policy's times",
+        ),
+        (
+            &["--form", "urban-planning=raw"][..],
+            "urban-planning is offered as binned, aggregated; raw is not",
+        ),
+        (
+            &["--form", "service-provision=raw"][..],
+            "you do not grant service-provision",
+        ),
+        (
+            &["--form", "billing=binned"][..],
+            "billing is offered as raw, pseudonymised; binned is not",
+        ),
+    ] {
+        let out = grant(extra).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?} should fail: {stderr}");
+        assert!(stderr.contains(says), "{extra:?}: expected {says:?} in {stderr:?}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+    let listed = env.ok("alice.json", &["--json", "list"]).await;
+    assert!(listed.trim().is_empty(), "nothing was signed: {listed}");
+
+    // Each flag signs exactly what it says.
+    let out = grant(&[
+        "--zone",
+        "Oudegracht wharf, Stadhuisbrug to Bakkerbrug",
+        "--sensor",
+        "1",
+        "--sensor-kind",
+        "air-quality",
+        "--hours",
+        "08:00-12:00",
+        "--form",
+        "billing=pseudonymised",
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "grant: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let granted: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("json");
+    let grant_id = s(&granted, "grant");
+    let signed = json!({
+        "zones": [1],
+        "sensors": [1],
+        "sensor_kinds": ["air-quality"],
+        "windows": [{
+            "text": "mon-sat 08:00-12:00",
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat"],
+            "start": "08:00",
+            "end": "12:00",
+        }],
+        "forms": [{"purpose": "billing", "form": "pseudonymised"}],
+    });
+    assert_eq!(granted["scope"], signed);
+    let listed = env.ok("alice.json", &["--json", "list"]).await;
+    let line: Value = serde_json::from_str(listed.trim()).expect("one grant");
+    assert_eq!((s(&line, "grant"), &line["scope"]), (grant_id.clone(), &signed));
+    let history = env.ok("alice.json", &["history"]).await;
+    assert!(
+        history.contains("only in: zone 1") && history.contains("only at: mon-sat 08:00-12:00"),
+        "{history}"
+    );
+
+    // A grant without any flag narrows nothing (another citizen's, so that Alice's grant is
+    // the one her checks name).
+    env.json("bob.json", &["wallet", "init"]).await;
+    let whole = env
+        .json(
+            "bob.json",
+            &[
+                "grant",
+                &collector,
+                "--purpose",
+                "billing",
+                "--category",
+                "vehicle",
+                "--yes",
+            ],
+        )
+        .await;
+    assert_eq!(whole["scope"], Value::Null);
+
+    // The collector checks with the observation's context.
+    let monday = consent_client::time::format(next_monday_morning_ms());
+    let check = |extra: Vec<String>| {
+        let (subject, env) = (subject.clone(), &env);
+        async move {
+            let mut args: Vec<String> = [
+                "--json",
+                "check",
+                "--subject",
+                subject.as_str(),
+                "--purpose",
+                "billing",
+                "--category",
+                "vehicle",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+            args.extend(extra);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let text = env.ok("col.json", &args).await;
+            serde_json::from_str::<Value>(text.trim()).expect("json")
+        }
+    };
+    let context = |cell: &str, form: &str| {
+        vec![
+            "--sensor".to_string(),
+            "1".into(),
+            "--cell".into(),
+            cell.into(),
+            "--observed".into(),
+            monday.clone(),
+            "--form".into(),
+            form.into(),
+        ]
+    };
+    let raw = check(context(&wharf_cell, "raw")).await;
+    assert_eq!(
+        (s(&raw, "decision"), s(&raw, "reason")),
+        ("deny".into(), "form-not-covered".into())
+    );
+    assert_eq!(raw["required_form"], "pseudonymised");
+    let ok = check(context(&wharf_cell, "pseudonymised")).await;
+    assert_eq!(
+        (s(&ok, "decision"), s(&ok, "grant")),
+        ("allow".into(), grant_id.clone())
+    );
+    let outside = check(context(&street_cell, "pseudonymised")).await;
+    assert_eq!(s(&outside, "reason"), "zone-not-covered");
+    let no_cell = check(vec![
+        "--sensor".into(),
+        "1".into(),
+        "--observed".into(),
+        monday.clone(),
+        "--form".into(),
+        "pseudonymised".into(),
+    ])
+    .await;
+    assert_eq!(s(&no_cell, "reason"), "context-missing-cell");
+    let no_context = check(Vec::new()).await;
+    assert_eq!(s(&no_context, "decision"), "deny");
+
+    // In words: the reason, then the form to transform to.
+    let human = env
+        .ok(
+            "col.json",
+            &[
+                "check",
+                "--subject",
+                &subject,
+                "--purpose",
+                "billing",
+                "--category",
+                "vehicle",
+                "--sensor",
+                "1",
+                "--cell",
+                &wharf_cell,
+                "--observed",
+                &monday,
+                "--form",
+                "raw",
+            ],
+        )
+        .await;
+    assert!(
+        human.starts_with("deny (form-not-covered)")
+            && human.contains("required form: pseudonymised"),
+        "{human}"
+    );
+    env.fails(
+        "col.json",
+        &[
+            "check",
+            "--subject",
+            &subject,
+            "--purpose",
+            "billing",
+            "--category",
+            "vehicle",
+            "--cell",
+            "not-a-cell",
+        ],
+        "--cell",
+    )
+    .await;
+}
