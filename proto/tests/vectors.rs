@@ -3019,7 +3019,10 @@ const RECEIPTS_BEFORE_SCOPES: [&str; 2] = [
 fn the_vectors_from_before_scopes_are_byte_identical() {
     let file = read_file();
     let digest = |v: &Value| match serde_json::to_string(v) {
-        Ok(text) => hx(Sha256::digest(text.as_bytes())),
+        Ok(text) => {
+            let d: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+            hx(d)
+        }
         Err(e) => panic!("JSON: {e}"),
     };
     for (section, expected) in BEFORE_SCOPES {
