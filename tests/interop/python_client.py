@@ -63,6 +63,34 @@ def h(*parts):
     return blake3.blake3(b"".join(parts)).digest()
 
 
+def message_from_json(cls, fields):
+    """A protobuf message from its JSON as the test vectors write it: fields by their `.proto`
+    names, bytes in hex, enums by name, H3 cells (`fixed64`) in hex, embedded messages as objects
+    (lists for repeated ones), null for an absent message. `encoding`, the bytes of a scope
+    stated beside its fields, is not a field."""
+    from google.protobuf.message_factory import GetMessageClass
+
+    args = {}
+    for name, value in fields.items():
+        if name == "encoding" or value is None:
+            continue
+        field = cls.DESCRIPTOR.fields_by_name[name]
+
+        def one(x, field=field):
+            if field.message_type is not None:
+                return message_from_json(GetMessageClass(field.message_type), x)
+            if field.enum_type is not None:
+                return field.enum_type.values_by_name[x].number
+            if field.type == field.TYPE_BYTES:
+                return bytes.fromhex(x)
+            if field.type == field.TYPE_FIXED64 and isinstance(x, str):
+                return int(x, 16)
+            return x
+
+        args[name] = [one(x) for x in value] if isinstance(value, list) else one(value)
+    return cls(**args)
+
+
 def pub(sk):
     return sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 

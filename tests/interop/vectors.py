@@ -10,7 +10,11 @@ generated them:
 - the signature rule (cofactored, canonical, no small-order points), by a pure-Python Ed25519,
   and where a cofactorless library (this client's own `cryptography`) disagrees;
 - a collector's authentication statement, entry receipts, decision receipts with their
-  checkpoint, cosignature and inclusion proofs, the Merkle tree with its proofs, an equivocation.
+  checkpoint, cosignature and inclusion proofs (and the context digest of a question with an
+  observation context), the Merkle tree with its proofs, an equivocation;
+- scope and form, with scope.py (written from the "Scope and form" section alone): H3 cells and
+  parents, local times, the scoped policy and grants (their bytes, the worked bytes of the
+  spec), every scope decision (decision, reason, required form), the context digests.
 
 Exits non-zero on the first mismatch. Usage: vectors.py --out GENERATED_DIR [--vectors FILE]
 """
@@ -25,7 +29,9 @@ import blake3
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from python_client import ENTRY_ID, ENTRY_SIGNATURE, FEED_ID, NEXT_KEY, RECEIPT_SIGNATURE, AUTH, ROOT, generate, pub
+import scope
+from python_client import (ENTRY_ID, ENTRY_SIGNATURE, FEED_ID, NEXT_KEY, RECEIPT_SIGNATURE, AUTH, ROOT, generate,
+                           message_from_json, pub)
 
 DECISION_SIGNATURE = b"consent-ledger/decision/v1"
 QUESTION_TIME_TOLERANCE_MS = 300_000
@@ -319,6 +325,51 @@ def b(hex_text):
     return bytes.fromhex(hex_text)
 
 
+def varint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def wire_context(q, vocab_pb2):
+    """A question's ObservationContext as scope.Context, and as the vectors' JSON of it."""
+    x = q.context
+    ctx = scope.Context(x.sensor, x.cell, x.observed_ms, vocab_pb2.Form.Name(x.form))
+    text = {"sensor": x.sensor, "cell": scope.cell_text(x.cell) if x.cell else None,
+            "observed_ms": x.observed_ms, "form": vocab_pb2.Form.Name(x.form)}
+    return ctx, text
+
+
+def check_policy_scope_shape(c, s, what):
+    """The structural rules of a policy scope that the rule relies on: zone and sensor ids >= 1
+    strictly ascending, each zone's cells H3 cells of exactly its resolution, strictly ascending,
+    within the limits; windows that do not wrap."""
+    c.eq(s["version"], 1, f"{what}: version")
+    c.true(-720 <= s["utc_offset_minutes"] <= 840 and s["utc_offset_minutes"] % 15 == 0, f"{what}: offset")
+    ids = [z["id"] for z in s["zones"]]
+    c.true(len(ids) <= 16 and all(a < b for a, b in zip([0] + ids, ids)), f"{what}: zone ids")
+    total = 0
+    for z in s["zones"]:
+        cells = [int(x, 16) for x in z["cells"]]
+        total += len(cells)
+        c.true(1 <= len(cells) <= 256 and all(a < b for a, b in zip(cells, cells[1:])), f"{what}: zone {z['id']} cells ascending")
+        c.true(all(scope.is_cell(x) and scope.resolution(x) == z["resolution"] for x in cells),
+               f"{what}: zone {z['id']}: H3 cells of resolution {z['resolution']}")
+        c.true(all(len(x) == 15 and x == x.lower() for x in z["cells"]), f"{what}: zone {z['id']}: cells as text")
+    c.true(total <= 512, f"{what}: cells in all")
+    ids = [x["id"] for x in s["sensors"]]
+    c.true(len(ids) <= 64 and all(a < b for a, b in zip([0] + ids, ids)), f"{what}: sensor ids")
+    c.true(all(x["zone"] == 0 or x["zone"] in [z["id"] for z in s["zones"]] for x in s["sensors"]), f"{what}: sensor zones")
+    c.true(len(s["windows"]) <= 8 and all(1 <= w["days"] <= 127 and w["start_minute"] < w["end_minute"] <= 1440
+                                          for w in s["windows"]), f"{what}: windows")
+    for f in s["forms"]:
+        ranks = [scope.RANK[o["form"]] for o in f["offers"]]
+        c.true(1 <= len(ranks) <= 4 and ranks == sorted(set(ranks)), f"{what}: {f['purpose']} offers by rank")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, help="where to generate the protobuf code")
@@ -359,20 +410,10 @@ def main():
             "grant": entry_pb2.Grant, "revoke": entry_pb2.Revoke, "request": entry_pb2.Request,
             "ack": entry_pb2.Ack,
         }[kind]
-        enums = {"role": vocab_pb2.Role, "purposes": vocab_pb2.Purpose, "categories": vocab_pb2.DataCategory,
-                 "kind": vocab_pb2.RequestKind, "outcome": vocab_pb2.AckOutcome}
-        args = {}
-        for name, value in fields.items():
-            field = message.DESCRIPTOR.fields_by_name[name]
-            if name in enums:
-                value = [enums[name].Value(x) for x in value] if isinstance(value, list) else enums[name].Value(value)
-            elif field.type == field.TYPE_BYTES:
-                value = b(value)
-            args[name] = value
         header = {"seq": e["seq"], "prev": b(e["prev"]), "time_ms": e["time_ms"]}
         if e["seq"] > 0:
             header["feed"] = b(e["feed"])
-        return entry_pb2.EntryPayload(**header, **{kind: message(**args)}).SerializeToString()
+        return entry_pb2.EntryPayload(**header, **{kind: message_from_json(message, fields)}).SerializeToString()
 
     def check_entry(e, signing_key=None):
         """Everything an entry vector states, recomputed; returns its payload message."""
@@ -396,14 +437,15 @@ def main():
 
     # Entries, replayed as a feed-by-feed chain: seq, prev, the key in force, rotations.
     feeds = {}
-    for e in v["entries"]:
+
+    def replay(e):
         body = e["body"]
         if "inception" in body:
             inc = body["inception"]
             check_entry(e, b(inc["signing_key"]))
             feeds[e["feed"]] = {"seq": 0, "head": e["id"], "key": b(inc["signing_key"]),
                                 "next": b(inc["next_key_digest"])}
-            continue
+            return
         feed = feeds[e["feed"]]
         c.eq((e["seq"], e["prev"]), (feed["seq"] + 1, feed["head"]), f"{e['name']}: chained")
         if "rotation" in body:
@@ -414,6 +456,9 @@ def main():
         else:
             check_entry(e, feed["key"])
         feed["seq"], feed["head"] = e["seq"], e["id"]
+
+    for e in v["entries"]:
+        replay(e)
     c.eq(len({next(iter(e["body"])) for e in v["entries"]}), 9, "every body kind")
     # Each inception (and rotation) commits to the next key of its signer's label: .../0 to .../1.
     for e in v["entries"]:
@@ -523,6 +568,20 @@ def main():
 
     # Decision receipts: the node's signature, the time fields, its checkpoint note (signed by
     # the node, cosigned by the witness), and the inclusion of the grant (and revocation).
+    def decide_from_log(log, q, at_ms, context):
+        """scope.decide over the grants of the question's subject to its collector in `log`."""
+        policies = {e["id"]: e["body"]["policy"] for e in log if "policy" in e["body"]}
+        revoked = {e["body"]["revoke"]["grant"] for e in log if "revoke" in e["body"]}
+        grants = [scope.Grant(e["seq"], x["purposes"], x["categories"], x["valid_from"], x["valid_until"],
+                              e["id"] in revoked, scope.PolicyScope.from_json(policies[x["policy"]].get("scope")),
+                              scope.GrantScope.from_json(x.get("scope")), e["id"])
+                  for e in log if "grant" in e["body"] and e["feed"] == q.subject.hex()
+                  for x in [e["body"]["grant"]] if x["collector"] == q.collector.hex()]
+        decision, reason, named, form = scope.decide(grants, vocab_pb2.Purpose.Name(q.purpose),
+                                                     vocab_pb2.DataCategory.Name(q.category), at_ms, context)
+        return decision, reason, named.id if named else "", form
+
+    with_context = 0
     for d in v["decision_receipts"]:
         name = d["name"]
         receipt = consent_pb2.DecisionReceipt.FromString(b(d["receipt"]))
@@ -530,8 +589,22 @@ def main():
         c.eq((receipt.payload.hex(), receipt.signature.hex()), (d["payload"], d["signature"]), f"{name}: parts")
         c.true(protocol_valid(p.node, DECISION_SIGNATURE, receipt.payload, receipt.signature), f"{name}: signature")
         q = p.question
-        c.eq({"subject": q.subject.hex(), "collector": q.collector.hex(), "purpose": vocab_pb2.Purpose.Name(q.purpose),
-              "category": vocab_pb2.DataCategory.Name(q.category), "at_ms": q.at_ms}, d["question"], f"{name}: question")
+        question = {"subject": q.subject.hex(), "collector": q.collector.hex(), "purpose": vocab_pb2.Purpose.Name(q.purpose),
+                    "category": vocab_pb2.DataCategory.Name(q.category), "at_ms": q.at_ms}
+        context = None
+        if q.HasField("context"):
+            # The digest is over the question's context, the signature covers both.
+            context, question["context"] = wire_context(q, vocab_pb2)
+            c.eq(p.context_digest, context.digest(), f"{name}: context digest recomputed")
+            c.eq(p.context_digest.hex(), d["context_digest"], f"{name}: context digest")
+            with_context += 1
+        else:
+            c.eq((p.context_digest, "context_digest" in d), (b"", False), f"{name}: no context, no digest")
+        c.eq(question, d["question"], f"{name}: question")
+        # The rule, recomputed from the subject's grants in the log at the receipt's size (the
+        # collector accredited, neither feed frozen, as these receipts are; no opt-out).
+        c.eq(decide_from_log(v["entries"][:p.log_size], q, p.at_ms, context)[:3],
+             (d["decision"], d["reason"], d["grant"]), f"{name}: the rule gives the receipt's answer")
         at = q.at_ms or p.time_ms
         when = ("QUESTION_TIME_PAST" if at + QUESTION_TIME_TOLERANCE_MS < p.time_ms else
                 "QUESTION_TIME_FUTURE" if at > p.time_ms + QUESTION_TIME_TOLERANCE_MS else "QUESTION_TIME_CURRENT")
@@ -583,7 +656,98 @@ def main():
     c.eq(first.prev, h(ENTRY_ID, b(q["inception"]["payload"]), b(q["inception"]["signature"])), "equivocation: prev")
     c.true(q["first"]["id"] != q["second"]["id"], "equivocation: two entries")
 
+    c.eq(with_context, 1, "one decision receipt's question carries a context")
+
+    check_scope_vectors(v, c, replay, entry_pb2)
     print(f"vectors: all {c.count} checks passed ({args.vectors})")
+
+
+def check_scope_vectors(v, c, replay, entry_pb2):
+    """The vectors of "Scope and form", with scope.py."""
+    # H3: which 64-bit values are cells, and parents at every resolution (null when finer).
+    hv = v["h3"]
+    for item in hv["indexes"]:
+        c.eq(scope.is_cell(int(item["index"], 16)), item["valid"], f"h3 {item['index']} ({item['about']})")
+    c.true({item["valid"] for item in hv["indexes"]} == {True, False}, "h3: cells and non-cells")
+    c.true(any("deleted" in item["about"] and not item["valid"] for item in hv["indexes"]),
+           "h3: a pentagon's deleted subsequence")
+    for item in hv["parents"]:
+        cell, r = int(item["cell"], 16), item["resolution"]
+        c.true(scope.is_cell(cell), f"h3: {item['cell']} is a cell")
+        got = scope.parent(cell, r)
+        c.eq(None if got is None else scope.cell_text(got), item["parent"], f"h3: parent of {item['cell']} at {r}")
+        if got is not None:
+            c.true(scope.is_cell(got) and scope.resolution(got) == r, f"h3: parent of {item['cell']} at {r} is a cell")
+    c.true({"cell": "8a754e64992ffff", "resolution": 9, "parent": "89754e64993ffff"} in hv["parents"]
+           and {"cell": "8a754e64992ffff", "resolution": 0, "parent": "8075fffffffffff"} in hv["parents"],
+           "h3: the spec's worked parents")
+
+    # Local time at a fixed offset.
+    for item in v["local_time"]:
+        c.eq(scope.local_time(item["observed_ms"], item["utc_offset_minutes"]), (item["weekday"], item["minute"]),
+             f"local time of {item['observed_ms']} at {item['utc_offset_minutes']:+d} min")
+
+    # The scoped policy and its grants: they continue the entries' feeds (same checks), their
+    # scopes' JSON is their bytes, and the spec's worked bytes.
+    for e in v["scopes"]:
+        replay(e)
+    named = {e["name"]: e for e in v["scopes"]}
+    policy = named["policy-scoped"]
+    body = policy["body"]["policy"]
+    first = next(e["body"]["policy"] for e in v["entries"] if "policy" in e["body"] and e["feed"] == policy["feed"])
+    c.true(body["version"] > first["version"], "the scoped policy is a later version")
+    check_policy_scope_shape(c, body["scope"], "the scoped policy")
+    encoded = message_from_json(entry_pb2.PolicyScope, body["scope"]).SerializeToString()
+    c.eq(encoded.hex(), body["scope"]["encoding"], "the scoped policy: its scope's bytes")
+    c.eq(encoded[:4].hex(), "08011078", "a policy scope at +01:00 starts 08 01 10 78")
+    c.true(b(policy["payload"]).endswith(b"\x5a" + varint(len(encoded)) + encoded), "the policy's scope is field 11")
+    for name in ("grant-scoped", "grant-zone"):
+        e = named[name]
+        grant = e["body"]["grant"]
+        c.eq(grant["policy"], policy["id"], f"{name}: under the scoped policy")
+        encoded = message_from_json(entry_pb2.GrantScope, grant["scope"]).SerializeToString()
+        c.eq(encoded.hex(), grant["scope"]["encoding"], f"{name}: its scope's bytes")
+        c.true(b(e["payload"]).endswith(b"\x42" + varint(len(encoded)) + encoded), f"{name}: the scope is field 8")
+    c.eq(named["grant-zone"]["payload"][-14:], "42050801120101", "a grant narrowing zone 1 ends 42 05 08 01 12 01 01")
+
+    # Scope decisions: each case's policy scope and one grant, decided by scope.py.
+    sd = v["scope_decisions"]
+    c.eq(sd["policies"][0], body["scope"], "scope decisions: the scoped policy first")
+    policies = []
+    for i, s in enumerate(sd["policies"]):
+        if s is not None:
+            check_policy_scope_shape(c, s, f"scope decisions: policy {i}")
+            c.eq(message_from_json(entry_pb2.PolicyScope, s).SerializeToString().hex(), s["encoding"],
+                 f"scope decisions: policy {i}'s bytes")
+        policies.append(scope.PolicyScope.from_json(s))
+    reasons = set()
+    for i, case in enumerate(sd["cases"]):
+        what = f"scope decision {i} ({case.get('about', 'seeded')})"
+        g, q = case["grant"], case["question"]
+        if g["scope"] is not None:
+            c.eq(message_from_json(entry_pb2.GrantScope, g["scope"]).SerializeToString().hex(), g["scope"]["encoding"],
+                 f"{what}: the grant scope's bytes")
+        grant = scope.Grant(g["seq"], g["purposes"], g["categories"], g["valid_from"], g["valid_until"], g["revoked"],
+                            None if case["policy"] is None else policies[case["policy"]],
+                            scope.GrantScope.from_json(g["scope"]))
+        decision, reason, _, form = scope.decide([grant], q["purpose"], q["category"], q["at_ms"],
+                                                 scope.Context.from_json(q["context"]), case["opt_out_seq"])
+        c.eq((decision, reason, form), (case["decision"], case["reason"], case["required_form"]), what)
+        reasons.add(reason)
+    c.true(len([x for x in sd["cases"] if "about" not in x]) >= 2000, "scope decisions: 2,000 seeded cases")
+    scope_reasons = {"REASON_CONTEXT_MISSING_SENSOR", "REASON_CONTEXT_MISSING_CELL", "REASON_CONTEXT_MISSING_TIME",
+                     "REASON_CONTEXT_MISSING_FORM", "REASON_SENSOR_NOT_COVERED", "REASON_ZONE_NOT_COVERED",
+                     "REASON_TIME_NOT_COVERED", "REASON_FORM_NOT_COVERED", "REASON_GRANTED"}
+    c.eq(scope_reasons - reasons, set(), "scope decisions: every scope reason decided at least once")
+
+    # Context digests.
+    cd = v["context_digests"]
+    c.eq(cd["domain"].encode(), scope.CONTEXT_DOMAIN, "context digest domain")
+    for i, item in enumerate(cd["items"]):
+        context = scope.Context.from_json(item["context"])
+        c.eq(context.digest_input().hex(), item["input"], f"context digest {i}: the bytes hashed")
+        c.eq(context.digest().hex(), item["digest"], f"context digest {i}")
+    c.eq(cd["items"][0]["input"], (scope.CONTEXT_DOMAIN + bytes(21)).hex(), "an empty context hashes zeros")
 
 
 if __name__ == "__main__":
