@@ -9,6 +9,13 @@ lists the development registrar:
      with erasure, checks (deny: revoked), sees the revocation on the watch stream, erases and
      acknowledges it with a signed Ack entry (Node.AnswerTimes counts it), and resumes the watch
      from its cursor; a check without the session is refused (UNAUTHENTICATED),
+  4. publishes a scoped policy (a street's zones of H3 cells, sensors, a daily window at +01:00,
+     forms per purpose); a second citizen's grant naming a zone the policy lacks is refused
+     (zone-not-in-policy), one narrowing it to one zone with a floor for one purpose is accepted;
+     checks with observation contexts: allowed with the whole context (its signed receipt's
+     context digest recomputed), a missing cell, a cell outside the granted zone, a form below
+     the grant's floor (the required form named, then allowed in it), a cell that is not an H3
+     cell (INVALID_ARGUMENT); every answer is also decided by scope.py, written from the docs,
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
 Usage: python_client.py --node [http://|https://]HOST:PORT --out GENERATED_DIR
@@ -45,6 +52,7 @@ ENTRY_ID = b"consent-ledger/entry-id/v1"
 FEED_ID = b"consent-ledger/feed-id/v1"
 NEXT_KEY = b"consent-ledger/next-key/v1"
 RECEIPT_SIGNATURE = b"consent-ledger/receipt/v1"
+DECISION_SIGNATURE = b"consent-ledger/decision/v1"
 AUTH = b"consent-ledger/auth/v1"
 MIN_TIME_MS = 1_577_836_800_000  # 2020-01-01, the dev registrar's inception time
 
@@ -350,6 +358,170 @@ class CoreLog:
         return False
 
 
+# A street's scope, as consent-proto's street fixture declares it: real resolution-12 cells of a
+# wharf and resolution-11 cells of a street along the Oudegracht in Utrecht, four sensors, every
+# day 06:00-24:00 at +01:00 (fixed all year), and the forms offered per purpose.
+WHARF_CELLS = [
+    0x8c19690822801ff, 0x8c19690822803ff, 0x8c19690822809ff, 0x8c1969082280bff, 0x8c1969082280dff,
+    0x8c19690822811ff, 0x8c19690822813ff, 0x8c19690822815ff, 0x8c19690822817ff, 0x8c1969082281dff,
+    0x8c19690822881ff, 0x8c19690822883ff, 0x8c19690822889ff, 0x8c1969082288bff, 0x8c1969082288dff,
+    0x8c19690822895ff, 0x8c1969082289dff, 0x8c196908228c5ff, 0x8c196908228c7ff, 0x8c196908228e9ff,
+    0x8c196908228ebff,
+]
+STREET_CELLS = [
+    0x8b1969082282fff, 0x8b1969082283fff, 0x8b1969082286fff, 0x8b1969082288fff, 0x8b196908228afff,
+    0x8b196908228bfff, 0x8b196908228efff, 0x8b1969082294fff, 0x8b1969082295fff, 0x8b196908229cfff,
+    0x8b196908229dfff, 0x8b19690822b2fff, 0x8b19690822b3fff, 0x8b19690822b6fff, 0x8b1969082741fff,
+    0x8b196908274cfff, 0x8b196908274dfff, 0x8b196908276afff, 0x8b196908276bfff,
+]
+IN_WHARF = 0x8d19690822812ff  # resolution 13, in the wharf (zone 1)
+IN_STREET = 0x8c196908274ddff  # resolution 12, in the street (zone 2)
+UTC_OFFSET_MINUTES = 60
+
+
+def offer(form, interval_s=0, resolution=0, min_group=0):
+    return {"form": form, "interval_s": interval_s, "resolution": resolution, "min_group": min_group}
+
+
+# The scope in the test vectors' JSON form: one source for the wire message and for scope.py.
+STREET_SCOPE = {
+    "version": 1,
+    "utc_offset_minutes": UTC_OFFSET_MINUTES,
+    "zones": [
+        {"id": 1, "name": "Oudegracht wharf", "resolution": 12, "cells": [format(x, "x") for x in WHARF_CELLS]},
+        {"id": 2, "name": "Oudegracht street", "resolution": 11, "cells": [format(x, "x") for x in STREET_CELLS]},
+    ],
+    "sensors": [
+        {"id": 1, "kind": "SENSOR_KIND_NUMBER_PLATE_READER", "zone": 1},
+        {"id": 2, "kind": "SENSOR_KIND_CAMERA", "zone": 2},
+        {"id": 3, "kind": "SENSOR_KIND_AIR_QUALITY", "zone": 2},
+        {"id": 4, "kind": "SENSOR_KIND_WIFI_COUNTER", "zone": 2},
+    ],
+    "windows": [{"days": 0x7F, "start_minute": 6 * 60, "end_minute": 24 * 60}],
+    "forms": [
+        {"purpose": "PURPOSE_URBAN_PLANNING",
+         "offers": [offer("FORM_BINNED", 3_600, 9), offer("FORM_AGGREGATED", 3_600, 8, 3)]},
+        {"purpose": "PURPOSE_ENVIRONMENTAL_MONITORING",
+         "offers": [offer("FORM_PSEUDONYMISED"), offer("FORM_AGGREGATED", 900, 9, 3)]},
+    ],
+}
+
+
+def narrowing(zones=(), forms=()):
+    """A GrantScope in the vectors' JSON form."""
+    return {"version": 1, "zones": list(zones), "sensors": [], "sensor_kinds": [], "windows": [],
+            "forms": [{"purpose": p, "form": f} for p, f in forms]}
+
+
+def scoped_walk(grpc, pb, vocab_pb2, consent_pb2, consent, collector, node_key, bearer, submit):
+    """Step 4: a scoped policy, a refused and an accepted scoped grant, checks with contexts."""
+    import scope
+
+    t = int(time.time() * 1000)
+    policy = collector.append(t, policy=pb.Policy(
+        version=2, name="Python Street Sensors",
+        purposes=[vocab_pb2.PURPOSE_ACADEMIC_RESEARCH, vocab_pb2.PURPOSE_URBAN_PLANNING,
+                  vocab_pb2.PURPOSE_ENVIRONMENTAL_MONITORING],
+        categories=[vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL, vocab_pb2.DATA_CATEGORY_LOCATION], retention_days=365,
+        jurisdiction="EU/GDPR", document_digest=h(b"street policy text"), document_url="https://lab.example/street",
+        contact="dpo@lab.example", scope=message_from_json(pb.PolicyScope, STREET_SCOPE)))
+    submit(policy, "scoped policy (2 zones, 4 sensors, a window, forms)")
+
+    citizen = Feed(pb, vocab_pb2.ROLE_CITIZEN, Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate(), t)
+    submit(citizen.inception, "second citizen inception")
+    valid_from = t - 2 * scope.DAY_MS
+    purposes = ["PURPOSE_URBAN_PLANNING", "PURPOSE_ENVIRONMENTAL_MONITORING"]
+
+    def grant_body(narrow):
+        return pb.Grant(collector=collector.feed, policy=entry_id(policy),
+                        purposes=[vocab_pb2.Purpose.Value(x) for x in purposes],
+                        categories=[vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL], retention_days=30, valid_from=valid_from,
+                        scope=message_from_json(pb.GrantScope, narrow))
+
+    # A zone the policy does not declare: refused, and the feed stays where it was.
+    seq, head = citizen.seq, citizen.head
+    try:
+        submit(citizen.append(t, grant=grant_body(narrowing(zones=[7]))), "grant narrowing to zone 7")
+        raise SystemExit("a grant naming a zone the policy does not declare was accepted")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.INVALID_ARGUMENT or "zone-not-in-policy" not in (e.details() or ""):
+            raise SystemExit(f"unexpected error for a grant naming zone 7: {e.code()} {e.details()}")
+        print(f"  grant naming zone 7 refused: {e.details()}")
+    citizen.seq, citizen.head = seq, head
+
+    # The street (zone 2) only; urban planning kept aggregated at least.
+    narrow = narrowing(zones=[2], forms=[("PURPOSE_URBAN_PLANNING", "FORM_AGGREGATED")])
+    grant = citizen.append(t, grant=grant_body(narrow))
+    submit(grant, "grant narrowed to zone 2, urban planning aggregated")
+    model = scope.Grant(citizen.seq, purposes, ["DATA_CATEGORY_ENVIRONMENTAL"], valid_from, 0, False,
+                        scope.PolicyScope.from_json(STREET_SCOPE), scope.GrantScope.from_json(narrow),
+                        entry_id(grant))
+
+    # Yesterday 10:00 local time (+01:00): inside the policy's window and the grant's validity.
+    day = (t + UTC_OFFSET_MINUTES * scope.MINUTE_MS) // scope.DAY_MS - 1
+    observed = day * scope.DAY_MS + 10 * 60 * scope.MINUTE_MS - UTC_OFFSET_MINUTES * scope.MINUTE_MS
+    if scope.local_time(observed, UTC_OFFSET_MINUTES)[1] != 600:
+        raise SystemExit("observation time: not 10:00 local")
+
+    def check(purpose, sensor, cell, form, expected, receipt=False):
+        context = consent_pb2.ObservationContext(sensor=sensor, cell=cell, observed_ms=observed,
+                                                 form=vocab_pb2.Form.Value(form))
+        question = consent_pb2.CheckRequest(
+            subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.Purpose.Value(purpose),
+            category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL, context=context, receipt=receipt)
+        r = consent.Check(question, metadata=bearer)
+        got = (consent_pb2.Decision.Name(r.decision), consent_pb2.Reason.Name(r.reason),
+               vocab_pb2.Form.Name(r.required_form))
+        ctx = scope.Context(sensor, cell, observed, form)
+        decision, reason, named, required = scope.decide([model], purpose, "DATA_CATEGORY_ENVIRONMENTAL", r.at_ms, ctx)
+        print(f"  check {purpose} sensor {sensor} cell {cell:x} {form}: {got[0]} ({got[1]}), required {got[2]}")
+        if got != expected:
+            raise SystemExit(f"unexpected answer: want {expected}")
+        if got != (decision, reason, required):
+            raise SystemExit(f"scope.py decides otherwise: {(decision, reason, required)}")
+        if r.grant != named.id:
+            raise SystemExit("the answer names another grant")
+        if receipt:
+            # The signed decision: the question with its context, and the context's digest.
+            p = consent_pb2.DecisionPayload.FromString(r.receipt.payload)
+            if p.node != node_key:
+                raise SystemExit("the receipt is signed by another node key")
+            Ed25519PublicKey.from_public_bytes(p.node).verify(r.receipt.signature, DECISION_SIGNATURE + r.receipt.payload)
+            if p.question.context != context or (p.decision, p.reason, p.grant) != (r.decision, r.reason, r.grant):
+                raise SystemExit("the receipt states another question or answer")
+            if p.context_digest != ctx.digest():
+                raise SystemExit(f"receipt context digest {p.context_digest.hex()}, computed {ctx.digest().hex()}")
+            print(f"  receipt verified; context digest {p.context_digest.hex()} recomputed")
+
+    monitoring, planning = "PURPOSE_ENVIRONMENTAL_MONITORING", "PURPOSE_URBAN_PLANNING"
+    check(monitoring, 3, IN_STREET, "FORM_PSEUDONYMISED", ("DECISION_ALLOW", "REASON_GRANTED", "FORM_PSEUDONYMISED"),
+          receipt=True)
+    check(monitoring, 3, 0, "FORM_PSEUDONYMISED",
+          ("DECISION_DENY", "REASON_CONTEXT_MISSING_CELL", "FORM_PSEUDONYMISED"))
+    check(monitoring, 3, IN_WHARF, "FORM_PSEUDONYMISED",
+          ("DECISION_DENY", "REASON_ZONE_NOT_COVERED", "FORM_PSEUDONYMISED"))
+    # Binned is offered for urban planning, but this grant accepts aggregated at least: the
+    # answer names the form to transform to, and the check in that form is allowed.
+    check(planning, 4, IN_STREET, "FORM_BINNED", ("DECISION_DENY", "REASON_FORM_NOT_COVERED", "FORM_AGGREGATED"))
+    check(planning, 4, IN_STREET, "FORM_AGGREGATED", ("DECISION_ALLOW", "REASON_GRANTED", "FORM_AGGREGATED"))
+
+    # A cell that is not an H3 cell (a reserved bit set) is refused, not decided.
+    bad = IN_STREET | 1 << 56
+    if scope.is_cell(bad):
+        raise SystemExit("the bad cell is a cell")
+    try:
+        consent.Check(consent_pb2.CheckRequest(
+            subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.PURPOSE_ENVIRONMENTAL_MONITORING,
+            category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL,
+            context=consent_pb2.ObservationContext(sensor=3, cell=bad, observed_ms=observed,
+                                                   form=vocab_pb2.FORM_PSEUDONYMISED)), metadata=bearer)
+        raise SystemExit("a check with a cell that is not an H3 cell was answered")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.INVALID_ARGUMENT or "is not an H3 cell index" not in (e.details() or ""):
+            raise SystemExit(f"unexpected error for a bad cell: {e.code()} {e.details()}")
+        print(f"  check with a bad cell refused: {e.details()}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--node", required=True, help="host:port or http://host:port (plain text), https://host:port (TLS)")
@@ -483,6 +655,9 @@ def main():
     if first.kind != consent_pb2.WATCH_KIND_HEARTBEAT:
         raise SystemExit(f"resume repeated an event: {consent_pb2.WatchKind.Name(first.kind)}")
     print("  watch resumed from the cursor: nothing repeated")
+
+    print("scope: a street's zones, sensors, window and forms")
+    scoped_walk(grpc, PB, vocab_pb2, consent_pb2, consent, collector, node_key, bearer, submit)
 
     # A tampered entry is refused with INVALID_ARGUMENT naming the reason.
     bad = citizen.append(now, request=PB.Request(collector=collector.feed, kind=vocab_pb2.REQUEST_KIND_ACCESS))
