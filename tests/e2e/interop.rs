@@ -33,7 +33,9 @@ fn python() -> String {
 /// The same client's code checks every test vector (proto/vectors/vectors.json): ids, feed ids,
 /// signatures (its own cofactored Ed25519, and where its cofactorless library disagrees),
 /// canonical and refused encodings, text forms, key derivations, receipts, decision receipts,
-/// the checkpoint note and the Merkle proofs.
+/// the checkpoint note and the Merkle proofs; and, with tests/interop/scope.py (the scope rule
+/// written from the crate docs alone), H3 cells and parents, local times, scoped entries, every
+/// scope decision and the context digests.
 #[test]
 fn python_client_from_the_docs_checks_the_test_vectors() {
     let generated = tempfile::tempdir().expect("tempdir");
@@ -92,6 +94,8 @@ async fn python_client_from_the_docs_gets_correct_decisions() {
         python_client(&python, &[OsStr::new("--node"), OsStr::new(&addr)]).await;
     assert!(ok, "python client failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("in plain text"), "{stdout}");
+    // The scoped walk ran: a receipt's context digest recomputed from the docs' rule.
+    assert!(stdout.contains("recomputed"), "{stdout}");
     assert!(stdout.contains("all steps passed"));
 }
 
