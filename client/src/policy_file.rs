@@ -188,8 +188,8 @@ pub fn load(path: &Path, version: u32) -> anyhow::Result<Body> {
     }
     // Every error is one line naming the file, line and column (toml's own are several lines).
     let loc = Loc { path, text: &text };
-    let file: PolicyFile = toml::from_str(&text)
-        .map_err(|e| loc.err(e.span(), e.message().replace('\n', " ")))?;
+    let file: PolicyFile =
+        toml::from_str(&text).map_err(|e| loc.err(e.span(), e.message().replace('\n', " ")))?;
     let digest = match (&file.document, &file.document_digest) {
         (Some(doc), None) => {
             let doc_path = path.parent().unwrap_or(Path::new(".")).join(doc);
@@ -301,10 +301,7 @@ fn scope_of(file: &ScopeFile, purposes: PurposeSet, loc: &Loc) -> anyhow::Result
     if file.zone.len() > MAX_ZONES {
         return Err(loc.err(
             file.zone.get(MAX_ZONES).map(|z| z.id.span()),
-            format!(
-                "{} zones; the limit is {MAX_ZONES}",
-                file.zone.len()
-            ),
+            format!("{} zones; the limit is {MAX_ZONES}", file.zone.len()),
         ));
     }
     let mut zones: Vec<Zone> = Vec::new();
@@ -382,7 +379,10 @@ fn scope_of(file: &ScopeFile, purposes: PurposeSet, loc: &Loc) -> anyhow::Result
             .iter()
             .map(|r| {
                 Cell::new(*r).ok_or_else(|| {
-                    loc.err(Some(span.clone()), format!("zone {id}: {r:x} is not an H3 cell"))
+                    loc.err(
+                        Some(span.clone()),
+                        format!("zone {id}: {r:x} is not an H3 cell"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -415,10 +415,7 @@ fn scope_of(file: &ScopeFile, purposes: PurposeSet, loc: &Loc) -> anyhow::Result
     if file.sensors.len() > MAX_SENSORS {
         return Err(loc.err(
             file.sensors.get(MAX_SENSORS).map(|s| s.id.span()),
-            format!(
-                "{} sensors; the limit is {MAX_SENSORS}",
-                file.sensors.len()
-            ),
+            format!("{} sensors; the limit is {MAX_SENSORS}", file.sensors.len()),
         ));
     }
     let mut sensors: Vec<Sensor> = Vec::new();
@@ -587,18 +584,23 @@ fn parse_offer(v: &toml::Value) -> Result<FormSpec, String> {
             _ => Err("interval is a duration like \"15m\" or \"1h\"".into()),
         })
         .transpose()?;
-    let integer = |key: &str, range: std::ops::RangeInclusive<u32>| -> Result<Option<u32>, String> {
-        get(key)
-            .map(|v| {
-                v.as_integer()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| {
-                        format!("{key} must be a whole number in {}..={}", range.start(), range.end())
-                    })
-            })
-            .transpose()
-    };
+    let integer =
+        |key: &str, range: std::ops::RangeInclusive<u32>| -> Result<Option<u32>, String> {
+            get(key)
+                .map(|v| {
+                    v.as_integer()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|n| range.contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "{key} must be a whole number in {}..={}",
+                                range.start(),
+                                range.end()
+                            )
+                        })
+                })
+                .transpose()
+        };
     let resolution = integer("resolution", 0..=15)?;
     let k = integer("k", MIN_GROUP..=MAX_GROUP)?;
     let example = match form {
@@ -700,9 +702,7 @@ pub fn parse_days(text: &str) -> Result<u8, String> {
 /// `HH:MM-HH:MM` as (start, end) minutes of the day. The end may be `24:00` (or `00:00`) for
 /// midnight; an end before the start (`22:00-06:00`) runs past midnight: see [`split_window`].
 pub fn parse_hours(text: &str) -> Result<(u16, u16), String> {
-    let bad = || {
-        format!("hours {text:?}: write HH:MM-HH:MM, e.g. 07:00-19:00 (24:00 is midnight)")
-    };
+    let bad = || format!("hours {text:?}: write HH:MM-HH:MM, e.g. 07:00-19:00 (24:00 is midnight)");
     let (from, to) = text.trim().split_once('-').ok_or_else(bad)?;
     let minute = |t: &str| -> Option<u16> {
         let (h, m) = t.trim().split_once(':')?;
@@ -790,9 +790,7 @@ fn check_interval(seconds: u32) -> Result<u32, String> {
 pub fn parse_utc_offset(text: &str) -> Result<i16, String> {
     let t = text.trim();
     let bad = || {
-        format!(
-            "utc offset {text:?}: write +HH:MM or -HH:MM (e.g. \"+01:00\" for CET), or \"UTC\""
-        )
+        format!("utc offset {text:?}: write +HH:MM or -HH:MM (e.g. \"+01:00\" for CET), or \"UTC\"")
     };
     if t.eq_ignore_ascii_case("utc") || t == "Z" {
         return Ok(0);
@@ -803,10 +801,7 @@ pub fn parse_utc_offset(text: &str) -> Result<i16, String> {
         _ => return Err(bad()),
     };
     let (h, m) = rest.split_once(':').ok_or_else(bad)?;
-    let (h, m): (i16, i16) = (
-        h.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-    );
+    let (h, m): (i16, i16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if !(0..60).contains(&m) || !(0..=14).contains(&h) {
         return Err(bad());
     }
@@ -898,7 +893,10 @@ pub fn cover_area(area: &[[f64; 2]], resolution: u8) -> Result<Vec<u64>, String>
         .map_err(|_| format!("resolution {resolution} is not 0..=15"))?;
     let lats = area.iter().map(|p| p[0]);
     let lngs = area.iter().map(|p| p[1]);
-    let (min_lat, max_lat) = (lats.clone().fold(90.0, f64::min), lats.fold(-90.0, f64::max));
+    let (min_lat, max_lat) = (
+        lats.clone().fold(90.0, f64::min),
+        lats.fold(-90.0, f64::max),
+    );
     let (min_lng, max_lng) = (
         lngs.clone().fold(180.0, f64::min),
         lngs.fold(-180.0, f64::max),
@@ -1034,12 +1032,19 @@ contact = "dpo@parking.example"
         let scope = p.scope.expect("a scope");
         assert_eq!(scope.utc_offset_minutes, 60);
         assert_eq!(
-            scope.zones.iter().map(|z| (z.id, z.resolution)).collect::<Vec<_>>(),
+            scope
+                .zones
+                .iter()
+                .map(|z| (z.id, z.resolution))
+                .collect::<Vec<_>>(),
             [(1, 12), (2, 11)]
         );
         for z in &scope.zones {
             assert!(!z.cells.is_empty() && z.cells.len() <= MAX_CELLS_PER_ZONE);
-            assert!(z.cells.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicate");
+            assert!(
+                z.cells.windows(2).all(|w| w[0] < w[1]),
+                "sorted, no duplicate"
+            );
             assert!(z.cells.iter().all(|c| c.resolution() == z.resolution));
         }
         assert_eq!(
@@ -1070,7 +1075,10 @@ contact = "dpo@parking.example"
                 .map(|f| f.offers.clone())
                 .unwrap_or_default()
         };
-        assert_eq!(offers(Purpose::Billing), [FormSpec::Raw, FormSpec::Pseudonymised]);
+        assert_eq!(
+            offers(Purpose::Billing),
+            [FormSpec::Raw, FormSpec::Pseudonymised]
+        );
         assert_eq!(
             offers(Purpose::UrbanPlanning),
             [
@@ -1102,9 +1110,8 @@ contact = "dpo@parking.example"
         ];
         let cells = cover_area(&area, 12).expect("covered");
         let res = h3o::Resolution::try_from(12u8).expect("res");
-        let cell = |lat: f64, lng: f64| {
-            u64::from(h3o::LatLng::new(lat, lng).expect("ll").to_cell(res))
-        };
+        let cell =
+            |lat: f64, lng: f64| u64::from(h3o::LatLng::new(lat, lng).expect("ll").to_cell(res));
         for [lat, lng] in area {
             assert!(cells.contains(&cell(lat, lng)), "corner {lat},{lng}");
         }
@@ -1145,24 +1152,33 @@ contact = "dpo@parking.example"
                 11,
             ),
             (("id = 1", "id = 0"), "zone ids start at 1", 13),
-            (("resolution = 11", "resolution = 12"), "the zone's is 12", 16),
             (
-                (cell.as_str(), "xyz"),
-                "is not an H3 cell index",
+                ("resolution = 11", "resolution = 12"),
+                "the zone's is 12",
                 16,
             ),
+            ((cell.as_str(), "xyz"), "is not an H3 cell index", 16),
             (
-                ("[scope]\n", "[scope]\nsensors = [ { id = 1, kind = \"telescope\" } ]\n"),
+                (
+                    "[scope]\n",
+                    "[scope]\nsensors = [ { id = 1, kind = \"telescope\" } ]\n",
+                ),
                 "\"telescope\"",
                 11,
             ),
             (
-                ("[scope]\n", "[scope]\nsensors = [ { id = 1, kind = \"camera\", zone = 9 } ]\n"),
+                (
+                    "[scope]\n",
+                    "[scope]\nsensors = [ { id = 1, kind = \"camera\", zone = 9 } ]\n",
+                ),
                 "zone 9 is not declared",
                 11,
             ),
             (
-                ("[scope]\n", "[scope]\nwindows = [ { days = \"mon-fry\" } ]\n"),
+                (
+                    "[scope]\n",
+                    "[scope]\nwindows = [ { days = \"mon-fry\" } ]\n",
+                ),
                 "unknown day",
                 11,
             ),
@@ -1172,7 +1188,10 @@ contact = "dpo@parking.example"
                 11,
             ),
             (
-                ("name = \"Street\"\n", "name = \"Street\"\narea = [[52.0, 5.0], [52.1, 5.1], [52.0, 5.1]]\n"),
+                (
+                    "name = \"Street\"\n",
+                    "name = \"Street\"\narea = [[52.0, 5.0], [52.1, 5.1], [52.0, 5.1]]\n",
+                ),
                 "exactly one of `area`",
                 13,
             ),
@@ -1182,12 +1201,18 @@ contact = "dpo@parking.example"
             let err = err.to_string();
             assert!(!err.contains('\n'), "{err}");
             assert!(err.contains(says), "{says}: {err}");
-            assert!(err.contains(&format!("policy.toml:{line}:")), "line {line}: {err}");
+            assert!(
+                err.contains(&format!("policy.toml:{line}:")),
+                "line {line}: {err}"
+            );
         }
         let forms = |offers: &str| format!("{ok}\n[scope.forms]\n{offers}\n");
         for (offers, says) in [
             ("billing = [\"raw\"]", "does not declare this purpose"),
-            ("urban-planning = [\"binned\"]", "binned needs exactly its parameters"),
+            (
+                "urban-planning = [\"binned\"]",
+                "binned needs exactly its parameters",
+            ),
             (
                 "urban-planning = [ { form = \"aggregated\", interval = \"7m\", resolution = 8, k = 5 } ]",
                 "divide a day",
@@ -1196,20 +1221,34 @@ contact = "dpo@parking.example"
                 "urban-planning = [ { form = \"aggregated\", interval = \"1h\", resolution = 8, k = 1 } ]",
                 "k must be a whole number in 2..=1000",
             ),
-            ("urban-planning = [\"raw\", \"raw\"]", "raw is offered twice"),
-            ("urban-planning = [ { form = \"raw\", k = 3 } ]", "takes no interval"),
+            (
+                "urban-planning = [\"raw\", \"raw\"]",
+                "raw is offered twice",
+            ),
+            (
+                "urban-planning = [ { form = \"raw\", k = 3 } ]",
+                "takes no interval",
+            ),
         ] {
             let text = forms(offers);
-            let err = load(&write(dir.path(), &text), 1).expect_err(says).to_string();
+            let err = load(&write(dir.path(), &text), 1)
+                .expect_err(says)
+                .to_string();
             assert!(!err.contains('\n'), "{err}");
             assert!(err.contains(says), "{says}: {err}");
             assert!(err.contains("policy.toml:"), "{err}");
         }
         let empty = format!("{base}\n[scope]\nutc_offset = \"+01:00\"\n");
-        let err = load(&write(dir.path(), &empty), 1).expect_err("empty").to_string();
+        let err = load(&write(dir.path(), &empty), 1)
+            .expect_err("empty")
+            .to_string();
         assert!(err.contains("declares nothing"), "{err}");
-        let no_offset = format!("{base}\n[scope]\nwindows = [ {{ days = \"all\", hours = \"07:00-19:00\" }} ]\n");
-        let err = load(&write(dir.path(), &no_offset), 1).expect_err("offset").to_string();
+        let no_offset = format!(
+            "{base}\n[scope]\nwindows = [ {{ days = \"all\", hours = \"07:00-19:00\" }} ]\n"
+        );
+        let err = load(&write(dir.path(), &no_offset), 1)
+            .expect_err("offset")
+            .to_string();
         assert!(err.contains("need `utc_offset`"), "{err}");
     }
 
@@ -1219,7 +1258,10 @@ contact = "dpo@parking.example"
         let dir = tempfile::tempdir().expect("dir");
         let res = h3o::Resolution::try_from(12u8).expect("res");
         let mut text = GOOD
-            .replace("name = \"Riverside Parking\"", &format!("name = \"{}\"", "n".repeat(120)))
+            .replace(
+                "name = \"Riverside Parking\"",
+                &format!("name = \"{}\"", "n".repeat(120)),
+            )
             .replace(
                 "https://parking.example/privacy/v1",
                 &format!("https://parking.example/{}", "p".repeat(480)),
@@ -1269,7 +1311,9 @@ contact = "dpo@parking.example"
                     .join(", ")
             );
         }
-        let err = load(&write(dir.path(), &text), 1).expect_err("too big").to_string();
+        let err = load(&write(dir.path(), &text), 1)
+            .expect_err("too big")
+            .to_string();
         assert!(err.contains("bytes, over the limit of 8192"), "{err}");
         assert!(err.contains("cells"), "{err}");
     }

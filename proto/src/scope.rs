@@ -261,7 +261,7 @@ impl FormSpec {
             .ok_or_else(|| format!("unknown or unspecified form {}", w.form))?;
         let interval = || {
             if (MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&w.interval_s)
-                && MAX_INTERVAL_S % w.interval_s == 0
+                && MAX_INTERVAL_S.is_multiple_of(w.interval_s)
             {
                 Ok(w.interval_s)
             } else {

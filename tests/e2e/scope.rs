@@ -78,8 +78,7 @@ async fn resident(
     category: DataCategory,
     scope: Option<GrantScope>,
 ) -> (consent_proto::entry::Author, Entry) {
-    let (mut author, inception) =
-        fixtures::author(consent_proto::vocab::Role::Citizen, label, T0);
+    let (mut author, inception) = fixtures::author(consent_proto::vocab::Role::Citizen, label, T0);
     let grant = fixtures::append(
         &mut author,
         T0 + DAY,
@@ -194,7 +193,10 @@ async fn scoped_checks_agree_with_the_reference() {
         }
     }
     // The draw reaches both answers and the scope reasons, not just one corner.
-    assert!(allowed >= 20 && allowed < 1_980, "{allowed} of 2,000 allowed");
+    assert!(
+        allowed >= 20 && allowed < 1_980,
+        "{allowed} of 2,000 allowed"
+    );
     for reason in [
         Reason::ContextMissingSensor,
         Reason::ContextMissingCell,
@@ -229,9 +231,9 @@ fn reference_grant(r: &Resident) -> reference::Grant {
         id: r.grant.id.0,
         seq: r.grant.seq,
         wire,
-        revoked: r.entries.iter().any(|e| {
-            matches!(&e.body, consent_proto::body::Body::Revoke(v) if v.grant == r.grant.id)
-        }),
+        revoked: r.entries.iter().any(
+            |e| matches!(&e.body, consent_proto::body::Body::Revoke(v) if v.grant == r.grant.id),
+        ),
     }
 }
 
@@ -289,26 +291,45 @@ async fn a_missing_context_is_a_deny_naming_what_is_missing() {
     // No context at all is as if every part were missing.
     expected.insert(0, (None, expected[0].1));
     for (ctx, reason) in expected {
-        let r = consent
-            .check(ask(ctx))
-            .await
-            .expect("check")
-            .into_inner();
-        assert_eq!((r.decision(), r.reason()), (Decision::Deny, reason), "{ctx:?}");
-        assert_eq!(r.grant.as_ref(), grant.id.0.as_slice(), "the grant is named");
+        let r = consent.check(ask(ctx)).await.expect("check").into_inner();
+        assert_eq!(
+            (r.decision(), r.reason()),
+            (Decision::Deny, reason),
+            "{ctx:?}"
+        );
+        assert_eq!(
+            r.grant.as_ref(),
+            grant.id.0.as_slice(),
+            "the grant is named"
+        );
     }
-    let r = consent.check(ask(Some(full))).await.expect("check").into_inner();
-    assert_eq!((r.decision(), r.reason()), (Decision::Allow, Reason::Granted));
+    let r = consent
+        .check(ask(Some(full)))
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (Decision::Allow, Reason::Granted)
+    );
     // No floor in the grant: the least protective form the policy offers.
     assert_eq!(r.required_form(), form_of(&s.scope.offers(purpose)[0]));
     // A cell far from every zone, a sensor the policy does not declare.
     let mut far = full;
     far.cell = FAR_CELL;
-    let r = consent.check(ask(Some(far))).await.expect("check").into_inner();
+    let r = consent
+        .check(ask(Some(far)))
+        .await
+        .expect("check")
+        .into_inner();
     assert_eq!(r.reason(), Reason::ZoneNotCovered);
     let mut unknown = full;
     unknown.sensor = 999;
-    let r = consent.check(ask(Some(unknown))).await.expect("check").into_inner();
+    let r = consent
+        .check(ask(Some(unknown)))
+        .await
+        .expect("check")
+        .into_inner();
     assert_eq!(r.reason(), Reason::SensorNotCovered);
 }
 
@@ -340,7 +361,11 @@ async fn a_form_below_the_floor_is_refused_with_the_form_required() {
     let mut ctx = full_context(&s.scope, purpose);
     ctx.form = least as i32;
     check.context = Some(ctx);
-    let r = consent.check(check.clone()).await.expect("check").into_inner();
+    let r = consent
+        .check(check.clone())
+        .await
+        .expect("check")
+        .into_inner();
     assert_eq!(
         (r.decision(), r.reason(), r.required_form()),
         (Decision::Deny, Reason::FormNotCovered, floor)
@@ -371,7 +396,10 @@ async fn an_unreadable_context_is_invalid_argument_naming_the_check() {
     if let Some(ctx) = bad_cell.context.as_mut() {
         ctx.cell = NOT_A_CELL;
     }
-    let err = consent.check(bad_cell.clone()).await.expect_err("not a cell");
+    let err = consent
+        .check(bad_cell.clone())
+        .await
+        .expect_err("not a cell");
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("context.cell"), "{}", err.message());
     let mut bad_form = good.clone();
@@ -400,7 +428,11 @@ async fn an_unreadable_context_is_invalid_argument_naming_the_check() {
         ctx.sensor = u32::MAX;
         ctx.observed_ms = u64::MAX;
     }
-    let r = consent.check(odd).await.expect("a deny, not an error").into_inner();
+    let r = consent
+        .check(odd)
+        .await
+        .expect("a deny, not an error")
+        .into_inner();
     assert_eq!(r.decision(), Decision::Deny);
 }
 
@@ -416,7 +448,11 @@ async fn a_receipt_signs_the_context_and_its_digest() {
     let mut check = check_request(citizen.feed(), s.scene.collector.feed(), purpose, category);
     check.context = Some(ctx);
     check.receipt = true;
-    let r = consent.check(check.clone()).await.expect("check").into_inner();
+    let r = consent
+        .check(check.clone())
+        .await
+        .expect("check")
+        .into_inner();
     assert_eq!(r.decision(), Decision::Allow);
     let receipt = r.receipt.expect("a receipt");
     let (_, said) = consent_proto::receipt::verify_decision(&receipt).expect("verifies");
@@ -428,7 +464,10 @@ async fn a_receipt_signs_the_context_and_its_digest() {
     assert_eq!(said.context_digest.len(), 32);
     assert_eq!(
         said.context_digest.as_ref(),
-        Context::from_wire(Some(&ctx)).expect("readable").digest().as_slice()
+        Context::from_wire(Some(&ctx))
+            .expect("readable")
+            .digest()
+            .as_slice()
     );
     assert_eq!(said.grant.as_ref(), grant.id.0.as_slice());
     // Without a context (a deny: the policy needs one), the digest is empty.
@@ -465,7 +504,11 @@ async fn revocation_still_wins_over_every_scope() {
         let mut check = check_request(citizen.feed(), s.scene.collector.feed(), purpose, category);
         check.context = ctx;
         let r = consent.check(check).await.expect("check").into_inner();
-        assert_eq!((r.decision(), r.reason()), (Decision::Deny, Reason::Revoked), "{ctx:?}");
+        assert_eq!(
+            (r.decision(), r.reason()),
+            (Decision::Deny, Reason::Revoked),
+            "{ctx:?}"
+        );
         assert_eq!(r.grant.as_ref(), grant.id.0.as_slice());
     }
 }

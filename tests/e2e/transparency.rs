@@ -644,7 +644,11 @@ async fn a_scoped_collector_shows_where_when_and_how_with_consents_per_zone_and_
     let policy = fixtures::street_scope();
     assert_eq!(scope["utc_offset"], "UTC+01:00");
     assert_eq!(scope["map"], format!("/collectors/{id}/map.svg"));
-    for (z, shown) in policy.zones.iter().zip(scope["zones"].as_array().expect("zones")) {
+    for (z, shown) in policy
+        .zones
+        .iter()
+        .zip(scope["zones"].as_array().expect("zones"))
+    {
         assert_eq!(shown["id"], z.id);
         assert_eq!(shown["name"], z.name.as_str());
         assert_eq!(shown["resolution"], z.resolution);
@@ -659,7 +663,10 @@ async fn a_scoped_collector_shows_where_when_and_how_with_consents_per_zone_and_
         .filter_map(|s| s["kind"].as_str())
         .collect();
     assert_eq!(shown, kinds);
-    assert_eq!(scope["windows"], serde_json::json!(["every day 06:00-24:00"]));
+    assert_eq!(
+        scope["windows"],
+        serde_json::json!(["every day 06:00-24:00"])
+    );
     let purposes: Vec<&str> = policy.forms.iter().map(|f| f.purpose.name()).collect();
     let shown: Vec<&str> = scope["forms"]
         .as_array()
@@ -669,7 +676,10 @@ async fn a_scoped_collector_shows_where_when_and_how_with_consents_per_zone_and_
         .collect();
     assert_eq!(shown, purposes);
     // Exact at k, "< k" below it.
-    assert_eq!((zone(&scope, 1), zone(&scope, 2)), (exactly(5), below_k.clone()));
+    assert_eq!(
+        (zone(&scope, 1), zone(&scope, 2)),
+        (exactly(5), below_k.clone())
+    );
     assert_eq!(
         (planning(&scope, "binned"), planning(&scope, "aggregated")),
         (exactly(5), below_k.clone())
@@ -702,7 +712,10 @@ async fn a_scoped_collector_shows_where_when_and_how_with_consents_per_zone_and_
         }
     })
     .await;
-    assert_eq!((zone(&scope, 1), zone(&scope, 2)), (below_k.clone(), exactly(5)));
+    assert_eq!(
+        (zone(&scope, 1), zone(&scope, 2)),
+        (below_k.clone(), exactly(5))
+    );
     assert_eq!(planning(&scope, "binned"), below_k.clone());
 
     // The page says it in plain words and shows the map; the map is one polygon per cell.
@@ -716,7 +729,10 @@ async fn a_scoped_collector_shows_where_when_and_how_with_consents_per_zone_and_
         &format!("src=\"/collectors/{id}/map.svg\""),
         "groups of at least 3",
     ] {
-        assert!(html.contains(expected), "the page should say {expected:?}:\n{html}");
+        assert!(
+            html.contains(expected),
+            "the page should say {expected:?}:\n{html}"
+        );
     }
     assert!(!html.contains("cit1"), "the page names a citizen");
     let (head, svg) = get(&site, &format!("/collectors/{id}/map.svg"));

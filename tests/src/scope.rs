@@ -64,7 +64,11 @@ impl Rng {
 
     /// Each of `items` with probability 1/2, in their order.
     pub fn subset<T: Copy>(&mut self, items: &[T]) -> Vec<T> {
-        items.iter().copied().filter(|_| self.chance(1, 2)).collect()
+        items
+            .iter()
+            .copied()
+            .filter(|_| self.chance(1, 2))
+            .collect()
     }
 }
 
@@ -172,9 +176,10 @@ pub fn full_context(scope: &PolicyScope, purpose: Purpose) -> pb::ObservationCon
         .first()
         .and_then(|z| z.cells.first())
         .map_or(0, |c| c.raw());
-    let observed = scope.windows.first().map_or(T0 + DAY, |w| {
-        time_in(w, scope.utc_offset_minutes, T0 + DAY)
-    });
+    let observed = scope
+        .windows
+        .first()
+        .map_or(T0 + DAY, |w| time_in(w, scope.utc_offset_minutes, T0 + DAY));
     let form = scope
         .offers(purpose)
         .first()

@@ -65,7 +65,10 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
          at least 10 people, per hour, cells of ~0.7 km²)",
         "for billing and payments: raw (as observed) or pseudonymised",
     ] {
-        assert!(human.contains(expected), "policy should say {expected:?}:\n{human}");
+        assert!(
+            human.contains(expected),
+            "policy should say {expected:?}:\n{human}"
+        );
     }
     let pj = env.json("none.json", &["policy", &collector]).await;
     let scope = &pj["scope"];
@@ -139,10 +142,7 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
             "mon-sat 06:00-08:00 is not within this policy's times, which are: mon-sat \
              07:00-19:00 (UTC+01:00",
         ),
-        (
-            &["--days", "sun"][..],
-            "is not within this policy's times",
-        ),
+        (&["--days", "sun"][..], "is not within this policy's times"),
         (
             &["--form", "urban-planning=raw"][..],
             "urban-planning is offered as binned, aggregated; raw is not",
@@ -158,8 +158,15 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
     ] {
         let out = grant(extra).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{extra:?} should fail: {stderr}");
-        assert!(stderr.contains(says), "{extra:?}: expected {says:?} in {stderr:?}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{extra:?} should fail: {stderr}"
+        );
+        assert!(
+            stderr.contains(says),
+            "{extra:?}: expected {says:?} in {stderr:?}"
+        );
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
     let listed = env.ok("alice.json", &["--json", "list"]).await;
@@ -202,7 +209,10 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
     assert_eq!(granted["scope"], signed);
     let listed = env.ok("alice.json", &["--json", "list"]).await;
     let line: Value = serde_json::from_str(listed.trim()).expect("one grant");
-    assert_eq!((s(&line, "grant"), &line["scope"]), (grant_id.clone(), &signed));
+    assert_eq!(
+        (s(&line, "grant"), &line["scope"]),
+        (grant_id.clone(), &signed)
+    );
     let history = env.ok("alice.json", &["history"]).await;
     assert!(
         history.contains("only in: zone 1") && history.contains("only at: mon-sat 08:00-12:00"),

@@ -155,7 +155,11 @@ pub async fn context_checks(
     lat.sort_unstable();
     let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
     let p50 = at(0.5);
-    let verdict = if p50 < TARGET_P50_NS { "met" } else { "NOT MET" };
+    let verdict = if p50 < TARGET_P50_NS {
+        "met"
+    } else {
+        "NOT MET"
+    };
     Ok((
         p50 as f64,
         format!(

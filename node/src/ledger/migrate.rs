@@ -298,7 +298,10 @@ pub(crate) fn grants_back_to_4(store: &dyn KvStore) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::GRANT]) {
         let (key, value) = pair?;
         let record: GrantRecord = tables::decode(&value, "grant")?;
-        assert!(record.scope.is_none(), "a layout-4 store holds no scoped grant");
+        assert!(
+            record.scope.is_none(),
+            "a layout-4 store holds no scoped grant"
+        );
         let old = GrantRecordV4 {
             id: record.id,
             purposes: record.purposes,
@@ -492,7 +495,11 @@ mod tests {
 
         // Layout 4: every row migrates to the same bytes.
         grants_back_to_4(&*store).expect("back to layout 4");
-        assert_ne!(grant_rows(&*store), current, "layout 4 encodes grants without a scope");
+        assert_ne!(
+            grant_rows(&*store),
+            current,
+            "layout 4 encodes grants without a scope"
+        );
         set_layout(&*store, 4);
         fsck::prepare(&*store, "test").expect("layout 4 migrates");
         assert_eq!(grant_rows(&*store), current);
@@ -504,7 +511,10 @@ mod tests {
         // before refuses it), the cursor names the last row done, and the next start finishes.
         grants_back_to_4(&*store).expect("back to layout 4");
         let half = &current[..3];
-        let mut writes: Vec<_> = half.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let mut writes: Vec<_> = half
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
         writes.push((CURSOR_V4.to_vec(), Some(half[2].0.clone())));
         store.apply(writes).expect("first half");
         set_layout(&*store, MIGRATING_4_TO_5);

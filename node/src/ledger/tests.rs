@@ -826,7 +826,10 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
     else {
         panic!("the street scene holds its policy");
     };
-    let scope = policy.scope.clone().expect("the street policy declares a scope");
+    let scope = policy
+        .scope
+        .clone()
+        .expect("the street policy declares a scope");
     let purpose = policy
         .purposes
         .iter()
@@ -851,14 +854,9 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
     };
     let collector = scene.collector.feed();
     let grant = |scope: Option<GrantScope>| {
-        let Body::Grant(mut g) = fixtures::grant(
-            collector,
-            scene.policy,
-            &[purpose],
-            &[category],
-            T0,
-            None,
-        ) else {
+        let Body::Grant(mut g) =
+            fixtures::grant(collector, scene.policy, &[purpose], &[category], T0, None)
+        else {
             panic!("a grant");
         };
         g.retention_days = g.retention_days.min(policy.retention_days);

@@ -191,7 +191,10 @@ mod tests {
             for p in pts.split(' ') {
                 let (x, y) = p.split_once(',').expect("x,y");
                 let (x, y): (f64, f64) = (x.parse().expect("x"), y.parse().expect("y"));
-                assert!((0.0..=WIDTH).contains(&x) && (0.0..=HEIGHT).contains(&y), "{p}");
+                assert!(
+                    (0.0..=WIDTH).contains(&x) && (0.0..=HEIGHT).contains(&y),
+                    "{p}"
+                );
             }
         }
     }

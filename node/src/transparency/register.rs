@@ -613,7 +613,10 @@ mod tests {
         for (label, body) in [
             ("ana", grant(Vec::new(), Vec::new())),
             ("ben", grant(vec![1], Vec::new())),
-            ("chloe", grant(Vec::new(), vec![(Purpose::UrbanPlanning, Form::Aggregated)])),
+            (
+                "chloe",
+                grant(Vec::new(), vec![(Purpose::UrbanPlanning, Form::Aggregated)]),
+            ),
         ] {
             let (mut citizen, inception) = fixtures::author(Role::Citizen, label, T0);
             let g = fixtures::append(&mut citizen, T0 + 1, body);

@@ -608,9 +608,15 @@ fn scope_changes(old: Option<&PolicyScope>, new: Option<&PolicyScope>, out: &mut
                     .join("; ")
             }
         };
-        out.push(format!("Sensors are now: {} (were: {}).", list(new), list(old)));
+        out.push(format!(
+            "Sensors are now: {} (were: {}).",
+            list(new),
+            list(old)
+        ));
     }
-    if old.windows != new.windows || (!new.windows.is_empty() && old.utc_offset_minutes != new.utc_offset_minutes) {
+    if old.windows != new.windows
+        || (!new.windows.is_empty() && old.utc_offset_minutes != new.utc_offset_minutes)
+    {
         let list = |s: &PolicyScope| {
             if s.windows.is_empty() {
                 "at any time".to_string()

@@ -72,7 +72,10 @@ pub fn cell_area_text(resolution: u8) -> String {
     } else {
         // Two significant digits.
         let magnitude = 10f64.powi((m2.max(1.0).log10().floor() as i32 - 1).max(0));
-        format!("~{} m²", thousands(((m2 / magnitude).round() * magnitude) as u64))
+        format!(
+            "~{} m²",
+            thousands(((m2 / magnitude).round() * magnitude) as u64)
+        )
     }
 }
 
@@ -213,14 +216,15 @@ pub fn scope_text(scope: &PolicyScope, purposes: PurposeSet) -> Vec<String> {
 
 fn window_json(w: &TimeWindow) -> Value {
     let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let days: Vec<&str> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (w.days >> *i) & 1 == 1)
+        .map(|(_, d)| *d)
+        .collect();
     json!({
         "text": w.to_string(),
-        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| (w.days >> *i) & 1 == 1)
-            .map(|(_, d)| *d)
-            .collect::<Vec<_>>(),
+        "days": days,
         "start": hhmm(w.start_minute),
         "end": hhmm(w.end_minute),
     })

@@ -169,9 +169,9 @@ pub fn grant_scope(
 
     let mut forms: Vec<(Purpose, Form)> = Vec::new();
     for given in &flags.forms {
-        let (p, f) = given
-            .split_once('=')
-            .ok_or_else(|| anyhow!("--form {given:?}: write PURPOSE=FORM, e.g. billing=pseudonymised"))?;
+        let (p, f) = given.split_once('=').ok_or_else(|| {
+            anyhow!("--form {given:?}: write PURPOSE=FORM, e.g. billing=pseudonymised")
+        })?;
         let (purpose, form) = (Purpose::from_name(p)?, Form::from_name(f)?);
         if !purposes.contains(purpose) {
             bail!(
@@ -253,14 +253,20 @@ mod tests {
     #[test]
     fn no_flag_narrows_nothing() {
         let p = street();
-        assert_eq!(grant_scope(&Flags::default(), all(&p), &p).expect("ok"), None);
+        assert_eq!(
+            grant_scope(&Flags::default(), all(&p), &p).expect("ok"),
+            None
+        );
     }
 
     #[test]
     fn each_flag_narrows_to_what_it_names() {
         let p = street();
         let flags = Flags {
-            zones: vec!["oudegracht wharf, stadhuisbrug to bakkerbrug".into(), "1".into()],
+            zones: vec![
+                "oudegracht wharf, stadhuisbrug to bakkerbrug".into(),
+                "1".into(),
+            ],
             sensors: vec![1],
             sensor_kinds: vec!["air-quality".into()],
             hours: vec!["08:00-12:00".into()],
@@ -293,7 +299,10 @@ mod tests {
         };
         // Saturday 00:00-24:00 is outside mon-sat 07:00-19:00.
         let err = grant_scope(&days, all(&p), &p).expect_err("whole days");
-        assert!(err.to_string().contains("not within this policy's times"), "{err}");
+        assert!(
+            err.to_string().contains("not within this policy's times"),
+            "{err}"
+        );
     }
 
     #[test]

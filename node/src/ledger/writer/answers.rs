@@ -187,10 +187,7 @@ pub(crate) fn migrate_from_3(store: &dyn KvStore) -> Result<(), StoreError> {
     for (key, value) in expected.fixes {
         writes.insert(key, Some(value));
     }
-    writes.insert(
-        meta::SCHEMA.to_vec(),
-        Some(4u32.to_be_bytes().to_vec()),
-    );
+    writes.insert(meta::SCHEMA.to_vec(), Some(4u32.to_be_bytes().to_vec()));
     let writes: Vec<Write> = writes.into_iter().collect();
     store.apply(writes)?;
     store.flush()

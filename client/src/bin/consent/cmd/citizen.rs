@@ -564,7 +564,9 @@ pub fn vocab(g: &Global) {
         }
     }
     if !g.json {
-        ctx::out("forms data is kept in, least to most protective (--form PURPOSE=FORM accepts that form and the more protective ones):");
+        ctx::out(
+            "forms data is kept in, least to most protective (--form PURPOSE=FORM accepts that form and the more protective ones):",
+        );
     }
     for form in Form::ALL {
         emit(
