@@ -776,7 +776,9 @@ pub fn parse_interval(text: &str) -> Result<u32, String> {
 }
 
 fn check_interval(seconds: u32) -> Result<u32, String> {
-    if !(MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&seconds) || MAX_INTERVAL_S % seconds != 0 {
+    if !(MIN_INTERVAL_S..=MAX_INTERVAL_S).contains(&seconds)
+        || !MAX_INTERVAL_S.is_multiple_of(seconds)
+    {
         return Err(format!(
             "interval of {seconds} s: it must be 1 minute to 1 day and divide a day (15m, 1h, \
              6h, 1d ...)"

@@ -108,7 +108,7 @@ impl fmt::Debug for PseudonymKey {
 /// Deterministic under one key (records of one person stay linkable for the collector), and
 /// unlinkable to the feed without the key.
 pub fn pseudonym(key: &PseudonymKey, subject: &FeedId) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new_keyed(&*key.0);
+    let mut hasher = blake3::Hasher::new_keyed(&key.0);
     hasher.update(PSEUDONYM_DOMAIN);
     hasher.update(&subject.0);
     *hasher.finalize().as_bytes()

@@ -1767,7 +1767,7 @@ fn context_input(c: &pb::ObservationContext) -> Vec<u8> {
 
 /// `context_digests`: the digest of a few contexts, with the bytes hashed.
 fn context_digests_json() -> Value {
-    let contexts = vec![
+    let contexts = [
         pb::ObservationContext::default(),
         pb::ObservationContext {
             sensor: 2,

@@ -279,7 +279,7 @@ fn cells(scope: &PolicyScope) -> (Vec<Cell>, Vec<Cell>, Vec<Cell>, Cell) {
         .filter_map(|c| c.parent(c.resolution().saturating_sub(1)))
         .collect();
     // Base cell 58 (a pentagon, in the Indian Ocean), resolution 10.
-    let far = Cell::new(0x8a75_4e64_992f_fff).expect("a cell");
+    let far = Cell::new(0x08a7_54e6_4992_ffff).expect("a cell");
     (inside, finer, coarser, far)
 }
 

@@ -118,9 +118,15 @@ fn time_bins_align_to_local_midnight_at_every_offset() {
 
 #[test]
 fn a_binned_cell_is_its_h3o_parent_and_never_finer() {
-    let c = CellIndex::try_from(0x8a75_4e64_992f_fffu64).expect("the spec's cell");
-    assert_eq!(bin_cell(c, 9).map(u64::from), Some(0x8975_4e64_993f_fffu64));
-    assert_eq!(bin_cell(c, 0).map(u64::from), Some(0x8075_ffff_ffff_fffu64));
+    let c = CellIndex::try_from(0x08a7_54e6_4992_ffff_u64).expect("the spec's cell");
+    assert_eq!(
+        bin_cell(c, 9).map(u64::from),
+        Some(0x0897_54e6_4993_ffff_u64)
+    );
+    assert_eq!(
+        bin_cell(c, 0).map(u64::from),
+        Some(0x0807_5fff_ffff_ffff_u64)
+    );
     assert_eq!(bin_cell(c, 10), Some(c));
     assert_eq!(bin_cell(c, 11), None, "finer than the cell");
     assert_eq!(bin_cell(c, 16), None, "not a resolution");

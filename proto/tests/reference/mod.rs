@@ -276,7 +276,7 @@ pub fn decide_grants(
 
     // Newest first: the first match in this order is the newest.
     let mut by_seq: Vec<&Grant> = grants.iter().collect();
-    by_seq.sort_by(|a, b| b.seq.cmp(&a.seq));
+    by_seq.sort_by_key(|g| std::cmp::Reverse(g.seq));
     for g in by_seq.iter().copied() {
         if covers_both(g) && failure(g).is_none() {
             return answer(pb::Decision::Allow, pb::Reason::Granted, g, form_of(g));
@@ -299,7 +299,7 @@ pub fn decide_grants(
         }
     }
     match by_seq.first() {
-        Some(g) => answer(pb::Decision::Deny, pb::Reason::PurposeNotCovered, *g, 0),
+        Some(g) => answer(pb::Decision::Deny, pb::Reason::PurposeNotCovered, g, 0),
         None => Answer {
             decision: pb::Decision::Deny,
             reason: pb::Reason::NoGrant,
