@@ -6,6 +6,9 @@ use super::*;
 use crate::fixtures::{
     IN_STREET, IN_WHARF, OUTSIDE_STREET, STREET_CELLS, WHARF_CELLS, street_scope,
 };
+use crate::pb::{self, Reason};
+use crate::validate::Rejection;
+use crate::vocab::PurposeSet;
 
 /// 2025-06-16T00:00:00Z, a Monday.
 const MONDAY: u64 = 1_750_032_000_000;
