@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use consent_proto::h3::Cell;
 use consent_proto::limits::{
-    MAX_CELLS_PER_POLICY, MAX_CELLS_PER_ZONE, MAX_FORM_OFFERS, MAX_GROUP, MAX_SENSORS,
-    MAX_WINDOWS, MAX_ZONE_NAME_BYTES, MAX_ZONES, MIN_GROUP,
+    MAX_CELLS_PER_POLICY, MAX_CELLS_PER_ZONE, MAX_FORM_OFFERS, MAX_GROUP, MAX_SENSORS, MAX_WINDOWS,
+    MAX_ZONE_NAME_BYTES, MAX_ZONES, MIN_GROUP,
 };
 use consent_proto::scope::{
     EVERY_DAY, FormSpec, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone,

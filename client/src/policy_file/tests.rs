@@ -140,8 +140,7 @@ fn an_area_is_covered_by_the_cells_of_its_corners_and_centre() {
     ];
     let cells = cover_area(&area, 12).expect("covered");
     let res = h3o::Resolution::try_from(12u8).expect("res");
-    let cell =
-        |lat: f64, lng: f64| u64::from(h3o::LatLng::new(lat, lng).expect("ll").to_cell(res));
+    let cell = |lat: f64, lng: f64| u64::from(h3o::LatLng::new(lat, lng).expect("ll").to_cell(res));
     for [lat, lng] in area {
         assert!(cells.contains(&cell(lat, lng)), "corner {lat},{lng}");
     }
@@ -273,9 +272,8 @@ fn each_bad_scope_item_names_its_line_and_column() {
         .expect_err("empty")
         .to_string();
     assert!(err.contains("declares nothing"), "{err}");
-    let no_offset = format!(
-        "{base}\n[scope]\nwindows = [ {{ days = \"all\", hours = \"07:00-19:00\" }} ]\n"
-    );
+    let no_offset =
+        format!("{base}\n[scope]\nwindows = [ {{ days = \"all\", hours = \"07:00-19:00\" }} ]\n");
     let err = load(&write(dir.path(), &no_offset), 1)
         .expect_err("offset")
         .to_string();
