@@ -233,7 +233,11 @@ pub fn random_narrowing(
     };
     let mut windows = Vec::new();
     for _ in 0..rng.below(3) {
-        windows.push(random_window(rng, policy.windows.as_slice()));
+        let w = random_window(rng, policy.windows.as_slice());
+        // Each window once (rule 5b).
+        if !windows.contains(&w) {
+            windows.push(w);
+        }
     }
     let mut forms = Vec::new();
     for purpose in purposes.iter() {

@@ -305,7 +305,10 @@ fn windows_are_bounded_and_never_wrap() {
         policy_refused(|w| w.windows = vec![window(1, 0, 60); 9]).0,
         f
     );
-    policy_accepted(|w| w.windows = vec![window(1, 0, 60); 8]);
+    policy_accepted(|w| w.windows = (0..8).map(|i| window(1, i * 60, i * 60 + 60)).collect());
+    let (field, why) = policy_refused(|w| w.windows = vec![window(1, 0, 60), window(1, 0, 60)]);
+    assert_eq!(field, f);
+    assert!(why.contains("the same window as [0]"), "{why}");
     for (days, start, end) in [
         (0, 0, 60),
         (128, 0, 60),
@@ -499,6 +502,10 @@ fn every_refused_grant_scope_names_its_field() {
         (
             "grant.scope.windows",
             grant_edit(|w| w.windows = vec![window(0, 0, 60)]),
+        ),
+        (
+            "grant.scope.windows",
+            grant_edit(|w| w.windows = vec![window(1, 0, 60), window(1, 0, 60)]),
         ),
         (
             "grant.scope.windows",

@@ -180,6 +180,20 @@ fn ascending_ids(field: &'static str, ids: &[u32]) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Rule 5b for windows: the author's order, each window once (a repeated window would give one
+/// statement two encodings).
+fn no_repeated_window(field: &'static str, windows: &[TimeWindow]) -> Result<(), Rejection> {
+    for (i, window) in windows.iter().enumerate() {
+        if let Some(j) = windows[..i].iter().position(|w| w == window) {
+            return Err(bad(
+                field,
+                format!("[{i}]: the same window as [{j}] ({window}): give each window once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn utc_offset(minutes: i32) -> Result<i16, Rejection> {
     let in_range = (MIN_UTC_OFFSET_MINUTES..=MAX_UTC_OFFSET_MINUTES).contains(&minutes)
         && minutes % UTC_OFFSET_STEP_MINUTES == 0;
@@ -318,6 +332,7 @@ impl PolicyScope {
             .enumerate()
             .map(|(i, x)| TimeWindow::from_wire("policy.scope.windows", i, x))
             .collect::<Result<Vec<_>, _>>()?;
+        no_repeated_window("policy.scope.windows", &windows)?;
 
         at_most("policy.scope.forms", w.forms.len(), MAX_FORM_PURPOSES)?;
         let mut seen = PurposeSet::EMPTY;
@@ -469,6 +484,7 @@ impl GrantScope {
             .enumerate()
             .map(|(i, x)| TimeWindow::from_wire("grant.scope.windows", i, x))
             .collect::<Result<Vec<_>, _>>()?;
+        no_repeated_window("grant.scope.windows", &windows)?;
         at_most("grant.scope.forms", w.forms.len(), MAX_FORM_PURPOSES)?;
         let mut seen = PurposeSet::EMPTY;
         let mut forms = Vec::with_capacity(w.forms.len());

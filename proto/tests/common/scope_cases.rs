@@ -191,7 +191,14 @@ pub fn policy_scope(rng: &mut Rng) -> Option<PolicyScope> {
             zone,
         });
     }
-    let windows = (0..rng.below(4)).map(|_| window(rng)).collect();
+    let mut windows: Vec<TimeWindow> = Vec::new();
+    for _ in 0..rng.below(4) {
+        let w = window(rng);
+        // Each window once (rule 5b).
+        if !windows.contains(&w) {
+            windows.push(w);
+        }
+    }
     let mut forms = Vec::new();
     for purpose in PURPOSES {
         if rng.chance(40) {
@@ -272,7 +279,9 @@ pub fn grant_scope(
                 let outer = rng.pick(&policy.windows);
                 window_within(rng, &outer)
             };
-            windows.push(w);
+            if !windows.contains(&w) {
+                windows.push(w);
+            }
         }
     }
     let mut forms = Vec::new();
