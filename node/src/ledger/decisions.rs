@@ -47,7 +47,7 @@ const SUBJECTS_PER_PARTITION: usize = 2_048;
 const GRANTS_PER_PARTITION: usize = 8_192;
 /// Collectors whose facts are cached at most (the cache is emptied when full).
 const COLLECTOR_CACHE_LIMIT: usize = 10_000;
-/// Policies whose scope is cached at most (the cache is emptied when full): a policy entry is at
+/// Policies whose scope is cached at most (the least used give way first): a policy entry is at
 /// most 8 KiB, so ~10 MiB at worst.
 const POLICY_CACHE_LIMIT: usize = 1_024;
 
@@ -149,8 +149,10 @@ pub(super) struct Caches {
     collectors: RwLock<HashMap<FeedId, (u64, Arc<CollectorFacts>)>>,
     subjects: Box<[RwLock<SubjectCache>]>,
     /// The scope of each policy a scoped grant names (`None`: it declares none). No generation:
-    /// a policy entry never changes.
-    policies: RwLock<HashMap<EntryId, Option<Arc<PolicyScope>>>>,
+    /// a policy entry never changes. At most [`POLICY_CACHE_LIMIT`] policies, the least used
+    /// giving way first (quick_cache's S3-FIFO): a collector naming many policy versions in its
+    /// grants evicts a few, never empties the cache for everyone.
+    policies: quick_cache::sync::Cache<EntryId, Option<Arc<PolicyScope>>>,
 }
 
 impl Caches {
@@ -168,7 +170,7 @@ impl Default for Caches {
         Self {
             collectors: RwLock::default(),
             subjects: (0..PARTITIONS).map(|_| RwLock::default()).collect(),
-            policies: RwLock::default(),
+            policies: quick_cache::sync::Cache::new(POLICY_CACHE_LIMIT),
         }
     }
 }
@@ -440,10 +442,8 @@ impl View<'_> {
     /// cache or its `E` row. A scoped grant's record names its policy, which validation required.
     fn policy_scope(&self, policy: &EntryId) -> Result<Option<Arc<PolicyScope>>, LedgerError> {
         let cache = &self.ledger.caches.policies;
-        if let Ok(cache) = cache.read()
-            && let Some(scope) = cache.get(policy)
-        {
-            return Ok(scope.clone());
+        if let Some(scope) = cache.get(policy) {
+            return Ok(scope);
         }
         let Some((_, entry)) = Staged::new(&*self.ledger.store).entry_with_index(policy)? else {
             return Err(StoreError::Corrupt(format!(
@@ -458,12 +458,7 @@ impl View<'_> {
             .into());
         };
         let scope = body.scope.map(Arc::new);
-        if let Ok(mut cache) = cache.write() {
-            if cache.len() >= POLICY_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(*policy, scope.clone());
-        }
+        cache.insert(*policy, scope.clone());
         Ok(scope)
     }
 }
