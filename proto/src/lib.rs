@@ -520,8 +520,10 @@
 //! **The required form** (`CheckResponse.required_form`, [`scope::required_form`]): for the grant
 //! the answer names, when it is scoped and covers the purpose, the grant's floor for the purpose
 //! if it sets one, else the least protective form its policy offers for the purpose; otherwise
-//! `UNSPECIFIED`. A collector denied `FORM_NOT_COVERED` transforms the observation to that form
-//! and checks again with it. Test vectors: `scope_decisions` (policy scopes, one grant each, a
+//! `UNSPECIFIED`. It is a lower bound, not a recommendation: every form the policy offers for the
+//! purpose at least as protective is allowed too. A collector denied `FORM_NOT_COVERED`
+//! transforms the observation to that form (or a more protective one offered) and checks again
+//! with it. Test vectors: `scope_decisions` (policy scopes, one grant each, a
 //! question with its context, and the expected decision, reason and required form).
 //!
 //! **The context digest** (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v1"
