@@ -436,7 +436,8 @@
 //!   60..=86,400 dividing 86,400 (bins align to local midnight) and `resolution` 0..=15, and
 //!   `min_group` 0; `AGGREGATED` the same with `min_group` (k) 2..=1,000.
 //!
-//! **A grant scope** (`GrantScope`, structural rules, each `bad-field`): `version` 1; narrows
+//! **A grant scope** (`GrantScope`, structural rules, each `bad-field` as above, paths under
+//! `grant.scope`): `version` 1; narrows
 //! something; `zones` at most 16 and `sensors` at most 64 ids ≥ 1, strictly ascending;
 //! `sensor_kinds` at most 16 known kinds, no duplicate; `windows` as above, at most 8; `forms` at
 //! most 16 floors, purposes distinct, each one of the grant's purposes, each a known form. Then,
