@@ -437,8 +437,8 @@
 //!   `min_group` 0; `AGGREGATED` the same with `min_group` (k) 2..=1,000.
 //!
 //! **A grant scope** (`GrantScope`, structural rules, each `bad-field` as above, paths under
-//! `grant.scope`): `version` 1; narrows
-//! something; `zones` at most 16 and `sensors` at most 64 ids ≥ 1, strictly ascending;
+//! `grant.scope`): `version` 1; narrows something; `zones` at most 16 and `sensors` at most 64
+//! ids ≥ 1, strictly ascending;
 //! `sensor_kinds` at most 16 known kinds, no duplicate; `windows` as above, at most 8; `forms` at
 //! most 16 floors, purposes distinct, each one of the grant's purposes, each a known form. Then,
 //! **against the policy** (validation, after `retention-exceeds-policy`; the first offending item
