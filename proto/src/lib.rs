@@ -13,7 +13,6 @@
 //! - [`decide`]: the decision rule for consent checks (pure).
 //! - [`scope`]: zones, sensors, time windows and forms of policies and grants, the context of a
 //!   check, and the rule that judges it; [`h3`]: H3 cell indexes by integer rules alone.
-//! - [`receipt`]: node-signed receipts.
 //! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
 //! - [`envelope`]: the unsigned `SignedEntry` envelope, checked as bytes (no unknown fields).
 //! - [`receipt`]: node-signed receipts; [`evidence`]: receipts checked with their log evidence.
@@ -92,7 +91,10 @@
 //!      (`GrantScope.zones`, `sensors`, `sensor_kinds`) is one packed record of varints, a
 //!      `repeated fixed64` (`Zone.cells`) one packed record of 8-byte little-endian values,
 //!      a repeated message one record per message, in order; a `sint32`
-//!      (`PolicyScope.utc_offset_minutes`) is zig-zag encoded (`+60` is `78`, `−60` is `77`);
+//!      (`PolicyScope.utc_offset_minutes`) is zig-zag encoded (`+60` is `78`, `−60` is `77`).
+//!      Written as a plain `int32` it is another statement, not a refused one: `10 3c` is
+//!      canonical and means +30 (accepted: a multiple of 15); a negative value written so takes
+//!      10 bytes and is `non-canonical`;
 //!    - 5b. id and cell lists (`Zone.cells`, `PolicyScope.zones` and `sensors` by their `id`,
 //!      `GrantScope.zones` and `sensors`) are strictly ascending; other lists keep the author's
 //!      order with no duplicate. A violation is `bad-field`, not `non-canonical`: the encoding is
@@ -200,6 +202,12 @@
 //! signature; the payload canonically encoded; exactly one body; body fields well formed (see
 //! `entry.proto`); the seq/feed/prev form (an `Inception` at seq 0 with an empty `feed` and a `prev` of 32 zero
 //! bytes; any other body at a seq above 0, with a 32-byte `feed` and `prev`).
+//!
+//! **Text fields** (`Policy.name`, `recipients`, `jurisdiction`, `document_url`, `contact`,
+//! `Zone.name`, `Suspension.reason`, a refusing `Ack.reason`): 1..=N bytes of UTF-8 (N per field,
+//! in `entry.proto` and [`limits`]), no character of Unicode general category Cc, and neither the
+//! first nor the last character has the Unicode `White_Space` property (Rust's `char::is_control`
+//! and `str::trim`); otherwise `bad-field`.
 //!
 //! **A new entry** (`seq = head + 1`, or the inception of a feed the node does not know) must
 //! also have: `prev = head id`; `time_ms` not before the previous entry's, not before
@@ -366,6 +374,11 @@
 //!   is a *past* or *future* question ([`decide::question_time`]), marked so in the answer and
 //!   its receipt.
 //!
+//! **Opting out of sale and sharing** (the one place it is stated): a `Request` of kind
+//! `REQUEST_KIND_OPT_OUT_SALE` in the subject's feed, naming the collector, denies `sell-data`
+//! and `third-party-sharing` (`OPTED_OUT`) under every grant to that collector at a lower seq of
+//! that feed. A grant signed after it is not affected, and nothing undoes it (an ack does not).
+//!
 //! ## Scope and form
 //! A collector's policy may declare **where** (zones: sets of H3 cells), **with which sensors**,
 //! **when** (weekly windows of a fixed local time) and **in which forms** it collects
@@ -375,8 +388,10 @@
 //! without one encodes exactly as before scopes existed, so its id and signature are unchanged.
 //! The **effective scope** of a grant is its policy's declaration intersected with its own
 //! narrowing: a dimension the policy declares constrains every grant to it, even one that narrows
-//! nothing ("the whole policy"). A grant whose policy has no scope and which narrows nothing is
-//! *unscoped*: no context is needed and the rule is exactly the one without scopes. In Rust:
+//! nothing ("the whole policy"). Its policy is the `Policy` entry `grant.policy` names, not the
+//! collector's latest version: zone and sensor ids are read in that version's numbering. A grant
+//! whose policy has no scope and which narrows nothing is *unscoped*: no context is needed and the
+//! rule is exactly the one without scopes. In Rust:
 //! [`scope`] ([`scope::ScopeFacts::resolve`], [`scope::evaluate`], [`scope::required_form`]),
 //! [`h3`].
 //!
@@ -397,35 +412,40 @@
 //! stored data, and the collector is accountable for applying it (consent-client
 //! `transforms`).
 //!
-//! **A policy scope** (`PolicyScope`, each violation `bad-field` naming the field; the message
-//! starts with the offending item's index, as `[2][0]: …`):
+//! **A policy scope** (`PolicyScope`; each violation is `bad-field`, with the message `field
+//! <path>: <problem>`, `<path>` the dotted field such as `policy.scope.zones.cells`, and a problem
+//! about one item starting with its index, `[i]`, or `[i][j]` for a zone's cell or a purpose's
+//! offer; messages are for people, only the reason is normative):
 //! - `version` 1; declares at least one zone, sensor, window or purpose's forms;
 //! - `utc_offset_minutes` in −720..=840, a multiple of 15; fixed all year (no daylight saving
 //!   time: a policy for CET states +60, and its 07:00–19:00 window is 08:00–20:00 CEST in summer);
 //! - `zones`: at most 16 ([`limits::MAX_ZONES`]), ids ≥ 1 strictly ascending; each a name of
-//!   1..=64 bytes (the text rules of `Policy.name`), a `resolution` 0..=15, and 1..=256
-//!   ([`limits::MAX_CELLS_PER_ZONE`]) cells strictly ascending, each an H3 cell (below) of exactly
-//!   that resolution; at most 512 cells in all zones ([`limits::MAX_CELLS_PER_POLICY`]);
+//!   1..=64 bytes (a text field, *Acceptance*; names need not be distinct and may be digits), a
+//!   `resolution` 0..=15, and 1..=256 ([`limits::MAX_CELLS_PER_ZONE`]) cells strictly ascending,
+//!   each an H3 cell (below) of exactly that resolution; at most 512 cells in all zones
+//!   ([`limits::MAX_CELLS_PER_POLICY`]);
 //! - `sensors`: at most 64 ([`limits::MAX_SENSORS`]), ids ≥ 1 strictly ascending; `kind` a known
 //!   `SensorKind`; `zone` 0 (not tied to a zone) or a declared zone id (informational: where an
 //!   observation was made is judged by its cell alone);
 //! - `windows`: at most 8 ([`limits::MAX_WINDOWS`]); `days` 1..=127 (bit 0 Monday … bit 6
 //!   Sunday), `start_minute < end_minute ≤ 1440` (a window never wraps past midnight: 22:00–06:00
-//!   is two windows);
+//!   is two windows); no window twice (rule 5b; checked after each window alone);
 //! - `forms`: at most 16, purposes distinct and each one of the policy's purposes; per purpose
 //!   1..=4 ([`limits::MAX_FORM_OFFERS`]) offers, one per form, strictly ascending by rank; a
 //!   `FormSpec` of `RAW` or `PSEUDONYMISED` has every parameter 0; `BINNED` has `interval_s`
 //!   60..=86,400 dividing 86,400 (bins align to local midnight) and `resolution` 0..=15, and
 //!   `min_group` 0; `AGGREGATED` the same with `min_group` (k) 2..=1,000.
 //!
-//! **A grant scope** (`GrantScope`, structural rules, each `bad-field`): `version` 1; narrows
-//! something; `zones` at most 16 and `sensors` at most 64 ids ≥ 1, strictly ascending;
+//! **A grant scope** (`GrantScope`, structural rules, each `bad-field` as above, paths under
+//! `grant.scope`): `version` 1; narrows something; `zones` at most 16 and `sensors` at most 64
+//! ids ≥ 1, strictly ascending;
 //! `sensor_kinds` at most 16 known kinds, no duplicate; `windows` as above, at most 8; `forms` at
 //! most 16 floors, purposes distinct, each one of the grant's purposes, each a known form. Then,
 //! **against the policy** (validation, after `retention-exceeds-policy`; the first offending item
-//! in list order; a policy without scope counts as an empty one): a zone id the policy does not
-//! declare is `zone-not-in-policy`; a sensor id it does not declare, then a kind no declared
-//! sensor has, `sensor-not-in-policy`; when the policy declares windows, a grant window within
+//! in list order, except kinds; a policy without scope counts as an empty one): a zone id the
+//! policy does not declare is `zone-not-in-policy`; a sensor id it does not declare, then a kind no
+//! declared sensor has (of several, the lowest wire number, whatever the list's order),
+//! `sensor-not-in-policy`; when the policy declares windows, a grant window within
 //! none of them (its days a subset, `start ≥`, `end ≤`) `window-not-in-policy`; a floor the policy
 //! does not offer for that purpose `form-not-offered`. A grant may narrow windows under a policy
 //! without scope; they are then in UTC.
@@ -440,10 +460,12 @@
 //! digits of 3 bits, digit `i` (1..=15) at bits `3·(15−i) .. 3·(15−i)+2`. An index is a cell when
 //! its top byte is `0x08`, its base cell is below 122, digits 1..=r are 0..=6, digits r+1..=15
 //! are 7, and, in the 12 pentagon base cells (4, 14, 24, 38, 49, 58, 63, 72, 83, 97, 107, 117), the
-//! first non-zero digit is not 1 (the deleted subsequence). This is H3's `isValidCell`. The parent
-//! at resolution `p ≤ r` (`cellToParent`) sets the resolution field to `p` and digits p+1..=15 to 7:
-//! `parent(0x8a754e64992ffff, 9) = 0x89754e64993ffff`, `parent(…, 0) = 0x8075fffffffffff`. The text
-//! form is lower-case hex without `0x` (15 digits). Test vectors: `h3`.
+//! first non-zero digit is not 1 (the deleted subsequence; a pentagon cell with digits 1..=r all
+//! 0, its centre child, is valid: vector `pentagon 4, digits 0 0`). This is H3's `isValidCell`.
+//! The parent at resolution `p ≤ r` (`cellToParent`) sets the resolution field to `p` and digits
+//! p+1..=15 to 7: `parent(0x8a754e64992ffff, 9) = 0x89754e64993ffff`, `parent(…, 0) =
+//! 0x8075fffffffffff`. The text form is lower-case hex without `0x` (15 digits). Test vectors:
+//! `h3`.
 //!
 //! **Local time** (integers only). `local = observed_ms + 60,000 · utc_offset_minutes` (a
 //! mathematical integer), `day = ⌊local / 86,400,000⌋`, `minute = ⌊(local − day · 86,400,000) /
@@ -454,7 +476,8 @@
 //! **The rule** ([`scope::evaluate`]): step 6 of [`decide`], judged for a grant only after it
 //! passed revoked, opted out, not yet valid and expired (so those still win), in this order:
 //! 1. when the check gives `observed_ms`, it lies in the grant's validity, `valid_from ≤
-//!    observed_ms < valid_until` (for every grant, scoped or not), else `TIME_NOT_COVERED`;
+//!    observed_ms < valid_until` (`valid_until` 0: until revoked, no upper bound), for every
+//!    grant, scoped or not, else `TIME_NOT_COVERED`;
 //! 2. for a scoped grant, with `P` its policy's scope (empty if none), `G` its own (may be
 //!    absent), `c` the context and `p` the purpose:
 //!
@@ -489,23 +512,32 @@
 //! context field is absent when 0 (`UNSPECIFIED` for the form); a non-zero `cell` that is not an
 //! H3 cell, or a `form` number this release does not know, is INVALID_ARGUMENT (in a batch, naming
 //! the item): `context.cell <hex> is not an H3 cell index`, `context.form: unknown form <n>`.
+//! These are checked after the session, the 32-byte ids, the purpose and the category, and before
+//! the check's collector is compared with the session's; in a `CheckBatch` the first bad check
+//! (from 0) refuses the whole batch, its message starting `check <i>: `.
 //! Which grant an answer names is unchanged (an allowing grant if any, the newest; else the newest
 //! covering purpose and category, with its first failure).
 //!
 //! **The required form** (`CheckResponse.required_form`, [`scope::required_form`]): for the grant
 //! the answer names, when it is scoped and covers the purpose, the grant's floor for the purpose
 //! if it sets one, else the least protective form its policy offers for the purpose; otherwise
-//! `UNSPECIFIED`. A collector denied `FORM_NOT_COVERED` transforms the observation to that form
-//! and checks again with it. Test vectors: `scope_decisions` (policy scopes, one grant each, a
+//! `UNSPECIFIED`. It is a lower bound, not a recommendation: every form the policy offers for the
+//! purpose at least as protective is allowed too. A collector denied `FORM_NOT_COVERED`
+//! transforms the observation to that form (or a more protective one offered) and checks again
+//! with it. Test vectors: `scope_decisions` (policy scopes, one grant each, a
 //! question with its context, and the expected decision, reason and required form).
 //!
 //! **The context digest** (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v1"
 //! || sensor (4 bytes, big-endian) || cell (8 bytes, big-endian) || observed_ms (8 bytes,
 //! big-endian) || form (1 byte: its wire number))` over the question's context, 0 for what is not
-//! given; empty exactly when the question has no context. The signature already covers the
-//! context (in `question`); the digest is the fixed-size handle a collector stores beside each
-//! record to tie it to its receipt. A verifier refuses a receipt whose digest is present without
-//! a context, absent with one, or wrong ([`receipt::verify_decision`]). Test vectors:
+//! given. It is present exactly when `CheckRequest.context` is present **on the wire**, even with
+//! every field 0 (its digest is then `bf69a9a0…9ca513`, the first `context_digests` item), and
+//! empty when the field is absent; the rule reads a context with every field 0 as no context.
+//! The signature already covers the context (in `question`); the digest is a fixed-size handle of
+//! the *context alone*: the same observation checked for two subjects, purposes or answers has
+//! the same digest, so it ties a record to a receipt only together with that receipt's question.
+//! A verifier refuses a receipt whose digest is present without a context, absent with one, or
+//! wrong ([`receipt::verify_decision`]). Test vectors:
 //! `context_digests`, and the third `decision_receipts` item.
 //!
 //! ## Receipts
@@ -540,13 +572,16 @@
 //!   `REVOKED` receipts carry one; see [`evidence::verify_decision`] to use it).
 //!
 //! A verifier ([`evidence::verify_decision`]) checks: the signature under a node key it trusts;
-//! `question` present; if either `at_ms` or `when` is non-zero, both equal the values computed
-//! from `question.at_ms` and `time_ms` as above (receipts signed before these fields existed
-//! leave both zero: compute them with [`receipt::decided_about`]); the checkpoint signed by the
-//! same node and cosigned by enough of the witnesses it trusts; and each proof as above. Then it
-//! reads the decision *about `at_ms`*: an allow with `when = PAST` says a grant was in force at
-//! that time, as the node knew at `time_ms`, and is no consent to process data at `time_ms`; with
-//! `when = FUTURE`, a revocation or suspension before `at_ms` can change the answer.
+//! `question` present; `context_digest` empty exactly when `question.context` is absent, and
+//! otherwise the context digest of `question.context` (*Scope and form*); a `revocation` only
+//! with `REVOKED`, and then 32 bytes; if either `at_ms` or `when` is non-zero, both equal the
+//! values computed from `question.at_ms` and `time_ms` as above (receipts signed before these
+//! fields existed leave both zero: compute them with [`receipt::decided_about`]); the checkpoint
+//! signed by the same node and cosigned by enough of the witnesses it trusts; and each proof as
+//! above. Then it reads the decision *about `at_ms`*: an allow with `when = PAST` says a grant
+//! was in force at that time, as the node knew at `time_ms`, and is no consent to process data at
+//! `time_ms`; with `when = FUTURE`, a revocation or suspension before `at_ms` can change the
+//! answer.
 //! `subject_head_seq` and `log_size` say how fresh the node's state was.
 //!
 //! A `CheckResponse` carries `at_ms` and `when` too, computed the same way; a node always sets
@@ -618,9 +653,15 @@
 //! (identify `3.0.0`); four rejection reasons were added (version 2); the store's layout became
 //! 5 (grants keep their scope). The gRPC changes are additive (`CheckRequest.context`,
 //! `CheckResponse.required_form`, `DecisionPayload.context_digest`, reasons 14 to 21): a client
-//! that sends no context gets the answers it got before for grants without scope, and a deny
-//! naming the missing context for scoped ones; the entry signature domain stays
-//! `consent-ledger/entry/v1`, and `scope.version` (1) versions the scopes themselves.
+//! that sends no context gets the answers it got before for unscoped grants (every grant of an
+//! earlier release is unscoped), and, for a scoped grant whose effective scope needs a sensor,
+//! cell, time or form for the purpose asked, a deny naming the first missing one; the entry
+//! signature domain stays `consent-ledger/entry/v1`, and `scope.version` (1) versions the scopes
+//! themselves. A node of an earlier release ignores `CheckRequest.context` (an unknown field): it
+//! judges no observation time or scope, names no `required_form`, and its receipt's question
+//! carries no context and no digest. A collector that relies on the context checks
+//! `Node.Status.rejection_reasons_version` ≥ 2, or that the receipt's question carries the
+//! context it sent.
 //! - **The store on disk**: a layout version (`store_layout_version`; consent-node
 //!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
 //!   the older layouts it names (and says so in its log), and refuses any other with a message
@@ -833,10 +874,15 @@
 //! - `scopes`: after `entries`, the collector's second policy, declaring a scope, and two grants
 //!   under it (one narrowing it in every dimension, one narrowing zone 1 only: the worked bytes
 //!   of *Scope and form*), as in `entries`; each scope's JSON also carries its `encoding`.
-//! - `scope_decisions`: policy scopes (the scoped policy's first, `null` for a policy without
-//!   scope) over `purposes` and `categories`, and cases: a policy, one grant (seq 1, its
-//!   validity, whether revoked, its scope), an opt-out's seq (or null), a question with its
-//!   context, and the expected `decision`, `reason` and `required_form`. Hand-picked edges first
+//! - `scope_decisions`: the rule alone (steps 5 and 6 of [`decide`] for one subject with one
+//!   grant; steps 1–4 passed). `policies`: policy scopes, each with its `encoding`, `null` for a
+//!   policy without one (the `scopes` policy's first); every policy is taken to declare all of
+//!   `purposes` and `categories`. Each case: `policy`, an index into `policies` or `null` (no
+//!   scope); `grant`: seq 1, `valid_from`, `valid_until` (0: until revoked), `revoked`, `scope`
+//!   (`null`: it narrows nothing; else with its `encoding`), each within its policy scope;
+//!   `opt_out_seq` (the seq of an opt-out of sale and sharing, or `null`); `question`:
+//!   `purpose`, `category`, `at_ms` (never 0) and `context` (`null`: absent; a `cell` of `null`
+//!   is 0); and the expected `decision`, `reason` and `required_form`. Hand-picked edges first
 //!   (each with `about`), then 2,000 seeded cases.
 //! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
 //!
@@ -848,8 +894,9 @@
 //! See [`limits`]; the same numbers are stated in the `.proto` comments. Of scopes: a policy
 //! declares at most 16 zones ([`limits::MAX_ZONES`]) of at most 256 cells each
 //! ([`limits::MAX_CELLS_PER_ZONE`]) and 512 in all ([`limits::MAX_CELLS_PER_POLICY`]; the whole
-//! entry must stay within 8 KiB, [`limits::MAX_ENTRY_BYTES`], so a policy near these limits with
-//! many recipients is `too-large`), zone names of at most 64 bytes, at most 64 sensors, 8 time
+//! entry must stay within 8 KiB, [`limits::MAX_ENTRY_BYTES`]: a policy at every scope limit with
+//! short texts is about 6,700 bytes, and with its text fields at their limits too about 9,500,
+//! refused `too-large`), zone names of at most 64 bytes, at most 64 sensors, 8 time
 //! windows and 16 purposes with forms of at most 4 offers each; a grant names at most 16 zones,
 //! 64 sensors, 16 sensor kinds, 8 windows and 16 floors. UTC offsets are −720..=840 minutes in
 //! steps of 15; bins 60..=86,400 s dividing 86,400; k 2..=1,000.

@@ -51,9 +51,10 @@ pub const QUESTION_TIME_TOLERANCE_MS: u64 = MAX_CLOCK_SKEW_MS;
 pub const MAX_ZONES: usize = 16;
 /// H3 cells of one zone (a 500 m street at resolution 11 is about 40 cells, a park at 10 about 50).
 pub const MAX_CELLS_PER_ZONE: usize = 256;
-/// H3 cells of one policy, all zones together: 4,096 bytes of cells, so that the whole entry stays
-/// within [`MAX_ENTRY_BYTES`] (512 cells of resolution 11 cover about 1.1 km², of resolution 9
-/// about 54 km²).
+/// H3 cells of one policy, all zones together: 4,096 bytes of cells. A policy at every scope limit
+/// with short texts is about 6,700 bytes, within [`MAX_ENTRY_BYTES`]; with its text fields at
+/// their limits too it is about 9,500 bytes and refused `too-large` (512 cells of resolution 11
+/// cover about 1.1 km², of resolution 9 about 54 km²).
 pub const MAX_CELLS_PER_POLICY: usize = 512;
 /// Longest zone name, bytes of UTF-8.
 pub const MAX_ZONE_NAME_BYTES: usize = 64;

@@ -49,7 +49,8 @@
 //!      then `purpose-not-in-policy`, `category-not-in-policy`, `retention-exceeds-policy`;
 //!      then, for a grant with a scope, [`crate::scope::GrantScope::within`] the policy's scope
 //!      (an empty one for a policy without): `zone-not-in-policy`, `sensor-not-in-policy`,
-//!      `window-not-in-policy`, `form-not-offered`, the first offending item in list order;
+//!      `window-not-in-policy`, `form-not-offered`, the first offending item in list order (of
+//!      sensor kinds, the lowest wire number);
 //!    - `Revoke`: the grant held, a `Grant` of the same feed (`unknown-grant`: never pending, the
 //!      grant comes earlier in the feed), not revoked yet (`already-revoked`);
 //!    - `Ack`: the request or revocation held (else pending), a `Request` naming this collector

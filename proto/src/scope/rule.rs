@@ -13,11 +13,11 @@ use crate::vocab::{Form, Purpose};
 
 impl GrantScope {
     /// Whether it lies within `policy`'s scope (an empty [`PolicyScope`] for a policy without
-    /// one), checked in this order, the first offending item in list order named:
-    /// `zone-not-in-policy` (a zone id the policy does not declare), `sensor-not-in-policy` (a
-    /// sensor id it does not declare, then a kind none of its sensors has),
-    /// `window-not-in-policy` (when the policy declares windows, a window within none of them),
-    /// `form-not-offered` (a floor the policy does not offer for that purpose).
+    /// one), checked in this order, the first offending item in list order named (of kinds, the
+    /// lowest wire number): `zone-not-in-policy` (a zone id the policy does not declare),
+    /// `sensor-not-in-policy` (a sensor id it does not declare, then a kind none of its sensors
+    /// has), `window-not-in-policy` (when the policy declares windows, a window within none of
+    /// them), `form-not-offered` (a floor the policy does not offer for that purpose).
     pub fn within(&self, policy: &PolicyScope) -> Result<(), Rejection> {
         if let Some(z) = self.zones.iter().find(|z| policy.zone(**z).is_none()) {
             return Err(Rejection::ZoneNotInPolicy(*z));
