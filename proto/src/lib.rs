@@ -384,12 +384,16 @@
 //! **when** (weekly windows of a fixed local time) and **in which forms** it collects
 //! (`Policy.scope`, a `PolicyScope`); a citizen's grant may **narrow** that (`Grant.scope`, a
 //! `GrantScope`); a check says what the observation is (`CheckRequest.context`, an
-//! `ObservationContext`: sensor, cell, time, form). Both scopes are optional fields: an entry
+//! `ObservationContext`: sensor and its kind, cell, time, form). Both scopes are optional fields: an entry
 //! without one encodes exactly as before scopes existed, so its id and signature are unchanged.
 //! The **effective scope** of a grant is its policy's declaration intersected with its own
 //! narrowing: a dimension the policy declares constrains every grant to it, even one that narrows
 //! nothing ("the whole policy"). Its policy is the `Policy` entry `grant.policy` names, not the
-//! collector's latest version: zone and sensor ids are read in that version's numbering. A grant
+//! collector's latest version: zone and sensor ids are read in that version's numbering. A later
+//! version may give a sensor id to a sensor of another kind (nothing forbids it), so a context
+//! names the sensor's kind beside its id, and the rule allows only when the grant's version
+//! declares that id with that kind: a gateway that uses its current numbering can never pass a
+//! camera under a grant whose version gave the id to an air-quality sensor. A grant
 //! whose policy has no scope and which narrows nothing is *unscoped*: no context is needed and the
 //! rule is exactly the one without scopes. In Rust:
 //! [`scope`] ([`scope::ScopeFacts::resolve`], [`scope::evaluate`], [`scope::required_form`]),
@@ -487,12 +491,14 @@
 //! needs_time   = P.windows ≠ ∅ or (G and G.windows ≠ ∅)
 //! needs_form   = P.offers(p) ≠ ∅
 //! -- missing context first, in this order
-//! if needs_sensor and c.sensor absent   → CONTEXT_MISSING_SENSOR
+//! if needs_sensor and (c.sensor absent or c.sensor_kind absent)
+//!                                       → CONTEXT_MISSING_SENSOR
 //! if needs_cell   and c.cell absent     → CONTEXT_MISSING_CELL
 //! if needs_time   and c.observed absent → CONTEXT_MISSING_TIME
 //! if needs_form   and c.form absent     → CONTEXT_MISSING_FORM
 //! -- then coverage, in this order; each step only if its needs_* holds
 //! sensor: s = the sensor of P with id c.sensor                     else SENSOR_NOT_COVERED
+//!         require s.kind = c.sensor_kind                           else SENSOR_NOT_COVERED
 //!         if G and (G.sensors ≠ ∅ or G.sensor_kinds ≠ ∅):
 //!             require c.sensor ∈ G.sensors or s.kind ∈ G.sensor_kinds else SENSOR_NOT_COVERED
 //! cell:   Z = the zones of P named in G.zones if G and G.zones ≠ ∅, else all zones of P
@@ -508,11 +514,16 @@
 //! allow
 //! ```
 //!
-//! Context a dimension does not need is ignored (a cell sent for a policy without zones). A
-//! context field is absent when 0 (`UNSPECIFIED` for the form); a non-zero `cell` that is not an
-//! H3 cell, or a `form` number this release does not know, is INVALID_ARGUMENT (in a batch, naming
-//! the item): `context.cell <hex> is not an H3 cell index`, `context.form: unknown form <n>`.
-//! These are checked after the session, the 32-byte ids, the purpose and the category, and before
+//! The sensor is its id **and** its kind: the kind is what makes an id unambiguous across the
+//! collector's policy versions (*Scope and form* above), so a context that gives one without the
+//! other gives no sensor. Context a dimension does not need is ignored (a cell sent for a policy
+//! without zones, a sensor and kind for a policy without sensors). A context field is absent when
+//! 0 (`UNSPECIFIED` for the form and the sensor kind); INVALID_ARGUMENT (in a batch, naming the
+//! item), checked in this order: a non-zero `cell` that is not an H3 cell (`context.cell <hex> is
+//! not an H3 cell index`), a `form` number this release does not know (`context.form: unknown
+//! form <n>`), a `sensor_kind` number this release does not know (`context.sensor_kind: unknown
+//! sensor kind <n>`), a `sensor_kind` with `sensor` 0 (`context.sensor_kind <kind> is given
+//! without context.sensor`, the kind by its text name). These are checked after the session, the 32-byte ids, the purpose and the category, and before
 //! the check's collector is compared with the session's; in a `CheckBatch` the first bad check
 //! (from 0) refuses the whole batch, its message starting `check <i>: `.
 //! Which grant an answer names is unchanged (an allowing grant if any, the newest; else the newest
@@ -527,12 +538,14 @@
 //! with it. Test vectors: `scope_decisions` (policy scopes, one grant each, a
 //! question with its context, and the expected decision, reason and required form).
 //!
-//! **The context digest** (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v1"
-//! || sensor (4 bytes, big-endian) || cell (8 bytes, big-endian) || observed_ms (8 bytes,
-//! big-endian) || form (1 byte: its wire number))` over the question's context, 0 for what is not
-//! given. It is present exactly when `CheckRequest.context` is present **on the wire**, even with
-//! every field 0 (its digest is then `bf69a9a0…9ca513`, the first `context_digests` item), and
-//! empty when the field is absent; the rule reads a context with every field 0 as no context.
+//! **The context digest** (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v2"
+//! || sensor (4 bytes, big-endian) || sensor_kind (1 byte: its wire number) || cell (8 bytes,
+//! big-endian) || observed_ms (8 bytes, big-endian) || form (1 byte: its wire number))` over the
+//! question's context, 0 for what is not given: 22 bytes after the domain. (The `…/v1` digest of
+//! the first scoped release hashed no kind; a receipt carrying one does not verify now, and no
+//! v1 digest can equal a v2 one.) It is present exactly when `CheckRequest.context` is present
+//! **on the wire**, even with every field 0 (its digest is then `df086cb9…1a7825`, the first
+//! `context_digests` item), and empty when the field is absent; the rule reads a context with every field 0 as no context.
 //! The signature already covers the context (in `question`); the digest is a fixed-size handle of
 //! the *context alone*: the same observation checked for two subjects, purposes or answers has
 //! the same digest, so it ties a record to a receipt only together with that receipt's question.
@@ -661,14 +674,19 @@
 //! judges no observation time or scope, names no `required_form`, and its receipt's question
 //! carries no context and no digest. A collector that relies on the context checks
 //! `Node.Status.rejection_reasons_version` ≥ 2, or that the receipt's question carries the
-//! context it sent.
+//! context it sent. `ObservationContext.sensor_kind` came after the first scoped release, also
+//! additive: a node from before it ignores the kind (judging a sensor by its id alone, and
+//! signing a `…/v1` context digest of a question without the kind, which a newer verifier
+//! refuses); a client from before it, sending a sensor without its kind, is denied
+//! `CONTEXT_MISSING_SENSOR` under a grant whose policy declares sensors (fail closed).
 //! - **The store on disk**: a layout version (`store_layout_version`; consent-node
 //!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
 //!   the older layouts it names (and says so in its log), and refuses any other with a message
 //!   saying what to do (run the release that wrote it, or move the data directory aside and
 //!   sync anew from peers). A release that changes the layout raises it.
-//! - The domain-separation prefixes ([`domain`], `…/v1`) change only with the meaning of what
-//!   they sign or hash; a new prefix is a new protocol.
+//! - The domain-separation prefixes ([`domain`], `…/v1`; the context digest's `…/v2`, since it
+//!   binds the sensor's kind) change only with the meaning of what they sign or hash; a new
+//!   prefix is a new protocol.
 //!
 //! ## The verifiable log
 //! Every node numbers the entries it accepts in arrival order, its own (its **arrival log**: index
@@ -985,6 +1003,7 @@ pub mod domain {
     pub const DECISION_SIGNATURE: &[u8] = b"consent-ledger/decision/v1";
     /// Prefix of a collector's authentication statement.
     pub const AUTH: &[u8] = b"consent-ledger/auth/v1";
-    /// Prefix of the context digest of a decision receipt ([`crate::scope::context_digest`]).
-    pub const CONTEXT: &[u8] = b"consent-ledger/context/v1";
+    /// Prefix of the context digest of a decision receipt ([`crate::scope::context_digest`]);
+    /// v2 since the digest binds the sensor's kind.
+    pub const CONTEXT: &[u8] = b"consent-ledger/context/v2";
 }

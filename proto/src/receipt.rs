@@ -92,12 +92,13 @@ pub fn signed_question(asked: &pb::CheckRequest, decided_ms: u64) -> pb::CheckRe
 }
 
 /// The digest of a check's observation context that a decision receipt carries
-/// (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v1" || sensor (u32 BE) ||
-/// cell (u64 BE) || observed_ms (u64 BE) || form (1 byte))` over its wire fields, 0 where not
-/// given. The node sets it when the question has a context, and only then.
+/// (`DecisionPayload.context_digest`): `BLAKE3("consent-ledger/context/v2" || sensor (u32 BE) ||
+/// sensor_kind (1 byte) || cell (u64 BE) || observed_ms (u64 BE) || form (1 byte))` over its wire
+/// fields, 0 where not given. The node sets it when the question has a context, and only then.
 pub fn context_digest(context: &pb::ObservationContext) -> [u8; 32] {
     crate::scope::context_digest(
         context.sensor,
+        context.sensor_kind,
         context.cell,
         context.observed_ms,
         context.form,
@@ -299,6 +300,7 @@ mod tests {
         // A function, not a value: the message may or may not be `Copy`.
         let context = || pb::ObservationContext {
             sensor: 3,
+            sensor_kind: pb::SensorKind::AirQuality as i32,
             cell: 0x8b1969a8c58cfff,
             observed_ms: 1_750_000_000_000,
             form: pb::Form::Binned as i32,
@@ -329,6 +331,15 @@ mod tests {
         assert!(verified(payload(Some(context()), wrong)).is_err());
         assert!(verified(payload(None, digest)).is_err());
         assert!(verified(payload(Some(context()), Vec::new())).is_err());
+        // The digest binds the sensor's kind: the same context naming another kind has another
+        // digest, and a receipt pairing the two does not verify.
+        let camera = || pb::ObservationContext {
+            sensor_kind: pb::SensorKind::Camera as i32,
+            ..context()
+        };
+        let air = context_digest(&context()).to_vec();
+        assert_ne!(context_digest(&camera()).to_vec(), air);
+        assert!(verified(payload(Some(camera()), air)).is_err());
     }
 
     #[test]

@@ -182,10 +182,19 @@ pub struct ScopeFacts {
 
 /// The observation a check is about. All `None` ([`Context::NONE`]): no context, as every check
 /// was before scopes existed.
+///
+/// The sensor is named by its id *and* its kind: an id is read in the numbering of the policy
+/// version a grant names, and a later version may give the same id to a sensor of another kind.
+/// The rule reads the sensor as given only when both are ([`evaluate`]); a kind without an id is
+/// refused on the wire ([`ContextError::SensorKindWithoutSensor`]) and, built in Rust, is read as
+/// no sensor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Context {
     /// A sensor id of the policy.
     pub sensor: Option<u32>,
+    /// The kind of that sensor, as the collector knows it: the rule requires it to be the kind
+    /// the grant's policy version declares for `sensor`.
+    pub sensor_kind: Option<SensorKind>,
     /// Where the observation was made (any resolution).
     pub cell: Option<Cell>,
     /// When, Unix ms.
@@ -203,6 +212,12 @@ pub enum ContextError {
     /// `form` is a number this release does not know.
     #[error("context.form: unknown form {0}")]
     UnknownForm(i32),
+    /// `sensor_kind` is a number this release does not know.
+    #[error("context.sensor_kind: unknown sensor kind {0}")]
+    UnknownSensorKind(i32),
+    /// `sensor_kind` is given and `sensor` is not (a kind names no sensor by itself).
+    #[error("context.sensor_kind {0} is given without context.sensor")]
+    SensorKindWithoutSensor(SensorKind),
 }
 
 impl PolicyScope {
@@ -287,6 +302,7 @@ impl Context {
     /// No context.
     pub const NONE: Context = Context {
         sensor: None,
+        sensor_kind: None,
         cell: None,
         observed_ms: None,
         form: None,

@@ -65,6 +65,7 @@ impl Context {
     pub fn digest(&self) -> [u8; 32] {
         context_digest(
             self.sensor.unwrap_or(0),
+            self.sensor_kind.map_or(0, |k| k as i32),
             self.cell.map_or(0, Cell::raw),
             self.observed_ms.unwrap_or(0),
             self.form.map_or(0, |f| f as i32),
@@ -72,12 +73,21 @@ impl Context {
     }
 }
 
-/// `BLAKE3("consent-ledger/context/v1" || sensor (u32 BE) || cell (u64 BE) || observed_ms (u64
-/// BE) || form (1 byte: the low byte of its wire number))`.
-pub fn context_digest(sensor: u32, cell: u64, observed_ms: u64, form: i32) -> [u8; 32] {
+/// `BLAKE3("consent-ledger/context/v2" || sensor (u32 BE) || sensor_kind (1 byte: the low byte
+/// of its wire number) || cell (u64 BE) || observed_ms (u64 BE) || form (1 byte: the low byte of
+/// its wire number))`. (v1, before contexts named the sensor's kind, hashed the same without the
+/// kind's byte; the new domain keeps the two apart.)
+pub fn context_digest(
+    sensor: u32,
+    sensor_kind: i32,
+    cell: u64,
+    observed_ms: u64,
+    form: i32,
+) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(domain::CONTEXT);
     h.update(&sensor.to_be_bytes());
+    h.update(&[(sensor_kind & 0xff) as u8]);
     h.update(&cell.to_be_bytes());
     h.update(&observed_ms.to_be_bytes());
     h.update(&[(form & 0xff) as u8]);
@@ -86,7 +96,9 @@ pub fn context_digest(sensor: u32, cell: u64, observed_ms: u64, form: i32) -> [u
 
 /// Step 6 of the decision rule: whether the observation `ctx` for `purpose` lies in the grant's
 /// effective scope. Missing context first (sensor, cell, time, form, each only if a dimension
-/// needs it), then coverage in the same order; the first failure is the reason.
+/// needs it; the sensor is given only with its id and its kind), then coverage in the same order
+/// (a sensor must be declared by the grant's policy version with the kind the context states);
+/// the first failure is the reason.
 pub fn evaluate(scope: &ScopeFacts, purpose: Purpose, ctx: &Context) -> Result<(), Reason> {
     let p = &*scope.policy;
     let g = scope.grant.as_ref();
@@ -96,9 +108,11 @@ pub fn evaluate(scope: &ScopeFacts, purpose: Purpose, ctx: &Context) -> Result<(
     let needs_time = !p.windows.is_empty() || g.is_some_and(|g| !g.windows.is_empty());
     let needs_form = !offers.is_empty();
 
-    let sensor = match (needs_sensor, ctx.sensor) {
-        (true, None) => return Err(Reason::ContextMissingSensor),
-        (_, s) => s,
+    // The sensor is its id and its kind: either one missing is the sensor missing.
+    let sensor = match (needs_sensor, ctx.sensor, ctx.sensor_kind) {
+        (false, _, _) => None,
+        (true, Some(id), Some(kind)) => Some((id, kind)),
+        (true, _, _) => return Err(Reason::ContextMissingSensor),
     };
     let cell = match (needs_cell, ctx.cell) {
         (true, None) => return Err(Reason::ContextMissingCell),
@@ -113,8 +127,13 @@ pub fn evaluate(scope: &ScopeFacts, purpose: Purpose, ctx: &Context) -> Result<(
         (_, f) => f,
     };
 
-    if let (true, Some(id)) = (needs_sensor, sensor) {
-        let s = p.sensor(id).ok_or(Reason::SensorNotCovered)?;
+    if let Some((id, kind)) = sensor {
+        // The id as the grant's policy version declares it, and of the kind the collector says:
+        // a later version may have given the id to a sensor of another kind.
+        let s = p
+            .sensor(id)
+            .filter(|s| s.kind == kind)
+            .ok_or(Reason::SensorNotCovered)?;
         if let Some(g) = g
             && !(g.sensors.is_empty() && g.sensor_kinds.is_empty())
             && g.sensors.binary_search(&id).is_err()

@@ -659,9 +659,18 @@ fn street(grant: Option<GrantScope>) -> ScopeFacts {
     }
 }
 
+/// The kind the street policy gives `sensor` (a camera for an id it does not declare).
+fn kind_of(sensor: u32) -> SensorKind {
+    street_scope()
+        .sensor(sensor)
+        .map_or(SensorKind::Camera, |s| s.kind)
+}
+
+/// An observation by the street's `sensor`, named with the kind the street policy gives it.
 fn full(sensor: u32, at: u64, raw_cell: u64, form: Form) -> Context {
     Context {
         sensor: Some(sensor),
+        sensor_kind: Some(kind_of(sensor)),
         cell: Some(cell(raw_cell)),
         observed_ms: Some(at),
         form: Some(form),
@@ -684,6 +693,12 @@ fn missing_context_is_named_sensor_then_cell_then_time_then_form() {
     let p = Purpose::Billing;
     let mut c = Context::NONE;
     assert_eq!(evaluate(&s, p, &c), Err(Reason::ContextMissingSensor));
+    // The sensor is its id and its kind: either alone is no sensor.
+    c.sensor = Some(1);
+    assert_eq!(evaluate(&s, p, &c), Err(Reason::ContextMissingSensor));
+    c.sensor = None;
+    c.sensor_kind = Some(SensorKind::NumberPlateReader);
+    assert_eq!(evaluate(&s, p, &c), Err(Reason::ContextMissingSensor));
     c.sensor = Some(1);
     assert_eq!(evaluate(&s, p, &c), Err(Reason::ContextMissingCell));
     c.cell = Some(cell(IN_WHARF));
@@ -695,6 +710,7 @@ fn missing_context_is_named_sensor_then_cell_then_time_then_form() {
     // Missing beats not covered: an unknown sensor without a cell is a missing cell.
     let c = Context {
         sensor: Some(99),
+        sensor_kind: Some(SensorKind::Camera),
         ..Context::NONE
     };
     assert_eq!(evaluate(&s, p, &c), Err(Reason::ContextMissingCell));
@@ -715,6 +731,19 @@ fn missing_context_is_named_sensor_then_cell_then_time_then_form() {
         evaluate(&only_forms, p, &full(99, 1, OUTSIDE_STREET, Form::Raw)),
         Ok(())
     );
+    // A policy without sensors ignores a sensor given without its kind, or a kind alone.
+    for c in [
+        Context {
+            sensor_kind: None,
+            ..full(99, 1, OUTSIDE_STREET, Form::Raw)
+        },
+        Context {
+            sensor: None,
+            ..full(99, 1, OUTSIDE_STREET, Form::Raw)
+        },
+    ] {
+        assert_eq!(evaluate(&only_forms, p, &c), Ok(()), "{c:?}");
+    }
     assert_eq!(
         evaluate(&only_forms, p, &Context::NONE),
         Err(Reason::ContextMissingForm)
@@ -755,6 +784,117 @@ fn sensors_are_covered_by_the_policy_then_by_the_grants_ids_or_kinds() {
     assert_eq!(evaluate(&both, p, &at(3)), Ok(()));
     assert_eq!(evaluate(&both, p, &at(4)), Err(Reason::SensorNotCovered));
     assert_eq!(evaluate(&both, p, &at(9)), Err(Reason::SensorNotCovered));
+}
+
+#[test]
+fn a_sensor_is_covered_only_with_the_kind_its_policy_declares() {
+    let p = Purpose::Billing;
+    let seen = |sensor, kind| Context {
+        sensor_kind: kind,
+        ..full(sensor, AT, IN_STREET, Form::Raw)
+    };
+    for grant in [
+        None,
+        Some(GrantScope {
+            sensors: vec![3],
+            ..GrantScope::default()
+        }),
+        Some(GrantScope {
+            sensor_kinds: [SensorKind::AirQuality].into_iter().collect(),
+            ..GrantScope::default()
+        }),
+    ] {
+        let s = street(grant.clone());
+        // Sensor 3 is the street's air-quality sensor: right kind, wrong kind, no kind.
+        assert_eq!(
+            evaluate(&s, p, &seen(3, Some(SensorKind::AirQuality))),
+            Ok(()),
+            "{grant:?}"
+        );
+        for wrong in [SensorKind::Camera, SensorKind::WifiCounter, SensorKind::Noise] {
+            assert_eq!(
+                evaluate(&s, p, &seen(3, Some(wrong))),
+                Err(Reason::SensorNotCovered),
+                "{grant:?} {wrong}"
+            );
+        }
+        assert_eq!(
+            evaluate(&s, p, &seen(3, None)),
+            Err(Reason::ContextMissingSensor),
+            "{grant:?}"
+        );
+    }
+    // A kind missing is missing context, before a missing cell; a wrong kind is judged with the
+    // other coverage, after every missing part.
+    let no_cell = Context {
+        cell: None,
+        ..seen(3, Some(SensorKind::Camera))
+    };
+    assert_eq!(
+        evaluate(&street(None), p, &no_cell),
+        Err(Reason::ContextMissingCell)
+    );
+    let neither = Context {
+        sensor_kind: None,
+        ..no_cell
+    };
+    assert_eq!(
+        evaluate(&street(None), p, &neither),
+        Err(Reason::ContextMissingSensor)
+    );
+}
+
+/// Attacker review M1: a later policy version gives sensor id 3, an air-quality sensor in the
+/// version a grant names, to a camera. A gateway that checks a camera observation in its current
+/// numbering names sensor 3 with the kind camera, and every grant under the old version denies
+/// it: one allowing air-quality sensors by kind, one allowing sensor 3 by id, and one covering
+/// the whole old policy. Under the new version the same context is judged by the new numbering.
+#[test]
+fn a_sensor_id_redefined_by_a_later_policy_version_is_denied_under_a_grant_of_the_old() {
+    let v1 = street_scope();
+    assert_eq!(v1.sensor(3).map(|s| s.kind), Some(SensorKind::AirQuality));
+    let mut v2 = street_scope();
+    v2.sensors[2].kind = SensorKind::Camera;
+    assert_eq!(v2.sensor(3).map(|s| s.kind), Some(SensorKind::Camera));
+    let under = |policy: &PolicyScope, grant: Option<GrantScope>| ScopeFacts {
+        policy: Arc::new(policy.clone()),
+        grant,
+    };
+    let p = Purpose::Billing;
+    let camera = Context {
+        sensor_kind: Some(SensorKind::Camera),
+        ..full(3, AT, IN_STREET, Form::Raw)
+    };
+    let air = Context {
+        sensor_kind: Some(SensorKind::AirQuality),
+        ..camera
+    };
+    let air_only = GrantScope {
+        sensor_kinds: [SensorKind::AirQuality].into_iter().collect(),
+        ..GrantScope::default()
+    };
+    let sensor_3 = GrantScope {
+        sensors: vec![3],
+        ..GrantScope::default()
+    };
+    for grant in [Some(air_only.clone()), Some(sensor_3.clone()), None] {
+        let old = under(&v1, grant.clone());
+        assert_eq!(
+            evaluate(&old, p, &camera),
+            Err(Reason::SensorNotCovered),
+            "{grant:?}"
+        );
+        assert_eq!(evaluate(&old, p, &air), Ok(()), "{grant:?}");
+    }
+    // Under the new version, sensor 3 is the camera: a grant of it by id allows the camera and
+    // no longer an air-quality sensor of that id.
+    let new = under(&v2, Some(sensor_3));
+    assert_eq!(evaluate(&new, p, &camera), Ok(()));
+    assert_eq!(evaluate(&new, p, &air), Err(Reason::SensorNotCovered));
+    assert_eq!(
+        evaluate(&under(&v2, Some(air_only)), p, &camera),
+        Err(Reason::SensorNotCovered)
+    );
 }
 
 #[test]
@@ -1073,7 +1213,7 @@ fn the_required_form_is_the_floor_else_the_least_protective_offer() {
 }
 
 #[test]
-fn contexts_convert_from_the_wire_and_refuse_bad_cells_and_forms() {
+fn contexts_convert_from_the_wire_and_refuse_bad_cells_forms_and_kinds() {
     assert_eq!(Context::from_wire(None), Ok(Context::NONE));
     assert_eq!(
         Context::from_wire(Some(&pb::ObservationContext::default())),
@@ -1082,6 +1222,7 @@ fn contexts_convert_from_the_wire_and_refuse_bad_cells_and_forms() {
     // A function, not a value: the message may or may not be `Copy`.
     let w = || pb::ObservationContext {
         sensor: 2,
+        sensor_kind: SensorKind::Camera as i32,
         cell: IN_STREET,
         observed_ms: AT,
         form: Form::Binned as i32,
@@ -1103,9 +1244,71 @@ fn contexts_convert_from_the_wire_and_refuse_bad_cells_and_forms() {
     let bad_form = pb::ObservationContext { form: 9, ..w() };
     let err = Context::from_wire(Some(&bad_form)).expect_err("no such form");
     assert_eq!(err.to_string(), "context.form: unknown form 9");
-    // The digest covers every field, absent ones as zeros.
+    let bad_kind = pb::ObservationContext {
+        sensor_kind: 99,
+        ..w()
+    };
+    let err = Context::from_wire(Some(&bad_kind)).expect_err("no such kind");
+    assert_eq!(err, ContextError::UnknownSensorKind(99));
+    assert_eq!(
+        err.to_string(),
+        "context.sensor_kind: unknown sensor kind 99"
+    );
+    // A kind names no sensor by itself; a sensor without its kind is read (a deny when needed).
+    let kind_alone = pb::ObservationContext { sensor: 0, ..w() };
+    let err = Context::from_wire(Some(&kind_alone)).expect_err("a kind alone");
+    assert_eq!(err, ContextError::SensorKindWithoutSensor(SensorKind::Camera));
+    assert_eq!(
+        err.to_string(),
+        "context.sensor_kind camera is given without context.sensor"
+    );
+    let id_alone = pb::ObservationContext {
+        sensor_kind: 0,
+        ..w()
+    };
+    let c2 = Context::from_wire(Some(&id_alone)).expect("valid");
+    assert_eq!((c2.sensor, c2.sensor_kind), (Some(2), None));
+    assert_eq!(c2.to_wire(), Some(id_alone));
+    // In order: the cell, the form, the kind, a kind without a sensor.
+    let all_bad = pb::ObservationContext {
+        sensor: 0,
+        sensor_kind: 99,
+        form: 9,
+        ..bad_cell
+    };
+    assert!(matches!(
+        Context::from_wire(Some(&all_bad)),
+        Err(ContextError::NotACell(_))
+    ));
+    let all_bad = pb::ObservationContext {
+        cell: IN_STREET,
+        ..all_bad
+    };
+    assert_eq!(
+        Context::from_wire(Some(&all_bad)),
+        Err(ContextError::UnknownForm(9))
+    );
+    let all_bad = pb::ObservationContext { form: 0, ..all_bad };
+    assert_eq!(
+        Context::from_wire(Some(&all_bad)),
+        Err(ContextError::UnknownSensorKind(99))
+    );
+    // The digest covers every field, absent ones as zeros; the kind too.
     assert_ne!(c.digest(), Context { sensor: None, ..c }.digest());
-    assert_eq!(Context::NONE.digest(), context_digest(0, 0, 0, 0));
+    assert_ne!(
+        c.digest(),
+        Context {
+            sensor_kind: Some(SensorKind::AirQuality),
+            ..c
+        }
+        .digest()
+    );
+    assert_ne!(c.digest(), Context { sensor_kind: None, ..c }.digest());
+    assert_eq!(Context::NONE.digest(), context_digest(0, 0, 0, 0, 0));
+    assert_eq!(
+        c.digest(),
+        context_digest(2, SensorKind::Camera as i32, IN_STREET, AT, Form::Binned as i32)
+    );
 }
 
 #[test]

@@ -545,9 +545,10 @@ impl GrantScope {
 }
 
 impl Context {
-    /// The context of a check (absent: [`Context::NONE`]). Zero values are "not given"; a
-    /// non-zero cell that is not an H3 cell and an unknown form number are refused. Sensor ids and
-    /// times are never refused (an unknown sensor is a deny, not an error).
+    /// The context of a check (absent: [`Context::NONE`]). Zero values are "not given"; refused,
+    /// in this order: a non-zero cell that is not an H3 cell, an unknown form number, an unknown
+    /// sensor kind number, a sensor kind without a sensor id. Sensor ids and times are never
+    /// refused (an unknown sensor, or one of another kind, is a deny, not an error).
     pub fn from_wire(w: Option<&pb::ObservationContext>) -> Result<Context, ContextError> {
         let Some(w) = w else {
             return Ok(Context::NONE);
@@ -560,8 +561,16 @@ impl Context {
             0 => None,
             f => Some(Form::from_wire(f).ok_or(ContextError::UnknownForm(f))?),
         };
+        let sensor_kind = match w.sensor_kind {
+            0 => None,
+            k => Some(SensorKind::from_wire(k).ok_or(ContextError::UnknownSensorKind(k))?),
+        };
+        if let (0, Some(kind)) = (w.sensor, sensor_kind) {
+            return Err(ContextError::SensorKindWithoutSensor(kind));
+        }
         Ok(Context {
             sensor: (w.sensor != 0).then_some(w.sensor),
+            sensor_kind,
             cell,
             observed_ms: (w.observed_ms != 0).then_some(w.observed_ms),
             form,
@@ -572,6 +581,7 @@ impl Context {
     pub fn to_wire(&self) -> Option<pb::ObservationContext> {
         (*self != Context::NONE).then(|| pb::ObservationContext {
             sensor: self.sensor.unwrap_or(0),
+            sensor_kind: self.sensor_kind.map_or(0, |k| k as i32),
             cell: self.cell.map_or(0, Cell::raw),
             observed_ms: self.observed_ms.unwrap_or(0),
             form: self.form.map_or(0, |f| f as i32),
