@@ -900,7 +900,7 @@
 //!   (`null`: it narrows nothing; else with its `encoding`), each within its policy scope;
 //!   `opt_out_seq` (the seq of an opt-out of sale and sharing, or `null`); `question`:
 //!   `purpose`, `category`, `at_ms` (never 0) and `context` (`null`: absent; a `cell` of `null`
-//!   is 0); and the expected `decision`, `reason` and `required_form`. Hand-picked edges first
+//!   is 0; `sensor_kind` and `form` by name, `…_UNSPECIFIED` for 0); and the expected `decision`, `reason` and `required_form`. Hand-picked edges first
 //!   (each with `about`), then 2,000 seeded cases.
 //! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
 //!

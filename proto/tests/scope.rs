@@ -2,10 +2,13 @@
 //! `MemoryLedger::check` on signed entries, and `decide_grants` on the facts alone) agrees with
 //! a second implementation written from the specification over the wire types
 //! (`tests/reference/mod.rs`) on 10,000 random cases: a random valid policy scope (or none),
-//! one to four grants with random narrowings within it, validity, revocations and an opt-out,
-//! and eight random questions with random contexts each. And `consent_proto::h3` agrees with
-//! h3o, an independent H3 implementation, on every cell of 10,000 random points at every
-//! resolution, their parents, and on which 64-bit values are cells.
+//! half the time a second policy version that gives some sensor ids to other kinds (attacker
+//! review M1), one to four grants under either version with random narrowings within it,
+//! validity, revocations and an opt-out, and eight random questions with random contexts each
+//! (the sensor named in either version's numbering, its kind sometimes wrong or missing). And
+//! `consent_proto::h3` agrees with h3o, an independent H3 implementation, on every cell of
+//! 10,000 random points at every resolution, their parents, and on which 64-bit values are
+//! cells.
 
 #[path = "common/scope_cases.rs"]
 mod cases;
@@ -72,12 +75,9 @@ fn check_case(seed: u64) {
     accept(&mut ledger, &reg0, seed);
     accept(&mut ledger, &col0, seed);
 
-    let scope = cases::policy_scope(&mut rng);
-    let policy = append(
-        &mut collector,
-        T,
+    let policy_body = |version: u32, scope: Option<PolicyScope>| {
         Body::Policy(Policy {
-            version: 1,
+            version,
             name: "Property lab".into(),
             purposes: cases::PURPOSES.into_iter().collect(),
             categories: cases::CATEGORIES.into_iter().collect(),
@@ -87,10 +87,25 @@ fn check_case(seed: u64) {
             document_digest: Digest([7; 32]),
             document_url: "https://lab.example/privacy".into(),
             contact: "dpo@lab.example".into(),
-            scope: scope.clone(),
-        }),
-    );
+            scope,
+        })
+    };
+    let scope = cases::policy_scope(&mut rng);
+    let policy = append(&mut collector, T, policy_body(1, scope.clone()));
     accept(&mut ledger, &policy, seed);
+    // Half the time (when it declares sensors), a second version of the policy that gives some
+    // sensor ids to sensors of other kinds.
+    let declares_sensors = scope.as_ref().is_some_and(|s| !s.sensors.is_empty());
+    let later_scope = if declares_sensors && rng.chance(50) {
+        scope.as_ref().map(|s| cases::redeclared(&mut rng, s))
+    } else {
+        None
+    };
+    let later = later_scope.as_ref().map(|s| {
+        let e = append(&mut collector, T + 1, policy_body(2, Some(s.clone())));
+        accept(&mut ledger, &e, seed);
+        e
+    });
     let accreditation = append(
         &mut registrar,
         T,
@@ -107,7 +122,15 @@ fn check_case(seed: u64) {
     if let Some(s) = &scope {
         policies.insert(policy.id.0, s.to_wire());
     }
-    let facts_scope = scope.map(Arc::new);
+    if let (Some(e), Some(s)) = (&later, &later_scope) {
+        policies.insert(e.id.0, s.to_wire());
+    }
+    // Each version a grant may name: its entry id, its scope (empty if none), and what the rule
+    // reads of it.
+    let mut versions = vec![(policy.id, policy_scope, scope.map(Arc::new))];
+    if let (Some(e), Some(s)) = (&later, later_scope) {
+        versions.push((e.id, s.clone(), Some(Arc::new(s))));
+    }
 
     let mut time = T + MINUTE;
     let mut next_time = || {
@@ -120,17 +143,19 @@ fn check_case(seed: u64) {
     let n = 1 + rng.below(4) as usize;
     let opt_out_after = rng.chance(25).then(|| rng.below(n as u64) as usize);
     for i in 0..n {
+        let v = rng.below(versions.len() as u64) as usize;
+        let (under, under_scope, under_facts) = &versions[v];
         let purposes = cases::purposes(&mut rng);
         let (valid_from, valid_until) = cases::validity(&mut rng);
         let grant = Grant {
             collector: collector.feed(),
-            policy: policy.id,
+            policy: *under,
             purposes,
             categories: cases::categories(&mut rng),
             retention_days: 30,
             valid_from,
             valid_until,
-            scope: cases::grant_scope(&mut rng, &policy_scope, purposes),
+            scope: cases::grant_scope(&mut rng, under_scope, purposes),
         };
         let e = append(&mut citizen, next_time(), Body::Grant(grant.clone()));
         accept(&mut ledger, &e, seed);
@@ -151,7 +176,7 @@ fn check_case(seed: u64) {
             valid_from,
             valid_until,
             revoked: false,
-            scope: ScopeFacts::resolve(facts_scope.clone(), grant.scope.clone()),
+            scope: ScopeFacts::resolve(under_facts.clone(), grant.scope.clone()),
         });
         if opt_out_after == Some(i) {
             let r = append(
@@ -184,13 +209,15 @@ fn check_case(seed: u64) {
     }
 
     for q in 0..8 {
+        // The gateway names its sensor in either version's numbering.
+        let numbering = &versions[rng.below(versions.len() as u64) as usize].1;
         let query = Query {
             subject: citizen.feed(),
             collector: collector.feed(),
             purpose: cases::purpose(&mut rng),
             category: rng.pick(&cases::CATEGORIES),
             at_ms: cases::at(&mut rng),
-            context: cases::context(&mut rng, &policy_scope),
+            context: cases::context(&mut rng, numbering),
         };
         let outcome = ledger.check(&query);
         let ours = (

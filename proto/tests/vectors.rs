@@ -612,11 +612,12 @@ fn grant_scope_json(s: &pb::GrantScope) -> Value {
     })
 }
 
-/// An `ObservationContext` as on the wire: 0, null (cell) and `FORM_UNSPECIFIED` for what is
-/// not given.
+/// An `ObservationContext` as on the wire: 0, null (cell), `SENSOR_KIND_UNSPECIFIED` and
+/// `FORM_UNSPECIFIED` for what is not given.
 fn context_json(c: &pb::ObservationContext) -> Value {
     json!({
         "sensor": c.sensor,
+        "sensor_kind": kind_name(c.sensor_kind),
         "cell": if c.cell == 0 { Value::Null } else { json!(format!("{:x}", c.cell)) },
         "observed_ms": c.observed_ms,
         "form": form_name(c.form),
@@ -1320,6 +1321,7 @@ fn decisions(s: &Scenario) -> Vec<Decided> {
             question: pb::CheckRequest {
                 context: Some(pb::ObservationContext {
                     sensor: 3,
+                    sensor_kind: SensorKind::WifiCounter as i32,
                     cell: IN_QUAY,
                     observed_ms: T + HOUR + 40 * MINUTE,
                     form: Form::Pseudonymised as i32,
@@ -1759,6 +1761,7 @@ fn local_time_json() -> Value {
 fn context_input(c: &pb::ObservationContext) -> Vec<u8> {
     let mut input = domain::CONTEXT.to_vec();
     input.extend_from_slice(&c.sensor.to_be_bytes());
+    input.push((c.sensor_kind & 0xff) as u8);
     input.extend_from_slice(&c.cell.to_be_bytes());
     input.extend_from_slice(&c.observed_ms.to_be_bytes());
     input.push((c.form & 0xff) as u8);
@@ -1771,6 +1774,15 @@ fn context_digests_json() -> Value {
         pb::ObservationContext::default(),
         pb::ObservationContext {
             sensor: 2,
+            sensor_kind: SensorKind::AirQuality as i32,
+            cell: IN_QUAY,
+            observed_ms: cases::T + 9 * HOUR,
+            form: Form::Aggregated as i32,
+        },
+        // The same observation said to be by a camera: only the kind's byte differs.
+        pb::ObservationContext {
+            sensor: 2,
+            sensor_kind: SensorKind::Camera as i32,
             cell: IN_QUAY,
             observed_ms: cases::T + 9 * HOUR,
             form: Form::Aggregated as i32,
@@ -1907,8 +1919,15 @@ fn narrowing(edit: impl Fn(&mut GrantScope)) -> Option<GrantScope> {
 /// Hand-picked edges of the rule, under the vectors' scoped policy (index 0) unless stated.
 fn edge_cases() -> Vec<DecisionCase> {
     let m = cases::T;
+    // The sensor named with the kind the vectors' policy gives it (a camera for an id it does
+    // not declare).
     let full = |sensor: u32, cell: u64, observed_ms: u64, form: Form| Context {
         sensor: Some(sensor),
+        sensor_kind: Some(
+            vector_policy_scope()
+                .sensor(sensor)
+                .map_or(SensorKind::Camera, |s| s.kind),
+        ),
         cell: Cell::new(cell),
         observed_ms: Some(observed_ms),
         form: Some(form),
@@ -1941,9 +1960,48 @@ fn edge_cases() -> Vec<DecisionCase> {
         edge(&base, "a sensor only: the cell is missing", |c| {
             c.context = Context {
                 sensor: Some(2),
+                sensor_kind: Some(SensorKind::AirQuality),
                 ..Context::NONE
             };
         }),
+        edge(&base, "a sensor without its kind: the sensor is missing", |c| {
+            c.context.sensor_kind = None;
+        }),
+        edge(
+            &base,
+            "a sensor id alone, no cell: the sensor is missing first",
+            |c| {
+                c.context = Context {
+                    sensor: Some(2),
+                    ..Context::NONE
+                };
+            },
+        ),
+        edge(
+            &base,
+            "a sensor named with another kind than the policy declares",
+            |c| {
+                c.context.sensor_kind = Some(SensorKind::Camera);
+            },
+        ),
+        edge(
+            &base,
+            "a kind the grant allows, not the kind the policy gives the id",
+            |c| {
+                c.grant.scope = narrowing(|g| {
+                    g.sensor_kinds = [SensorKind::WifiCounter].into_iter().collect();
+                });
+                c.context.sensor_kind = Some(SensorKind::WifiCounter);
+            },
+        ),
+        edge(
+            &base,
+            "an id the grant allows, named with another kind",
+            |c| {
+                c.grant.scope = narrowing(|g| g.sensors = vec![2]);
+                c.context.sensor_kind = Some(SensorKind::NumberPlateReader);
+            },
+        ),
         edge(&base, "sensor and cell: the time is missing", |c| {
             c.context.observed_ms = None;
             c.context.form = None;
@@ -2761,6 +2819,8 @@ fn context_from_json(v: &Value) -> pb::ObservationContext {
     };
     let c = pb::ObservationContext {
         sensor: num(&v["sensor"]) as u32,
+        sensor_kind: pb::SensorKind::from_str_name(text(&v["sensor_kind"]))
+            .map_or(-1, |k| k as i32),
         cell,
         observed_ms: num(&v["observed_ms"]),
         form: pb::Form::from_str_name(text(&v["form"])).map_or(-1, |f| f as i32),

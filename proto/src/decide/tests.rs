@@ -10,7 +10,7 @@ use crate::memory::MemoryLedger;
 use crate::pb::{Decision, Reason};
 use crate::scope::{Context, GrantScope};
 use crate::validate::Verdict;
-use crate::vocab::{DataCategory as C, Form, Purpose as P, RequestKind, Role};
+use crate::vocab::{DataCategory as C, Form, Purpose as P, RequestKind, Role, SensorKind};
 use std::collections::HashSet;
 
 struct World {
@@ -599,10 +599,16 @@ impl Street {
     }
 }
 
-/// A full context: `sensor`, the cell `raw`, observed at `observed_ms`, kept as `form`.
+/// A full context: `sensor` (with the kind the street policy gives it, a camera for an id it
+/// does not declare), the cell `raw`, observed at `observed_ms`, kept as `form`.
 fn seen(sensor: u32, raw: u64, observed_ms: u64, form: Form) -> Context {
     Context {
         sensor: Some(sensor),
+        sensor_kind: Some(
+            street_scope()
+                .sensor(sensor)
+                .map_or(SensorKind::Camera, |s| s.kind),
+        ),
         cell: crate::h3::Cell::new(raw),
         observed_ms: Some(observed_ms),
         form: Some(form),
@@ -755,6 +761,85 @@ fn the_observation_time_must_lie_within_the_grants_validity() {
     let mut extra = q(None);
     extra.context = seen(9, OUTSIDE_STREET, T0 + DAY, Form::Aggregated);
     assert_eq!(old.ledger.check(&extra).decision, Decision::Allow);
+}
+
+/// Attacker review M1, through the ledger: version 2 of the street policy gives sensor id 3 (an
+/// air-quality sensor in version 1) to a camera. A gateway checking a camera observation in its
+/// current numbering (sensor 3, a camera) is denied under a grant of version 1 that allows
+/// air-quality sensors only; the same id with the kind version 1 gives it is allowed.
+#[test]
+fn a_sensor_id_a_later_policy_version_gives_to_another_kind_does_not_widen_an_old_grant() {
+    let mut w = street_world();
+    let air_only = w.grant(
+        &[P::Billing],
+        GrantScope {
+            sensor_kinds: [SensorKind::AirQuality].into_iter().collect(),
+            ..GrantScope::default()
+        },
+    );
+    let Body::Policy(mut v2) = street_policy() else {
+        panic!("a policy");
+    };
+    v2.version = 2;
+    let scope = v2.scope.as_mut().expect("the street policy has a scope");
+    assert_eq!(scope.sensors[2].id, 3);
+    scope.sensors[2].kind = SensorKind::Camera;
+    let v2 = append(&mut w.scene.collector, T0 + DAY, Body::Policy(v2));
+    submit(&mut w.ledger, &v2);
+    let camera = Context {
+        sensor_kind: Some(SensorKind::Camera),
+        ..seen(3, IN_STREET, MONDAY_10, Form::Raw)
+    };
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, camera)),
+        (
+            Decision::Deny,
+            Reason::SensorNotCovered,
+            Some(air_only),
+            Some(Form::Raw)
+        )
+    );
+    let no_kind = Context {
+        sensor_kind: None,
+        ..camera
+    };
+    assert_eq!(
+        w.check(P::Billing, MONDAY_10, no_kind).reason,
+        Reason::ContextMissingSensor
+    );
+    let air = Context {
+        sensor_kind: Some(SensorKind::AirQuality),
+        ..camera
+    };
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, air)),
+        (
+            Decision::Allow,
+            Reason::Granted,
+            Some(air_only),
+            Some(Form::Raw)
+        )
+    );
+    // A grant under version 2 reads sensor 3 as the camera.
+    let camera_3 = w.grant_under(
+        v2.id,
+        &[P::Billing],
+        GrantScope {
+            sensors: vec![3],
+            ..GrantScope::default()
+        },
+        T0,
+        None,
+    );
+    assert_eq!(
+        answer(&w.check(P::Billing, MONDAY_10, camera)),
+        (
+            Decision::Allow,
+            Reason::Granted,
+            Some(camera_3),
+            Some(Form::Raw)
+        )
+    );
 }
 
 #[test]

@@ -301,8 +301,24 @@ pub fn grant_scope(
     (!scope.is_empty()).then_some(scope)
 }
 
+/// A later version of `policy` that keeps every sensor id but gives about half of them another
+/// kind (drawn from [`KINDS`], so sometimes the same): the reuse of ids the rule must not let
+/// widen a grant of the earlier version (attacker review M1).
+pub fn redeclared(rng: &mut Rng, policy: &PolicyScope) -> PolicyScope {
+    let mut later = policy.clone();
+    for s in &mut later.sensors {
+        if rng.chance(50) {
+            s.kind = rng.pick(&KINDS);
+        }
+    }
+    later
+}
+
 /// A random observation: each part absent one time in five; cells inside a zone (at its
-/// resolution or finer), coarser than a zone, or anywhere near.
+/// resolution or finer), coarser than a zone, or anywhere near. The sensor is named in the
+/// numbering of `policy`: a declared id three times in four, with the kind `policy` gives it
+/// seven times in ten, else a kind of [`KINDS`] (sometimes the same); its kind is absent one
+/// time in ten, and always when the sensor is (the wire refuses a kind alone).
 pub fn context(rng: &mut Rng, policy: &PolicyScope) -> Context {
     let sensor_ids: Vec<u32> = policy.sensors.iter().map(|s| s.id).collect();
     let sensor = (!rng.chance(20)).then(|| {
@@ -311,6 +327,16 @@ pub fn context(rng: &mut Rng, policy: &PolicyScope) -> Context {
         } else {
             1 + rng.below(9) as u32
         }
+    });
+    let sensor_kind = sensor.and_then(|id| {
+        if rng.chance(10) {
+            return None;
+        }
+        let declared = policy.sensor(id).map(|s| s.kind);
+        Some(match declared {
+            Some(kind) if rng.chance(70) => kind,
+            _ => rng.pick(&KINDS),
+        })
     });
     let cell = (!rng.chance(20)).then(|| {
         let raw = if !policy.zones.is_empty() && rng.chance(60) {
@@ -341,6 +367,7 @@ pub fn context(rng: &mut Rng, policy: &PolicyScope) -> Context {
     let form = (!rng.chance(20)).then(|| rng.pick(&FORMS));
     Context {
         sensor,
+        sensor_kind,
         cell,
         observed_ms,
         form,

@@ -6,8 +6,8 @@
 //! (`#[path = "../../proto/tests/reference/mod.rs"] mod reference;`).
 //!
 //! It assumes the inputs were accepted by a node (valid scopes, grants within their policy's
-//! scope) and that the subject holds at most 1,024 grants to the collector (it does not apply
-//! `GRANTS_CONSIDERED`).
+//! scope, a context the node reads: no sensor kind without a sensor) and that the subject holds
+//! at most 1,024 grants to the collector (it does not apply `GRANTS_CONSIDERED`).
 
 #![allow(dead_code)]
 
@@ -123,7 +123,8 @@ fn evaluate(
     let needs_cell = !policy.zones.is_empty();
     let needs_time = !policy.windows.is_empty() || !grant_windows.is_empty();
     let needs_form = !offered.is_empty();
-    if needs_sensor && c.sensor == 0 {
+    // The sensor is given only as an id with its kind.
+    if needs_sensor && (c.sensor == 0 || c.sensor_kind == 0) {
         return Err(pb::Reason::ContextMissingSensor);
     }
     if needs_cell && c.cell == 0 {
@@ -139,6 +140,10 @@ fn evaluate(
         let Some(sensor) = policy.sensors.iter().find(|s| s.id == c.sensor) else {
             return Err(pb::Reason::SensorNotCovered);
         };
+        // Declared with the kind the context states, in the numbering of the grant's version.
+        if sensor.kind != c.sensor_kind {
+            return Err(pb::Reason::SensorNotCovered);
+        }
         if let Some(g) = grant {
             let narrows = !g.sensors.is_empty() || !g.sensor_kinds.is_empty();
             if narrows && !g.sensors.contains(&c.sensor) && !g.sensor_kinds.contains(&sensor.kind) {
