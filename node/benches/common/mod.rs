@@ -278,6 +278,7 @@ pub fn street(setup: &mut consent_proto::fixtures::Scene, n: usize) -> Street {
     }
     let context = pb::ObservationContext {
         sensor: sensor.id,
+        sensor_kind: sensor.kind as i32,
         cell: finest,
         observed_ms: observed,
         form: kept_as as i32,

@@ -1,10 +1,11 @@
 //! `consent.v1.Consent`: collector sessions and consent checks. A deny is an answer, never an
 //! error; a check without a session, or about another collector, is refused.
 //!
-//! A check may carry the context of its observation (sensor, H3 cell, time, form: consent
-//! scoped by a policy and narrowed by a grant). A context the node cannot read (a cell that is no
-//! H3 cell index, an unknown form) is INVALID_ARGUMENT, in a batch naming the check; a missing
-//! context a scoped grant needs is a deny naming what is missing. The answer names the form the
+//! A check may carry the context of its observation (sensor and its kind, H3 cell, time, form:
+//! consent scoped by a policy and narrowed by a grant). A context the node cannot read (a cell
+//! that is no H3 cell index, an unknown form or sensor kind, a sensor kind without a sensor) is
+//! INVALID_ARGUMENT, in a batch naming the check; a missing context a scoped grant needs (a
+//! sensor without its kind is a missing sensor) is a deny naming what is missing. The answer names the form the
 //! data must be kept in for the grant it names (`required_form`), and a receipt signs the
 //! context with its digest (`context_digest`), the handle a collector keeps beside each record.
 //!
@@ -241,8 +242,9 @@ fn query(request: &pb::CheckRequest, now: u64) -> Result<Query, Status> {
         category: DataCategory::from_wire(request.category)
             .ok_or_else(|| error::unknown_category(request.category))?,
         at_ms: decide::asked_at(request.at_ms, now),
-        // A cell that is no H3 cell index, or an unknown form: INVALID_ARGUMENT. A sensor id or
-        // a time is never refused (the rule judges them).
+        // A cell that is no H3 cell index, an unknown form or sensor kind, a sensor kind without
+        // a sensor: INVALID_ARGUMENT. A sensor id or a time is never refused (the rule judges
+        // them, the id with its kind).
         context: Context::from_wire(request.context.as_ref())
             .map_err(|e| error::bad_context(&e))?,
     })

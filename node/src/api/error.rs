@@ -284,8 +284,9 @@ pub(crate) fn unknown_category(wire: i32) -> Status {
     Status::invalid_argument(format!("category {wire} is not a known data category"))
 }
 
-/// A check context the node cannot read (a cell that is no H3 cell index, an unknown form):
-/// INVALID_ARGUMENT with what is wrong, naming the field (`context.cell …`, `context.form …`).
+/// A check context the node cannot read (a cell that is no H3 cell index, an unknown form or
+/// sensor kind, a sensor kind without a sensor): INVALID_ARGUMENT with what is wrong, naming the
+/// field (`context.cell …`, `context.form …`, `context.sensor_kind …`).
 pub(crate) fn bad_context(why: &dyn std::fmt::Display) -> Status {
     let why = why.to_string();
     if why.starts_with("context") {

@@ -936,13 +936,14 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
     );
     assert_eq!(record(&other.feed(), plain.feed(), o1.seq).scope, None);
 
-    // Contexts: none, full, each part wrong, the form below the floor.
+    // Contexts: none, full, each part wrong (the sensor's kind too), the form below the floor.
     let observed = scope
         .windows
         .first()
         .map_or(T0 + DAY, |w| time_in(w, scope.utc_offset_minutes, T0 + DAY));
     let full = Context {
         sensor: scope.sensors.first().map(|s| s.id),
+        sensor_kind: scope.sensors.first().map(|s| s.kind),
         cell: zone.cells.first().copied(),
         observed_ms: Some(observed),
         form: Some(floor),
@@ -964,6 +965,13 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
         },
         Context {
             observed_ms: None,
+            ..full
+        },
+        Context {
+            sensor_kind: consent_proto::vocab::SensorKind::ALL
+                .iter()
+                .copied()
+                .find(|k| Some(*k) != full.sensor_kind),
             ..full
         },
     ];
@@ -1003,7 +1011,7 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
         (consent_proto::pb::Reason::FormNotCovered, Some(floor))
     );
     // The unscoped grant needs no context.
-    let (plain_answer, _) = ledger.check(&queries[12]).expect("check");
+    let (plain_answer, _) = ledger.check(&queries[2 * contexts.len()]).expect("check");
     assert_eq!(plain_answer.reason, consent_proto::pb::Reason::Granted);
     assert_eq!(plain_answer.required_form, None);
     ledger.full_check().expect("full check");

@@ -199,4 +199,17 @@ fn an_unreadable_context_is_invalid_and_names_the_field_and_the_check() {
     let status = in_batch(7, &bad_context(&"context.form: unknown form 9"));
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(status.message(), "check 7: context.form: unknown form 9");
+    // The protocol's own errors keep their text: a sensor kind alone, an unknown kind.
+    let alone = consent_proto::scope::ContextError::SensorKindWithoutSensor(
+        consent_proto::vocab::SensorKind::Camera,
+    );
+    assert_eq!(
+        bad_context(&alone).message(),
+        "context.sensor_kind camera is given without context.sensor"
+    );
+    let unknown = consent_proto::scope::ContextError::UnknownSensorKind(99);
+    assert_eq!(
+        bad_context(&unknown).message(),
+        "context.sensor_kind: unknown sensor kind 99"
+    );
 }
