@@ -20,9 +20,10 @@
 //! evening, weekend, night) and purposes:
 //!
 //! 1. before keeping anything, it checks consent with the observation's context (which sensor,
-//!    which cell, when, the form it would like: `DecisionCache::check_or_ask_with`, a local
-//!    cache kept exact by the watch stream, or the node); when the answer is `FORM_NOT_COVERED`
-//!    it checks again with the form the answer requires;
+//!    named by its id and its kind, which cell, when, the form it would like:
+//!    `DecisionCache::check_or_ask_with`, a local cache kept exact by the watch stream, or the
+//!    node); when the answer is `FORM_NOT_COVERED` it checks again with the form the answer
+//!    requires;
 //! 2. it keeps the observation only on ALLOW, transformed to the form allowed
 //!    (`consent_client::transforms`: raw, pseudonymised under its own key, binned, or counted
 //!    into an aggregate that is released only for groups of at least k distinct people);
@@ -455,7 +456,9 @@ impl Gate<'_> {
         for &(purpose, forms) in wanted {
             let mut kept: Vec<Form> = Vec::new();
             for &want in forms {
-                let context = obs.context(Some(sensor.id), Some(want));
+                // The sensor by its id and kind: a grant under an older policy version, where
+                // the id may have been another kind of sensor, does not cover it.
+                let context = obs.context(Some(sensor), Some(want));
                 let mut answer = self
                     .cache
                     .check_or_ask_with(self.gateway, subject, purpose, category, &context)

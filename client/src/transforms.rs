@@ -41,7 +41,7 @@ use std::fmt;
 
 use consent_proto::h3::Cell;
 use consent_proto::ids::FeedId;
-use consent_proto::scope::{Context, FormSpec};
+use consent_proto::scope::{Context, FormSpec, Sensor};
 use consent_proto::vocab::Form;
 use h3o::{CellIndex, Resolution};
 use zeroize::Zeroizing;
@@ -63,10 +63,13 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// The check context of this observation made by `sensor`, for storing it in `form`.
-    pub fn context(&self, sensor: Option<u32>, form: Option<Form>) -> Context {
+    /// The check context of this observation made by `sensor` (as the gateway's policy declares
+    /// it: the context names its id and its kind, so that a grant under another policy version,
+    /// where the id may be another kind of sensor, does not cover it), for storing it in `form`.
+    pub fn context(&self, sensor: Option<&Sensor>, form: Option<Form>) -> Context {
         Context {
-            sensor,
+            sensor: sensor.map(|s| s.id),
+            sensor_kind: sensor.map(|s| s.kind),
             cell: ledger_cell(self.cell),
             observed_ms: Some(self.observed_ms),
             form,

@@ -11,7 +11,7 @@ use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::pb::{self, Decision, Reason, WatchKind};
 use consent_proto::scope::{Context, GrantScope};
 use consent_proto::vocab::{
-    DataCategory as C, Form, Purpose as P, RequestKind, Role, SensorKindSet,
+    DataCategory as C, Form, Purpose as P, RequestKind, Role, SensorKind, SensorKindSet,
 };
 use prost::bytes::Bytes;
 
@@ -444,9 +444,10 @@ fn a_scoped_grant_is_judged_with_the_context_and_revocation_still_wins() {
     s.entry(WatchKind::Grant, &grant);
     s.heartbeat();
     let subject = alice.feed();
-    // Sensor 1 on the wharf, Tuesday 17:26 local (+01:00), kept raw.
+    // Sensor 1 (the number-plate reader) on the wharf, Tuesday 17:26 local (+01:00), kept raw.
     let seen = Context {
         sensor: Some(1),
+        sensor_kind: Some(SensorKind::NumberPlateReader),
         cell: Some(wharf),
         observed_ms: Some(AT),
         form: Some(Form::Raw),
@@ -478,6 +479,17 @@ fn a_scoped_grant_is_judged_with_the_context_and_revocation_still_wins() {
         check(service, unknown_sensor),
         deny(Reason::SensorNotCovered)
     );
+    // The sensor is its id and its kind, the kind the grant's policy version declares.
+    let no_kind = Context {
+        sensor_kind: None,
+        ..seen
+    };
+    assert_eq!(check(service, no_kind), deny(Reason::ContextMissingSensor));
+    let wrong_kind = Context {
+        sensor_kind: Some(SensorKind::Camera),
+        ..seen
+    };
+    assert_eq!(check(service, wrong_kind), deny(Reason::SensorNotCovered));
     // The street zone is not in the grant (and its cell is coarser than the wharf's zone).
     let on_the_street = Context {
         cell: Some(street),

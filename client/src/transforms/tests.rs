@@ -2,8 +2,8 @@
 //! h3o computes them, and the aggregator's k over distinct subjects.
 
 use consent_proto::ids::FeedId;
-use consent_proto::scope::FormSpec;
-use consent_proto::vocab::Form;
+use consent_proto::scope::{FormSpec, Sensor};
+use consent_proto::vocab::{Form, SensorKind};
 use h3o::{CellIndex, LatLng, Resolution};
 
 use super::*;
@@ -48,6 +48,25 @@ fn obs(subject: u8, observed_ms: u64, cell: CellIndex, value: f64) -> Observatio
         cell,
         value,
     }
+}
+
+#[test]
+fn an_observations_context_names_the_sensor_by_id_and_kind() {
+    let o = obs(1, MIDNIGHT + HOUR, fine(), 1.0);
+    let sensor = Sensor {
+        id: 3,
+        kind: SensorKind::AirQuality,
+        zone: Some(2),
+    };
+    let c = o.context(Some(&sensor), Some(Form::Binned));
+    assert_eq!(
+        (c.sensor, c.sensor_kind, c.form),
+        (Some(3), Some(SensorKind::AirQuality), Some(Form::Binned))
+    );
+    assert_eq!(c.observed_ms, Some(MIDNIGHT + HOUR));
+    assert_eq!(c.cell.map(|x| x.raw()), Some(u64::from(fine())));
+    let none = o.context(None, None);
+    assert_eq!((none.sensor, none.sensor_kind, none.form), (None, None, None));
 }
 
 #[test]

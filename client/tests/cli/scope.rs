@@ -266,6 +266,8 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
         vec![
             "--sensor".to_string(),
             "1".into(),
+            "--sensor-kind".into(),
+            "number-plate-reader".into(),
             "--cell".into(),
             cell.into(),
             "--observed".into(),
@@ -290,6 +292,8 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
     let no_cell = check(vec![
         "--sensor".into(),
         "1".into(),
+        "--sensor-kind".into(),
+        "number-plate-reader".into(),
         "--observed".into(),
         monday.clone(),
         "--form".into(),
@@ -299,6 +303,14 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
     assert_eq!(s(&no_cell, "reason"), "context-missing-cell");
     let no_context = check(Vec::new()).await;
     assert_eq!(s(&no_context, "decision"), "deny");
+    // Sensor 1 named as another kind (as a later policy version might number it): not covered.
+    let mut wrong_kind = context(&wharf_cell, "pseudonymised");
+    wrong_kind[3] = "camera".into();
+    let wrong_kind = check(wrong_kind).await;
+    assert_eq!(
+        (s(&wrong_kind, "decision"), s(&wrong_kind, "reason")),
+        ("deny".into(), "sensor-not-covered".into())
+    );
 
     // In words: the reason, then the form to transform to.
     let human = env
@@ -314,6 +326,8 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
                 "vehicle",
                 "--sensor",
                 "1",
+                "--sensor-kind",
+                "number-plate-reader",
                 "--cell",
                 &wharf_cell,
                 "--observed",
@@ -344,4 +358,28 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
         "--cell",
     )
     .await;
+    // A sensor is given with its kind, and a kind with its sensor.
+    for (flags, says) in [
+        (&["--sensor", "1"][..], "--sensor 1 needs --sensor-kind"),
+        (
+            &["--sensor-kind", "camera"][..],
+            "--sensor-kind camera needs --sensor",
+        ),
+        (
+            &["--sensor", "1", "--sensor-kind", "lamp-post"][..],
+            "--sensor-kind: unknown sensor kind",
+        ),
+    ] {
+        let mut args = vec![
+            "check",
+            "--subject",
+            subject.as_str(),
+            "--purpose",
+            "billing",
+            "--category",
+            "vehicle",
+        ];
+        args.extend_from_slice(flags);
+        env.fails("col.json", &args, says).await;
+    }
 }

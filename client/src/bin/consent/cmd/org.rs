@@ -12,7 +12,7 @@ use consent_proto::body::{Accreditation, Ack, AckAnswer, Body, Suspension};
 use consent_proto::entry::Author;
 use consent_proto::limits::MAX_ENTRY_BYTES;
 use consent_proto::pb;
-use consent_proto::vocab::{DataCategory, Form, Purpose, Role};
+use consent_proto::vocab::{DataCategory, Form, Purpose, Role, SensorKind};
 use prost::bytes::Bytes;
 use serde_json::json;
 
@@ -460,9 +460,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
     /// The observation's context, which a scoped policy or grant needs: the sensor that made it
-    /// (its id in the policy).
+    /// (its id in the policy), with --sensor-kind.
     #[arg(long, value_name = "ID")]
     pub sensor: Option<u32>,
+    /// The kind of that sensor, as the policy declares it (e.g. air-quality), with --sensor: a
+    /// grant is judged in the policy version it names, where the id may be another kind of
+    /// sensor, so the node allows only when the kinds agree.
+    #[arg(long, value_name = "KIND")]
+    pub sensor_kind: Option<String>,
     /// Where it was made: an H3 cell in hex, of any resolution at least the zone's.
     #[arg(long, value_name = "HEX")]
     pub cell: Option<String>,
@@ -474,14 +479,33 @@ pub struct CheckArgs {
     pub form: Option<String>,
 }
 
-/// The `--sensor/--cell/--observed/--form` flags as the check's context; `None` when none is
-/// given (a check without context, as before scopes existed).
+/// The `--sensor/--sensor-kind/--cell/--observed/--form` flags as the check's context; `None`
+/// when none is given (a check without context, as before scopes existed). A sensor is given
+/// with its kind or not at all.
 fn observation(a: &CheckArgs) -> anyhow::Result<Option<pb::ObservationContext>> {
-    if a.sensor.is_none() && a.cell.is_none() && a.observed.is_none() && a.form.is_none() {
+    if a.sensor.is_none()
+        && a.sensor_kind.is_none()
+        && a.cell.is_none()
+        && a.observed.is_none()
+        && a.form.is_none()
+    {
         return Ok(None);
     }
     if a.sensor == Some(0) {
         bail!("--sensor: sensor ids start at 1");
+    }
+    let sensor_kind = a
+        .sensor_kind
+        .as_deref()
+        .map(SensorKind::from_name)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--sensor-kind: {e}"))?;
+    match (a.sensor, sensor_kind) {
+        (Some(id), None) => bail!(
+            "--sensor {id} needs --sensor-kind, the kind of that sensor as your policy declares              it (a grant under another policy version may give id {id} to another kind)"
+        ),
+        (None, Some(kind)) => bail!("--sensor-kind {kind} needs --sensor, the sensor's id"),
+        _ => {}
     }
     let cell = a
         .cell
@@ -502,6 +526,7 @@ fn observation(a: &CheckArgs) -> anyhow::Result<Option<pb::ObservationContext>> 
         .map_or(0, |f| f as i32);
     Ok(Some(pb::ObservationContext {
         sensor: a.sensor.unwrap_or(0),
+        sensor_kind: sensor_kind.map_or(0, |k| k as i32),
         cell: cell.map_or(0, |c| c.raw()),
         observed_ms,
         form,
