@@ -2,7 +2,8 @@
 //! with random observation contexts agree with the reference evaluator (written apart from the
 //! rule, over the wire types) and with the pure reference ledger; a missing context is a deny
 //! naming what is missing; a context the node cannot read is INVALID_ARGUMENT naming the check;
-//! receipts sign the context and its digest; revocation still wins over every scope.
+//! receipts sign the context and its digest; revocation still wins over every scope; a sensor id
+//! a later policy version gives to another kind of sensor does not pass under an older grant.
 
 #[path = "../../proto/tests/reference/mod.rs"]
 #[allow(missing_docs)]
@@ -18,7 +19,7 @@ use consent_proto::pb::entry_payload::Body as WireBody;
 use consent_proto::pb::{self, Decision, Reason};
 use consent_proto::scope::{Context, GrantScope};
 use consent_proto::validate::Verdict;
-use consent_proto::vocab::{CategorySet, DataCategory, Form, Purpose, PurposeSet};
+use consent_proto::vocab::{CategorySet, DataCategory, Form, Purpose, PurposeSet, SensorKind};
 use consent_tests::harness::submit_ok;
 use consent_tests::scope::{
     FAR_CELL, NOT_A_CELL, Resident, Rng, Street, form_of, full_context, random_context,
@@ -275,6 +276,9 @@ async fn a_missing_context_is_a_deny_naming_what_is_missing() {
     if full.sensor != 0 {
         expected.push((Some(given), Reason::ContextMissingSensor));
         given.sensor = full.sensor;
+        // An id without its kind is no sensor yet.
+        expected.push((Some(given), Reason::ContextMissingSensor));
+        given.sensor_kind = full.sensor_kind;
     }
     if full.cell != 0 {
         expected.push((Some(given), Reason::ContextMissingCell));
@@ -328,6 +332,19 @@ async fn a_missing_context_is_a_deny_naming_what_is_missing() {
         .expect("check")
         .into_inner();
     assert_eq!(r.reason(), Reason::SensorNotCovered);
+    // A declared sensor named with another kind than the policy gives it.
+    let mut wrong_kind = full;
+    wrong_kind.sensor_kind = SensorKind::ALL
+        .iter()
+        .map(|k| *k as i32)
+        .find(|k| *k != full.sensor_kind)
+        .expect("another kind");
+    let r = consent
+        .check(ask(Some(wrong_kind)))
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(r.reason(), Reason::SensorNotCovered);
 }
 
 /// A grant with a floor for a purpose: a less protective form is FORM_NOT_COVERED and the answer
@@ -376,8 +393,9 @@ async fn a_form_below_the_floor_is_refused_with_the_form_required() {
     );
 }
 
-/// A cell that is no H3 cell index, or an unknown form, is INVALID_ARGUMENT naming the field;
-/// in a batch, the whole call, naming the check. A sensor id or a time is never refused.
+/// A cell that is no H3 cell index, an unknown form or sensor kind, or a sensor kind without a
+/// sensor, is INVALID_ARGUMENT naming the field; in a batch, the whole call, naming the check. A
+/// sensor id or a time is never refused.
 #[tokio::test]
 async fn an_unreadable_context_is_invalid_argument_naming_the_check() {
     let s = street().await;
@@ -406,6 +424,24 @@ async fn an_unreadable_context_is_invalid_argument_naming_the_check() {
     let err = consent.check(bad_form).await.expect_err("unknown form");
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("form"), "{}", err.message());
+    let mut bad_kind = good.clone();
+    if let Some(ctx) = bad_kind.context.as_mut() {
+        ctx.sensor_kind = 99;
+    }
+    let err = consent.check(bad_kind).await.expect_err("unknown kind");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(err.message(), "context.sensor_kind: unknown sensor kind 99");
+    let mut kind_alone = good.clone();
+    if let Some(ctx) = kind_alone.context.as_mut() {
+        ctx.sensor = 0;
+        ctx.sensor_kind = SensorKind::Camera as i32;
+    }
+    let err = consent.check(kind_alone).await.expect_err("a kind alone");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(
+        err.message(),
+        "context.sensor_kind camera is given without context.sensor"
+    );
     // In a batch: the call, naming the item.
     let err = consent
         .check_batch(pb::CheckBatchRequest {
@@ -508,4 +544,81 @@ async fn revocation_still_wins_over_every_scope() {
         );
         assert_eq!(r.grant.as_ref(), grant.id.0.as_slice());
     }
+}
+
+/// Attacker review M1, through the node: the collector publishes a second version of the street
+/// policy that gives the id of its air-quality sensor to a camera. A gateway that checks a
+/// camera observation in its current numbering (that id, kind camera) is denied
+/// SENSOR_NOT_COVERED under a grant of version 1 to air-quality sensors only, and the receipt
+/// signs the kind; named with the kind version 1 gives the id, it is allowed.
+#[tokio::test]
+async fn a_sensor_id_a_later_policy_version_gives_to_a_camera_does_not_pass_under_an_old_grant() {
+    let mut s = street().await;
+    let (purpose, category) = formed_purpose(&s);
+    let air = s
+        .scope
+        .sensors
+        .iter()
+        .find(|x| x.kind == SensorKind::AirQuality)
+        .map(|x| x.id)
+        .unwrap_or_else(|| panic!("the street policy declares an air-quality sensor"));
+    let air_only = GrantScope {
+        sensor_kinds: [SensorKind::AirQuality].into_iter().collect(),
+        ..GrantScope::default()
+    };
+    let (citizen, grant) = resident(&s, "dan", purpose, category, Some(air_only)).await;
+    let mut v2 = s.policy.clone();
+    v2.version += 1;
+    let mut scope = s.scope.clone();
+    for x in &mut scope.sensors {
+        if x.id == air {
+            x.kind = SensorKind::Camera;
+        }
+    }
+    v2.scope = Some(scope);
+    let v2 = fixtures::append(
+        &mut s.scene.collector,
+        T0 + DAY,
+        consent_proto::body::Body::Policy(v2),
+    );
+    submit_ok(&mut s.node.ledger().await, &v2).await;
+
+    let mut consent = s.node.consent(&s.scene.collector).await;
+    let mut ctx = full_context(&s.scope, purpose);
+    ctx.sensor = air;
+    ctx.sensor_kind = SensorKind::Camera as i32;
+    let mut check = check_request(citizen.feed(), s.scene.collector.feed(), purpose, category);
+    check.context = Some(ctx);
+    check.receipt = true;
+    let r = consent
+        .check(check.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (Decision::Deny, Reason::SensorNotCovered)
+    );
+    assert_eq!(r.grant.as_ref(), grant.id.0.as_slice());
+    let (_, said) =
+        consent_proto::receipt::verify_decision(&r.receipt.expect("a receipt")).expect("verifies");
+    assert_eq!(
+        said.question
+            .as_ref()
+            .and_then(|q| q.context)
+            .map(|c| c.sensor_kind),
+        Some(SensorKind::Camera as i32)
+    );
+    assert_eq!(
+        said.context_digest.as_ref(),
+        consent_proto::receipt::context_digest(&ctx).as_slice()
+    );
+    ctx.sensor_kind = SensorKind::AirQuality as i32;
+    check.context = Some(ctx);
+    let r = consent.check(check).await.expect("check").into_inner();
+    assert_eq!(
+        (r.decision(), r.reason()),
+        (Decision::Allow, Reason::Granted)
+    );
+    assert_eq!(r.grant.as_ref(), grant.id.0.as_slice());
 }

@@ -18,7 +18,7 @@ use consent_proto::h3::Cell;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb::{self, Reason};
 use consent_proto::scope::{Context, GrantScope, PolicyScope, TimeWindow};
-use consent_proto::vocab::{DataCategory, Form, Purpose, Role};
+use consent_proto::vocab::{DataCategory, Form, Purpose, Role, SensorKind};
 use consent_tests::harness::{TestNode, fixture_genesis, submit_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -315,6 +315,13 @@ fn questions(
                 2 => Some(99),
                 _ => Some(rng.pick(&sensors)),
             };
+            // The sensor's kind: the one the policy gives it, else (or one time in five) any
+            // kind, so sometimes the wrong one; none one time in ten, and never without a sensor.
+            let sensor_kind = sensor.and_then(|id| match rng.below(10) {
+                0 => None,
+                1 | 2 => Some(rng.pick(SensorKind::ALL)),
+                _ => Some(scope.sensor(id).map_or(SensorKind::Camera, |s| s.kind)),
+            });
             let cell = match rng.below(20) {
                 0..=3 => None,
                 4..=11 => Some(rng.pick(&inside)),
@@ -333,6 +340,7 @@ fn questions(
                 category: rng.pick(&categories),
                 context: Context {
                     sensor,
+                    sensor_kind,
                     cell,
                     observed_ms,
                     form,

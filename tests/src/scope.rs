@@ -143,9 +143,16 @@ pub fn form_of(spec: &FormSpec) -> Form {
 }
 
 /// A context on the wire; zeros (and UNSPECIFIED) are "not given".
-pub fn context(sensor: u32, cell: u64, observed_ms: u64, form: Form) -> pb::ObservationContext {
+pub fn context(
+    sensor: u32,
+    sensor_kind: SensorKind,
+    cell: u64,
+    observed_ms: u64,
+    form: Form,
+) -> pb::ObservationContext {
     pb::ObservationContext {
         sensor,
+        sensor_kind: sensor_kind as i32,
         cell,
         observed_ms,
         form: form as i32,
@@ -166,11 +173,15 @@ pub fn time_in(window: &TimeWindow, utc_offset_minutes: i16, from: u64) -> u64 {
     panic!("window {window} holds no time in the week after {from}")
 }
 
-/// A context that every dimension of `scope` covers for `purpose` (sensor 1st declared, a cell
-/// of the first zone, a time in the first window after `T0 + DAY`, the least protective form
-/// offered), each part left out when the policy does not declare it.
+/// A context that every dimension of `scope` covers for `purpose` (sensor 1st declared, with its
+/// kind, a cell of the first zone, a time in the first window after `T0 + DAY`, the least
+/// protective form offered), each part left out when the policy does not declare it.
 pub fn full_context(scope: &PolicyScope, purpose: Purpose) -> pb::ObservationContext {
     let sensor = scope.sensors.first().map_or(0, |s| s.id);
+    let sensor_kind = scope
+        .sensors
+        .first()
+        .map_or(SensorKind::Unspecified, |s| s.kind);
     let cell = scope
         .zones
         .first()
@@ -184,7 +195,7 @@ pub fn full_context(scope: &PolicyScope, purpose: Purpose) -> pb::ObservationCon
         .offers(purpose)
         .first()
         .map_or(Form::Unspecified, form_of);
-    context(sensor, cell, observed, form)
+    context(sensor, sensor_kind, cell, observed, form)
 }
 
 /// A child of `cell` one resolution finer (its digit there set to `digit`, 0..=6), if `cell` is
@@ -376,8 +387,10 @@ pub fn random_resident(rng: &mut Rng, street: &Street, label: &str) -> Resident 
 }
 
 /// A random context about the street scene: each part absent one time in five; sensors declared
-/// or not; cells of a zone, finer, coarser or far away; times over two weeks from `T0` (days and
-/// nights, weekdays and weekends, before and after some grants' validity); any form.
+/// or not, named with their kind (the declared one seven times in ten, else any kind, so
+/// sometimes the wrong one; none one time in ten, and never without a sensor); cells of a zone,
+/// finer, coarser or far away; times over two weeks from `T0` (days and nights, weekdays and
+/// weekends, before and after some grants' validity); any form.
 pub fn random_context(rng: &mut Rng, scope: &PolicyScope) -> pb::ObservationContext {
     fn absent(rng: &mut Rng) -> bool {
         rng.chance(1, 5)
@@ -388,6 +401,15 @@ pub fn random_context(rng: &mut Rng, scope: &PolicyScope) -> pb::ObservationCont
         99
     } else {
         rng.pick(&scope.sensors).id
+    };
+    let declared = scope.sensor(sensor).map(|s| s.kind);
+    let sensor_kind = if sensor == 0 || rng.chance(1, 10) {
+        SensorKind::Unspecified
+    } else {
+        match declared {
+            Some(kind) if rng.chance(7, 10) => kind,
+            _ => *rng.pick(SensorKind::ALL),
+        }
     };
     let cell = if absent(rng) {
         0
@@ -422,5 +444,5 @@ pub fn random_context(rng: &mut Rng, scope: &PolicyScope) -> pb::ObservationCont
     } else {
         *rng.pick(Form::ALL)
     };
-    context(sensor, cell, observed_ms, form)
+    context(sensor, sensor_kind, cell, observed_ms, form)
 }
