@@ -463,18 +463,24 @@ def scoped_walk(grpc, pb, vocab_pb2, consent_pb2, consent, collector, node_key, 
     if scope.local_time(observed, UTC_OFFSET_MINUTES)[1] != 600:
         raise SystemExit("observation time: not 10:00 local")
 
-    def check(purpose, sensor, cell, form, expected, receipt=False):
+    # A sensor is named by its id and its kind (by default the kind the policy gives it).
+    declared_kind = {x["id"]: x["kind"] for x in STREET_SCOPE["sensors"]}
+
+    def check(purpose, sensor, cell, form, expected, receipt=False, kind=None):
+        kind = kind or declared_kind[sensor]
         context = consent_pb2.ObservationContext(sensor=sensor, cell=cell, observed_ms=observed,
-                                                 form=vocab_pb2.Form.Value(form))
+                                                 form=vocab_pb2.Form.Value(form),
+                                                 sensor_kind=vocab_pb2.SensorKind.Value(kind))
         question = consent_pb2.CheckRequest(
             subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.Purpose.Value(purpose),
             category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL, context=context, receipt=receipt)
         r = consent.Check(question, metadata=bearer)
         got = (consent_pb2.Decision.Name(r.decision), consent_pb2.Reason.Name(r.reason),
                vocab_pb2.Form.Name(r.required_form))
-        ctx = scope.Context(sensor, cell, observed, form)
+        ctx = scope.Context(sensor, cell, observed, form, kind)
         decision, reason, named, required = scope.decide([model], purpose, "DATA_CATEGORY_ENVIRONMENTAL", r.at_ms, ctx)
-        print(f"  check {purpose} sensor {sensor} cell {cell:x} {form}: {got[0]} ({got[1]}), required {got[2]}")
+        print(f"  check {purpose} sensor {sensor} ({kind}) cell {cell:x} {form}: {got[0]} ({got[1]}), "
+              f"required {got[2]}")
         if got != expected:
             raise SystemExit(f"unexpected answer: want {expected}")
         if got != (decision, reason, required):
@@ -504,6 +510,12 @@ def scoped_walk(grpc, pb, vocab_pb2, consent_pb2, consent, collector, node_key, 
     # answer names the form to transform to, and the check in that form is allowed.
     check(planning, 4, IN_STREET, "FORM_BINNED", ("DECISION_DENY", "REASON_FORM_NOT_COVERED", "FORM_AGGREGATED"))
     check(planning, 4, IN_STREET, "FORM_AGGREGATED", ("DECISION_ALLOW", "REASON_GRANTED", "FORM_AGGREGATED"))
+    # Sensor 3 named as a camera (as a later policy version might number it): the grant's version
+    # gives id 3 to an air-quality sensor, so it is not covered; without a kind, it is missing.
+    check(monitoring, 3, IN_STREET, "FORM_PSEUDONYMISED",
+          ("DECISION_DENY", "REASON_SENSOR_NOT_COVERED", "FORM_PSEUDONYMISED"), kind="SENSOR_KIND_CAMERA")
+    check(monitoring, 3, IN_STREET, "FORM_PSEUDONYMISED",
+          ("DECISION_DENY", "REASON_CONTEXT_MISSING_SENSOR", "FORM_PSEUDONYMISED"), kind="SENSOR_KIND_UNSPECIFIED")
 
     # A cell that is not an H3 cell (a reserved bit set) is refused, not decided.
     bad = IN_STREET | 1 << 56
@@ -514,12 +526,27 @@ def scoped_walk(grpc, pb, vocab_pb2, consent_pb2, consent, collector, node_key, 
             subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.PURPOSE_ENVIRONMENTAL_MONITORING,
             category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL,
             context=consent_pb2.ObservationContext(sensor=3, cell=bad, observed_ms=observed,
-                                                   form=vocab_pb2.FORM_PSEUDONYMISED)), metadata=bearer)
+                                                   form=vocab_pb2.FORM_PSEUDONYMISED,
+                                                   sensor_kind=vocab_pb2.SENSOR_KIND_AIR_QUALITY)), metadata=bearer)
         raise SystemExit("a check with a cell that is not an H3 cell was answered")
     except grpc.RpcError as e:
         if e.code() != grpc.StatusCode.INVALID_ARGUMENT or "is not an H3 cell index" not in (e.details() or ""):
             raise SystemExit(f"unexpected error for a bad cell: {e.code()} {e.details()}")
         print(f"  check with a bad cell refused: {e.details()}")
+
+    # A sensor kind without a sensor id names no sensor: refused, not decided.
+    try:
+        consent.Check(consent_pb2.CheckRequest(
+            subject=citizen.feed, collector=collector.feed, purpose=vocab_pb2.PURPOSE_ENVIRONMENTAL_MONITORING,
+            category=vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL,
+            context=consent_pb2.ObservationContext(cell=IN_STREET, observed_ms=observed,
+                                                   form=vocab_pb2.FORM_PSEUDONYMISED,
+                                                   sensor_kind=vocab_pb2.SENSOR_KIND_CAMERA)), metadata=bearer)
+        raise SystemExit("a check naming a sensor kind without a sensor was answered")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.INVALID_ARGUMENT or "context.sensor_kind" not in (e.details() or ""):
+            raise SystemExit(f"unexpected error for a kind without a sensor: {e.code()} {e.details()}")
+        print(f"  check with a sensor kind alone refused: {e.details()}")
 
 
 def main():

@@ -119,6 +119,14 @@ RANK = {"FORM_RAW": 1, "FORM_PSEUDONYMISED": 2, "FORM_BINNED": 3, "FORM_AGGREGAT
 FORM_NUMBER = {"FORM_UNSPECIFIED": 0, "FORM_RAW": 1, "FORM_PSEUDONYMISED": 2, "FORM_BINNED": 3,
                "FORM_AGGREGATED": 4}
 UNSPECIFIED = "FORM_UNSPECIFIED"
+# Sensor kinds' wire numbers (vocab.proto), for the context digest.
+SENSOR_KIND_NUMBER = {name: i for i, name in enumerate((
+    "SENSOR_KIND_UNSPECIFIED", "SENSOR_KIND_CAMERA", "SENSOR_KIND_NUMBER_PLATE_READER",
+    "SENSOR_KIND_AIR_QUALITY", "SENSOR_KIND_NOISE", "SENSOR_KIND_SMART_METER", "SENSOR_KIND_WATER_METER",
+    "SENSOR_KIND_WIFI_COUNTER", "SENSOR_KIND_BLUETOOTH_COUNTER", "SENSOR_KIND_PEOPLE_COUNTER",
+    "SENSOR_KIND_PARKING_BAY", "SENSOR_KIND_TRAFFIC_COUNTER", "SENSOR_KIND_WASTE_BIN",
+    "SENSOR_KIND_TICKET_VALIDATOR", "SENSOR_KIND_EV_CHARGER"))}
+NO_KIND = "SENSOR_KIND_UNSPECIFIED"
 
 
 # ---- Scopes ----
@@ -185,33 +193,41 @@ class GrantScope:
         return self.forms.get(purpose)
 
 
-CONTEXT_DOMAIN = b"consent-ledger/context/v1"
+CONTEXT_DOMAIN = b"consent-ledger/context/v2"
 
 
 class Context:
-    """An observation context; each field's zero value (cell 0, FORM_UNSPECIFIED) is "not given"."""
+    """An observation context; each field's zero value (0, cell 0, SENSOR_KIND_UNSPECIFIED,
+    FORM_UNSPECIFIED) is "not given". The sensor is named by its id and its kind (a node refuses
+    a kind without an id, so this never holds one)."""
 
-    def __init__(self, sensor=0, cell=0, observed_ms=0, form=UNSPECIFIED):
+    def __init__(self, sensor=0, cell=0, observed_ms=0, form=UNSPECIFIED, sensor_kind=NO_KIND):
         self.sensor, self.cell, self.observed_ms, self.form = sensor, cell, observed_ms, form
+        self.sensor_kind = sensor_kind
 
     @classmethod
     def from_json(cls, d):
-        """The vectors' JSON (`cell` hex or null, `form` by name); None for an absent context."""
+        """The vectors' JSON (`cell` hex or null, `sensor_kind` and `form` by name); None for an
+        absent context."""
         if d is None:
             return None
-        return cls(d["sensor"], int(d["cell"], 16) if d["cell"] else 0, d["observed_ms"], d["form"])
+        return cls(d["sensor"], int(d["cell"], 16) if d["cell"] else 0, d["observed_ms"], d["form"],
+                   d["sensor_kind"])
 
     def digest_input(self):
-        """What the context digest hashes: the domain, sensor (4 bytes), cell (8), observed_ms (8),
-        all big-endian, and the form's wire number (1 byte)."""
-        return (CONTEXT_DOMAIN + self.sensor.to_bytes(4, "big") + self.cell.to_bytes(8, "big")
-                + self.observed_ms.to_bytes(8, "big") + bytes([FORM_NUMBER[self.form]]))
+        """What the context digest hashes: the domain, sensor (4 bytes, big-endian), the sensor
+        kind's wire number (1 byte), cell (8), observed_ms (8), both big-endian, and the form's
+        wire number (1 byte)."""
+        return (CONTEXT_DOMAIN + self.sensor.to_bytes(4, "big") + bytes([SENSOR_KIND_NUMBER[self.sensor_kind]])
+                + self.cell.to_bytes(8, "big") + self.observed_ms.to_bytes(8, "big")
+                + bytes([FORM_NUMBER[self.form]]))
 
     def digest(self):
         return blake3.blake3(self.digest_input()).digest()
 
     def __repr__(self):
-        return f"Context(sensor={self.sensor}, cell={self.cell:x}, observed_ms={self.observed_ms}, form={self.form})"
+        return (f"Context(sensor={self.sensor}, sensor_kind={self.sensor_kind}, cell={self.cell:x}, "
+                f"observed_ms={self.observed_ms}, form={self.form})")
 
 
 NO_CONTEXT = Context()
@@ -228,8 +244,9 @@ def evaluate(policy, grant, purpose, c):
     needs_cell = bool(p.zones)
     needs_time = bool(p.windows) or (g is not None and bool(g.windows))
     needs_form = bool(p.offers(purpose))
-    # Missing context first, in this order.
-    if needs_sensor and not c.sensor:
+    # Missing context first, in this order. The sensor is its id and its kind: either missing is
+    # the sensor missing.
+    if needs_sensor and (not c.sensor or c.sensor_kind == NO_KIND):
         return "REASON_CONTEXT_MISSING_SENSOR"
     if needs_cell and not c.cell:
         return "REASON_CONTEXT_MISSING_CELL"
@@ -242,6 +259,10 @@ def evaluate(policy, grant, purpose, c):
         if c.sensor not in p.sensors:
             return "REASON_SENSOR_NOT_COVERED"
         kind = p.sensors[c.sensor][0]
+        # Declared with the kind the context states, in the numbering of the grant's version (a
+        # later version may give the id to another kind of sensor).
+        if kind != c.sensor_kind:
+            return "REASON_SENSOR_NOT_COVERED"
         if g is not None and (g.sensors or g.sensor_kinds):
             if c.sensor not in g.sensors and kind not in g.sensor_kinds:
                 return "REASON_SENSOR_NOT_COVERED"
@@ -369,7 +390,16 @@ def self_test():
         (Window(1, 0, 1440).contains(0, 1439), True),
         (Window(1, 420, 1140).contains(0, 1140), False),
         (Window(2, 420, 1140).contains(0, 600), False),
-        (Context().digest_input(), CONTEXT_DOMAIN + bytes(21)),
+        (Context().digest_input(), CONTEXT_DOMAIN + bytes(22)),
+        (len(SENSOR_KIND_NUMBER), 15),
+        (SENSOR_KIND_NUMBER["SENSOR_KIND_EV_CHARGER"], 14),
+        # A sensor id a later version gives to a camera: judged with the kind of the grant's.
+        (evaluate(PolicyScope(sensors=[(3, ("SENSOR_KIND_AIR_QUALITY", 0))]), None, "PURPOSE_RESEARCH",
+                  Context(3, sensor_kind="SENSOR_KIND_CAMERA")), "REASON_SENSOR_NOT_COVERED"),
+        (evaluate(PolicyScope(sensors=[(3, ("SENSOR_KIND_AIR_QUALITY", 0))]), None, "PURPOSE_RESEARCH",
+                  Context(3, sensor_kind="SENSOR_KIND_AIR_QUALITY")), None),
+        (evaluate(PolicyScope(sensors=[(3, ("SENSOR_KIND_AIR_QUALITY", 0))]), None, "PURPOSE_RESEARCH",
+                  Context(3)), "REASON_CONTEXT_MISSING_SENSOR"),
     ]
     for i, (got, want) in enumerate(checks):
         if got != want:

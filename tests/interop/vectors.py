@@ -337,8 +337,9 @@ def varint(n):
 def wire_context(q, vocab_pb2):
     """A question's ObservationContext as scope.Context, and as the vectors' JSON of it."""
     x = q.context
-    ctx = scope.Context(x.sensor, x.cell, x.observed_ms, vocab_pb2.Form.Name(x.form))
-    text = {"sensor": x.sensor, "cell": scope.cell_text(x.cell) if x.cell else None,
+    kind = vocab_pb2.SensorKind.Name(x.sensor_kind)
+    ctx = scope.Context(x.sensor, x.cell, x.observed_ms, vocab_pb2.Form.Name(x.form), kind)
+    text = {"sensor": x.sensor, "sensor_kind": kind, "cell": scope.cell_text(x.cell) if x.cell else None,
             "observed_ms": x.observed_ms, "form": vocab_pb2.Form.Name(x.form)}
     return ctx, text
 
@@ -747,7 +748,9 @@ def check_scope_vectors(v, c, replay, entry_pb2):
         context = scope.Context.from_json(item["context"])
         c.eq(context.digest_input().hex(), item["input"], f"context digest {i}: the bytes hashed")
         c.eq(context.digest().hex(), item["digest"], f"context digest {i}")
-    c.eq(cd["items"][0]["input"], (scope.CONTEXT_DOMAIN + bytes(21)).hex(), "an empty context hashes zeros")
+    c.eq(cd["items"][0]["input"], (scope.CONTEXT_DOMAIN + bytes(22)).hex(), "an empty context hashes zeros")
+    c.eq({n: vocab_pb2.SensorKind.Value(n) for n in scope.SENSOR_KIND_NUMBER},
+         scope.SENSOR_KIND_NUMBER, "scope.py's sensor kind numbers are vocab.proto's")
 
 
 if __name__ == "__main__":
