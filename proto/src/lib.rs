@@ -384,18 +384,18 @@
 //! **when** (weekly windows of a fixed local time) and **in which forms** it collects
 //! (`Policy.scope`, a `PolicyScope`); a citizen's grant may **narrow** that (`Grant.scope`, a
 //! `GrantScope`); a check says what the observation is (`CheckRequest.context`, an
-//! `ObservationContext`: sensor and its kind, cell, time, form). Both scopes are optional fields: an entry
-//! without one encodes exactly as before scopes existed, so its id and signature are unchanged.
-//! The **effective scope** of a grant is its policy's declaration intersected with its own
-//! narrowing: a dimension the policy declares constrains every grant to it, even one that narrows
-//! nothing ("the whole policy"). Its policy is the `Policy` entry `grant.policy` names, not the
-//! collector's latest version: zone and sensor ids are read in that version's numbering. A later
-//! version may give a sensor id to a sensor of another kind (nothing forbids it), so a context
-//! names the sensor's kind beside its id, and the rule allows only when the grant's version
+//! `ObservationContext`: sensor and its kind, cell, time, form). Both scopes are optional fields:
+//! an entry without one encodes exactly as before scopes existed, so its id and signature are
+//! unchanged. The **effective scope** of a grant is its policy's declaration intersected with its
+//! own narrowing: a dimension the policy declares constrains every grant to it, even one that
+//! narrows nothing ("the whole policy"). Its policy is the `Policy` entry `grant.policy` names, not
+//! the collector's latest version: zone and sensor ids are read in that version's numbering. A
+//! later version may give a sensor id to a sensor of another kind (nothing forbids it), so a
+//! context names the sensor's kind beside its id, and the rule allows only when the grant's version
 //! declares that id with that kind: a gateway that uses its current numbering can never pass a
-//! camera under a grant whose version gave the id to an air-quality sensor. A grant
-//! whose policy has no scope and which narrows nothing is *unscoped*: no context is needed and the
-//! rule is exactly the one without scopes. In Rust:
+//! camera under a grant whose version gave the id to an air-quality sensor. A grant whose policy
+//! has no scope and which narrows nothing is *unscoped*: no context is needed and the rule is
+//! exactly the one without scopes. In Rust:
 //! [`scope`] ([`scope::ScopeFacts::resolve`], [`scope::evaluate`], [`scope::required_form`]),
 //! [`h3`].
 //!
@@ -515,17 +515,18 @@
 //! ```
 //!
 //! The sensor is its id **and** its kind: the kind is what makes an id unambiguous across the
-//! collector's policy versions (*Scope and form* above), so a context that gives one without the
-//! other gives no sensor. Context a dimension does not need is ignored (a cell sent for a policy
-//! without zones, a sensor and kind for a policy without sensors). A context field is absent when
-//! 0 (`UNSPECIFIED` for the form and the sensor kind); INVALID_ARGUMENT (in a batch, naming the
-//! item), checked in this order: a non-zero `cell` that is not an H3 cell (`context.cell <hex> is
-//! not an H3 cell index`), a `form` number this release does not know (`context.form: unknown
-//! form <n>`), a `sensor_kind` number this release does not know (`context.sensor_kind: unknown
-//! sensor kind <n>`), a `sensor_kind` with `sensor` 0 (`context.sensor_kind <kind> is given
-//! without context.sensor`, the kind by its text name). These are checked after the session, the 32-byte ids, the purpose and the category, and before
-//! the check's collector is compared with the session's; in a `CheckBatch` the first bad check
-//! (from 0) refuses the whole batch, its message starting `check <i>: `.
+//! collector's policy versions (above), so a context that gives one without the other gives no
+//! sensor. Context a dimension does not need is ignored (a cell sent for a policy without zones, a
+//! sensor and kind for a policy without sensors). A context field is absent when 0 (`UNSPECIFIED`
+//! for the form and the sensor kind); INVALID_ARGUMENT (in a batch, naming the item), checked in
+//! this order: a non-zero `cell` that is not an H3 cell (`context.cell <hex> is not an H3 cell
+//! index`), a `form` number this release does not know (`context.form: unknown form <n>`), a
+//! `sensor_kind` number this release does not know (`context.sensor_kind: unknown sensor kind
+//! <n>`), a `sensor_kind` with `sensor` 0 (`context.sensor_kind <kind> is given without
+//! context.sensor`, the kind by its text name). These are checked after the session, the 32-byte
+//! ids, the purpose and the category, and before the check's collector is compared with the
+//! session's; in a `CheckBatch` the first bad check (from 0) refuses the whole batch, its message
+//! starting `check <i>: `.
 //! Which grant an answer names is unchanged (an allowing grant if any, the newest; else the newest
 //! covering purpose and category, with its first failure).
 //!
@@ -542,13 +543,14 @@
 //! || sensor (4 bytes, big-endian) || sensor_kind (1 byte: its wire number) || cell (8 bytes,
 //! big-endian) || observed_ms (8 bytes, big-endian) || form (1 byte: its wire number))` over the
 //! question's context, 0 for what is not given: 22 bytes after the domain. (The `…/v1` digest of
-//! the first scoped release hashed no kind; a receipt carrying one does not verify now, and no
-//! v1 digest can equal a v2 one.) It is present exactly when `CheckRequest.context` is present
-//! **on the wire**, even with every field 0 (its digest is then `df086cb9…1a7825`, the first
-//! `context_digests` item), and empty when the field is absent; the rule reads a context with every field 0 as no context.
-//! The signature already covers the context (in `question`); the digest is a fixed-size handle of
-//! the *context alone*: the same observation checked for two subjects, purposes or answers has
-//! the same digest, so it ties a record to a receipt only together with that receipt's question.
+//! the first scoped release hashed no kind; a receipt carrying one does not verify now, and no v1
+//! digest can equal a v2 one.) It is present exactly when `CheckRequest.context` is present **on
+//! the wire**, even with every field 0 (its digest is then `df086cb9…1a7825`, the first
+//! `context_digests` item), and empty when the field is absent; the rule reads a context with every
+//! field 0 as no context. The signature already covers the context (in `question`); the digest is a
+//! fixed-size handle of the *context alone*: the same observation checked for two subjects,
+//! purposes or answers has the same digest, so it ties a record to a receipt only together with
+//! that receipt's question.
 //! A verifier refuses a receipt whose digest is present without a context, absent with one, or
 //! wrong ([`receipt::verify_decision`]). Test vectors:
 //! `context_digests`, and the third `decision_receipts` item.
@@ -892,16 +894,16 @@
 //! - `scopes`: after `entries`, the collector's second policy, declaring a scope, and two grants
 //!   under it (one narrowing it in every dimension, one narrowing zone 1 only: the worked bytes
 //!   of *Scope and form*), as in `entries`; each scope's JSON also carries its `encoding`.
-//! - `scope_decisions`: the rule alone (steps 5 and 6 of [`decide`] for one subject with one
-//!   grant; steps 1–4 passed). `policies`: policy scopes, each with its `encoding`, `null` for a
-//!   policy without one (the `scopes` policy's first); every policy is taken to declare all of
-//!   `purposes` and `categories`. Each case: `policy`, an index into `policies` or `null` (no
-//!   scope); `grant`: seq 1, `valid_from`, `valid_until` (0: until revoked), `revoked`, `scope`
-//!   (`null`: it narrows nothing; else with its `encoding`), each within its policy scope;
-//!   `opt_out_seq` (the seq of an opt-out of sale and sharing, or `null`); `question`:
-//!   `purpose`, `category`, `at_ms` (never 0) and `context` (`null`: absent; a `cell` of `null`
-//!   is 0; `sensor_kind` and `form` by name, `…_UNSPECIFIED` for 0); and the expected `decision`, `reason` and `required_form`. Hand-picked edges first
-//!   (each with `about`), then 2,000 seeded cases.
+//! - `scope_decisions`: the rule alone (steps 5 and 6 of [`decide`] for one subject with one grant;
+//!   steps 1–4 passed). `policies`: policy scopes, each with its `encoding`, `null` for a policy
+//!   without one (the `scopes` policy's first); every policy is taken to declare all of `purposes`
+//!   and `categories`. Each case: `policy`, an index into `policies` or `null` (no scope); `grant`:
+//!   seq 1, `valid_from`, `valid_until` (0: until revoked), `revoked`, `scope` (`null`: it narrows
+//!   nothing; else with its `encoding`), each within its policy scope; `opt_out_seq` (the seq of an
+//!   opt-out of sale and sharing, or `null`); `question`: `purpose`, `category`, `at_ms` (never 0)
+//!   and `context` (`null`: absent; a `cell` of `null` is 0; `sensor_kind` and `form` by name,
+//!   `…_UNSPECIFIED` for 0); and the expected `decision`, `reason` and `required_form`. Hand-picked
+//!   edges first (each with `about`), then 2,000 seeded cases.
 //! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector

@@ -2,11 +2,11 @@
 //! error; a check without a session, or about another collector, is refused.
 //!
 //! A check may carry the context of its observation (sensor and its kind, H3 cell, time, form:
-//! consent scoped by a policy and narrowed by a grant). A context the node cannot read (a cell
-//! that is no H3 cell index, an unknown form or sensor kind, a sensor kind without a sensor) is
-//! INVALID_ARGUMENT, in a batch naming the check; a missing context a scoped grant needs (a
-//! sensor without its kind is a missing sensor) is a deny naming what is missing. The answer names the form the
-//! data must be kept in for the grant it names (`required_form`), and a receipt signs the
+//! consent scoped by a policy and narrowed by a grant). A context the node cannot read (a cell that
+//! is no H3 cell index, an unknown form or sensor kind, a sensor kind without a sensor) is
+//! INVALID_ARGUMENT, in a batch naming the check; a missing context a scoped grant needs (a sensor
+//! without its kind is a missing sensor) is a deny naming what is missing. The answer names the
+//! form the data must be kept in for the grant it names (`required_form`), and a receipt signs the
 //! context with its digest (`context_digest`), the handle a collector keeps beside each record.
 //!
 //! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to

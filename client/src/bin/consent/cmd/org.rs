@@ -502,7 +502,8 @@ fn observation(a: &CheckArgs) -> anyhow::Result<Option<pb::ObservationContext>> 
         .map_err(|e| anyhow::anyhow!("--sensor-kind: {e}"))?;
     match (a.sensor, sensor_kind) {
         (Some(id), None) => bail!(
-            "--sensor {id} needs --sensor-kind, the kind of that sensor as your policy declares              it (a grant under another policy version may give id {id} to another kind)"
+            "--sensor {id} needs --sensor-kind, the kind of that sensor as your policy declares \
+             it (a grant under another policy version may give id {id} to another kind)"
         ),
         (None, Some(kind)) => bail!("--sensor-kind {kind} needs --sensor, the sensor's id"),
         _ => {}
