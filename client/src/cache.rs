@@ -42,9 +42,9 @@
 //! # }
 //! ```
 //!
-//! With a scoped policy, the gateway says which sensor saw what, where, when, and the form it
-//! would like to keep it in; after a `FORM_NOT_COVERED` deny it checks again with the form the
-//! answer requires, and keeps the record in that form ([`crate::transforms`]):
+//! With a scoped policy, the gateway says which sensor (its id and kind) saw what, where, when, and
+//! the form it would like to keep it in; after a `FORM_NOT_COVERED` deny it checks again with the
+//! form the answer requires, and keeps the record in that form ([`crate::transforms`]):
 //!
 //! ```no_run
 //! # async fn demo(cache: consent_client::cache::DecisionCache,
@@ -276,7 +276,9 @@ impl DecisionCache {
     }
 
     /// Decides for time `at_ms` (Unix ms), from memory, about the observation `context` (its
-    /// sensor, cell, time and the form it would be kept in): the node's rule, scopes included.
+    /// sensor with the sensor's kind, cell, time and the form it would be kept in): the node's
+    /// rule, scopes included. Build it with a sensor kind only beside a sensor id: the node
+    /// refuses a kind alone (INVALID_ARGUMENT), and the rule reads it as no sensor.
     pub fn check_with(
         &self,
         subject: FeedId,

@@ -360,7 +360,7 @@ impl Collector {
     }
 
     /// The question "may I keep `category` data about `subject` for `purpose`, observed as
-    /// `context` says (sensor, cell, time, the form it would be kept in)?".
+    /// `context` says (sensor and its kind, cell, time, the form it would be kept in)?".
     pub fn request_with(
         &self,
         subject: FeedId,

@@ -120,7 +120,7 @@ impl Quorum {
     }
 
     /// [`Quorum::check`] about an observation: every node is asked with the same `context`
-    /// (sensor, cell, time, form), and the rule that picks the answer is the same.
+    /// (sensor and its kind, cell, time, form), and the rule that picks the answer is the same.
     pub async fn check_with(
         &mut self,
         subject: FeedId,
