@@ -63,6 +63,8 @@ pub struct GrantArgs {
     #[arg(long)]
     pub retention_days: Option<u32>,
     /// Only in this zone of the policy, by id or name (repeat; default: every zone it declares).
+    /// Digits are always read as an id, even if a zone is named so; a name that two zones share
+    /// is refused: give the id instead.
     #[arg(long = "zone", value_name = "ID|NAME")]
     pub zones: Vec<String>,
     /// Only from this sensor of the policy, by id (repeat; default: every sensor).
