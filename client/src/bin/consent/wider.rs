@@ -9,7 +9,9 @@
 //! retention, sensors (by the ids a gateway sends), places (by H3 cell: an older zone is
 //! within only if each of its cells lies in a zone of the new grant), times (as minutes of the
 //! UTC week, so policies with other offsets compare exactly) and forms. A grant whose policy
-//! the node cannot give counts as wider: what cannot be shown to be within is reported.
+//! the node cannot give counts as wider: what cannot be shown to be within is reported. The
+//! start of validity is not compared: an older grant always started earlier, and what it
+//! allowed before now was consented to then.
 
 use std::collections::{BTreeSet, HashMap};
 
