@@ -465,7 +465,7 @@ async fn consenting_to_less_names_the_wider_grant_and_replace_revokes_it() {
         .iter()
         .map(|w| s(w, "grant"))
         .collect();
-    assert_eq!(named, [whole_id.clone()]);
+    assert_eq!(named.as_slice(), std::slice::from_ref(&whole_id));
     assert_eq!(less["replaced"], json!([]));
     // Indeed: the whole-policy grant still allows raw data, and the check names it.
     let raw = billing_check(&env, &subject, &wharf_cell, &monday, "raw").await;
@@ -503,7 +503,11 @@ async fn consenting_to_less_names_the_wider_grant_and_replace_revokes_it() {
         .lines()
         .map(|l| s(&serde_json::from_str::<Value>(l).expect("json"), "grant"))
         .collect();
-    assert_eq!(in_force, [least_id.clone()], "only the narrowest is left");
+    assert_eq!(
+        in_force.as_slice(),
+        std::slice::from_ref(&least_id),
+        "only the narrowest is left"
+    );
     let raw = billing_check(&env, &subject, &wharf_cell, &monday, "raw").await;
     assert_eq!(
         (s(&raw, "decision"), s(&raw, "reason")),

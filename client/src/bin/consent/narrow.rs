@@ -399,7 +399,9 @@ mod tests {
         let err = grant_scope(&by_name, all(&p), &p).expect_err("ambiguous");
         assert!(
             err.to_string().contains("2 zones of this policy are named")
-                && err.to_string().contains("choose one by its id: --zone 1 or --zone 2"),
+                && err
+                    .to_string()
+                    .contains("choose one by its id: --zone 1 or --zone 2"),
             "{err}"
         );
         // A zone named like another's id: digits are the id.

@@ -283,7 +283,8 @@ fn minutes(policy: &PolicyScope, grant: Option<&GrantScope>) -> Option<Vec<bool>
                 for minute in w.start_minute..w.end_minute {
                     // Local minute of the week, less the offset: the UTC one.
                     let local = day * i64::from(MINUTES_PER_DAY) + i64::from(minute);
-                    let utc = (local - i64::from(policy.utc_offset_minutes)).rem_euclid(WEEK as i64);
+                    let utc =
+                        (local - i64::from(policy.utc_offset_minutes)).rem_euclid(WEEK as i64);
                     inside[utc as usize] = true;
                 }
             }
@@ -320,7 +321,11 @@ fn also_covers(old: &Grant, new: &Grant) -> Option<String> {
     if !purposes.is_empty() {
         parts.push(format!(
             "the purposes {}",
-            purposes.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+            purposes
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if !categories.is_empty() {
@@ -355,7 +360,11 @@ pub fn warning(wider: &[Wider], replace: bool) -> Vec<String> {
     for w in wider {
         out.push(format!("  {}: {}", w.id, w.beyond.join("; ")));
         if let Some(also) = &w.also_covers {
-            let tense = if replace { "withdraws" } else { "would withdraw" };
+            let tense = if replace {
+                "withdraws"
+            } else {
+                "would withdraw"
+            };
             out.push(format!(
                 "    (revoking it {tense} all of it, {also} too, which this grant does not \
                  cover: grant those again if you want to keep them)"
@@ -437,7 +446,11 @@ mod tests {
         assert_eq!(beyond(&whole, &p, &whole, &p), Vec::<String>::new());
         let zone1 = grant(
             &[Purpose::Billing],
-            Some(narrow(&[1], Some((8, 12)), &[(Purpose::Billing, Form::Pseudonymised)])),
+            Some(narrow(
+                &[1],
+                Some((8, 12)),
+                &[(Purpose::Billing, Form::Pseudonymised)],
+            )),
         );
         assert_eq!(beyond(&zone1, &p, &whole, &p), Vec::<String>::new());
         // Nothing shared: another purpose.
@@ -451,7 +464,11 @@ mod tests {
         let whole = grant(&[Purpose::Billing, Purpose::UrbanPlanning], None);
         let zone1 = grant(
             &[Purpose::Billing],
-            Some(narrow(&[1], Some((8, 12)), &[(Purpose::Billing, Form::Pseudonymised)])),
+            Some(narrow(
+                &[1],
+                Some((8, 12)),
+                &[(Purpose::Billing, Form::Pseudonymised)],
+            )),
         );
         let said = beyond(&whole, &p, &zone1, &p);
         assert_eq!(
@@ -521,8 +538,10 @@ mod tests {
         let later = grant(&[Purpose::Billing], Some(narrow(&[], Some((9, 12)), &[])));
         assert_eq!(
             beyond(&later, &old_policy, &new, &new_policy),
-            ["it also allows other times: mon-sat 09:00-12:00 (UTC+02:00, all year: no daylight \
-              saving time)"]
+            [
+                "it also allows other times: mon-sat 09:00-12:00 (UTC+02:00, all year: no daylight \
+              saving time)"
+            ]
         );
     }
 

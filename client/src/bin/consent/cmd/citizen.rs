@@ -258,8 +258,7 @@ async fn submit_replacing(
     revocations: &[(EntryId, consent_proto::Entry)],
     grant: &consent_proto::Entry,
 ) -> anyhow::Result<()> {
-    let mut batch: Vec<consent_proto::Entry> =
-        revocations.iter().map(|(_, r)| r.clone()).collect();
+    let mut batch: Vec<consent_proto::Entry> = revocations.iter().map(|(_, r)| r.clone()).collect();
     batch.push(grant.clone());
     let results = node.submit_batch(&batch).await?;
     let mut revoked: Vec<String> = Vec::new();
