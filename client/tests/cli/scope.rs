@@ -2,7 +2,8 @@
 //! street policy (zones, sensors, a window, forms), `consent policy` says it in plain words, a
 //! citizen grants with each narrowing flag and signs exactly that scope, what the policy does not
 //! offer is refused before anything is signed, and `consent check` with an observation's context
-//! prints the reason and the required form.
+//! prints the reason and the required form. A narrower grant beside a wider one is named as
+//! narrowing nothing, and `--replace` revokes the wider one.
 
 use std::path::Path;
 
@@ -382,4 +383,218 @@ async fn a_citizen_narrows_consent_and_a_collector_checks_with_context() {
         args.extend_from_slice(flags);
         env.fails("col.json", &args, says).await;
     }
+}
+
+/// `consent --json grant COLLECTOR --purpose billing --category vehicle --yes EXTRA…` with
+/// Alice's wallet: the JSON printed, and what was said on stderr.
+async fn alice_grants(env: &Env, collector: &str, extra: &[&str]) -> (Value, String) {
+    let mut args = vec![
+        "--json",
+        "grant",
+        collector,
+        "--purpose",
+        "billing",
+        "--category",
+        "vehicle",
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    let out = env.run("alice.json", &args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "grant {extra:?}: {stderr}");
+    let printed = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())
+        .unwrap_or_else(|e| panic!("grant {extra:?}: not one JSON object ({e})"));
+    (printed, stderr)
+}
+
+/// The collector's billing check of `subject` by sensor 1 in `cell` at `observed`, kept in
+/// `form`.
+async fn billing_check(env: &Env, subject: &str, cell: &str, observed: &str, form: &str) -> Value {
+    let text = env
+        .ok(
+            "col.json",
+            &[
+                "--json",
+                "check",
+                "--subject",
+                subject,
+                "--purpose",
+                "billing",
+                "--category",
+                "vehicle",
+                "--sensor",
+                "1",
+                "--cell",
+                cell,
+                "--observed",
+                observed,
+                "--form",
+                form,
+            ],
+        )
+        .await;
+    serde_json::from_str(text.trim()).expect("json")
+}
+
+/// Review M3 and L8: a narrower grant beside a wider one narrows nothing (any allowing grant
+/// allows), so `consent grant` names the wider grant and how to revoke it, and `--replace`
+/// revokes it in the same submission; a zone name two zones share is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consenting_to_less_names_the_wider_grant_and_replace_revokes_it() {
+    let mut env = Env {
+        dir: tempfile::tempdir().expect("tempdir"),
+        node: None,
+    };
+    let reg = env.json("reg.json", &["registrar", "init"]).await;
+    env.node = Some(start(env.dir.path(), &s(&reg, "registrar")).await);
+    let policy = street_policy_file(env.dir.path());
+    let collector = s(
+        &env.json("col.json", &["collector", "init", "--policy", &policy])
+            .await,
+        "collector",
+    );
+    env.json(
+        "reg.json",
+        &["registrar", "accredit", &collector, "--until", "365d"],
+    )
+    .await;
+    let pj = env.json("none.json", &["policy", &collector]).await;
+    let wharf_cell = pj["scope"]["zones"][0]["cells"][0]
+        .as_str()
+        .expect("a cell of zone 1")
+        .to_string();
+    let monday = consent_client::time::format(next_monday_morning_ms());
+    env.json("alice.json", &["wallet", "init"]).await;
+    let subject = s(
+        &env.json("alice.json", &["wallet", "id", &collector]).await,
+        "subject",
+    );
+
+    // Consent to the whole policy, then "consent to less" as the rights page says.
+    let (whole, said) = alice_grants(&env, &collector, &[]).await;
+    let whole_id = s(&whole, "grant");
+    assert_eq!(
+        (&whole["wider_grants"], &whole["replaced"]),
+        (&json!([]), &json!([]))
+    );
+    assert!(!said.contains("allow more"), "nothing wider yet: {said}");
+    let (less, said) = alice_grants(
+        &env,
+        &collector,
+        &["--zone", "1", "--form", "billing=pseudonymised"],
+    )
+    .await;
+    let less_id = s(&less, "grant");
+    let wider_how =
+        format!("{whole_id}: it also allows zone 2 Oudegracht, Gaardbrug to Bakkerbrug");
+    let revoke_it = format!("consent revoke {whole_id}");
+    for expected in [
+        "are still in force and allow more than this one",
+        wider_how.as_str(),
+        "for billing, it also allows the form raw",
+        revoke_it.as_str(),
+        "--replace",
+    ] {
+        assert!(said.contains(expected), "{expected:?} in {said}");
+    }
+    let named: Vec<String> = less["wider_grants"]
+        .as_array()
+        .expect("wider_grants")
+        .iter()
+        .map(|w| s(w, "grant"))
+        .collect();
+    assert_eq!(named.as_slice(), std::slice::from_ref(&whole_id));
+    assert_eq!(less["replaced"], json!([]));
+    // Indeed: the whole-policy grant still allows raw data, and the check names it.
+    let raw = billing_check(&env, &subject, &wharf_cell, &monday, "raw").await;
+    assert_eq!(
+        (s(&raw, "decision"), s(&raw, "grant")),
+        ("allow".into(), whole_id.clone())
+    );
+
+    // --replace: both older grants allow more (other hours too) and are revoked with it.
+    let (least, said) = alice_grants(
+        &env,
+        &collector,
+        &[
+            "--zone",
+            "1",
+            "--hours",
+            "08:00-12:00",
+            "--form",
+            "billing=pseudonymised",
+            "--replace",
+        ],
+    )
+    .await;
+    assert!(said.contains("with --replace they are revoked"), "{said}");
+    let least_id = s(&least, "grant");
+    let replaced: Vec<String> = least["replaced"]
+        .as_array()
+        .expect("replaced")
+        .iter()
+        .map(|r| s(r, "grant"))
+        .collect();
+    assert_eq!(replaced, [whole_id.clone(), less_id.clone()]);
+    let listed = env.ok("alice.json", &["--json", "list"]).await;
+    let in_force: Vec<String> = listed
+        .lines()
+        .map(|l| s(&serde_json::from_str::<Value>(l).expect("json"), "grant"))
+        .collect();
+    assert_eq!(
+        in_force.as_slice(),
+        std::slice::from_ref(&least_id),
+        "only the narrowest is left"
+    );
+    let raw = billing_check(&env, &subject, &wharf_cell, &monday, "raw").await;
+    assert_eq!(
+        (s(&raw, "decision"), s(&raw, "reason")),
+        ("deny".into(), "form-not-covered".into())
+    );
+    let kept = billing_check(&env, &subject, &wharf_cell, &monday, "pseudonymised").await;
+    assert_eq!(
+        (s(&kept, "decision"), s(&kept, "grant")),
+        ("allow".into(), least_id)
+    );
+
+    // L8: a policy whose two zones share a name (case aside): the name chooses neither.
+    let street = std::fs::read_to_string(&policy).expect("street policy");
+    let twin = street.replace(
+        "name = \"Oudegracht, Gaardbrug to Bakkerbrug\"",
+        "name = \"OUDEGRACHT WHARF, STADHUISBRUG TO BAKKERBRUG\"",
+    );
+    assert_ne!(twin, street, "the example names zone 2 so");
+    let twin_path = env.path("twin-policy.toml");
+    std::fs::write(&twin_path, twin).expect("write");
+    let twin_collector = s(
+        &env.json(
+            "twin.json",
+            &[
+                "collector",
+                "init",
+                "--policy",
+                &twin_path.display().to_string(),
+            ],
+        )
+        .await,
+        "collector",
+    );
+    env.fails(
+        "alice.json",
+        &[
+            "grant",
+            &twin_collector,
+            "--purpose",
+            "billing",
+            "--category",
+            "vehicle",
+            "--zone",
+            "Oudegracht wharf, Stadhuisbrug to Bakkerbrug",
+            "--yes",
+        ],
+        "2 zones of this policy are named \"Oudegracht wharf, Stadhuisbrug to Bakkerbrug\" \
+         (zone 1 Oudegracht wharf, Stadhuisbrug to Bakkerbrug, zone 2 OUDEGRACHT WHARF, \
+         STADHUISBRUG TO BAKKERBRUG); choose one by its id: --zone 1 or --zone 2",
+    )
+    .await;
 }

@@ -510,7 +510,13 @@ pub(crate) fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
             }
             dt { "Consent to less" } dd {
                 "Only some of its zones, sensors or hours, or only in a more protective form: "
-                code { "consent grant COLLECTOR --purpose billing --category vehicle --zone 1 --hours 08:00-18:00 --form billing=pseudonymised" }
+                code { "consent grant COLLECTOR --purpose billing --category vehicle --zone 1 --hours 08:00-18:00 --form billing=pseudonymised --replace" }
+                ". A check is allowed when any of your grants allows it, so a wider grant you "
+                "signed before keeps allowing all it did: "
+                code { "--replace" }
+                " revokes it in the same step (the whole of it), or revoke it yourself with "
+                code { "consent revoke GRANT" }
+                "."
             }
             dt { "See your consents" } dd { code { "consent list" } }
             dt { "Withdraw it" } dd { code { "consent revoke GRANT" } ", takes effect at once on every node." }

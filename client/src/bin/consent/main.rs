@@ -14,6 +14,7 @@ mod cmd {
 mod ctx;
 mod describe;
 mod narrow;
+mod wider;
 
 use std::process::ExitCode;
 

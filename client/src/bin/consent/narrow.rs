@@ -15,7 +15,8 @@ use crate::describe;
 /// The flags as given.
 #[derive(Debug, Default, Clone)]
 pub struct Flags {
-    /// `--zone ID|NAME`.
+    /// `--zone ID|NAME`: digits are an id, anything else a name (ASCII case ignored) that
+    /// exactly one zone has.
     pub zones: Vec<String>,
     /// `--sensor ID`.
     pub sensors: Vec<u32>,
@@ -77,12 +78,35 @@ pub fn grant_scope(
     let mut zones = Vec::new();
     for given in &flags.zones {
         let text = given.trim();
-        let found = match text.parse::<u32>() {
-            Ok(id) => scope.zones.iter().find(|z| z.id == id),
-            Err(_) => scope
+        let found = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            // Digits are always an id, even when some zone is named like one.
+            text.parse::<u32>()
+                .ok()
+                .and_then(|id| scope.zones.iter().find(|z| z.id == id))
+        } else {
+            // Names need not be unique in a policy: a name two zones share chooses neither.
+            let named: Vec<_> = scope
                 .zones
                 .iter()
-                .find(|z| z.name.eq_ignore_ascii_case(text)),
+                .filter(|z| z.name.eq_ignore_ascii_case(text))
+                .collect();
+            if named.len() > 1 {
+                bail!(
+                    "{} zones of this policy are named {text:?} ({}); choose one by its id: {}",
+                    named.len(),
+                    named
+                        .iter()
+                        .map(|z| format!("zone {} {}", z.id, z.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    named
+                        .iter()
+                        .map(|z| format!("--zone {}", z.id))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                );
+            }
+            named.first().copied()
         };
         match found {
             Some(z) => zones.push(z.id),
@@ -360,6 +384,37 @@ mod tests {
             let err = grant_scope(&flags, purposes, &p).expect_err(says);
             assert!(err.to_string().contains(says), "{says}: {err}");
         }
+    }
+
+    #[test]
+    fn a_zone_name_two_zones_share_is_refused_and_digits_are_an_id() {
+        let mut p = street();
+        let scope = p.scope.as_mut().expect("the street policy has a scope");
+        let first = scope.zones[0].name.clone();
+        scope.zones[1].name = first.to_uppercase();
+        let by_name = Flags {
+            zones: vec![first.to_lowercase()],
+            ..Flags::default()
+        };
+        let err = grant_scope(&by_name, all(&p), &p).expect_err("ambiguous");
+        assert!(
+            err.to_string().contains("2 zones of this policy are named")
+                && err
+                    .to_string()
+                    .contains("choose one by its id: --zone 1 or --zone 2"),
+            "{err}"
+        );
+        // A zone named like another's id: digits are the id.
+        let scope = p.scope.as_mut().expect("scope");
+        scope.zones[1].name = "1".into();
+        let by_id = Flags {
+            zones: vec!["1".into()],
+            ..Flags::default()
+        };
+        let g = grant_scope(&by_id, all(&p), &p)
+            .expect("an id")
+            .expect("a narrowing");
+        assert_eq!(g.zones, [1]);
     }
 
     #[test]

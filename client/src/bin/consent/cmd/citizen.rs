@@ -6,13 +6,14 @@ use consent_client::time;
 use consent_client::wallet;
 use consent_proto::body::{Body, Grant, Request, Revoke};
 use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
+use consent_proto::pb;
 use consent_proto::vocab::{
     CategorySet, DataCategory, Form, Purpose, PurposeSet, RequestKind, Role, SensorKind,
 };
 use serde_json::json;
 
 use crate::ctx::{self, Global, emit, entry_arg, feed_arg};
-use crate::{describe, narrow};
+use crate::{describe, narrow, wider};
 
 /// `consent policy <collector>`.
 #[derive(Args, Debug)]
@@ -63,6 +64,8 @@ pub struct GrantArgs {
     #[arg(long)]
     pub retention_days: Option<u32>,
     /// Only in this zone of the policy, by id or name (repeat; default: every zone it declares).
+    /// Digits are always read as an id, even if a zone is named so; a name that two zones share
+    /// is refused: give the id instead.
     #[arg(long = "zone", value_name = "ID|NAME")]
     pub zones: Vec<String>,
     /// Only from this sensor of the policy, by id (repeat; default: every sensor).
@@ -83,6 +86,19 @@ pub struct GrantArgs {
     /// one of the forms the policy offers for it).
     #[arg(long = "form", value_name = "PURPOSE=FORM")]
     pub forms: Vec<String>,
+    /// Also revoke your older grants to this collector that allow more than this one (for a
+    /// purpose and category both cover), so that this one narrows your consent: a check is
+    /// allowed when any of your grants allows it.
+    ///
+    /// Without --replace, such grants are named and left in force. With it, their revocations
+    /// come first in your feed and this grant right after, all in one submission: the node you
+    /// use applies them together, and no node applies the grant before the revocations, so the
+    /// collector never holds more consent than you give here, at most (between nodes, or if the
+    /// node refuses the new grant) for a moment less. A grant is revoked whole: the purposes and
+    /// categories it covers beyond this one are withdrawn too (they are named before you
+    /// confirm).
+    #[arg(long)]
+    pub replace: bool,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
@@ -136,35 +152,150 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         valid_until: until,
         scope,
     };
-    let subject = wallet::pairwise_feed(ks.master(), &collector)
-        .typed(Role::Citizen)
-        .to_string();
+    let subject_feed = wallet::pairwise_feed(ks.master(), &collector);
+    let subject = subject_feed.typed(Role::Citizen).to_string();
+    // A check is allowed when any grant allows it: a wider grant in force would keep allowing
+    // what this one leaves out.
+    let held = node.feed(&subject_feed).await?;
+    let new_scope = policy.scope.clone().unwrap_or_default();
+    let wider_grants = wider::older_wider(&mut node, &held, &terms, &new_scope, now).await?;
     if !g.json || !a.yes {
         show_grant(&terms, &policy, &subject);
     }
-    if !a.yes && !ctx::confirm("Sign and submit?")? {
+    if !wider_grants.is_empty() {
+        for line in wider::warning(&wider_grants, a.replace) {
+            eprintln!("{line}");
+        }
+        eprintln!();
+    }
+    let replacing = a.replace && !wider_grants.is_empty();
+    let question = if replacing {
+        "Revoke those grants and sign and submit this one?"
+    } else {
+        "Sign and submit?"
+    };
+    if !a.yes && !ctx::confirm(question)? {
         bail!("nothing was signed");
     }
     let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+    // With --replace: the revocations first in the feed, then the grant (see --replace).
+    let mut revocations = Vec::new();
+    if replacing {
+        for w in &wider_grants {
+            let revocation = author
+                .append(
+                    now,
+                    Body::Revoke(Revoke {
+                        grant: w.id,
+                        erase: false,
+                    }),
+                )
+                .map_err(anyhow::Error::msg)?;
+            revocations.push((w.id, revocation));
+        }
+    }
     let entry = author
         .append(now, Body::Grant(terms))
         .map_err(anyhow::Error::msg)?;
+    for (_, revocation) in &revocations {
+        ctx::journal(&mut ks, &collector, revocation)?;
+    }
     ctx::journal(&mut ks, &collector, &entry)?;
-    ctx::submit(&mut node, &entry, "grant").await?;
+    if revocations.is_empty() {
+        ctx::submit(&mut node, &entry, "grant").await?;
+    } else {
+        submit_replacing(&mut node, &revocations, &entry).await?;
+    }
     ks.save()?;
     // What was signed, read back from the entry itself.
     let signed_scope = match &entry.body {
         Body::Grant(signed) => signed.scope.as_ref().map(describe::grant_scope_json),
         _ => None,
     };
+    let mut human = format!(
+        "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
+        entry.id
+    );
+    for (old, revocation) in &revocations {
+        human.push_str(&format!(
+            "\nRevoked grant {old}, which allowed more. Revocation id: {}",
+            revocation.id
+        ));
+    }
+    if !replacing {
+        for w in &wider_grants {
+            human.push_str(&format!(
+                "\nStill in force and allowing more than this grant: {}; to consent to less, \
+                 revoke it: consent revoke {}",
+                w.id, w.id
+            ));
+        }
+    }
     emit(
         g.json,
-        format!(
-            "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
-            entry.id
-        ),
-        json!({"grant": entry.id.to_string(), "subject": subject, "collector": a.collector, "policy": policy_id.to_string(), "scope": signed_scope}),
+        human,
+        json!({
+            "grant": entry.id.to_string(),
+            "subject": subject,
+            "collector": a.collector,
+            "policy": policy_id.to_string(),
+            "scope": signed_scope,
+            "wider_grants": wider_grants.iter().map(wider::json).collect::<Vec<_>>(),
+            "replaced": revocations
+                .iter()
+                .map(|(old, r)| json!({"grant": old.to_string(), "revocation": r.id.to_string()}))
+                .collect::<Vec<_>>(),
+        }),
     );
+    Ok(())
+}
+
+/// Submits `--replace`'s revocations and then the grant in one batch (the node applies a
+/// batch in one atomic commit), and requires every one accepted; a refusal says what did take
+/// effect.
+async fn submit_replacing(
+    node: &mut consent_client::node::NodeConnection,
+    revocations: &[(EntryId, consent_proto::Entry)],
+    grant: &consent_proto::Entry,
+) -> anyhow::Result<()> {
+    let mut batch: Vec<consent_proto::Entry> = revocations.iter().map(|(_, r)| r.clone()).collect();
+    batch.push(grant.clone());
+    let results = node.submit_batch(&batch).await?;
+    let mut revoked: Vec<String> = Vec::new();
+    for i in 0..batch.len() {
+        let problem = match results.get(i) {
+            Some(Ok(r)) => match r.status() {
+                pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate => None,
+                pb::SubmitStatus::Pending => Some(format!(
+                    "the node holds it as pending: it does not yet know an entry it depends on \
+                     ({})",
+                    hex::encode(&r.missing)
+                )),
+                pb::SubmitStatus::Unspecified => Some("the node gave no status".to_string()),
+            },
+            Some(Err(rejected)) => Some(rejected.to_string()),
+            None => Some("the node gave no answer for it".to_string()),
+        };
+        match (problem, revocations.get(i)) {
+            (None, Some((old, _))) => revoked.push(old.to_string()),
+            (None, None) => {}
+            (Some(why), Some((old, _))) => bail!(
+                "the node did not accept the revocation of grant {old}: {why}; the new grant, \
+                 which comes after it in your feed, did not take effect either{}; see `consent \
+                 list`, then run the grant again",
+                if revoked.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (revoked before it: {})", revoked.join(", "))
+                }
+            ),
+            (Some(why), None) => bail!(
+                "your older grants {} were revoked, but the node did not accept the new grant: \
+                 {why}; you now consent to less than you meant: run the grant again",
+                revoked.join(", ")
+            ),
+        }
+    }
     Ok(())
 }
 
