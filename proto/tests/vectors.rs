@@ -1964,9 +1964,13 @@ fn edge_cases() -> Vec<DecisionCase> {
                 ..Context::NONE
             };
         }),
-        edge(&base, "a sensor without its kind: the sensor is missing", |c| {
-            c.context.sensor_kind = None;
-        }),
+        edge(
+            &base,
+            "a sensor without its kind: the sensor is missing",
+            |c| {
+                c.context.sensor_kind = None;
+            },
+        ),
         edge(
             &base,
             "a sensor id alone, no cell: the sensor is missing first",

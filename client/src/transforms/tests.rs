@@ -66,7 +66,10 @@ fn an_observations_context_names_the_sensor_by_id_and_kind() {
     assert_eq!(c.observed_ms, Some(MIDNIGHT + HOUR));
     assert_eq!(c.cell.map(|x| x.raw()), Some(u64::from(fine())));
     let none = o.context(None, None);
-    assert_eq!((none.sensor, none.sensor_kind, none.form), (None, None, None));
+    assert_eq!(
+        (none.sensor, none.sensor_kind, none.form),
+        (None, None, None)
+    );
 }
 
 #[test]

@@ -811,7 +811,11 @@ fn a_sensor_is_covered_only_with_the_kind_its_policy_declares() {
             Ok(()),
             "{grant:?}"
         );
-        for wrong in [SensorKind::Camera, SensorKind::WifiCounter, SensorKind::Noise] {
+        for wrong in [
+            SensorKind::Camera,
+            SensorKind::WifiCounter,
+            SensorKind::Noise,
+        ] {
             assert_eq!(
                 evaluate(&s, p, &seen(3, Some(wrong))),
                 Err(Reason::SensorNotCovered),
@@ -1257,7 +1261,10 @@ fn contexts_convert_from_the_wire_and_refuse_bad_cells_forms_and_kinds() {
     // A kind names no sensor by itself; a sensor without its kind is read (a deny when needed).
     let kind_alone = pb::ObservationContext { sensor: 0, ..w() };
     let err = Context::from_wire(Some(&kind_alone)).expect_err("a kind alone");
-    assert_eq!(err, ContextError::SensorKindWithoutSensor(SensorKind::Camera));
+    assert_eq!(
+        err,
+        ContextError::SensorKindWithoutSensor(SensorKind::Camera)
+    );
     assert_eq!(
         err.to_string(),
         "context.sensor_kind camera is given without context.sensor"
@@ -1303,11 +1310,24 @@ fn contexts_convert_from_the_wire_and_refuse_bad_cells_forms_and_kinds() {
         }
         .digest()
     );
-    assert_ne!(c.digest(), Context { sensor_kind: None, ..c }.digest());
+    assert_ne!(
+        c.digest(),
+        Context {
+            sensor_kind: None,
+            ..c
+        }
+        .digest()
+    );
     assert_eq!(Context::NONE.digest(), context_digest(0, 0, 0, 0, 0));
     assert_eq!(
         c.digest(),
-        context_digest(2, SensorKind::Camera as i32, IN_STREET, AT, Form::Binned as i32)
+        context_digest(
+            2,
+            SensorKind::Camera as i32,
+            IN_STREET,
+            AT,
+            Form::Binned as i32
+        )
     );
 }
 
