@@ -749,6 +749,7 @@ def check_scope_vectors(v, c, replay, entry_pb2):
         c.eq(context.digest_input().hex(), item["input"], f"context digest {i}: the bytes hashed")
         c.eq(context.digest().hex(), item["digest"], f"context digest {i}")
     c.eq(cd["items"][0]["input"], (scope.CONTEXT_DOMAIN + bytes(22)).hex(), "an empty context hashes zeros")
+    from consent.v1 import vocab_pb2
     c.eq({n: vocab_pb2.SensorKind.Value(n) for n in scope.SENSOR_KIND_NUMBER},
          scope.SENSOR_KIND_NUMBER, "scope.py's sensor kind numbers are vocab.proto's")
 

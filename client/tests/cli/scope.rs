@@ -424,6 +424,8 @@ async fn billing_check(env: &Env, subject: &str, cell: &str, observed: &str, for
                 "vehicle",
                 "--sensor",
                 "1",
+                "--sensor-kind",
+                "number-plate-reader",
                 "--cell",
                 cell,
                 "--observed",
