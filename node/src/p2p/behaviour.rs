@@ -177,9 +177,8 @@ impl Behaviour {
     }
 }
 
-/// The gossipsub score below which a peer's messages are no longer processed (until its score
-/// recovers). The node does not ban for it: bans come from its own offence score (invalid
-/// entries, garbage, bad messages, over-rate), which also enters this score.
+/// The gossipsub score below which a peer's messages are no longer processed; the node bans
+/// such a peer.
 pub const GRAYLIST_SCORE: f64 = -80.0;
 
 /// Gossipsub peer scoring: invalid messages cost a lot (the penalty grows with the square of
@@ -212,9 +211,9 @@ fn score_params(
         ip_colocation_factor_weight: 0.0,
         // Protocol-timing slips (a GRAFT within the backoff, which a node restarting under load
         // makes honestly) are not misbehaviour until they repeat: the libp2p default (-10 per
-        // slip squared, from the first) put an honest peer below the graylist after three. Now
-        // the first six are free and a peer spamming GRAFTs still crosses the graylist at
-        // thirteen (and gossipsub then drops what it sends).
+        // slip squared, from the first) put an honest peer below the graylist, and the node
+        // bans there, after three. Now the first six are free and a peer spamming GRAFTs still
+        // crosses the graylist at thirteen.
         behaviour_penalty_weight: -2.0,
         behaviour_penalty_threshold: 6.0,
         ..Default::default()

@@ -129,8 +129,6 @@ pub(super) struct Task {
     peers: HashMap<PeerId, PeerState>,
     /// Blocked by operator decision (not lifted when a ban runs out).
     blocked: HashSet<PeerId>,
-    /// Peers below gossipsub's graylist score at the last housekeeping (for the log).
-    graylisted: HashSet<PeerId>,
     last_round_ms: u64,
     last_bootstrap: Option<Instant>,
     /// Gossip messages whose entries wait for a predecessor: their sender and since when.
@@ -171,7 +169,6 @@ impl Task {
             discipline: Discipline::default(),
             peers: HashMap::new(),
             blocked: HashSet::new(),
-            graylisted: HashSet::new(),
             last_round_ms: 0,
             last_bootstrap: None,
             waiting: HashMap::new(),
@@ -265,29 +262,22 @@ impl Task {
             let offence_score = self.discipline.score(peer, now);
             let gossip = &mut self.swarm.behaviour_mut().gossipsub;
             gossip.set_application_score(peer, -offence_score);
-            let score = gossip.peer_score(peer).unwrap_or(0.0);
-            // Below the graylist score gossipsub drops everything the peer sends it until the
-            // score recovers; that is all: the node does not ban for it. What the score holds
-            // beyond the node's own offences is protocol behaviour (a GRAFT within the backoff,
-            // IWANT promises not kept in time), which an honest node under load, or restarted,
-            // shows too: a CI run saw a node killed during anti-entropy ban its honest peer on
-            // 13 broken promises (gossip part -88) and never catch up. Invalid messages are
-            // offences as well, and the discipline bans for those.
-            if score < GRAYLIST_SCORE {
-                if self.graylisted.insert(*peer) {
-                    tracing::info!(
-                        %peer,
-                        score,
-                        offence_score,
-                        gossip_part = score + offence_score,
-                        "gossipsub graylists a peer: its gossip is ignored until its score recovers"
-                    );
-                }
-            } else if self.graylisted.remove(peer) {
-                tracing::info!(%peer, score, "gossipsub no longer graylists a peer");
+            if let Some(score) = gossip.peer_score(peer).filter(|s| *s < GRAYLIST_SCORE) {
+                // Graylisted: gossipsub ignores it from now on (so its score stops falling).
+                // The parts are logged: the node's own offence score enters as the
+                // application score, the rest is gossipsub's (invalid messages, protocol
+                // slips).
+                tracing::warn!(
+                    %peer,
+                    score,
+                    offence_score,
+                    gossip_part = score + offence_score,
+                    "gossipsub score too low; banning"
+                );
+                self.discipline.ban(*peer, now);
+                self.swarm.behaviour_mut().ban(*peer);
             }
         }
-        self.graylisted.retain(|p| connected.contains(p));
         let expired: Vec<(MessageId, PeerId)> = self
             .waiting
             .iter()
@@ -504,7 +494,13 @@ impl Task {
         }
         tracing::info!(%peer, offence = offence.name(), "peer offence");
         let sentence = self.discipline.offend(peer, offence, now);
-        if sentence == Sentence::Ban {
+        let graylisted = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .peer_score(&peer)
+            .is_some_and(|s| s < GRAYLIST_SCORE);
+        if sentence == Sentence::Ban || graylisted {
             tracing::warn!(%peer, offence = offence.name(), "peer keeps misbehaving; banned");
             self.discipline.ban(peer, now);
             self.swarm.behaviour_mut().ban(peer);
