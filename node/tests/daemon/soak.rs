@@ -82,6 +82,11 @@ impl Load {
                 Ok(r) if r.get_ref().status() == pb::SubmitStatus::Accepted => {
                     return Some((if attempt == 0 { target } else { 0 }, false));
                 }
+                // Retried at A after B failed the call: B may have stored and passed on the
+                // entry before it went down, so A already holds it — the entry is in.
+                Ok(r) if attempt == 1 && r.get_ref().status() == pb::SubmitStatus::Duplicate => {
+                    return Some((0, false));
+                }
                 // Failing over, A may not hold the predecessor B acknowledged just before it
                 // went down: A holds the entry until sync brings it (checked at the end).
                 // So are the citizen's next entries there, until it arrives.
