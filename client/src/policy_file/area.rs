@@ -28,25 +28,7 @@ const EDGE_M: [f64; 16] = [
     0.584,
 ];
 
-/// Average area of an H3 hexagon per resolution, m² (H3's published table).
-pub const CELL_AREA_M2: [f64; 16] = [
-    4.357_449_416e12,
-    6.097_884_418e11,
-    8.680_178_040e10,
-    1.239_343_466e10,
-    1.770_347_654e9,
-    2.529_038_582e8,
-    3.612_906_216e7,
-    5.161_293_360e6,
-    7.373_275_976e5,
-    1.053_325_134e5,
-    1.504_750_190e4,
-    2.149_643_129e3,
-    3.070_919_470e2,
-    4.387_027_810e1,
-    6.267_197_100,
-    0.895_310_100,
-];
+pub use consent_proto::scope::words::CELL_AREA_M2;
 
 /// The H3 cells of `resolution` that cover `area` (corners `[lat, lng]` in degrees, in order):
 /// every cell holding a point of the area or of its outline, found by sampling the area at a

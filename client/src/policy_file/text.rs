@@ -192,12 +192,4 @@ pub fn parse_utc_offset(text: &str) -> Result<i16, String> {
     Ok(minutes)
 }
 
-/// An offset as people read it: `UTC`, `UTC+01:00`, `UTC-05:30`.
-pub fn utc_offset_text(minutes: i16) -> String {
-    if minutes == 0 {
-        return "UTC".into();
-    }
-    let sign = if minutes < 0 { '-' } else { '+' };
-    let m = minutes.unsigned_abs();
-    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
-}
+pub use consent_proto::scope::words::utc_offset_text;

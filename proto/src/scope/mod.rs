@@ -23,6 +23,7 @@ use crate::vocab::{Form, Purpose, SensorKind, SensorKindSet};
 mod rule;
 mod time;
 mod wire;
+pub mod words;
 
 pub use self::rule::{context_digest, evaluate, required_form};
 pub use self::time::{EVERY_DAY, MINUTES_PER_DAY, TimeWindow, local_time};

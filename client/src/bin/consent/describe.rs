@@ -1,10 +1,10 @@
 //! Entries and policies in plain words (for people) and as JSON (for scripts).
 
-use consent_client::policy_file::{CELL_AREA_M2, utc_offset_text};
 use consent_client::time;
 use consent_proto::Entry;
 use consent_proto::body::{AckAnswer, Body, Policy};
 use consent_proto::ids::{EntryId, FeedId};
+pub use consent_proto::scope::words::{cell_area_text, interval_text, utc_offset_text};
 use consent_proto::scope::{FormSpec, GrantScope, PolicyScope, TimeWindow};
 use consent_proto::vocab::{CategorySet, Form, PurposeSet, Role};
 use serde_json::{Value, json};
@@ -57,50 +57,6 @@ pub fn policy_text(collector: &FeedId, id: &EntryId, p: &Policy) -> String {
     }
     s += &format!("  policy entry: {id}");
     s
-}
-
-/// About how large one H3 cell of `resolution` is, for people: `~0.1 km²`, `~2,100 m²`.
-pub fn cell_area_text(resolution: u8) -> String {
-    let m2 = CELL_AREA_M2
-        .get(usize::from(resolution))
-        .copied()
-        .unwrap_or(0.0);
-    if m2 >= 1e6 {
-        format!("~{} km²", thousands((m2 / 1e6).round() as u64))
-    } else if m2 >= 5e4 {
-        format!("~{:.1} km²", m2 / 1e6)
-    } else {
-        // Two significant digits.
-        let magnitude = 10f64.powi((m2.max(1.0).log10().floor() as i32 - 1).max(0));
-        format!(
-            "~{} m²",
-            thousands(((m2 / magnitude).round() * magnitude) as u64)
-        )
-    }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A bin length in words: `per hour`, `per 15 minutes`, `per day`.
-pub fn interval_text(seconds: u32) -> String {
-    match seconds {
-        86_400 => "per day".into(),
-        3_600 => "per hour".into(),
-        60 => "per minute".into(),
-        s if s % 3_600 == 0 => format!("per {} hours", s / 3_600),
-        s if s % 60 == 0 => format!("per {} minutes", s / 60),
-        s => format!("per {s} seconds"),
-    }
 }
 
 /// What a form means, in a few words.
