@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "consent/v1/node.proto",
     "consent/v1/log.proto",
     "consent/v1/receipts.proto",
+    "consent/v1/consultation.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -628,6 +628,9 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), Strin
                     valid_until: g.valid_until,
                     revoked: false,
                     scope,
+                    // The node decides drafts; a grant under a draft the cache knows of is stale
+                    // (client part of issue 21).
+                    in_effect_from: consent_proto::consultation::ALWAYS,
                 });
             }
         }

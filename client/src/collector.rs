@@ -452,6 +452,7 @@ impl Collector {
         let request = pb::WatchRequest {
             cursor,
             heartbeat_ms,
+            consultations: false,
         };
         match self.client.watch(request.clone()).await {
             Err(s) if unreachable(&s) && self.fail_over().await => self.client.watch(request).await,

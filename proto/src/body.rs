@@ -8,7 +8,10 @@ use crate::pb;
 use crate::pb::entry_payload::Body as WireBody;
 use crate::scope::{GrantScope, PolicyScope};
 use crate::validate::Rejection;
-use crate::vocab::{AckOutcome, CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
+use crate::vocab::{
+    AckOutcome, CategorySet, ConsultationResult, DataCategory, ObjectionReason, ObjectionSet,
+    Purpose, PurposeSet, RequestKind, Role,
+};
 
 /// seq 0 of every feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +59,62 @@ pub struct Policy {
     /// Where, with which sensors, when and in which forms it collects; `None`: no scope (the
     /// entry encodes as it did before scopes existed).
     pub scope: Option<PolicyScope>,
+    /// The public consultation this version is put to; `None`: none (the entry encodes as it did
+    /// before consultations existed).
+    pub consultation: Option<Consultation>,
+}
+
+/// A policy version's consultation window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Consultation {
+    /// Unix ms, exclusive end of the window (non-zero; after the entry's time: validation).
+    pub closes_ms: u64,
+}
+
+/// A citizen's position in a [`Stance`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// Supports the version as drafted.
+    Support,
+    /// Objects, for these reasons (never empty).
+    Object(ObjectionSet),
+}
+
+/// A citizen's stance on a policy version under consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stance {
+    /// The Policy entry under consultation.
+    pub draft: EntryId,
+    /// Support, or objection with its reasons.
+    pub position: Position,
+    /// Digest of a text published elsewhere, if any.
+    pub details_digest: Option<Digest>,
+}
+
+/// A collector's answer to one objection reason raised in its own consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsultationResponse {
+    /// The Policy entry under consultation (of the responding feed).
+    pub draft: EntryId,
+    /// The objection reason answered.
+    pub reason: ObjectionReason,
+    /// The public answer.
+    pub text: String,
+    /// Digest of a longer answer published elsewhere, if any.
+    pub document_digest: Option<Digest>,
+}
+
+/// A registrar's outcome of a consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsultationOutcome {
+    /// The Policy entry under consultation.
+    pub draft: EntryId,
+    /// Approved or changes required.
+    pub result: ConsultationResult,
+    /// The public reason.
+    pub text: String,
+    /// The responses relied on, distinct, in the author's order.
+    pub responses: Vec<EntryId>,
 }
 
 /// A registrar vouches for a collector.
@@ -156,6 +215,12 @@ pub enum Body {
     Request(Request),
     /// Collector answer.
     Ack(Ack),
+    /// Citizen stance on a consultation.
+    Stance(Stance),
+    /// Collector response in its consultation.
+    Response(ConsultationResponse),
+    /// Registrar outcome of a consultation.
+    Outcome(ConsultationOutcome),
 }
 
 /// The kind of a body, for messages and role rules.
@@ -179,6 +244,12 @@ pub enum BodyKind {
     Request,
     /// [`Body::Ack`]
     Ack,
+    /// [`Body::Stance`]
+    Stance,
+    /// [`Body::Response`]
+    Response,
+    /// [`Body::Outcome`]
+    Outcome,
 }
 
 impl BodyKind {
@@ -194,6 +265,9 @@ impl BodyKind {
             BodyKind::Revoke => "revoke",
             BodyKind::Request => "request",
             BodyKind::Ack => "ack",
+            BodyKind::Stance => "stance",
+            BodyKind::Response => "response",
+            BodyKind::Outcome => "outcome",
         }
     }
 
@@ -201,9 +275,13 @@ impl BodyKind {
     pub fn allowed_for(self, role: Role) -> bool {
         match self {
             BodyKind::Inception | BodyKind::Rotation => true,
-            BodyKind::Grant | BodyKind::Revoke | BodyKind::Request => role == Role::Citizen,
-            BodyKind::Policy | BodyKind::Ack => role == Role::Collector,
-            BodyKind::Accreditation | BodyKind::Suspension => role == Role::Registrar,
+            BodyKind::Grant | BodyKind::Revoke | BodyKind::Request | BodyKind::Stance => {
+                role == Role::Citizen
+            }
+            BodyKind::Policy | BodyKind::Ack | BodyKind::Response => role == Role::Collector,
+            BodyKind::Accreditation | BodyKind::Suspension | BodyKind::Outcome => {
+                role == Role::Registrar
+            }
         }
     }
 }
@@ -339,6 +417,106 @@ fn policy_from_wire(b: &pb::Policy) -> Result<Policy, Rejection> {
             .as_ref()
             .map(|s| PolicyScope::from_wire(s, purpose_set))
             .transpose()?,
+        consultation: match &b.consultation {
+            None => None,
+            Some(c) if c.closes_ms == 0 => {
+                return Err(bad("policy.consultation.closes_ms", "required"));
+            }
+            Some(c) => Some(Consultation {
+                closes_ms: c.closes_ms,
+            }),
+        },
+    })
+}
+
+/// An optional digest: 0 or 32 bytes.
+fn digest_opt(field: &'static str, bytes: &[u8]) -> Result<Option<Digest>, Rejection> {
+    match bytes.len() {
+        0 => Ok(None),
+        _ => Ok(Some(Digest(id32(field, bytes)?))),
+    }
+}
+
+/// Checks and converts a wire stance.
+fn stance_from_wire(b: &pb::Stance) -> Result<Stance, Rejection> {
+    let draft = EntryId(id32("stance.draft", &b.draft)?);
+    let kind = pb::StanceKind::try_from(b.kind)
+        .ok()
+        .filter(|k| *k != pb::StanceKind::Unspecified)
+        .ok_or_else(|| bad("stance.kind", "unknown or unspecified kind"))?;
+    let position = match kind {
+        pb::StanceKind::Object => {
+            if b.reasons.is_empty() || b.reasons.len() > ObjectionReason::ALL.len() {
+                return Err(bad(
+                    "stance.reasons",
+                    format!(
+                        "an objection gives 1..={} reasons, got {}",
+                        ObjectionReason::ALL.len(),
+                        b.reasons.len()
+                    ),
+                ));
+            }
+            let mut set = ObjectionSet::EMPTY;
+            for v in &b.reasons {
+                let r = ObjectionReason::from_wire(*v).ok_or_else(|| {
+                    bad("stance.reasons", format!("unknown or unspecified reason {v}"))
+                })?;
+                if !set.insert(r) {
+                    return Err(bad("stance.reasons", format!("reason {r} listed twice")));
+                }
+            }
+            Position::Object(set)
+        }
+        _ => {
+            if !b.reasons.is_empty() {
+                return Err(bad("stance.reasons", "must be empty when supporting"));
+            }
+            Position::Support
+        }
+    };
+    Ok(Stance {
+        draft,
+        position,
+        details_digest: digest_opt("stance.details_digest", &b.details_digest)?,
+    })
+}
+
+/// Checks and converts a wire consultation response.
+fn response_from_wire(b: &pb::ConsultationResponse) -> Result<ConsultationResponse, Rejection> {
+    Ok(ConsultationResponse {
+        draft: EntryId(id32("response.draft", &b.draft)?),
+        reason: ObjectionReason::from_wire(b.reason)
+            .ok_or_else(|| bad("response.reason", "unknown or unspecified reason"))?,
+        text: text("response.text", &b.text, MAX_REASON_BYTES)?,
+        document_digest: digest_opt("response.document_digest", &b.document_digest)?,
+    })
+}
+
+/// Checks and converts a wire consultation outcome.
+fn outcome_from_wire(b: &pb::ConsultationOutcome) -> Result<ConsultationOutcome, Rejection> {
+    let draft = EntryId(id32("outcome.draft", &b.draft)?);
+    let result = ConsultationResult::from_wire(b.result)
+        .ok_or_else(|| bad("outcome.result", "unknown or unspecified result"))?;
+    let text = text("outcome.text", &b.text, MAX_REASON_BYTES)?;
+    if b.responses.len() > MAX_OUTCOME_RESPONSES {
+        return Err(bad(
+            "outcome.responses",
+            format!("at most {MAX_OUTCOME_RESPONSES}, got {}", b.responses.len()),
+        ));
+    }
+    let mut responses = Vec::with_capacity(b.responses.len());
+    for r in &b.responses {
+        let id = EntryId(id32("outcome.responses", r)?);
+        if responses.contains(&id) {
+            return Err(bad("outcome.responses", format!("{id} listed twice")));
+        }
+        responses.push(id);
+    }
+    Ok(ConsultationOutcome {
+        draft,
+        result,
+        text,
+        responses,
     })
 }
 
@@ -428,6 +606,9 @@ impl Body {
                 },
             }),
             WireBody::Ack(b) => Body::Ack(ack_from_wire(b)?),
+            WireBody::Stance(b) => Body::Stance(stance_from_wire(b)?),
+            WireBody::Response(b) => Body::Response(response_from_wire(b)?),
+            WireBody::Outcome(b) => Body::Outcome(outcome_from_wire(b)?),
         })
     }
 
@@ -464,6 +645,9 @@ impl Body {
                 document_url: x.document_url.clone(),
                 contact: x.contact.clone(),
                 scope: x.scope.as_ref().map(PolicyScope::to_wire),
+                consultation: x.consultation.map(|c| pb::PolicyConsultation {
+                    closes_ms: c.closes_ms,
+                }),
             }),
             Body::Accreditation(x) => WireBody::Accreditation(pb::Accreditation {
                 collector: b(&x.collector.0),
@@ -503,6 +687,33 @@ impl Body {
                     reason,
                 })
             }
+            Body::Stance(x) => {
+                let (kind, reasons) = match x.position {
+                    Position::Support => (pb::StanceKind::Support, Vec::new()),
+                    Position::Object(set) => (
+                        pb::StanceKind::Object,
+                        set.iter().map(|r| r as i32).collect(),
+                    ),
+                };
+                WireBody::Stance(pb::Stance {
+                    draft: b(&x.draft.0),
+                    kind: kind as i32,
+                    reasons,
+                    details_digest: x.details_digest.map(|d| b(&d.0)).unwrap_or_default(),
+                })
+            }
+            Body::Response(x) => WireBody::Response(pb::ConsultationResponse {
+                draft: b(&x.draft.0),
+                reason: x.reason as i32,
+                text: x.text.clone(),
+                document_digest: x.document_digest.map(|d| b(&d.0)).unwrap_or_default(),
+            }),
+            Body::Outcome(x) => WireBody::Outcome(pb::ConsultationOutcome {
+                draft: b(&x.draft.0),
+                result: x.result as i32,
+                text: x.text.clone(),
+                responses: x.responses.iter().map(|r| b(&r.0)).collect(),
+            }),
         }
     }
 
@@ -518,6 +729,9 @@ impl Body {
             Body::Revoke(_) => BodyKind::Revoke,
             Body::Request(_) => BodyKind::Request,
             Body::Ack(_) => BodyKind::Ack,
+            Body::Stance(_) => BodyKind::Stance,
+            Body::Response(_) => BodyKind::Response,
+            Body::Outcome(_) => BodyKind::Outcome,
         }
     }
 }

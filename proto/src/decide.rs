@@ -10,7 +10,9 @@
 //!    replaces it) (else `COLLECTOR_NOT_ACCREDITED`);
 //! 5. a grant of the subject names the collector, covers the purpose and the category, is not
 //!    revoked, is not opted out of (an opt-out of sale/sharing later in the feed than the grant
-//!    denies `sell-data` and `third-party-sharing`), and `valid_from <= at < valid_until`;
+//!    denies `sell-data` and `third-party-sharing`), `valid_from <= at < valid_until`, and its
+//!    policy is in effect at `at` (a draft takes effect at its approving outcome's time, crate
+//!    docs "Consultations"; else `POLICY_NOT_IN_EFFECT`);
 //! 6. when the check gives an observation time, it too lies in `valid_from <= observed <
 //!    valid_until` (else `TIME_NOT_COVERED`); and the observation lies in the grant's effective
 //!    scope ([`scope::evaluate`]: the `CONTEXT_MISSING_*`, `*_NOT_COVERED` reasons), for a grant
@@ -22,7 +24,7 @@
 //!
 //! When several grants match, the newest (highest seq) is named. A deny names the newest grant
 //! that covers purpose and category with the first reason it fails (`REVOKED`, `OPTED_OUT`,
-//! `NOT_YET_VALID`, `EXPIRED`, then step 6); if none covers both, `CATEGORY_NOT_COVERED`
+//! `NOT_YET_VALID`, `EXPIRED`, `POLICY_NOT_IN_EFFECT`, then step 6); if none covers both, `CATEGORY_NOT_COVERED`
 //! (naming the newest grant that covers the purpose) or `PURPOSE_NOT_COVERED` (naming the
 //! newest grant to the collector); with no grant to the collector, `NO_GRANT`. The outcome's
 //! `required_form` is [`scope::required_form`] of the named grant, when it covers the purpose
@@ -89,6 +91,11 @@ pub struct GrantFacts {
     /// Its effective scope ([`ScopeFacts::resolve`]); `None`: unscoped (its policy declares no
     /// scope and it narrows nothing).
     pub scope: Option<Arc<ScopeFacts>>,
+    /// From when its policy version is in effect, Unix ms
+    /// ([`crate::consultation::in_effect_from`]): [`crate::consultation::ALWAYS`] for a policy
+    /// that is no draft; a draft's approving outcome's time; [`crate::consultation::NEVER`] for a
+    /// draft not in effect.
+    pub in_effect_from: u64,
 }
 
 /// The latest statement of one registrar about the collector.
@@ -289,6 +296,9 @@ fn failure(grant: &GrantFacts, query: &Query, opt_out_seq: Option<u64>) -> Optio
     }
     if grant.valid_until.is_some_and(|until| query.at_ms >= until) {
         return Some(Reason::Expired);
+    }
+    if query.at_ms < grant.in_effect_from {
+        return Some(Reason::PolicyNotInEffect);
     }
     // Step 6: the observation, when its time is given, was made while the grant held, and lies
     // in the grant's effective scope.

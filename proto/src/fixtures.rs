@@ -1,6 +1,9 @@
 //! Deterministic keys and sample entries for tests and demos (feature `fixtures`).
 
-use crate::body::{Accreditation, Body, Grant, Policy, Request, Revoke, Suspension};
+use crate::body::{
+    Accreditation, Body, Consultation, ConsultationOutcome, ConsultationResponse, Grant, Policy,
+    Position, Request, Revoke, Stance, Suspension,
+};
 use crate::entry::{Author, Entry};
 use crate::h3::Cell;
 use crate::ids::{Digest, EntryId, FeedId};
@@ -8,7 +11,10 @@ use crate::keys::SecretKey;
 use crate::scope::{
     EVERY_DAY, FormSpec, GrantScope, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone,
 };
-use crate::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role, SensorKind};
+use crate::vocab::{
+    CategorySet, ConsultationResult, DataCategory, ObjectionReason, ObjectionSet, Purpose,
+    PurposeSet, RequestKind, Role, SensorKind,
+};
 
 /// A fixed time in the past (2025-06-15T16:26:40Z) that entries are dated from.
 pub const T0: u64 = 1_750_004_800_000;
@@ -67,6 +73,55 @@ pub fn policy(version: u32) -> Body {
         document_url: "https://parking.example/privacy".into(),
         contact: "dpo@parking.example".into(),
         scope: None,
+        consultation: None,
+    })
+}
+
+/// [`policy`] `version` that also asks consent for marketing (a widening), put to consultation
+/// until `closes_ms`: a draft.
+pub fn draft_policy(version: u32, closes_ms: u64) -> Body {
+    let Body::Policy(mut p) = policy(version) else {
+        unreachable!("policy() is a policy")
+    };
+    p.purposes.insert(Purpose::Marketing);
+    p.consultation = Some(Consultation { closes_ms });
+    Body::Policy(p)
+}
+
+/// A stance on `draft`: support when `object` is empty, else an objection for those reasons.
+pub fn stance(draft: EntryId, object: &[ObjectionReason]) -> Body {
+    Body::Stance(Stance {
+        draft,
+        position: if object.is_empty() {
+            Position::Support
+        } else {
+            Position::Object(object.iter().copied().collect::<ObjectionSet>())
+        },
+        details_digest: None,
+    })
+}
+
+/// A collector's response to `reason` in its consultation `draft`.
+pub fn response(draft: EntryId, reason: ObjectionReason, text: &str) -> Body {
+    Body::Response(ConsultationResponse {
+        draft,
+        reason,
+        text: text.into(),
+        document_digest: None,
+    })
+}
+
+/// A registrar's outcome of `draft`, relying on `responses`.
+pub fn outcome(draft: EntryId, approved: bool, text: &str, responses: &[EntryId]) -> Body {
+    Body::Outcome(ConsultationOutcome {
+        draft,
+        result: if approved {
+            ConsultationResult::Approved
+        } else {
+            ConsultationResult::ChangesRequired
+        },
+        text: text.into(),
+        responses: responses.to_vec(),
     })
 }
 
@@ -366,6 +421,7 @@ pub fn street_policy() -> Body {
         document_url: "https://sensors.utrecht.example/privacy/oudegracht".into(),
         contact: "privacy@utrecht.example".into(),
         scope: Some(street_scope()),
+        consultation: None,
     })
 }
 

@@ -11,6 +11,9 @@
 //! - [`body`]: the domain form of every entry body, with its structural checks.
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
 //! - [`decide`]: the decision rule for consent checks (pure).
+//! - [`policy_change`]: what changes between two policy versions (widens, narrows) and ids kept
+//!   with another meaning; [`consultation`]: consultations' state, effect, counts and admission
+//!   refusals.
 //! - [`scope`]: zones, sensors, time windows and forms of policies and grants, the context of a
 //!   check, and the rule that judges it; [`h3`]: H3 cell indexes by integer rules alone.
 //! - [`reasons`]: the closed, versioned enum of rejection reasons, and refusals' status details.
@@ -962,6 +965,7 @@ pub mod body;
 pub mod chain;
 #[cfg(feature = "grpc")]
 pub mod codec;
+pub mod consultation;
 pub mod decide;
 pub mod dev;
 pub mod entry;
@@ -977,6 +981,7 @@ pub mod memory;
 pub mod merkle;
 pub mod note;
 pub mod pb;
+pub mod policy_change;
 pub mod reasons;
 pub mod receipt;
 pub mod scope;

@@ -82,3 +82,9 @@ pub const MAX_INTERVAL_S: u32 = 86_400;
 pub const MIN_GROUP: u32 = 2;
 /// Largest k of an aggregated form.
 pub const MAX_GROUP: u32 = 1_000;
+/// One day, ms (consultation windows are set in days).
+pub const DAY_MS: u64 = 86_400_000;
+/// Longest consultation window, days after the policy entry's time (`consultation-too-long`).
+pub const MAX_CONSULTATION_DAYS: u64 = 365;
+/// Responses one consultation outcome lists (one per objection reason).
+pub const MAX_OUTCOME_RESPONSES: usize = 6;

@@ -5,13 +5,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::body::Body;
+use crate::body::{Body, Position};
+use crate::consultation::{self, Counts, DraftFacts, OutcomeFacts, StanceFacts};
 use crate::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
 use crate::entry::Entry;
 use crate::ids::{EntryId, FeedId};
 use crate::scope::ScopeFacts;
 use crate::validate::{FeedState, KeyState, LedgerView, Rules, Verdict, validate};
-use crate::vocab::{RequestKind, Role};
+use crate::vocab::{ConsultationResult, ObjectionSet, RequestKind, Role};
 
 /// An in-memory ledger.
 #[derive(Debug, Default, Clone)]
@@ -22,6 +23,9 @@ pub struct MemoryLedger {
     keys: HashMap<(FeedId, u64), KeyState>,
     revoked: HashSet<EntryId>,
     registrars: HashSet<FeedId>,
+    consultation: Option<consultation::Rules>,
+    /// Policy entries accepted as drafts (widening, with a consultation).
+    gated: HashSet<EntryId>,
 }
 
 impl LedgerView for MemoryLedger {
@@ -62,6 +66,11 @@ impl MemoryLedger {
         self.registrars.insert(feed);
     }
 
+    /// Applies a genesis's `[consultation]` rules (default: none, no consultation required).
+    pub fn require_consultations(&mut self, rules: Option<consultation::Rules>) {
+        self.consultation = rules;
+    }
+
     /// Every feed's state.
     pub fn heads(&self) -> impl Iterator<Item = (&FeedId, &FeedState)> {
         self.feeds.iter()
@@ -72,6 +81,7 @@ impl MemoryLedger {
         let rules = Rules {
             registrars: &self.registrars,
             now_ms,
+            consultation: self.consultation,
         };
         let verdict = match validate(entry, self, &rules) {
             Ok(v) => v,
@@ -99,6 +109,13 @@ impl MemoryLedger {
                 if let Body::Revoke(r) = &entry.body {
                     self.revoked.insert(r.grant);
                 }
+                // A draft: validation kept the base at an earlier version.
+                if let Body::Policy(p) = &entry.body
+                    && p.consultation.is_some()
+                    && state.policy_base != Some(entry.id)
+                {
+                    self.gated.insert(entry.id);
+                }
             }
             Verdict::Equivocation { .. } => {
                 if let Some(state) = self.feeds.get_mut(&entry.feed) {
@@ -116,6 +133,83 @@ impl MemoryLedger {
             Some(Body::Policy(p)) => p.scope.clone().map(Arc::new),
             _ => None,
         }
+    }
+
+    /// The entry at `(feed, seq)`, if held.
+    fn at(&self, feed: &FeedId, seq: u64) -> Option<&Entry> {
+        self.by_seq
+            .get(&(*feed, seq))
+            .and_then(|id| self.entries.get(id))
+    }
+
+    /// What this ledger holds about the consultation of the policy entry `draft` (`None`: not a
+    /// policy with a consultation), found by scanning.
+    pub fn draft_facts(&self, draft: &EntryId) -> Option<DraftFacts> {
+        let entry = self.entries.get(draft)?;
+        let Body::Policy(policy) = &entry.body else {
+            return None;
+        };
+        let window = policy.consultation?;
+        let head = self.feeds.get(&entry.feed).map_or(0, |s| s.head_seq);
+        let superseded_ms = (entry.seq + 1..=head).find_map(|seq| {
+            let next = self.at(&entry.feed, seq)?;
+            matches!(next.body, Body::Policy(_)).then_some(next.time_ms)
+        });
+        let mut first_outcome = None;
+        for e in self.entries.values() {
+            if let Body::Outcome(o) = &e.body
+                && o.draft == *draft
+            {
+                first_outcome = consultation::first(
+                    first_outcome,
+                    OutcomeFacts {
+                        id: e.id,
+                        time_ms: e.time_ms,
+                        approved: o.result == ConsultationResult::Approved,
+                    },
+                );
+            }
+        }
+        Some(DraftFacts {
+            id: *draft,
+            collector: entry.feed,
+            version: policy.version,
+            time_ms: entry.time_ms,
+            closes_ms: window.closes_ms,
+            gated: self.gated.contains(draft),
+            superseded_ms,
+            first_outcome,
+        })
+    }
+
+    /// The stances on `draft`, counted ([`consultation::count`]), found by scanning.
+    pub fn consultation_counts(&self, draft: &EntryId) -> Counts {
+        let Some(collector) = self.entries.get(draft).map(|e| e.feed) else {
+            return Counts::default();
+        };
+        let holds_grant = |feed: &FeedId| {
+            self.entries.values().any(|e| {
+                e.feed == *feed && matches!(&e.body, Body::Grant(g) if g.collector == collector)
+            })
+        };
+        let stances: Vec<StanceFacts> = self
+            .entries
+            .values()
+            .filter_map(|e| match &e.body {
+                Body::Stance(s) if s.draft == *draft => Some(StanceFacts {
+                    feed: e.feed,
+                    seq: e.seq,
+                    support: s.position == Position::Support,
+                    reasons: match s.position {
+                        Position::Object(reasons) => reasons,
+                        Position::Support => ObjectionSet::EMPTY,
+                    },
+                    affected: holds_grant(&e.feed),
+                }),
+                _ => None,
+            })
+            .collect();
+        consultation::count(&stances)
     }
 
     /// Answers a check by scanning the subject's and the registrars' feeds.
@@ -141,6 +235,9 @@ impl MemoryLedger {
                         valid_until: g.valid_until,
                         revoked: self.revoked.contains(&entry.id),
                         scope: ScopeFacts::resolve(self.policy_scope(&g.policy), g.scope.clone()),
+                        in_effect_from: self
+                            .draft_facts(&g.policy)
+                            .map_or(consultation::ALWAYS, |d| consultation::in_effect_from(&d)),
                     }),
                     Body::Request(r)
                         if r.collector == query.collector && r.kind == RequestKind::OptOutSale =>

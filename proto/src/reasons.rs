@@ -1,7 +1,8 @@
 //! Why a node refused an entry, as a closed, versioned enum ([`pb::RejectionReason`]) that every
 //! refusal about an entry carries: in the gRPC status details, in the `consent-reason` metadata
-//! (its name) and in each refused `SubmitResult`. [`reason`] maps a [`Rejection`] to it; [`code`]
-//! and [`from_code`] convert between a value and its name.
+//! (its name) and in each refused `SubmitResult`. [`reason`] maps a [`Rejection`] to it, and
+//! [`crate::consultation::Refusal::reason`] an admission refusal; [`code`] and [`from_code`]
+//! convert between a value and its name.
 //!
 //! **Versioning** ([`REJECTION_REASONS_VERSION`]): values are never renumbered or reused; a new
 //! reason is added with a new number and raises the version. A client treats a value it does not
@@ -21,9 +22,10 @@ use crate::pb::{self, RejectionReason};
 use crate::validate::Rejection;
 
 /// The version of the [`pb::RejectionReason`] values: 1 for values 1 to 30, 2 for values 1 to 34
-/// (a grant's scope against its policy's). Raised whenever a reason is added (with the next free
+/// (a grant's scope against its policy's), 3 for values 1 to 47 (consultations: 35 to 43 are
+/// validity, 44 to 47 admission refusals). Raised whenever a reason is added (with the next free
 /// number); values are never renumbered.
-pub const REJECTION_REASONS_VERSION: u32 = 2;
+pub const REJECTION_REASONS_VERSION: u32 = 3;
 
 /// The metadata key whose value names the reason of a refusal (`bad-signature`).
 pub const REASON_METADATA_KEY: &str = "consent-reason";
@@ -32,7 +34,7 @@ pub const REASON_METADATA_KEY: &str = "consent-reason";
 pub const DETAIL_TYPE_URL: &str = "type.googleapis.com/consent.v1.RejectionDetail";
 
 /// Every reason but `Unspecified`, in number order.
-pub const ALL: [RejectionReason; 34] = {
+pub const ALL: [RejectionReason; 47] = {
     use RejectionReason as R;
     [
         R::TooLarge,
@@ -69,6 +71,19 @@ pub const ALL: [RejectionReason; 34] = {
         R::SensorNotInPolicy,
         R::WindowNotInPolicy,
         R::FormNotOffered,
+        R::WideningWithoutConsultation,
+        R::ConsultationTooShort,
+        R::ConsultationTooLong,
+        R::IdRedefined,
+        R::NotAConsultation,
+        R::OutsideConsultationWindow,
+        R::NotOwnConsultation,
+        R::OutcomeTooEarly,
+        R::ResponseNotForDraft,
+        R::PolicyDraft,
+        R::ConsultationUnanswered,
+        R::OutcomeExists,
+        R::ConsultationClosed,
     ]
 };
 
@@ -108,6 +123,15 @@ pub fn reason(rejection: &Rejection) -> RejectionReason {
         Rejection::AlreadyRevoked => R::AlreadyRevoked,
         Rejection::AckNotForCollector => R::AckNotForCollector,
         Rejection::FeedFrozen => R::FeedFrozen,
+        Rejection::WideningWithoutConsultation(_) => R::WideningWithoutConsultation,
+        Rejection::ConsultationTooShort { .. } => R::ConsultationTooShort,
+        Rejection::ConsultationTooLong => R::ConsultationTooLong,
+        Rejection::IdRedefined(_) => R::IdRedefined,
+        Rejection::NotAConsultation => R::NotAConsultation,
+        Rejection::OutsideConsultationWindow { .. } => R::OutsideConsultationWindow,
+        Rejection::NotOwnConsultation => R::NotOwnConsultation,
+        Rejection::OutcomeTooEarly { .. } => R::OutcomeTooEarly,
+        Rejection::ResponseNotForDraft(_) => R::ResponseNotForDraft,
     }
 }
 
@@ -151,6 +175,19 @@ pub fn code(reason: RejectionReason) -> Option<&'static str> {
         R::SensorNotInPolicy => "sensor-not-in-policy",
         R::WindowNotInPolicy => "window-not-in-policy",
         R::FormNotOffered => "form-not-offered",
+        R::WideningWithoutConsultation => "widening-without-consultation",
+        R::ConsultationTooShort => "consultation-too-short",
+        R::ConsultationTooLong => "consultation-too-long",
+        R::IdRedefined => "id-redefined",
+        R::NotAConsultation => "not-a-consultation",
+        R::OutsideConsultationWindow => "outside-consultation-window",
+        R::NotOwnConsultation => "not-own-consultation",
+        R::OutcomeTooEarly => "outcome-too-early",
+        R::ResponseNotForDraft => "response-not-for-draft",
+        R::PolicyDraft => "policy-draft",
+        R::ConsultationUnanswered => "consultation-unanswered",
+        R::OutcomeExists => "outcome-exists",
+        R::ConsultationClosed => "consultation-closed",
     })
 }
 
@@ -326,6 +363,39 @@ mod tests {
                 purpose: crate::vocab::Purpose::Billing,
                 form: crate::vocab::Form::Raw,
             },
+            Rejection::WideningWithoutConsultation(vec!["purposes"]),
+            Rejection::ConsultationTooShort { min_ms: 1 },
+            Rejection::ConsultationTooLong,
+            Rejection::IdRedefined(crate::policy_change::Redefined::Zone { id: 1 }),
+            Rejection::NotAConsultation,
+            Rejection::OutsideConsultationWindow {
+                opened_ms: 1,
+                closes_ms: 2,
+            },
+            Rejection::NotOwnConsultation,
+            Rejection::OutcomeTooEarly { not_before: 2 },
+            Rejection::ResponseNotForDraft(crate::EntryId([1; 32])),
+        ]
+    }
+
+    /// One admission refusal of every kind.
+    fn every_refusal() -> Vec<crate::consultation::Refusal> {
+        use crate::consultation::{Refusal, State, StateText};
+        vec![
+            Refusal::PolicyDraft {
+                policy: crate::EntryId([1; 32]),
+                state: StateText(State::Open),
+            },
+            Refusal::ConsultationUnanswered {
+                reasons: [crate::vocab::ObjectionReason::Other].into_iter().collect(),
+                threshold: 3,
+            },
+            Refusal::OutcomeExists {
+                first: crate::EntryId([2; 32]),
+            },
+            Refusal::ConsultationClosed {
+                state: StateText(State::Withdrawn { at_ms: 0 }),
+            },
         ]
     }
 
@@ -340,7 +410,14 @@ mod tests {
             assert_eq!(code(value), Some(r.code()), "{r:?}");
             assert_eq!(from_code(r.code()), value, "{r:?}");
         }
-        // Every value but the two outcomes that are not rejections is some rejection's.
+        // Admission refusals have values of their own.
+        for r in every_refusal() {
+            let value = r.reason();
+            assert!(seen.insert(value), "{r:?} shares {value:?}");
+            assert_eq!(code(value), Some(r.code()), "{r:?}");
+        }
+        // Every value but the two outcomes that are not rejections is some rejection's or
+        // refusal's.
         let outcomes = [RejectionReason::Equivocation, RejectionReason::PendingFull];
         assert_eq!(seen.len() + outcomes.len(), ALL.len());
         for value in ALL {
@@ -377,7 +454,7 @@ mod tests {
     fn adding_a_reason_raises_the_version() {
         // When this fails, a reason was added: raise REJECTION_REASONS_VERSION, say in its docs
         // and in `ledger.proto` which values the new version has, and update this line.
-        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (2, 34));
+        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (3, 47));
     }
 
     #[test]

@@ -39,7 +39,24 @@
 //! 7. any other body: not signed by the key in force: `bad-signature`;
 //! 8. the body's references and rules, the signature verified (a reference the node does not
 //!    hold makes the entry pending):
-//!    - `Policy`: a version above the collector's last (`policy-version-not-increasing`);
+//!    - `Policy`: a version above the collector's last (`policy-version-not-increasing`); then,
+//!      compared with the previous version `prev` and the last version that is no draft `base`
+//!      (both held: earlier entries of the feed; none for a first policy): `id-redefined`
+//!      ([`crate::policy_change::redefined`] against `prev`, then `base`); then, when it has a
+//!      consultation, `consultation-too-short` (`closes_ms <= time_ms`, or a widening shorter
+//!      than the genesis's `widening_min_days`) and `consultation-too-long` (over
+//!      [`MAX_CONSULTATION_DAYS`]); without one, a widening on a network whose genesis has
+//!      `[consultation]` is `widening-without-consultation` (crate docs, "Consultations");
+//!    - `Stance`: the draft held (else pending), a `Policy` with a consultation
+//!      (`not-a-consultation`), the stance's time in `[draft time, closes_ms)`
+//!      (`outside-consultation-window`);
+//!    - `ConsultationResponse`: the draft held and of the responding feed
+//!      (`not-own-consultation`: never pending), a `Policy` with a consultation
+//!      (`not-a-consultation`);
+//!    - `ConsultationOutcome`: the draft held (else pending), a `Policy` with a consultation
+//!      (`not-a-consultation`), signed at or after the draft and, when approving, at or after
+//!      `closes_ms` (`outcome-too-early`); then each listed response in list order held (else
+//!      pending), a `ConsultationResponse` naming this draft (`response-not-for-draft`);
 //!    - `Accreditation`: the collector known (else pending), a collector feed
 //!      (`not-a-collector`), then `valid_until` after the entry's time (`accreditation-expired`);
 //!    - `Suspension`, `Request`: the collector known (else pending), a collector feed
@@ -67,11 +84,13 @@
 
 use std::collections::HashSet;
 
-use crate::body::{Body, BodyKind};
+use crate::body::{Body, BodyKind, Policy};
+use crate::consultation;
 use crate::entry::Entry;
 use crate::ids::{Digest, EntryId, FeedId};
 use crate::keys::PublicKey;
-use crate::limits::{MAX_CLOCK_SKEW_MS, MIN_TIME_MS};
+use crate::limits::{DAY_MS, MAX_CLOCK_SKEW_MS, MAX_CONSULTATION_DAYS, MIN_TIME_MS};
+use crate::policy_change::{Redefined, compare, redefined};
 use crate::scope::{PolicyScope, TimeWindow};
 use crate::vocab::{Form, Purpose, Role, SensorKind};
 
@@ -247,6 +266,49 @@ pub enum Rejection {
     /// The feed is frozen after an equivocation.
     #[error("feed is frozen: its author signed two different entries at one seq")]
     FeedFrozen,
+    /// The network requires a consultation for a version that widens what is collected, and this
+    /// one has none.
+    #[error(
+        "this policy version widens what is collected ({}): on this network it must be put to \
+         public consultation (policy.consultation)",
+        .0.join(", ")
+    )]
+    WideningWithoutConsultation(Vec<&'static str>),
+    /// The consultation window closes too soon.
+    #[error("policy.consultation.closes_ms must be at least {min_ms} ms after the entry's time")]
+    ConsultationTooShort {
+        /// The shortest window allowed, ms.
+        min_ms: u64,
+    },
+    /// The consultation window closes too late.
+    #[error("policy.consultation.closes_ms must be at most 365 days after the entry's time")]
+    ConsultationTooLong,
+    /// A policy version keeps an id with another meaning.
+    #[error("{0}")]
+    IdRedefined(Redefined),
+    /// A stance, response or outcome names an entry that is not a policy with a consultation.
+    #[error("the draft named is not a policy version with a consultation")]
+    NotAConsultation,
+    /// A stance signed outside the consultation window.
+    #[error("a stance must be signed while the consultation is open ({opened_ms}..{closes_ms})")]
+    OutsideConsultationWindow {
+        /// The draft's time, Unix ms.
+        opened_ms: u64,
+        /// The window's end (exclusive), Unix ms.
+        closes_ms: u64,
+    },
+    /// A response names a consultation of another feed.
+    #[error("response.draft is not a policy version of the responding collector")]
+    NotOwnConsultation,
+    /// An outcome signed too early.
+    #[error("the outcome may not be signed before {not_before}")]
+    OutcomeTooEarly {
+        /// The earliest time allowed, Unix ms.
+        not_before: u64,
+    },
+    /// An outcome lists an entry that is not a response to its draft.
+    #[error("outcome.responses lists {0}, which is not a response to this draft")]
+    ResponseNotForDraft(EntryId),
 }
 
 fn sensor_text(sensor: &Option<u32>, kind: &Option<SensorKind>) -> String {
@@ -330,6 +392,10 @@ pub struct FeedState {
     pub frozen: bool,
     /// Last policy version (collectors; 0 before the first policy).
     pub policy_version: u32,
+    /// The feed's latest Policy entry (collectors; `None` before the first).
+    pub policy_head: Option<EntryId>,
+    /// Its latest Policy entry that is not a draft (the *base*: crate docs, "Consultations").
+    pub policy_base: Option<EntryId>,
 }
 
 /// Read access to the ledger that validation needs. The node implements it over its store
@@ -395,6 +461,8 @@ pub struct Rules<'a> {
     pub registrars: &'a HashSet<FeedId>,
     /// The node's clock, Unix ms.
     pub now_ms: u64,
+    /// The genesis's `[consultation]` rules; `None`: the network requires no consultation.
+    pub consultation: Option<consultation::Rules>,
 }
 
 /// What is awaited before a pending entry can be accepted.
@@ -601,6 +669,104 @@ pub fn validate_preverified<V: LedgerView>(
                 });
             }
             next.policy_version = policy.version;
+            let prev = policy_at(view, state.policy_head)?;
+            let base = match state.policy_base {
+                b if b == state.policy_head => None,
+                b => policy_at(view, b)?,
+            };
+            let earlier = [prev.as_ref(), base.as_ref()];
+            for old in earlier.into_iter().flatten() {
+                if let Some(r) = redefined(old, policy) {
+                    return reject(Rejection::IdRedefined(r));
+                }
+            }
+            let mut widening: Vec<&'static str> = Vec::new();
+            for old in earlier.into_iter().flatten() {
+                for item in compare(old, policy).widening_items() {
+                    if !widening.contains(&item.code) {
+                        widening.push(item.code);
+                    }
+                }
+            }
+            let widens = !widening.is_empty();
+            match policy.consultation {
+                Some(c) => {
+                    let min_ms = match rules.consultation {
+                        Some(r) if widens => u64::from(r.widening_min_days) * DAY_MS,
+                        _ => 1,
+                    };
+                    let window = c.closes_ms.saturating_sub(entry.time_ms);
+                    if c.closes_ms <= entry.time_ms || window < min_ms {
+                        return reject(Rejection::ConsultationTooShort { min_ms });
+                    }
+                    if window > MAX_CONSULTATION_DAYS * DAY_MS {
+                        return reject(Rejection::ConsultationTooLong);
+                    }
+                }
+                None if widens && rules.consultation.is_some() => {
+                    return reject(Rejection::WideningWithoutConsultation(widening));
+                }
+                None => {}
+            }
+            next.policy_head = Some(entry.id);
+            next.policy_base = if policy.consultation.is_some() && widens {
+                state.policy_base
+            } else {
+                Some(entry.id)
+            };
+        }
+        Body::Stance(stance) => {
+            let Some(draft) = view.entry(&stance.draft)? else {
+                return pending(Missing::Entry(stance.draft));
+            };
+            let Some(c) = consultation_of(&draft) else {
+                return reject(Rejection::NotAConsultation);
+            };
+            if entry.time_ms < draft.time_ms || entry.time_ms >= c.closes_ms {
+                return reject(Rejection::OutsideConsultationWindow {
+                    opened_ms: draft.time_ms,
+                    closes_ms: c.closes_ms,
+                });
+            }
+        }
+        Body::Response(response) => {
+            // An own entry comes earlier in the feed: never pending.
+            let draft = match view.entry(&response.draft)? {
+                Some(draft) if draft.feed == entry.feed => draft,
+                _ => return reject(Rejection::NotOwnConsultation),
+            };
+            if consultation_of(&draft).is_none() {
+                return reject(Rejection::NotAConsultation);
+            }
+        }
+        Body::Outcome(outcome) => {
+            let Some(draft) = view.entry(&outcome.draft)? else {
+                return pending(Missing::Entry(outcome.draft));
+            };
+            let Some(c) = consultation_of(&draft) else {
+                return reject(Rejection::NotAConsultation);
+            };
+            if entry.time_ms < draft.time_ms {
+                return reject(Rejection::OutcomeTooEarly {
+                    not_before: draft.time_ms,
+                });
+            }
+            if outcome.result == crate::vocab::ConsultationResult::Approved
+                && entry.time_ms < c.closes_ms
+            {
+                return reject(Rejection::OutcomeTooEarly {
+                    not_before: c.closes_ms,
+                });
+            }
+            for id in &outcome.responses {
+                let Some(listed) = view.entry(id)? else {
+                    return pending(Missing::Entry(*id));
+                };
+                match &listed.body {
+                    Body::Response(r) if r.draft == outcome.draft => {}
+                    _ => return reject(Rejection::ResponseNotForDraft(*id)),
+                }
+            }
         }
         Body::Accreditation(a) => {
             match collector_role(view, &a.collector)? {
@@ -740,7 +906,32 @@ fn accept_inception(
             next_key_digest: inception.next_key_digest,
             frozen: false,
             policy_version: 0,
+            policy_head: None,
+            policy_base: None,
         },
+    }
+}
+
+/// The policy of the entry `id` names (`None` for `None`, or for an entry that is not held or
+/// not a policy: validity then has nothing to compare with).
+fn policy_at<V: LedgerView>(view: &V, id: Option<EntryId>) -> Result<Option<Policy>, V::Error> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    Ok(match view.entry(&id)? {
+        Some(Entry {
+            body: Body::Policy(p),
+            ..
+        }) => Some(p),
+        _ => None,
+    })
+}
+
+/// The consultation of a policy entry, if it is one with a consultation.
+fn consultation_of(entry: &Entry) -> Option<crate::body::Consultation> {
+    match &entry.body {
+        Body::Policy(p) => p.consultation,
+        _ => None,
     }
 }
 

@@ -1,11 +1,15 @@
-//! Roles, purposes, data categories, request kinds, forms and sensor kinds: checked conversions
+//! Roles, purposes, data categories, request kinds, forms, sensor kinds, objection reasons and
+//! consultation results: checked conversions
 //! from the wire enums, short text names for people and scripts, and compact sets used by the
 //! decision rule.
 
 use std::fmt;
 use std::str::FromStr;
 
-pub use crate::pb::{AckOutcome, DataCategory, Form, Purpose, RequestKind, Role, SensorKind};
+pub use crate::pb::{
+    AckOutcome, ConsultationResult, DataCategory, Form, ObjectionReason, Purpose, RequestKind,
+    Role, SensorKind,
+};
 
 /// A text name that is not in the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,6 +247,42 @@ vocabulary!(
     ]
 );
 
+vocabulary!(
+    ObjectionReason,
+    "objection reason",
+    Unspecified,
+    [
+        (PurposeTooBroad, "purpose-too-broad", "the purposes are too broad"),
+        (RetentionTooLong, "retention-too-long", "data would be kept too long"),
+        (
+            ThirdPartySharing,
+            "third-party-sharing",
+            "data would be shared with third parties"
+        ),
+        (
+            NotAnonymisedEnough,
+            "not-anonymised-enough",
+            "data would not be anonymised enough"
+        ),
+        (
+            SensorPlacement,
+            "sensor-placement",
+            "where or which sensors collect"
+        ),
+        (Other, "other", "another reason"),
+    ]
+);
+
+vocabulary!(
+    ConsultationResult,
+    "consultation result",
+    Unspecified,
+    [
+        (Approved, "approved", "approved"),
+        (ChangesRequired, "changes-required", "changes required"),
+    ]
+);
+
 impl Form {
     /// The form's rank in the specification's table ("Scope and form"): RAW 1 < PSEUDONYMISED 2 <
     /// BINNED 3 < AGGREGATED 4 (UNSPECIFIED 0). A form is *at least as protective* as another when
@@ -352,6 +392,15 @@ macro_rules! enum_set {
 enum_set!(PurposeSet, Purpose);
 enum_set!(CategorySet, DataCategory);
 enum_set!(SensorKindSet, SensorKind);
+enum_set!(ObjectionSet, ObjectionReason);
+
+impl fmt::Display for ObjectionSet {
+    /// The reasons' names in wire order, comma-separated (`retention-too-long, other`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(|r| r.name()).collect();
+        f.write_str(&names.join(", "))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -88,6 +88,7 @@ fn check_case(seed: u64) {
             document_url: "https://lab.example/privacy".into(),
             contact: "dpo@lab.example".into(),
             scope,
+            consultation: None,
         })
     };
     let scope = cases::policy_scope(&mut rng);
@@ -177,6 +178,7 @@ fn check_case(seed: u64) {
             valid_until,
             revoked: false,
             scope: ScopeFacts::resolve(under_facts.clone(), grant.scope.clone()),
+            in_effect_from: consent_proto::consultation::ALWAYS,
         });
         if opt_out_after == Some(i) {
             let r = append(

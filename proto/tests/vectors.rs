@@ -260,6 +260,7 @@ fn scenario() -> Scenario {
                 document_url: "https://lab.example/privacy".into(),
                 contact: "dpo@lab.example".into(),
                 scope: None,
+                consultation: None,
             }),
         ),
     );
@@ -512,6 +513,10 @@ fn body_json(body: &WireBody) -> Value {
             if let Some(scope) = &b.scope {
                 v["policy"]["scope"] = policy_scope_json(scope);
             }
+            // Likewise for a consultation.
+            if let Some(c) = &b.consultation {
+                v["policy"]["consultation"] = json!({"closes_ms": c.closes_ms});
+            }
             v
         }
         WireBody::Accreditation(b) => json!({"accreditation": {
@@ -551,7 +556,29 @@ fn body_json(body: &WireBody) -> Value {
             "outcome": pb::AckOutcome::try_from(b.outcome).map_or("?", |o| o.as_str_name()),
             "reason": b.reason,
         }}),
+        WireBody::Stance(b) => json!({"stance": {
+            "draft": hx(&b.draft),
+            "kind": pb::StanceKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
+            "reasons": b.reasons.iter().map(|r| objection_name(*r)).collect::<Vec<_>>(),
+            "details_digest": hx(&b.details_digest),
+        }}),
+        WireBody::Response(b) => json!({"response": {
+            "draft": hx(&b.draft),
+            "reason": objection_name(b.reason),
+            "text": b.text,
+            "document_digest": hx(&b.document_digest),
+        }}),
+        WireBody::Outcome(b) => json!({"outcome": {
+            "draft": hx(&b.draft),
+            "result": pb::ConsultationResult::try_from(b.result).map_or("?", |r| r.as_str_name()),
+            "text": b.text,
+            "responses": b.responses.iter().map(hx).collect::<Vec<_>>(),
+        }}),
     }
+}
+
+fn objection_name(v: i32) -> &'static str {
+    pb::ObjectionReason::try_from(v).map_or("?", |r| r.as_str_name())
 }
 
 fn form_name(v: i32) -> &'static str {
@@ -1847,6 +1874,7 @@ fn decide_case(
         valid_until: c.grant.valid_until,
         revoked: c.grant.revoked,
         scope: ScopeFacts::resolve(policy, c.grant.scope.clone()),
+        in_effect_from: consent_proto::consultation::ALWAYS,
     };
     let query = Query {
         subject: FeedId([2; 32]),

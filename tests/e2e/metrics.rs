@@ -67,6 +67,7 @@ async fn metrics_count_entries_checks_and_watchers() {
         .watch(pb::WatchRequest {
             cursor: Default::default(),
             heartbeat_ms: 1000,
+            consultations: false,
         })
         .await
         .expect("watch");

@@ -266,6 +266,7 @@ async fn watch_needs_a_session_and_a_valid_cursor_and_ends_when_the_node_stops()
             .watch(pb::WatchRequest {
                 cursor,
                 heartbeat_ms: heartbeat,
+                consultations: false,
             })
             .await
             .expect_err("bad request");

@@ -187,6 +187,7 @@ pub fn load(path: &Path, version: u32) -> anyhow::Result<Body> {
         document_url: file.document_url,
         contact: file.contact,
         scope,
+        consultation: None,
     });
     // The same structural checks a node applies.
     Body::from_wire(&body.to_wire())

@@ -188,6 +188,8 @@ impl pb::node_server::Node for NodeService {
             rejection_reasons_version: consent_proto::reasons::REJECTION_REASONS_VERSION,
             store_layout_version: crate::ledger::tables::SCHEMA_VERSION,
             pending_evicted: stats.pending_evicted,
+            // The genesis's [consultation] section (node part of issue 21).
+            consultation: None,
         }))
     }
 }

@@ -297,6 +297,9 @@ impl FeedRecord {
             next_key_digest: Digest(self.next_key_digest),
             frozen: self.frozen,
             policy_version: self.policy_version,
+            // Placeholder until store layout 6 keeps them (node part of issue 21).
+            policy_head: None,
+            policy_base: None,
         })
     }
 
@@ -500,6 +503,8 @@ impl GrantRecord {
             valid_until: (self.valid_until != 0).then_some(self.valid_until),
             revoked: self.revoked,
             scope,
+            // Placeholder until store layout 6 materialises drafts (node part of issue 21).
+            in_effect_from: consent_proto::consultation::ALWAYS,
         })
     }
 }

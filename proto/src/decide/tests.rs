@@ -351,6 +351,7 @@ fn frozen_collector_and_frozen_registrar_deny() {
         valid_until: None,
         revoked: false,
         scope: None,
+        in_effect_from: crate::consultation::ALWAYS,
     }];
     let acc = |frozen| {
         vec![AccreditationFacts::Accredited {
@@ -437,6 +438,7 @@ fn only_the_newest_grants_considered_are_read() {
         valid_until: None,
         revoked: false,
         scope: None,
+        in_effect_from: crate::consultation::ALWAYS,
     };
     let q = |purpose| Query {
         subject: crate::ids::FeedId([1; 32]),

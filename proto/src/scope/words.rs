@@ -75,3 +75,40 @@ pub fn utc_offset_text(minutes: i16) -> String {
     let m = minutes.unsigned_abs();
     format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
 }
+
+/// A form offer in plain words, with its parameters.
+pub fn form_text(spec: &super::FormSpec) -> String {
+    use super::FormSpec;
+    match *spec {
+        FormSpec::Raw => "as observed: identifiers in clear, exact time and place".into(),
+        FormSpec::Pseudonymised => {
+            "pseudonymised: your identifier replaced by a keyed code, exact time and place".into()
+        }
+        FormSpec::Binned {
+            interval_s,
+            resolution,
+        } => format!(
+            "binned: pseudonymised, time {}, place to cells of {}",
+            interval_text(interval_s),
+            cell_area_text(resolution)
+        ),
+        FormSpec::Aggregated {
+            interval_s,
+            resolution,
+            min_group,
+        } => format!(
+            "aggregated: no record about you, only counts over groups of at least {min_group} \
+             people, {}, in cells of {}",
+            interval_text(interval_s),
+            cell_area_text(resolution)
+        ),
+    }
+}
+
+/// A sensor in words: `3 a camera in zone 1`, `4 a noise sensor`.
+pub fn sensor_text(id: u32, kind: crate::vocab::SensorKind, zone: Option<u32>) -> String {
+    match zone {
+        Some(z) => format!("{id} {} in zone {z}", kind.plain()),
+        None => format!("{id} {}", kind.plain()),
+    }
+}

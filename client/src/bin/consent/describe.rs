@@ -2,7 +2,7 @@
 
 use consent_client::time;
 use consent_proto::Entry;
-use consent_proto::body::{AckAnswer, Body, Policy};
+use consent_proto::body::{AckAnswer, Body, Policy, Position};
 use consent_proto::ids::{EntryId, FeedId};
 pub use consent_proto::scope::words::{cell_area_text, interval_text, utc_offset_text};
 use consent_proto::scope::{FormSpec, GrantScope, PolicyScope, TimeWindow};
@@ -351,6 +351,30 @@ pub fn entry_json(e: &Entry, role: Role) -> Value {
                 json!({"request": a.request.to_string(), "outcome": "refused", "reason": reason})
             }
         },
+        Body::Stance(s) => {
+            let (stance, reasons) = match s.position {
+                Position::Support => ("support", Vec::new()),
+                Position::Object(r) => ("object", r.iter().map(|r| r.name()).collect()),
+            };
+            json!({
+                "draft": s.draft.to_string(),
+                "stance": stance,
+                "reasons": reasons,
+                "details_digest": s.details_digest.map(|d| d.to_string()),
+            })
+        }
+        Body::Response(r) => json!({
+            "draft": r.draft.to_string(),
+            "reason": r.reason.name(),
+            "text": r.text,
+            "document_digest": r.document_digest.map(|d| d.to_string()),
+        }),
+        Body::Outcome(o) => json!({
+            "draft": o.draft.to_string(),
+            "result": o.result.name(),
+            "text": o.text,
+            "responses": o.responses.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        }),
     };
     json!({
         "id": e.id.to_string(),
@@ -409,6 +433,22 @@ pub fn entry_text(e: &Entry) -> String {
             AckAnswer::Done => format!("answered {}: done", a.request),
             AckAnswer::Refused(reason) => format!("answered {}: refused ({reason})", a.request),
         },
+        Body::Stance(s) => match s.position {
+            Position::Support => format!("supported the draft {}", s.draft),
+            Position::Object(r) => format!("objected to the draft {} ({r})", s.draft),
+        },
+        Body::Response(r) => format!(
+            "responded to \u{201c}{}\u{201d} on the draft {}: {}",
+            r.reason.plain(),
+            r.draft,
+            r.text
+        ),
+        Body::Outcome(o) => format!(
+            "decided the draft {}: {} ({})",
+            o.draft,
+            o.result.plain(),
+            o.text
+        ),
     };
     // A pairwise citizen feed's inception carries a fixed pseudonymous date in 2020 (derived
     // from the wallet's secret), so that creation times cannot link one person's feeds.

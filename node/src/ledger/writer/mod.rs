@@ -545,6 +545,8 @@ impl Writer {
         let rules = Rules {
             registrars: &registrars,
             now_ms: now,
+            // Set from the genesis's [consultation] section by the node part of issue 21.
+            consultation: None,
         };
         let entry = item.entry;
         let id = entry.id;
