@@ -488,6 +488,7 @@ fn replay(
                 entry,
                 verified_under: None,
                 source: crate::ledger::Source::Local,
+                admit: false,
             }),
             Err(e) => report.add(format!("stored entry {id} does not decode: {e}")),
         }

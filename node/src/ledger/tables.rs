@@ -716,6 +716,11 @@ pub struct ConsultationRecord {
     pub gated: bool,
     /// The time of the collector's next Policy entry, which withdraws it.
     pub superseded_ms: Option<u64>,
+    /// The feed's latest Policy entry before it (what validity compared it with).
+    pub prev: Option<[u8; 32]>,
+    /// The feed's latest Policy entry before it that is not a draft (validity compared it with
+    /// this one too).
+    pub base: Option<[u8; 32]>,
 }
 
 /// A feed's latest stance on a draft (its `T` row).

@@ -283,6 +283,7 @@ fn open_ledger(config: &Config, genesis: &Genesis) -> Result<(Ledger, WriterThre
     // operations listener serves it.
     let ledger_config = crate::ledger::LedgerConfig {
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        consultation: genesis.consultation,
         ..config.ledger_config()
     };
     Ok(Ledger::open(
