@@ -107,6 +107,7 @@ async fn start_on(
         p2p: p2p.as_ref().map(|p| p.handle.clone()),
         checkpoints: checkpoints.clone(),
         witness: p2p.as_ref().map(|p| p.witness.clone()),
+        consultation: genesis.consultation,
     };
     let serving = tokio::spawn(api::serve(
         listener,
