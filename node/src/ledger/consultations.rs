@@ -352,3 +352,6 @@ impl Ledger {
         Ok((out, None))
     }
 }
+
+#[cfg(test)]
+mod tests;
