@@ -220,6 +220,14 @@ impl Genesis {
             .collect()
     }
 
+    /// The `[consultation]` rules validity reads (`None`: the network requires no
+    /// consultation).
+    pub fn consultation_rules(&self) -> Option<consent_proto::consultation::Rules> {
+        self.consultation.map(|c| consent_proto::consultation::Rules {
+            widening_min_days: c.widening_min_days,
+        })
+    }
+
     /// The member nodes ([`crate::members::Members::unlisted`] when `nodes` is empty).
     pub fn members(&self) -> crate::members::Members {
         if self.nodes.is_empty() {

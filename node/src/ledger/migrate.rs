@@ -22,7 +22,7 @@ use consent_proto::body::Body;
 use consent_proto::ids::FeedId;
 
 use super::tables::{
-    self, FeedRecord, FeedRecordV3, FeedRecordV5, GrantRecord, GrantRecordV4, GrantRecordV5,
+    self, FeedRecordV3, FeedRecordV5, GrantRecord, GrantRecordV4, GrantRecordV5,
     RotationRecord, SCHEMA_VERSION, StoredKeys, meta, prefix,
 };
 use crate::store::{KvStore, StoreError};
@@ -375,7 +375,7 @@ pub(crate) fn feeds_back_to_3(store: &dyn KvStore) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::FEED]) {
         let (key, value) = pair?;
         let feed = FeedId(tables::bytes32(&key[1..])?);
-        let record: FeedRecord = tables::decode(&value, "feed")?;
+        let record: tables::FeedRecord = tables::decode(&value, "feed")?;
         let mut keys: Vec<(u64, [u8; 32])> = Vec::new();
         for seq in 0..=record.head_seq {
             let Some(k) = super::staged::Staged::new(store).keys_after(&feed, seq)? else {
@@ -428,15 +428,29 @@ pub(crate) fn grants_back_to_4(store: &dyn KvStore) -> Result<(), StoreError> {
     store.apply(writes)
 }
 
-/// Turns this layout's feed and grant records back into layout 5 (no policy entries, no draft)
-/// and drops the consultation tables: how the build before layout 6 wrote them. For tests of
-/// the migration; no grant may name a draft.
+/// A grant record as layout 5 wrote it (no draft). For tests of the migration.
 #[cfg(test)]
-pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
+fn grant_v5(r: GrantRecord) -> GrantRecordV5 {
+    assert!(r.draft.is_none(), "a layout-5 store holds no grant on a draft");
+    GrantRecordV5 {
+        id: r.id,
+        purposes: r.purposes,
+        categories: r.categories,
+        valid_from: r.valid_from,
+        valid_until: r.valid_until,
+        revoked: r.revoked,
+        scope: r.scope,
+    }
+}
+
+/// Turns this layout's feed records back into layout 5 (no policy entries). For tests of the
+/// migration.
+#[cfg(test)]
+pub(crate) fn feeds_back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
     let mut writes = Vec::new();
     for pair in store.scan_prefix(&[prefix::FEED]) {
         let (key, value) = pair?;
-        let r: FeedRecord = tables::decode(&value, "feed")?;
+        let r: tables::FeedRecord = tables::decode(&value, "feed")?;
         let old = FeedRecordV5 {
             role: r.role,
             head_seq: r.head_seq,
@@ -450,21 +464,35 @@ pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
         };
         writes.push((key, Some(tables::encode(&old)?)));
     }
-    for pair in store.scan_prefix(&[prefix::GRANT]) {
-        let (key, value) = pair?;
-        let r: GrantRecord = tables::decode(&value, "grant")?;
-        assert!(r.draft.is_none(), "a layout-5 store holds no grant on a draft");
-        let old = GrantRecordV5 {
-            id: r.id,
-            purposes: r.purposes,
-            categories: r.categories,
-            valid_from: r.valid_from,
-            valid_until: r.valid_until,
-            revoked: r.revoked,
-            scope: r.scope,
-        };
-        writes.push((key, Some(tables::encode(&old)?)));
-    }
+    store.apply(writes)
+}
+
+/// This layout's grant rows as layout 5 wrote them (no draft). For tests of the migration.
+#[cfg(test)]
+pub(crate) fn grant_rows_as_5(
+    rows: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    rows.iter()
+        .map(|(key, value)| {
+            let r: GrantRecord = tables::decode(value, "grant")?;
+            Ok((key.clone(), tables::encode(&grant_v5(r))?))
+        })
+        .collect()
+}
+
+/// Turns this layout's feed and grant records back into layout 5 (no policy entries, no draft)
+/// and drops the consultation tables: how the build before layout 6 wrote them. For tests of
+/// the migration; no grant may name a draft.
+#[cfg(test)]
+pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
+    feeds_back_to_5(store)?;
+    let grants: Vec<_> = store
+        .scan_prefix(&[prefix::GRANT])
+        .collect::<Result<_, _>>()?;
+    let mut writes: Vec<_> = grant_rows_as_5(&grants)?
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
     for table in [
         prefix::CONSULTATION,
         prefix::STANCE,
@@ -489,7 +517,7 @@ mod tests {
     use consent_proto::vocab::Role;
 
     use super::*;
-    use crate::ledger::tables::meta;
+    use crate::ledger::tables::{FeedRecord, meta};
     use crate::ledger::{Ledger, LedgerConfig, fsck};
     use crate::store::memory::MemoryStore;
 
@@ -660,7 +688,7 @@ mod tests {
         let v5 = SCHEMA_VERSION.to_be_bytes().to_vec();
 
         // Layout 4: every row migrates to the same bytes.
-        back_to_5(&*store).expect("back to layout 5");
+        feeds_back_to_5(&*store).expect("feeds back to layout 5");
         grants_back_to_4(&*store).expect("back to layout 4");
         assert_ne!(
             grant_rows(&*store),
@@ -676,8 +704,8 @@ mod tests {
 
         // Killed after the first half of the rows: the store says it is migrating (the release
         // before refuses it), the cursor names the last row done, and the next start finishes.
-        back_to_5(&*store).expect("back to layout 5");
-        let current_5 = grant_rows(&*store);
+        feeds_back_to_5(&*store).expect("feeds back to layout 5");
+        let current_5 = grant_rows_as_5(&current).expect("as layout 5");
         grants_back_to_4(&*store).expect("back to layout 4");
         let half = &current_5[..3];
         let mut writes: Vec<_> = half
@@ -695,7 +723,6 @@ mod tests {
 
         // Layout 3 (feed records with their keys inline, grants without a scope): 3 to 4 to 5
         // to 6.
-        back_to_5(&*store).expect("back to layout 5");
         grants_back_to_4(&*store).expect("back to layout 4");
         feeds_back_to_3(&*store).expect("back to layout 3");
         set_layout(&*store, 3);
