@@ -10,10 +10,10 @@
 //!   has one, so each `G` row is re-encoded with none (postcard: its old bytes and a `0`). The
 //!   last batch sets the layout version.
 //! - **5 → 6**: feed records gain their latest and base Policy entries (for a collector, its
-//!   last Policy entry, found by walking its seq index back from the head; no entry stored
-//!   before layout 6 can hold a consultation, so the base is the same entry), and grant records
-//!   their draft (none). The consultation tables start empty. The last batch sets the layout
-//!   version.
+//!   last Policy entry, found by walking its seq index; no entry stored before layout 6 can
+//!   hold a consultation, so the base is the same entry), each Policy entry its row in its
+//!   collector's watch index (`W`, as this layout's writer stages it), and grant records their
+//!   draft (none). The consultation tables start empty. The last batch sets the layout version.
 //!
 //! A store of layout 3 or 4 goes through each step after it, in order.
 
@@ -150,11 +150,15 @@ fn records_from_5(store: &dyn KvStore) -> Result<(), StoreError> {
                 Some(&prefix::FEED) => {
                     let feed = FeedId(tables::bytes32(&key[1..])?);
                     let old: FeedRecordV5 = tables::decode(&value, "feed (layout 5)")?;
-                    let policy = if old.policy_version > 0 {
-                        last_policy(store, &feed)?
-                    } else {
-                        None
-                    };
+                    let mut policy = None;
+                    if old.policy_version > 0 {
+                        // Each policy version joins its collector's watch stream (POLICY
+                        // events), as this layout's writer stages it.
+                        for (index, id) in policies(store, &feed)? {
+                            writes.push((tables::watch_key(&feed, index), Some(id.to_vec())));
+                            policy = Some(id);
+                        }
+                    }
                     writes.push((key.clone(), Some(tables::encode(&old.upgrade(policy))?)));
                 }
                 Some(&prefix::GRANT) => {
@@ -190,9 +194,11 @@ fn records_from_5(store: &dyn KvStore) -> Result<(), StoreError> {
     }
 }
 
-/// The id of `feed`'s last Policy entry, walking its seq index back from the head.
-fn last_policy(store: &dyn KvStore, feed: &FeedId) -> Result<Option<[u8; 32]>, StoreError> {
-    for pair in store.scan_prefix_rev(&tables::seq_prefix(feed)) {
+/// `feed`'s Policy entries in seq order, with their arrival indexes: one walk over its seq
+/// index (a collector's feed: its policy versions and its answers).
+fn policies(store: &dyn KvStore, feed: &FeedId) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+    let mut out = Vec::new();
+    for pair in store.scan_prefix(&tables::seq_prefix(feed)) {
         let (_, id) = pair?;
         let id = tables::bytes32(&id)?;
         let Some(value) = store.get(&tables::entry_key(&consent_proto::ids::EntryId(id)))? else {
@@ -200,14 +206,14 @@ fn last_policy(store: &dyn KvStore, feed: &FeedId) -> Result<Option<[u8; 32]>, S
                 "the seq index of {feed:?} names a missing entry"
             )));
         };
-        let (_, bytes) = tables::split_entry_value(&value)?;
+        let (index, bytes) = tables::split_entry_value(&value)?;
         let entry =
             Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
         if matches!(entry.body, Body::Policy(_)) {
-            return Ok(Some(id));
+            out.push((index, id));
         }
     }
-    Ok(None)
+    Ok(out)
 }
 
 /// Rewrites every layout-4 grant record with no scope, in batches, each with the cursor (the
@@ -505,6 +511,21 @@ pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
             writes.push((pair?.0, None));
         }
     }
+    // Layout 5 watched no policy versions.
+    for pair in store.scan_prefix(&[prefix::WATCH]) {
+        let (key, id) = pair?;
+        let id = consent_proto::ids::EntryId(tables::bytes32(&id)?);
+        let (_, bytes) = tables::split_entry_value(
+            &store
+                .get(&tables::entry_key(&id))?
+                .ok_or_else(|| StoreError::Corrupt(format!("watched entry {id} missing")))?,
+        )?;
+        let entry =
+            Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
+        if matches!(entry.body, Body::Policy(_)) {
+            writes.push((key, None));
+        }
+    }
     store.apply(writes)
 }
 
@@ -747,11 +768,18 @@ mod tests {
             .expect("rows")
     }
 
+    fn watch_rows(store: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .scan_prefix(&[prefix::WATCH])
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
     /// A store written by this build (a collector whose last entry, after its second policy,
-    /// is a rotation; citizens with grants), turned back
-    /// into layout 5, migrates to the same feed and grant rows: the collector's head and base
-    /// are its last Policy entry, citizens and the registrar have none. Killed half-way, it
-    /// resumes; layout 2 is refused.
+    /// is a rotation; citizens with grants), turned back into layout 5, migrates to the same
+    /// feed, grant and watch rows: the collector's head and base are its last Policy entry,
+    /// citizens and the registrar have none, each policy version is in the collector's watch
+    /// index. Killed half-way, it resumes; layout 2 is refused.
     #[tokio::test]
     async fn a_layout_5_store_migrates_to_6_with_policy_heads() {
         use consent_proto::vocab::Purpose;
@@ -794,6 +822,7 @@ mod tests {
 
         let feeds = feed_rows(&*store);
         let grants = grant_rows(&*store);
+        let watch = watch_rows(&*store);
         let collector: FeedRecord = tables::decode(
             &store
                 .get(&tables::feed_key(&scene.collector.feed()))
@@ -807,10 +836,12 @@ mod tests {
 
         back_to_5(&*store).expect("back to layout 5");
         assert_ne!(feed_rows(&*store), feeds, "layout 5 has no policy entries");
+        assert_ne!(watch_rows(&*store), watch, "layout 5 watched no policy versions");
         set_layout(&*store, 5);
         fsck::prepare(&*store, "test").expect("layout 5 migrates");
         assert_eq!(feed_rows(&*store), feeds);
         assert_eq!(grant_rows(&*store), grants);
+        assert_eq!(watch_rows(&*store), watch);
         assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
         assert!(store.get(CURSOR_V5).expect("get").is_none());
         fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
@@ -820,6 +851,7 @@ mod tests {
         back_to_5(&*store).expect("back to layout 5");
         let mut writes: Vec<_> = feeds
             .iter()
+            .chain(&watch)
             .chain(&grants[..2])
             .map(|(k, v)| (k.clone(), Some(v.clone())))
             .collect();
@@ -829,6 +861,7 @@ mod tests {
         fsck::prepare(&*store, "test").expect("resumes");
         assert_eq!(feed_rows(&*store), feeds);
         assert_eq!(grant_rows(&*store), grants);
+        assert_eq!(watch_rows(&*store), watch);
         assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
         fsck::full(&*store, &registrars).expect("the resumed migration passes the full check");
 
