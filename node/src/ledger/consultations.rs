@@ -20,6 +20,10 @@ use crate::store::{KvStore, StoreError};
 /// Rows a [`Ledger::consultations`] call scans at most (consultations of the listing order that
 /// the filter skips count too); a page cut short by it carries a token to go on.
 pub const MAX_SCANNED: usize = 4_096;
+/// Outcomes a [`ConsultationRead`] holds at most (the first ones by `(time_ms, id)`; the first
+/// decides). Only genesis registrars sign outcomes, and each is at most one entry's size: this
+/// keeps a `GetConsultation` answer far below a gRPC message's 4 MiB whatever they sign.
+pub const MAX_OUTCOMES_READ: usize = 64;
 
 /// Which consultations [`Ledger::consultations`] lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,7 +81,8 @@ pub struct ConsultationRead {
     pub compared: Vec<Entry>,
     /// The collector's latest response to each objection reason, in reason order.
     pub responses: Vec<Entry>,
-    /// Every valid outcome, by `(time_ms, id)`: the first is the one that counts.
+    /// The valid outcomes, by `(time_ms, id)` (at most [`MAX_OUTCOMES_READ`]): the first is the
+    /// one that counts.
     pub outcomes: Vec<Entry>,
     /// The arrival-log size when read.
     pub log_size: u64,
@@ -252,7 +257,11 @@ impl Ledger {
             responses.push(held(r.id)?);
         }
         let mut outcomes = Vec::new();
-        for (key, value) in view.scan_prefix(&tables::outcome_prefix(draft))? {
+        for (key, value) in view
+            .scan_prefix(&tables::outcome_prefix(draft))?
+            .into_iter()
+            .take(MAX_OUTCOMES_READ)
+        {
             outcomes.push(held(outcome_facts(&key, &value)?.id.0)?);
         }
         Ok(Some(ConsultationRead {
