@@ -60,25 +60,28 @@ async fn status_reports_the_protocol_versions_the_node_speaks() {
         status.sync_protocols,
         vec![consent_node::p2p::protocol::sync_protocol(digest)]
     );
-    // Entries may carry scopes (issue 20): a node of /sync/2 would find them non-canonical.
-    assert!(status.sync_protocols[0].ends_with("/sync/3"), "{status:?}");
+    // Entries may carry consultations, stances, responses and outcomes (issue 21): a node of
+    // /sync/3 would find them non-canonical.
+    assert!(status.sync_protocols[0].ends_with("/sync/4"), "{status:?}");
     assert_eq!(
         status.identify_version,
         consent_node::p2p::protocol::identify_version(digest)
     );
-    assert!(status.identify_version.ends_with("/3.0.0"), "{status:?}");
+    assert!(status.identify_version.ends_with("/4.0.0"), "{status:?}");
     assert_eq!(
         status.rejection_reasons_version,
         reasons::REJECTION_REASONS_VERSION
     );
-    // Reasons 31-34 (a grant's scope against its policy's) are version 2.
-    assert_eq!(status.rejection_reasons_version, 2);
+    // Reasons 35-47 (consultations; 44-47 refused at admission) are version 3.
+    assert_eq!(status.rejection_reasons_version, 3);
     assert_eq!(
         status.store_layout_version,
         consent_node::ledger::tables::SCHEMA_VERSION
     );
-    // Grant records carry their scope: layout 5.
-    assert_eq!(status.store_layout_version, 5);
+    // Consultation tables, feed records with their policy entries: layout 6.
+    assert_eq!(status.store_layout_version, 6);
+    // The fixture genesis requires no consultation.
+    assert_eq!(status.consultation, None);
 }
 
 #[tokio::test]

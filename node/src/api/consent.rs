@@ -360,6 +360,7 @@ impl pb::consent_server::Consent for ConsentService {
             session,
             cursor,
             heartbeat,
+            r.consultations,
             outbox,
         );
         tokio::spawn(async move {

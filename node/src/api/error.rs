@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use consent_proto::Rejection;
 use consent_proto::auth::AuthError;
+use consent_proto::consultation::Refusal;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::limits::{MAX_CHECK_BATCH, MAX_FEED_STREAM, MAX_SUBMIT_BATCH};
 use consent_proto::pb::RejectionReason;
@@ -84,6 +85,18 @@ pub(crate) fn rejection(r: &Rejection) -> Status {
         code,
         reasons::reason(r),
         format!("entry rejected ({}): {r}", r.code()),
+    )
+}
+
+/// The status for a valid entry the node refused at admission (only the node it is submitted to
+/// applies these: a grant on a draft, a late stance, a second outcome, an approval leaving
+/// raised objections unanswered): FAILED_PRECONDITION naming the reason code; its reason in the
+/// details and in `consent-reason`, as for a rejection.
+pub(crate) fn admission(r: &Refusal) -> Status {
+    reasons::status(
+        Code::FailedPrecondition,
+        r.reason(),
+        format!("entry refused ({}): {r}", r.code()),
     )
 }
 
@@ -215,6 +228,27 @@ pub(crate) fn proof_undecodable(feed: &FeedId) -> Status {
         CORRUPT_STORE,
         "the node's store is inconsistent (the cause is in the node's log); use another node",
     )
+}
+
+// ---- Consultations service ----
+
+/// A page size over `max`: INVALID_ARGUMENT.
+pub(crate) fn page_size(got: u32, max: u32) -> Status {
+    Status::invalid_argument(format!("page_size: 0 (default 50) or at most {max}, got {got}"))
+}
+
+/// A page token this listing did not give: INVALID_ARGUMENT.
+pub(crate) fn bad_page_token() -> Status {
+    Status::invalid_argument(
+        "page_token: pass a previous response's next_page_token, with the same collector",
+    )
+}
+
+/// NOT_FOUND: `draft` is no Policy entry with a consultation held here.
+pub(crate) fn no_consultation(draft: &EntryId) -> Status {
+    Status::not_found(format!(
+        "this node holds no policy version {draft} put to consultation"
+    ))
 }
 
 // ---- Log service ----

@@ -1,4 +1,7 @@
-//! `consent.v1.Ledger`: submit entries, read entries, feeds and heads.
+//! `consent.v1.Ledger`: submit entries, read entries, feeds and heads. Submissions go through
+//! admission (`Ledger::submit_admitted`): a valid entry this node refuses to take from a client
+//! (a grant on a draft under consultation, a late stance, a second outcome, an approval that
+//! leaves raised objections unanswered) is FAILED_PRECONDITION, its reason as for a rejection.
 
 use std::pin::Pin;
 
@@ -71,6 +74,7 @@ impl LedgerService {
             Outcome::Rejected { rejection: r, .. } => Err(rejection(r)),
             Outcome::Equivocation { feed, seq, .. } => Err(error::equivocation(feed, *seq)),
             Outcome::PendingFull { .. } => Err(error::pending_full()),
+            Outcome::Refused { refusal, .. } => Err(error::admission(refusal)),
         }
     }
 }
@@ -107,7 +111,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         let from = source(&self.sources, &request);
         let signed = required("entry", request.into_inner().entry)?;
         let entry = decode(&signed)?;
-        let outcomes = self.ledger.submit_from(from, vec![entry]).await?;
+        let outcomes = self.ledger.submit_admitted(from, vec![entry]).await?;
         let outcome = outcomes.first().ok_or_else(error::no_outcome)?;
         Ok(Response::new(self.response(outcome)?))
     }
@@ -133,7 +137,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                 Err(r) => results.push(Some(error_result(&rejection(&r), r.code()))),
             }
         }
-        let mut outcomes = self.ledger.submit_from(from, entries).await?.into_iter();
+        let mut outcomes = self.ledger.submit_admitted(from, entries).await?.into_iter();
         let results = results
             .into_iter()
             .map(|slot| match slot {
@@ -149,6 +153,7 @@ impl pb::ledger_server::Ledger for LedgerService {
                                 Outcome::Rejected { rejection, .. } => rejection.code(),
                                 Outcome::Equivocation { .. } => "equivocation",
                                 Outcome::PendingFull { .. } => "pending-full",
+                                Outcome::Refused { refusal, .. } => refusal.code(),
                                 _ => "error",
                             };
                             error_result(&status, reason)

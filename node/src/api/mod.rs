@@ -9,7 +9,9 @@
 //! What a caller without a session can make the node spend is bounded per source address and on
 //! the node: connections, and the time to start HTTP/2 on one ([`connections`]); HTTP/2 streams
 //! per connection ([`streams_per_connection`]); `Authenticate` calls and `GetLog`/`GetFeed`
-//! streams ([`limits`]); the blocking threads of public reads ([`blocking`]).
+//! streams ([`limits`]); the blocking threads of public reads ([`blocking`]), which the
+//! `Consultations` calls use too (one page of at most [`consultations::MAX_PAGE_SIZE`]
+//! consultations, scanning at most `ledger::consultations::MAX_SCANNED` rows).
 //!
 //! With `[tls]` every connection is TLS (rustls), its certificate reloaded without a restart
 //! ([`tls`]); the handshakes run per connection in [`connections`].
@@ -18,6 +20,7 @@ pub(crate) mod auth;
 pub(crate) mod blocking;
 mod connections;
 pub(crate) mod consent;
+pub(crate) mod consultations;
 pub(crate) mod error;
 pub(crate) mod evidence;
 pub(crate) mod ledger;
@@ -107,6 +110,11 @@ pub async fn serve(
     health
         .set_serving::<pb::log_server::LogServer<log::LogService>>()
         .await;
+    health
+        .set_serving::<pb::consultations_server::ConsultationsServer<
+            consultations::ConsultationsService,
+        >>()
+        .await;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -143,6 +151,11 @@ pub async fn serve(
     let log_service =
         pb::log_server::LogServer::new(log::LogService::new(ledger.clone(), checkpoints))
             .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
+    let consultations_service = pb::consultations_server::ConsultationsServer::new(
+        consultations::ConsultationsService::new(ledger.clone()),
+    )
+    .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_GRPC_MESSAGE_BYTES);
     let node_service = pb::node_server::NodeServer::new(node::NodeService::new(ledger, info))
         .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES);
 
@@ -164,7 +177,8 @@ pub async fn serve(
         .add_service(ledger_service)
         .add_service(consent_service)
         .add_service(node_service)
-        .add_service(log_service);
+        .add_service(log_service)
+        .add_service(consultations_service);
     let stopped = shutdown.clone().cancelled_owned();
     // One server either way; the connections it takes differ (plain TCP, or TLS over it).
     let serving = match config.tls {

@@ -62,6 +62,8 @@ pub struct NodeInfo {
     pub checkpoints: crate::log::checkpoints::Checkpoints,
     /// What it witnesses of other nodes, when replication is on.
     pub witness: Option<crate::log::witness::Witness>,
+    /// The genesis's `[consultation]` section (shown in `Status`).
+    pub consultation: Option<crate::genesis::ConsultationSection>,
 }
 
 /// The Node service.
@@ -188,8 +190,10 @@ impl pb::node_server::Node for NodeService {
             rejection_reasons_version: consent_proto::reasons::REJECTION_REASONS_VERSION,
             store_layout_version: crate::ledger::tables::SCHEMA_VERSION,
             pending_evicted: stats.pending_evicted,
-            // The genesis's [consultation] section (node part of issue 21).
-            consultation: None,
+            consultation: self.info.consultation.map(|c| pb::ConsultationRules {
+                widening_min_days: c.widening_min_days,
+                objection_threshold: c.objection_threshold,
+            }),
         }))
     }
 }

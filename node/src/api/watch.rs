@@ -11,6 +11,15 @@
 //! The store is read on blocking threads, a page at a time, under the API's [`Limiter`] (as the
 //! collector's checks are).
 //!
+//! Consultation events are opt-in (`WatchRequest.consultations`: an older client would read an
+//! unknown kind as an event it cannot apply): POLICY (a new version of the collector's own
+//! policy; with a consultation, one opened: `gated`, `state`), STANCES and OUTCOME (on one of
+//! its consultations: `draft`, and `counts` or `state` as the node sees them when it sends).
+//! Without the opt-in they are skipped and the cursor still passes them. Within one page read
+//! ([`PAGE`] rows), a run of consecutive stances on one draft is sent as one STANCES event, for
+//! the last of them (its entry, index and cursor): the rows it stands for lie below its cursor,
+//! so resuming loses and repeats nothing.
+//!
 //! A stream lives no longer than the session it was opened with, and never waits on a client
 //! without a limit:
 //! - its session is re-checked before every event it sends (lock-free: the clock, and one atomic
@@ -317,6 +326,7 @@ pub(crate) async fn run(
     session: Session,
     cursor: Cursor,
     heartbeat: Duration,
+    consultations: bool,
     out: Outbox,
 ) {
     let left = Duration::from_millis(session.expires_ms.saturating_sub(ledger.now_ms()));
@@ -327,6 +337,7 @@ pub(crate) async fn run(
         checked: None,
         ends: Instant::now() + left,
         cursor,
+        consultations,
         out,
     };
     let ended = stream.serve(heartbeat).await;
@@ -355,6 +366,8 @@ struct Watch {
     /// When the session ends (the node's monotonic clock).
     ends: Instant,
     cursor: Cursor,
+    /// The client asked for consultation events.
+    consultations: bool,
     out: Outbox,
 }
 
@@ -485,17 +498,59 @@ impl Watch {
                 .read(move |ledger| ledger.watch_entries(&collector, from, PAGE))
                 .await?;
             let full = page.len() == PAGE;
-            for (index, entry) in page {
+            let mut rows = page.into_iter().peekable();
+            while let Some((index, entry)) = rows.next() {
                 self.cursor.next_index = index + 1;
-                if let Some(event) = event(&self.ledger, &collector, index, &entry, &self.cursor) {
-                    self.send(event).await?;
+                // A run of stances on one draft: one event, for the last of them.
+                if self.consultations
+                    && let Some(draft) = stance_draft(&entry)
+                    && rows
+                        .peek()
+                        .is_some_and(|(_, next)| stance_draft(next) == Some(draft))
+                {
+                    continue;
                 }
+                let Some(mut event) = event(
+                    &self.ledger,
+                    &collector,
+                    index,
+                    &entry,
+                    &self.cursor,
+                    self.consultations,
+                ) else {
+                    continue;
+                };
+                if let Some(draft) = consultation_of(&entry) {
+                    self.describe(&mut event, draft).await?;
+                }
+                self.send(event).await?;
             }
             if !full {
                 self.cursor.next_index = self.cursor.next_index.max(size);
                 return Ok(());
             }
         }
+    }
+
+    /// Adds to a consultation event what the node sees of the consultation `draft` now: for
+    /// POLICY whether it is a draft and its state, for STANCES its counts, for OUTCOME its state.
+    async fn describe(&mut self, event: &mut pb::WatchEvent, draft: EntryId) -> Result<(), End> {
+        let now = self.ledger.now_ms();
+        let Some(summary) = self
+            .read(move |ledger| ledger.consultation_summary(&draft, now))
+            .await?
+        else {
+            return Ok(());
+        };
+        if event.kind == pb::WatchKind::Policy as i32 {
+            event.gated = summary.facts.gated;
+        }
+        if event.kind == pb::WatchKind::Stances as i32 {
+            event.counts = Some(summary.counts.to_wire());
+        } else {
+            event.state = summary.state.to_wire() as i32;
+        }
+        Ok(())
     }
 
     async fn send_freezes(&mut self) -> Result<(), End> {
@@ -563,13 +618,34 @@ fn not_reading() -> Status {
     error::not_reading(SEND_DEADLINE, BUFFER)
 }
 
-/// The event for an entry of the watch index (`cursor` already covers it).
+/// The draft a stance is about.
+fn stance_draft(entry: &Entry) -> Option<EntryId> {
+    match &entry.body {
+        Body::Stance(s) => Some(s.draft),
+        _ => None,
+    }
+}
+
+/// The consultation an entry of the watch index is about: a policy version with one, a
+/// stance's or an outcome's draft.
+fn consultation_of(entry: &Entry) -> Option<EntryId> {
+    match &entry.body {
+        Body::Policy(p) if p.consultation.is_some() => Some(entry.id),
+        Body::Stance(s) => Some(s.draft),
+        Body::Outcome(o) => Some(o.draft),
+        _ => None,
+    }
+}
+
+/// The event for an entry of the watch index (`cursor` already covers it); consultation
+/// events only if the client asked for them (`consultations`).
 fn event(
     ledger: &Ledger,
     collector: &FeedId,
     index: u64,
     entry: &Entry,
     cursor: &Cursor,
+    consultations: bool,
 ) -> Option<pb::WatchEvent> {
     let mut event = pb::WatchEvent {
         cursor: cursor.encode(),
@@ -606,6 +682,17 @@ fn event(
         }
         Body::Suspension(s) if s.collector == *collector => {
             event.kind = pb::WatchKind::Suspended as i32;
+        }
+        Body::Policy(_) if consultations && entry.feed == *collector => {
+            event.kind = pb::WatchKind::Policy as i32;
+        }
+        Body::Stance(s) if consultations => {
+            event.kind = pb::WatchKind::Stances as i32;
+            event.draft = id(&s.draft);
+        }
+        Body::Outcome(o) if consultations => {
+            event.kind = pb::WatchKind::Outcome as i32;
+            event.draft = id(&o.draft);
         }
         _ => return None,
     }

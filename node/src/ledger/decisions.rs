@@ -16,6 +16,12 @@
 //! waiting writer, so this bound is also the most one check waits for another's work, however
 //! many grants a feed holds.
 //! [`Stats::view_work_max`] records the most grant facts read or examined under one view.
+//!
+//! A grant whose policy is a draft under consultation counts from when the draft takes effect
+//! (`consent_proto::consultation::in_effect_from`, read from the draft's `C` and `B` rows).
+//! That changes with other feeds' entries (an outcome, the collector's next version), which the
+//! subject's generation does not follow, so facts holding such a grant are never cached: they
+//! are read anew for each check (admission refuses grants on drafts, so these are rare).
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -401,6 +407,8 @@ impl View<'_> {
             .transpose()?;
         let mut grants = Vec::new();
         let mut opt_out_seq = None;
+        // Whether a grant names a draft (then the facts are not cached).
+        let mut on_draft = false;
         if state.is_some() && collector_known {
             // Newest first (keys end in the seq, big-endian); the rule reads no older grants.
             let prefix = tables::grant_prefix(subject, collector);
@@ -412,7 +420,17 @@ impl View<'_> {
                     Some(scope) => self.policy_scope(&EntryId(scope.policy))?,
                     None => None,
                 };
-                grants.push(record.facts(seq, policy_scope)?);
+                let in_effect_from = match &record.draft {
+                    Some(draft) => {
+                        on_draft = true;
+                        super::consultations::in_effect_from(
+                            &Staged::new(store),
+                            &EntryId(*draft),
+                        )?
+                    }
+                    None => consent_proto::consultation::ALWAYS,
+                };
+                grants.push(record.facts(seq, policy_scope, in_effect_from)?);
             }
             self.count(grants.len());
             if !grants.is_empty() {
@@ -428,9 +446,11 @@ impl View<'_> {
             grants,
             opt_out_seq,
         });
-        // Unknown feeds are not cached (anyone can ask about random ids).
+        // Unknown feeds are not cached (anyone can ask about random ids), nor facts whose
+        // grants on drafts may take effect without the subject's feed changing.
         if facts.state.is_some()
             && collector_known
+            && !on_draft
             && let Ok(mut cache) = partition.write()
         {
             cache.insert(key, generation, Arc::clone(&facts));

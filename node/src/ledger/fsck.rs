@@ -1,7 +1,9 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
-//! new store to its network, migrates a store of layout 3 or 4, and refuses a store of another
-//! network or layout; [`structure`] runs at every start (heads match entries, the log is
-//! contiguous, grant state points at real grants, and a scoped grant's at a real policy);
+//! new store to its network, migrates a store of layout 3, 4 or 5, and refuses a store of
+//! another network or layout; [`structure`] runs at every start (heads match entries, the log is
+//! contiguous, grant state points at real grants, a scoped grant's at a real policy, a grant on
+//! a draft at a gated consultation, and consultation rows at a stored Policy entry with a
+//! consultation);
 //! [`full`] replays the whole log through the write path into memory, re-verifying every
 //! signature, and compares every derived table.
 
@@ -14,8 +16,8 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::{LedgerView, author_signed};
 
 use super::tables::{
-    self, AnswerRecord, FeedRecord, GrantRecord, PendingRecord, ProofRecord, SCHEMA_VERSION, meta,
-    prefix,
+    self, AnswerRecord, ConsultationRecord, FeedRecord, GrantRecord, PendingRecord, ProofRecord,
+    SCHEMA_VERSION, meta, prefix,
 };
 use super::tree::{Frontier, LogTree};
 use super::writer::{Item, Outcome, Writer};
@@ -122,7 +124,7 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from versions 3 and 4; run the consentd \
+                     {SCHEMA_VERSION} and migrates only from versions 3, 4 and 5; run the consentd \
                      release that wrote it, or move the data directory aside and let the node \
                      sync anew from its peers"
                 )));
@@ -146,6 +148,7 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
     feed_heads(store, stored_feeds, stored_frozen, &mut report)?;
     freezes(store, stored_frozen, &mut report)?;
     grants_and_pending(store, &mut report)?;
+    consultations(store, &mut report)?;
     report.result().map(|()| tree)
 }
 
@@ -297,6 +300,20 @@ fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), St
                 subject
             )),
         }
+        if let Some(draft) = &record.draft {
+            let gated = store
+                .get(&tables::consultation_key(&EntryId(*draft)))?
+                .map(|v| tables::decode::<ConsultationRecord>(&v, "consultation"))
+                .transpose()?
+                .is_some_and(|c| c.gated);
+            if !gated {
+                report.add(format!(
+                    "grant state of {subject:?} seq {seq} names draft {}, which is no gated \
+                     consultation",
+                    EntryId(*draft)
+                ));
+            }
+        }
         if let Some(scope) = &record.scope
             && !policies.contains(&scope.policy)
         {
@@ -328,6 +345,76 @@ fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), St
     Ok(())
 }
 
+/// Consultation rows: each `C` row names a stored Policy entry with a consultation, of its
+/// collector at its seq, with its window; each `T`, `H` and `B` row, and each `Y` and `J` row,
+/// a `C` row.
+fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
+    let mut drafts: HashSet<[u8; 32]> = HashSet::new();
+    for pair in store.scan_prefix(&[prefix::CONSULTATION]) {
+        let (key, value) = pair?;
+        let draft = EntryId(tables::bytes32(&key[1..])?);
+        let record: ConsultationRecord = tables::decode(&value, "consultation")?;
+        let matches = match store.get(&tables::entry_key(&draft))? {
+            Some(value) => {
+                let (_, bytes) = tables::split_entry_value(&value)?;
+                Entry::decode(bytes).is_ok_and(|e| match &e.body {
+                    consent_proto::body::Body::Policy(p) => {
+                        e.feed.0 == record.collector
+                            && e.seq == record.seq
+                            && e.time_ms == record.time_ms
+                            && p.version == record.version
+                            && p.consultation.map(|c| c.closes_ms) == Some(record.closes_ms)
+                    }
+                    _ => false,
+                })
+            }
+            None => false,
+        };
+        if !matches {
+            report.add(format!(
+                "consultation {draft} names no stored Policy entry with that consultation"
+            ));
+        }
+        drafts.insert(draft.0);
+    }
+    for (table, what) in [
+        (prefix::STANCE, "stance"),
+        (prefix::RESPONSE, "response"),
+        (prefix::OUTCOME, "outcome"),
+    ] {
+        for pair in store.scan_prefix(&[table]) {
+            let (key, _) = pair?;
+            let draft = key.get(1..33).map(tables::bytes32).transpose()?;
+            if !draft.is_some_and(|d| drafts.contains(&d)) {
+                report.add(format!(
+                    "a {what} row (key {}) names no consultation",
+                    hex::encode(&key)
+                ));
+            }
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::CONSULTATION_BY_COLLECTOR]) {
+        let (key, draft) = pair?;
+        if !drafts.contains(&tables::bytes32(&draft)?) {
+            report.add(format!(
+                "consultation index row (key {}) names no consultation",
+                hex::encode(&key)
+            ));
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::CONSULTATION_BY_CLOSING]) {
+        let (key, _) = pair?;
+        let draft = key.get(9..41).map(tables::bytes32).transpose()?;
+        if !draft.is_some_and(|d| drafts.contains(&d)) {
+            report.add(format!(
+                "consultation closing row (key {}) names no consultation",
+                hex::encode(&key)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Replays the arrival log into memory through the write path (re-validating every entry and
 /// signature) and compares every derived table with the store. Also checks equivocation proofs.
 pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Report> {
@@ -344,6 +431,12 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::ACCREDITATION,
         prefix::WATCH,
         prefix::EXPIRY,
+        prefix::CONSULTATION,
+        prefix::STANCE,
+        prefix::RESPONSE,
+        prefix::OUTCOME,
+        prefix::CONSULTATION_BY_COLLECTOR,
+        prefix::CONSULTATION_BY_CLOSING,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }
@@ -395,6 +488,7 @@ fn replay(
                 entry,
                 verified_under: None,
                 source: crate::ledger::Source::Local,
+                admit: false,
             }),
             Err(e) => report.add(format!("stored entry {id} does not decode: {e}")),
         }

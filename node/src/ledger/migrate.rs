@@ -9,16 +9,21 @@
 //! - **4 → 5**: grant records gain their scope ([`tables::ScopeRecord`]); no grant of layout 4
 //!   has one, so each `G` row is re-encoded with none (postcard: its old bytes and a `0`). The
 //!   last batch sets the layout version.
+//! - **5 → 6**: feed records gain their latest and base Policy entries (for a collector, its
+//!   last Policy entry, found by walking its seq index; no entry stored before layout 6 can
+//!   hold a consultation, so the base is the same entry), each Policy entry its row in its
+//!   collector's watch index (`W`, as this layout's writer stages it), and grant records their
+//!   draft (none). The consultation tables start empty. The last batch sets the layout version.
 //!
-//! A store of layout 3 goes through both, in order.
+//! A store of layout 3 or 4 goes through each step after it, in order.
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
 use consent_proto::ids::FeedId;
 
 use super::tables::{
-    self, FeedRecord, FeedRecordV3, GrantRecord, GrantRecordV4, RotationRecord, SCHEMA_VERSION,
-    StoredKeys, meta, prefix,
+    self, FeedRecordV3, FeedRecordV5, GrantRecord, GrantRecordV4, GrantRecordV5,
+    RotationRecord, SCHEMA_VERSION, StoredKeys, meta, prefix,
 };
 use crate::store::{KvStore, StoreError};
 
@@ -28,6 +33,9 @@ const BATCH: usize = 4_096;
 const CURSOR_V3: &[u8] = b"Mmigrate3";
 /// Meta key holding the last grant record key migrated from layout 4 (while a migration runs).
 const CURSOR_V4: &[u8] = b"Mmigrate4";
+/// Meta key holding the last feed or grant record key migrated from layout 5 (while a
+/// migration runs): `F` keys first, then `G` keys.
+const CURSOR_V5: &[u8] = b"Mmigrate5";
 
 /// The layout version a store carries while it migrates from 3 to 4: no release reads it, so a
 /// release older than the migration refuses the half-migrated store instead of misreading it,
@@ -35,10 +43,15 @@ const CURSOR_V4: &[u8] = b"Mmigrate4";
 pub(super) const MIGRATING_3_TO_4: u32 = 0x8000_0004;
 /// The layout version a store carries while it migrates from 4 to 5 (as [`MIGRATING_3_TO_4`]).
 pub(super) const MIGRATING_4_TO_5: u32 = 0x8000_0005;
+/// The layout version a store carries while it migrates from 5 to 6 (as [`MIGRATING_3_TO_4`]).
+pub(super) const MIGRATING_5_TO_6: u32 = 0x8000_0006;
 
 /// Whether a store of layout `version` (or half-way through a migration) is migrated at open.
 pub(super) fn migrates_from(version: u32) -> bool {
-    matches!(version, 3 | 4 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5)
+    matches!(
+        version,
+        3 | 4 | 5 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5 | MIGRATING_5_TO_6
+    )
 }
 
 /// The layout a store of `version` is being migrated from (for messages).
@@ -46,6 +59,7 @@ pub(super) fn from_layout(version: u32) -> u32 {
     match version {
         MIGRATING_3_TO_4 => 3,
         MIGRATING_4_TO_5 => 4,
+        MIGRATING_5_TO_6 => 5,
         v => v,
     }
 }
@@ -59,7 +73,10 @@ pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreEr
     if version == 3 || version == MIGRATING_3_TO_4 {
         from_3(store)?;
     }
-    from_4(store)?;
+    if matches!(version, 3 | 4 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5) {
+        from_4(store)?;
+    }
+    from_5(store)?;
     tracing::info!("store migrated to layout {SCHEMA_VERSION}");
     Ok(true)
 }
@@ -94,6 +111,111 @@ fn from_4(store: &dyn KvStore) -> Result<(), StoreError> {
     grant_records_from_4(store)
 }
 
+/// Layout 5 to 6 (resuming one killed part-way); the last batch sets version 6.
+fn from_5(store: &dyn KvStore) -> Result<(), StoreError> {
+    tracing::info!(
+        "migrating the store from layout 5 to 6: feed records gain their policy entries, grant records their draft (none)"
+    );
+    store.apply(vec![(
+        meta::SCHEMA.to_vec(),
+        Some(MIGRATING_5_TO_6.to_be_bytes().to_vec()),
+    )])?;
+    store.flush()?;
+    records_from_5(store)
+}
+
+/// Rewrites every layout-5 feed record, then every grant record, in batches of [`BATCH`], each
+/// with the cursor (the last key done), so a second run never reads a record it already
+/// rewrote; the batch that reaches the end of the grants sets layout version 6 and drops the
+/// cursor.
+fn records_from_5(store: &dyn KvStore) -> Result<(), StoreError> {
+    let end = vec![prefix::GRANT + 1];
+    let mut from = match store.get(CURSOR_V5)? {
+        Some(mut last) => {
+            last.push(0);
+            last
+        }
+        None => vec![prefix::FEED],
+    };
+    loop {
+        let mut writes = Vec::new();
+        let mut last = None;
+        let mut rows = 0;
+        for pair in store.scan_range(&from, &end) {
+            if rows == BATCH {
+                break;
+            }
+            let (key, value) = pair?;
+            match key.first() {
+                Some(&prefix::FEED) => {
+                    let feed = FeedId(tables::bytes32(&key[1..])?);
+                    let old: FeedRecordV5 = tables::decode(&value, "feed (layout 5)")?;
+                    let mut policy = None;
+                    if old.policy_version > 0 {
+                        // Each policy version joins its collector's watch stream (POLICY
+                        // events), as this layout's writer stages it.
+                        for (index, id) in policies(store, &feed)? {
+                            writes.push((tables::watch_key(&feed, index), Some(id.to_vec())));
+                            policy = Some(id);
+                        }
+                    }
+                    writes.push((key.clone(), Some(tables::encode(&old.upgrade(policy))?)));
+                }
+                Some(&prefix::GRANT) => {
+                    let old: GrantRecordV5 = tables::decode(&value, "grant (layout 5)")?;
+                    writes.push((key.clone(), Some(tables::encode(&GrantRecord::from(old))?)));
+                }
+                // The tables between F and G (`G` follows `F`): nothing else to rewrite.
+                _ => continue,
+            }
+            last = Some(key);
+            rows += 1;
+        }
+        let done = rows < BATCH;
+        match &last {
+            Some(last) if !done => writes.push((CURSOR_V5.to_vec(), Some(last.clone()))),
+            _ => {
+                writes.push((CURSOR_V5.to_vec(), None));
+                writes.push((
+                    meta::SCHEMA.to_vec(),
+                    Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+                ));
+            }
+        }
+        store.apply(writes)?;
+        store.flush()?;
+        match last {
+            Some(mut last) if !done => {
+                last.push(0);
+                from = last;
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// `feed`'s Policy entries in seq order, with their arrival indexes: one walk over its seq
+/// index (a collector's feed: its policy versions and its answers).
+fn policies(store: &dyn KvStore, feed: &FeedId) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+    let mut out = Vec::new();
+    for pair in store.scan_prefix(&tables::seq_prefix(feed)) {
+        let (_, id) = pair?;
+        let id = tables::bytes32(&id)?;
+        let Some(value) = store.get(&tables::entry_key(&consent_proto::ids::EntryId(id)))? else {
+            return Err(StoreError::Corrupt(format!(
+                "the seq index of {feed:?} names a missing entry"
+            )));
+        };
+        let (index, bytes) = tables::split_entry_value(&value)?;
+        let entry =
+            Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
+        if matches!(entry.body, Body::Policy(_)) {
+            out.push((index, id));
+        }
+    }
+    Ok(out)
+}
+
 /// Rewrites every layout-4 grant record with no scope, in batches, each with the cursor (the
 /// last record done), so a second run never reads a record it already rewrote; the batch that
 /// reaches the end of the table sets layout version 5 and drops the cursor.
@@ -114,7 +236,7 @@ fn grant_records_from_4(store: &dyn KvStore) -> Result<(), StoreError> {
         for pair in store.scan_range(&from, &end).take(BATCH) {
             let (key, value) = pair?;
             let old: GrantRecordV4 = tables::decode(&value, "grant (layout 4)")?;
-            writes.push((key.clone(), Some(tables::encode(&GrantRecord::from(old))?)));
+            writes.push((key.clone(), Some(tables::encode(&GrantRecordV5::from(old))?)));
             last = Some(key);
             rows += 1;
         }
@@ -124,10 +246,7 @@ fn grant_records_from_4(store: &dyn KvStore) -> Result<(), StoreError> {
             Some(last) if !done => writes.push((CURSOR_V4.to_vec(), Some(last.clone()))),
             _ => {
                 writes.push((CURSOR_V4.to_vec(), None));
-                writes.push((
-                    meta::SCHEMA.to_vec(),
-                    Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
-                ));
+                writes.push((meta::SCHEMA.to_vec(), Some(5u32.to_be_bytes().to_vec())));
             }
         }
         store.apply(writes)?;
@@ -194,7 +313,7 @@ fn upgrade(
     store: &dyn KvStore,
     feed: &FeedId,
     old: FeedRecordV3,
-) -> Result<(FeedRecord, Vec<(u64, RotationRecord)>), StoreError> {
+) -> Result<(FeedRecordV5, Vec<(u64, RotationRecord)>), StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("feed {feed:?} (layout 3): {why}"));
     let Some(&(key_since, key)) = old.keys.last() else {
         return Err(corrupt("no key".into()));
@@ -215,7 +334,7 @@ fn upgrade(
             },
         ));
     }
-    let record = FeedRecord {
+    let record = FeedRecordV5 {
         role: old.role,
         head_seq: old.head_seq,
         head_id: old.head_id,
@@ -262,7 +381,7 @@ pub(crate) fn feeds_back_to_3(store: &dyn KvStore) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::FEED]) {
         let (key, value) = pair?;
         let feed = FeedId(tables::bytes32(&key[1..])?);
-        let record: FeedRecord = tables::decode(&value, "feed")?;
+        let record: tables::FeedRecord = tables::decode(&value, "feed")?;
         let mut keys: Vec<(u64, [u8; 32])> = Vec::new();
         for seq in 0..=record.head_seq {
             let Some(k) = super::staged::Staged::new(store).keys_after(&feed, seq)? else {
@@ -299,7 +418,7 @@ pub(crate) fn grants_back_to_4(store: &dyn KvStore) -> Result<(), StoreError> {
         let (key, value) = pair?;
         let record: GrantRecord = tables::decode(&value, "grant")?;
         assert!(
-            record.scope.is_none(),
+            record.scope.is_none() && record.draft.is_none(),
             "a layout-4 store holds no scoped grant"
         );
         let old = GrantRecordV4 {
@@ -315,6 +434,101 @@ pub(crate) fn grants_back_to_4(store: &dyn KvStore) -> Result<(), StoreError> {
     store.apply(writes)
 }
 
+/// A grant record as layout 5 wrote it (no draft). For tests of the migration.
+#[cfg(test)]
+fn grant_v5(r: GrantRecord) -> GrantRecordV5 {
+    assert!(r.draft.is_none(), "a layout-5 store holds no grant on a draft");
+    GrantRecordV5 {
+        id: r.id,
+        purposes: r.purposes,
+        categories: r.categories,
+        valid_from: r.valid_from,
+        valid_until: r.valid_until,
+        revoked: r.revoked,
+        scope: r.scope,
+    }
+}
+
+/// Turns this layout's feed records back into layout 5 (no policy entries). For tests of the
+/// migration.
+#[cfg(test)]
+pub(crate) fn feeds_back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
+    let mut writes = Vec::new();
+    for pair in store.scan_prefix(&[prefix::FEED]) {
+        let (key, value) = pair?;
+        let r: tables::FeedRecord = tables::decode(&value, "feed")?;
+        let old = FeedRecordV5 {
+            role: r.role,
+            head_seq: r.head_seq,
+            head_id: r.head_id,
+            head_time_ms: r.head_time_ms,
+            key: r.key,
+            key_since: r.key_since,
+            next_key_digest: r.next_key_digest,
+            frozen: r.frozen,
+            policy_version: r.policy_version,
+        };
+        writes.push((key, Some(tables::encode(&old)?)));
+    }
+    store.apply(writes)
+}
+
+/// This layout's grant rows as layout 5 wrote them (no draft). For tests of the migration.
+#[cfg(test)]
+pub(crate) fn grant_rows_as_5(
+    rows: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    rows.iter()
+        .map(|(key, value)| {
+            let r: GrantRecord = tables::decode(value, "grant")?;
+            Ok((key.clone(), tables::encode(&grant_v5(r))?))
+        })
+        .collect()
+}
+
+/// Turns this layout's feed and grant records back into layout 5 (no policy entries, no draft)
+/// and drops the consultation tables: how the build before layout 6 wrote them. For tests of
+/// the migration; no grant may name a draft.
+#[cfg(test)]
+pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
+    feeds_back_to_5(store)?;
+    let grants: Vec<_> = store
+        .scan_prefix(&[prefix::GRANT])
+        .collect::<Result<_, _>>()?;
+    let mut writes: Vec<_> = grant_rows_as_5(&grants)?
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+    for table in [
+        prefix::CONSULTATION,
+        prefix::STANCE,
+        prefix::RESPONSE,
+        prefix::OUTCOME,
+        prefix::CONSULTATION_BY_COLLECTOR,
+        prefix::CONSULTATION_BY_CLOSING,
+    ] {
+        for pair in store.scan_prefix(&[table]) {
+            writes.push((pair?.0, None));
+        }
+    }
+    // Layout 5 watched no policy versions.
+    for pair in store.scan_prefix(&[prefix::WATCH]) {
+        let (key, id) = pair?;
+        let id = consent_proto::ids::EntryId(tables::bytes32(&id)?);
+        let (_, bytes) = tables::split_entry_value(
+            &store
+                .get(&tables::entry_key(&id))?
+                .ok_or_else(|| StoreError::Corrupt(format!("watched entry {id} missing")))?,
+        )?;
+        let entry =
+            Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
+        if matches!(entry.body, Body::Policy(_)) {
+            writes.push((key, None));
+        }
+    }
+    store.apply(writes)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -324,7 +538,7 @@ mod tests {
     use consent_proto::vocab::Role;
 
     use super::*;
-    use crate::ledger::tables::meta;
+    use crate::ledger::tables::{FeedRecord, meta};
     use crate::ledger::{Ledger, LedgerConfig, fsck};
     use crate::store::memory::MemoryStore;
 
@@ -491,9 +705,11 @@ mod tests {
 
         let current = grant_rows(&*store);
         assert_eq!(current.len(), 6);
+        // The layout a migration ends at (this build's).
         let v5 = SCHEMA_VERSION.to_be_bytes().to_vec();
 
         // Layout 4: every row migrates to the same bytes.
+        feeds_back_to_5(&*store).expect("feeds back to layout 5");
         grants_back_to_4(&*store).expect("back to layout 4");
         assert_ne!(
             grant_rows(&*store),
@@ -509,8 +725,10 @@ mod tests {
 
         // Killed after the first half of the rows: the store says it is migrating (the release
         // before refuses it), the cursor names the last row done, and the next start finishes.
+        feeds_back_to_5(&*store).expect("feeds back to layout 5");
+        let current_5 = grant_rows_as_5(&current).expect("as layout 5");
         grants_back_to_4(&*store).expect("back to layout 4");
-        let half = &current[..3];
+        let half = &current_5[..3];
         let mut writes: Vec<_> = half
             .iter()
             .map(|(k, v)| (k.clone(), Some(v.clone())))
@@ -524,7 +742,8 @@ mod tests {
         assert!(store.get(CURSOR_V4).expect("get").is_none());
         fsck::full(&*store, &registrars).expect("the resumed migration passes the full check");
 
-        // Layout 3 (feed records with their keys inline, grants without a scope): 3 to 4 to 5.
+        // Layout 3 (feed records with their keys inline, grants without a scope): 3 to 4 to 5
+        // to 6.
         grants_back_to_4(&*store).expect("back to layout 4");
         feeds_back_to_3(&*store).expect("back to layout 3");
         set_layout(&*store, 3);
@@ -538,7 +757,118 @@ mod tests {
         let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
         let err = err.to_string();
         assert!(err.contains("layout version 2"), "{err}");
-        assert!(err.contains("versions 3 and 4"), "{err}");
+        assert!(err.contains("versions 3, 4 and 5"), "{err}");
         assert!(err.contains("move the data directory aside"), "{err}");
+    }
+
+    fn feed_rows(store: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .scan_prefix(&[prefix::FEED])
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    fn watch_rows(store: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .scan_prefix(&[prefix::WATCH])
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// A store written by this build (a collector whose last entry, after its second policy,
+    /// is a rotation; citizens with grants), turned back into layout 5, migrates to the same
+    /// feed, grant and watch rows: the collector's head and base are its last Policy entry,
+    /// citizens and the registrar have none, each policy version is in the collector's watch
+    /// index. Killed half-way, it resumes; layout 2 is refused.
+    #[tokio::test]
+    async fn a_layout_5_store_migrates_to_6_with_policy_heads() {
+        use consent_proto::vocab::Purpose;
+
+        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let mut scene = fixtures::scene(T0);
+        let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+        let (ledger, writer) = Ledger::open(
+            Arc::clone(&store),
+            registrars.clone(),
+            "test",
+            LedgerConfig::default(),
+        )
+        .expect("open");
+        let mut entries = scene.entries.clone();
+        let v2 = fixtures::append(&mut scene.collector, T0 + 1, fixtures::policy(2));
+        let v2_id = v2.id;
+        entries.push(v2);
+        entries.push(
+            scene
+                .collector
+                .rotate(T0 + 2, fixtures::key("collector/next/2"))
+                .expect("rotation"),
+        );
+        for i in 0..5 {
+            let (_, inception, grant) =
+                fixtures::citizen_granting(&scene, &format!("c{i}"), Purpose::ServiceProvision);
+            entries.extend([inception, grant]);
+        }
+        let outcomes = ledger.submit(entries).await.expect("submit");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, crate::ledger::Outcome::Accepted { .. })),
+            "{outcomes:?}"
+        );
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+
+        let feeds = feed_rows(&*store);
+        let grants = grant_rows(&*store);
+        let watch = watch_rows(&*store);
+        let collector: FeedRecord = tables::decode(
+            &store
+                .get(&tables::feed_key(&scene.collector.feed()))
+                .expect("get")
+                .expect("record"),
+            "feed",
+        )
+        .expect("decode");
+        assert_eq!(collector.policy_head, Some(v2_id.0));
+        assert_eq!(collector.policy_base, Some(v2_id.0));
+
+        back_to_5(&*store).expect("back to layout 5");
+        assert_ne!(feed_rows(&*store), feeds, "layout 5 has no policy entries");
+        assert_ne!(watch_rows(&*store), watch, "layout 5 watched no policy versions");
+        set_layout(&*store, 5);
+        fsck::prepare(&*store, "test").expect("layout 5 migrates");
+        assert_eq!(feed_rows(&*store), feeds);
+        assert_eq!(grant_rows(&*store), grants);
+        assert_eq!(watch_rows(&*store), watch);
+        assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
+        assert!(store.get(CURSOR_V5).expect("get").is_none());
+        fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
+
+        // Killed after the feed records and two grants: the store says it is migrating (the
+        // release before refuses it), and the next start finishes from the cursor.
+        back_to_5(&*store).expect("back to layout 5");
+        let mut writes: Vec<_> = feeds
+            .iter()
+            .chain(&watch)
+            .chain(&grants[..2])
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        writes.push((CURSOR_V5.to_vec(), Some(grants[1].0.clone())));
+        store.apply(writes).expect("first part");
+        set_layout(&*store, MIGRATING_5_TO_6);
+        fsck::prepare(&*store, "test").expect("resumes");
+        assert_eq!(feed_rows(&*store), feeds);
+        assert_eq!(grant_rows(&*store), grants);
+        assert_eq!(watch_rows(&*store), watch);
+        assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
+        fsck::full(&*store, &registrars).expect("the resumed migration passes the full check");
+
+        set_layout(&*store, 2);
+        let err = fsck::prepare(&*store, "test")
+            .expect_err("layout 2 is refused")
+            .to_string();
+        assert!(err.contains("versions 3, 4 and 5"), "{err}");
     }
 }

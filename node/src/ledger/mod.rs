@@ -3,7 +3,9 @@
 //! included (`log_rows`); reads (checks, heads, entries) go straight to the store, which applies
 //! each group commit atomically. Nothing outside the ledger reaches the store.
 
+mod admission;
 pub mod answers;
+pub mod consultations;
 mod decisions;
 mod engine;
 pub mod fsck;
@@ -31,6 +33,7 @@ use consent_proto::validate::FeedState;
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
+pub use self::consultations::{ConsultationFilter, ConsultationRead, ConsultationSummary};
 pub use self::decisions::View;
 pub use self::engine::{OpenError, open_store};
 use self::staged::Staged;
@@ -109,6 +112,10 @@ pub struct LedgerConfig {
     /// every "now" read through [`Ledger::now_ms`] (the system clock by default; tests move a
     /// manual one).
     pub clock: Clock,
+    /// The genesis's `[consultation]` section: the window validity requires of a widening, and
+    /// the objection threshold admission applies to an approval (`None`: the network requires
+    /// no consultation).
+    pub consultation: Option<crate::genesis::ConsultationSection>,
 }
 
 impl Default for LedgerConfig {
@@ -120,6 +127,7 @@ impl Default for LedgerConfig {
             queue_depth: 1_024,
             metrics: Arc::default(),
             clock: Clock::system(),
+            consultation: None,
         }
     }
 }
@@ -228,6 +236,26 @@ impl Ledger {
         rx.await.map_err(|_| LedgerError::ShuttingDown)?
     }
 
+    /// [`Self::submit_from`] for entries submitted through the API: a valid entry must also
+    /// pass admission (refusals only the node it is submitted to applies, such as a grant on a
+    /// draft under consultation: [`Outcome::Refused`]). Peers' entries never go through it.
+    pub async fn submit_admitted(
+        &self,
+        source: Source,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Outcome>, LedgerError> {
+        let mut items = self.preverified(source, entries).await?;
+        for item in &mut items {
+            item.admit = true;
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Submit { items, reply })
+            .await
+            .map_err(|_| LedgerError::ShuttingDown)?;
+        rx.await.map_err(|_| LedgerError::ShuttingDown)?
+    }
+
     /// [`Self::preverify`] on blocking threads, never on the async ones: it verifies signatures
     /// and reads the keys of the feeds from the store. A large submission is cut into chunks of
     /// [`PREVERIFY_CHUNK`] verified in parallel.
@@ -304,6 +332,7 @@ impl Ledger {
                 entry,
                 verified_under,
                 source,
+                admit: false,
             })
             .collect()
     }

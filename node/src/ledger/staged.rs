@@ -63,6 +63,29 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
         Ok(first)
     }
 
+    /// Every pair whose key starts with `prefix`, through the staged writes, in key order (a
+    /// stance staged earlier in the same group counts). Reads the whole prefix: for short ones.
+    pub(crate) fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+        let mut rows = std::collections::BTreeMap::new();
+        for pair in self.store.scan_prefix(prefix) {
+            let (key, value) = pair?;
+            rows.insert(key, value);
+        }
+        for (key, value) in &self.writes {
+            if key.starts_with(prefix) {
+                match value {
+                    Some(value) => {
+                        rows.insert(key.clone(), value.clone());
+                    }
+                    None => {
+                        rows.remove(key);
+                    }
+                }
+            }
+        }
+        Ok(rows.into_iter().collect())
+    }
+
     /// Stages a put.
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.writes.insert(key, Some(value));

@@ -20,6 +20,12 @@
 //! | `U` unanswered | `U` collector asked(8, BE) request id | `[1]`: requests not acknowledged yet, oldest first |
 //! | `V` unanswered per day | `V` collector day(8, BE) | count (8, BE): of them, how many were asked that UTC day |
 //! | `Z` freezes | `Z` number(8, BE) | feed id: the feeds frozen, in the order this node froze them |
+//! | `C` consultations | `C` draft id | [`ConsultationRecord`]: a Policy entry with a consultation |
+//! | `T` stances | `T` draft feed | [`StanceRecord`]: the feed's latest stance on the draft (by seq) |
+//! | `H` responses | `H` draft reason(1) | [`ResponseRecord`]: the collector's latest response to that objection reason |
+//! | `B` outcomes | `B` draft time(8, BE) id | `[approved as u8]`: every valid outcome; the first key is the first outcome |
+//! | `Y` consultations by collector | `Y` collector seq(8, BE) | draft id |
+//! | `J` consultations by closing | `J` closes(8, BE) draft | collector id |
 //! | `M` meta | `M` name | see [`meta`]: the schema, counters and genesis, and the rows of the node's log module (its latest checkpoint, the checkpoints it cosigned for other nodes, fork proofs), which it saves through the writer |
 
 use std::sync::Arc;
@@ -29,17 +35,20 @@ use consent_proto::ids::{Digest, EntryId, FeedId};
 use consent_proto::pb;
 use consent_proto::scope::{GrantScope, PolicyScope, ScopeFacts};
 use consent_proto::validate::{FeedState, KeyState, Missing};
-use consent_proto::vocab::{CategorySet, PurposeSet, Role};
+use consent_proto::vocab::{CategorySet, ObjectionSet, PurposeSet, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
 
-/// Version of this layout. A store of version 4 (or 3, through 4) is migrated at start (see
-/// `fsck::prepare` and `migrate`); a store written by any other version is refused.
+/// Version of this layout. A store of version 5 (or 3 or 4, through the versions between) is
+/// migrated at start (see `fsck::prepare` and `migrate`); a store written by any other version
+/// is refused.
 ///
 /// - 4: feed key histories in `R` rows, answer figures in `N`, `U`, `V`.
 /// - 5: grant records carry their scope ([`ScopeRecord`]).
-pub const SCHEMA_VERSION: u32 = 5;
+/// - 6: consultations (`C`, `T`, `H`, `B`, `Y`, `J`); feed records carry their latest and
+///   base policy entries, grant records the draft they name.
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Table prefixes.
 pub mod prefix {
@@ -77,6 +86,18 @@ pub mod prefix {
     pub const UNANSWERED_DAYS: u8 = b'V';
     /// Feeds frozen, numbered in the order this node froze them (collectors' watch streams).
     pub const FREEZE: u8 = b'Z';
+    /// Consultations, by draft id.
+    pub const CONSULTATION: u8 = b'C';
+    /// Each feed's latest stance on a draft.
+    pub const STANCE: u8 = b'T';
+    /// The collector's latest response to each objection reason of a draft.
+    pub const RESPONSE: u8 = b'H';
+    /// Outcomes of a draft, by time and id.
+    pub const OUTCOME: u8 = b'B';
+    /// Consultations by collector and seq of the draft.
+    pub const CONSULTATION_BY_COLLECTOR: u8 = b'Y';
+    /// Consultations by closing time.
+    pub const CONSULTATION_BY_CLOSING: u8 = b'J';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -205,6 +226,55 @@ pub fn pending_key(id: &EntryId) -> Vec<u8> {
 pub fn proof_key(feed: &FeedId, seq: u64) -> Vec<u8> {
     key(prefix::PROOF, &[&feed.0, &seq.to_be_bytes()])
 }
+/// `C` draft
+pub fn consultation_key(draft: &EntryId) -> Vec<u8> {
+    key(prefix::CONSULTATION, &[&draft.0])
+}
+/// `T` draft feed
+pub fn stance_key(draft: &EntryId, feed: &FeedId) -> Vec<u8> {
+    key(prefix::STANCE, &[&draft.0, &feed.0])
+}
+/// `T` draft
+pub fn stance_prefix(draft: &EntryId) -> Vec<u8> {
+    key(prefix::STANCE, &[&draft.0])
+}
+/// `H` draft reason (its wire number)
+pub fn response_key(draft: &EntryId, reason: u8) -> Vec<u8> {
+    key(prefix::RESPONSE, &[&draft.0, &[reason]])
+}
+/// `H` draft
+pub fn response_prefix(draft: &EntryId) -> Vec<u8> {
+    key(prefix::RESPONSE, &[&draft.0])
+}
+/// `B` draft time id
+pub fn outcome_key(draft: &EntryId, time_ms: u64, outcome: &EntryId) -> Vec<u8> {
+    key(
+        prefix::OUTCOME,
+        &[&draft.0, &time_ms.to_be_bytes(), &outcome.0],
+    )
+}
+/// `B` draft
+pub fn outcome_prefix(draft: &EntryId) -> Vec<u8> {
+    key(prefix::OUTCOME, &[&draft.0])
+}
+/// `Y` collector seq
+pub fn consultation_by_collector_key(collector: &FeedId, seq: u64) -> Vec<u8> {
+    key(
+        prefix::CONSULTATION_BY_COLLECTOR,
+        &[&collector.0, &seq.to_be_bytes()],
+    )
+}
+/// `Y` collector
+pub fn consultation_by_collector_prefix(collector: &FeedId) -> Vec<u8> {
+    key(prefix::CONSULTATION_BY_COLLECTOR, &[&collector.0])
+}
+/// `J` closes draft
+pub fn consultation_by_closing_key(closes_ms: u64, draft: &EntryId) -> Vec<u8> {
+    key(
+        prefix::CONSULTATION_BY_CLOSING,
+        &[&closes_ms.to_be_bytes(), &draft.0],
+    )
+}
 /// `Mwitness/` origin
 pub fn witnessed_key(origin: &str) -> Vec<u8> {
     [meta::WITNESSED, origin.as_bytes()].concat()
@@ -282,6 +352,10 @@ pub struct FeedRecord {
     pub frozen: bool,
     /// Last policy version.
     pub policy_version: u32,
+    /// The feed's latest Policy entry (collectors; `None` before the first).
+    pub policy_head: Option<[u8; 32]>,
+    /// Its latest Policy entry that is not a draft (the *base* validity compares with).
+    pub policy_base: Option<[u8; 32]>,
 }
 
 impl FeedRecord {
@@ -297,9 +371,8 @@ impl FeedRecord {
             next_key_digest: Digest(self.next_key_digest),
             frozen: self.frozen,
             policy_version: self.policy_version,
-            // Placeholder until store layout 6 keeps them (node part of issue 21).
-            policy_head: None,
-            policy_base: None,
+            policy_head: self.policy_head.map(EntryId),
+            policy_base: self.policy_base.map(EntryId),
         })
     }
 
@@ -325,6 +398,8 @@ impl FeedRecord {
         self.next_key_digest = state.next_key_digest.0;
         self.frozen = state.frozen;
         self.policy_version = state.policy_version;
+        self.policy_head = state.policy_head.map(|id| id.0);
+        self.policy_base = state.policy_base.map(|id| id.0);
         if rotated {
             self.key_since = state.head_seq;
         }
@@ -343,6 +418,51 @@ impl FeedRecord {
             next_key_digest: state.next_key_digest.0,
             frozen: false,
             policy_version: 0,
+            policy_head: None,
+            policy_base: None,
+        }
+    }
+}
+
+/// A feed record as layouts 4 and 5 stored it (no policy entries), read only to migrate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRecordV5 {
+    /// Role number.
+    pub role: i32,
+    /// Head seq.
+    pub head_seq: u64,
+    /// Head id.
+    pub head_id: [u8; 32],
+    /// Head time.
+    pub head_time_ms: u64,
+    /// The key in force.
+    pub key: [u8; 32],
+    /// Seq of the inception or rotation that introduced `key`.
+    pub key_since: u64,
+    /// Committed next-key digest.
+    pub next_key_digest: [u8; 32],
+    /// Frozen after an equivocation.
+    pub frozen: bool,
+    /// Last policy version.
+    pub policy_version: u32,
+}
+
+impl FeedRecordV5 {
+    /// The layout-6 record, with these policy entries (no Policy entry stored before layout 6
+    /// can be a draft, so both are the latest Policy entry).
+    pub fn upgrade(self, policy: Option<[u8; 32]>) -> FeedRecord {
+        FeedRecord {
+            role: self.role,
+            head_seq: self.head_seq,
+            head_id: self.head_id,
+            head_time_ms: self.head_time_ms,
+            key: self.key,
+            key_since: self.key_since,
+            next_key_digest: self.next_key_digest,
+            frozen: self.frozen,
+            policy_version: self.policy_version,
+            policy_head: policy,
+            policy_base: policy,
         }
     }
 }
@@ -437,6 +557,9 @@ pub struct GrantRecord {
     /// `Some` iff the grant's policy declares a scope or the grant narrows one; `None`: the
     /// rule needs no context for this grant (every grant of layout 4).
     pub scope: Option<ScopeRecord>,
+    /// The policy the grant names when it is a draft (a widening put to consultation): the
+    /// grant counts only once the draft takes effect. `None` for every other grant.
+    pub draft: Option<[u8; 32]>,
 }
 
 /// What a scoped grant's record keeps of its scope: the policy that declares it (read through
@@ -483,11 +606,14 @@ impl ScopeRecord {
 
 impl GrantRecord {
     /// The decision-rule view. `policy_scope` is the scope of the policy [`Self::scope`] names
-    /// (`None` if it declares none, or if the grant is unscoped: then it is not read).
+    /// (`None` if it declares none, or if the grant is unscoped: then it is not read);
+    /// `in_effect_from` is when the grant's policy takes effect
+    /// (`consent_proto::consultation::ALWAYS` unless it is a draft: [`Self::draft`]).
     pub fn facts(
         &self,
         seq: u64,
         policy_scope: Option<Arc<PolicyScope>>,
+        in_effect_from: u64,
     ) -> Result<GrantFacts, StoreError> {
         let purposes = PurposeSet::from_bits(self.purposes);
         let scope = match &self.scope {
@@ -503,8 +629,7 @@ impl GrantRecord {
             valid_until: (self.valid_until != 0).then_some(self.valid_until),
             revoked: self.revoked,
             scope,
-            // Placeholder until store layout 6 materialises drafts (node part of issue 21).
-            in_effect_from: consent_proto::consultation::ALWAYS,
+            in_effect_from,
         })
     }
 }
@@ -526,9 +651,9 @@ pub struct GrantRecordV4 {
     pub revoked: bool,
 }
 
-impl From<GrantRecordV4> for GrantRecord {
+impl From<GrantRecordV4> for GrantRecordV5 {
     fn from(old: GrantRecordV4) -> Self {
-        GrantRecord {
+        GrantRecordV5 {
             id: old.id,
             purposes: old.purposes,
             categories: old.categories,
@@ -538,6 +663,91 @@ impl From<GrantRecordV4> for GrantRecord {
             scope: None,
         }
     }
+}
+
+/// A grant record as layout version 5 stored it (no draft), read only to migrate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecordV5 {
+    /// Grant entry id.
+    pub id: [u8; 32],
+    /// Purpose bits.
+    pub purposes: u32,
+    /// Category bits.
+    pub categories: u32,
+    /// Valid from.
+    pub valid_from: u64,
+    /// Valid until (0: open).
+    pub valid_until: u64,
+    /// Revoked.
+    pub revoked: bool,
+    /// Its scope.
+    pub scope: Option<ScopeRecord>,
+}
+
+impl From<GrantRecordV5> for GrantRecord {
+    fn from(old: GrantRecordV5) -> Self {
+        GrantRecord {
+            id: old.id,
+            purposes: old.purposes,
+            categories: old.categories,
+            valid_from: old.valid_from,
+            valid_until: old.valid_until,
+            revoked: old.revoked,
+            scope: old.scope,
+            draft: None,
+        }
+    }
+}
+
+/// A Policy entry with a consultation (its `C` row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsultationRecord {
+    /// The collector's feed.
+    pub collector: [u8; 32],
+    /// The draft's seq in it.
+    pub seq: u64,
+    /// Its policy version.
+    pub version: u32,
+    /// Its signed time (the window opens).
+    pub time_ms: u64,
+    /// The window closes (exclusive).
+    pub closes_ms: u64,
+    /// A widening: it takes effect only when approved. `false`: a voluntary consultation.
+    pub gated: bool,
+    /// The time of the collector's next Policy entry, which withdraws it.
+    pub superseded_ms: Option<u64>,
+    /// The feed's latest Policy entry before it (what validity compared it with).
+    pub prev: Option<[u8; 32]>,
+    /// The feed's latest Policy entry before it that is not a draft (validity compared it with
+    /// this one too).
+    pub base: Option<[u8; 32]>,
+}
+
+/// A feed's latest stance on a draft (its `T` row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StanceRecord {
+    /// The stance's seq in its feed (a higher one replaces it).
+    pub seq: u64,
+    /// Support (else objection).
+    pub support: bool,
+    /// The objection reasons ([`ObjectionSet`] bits; 0 for support).
+    pub reasons: u8,
+}
+
+impl StanceRecord {
+    /// The reasons as a set.
+    pub fn reasons(&self) -> ObjectionSet {
+        ObjectionSet::from_bits(u32::from(self.reasons))
+    }
+}
+
+/// The collector's latest response to one objection reason (its `H` row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    /// The response's seq in the collector's feed.
+    pub seq: u64,
+    /// The response entry.
+    pub id: [u8; 32],
 }
 
 /// A registrar's latest statement about a collector.

@@ -922,7 +922,11 @@ async fn a_scoped_grant_is_stored_with_its_policy() {
         })
     );
     let facts = narrowed
-        .facts(n1.seq, Some(Arc::new(scope.clone())))
+        .facts(
+            n1.seq,
+            Some(Arc::new(scope.clone())),
+            consent_proto::consultation::ALWAYS,
+        )
         .expect("facts");
     let facts = facts.scope.expect("scoped");
     assert_eq!(facts.grant.as_ref(), Some(&narrowing));

@@ -107,6 +107,7 @@ async fn start_on(
         p2p: p2p.as_ref().map(|p| p.handle.clone()),
         checkpoints: checkpoints.clone(),
         witness: p2p.as_ref().map(|p| p.witness.clone()),
+        consultation: genesis.consultation,
     };
     let serving = tokio::spawn(api::serve(
         listener,
@@ -283,6 +284,7 @@ fn open_ledger(config: &Config, genesis: &Genesis) -> Result<(Ledger, WriterThre
     // operations listener serves it.
     let ledger_config = crate::ledger::LedgerConfig {
         metrics: Arc::new(crate::metrics::Metrics::default()),
+        consultation: genesis.consultation,
         ..config.ledger_config()
     };
     Ok(Ledger::open(

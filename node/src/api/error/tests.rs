@@ -213,3 +213,56 @@ fn an_unreadable_context_is_invalid_and_names_the_field_and_the_check() {
         "context.sensor_kind: unknown sensor kind 99"
     );
 }
+
+#[test]
+fn admission_refusals_are_failed_precondition_with_their_reason() {
+    use consent_proto::consultation::{Refusal, State, StateText};
+    use consent_proto::vocab::{ObjectionReason, ObjectionSet};
+
+    let draft = EntryId([7; 32]);
+    let cases = [
+        (
+            Refusal::PolicyDraft {
+                policy: draft,
+                state: StateText(State::Open),
+            },
+            RejectionReason::PolicyDraft,
+            "policy-draft",
+        ),
+        (
+            Refusal::ConsultationUnanswered {
+                reasons: [ObjectionReason::RetentionTooLong].into_iter().collect::<ObjectionSet>(),
+                threshold: 3,
+            },
+            RejectionReason::ConsultationUnanswered,
+            "consultation-unanswered",
+        ),
+        (
+            Refusal::OutcomeExists { first: draft },
+            RejectionReason::OutcomeExists,
+            "outcome-exists",
+        ),
+        (
+            Refusal::ConsultationClosed {
+                state: StateText(State::Withdrawn { at_ms: 1 }),
+            },
+            RejectionReason::ConsultationClosed,
+            "consultation-closed",
+        ),
+    ];
+    for (refusal, expected, code) in cases {
+        let status = admission(&refusal);
+        assert_eq!(status.code(), Code::FailedPrecondition, "{code}");
+        assert_eq!(reasons::from_status(&status), expected);
+        let detail = reasons::from_details(status.details()).expect("details");
+        assert_eq!(detail.reason(), expected);
+        assert_eq!(reason(&status), Some(code));
+        assert!(
+            status
+                .message()
+                .starts_with(&format!("entry refused ({code}): ")),
+            "{}",
+            status.message()
+        );
+    }
+}

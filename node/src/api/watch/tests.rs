@@ -55,6 +55,16 @@ fn start(
     session: Session,
     heartbeat: Duration,
 ) -> (tokio::task::JoinHandle<()>, Events) {
+    start_with(ledger, session, heartbeat, false)
+}
+
+/// [`start`], asking for consultation events or not.
+fn start_with(
+    ledger: &Ledger,
+    session: Session,
+    heartbeat: Duration,
+    consultations: bool,
+) -> (tokio::task::JoinHandle<()>, Events) {
     let (out, events) = channel();
     let task = tokio::spawn(run(
         ledger.clone(),
@@ -62,6 +72,7 @@ fn start(
         session,
         Cursor::default(),
         heartbeat,
+        consultations,
         out,
     ));
     (task, events)
@@ -279,6 +290,7 @@ async fn the_session_check_never_waits_for_the_writer_after_another_collectors_c
         checked: None,
         ends: Instant::now() + Duration::from_millis(TOKEN_TTL_MS),
         cursor: Cursor::default(),
+        consultations: false,
         out,
     };
     watch.check_session().await.expect("a current session");
@@ -311,5 +323,135 @@ async fn the_session_check_never_waits_for_the_writer_after_another_collectors_c
     let _ = release.send(());
     let gave_up = holder.join().expect("the holder");
     assert!(!gave_up, "the check waited for the writer's lock");
+    stop(ledger, writer).await;
+}
+
+/// The events of a stream's catch-up (up to its first heartbeat).
+async fn catch_up(events: &mut Events) -> Vec<pb::WatchEvent> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut out = Vec::new();
+        loop {
+            let event = events
+                .next()
+                .await
+                .expect("an event")
+                .expect("no error");
+            if event.kind == pb::WatchKind::Heartbeat as i32 {
+                return out;
+            }
+            out.push(event);
+        }
+    })
+    .await
+    .expect("the catch-up ends with a heartbeat")
+}
+
+/// A collector's draft, three stances on it and a registrar's approval: with the opt-in, the
+/// stream sends POLICY for each of its versions (the draft gated, with its state now), one
+/// STANCES event for the three consecutive stances (the last one's entry and cursor, the counts
+/// as now), and OUTCOME; without it, none of them, and the cursor passes them all.
+#[tokio::test]
+async fn watch_sends_policy_stances_coalesced_and_outcome_only_when_asked() {
+    use consent_proto::vocab::ObjectionReason::{Other, RetentionTooLong};
+
+    let mut scene = fixtures::scene(T0);
+    let registrars = [scene.registrar.feed()].into_iter().collect();
+    let (ledger, writer) = Ledger::open(
+        Arc::new(MemoryStore::new()),
+        registrars,
+        "test",
+        Default::default(),
+    )
+    .expect("open");
+    let closes = T0 + 15 * fixtures::DAY;
+    let draft = fixtures::append(
+        &mut scene.collector,
+        T0 + fixtures::DAY,
+        fixtures::draft_policy(2, closes),
+    );
+    let mut entries = scene.entries.clone();
+    entries.push(draft.clone());
+    let positions: [&[_]; 3] = [&[], &[RetentionTooLong], &[RetentionTooLong, Other]];
+    let mut last_stance = None;
+    for (i, reasons) in positions.into_iter().enumerate() {
+        let (mut citizen, inception) =
+            fixtures::author(Role::Citizen, &format!("citizen-{i}"), T0);
+        let stance = fixtures::append(
+            &mut citizen,
+            T0 + 2 * fixtures::DAY,
+            fixtures::stance(draft.id, reasons),
+        );
+        last_stance = Some(stance.id);
+        entries.extend([inception, stance]);
+    }
+    let outcome = fixtures::append(
+        &mut scene.registrar,
+        closes,
+        fixtures::outcome(draft.id, true, "no objection stands", &[]),
+    );
+    entries.push(outcome.clone());
+    let outcomes = ledger.submit(entries).await.expect("submit");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, crate::ledger::Outcome::Accepted { .. })),
+        "{outcomes:?}"
+    );
+
+    let (_task, mut events) = start_with(
+        &ledger,
+        session(&scene.collector, TOKEN_TTL_MS),
+        Duration::from_secs(60),
+        true,
+    );
+    let seen = catch_up(&mut events).await;
+    let kinds: Vec<i32> = seen.iter().map(|e| e.kind).collect();
+    use pb::WatchKind::{Accredited, Outcome, Policy, Stances};
+    assert_eq!(
+        kinds,
+        vec![
+            Policy as i32,
+            Accredited as i32,
+            Policy as i32,
+            Stances as i32,
+            Outcome as i32
+        ]
+    );
+    let (v1, drafted, stances, decided) = (&seen[0], &seen[2], &seen[3], &seen[4]);
+    assert!(!v1.gated, "version 1 is no draft");
+    assert_eq!(v1.state, pb::ConsultationState::Unspecified as i32);
+    assert!(drafted.gated, "version 2 widens: a draft");
+    assert_eq!(drafted.state, pb::ConsultationState::Approved as i32);
+    let entry_id = |e: &pb::WatchEvent| {
+        consent_proto::Entry::from_signed(e.entry.as_ref().expect("an entry"))
+            .expect("decodes")
+            .id
+    };
+    assert_eq!(entry_id(stances), last_stance.expect("stances"));
+    assert_eq!(stances.draft.as_ref(), &draft.id.0[..]);
+    let counts = stances.counts.as_ref().expect("counts");
+    let others = counts.others.as_ref().expect("others");
+    assert_eq!((others.support, others.object), (1, 2));
+    assert_eq!(
+        counts.affected.as_ref().map_or((0, 0), |t| (t.support, t.object)),
+        (0, 0),
+        "nobody holds a grant"
+    );
+    // The coalesced event's cursor passes the three stances: the next event follows them.
+    assert_eq!(Cursor::parse(&stances.cursor).expect("cursor").next_index, stances.index + 1);
+    assert_eq!(entry_id(decided), outcome.id);
+    assert_eq!(decided.draft.as_ref(), &draft.id.0[..]);
+    assert_eq!(decided.state, pb::ConsultationState::Approved as i32);
+
+    // Without the opt-in: only the accreditation; the cursor still passes everything.
+    let (_task, mut events) = start(
+        &ledger,
+        session(&scene.collector, TOKEN_TTL_MS),
+        Duration::from_secs(60),
+    );
+    let seen = catch_up(&mut events).await;
+    let kinds: Vec<i32> = seen.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![Accredited as i32]);
+    drop(events);
     stop(ledger, writer).await;
 }

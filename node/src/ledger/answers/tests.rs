@@ -109,6 +109,7 @@ mod histories {
                 entry,
                 verified_under: None,
                 source: crate::ledger::Source::Local,
+                admit: false,
             })
             .collect();
         for outcome in writer.replay_at(items, at).expect("commit") {

@@ -1,18 +1,22 @@
 //! What appending one accepted entry writes: the entry and its indexes (by id, by `(feed, seq)`,
 //! the arrival log), the feed head, and the materialised state that checks, watches and
 //! answering records read (grants, opt-outs, accreditations, watch and expiry indexes, requests
-//! awaiting an acknowledgement, through `answers`).
+//! awaiting an acknowledgement, through `answers`; consultations, stances, responses and
+//! outcomes).
 
 use std::sync::Arc;
 
 use consent_proto::Entry;
-use consent_proto::body::{Body, Grant, Revoke};
-use consent_proto::ids::FeedId;
+use consent_proto::body::{Body, Grant, Position, Revoke};
+use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::FeedState;
-use consent_proto::vocab::RequestKind;
+use consent_proto::vocab::{ConsultationResult, RequestKind};
 
 use super::super::staged::Staged;
-use super::super::tables::{self, AccreditationRecord, FeedRecord, GrantRecord, ScopeRecord};
+use super::super::tables::{
+    self, AccreditationRecord, ConsultationRecord, FeedRecord, GrantRecord, ResponseRecord,
+    ScopeRecord, StanceRecord,
+};
 use super::{Writer, answers};
 use crate::store::{KvStore, StoreError};
 
@@ -30,6 +34,13 @@ impl Writer {
         let index = self.counters.log_size;
         self.counters.log_size += 1;
         self.stage_indexes(staged, entry, index);
+        // What validity compared a new policy version with: the feed's policies before it.
+        let before = match &entry.body {
+            Body::Policy(_) => staged
+                .feed_record(&entry.feed)?
+                .map(|r| (r.policy_head, r.policy_base)),
+            _ => None,
+        };
         let record = self.advance_head(staged, entry, state)?;
 
         let role = consent_proto::vocab::Role::from_wire(record.role);
@@ -41,7 +52,13 @@ impl Writer {
             self.collectors_changed = true;
         }
         // The collector this entry concerns, for its watch stream.
-        if let Some(collector) = stage_effects(staged, entry, arrived_ms)? {
+        let concerns = match &entry.body {
+            Body::Policy(_) | Body::Stance(_) | Body::Response(_) | Body::Outcome(_) => {
+                stage_consultation(staged, entry, state, before.unwrap_or_default())?
+            }
+            _ => stage_effects(staged, entry, arrived_ms)?,
+        };
+        if let Some(collector) = concerns {
             staged.put(tables::watch_key(&collector, index), entry.id.0.to_vec());
         }
         Ok(index)
@@ -170,6 +187,10 @@ fn stage_grant(
             entry.id, g.policy
         )));
     };
+    // A draft's `C` row was staged with it, and a grant waits for its policy.
+    let draft = consultation(staged, &g.policy)?
+        .filter(|c| c.gated)
+        .map(|_| g.policy.0);
     let record = GrantRecord {
         id: entry.id.0,
         purposes: g.purposes.bits(),
@@ -178,6 +199,7 @@ fn stage_grant(
         valid_until: g.valid_until.unwrap_or(0),
         revoked: false,
         scope: ScopeRecord::of(&g.policy, policy.scope.as_ref(), g.scope.as_ref()),
+        draft,
     };
     staged.put(
         tables::grant_key(&feed, &g.collector, entry.seq),
@@ -211,4 +233,127 @@ fn stage_revoke(
     record.revoked = true;
     staged.put(key, tables::encode(&record)?);
     Ok(Some(g.collector))
+}
+
+/// A consultation's `C` row, if `draft` has one.
+fn consultation(
+    staged: &Staged<'_, dyn KvStore>,
+    draft: &EntryId,
+) -> Result<Option<ConsultationRecord>, StoreError> {
+    staged
+        .get(&tables::consultation_key(draft))?
+        .map(|v| tables::decode(&v, "consultation"))
+        .transpose()
+}
+
+/// The collector of the consultation `draft` (validation required it to be one).
+fn consultation_collector(
+    staged: &Staged<'_, dyn KvStore>,
+    draft: &EntryId,
+) -> Result<FeedId, StoreError> {
+    consultation(staged, draft)?
+        .map(|c| FeedId(c.collector))
+        .ok_or_else(|| StoreError::Corrupt(format!("consultation {draft} has no record")))
+}
+
+/// Stages what a policy version, a stance, a response or an outcome changes in the consultation
+/// tables; returns the collector whose watch stream it joins (a response joins none: the
+/// collector wrote it). `before` is the feed's `(policy_head, policy_base)` before a policy
+/// version.
+///
+/// A policy version withdraws the feed's previous one if that is a consultation not yet
+/// superseded; what checks decide may change then, but the collector's entry already marks
+/// the collectors' facts changed, and grants on drafts are read apart from the subject cache
+/// (`decisions`). So does an outcome, a registrar's entry.
+fn stage_consultation(
+    staged: &mut Staged<'_, dyn KvStore>,
+    entry: &Entry,
+    state: &FeedState,
+    before: (Option<[u8; 32]>, Option<[u8; 32]>),
+) -> Result<Option<FeedId>, StoreError> {
+    match &entry.body {
+        Body::Policy(p) => {
+            let (prev, base) = before;
+            if let Some(prev) = prev {
+                let prev = EntryId(prev);
+                if let Some(mut c) = consultation(staged, &prev)?
+                    && c.superseded_ms.is_none()
+                {
+                    c.superseded_ms = Some(entry.time_ms);
+                    staged.put(tables::consultation_key(&prev), tables::encode(&c)?);
+                }
+            }
+            if let Some(window) = &p.consultation {
+                let record = ConsultationRecord {
+                    collector: entry.feed.0,
+                    seq: entry.seq,
+                    version: p.version,
+                    time_ms: entry.time_ms,
+                    closes_ms: window.closes_ms,
+                    // Validity keeps the base when the version is a draft.
+                    gated: state.policy_base != Some(entry.id),
+                    superseded_ms: None,
+                    prev,
+                    base,
+                };
+                staged.put(
+                    tables::consultation_key(&entry.id),
+                    tables::encode(&record)?,
+                );
+                staged.put(
+                    tables::consultation_by_collector_key(&entry.feed, entry.seq),
+                    entry.id.0.to_vec(),
+                );
+                staged.put(
+                    tables::consultation_by_closing_key(window.closes_ms, &entry.id),
+                    entry.feed.0.to_vec(),
+                );
+            }
+            Ok(Some(entry.feed))
+        }
+        Body::Stance(s) => {
+            let key = tables::stance_key(&s.draft, &entry.feed);
+            let newer = match staged.get(&key)? {
+                Some(v) => tables::decode::<StanceRecord>(&v, "stance")?.seq < entry.seq,
+                None => true,
+            };
+            if newer {
+                let (support, reasons) = match &s.position {
+                    Position::Support => (true, 0u8),
+                    Position::Object(reasons) => (false, reasons.bits() as u8),
+                };
+                let record = StanceRecord {
+                    seq: entry.seq,
+                    support,
+                    reasons,
+                };
+                staged.put(key, tables::encode(&record)?);
+            }
+            Ok(Some(consultation_collector(staged, &s.draft)?))
+        }
+        Body::Response(r) => {
+            let key = tables::response_key(&r.draft, r.reason as i32 as u8);
+            let newer = match staged.get(&key)? {
+                Some(v) => tables::decode::<ResponseRecord>(&v, "response")?.seq < entry.seq,
+                None => true,
+            };
+            if newer {
+                let record = ResponseRecord {
+                    seq: entry.seq,
+                    id: entry.id.0,
+                };
+                staged.put(key, tables::encode(&record)?);
+            }
+            Ok(None)
+        }
+        Body::Outcome(o) => {
+            let approved = o.result == ConsultationResult::Approved;
+            staged.put(
+                tables::outcome_key(&o.draft, entry.time_ms, &entry.id),
+                vec![u8::from(approved)],
+            );
+            Ok(Some(consultation_collector(staged, &o.draft)?))
+        }
+        _ => Ok(None),
+    }
 }

@@ -5,13 +5,16 @@
 //! accepted entry writes is in `append`. The node's log module saves its rows (checkpoint,
 //! witnessed notes, fork proofs: `M` rows) through the same thread ([`Job::Log`]), in the next
 //! group commit, answered once that commit is durable. Entries that must wait are parked in the
-//! pending space, shared fairly between the sources that send them ([`pending`]).
+//! pending space, shared fairly between the sources that send them ([`pending`]). Entries
+//! submitted through the API ([`Item::admit`]) also pass admission (`super::admission`) once
+//! valid, before anything of theirs is staged.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use consent_proto::Entry;
+use consent_proto::consultation::Refusal;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::{Missing, Rejection, Rules, Verdict, validate, validate_preverified};
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +42,10 @@ pub struct Item {
     pub verified_under: Option<[u8; 32]>,
     /// Who sent it: if it must wait, it counts against this source's share of the pending space.
     pub source: Source,
+    /// Submitted through the API: once valid, it must also pass admission (refusals only the
+    /// node it is submitted to applies; never for entries from peers, restored pending ones or
+    /// the node's own).
+    pub admit: bool,
 }
 
 /// What became of one submitted entry.
@@ -87,6 +94,13 @@ pub enum Outcome {
         /// Entry id.
         id: EntryId,
     },
+    /// Valid, but refused at admission ([`Item::admit`]): not stored.
+    Refused {
+        /// Entry id.
+        id: EntryId,
+        /// Why.
+        refusal: Refusal,
+    },
 }
 
 impl Outcome {
@@ -100,6 +114,7 @@ impl Outcome {
             Outcome::Rejected { rejection, .. } => ("rejected", rejection.code()),
             Outcome::Equivocation { .. } => ("equivocation", ""),
             Outcome::PendingFull { .. } => ("pending_full", ""),
+            Outcome::Refused { refusal, .. } => ("refused", refusal.code()),
         }
     }
 }
@@ -545,14 +560,28 @@ impl Writer {
         let rules = Rules {
             registrars: &registrars,
             now_ms: now,
-            // Set from the genesis's [consultation] section by the node part of issue 21.
-            consultation: None,
+            consultation: self.config.consultation.map(|c| {
+                consent_proto::consultation::Rules {
+                    widening_min_days: c.widening_min_days,
+                }
+            }),
         };
         let entry = item.entry;
         let id = entry.id;
         let verdict = validate_preverified(&entry, item.verified_under.as_ref(), &*staged, &rules)?;
         match verdict {
             Verdict::Accept { state } => {
+                // Admission reads what this group staged too, before the entry stages anything.
+                if item.admit
+                    && let Some(refusal) = super::admission::check(
+                        staged,
+                        &entry,
+                        now,
+                        self.config.consultation.map(|c| c.objection_threshold),
+                    )?
+                {
+                    return Ok(Outcome::Refused { id, refusal });
+                }
                 let index = self.append(staged, &entry, &state, now)?;
                 self.wake(staged, &entry, &rules, now)?;
                 Ok(Outcome::Accepted { id, index })

@@ -180,7 +180,10 @@ impl Task {
                         .await;
                     MessageAcceptance::Reject
                 }
-                Ok(Some(Outcome::PendingFull { .. })) | Ok(None) | Err(_) => {
+                // Refused: only submissions through the API run admission, never gossip.
+                Ok(Some(Outcome::PendingFull { .. } | Outcome::Refused { .. }))
+                | Ok(None)
+                | Err(_) => {
                     MessageAcceptance::Ignore
                 }
             };

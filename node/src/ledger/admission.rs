@@ -1,0 +1,96 @@
+//! Admission: what the node an entry is submitted to refuses although the entry is valid
+//! (FAILED_PRECONDITION, `Outcome::Refused`). The writer runs it for entries submitted through
+//! the API only (`Item::admit`), after validation accepted them and before anything of theirs is
+//! staged, against the same staged view (so it sees what the group staged before). Entries from
+//! peers, restored pending ones, and one accepted later because what it waited for arrived,
+//! skip it: admission is a courtesy to the submitter, never what keeps consent safe (the
+//! decision rule is: a grant on a draft not in effect is denied).
+//!
+//! - A grant naming a draft that is not in effect now: `policy-draft`.
+//! - A stance on a consultation withdrawn or decided, or submitted more than
+//!   [`super::answers::TOLERANCE`] after its window closed: `consultation-closed`.
+//! - An outcome of a consultation that has one already: `outcome-exists`; of a withdrawn one:
+//!   `consultation-closed`; an approval while an objection reason raised by at least the
+//!   genesis's `objection_threshold` stances (both groups together) has no response listed:
+//!   `consultation-unanswered`.
+
+use consent_proto::Entry;
+use consent_proto::body::Body;
+use consent_proto::consultation::{self, Refusal, State, StateText};
+use consent_proto::vocab::{ConsultationResult, ObjectionSet};
+
+use super::consultations;
+use super::staged::Staged;
+use crate::store::{KvStore, StoreError};
+
+/// The refusal of a valid `entry` submitted at `now` (node clock), if any; `threshold` is the
+/// genesis's `objection_threshold` (`None`: the network requires no consultation).
+pub(super) fn check(
+    staged: &Staged<'_, dyn KvStore>,
+    entry: &Entry,
+    now: u64,
+    threshold: Option<u64>,
+) -> Result<Option<Refusal>, StoreError> {
+    match &entry.body {
+        Body::Grant(g) => {
+            let Some(facts) = consultations::facts(staged, &g.policy)? else {
+                return Ok(None);
+            };
+            if consultation::in_effect_from(&facts) > now {
+                return Ok(Some(Refusal::PolicyDraft {
+                    policy: g.policy,
+                    state: StateText(consultation::state(&facts, now)),
+                }));
+            }
+            Ok(None)
+        }
+        Body::Stance(s) => {
+            let Some(facts) = consultations::facts(staged, &s.draft)? else {
+                return Ok(None);
+            };
+            let state = consultation::state(&facts, now);
+            let tolerance = super::answers::TOLERANCE.as_millis() as u64;
+            let late = now >= facts.closes_ms.saturating_add(tolerance);
+            match state {
+                State::Open | State::AwaitingOutcome if !late => Ok(None),
+                _ => Ok(Some(Refusal::ConsultationClosed {
+                    state: StateText(state),
+                })),
+            }
+        }
+        Body::Outcome(o) => {
+            let Some(facts) = consultations::facts(staged, &o.draft)? else {
+                return Ok(None);
+            };
+            if let Some(first) = facts.first_outcome {
+                return Ok(Some(Refusal::OutcomeExists { first: first.id }));
+            }
+            let state = consultation::state(&facts, now);
+            if matches!(state, State::Withdrawn { .. }) {
+                return Ok(Some(Refusal::ConsultationClosed {
+                    state: StateText(state),
+                }));
+            }
+            if o.result == ConsultationResult::Approved
+                && let Some(threshold) = threshold
+            {
+                let counts = consultations::counts(staged, &o.draft, &facts.collector)?;
+                let mut answered = ObjectionSet::EMPTY;
+                for id in &o.responses {
+                    // Validation required each to be a response naming this draft.
+                    if let Some((_, listed)) = staged.entry_with_index(id)?
+                        && let Body::Response(r) = &listed.body
+                    {
+                        answered.insert(r.reason);
+                    }
+                }
+                let reasons = consultation::unanswered(&counts, threshold, answered);
+                if !reasons.is_empty() {
+                    return Ok(Some(Refusal::ConsultationUnanswered { reasons, threshold }));
+                }
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
