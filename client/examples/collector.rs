@@ -238,6 +238,7 @@ async fn start_node(dir: &Path, scene: &Scene) -> anyhow::Result<Node> {
         nodes: vec![],
         members_only: false,
         names: Default::default(),
+        consultation: None,
     };
     let genesis_path = dir.join("genesis.toml");
     std::fs::write(

@@ -94,6 +94,7 @@ static TARGET: LazyLock<Target> = LazyLock::new(|| {
             nodes: vec![],
             members_only: false,
             names: Default::default(),
+            consultation: None,
         };
         std::fs::write(&genesis, g.to_toml().expect("genesis")).expect("genesis file");
         let mut config = consent_node::Config {

@@ -84,6 +84,7 @@ impl Network {
             nodes: vec![],
             members_only: false,
             names: Default::default(),
+            consultation: None,
         };
         std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;
         Ok(Self {

@@ -163,6 +163,7 @@ fn main() -> anyhow::Result<()> {
         nodes: vec![],
         members_only: false,
         names: Default::default(),
+        consultation: None,
     };
     std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;
     let setup = fixtures::scene(T0);

@@ -1,7 +1,9 @@
 //! The network genesis: the file every node of one city network shares. It names the network,
 //! the registrars whose accreditations count, bootstrap peers and, optionally, the network's
-//! member nodes. Its digest (over the network id and the sorted registrar ids; bootstrap peers,
-//! member nodes and names may change) binds a store to its network.
+//! member nodes, and, optionally, the rules of public consultations (`[consultation]`). Its
+//! digest (over the network id, the sorted registrar ids and, when present, the consultation
+//! window; bootstrap peers, member nodes, names and the objection threshold may change) binds a
+//! store to its network.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -38,7 +40,31 @@ pub struct Genesis {
     /// corrected without a new network.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub names: BTreeMap<String, String>,
+    /// Public consultations (`[consultation]`): a policy version that widens what is collected
+    /// must be put to consultation for at least `widening_min_days`, and takes effect only when
+    /// a registrar approves it. Absent: the network requires no consultation (voluntary ones
+    /// still work). The window is part of the digest (validity depends on it); the threshold is
+    /// not (only admission reads it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consultation: Option<ConsultationSection>,
 }
+
+/// The genesis's `[consultation]` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultationSection {
+    /// Shortest window of a widening version's consultation, in days: 1..=365.
+    pub widening_min_days: u32,
+    /// Objection reasons raised by at least this many objecting stances need a collector's
+    /// response before a registrar may approve the draft (admission, not validity): 1..=1,000,000.
+    pub objection_threshold: u64,
+}
+
+/// Largest `widening_min_days`: a consultation lasts at most 365 days (the spec's
+/// `MAX_CONSULTATION_DAYS`), so no longer minimum could ever be met.
+pub const MAX_WIDENING_MIN_DAYS: u32 = 365;
+/// Largest `objection_threshold`.
+pub const MAX_OBJECTION_THRESHOLD: u64 = 1_000_000;
 
 /// Most names listed.
 pub const MAX_NAMES: usize = 1024;
@@ -86,6 +112,7 @@ impl Genesis {
             nodes: Vec::new(),
             members_only: false,
             names: Default::default(),
+            consultation: None,
         }
     }
 
@@ -170,6 +197,18 @@ impl Genesis {
                 ));
             }
         }
+        if let Some(c) = &self.consultation {
+            if c.widening_min_days == 0 || c.widening_min_days > MAX_WIDENING_MIN_DAYS {
+                return Err(format!(
+                    "consultation: widening_min_days must be 1..={MAX_WIDENING_MIN_DAYS}"
+                ));
+            }
+            if c.objection_threshold == 0 || c.objection_threshold > MAX_OBJECTION_THRESHOLD {
+                return Err(format!(
+                    "consultation: objection_threshold must be 1..={MAX_OBJECTION_THRESHOLD}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -194,8 +233,10 @@ impl Genesis {
         )
     }
 
-    /// Hex BLAKE3 of `"consent-ledger/genesis/v1\n" network_id "\n"` and each registrar id
-    /// (text, sorted) followed by `"\n"`.
+    /// Hex BLAKE3 of `"consent-ledger/genesis/v1\n" network_id "\n"`, each registrar id
+    /// (text, sorted) followed by `"\n"` and, when `[consultation]` is present,
+    /// `"consultation widening_min_days=" N "\n"` (N in decimal). Without the section the
+    /// digest is what it always was.
     pub fn digest(&self) -> String {
         let mut registrars: Vec<String> = self
             .registrar_feeds()
@@ -210,6 +251,9 @@ impl Genesis {
         for r in registrars {
             h.update(r.as_bytes());
             h.update(b"\n");
+        }
+        if let Some(c) = &self.consultation {
+            h.update(format!("consultation widening_min_days={}\n", c.widening_min_days).as_bytes());
         }
         h.finalize().to_hex().to_string()
     }
@@ -301,6 +345,65 @@ mod tests {
             ..g.clone()
         };
         assert_eq!(moved.digest(), g.digest());
+    }
+
+    #[test]
+    fn the_consultation_section_is_checked_and_only_its_window_is_in_the_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("genesis.toml");
+        let g = Genesis::dev();
+        let with = |days: u32, threshold: u64| Genesis {
+            consultation: Some(ConsultationSection {
+                widening_min_days: days,
+                objection_threshold: threshold,
+            }),
+            ..g.clone()
+        };
+        let c = with(14, 3);
+        c.check().expect("valid");
+        assert_ne!(c.digest(), g.digest(), "the window is in the digest");
+        assert_ne!(c.digest(), with(15, 3).digest(), "so is its length");
+        assert_eq!(c.digest(), with(14, 9).digest(), "the threshold is not");
+        // Without the section, the digest is the one every existing store holds.
+        let mut h = blake3::Hasher::new();
+        h.update(b"consent-ledger/genesis/v1\n");
+        h.update(g.network_id.as_bytes());
+        h.update(b"\n");
+        h.update(g.registrars[0].as_bytes());
+        h.update(b"\n");
+        assert_eq!(g.digest(), h.finalize().to_hex().to_string());
+        h.update(b"consultation widening_min_days=14\n");
+        assert_eq!(c.digest(), h.finalize().to_hex().to_string());
+
+        std::fs::write(&path, c.to_toml().expect("toml")).expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("[consultation]"), "{text}");
+        assert_eq!(Genesis::load(&path).expect("loads"), c);
+        std::fs::write(&path, g.to_toml().expect("toml")).expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("consultation"), "absent stays absent: {text}");
+
+        for (days, threshold) in [(0, 3), (366, 3), (14, 0), (14, MAX_OBJECTION_THRESHOLD + 1)] {
+            assert!(
+                with(days, threshold)
+                    .check()
+                    .expect_err("out of range")
+                    .contains("consultation"),
+                "{days} days, threshold {threshold}"
+            );
+        }
+        with(MAX_WIDENING_MIN_DAYS, MAX_OBJECTION_THRESHOLD)
+            .check()
+            .expect("the limits themselves are valid");
+        std::fs::write(
+            &path,
+            "network_id = \"x\"\nregistrars = []\n[consultation]\nwidening_min_days = 14\n",
+        )
+        .expect("write");
+        assert!(
+            matches!(Genesis::load(&path), Err(GenesisError::Invalid { .. })),
+            "both keys are required"
+        );
     }
 
     #[test]

@@ -135,6 +135,16 @@ struct GenesisArgs {
     /// repeat for each. Not part of the digest.
     #[arg(long = "name", value_name = "ID=NAME")]
     names: Vec<String>,
+    /// Require public consultations: a policy version that widens what is collected must stay
+    /// open for at least this many days (1..=365) and takes effect only when a registrar
+    /// approves it. Part of the digest. Give --objection-threshold too.
+    #[arg(long, value_name = "DAYS", requires = "objection_threshold")]
+    consultation_days: Option<u32>,
+    /// With --consultation-days: objection reasons raised by at least this many objecting
+    /// stances need the collector's response before a registrar may approve (1..=1000000). Not
+    /// part of the digest.
+    #[arg(long, value_name = "STANCES", requires = "consultation_days")]
+    objection_threshold: Option<u64>,
     /// Write here instead of standard output.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -260,6 +270,16 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
                 )),
             })
             .collect::<anyhow::Result<_>>()?,
+        consultation: match (args.consultation_days, args.objection_threshold) {
+            (Some(widening_min_days), Some(objection_threshold)) => {
+                Some(consent_node::genesis::ConsultationSection {
+                    widening_min_days,
+                    objection_threshold,
+                })
+            }
+            (None, None) => None,
+            _ => anyhow::bail!("give both --consultation-days and --objection-threshold, or neither"),
+        },
     };
     genesis.check().map_err(anyhow::Error::msg)?;
     let text = genesis.to_toml().map_err(anyhow::Error::msg)?;
@@ -378,6 +398,51 @@ mod tests {
             Cli::try_parse_from(alone).is_err(),
             "--members-only needs --node"
         );
+    }
+
+    #[test]
+    fn genesis_writes_the_consultation_section() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("genesis.toml");
+        let base = ["consentd", "genesis", "--network-id", "city", "--dev-registrar"];
+        let cli = Cli::try_parse_from(base.iter().copied().chain([
+            "--consultation-days",
+            "14",
+            "--objection-threshold",
+            "3",
+            "--out",
+            out.to_str().expect("a UTF-8 path"),
+        ]))
+        .expect("parses");
+        let Some(Command::Genesis(args)) = cli.command else {
+            panic!("not the genesis command");
+        };
+        genesis(args).expect("written");
+        let written = Genesis::load(&out).expect("loads");
+        assert_eq!(
+            written.consultation,
+            Some(consent_node::genesis::ConsultationSection {
+                widening_min_days: 14,
+                objection_threshold: 3,
+            })
+        );
+        for half in [["--consultation-days", "14"], ["--objection-threshold", "3"]] {
+            assert!(
+                Cli::try_parse_from(base.iter().copied().chain(half)).is_err(),
+                "{half:?} alone"
+            );
+        }
+        let cli = Cli::try_parse_from(base.iter().copied().chain([
+            "--consultation-days",
+            "0",
+            "--objection-threshold",
+            "3",
+        ]))
+        .expect("parses");
+        let Some(Command::Genesis(args)) = cli.command else {
+            panic!("not the genesis command");
+        };
+        assert!(genesis(args).is_err(), "0 days is refused");
     }
 
     #[test]

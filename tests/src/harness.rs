@@ -74,6 +74,7 @@ pub fn fixture_genesis() -> Genesis {
         nodes: vec![],
         members_only: false,
         names: Default::default(),
+        consultation: None,
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn start(dir: &Path, registrar: &str) -> Node {
         nodes: vec![],
         members_only: false,
         names: Default::default(),
+        consultation: None,
     };
     let path = dir.join("genesis.toml");
     std::fs::write(&path, genesis.to_toml().expect("toml")).expect("genesis");
