@@ -27,6 +27,17 @@
 //! ([`DecisionCache::missing_policy`] says which one an event needs). A grant whose policy is
 //! not known is a [`BadEvent`]: nothing is guessed.
 //!
+//! **Consultations.** A policy version that widens what is collected is a *draft*: it takes
+//! effect only when a registrar approves it after its public consultation.
+//! [`DecisionCache::follow`] asks for the collector's consultation events, and each `POLICY`
+//! event says whether the version is a draft (`gated`). The cache does not follow
+//! consultations to their outcome: a subject holding a grant under a draft is answered
+//! [`Stale::Draft`], and the node decides ([`DecisionCache::check_or_ask`]). (Nodes refuse such
+//! grants until the draft is approved.) A policy fetched for a grant rather than seen in a
+//! `POLICY` event counts as a draft when it carries a consultation. A cache resumed from a
+//! stored cursor does not know the drafts before it: start a cache from the beginning (an
+//! empty cursor).
+//!
 //! ```no_run
 //! # async fn demo(watcher: consent_client::collector::Collector,
 //! #               mut asker: consent_client::collector::Collector,
@@ -110,6 +121,10 @@ pub enum Stale {
     /// Nothing arrived for longer than the configured bound.
     #[error("the watch stream was last heard from {0:?} ago")]
     TooOld(Duration),
+    /// The subject holds a grant under a policy version that is a draft under consultation (in
+    /// effect only from a registrar's approval, which the cache does not follow): ask the node.
+    #[error("the subject holds a grant under policy {0}, a draft under consultation")]
+    Draft(EntryId),
 }
 
 /// An event the cache could not apply: the stream is dropped and resumed from the last cursor.
@@ -192,6 +207,8 @@ impl Answer {
 struct Subject {
     grants: Vec<GrantFacts>,
     opt_out_seq: Option<u64>,
+    /// A grant of the subject names this draft (see [`Stale::Draft`]).
+    draft: Option<EntryId>,
 }
 
 /// Everything the cache knows.
@@ -201,6 +218,9 @@ struct Facts {
     /// The collector's policies by entry id, with their scope (`None`: the policy declares
     /// none). Policies are immutable: never replaced, never evicted.
     policies: HashMap<EntryId, Option<Arc<PolicyScope>>>,
+    /// The collector's policy versions that are drafts (`POLICY` events with `gated`, and
+    /// fetched policies with a consultation).
+    drafts: HashSet<EntryId>,
     /// Every registrar's latest statement about the collector.
     accreditations: Vec<AccreditationFacts>,
     /// The registrars that made them (the node accepts such entries only from the genesis's).
@@ -335,6 +355,9 @@ impl DecisionCache {
             at_ms,
             context: *context,
         };
+        if let Some(draft) = facts.subjects.get(&subject).and_then(|s| s.draft) {
+            return Err(Stale::Draft(draft));
+        }
         let (decision, reason, grant, required_form) = match facts.subjects.get(&subject) {
             Some(s) => decide::decide_grants(&query, &s.grants, s.opt_out_seq),
             None => (Decision::Deny, Reason::NoGrant, None, None),
@@ -418,10 +441,16 @@ impl DecisionCache {
             return Err(bad("it is not this collector's"));
         }
         let mut facts = self.0.facts.write().map_err(|_| bad("cache poisoned"))?;
-        facts
-            .policies
-            .entry(entry.id)
-            .or_insert_with(|| policy.scope.clone().map(Arc::new));
+        if !facts.policies.contains_key(&entry.id) {
+            facts
+                .policies
+                .insert(entry.id, policy.scope.clone().map(Arc::new));
+            // Without the node's word (a POLICY event), a version with a consultation may be a
+            // draft: the node decides for its grants.
+            if policy.consultation.is_some() {
+                facts.drafts.insert(entry.id);
+            }
+        }
         Ok(())
     }
 
@@ -480,6 +509,11 @@ impl DecisionCache {
         };
         let mut facts = self.0.facts.write().map_err(|_| bad("cache poisoned"))?;
         match (kind, entry) {
+            (WatchKind::Policy, Some(entry)) => {
+                apply_policy(&mut facts, self.0.me, &entry, event.gated).map_err(&bad)?
+            }
+            // Counts and outcomes: the node decides for grants under drafts.
+            (WatchKind::Stances | WatchKind::Outcome, Some(_)) => {}
             (WatchKind::Frozen, _) => {
                 let feed: [u8; 32] = event
                     .feed
@@ -538,7 +572,10 @@ async fn follow(weak: Weak<Inner>, mut collector: Collector) {
         let heartbeat = u32::try_from(config.heartbeat.as_millis()).unwrap_or(60_000);
         let cursor = cache.cursor();
         drop(cache);
-        match collector.watch(cursor, heartbeat.clamp(100, 60_000)).await {
+        match collector
+            .watch_with(cursor, heartbeat.clamp(100, 60_000), true)
+            .await
+        {
             Ok(mut stream) => loop {
                 // Time out if even heartbeats stop: the connection is dead.
                 let next = tokio::time::timeout(config.max_stream_age * 2, stream.message()).await;
@@ -617,6 +654,9 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), Strin
                 return Err(format!("policy {} not known: add_policy first", g.policy));
             };
             let scope = ScopeFacts::resolve(policy.clone(), g.scope.clone());
+            if facts.drafts.contains(&g.policy) {
+                facts.subjects.entry(entry.feed).or_default().draft = Some(g.policy);
+            }
             let grants = &mut facts.subjects.entry(entry.feed).or_default().grants;
             if !grants.iter().any(|x| x.id == entry.id) {
                 grants.push(GrantFacts {
@@ -674,6 +714,31 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), Strin
     Ok(())
 }
 
+/// Applies a `POLICY` event: one of the collector's own versions, a draft when `gated`.
+fn apply_policy(
+    facts: &mut Facts,
+    me: FeedId,
+    entry: &Entry,
+    gated: bool,
+) -> Result<(), &'static str> {
+    let Body::Policy(policy) = &entry.body else {
+        return Err("a POLICY event that carries no policy");
+    };
+    if entry.feed != me {
+        return Err("a POLICY event with another collector's policy");
+    }
+    facts
+        .policies
+        .entry(entry.id)
+        .or_insert_with(|| policy.scope.clone().map(Arc::new));
+    if gated {
+        facts.drafts.insert(entry.id);
+    } else {
+        facts.drafts.remove(&entry.id);
+    }
+    Ok(())
+}
+
 /// Replaces the registrar's statement.
 fn set_statement(facts: &mut Facts, statement: AccreditationFacts) {
     let registrar = match &statement {
@@ -690,3 +755,6 @@ fn set_statement(facts: &mut Facts, statement: AccreditationFacts) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod draft_tests;

@@ -448,11 +448,24 @@ impl Collector {
         cursor: Bytes,
         heartbeat_ms: u32,
     ) -> Result<tonic::Streaming<pb::WatchEvent>, CollectorError> {
+        self.watch_with(cursor, heartbeat_ms, false).await
+    }
+
+    /// [`Collector::watch`], also with this collector's consultations when `consultations` is
+    /// true: `POLICY` (each new version of its own policy; `gated` when it is a draft),
+    /// `STANCES` (citizens' stances, coalesced, with the counts) and `OUTCOME` (a registrar's
+    /// outcome). Off, those are skipped and the cursor still advances.
+    pub async fn watch_with(
+        &mut self,
+        cursor: Bytes,
+        heartbeat_ms: u32,
+        consultations: bool,
+    ) -> Result<tonic::Streaming<pb::WatchEvent>, CollectorError> {
         self.fresh().await?;
         let request = pb::WatchRequest {
             cursor,
             heartbeat_ms,
-            consultations: false,
+            consultations,
         };
         match self.client.watch(request.clone()).await {
             Err(s) if unreachable(&s) && self.fail_over().await => self.client.watch(request).await,

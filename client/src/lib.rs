@@ -9,7 +9,8 @@
 //! - [`cache`]: the collector's local decision cache, kept exact by its watch stream.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
-//! - [`node`]: [`node::NodeConnection`], a gRPC connection to a node with actionable errors.
+//! - [`node`]: [`node::NodeConnection`], a gRPC connection to a node with actionable errors;
+//!   public consultations and which policy version is in effect.
 //! - [`transport`]: how every connection to a node is made, in plain HTTP/2 or TLS
 //!   ([`transport::TlsOptions`]), and what a failed one says ([`transport::ConnectError`]).
 //! - [`quorum`]: quorum reads across nodes of different operators, outvoting a node that

@@ -1,8 +1,8 @@
 //! A gRPC connection to one node, with errors a person can act on, and refusals of entries a
-//! program can match on ([`RejectionReason`], [`Rejected`]).
+//! program can match on ([`RejectionReason`], [`Rejected`]). `consultations.rs`: the public
+//! consultations and which policy version is in effect.
 
 use consent_proto::Entry;
-use consent_proto::body::{Body, Policy};
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::limits::MAX_FEED_STREAM;
 use consent_proto::pb;
@@ -18,8 +18,11 @@ use prost::bytes::Bytes;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+pub use self::consultations::in_effect;
 pub use crate::transport::node_url;
 use crate::transport::{ConnectError, TlsOptions};
+
+mod consultations;
 
 /// Failures talking to a node.
 #[derive(Debug, thiserror::Error)]
@@ -335,18 +338,6 @@ impl NodeConnection {
             }
         }
         Ok(out)
-    }
-
-    /// The collector's current (highest-version) policy and its entry id.
-    pub async fn current_policy(
-        &mut self,
-        collector: &FeedId,
-    ) -> Result<Option<(EntryId, Policy)>, ClientError> {
-        let entries = self.feed(collector).await?;
-        Ok(entries.into_iter().rev().find_map(|e| match e.body {
-            Body::Policy(p) => Some((e.id, p)),
-            _ => None,
-        }))
     }
 
     /// A consent check.

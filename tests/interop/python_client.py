@@ -16,6 +16,10 @@ lists the development registrar:
      context digest recomputed), a missing cell, a cell outside the granted zone, a form below
      the grant's floor (the required form named, then allowed in it), a cell that is not an H3
      cell (INVALID_ARGUMENT); every answer is also decided by scope.py, written from the docs,
+  5. puts the collector's next version, which adds a purpose, to public consultation for a day (a
+     draft); a citizen objects with a details digest, then supports; a support giving a reason
+     is malformed (bad-field); a grant under the draft is refused (policy-draft); the node's
+     consultation counts one supporting feed without a grant (consultation.py),
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
 Usage: python_client.py --node [http://|https://]HOST:PORT --out GENERATED_DIR
@@ -547,6 +551,7 @@ def scoped_walk(grpc, pb, vocab_pb2, consent_pb2, consent, collector, node_key, 
         if e.code() != grpc.StatusCode.INVALID_ARGUMENT or "context.sensor_kind" not in (e.details() or ""):
             raise SystemExit(f"unexpected error for a kind without a sensor: {e.code()} {e.details()}")
         print(f"  check with a sensor kind alone refused: {e.details()}")
+    return policy
 
 
 def main():
@@ -562,7 +567,7 @@ def main():
 
     import grpc
     from consent.v1 import entry_pb2, vocab_pb2, ledger_pb2, ledger_pb2_grpc, consent_pb2, consent_pb2_grpc
-    from consent.v1 import node_pb2, node_pb2_grpc
+    from consent.v1 import node_pb2, node_pb2_grpc, consultation_pb2, consultation_pb2_grpc
 
     class PB:  # one namespace for the message types used above
         pass
@@ -684,7 +689,16 @@ def main():
     print("  watch resumed from the cursor: nothing repeated")
 
     print("scope: a street's zones, sensors, window and forms")
-    scoped_walk(grpc, PB, vocab_pb2, consent_pb2, consent, collector, node_key, bearer, submit)
+    street = scoped_walk(grpc, PB, vocab_pb2, consent_pb2, consent, collector, node_key, bearer, submit)
+
+    print("consultation: a draft, stances, and a grant under it")
+    import consultation
+
+    def new_citizen(t):
+        return Feed(PB, vocab_pb2.ROLE_CITIZEN, Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate(), t)
+
+    consultation.walk(grpc, PB, vocab_pb2, consultation_pb2, consultation_pb2_grpc, channel, collector, street, submit,
+                      new_citizen, entry_id, h)
 
     # A tampered entry is refused with INVALID_ARGUMENT naming the reason.
     bad = citizen.append(now, request=PB.Request(collector=collector.feed, kind=vocab_pb2.REQUEST_KIND_ACCESS))

@@ -14,7 +14,11 @@ generated them:
   observation context), the Merkle tree with its proofs, an equivocation;
 - scope and form, with scope.py (written from the "Scope and form" section alone): H3 cells and
   parents, local times, the scoped policy and grants (their bytes, the worked bytes of the
-  spec), every scope decision (decision, reason, required form), the context digests.
+  spec), every scope decision (decision, reason, required form), the context digests;
+- consultations, with consultation.py (written from the "Consultations" section alone): the
+  draft, stance, response and outcome entries and their worked bytes, every state and when a
+  draft takes effect, counts and the reasons raised, the kinds of policy changes, and the
+  rejection reasons of consultation validity.
 
 Exits non-zero on the first mismatch. Usage: vectors.py --out GENERATED_DIR [--vectors FILE]
 """
@@ -29,6 +33,7 @@ import blake3
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+import consultation
 import scope
 from python_client import (ENTRY_ID, ENTRY_SIGNATURE, FEED_ID, NEXT_KEY, RECEIPT_SIGNATURE, AUTH, ROOT, generate,
                            message_from_json, pub)
@@ -409,7 +414,8 @@ def main():
             "inception": entry_pb2.Inception, "rotation": entry_pb2.Rotation, "policy": entry_pb2.Policy,
             "accreditation": entry_pb2.Accreditation, "suspension": entry_pb2.Suspension,
             "grant": entry_pb2.Grant, "revoke": entry_pb2.Revoke, "request": entry_pb2.Request,
-            "ack": entry_pb2.Ack,
+            "ack": entry_pb2.Ack, "stance": entry_pb2.Stance, "response": entry_pb2.ConsultationResponse,
+            "outcome": entry_pb2.ConsultationOutcome,
         }[kind]
         header = {"seq": e["seq"], "prev": b(e["prev"]), "time_ms": e["time_ms"]}
         if e["seq"] > 0:
@@ -660,6 +666,7 @@ def main():
     c.eq(with_context, 1, "one decision receipt's question carries a context")
 
     check_scope_vectors(v, c, replay, entry_pb2)
+    consultation.check_vectors(v, c, replay, entry_pb2)
     print(f"vectors: all {c.count} checks passed ({args.vectors})")
 
 

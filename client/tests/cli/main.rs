@@ -1,11 +1,12 @@
 //! The `consent` binary driven as a person or a script would, against real nodes: the whole life
-//! cycle in `--json` and every error path (`scripted`), the human output (`cli_human`), and the
-//! auditor's commands (`audit`), and consent narrowed to zones, sensors, times and forms
-//! (`scope`). One test binary (each links the whole node).
+//! cycle in `--json` and every error path (`scripted`), the human output (`cli_human`), the
+//! auditor's commands (`audit`), consent narrowed to zones, sensors, times and forms (`scope`),
+//! and public consultations (`consult`). One test binary (each links the whole node).
 
 mod common;
 
 mod audit;
 mod cli_human;
+mod consult;
 mod scope;
 mod scripted;

@@ -2,12 +2,14 @@
 
 use consent_client::time;
 use consent_proto::Entry;
-use consent_proto::body::{AckAnswer, Body, Policy, Position};
+use consent_proto::body::{AckAnswer, Body, Policy};
 use consent_proto::ids::{EntryId, FeedId};
 pub use consent_proto::scope::words::{cell_area_text, interval_text, utc_offset_text};
 use consent_proto::scope::{FormSpec, GrantScope, PolicyScope, TimeWindow};
 use consent_proto::vocab::{CategorySet, Form, PurposeSet, Role};
 use serde_json::{Value, json};
+
+use crate::consult_words;
 
 fn typed(feed: &FeedId, role: Role) -> String {
     feed.typed(role).to_string()
@@ -54,6 +56,12 @@ pub fn policy_text(collector: &FeedId, id: &EntryId, p: &Policy) -> String {
         for line in scope_text(scope, p.purposes) {
             s += &format!("  {line}\n");
         }
+    }
+    if let Some(c) = &p.consultation {
+        s += &format!(
+            "  put to public consultation until {} (consent consult show {id})\n",
+            time::format(c.closes_ms)
+        );
     }
     s += &format!("  policy entry: {id}");
     s
@@ -314,6 +322,7 @@ pub fn policy_json(collector: &FeedId, id: &EntryId, p: &Policy) -> Value {
         "document_digest": hex::encode(p.document_digest.0),
         "contact": p.contact,
         "scope": p.scope.as_ref().map(scope_json),
+        "consultation_closes": p.consultation.map(|c| time::format(c.closes_ms)),
     })
 }
 
@@ -351,30 +360,9 @@ pub fn entry_json(e: &Entry, role: Role) -> Value {
                 json!({"request": a.request.to_string(), "outcome": "refused", "reason": reason})
             }
         },
-        Body::Stance(s) => {
-            let (stance, reasons) = match s.position {
-                Position::Support => ("support", Vec::new()),
-                Position::Object(r) => ("object", r.iter().map(|r| r.name()).collect()),
-            };
-            json!({
-                "draft": s.draft.to_string(),
-                "stance": stance,
-                "reasons": reasons,
-                "details_digest": s.details_digest.map(|d| d.to_string()),
-            })
-        }
-        Body::Response(r) => json!({
-            "draft": r.draft.to_string(),
-            "reason": r.reason.name(),
-            "text": r.text,
-            "document_digest": r.document_digest.map(|d| d.to_string()),
-        }),
-        Body::Outcome(o) => json!({
-            "draft": o.draft.to_string(),
-            "result": o.result.name(),
-            "text": o.text,
-            "responses": o.responses.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-        }),
+        Body::Stance(x) => consult_words::stance_json(x),
+        Body::Response(x) => consult_words::response_json(x),
+        Body::Outcome(x) => consult_words::outcome_json(x),
     };
     json!({
         "id": e.id.to_string(),
@@ -433,22 +421,9 @@ pub fn entry_text(e: &Entry) -> String {
             AckAnswer::Done => format!("answered {}: done", a.request),
             AckAnswer::Refused(reason) => format!("answered {}: refused ({reason})", a.request),
         },
-        Body::Stance(s) => match s.position {
-            Position::Support => format!("supported the draft {}", s.draft),
-            Position::Object(r) => format!("objected to the draft {} ({r})", s.draft),
-        },
-        Body::Response(r) => format!(
-            "responded to \u{201c}{}\u{201d} on the draft {}: {}",
-            r.reason.plain(),
-            r.draft,
-            r.text
-        ),
-        Body::Outcome(o) => format!(
-            "decided the draft {}: {} ({})",
-            o.draft,
-            o.result.plain(),
-            o.text
-        ),
+        Body::Stance(x) => consult_words::stance_text(x),
+        Body::Response(x) => consult_words::response_text(x),
+        Body::Outcome(x) => consult_words::outcome_text(x),
     };
     // A pairwise citizen feed's inception carries a fixed pseudonymous date in 2020 (derived
     // from the wallet's secret), so that creation times cannot link one person's feeds.

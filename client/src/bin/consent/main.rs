@@ -6,14 +6,20 @@
 mod cmd {
     pub mod audit;
     pub mod citizen;
+    pub mod consult;
+    pub mod decide;
+    pub mod draft;
     pub mod monitor;
     pub mod org;
+    pub mod stance;
     pub mod verify;
     pub mod wallet;
 }
+mod consult_words;
 mod ctx;
 mod describe;
 mod narrow;
+mod refusal;
 mod wider;
 
 use std::process::ExitCode;
@@ -48,6 +54,9 @@ enum Command {
     History,
     /// Exercise a right: access, erasure, rectification, restriction, portability, opt-out-sale.
     Request(cmd::citizen::RequestArgs),
+    /// Public consultations on collectors' new policy versions: list, show, support, object.
+    #[command(subcommand)]
+    Consult(cmd::consult::Consult),
     /// Everything the wallet and the ledger hold about you, as one JSON document.
     Export,
     /// Collector: create, publish policies, acknowledge requests.
@@ -92,6 +101,7 @@ fn main() -> ExitCode {
             Command::List => cmd::citizen::list(&g).await,
             Command::History => cmd::citizen::history(&g).await,
             Command::Request(a) => cmd::citizen::request(a, &g).await,
+            Command::Consult(c) => cmd::consult::run(c, &g).await,
             Command::Export => cmd::citizen::export(&g).await,
             Command::Collector(c) => cmd::org::collector(c, &g).await,
             Command::Registrar(c) => cmd::org::registrar(c, &g).await,
@@ -109,7 +119,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("consent: {e:#}");
+            eprintln!("consent: {}", refusal::explain(&e));
             ExitCode::FAILURE
         }
     }

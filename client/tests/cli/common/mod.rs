@@ -6,7 +6,7 @@ use std::process::Output;
 
 use consent_node::Node;
 use consent_node::config::Config;
-use consent_node::genesis::Genesis;
+use consent_node::genesis::{ConsultationSection, Genesis};
 use serde_json::Value;
 
 pub const PASS: &str = "correct horse battery staple";
@@ -139,6 +139,15 @@ pub fn s(v: &Value, key: &str) -> String {
 }
 
 pub async fn start(dir: &Path, registrar: &str) -> Node {
+    start_with(dir, registrar, None).await
+}
+
+/// A node on a network whose genesis lists `registrar` and has this `[consultation]` section.
+pub async fn start_with(
+    dir: &Path,
+    registrar: &str,
+    consultation: Option<ConsultationSection>,
+) -> Node {
     let genesis = Genesis {
         network_id: "cli".into(),
         registrars: vec![registrar.into()],
@@ -146,7 +155,7 @@ pub async fn start(dir: &Path, registrar: &str) -> Node {
         nodes: vec![],
         members_only: false,
         names: Default::default(),
-        consultation: None,
+        consultation,
     };
     let path = dir.join("genesis.toml");
     std::fs::write(&path, genesis.to_toml().expect("toml")).expect("genesis");

@@ -26,15 +26,23 @@ pub async fn policy(a: PolicyArgs, g: &Global) -> anyhow::Result<()> {
     let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
     let mut node = g.connect().await?;
     let (id, p) = known_policy(&mut node, &collector, &a.collector).await?;
-    emit(
-        g.json,
-        describe::policy_text(&collector, &id, &p),
-        describe::policy_json(&collector, &id, &p),
-    );
+    // A newer version under consultation: not in effect (yet), said after the one that is.
+    let pending = super::consult::pending_version(&mut node, &collector, &id).await?;
+    let mut human = describe::policy_text(&collector, &id, &p);
+    let mut value = describe::policy_json(&collector, &id, &p);
+    if let Some((pid, pp, s)) = &pending {
+        human += &format!("\n{}", super::consult::pending_line(pid, pp, s));
+        value["pending"] = json!({
+            "policy": pid.to_string(),
+            "version": pp.version,
+            "consultation": crate::consult_words::summary_json(s, time::now_ms()),
+        });
+    }
+    emit(g.json, human, value);
     Ok(())
 }
 
-/// The collector's current policy, or an error naming the unknown collector.
+/// The collector's policy in effect now, or an error naming the unknown collector.
 async fn known_policy(
     node: &mut consent_client::node::NodeConnection,
     collector: &FeedId,
@@ -128,7 +136,14 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
     let (policy_id, policy) = known_policy(&mut node, &collector, &a.collector).await?;
-    let retention = within_policy(&a, purposes, categories, &policy)?;
+    let retention = match within_policy(&a, purposes, categories, &policy) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(
+                super::consult::with_draft_note(&mut node, &collector, &policy_id, e).await,
+            );
+        }
+    };
     let flags = narrow::Flags {
         zones: a.zones.clone(),
         sensors: a.sensors.clone(),

@@ -1,5 +1,6 @@
-//! Collectors' and registrars' commands: `collector init | policy update | inbox | ack`,
-//! `registrar init | accredit | suspend`, and `check`.
+//! Collectors' and registrars' commands: `collector init | policy update | policy draft | inbox
+//! | ack | respond`, `registrar init | accredit | suspend | decide`, and `check`. Consultations'
+//! own commands are in `draft.rs` and `decide.rs`.
 
 use std::path::PathBuf;
 
@@ -46,16 +47,34 @@ pub enum Collector {
         #[arg(long)]
         refused: Option<String>,
     },
+    /// Answer, in public, one objection reason citizens raised in a consultation on your policy.
+    Respond(super::draft::RespondArgs),
 }
 
 /// `collector policy ...`
 #[derive(Subcommand, Debug)]
 pub enum PolicyCmd {
-    /// Publish the next version of the policy.
+    /// Publish the next version of the policy. On a network that requires consultations, a
+    /// version that widens what is collected is refused: publish it with `draft`.
     Update {
         /// Policy file.
         #[arg(long)]
         policy: PathBuf,
+    },
+    /// Publish the next version under public consultation. A version that widens what is
+    /// collected is a draft: it takes effect only if a registrar approves it after the
+    /// consultation closes. Any other version is in effect at once.
+    Draft {
+        /// Policy file.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The consultation lasts this many days (default: the network's minimum for a
+        /// widening, else 14).
+        #[arg(long, conflicts_with = "closes")]
+        days: Option<u32>,
+        /// The consultation closes at this time (2027-01-31, RFC 3339, or a duration like 30d).
+        #[arg(long, value_name = "TIME")]
+        closes: Option<String>,
     },
 }
 
@@ -86,6 +105,9 @@ pub enum Registrar {
         #[arg(long)]
         reason: String,
     },
+    /// Record the outcome of a consultation once it has closed: approve the draft (it takes
+    /// effect) or require changes (it never does).
+    Decide(super::decide::DecideArgs),
 }
 
 /// Creates an own feed (collector or registrar): keystore, inception.
@@ -161,11 +183,13 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             let mut node = g.connect().await?;
             let mut author = ctx::own(&mut node, &mut ks).await?;
             let current = node
-                .current_policy(&author.feed())
+                .newest_policy(&author.feed())
                 .await?
                 .map(|(_, p)| p.version)
                 .unwrap_or(0);
             let body = policy_file::load(&policy, current + 1)?;
+            super::draft::refuse_unconsulted_widening(&mut node, &author.feed(), &body, &policy)
+                .await?;
             let size = policy_file::entry_size(&body);
             let entry = author
                 .append(time::now_ms(), body)
@@ -183,6 +207,15 @@ pub async fn collector(cmd: Collector, g: &Global) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Collector::Policy {
+            cmd:
+                PolicyCmd::Draft {
+                    policy,
+                    days,
+                    closes,
+                },
+        } => super::draft::draft(&policy, days, closes.as_deref(), g).await,
+        Collector::Respond(a) => super::draft::respond(a, g).await,
         Collector::Inbox => inbox(g).await,
         Collector::Ack {
             request,
@@ -271,6 +304,7 @@ pub async fn registrar(cmd: Registrar, g: &Global) -> anyhow::Result<()> {
             )
             .await
         }
+        Registrar::Decide(a) => super::decide::decide(a, g).await,
         Registrar::Suspend { collector, reason } => {
             let collector_id = feed_arg("<collector>", &collector, Role::Collector)?;
             let body = Body::Suspension(Suspension {
@@ -403,7 +437,9 @@ async fn dev_registrar(g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn registrar_append(
+/// Appends `body` to the registrar's feed (submitting its inception first if the node does not
+/// know it) and prints `human` or `value` with the entry id.
+pub(crate) async fn registrar_append(
     g: &Global,
     body: Body,
     human: &str,

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Consultations, written from the consent-proto crate docs alone (section "Consultations") and
+the `.proto` comments, not from the Rust code:
+
+- the state of a consultation and when its draft takes effect (`state`, `in_effect_from`: the
+  spec's pure function of the draft, the collector's next version and the first outcome);
+- counting stances (`count`: the latest stance of each feed, split into feeds that hold a grant
+  naming the collector and others) and the reasons raised at a threshold (`raised`);
+- `walk`: python_client.py's step 5 against a node: a draft, stances, a malformed stance, a grant
+  under the draft, and the node's consultation read back;
+- `check_vectors`: vectors.py's checks of the consultation sections of the test vectors.
+
+Reasons are named as the spec names them (`retention-too-long`); the `.proto` names
+(`OBJECTION_REASON_RETENTION_TOO_LONG`) are accepted too.
+
+Run alone (`python3 consultation.py`), it checks the worked examples below.
+"""
+import time
+
+DAY_MS = 86_400_000
+ALWAYS = 0  # in_effect_from of a version that is no draft
+NEVER = 2**64 - 1  # ... of a draft not (yet) in effect
+REASONS = ("purpose-too-broad", "retention-too-long", "third-party-sharing", "not-anonymised-enough",
+           "sensor-placement", "other")  # in wire order, 1..=6
+
+
+def reason_name(r):
+    """`retention-too-long` from either spelling (or a wire number)."""
+    if isinstance(r, int):
+        return REASONS[r - 1]
+    if r.startswith("OBJECTION_REASON_"):
+        return r[len("OBJECTION_REASON_"):].lower().replace("_", "-")
+    return r
+
+
+# ---- State and effect (spec, "Consultations": the state of a consultation) ----
+
+
+def state(d, now_ms):
+    """(name, at_ms) of the consultation on draft facts `d` at `now_ms`: `d` has closes_ms,
+    superseded_ms (the time of the collector's next Policy entry, or None) and first_outcome (the
+    smallest (time_ms, id) of the valid outcomes naming it, or None: {time_ms, approved})."""
+    o, s = d.get("first_outcome"), d.get("superseded_ms")
+    if o is not None and s is not None and not o["time_ms"] < s:
+        o = None  # decided after a newer version replaced it: too late
+    if o is not None:
+        return ("approved" if o["approved"] else "changes-required", o["time_ms"])
+    if s is not None:
+        return ("withdrawn", s)
+    if now_ms < d["closes_ms"]:
+        return ("open", 0)
+    return ("awaiting-outcome", 0)
+
+
+def in_effect_from(d):
+    """When the draft's version takes effect: ALWAYS for a version that does not widen (`gated`
+    false), the approving outcome's time for an approved draft, else NEVER."""
+    if not d["gated"]:
+        return ALWAYS
+    name, at = state(d, 0)
+    return at if name == "approved" else NEVER
+
+
+# ---- Counting (spec, "Consultations": counting) ----
+
+
+def tally():
+    return {"support": 0, "object": 0, "reasons": {}}
+
+
+def count(stances):
+    """Counts of the latest stance (highest seq) of each feed: {affected, others}, each
+    {support, object, reasons: {name: n}} (reasons with a non-zero count only)."""
+    latest = {}
+    for s in stances:
+        if s["feed"] not in latest or s["seq"] > latest[s["feed"]]["seq"]:
+            latest[s["feed"]] = s
+    out = {"affected": tally(), "others": tally()}
+    for s in latest.values():
+        t = out["affected" if s["affected"] else "others"]
+        if s["support"]:
+            t["support"] += 1
+        else:
+            t["object"] += 1
+            for r in s["reasons"]:
+                name = reason_name(r)
+                t["reasons"][name] = t["reasons"].get(name, 0) + 1
+    return out
+
+
+def raised(counts, threshold):
+    """Reasons given by at least `threshold` objecting stances, both groups together."""
+    total = {}
+    for group in ("affected", "others"):
+        for r, n in counts[group]["reasons"].items():
+            total[r] = total.get(r, 0) + n
+    return [r for r in REASONS if total.get(r, 0) >= threshold]
+
+
+# ---- python_client.py, step 5 ----
+
+
+def walk(grpc, pb, vocab_pb2, consultation_pb2, consultation_pb2_grpc, channel, collector, previous, submit,
+         new_feed, entry_id, h):
+    """Against a node: the collector's next version adds a purpose, under consultation for a day (a
+    draft: it widens); a citizen objects (retention too long, other; with a details digest), then
+    supports (replacing it); a support giving a reason is malformed (bad-field); a grant under the
+    draft is refused (policy-draft, FAILED_PRECONDITION); GetConsultation counts one supporting
+    stance of a feed without a grant. `previous` is the collector's latest Policy entry (signed);
+    `new_feed(t)` makes a citizen feed."""
+    t = int(time.time() * 1000)
+    policy = pb.Policy()
+    policy.CopyFrom(pb.EntryPayload.FromString(previous.payload).policy)
+    policy.version += 1
+    policy.purposes.append(vocab_pb2.PURPOSE_RESEARCH)
+    policy.consultation.CopyFrom(pb.PolicyConsultation(closes_ms=t + DAY_MS))
+    draft = collector.append(t, policy=policy)
+    submit(draft, f"policy v{policy.version} adding research, under consultation for a day")
+    draft_id = entry_id(draft)
+
+    citizen = new_feed(t)
+    submit(citizen.inception, "third citizen inception")
+    objection = citizen.append(t, stance=pb.Stance(
+        draft=draft_id, kind=vocab_pb2.STANCE_KIND_OBJECT, details_digest=h(b"why I object, published elsewhere"),
+        reasons=[vocab_pb2.OBJECTION_REASON_RETENTION_TOO_LONG, vocab_pb2.OBJECTION_REASON_OTHER]))
+    submit(objection, "objection (retention too long, other; a details digest)")
+    submit(citizen.append(t, stance=pb.Stance(draft=draft_id, kind=vocab_pb2.STANCE_KIND_SUPPORT)),
+           "support, replacing the objection")
+
+    def refused(body, code, reason, what):
+        seq, head = citizen.seq, citizen.head
+        try:
+            submit(citizen.append(t, **body), what)
+            raise SystemExit(f"{what} was accepted")
+        except grpc.RpcError as e:
+            if e.code() != code or reason not in (e.details() or ""):
+                raise SystemExit(f"unexpected error for {what}: {e.code()} {e.details()}")
+            print(f"  {what} refused: {e.details()}")
+        citizen.seq, citizen.head = seq, head  # the refused entry is not in the feed
+
+    refused({"stance": pb.Stance(draft=draft_id, kind=vocab_pb2.STANCE_KIND_SUPPORT,
+                                 reasons=[vocab_pb2.OBJECTION_REASON_OTHER])},
+            grpc.StatusCode.INVALID_ARGUMENT, "bad-field", "a support giving a reason")
+    refused({"grant": pb.Grant(collector=collector.feed, policy=draft_id, purposes=[vocab_pb2.PURPOSE_RESEARCH],
+                               categories=[vocab_pb2.DATA_CATEGORY_ENVIRONMENTAL], retention_days=30,
+                               valid_from=t)},
+            grpc.StatusCode.FAILED_PRECONDITION, "policy-draft", "a grant under the draft")
+
+    stub = consultation_pb2_grpc.ConsultationsStub(channel)
+    c = stub.GetConsultation(consultation_pb2.GetConsultationRequest(draft=draft_id))
+    s = c.summary
+    if (s.draft, s.collector, s.version, s.closes_ms) != (draft_id, collector.feed, policy.version, t + DAY_MS):
+        raise SystemExit(f"GetConsultation describes another consultation: {s}")
+    if not s.widening or s.state != consultation_pb2.CONSULTATION_STATE_OPEN:
+        raise SystemExit(f"the draft is not an open widening: {s}")
+    a, o = s.counts.affected, s.counts.others
+    if (a.support, a.object, o.support, o.object, len(o.reasons)) != (0, 0, 1, 0, 0):
+        raise SystemExit(f"unexpected counts: {s.counts}")
+    if c.draft.payload != draft.payload:
+        raise SystemExit("GetConsultation returns another draft entry")
+    widening = [i.code for cmp in c.compared for i in cmp.items
+                if i.direction == consultation_pb2.CHANGE_DIRECTION_WIDENS]
+    if "purposes" not in widening:
+        raise SystemExit(f"the comparison does not say the purposes widen: {list(c.compared)}")
+    listed = stub.ListConsultations(consultation_pb2.ListConsultationsRequest(collector=collector.feed))
+    if draft_id not in [x.draft for x in listed.consultations]:
+        raise SystemExit("ListConsultations does not list the draft")
+    print(f"  GetConsultation: open widening, affected 0/0, others support {o.support} object {o.object}; "
+          f"widens: {', '.join(widening)}")
+
+
+# ---- vectors.py: the consultation sections of the test vectors ----
+#
+# The shapes read (keep in step with proto/tests/vectors.rs):
+# - "consultations": entry vectors, as "entries" (replayed on their feeds): at least a Policy with
+#   a consultation, a stance, a response and an outcome;
+# - "consultation_states": [{"facts": {"gated", "closes_ms", "superseded_ms", "first_outcome":
+#   null | {"time_ms", "approved"}}, "now_ms", "state", "state_ms", "in_effect_from"}];
+# - "consultation_counts": [{"stances": [{"feed", "seq", "support", "reasons", "affected"}],
+#   "counts": {"affected"|"others": {"support", "object", "reasons": {name: n}}},
+#   "threshold", "raised": [names]}];
+# - "policy_changes": [{"old", "new" (Policy fields), "kind", "items": [{"direction", "code",
+#   "sentence"}]}];
+# - "consultation_validation": [{"about", "reason": a rejection code or null}].
+
+
+def varint(n):
+    out = b""
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def check_vectors(v, c, replay, entry_pb2):
+    entries = v["consultations"]
+    for e in entries:
+        replay(e)
+    kinds = {next(iter(e["body"])): e for e in entries}
+    for kind in ("policy", "stance", "response", "outcome"):
+        c.true(kind in kinds, f"consultations: a {kind} entry")
+    drafts = [e for e in entries if "policy" in e["body"] and e["body"]["policy"].get("consultation")]
+    c.true(drafts, "consultations: a policy with a consultation")
+    for e in drafts:
+        closes = e["body"]["policy"]["consultation"]["closes_ms"]
+        field = b"\x08" + varint(closes)
+        c.true(bytes.fromhex(e["payload"]).endswith(b"\x62" + varint(len(field)) + field),
+               f"{e['name']}: the consultation is field 12 (62 <len> 08 <closes_ms>)")
+    ids = {e["id"] for e in drafts}
+    for kind, key in (("stance", "9a01"), ("response", "a201"), ("outcome", "aa01")):
+        e = kinds[kind]
+        body = e["body"][kind]
+        encoded = message_from_fields(entry_pb2, kind, body).SerializeToString()
+        c.true(e["payload"].endswith(key + varint(len(encoded)).hex() + encoded.hex()),
+               f"{e['name']}: the {kind} is its field ({key} <len>)")
+        c.true(body["draft"] in ids, f"{e['name']}: names a draft of the vectors")
+
+    for i, item in enumerate(v["consultation_states"]):
+        d = item["facts"]
+        c.eq(state(d, item["now_ms"]), (item["state"], item["state_ms"]), f"consultation state {i}")
+        c.eq(in_effect_from(d), item["in_effect_from"], f"consultation {i}: in effect from")
+    names = {item["state"] for item in v["consultation_states"]}
+    c.eq(names, {"open", "awaiting-outcome", "approved", "changes-required", "withdrawn"}, "every state")
+
+    for i, item in enumerate(v["consultation_counts"]):
+        got = count(item["stances"])
+        want = item["counts"]
+        for group in ("affected", "others"):
+            w = want[group]
+            c.eq((got[group]["support"], got[group]["object"]), (w["support"], w["object"]),
+                 f"consultation counts {i}: {group}")
+            c.eq(got[group]["reasons"], {reason_name(r): n for r, n in w["reasons"].items() if n},
+                 f"consultation counts {i}: {group} reasons")
+        if "threshold" in item:
+            c.eq(raised(got, item["threshold"]), [reason_name(r) for r in item["raised"]],
+                 f"consultation counts {i}: reasons raised at {item['threshold']}")
+
+    for i, item in enumerate(v["policy_changes"]):
+        directions = {x["direction"] for x in item["items"]}
+        kind = "widening" if "widens" in directions else "narrowing" if "narrows" in directions else "unchanged"
+        c.eq(item["kind"], kind, f"policy change {i}: its kind follows its items")
+        for side in ("old", "new"):
+            message_from_fields(entry_pb2, "policy", item[side])  # the .proto's fields
+    c.true({x["kind"] for x in v["policy_changes"]} >= {"widening", "narrowing"}, "policy changes both ways")
+
+    codes = {item["reason"] for item in v["consultation_validation"]}
+    want = {"widening-without-consultation", "consultation-too-short", "consultation-too-long", "id-redefined",
+            "not-a-consultation", "outside-consultation-window", "not-own-consultation", "outcome-too-early",
+            "response-not-for-draft"}
+    c.eq(want - codes, set(), "consultation validation: every consultation rejection reason")
+
+
+def message_from_fields(entry_pb2, kind, fields):
+    from python_client import message_from_json
+
+    cls = {"policy": entry_pb2.Policy, "stance": entry_pb2.Stance, "response": entry_pb2.ConsultationResponse,
+           "outcome": entry_pb2.ConsultationOutcome}[kind]
+    return message_from_json(cls, fields)
+
+
+if __name__ == "__main__":
+    # The spec's cases: every state, supersession before and after the first outcome.
+    d = {"gated": True, "closes_ms": 100, "superseded_ms": None, "first_outcome": None}
+    assert state(d, 50) == ("open", 0) and state(d, 100) == ("awaiting-outcome", 0)
+    assert in_effect_from(d) == NEVER and in_effect_from({**d, "gated": False}) == ALWAYS
+    approved = {**d, "first_outcome": {"time_ms": 120, "approved": True}}
+    assert state(approved, 0) == ("approved", 120) and in_effect_from(approved) == 120
+    assert state({**approved, "superseded_ms": 110}, 0) == ("withdrawn", 110)
+    assert state({**approved, "superseded_ms": 130}, 0) == ("approved", 120)
+    refused = {**d, "first_outcome": {"time_ms": 120, "approved": False}}
+    assert state(refused, 0) == ("changes-required", 120) and in_effect_from(refused) == NEVER
+    # Counting: the latest stance of a feed replaces its earlier one.
+    counted = count([
+        {"feed": "a", "seq": 1, "support": False, "reasons": ["retention-too-long"], "affected": True},
+        {"feed": "a", "seq": 2, "support": True, "reasons": [], "affected": True},
+        {"feed": "b", "seq": 1, "support": False, "reasons": ["OBJECTION_REASON_OTHER", 2], "affected": False},
+    ])
+    assert counted["affected"] == {"support": 1, "object": 0, "reasons": {}}
+    assert counted["others"] == {"support": 0, "object": 1, "reasons": {"other": 1, "retention-too-long": 1}}
+    assert raised(counted, 1) == ["retention-too-long", "other"] and raised(counted, 2) == []
+    print("consultation.py: worked examples pass")
