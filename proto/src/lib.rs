@@ -105,6 +105,12 @@
 //!    - 5c. a present `scope` carries `version = 1` (so it is never an empty message) and
 //!      declares or narrows something; another version is `bad-field` (`scope version N is not
 //!      supported: 1`);
+//!    - 5d. consultations (see *Consultations*): `Stance.reasons` is one packed record, in the
+//!      author's order; `ConsultationOutcome.responses` one record per 32-byte id, in the author's
+//!      order; a present `Policy.consultation` carries a non-zero `closes_ms` (0, an empty
+//!      message, is `bad-field`, `policy.consultation.closes_ms`). Keys: `Policy.consultation`
+//!      `62 <len> 08 <varint closes_ms>`, the bodies `stance` `9a 01 <len>`, `response`
+//!      `a2 01 <len>`, `outcome` `aa 01 <len>`;
 //! 6. every varint (keys, values, lengths) in its shortest form;
 //! 7. no field the message does not define; embedded messages canonical by the same rules.
 //!
@@ -207,7 +213,8 @@
 //! bytes; any other body at a seq above 0, with a 32-byte `feed` and `prev`).
 //!
 //! **Text fields** (`Policy.name`, `recipients`, `jurisdiction`, `document_url`, `contact`,
-//! `Zone.name`, `Suspension.reason`, a refusing `Ack.reason`): 1..=N bytes of UTF-8 (N per field,
+//! `Zone.name`, `Suspension.reason`, a refusing `Ack.reason`, `ConsultationResponse.text`,
+//! `ConsultationOutcome.text`): 1..=N bytes of UTF-8 (N per field,
 //! in `entry.proto` and [`limits`]), no character of Unicode general category Cc, and neither the
 //! first nor the last character has the Unicode `White_Space` property (Rust's `char::is_control`
 //! and `str::trim`); otherwise `bad-field`.
@@ -221,7 +228,10 @@
 //! granted, with a retention at least as long as the grant's, and the grant's scope lies within
 //! the policy's (see *Scope and form*); a revoke names an unrevoked grant of
 //! the same feed; an ack answers a request or an erase-revocation that concerns the acking
-//! collector); and a registrar feed must be listed in the network genesis. An entry past
+//! collector; a policy keeps no id with another meaning and, when it widens, has a long enough
+//! consultation where the genesis asks for one; a stance, response or outcome names a policy
+//! with a consultation, in its window or after it as *Consultations* says); and a registrar feed
+//! must be listed in the network genesis. An entry past
 //! `head + 1` (or of a feed the node does not know), or whose referenced entry is missing, is
 //! *pending*. A frozen feed takes no new entry (`feed-frozen`). A collector may ack one request
 //! more than once: every ack is accepted and kept, and its **latest** ack (the highest seq in its
@@ -363,7 +373,10 @@
 //!
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names, and *Scope and
-//! form* below for its step 6 (the observation's context against the grant's scope). Two bounds
+//! form* below for its step 6 (the observation's context against the grant's scope). Step 5
+//! also asks that the grant's policy is in effect at `at` (a draft takes effect at its approving
+//! outcome, *Consultations*): else `POLICY_NOT_IN_EFFECT`, after `REVOKED`, `OPTED_OUT`,
+//! `NOT_YET_VALID` and `EXPIRED` and before step 6. Two bounds
 //! belong to the rule, so every node (and every client cache) applies them alike:
 //! - only the subject's newest [`limits::GRANTS_CONSIDERED`] (1,024) grants naming the collector
 //!   are read, by seq: they are counted over all grants naming the collector, revoked, expired,
@@ -558,6 +571,103 @@
 //! wrong ([`receipt::verify_decision`]). Test vectors:
 //! `context_digests`, and the third `decision_receipts` item.
 //!
+//! ## Consultations
+//! A collector may put a policy version to public **consultation** until `closes_ms`
+//! (`Policy.consultation`). A version **widens** what is collected when [`policy_change::compare`]
+//! finds a widening item against the collector's previous Policy entry (`prev`) **or** against
+//! its last Policy entry that is not a draft (the *base*); none for a first policy. A widening
+//! version with a consultation is a **draft** (*gated*): it takes effect only when a registrar
+//! approves it after the window. Any other version is in effect at once, as before, and a
+//! consultation on it is voluntary (stances, responses and outcomes are accepted and inform;
+//! an outcome changes nothing). Whether a version is a draft is fixed when it is accepted; it
+//! depends only on the feed's own entries. Nobody declares it.
+//!
+//! **What widens** ([`policy_change::compare`]). An absent scope is the empty scope: anywhere,
+//! any sensor, any time, any form. Each change is an item with a direction, a code and a
+//! sentence (the transparency site's and the CLI's words); one line may both widen and narrow (a
+//! zone moved): it then widens.
+//!
+//! | code | widens when | narrows when |
+//! |---|---|---|
+//! | `purposes` | a purpose added | a purpose removed |
+//! | `categories` | a category added | a category removed |
+//! | `retention` | longer | shorter |
+//! | `recipients` | a recipient added (exact bytes) | one removed |
+//! | `jurisdiction` | any change (fail closed) | — |
+//! | `document` | the digest changed (the ledger cannot read the document: fail closed) | — |
+//! | `zones` | the old version declares zones and the new none; or some cell `c` (resolution `rc`) of a new zone lies in no old zone `z` (`z` holds `c` when `z.resolution <= rc` and `parent(c, z.resolution)` is one of its cells) | some cell of an old zone lies in no new zone; or zones declared where there were none |
+//! | `sensors` | the old declares sensors and the new none; or a new sensor id absent from the old | an old id removed (the new declaring some); or sensors declared where there were none |
+//! | `windows` | a UTC minute of the week (10,080; each window read in its version's UTC offset; no window: every minute) covered by the new and not the old | the reverse |
+//! | `forms` (per purpose the new version keeps) | the old offers `O ≠ ∅` and the new offers none, or an offer `n` with no `o ∈ O` such that `n ⪰ o` | the new offers `N ≠ ∅` and the old none, or an old offer `o` with no `n ∈ N` such that `o ⪰ n` |
+//! | `name`, `contact`, `document_url`, zone names, sensors' zone ties, an offset without windows | neutral | neutral |
+//!
+//! `a ⪰ b` (at least as protective, [`policy_change::at_least_as_protective`]): a higher rank;
+//! or the same form and, for RAW and PSEUDONYMISED, always; BINNED, `a.interval_s >=
+//! b.interval_s` and `a.resolution <= b.resolution`; AGGREGATED, the same and `a.min_group >=
+//! b.min_group`.
+//!
+//! **Ids keep their meaning** (`id-redefined`, [`policy_change::redefined`]): against `prev` and
+//! then against the base (when it is another entry), a sensor id present in both with another
+//! kind, or a zone id present in both for disjoint areas (with `r` the coarser of the two
+//! resolutions, no cell in common between `{parent(c, r)}` of the old and of the new), is
+//! refused; the first sensor by id, then the first zone by id. Changing a sensor's zone tie,
+//! renaming a zone, or growing or shrinking an overlapping zone is allowed (growing widens). An
+//! id that skips a version is not tracked.
+//!
+//! **Validity** (step 8 of [`validate`], in this order): for a `Policy`, after
+//! `policy-version-not-increasing`: `id-redefined`; then, with a consultation, `closes_ms <=
+//! time_ms`, or for a widening on a network whose genesis has `[consultation]` a window shorter
+//! than its `widening_min_days` days, is `consultation-too-short`, and a window over 365 days
+//! ([`limits::MAX_CONSULTATION_DAYS`]) `consultation-too-long`; without one, a widening on such a
+//! network is `widening-without-consultation`. The feed's state then keeps `policy_head` = this
+//! entry, and `policy_base` = the base before it for a draft, else this entry. A `Stance` (a
+//! citizen's): the draft held (else pending), a policy with a consultation
+//! (`not-a-consultation`), signed in `[draft time, closes_ms)` (`outside-consultation-window`).
+//! A `ConsultationResponse` (a collector's): the draft held and of its own feed
+//! (`not-own-consultation`, never pending), a policy with a consultation. A
+//! `ConsultationOutcome` (a genesis registrar's): the draft held (else pending), a policy with a
+//! consultation, signed at or after the draft and, when it approves, at or after `closes_ms`
+//! (`outcome-too-early`); then each listed response in list order held (else pending) and a
+//! `ConsultationResponse` naming this draft (`response-not-for-draft`). Validity reads no other
+//! stance, outcome or later version, so every node judges an entry alike in any arrival order.
+//!
+//! **State and effect** ([`consultation::state`], [`consultation::in_effect_from`]), from the
+//! draft, the time of the collector's next Policy entry (`superseded_ms`: any newer version
+//! withdraws an undecided draft, so a collector has at most one open draft) and the first valid
+//! outcome naming the draft by `(time_ms, entry id bytes)`:
+//!
+//! ```text
+//! let o = first_outcome, kept only if o.time_ms < superseded_ms (when superseded)
+//! if o = Some(o):   if o.approved { Approved{from_ms: o.time_ms} } else { ChangesRequired{at_ms: o.time_ms} }
+//! elif superseded_ms = Some(s): Withdrawn{at_ms: s}
+//! elif now_ms < closes_ms: Open
+//! else: AwaitingOutcome
+//! in_effect_from = if !gated { 0 } else if state = Approved{from_ms} { from_ms } else { u64::MAX }
+//! ```
+//!
+//! The minimum is by time first, so keeping only the smallest outcome held is exact. A grant under
+//! a draft denies `POLICY_NOT_IN_EFFECT` for every `at` before `in_effect_from` (*Deciding a
+//! check*); a version that is no draft is in effect from its signing, as before.
+//!
+//! **Counting** ([`consultation::count`]): the latest stance (highest seq) of each feed naming
+//! the draft; *affected* when that feed holds a grant naming the draft's collector (revoked or
+//! not, signed whenever), else *others*. Each group counts supports, objections and, per
+//! objection reason, the objections giving it. Counts are exact over gRPC (stances are public
+//! entries); they are signals to the registrar, not votes: one person can hold many feeds.
+//! A reason is *raised* when at least the genesis's `objection_threshold` objecting stances of
+//! both groups together give it.
+//!
+//! **Admission** ([`consultation::admission`]): the node a client submits to (and only it: not
+//! peers, not entries woken from pending) refuses, FAILED_PRECONDITION, an entry validation
+//! accepted: a grant under a draft whose `in_effect_from` is after the node's clock
+//! (`policy-draft`); a stance on a draft withdrawn or decided, or submitted at or after
+//! `closes_ms` plus 10 minutes (`consultation-closed`); an outcome of a consultation that has one
+//! (`outcome-exists`) or is withdrawn (`consultation-closed`); an approval, on a network whose
+//! genesis sets an `objection_threshold`, whose listed responses leave a raised reason without a
+//! response (`consultation-unanswered`). These are a courtesy to the people involved; the
+//! decision rule is what keeps consent safe, and a valid entry refused here may still arrive
+//! from a peer.
+//!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
 //! `signature = Ed25519-sign(node key, "consent-ledger/receipt/v1" || payload)`.
@@ -611,8 +721,10 @@
 //! Every refusal of an entry names its reason, one value of the closed enum `RejectionReason`
 //! (`ledger.proto`, where each is documented; [`reasons`]): the rejections of
 //! [`validate::Rejection`] ([`reasons::reason`] maps each to its own value), the two outcomes that
-//! are errors without being rejections (`equivocation`, `pending-full`), and `unknown-field`
-//! below. A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
+//! are errors without being rejections (`equivocation`, `pending-full`), `unknown-field`
+//! below, and the four admission refusals of *Consultations* (`policy-draft`,
+//! `consultation-unanswered`, `outcome-exists`, `consultation-closed`: FAILED_PRECONDITION, the
+//! message starting `entry refused (<name>): `; [`consultation::Refusal::reason`]). A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
 //! lower case with `_` as `-`. It travels:
 //! - in `Submit`'s refusal: the gRPC status details (the `grpc-status-details-bin` trailer) are a
 //!   `google.rpc.Status` whose `details` hold one `google.protobuf.Any` with type URL
@@ -629,7 +741,8 @@
 //! 10,000 (RESOURCE_EXHAUSTED), an id or feed that is not 32 bytes (INVALID_ARGUMENT), and the
 //! limits on callers (RESOURCE_EXHAUSTED with their own `consent-reason`, see *Limits*).
 //!
-//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30; 2: 1 to 34), which
+//! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30; 2: 1 to 34; 3: 1 to
+//! 47), which
 //! `Node.Status` reports: values are never renumbered or reused, and a new reason is added with a new number
 //! and raises the version. A client treats a value it does not know as "rejected, reason
 //! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
@@ -684,6 +797,15 @@
 //! signing a `…/v1` context digest of a question without the kind, which a newer verifier
 //! refuses); a client from before it, sending a sensor without its kind, is denied
 //! `CONTEXT_MISSING_SENSOR` under a grant whose policy declares sensors (fail closed).
+//!
+//! Consultations (*Consultations*) changed all of them: entries may carry a policy's
+//! consultation, stances, responses and outcomes, which a node of an earlier release finds
+//! non-canonical or without a body, and whether a grant counts now depends on them, so the sync
+//! protocol became `/sync/4` (identify `4.0.0`); thirteen rejection reasons were added (version
+//! 3); the store's layout became 6. The gRPC changes are additive: the `Consultations` service,
+//! `Reason` `POLICY_NOT_IN_EFFECT` (22), `Node.Status.consultation`, and the watch kinds
+//! `POLICY`, `STANCES` and `OUTCOME`, sent only to a client that asks
+//! (`WatchRequest.consultations`), so an older client never sees a kind it does not know.
 //! - **The store on disk**: a layout version (`store_layout_version`; consent-node
 //!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
 //!   the older layouts it names (and says so in its log), and refuses any other with a message
@@ -908,6 +1030,18 @@
 //!   `…_UNSPECIFIED` for 0); and the expected `decision`, `reason` and `required_form`. Hand-picked
 //!   edges first (each with `about`), then 2,000 seeded cases.
 //! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
+//! - `consultations`: after `scopes`, the collector's third policy, a draft (it adds a purpose,
+//!   with a consultation), a citizen's objection and then support, the collector's response and
+//!   the registrar's approving outcome listing it, as in `entries`.
+//! - `consultation_validation`: sequences of entries from a fresh network (with its
+//!   `widening_min_days`, or `null` without the section), each accepted or refused with its
+//!   reason, at `validation_clock_ms`.
+//! - `policy_changes`: pairs of policies (their `body`), the change's `kind` (`widening`,
+//!   `narrowing`, `unchanged`) and its items' `direction`, `code` and `sentence`.
+//! - `consultation_states`: draft facts and a clock, with the `state`, its time and
+//!   `in_effect_from`.
+//! - `consultation_counts`: stances (feed, seq, kind, reasons, affected) and the counts of each
+//!   group, with the reasons raised at a threshold.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own
@@ -922,7 +1056,12 @@
 //! refused `too-large`), zone names of at most 64 bytes, at most 64 sensors, 8 time
 //! windows and 16 purposes with forms of at most 4 offers each; a grant names at most 16 zones,
 //! 64 sensors, 16 sensor kinds, 8 windows and 16 floors. UTC offsets are −720..=840 minutes in
-//! steps of 15; bins 60..=86,400 s dividing 86,400; k 2..=1,000.
+//! steps of 15; bins 60..=86,400 s dividing 86,400; k 2..=1,000. Of consultations: a window of
+//! at most 365 days ([`limits::MAX_CONSULTATION_DAYS`]), and for a widening at least the
+//! genesis's `widening_min_days` (1..=365); an objection gives 1..=6 reasons; a response's and
+//! an outcome's text 1..=280 bytes ([`limits::MAX_REASON_BYTES`]); an outcome lists at most 6
+//! responses ([`limits::MAX_OUTCOME_RESPONSES`]); a stance is admitted until 10 minutes after
+//! the window closes; `ListConsultations` pages hold at most 200 (50 by default).
 //!
 //! ### What a node lets a caller without a session spend
 //! These protect one node's resources; they decide nothing (no answer depends on them), and a
@@ -945,7 +1084,7 @@
 //! | `GetLog` / `GetFeed` streams | 16 open per client address, 256 per node | `too-many-read-streams`, `node-read-streams-full` |
 //! | a `GetLog` / `GetFeed` client that does not read | 30 s with the stream's 64-entry buffer full | the stream ends with `client-not-reading` before what it buffered; call again from the entry after the last one received |
 //! | entries per `GetLog` / `GetFeed` call | 10,000 ([`limits::MAX_FEED_STREAM`]) | a larger `limit` is refused; resume from the next index or seq |
-//! | public reads (`GetEntry`, `GetHead`, `GetEquivocation`, stream pages, proofs, `Status`, `AnswerTimes`) | 16 store reads at once per node | the next waits its turn |
+//! | public reads (`GetEntry`, `GetHead`, `GetEquivocation`, stream pages, proofs, `Status`, `AnswerTimes`, `ListConsultations`, `GetConsultation`) | 16 store reads at once per node | the next waits its turn |
 //! | `Watch` (needs a session) | 4 streams per collector, 1,024 per node; a buffer of 256 events; 30 s not reading | `too-many-watch-streams`, `node-watch-streams-full`, `client-not-reading` |
 //! | the transparency site (HTTP) | 64 requests at once, a capped number of connections, a header deadline | 503 |
 //!
