@@ -559,8 +559,8 @@ fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<(), Ledge
                 // taken as a draft, fail closed).
                 let gated = match &entry.body {
                     Body::Policy(p) if p.consultation.is_some() => ledger
-                        .consultation(&entry.id, ledger.now_ms())?
-                        .is_none_or(|read| read.summary.facts.gated),
+                        .consultation_summary(&entry.id, ledger.now_ms())?
+                        .is_none_or(|summary| summary.facts.gated),
                     _ => false,
                 };
                 decoded.push((index, Some((entry, granted, gated))));
