@@ -982,10 +982,14 @@ fn read_consultations_in_a_browser(site: &str, draft: &str, parking: &str) -> Re
     );
     step(browser.open(&format!("http://{site}/collectors/{parking}")));
     let text = browser.text().expect("text");
+    // Version 1 is in effect; the drafts are in the history (folded: their summary line says
+    // the state).
     for expected in [
-        "Version 1, signed",
-        "Draft put to public consultation (it widens what is collected): open until",
-        "a registrar required changes on",
+        "Uses your data for",
+        "Version 3, signed",
+        "consultation: open",
+        "Version 2, signed",
+        "consultation: changes-required",
     ] {
         assert!(
             text.contains(expected),
