@@ -247,9 +247,9 @@ fn change(c: &ChangeView) -> Markup {
     html! {
         li {
             @match c.direction {
-                "widens" => { strong.bad { "Wider: " } }
-                "narrows" => { strong.ok { "Narrower: " } }
-                _ => {}
+                "widens" => strong.bad { "Wider: " },
+                "narrows" => strong.ok { "Narrower: " },
+                _ => {},
             }
             (c.sentence)
         }
@@ -848,6 +848,78 @@ mod tests {
             assert!(!page.contains("<img"), "{page}");
             assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         }
+    }
+
+    #[test]
+    fn a_consultation_page_escapes_what_organisations_signed_and_says_counts_are_signals() {
+        use crate::ledger::{ConsultationRead, ConsultationSummary};
+        use crate::transparency::view::{COUNTS_ARE_SIGNALS, consultation_view};
+        use consent_proto::consultation::{Counts, DraftFacts, State};
+        use consent_proto::fixtures::DAY;
+        use consent_proto::vocab::ObjectionReason;
+
+        let mut scene = fixtures::scene(T0);
+        let Body::Policy(mut p) = fixtures::draft_policy(2, T0 + 20 * DAY) else {
+            panic!("a policy");
+        };
+        p.name = "<b>Parking</b>".into();
+        let draft = fixtures::append(&mut scene.collector, T0 + DAY, Body::Policy(p));
+        let answer = fixtures::append(
+            &mut scene.collector,
+            T0 + 2 * DAY,
+            fixtures::response(draft.id, ObjectionReason::Other, "<script>alert(1)</script>"),
+        );
+        let v1 = scene
+            .entries
+            .iter()
+            .find(|e| e.id == scene.policy)
+            .cloned()
+            .expect("the scene's policy");
+        let facts = DraftFacts {
+            id: draft.id,
+            collector: scene.collector.feed(),
+            version: 2,
+            time_ms: T0 + DAY,
+            closes_ms: T0 + 20 * DAY,
+            gated: true,
+            superseded_ms: None,
+            first_outcome: None,
+        };
+        let read = ConsultationRead {
+            summary: ConsultationSummary {
+                facts,
+                name: "<b>Parking</b>".into(),
+                state: State::Open,
+                counts: Counts::default(),
+            },
+            draft,
+            compared: vec![v1],
+            responses: vec![answer],
+            outcomes: Vec::new(),
+            log_size: 0,
+        };
+        let view = consultation_view(&read, T0 + 2 * DAY, 5, &Default::default()).expect("a view");
+        assert_eq!(view.summary.counts.affected.support, Count::FewerThan(5));
+        assert_eq!(view.summary.time_left.as_deref(), Some("18 days"));
+        assert!(
+            view.compared[0]
+                .items
+                .iter()
+                .any(|i| i.direction == "widens" && i.code == "purposes"),
+            "{:?}",
+            view.compared
+        );
+        let frame = Frame {
+            network_id: "t",
+            k: 5,
+            catching_up: None,
+        };
+        let page = consultation(&frame, &view).into_string();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<b>Parking"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+        assert!(page.contains(COUNTS_ARE_SIGNALS), "{page}");
+        assert!(page.contains("Wider: "), "{page}");
     }
 
     fn register_page_of(frame: &Frame, view: &CollectorView) -> String {
