@@ -217,7 +217,8 @@ impl Collector {
         self.consultations.get(id)
     }
 
-    /// The policy version before the current one, if any.
+    /// The policy version before its newest one, if kept.
+    #[cfg(test)]
     pub(crate) fn previous(&self) -> Option<&PolicyVersion> {
         self.recent
             .len()
@@ -487,7 +488,10 @@ pub(crate) fn current_policy(
     now_ms: u64,
 ) -> Result<Option<Current>, LedgerError> {
     let ids: Vec<EntryId> = collector.policy_ids.iter().copied().collect();
-    let Some(i) = ids.iter().rposition(|id| collector.in_effect(id, now_ms)) else {
+    let Some(i) = collector
+        .current_id(now_ms)
+        .and_then(|current| ids.iter().rposition(|id| *id == current))
+    else {
         return Ok(None);
     };
     let version = |id: &EntryId| -> Result<Option<PolicyVersion>, LedgerError> {
