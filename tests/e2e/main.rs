@@ -8,6 +8,7 @@
 mod byzantine;
 mod cache;
 mod clock;
+mod consultation;
 mod decisions;
 mod flood;
 mod forks;

@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //! - [`browser`]: headless Chromium driven over the DevTools protocol.
+//! - [`consultation`]: a genesis requiring consultations, a clock in the past, drafts, stances,
+//!   responses and outcomes, and the Consultations service.
 //! - [`http`]: one plain HTTP/1.1 GET (metrics, transparency pages).
 //! - [`harness`]: starting, stopping and restarting nodes; clients.
 //! - [`net`]: several nodes: waiting until they connect or converge, heads, decisions.
@@ -13,6 +15,7 @@
 //! - [`eventually`]: wait on a condition with a time-out (never sleep blindly).
 
 pub mod browser;
+pub mod consultation;
 pub mod harness;
 pub mod http;
 pub mod net;

@@ -1,5 +1,6 @@
 //! The transparency pages as server-rendered HTML (maud escapes every value): the register of
-//! collectors, one page per collector, the network, "your rights", and the API's description.
+//! collectors with the open consultations, one page per collector, one per consultation, the
+//! network, "your rights", and the API's description.
 //! One small stylesheet; no script. Readable on a phone (one column, no wide tables), and
 //! accessible: a skip link, landmarks, captions and labelled figures, visible focus, and
 //! contrast above WCAG AA.
@@ -7,7 +8,10 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::network::NetworkView;
-use super::view::{CollectorView, Count, PolicyView, ScopeView, StandingView, Vocabulary};
+use super::view::{
+    ChangeView, CollectorView, ConsultationSummaryView, ConsultationView, Count,
+    PolicyConsultationView, PolicyView, ScopeView, StandingView, TallyView, Vocabulary,
+};
 
 /// The stylesheet, served at `/style.css`.
 pub(crate) const CSS: &str = r#"
@@ -58,6 +62,8 @@ pub(crate) enum Page {
     Api,
     /// A collector's page (under the register).
     Collector,
+    /// A consultation's page (under the register).
+    Consultation,
 }
 
 /// Facts every page shows in its header and footer.
@@ -72,7 +78,8 @@ pub(crate) struct Frame<'a> {
 
 fn layout(frame: &Frame, page: Page, title: &str, body: Markup) -> Markup {
     let link = |href: &str, label: &str, this: Page| {
-        let current = page == this || (this == Page::Register && page == Page::Collector);
+        let current = page == this
+            || (this == Page::Register && matches!(page, Page::Collector | Page::Consultation));
         html! { li { a href=(href) aria-current=[current.then_some("page")] { (label) } } }
     };
     html! {
@@ -203,8 +210,94 @@ pub(crate) struct Paging {
     pub total: usize,
 }
 
-/// The register: one page of collectors, what each does with data, and its consent figures.
-pub(crate) fn register(frame: &Frame, collectors: &[CollectorView], paging: Paging) -> Markup {
+/// A consultation's state for its collector's page: the state in words and a link to it.
+fn consultation_note(c: &PolicyConsultationView) -> Markup {
+    html! {
+        p {
+            @if c.widening { "Draft put to public consultation (it widens what is collected): " }
+            @else { "Put to public consultation (it widens nothing, so it applied at once): " }
+            @match c.state {
+                "approved" => span.ok { (c.state_text) },
+                "open" | "awaiting-outcome" => strong { (c.state_text) },
+                _ => span.bad { (c.state_text) },
+            }
+            ". " a href=(c.page) { "See the consultation" }
+        }
+    }
+}
+
+/// The counts of one group, by stance and by reason.
+fn tally(label: &str, t: &TallyView) -> Markup {
+    html! {
+        section aria-label=(label) {
+            h3 { (label) }
+            dl {
+                (figure("Support", t.support))
+                (figure("Object", t.object))
+                @for r in &t.reasons {
+                    (figure(&format!("\u{2026} because {}", r.meaning), r.count))
+                }
+            }
+        }
+    }
+}
+
+/// One change, marked wider or narrower.
+fn change(c: &ChangeView) -> Markup {
+    html! {
+        li {
+            @match c.direction {
+                "widens" => strong.bad { "Wider: " },
+                "narrows" => strong.ok { "Narrower: " },
+                _ => {},
+            }
+            (c.sentence)
+        }
+    }
+}
+
+/// The open consultations, on the front page.
+fn open_consultations(open: &[ConsultationSummaryView]) -> Markup {
+    html! {
+        section aria-labelledby="open-consultations" {
+            h2 id="open-consultations" { "Open consultations" }
+            p {
+                "A collector that wants to collect more, or for more purposes, must first put the "
+                "new version of its policy to public consultation: anyone may support it or object "
+                "to it, it must answer the objections, and it applies only if a registrar approves "
+                "it after the window."
+            }
+            @for c in open {
+                article.card aria-labelledby=(format!("k-{}", c.draft)) {
+                    h3 id=(format!("k-{}", c.draft)) {
+                        a href=(c.page) { (c.name) ", version " (c.version) }
+                    }
+                    p {
+                        "Closes " time datetime=(c.closes_at) { (day(&c.closes_at)) }
+                        @if let Some(left) = &c.time_left { ", in " (left) }
+                        "."
+                    }
+                    ul { @for item in &c.changes { (change(item)) } }
+                    dl {
+                        (figure("Support (people with a consent to it)", c.counts.affected.support))
+                        (figure("Object (people with a consent to it)", c.counts.affected.object))
+                        (figure("Support (others)", c.counts.others.support))
+                        (figure("Object (others)", c.counts.others.object))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The register: one page of collectors, what each does with data, and its consent figures;
+/// the open consultations above them (first page).
+pub(crate) fn register(
+    frame: &Frame,
+    collectors: &[CollectorView],
+    paging: Paging,
+    open: &[ConsultationSummaryView],
+) -> Markup {
     let pages = html! {
         @if paging.pages > 1 {
             nav aria-label="Pages of the register" {
@@ -227,6 +320,7 @@ pub(crate) fn register(frame: &Frame, collectors: &[CollectorView], paging: Pagi
             "Every organisation below must check your consent on this ledger before it stores "
             "data about you. You decide, and you can change your mind at any time."
         }
+        @if !open.is_empty() { (open_consultations(open)) }
         @if paging.total == 0 { p { "No collector has registered yet." } }
         @else if collectors.is_empty() {
             p { "There is no such page. " a href="/" { "See the first page" } }
@@ -267,8 +361,11 @@ pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
         (standing(&c.standing, c.frozen))
         h2 { "Its policy, in plain words" }
         @match &c.policy {
-            Some(p) => (policy(p)),
-            None => p { "None published yet: it cannot receive consent." },
+            Some(p) => {
+                @if let Some(k) = &p.consultation { (consultation_note(k)) }
+                (policy(p))
+            },
+            None => p { "No version in effect: it cannot receive consent." },
         }
         @if let Some(scope) = &c.scope {
             (scope_section(scope))
@@ -313,7 +410,11 @@ pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
             }
             @for old in &c.history {
                 details.card {
-                    summary { "Version " (old.version) ", signed " (day(&old.signed_at)) }
+                    summary {
+                        "Version " (old.version) ", signed " (day(&old.signed_at))
+                        @if let Some(k) = &old.consultation { " \u{b7} consultation: " (k.state) }
+                    }
+                    @if let Some(k) = &old.consultation { (consultation_note(k)) }
                     @if !old.changes.is_empty() {
                         ul { @for change in &old.changes { li { (change) } } }
                     }
@@ -329,6 +430,97 @@ pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
         }
     };
     layout(frame, Page::Collector, name, body)
+}
+
+/// One consultation's page: what the version changes, its window, the stances by group and
+/// reason, the collector's answers and the registrar's outcome.
+pub(crate) fn consultation(frame: &Frame, c: &ConsultationView) -> Markup {
+    let s = &c.summary;
+    let title = format!("Consultation: {}, version {}", s.name, s.version);
+    let body = html! {
+        h1 { (title) }
+        p {
+            "Collector: " a href=(format!("/collectors/{}", s.collector)) { (s.name) }
+            " " span.id { "(" (s.collector) ")" }
+        }
+        p role="note" class="card" { strong { (c.note) } }
+        dl {
+            dt { "State" } dd {
+                @match s.state {
+                    "approved" => span.ok { (s.state_text) },
+                    "open" | "awaiting-outcome" => strong { (s.state_text) },
+                    _ => span.bad { (s.state_text) },
+                }
+            }
+            dt { "What it means" } dd {
+                @if s.widening {
+                    "This version widens what is collected: it is a draft, and takes effect only if a "
+                    "registrar approves it after the window, once the collector has answered every "
+                    "objection reason many people raised. Until then the version before it applies."
+                } @else {
+                    "This version widens nothing: it applied as soon as it was signed. The "
+                    "consultation is voluntary; its outcome changes nothing on the ledger."
+                }
+            }
+            dt { "Window" } dd {
+                "from " time datetime=(s.opened_at) { (day(&s.opened_at)) }
+                " to " time datetime=(s.closes_at) { (s.closes_at) }
+                @if let Some(left) = &s.time_left { " (" (left) " left)" }
+            }
+            dt { "Version" } dd { (s.version) " " span.id { "(" (s.draft) ")" } }
+        }
+        h2 { "What changes" }
+        @if c.compared.is_empty() { p { "It is the collector's first version." } }
+        @for k in &c.compared {
+            section aria-label=(format!("Compared with version {}", k.version)) {
+                h3 {
+                    "Compared with version " (k.version)
+                    @if k.role == "base" { " (the last version that was not a draft)" }
+                    @else { " (the version just before it)" }
+                }
+                ul { @for item in &k.items { (change(item)) } }
+            }
+        }
+        h2 { "What people said" }
+        p {
+            "Each pseudonymous feed counts once, with its latest stance. Counts below "
+            (frame.k) " are shown as \u{201c}< " (frame.k) "\u{201d}."
+        }
+        (tally("People with a consent to this collector", &s.counts.affected))
+        (tally("Others", &s.counts.others))
+        h2 { "The collector's answers" }
+        @if c.responses.is_empty() { p { "No answer yet." } }
+        @for r in &c.responses {
+            section.card aria-label=(format!("Answer to: {}", r.meaning)) {
+                h3 { "To \u{201c}" (r.meaning) "\u{201d}" }
+                p { (r.text) }
+                p.note {
+                    "Signed " time datetime=(r.signed_at) { (day(&r.signed_at)) }
+                    @if let Some(d) = &r.document_digest { " \u{b7} longer answer's digest: " span.id { (d) } }
+                }
+            }
+        }
+        h2 { "Outcome" }
+        @if c.outcomes.is_empty() { p { "No registrar has recorded an outcome yet." } }
+        @for o in &c.outcomes {
+            section.card aria-label=(format!("Outcome {}", o.entry)) {
+                h3 {
+                    @if o.result == "approved" { span.ok { "Approved" } } @else { span.bad { "Changes required" } }
+                    " by " (o.registrar_name.as_deref().unwrap_or("a registrar"))
+                }
+                p { (o.text) }
+                p.note {
+                    "Signed " time datetime=(o.signed_at) { (o.signed_at) }
+                    " \u{b7} relied on " (o.responses.len()) " answers"
+                    @if o.counts { " \u{b7} this is the outcome that counts" }
+                    @else { " \u{b7} does not count (an earlier outcome, or a newer version, came first)" }
+                }
+            }
+        }
+        h2 { "The version in full" }
+        (policy(&c.policy))
+    };
+    layout(frame, Page::Consultation, &title, body)
 }
 
 /// Where, with which sensors, when and in what form a collector collects, with the consents
@@ -554,6 +746,18 @@ pub(crate) fn api(frame: &Frame) -> Markup {
             "The map of a collector's zones: their H3 cells as an SVG drawing.",
         ),
         (
+            "/api/v1/consultations?open=1&collector={id}&page=N",
+            "Public consultations on policy versions (open=1: open now, closing first; \
+             collector=col1…: one collector's), 20 to a page: window, state, first changes, \
+             stances by group.",
+        ),
+        (
+            "/api/v1/consultations/{draft}",
+            "One consultation (draft ent1…): every change with its direction (widens, narrows, \
+             neutral), stances by group and objection reason, the collector's answers, the \
+             registrar's outcomes.",
+        ),
+        (
             "/api/v1/network",
             "Nodes, operators, checkpoints, cosignatures, fork proofs.",
         ),
@@ -613,13 +817,18 @@ mod tests {
             register.apply(e, |_| None).expect("applies");
         }
         let names = Default::default();
+        let collector = &register.collectors[&author.feed()];
         let facts = CollectorFacts {
             feed: author.feed(),
-            collector: &register.collectors[&author.feed()],
+            collector,
             now_ms: T0,
             k: 5,
             names: &names,
             frozen: false,
+            current: collector.policy().map(|p| crate::transparency::register::Current {
+                version: p.clone(),
+                before: None,
+            }),
         };
         let view = facts.detail(
             &AnswerStats::default(),
@@ -641,12 +850,84 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_consultation_page_escapes_what_organisations_signed_and_says_counts_are_signals() {
+        use crate::ledger::{ConsultationRead, ConsultationSummary};
+        use crate::transparency::view::{COUNTS_ARE_SIGNALS, consultation_view};
+        use consent_proto::consultation::{Counts, DraftFacts, State};
+        use consent_proto::fixtures::DAY;
+        use consent_proto::vocab::ObjectionReason;
+
+        let mut scene = fixtures::scene(T0);
+        let Body::Policy(mut p) = fixtures::draft_policy(2, T0 + 20 * DAY) else {
+            panic!("a policy");
+        };
+        p.name = "<b>Parking</b>".into();
+        let draft = fixtures::append(&mut scene.collector, T0 + DAY, Body::Policy(p));
+        let answer = fixtures::append(
+            &mut scene.collector,
+            T0 + 2 * DAY,
+            fixtures::response(draft.id, ObjectionReason::Other, "<script>alert(1)</script>"),
+        );
+        let v1 = scene
+            .entries
+            .iter()
+            .find(|e| e.id == scene.policy)
+            .cloned()
+            .expect("the scene's policy");
+        let facts = DraftFacts {
+            id: draft.id,
+            collector: scene.collector.feed(),
+            version: 2,
+            time_ms: T0 + DAY,
+            closes_ms: T0 + 20 * DAY,
+            gated: true,
+            superseded_ms: None,
+            first_outcome: None,
+        };
+        let read = ConsultationRead {
+            summary: ConsultationSummary {
+                facts,
+                name: "<b>Parking</b>".into(),
+                state: State::Open,
+                counts: Counts::default(),
+            },
+            draft,
+            compared: vec![v1],
+            responses: vec![answer],
+            outcomes: Vec::new(),
+            log_size: 0,
+        };
+        let view = consultation_view(&read, T0 + 2 * DAY, 5, &Default::default()).expect("a view");
+        assert_eq!(view.summary.counts.affected.support, Count::FewerThan(5));
+        assert_eq!(view.summary.time_left.as_deref(), Some("18 days"));
+        assert!(
+            view.compared[0]
+                .items
+                .iter()
+                .any(|i| i.direction == "widens" && i.code == "purposes"),
+            "{:?}",
+            view.compared
+        );
+        let frame = Frame {
+            network_id: "t",
+            k: 5,
+            catching_up: None,
+        };
+        let page = consultation(&frame, &view).into_string();
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<b>Parking"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+        assert!(page.contains(COUNTS_ARE_SIGNALS), "{page}");
+        assert!(page.contains("Wider: "), "{page}");
+    }
+
     fn register_page_of(frame: &Frame, view: &CollectorView) -> String {
         let paging = Paging {
             page: 1,
             pages: 1,
             total: 1,
         };
-        register(frame, std::slice::from_ref(view), paging).into_string()
+        register(frame, std::slice::from_ref(view), paging, &[]).into_string()
     }
 }

@@ -1,7 +1,10 @@
 //! The public transparency site every node serves on its own port (`[transparency] listen`): who
 //! collects what about people, why, for how long, who it shares with, and how well it honours
 //! withdrawals; the network's nodes and checkpoints; citizens' rights. HTML for people and the
-//! same facts as JSON under `/api/v1/` (documented in docs/transparency.md).
+//! same facts as JSON under `/api/v1/` (documented in docs/transparency.md). Public
+//! consultations on collectors' policy versions: the open ones on the front page, one page each
+//! (`/consultations/{draft}`), and a collector's page shows the version *in effect* (a draft
+//! under consultation is not, until a registrar approves it).
 //!
 //! - [`register`]: the in-memory register built by following the arrival log.
 //! - [`view`]: what is published, with the k-anonymity threshold applied in one place.
@@ -32,9 +35,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::ledger::{ANSWER_DEADLINE, AnswerStats, Ledger};
+use crate::ledger::{ANSWER_DEADLINE, AnswerStats, ConsultationFilter, Ledger, LedgerError};
 use html::Frame;
-use view::{CollectorFacts, CollectorView, Vocabulary};
+use view::{
+    ChangeView, CollectorFacts, CollectorView, ConsultationSummaryView, ConsultationView,
+    Vocabulary,
+};
 
 /// Requests served at once; more are answered 503 at once rather than queued.
 const MAX_CONCURRENT: usize = 64;
@@ -48,6 +54,10 @@ pub(crate) const HTTP_LIMITS: crate::http::Limits = crate::http::Limits {
 const MAX_ID_CHARS: usize = 100;
 /// Collectors on one page of the register (`/?page=N`, `/api/v1/collectors?page=N`).
 pub(crate) const PAGE_SIZE: usize = 50;
+/// Consultations on the front page and on one page of `/api/v1/consultations`.
+pub(crate) const CONSULTATIONS_PAGE: usize = 20;
+/// Highest `?page=N` of `/api/v1/consultations` (the node reads the pages before it).
+pub(crate) const MAX_CONSULTATION_PAGES: usize = 50;
 
 /// What the site reads.
 pub(crate) struct Site {
@@ -63,6 +73,8 @@ pub(crate) struct Site {
     answers: std::sync::Mutex<HashMap<FeedId, (Instant, AnswerStats)>>,
     /// Zone maps by policy entry (a policy never changes, so neither does its map).
     maps: std::sync::Mutex<HashMap<EntryId, Arc<str>>>,
+    /// The first changes of each consultation listed (signed entries never change).
+    headlines: std::sync::Mutex<HashMap<EntryId, Arc<[ChangeView]>>>,
 }
 
 /// How long a collector's answer times are served from memory (reading them costs a few store
@@ -72,6 +84,8 @@ const ANSWERS_FRESH: Duration = Duration::from_secs(10);
 const ANSWERS_KEPT: usize = 10_000;
 /// Zone maps kept in memory at once (each at most ~100 KiB: 512 cells).
 const MAPS_KEPT: usize = 256;
+/// Consultations whose first changes are kept in memory at once (three sentences each).
+const HEADLINES_KEPT: usize = 4096;
 
 impl Site {
     /// Starts following the log into a fresh register (a background task until `cancel`).
@@ -92,15 +106,25 @@ impl Site {
             k,
             answers: Default::default(),
             maps: Default::default(),
+            headlines: Default::default(),
         })
     }
 
-    /// The SVG map of the zones of `feed`'s current policy; `None` if it declares no zone (or
-    /// is not registered).
+    /// The collector's policy version in effect now (and the one before), for its register
+    /// entry; `None` when none is (a read error is logged). Blocking.
+    fn current(&self, collector: &register::Collector) -> Option<register::Current> {
+        register::current_policy(&self.ledger, collector, self.ledger.now_ms())
+            .inspect_err(|e| tracing::error!(error = %e, "transparency: cannot read a policy"))
+            .ok()
+            .flatten()
+    }
+
+    /// The SVG map of the zones of `feed`'s policy in effect; `None` if it declares no zone (or
+    /// is not registered). Blocking (may read the policy from the store).
     pub(crate) fn zone_map(&self, feed: &FeedId) -> Option<Arc<str>> {
         let (id, scope, name) = {
             let register = self.register.read().ok()?;
-            let current = register.collectors.get(feed)?.policy()?;
+            let current = self.current(register.collectors.get(feed)?)?.version;
             let scope = current.policy.scope.as_ref()?;
             if scope.zones.is_empty() {
                 return None;
@@ -168,6 +192,7 @@ impl Site {
                     k: self.k,
                     names: self.names(),
                     frozen: self.frozen(&feed),
+                    current: self.current(collector),
                 }
                 .summary()
             })
@@ -217,28 +242,96 @@ impl Site {
             return Ok(None);
         };
         let answers = self.answers(*feed).await?;
-        // Its policy history beyond what the register keeps in memory, and whether its feed is
-        // frozen, from the store.
-        let (site, collector) = (self.clone(), *feed);
-        let (history, frozen) = tokio::task::spawn_blocking(move || {
-            let frozen = site.frozen(&collector);
-            register::read_policies(&site.ledger, &ids).map(|history| (history, frozen))
+        // Its policy history beyond what the register keeps in memory, whether its feed is
+        // frozen, and the version in effect, from the store.
+        let (site, feed) = (self.clone(), *feed);
+        tokio::task::spawn_blocking(move || -> Result<Option<CollectorView>, String> {
+            let frozen = site.frozen(&feed);
+            let history = register::read_policies(&site.ledger, &ids).map_err(|e| e.to_string())?;
+            let register = site.register.read().map_err(|e| e.to_string())?;
+            Ok(register.collectors.get(&feed).map(|collector| {
+                CollectorFacts {
+                    feed,
+                    collector,
+                    now_ms: now,
+                    k: site.k,
+                    names: site.names(),
+                    frozen,
+                    current: site.current(collector),
+                }
+                .detail(&answers, ANSWER_DEADLINE, &history)
+            }))
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        let register = self.register.read().map_err(|e| e.to_string())?;
-        Ok(register.collectors.get(feed).map(|collector| {
-            CollectorFacts {
-                feed: *feed,
-                collector,
-                now_ms: now,
-                k: self.k,
-                names: self.names(),
-                frozen,
+    }
+
+    /// The first changes of consultation `draft`, from memory once read. Blocking.
+    fn headline(&self, draft: &EntryId, now_ms: u64) -> Result<Vec<ChangeView>, LedgerError> {
+        if let Ok(kept) = self.headlines.lock()
+            && let Some(h) = kept.get(draft)
+        {
+            return Ok(h.to_vec());
+        }
+        let Some(read) = self.ledger.consultation(draft, now_ms)? else {
+            return Ok(Vec::new());
+        };
+        let headline: Arc<[ChangeView]> =
+            view::consultation_view(&read, now_ms, self.k, self.names())
+                .map(|v| v.summary.changes)
+                .unwrap_or_default()
+                .into();
+        if let Ok(mut kept) = self.headlines.lock() {
+            if kept.len() >= HEADLINES_KEPT {
+                kept.clear();
             }
-            .detail(&answers, ANSWER_DEADLINE, &history)
-        }))
+            kept.insert(*draft, Arc::clone(&headline));
+        }
+        Ok(headline.to_vec())
+    }
+
+    /// Page `page` (from 1, at most [`MAX_CONSULTATION_PAGES`]) of the consultations:
+    /// `open_only` those open now (closing first), else all (of `collector`: oldest first; of
+    /// every collector: closing first), and whether more follow. Blocking.
+    pub(crate) fn consultations(
+        &self,
+        collector: Option<FeedId>,
+        open_only: bool,
+        page: usize,
+    ) -> Result<(Vec<ConsultationSummaryView>, bool), LedgerError> {
+        let now = self.ledger.now_ms();
+        let mut filter = ConsultationFilter {
+            collector,
+            open_only,
+            after: None,
+            limit: CONSULTATIONS_PAGE,
+        };
+        for _ in 1..page.clamp(1, MAX_CONSULTATION_PAGES) {
+            match self.ledger.consultations(&filter, now)?.1 {
+                Some(after) => filter.after = Some(after),
+                None => return Ok((Vec::new(), false)),
+            }
+        }
+        let (listed, next) = self.ledger.consultations(&filter, now)?;
+        let mut views = Vec::with_capacity(listed.len());
+        for s in &listed {
+            let changes = self.headline(&s.facts.id, now)?;
+            views.push(view::consultation_summary(s, changes, now, self.k));
+        }
+        Ok((views, next.is_some()))
+    }
+
+    /// One consultation in full; `None` if `draft` is not a policy version put to consultation.
+    /// Blocking.
+    pub(crate) fn consultation(
+        &self,
+        draft: &EntryId,
+    ) -> Result<Option<ConsultationView>, LedgerError> {
+        let now = self.ledger.now_ms();
+        Ok(self
+            .ledger
+            .consultation(draft, now)?
+            .and_then(|read| view::consultation_view(&read, now, self.k, self.names())))
     }
 }
 
@@ -253,12 +346,15 @@ pub(crate) async fn serve(
         .route("/", get(register_page))
         .route("/collectors/{id}", get(collector_page))
         .route("/collectors/{id}/map.svg", get(map_svg))
+        .route("/consultations/{draft}", get(consultation_page))
         .route("/network", get(network_page))
         .route("/rights", get(rights_page))
         .route("/api", get(api_page))
         .route("/style.css", get(css))
         .route("/api/v1/collectors", get(collectors_json))
         .route("/api/v1/collectors/{id}", get(collector_json))
+        .route("/api/v1/consultations", get(consultations_json))
+        .route("/api/v1/consultations/{draft}", get(consultation_json))
         .route("/api/v1/network", get(network_json))
         .route("/api/v1/vocabulary", get(vocabulary_json))
         .fallback(not_found)
@@ -309,6 +405,15 @@ fn collector_id(text: &str) -> Result<FeedId, String> {
     }
 }
 
+/// A policy version's id from a path: an `ent1…` id.
+fn draft_id(text: &str) -> Result<EntryId, String> {
+    if text.len() > MAX_ID_CHARS {
+        return Err("that is not an entry id (too long)".into());
+    }
+    text.parse::<EntryId>()
+        .map_err(|e| format!("that is not an entry id (ent1…): {e}"))
+}
+
 fn page(markup: Markup) -> Response {
     (
         [(header::CACHE_CONTROL, "no-cache")],
@@ -352,7 +457,53 @@ async fn register_page(State(site): S, Query(q): Query<PageQuery>) -> Response {
             "The node is stopping.",
         );
     };
-    page(html::register(&site.frame(), &collectors, paging))
+    // The open consultations, on the first page only.
+    let open = if paging.page == 1 {
+        let s = Arc::clone(&site);
+        match tokio::task::spawn_blocking(move || s.consultations(None, true, 1)).await {
+            Ok(Ok((open, _))) => open,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "transparency: cannot read the consultations");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    page(html::register(&site.frame(), &collectors, paging, &open))
+}
+
+/// [`Site::consultation`] on a blocking thread.
+async fn consultation_of(site: &Arc<Site>, draft: EntryId) -> Result<Option<ConsultationView>, String> {
+    let site = Arc::clone(site);
+    tokio::task::spawn_blocking(move || site.consultation(&draft))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+async fn consultation_page(State(site): S, Path(id): Path<String>) -> Response {
+    let draft = match draft_id(&id) {
+        Ok(d) => d,
+        Err(e) => return html_error(&site, StatusCode::BAD_REQUEST, &e),
+    };
+    match consultation_of(&site, draft).await {
+        Ok(Some(c)) => page(html::consultation(&site.frame(), &c)),
+        Ok(None) => html_error(
+            &site,
+            StatusCode::NOT_FOUND,
+            "No policy version with this id was put to public consultation on this network.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "transparency: cannot read a consultation");
+            html_error(
+                &site,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The node cannot read its store.",
+            )
+        }
+    }
 }
 
 async fn collector_page(State(site): S, Path(id): Path<String>) -> Response {
@@ -383,8 +534,14 @@ async fn map_svg(State(site): S, Path(id): Path<String>) -> Response {
         Ok(f) => f,
         Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
-    // At most 512 cells: drawn on the request's thread, then kept.
-    match site.zone_map(&feed) {
+    // At most 512 cells, drawn once then kept; off the async threads (the policy in effect may
+    // be read from the store).
+    let s = Arc::clone(&site);
+    match tokio::task::spawn_blocking(move || s.zone_map(&feed))
+        .await
+        .ok()
+        .flatten()
+    {
         Some(svg) => (
             [
                 (header::CONTENT_TYPE, "image/svg+xml"),
@@ -475,6 +632,72 @@ async fn collector_json(State(site): S, Path(id): Path<String>) -> Response {
         Ok(None) => json_error(StatusCode::NOT_FOUND, "no collector with this id"),
         Err(e) => {
             tracing::error!(error = %e, "transparency: cannot read answer times");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the node cannot read its store",
+            )
+        }
+    }
+}
+
+/// `?open=1&collector=col1…&page=N` (all optional).
+#[derive(Debug, serde::Deserialize)]
+struct ConsultationsQuery {
+    open: Option<String>,
+    collector: Option<String>,
+    page: Option<usize>,
+}
+
+async fn consultations_json(State(site): S, Query(q): Query<ConsultationsQuery>) -> Response {
+    let open_only = match q.open.as_deref() {
+        None | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(_) => return json_error(StatusCode::BAD_REQUEST, "open is 1 or 0"),
+    };
+    let collector = match q.collector.as_deref().map(collector_id).transpose() {
+        Ok(c) => c,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    if page > MAX_CONSULTATION_PAGES {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("page is at most {MAX_CONSULTATION_PAGES}; narrow the list with collector="),
+        );
+    }
+    let s = Arc::clone(&site);
+    match tokio::task::spawn_blocking(move || s.consultations(collector, open_only, page)).await {
+        Ok(Ok((listed, more))) => {
+            let mut body = envelope_value(&site, "consultations", listed);
+            body["page"] = serde_json::json!(page);
+            body["more"] = serde_json::json!(more);
+            body["note"] = serde_json::json!(view::COUNTS_ARE_SIGNALS);
+            Json(body).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "transparency: cannot read the consultations");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the node cannot read its store",
+            )
+        }
+        Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "the node is stopping"),
+    }
+}
+
+async fn consultation_json(State(site): S, Path(id): Path<String>) -> Response {
+    let draft = match draft_id(&id) {
+        Ok(d) => d,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+    };
+    match consultation_of(&site, draft).await {
+        Ok(Some(c)) => envelope(&site, "consultation", c),
+        Ok(None) => json_error(
+            StatusCode::NOT_FOUND,
+            "no policy version with this id was put to consultation",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "transparency: cannot read a consultation");
             json_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the node cannot read its store",

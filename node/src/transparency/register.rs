@@ -9,7 +9,11 @@
 //! (for a policy with a scope, [`ScopeCounts`] per kept version: at most 16 zones and 16 × 4
 //! forms).
 //! Earlier versions are read from the store when the collector's page is opened
-//! ([`read_policies`]). Collectors are kept in the order the register lists them, so a page of
+//! ([`read_policies`]). For each kept version put to public consultation it keeps the facts its
+//! state follows from ([`DraftFacts`]: whether it is a draft, from the store's consultation
+//! record; its supersession and first outcome, from the log), so that the version *in effect*
+//! ([`current_policy`]) is known without a store read: a draft is not in effect until a
+//! registrar approves it. Collectors are kept in the order the register lists them, so a page of
 //! the list costs that page, not a sort of every collector.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -17,9 +21,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use consent_proto::body::{Body, Grant, Policy};
+use consent_proto::consultation::{self, DraftFacts, OutcomeFacts};
 use consent_proto::entry::Entry;
 use consent_proto::ids::{EntryId, FeedId};
-use consent_proto::vocab::{Form, Purpose, RequestKind};
+use consent_proto::vocab::{ConsultationResult, Form, Purpose, RequestKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::ledger::{Ledger, LedgerError};
@@ -160,6 +165,18 @@ pub(crate) struct Collector {
     pub requests: [u64; RequestKind::ALL.len()],
     /// Consents by zone and form, for each of its kept policy versions that declares a scope.
     pub scope_counts: HashMap<EntryId, ScopeCounts>,
+    /// The consultation facts of each of its kept policy versions that carries a consultation.
+    pub consultations: HashMap<EntryId, DraftFacts>,
+}
+
+/// A collector's policy version in effect, with the version signed just before it (to say what
+/// changed).
+#[derive(Debug, Clone)]
+pub(crate) struct Current {
+    /// The version in effect.
+    pub version: PolicyVersion,
+    /// The version before it in the collector's feed (whatever became of it), if kept.
+    pub before: Option<PolicyVersion>,
 }
 
 impl Collector {
@@ -171,12 +188,37 @@ impl Collector {
         self.unrevoked.saturating_sub(not_started + ended)
     }
 
-    /// The current policy, if it published one.
+    /// Its newest policy version, if it published one (a draft under consultation, maybe: see
+    /// [`current_policy`] for the version in effect).
     pub(crate) fn policy(&self) -> Option<&PolicyVersion> {
         self.recent.back()
     }
 
-    /// The policy version before the current one, if any.
+    /// Whether its kept policy version `id` is in effect at `now_ms`: a version is from its
+    /// signing, except a draft (a widening put to consultation), which is only from its
+    /// approving outcome ([`consultation::in_effect_from`]).
+    pub(crate) fn in_effect(&self, id: &EntryId, now_ms: u64) -> bool {
+        self.consultations
+            .get(id)
+            .is_none_or(|facts| consultation::in_effect_from(facts) <= now_ms)
+    }
+
+    /// The newest of its kept policy versions in effect at `now_ms`.
+    pub(crate) fn current_id(&self, now_ms: u64) -> Option<EntryId> {
+        self.policy_ids
+            .iter()
+            .rev()
+            .find(|id| self.in_effect(id, now_ms))
+            .copied()
+    }
+
+    /// The consultation facts of its kept policy version `id`, if it carries a consultation.
+    pub(crate) fn consultation(&self, id: &EntryId) -> Option<&DraftFacts> {
+        self.consultations.get(id)
+    }
+
+    /// The policy version before its newest one, if kept.
+    #[cfg(test)]
     pub(crate) fn previous(&self) -> Option<&PolicyVersion> {
         self.recent
             .len()
@@ -225,6 +267,9 @@ pub(crate) struct Register {
     order: BTreeSet<Order>,
     /// Registrars whose statements count (the genesis registrars).
     registrars: HashSet<FeedId>,
+    /// The collector of each kept policy version that carries a consultation (an outcome names
+    /// only the version).
+    drafts: HashMap<EntryId, FeedId>,
 }
 
 /// The register, shared between the follower and the HTTP handlers.
@@ -240,11 +285,24 @@ impl Register {
     }
 
     /// Takes one accepted entry into account. `grant_of` finds a revoked grant (same feed, earlier
-    /// in the log), so revocations need no per-grant memory here.
+    /// in the log), so revocations need no per-grant memory here. A policy version with a
+    /// consultation is taken as a draft (fail closed); see [`Register::apply_entry`].
     pub(crate) fn apply(
         &mut self,
         entry: &Entry,
         grant_of: impl FnOnce(&EntryId) -> Option<Entry>,
+    ) -> Result<(), String> {
+        self.apply_entry(entry, grant_of, |_| true)
+    }
+
+    /// [`Register::apply`], with `gated` telling whether a policy version with a consultation is
+    /// a draft (it widens what is collected: the store's consultation record says, as validity
+    /// decided when the entry was accepted).
+    pub(crate) fn apply_entry(
+        &mut self,
+        entry: &Entry,
+        grant_of: impl FnOnce(&EntryId) -> Option<Entry>,
+        gated: impl FnOnce(&EntryId) -> bool,
     ) -> Result<(), String> {
         match &entry.body {
             Body::Inception(inception)
@@ -253,8 +311,17 @@ impl Register {
                 self.collector(&entry.feed).since_ms = entry.time_ms;
             }
             Body::Policy(policy) => {
+                let gated = policy.consultation.is_some() && gated(&entry.id);
                 let c = self.collector(&entry.feed);
                 let before = c.order(&entry.feed);
+                // Any new version supersedes the one before: under consultation, it is withdrawn
+                // unless its first outcome came earlier (`consultation::state`).
+                if let Some(previous) = c.policy_ids.back()
+                    && let Some(facts) = c.consultations.get_mut(previous)
+                    && facts.superseded_ms.is_none()
+                {
+                    facts.superseded_ms = Some(entry.time_ms);
+                }
                 c.recent.push_back(PolicyVersion {
                     id: entry.id,
                     at_ms: entry.time_ms,
@@ -264,19 +331,60 @@ impl Register {
                     c.recent.pop_front();
                 }
                 c.policy_ids.push_back(entry.id);
+                let mut forgotten = None;
                 if c.policy_ids.len() > POLICY_IDS_KEPT
                     && let Some(old) = c.policy_ids.pop_front()
                 {
                     c.scope_counts.remove(&old);
+                    if c.consultations.remove(&old).is_some() {
+                        forgotten = Some(old);
+                    }
                 }
                 if policy.scope.is_some() {
                     c.scope_counts.insert(entry.id, ScopeCounts::default());
+                }
+                if let Some(consultation) = &policy.consultation {
+                    c.consultations.insert(
+                        entry.id,
+                        DraftFacts {
+                            id: entry.id,
+                            collector: entry.feed,
+                            version: policy.version,
+                            time_ms: entry.time_ms,
+                            closes_ms: consultation.closes_ms,
+                            gated,
+                            superseded_ms: None,
+                            first_outcome: None,
+                        },
+                    );
                 }
                 c.versions += 1;
                 let after = c.order(&entry.feed);
                 if after != before {
                     self.order.remove(&before);
                     self.order.insert(after);
+                }
+                if let Some(old) = forgotten {
+                    self.drafts.remove(&old);
+                }
+                if policy.consultation.is_some() {
+                    self.drafts.insert(entry.id, entry.feed);
+                }
+            }
+            Body::Outcome(outcome) => {
+                // Only the first outcome by (time, id) counts; `consultation::first` keeps it.
+                if let Some(feed) = self.drafts.get(&outcome.draft).copied()
+                    && let Some(facts) = self
+                        .collectors
+                        .get_mut(&feed)
+                        .and_then(|c| c.consultations.get_mut(&outcome.draft))
+                {
+                    let this = OutcomeFacts {
+                        id: entry.id,
+                        time_ms: entry.time_ms,
+                        approved: outcome.result == ConsultationResult::Approved,
+                    };
+                    facts.first_outcome = consultation::first(facts.first_outcome, this);
                 }
             }
             Body::Accreditation(a) if self.registrars.contains(&entry.feed) => {
@@ -370,6 +478,41 @@ pub(crate) fn read_policies(
     Ok(out)
 }
 
+/// The collector's policy version in effect at `now_ms` (the newest kept one that is not a
+/// draft waiting for, or refused by, a registrar) and the version signed before it: from memory
+/// when kept there, else read from the store. `None` when it has published none, or when none of
+/// its kept versions is in effect. Blocking.
+pub(crate) fn current_policy(
+    ledger: &Ledger,
+    collector: &Collector,
+    now_ms: u64,
+) -> Result<Option<Current>, LedgerError> {
+    let ids: Vec<EntryId> = collector.policy_ids.iter().copied().collect();
+    let Some(i) = collector
+        .current_id(now_ms)
+        .and_then(|current| ids.iter().rposition(|id| *id == current))
+    else {
+        return Ok(None);
+    };
+    let version = |id: &EntryId| -> Result<Option<PolicyVersion>, LedgerError> {
+        match collector.recent.iter().find(|v| v.id == *id) {
+            Some(kept) => Ok(Some(kept.clone())),
+            None => Ok(read_policies(ledger, std::slice::from_ref(id))?.pop()),
+        }
+    };
+    let Some(current) = version(&ids[i])? else {
+        return Ok(None);
+    };
+    let before = match i.checked_sub(1) {
+        Some(j) => version(&ids[j])?,
+        None => None,
+    };
+    Ok(Some(Current {
+        version: current,
+        before,
+    }))
+}
+
 /// Reads `ledger`'s arrival log into `register` from where it stopped, until it is caught up or
 /// `cancel` fires; then follows new entries. Entries that cannot be read are logged and skipped
 /// (the store check is the place that refuses a damaged store, not the page).
@@ -416,7 +559,15 @@ fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<(), Ledge
                     Body::Revoke(r) => ledger.entry(&r.grant)?.map(|(_, e)| e),
                     _ => None,
                 };
-                decoded.push((index, Some((entry, granted))));
+                // Whether a version put to consultation is a draft: the store's record (missing:
+                // taken as a draft, fail closed).
+                let gated = match &entry.body {
+                    Body::Policy(p) if p.consultation.is_some() => ledger
+                        .consultation_summary(&entry.id, ledger.now_ms())?
+                        .is_none_or(|summary| summary.facts.gated),
+                    _ => false,
+                };
+                decoded.push((index, Some((entry, granted, gated))));
             }
             _ => {
                 tracing::warn!(index, %id, "transparency register: entry not readable, skipped");
@@ -428,8 +579,8 @@ fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<(), Ledge
         return Ok(());
     };
     for (index, item) in decoded {
-        if let Some((entry, granted)) = item
-            && let Err(e) = register.apply(&entry, |_| granted)
+        if let Some((entry, granted, gated)) = item
+            && let Err(e) = register.apply_entry(&entry, |_| granted, |_| gated)
         {
             tracing::warn!(index, error = %e, "transparency register: entry skipped");
         }
@@ -652,6 +803,103 @@ mod tests {
         let scene = fixtures::scene(T0);
         let r = register_of(&scene.entries, HashSet::new());
         assert!(r.collectors[&scene.collector.feed()].standing.is_empty());
+    }
+
+    #[test]
+    fn a_draft_is_in_effect_only_from_its_approval_and_a_new_version_withdraws_an_open_one() {
+        use consent_proto::consultation::State;
+        let mut scene = fixtures::scene(T0);
+        let collector = scene.collector.feed();
+        let mut r = Register::new(HashSet::new());
+        let apply = |r: &mut Register, e: &Entry, gated: bool| {
+            r.apply_entry(e, |_| None, |_| gated).expect("applies");
+        };
+        for e in &scene.entries {
+            apply(&mut r, e, false);
+        }
+        let v2 = fixtures::append(
+            &mut scene.collector,
+            T0 + DAY,
+            fixtures::draft_policy(2, T0 + 15 * DAY),
+        );
+        apply(&mut r, &v2, true);
+        let c = &r.collectors[&collector];
+        assert_eq!(c.policy().map(|p| p.id), Some(v2.id), "the newest version");
+        assert_eq!(
+            c.current_id(T0 + 20 * DAY),
+            Some(scene.policy),
+            "a draft without an outcome is never in effect"
+        );
+        let facts = c.consultation(&v2.id).expect("tracked");
+        assert_eq!(consultation::state(facts, T0 + 2 * DAY), State::Open);
+        assert_eq!(
+            consultation::state(facts, T0 + 15 * DAY),
+            State::AwaitingOutcome
+        );
+
+        // Approved at day 16: in effect from then on, and a later outcome changes nothing.
+        let approval = fixtures::append(
+            &mut scene.registrar,
+            T0 + 16 * DAY,
+            fixtures::outcome(v2.id, true, "every raised reason was answered", &[]),
+        );
+        apply(&mut r, &approval, false);
+        let late = fixtures::append(
+            &mut scene.registrar,
+            T0 + 17 * DAY,
+            fixtures::outcome(v2.id, false, "changes required after all", &[]),
+        );
+        apply(&mut r, &late, false);
+        let c = &r.collectors[&collector];
+        assert_eq!(c.current_id(T0 + 16 * DAY - 1), Some(scene.policy));
+        assert_eq!(c.current_id(T0 + 16 * DAY), Some(v2.id));
+        assert_eq!(
+            c.consultation(&v2.id)
+                .map(|f| consultation::state(f, T0 + 20 * DAY)),
+            Some(State::Approved {
+                from_ms: T0 + 16 * DAY
+            })
+        );
+
+        // A third version as a draft leaves v2 in effect; a fourth withdraws the third.
+        let v3 = fixtures::append(
+            &mut scene.collector,
+            T0 + 18 * DAY,
+            fixtures::draft_policy(3, T0 + 40 * DAY),
+        );
+        apply(&mut r, &v3, true);
+        assert_eq!(
+            r.collectors[&collector].current_id(T0 + 20 * DAY),
+            Some(v2.id)
+        );
+        let v4 = fixtures::append(&mut scene.collector, T0 + 19 * DAY, fixtures::policy(4));
+        apply(&mut r, &v4, false);
+        let c = &r.collectors[&collector];
+        assert_eq!(
+            c.consultation(&v3.id)
+                .map(|f| consultation::state(f, T0 + 20 * DAY)),
+            Some(State::Withdrawn {
+                at_ms: T0 + 19 * DAY
+            })
+        );
+        assert_eq!(c.current_id(T0 + 20 * DAY), Some(v4.id));
+        assert_eq!(
+            c.consultation(&v2.id).and_then(|f| f.superseded_ms),
+            Some(T0 + 18 * DAY),
+            "v2 superseded by v3 after its outcome: still approved"
+        );
+
+        // A voluntary consultation (no widening) is in effect at once.
+        let v5 = fixtures::append(
+            &mut scene.collector,
+            T0 + 20 * DAY,
+            fixtures::draft_policy(5, T0 + 30 * DAY),
+        );
+        apply(&mut r, &v5, false);
+        assert_eq!(
+            r.collectors[&collector].current_id(T0 + 20 * DAY),
+            Some(v5.id)
+        );
     }
 
     #[test]

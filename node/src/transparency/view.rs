@@ -5,15 +5,19 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use consent_proto::body::Policy;
-use consent_proto::ids::FeedId;
+use consent_proto::body::{Body, Policy};
+use consent_proto::consultation::{self, DraftFacts, State, Tally};
+use consent_proto::entry::Entry;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::policy_change::{self, Direction};
 pub(crate) use consent_proto::scope::words::utc_offset_text;
-use consent_proto::scope::words::{cell_area_text, interval_text};
+use consent_proto::scope::words::{cell_area_text, form_text, sensor_text};
 use consent_proto::scope::{FormSpec, PolicyScope, TimeWindow};
-use consent_proto::vocab::{DataCategory, Form, Purpose, RequestKind, Role, SensorKind};
+use consent_proto::vocab::{DataCategory, Form, ObjectionReason, Purpose, RequestKind, Role};
 use serde::Serialize;
 
-use super::register::{Collector, PolicyVersion, ScopeCounts, Standing};
+use super::register::{Collector, Current, PolicyVersion, ScopeCounts, Standing};
+use crate::ledger::{ConsultationRead, ConsultationSummary};
 use crate::ledger::AnswerStats;
 
 /// A published count: exact when at least k, otherwise only that it is below k.
@@ -87,6 +91,25 @@ pub(crate) struct PolicyView {
     pub scope: Vec<String>,
     /// What changed from the version before, in plain words (empty for the first).
     pub changes: Vec<String>,
+    /// Its public consultation, when the collector put it to one (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consultation: Option<PolicyConsultationView>,
+}
+
+/// Where a policy version's public consultation stands, as its collector's page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PolicyConsultationView {
+    /// `open`, `awaiting-outcome`, `approved`, `changes-required` or `withdrawn`.
+    pub state: &'static str,
+    /// The state in plain words, with its date.
+    pub state_text: String,
+    /// The version widens what is collected: a draft, in effect only once a registrar approves
+    /// it after the window (false: a voluntary consultation, the version applies at once).
+    pub widening: bool,
+    /// When the window closes (RFC 3339, UTC).
+    pub closes_at: String,
+    /// The consultation's page.
+    pub page: String,
 }
 
 /// One zone of the current policy, with the consents that cover it.
@@ -251,9 +274,26 @@ pub(crate) struct CollectorFacts<'a> {
     pub names: &'a BTreeMap<String, String>,
     /// Its feed is frozen.
     pub frozen: bool,
+    /// Its policy version in effect now and the one before it
+    /// ([`super::register::current_policy`]).
+    pub current: Option<Current>,
 }
 
 impl CollectorFacts<'_> {
+    /// The consultation of its kept policy version `id`, if it was put to one.
+    fn consultation(&self, id: &EntryId) -> Option<PolicyConsultationView> {
+        self.collector
+            .consultation(id)
+            .map(|facts| policy_consultation_view(facts, self.now_ms))
+    }
+
+    /// A policy version in plain words, with its consultation.
+    fn version(&self, v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView {
+        let mut view = policy_view(v, before);
+        view.consultation = self.consultation(&v.id);
+        view
+    }
+
     /// The register line (no history, no answer times).
     pub(crate) fn summary(&self) -> CollectorView {
         let c = self.collector;
@@ -265,11 +305,19 @@ impl CollectorFacts<'_> {
             .collect();
         CollectorView {
             id: self.feed.typed(Role::Collector).to_string(),
-            name: c.policy().map(|p| p.policy.name.clone()),
+            name: self
+                .current
+                .as_ref()
+                .map(|p| &p.version)
+                .or(c.policy())
+                .map(|p| p.policy.name.clone()),
             accredited: standing.iter().any(|s| s.status == "accredited"),
             standing,
             frozen: self.frozen,
-            policy: c.policy().map(|p| policy_view(p, c.previous())),
+            policy: self
+                .current
+                .as_ref()
+                .map(|p| self.version(&p.version, p.before.as_ref())),
             grants_in_force: Count::of(c.grants_in_force(self.now_ms), k),
             grants_total: Count::of(c.grants, k),
             revocations: Count::of(c.revocations, k),
@@ -308,23 +356,19 @@ impl CollectorFacts<'_> {
             answered_late: Count::of(answers.late, k),
             deadline_days: deadline.as_secs() / 86_400,
         });
-        // The versions before the current one (a version that arrived since the ids were read
-        // is left out).
-        let current = self.collector.policy().map(|p| p.id);
-        let earlier = history
-            .iter()
-            .position(|v| Some(v.id) == current)
-            .map_or(history, |i| &history[..i]);
-        view.history = (0..earlier.len())
+        // Every other version, newest first: earlier ones, and later drafts not (yet) in effect.
+        let current = self.current.as_ref().map(|p| p.version.id);
+        view.history = (0..history.len())
             .rev()
+            .filter(|&i| Some(history[i].id) != current)
             .take(super::register::HISTORY_SHOWN)
-            .map(|i| policy_view(&earlier[i], i.checked_sub(1).map(|j| &earlier[j])))
+            .map(|i| self.version(&history[i], i.checked_sub(1).map(|j| &history[j])))
             .collect();
         view.history_not_shown = self
             .collector
             .versions
-            .saturating_sub(1 + view.history.len() as u64);
-        view.scope = self.collector.policy().and_then(|current| {
+            .saturating_sub(u64::from(current.is_some()) + view.history.len() as u64);
+        view.scope = self.current.as_ref().map(|p| &p.version).and_then(|current| {
             let scope = current.policy.scope.as_ref()?;
             let counts = self.collector.scope_counts.get(&current.id);
             let map = (!scope.zones.is_empty()).then(|| format!("/collectors/{}/map.svg", view.id));
@@ -400,34 +444,6 @@ pub(crate) fn scope_view(
     }
 }
 
-/// A form offer in plain words, with its parameters.
-pub(crate) fn form_text(spec: &FormSpec) -> String {
-    match *spec {
-        FormSpec::Raw => "as observed: identifiers in clear, exact time and place".into(),
-        FormSpec::Pseudonymised => {
-            "pseudonymised: your identifier replaced by a keyed code, exact time and place".into()
-        }
-        FormSpec::Binned {
-            interval_s,
-            resolution,
-        } => format!(
-            "binned: pseudonymised, time {}, place to cells of {}",
-            interval_text(interval_s),
-            cell_area_text(resolution)
-        ),
-        FormSpec::Aggregated {
-            interval_s,
-            resolution,
-            min_group,
-        } => format!(
-            "aggregated: no record about you, only counts over groups of at least {min_group} \
-             people, {}, in cells of {}",
-            interval_text(interval_s),
-            cell_area_text(resolution)
-        ),
-    }
-}
-
 /// A scope in plain sentences (no counts): what a policy version declares.
 pub(crate) fn scope_sentences(scope: &PolicyScope) -> Vec<String> {
     let mut out = Vec::new();
@@ -479,122 +495,6 @@ pub(crate) fn scope_sentences(scope: &PolicyScope) -> Vec<String> {
     out
 }
 
-fn sensor_text(id: u32, kind: SensorKind, zone: Option<u32>) -> String {
-    match zone {
-        Some(z) => format!("{id} {} in zone {z}", kind.plain()),
-        None => format!("{id} {}", kind.plain()),
-    }
-}
-
-/// What changed in the scope between two versions, one plain sentence per change (nothing when
-/// the same). An absent scope declares nothing: anywhere, any sensor, any time, any form.
-fn scope_changes(old: Option<&PolicyScope>, new: Option<&PolicyScope>, out: &mut Vec<String>) {
-    let none = PolicyScope::default();
-    let (old, new) = (old.unwrap_or(&none), new.unwrap_or(&none));
-    match (old.zones.is_empty(), new.zones.is_empty()) {
-        (true, false) => out.push(format!(
-            "Now collects only in its zones: {}.",
-            new.zones
-                .iter()
-                .map(|z| format!("zone {} {}", z.id, z.name))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )),
-        (false, true) => out.push("Now collects anywhere (it declares no zone).".into()),
-        _ => {
-            for z in &new.zones {
-                match old.zones.iter().find(|o| o.id == z.id) {
-                    None => out.push(format!("Now also collects in zone {} {}.", z.id, z.name)),
-                    Some(o) if o.cells != z.cells || o.resolution != z.resolution => {
-                        out.push(format!(
-                            "Zone {} {} changed its area ({} cells, was {}).",
-                            z.id,
-                            z.name,
-                            z.cells.len(),
-                            o.cells.len()
-                        ))
-                    }
-                    Some(_) => {}
-                }
-            }
-            for o in &old.zones {
-                if !new.zones.iter().any(|z| z.id == o.id) {
-                    out.push(format!("No longer collects in zone {} {}.", o.id, o.name));
-                }
-            }
-        }
-    }
-    if old.sensors != new.sensors {
-        let list = |s: &PolicyScope| {
-            if s.sensors.is_empty() {
-                "any sensor".to_string()
-            } else {
-                s.sensors
-                    .iter()
-                    .map(|x| sensor_text(x.id, x.kind, x.zone))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }
-        };
-        out.push(format!(
-            "Sensors are now: {} (were: {}).",
-            list(new),
-            list(old)
-        ));
-    }
-    if old.windows != new.windows
-        || (!new.windows.is_empty() && old.utc_offset_minutes != new.utc_offset_minutes)
-    {
-        let list = |s: &PolicyScope| {
-            if s.windows.is_empty() {
-                "at any time".to_string()
-            } else {
-                format!(
-                    "{} ({})",
-                    s.windows
-                        .iter()
-                        .map(TimeWindow::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    utc_offset_text(s.utc_offset_minutes)
-                )
-            }
-        };
-        out.push(format!("Collects now {} (was {}).", list(new), list(old)));
-    }
-    let purposes: std::collections::BTreeSet<i32> = old
-        .forms
-        .iter()
-        .chain(&new.forms)
-        .map(|f| f.purpose as i32)
-        .collect();
-    for p in purposes {
-        let offers = |s: &PolicyScope| {
-            s.forms
-                .iter()
-                .find(|f| f.purpose as i32 == p)
-                .map(|f| f.offers.clone())
-                .unwrap_or_default()
-        };
-        let (before, after) = (offers(old), offers(new));
-        if before != after {
-            let words = |o: &[FormSpec]| {
-                if o.is_empty() {
-                    "any form".to_string()
-                } else {
-                    o.iter().map(form_text).collect::<Vec<_>>().join(" or ")
-                }
-            };
-            let purpose = Purpose::from_wire(p).map_or("a purpose", |p| p.plain());
-            out.push(format!(
-                "For {purpose}, now kept as {} (was {}).",
-                words(&after),
-                words(&before)
-            ));
-        }
-    }
-}
-
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -630,7 +530,7 @@ fn standing_view(
 }
 
 /// A policy version in plain words, with what changed from the version `before` it.
-fn policy_view(v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView {
+pub(crate) fn policy_view(v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView {
     let p = &v.policy;
     PolicyView {
         version: p.version,
@@ -650,84 +550,406 @@ fn policy_view(v: &PolicyVersion, before: Option<&PolicyVersion>) -> PolicyView 
             Some(before) => changes(&before.policy, p),
             None => Vec::new(),
         },
+        consultation: None,
     }
 }
 
-/// What changed between two versions of a policy, one plain sentence per change.
+/// What changed between two versions of a policy, one plain sentence per change (the protocol's
+/// comparison, [`consent_proto::policy_change::compare`], which also says what widens).
 pub(crate) fn changes(old: &Policy, new: &Policy) -> Vec<String> {
-    let mut out = Vec::new();
-    let purposes = |a: &Policy, b: &Policy| -> Vec<&'static str> {
-        a.purposes
-            .iter()
-            .filter(|x| !b.purposes.contains(*x))
-            .map(|x| x.plain())
-            .collect()
-    };
-    let categories = |a: &Policy, b: &Policy| -> Vec<&'static str> {
-        a.categories
-            .iter()
-            .filter(|x| !b.categories.contains(*x))
-            .map(|x| x.plain())
-            .collect()
-    };
-    let recipients = |a: &Policy, b: &Policy| -> Vec<String> {
-        a.recipients
-            .iter()
-            .filter(|r| !b.recipients.contains(r))
-            .cloned()
-            .collect()
-    };
-    let recipients_added = recipients(new, old);
-    let recipients_removed = recipients(old, new);
-    let listed = |items: Vec<&str>, what: &str, out: &mut Vec<String>| {
-        if !items.is_empty() {
-            out.push(format!("{what}: {}.", items.join(", ")));
-        }
-    };
-    listed(purposes(new, old), "Now also used for", &mut out);
-    listed(purposes(old, new), "No longer used for", &mut out);
-    listed(categories(new, old), "Now also collects", &mut out);
-    listed(categories(old, new), "No longer collects", &mut out);
-    if old.retention_days != new.retention_days {
-        out.push(format!(
-            "Keeps data for up to {} days (was {}).",
-            new.retention_days, old.retention_days
-        ));
+    policy_change::compare(old, new).sentences()
+}
+
+/// The fixed reminder every consultation page and object carries.
+pub(crate) const COUNTS_ARE_SIGNALS: &str = "Counts are signals to the registrar, not votes: a \
+     person can hold many pseudonymous feeds.";
+
+/// One change between two policy versions: whether it widens or narrows what is collected, its
+/// stable code and its sentence ([`consent_proto::policy_change`]).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ChangeView {
+    /// `widens`, `narrows` or `neutral`.
+    pub direction: &'static str,
+    /// The dimension's code (`purposes`, `retention`, `zones`, ...).
+    pub code: &'static str,
+    /// The change in plain words.
+    pub sentence: String,
+}
+
+/// What a draft changes compared with one earlier version.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ComparisonView {
+    /// The earlier version's entry (`ent1…`).
+    pub policy: String,
+    /// Its version number.
+    pub version: u32,
+    /// Why it is compared: `base` (the last version that was not a draft) or `previous` (the
+    /// version just before).
+    pub role: &'static str,
+    /// The changes, one per dimension that changed.
+    pub items: Vec<ChangeView>,
+}
+
+/// Stances on one objection reason.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ReasonCountView {
+    /// The reason's short name (`retention-too-long`, ...).
+    pub reason: &'static str,
+    /// The reason in plain words.
+    pub meaning: &'static str,
+    /// Objecting stances that give it.
+    pub count: Count,
+}
+
+/// The stances of one group of feeds (each feed's latest stance).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TallyView {
+    /// Stances supporting the draft.
+    pub support: Count,
+    /// Stances objecting to it.
+    pub object: Count,
+    /// Objections by reason, every reason in wire order (a stance may give several).
+    pub reasons: Vec<ReasonCountView>,
+}
+
+/// The stances on a consultation, split by whether the feed holds a consent to the collector.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CountsView {
+    /// Feeds holding a grant to the collector (revoked or not): people with a consent to it.
+    pub affected: TallyView,
+    /// Every other feed.
+    pub others: TallyView,
+}
+
+/// A consultation as listed: who, which version, its window and state, and the stances.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ConsultationSummaryView {
+    /// The policy version put to consultation (`ent1…`).
+    pub draft: String,
+    /// Its page on this site.
+    pub page: String,
+    /// The collector (`col1…`).
+    pub collector: String,
+    /// The collector's public name, as the version states it.
+    pub name: String,
+    /// The version number.
+    pub version: u32,
+    /// It widens what is collected: a draft, in effect only once a registrar approves it after
+    /// the window (false: a voluntary consultation on a version in effect at once).
+    pub widening: bool,
+    /// When the version was signed: the window opens (RFC 3339, UTC).
+    pub opened_at: String,
+    /// When the window closes (exclusive).
+    pub closes_at: String,
+    /// Time left while open, in words (`13 days`).
+    pub time_left: Option<String>,
+    /// `open`, `awaiting-outcome`, `approved`, `changes-required` or `withdrawn`.
+    pub state: &'static str,
+    /// Approved: in effect from; changes required: decided at; withdrawn: superseded at.
+    pub state_at: Option<String>,
+    /// The state in plain words.
+    pub state_text: String,
+    /// What it widens (a draft), else what it changes: at most three items.
+    pub changes: Vec<ChangeView>,
+    /// The stances, each count through the threshold.
+    pub counts: CountsView,
+}
+
+/// A collector's answer to one objection reason.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ResponseView {
+    /// Its entry (`ent1…`).
+    pub entry: String,
+    /// The reason answered (short name).
+    pub reason: &'static str,
+    /// The reason in plain words.
+    pub meaning: &'static str,
+    /// The collector's answer, as signed.
+    pub text: String,
+    /// BLAKE3 digest of a longer answer published elsewhere (`dig1…`).
+    pub document_digest: Option<String>,
+    /// When it was signed.
+    pub signed_at: String,
+}
+
+/// A registrar's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OutcomeView {
+    /// Its entry (`ent1…`).
+    pub entry: String,
+    /// `approved` or `changes-required`.
+    pub result: &'static str,
+    /// The registrar's public text.
+    pub text: String,
+    /// The registrar (`reg1…`).
+    pub registrar: String,
+    /// Its public name, if the genesis gives one.
+    pub registrar_name: Option<String>,
+    /// When it was signed (an approval takes effect then).
+    pub signed_at: String,
+    /// The collector's responses it relied on (`ent1…`).
+    pub responses: Vec<String>,
+    /// This is the outcome that counts: the first by time, signed before any newer version.
+    pub counts: bool,
+}
+
+/// One consultation in full.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ConsultationView {
+    /// As listed.
+    pub summary: ConsultationSummaryView,
+    /// The version put to consultation, in plain words.
+    pub policy: PolicyView,
+    /// What it changes, compared with the versions validity compared it with.
+    pub compared: Vec<ComparisonView>,
+    /// The collector's latest answer to each reason, in reason order.
+    pub responses: Vec<ResponseView>,
+    /// Every outcome, first by time first.
+    pub outcomes: Vec<OutcomeView>,
+    /// [`COUNTS_ARE_SIGNALS`].
+    pub note: &'static str,
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Widens => "widens",
+        Direction::Narrows => "narrows",
+        Direction::Neutral => "neutral",
     }
-    listed(
-        recipients_added.iter().map(String::as_str).collect(),
-        "Now also shares data with",
-        &mut out,
-    );
-    listed(
-        recipients_removed.iter().map(String::as_str).collect(),
-        "No longer shares data with",
-        &mut out,
-    );
-    for (old, new, what) in [
-        (&old.name, &new.name, "Name"),
-        (&old.jurisdiction, &new.jurisdiction, "Applicable law"),
-        (&old.contact, &new.contact, "Contact"),
-        (
-            &old.document_url,
-            &new.document_url,
-            "Policy document address",
+}
+
+fn tally_view(t: &Tally, k: u64) -> TallyView {
+    TallyView {
+        support: Count::of(t.support, k),
+        object: Count::of(t.object, k),
+        reasons: ObjectionReason::ALL
+            .iter()
+            .map(|r| ReasonCountView {
+                reason: r.name(),
+                meaning: r.plain(),
+                count: Count::of(t.reason(*r), k),
+            })
+            .collect(),
+    }
+}
+
+/// The state's date, if it has one.
+fn state_ms(state: &State) -> Option<u64> {
+    match *state {
+        State::Open | State::AwaitingOutcome => None,
+        State::Approved { from_ms } => Some(from_ms),
+        State::ChangesRequired { at_ms } | State::Withdrawn { at_ms } => Some(at_ms),
+    }
+}
+
+/// A consultation's state in plain words.
+pub(crate) fn state_text(state: &State, facts: &DraftFacts) -> String {
+    let day = |ms: u64| date(ms).get(..10).unwrap_or_default().to_string();
+    match (*state, facts.gated) {
+        (State::Open, _) => format!("open until {}", date(facts.closes_ms)),
+        (State::AwaitingOutcome, true) => format!(
+            "closed on {}; waiting for a registrar's outcome (not in effect until approved)",
+            day(facts.closes_ms)
         ),
-    ] {
-        if old != new {
-            out.push(format!(
-                "{what} changed from \u{201c}{old}\u{201d} to \u{201c}{new}\u{201d}."
-            ));
+        (State::AwaitingOutcome, false) => format!("closed on {}", day(facts.closes_ms)),
+        (State::Approved { from_ms }, true) => {
+            format!("approved by a registrar: in effect from {}", date(from_ms))
         }
+        (State::Approved { from_ms }, false) => {
+            format!("approved by a registrar on {}", day(from_ms))
+        }
+        (State::ChangesRequired { at_ms }, true) => format!(
+            "a registrar required changes on {}: this version never takes effect",
+            day(at_ms)
+        ),
+        (State::ChangesRequired { at_ms }, false) => format!(
+            "a registrar asked for changes on {} (the version stays in effect: it widens nothing)",
+            day(at_ms)
+        ),
+        (State::Withdrawn { at_ms }, _) => format!(
+            "withdrawn on {}: a newer version replaced it before any outcome",
+            day(at_ms)
+        ),
     }
-    if old.document_digest != new.document_digest {
-        out.push("The policy document itself changed (new digest).".into());
+}
+
+/// Time left until `closes_ms`, in words (`None` once closed).
+pub(crate) fn time_left(now_ms: u64, closes_ms: u64) -> Option<String> {
+    const HOUR: u64 = 3_600_000;
+    let left = closes_ms.checked_sub(now_ms).filter(|l| *l > 0)?;
+    Some(if left >= 2 * 24 * HOUR {
+        format!("{} days", left / (24 * HOUR))
+    } else if left >= 2 * HOUR {
+        format!("{} hours", left / HOUR)
+    } else {
+        format!("{} minutes", left.div_ceil(60_000).max(1))
+    })
+}
+
+fn policy_consultation_view(facts: &DraftFacts, now_ms: u64) -> PolicyConsultationView {
+    let state = consultation::state(facts, now_ms);
+    PolicyConsultationView {
+        state: state.name(),
+        state_text: state_text(&state, facts),
+        widening: facts.gated,
+        closes_at: date(facts.closes_ms),
+        page: format!("/consultations/{}", facts.id),
     }
-    scope_changes(old.scope.as_ref(), new.scope.as_ref(), &mut out);
-    if out.is_empty() {
-        out.push("No change in what is collected, why, for how long or with whom.".into());
+}
+
+/// A consultation as listed, with `changes` its first change items (see
+/// [`ConsultationView::summary`]).
+pub(crate) fn consultation_summary(
+    s: &ConsultationSummary,
+    changes: Vec<ChangeView>,
+    now_ms: u64,
+    k: u64,
+) -> ConsultationSummaryView {
+    let f = &s.facts;
+    ConsultationSummaryView {
+        draft: f.id.to_string(),
+        page: format!("/consultations/{}", f.id),
+        collector: f.collector.typed(Role::Collector).to_string(),
+        name: s.name.clone(),
+        version: f.version,
+        widening: f.gated,
+        opened_at: date(f.time_ms),
+        closes_at: date(f.closes_ms),
+        time_left: matches!(s.state, State::Open)
+            .then(|| time_left(now_ms, f.closes_ms))
+            .flatten(),
+        state: s.state.name(),
+        state_at: state_ms(&s.state).map(date),
+        state_text: state_text(&s.state, f),
+        changes,
+        counts: CountsView {
+            affected: tally_view(&s.counts.affected, k),
+            others: tally_view(&s.counts.others, k),
+        },
+    }
+}
+
+/// The first three things a consultation's version widens (a draft) or else changes, from its
+/// comparisons, without repeating a sentence.
+pub(crate) fn headline_changes(compared: &[ComparisonView]) -> Vec<ChangeView> {
+    let widening: Vec<&ChangeView> = compared
+        .iter()
+        .flat_map(|c| &c.items)
+        .filter(|i| i.direction == "widens")
+        .collect();
+    let pool: Vec<&ChangeView> = if widening.is_empty() {
+        compared.iter().flat_map(|c| &c.items).collect()
+    } else {
+        widening
+    };
+    let mut out: Vec<ChangeView> = Vec::new();
+    for item in pool {
+        if out.len() == 3 {
+            break;
+        }
+        if !out.iter().any(|o| o.sentence == item.sentence) {
+            out.push(item.clone());
+        }
     }
     out
+}
+
+/// The policy in an entry, if it is a policy entry.
+fn policy_of(e: &Entry) -> Option<&Policy> {
+    match &e.body {
+        Body::Policy(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// A consultation in full, from the ledger's read, under threshold `k`.
+pub(crate) fn consultation_view(
+    read: &ConsultationRead,
+    now_ms: u64,
+    k: u64,
+    names: &BTreeMap<String, String>,
+) -> Option<ConsultationView> {
+    let facts = &read.summary.facts;
+    let draft = policy_of(&read.draft)?;
+    let compared: Vec<ComparisonView> = read
+        .compared
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let old = policy_of(e)?;
+            Some(ComparisonView {
+                policy: e.id.to_string(),
+                version: old.version,
+                role: if i == 0 { "base" } else { "previous" },
+                items: policy_change::compare(old, draft)
+                    .items
+                    .into_iter()
+                    .map(|item| ChangeView {
+                        direction: direction_name(item.direction),
+                        code: item.code,
+                        sentence: item.sentence,
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    let first = match read.summary.state {
+        State::Approved { .. } | State::ChangesRequired { .. } => {
+            facts.first_outcome.map(|o| o.id)
+        }
+        _ => None,
+    };
+    let responses = read
+        .responses
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Response(r) => Some(ResponseView {
+                entry: e.id.to_string(),
+                reason: r.reason.name(),
+                meaning: r.reason.plain(),
+                text: r.text.clone(),
+                document_digest: r.document_digest.map(|d| d.to_string()),
+                signed_at: date(e.time_ms),
+            }),
+            _ => None,
+        })
+        .collect();
+    let outcomes = read
+        .outcomes
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Outcome(o) => {
+                let registrar = e.feed.typed(Role::Registrar).to_string();
+                Some(OutcomeView {
+                    entry: e.id.to_string(),
+                    result: o.result.name(),
+                    text: o.text.clone(),
+                    registrar_name: names.get(&registrar).cloned(),
+                    registrar,
+                    signed_at: date(e.time_ms),
+                    responses: o.responses.iter().map(EntryId::to_string).collect(),
+                    counts: first == Some(e.id),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    let version = PolicyVersion {
+        id: read.draft.id,
+        at_ms: read.draft.time_ms,
+        policy: draft.clone(),
+    };
+    let mut policy = policy_view(&version, None);
+    policy.consultation = Some(policy_consultation_view(facts, now_ms));
+    let headline = headline_changes(&compared);
+    Some(ConsultationView {
+        summary: consultation_summary(&read.summary, headline, now_ms, k),
+        policy,
+        compared,
+        responses,
+        outcomes,
+        note: COUNTS_ARE_SIGNALS,
+    })
 }
 
 /// A purpose as a term.
