@@ -16,9 +16,9 @@ use super::error;
 use crate::ledger::{ConsultationFilter, ConsultationRead, ConsultationSummary, Ledger};
 
 /// Consultations in a page when the request asks for none.
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Most consultations in a page.
-pub const MAX_PAGE_SIZE: u32 = 200;
+pub(crate) const MAX_PAGE_SIZE: u32 = 200;
 
 /// The Consultations service.
 pub(crate) struct ConsultationsService {

@@ -515,11 +515,10 @@ pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::WATCH]) {
         let (key, id) = pair?;
         let id = consent_proto::ids::EntryId(tables::bytes32(&id)?);
-        let (_, bytes) = tables::split_entry_value(
-            &store
-                .get(&tables::entry_key(&id))?
-                .ok_or_else(|| StoreError::Corrupt(format!("watched entry {id} missing")))?,
-        )?;
+        let value = store
+            .get(&tables::entry_key(&id))?
+            .ok_or_else(|| StoreError::Corrupt(format!("watched entry {id} missing")))?;
+        let (_, bytes) = tables::split_entry_value(&value)?;
         let entry =
             Entry::decode(bytes).map_err(|e| StoreError::Corrupt(format!("stored entry: {e}")))?;
         if matches!(entry.body, Body::Policy(_)) {
