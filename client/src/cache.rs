@@ -441,10 +441,8 @@ impl DecisionCache {
             return Err(bad("it is not this collector's"));
         }
         let mut facts = self.0.facts.write().map_err(|_| bad("cache poisoned"))?;
-        if !facts.policies.contains_key(&entry.id) {
-            facts
-                .policies
-                .insert(entry.id, policy.scope.clone().map(Arc::new));
+        if let std::collections::hash_map::Entry::Vacant(slot) = facts.policies.entry(entry.id) {
+            slot.insert(policy.scope.clone().map(Arc::new));
             // Without the node's word (a POLICY event), a version with a consultation may be a
             // draft: the node decides for its grants.
             if policy.consultation.is_some() {

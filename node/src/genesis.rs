@@ -223,9 +223,10 @@ impl Genesis {
     /// The `[consultation]` rules validity reads (`None`: the network requires no
     /// consultation).
     pub fn consultation_rules(&self) -> Option<consent_proto::consultation::Rules> {
-        self.consultation.map(|c| consent_proto::consultation::Rules {
-            widening_min_days: c.widening_min_days,
-        })
+        self.consultation
+            .map(|c| consent_proto::consultation::Rules {
+                widening_min_days: c.widening_min_days,
+            })
     }
 
     /// The member nodes ([`crate::members::Members::unlisted`] when `nodes` is empty).
@@ -261,7 +262,9 @@ impl Genesis {
             h.update(b"\n");
         }
         if let Some(c) = &self.consultation {
-            h.update(format!("consultation widening_min_days={}\n", c.widening_min_days).as_bytes());
+            h.update(
+                format!("consultation widening_min_days={}\n", c.widening_min_days).as_bytes(),
+            );
         }
         h.finalize().to_hex().to_string()
     }
@@ -389,7 +392,10 @@ mod tests {
         assert_eq!(Genesis::load(&path).expect("loads"), c);
         std::fs::write(&path, g.to_toml().expect("toml")).expect("write");
         let text = std::fs::read_to_string(&path).expect("read");
-        assert!(!text.contains("consultation"), "absent stays absent: {text}");
+        assert!(
+            !text.contains("consultation"),
+            "absent stays absent: {text}"
+        );
 
         for (days, threshold) in [(0, 3), (366, 3), (14, 0), (14, MAX_OBJECTION_THRESHOLD + 1)] {
             assert!(

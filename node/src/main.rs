@@ -278,7 +278,9 @@ fn genesis(args: GenesisArgs) -> anyhow::Result<()> {
                 })
             }
             (None, None) => None,
-            _ => anyhow::bail!("give both --consultation-days and --objection-threshold, or neither"),
+            _ => {
+                anyhow::bail!("give both --consultation-days and --objection-threshold, or neither")
+            }
         },
     };
     genesis.check().map_err(anyhow::Error::msg)?;
@@ -404,7 +406,13 @@ mod tests {
     fn genesis_writes_the_consultation_section() {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("genesis.toml");
-        let base = ["consentd", "genesis", "--network-id", "city", "--dev-registrar"];
+        let base = [
+            "consentd",
+            "genesis",
+            "--network-id",
+            "city",
+            "--dev-registrar",
+        ];
         let cli = Cli::try_parse_from(base.iter().copied().chain([
             "--consultation-days",
             "14",
@@ -426,7 +434,10 @@ mod tests {
                 objection_threshold: 3,
             })
         );
-        for half in [["--consultation-days", "14"], ["--objection-threshold", "3"]] {
+        for half in [
+            ["--consultation-days", "14"],
+            ["--objection-threshold", "3"],
+        ] {
             assert!(
                 Cli::try_parse_from(base.iter().copied().chain(half)).is_err(),
                 "{half:?} alone"

@@ -459,7 +459,10 @@ fn stance_from_wire(b: &pb::Stance) -> Result<Stance, Rejection> {
             let mut set = ObjectionSet::EMPTY;
             for v in &b.reasons {
                 let r = ObjectionReason::from_wire(*v).ok_or_else(|| {
-                    bad("stance.reasons", format!("unknown or unspecified reason {v}"))
+                    bad(
+                        "stance.reasons",
+                        format!("unknown or unspecified reason {v}"),
+                    )
                 })?;
                 if !set.insert(r) {
                     return Err(bad("stance.reasons", format!("reason {r} listed twice")));

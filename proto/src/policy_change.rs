@@ -129,11 +129,7 @@ impl Change {
     pub fn kind(&self) -> ChangeKind {
         if self.widens() {
             ChangeKind::Widening
-        } else if self
-            .items
-            .iter()
-            .any(|i| i.direction == Direction::Narrows)
-        {
+        } else if self.items.iter().any(|i| i.direction == Direction::Narrows) {
             ChangeKind::Narrowing
         } else {
             ChangeKind::Unchanged
@@ -172,15 +168,12 @@ impl Change {
 /// Every change from `old` to `new` (crate docs, "Consultations", the table of what widens).
 pub fn compare(old: &Policy, new: &Policy) -> Change {
     let mut out = Change::default();
-    let listed = |out: &mut Change,
-                  d: Direction,
-                  code: &'static str,
-                  what: &str,
-                  items: Vec<String>| {
-        if !items.is_empty() {
-            out.push(d, code, format!("{what}: {}.", items.join(", ")));
-        }
-    };
+    let listed =
+        |out: &mut Change, d: Direction, code: &'static str, what: &str, items: Vec<String>| {
+            if !items.is_empty() {
+                out.push(d, code, format!("{what}: {}.", items.join(", ")));
+            }
+        };
     let purposes = |a: &Policy, b: &Policy| -> Vec<String> {
         a.purposes
             .iter()
@@ -530,7 +523,11 @@ fn form_changes(o: &PolicyScope, n: &PolicyScope, new: &Policy, out: &mut Change
             if offers.is_empty() {
                 "any form".to_string()
             } else {
-                offers.iter().map(form_text).collect::<Vec<_>>().join(" or ")
+                offers
+                    .iter()
+                    .map(form_text)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             }
         };
         out.push(

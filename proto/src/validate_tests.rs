@@ -1223,10 +1223,9 @@ const LATE: u64 = T0 + 60 * DAY;
 
 fn consultation_world(rules: Option<u32>) -> W {
     let mut w = world();
-    w.ledger
-        .require_consultations(rules.map(|widening_min_days| crate::consultation::Rules {
-            widening_min_days,
-        }));
+    w.ledger.require_consultations(
+        rules.map(|widening_min_days| crate::consultation::Rules { widening_min_days }),
+    );
     w
 }
 
@@ -1269,7 +1268,10 @@ fn signed(author: &Author, time_ms: u64, body: &Body) -> Entry {
 fn submitted(ledger: &mut MemoryLedger, author: &mut Author, time_ms: u64, body: Body) -> Entry {
     let e = append(author, time_ms, body);
     let v = ledger.submit(&e, LATE);
-    assert!(matches!(v, Verdict::Accept { .. }), "expected accept, got {v:?}");
+    assert!(
+        matches!(v, Verdict::Accept { .. }),
+        "expected accept, got {v:?}"
+    );
     e
 }
 
@@ -1313,11 +1315,7 @@ fn a_widening_needs_a_long_enough_consultation_where_the_genesis_asks_for_one() 
         Verdict::Accept { .. }
     ));
     // A version that narrows needs none.
-    let narrower = signed(
-        col,
-        t,
-        &policy_body(2, |p| p.retention_days = 30),
-    );
+    let narrower = signed(col, t, &policy_body(2, |p| p.retention_days = 30));
     assert!(matches!(
         w.ledger.clone().submit(&narrower, LATE),
         Verdict::Accept { .. }
@@ -1332,10 +1330,7 @@ fn a_widening_needs_a_long_enough_consultation_where_the_genesis_asks_for_one() 
     let state = state_of(&w.ledger, w.scene.collector.feed());
     assert_eq!(state.policy_head, Some(draft.id));
     assert_eq!(state.policy_base, Some(w.scene.policy));
-    assert_eq!(
-        w.ledger.draft_facts(&draft.id).map(|d| d.gated),
-        Some(true)
-    );
+    assert_eq!(w.ledger.draft_facts(&draft.id).map(|d| d.gated), Some(true));
     // A voluntary consultation's version is the new base.
     let mut w2 = consultation_world(Some(MIN_DAYS));
     let v2 = submitted(
@@ -1345,7 +1340,10 @@ fn a_widening_needs_a_long_enough_consultation_where_the_genesis_asks_for_one() 
         policy_body(2, with_window(t + DAY)),
     );
     let state = state_of(&w2.ledger, w2.scene.collector.feed());
-    assert_eq!((state.policy_head, state.policy_base), (Some(v2.id), Some(v2.id)));
+    assert_eq!(
+        (state.policy_head, state.policy_base),
+        (Some(v2.id), Some(v2.id))
+    );
     assert_eq!(w2.ledger.draft_facts(&v2.id).map(|d| d.gated), Some(false));
 }
 
@@ -1403,7 +1401,10 @@ fn a_version_is_compared_with_the_previous_one_and_with_the_last_that_is_no_draf
     // Going back to version 1's content withdraws the draft and needs no consultation.
     let back = submitted(&mut w.ledger, &mut w.scene.collector, t + DAY, policy(3));
     let state = state_of(&w.ledger, w.scene.collector.feed());
-    assert_eq!((state.policy_head, state.policy_base), (Some(back.id), Some(back.id)));
+    assert_eq!(
+        (state.policy_head, state.policy_base),
+        (Some(back.id), Some(back.id))
+    );
 }
 
 #[test]
@@ -1474,7 +1475,10 @@ fn a_stance_names_a_consultation_and_is_signed_while_it_is_open() {
     );
     for not_one in [w.scene.policy, w.scene.entries[3].id] {
         let e = signed(&w.alice, T0 + 2 * DAY, &stance(not_one, &object));
-        assert_eq!(rejected(w.ledger.submit(&e, LATE)), Rejection::NotAConsultation);
+        assert_eq!(
+            rejected(w.ledger.submit(&e, LATE)),
+            Rejection::NotAConsultation
+        );
     }
     for time in [T0 + DAY - 1, closes_ms] {
         let e = signed(&w.alice, time, &stance(draft.id, &object));
@@ -1486,8 +1490,18 @@ fn a_stance_names_a_consultation_and_is_signed_while_it_is_open() {
             }
         );
     }
-    submitted(&mut w.ledger, &mut w.alice, T0 + DAY, stance(draft.id, &object));
-    submitted(&mut w.ledger, &mut w.alice, closes_ms - 1, stance(draft.id, &[]));
+    submitted(
+        &mut w.ledger,
+        &mut w.alice,
+        T0 + DAY,
+        stance(draft.id, &object),
+    );
+    submitted(
+        &mut w.ledger,
+        &mut w.alice,
+        closes_ms - 1,
+        stance(draft.id, &[]),
+    );
     // The latest counts; alice holds no grant to the collector.
     let counts = w.ledger.consultation_counts(&draft.id);
     assert_eq!((counts.others.support, counts.others.object), (1, 0));
@@ -1507,25 +1521,42 @@ fn a_response_answers_the_collectors_own_consultation() {
     // Another collector's draft, an entry not held, its own policy without a consultation.
     let (other, o0) = author(Role::Collector, "other collector", T0);
     accept(&mut w.ledger, &o0);
-    let e = signed(&other, T0 + 2 * DAY, &response(draft.id, reason, "We keep less."));
-    assert_eq!(rejected(w.ledger.submit(&e, LATE)), Rejection::NotOwnConsultation);
+    let e = signed(
+        &other,
+        T0 + 2 * DAY,
+        &response(draft.id, reason, "We keep less."),
+    );
+    assert_eq!(
+        rejected(w.ledger.submit(&e, LATE)),
+        Rejection::NotOwnConsultation
+    );
     let e = signed(
         &w.scene.collector,
         T0 + 2 * DAY,
         &response(EntryId([7; 32]), reason, "We keep less."),
     );
-    assert_eq!(rejected(w.ledger.submit(&e, LATE)), Rejection::NotOwnConsultation);
+    assert_eq!(
+        rejected(w.ledger.submit(&e, LATE)),
+        Rejection::NotOwnConsultation
+    );
     let e = signed(
         &w.scene.collector,
         T0 + 2 * DAY,
         &response(w.scene.policy, reason, "We keep less."),
     );
-    assert_eq!(rejected(w.ledger.submit(&e, LATE)), Rejection::NotAConsultation);
+    assert_eq!(
+        rejected(w.ledger.submit(&e, LATE)),
+        Rejection::NotAConsultation
+    );
     submitted(
         &mut w.ledger,
         &mut w.scene.collector,
         T0 + 2 * DAY,
-        response(draft.id, reason, "We keep location data for 30 days at most."),
+        response(
+            draft.id,
+            reason,
+            "We keep location data for 30 days at most.",
+        ),
     );
     // Responses may come after the window.
     submitted(
@@ -1547,7 +1578,12 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
         T0 + 2 * DAY,
         response(draft.id, reason, "Marketing only with a separate consent."),
     );
-    let a_stance = submitted(&mut w.ledger, &mut w.alice, T0 + 2 * DAY, stance(draft.id, &[]));
+    let a_stance = submitted(
+        &mut w.ledger,
+        &mut w.alice,
+        T0 + 2 * DAY,
+        stance(draft.id, &[]),
+    );
     let reg = &w.scene.registrar;
     let unknown = EntryId([7; 32]);
     let e = signed(reg, closes_ms, &outcome(unknown, true, "Approved.", &[]));
@@ -1558,16 +1594,31 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
             verified: true
         }
     );
-    let e = signed(reg, closes_ms, &outcome(w.scene.policy, true, "Approved.", &[]));
-    assert_eq!(rejected(w.ledger.submit(&e, LATE)), Rejection::NotAConsultation);
-    let e = signed(reg, closes_ms - 1, &outcome(draft.id, true, "Approved.", &[]));
+    let e = signed(
+        reg,
+        closes_ms,
+        &outcome(w.scene.policy, true, "Approved.", &[]),
+    );
+    assert_eq!(
+        rejected(w.ledger.submit(&e, LATE)),
+        Rejection::NotAConsultation
+    );
+    let e = signed(
+        reg,
+        closes_ms - 1,
+        &outcome(draft.id, true, "Approved.", &[]),
+    );
     assert_eq!(
         rejected(w.ledger.submit(&e, LATE)),
         Rejection::OutcomeTooEarly {
             not_before: closes_ms
         }
     );
-    let e = signed(reg, T0 + DAY - 1, &outcome(draft.id, false, "Changes.", &[]));
+    let e = signed(
+        reg,
+        T0 + DAY - 1,
+        &outcome(draft.id, false, "Changes.", &[]),
+    );
     assert_eq!(
         rejected(w.ledger.submit(&e, LATE)),
         Rejection::OutcomeTooEarly {
@@ -1575,7 +1626,11 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
         }
     );
     // Listed responses: held (else pending), responses to this draft.
-    let e = signed(reg, closes_ms, &outcome(draft.id, true, "Approved.", &[unknown]));
+    let e = signed(
+        reg,
+        closes_ms,
+        &outcome(draft.id, true, "Approved.", &[unknown]),
+    );
     assert_eq!(
         w.ledger.submit(&e, LATE),
         Verdict::Pending {
@@ -1609,7 +1664,10 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
         outcome(draft.id, true, "Approved.", &[answer.id]),
     );
     assert_eq!(
-        w2_ledger.draft_facts(&draft.id).and_then(|d| d.first_outcome).map(|o| o.id),
+        w2_ledger
+            .draft_facts(&draft.id)
+            .and_then(|d| d.first_outcome)
+            .map(|o| o.id),
         Some(early.id)
     );
     let approval = submitted(
@@ -1624,7 +1682,11 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
         approval.time_ms
     );
     // Only registrars record outcomes.
-    let e = signed(&w.alice, closes_ms, &outcome(draft.id, true, "Approved.", &[]));
+    let e = signed(
+        &w.alice,
+        closes_ms,
+        &outcome(draft.id, true, "Approved.", &[]),
+    );
     assert!(matches!(
         rejected(w.ledger.submit(&e, LATE)),
         Rejection::BodyNotAllowed { .. }
@@ -1650,7 +1712,10 @@ fn consultation_fields_are_checked_on_the_wire() {
         (stance_with(2, vec![1, 1], 0), "stance.reasons"),
         (stance_with(2, vec![0], 0), "stance.reasons"),
         (stance_with(2, vec![7], 0), "stance.reasons"),
-        (stance_with(2, vec![1, 2, 3, 4, 5, 6, 1], 0), "stance.reasons"),
+        (
+            stance_with(2, vec![1, 2, 3, 4, 5, 6, 1], 0),
+            "stance.reasons",
+        ),
         (stance_with(1, vec![1], 0), "stance.reasons"),
         (stance_with(1, vec![], 31), "stance.details_digest"),
         (

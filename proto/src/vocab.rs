@@ -252,8 +252,16 @@ vocabulary!(
     "objection reason",
     Unspecified,
     [
-        (PurposeTooBroad, "purpose-too-broad", "the purposes are too broad"),
-        (RetentionTooLong, "retention-too-long", "data would be kept too long"),
+        (
+            PurposeTooBroad,
+            "purpose-too-broad",
+            "the purposes are too broad"
+        ),
+        (
+            RetentionTooLong,
+            "retention-too-long",
+            "data would be kept too long"
+        ),
         (
             ThirdPartySharing,
             "third-party-sharing",

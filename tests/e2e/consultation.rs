@@ -15,9 +15,8 @@ use consent_proto::ids::EntryId;
 use consent_proto::pb;
 use consent_proto::vocab::{DataCategory as C, ObjectionReason as R, Purpose as P, PurposeSet};
 use consent_tests::consultation::{
-    self as k, HOUR, THRESHOLD, WINDOW_DAYS, clock_days_ago, cluster, consultation_genesis,
-    counts, outcome, reason_count, refused, response, stance, submit_all, summary, tally,
-    to_present,
+    self as k, HOUR, THRESHOLD, WINDOW_DAYS, clock_days_ago, cluster, consultation_genesis, counts,
+    outcome, reason_count, refused, response, stance, submit_all, summary, tally, to_present,
 };
 use consent_tests::harness::{TestNode, submit_ok};
 use consent_tests::net::{WAIT, same_entries};
@@ -73,7 +72,12 @@ async fn decide(
 
 /// `n` citizens `label…`, each incepted and, when `granting`, granting service provision to the
 /// scene's collector under its version 1 (they are then "affected").
-fn people(scene: &fixtures::Scene, label: &str, n: usize, granting: bool) -> (Vec<Author>, Vec<Entry>) {
+fn people(
+    scene: &fixtures::Scene,
+    label: &str,
+    n: usize,
+    granting: bool,
+) -> (Vec<Author>, Vec<Entry>) {
     let mut entries = Vec::new();
     let mut authors = Vec::new();
     for (mut citizen, inception) in k::citizens(label, n) {
@@ -202,7 +206,13 @@ async fn a_draft_takes_effect_only_after_its_window_the_answers_and_the_registra
 
     // Approved inside the window: too early.
     assert!(clock.advance(2 * DAY));
-    let early = outcome(&mut scene.registrar.clone(), &draft.id, clock.now_ms(), true, &[]);
+    let early = outcome(
+        &mut scene.registrar.clone(),
+        &draft.id,
+        clock.now_ms(),
+        true,
+        &[],
+    );
     refused(&node, &early, Code::InvalidArgument, "outcome-too-early").await;
 
     // The window closes: waiting for the registrar, the draft is still not in effect.
@@ -220,7 +230,13 @@ async fn a_draft_takes_effect_only_after_its_window_the_answers_and_the_registra
     );
     refused(&node, &on_draft, Code::FailedPrecondition, "policy-draft").await;
     // An approval that lists no answer to the raised reason: refused at admission.
-    let unanswered = outcome(&mut scene.registrar.clone(), &draft.id, clock.now_ms(), true, &[]);
+    let unanswered = outcome(
+        &mut scene.registrar.clone(),
+        &draft.id,
+        clock.now_ms(),
+        true,
+        &[],
+    );
     let said = refused(
         &node,
         &unanswered,
@@ -240,7 +256,13 @@ async fn a_draft_takes_effect_only_after_its_window_the_answers_and_the_registra
     submit_ok(&mut node.ledger().await, &answer).await;
     assert!(clock.advance(HOUR));
     let approved_at = clock.now_ms();
-    let approval = outcome(&mut scene.registrar, &draft.id, approved_at, true, &[answer.id]);
+    let approval = outcome(
+        &mut scene.registrar,
+        &draft.id,
+        approved_at,
+        true,
+        &[answer.id],
+    );
     submit_ok(&mut node.ledger().await, &approval).await;
     let s = summary(&node, &draft.id).await;
     assert_eq!(s.state(), pb::ConsultationState::Approved);
@@ -326,7 +348,13 @@ async fn changes_required_keeps_the_draft_out_of_effect_forever() {
     );
     // Decided: no more stances, and no second outcome, even an approval after the window.
     let after = stance(&mut late[0], &draft.id, clock.now_ms(), &[]);
-    refused(&node, &after, Code::FailedPrecondition, "consultation-closed").await;
+    refused(
+        &node,
+        &after,
+        Code::FailedPrecondition,
+        "consultation-closed",
+    )
+    .await;
     assert!(clock.advance(WINDOW_DAYS * DAY));
     let second = outcome(&mut scene.registrar, &draft.id, clock.now_ms(), true, &[]);
     refused(&node, &second, Code::FailedPrecondition, "outcome-exists").await;
@@ -452,10 +480,17 @@ async fn counts_agree_on_every_node_and_survive_restart() {
         (t.support, t.object, reasons)
     };
     let check = |c: &pb::ConsultationCounts| {
-        for (t, range) in [(tally(&c.affected), 0..HOLDERS), (tally(&c.others), HOLDERS..CITIZENS)] {
+        for (t, range) in [
+            (tally(&c.affected), 0..HOLDERS),
+            (tally(&c.others), HOLDERS..CITIZENS),
+        ] {
             let (support, object, reasons) = expect(range);
             assert_eq!((t.support, t.object), (support, object));
-            for r in [R::RetentionTooLong, R::PurposeTooBroad, R::ThirdPartySharing] {
+            for r in [
+                R::RetentionTooLong,
+                R::PurposeTooBroad,
+                R::ThirdPartySharing,
+            ] {
                 assert_eq!(reason_count(&t, r), reasons[r as usize - 1], "{r:?}");
             }
         }
@@ -499,7 +534,12 @@ async fn a_node_that_missed_a_consultation_catches_up_by_anti_entropy() {
     let mut later = vec![draft.clone()];
     assert!(clock.advance(HOUR));
     for citizen in &mut objectors {
-        later.push(stance(citizen, &draft.id, clock.now_ms(), &[R::SensorPlacement]));
+        later.push(stance(
+            citizen,
+            &draft.id,
+            clock.now_ms(),
+            &[R::SensorPlacement],
+        ));
     }
     submit_all(&nodes[0], &later).await;
     assert!(clock.advance(WINDOW_DAYS * DAY));
@@ -509,7 +549,13 @@ async fn a_node_that_missed_a_consultation_catches_up_by_anti_entropy() {
         clock.now_ms(),
         R::SensorPlacement,
     );
-    let approval = outcome(&mut scene.registrar, &draft.id, clock.now_ms(), true, &[answer.id]);
+    let approval = outcome(
+        &mut scene.registrar,
+        &draft.id,
+        clock.now_ms(),
+        true,
+        &[answer.id],
+    );
     submit_all(&nodes[0], &[answer.clone(), approval.clone()]).await;
     later.extend([answer, approval.clone()]);
     let total = (entries.len() + later.len()) as u64;
@@ -583,7 +629,13 @@ async fn a_new_version_withdraws_the_open_draft() {
     );
     // Withdrawn: no stance, no grant under it; version 3 takes consent at once.
     let late = stance(&mut citizens[0].clone(), &draft.id, now + 3, &[]);
-    refused(&node, &late, Code::FailedPrecondition, "consultation-closed").await;
+    refused(
+        &node,
+        &late,
+        Code::FailedPrecondition,
+        "consultation-closed",
+    )
+    .await;
     let on_draft = fixtures::append(
         &mut citizens[0].clone(),
         now + 4,

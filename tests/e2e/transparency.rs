@@ -846,10 +846,15 @@ async fn open_consultations_are_on_the_front_page_with_counts_under_k() {
     assert_eq!(listed.len(), 1, "{open}");
     let c = &listed[0];
     assert_eq!(c["draft"], v3.id.to_string());
-    assert_eq!((&c["version"], &c["state"]), (&serde_json::json!(3), &serde_json::json!("open")));
+    assert_eq!(
+        (&c["version"], &c["state"]),
+        (&serde_json::json!(3), &serde_json::json!("open"))
+    );
     assert_eq!(c["widening"], true);
     assert!(
-        c["time_left"].as_str().is_some_and(|t| t.ends_with(" days")),
+        c["time_left"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(" days")),
         "{c}"
     );
     assert_eq!(c["changes"][0]["direction"], "widens", "{c}");
@@ -861,7 +866,11 @@ async fn open_consultations_are_on_the_front_page_with_counts_under_k() {
     );
     assert_eq!(c["counts"]["affected"]["support"], below_k);
     assert_eq!(c["counts"]["others"]["object"], below_k);
-    assert!(open["note"].as_str().is_some_and(|n| n.contains("not votes")));
+    assert!(
+        open["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("not votes"))
+    );
     // One collector's, oldest first.
     let mine = json(format!("/api/v1/consultations?collector={parking}")).await;
     let versions: Vec<&serde_json::Value> = mine["consultations"]
@@ -928,10 +937,11 @@ async fn open_consultations_are_on_the_front_page_with_counts_under_k() {
     }
 
     let (site2, v3_id) = (site.clone(), v3.id.to_string());
-    let read =
-        tokio::task::spawn_blocking(move || read_consultations_in_a_browser(&site2, &v3_id, &parking))
-            .await
-            .expect("browser task");
+    let read = tokio::task::spawn_blocking(move || {
+        read_consultations_in_a_browser(&site2, &v3_id, &parking)
+    })
+    .await
+    .expect("browser task");
     match read {
         Ok(()) => {}
         Err(Skip(why)) => eprintln!("SKIPPED the headless-browser part: {why}"),
@@ -974,7 +984,10 @@ fn read_consultations_in_a_browser(site: &str, draft: &str, parking: &str) -> Re
     let fits = browser
         .eval("document.documentElement.scrollWidth <= window.innerWidth")
         .expect("eval");
-    assert_eq!(fits, true, "the consultation page scrolls sideways on a phone");
+    assert_eq!(
+        fits, true,
+        "the consultation page scrolls sideways on a phone"
+    );
     let contrast = browser.eval(CONTRAST).expect("contrast");
     assert!(
         contrast.as_f64().is_some_and(|c| c >= 4.5),

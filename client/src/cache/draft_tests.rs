@@ -116,7 +116,9 @@ fn a_fetched_policy_with_a_consultation_counts_as_a_draft_unless_the_node_said_o
     .into_iter()
     .enumerate()
     {
-        cache.apply(&event(i as u64, kind, entry, false)).expect("applies");
+        cache
+            .apply(&event(i as u64, kind, entry, false))
+            .expect("applies");
     }
     assert_eq!(
         cache.check_at(alice.feed(), P::ServiceProvision, C::Location, at),

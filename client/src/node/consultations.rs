@@ -109,7 +109,10 @@ impl NodeConnection {
     }
 
     /// The collector's Policy entries, oldest first.
-    async fn policies(&mut self, collector: &FeedId) -> Result<Vec<(EntryId, Policy)>, ClientError> {
+    async fn policies(
+        &mut self,
+        collector: &FeedId,
+    ) -> Result<Vec<(EntryId, Policy)>, ClientError> {
         Ok(self
             .feed(collector)
             .await?
@@ -138,20 +141,24 @@ mod tests {
 
     #[test]
     fn a_draft_is_in_effect_only_from_its_approval() {
-        let summary = |widening: bool, state: pb::ConsultationState, state_ms: u64| {
-            pb::ConsultationSummary {
+        let summary =
+            |widening: bool, state: pb::ConsultationState, state_ms: u64| pb::ConsultationSummary {
                 widening,
                 state: state as i32,
                 state_ms,
                 ..Default::default()
-            }
-        };
+            };
         use pb::ConsultationState as S;
         // A voluntary consultation: in effect whatever its state.
         assert!(in_effect(&summary(false, S::Open, 0), 10));
         assert!(in_effect(&summary(false, S::ChangesRequired, 5), 10));
         // A draft: only approved, and only from the approval on.
-        for state in [S::Open, S::AwaitingOutcome, S::ChangesRequired, S::Withdrawn] {
+        for state in [
+            S::Open,
+            S::AwaitingOutcome,
+            S::ChangesRequired,
+            S::Withdrawn,
+        ] {
             assert!(!in_effect(&summary(true, state, 5), 10), "{state:?}");
         }
         assert!(in_effect(&summary(true, S::Approved, 10), 10));

@@ -99,7 +99,15 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
     let voluntary = env
         .ok(
             "other.json",
-            &["collector", "policy", "draft", "--policy", &policy, "--closes", "10s"],
+            &[
+                "collector",
+                "policy",
+                "draft",
+                "--policy",
+                &policy,
+                "--closes",
+                "10s",
+            ],
         )
         .await;
     assert!(voluntary.contains("does not widen"), "{voluntary}");
@@ -109,10 +117,21 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
     let out = env
         .ok(
             "col.json",
-            &["collector", "policy", "draft", "--policy", &wider, "--closes", "25s"],
+            &[
+                "collector",
+                "policy",
+                "draft",
+                "--policy",
+                &wider,
+                "--closes",
+                "25s",
+            ],
         )
         .await;
-    assert!(out.contains("wider: ") && out.contains("it is a draft"), "{out}");
+    assert!(
+        out.contains("wider: ") && out.contains("it is a draft"),
+        "{out}"
+    );
     let draft = shown_id(&out);
     assert!(draft.starts_with("ent1"), "{draft}");
 
@@ -124,11 +143,20 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
         "{human}"
     );
     let pj = env.json("none.json", &["policy", &collector]).await;
-    assert_eq!((pj["version"].clone(), pj["pending"]["version"].clone()), (1.into(), 2.into()));
+    assert_eq!(
+        (pj["version"].clone(), pj["pending"]["version"].clone()),
+        (1.into(), 2.into())
+    );
     env.fails(
         "bob.json",
         &[
-            "grant", &collector, "--purpose", "marketing", "--category", "vehicle", "--yes",
+            "grant",
+            &collector,
+            "--purpose",
+            "marketing",
+            "--category",
+            "vehicle",
+            "--yes",
         ],
         "is a draft under consultation",
     )
@@ -138,7 +166,10 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
     let first = env
         .json("alice.json", &["consult", "support", &draft])
         .await;
-    assert_eq!((s(&first, "stance"), first["replaces"].clone()), ("support".into(), Value::Null));
+    assert_eq!(
+        (s(&first, "stance"), first["replaces"].clone()),
+        ("support".into(), Value::Null)
+    );
     let details = env.path("why.txt");
     std::fs::write(&details, "Ninety days is too long for marketing.").expect("write");
     let details = details.display().to_string();
@@ -146,47 +177,91 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
         .ok(
             "alice.json",
             &[
-                "consult", "object", &draft, "--reason", "retention-too-long,other", "--details",
+                "consult",
+                "object",
+                &draft,
+                "--reason",
+                "retention-too-long,other",
+                "--details",
                 &details,
             ],
         )
         .await;
     assert!(
-        second.contains(&format!("This replaces your earlier stance {}", s(&first, "entry")))
-            && second.contains("the ledger holds only its digest: dig1"),
+        second.contains(&format!(
+            "This replaces your earlier stance {}",
+            s(&first, "entry")
+        )) && second.contains("the ledger holds only its digest: dig1"),
         "{second}"
     );
     let usage = env.run("bob.json", &["consult", "object", &draft]).await;
-    assert_eq!(usage.status.code(), Some(2), "object without --reason is a usage error");
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "object without --reason is a usage error"
+    );
     env.json("bob.json", &["consult", "support", &draft]).await;
 
     let shown = env.json("none.json", &["consult", "show", &draft]).await;
     assert_eq!(s(&shown, "state"), "open");
     assert_eq!(shown["widening"], true);
     let counts = &shown["counts"];
-    assert_eq!((counts["affected"]["support"].clone(), counts["affected"]["object"].clone()), (0.into(), 1.into()));
+    assert_eq!(
+        (
+            counts["affected"]["support"].clone(),
+            counts["affected"]["object"].clone()
+        ),
+        (0.into(), 1.into())
+    );
     assert_eq!(counts["affected"]["reasons"]["retention-too-long"], 1);
     assert_eq!(counts["affected"]["reasons"]["other"], 1);
-    assert_eq!((counts["others"]["support"].clone(), counts["others"]["object"].clone()), (1.into(), 0.into()));
+    assert_eq!(
+        (
+            counts["others"]["support"].clone(),
+            counts["others"]["object"].clone()
+        ),
+        (1.into(), 0.into())
+    );
     let changes = shown["compared"][0]["changes"].as_array().expect("changes");
     assert!(
-        changes.iter().any(|c| c["direction"] == "widens" && c["code"] == "purposes"),
+        changes
+            .iter()
+            .any(|c| c["direction"] == "widens" && c["code"] == "purposes"),
         "{changes:?}"
     );
     let human = env.ok("none.json", &["consult", "show", &draft]).await;
-    assert!(human.contains("Counts are signals to the registrar, not votes"), "{human}");
+    assert!(
+        human.contains("Counts are signals to the registrar, not votes"),
+        "{human}"
+    );
 
     // Alice's list: her collector's consultation first, marked.
-    let listed = lines(&env.ok("alice.json", &["--json", "consult", "list", "--all"]).await);
+    let listed = lines(
+        &env.ok("alice.json", &["--json", "consult", "list", "--all"])
+            .await,
+    );
     let order: Vec<String> = listed.iter().map(|v| s(v, "draft")).collect();
     assert_eq!(order, vec![draft.clone(), voluntary.clone()], "{listed:?}");
-    assert_eq!((listed[0]["affects_you"].clone(), listed[1]["affects_you"].clone()), (true.into(), false.into()));
+    assert_eq!(
+        (
+            listed[0]["affects_you"].clone(),
+            listed[1]["affects_you"].clone()
+        ),
+        (true.into(), false.into())
+    );
     assert_eq!(s(&listed[1], "collector"), s(&other, "collector"));
 
     // Too early to approve; the collector answers one reason.
     env.fails(
         "reg.json",
-        &["registrar", "decide", &draft, "--approve", "--text", "Approved as drafted"],
+        &[
+            "registrar",
+            "decide",
+            &draft,
+            "--approve",
+            "--text",
+            "Approved as drafted",
+        ],
         "outcome-too-early",
     )
     .await;
@@ -194,7 +269,12 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
         .json(
             "col.json",
             &[
-                "collector", "respond", &draft, "--reason", "retention-too-long", "--text",
+                "collector",
+                "respond",
+                &draft,
+                "--reason",
+                "retention-too-long",
+                "--text",
                 "Marketing data is kept 30 days; the 90 days are for billing",
             ],
         )
@@ -208,33 +288,65 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
         if s(&v, "state") == "awaiting-outcome" {
             break;
         }
-        assert!(Instant::now() < deadline, "the consultation never closed: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "the consultation never closed: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    env.fails("bob.json", &["consult", "object", &draft, "--reason", "other"], "is not open")
-        .await;
+    env.fails(
+        "bob.json",
+        &["consult", "object", &draft, "--reason", "other"],
+        "is not open",
+    )
+    .await;
 
     let decided = env
-        .json("reg.json", &["registrar", "decide", &draft, "--approve", "--text", "Answered; approved"])
+        .json(
+            "reg.json",
+            &[
+                "registrar",
+                "decide",
+                &draft,
+                "--approve",
+                "--text",
+                "Answered; approved",
+            ],
+        )
         .await;
     assert_eq!(s(&decided, "result"), "approved");
-    assert_eq!(decided["responses"], serde_json::json!([s(&response, "response")]));
+    assert_eq!(
+        decided["responses"],
+        serde_json::json!([s(&response, "response")])
+    );
     let shown = env.json("none.json", &["consult", "show", &draft]).await;
     assert_eq!(s(&shown, "state"), "approved");
     assert_eq!(shown["outcomes"].as_array().map(Vec::len), Some(1));
     assert_eq!(shown["responses"].as_array().map(Vec::len), Some(1));
     // Now in effect: citizens see and grant under version 2.
     let pj = env.json("none.json", &["policy", &collector]).await;
-    assert_eq!((pj["version"].clone(), pj["pending"].clone()), (2.into(), Value::Null));
+    assert_eq!(
+        (pj["version"].clone(), pj["pending"].clone()),
+        (2.into(), Value::Null)
+    );
     env.json(
         "bob.json",
-        &["grant", &collector, "--purpose", "marketing", "--category", "vehicle", "--yes"],
+        &[
+            "grant",
+            &collector,
+            "--purpose",
+            "marketing",
+            "--category",
+            "vehicle",
+            "--yes",
+        ],
     )
     .await;
     // Alice's history holds her stances.
     let history = env.ok("alice.json", &["history"]).await;
     assert!(
-        history.contains("supported the consultation") && history.contains("objected to the consultation"),
+        history.contains("supported the consultation")
+            && history.contains("objected to the consultation"),
         "{history}"
     );
 }
@@ -255,14 +367,28 @@ async fn a_network_that_requires_consultations_refuses_a_widening_update_and_sho
     .await;
     env.fails(
         "col.json",
-        &["collector", "policy", "draft", "--policy", &wider, "--days", "3"],
+        &[
+            "collector",
+            "policy",
+            "draft",
+            "--policy",
+            &wider,
+            "--days",
+            "3",
+        ],
         "at least 14 days",
     )
     .await;
     let drafted = env
-        .json("col.json", &["collector", "policy", "draft", "--policy", &wider])
+        .json(
+            "col.json",
+            &["collector", "policy", "draft", "--policy", &wider],
+        )
         .await;
-    assert_eq!((drafted["draft"].clone(), drafted["version"].clone()), (true.into(), 2.into()));
+    assert_eq!(
+        (drafted["draft"].clone(), drafted["version"].clone()),
+        (true.into(), 2.into())
+    );
     let draft = s(&drafted, "policy");
     let human = env.ok("none.json", &["consult", "show", &draft]).await;
     assert!(
@@ -271,7 +397,14 @@ async fn a_network_that_requires_consultations_refuses_a_widening_update_and_sho
     );
     env.fails(
         "reg.json",
-        &["registrar", "decide", &draft, "--approve", "--text", "Too early"],
+        &[
+            "registrar",
+            "decide",
+            &draft,
+            "--approve",
+            "--text",
+            "Too early",
+        ],
         "outcome-too-early",
     )
     .await;
@@ -279,13 +412,27 @@ async fn a_network_that_requires_consultations_refuses_a_widening_update_and_sho
     let decided = env
         .json(
             "reg.json",
-            &["registrar", "decide", &draft, "--changes-required", "--text", "Say why marketing"],
+            &[
+                "registrar",
+                "decide",
+                &draft,
+                "--changes-required",
+                "--text",
+                "Say why marketing",
+            ],
         )
         .await;
     assert_eq!(s(&decided, "result"), "changes-required");
     env.fails(
         "reg.json",
-        &["registrar", "decide", &draft, "--changes-required", "--text", "Again"],
+        &[
+            "registrar",
+            "decide",
+            &draft,
+            "--changes-required",
+            "--text",
+            "Again",
+        ],
         "outcome-exists",
     )
     .await;

@@ -234,7 +234,9 @@ pub(crate) fn proof_undecodable(feed: &FeedId) -> Status {
 
 /// A page size over `max`: INVALID_ARGUMENT.
 pub(crate) fn page_size(got: u32, max: u32) -> Status {
-    Status::invalid_argument(format!("page_size: 0 (default 50) or at most {max}, got {got}"))
+    Status::invalid_argument(format!(
+        "page_size: 0 (default 50) or at most {max}, got {got}"
+    ))
 }
 
 /// A page token this listing did not give: INVALID_ARGUMENT.

@@ -137,7 +137,11 @@ impl pb::ledger_server::Ledger for LedgerService {
                 Err(r) => results.push(Some(error_result(&rejection(&r), r.code()))),
             }
         }
-        let mut outcomes = self.ledger.submit_admitted(from, entries).await?.into_iter();
+        let mut outcomes = self
+            .ledger
+            .submit_admitted(from, entries)
+            .await?
+            .into_iter();
         let results = results
             .into_iter()
             .map(|slot| match slot {

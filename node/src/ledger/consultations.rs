@@ -49,9 +49,7 @@ impl ConsultationFilter {
                 token.len() == 1 + 32 + 8
                     && token.starts_with(&tables::consultation_by_collector_prefix(collector))
             }
-            None => {
-                token.len() == 1 + 8 + 32 && token[0] == prefix::CONSULTATION_BY_CLOSING
-            }
+            None => token.len() == 1 + 8 + 32 && token[0] == prefix::CONSULTATION_BY_CLOSING,
         }
     }
 }
@@ -224,14 +222,16 @@ impl Ledger {
         now_ms: u64,
     ) -> Result<Option<ConsultationRead>, LedgerError> {
         let _view = self.stats.view.read().ok();
-        let log_size = self.stats.log_size.load(std::sync::atomic::Ordering::Acquire);
+        let log_size = self
+            .stats
+            .log_size
+            .load(std::sync::atomic::Ordering::Acquire);
         let view = Staged::new(&*self.store);
         let Some((summary, entry)) = summary(&view, draft, now_ms)? else {
             return Ok(None);
         };
-        let record = record(&view, draft)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("consultation {draft} has no record"))
-        })?;
+        let record = record(&view, draft)?
+            .ok_or_else(|| StoreError::Corrupt(format!("consultation {draft} has no record")))?;
         let held = |id: [u8; 32]| -> Result<Entry, StoreError> {
             view.entry_with_index(&EntryId(id))?
                 .map(|(_, e)| e)
@@ -332,13 +332,11 @@ impl Ledger {
         let view = Staged::new(&*self.store);
         let mut out = Vec::new();
         let mut last = None;
-        let mut scanned = 0;
-        for pair in self.store.scan_range(&from, &end) {
+        for (scanned, pair) in self.store.scan_range(&from, &end).enumerate() {
             if out.len() >= f.limit || scanned >= MAX_SCANNED {
                 return Ok((out, last));
             }
             let (key, value) = pair?;
-            scanned += 1;
             let draft = match draft_at {
                 Some(at) => key
                     .get(at..at + 32)

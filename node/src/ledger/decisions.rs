@@ -423,10 +423,7 @@ impl View<'_> {
                 let in_effect_from = match &record.draft {
                     Some(draft) => {
                         on_draft = true;
-                        super::consultations::in_effect_from(
-                            &Staged::new(store),
-                            &EntryId(*draft),
-                        )?
+                        super::consultations::in_effect_from(&Staged::new(store), &EntryId(*draft))?
                     }
                     None => consent_proto::consultation::ALWAYS,
                 };

@@ -22,8 +22,8 @@ use consent_proto::body::Body;
 use consent_proto::ids::FeedId;
 
 use super::tables::{
-    self, FeedRecordV3, FeedRecordV5, GrantRecord, GrantRecordV4, GrantRecordV5,
-    RotationRecord, SCHEMA_VERSION, StoredKeys, meta, prefix,
+    self, FeedRecordV3, FeedRecordV5, GrantRecord, GrantRecordV4, GrantRecordV5, RotationRecord,
+    SCHEMA_VERSION, StoredKeys, meta, prefix,
 };
 use crate::store::{KvStore, StoreError};
 
@@ -236,7 +236,10 @@ fn grant_records_from_4(store: &dyn KvStore) -> Result<(), StoreError> {
         for pair in store.scan_range(&from, &end).take(BATCH) {
             let (key, value) = pair?;
             let old: GrantRecordV4 = tables::decode(&value, "grant (layout 4)")?;
-            writes.push((key.clone(), Some(tables::encode(&GrantRecordV5::from(old))?)));
+            writes.push((
+                key.clone(),
+                Some(tables::encode(&GrantRecordV5::from(old))?),
+            ));
             last = Some(key);
             rows += 1;
         }
@@ -437,7 +440,10 @@ pub(crate) fn grants_back_to_4(store: &dyn KvStore) -> Result<(), StoreError> {
 /// A grant record as layout 5 wrote it (no draft). For tests of the migration.
 #[cfg(test)]
 fn grant_v5(r: GrantRecord) -> GrantRecordV5 {
-    assert!(r.draft.is_none(), "a layout-5 store holds no grant on a draft");
+    assert!(
+        r.draft.is_none(),
+        "a layout-5 store holds no grant on a draft"
+    );
     GrantRecordV5 {
         id: r.id,
         purposes: r.purposes,
@@ -473,11 +479,13 @@ pub(crate) fn feeds_back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
     store.apply(writes)
 }
 
+/// A stored row: key and value.
+#[cfg(test)]
+type Row = (Vec<u8>, Vec<u8>);
+
 /// This layout's grant rows as layout 5 wrote them (no draft). For tests of the migration.
 #[cfg(test)]
-pub(crate) fn grant_rows_as_5(
-    rows: &[(Vec<u8>, Vec<u8>)],
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+pub(crate) fn grant_rows_as_5(rows: &[Row]) -> Result<Vec<Row>, StoreError> {
     rows.iter()
         .map(|(key, value)| {
             let r: GrantRecord = tables::decode(value, "grant")?;
@@ -835,7 +843,11 @@ mod tests {
 
         back_to_5(&*store).expect("back to layout 5");
         assert_ne!(feed_rows(&*store), feeds, "layout 5 has no policy entries");
-        assert_ne!(watch_rows(&*store), watch, "layout 5 watched no policy versions");
+        assert_ne!(
+            watch_rows(&*store),
+            watch,
+            "layout 5 watched no policy versions"
+        );
         set_layout(&*store, 5);
         fsck::prepare(&*store, "test").expect("layout 5 migrates");
         assert_eq!(feed_rows(&*store), feeds);

@@ -817,18 +817,20 @@ mod tests {
             register.apply(e, |_| None).expect("applies");
         }
         let names = Default::default();
-        let collector = &register.collectors[&author.feed()];
+        let held = &register.collectors[&author.feed()];
         let facts = CollectorFacts {
             feed: author.feed(),
-            collector,
+            collector: held,
             now_ms: T0,
             k: 5,
             names: &names,
             frozen: false,
-            current: collector.policy().map(|p| crate::transparency::register::Current {
-                version: p.clone(),
-                before: None,
-            }),
+            current: held
+                .policy()
+                .map(|p| crate::transparency::register::Current {
+                    version: p.clone(),
+                    before: None,
+                }),
         };
         let view = facts.detail(
             &AnswerStats::default(),
@@ -867,7 +869,11 @@ mod tests {
         let answer = fixtures::append(
             &mut scene.collector,
             T0 + 2 * DAY,
-            fixtures::response(draft.id, ObjectionReason::Other, "<script>alert(1)</script>"),
+            fixtures::response(
+                draft.id,
+                ObjectionReason::Other,
+                "<script>alert(1)</script>",
+            ),
         );
         let v1 = scene
             .entries
@@ -917,7 +923,10 @@ mod tests {
         let page = consultation(&frame, &view).into_string();
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(!page.contains("<b>Parking"), "{page}");
-        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
         assert!(page.contains(COUNTS_ARE_SIGNALS), "{page}");
         assert!(page.contains("Wider: "), "{page}");
     }

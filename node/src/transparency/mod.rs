@@ -475,7 +475,10 @@ async fn register_page(State(site): S, Query(q): Query<PageQuery>) -> Response {
 }
 
 /// [`Site::consultation`] on a blocking thread.
-async fn consultation_of(site: &Arc<Site>, draft: EntryId) -> Result<Option<ConsultationView>, String> {
+async fn consultation_of(
+    site: &Arc<Site>,
+    draft: EntryId,
+) -> Result<Option<ConsultationView>, String> {
     let site = Arc::clone(site);
     tokio::task::spawn_blocking(move || site.consultation(&draft))
         .await

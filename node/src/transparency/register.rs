@@ -287,6 +287,7 @@ impl Register {
     /// Takes one accepted entry into account. `grant_of` finds a revoked grant (same feed, earlier
     /// in the log), so revocations need no per-grant memory here. A policy version with a
     /// consultation is taken as a draft (fail closed); see [`Register::apply_entry`].
+    #[cfg(test)]
     pub(crate) fn apply(
         &mut self,
         entry: &Entry,

@@ -17,8 +17,8 @@ use consent_proto::vocab::{DataCategory, Form, ObjectionReason, Purpose, Request
 use serde::Serialize;
 
 use super::register::{Collector, Current, PolicyVersion, ScopeCounts, Standing};
-use crate::ledger::{ConsultationRead, ConsultationSummary};
 use crate::ledger::AnswerStats;
+use crate::ledger::{ConsultationRead, ConsultationSummary};
 
 /// A published count: exact when at least k, otherwise only that it is below k.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -368,12 +368,17 @@ impl CollectorFacts<'_> {
             .collector
             .versions
             .saturating_sub(u64::from(current.is_some()) + view.history.len() as u64);
-        view.scope = self.current.as_ref().map(|p| &p.version).and_then(|current| {
-            let scope = current.policy.scope.as_ref()?;
-            let counts = self.collector.scope_counts.get(&current.id);
-            let map = (!scope.zones.is_empty()).then(|| format!("/collectors/{}/map.svg", view.id));
-            Some(scope_view(scope, counts, k, map))
-        });
+        view.scope = self
+            .current
+            .as_ref()
+            .map(|p| &p.version)
+            .and_then(|current| {
+                let scope = current.policy.scope.as_ref()?;
+                let counts = self.collector.scope_counts.get(&current.id);
+                let map =
+                    (!scope.zones.is_empty()).then(|| format!("/collectors/{}/map.svg", view.id));
+                Some(scope_view(scope, counts, k, map))
+            });
         view
     }
 }
@@ -894,9 +899,7 @@ pub(crate) fn consultation_view(
         })
         .collect();
     let first = match read.summary.state {
-        State::Approved { .. } | State::ChangesRequired { .. } => {
-            facts.first_outcome.map(|o| o.id)
-        }
+        State::Approved { .. } | State::ChangesRequired { .. } => facts.first_outcome.map(|o| o.id),
         _ => None,
     };
     let responses = read

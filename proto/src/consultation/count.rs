@@ -139,7 +139,11 @@ impl Counts {
     /// From the wire form (a missing group counts nothing).
     pub fn from_wire(c: &pb::ConsultationCounts) -> Counts {
         Counts {
-            affected: c.affected.as_ref().map(Tally::from_wire).unwrap_or_default(),
+            affected: c
+                .affected
+                .as_ref()
+                .map(Tally::from_wire)
+                .unwrap_or_default(),
             others: c.others.as_ref().map(Tally::from_wire).unwrap_or_default(),
         }
     }

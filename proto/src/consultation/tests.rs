@@ -51,7 +51,10 @@ fn the_first_outcome_decides() {
         first_outcome: Some(outcome(5, 2_500, false)),
         ..draft()
     };
-    assert_eq!(state(&refused, 3_000), State::ChangesRequired { at_ms: 2_500 });
+    assert_eq!(
+        state(&refused, 3_000),
+        State::ChangesRequired { at_ms: 2_500 }
+    );
     assert_eq!(in_effect_from(&refused), NEVER);
     // A voluntary consultation is in effect whatever happens.
     for d in [draft(), refused] {

@@ -990,8 +990,14 @@ fn a_grant_under_a_draft_denies_until_the_draft_is_approved() {
     let (mut w, draft, g) = draft_world();
     let not_in_effect = (Decision::Deny, Reason::PolicyNotInEffect, Some(g));
     // Open, then awaiting the registrar.
-    assert_eq!(w.check(P::Marketing, C::Location, T0 + 2 * DAY), not_in_effect);
-    assert_eq!(w.check(P::Marketing, C::Location, CLOSES + DAY), not_in_effect);
+    assert_eq!(
+        w.check(P::Marketing, C::Location, T0 + 2 * DAY),
+        not_in_effect
+    );
+    assert_eq!(
+        w.check(P::Marketing, C::Location, CLOSES + DAY),
+        not_in_effect
+    );
     // Approved an hour after the window: in effect from then on, not before (a past `at`).
     let from = w.decide_draft(CLOSES + 3_600_000, draft, true);
     assert_eq!(
@@ -1040,7 +1046,11 @@ fn revoked_expired_and_not_yet_valid_come_before_not_in_effect() {
     // A grant under the draft that lapses before the question: expired.
     let (mut w, _, _) = draft_world();
     let collector = w.scene.collector.feed();
-    let Some(draft) = w.ledger.heads().find(|(f, _)| **f == collector).and_then(|(_, s)| s.policy_head)
+    let Some(draft) = w
+        .ledger
+        .heads()
+        .find(|(f, _)| **f == collector)
+        .and_then(|(_, s)| s.policy_head)
     else {
         panic!("the collector has a policy")
     };

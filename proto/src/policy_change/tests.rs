@@ -90,7 +90,17 @@ fn policy_changes_are_said_in_plain_words() {
     assert_eq!(same.len(), 1);
     assert!(same[0].starts_with("No change"));
     // The version alone is no change.
-    assert!(compare(&old, &Policy { version: 9, ..old.clone() }).items.is_empty());
+    assert!(
+        compare(
+            &old,
+            &Policy {
+                version: 9,
+                ..old.clone()
+            }
+        )
+        .items
+        .is_empty()
+    );
 }
 
 #[test]
@@ -138,7 +148,14 @@ fn a_new_law_or_document_widens_either_way() {
 #[test]
 fn names_contacts_and_addresses_are_neutral() {
     let p = parking();
-    neutral(&p, &Policy { name: "Renamed".into(), ..p.clone() }, "name");
+    neutral(
+        &p,
+        &Policy {
+            name: "Renamed".into(),
+            ..p.clone()
+        },
+        "name",
+    );
     neutral(
         &p,
         &Policy {
@@ -232,9 +249,7 @@ fn sensors_widen_with_a_new_id_or_none_declared() {
     widens_one_way(&s, &more, "sensors");
     let any = scoped(|s| s.sensors.clear());
     widens_one_way(&s, &any, "sensors");
-    assert!(
-        compare(&s, &any).sentences()[0].starts_with("Sensors are now: any sensor (were: 1 ")
-    );
+    assert!(compare(&s, &any).sentences()[0].starts_with("Sensors are now: any sensor (were: 1 "));
 }
 
 #[test]

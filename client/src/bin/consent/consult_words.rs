@@ -132,10 +132,8 @@ pub fn id_text(bytes: &[u8]) -> String {
 
 /// The collector's id in a summary, typed (`col1…`).
 pub fn collector_text(s: &pb::ConsultationSummary) -> String {
-    FeedId::from_slice(&s.collector).map_or_else(
-        |_| "?".into(),
-        |f| f.typed(Role::Collector).to_string(),
-    )
+    FeedId::from_slice(&s.collector)
+        .map_or_else(|_| "?".into(), |f| f.typed(Role::Collector).to_string())
 }
 
 /// A summary as JSON.

@@ -95,16 +95,25 @@ mod tests {
     #[test]
     fn every_consultation_refusal_says_what_to_do_and_others_stay_as_they_were() {
         for (reason, expected) in [
-            (RejectionReason::WideningWithoutConsultation, "consent collector policy draft"),
+            (
+                RejectionReason::WideningWithoutConsultation,
+                "consent collector policy draft",
+            ),
             (RejectionReason::PolicyDraft, "version in effect"),
             (RejectionReason::OutcomeExists, "consent consult show"),
             (RejectionReason::ConsultationClosed, "only while"),
-            (RejectionReason::OutcomeTooEarly, "after its consultation has closed"),
+            (
+                RejectionReason::OutcomeTooEarly,
+                "after its consultation has closed",
+            ),
         ] {
             let line = explain(&refused(reason, "entry refused"));
             assert!(line.contains(expected), "{reason:?}: {line}");
         }
-        let plain = explain(&refused(RejectionReason::WrongPrev, "entry rejected (wrong-prev)"));
+        let plain = explain(&refused(
+            RejectionReason::WrongPrev,
+            "entry rejected (wrong-prev)",
+        ));
         assert_eq!(
             plain,
             "the node refused the outcome: entry rejected (wrong-prev)"

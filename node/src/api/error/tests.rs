@@ -231,7 +231,9 @@ fn admission_refusals_are_failed_precondition_with_their_reason() {
         ),
         (
             Refusal::ConsultationUnanswered {
-                reasons: [ObjectionReason::RetentionTooLong].into_iter().collect::<ObjectionSet>(),
+                reasons: [ObjectionReason::RetentionTooLong]
+                    .into_iter()
+                    .collect::<ObjectionSet>(),
                 threshold: 3,
             },
             RejectionReason::ConsultationUnanswered,

@@ -331,11 +331,7 @@ async fn catch_up(events: &mut Events) -> Vec<pb::WatchEvent> {
     tokio::time::timeout(Duration::from_secs(10), async {
         let mut out = Vec::new();
         loop {
-            let event = events
-                .next()
-                .await
-                .expect("an event")
-                .expect("no error");
+            let event = events.next().await.expect("an event").expect("no error");
             if event.kind == pb::WatchKind::Heartbeat as i32 {
                 return out;
             }
@@ -374,8 +370,7 @@ async fn watch_sends_policy_stances_coalesced_and_outcome_only_when_asked() {
     let positions: [&[_]; 3] = [&[], &[RetentionTooLong], &[RetentionTooLong, Other]];
     let mut last_stance = None;
     for (i, reasons) in positions.into_iter().enumerate() {
-        let (mut citizen, inception) =
-            fixtures::author(Role::Citizen, &format!("citizen-{i}"), T0);
+        let (mut citizen, inception) = fixtures::author(Role::Citizen, &format!("citizen-{i}"), T0);
         let stance = fixtures::append(
             &mut citizen,
             T0 + 2 * fixtures::DAY,
@@ -433,12 +428,18 @@ async fn watch_sends_policy_stances_coalesced_and_outcome_only_when_asked() {
     let others = counts.others.as_ref().expect("others");
     assert_eq!((others.support, others.object), (1, 2));
     assert_eq!(
-        counts.affected.as_ref().map_or((0, 0), |t| (t.support, t.object)),
+        counts
+            .affected
+            .as_ref()
+            .map_or((0, 0), |t| (t.support, t.object)),
         (0, 0),
         "nobody holds a grant"
     );
     // The coalesced event's cursor passes the three stances: the next event follows them.
-    assert_eq!(Cursor::parse(&stances.cursor).expect("cursor").next_index, stances.index + 1);
+    assert_eq!(
+        Cursor::parse(&stances.cursor).expect("cursor").next_index,
+        stances.index + 1
+    );
     assert_eq!(entry_id(decided), outcome.id);
     assert_eq!(decided.draft.as_ref(), &draft.id.0[..]);
     assert_eq!(decided.state, pb::ConsultationState::Approved as i32);

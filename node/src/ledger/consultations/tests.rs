@@ -197,15 +197,27 @@ async fn a_draft_and_its_stances_outcome_survive_restart() {
         .consultation(&net.draft.id, now)
         .expect("read")
         .expect("a consultation");
-    assert_eq!(before.summary.state, State::Approved { from_ms: CLOSES + 1 });
+    assert_eq!(
+        before.summary.state,
+        State::Approved {
+            from_ms: CLOSES + 1
+        }
+    );
     assert!(before.summary.facts.gated);
     assert_eq!(
-        (before.summary.counts.others.support, before.summary.counts.others.object),
+        (
+            before.summary.counts.others.support,
+            before.summary.counts.others.object
+        ),
         (1, 1)
     );
     assert_eq!(before.responses, vec![response]);
     assert_eq!(before.outcomes, vec![outcome]);
-    assert_eq!(before.compared.len(), 1, "version 1 is both the previous and the base");
+    assert_eq!(
+        before.compared.len(),
+        1,
+        "version 1 is both the previous and the base"
+    );
     assert_eq!(before.compared[0].id, net.scene.policy);
     let collector = net.scene.collector.feed();
     let list = |ledger: &Ledger| {
@@ -233,8 +245,8 @@ async fn a_draft_and_its_stances_outcome_survive_restart() {
     net.ledger.shutdown().await;
     drop(net.ledger);
     net.writer.join();
-    let (ledger, writer) = Ledger::open(Arc::clone(&store), registrars.clone(), "test", config)
-        .expect("reopen");
+    let (ledger, writer) =
+        Ledger::open(Arc::clone(&store), registrars.clone(), "test", config).expect("reopen");
     let after = ledger
         .consultation(&net.draft.id, now)
         .expect("read")
@@ -412,7 +424,10 @@ async fn a_new_version_withdraws_the_open_draft() {
     );
     let (_, regrant) = net.grant("regrant", net.draft.id);
     let out = net.admit(regrant).await;
-    assert!(matches!(refusal(&out[1]), Refusal::PolicyDraft { .. }), "{out:?}");
+    assert!(
+        matches!(refusal(&out[1]), Refusal::PolicyDraft { .. }),
+        "{out:?}"
+    );
     assert_eq!(
         net.check(&citizen, net.clock.now_ms()),
         Reason::PolicyNotInEffect
@@ -441,6 +456,9 @@ async fn a_new_version_withdraws_the_open_draft() {
             DRAFTED + 2,
         )
         .expect("list");
-    assert!(open.is_empty(), "withdrawn before its window ends: {open:?}");
+    assert!(
+        open.is_empty(),
+        "withdrawn before its window ends: {open:?}"
+    );
     net.stop().await;
 }

@@ -560,11 +560,12 @@ impl Writer {
         let rules = Rules {
             registrars: &registrars,
             now_ms: now,
-            consultation: self.config.consultation.map(|c| {
-                consent_proto::consultation::Rules {
+            consultation: self
+                .config
+                .consultation
+                .map(|c| consent_proto::consultation::Rules {
                     widening_min_days: c.widening_min_days,
-                }
-            }),
+                }),
         };
         let entry = item.entry;
         let id = entry.id;

@@ -183,9 +183,7 @@ impl Task {
                 // Refused: only submissions through the API run admission, never gossip.
                 Ok(Some(Outcome::PendingFull { .. } | Outcome::Refused { .. }))
                 | Ok(None)
-                | Err(_) => {
-                    MessageAcceptance::Ignore
-                }
+                | Err(_) => MessageAcceptance::Ignore,
             };
             let _ = tx
                 .send(Command::Validated {

@@ -19,7 +19,11 @@ pub struct DecideArgs {
     pub draft: String,
     /// Approve it: a draft takes effect from this outcome (only once the consultation has
     /// closed).
-    #[arg(long, conflicts_with = "changes_required", required_unless_present = "changes_required")]
+    #[arg(
+        long,
+        conflicts_with = "changes_required",
+        required_unless_present = "changes_required"
+    )]
     pub approve: bool,
     /// Require changes: a draft never takes effect; the collector publishes a new version.
     #[arg(long)]

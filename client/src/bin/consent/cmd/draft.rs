@@ -267,7 +267,9 @@ pub async fn respond(a: RespondArgs, g: &Global) -> anyhow::Result<()> {
             s.version,
             entry.id,
             document_digest
-                .map(|d| format!("\nPublish the document elsewhere; the ledger holds its digest: {d}"))
+                .map(|d| format!(
+                    "\nPublish the document elsewhere; the ledger holds its digest: {d}"
+                ))
                 .unwrap_or_default()
         ),
         json!({

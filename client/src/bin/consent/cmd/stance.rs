@@ -34,7 +34,12 @@ pub struct ObjectArgs {
     pub draft: String,
     /// Why (repeat, or comma-separated): purpose-too-broad, retention-too-long,
     /// third-party-sharing, not-anonymised-enough, sensor-placement, other.
-    #[arg(long = "reason", required = true, value_delimiter = ',', value_name = "REASON")]
+    #[arg(
+        long = "reason",
+        required = true,
+        value_delimiter = ',',
+        value_name = "REASON"
+    )]
     pub reasons: Vec<String>,
     /// A longer text you publish elsewhere: only its BLAKE3 digest goes on the ledger.
     #[arg(long, value_name = "FILE")]
@@ -58,8 +63,7 @@ pub async fn object(a: ObjectArgs, g: &Global) -> anyhow::Result<()> {
 
 /// The BLAKE3 digest of a file's bytes.
 pub fn digest_of(path: &Path) -> anyhow::Result<Digest> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Digest(*blake3::hash(&bytes).as_bytes()))
 }
 
