@@ -1030,18 +1030,24 @@
 //!   `…_UNSPECIFIED` for 0); and the expected `decision`, `reason` and `required_form`. Hand-picked
 //!   edges first (each with `about`), then 2,000 seeded cases.
 //! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
-//! - `consultations`: after `scopes`, the collector's third policy, a draft (it adds a purpose,
-//!   with a consultation), a citizen's objection and then support, the collector's response and
-//!   the registrar's approving outcome listing it, as in `entries`.
-//! - `consultation_validation`: sequences of entries from a fresh network (with its
-//!   `widening_min_days`, or `null` without the section), each accepted or refused with its
-//!   reason, at `validation_clock_ms`.
-//! - `policy_changes`: pairs of policies (their `body`), the change's `kind` (`widening`,
-//!   `narrowing`, `unchanged`) and its items' `direction`, `code` and `sentence`.
-//! - `consultation_states`: draft facts and a clock, with the `state`, its time and
-//!   `in_effect_from`.
-//! - `consultation_counts`: stances (feed, seq, kind, reasons, affected) and the counts of each
-//!   group, with the reasons raised at a threshold.
+//! - `consultations`: after `scopes`, as in `entries`: the collector's third policy, a draft (it
+//!   adds marketing, with a consultation closing at `T + 2.5 days`), the citizen's objection
+//!   (`RETENTION_TOO_LONG`, `OTHER`, with a details digest) and then support, the collector's
+//!   response to `OTHER`, and the dev registrar's approval listing it, an hour after the window.
+//! - `consultation_validation`: `history` (the dev registrar, a collector with a scoped first
+//!   policy, a citizen), then `cases`: each with `widening_min_days` (the genesis's, `null`
+//!   without `[consultation]`), `entries` submitted in order after the history on a fresh ledger
+//!   at `validation_clock_ms`, and their `verdicts` (`accept`, `pending`, or the rejection's
+//!   name); a refused entry does not advance its feed, so the next is signed at the same seq.
+//! - `policy_changes`: pairs of policies (`old`, `new` as bodies, with their `…_encoding`: the
+//!   `Policy` message's bytes), the change's `kind` (`widening`, `narrowing`, `unchanged`), its
+//!   `items` (`direction`, `code`, `sentence`) in order, and the `sentences` shown.
+//! - `consultation_states`: a draft's `time_ms`, `closes_ms`, `gated`, `superseded_ms`, its
+//!   `outcomes` in any order (the first by `(time_ms, id)` decides) and a clock `now_ms`; the
+//!   `state` (and `state_wire`), `state_ms` and `in_effect_from` (`u64::MAX`: never).
+//! - `consultation_counts`: stances (`feed`, `seq`, `kind`, `reasons`, `affected`) in any order,
+//!   the `affected` and `others` tallies (`support`, `object`, and non-zero `reasons` in reason
+//!   order), and the reasons `raised` at `threshold`.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own

@@ -4,7 +4,9 @@
 //! collector's authentication statement, receipts, decision receipts with their log evidence, a
 //! Merkle tree with inclusion and consistency proofs, a cosigned checkpoint note and an
 //! equivocation; and for scopes: H3 indexes and parents, local times, a scoped policy and grants,
-//! 2,000 seeded scope decisions with hand-picked edges, and context digests. The crate docs
+//! 2,000 seeded scope decisions with hand-picked edges, and context digests; and for
+//! consultations: a draft with its stances, response and outcome, validation sequences with
+//! their verdicts, policy changes, consultation states and counts. The crate docs
 //! ("Protocol specification", "Test vectors") say what each means.
 //!
 //! [`generate`] builds them from fixed seeds (keys are `Ed25519 seed = BLAKE3(label)`), so the
@@ -26,8 +28,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use consent_proto::body::{
-    Accreditation, Ack, AckAnswer, Body, Grant, Policy, Request, Revoke, Suspension,
+    Accreditation, Ack, AckAnswer, Body, Consultation, ConsultationOutcome, ConsultationResponse,
+    Grant, Policy, Position, Request, Revoke, Stance, Suspension,
 };
+use consent_proto::consultation::{self, DraftFacts, OutcomeFacts, StanceFacts, Tally};
 use consent_proto::decide::{GrantFacts, Query, decide_grants};
 use consent_proto::entry::{Author, Entry};
 use consent_proto::h3::{self, Cell};
@@ -45,7 +49,8 @@ use consent_proto::scope::{
 };
 use consent_proto::validate::Verdict;
 use consent_proto::vocab::{
-    CategorySet, DataCategory, Form, Purpose, PurposeSet, RequestKind, Role, SensorKind,
+    CategorySet, ConsultationResult, DataCategory, Form, ObjectionReason, ObjectionSet, Purpose,
+    PurposeSet, RequestKind, Role, SensorKind,
 };
 use consent_proto::{auth, dev, domain, evidence, receipt};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
@@ -178,6 +183,8 @@ struct Scenario {
     citizen: FeedId,
     /// After `entries`: the collector's scoped policy (version 2) and two scoped grants.
     scoped: Vec<Named>,
+    /// After `scoped`: a draft (version 3), two stances, a response and an approving outcome.
+    consultation: Vec<Named>,
 }
 
 impl Scenario {
@@ -421,6 +428,71 @@ fn scenario() -> Scenario {
             }),
         ),
     );
+    // Consultations: the third policy adds marketing and is put to consultation (a draft); the
+    // citizen objects, then supports it; the collector answers; the registrar approves.
+    let Body::Policy(scoped_body) = &scoped_policy.body else {
+        panic!("the scoped policy is a policy");
+    };
+    let closes_ms = T + 2 * DAY + 12 * HOUR;
+    let mut drafted = scoped_body.clone();
+    drafted.version = 3;
+    drafted.purposes.insert(Purpose::Marketing);
+    drafted.consultation = Some(Consultation { closes_ms });
+    let draft = signed(
+        "the draft",
+        collector.append(T + 12 * HOUR, Body::Policy(drafted)),
+    );
+    let objection = signed(
+        "the objection",
+        citizen.append(
+            T + 13 * HOUR,
+            Body::Stance(Stance {
+                draft: draft.id,
+                position: Position::Object(
+                    [ObjectionReason::RetentionTooLong, ObjectionReason::Other]
+                        .into_iter()
+                        .collect(),
+                ),
+                details_digest: Some(digest("vectors/objection details")),
+            }),
+        ),
+    );
+    let support = signed(
+        "the support",
+        citizen.append(
+            T + 14 * HOUR,
+            Body::Stance(Stance {
+                draft: draft.id,
+                position: Position::Support,
+                details_digest: None,
+            }),
+        ),
+    );
+    let answer = signed(
+        "the response",
+        collector.append(
+            T + 15 * HOUR,
+            Body::Response(ConsultationResponse {
+                draft: draft.id,
+                reason: ObjectionReason::Other,
+                text: "Marketing only with its own consent; no other data, no other recipient."
+                    .into(),
+                document_digest: Some(digest("vectors/response document")),
+            }),
+        ),
+    );
+    let approval = signed(
+        "the outcome",
+        registrar.append(
+            closes_ms + HOUR,
+            Body::Outcome(ConsultationOutcome {
+                draft: draft.id,
+                result: ConsultationResult::Approved,
+                text: "Approved: the objection raised was answered.".into(),
+                responses: vec![answer.id],
+            }),
+        ),
+    );
     let named = |name, signer, role, entry| Named {
         name,
         signer,
@@ -428,6 +500,13 @@ fn scenario() -> Scenario {
         entry,
     };
     Scenario {
+        consultation: vec![
+            named("policy-draft", COLLECTOR_0, Role::Collector, draft),
+            named("stance-object", CITIZEN_1, Role::Citizen, objection),
+            named("stance-support", CITIZEN_1, Role::Citizen, support),
+            named("response", COLLECTOR_0, Role::Collector, answer),
+            named("outcome-approved", REGISTRAR_0, Role::Registrar, approval),
+        ],
         scoped: vec![
             named("policy-scoped", COLLECTOR_0, Role::Collector, scoped_policy),
             named("grant-scoped", CITIZEN_1, Role::Citizen, scoped_grant),
@@ -2307,7 +2386,704 @@ fn generate() -> Value {
         "scopes": s.scoped.iter().map(named_json).collect::<Vec<_>>(),
         "scope_decisions": scope_decisions_json(),
         "context_digests": context_digests_json(),
+        "consultations": s.consultation.iter().map(named_json).collect::<Vec<_>>(),
+        "consultation_validation": consultation_validation_json(),
+        "policy_changes": policy_changes_json(),
+        "consultation_states": consultation_states_json(),
+        "consultation_counts": consultation_counts_json(),
     })
+}
+
+// ---- Consultations ----
+
+/// Keys of `consultation_validation`'s own feeds (seeds `BLAKE3(label)`, as every key).
+const V_COLLECTOR_0: &str = "vectors/consultation/collector/0";
+const V_COLLECTOR_1: &str = "vectors/consultation/collector/1";
+const V_CITIZEN_0: &str = "vectors/consultation/citizen/0";
+const V_CITIZEN_1: &str = "vectors/consultation/citizen/1";
+/// `widening_min_days` of the networks of `consultation_validation` whose genesis has the section.
+const V_MIN_DAYS: u32 = 14;
+
+/// `consultation_validation`'s first policy: the vectors' scope, three purposes, 90 days.
+fn v_policy() -> Policy {
+    Policy {
+        version: 1,
+        name: "Harbour City Sensors".into(),
+        purposes: [
+            Purpose::ServiceProvision,
+            Purpose::Research,
+            Purpose::ThirdPartySharing,
+        ]
+        .into_iter()
+        .collect(),
+        categories: [DataCategory::Location, DataCategory::Mobility]
+            .into_iter()
+            .collect(),
+        retention_days: 90,
+        recipients: Vec::new(),
+        jurisdiction: "EU/GDPR".into(),
+        document_digest: digest("vectors/consultation policy document"),
+        document_url: "https://sensors.example/privacy".into(),
+        contact: "dpo@sensors.example".into(),
+        scope: Some(vector_policy_scope()),
+        consultation: None,
+    }
+}
+
+/// A verdict as the vectors name it: `accept`, `pending`, `duplicate`, `equivocation`, or the
+/// rejection's code.
+fn verdict_name(v: &Verdict) -> String {
+    match v {
+        Verdict::Accept { .. } => "accept".into(),
+        Verdict::Pending { .. } => "pending".into(),
+        Verdict::Duplicate { .. } => "duplicate".into(),
+        Verdict::Equivocation { .. } => "equivocation".into(),
+        Verdict::Reject(r) => r.code().into(),
+    }
+}
+
+/// The network of `consultation_validation`: the dev registrar, a collector with its first
+/// policy and a citizen.
+struct VNet {
+    history: Vec<Named>,
+    registrar: Author,
+    collector: Author,
+    citizen: Author,
+}
+
+fn v_net() -> VNet {
+    let (registrar, reg0) = signed("the dev registrar", dev::registrar());
+    let (mut collector, col0) = signed(
+        "the collector",
+        Author::incept(
+            Role::Collector,
+            key(V_COLLECTOR_0),
+            key(V_COLLECTOR_1),
+            T,
+        ),
+    );
+    let (citizen, cit0) = signed(
+        "the citizen",
+        Author::incept(Role::Citizen, key(V_CITIZEN_0), key(V_CITIZEN_1), T),
+    );
+    let v1 = signed(
+        "the first policy",
+        collector.append(T + HOUR, Body::Policy(v_policy())),
+    );
+    VNet {
+        history: vec![
+            Named {
+                name: "registrar-inception",
+                signer: REGISTRAR_0,
+                role: Role::Registrar,
+                entry: reg0,
+            },
+            Named {
+                name: "collector-inception",
+                signer: V_COLLECTOR_0,
+                role: Role::Collector,
+                entry: col0,
+            },
+            Named {
+                name: "policy",
+                signer: V_COLLECTOR_0,
+                role: Role::Collector,
+                entry: v1,
+            },
+            Named {
+                name: "citizen-inception",
+                signer: V_CITIZEN_0,
+                role: Role::Citizen,
+                entry: cit0,
+            },
+        ],
+        registrar,
+        collector,
+        citizen,
+    }
+}
+
+/// A ledger of a network with `min_days` (`None`: no `[consultation]`) holding `history`.
+fn v_ledger(history: &[Entry], min_days: Option<u32>) -> MemoryLedger {
+    let mut ledger = MemoryLedger::new([history[0].feed]);
+    ledger.require_consultations(min_days.map(|widening_min_days| consultation::Rules {
+        widening_min_days,
+    }));
+    for e in history {
+        let verdict = ledger.submit(e, NOW);
+        assert!(matches!(verdict, Verdict::Accept { .. }), "{verdict:?}");
+    }
+    ledger
+}
+
+/// One case of `consultation_validation`: entries submitted in order after the history, each
+/// with the verdict expected (checked here, while generating).
+struct VCase {
+    about: &'static str,
+    min_days: Option<u32>,
+    entries: Vec<Named>,
+    verdicts: Vec<&'static str>,
+}
+
+/// Builds a case: `steps` give, for each entry, its name, author (0 collector, 1 citizen, 2
+/// registrar), time, body and expected verdict; an accepted entry advances its author.
+fn v_case(
+    net: &VNet,
+    about: &'static str,
+    min_days: Option<u32>,
+    steps: Vec<(&'static str, usize, u64, Body, &'static str)>,
+) -> VCase {
+    let history: Vec<Entry> = net.history.iter().map(|n| n.entry.clone()).collect();
+    let mut ledger = v_ledger(&history, min_days);
+    let mut authors = [
+        net.collector.clone(),
+        net.citizen.clone(),
+        net.registrar.clone(),
+    ];
+    let signers = [V_COLLECTOR_0, V_CITIZEN_0, REGISTRAR_0];
+    let roles = [Role::Collector, Role::Citizen, Role::Registrar];
+    let mut entries = Vec::new();
+    let mut verdicts = Vec::new();
+    for (name, who, time, body, expected) in steps {
+        let entry = signed(name, authors[who].sign_next(time, &body));
+        let verdict = ledger.submit(&entry, NOW);
+        assert_eq!(verdict_name(&verdict), expected, "{about}: {name}");
+        if let Verdict::Accept { .. } = verdict {
+            signed(name, authors[who].append(time, body));
+        }
+        entries.push(Named {
+            name,
+            signer: signers[who],
+            role: roles[who],
+            entry,
+        });
+        verdicts.push(expected);
+    }
+    VCase {
+        about,
+        min_days,
+        entries,
+        verdicts,
+    }
+}
+
+/// `consultation_validation`: a history, then cases on networks with and without
+/// `[consultation]`, each a sequence of entries with their verdicts.
+fn consultation_validation_json() -> Value {
+    let net = v_net();
+    let t = T + DAY;
+    let edit = |f: &dyn Fn(&mut Policy)| {
+        let mut p = v_policy();
+        p.version = 2;
+        f(&mut p);
+        Body::Policy(p)
+    };
+    let marketing = |p: &mut Policy| {
+        p.purposes.insert(Purpose::Marketing);
+    };
+    let draft_closing = |closes_ms: u64| {
+        edit(&|p: &mut Policy| {
+            p.purposes.insert(Purpose::Marketing);
+            p.consultation = Some(Consultation { closes_ms });
+        })
+    };
+    let min = Some(V_MIN_DAYS);
+    let days = u64::from(V_MIN_DAYS) * DAY;
+    let (c, z, r) = (0, 1, 2);
+    let mut cases = vec![
+        v_case(
+            &net,
+            "a widening without a consultation where the genesis asks for one",
+            min,
+            vec![("policy-2", c, t, edit(&marketing), "widening-without-consultation")],
+        ),
+        v_case(
+            &net,
+            "a widening without a consultation where the genesis does not",
+            None,
+            vec![("policy-2", c, t, edit(&marketing), "accept")],
+        ),
+        v_case(
+            &net,
+            "a widening's window one millisecond short, then exactly long enough",
+            min,
+            vec![
+                ("policy-2-short", c, t, draft_closing(t + days - 1), "consultation-too-short"),
+                ("policy-2", c, t, draft_closing(t + days), "accept"),
+            ],
+        ),
+        v_case(
+            &net,
+            "a window over 365 days",
+            min,
+            vec![("policy-2", c, t, draft_closing(t + 365 * DAY + 1), "consultation-too-long")],
+        ),
+        v_case(
+            &net,
+            "a narrowing's voluntary window must still close after the entry",
+            min,
+            vec![
+                (
+                    "policy-2-empty-window",
+                    c,
+                    t,
+                    edit(&|p: &mut Policy| {
+                        p.retention_days = 30;
+                        p.consultation = Some(Consultation { closes_ms: t });
+                    }),
+                    "consultation-too-short",
+                ),
+                (
+                    "policy-2",
+                    c,
+                    t,
+                    edit(&|p: &mut Policy| {
+                        p.retention_days = 30;
+                        p.consultation = Some(Consultation { closes_ms: t + 1 });
+                    }),
+                    "accept",
+                ),
+            ],
+        ),
+        v_case(
+            &net,
+            "sensor 2, an air-quality sensor, kept as a noise sensor",
+            None,
+            vec![(
+                "policy-2",
+                c,
+                t,
+                edit(&|p: &mut Policy| {
+                    if let Some(s) = p.scope.as_mut() {
+                        s.sensors[1].kind = SensorKind::Noise;
+                    }
+                }),
+                "id-redefined",
+            )],
+        ),
+        v_case(
+            &net,
+            "a draft's content republished without a consultation widens from the base",
+            min,
+            vec![
+                ("policy-2-draft", c, t, draft_closing(t + days), "accept"),
+                (
+                    "policy-3",
+                    c,
+                    t + HOUR,
+                    Body::Policy(Policy {
+                        version: 3,
+                        purposes: [
+                            Purpose::ServiceProvision,
+                            Purpose::Research,
+                            Purpose::ThirdPartySharing,
+                            Purpose::Marketing,
+                        ]
+                        .into_iter()
+                        .collect(),
+                        ..v_policy()
+                    }),
+                    "widening-without-consultation",
+                ),
+                (
+                    "policy-3-as-1",
+                    c,
+                    t + HOUR,
+                    Body::Policy(Policy {
+                        version: 3,
+                        ..v_policy()
+                    }),
+                    "accept",
+                ),
+            ],
+        ),
+    ];
+    // Stances, responses and outcomes, under a one-day draft on a network without the section.
+    let v1 = net.history[2].entry.id;
+    let unknown = consent_proto::EntryId([7; 32]);
+    let draft_entry = signed("the draft", net.collector.sign_next(t, &draft_closing(t + DAY)));
+    let draft = draft_entry.id;
+    let stance = |object: &[ObjectionReason], on: consent_proto::EntryId| {
+        Body::Stance(Stance {
+            draft: on,
+            position: if object.is_empty() {
+                Position::Support
+            } else {
+                Position::Object(object.iter().copied().collect::<ObjectionSet>())
+            },
+            details_digest: None,
+        })
+    };
+    let respond = |on: consent_proto::EntryId| {
+        Body::Response(ConsultationResponse {
+            draft: on,
+            reason: ObjectionReason::RetentionTooLong,
+            text: "Location data is kept 30 days, not 90.".into(),
+            document_digest: None,
+        })
+    };
+    let decide = |approved: bool, responses: Vec<consent_proto::EntryId>| {
+        Body::Outcome(ConsultationOutcome {
+            draft,
+            result: if approved {
+                ConsultationResult::Approved
+            } else {
+                ConsultationResult::ChangesRequired
+            },
+            text: "Decided after the consultation.".into(),
+            responses,
+        })
+    };
+    let objecting = [ObjectionReason::RetentionTooLong];
+    let stance_entry = signed(
+        "the stance",
+        {
+            let mut citizen = net.citizen.clone();
+            citizen.append(t + HOUR, stance(&objecting, draft))
+        },
+    );
+    let response_entry = signed(
+        "the response",
+        {
+            let mut collector = net.collector.clone();
+            signed("the draft", collector.append(t, draft_closing(t + DAY)));
+            collector.append(t + 2 * HOUR, respond(draft))
+        },
+    );
+    cases.push(v_case(
+        &net,
+        "stances: on a draft not held, on a policy without a consultation, outside the window, inside it",
+        None,
+        vec![
+            ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
+            ("stance-unknown", z, t + HOUR, stance(&[], unknown), "pending"),
+            ("stance-on-policy-1", z, t + HOUR, stance(&objecting, v1), "not-a-consultation"),
+            ("stance-early", z, t - 1, stance(&objecting, draft), "outside-consultation-window"),
+            ("stance-late", z, t + DAY, stance(&[], draft), "outside-consultation-window"),
+            ("stance", z, t + HOUR, stance(&objecting, draft), "accept"),
+        ],
+    ));
+    cases.push(v_case(
+        &net,
+        "responses and outcomes",
+        None,
+        vec![
+            ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
+            ("stance", z, t + HOUR, stance(&objecting, draft), "accept"),
+            ("response-on-policy-1", c, t + 2 * HOUR, respond(v1), "not-a-consultation"),
+            (
+                "response-on-a-stance",
+                c,
+                t + 2 * HOUR,
+                respond(stance_entry.id),
+                "not-own-consultation",
+            ),
+            ("response", c, t + 2 * HOUR, respond(draft), "accept"),
+            ("outcome-before-the-draft", r, t - 1, decide(false, vec![]), "outcome-too-early"),
+            ("approval-in-the-window", r, t + DAY - 1, decide(true, vec![]), "outcome-too-early"),
+            (
+                "approval-listing-a-stance",
+                r,
+                t + DAY,
+                decide(true, vec![stance_entry.id]),
+                "response-not-for-draft",
+            ),
+            ("approval-listing-unknown", r, t + DAY, decide(true, vec![unknown]), "pending"),
+            (
+                "approval",
+                r,
+                t + DAY,
+                decide(true, vec![response_entry.id]),
+                "accept",
+            ),
+        ],
+    ));
+    assert_eq!(cases.last().map(|c| c.entries[0].entry.id), Some(draft_entry.id));
+    json!({
+        "history": net.history.iter().map(named_json).collect::<Vec<_>>(),
+        "cases": cases.iter().map(|c| json!({
+            "about": c.about,
+            "widening_min_days": c.min_days,
+            "entries": c.entries.iter().map(named_json).collect::<Vec<_>>(),
+            "verdicts": c.verdicts,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The wire form of a policy and its JSON.
+fn policy_wire(p: &Policy) -> pb::Policy {
+    match Body::Policy(p.clone()).to_wire() {
+        WireBody::Policy(w) => w,
+        _ => panic!("a policy"),
+    }
+}
+
+/// `policy_changes`: pairs of policies and what [`consent_proto::policy_change::compare`] says.
+fn policy_changes_json() -> Value {
+    let base = v_policy();
+    let edit = |f: &dyn Fn(&mut Policy)| {
+        let mut p = v_policy();
+        p.version = 2;
+        f(&mut p);
+        p
+    };
+    let scope_edit = |f: &dyn Fn(&mut PolicyScope)| {
+        edit(&|p: &mut Policy| {
+            if let Some(s) = p.scope.as_mut() {
+                f(s);
+            }
+        })
+    };
+    let pairs: Vec<(&str, Policy, Policy)> = vec![
+        ("the same policy", base.clone(), base.clone()),
+        (
+            "a purpose added",
+            base.clone(),
+            edit(&|p: &mut Policy| {
+                p.purposes.insert(Purpose::Marketing);
+            }),
+        ),
+        (
+            "a shorter retention",
+            base.clone(),
+            edit(&|p: &mut Policy| p.retention_days = 30),
+        ),
+        (
+            "a recipient added, the law and the contact changed",
+            base.clone(),
+            edit(&|p: &mut Policy| {
+                p.recipients.push("Port authority".into());
+                p.jurisdiction = "EU/GDPR+NL/UAVG".into();
+                p.contact = "privacy@sensors.example".into();
+            }),
+        ),
+        (
+            "renamed, new address",
+            base.clone(),
+            edit(&|p: &mut Policy| {
+                p.name = "Harbour City Sensor Network".into();
+                p.document_url = "https://sensors.example/privacy/v2".into();
+            }),
+        ),
+        (
+            "zone 1 moved elsewhere",
+            base.clone(),
+            scope_edit(&|s: &mut PolicyScope| {
+                s.zones[0] = Zone {
+                    id: 1,
+                    name: "Elsewhere".into(),
+                    resolution: 12,
+                    cells: cells(&[ELSEWHERE]),
+                }
+            }),
+        ),
+        (
+            "no zones: anywhere",
+            base.clone(),
+            scope_edit(&|s: &mut PolicyScope| s.zones.clear()),
+        ),
+        (
+            "sensor 3 removed, saturdays dropped",
+            base.clone(),
+            scope_edit(&|s: &mut PolicyScope| {
+                s.sensors.truncate(2);
+                s.windows.truncate(1);
+            }),
+        ),
+        (
+            "the same windows an hour later",
+            base.clone(),
+            scope_edit(&|s: &mut PolicyScope| s.utc_offset_minutes = 0),
+        ),
+        (
+            "research kept only aggregated, with smaller groups",
+            base.clone(),
+            scope_edit(&|s: &mut PolicyScope| {
+                s.forms[1].offers = vec![FormSpec::Aggregated {
+                    interval_s: 3_600,
+                    resolution: 8,
+                    min_group: 5,
+                }]
+            }),
+        ),
+        ("a scope declared where there was none", Policy { scope: None, ..base.clone() }, base.clone()),
+    ];
+    pairs
+        .into_iter()
+        .map(|(about, old, new)| {
+            let change = consent_proto::policy_change::compare(&old, &new);
+            let (ow, nw) = (policy_wire(&old), policy_wire(&new));
+            json!({
+                "about": about,
+                "old": body_json(&WireBody::Policy(ow.clone())),
+                "old_encoding": hx(ow.encode_to_vec()),
+                "new": body_json(&WireBody::Policy(nw.clone())),
+                "new_encoding": hx(nw.encode_to_vec()),
+                "kind": change.kind().name(),
+                "items": change.items.iter().map(|i| json!({
+                    "direction": i.direction.name(),
+                    "code": i.code,
+                    "sentence": i.sentence,
+                })).collect::<Vec<_>>(),
+                "sentences": change.sentences(),
+            })
+        })
+        .collect()
+}
+
+fn outcome_json(o: &OutcomeFacts) -> Value {
+    json!({"id": hx(o.id.0), "time_ms": o.time_ms, "approved": o.approved})
+}
+
+/// `consultation_states`: a draft's facts, its outcomes (any order) and a clock; the state, its
+/// time and from when grants under it count.
+fn consultation_states_json() -> Value {
+    let id = |n: u8| consent_proto::EntryId([n; 32]);
+    let o = |n: u8, time_ms: u64, approved: bool| OutcomeFacts {
+        id: id(n),
+        time_ms,
+        approved,
+    };
+    let opened = T;
+    let closes = T + 14 * DAY;
+    // (about, gated, superseded_ms, outcomes, now_ms)
+    let cases: Vec<(&str, bool, Option<u64>, Vec<OutcomeFacts>, u64)> = vec![
+        ("open", true, None, vec![], closes - 1),
+        ("awaiting the outcome", true, None, vec![], closes),
+        ("approved", true, None, vec![o(5, closes + HOUR, true)], closes + DAY),
+        ("changes required", true, None, vec![o(5, closes + HOUR, false)], closes + DAY),
+        ("changes required during the window", true, None, vec![o(5, opened + DAY, false)], opened + 2 * DAY),
+        (
+            "two outcomes at one time: the smaller id decides",
+            true,
+            None,
+            vec![o(9, closes, true), o(3, closes, false)],
+            closes + DAY,
+        ),
+        (
+            "the earlier outcome decides, whatever the order",
+            true,
+            None,
+            vec![o(1, closes + DAY, false), o(9, closes + HOUR, true)],
+            closes + 2 * DAY,
+        ),
+        ("withdrawn", true, Some(opened + DAY), vec![], closes + DAY),
+        (
+            "approved after being withdrawn: withdrawn",
+            true,
+            Some(closes + HOUR),
+            vec![o(5, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        (
+            "approved before a newer version",
+            true,
+            Some(closes + HOUR + 1),
+            vec![o(5, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        ("a voluntary consultation, open", false, None, vec![], opened),
+        ("a voluntary consultation with changes required", false, None, vec![o(5, closes, false)], closes + DAY),
+    ];
+    cases
+        .into_iter()
+        .map(|(about, gated, superseded_ms, outcomes, now_ms)| {
+            let facts = DraftFacts {
+                id: id(1),
+                collector: FeedId([2; 32]),
+                version: 2,
+                time_ms: opened,
+                closes_ms: closes,
+                gated,
+                superseded_ms,
+                first_outcome: outcomes.iter().copied().fold(None, consultation::first),
+            };
+            let state = consultation::state(&facts, now_ms);
+            json!({
+                "about": about,
+                "time_ms": facts.time_ms,
+                "closes_ms": facts.closes_ms,
+                "gated": gated,
+                "superseded_ms": superseded_ms,
+                "outcomes": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+                "now_ms": now_ms,
+                "state": state.name(),
+                "state_wire": state.to_wire().as_str_name(),
+                "state_ms": state.at_ms(),
+                "in_effect_from": consultation::in_effect_from(&facts),
+            })
+        })
+        .collect()
+}
+
+fn tally_json(t: &Tally) -> Value {
+    json!({
+        "support": t.support,
+        "object": t.object,
+        "reasons": ObjectionReason::ALL
+            .iter()
+            .filter(|r| t.reason(**r) > 0)
+            .map(|r| json!({"reason": r.as_str_name(), "count": t.reason(*r)}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// `consultation_counts`: stances of several feeds (any order) counted, and the reasons raised at
+/// a threshold.
+fn consultation_counts_json() -> Value {
+    use ObjectionReason as R;
+    let stance = |feed: u8, seq: u64, object: &[R], affected: bool| StanceFacts {
+        feed: FeedId([feed; 32]),
+        seq,
+        support: object.is_empty(),
+        reasons: object.iter().copied().collect(),
+        affected,
+    };
+    let cases: Vec<(&str, Vec<StanceFacts>, u64)> = vec![
+        ("no stance", vec![], 1),
+        (
+            "a later stance of a feed replaces its earlier one",
+            vec![
+                stance(1, 4, &[], true),
+                stance(1, 3, &[R::RetentionTooLong, R::Other], true),
+                stance(2, 7, &[R::RetentionTooLong], false),
+                stance(2, 9, &[R::SensorPlacement, R::Other], false),
+            ],
+            1,
+        ),
+        (
+            "both groups count towards the threshold",
+            vec![
+                stance(1, 1, &[R::ThirdPartySharing], true),
+                stance(2, 1, &[R::ThirdPartySharing, R::PurposeTooBroad], false),
+                stance(3, 1, &[R::PurposeTooBroad], false),
+                stance(4, 1, &[R::NotAnonymisedEnough], true),
+                stance(5, 1, &[], false),
+                stance(6, 2, &[], true),
+            ],
+            2,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(about, stances, threshold)| {
+            let counts = consultation::count(&stances);
+            json!({
+                "about": about,
+                "stances": stances.iter().map(|s| json!({
+                    "feed": hx(s.feed.0),
+                    "seq": s.seq,
+                    "kind": if s.support { "STANCE_KIND_SUPPORT" } else { "STANCE_KIND_OBJECT" },
+                    "reasons": s.reasons.iter().map(|r| r.as_str_name()).collect::<Vec<_>>(),
+                    "affected": s.affected,
+                })).collect::<Vec<_>>(),
+                "affected": tally_json(&counts.affected),
+                "others": tally_json(&counts.others),
+                "threshold": threshold,
+                "raised": counts.raised(threshold).iter().map(|r| r.as_str_name()).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
 }
 
 // ---- The tests ----
@@ -2953,6 +3729,153 @@ fn every_scope_vector_in_the_file_verifies() {
         "the policy's scope is field 11"
     );
 
+    // Consultations: they decode to what they state, and a node holding the history accepts
+    // them; the draft is gated, in effect from its approval; the worked bytes.
+    let clock = num(&file["validation_clock_ms"]);
+    let consulted: Vec<Entry> = list(&file["consultations"]).iter().map(check_entry).collect();
+    for e in &consulted {
+        let verdict = ledger.submit(e, clock);
+        assert!(matches!(verdict, Verdict::Accept { .. }), "{verdict:?}");
+    }
+    let kinds: Vec<&str> = consulted.iter().map(|e| e.body.kind().name()).collect();
+    assert_eq!(kinds, ["policy", "stance", "stance", "response", "outcome"]);
+    let facts = ledger.draft_facts(&consulted[0].id).expect("a consultation");
+    assert!(facts.gated, "the draft widens");
+    assert_eq!(consultation::in_effect_from(&facts), consulted[4].time_ms);
+    let counts = ledger.consultation_counts(&consulted[0].id);
+    assert_eq!((counts.affected.support, counts.affected.object), (1, 0));
+    let Body::Policy(drafted) = &consulted[0].body else {
+        panic!("a policy");
+    };
+    let closes = drafted.consultation.expect("a consultation").closes_ms;
+    let mut field = vec![0x62, 0];
+    field.push(0x08);
+    field.extend(varint(closes));
+    field[1] = (field.len() - 2) as u8;
+    assert!(
+        consulted[0].payload.ends_with(&field),
+        "the policy's consultation is field 12, last"
+    );
+    let keys = [[0x9au8, 0x01], [0x9a, 0x01], [0xa2, 0x01], [0xaa, 0x01]];
+    for (e, key) in consulted[1..].iter().zip(keys) {
+        let header = pb::EntryPayload {
+            body: None,
+            ..wire(e)
+        }
+        .encode_to_vec();
+        assert_eq!(&e.payload[header.len()..header.len() + 2], &key, "{:?}", e.body.kind());
+    }
+
+    // Consultation validation: each case's entries, after the history, get their verdicts.
+    let cv = &file["consultation_validation"];
+    let history: Vec<Entry> = list(&cv["history"]).iter().map(check_entry).collect();
+    for case in list(&cv["cases"]) {
+        let about = text(&case["about"]);
+        let min_days = case["widening_min_days"]
+            .as_u64()
+            .map(|d| u32::try_from(d).expect("days fit u32"));
+        let mut ledger = v_ledger(&history, min_days);
+        let (entries, verdicts) = (list(&case["entries"]), list(&case["verdicts"]));
+        assert_eq!(entries.len(), verdicts.len(), "{about}");
+        for (v, expected) in entries.iter().zip(verdicts) {
+            let e = check_entry(v);
+            let verdict = ledger.submit(&e, clock);
+            assert_eq!(
+                verdict_name(&verdict),
+                text(expected),
+                "{about}: {}",
+                text(&v["name"])
+            );
+        }
+    }
+
+    // Policy changes: what compare says of each pair.
+    for pair in list(&file["policy_changes"]) {
+        let about = text(&pair["about"]);
+        let policy = |field: &str| -> Policy {
+            let w = match pb::Policy::decode(bytes(&pair[field]).as_slice()) {
+                Ok(w) => w,
+                Err(e) => panic!("{about}: {e}"),
+            };
+            match Body::from_wire(&WireBody::Policy(w)) {
+                Ok(Body::Policy(p)) => p,
+                other => panic!("{about}: {other:?}"),
+            }
+        };
+        let (old, new) = (policy("old_encoding"), policy("new_encoding"));
+        assert_eq!(body_json(&WireBody::Policy(policy_wire(&old))), pair["old"], "{about}");
+        assert_eq!(body_json(&WireBody::Policy(policy_wire(&new))), pair["new"], "{about}");
+        let change = consent_proto::policy_change::compare(&old, &new);
+        assert_eq!(change.kind().name(), text(&pair["kind"]), "{about}");
+        let items = list(&pair["items"]);
+        assert_eq!(items.len(), change.items.len(), "{about}");
+        for (i, v) in change.items.iter().zip(items) {
+            assert_eq!(i.direction.name(), text(&v["direction"]), "{about}");
+            assert_eq!(i.code, text(&v["code"]), "{about}");
+            assert_eq!(i.sentence, text(&v["sentence"]), "{about}");
+        }
+        assert_eq!(json!(change.sentences()), pair["sentences"], "{about}");
+    }
+
+    // Consultation states: from the facts and the clock.
+    for c in list(&file["consultation_states"]) {
+        let about = text(&c["about"]);
+        let outcomes: Vec<OutcomeFacts> = list(&c["outcomes"])
+            .iter()
+            .map(|o| OutcomeFacts {
+                id: EntryId(b32(&o["id"])),
+                time_ms: num(&o["time_ms"]),
+                approved: o["approved"].as_bool() == Some(true),
+            })
+            .collect();
+        let facts = DraftFacts {
+            id: EntryId([1; 32]),
+            collector: FeedId([2; 32]),
+            version: 2,
+            time_ms: num(&c["time_ms"]),
+            closes_ms: num(&c["closes_ms"]),
+            gated: c["gated"].as_bool() == Some(true),
+            superseded_ms: c["superseded_ms"].as_u64(),
+            first_outcome: outcomes.iter().copied().fold(None, consultation::first),
+        };
+        let state = consultation::state(&facts, num(&c["now_ms"]));
+        assert_eq!(state.name(), text(&c["state"]), "{about}");
+        assert_eq!(state.to_wire().as_str_name(), text(&c["state_wire"]), "{about}");
+        assert_eq!(state.at_ms(), num(&c["state_ms"]), "{about}");
+        assert_eq!(
+            consultation::in_effect_from(&facts),
+            num(&c["in_effect_from"]),
+            "{about}"
+        );
+    }
+
+    // Consultation counts: the latest stance per feed, by group; the reasons raised.
+    for c in list(&file["consultation_counts"]) {
+        let about = text(&c["about"]);
+        let stances: Vec<StanceFacts> = list(&c["stances"])
+            .iter()
+            .map(|s| StanceFacts {
+                feed: FeedId(b32(&s["feed"])),
+                seq: num(&s["seq"]),
+                support: text(&s["kind"]) == "STANCE_KIND_SUPPORT",
+                reasons: list(&s["reasons"])
+                    .iter()
+                    .filter_map(|r| ObjectionReason::from_str_name(text(r)))
+                    .collect(),
+                affected: s["affected"].as_bool() == Some(true),
+            })
+            .collect();
+        let counts = consultation::count(&stances);
+        assert_eq!(tally_json(&counts.affected), c["affected"], "{about}");
+        assert_eq!(tally_json(&counts.others), c["others"], "{about}");
+        let raised: Vec<&str> = counts
+            .raised(num(&c["threshold"]))
+            .iter()
+            .map(|r| r.as_str_name())
+            .collect();
+        assert_eq!(json!(raised), c["raised"], "{about}");
+    }
+
     // Context digests.
     let digests = &file["context_digests"];
     assert_eq!(text(&digests["domain"]).as_bytes(), domain::CONTEXT);
@@ -3106,6 +4029,56 @@ const RECEIPTS_BEFORE_SCOPES: [&str; 2] = [
     "a53d5d93d5f8efba7ad6b270a6918505eaaadb9443c0d4a9f72d7f4f801be04e",
     "c08b61f2393ec001106095340e144b256ae8023af0c468a300ed975106fb22eb",
 ];
+
+/// SHA-256 of the compact JSON of each section the scopes added (and of each decision receipt),
+/// as they were before consultations: consultations added sections and changed none.
+const BEFORE_CONSULTATIONS: [(&str, &str); 5] = [
+    (
+        "context_digests",
+        "05dc14b7444ef3adf7b95c62b67bb20767adb0db42e3df31611cb8fd01a8c173",
+    ),
+    (
+        "h3",
+        "3703e357ad9f0be1e4e4370ecd45e9af85ac544c89029a3743626c2a5d38fd00",
+    ),
+    (
+        "local_time",
+        "7723b770d617af17ab48c98711a26d39e79b6071723e160bf06c0d0a17745c25",
+    ),
+    (
+        "scope_decisions",
+        "8ffcd4d0fae8ecf537c0d2babb1466ad1ee89df4cf4d7301167b203d81b3929a",
+    ),
+    (
+        "scopes",
+        "12421d4bb19f8b3bec6340e15c0fd16662b4648424c5331099316b0cd38d2d2c",
+    ),
+];
+const RECEIPTS_BEFORE_CONSULTATIONS: [&str; 3] = [
+    "a53d5d93d5f8efba7ad6b270a6918505eaaadb9443c0d4a9f72d7f4f801be04e",
+    "c08b61f2393ec001106095340e144b256ae8023af0c468a300ed975106fb22eb",
+    "002e38185616b5eb7951986550e7c2851a3a21e0ca12b5e852e4897a1705c47b",
+];
+
+#[test]
+fn the_vectors_from_before_consultations_are_byte_identical() {
+    let file = read_file();
+    let digest = |v: &Value| match serde_json::to_string(v) {
+        Ok(text) => {
+            let d: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+            hx(d)
+        }
+        Err(e) => panic!("JSON: {e}"),
+    };
+    for (section, expected) in BEFORE_SCOPES.iter().chain(&BEFORE_CONSULTATIONS) {
+        assert_eq!(digest(&file[*section]), *expected, "{section} changed");
+    }
+    let receipts = list(&file["decision_receipts"]);
+    assert_eq!(receipts.len(), RECEIPTS_BEFORE_CONSULTATIONS.len());
+    for (v, expected) in receipts.iter().zip(RECEIPTS_BEFORE_CONSULTATIONS) {
+        assert_eq!(digest(v), expected, "{} changed", text(&v["name"]));
+    }
+}
 
 #[test]
 fn the_vectors_from_before_scopes_are_byte_identical() {

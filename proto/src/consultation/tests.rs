@@ -186,7 +186,7 @@ fn reasons_raised_by_the_threshold_need_a_response() {
     let one: ObjectionSet = [R::Other].into_iter().collect();
     assert_eq!(
         unanswered(&counts, 2, one),
-        [R::RetentionTooLong].into_iter().collect()
+        [R::RetentionTooLong].into_iter().collect::<ObjectionSet>()
     );
     assert!(unanswered(&counts, 2, raised).is_empty());
     assert!(unanswered(&Counts::default(), 1, ObjectionSet::EMPTY).is_empty());
