@@ -2880,7 +2880,13 @@ fn policy_changes_json() -> Value {
         (
             "no zones: anywhere",
             base.clone(),
-            scope_edit(&|s: &mut PolicyScope| s.zones.clear()),
+            scope_edit(&|s: &mut PolicyScope| {
+                s.zones.clear();
+                // A sensor may stand only in a zone of the policy.
+                for sensor in &mut s.sensors {
+                    sensor.zone = None;
+                }
+            }),
         ),
         (
             "sensor 3 removed, saturdays dropped",
@@ -2946,8 +2952,9 @@ fn consultation_states_json() -> Value {
     };
     let opened = T;
     let closes = T + 14 * DAY;
-    // (about, gated, superseded_ms, outcomes, now_ms)
-    let cases: Vec<(&str, bool, Option<u64>, Vec<OutcomeFacts>, u64)> = vec![
+    /// (about, gated, superseded_ms, outcomes, now_ms)
+    type Case = (&'static str, bool, Option<u64>, Vec<OutcomeFacts>, u64);
+    let cases: Vec<Case> = vec![
         ("open", true, None, vec![], closes - 1),
         ("awaiting the outcome", true, None, vec![], closes),
         ("approved", true, None, vec![o(5, closes + HOUR, true)], closes + DAY),
@@ -3157,6 +3164,7 @@ fn b64(v: &Value) -> [u8; 64] {
     }
 }
 
+#[track_caller]
 fn num(v: &Value) -> u64 {
     match v.as_u64() {
         Some(n) => n,
@@ -3164,6 +3172,7 @@ fn num(v: &Value) -> u64 {
     }
 }
 
+#[track_caller]
 fn list(v: &Value) -> &Vec<Value> {
     match v.as_array() {
         Some(a) => a,
