@@ -2455,12 +2455,7 @@ fn v_net() -> VNet {
     let (registrar, reg0) = signed("the dev registrar", dev::registrar());
     let (mut collector, col0) = signed(
         "the collector",
-        Author::incept(
-            Role::Collector,
-            key(V_COLLECTOR_0),
-            key(V_COLLECTOR_1),
-            T,
-        ),
+        Author::incept(Role::Collector, key(V_COLLECTOR_0), key(V_COLLECTOR_1), T),
     );
     let (citizen, cit0) = signed(
         "the citizen",
@@ -2506,9 +2501,9 @@ fn v_net() -> VNet {
 /// A ledger of a network with `min_days` (`None`: no `[consultation]`) holding `history`.
 fn v_ledger(history: &[Entry], min_days: Option<u32>) -> MemoryLedger {
     let mut ledger = MemoryLedger::new([history[0].feed]);
-    ledger.require_consultations(min_days.map(|widening_min_days| consultation::Rules {
-        widening_min_days,
-    }));
+    ledger.require_consultations(
+        min_days.map(|widening_min_days| consultation::Rules { widening_min_days }),
+    );
     for e in history {
         let verdict = ledger.submit(e, NOW);
         assert!(matches!(verdict, Verdict::Accept { .. }), "{verdict:?}");
@@ -2595,7 +2590,13 @@ fn consultation_validation_json() -> Value {
             &net,
             "a widening without a consultation where the genesis asks for one",
             min,
-            vec![("policy-2", c, t, edit(&marketing), "widening-without-consultation")],
+            vec![(
+                "policy-2",
+                c,
+                t,
+                edit(&marketing),
+                "widening-without-consultation",
+            )],
         ),
         v_case(
             &net,
@@ -2608,7 +2609,13 @@ fn consultation_validation_json() -> Value {
             "a widening's window one millisecond short, then exactly long enough",
             min,
             vec![
-                ("policy-2-short", c, t, draft_closing(t + days - 1), "consultation-too-short"),
+                (
+                    "policy-2-short",
+                    c,
+                    t,
+                    draft_closing(t + days - 1),
+                    "consultation-too-short",
+                ),
                 ("policy-2", c, t, draft_closing(t + days), "accept"),
             ],
         ),
@@ -2616,7 +2623,13 @@ fn consultation_validation_json() -> Value {
             &net,
             "a window over 365 days",
             min,
-            vec![("policy-2", c, t, draft_closing(t + 365 * DAY + 1), "consultation-too-long")],
+            vec![(
+                "policy-2",
+                c,
+                t,
+                draft_closing(t + 365 * DAY + 1),
+                "consultation-too-long",
+            )],
         ),
         v_case(
             &net,
@@ -2701,7 +2714,10 @@ fn consultation_validation_json() -> Value {
     // Stances, responses and outcomes, under a one-day draft on a network without the section.
     let v1 = net.history[2].entry.id;
     let unknown = consent_proto::EntryId([7; 32]);
-    let draft_entry = signed("the draft", net.collector.sign_next(t, &draft_closing(t + DAY)));
+    let draft_entry = signed(
+        "the draft",
+        net.collector.sign_next(t, &draft_closing(t + DAY)),
+    );
     let draft = draft_entry.id;
     let stance = |object: &[ObjectionReason], on: consent_proto::EntryId| {
         Body::Stance(Stance {
@@ -2735,21 +2751,15 @@ fn consultation_validation_json() -> Value {
         })
     };
     let objecting = [ObjectionReason::RetentionTooLong];
-    let stance_entry = signed(
-        "the stance",
-        {
-            let mut citizen = net.citizen.clone();
-            citizen.append(t + HOUR, stance(&objecting, draft))
-        },
-    );
-    let response_entry = signed(
-        "the response",
-        {
-            let mut collector = net.collector.clone();
-            signed("the draft", collector.append(t, draft_closing(t + DAY)));
-            collector.append(t + 2 * HOUR, respond(draft))
-        },
-    );
+    let stance_entry = signed("the stance", {
+        let mut citizen = net.citizen.clone();
+        citizen.append(t + HOUR, stance(&objecting, draft))
+    });
+    let response_entry = signed("the response", {
+        let mut collector = net.collector.clone();
+        signed("the draft", collector.append(t, draft_closing(t + DAY)));
+        collector.append(t + 2 * HOUR, respond(draft))
+    });
     cases.push(v_case(
         &net,
         "stances: on a draft not held, on a policy without a consultation, outside the window, inside it",
@@ -2770,7 +2780,13 @@ fn consultation_validation_json() -> Value {
         vec![
             ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
             ("stance", z, t + HOUR, stance(&objecting, draft), "accept"),
-            ("response-on-policy-1", c, t + 2 * HOUR, respond(v1), "not-a-consultation"),
+            (
+                "response-on-policy-1",
+                c,
+                t + 2 * HOUR,
+                respond(v1),
+                "not-a-consultation",
+            ),
             (
                 "response-on-a-stance",
                 c,
@@ -2779,8 +2795,20 @@ fn consultation_validation_json() -> Value {
                 "not-own-consultation",
             ),
             ("response", c, t + 2 * HOUR, respond(draft), "accept"),
-            ("outcome-before-the-draft", r, t - 1, decide(false, vec![]), "outcome-too-early"),
-            ("approval-in-the-window", r, t + DAY - 1, decide(true, vec![]), "outcome-too-early"),
+            (
+                "outcome-before-the-draft",
+                r,
+                t - 1,
+                decide(false, vec![]),
+                "outcome-too-early",
+            ),
+            (
+                "approval-in-the-window",
+                r,
+                t + DAY - 1,
+                decide(true, vec![]),
+                "outcome-too-early",
+            ),
             (
                 "approval-listing-a-stance",
                 r,
@@ -2788,7 +2816,13 @@ fn consultation_validation_json() -> Value {
                 decide(true, vec![stance_entry.id]),
                 "response-not-for-draft",
             ),
-            ("approval-listing-unknown", r, t + DAY, decide(true, vec![unknown]), "pending"),
+            (
+                "approval-listing-unknown",
+                r,
+                t + DAY,
+                decide(true, vec![unknown]),
+                "pending",
+            ),
             (
                 "approval",
                 r,
@@ -2798,7 +2832,10 @@ fn consultation_validation_json() -> Value {
             ),
         ],
     ));
-    assert_eq!(cases.last().map(|c| c.entries[0].entry.id), Some(draft_entry.id));
+    assert_eq!(
+        cases.last().map(|c| c.entries[0].entry.id),
+        Some(draft_entry.id)
+    );
     json!({
         "history": net.history.iter().map(named_json).collect::<Vec<_>>(),
         "cases": cases.iter().map(|c| json!({
@@ -2912,7 +2949,14 @@ fn policy_changes_json() -> Value {
                 }]
             }),
         ),
-        ("a scope declared where there was none", Policy { scope: None, ..base.clone() }, base.clone()),
+        (
+            "a scope declared where there was none",
+            Policy {
+                scope: None,
+                ..base.clone()
+            },
+            base.clone(),
+        ),
     ];
     pairs
         .into_iter()
@@ -2957,9 +3001,27 @@ fn consultation_states_json() -> Value {
     let cases: Vec<Case> = vec![
         ("open", true, None, vec![], closes - 1),
         ("awaiting the outcome", true, None, vec![], closes),
-        ("approved", true, None, vec![o(5, closes + HOUR, true)], closes + DAY),
-        ("changes required", true, None, vec![o(5, closes + HOUR, false)], closes + DAY),
-        ("changes required during the window", true, None, vec![o(5, opened + DAY, false)], opened + 2 * DAY),
+        (
+            "approved",
+            true,
+            None,
+            vec![o(5, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        (
+            "changes required",
+            true,
+            None,
+            vec![o(5, closes + HOUR, false)],
+            closes + DAY,
+        ),
+        (
+            "changes required during the window",
+            true,
+            None,
+            vec![o(5, opened + DAY, false)],
+            opened + 2 * DAY,
+        ),
         (
             "two outcomes at one time: the smaller id decides",
             true,
@@ -2989,8 +3051,20 @@ fn consultation_states_json() -> Value {
             vec![o(5, closes + HOUR, true)],
             closes + DAY,
         ),
-        ("a voluntary consultation, open", false, None, vec![], opened),
-        ("a voluntary consultation with changes required", false, None, vec![o(5, closes, false)], closes + DAY),
+        (
+            "a voluntary consultation, open",
+            false,
+            None,
+            vec![],
+            opened,
+        ),
+        (
+            "a voluntary consultation with changes required",
+            false,
+            None,
+            vec![o(5, closes, false)],
+            closes + DAY,
+        ),
     ];
     cases
         .into_iter()
@@ -3741,14 +3815,19 @@ fn every_scope_vector_in_the_file_verifies() {
     // Consultations: they decode to what they state, and a node holding the history accepts
     // them; the draft is gated, in effect from its approval; the worked bytes.
     let clock = num(&file["validation_clock_ms"]);
-    let consulted: Vec<Entry> = list(&file["consultations"]).iter().map(check_entry).collect();
+    let consulted: Vec<Entry> = list(&file["consultations"])
+        .iter()
+        .map(check_entry)
+        .collect();
     for e in &consulted {
         let verdict = ledger.submit(e, clock);
         assert!(matches!(verdict, Verdict::Accept { .. }), "{verdict:?}");
     }
     let kinds: Vec<&str> = consulted.iter().map(|e| e.body.kind().name()).collect();
     assert_eq!(kinds, ["policy", "stance", "stance", "response", "outcome"]);
-    let facts = ledger.draft_facts(&consulted[0].id).expect("a consultation");
+    let facts = ledger
+        .draft_facts(&consulted[0].id)
+        .expect("a consultation");
     assert!(facts.gated, "the draft widens");
     assert_eq!(consultation::in_effect_from(&facts), consulted[4].time_ms);
     let counts = ledger.consultation_counts(&consulted[0].id);
@@ -3772,7 +3851,12 @@ fn every_scope_vector_in_the_file_verifies() {
             ..wire(e)
         }
         .encode_to_vec();
-        assert_eq!(&e.payload[header.len()..header.len() + 2], &key, "{:?}", e.body.kind());
+        assert_eq!(
+            &e.payload[header.len()..header.len() + 2],
+            &key,
+            "{:?}",
+            e.body.kind()
+        );
     }
 
     // Consultation validation: each case's entries, after the history, get their verdicts.
@@ -3812,8 +3896,16 @@ fn every_scope_vector_in_the_file_verifies() {
             }
         };
         let (old, new) = (policy("old_encoding"), policy("new_encoding"));
-        assert_eq!(body_json(&WireBody::Policy(policy_wire(&old))), pair["old"], "{about}");
-        assert_eq!(body_json(&WireBody::Policy(policy_wire(&new))), pair["new"], "{about}");
+        assert_eq!(
+            body_json(&WireBody::Policy(policy_wire(&old))),
+            pair["old"],
+            "{about}"
+        );
+        assert_eq!(
+            body_json(&WireBody::Policy(policy_wire(&new))),
+            pair["new"],
+            "{about}"
+        );
         let change = consent_proto::policy_change::compare(&old, &new);
         assert_eq!(change.kind().name(), text(&pair["kind"]), "{about}");
         let items = list(&pair["items"]);
@@ -3849,7 +3941,11 @@ fn every_scope_vector_in_the_file_verifies() {
         };
         let state = consultation::state(&facts, num(&c["now_ms"]));
         assert_eq!(state.name(), text(&c["state"]), "{about}");
-        assert_eq!(state.to_wire().as_str_name(), text(&c["state_wire"]), "{about}");
+        assert_eq!(
+            state.to_wire().as_str_name(),
+            text(&c["state_wire"]),
+            "{about}"
+        );
         assert_eq!(state.at_ms(), num(&c["state_ms"]), "{about}");
         assert_eq!(
             consultation::in_effect_from(&facts),

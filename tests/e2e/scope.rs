@@ -567,21 +567,49 @@ async fn a_sensor_id_a_later_policy_version_gives_to_a_camera_does_not_pass_unde
         ..GrantScope::default()
     };
     let (citizen, grant) = resident(&s, "dan", purpose, category, Some(air_only)).await;
-    let mut v2 = s.policy.clone();
-    v2.version += 1;
-    let mut scope = s.scope.clone();
-    for x in &mut scope.sensors {
+    let mut camera = s.scope.clone();
+    for x in &mut camera.sensors {
         if x.id == air {
             x.kind = SensorKind::Camera;
         }
     }
-    v2.scope = Some(scope);
+    let version = |version: u32, scope| {
+        let mut p = s.policy.clone();
+        p.version = version;
+        p.scope = Some(scope);
+        consent_proto::body::Body::Policy(p)
+    };
+    // The next version may not give the sensor's id to a camera (`id-redefined`).
+    let mut attempt = s.scene.collector.clone();
+    let redefined = fixtures::append(
+        &mut attempt,
+        T0 + DAY,
+        version(s.policy.version + 1, camera.clone()),
+    );
+    consent_tests::consultation::refused(
+        &s.node,
+        &redefined,
+        Code::InvalidArgument,
+        "id-redefined",
+    )
+    .await;
+    // Ids that skip a version are not tracked: a version without the sensor, then one that
+    // brings its id back as a camera. A check must still read the sensor in the numbering of
+    // the grant's version.
+    let mut without = s.scope.clone();
+    without.sensors.retain(|x| x.id != air);
     let v2 = fixtures::append(
         &mut s.scene.collector,
         T0 + DAY,
-        consent_proto::body::Body::Policy(v2),
+        version(s.policy.version + 1, without),
     );
     submit_ok(&mut s.node.ledger().await, &v2).await;
+    let v3 = fixtures::append(
+        &mut s.scene.collector,
+        T0 + DAY + 1,
+        version(s.policy.version + 2, camera),
+    );
+    submit_ok(&mut s.node.ledger().await, &v3).await;
 
     let mut consent = s.node.consent(&s.scene.collector).await;
     let mut ctx = full_context(&s.scope, purpose);

@@ -174,14 +174,16 @@ def walk(grpc, pb, vocab_pb2, consultation_pb2, consultation_pb2_grpc, channel, 
 # The shapes read (keep in step with proto/tests/vectors.rs):
 # - "consultations": entry vectors, as "entries" (replayed on their feeds): at least a Policy with
 #   a consultation, a stance, a response and an outcome;
-# - "consultation_states": [{"facts": {"gated", "closes_ms", "superseded_ms", "first_outcome":
-#   null | {"time_ms", "approved"}}, "now_ms", "state", "state_ms", "in_effect_from"}];
-# - "consultation_counts": [{"stances": [{"feed", "seq", "support", "reasons", "affected"}],
-#   "counts": {"affected"|"others": {"support", "object", "reasons": {name: n}}},
+# - "consultation_states": [{"gated", "time_ms", "closes_ms", "superseded_ms", "outcomes": [{"id",
+#   "time_ms", "approved"}] (every valid outcome), "now_ms", "state", "state_ms", "state_wire",
+#   "in_effect_from"}];
+# - "consultation_counts": [{"stances": [{"feed", "seq", "kind" (STANCE_KIND_*), "reasons",
+#   "affected"}], "affected"|"others": {"support", "object", "reasons": [{"reason", "count"}]},
 #   "threshold", "raised": [names]}];
 # - "policy_changes": [{"old", "new" (Policy fields), "kind", "items": [{"direction", "code",
 #   "sentence"}]}];
-# - "consultation_validation": [{"about", "reason": a rejection code or null}].
+# - "consultation_validation": {"history": entries, "cases": [{"about", "widening_min_days",
+#   "entries", "verdicts": ["accept" | "pending" | a rejection code]}]}.
 
 
 def varint(n):
@@ -217,34 +219,39 @@ def check_vectors(v, c, replay, entry_pb2):
         c.true(body["draft"] in ids, f"{e['name']}: names a draft of the vectors")
 
     for i, item in enumerate(v["consultation_states"]):
-        d = item["facts"]
+        # The vector states the facts at its top level, with every valid outcome; the first one
+        # by (time_ms, id) is the one that counts.
+        outcomes = sorted(item["outcomes"], key=lambda o: (o["time_ms"], bytes.fromhex(o["id"])))
+        d = {**item, "first_outcome": outcomes[0] if outcomes else None}
         c.eq(state(d, item["now_ms"]), (item["state"], item["state_ms"]), f"consultation state {i}")
         c.eq(in_effect_from(d), item["in_effect_from"], f"consultation {i}: in effect from")
     names = {item["state"] for item in v["consultation_states"]}
     c.eq(names, {"open", "awaiting-outcome", "approved", "changes-required", "withdrawn"}, "every state")
 
     for i, item in enumerate(v["consultation_counts"]):
-        got = count(item["stances"])
-        want = item["counts"]
+        stances = [{**s, "support": s["kind"] == "STANCE_KIND_SUPPORT"} for s in item["stances"]]
+        got = count(stances)
         for group in ("affected", "others"):
-            w = want[group]
+            w = item[group]
             c.eq((got[group]["support"], got[group]["object"]), (w["support"], w["object"]),
                  f"consultation counts {i}: {group}")
-            c.eq(got[group]["reasons"], {reason_name(r): n for r, n in w["reasons"].items() if n},
+            c.eq(got[group]["reasons"], {reason_name(r["reason"]): r["count"] for r in w["reasons"] if r["count"]},
                  f"consultation counts {i}: {group} reasons")
-        if "threshold" in item:
-            c.eq(raised(got, item["threshold"]), [reason_name(r) for r in item["raised"]],
-                 f"consultation counts {i}: reasons raised at {item['threshold']}")
+        c.eq(raised(got, item["threshold"]), [reason_name(r) for r in item["raised"]],
+             f"consultation counts {i}: reasons raised at {item['threshold']}")
 
     for i, item in enumerate(v["policy_changes"]):
         directions = {x["direction"] for x in item["items"]}
         kind = "widening" if "widens" in directions else "narrowing" if "narrows" in directions else "unchanged"
         c.eq(item["kind"], kind, f"policy change {i}: its kind follows its items")
         for side in ("old", "new"):
-            message_from_fields(entry_pb2, "policy", item[side])  # the .proto's fields
+            # The .proto's fields, stated as a body ({"policy": fields}); its encoding matches.
+            policy = message_from_fields(entry_pb2, "policy", item[side]["policy"])
+            c.eq(policy.SerializeToString().hex(), item[side + "_encoding"],
+                 f"policy change {i}: the {side} version's encoding")
     c.true({x["kind"] for x in v["policy_changes"]} >= {"widening", "narrowing"}, "policy changes both ways")
 
-    codes = {item["reason"] for item in v["consultation_validation"]}
+    codes = {verdict for case in v["consultation_validation"]["cases"] for verdict in case["verdicts"]}
     want = {"widening-without-consultation", "consultation-too-short", "consultation-too-long", "id-redefined",
             "not-a-consultation", "outside-consultation-window", "not-own-consultation", "outcome-too-early",
             "response-not-for-draft"}

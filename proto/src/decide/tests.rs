@@ -779,12 +779,26 @@ fn a_sensor_id_a_later_policy_version_gives_to_another_kind_does_not_widen_an_ol
             ..GrantScope::default()
         },
     );
+    // Validation refuses a version that gives sensor 3 another kind than the version before it
+    // (`id-redefined`), but ids that skip a version are not tracked: version 2 drops sensor 3
+    // and version 3 brings it back as a camera. (Called v2 below: the camera's version.)
+    let Body::Policy(mut dropped) = street_policy() else {
+        panic!("a policy");
+    };
+    dropped.version = 2;
+    let scope = dropped
+        .scope
+        .as_mut()
+        .expect("the street policy has a scope");
+    assert_eq!(scope.sensors[2].id, 3);
+    scope.sensors.truncate(2);
+    let dropped = append(&mut w.scene.collector, T0 + DAY / 2, Body::Policy(dropped));
+    submit(&mut w.ledger, &dropped);
     let Body::Policy(mut v2) = street_policy() else {
         panic!("a policy");
     };
-    v2.version = 2;
+    v2.version = 3;
     let scope = v2.scope.as_mut().expect("the street policy has a scope");
-    assert_eq!(scope.sensors[2].id, 3);
     scope.sensors[2].kind = SensorKind::Camera;
     let v2 = append(&mut w.scene.collector, T0 + DAY, Body::Policy(v2));
     submit(&mut w.ledger, &v2);
@@ -1017,7 +1031,8 @@ fn a_grant_under_a_draft_denies_until_the_draft_is_approved() {
 fn a_draft_with_changes_required_or_withdrawn_never_takes_effect() {
     let (mut w, draft, g) = draft_world();
     w.decide_draft(T0 + 2 * DAY, draft, false);
-    for at in [T0 + 2 * DAY, CLOSES, NOW, u64::MAX - 1] {
+    // (Later than NOW the collector's accreditation lapses, which a check names first.)
+    for at in [T0 + 2 * DAY, CLOSES, NOW] {
         assert_eq!(
             w.check(P::Marketing, C::Location, at),
             (Decision::Deny, Reason::PolicyNotInEffect, Some(g))
