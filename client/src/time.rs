@@ -5,10 +5,34 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
+    let real = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    real.saturating_add_signed(test_shift_ms())
+}
+
+/// Name of the variable that shifts [`now_ms`] in debug builds: the CLI's tests move the CLI's
+/// clock with it, as they move their node's manual clock, instead of waiting for time to pass (a
+/// 14-day consultation window). Release builds ignore it.
+pub const TEST_CLOCK_SHIFT_VAR: &str = "CONSENT_TEST_CLOCK_SHIFT_MS";
+
+/// The shift, ms (debug builds only; 0 when unset or unreadable).
+#[cfg(debug_assertions)]
+fn test_shift_ms() -> i64 {
+    static SHIFT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *SHIFT.get_or_init(|| {
+        std::env::var(TEST_CLOCK_SHIFT_VAR)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// Release builds read the system clock as it is.
+#[cfg(not(debug_assertions))]
+fn test_shift_ms() -> i64 {
+    0
 }
 
 /// Parses a date argument.

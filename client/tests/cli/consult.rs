@@ -1,14 +1,11 @@
 //! Public consultations through the CLI: a collector drafts a widening version, citizens take
-//! stances, the collector responds, the registrar decides. The CLI signs with the system clock, so
-//! the whole cycle runs on a network without `[consultation]` and a window of seconds (waited out
-//! on the node's own word that it closed); on a network that requires 14 days only refusals and
-//! output are tested (part D's e2e tests move a manual clock through the rest).
-
-use std::time::{Duration, Instant};
+//! stances, the collector responds, the registrar decides. Nothing waits for time to pass: the
+//! node runs on a manual clock and every `consent` run on the same shifted time
+//! (`common::test_clock`), moved past the window when the test needs it closed.
 
 use crate::common;
 
-use common::{Env, policy_file, s, start, start_with};
+use common::{Env, policy_file, s, start_on, test_clock};
 use consent_node::genesis::ConsultationSection;
 use serde_json::Value;
 
@@ -54,10 +51,15 @@ async fn network(consultation: Option<ConsultationSection>) -> (Env, String) {
     };
     let reg = env.json("reg.json", &["registrar", "init"]).await;
     let registrar = s(&reg, "registrar");
-    env.node = Some(match consultation {
-        None => start(env.dir.path(), &registrar).await,
-        Some(section) => start_with(env.dir.path(), &registrar, Some(section)).await,
-    });
+    env.node = Some(
+        start_on(
+            env.dir.path(),
+            &registrar,
+            consultation,
+            test_clock::clock(),
+        )
+        .await,
+    );
     let policy = policy_file(env.dir.path());
     let col = env
         .json("col.json", &["collector", "init", "--policy", &policy])
@@ -124,7 +126,7 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
                 "--policy",
                 &wider,
                 "--closes",
-                "25s",
+                "1d",
             ],
         )
         .await;
@@ -281,19 +283,10 @@ async fn a_widening_draft_is_consulted_answered_and_approved_through_the_cli() {
         .await;
     assert_eq!(response["raised_by"], 1);
 
-    // The node's word that the window closed (the CLI signs with the system clock).
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let v = env.json("none.json", &["consult", "show", &draft]).await;
-        if s(&v, "state") == "awaiting-outcome" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the consultation never closed: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    // Two days on (node and CLI alike): the window has closed.
+    test_clock::advance(2 * 86_400_000);
+    let v = env.json("none.json", &["consult", "show", &draft]).await;
+    assert_eq!(s(&v, "state"), "awaiting-outcome", "{v}");
     env.fails(
         "bob.json",
         &["consult", "object", &draft, "--reason", "other"],

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use consent_node::Node;
+use consent_node::clock::Clock;
 use consent_node::config::Config;
 use consent_node::genesis::{ConsultationSection, Genesis};
 use serde_json::Value;
@@ -53,6 +54,11 @@ impl Env {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd.env(
+            consent_client::time::TEST_CLOCK_SHIFT_VAR,
+            test_clock::shift_ms().to_string(),
+        );
+        test_clock::sync();
         cmd.stdin(std::process::Stdio::null());
         cmd.output().await.expect("consent runs")
     }
@@ -142,11 +148,66 @@ pub async fn start(dir: &Path, registrar: &str) -> Node {
     start_with(dir, registrar, None).await
 }
 
+/// Moving time in a CLI test without waiting for it: the node runs on a manual clock that stands
+/// at the real time plus a shift, and every `consent` run gets the same shift
+/// ([`consent_client::time::TEST_CLOCK_SHIFT_VAR`], honoured by debug builds). Each test runs in
+/// its own process (nextest), so this state is the test's own.
+pub mod test_clock {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use consent_node::clock::Clock;
+
+    static CLOCK: OnceLock<Clock> = OnceLock::new();
+    static SHIFT_MS: AtomicI64 = AtomicI64::new(0);
+
+    fn real_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+
+    /// The node's manual clock, standing at the real time (plus the shift, once moved).
+    pub fn clock() -> Clock {
+        CLOCK.get_or_init(|| Clock::manual(real_ms())).clone()
+    }
+
+    /// The shift every `consent` run gets, ms.
+    pub fn shift_ms() -> i64 {
+        SHIFT_MS.load(Ordering::Acquire)
+    }
+
+    /// Moves the node's and the CLI's time `ms` forward.
+    pub fn advance(ms: u64) {
+        SHIFT_MS.fetch_add(i64::try_from(ms).unwrap_or(i64::MAX), Ordering::AcqRel);
+        sync();
+    }
+
+    /// Sets the node's manual clock (if this test uses it) to the real time plus the shift, so
+    /// node and CLI read the same time (a manual clock never goes back).
+    pub fn sync() {
+        if let Some(clock) = CLOCK.get() {
+            clock.set(real_ms().saturating_add_signed(shift_ms()));
+        }
+    }
+}
+
 /// A node on a network whose genesis lists `registrar` and has this `[consultation]` section.
 pub async fn start_with(
     dir: &Path,
     registrar: &str,
     consultation: Option<ConsultationSection>,
+) -> Node {
+    start_on(dir, registrar, consultation, Clock::system()).await
+}
+
+/// [`start_with`], on `clock` (e.g. [`test_clock::clock`]).
+pub async fn start_on(
+    dir: &Path,
+    registrar: &str,
+    consultation: Option<ConsultationSection>,
+    clock: Clock,
 ) -> Node {
     let genesis = Genesis {
         network_id: "cli".into(),
@@ -163,6 +224,7 @@ pub async fn start_with(
         data_dir: dir.join("node"),
         grpc_listen: "127.0.0.1:0".parse().expect("addr"),
         genesis: Some(path),
+        clock,
         ..Config::default()
     };
     Node::start(config).await.expect("node starts")
