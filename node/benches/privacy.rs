@@ -28,10 +28,11 @@
 //! same residents.
 //!
 //! Options: `--residents N` (default 2000), `--collectors C` (6, at most 8), `--hours H` (length
-//! of the city's day, 8), `--rates a,b,c` (background events per minute of city time, 2,8,24),
+//! of the city's day, 24: the residents' sign-ups, over its first 80%, make about 4 grants a
+//! minute), `--rates a,b,c` (background events per minute of city time, on top: 1,4,12),
 //! `--nodes N` (2, at least 2), `--seed S` (1), `--mitigate SPEC` (repeatable; `none` for no
 //! mitigated run; SPEC as `coarse=15m,spread=30m,spread-nodes,precreate`, each item optional),
-//! `--quick` (300 residents, 2 hours, rates 2,10: a CI-sized run), `--json PATH`.
+//! `--quick` (300 residents, 6 hours, rates 1,4: a CI-sized run), `--json PATH`.
 
 use std::time::{Duration, Instant};
 
@@ -75,8 +76,8 @@ impl Options {
         let mut o = Options {
             residents: 2_000,
             collectors: 6,
-            hours: 8.0,
-            rates: vec![2.0, 8.0, 24.0],
+            hours: 24.0,
+            rates: vec![1.0, 4.0, 12.0],
             nodes: 2,
             seed: 1,
             mitigations: vec![Mitigations::parse(DEFAULT_MITIGATIONS)?],
@@ -110,8 +111,8 @@ impl Options {
                 }
                 "--quick" => {
                     o.residents = 300;
-                    o.hours = 2.0;
-                    o.rates = vec![2.0, 10.0];
+                    o.hours = 6.0;
+                    o.rates = vec![1.0, 4.0];
                 }
                 "--json" => o.json = Some(value()?),
                 "--bench" => {}
@@ -230,34 +231,35 @@ async fn run(o: &Options, rate: f64, m: &Mitigations) -> anyhow::Result<Vec<Row>
 fn rows(label: &str, o: &attack::Outcome) -> Vec<Row> {
     let pct = |v: f64| 100.0 * v;
     let chance = ("chance".to_string(), pct(o.chance_precision()));
+    let precision_and_recall = |name: &str, s: &attack::Signal| {
+        [
+            Row {
+                name: format!("{label}: {name}, precision"),
+                value: pct(o.precision(s)),
+                unit: "%",
+                baseline: Some(chance.clone()),
+                target: None,
+                extra: s.detail.clone(),
+            },
+            Row {
+                name: format!("{label}: {name}, recall"),
+                value: pct(o.recall(s)),
+                unit: "%",
+                baseline: Some(("random, as many links".into(), pct(o.random_recall(s)))),
+                target: None,
+                extra: format!("{} links, {} right", s.links, s.correct),
+            },
+        ]
+    };
     let mut rows = Vec::new();
-    for (name, s) in [
-        ("time proximity", &o.time),
-        ("arrival adjacency", &o.arrival),
-        ("combined", &o.combined),
-    ] {
-        rows.push(Row {
-            name: format!("{label}: {name}, precision"),
-            value: pct(o.precision(s)),
-            unit: "%",
-            baseline: Some(chance.clone()),
-            target: None,
-            extra: s.detail.clone(),
-        });
-        rows.push(Row {
-            name: format!("{label}: {name}, recall"),
-            value: pct(o.recall(s)),
-            unit: "%",
-            baseline: Some(("random, as many links".into(), pct(o.random_recall(s)))),
-            target: None,
-            extra: format!("{} links, {} right", s.links, s.correct),
-        });
-    }
+    rows.extend(precision_and_recall("time proximity", &o.time));
+    rows.extend(precision_and_recall("arrival adjacency", &o.arrival));
+    rows.extend(precision_and_recall("repeated sittings", &o.repeated));
     rows.push(Row {
         name: format!("{label}: same choices, precision"),
         value: pct(o.precision(&o.choices)),
         unit: "%",
-        baseline: Some(chance),
+        baseline: Some(chance.clone()),
         target: None,
         extra: format!(
             "recall {}%; {} links; {}",
@@ -266,6 +268,7 @@ fn rows(label: &str, o: &attack::Outcome) -> Vec<Row> {
             o.choices.detail
         ),
     });
+    rows.extend(precision_and_recall("combined", &o.combined));
     rows.push(Row {
         name: format!("{label}: persons with 2+ feeds fully linked"),
         value: pct(o.fully_linked),

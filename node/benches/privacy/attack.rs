@@ -15,8 +15,11 @@
 //! - **same choices**: what a grant consents to relative to its collector's policy (one purpose
 //!   or all of them, one category or all of them; the policy read from the transparency site).
 //!   Alone it links everyone of one attitude; it serves as a filter of the others.
-//! - **combined**: the best of a few fixed rules over the above (either signal; both; two
-//!   per-kind signals or more; each with or without the same-choices filter).
+//! - **repeated sittings**: pairs that two different kinds of sitting link (by time or arrival):
+//!   a sign-up and a revocation, a revocation and a rotation, ... Few persons have two such
+//!   sittings, but two coincidences are rarely chance.
+//! - **combined**: the best of a few fixed rules over the above (either signal; both; both or
+//!   repeated sittings; with or without the same-choices filter).
 //!
 //! The gap of each kind is the best of a fixed grid ([`TIME_GAPS_MS`], [`POSITION_GAPS`]) by F1
 //! against the ground truth, and so is the combined rule: an attacker can calibrate so on its own
@@ -77,6 +80,8 @@ pub struct Outcome {
     pub arrival: Signal,
     /// Same choices, alone.
     pub choices: Signal,
+    /// Repeated sittings: pairs that two kinds of sitting link.
+    pub repeated: Signal,
     /// The best combined rule.
     pub combined: Signal,
     /// Share of persons with two feeds or more all of whose pairs the combined rule links.
@@ -335,19 +340,24 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
         correct: choice_correct,
     };
 
-    // Combined: the best of a few fixed rules.
-    let mut count: HashMap<u64, u32> = HashMap::new();
+    // Repeated sittings: pairs that two kinds of sitting link (a sign-up, by its grants' times
+    // or its inceptions' or grants' arrival; a revocation; a rotation; a request of one kind).
+    let mut sittings: HashMap<u64, HashSet<Kind>> = HashMap::new();
     for p in time_parts.iter().chain(&arrival_parts) {
         for l in &p.links {
-            *count.entry(*l).or_default() += 1;
+            sittings.entry(*l).or_default().insert(p.kind.sitting());
         }
     }
-    let either: HashSet<u64> = time.union(&arrival).copied().collect();
-    let two: HashSet<u64> = count
+    let repeated: HashSet<u64> = sittings
         .iter()
-        .filter(|(_, k)| **k >= 2)
+        .filter(|(_, kinds)| kinds.len() >= 2)
         .map(|(p, _)| *p)
         .collect();
+
+    // Combined: the best of a few fixed rules.
+    let either: HashSet<u64> = time.union(&arrival).copied().collect();
+    let both: HashSet<u64> = time.intersection(&arrival).copied().collect();
+    let both_or_repeated: HashSet<u64> = both.union(&repeated).copied().collect();
     let rules: Vec<(&str, HashSet<u64>)> = vec![
         ("time proximity", time.clone()),
         ("arrival adjacency", arrival.clone()),
@@ -356,14 +366,19 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
             "time or arrival, same choices",
             either.iter().copied().filter(same).collect(),
         ),
+        ("time and arrival", both.clone()),
         (
-            "time and arrival",
-            time.intersection(&arrival).copied().collect(),
+            "time and arrival, same choices",
+            both.iter().copied().filter(same).collect(),
         ),
-        ("two per-kind signals or more", two.clone()),
+        ("repeated sittings", repeated.clone()),
         (
-            "two per-kind signals or more, same choices",
-            two.iter().copied().filter(same).collect(),
+            "time and arrival, or repeated sittings",
+            both_or_repeated.clone(),
+        ),
+        (
+            "time and arrival, or repeated sittings; same choices",
+            both_or_repeated.iter().copied().filter(same).collect(),
         ),
     ];
     let mut best: Option<(&str, HashSet<u64>, Score)> = None;
@@ -408,6 +423,11 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
             describe(&arrival_parts, " positions"),
         ),
         choices: signal(choices, "attitude kept in every grant".to_string()),
+        repeated: signal(
+            judge.score(&repeated),
+            "pairs linked by two kinds of sitting (sign-up, revocation, rotation, request)"
+                .to_string(),
+        ),
         combined: signal(combined_score, format!("rule: {rule}")),
         fully_linked: ratio(fully as f64, multi.len() as f64),
         fully_linked_chance: ratio(fully_chance, multi.len() as f64),

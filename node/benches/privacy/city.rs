@@ -14,8 +14,8 @@
 //! - **Residents** (`--residents`): each has one sign-up sitting at a random moment of the first
 //!   80% of the span, granting to 1-4 collectors (weights [`SITTING_SIZES`]; collectors chosen by
 //!   popularity, the first of the catalogue most often). Per collector the CLI submits the
-//!   feed's inception, then the grant 150-600 ms later; the next collector follows 3-20 s later
-//!   (reading its policy, confirming). Later, at least 10 minutes after the sign-up: with
+//!   feed's inception, then the grant 150-600 ms later; the next collector follows 2-10 s later
+//!   (its policy shown, confirmed). Later, at least 10 minutes after the sign-up: with
 //!   probability 0.3 a sitting revoking 2 or more of those grants at once (all of them when there
 //!   are 1 or 2), 2-10 s apart; with 0.1 `wallet rotate` (every feed, 100-400 ms apart); with 0.1
 //!   the same request (access, erasure, ...) to 2 or more of the collectors, 3-15 s apart.
@@ -57,8 +57,8 @@ const SITTING_SIZES: [f64; 4] = [0.35, 0.30, 0.20, 0.15];
 /// From submitting a feed's inception to submitting its grant (the CLI reads the head back,
 /// signs, submits).
 const INCEPTION_TO_GRANT_MS: (u64, u64) = (150, 600);
-/// Between two grants of one sitting (reading the next policy, confirming).
-const BETWEEN_GRANTS_MS: (u64, u64) = (3 * SECOND, 20 * SECOND);
+/// Between two grants of one sitting (the next `consent grant`: its policy shown, confirmed).
+const BETWEEN_GRANTS_MS: (u64, u64) = (2 * SECOND, 10 * SECOND);
 /// Share of residents who later revoke several grants in one sitting.
 const REVOKE_SITTING: f64 = 0.3;
 /// Between two revocations of one sitting.

@@ -44,6 +44,14 @@ impl Kind {
         })
     }
 
+    /// The kind of sitting it belongs to: an inception to its sign-up (as its grant).
+    pub fn sitting(self) -> Kind {
+        match self {
+            Kind::Inception => Kind::Grant,
+            other => other,
+        }
+    }
+
     /// Plural, for the table.
     pub fn name(self) -> String {
         match self {
