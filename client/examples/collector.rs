@@ -598,11 +598,10 @@ async fn report(url: &str, db: &Database, cursor: &[u8], operator: &Author) -> a
     );
     for (purpose, row) in db.aggregates.iter().take(3) {
         println!(
-            "  {purpose}: bin {} cell {}: {} people, {} readings, mean {:.1}",
+            "  {purpose}: bin {} cell {}: {} people, mean {:.1}",
             consent_client::time::format(row.bin_start_ms),
             row.cell,
             row.subjects,
-            row.count,
             row.mean
         );
     }

@@ -12,7 +12,10 @@
 //! - **aggregated**: no per-person record at all. Observations go into an [`Aggregator`], which
 //!   counts them per (time bin, cell) and releases a group only once its bin has ended and only
 //!   if it holds at least `k` **distinct** subjects; smaller groups are suppressed (dropped, only
-//!   their number is reported). Released or suppressed, a group is forgotten.
+//!   their number is reported). Released or suppressed, a group is forgotten. A released group
+//!   gives the number of subjects and the mean of the subjects' own means: every subject weighs
+//!   the same, and the number of observations (one subject's activity, once the others are
+//!   subtracted) is not given out.
 //!
 //! The ledger records what the collector declared and what each check allowed; it cannot see the
 //! stored data. The collector is accountable for applying the form: these functions are the
@@ -36,7 +39,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use consent_proto::h3::Cell;
@@ -224,9 +227,9 @@ pub fn apply(
 #[derive(Debug)]
 struct Group {
     cell: CellIndex,
-    members: HashSet<[u8; 32]>,
-    count: u64,
-    sum: f64,
+    /// Per member (pseudonym): observations and the sum of their values, so each member weighs
+    /// the same in the released mean however many observations it produced.
+    members: BTreeMap<[u8; 32], (u64, f64)>,
 }
 
 /// One released group: at least `k` distinct subjects in one (time bin, cell).
@@ -238,9 +241,9 @@ pub struct AggregateRow {
     pub cell: CellIndex,
     /// Distinct subjects (>= k).
     pub subjects: u32,
-    /// Observations.
-    pub count: u64,
-    /// Mean of their values.
+    /// Mean over the subjects of each subject's mean value: every subject weighs the same, so
+    /// one very active subject cannot dominate the figure (and the number of observations,
+    /// which would reveal that subject's activity, is not given out).
     pub mean: f64,
 }
 
@@ -272,17 +275,20 @@ pub struct Aggregator {
 
 impl Aggregator {
     /// An aggregator for `spec` under the policy's `utc_offset_minutes`; `None` unless `spec` is
-    /// AGGREGATED.
+    /// AGGREGATED and valid as a policy may declare it ([`FormSpec::from_wire`]: k >= 2, an
+    /// interval that divides a day): a spec built in code with k = 1 or an interval of 0 is
+    /// refused, not silently adjusted.
     pub fn new(spec: &FormSpec, utc_offset_minutes: i16) -> Option<Self> {
+        FormSpec::from_wire(&spec.to_wire()).ok()?;
         match *spec {
             FormSpec::Aggregated {
                 interval_s,
                 resolution,
                 min_group,
             } => Some(Self {
-                interval_s: interval_s.max(1),
+                interval_s,
                 resolution,
-                min_group: min_group.max(1),
+                min_group,
                 utc_offset_minutes,
                 groups: BTreeMap::new(),
                 released_before: 0,
@@ -308,13 +314,14 @@ impl Aggregator {
             .entry((bin, u64::from(cell)))
             .or_insert_with(|| Group {
                 cell,
-                members: HashSet::new(),
-                count: 0,
-                sum: 0.0,
+                members: BTreeMap::new(),
             });
-        group.members.insert(pseudonym(key, &obs.subject));
-        group.count += 1;
-        group.sum += obs.value;
+        let member = group
+            .members
+            .entry(pseudonym(key, &obs.subject))
+            .or_insert((0, 0.0));
+        member.0 += 1;
+        member.1 += obs.value;
         true
     }
 
@@ -339,12 +346,16 @@ impl Aggregator {
                 out.suppressed += 1;
                 continue;
             }
+            let means: f64 = group
+                .members
+                .values()
+                .map(|(count, sum)| sum / *count as f64)
+                .sum();
             out.rows.push(AggregateRow {
                 bin_start_ms,
                 cell: group.cell,
                 subjects,
-                count: group.count,
-                mean: group.sum / group.count as f64,
+                mean: means / f64::from(subjects),
             });
         }
         out

@@ -284,8 +284,8 @@ fn groups_of_k_distinct_subjects_are_released_once_their_bin_ended_and_then_forg
             bin_start_ms: bin,
             cell: up(fine(), Resolution::Eight),
             subjects: 3,
-            count: 4,
-            mean: 25.0,
+            // Subject 1's two readings count as one mean (15), beside 30 and 40.
+            mean: 85.0 / 3.0,
         }]
     );
     assert_eq!(first.suppressed, 0);
@@ -300,6 +300,45 @@ fn groups_of_k_distinct_subjects_are_released_once_their_bin_ended_and_then_forg
 }
 
 #[test]
+fn one_very_active_subject_does_not_dominate_the_mean() {
+    let k = key(1);
+    let mut a = Aggregator::new(&aggregated(10), 0).expect("aggregated");
+    // Subject 1 reads 100 a thousand times; nine others read 0 once each.
+    for i in 0..1_000 {
+        a.add(&k, &obs(1, MIDNIGHT + i, fine(), 100.0));
+    }
+    for s in 2..=10 {
+        a.add(&k, &obs(s, MIDNIGHT + MINUTE, fine(), 0.0));
+    }
+    let released = a.release(MIDNIGHT + HOUR);
+    assert_eq!(released.rows.len(), 1);
+    assert_eq!(released.rows[0].subjects, 10);
+    // Per observation the mean would be 100,000 / 1,009 (about 99.1): subject 1's own value.
+    assert_eq!(released.rows[0].mean, 10.0);
+}
+
+#[test]
+fn a_spec_a_policy_could_not_declare_makes_no_aggregator() {
+    for bad in [
+        aggregated(1),
+        aggregated(0),
+        FormSpec::Aggregated {
+            interval_s: 0,
+            resolution: 8,
+            min_group: 5,
+        },
+        FormSpec::Aggregated {
+            interval_s: 7,
+            resolution: 8,
+            min_group: 5,
+        },
+    ] {
+        assert!(Aggregator::new(&bad, 0).is_none(), "{bad:?}");
+    }
+    assert!(Aggregator::new(&aggregated(2), 0).is_some());
+}
+
+#[test]
 fn the_moving_average_runs_per_cell_over_released_bins() {
     let a = up(fine(), Resolution::Eight);
     let b = LatLng::new(52.2, 5.3)
@@ -310,7 +349,6 @@ fn the_moving_average_runs_per_cell_over_released_bins() {
         bin_start_ms: MIDNIGHT + i * HOUR,
         cell,
         subjects: 3,
-        count: 3,
         mean,
     };
     // Cell a: 1, 2, 3, 4, 5 (given out of order); cell b: 10, 20 (bin 2 suppressed, absent).
