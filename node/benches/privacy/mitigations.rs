@@ -1,0 +1,111 @@
+//! Mitigations of the linkage benchmark: what a wallet (or, later, a node) may do so that one
+//! person's pairwise feeds are harder to link. The wallet-side ones are carried out by the
+//! simulator ([`crate::city`]); the node-side one is a TODO that `--mitigate` refuses.
+
+use anyhow::Context;
+
+/// What a wallet (or a node) may do to make its feeds harder to link. All off by default: the
+/// default runs measure today's behaviour. `--mitigate` turns some on for extra runs
+/// ([`Mitigations::parse`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mitigations {
+    /// Wallet (`coarse=15m`): every `time_ms` it signs rounded down to a multiple of this, and a
+    /// grant's `valid_from` rounded *up* (a consent never starts before it was given). Validation
+    /// accepts it: it bounds a time only from above (5 minutes past the node's clock) and by the
+    /// feed's previous entry, and rounding down keeps a feed's times in order.
+    pub coarse_time_ms: Option<u64>,
+    /// Wallet (`spread=30m`): the entries of a sitting other than revocations are signed in the
+    /// sitting (with its time, coarse or not) and sent each at an independent random moment up to
+    /// this much later, from a send queue that outlives the CLI. A feed's inception and first
+    /// grant leave together. Revocations are never delayed: a queued entry of the same feed is
+    /// sent just before one.
+    pub spread_ms: Option<u64>,
+    /// Wallet (`spread-nodes`): each pairwise feed talks to a node of its own, not the person's
+    /// one node.
+    pub spread_nodes: bool,
+    /// Wallet (`precreate`): every feed's inception submitted when the wallet is set up, at a
+    /// random moment of the day before the city's day, not just before its first grant.
+    pub pre_created_inceptions: bool,
+    /// Node (`hide-order`), TODO: `GetLog` would reveal arrival order only to the commit group.
+    /// It needs a node change; [`Mitigations::parse`] refuses it until then.
+    pub hide_order_within_commit: bool,
+}
+
+impl Mitigations {
+    /// Parses a comma-separated list: `coarse=15m`, `spread=30m`, `spread-nodes`, `precreate`
+    /// (durations as humantime reads them).
+    pub fn parse(spec: &str) -> anyhow::Result<Mitigations> {
+        let mut m = Mitigations::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = item.split_once('=').unwrap_or((item, ""));
+            let ms = |v: &str| -> anyhow::Result<u64> {
+                let d = humantime::parse_duration(v)
+                    .with_context(|| format!("{key}={v}: not a duration (e.g. 15m)"))?;
+                anyhow::ensure!(d.as_millis() > 0, "{key}: must be more than 0");
+                Ok(d.as_millis() as u64)
+            };
+            match key {
+                "coarse" => m.coarse_time_ms = Some(ms(value)?),
+                "spread" => m.spread_ms = Some(ms(value)?),
+                "spread-nodes" => m.spread_nodes = true,
+                "precreate" => m.pre_created_inceptions = true,
+                "hide-order" => anyhow::bail!(
+                    "hide-order is a node change (GetLog revealing order only to the commit \
+                     group): not implemented yet"
+                ),
+                other => anyhow::bail!(
+                    "unknown mitigation {other:?}: use coarse=DURATION, spread=DURATION, \
+                     spread-nodes, precreate"
+                ),
+            }
+        }
+        Ok(m)
+    }
+
+    /// Whether nothing is turned on.
+    pub fn is_none(&self) -> bool {
+        *self == Mitigations::default()
+    }
+
+    /// A short label for the table (`coarse 15m + spread 30m + ...`).
+    pub fn label(&self) -> String {
+        let d = |ms: u64| humantime::format_duration(std::time::Duration::from_millis(ms));
+        let mut parts = Vec::new();
+        if let Some(ms) = self.coarse_time_ms {
+            parts.push(format!("coarse {}", d(ms)));
+        }
+        if let Some(ms) = self.spread_ms {
+            parts.push(format!("spread {}", d(ms)));
+        }
+        if self.spread_nodes {
+            parts.push("spread-nodes".to_string());
+        }
+        if self.pre_created_inceptions {
+            parts.push("precreate".to_string());
+        }
+        if self.hide_order_within_commit {
+            parts.push("hide-order".to_string());
+        }
+        if parts.is_empty() {
+            "no mitigation".to_string()
+        } else {
+            parts.join(" + ")
+        }
+    }
+
+    /// The `time_ms` a wallet signs for something it does at `at`.
+    pub fn time_ms(&self, at: u64) -> u64 {
+        match self.coarse_time_ms {
+            Some(q) => at / q * q,
+            None => at,
+        }
+    }
+
+    /// The `valid_from` of a grant given at `at`.
+    pub fn valid_from(&self, at: u64) -> u64 {
+        match self.coarse_time_ms {
+            Some(q) => at.div_ceil(q) * q,
+            None => at,
+        }
+    }
+}
