@@ -126,6 +126,7 @@ pub fn setup(n: usize, start_ms: u64) -> (FeedId, Vec<Collector>, Vec<Entry>) {
                 document_url: format!("https://collector{j}.city.example/privacy"),
                 contact: format!("dpo@collector{j}.city.example"),
                 scope: None,
+                consultation: None,
             }),
         );
         let accreditation = fixtures::append(

@@ -55,6 +55,7 @@ impl Net {
             nodes: vec![],
             members_only: false,
             names: Default::default(),
+            consultation: None,
         };
         std::fs::write(&genesis, g.to_toml().map_err(anyhow::Error::msg)?)?;
         let mut nodes: Vec<Node> = Vec::new();
