@@ -155,22 +155,7 @@ impl MemoryLedger {
             let next = self.at(&entry.feed, seq)?;
             matches!(next.body, Body::Policy(_)).then_some(next.time_ms)
         });
-        let mut first_outcome = None;
-        for e in self.entries.values() {
-            if let Body::Outcome(o) = &e.body
-                && o.draft == *draft
-            {
-                first_outcome = consultation::first(
-                    first_outcome,
-                    OutcomeFacts {
-                        id: e.id,
-                        time_ms: e.time_ms,
-                        approved: o.result == ConsultationResult::Approved,
-                    },
-                );
-            }
-        }
-        Some(DraftFacts {
+        let mut facts = DraftFacts {
             id: *draft,
             collector: entry.feed,
             version: policy.version,
@@ -178,8 +163,24 @@ impl MemoryLedger {
             closes_ms: window.closes_ms,
             gated: self.gated.contains(draft),
             superseded_ms,
-            first_outcome,
-        })
+            first_approval: None,
+            first_changes_required: None,
+        };
+        // Outcomes of a frozen registrar (an equivocation) do not count.
+        let frozen = |feed: &FeedId| self.feeds.get(feed).is_some_and(|s| s.frozen);
+        for e in self.entries.values() {
+            if let Body::Outcome(o) = &e.body
+                && o.draft == *draft
+                && !frozen(&e.feed)
+            {
+                facts.note_outcome(OutcomeFacts {
+                    id: e.id,
+                    time_ms: e.time_ms,
+                    approved: o.result == ConsultationResult::Approved,
+                });
+            }
+        }
+        Some(facts)
     }
 
     /// The stances on `draft`, counted ([`consultation::count`]), found by scanning.
@@ -187,9 +188,12 @@ impl MemoryLedger {
         let Some(collector) = self.entries.get(draft).map(|e| e.feed) else {
             return Counts::default();
         };
-        let holds_grant = |feed: &FeedId| {
+        // Affected: the feed granted to the collector before this stance (a lower seq).
+        let granted_before = |feed: &FeedId, seq: u64| {
             self.entries.values().any(|e| {
-                e.feed == *feed && matches!(&e.body, Body::Grant(g) if g.collector == collector)
+                e.feed == *feed
+                    && e.seq < seq
+                    && matches!(&e.body, Body::Grant(g) if g.collector == collector)
             })
         };
         let stances: Vec<StanceFacts> = self
@@ -204,7 +208,7 @@ impl MemoryLedger {
                         Position::Object(reasons) => reasons,
                         Position::Support => ObjectionSet::EMPTY,
                     },
-                    affected: holds_grant(&e.feed),
+                    affected: granted_before(&e.feed, e.seq),
                 }),
                 _ => None,
             })

@@ -22,8 +22,8 @@ use crate::pb::{self, RejectionReason};
 use crate::validate::Rejection;
 
 /// The version of the [`pb::RejectionReason`] values: 1 for values 1 to 30, 2 for values 1 to 34
-/// (a grant's scope against its policy's), 3 for values 1 to 47 (consultations: 35 to 43 are
-/// validity, 44 to 47 admission refusals). Raised whenever a reason is added (with the next free
+/// (a grant's scope against its policy's), 3 for values 1 to 48 (consultations: 35 to 43 are
+/// validity, 44 to 48 admission refusals). Raised whenever a reason is added (with the next free
 /// number); values are never renumbered.
 pub const REJECTION_REASONS_VERSION: u32 = 3;
 
@@ -34,7 +34,7 @@ pub const REASON_METADATA_KEY: &str = "consent-reason";
 pub const DETAIL_TYPE_URL: &str = "type.googleapis.com/consent.v1.RejectionDetail";
 
 /// Every reason but `Unspecified`, in number order.
-pub const ALL: [RejectionReason; 47] = {
+pub const ALL: [RejectionReason; 48] = {
     use RejectionReason as R;
     [
         R::TooLarge,
@@ -84,6 +84,7 @@ pub const ALL: [RejectionReason; 47] = {
         R::ConsultationUnanswered,
         R::OutcomeExists,
         R::ConsultationClosed,
+        R::DraftBackdated,
     ]
 };
 
@@ -188,6 +189,7 @@ pub fn code(reason: RejectionReason) -> Option<&'static str> {
         R::ConsultationUnanswered => "consultation-unanswered",
         R::OutcomeExists => "outcome-exists",
         R::ConsultationClosed => "consultation-closed",
+        R::DraftBackdated => "draft-backdated",
     })
 }
 
@@ -396,6 +398,10 @@ mod tests {
             Refusal::ConsultationClosed {
                 state: StateText(State::Withdrawn { at_ms: 0 }),
             },
+            Refusal::DraftBackdated {
+                signed_ms: 0,
+                now_ms: 600_001,
+            },
         ]
     }
 
@@ -454,7 +460,7 @@ mod tests {
     fn adding_a_reason_raises_the_version() {
         // When this fails, a reason was added: raise REJECTION_REASONS_VERSION, say in its docs
         // and in `ledger.proto` which values the new version has, and update this line.
-        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (3, 47));
+        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (3, 48));
     }
 
     #[test]

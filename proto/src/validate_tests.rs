@@ -1666,7 +1666,7 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
     assert_eq!(
         w2_ledger
             .draft_facts(&draft.id)
-            .and_then(|d| d.first_outcome)
+            .and_then(|d| d.first_approval)
             .map(|o| o.id),
         Some(early.id)
     );

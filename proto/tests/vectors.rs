@@ -3069,7 +3069,7 @@ fn consultation_states_json() -> Value {
     cases
         .into_iter()
         .map(|(about, gated, superseded_ms, outcomes, now_ms)| {
-            let facts = DraftFacts {
+            let mut facts = DraftFacts {
                 id: id(1),
                 collector: FeedId([2; 32]),
                 version: 2,
@@ -3077,8 +3077,12 @@ fn consultation_states_json() -> Value {
                 closes_ms: closes,
                 gated,
                 superseded_ms,
-                first_outcome: outcomes.iter().copied().fold(None, consultation::first),
+                first_approval: None,
+                first_changes_required: None,
             };
+            for o in &outcomes {
+                facts.note_outcome(*o);
+            }
             let state = consultation::state(&facts, now_ms);
             json!({
                 "about": about,
@@ -3929,7 +3933,7 @@ fn every_scope_vector_in_the_file_verifies() {
                 approved: o["approved"].as_bool() == Some(true),
             })
             .collect();
-        let facts = DraftFacts {
+        let mut facts = DraftFacts {
             id: EntryId([1; 32]),
             collector: FeedId([2; 32]),
             version: 2,
@@ -3937,8 +3941,12 @@ fn every_scope_vector_in_the_file_verifies() {
             closes_ms: num(&c["closes_ms"]),
             gated: c["gated"].as_bool() == Some(true),
             superseded_ms: c["superseded_ms"].as_u64(),
-            first_outcome: outcomes.iter().copied().fold(None, consultation::first),
+            first_approval: None,
+            first_changes_required: None,
         };
+        for o in &outcomes {
+            facts.note_outcome(*o);
+        }
         let state = consultation::state(&facts, num(&c["now_ms"]));
         assert_eq!(state.name(), text(&c["state"]), "{about}");
         assert_eq!(

@@ -325,6 +325,28 @@ async fn a_grant_against_a_draft_is_refused() {
     assert_eq!(r.grant.as_ref(), grant.id.0.as_slice());
 }
 
+/// A draft signed long before it is published would open its window before anyone could see
+/// it (attacker review H2): the node it is submitted to refuses it, by its clock; ten minutes of
+/// slack are allowed, and a peer's copy is not checked (admission is for submissions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_signed_long_before_it_is_submitted_is_refused() {
+    let clock = clock_days_ago(0);
+    let node = TestNode::start_with_clock(&consultation_genesis(), clock.clone()).await;
+    let mut scene = fixtures::scene(T0);
+    submit_all(&node, &scene.entries).await;
+    let now = clock.now_ms();
+    let backdated = k::draft(
+        &mut scene.collector.clone(),
+        2,
+        now - WINDOW_DAYS * DAY,
+        WINDOW_DAYS,
+    );
+    let said = refused(&node, &backdated, Code::FailedPrecondition, "draft-backdated").await;
+    assert!(said.contains("sign it now"), "{said}");
+    let slack = k::draft(&mut scene.collector, 2, now - 9 * 60_000, WINDOW_DAYS);
+    submit_ok(&mut node.ledger().await, &slack).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_required_keeps_the_draft_out_of_effect_forever() {
     let clock = clock_days_ago(20);
@@ -531,17 +553,16 @@ async fn a_node_that_missed_a_consultation_catches_up_by_anti_entropy() {
     // C is away for the whole consultation.
     nodes[2].stop().await;
     let draft = k::draft(&mut scene.collector, 2, clock.now_ms(), WINDOW_DAYS);
+    // Published when signed (a draft dated before the node's clock is refused: draft-backdated).
+    submit_all(&nodes[0], std::slice::from_ref(&draft)).await;
     let mut later = vec![draft.clone()];
     assert!(clock.advance(HOUR));
-    for citizen in &mut objectors {
-        later.push(stance(
-            citizen,
-            &draft.id,
-            clock.now_ms(),
-            &[R::SensorPlacement],
-        ));
-    }
-    submit_all(&nodes[0], &later).await;
+    let stances: Vec<_> = objectors
+        .iter_mut()
+        .map(|citizen| stance(citizen, &draft.id, clock.now_ms(), &[R::SensorPlacement]))
+        .collect();
+    submit_all(&nodes[0], &stances).await;
+    later.extend(stances);
     assert!(clock.advance(WINDOW_DAYS * DAY));
     let answer = response(
         &mut scene.collector,

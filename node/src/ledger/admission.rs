@@ -6,9 +6,13 @@
 //! skip it: admission is a courtesy to the submitter, never what keeps consent safe (the
 //! decision rule is: a grant on a draft not in effect is denied).
 //!
+//! - A policy version with a consultation signed more than
+//!   [`consultation::admission::SUBMIT_TOLERANCE_MS`] before the node's clock: `draft-backdated`
+//!   (its window would have run before anyone could see it).
 //! - A grant naming a draft that is not in effect now: `policy-draft`.
 //! - A stance on a consultation withdrawn or decided, or submitted more than
-//!   [`super::answers::TOLERANCE`] after its window closed: `consultation-closed`.
+//!   [`consultation::admission::SUBMIT_TOLERANCE_MS`] after its window closed:
+//!   `consultation-closed`.
 //! - An outcome of a consultation that has one already: `outcome-exists`; of a withdrawn one:
 //!   `consultation-closed`; an approval while an objection reason raised by at least the
 //!   genesis's `objection_threshold` stances (both groups together) has no response listed:
@@ -31,7 +35,17 @@ pub(super) fn check(
     now: u64,
     threshold: Option<u64>,
 ) -> Result<Option<Refusal>, StoreError> {
+    let tolerance = consultation::admission::SUBMIT_TOLERANCE_MS;
     match &entry.body {
+        Body::Policy(p) if p.consultation.is_some() => {
+            if entry.time_ms.saturating_add(tolerance) < now {
+                return Ok(Some(Refusal::DraftBackdated {
+                    signed_ms: entry.time_ms,
+                    now_ms: now,
+                }));
+            }
+            Ok(None)
+        }
         Body::Grant(g) => {
             let Some(facts) = consultations::facts(staged, &g.policy)? else {
                 return Ok(None);
@@ -49,7 +63,6 @@ pub(super) fn check(
                 return Ok(None);
             };
             let state = consultation::state(&facts, now);
-            let tolerance = super::answers::TOLERANCE.as_millis() as u64;
             let late = now >= facts.closes_ms.saturating_add(tolerance);
             match state {
                 State::Open | State::AwaitingOutcome if !late => Ok(None),
@@ -62,7 +75,11 @@ pub(super) fn check(
             let Some(facts) = consultations::facts(staged, &o.draft)? else {
                 return Ok(None);
             };
-            if let Some(first) = facts.first_outcome {
+            let first = [facts.first_approval, facts.first_changes_required]
+                .into_iter()
+                .flatten()
+                .min_by_key(|o| (o.time_ms, o.id.0));
+            if let Some(first) = first {
                 return Ok(Some(Refusal::OutcomeExists { first: first.id }));
             }
             let state = consultation::state(&facts, now);
@@ -74,7 +91,7 @@ pub(super) fn check(
             if o.result == ConsultationResult::Approved
                 && let Some(threshold) = threshold
             {
-                let counts = consultations::counts(staged, &o.draft, &facts.collector)?;
+                let counts = consultations::counts(staged, &o.draft)?;
                 let mut answered = ObjectionSet::EMPTY;
                 for id in &o.responses {
                     // Validation required each to be a response naming this draft.

@@ -1,7 +1,7 @@
 //! Consultations as the ledger reads them: a draft's facts for the state machine and the
-//! decision rule (its `C` row and its first `B` key), the counts of its stances (its `T` rows,
-//! with one grant-index seek per feed for the affected group: O(stances) per read), and the
-//! pages and details the API and the transparency site show. Blocking: call these off the
+//! decision rule (its `C` row and its `B` rows, without those of registrars whose feed is
+//! frozen), the counts of its stances (its `I` row, kept by the writer as stances arrive: O(1)
+//! per read), and the pages and details the API and the transparency site show. Blocking: call these off the
 //! async threads.
 //!
 //! State, effect and counting are consent-proto's pure functions (`consent_proto::consultation`)
@@ -9,11 +9,11 @@
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
-use consent_proto::consultation::{self, Counts, DraftFacts, OutcomeFacts, StanceFacts, State};
+use consent_proto::consultation::{self, Counts, DraftFacts, OutcomeFacts, State};
 use consent_proto::ids::{EntryId, FeedId};
 
 use super::staged::Staged;
-use super::tables::{self, ConsultationRecord, ResponseRecord, StanceRecord, prefix};
+use super::tables::{self, ConsultationRecord, CountsRecord, ResponseRecord, prefix};
 use super::{Ledger, LedgerError, prefix_end};
 use crate::store::{KvStore, StoreError};
 
@@ -96,30 +96,47 @@ pub(crate) fn record<S: KvStore + ?Sized>(
         .transpose()
 }
 
-/// The first outcome of `draft` by `(time_ms, id)` (its first `B` key).
-pub(crate) fn first_outcome<S: KvStore + ?Sized>(
+/// The counted outcomes of `draft` folded into `facts`: every `B` row whose registrar's feed is
+/// not frozen (an equivocating registrar's outcomes do not count, on any node that holds the
+/// proof). Only genesis registrars sign outcomes, so a draft has few rows.
+fn note_outcomes<S: KvStore + ?Sized>(
     view: &Staged<'_, S>,
     draft: &EntryId,
-) -> Result<Option<OutcomeFacts>, StoreError> {
-    let from = tables::outcome_prefix(draft);
-    let Some(to) = prefix_end(&from) else {
-        return Ok(None);
-    };
-    view.first_in_range(&from, &to)?
-        .map(|(key, value)| outcome_facts(&key, &value))
-        .transpose()
+    facts: &mut DraftFacts,
+) -> Result<(), StoreError> {
+    let mut frozen: std::collections::HashMap<[u8; 32], bool> = Default::default();
+    for (key, value) in view.scan_prefix(&tables::outcome_prefix(draft))? {
+        let (outcome, registrar) = outcome_facts(&key, &value)?;
+        let is_frozen = match frozen.get(&registrar) {
+            Some(f) => *f,
+            None => {
+                let f = view
+                    .feed_record(&FeedId(registrar))?
+                    .is_some_and(|r| r.frozen);
+                frozen.insert(registrar, f);
+                f
+            }
+        };
+        if !is_frozen {
+            facts.note_outcome(outcome);
+        }
+    }
+    Ok(())
 }
 
-/// An outcome's facts from its `B` row.
-fn outcome_facts(key: &[u8], value: &[u8]) -> Result<OutcomeFacts, StoreError> {
-    if key.len() != 1 + 32 + 8 + 32 {
-        return Err(StoreError::Corrupt("malformed outcome key".into()));
+/// An outcome's facts and its registrar's feed from its `B` row.
+fn outcome_facts(key: &[u8], value: &[u8]) -> Result<(OutcomeFacts, [u8; 32]), StoreError> {
+    if key.len() != 1 + 32 + 8 + 32 || value.len() != 1 + 32 {
+        return Err(StoreError::Corrupt("malformed outcome row".into()));
     }
-    Ok(OutcomeFacts {
-        id: EntryId(tables::bytes32(&key[41..])?),
-        time_ms: tables::be_u64(&key[33..41])?,
-        approved: value == [1],
-    })
+    Ok((
+        OutcomeFacts {
+            id: EntryId(tables::bytes32(&key[41..])?),
+            time_ms: tables::be_u64(&key[33..41])?,
+            approved: value[0] == 1,
+        },
+        tables::bytes32(&value[1..])?,
+    ))
 }
 
 /// What the state machine and the decision rule read of `draft` (`None`: no consultation).
@@ -130,7 +147,7 @@ pub(crate) fn facts<S: KvStore + ?Sized>(
     let Some(c) = record(view, draft)? else {
         return Ok(None);
     };
-    Ok(Some(DraftFacts {
+    let mut facts = DraftFacts {
         id: *draft,
         collector: FeedId(c.collector),
         version: c.version,
@@ -138,38 +155,22 @@ pub(crate) fn facts<S: KvStore + ?Sized>(
         closes_ms: c.closes_ms,
         gated: c.gated,
         superseded_ms: c.superseded_ms,
-        first_outcome: first_outcome(view, draft)?,
-    }))
+        first_approval: None,
+        first_changes_required: None,
+    };
+    note_outcomes(view, draft, &mut facts)?;
+    Ok(Some(facts))
 }
 
-/// The counts of `draft`'s stances (each feed's latest); a feed is affected when it holds a
-/// grant naming `collector`, revoked or not.
+/// The counts of `draft`'s stances (each feed's latest), as the writer keeps them.
 pub(crate) fn counts<S: KvStore + ?Sized>(
     view: &Staged<'_, S>,
     draft: &EntryId,
-    collector: &FeedId,
 ) -> Result<Counts, StoreError> {
-    let mut stances = Vec::new();
-    for (key, value) in view.scan_prefix(&tables::stance_prefix(draft))? {
-        if key.len() != 1 + 32 + 32 {
-            return Err(StoreError::Corrupt("malformed stance key".into()));
-        }
-        let feed = FeedId(tables::bytes32(&key[33..])?);
-        let record: StanceRecord = tables::decode(&value, "stance")?;
-        let grants = tables::grant_prefix(&feed, collector);
-        let affected = match prefix_end(&grants) {
-            Some(end) => view.first_in_range(&grants, &end)?.is_some(),
-            None => false,
-        };
-        stances.push(StanceFacts {
-            feed,
-            seq: record.seq,
-            support: record.support,
-            reasons: record.reasons(),
-            affected,
-        });
-    }
-    Ok(consultation::count(&stances))
+    Ok(match view.get(&tables::stance_counts_key(draft))? {
+        Some(v) => tables::decode::<CountsRecord>(&v, "stance counts")?.counts(),
+        None => Counts::default(),
+    })
 }
 
 /// When a grant on `draft` counts from (`consultation::NEVER` if the draft's record is gone:
@@ -201,7 +202,7 @@ fn summary<S: KvStore + ?Sized>(
         )));
     };
     let name = policy.name.clone();
-    let counts = counts(view, draft, &facts.collector)?;
+    let counts = counts(view, draft)?;
     Ok(Some((
         ConsultationSummary {
             state: consultation::state(&facts, now_ms),
@@ -262,7 +263,7 @@ impl Ledger {
             .into_iter()
             .take(MAX_OUTCOMES_READ)
         {
-            outcomes.push(held(outcome_facts(&key, &value)?.id.0)?);
+            outcomes.push(held(outcome_facts(&key, &value)?.0.id.0)?);
         }
         Ok(Some(ConsultationRead {
             summary,
@@ -288,10 +289,7 @@ impl Ledger {
     pub fn consultation_counts(&self, draft: &EntryId) -> Result<Counts, LedgerError> {
         let _view = self.stats.view.read().ok();
         let view = Staged::new(&*self.store);
-        match record(&view, draft)? {
-            Some(c) => Ok(counts(&view, draft, &FeedId(c.collector))?),
-            None => Ok(Counts::default()),
-        }
+        Ok(counts(&view, draft)?)
     }
 
     /// A page of consultations: one collector's in the order it opened them (oldest first), or

@@ -379,6 +379,7 @@ fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreEr
     }
     for (table, what) in [
         (prefix::STANCE, "stance"),
+        (prefix::STANCE_COUNTS, "stance counts"),
         (prefix::RESPONSE, "response"),
         (prefix::OUTCOME, "outcome"),
     ] {
@@ -433,6 +434,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::EXPIRY,
         prefix::CONSULTATION,
         prefix::STANCE,
+        prefix::STANCE_COUNTS,
         prefix::RESPONSE,
         prefix::OUTCOME,
         prefix::CONSULTATION_BY_COLLECTOR,

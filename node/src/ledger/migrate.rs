@@ -510,6 +510,7 @@ pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
     for table in [
         prefix::CONSULTATION,
         prefix::STANCE,
+        prefix::STANCE_COUNTS,
         prefix::RESPONSE,
         prefix::OUTCOME,
         prefix::CONSULTATION_BY_COLLECTOR,

@@ -46,7 +46,7 @@ use crate::store::StoreError;
 ///
 /// - 4: feed key histories in `R` rows, answer figures in `N`, `U`, `V`.
 /// - 5: grant records carry their scope ([`ScopeRecord`]).
-/// - 6: consultations (`C`, `T`, `H`, `B`, `Y`, `J`); feed records carry their latest and
+/// - 6: consultations (`C`, `T`, `H`, `B`, `Y`, `J`, `I`); feed records carry their latest and
 ///   base policy entries, grant records the draft they name.
 pub const SCHEMA_VERSION: u32 = 6;
 
@@ -98,6 +98,8 @@ pub mod prefix {
     pub const CONSULTATION_BY_COLLECTOR: u8 = b'Y';
     /// Consultations by closing time.
     pub const CONSULTATION_BY_CLOSING: u8 = b'J';
+    /// The counts of each draft's stances, kept by the writer as stances arrive.
+    pub const STANCE_COUNTS: u8 = b'I';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -237,6 +239,10 @@ pub fn stance_key(draft: &EntryId, feed: &FeedId) -> Vec<u8> {
 /// `T` draft
 pub fn stance_prefix(draft: &EntryId) -> Vec<u8> {
     key(prefix::STANCE, &[&draft.0])
+}
+/// `I` draft
+pub fn stance_counts_key(draft: &EntryId) -> Vec<u8> {
+    key(prefix::STANCE_COUNTS, &[&draft.0])
 }
 /// `H` draft reason (its wire number)
 pub fn response_key(draft: &EntryId, reason: u8) -> Vec<u8> {
@@ -732,12 +738,61 @@ pub struct StanceRecord {
     pub support: bool,
     /// The objection reasons ([`ObjectionSet`] bits; 0 for support).
     pub reasons: u8,
+    /// The feed had granted to the draft's collector before the stance (a lower seq).
+    pub affected: bool,
 }
 
 impl StanceRecord {
     /// The reasons as a set.
     pub fn reasons(&self) -> ObjectionSet {
         ObjectionSet::from_bits(u32::from(self.reasons))
+    }
+
+    /// What counting reads of it.
+    pub fn facts(&self, feed: FeedId) -> consent_proto::consultation::StanceFacts {
+        consent_proto::consultation::StanceFacts {
+            feed,
+            seq: self.seq,
+            support: self.support,
+            reasons: self.reasons(),
+            affected: self.affected,
+        }
+    }
+}
+
+/// The counts of a draft's stances (its `I` row): per group `[support, object, reasons 1..=6]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountsRecord {
+    /// Feeds that had granted to the collector before their stance.
+    pub affected: [u64; 8],
+    /// The others.
+    pub others: [u64; 8],
+}
+
+impl CountsRecord {
+    /// As counts.
+    pub fn counts(&self) -> consent_proto::consultation::Counts {
+        let tally = |t: &[u64; 8]| consent_proto::consultation::Tally {
+            support: t[0],
+            object: t[1],
+            reasons: [t[2], t[3], t[4], t[5], t[6], t[7]],
+        };
+        consent_proto::consultation::Counts {
+            affected: tally(&self.affected),
+            others: tally(&self.others),
+        }
+    }
+
+    /// From counts.
+    pub fn of(c: &consent_proto::consultation::Counts) -> CountsRecord {
+        let row = |t: &consent_proto::consultation::Tally| {
+            let r = t.reasons;
+            [t.support, t.object, r[0], r[1], r[2], r[3], r[4], r[5]]
+        };
+        CountsRecord {
+            affected: row(&c.affected),
+            others: row(&c.others),
+        }
     }
 }
 

@@ -889,7 +889,8 @@ mod tests {
             closes_ms: T0 + 20 * DAY,
             gated: true,
             superseded_ms: None,
-            first_outcome: None,
+            first_approval: None,
+            first_changes_required: None,
         };
         let read = ConsultationRead {
             summary: ConsultationSummary {

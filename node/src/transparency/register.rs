@@ -355,7 +355,8 @@ impl Register {
                             closes_ms: consultation.closes_ms,
                             gated,
                             superseded_ms: None,
-                            first_outcome: None,
+                            first_approval: None,
+                            first_changes_required: None,
                         },
                     );
                 }
@@ -373,7 +374,9 @@ impl Register {
                 }
             }
             Body::Outcome(outcome) => {
-                // Only the first outcome by (time, id) counts; `consultation::first` keeps it.
+                // Any changes-required outcome wins; else the first approval by (time, id).
+                // (The register reads the log, not the freeze proofs: an equivocating
+                // registrar's outcomes still show here until the node restarts from its store.)
                 if let Some(feed) = self.drafts.get(&outcome.draft).copied()
                     && let Some(facts) = self
                         .collectors
@@ -385,7 +388,7 @@ impl Register {
                         time_ms: entry.time_ms,
                         approved: outcome.result == ConsultationResult::Approved,
                     };
-                    facts.first_outcome = consultation::first(facts.first_outcome, this);
+                    facts.note_outcome(this);
                 }
             }
             Body::Accreditation(a) if self.registrars.contains(&entry.feed) => {

@@ -899,7 +899,8 @@ pub(crate) fn consultation_view(
         })
         .collect();
     let first = match read.summary.state {
-        State::Approved { .. } | State::ChangesRequired { .. } => facts.first_outcome.map(|o| o.id),
+        State::Approved { .. } => facts.first_approval.map(|o| o.id),
+        State::ChangesRequired { .. } => facts.first_changes_required.map(|o| o.id),
         _ => None,
     };
     let responses = read

@@ -11,7 +11,7 @@ use crate::ids::EntryId;
 use crate::pb;
 use crate::vocab::ObjectionSet;
 
-/// Why a node refused an entry at submission (the reasons 44 to 47).
+/// Why a node refused an entry at submission (the reasons 44 to 48).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// A grant names a draft that is not in effect now.
@@ -47,7 +47,24 @@ pub enum Refusal {
         /// Its state.
         state: StateText,
     },
+    /// A policy version with a consultation signed long before it reached the node: its window
+    /// would have run (in part or whole) before anyone could see it.
+    #[error(
+        "the version is signed at {} but this node's clock reads {}: a consultation window must          open when the draft is published; sign it now",
+        rfc3339(*signed_ms),
+        rfc3339(*now_ms)
+    )]
+    DraftBackdated {
+        /// The entry's signed time, Unix ms.
+        signed_ms: u64,
+        /// The node's clock, Unix ms.
+        now_ms: u64,
+    },
 }
+
+/// How far before the node's clock a stance (after the window closed) or a draft may be signed
+/// and still be taken at submission, ms (10 minutes).
+pub const SUBMIT_TOLERANCE_MS: u64 = 600_000;
 
 impl Refusal {
     /// The reason it carries (in status details and `SubmitResult.rejection_reason`).
@@ -57,6 +74,7 @@ impl Refusal {
             Refusal::ConsultationUnanswered { .. } => pb::RejectionReason::ConsultationUnanswered,
             Refusal::OutcomeExists { .. } => pb::RejectionReason::OutcomeExists,
             Refusal::ConsultationClosed { .. } => pb::RejectionReason::ConsultationClosed,
+            Refusal::DraftBackdated { .. } => pb::RejectionReason::DraftBackdated,
         }
     }
 

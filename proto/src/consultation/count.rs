@@ -1,6 +1,7 @@
 //! Counting stances: the latest stance of each feed (highest seq) on a draft, split into feeds
-//! that hold a grant naming the draft's collector (*affected*, revoked or not, signed whenever)
-//! and the others. Counts are signals to the registrar, not votes: one person can hold many
+//! that had granted to the draft's collector before the stance (*affected*: a Grant naming the
+//! collector at a lower seq of the same feed, revoked or not) and the others. Feed-local, so a
+//! node can keep the counts as stances arrive ([`Counts::replace`]). Counts are signals to the registrar, not votes: one person can hold many
 //! pseudonymous feeds.
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ pub struct StanceFacts {
     pub support: bool,
     /// The objection's reasons (empty for support).
     pub reasons: ObjectionSet,
-    /// The feed holds a grant naming the draft's collector.
+    /// The feed holds a Grant naming the draft's collector at a lower seq (signed before).
     pub affected: bool,
 }
 
@@ -63,6 +64,20 @@ impl Tally {
         for r in s.reasons.iter() {
             if let Some(i) = slot(r) {
                 self.reasons[i] += 1;
+            }
+        }
+    }
+
+    /// Takes `s` back out (saturating: a tally never goes below zero).
+    fn remove(&mut self, s: &StanceFacts) {
+        if s.support {
+            self.support = self.support.saturating_sub(1);
+            return;
+        }
+        self.object = self.object.saturating_sub(1);
+        for r in s.reasons.iter() {
+            if let Some(i) = slot(r) {
+                self.reasons[i] = self.reasons[i].saturating_sub(1);
             }
         }
     }
@@ -112,6 +127,24 @@ impl Tally {
 }
 
 impl Counts {
+    /// Counts `new`, a feed's stance that replaces `old` (that feed's earlier stance on the
+    /// same draft, if any): what [`count`] gives when `new` joins the stances counted, kept
+    /// incrementally.
+    pub fn replace(&mut self, old: Option<&StanceFacts>, new: &StanceFacts) {
+        if let Some(old) = old {
+            if old.affected {
+                self.affected.remove(old);
+            } else {
+                self.others.remove(old);
+            }
+        }
+        if new.affected {
+            self.affected.add(new);
+        } else {
+            self.others.add(new);
+        }
+    }
+
     /// Both groups together.
     pub fn total(&self) -> Tally {
         self.affected.plus(&self.others)

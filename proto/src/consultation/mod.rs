@@ -34,7 +34,7 @@ pub struct Rules {
     pub widening_min_days: u32,
 }
 
-/// The outcome that decides a consultation: the first valid one by `(time_ms, id)`.
+/// One counted outcome of a consultation (valid, its registrar's feed not frozen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OutcomeFacts {
     /// The outcome entry.
@@ -62,8 +62,21 @@ pub struct DraftFacts {
     pub gated: bool,
     /// The time of the collector's next Policy entry, if any (it withdraws an undecided draft).
     pub superseded_ms: Option<u64>,
-    /// The smallest `(time_ms, id)` of the valid outcomes held ([`first`]).
-    pub first_outcome: Option<OutcomeFacts>,
+    /// The smallest `(time_ms, id)` of the counted APPROVED outcomes held ([`first`]).
+    pub first_approval: Option<OutcomeFacts>,
+    /// The smallest `(time_ms, id)` of the counted CHANGES_REQUIRED outcomes held.
+    pub first_changes_required: Option<OutcomeFacts>,
+}
+
+impl DraftFacts {
+    /// Takes one counted outcome into account (any order gives the same facts).
+    pub fn note_outcome(&mut self, o: OutcomeFacts) {
+        if o.approved {
+            self.first_approval = first(self.first_approval, o);
+        } else {
+            self.first_changes_required = first(self.first_changes_required, o);
+        }
+    }
 }
 
 /// Where a consultation stands.
@@ -136,19 +149,17 @@ impl State {
     }
 }
 
-/// The state of `d` at `now_ms`: decided by its first outcome if that came before any newer
-/// version; else withdrawn by a newer version; else open before `closes_ms` and awaiting an
-/// outcome from then on.
+/// The state of `d` at `now_ms`, failing closed: changes required if any counted outcome
+/// before a newer version requires changes (at the first such outcome), whatever approvals
+/// exist; else approved from the first approving outcome before a newer version; else withdrawn
+/// by a newer version; else open before `closes_ms` and awaiting an outcome from then on.
 pub fn state(d: &DraftFacts, now_ms: u64) -> State {
-    let outcome = d
-        .first_outcome
-        .filter(|o| d.superseded_ms.is_none_or(|s| o.time_ms < s));
-    if let Some(o) = outcome {
-        return if o.approved {
-            State::Approved { from_ms: o.time_ms }
-        } else {
-            State::ChangesRequired { at_ms: o.time_ms }
-        };
+    let before_newer = |o: &OutcomeFacts| d.superseded_ms.is_none_or(|s| o.time_ms < s);
+    if let Some(o) = d.first_changes_required.filter(before_newer) {
+        return State::ChangesRequired { at_ms: o.time_ms };
+    }
+    if let Some(o) = d.first_approval.filter(before_newer) {
+        return State::Approved { from_ms: o.time_ms };
     }
     if let Some(at_ms) = d.superseded_ms {
         return State::Withdrawn { at_ms };

@@ -17,7 +17,8 @@ fn draft() -> DraftFacts {
         closes_ms: 2_000,
         gated: true,
         superseded_ms: None,
-        first_outcome: None,
+        first_approval: None,
+        first_changes_required: None,
     }
 }
 
@@ -41,14 +42,14 @@ fn open_until_closes_then_awaiting() {
 #[test]
 fn the_first_outcome_decides() {
     let approved = DraftFacts {
-        first_outcome: Some(outcome(5, 2_500, true)),
+        first_approval: Some(outcome(5, 2_500, true)),
         ..draft()
     };
     assert_eq!(state(&approved, 0), State::Approved { from_ms: 2_500 });
     assert_eq!(state(&approved, 9_999), State::Approved { from_ms: 2_500 });
     assert_eq!(in_effect_from(&approved), 2_500);
     let refused = DraftFacts {
-        first_outcome: Some(outcome(5, 2_500, false)),
+        first_changes_required: Some(outcome(5, 2_500, false)),
         ..draft()
     };
     assert_eq!(
@@ -73,7 +74,7 @@ fn a_newer_version_withdraws_an_undecided_draft() {
     // An outcome after the supersession does not count; one before it does.
     let late = DraftFacts {
         superseded_ms: Some(3_000),
-        first_outcome: Some(outcome(5, 3_000, true)),
+        first_approval: Some(outcome(5, 3_000, true)),
         ..draft()
     };
     assert_eq!(state(&late, 4_000), State::Withdrawn { at_ms: 3_000 });
@@ -84,6 +85,35 @@ fn a_newer_version_withdraws_an_undecided_draft() {
     };
     assert_eq!(state(&early, 4_000), State::Approved { from_ms: 3_000 });
     assert_eq!(in_effect_from(&early), 3_000);
+}
+
+#[test]
+fn changes_required_wins_over_any_approval_whatever_their_times() {
+    // A veto dated after an approval still keeps the draft out of effect (fail closed), and an
+    // approval dated before a veto cannot overturn it; only outcomes after a newer version are
+    // ignored.
+    for (approval, veto) in [(2_500, 2_600), (2_600, 2_500)] {
+        let mut d = draft();
+        for o in [outcome(4, approval, true), outcome(5, veto, false)] {
+            d.note_outcome(o);
+        }
+        assert_eq!(state(&d, 9_999), State::ChangesRequired { at_ms: veto });
+        assert_eq!(in_effect_from(&d), NEVER);
+    }
+    let mut d = DraftFacts {
+        superseded_ms: Some(2_550),
+        ..draft()
+    };
+    d.note_outcome(outcome(4, 2_500, true));
+    d.note_outcome(outcome(5, 2_600, false));
+    assert_eq!(state(&d, 9_999), State::Approved { from_ms: 2_500 });
+    // Of several approvals, the first by (time, id) sets when the draft takes effect.
+    let mut d = draft();
+    for o in [outcome(7, 2_700, true), outcome(3, 2_600, true), outcome(2, 2_600, true)] {
+        d.note_outcome(o);
+    }
+    assert_eq!(in_effect_from(&d), 2_600);
+    assert_eq!(d.first_approval.map(|o| o.id), Some(id(2)));
 }
 
 #[test]
@@ -166,6 +196,30 @@ fn the_latest_stance_of_each_feed_counts() {
     assert_eq!(wire.others.as_ref().map(|t| t.reasons.len()), Some(2));
     assert_eq!(Counts::from_wire(&wire), counts);
     assert_eq!(count(&[]), Counts::default());
+}
+
+#[test]
+fn counts_kept_as_stances_arrive_equal_counting_them_all() {
+    // Each feed's stances arrive in seq order (a node accepts a feed in order); feed 1 granted
+    // between its two stances, so its later stance is affected and its earlier one was not.
+    let arrivals = [
+        stance(1, 3, &[R::RetentionTooLong, R::Other], false),
+        stance(2, 2, &[], false),
+        stance(1, 5, &[R::Other], true),
+        stance(3, 1, &[R::ThirdPartySharing], false),
+        stance(2, 4, &[R::RetentionTooLong], false),
+        stance(3, 2, &[], false),
+    ];
+    let mut kept = Counts::default();
+    let mut latest: std::collections::HashMap<FeedId, StanceFacts> = Default::default();
+    for s in &arrivals {
+        kept.replace(latest.get(&s.feed), s);
+        latest.insert(s.feed, *s);
+        let so_far = &arrivals[..=arrivals.iter().position(|x| x == s).unwrap_or(0)];
+        assert_eq!(kept, count(so_far));
+    }
+    assert_eq!(kept.affected.reasons, [0, 0, 0, 0, 0, 1]);
+    assert_eq!((kept.others.support, kept.others.object), (1, 1));
 }
 
 #[test]

@@ -1019,12 +1019,18 @@ fn a_grant_under_a_draft_denies_until_the_draft_is_approved() {
         (Decision::Allow, Reason::Granted, Some(g))
     );
     assert_eq!(w.check(P::Marketing, C::Location, from - 1), not_in_effect);
-    // A later outcome changes nothing: the first decides.
-    w.decide_draft(CLOSES + DAY, draft, false);
+    // A later approval changes nothing: the first sets the time.
+    w.decide_draft(CLOSES + DAY, draft, true);
     assert_eq!(
-        w.check(P::Marketing, C::Location, NOW),
+        w.check(P::Marketing, C::Location, from),
         (Decision::Allow, Reason::Granted, Some(g))
     );
+    // But a registrar's "changes required", even signed later, keeps the draft out of effect
+    // (fail closed), for past questions too.
+    w.decide_draft(CLOSES + 2 * DAY, draft, false);
+    for at in [from, NOW] {
+        assert_eq!(w.check(P::Marketing, C::Location, at), not_in_effect);
+    }
 }
 
 #[test]

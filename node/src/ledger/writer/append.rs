@@ -14,8 +14,8 @@ use consent_proto::vocab::{ConsultationResult, RequestKind};
 
 use super::super::staged::Staged;
 use super::super::tables::{
-    self, AccreditationRecord, ConsultationRecord, FeedRecord, GrantRecord, ResponseRecord,
-    ScopeRecord, StanceRecord,
+    self, AccreditationRecord, ConsultationRecord, CountsRecord, FeedRecord, GrantRecord,
+    ResponseRecord, ScopeRecord, StanceRecord,
 };
 use super::{Writer, answers};
 use crate::store::{KvStore, StoreError};
@@ -312,24 +312,41 @@ fn stage_consultation(
             Ok(Some(entry.feed))
         }
         Body::Stance(s) => {
+            let collector = consultation_collector(staged, &s.draft)?;
             let key = tables::stance_key(&s.draft, &entry.feed);
-            let newer = match staged.get(&key)? {
-                Some(v) => tables::decode::<StanceRecord>(&v, "stance")?.seq < entry.seq,
-                None => true,
-            };
-            if newer {
+            let old = staged
+                .get(&key)?
+                .map(|v| tables::decode::<StanceRecord>(&v, "stance"))
+                .transpose()?;
+            // A feed's entries are accepted in seq order, so a stance is its feed's latest.
+            if old.is_none_or(|o| o.seq < entry.seq) {
                 let (support, reasons) = match &s.position {
                     Position::Support => (true, 0u8),
                     Position::Object(reasons) => (false, reasons.bits() as u8),
                 };
+                // Affected: the feed granted to the collector before this stance.
+                let grants = tables::grant_prefix(&entry.feed, &collector);
+                let before = tables::grant_key(&entry.feed, &collector, entry.seq);
+                let affected = staged.first_in_range(&grants, &before)?.is_some();
                 let record = StanceRecord {
                     seq: entry.seq,
                     support,
                     reasons,
+                    affected,
                 };
                 staged.put(key, tables::encode(&record)?);
+                let counts_key = tables::stance_counts_key(&s.draft);
+                let mut counts = match staged.get(&counts_key)? {
+                    Some(v) => tables::decode::<CountsRecord>(&v, "stance counts")?.counts(),
+                    None => Default::default(),
+                };
+                counts.replace(
+                    old.map(|o| o.facts(entry.feed)).as_ref(),
+                    &record.facts(entry.feed),
+                );
+                staged.put(counts_key, tables::encode(&CountsRecord::of(&counts))?);
             }
-            Ok(Some(consultation_collector(staged, &s.draft)?))
+            Ok(Some(collector))
         }
         Body::Response(r) => {
             let key = tables::response_key(&r.draft, r.reason as i32 as u8);
@@ -348,9 +365,13 @@ fn stage_consultation(
         }
         Body::Outcome(o) => {
             let approved = o.result == ConsultationResult::Approved;
+            // The registrar's feed beside the result: outcomes of a registrar found to
+            // equivocate (its feed frozen) stop counting.
+            let mut value = vec![u8::from(approved)];
+            value.extend_from_slice(&entry.feed.0);
             staged.put(
                 tables::outcome_key(&o.draft, entry.time_ms, &entry.id),
-                vec![u8::from(approved)],
+                value,
             );
             Ok(Some(consultation_collector(staged, &o.draft)?))
         }
