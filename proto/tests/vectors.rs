@@ -1943,6 +1943,15 @@ fn decide_case(
     policies: &[Option<PolicyScope>],
     c: &DecisionCase,
 ) -> (pb::Decision, pb::Reason, Option<Form>) {
+    decide_case_in(policies, c, consent_proto::consultation::ALWAYS)
+}
+
+/// [`decide_case`] for a grant whose policy is in effect from `in_effect_from`.
+fn decide_case_in(
+    policies: &[Option<PolicyScope>],
+    c: &DecisionCase,
+    in_effect_from: u64,
+) -> (pb::Decision, pb::Reason, Option<Form>) {
     let policy = c.policy.and_then(|i| policies[i].clone()).map(Arc::new);
     let facts = GrantFacts {
         id: EntryId([1; 32]),
@@ -1953,7 +1962,7 @@ fn decide_case(
         valid_until: c.grant.valid_until,
         revoked: c.grant.revoked,
         scope: ScopeFacts::resolve(policy, c.grant.scope.clone()),
-        in_effect_from: consent_proto::consultation::ALWAYS,
+        in_effect_from,
     };
     let query = Query {
         subject: FeedId([2; 32]),
@@ -2391,6 +2400,7 @@ fn generate() -> Value {
         "policy_changes": policy_changes_json(),
         "consultation_states": consultation_states_json(),
         "consultation_counts": consultation_counts_json(),
+        "consultation_decisions": consultation_decisions_json(),
     })
 }
 
@@ -2981,23 +2991,56 @@ fn policy_changes_json() -> Value {
         .collect()
 }
 
-fn outcome_json(o: &OutcomeFacts) -> Value {
-    json!({"id": hx(o.id.0), "time_ms": o.time_ms, "approved": o.approved})
+fn outcome_json(o: &OutcomeFacts, frozen: bool) -> Value {
+    json!({"id": hx(o.id.0), "time_ms": o.time_ms, "approved": o.approved, "frozen": frozen})
+}
+
+/// The earliest approval and the earliest request for changes among the counted outcomes: not
+/// signed by a frozen registrar feed and, when the draft is superseded, strictly before it.
+fn firsts(
+    outcomes: &[(OutcomeFacts, bool)],
+    superseded_ms: Option<u64>,
+) -> (Option<OutcomeFacts>, Option<OutcomeFacts>) {
+    let counted = move || {
+        outcomes
+            .iter()
+            .filter(move |(o, frozen)| !frozen && superseded_ms.is_none_or(|s| o.time_ms < s))
+            .map(|(o, _)| *o)
+    };
+    (
+        counted().filter(|o| o.approved).fold(None, consultation::first),
+        counted()
+            .filter(|o| !o.approved)
+            .fold(None, consultation::first),
+    )
 }
 
 /// `consultation_states`: a draft's facts, its outcomes (any order) and a clock; the state, its
 /// time and from when grants under it count.
 fn consultation_states_json() -> Value {
     let id = |n: u8| consent_proto::EntryId([n; 32]);
-    let o = |n: u8, time_ms: u64, approved: bool| OutcomeFacts {
-        id: id(n),
-        time_ms,
-        approved,
+    let o = |n: u8, time_ms: u64, approved: bool| {
+        (
+            OutcomeFacts {
+                id: id(n),
+                time_ms,
+                approved,
+            },
+            false,
+        )
     };
+    // Signed by a registrar feed that is frozen (its equivocation proven): not counted.
+    let frozen = |n: u8, time_ms: u64, approved: bool| (o(n, time_ms, approved).0, true);
     let opened = T;
     let closes = T + 14 * DAY;
-    /// (about, gated, superseded_ms, outcomes, now_ms)
-    type Case = (&'static str, bool, Option<u64>, Vec<OutcomeFacts>, u64);
+    /// (about, gated, superseded_ms, outcomes (each with whether its registrar is frozen), now_ms)
+    type Case = (
+        &'static str,
+        bool,
+        Option<u64>,
+        Vec<(OutcomeFacts, bool)>,
+        u64,
+    );
     let cases: Vec<Case> = vec![
         ("open", true, None, vec![], closes - 1),
         ("awaiting the outcome", true, None, vec![], closes),
@@ -3023,17 +3066,59 @@ fn consultation_states_json() -> Value {
             opened + 2 * DAY,
         ),
         (
-            "two outcomes at one time: the smaller id decides",
+            "an approval and a request for changes at one time: changes required",
             true,
             None,
             vec![o(9, closes, true), o(3, closes, false)],
             closes + DAY,
         ),
         (
-            "the earlier outcome decides, whatever the order",
+            "an approval, then changes required by another registrar: changes required",
             true,
             None,
             vec![o(1, closes + DAY, false), o(9, closes + HOUR, true)],
+            closes + 2 * DAY,
+        ),
+        (
+            "changes required, then an approval by another registrar: changes required",
+            true,
+            None,
+            vec![o(9, closes + DAY, true), o(1, closes + HOUR, false)],
+            closes + 2 * DAY,
+        ),
+        (
+            "two requests for changes: the earlier time",
+            true,
+            None,
+            vec![o(1, closes + DAY, false), o(9, closes + HOUR, false)],
+            closes + 2 * DAY,
+        ),
+        (
+            "two approvals at one time: the smaller id",
+            true,
+            None,
+            vec![o(9, closes, true), o(3, closes, true)],
+            closes + DAY,
+        ),
+        (
+            "a frozen registrar's approval does not count: awaiting the outcome",
+            true,
+            None,
+            vec![frozen(5, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        (
+            "a frozen registrar's request for changes does not count: the other's approval decides",
+            true,
+            None,
+            vec![frozen(3, closes, false), o(9, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        (
+            "changes required after a newer version does not count: the approval before it decides",
+            true,
+            Some(closes + DAY),
+            vec![o(9, closes + HOUR, true), o(3, closes + DAY, false)],
             closes + 2 * DAY,
         ),
         ("withdrawn", true, Some(opened + DAY), vec![], closes + DAY),
@@ -3065,10 +3150,18 @@ fn consultation_states_json() -> Value {
             vec![o(5, closes, false)],
             closes + DAY,
         ),
+        (
+            "a voluntary consultation approved: in effect all along",
+            false,
+            None,
+            vec![o(5, closes, true)],
+            closes + DAY,
+        ),
     ];
     cases
         .into_iter()
         .map(|(about, gated, superseded_ms, outcomes, now_ms)| {
+            let (first_approval, first_changes_required) = firsts(&outcomes, superseded_ms);
             let facts = DraftFacts {
                 id: id(1),
                 collector: FeedId([2; 32]),
@@ -3077,7 +3170,8 @@ fn consultation_states_json() -> Value {
                 closes_ms: closes,
                 gated,
                 superseded_ms,
-                first_outcome: outcomes.iter().copied().fold(None, consultation::first),
+                first_approval,
+                first_changes_required,
             };
             let state = consultation::state(&facts, now_ms);
             json!({
@@ -3086,7 +3180,10 @@ fn consultation_states_json() -> Value {
                 "closes_ms": facts.closes_ms,
                 "gated": gated,
                 "superseded_ms": superseded_ms,
-                "outcomes": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+                "outcomes": outcomes
+                    .iter()
+                    .map(|(o, frozen)| outcome_json(o, *frozen))
+                    .collect::<Vec<_>>(),
                 "now_ms": now_ms,
                 "state": state.name(),
                 "state_wire": state.to_wire().as_str_name(),
@@ -3921,14 +4018,21 @@ fn every_scope_vector_in_the_file_verifies() {
     // Consultation states: from the facts and the clock.
     for c in list(&file["consultation_states"]) {
         let about = text(&c["about"]);
-        let outcomes: Vec<OutcomeFacts> = list(&c["outcomes"])
+        let outcomes: Vec<(OutcomeFacts, bool)> = list(&c["outcomes"])
             .iter()
-            .map(|o| OutcomeFacts {
-                id: EntryId(b32(&o["id"])),
-                time_ms: num(&o["time_ms"]),
-                approved: o["approved"].as_bool() == Some(true),
+            .map(|o| {
+                (
+                    OutcomeFacts {
+                        id: EntryId(b32(&o["id"])),
+                        time_ms: num(&o["time_ms"]),
+                        approved: o["approved"].as_bool().expect("a bool"),
+                    },
+                    o["frozen"].as_bool().expect("a bool"),
+                )
             })
             .collect();
+        let superseded_ms = c["superseded_ms"].as_u64();
+        let (first_approval, first_changes_required) = firsts(&outcomes, superseded_ms);
         let facts = DraftFacts {
             id: EntryId([1; 32]),
             collector: FeedId([2; 32]),
@@ -3936,8 +4040,9 @@ fn every_scope_vector_in_the_file_verifies() {
             time_ms: num(&c["time_ms"]),
             closes_ms: num(&c["closes_ms"]),
             gated: c["gated"].as_bool() == Some(true),
-            superseded_ms: c["superseded_ms"].as_u64(),
-            first_outcome: outcomes.iter().copied().fold(None, consultation::first),
+            superseded_ms,
+            first_approval,
+            first_changes_required,
         };
         let state = consultation::state(&facts, num(&c["now_ms"]));
         assert_eq!(state.name(), text(&c["state"]), "{about}");
