@@ -1152,6 +1152,11 @@
 //!   feed held a grant naming the collector at a lower seq, decided at the stance) in any order,
 //!   the `affected` and `others` tallies (`support`, `object`, and non-zero `reasons` in reason
 //!   order), and the reasons `raised` at `threshold`.
+//! - `consultation_decisions`: like `scope_decisions` (no policy scope, a grant that narrows
+//!   nothing), each case with the grant's policy's `in_effect_from` (0: not gated; `u64::MAX`: a
+//!   gated draft not approved; else its approval's time): `POLICY_NOT_IN_EFFECT` at one
+//!   millisecond before and at the approval, its place after `REVOKED`, `NOT_YET_VALID` and
+//!   `EXPIRED` and before `TIME_NOT_COVERED`, and an `observed_ms` before the approval.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own
