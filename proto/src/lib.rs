@@ -285,9 +285,11 @@
 //!   does not know (it then waits for seq 0);
 //! - a collector feed the node does not know, named by an accreditation, suspension, grant or
 //!   request;
-//! - an entry the node does not hold, referenced by a grant (its policy) or an ack (the request
-//!   or revocation it answers). A revoke naming a grant the node does not hold is refused
-//!   (`unknown-grant`): the grant is earlier in the same feed.
+//! - an entry the node does not hold, referenced by a grant (its policy), an ack (the request
+//!   or revocation it answers), a stance or an outcome (its draft), or an outcome (each listed
+//!   response, in list order). A revoke naming a grant the node does not hold is refused
+//!   (`unknown-grant`), and a response naming a draft it does not hold `not-own-consultation`:
+//!   the grant or draft is earlier in the same feed.
 //!
 //! When the awaited entry is accepted, every entry waiting for it is validated again, in full, in
 //! the same commit, and accepted or refused; then what waited for those, and so on. `PENDING` is
@@ -374,8 +376,9 @@
 //! ## Deciding a check
 //! See [`decide`] for the rule, including which grant and reason a deny names, and *Scope and
 //! form* below for its step 6 (the observation's context against the grant's scope). Step 5
-//! also asks that the grant's policy is in effect at `at` (a draft takes effect at its approving
-//! outcome, *Consultations*): else `POLICY_NOT_IN_EFFECT`, after `REVOKED`, `OPTED_OUT`,
+//! also asks that the grant's policy is in effect at `at` (a gated draft takes effect at its
+//! approving outcome, *Consultations*; `at` alone is compared, not `observed_ms`): else
+//! `POLICY_NOT_IN_EFFECT`, after `REVOKED`, `OPTED_OUT`,
 //! `NOT_YET_VALID` and `EXPIRED` and before step 6. Two bounds
 //! belong to the rule, so every node (and every client cache) applies them alike:
 //! - only the subject's newest [`limits::GRANTS_CONSIDERED`] (1,024) grants naming the collector
@@ -406,8 +409,9 @@
 //! own narrowing: a dimension the policy declares constrains every grant to it, even one that
 //! narrows nothing ("the whole policy"). Its policy is the `Policy` entry `grant.policy` names, not
 //! the collector's latest version: zone and sensor ids are read in that version's numbering. A
-//! later version may give a sensor id to a sensor of another kind (nothing forbids it), so a
-//! context names the sensor's kind beside its id, and the rule allows only when the grant's version
+//! later version may not keep a sensor id for a sensor of another kind (`id-redefined`,
+//! *Consultations*), but an id that skips a version may come back as another kind, so a context
+//! names the sensor's kind beside its id, and the rule allows only when the grant's version
 //! declares that id with that kind: a gateway that uses its current numbering can never pass a
 //! camera under a grant whose version gave the id to an air-quality sensor. A grant whose policy
 //! has no scope and which narrows nothing is *unscoped*: no context is needed and the rule is
@@ -575,17 +579,34 @@
 //! A collector may put a policy version to public **consultation** until `closes_ms`
 //! (`Policy.consultation`). A version **widens** what is collected when [`policy_change::compare`]
 //! finds a widening item against the collector's previous Policy entry (`prev`) **or** against
-//! its last Policy entry that is not a draft (the *base*); none for a first policy. A widening
-//! version with a consultation is a **draft** (*gated*): it takes effect only when a registrar
-//! approves it after the window. Any other version is in effect at once, as before, and a
-//! consultation on it is voluntary (stances, responses and outcomes are accepted and inform;
-//! an outcome changes nothing). Whether a version is a draft is fixed when it is accepted; it
-//! depends only on the feed's own entries. Nobody declares it.
+//! its last Policy entry that is not gated (the *base*); none for a first policy. A widening
+//! version with a consultation is **gated**: it takes effect only when a registrar approves it
+//! after the window. Any other version is in effect at once, as before, and a consultation on it
+//! is voluntary (stances, responses and outcomes are accepted, counted and shown; an outcome
+//! changes nothing about its effect). Whether a version is gated is fixed when it is accepted;
+//! it depends only on the feed's own entries. Nobody declares it. Gated is a permanent property
+//! of the entry: an approved gated version stays gated, so it never becomes the base; after an
+//! approved widening the base is still the last version before it that was not gated (a later
+//! version that keeps the approved widening widens again against that base, and needs its own
+//! consultation). In field names (`Stance.draft`, `GetConsultationRequest.draft`,
+//! `ConsultationSummary.draft`) and in the rules below, the **draft** is the Policy entry under
+//! consultation, gated or not; *gated* is the property that delays its effect. Consultations do
+//! not depend on accreditation: a suspended or never accredited collector may consult (its
+//! grants deny for the accreditation anyway).
+//!
+//! **The genesis.** A network's genesis may have a `[consultation]` section, with both
+//! `widening_min_days` (1..=365) and `objection_threshold` (1..=1,000,000), or neither. The
+//! genesis digest covers `consultation widening_min_days=N\n` after the registrars (consent-node
+//! `p2p::protocol`), since it changes validity. `objection_threshold` is not covered: only
+//! admission uses it, so nodes of one network may differ in it (`Node.Status.consultation`
+//! reports the node's own). Without the section (a dev network) a widening needs no
+//! consultation and an approval needs no response.
 //!
 //! **What widens** ([`policy_change::compare`]). An absent scope is the empty scope: anywhere,
-//! any sensor, any time, any form. Each change is an item with a direction, a code and a
-//! sentence (the transparency site's and the CLI's words); one line may both widen and narrow (a
-//! zone moved): it then widens.
+//! any sensor, any time, any form. Each change is an item with a direction (`widens`, `narrows`,
+//! `neutral`), a code and a sentence. A line that both widens and narrows (a zone whose area
+//! overlaps the old one but reaches outside it) widens. `compare` is pure and also reports pairs
+//! that validity refuses (a zone id moved to a disjoint area is `id-redefined`, below).
 //!
 //! | code | widens when | narrows when |
 //! |---|---|---|
@@ -593,13 +614,45 @@
 //! | `categories` | a category added | a category removed |
 //! | `retention` | longer | shorter |
 //! | `recipients` | a recipient added (exact bytes) | one removed |
+//! | `name`, `contact`, `document_url` | neutral: any change | neutral |
 //! | `jurisdiction` | any change (fail closed) | — |
 //! | `document` | the digest changed (the ledger cannot read the document: fail closed) | — |
-//! | `zones` | the old version declares zones and the new none; or some cell `c` (resolution `rc`) of a new zone lies in no old zone `z` (`z` holds `c` when `z.resolution <= rc` and `parent(c, z.resolution)` is one of its cells) | some cell of an old zone lies in no new zone; or zones declared where there were none |
-//! | `sensors` | the old declares sensors and the new none; or a new sensor id absent from the old | an old id removed (the new declaring some); or sensors declared where there were none |
-//! | `windows` | a UTC minute of the week (10,080; each window read in its version's UTC offset; no window: every minute) covered by the new and not the old | the reverse |
-//! | `forms` (per purpose the new version keeps) | the old offers `O ≠ ∅` and the new offers none, or an offer `n` with no `o ∈ O` such that `n ⪰ o` | the new offers `N ≠ ∅` and the old none, or an old offer `o` with no `n ∈ N` such that `o ⪰ n` |
-//! | `name`, `contact`, `document_url`, zone names, sensors' zone ties, an offset without windows | neutral | neutral |
+//! | `zones` | the old declares zones and the new none; or a cell `c` (resolution `rc`) of a new or changed zone lies in no old zone (`z` holds `c` when `z.resolution <= rc` and `parent(c, z.resolution)` is one of its cells) | zones declared where there were none; or a cell of a changed or removed old zone lies in no new zone |
+//! | `sensors` | the old declares sensors and the new none; or a new sensor id absent from the old | the new declares sensors and the old none; or an old id absent from the new |
+//! | `windows` | a UTC minute of the week covered by the new and not by the old | the reverse |
+//! | `forms` | for a purpose the new version declares: the old offers `O ≠ ∅` and the new none; or `O ≠ ∅` and some new offer `n` has no `o ∈ O` with `n ⪰ o` | the new offers `N ≠ ∅` and the old none; or `N ≠ ∅` and some old offer `o` has no `n ∈ N` with `o ⪰ n` |
+//!
+//! **Items, in this order** (a second implementation matches `direction` and `code`, in order;
+//! the sentences are for people, not part of the protocol, and the vectors' are informative):
+//! 1. `purposes`: one widening item listing the purposes added (in the new version's order), then
+//!    one narrowing item listing those removed (in the old's order); each only if not empty.
+//!    Likewise `categories`, then `retention` (one item when the number differs), then
+//!    `recipients` (added, then removed).
+//! 2. `name`, `jurisdiction`, `contact`, `document_url`: one item each when the text differs;
+//!    then `document` when the digest differs.
+//! 3. `zones`: no zones on either side, nothing; zones only in the new, one narrowing item; only
+//!    in the old, one widening item; else one item per zone id of the new version, by id, for an
+//!    id the old lacks (widens if one of its cells lies in no old zone, else neutral) or whose
+//!    cells or resolution differ (widens as above, else narrows if a cell of the old zone lies in
+//!    no new zone, else neutral), then one per id of the old that the new lacks, by id (narrows if
+//!    one of its cells lies in no new zone, else neutral). A renamed zone gives no item.
+//! 4. `sensors`: one item when the sensor lists differ at all (a changed zone tie alone:
+//!    neutral).
+//! 5. `windows`: one item when the windows differ, or when the new version declares windows and
+//!    the UTC offset differs; its direction from the minute sets (so a full-week window against
+//!    none is neutral). An offset changed without windows gives no item. A local minute `m` of
+//!    weekday `d` (Monday 0) at offset `u` is UTC minute `(1440·d + m − u) mod 10,080` of the
+//!    week (Monday 00:00 UTC is 0); no window means every minute.
+//! 6. `forms`: for every purpose either version lists in `forms` (absent: no offers, any form),
+//!    by wire number, one item when the offers differ. It may widen only for a purpose the new
+//!    version declares; for a purpose dropped with its offers it is neutral (the `purposes`
+//!    item says it).
+//!
+//! The change's `kind` is `widening` if an item widens, else `narrowing` if one narrows, else
+//! `unchanged`; its `sentences` are the items', or `No change in what is collected, why, for how
+//! long or with whom.` when there is none. A form change across ranks is judged by rank alone
+//! (binned at one day to aggregated at one minute narrows); a collector's first policy is never
+//! gated (a registrar reviews it before accrediting).
 //!
 //! `a ⪰ b` (at least as protective, [`policy_change::at_least_as_protective`]): a higher rank;
 //! or the same form and, for RAW and PSEUDONYMISED, always; BINNED, `a.interval_s >=
@@ -612,61 +665,98 @@
 //! resolutions, no cell in common between `{parent(c, r)}` of the old and of the new), is
 //! refused; the first sensor by id, then the first zone by id. Changing a sensor's zone tie,
 //! renaming a zone, or growing or shrinking an overlapping zone is allowed (growing widens). An
-//! id that skips a version is not tracked.
+//! id that skips a version (absent from `prev` and from the base) is not tracked.
 //!
 //! **Validity** (step 8 of [`validate`], in this order): for a `Policy`, after
-//! `policy-version-not-increasing`: `id-redefined`; then, with a consultation, `closes_ms <=
-//! time_ms`, or for a widening on a network whose genesis has `[consultation]` a window shorter
-//! than its `widening_min_days` days, is `consultation-too-short`, and a window over 365 days
-//! ([`limits::MAX_CONSULTATION_DAYS`]) `consultation-too-long`; without one, a widening on such a
-//! network is `widening-without-consultation`. The feed's state then keeps `policy_head` = this
-//! entry, and `policy_base` = the base before it for a draft, else this entry. A `Stance` (a
-//! citizen's): the draft held (else pending), a policy with a consultation
-//! (`not-a-consultation`), signed in `[draft time, closes_ms)` (`outside-consultation-window`).
-//! A `ConsultationResponse` (a collector's): the draft held and of its own feed
-//! (`not-own-consultation`, never pending), a policy with a consultation. A
-//! `ConsultationOutcome` (a genesis registrar's): the draft held (else pending), a policy with a
-//! consultation, signed at or after the draft and, when it approves, at or after `closes_ms`
-//! (`outcome-too-early`); then each listed response in list order held (else pending) and a
-//! `ConsultationResponse` naming this draft (`response-not-for-draft`). Validity reads no other
-//! stance, outcome or later version, so every node judges an entry alike in any arrival order.
+//! `policy-version-not-increasing`: `id-redefined`; then, with a consultation, with `w =
+//! closes_ms − time_ms` (mathematical integers, a day 86,400,000 ms): `closes_ms <= time_ms`, or
+//! for a widening on a network whose genesis has `[consultation]` `w < widening_min_days ×
+//! 86,400,000`, is `consultation-too-short`; `w > 365 × 86,400,000`
+//! ([`limits::MAX_CONSULTATION_DAYS`]) is `consultation-too-long` (exactly 365 days is accepted);
+//! without a consultation, a widening on such a network is `widening-without-consultation`. The
+//! feed's state then keeps `policy_head` = this entry, and `policy_base` = the base before it
+//! for a gated version, else this entry. A `Stance` must come from a citizen's feed, a
+//! `ConsultationResponse` from a collector's, a `ConsultationOutcome` from a genesis registrar's
+//! (else `body-not-allowed`, like any body outside its role). A `Stance`: the draft held (else
+//! pending), a policy with a consultation (`not-a-consultation`), signed in `[draft time,
+//! closes_ms)` (`outside-consultation-window`). A `ConsultationResponse`: the draft held and of
+//! its own feed (`not-own-consultation`, never pending: the draft is earlier in the same feed), a
+//! policy with a consultation. A `ConsultationOutcome`: the draft held (else pending), a policy
+//! with a consultation, signed at or after the draft and, when it approves, at or after
+//! `closes_ms` (`outcome-too-early`); then each listed response in list order held (else
+//! pending) and a `ConsultationResponse` naming this draft (`response-not-for-draft`): the first
+//! listed response that fails decides. Validity reads no other stance, outcome or later version,
+//! so every node judges an entry alike in any arrival order. Unknown enum values in these
+//! bodies (an `ObjectionReason` beyond 6, a `StanceKind` or `ConsultationResult` beyond 2) are
+//! `bad-field` (`entry.proto`).
 //!
 //! **State and effect** ([`consultation::state`], [`consultation::in_effect_from`]), from the
 //! draft, the time of the collector's next Policy entry (`superseded_ms`: any newer version
-//! withdraws an undecided draft, so a collector has at most one open draft) and the first valid
-//! outcome naming the draft by `(time_ms, entry id bytes)`:
+//! withdraws an undecided draft, so a collector has at most one open draft) and the **counted**
+//! outcomes naming the draft. An outcome is counted when its registrar feed is not frozen and,
+//! if the draft is superseded, its `time_ms < superseded_ms` (strictly). An outcome signed by a
+//! frozen registrar feed (its equivocation proven) neither approves nor requires changes: the
+//! state is a function of the set of entries present, and once both branches of a fork are
+//! seen every node freezes the registrar and ignores its outcomes alike. Of the counted
+//! outcomes, `first_changes_required` is the earliest `CHANGES_REQUIRED` and `first_approval`
+//! the earliest `APPROVED`, each by `(time_ms, entry id bytes)`. It fails closed: one counted
+//! request for changes outweighs every approval, earlier or later.
 //!
 //! ```text
-//! let o = first_outcome, kept only if o.time_ms < superseded_ms (when superseded)
-//! if o = Some(o):   if o.approved { Approved{from_ms: o.time_ms} } else { ChangesRequired{at_ms: o.time_ms} }
-//! elif superseded_ms = Some(s): Withdrawn{at_ms: s}
-//! elif now_ms < closes_ms: Open
-//! else: AwaitingOutcome
+//! if first_changes_required = Some(c): ChangesRequired{at_ms: c.time_ms}
+//! elif first_approval = Some(a):       Approved{from_ms: a.time_ms}
+//! elif superseded_ms = Some(s):        Withdrawn{at_ms: s}
+//! elif now_ms < closes_ms:             Open
+//! else:                                AwaitingOutcome
 //! in_effect_from = if !gated { 0 } else if state = Approved{from_ms} { from_ms } else { u64::MAX }
 //! ```
 //!
-//! The minimum is by time first, so keeping only the smallest outcome held is exact. A grant under
-//! a draft denies `POLICY_NOT_IN_EFFECT` for every `at` before `in_effect_from` (*Deciding a
-//! check*); a version that is no draft is in effect from its signing, as before.
+//! A grant under a gated draft denies `POLICY_NOT_IN_EFFECT` for every `at` before
+//! `in_effect_from` (*Deciding a check*). The rule compares `at` alone with `in_effect_from`: an
+//! `observed_ms` before it is not refused by it (step 6 checks `observed_ms` against the grant's
+//! validity only). A version that is not gated has `in_effect_from` 0: the rule never denies
+//! `POLICY_NOT_IN_EFFECT` under it, whatever `at` is (as before consultations). The
+//! collector's **version in effect** at `t` is its latest Policy entry with `time_ms ≤ t` and
+//! `in_effect_from ≤ t`; wallets grant under it, and grants under older versions keep their own
+//! version.
 //!
-//! **Counting** ([`consultation::count`]): the latest stance (highest seq) of each feed naming
-//! the draft; *affected* when that feed holds a grant naming the draft's collector (revoked or
-//! not, signed whenever), else *others*. Each group counts supports, objections and, per
-//! objection reason, the objections giving it. Counts are exact over gRPC (stances are public
-//! entries); they are signals to the registrar, not votes: one person can hold many feeds.
-//! A reason is *raised* when at least the genesis's `objection_threshold` objecting stances of
-//! both groups together give it.
+//! **Counting** ([`consultation::count`]): of the stances naming the draft, each feed's latest
+//! (highest seq) counts, whatever that feed has signed about other drafts. A stance is
+//! *affected* when its feed holds a Grant naming the draft's collector at a lower seq of the
+//! same feed (signed before the stance; revoked or not, under any version), else *others*:
+//! decided at the stance, from its own feed alone, so a grant signed later does not move an
+//! earlier stance. Each group counts supports, objections and, per objection reason, the
+//! objections giving it. A reason is *raised* when at least `objection_threshold` objecting
+//! stances of both groups together give it. Counts are computed from the entries a node holds
+//! when it answers; nodes holding the same entries give the same counts. They are signals to the
+//! registrar, not votes (one person can hold many feeds), and no decision depends on them. A
+//! frozen citizen feed stays counted with whichever of its branches a node holds, so counts may
+//! differ by one per such feed between nodes. The number of stances, responses and outcomes per
+//! draft is not bounded; a node keeps the tallies as stances arrive, so reading them costs the
+//! same whatever their number.
 //!
 //! **Admission** ([`consultation::admission`]): the node a client submits to (and only it: not
 //! peers, not entries woken from pending) refuses, FAILED_PRECONDITION, an entry validation
-//! accepted: a grant under a draft whose `in_effect_from` is after the node's clock
-//! (`policy-draft`); a stance on a draft withdrawn or decided, or submitted at or after
-//! `closes_ms` plus 10 minutes (`consultation-closed`); an outcome of a consultation that has one
-//! (`outcome-exists`) or is withdrawn (`consultation-closed`); an approval, on a network whose
-//! genesis sets an `objection_threshold`, whose listed responses leave a raised reason without a
-//! response (`consultation-unanswered`). These are a courtesy to the people involved; the
-//! decision rule is what keeps consent safe, and a valid entry refused here may still arrive
-//! from a peer.
+//! accepted, the message starting `entry refused (<name>): `:
+//! - a Policy with a consultation whose `time_ms` is before the node's clock minus 10 minutes
+//!   (`draft-backdated`: its window would have run before anyone could see it);
+//! - a grant under a draft whose `in_effect_from` is after the node's clock (`policy-draft`);
+//! - a stance on a draft withdrawn or decided, or submitted when the node's clock is at or past
+//!   `closes_ms + 600,000` (the stance's own `time_ms` does not matter) (`consultation-closed`);
+//! - an outcome, checked in this order: the node holds any outcome naming the draft
+//!   (`outcome-exists`, even one that is not counted); the draft is withdrawn
+//!   (`consultation-closed`); an approval, on a network whose genesis has `[consultation]`,
+//!   whose listed responses leave a raised reason without a response (`consultation-unanswered`;
+//!   a raised reason is answered when one of the listed responses has that `reason`).
+//!
+//! The state and counts are the node's when the entry arrives, including the entries accepted
+//! before it in the same `SubmitBatch`. These rules apply to every consultation, gated or
+//! voluntary. The 10 minutes are the tolerance of stances and drafts alike
+//! (consent-node `ledger::admission`); another implementation may choose its own, since
+//! admission decides nothing. Admission is a courtesy to the people involved: the decision rule
+//! is what keeps consent safe, and a valid entry refused here may still arrive from a peer
+//! (a registrar can approve through a node that skips admission; the outcome's listed responses
+//! are public, so an approval that skipped raised reasons can be seen by anyone).
 //!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
@@ -722,9 +812,10 @@
 //! (`ledger.proto`, where each is documented; [`reasons`]): the rejections of
 //! [`validate::Rejection`] ([`reasons::reason`] maps each to its own value), the two outcomes that
 //! are errors without being rejections (`equivocation`, `pending-full`), `unknown-field`
-//! below, and the four admission refusals of *Consultations* (`policy-draft`,
-//! `consultation-unanswered`, `outcome-exists`, `consultation-closed`: FAILED_PRECONDITION, the
-//! message starting `entry refused (<name>): `; [`consultation::Refusal::reason`]). A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
+//! below, and the five admission refusals of *Consultations* (`policy-draft`,
+//! `consultation-unanswered`, `outcome-exists`, `consultation-closed`, `draft-backdated`:
+//! FAILED_PRECONDITION, the message starting `entry refused (<name>): `;
+//! [`consultation::Refusal::reason`]). A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
 //! lower case with `_` as `-`. It travels:
 //! - in `Submit`'s refusal: the gRPC status details (the `grpc-status-details-bin` trailer) are a
 //!   `google.rpc.Status` whose `details` hold one `google.protobuf.Any` with type URL
@@ -742,7 +833,7 @@
 //! limits on callers (RESOURCE_EXHAUSTED with their own `consent-reason`, see *Limits*).
 //!
 //! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30; 2: 1 to 34; 3: 1 to
-//! 47), which
+//! 48), which
 //! `Node.Status` reports: values are never renumbered or reused, and a new reason is added with a new number
 //! and raises the version. A client treats a value it does not know as "rejected, reason
 //! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
@@ -801,8 +892,10 @@
 //! Consultations (*Consultations*) changed all of them: entries may carry a policy's
 //! consultation, stances, responses and outcomes, which a node of an earlier release finds
 //! non-canonical or without a body, and whether a grant counts now depends on them, so the sync
-//! protocol became `/sync/4` (identify `4.0.0`); thirteen rejection reasons were added (version
-//! 3); the store's layout became 6. The gRPC changes are additive: the `Consultations` service,
+//! protocol became `/sync/4` (identify `4.0.0`); fourteen rejection reasons were added (version
+//! 3: 35 to 48); the store's layout became 6. A new `ObjectionReason`, `StanceKind` or
+//! `ConsultationResult` value changes validity (an unknown value is `bad-field`): it renames the
+//! sync protocol. The gRPC changes are additive: the `Consultations` service,
 //! `Reason` `POLICY_NOT_IN_EFFECT` (22), `Node.Status.consultation`, and the watch kinds
 //! `POLICY`, `STANCES` and `OUTCOME`, sent only to a client that asks
 //! (`WatchRequest.consultations`), so an older client never sees a kind it does not know.
@@ -1030,24 +1123,40 @@
 //!   `…_UNSPECIFIED` for 0); and the expected `decision`, `reason` and `required_form`. Hand-picked
 //!   edges first (each with `about`), then 2,000 seeded cases.
 //! - `context_digests`: contexts, the bytes their digest hashes, and the digest.
-//! - `consultations`: after `scopes`, as in `entries`: the collector's third policy, a draft (it
-//!   adds marketing, with a consultation closing at `T + 2.5 days`), the citizen's objection
+//! - `consultations`: after `scopes`, as in `entries`, judged by validity alone (no admission:
+//!   at `validation_clock_ms` a node's admission would refuse these stances as
+//!   `consultation-closed`) on a network without `[consultation]` (with `widening_min_days` ≥ 3
+//!   the draft would be `consultation-too-short`). `T` is the collector's inception time
+//!   (1750004800000): the collector's third policy, a draft signed at `T + 0.5 days` (it adds
+//!   marketing, with a consultation closing at `T + 2.5 days`, a 2-day window; the collector was
+//!   suspended before it, and consultations do not depend on accreditation), the citizen's objection
 //!   (`RETENTION_TOO_LONG`, `OTHER`, with a details digest) and then support, the collector's
 //!   response to `OTHER`, and the dev registrar's approval listing it, an hour after the window.
 //! - `consultation_validation`: `history` (the dev registrar, a collector with a scoped first
 //!   policy, a citizen), then `cases`: each with `widening_min_days` (the genesis's, `null`
 //!   without `[consultation]`), `entries` submitted in order after the history on a fresh ledger
 //!   at `validation_clock_ms`, and their `verdicts` (`accept`, `pending`, or the rejection's
-//!   name); a refused entry does not advance its feed, so the next is signed at the same seq.
+//!   name); a refused or pending entry does not advance its feed, so the next is signed at the
+//!   same seq. Some cases carry an `about`.
 //! - `policy_changes`: pairs of policies (`old`, `new` as bodies, with their `…_encoding`: the
 //!   `Policy` message's bytes), the change's `kind` (`widening`, `narrowing`, `unchanged`), its
-//!   `items` (`direction`, `code`, `sentence`) in order, and the `sentences` shown.
-//! - `consultation_states`: a draft's `time_ms`, `closes_ms`, `gated`, `superseded_ms`, its
-//!   `outcomes` in any order (the first by `(time_ms, id)` decides) and a clock `now_ms`; the
-//!   `state` (and `state_wire`), `state_ms` and `in_effect_from` (`u64::MAX`: never).
-//! - `consultation_counts`: stances (`feed`, `seq`, `kind`, `reasons`, `affected`) in any order,
+//!   `items` (`direction`, `code`, `sentence`) in order, and the `sentences` shown (informative:
+//!   a second implementation matches `kind` and each item's `direction` and `code`).
+//! - `consultation_states`: a draft's `time_ms`, `closes_ms`, `gated`, `superseded_ms`, its valid
+//!   `outcomes` in any order (`id`, `time_ms`, `approved`, and `frozen`: signed by a frozen
+//!   registrar feed) and a clock `now_ms`; the `state` (and `state_wire`), `state_ms` and
+//!   `in_effect_from` (`u64::MAX`: never). An implementation drops the frozen outcomes and those
+//!   at or after `superseded_ms`, takes the earliest changes-required and the earliest approval
+//!   by `(time_ms, id)`, and applies *State and effect*.
+//! - `consultation_counts`: stances (`feed`, `seq`, `kind`, `reasons`, `affected`: whether the
+//!   feed held a grant naming the collector at a lower seq, decided at the stance) in any order,
 //!   the `affected` and `others` tallies (`support`, `object`, and non-zero `reasons` in reason
 //!   order), and the reasons `raised` at `threshold`.
+//! - `consultation_decisions`: like `scope_decisions` (no policy scope, a grant that narrows
+//!   nothing), each case with the grant's policy's `in_effect_from` (0: not gated; `u64::MAX`: a
+//!   gated draft not approved; else its approval's time): `POLICY_NOT_IN_EFFECT` at one
+//!   millisecond before and at the approval, its place after `REVOKED`, `NOT_YET_VALID` and
+//!   `EXPIRED` and before `TIME_NOT_COVERED`, and an `observed_ms` before the approval.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own
@@ -1066,8 +1175,14 @@
 //! at most 365 days ([`limits::MAX_CONSULTATION_DAYS`]), and for a widening at least the
 //! genesis's `widening_min_days` (1..=365); an objection gives 1..=6 reasons; a response's and
 //! an outcome's text 1..=280 bytes ([`limits::MAX_REASON_BYTES`]); an outcome lists at most 6
-//! responses ([`limits::MAX_OUTCOME_RESPONSES`]); a stance is admitted until 10 minutes after
-//! the window closes; `ListConsultations` pages hold at most 200 (50 by default).
+//! responses ([`limits::MAX_OUTCOME_RESPONSES`]); the genesis's `objection_threshold`
+//! 1..=1,000,000; a stance is admitted while the node's clock is before `closes_ms + 600,000`,
+//! and a draft only if signed at most 10 minutes before the node's clock (`draft-backdated`);
+//! `ListConsultations` pages hold at most 200 (50 by default) and a call scans at most 4,096
+//! rows (a page may be short, even empty, and still carry a `next_page_token`: continue until
+//! the token is empty); `GetConsultation` returns at most 64 outcomes. Stances, responses and
+//! outcomes per draft are not bounded. The transparency site's pages (20 a page, `?page=` at
+//! most 50) are the site's, not the protocol's.
 //!
 //! ### What a node lets a caller without a session spend
 //! These protect one node's resources; they decide nothing (no answer depends on them), and a

@@ -338,11 +338,11 @@ fn zone_changes(o: &PolicyScope, n: &PolicyScope, out: &mut Change) {
                         Direction::of(uncovered(z, &o.zones), uncovered(x, &n.zones)),
                         "zones",
                         format!(
-                            "Zone {} {} changed its area ({} cells, was {}).",
+                            "Zone {} {} changed its area (now {}, was {}).",
                             z.id,
                             z.name,
-                            z.cells.len(),
-                            x.cells.len()
+                            cells_text(z.cells.len()),
+                            cells_text(x.cells.len())
                         ),
                     ),
                     Some(_) => {}
@@ -358,6 +358,15 @@ fn zone_changes(o: &PolicyScope, n: &PolicyScope, out: &mut Change) {
                 }
             }
         }
+    }
+}
+
+/// `1 cell`, `2 cells`.
+fn cells_text(n: usize) -> String {
+    if n == 1 {
+        "1 cell".into()
+    } else {
+        format!("{n} cells")
     }
 }
 
@@ -519,16 +528,38 @@ fn form_changes(o: &PolicyScope, n: &PolicyScope, new: &Policy, out: &mut Change
         let purpose = Purpose::from_wire(p);
         // Only a purpose the new version still has can be widened.
         let kept = purpose.is_some_and(|p| new.purposes.contains(p));
+        // "kept as observed: …", "kept as binned: …", "kept in any form".
         let words = |offers: &[FormSpec]| {
             if offers.is_empty() {
-                "any form".to_string()
+                "in any form".to_string()
             } else {
                 offers
                     .iter()
-                    .map(form_text)
+                    .map(|f| {
+                        let t = form_text(f);
+                        if t.starts_with("as ") {
+                            t
+                        } else {
+                            format!("as {t}")
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join(" or ")
             }
+        };
+        let name = purpose.map_or("a purpose", |p| p.plain());
+        let sentence = if kept {
+            format!(
+                "For {name}, now kept {} (was kept {}).",
+                words(&after),
+                words(&before)
+            )
+        } else {
+            // A purpose dropped with its offers: the purposes line already says it.
+            format!(
+                "For {name}, no longer a purpose: its forms are gone (was kept {}).",
+                words(&before)
+            )
         };
         out.push(
             Direction::of(
@@ -536,12 +567,7 @@ fn form_changes(o: &PolicyScope, n: &PolicyScope, new: &Policy, out: &mut Change
                 weaker_offer(&before, &after),
             ),
             "forms",
-            format!(
-                "For {}, now kept as {} (was {}).",
-                purpose.map_or("a purpose", |p| p.plain()),
-                words(&after),
-                words(&before)
-            ),
+            sentence,
         );
     }
 }

@@ -1943,6 +1943,15 @@ fn decide_case(
     policies: &[Option<PolicyScope>],
     c: &DecisionCase,
 ) -> (pb::Decision, pb::Reason, Option<Form>) {
+    decide_case_in(policies, c, consent_proto::consultation::ALWAYS)
+}
+
+/// [`decide_case`] for a grant whose policy is in effect from `in_effect_from`.
+fn decide_case_in(
+    policies: &[Option<PolicyScope>],
+    c: &DecisionCase,
+    in_effect_from: u64,
+) -> (pb::Decision, pb::Reason, Option<Form>) {
     let policy = c.policy.and_then(|i| policies[i].clone()).map(Arc::new);
     let facts = GrantFacts {
         id: EntryId([1; 32]),
@@ -1953,7 +1962,7 @@ fn decide_case(
         valid_until: c.grant.valid_until,
         revoked: c.grant.revoked,
         scope: ScopeFacts::resolve(policy, c.grant.scope.clone()),
-        in_effect_from: consent_proto::consultation::ALWAYS,
+        in_effect_from,
     };
     let query = Query {
         subject: FeedId([2; 32]),
@@ -2391,6 +2400,7 @@ fn generate() -> Value {
         "policy_changes": policy_changes_json(),
         "consultation_states": consultation_states_json(),
         "consultation_counts": consultation_counts_json(),
+        "consultation_decisions": consultation_decisions_json(),
     })
 }
 
@@ -2760,6 +2770,168 @@ fn consultation_validation_json() -> Value {
         signed("the draft", collector.append(t, draft_closing(t + DAY)));
         collector.append(t + 2 * HOUR, respond(draft))
     });
+    // Ids keep their meaning: a zone moved to a disjoint area; a sensor id dropped by a gated
+    // draft and kept with another kind by the next version (against the base, not `prev`).
+    let elsewhere = Cell::new(ELSEWHERE)
+        .and_then(|c| c.parent(10))
+        .expect("a resolution-10 cell");
+    cases.push(v_case(
+        &net,
+        "zone 1 moved to a disjoint area",
+        None,
+        vec![(
+            "policy-2",
+            c,
+            t,
+            edit(&|p: &mut Policy| {
+                if let Some(s) = p.scope.as_mut() {
+                    s.zones[0].cells = vec![elsewhere];
+                }
+            }),
+            "id-redefined",
+        )],
+    ));
+    let without_sensor_2 = edit(&|p: &mut Policy| {
+        p.purposes.insert(Purpose::Marketing);
+        p.consultation = Some(Consultation { closes_ms: t + DAY });
+        if let Some(s) = p.scope.as_mut() {
+            s.sensors.retain(|x| x.id != 2);
+        }
+    });
+    let mut sensor_2_as_noise = v_policy();
+    sensor_2_as_noise.version = 3;
+    if let Some(s) = sensor_2_as_noise.scope.as_mut() {
+        s.sensors[1].kind = SensorKind::Noise;
+    }
+    cases.push(v_case(
+        &net,
+        "a sensor id redefined against the base: the draft before it dropped the id",
+        None,
+        vec![
+            ("policy-2-draft", c, t, without_sensor_2, "accept"),
+            (
+                "policy-3",
+                c,
+                t + HOUR,
+                Body::Policy(sensor_2_as_noise),
+                "id-redefined",
+            ),
+        ],
+    ));
+    // An approved draft stays gated: the base is still the version before it.
+    let mut approved_content = v_policy();
+    approved_content.version = 3;
+    approved_content.purposes.insert(Purpose::Marketing);
+    approved_content.name = "Harbour City Sensors and Offers".into();
+    cases.push(v_case(
+        &net,
+        "an approved draft never becomes the base: its content republished without a consultation widens again",
+        Some(1),
+        vec![
+            ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
+            ("approval", r, t + DAY, decide(true, vec![]), "accept"),
+            (
+                "policy-3",
+                c,
+                t + DAY + HOUR,
+                Body::Policy(approved_content),
+                "widening-without-consultation",
+            ),
+        ],
+    ));
+    // Roles: a stance is a citizen's, a response a collector's, an outcome a registrar's.
+    cases.push(v_case(
+        &net,
+        "each consultation body from a feed of another role",
+        None,
+        vec![
+            ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
+            (
+                "stance-by-the-collector",
+                c,
+                t + HOUR,
+                stance(&[], draft),
+                "body-not-allowed",
+            ),
+            (
+                "response-by-the-citizen",
+                z,
+                t + HOUR,
+                respond(draft),
+                "body-not-allowed",
+            ),
+            (
+                "outcome-by-the-collector",
+                c,
+                t + DAY,
+                decide(true, vec![]),
+                "body-not-allowed",
+            ),
+        ],
+    ));
+    // The listed responses are judged in list order: the first that fails decides.
+    cases.push(v_case(
+        &net,
+        "an outcome's listed responses in list order: not a response first, then missing first",
+        None,
+        vec![
+            ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
+            ("stance", z, t + HOUR, stance(&objecting, draft), "accept"),
+            (
+                "approval-listing-a-stance-then-unknown",
+                r,
+                t + DAY,
+                decide(true, vec![stance_entry.id, unknown]),
+                "response-not-for-draft",
+            ),
+            (
+                "approval-listing-unknown-then-a-stance",
+                r,
+                t + DAY,
+                decide(true, vec![unknown, stance_entry.id]),
+                "pending",
+            ),
+        ],
+    ));
+    // A response to the collector's earlier draft, listed by an outcome on its next draft.
+    let v3_draft = Body::Policy(Policy {
+        version: 3,
+        consultation: Some(Consultation {
+            closes_ms: t + 3 * HOUR + DAY,
+        }),
+        ..match &draft_closing(t + DAY) {
+            Body::Policy(p) => p.clone(),
+            _ => panic!("a policy"),
+        }
+    });
+    let v3_entry = signed("the next draft", {
+        let mut collector = net.collector.clone();
+        signed("the draft", collector.append(t, draft_closing(t + DAY)));
+        signed("the response", collector.append(t + 2 * HOUR, respond(draft)));
+        collector.sign_next(t + 3 * HOUR, &v3_draft)
+    });
+    cases.push(v_case(
+        &net,
+        "an outcome listing a response to another draft of the same collector",
+        None,
+        vec![
+            ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
+            ("response", c, t + 2 * HOUR, respond(draft), "accept"),
+            ("policy-3-draft", c, t + 3 * HOUR, v3_draft.clone(), "accept"),
+            (
+                "approval-of-3-listing-a-response-to-2",
+                r,
+                t + 3 * HOUR + DAY,
+                Body::Outcome(ConsultationOutcome {
+                    draft: v3_entry.id,
+                    result: ConsultationResult::Approved,
+                    text: "Decided after the consultation.".into(),
+                    responses: vec![response_entry.id],
+                }),
+                "response-not-for-draft",
+            ),
+        ],
+    ));
     cases.push(v_case(
         &net,
         "stances: on a draft not held, on a policy without a consultation, outside the window, inside it",
@@ -2981,23 +3153,56 @@ fn policy_changes_json() -> Value {
         .collect()
 }
 
-fn outcome_json(o: &OutcomeFacts) -> Value {
-    json!({"id": hx(o.id.0), "time_ms": o.time_ms, "approved": o.approved})
+fn outcome_json(o: &OutcomeFacts, frozen: bool) -> Value {
+    json!({"id": hx(o.id.0), "time_ms": o.time_ms, "approved": o.approved, "frozen": frozen})
+}
+
+/// The earliest approval and the earliest request for changes among the counted outcomes: not
+/// signed by a frozen registrar feed and, when the draft is superseded, strictly before it.
+fn firsts(
+    outcomes: &[(OutcomeFacts, bool)],
+    superseded_ms: Option<u64>,
+) -> (Option<OutcomeFacts>, Option<OutcomeFacts>) {
+    let counted = move || {
+        outcomes
+            .iter()
+            .filter(move |(o, frozen)| !frozen && superseded_ms.is_none_or(|s| o.time_ms < s))
+            .map(|(o, _)| *o)
+    };
+    (
+        counted().filter(|o| o.approved).fold(None, consultation::first),
+        counted()
+            .filter(|o| !o.approved)
+            .fold(None, consultation::first),
+    )
 }
 
 /// `consultation_states`: a draft's facts, its outcomes (any order) and a clock; the state, its
 /// time and from when grants under it count.
 fn consultation_states_json() -> Value {
     let id = |n: u8| consent_proto::EntryId([n; 32]);
-    let o = |n: u8, time_ms: u64, approved: bool| OutcomeFacts {
-        id: id(n),
-        time_ms,
-        approved,
+    let o = |n: u8, time_ms: u64, approved: bool| {
+        (
+            OutcomeFacts {
+                id: id(n),
+                time_ms,
+                approved,
+            },
+            false,
+        )
     };
+    // Signed by a registrar feed that is frozen (its equivocation proven): not counted.
+    let frozen = |n: u8, time_ms: u64, approved: bool| (o(n, time_ms, approved).0, true);
     let opened = T;
     let closes = T + 14 * DAY;
-    /// (about, gated, superseded_ms, outcomes, now_ms)
-    type Case = (&'static str, bool, Option<u64>, Vec<OutcomeFacts>, u64);
+    /// (about, gated, superseded_ms, outcomes (each with whether its registrar is frozen), now_ms)
+    type Case = (
+        &'static str,
+        bool,
+        Option<u64>,
+        Vec<(OutcomeFacts, bool)>,
+        u64,
+    );
     let cases: Vec<Case> = vec![
         ("open", true, None, vec![], closes - 1),
         ("awaiting the outcome", true, None, vec![], closes),
@@ -3023,17 +3228,59 @@ fn consultation_states_json() -> Value {
             opened + 2 * DAY,
         ),
         (
-            "two outcomes at one time: the smaller id decides",
+            "an approval and a request for changes at one time: changes required",
             true,
             None,
             vec![o(9, closes, true), o(3, closes, false)],
             closes + DAY,
         ),
         (
-            "the earlier outcome decides, whatever the order",
+            "an approval, then changes required by another registrar: changes required",
             true,
             None,
             vec![o(1, closes + DAY, false), o(9, closes + HOUR, true)],
+            closes + 2 * DAY,
+        ),
+        (
+            "changes required, then an approval by another registrar: changes required",
+            true,
+            None,
+            vec![o(9, closes + DAY, true), o(1, closes + HOUR, false)],
+            closes + 2 * DAY,
+        ),
+        (
+            "two requests for changes: the earlier time",
+            true,
+            None,
+            vec![o(1, closes + DAY, false), o(9, closes + HOUR, false)],
+            closes + 2 * DAY,
+        ),
+        (
+            "two approvals at one time: the smaller id",
+            true,
+            None,
+            vec![o(9, closes, true), o(3, closes, true)],
+            closes + DAY,
+        ),
+        (
+            "a frozen registrar's approval does not count: awaiting the outcome",
+            true,
+            None,
+            vec![frozen(5, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        (
+            "a frozen registrar's request for changes does not count: the other's approval decides",
+            true,
+            None,
+            vec![frozen(3, closes, false), o(9, closes + HOUR, true)],
+            closes + DAY,
+        ),
+        (
+            "changes required after a newer version does not count: the approval before it decides",
+            true,
+            Some(closes + DAY),
+            vec![o(9, closes + HOUR, true), o(3, closes + DAY, false)],
             closes + 2 * DAY,
         ),
         ("withdrawn", true, Some(opened + DAY), vec![], closes + DAY),
@@ -3065,11 +3312,19 @@ fn consultation_states_json() -> Value {
             vec![o(5, closes, false)],
             closes + DAY,
         ),
+        (
+            "a voluntary consultation approved: in effect all along",
+            false,
+            None,
+            vec![o(5, closes, true)],
+            closes + DAY,
+        ),
     ];
     cases
         .into_iter()
         .map(|(about, gated, superseded_ms, outcomes, now_ms)| {
-            let mut facts = DraftFacts {
+            let (first_approval, first_changes_required) = firsts(&outcomes, superseded_ms);
+            let facts = DraftFacts {
                 id: id(1),
                 collector: FeedId([2; 32]),
                 version: 2,
@@ -3077,12 +3332,9 @@ fn consultation_states_json() -> Value {
                 closes_ms: closes,
                 gated,
                 superseded_ms,
-                first_approval: None,
-                first_changes_required: None,
+                first_approval,
+                first_changes_required,
             };
-            for o in &outcomes {
-                facts.note_outcome(*o);
-            }
             let state = consultation::state(&facts, now_ms);
             json!({
                 "about": about,
@@ -3090,7 +3342,10 @@ fn consultation_states_json() -> Value {
                 "closes_ms": facts.closes_ms,
                 "gated": gated,
                 "superseded_ms": superseded_ms,
-                "outcomes": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
+                "outcomes": outcomes
+                    .iter()
+                    .map(|(o, frozen)| outcome_json(o, *frozen))
+                    .collect::<Vec<_>>(),
                 "now_ms": now_ms,
                 "state": state.name(),
                 "state_wire": state.to_wire().as_str_name(),
@@ -3099,6 +3354,113 @@ fn consultation_states_json() -> Value {
             })
         })
         .collect()
+}
+
+/// `consultation_decisions`: step 5's `POLICY_NOT_IN_EFFECT` for one unscoped grant whose policy is
+/// in effect from `in_effect_from` (the approving outcome's time of a gated draft, `u64::MAX`
+/// while it is not approved, 0 for a version that is not gated), and its place among the
+/// other denials.
+fn consultation_decisions_json() -> Value {
+    use consent_proto::consultation::{ALWAYS, NEVER};
+    let a = T + 3 * DAY;
+    let base = DecisionCase {
+        about: None,
+        policy: None,
+        grant: GrantCase {
+            purposes: [Purpose::Research].into_iter().collect(),
+            categories: [DataCategory::Mobility].into_iter().collect(),
+            valid_from: T,
+            valid_until: None,
+            revoked: false,
+            scope: None,
+        },
+        opt_out_seq: None,
+        purpose: Purpose::Research,
+        category: DataCategory::Mobility,
+        at_ms: a,
+        context: Context::NONE,
+    };
+    let observed = |ms: u64| Context {
+        observed_ms: Some(ms),
+        ..Context::NONE
+    };
+    let cases: Vec<(DecisionCase, u64)> = vec![
+        (
+            edge(&base, "one millisecond before the approval: not in effect", |c| {
+                c.at_ms = a - 1;
+            }),
+            a,
+        ),
+        (edge(&base, "at the approval: in effect", |_| {}), a),
+        (
+            edge(&base, "a draft not approved: never in effect", |c| {
+                c.at_ms = a + 365 * DAY;
+            }),
+            NEVER,
+        ),
+        (
+            edge(&base, "revoked: REVOKED comes first", |c| {
+                c.at_ms = a - 1;
+                c.grant.revoked = true;
+            }),
+            a,
+        ),
+        (
+            edge(&base, "not yet valid: NOT_YET_VALID comes first", |c| {
+                c.at_ms = a - 1;
+                c.grant.valid_from = a;
+            }),
+            a,
+        ),
+        (
+            edge(&base, "expired: EXPIRED comes first", |c| {
+                c.at_ms = a - 1;
+                c.grant.valid_until = Some(a - HOUR);
+            }),
+            a,
+        ),
+        (
+            edge(
+                &base,
+                "observed outside the grant's validity: not in effect comes before TIME_NOT_COVERED",
+                |c| {
+                    c.at_ms = a - 1;
+                    c.context = observed(T - 1);
+                },
+            ),
+            a,
+        ),
+        (
+            edge(
+                &base,
+                "observed before the approval, asked after it: allowed (at alone is compared)",
+                |c| c.context = observed(a - HOUR),
+            ),
+            a,
+        ),
+        (
+            edge(
+                &base,
+                "a version that is not gated: never POLICY_NOT_IN_EFFECT, whatever at is",
+                |c| c.at_ms = T + 1,
+            ),
+            ALWAYS,
+        ),
+    ];
+    json!({
+        "cases": cases
+            .iter()
+            .map(|(c, in_effect_from)| {
+                let mut v = decision_case_json(&[], c);
+                let (decision, reason, form) = decide_case_in(&[], c, *in_effect_from);
+                v["decision"] = json!(decision.as_str_name());
+                v["reason"] = json!(reason.as_str_name());
+                v["required_form"] = json!(form.unwrap_or(Form::Unspecified).as_str_name());
+                v["in_effect_from"] = json!(in_effect_from);
+                v
+            })
+            .collect::<Vec<_>>(),
+    })
 }
 
 fn tally_json(t: &Tally) -> Value {
@@ -3925,28 +4287,32 @@ fn every_scope_vector_in_the_file_verifies() {
     // Consultation states: from the facts and the clock.
     for c in list(&file["consultation_states"]) {
         let about = text(&c["about"]);
-        let outcomes: Vec<OutcomeFacts> = list(&c["outcomes"])
+        let outcomes: Vec<(OutcomeFacts, bool)> = list(&c["outcomes"])
             .iter()
-            .map(|o| OutcomeFacts {
-                id: EntryId(b32(&o["id"])),
-                time_ms: num(&o["time_ms"]),
-                approved: o["approved"].as_bool() == Some(true),
+            .map(|o| {
+                (
+                    OutcomeFacts {
+                        id: EntryId(b32(&o["id"])),
+                        time_ms: num(&o["time_ms"]),
+                        approved: o["approved"].as_bool().expect("a bool"),
+                    },
+                    o["frozen"].as_bool().expect("a bool"),
+                )
             })
             .collect();
-        let mut facts = DraftFacts {
+        let superseded_ms = c["superseded_ms"].as_u64();
+        let (first_approval, first_changes_required) = firsts(&outcomes, superseded_ms);
+        let facts = DraftFacts {
             id: EntryId([1; 32]),
             collector: FeedId([2; 32]),
             version: 2,
             time_ms: num(&c["time_ms"]),
             closes_ms: num(&c["closes_ms"]),
             gated: c["gated"].as_bool() == Some(true),
-            superseded_ms: c["superseded_ms"].as_u64(),
-            first_approval: None,
-            first_changes_required: None,
+            superseded_ms,
+            first_approval,
+            first_changes_required,
         };
-        for o in &outcomes {
-            facts.note_outcome(*o);
-        }
         let state = consultation::state(&facts, num(&c["now_ms"]));
         assert_eq!(state.name(), text(&c["state"]), "{about}");
         assert_eq!(
@@ -3959,6 +4325,43 @@ fn every_scope_vector_in_the_file_verifies() {
             consultation::in_effect_from(&facts),
             num(&c["in_effect_from"]),
             "{about}"
+        );
+    }
+
+    // Consultation decisions: POLICY_NOT_IN_EFFECT and its place among the denials.
+    let in_effect = list(&file["consultation_decisions"]["cases"]);
+    assert!(in_effect.iter().any(|c| text(&c["reason"]) == "POLICY_NOT_IN_EFFECT"));
+    for c in in_effect {
+        let g = &c["grant"];
+        let q = &c["question"];
+        assert!(c["policy"].is_null() && g["scope"].is_null(), "{c}");
+        let context = if q["context"].is_null() {
+            Context::NONE
+        } else {
+            Context::from_wire(Some(&context_from_json(&q["context"]))).expect("valid")
+        };
+        let case = DecisionCase {
+            about: None,
+            policy: None,
+            grant: GrantCase {
+                purposes: list(&g["purposes"]).iter().map(purpose_from).collect(),
+                categories: list(&g["categories"]).iter().map(category_from).collect(),
+                valid_from: num(&g["valid_from"]),
+                valid_until: Some(num(&g["valid_until"])).filter(|u| *u != 0),
+                revoked: g["revoked"].as_bool().expect("a bool"),
+                scope: None,
+            },
+            opt_out_seq: c["opt_out_seq"].as_u64(),
+            purpose: purpose_from(&q["purpose"]),
+            category: category_from(&q["category"]),
+            at_ms: num(&q["at_ms"]),
+            context,
+        };
+        let (decision, reason, _) = decide_case_in(&[], &case, num(&c["in_effect_from"]));
+        assert_eq!(
+            (decision.as_str_name(), reason.as_str_name()),
+            (text(&c["decision"]), text(&c["reason"])),
+            "{c}"
         );
     }
 

@@ -3,7 +3,9 @@
 the `.proto` comments, not from the Rust code:
 
 - the state of a consultation and when its draft takes effect (`state`, `in_effect_from`: the
-  spec's pure function of the draft, the collector's next version and the first outcome);
+  spec's pure function of the draft, the collector's next version and the counted outcomes: not
+  from a frozen registrar, before the next version; a request for changes outweighs approvals);
+- what widens (`compare`: the table of "What widens" and the order of its items);
 - counting stances (`count`: the latest stance of each feed, split into feeds that hold a grant
   naming the collector and others) and the reasons raised at a threshold (`raised`);
 - `walk`: python_client.py's step 5 against a node: a draft, stances, a malformed stance, a grant
@@ -38,13 +40,19 @@ def reason_name(r):
 
 def state(d, now_ms):
     """(name, at_ms) of the consultation on draft facts `d` at `now_ms`: `d` has closes_ms,
-    superseded_ms (the time of the collector's next Policy entry, or None) and first_outcome (the
-    smallest (time_ms, id) of the valid outcomes naming it, or None: {time_ms, approved})."""
-    o, s = d.get("first_outcome"), d.get("superseded_ms")
-    if o is not None and s is not None and not o["time_ms"] < s:
-        o = None  # decided after a newer version replaced it: too late
-    if o is not None:
-        return ("approved" if o["approved"] else "changes-required", o["time_ms"])
+    superseded_ms (the time of the collector's next Policy entry, or None) and outcomes (every
+    valid outcome naming it: {id (hex), time_ms, approved, frozen}; frozen: its registrar feed is
+    frozen)."""
+    s = d.get("superseded_ms")
+    counted = [o for o in d.get("outcomes", [])
+               if not o.get("frozen") and (s is None or o["time_ms"] < s)]
+    key = lambda o: (o["time_ms"], bytes.fromhex(o.get("id", "")))  # noqa: E731
+    changes = sorted((o for o in counted if not o["approved"]), key=key)
+    approvals = sorted((o for o in counted if o["approved"]), key=key)
+    if changes:  # fail closed: any counted request for changes decides
+        return ("changes-required", changes[0]["time_ms"])
+    if approvals:
+        return ("approved", approvals[0]["time_ms"])
     if s is not None:
         return ("withdrawn", s)
     if now_ms < d["closes_ms"]:
@@ -175,10 +183,13 @@ def walk(grpc, pb, vocab_pb2, consultation_pb2, consultation_pb2_grpc, channel, 
 # - "consultations": entry vectors, as "entries" (replayed on their feeds): at least a Policy with
 #   a consultation, a stance, a response and an outcome;
 # - "consultation_states": [{"gated", "time_ms", "closes_ms", "superseded_ms", "outcomes": [{"id",
-#   "time_ms", "approved"}] (every valid outcome), "now_ms", "state", "state_ms", "state_wire",
-#   "in_effect_from"}];
+#   "time_ms", "approved", "frozen"}] (every valid outcome), "now_ms", "state", "state_ms",
+#   "state_wire", "in_effect_from"}];
+# - "consultation_decisions": {"cases": [scope_decisions' case shape, no policy scope, plus
+#   "in_effect_from"]};
 # - "consultation_counts": [{"stances": [{"feed", "seq", "kind" (STANCE_KIND_*), "reasons",
-#   "affected"}], "affected"|"others": {"support", "object", "reasons": [{"reason", "count"}]},
+#   "affected" (decided at the stance: its feed held a grant naming the collector at a lower
+#   seq)}], "affected"|"others": {"support", "object", "reasons": [{"reason", "count"}]},
 #   "threshold", "raised": [names]}];
 # - "policy_changes": [{"old", "new" (Policy fields), "kind", "items": [{"direction", "code",
 #   "sentence"}]}];
@@ -219,12 +230,10 @@ def check_vectors(v, c, replay, entry_pb2):
         c.true(body["draft"] in ids, f"{e['name']}: names a draft of the vectors")
 
     for i, item in enumerate(v["consultation_states"]):
-        # The vector states the facts at its top level, with every valid outcome; the first one
-        # by (time_ms, id) is the one that counts.
-        outcomes = sorted(item["outcomes"], key=lambda o: (o["time_ms"], bytes.fromhex(o["id"])))
-        d = {**item, "first_outcome": outcomes[0] if outcomes else None}
-        c.eq(state(d, item["now_ms"]), (item["state"], item["state_ms"]), f"consultation state {i}")
-        c.eq(in_effect_from(d), item["in_effect_from"], f"consultation {i}: in effect from")
+        # The vector states the facts at its top level, with every valid outcome (and whether its
+        # registrar is frozen).
+        c.eq(state(item, item["now_ms"]), (item["state"], item["state_ms"]), f"consultation state {i}")
+        c.eq(in_effect_from(item), item["in_effect_from"], f"consultation {i}: in effect from")
     names = {item["state"] for item in v["consultation_states"]}
     c.eq(names, {"open", "awaiting-outcome", "approved", "changes-required", "withdrawn"}, "every state")
 
@@ -241,6 +250,9 @@ def check_vectors(v, c, replay, entry_pb2):
              f"consultation counts {i}: reasons raised at {item['threshold']}")
 
     for i, item in enumerate(v["policy_changes"]):
+        # Directions and codes in order, from the table; sentences are informative.
+        c.eq(compare(item["old"]["policy"], item["new"]["policy"]),
+             [(x["direction"], x["code"]) for x in item["items"]], f"policy change {i}: its items")
         directions = {x["direction"] for x in item["items"]}
         kind = "widening" if "widens" in directions else "narrowing" if "narrows" in directions else "unchanged"
         c.eq(item["kind"], kind, f"policy change {i}: its kind follows its items")
@@ -256,6 +268,146 @@ def check_vectors(v, c, replay, entry_pb2):
             "not-a-consultation", "outside-consultation-window", "not-own-consultation", "outcome-too-early",
             "response-not-for-draft"}
     c.eq(want - codes, set(), "consultation validation: every consultation rejection reason")
+    # Every verdict is a name the spec gives: accept, pending, or a rejection reason's name.
+    known = want | {"accept", "pending", "body-not-allowed", "bad-field", "time-before-prev",
+                    "policy-version-not-increasing"}
+    c.eq(codes - known, set(), "consultation validation: verdict names")
+    for case in v["consultation_validation"]["cases"]:
+        c.eq(len(case["entries"]), len(case["verdicts"]), f"{case['about']}: one verdict per entry")
+        c.true(case["widening_min_days"] is None or 1 <= case["widening_min_days"] <= 365,
+               f"{case['about']}: widening_min_days 1..=365")
+
+    # POLICY_NOT_IN_EFFECT: `at` alone against in_effect_from, after REVOKED, NOT_YET_VALID and
+    # EXPIRED, before the observation's time (an unscoped grant, so step 6 is its validity only).
+    for i, item in enumerate(v.get("consultation_decisions", {}).get("cases", [])):
+        g, q = item["grant"], item["question"]
+        at, until = q["at_ms"], g["valid_until"]
+        observed = (q["context"] or {}).get("observed_ms") or None
+        if g["revoked"]:
+            want_reason = "REVOKED"
+        elif at < g["valid_from"]:
+            want_reason = "NOT_YET_VALID"
+        elif until and at >= until:
+            want_reason = "EXPIRED"
+        elif at < item["in_effect_from"]:
+            want_reason = "POLICY_NOT_IN_EFFECT"
+        elif observed is not None and not (g["valid_from"] <= observed and (not until or observed < until)):
+            want_reason = "TIME_NOT_COVERED"
+        else:
+            want_reason = None
+        c.eq(item["reason"].removeprefix("REASON_") if want_reason else item["decision"],
+             want_reason or "DECISION_ALLOW", f"consultation decision {i}: {item.get('about')}")
+
+
+# ---- What widens (spec, "Consultations": the table and the order of the items) ----
+
+
+def h3_parent(cell, p):
+    """The parent of an H3 cell (an int) at resolution p, or None if p is finer than the cell."""
+    if p > (cell >> 52) & 0xF:
+        return None
+    cell = (cell & ~(0xF << 52)) | (p << 52)
+    for i in range(p + 1, 16):
+        cell |= 7 << (3 * (15 - i))
+    return cell
+
+
+def zone_holds(z, cell):
+    return h3_parent(cell, z["resolution"]) in {int(x, 16) for x in z["cells"]}
+
+
+def uncovered(zone, zones):
+    return any(not any(zone_holds(z, int(c, 16)) for z in zones) for c in zone["cells"])
+
+
+def week(scope):
+    """The UTC minutes of the week a scope's windows cover (every minute without windows)."""
+    windows, u = scope.get("windows", []), scope.get("utc_offset_minutes", 0)
+    if not windows:
+        return set(range(10080))
+    return {(1440 * d + m - u) % 10080 for w in windows for d in range(7) if w["days"] >> d & 1
+            for m in range(w["start_minute"], w["end_minute"])}
+
+
+RANK = {"FORM_RAW": 1, "FORM_PSEUDONYMISED": 2, "FORM_BINNED": 3, "FORM_AGGREGATED": 4}
+
+
+def protective(a, b):
+    """a ⪰ b."""
+    if RANK[a["form"]] != RANK[b["form"]]:
+        return RANK[a["form"]] > RANK[b["form"]]
+    if a["form"] in ("FORM_BINNED", "FORM_AGGREGATED"):
+        return (a.get("interval_s", 0) >= b.get("interval_s", 0) and a.get("resolution", 0) <= b.get("resolution", 0)
+                and a.get("min_group", 0) >= b.get("min_group", 0))
+    return True
+
+
+def weaker(a, b):
+    """Some offer of a has no offer of b it is at least as protective as (b empty: never)."""
+    return bool(b) and (not a or any(not any(protective(x, y) for y in b) for x in a))
+
+
+def purpose_number(name, _cache={}):
+    """A Purpose's wire number, read from vocab.proto (`PURPOSE_RESEARCH = 5;`)."""
+    if not _cache:
+        import os
+        import re
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../proto/consent/v1/vocab.proto")
+        with open(path) as f:
+            _cache.update((m[1], int(m[2])) for m in re.finditer(r"\b(PURPOSE_[A-Z_]+) = (\d+);", f.read()))
+    return _cache[name]
+
+
+def compare(old, new):
+    """[(direction, code)] from policy `old` to `new` (.proto fields), in the spec's order."""
+    out = []
+    def d(w, n): return "widens" if w else "narrows" if n else "neutral"  # noqa: E704
+    for code in ("purposes", "categories", "retention", "recipients"):
+        if code == "retention":
+            if old.get("retention_days") != new.get("retention_days"):
+                out.append((d(new.get("retention_days", 0) > old.get("retention_days", 0), True), code))
+            continue
+        a, b = old.get(code, []), new.get(code, [])
+        if [x for x in b if x not in a]:
+            out.append(("widens", code))
+        if [x for x in a if x not in b]:
+            out.append(("narrows", code))
+    for code, direction in (("name", "neutral"), ("jurisdiction", "widens"), ("contact", "neutral"),
+                            ("document_url", "neutral"), ("document_digest", "widens")):
+        if old.get(code, "") != new.get(code, ""):
+            out.append((direction, "document" if code == "document_digest" else code))
+    o, n = old.get("scope") or {}, new.get("scope") or {}
+    oz, nz = o.get("zones", []), n.get("zones", [])
+    if oz and not nz:
+        out.append(("widens", "zones"))
+    elif nz and not oz:
+        out.append(("narrows", "zones"))
+    elif oz and nz:
+        for z in nz:
+            x = next((x for x in oz if x["id"] == z["id"]), None)
+            if x is None:
+                out.append((d(uncovered(z, oz), False), "zones"))
+            elif (x["cells"], x["resolution"]) != (z["cells"], z["resolution"]):
+                out.append((d(uncovered(z, oz), uncovered(x, nz)), "zones"))
+        out += [(d(False, uncovered(x, nz)), "zones") for x in oz if all(z["id"] != x["id"] for z in nz)]
+    os_, ns = o.get("sensors", []), n.get("sensors", [])
+    if os_ != ns:
+        def adds(a, b): return bool(a) and (not b or any(s["id"] not in {x["id"] for x in a} for s in b))  # noqa: E704
+        out.append((d(adds(os_, ns), adds(ns, os_)), "sensors"))
+    if o.get("windows", []) != n.get("windows", []) or (
+            n.get("windows") and o.get("utc_offset_minutes", 0) != n.get("utc_offset_minutes", 0)):
+        ow, nw = week(o), week(n)
+        out.append((d(bool(nw - ow), bool(ow - nw)), "windows"))
+    wire = {}  # purpose name -> (old offers, new offers), by wire number below
+    for side, scope in ((0, o), (1, n)):
+        for f in scope.get("forms", []):
+            wire.setdefault(f["purpose"], [[], []])[side] = f["offers"]
+    for purpose in sorted(wire, key=purpose_number):
+        before, after = wire[purpose]
+        if before != after:
+            kept = purpose in new.get("purposes", [])
+            out.append((d(kept and weaker(after, before), weaker(before, after)), "forms"))
+    return out
 
 
 def message_from_fields(entry_pb2, kind, fields):
@@ -267,16 +419,20 @@ def message_from_fields(entry_pb2, kind, fields):
 
 
 if __name__ == "__main__":
-    # The spec's cases: every state, supersession before and after the first outcome.
-    d = {"gated": True, "closes_ms": 100, "superseded_ms": None, "first_outcome": None}
+    # The spec's cases: every state, supersession before and after the outcome, fail closed.
+    d = {"gated": True, "closes_ms": 100, "superseded_ms": None, "outcomes": []}
     assert state(d, 50) == ("open", 0) and state(d, 100) == ("awaiting-outcome", 0)
     assert in_effect_from(d) == NEVER and in_effect_from({**d, "gated": False}) == ALWAYS
-    approved = {**d, "first_outcome": {"time_ms": 120, "approved": True}}
+    yes = {"id": "01", "time_ms": 120, "approved": True, "frozen": False}
+    no = {"id": "02", "time_ms": 150, "approved": False, "frozen": False}
+    approved = {**d, "outcomes": [yes]}
     assert state(approved, 0) == ("approved", 120) and in_effect_from(approved) == 120
     assert state({**approved, "superseded_ms": 110}, 0) == ("withdrawn", 110)
     assert state({**approved, "superseded_ms": 130}, 0) == ("approved", 120)
-    refused = {**d, "first_outcome": {"time_ms": 120, "approved": False}}
-    assert state(refused, 0) == ("changes-required", 120) and in_effect_from(refused) == NEVER
+    refused = {**d, "outcomes": [yes, no]}
+    assert state(refused, 0) == ("changes-required", 150) and in_effect_from(refused) == NEVER
+    assert state({**d, "outcomes": [yes, {**no, "frozen": True}]}, 0) == ("approved", 120)
+    assert state({**d, "outcomes": [{**yes, "frozen": True}]}, 200) == ("awaiting-outcome", 0)
     # Counting: the latest stance of a feed replaces its earlier one.
     counted = count([
         {"feed": "a", "seq": 1, "support": False, "reasons": ["retention-too-long"], "affected": True},
