@@ -162,7 +162,10 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(rows)
     })?;
     print_rows(&rows);
-    eprintln!("privacy bench: {:.0} s in all", started.elapsed().as_secs_f64());
+    eprintln!(
+        "privacy bench: {:.0} s in all",
+        started.elapsed().as_secs_f64()
+    );
     if let Some(path) = options.json {
         std::fs::write(&path, rows_json(&rows)?)?;
         eprintln!("wrote {path}");

@@ -2907,7 +2907,10 @@ fn consultation_validation_json() -> Value {
     let v3_entry = signed("the next draft", {
         let mut collector = net.collector.clone();
         signed("the draft", collector.append(t, draft_closing(t + DAY)));
-        signed("the response", collector.append(t + 2 * HOUR, respond(draft)));
+        signed(
+            "the response",
+            collector.append(t + 2 * HOUR, respond(draft)),
+        );
         collector.sign_next(t + 3 * HOUR, &v3_draft)
     });
     cases.push(v_case(
@@ -2917,7 +2920,13 @@ fn consultation_validation_json() -> Value {
         vec![
             ("policy-2-draft", c, t, draft_closing(t + DAY), "accept"),
             ("response", c, t + 2 * HOUR, respond(draft), "accept"),
-            ("policy-3-draft", c, t + 3 * HOUR, v3_draft.clone(), "accept"),
+            (
+                "policy-3-draft",
+                c,
+                t + 3 * HOUR,
+                v3_draft.clone(),
+                "accept",
+            ),
             (
                 "approval-of-3-listing-a-response-to-2",
                 r,
@@ -3170,7 +3179,9 @@ fn firsts(
             .map(|(o, _)| *o)
     };
     (
-        counted().filter(|o| o.approved).fold(None, consultation::first),
+        counted()
+            .filter(|o| o.approved)
+            .fold(None, consultation::first),
         counted()
             .filter(|o| !o.approved)
             .fold(None, consultation::first),
@@ -3386,9 +3397,13 @@ fn consultation_decisions_json() -> Value {
     };
     let cases: Vec<(DecisionCase, u64)> = vec![
         (
-            edge(&base, "one millisecond before the approval: not in effect", |c| {
-                c.at_ms = a - 1;
-            }),
+            edge(
+                &base,
+                "one millisecond before the approval: not in effect",
+                |c| {
+                    c.at_ms = a - 1;
+                },
+            ),
             a,
         ),
         (edge(&base, "at the approval: in effect", |_| {}), a),
@@ -4330,7 +4345,11 @@ fn every_scope_vector_in_the_file_verifies() {
 
     // Consultation decisions: POLICY_NOT_IN_EFFECT and its place among the denials.
     let in_effect = list(&file["consultation_decisions"]["cases"]);
-    assert!(in_effect.iter().any(|c| text(&c["reason"]) == "POLICY_NOT_IN_EFFECT"));
+    assert!(
+        in_effect
+            .iter()
+            .any(|c| text(&c["reason"]) == "REASON_POLICY_NOT_IN_EFFECT")
+    );
     for c in in_effect {
         let g = &c["grant"];
         let q = &c["question"];

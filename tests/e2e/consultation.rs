@@ -341,7 +341,13 @@ async fn a_draft_signed_long_before_it_is_submitted_is_refused() {
         now - WINDOW_DAYS * DAY,
         WINDOW_DAYS,
     );
-    let said = refused(&node, &backdated, Code::FailedPrecondition, "draft-backdated").await;
+    let said = refused(
+        &node,
+        &backdated,
+        Code::FailedPrecondition,
+        "draft-backdated",
+    )
+    .await;
     assert!(said.contains("sign it now"), "{said}");
     let slack = k::draft(&mut scene.collector, 2, now - 9 * 60_000, WINDOW_DAYS);
     submit_ok(&mut node.ledger().await, &slack).await;

@@ -193,7 +193,10 @@ where
         for &gap in gaps {
             let links = link(kind, gap);
             let score = judge.score(&links);
-            if best.as_ref().is_none_or(|b| judge.f1(score) > judge.f1(b.score)) {
+            if best
+                .as_ref()
+                .is_none_or(|b| judge.f1(score) > judge.f1(b.score))
+            {
                 best = Some(Part {
                     kind,
                     gap,

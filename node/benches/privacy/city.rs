@@ -361,8 +361,7 @@ impl Builder<'_> {
                 }
             }
             if kind == 2 && !loners.is_empty() {
-                let (person, collector, granted) =
-                    loners[rng.below(loners.len() as u64) as usize];
+                let (person, collector, granted) = loners[rng.below(loners.len() as u64) as usize];
                 if granted < now {
                     let kind = RequestKind::ALL[rng.below(RequestKind::ALL.len() as u64) as usize];
                     let g = self.group();
@@ -397,7 +396,9 @@ impl Builder<'_> {
             if let Some(spread) = m.spread_ms
                 && !matches!(it.op, Op::Revoke { .. })
             {
-                it.send_ms += *delay.entry(it.group).or_insert_with(|| rng.below(spread + 1));
+                it.send_ms += *delay
+                    .entry(it.group)
+                    .or_insert_with(|| rng.below(spread + 1));
             }
             if m.pre_created_inceptions && matches!(it.op, Op::Incept) {
                 it.send_ms = START_MS - DAY + rng.below(DAY);

@@ -91,7 +91,6 @@ static CATALOGUE: [Offer; MAX_COLLECTORS] = [
     },
 ];
 
-
 /// A collector of the city.
 pub struct Collector {
     /// Its feed.

@@ -177,7 +177,10 @@ async fn read_log(addr: SocketAddr) -> anyhow::Result<Vec<(u64, Entry)>> {
             .with_context(|| format!("GetLog at {addr}"))?
             .into_inner();
         while let Some(item) = stream.message().await? {
-            let signed = item.entry.as_ref().context("a log item without its entry")?;
+            let signed = item
+                .entry
+                .as_ref()
+                .context("a log item without its entry")?;
             let entry = Entry::from_signed(signed)
                 .map_err(|e| anyhow::anyhow!("an entry of the log does not decode: {e}"))?;
             out.push((item.index, entry));

@@ -49,7 +49,14 @@ impl ConsultationFilter {
                 token.len() == 1 + 32 + 8
                     && token.starts_with(&tables::consultation_by_collector_prefix(collector))
             }
-            None => token.len() == 1 + 8 + 32 && token[0] == prefix::CONSULTATION_BY_CLOSING,
+            None => {
+                let table = if self.open_only {
+                    prefix::UNDECIDED_BY_CLOSING
+                } else {
+                    prefix::CONSULTATION_BY_CLOSING
+                };
+                token.len() == 1 + 8 + 32 && token[0] == table
+            }
         }
     }
 }
@@ -305,14 +312,15 @@ impl Ledger {
         let (start, draft_at) = match &f.collector {
             Some(collector) => (tables::consultation_by_collector_prefix(collector), None),
             None if f.open_only => (
-                // Open ones close after now.
-                tables::consultation_by_closing_key(now_ms.saturating_add(1), &EntryId([0; 32])),
+                // Open ones close after now, and are neither withdrawn nor decided.
+                tables::undecided_by_closing_key(now_ms.saturating_add(1), &EntryId([0; 32])),
                 Some(9),
             ),
             None => (vec![prefix::CONSULTATION_BY_CLOSING], Some(9)),
         };
         let table = match &f.collector {
             Some(collector) => tables::consultation_by_collector_prefix(collector),
+            None if f.open_only => vec![prefix::UNDECIDED_BY_CLOSING],
             None => vec![prefix::CONSULTATION_BY_CLOSING],
         };
         let Some(end) = prefix_end(&table) else {

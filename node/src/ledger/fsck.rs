@@ -403,14 +403,19 @@ fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreEr
             ));
         }
     }
-    for pair in store.scan_prefix(&[prefix::CONSULTATION_BY_CLOSING]) {
-        let (key, _) = pair?;
-        let draft = key.get(9..41).map(tables::bytes32).transpose()?;
-        if !draft.is_some_and(|d| drafts.contains(&d)) {
-            report.add(format!(
-                "consultation closing row (key {}) names no consultation",
-                hex::encode(&key)
-            ));
+    for table in [
+        prefix::CONSULTATION_BY_CLOSING,
+        prefix::UNDECIDED_BY_CLOSING,
+    ] {
+        for pair in store.scan_prefix(&[table]) {
+            let (key, _) = pair?;
+            let draft = key.get(9..41).map(tables::bytes32).transpose()?;
+            if !draft.is_some_and(|d| drafts.contains(&d)) {
+                report.add(format!(
+                    "consultation closing row (key {}) names no consultation",
+                    hex::encode(&key)
+                ));
+            }
         }
     }
     Ok(())
@@ -439,6 +444,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::OUTCOME,
         prefix::CONSULTATION_BY_COLLECTOR,
         prefix::CONSULTATION_BY_CLOSING,
+        prefix::UNDECIDED_BY_CLOSING,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }

@@ -515,6 +515,7 @@ pub(crate) fn back_to_5(store: &dyn KvStore) -> Result<(), StoreError> {
         prefix::OUTCOME,
         prefix::CONSULTATION_BY_COLLECTOR,
         prefix::CONSULTATION_BY_CLOSING,
+        prefix::UNDECIDED_BY_CLOSING,
     ] {
         for pair in store.scan_prefix(&[table]) {
             writes.push((pair?.0, None));

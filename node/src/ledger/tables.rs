@@ -100,6 +100,9 @@ pub mod prefix {
     pub const CONSULTATION_BY_CLOSING: u8 = b'J';
     /// The counts of each draft's stances, kept by the writer as stances arrive.
     pub const STANCE_COUNTS: u8 = b'I';
+    /// Consultations neither withdrawn nor decided, by closing time (the open ones are read
+    /// from here, so withdrawn ones cannot crowd them out).
+    pub const UNDECIDED_BY_CLOSING: u8 = b'D';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -239,6 +242,13 @@ pub fn stance_key(draft: &EntryId, feed: &FeedId) -> Vec<u8> {
 /// `T` draft
 pub fn stance_prefix(draft: &EntryId) -> Vec<u8> {
     key(prefix::STANCE, &[&draft.0])
+}
+/// `D` closes draft
+pub fn undecided_by_closing_key(closes_ms: u64, draft: &EntryId) -> Vec<u8> {
+    key(
+        prefix::UNDECIDED_BY_CLOSING,
+        &[&closes_ms.to_be_bytes(), &draft.0],
+    )
 }
 /// `I` draft
 pub fn stance_counts_key(draft: &EntryId) -> Vec<u8> {

@@ -109,7 +109,11 @@ fn changes_required_wins_over_any_approval_whatever_their_times() {
     assert_eq!(state(&d, 9_999), State::Approved { from_ms: 2_500 });
     // Of several approvals, the first by (time, id) sets when the draft takes effect.
     let mut d = draft();
-    for o in [outcome(7, 2_700, true), outcome(3, 2_600, true), outcome(2, 2_600, true)] {
+    for o in [
+        outcome(7, 2_700, true),
+        outcome(3, 2_600, true),
+        outcome(2, 2_600, true),
+    ] {
         d.note_outcome(o);
     }
     assert_eq!(in_effect_from(&d), 2_600);

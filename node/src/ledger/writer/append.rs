@@ -281,6 +281,7 @@ fn stage_consultation(
                 {
                     c.superseded_ms = Some(entry.time_ms);
                     staged.put(tables::consultation_key(&prev), tables::encode(&c)?);
+                    staged.delete(tables::undecided_by_closing_key(c.closes_ms, &prev));
                 }
             }
             if let Some(window) = &p.consultation {
@@ -306,6 +307,10 @@ fn stage_consultation(
                 );
                 staged.put(
                     tables::consultation_by_closing_key(window.closes_ms, &entry.id),
+                    entry.feed.0.to_vec(),
+                );
+                staged.put(
+                    tables::undecided_by_closing_key(window.closes_ms, &entry.id),
                     entry.feed.0.to_vec(),
                 );
             }
@@ -373,6 +378,9 @@ fn stage_consultation(
                 tables::outcome_key(&o.draft, entry.time_ms, &entry.id),
                 value,
             );
+            if let Some(c) = consultation(staged, &o.draft)? {
+                staged.delete(tables::undecided_by_closing_key(c.closes_ms, &o.draft));
+            }
             Ok(Some(consultation_collector(staged, &o.draft)?))
         }
         _ => Ok(None),
