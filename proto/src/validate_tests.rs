@@ -1648,7 +1648,7 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
         Rejection::ResponseNotForDraft(a_stance.id)
     );
     // Changes may be required during the window; an approval after it. Validity does not look
-    // at other outcomes: the first by time decides.
+    // at other outcomes (the state rule does: changes required wins).
     let mut w2_ledger = w.ledger.clone();
     let mut reg2 = w.scene.registrar.clone();
     let early = submitted(
@@ -1666,7 +1666,7 @@ fn an_outcome_comes_after_the_window_when_it_approves_and_lists_responses_to_its
     assert_eq!(
         w2_ledger
             .draft_facts(&draft.id)
-            .and_then(|d| d.first_approval)
+            .and_then(|d| d.first_changes_required)
             .map(|o| o.id),
         Some(early.id)
     );

@@ -841,7 +841,7 @@ mod tests {
             State::AwaitingOutcome
         );
 
-        // Approved at day 16: in effect from then on, and a later outcome changes nothing.
+        // Approved at day 16: in effect from then on, and a later approval changes nothing.
         let approval = fixtures::append(
             &mut scene.registrar,
             T0 + 16 * DAY,
@@ -851,7 +851,7 @@ mod tests {
         let late = fixtures::append(
             &mut scene.registrar,
             T0 + 17 * DAY,
-            fixtures::outcome(v2.id, false, "changes required after all", &[]),
+            fixtures::outcome(v2.id, true, "approved again", &[]),
         );
         apply(&mut r, &late, false);
         let c = &r.collectors[&collector];

@@ -462,3 +462,87 @@ async fn a_new_version_withdraws_the_open_draft() {
     );
     net.stop().await;
 }
+
+#[tokio::test]
+async fn a_frozen_registrars_outcomes_do_not_count() {
+    let mut net = Net::open(None).await;
+    let (citizen, grant) = net.grant("granting", net.draft.id);
+    accepted(&net.replicate(grant).await);
+    let at = CLOSES + 3_600_000;
+    net.clock.set(at);
+    let mut fork = net.registrar_2.clone();
+    let approval = fixtures::append(
+        &mut net.registrar_2,
+        at,
+        fixtures::outcome(net.draft.id, true, "approved", &[]),
+    );
+    accepted(&net.replicate(vec![approval]).await);
+    assert_eq!(net.check(&citizen, at), Reason::Granted);
+    // The registrar signed another entry at the same place in its feed: an equivocation. Its
+    // feed freezes, and its approval stops counting (another node may hold the other branch).
+    let other = fixtures::append(
+        &mut fork,
+        at,
+        fixtures::outcome(net.draft.id, true, "approved, other branch", &[]),
+    );
+    net.replicate(vec![other]).await;
+    assert_eq!(net.state(), State::AwaitingOutcome);
+    assert_eq!(net.check(&citizen, at), Reason::PolicyNotInEffect);
+    // An honest registrar's approval counts.
+    let honest = fixtures::append(
+        &mut net.scene.registrar,
+        at + 1,
+        fixtures::outcome(net.draft.id, true, "approved", &[]),
+    );
+    accepted(&net.admit(vec![honest]).await);
+    assert_eq!(net.state(), State::Approved { from_ms: at + 1 });
+    assert_eq!(net.check(&citizen, at + 1), Reason::Granted);
+    net.stop().await;
+}
+
+#[tokio::test]
+async fn a_stance_counts_among_the_people_affected_when_its_feed_granted_before_it() {
+    let net = Net::open(None).await;
+    let collector = net.scene.collector.feed();
+    let under_v1 = || {
+        fixtures::grant(
+            collector,
+            net.scene.policy,
+            &[P::ServiceProvision],
+            &[C::Location],
+            T0,
+            None,
+        )
+    };
+    // Granted, then objected: affected.
+    let (mut first, inception) = fixtures::author(Role::Citizen, "granted-first", T0);
+    let granted = fixtures::append(&mut first, DRAFTED, under_v1());
+    let objected = fixtures::append(
+        &mut first,
+        DRAFTED + 1,
+        fixtures::stance(net.draft.id, &[Other]),
+    );
+    accepted(&net.admit(vec![inception, granted, objected]).await);
+    // Supported, then granted: not affected when it spoke, and the later grant does not move it.
+    let (mut later, entries) = net.stance("spoke-first", DRAFTED + 1, &[]);
+    accepted(&net.admit(entries).await);
+    let granted = fixtures::append(&mut later, DRAFTED + 2, under_v1());
+    accepted(&net.admit(vec![granted]).await);
+    let counts = net
+        .ledger
+        .consultation_counts(&net.draft.id)
+        .expect("counts");
+    assert_eq!((counts.affected.support, counts.affected.object), (0, 1));
+    assert_eq!(counts.affected.reason(Other), 1);
+    assert_eq!((counts.others.support, counts.others.object), (1, 0));
+    // A later stance of the first feed replaces its objection, still among the affected.
+    let supported = fixtures::append(&mut first, DRAFTED + 3, fixtures::stance(net.draft.id, &[]));
+    accepted(&net.admit(vec![supported]).await);
+    let counts = net
+        .ledger
+        .consultation_counts(&net.draft.id)
+        .expect("counts");
+    assert_eq!((counts.affected.support, counts.affected.object), (1, 0));
+    assert_eq!(counts.affected.reason(Other), 0);
+    net.stop().await;
+}
