@@ -244,8 +244,10 @@ impl Genesis {
 
     /// Hex BLAKE3 of `"consent-ledger/genesis/v1\n" network_id "\n"`, each registrar id
     /// (text, sorted) followed by `"\n"` and, when `[consultation]` is present,
-    /// `"consultation widening_min_days=" N "\n"` (N in decimal). Without the section the
-    /// digest is what it always was.
+    /// `"consultation widening_min_days=" N " objection_threshold=" K "\n"` (decimal). Without
+    /// the section the digest is what it always was. Both values are in it: the window changes
+    /// validity, and the threshold what every node of the network asks before it takes an
+    /// approval, so nodes that differ on either are not of one network.
     pub fn digest(&self) -> String {
         let mut registrars: Vec<String> = self
             .registrar_feeds()
@@ -263,7 +265,11 @@ impl Genesis {
         }
         if let Some(c) = &self.consultation {
             h.update(
-                format!("consultation widening_min_days={}\n", c.widening_min_days).as_bytes(),
+                format!(
+                    "consultation widening_min_days={} objection_threshold={}\n",
+                    c.widening_min_days, c.objection_threshold
+                )
+                .as_bytes(),
             );
         }
         h.finalize().to_hex().to_string()
@@ -374,7 +380,7 @@ mod tests {
         c.check().expect("valid");
         assert_ne!(c.digest(), g.digest(), "the window is in the digest");
         assert_ne!(c.digest(), with(15, 3).digest(), "so is its length");
-        assert_eq!(c.digest(), with(14, 9).digest(), "the threshold is not");
+        assert_ne!(c.digest(), with(14, 9).digest(), "and the threshold");
         // Without the section, the digest is the one every existing store holds.
         let mut h = blake3::Hasher::new();
         h.update(b"consent-ledger/genesis/v1\n");
@@ -383,7 +389,7 @@ mod tests {
         h.update(g.registrars[0].as_bytes());
         h.update(b"\n");
         assert_eq!(g.digest(), h.finalize().to_hex().to_string());
-        h.update(b"consultation widening_min_days=14\n");
+        h.update(b"consultation widening_min_days=14 objection_threshold=3\n");
         assert_eq!(c.digest(), h.finalize().to_hex().to_string());
 
         std::fs::write(&path, c.to_toml().expect("toml")).expect("write");

@@ -596,10 +596,10 @@
 //!
 //! **The genesis.** A network's genesis may have a `[consultation]` section, with both
 //! `widening_min_days` (1..=365) and `objection_threshold` (1..=1,000,000), or neither. The
-//! genesis digest covers `consultation widening_min_days=N\n` after the registrars (consent-node
-//! `p2p::protocol`), since it changes validity. `objection_threshold` is not covered: only
-//! admission uses it, so nodes of one network may differ in it (`Node.Status.consultation`
-//! reports the node's own). Without the section (a dev network) a widening needs no
+//! genesis digest covers `consultation widening_min_days=N objection_threshold=K\n` after the
+//! registrars (consent-node `p2p::protocol`): the window changes validity, and the threshold what
+//! every node asks before it takes an approval, so nodes of one network agree on both
+//! (`Node.Status.consultation` reports them). Without the section (a dev network) a widening needs no
 //! consultation and an approval needs no response.
 //!
 //! **What widens** ([`policy_change::compare`]). An absent scope is the empty scope: anywhere,
