@@ -12,7 +12,8 @@
 //! receipts. In the names below, `<network>` is the first 16 characters of the network's genesis
 //! digest: the lowercase hex of BLAKE3 over `"consent-ledger/genesis/v1\n"`, the network id,
 //! `"\n"`, then each registrar feed id in its text form (`reg1…`), sorted, each followed by
-//! `"\n"` and, when the genesis has `[consultation]`, `"consultation widening_min_days=" N "\n"`
+//! `"\n"` and, when the genesis has `[consultation]`,
+//! `"consultation widening_min_days=" N " objection_threshold=" K "\n"`
 //! ([`crate::genesis::Genesis::digest`]).
 //!
 //! | what | name |
