@@ -2,8 +2,8 @@
 //! signature on the receipt; the checkpoint note signed by that same node; at least `k` of the
 //! policy's witnesses cosigning it; and inclusion in that checkpoint's tree — of the entry an
 //! entry receipt names at its arrival index, or of the grant a decision names (and of the
-//! revocation its signed payload names, when a proof is given; a revocation proof beside a
-//! payload that names none is ignored). Pure: no I/O.
+//! revocation and the delegation its signed payload names, when a proof is given; such a proof
+//! beside a payload that names none is ignored). Pure: no I/O.
 
 use crate::ids::EntryId;
 use crate::keys::PublicKey;
@@ -181,7 +181,8 @@ fn checkpoint_of(
 /// Verifies `receipt` and its evidence under `policy`. A grant proof must be of the grant the
 /// signed payload names. A revocation proof must be of the revocation the signed payload names
 /// (any other entry: [`EvidenceError::WrongProof`]); when the payload names none, the proof is
-/// ignored and `revocation_included` stays false. Older REVOKED receipts, signed before the
+/// ignored and `revocation_included` stays false. A delegation proof likewise must be of
+/// `payload.delegated.delegation`, and is ignored beside a payload without `delegated`. Older REVOKED receipts, signed before the
 /// payload named the revocation, carry such an unbound proof: they still verify, without it. To
 /// use that proof, fetch the entry it names, check that it is a revocation of the receipt's
 /// grant in the subject's feed, and check the proof with [`included`].
@@ -228,6 +229,16 @@ pub fn verify_decision(
         }
         included(p, &checkpoint, "revocation")?;
         out.revocation_included = true;
+    }
+    // Likewise the delegation a delegated grant rests on.
+    if let Some(p) = &receipt.delegation_inclusion
+        && let Some(d) = &out.payload.delegated
+    {
+        if p.entry_id != d.delegation {
+            return Err(EvidenceError::WrongProof("delegation"));
+        }
+        included(p, &checkpoint, "delegation")?;
+        out.delegation_included = true;
     }
     out.checkpoint = Some(checkpoint);
     Ok(out)
