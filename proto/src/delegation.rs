@@ -215,6 +215,23 @@ pub fn withdrawal_counts(via: Option<(&DelegationState, u64)>) -> bool {
     via.is_none_or(|(d, signed_ms)| d.counts(signed_ms))
 }
 
+/// Whether a valid revocation withdraws the grant it names: signed by the grant's own feed
+/// (`revoker == granter`) or by the person it was made for (`person`, for a delegate's grant),
+/// it always does; signed by a delegate in someone's name (`via`: that revocation's delegation as
+/// ended now, and its signed time), when that delegation counts at its signed time. The
+/// materialised `revoked` of [`crate::decide::GrantFacts`] is whether any revocation present
+/// withdraws the grant.
+pub fn revocation_counts(
+    revoker: FeedId,
+    granter: FeedId,
+    person: Option<FeedId>,
+    via: Option<(&DelegationState, u64)>,
+) -> bool {
+    revoker == granter
+        || person == Some(revoker)
+        || via.is_some_and(|(d, signed_ms)| d.counts(signed_ms))
+}
+
 /// Whether `entry` is one the submit path checks for its age ([`admission`]): signed in someone's
 /// name (`on_behalf`, an endorsement), or an undelegation.
 pub fn is_delegated(entry: &Entry) -> bool {

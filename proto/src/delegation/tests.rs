@@ -95,6 +95,13 @@ fn a_statement_counts_from_the_delegation_until_its_earliest_end() {
     assert!(withdrawal_counts(None));
     assert!(withdrawal_counts(Some((&d, T0 + DAY))));
     assert!(!withdrawal_counts(Some((&d, T0 + 6 * DAY))));
+    // Revocations: the grant's own feed and its person always; a delegate while it counts.
+    let (granter, person, other) = (FeedId([1; 32]), FeedId([3; 32]), FeedId([4; 32]));
+    assert!(revocation_counts(granter, granter, None, None));
+    assert!(revocation_counts(person, granter, Some(person), None));
+    assert!(revocation_counts(other, granter, Some(person), Some((&d, T0 + DAY))));
+    assert!(!revocation_counts(other, granter, Some(person), Some((&d, T0 + 6 * DAY))));
+    assert!(!revocation_counts(other, granter, None, None));
 }
 
 #[test]
