@@ -2318,7 +2318,8 @@ mod delegation {
         let (mut ledger, mut d) = delegation_world();
         let t = T0 + DAY;
         let person = d.for_person();
-        let g = accepted(&mut ledger, &mut d.delegate, t, d.grant(person, P::Research), NOW);
+        let g = d.grant(person, P::Research);
+        let g = accepted(&mut ledger, &mut d.delegate, t, g, NOW);
         // The person revokes the delegate's grant; the delegate may still revoke it too, once.
         accepted(&mut ledger, &mut d.person, t, revoke(g.id, false), NOW);
         let again = in_name_of(person, revoke(g.id, true));

@@ -1481,12 +1481,8 @@ mod delegated_ledger {
         let g = put(&mut ledger, &mut d.guardian, T0 + DAY, g);
         let o = ask(&ledger, child, collector, P::Research);
         assert_eq!((o.reason, o.grant), (Reason::EndorsementMissing, Some(g.id)));
-        let e = put(
-            &mut ledger,
-            &mut d.co_guardian,
-            T0 + 2 * DAY,
-            endorse(g.id, d.for_child_by_co_guardian()),
-        );
+        let endorsement = endorse(g.id, d.for_child_by_co_guardian());
+        let e = put(&mut ledger, &mut d.co_guardian, T0 + 2 * DAY, endorsement);
         let o = ask(&ledger, child, collector, P::Research);
         assert_eq!((o.decision, o.reason), (Decision::Allow, Reason::Granted));
         assert_eq!(
@@ -1521,7 +1517,8 @@ mod delegated_ledger {
         let (child, collector) = (d.child.feed(), d.collector());
         let g = d.grant(d.for_child_by_guardian(), P::Research);
         let g = put(&mut ledger, &mut d.guardian, T0 + DAY, g);
-        put(&mut ledger, &mut d.co_guardian, T0 + DAY, endorse(g.id, d.for_child_by_co_guardian()));
+        let endorsement = endorse(g.id, d.for_child_by_co_guardian());
+        put(&mut ledger, &mut d.co_guardian, T0 + DAY, endorsement);
         assert_eq!(ask(&ledger, child, collector, P::Research).reason, Reason::Granted);
         // No endorsement needed to withdraw: the co-guardian revokes the guardian's grant.
         let undo = in_name_of(d.for_child_by_co_guardian(), revoke(g.id, false));
@@ -1530,7 +1527,8 @@ mod delegated_ledger {
         // The guardian alone, on another grant.
         let h = d.grant(d.for_child_by_guardian(), P::ServiceProvision);
         let h = put(&mut ledger, &mut d.guardian, T0 + 2 * DAY, h);
-        put(&mut ledger, &mut d.co_guardian, T0 + 2 * DAY, endorse(h.id, d.for_child_by_co_guardian()));
+        let endorsement = endorse(h.id, d.for_child_by_co_guardian());
+        put(&mut ledger, &mut d.co_guardian, T0 + 2 * DAY, endorsement);
         assert_eq!(ask(&ledger, child, collector, P::ServiceProvision).reason, Reason::Granted);
         put(&mut ledger, &mut d.guardian, T0 + 3 * DAY, revoke(h.id, false));
         assert_eq!(ask(&ledger, child, collector, P::ServiceProvision).reason, Reason::Revoked);
