@@ -3987,7 +3987,7 @@ fn delegations_json(net: &DNet) -> Value {
     let cases = vec![
         d_case(net, "a grant in the person's name inside its delegation (an undelegation does not change validity)", D_ASSISTANT, t, grant(&[Purpose::Research], Some(for_person)), "accept"),
         d_case(net, "the person revokes its assistant's grant", D_PERSON, t, Body::Revoke(Revoke { grant: net.entry("delegated-grant").id, erase: false, on_behalf: None }), "accept"),
-        d_case(net, "the other guardian revokes alone (its own grant, endorsed)", D_GUARDIAN, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant").id, erase: false, on_behalf: None }), "accept"),
+        d_case(net, "a guardian revokes its own endorsed grant alone", D_GUARDIAN, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant").id, erase: false, on_behalf: None }), "accept"),
         d_case(net, "a feed the delegation does not name", D_CO_GUARDIAN, t, grant(&[Purpose::Research], Some(for_person)), "not-delegated"),
         d_case(net, "a request, a power the delegation does not give", D_ASSISTANT, t, Body::Request(Request { collector: c, kind: RequestKind::Access, details_digest: None, on_behalf: Some(for_person) }), "power-not-delegated"),
         d_case(net, "another collector than the delegation lists", D_ASSISTANT, t, d_grant(elsewhere, p, &[Purpose::Research], Some(for_person)), "collector-not-delegated"),
