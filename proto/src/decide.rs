@@ -30,6 +30,24 @@
 //! `required_form` is [`scope::required_form`] of the named grant, when it covers the purpose
 //! and is scoped.
 //!
+//! **Delegated grants** (crate docs, "Delegation"): the grants delegates signed in the subject's
+//! name naming the collector ([`Facts::delegated`], each with its [`Via`]) are read beside the
+//! subject's own, the newest [`GRANTS_CONSIDERED`] of them by `(signed time, id bytes)`. After
+//! `REVOKED` and `OPTED_OUT`, a delegated grant fails `DELEGATION_WITHDRAWN` when it was signed
+//! outside its delegation as the undelegations present end it
+//! ([`crate::delegation::DelegationState::counts`]), then `ENDORSEMENT_MISSING` when its
+//! delegation names a co-signer and no endorsement counts
+//! ([`crate::delegation::counting_endorsement`]); then as any grant. At every tier (allowing,
+//! covering, for the purpose, any) an own grant is named before a delegated one, so without
+//! delegated grants every answer is what it was before delegation existed; a decision naming a
+//! delegated grant reports its delegation ([`Outcome::delegated`]). Opt-outs across feeds
+//! compare signed times, and the withdrawal wins a tie: an own grant is opted out by an own
+//! opt-out at a higher seq, or by a counting delegated opt-out signed at or after it
+//! ([`Facts::delegated_opt_out_ms`]); a delegated grant by an own or a counting delegated
+//! opt-out signed at or after it. A grant is `revoked` by a revocation of its own feed, of the
+//! person it names, or of a delegate whose delegation counts at the revocation's signed time
+//! ([`crate::delegation::withdrawal_counts`]).
+//!
 //! The rule reads the state the node holds when it decides, whatever `at` is: a grant revoked
 //! since is `REVOKED` for every `at`, and a grant still in force is judged by its own window. A
 //! question about another time than the node's clock ([`question_time`]: past or future beyond
@@ -47,6 +65,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::delegation::{DelegationUsed, Via};
 use crate::ids::{EntryId, FeedId};
 pub use crate::limits::{GRANTS_CONSIDERED, QUESTION_TIME_TOLERANCE_MS};
 use crate::pb::{Decision, QuestionTime, Reason};
@@ -96,6 +115,13 @@ pub struct GrantFacts {
     /// that is no draft; a draft's approving outcome's time; [`crate::consultation::NEVER`] for a
     /// draft not in effect.
     pub in_effect_from: u64,
+    /// Its signed time, Unix ms. Read for a delegated grant, and for an own grant only when a
+    /// delegated opt-out is present ([`Facts::delegated_opt_out_ms`]); 0 otherwise (then an own
+    /// grant reads as opted out by any delegated opt-out: fail closed).
+    pub time_ms: u64,
+    /// For a grant a delegate signed in the subject's name: its delegation and endorsement
+    /// ([`crate::delegation`]); `None` for the subject's own grant.
+    pub via: Option<Arc<Via>>,
 }
 
 /// The latest statement of one registrar about the collector.
@@ -130,6 +156,15 @@ pub struct Facts<'a> {
     pub grants: &'a [GrantFacts],
     /// Seq of the subject's latest opt-out of sale/sharing addressed to the collector.
     pub opt_out_seq: Option<u64>,
+    /// Grants delegates signed in the subject's name naming the collector (each with `via`), any
+    /// order.
+    pub delegated: &'a [GrantFacts],
+    /// Signed time of the subject's latest own opt-out of sale/sharing addressed to the
+    /// collector (read only against delegated grants).
+    pub opt_out_ms: Option<u64>,
+    /// Signed time of the latest *counting* opt-out of sale/sharing a delegate signed in the
+    /// subject's name addressed to the collector ([`crate::delegation::withdrawal_counts`]).
+    pub delegated_opt_out_ms: Option<u64>,
     /// Every registrar's latest statement about the collector.
     pub accreditations: &'a [AccreditationFacts],
     /// Registrars listed in the genesis.
@@ -150,6 +185,8 @@ pub struct Outcome {
     /// The form data must be kept in under the named grant for the purpose
     /// ([`scope::required_form`]); `None`: none required.
     pub required_form: Option<Form>,
+    /// When the grant named is a delegate's: the delegation it rests on.
+    pub delegated: Option<DelegationUsed>,
 }
 
 /// Applies the rule.
@@ -161,6 +198,7 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
         grant,
         subject_head: head,
         required_form: None,
+        delegated: None,
     };
 
     let Some(subject) = facts.subject.filter(|s| s.role == Role::Citizen) else {
@@ -181,69 +219,185 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
     if !accredited(query.at_ms, facts.accreditations, facts.registrars) {
         return deny(Reason::CollectorNotAccredited, None);
     }
-    let (decision, reason, grant, required_form) =
-        decide_grants(query, facts.grants, facts.opt_out_seq);
+    let answer = decide_subject(
+        query,
+        &SubjectGrants {
+            grants: facts.grants,
+            delegated: facts.delegated,
+            opt_out_seq: facts.opt_out_seq,
+            opt_out_ms: facts.opt_out_ms,
+            delegated_opt_out_ms: facts.delegated_opt_out_ms,
+        },
+    );
     Outcome {
-        decision,
-        reason,
-        grant,
+        decision: answer.decision,
+        reason: answer.reason,
+        grant: answer.grant,
         subject_head: head,
-        required_form,
+        required_form: answer.required_form,
+        delegated: answer.delegated,
     }
 }
 
-/// Steps 5 and 6 of the rule alone: the subject's `grants` to the collector (any order) and the
-/// seq of its latest opt-out of sale/sharing addressed to the collector. Returns the decision,
-/// its reason, the grant named and the form required under it. One pass; it allocates only
-/// when given more than [`GRANTS_CONSIDERED`] grants (to find the newest of them).
+/// What steps 5 and 6 read of one subject and one collector (the fields of [`Facts`] that
+/// concern grants).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubjectGrants<'a> {
+    /// The subject's own grants naming the collector, any order.
+    pub grants: &'a [GrantFacts],
+    /// Grants delegates signed in the subject's name naming the collector, any order, each with
+    /// its [`GrantFacts::via`] (one without is read as withdrawn: fail closed).
+    pub delegated: &'a [GrantFacts],
+    /// Seq of the subject's latest own opt-out of sale/sharing addressed to the collector.
+    pub opt_out_seq: Option<u64>,
+    /// Signed time of that opt-out.
+    pub opt_out_ms: Option<u64>,
+    /// Signed time of the latest counting delegated opt-out addressed to the collector.
+    pub delegated_opt_out_ms: Option<u64>,
+}
+
+/// The answer of steps 5 and 6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantAnswer {
+    /// Allow or deny.
+    pub decision: Decision,
+    /// Why.
+    pub reason: Reason,
+    /// The grant named, if any.
+    pub grant: Option<EntryId>,
+    /// The form required under it ([`scope::required_form`]), if any.
+    pub required_form: Option<Form>,
+    /// When the grant named is a delegate's: the delegation it rests on.
+    pub delegated: Option<DelegationUsed>,
+}
+
+/// Steps 5 and 6 of the rule alone, for the subject's own grants only (no delegated grant, no
+/// delegated opt-out): [`decide_subject`] with the rest empty. Returns the decision, its reason,
+/// the grant named and the form required under it.
 pub fn decide_grants(
     query: &Query,
     grants: &[GrantFacts],
     opt_out_seq: Option<u64>,
 ) -> (Decision, Reason, Option<EntryId>, Option<Form>) {
-    let floor = considered_from(grants);
-    let mut allowing: Option<&GrantFacts> = None;
-    let mut covering: Option<&GrantFacts> = None;
-    let mut for_purpose: Option<&GrantFacts> = None;
-    let mut any: Option<&GrantFacts> = None;
-    for g in grants.iter().filter(|g| g.seq >= floor) {
-        any = newest(any, g);
-        if !g.purposes.contains(query.purpose) {
-            continue;
-        }
-        for_purpose = newest(for_purpose, g);
-        if !g.categories.contains(query.category) {
-            continue;
-        }
-        covering = newest(covering, g);
-        if failure(g, query, opt_out_seq).is_none() {
-            allowing = newest(allowing, g);
-        }
-    }
+    let a = decide_subject(
+        query,
+        &SubjectGrants {
+            grants,
+            opt_out_seq,
+            ..SubjectGrants::default()
+        },
+    );
+    (a.decision, a.reason, a.grant, a.required_form)
+}
+
+/// Steps 5 and 6 of the rule alone. Own grants are read as before delegation existed (the
+/// newest [`GRANTS_CONSIDERED`] by seq); delegated grants apart (the newest
+/// [`GRANTS_CONSIDERED`] by `(time_ms, id bytes)`). At every tier (allowing; covering purpose
+/// and category; covering the purpose; any) an own grant is named before a delegated one, and a
+/// delegated one only when no own grant fills that tier: with no delegated grant, every answer
+/// is the one of a subject without delegation. One pass over each list; it allocates only when a
+/// list holds more than [`GRANTS_CONSIDERED`] grants (to find the newest of them).
+pub fn decide_subject(query: &Query, s: &SubjectGrants<'_>) -> GrantAnswer {
+    let own_floor = considered_from(s.grants);
+    let own = tiers(
+        query,
+        s.grants.iter().filter(|g| g.seq >= own_floor),
+        |a, b| a.seq >= b.seq,
+        |g| failure(g, query, opted_out(g, s, false), false),
+    );
+    let delegated_floor = delegated_considered_from(s.delegated);
+    let delegated = tiers(
+        query,
+        s.delegated
+            .iter()
+            .filter(|g| (g.time_ms, g.id.0) >= delegated_floor),
+        |a, b| (a.time_ms, a.id.0) >= (b.time_ms, b.id.0),
+        |g| failure(g, query, opted_out(g, s, true), true),
+    );
     let form = |g: &GrantFacts| {
         g.scope
             .as_deref()
             .and_then(|s| scope::required_form(s, query.purpose))
     };
-    if let Some(g) = allowing {
-        return (Decision::Allow, Reason::Granted, Some(g.id), form(g));
+    let answer = |decision, reason, g: &GrantFacts, required_form| GrantAnswer {
+        decision,
+        reason,
+        grant: Some(g.id),
+        required_form,
+        delegated: g.via.as_deref().map(Via::used),
+    };
+    if let Some((g, _)) = own_first(own.allowing, delegated.allowing) {
+        return answer(Decision::Allow, Reason::Granted, g, form(g));
     }
-    if let Some(g) = covering {
-        let reason = failure(g, query, opt_out_seq).unwrap_or(Reason::NoGrant);
-        return (Decision::Deny, reason, Some(g.id), form(g));
+    if let Some((g, by_delegate)) = own_first(own.covering, delegated.covering) {
+        let reason = failure(g, query, opted_out(g, s, by_delegate), by_delegate)
+            .unwrap_or(Reason::NoGrant);
+        return answer(Decision::Deny, reason, g, form(g));
     }
-    if let Some(g) = for_purpose {
-        return (
-            Decision::Deny,
-            Reason::CategoryNotCovered,
-            Some(g.id),
-            form(g),
-        );
+    if let Some((g, _)) = own_first(own.for_purpose, delegated.for_purpose) {
+        return answer(Decision::Deny, Reason::CategoryNotCovered, g, form(g));
     }
-    match any {
-        Some(g) => (Decision::Deny, Reason::PurposeNotCovered, Some(g.id), None),
-        None => (Decision::Deny, Reason::NoGrant, None, None),
+    match own_first(own.any, delegated.any) {
+        Some((g, _)) => answer(Decision::Deny, Reason::PurposeNotCovered, g, None),
+        None => GrantAnswer {
+            decision: Decision::Deny,
+            reason: Reason::NoGrant,
+            grant: None,
+            required_form: None,
+            delegated: None,
+        },
     }
+}
+
+/// The own grant when there is one, else the delegated one, with whether it is delegated.
+fn own_first<'a>(
+    own: Option<&'a GrantFacts>,
+    delegated: Option<&'a GrantFacts>,
+) -> Option<(&'a GrantFacts, bool)> {
+    own.map(|g| (g, false)).or(delegated.map(|g| (g, true)))
+}
+
+/// The newest grant at each tier of one list (see [`decide_subject`]).
+struct Tiers<'a> {
+    allowing: Option<&'a GrantFacts>,
+    covering: Option<&'a GrantFacts>,
+    for_purpose: Option<&'a GrantFacts>,
+    any: Option<&'a GrantFacts>,
+}
+
+/// The tiers of `grants`, "newest" by `newer_or_same(a, b)` (a is at least as new as b), a
+/// grant allowing when `fails` finds no reason.
+fn tiers<'a>(
+    query: &Query,
+    grants: impl Iterator<Item = &'a GrantFacts>,
+    newer_or_same: impl Fn(&GrantFacts, &GrantFacts) -> bool,
+    fails: impl Fn(&GrantFacts) -> Option<Reason>,
+) -> Tiers<'a> {
+    let newest = |best: Option<&'a GrantFacts>, g: &'a GrantFacts| match best {
+        Some(b) if newer_or_same(b, g) => Some(b),
+        _ => Some(g),
+    };
+    let mut t = Tiers {
+        allowing: None,
+        covering: None,
+        for_purpose: None,
+        any: None,
+    };
+    for g in grants {
+        t.any = newest(t.any, g);
+        if !g.purposes.contains(query.purpose) {
+            continue;
+        }
+        t.for_purpose = newest(t.for_purpose, g);
+        if !g.categories.contains(query.category) {
+            continue;
+        }
+        t.covering = newest(t.covering, g);
+        if fails(g).is_none() {
+            t.allowing = newest(t.allowing, g);
+        }
+    }
+    t
 }
 
 /// The lowest seq among the newest [`GRANTS_CONSIDERED`] of `grants` (0 when there are no more
@@ -255,6 +409,31 @@ fn considered_from(grants: &[GrantFacts]) -> u64 {
     let mut seqs: Vec<u64> = grants.iter().map(|g| g.seq).collect();
     let (_, nth, _) = seqs.select_nth_unstable_by(GRANTS_CONSIDERED - 1, |a, b| b.cmp(a));
     *nth
+}
+
+/// The lowest `(time_ms, id bytes)` among the newest [`GRANTS_CONSIDERED`] delegated grants (the
+/// least key when there are no more than that). Ids are distinct.
+fn delegated_considered_from(grants: &[GrantFacts]) -> (u64, [u8; 32]) {
+    if grants.len() <= GRANTS_CONSIDERED {
+        return (0, [0; 32]);
+    }
+    let mut keys: Vec<(u64, [u8; 32])> = grants.iter().map(|g| (g.time_ms, g.id.0)).collect();
+    let (_, nth, _) = keys.select_nth_unstable_by(GRANTS_CONSIDERED - 1, |a, b| b.cmp(a));
+    *nth
+}
+
+/// Whether the subject opted out of sale/sharing after `g`: an own grant, by an own opt-out at a
+/// higher seq of its feed; a delegated grant, by an own opt-out signed at or after it; either, by
+/// a counting delegated opt-out signed at or after it (across feeds, signed times compare, and
+/// the withdrawal wins a tie).
+fn opted_out(g: &GrantFacts, s: &SubjectGrants<'_>, delegated: bool) -> bool {
+    let by_delegate = s.delegated_opt_out_ms.is_some_and(|t| t >= g.time_ms);
+    let own = if delegated {
+        s.opt_out_ms.is_some_and(|t| t >= g.time_ms)
+    } else {
+        s.opt_out_seq.is_some_and(|seq| seq > g.seq)
+    };
+    own || by_delegate
 }
 
 /// The time a check is about: the question's `at_ms`, or the node's clock when it is 0.
@@ -276,20 +455,25 @@ pub fn question_time(at_ms: u64, decided_ms: u64) -> QuestionTime {
     }
 }
 
-/// The newer (higher seq) of `best` and `g`.
-fn newest<'a>(best: Option<&'a GrantFacts>, g: &'a GrantFacts) -> Option<&'a GrantFacts> {
-    match best {
-        Some(b) if b.seq >= g.seq => Some(b),
-        _ => Some(g),
-    }
-}
-
-fn failure(grant: &GrantFacts, query: &Query, opt_out_seq: Option<u64>) -> Option<Reason> {
+/// The first reason `grant` fails the question, in the rule's order: `REVOKED`, `OPTED_OUT`
+/// (for sale/sharing, `opted_out` as [`opted_out`] computes it), for a delegated grant
+/// `DELEGATION_WITHDRAWN` (signed outside its delegation as ended now; a delegated grant without
+/// `via` too) and `ENDORSEMENT_MISSING` (a co-signer's endorsement is needed and none counts),
+/// then `NOT_YET_VALID`, `EXPIRED`, `POLICY_NOT_IN_EFFECT` and step 6.
+fn failure(grant: &GrantFacts, query: &Query, opted_out: bool, delegated: bool) -> Option<Reason> {
     if grant.revoked {
         return Some(Reason::Revoked);
     }
-    if query.purpose.is_sale_or_sharing() && opt_out_seq.is_some_and(|s| s > grant.seq) {
+    if query.purpose.is_sale_or_sharing() && opted_out {
         return Some(Reason::OptedOut);
+    }
+    if delegated {
+        match grant.via.as_deref() {
+            None => return Some(Reason::DelegationWithdrawn),
+            Some(via) if !via.counts() => return Some(Reason::DelegationWithdrawn),
+            Some(via) if via.awaits_endorsement() => return Some(Reason::EndorsementMissing),
+            Some(_) => {}
+        }
     }
     if query.at_ms < grant.valid_from {
         return Some(Reason::NotYetValid);

@@ -2,8 +2,8 @@
 //! signature on the receipt; the checkpoint note signed by that same node; at least `k` of the
 //! policy's witnesses cosigning it; and inclusion in that checkpoint's tree — of the entry an
 //! entry receipt names at its arrival index, or of the grant a decision names (and of the
-//! revocation its signed payload names, when a proof is given; a revocation proof beside a
-//! payload that names none is ignored). Pure: no I/O.
+//! revocation and the delegation its signed payload names, when a proof is given; such a proof
+//! beside a payload that names none is ignored). Pure: no I/O.
 
 use crate::ids::EntryId;
 use crate::keys::PublicKey;
@@ -100,6 +100,9 @@ pub struct VerifiedDecision {
     /// existed, or the node did not find the revocation): a proof beside such a payload is bound
     /// to nothing the node signed, so it is not checked and proves nothing.
     pub revocation_included: bool,
+    /// The delegation the signed payload names (`DecisionPayload.delegated`) is proven in the
+    /// checkpoint's log. Always false when the payload names none.
+    pub delegation_included: bool,
     /// The time the decision is about, Unix ms (see [`receipt::decided_about`]).
     pub at_ms: u64,
     /// How that time relates to when the node decided: an allow for a `Past` question says a
@@ -178,7 +181,8 @@ fn checkpoint_of(
 /// Verifies `receipt` and its evidence under `policy`. A grant proof must be of the grant the
 /// signed payload names. A revocation proof must be of the revocation the signed payload names
 /// (any other entry: [`EvidenceError::WrongProof`]); when the payload names none, the proof is
-/// ignored and `revocation_included` stays false. Older REVOKED receipts, signed before the
+/// ignored and `revocation_included` stays false. A delegation proof likewise must be of
+/// `payload.delegated.delegation`, and is ignored beside a payload without `delegated`. Older REVOKED receipts, signed before the
 /// payload named the revocation, carry such an unbound proof: they still verify, without it. To
 /// use that proof, fetch the entry it names, check that it is a revocation of the receipt's
 /// grant in the subject's feed, and check the proof with [`included`].
@@ -195,6 +199,7 @@ pub fn verify_decision(
         cosigned_by: Vec::new(),
         grant_included: false,
         revocation_included: false,
+        delegation_included: false,
         at_ms,
         when,
     };
@@ -224,6 +229,16 @@ pub fn verify_decision(
         }
         included(p, &checkpoint, "revocation")?;
         out.revocation_included = true;
+    }
+    // Likewise the delegation a delegated grant rests on.
+    if let Some(p) = &receipt.delegation_inclusion
+        && let Some(d) = &out.payload.delegated
+    {
+        if p.entry_id != d.delegation {
+            return Err(EvidenceError::WrongProof("delegation"));
+        }
+        included(p, &checkpoint, "delegation")?;
+        out.delegation_included = true;
     }
     out.checkpoint = Some(checkpoint);
     Ok(out)

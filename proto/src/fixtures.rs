@@ -1,8 +1,9 @@
 //! Deterministic keys and sample entries for tests and demos (feature `fixtures`).
 
 use crate::body::{
-    Accreditation, Body, Consultation, ConsultationOutcome, ConsultationResponse, Grant, Policy,
-    Position, Request, Revoke, Stance, Suspension,
+    Accreditation, Body, Consultation, ConsultationOutcome, ConsultationResponse, Delegation,
+    Endorsement, Grant, OnBehalf, Policy, Position, Request, Revoke, Stance, Suspension,
+    Undelegation,
 };
 use crate::entry::{Author, Entry};
 use crate::h3::Cell;
@@ -12,8 +13,8 @@ use crate::scope::{
     EVERY_DAY, FormSpec, GrantScope, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone,
 };
 use crate::vocab::{
-    CategorySet, ConsultationResult, DataCategory, ObjectionReason, ObjectionSet, Purpose,
-    PurposeSet, RequestKind, Role, SensorKind,
+    CategorySet, ConsultationResult, DataCategory, DelegatedPower, DelegationKind,
+    ObjectionReason, ObjectionSet, PowerSet, Purpose, PurposeSet, RequestKind, Role, SensorKind,
 };
 
 /// A fixed time in the past (2025-06-15T16:26:40Z) that entries are dated from.
@@ -143,12 +144,17 @@ pub fn grant(
         valid_from,
         valid_until,
         scope: None,
+        on_behalf: None,
     })
 }
 
 /// A revocation.
 pub fn revoke(grant: EntryId, erase: bool) -> Body {
-    Body::Revoke(Revoke { grant, erase })
+    Body::Revoke(Revoke {
+        grant,
+        erase,
+        on_behalf: None,
+    })
 }
 
 /// A request.
@@ -157,6 +163,7 @@ pub fn request(collector: FeedId, kind: RequestKind) -> Body {
         collector,
         kind,
         details_digest: None,
+        on_behalf: None,
     })
 }
 
@@ -238,6 +245,215 @@ pub fn scene(t: u64) -> Scene {
         entries: vec![reg0, col0, pol, acc],
         registrar,
         collector,
+    }
+}
+
+// ---- Delegation: an assistant, and two guardians of a child ----
+
+/// `on_behalf` naming `person` and its `delegation`.
+pub fn on_behalf(person: FeedId, delegation: EntryId) -> OnBehalf {
+    OnBehalf { person, delegation }
+}
+
+/// A delegation to `delegate` of `powers`, limited to `collectors` (sorted here) and `purposes`
+/// (none: any), until `valid_until`.
+pub fn delegation(
+    delegate: FeedId,
+    kind: DelegationKind,
+    powers: &[DelegatedPower],
+    collectors: &[FeedId],
+    purposes: &[Purpose],
+    valid_until: Option<u64>,
+    co_signer: Option<FeedId>,
+) -> Body {
+    let mut collectors = collectors.to_vec();
+    collectors.sort();
+    collectors.dedup();
+    Body::Delegation(Delegation {
+        delegate,
+        powers: powers.iter().copied().collect::<PowerSet>(),
+        collectors,
+        purposes: purposes.iter().copied().collect::<PurposeSet>(),
+        valid_until,
+        kind,
+        co_signer,
+    })
+}
+
+/// An undelegation of `delegation`, void from `void_from_ms` (`None`: the default, five minutes
+/// before the entry).
+pub fn undelegate(delegation: EntryId, void_from_ms: Option<u64>) -> Body {
+    Body::Undelegation(Undelegation {
+        delegation,
+        void_from_ms,
+    })
+}
+
+/// An endorsement of `grant` under the endorser's own delegation `on_behalf`.
+pub fn endorse(grant: EntryId, on_behalf: OnBehalf) -> Body {
+    Body::Endorsement(Endorsement { grant, on_behalf })
+}
+
+/// `body` (a grant, revocation or request) signed in `on_behalf`'s name.
+pub fn in_name_of(on_behalf: OnBehalf, body: Body) -> Body {
+    match body {
+        Body::Grant(g) => Body::Grant(Grant {
+            on_behalf: Some(on_behalf),
+            ..g
+        }),
+        Body::Revoke(r) => Body::Revoke(Revoke {
+            on_behalf: Some(on_behalf),
+            ..r
+        }),
+        Body::Request(r) => Body::Request(Request {
+            on_behalf: Some(on_behalf),
+            ..r
+        }),
+        other => panic!("fixture: a {} is not signed in someone's name", other.kind()),
+    }
+}
+
+/// A network with delegations, built by [`delegation_scene`]: [`scene`]'s registrar, collector
+/// and policy; a person who made an assistant its delegate; a child whose feed carries two
+/// guardian delegations (2 of 2).
+pub struct DelegationScene {
+    /// The registrar, the collector and its policy.
+    pub scene: Scene,
+    /// A person (label `person`), incepted at `t`.
+    pub person: Author,
+    /// The person's assistant's delegate feed (label `delegate`), incepted at `t`.
+    pub delegate: Author,
+    /// The person's delegation to it, at seq 1, signed at `t + 1 h`: ASSISTANT, GRANT and
+    /// REQUEST, for the scene's collector only, any purpose, no end.
+    pub delegation: Entry,
+    /// A child (label `child`), incepted at `t`.
+    pub child: Author,
+    /// The first guardian's delegate feed for the child (label `guardian`).
+    pub guardian: Author,
+    /// The second guardian's (label `co-guardian`).
+    pub co_guardian: Author,
+    /// The child's seq 1, signed at `t + 1 h`: GUARDIAN to `guardian`, every power, any
+    /// collector and purpose, until [`DelegationScene::comes_of_age_ms`], co-signer
+    /// `co_guardian`.
+    pub guardian_delegation: Entry,
+    /// The child's seq 2, likewise to `co_guardian`, co-signer `guardian`.
+    pub co_guardian_delegation: Entry,
+    /// The child comes of age: UTC midnight 365 days after the day of `t`.
+    pub comes_of_age_ms: u64,
+    /// Every entry above, the scene's first, in an order a node accepts.
+    pub entries: Vec<Entry>,
+}
+
+impl DelegationScene {
+    /// The collector.
+    pub fn collector(&self) -> FeedId {
+        self.scene.collector.feed()
+    }
+
+    /// The policy entry.
+    pub fn policy(&self) -> EntryId {
+        self.scene.policy
+    }
+
+    /// In the person's name, under the assistant's delegation.
+    pub fn for_person(&self) -> OnBehalf {
+        on_behalf(self.person.feed(), self.delegation.id)
+    }
+
+    /// In the child's name, under the first guardian's delegation.
+    pub fn for_child_by_guardian(&self) -> OnBehalf {
+        on_behalf(self.child.feed(), self.guardian_delegation.id)
+    }
+
+    /// In the child's name, under the second guardian's delegation.
+    pub fn for_child_by_co_guardian(&self) -> OnBehalf {
+        on_behalf(self.child.feed(), self.co_guardian_delegation.id)
+    }
+
+    /// A grant of location data for `purpose` to the scene's collector (valid from `T0`, until
+    /// revoked), signed in `on_behalf`'s name.
+    pub fn grant(&self, on_behalf: OnBehalf, purpose: Purpose) -> Body {
+        in_name_of(on_behalf, location_grant(&self.scene, purpose))
+    }
+}
+
+/// Builds [`DelegationScene`] at time `t` (see its fields).
+pub fn delegation_scene(t: u64) -> DelegationScene {
+    let hour = 3_600_000;
+    let scene = scene(t);
+    let (mut person, p0) = author(Role::Citizen, "person", t);
+    let (delegate, d0) = author(Role::Citizen, "delegate", t);
+    let (mut child, c0) = author(Role::Citizen, "child", t);
+    let (guardian, g0) = author(Role::Citizen, "guardian", t);
+    let (co_guardian, k0) = author(Role::Citizen, "co-guardian", t);
+    let assistant = append(
+        &mut person,
+        t + hour,
+        delegation(
+            delegate.feed(),
+            DelegationKind::Assistant,
+            &[DelegatedPower::Grant, DelegatedPower::Request],
+            &[scene.collector.feed()],
+            &[],
+            None,
+            None,
+        ),
+    );
+    let comes_of_age_ms = t - t % DAY + 365 * DAY;
+    let every = [
+        DelegatedPower::Grant,
+        DelegatedPower::Revoke,
+        DelegatedPower::Request,
+    ];
+    let first = append(
+        &mut child,
+        t + hour,
+        delegation(
+            guardian.feed(),
+            DelegationKind::Guardian,
+            &every,
+            &[],
+            &[],
+            Some(comes_of_age_ms),
+            Some(co_guardian.feed()),
+        ),
+    );
+    let second = append(
+        &mut child,
+        t + hour,
+        delegation(
+            co_guardian.feed(),
+            DelegationKind::Guardian,
+            &every,
+            &[],
+            &[],
+            Some(comes_of_age_ms),
+            Some(guardian.feed()),
+        ),
+    );
+    let mut entries = scene.entries.clone();
+    entries.extend([
+        p0,
+        d0,
+        c0,
+        g0,
+        k0,
+        assistant.clone(),
+        first.clone(),
+        second.clone(),
+    ]);
+    DelegationScene {
+        scene,
+        person,
+        delegate,
+        delegation: assistant,
+        child,
+        guardian,
+        co_guardian,
+        guardian_delegation: first,
+        co_guardian_delegation: second,
+        comes_of_age_ms,
+        entries,
     }
 }
 
@@ -463,6 +679,7 @@ pub fn scoped_grant(
         valid_from: 0,
         valid_until: None,
         scope: (!scope.is_empty()).then_some(scope),
+        on_behalf: None,
     })
 }
 

@@ -10,7 +10,8 @@
 //! - [`entry`]: decoding a [`pb::SignedEntry`] into a checked [`entry::Entry`]; building and signing entries.
 //! - [`body`]: the domain form of every entry body, with its structural checks.
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
-//! - [`decide`]: the decision rule for consent checks (pure).
+//! - [`decide`]: the decision rule for consent checks (pure); [`delegation`]: when a statement a
+//!   delegate signed in someone's name counts, and the submit-path refusal of backdated ones.
 //! - [`policy_change`]: what changes between two policy versions (widens, narrows) and ids kept
 //!   with another meaning; [`consultation`]: consultations' state, effect, counts and admission
 //!   refusals.
@@ -111,6 +112,14 @@
 //!      message, is `bad-field`, `policy.consultation.closes_ms`). Keys: `Policy.consultation`
 //!      `62 <len> 08 <varint closes_ms>`, the bodies `stance` `9a 01 <len>`, `response`
 //!      `a2 01 <len>`, `outcome` `aa 01 <len>`;
+//!    - 5e. delegation (see *Delegation*): `Delegation.powers` and `purposes` are one packed
+//!      record each, in the author's order; `Delegation.collectors` one record per 32-byte id,
+//!      strictly ascending; a present `on_behalf` always carries both ids. Keys: `on_behalf` is
+//!      `4a <len>` in a `Grant` (field 9), `1a <len>` in a `Revoke` (3), `22 <len>` in a
+//!      `Request` (4) and `12 <len>` in an `Endorsement` (2), holding `0a 20 <person> 12 20
+//!      <delegation>`; the bodies `delegation` `b2 01 <len>`, `undelegation` `ba 01 <len>`,
+//!      `endorsement` `c2 01 <len>`. An entry without `on_behalf` encodes as it did before
+//!      delegation existed;
 //! 6. every varint (keys, values, lengths) in its shortest form;
 //! 7. no field the message does not define; embedded messages canonical by the same rules.
 //!
@@ -204,6 +213,20 @@
 //! master || role || n)`, `role` one byte (2 collector, 3 registrar), `n` 4 bytes little-endian.
 //! Test vector: `pairwise`.
 //!
+//! **Delegate feeds** (consent-client `delegate`, see *Delegation*). A wallet acting for others
+//! numbers its delegate feeds by `slot` (4 bytes little-endian, from 0), each used for one
+//! represented feed only, so that two people's delegations (or one person's feeds with two
+//! collectors) cannot be linked through the delegate: key `n` of slot `s` is the Ed25519 seed
+//! `BLAKE3-derive-key("consent-ledger wallet v1 delegate key", master || s || n)`, the inception
+//! is dated `1,577,836,800,000 + (u64 little-endian of the first 8 bytes of
+//! BLAKE3-derive-key("consent-ledger wallet v1 delegate inception time", master || s)) mod
+//! 31,536,000,000`, and rotations follow the pairwise rule. A wallet recovering its delegate
+//! feeds tries slots in order until 20 in a row have no delegation naming them
+//! (`Ledger.ListDelegations`). The code a delegate hands the person (`dlg1…`) is bech32m (BIP
+//! 350, prefix `dlg`) of one version byte (1) followed by 1..=16 delegate feed ids (so the
+//! string stays within the 1,023 characters bech32m's checksum is defined for); the person's
+//! wallet writes one `Delegation` per pairwise feed, each naming another id of the code.
+//!
 //! ## Acceptance
 //! A node accepts an entry only if [`validate::validate`] returns accept; the order of its checks,
 //! which fixes the reason a refusal names when several apply, is listed in [`validate`]. Every
@@ -226,8 +249,11 @@
 //! introduces, which must hash to the committed next-key digest); valid references (a grant's
 //! policy exists, is a `Policy` of that collector, and declares every purpose and category
 //! granted, with a retention at least as long as the grant's, and the grant's scope lies within
-//! the policy's (see *Scope and form*); a revoke names an unrevoked grant of
-//! the same feed; an ack answers a request or an erase-revocation that concerns the acking
+//! the policy's (see *Scope and form*); a revoke names a grant the revoking feed may revoke and
+//! has not revoked yet (its own, a delegate's in its name, or, signed in someone's name, that
+//! person's or a delegate's in that person's name); an entry signed in someone's name lies inside
+//! the delegation it names, and a feed whose seq 1 is a guardian's delegation may not grant
+//! before its coming of age (see *Delegation*); an ack answers a request or an erase-revocation that concerns the acking
 //! collector; a policy keeps no id with another meaning and, when it widens, has a long enough
 //! consultation where the genesis asks for one; a stance, response or outcome names a policy
 //! with a consultation, in its window or after it as *Consultations* says); and a registrar feed
@@ -286,10 +312,12 @@
 //! - a collector feed the node does not know, named by an accreditation, suspension, grant or
 //!   request;
 //! - an entry the node does not hold, referenced by a grant (its policy), an ack (the request
-//!   or revocation it answers), a stance or an outcome (its draft), or an outcome (each listed
-//!   response, in list order). A revoke naming a grant the node does not hold is refused
-//!   (`unknown-grant`), and a response naming a draft it does not hold `not-own-consultation`:
-//!   the grant or draft is earlier in the same feed.
+//!   or revocation it answers), a stance or an outcome (its draft), an outcome (each listed
+//!   response, in list order), a revoke (its grant: it may be a delegate's, in another feed),
+//!   an entry signed in someone's name (`on_behalf.delegation`), an undelegation (its
+//!   delegation: a delegate resigns from another feed's) or an endorsement (its grant). A
+//!   response naming a draft the node does not hold is refused `not-own-consultation`: the draft
+//!   is earlier in the same feed.
 //!
 //! When the awaited entry is accepted, every entry waiting for it is validated again, in full, in
 //! the same commit, and accepted or refused; then what waited for those, and so on. `PENDING` is
@@ -379,7 +407,10 @@
 //! also asks that the grant's policy is in effect at `at` (a gated draft takes effect at its
 //! approving outcome, *Consultations*; `at` alone is compared, not `observed_ms`): else
 //! `POLICY_NOT_IN_EFFECT`, after `REVOKED`, `OPTED_OUT`,
-//! `NOT_YET_VALID` and `EXPIRED` and before step 6. Two bounds
+//! `NOT_YET_VALID` and `EXPIRED` and before step 6. Grants delegates signed in the subject's
+//! name are read beside its own (*Delegation*): after `OPTED_OUT` such a grant may fail
+//! `DELEGATION_WITHDRAWN`, then `ENDORSEMENT_MISSING`, before `NOT_YET_VALID`; at every tier an
+//! own grant is named before a delegated one. Two bounds
 //! belong to the rule, so every node (and every client cache) applies them alike:
 //! - only the subject's newest [`limits::GRANTS_CONSIDERED`] (1,024) grants naming the collector
 //!   are read, by seq: they are counted over all grants naming the collector, revoked, expired,
@@ -387,7 +418,8 @@
 //!   and only for a feed that signed that many grants to one collector). Entries are never
 //!   refused for it. Nodes of releases before this bound read every grant, so while a network
 //!   upgrades they can answer such a feed differently, and a quorum read then answers "the
-//!   nodes disagree" (a deny).
+//!   nodes disagree" (a deny). Likewise only the newest 1,024 grants delegates signed in the
+//!   subject's name naming the collector are read, by `(time_ms, entry id bytes)`.
 //! - the rule answers from the state the node holds when deciding, for the time `at` asked. A
 //!   question more than [`limits::QUESTION_TIME_TOLERANCE_MS`] before or after the node's clock
 //!   is a *past* or *future* question ([`decide::question_time`]), marked so in the answer and
@@ -397,6 +429,10 @@
 //! `REQUEST_KIND_OPT_OUT_SALE` in the subject's feed, naming the collector, denies `sell-data`
 //! and `third-party-sharing` (`OPTED_OUT`) under every grant to that collector at a lower seq of
 //! that feed. A grant signed after it is not affected, and nothing undoes it (an ack does not).
+//! Across feeds (*Delegation*) signed times are compared and the opt-out wins a tie: an own
+//! opt-out signed at or after a delegate's grant denies under it; a delegate's opt-out in the
+//! subject's name that counts (signed inside its delegation as ended now) denies under every
+//! grant, own or delegated, signed at or before it.
 //!
 //! ## Scope and form
 //! A collector's policy may declare **where** (zones: sets of H3 cells), **with which sensors**,
@@ -758,12 +794,115 @@
 //! (a registrar can approve through a node that skips admission; the outcome's listed responses
 //! are public, so an approval that skipped raised reasons can be seen by anyone).
 //!
+//! ## Delegation
+//! A person may let another citizen feed, its **delegate**, sign some statements in its name: an
+//! **assistant** (a relative, a social worker) or, for a child, a **guardian**. Delegated
+//! statements live in the **delegate's own feed**: a `Grant`, `Revoke` or `Request` carrying
+//! `on_behalf { person, delegation }`, or an `Endorsement`. Nobody but the person ever writes the
+//! person's feed, so nothing a delegate does can make it fork or look like an equivocation; a
+//! delegate can freeze only its own feed. Delegated entries are verified under the delegate
+//! feed's keys, like any entry of that feed. In Rust: [`delegation`], [`body::OnBehalf`],
+//! [`body::Delegation`].
+//!
+//! **The delegation** (a `Delegation` body in the person's feed): `delegate`, the delegate feed
+//! (it need not be known yet); `powers` (GRANT, REVOKE, REQUEST; GRANT also lets it revoke);
+//! `collectors` (none: any) and `purposes` (none: any) that limit it; `valid_until` (exclusive;
+//! 0: until undelegated); `kind`, ASSISTANT or GUARDIAN; and for a guardian optionally
+//! `co_signer`, the other guardian's delegate feed, whose endorsement every grant under this
+//! delegation needs (2 of 2). Each delegation names a delegate feed used for that one
+//! represented feed only (*Key derivations*), so delegations do not link one person's pairwise
+//! feeds. An **undelegation** (in the person's feed, or a delegate resigning in its own) ends a
+//! delegation from `void_from_ms` on (0: its own `time_ms − 300,000`, saturating at 0).
+//!
+//! **Validity** (step 8 of [`validate`], in the order listed there) reads signed times only:
+//! - an entry with `on_behalf`: `person` is not the signing feed (`bad-field`); the delegation is
+//!   held (else pending), a `Delegation` in `person`'s feed naming the signing feed as delegate
+//!   (`not-delegated`), giving the power the body needs (`power-not-delegated`: a grant and an
+//!   endorsement GRANT, a revocation REVOKE or GRANT, a request REQUEST); when it lists
+//!   collectors, the collector of the grant, the request, or the revoked or endorsed grant is one
+//!   of them (`collector-not-delegated`); when it lists purposes, every purpose of the grant (or
+//!   the endorsed grant) is one of them (`purpose-not-delegated`); and `delegation.time_ms <=
+//!   entry.time_ms < valid_until` (`delegation-not-in-force`);
+//! - a `Revoke` names a grant the signing feed may revoke (`unknown-grant`): its own, a
+//!   delegate's whose `on_behalf.person` is the signing feed, or (with `on_behalf`) a grant of
+//!   that person or a delegate's in that person's name; a grant the node does not hold makes the
+//!   revoke pending. `already-revoked` means the *same feed* revoked it before: one grant may be
+//!   revoked by its own feed, its person and delegates, once each;
+//! - an `Endorsement` names a delegated grant in the same person's name whose delegation names
+//!   the signing feed as `co_signer` (`not-endorsable`);
+//! - an `Undelegation` names a delegation of the signing feed, or one naming it as delegate
+//!   (`unknown-delegation`), with a `void_from_ms` not after its own time (`bad-field`).
+//!
+//! Whether an undelegation ended a delegation is never a validity question: an entry signed
+//! inside its delegation as given stays valid whatever arrives later, so every node judges it
+//! alike in any arrival order. It is the decision rule's question:
+//!
+//! ```text
+//! end(D)     = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of
+//!                  (U.void_from_ms, or max(0, U.time_ms − 300000) when it is 0))
+//! counts(S)  = D.time_ms <= S.time_ms < end(D)       (D: the delegation S.on_behalf names)
+//! revoked(G) = some Revoke R naming G with R.feed = G.feed, or R.feed = G.on_behalf.person,
+//!              or R.on_behalf set and counts(R)
+//! endorsed(G) = of the Endorsements E naming G with E.feed = co_signer of G's delegation whose
+//!              own delegation names E.feed as delegate and counts(E): the smallest
+//!              (E.time_ms, E id bytes); none without a co_signer
+//! ```
+//!
+//! Grants, revocations, opt-outs and endorsements alike count only when signed inside their
+//! delegation as ended now: an ex-delegate can neither consent nor withdraw any more, and what it
+//! signed before the end **stays** until revoked (the person can revoke any delegated grant in
+//! its name). A check (*Deciding a check*, [`decide`]) reads the delegated grants naming the
+//! subject and the collector beside the subject's own; such a grant fails, after `REVOKED` and
+//! `OPTED_OUT`, `DELEGATION_WITHDRAWN` when not `counts(G)`, then `ENDORSEMENT_MISSING` when its
+//! delegation has a `co_signer` and no endorsement counts; then as any grant. Revocations and
+//! opt-outs need no endorsement: either guardian withdraws alone. At every tier (allowing,
+//! covering, for the purpose, any) an own grant is named before a delegated one, so a subject
+//! without delegated grants gets exactly the answers it got before delegation existed. A
+//! decision naming a delegated grant reports `delegated { delegation, delegate, kind,
+//! endorsement }` (`CheckResponse.delegated`, and signed in `DecisionPayload.delegated`); a
+//! GUARDIAN kind says the grant was made by a guardian, also after the child came of age.
+//!
+//! **Guardians and coming of age.** A GUARDIAN delegation stands at seq 1 of the child's feed, a
+//! second guardian's at seq 2 with the same `valid_until` (`guardian-misplaced` anywhere else):
+//! a feed has at most two guardians ([`limits::MAX_GUARDIANS`]). Its `valid_until` is required
+//! and a multiple of 86,400,000: the **coming-of-age instant**, UTC midnight of the date
+//! ([`delegation::coming_of_age_ms`]). While a feed's seq 1 is a GUARDIAN delegation whose
+//! `valid_until` is after an entry's `time_ms`, that entry may not be a `Grant`, a
+//! `Delegation` (but the second guardian's) or an `Undelegation` of a guardian's delegation
+//! (`minor-feed`); requests and revocations are the child's to sign. From the instant on,
+//! guardians' entries are `delegation-not-in-force` and the child's feed is its own. Both rules
+//! compare signed times with a field of an earlier entry, so every node switches at the same
+//! instant. The guardians hold the child's keystore until handover; the child's wallet then
+//! rotates its keys (pre-rotation, *Entries*), so no key a guardian held signs again.
+//!
+//! **Backdating.** A delegate that learns of its withdrawal could sign a statement dated before
+//! it. The default `void_from_ms` voids the 5 minutes before an undelegation, and the node a
+//! client submits to refuses an entry with `on_behalf`, an `Endorsement` or an `Undelegation`
+//! signed more than 5 minutes ([`limits::DELEGATED_ENTRY_TOLERANCE_MS`]) before its clock
+//! (FAILED_PRECONDITION `delegated-entry-too-old`, [`delegation::admission`]; peers and entries
+//! woken from pending skip it, as for *Consultations*' admission). So through an honest node a
+//! delegate cannot get a statement dated before `void_from_ms` accepted once it acts on the
+//! withdrawal. What remains: a delegate colluding with a node operator can inject a backdated
+//! statement through replication, which counts until the person revokes it (its arrival after
+//! the undelegation is visible in the node's log; a wallet monitoring `Ledger.ListDelegated`
+//! alerts on every statement signed in its name); clock skew between the person and the node
+//! shifts the bound by as much; honest statements signed in the 5 minutes before a withdrawal
+//! are voided too (withdrawal wins; a person who suspects earlier misuse sets `void_from_ms`
+//! further back).
+//!
+//! **Reads** (public, `consent.v1.Ledger`): `ListDelegations(feed)` lists the delegations a
+//! person's feed gave, or those naming a delegate feed, oldest first, at most 256
+//! ([`limits::MAX_DELEGATIONS_LISTED`]), each with the undelegations held and the end they set;
+//! `ListDelegated(person, after, limit)` streams every entry signed in the person's name (and
+//! delegates' resignations of its delegations) in arrival order, at most 10,000 per call.
+//!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
 //! `signature = Ed25519-sign(node key, "consent-ledger/receipt/v1" || payload)`.
 //!
 //! ## Decision receipts
-//! `DecisionReceipt { payload, signature, checkpoint, grant_inclusion, revocation_inclusion }`:
+//! `DecisionReceipt { payload, signature, checkpoint, grant_inclusion, revocation_inclusion,
+//! delegation_inclusion }`:
 //! - `signature = Ed25519-sign(node key, "consent-ledger/decision/v1" || payload)`, with `payload`
 //!   the protobuf encoding of `DecisionPayload`; the node key is the payload's `node`. The
 //!   signature covers every payload field: `question` (the `CheckRequest` as asked, except that
@@ -774,8 +913,12 @@
 //!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`:
 //!   `PAST` if `at_ms + 300,000 < time_ms`, `FUTURE` if `at_ms > time_ms + 300,000`, else
 //!   `CURRENT`; the margin is [`limits::QUESTION_TIME_TOLERANCE_MS`]), for a `REVOKED` deny,
-//!   `revocation` (the id of the entry that revoked the grant), and, when the question carries an
-//!   observation context, `context_digest` (see *Scope and form*). Times are compared as
+//!   `revocation` (the id of the entry that revoked the grant), when the question carries an
+//!   observation context, `context_digest` (see *Scope and form*), and, when the grant named
+//!   was signed by a delegate, `delegated` (the delegation it rests on, the delegate, its kind
+//!   and the endorsement that counted; *Delegation*). In a receipt of a node that knows
+//!   delegation, no `delegated` means the named grant is the subject's own, which anyone can
+//!   confirm from the grant entry itself (no `on_behalf`) through `grant_inclusion`. Times are compared as
 //!   mathematical integers, with no wraparound (in `u64`, saturating sums give the same result).
 //! - A `REVOKED` receipt may name no revocation: the node looks for it only among the 1,000
 //!   entries of the subject's feed that follow the grant, and receipts signed before the field
@@ -784,15 +927,19 @@
 //! - Not signed: `checkpoint` (a note the node signed itself, with witness cosignatures) and the
 //!   two inclusion proofs, each of which proves itself against that checkpoint. They are bound to
 //!   the signed payload by entry id: `grant_inclusion.entry_id` must equal `grant`, and, when the
-//!   payload names a revocation, `revocation_inclusion.entry_id` must equal `revocation` (a
-//!   proof of another entry makes the receipt invalid). When the payload names none, a
-//!   revocation proof is bound to nothing signed: it is ignored and proves nothing (older
-//!   `REVOKED` receipts carry one; see [`evidence::verify_decision`] to use it).
+//!   payload names a revocation, `revocation_inclusion.entry_id` must equal `revocation`, and
+//!   when it names a delegation, `delegation_inclusion.entry_id` must equal
+//!   `delegated.delegation` (a proof of another entry makes the receipt invalid). When the
+//!   payload names none, such a proof is bound to nothing signed: it is ignored and proves
+//!   nothing (older `REVOKED` receipts carry a revocation proof; see
+//!   [`evidence::verify_decision`] to use it).
 //!
 //! A verifier ([`evidence::verify_decision`]) checks: the signature under a node key it trusts;
 //! `question` present; `context_digest` empty exactly when `question.context` is absent, and
 //! otherwise the context digest of `question.context` (*Scope and form*); a `revocation` only
-//! with `REVOKED`, and then 32 bytes; if either `at_ms` or `when` is non-zero, both equal the
+//! with `REVOKED`, and then 32 bytes; a `delegated` only beside a 32-byte `grant`, with 32-byte
+//! `delegation` and `delegate`, a known `kind` and an `endorsement` of 0 or 32 bytes; if either
+//! `at_ms` or `when` is non-zero, both equal the
 //! values computed from `question.at_ms` and `time_ms` as above (receipts signed before these
 //! fields existed leave both zero: compute them with [`receipt::decided_about`]); the checkpoint
 //! signed by the same node and cosigned by enough of the witnesses it trusts; and each proof as
@@ -812,10 +959,10 @@
 //! (`ledger.proto`, where each is documented; [`reasons`]): the rejections of
 //! [`validate::Rejection`] ([`reasons::reason`] maps each to its own value), the two outcomes that
 //! are errors without being rejections (`equivocation`, `pending-full`), `unknown-field`
-//! below, and the five admission refusals of *Consultations* (`policy-draft`,
-//! `consultation-unanswered`, `outcome-exists`, `consultation-closed`, `draft-backdated`:
-//! FAILED_PRECONDITION, the message starting `entry refused (<name>): `;
-//! [`consultation::Refusal::reason`]). A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
+//! below, and the admission refusals: the five of *Consultations* (`policy-draft`,
+//! `consultation-unanswered`, `outcome-exists`, `consultation-closed`, `draft-backdated`) and
+//! `delegated-entry-too-old` (*Delegation*), FAILED_PRECONDITION, the message starting `entry
+//! refused (<name>): ` ([`consultation::Refusal::reason`]). A reason's name (`wrong-prev`) is its value's name without `REJECTION_REASON_`, in
 //! lower case with `_` as `-`. It travels:
 //! - in `Submit`'s refusal: the gRPC status details (the `grpc-status-details-bin` trailer) are a
 //!   `google.rpc.Status` whose `details` hold one `google.protobuf.Any` with type URL
@@ -833,7 +980,8 @@
 //! limits on callers (RESOURCE_EXHAUSTED with their own `consent-reason`, see *Limits*).
 //!
 //! Versioned by [`reasons::REJECTION_REASONS_VERSION`] (1: values 1 to 30; 2: 1 to 34; 3: 1 to
-//! 48), which
+//! 48; 4: 1 to 58, delegation's `not-delegated` 49 to `unknown-delegation` 57 and
+//! `delegated-entry-too-old` 58), which
 //! `Node.Status` reports: values are never renumbered or reused, and a new reason is added with a new number
 //! and raises the version. A client treats a value it does not know as "rejected, reason
 //! unknown"; the gRPC code still tells it whether to fix the entry (INVALID_ARGUMENT), wait
@@ -899,6 +1047,19 @@
 //! `Reason` `POLICY_NOT_IN_EFFECT` (22), `Node.Status.consultation`, and the watch kinds
 //! `POLICY`, `STANCES` and `OUTCOME`, sent only to a client that asks
 //! (`WatchRequest.consultations`), so an older client never sees a kind it does not know.
+//!
+//! Delegation (*Delegation*) changed all of them too: entries may carry `on_behalf`, and the
+//! bodies `Delegation`, `Undelegation` and `Endorsement`, which a node of an earlier release
+//! finds non-canonical or without a body, and `already-revoked` and `unknown-grant` now read as
+//! stated there, so the sync protocol became `/sync/5` (identify `5.0.0`); ten rejection
+//! reasons were added (version 4: 49 to 58); the store's layout became 7. A new
+//! `DelegatedPower` or `DelegationKind` value changes validity (an unknown value is
+//! `bad-field`): it renames the sync protocol. The gRPC changes are additive:
+//! `CheckResponse.delegated`, `DecisionPayload.delegated`, `DecisionReceipt.delegation_inclusion`,
+//! `Reason` `DELEGATION_WITHDRAWN` (23) and `ENDORSEMENT_MISSING` (24), which only a subject
+//! with delegated grants ever gets (an older client reads them as unspecified: a deny), and
+//! `Ledger.ListDelegations` and `ListDelegated`. Every entry and answer of a subject without
+//! delegation is byte for byte what it was.
 //! - **The store on disk**: a layout version (`store_layout_version`; consent-node
 //!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
 //!   the older layouts it names (and says so in its log), and refuses any other with a message
@@ -1157,6 +1318,36 @@
 //!   gated draft not approved; else its approval's time): `POLICY_NOT_IN_EFFECT` at one
 //!   millisecond before and at the approval, its place after `REVOKED`, `NOT_YET_VALID` and
 //!   `EXPIRED` and before `TIME_NOT_COVERED`, and an `observed_ms` before the approval.
+//! - `delegations`: a network of its own (its `keys`; the dev registrar as the genesis's
+//!   registrar): `history`, as in `entries` and in an order a fresh node accepts at
+//!   `validation_clock_ms`: a collector, its policy and accreditation; a person's delegation to
+//!   an assistant (GRANT; research and third-party sharing; this collector; 9 days), the
+//!   assistant's grant in the person's name; a child's two guardian delegations at seq 1 and 2
+//!   (2 of 2, coming of age at `comes_of_age_ms`, 2034-05-01), a guardian's grant in the child's
+//!   name, the co-guardian's endorsement, a second grant, an opt-out in the child's name, the
+//!   co-guardian's revocation of that grant; the person's undelegation (default
+//!   `void_from_ms`), the assistant's grant signed a minute before it (valid, and withdrawn),
+//!   and the assistant's resignation. Then `validation`: cases, each one `entry` signed next by
+//!   its author after the whole history, and its `verdict` on a fresh node holding the history
+//!   (`accept`, `pending`, or the rejection's name): every delegation rejection reason, and
+//!   `already-revoked` and `unknown-grant` as *Delegation* reads them.
+//! - `delegation_receipts`: two decision receipts over the `delegations` history's own arrival
+//!   log (its list order), as `decision_receipts`, each with `delegated` (null, or `delegation`,
+//!   `delegate`, `kind`, `endorsement`, bytes in hex, empty for none) and the
+//!   `delegation_inclusion` proof: an `ALLOW` under the guardian's grant with the co-guardian's
+//!   endorsement, and a `DELEGATION_WITHDRAWN` deny under the assistant's late grant.
+//! - `delegation_decisions`: 1,000 seeded cases of steps 5 and 6 with delegation
+//!   ([`decide::decide_subject`]; steps 1 to 4 passed; grants unscoped, their policies in
+//!   effect) for `subject`: the subject's `own` grants (`id`, `seq`, `time_ms`, `purposes`,
+//!   `categories`, `valid_from`, `valid_until` (0: none), `revoked`), `delegated` grants (a
+//!   `grant` as above, its `delegation` (`id`, `delegate`, `kind`, `time_ms`, `valid_until`,
+//!   `co_signer` (empty: none), and its `undelegations` (`time_ms`, `void_from_ms`, 0: the
+//!   default)) and its `endorsements` (`id`, `endorser`, `time_ms`, and the endorser's own
+//!   `delegation` as above)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
+//!   `delegated_opt_out_ms` (the latest counting delegated one), the `question`, and the expected
+//!   `decision`, `reason`, `grant` (empty: none) and `delegated`. An implementation computes
+//!   each delegation's end and the counting endorsement as *Delegation* says, `revoked` being
+//!   given.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own
@@ -1183,6 +1374,15 @@
 //! the token is empty); `GetConsultation` returns at most 64 outcomes. Stances, responses and
 //! outcomes per draft are not bounded. The transparency site's pages (20 a page, `?page=` at
 //! most 50) are the site's, not the protocol's.
+//! Of delegation: a delegation gives 1..=3 powers and lists at most 16 collectors
+//! ([`limits::MAX_DELEGATION_COLLECTORS`]) and 16 purposes; a feed has at most two guardian
+//! delegations, at seq 1 and 2 ([`limits::MAX_GUARDIANS`]); an entry in someone's name, an
+//! undelegation or an endorsement is admitted while signed at most 5 minutes before the node's
+//! clock ([`limits::DELEGATED_ENTRY_TOLERANCE_MS`], `delegated-entry-too-old`);
+//! `ListDelegations` lists at most 256 delegations ([`limits::MAX_DELEGATIONS_LISTED`]) and a
+//! `ListDelegated` call streams at most 10,000 entries; a delegate's offer code names at most
+//! 16 feeds. Delegations per person and statements per delegation are not bounded (a check reads
+//! at most 1,024 delegated grants, *Deciding a check*).
 //!
 //! ### What a node lets a caller without a session spend
 //! These protect one node's resources; they decide nothing (no answer depends on them), and a
@@ -1202,10 +1402,10 @@
 //! | `Submit` / `SubmitBatch` | an entry at most 8 KiB, a batch 1..=1,000 entries, a message 4 MiB | `too-large` (the entry), INVALID_ARGUMENT (an empty batch), RESOURCE_EXHAUSTED (a larger batch), OUT_OF_RANGE (the message, before it is read) |
 //! | pending entries | 10,000 on a node, 1,250 per source (see *Pending entries*) | the source's own or the largest source's entries give way; else `pending-full` |
 //! | `Authenticate` | a token bucket per client address: 64 calls, refilled at 8 a second | `too-many-authentications` |
-//! | `GetLog` / `GetFeed` streams | 16 open per client address, 256 per node | `too-many-read-streams`, `node-read-streams-full` |
+//! | `GetLog` / `GetFeed` / `ListDelegated` streams | 16 open per client address, 256 per node | `too-many-read-streams`, `node-read-streams-full` |
 //! | a `GetLog` / `GetFeed` client that does not read | 30 s with the stream's 64-entry buffer full | the stream ends with `client-not-reading` before what it buffered; call again from the entry after the last one received |
 //! | entries per `GetLog` / `GetFeed` call | 10,000 ([`limits::MAX_FEED_STREAM`]) | a larger `limit` is refused; resume from the next index or seq |
-//! | public reads (`GetEntry`, `GetHead`, `GetEquivocation`, stream pages, proofs, `Status`, `AnswerTimes`, `ListConsultations`, `GetConsultation`) | 16 store reads at once per node | the next waits its turn |
+//! | public reads (`GetEntry`, `GetHead`, `GetEquivocation`, stream pages, proofs, `Status`, `AnswerTimes`, `ListConsultations`, `GetConsultation`, `ListDelegations`) | 16 store reads at once per node | the next waits its turn |
 //! | `Watch` (needs a session) | 4 streams per collector, 1,024 per node; a buffer of 256 events; 30 s not reading | `too-many-watch-streams`, `node-watch-streams-full`, `client-not-reading` |
 //! | the transparency site (HTTP) | 64 requests at once, a capped number of connections, a header deadline | 503 |
 //!
@@ -1227,6 +1427,7 @@ pub mod chain;
 pub mod codec;
 pub mod consultation;
 pub mod decide;
+pub mod delegation;
 pub mod dev;
 pub mod entry;
 pub mod envelope;

@@ -1,13 +1,18 @@
 //! A reference ledger held in memory: applies [`validate`] verdicts and answers checks by
 //! scanning feeds (no materialised state). Pure and simple rather than fast; tests use it as an
 //! independent oracle for the node's store, and clients can use it to replay a feed offline.
+//! Delegated statements are found by scanning every entry, and read through the shared rules of
+//! [`crate::delegation`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::body::{Body, Position};
+use crate::body::{Body, Grant, Position};
 use crate::consultation::{self, Counts, DraftFacts, OutcomeFacts, StanceFacts};
 use crate::decide::{AccreditationFacts, Facts, GrantFacts, Outcome, Query, decide};
+use crate::delegation::{
+    self, DelegationState, Via, counting_endorsement, revocation_counts, withdrawal_counts,
+};
 use crate::entry::Entry;
 use crate::ids::{EntryId, FeedId};
 use crate::scope::ScopeFacts;
@@ -21,7 +26,8 @@ pub struct MemoryLedger {
     entries: HashMap<EntryId, Entry>,
     by_seq: HashMap<(FeedId, u64), EntryId>,
     keys: HashMap<(FeedId, u64), KeyState>,
-    revoked: HashSet<EntryId>,
+    /// `(grant, revoking feed)` of every accepted revocation.
+    revoked_by: HashSet<(EntryId, FeedId)>,
     registrars: HashSet<FeedId>,
     consultation: Option<consultation::Rules>,
     /// Policy entries accepted as drafts (widening, with a consultation).
@@ -46,8 +52,8 @@ impl LedgerView for MemoryLedger {
     fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, Self::Error> {
         Ok(self.keys.get(&(*feed, seq)).copied())
     }
-    fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error> {
-        Ok(self.revoked.contains(grant))
+    fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, Self::Error> {
+        Ok(self.revoked_by.contains(&(*grant, *feed)))
     }
 }
 
@@ -107,7 +113,7 @@ impl MemoryLedger {
                 self.entries.insert(entry.id, entry.clone());
                 self.feeds.insert(entry.feed, state.clone());
                 if let Body::Revoke(r) = &entry.body {
-                    self.revoked.insert(r.grant);
+                    self.revoked_by.insert((r.grant, entry.feed));
                 }
                 // A draft: validation kept the base at an earlier version.
                 if let Body::Policy(p) = &entry.body
@@ -216,10 +222,136 @@ impl MemoryLedger {
         consultation::count(&stances)
     }
 
-    /// Answers a check by scanning the subject's and the registrars' feeds.
+    /// The delegation entry `id` as the rule reads it, ended by every undelegation held
+    /// (`None`: not a delegation held).
+    pub fn delegation_state(&self, id: &EntryId) -> Option<DelegationState> {
+        let entry = self.entries.get(id)?;
+        let Body::Delegation(d) = &entry.body else {
+            return None;
+        };
+        let mut state = DelegationState::of(*id, entry.feed, entry.time_ms, d);
+        for e in self.entries.values() {
+            if let Body::Undelegation(u) = &e.body
+                && u.delegation == *id
+            {
+                state.undelegated(delegation::void_from(u, e.time_ms));
+            }
+        }
+        Some(state)
+    }
+
+    /// The delegation of a delegated statement `e` (with `on_behalf`) and its signed time, for
+    /// [`withdrawal_counts`]; `None` for the feed's own statement. A delegation not held reads
+    /// as never counting (fail closed; validity makes it held).
+    fn withdrawal_via(&self, e: &Entry) -> Option<(DelegationState, u64)> {
+        let on_behalf = e.body.on_behalf()?;
+        let state = self
+            .delegation_state(&on_behalf.delegation)
+            .unwrap_or(DelegationState {
+                id: on_behalf.delegation,
+                person: on_behalf.person,
+                delegate: e.feed,
+                kind: crate::vocab::DelegationKind::Assistant,
+                from_ms: u64::MAX,
+                end_ms: 0,
+                co_signer: None,
+            });
+        Some((state, e.time_ms))
+    }
+
+    /// Whether a revocation held withdraws the grant `grant` (entry of feed `granter`):
+    /// [`revocation_counts`].
+    fn grant_revoked(&self, grant: &EntryId, granter: FeedId, g: &Grant) -> bool {
+        let person = g.on_behalf.map(|o| o.person);
+        self.entries.values().any(|e| match &e.body {
+            Body::Revoke(r) if r.grant == *grant => {
+                let via = self.withdrawal_via(e);
+                revocation_counts(e.feed, granter, person, via.as_ref().map(|(d, t)| (d, *t)))
+            }
+            _ => false,
+        })
+    }
+
+    /// The grants delegates signed in `subject`'s name naming `collector`, with their
+    /// delegations, endorsements and revocations, and the signed time of the latest counting
+    /// delegated opt-out of sale/sharing addressed to `collector`.
+    pub fn delegated_facts(
+        &self,
+        subject: &FeedId,
+        collector: &FeedId,
+    ) -> (Vec<GrantFacts>, Option<u64>) {
+        let mut grants = Vec::new();
+        let mut opt_out_ms: Option<u64> = None;
+        for e in self.entries.values() {
+            match &e.body {
+                Body::Grant(g)
+                    if g.collector == *collector
+                        && g.on_behalf.is_some_and(|o| o.person == *subject) =>
+                {
+                    let Some(on_behalf) = g.on_behalf else {
+                        continue;
+                    };
+                    let Some(state) = self.delegation_state(&on_behalf.delegation) else {
+                        continue;
+                    };
+                    // Endorsements of this grant, each with its endorser's own delegation.
+                    let endorsers: Vec<(EntryId, FeedId, u64, DelegationState)> = self
+                        .entries
+                        .values()
+                        .filter_map(|x| match &x.body {
+                            Body::Endorsement(n) if n.grant == e.id => self
+                                .delegation_state(&n.on_behalf.delegation)
+                                .map(|d| (x.id, x.feed, x.time_ms, d)),
+                            _ => None,
+                        })
+                        .collect();
+                    let list: Vec<(EntryId, FeedId, u64, &DelegationState)> = endorsers
+                        .iter()
+                        .map(|(id, feed, t, d)| (*id, *feed, *t, d))
+                        .collect();
+                    let endorsement = counting_endorsement(state.co_signer, &list);
+                    grants.push(GrantFacts {
+                        id: e.id,
+                        seq: e.seq,
+                        purposes: g.purposes,
+                        categories: g.categories,
+                        valid_from: g.valid_from,
+                        valid_until: g.valid_until,
+                        revoked: self.grant_revoked(&e.id, e.feed, g),
+                        scope: ScopeFacts::resolve(self.policy_scope(&g.policy), g.scope.clone()),
+                        in_effect_from: self
+                            .draft_facts(&g.policy)
+                            .map_or(consultation::ALWAYS, |d| consultation::in_effect_from(&d)),
+                        time_ms: e.time_ms,
+                        via: Some(Arc::new(Via {
+                            delegation: state,
+                            signed_ms: e.time_ms,
+                            endorsement,
+                        })),
+                    });
+                }
+                Body::Request(r)
+                    if r.collector == *collector
+                        && r.kind == RequestKind::OptOutSale
+                        && r.on_behalf.is_some_and(|o| o.person == *subject) =>
+                {
+                    let via = self.withdrawal_via(e);
+                    if withdrawal_counts(via.as_ref().map(|(d, t)| (d, *t))) {
+                        opt_out_ms = opt_out_ms.max(Some(e.time_ms));
+                    }
+                }
+                _ => {}
+            }
+        }
+        (grants, opt_out_ms)
+    }
+
+    /// Answers a check by scanning the subject's and the registrars' feeds, and every delegated
+    /// statement in the subject's name.
     pub fn check(&self, query: &Query) -> Outcome {
         let mut grants = Vec::new();
         let mut opt_out_seq = None;
+        let mut opt_out_ms = None;
         if let Some(state) = self.feeds.get(&query.subject) {
             for seq in 0..=state.head_seq {
                 let Some(entry) = self
@@ -230,23 +362,30 @@ impl MemoryLedger {
                     continue;
                 };
                 match &entry.body {
-                    Body::Grant(g) if g.collector == query.collector => grants.push(GrantFacts {
+                    // The subject's own grants: a grant it signed in someone else's name (as a
+                    // delegate) is that person's, not its own.
+                    Body::Grant(g) if g.collector == query.collector && g.on_behalf.is_none() => grants.push(GrantFacts {
                         id: entry.id,
                         seq,
                         purposes: g.purposes,
                         categories: g.categories,
                         valid_from: g.valid_from,
                         valid_until: g.valid_until,
-                        revoked: self.revoked.contains(&entry.id),
+                        revoked: self.grant_revoked(&entry.id, entry.feed, g),
                         scope: ScopeFacts::resolve(self.policy_scope(&g.policy), g.scope.clone()),
                         in_effect_from: self
                             .draft_facts(&g.policy)
                             .map_or(consultation::ALWAYS, |d| consultation::in_effect_from(&d)),
+                        time_ms: entry.time_ms,
+                        via: None,
                     }),
                     Body::Request(r)
-                        if r.collector == query.collector && r.kind == RequestKind::OptOutSale =>
+                        if r.collector == query.collector
+                            && r.kind == RequestKind::OptOutSale
+                            && r.on_behalf.is_none() =>
                     {
                         opt_out_seq = Some(seq);
+                        opt_out_ms = Some(entry.time_ms);
                     }
                     _ => {}
                 }
@@ -280,6 +419,10 @@ impl MemoryLedger {
             }
             accreditations.extend(latest);
         }
+        let (delegated, delegated_opt_out_ms) = match self.feeds.get(&query.subject) {
+            Some(_) => self.delegated_facts(&query.subject, &query.collector),
+            None => (Vec::new(), None),
+        };
         decide(
             query,
             &Facts {
@@ -287,6 +430,9 @@ impl MemoryLedger {
                 collector: self.feeds.get(&query.collector),
                 grants: &grants,
                 opt_out_seq,
+                delegated: &delegated,
+                opt_out_ms,
+                delegated_opt_out_ms,
                 accreditations: &accreditations,
                 registrars: &self.registrars,
             },

@@ -3,10 +3,11 @@
 //!
 //! A decision receipt's signature covers every field of its payload: the question (with the
 //! observation's context, when given), the answer, the grant and (for `REVOKED`) the revocation
-//! it names, the subject head, the log position, when it was decided, the time it is about, and
-//! the context digest ([`context_digest`]). The log evidence beside the payload is not
-//! signed; [`crate::evidence::verify_decision`] accepts a proof only of the entry the payload
-//! names, and ignores a revocation proof beside a payload that names no revocation.
+//! it names, the subject head, the log position, when it was decided, the time it is about, the
+//! context digest ([`context_digest`]), and, for a grant a delegate signed, the delegation it
+//! rests on (`delegated`). The log evidence beside the payload is not signed;
+//! [`crate::evidence::verify_decision`] accepts a proof only of the entry the payload names, and
+//! ignores a revocation or delegation proof beside a payload that names none.
 
 use prost::Message;
 use prost::bytes::Bytes;
@@ -162,6 +163,15 @@ pub fn verify_decision(
     {
         return Err(ReceiptError::Malformed(
             "a revocation is named only by a REVOKED deny, as a 32-byte entry id".into(),
+        ));
+    }
+    if let Some(d) = &payload.delegated
+        && (payload.grant.len() != 32 || crate::delegation::DelegationUsed::from_wire(d).is_none())
+    {
+        return Err(ReceiptError::Malformed(
+            "a delegation is named only beside a grant, as two 32-byte ids, a known kind and an \
+             endorsement of 0 or 32 bytes"
+                .into(),
         ));
     }
     Ok((node, payload))
@@ -340,6 +350,50 @@ mod tests {
         let air = context_digest(&context()).to_vec();
         assert_ne!(context_digest(&camera()).to_vec(), air);
         assert!(verified(payload(Some(camera()), air)).is_err());
+    }
+
+    #[test]
+    fn a_delegation_is_signed_and_checked_for_its_form() {
+        let node = SecretKey::from_seed(&[9; 32]);
+        let used = crate::delegation::DelegationUsed {
+            delegation: EntryId([1; 32]),
+            delegate: crate::ids::FeedId([2; 32]),
+            kind: pb::DelegationKind::Guardian,
+            endorsement: Some(EntryId([3; 32])),
+        };
+        let payload = |grant: &'static [u8], delegated: Option<pb::DelegationUsed>| {
+            pb::DecisionPayload {
+                question: Some(pb::CheckRequest::default()),
+                decision: pb::Decision::Allow as i32,
+                reason: pb::Reason::Granted as i32,
+                grant: Bytes::from_static(grant),
+                delegated,
+                ..Default::default()
+            }
+        };
+        let verified =
+            |p: pb::DecisionPayload| verify_decision(&sign_decision(&node, p)).map(|(_, p)| p);
+        let said = verified(payload(&[4; 32], Some(used.to_wire()))).expect("verifies");
+        assert_eq!(
+            said.delegated
+                .as_ref()
+                .and_then(crate::delegation::DelegationUsed::from_wire),
+            Some(used)
+        );
+        // Signed: changing the delegation breaks the signature.
+        let receipt = sign_decision(&node, payload(&[4; 32], Some(used.to_wire())));
+        let plain = sign_decision(&node, payload(&[4; 32], None));
+        assert_ne!(receipt.payload, plain.payload);
+        // Without a grant, or malformed: refused.
+        assert!(verified(payload(&[], Some(used.to_wire()))).is_err());
+        let mut short = used.to_wire();
+        short.delegate = Bytes::from_static(&[2; 31]);
+        assert!(verified(payload(&[4; 32], Some(short))).is_err());
+        let mut unknown = used.to_wire();
+        unknown.kind = 0;
+        assert!(verified(payload(&[4; 32], Some(unknown))).is_err());
+        // A receipt without it (an own grant, or an older node's) verifies as before.
+        assert!(verified(payload(&[4; 32], None)).is_ok());
     }
 
     #[test]

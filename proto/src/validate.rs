@@ -60,18 +60,46 @@
 //!    - `Accreditation`: the collector known (else pending), a collector feed
 //!      (`not-a-collector`), then `valid_until` after the entry's time (`accreditation-expired`);
 //!    - `Suspension`, `Request`: the collector known (else pending), a collector feed
-//!      (`not-a-collector`);
-//!    - `Grant`: the collector known (else pending) and a collector feed (`not-a-collector`); the
+//!      (`not-a-collector`); a `Request` with `on_behalf` first passes the delegation checks,
+//!      `collector-not-delegated` and `delegation-not-in-force`;
+//!    - `Grant`: in a *minor's feed* (its seq-1 entry a GUARDIAN `Delegation` whose
+//!      `valid_until` is after the entry's time): `minor-feed`; with `on_behalf`, the delegation
+//!      checks (below), then `collector-not-delegated`, `purpose-not-delegated` (the first
+//!      purpose outside, by wire number), `delegation-not-in-force`; then the collector known
+//!      (else pending) and a collector feed (`not-a-collector`); the
 //!      policy entry held (else pending), a `Policy` of that collector (`policy-not-of-collector`);
 //!      then `purpose-not-in-policy`, `category-not-in-policy`, `retention-exceeds-policy`;
 //!      then, for a grant with a scope, [`crate::scope::GrantScope::within`] the policy's scope
 //!      (an empty one for a policy without): `zone-not-in-policy`, `sensor-not-in-policy`,
 //!      `window-not-in-policy`, `form-not-offered`, the first offending item in list order (of
 //!      sensor kinds, the lowest wire number);
-//!    - `Revoke`: the grant held, a `Grant` of the same feed (`unknown-grant`: never pending, the
-//!      grant comes earlier in the feed), not revoked yet (`already-revoked`);
+//!    - `Revoke`: with `on_behalf`, the delegation checks; the grant held (else pending: it may
+//!      be another feed's), a `Grant` this feed may revoke (`unknown-grant`): its own, a
+//!      delegate's whose `on_behalf.person` is this feed, or, with `on_behalf`, one of
+//!      `on_behalf.person`'s or a delegate's in that person's name; with `on_behalf`,
+//!      `collector-not-delegated` (the grant's collector) and `delegation-not-in-force`; then
+//!      not revoked by this same feed before (`already-revoked`, [`LedgerView::revoked_by`]);
+//!    - `Delegation`: `delegate` or `co_signer` this feed (`bad-field`); a GUARDIAN delegation
+//!      stands at seq 1, or at seq 2 after a GUARDIAN delegation with the same `valid_until`
+//!      (`guardian-misplaced`); any other delegation in a minor's feed is `minor-feed`;
+//!    - `Undelegation`: `void_from_ms` after the entry's time (`bad-field`); the delegation held
+//!      (else pending: a delegate resigns from another feed's), a `Delegation` of this feed or
+//!      naming this feed as delegate (`unknown-delegation`); of a GUARDIAN delegation, in a
+//!      minor's feed: `minor-feed`;
+//!    - `Endorsement`: the delegation checks; the grant held (else pending), a `Grant` whose
+//!      `on_behalf.person` is this one's and whose delegation names this feed as `co_signer`
+//!      (`not-endorsable`); then `collector-not-delegated`, `purpose-not-delegated` (of the
+//!      grant) and `delegation-not-in-force`;
 //!    - `Ack`: the request or revocation held (else pending), a `Request` naming this collector
 //!      or an erasing `Revoke` of a grant to it (`ack-not-for-collector`).
+//!
+//!    The *delegation checks* of an entry with `on_behalf` (in the delegate's own feed):
+//!    `on_behalf.person` is not this feed (`bad-field`); the delegation held (else pending), a
+//!    `Delegation` in `on_behalf.person`'s feed naming this feed as its delegate
+//!    (`not-delegated`), giving the power the body needs (`power-not-delegated`: a grant or an
+//!    endorsement GRANT, a revocation REVOKE or GRANT, a request REQUEST). Whether an
+//!    undelegation ended the delegation is no validity question ([`crate::delegation`]): the
+//!    entry is judged by signed times alone, so every node judges it alike in any arrival order.
 //!
 //! **Equivocation evidence.** A second entry at an existing seq `s` is evidence against the author
 //! when the author's keys *as of seq `s - 1`* signed it: the key in force after `s - 1`, or, for a
@@ -84,15 +112,16 @@
 
 use std::collections::HashSet;
 
-use crate::body::{Body, BodyKind, Policy};
+use crate::body::{Body, BodyKind, Delegation, OnBehalf, Policy};
 use crate::consultation;
+use crate::delegation::power_needed;
 use crate::entry::Entry;
 use crate::ids::{Digest, EntryId, FeedId};
 use crate::keys::PublicKey;
 use crate::limits::{DAY_MS, MAX_CLOCK_SKEW_MS, MAX_CONSULTATION_DAYS, MIN_TIME_MS};
 use crate::policy_change::{Redefined, compare, redefined};
 use crate::scope::{PolicyScope, TimeWindow};
-use crate::vocab::{Form, Purpose, Role, SensorKind};
+use crate::vocab::{DelegationKind, Form, Purpose, Role, SensorKind};
 
 /// Why an entry was refused. [`Rejection::code`] is a stable machine-readable name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -309,6 +338,70 @@ pub enum Rejection {
     /// An outcome lists an entry that is not a response to its draft.
     #[error("outcome.responses lists {0}, which is not a response to this draft")]
     ResponseNotForDraft(EntryId),
+    /// A delegated entry's `on_behalf.delegation` is not a `Delegation` of `on_behalf.person`
+    /// naming this feed as its delegate.
+    #[error(
+        "on_behalf.delegation is not a delegation of on_behalf.person naming this feed as delegate"
+    )]
+    NotDelegated,
+    /// The delegation does not give the power the entry needs.
+    #[error("the delegation does not let its delegate sign a {0}")]
+    PowerNotDelegated(BodyKind),
+    /// The delegation lists collectors, and not the one the entry concerns.
+    #[error("the delegation does not list collector {0:?}")]
+    CollectorNotDelegated(FeedId),
+    /// The delegation lists purposes, and the grant covers another (the first, in wire order).
+    #[error("the delegation does not let its delegate grant {0}")]
+    PurposeNotDelegated(Purpose),
+    /// The entry is signed before its delegation, or at or after its `valid_until`.
+    #[error(
+        "the entry is signed at {signed_ms}, outside its delegation (from {from_ms}{})",
+        until_text(.until_ms)
+    )]
+    DelegationNotInForce {
+        /// The entry's time, Unix ms.
+        signed_ms: u64,
+        /// The delegation's time, Unix ms.
+        from_ms: u64,
+        /// The delegation's `valid_until`, Unix ms (exclusive).
+        until_ms: Option<u64>,
+    },
+    /// The feed is a minor's (its seq 1 is a guardian delegation, before its `valid_until`), and
+    /// the entry is one a minor's feed may not sign.
+    #[error("this feed is a minor's until {until_ms} (a guardian delegation at seq 1): it may not sign a {body} before then")]
+    MinorFeed {
+        /// The body kind refused.
+        body: BodyKind,
+        /// The coming-of-age instant, Unix ms.
+        until_ms: u64,
+    },
+    /// A guardian delegation at a seq other than 1, or at seq 2 without a guardian delegation with
+    /// the same `valid_until` at seq 1.
+    #[error(
+        "a guardian delegation stands at seq 1, or at seq 2 after a guardian delegation with the \
+         same valid_until"
+    )]
+    GuardianMisplaced,
+    /// An endorsement of something that is not a delegated grant in the same person's name whose
+    /// delegation names this feed as co-signer.
+    #[error(
+        "endorsement.grant is not a delegated grant in on_behalf.person's name whose delegation \
+         names this feed as co_signer"
+    )]
+    NotEndorsable,
+    /// An undelegation of something that is neither a delegation of this feed nor one naming it
+    /// as delegate.
+    #[error(
+        "undelegation.delegation is neither a delegation of this feed nor one naming it as delegate"
+    )]
+    UnknownDelegation,
+}
+
+fn until_text(until_ms: &Option<u64>) -> String {
+    match until_ms {
+        Some(t) => format!(" until {t}"),
+        None => String::new(),
+    }
 }
 
 fn sensor_text(sensor: &Option<u32>, kind: &Option<SensorKind>) -> String {
@@ -412,8 +505,11 @@ pub trait LedgerView {
     /// The author's keys once the accepted entry at `(feed, seq)` is applied (for equivocation
     /// evidence at `seq + 1`); `None` when the feed holds no entry at `seq`.
     fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, Self::Error>;
-    /// Whether a grant has been revoked.
-    fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error>;
+    /// Whether `feed` revoked `grant` in an entry accepted earlier (a `Revoke` of `feed` naming
+    /// it). Since a grant may be revoked by several feeds (its own, the person's, delegates'),
+    /// `already-revoked` asks about the revoking feed alone: the verdict then depends on that
+    /// feed's own earlier entries, never on other feeds' arrival order.
+    fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, Self::Error>;
 }
 
 /// A feed's keys at one point of its chain.
@@ -784,6 +880,27 @@ pub fn validate_preverified<V: LedgerView>(
             Some(true) => {}
         },
         Body::Grant(grant) => {
+            if let Some(until_ms) = minor_until(view, entry)? {
+                return reject(Rejection::MinorFeed {
+                    body: BodyKind::Grant,
+                    until_ms,
+                });
+            }
+            if let Some(on_behalf) = &grant.on_behalf {
+                let (from_ms, delegation) = match delegation_for(view, entry, on_behalf)? {
+                    Ok(held) => held,
+                    Err(verdict) => return Ok(verdict),
+                };
+                if !delegation.covers_collector(&grant.collector) {
+                    return reject(Rejection::CollectorNotDelegated(grant.collector));
+                }
+                if let Some(p) = outside_purposes(&delegation, grant.purposes) {
+                    return reject(Rejection::PurposeNotDelegated(p));
+                }
+                if let Some(r) = not_in_force(entry, from_ms, &delegation) {
+                    return reject(r);
+                }
+            }
             match collector_role(view, &grant.collector)? {
                 None => return pending(Missing::Feed(grant.collector)),
                 Some(false) => return reject(Rejection::NotACollector),
@@ -815,21 +932,161 @@ pub fn validate_preverified<V: LedgerView>(
             }
         }
         Body::Revoke(revoke) => {
+            let held = match &revoke.on_behalf {
+                None => None,
+                Some(on_behalf) => match delegation_for(view, entry, on_behalf)? {
+                    Ok(held) => Some(held),
+                    Err(verdict) => return Ok(verdict),
+                },
+            };
+            // A grant of another feed (a delegate's, or the person's) may not have arrived yet;
+            // one of this feed would be held (it comes earlier in the feed).
             let Some(granted) = view.entry(&revoke.grant)? else {
+                return pending(Missing::Entry(revoke.grant));
+            };
+            let Body::Grant(g) = &granted.body else {
                 return reject(Rejection::UnknownGrant);
             };
-            if granted.feed != entry.feed || !matches!(granted.body, Body::Grant(_)) {
+            // Whose grant this feed may revoke: its own, a delegate's in its name, or, in the
+            // name of a person, that person's or a delegate's in that person's name.
+            let speaks_for = |person: &FeedId| {
+                granted.feed == *person || g.on_behalf.is_some_and(|o| o.person == *person)
+            };
+            let concerns = match &revoke.on_behalf {
+                None => speaks_for(&entry.feed),
+                Some(on_behalf) => speaks_for(&on_behalf.person),
+            };
+            if !concerns {
                 return reject(Rejection::UnknownGrant);
             }
-            if view.is_revoked(&revoke.grant)? {
+            if let Some((from_ms, delegation)) = &held {
+                if !delegation.covers_collector(&g.collector) {
+                    return reject(Rejection::CollectorNotDelegated(g.collector));
+                }
+                if let Some(r) = not_in_force(entry, *from_ms, delegation) {
+                    return reject(r);
+                }
+            }
+            if view.revoked_by(&revoke.grant, &entry.feed)? {
                 return reject(Rejection::AlreadyRevoked);
             }
         }
-        Body::Request(request) => match collector_role(view, &request.collector)? {
-            None => return pending(Missing::Feed(request.collector)),
-            Some(false) => return reject(Rejection::NotACollector),
-            Some(true) => {}
-        },
+        Body::Request(request) => {
+            if let Some(on_behalf) = &request.on_behalf {
+                let (from_ms, delegation) = match delegation_for(view, entry, on_behalf)? {
+                    Ok(held) => held,
+                    Err(verdict) => return Ok(verdict),
+                };
+                if !delegation.covers_collector(&request.collector) {
+                    return reject(Rejection::CollectorNotDelegated(request.collector));
+                }
+                if let Some(r) = not_in_force(entry, from_ms, &delegation) {
+                    return reject(r);
+                }
+            }
+            match collector_role(view, &request.collector)? {
+                None => return pending(Missing::Feed(request.collector)),
+                Some(false) => return reject(Rejection::NotACollector),
+                Some(true) => {}
+            }
+        }
+        Body::Delegation(d) => {
+            if d.delegate == entry.feed {
+                return reject(Rejection::BadField {
+                    field: "delegation.delegate",
+                    problem: "must not be this feed".into(),
+                });
+            }
+            if d.co_signer == Some(entry.feed) {
+                return reject(Rejection::BadField {
+                    field: "delegation.co_signer",
+                    problem: "must not be this feed".into(),
+                });
+            }
+            if d.kind == DelegationKind::Guardian {
+                let placed = match entry.seq {
+                    1 => true,
+                    2 => matches!(
+                        view.entry_at(&entry.feed, 1)?,
+                        Some(Entry { body: Body::Delegation(first), .. })
+                            if first.kind == DelegationKind::Guardian
+                                && first.valid_until == d.valid_until
+                    ),
+                    _ => false,
+                };
+                if !placed {
+                    return reject(Rejection::GuardianMisplaced);
+                }
+            }
+            // The second guardian (at seq 2, checked above) is the one delegation a minor's feed
+            // may sign.
+            if d.kind != DelegationKind::Guardian
+                && let Some(until_ms) = minor_until(view, entry)?
+            {
+                return reject(Rejection::MinorFeed {
+                    body: BodyKind::Delegation,
+                    until_ms,
+                });
+            }
+        }
+        Body::Undelegation(u) => {
+            if u.void_from_ms.is_some_and(|t| t > entry.time_ms) {
+                return reject(Rejection::BadField {
+                    field: "undelegation.void_from_ms",
+                    problem: "must not be after the entry's time".into(),
+                });
+            }
+            // The delegation may be another feed's (a delegate resigning): pending until held.
+            let Some(named) = view.entry(&u.delegation)? else {
+                return pending(Missing::Entry(u.delegation));
+            };
+            let Body::Delegation(d) = &named.body else {
+                return reject(Rejection::UnknownDelegation);
+            };
+            if named.feed != entry.feed && d.delegate != entry.feed {
+                return reject(Rejection::UnknownDelegation);
+            }
+            if d.kind == DelegationKind::Guardian
+                && let Some(until_ms) = minor_until(view, entry)?
+            {
+                return reject(Rejection::MinorFeed {
+                    body: BodyKind::Undelegation,
+                    until_ms,
+                });
+            }
+        }
+        Body::Endorsement(e) => {
+            let (from_ms, delegation) = match delegation_for(view, entry, &e.on_behalf)? {
+                Ok(held) => held,
+                Err(verdict) => return Ok(verdict),
+            };
+            let Some(granted) = view.entry(&e.grant)? else {
+                return pending(Missing::Entry(e.grant));
+            };
+            let Body::Grant(g) = &granted.body else {
+                return reject(Rejection::NotEndorsable);
+            };
+            let Some(theirs) = g.on_behalf.filter(|o| o.person == e.on_behalf.person) else {
+                return reject(Rejection::NotEndorsable);
+            };
+            // The grant's delegation is held: the grant was accepted after it.
+            let endorsable = matches!(
+                view.entry(&theirs.delegation)?,
+                Some(Entry { body: Body::Delegation(d), .. }) if d.co_signer == Some(entry.feed)
+            );
+            if !endorsable {
+                return reject(Rejection::NotEndorsable);
+            }
+            if !delegation.covers_collector(&g.collector) {
+                return reject(Rejection::CollectorNotDelegated(g.collector));
+            }
+            if let Some(p) = outside_purposes(&delegation, g.purposes) {
+                return reject(Rejection::PurposeNotDelegated(p));
+            }
+            if let Some(r) = not_in_force(entry, from_ms, &delegation) {
+                return reject(r);
+            }
+        }
         Body::Ack(ack) => {
             let Some(target) = view.entry(&ack.request)? else {
                 return pending(Missing::Entry(ack.request));
@@ -852,6 +1109,80 @@ pub fn validate_preverified<V: LedgerView>(
         Body::Inception(_) | Body::Rotation(_) => {}
     }
     Ok(Verdict::Accept { state: next })
+}
+
+/// The delegation a delegated `entry` names in `on_behalf`, with its signed time: a
+/// `Delegation` of `on_behalf.person` naming `entry.feed` as delegate (`not-delegated`), giving
+/// the power the body needs (`power-not-delegated`). `Err` holds the verdict otherwise:
+/// `bad-field` when `on_behalf.person` is the entry's own feed, pending while the delegation is
+/// not held (it is in another feed).
+fn delegation_for<V: LedgerView>(
+    view: &V,
+    entry: &Entry,
+    on_behalf: &OnBehalf,
+) -> Result<Result<(u64, Delegation), Verdict>, V::Error> {
+    if on_behalf.person == entry.feed {
+        return Ok(Err(Verdict::Reject(Rejection::BadField {
+            field: "on_behalf.person",
+            problem: "must not be this feed".into(),
+        })));
+    }
+    let Some(held) = view.entry(&on_behalf.delegation)? else {
+        return Ok(Err(Verdict::Pending {
+            missing: Missing::Entry(on_behalf.delegation),
+            verified: true,
+        }));
+    };
+    let (feed, time_ms) = (held.feed, held.time_ms);
+    let Body::Delegation(delegation) = held.body else {
+        return Ok(Err(Verdict::Reject(Rejection::NotDelegated)));
+    };
+    if feed != on_behalf.person || delegation.delegate != entry.feed {
+        return Ok(Err(Verdict::Reject(Rejection::NotDelegated)));
+    }
+    if !power_needed(&entry.body).is_some_and(|p| delegation.powers.allows(p)) {
+        return Ok(Err(Verdict::Reject(Rejection::PowerNotDelegated(
+            entry.body.kind(),
+        ))));
+    }
+    Ok(Ok((time_ms, delegation)))
+}
+
+/// The first purpose (in wire order) of `purposes` that `d` does not let its delegate grant.
+fn outside_purposes(d: &Delegation, purposes: crate::vocab::PurposeSet) -> Option<Purpose> {
+    if d.purposes.is_empty() {
+        return None;
+    }
+    purposes.iter().find(|p| !d.purposes.contains(*p))
+}
+
+/// `delegation-not-in-force` when `entry` is signed before its delegation (signed at
+/// `from_ms`) or at or after its `valid_until`.
+fn not_in_force(entry: &Entry, from_ms: u64, d: &Delegation) -> Option<Rejection> {
+    let outside =
+        entry.time_ms < from_ms || d.valid_until.is_some_and(|until| entry.time_ms >= until);
+    outside.then_some(Rejection::DelegationNotInForce {
+        signed_ms: entry.time_ms,
+        from_ms,
+        until_ms: d.valid_until,
+    })
+}
+
+/// The coming-of-age instant when `entry`'s feed is a minor's at the entry's time: its seq-1
+/// entry is a GUARDIAN delegation whose `valid_until` is after `entry.time_ms`.
+fn minor_until<V: LedgerView>(view: &V, entry: &Entry) -> Result<Option<u64>, V::Error> {
+    if entry.seq < 2 {
+        return Ok(None);
+    }
+    Ok(match view.entry_at(&entry.feed, 1)? {
+        Some(Entry {
+            body: Body::Delegation(d),
+            ..
+        }) if d.kind == DelegationKind::Guardian => {
+            d.valid_until.filter(|until| *until > entry.time_ms)
+        }
+        _ => None,
+    })
 }
 
 /// An entry past `head + 1` of a known feed: pending on its predecessor, its signature checked

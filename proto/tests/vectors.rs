@@ -29,10 +29,12 @@ use std::sync::Arc;
 use base64::Engine as _;
 use consent_proto::body::{
     Accreditation, Ack, AckAnswer, Body, Consultation, ConsultationOutcome, ConsultationResponse,
-    Grant, Policy, Position, Request, Revoke, Stance, Suspension,
+    Delegation, Endorsement, Grant, OnBehalf, Policy, Position, Request, Revoke, Stance,
+    Suspension, Undelegation,
 };
 use consent_proto::consultation::{self, DraftFacts, OutcomeFacts, StanceFacts, Tally};
-use consent_proto::decide::{GrantFacts, Query, decide_grants};
+use consent_proto::decide::{GrantFacts, Query, SubjectGrants, decide_grants, decide_subject};
+use consent_proto::delegation::{DelegationState, Via};
 use consent_proto::entry::{Author, Entry};
 use consent_proto::h3::{self, Cell};
 use consent_proto::ids::{EntryId, FeedId, TypedFeedId, decode_text, encode_text};
@@ -49,8 +51,8 @@ use consent_proto::scope::{
 };
 use consent_proto::validate::Verdict;
 use consent_proto::vocab::{
-    CategorySet, ConsultationResult, DataCategory, Form, ObjectionReason, ObjectionSet, Purpose,
-    PurposeSet, RequestKind, Role, SensorKind,
+    CategorySet, ConsultationResult, DataCategory, DelegatedPower, DelegationKind, Form,
+    ObjectionReason, ObjectionSet, PowerSet, Purpose, PurposeSet, RequestKind, Role, SensorKind,
 };
 use consent_proto::{auth, dev, domain, evidence, receipt};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
@@ -302,6 +304,7 @@ fn scenario() -> Scenario {
                 valid_from: T,
                 valid_until: Some(T + 30 * DAY),
                 scope: None,
+                on_behalf: None,
             }),
         ),
     );
@@ -313,6 +316,7 @@ fn scenario() -> Scenario {
                 collector: collector.feed(),
                 kind: RequestKind::Access,
                 details_digest: Some(digest("vectors/request details")),
+                on_behalf: None,
             }),
         ),
     );
@@ -333,6 +337,7 @@ fn scenario() -> Scenario {
             Body::Revoke(Revoke {
                 grant: grant.id,
                 erase: true,
+                on_behalf: None,
             }),
         ),
     );
@@ -355,6 +360,7 @@ fn scenario() -> Scenario {
                 collector: collector.feed(),
                 kind: RequestKind::Erasure,
                 details_digest: None,
+                on_behalf: None,
             }),
         ),
     );
@@ -406,6 +412,7 @@ fn scenario() -> Scenario {
                     }],
                     forms: vec![(Purpose::Research, Form::Aggregated)],
                 }),
+                on_behalf: None,
             }),
         ),
     );
@@ -425,6 +432,7 @@ fn scenario() -> Scenario {
                     zones: vec![1],
                     ..GrantScope::default()
                 }),
+                on_behalf: None,
             }),
         ),
     );
@@ -619,17 +627,33 @@ fn body_json(body: &WireBody) -> Value {
             if let Some(scope) = &b.scope {
                 v["grant"]["scope"] = grant_scope_json(scope);
             }
+            // Only when present: an own grant has no `on_behalf` key (as before delegation).
+            if let Some(o) = &b.on_behalf {
+                v["grant"]["on_behalf"] = on_behalf_json(o);
+            }
             v
         }
-        WireBody::Revoke(b) => json!({"revoke": {
-            "grant": hx(&b.grant),
-            "erase": b.erase,
-        }}),
-        WireBody::Request(b) => json!({"request": {
-            "collector": hx(&b.collector),
-            "kind": pb::RequestKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
-            "details_digest": hx(&b.details_digest),
-        }}),
+        WireBody::Revoke(b) => {
+            let mut v = json!({"revoke": {
+                "grant": hx(&b.grant),
+                "erase": b.erase,
+            }});
+            if let Some(o) = &b.on_behalf {
+                v["revoke"]["on_behalf"] = on_behalf_json(o);
+            }
+            v
+        }
+        WireBody::Request(b) => {
+            let mut v = json!({"request": {
+                "collector": hx(&b.collector),
+                "kind": pb::RequestKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
+                "details_digest": hx(&b.details_digest),
+            }});
+            if let Some(o) = &b.on_behalf {
+                v["request"]["on_behalf"] = on_behalf_json(o);
+            }
+            v
+        }
         WireBody::Ack(b) => json!({"ack": {
             "request": hx(&b.request),
             "outcome": pb::AckOutcome::try_from(b.outcome).map_or("?", |o| o.as_str_name()),
@@ -653,7 +677,28 @@ fn body_json(body: &WireBody) -> Value {
             "text": b.text,
             "responses": b.responses.iter().map(hx).collect::<Vec<_>>(),
         }}),
+        WireBody::Delegation(b) => json!({"delegation": {
+            "delegate": hx(&b.delegate),
+            "powers": b.powers.iter().map(|p| pb::DelegatedPower::try_from(*p).map_or("?", |p| p.as_str_name())).collect::<Vec<_>>(),
+            "collectors": b.collectors.iter().map(hx).collect::<Vec<_>>(),
+            "purposes": purpose_names(&b.purposes),
+            "valid_until": b.valid_until,
+            "kind": pb::DelegationKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
+            "co_signer": hx(&b.co_signer),
+        }}),
+        WireBody::Undelegation(b) => json!({"undelegation": {
+            "delegation": hx(&b.delegation),
+            "void_from_ms": b.void_from_ms,
+        }}),
+        WireBody::Endorsement(b) => json!({"endorsement": {
+            "grant": hx(&b.grant),
+            "on_behalf": b.on_behalf.as_ref().map(on_behalf_json),
+        }}),
     }
+}
+
+fn on_behalf_json(o: &pb::OnBehalf) -> Value {
+    json!({"person": hx(&o.person), "delegation": hx(&o.delegation)})
 }
 
 fn objection_name(v: i32) -> &'static str {
@@ -1632,6 +1677,7 @@ fn equivocation(s: &Scenario) -> Value {
             collector: s.collector,
             kind,
             details_digest: None,
+            on_behalf: None,
         })
     };
     let first = signed(
@@ -1963,6 +2009,8 @@ fn decide_case_in(
         revoked: c.grant.revoked,
         scope: ScopeFacts::resolve(policy, c.grant.scope.clone()),
         in_effect_from,
+        time_ms: 0,
+        via: None,
     };
     let query = Query {
         subject: FeedId([2; 32]),
@@ -2357,6 +2405,7 @@ fn scope_decisions_json() -> Value {
 /// Every vector.
 fn generate() -> Value {
     let s = scenario();
+    let dnet = d_net();
     let (_, registrar) = signed("the dev registrar", dev::registrar());
     json!({
         "about": "consent-ledger protocol test vectors, generated from fixed seeds by proto/tests/vectors.rs; what each vector means: consent-proto crate docs, \"Test vectors\". Bytes are lower-case hex; keys are Ed25519 seeds BLAKE3(label).",
@@ -2401,6 +2450,9 @@ fn generate() -> Value {
         "consultation_states": consultation_states_json(),
         "consultation_counts": consultation_counts_json(),
         "consultation_decisions": consultation_decisions_json(),
+        "delegations": delegations_json(&dnet),
+        "delegation_receipts": delegation_receipts_json(&dnet),
+        "delegation_decisions": delegation_decisions_json(),
     })
 }
 
@@ -3550,6 +3602,763 @@ fn consultation_counts_json() -> Value {
 
 // ---- The tests ----
 
+// ---- Delegation ----
+
+/// Keys of the `delegations` network's own feeds (seeds `BLAKE3(label)`, as every key).
+const D_COLLECTOR_0: &str = "vectors/delegation/collector/0";
+const D_COLLECTOR_1: &str = "vectors/delegation/collector/1";
+const D_PERSON_0: &str = "vectors/delegation/person/0";
+const D_PERSON_1: &str = "vectors/delegation/person/1";
+const D_ASSISTANT_0: &str = "vectors/delegation/assistant/0";
+const D_ASSISTANT_1: &str = "vectors/delegation/assistant/1";
+const D_CHILD_0: &str = "vectors/delegation/child/0";
+const D_CHILD_1: &str = "vectors/delegation/child/1";
+const D_GUARDIAN_0: &str = "vectors/delegation/guardian/0";
+const D_GUARDIAN_1: &str = "vectors/delegation/guardian/1";
+const D_CO_GUARDIAN_0: &str = "vectors/delegation/co-guardian/0";
+const D_CO_GUARDIAN_1: &str = "vectors/delegation/co-guardian/1";
+/// Every key label of the delegation vectors, in the order their section lists them.
+const D_LABELS: [&str; 12] = [
+    D_COLLECTOR_0,
+    D_COLLECTOR_1,
+    D_PERSON_0,
+    D_PERSON_1,
+    D_ASSISTANT_0,
+    D_ASSISTANT_1,
+    D_CHILD_0,
+    D_CHILD_1,
+    D_GUARDIAN_0,
+    D_GUARDIAN_1,
+    D_CO_GUARDIAN_0,
+    D_CO_GUARDIAN_1,
+];
+/// The child comes of age on 2034-05-01: UTC midnight, Unix ms.
+const D_COMES_OF_AGE: u64 = 2_030_054_400_000;
+/// The authors of the delegation network, by index.
+const D_COLLECTOR: usize = 0;
+const D_PERSON: usize = 1;
+const D_ASSISTANT: usize = 2;
+const D_CHILD: usize = 3;
+const D_GUARDIAN: usize = 4;
+const D_CO_GUARDIAN: usize = 5;
+/// Their signing labels (the first key of each; no feed rotates) and roles.
+const D_SIGNERS: [&str; 6] = [
+    D_COLLECTOR_0,
+    D_PERSON_0,
+    D_ASSISTANT_0,
+    D_CHILD_0,
+    D_GUARDIAN_0,
+    D_CO_GUARDIAN_0,
+];
+
+/// The network of `delegations`: its history (in an order a fresh node whose genesis lists the
+/// dev registrar accepts), and its authors at the end of it.
+struct DNet {
+    history: Vec<Named>,
+    authors: Vec<Author>,
+    collector: FeedId,
+    policy: EntryId,
+}
+
+impl DNet {
+    fn entry(&self, name: &str) -> &Entry {
+        match self.history.iter().find(|n| n.name == name) {
+            Some(n) => &n.entry,
+            None => panic!("no delegation entry {name}"),
+        }
+    }
+
+    fn feed(&self, who: usize) -> FeedId {
+        self.authors[who].feed()
+    }
+
+    /// A ledger holding the first `size` entries of the history.
+    fn ledger(&self, size: usize) -> MemoryLedger {
+        let mut ledger = MemoryLedger::new([self.history[0].entry.feed]);
+        for n in &self.history[..size] {
+            let verdict = ledger.submit(&n.entry, NOW);
+            assert!(
+                matches!(verdict, Verdict::Accept { .. }),
+                "{}: {verdict:?}",
+                n.name
+            );
+        }
+        ledger
+    }
+
+    /// The arrival-log tree over the first `size` entries.
+    fn tree(&self, size: usize) -> Tree {
+        let mut tree = Tree::new();
+        for n in &self.history[..size] {
+            tree.push(&n.entry.id.0);
+        }
+        tree
+    }
+
+    fn inclusion(&self, name: &str, size: usize) -> pb::InclusionProof {
+        let index = match self.history.iter().position(|n| n.name == name) {
+            Some(i) => i as u64,
+            None => panic!("no delegation entry {name}"),
+        };
+        pb::InclusionProof {
+            index,
+            tree_size: size as u64,
+            entry_id: Bytes::copy_from_slice(&self.entry(name).id.0),
+            hashes: inclusion(&self.tree(size), index, size as u64)
+                .iter()
+                .map(|h| Bytes::copy_from_slice(h))
+                .collect(),
+        }
+    }
+}
+
+fn on_behalf(person: FeedId, delegation: EntryId) -> OnBehalf {
+    OnBehalf { person, delegation }
+}
+
+/// A grant to the delegation network's collector of `purposes` over location data, valid from
+/// `T` until revoked, in `on_behalf`'s name when given.
+fn d_grant(net_collector: FeedId, policy: EntryId, purposes: &[Purpose], on_behalf: Option<OnBehalf>) -> Body {
+    Body::Grant(Grant {
+        collector: net_collector,
+        policy,
+        purposes: purposes.iter().copied().collect(),
+        categories: [DataCategory::Location].into_iter().collect(),
+        retention_days: 30,
+        valid_from: T,
+        valid_until: None,
+        scope: None,
+        on_behalf,
+    })
+}
+
+fn d_net() -> DNet {
+    let (mut registrar, reg0) = signed("the dev registrar", dev::registrar());
+    let incept = |role, first: &str, second: &str| {
+        signed(first, Author::incept(role, key(first), key(second), T))
+    };
+    let (mut collector, col0) = incept(Role::Collector, D_COLLECTOR_0, D_COLLECTOR_1);
+    let (mut person, per0) = incept(Role::Citizen, D_PERSON_0, D_PERSON_1);
+    let (mut assistant, asi0) = incept(Role::Citizen, D_ASSISTANT_0, D_ASSISTANT_1);
+    let (mut child, chi0) = incept(Role::Citizen, D_CHILD_0, D_CHILD_1);
+    let (mut guardian, gua0) = incept(Role::Citizen, D_GUARDIAN_0, D_GUARDIAN_1);
+    let (mut co_guardian, cog0) = incept(Role::Citizen, D_CO_GUARDIAN_0, D_CO_GUARDIAN_1);
+    let policy = signed(
+        "the delegation network's policy",
+        collector.append(
+            T + HOUR,
+            Body::Policy(Policy {
+                version: 1,
+                name: "Harbour City Libraries".into(),
+                purposes: [
+                    Purpose::ServiceProvision,
+                    Purpose::Research,
+                    Purpose::ThirdPartySharing,
+                ]
+                .into_iter()
+                .collect(),
+                categories: [DataCategory::Location, DataCategory::Mobility]
+                    .into_iter()
+                    .collect(),
+                retention_days: 365,
+                recipients: Vec::new(),
+                jurisdiction: "EU/GDPR".into(),
+                document_digest: digest("vectors/delegation policy document"),
+                document_url: "https://libraries.example/privacy".into(),
+                contact: "dpo@libraries.example".into(),
+                scope: None,
+                consultation: None,
+            }),
+        ),
+    );
+    let accreditation = signed(
+        "the delegation network's accreditation",
+        registrar.append(
+            T + HOUR,
+            Body::Accreditation(Accreditation {
+                collector: collector.feed(),
+                valid_until: T + 365 * DAY,
+            }),
+        ),
+    );
+    let c = collector.feed();
+    let p = policy.id;
+    let delegation = signed(
+        "the delegation",
+        person.append(
+            T + 2 * HOUR,
+            Body::Delegation(Delegation {
+                delegate: assistant.feed(),
+                powers: [DelegatedPower::Grant].into_iter().collect(),
+                collectors: vec![c],
+                purposes: [Purpose::Research, Purpose::ThirdPartySharing]
+                    .into_iter()
+                    .collect(),
+                valid_until: Some(T + 9 * DAY),
+                kind: DelegationKind::Assistant,
+                co_signer: None,
+            }),
+        ),
+    );
+    let for_person = on_behalf(person.feed(), delegation.id);
+    let delegated_grant = signed(
+        "the delegated grant",
+        assistant.append(
+            T + 3 * HOUR,
+            d_grant(c, p, &[Purpose::Research], Some(for_person)),
+        ),
+    );
+    let every: PowerSet = [
+        DelegatedPower::Grant,
+        DelegatedPower::Revoke,
+        DelegatedPower::Request,
+    ]
+    .into_iter()
+    .collect();
+    let guardianship = |delegate: FeedId, co_signer: FeedId| {
+        Body::Delegation(Delegation {
+            delegate,
+            powers: every,
+            collectors: Vec::new(),
+            purposes: PurposeSet::EMPTY,
+            valid_until: Some(D_COMES_OF_AGE),
+            kind: DelegationKind::Guardian,
+            co_signer: Some(co_signer),
+        })
+    };
+    let first = signed(
+        "the guardian delegation",
+        child.append(
+            T + 2 * HOUR,
+            guardianship(guardian.feed(), co_guardian.feed()),
+        ),
+    );
+    let second = signed(
+        "the co-guardian delegation",
+        child.append(
+            T + 2 * HOUR,
+            guardianship(co_guardian.feed(), guardian.feed()),
+        ),
+    );
+    let for_child = on_behalf(child.feed(), first.id);
+    let by_co = on_behalf(child.feed(), second.id);
+    let guardian_grant = signed(
+        "the guardian grant",
+        guardian.append(
+            T + 3 * HOUR,
+            d_grant(c, p, &[Purpose::ServiceProvision], Some(for_child)),
+        ),
+    );
+    let endorsement = signed(
+        "the endorsement",
+        co_guardian.append(
+            T + 4 * HOUR,
+            Body::Endorsement(Endorsement {
+                grant: guardian_grant.id,
+                on_behalf: by_co,
+            }),
+        ),
+    );
+    let second_grant = signed(
+        "the second guardian grant",
+        guardian.append(
+            T + 5 * HOUR,
+            d_grant(c, p, &[Purpose::Research], Some(for_child)),
+        ),
+    );
+    let opt_out = signed(
+        "the guardian's opt-out",
+        guardian.append(
+            T + 5 * HOUR,
+            Body::Request(Request {
+                collector: c,
+                kind: RequestKind::OptOutSale,
+                details_digest: None,
+                on_behalf: Some(for_child),
+            }),
+        ),
+    );
+    let revocation = signed(
+        "the co-guardian's revocation",
+        co_guardian.append(
+            T + 6 * HOUR,
+            Body::Revoke(Revoke {
+                grant: second_grant.id,
+                erase: true,
+                on_behalf: Some(by_co),
+            }),
+        ),
+    );
+    let undelegation = signed(
+        "the undelegation",
+        person.append(
+            T + DAY,
+            Body::Undelegation(Undelegation {
+                delegation: delegation.id,
+                void_from_ms: None,
+            }),
+        ),
+    );
+    // Signed a minute before the undelegation, after it in arrival: valid, and withdrawn.
+    let late_grant = signed(
+        "the late grant",
+        assistant.append(
+            T + DAY - MINUTE,
+            d_grant(c, p, &[Purpose::ThirdPartySharing], Some(for_person)),
+        ),
+    );
+    let resignation = signed(
+        "the resignation",
+        assistant.append(
+            T + DAY,
+            Body::Undelegation(Undelegation {
+                delegation: delegation.id,
+                void_from_ms: Some(T + DAY - 2 * HOUR),
+            }),
+        ),
+    );
+    let named = |name, signer, role, entry| Named {
+        name,
+        signer,
+        role,
+        entry,
+    };
+    let (cz, co) = (Role::Citizen, Role::Collector);
+    DNet {
+        history: vec![
+            named("registrar-inception", REGISTRAR_0, Role::Registrar, reg0),
+            named("collector-inception", D_COLLECTOR_0, co, col0),
+            named("policy", D_COLLECTOR_0, co, policy),
+            named("accreditation", REGISTRAR_0, Role::Registrar, accreditation),
+            named("person-inception", D_PERSON_0, cz, per0),
+            named("assistant-inception", D_ASSISTANT_0, cz, asi0),
+            named("child-inception", D_CHILD_0, cz, chi0),
+            named("guardian-inception", D_GUARDIAN_0, cz, gua0),
+            named("co-guardian-inception", D_CO_GUARDIAN_0, cz, cog0),
+            named("delegation", D_PERSON_0, cz, delegation),
+            named("delegated-grant", D_ASSISTANT_0, cz, delegated_grant),
+            named("guardian-delegation", D_CHILD_0, cz, first),
+            named("co-guardian-delegation", D_CHILD_0, cz, second),
+            named("guardian-grant", D_GUARDIAN_0, cz, guardian_grant),
+            named("endorsement", D_CO_GUARDIAN_0, cz, endorsement),
+            named("guardian-grant-2", D_GUARDIAN_0, cz, second_grant),
+            named("guardian-opt-out", D_GUARDIAN_0, cz, opt_out),
+            named("co-guardian-revocation", D_CO_GUARDIAN_0, cz, revocation),
+            named("undelegation", D_PERSON_0, cz, undelegation),
+            named("late-grant", D_ASSISTANT_0, cz, late_grant),
+            named("resignation", D_ASSISTANT_0, cz, resignation),
+        ],
+        authors: vec![collector, person, assistant, child, guardian, co_guardian],
+        collector: c,
+        policy: p,
+    }
+}
+
+/// One case of `delegation_validation`: an entry submitted after the whole history, and its
+/// verdict (checked here, while generating).
+fn d_case(net: &DNet, about: &'static str, who: usize, time_ms: u64, body: Body, expected: &'static str) -> Value {
+    let mut ledger = net.ledger(net.history.len());
+    let name = "case";
+    let entry = signed(about, net.authors[who].sign_next(time_ms, &body));
+    let verdict = ledger.submit(&entry, NOW);
+    assert_eq!(verdict_name(&verdict), expected, "{about}");
+    let role = if who == D_COLLECTOR {
+        Role::Collector
+    } else {
+        Role::Citizen
+    };
+    json!({
+        "about": about,
+        "entry": entry_json(name, D_SIGNERS[who], &key(D_SIGNERS[who]).public(), role, &entry),
+        "verdict": expected,
+    })
+}
+
+/// `delegations`: the keys, the history, and validation cases on it.
+fn delegations_json(net: &DNet) -> Value {
+    let t = T + 2 * DAY;
+    let (c, p) = (net.collector, net.policy);
+    let delegation = net.entry("delegation").id;
+    let for_person = on_behalf(net.feed(D_PERSON), delegation);
+    let for_child = on_behalf(net.feed(D_CHILD), net.entry("guardian-delegation").id);
+    let by_co = on_behalf(net.feed(D_CHILD), net.entry("co-guardian-delegation").id);
+    let grant = |purposes: &[Purpose], o| d_grant(c, p, purposes, o);
+    let elsewhere = FeedId(*blake3::hash(b"vectors/delegation/another collector").as_bytes());
+    let cases = vec![
+        d_case(net, "a grant in the person's name inside its delegation (an undelegation does not change validity)", D_ASSISTANT, t, grant(&[Purpose::Research], Some(for_person)), "accept"),
+        d_case(net, "the person revokes its assistant's grant", D_PERSON, t, Body::Revoke(Revoke { grant: net.entry("delegated-grant").id, erase: false, on_behalf: None }), "accept"),
+        d_case(net, "a guardian revokes its own endorsed grant alone", D_GUARDIAN, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant").id, erase: false, on_behalf: None }), "accept"),
+        d_case(net, "a feed the delegation does not name", D_CO_GUARDIAN, t, grant(&[Purpose::Research], Some(for_person)), "not-delegated"),
+        d_case(net, "a request, a power the delegation does not give", D_ASSISTANT, t, Body::Request(Request { collector: c, kind: RequestKind::Access, details_digest: None, on_behalf: Some(for_person) }), "power-not-delegated"),
+        d_case(net, "another collector than the delegation lists", D_ASSISTANT, t, d_grant(elsewhere, p, &[Purpose::Research], Some(for_person)), "collector-not-delegated"),
+        d_case(net, "another purpose than the delegation lists", D_ASSISTANT, t, grant(&[Purpose::ServiceProvision], Some(for_person)), "purpose-not-delegated"),
+        d_case(net, "signed at the delegation's valid_until", D_ASSISTANT, T + 9 * DAY, grant(&[Purpose::Research], Some(for_person)), "delegation-not-in-force"),
+        d_case(net, "the child's own grant before it comes of age", D_CHILD, t, grant(&[Purpose::Research], None), "minor-feed"),
+        d_case(net, "a guardian delegation at another seq than 1 or 2", D_PERSON, t, Body::Delegation(Delegation { delegate: net.feed(D_GUARDIAN), powers: [DelegatedPower::Grant].into_iter().collect(), collectors: Vec::new(), purposes: PurposeSet::EMPTY, valid_until: Some(D_COMES_OF_AGE), kind: DelegationKind::Guardian, co_signer: None }), "guardian-misplaced"),
+        d_case(net, "a guardian endorsing its own grant", D_GUARDIAN, t, Body::Endorsement(Endorsement { grant: net.entry("guardian-grant").id, on_behalf: for_child }), "not-endorsable"),
+        d_case(net, "an endorsement of a grant the node does not hold", D_CO_GUARDIAN, t, Body::Endorsement(Endorsement { grant: EntryId(*blake3::hash(b"vectors/delegation/absent grant").as_bytes()), on_behalf: by_co }), "pending"),
+        d_case(net, "the same feed revoking a grant again", D_CO_GUARDIAN, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant-2").id, erase: false, on_behalf: Some(by_co) }), "already-revoked"),
+        d_case(net, "a revocation in the person's name of a grant in another person's name", D_ASSISTANT, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant").id, erase: false, on_behalf: Some(for_person) }), "unknown-grant"),
+        d_case(net, "an undelegation of a delegation neither given nor held", D_CO_GUARDIAN, t, Body::Undelegation(Undelegation { delegation, void_from_ms: None }), "unknown-delegation"),
+        d_case(net, "a delegation to oneself", D_PERSON, t, Body::Delegation(Delegation { delegate: net.feed(D_PERSON), powers: [DelegatedPower::Grant].into_iter().collect(), collectors: Vec::new(), purposes: PurposeSet::EMPTY, valid_until: None, kind: DelegationKind::Assistant, co_signer: None }), "bad-field"),
+    ];
+    json!({
+        "keys": D_LABELS.iter().map(|l| key_json(l)).collect::<Vec<_>>(),
+        "comes_of_age_ms": D_COMES_OF_AGE,
+        "history": net.history.iter().map(named_json).collect::<Vec<_>>(),
+        "validation": cases,
+    })
+}
+
+/// A decision receipt of the delegation network: a node holding the first `size` entries
+/// decides `question` at `time_ms` and signs, with its checkpoint 10 minutes before.
+fn delegation_receipt_json(net: &DNet, name: &str, size: usize, time_ms: u64, question: pb::CheckRequest) -> Value {
+    let at_ms = consent_proto::decide::asked_at(question.at_ms, time_ms);
+    let outcome = net.ledger(size).check(&Query {
+        subject: FeedId::from_slice(&question.subject).expect("a subject"),
+        collector: FeedId::from_slice(&question.collector).expect("a collector"),
+        purpose: question.purpose(),
+        category: question.category(),
+        at_ms,
+        context: Context::NONE,
+    });
+    let (head_seq, head) = outcome.subject_head.expect("the subject is known");
+    let grant_name = |id: EntryId| match net.history[..size].iter().find(|n| n.entry.id == id) {
+        Some(n) => n.name,
+        None => panic!("{name}: the grant named is in the log"),
+    };
+    let payload = pb::DecisionPayload {
+        question: Some(receipt::signed_question(&question, time_ms)),
+        decision: outcome.decision as i32,
+        reason: outcome.reason as i32,
+        grant: outcome
+            .grant
+            .map(|g| Bytes::copy_from_slice(&g.0))
+            .unwrap_or_default(),
+        subject_head: Bytes::copy_from_slice(&head.0),
+        subject_head_seq: head_seq,
+        log_size: size as u64,
+        time_ms,
+        at_ms,
+        when: consent_proto::decide::question_time(at_ms, time_ms) as i32,
+        delegated: outcome.delegated.map(|d| d.to_wire()),
+        ..Default::default()
+    };
+    let node = key(NODE);
+    let witness = key(WITNESS);
+    let checkpoint = Checkpoint {
+        origin: node.public().to_text("node"),
+        size: size as u64,
+        root: root(&net.tree(size), size as u64),
+        time_ms: time_ms - 10 * MINUTE,
+    };
+    let mut note = SignedNote::sign(checkpoint, &node);
+    let cosignature = note.cosignature(
+        &witness.public().to_text("node"),
+        &witness,
+        (time_ms - 10 * MINUTE) / 1000 + 5,
+    );
+    assert!(note.add_cosignature(cosignature, &witness.public()));
+    let mut r = receipt::sign_decision(&node, payload.clone());
+    r.checkpoint = note.to_text();
+    r.grant_inclusion = outcome
+        .grant
+        .map(|g| net.inclusion(grant_name(g), size));
+    r.delegation_inclusion = outcome.delegated.map(|d| {
+        let delegation = grant_name(d.delegation);
+        net.inclusion(delegation, size)
+    });
+    let q = payload.question.as_ref().expect("a question");
+    json!({
+        "name": name,
+        "node_key": hx(node.public().to_bytes()),
+        "witness": witness.public().to_text("node"),
+        "question": {
+            "subject": hx(&q.subject),
+            "collector": hx(&q.collector),
+            "purpose": purpose_names(&[q.purpose])[0],
+            "category": category_names(&[q.category])[0],
+            "at_ms": q.at_ms,
+        },
+        "decision": payload.decision().as_str_name(),
+        "reason": payload.reason().as_str_name(),
+        "grant": hx(&payload.grant),
+        "delegated": payload.delegated.as_ref().map_or(Value::Null, delegation_used_json),
+        "subject_head": hx(&payload.subject_head),
+        "subject_head_seq": payload.subject_head_seq,
+        "log_size": payload.log_size,
+        "time_ms": payload.time_ms,
+        "at_ms": payload.at_ms,
+        "when": payload.when().as_str_name(),
+        "payload": hx(&r.payload),
+        "signature": hx(&r.signature),
+        "checkpoint": note_json(&note),
+        "grant_inclusion": r.grant_inclusion.as_ref().map_or(Value::Null, inclusion_json),
+        "delegation_inclusion": r.delegation_inclusion.as_ref().map_or(Value::Null, inclusion_json),
+        "receipt": hx(r.encode_to_vec()),
+    })
+}
+
+fn delegation_used_json(d: &pb::DelegationUsed) -> Value {
+    json!({
+        "delegation": hx(&d.delegation),
+        "delegate": hx(&d.delegate),
+        "kind": pb::DelegationKind::try_from(d.kind).map_or("?", |k| k.as_str_name()),
+        "endorsement": hx(&d.endorsement),
+    })
+}
+
+/// `delegation_receipts`: an ALLOW under a guardian's grant with its co-guardian's endorsement,
+/// and a DELEGATION_WITHDRAWN deny under a grant signed inside an undelegation's five minutes.
+fn delegation_receipts_json(net: &DNet) -> Vec<Value> {
+    let question = |subject: FeedId, purpose: Purpose| pb::CheckRequest {
+        subject: Bytes::copy_from_slice(&subject.0),
+        collector: Bytes::copy_from_slice(&net.collector.0),
+        purpose: purpose as i32,
+        category: DataCategory::Location as i32,
+        at_ms: 0,
+        ..Default::default()
+    };
+    let upto = |name: &str| match net.history.iter().position(|n| n.name == name) {
+        Some(i) => i + 1,
+        None => panic!("no delegation entry {name}"),
+    };
+    vec![
+        delegation_receipt_json(
+            net,
+            "allow-endorsed-guardian-grant",
+            upto("endorsement"),
+            T + 4 * HOUR + 30 * MINUTE,
+            question(net.feed(D_CHILD), Purpose::ServiceProvision),
+        ),
+        delegation_receipt_json(
+            net,
+            "deny-delegation-withdrawn",
+            net.history.len(),
+            T + DAY + HOUR,
+            question(net.feed(D_PERSON), Purpose::ThirdPartySharing),
+        ),
+    ]
+}
+
+/// One delegated grant of a `delegation_decisions` case, with what the rule reads of it: its
+/// delegation, the undelegations of it, and the endorsements of it with the endorsers' own
+/// delegations and their undelegations.
+#[derive(Clone)]
+struct DGrantCase {
+    grant: GrantFacts,
+    delegation: DDelegation,
+    /// `(time_ms, void_from_ms)` of each undelegation.
+    undelegations: Vec<(u64, Option<u64>)>,
+    /// Its endorsements.
+    endorsements: Vec<DEndorsement>,
+}
+
+const D_SUBJECT: FeedId = FeedId([0x5b; 32]);
+
+/// The delegation state `(id, delegate, kind, from_ms, valid_until, co_signer)` ended by
+/// `undelegations`, through the crate's rules.
+fn d_state(
+    d: &DDelegation,
+    undelegations: &[(u64, Option<u64>)],
+) -> DelegationState {
+    let (id, delegate, kind, from_ms, valid_until, co_signer) = *d;
+    let body = Delegation {
+        delegate,
+        powers: [DelegatedPower::Grant].into_iter().collect(),
+        collectors: Vec::new(),
+        purposes: PurposeSet::EMPTY,
+        valid_until,
+        kind,
+        co_signer,
+    };
+    let mut state = DelegationState::of(id, D_SUBJECT, from_ms, &body);
+    for (time_ms, void_from_ms) in undelegations {
+        let u = Undelegation {
+            delegation: id,
+            void_from_ms: *void_from_ms,
+        };
+        state.undelegated(consent_proto::delegation::void_from(&u, *time_ms));
+    }
+    state
+}
+
+/// The grant facts of a case's delegated grant (its `via` computed from the raw facts).
+fn d_facts(g: &DGrantCase) -> GrantFacts {
+    let state = d_state(&g.delegation, &g.undelegations);
+    let endorsers: Vec<(EntryId, FeedId, u64, DelegationState)> = g
+        .endorsements
+        .iter()
+        .map(|(id, feed, t, d, u)| (*id, *feed, *t, d_state(d, u)))
+        .collect();
+    let list: Vec<(EntryId, FeedId, u64, &DelegationState)> = endorsers
+        .iter()
+        .map(|(id, feed, t, d)| (*id, *feed, *t, d))
+        .collect();
+    let endorsement = consent_proto::delegation::counting_endorsement(state.co_signer, &list);
+    GrantFacts {
+        via: Some(Arc::new(Via {
+            delegation: state,
+            signed_ms: g.grant.time_ms,
+            endorsement,
+        })),
+        ..g.grant.clone()
+    }
+}
+
+fn d_delegation_json(d: &DDelegation, undelegations: &[(u64, Option<u64>)]) -> Value {
+    json!({
+        "id": hx(d.0.0),
+        "delegate": hx(d.1.0),
+        "kind": d.2.as_str_name(),
+        "time_ms": d.3,
+        "valid_until": d.4.unwrap_or(0),
+        "co_signer": d.5.map_or(String::new(), |f| hx(f.0)),
+        "undelegations": undelegations.iter().map(|(t, v)| json!({"time_ms": t, "void_from_ms": v.unwrap_or(0)})).collect::<Vec<_>>(),
+    })
+}
+
+fn d_grant_json(g: &GrantFacts) -> Value {
+    let purposes = wire_numbers(g.purposes.iter(), |p| p as i32);
+    let categories = wire_numbers(g.categories.iter(), |x| x as i32);
+    json!({
+        "id": hx(g.id.0),
+        "seq": g.seq,
+        "time_ms": g.time_ms,
+        "purposes": purpose_names(&purposes),
+        "categories": category_names(&categories),
+        "valid_from": g.valid_from,
+        "valid_until": g.valid_until.unwrap_or(0),
+        "revoked": g.revoked,
+    })
+}
+
+/// A random grant fact (unscoped, its policy in effect) with id byte `n`.
+fn d_random_grant(rng: &mut cases::Rng, n: u8, seq: u64) -> GrantFacts {
+    let purposes: PurposeSet = rng.some_of(&[Purpose::ServiceProvision, Purpose::Research, Purpose::ThirdPartySharing]).into_iter().collect();
+    let categories: CategorySet = rng.some_of(&[DataCategory::Location, DataCategory::Mobility]).into_iter().collect();
+    let valid_from = T + rng.below(4) * DAY;
+    GrantFacts {
+        id: EntryId([n; 32]),
+        seq,
+        purposes,
+        categories,
+        valid_from,
+        valid_until: rng.chance(30).then(|| valid_from + 1 + rng.below(8) * DAY),
+        revoked: rng.chance(15),
+        scope: None,
+        in_effect_from: consent_proto::consultation::ALWAYS,
+        time_ms: T + rng.below(6 * DAY),
+        via: None,
+    }
+}
+
+fn d_random_delegation(rng: &mut cases::Rng, n: u8, co_signer: Option<FeedId>, delegate: FeedId) -> DDelegation {
+    let kind = if co_signer.is_some() || rng.chance(20) { DelegationKind::Guardian } else { DelegationKind::Assistant };
+    let from = T + rng.below(2 * DAY);
+    let valid_until = match kind {
+        DelegationKind::Guardian => Some(T - T % DAY + (1 + rng.below(8)) * DAY),
+        _ => rng.chance(40).then(|| from + 1 + rng.below(6 * DAY)),
+    };
+    (EntryId([n; 32]), delegate, kind, from, valid_until, co_signer)
+}
+
+fn d_random_undelegations(rng: &mut cases::Rng) -> Vec<(u64, Option<u64>)> {
+    (0..rng.below(3))
+        .map(|_| {
+            let t = T + rng.below(8 * DAY);
+            (t, rng.chance(50).then(|| t.saturating_sub(rng.below(2 * DAY)).max(T)))
+        })
+        .collect()
+}
+
+/// `delegation_decisions`: steps 5 and 6 of the rule ([`consent_proto::decide::decide_subject`])
+/// with own and delegated grants, 1,000 seeded cases.
+fn delegation_decisions_json() -> Value {
+    let mut rng = cases::Rng::new(22);
+    let mut out = Vec::new();
+    for _ in 0..1_000 {
+        let own: Vec<GrantFacts> = (0..rng.below(3))
+            .map(|i| d_random_grant(&mut rng, 1 + i as u8, 1 + i))
+            .collect();
+        let mut delegated: Vec<DGrantCase> = Vec::new();
+        for i in 0..rng.below(4) {
+            let n = 10 + 10 * i as u8;
+            let delegate = FeedId([n; 32]);
+            let co = rng.chance(40).then_some(FeedId([n + 1; 32]));
+            let d = d_random_delegation(&mut rng, n + 2, co, delegate);
+            let mut endorsements = Vec::new();
+            for j in 0..rng.below(3) {
+                let endorser = match co {
+                    Some(co) if rng.chance(80) => co,
+                    _ => FeedId([n + 3; 32]),
+                };
+                let own_d = d_random_delegation(&mut rng, n + 4 + j as u8, None, endorser);
+                endorsements.push((EntryId([n + 6 + j as u8; 32]), endorser, T + rng.below(7 * DAY), own_d, d_random_undelegations(&mut rng)));
+            }
+            delegated.push(DGrantCase {
+                grant: d_random_grant(&mut rng, n + 9, 1),
+                delegation: d,
+                undelegations: d_random_undelegations(&mut rng),
+                endorsements,
+            });
+        }
+        let opt_out_seq = rng.chance(20).then(|| rng.below(4));
+        let opt_out_ms = opt_out_seq.map(|_| T + rng.below(6 * DAY));
+        let delegated_opt_out_ms = rng.chance(20).then(|| T + rng.below(6 * DAY));
+        let purpose = rng.pick(&[Purpose::ServiceProvision, Purpose::Research, Purpose::ThirdPartySharing]);
+        let category = rng.pick(&[DataCategory::Location, DataCategory::Mobility]);
+        let at_ms = T + rng.below(10 * DAY);
+        let facts: Vec<GrantFacts> = delegated.iter().map(d_facts).collect();
+        let answer = decide_subject(
+            &Query {
+                subject: D_SUBJECT,
+                collector: FeedId([0x5c; 32]),
+                purpose,
+                category,
+                at_ms,
+                context: Context::NONE,
+            },
+            &SubjectGrants {
+                grants: &own,
+                delegated: &facts,
+                opt_out_seq,
+                opt_out_ms,
+                delegated_opt_out_ms,
+            },
+        );
+        out.push(json!({
+            "own": own.iter().map(d_grant_json).collect::<Vec<_>>(),
+            "delegated": delegated.iter().map(|g| json!({
+                "grant": d_grant_json(&g.grant),
+                "delegation": d_delegation_json(&g.delegation, &g.undelegations),
+                "endorsements": g.endorsements.iter().map(|(id, feed, t, d, u)| json!({
+                    "id": hx(id.0),
+                    "endorser": hx(feed.0),
+                    "time_ms": t,
+                    "delegation": d_delegation_json(d, u),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "opt_out_seq": opt_out_seq,
+            "opt_out_ms": opt_out_ms,
+            "delegated_opt_out_ms": delegated_opt_out_ms,
+            "question": {
+                "purpose": purpose_names(&[purpose as i32])[0],
+                "category": category_names(&[category as i32])[0],
+                "at_ms": at_ms,
+            },
+            "decision": answer.decision.as_str_name(),
+            "reason": answer.reason.as_str_name(),
+            "grant": answer.grant.map_or(String::new(), |g| hx(g.0)),
+            "delegated": answer.delegated.map_or(Value::Null, |d| delegation_used_json(&d.to_wire())),
+        }));
+    }
+    json!({
+        "subject": hx(D_SUBJECT.0),
+        "cases": out,
+    })
+}
+
 fn read_file() -> Value {
     let text = match std::fs::read_to_string(PATH) {
         Ok(t) => t,
@@ -4633,5 +5442,286 @@ fn the_vectors_from_before_scopes_are_byte_identical() {
         .zip(RECEIPTS_BEFORE_SCOPES)
     {
         assert_eq!(digest(v), expected, "{} changed", text(&v["name"]));
+    }
+}
+
+/// A grant fact as `delegation_decisions` states it.
+fn d_grant_from(v: &Value) -> GrantFacts {
+    GrantFacts {
+        id: EntryId(b32(&v["id"])),
+        seq: num(&v["seq"]),
+        purposes: list(&v["purposes"]).iter().map(purpose_from).collect(),
+        categories: list(&v["categories"]).iter().map(category_from).collect(),
+        valid_from: num(&v["valid_from"]),
+        valid_until: Some(num(&v["valid_until"])).filter(|u| *u != 0),
+        revoked: v["revoked"].as_bool() == Some(true),
+        scope: None,
+        in_effect_from: consent_proto::consultation::ALWAYS,
+        time_ms: num(&v["time_ms"]),
+        via: None,
+    }
+}
+
+/// A delegation as `delegation_decisions` states it: id, delegate, kind, signed time,
+/// valid_until, co-signer.
+type DDelegation = (EntryId, FeedId, DelegationKind, u64, Option<u64>, Option<FeedId>);
+/// An endorsement: id, endorser, signed time, the endorser's delegation and its undelegations.
+type DEndorsement = (EntryId, FeedId, u64, DDelegation, Vec<(u64, Option<u64>)>);
+
+/// A delegation and its undelegations as `delegation_decisions` states them.
+fn d_delegation_from(v: &Value) -> (DDelegation, Vec<(u64, Option<u64>)>) {
+    let kind = match pb::DelegationKind::from_str_name(text(&v["kind"])) {
+        Some(k) => k,
+        None => panic!("{v} names no delegation kind"),
+    };
+    let co_signer = match text(&v["co_signer"]) {
+        "" => None,
+        _ => Some(FeedId(b32(&v["co_signer"]))),
+    };
+    let d = (
+        EntryId(b32(&v["id"])),
+        FeedId(b32(&v["delegate"])),
+        kind,
+        num(&v["time_ms"]),
+        Some(num(&v["valid_until"])).filter(|u| *u != 0),
+        co_signer,
+    );
+    let undelegations = list(&v["undelegations"])
+        .iter()
+        .map(|u| {
+            (
+                num(&u["time_ms"]),
+                Some(num(&u["void_from_ms"])).filter(|t| *t != 0),
+            )
+        })
+        .collect();
+    (d, undelegations)
+}
+
+#[test]
+fn every_delegation_vector_in_the_file_verifies() {
+    let file = read_file();
+    let clock = num(&file["validation_clock_ms"]);
+    let d = &file["delegations"];
+    for k in list(&d["keys"]) {
+        let label = text(&k["label"]);
+        assert_eq!(
+            bytes(&k["seed"]),
+            blake3::hash(label.as_bytes()).as_bytes().to_vec(),
+            "{label}"
+        );
+        assert_eq!(hx(key(label).public().to_bytes()), text(&k["public"]), "{label}");
+    }
+    assert_eq!(
+        consent_proto::delegation::coming_of_age_ms(2034, 5, 1),
+        Some(num(&d["comes_of_age_ms"]))
+    );
+
+    // The history: each entry decodes to what it states, every delegation body and every
+    // on_behalf is there, and a fresh node accepts them in order.
+    let history: Vec<Entry> = list(&d["history"]).iter().map(check_entry).collect();
+    let kinds: std::collections::HashSet<&str> =
+        history.iter().map(|e| e.body.kind().name()).collect();
+    for kind in ["delegation", "undelegation", "endorsement", "grant", "revoke", "request"] {
+        assert!(kinds.contains(kind), "{kind}");
+    }
+    for kind in ["grant", "revoke", "request"] {
+        assert!(
+            history
+                .iter()
+                .any(|e| e.body.kind().name() == kind && e.body.on_behalf().is_some()),
+            "a {kind} in someone's name"
+        );
+    }
+    let replay = |size: usize| {
+        let mut ledger = MemoryLedger::new([history[0].feed]);
+        for e in &history[..size] {
+            let verdict = ledger.submit(e, clock);
+            assert!(matches!(verdict, Verdict::Accept { .. }), "{verdict:?}");
+        }
+        ledger
+    };
+    replay(history.len());
+
+    // Validation cases, each on a fresh node holding the history.
+    for case in list(&d["validation"]) {
+        let about = text(&case["about"]);
+        let mut ledger = replay(history.len());
+        let e = check_entry(&case["entry"]);
+        assert_eq!(
+            verdict_name(&ledger.submit(&e, clock)),
+            text(&case["verdict"]),
+            "{about}"
+        );
+    }
+
+    // Receipts: signed, with their checkpoint and proofs; the decision is the rule's on the
+    // history's first log_size entries, the delegation reported is the one proven.
+    for v in list(&file["delegation_receipts"]) {
+        let name = text(&v["name"]);
+        let r = match pb::DecisionReceipt::decode(bytes(&v["receipt"]).as_slice()) {
+            Ok(r) => r,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let policy = match evidence::WitnessPolicy::new(&[text(&v["witness"]).to_string()], 1) {
+            Ok(p) => p,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let verified = match evidence::verify_decision(&r, &policy) {
+            Ok(d) => d,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let p = &verified.payload;
+        assert!(verified.grant_included, "{name}");
+        assert_eq!(
+            verified.delegation_included,
+            !v["delegation_inclusion"].is_null(),
+            "{name}"
+        );
+        assert_eq!(
+            p.delegated.as_ref().map_or(Value::Null, delegation_used_json),
+            v["delegated"],
+            "{name}"
+        );
+        let question = p.question.as_ref().expect("a question");
+        let outcome = replay(p.log_size as usize).check(&Query {
+            subject: FeedId::from_slice(&question.subject).expect("a subject"),
+            collector: FeedId::from_slice(&question.collector).expect("a collector"),
+            purpose: question.purpose(),
+            category: question.category(),
+            at_ms: verified.at_ms,
+            context: Context::NONE,
+        });
+        assert_eq!(outcome.decision, p.decision(), "{name}");
+        assert_eq!(outcome.reason, p.reason(), "{name}");
+        assert_eq!(
+            outcome.grant.map(|g| hx(g.0)).unwrap_or_default(),
+            hx(&p.grant),
+            "{name}"
+        );
+        assert_eq!(
+            outcome.delegated.map(|u| u.to_wire()),
+            p.delegated,
+            "{name}"
+        );
+    }
+
+    // Decisions: each case, rebuilt from the JSON, gets the stated answer.
+    let dd = &file["delegation_decisions"];
+    let subject = FeedId(b32(&dd["subject"]));
+    let cases = list(&dd["cases"]);
+    assert!(cases.len() >= 1_000, "{} cases", cases.len());
+    let mut reasons = std::collections::HashSet::new();
+    for c in cases {
+        let own: Vec<GrantFacts> = list(&c["own"]).iter().map(d_grant_from).collect();
+        let delegated: Vec<GrantFacts> = list(&c["delegated"])
+            .iter()
+            .map(|g| {
+                let (delegation, undelegations) = d_delegation_from(&g["delegation"]);
+                let endorsements = list(&g["endorsements"])
+                    .iter()
+                    .map(|x| {
+                        let (d, u) = d_delegation_from(&x["delegation"]);
+                        (
+                            EntryId(b32(&x["id"])),
+                            FeedId(b32(&x["endorser"])),
+                            num(&x["time_ms"]),
+                            d,
+                            u,
+                        )
+                    })
+                    .collect();
+                d_facts(&DGrantCase {
+                    grant: d_grant_from(&g["grant"]),
+                    delegation,
+                    undelegations,
+                    endorsements,
+                })
+            })
+            .collect();
+        let q = &c["question"];
+        let answer = decide_subject(
+            &Query {
+                subject,
+                collector: FeedId([0x5c; 32]),
+                purpose: purpose_from(&q["purpose"]),
+                category: category_from(&q["category"]),
+                at_ms: num(&q["at_ms"]),
+                context: Context::NONE,
+            },
+            &SubjectGrants {
+                grants: &own,
+                delegated: &delegated,
+                opt_out_seq: c["opt_out_seq"].as_u64(),
+                opt_out_ms: c["opt_out_ms"].as_u64(),
+                delegated_opt_out_ms: c["delegated_opt_out_ms"].as_u64(),
+            },
+        );
+        assert_eq!(answer.decision.as_str_name(), text(&c["decision"]));
+        assert_eq!(answer.reason.as_str_name(), text(&c["reason"]));
+        assert_eq!(
+            answer.grant.map_or(String::new(), |g| hx(g.0)),
+            text(&c["grant"])
+        );
+        assert_eq!(
+            answer
+                .delegated
+                .map_or(Value::Null, |u| delegation_used_json(&u.to_wire())),
+            c["delegated"]
+        );
+        reasons.insert(answer.reason);
+    }
+    for reason in [
+        pb::Reason::DelegationWithdrawn,
+        pb::Reason::EndorsementMissing,
+        pb::Reason::Granted,
+        pb::Reason::OptedOut,
+    ] {
+        assert!(reasons.contains(&reason), "{reason:?} never reached");
+    }
+}
+
+/// SHA-256 of the compact JSON of each section consultations added, as they were before
+/// delegation: delegation added sections and changed none (nor any earlier one: the tests
+/// above).
+const BEFORE_DELEGATION: [(&str, &str); 6] = [
+    (
+        "consultation_counts",
+        "72d90ab681307e44299a51e5c0e33f63f1806a36c7ecc20e9117480d05af4baa",
+    ),
+    (
+        "consultation_decisions",
+        "0b9115a4b01b0c39086def338bb2a78554155c7b8cd7ffa52d7e3cb9cc1eb7f6",
+    ),
+    (
+        "consultation_states",
+        "0694806e0f40cd7eaabe02a3625bced0dc230e6b7704b1bc37bb583d5628f848",
+    ),
+    (
+        "consultation_validation",
+        "5f75671d36716fcffd31c179c8809403661a920073def9cb21a8036008030496",
+    ),
+    (
+        "consultations",
+        "d156ed3a717eedf47a5cffca8637c3fe51dcf478a5f1e44fcb39b05d7e6b403a",
+    ),
+    (
+        "policy_changes",
+        "3582de57673867ed5de899eb5ac8caae5c4f67096c691164b76a8ce76cb99759",
+    ),
+];
+
+#[test]
+fn the_vectors_from_before_delegation_are_byte_identical() {
+    let file = read_file();
+    let digest = |v: &Value| match serde_json::to_string(v) {
+        Ok(text) => {
+            let d: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+            hx(d)
+        }
+        Err(e) => panic!("JSON: {e}"),
+    };
+    for (section, expected) in BEFORE_DELEGATION {
+        assert_eq!(digest(&file[section]), expected, "{section} changed");
     }
 }

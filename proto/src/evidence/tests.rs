@@ -278,3 +278,60 @@ fn an_entry_receipt_completed_with_its_inclusion_verifies_and_tampering_is_caugh
     }
     assert!(verify_entry(&forged, &WitnessPolicy::default()).is_err());
 }
+
+#[test]
+fn a_delegation_proof_must_be_of_the_delegation_the_payload_names() {
+    let s = setup();
+    let p = policy(&s, 2);
+    let node = fixtures::key("node");
+    let (_, payload) = crate::receipt::verify_decision(&s.receipt).expect("verifies");
+    let proof = s.entry.inclusion.clone().expect("a proof");
+    let delegated = |delegation: Bytes| pb::DelegationUsed {
+        delegation,
+        delegate: Bytes::from_static(&[7; 32]),
+        kind: pb::DelegationKind::Assistant as i32,
+        endorsement: Bytes::new(),
+    };
+    let signed = |d: Option<pb::DelegationUsed>, proof: Option<pb::InclusionProof>| {
+        let mut r = crate::receipt::sign_decision(
+            &node,
+            pb::DecisionPayload {
+                delegated: d,
+                ..payload.clone()
+            },
+        );
+        r.checkpoint = s.receipt.checkpoint.clone();
+        r.grant_inclusion = s.receipt.grant_inclusion.clone();
+        r.revocation_inclusion = s.receipt.revocation_inclusion.clone();
+        r.delegation_inclusion = proof;
+        r
+    };
+    // Named and proven.
+    let named = Some(delegated(proof.entry_id.clone()));
+    let v = verify_decision(&signed(named.clone(), Some(proof.clone())), &p).expect("verifies");
+    assert!(v.delegation_included && v.grant_included && v.revocation_included);
+    // Named, without a proof (it arrived after the checkpoint): verifies, not proven.
+    let v = verify_decision(&signed(named.clone(), None), &p).expect("verifies");
+    assert!(!v.delegation_included);
+    // A proof of another entry than the one named: the receipt is invalid.
+    let other = Some(delegated(payload.grant.clone()));
+    assert_eq!(
+        verify_decision(&signed(other, Some(proof.clone())), &p),
+        Err(EvidenceError::WrongProof("delegation"))
+    );
+    // A proof beside a payload naming none (an own grant): ignored.
+    let v = verify_decision(&signed(None, Some(proof.clone())), &p).expect("verifies");
+    assert!(!v.delegation_included);
+    // A proof that does not prove: refused.
+    let mut broken = proof.clone();
+    let mut first = broken.hashes[0].to_vec();
+    first[0] ^= 1;
+    broken.hashes[0] = first.into();
+    assert!(matches!(
+        verify_decision(&signed(named, Some(broken)), &p),
+        Err(EvidenceError::Inclusion {
+            what: "delegation",
+            ..
+        })
+    ));
+}

@@ -166,6 +166,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         valid_from: now,
         valid_until: until,
         scope,
+        on_behalf: None,
     };
     let subject_feed = wallet::pairwise_feed(ks.master(), &collector);
     let subject = subject_feed.typed(Role::Citizen).to_string();
@@ -203,6 +204,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
                     Body::Revoke(Revoke {
                         grant: w.id,
                         erase: false,
+                        on_behalf: None,
                     }),
                 )
                 .map_err(anyhow::Error::msg)?;
@@ -437,6 +439,7 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
             Body::Revoke(Revoke {
                 grant: grant_id,
                 erase: a.erase,
+                on_behalf: None,
             }),
         )
         .map_err(anyhow::Error::msg)?;
@@ -613,6 +616,7 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
                 collector,
                 kind,
                 details_digest: None,
+                on_behalf: None,
             }),
         )
         .map_err(anyhow::Error::msg)?;
