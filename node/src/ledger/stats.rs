@@ -46,8 +46,9 @@ pub struct Stats {
     /// time (see `decisions`), never for a whole batch.
     pub view: RwLock<()>,
     /// The most grant facts read from the store or examined by the rule under one view so far:
-    /// bounded by twice [`consent_proto::limits::GRANTS_CONSIDERED`] whatever the feeds hold
-    /// (for tests and diagnostics).
+    /// bounded by twice [`consent_proto::limits::GRANTS_CONSIDERED`] whatever the feeds hold,
+    /// and by four times that for a subject with delegated grants (its own and the delegates',
+    /// each read and examined) (for tests and diagnostics).
     pub view_work_max: AtomicU64,
     /// When the node last heard from a peer, Unix ms (0: never).
     pub peer_contact_ms: AtomicU64,
