@@ -1,5 +1,5 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
-//! new store to its network, migrates a store of layout 3, 4 or 5, and refuses a store of
+//! new store to its network, migrates a store of layout 3, 4, 5 or 6, and refuses a store of
 //! another network or layout; [`structure`] runs at every start (heads match entries, the log is
 //! contiguous, grant state points at real grants, a scoped grant's at a real policy, a grant on
 //! a draft at a gated consultation, and consultation rows at a stored Policy entry with a
@@ -124,7 +124,7 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from versions 3, 4 and 5; run the consentd \
+                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5 and 6; run the consentd \
                      release that wrote it, or move the data directory aside and let the node \
                      sync anew from its peers"
                 )));
