@@ -42,16 +42,14 @@ use consent_proto::body::Body;
 use consent_proto::decide::{
     AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
 };
-use consent_proto::delegation::{DelegationState, Via, counting_endorsement, withdrawal_counts};
+use consent_proto::delegation::Via;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;
 
 use super::staged::Staged;
-use super::tables::{
-    self, AccreditationRecord, DelegatedGrantRecord, EndorsementRecord, GrantRecord,
-    RevocationRecord,
-};
+use super::delegations::Delegations;
+use super::tables::{self, AccreditationRecord, DelegatedGrantRecord, GrantRecord};
 use super::{Ledger, LedgerError, Stats};
 use crate::store::{KvStore, StoreError};
 
@@ -589,109 +587,4 @@ fn signed_time(
     view.entry_at(feed, seq)?
         .map(|e| e.time_ms)
         .ok_or_else(|| StoreError::Corrupt(format!("{feed:?} has no entry at seq {seq}")))
-}
-
-/// The delegations of one subject as the rule reads them, each read from its `j` row once per
-/// check.
-struct Delegations<'a> {
-    store: &'a dyn KvStore,
-    person: FeedId,
-    read: HashMap<EntryId, DelegationState>,
-}
-
-impl<'a> Delegations<'a> {
-    fn new(store: &'a dyn KvStore, person: FeedId) -> Self {
-        Self {
-            store,
-            person,
-            read: HashMap::new(),
-        }
-    }
-
-    /// The person's delegation `id` (every delegated statement about the person names one of
-    /// the person's Delegations, which validity required present).
-    fn state(&mut self, id: &EntryId) -> Result<DelegationState, StoreError> {
-        if let Some(state) = self.read.get(id) {
-            return Ok(state.clone());
-        }
-        let record = Staged::new(self.store)
-            .delegation_record(&self.person, id)?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "a delegated statement names delegation {id}, which has no record"
-                ))
-            })?;
-        let state = record.state(*id, self.person)?;
-        self.read.insert(*id, state.clone());
-        Ok(state)
-    }
-
-    /// Whether a revocation of `grant` by another feed than the grant's own (its `h` rows)
-    /// counts: the person's own always, a delegate's if its delegation counted when it signed.
-    fn revoked_elsewhere(&mut self, grant: &EntryId) -> Result<bool, StoreError> {
-        let rows: Vec<_> = self
-            .store
-            .scan_prefix(&tables::revocation_prefix(grant))
-            .collect::<Result<_, _>>()?;
-        for (_, value) in rows {
-            let record: RevocationRecord = tables::decode(&value, "revocation")?;
-            let counts = match record.delegation {
-                None => withdrawal_counts(None),
-                Some(delegation) => {
-                    let state = self.state(&EntryId(delegation))?;
-                    withdrawal_counts(Some((&state, record.signed_ms)))
-                }
-            };
-            if counts {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// The endorsement that counts for the 2-of-2 grant `grant` under `delegation` (its `b`
-    /// rows), as `counting_endorsement` picks it.
-    fn endorsement(
-        &mut self,
-        grant: &EntryId,
-        delegation: &DelegationState,
-    ) -> Result<Option<EntryId>, StoreError> {
-        let prefix = tables::endorsement_prefix(grant);
-        let rows: Vec<_> = self
-            .store
-            .scan_prefix(&prefix)
-            .collect::<Result<_, _>>()?;
-        let mut endorsements = Vec::with_capacity(rows.len());
-        for (key, value) in rows {
-            let at = prefix.len();
-            let endorser = FeedId(tables::bytes32(key.get(at..at + 32).unwrap_or_default())?);
-            let id = EntryId(tables::bytes32(key.get(at + 32..).unwrap_or_default())?);
-            let record: EndorsementRecord = tables::decode(&value, "endorsement")?;
-            let state = self.state(&EntryId(record.delegation))?;
-            endorsements.push((id, endorser, record.signed_ms, state));
-        }
-        let endorsements: Vec<_> = endorsements
-            .iter()
-            .map(|(id, endorser, signed_ms, state)| (*id, *endorser, *signed_ms, state))
-            .collect();
-        Ok(counting_endorsement(delegation.co_signer, &endorsements))
-    }
-
-    /// The signed time of the newest opt-out of sale/sharing a delegate signed on the person's
-    /// behalf, addressed to `collector`, whose delegation counted then (`i` rows, newest first:
-    /// the first that counts).
-    fn newest_opt_out(&mut self, collector: &FeedId) -> Result<Option<u64>, StoreError> {
-        let prefix = tables::delegated_opt_out_prefix(&self.person, collector);
-        let store = self.store;
-        for pair in store.scan_prefix_rev(&prefix) {
-            let (key, value) = pair?;
-            let at = prefix.len();
-            let signed_ms = tables::be_u64(key.get(at..at + 8).unwrap_or_default())?;
-            let state = self.state(&EntryId(tables::bytes32(&value)?))?;
-            if withdrawal_counts(Some((&state, signed_ms))) {
-                return Ok(Some(signed_ms));
-            }
-        }
-        Ok(None)
-    }
 }
