@@ -8,6 +8,9 @@
 //! without its kind is a missing sensor) is a deny naming what is missing. The answer names the
 //! form the data must be kept in for the grant it names (`required_form`), and a receipt signs the
 //! context with its digest (`context_digest`), the handle a collector keeps beside each record.
+//! When the grant it names was signed by a delegate in the subject's name, the answer and the
+//! receipt's signed payload say which delegation it rests on (`delegated`), and the receipt
+//! carries the Delegation's inclusion proof.
 //!
 //! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to
 //! sign, is answered inline (no store read, bounded work, and only if the view is free:
@@ -208,6 +211,9 @@ impl Decider {
                         .map(|(_, id)| Bytes::copy_from_slice(&id.0))
                         .unwrap_or_default(),
                     context_digest,
+                    // Signed: the delegation a delegated grant rests on (absent: the grant is
+                    // the subject's own).
+                    delegated: answer.delegated.clone(),
                 },
             );
             evidence::attach(
@@ -270,6 +276,8 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::Check
         when: decide::question_time(at_ms, now) as i32,
         // For the grant the answer names; UNSPECIFIED when it is unscoped or none is named.
         required_form: outcome.required_form.map_or(0, |f| f as i32),
+        // The delegation the named grant rests on, when a delegate signed it.
+        delegated: outcome.delegated.map(|d| d.to_wire()),
     }
 }
 
