@@ -39,7 +39,7 @@ pub use self::decisions::View;
 pub use self::delegations::DelegationListing;
 pub use self::engine::{OpenError, open_store};
 use self::staged::Staged;
-pub use self::stats::{Memory, Stats, StatsSnapshot};
+pub use self::stats::{DelegatedCounts, Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Item, Outcome, Source, per_source_bound};
 use self::writer::{Job, Writer};
