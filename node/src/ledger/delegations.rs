@@ -253,3 +253,6 @@ impl<'a> Delegations<'a> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

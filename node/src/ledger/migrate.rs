@@ -960,9 +960,11 @@ mod tests {
 
         // The migrated store takes a delegation and a grant under it.
         let (ledger, writer) = open();
-        let mut d = fixtures::delegation_scene(T0 + fixtures::DAY);
-        let _ = &mut d;
-        let outcomes = ledger.submit(d.entries.clone()).await.expect("submit");
+        let w = crate::ledger::delegations::tests::world();
+        let outcomes = ledger
+            .submit(w.entries[w.scene.entries.len()..].to_vec())
+            .await
+            .expect("submit");
         assert!(
             outcomes
                 .iter()
