@@ -211,8 +211,6 @@ impl Decider {
                         .map(|(_, id)| Bytes::copy_from_slice(&id.0))
                         .unwrap_or_default(),
                     context_digest,
-                    // Signed: the delegation a delegated grant rests on (absent: the grant is
-                    // the subject's own).
                     delegated: answer.delegated.clone(),
                 },
             );
@@ -276,7 +274,7 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::Check
         when: decide::question_time(at_ms, now) as i32,
         // For the grant the answer names; UNSPECIFIED when it is unscoped or none is named.
         required_form: outcome.required_form.map_or(0, |f| f as i32),
-        // The delegation the named grant rests on, when a delegate signed it.
+        // The delegation a delegate's grant rests on; unset for the subject's own.
         delegated: outcome.delegated.map(|d| d.to_wire()),
     }
 }

@@ -333,11 +333,11 @@ impl View<'_> {
                 collector: collector.state.as_ref(),
                 grants: &subject.grants,
                 opt_out_seq: subject.opt_out_seq,
-                accreditations: &collector.accreditations,
-                registrars: &self.ledger.registrars,
                 delegated: &subject.delegated,
                 opt_out_ms: subject.opt_out_ms,
                 delegated_opt_out_ms: subject.delegated_opt_out_ms,
+                accreditations: &collector.accreditations,
+                registrars: &self.ledger.registrars,
             },
         )
     }
