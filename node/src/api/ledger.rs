@@ -202,69 +202,6 @@ impl pb::ledger_server::Ledger for LedgerService {
     type GetLogStream = FeedStream;
     type ListDelegatedStream = FeedStream;
 
-    async fn list_delegations(
-        &self,
-        request: Request<pb::ListDelegationsRequest>,
-    ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
-        let feed = FeedId(id32("feed", &request.into_inner().feed)?);
-        let ledger = self.ledger.clone();
-        let delegations = read(move || ledger.delegations(&feed).map_err(Status::from)).await?;
-        Ok(Response::new(pb::ListDelegationsResponse {
-            delegations: delegations.into_iter().map(delegation_info).collect(),
-        }))
-    }
-
-    async fn list_delegated(
-        &self,
-        request: Request<pb::ListDelegatedRequest>,
-    ) -> Result<Response<FeedStream>, Status> {
-        let slot = self.sources.open_stream(&request)?;
-        let request = request.into_inner();
-        let person = FeedId(id32("person", &request.person)?);
-        if request.limit > MAX_FEED_STREAM {
-            return Err(error::stream_limit("after"));
-        }
-        let limit = match request.limit {
-            0 => MAX_FEED_STREAM,
-            n => n,
-        } as usize;
-        let ledger = self.ledger.clone();
-        let (mut tx, rx) = read_stream(slot, "after");
-        tokio::spawn(async move {
-            const PAGE: usize = 256;
-            let mut after = request.after;
-            let mut left = limit;
-            while left > 0 {
-                let (reader, count) = (ledger.clone(), PAGE.min(left));
-                let page = match read(move || {
-                    reader
-                        .delegated_entries(&person, after, count)
-                        .map_err(Status::from)
-                })
-                .await
-                {
-                    Ok(page) => page,
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
-                        return;
-                    }
-                };
-                let full = page.len() == count;
-                for (index, entry) in &page {
-                    after = *index;
-                    left -= 1;
-                    if !tx.send(Ok(feed_entry(*index, entry))).await {
-                        return;
-                    }
-                }
-                if !full {
-                    return;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(rx)))
-    }
-
     async fn get_log(
         &self,
         request: Request<pb::GetLogRequest>,
@@ -445,6 +382,69 @@ impl pb::ledger_server::Ledger for LedgerService {
             frozen,
             equivocations,
         }))
+    }
+
+    async fn list_delegations(
+        &self,
+        request: Request<pb::ListDelegationsRequest>,
+    ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
+        let feed = FeedId(id32("feed", &request.into_inner().feed)?);
+        let ledger = self.ledger.clone();
+        let delegations = read(move || ledger.delegations(&feed).map_err(Status::from)).await?;
+        Ok(Response::new(pb::ListDelegationsResponse {
+            delegations: delegations.into_iter().map(delegation_info).collect(),
+        }))
+    }
+
+    async fn list_delegated(
+        &self,
+        request: Request<pb::ListDelegatedRequest>,
+    ) -> Result<Response<FeedStream>, Status> {
+        let slot = self.sources.open_stream(&request)?;
+        let request = request.into_inner();
+        let person = FeedId(id32("person", &request.person)?);
+        if request.limit > MAX_FEED_STREAM {
+            return Err(error::stream_limit("after"));
+        }
+        let limit = match request.limit {
+            0 => MAX_FEED_STREAM,
+            n => n,
+        } as usize;
+        let ledger = self.ledger.clone();
+        let (mut tx, rx) = read_stream(slot, "after");
+        tokio::spawn(async move {
+            const PAGE: usize = 256;
+            let mut after = request.after;
+            let mut left = limit;
+            while left > 0 {
+                let (reader, count) = (ledger.clone(), PAGE.min(left));
+                let page = match read(move || {
+                    reader
+                        .delegated_entries(&person, after, count)
+                        .map_err(Status::from)
+                })
+                .await
+                {
+                    Ok(page) => page,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let full = page.len() == count;
+                for (index, entry) in &page {
+                    after = *index;
+                    left -= 1;
+                    if !tx.send(Ok(feed_entry(*index, entry))).await {
+                        return;
+                    }
+                }
+                if !full {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(rx)))
     }
 }
 
