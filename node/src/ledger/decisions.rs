@@ -30,8 +30,10 @@
 //! endorsement (`b` rows, picked by `consent_proto::delegation::counting_endorsement`); for each
 //! candidate grant not revoked by its own feed, the revocations by other feeds (`h` rows:
 //! usually none, one seek), each counting as `consent_proto::delegation::withdrawal_counts`
-//! says; and the newest counting delegated opt-out (`i` rows). Every one of those entries marks
-//! the subject's feed changed, so these facts are cached like the rest.
+//! says; and the newest counting delegated opt-out (`i` rows, newest first: the rows an
+//! ex-delegate signed after its delegation ended are read until one counts, since skipping any
+//! could drop an opt-out that counts). Every one of those entries marks the subject's feed
+//! changed, so these facts are cached like the rest.
 
 use std::cell::Cell;
 use std::collections::HashMap;
