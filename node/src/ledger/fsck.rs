@@ -433,7 +433,7 @@ fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreErro
     };
     // (table, name, key length, the ranges of the key naming entries, whether the value names
     // an entry)
-    let tables: [(u8, &str, usize, &[std::ops::Range<usize>], bool); 7] = [
+    let checks: [(u8, &str, usize, &[std::ops::Range<usize>], bool); 7] = [
         (prefix::DELEGATION, "delegation", 65, &[33..65], false),
         (prefix::DELEGATED_GRANT, "delegated grant", 105, &[73..105], false),
         (prefix::DELEGATION_COLLECTOR, "delegation collector", 65, &[1..33], false),
@@ -442,7 +442,7 @@ fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreErro
         (prefix::DELEGATED_OPT_OUT, "delegated opt-out", 105, &[73..105], true),
         (prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
     ];
-    for (table, what, length, ids, value_names) in tables {
+    for (table, what, length, ids, value_names) in checks {
         for pair in store.scan_prefix(&[table]) {
             let (key, value) = pair?;
             let mut fine = key.len() == length;
