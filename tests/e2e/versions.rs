@@ -60,26 +60,27 @@ async fn status_reports_the_protocol_versions_the_node_speaks() {
         status.sync_protocols,
         vec![consent_node::p2p::protocol::sync_protocol(digest)]
     );
-    // Entries may carry consultations, stances, responses and outcomes (issue 21): a node of
-    // /sync/3 would find them non-canonical.
-    assert!(status.sync_protocols[0].ends_with("/sync/4"), "{status:?}");
+    // Entries may carry delegations, undelegations, endorsements and on_behalf (issue 22): a
+    // node of /sync/4 would find them non-canonical.
+    assert!(status.sync_protocols[0].ends_with("/sync/5"), "{status:?}");
     assert_eq!(
         status.identify_version,
         consent_node::p2p::protocol::identify_version(digest)
     );
-    assert!(status.identify_version.ends_with("/4.0.0"), "{status:?}");
+    assert!(status.identify_version.ends_with("/5.0.0"), "{status:?}");
     assert_eq!(
         status.rejection_reasons_version,
         reasons::REJECTION_REASONS_VERSION
     );
-    // Reasons 35-47 (consultations; 44-47 refused at admission) are version 3.
-    assert_eq!(status.rejection_reasons_version, 3);
+    // Reasons 49-58 (delegation; 58, delegated-entry-too-old, refused at admission) are
+    // version 4.
+    assert_eq!(status.rejection_reasons_version, 4);
     assert_eq!(
         status.store_layout_version,
         consent_node::ledger::tables::SCHEMA_VERSION
     );
-    // Consultation tables, feed records with their policy entries: layout 6.
-    assert_eq!(status.store_layout_version, 6);
+    // Delegation tables (issue 22): layout 7.
+    assert_eq!(status.store_layout_version, 7);
     // The fixture genesis requires no consultation.
     assert_eq!(status.consultation, None);
 }

@@ -5,6 +5,8 @@
 //! - [`browser`]: headless Chromium driven over the DevTools protocol.
 //! - [`consultation`]: a genesis requiring consultations, a clock in the past, drafts, stances,
 //!   responses and outcomes, and the Consultations service.
+//! - [`delegation`]: a person, an assistant and guardians; what delegates sign in someone's
+//!   name; the Ledger's delegation reads.
 //! - [`http`]: one plain HTTP/1.1 GET (metrics, transparency pages).
 //! - [`harness`]: starting, stopping and restarting nodes; clients.
 //! - [`net`]: several nodes: waiting until they connect or converge, heads, decisions.
@@ -16,6 +18,7 @@
 
 pub mod browser;
 pub mod consultation;
+pub mod delegation;
 pub mod harness;
 pub mod http;
 pub mod net;

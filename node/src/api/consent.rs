@@ -8,6 +8,9 @@
 //! without its kind is a missing sensor) is a deny naming what is missing. The answer names the
 //! form the data must be kept in for the grant it names (`required_form`), and a receipt signs the
 //! context with its digest (`context_digest`), the handle a collector keeps beside each record.
+//! When the grant it names was signed by a delegate in the subject's name, the answer and the
+//! receipt's signed payload say which delegation it rests on (`delegated`), and the receipt
+//! carries the Delegation's inclusion proof.
 //!
 //! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to
 //! sign, is answered inline (no store read, bounded work, and only if the view is free:

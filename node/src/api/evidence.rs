@@ -1,8 +1,9 @@
 //! The log evidence a decision receipt carries: the node's latest signed checkpoint (with its
 //! cosignatures) and inclusion proofs, in that checkpoint's tree, of the grant the decision
-//! names and — for a deny because of a revocation — of the revocation, whose id the signed
-//! payload names (found by [`revocation`] before signing). Evidence is best effort: an entry
-//! newer than the latest checkpoint gets no proof (Log.GetInclusionProof later).
+//! names, of the Delegation a delegated grant rests on, and — for a deny because of a
+//! revocation — of the revocation, whose id the signed payload names (found by [`revocation`]
+//! before signing). Evidence is best effort: an entry newer than the latest checkpoint gets no
+//! proof (Log.GetInclusionProof later).
 
 use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
@@ -17,10 +18,12 @@ const REVOCATION_SCAN: usize = 1_000;
 /// Entries read at a time while looking for a revocation (the request is checked between pages).
 const REVOCATION_PAGE: usize = 100;
 
-/// The entry of `subject`'s feed that revoked `grant`, with its arrival index: what a `REVOKED`
-/// decision receipt names. Reads at most [`REVOCATION_SCAN`] entries after the grant, a page of
-/// [`REVOCATION_PAGE`] at a time, and stops early once `cancel` is set (store reads: call it off
-/// the async threads); `None` if not found there.
+/// The entry that revoked `grant` (a grant in `subject`'s name), with its arrival index: what a
+/// `REVOKED` decision receipt names. A counting revocation by another feed than the grant's
+/// (the person's of a delegate's grant, a delegate's) is read from its rows; otherwise the
+/// grant's own feed revoked it: reads at most [`REVOCATION_SCAN`] entries of that feed after the
+/// grant, a page of [`REVOCATION_PAGE`] at a time, and stops early once `cancel` is set (store
+/// reads: call it off the async threads); `None` if not found there.
 pub(crate) fn revocation(
     ledger: &Ledger,
     subject: &FeedId,
@@ -28,18 +31,25 @@ pub(crate) fn revocation(
     cancel: &Cancel,
 ) -> Option<(u64, EntryId)> {
     let (_, entry) = ledger.entry(grant).ok().flatten()?;
-    if entry.feed != *subject {
+    let Body::Grant(g) = &entry.body else {
+        return None;
+    };
+    if g.on_behalf.map_or(entry.feed, |o| o.person) != *subject {
         return None;
     }
+    if let Some(found) = ledger.counting_revocation(subject, grant).ok().flatten() {
+        return Some(found);
+    }
+    let feed = entry.feed;
     let mut from = entry.seq.saturating_add(1);
     let mut left = REVOCATION_SCAN;
     while left > 0 && !cancel.is_set() {
         let want = left.min(REVOCATION_PAGE);
-        let page = ledger.feed_entries(subject, from, want).ok()?;
-        if let Some((index, e)) = page
-            .iter()
-            .find(|(_, e)| matches!(&e.body, Body::Revoke(r) if r.grant == *grant))
-        {
+        let page = ledger.feed_entries(&feed, from, want).ok()?;
+        // The feed's own revocation (a delegate's in someone's name is an `h` row, read above).
+        if let Some((index, e)) = page.iter().find(|(_, e)| {
+            matches!(&e.body, Body::Revoke(r) if r.grant == *grant && r.on_behalf.is_none())
+        }) {
             return Some((*index, e.id));
         }
         if page.len() < want {
@@ -52,7 +62,8 @@ pub(crate) fn revocation(
 }
 
 /// Adds the evidence to `receipt`: the latest checkpoint, the inclusion of the grant `answer`
-/// names, and that of `revocation` (the one the signed payload names, if any).
+/// names, of the Delegation it rests on (`answer.delegated`, if any), and that of `revocation`
+/// (the one the signed payload names, if any).
 pub(crate) fn attach(
     ledger: &Ledger,
     checkpoints: &Checkpoints,
@@ -72,6 +83,12 @@ pub(crate) fn attach(
     }
     if let Some((index, id)) = revocation {
         receipt.revocation_inclusion = inclusion(ledger, index, size, id);
+    }
+    if let Some(delegated) = &answer.delegated
+        && let Ok(delegation) = EntryId::from_slice(&delegated.delegation)
+        && let Ok(Some((index, _))) = ledger.entry(&delegation)
+    {
+        receipt.delegation_inclusion = inclusion(ledger, index, size, delegation);
     }
 }
 

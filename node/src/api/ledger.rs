@@ -1,7 +1,9 @@
-//! `consent.v1.Ledger`: submit entries, read entries, feeds and heads. Submissions go through
-//! admission (`Ledger::submit_admitted`): a valid entry this node refuses to take from a client
-//! (a grant on a draft under consultation, a late stance, a second outcome, an approval that
-//! leaves raised objections unanswered) is FAILED_PRECONDITION, its reason as for a rejection.
+//! `consent.v1.Ledger`: submit entries, read entries, feeds and heads, and the delegations that
+//! concern a feed. Submissions go through admission (`Ledger::submit_admitted`): a valid entry
+//! this node refuses to take from a client (a grant on a draft under consultation, a late
+//! stance, a second outcome, an approval that leaves raised objections unanswered, an entry
+//! signed in someone's name more than 5 minutes ago) is FAILED_PRECONDITION, its reason as for
+//! a rejection.
 
 use std::pin::Pin;
 
@@ -99,6 +101,18 @@ fn feed_entry(index: u64, entry: &Entry) -> pb::FeedEntry {
         index,
         feed: Bytes::copy_from_slice(&entry.feed.0),
         seq: entry.seq,
+    }
+}
+
+fn delegation_info(d: crate::ledger::DelegationListing) -> pb::DelegationInfo {
+    pb::DelegationInfo {
+        entry: Some(feed_entry(d.index, &d.entry)),
+        end_ms: d.end_ms,
+        undelegations: d
+            .undelegations
+            .iter()
+            .map(|u| Bytes::copy_from_slice(&u.0))
+            .collect(),
     }
 }
 
@@ -370,19 +384,67 @@ impl pb::ledger_server::Ledger for LedgerService {
         }))
     }
 
-    // Issue 22's interface: the node part serves these from its delegation tables.
     async fn list_delegations(
         &self,
-        _request: Request<pb::ListDelegationsRequest>,
+        request: Request<pb::ListDelegationsRequest>,
     ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
-        Err(Status::unimplemented("ListDelegations"))
+        let feed = FeedId(id32("feed", &request.into_inner().feed)?);
+        let ledger = self.ledger.clone();
+        let delegations = read(move || ledger.delegations(&feed).map_err(Status::from)).await?;
+        Ok(Response::new(pb::ListDelegationsResponse {
+            delegations: delegations.into_iter().map(delegation_info).collect(),
+        }))
     }
 
     async fn list_delegated(
         &self,
-        _request: Request<pb::ListDelegatedRequest>,
-    ) -> Result<Response<Self::ListDelegatedStream>, Status> {
-        Err(Status::unimplemented("ListDelegated"))
+        request: Request<pb::ListDelegatedRequest>,
+    ) -> Result<Response<FeedStream>, Status> {
+        let slot = self.sources.open_stream(&request)?;
+        let request = request.into_inner();
+        let person = FeedId(id32("person", &request.person)?);
+        if request.limit > MAX_FEED_STREAM {
+            return Err(error::stream_limit("after"));
+        }
+        let limit = match request.limit {
+            0 => MAX_FEED_STREAM,
+            n => n,
+        } as usize;
+        let ledger = self.ledger.clone();
+        let (mut tx, rx) = read_stream(slot, "after");
+        tokio::spawn(async move {
+            const PAGE: usize = 256;
+            let mut after = request.after;
+            let mut left = limit;
+            while left > 0 {
+                let (reader, count) = (ledger.clone(), PAGE.min(left));
+                let page = match read(move || {
+                    reader
+                        .delegated_entries(&person, after, count)
+                        .map_err(Status::from)
+                })
+                .await
+                {
+                    Ok(page) => page,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let full = page.len() == count;
+                for (index, entry) in &page {
+                    after = *index;
+                    left -= 1;
+                    if !tx.send(Ok(feed_entry(*index, entry))).await {
+                        return;
+                    }
+                }
+                if !full {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(rx)))
     }
 }
 

@@ -659,7 +659,9 @@ fn event(
     match &entry.body {
         Body::Grant(g) if g.collector == *collector => {
             event.kind = pb::WatchKind::Grant as i32;
-            event.subject = Bytes::copy_from_slice(&entry.feed.0);
+            // A delegate's grant is the represented person's consent.
+            let subject = g.on_behalf.map_or(entry.feed, |o| o.person);
+            event.subject = Bytes::copy_from_slice(&subject.0);
             event.grant = id(&entry.id);
             event.valid_until = g.valid_until.unwrap_or(0);
             // An expiry the stream has already passed is reported here, not as EXPIRED.
@@ -669,13 +671,15 @@ fn event(
         }
         Body::Revoke(r) => {
             event.kind = pb::WatchKind::Revoke as i32;
-            event.subject = Bytes::copy_from_slice(&entry.feed.0);
+            let subject = r.on_behalf.map_or(entry.feed, |o| o.person);
+            event.subject = Bytes::copy_from_slice(&subject.0);
             event.grant = id(&r.grant);
             event.erase = r.erase;
         }
         Body::Request(r) if r.collector == *collector => {
             event.kind = pb::WatchKind::Request as i32;
-            event.subject = Bytes::copy_from_slice(&entry.feed.0);
+            let subject = r.on_behalf.map_or(entry.feed, |o| o.person);
+            event.subject = Bytes::copy_from_slice(&subject.0);
         }
         Body::Accreditation(a) if a.collector == *collector => {
             event.kind = pb::WatchKind::Accredited as i32;

@@ -17,6 +17,11 @@
 //!   `consultation-closed`; an approval while an objection reason raised by at least the
 //!   genesis's `objection_threshold` stances (both groups together) has no response listed:
 //!   `consultation-unanswered`.
+//! - An entry signed in someone's name (`on_behalf`, an endorsement) or an undelegation signed
+//!   more than `consent_proto::limits::DELEGATED_ENTRY_TOLERANCE_MS` (5 minutes) before the
+//!   node's clock: `delegated-entry-too-old` ([`consent_proto::delegation::admission`], checked
+//!   first). With an undelegation's default `void_from_ms`, this voids what a delegate backdates
+//!   after it learnt of its withdrawal, on every node, wherever it is submitted.
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
@@ -35,6 +40,9 @@ pub(super) fn check(
     now: u64,
     threshold: Option<u64>,
 ) -> Result<Option<Refusal>, StoreError> {
+    if let Some(refusal) = consent_proto::delegation::admission(entry, now) {
+        return Ok(Some(refusal));
+    }
     let tolerance = consultation::admission::SUBMIT_TOLERANCE_MS;
     match &entry.body {
         Body::Policy(p) if p.consultation.is_some() => {

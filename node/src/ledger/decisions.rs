@@ -22,6 +22,18 @@
 //! That changes with other feeds' entries (an outcome, the collector's next version), which the
 //! subject's generation does not follow, so facts holding such a grant are never cached: they
 //! are read anew for each check (admission refuses grants on drafts, so these are rare).
+//!
+//! Delegations (only for a subject that gave one: one seek on its `j` rows tells): the newest
+//! [`GRANTS_CONSIDERED`] grants delegates signed on the subject's behalf naming the collector
+//! (`d` rows, by signed time and id), each with its delegation as the rule reads it
+//! (`j` row: its end by the Undelegations present) and, for a 2-of-2 delegation, the counting
+//! endorsement (`b` rows, picked by `consent_proto::delegation::counting_endorsement`); for each
+//! candidate grant not revoked by its own feed, the revocations by other feeds (`h` rows:
+//! usually none, one seek), each counting as `consent_proto::delegation::withdrawal_counts`
+//! says; and the newest counting delegated opt-out (`i` rows, newest first: the rows an
+//! ex-delegate signed after its delegation ended are read until one counts, since skipping any
+//! could drop an opt-out that counts). Every one of those entries marks the subject's feed
+//! changed, so these facts are cached like the rest.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -32,14 +44,16 @@ use consent_proto::body::Body;
 use consent_proto::decide::{
     AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
 };
+use consent_proto::delegation::Via;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;
 
 use super::staged::Staged;
-use super::tables::{self, AccreditationRecord, GrantRecord};
+use super::delegations::Delegations;
+use super::tables::{self, AccreditationRecord, DelegatedGrantRecord, GrantRecord};
 use super::{Ledger, LedgerError, Stats};
-use crate::store::StoreError;
+use crate::store::{KvStore, StoreError};
 
 /// Shards of subject generations.
 const SHARDS: usize = 4096;
@@ -106,6 +120,14 @@ struct SubjectFacts {
     state: Option<FeedState>,
     grants: Vec<GrantFacts>,
     opt_out_seq: Option<u64>,
+    /// Grants delegates signed on the subject's behalf naming the collector (the newest
+    /// [`GRANTS_CONSIDERED`] by signed time and id), each with its delegation.
+    delegated: Vec<GrantFacts>,
+    /// The signed time of the opt-out `opt_out_seq` names (read only when `delegated` holds a
+    /// grant: own grants are judged by seq).
+    opt_out_ms: Option<u64>,
+    /// The signed time of the newest delegated opt-out whose delegation counted then.
+    delegated_opt_out_ms: Option<u64>,
     /// What these facts count for in the subject cache ([`weight`]).
     weight: usize,
 }
@@ -305,7 +327,7 @@ impl View<'_> {
         collector: &CollectorFacts,
         subject: &SubjectFacts,
     ) -> Outcome {
-        self.count(subject.grants.len());
+        self.count(subject.grants.len() + subject.delegated.len());
         decide(
             query,
             &Facts {
@@ -313,9 +335,9 @@ impl View<'_> {
                 collector: collector.state.as_ref(),
                 grants: &subject.grants,
                 opt_out_seq: subject.opt_out_seq,
-                delegated: &[],
-                opt_out_ms: None,
-                delegated_opt_out_ms: None,
+                delegated: &subject.delegated,
+                opt_out_ms: subject.opt_out_ms,
+                delegated_opt_out_ms: subject.delegated_opt_out_ms,
                 accreditations: &collector.accreditations,
                 registrars: &self.ledger.registrars,
             },
@@ -410,6 +432,8 @@ impl View<'_> {
             .transpose()?;
         let mut grants = Vec::new();
         let mut opt_out_seq = None;
+        let mut delegated = Vec::new();
+        let (mut opt_out_ms, mut delegated_opt_out_ms) = (None, None);
         // Whether a grant names a draft (then the facts are not cached).
         let mut on_draft = false;
         if state.is_some() && collector_known {
@@ -419,32 +443,77 @@ impl View<'_> {
                 let (key, value) = pair?;
                 let seq = tables::be_u64(&key[prefix.len()..])?;
                 let record: GrantRecord = tables::decode(&value, "grant")?;
-                let policy_scope = match &record.scope {
-                    Some(scope) => self.policy_scope(&EntryId(scope.policy))?,
-                    None => None,
-                };
-                let in_effect_from = match &record.draft {
-                    Some(draft) => {
-                        on_draft = true;
-                        super::consultations::in_effect_from(&Staged::new(store), &EntryId(*draft))?
-                    }
-                    None => consent_proto::consultation::ALWAYS,
-                };
-                grants.push(record.facts(seq, policy_scope, in_effect_from)?);
+                grants.push(self.grant_facts(&record, seq, &mut on_draft)?);
             }
             self.count(grants.len());
-            if !grants.is_empty() {
+            // Delegated statements about the subject all rest on a Delegation of its feed.
+            let delegating = store
+                .scan_prefix(&tables::delegation_prefix(subject))
+                .next()
+                .transpose()?
+                .is_some();
+            let mut delegations = Delegations::new(store, *subject);
+            if delegating {
+                for grant in grants.iter_mut().filter(|g| !g.revoked) {
+                    grant.revoked = delegations.revoked_elsewhere(&grant.id)?;
+                }
+                // Newest first (keys end in the signed time and id): the rule reads no older.
+                let prefix = tables::delegated_grant_prefix(subject, collector);
+                for pair in store.scan_prefix_rev(&prefix).take(GRANTS_CONSIDERED) {
+                    let (key, value) = pair?;
+                    let at = prefix.len();
+                    let signed_ms = tables::be_u64(key.get(at..at + 8).unwrap_or_default())?;
+                    let record: DelegatedGrantRecord = tables::decode(&value, "delegated grant")?;
+                    let mut facts = self.grant_facts(&record.grant, record.seq, &mut on_draft)?;
+                    let delegation = delegations.state(&EntryId(record.delegation))?;
+                    let endorsement = match delegation.co_signer {
+                        Some(_) => delegations.endorsement(&facts.id, &delegation)?,
+                        None => None,
+                    };
+                    if !facts.revoked {
+                        facts.revoked = delegations.revoked_elsewhere(&facts.id)?;
+                    }
+                    facts.time_ms = signed_ms;
+                    facts.via = Some(Arc::new(Via {
+                        delegation,
+                        signed_ms,
+                        endorsement,
+                    }));
+                    delegated.push(facts);
+                }
+                self.count(delegated.len());
+            }
+            if !grants.is_empty() || !delegated.is_empty() {
                 opt_out_seq = store
                     .get(&tables::opt_out_key(subject, collector))?
                     .map(|v| tables::be_u64(&v))
                     .transpose()?;
             }
+            if delegating && (!grants.is_empty() || !delegated.is_empty()) {
+                let view = Staged::new(store);
+                // A delegated grant is judged against the own opt-out by signed times.
+                if let Some(seq) = opt_out_seq
+                    && !delegated.is_empty()
+                {
+                    opt_out_ms = Some(signed_time(&view, subject, seq)?);
+                }
+                delegated_opt_out_ms = delegations.newest_opt_out(collector)?;
+                // Own grants are judged against a delegated opt-out by signed times too.
+                if delegated_opt_out_ms.is_some() {
+                    for grant in &mut grants {
+                        grant.time_ms = signed_time(&view, subject, grant.seq)?;
+                    }
+                }
+            }
         }
         let facts = Arc::new(SubjectFacts {
             state,
-            weight: grants.iter().map(weight).sum(),
+            weight: grants.iter().chain(&delegated).map(weight).sum(),
             grants,
             opt_out_seq,
+            delegated,
+            opt_out_ms,
+            delegated_opt_out_ms,
         });
         // Unknown feeds are not cached (anyone can ask about random ids), nor facts whose
         // grants on drafts may take effect without the subject's feed changing.
@@ -456,6 +525,32 @@ impl View<'_> {
             cache.insert(key, generation, Arc::clone(&facts));
         }
         Ok(facts)
+    }
+
+    /// The rule's view of a grant record at `seq` (an own grant's, or a delegated grant's as
+    /// for an own one), its policy's scope read through the policy cache; `on_draft` is set when
+    /// its policy is a draft (facts holding it are not cached).
+    fn grant_facts(
+        &self,
+        record: &GrantRecord,
+        seq: u64,
+        on_draft: &mut bool,
+    ) -> Result<GrantFacts, LedgerError> {
+        let policy_scope = match &record.scope {
+            Some(scope) => self.policy_scope(&EntryId(scope.policy))?,
+            None => None,
+        };
+        let in_effect_from = match &record.draft {
+            Some(draft) => {
+                *on_draft = true;
+                super::consultations::in_effect_from(
+                    &Staged::new(&*self.ledger.store),
+                    &EntryId(*draft),
+                )?
+            }
+            None => consent_proto::consultation::ALWAYS,
+        };
+        Ok(record.facts(seq, policy_scope, in_effect_from)?)
     }
 
     /// The scope the policy entry `policy` declares (`None`: it declares none), from the policy
@@ -481,4 +576,17 @@ impl View<'_> {
         cache.insert(*policy, scope.clone());
         Ok(scope)
     }
+}
+
+/// The signed time of `feed`'s entry at `seq` (an own grant or opt-out, when the rule compares
+/// it with a delegate's statement).
+fn signed_time(
+    view: &Staged<'_, dyn KvStore>,
+    feed: &FeedId,
+    seq: u64,
+) -> Result<u64, StoreError> {
+    use consent_proto::validate::LedgerView;
+    view.entry_at(feed, seq)?
+        .map(|e| e.time_ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("{feed:?} has no entry at seq {seq}")))
 }

@@ -1,9 +1,9 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
-//! new store to its network, migrates a store of layout 3, 4 or 5, and refuses a store of
+//! new store to its network, migrates a store of layout 3, 4, 5 or 6, and refuses a store of
 //! another network or layout; [`structure`] runs at every start (heads match entries, the log is
 //! contiguous, grant state points at real grants, a scoped grant's at a real policy, a grant on
-//! a draft at a gated consultation, and consultation rows at a stored Policy entry with a
-//! consultation);
+//! a draft at a gated consultation, consultation rows at a stored Policy entry with a
+//! consultation, and delegation rows at the entries they index);
 //! [`full`] replays the whole log through the write path into memory, re-verifying every
 //! signature, and compares every derived table.
 
@@ -124,7 +124,7 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from versions 3, 4 and 5; run the consentd \
+                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5 and 6; run the consentd \
                      release that wrote it, or move the data directory aside and let the node \
                      sync anew from its peers"
                 )));
@@ -149,6 +149,7 @@ pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
     freezes(store, stored_frozen, &mut report)?;
     grants_and_pending(store, &mut report)?;
     consultations(store, &mut report)?;
+    delegations(store, &mut report)?;
     report.result().map(|()| tree)
 }
 
@@ -421,6 +422,83 @@ fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Delegation rows: each has the length its table's keys have, decodes, and names entries that
+/// are stored (a `t` row its `j` row); one read per row, no entry decoded (the full check
+/// compares every row with the replay's).
+fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
+    let stored = |id: &[u8]| -> Result<bool, StoreError> {
+        Ok(store
+            .get(&tables::entry_key(&EntryId(tables::bytes32(id)?)))?
+            .is_some())
+    };
+    // (table, name, key length, the ranges of the key naming entries, whether the value names
+    // an entry)
+    let checks: [(u8, &str, usize, &[std::ops::Range<usize>], bool); 7] = [
+        (prefix::DELEGATION, "delegation", 65, &[33..65], false),
+        (prefix::DELEGATED_GRANT, "delegated grant", 105, &[73..105], false),
+        (prefix::DELEGATION_COLLECTOR, "delegation collector", 65, &[1..33], false),
+        (prefix::ENDORSEMENT, "endorsement", 97, &[1..33, 65..97], false),
+        (prefix::REVOCATION, "revocation", 65, &[1..33], false),
+        (prefix::DELEGATED_OPT_OUT, "delegated opt-out", 105, &[73..105], true),
+        (prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
+    ];
+    for (table, what, length, ids, value_names) in checks {
+        for pair in store.scan_prefix(&[table]) {
+            let (key, value) = pair?;
+            let mut fine = key.len() == length;
+            if fine {
+                for range in ids {
+                    fine &= stored(&key[range.clone()])?;
+                }
+            }
+            if fine && value_names {
+                fine = value.len() == 32 && stored(&value)?;
+            }
+            if fine {
+                fine = match table {
+                    prefix::DELEGATION => {
+                        tables::decode::<tables::DelegationRecord>(&value, what).is_ok()
+                    }
+                    prefix::DELEGATED_GRANT => {
+                        tables::decode::<tables::DelegatedGrantRecord>(&value, what)
+                            .is_ok_and(|r| r.grant.id[..] == key[73..105])
+                    }
+                    prefix::ENDORSEMENT => {
+                        tables::decode::<tables::EndorsementRecord>(&value, what).is_ok()
+                    }
+                    prefix::REVOCATION => {
+                        match tables::decode::<tables::RevocationRecord>(&value, what) {
+                            Ok(r) => stored(&r.revoke)?,
+                            Err(_) => false,
+                        }
+                    }
+                    _ => true,
+                };
+            }
+            if !fine {
+                report.add(format!(
+                    "a {what} row (key {}) is malformed or names an entry not stored",
+                    hex::encode(&key)
+                ));
+            }
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::DELEGATION_BY_DELEGATE]) {
+        let (key, _) = pair?;
+        let fine = key.len() == 97
+            && store
+                .get(&[&[prefix::DELEGATION][..], &key[33..97]].concat())?
+                .is_some();
+        if !fine {
+            report.add(format!(
+                "a delegation index row (key {}) names no delegation",
+                hex::encode(&key)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Replays the arrival log into memory through the write path (re-validating every entry and
 /// signature) and compares every derived table with the store. Also checks equivocation proofs.
 pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Report> {
@@ -445,6 +523,14 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::CONSULTATION_BY_COLLECTOR,
         prefix::CONSULTATION_BY_CLOSING,
         prefix::UNDECIDED_BY_CLOSING,
+        prefix::DELEGATION,
+        prefix::DELEGATED_GRANT,
+        prefix::DELEGATION_COLLECTOR,
+        prefix::ENDORSEMENT,
+        prefix::REVOCATION,
+        prefix::DELEGATED_OPT_OUT,
+        prefix::DELEGATION_BY_DELEGATE,
+        prefix::DELEGATED_LOG,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }

@@ -14,8 +14,11 @@
 //!   hold a consultation, so the base is the same entry), each Policy entry its row in its
 //!   collector's watch index (`W`, as this layout's writer stages it), and grant records their
 //!   draft (none). The consultation tables start empty. The last batch sets the layout version.
+//! - **6 → 7**: the delegation tables (`j`, `d`, `y`, `b`, `h`, `i`, `t`, `l`) start empty: no
+//!   entry stored before layout 7 is a delegation or names one (an older release refuses them
+//!   as non-canonical), and no other row changes. One write sets the layout version.
 //!
-//! A store of layout 3 or 4 goes through each step after it, in order.
+//! A store of layout 3, 4 or 5 goes through each step after it, in order.
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
@@ -46,11 +49,14 @@ pub(super) const MIGRATING_4_TO_5: u32 = 0x8000_0005;
 /// The layout version a store carries while it migrates from 5 to 6 (as [`MIGRATING_3_TO_4`]).
 pub(super) const MIGRATING_5_TO_6: u32 = 0x8000_0006;
 
+/// The layout the 5 → 6 step ends at (6 → 7 follows it).
+const LAYOUT_6: u32 = 6;
+
 /// Whether a store of layout `version` (or half-way through a migration) is migrated at open.
 pub(super) fn migrates_from(version: u32) -> bool {
     matches!(
         version,
-        3 | 4 | 5 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5 | MIGRATING_5_TO_6
+        3 | 4 | 5 | 6 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5 | MIGRATING_5_TO_6
     )
 }
 
@@ -76,9 +82,24 @@ pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreEr
     if matches!(version, 3 | 4 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5) {
         from_4(store)?;
     }
-    from_5(store)?;
+    if version != LAYOUT_6 {
+        from_5(store)?;
+    }
+    from_6(store)?;
     tracing::info!("store migrated to layout {SCHEMA_VERSION}");
     Ok(true)
+}
+
+/// Layout 6 to 7: the new tables start empty, so the one write sets the version.
+fn from_6(store: &dyn KvStore) -> Result<(), StoreError> {
+    tracing::info!(
+        "migrating the store from layout 6 to 7: the delegation tables start empty (no stored entry is a delegation)"
+    );
+    store.apply(vec![(
+        meta::SCHEMA.to_vec(),
+        Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+    )])?;
+    store.flush()
 }
 
 /// Layout 3 to 4; the last batch sets version 4.
@@ -176,10 +197,7 @@ fn records_from_5(store: &dyn KvStore) -> Result<(), StoreError> {
             Some(last) if !done => writes.push((CURSOR_V5.to_vec(), Some(last.clone()))),
             _ => {
                 writes.push((CURSOR_V5.to_vec(), None));
-                writes.push((
-                    meta::SCHEMA.to_vec(),
-                    Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
-                ));
+                writes.push((meta::SCHEMA.to_vec(), Some(LAYOUT_6.to_be_bytes().to_vec())));
             }
         }
         store.apply(writes)?;
@@ -766,7 +784,7 @@ mod tests {
         let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
         let err = err.to_string();
         assert!(err.contains("layout version 2"), "{err}");
-        assert!(err.contains("versions 3, 4 and 5"), "{err}");
+        assert!(err.contains("versions 3, 4, 5 and 6"), "{err}");
         assert!(err.contains("move the data directory aside"), "{err}");
     }
 
@@ -882,6 +900,80 @@ mod tests {
         let err = fsck::prepare(&*store, "test")
             .expect_err("layout 2 is refused")
             .to_string();
-        assert!(err.contains("versions 3, 4 and 5"), "{err}");
+        assert!(err.contains("versions 3, 4, 5 and 6"), "{err}");
+    }
+
+    /// Every row but the layout version, in key order.
+    fn rows(store: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .scan_prefix(&[])
+            .filter(|pair| pair.as_ref().map_or(true, |(k, _)| k.as_slice() != meta::SCHEMA))
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// A store of layout 6 (consultations, no delegation: no such entry could be stored) is
+    /// stamped layout 7 with every row unchanged, passes the full check, and takes delegations
+    /// afterwards; a layout-5 store goes through 6 to 7.
+    #[tokio::test]
+    async fn a_layout_6_store_migrates() {
+        use consent_proto::vocab::Purpose;
+
+        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let scene = fixtures::scene(T0);
+        let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+        let open = || {
+            Ledger::open(
+                Arc::clone(&store),
+                registrars.clone(),
+                "test",
+                LedgerConfig::default(),
+            )
+            .expect("open")
+        };
+        let (ledger, writer) = open();
+        let mut entries = scene.entries.clone();
+        for i in 0..3 {
+            let (_, inception, grant) =
+                fixtures::citizen_granting(&scene, &format!("c{i}"), Purpose::ServiceProvision);
+            entries.extend([inception, grant]);
+        }
+        ledger.submit(entries).await.expect("submit");
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+        let before = rows(&*store);
+
+        set_layout(&*store, 6);
+        fsck::prepare(&*store, "test").expect("layout 6 migrates");
+        assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
+        assert_eq!(SCHEMA_VERSION, 7);
+        assert_eq!(rows(&*store), before, "6 to 7 changes no row");
+        fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
+
+        // Layout 5 (no policy entries in feed records, no consultation tables): 5 to 6 to 7.
+        back_to_5(&*store).expect("back to layout 5");
+        set_layout(&*store, 5);
+        fsck::prepare(&*store, "test").expect("layout 5 migrates through 6");
+        assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
+        assert_eq!(rows(&*store), before);
+
+        // The migrated store takes a delegation and a grant under it.
+        let (ledger, writer) = open();
+        let w = crate::ledger::delegations::tests::world();
+        let outcomes = ledger
+            .submit(w.entries[w.scene.entries.len()..].to_vec())
+            .await
+            .expect("submit");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, crate::ledger::Outcome::Accepted { .. })),
+            "{outcomes:?}"
+        );
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+        fsck::full(&*store, &registrars).expect("with delegations, the full check passes");
     }
 }

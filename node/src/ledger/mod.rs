@@ -7,6 +7,7 @@ mod admission;
 pub mod answers;
 pub mod consultations;
 mod decisions;
+mod delegations;
 mod engine;
 pub mod fsck;
 mod log_reads;
@@ -35,9 +36,10 @@ use tokio::sync::{mpsc, oneshot};
 pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
 pub use self::consultations::{ConsultationFilter, ConsultationRead, ConsultationSummary};
 pub use self::decisions::View;
+pub use self::delegations::DelegationListing;
 pub use self::engine::{OpenError, open_store};
 use self::staged::Staged;
-pub use self::stats::{Memory, Stats, StatsSnapshot};
+pub use self::stats::{DelegatedCounts, Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Item, Outcome, Source, per_source_bound};
 use self::writer::{Job, Writer};
@@ -525,7 +527,7 @@ impl Ledger {
     }
 
     /// Feeds frozen that concern `collector` (itself, a registrar, or a subject with a grant to
-    /// it), numbered in the order this node froze them, from number `from` on: at most `limit`
+    /// it, its own or a delegate's), numbered in the order this node froze them, from number `from` on: at most `limit`
     /// `(number, feed)` pairs, and the number after the last one scanned.
     pub fn freezes(
         &self,
@@ -547,6 +549,11 @@ impl Ledger {
                 || self
                     .store
                     .scan_prefix(&tables::grant_prefix(&feed, collector))
+                    .next()
+                    .is_some()
+                || self
+                    .store
+                    .scan_prefix(&tables::delegated_grant_prefix(&feed, collector))
                     .next()
                     .is_some();
             if concerns {
@@ -584,9 +591,17 @@ impl Ledger {
             let Some((_, entry)) = view.entry_with_index(&grant)? else {
                 continue;
             };
-            let revoked = view
-                .grant_record(&tables::grant_key(&subject, collector, entry.seq))?
-                .is_some_and(|r| r.revoked);
+            let consent_proto::body::Body::Grant(g) = &entry.body else {
+                continue;
+            };
+            // An own grant's `G` row, or a delegated grant's `d` row (under the person, who is
+            // the subject here).
+            let row = tables::grant_row(&entry, g);
+            let revoked = match &g.on_behalf {
+                None => view.grant_record(&row)?.map(|r| r.revoked),
+                Some(_) => view.delegated_grant_record(&row)?.map(|r| r.grant.revoked),
+            }
+            .unwrap_or(false);
             if !revoked {
                 out.push((valid_until, grant, subject));
             }

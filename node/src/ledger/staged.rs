@@ -7,7 +7,9 @@ use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::validate::{FeedState, KeyState, LedgerView};
 
-use super::tables::{self, FeedRecord, GrantRecord, RotationRecord};
+use super::tables::{
+    self, DelegatedGrantRecord, DelegationRecord, FeedRecord, GrantRecord, RotationRecord,
+};
 use crate::store::{KvStore, Pair, StoreError, Write};
 
 /// The store plus the writes staged so far.
@@ -133,6 +135,27 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
             .map(|v| tables::decode(&v, "grant"))
             .transpose()
     }
+
+    /// A delegated grant's record (`d` row).
+    pub(crate) fn delegated_grant_record(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<DelegatedGrantRecord>, StoreError> {
+        self.get(key)?
+            .map(|v| tables::decode(&v, "delegated grant"))
+            .transpose()
+    }
+
+    /// The `j` row of `person`'s Delegation `delegation`.
+    pub(crate) fn delegation_record(
+        &self,
+        person: &FeedId,
+        delegation: &EntryId,
+    ) -> Result<Option<DelegationRecord>, StoreError> {
+        self.get(&tables::delegation_key(person, delegation))?
+            .map(|v| tables::decode(&v, "delegation"))
+            .transpose()
+    }
 }
 
 impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
@@ -186,6 +209,10 @@ impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
         Ok(Some(row.previous.into()))
     }
 
+    /// Whether `feed` revoked `grant` earlier: for the grant's own feed, a Revoke without
+    /// `on_behalf` marks its record; any other revocation (a delegate's, or the person's of a
+    /// delegate's grant) is an `h` row under its revoker. Never another feed's revocation: that
+    /// would depend on the order other feeds' entries arrived in.
     fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, StoreError> {
         let Some(entry) = self.entry(grant)? else {
             return Ok(false);
@@ -193,12 +220,18 @@ impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
         let consent_proto::body::Body::Grant(g) = &entry.body else {
             return Ok(false);
         };
-        // Until delegated revocations are indexed (issue 22, node part), only a grant's own feed
-        // revokes it here.
-        if entry.feed != *feed {
-            return Ok(false);
+        if entry.feed == *feed {
+            let row = tables::grant_row(&entry, g);
+            let revoked = match &g.on_behalf {
+                None => self.grant_record(&row)?.is_some_and(|r| r.revoked),
+                Some(_) => self
+                    .delegated_grant_record(&row)?
+                    .is_some_and(|r| r.grant.revoked),
+            };
+            if revoked {
+                return Ok(true);
+            }
         }
-        let record = self.grant_record(&tables::grant_key(&entry.feed, &g.collector, entry.seq))?;
-        Ok(record.is_some_and(|r| r.revoked))
+        Ok(self.get(&tables::revocation_key(grant, feed))?.is_some())
     }
 }

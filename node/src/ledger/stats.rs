@@ -1,11 +1,18 @@
 //! What the ledger counts and holds, read by status calls and metrics: the counters the writer
 //! publishes after each commit ([`Stats`]), a snapshot of them, and what the bounded in-memory
-//! parts hold ([`Memory`]).
+//! parts hold ([`Memory`]); and a collector's consents signed by delegates
+//! ([`Ledger::delegated_counts`], for the transparency page).
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::decisions;
+use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::vocab::DelegationKind;
+
+use super::delegations::Delegations;
+use super::staged::Staged;
+use super::tables::{self, DelegatedGrantRecord};
+use super::{Ledger, LedgerError, decisions};
 
 /// Counters the writer publishes after each commit.
 #[derive(Debug, Default)]
@@ -46,8 +53,9 @@ pub struct Stats {
     /// time (see `decisions`), never for a whole batch.
     pub view: RwLock<()>,
     /// The most grant facts read from the store or examined by the rule under one view so far:
-    /// bounded by twice [`consent_proto::limits::GRANTS_CONSIDERED`] whatever the feeds hold
-    /// (for tests and diagnostics).
+    /// bounded by twice [`consent_proto::limits::GRANTS_CONSIDERED`] whatever the feeds hold,
+    /// and by four times that for a subject with delegated grants (its own and the delegates',
+    /// each read and examined) (for tests and diagnostics).
     pub view_work_max: AtomicU64,
     /// When the node last heard from a peer, Unix ms (0: never).
     pub peer_contact_ms: AtomicU64,
@@ -91,4 +99,67 @@ pub struct StatsSnapshot {
     pub pending: u64,
     /// Pending entries dropped to make room for others since the node started.
     pub pending_evicted: u64,
+}
+
+/// A collector's grants signed by delegates in a person's name, by kind of delegation:
+/// `(in force now, ever given)` each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DelegatedCounts {
+    /// Signed by assistants.
+    pub assistant: (u64, u64),
+    /// Signed by guardians (also those signed before the child came of age).
+    pub guardian: (u64, u64),
+}
+
+impl Ledger {
+    /// The grants to `collector` that delegates signed in a person's name (`d` rows), counted
+    /// by kind of delegation: all of them, and those in force at `now_ms` as the decision rule
+    /// reads them: not revoked (by the delegate's own feed, or by another feed whose revocation
+    /// counts), signed inside its delegation as the Undelegations present end it, endorsed by
+    /// the co-guardian when it needs that, `valid_from <= now_ms < valid_until`, and its policy
+    /// in effect. Reads every delegated grant the store holds (any collector's): blocking, call
+    /// it off the async threads, and keep the answer a while.
+    pub fn delegated_counts(
+        &self,
+        collector: &FeedId,
+        now_ms: u64,
+    ) -> Result<DelegatedCounts, LedgerError> {
+        let store = &*self.store;
+        let mut counts = DelegatedCounts::default();
+        for pair in store.scan_prefix(&[tables::prefix::DELEGATED_GRANT]) {
+            let (key, value) = pair?;
+            if key.len() != 105 || key[33..65] != collector.0[..] {
+                continue;
+            }
+            let person = FeedId(tables::bytes32(&key[1..33])?);
+            let signed_ms = tables::be_u64(&key[65..73])?;
+            let record: DelegatedGrantRecord = tables::decode(&value, "delegated grant")?;
+            let grant = EntryId(record.grant.id);
+            let mut delegations = Delegations::new(store, person);
+            let delegation = delegations.state(&EntryId(record.delegation))?;
+            let g = &record.grant;
+            let in_effect = match &g.draft {
+                Some(draft) => {
+                    super::consultations::in_effect_from(&Staged::new(store), &EntryId(*draft))?
+                        <= now_ms
+                }
+                None => true,
+            };
+            let in_force = !g.revoked
+                && delegation.counts(signed_ms)
+                && g.valid_from <= now_ms
+                && (g.valid_until == 0 || now_ms < g.valid_until)
+                && in_effect
+                && (delegation.co_signer.is_none()
+                    || delegations.endorsement(&grant, &delegation)?.is_some())
+                && !delegations.revoked_elsewhere(&grant)?;
+            let slot = match delegation.kind {
+                DelegationKind::Guardian => &mut counts.guardian,
+                _ => &mut counts.assistant,
+            };
+            slot.1 += 1;
+            slot.0 += u64::from(in_force);
+        }
+        Ok(counts)
+    }
 }

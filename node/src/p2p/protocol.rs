@@ -18,9 +18,9 @@
 //!
 //! | what | name |
 //! |---|---|
-//! | identify `protocolVersion` | `/consent-ledger/<network>/4.0.0` |
+//! | identify `protocolVersion` | `/consent-ledger/<network>/5.0.0` |
 //! | gossipsub topic (push of new entries) | `/consent-ledger/<network>/entries/1` |
-//! | request-response (pull, anti-entropy, witnessing) | `/consent-ledger/<network>/sync/4` |
+//! | request-response (pull, anti-entropy, witnessing) | `/consent-ledger/<network>/sync/5` |
 //! | Kademlia | `/consent-ledger/<network>/kad/1` |
 //!
 //! Nodes that cannot speak with each other part at once ([`compatibility`]): a peer whose
@@ -34,8 +34,9 @@
 //! travels between nodes renames the sync protocol and raises the identify major version
 //! (`/sync/2` paged `Heads` with `after`; `/sync/3`: entries may carry scopes, which a node of
 //! `/sync/2` would find non-canonical and blame the relay for; `/sync/4`: entries may carry
-//! consultations, stances, responses and outcomes, likewise unknown to a node of `/sync/3`); see
-//! the consent-proto crate docs, "Versioning".
+//! consultations, stances, responses and outcomes, likewise unknown to a node of `/sync/3`;
+//! `/sync/5`: entries may carry delegations, undelegations, endorsements and `on_behalf`, unknown
+//! to a node of `/sync/4`); see the consent-proto crate docs, "Versioning".
 //!
 //! # Push: gossipsub
 //!
@@ -273,13 +274,14 @@ pub fn topic(genesis_digest: &str) -> String {
     format!("/consent-ledger/{}/entries/1", network(genesis_digest))
 }
 
-/// The request-response protocol for pulling entries. Version 4: entries may carry
-/// consultations, stances, responses and outcomes (version 3: scopes; version 2: `Heads` pages
-/// with `after`).
+/// The request-response protocol for pulling entries. Version 5: entries may carry
+/// delegations, undelegations, endorsements and statements made on behalf of another feed
+/// (version 4: consultations, stances, responses and outcomes; version 3: scopes; version 2:
+/// `Heads` pages with `after`).
 /// Any change to what travels in it renames it; nodes that speak only another version cannot
 /// negotiate it and do not sync with each other.
 pub fn sync_protocol(genesis_digest: &str) -> String {
-    format!("/consent-ledger/{}/sync/4", network(genesis_digest))
+    format!("/consent-ledger/{}/sync/5", network(genesis_digest))
 }
 
 /// The Kademlia protocol (a separate DHT per network).
@@ -289,9 +291,9 @@ pub fn kad_protocol(genesis_digest: &str) -> String {
 
 /// What identify announces; a peer announcing anything else is disconnected. Its major version
 /// follows the sync protocol's: nodes of releases that cannot sync with each other (a node of
-/// `/sync/3` and one of `/sync/4`) part at once instead of gossiping without syncing.
+/// `/sync/4` and one of `/sync/5`) part at once instead of gossiping without syncing.
 pub fn identify_version(genesis_digest: &str) -> String {
-    format!("/consent-ledger/{}/4.0.0", network(genesis_digest))
+    format!("/consent-ledger/{}/5.0.0", network(genesis_digest))
 }
 
 /// Why this node does not speak with a peer, from what the peer announced in identify.
@@ -556,7 +558,7 @@ mod tests {
             Err(Incompatible::OtherNetwork)
         );
         // This network, another version (an older release's, or a newer one's).
-        for version in ["1.0.0", "2.0.0", "3.0.0", "5.0.0", "4.1.0"] {
+        for version in ["1.0.0", "2.0.0", "3.0.0", "4.0.0", "6.0.0", "5.1.0"] {
             let theirs = format!("/consent-ledger/0123456789abcdef/{version}");
             assert_eq!(
                 compatibility(ours, sync, &theirs, listed(&[sync])),
@@ -565,7 +567,7 @@ mod tests {
             );
         }
         // The same identify version, without this node's sync protocol.
-        let older_sync = "/consent-ledger/0123456789abcdef/sync/3";
+        let older_sync = "/consent-ledger/0123456789abcdef/sync/4";
         assert_eq!(
             compatibility(ours, sync, ours, listed(&[older_sync, kad.as_str()])),
             Err(Incompatible::NoCommonSync)

@@ -2,7 +2,7 @@
 //! the arrival log), the feed head, and the materialised state that checks, watches and
 //! answering records read (grants, opt-outs, accreditations, watch and expiry indexes, requests
 //! awaiting an acknowledgement, through `answers`; consultations, stances, responses and
-//! outcomes).
+//! outcomes; delegations and what delegates sign, through `delegations`).
 
 use std::sync::Arc;
 
@@ -14,10 +14,10 @@ use consent_proto::vocab::{ConsultationResult, RequestKind};
 
 use super::super::staged::Staged;
 use super::super::tables::{
-    self, AccreditationRecord, ConsultationRecord, CountsRecord, FeedRecord, GrantRecord,
-    ResponseRecord, ScopeRecord, StanceRecord,
+    self, AccreditationRecord, ConsultationRecord, CountsRecord, DelegatedGrantRecord, FeedRecord,
+    GrantRecord, ResponseRecord, RevocationRecord, ScopeRecord, StanceRecord,
 };
-use super::{Writer, answers};
+use super::{Writer, answers, delegations};
 use crate::store::{KvStore, StoreError};
 
 impl Writer {
@@ -56,7 +56,7 @@ impl Writer {
             Body::Policy(_) | Body::Stance(_) | Body::Response(_) | Body::Outcome(_) => {
                 stage_consultation(staged, entry, state, before.unwrap_or_default())?
             }
-            _ => stage_effects(staged, entry, arrived_ms)?,
+            _ => stage_effects(staged, entry, arrived_ms, index, &mut self.touched)?,
         };
         if let Some(collector) = concerns {
             staged.put(tables::watch_key(&collector, index), entry.id.0.to_vec());
@@ -113,29 +113,58 @@ impl Writer {
 }
 
 /// Stages what `entry`'s body changes in the materialised state; returns the collector it
-/// concerns (whose watch stream it joins), if any.
+/// concerns (whose watch stream it joins at `index`), if any. A statement signed on behalf of a
+/// person also marks the person's feed changed (`touched`: checks about the person cache what
+/// it changes).
 fn stage_effects(
     staged: &mut Staged<'_, dyn KvStore>,
     entry: &Entry,
     arrived_ms: u64,
+    index: u64,
+    touched: &mut Vec<FeedId>,
 ) -> Result<Option<FeedId>, StoreError> {
     let feed = entry.feed;
     match &entry.body {
         Body::Grant(g) => {
             stage_grant(staged, entry, g)?;
+            if let Some(on_behalf) = &g.on_behalf {
+                delegations::statement(staged, entry, on_behalf, &g.collector, index, touched);
+            }
             Ok(Some(g.collector))
         }
-        Body::Revoke(r) => stage_revoke(staged, entry, r, arrived_ms),
+        Body::Revoke(r) => stage_revoke(staged, entry, r, arrived_ms, index, touched),
         Body::Request(r) => {
             answers::asked(staged, &r.collector, &entry.id, entry.time_ms, arrived_ms)?;
-            if r.kind == RequestKind::OptOutSale {
-                staged.put(
-                    tables::opt_out_key(&feed, &r.collector),
-                    entry.seq.to_be_bytes().to_vec(),
-                );
+            match &r.on_behalf {
+                None if r.kind == RequestKind::OptOutSale => {
+                    staged.put(
+                        tables::opt_out_key(&feed, &r.collector),
+                        entry.seq.to_be_bytes().to_vec(),
+                    );
+                }
+                None => {}
+                Some(on_behalf) => {
+                    // A delegate's opt-out counts while its delegation does, by signed time:
+                    // kept apart from the person's own (`O`), read by checks with its delegation.
+                    if r.kind == RequestKind::OptOutSale {
+                        staged.put(
+                            tables::delegated_opt_out_key(
+                                &on_behalf.person,
+                                &r.collector,
+                                entry.time_ms,
+                                &entry.id,
+                            ),
+                            on_behalf.delegation.0.to_vec(),
+                        );
+                    }
+                    delegations::statement(staged, entry, on_behalf, &r.collector, index, touched);
+                }
             }
             Ok(Some(r.collector))
         }
+        Body::Delegation(d) => delegations::delegation(staged, entry, d, index),
+        Body::Undelegation(u) => delegations::undelegation(staged, entry, u, index, touched),
+        Body::Endorsement(e) => delegations::endorsement(staged, entry, e, index, touched),
         Body::Accreditation(a) => {
             let record = AccreditationRecord::Accredited {
                 from_ms: entry.time_ms,
@@ -162,18 +191,20 @@ fn stage_effects(
     }
 }
 
-/// Stages a grant's record (with its scope if it or its policy has one) and, if it lapses, its
-/// expiry index entry.
+/// Stages a grant's record (with its scope if it or its policy has one: a `G` row, or for a
+/// grant signed on behalf of a person a `d` row under the person) and, if it lapses, its expiry
+/// index entry (naming the person as its subject).
 fn stage_grant(
     staged: &mut Staged<'_, dyn KvStore>,
     entry: &Entry,
     g: &Grant,
 ) -> Result<(), StoreError> {
     let feed = entry.feed;
+    let subject = g.on_behalf.as_ref().map_or(feed, |o| o.person);
     if let Some(until) = g.valid_until {
         staged.put(
             tables::expiry_key(&g.collector, until, &entry.id),
-            feed.0.to_vec(),
+            subject.0.to_vec(),
         );
     }
     // Validation just read the policy the grant names (a grant waits for its policy).
@@ -201,20 +232,32 @@ fn stage_grant(
         scope: ScopeRecord::of(&g.policy, policy.scope.as_ref(), g.scope.as_ref()),
         draft,
     };
-    staged.put(
-        tables::grant_key(&feed, &g.collector, entry.seq),
-        tables::encode(&record)?,
-    );
+    let row = tables::grant_row(entry, g);
+    let value = match &g.on_behalf {
+        None => tables::encode(&record)?,
+        Some(on_behalf) => tables::encode(&DelegatedGrantRecord {
+            grant: record,
+            seq: entry.seq,
+            delegate: feed.0,
+            delegation: on_behalf.delegation.0,
+        })?,
+    };
+    staged.put(row, value);
     Ok(())
 }
 
-/// Marks the revoked grant's record revoked (and, with `erase`, records a request awaiting the
-/// collector's answer); returns the grant's collector.
+/// Stages a revocation (and, with `erase`, records a request awaiting the collector's answer);
+/// returns the grant's collector. A feed's own Revoke, without `on_behalf`, of its own grant
+/// marks the grant's record revoked (`G` row, or `d` row for a delegate retracting its grant);
+/// any other (a delegate's, the person's of a delegate's grant) is an `h` row, which checks
+/// count as the delegation it names says (always, for the person's own).
 fn stage_revoke(
     staged: &mut Staged<'_, dyn KvStore>,
     entry: &Entry,
     r: &Revoke,
     arrived_ms: u64,
+    index: u64,
+    touched: &mut Vec<FeedId>,
 ) -> Result<Option<FeedId>, StoreError> {
     let granted = staged
         .entry_with_index(&r.grant)?
@@ -226,12 +269,40 @@ fn stage_revoke(
     if r.erase {
         answers::asked(staged, &g.collector, &entry.id, entry.time_ms, arrived_ms)?;
     }
-    let key = tables::grant_key(&entry.feed, &g.collector, granted.seq);
-    let mut record = staged
-        .grant_record(&key)?
-        .ok_or_else(|| StoreError::Corrupt(format!("grant record missing for {}", r.grant)))?;
-    record.revoked = true;
-    staged.put(key, tables::encode(&record)?);
+    if entry.feed == granted.feed && r.on_behalf.is_none() {
+        let key = tables::grant_row(&granted, g);
+        let missing = || StoreError::Corrupt(format!("grant record missing for {}", r.grant));
+        let value = match &g.on_behalf {
+            None => {
+                let mut record = staged.grant_record(&key)?.ok_or_else(missing)?;
+                record.revoked = true;
+                tables::encode(&record)?
+            }
+            Some(_) => {
+                let mut record = staged.delegated_grant_record(&key)?.ok_or_else(missing)?;
+                record.grant.revoked = true;
+                tables::encode(&record)?
+            }
+        };
+        staged.put(key, value);
+    } else {
+        let record = RevocationRecord {
+            revoke: entry.id.0,
+            delegation: r.on_behalf.as_ref().map(|o| o.delegation.0),
+            signed_ms: entry.time_ms,
+        };
+        staged.put(
+            tables::revocation_key(&r.grant, &entry.feed),
+            tables::encode(&record)?,
+        );
+    }
+    // The grant's subject: checks about it read the revocation.
+    if let Some(person) = g.on_behalf.as_ref().map(|o| o.person) {
+        touched.push(person);
+    }
+    if let Some(on_behalf) = &r.on_behalf {
+        delegations::statement(staged, entry, on_behalf, &g.collector, index, touched);
+    }
     Ok(Some(g.collector))
 }
 

@@ -26,6 +26,7 @@ use super::{LedgerConfig, LedgerError, Stats};
 
 mod answers;
 mod append;
+mod delegations;
 mod pending;
 pub(crate) use self::answers::{expected as expected_answers, migrate_from_3};
 use self::pending::{Admission, Held, PendingIndex};
