@@ -1,7 +1,8 @@
 //! What a delegation lets its delegate sign, judged before anything is signed, so that a wallet
 //! refuses locally with the reason a node would give (the ledger rules in the crate docs of
 //! consent-proto, "Delegation": `power-not-delegated`, `collector-not-delegated`,
-//! `purpose-not-delegated`, `delegation-not-in-force`), and refuses as well what a node would
+//! `purpose-not-delegated`, `delegation-not-in-force`; an endorsement is judged by the endorsed
+//! grant's collector and purposes), and refuses as well what a node would
 //! accept but the decision rule would not count: a statement signed at or after the delegation's
 //! end (`delegation-withdrawn`).
 
@@ -29,8 +30,13 @@ pub enum Act {
         /// The request's collector.
         collector: FeedId,
     },
-    /// The co-guardian's endorsement of a grant.
-    Endorse,
+    /// The co-guardian's endorsement of a grant to `collector` for `purposes`.
+    Endorse {
+        /// The endorsed grant's collector.
+        collector: FeedId,
+        /// The endorsed grant's purposes.
+        purposes: PurposeSet,
+    },
 }
 
 /// Why the delegate may not sign it.
@@ -55,7 +61,7 @@ pub fn permits(
     let refuse = |code, why: String| Err(Refusal { code, why });
     let has = |p| d.powers.contains(p);
     let (allowed, needs) = match act {
-        Act::Grant { .. } | Act::Endorse => (has(DelegatedPower::Grant), "grant"),
+        Act::Grant { .. } | Act::Endorse { .. } => (has(DelegatedPower::Grant), "grant"),
         Act::Revoke { .. } => (
             has(DelegatedPower::Revoke) || has(DelegatedPower::Grant),
             "revoke",
@@ -72,21 +78,18 @@ pub fn permits(
         );
     }
     let collector = match act {
-        Act::Grant { collector, .. } | Act::Revoke { collector } | Act::Request { collector } => {
-            Some(collector)
-        }
-        Act::Endorse => None,
+        Act::Grant { collector, .. }
+        | Act::Endorse { collector, .. }
+        | Act::Revoke { collector }
+        | Act::Request { collector } => collector,
     };
-    if let Some(c) = collector
-        && !d.collectors.is_empty()
-        && !d.collectors.contains(c)
-    {
+    if !d.collectors.is_empty() && !d.collectors.contains(collector) {
         return refuse(
             "collector-not-delegated",
             "the delegation does not cover that collector".to_string(),
         );
     }
-    if let Act::Grant { purposes, .. } = act
+    if let Act::Grant { purposes, .. } | Act::Endorse { purposes, .. } = act
         && !d.purposes.is_empty()
         && !purposes.is_subset(d.purposes)
     {
@@ -199,13 +202,25 @@ mod tests {
         let revoke = Act::Revoke {
             collector: FeedId([5; 32]),
         };
+        let endorse = Act::Endorse {
+            collector: FeedId([5; 32]),
+            purposes: [Purpose::ServiceProvision].into_iter().collect(),
+        };
         let granting = delegation(&[DelegatedPower::Grant]);
         assert_eq!(code(permits(&granting, T, None, &revoke, T)), "ok");
-        assert_eq!(code(permits(&granting, T, None, &Act::Endorse, T)), "ok");
+        assert_eq!(code(permits(&granting, T, None, &endorse, T)), "ok");
+        let elsewhere = Act::Endorse {
+            collector: FeedId([6; 32]),
+            purposes: [Purpose::ServiceProvision].into_iter().collect(),
+        };
+        assert_eq!(
+            code(permits(&granting, T, None, &elsewhere, T)),
+            "collector-not-delegated"
+        );
         let revoking = delegation(&[DelegatedPower::Revoke]);
         assert_eq!(code(permits(&revoking, T, None, &revoke, T)), "ok");
         assert_eq!(
-            code(permits(&revoking, T, None, &Act::Endorse, T)),
+            code(permits(&revoking, T, None, &endorse, T)),
             "power-not-delegated"
         );
         // Power comes first, as in the node's order.
