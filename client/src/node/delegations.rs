@@ -129,6 +129,29 @@ impl NodeConnection {
         }
     }
 
+    /// The arrival index on this node of the entry at `seq` of `feed` (`None`: not held).
+    pub async fn arrival_index(
+        &mut self,
+        feed: &FeedId,
+        seq: u64,
+    ) -> Result<Option<u64>, ClientError> {
+        let request = pb::GetFeedRequest {
+            feed: Bytes::copy_from_slice(&feed.0),
+            from_seq: seq,
+            limit: 1,
+        };
+        let mut stream = match self.ledger.get_feed(request).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == Code::NotFound => return Ok(None),
+            Err(s) => return Err(self.refused("the feed", s).await),
+        };
+        match stream.message().await {
+            Ok(Some(item)) if item.seq == seq => Ok(Some(item.index)),
+            Ok(_) => Ok(None),
+            Err(s) => Err(self.refused("the feed", s).await),
+        }
+    }
+
     /// Every entry delegates signed naming `person` (grants, revocations, requests,
     /// endorsements, delegates' undelegations), in the node's arrival order, all pages.
     pub async fn list_delegated(&mut self, person: &FeedId) -> Result<Vec<Delegated>, ClientError> {
