@@ -669,6 +669,8 @@ fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), Strin
                     // The node decides drafts; a grant under a draft the cache knows of is stale
                     // (client part of issue 21).
                     in_effect_from: consent_proto::consultation::ALWAYS,
+                    time_ms: entry.time_ms,
+                    via: None,
                 });
             }
         }

@@ -779,6 +779,7 @@ impl pb::consent_server::Consent for EmptyConsent {
             receipt: None,
             when: pb::QuestionTime::Current as i32,
             required_form: 0,
+            delegated: None,
         }))
     }
     async fn check_batch(

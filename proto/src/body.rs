@@ -9,8 +9,8 @@ use crate::pb::entry_payload::Body as WireBody;
 use crate::scope::{GrantScope, PolicyScope};
 use crate::validate::Rejection;
 use crate::vocab::{
-    AckOutcome, CategorySet, ConsultationResult, DataCategory, ObjectionReason, ObjectionSet,
-    Purpose, PurposeSet, RequestKind, Role,
+    AckOutcome, CategorySet, ConsultationResult, DataCategory, DelegatedPower, DelegationKind,
+    ObjectionReason, ObjectionSet, PowerSet, Purpose, PurposeSet, RequestKind, Role,
 };
 
 /// seq 0 of every feed.
@@ -154,15 +154,21 @@ pub struct Grant {
     pub valid_until: Option<u64>,
     /// How it narrows the policy's scope; `None`: it narrows nothing (the whole policy).
     pub scope: Option<GrantScope>,
+    /// Whom a delegate signs it for; `None`: the feed's own grant (the entry encodes as it did
+    /// before delegation existed).
+    pub on_behalf: Option<OnBehalf>,
 }
 
 /// Withdraws a grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revoke {
-    /// The grant (same feed).
+    /// The grant: of this feed, a delegate's in this feed's name, or (with `on_behalf`) of the
+    /// person represented or a delegate's in that person's name.
     pub grant: EntryId,
     /// Also asks for erasure.
     pub erase: bool,
+    /// Whom a delegate revokes for; `None`: the feed revokes for itself.
+    pub on_behalf: Option<OnBehalf>,
 }
 
 /// A data-subject request.
@@ -174,6 +180,69 @@ pub struct Request {
     pub kind: RequestKind,
     /// Digest of off-ledger details, if any.
     pub details_digest: Option<Digest>,
+    /// Whom a delegate asks for; `None`: the feed asks for itself.
+    pub on_behalf: Option<OnBehalf>,
+}
+
+/// Whom a delegated statement speaks for: the represented person's feed and the delegation it
+/// relies on (a `Delegation` entry of that feed naming the signing feed as its delegate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OnBehalf {
+    /// The represented person's feed (never the signing feed).
+    pub person: FeedId,
+    /// The `Delegation` entry in `person`'s feed.
+    pub delegation: EntryId,
+}
+
+/// A person (the authoring feed) lets a delegate feed sign some statements in its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    /// The delegate feed (never the authoring feed; it need not be known yet).
+    pub delegate: FeedId,
+    /// What the delegate may sign (never empty).
+    pub powers: PowerSet,
+    /// The collectors it may act towards, strictly ascending; empty: any.
+    pub collectors: Vec<FeedId>,
+    /// The purposes it may grant; empty: any.
+    pub purposes: PurposeSet,
+    /// Unix ms, exclusive end; `None`: until undelegated. A guardian's: the coming-of-age
+    /// instant (required, a multiple of a day).
+    pub valid_until: Option<u64>,
+    /// Assistant or guardian.
+    pub kind: DelegationKind,
+    /// A guardian delegation's co-guardian, whose endorsement every grant under it needs.
+    pub co_signer: Option<FeedId>,
+}
+
+impl Delegation {
+    /// Whether the delegation lets its delegate act towards `collector`.
+    pub fn covers_collector(&self, collector: &FeedId) -> bool {
+        self.collectors.is_empty() || self.collectors.binary_search(collector).is_ok()
+    }
+
+    /// Whether the delegation lets its delegate grant every purpose of `purposes`.
+    pub fn covers_purposes(&self, purposes: PurposeSet) -> bool {
+        self.purposes.is_empty() || purposes.is_subset(self.purposes)
+    }
+}
+
+/// Ends a delegation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undelegation {
+    /// The `Delegation` entry (of this feed, or naming this feed as delegate).
+    pub delegation: EntryId,
+    /// Unix ms from which the delegation is void; `None`: the entry's time minus
+    /// [`MAX_CLOCK_SKEW_MS`] ([`crate::delegation::void_from`]).
+    pub void_from_ms: Option<u64>,
+}
+
+/// A co-guardian's half of a 2-of-2 grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endorsement {
+    /// The delegated `Grant` endorsed.
+    pub grant: EntryId,
+    /// The endorser's own delegation from the same person.
+    pub on_behalf: OnBehalf,
 }
 
 /// How a collector answered.
@@ -221,6 +290,12 @@ pub enum Body {
     Response(ConsultationResponse),
     /// Registrar outcome of a consultation.
     Outcome(ConsultationOutcome),
+    /// Citizen delegation to a delegate feed.
+    Delegation(Delegation),
+    /// End of a delegation (by the person, or the delegate resigning).
+    Undelegation(Undelegation),
+    /// Co-guardian endorsement of a delegated grant.
+    Endorsement(Endorsement),
 }
 
 /// The kind of a body, for messages and role rules.
@@ -250,6 +325,12 @@ pub enum BodyKind {
     Response,
     /// [`Body::Outcome`]
     Outcome,
+    /// [`Body::Delegation`]
+    Delegation,
+    /// [`Body::Undelegation`]
+    Undelegation,
+    /// [`Body::Endorsement`]
+    Endorsement,
 }
 
 impl BodyKind {
@@ -268,6 +349,9 @@ impl BodyKind {
             BodyKind::Stance => "stance",
             BodyKind::Response => "response",
             BodyKind::Outcome => "outcome",
+            BodyKind::Delegation => "delegation",
+            BodyKind::Undelegation => "undelegation",
+            BodyKind::Endorsement => "endorsement",
         }
     }
 
@@ -275,9 +359,13 @@ impl BodyKind {
     pub fn allowed_for(self, role: Role) -> bool {
         match self {
             BodyKind::Inception | BodyKind::Rotation => true,
-            BodyKind::Grant | BodyKind::Revoke | BodyKind::Request | BodyKind::Stance => {
-                role == Role::Citizen
-            }
+            BodyKind::Grant
+            | BodyKind::Revoke
+            | BodyKind::Request
+            | BodyKind::Stance
+            | BodyKind::Delegation
+            | BodyKind::Undelegation
+            | BodyKind::Endorsement => role == Role::Citizen,
             BodyKind::Policy | BodyKind::Ack | BodyKind::Response => role == Role::Collector,
             BodyKind::Accreditation | BodyKind::Suspension | BodyKind::Outcome => {
                 role == Role::Registrar
@@ -551,6 +639,153 @@ fn grant_from_wire(b: &pb::Grant) -> Result<Grant, Rejection> {
             .as_ref()
             .map(|s| GrantScope::from_wire(s, purpose_set))
             .transpose()?,
+        on_behalf: b
+            .on_behalf
+            .as_ref()
+            .map(|o| on_behalf_from_wire(o, "grant.on_behalf.person", "grant.on_behalf.delegation"))
+            .transpose()?,
+    })
+}
+
+/// Checks and converts a wire `OnBehalf` (its fields named `person` and `delegation` in messages).
+fn on_behalf_from_wire(
+    b: &pb::OnBehalf,
+    person: &'static str,
+    delegation: &'static str,
+) -> Result<OnBehalf, Rejection> {
+    Ok(OnBehalf {
+        person: FeedId(id32(person, &b.person)?),
+        delegation: EntryId(id32(delegation, &b.delegation)?),
+    })
+}
+
+fn on_behalf_to_wire(o: &OnBehalf) -> pb::OnBehalf {
+    pb::OnBehalf {
+        person: prost::bytes::Bytes::copy_from_slice(&o.person.0),
+        delegation: prost::bytes::Bytes::copy_from_slice(&o.delegation.0),
+    }
+}
+
+/// Checks and converts a wire delegation (the rules that need no other entry; validation adds
+/// those that need the entry's feed, seq and time).
+fn delegation_from_wire(b: &pb::Delegation) -> Result<Delegation, Rejection> {
+    let delegate = FeedId(id32("delegation.delegate", &b.delegate)?);
+    if b.powers.is_empty() || b.powers.len() > DelegatedPower::ALL.len() {
+        return Err(bad(
+            "delegation.powers",
+            format!(
+                "1..={} powers, got {}",
+                DelegatedPower::ALL.len(),
+                b.powers.len()
+            ),
+        ));
+    }
+    let mut powers = PowerSet::EMPTY;
+    for v in &b.powers {
+        let p = DelegatedPower::from_wire(*v)
+            .ok_or_else(|| bad("delegation.powers", format!("unknown or unspecified power {v}")))?;
+        if !powers.insert(p) {
+            return Err(bad("delegation.powers", format!("power {p} listed twice")));
+        }
+    }
+    if b.collectors.len() > MAX_DELEGATION_COLLECTORS {
+        return Err(bad(
+            "delegation.collectors",
+            format!(
+                "at most {MAX_DELEGATION_COLLECTORS}, got {}",
+                b.collectors.len()
+            ),
+        ));
+    }
+    let mut collectors: Vec<FeedId> = Vec::with_capacity(b.collectors.len());
+    for c in &b.collectors {
+        let c = FeedId(id32("delegation.collectors", c)?);
+        if collectors.last().is_some_and(|last| *last >= c) {
+            return Err(bad("delegation.collectors", "must be strictly ascending"));
+        }
+        collectors.push(c);
+    }
+    let purposes = match b.purposes.len() {
+        0 => PurposeSet::EMPTY,
+        _ => purposes("delegation.purposes", &b.purposes)?,
+    };
+    let kind = DelegationKind::from_wire(b.kind)
+        .ok_or_else(|| bad("delegation.kind", "unknown or unspecified kind"))?;
+    let valid_until = match b.valid_until {
+        0 => None,
+        t => Some(t),
+    };
+    let co_signer = match b.co_signer.len() {
+        0 => None,
+        _ => Some(FeedId(id32("delegation.co_signer", &b.co_signer)?)),
+    };
+    match kind {
+        DelegationKind::Guardian => match valid_until {
+            None => {
+                return Err(bad(
+                    "delegation.valid_until",
+                    "required for a guardian: the coming-of-age instant",
+                ));
+            }
+            Some(t) if t % DAY_MS != 0 => {
+                return Err(bad(
+                    "delegation.valid_until",
+                    "a guardian's is a UTC midnight (a multiple of 86400000)",
+                ));
+            }
+            Some(_) => {}
+        },
+        _ => {
+            if co_signer.is_some() {
+                return Err(bad("delegation.co_signer", "only a guardian delegation has one"));
+            }
+        }
+    }
+    if co_signer == Some(delegate) {
+        return Err(bad("delegation.co_signer", "must not be the delegate"));
+    }
+    Ok(Delegation {
+        delegate,
+        powers,
+        collectors,
+        purposes,
+        valid_until,
+        kind,
+        co_signer,
+    })
+}
+
+/// Checks and converts a wire undelegation.
+fn undelegation_from_wire(b: &pb::Undelegation) -> Result<Undelegation, Rejection> {
+    let void_from_ms = match b.void_from_ms {
+        0 => None,
+        t if t < MIN_TIME_MS => {
+            return Err(bad(
+                "undelegation.void_from_ms",
+                format!("0 or at least {MIN_TIME_MS} (2020-01-01)"),
+            ));
+        }
+        t => Some(t),
+    };
+    Ok(Undelegation {
+        delegation: EntryId(id32("undelegation.delegation", &b.delegation)?),
+        void_from_ms,
+    })
+}
+
+/// Checks and converts a wire endorsement.
+fn endorsement_from_wire(b: &pb::Endorsement) -> Result<Endorsement, Rejection> {
+    let grant = EntryId(id32("endorsement.grant", &b.grant)?);
+    let Some(o) = &b.on_behalf else {
+        return Err(bad("endorsement.on_behalf", "required"));
+    };
+    Ok(Endorsement {
+        grant,
+        on_behalf: on_behalf_from_wire(
+            o,
+            "endorsement.on_behalf.person",
+            "endorsement.on_behalf.delegation",
+        )?,
     })
 }
 
@@ -598,6 +833,17 @@ impl Body {
             WireBody::Revoke(b) => Body::Revoke(Revoke {
                 grant: EntryId(id32("revoke.grant", &b.grant)?),
                 erase: b.erase,
+                on_behalf: b
+                    .on_behalf
+                    .as_ref()
+                    .map(|o| {
+                        on_behalf_from_wire(
+                            o,
+                            "revoke.on_behalf.person",
+                            "revoke.on_behalf.delegation",
+                        )
+                    })
+                    .transpose()?,
             }),
             WireBody::Request(b) => Body::Request(Request {
                 collector: FeedId(id32("request.collector", &b.collector)?),
@@ -607,11 +853,25 @@ impl Body {
                     0 => None,
                     _ => Some(Digest(id32("request.details_digest", &b.details_digest)?)),
                 },
+                on_behalf: b
+                    .on_behalf
+                    .as_ref()
+                    .map(|o| {
+                        on_behalf_from_wire(
+                            o,
+                            "request.on_behalf.person",
+                            "request.on_behalf.delegation",
+                        )
+                    })
+                    .transpose()?,
             }),
             WireBody::Ack(b) => Body::Ack(ack_from_wire(b)?),
             WireBody::Stance(b) => Body::Stance(stance_from_wire(b)?),
             WireBody::Response(b) => Body::Response(response_from_wire(b)?),
             WireBody::Outcome(b) => Body::Outcome(outcome_from_wire(b)?),
+            WireBody::Delegation(b) => Body::Delegation(delegation_from_wire(b)?),
+            WireBody::Undelegation(b) => Body::Undelegation(undelegation_from_wire(b)?),
+            WireBody::Endorsement(b) => Body::Endorsement(endorsement_from_wire(b)?),
         })
     }
 
@@ -669,15 +929,18 @@ impl Body {
                 valid_from: x.valid_from,
                 valid_until: x.valid_until.unwrap_or(0),
                 scope: x.scope.as_ref().map(GrantScope::to_wire),
+                on_behalf: x.on_behalf.as_ref().map(on_behalf_to_wire),
             }),
             Body::Revoke(x) => WireBody::Revoke(pb::Revoke {
                 grant: b(&x.grant.0),
                 erase: x.erase,
+                on_behalf: x.on_behalf.as_ref().map(on_behalf_to_wire),
             }),
             Body::Request(x) => WireBody::Request(pb::Request {
                 collector: b(&x.collector.0),
                 kind: x.kind as i32,
                 details_digest: x.details_digest.map(|d| b(&d.0)).unwrap_or_default(),
+                on_behalf: x.on_behalf.as_ref().map(on_behalf_to_wire),
             }),
             Body::Ack(x) => {
                 let (outcome, reason) = match &x.answer {
@@ -717,6 +980,23 @@ impl Body {
                 text: x.text.clone(),
                 responses: x.responses.iter().map(|r| b(&r.0)).collect(),
             }),
+            Body::Delegation(x) => WireBody::Delegation(pb::Delegation {
+                delegate: b(&x.delegate.0),
+                powers: x.powers.iter().map(|p| p as i32).collect(),
+                collectors: x.collectors.iter().map(|c| b(&c.0)).collect(),
+                purposes: ps(x.purposes),
+                valid_until: x.valid_until.unwrap_or(0),
+                kind: x.kind as i32,
+                co_signer: x.co_signer.map(|c| b(&c.0)).unwrap_or_default(),
+            }),
+            Body::Undelegation(x) => WireBody::Undelegation(pb::Undelegation {
+                delegation: b(&x.delegation.0),
+                void_from_ms: x.void_from_ms.unwrap_or(0),
+            }),
+            Body::Endorsement(x) => WireBody::Endorsement(pb::Endorsement {
+                grant: b(&x.grant.0),
+                on_behalf: Some(on_behalf_to_wire(&x.on_behalf)),
+            }),
         }
     }
 
@@ -735,6 +1015,21 @@ impl Body {
             Body::Stance(_) => BodyKind::Stance,
             Body::Response(_) => BodyKind::Response,
             Body::Outcome(_) => BodyKind::Outcome,
+            Body::Delegation(_) => BodyKind::Delegation,
+            Body::Undelegation(_) => BodyKind::Undelegation,
+            Body::Endorsement(_) => BodyKind::Endorsement,
+        }
+    }
+
+    /// Whom the body speaks for, when a delegate signs it (a grant, revocation or request with
+    /// `on_behalf`, or an endorsement).
+    pub fn on_behalf(&self) -> Option<&OnBehalf> {
+        match self {
+            Body::Grant(x) => x.on_behalf.as_ref(),
+            Body::Revoke(x) => x.on_behalf.as_ref(),
+            Body::Request(x) => x.on_behalf.as_ref(),
+            Body::Endorsement(x) => Some(&x.on_behalf),
+            _ => None,
         }
     }
 }

@@ -47,6 +47,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::delegation::{DelegationUsed, Via};
 use crate::ids::{EntryId, FeedId};
 pub use crate::limits::{GRANTS_CONSIDERED, QUESTION_TIME_TOLERANCE_MS};
 use crate::pb::{Decision, QuestionTime, Reason};
@@ -96,6 +97,13 @@ pub struct GrantFacts {
     /// that is no draft; a draft's approving outcome's time; [`crate::consultation::NEVER`] for a
     /// draft not in effect.
     pub in_effect_from: u64,
+    /// Its signed time, Unix ms. Read for a delegated grant, and for an own grant only when a
+    /// delegated opt-out is present ([`Facts::delegated_opt_out_ms`]); 0 otherwise (then an own
+    /// grant reads as opted out by any delegated opt-out: fail closed).
+    pub time_ms: u64,
+    /// For a grant a delegate signed in the subject's name: its delegation and endorsement
+    /// ([`crate::delegation`]); `None` for the subject's own grant.
+    pub via: Option<Arc<Via>>,
 }
 
 /// The latest statement of one registrar about the collector.
@@ -130,6 +138,15 @@ pub struct Facts<'a> {
     pub grants: &'a [GrantFacts],
     /// Seq of the subject's latest opt-out of sale/sharing addressed to the collector.
     pub opt_out_seq: Option<u64>,
+    /// Grants delegates signed in the subject's name naming the collector (each with `via`), any
+    /// order.
+    pub delegated: &'a [GrantFacts],
+    /// Signed time of the subject's latest own opt-out of sale/sharing addressed to the
+    /// collector (read only against delegated grants).
+    pub opt_out_ms: Option<u64>,
+    /// Signed time of the latest *counting* opt-out of sale/sharing a delegate signed in the
+    /// subject's name addressed to the collector ([`crate::delegation::withdrawal_counts`]).
+    pub delegated_opt_out_ms: Option<u64>,
     /// Every registrar's latest statement about the collector.
     pub accreditations: &'a [AccreditationFacts],
     /// Registrars listed in the genesis.
@@ -150,6 +167,8 @@ pub struct Outcome {
     /// The form data must be kept in under the named grant for the purpose
     /// ([`scope::required_form`]); `None`: none required.
     pub required_form: Option<Form>,
+    /// When the grant named is a delegate's: the delegation it rests on.
+    pub delegated: Option<DelegationUsed>,
 }
 
 /// Applies the rule.
@@ -161,6 +180,7 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
         grant,
         subject_head: head,
         required_form: None,
+        delegated: None,
     };
 
     let Some(subject) = facts.subject.filter(|s| s.role == Role::Citizen) else {
@@ -189,6 +209,7 @@ pub fn decide(query: &Query, facts: &Facts<'_>) -> Outcome {
         grant,
         subject_head: head,
         required_form,
+        delegated: None,
     }
 }
 

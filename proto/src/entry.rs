@@ -351,6 +351,7 @@ mod tests {
                 Body::Revoke(Revoke {
                     grant: EntryId([5; 32]),
                     erase: true,
+                    on_behalf: None,
                 }),
             )
             .expect("sign");
@@ -429,7 +430,7 @@ mod tests {
         #[test]
         fn decoding_mutated_entries_never_panics(pos in 0usize..200, byte in any::<u8>()) {
             let (mut author, _) = Author::incept(Role::Citizen, key(1), key(2), T).expect("incept");
-            let entry = author.append(T, Body::Revoke(Revoke { grant: EntryId([1; 32]), erase: false })).expect("sign");
+            let entry = author.append(T, Body::Revoke(Revoke { grant: EntryId([1; 32]), erase: false, on_behalf: None })).expect("sign");
             let mut bytes = entry.encode();
             let i = pos % bytes.len();
             bytes[i] = byte;

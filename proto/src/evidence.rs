@@ -100,6 +100,9 @@ pub struct VerifiedDecision {
     /// existed, or the node did not find the revocation): a proof beside such a payload is bound
     /// to nothing the node signed, so it is not checked and proves nothing.
     pub revocation_included: bool,
+    /// The delegation the signed payload names (`DecisionPayload.delegated`) is proven in the
+    /// checkpoint's log. Always false when the payload names none.
+    pub delegation_included: bool,
     /// The time the decision is about, Unix ms (see [`receipt::decided_about`]).
     pub at_ms: u64,
     /// How that time relates to when the node decided: an allow for a `Past` question says a
@@ -195,6 +198,7 @@ pub fn verify_decision(
         cosigned_by: Vec::new(),
         grant_included: false,
         revocation_included: false,
+        delegation_included: false,
         at_ms,
         when,
     };

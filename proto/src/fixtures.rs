@@ -143,12 +143,17 @@ pub fn grant(
         valid_from,
         valid_until,
         scope: None,
+        on_behalf: None,
     })
 }
 
 /// A revocation.
 pub fn revoke(grant: EntryId, erase: bool) -> Body {
-    Body::Revoke(Revoke { grant, erase })
+    Body::Revoke(Revoke {
+        grant,
+        erase,
+        on_behalf: None,
+    })
 }
 
 /// A request.
@@ -157,6 +162,7 @@ pub fn request(collector: FeedId, kind: RequestKind) -> Body {
         collector,
         kind,
         details_digest: None,
+        on_behalf: None,
     })
 }
 
@@ -463,6 +469,7 @@ pub fn scoped_grant(
         valid_from: 0,
         valid_until: None,
         scope: (!scope.is_empty()).then_some(scope),
+        on_behalf: None,
     })
 }
 

@@ -10,7 +10,8 @@
 //! - [`entry`]: decoding a [`pb::SignedEntry`] into a checked [`entry::Entry`]; building and signing entries.
 //! - [`body`]: the domain form of every entry body, with its structural checks.
 //! - [`validate`]: whether an entry may extend a feed given the ledger so far (pure, typed reasons).
-//! - [`decide`]: the decision rule for consent checks (pure).
+//! - [`decide`]: the decision rule for consent checks (pure); [`delegation`]: when a statement a
+//!   delegate signed in someone's name counts, and the submit-path refusal of backdated ones.
 //! - [`policy_change`]: what changes between two policy versions (widens, narrows) and ids kept
 //!   with another meaning; [`consultation`]: consultations' state, effect, counts and admission
 //!   refusals.
@@ -1227,6 +1228,7 @@ pub mod chain;
 pub mod codec;
 pub mod consultation;
 pub mod decide;
+pub mod delegation;
 pub mod dev;
 pub mod entry;
 pub mod envelope;

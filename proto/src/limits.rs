@@ -88,3 +88,15 @@ pub const DAY_MS: u64 = 86_400_000;
 pub const MAX_CONSULTATION_DAYS: u64 = 365;
 /// Responses one consultation outcome lists (one per objection reason).
 pub const MAX_OUTCOME_RESPONSES: usize = 6;
+/// Collectors one delegation lists (none: any collector).
+pub const MAX_DELEGATION_COLLECTORS: usize = 16;
+/// Purposes one delegation lists (none: any purpose): every purpose there is.
+pub const MAX_DELEGATION_PURPOSES: usize = MAX_VOCAB_ITEMS;
+/// Delegations one `Ledger.ListDelegations` answer lists (oldest first).
+pub const MAX_DELEGATIONS_LISTED: usize = 256;
+/// Guardian delegations of one feed: at seq 1 and 2 (`guardian-misplaced`).
+pub const MAX_GUARDIANS: u64 = 2;
+/// How far before the node's clock an entry signed in someone's name, an undelegation or an
+/// endorsement may be signed and still be taken at submission (`delegated-entry-too-old`); an
+/// undelegation's default `void_from_ms` is its time minus this (crate docs, "Delegation").
+pub const DELEGATED_ENTRY_TOLERANCE_MS: u64 = MAX_CLOCK_SKEW_MS;

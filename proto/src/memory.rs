@@ -22,6 +22,8 @@ pub struct MemoryLedger {
     by_seq: HashMap<(FeedId, u64), EntryId>,
     keys: HashMap<(FeedId, u64), KeyState>,
     revoked: HashSet<EntryId>,
+    /// `(grant, revoking feed)` of every accepted revocation.
+    revoked_by: HashSet<(EntryId, FeedId)>,
     registrars: HashSet<FeedId>,
     consultation: Option<consultation::Rules>,
     /// Policy entries accepted as drafts (widening, with a consultation).
@@ -46,8 +48,8 @@ impl LedgerView for MemoryLedger {
     fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, Self::Error> {
         Ok(self.keys.get(&(*feed, seq)).copied())
     }
-    fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error> {
-        Ok(self.revoked.contains(grant))
+    fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, Self::Error> {
+        Ok(self.revoked_by.contains(&(*grant, *feed)))
     }
 }
 
@@ -108,6 +110,7 @@ impl MemoryLedger {
                 self.feeds.insert(entry.feed, state.clone());
                 if let Body::Revoke(r) = &entry.body {
                     self.revoked.insert(r.grant);
+                    self.revoked_by.insert((r.grant, entry.feed));
                 }
                 // A draft: validation kept the base at an earlier version.
                 if let Body::Policy(p) = &entry.body
@@ -242,6 +245,8 @@ impl MemoryLedger {
                         in_effect_from: self
                             .draft_facts(&g.policy)
                             .map_or(consultation::ALWAYS, |d| consultation::in_effect_from(&d)),
+                        time_ms: entry.time_ms,
+                        via: None,
                     }),
                     Body::Request(r)
                         if r.collector == query.collector && r.kind == RequestKind::OptOutSale =>
@@ -287,6 +292,9 @@ impl MemoryLedger {
                 collector: self.feeds.get(&query.collector),
                 grants: &grants,
                 opt_out_seq,
+                delegated: &[],
+                opt_out_ms: None,
+                delegated_opt_out_ms: None,
                 accreditations: &accreditations,
                 registrars: &self.registrars,
             },

@@ -23,9 +23,10 @@ use crate::validate::Rejection;
 
 /// The version of the [`pb::RejectionReason`] values: 1 for values 1 to 30, 2 for values 1 to 34
 /// (a grant's scope against its policy's), 3 for values 1 to 48 (consultations: 35 to 43 are
-/// validity, 44 to 48 admission refusals). Raised whenever a reason is added (with the next free
+/// validity, 44 to 48 admission refusals), 4 for values 1 to 58 (delegation: 49 to 57 are
+/// validity, 58 an admission refusal). Raised whenever a reason is added (with the next free
 /// number); values are never renumbered.
-pub const REJECTION_REASONS_VERSION: u32 = 3;
+pub const REJECTION_REASONS_VERSION: u32 = 4;
 
 /// The metadata key whose value names the reason of a refusal (`bad-signature`).
 pub const REASON_METADATA_KEY: &str = "consent-reason";
@@ -34,7 +35,7 @@ pub const REASON_METADATA_KEY: &str = "consent-reason";
 pub const DETAIL_TYPE_URL: &str = "type.googleapis.com/consent.v1.RejectionDetail";
 
 /// Every reason but `Unspecified`, in number order.
-pub const ALL: [RejectionReason; 48] = {
+pub const ALL: [RejectionReason; 58] = {
     use RejectionReason as R;
     [
         R::TooLarge,
@@ -85,6 +86,16 @@ pub const ALL: [RejectionReason; 48] = {
         R::OutcomeExists,
         R::ConsultationClosed,
         R::DraftBackdated,
+        R::NotDelegated,
+        R::PowerNotDelegated,
+        R::CollectorNotDelegated,
+        R::PurposeNotDelegated,
+        R::DelegationNotInForce,
+        R::MinorFeed,
+        R::GuardianMisplaced,
+        R::NotEndorsable,
+        R::UnknownDelegation,
+        R::DelegatedEntryTooOld,
     ]
 };
 
@@ -133,6 +144,15 @@ pub fn reason(rejection: &Rejection) -> RejectionReason {
         Rejection::NotOwnConsultation => R::NotOwnConsultation,
         Rejection::OutcomeTooEarly { .. } => R::OutcomeTooEarly,
         Rejection::ResponseNotForDraft(_) => R::ResponseNotForDraft,
+        Rejection::NotDelegated => R::NotDelegated,
+        Rejection::PowerNotDelegated(_) => R::PowerNotDelegated,
+        Rejection::CollectorNotDelegated(_) => R::CollectorNotDelegated,
+        Rejection::PurposeNotDelegated(_) => R::PurposeNotDelegated,
+        Rejection::DelegationNotInForce { .. } => R::DelegationNotInForce,
+        Rejection::MinorFeed { .. } => R::MinorFeed,
+        Rejection::GuardianMisplaced => R::GuardianMisplaced,
+        Rejection::NotEndorsable => R::NotEndorsable,
+        Rejection::UnknownDelegation => R::UnknownDelegation,
     }
 }
 
@@ -190,6 +210,16 @@ pub fn code(reason: RejectionReason) -> Option<&'static str> {
         R::OutcomeExists => "outcome-exists",
         R::ConsultationClosed => "consultation-closed",
         R::DraftBackdated => "draft-backdated",
+        R::NotDelegated => "not-delegated",
+        R::PowerNotDelegated => "power-not-delegated",
+        R::CollectorNotDelegated => "collector-not-delegated",
+        R::PurposeNotDelegated => "purpose-not-delegated",
+        R::DelegationNotInForce => "delegation-not-in-force",
+        R::MinorFeed => "minor-feed",
+        R::GuardianMisplaced => "guardian-misplaced",
+        R::NotEndorsable => "not-endorsable",
+        R::UnknownDelegation => "unknown-delegation",
+        R::DelegatedEntryTooOld => "delegated-entry-too-old",
     })
 }
 
@@ -377,6 +407,22 @@ mod tests {
             Rejection::NotOwnConsultation,
             Rejection::OutcomeTooEarly { not_before: 2 },
             Rejection::ResponseNotForDraft(crate::EntryId([1; 32])),
+            Rejection::NotDelegated,
+            Rejection::PowerNotDelegated(BodyKind::Request),
+            Rejection::CollectorNotDelegated(crate::FeedId([3; 32])),
+            Rejection::PurposeNotDelegated(crate::vocab::Purpose::Marketing),
+            Rejection::DelegationNotInForce {
+                signed_ms: 1,
+                from_ms: 2,
+                until_ms: None,
+            },
+            Rejection::MinorFeed {
+                body: BodyKind::Grant,
+                until_ms: 86_400_000,
+            },
+            Rejection::GuardianMisplaced,
+            Rejection::NotEndorsable,
+            Rejection::UnknownDelegation,
         ]
     }
 
@@ -401,6 +447,10 @@ mod tests {
             Refusal::DraftBackdated {
                 signed_ms: 0,
                 now_ms: 600_001,
+            },
+            Refusal::DelegatedEntryTooOld {
+                signed_ms: 0,
+                now_ms: 300_001,
             },
         ]
     }
@@ -460,7 +510,7 @@ mod tests {
     fn adding_a_reason_raises_the_version() {
         // When this fails, a reason was added: raise REJECTION_REASONS_VERSION, say in its docs
         // and in `ledger.proto` which values the new version has, and update this line.
-        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (3, 48));
+        assert_eq!((REJECTION_REASONS_VERSION, ALL.len()), (4, 58));
     }
 
     #[test]

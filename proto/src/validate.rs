@@ -309,6 +309,70 @@ pub enum Rejection {
     /// An outcome lists an entry that is not a response to its draft.
     #[error("outcome.responses lists {0}, which is not a response to this draft")]
     ResponseNotForDraft(EntryId),
+    /// A delegated entry's `on_behalf.delegation` is not a `Delegation` of `on_behalf.person`
+    /// naming this feed as its delegate.
+    #[error(
+        "on_behalf.delegation is not a delegation of on_behalf.person naming this feed as delegate"
+    )]
+    NotDelegated,
+    /// The delegation does not give the power the entry needs.
+    #[error("the delegation does not let its delegate sign a {0}")]
+    PowerNotDelegated(BodyKind),
+    /// The delegation lists collectors, and not the one the entry concerns.
+    #[error("the delegation does not list collector {0:?}")]
+    CollectorNotDelegated(FeedId),
+    /// The delegation lists purposes, and the grant covers another (the first, in wire order).
+    #[error("the delegation does not let its delegate grant {0}")]
+    PurposeNotDelegated(Purpose),
+    /// The entry is signed before its delegation, or at or after its `valid_until`.
+    #[error(
+        "the entry is signed at {signed_ms}, outside its delegation (from {from_ms}{})",
+        until_text(.until_ms)
+    )]
+    DelegationNotInForce {
+        /// The entry's time, Unix ms.
+        signed_ms: u64,
+        /// The delegation's time, Unix ms.
+        from_ms: u64,
+        /// The delegation's `valid_until`, Unix ms (exclusive).
+        until_ms: Option<u64>,
+    },
+    /// The feed is a minor's (its seq 1 is a guardian delegation, before its `valid_until`), and
+    /// the entry is one a minor's feed may not sign.
+    #[error("this feed is a minor's until {until_ms} (a guardian delegation at seq 1): it may not sign a {body} before then")]
+    MinorFeed {
+        /// The body kind refused.
+        body: BodyKind,
+        /// The coming-of-age instant, Unix ms.
+        until_ms: u64,
+    },
+    /// A guardian delegation at a seq other than 1, or at seq 2 without a guardian delegation with
+    /// the same `valid_until` at seq 1.
+    #[error(
+        "a guardian delegation stands at seq 1, or at seq 2 after a guardian delegation with the \
+         same valid_until"
+    )]
+    GuardianMisplaced,
+    /// An endorsement of something that is not a delegated grant in the same person's name whose
+    /// delegation names this feed as co-signer.
+    #[error(
+        "endorsement.grant is not a delegated grant in on_behalf.person's name whose delegation \
+         names this feed as co_signer"
+    )]
+    NotEndorsable,
+    /// An undelegation of something that is neither a delegation of this feed nor one naming it
+    /// as delegate.
+    #[error(
+        "undelegation.delegation is neither a delegation of this feed nor one naming it as delegate"
+    )]
+    UnknownDelegation,
+}
+
+fn until_text(until_ms: &Option<u64>) -> String {
+    match until_ms {
+        Some(t) => format!(" until {t}"),
+        None => String::new(),
+    }
 }
 
 fn sensor_text(sensor: &Option<u32>, kind: &Option<SensorKind>) -> String {
@@ -412,8 +476,11 @@ pub trait LedgerView {
     /// The author's keys once the accepted entry at `(feed, seq)` is applied (for equivocation
     /// evidence at `seq + 1`); `None` when the feed holds no entry at `seq`.
     fn keys_after(&self, feed: &FeedId, seq: u64) -> Result<Option<KeyState>, Self::Error>;
-    /// Whether a grant has been revoked.
-    fn is_revoked(&self, grant: &EntryId) -> Result<bool, Self::Error>;
+    /// Whether `feed` revoked `grant` in an entry accepted earlier (a `Revoke` of `feed` naming
+    /// it). Since a grant may be revoked by several feeds (its own, the person's, delegates'),
+    /// `already-revoked` asks about the revoking feed alone: the verdict then depends on that
+    /// feed's own earlier entries, never on other feeds' arrival order.
+    fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, Self::Error>;
 }
 
 /// A feed's keys at one point of its chain.
@@ -821,7 +888,7 @@ pub fn validate_preverified<V: LedgerView>(
             if granted.feed != entry.feed || !matches!(granted.body, Body::Grant(_)) {
                 return reject(Rejection::UnknownGrant);
             }
-            if view.is_revoked(&revoke.grant)? {
+            if view.revoked_by(&revoke.grant, &entry.feed)? {
                 return reject(Rejection::AlreadyRevoked);
             }
         }
@@ -849,7 +916,11 @@ pub fn validate_preverified<V: LedgerView>(
                 return reject(Rejection::AckNotForCollector);
             }
         }
-        Body::Inception(_) | Body::Rotation(_) => {}
+        Body::Inception(_)
+        | Body::Rotation(_)
+        | Body::Delegation(_)
+        | Body::Undelegation(_)
+        | Body::Endorsement(_) => {}
     }
     Ok(Verdict::Accept { state: next })
 }

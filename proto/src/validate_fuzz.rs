@@ -13,7 +13,7 @@ proptest! {
         seq in 0u64..4,
         prev in any::<[u8; 32]>(),
         time in prop_oneof![Just(T0), Just(0u64), Just(u64::MAX), any::<u64>()],
-        body in 0usize..12,
+        body in 0usize..15,
         ids in any::<[u8; 32]>(),
         ints in proptest::collection::vec(any::<i32>(), 0..20),
         n in any::<u32>(),
@@ -42,18 +42,23 @@ proptest! {
             windows: vec![window()],
             forms: vec![pb::PurposeForm { purpose: ints.first().copied().unwrap_or(1), form: u(1) as i32 % 6 }],
         });
+        // A delegate's statement in someone's name: the person, a delegation (arbitrary ids).
+        let on_behalf = (scoped % 2 == 1).then(|| pb::OnBehalf { person: b(&ids), delegation: b(&ids[..(n % 33) as usize]) });
         let wire = match body {
             0 => pb::entry_payload::Body::Inception(pb::Inception { role: ints.first().copied().unwrap_or(1), signing_key: b(&ids), next_key_digest: b(&ids) }),
             1 => pb::entry_payload::Body::Rotation(pb::Rotation { signing_key: b(&key("alice/1").public().to_bytes()), next_key_digest: b(&ids) }),
             2 => pb::entry_payload::Body::Policy(pb::Policy { version: n, name: text.clone(), purposes: ints.clone(), categories: ints.clone(), retention_days: n, recipients: vec![text.clone()], jurisdiction: text.clone(), document_digest: b(&ids), document_url: text.clone(), contact: text.clone(), scope: policy_scope, consultation: (n % 2 == 0).then_some(pb::PolicyConsultation { closes_ms: time }) }),
             3 => pb::entry_payload::Body::Accreditation(pb::Accreditation { collector: b(&ids), valid_until: u64::from(n) }),
             4 => pb::entry_payload::Body::Suspension(pb::Suspension { collector: b(&w.scene.collector.feed().0), reason: text.clone() }),
-            5 => pb::entry_payload::Body::Grant(pb::Grant { collector: b(&w.scene.collector.feed().0), policy: b(&w.scene.policy.0), purposes: ints.clone(), categories: ints.clone(), retention_days: n, valid_from: u64::from(n), valid_until: time, scope: grant_scope }),
-            6 => pb::entry_payload::Body::Revoke(pb::Revoke { grant: b(&ids), erase: n % 2 == 0 }),
-            7 => pb::entry_payload::Body::Request(pb::Request { collector: b(&ids), kind: ints.first().copied().unwrap_or(0), details_digest: b(&ids[..(n % 33) as usize]) }),
+            5 => pb::entry_payload::Body::Grant(pb::Grant { collector: b(&w.scene.collector.feed().0), policy: b(&w.scene.policy.0), purposes: ints.clone(), categories: ints.clone(), retention_days: n, valid_from: u64::from(n), valid_until: time, scope: grant_scope, on_behalf: on_behalf.clone() }),
+            6 => pb::entry_payload::Body::Revoke(pb::Revoke { grant: b(&ids), erase: n % 2 == 0, on_behalf: on_behalf.clone() }),
+            7 => pb::entry_payload::Body::Request(pb::Request { collector: b(&ids), kind: ints.first().copied().unwrap_or(0), details_digest: b(&ids[..(n % 33) as usize]), on_behalf: on_behalf.clone() }),
             8 => pb::entry_payload::Body::Ack(pb::Ack { request: b(&ids), outcome: ints.first().copied().unwrap_or(0), reason: text.clone() }),
             9 => pb::entry_payload::Body::Stance(pb::Stance { draft: b(&ids), kind: ints.first().copied().unwrap_or(0), reasons: ints.iter().skip(1).copied().collect(), details_digest: b(&ids[..(n % 33) as usize]) }),
             10 => pb::entry_payload::Body::Response(pb::ConsultationResponse { draft: b(&ids), reason: ints.first().copied().unwrap_or(0), text: text.clone(), document_digest: b(&ids[..(n % 33) as usize]) }),
+            12 => pb::entry_payload::Body::Delegation(pb::Delegation { delegate: b(&ids), powers: ints.clone(), collectors: ints.iter().map(|_| b(&ids)).collect(), purposes: ints.iter().skip(1).copied().collect(), valid_until: time, kind: ints.first().copied().unwrap_or(0), co_signer: b(&ids[..(n % 33) as usize]) }),
+            13 => pb::entry_payload::Body::Undelegation(pb::Undelegation { delegation: b(&ids), void_from_ms: time }),
+            14 => pb::entry_payload::Body::Endorsement(pb::Endorsement { grant: b(&ids), on_behalf: on_behalf.clone() }),
             _ => pb::entry_payload::Body::Outcome(pb::ConsultationOutcome { draft: b(&ids), result: ints.first().copied().unwrap_or(0), text: text.clone(), responses: ints.iter().map(|_| b(&ids)).collect() }),
         };
         let payload = pb::EntryPayload {

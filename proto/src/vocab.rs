@@ -1,5 +1,5 @@
-//! Roles, purposes, data categories, request kinds, forms, sensor kinds, objection reasons and
-//! consultation results: checked conversions
+//! Roles, purposes, data categories, request kinds, forms, sensor kinds, objection reasons,
+//! consultation results, delegated powers and delegation kinds: checked conversions
 //! from the wire enums, short text names for people and scripts, and compact sets used by the
 //! decision rule.
 
@@ -7,8 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::pb::{
-    AckOutcome, ConsultationResult, DataCategory, Form, ObjectionReason, Purpose, RequestKind,
-    Role, SensorKind,
+    AckOutcome, ConsultationResult, DataCategory, DelegatedPower, DelegationKind, Form,
+    ObjectionReason, Purpose, RequestKind, Role, SensorKind,
 };
 
 /// A text name that is not in the vocabulary.
@@ -291,6 +291,27 @@ vocabulary!(
     ]
 );
 
+vocabulary!(
+    DelegatedPower,
+    "power",
+    Unspecified,
+    [
+        (Grant, "grant", "give consent"),
+        (Revoke, "revoke", "withdraw consent"),
+        (Request, "request", "make data-subject requests"),
+    ]
+);
+
+vocabulary!(
+    DelegationKind,
+    "delegation kind",
+    Unspecified,
+    [
+        (Assistant, "assistant", "an assistant"),
+        (Guardian, "guardian", "a guardian"),
+    ]
+);
+
 impl Form {
     /// The form's rank in the specification's table ("Scope and form"): RAW 1 < PSEUDONYMISED 2 <
     /// BINNED 3 < AGGREGATED 4 (UNSPECIFIED 0). A form is *at least as protective* as another when
@@ -401,6 +422,15 @@ enum_set!(PurposeSet, Purpose);
 enum_set!(CategorySet, DataCategory);
 enum_set!(SensorKindSet, SensorKind);
 enum_set!(ObjectionSet, ObjectionReason);
+enum_set!(PowerSet, DelegatedPower);
+
+impl PowerSet {
+    /// Whether the powers let a delegate sign `power`: GRANT also lets it revoke.
+    pub fn allows(self, power: DelegatedPower) -> bool {
+        self.contains(power)
+            || (power == DelegatedPower::Revoke && self.contains(DelegatedPower::Grant))
+    }
+}
 
 impl fmt::Display for ObjectionSet {
     /// The reasons' names in wire order, comma-separated (`retention-too-long, other`).
@@ -469,6 +499,21 @@ mod tests {
         assert_eq!(Purpose::from_wire(999), None);
         assert_eq!(Purpose::from_wire(-1), None);
         assert_eq!(Purpose::from_wire(1), Some(Purpose::ServiceProvision));
+    }
+
+    #[test]
+    fn powers_and_delegation_kinds() {
+        for p in DelegatedPower::ALL {
+            assert_eq!(DelegatedPower::from_name(p.name()), Ok(*p));
+        }
+        assert_eq!(DelegatedPower::from_wire(0), None);
+        assert_eq!(DelegatedPower::from_wire(4), None);
+        assert_eq!(DelegationKind::from_wire(2), Some(DelegationKind::Guardian));
+        assert_eq!(DelegationKind::from_wire(3), None);
+        let grant: PowerSet = [DelegatedPower::Grant].into_iter().collect();
+        assert!(grant.allows(DelegatedPower::Revoke) && !grant.allows(DelegatedPower::Request));
+        let revoke: PowerSet = [DelegatedPower::Revoke].into_iter().collect();
+        assert!(!revoke.allows(DelegatedPower::Grant) && revoke.allows(DelegatedPower::Revoke));
     }
 
     #[test]

@@ -167,6 +167,7 @@ fn check_case(seed: u64) {
             valid_from,
             valid_until,
             scope: cases::grant_scope(&mut rng, under_scope, purposes),
+            on_behalf: None,
         };
         let e = append(&mut citizen, next_time(), Body::Grant(grant.clone()));
         accept(&mut ledger, &e, seed);
@@ -189,6 +190,8 @@ fn check_case(seed: u64) {
             revoked: false,
             scope: ScopeFacts::resolve(under_facts.clone(), grant.scope.clone()),
             in_effect_from: consent_proto::consultation::ALWAYS,
+            time_ms: e.time_ms,
+            via: None,
         });
         if opt_out_after == Some(i) {
             let r = append(
@@ -198,6 +201,7 @@ fn check_case(seed: u64) {
                     collector: collector.feed(),
                     kind: RequestKind::OptOutSale,
                     details_digest: None,
+                    on_behalf: None,
                 }),
             );
             accept(&mut ledger, &r, seed);
@@ -212,6 +216,7 @@ fn check_case(seed: u64) {
                 Body::Revoke(Revoke {
                     grant: f.id,
                     erase: false,
+                    on_behalf: None,
                 }),
             );
             accept(&mut ledger, &r, seed);

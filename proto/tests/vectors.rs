@@ -302,6 +302,7 @@ fn scenario() -> Scenario {
                 valid_from: T,
                 valid_until: Some(T + 30 * DAY),
                 scope: None,
+                on_behalf: None,
             }),
         ),
     );
@@ -313,6 +314,7 @@ fn scenario() -> Scenario {
                 collector: collector.feed(),
                 kind: RequestKind::Access,
                 details_digest: Some(digest("vectors/request details")),
+                on_behalf: None,
             }),
         ),
     );
@@ -333,6 +335,7 @@ fn scenario() -> Scenario {
             Body::Revoke(Revoke {
                 grant: grant.id,
                 erase: true,
+                on_behalf: None,
             }),
         ),
     );
@@ -355,6 +358,7 @@ fn scenario() -> Scenario {
                 collector: collector.feed(),
                 kind: RequestKind::Erasure,
                 details_digest: None,
+                on_behalf: None,
             }),
         ),
     );
@@ -406,6 +410,7 @@ fn scenario() -> Scenario {
                     }],
                     forms: vec![(Purpose::Research, Form::Aggregated)],
                 }),
+                on_behalf: None,
             }),
         ),
     );
@@ -425,6 +430,7 @@ fn scenario() -> Scenario {
                     zones: vec![1],
                     ..GrantScope::default()
                 }),
+                on_behalf: None,
             }),
         ),
     );
@@ -619,17 +625,33 @@ fn body_json(body: &WireBody) -> Value {
             if let Some(scope) = &b.scope {
                 v["grant"]["scope"] = grant_scope_json(scope);
             }
+            // Only when present: an own grant has no `on_behalf` key (as before delegation).
+            if let Some(o) = &b.on_behalf {
+                v["grant"]["on_behalf"] = on_behalf_json(o);
+            }
             v
         }
-        WireBody::Revoke(b) => json!({"revoke": {
-            "grant": hx(&b.grant),
-            "erase": b.erase,
-        }}),
-        WireBody::Request(b) => json!({"request": {
-            "collector": hx(&b.collector),
-            "kind": pb::RequestKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
-            "details_digest": hx(&b.details_digest),
-        }}),
+        WireBody::Revoke(b) => {
+            let mut v = json!({"revoke": {
+                "grant": hx(&b.grant),
+                "erase": b.erase,
+            }});
+            if let Some(o) = &b.on_behalf {
+                v["revoke"]["on_behalf"] = on_behalf_json(o);
+            }
+            v
+        }
+        WireBody::Request(b) => {
+            let mut v = json!({"request": {
+                "collector": hx(&b.collector),
+                "kind": pb::RequestKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
+                "details_digest": hx(&b.details_digest),
+            }});
+            if let Some(o) = &b.on_behalf {
+                v["request"]["on_behalf"] = on_behalf_json(o);
+            }
+            v
+        }
         WireBody::Ack(b) => json!({"ack": {
             "request": hx(&b.request),
             "outcome": pb::AckOutcome::try_from(b.outcome).map_or("?", |o| o.as_str_name()),
@@ -653,7 +675,28 @@ fn body_json(body: &WireBody) -> Value {
             "text": b.text,
             "responses": b.responses.iter().map(hx).collect::<Vec<_>>(),
         }}),
+        WireBody::Delegation(b) => json!({"delegation": {
+            "delegate": hx(&b.delegate),
+            "powers": b.powers.iter().map(|p| pb::DelegatedPower::try_from(*p).map_or("?", |p| p.as_str_name())).collect::<Vec<_>>(),
+            "collectors": b.collectors.iter().map(hx).collect::<Vec<_>>(),
+            "purposes": purpose_names(&b.purposes),
+            "valid_until": b.valid_until,
+            "kind": pb::DelegationKind::try_from(b.kind).map_or("?", |k| k.as_str_name()),
+            "co_signer": hx(&b.co_signer),
+        }}),
+        WireBody::Undelegation(b) => json!({"undelegation": {
+            "delegation": hx(&b.delegation),
+            "void_from_ms": b.void_from_ms,
+        }}),
+        WireBody::Endorsement(b) => json!({"endorsement": {
+            "grant": hx(&b.grant),
+            "on_behalf": b.on_behalf.as_ref().map(on_behalf_json),
+        }}),
     }
+}
+
+fn on_behalf_json(o: &pb::OnBehalf) -> Value {
+    json!({"person": hx(&o.person), "delegation": hx(&o.delegation)})
 }
 
 fn objection_name(v: i32) -> &'static str {
@@ -1632,6 +1675,7 @@ fn equivocation(s: &Scenario) -> Value {
             collector: s.collector,
             kind,
             details_digest: None,
+            on_behalf: None,
         })
     };
     let first = signed(
@@ -1963,6 +2007,8 @@ fn decide_case_in(
         revoked: c.grant.revoked,
         scope: ScopeFacts::resolve(policy, c.grant.scope.clone()),
         in_effect_from,
+        time_ms: 0,
+        via: None,
     };
     let query = Query {
         subject: FeedId([2; 32]),

@@ -334,6 +334,7 @@ pub fn street_grant(
         valid_from,
         valid_until,
         scope,
+        on_behalf: None,
     })
 }
 

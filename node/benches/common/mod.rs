@@ -326,6 +326,7 @@ pub fn street(setup: &mut consent_proto::fixtures::Scene, n: usize) -> Street {
             valid_from: T0,
             valid_until: None,
             scope: narrowings[i % narrowings.len()].clone(),
+            on_behalf: None,
         });
         entries.push(c0);
         entries.push(fixtures::append(&mut citizen, T0 + DAY, grant));

@@ -477,6 +477,7 @@ impl Builder<'_> {
                             valid_from: m.valid_from(it.signed_ms),
                             valid_until: None,
                             scope: None,
+                            on_behalf: None,
                         });
                         let e = feed.author.append(time_ms, grant).map_err(invalid)?;
                         feed.grant = Some(e.id);
@@ -484,7 +485,11 @@ impl Builder<'_> {
                     }
                     Op::Revoke { erase } => {
                         let grant = feed.grant.take().context("a revocation without a grant")?;
-                        let body = Body::Revoke(Revoke { grant, erase });
+                        let body = Body::Revoke(Revoke {
+                            grant,
+                            erase,
+                            on_behalf: None,
+                        });
                         feed.author.append(time_ms, body).map_err(invalid)?
                     }
                     Op::Rotate => {
@@ -497,6 +502,7 @@ impl Builder<'_> {
                             collector: col.feed,
                             kind,
                             details_digest: None,
+                            on_behalf: None,
                         });
                         feed.author.append(time_ms, body).map_err(invalid)?
                     }

@@ -208,6 +208,7 @@ impl Decider {
                         .map(|(_, id)| Bytes::copy_from_slice(&id.0))
                         .unwrap_or_default(),
                     context_digest,
+                    delegated: answer.delegated.clone(),
                 },
             );
             evidence::attach(
@@ -270,6 +271,8 @@ fn response(outcome: &Outcome, log_size: u64, at_ms: u64, now: u64) -> pb::Check
         when: decide::question_time(at_ms, now) as i32,
         // For the grant the answer names; UNSPECIFIED when it is unscoped or none is named.
         required_form: outcome.required_form.map_or(0, |f| f as i32),
+        // The delegation a delegate's grant rests on; unset for the subject's own.
+        delegated: outcome.delegated.map(|d| d.to_wire()),
     }
 }
 

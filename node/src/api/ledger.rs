@@ -186,6 +186,7 @@ impl pb::ledger_server::Ledger for LedgerService {
 
     type GetFeedStream = FeedStream;
     type GetLogStream = FeedStream;
+    type ListDelegatedStream = FeedStream;
 
     async fn get_log(
         &self,
@@ -367,6 +368,21 @@ impl pb::ledger_server::Ledger for LedgerService {
             frozen,
             equivocations,
         }))
+    }
+
+    // Issue 22's interface: the node part serves these from its delegation tables.
+    async fn list_delegations(
+        &self,
+        _request: Request<pb::ListDelegationsRequest>,
+    ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
+        Err(Status::unimplemented("ListDelegations"))
+    }
+
+    async fn list_delegated(
+        &self,
+        _request: Request<pb::ListDelegatedRequest>,
+    ) -> Result<Response<Self::ListDelegatedStream>, Status> {
+        Err(Status::unimplemented("ListDelegated"))
     }
 }
 

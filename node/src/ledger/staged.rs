@@ -186,13 +186,18 @@ impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
         Ok(Some(row.previous.into()))
     }
 
-    fn is_revoked(&self, grant: &EntryId) -> Result<bool, StoreError> {
+    fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, StoreError> {
         let Some(entry) = self.entry(grant)? else {
             return Ok(false);
         };
         let consent_proto::body::Body::Grant(g) = &entry.body else {
             return Ok(false);
         };
+        // Until delegated revocations are indexed (issue 22, node part), only a grant's own feed
+        // revokes it here.
+        if entry.feed != *feed {
+            return Ok(false);
+        }
         let record = self.grant_record(&tables::grant_key(&entry.feed, &g.collector, entry.seq))?;
         Ok(record.is_some_and(|r| r.revoked))
     }

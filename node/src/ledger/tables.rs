@@ -646,6 +646,9 @@ impl GrantRecord {
             revoked: self.revoked,
             scope,
             in_effect_from,
+            // Own grants: read only against a delegated opt-out (none before delegation).
+            time_ms: 0,
+            via: None,
         })
     }
 }

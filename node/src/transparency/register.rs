@@ -761,6 +761,7 @@ mod tests {
                 valid_from: T0,
                 valid_until: None,
                 scope,
+                on_behalf: None,
             })
         };
         let mut ben_grant = None;

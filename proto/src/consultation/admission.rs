@@ -11,7 +11,8 @@ use crate::ids::EntryId;
 use crate::pb;
 use crate::vocab::ObjectionSet;
 
-/// Why a node refused an entry at submission (the reasons 44 to 48).
+/// Why a node refused an entry at submission (the reasons 44 to 48, and 58 for delegation:
+/// [`crate::delegation::admission`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// A grant names a draft that is not in effect now.
@@ -60,6 +61,22 @@ pub enum Refusal {
         /// The node's clock, Unix ms.
         now_ms: u64,
     },
+    /// An entry signed in someone's name, an undelegation or an endorsement signed more than
+    /// [`crate::limits::DELEGATED_ENTRY_TOLERANCE_MS`] before the node's clock
+    /// ([`crate::delegation::admission`]).
+    #[error(
+        "the entry is signed at {} but this node's clock reads {}: an entry signed in someone's \
+         name, an undelegation or an endorsement is taken only within 5 minutes of its signing; \
+         sign it now",
+        rfc3339(*signed_ms),
+        rfc3339(*now_ms)
+    )]
+    DelegatedEntryTooOld {
+        /// The entry's signed time, Unix ms.
+        signed_ms: u64,
+        /// The node's clock, Unix ms.
+        now_ms: u64,
+    },
 }
 
 /// How far before the node's clock a stance (after the window closed) or a draft may be signed
@@ -75,6 +92,7 @@ impl Refusal {
             Refusal::OutcomeExists { .. } => pb::RejectionReason::OutcomeExists,
             Refusal::ConsultationClosed { .. } => pb::RejectionReason::ConsultationClosed,
             Refusal::DraftBackdated { .. } => pb::RejectionReason::DraftBackdated,
+            Refusal::DelegatedEntryTooOld { .. } => pb::RejectionReason::DelegatedEntryTooOld,
         }
     }
 

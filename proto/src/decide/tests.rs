@@ -352,6 +352,8 @@ fn frozen_collector_and_frozen_registrar_deny() {
         revoked: false,
         scope: None,
         in_effect_from: crate::consultation::ALWAYS,
+        time_ms: 0,
+        via: None,
     }];
     let acc = |frozen| {
         vec![AccreditationFacts::Accredited {
@@ -379,6 +381,9 @@ fn frozen_collector_and_frozen_registrar_deny() {
                 collector: Some(c),
                 grants: &grants,
                 opt_out_seq: None,
+                delegated: &[],
+                opt_out_ms: None,
+                delegated_opt_out_ms: None,
                 accreditations: a,
                 registrars: &registrars,
             },
@@ -439,6 +444,8 @@ fn only_the_newest_grants_considered_are_read() {
         revoked: false,
         scope: None,
         in_effect_from: crate::consultation::ALWAYS,
+        time_ms: 0,
+        via: None,
     };
     let q = |purpose| Query {
         subject: crate::ids::FeedId([1; 32]),

@@ -363,6 +363,24 @@ pub fn entry_json(e: &Entry, role: Role) -> Value {
         Body::Stance(x) => consult_words::stance_json(x),
         Body::Response(x) => consult_words::response_json(x),
         Body::Outcome(x) => consult_words::outcome_json(x),
+        Body::Delegation(d) => json!({
+            "delegate": typed(&d.delegate, Role::Citizen),
+            "kind": d.kind.name(),
+            "powers": d.powers.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            "collectors": d.collectors.iter().map(|c| typed(c, Role::Collector)).collect::<Vec<_>>(),
+            "purposes": names_p(d.purposes),
+            "valid_until": d.valid_until.map(time::format),
+            "co_signer": d.co_signer.map(|c| typed(&c, Role::Citizen)),
+        }),
+        Body::Undelegation(u) => json!({
+            "delegation": u.delegation.to_string(),
+            "void_from": u.void_from_ms.map(time::format),
+        }),
+        Body::Endorsement(x) => json!({
+            "grant": x.grant.to_string(),
+            "person": typed(&x.on_behalf.person, Role::Citizen),
+            "delegation": x.on_behalf.delegation.to_string(),
+        }),
     };
     json!({
         "id": e.id.to_string(),
@@ -424,6 +442,14 @@ pub fn entry_text(e: &Entry) -> String {
         Body::Stance(x) => consult_words::stance_text(x),
         Body::Response(x) => consult_words::response_text(x),
         Body::Outcome(x) => consult_words::outcome_text(x),
+        Body::Delegation(d) => format!(
+            "delegated to {} as {}: {}",
+            typed(&d.delegate, Role::Citizen),
+            d.kind.name(),
+            d.powers.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+        ),
+        Body::Undelegation(u) => format!("ended delegation {}", u.delegation),
+        Body::Endorsement(x) => format!("endorsed grant {}", x.grant),
     };
     // A pairwise citizen feed's inception carries a fixed pseudonymous date in 2020 (derived
     // from the wallet's secret), so that creation times cannot link one person's feeds.

@@ -424,6 +424,7 @@ mod tests {
             valid_from: 1_700_000_000_000,
             valid_until: None,
             scope,
+            on_behalf: None,
         }
     }
 
@@ -565,6 +566,7 @@ mod tests {
             Body::Revoke(Revoke {
                 grant: a.id,
                 erase: false,
+                on_behalf: None,
             }),
         );
         let c_id = c.id;

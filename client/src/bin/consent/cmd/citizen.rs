@@ -238,6 +238,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
                     Body::Revoke(Revoke {
                         grant: w.id,
                         erase: false,
+                        on_behalf: None,
                     }),
                 )
                 .map_err(anyhow::Error::msg)?;
@@ -480,6 +481,7 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
             Body::Revoke(Revoke {
                 grant: grant_id,
                 erase: a.erase,
+                on_behalf: None,
             }),
         )
         .map_err(anyhow::Error::msg)?;
@@ -694,6 +696,7 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
                 collector,
                 kind,
                 details_digest: None,
+                on_behalf: None,
             }),
         )
         .map_err(anyhow::Error::msg)?;
