@@ -254,7 +254,7 @@ pub async fn endorse(a: EndorseArgs, g: &Global) -> anyhow::Result<()> {
     let Body::Grant(gr) = &grant.body else {
         return Err(not_endorsable());
     };
-    let ob = gr.on_behalf.clone().ok_or_else(not_endorsable)?;
+    let ob = gr.on_behalf.ok_or_else(not_endorsable)?;
     // The delegation the grant rests on must name one of this wallet's delegate feeds as its
     // co-signer (else the node refuses: not-endorsable).
     let theirs = node
