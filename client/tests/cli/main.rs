@@ -1,12 +1,14 @@
 //! The `consent` binary driven as a person or a script would, against real nodes: the whole life
 //! cycle in `--json` and every error path (`scripted`), the human output (`cli_human`), the
 //! auditor's commands (`audit`), consent narrowed to zones, sensors, times and forms (`scope`),
-//! and public consultations (`consult`). One test binary (each links the whole node).
+//! public consultations (`consult`), and acting in someone else's name (`delegation`). One test
+//! binary (each links the whole node).
 
 mod common;
 
 mod audit;
 mod cli_human;
 mod consult;
+mod delegation;
 mod scope;
 mod scripted;
