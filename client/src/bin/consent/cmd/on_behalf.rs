@@ -67,7 +67,8 @@ pub async fn grant(a: &GrantArgs, who: &str, g: &Global) -> anyhow::Result<()> {
         let made = super::child::open_feed(&mut node, &mut ks, name, &collector, g).await?;
         held.push(made);
     }
-    let h = delegates::choose(&held, &act, now, &person)?.clone();
+    // Judged now: a child's feed just created holds a delegation signed after `now`.
+    let h = delegates::choose(&held, &act, time::now_ms(), &person)?.clone();
     let subject = h.record.person.typed(Role::Citizen).to_string();
     if !g.json || !a.yes {
         super::citizen::show_grant(&terms.grant, &terms.policy, &subject);
