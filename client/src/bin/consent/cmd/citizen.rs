@@ -470,7 +470,8 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
     let owner = gr.on_behalf.as_ref().map_or(grant.feed, |o| o.person);
     if wallet::pairwise_feed(ks.master(), &gr.collector) != owner {
         bail!(
-            "grant {} was not made by this wallet, nor in its name (to revoke in the name of              someone you act for: consent --as NAME revoke GRANT)",
+            "grant {} was not made by this wallet, nor in its name (to revoke in the name of \
+             someone you act for: consent --as NAME revoke GRANT)",
             a.grant
         );
     }
