@@ -23,7 +23,8 @@ pub enum Wallet {
         /// Collector id (col1...).
         collector: String,
     },
-    /// Rotate keys to the pre-committed next keys (every feed of this keystore).
+    /// Rotate keys to the pre-committed next keys (every feed of this keystore, delegate feeds
+    /// included).
     Rotate,
     /// Compare what nodes hold of your feeds: alert on entries in your name this wallet did not
     /// sign, on a node lacking one of your revocations, on nodes that disagree (exit 1).
@@ -132,6 +133,27 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
             ks.state.pairwise.entry(c.clone()).or_default().rotations = r + 1;
             ks.save()?;
             rotated.push(author.feed().typed(Role::Citizen).to_string());
+        }
+        // Delegate feeds in use (one no node knows yet has signed nothing).
+        let slots: Vec<u32> = ks.state.slots.keys().copied().collect();
+        for slot in slots {
+            let feed = crate::delegates::slot_feed(&ks, slot);
+            if node.head(&feed).await?.is_none() {
+                continue;
+            }
+            let mut author = crate::delegates::slot_author(&mut node, &mut ks, slot).await?;
+            let r = ks.state.slots.get(&slot).map_or(0, |s| s.rotations);
+            let next = consent_client::delegate::slot_key(ks.master(), slot, r + 2);
+            let entry = author
+                .rotate(consent_client::time::now_ms(), next)
+                .map_err(anyhow::Error::msg)?;
+            crate::delegates::journal_slot(&mut ks, slot, &entry)?;
+            ctx::submit(&mut node, &entry, "rotation").await?;
+            if let Some(s) = ks.state.slots.get_mut(&slot) {
+                s.rotations = r + 1;
+            }
+            ks.save()?;
+            rotated.push(feed.typed(Role::Citizen).to_string());
         }
     } else {
         let role = ks.role();
