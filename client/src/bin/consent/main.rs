@@ -11,6 +11,7 @@ mod cmd {
     pub mod decide;
     pub mod delegated;
     pub mod delegation;
+    pub mod delegations;
     pub mod draft;
     pub mod monitor;
     pub mod on_behalf;

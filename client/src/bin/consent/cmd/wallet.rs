@@ -1,5 +1,6 @@
 //! `consent wallet init | id | rotate | monitor | recover`, and the delegation commands
-//! (`delegate-offer`, `delegate`, `delegations`, `undelegate`: `delegation.rs`) and a child's
+//! (`delegate-offer`, `delegate`, `undelegate`: `delegation.rs`; `delegations`:
+//! `delegations.rs`) and a child's
 //! (`init --child`, `export --for-child`, `takeover`: `child.rs`).
 
 use anyhow::Context;
@@ -35,7 +36,7 @@ pub enum Wallet {
     /// Let the holder of a code act in your name (grant, revoke, request), for your collectors.
     Delegate(super::delegation::DelegateArgs),
     /// Delegations you gave, delegations you hold, and grants awaiting your endorsement.
-    Delegations(super::delegation::DelegationsArgs),
+    Delegations(super::delegations::DelegationsArgs),
     /// End delegations you gave, or resign from ones you hold.
     Undelegate(super::delegation::UndelegateArgs),
     /// Hand a child its keystore (under a new passphrase); this wallet forgets the child's keys.
@@ -64,7 +65,7 @@ pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
         Wallet::Init(_) => init(g),
         Wallet::DelegateOffer(a) => super::delegation::make_offer(a, g),
         Wallet::Delegate(a) => super::delegation::delegate(a, g).await,
-        Wallet::Delegations(a) => super::delegation::delegations(a, g).await,
+        Wallet::Delegations(a) => super::delegations::delegations(a, g).await,
         Wallet::Undelegate(a) => super::delegation::undelegate(a, g).await,
         Wallet::Export(a) => super::child::export(a, g),
         Wallet::Takeover => super::child::takeover(g).await,
