@@ -53,6 +53,16 @@
 //! # }
 //! ```
 //!
+//! **Delegation.** A grant, a revocation or an opt-out a delegate (an assistant, a guardian)
+//! signed in a subject's name counts only when signed inside its delegation as the
+//! undelegations present end it, and a guardian's 2-of-2 grant only with the co-guardian's
+//! endorsement (crate docs of consent-proto, "Delegation"). The watch stream carries such
+//! statements under the represented person, but not the delegations, undelegations and
+//! endorsements they depend on. So the cache keeps no delegated facts: a subject with any
+//! statement a delegate signed in its name is answered [`Stale::Delegated`], and the node
+//! decides ([`DecisionCache::check_or_ask`] then reports the delegation in
+//! [`Answer::delegated`]). Subjects without delegates are answered from memory as before.
+//!
 //! With a scoped policy, the gateway says which sensor (its id and kind) saw what, where, when, and
 //! the form it would like to keep it in; after a `FORM_NOT_COVERED` deny it checks again with the
 //! form the answer requires, and keeps the record in that form ([`crate::transforms`]):
@@ -82,6 +92,7 @@ use std::time::{Duration, Instant};
 use consent_proto::Entry;
 use consent_proto::body::Body;
 use consent_proto::decide::{self, AccreditationFacts, GrantFacts, Query};
+use consent_proto::delegation::DelegationUsed;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::pb::{self, Decision, Reason, WatchKind};
 use consent_proto::scope::{Context, PolicyScope, ScopeFacts};
@@ -125,6 +136,11 @@ pub enum Stale {
     /// effect only from a registrar's approval, which the cache does not follow): ask the node.
     #[error("the subject holds a grant under policy {0}, a draft under consultation")]
     Draft(EntryId),
+    /// A delegate signed this entry (a grant, a revocation, an opt-out) in the subject's name:
+    /// whether it counts depends on its delegation's end and endorsements, which the watch
+    /// stream does not carry: ask the node.
+    #[error("a delegate signed {0} in the subject's name: the node decides")]
+    Delegated(EntryId),
 }
 
 /// An event the cache could not apply: the stream is dropped and resumed from the last cursor.
@@ -191,6 +207,9 @@ pub struct Answer {
     pub grant: Option<EntryId>,
     /// The form data must be kept in under the grant named (see [`Cached::required_form`]).
     pub required_form: Option<Form>,
+    /// When the grant named was signed by a delegate in the subject's name: the delegation it
+    /// rests on (from the node's answer; the cache answers only subjects without delegates).
+    pub delegated: Option<DelegationUsed>,
     /// Where it came from.
     pub source: Source,
 }
@@ -209,6 +228,8 @@ struct Subject {
     opt_out_seq: Option<u64>,
     /// A grant of the subject names this draft (see [`Stale::Draft`]).
     draft: Option<EntryId>,
+    /// The first statement a delegate signed in the subject's name (see [`Stale::Delegated`]).
+    delegated: Option<EntryId>,
 }
 
 /// Everything the cache knows.
@@ -358,6 +379,9 @@ impl DecisionCache {
         if let Some(draft) = facts.subjects.get(&subject).and_then(|s| s.draft) {
             return Err(Stale::Draft(draft));
         }
+        if let Some(signed) = facts.subjects.get(&subject).and_then(|s| s.delegated) {
+            return Err(Stale::Delegated(signed));
+        }
         let (decision, reason, grant, required_form) = match facts.subjects.get(&subject) {
             Some(s) => decide::decide_grants(&query, &s.grants, s.opt_out_seq),
             None => (Decision::Deny, Reason::NoGrant, None, None),
@@ -402,6 +426,7 @@ impl DecisionCache {
                     reason: c.reason,
                     grant: c.grant,
                     required_form: c.required_form,
+                    delegated: None,
                     source: Source::Cache {
                         position: c.position,
                     },
@@ -418,6 +443,7 @@ impl DecisionCache {
                 reason: r.reason(),
                 grant: r.grant.as_ref().try_into().ok().map(EntryId),
                 required_form: Form::from_wire(r.required_form),
+                delegated: r.delegated.as_ref().and_then(DelegationUsed::from_wire),
                 source: Source::Node { stale },
             },
             Err(e) => Answer {
@@ -425,6 +451,7 @@ impl DecisionCache {
                 reason: Reason::NodeNotFresh,
                 grant: None,
                 required_form: None,
+                delegated: None,
                 source: Source::FailedClosed(format!("{stale}; asking the node failed: {e}")),
             },
         }
@@ -642,9 +669,35 @@ async fn fetch_policy(
     cache.add_policy(&entry).map_err(|e| e.to_string())
 }
 
+/// Marks `person` as having a statement a delegate signed in its name ([`Stale::Delegated`]).
+fn delegated(facts: &mut Facts, person: FeedId, entry: &Entry) {
+    facts
+        .subjects
+        .entry(person)
+        .or_default()
+        .delegated
+        .get_or_insert(entry.id);
+}
+
 /// Applies a log event's entry; changes nothing when it fails.
 fn apply_entry(facts: &mut Facts, me: FeedId, entry: &Entry) -> Result<(), String> {
     match &entry.body {
+        // Statements a delegate signed in someone's name: the node decides for that person.
+        Body::Grant(g) if g.collector == me && g.on_behalf.is_some() => {
+            if let Some(ob) = g.on_behalf {
+                delegated(facts, ob.person, entry);
+            }
+        }
+        Body::Revoke(r) if r.on_behalf.is_some() => {
+            if let Some(ob) = r.on_behalf {
+                delegated(facts, ob.person, entry);
+            }
+        }
+        Body::Request(r) if r.collector == me && r.on_behalf.is_some() => {
+            if let (RequestKind::OptOutSale, Some(ob)) = (r.kind, r.on_behalf) {
+                delegated(facts, ob.person, entry);
+            }
+        }
         Body::Grant(g) if g.collector == me => {
             // The one constructor the node uses too: the policy's declaration and the grant's
             // narrowing (None when neither constrains anything).
@@ -758,3 +811,6 @@ mod tests;
 
 #[cfg(test)]
 mod draft_tests;
+
+#[cfg(test)]
+mod delegation_tests;

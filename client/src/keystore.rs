@@ -11,7 +11,12 @@
 //!   "kdf": { "algorithm": "argon2id", "memory_kib": 65536, "iterations": 3, "parallelism": 1, "salt": "<hex 16>" },
 //!   "cipher": "xchacha20poly1305", "nonce": "<hex 24>", "ciphertext": "<hex>" }
 //! ```
-//! The plaintext is JSON: `{ "master": "<hex 32>", "state": { ... } }` (see [`State`]).
+//! The plaintext is JSON: `{ "master": "<hex 32>", "state": { ... } }` (see [`State`]); after a
+//! child's `consent wallet takeover`, also `"successor": "<hex 32>"`, the master secret its feeds
+//! were rotated to (the first one is still needed: feed ids and inceptions derive from it).
+//!
+//! The recovery key is the master secret as bech32m with the prefix `recovery` (32 bytes); with
+//! a successor it is format v2: `2 || master || successor` (65 bytes), so one key restores both.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -111,6 +116,77 @@ pub struct State {
     /// Collector or registrar: its one feed.
     #[serde(default)]
     pub own: Option<OwnFeed>,
+    /// Citizen acting for others: its delegate feeds by slot number
+    /// (`consent wallet delegate-offer`; [`crate::delegate`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub slots: BTreeMap<u32, Slot>,
+    /// Delegations this wallet gave (`consent wallet delegate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub given: Vec<Given>,
+    /// Digests of the offer codes this wallet delegated to ([`crate::delegate::offer::digest`]):
+    /// a code is used once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers_used: Vec<String>,
+    /// A guardian's children, by name (`consent wallet init --child`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, Child>,
+    /// A child's own keystore: until when its guardians act for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor: Option<Minor>,
+}
+
+/// A delegate feed of this wallet: slot `s` of [`crate::delegate`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Whom it acts for, as this wallet's owner named them (`--name`).
+    pub label: String,
+    /// Key rotations done.
+    #[serde(default)]
+    pub rotations: u32,
+    /// Ids (text) of the entries this keystore signed in the feed, recorded before they are
+    /// submitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<String>,
+}
+
+/// A delegation this wallet gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Given {
+    /// The Delegation entry (`ent1…`).
+    pub delegation: String,
+    /// The collector of the pairwise feed it is in (`col1…`).
+    pub collector: String,
+    /// The delegate feed it names (`cit1…`).
+    pub delegate: String,
+    /// Whom it was given to, as this wallet's owner named them (`--name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A child a guardian acts for: the child's own keystore, kept until it is handed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    /// The child's keystore file (`None` once handed over with `wallet export --for-child`).
+    pub keystore: Option<PathBuf>,
+    /// The coming-of-age instant: UTC midnight of the date, Unix ms.
+    pub comes_of_age_ms: u64,
+    /// The co-guardian's delegate feed ids (`cit1…`, from its offer code); each new feed of the
+    /// child names the next one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub co_guardian: Vec<String>,
+    /// How many of them are used.
+    #[serde(default)]
+    pub co_guardian_used: usize,
+}
+
+/// A child's keystore: guardians act for it until `comes_of_age_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minor {
+    /// The coming-of-age instant, Unix ms.
+    pub comes_of_age_ms: u64,
+    /// The grants guardians made that were in force at coming of age have been listed (once).
+    #[serde(default)]
+    pub listed: bool,
 }
 
 /// A pairwise feed's local state.
@@ -126,6 +202,10 @@ pub struct FeedState {
     /// recorded before they are submitted.
     #[serde(default)]
     pub signed: Vec<String>,
+    /// After `consent wallet takeover`: key number `n` derives from the successor master
+    /// secret; the first master's keys `0..=successor_from` were used before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor_from: Option<u32>,
 }
 
 /// A collector's or registrar's feed.
@@ -149,6 +229,13 @@ struct Plain {
     #[serde(serialize_with = "secret_str", deserialize_with = "secret_string")]
     master: Zeroizing<String>,
     state: State,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "secret_opt_str",
+        deserialize_with = "secret_opt_string"
+    )]
+    successor: Option<Zeroizing<String>>,
 }
 
 fn secret_str<S: serde::Serializer>(value: &Zeroizing<String>, out: S) -> Result<S::Ok, S::Error> {
@@ -159,6 +246,32 @@ fn secret_string<'de, D: serde::Deserializer<'de>>(
     input: D,
 ) -> Result<Zeroizing<String>, D::Error> {
     String::deserialize(input).map(Zeroizing::new)
+}
+
+fn secret_opt_str<S: serde::Serializer>(
+    value: &Option<Zeroizing<String>>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => out.serialize_some(v.as_str()),
+        None => out.serialize_none(),
+    }
+}
+
+fn secret_opt_string<'de, D: serde::Deserializer<'de>>(
+    input: D,
+) -> Result<Option<Zeroizing<String>>, D::Error> {
+    Option::<String>::deserialize(input).map(|v| v.map(Zeroizing::new))
+}
+
+/// Hex of a 32-byte secret, in a buffer wiped when dropped, sized so it never grows.
+fn secret_hex(secret: &[u8; 32]) -> Result<Zeroizing<String>, KeystoreError> {
+    let mut hex_bytes = Zeroizing::new([0u8; 64]);
+    hex::encode_to_slice(&secret[..], &mut hex_bytes[..])
+        .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
+    let mut text = Zeroizing::new(String::with_capacity(64));
+    text.extend(hex_bytes.iter().map(|&b| char::from(b)));
+    Ok(text)
 }
 
 /// Counts the bytes written to it: the plaintext buffer is sized exactly beforehand, so it never
@@ -182,6 +295,7 @@ pub struct Keystore {
     role: Role,
     kdf: Kdf,
     master: Zeroizing<[u8; 32]>,
+    successor: Option<Zeroizing<[u8; 32]>>,
     /// Local state; call [`Keystore::save`] after changing it.
     pub state: State,
     key: Zeroizing<[u8; 32]>,
@@ -240,24 +354,45 @@ impl Keystore {
             Some(m) => m,
             None => Zeroizing::new(random::<32>()?),
         };
-        let kdf = Kdf {
-            algorithm: "argon2id".into(),
-            memory_kib: memory_kib.max(MIN_MEMORY_KIB),
-            iterations: 3,
-            parallelism: 1,
-            salt: hex::encode(random::<16>()?),
-        };
+        let kdf = new_kdf(memory_kib)?;
         let key = derive_key(passphrase, &kdf)?;
         let ks = Keystore {
             path: path.to_path_buf(),
             role,
             kdf,
             master,
+            successor: None,
             state: State::default(),
             key,
         };
         ks.save()?;
         Ok(ks)
+    }
+
+    /// Writes a copy of this keystore (its secrets and state) to a new file `path` under another
+    /// passphrase (a guardian handing a child its keystore). This keystore is unchanged.
+    pub fn export_to(
+        &self,
+        path: &Path,
+        passphrase: &str,
+        memory_kib: u32,
+    ) -> Result<Keystore, KeystoreError> {
+        if path.exists() {
+            return Err(KeystoreError::Exists(path.to_path_buf()));
+        }
+        let kdf = new_kdf(memory_kib)?;
+        let key = derive_key(passphrase, &kdf)?;
+        let copy = Keystore {
+            path: path.to_path_buf(),
+            role: self.role,
+            kdf,
+            master: self.master.clone(),
+            successor: self.successor.clone(),
+            state: self.state.clone(),
+            key,
+        };
+        copy.save()?;
+        Ok(copy)
     }
 
     /// Opens and decrypts a keystore.
@@ -327,11 +462,21 @@ impl Keystore {
         let mut master = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(plain.master.as_bytes(), master.as_mut())
             .map_err(|_| invalid("master secret".into()))?;
+        let successor = match &plain.successor {
+            Some(text) => {
+                let mut s = Zeroizing::new([0u8; 32]);
+                hex::decode_to_slice(text.as_bytes(), s.as_mut())
+                    .map_err(|_| invalid("successor master secret".into()))?;
+                Some(s)
+            }
+            None => None,
+        };
         Ok(Keystore {
             path: path.to_path_buf(),
             role,
             kdf: file.kdf,
             master,
+            successor,
             state: plain.state,
             key,
         })
@@ -347,14 +492,13 @@ impl Keystore {
             source,
         };
         let crypto = |e: serde_json::Error| KeystoreError::Crypto(e.to_string());
-        let mut master_hex = Zeroizing::new([0u8; 64]);
-        hex::encode_to_slice(&self.master[..], &mut master_hex[..])
-            .map_err(|e| KeystoreError::Crypto(e.to_string()))?;
-        let mut master = Zeroizing::new(String::with_capacity(64));
-        master.extend(master_hex.iter().map(|&b| char::from(b)));
         let record = Plain {
-            master,
+            master: secret_hex(&self.master)?,
             state: self.state.clone(),
+            successor: match &self.successor {
+                Some(s) => Some(secret_hex(s)?),
+                None => None,
+            },
         };
         let mut size = Count(0);
         serde_json::to_writer(&mut size, &record).map_err(crypto)?;
@@ -407,6 +551,35 @@ impl Keystore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The successor master secret (after a child's `consent wallet takeover`).
+    pub fn successor(&self) -> Option<&[u8; 32]> {
+        self.successor.as_deref()
+    }
+
+    /// Sets the successor master secret; call [`Keystore::save`] after.
+    pub fn set_successor(&mut self, successor: Zeroizing<[u8; 32]>) {
+        self.successor = Some(successor);
+    }
+
+    /// The recovery key for this keystore's secrets: format v2 when it has a successor.
+    pub fn recovery_key(&self) -> Zeroizing<String> {
+        match &self.successor {
+            Some(s) => recovery_key_v2(&self.master, s),
+            None => recovery_key(&self.master),
+        }
+    }
+}
+
+/// Argon2id parameters with a fresh salt.
+fn new_kdf(memory_kib: u32) -> Result<Kdf, KeystoreError> {
+    Ok(Kdf {
+        algorithm: "argon2id".into(),
+        memory_kib: memory_kib.max(MIN_MEMORY_KIB),
+        iterations: 3,
+        parallelism: 1,
+        salt: hex::encode(random::<16>()?),
+    })
 }
 
 /// Creates `tmp`, the temporary file of a save: a new file, mode 0600, never reached through a
@@ -451,11 +624,71 @@ pub fn recovery_key(master: &[u8; 32]) -> Zeroizing<String> {
     Zeroizing::new(consent_proto::ids::encode_text("recovery", master))
 }
 
-/// Parses a recovery key.
+/// Parses a recovery key of format v1 (one master secret).
 pub fn parse_recovery_key(text: &str) -> Result<Zeroizing<[u8; 32]>, String> {
     let bytes = consent_proto::ids::decode_text(text.trim(), "recovery")
         .map_err(|e| format!("not a recovery key: {e}"))?;
     Ok(Zeroizing::new(bytes))
+}
+
+/// Version byte of a format v2 recovery key.
+const RECOVERY_V2: u8 = 2;
+
+/// The recovery key of a keystore with a successor master secret (format v2): bech32m, prefix
+/// `recovery`, over `2 || master || successor`.
+pub fn recovery_key_v2(master: &[u8; 32], successor: &[u8; 32]) -> Zeroizing<String> {
+    let mut data = Zeroizing::new(Vec::with_capacity(65));
+    data.push(RECOVERY_V2);
+    data.extend_from_slice(master);
+    data.extend_from_slice(successor);
+    let text = bech32::Hrp::parse("recovery")
+        .ok()
+        .and_then(|hrp| bech32::encode::<bech32::Bech32m>(hrp, &data).ok())
+        .unwrap_or_default();
+    Zeroizing::new(text)
+}
+
+/// What a recovery key restores.
+pub struct Recovered {
+    /// The master secret.
+    pub master: Zeroizing<[u8; 32]>,
+    /// The successor master secret (format v2 only).
+    pub successor: Option<Zeroizing<[u8; 32]>>,
+}
+
+/// Parses a recovery key of either format.
+pub fn parse_recovery(text: &str) -> Result<Recovered, String> {
+    if let Ok(master) = parse_recovery_key(text) {
+        return Ok(Recovered {
+            master,
+            successor: None,
+        });
+    }
+    let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32m>(text.trim())
+        .map_err(|e| format!("not a recovery key: {e}"))?;
+    if checked.hrp().to_lowercase() != "recovery" {
+        return Err("not a recovery key: it does not start with recovery1".into());
+    }
+    let data = Zeroizing::new(checked.byte_iter().collect::<Vec<u8>>());
+    if data.len() != 65 || data[0] != RECOVERY_V2 {
+        return Err(format!(
+            "not a recovery key: {} bytes (32, or 65 of format 2)",
+            data.len()
+        ));
+    }
+    let mut master = Zeroizing::new([0u8; 32]);
+    let mut successor = Zeroizing::new([0u8; 32]);
+    master.copy_from_slice(&data[1..33]);
+    successor.copy_from_slice(&data[33..65]);
+    Ok(Recovered {
+        master,
+        successor: Some(successor),
+    })
+}
+
+/// A fresh random master secret (a child's successor at takeover).
+pub fn fresh_master() -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+    Ok(Zeroizing::new(random::<32>()?))
 }
 
 #[cfg(test)]
@@ -649,6 +882,56 @@ mod tests {
         wiped_on_drop(&plain.master);
         assert_eq!(plain.master.as_str(), hex_master);
         assert_eq!(serde_json::to_string(&plain).expect("serializes"), text);
+    }
+
+    #[test]
+    fn delegation_state_successor_and_export_survive_and_old_files_read_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, master) = create(dir.path());
+        let mut ks = Keystore::open(&path, "a good passphrase").expect("open");
+        assert!(ks.successor().is_none());
+        ks.state.slots.insert(
+            3,
+            Slot {
+                label: "Mum".into(),
+                ..Slot::default()
+            },
+        );
+        ks.state.minor = Some(Minor {
+            comes_of_age_ms: 2_030_000_000_000,
+            listed: false,
+        });
+        ks.set_successor(Zeroizing::new([4u8; 32]));
+        ks.save().expect("save");
+        let again = Keystore::open(&path, "a good passphrase").expect("open");
+        assert_eq!(again.state, ks.state);
+        assert_eq!(again.successor(), Some(&[4u8; 32]));
+        assert_eq!(*again.master(), master);
+        // Handed over under another passphrase; the original is unchanged.
+        let out = dir.path().join("child.json");
+        again
+            .export_to(&out, "the child's passphrase", MIN_MEMORY_KIB)
+            .expect("export");
+        let child = Keystore::open(&out, "the child's passphrase").expect("open the copy");
+        assert_eq!((child.state.clone(), *child.master()), (ks.state.clone(), master));
+        assert_eq!(child.successor(), Some(&[4u8; 32]));
+        assert!(matches!(
+            Keystore::open(&out, "a good passphrase"),
+            Err(KeystoreError::WrongPassphrase(_))
+        ));
+        assert!(matches!(
+            again.export_to(&out, "x", MIN_MEMORY_KIB),
+            Err(KeystoreError::Exists(_))
+        ));
+        // The recovery key covers both masters.
+        let key = again.recovery_key();
+        assert!(key.starts_with("recovery1"));
+        let back = parse_recovery(&key).expect("parses");
+        assert_eq!(*back.master, master);
+        assert_eq!(back.successor.as_deref(), Some(&[4u8; 32]));
+        let v1 = parse_recovery(&recovery_key(&master)).expect("v1 parses");
+        assert!(v1.successor.is_none());
+        assert!(parse_recovery("recovery1qqqq").is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`cache`]: the collector's local decision cache, kept exact by its watch stream.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
+//! - [`delegate`]: delegate feeds (acting for someone else), the offer code that hands their ids
+//!   to the person, and what a delegation lets its delegate sign.
 //! - [`node`]: [`node::NodeConnection`], a gRPC connection to a node with actionable errors;
 //!   public consultations and which policy version is in effect.
 //! - [`transport`]: how every connection to a node is made, in plain HTTP/2 or TLS
@@ -23,6 +25,7 @@
 pub mod audit;
 pub mod cache;
 pub mod collector;
+pub mod delegate;
 pub mod keystore;
 pub mod node;
 pub mod policy_file;

@@ -1,6 +1,7 @@
 //! A gRPC connection to one node, with errors a person can act on, and refusals of entries a
 //! program can match on ([`RejectionReason`], [`Rejected`]). `consultations.rs`: the public
-//! consultations and which policy version is in effect.
+//! consultations and which policy version is in effect. `delegations.rs`: the delegations a
+//! person gave or a delegate holds, and what delegates signed in a person's name.
 
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
@@ -19,10 +20,12 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 pub use self::consultations::in_effect;
+pub use self::delegations::{Delegated, DelegationRecord};
 pub use crate::transport::node_url;
 use crate::transport::{ConnectError, TlsOptions};
 
 mod consultations;
+mod delegations;
 
 /// Failures talking to a node.
 #[derive(Debug, thiserror::Error)]

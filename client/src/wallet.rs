@@ -22,9 +22,11 @@ use zeroize::Zeroizing;
 const PAIRWISE_KEY: &str = "consent-ledger wallet v1 pairwise key";
 const PAIRWISE_TIME: &str = "consent-ledger wallet v1 pairwise inception time";
 const OWN_KEY: &str = "consent-ledger wallet v1 own key";
-const YEAR_MS: u64 = 365 * 86_400_000;
+/// One year of ms: inception times of derived feeds fall in 2020 (`MIN_TIME_MS` + less than this).
+pub(crate) const YEAR_MS: u64 = 365 * 86_400_000;
 
-fn derive(context: &str, parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
+/// `BLAKE3-derive-key(context, parts concatenated)`, the parts and the result wiped when dropped.
+pub(crate) fn derive(context: &str, parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
     let mut input = Zeroizing::new(Vec::new());
     for p in parts {
         input.extend_from_slice(p);

@@ -20,6 +20,11 @@ lists the development registrar:
      draft); a citizen objects with a details digest, then supports; a support giving a reason
      is malformed (bad-field); a grant under the draft is refused (policy-draft); the node's
      consultation counts one supporting feed without a grant (consultation.py),
+  6. (before 4) a person delegates granting to a delegate feed; the delegate grants in the
+     person's name, and the check allows naming the delegation (answer and signed receipt); a
+     request it has no power for is refused (power-not-delegated); the person undelegates with
+     void_from_ms, and a later grant by the delegate is denied DELEGATION_WITHDRAWN while the
+     earlier one still allows; ListDelegations and ListDelegated agree (delegation.py),
 verifying every entry id and receipt signature on the way. Exits non-zero on any mismatch.
 
 Usage: python_client.py --node [http://|https://]HOST:PORT --out GENERATED_DIR
@@ -688,14 +693,23 @@ def main():
         raise SystemExit(f"resume repeated an event: {consent_pb2.WatchKind.Name(first.kind)}")
     print("  watch resumed from the cursor: nothing repeated")
 
+    def new_citizen(t):
+        return Feed(PB, vocab_pb2.ROLE_CITIZEN, Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate(), t)
+
+    print("delegation: a delegate grants in a person's name, until undelegated")
+    import delegation
+
+    def verify(key, message, signature):
+        Ed25519PublicKey.from_public_bytes(key).verify(signature, message)
+
+    delegation.walk(grpc, PB, vocab_pb2, consent_pb2, ledger_pb2, ledger, consent, collector, entry_id(policy),
+                    submit, new_citizen, entry_id, bearer, node_key, DECISION_SIGNATURE, verify)
+
     print("scope: a street's zones, sensors, window and forms")
     street = scoped_walk(grpc, PB, vocab_pb2, consent_pb2, consent, collector, node_key, bearer, submit)
 
     print("consultation: a draft, stances, and a grant under it")
     import consultation
-
-    def new_citizen(t):
-        return Feed(PB, vocab_pb2.ROLE_CITIZEN, Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate(), t)
 
     consultation.walk(grpc, PB, vocab_pb2, consultation_pb2, consultation_pb2_grpc, channel, collector, street, submit,
                       new_citizen, entry_id, h)

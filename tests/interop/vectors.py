@@ -18,7 +18,10 @@ generated them:
 - consultations, with consultation.py (written from the "Consultations" section alone): the
   draft, stance, response and outcome entries and their worked bytes, every state and when a
   draft takes effect, counts and the reasons raised, the kinds of policy changes, and the
-  rejection reasons of consultation validity.
+  rejection reasons of consultation validity;
+- delegation, with delegation.py (written from the "Delegation" section alone): the delegation,
+  undelegation and endorsement entries and statements signed in someone's name, replayed, each
+  body its own field, and the coming-of-age and default void-from arithmetic.
 
 Exits non-zero on the first mismatch. Usage: vectors.py --out GENERATED_DIR [--vectors FILE]
 """
@@ -34,6 +37,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import consultation
+import delegation
 import scope
 from python_client import (ENTRY_ID, ENTRY_SIGNATURE, FEED_ID, NEXT_KEY, RECEIPT_SIGNATURE, AUTH, ROOT, generate,
                            message_from_json, pub)
@@ -415,7 +419,8 @@ def main():
             "accreditation": entry_pb2.Accreditation, "suspension": entry_pb2.Suspension,
             "grant": entry_pb2.Grant, "revoke": entry_pb2.Revoke, "request": entry_pb2.Request,
             "ack": entry_pb2.Ack, "stance": entry_pb2.Stance, "response": entry_pb2.ConsultationResponse,
-            "outcome": entry_pb2.ConsultationOutcome,
+            "outcome": entry_pb2.ConsultationOutcome, "delegation": entry_pb2.Delegation,
+            "undelegation": entry_pb2.Undelegation, "endorsement": entry_pb2.Endorsement,
         }[kind]
         header = {"seq": e["seq"], "prev": b(e["prev"]), "time_ms": e["time_ms"]}
         if e["seq"] > 0:
@@ -667,6 +672,7 @@ def main():
 
     check_scope_vectors(v, c, replay, entry_pb2)
     consultation.check_vectors(v, c, replay, entry_pb2)
+    delegation.check_vectors(v, c, replay, entry_pb2)
     print(f"vectors: all {c.count} checks passed ({args.vectors})")
 
 

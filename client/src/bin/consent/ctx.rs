@@ -48,6 +48,11 @@ pub struct Global {
     /// and tests on small machines: it is what makes guessing the passphrase expensive.
     #[arg(long, global = true, default_value_t = DEFAULT_MEMORY_KIB)]
     pub kdf_memory_kib: u32,
+    /// Act in someone else's name, inside the delegation they gave you (grant, revoke, request,
+    /// endorse): the name you gave with `wallet delegate-offer --name`, a child you are guardian
+    /// of (`wallet init --child --name`), or the person's feed id (cit1...).
+    #[arg(long = "as", global = true, value_name = "PERSON")]
+    pub as_person: Option<String>,
 }
 
 impl Global {
@@ -143,11 +148,21 @@ fn default_keystore(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf
 
 /// The passphrase from `CONSENT_PASSPHRASE`, or a hidden prompt (asked twice when `confirm`).
 pub fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<Zeroizing<String>> {
-    if let Ok(p) = std::env::var("CONSENT_PASSPHRASE") {
+    passphrase_from("CONSENT_PASSPHRASE", prompt, confirm)
+}
+
+/// A passphrase from the variable `var` (e.g. `CONSENT_CHILD_PASSPHRASE` for a child's
+/// keystore), or a hidden prompt (asked twice when `confirm`).
+pub fn passphrase_from(
+    var: &str,
+    prompt: &str,
+    confirm: bool,
+) -> anyhow::Result<Zeroizing<String>> {
+    if let Ok(p) = std::env::var(var) {
         return Ok(Zeroizing::new(p));
     }
     if !std::io::stdin().is_terminal() {
-        bail!("no passphrase: set CONSENT_PASSPHRASE, or run in a terminal to be asked");
+        bail!("no passphrase: set {var}, or run in a terminal to be asked");
     }
     let first =
         Zeroizing::new(rpassword::prompt_password(prompt).context("cannot read the passphrase")?);
@@ -223,6 +238,12 @@ pub async fn pairwise(
         .get(&key)
         .map(|f| f.rotations)
         .unwrap_or(0);
+    let recorded_successor = ks
+        .state
+        .pairwise
+        .get(&key)
+        .and_then(|f| f.successor_from);
+    let successor = ks.successor().copied();
     let (_, inception) =
         wallet::pairwise_inception(&master, collector).map_err(anyhow::Error::msg)?;
     let head = match node.head(&inception.feed).await? {
@@ -238,22 +259,69 @@ pub async fn pairwise(
                 .context("the node lost the inception it just accepted")?
         }
     };
-    let rotations = current_rotation(&head.signing_key, rotations, |n| {
-        wallet::pairwise_key(&master, collector, n)
-            .public()
-            .to_bytes()
-    })
-    .context(
+    // Which master secret signs now: the one recorded, else the other (after a recovery).
+    let on = |secret: [u8; 32], from: u32| {
+        current_rotation(&head.signing_key, from, |n| {
+            wallet::pairwise_key(&secret, collector, n)
+                .public()
+                .to_bytes()
+        })
+    };
+    let found = match (successor, recorded_successor) {
+        (Some(s), Some(_)) => on(s, rotations).map(|n| (Some(s), n)),
+        _ => on(master, rotations).map(|n| (None, n)),
+    }
+    .or_else(|| successor.and_then(|s| on(s, 0).map(|n| (Some(s), n))))
+    .or_else(|| on(master, 0).map(|n| (None, n)));
+    let (signer, rotations) = found.context(
         "this wallet does not hold the current key of that feed (was it rotated elsewhere?)",
     )?;
+    let successor_from = match (signer, recorded_successor) {
+        (None, _) => None,
+        (Some(_), Some(from)) => Some(from),
+        // Recovered with a v2 key: the first master's keys are those before the successor's.
+        (Some(_), None) => {
+            let entries = node.feed(&inception.feed).await?;
+            let rotated = entries
+                .iter()
+                .filter(|e| matches!(e.body, consent_proto::body::Body::Rotation(_)))
+                .count() as u32;
+            Some(rotated.saturating_sub(rotations + 1))
+        }
+    };
     let state = ks.state.pairwise.entry(key).or_default();
     state.rotations = rotations;
+    state.successor_from = successor_from;
     // Journal what this keystore signs from here on (the monitor tells its entries apart).
     state.journal_from.get_or_insert(head.seq + 1);
     let head_id = EntryId::from_slice(&head.head).context("the node sent a malformed head")?;
-    Ok(wallet::pairwise_author(
-        &master, collector, rotations, head.seq, head_id,
+    let secret = signer.unwrap_or(master);
+    Ok(Author::resume(
+        Role::Citizen,
+        wallet::pairwise_key(&secret, collector, rotations),
+        wallet::pairwise_key(&secret, collector, rotations + 1),
+        inception.feed,
+        head.seq,
+        head_id,
     ))
+}
+
+/// Key `n` of this keystore's pairwise feed for `collector`: derived from the successor master
+/// secret once the feed was taken over (`consent wallet takeover`), else from the master secret.
+pub fn pairwise_key(
+    ks: &Keystore,
+    collector: &FeedId,
+    n: u32,
+) -> consent_proto::keys::SecretKey {
+    let taken_over = ks
+        .state
+        .pairwise
+        .get(&collector.typed(Role::Collector).to_string())
+        .is_some_and(|f| f.successor_from.is_some());
+    match ks.successor() {
+        Some(successor) if taken_over => wallet::pairwise_key(successor, collector, n),
+        _ => wallet::pairwise_key(ks.master(), collector, n),
+    }
 }
 
 /// Records, before it is submitted, that this keystore signed `entry` in its pairwise feed with
@@ -377,6 +445,7 @@ mod tests {
             keystore: None,
             json: false,
             kdf_memory_kib: DEFAULT_MEMORY_KIB,
+            as_person: None,
         };
         assert_eq!(
             global(None, None, None).tls().expect("none"),

@@ -5,11 +5,16 @@
 
 mod cmd {
     pub mod audit;
+    pub mod child;
     pub mod citizen;
     pub mod consult;
     pub mod decide;
+    pub mod delegated;
+    pub mod delegation;
+    pub mod delegations;
     pub mod draft;
     pub mod monitor;
+    pub mod on_behalf;
     pub mod org;
     pub mod stance;
     pub mod verify;
@@ -17,6 +22,7 @@ mod cmd {
 }
 mod consult_words;
 mod ctx;
+mod delegates;
 mod describe;
 mod narrow;
 mod refusal;
@@ -54,6 +60,8 @@ enum Command {
     History,
     /// Exercise a right: access, erasure, rectification, restriction, portability, opt-out-sale.
     Request(cmd::citizen::RequestArgs),
+    /// As a co-guardian (--as NAME): endorse the other guardian's grant, so that it counts.
+    Endorse(cmd::on_behalf::EndorseArgs),
     /// Public consultations on collectors' new policy versions: list, show, support, object.
     #[command(subcommand)]
     Consult(cmd::consult::Consult),
@@ -81,6 +89,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.global.as_person.is_some()
+        && !matches!(
+            cli.command,
+            Command::Grant(_) | Command::Revoke(_) | Command::Request(_) | Command::Endorse(_)
+        )
+    {
+        eprintln!(
+            "consent: --as acts in someone else's name only with grant, revoke, request and endorse"
+        );
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -101,6 +120,7 @@ fn main() -> ExitCode {
             Command::List => cmd::citizen::list(&g).await,
             Command::History => cmd::citizen::history(&g).await,
             Command::Request(a) => cmd::citizen::request(a, &g).await,
+            Command::Endorse(a) => cmd::on_behalf::endorse(a, &g).await,
             Command::Consult(c) => cmd::consult::run(c, &g).await,
             Command::Export => cmd::citizen::export(&g).await,
             Command::Collector(c) => cmd::org::collector(c, &g).await,

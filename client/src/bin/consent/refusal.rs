@@ -48,6 +48,29 @@ fn hint(reason: RejectionReason) -> Option<&'static str> {
         R::ResponseNotForDraft => {
             "list only responses to this consultation (consent consult show DRAFT shows them)"
         }
+        R::NotDelegated
+        | R::PowerNotDelegated
+        | R::CollectorNotDelegated
+        | R::PurposeNotDelegated
+        | R::DelegationNotInForce => {
+            "you act in someone's name only inside the delegation they gave you: consent wallet \
+             delegations shows what each allows, and until when"
+        }
+        R::MinorFeed => {
+            "a minor's feed neither grants nor delegates until it comes of age: its guardians act \
+             for it (consent --as NAME grant ...)"
+        }
+        R::NotEndorsable => {
+            "a guardian endorses only the other guardian's grant under a delegation naming them as \
+             co-signer (consent wallet delegations --awaiting lists those)"
+        }
+        R::UnknownDelegation => {
+            "end a delegation you gave or one you hold (consent wallet delegations lists them)"
+        }
+        R::DelegatedEntryTooOld => {
+            "an entry in someone's name is taken only when signed within 5 minutes of the node's \
+             clock: check this machine's clock and sign it again"
+        }
         _ => return None,
     })
 }
@@ -106,6 +129,15 @@ mod tests {
                 RejectionReason::OutcomeTooEarly,
                 "after its consultation has closed",
             ),
+        ] {
+            let line = explain(&refused(reason, "entry refused"));
+            assert!(line.contains(expected), "{reason:?}: {line}");
+        }
+        for (reason, expected) in [
+            (RejectionReason::PurposeNotDelegated, "consent wallet delegations"),
+            (RejectionReason::MinorFeed, "its guardians act"),
+            (RejectionReason::NotEndorsable, "--awaiting"),
+            (RejectionReason::DelegatedEntryTooOld, "within 5 minutes"),
         ] {
             let line = explain(&refused(reason, "entry refused"));
             assert!(line.contains(expected), "{reason:?}: {line}");

@@ -112,10 +112,24 @@ pub struct GrantArgs {
     pub yes: bool,
 }
 
-pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
-    if !a.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        bail!("a grant must be confirmed and there is no terminal: add --yes to confirm");
-    }
+/// What `consent grant` would sign, read from its arguments and the collector's policy in
+/// effect at the node: the grant (in no one else's name), and that policy.
+pub struct Terms {
+    /// The collector's policy in effect, by id.
+    pub policy_id: EntryId,
+    /// The policy.
+    pub policy: consent_proto::body::Policy,
+    /// The grant.
+    pub grant: Grant,
+}
+
+/// Reads and checks `consent grant`'s arguments against the collector's policy in effect, for a
+/// grant valid from `now`.
+pub async fn terms(
+    a: &GrantArgs,
+    node: &mut consent_client::node::NodeConnection,
+    now: u64,
+) -> anyhow::Result<Terms> {
     let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
     let purposes: PurposeSet = a
         .purposes
@@ -133,15 +147,11 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         .map(time::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut ks = g.open(Role::Citizen)?;
-    let mut node = g.connect().await?;
-    let (policy_id, policy) = known_policy(&mut node, &collector, &a.collector).await?;
-    let retention = match within_policy(&a, purposes, categories, &policy) {
+    let (policy_id, policy) = known_policy(node, &collector, &a.collector).await?;
+    let retention = match within_policy(a, purposes, categories, &policy) {
         Ok(r) => r,
         Err(e) => {
-            return Err(
-                super::consult::with_draft_note(&mut node, &collector, &policy_id, e).await,
-            );
+            return Err(super::consult::with_draft_note(node, &collector, &policy_id, e).await);
         }
     };
     let flags = narrow::Flags {
@@ -153,11 +163,10 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         forms: a.forms.clone(),
     };
     let scope = narrow::grant_scope(&flags, purposes, &policy)?;
-    let now = time::now_ms();
     if until.is_some_and(|u| u <= now) {
         bail!("--until is in the past");
     }
-    let terms = Grant {
+    let grant = Grant {
         collector,
         policy: policy_id,
         purposes,
@@ -168,6 +177,31 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         scope,
         on_behalf: None,
     };
+    Ok(Terms {
+        policy_id,
+        policy,
+        grant,
+    })
+}
+
+pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
+    if !a.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("a grant must be confirmed and there is no terminal: add --yes to confirm");
+    }
+    if let Some(who) = &g.as_person {
+        return super::on_behalf::grant(&a, who, g).await;
+    }
+    let mut ks = g.open(Role::Citizen)?;
+    let mut node = g.connect().await?;
+    let now = time::now_ms();
+    let Terms {
+        policy_id,
+        policy,
+        grant: terms,
+    } = terms(&a, &mut node, now).await?;
+    let collector = terms.collector;
+    super::child::refuse_minor_grant(&ks, now)?;
+    super::child::coming_of_age_notice(&mut node, &mut ks).await?;
     let subject_feed = wallet::pairwise_feed(ks.master(), &collector);
     let subject = subject_feed.typed(Role::Citizen).to_string();
     // A check is allowed when any grant allows it: a wider grant in force would keep allowing
@@ -363,7 +397,7 @@ fn within_policy(
 }
 
 /// Shows the collector's policy and, in plain words, the consent about to be signed (on stderr).
-fn show_grant(terms: &Grant, policy: &consent_proto::body::Policy, subject: &str) {
+pub fn show_grant(terms: &Grant, policy: &consent_proto::body::Policy, subject: &str) {
     eprintln!(
         "{}\n",
         describe::policy_text(&terms.collector, &terms.policy, policy)
@@ -419,6 +453,9 @@ pub struct RevokeArgs {
 }
 
 pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
+    if let Some(who) = &g.as_person {
+        return super::on_behalf::revoke(&a, who, g).await;
+    }
     let grant_id = entry_arg("<grant-id>", &a.grant)?;
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
@@ -429,8 +466,14 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
     let Body::Grant(gr) = &grant.body else {
         bail!("{} is not a grant", a.grant)
     };
-    if wallet::pairwise_feed(ks.master(), &gr.collector) != grant.feed {
-        bail!("grant {} was not made by this wallet", a.grant);
+    // Its own grant, or one a delegate (an assistant, a guardian) made in its name.
+    let owner = gr.on_behalf.as_ref().map_or(grant.feed, |o| o.person);
+    if wallet::pairwise_feed(ks.master(), &gr.collector) != owner {
+        bail!(
+            "grant {} was not made by this wallet, nor in its name (to revoke in the name of \
+             someone you act for: consent --as NAME revoke GRANT)",
+            a.grant
+        );
     }
     let mut author = ctx::pairwise(&mut node, &mut ks, &gr.collector).await?;
     let entry = author
@@ -470,8 +513,9 @@ async fn feeds(
     Vec<(FeedId, FeedId, Vec<consent_proto::Entry>)>,
     consent_client::node::NodeConnection,
 )> {
-    let ks = g.open(Role::Citizen)?;
+    let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
+    super::child::coming_of_age_notice(&mut node, &mut ks).await?;
     let mut out = Vec::new();
     for c in ks.state.pairwise.keys() {
         let collector = TypedFeedId::parse_role(c, Role::Collector)?;
@@ -484,7 +528,7 @@ async fn feeds(
 
 /// `consent list`: grants in force now.
 pub async fn list(g: &Global) -> anyhow::Result<()> {
-    let (feeds, _) = feeds(g).await?;
+    let (feeds, mut node) = feeds(g).await?;
     let now = time::now_ms();
     let mut any = false;
     for (collector, subject, entries) in &feeds {
@@ -514,6 +558,40 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
                 "scope": gr.scope.as_ref().map(describe::grant_scope_json),
             });
             emit(g.json, describe::entry_text(e), value);
+        }
+        // Grants an assistant or a guardian made in this feed's name.
+        for d in super::delegated::in_force(&mut node, subject, now).await? {
+            any = true;
+            let gr = &d.grant;
+            let value = json!({
+                "grant": d.id.to_string(),
+                "collector": collector.typed(Role::Collector).to_string(),
+                "subject": subject.typed(Role::Citizen).to_string(),
+                "purposes": gr.purposes.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                "categories": gr.categories.iter().map(|c| c.name()).collect::<Vec<_>>(),
+                "valid_until": gr.valid_until.map(time::format),
+                "scope": gr.scope.as_ref().map(describe::grant_scope_json),
+                "delegated": {
+                    "delegation": d.delegation.to_string(),
+                    "delegate": d.delegate.typed(Role::Citizen).to_string(),
+                    "kind": d.kind.name(),
+                },
+            });
+            emit(
+                g.json,
+                format!(
+                    "{} (made in your name by {} {}; revoke it with consent revoke {})",
+                    describe::entry_text(&d.entry),
+                    if d.kind == consent_proto::vocab::DelegationKind::Guardian {
+                        "your guardian"
+                    } else {
+                        "your assistant"
+                    },
+                    d.delegate.typed(Role::Citizen),
+                    d.id
+                ),
+                value,
+            );
         }
     }
     if !any && !g.json {
@@ -597,6 +675,9 @@ pub struct RequestArgs {
 }
 
 pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
+    if let Some(who) = &g.as_person {
+        return super::on_behalf::request(&a, who, g).await;
+    }
     let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
     let kind = RequestKind::from_name(&a.kind)?;
     let mut ks = g.open(Role::Citizen)?;

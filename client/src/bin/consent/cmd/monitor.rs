@@ -7,6 +7,10 @@
 //! signs (before submitting them), so an entry signed with the wallet's own key that this
 //! keystore did not make — another device, or a stolen key — is reported too, from the point the
 //! keystore started its journal for that feed.
+//!
+//! It lists, too, every entry a delegate (an assistant, a guardian) signed in the citizen's name
+//! (`ListDelegated`), and alerts loudly on one whose delegation did not count when it was
+//! signed, or that arrived after the citizen withdrew its delegation (`cmd/delegated.rs`).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -20,7 +24,7 @@ use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
 use consent_proto::vocab::Role;
 use serde_json::json;
 
-use crate::ctx::{Global, emit};
+use crate::ctx::{self, Global, emit};
 
 /// `consent wallet monitor`.
 #[derive(Args, Debug)]
@@ -43,20 +47,25 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
         nodes.push(NodeConnection::connect_with(url, &tls).await?);
     }
     let mut alerts: Vec<String> = Vec::new();
+    let mut delegated: Vec<serde_json::Value> = Vec::new();
     let mut feeds = 0;
     for (c, state) in &ks.state.pairwise {
         let collector = TypedFeedId::parse_role(c, Role::Collector)?;
         let subject = wallet::pairwise_feed(ks.master(), &collector);
         let name = subject.typed(Role::Citizen);
         feeds += 1;
-        // The keys this wallet holds for the feed: every rotation done, and the next one.
-        let ours: HashSet<[u8; 32]> = (0..=state.rotations + 1)
-            .map(|n| {
+        // The keys this wallet holds for the feed: every rotation done, and the next one (and
+        // after a takeover, the first master secret's keys used before it).
+        let mut ours: HashSet<[u8; 32]> = (0..=state.rotations + 1)
+            .map(|n| ctx::pairwise_key(&ks, &collector, n).public().to_bytes())
+            .collect();
+        if let Some(from) = state.successor_from {
+            ours.extend((0..=from).map(|n| {
                 wallet::pairwise_key(ks.master(), &collector, n)
                     .public()
                     .to_bytes()
-            })
-            .collect();
+            }));
+        }
         let mut held: Vec<(String, Vec<Entry>)> = Vec::new();
         let signed: HashSet<&str> = state.signed.iter().map(String::as_str).collect();
         for (url, node) in urls.iter().zip(nodes.iter_mut()) {
@@ -74,6 +83,24 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
                 }
             }
             held.push((url.clone(), entries));
+            // What delegates signed in this feed's name.
+            match super::delegated::monitor(node, url, &subject).await {
+                Ok((notices, loud)) => {
+                    delegated.extend(notices);
+                    alerts.extend(loud);
+                }
+                Err(e)
+                    if e.downcast_ref::<consent_client::node::ClientError>().is_some_and(|c| {
+                        matches!(
+                            c,
+                            consent_client::node::ClientError::Refused {
+                                code: tonic::Code::Unimplemented,
+                                ..
+                            }
+                        )
+                    }) => {}
+                Err(e) => return Err(e),
+            }
         }
         alerts.extend(disagreements(&name, &held));
     }
@@ -81,7 +108,26 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
         "feeds": feeds,
         "nodes": urls,
         "alerts": alerts,
+        "delegated": delegated,
     });
+    if !g.json {
+        for d in &delegated {
+            println!(
+                "delegated: {} {} signed {} by {} ({}) under {}{}",
+                d["body"].as_str().unwrap_or_default(),
+                d["entry"].as_str().unwrap_or_default(),
+                d["signed"].as_str().unwrap_or_default(),
+                d["delegate"].as_str().unwrap_or_default(),
+                d["kind"].as_str().unwrap_or("unknown delegation"),
+                d["delegation"].as_str().unwrap_or_default(),
+                if d["counts"].as_bool() == Some(false) {
+                    " — does not count"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     if alerts.is_empty() {
         emit(
             g.json,

@@ -642,10 +642,23 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
     };
     // The form to transform the data to (then check again with it), when the grant names one.
     let required = Form::from_wire(r.required_form).map(|f| f.name());
+    // A grant a delegate signed in the subject's name: the delegation it rests on.
+    let delegated = r
+        .delegated
+        .as_ref()
+        .and_then(consent_proto::delegation::DelegationUsed::from_wire);
+    let delegated_json = delegated.map(|d| {
+        json!({
+            "delegation": d.delegation.to_string(),
+            "delegate": d.delegate.typed(Role::Citizen).to_string(),
+            "kind": d.kind.name(),
+            "endorsement": d.endorsement.map(|e| e.to_string()),
+        })
+    });
     emit(
         g.json,
         format!(
-            "{decision} ({reason}){}{when}{}",
+            "{decision} ({reason}){}{when}{}{}",
             grant
                 .as_ref()
                 .map(|g| if r.decision() == pb::Decision::Allow {
@@ -657,9 +670,22 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
                 .unwrap_or_default(),
             required
                 .map(|f| format!("; required form: {f}"))
+                .unwrap_or_default(),
+            delegated
+                .map(|d| format!(
+                    "; signed by {} {} under delegation {}",
+                    if d.kind == consent_proto::vocab::DelegationKind::Guardian {
+                        "a guardian,"
+                    } else {
+                        "an assistant,"
+                    },
+                    d.delegate.typed(Role::Citizen),
+                    d.delegation
+                ))
                 .unwrap_or_default()
         ),
         json!({
+            "delegated": delegated_json,
             "decision": decision,
             "reason": reason,
             "grant": grant,

@@ -115,6 +115,18 @@ fn verify_decision_receipt(
             "cosigned_by": v.cosigned_by,
             "grant_included": v.grant_included,
             "revocation_included": v.revocation_included,
+            "delegated": v
+                .payload
+                .delegated
+                .as_ref()
+                .and_then(consent_proto::delegation::DelegationUsed::from_wire)
+                .map(|d| json!({
+                    "delegation": d.delegation.to_string(),
+                    "delegate": d.delegate.typed(consent_proto::vocab::Role::Citizen).to_string(),
+                    "kind": d.kind.name(),
+                    "endorsement": d.endorsement.map(|e| e.to_string()),
+                })),
+            "delegation_included": v.delegation_included,
         }),
     );
     Ok(())
@@ -158,7 +170,11 @@ fn decision_text(
             (true, false) => "; grant proven in the log",
             _ => "",
         }
-    )
+    ) + match (v.payload.delegated.is_some(), v.delegation_included) {
+        (true, true) => "; the grant was signed by a delegate, under a delegation proven in the log",
+        (true, false) => "; the grant was signed by a delegate",
+        _ => "",
+    }
 }
 
 fn verify_entry_receipt(

@@ -1,4 +1,7 @@
-//! `consent wallet init | id | rotate | recover`.
+//! `consent wallet init | id | rotate | monitor | recover`, and the delegation commands
+//! (`delegate-offer`, `delegate`, `undelegate`: `delegation.rs`; `delegations`:
+//! `delegations.rs`) and a child's
+//! (`init --child`, `export --for-child`, `takeover`: `child.rs`).
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -13,18 +16,34 @@ use crate::ctx::{self, Global, emit, feed_arg};
 /// Citizen wallet.
 #[derive(Subcommand, Debug)]
 pub enum Wallet {
-    /// Create an encrypted wallet and print its recovery key (once).
-    Init,
+    /// Create an encrypted wallet and print its recovery key (once); with --child, a wallet for
+    /// a child you are guardian of.
+    Init(super::child::ChildArgs),
     /// Print the subject id to hand to a collector (your pairwise id for that collector only).
     Id {
         /// Collector id (col1...).
         collector: String,
     },
-    /// Rotate keys to the pre-committed next keys (every feed of this keystore).
+    /// Rotate keys to the pre-committed next keys (every feed of this keystore, delegate feeds
+    /// included).
     Rotate,
     /// Compare what nodes hold of your feeds: alert on entries in your name this wallet did not
     /// sign, on a node lacking one of your revocations, on nodes that disagree (exit 1).
     Monitor(super::monitor::MonitorArgs),
+    /// Let someone act for you: reserve fresh delegate feeds for one person, and print the code
+    /// to give them (you then act with --as NAME).
+    DelegateOffer(super::delegation::OfferArgs),
+    /// Let the holder of a code act in your name (grant, revoke, request), for your collectors.
+    Delegate(super::delegation::DelegateArgs),
+    /// Delegations you gave, delegations you hold, and grants awaiting your endorsement.
+    Delegations(super::delegations::DelegationsArgs),
+    /// End delegations you gave, or resign from ones you hold.
+    Undelegate(super::delegation::UndelegateArgs),
+    /// Hand a child its keystore (under a new passphrase); this wallet forgets the child's keys.
+    Export(super::child::ExportArgs),
+    /// A child's first command after the handover: move every feed to keys only this wallet
+    /// holds (prints the new recovery key).
+    Takeover,
     /// Rebuild a lost keystore from its recovery key (asked for, or from CONSENT_RECOVERY_KEY).
     Recover {
         /// The keystore's role.
@@ -42,7 +61,14 @@ pub enum Wallet {
 pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
     match cmd {
         Wallet::Monitor(a) => super::monitor::monitor(a, g).await,
-        Wallet::Init => init(g),
+        Wallet::Init(a) if a.child => super::child::init(a, g),
+        Wallet::Init(_) => init(g),
+        Wallet::DelegateOffer(a) => super::delegation::make_offer(a, g),
+        Wallet::Delegate(a) => super::delegation::delegate(a, g).await,
+        Wallet::Delegations(a) => super::delegations::delegations(a, g).await,
+        Wallet::Undelegate(a) => super::delegation::undelegate(a, g).await,
+        Wallet::Export(a) => super::child::export(a, g),
+        Wallet::Takeover => super::child::takeover(g).await,
         Wallet::Id { collector } => id(&collector, g),
         Wallet::Rotate => rotate(g).await,
         Wallet::Recover {
@@ -90,7 +116,6 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
     let path = g.keystore_path();
     let passphrase = ctx::passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
     let mut ks = keystore::Keystore::open(&path, &passphrase)?;
-    let master = *ks.master();
     let mut rotated = Vec::new();
     if ks.role() == Role::Citizen {
         let collectors: Vec<String> = ks.state.pairwise.keys().cloned().collect();
@@ -101,7 +126,7 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
             let entry = author
                 .rotate(
                     consent_client::time::now_ms(),
-                    wallet::pairwise_key(&master, &collector, r + 2),
+                    ctx::pairwise_key(&ks, &collector, r + 2),
                 )
                 .map_err(anyhow::Error::msg)?;
             ctx::journal(&mut ks, &collector, &entry)?;
@@ -109,6 +134,27 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
             ks.state.pairwise.entry(c.clone()).or_default().rotations = r + 1;
             ks.save()?;
             rotated.push(author.feed().typed(Role::Citizen).to_string());
+        }
+        // Delegate feeds in use (one no node knows yet has signed nothing).
+        let slots: Vec<u32> = ks.state.slots.keys().copied().collect();
+        for slot in slots {
+            let feed = crate::delegates::slot_feed(&ks, slot);
+            if node.head(&feed).await?.is_none() {
+                continue;
+            }
+            let mut author = crate::delegates::slot_author(&mut node, &mut ks, slot).await?;
+            let r = ks.state.slots.get(&slot).map_or(0, |s| s.rotations);
+            let next = consent_client::delegate::slot_key(ks.master(), slot, r + 2);
+            let entry = author
+                .rotate(consent_client::time::now_ms(), next)
+                .map_err(anyhow::Error::msg)?;
+            crate::delegates::journal_slot(&mut ks, slot, &entry)?;
+            ctx::submit(&mut node, &entry, "rotation").await?;
+            if let Some(s) = ks.state.slots.get_mut(&slot) {
+                s.rotations = r + 1;
+            }
+            ks.save()?;
+            rotated.push(feed.typed(Role::Citizen).to_string());
         }
     } else {
         let role = ks.role();
@@ -151,9 +197,13 @@ async fn recover(
                 .context("cannot read the recovery key (or set CONSENT_RECOVERY_KEY)")?,
         ),
     };
-    let master = keystore::parse_recovery_key(&text).map_err(anyhow::Error::msg)?;
+    let recovered = keystore::parse_recovery(&text).map_err(anyhow::Error::msg)?;
     let mut node = g.connect().await?;
-    let mut ks = g.create(role, Some(master))?;
+    let mut ks = g.create(role, Some(recovered.master))?;
+    if let Some(successor) = recovered.successor {
+        ks.set_successor(successor);
+        ks.save()?;
+    }
     let mut found = Vec::new();
     if role == Role::Citizen {
         for c in collectors {
@@ -164,6 +214,7 @@ async fn recover(
                 found.push(subject.typed(Role::Citizen).to_string());
             }
         }
+        found.extend(recover_slots(&mut node, &mut ks).await?);
     } else {
         let feed_text =
             feed.context("a collector or registrar keystore needs --feed <its feed id>")?;
@@ -195,4 +246,45 @@ async fn recover(
         json!({"keystore": ks.path().display().to_string(), "role": role.name(), "feeds": found}),
     );
     Ok(())
+}
+
+/// Finds this wallet's delegate feeds again: slot by slot, until
+/// [`consent_client::delegate::RECOVERY_GAP`] in a row are named by no delegation. Their names
+/// are lost with the keystore: each comes back as `recovered-N` (act with --as and the person's
+/// feed id, or that name).
+async fn recover_slots(
+    node: &mut consent_client::node::NodeConnection,
+    ks: &mut keystore::Keystore,
+) -> anyhow::Result<Vec<String>> {
+    use consent_client::delegate::{RECOVERY_GAP, slot_feed};
+    let mut found = Vec::new();
+    let (mut slot, mut misses) = (0u32, 0u32);
+    while misses < RECOVERY_GAP {
+        let feed = slot_feed(ks.master(), slot);
+        let listed = match node.list_delegations(&feed).await {
+            Ok(l) => l,
+            // A node from before delegation: there is nothing to find on it.
+            Err(consent_client::node::ClientError::Refused {
+                code: tonic::Code::Unimplemented,
+                ..
+            }) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if listed.is_empty() {
+            misses += 1;
+        } else {
+            misses = 0;
+            ks.state.slots.insert(
+                slot,
+                keystore::Slot {
+                    label: format!("recovered-{slot}"),
+                    ..keystore::Slot::default()
+                },
+            );
+            found.push(feed.typed(Role::Citizen).to_string());
+        }
+        slot += 1;
+    }
+    ks.save()?;
+    Ok(found)
 }
