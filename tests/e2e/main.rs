@@ -10,6 +10,7 @@ mod cache;
 mod clock;
 mod consultation;
 mod decisions;
+mod delegation_age;
 mod flood;
 mod forks;
 mod interop;
