@@ -741,8 +741,9 @@ pub(crate) fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
             code { "consent --as YOU grant COLLECTOR …" }
             ". You can still do everything yourself, revoke anything they signed, and end the "
             "delegation at any time with "
-            code { "consent wallet undelegate --name THEM" }
-            "; what they sign afterwards does not count. A parent keeps a child's wallet ("
+            code { "consent wallet undelegate --all" }
+            " (or one delegation by its id); what they sign afterwards does not count. A parent "
+            "keeps a child's wallet ("
             code { "consent wallet init --child --comes-of-age DATE --name CHILD" }
             ") until the child comes of age; from that moment on, only the child signs."
         }
