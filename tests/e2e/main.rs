@@ -11,6 +11,7 @@ mod clock;
 mod consultation;
 mod decisions;
 mod delegation;
+mod delegation_age;
 mod flood;
 mod forks;
 mod interop;

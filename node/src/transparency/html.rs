@@ -380,6 +380,22 @@ pub(crate) fn collector(frame: &Frame, c: &CollectorView) -> Markup {
                 (figure(&format!("Requests for {}", request_plain(kind)), *n))
             }
         }
+        @if let Some(d) = &c.delegated {
+            h3 { "Consents signed in someone else's name" }
+            p {
+                "An assistant signs for an adult who asked for help; a guardian signs for a child "
+                "until the child comes of age. These consents are counted here, apart from the "
+                "figures above, which count what people signed themselves. A consent signed "
+                "after its delegation was withdrawn, or one two guardians must sign that only "
+                "one has signed, is not in force."
+            }
+            dl {
+                (figure("Signed by assistants: in force", d.assistant.in_force))
+                (figure("Signed by assistants: ever given", d.assistant.total))
+                (figure("Signed by guardians: in force", d.guardian.in_force))
+                (figure("Signed by guardians: ever given", d.guardian.total))
+            }
+        }
         @if let Some(a) = &c.answers {
             h2 { "How fast it answers" }
             p {
@@ -715,6 +731,22 @@ pub(crate) fn rights(frame: &Frame, v: &Vocabulary) -> Markup {
             dt { "Withdraw and erase" } dd { code { "consent revoke GRANT --erase" } }
             dt { "Ask for something" } dd { code { "consent request COLLECTOR erasure" } }
         }
+        h2 { "Someone to help you, and children" }
+        p {
+            "You can let someone you trust sign some statements in your name: they run "
+            code { "consent wallet delegate-offer --name YOU" }
+            " and give you the code it prints; you run "
+            code { "consent wallet delegate --to CODE --can grant,revoke" }
+            ". They then sign in their own feed, naming you: "
+            code { "consent --as YOU grant COLLECTOR …" }
+            ". You can still do everything yourself, revoke anything they signed, and end the "
+            "delegation at any time with "
+            code { "consent wallet undelegate --all" }
+            " (or one delegation by its id); what they sign afterwards does not count. A parent "
+            "keeps a child's wallet ("
+            code { "consent wallet init --child --comes-of-age DATE --name CHILD" }
+            ") until the child comes of age; from that moment on, only the child signs."
+        }
         p {
             "The collector must answer a request with a signed acknowledgement; how fast each "
             "one answers is public on its page."
@@ -738,8 +770,9 @@ pub(crate) fn api(frame: &Frame) -> Markup {
         ),
         (
             "/api/v1/collectors/{id}",
-            "One collector (id col1…), with answer times, policy history and its scope (zones \
-             with their cells, sensors, times, forms) with consents per zone and per form.",
+            "One collector (id col1…), with answer times, policy history, consents signed by \
+             assistants and guardians in a person's name, and its scope (zones with their \
+             cells, sensors, times, forms) with consents per zone and per form.",
         ),
         (
             "/collectors/{id}/map.svg",
@@ -930,6 +963,50 @@ mod tests {
         );
         assert!(page.contains(COUNTS_ARE_SIGNALS), "{page}");
         assert!(page.contains("Wider: "), "{page}");
+    }
+
+    #[test]
+    fn a_collectors_page_shows_delegated_consents_apart_and_under_k() {
+        use crate::transparency::view::delegated_view;
+
+        let (author, inception) = fixtures::author(Role::Collector, "d", T0);
+        let mut register = Register::new(Default::default());
+        register.apply(&inception, |_| None).expect("applies");
+        let names = Default::default();
+        let facts = CollectorFacts {
+            feed: author.feed(),
+            collector: &register.collectors[&author.feed()],
+            now_ms: T0,
+            k: 5,
+            names: &names,
+            frozen: false,
+            current: None,
+        };
+        let mut view = facts.detail(
+            &AnswerStats::default(),
+            std::time::Duration::from_secs(1),
+            &[],
+        );
+        let frame = Frame {
+            network_id: "t",
+            k: 5,
+            catching_up: None,
+        };
+        let without = collector(&frame, &view).into_string();
+        assert!(!without.contains("Signed by assistants"), "{without}");
+        view.delegated = Some(delegated_view((2, 7), (5, 5), 5));
+        let page = collector(&frame, &view).into_string();
+        for (label, figure) in [
+            ("Signed by assistants: in force", "&lt; 5"),
+            ("Signed by assistants: ever given", "7"),
+            ("Signed by guardians: in force", "5"),
+            ("Signed by guardians: ever given", "5"),
+        ] {
+            let shown = format!("<dt>{label}</dt><dd>{figure}</dd>");
+            assert!(page.contains(&shown), "{shown} in {page}");
+        }
+        // The register's line does not read the ledger's delegated counts.
+        assert!(!register_page_of(&frame, &view).contains("Signed by"));
     }
 
     fn register_page_of(frame: &Frame, view: &CollectorView) -> String {

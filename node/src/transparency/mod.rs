@@ -4,7 +4,9 @@
 //! same facts as JSON under `/api/v1/` (documented in docs/transparency.md). Public
 //! consultations on collectors' policy versions: the open ones on the front page, one page each
 //! (`/consultations/{draft}`), and a collector's page shows the version *in effect* (a draft
-//! under consultation is not, until a registrar approves it).
+//! under consultation is not, until a registrar approves it). A collector's page also counts,
+//! apart, the consents assistants and guardians signed in a person's name (in force as checks
+//! decide them, from the ledger: [`Ledger::delegated_counts`]).
 //!
 //! - [`register`]: the in-memory register built by following the arrival log.
 //! - [`view`]: what is published, with the k-anonymity threshold applied in one place.
@@ -39,7 +41,7 @@ use crate::ledger::{ANSWER_DEADLINE, AnswerStats, ConsultationFilter, Ledger, Le
 use html::Frame;
 use view::{
     ChangeView, CollectorFacts, CollectorView, ConsultationSummaryView, ConsultationView,
-    Vocabulary,
+    DelegatedView, Vocabulary,
 };
 
 /// Requests served at once; more are answered 503 at once rather than queued.
@@ -71,16 +73,18 @@ pub(crate) struct Site {
     pub k: u64,
     /// Answer times by collector, recomputed at most every [`ANSWERS_FRESH`].
     answers: std::sync::Mutex<HashMap<FeedId, (Instant, AnswerStats)>>,
+    /// Delegated consents by collector, recomputed at most every [`ANSWERS_FRESH`].
+    delegated: std::sync::Mutex<HashMap<FeedId, (Instant, DelegatedView)>>,
     /// Zone maps by policy entry (a policy never changes, so neither does its map).
     maps: std::sync::Mutex<HashMap<EntryId, Arc<str>>>,
     /// The first changes of each consultation listed (signed entries never change).
     headlines: std::sync::Mutex<HashMap<EntryId, Arc<[ChangeView]>>>,
 }
 
-/// How long a collector's answer times are served from memory (reading them costs a few store
-/// reads).
+/// How long a collector's answer times and delegated consents are served from memory (reading
+/// them costs store reads).
 const ANSWERS_FRESH: Duration = Duration::from_secs(10);
-/// Collectors whose answer times are kept in memory at once.
+/// Collectors whose answer times (and, apart, delegated consents) are kept in memory at once.
 const ANSWERS_KEPT: usize = 10_000;
 /// Zone maps kept in memory at once (each at most ~100 KiB: 512 cells).
 const MAPS_KEPT: usize = 256;
@@ -105,6 +109,7 @@ impl Site {
             network,
             k,
             answers: Default::default(),
+            delegated: Default::default(),
             maps: Default::default(),
             headlines: Default::default(),
         })
@@ -228,7 +233,33 @@ impl Site {
         Ok(stats)
     }
 
-    /// One collector with its answer times and policy history; `None` if not registered.
+    /// A collector's consents signed by delegates (the ledger's count of its delegated grants,
+    /// in force as the decision rule says at now): from memory when fresh, else read from the
+    /// store (off the async threads).
+    async fn delegated(self: &Arc<Self>, feed: FeedId) -> Result<DelegatedView, String> {
+        if let Ok(kept) = self.delegated.lock()
+            && let Some((at, view)) = kept.get(&feed)
+            && at.elapsed() < ANSWERS_FRESH
+        {
+            return Ok(*view);
+        }
+        let (site, now) = (self.clone(), self.ledger.now_ms());
+        let counts = tokio::task::spawn_blocking(move || site.ledger.delegated_counts(&feed, now))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let view = view::delegated_view(counts.assistant, counts.guardian, self.k);
+        if let Ok(mut kept) = self.delegated.lock() {
+            if kept.len() >= ANSWERS_KEPT {
+                kept.clear();
+            }
+            kept.insert(feed, (Instant::now(), view));
+        }
+        Ok(view)
+    }
+
+    /// One collector with its answer times, delegated consents and policy history; `None` if not
+    /// registered.
     pub(crate) async fn collector(
         self: &Arc<Self>,
         feed: &FeedId,
@@ -242,6 +273,7 @@ impl Site {
             return Ok(None);
         };
         let answers = self.answers(*feed).await?;
+        let delegated = self.delegated(*feed).await?;
         // Its policy history beyond what the register keeps in memory, whether its feed is
         // frozen, and the version in effect, from the store.
         let (site, feed) = (self.clone(), *feed);
@@ -250,7 +282,7 @@ impl Site {
             let history = register::read_policies(&site.ledger, &ids).map_err(|e| e.to_string())?;
             let register = site.register.read().map_err(|e| e.to_string())?;
             Ok(register.collectors.get(&feed).map(|collector| {
-                CollectorFacts {
+                let mut view = CollectorFacts {
                     feed,
                     collector,
                     now_ms: now,
@@ -259,7 +291,9 @@ impl Site {
                     frozen,
                     current: site.current(collector),
                 }
-                .detail(&answers, ANSWER_DEADLINE, &history)
+                .detail(&answers, ANSWER_DEADLINE, &history);
+                view.delegated = Some(delegated);
+                view
             }))
         })
         .await

@@ -2,7 +2,10 @@
 //! latest policy versions, its accreditations by the genesis registrars, and counts of the
 //! grants, revocations and requests that concern it. [`follow`] builds it by reading the arrival
 //! log from the start and then follows the log as it grows, so every node that holds the same
-//! entries shows the same register. It holds counts, never who: no citizen id is kept.
+//! entries shows the same register. It holds counts, never who: no citizen id is kept. Its
+//! consent figures count the grants people signed themselves and their own withdrawals of them;
+//! grants delegates signed in a person's name are counted by the ledger apart
+//! (`Ledger::delegated_counts`), because whether one is in force depends on its delegation.
 //!
 //! Memory is bounded per collector: its [`POLICIES_IN_MEMORY`] latest policy versions in full
 //! (each entry is at most 8 KiB), the entry ids of the versions its page shows, and counters
@@ -409,7 +412,10 @@ impl Register {
                     .standing
                     .insert(entry.feed, standing);
             }
-            Body::Grant(g) => {
+            // A delegate's grant in a person's name is counted apart, from the ledger's index of
+            // them (`Ledger::delegated_counts`): whether it is in force depends on its delegation,
+            // which can end after the grant, and several feeds may revoke it.
+            Body::Grant(g) if g.on_behalf.is_none() => {
                 let c = self.collector(&g.collector);
                 c.grants += 1;
                 c.add_grant(entry.time_ms, g.valid_from, g.valid_until, 1);
@@ -423,6 +429,13 @@ impl Register {
                 let (Body::Grant(g), time) = (&granted.body, granted.time_ms) else {
                     return Err(format!("revocation {} names a non-grant", entry.id));
                 };
+                // Only a person's withdrawal of a consent it signed itself is counted here (once:
+                // a feed revokes a grant at most once). A withdrawal of a delegate's grant shows
+                // in the delegated counts; a delegate's withdrawal of the person's own grant is
+                // not followed here (docs/transparency.md).
+                if granted.feed != entry.feed || g.on_behalf.is_some() || r.on_behalf.is_some() {
+                    return Ok(());
+                }
                 let c = self.collector(&g.collector);
                 c.revocations += 1;
                 c.erase_revocations += u64::from(r.erase);
@@ -905,6 +918,64 @@ mod tests {
             r.collectors[&collector].current_id(T0 + 20 * DAY),
             Some(v5.id)
         );
+    }
+
+    #[test]
+    fn a_delegates_grants_and_withdrawals_are_not_counted_as_the_persons_own() {
+        use consent_proto::body::OnBehalf;
+
+        let scene = fixtures::scene(T0);
+        let collector = scene.collector.feed();
+        let mut entries = scene.entries.clone();
+        let (mut alice, own) = granting(&scene, &mut entries, "alice", T0, None);
+        let (mut helper, helper0) = fixtures::author(Role::Citizen, "helper", T0);
+        entries.push(helper0);
+        // The register does not validate: any entry id stands for the delegation here.
+        let (person, delegation) = (alice.feed(), own.id);
+        let on_behalf = || OnBehalf { person, delegation };
+        let Body::Grant(mut g) = fixtures::grant(
+            collector,
+            scene.policy,
+            &[Purpose::Research],
+            &[DataCategory::Location],
+            T0,
+            None,
+        ) else {
+            panic!("a grant");
+        };
+        g.on_behalf = Some(on_behalf());
+        let delegated = fixtures::append(&mut helper, T0 + 2, Body::Grant(g));
+        entries.push(delegated.clone());
+        let r = register_of(&entries, HashSet::new());
+        let c = &r.collectors[&collector];
+        assert_eq!((c.grants, c.grants_in_force(T0 + DAY)), (1, 1));
+
+        // The person withdraws the delegate's grant; the delegate withdraws the person's own.
+        entries.push(fixtures::append(
+            &mut alice,
+            T0 + 3,
+            fixtures::revoke(delegated.id, true),
+        ));
+        let Body::Revoke(mut revoke) = fixtures::revoke(own.id, false) else {
+            panic!("a revocation");
+        };
+        revoke.on_behalf = Some(on_behalf());
+        entries.push(fixtures::append(&mut helper, T0 + 4, Body::Revoke(revoke)));
+        let r = register_of(&entries, HashSet::new());
+        let c = &r.collectors[&collector];
+        assert_eq!((c.revocations, c.erase_revocations), (0, 0));
+        assert_eq!(c.grants_in_force(T0 + DAY), 1);
+
+        // The person's own withdrawal of its own grant counts.
+        entries.push(fixtures::append(
+            &mut alice,
+            T0 + 5,
+            fixtures::revoke(own.id, false),
+        ));
+        let r = register_of(&entries, HashSet::new());
+        let c = &r.collectors[&collector];
+        assert_eq!(c.revocations, 1);
+        assert_eq!(c.grants_in_force(T0 + DAY), 0);
     }
 
     #[test]

@@ -258,6 +258,46 @@ pub(crate) struct CollectorView {
     /// object, when the policy declares one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeView>,
+    /// Consents delegates signed in a person's name (on its own page and API object). They are
+    /// counted apart: the figures above count the consents people signed themselves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegated: Option<DelegatedView>,
+}
+
+/// Consents of one kind of delegate: in force now, and ever given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct InForceView {
+    /// In force now, as checks decide: not revoked, started, not ended, signed before the
+    /// delegation ended, and (a grant two guardians must sign) endorsed.
+    pub in_force: Count,
+    /// Ever given.
+    pub total: Count,
+}
+
+/// Consents signed by delegates in a represented person's name, by kind of delegation: counts
+/// only (never who delegated to whom), each through [`Count::of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct DelegatedView {
+    /// Signed by assistants (an adult asked someone to help).
+    pub assistant: InForceView,
+    /// Signed by guardians of a child (also those signed before the child came of age).
+    pub guardian: InForceView,
+}
+
+/// The delegated consents under threshold `k`, from `(in force, total)` per kind.
+pub(crate) fn delegated_view(
+    assistant: (u64, u64),
+    guardian: (u64, u64),
+    k: u64,
+) -> DelegatedView {
+    let kind = |(in_force, total): (u64, u64)| InForceView {
+        in_force: Count::of(in_force, k),
+        total: Count::of(total, k),
+    };
+    DelegatedView {
+        assistant: kind(assistant),
+        guardian: kind(guardian),
+    }
 }
 
 /// Everything needed to describe a collector, taken from the register under its lock.
@@ -331,6 +371,7 @@ impl CollectorFacts<'_> {
             history: Vec::new(),
             history_not_shown: 0,
             scope: None,
+            delegated: None,
         }
     }
 
@@ -1056,6 +1097,23 @@ mod tests {
         let same = changes(&old, &old);
         assert_eq!(same.len(), 1);
         assert!(same[0].starts_with("No change"));
+    }
+
+    #[test]
+    fn delegated_consents_are_published_only_from_k() {
+        let view = delegated_view((4, 5), (0, 1), 5);
+        assert_eq!(view.assistant.in_force, Count::FewerThan(5));
+        assert_eq!(view.assistant.total, Count::Exactly(5));
+        assert_eq!(view.guardian.in_force, Count::FewerThan(5));
+        assert_eq!(view.guardian.total, Count::FewerThan(5));
+        let json = serde_json::to_value(view).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "assistant": {"in_force": {"fewer_than": 5}, "total": {"exactly": 5}},
+                "guardian": {"in_force": {"fewer_than": 5}, "total": {"fewer_than": 5}},
+            })
+        );
     }
 
     #[test]
