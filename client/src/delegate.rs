@@ -103,10 +103,7 @@ mod tests {
             slot_key(&master, 0, 0).public(),
             wallet::pairwise_key(&master, &collector, 0).public()
         );
-        assert_ne!(
-            slot_inception_ms(&master, 0),
-            slot_inception_ms(&master, 1)
-        );
+        assert_ne!(slot_inception_ms(&master, 0), slot_inception_ms(&master, 1));
         let t = slot_inception_ms(&master, 3);
         assert!((MIN_TIME_MS..MIN_TIME_MS + YEAR_MS).contains(&t));
     }

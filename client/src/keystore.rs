@@ -913,7 +913,10 @@ mod tests {
             .export_to(&out, "the child's passphrase", MIN_MEMORY_KIB)
             .expect("export");
         let child = Keystore::open(&out, "the child's passphrase").expect("open the copy");
-        assert_eq!((child.state.clone(), *child.master()), (ks.state.clone(), master));
+        assert_eq!(
+            (child.state.clone(), *child.master()),
+            (ks.state.clone(), master)
+        );
         assert_eq!(child.successor(), Some(&[4u8; 32]));
         assert!(matches!(
             Keystore::open(&out, "a good passphrase"),

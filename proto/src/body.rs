@@ -682,8 +682,12 @@ fn delegation_from_wire(b: &pb::Delegation) -> Result<Delegation, Rejection> {
     }
     let mut powers = PowerSet::EMPTY;
     for v in &b.powers {
-        let p = DelegatedPower::from_wire(*v)
-            .ok_or_else(|| bad("delegation.powers", format!("unknown or unspecified power {v}")))?;
+        let p = DelegatedPower::from_wire(*v).ok_or_else(|| {
+            bad(
+                "delegation.powers",
+                format!("unknown or unspecified power {v}"),
+            )
+        })?;
         if !powers.insert(p) {
             return Err(bad("delegation.powers", format!("power {p} listed twice")));
         }
@@ -737,7 +741,10 @@ fn delegation_from_wire(b: &pb::Delegation) -> Result<Delegation, Rejection> {
         },
         _ => {
             if co_signer.is_some() {
-                return Err(bad("delegation.co_signer", "only a guardian delegation has one"));
+                return Err(bad(
+                    "delegation.co_signer",
+                    "only a guardian delegation has one",
+                ));
             }
         }
     }

@@ -330,8 +330,8 @@ pub fn decide_subject(query: &Query, s: &SubjectGrants<'_>) -> GrantAnswer {
         return answer(Decision::Allow, Reason::Granted, g, form(g));
     }
     if let Some((g, by_delegate)) = own_first(own.covering, delegated.covering) {
-        let reason = failure(g, query, opted_out(g, s, by_delegate), by_delegate)
-            .unwrap_or(Reason::NoGrant);
+        let reason =
+            failure(g, query, opted_out(g, s, by_delegate), by_delegate).unwrap_or(Reason::NoGrant);
         return answer(Decision::Deny, reason, g, form(g));
     }
     if let Some((g, _)) = own_first(own.for_purpose, delegated.for_purpose) {

@@ -13,8 +13,8 @@ use crate::scope::{
     EVERY_DAY, FormSpec, GrantScope, PolicyScope, PurposeForms, Sensor, TimeWindow, Zone,
 };
 use crate::vocab::{
-    CategorySet, ConsultationResult, DataCategory, DelegatedPower, DelegationKind,
-    ObjectionReason, ObjectionSet, PowerSet, Purpose, PurposeSet, RequestKind, Role, SensorKind,
+    CategorySet, ConsultationResult, DataCategory, DelegatedPower, DelegationKind, ObjectionReason,
+    ObjectionSet, PowerSet, Purpose, PurposeSet, RequestKind, Role, SensorKind,
 };
 
 /// A fixed time in the past (2025-06-15T16:26:40Z) that entries are dated from.
@@ -309,7 +309,10 @@ pub fn in_name_of(on_behalf: OnBehalf, body: Body) -> Body {
             on_behalf: Some(on_behalf),
             ..r
         }),
-        other => panic!("fixture: a {} is not signed in someone's name", other.kind()),
+        other => panic!(
+            "fixture: a {} is not signed in someone's name",
+            other.kind()
+        ),
     }
 }
 

@@ -364,21 +364,26 @@ impl MemoryLedger {
                 match &entry.body {
                     // The subject's own grants: a grant it signed in someone else's name (as a
                     // delegate) is that person's, not its own.
-                    Body::Grant(g) if g.collector == query.collector && g.on_behalf.is_none() => grants.push(GrantFacts {
-                        id: entry.id,
-                        seq,
-                        purposes: g.purposes,
-                        categories: g.categories,
-                        valid_from: g.valid_from,
-                        valid_until: g.valid_until,
-                        revoked: self.grant_revoked(&entry.id, entry.feed, g),
-                        scope: ScopeFacts::resolve(self.policy_scope(&g.policy), g.scope.clone()),
-                        in_effect_from: self
-                            .draft_facts(&g.policy)
-                            .map_or(consultation::ALWAYS, |d| consultation::in_effect_from(&d)),
-                        time_ms: entry.time_ms,
-                        via: None,
-                    }),
+                    Body::Grant(g) if g.collector == query.collector && g.on_behalf.is_none() => {
+                        grants.push(GrantFacts {
+                            id: entry.id,
+                            seq,
+                            purposes: g.purposes,
+                            categories: g.categories,
+                            valid_from: g.valid_from,
+                            valid_until: g.valid_until,
+                            revoked: self.grant_revoked(&entry.id, entry.feed, g),
+                            scope: ScopeFacts::resolve(
+                                self.policy_scope(&g.policy),
+                                g.scope.clone(),
+                            ),
+                            in_effect_from: self
+                                .draft_facts(&g.policy)
+                                .map_or(consultation::ALWAYS, |d| consultation::in_effect_from(&d)),
+                            time_ms: entry.time_ms,
+                            via: None,
+                        })
+                    }
                     Body::Request(r)
                         if r.collector == query.collector
                             && r.kind == RequestKind::OptOutSale

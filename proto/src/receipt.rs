@@ -361,16 +361,15 @@ mod tests {
             kind: pb::DelegationKind::Guardian,
             endorsement: Some(EntryId([3; 32])),
         };
-        let payload = |grant: &'static [u8], delegated: Option<pb::DelegationUsed>| {
-            pb::DecisionPayload {
+        let payload =
+            |grant: &'static [u8], delegated: Option<pb::DelegationUsed>| pb::DecisionPayload {
                 question: Some(pb::CheckRequest::default()),
                 decision: pb::Decision::Allow as i32,
                 reason: pb::Reason::Granted as i32,
                 grant: Bytes::from_static(grant),
                 delegated,
                 ..Default::default()
-            }
-        };
+            };
         let verified =
             |p: pb::DecisionPayload| verify_decision(&sign_decision(&node, p)).map(|(_, p)| p);
         let said = verified(payload(&[4; 32], Some(used.to_wire()))).expect("verifies");

@@ -368,7 +368,9 @@ pub enum Rejection {
     },
     /// The feed is a minor's (its seq 1 is a guardian delegation, before its `valid_until`), and
     /// the entry is one a minor's feed may not sign.
-    #[error("this feed is a minor's until {until_ms} (a guardian delegation at seq 1): it may not sign a {body} before then")]
+    #[error(
+        "this feed is a minor's until {until_ms} (a guardian delegation at seq 1): it may not sign a {body} before then"
+    )]
     MinorFeed {
         /// The body kind refused.
         body: BodyKind,

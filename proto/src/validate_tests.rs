@@ -1873,7 +1873,13 @@ mod delegation {
 
     /// The verdict on `body` signed next by `author` at `time_ms`, judged at `now_ms`; the author
     /// does not advance.
-    fn judged(ledger: &mut MemoryLedger, author: &Author, time_ms: u64, body: &Body, now_ms: u64) -> Verdict {
+    fn judged(
+        ledger: &mut MemoryLedger,
+        author: &Author,
+        time_ms: u64,
+        body: &Body,
+        now_ms: u64,
+    ) -> Verdict {
         let e = author.sign_next(time_ms, body).expect("structurally valid");
         ledger.submit(&e, now_ms)
     }
@@ -1888,7 +1894,10 @@ mod delegation {
     ) -> Entry {
         let e = append(author, time_ms, body);
         let v = ledger.submit(&e, now_ms);
-        assert!(matches!(v, Verdict::Accept { .. }), "expected accept, got {v:?}");
+        assert!(
+            matches!(v, Verdict::Accept { .. }),
+            "expected accept, got {v:?}"
+        );
         e
     }
 
@@ -1954,7 +1963,13 @@ mod delegation {
         );
         // Another purpose.
         assert_eq!(
-            rejected(judged(&mut ledger, &narrow, t, &d.grant(under, P::ServiceProvision), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &narrow,
+                t,
+                &d.grant(under, P::ServiceProvision),
+                NOW
+            )),
             Rejection::PurposeNotDelegated(P::ServiceProvision)
         );
         // Before the delegation, and from its end on.
@@ -1965,7 +1980,13 @@ mod delegation {
             until_ms: Some(T0 + 5 * DAY),
         };
         assert_eq!(
-            rejected(judged(&mut ledger, &narrow, T0 + 2 * HOUR - 1, &research, NOW)),
+            rejected(judged(
+                &mut ledger,
+                &narrow,
+                T0 + 2 * HOUR - 1,
+                &research,
+                NOW
+            )),
             not_in_force(T0 + 2 * HOUR - 1)
         );
         assert_eq!(
@@ -1987,22 +2008,46 @@ mod delegation {
         // no delegation, the delegate's own feed as the person.
         let stranger = incepted(&mut ledger, "stranger");
         assert_eq!(
-            rejected(judged(&mut ledger, &stranger, t, &d.grant(person, P::Research), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &stranger,
+                t,
+                &d.grant(person, P::Research),
+                NOW
+            )),
             Rejection::NotDelegated
         );
         let wrong_person = on_behalf(d.child.feed(), d.delegation.id);
         assert_eq!(
-            rejected(judged(&mut ledger, &d.delegate, t, &d.grant(wrong_person, P::Research), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.delegate,
+                t,
+                &d.grant(wrong_person, P::Research),
+                NOW
+            )),
             Rejection::NotDelegated
         );
         let no_delegation = on_behalf(d.person.feed(), own.id);
         assert_eq!(
-            rejected(judged(&mut ledger, &d.delegate, t, &d.grant(no_delegation, P::Research), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.delegate,
+                t,
+                &d.grant(no_delegation, P::Research),
+                NOW
+            )),
             Rejection::NotDelegated
         );
         let itself = on_behalf(d.delegate.feed(), d.delegation.id);
         assert!(matches!(
-            rejected(judged(&mut ledger, &d.delegate, t, &d.grant(itself, P::Research), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.delegate,
+                t,
+                &d.grant(itself, P::Research),
+                NOW
+            )),
             Rejection::BadField {
                 field: "on_behalf.person",
                 ..
@@ -2116,32 +2161,80 @@ mod delegation {
         let (mut ledger, d) = delegation_world();
         let coming = d.comes_of_age_ms;
         let guardian = |to: FeedId, valid_until: u64| {
-            delegation(to, Kind::Guardian, &[Power::Grant], &[], &[], Some(valid_until), None)
+            delegation(
+                to,
+                Kind::Guardian,
+                &[Power::Grant],
+                &[],
+                &[],
+                Some(valid_until),
+                None,
+            )
         };
         // A third guardian of the child.
         let third = incepted(&mut ledger, "third guardian");
         assert_eq!(
-            rejected(judged(&mut ledger, &d.child, T0 + DAY, &guardian(third.feed(), coming), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.child,
+                T0 + DAY,
+                &guardian(third.feed(), coming),
+                NOW
+            )),
             Rejection::GuardianMisplaced
         );
         // At seq 2 after an assistant's delegation; at seq 2 with another valid_until.
         let mut adult = incepted(&mut ledger, "adult");
-        let assistant = delegation(third.feed(), Kind::Assistant, &[Power::Grant], &[], &[], None, None);
+        let assistant = delegation(
+            third.feed(),
+            Kind::Assistant,
+            &[Power::Grant],
+            &[],
+            &[],
+            None,
+            None,
+        );
         accepted(&mut ledger, &mut adult, T0 + DAY, assistant, NOW);
         assert_eq!(
-            rejected(judged(&mut ledger, &adult, T0 + DAY, &guardian(d.guardian.feed(), coming), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &adult,
+                T0 + DAY,
+                &guardian(d.guardian.feed(), coming),
+                NOW
+            )),
             Rejection::GuardianMisplaced
         );
         let mut kid = incepted(&mut ledger, "kid");
-        accepted(&mut ledger, &mut kid, T0 + DAY, guardian(d.guardian.feed(), coming), NOW);
+        accepted(
+            &mut ledger,
+            &mut kid,
+            T0 + DAY,
+            guardian(d.guardian.feed(), coming),
+            NOW,
+        );
         assert_eq!(
-            rejected(judged(&mut ledger, &kid, T0 + DAY, &guardian(third.feed(), coming + DAY), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &kid,
+                T0 + DAY,
+                &guardian(third.feed(), coming + DAY),
+                NOW
+            )),
             Rejection::GuardianMisplaced
         );
-        accepted(&mut ledger, &mut kid, T0 + DAY, guardian(third.feed(), coming), NOW);
+        accepted(
+            &mut ledger,
+            &mut kid,
+            T0 + DAY,
+            guardian(third.feed(), coming),
+            NOW,
+        );
         // Structure: a guardian's valid_until is required and a UTC midnight; only a guardian
         // delegation has a co-signer, and never its delegate.
-        let bad = |body: pb::Delegation| match Body::from_wire(&pb::entry_payload::Body::Delegation(body)) {
+        let bad = |body: pb::Delegation| match Body::from_wire(
+            &pb::entry_payload::Body::Delegation(body),
+        ) {
             Err(Rejection::BadField { field, .. }) => field,
             other => panic!("expected a bad field, got {other:?}"),
         };
@@ -2153,23 +2246,117 @@ mod delegation {
         };
         let b = |bytes: &[u8]| Bytes::copy_from_slice(bytes);
         let cases: Vec<(pb::Delegation, &str)> = vec![
-            (pb::Delegation { valid_until: 0, ..wire.clone() }, "delegation.valid_until"),
-            (pb::Delegation { valid_until: coming + 1, ..wire.clone() }, "delegation.valid_until"),
-            (pb::Delegation { kind: 0, ..wire.clone() }, "delegation.kind"),
-            (pb::Delegation { kind: 3, ..wire.clone() }, "delegation.kind"),
-            (pb::Delegation { powers: vec![], ..wire.clone() }, "delegation.powers"),
-            (pb::Delegation { powers: vec![1, 1], ..wire.clone() }, "delegation.powers"),
-            (pb::Delegation { powers: vec![0], ..wire.clone() }, "delegation.powers"),
-            (pb::Delegation { powers: vec![4], ..wire.clone() }, "delegation.powers"),
-            (pb::Delegation { purposes: vec![0], ..wire.clone() }, "delegation.purposes"),
-            (pb::Delegation { delegate: b(&[1; 31]), ..wire.clone() }, "delegation.delegate"),
-            (pb::Delegation { collectors: vec![b(&[2; 32]), b(&[1; 32])], ..wire.clone() }, "delegation.collectors"),
-            (pb::Delegation { collectors: vec![b(&[2; 32]), b(&[2; 32])], ..wire.clone() }, "delegation.collectors"),
-            (pb::Delegation { collectors: (0..17u8).map(|i| b(&[i; 32])).collect(), ..wire.clone() }, "delegation.collectors"),
-            (pb::Delegation { co_signer: wire.delegate.clone(), ..wire.clone() }, "delegation.co_signer"),
-            (pb::Delegation { co_signer: b(&[5; 31]), ..wire.clone() }, "delegation.co_signer"),
             (
-                pb::Delegation { kind: Kind::Assistant as i32, co_signer: b(&[5; 32]), ..wire.clone() },
+                pb::Delegation {
+                    valid_until: 0,
+                    ..wire.clone()
+                },
+                "delegation.valid_until",
+            ),
+            (
+                pb::Delegation {
+                    valid_until: coming + 1,
+                    ..wire.clone()
+                },
+                "delegation.valid_until",
+            ),
+            (
+                pb::Delegation {
+                    kind: 0,
+                    ..wire.clone()
+                },
+                "delegation.kind",
+            ),
+            (
+                pb::Delegation {
+                    kind: 3,
+                    ..wire.clone()
+                },
+                "delegation.kind",
+            ),
+            (
+                pb::Delegation {
+                    powers: vec![],
+                    ..wire.clone()
+                },
+                "delegation.powers",
+            ),
+            (
+                pb::Delegation {
+                    powers: vec![1, 1],
+                    ..wire.clone()
+                },
+                "delegation.powers",
+            ),
+            (
+                pb::Delegation {
+                    powers: vec![0],
+                    ..wire.clone()
+                },
+                "delegation.powers",
+            ),
+            (
+                pb::Delegation {
+                    powers: vec![4],
+                    ..wire.clone()
+                },
+                "delegation.powers",
+            ),
+            (
+                pb::Delegation {
+                    purposes: vec![0],
+                    ..wire.clone()
+                },
+                "delegation.purposes",
+            ),
+            (
+                pb::Delegation {
+                    delegate: b(&[1; 31]),
+                    ..wire.clone()
+                },
+                "delegation.delegate",
+            ),
+            (
+                pb::Delegation {
+                    collectors: vec![b(&[2; 32]), b(&[1; 32])],
+                    ..wire.clone()
+                },
+                "delegation.collectors",
+            ),
+            (
+                pb::Delegation {
+                    collectors: vec![b(&[2; 32]), b(&[2; 32])],
+                    ..wire.clone()
+                },
+                "delegation.collectors",
+            ),
+            (
+                pb::Delegation {
+                    collectors: (0..17u8).map(|i| b(&[i; 32])).collect(),
+                    ..wire.clone()
+                },
+                "delegation.collectors",
+            ),
+            (
+                pb::Delegation {
+                    co_signer: wire.delegate.clone(),
+                    ..wire.clone()
+                },
+                "delegation.co_signer",
+            ),
+            (
+                pb::Delegation {
+                    co_signer: b(&[5; 31]),
+                    ..wire.clone()
+                },
+                "delegation.co_signer",
+            ),
+            (
+                pb::Delegation {
+                    kind: Kind::Assistant as i32,
+                    co_signer: b(&[5; 32]),
+                    ..wire.clone()
+                },
                 "delegation.co_signer",
             ),
         ];
@@ -2192,22 +2379,36 @@ mod delegation {
         };
         assert!(Body::from_wire(&pb::entry_payload::Body::Undelegation(undelegation(0))).is_ok());
         assert!(matches!(
-            Body::from_wire(&pb::entry_payload::Body::Undelegation(undelegation(MIN_TIME_MS - 1))),
-            Err(Rejection::BadField { field: "undelegation.void_from_ms", .. })
+            Body::from_wire(&pb::entry_payload::Body::Undelegation(undelegation(
+                MIN_TIME_MS - 1
+            ))),
+            Err(Rejection::BadField {
+                field: "undelegation.void_from_ms",
+                ..
+            })
         ));
         assert!(matches!(
             Body::from_wire(&pb::entry_payload::Body::Endorsement(pb::Endorsement {
                 grant: b(&[1; 32]),
                 on_behalf: None,
             })),
-            Err(Rejection::BadField { field: "endorsement.on_behalf", .. })
+            Err(Rejection::BadField {
+                field: "endorsement.on_behalf",
+                ..
+            })
         ));
         assert!(matches!(
             Body::from_wire(&pb::entry_payload::Body::Endorsement(pb::Endorsement {
                 grant: b(&[1; 32]),
-                on_behalf: Some(pb::OnBehalf { person: b(&[2; 32]), delegation: b(&[3; 30]) }),
+                on_behalf: Some(pb::OnBehalf {
+                    person: b(&[2; 32]),
+                    delegation: b(&[3; 30])
+                }),
             })),
-            Err(Rejection::BadField { field: "endorsement.on_behalf.delegation", .. })
+            Err(Rejection::BadField {
+                field: "endorsement.on_behalf.delegation",
+                ..
+            })
         ));
     }
 
@@ -2225,7 +2426,15 @@ mod delegation {
             minor(BodyKind::Grant)
         );
         let helper = incepted(&mut ledger, "helper");
-        let assistant = delegation(helper.feed(), Kind::Assistant, &[Power::Grant], &[], &[], None, None);
+        let assistant = delegation(
+            helper.feed(),
+            Kind::Assistant,
+            &[Power::Grant],
+            &[],
+            &[],
+            None,
+            None,
+        );
         assert_eq!(
             rejected(judged(&mut ledger, &d.child, T0 + DAY, &assistant, NOW)),
             minor(BodyKind::Delegation)
@@ -2241,7 +2450,13 @@ mod delegation {
         accepted(&mut ledger, &mut d.child, T0 + DAY, opt_out, NOW);
         let by_guardian = d.grant(d.for_child_by_guardian(), P::Research);
         let g = accepted(&mut ledger, &mut d.guardian, T0 + DAY, by_guardian, NOW);
-        accepted(&mut ledger, &mut d.child, T0 + DAY, revoke(g.id, false), NOW);
+        accepted(
+            &mut ledger,
+            &mut d.child,
+            T0 + DAY,
+            revoke(g.id, false),
+            NOW,
+        );
         // A millisecond before coming of age: still a minor's feed; from the instant on, its own.
         let then = coming + HOUR;
         assert_eq!(
@@ -2271,10 +2486,22 @@ mod delegation {
         // The co-guardian's endorsement too.
         let endorsement = endorse(last.id, d.for_child_by_co_guardian());
         assert!(matches!(
-            rejected(judged(&mut ledger, &d.co_guardian, coming, &endorsement, then)),
+            rejected(judged(
+                &mut ledger,
+                &d.co_guardian,
+                coming,
+                &endorsement,
+                then
+            )),
             Rejection::DelegationNotInForce { .. }
         ));
-        accepted(&mut ledger, &mut d.co_guardian, coming - 1, endorsement, then);
+        accepted(
+            &mut ledger,
+            &mut d.co_guardian,
+            coming - 1,
+            endorsement,
+            then,
+        );
     }
 
     #[test]
@@ -2299,7 +2526,13 @@ mod delegation {
         let assisted = d.grant(d.for_person(), P::Research);
         let assisted = accepted(&mut ledger, &mut d.delegate, t, assisted, NOW);
         assert_eq!(
-            rejected(judged(&mut ledger, &d.co_guardian, t, &endorse(assisted.id, co), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.co_guardian,
+                t,
+                &endorse(assisted.id, co),
+                NOW
+            )),
             Rejection::NotEndorsable
         );
         // The co-guardian endorsing under the other guardian's delegation: not delegated.
@@ -2310,7 +2543,13 @@ mod delegation {
         );
         accepted(&mut ledger, &mut d.co_guardian, t, endorse(g.id, co), NOW);
         // A second endorsement is valid too (the rule counts the earliest).
-        accepted(&mut ledger, &mut d.co_guardian, t + 1, endorse(g.id, co), NOW);
+        accepted(
+            &mut ledger,
+            &mut d.co_guardian,
+            t + 1,
+            endorse(g.id, co),
+            NOW,
+        );
     }
 
     #[test]
@@ -2364,7 +2603,13 @@ mod delegation {
         let id = d.delegation.id;
         // After the time of the entry: refused.
         assert!(matches!(
-            rejected(judged(&mut ledger, &d.person, t, &undelegate(id, Some(t + 1)), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.person,
+                t,
+                &undelegate(id, Some(t + 1)),
+                NOW
+            )),
             Rejection::BadField {
                 field: "undelegation.void_from_ms",
                 ..
@@ -2373,11 +2618,23 @@ mod delegation {
         // A feed the delegation neither comes from nor names; an entry that is no delegation.
         let stranger = incepted(&mut ledger, "stranger");
         assert_eq!(
-            rejected(judged(&mut ledger, &stranger, t, &undelegate(id, None), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &stranger,
+                t,
+                &undelegate(id, None),
+                NOW
+            )),
             Rejection::UnknownDelegation
         );
         assert_eq!(
-            rejected(judged(&mut ledger, &d.person, t, &undelegate(d.scene.policy, None), NOW)),
+            rejected(judged(
+                &mut ledger,
+                &d.person,
+                t,
+                &undelegate(d.scene.policy, None),
+                NOW
+            )),
             Rejection::UnknownDelegation
         );
         accepted(&mut ledger, &mut d.person, t, undelegate(id, Some(t)), NOW);
@@ -2388,7 +2645,13 @@ mod delegation {
         let g = d.grant(d.for_person(), P::Research);
         accepted(&mut ledger, &mut d.delegate, t + HOUR, g, NOW);
         // A guardian resigns from the child's delegation (the child could not end it).
-        accepted(&mut ledger, &mut d.guardian, t, undelegate(d.guardian_delegation.id, None), NOW);
+        accepted(
+            &mut ledger,
+            &mut d.guardian,
+            t,
+            undelegate(d.guardian_delegation.id, None),
+            NOW,
+        );
     }
 
     #[test]
@@ -2407,7 +2670,13 @@ mod delegation {
             unreachable!("a grant")
         };
         assert!(without.on_behalf.is_none());
-        assert_eq!(pb::Grant { on_behalf: None, ..with }, without);
+        assert_eq!(
+            pb::Grant {
+                on_behalf: None,
+                ..with
+            },
+            without
+        );
         let bad = pb::OnBehalf {
             person: Bytes::from_static(&[1; 32]),
             delegation: Bytes::new(),
@@ -2418,7 +2687,10 @@ mod delegation {
                 erase: false,
                 on_behalf: Some(bad),
             })),
-            Err(Rejection::BadField { field: "revoke.on_behalf.delegation", .. })
+            Err(Rejection::BadField {
+                field: "revoke.on_behalf.delegation",
+                ..
+            })
         ));
         let _: Option<&OnBehalf> = own.on_behalf();
     }

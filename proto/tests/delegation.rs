@@ -91,7 +91,10 @@ impl History {
     fn offer(&mut self, who: usize, time_ms: u64, body: Body) -> Option<Entry> {
         let e = match self.authors[who].sign_next(time_ms, &body) {
             Ok(e) => e,
-            Err(e) => panic!("seed {}: a generated body is structurally valid: {e}", self.seed),
+            Err(e) => panic!(
+                "seed {}: a generated body is structurally valid: {e}",
+                self.seed
+            ),
         };
         match self.ledger.submit(&e, CLOCK) {
             Verdict::Accept { .. } => {
@@ -163,7 +166,14 @@ fn setup(seed: u64) -> History {
         assert!(matches!(ledger.submit(e, CLOCK), Verdict::Accept { .. }));
         history.keep(e);
     }
-    for label in ["person", "assistant-1", "assistant-2", "child", "guardian-1", "guardian-2"] {
+    for label in [
+        "person",
+        "assistant-1",
+        "assistant-2",
+        "child",
+        "guardian-1",
+        "guardian-2",
+    ] {
         let (author, inception) = author(Role::Citizen, label);
         assert!(matches!(
             ledger.submit(&inception, CLOCK),
@@ -206,9 +216,7 @@ fn grant_body(rng: &mut Rng, h: &History, now: u64) -> Grant {
         categories: rng.some_of(&CATEGORIES).into_iter().collect(),
         retention_days: 30,
         valid_from,
-        valid_until: rng
-            .chance(30)
-            .then(|| valid_from + 1 + rng.below(40) * DAY),
+        valid_until: rng.chance(30).then(|| valid_from + 1 + rng.below(40) * DAY),
         scope: None,
         on_behalf: None,
     }
@@ -353,7 +361,11 @@ fn step(rng: &mut Rng, h: &mut History, now: u64) {
                 }
                 2 => {
                     let grant = some_grant(rng, h);
-                    h.offer(who, now, Body::Endorsement(Endorsement { grant, on_behalf }));
+                    h.offer(
+                        who,
+                        now,
+                        Body::Endorsement(Endorsement { grant, on_behalf }),
+                    );
                 }
                 3 => {
                     let body = Body::Revoke(Revoke {

@@ -3718,7 +3718,12 @@ fn on_behalf(person: FeedId, delegation: EntryId) -> OnBehalf {
 
 /// A grant to the delegation network's collector of `purposes` over location data, valid from
 /// `T` until revoked, in `on_behalf`'s name when given.
-fn d_grant(net_collector: FeedId, policy: EntryId, purposes: &[Purpose], on_behalf: Option<OnBehalf>) -> Body {
+fn d_grant(
+    net_collector: FeedId,
+    policy: EntryId,
+    purposes: &[Purpose],
+    on_behalf: Option<OnBehalf>,
+) -> Body {
     Body::Grant(Grant {
         collector: net_collector,
         policy,
@@ -3956,7 +3961,14 @@ fn d_net() -> DNet {
 
 /// One case of `delegation_validation`: an entry submitted after the whole history, and its
 /// verdict (checked here, while generating).
-fn d_case(net: &DNet, about: &'static str, who: usize, time_ms: u64, body: Body, expected: &'static str) -> Value {
+fn d_case(
+    net: &DNet,
+    about: &'static str,
+    who: usize,
+    time_ms: u64,
+    body: Body,
+    expected: &'static str,
+) -> Value {
     let mut ledger = net.ledger(net.history.len());
     let name = "case";
     let entry = signed(about, net.authors[who].sign_next(time_ms, &body));
@@ -3985,22 +3997,180 @@ fn delegations_json(net: &DNet) -> Value {
     let grant = |purposes: &[Purpose], o| d_grant(c, p, purposes, o);
     let elsewhere = FeedId(*blake3::hash(b"vectors/delegation/another collector").as_bytes());
     let cases = vec![
-        d_case(net, "a grant in the person's name inside its delegation (an undelegation does not change validity)", D_ASSISTANT, t, grant(&[Purpose::Research], Some(for_person)), "accept"),
-        d_case(net, "the person revokes its assistant's grant", D_PERSON, t, Body::Revoke(Revoke { grant: net.entry("delegated-grant").id, erase: false, on_behalf: None }), "accept"),
-        d_case(net, "a guardian revokes its own endorsed grant alone", D_GUARDIAN, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant").id, erase: false, on_behalf: None }), "accept"),
-        d_case(net, "a feed the delegation does not name", D_CO_GUARDIAN, t, grant(&[Purpose::Research], Some(for_person)), "not-delegated"),
-        d_case(net, "a request, a power the delegation does not give", D_ASSISTANT, t, Body::Request(Request { collector: c, kind: RequestKind::Access, details_digest: None, on_behalf: Some(for_person) }), "power-not-delegated"),
-        d_case(net, "another collector than the delegation lists", D_ASSISTANT, t, d_grant(elsewhere, p, &[Purpose::Research], Some(for_person)), "collector-not-delegated"),
-        d_case(net, "another purpose than the delegation lists", D_ASSISTANT, t, grant(&[Purpose::ServiceProvision], Some(for_person)), "purpose-not-delegated"),
-        d_case(net, "signed at the delegation's valid_until", D_ASSISTANT, T + 9 * DAY, grant(&[Purpose::Research], Some(for_person)), "delegation-not-in-force"),
-        d_case(net, "the child's own grant before it comes of age", D_CHILD, t, grant(&[Purpose::Research], None), "minor-feed"),
-        d_case(net, "a guardian delegation at another seq than 1 or 2", D_PERSON, t, Body::Delegation(Delegation { delegate: net.feed(D_GUARDIAN), powers: [DelegatedPower::Grant].into_iter().collect(), collectors: Vec::new(), purposes: PurposeSet::EMPTY, valid_until: Some(D_COMES_OF_AGE), kind: DelegationKind::Guardian, co_signer: None }), "guardian-misplaced"),
-        d_case(net, "a guardian endorsing its own grant", D_GUARDIAN, t, Body::Endorsement(Endorsement { grant: net.entry("guardian-grant").id, on_behalf: for_child }), "not-endorsable"),
-        d_case(net, "an endorsement of a grant the node does not hold", D_CO_GUARDIAN, t, Body::Endorsement(Endorsement { grant: EntryId(*blake3::hash(b"vectors/delegation/absent grant").as_bytes()), on_behalf: by_co }), "pending"),
-        d_case(net, "the same feed revoking a grant again", D_CO_GUARDIAN, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant-2").id, erase: false, on_behalf: Some(by_co) }), "already-revoked"),
-        d_case(net, "a revocation in the person's name of a grant in another person's name", D_ASSISTANT, t, Body::Revoke(Revoke { grant: net.entry("guardian-grant").id, erase: false, on_behalf: Some(for_person) }), "unknown-grant"),
-        d_case(net, "an undelegation of a delegation neither given nor held", D_CO_GUARDIAN, t, Body::Undelegation(Undelegation { delegation, void_from_ms: None }), "unknown-delegation"),
-        d_case(net, "a delegation to oneself", D_PERSON, t, Body::Delegation(Delegation { delegate: net.feed(D_PERSON), powers: [DelegatedPower::Grant].into_iter().collect(), collectors: Vec::new(), purposes: PurposeSet::EMPTY, valid_until: None, kind: DelegationKind::Assistant, co_signer: None }), "bad-field"),
+        d_case(
+            net,
+            "a grant in the person's name inside its delegation (an undelegation does not change validity)",
+            D_ASSISTANT,
+            t,
+            grant(&[Purpose::Research], Some(for_person)),
+            "accept",
+        ),
+        d_case(
+            net,
+            "the person revokes its assistant's grant",
+            D_PERSON,
+            t,
+            Body::Revoke(Revoke {
+                grant: net.entry("delegated-grant").id,
+                erase: false,
+                on_behalf: None,
+            }),
+            "accept",
+        ),
+        d_case(
+            net,
+            "a guardian revokes its own endorsed grant alone",
+            D_GUARDIAN,
+            t,
+            Body::Revoke(Revoke {
+                grant: net.entry("guardian-grant").id,
+                erase: false,
+                on_behalf: None,
+            }),
+            "accept",
+        ),
+        d_case(
+            net,
+            "a feed the delegation does not name",
+            D_CO_GUARDIAN,
+            t,
+            grant(&[Purpose::Research], Some(for_person)),
+            "not-delegated",
+        ),
+        d_case(
+            net,
+            "a request, a power the delegation does not give",
+            D_ASSISTANT,
+            t,
+            Body::Request(Request {
+                collector: c,
+                kind: RequestKind::Access,
+                details_digest: None,
+                on_behalf: Some(for_person),
+            }),
+            "power-not-delegated",
+        ),
+        d_case(
+            net,
+            "another collector than the delegation lists",
+            D_ASSISTANT,
+            t,
+            d_grant(elsewhere, p, &[Purpose::Research], Some(for_person)),
+            "collector-not-delegated",
+        ),
+        d_case(
+            net,
+            "another purpose than the delegation lists",
+            D_ASSISTANT,
+            t,
+            grant(&[Purpose::ServiceProvision], Some(for_person)),
+            "purpose-not-delegated",
+        ),
+        d_case(
+            net,
+            "signed at the delegation's valid_until",
+            D_ASSISTANT,
+            T + 9 * DAY,
+            grant(&[Purpose::Research], Some(for_person)),
+            "delegation-not-in-force",
+        ),
+        d_case(
+            net,
+            "the child's own grant before it comes of age",
+            D_CHILD,
+            t,
+            grant(&[Purpose::Research], None),
+            "minor-feed",
+        ),
+        d_case(
+            net,
+            "a guardian delegation at another seq than 1 or 2",
+            D_PERSON,
+            t,
+            Body::Delegation(Delegation {
+                delegate: net.feed(D_GUARDIAN),
+                powers: [DelegatedPower::Grant].into_iter().collect(),
+                collectors: Vec::new(),
+                purposes: PurposeSet::EMPTY,
+                valid_until: Some(D_COMES_OF_AGE),
+                kind: DelegationKind::Guardian,
+                co_signer: None,
+            }),
+            "guardian-misplaced",
+        ),
+        d_case(
+            net,
+            "a guardian endorsing its own grant",
+            D_GUARDIAN,
+            t,
+            Body::Endorsement(Endorsement {
+                grant: net.entry("guardian-grant").id,
+                on_behalf: for_child,
+            }),
+            "not-endorsable",
+        ),
+        d_case(
+            net,
+            "an endorsement of a grant the node does not hold",
+            D_CO_GUARDIAN,
+            t,
+            Body::Endorsement(Endorsement {
+                grant: EntryId(*blake3::hash(b"vectors/delegation/absent grant").as_bytes()),
+                on_behalf: by_co,
+            }),
+            "pending",
+        ),
+        d_case(
+            net,
+            "the same feed revoking a grant again",
+            D_CO_GUARDIAN,
+            t,
+            Body::Revoke(Revoke {
+                grant: net.entry("guardian-grant-2").id,
+                erase: false,
+                on_behalf: Some(by_co),
+            }),
+            "already-revoked",
+        ),
+        d_case(
+            net,
+            "a revocation in the person's name of a grant in another person's name",
+            D_ASSISTANT,
+            t,
+            Body::Revoke(Revoke {
+                grant: net.entry("guardian-grant").id,
+                erase: false,
+                on_behalf: Some(for_person),
+            }),
+            "unknown-grant",
+        ),
+        d_case(
+            net,
+            "an undelegation of a delegation neither given nor held",
+            D_CO_GUARDIAN,
+            t,
+            Body::Undelegation(Undelegation {
+                delegation,
+                void_from_ms: None,
+            }),
+            "unknown-delegation",
+        ),
+        d_case(
+            net,
+            "a delegation to oneself",
+            D_PERSON,
+            t,
+            Body::Delegation(Delegation {
+                delegate: net.feed(D_PERSON),
+                powers: [DelegatedPower::Grant].into_iter().collect(),
+                collectors: Vec::new(),
+                purposes: PurposeSet::EMPTY,
+                valid_until: None,
+                kind: DelegationKind::Assistant,
+                co_signer: None,
+            }),
+            "bad-field",
+        ),
     ];
     json!({
         "keys": D_LABELS.iter().map(|l| key_json(l)).collect::<Vec<_>>(),
@@ -4012,7 +4182,13 @@ fn delegations_json(net: &DNet) -> Value {
 
 /// A decision receipt of the delegation network: a node holding the first `size` entries
 /// decides `question` at `time_ms` and signs, with its checkpoint 10 minutes before.
-fn delegation_receipt_json(net: &DNet, name: &str, size: usize, time_ms: u64, question: pb::CheckRequest) -> Value {
+fn delegation_receipt_json(
+    net: &DNet,
+    name: &str,
+    size: usize,
+    time_ms: u64,
+    question: pb::CheckRequest,
+) -> Value {
     let at_ms = consent_proto::decide::asked_at(question.at_ms, time_ms);
     let outcome = net.ledger(size).check(&Query {
         subject: FeedId::from_slice(&question.subject).expect("a subject"),
@@ -4061,9 +4237,7 @@ fn delegation_receipt_json(net: &DNet, name: &str, size: usize, time_ms: u64, qu
     assert!(note.add_cosignature(cosignature, &witness.public()));
     let mut r = receipt::sign_decision(&node, payload.clone());
     r.checkpoint = note.to_text();
-    r.grant_inclusion = outcome
-        .grant
-        .map(|g| net.inclusion(grant_name(g), size));
+    r.grant_inclusion = outcome.grant.map(|g| net.inclusion(grant_name(g), size));
     r.delegation_inclusion = outcome.delegated.map(|d| {
         let delegation = grant_name(d.delegation);
         net.inclusion(delegation, size)
@@ -4158,10 +4332,7 @@ const D_SUBJECT: FeedId = FeedId([0x5b; 32]);
 
 /// The delegation state `(id, delegate, kind, from_ms, valid_until, co_signer)` ended by
 /// `undelegations`, through the crate's rules.
-fn d_state(
-    d: &DDelegation,
-    undelegations: &[(u64, Option<u64>)],
-) -> DelegationState {
+fn d_state(d: &DDelegation, undelegations: &[(u64, Option<u64>)]) -> DelegationState {
     let (id, delegate, kind, from_ms, valid_until, co_signer) = *d;
     let body = Delegation {
         delegate,
@@ -4235,8 +4406,18 @@ fn d_grant_json(g: &GrantFacts) -> Value {
 
 /// A random grant fact (unscoped, its policy in effect) with id byte `n`.
 fn d_random_grant(rng: &mut cases::Rng, n: u8, seq: u64) -> GrantFacts {
-    let purposes: PurposeSet = rng.some_of(&[Purpose::ServiceProvision, Purpose::Research, Purpose::ThirdPartySharing]).into_iter().collect();
-    let categories: CategorySet = rng.some_of(&[DataCategory::Location, DataCategory::Mobility]).into_iter().collect();
+    let purposes: PurposeSet = rng
+        .some_of(&[
+            Purpose::ServiceProvision,
+            Purpose::Research,
+            Purpose::ThirdPartySharing,
+        ])
+        .into_iter()
+        .collect();
+    let categories: CategorySet = rng
+        .some_of(&[DataCategory::Location, DataCategory::Mobility])
+        .into_iter()
+        .collect();
     let valid_from = T + rng.below(4) * DAY;
     GrantFacts {
         id: EntryId([n; 32]),
@@ -4253,21 +4434,41 @@ fn d_random_grant(rng: &mut cases::Rng, n: u8, seq: u64) -> GrantFacts {
     }
 }
 
-fn d_random_delegation(rng: &mut cases::Rng, n: u8, co_signer: Option<FeedId>, delegate: FeedId) -> DDelegation {
-    let kind = if co_signer.is_some() || rng.chance(20) { DelegationKind::Guardian } else { DelegationKind::Assistant };
+fn d_random_delegation(
+    rng: &mut cases::Rng,
+    n: u8,
+    co_signer: Option<FeedId>,
+    delegate: FeedId,
+) -> DDelegation {
+    let kind = if co_signer.is_some() || rng.chance(20) {
+        DelegationKind::Guardian
+    } else {
+        DelegationKind::Assistant
+    };
     let from = T + rng.below(2 * DAY);
     let valid_until = match kind {
         DelegationKind::Guardian => Some(T - T % DAY + (1 + rng.below(8)) * DAY),
         _ => rng.chance(40).then(|| from + 1 + rng.below(6 * DAY)),
     };
-    (EntryId([n; 32]), delegate, kind, from, valid_until, co_signer)
+    (
+        EntryId([n; 32]),
+        delegate,
+        kind,
+        from,
+        valid_until,
+        co_signer,
+    )
 }
 
 fn d_random_undelegations(rng: &mut cases::Rng) -> Vec<(u64, Option<u64>)> {
     (0..rng.below(3))
         .map(|_| {
             let t = T + rng.below(8 * DAY);
-            (t, rng.chance(50).then(|| t.saturating_sub(rng.below(2 * DAY)).max(T)))
+            (
+                t,
+                rng.chance(50)
+                    .then(|| t.saturating_sub(rng.below(2 * DAY)).max(T)),
+            )
         })
         .collect()
 }
@@ -4294,7 +4495,13 @@ fn delegation_decisions_json() -> Value {
                     _ => FeedId([n + 3; 32]),
                 };
                 let own_d = d_random_delegation(&mut rng, n + 4 + j as u8, None, endorser);
-                endorsements.push((EntryId([n + 6 + j as u8; 32]), endorser, T + rng.below(7 * DAY), own_d, d_random_undelegations(&mut rng)));
+                endorsements.push((
+                    EntryId([n + 6 + j as u8; 32]),
+                    endorser,
+                    T + rng.below(7 * DAY),
+                    own_d,
+                    d_random_undelegations(&mut rng),
+                ));
             }
             delegated.push(DGrantCase {
                 grant: d_random_grant(&mut rng, n + 9, 1),
@@ -4306,7 +4513,11 @@ fn delegation_decisions_json() -> Value {
         let opt_out_seq = rng.chance(20).then(|| rng.below(4));
         let opt_out_ms = opt_out_seq.map(|_| T + rng.below(6 * DAY));
         let delegated_opt_out_ms = rng.chance(20).then(|| T + rng.below(6 * DAY));
-        let purpose = rng.pick(&[Purpose::ServiceProvision, Purpose::Research, Purpose::ThirdPartySharing]);
+        let purpose = rng.pick(&[
+            Purpose::ServiceProvision,
+            Purpose::Research,
+            Purpose::ThirdPartySharing,
+        ]);
         let category = rng.pick(&[DataCategory::Location, DataCategory::Mobility]);
         let at_ms = T + rng.below(10 * DAY);
         let facts: Vec<GrantFacts> = delegated.iter().map(d_facts).collect();
@@ -5464,7 +5675,14 @@ fn d_grant_from(v: &Value) -> GrantFacts {
 
 /// A delegation as `delegation_decisions` states it: id, delegate, kind, signed time,
 /// valid_until, co-signer.
-type DDelegation = (EntryId, FeedId, DelegationKind, u64, Option<u64>, Option<FeedId>);
+type DDelegation = (
+    EntryId,
+    FeedId,
+    DelegationKind,
+    u64,
+    Option<u64>,
+    Option<FeedId>,
+);
 /// An endorsement: id, endorser, signed time, the endorser's delegation and its undelegations.
 type DEndorsement = (EntryId, FeedId, u64, DDelegation, Vec<(u64, Option<u64>)>);
 
@@ -5510,7 +5728,11 @@ fn every_delegation_vector_in_the_file_verifies() {
             blake3::hash(label.as_bytes()).as_bytes().to_vec(),
             "{label}"
         );
-        assert_eq!(hx(key(label).public().to_bytes()), text(&k["public"]), "{label}");
+        assert_eq!(
+            hx(key(label).public().to_bytes()),
+            text(&k["public"]),
+            "{label}"
+        );
     }
     assert_eq!(
         consent_proto::delegation::coming_of_age_ms(2034, 5, 1),
@@ -5522,7 +5744,14 @@ fn every_delegation_vector_in_the_file_verifies() {
     let history: Vec<Entry> = list(&d["history"]).iter().map(check_entry).collect();
     let kinds: std::collections::HashSet<&str> =
         history.iter().map(|e| e.body.kind().name()).collect();
-    for kind in ["delegation", "undelegation", "endorsement", "grant", "revoke", "request"] {
+    for kind in [
+        "delegation",
+        "undelegation",
+        "endorsement",
+        "grant",
+        "revoke",
+        "request",
+    ] {
         assert!(kinds.contains(kind), "{kind}");
     }
     for kind in ["grant", "revoke", "request"] {
@@ -5579,7 +5808,9 @@ fn every_delegation_vector_in_the_file_verifies() {
             "{name}"
         );
         assert_eq!(
-            p.delegated.as_ref().map_or(Value::Null, delegation_used_json),
+            p.delegated
+                .as_ref()
+                .map_or(Value::Null, delegation_used_json),
             v["delegated"],
             "{name}"
         );

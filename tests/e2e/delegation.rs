@@ -94,11 +94,19 @@ async fn a_delegate_is_refused_outside_its_delegation_on_every_node() {
     };
     let refused = [
         (
-            sign(&people.delegate, now(), grant_to(other.feed(), other_policy.id, P::ServiceProvision)),
+            sign(
+                &people.delegate,
+                now(),
+                grant_to(other.feed(), other_policy.id, P::ServiceProvision),
+            ),
             RejectionReason::CollectorNotDelegated,
         ),
         (
-            sign(&people.delegate, now(), grant_to(collector, people.scene.policy, P::Research)),
+            sign(
+                &people.delegate,
+                now(),
+                grant_to(collector, people.scene.policy, P::Research),
+            ),
             RejectionReason::PurposeNotDelegated,
         ),
         (
@@ -110,7 +118,11 @@ async fn a_delegate_is_refused_outside_its_delegation_on_every_node() {
             RejectionReason::PowerNotDelegated,
         ),
         (
-            sign(&stranger, now(), grant_to(collector, people.scene.policy, P::ServiceProvision)),
+            sign(
+                &stranger,
+                now(),
+                grant_to(collector, people.scene.policy, P::ServiceProvision),
+            ),
             RejectionReason::NotDelegated,
         ),
         (
@@ -214,7 +226,11 @@ async fn two_of_two_and_either_guardian_revokes() {
     let revoke = fixtures::append(
         &mut mother,
         now(),
-        in_name_of(fixtures::revoke(grant.id, false), child.feed(), to_mother.id),
+        in_name_of(
+            fixtures::revoke(grant.id, false),
+            child.feed(),
+            to_mother.id,
+        ),
     );
     submit_ok(&mut nodes[2].ledger().await, &revoke).await;
     for node in &nodes {
@@ -256,7 +272,11 @@ async fn undelegation_replicates_and_the_answer_is_the_same_everywhere() {
     same_entries(&all, entries.len() as u64 + 2).await;
     for node in &nodes {
         let r = answers(node, person, collector, Reason::DelegationWithdrawn).await;
-        assert_eq!(r.grant.as_ref(), later.id.0.as_slice(), "the newest is named");
+        assert_eq!(
+            r.grant.as_ref(),
+            later.id.0.as_slice(),
+            "the newest is named"
+        );
         let listed = delegations(node, &person).await.delegations;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].end_ms, grant.time_ms);
@@ -268,7 +288,10 @@ async fn undelegation_replicates_and_the_answer_is_the_same_everywhere() {
         signed.sort();
         let mut expected = vec![grant.id, later.id];
         expected.sort();
-        assert_eq!(signed, expected, "what delegates signed in the person's name");
+        assert_eq!(
+            signed, expected,
+            "what delegates signed in the person's name"
+        );
     }
 }
 
@@ -312,16 +335,27 @@ async fn delegates_never_freeze_the_persons_feed() {
     submit_ok(&mut nodes[1].ledger().await, &two).await;
     let delegate = people.delegate.feed();
     for node in &nodes {
-        eventually(Duration::from_secs(30), "the delegate's feed frozen", || async {
-            head(node, &delegate).await.is_some_and(|h| h.frozen).then_some(())
-        })
+        eventually(
+            Duration::from_secs(30),
+            "the delegate's feed frozen",
+            || async {
+                head(node, &delegate)
+                    .await
+                    .is_some_and(|h| h.frozen)
+                    .then_some(())
+            },
+        )
         .await;
     }
     // The person's feed is untouched: not frozen, its own grant allows, it still appends.
     for node in &nodes {
         assert!(!node.head(&person).await.frozen);
         let r = answers(node, person, collector, Reason::Granted).await;
-        assert_eq!(r.grant.as_ref(), own.id.0.as_slice(), "the person's own grant is named");
+        assert_eq!(
+            r.grant.as_ref(),
+            own.id.0.as_slice(),
+            "the person's own grant is named"
+        );
     }
     let request = fixtures::append(
         &mut people.person,
@@ -369,10 +403,17 @@ async fn everything_survives_restart() {
     let after = answers(&node, person, collector, Reason::Granted).await;
     assert_eq!(
         (after.decision, after.grant.clone(), after.delegated.clone()),
-        (before.decision, before.grant.clone(), before.delegated.clone())
+        (
+            before.decision,
+            before.grant.clone(),
+            before.delegated.clone()
+        )
     );
     assert_eq!(delegations(&node, &person).await, listed);
-    assert_eq!(delegations(&node, &people.delegate.feed()).await, by_delegate);
+    assert_eq!(
+        delegations(&node, &people.delegate.feed()).await,
+        by_delegate
+    );
     assert_eq!(delegated(&node, &person).await, signed);
     assert_eq!(node.status().await.entries, entries.len() as u64);
 }
@@ -390,7 +431,9 @@ async fn receipts_name_the_delegation() {
     entries.push(grant.clone());
     submit_all(&node, &entries).await;
 
-    let consent = node.consent(&consent_tests::harness::scene_collector()).await;
+    let consent = node
+        .consent(&consent_tests::harness::scene_collector())
+        .await;
     let mut question = check_request(
         person,
         collector,
@@ -413,9 +456,19 @@ async fn receipts_name_the_delegation() {
     let v = verify_decision(&receipt, &WitnessPolicy::default()).expect("verifies offline");
     assert_eq!(v.payload.reason(), Reason::Granted);
     assert!(v.grant_included && v.delegation_included);
-    let signed = v.payload.delegated.as_ref().expect("the payload names the delegation");
-    assert_eq!(signed.delegation.as_ref(), people.delegation.id.0.as_slice());
-    assert_eq!(signed.delegate.as_ref(), people.delegate.feed().0.as_slice());
+    let signed = v
+        .payload
+        .delegated
+        .as_ref()
+        .expect("the payload names the delegation");
+    assert_eq!(
+        signed.delegation.as_ref(),
+        people.delegation.id.0.as_slice()
+    );
+    assert_eq!(
+        signed.delegate.as_ref(),
+        people.delegate.feed().0.as_slice()
+    );
     assert_eq!(signed.kind(), pb::DelegationKind::Assistant);
     // A proof of another entry in the delegation's place makes the receipt invalid.
     let mut swapped = receipt.clone();
@@ -423,11 +476,7 @@ async fn receipts_name_the_delegation() {
     assert!(verify_decision(&swapped, &WitnessPolicy::default()).is_err());
 
     // The person revokes the delegate's grant: the REVOKED receipt names the person's revocation.
-    let revoke = fixtures::append(
-        &mut people.person,
-        now(),
-        fixtures::revoke(grant.id, false),
-    );
+    let revoke = fixtures::append(&mut people.person, now(), fixtures::revoke(grant.id, false));
     submit_ok(&mut node.ledger().await, &revoke).await;
     let receipt = eventually(WAIT, "a checkpoint covering the revocation", || {
         let mut consent = consent.clone();

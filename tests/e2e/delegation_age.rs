@@ -91,7 +91,9 @@ async fn coming_of_age_ends_guardians_on_every_node_at_the_same_instant() {
     assert!(clock.set(of_age - MINUTE));
 
     // Before it, Lea's feed is a minor's: it may neither grant nor end the guardian's delegation.
-    let early = lea.sign_next(of_age - 1, &grant(&scene, None)).expect("signs");
+    let early = lea
+        .sign_next(of_age - 1, &grant(&scene, None))
+        .expect("signs");
     refused_everywhere(&nodes, &early, "minor-feed").await;
     let undelegate = Body::Undelegation(Undelegation {
         delegation: delegation.id,

@@ -1125,7 +1125,13 @@ async fn delegated_consents_show_under_k_and_are_exact_at_k() {
                 delegation_to(co, K::Guardian, Some(of_age), Some(&guardian)),
             ));
         }
-        entries.push(delegated_grant(&mut guardian, &scene, &child, &delegation, now + 1));
+        entries.push(delegated_grant(
+            &mut guardian,
+            &scene,
+            &child,
+            &delegation,
+            now + 1,
+        ));
     }
     let mut ledger = node.ledger().await;
     for e in &entries {
@@ -1176,6 +1182,9 @@ async fn delegated_consents_show_under_k_and_are_exact_at_k() {
         format!("/api/v1/collectors/{parking}"),
     ] {
         let (_, body) = get(&site, &path);
-        assert!(!body.contains("cit1"), "{path} names a person or a delegate");
+        assert!(
+            !body.contains("cit1"),
+            "{path} names a person or a delegate"
+        );
     }
 }

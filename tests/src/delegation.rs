@@ -217,11 +217,10 @@ pub async fn delegated(node: &TestNode, person: &FeedId) -> Vec<EntryId> {
 
 /// The delegation an answer names, decoded (`None`: none).
 pub fn used(answer: &pb::CheckResponse) -> Option<consent_proto::delegation::DelegationUsed> {
-    answer
-        .delegated
-        .as_ref()
-        .map(|d| match consent_proto::delegation::DelegationUsed::from_wire(d) {
+    answer.delegated.as_ref().map(|d| {
+        match consent_proto::delegation::DelegationUsed::from_wire(d) {
             Some(used) => used,
             None => panic!("the answer's delegation does not decode: {d:?}"),
-        })
+        }
+    })
 }

@@ -62,7 +62,10 @@ pub fn decode(text: &str) -> Result<Vec<FeedId>, OfferError> {
         return Err(OfferError::Version(version));
     }
     if rest.len() % 32 != 0 {
-        return Err(OfferError::Ids(format!("{} bytes after its version", rest.len())));
+        return Err(OfferError::Ids(format!(
+            "{} bytes after its version",
+            rest.len()
+        )));
     }
     let ids: Vec<FeedId> = rest
         .chunks_exact(32)

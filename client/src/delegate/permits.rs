@@ -110,10 +110,9 @@ pub fn permits(
         return refuse(
             "delegation-not-in-force",
             match d.valid_until {
-                Some(u) if at_ms >= u => format!(
-                    "the delegation ended on {}",
-                    crate::time::format(u)
-                ),
+                Some(u) if at_ms >= u => {
+                    format!("the delegation ended on {}", crate::time::format(u))
+                }
                 _ => "the delegation is not in force yet".to_string(),
             },
         );
@@ -177,24 +176,39 @@ mod tests {
         let ok = grant(5, Purpose::ServiceProvision);
         assert_eq!(code(permits(&d, T, None, &ok, T)), "ok");
         assert_eq!(
-            code(permits(&d, T, None, &grant(6, Purpose::ServiceProvision), T)),
+            code(permits(
+                &d,
+                T,
+                None,
+                &grant(6, Purpose::ServiceProvision),
+                T
+            )),
             "collector-not-delegated"
         );
         assert_eq!(
             code(permits(&d, T, None, &grant(5, Purpose::Marketing), T)),
             "purpose-not-delegated"
         );
-        assert_eq!(code(permits(&d, T, None, &ok, T - 1)), "delegation-not-in-force");
+        assert_eq!(
+            code(permits(&d, T, None, &ok, T - 1)),
+            "delegation-not-in-force"
+        );
         assert_eq!(
             code(permits(&d, T, None, &ok, T + 1_000)),
             "delegation-not-in-force"
         );
-        assert_eq!(code(permits(&d, T, Some(T + 10), &ok, T + 10)), "delegation-withdrawn");
+        assert_eq!(
+            code(permits(&d, T, Some(T + 10), &ok, T + 10)),
+            "delegation-withdrawn"
+        );
         assert_eq!(code(permits(&d, T, Some(T + 10), &ok, T + 9)), "ok");
         let requests = Act::Request {
             collector: FeedId([5; 32]),
         };
-        assert_eq!(code(permits(&d, T, None, &requests, T)), "power-not-delegated");
+        assert_eq!(
+            code(permits(&d, T, None, &requests, T)),
+            "power-not-delegated"
+        );
     }
 
     #[test]
@@ -225,7 +239,13 @@ mod tests {
         );
         // Power comes first, as in the node's order.
         assert_eq!(
-            code(permits(&revoking, T, None, &grant(6, Purpose::Marketing), T - 5)),
+            code(permits(
+                &revoking,
+                T,
+                None,
+                &grant(6, Purpose::Marketing),
+                T - 5
+            )),
             "power-not-delegated"
         );
     }

@@ -93,7 +93,7 @@ const SERVICE_VEHICLE: [&str; 5] = [
     "--yes",
 ];
 
-fn grant_args<'a>(collector: &'a str) -> Vec<&'a str> {
+fn grant_args(collector: &str) -> Vec<&str> {
     let mut args = vec!["grant", collector];
     args.extend_from_slice(&SERVICE_VEHICLE);
     args
@@ -108,7 +108,13 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
     env.json(
         "alice.json",
         &[
-            "grant", &collector, "--purpose", "billing", "--category", "location", "--yes",
+            "grant",
+            &collector,
+            "--purpose",
+            "billing",
+            "--category",
+            "location",
+            "--yes",
         ],
     )
     .await;
@@ -131,8 +137,17 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
         .json(
             "alice.json",
             &[
-                "wallet", "delegate", "--to", &code, "--can", "grant", "--purpose",
-                "service-provision", "--name", "Bob", "--yes",
+                "wallet",
+                "delegate",
+                "--to",
+                &code,
+                "--can",
+                "grant",
+                "--purpose",
+                "service-provision",
+                "--name",
+                "Bob",
+                "--yes",
             ],
         )
         .await;
@@ -159,8 +174,15 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
     env.fails(
         "bob.json",
         &[
-            "--as", "Alice", "grant", &collector, "--purpose", "billing", "--category",
-            "vehicle", "--yes",
+            "--as",
+            "Alice",
+            "grant",
+            &collector,
+            "--purpose",
+            "billing",
+            "--category",
+            "vehicle",
+            "--yes",
         ],
         "purpose-not-delegated",
     )
@@ -178,17 +200,27 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
     )
     .await;
     let misuse = env.run("bob.json", &["--as", "Alice", "list"]).await;
-    assert_eq!(misuse.status.code(), Some(2), "--as only with what it means");
+    assert_eq!(
+        misuse.status.code(),
+        Some(2),
+        "--as only with what it means"
+    );
 
     // The collector's answer names the delegation.
     let answer = check(&env, &subject).await;
-    assert_eq!((s(&answer, "decision"), s(&answer, "reason")), ("allow".into(), "granted".into()));
+    assert_eq!(
+        (s(&answer, "decision"), s(&answer, "reason")),
+        ("allow".into(), "granted".into())
+    );
     assert_eq!(s(&answer, "grant"), grant);
     assert_eq!(s(&answer["delegated"], "delegation"), delegation);
     assert_eq!(s(&answer["delegated"], "kind"), "assistant");
 
     // Both sides list it; Alice's list shows the grant Bob made in her name.
-    let alices = lines(&env.ok("alice.json", &["--json", "wallet", "delegations"]).await);
+    let alices = lines(
+        &env.ok("alice.json", &["--json", "wallet", "delegations"])
+            .await,
+    );
     assert!(
         alices.iter().any(|d| d["direction"] == "given"
             && d["delegation"] == delegation.as_str()
@@ -196,7 +228,10 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
             && d["ended_from"].is_null()),
         "{alices:?}"
     );
-    let bobs = lines(&env.ok("bob.json", &["--json", "wallet", "delegations"]).await);
+    let bobs = lines(
+        &env.ok("bob.json", &["--json", "wallet", "delegations"])
+            .await,
+    );
     assert!(
         bobs.iter().any(|d| d["direction"] == "held"
             && d["name"] == "Alice"
@@ -215,9 +250,9 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
     let watched = env.json("alice.json", &["wallet", "monitor"]).await;
     assert_eq!(watched["alerts"], serde_json::json!([]), "{watched}");
     assert!(
-        watched["delegated"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|x| x["entry"] == grant.as_str() && x["counts"] == true)),
+        watched["delegated"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|x| x["entry"] == grant.as_str() && x["counts"] == true)),
         "{watched}"
     );
 
@@ -231,8 +266,12 @@ async fn an_assistant_acts_inside_its_delegation_until_it_is_withdrawn() {
     assert!(s(&ended, "undelegation").starts_with("ent1"));
     let answer = check(&env, &subject).await;
     assert_eq!(s(&answer, "decision"), "allow", "{answer}");
-    env.fails("bob.json", &as_alice, "delegation-withdrawn").await;
-    let alices = lines(&env.ok("alice.json", &["--json", "wallet", "delegations"]).await);
+    env.fails("bob.json", &as_alice, "delegation-withdrawn")
+        .await;
+    let alices = lines(
+        &env.ok("alice.json", &["--json", "wallet", "delegations"])
+            .await,
+    );
     assert!(
         alices
             .iter()
@@ -250,18 +289,14 @@ async fn a_grant_signed_just_before_a_withdrawal_does_not_count_and_the_monitor_
     let (env, collector) = network().await;
     env.json("alice.json", &["wallet", "init"]).await;
     env.json("bob.json", &["wallet", "init"]).await;
-    env.json(
-        "alice.json",
-        &["request", &collector, "access"],
-    )
-    .await;
+    env.json("alice.json", &["request", &collector, "access"])
+        .await;
     let subject = s(
         &env.json("alice.json", &["wallet", "id", &collector]).await,
         "subject",
     );
     let code = s(
-        &env
-            .json("bob.json", &["wallet", "delegate-offer", "--name", "Alice"])
+        &env.json("bob.json", &["wallet", "delegate-offer", "--name", "Alice"])
             .await,
         "code",
     );
@@ -286,15 +321,18 @@ async fn a_grant_signed_just_before_a_withdrawal_does_not_count_and_the_monitor_
     );
     assert_eq!(s(&answer, "grant"), grant);
     // The monitor alerts loudly (exit 1) and keeps the evidence in its output.
-    let out = env.run("alice.json", &["--json", "wallet", "monitor"]).await;
+    let out = env
+        .run("alice.json", &["--json", "wallet", "monitor"])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let report: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
     assert!(
         report["alerts"]
             .as_array()
-            .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|t| t.contains(&grant)
-                && t.contains("does not count")))),
+            .is_some_and(|a| a.iter().any(|x| x
+                .as_str()
+                .is_some_and(|t| t.contains(&grant) && t.contains("does not count")))),
         "{report}"
     );
 }
@@ -311,12 +349,11 @@ async fn two_guardians_act_for_a_child_until_it_comes_of_age() {
     env.json("ana.json", &["wallet", "init"]).await;
     env.json("ben.json", &["wallet", "init"]).await;
     let code = s(
-        &env
-            .json(
-                "ben.json",
-                &["wallet", "delegate-offer", "--feeds", "2", "--name", "Lea"],
-            )
-            .await,
+        &env.json(
+            "ben.json",
+            &["wallet", "delegate-offer", "--feeds", "2", "--name", "Lea"],
+        )
+        .await,
         "code",
     );
     let coming_of_age = date_in(3);
@@ -324,8 +361,15 @@ async fn two_guardians_act_for_a_child_until_it_comes_of_age() {
         &env,
         "ana.json",
         &[
-            "wallet", "init", "--child", "--comes-of-age", &coming_of_age, "--name", "Lea",
-            "--co-guardian", &code,
+            "wallet",
+            "init",
+            "--child",
+            "--comes-of-age",
+            &coming_of_age,
+            "--name",
+            "Lea",
+            "--co-guardian",
+            &code,
         ],
     )
     .await;
@@ -349,8 +393,11 @@ async fn two_guardians_act_for_a_child_until_it_comes_of_age() {
     let answer = check(&env, &subject).await;
     assert_eq!(s(&answer, "reason"), "endorsement-missing", "{answer}");
     let awaiting = lines(
-        &env.ok("ben.json", &["--json", "wallet", "delegations", "--awaiting"])
-            .await,
+        &env.ok(
+            "ben.json",
+            &["--json", "wallet", "delegations", "--awaiting"],
+        )
+        .await,
     );
     assert!(
         awaiting
@@ -358,7 +405,9 @@ async fn two_guardians_act_for_a_child_until_it_comes_of_age() {
             .any(|a| a["direction"] == "awaiting" && a["grant"] == grant.as_str()),
         "{awaiting:?}"
     );
-    let endorsed = env.json("ben.json", &["--as", "Lea", "endorse", &grant]).await;
+    let endorsed = env
+        .json("ben.json", &["--as", "Lea", "endorse", &grant])
+        .await;
     assert!(s(&endorsed, "endorsement").starts_with("ent1"));
     let answer = check(&env, &subject).await;
     assert_eq!(s(&answer, "decision"), "allow", "{answer}");
@@ -368,12 +417,14 @@ async fn two_guardians_act_for_a_child_until_it_comes_of_age() {
         s(&endorsed, "endorsement")
     );
     // Either guardian withdraws alone.
-    env.json("ben.json", &["--as", "Lea", "revoke", &grant]).await;
+    env.json("ben.json", &["--as", "Lea", "revoke", &grant])
+        .await;
     assert_eq!(s(&check(&env, &subject).await, "reason"), "revoked");
     // A grant in force at coming of age: Ana grants again, Ben endorses.
     let (again, _) = json_child(&env, "ana.json", &as_lea).await;
     let kept = s(&again, "grant");
-    env.json("ben.json", &["--as", "Lea", "endorse", &kept]).await;
+    env.json("ben.json", &["--as", "Lea", "endorse", &kept])
+        .await;
 
     // The handover: Lea's own copy, and Ana's wallet forgets Lea's keys.
     let lea = env.path("lea.json").display().to_string();
@@ -385,7 +436,11 @@ async fn two_guardians_act_for_a_child_until_it_comes_of_age() {
     .await;
     assert!(!std::path::Path::new(&s(&handed, "forgotten")).exists());
     let taken = env.json("lea.json", &["wallet", "takeover"]).await;
-    assert_eq!(taken["rotated"].as_array().map(Vec::len), Some(1), "{taken}");
+    assert_eq!(
+        taken["rotated"].as_array().map(Vec::len),
+        Some(1),
+        "{taken}"
+    );
     assert!(s(&taken, "recovery_key").starts_with("recovery1"));
     // A minor's feed does not grant itself.
     let own = grant_args(&collector);

@@ -49,8 +49,8 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;
 
-use super::staged::Staged;
 use super::delegations::Delegations;
+use super::staged::Staged;
 use super::tables::{self, AccreditationRecord, DelegatedGrantRecord, GrantRecord};
 use super::{Ledger, LedgerError, Stats};
 use crate::store::{KvStore, StoreError};
@@ -580,11 +580,7 @@ impl View<'_> {
 
 /// The signed time of `feed`'s entry at `seq` (an own grant or opt-out, when the rule compares
 /// it with a delegate's statement).
-fn signed_time(
-    view: &Staged<'_, dyn KvStore>,
-    feed: &FeedId,
-    seq: u64,
-) -> Result<u64, StoreError> {
+fn signed_time(view: &Staged<'_, dyn KvStore>, feed: &FeedId, seq: u64) -> Result<u64, StoreError> {
     use consent_proto::validate::LedgerView;
     view.entry_at(feed, seq)?
         .map(|e| e.time_ms)

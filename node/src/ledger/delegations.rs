@@ -22,7 +22,7 @@ use crate::store::{KvStore, StoreError};
 
 /// Rows of one index a delegation listing reads at most (a delegate feed anyone can name in a
 /// Delegation, so its `t` rows are not bounded by what it signed).
-pub const ROWS_SCANNED: usize = 4_096;
+pub(super) const ROWS_SCANNED: usize = 4_096;
 
 /// One delegation as `Ledger.ListDelegations` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,10 +215,7 @@ impl<'a> Delegations<'a> {
         delegation: &DelegationState,
     ) -> Result<Option<EntryId>, StoreError> {
         let prefix = tables::endorsement_prefix(grant);
-        let rows: Vec<_> = self
-            .store
-            .scan_prefix(&prefix)
-            .collect::<Result<_, _>>()?;
+        let rows: Vec<_> = self.store.scan_prefix(&prefix).collect::<Result<_, _>>()?;
         let mut endorsements = Vec::with_capacity(rows.len());
         for (key, value) in rows {
             let at = prefix.len();

@@ -422,6 +422,35 @@ fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreEr
     Ok(())
 }
 
+/// What the start-up check knows of one delegation table's rows: the table, its name in the
+/// report, its key length, where in the key an entry id (32 bytes) starts, and whether the
+/// value is an entry id too.
+struct RowCheck {
+    table: u8,
+    what: &'static str,
+    length: usize,
+    ids: &'static [usize],
+    value_names: bool,
+}
+
+impl RowCheck {
+    const fn new(
+        table: u8,
+        what: &'static str,
+        length: usize,
+        ids: &'static [usize],
+        value_names: bool,
+    ) -> Self {
+        Self {
+            table,
+            what,
+            length,
+            ids,
+            value_names,
+        }
+    }
+}
+
 /// Delegation rows: each has the length its table's keys have, decodes, and names entries that
 /// are stored (a `t` row its `j` row); one read per row, no entry decoded (the full check
 /// compares every row with the replay's).
@@ -431,24 +460,47 @@ fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreErro
             .get(&tables::entry_key(&EntryId(tables::bytes32(id)?)))?
             .is_some())
     };
-    // (table, name, key length, the ranges of the key naming entries, whether the value names
-    // an entry)
-    let checks: [(u8, &str, usize, &[std::ops::Range<usize>], bool); 7] = [
-        (prefix::DELEGATION, "delegation", 65, &[33..65], false),
-        (prefix::DELEGATED_GRANT, "delegated grant", 105, &[73..105], false),
-        (prefix::DELEGATION_COLLECTOR, "delegation collector", 65, &[1..33], false),
-        (prefix::ENDORSEMENT, "endorsement", 97, &[1..33, 65..97], false),
-        (prefix::REVOCATION, "revocation", 65, &[1..33], false),
-        (prefix::DELEGATED_OPT_OUT, "delegated opt-out", 105, &[73..105], true),
-        (prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
+    let checks = [
+        RowCheck::new(prefix::DELEGATION, "delegation", 65, &[33], false),
+        RowCheck::new(
+            prefix::DELEGATED_GRANT,
+            "delegated grant",
+            105,
+            &[73],
+            false,
+        ),
+        RowCheck::new(
+            prefix::DELEGATION_COLLECTOR,
+            "delegation collector",
+            65,
+            &[1],
+            false,
+        ),
+        RowCheck::new(prefix::ENDORSEMENT, "endorsement", 97, &[1, 65], false),
+        RowCheck::new(prefix::REVOCATION, "revocation", 65, &[1], false),
+        RowCheck::new(
+            prefix::DELEGATED_OPT_OUT,
+            "delegated opt-out",
+            105,
+            &[73],
+            true,
+        ),
+        RowCheck::new(prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
     ];
-    for (table, what, length, ids, value_names) in checks {
+    for RowCheck {
+        table,
+        what,
+        length,
+        ids,
+        value_names,
+    } in checks
+    {
         for pair in store.scan_prefix(&[table]) {
             let (key, value) = pair?;
             let mut fine = key.len() == length;
             if fine {
-                for range in ids {
-                    fine &= stored(&key[range.clone()])?;
+                for &at in ids {
+                    fine &= stored(&key[at..at + 32])?;
                 }
             }
             if fine && value_names {

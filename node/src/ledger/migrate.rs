@@ -907,7 +907,10 @@ mod tests {
     fn rows(store: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
         store
             .scan_prefix(&[])
-            .filter(|pair| pair.as_ref().map_or(true, |(k, _)| k.as_slice() != meta::SCHEMA))
+            .filter(|pair| {
+                pair.as_ref()
+                    .map_or(true, |(k, _)| k.as_slice() != meta::SCHEMA)
+            })
             .collect::<Result<_, _>>()
             .expect("rows")
     }

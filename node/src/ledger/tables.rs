@@ -355,7 +355,10 @@ pub fn delegation_collector_prefix(delegation: &EntryId) -> Vec<u8> {
 }
 /// `b` grant endorser endorsement
 pub fn endorsement_key(grant: &EntryId, endorser: &FeedId, endorsement: &EntryId) -> Vec<u8> {
-    key(prefix::ENDORSEMENT, &[&grant.0, &endorser.0, &endorsement.0])
+    key(
+        prefix::ENDORSEMENT,
+        &[&grant.0, &endorser.0, &endorsement.0],
+    )
 }
 /// `b` grant
 pub fn endorsement_prefix(grant: &EntryId) -> Vec<u8> {
@@ -1066,8 +1069,7 @@ impl DelegationRecord {
             self.undelegated_ms
                 .map_or(void_from_ms, |v| v.min(void_from_ms)),
         );
-        if self.undelegations.len() < UNDELEGATIONS_LISTED && !self.undelegations.contains(&id.0)
-        {
+        if self.undelegations.len() < UNDELEGATIONS_LISTED && !self.undelegations.contains(&id.0) {
             self.undelegations.push(id.0);
         }
     }

@@ -285,11 +285,7 @@ pub(crate) struct DelegatedView {
 }
 
 /// The delegated consents under threshold `k`, from `(in force, total)` per kind.
-pub(crate) fn delegated_view(
-    assistant: (u64, u64),
-    guardian: (u64, u64),
-    k: u64,
-) -> DelegatedView {
+pub(crate) fn delegated_view(assistant: (u64, u64), guardian: (u64, u64), k: u64) -> DelegatedView {
     let kind = |(in_force, total): (u64, u64)| InForceView {
         in_force: Count::of(in_force, k),
         total: Count::of(total, k),

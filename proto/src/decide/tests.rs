@@ -1162,7 +1162,13 @@ mod delegated_rule {
         }
     }
 
-    fn delegated(n: u8, time_ms: u64, purpose: P, d: DelegationState, endorsement: Option<EntryId>) -> GrantFacts {
+    fn delegated(
+        n: u8,
+        time_ms: u64,
+        purpose: P,
+        d: DelegationState,
+        endorsement: Option<EntryId>,
+    ) -> GrantFacts {
         grant_fact(
             n,
             1,
@@ -1198,7 +1204,10 @@ mod delegated_rule {
             )
         };
         let a = only(&before);
-        assert_eq!((a.decision, a.reason, a.grant), (Decision::Allow, Reason::Granted, Some(id(10))));
+        assert_eq!(
+            (a.decision, a.reason, a.grant),
+            (Decision::Allow, Reason::Granted, Some(id(10)))
+        );
         assert_eq!(
             a.delegated,
             Some(DelegationUsed {
@@ -1213,7 +1222,10 @@ mod delegated_rule {
             (a.decision, a.reason, a.grant),
             (Decision::Deny, Reason::DelegationWithdrawn, Some(id(11)))
         );
-        assert!(a.delegated.is_some(), "a deny naming a delegated grant reports it too");
+        assert!(
+            a.delegated.is_some(),
+            "a deny naming a delegated grant reports it too"
+        );
         // Revoked and opted out come first; not yet valid after.
         let mut revoked = at.clone();
         revoked.revoked = true;
@@ -1272,7 +1284,10 @@ mod delegated_rule {
             ..SubjectGrants::default()
         };
         let a = decide_subject(&q(P::Research), &s);
-        assert_eq!((a.reason, a.grant, a.delegated), (Reason::Granted, Some(id(1)), None));
+        assert_eq!(
+            (a.reason, a.grant, a.delegated),
+            (Reason::Granted, Some(id(1)), None)
+        );
         // The own grant revoked: the delegated one allows (a higher tier than covering).
         let mut revoked = own.clone();
         revoked[0].revoked = true;
@@ -1281,7 +1296,10 @@ mod delegated_rule {
             delegated: &theirs,
             ..SubjectGrants::default()
         };
-        assert_eq!(decided(P::Research, &s), (Decision::Allow, Reason::Granted, Some(id(10))));
+        assert_eq!(
+            decided(P::Research, &s),
+            (Decision::Allow, Reason::Granted, Some(id(10)))
+        );
         // Both fail: the own grant's reason is named.
         let mut withdrawn_d = d;
         withdrawn_d.undelegated(T0);
@@ -1291,7 +1309,10 @@ mod delegated_rule {
             delegated: &withdrawn,
             ..SubjectGrants::default()
         };
-        assert_eq!(decided(P::Research, &s), (Decision::Deny, Reason::Revoked, Some(id(1))));
+        assert_eq!(
+            decided(P::Research, &s),
+            (Decision::Deny, Reason::Revoked, Some(id(1)))
+        );
         // An own grant for another category only: the delegated covering grant is named.
         let mut mobility = own.clone();
         mobility[0].categories = [C::Mobility].into_iter().collect();
@@ -1338,14 +1359,35 @@ mod delegated_rule {
         };
         // An own grant: by an own opt-out later in the feed, or a delegate's at or after it.
         assert_eq!(answer(&own, &[], Some(4), Some(T0), None), Reason::OptedOut);
-        assert_eq!(answer(&own, &[], Some(2), Some(T0 + 5 * DAY), None), Reason::Granted);
-        assert_eq!(answer(&own, &[], None, None, Some(T0 + DAY)), Reason::OptedOut);
-        assert_eq!(answer(&own, &[], None, None, Some(T0 + DAY - 1)), Reason::Granted);
+        assert_eq!(
+            answer(&own, &[], Some(2), Some(T0 + 5 * DAY), None),
+            Reason::Granted
+        );
+        assert_eq!(
+            answer(&own, &[], None, None, Some(T0 + DAY)),
+            Reason::OptedOut
+        );
+        assert_eq!(
+            answer(&own, &[], None, None, Some(T0 + DAY - 1)),
+            Reason::Granted
+        );
         // A delegated grant: by any opt-out signed at or after it.
-        assert_eq!(answer(&[], &theirs, Some(9), Some(T0 + 2 * DAY), None), Reason::OptedOut);
-        assert_eq!(answer(&[], &theirs, Some(9), Some(T0 + 2 * DAY - 1), None), Reason::Granted);
-        assert_eq!(answer(&[], &theirs, None, None, Some(T0 + 2 * DAY)), Reason::OptedOut);
-        assert_eq!(answer(&[], &theirs, None, None, Some(T0 + DAY)), Reason::Granted);
+        assert_eq!(
+            answer(&[], &theirs, Some(9), Some(T0 + 2 * DAY), None),
+            Reason::OptedOut
+        );
+        assert_eq!(
+            answer(&[], &theirs, Some(9), Some(T0 + 2 * DAY - 1), None),
+            Reason::Granted
+        );
+        assert_eq!(
+            answer(&[], &theirs, None, None, Some(T0 + 2 * DAY)),
+            Reason::OptedOut
+        );
+        assert_eq!(
+            answer(&[], &theirs, None, None, Some(T0 + DAY)),
+            Reason::Granted
+        );
         // Only sale and sharing.
         let research = [delegated(10, T0 + 2 * DAY, P::Research, d, None)];
         let a = decided(
@@ -1367,7 +1409,12 @@ mod delegated_rule {
             grant_fact(1, 1, 0, P::Research, None),
             grant_fact(2, 2, 0, P::ServiceProvision, None),
         ];
-        for purpose in [P::Research, P::ServiceProvision, P::Marketing, P::ThirdPartySharing] {
+        for purpose in [
+            P::Research,
+            P::ServiceProvision,
+            P::Marketing,
+            P::ThirdPartySharing,
+        ] {
             for opt_out_seq in [None, Some(1), Some(3)] {
                 let a: GrantAnswer = decide_subject(
                     &q(purpose),
@@ -1440,15 +1487,27 @@ mod delegated_ledger {
         let t = T0 + 2 * DAY;
         let early = d.grant(d.for_person(), P::Research);
         let early = put(&mut ledger, &mut d.delegate, t - 10 * MINUTE, early);
-        put(&mut ledger, &mut d.person, t, undelegate(d.delegation.id, None));
+        put(
+            &mut ledger,
+            &mut d.person,
+            t,
+            undelegate(d.delegation.id, None),
+        );
         // Signed a minute before the undelegation: inside its default five minutes, void.
         let late = d.grant(d.for_person(), P::ServiceProvision);
         let late = put(&mut ledger, &mut d.delegate, t - MINUTE, late);
         let o = ask(&ledger, person, collector, P::Research);
-        assert_eq!((o.decision, o.reason, o.grant), (Decision::Allow, Reason::Granted, Some(early.id)));
+        assert_eq!(
+            (o.decision, o.reason, o.grant),
+            (Decision::Allow, Reason::Granted, Some(early.id))
+        );
         assert_eq!(
             o.delegated.map(|u| (u.delegation, u.delegate, u.kind)),
-            Some((d.delegation.id, d.delegate.feed(), DelegationKind::Assistant))
+            Some((
+                d.delegation.id,
+                d.delegate.feed(),
+                DelegationKind::Assistant
+            ))
         );
         let o = ask(&ledger, person, collector, P::ServiceProvision);
         assert_eq!(
@@ -1463,14 +1522,30 @@ mod delegated_ledger {
         let (person, collector) = (d.person.feed(), d.collector());
         let g = d.grant(d.for_person(), P::Research);
         let g = put(&mut ledger, &mut d.delegate, T0 + DAY, g);
-        put(&mut ledger, &mut d.person, T0 + 2 * DAY, undelegate(d.delegation.id, None));
-        assert_eq!(ask(&ledger, person, collector, P::Research).reason, Reason::Granted);
+        put(
+            &mut ledger,
+            &mut d.person,
+            T0 + 2 * DAY,
+            undelegate(d.delegation.id, None),
+        );
+        assert_eq!(
+            ask(&ledger, person, collector, P::Research).reason,
+            Reason::Granted
+        );
         // The person revokes it alone.
-        put(&mut ledger, &mut d.person, T0 + 3 * DAY, revoke(g.id, false));
+        put(
+            &mut ledger,
+            &mut d.person,
+            T0 + 3 * DAY,
+            revoke(g.id, false),
+        );
         let o = ask(&ledger, person, collector, P::Research);
         assert_eq!((o.reason, o.grant), (Reason::Revoked, Some(g.id)));
         // The delegate's own feed has no grant of its own.
-        assert_eq!(ask(&ledger, d.delegate.feed(), collector, P::Research).reason, Reason::NoGrant);
+        assert_eq!(
+            ask(&ledger, d.delegate.feed(), collector, P::Research).reason,
+            Reason::NoGrant
+        );
     }
 
     #[test]
@@ -1480,7 +1555,10 @@ mod delegated_ledger {
         let g = d.grant(d.for_child_by_guardian(), P::Research);
         let g = put(&mut ledger, &mut d.guardian, T0 + DAY, g);
         let o = ask(&ledger, child, collector, P::Research);
-        assert_eq!((o.reason, o.grant), (Reason::EndorsementMissing, Some(g.id)));
+        assert_eq!(
+            (o.reason, o.grant),
+            (Reason::EndorsementMissing, Some(g.id))
+        );
         let endorsement = endorse(g.id, d.for_child_by_co_guardian());
         let e = put(&mut ledger, &mut d.co_guardian, T0 + 2 * DAY, endorsement);
         let o = ask(&ledger, child, collector, P::Research);
@@ -1499,7 +1577,10 @@ mod delegated_ledger {
             context: Context::NONE,
         });
         assert_eq!(later.decision, Decision::Allow);
-        assert_eq!(later.delegated.map(|u| u.kind), Some(DelegationKind::Guardian));
+        assert_eq!(
+            later.delegated.map(|u| u.kind),
+            Some(DelegationKind::Guardian)
+        );
         // The co-guardian resigns, void from before its endorsement: the endorsement stops
         // counting, and the grant waits for another.
         put(
@@ -1508,7 +1589,10 @@ mod delegated_ledger {
             T0 + 3 * DAY,
             undelegate(d.co_guardian_delegation.id, Some(T0 + DAY)),
         );
-        assert_eq!(ask(&ledger, child, collector, P::Research).reason, Reason::EndorsementMissing);
+        assert_eq!(
+            ask(&ledger, child, collector, P::Research).reason,
+            Reason::EndorsementMissing
+        );
     }
 
     #[test]
@@ -1519,19 +1603,36 @@ mod delegated_ledger {
         let g = put(&mut ledger, &mut d.guardian, T0 + DAY, g);
         let endorsement = endorse(g.id, d.for_child_by_co_guardian());
         put(&mut ledger, &mut d.co_guardian, T0 + DAY, endorsement);
-        assert_eq!(ask(&ledger, child, collector, P::Research).reason, Reason::Granted);
+        assert_eq!(
+            ask(&ledger, child, collector, P::Research).reason,
+            Reason::Granted
+        );
         // No endorsement needed to withdraw: the co-guardian revokes the guardian's grant.
         let undo = in_name_of(d.for_child_by_co_guardian(), revoke(g.id, false));
         put(&mut ledger, &mut d.co_guardian, T0 + 2 * DAY, undo);
-        assert_eq!(ask(&ledger, child, collector, P::Research).reason, Reason::Revoked);
+        assert_eq!(
+            ask(&ledger, child, collector, P::Research).reason,
+            Reason::Revoked
+        );
         // The guardian alone, on another grant.
         let h = d.grant(d.for_child_by_guardian(), P::ServiceProvision);
         let h = put(&mut ledger, &mut d.guardian, T0 + 2 * DAY, h);
         let endorsement = endorse(h.id, d.for_child_by_co_guardian());
         put(&mut ledger, &mut d.co_guardian, T0 + 2 * DAY, endorsement);
-        assert_eq!(ask(&ledger, child, collector, P::ServiceProvision).reason, Reason::Granted);
-        put(&mut ledger, &mut d.guardian, T0 + 3 * DAY, revoke(h.id, false));
-        assert_eq!(ask(&ledger, child, collector, P::ServiceProvision).reason, Reason::Revoked);
+        assert_eq!(
+            ask(&ledger, child, collector, P::ServiceProvision).reason,
+            Reason::Granted
+        );
+        put(
+            &mut ledger,
+            &mut d.guardian,
+            T0 + 3 * DAY,
+            revoke(h.id, false),
+        );
+        assert_eq!(
+            ask(&ledger, child, collector, P::ServiceProvision).reason,
+            Reason::Revoked
+        );
     }
 
     #[test]
@@ -1540,25 +1641,49 @@ mod delegated_ledger {
         // Ended first: the delegate's revocation and opt-out, signed after, change nothing.
         let (mut ledger, mut d) = dworld();
         let (person, collector) = (d.person.feed(), d.collector());
-        let own = put(&mut ledger, &mut d.person, T0 + DAY, location_grant(&d.scene, sharing));
+        let own = put(
+            &mut ledger,
+            &mut d.person,
+            T0 + DAY,
+            location_grant(&d.scene, sharing),
+        );
         let end = T0 + 2 * DAY;
-        put(&mut ledger, &mut d.person, end, undelegate(d.delegation.id, Some(end)));
+        put(
+            &mut ledger,
+            &mut d.person,
+            end,
+            undelegate(d.delegation.id, Some(end)),
+        );
         let after = T0 + 3 * DAY;
         let undo = in_name_of(d.for_person(), revoke(own.id, false));
         put(&mut ledger, &mut d.delegate, after, undo);
         let out = in_name_of(d.for_person(), request(collector, RequestKind::OptOutSale));
         put(&mut ledger, &mut d.delegate, after, out);
         let o = ask(&ledger, person, collector, sharing);
-        assert_eq!((o.decision, o.grant, o.delegated), (Decision::Allow, Some(own.id), None));
+        assert_eq!(
+            (o.decision, o.grant, o.delegated),
+            (Decision::Allow, Some(own.id), None)
+        );
         // While the delegation held, both count.
         let (mut ledger, mut d) = dworld();
-        let own = put(&mut ledger, &mut d.person, T0 + DAY, location_grant(&d.scene, sharing));
+        let own = put(
+            &mut ledger,
+            &mut d.person,
+            T0 + DAY,
+            location_grant(&d.scene, sharing),
+        );
         let out = in_name_of(d.for_person(), request(collector, RequestKind::OptOutSale));
         put(&mut ledger, &mut d.delegate, T0 + DAY + HOUR_MS, out);
-        assert_eq!(ask(&ledger, person, collector, sharing).reason, Reason::OptedOut);
+        assert_eq!(
+            ask(&ledger, person, collector, sharing).reason,
+            Reason::OptedOut
+        );
         let undo = in_name_of(d.for_person(), revoke(own.id, false));
         put(&mut ledger, &mut d.delegate, T0 + DAY + 2 * HOUR_MS, undo);
-        assert_eq!(ask(&ledger, person, collector, sharing).reason, Reason::Revoked);
+        assert_eq!(
+            ask(&ledger, person, collector, sharing).reason,
+            Reason::Revoked
+        );
     }
 
     const HOUR_MS: u64 = 60 * MINUTE;

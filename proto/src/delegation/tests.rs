@@ -5,7 +5,7 @@ use super::*;
 use crate::body::{Endorsement, OnBehalf, Undelegation};
 use crate::consultation::admission::rfc3339;
 use crate::fixtures::*;
-use crate::vocab::{DataCategory as C, Purpose as P, PowerSet, PurposeSet, Role};
+use crate::vocab::{DataCategory as C, PowerSet, Purpose as P, PurposeSet, Role};
 
 #[test]
 fn coming_of_age_is_utc_midnight_of_the_date() {
@@ -99,8 +99,18 @@ fn a_statement_counts_from_the_delegation_until_its_earliest_end() {
     let (granter, person, other) = (FeedId([1; 32]), FeedId([3; 32]), FeedId([4; 32]));
     assert!(revocation_counts(granter, granter, None, None));
     assert!(revocation_counts(person, granter, Some(person), None));
-    assert!(revocation_counts(other, granter, Some(person), Some((&d, T0 + DAY))));
-    assert!(!revocation_counts(other, granter, Some(person), Some((&d, T0 + 6 * DAY))));
+    assert!(revocation_counts(
+        other,
+        granter,
+        Some(person),
+        Some((&d, T0 + DAY))
+    ));
+    assert!(!revocation_counts(
+        other,
+        granter,
+        Some(person),
+        Some((&d, T0 + 6 * DAY))
+    ));
     assert!(!revocation_counts(other, granter, None, None));
 }
 
@@ -154,7 +164,10 @@ fn what_a_decision_reports_round_trips_on_the_wire() {
         endorsement: Some(EntryId([4; 32])),
         ..used
     };
-    assert_eq!(DelegationUsed::from_wire(&endorsed.to_wire()), Some(endorsed));
+    assert_eq!(
+        DelegationUsed::from_wire(&endorsed.to_wire()),
+        Some(endorsed)
+    );
     let mut wire = endorsed.to_wire();
     wire.kind = 0;
     assert_eq!(DelegationUsed::from_wire(&wire), None);

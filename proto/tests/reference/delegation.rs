@@ -56,8 +56,11 @@ pub struct Answer {
     pub grant: Option<[u8; 32]>,
     /// When the grant named is a delegate's: (delegation id, delegate feed, kind wire number,
     /// counting endorsement).
-    pub delegated: Option<([u8; 32], [u8; 32], i32, Option<[u8; 32]>)>,
+    pub delegated: Option<Delegated>,
 }
+
+/// (delegation id, delegate feed, kind wire number, counting endorsement).
+pub type Delegated = ([u8; 32], [u8; 32], i32, Option<[u8; 32]>);
 
 /// 5 minutes: an undelegation's default void_from is its time minus this.
 const SKEW_MS: u64 = 300_000;
@@ -205,15 +208,15 @@ pub fn decide(entries: &[Accepted], q: &Question) -> Answer {
             continue;
         }
         match on_behalf(&e.body) {
-            None if e.feed == q.subject => {
-                if own_opt_out.is_none_or(|(seq, _)| e.seq > seq) {
-                    own_opt_out = Some((e.seq, e.time_ms));
-                }
+            None if e.feed == q.subject && own_opt_out.is_none_or(|(seq, _)| e.seq > seq) => {
+                own_opt_out = Some((e.seq, e.time_ms));
             }
-            Some((person, d)) if person == q.subject && counts(entries, &d, e.time_ms) => {
-                if delegated_opt_out.is_none_or(|t| e.time_ms > t) {
-                    delegated_opt_out = Some(e.time_ms);
-                }
+            Some((person, d))
+                if person == q.subject
+                    && counts(entries, &d, e.time_ms)
+                    && delegated_opt_out.is_none_or(|t| e.time_ms > t) =>
+            {
+                delegated_opt_out = Some(e.time_ms);
             }
             _ => {}
         }

@@ -238,11 +238,7 @@ pub async fn pairwise(
         .get(&key)
         .map(|f| f.rotations)
         .unwrap_or(0);
-    let recorded_successor = ks
-        .state
-        .pairwise
-        .get(&key)
-        .and_then(|f| f.successor_from);
+    let recorded_successor = ks.state.pairwise.get(&key).and_then(|f| f.successor_from);
     let successor = ks.successor().copied();
     let (_, inception) =
         wallet::pairwise_inception(&master, collector).map_err(anyhow::Error::msg)?;
@@ -308,11 +304,7 @@ pub async fn pairwise(
 
 /// Key `n` of this keystore's pairwise feed for `collector`: derived from the successor master
 /// secret once the feed was taken over (`consent wallet takeover`), else from the master secret.
-pub fn pairwise_key(
-    ks: &Keystore,
-    collector: &FeedId,
-    n: u32,
-) -> consent_proto::keys::SecretKey {
+pub fn pairwise_key(ks: &Keystore, collector: &FeedId, n: u32) -> consent_proto::keys::SecretKey {
     let taken_over = ks
         .state
         .pairwise

@@ -23,8 +23,7 @@ pub fn label_arg(text: &str) -> anyhow::Result<String> {
     let t = text.trim();
     let fits = !t.is_empty()
         && t.chars().count() <= MAX_LABEL
-        && t
-            .chars()
+        && t.chars()
             .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
     if !fits {
         bail!(
@@ -128,8 +127,8 @@ pub fn person(ks: &Keystore, text: &str) -> anyhow::Result<Person> {
         return Ok(Person::Feed(feed));
     }
     let name = text.trim();
-    let known = ks.state.slots.values().any(|s| s.label == name)
-        || ks.state.children.contains_key(name);
+    let known =
+        ks.state.slots.values().any(|s| s.label == name) || ks.state.children.contains_key(name);
     if !known {
         bail!(
             "--as {text:?}: this wallet acts for nobody by that name; give the name used with \

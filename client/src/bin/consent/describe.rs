@@ -446,7 +446,11 @@ pub fn entry_text(e: &Entry) -> String {
             "delegated to {} as {}: {}",
             typed(&d.delegate, Role::Citizen),
             d.kind.name(),
-            d.powers.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+            d.powers
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Body::Undelegation(u) => format!("ended delegation {}", u.delegation),
         Body::Endorsement(x) => format!("endorsed grant {}", x.grant),

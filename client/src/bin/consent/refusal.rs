@@ -134,7 +134,10 @@ mod tests {
             assert!(line.contains(expected), "{reason:?}: {line}");
         }
         for (reason, expected) in [
-            (RejectionReason::PurposeNotDelegated, "consent wallet delegations"),
+            (
+                RejectionReason::PurposeNotDelegated,
+                "consent wallet delegations",
+            ),
             (RejectionReason::MinorFeed, "its guardians act"),
             (RejectionReason::NotEndorsable, "--awaiting"),
             (RejectionReason::DelegatedEntryTooOld, "within 5 minutes"),

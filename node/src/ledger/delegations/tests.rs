@@ -162,18 +162,16 @@ fn query(subject: FeedId, collector: FeedId, purpose: P, at_ms: u64) -> Query {
 }
 
 /// The node's decision, checked against the reference ledger's.
-fn decided(
-    ledger: &Ledger,
-    reference: &MemoryLedger,
-    q: &Query,
-) -> consent_proto::decide::Outcome {
+fn decided(ledger: &Ledger, reference: &MemoryLedger, q: &Query) -> consent_proto::decide::Outcome {
     let (outcome, _) = ledger.check(q).expect("check");
     assert_eq!(outcome, reference.check(q), "the node and the reference");
     outcome
 }
 
 async fn close(ledger: Ledger, writer: WriterThread) {
-    ledger.full_check().expect("the store passes the full check");
+    ledger
+        .full_check()
+        .expect("the store passes the full check");
     ledger.shutdown().await;
     drop(ledger);
     writer.join();
@@ -316,7 +314,10 @@ async fn an_undelegation_changes_cached_answers_at_once() {
     );
     accept(&ledger, &mut reference, std::slice::from_ref(&later)).await;
     let kept = decided(&ledger, &reference, &q);
-    assert_eq!((kept.decision, kept.grant), (Decision::Allow, Some(w.grant.id)));
+    assert_eq!(
+        (kept.decision, kept.grant),
+        (Decision::Allow, Some(w.grant.id))
+    );
     let listed = ledger.delegations(&w.person.feed()).expect("delegations");
     assert_eq!(
         (listed[0].end_ms, listed[0].undelegations.clone()),
@@ -410,16 +411,8 @@ async fn two_of_two_counts_once_the_co_guardian_endorses_and_either_revokes_alon
             co_signer: Some(co_signer),
         })
     };
-    let to_mother = fixtures::append(
-        &mut child,
-        T0,
-        guardian(mother.feed(), father.feed()),
-    );
-    let to_father = fixtures::append(
-        &mut child,
-        T0,
-        guardian(father.feed(), mother.feed()),
-    );
+    let to_mother = fixtures::append(&mut child, T0, guardian(mother.feed(), father.feed()));
+    let to_father = fixtures::append(&mut child, T0, guardian(father.feed(), mother.feed()));
     let grant = fixtures::append(
         &mut mother,
         T0 + DAY,
@@ -432,9 +425,21 @@ async fn two_of_two_counts_once_the_co_guardian_endorses_and_either_revokes_alon
     let (ledger, writer) = open(&scene, Clock::system());
     let mut reference = MemoryLedger::new([scene.registrar.feed()]);
     let mut entries = scene.entries.clone();
-    entries.extend([c0, m0, f0, to_mother.clone(), to_father.clone(), grant.clone()]);
+    entries.extend([
+        c0,
+        m0,
+        f0,
+        to_mother.clone(),
+        to_father.clone(),
+        grant.clone(),
+    ]);
     accept(&ledger, &mut reference, &entries).await;
-    let q = query(child.feed(), collector, P::ServiceProvision, ledger.now_ms());
+    let q = query(
+        child.feed(),
+        collector,
+        P::ServiceProvision,
+        ledger.now_ms(),
+    );
 
     let missing = decided(&ledger, &reference, &q);
     assert_eq!(

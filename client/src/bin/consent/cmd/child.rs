@@ -63,7 +63,9 @@ pub struct ExportArgs {
 /// Reads `--comes-of-age YYYY-MM-DD` as the coming-of-age instant (UTC midnight), Unix ms.
 fn coming_of_age_arg(text: &str) -> anyhow::Result<u64> {
     let bad = || {
-        anyhow::anyhow!("--comes-of-age {text:?}: give the date the child comes of age, e.g. 2034-05-01")
+        anyhow::anyhow!(
+            "--comes-of-age {text:?}: give the date the child comes of age, e.g. 2034-05-01"
+        )
     };
     let mut parts = text.trim().splitn(3, '-');
     let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
@@ -107,8 +109,7 @@ pub fn init(a: ChildArgs, g: &Global) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let mut ks = g.open(Role::Citizen)?;
-    if ks.state.children.contains_key(&name) || ks.state.slots.values().any(|s| s.label == name)
-    {
+    if ks.state.children.contains_key(&name) || ks.state.slots.values().any(|s| s.label == name) {
         bail!("this wallet already acts for someone named {name:?}: choose another --name");
     }
     let path = child_path(ks.path(), &name);
@@ -297,8 +298,13 @@ pub fn export(a: ExportArgs, g: &Global) -> anyhow::Result<()> {
     let kept = child_ks.path().to_path_buf();
     drop(child_ks);
     // This wallet forgets the child's keys.
-    std::fs::remove_file(&kept)
-        .with_context(|| format!("wrote {}, but cannot remove {}", a.out.display(), kept.display()))?;
+    std::fs::remove_file(&kept).with_context(|| {
+        format!(
+            "wrote {}, but cannot remove {}",
+            a.out.display(),
+            kept.display()
+        )
+    })?;
     if let Some(c) = ks.state.children.get_mut(&name) {
         c.keystore = None;
     }
@@ -334,12 +340,19 @@ pub async fn takeover(g: &Global) -> anyhow::Result<()> {
         ks.set_successor(keystore::fresh_master()?);
         ks.save()?;
     }
-    let successor = *ks.successor().context("the successor secret was just set")?;
+    let successor = *ks
+        .successor()
+        .context("the successor secret was just set")?;
     let master = *ks.master();
     let collectors: Vec<String> = ks.state.pairwise.keys().cloned().collect();
     let mut moved = Vec::new();
     for c in collectors {
-        if ks.state.pairwise.get(&c).is_some_and(|f| f.successor_from.is_some()) {
+        if ks
+            .state
+            .pairwise
+            .get(&c)
+            .is_some_and(|f| f.successor_from.is_some())
+        {
             continue;
         }
         let collector = TypedFeedId::parse_role(&c, Role::Collector)?;
@@ -472,7 +485,10 @@ mod tests {
 
     #[test]
     fn the_coming_of_age_date_is_its_utc_midnight() {
-        assert_eq!(coming_of_age_arg("2034-05-01").ok(), coming_of_age_ms(2034, 5, 1));
+        assert_eq!(
+            coming_of_age_arg("2034-05-01").ok(),
+            coming_of_age_ms(2034, 5, 1)
+        );
         assert_eq!(
             coming_of_age_arg("2034-05-01").map(time::format).ok(),
             Some("2034-05-01T00:00:00Z".to_string())

@@ -7,7 +7,7 @@
 //! code, so the ledger cannot link the person's feeds through their delegate. Withdrawing is one
 //! command too (`undelegate`), by the person or by the delegate resigning.
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Args;
 use consent_client::delegate::offer;
 use consent_client::keystore::Given;
@@ -16,9 +16,7 @@ use consent_proto::body::{Body, Delegation, Undelegation};
 use consent_proto::delegation::void_from;
 use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
 use consent_proto::limits::MIN_TIME_MS;
-use consent_proto::vocab::{
-    DelegatedPower, DelegationKind, PowerSet, Purpose, PurposeSet, Role,
-};
+use consent_proto::vocab::{DelegatedPower, DelegationKind, PowerSet, Purpose, PurposeSet, Role};
 use serde_json::json;
 
 use crate::ctx::{self, Global, emit, entry_arg, feed_arg};
@@ -104,9 +102,10 @@ fn powers_arg(can: &[String]) -> anyhow::Result<PowerSet> {
         if p.trim().eq_ignore_ascii_case("all") {
             set = DelegatedPower::ALL.iter().copied().collect();
         } else {
-            set.insert(DelegatedPower::from_name(p).map_err(|e| {
-                anyhow::anyhow!("--can {p:?}: {e} (or all)")
-            })?);
+            set.insert(
+                DelegatedPower::from_name(p)
+                    .map_err(|e| anyhow::anyhow!("--can {p:?}: {e} (or all)"))?,
+            );
         }
     }
     if set.is_empty() {
@@ -173,7 +172,11 @@ pub async fn delegate(a: DelegateArgs, g: &Global) -> anyhow::Result<()> {
         let mut out = Vec::new();
         for c in &a.collectors {
             let id = feed_arg("--collector", c, Role::Collector)?;
-            if !ks.state.pairwise.contains_key(&id.typed(Role::Collector).to_string()) {
+            if !ks
+                .state
+                .pairwise
+                .contains_key(&id.typed(Role::Collector).to_string())
+            {
                 bail!(
                     "you have no feed with {c} yet: a delegation sits in your feed with one \
                      collector (grant or request there first)"
@@ -215,7 +218,11 @@ pub async fn delegate(a: DelegateArgs, g: &Global) -> anyhow::Result<()> {
             } else {
                 format!(
                     "purposes {}",
-                    purposes.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+                    purposes
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             },
             until

@@ -52,7 +52,11 @@ fn terms_text(d: &consent_client::node::DelegationRecord) -> String {
         } else {
             format!(
                 " for {}",
-                x.purposes.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+                x.purposes
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         },
         x.valid_until
@@ -108,7 +112,12 @@ pub async fn delegations(a: DelegationsArgs, g: &Global) -> anyhow::Result<()> {
         value["name"] = json!(h.label);
         emit(
             g.json,
-            format!("held for {} ({}): {}", h.label, h.record.person.typed(Role::Citizen), terms_text(&h.record)),
+            format!(
+                "held for {} ({}): {}",
+                h.label,
+                h.record.person.typed(Role::Citizen),
+                terms_text(&h.record)
+            ),
             value,
         );
     }
@@ -143,7 +152,10 @@ async fn awaiting<'a>(
     held: &'a [delegates::Held],
 ) -> anyhow::Result<Vec<(&'a delegates::Held, EntryId)>> {
     let mut out = Vec::new();
-    for h in held.iter().filter(|h| h.record.delegation.kind == DelegationKind::Guardian) {
+    for h in held
+        .iter()
+        .filter(|h| h.record.delegation.kind == DelegationKind::Guardian)
+    {
         let mine = h.record.delegation.delegate;
         let person = h.record.person;
         let theirs: Vec<EntryId> = node

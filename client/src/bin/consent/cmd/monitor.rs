@@ -90,15 +90,16 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
                     alerts.extend(loud);
                 }
                 Err(e)
-                    if e.downcast_ref::<consent_client::node::ClientError>().is_some_and(|c| {
-                        matches!(
-                            c,
-                            consent_client::node::ClientError::Refused {
-                                code: tonic::Code::Unimplemented,
-                                ..
-                            }
-                        )
-                    }) => {}
+                    if e.downcast_ref::<consent_client::node::ClientError>()
+                        .is_some_and(|c| {
+                            matches!(
+                                c,
+                                consent_client::node::ClientError::Refused {
+                                    code: tonic::Code::Unimplemented,
+                                    ..
+                                }
+                            )
+                        }) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -36,7 +36,11 @@ fn delegation_json(h: &Held) -> serde_json::Value {
 }
 
 fn delegates_feed_text(h: &Held) -> String {
-    h.record.delegation.delegate.typed(Role::Citizen).to_string()
+    h.record
+        .delegation
+        .delegate
+        .typed(Role::Citizen)
+        .to_string()
 }
 
 /// `consent --as PERSON grant`.

@@ -171,7 +171,9 @@ fn decision_text(
             _ => "",
         }
     ) + match (v.payload.delegated.is_some(), v.delegation_included) {
-        (true, true) => "; the grant was signed by a delegate, under a delegation proven in the log",
+        (true, true) => {
+            "; the grant was signed by a delegate, under a delegation proven in the log"
+        }
         (true, false) => "; the grant was signed by a delegate",
         _ => "",
     }
