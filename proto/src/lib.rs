@@ -1345,7 +1345,8 @@
 //!   default)) and its `endorsements` (`id`, `endorser`, `time_ms`, and the endorser's own
 //!   `delegation` as above)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
 //!   `delegated_opt_out_ms` (the latest counting delegated one), the `question`, and the expected
-//!   `decision`, `reason`, `grant` (empty: none) and `delegated`. An implementation computes
+//!   `decision`, `reason`, `grant` (empty: none) and `answer_delegated` (null, or as in
+//!   `delegation_receipts`). An implementation computes
 //!   each delegation's end and the counting endorsement as *Delegation* says, `revoked` being
 //!   given.
 //!

@@ -4561,7 +4561,7 @@ fn delegation_decisions_json() -> Value {
             "decision": answer.decision.as_str_name(),
             "reason": answer.reason.as_str_name(),
             "grant": answer.grant.map_or(String::new(), |g| hx(g.0)),
-            "delegated": answer.delegated.map_or(Value::Null, |d| delegation_used_json(&d.to_wire())),
+            "answer_delegated": answer.delegated.map_or(Value::Null, |d| delegation_used_json(&d.to_wire())),
         }));
     }
     json!({
@@ -5898,7 +5898,7 @@ fn every_delegation_vector_in_the_file_verifies() {
             answer
                 .delegated
                 .map_or(Value::Null, |u| delegation_used_json(&u.to_wire())),
-            c["delegated"]
+            c["answer_delegated"]
         );
         reasons.insert(answer.reason);
     }
