@@ -9,9 +9,10 @@ present end it.
   undelegates with an explicit void_from_ms, and a grant the delegate signs after it is accepted
   but denied (DELEGATION_WITHDRAWN) while the earlier one still allows; ListDelegations and
   ListDelegated say the same;
-- `check_vectors`: the `delegations` entries of the test vectors replayed (ids, signatures, the
+- `check_vectors`: the `delegations` history of the test vectors replayed (ids, signatures, the
   chain), their bodies at fields 22, 23 and 24, and the rule's time arithmetic (coming of age,
-  the default void_from) recomputed.
+  the default void_from) recomputed; every `delegation_decisions` case decided by `decide` below
+  (steps 5 and 6 of the rule with delegated grants) and compared with the stated answer.
 """
 import calendar
 import time
@@ -106,7 +107,7 @@ def walk(grpc, pb, vocab_pb2, consent_pb2, ledger_pb2, ledger, consent, collecto
     # A power the delegation does not give: refused, and the delegate's feed is unchanged.
     seq, head = delegate.seq, delegate.head
     try:
-        ledger.Submit(ledger_pb2.SubmitRequest(entry=delegate.append(t, request=pb.Request(
+        ledger.Submit(ledger_pb2.SubmitRequest(entry=delegate.append(int(time.time() * 1000), request=pb.Request(
             collector=collector.feed, kind=vocab_pb2.REQUEST_KIND_ACCESS, on_behalf=on_behalf))))
         raise SystemExit("a request without the power was accepted")
     except grpc.RpcError as e:
@@ -158,7 +159,9 @@ def check_vectors(v, c, replay, entry_pb2):
     c.eq(void_from(0, 1_000_000), 700_000, "default void_from: 5 minutes before")
     c.eq(void_from(0, 1_000), 0, "default void_from saturates")
     c.eq(void_from(5, 1_000), 5, "explicit void_from")
-    entries = v["delegations"]
+    section = v["delegations"]
+    c.eq(section["comes_of_age_ms"], coming_of_age_ms(2034, 5, 1), "delegations: the child comes of age 2034-05-01")
+    entries = section["history"]
     for e in entries:
         replay(e)
     kinds = {next(iter(e["body"])) for e in entries}
@@ -177,3 +180,101 @@ def check_vectors(v, c, replay, entry_pb2):
     for e in on_behalf:
         fields = next(iter(e["body"].values()))
         c.true(fields["on_behalf"]["person"] != e["feed"], f"{e['name']}: never in the person's own feed")
+
+
+SALE = {"PURPOSE_SELL_DATA", "PURPOSE_THIRD_PARTY_SHARING"}
+NO_END = 2 ** 64
+
+
+def delegation_end(d):
+    """A delegation's end: its valid_until (0: none), moved earlier by each undelegation's void_from."""
+    end = d["valid_until"] or NO_END
+    for u in d["undelegations"]:
+        end = min(end, void_from(u["void_from_ms"], u["time_ms"]))
+    return end
+
+
+def delegation_counts(d, signed_ms):
+    """Whether a statement signed at signed_ms counts under delegation d."""
+    return counts(d["time_ms"], delegation_end(d), signed_ms)
+
+
+def counting_endorsement(dg):
+    """The endorsement that completes a 2-of-2 grant: by the co-signer, under its own delegation,
+    signed while that delegation counts; the earliest by (time, id). None when none counts."""
+    co = dg["delegation"]["co_signer"]
+    best = None
+    for e in dg["endorsements"]:
+        if e["endorser"] != co or e["delegation"]["delegate"] != e["endorser"]:
+            continue
+        if not delegation_counts(e["delegation"], e["time_ms"]):
+            continue
+        key = (e["time_ms"], bytes.fromhex(e["id"]))
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[1].hex()
+
+
+def decide(case):
+    """Steps 5 and 6 with delegated grants, for one `delegation_decisions` case: (decision, reason,
+    grant, delegated)."""
+    q = case["question"]
+
+    def failure(g, dg):
+        if g["revoked"]:
+            return "REASON_REVOKED"
+        if q["purpose"] in SALE:
+            by_delegate = case["delegated_opt_out_ms"] is not None and case["delegated_opt_out_ms"] >= g["time_ms"]
+            if dg is None:
+                own = case["opt_out_seq"] is not None and case["opt_out_seq"] > g["seq"]
+            else:
+                own = case["opt_out_ms"] is not None and case["opt_out_ms"] >= g["time_ms"]
+            if own or by_delegate:
+                return "REASON_OPTED_OUT"
+        if dg is not None:
+            if not delegation_counts(dg["delegation"], g["time_ms"]):
+                return "REASON_DELEGATION_WITHDRAWN"
+            if dg["delegation"]["co_signer"] and counting_endorsement(dg) is None:
+                return "REASON_ENDORSEMENT_MISSING"
+        if q["at_ms"] < g["valid_from"]:
+            return "REASON_NOT_YET_VALID"
+        if g["valid_until"] and q["at_ms"] >= g["valid_until"]:
+            return "REASON_EXPIRED"
+        return None
+
+    own = [(g, None, g["seq"]) for g in case["own"]]
+    theirs = [(dg["grant"], dg, (dg["grant"]["time_ms"], bytes.fromhex(dg["grant"]["id"]))) for dg in case["delegated"]]
+    covers = lambda g: q["purpose"] in g["purposes"] and q["category"] in g["categories"]  # noqa: E731
+    tiers = (lambda g, dg: covers(g) and failure(g, dg) is None,
+             lambda g, dg: covers(g),
+             lambda g, dg: q["purpose"] in g["purposes"],
+             lambda g, dg: True)
+    for tier, matches in enumerate(tiers):
+        # The subject's own grants first (newest by seq), then delegated ones (newest by time, id).
+        for candidates in (own, theirs):
+            found = [x for x in candidates if matches(x[0], x[1])]
+            if not found:
+                continue
+            g, dg, _ = max(found, key=lambda x: x[2])
+            reason = ("REASON_GRANTED", failure(g, dg) or "REASON_NO_GRANT",
+                      "REASON_CATEGORY_NOT_COVERED", "REASON_PURPOSE_NOT_COVERED")[tier]
+            used = None
+            if dg is not None:
+                d = dg["delegation"]
+                used = {"delegation": d["id"], "delegate": d["delegate"], "kind": d["kind"],
+                        "endorsement": counting_endorsement(dg) or ""}
+            return ("DECISION_ALLOW" if tier == 0 else "DECISION_DENY", reason, g["id"], used)
+    return ("DECISION_DENY", "REASON_NO_GRANT", "", None)
+
+
+def check_decisions(v, c):
+    """Every `delegation_decisions` case decided here as the spec says, against its stated answer."""
+    cases = v["delegation_decisions"]["cases"]
+    c.true(len(cases) >= 1000, "delegation decisions: 1,000 cases")
+    reasons = set()
+    for i, case in enumerate(cases):
+        want = (case["decision"], case["reason"], case["grant"], case["answer_delegated"])
+        c.eq(decide(case), want, f"delegation decision {i}")
+        reasons.add(case["reason"])
+    for reason in ("REASON_GRANTED", "REASON_DELEGATION_WITHDRAWN", "REASON_ENDORSEMENT_MISSING", "REASON_OPTED_OUT"):
+        c.true(reason in reasons, f"delegation decisions: {reason} decided at least once")

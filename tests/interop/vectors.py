@@ -21,7 +21,8 @@ generated them:
   rejection reasons of consultation validity;
 - delegation, with delegation.py (written from the "Delegation" section alone): the delegation,
   undelegation and endorsement entries and statements signed in someone's name, replayed, each
-  body its own field, and the coming-of-age and default void-from arithmetic.
+  body its own field, the coming-of-age and default void-from arithmetic, and every delegated
+  decision (which grant, reason and delegation; the counting endorsement of a 2-of-2 grant).
 
 Exits non-zero on the first mismatch. Usage: vectors.py --out GENERATED_DIR [--vectors FILE]
 """
@@ -673,6 +674,7 @@ def main():
     check_scope_vectors(v, c, replay, entry_pb2)
     consultation.check_vectors(v, c, replay, entry_pb2)
     delegation.check_vectors(v, c, replay, entry_pb2)
+    delegation.check_decisions(v, c)
     print(f"vectors: all {c.count} checks passed ({args.vectors})")
 
 

@@ -22,6 +22,10 @@
 //!   node's clock: `delegated-entry-too-old` ([`consent_proto::delegation::admission`], checked
 //!   first). With an undelegation's default `void_from_ms`, this voids what a delegate backdates
 //!   after it learnt of its withdrawal, on every node, wherever it is submitted.
+//!
+//! The two refusals that read only the entry and the clock (`delegated-entry-too-old`,
+//! `draft-backdated`: [`signed_too_early`]) are also asked of a submitted entry that would wait
+//! as pending, since an entry woken later skips admission.
 
 use consent_proto::Entry;
 use consent_proto::body::Body;
@@ -32,6 +36,31 @@ use super::consultations;
 use super::staged::Staged;
 use crate::store::{KvStore, StoreError};
 
+/// The refusals that depend on the entry and the node's clock alone: `delegated-entry-too-old`
+/// and `draft-backdated`. The writer also asks this of a submitted entry that would be parked
+/// (pending), so that submitting the backdated entry ahead of what it waits for (it would then be
+/// accepted when woken, without admission) does not get round the bound.
+pub(super) fn signed_too_early(entry: &Entry, now: u64) -> Option<Refusal> {
+    if let Some(refusal) = consent_proto::delegation::admission(entry, now) {
+        return Some(refusal);
+    }
+    match &entry.body {
+        Body::Policy(p)
+            if p.consultation.is_some()
+                && entry
+                    .time_ms
+                    .saturating_add(consultation::admission::SUBMIT_TOLERANCE_MS)
+                    < now =>
+        {
+            Some(Refusal::DraftBackdated {
+                signed_ms: entry.time_ms,
+                now_ms: now,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The refusal of a valid `entry` submitted at `now` (node clock), if any; `threshold` is the
 /// genesis's `objection_threshold` (`None`: the network requires no consultation).
 pub(super) fn check(
@@ -40,20 +69,11 @@ pub(super) fn check(
     now: u64,
     threshold: Option<u64>,
 ) -> Result<Option<Refusal>, StoreError> {
-    if let Some(refusal) = consent_proto::delegation::admission(entry, now) {
+    if let Some(refusal) = signed_too_early(entry, now) {
         return Ok(Some(refusal));
     }
     let tolerance = consultation::admission::SUBMIT_TOLERANCE_MS;
     match &entry.body {
-        Body::Policy(p) if p.consultation.is_some() => {
-            if entry.time_ms.saturating_add(tolerance) < now {
-                return Ok(Some(Refusal::DraftBackdated {
-                    signed_ms: entry.time_ms,
-                    now_ms: now,
-                }));
-            }
-            Ok(None)
-        }
         Body::Grant(g) => {
             let Some(facts) = consultations::facts(staged, &g.policy)? else {
                 return Ok(None);

@@ -505,16 +505,48 @@ async fn a_backdated_delegated_entry_is_refused_at_submit_only() {
     let mut w = world();
     let now = T0 + 10 * DAY;
     let (ledger, writer) = open(&w.scene, Clock::manual(now));
-    // The scene, the inceptions and the delegation are old, but not signed in anyone's name.
-    let setup = w.entries[..w.entries.len() - 1].to_vec();
-    let out = ledger
-        .submit_admitted(Source::Local, setup)
-        .await
-        .expect("submit");
+    // The history arrives from a peer (no admission): the delegate's old grant is taken.
+    let out = ledger.submit(w.entries.clone()).await.expect("submit");
     assert!(
         out.iter().all(|o| matches!(o, Outcome::Accepted { .. })),
         "{out:?}"
     );
+    // A backdated entry submitted ahead of the entry it waits for is refused, not parked: once
+    // woken it would skip admission.
+    let mut ahead = w.delegate.clone();
+    let _gap = fixtures::append(
+        &mut ahead,
+        now,
+        in_name_of(
+            fixtures::location_grant(&w.scene, P::Research),
+            w.person.feed(),
+            w.delegation.id,
+        ),
+    );
+    let skipped = fixtures::append(
+        &mut ahead,
+        now - DELEGATED_ENTRY_TOLERANCE_MS - 1,
+        in_name_of(
+            fixtures::location_grant(&w.scene, P::Marketing),
+            w.person.feed(),
+            w.delegation.id,
+        ),
+    );
+    let out = ledger
+        .submit_admitted(Source::Local, vec![skipped.clone()])
+        .await
+        .expect("submit");
+    assert!(
+        matches!(
+            out[0],
+            Outcome::Refused {
+                refusal: Refusal::DelegatedEntryTooOld { .. },
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(ledger.stats().pending, 0);
 
     // A grant in the person's name signed just over the tolerance before the node's clock.
     let signed = now - DELEGATED_ENTRY_TOLERANCE_MS - 1;

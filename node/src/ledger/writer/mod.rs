@@ -599,6 +599,13 @@ impl Writer {
                 })
             }
             Verdict::Pending { missing, verified } => {
+                // Woken entries skip admission: what depends only on the entry and the clock is
+                // refused before it waits.
+                if item.admit
+                    && let Some(refusal) = super::admission::signed_too_early(&entry, now)
+                {
+                    return Ok(Outcome::Refused { id, refusal });
+                }
                 self.park(staged, &entry, missing, now, item.source, verified)
             }
             Verdict::Equivocation { existing } => self.freeze(staged, &existing, &entry, now),
