@@ -457,8 +457,8 @@ pub fn question_time(at_ms: u64, decided_ms: u64) -> QuestionTime {
 
 /// The first reason `grant` fails the question, in the rule's order: `REVOKED`, `OPTED_OUT`
 /// (for sale/sharing, `opted_out` as [`opted_out`] computes it), for a delegated grant
-/// `DELEGATION_WITHDRAWN` (signed outside its delegation as ended now; a delegated grant without
-/// `via` too) and `ENDORSEMENT_MISSING` (a co-signer's endorsement is needed and none counts),
+/// `DELEGATE_FROZEN` (the delegate's feed is frozen), `DELEGATION_WITHDRAWN` (signed outside its
+/// delegation as ended now; a delegated grant without `via` too) and `ENDORSEMENT_MISSING` (a co-signer's endorsement is needed and none counts),
 /// then `NOT_YET_VALID`, `EXPIRED`, `POLICY_NOT_IN_EFFECT` and step 6.
 fn failure(grant: &GrantFacts, query: &Query, opted_out: bool, delegated: bool) -> Option<Reason> {
     if grant.revoked {
@@ -470,6 +470,7 @@ fn failure(grant: &GrantFacts, query: &Query, opted_out: bool, delegated: bool) 
     if delegated {
         match grant.via.as_deref() {
             None => return Some(Reason::DelegationWithdrawn),
+            Some(via) if via.delegate_frozen => return Some(Reason::DelegateFrozen),
             Some(via) if !via.counts() => return Some(Reason::DelegationWithdrawn),
             Some(via) if via.awaits_endorsement() => return Some(Reason::EndorsementMissing),
             Some(_) => {}

@@ -6,8 +6,12 @@
 //! signed (powers, collectors, purposes, `from_ms <= time < valid_until`); whether an
 //! undelegation ended it is never a validity question. It is this module's rule: a delegated
 //! statement **counts** only when signed inside its delegation as the entries present end it
-//! ([`DelegationState::counts`]). Grants, revocations, opt-outs and endorsements alike: an
-//! ex-delegate can neither consent nor withdraw any more, and what it signed before the end stays.
+//! ([`DelegationState::counts`]): a grant or an endorsement before the earliest `void_from_ms`, a
+//! revocation or an opt-out before the earliest undelegation's signed time
+//! ([`DelegationState::withdrawal_counts`]), so that withdrawing a delegate never brings back
+//! what it withdrew. An ex-delegate can neither consent nor withdraw in the person's name any
+//! more, and what it signed before the end stays (it can always take back a grant it signed:
+//! [`revocation_counts`]).
 
 use crate::body::{Body, Delegation, Undelegation};
 use crate::consultation::Refusal;
@@ -80,9 +84,14 @@ pub struct DelegationState {
     pub kind: DelegationKind,
     /// The `Delegation` entry's signed time, Unix ms: nothing signed before counts.
     pub from_ms: u64,
-    /// Exclusive end, Unix ms: the minimum of its `valid_until` and every present
-    /// undelegation's [`void_from`]; `u64::MAX`: none.
+    /// Exclusive end for consenting statements (grants, endorsements), Unix ms: the minimum of
+    /// its `valid_until` and every present undelegation's [`void_from`]; `u64::MAX`: none.
     pub end_ms: u64,
+    /// Exclusive end for withdrawals (revocations, opt-outs), Unix ms: the minimum of its
+    /// `valid_until` and every present undelegation's signed time. Never before `end_ms`
+    /// (`void_from_ms` is at most the undelegation's time), so an undelegation never undoes a
+    /// withdrawal the delegate signed before it was signed.
+    pub withdrawals_end_ms: u64,
     /// A guardian delegation's co-guardian, whose endorsement every grant under it needs.
     pub co_signer: Option<FeedId>,
 }
@@ -98,19 +107,28 @@ impl DelegationState {
             kind: d.kind,
             from_ms: time_ms,
             end_ms: d.valid_until.unwrap_or(u64::MAX),
+            withdrawals_end_ms: d.valid_until.unwrap_or(u64::MAX),
             co_signer: d.co_signer,
         }
     }
 
-    /// Takes an undelegation voiding it from `void_from_ms` ([`void_from`]) into account.
-    pub fn undelegated(&mut self, void_from_ms: u64) {
+    /// Takes an undelegation signed at `signed_ms` voiding it from `void_from_ms`
+    /// ([`void_from`]) into account.
+    pub fn undelegated(&mut self, void_from_ms: u64, signed_ms: u64) {
         self.end_ms = self.end_ms.min(void_from_ms);
+        self.withdrawals_end_ms = self.withdrawals_end_ms.min(signed_ms);
     }
 
-    /// Whether a statement signed at `signed_ms` under this delegation counts:
+    /// Whether a grant or an endorsement signed at `signed_ms` under this delegation counts:
     /// `from_ms <= signed_ms < end_ms`.
     pub fn counts(&self, signed_ms: u64) -> bool {
         self.from_ms <= signed_ms && signed_ms < self.end_ms
+    }
+
+    /// Whether a revocation or an opt-out signed at `signed_ms` under this delegation counts:
+    /// `from_ms <= signed_ms < withdrawals_end_ms`.
+    pub fn withdrawal_counts(&self, signed_ms: u64) -> bool {
+        self.from_ms <= signed_ms && signed_ms < self.withdrawals_end_ms
     }
 }
 
@@ -165,6 +183,9 @@ pub struct Via {
     /// Under a delegation with a co-signer: the endorsement that counts
     /// ([`counting_endorsement`]); `None`: none (or no co-signer).
     pub endorsement: Option<EntryId>,
+    /// Whether the delegate's own feed (which signed the grant) is frozen: the grant then
+    /// denies `DELEGATE_FROZEN` ([`read_before_fork`] says which of its entries are read at all).
+    pub delegate_frozen: bool,
 }
 
 impl Via {
@@ -209,16 +230,16 @@ pub fn counting_endorsement(
 }
 
 /// Whether a revocation or an opt-out counts: the feed's own (`None`) always; a delegate's
-/// (`Some((its delegation as ended now, its signed time))`) when its delegation counts at its
-/// signed time.
+/// (`Some((its delegation as ended now, its signed time))`) when signed before the delegation
+/// ended for withdrawals ([`DelegationState::withdrawal_counts`]).
 pub fn withdrawal_counts(via: Option<(&DelegationState, u64)>) -> bool {
-    via.is_none_or(|(d, signed_ms)| d.counts(signed_ms))
+    via.is_none_or(|(d, signed_ms)| d.withdrawal_counts(signed_ms))
 }
 
 /// Whether a valid revocation withdraws the grant it names: signed by the grant's own feed
 /// (`revoker == granter`) or by the person it was made for (`person`, for a delegate's grant),
 /// it always does; signed by a delegate in someone's name (`via`: that revocation's delegation as
-/// ended now, and its signed time), when that delegation counts at its signed time. The
+/// ended now, and its signed time), when signed before the delegation ended for withdrawals. The
 /// materialised `revoked` of [`crate::decide::GrantFacts`] is whether any revocation present
 /// withdraws the grant.
 pub fn revocation_counts(
@@ -229,7 +250,17 @@ pub fn revocation_counts(
 ) -> bool {
     revoker == granter
         || person == Some(revoker)
-        || via.is_some_and(|(d, signed_ms)| d.counts(signed_ms))
+        || via.is_some_and(|(d, signed_ms)| d.withdrawal_counts(signed_ms))
+}
+
+/// Whether the rule reads an entry at `seq` of a feed whose first equivocated seq is
+/// `fork_seq` (`None`: the feed is not frozen) as a statement in someone's name (a grant,
+/// revocation, opt-out or endorsement): only below the fork, where every honest node holds the
+/// same entries. A frozen feed's endorsements never count, its grants in someone's name deny
+/// `DELEGATE_FROZEN`, and a revocation by a frozen feed of its own grant in someone's name is
+/// not read (it may lie past the fork on some node and not on another).
+pub fn read_before_fork(seq: u64, fork_seq: Option<u64>) -> bool {
+    fork_seq.is_none_or(|fork| seq < fork)
 }
 
 /// Whether `entry` is one the submit path checks for its age ([`admission`]): signed in someone's

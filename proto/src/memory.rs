@@ -32,6 +32,9 @@ pub struct MemoryLedger {
     consultation: Option<consultation::Rules>,
     /// Policy entries accepted as drafts (widening, with a consultation).
     gated: HashSet<EntryId>,
+    /// The first equivocated seq of each frozen feed (the smallest seq of the equivocations
+    /// seen).
+    forks: HashMap<FeedId, u64>,
 }
 
 impl LedgerView for MemoryLedger {
@@ -127,6 +130,8 @@ impl MemoryLedger {
                 if let Some(state) = self.feeds.get_mut(&entry.feed) {
                     state.frozen = true;
                 }
+                let fork = self.forks.entry(entry.feed).or_insert(entry.seq);
+                *fork = (*fork).min(entry.seq);
             }
             _ => {}
         }
@@ -234,7 +239,7 @@ impl MemoryLedger {
             if let Body::Undelegation(u) = &e.body
                 && u.delegation == *id
             {
-                state.undelegated(delegation::void_from(u, e.time_ms));
+                state.undelegated(delegation::void_from(u, e.time_ms), e.time_ms);
             }
         }
         Some(state)
@@ -254,6 +259,7 @@ impl MemoryLedger {
                 kind: crate::vocab::DelegationKind::Assistant,
                 from_ms: u64::MAX,
                 end_ms: 0,
+                withdrawals_end_ms: 0,
                 co_signer: None,
             });
         Some((state, e.time_ms))
@@ -264,12 +270,25 @@ impl MemoryLedger {
     fn grant_revoked(&self, grant: &EntryId, granter: FeedId, g: &Grant) -> bool {
         let person = g.on_behalf.map(|o| o.person);
         self.entries.values().any(|e| match &e.body {
+            // A frozen feed: nothing at or past its fork is read, nor its revocation of its own
+            // grant in someone's name.
+            Body::Revoke(_) if !self.read_before_fork(e) => false,
+            Body::Revoke(_)
+                if e.feed == granter && person.is_some() && self.forks.contains_key(&granter) =>
+            {
+                false
+            }
             Body::Revoke(r) if r.grant == *grant => {
                 let via = self.withdrawal_via(e);
                 revocation_counts(e.feed, granter, person, via.as_ref().map(|(d, t)| (d, *t)))
             }
             _ => false,
         })
+    }
+
+    /// Whether the rule reads `e` ([`delegation::read_before_fork`]).
+    fn read_before_fork(&self, e: &Entry) -> bool {
+        delegation::read_before_fork(e.seq, self.forks.get(&e.feed).copied())
     }
 
     /// The grants delegates signed in `subject`'s name naming `collector`, with their
@@ -291,6 +310,9 @@ impl MemoryLedger {
                     let Some(on_behalf) = g.on_behalf else {
                         continue;
                     };
+                    if !self.read_before_fork(e) {
+                        continue;
+                    }
                     let Some(state) = self.delegation_state(&on_behalf.delegation) else {
                         continue;
                     };
@@ -299,9 +321,12 @@ impl MemoryLedger {
                         .entries
                         .values()
                         .filter_map(|x| match &x.body {
-                            Body::Endorsement(n) if n.grant == e.id => self
-                                .delegation_state(&n.on_behalf.delegation)
-                                .map(|d| (x.id, x.feed, x.time_ms, d)),
+                            Body::Endorsement(n)
+                                if n.grant == e.id && !self.forks.contains_key(&x.feed) =>
+                            {
+                                self.delegation_state(&n.on_behalf.delegation)
+                                    .map(|d| (x.id, x.feed, x.time_ms, d))
+                            }
                             _ => None,
                         })
                         .collect();
@@ -327,13 +352,15 @@ impl MemoryLedger {
                             delegation: state,
                             signed_ms: e.time_ms,
                             endorsement,
+                            delegate_frozen: self.forks.contains_key(&e.feed),
                         })),
                     });
                 }
                 Body::Request(r)
                     if r.collector == *collector
                         && r.kind == RequestKind::OptOutSale
-                        && r.on_behalf.is_some_and(|o| o.person == *subject) =>
+                        && r.on_behalf.is_some_and(|o| o.person == *subject)
+                        && self.read_before_fork(e) =>
                 {
                     let via = self.withdrawal_via(e);
                     if withdrawal_counts(via.as_ref().map(|(d, t)| (d, *t))) {

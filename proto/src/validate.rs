@@ -949,14 +949,15 @@ pub fn validate_preverified<V: LedgerView>(
             let Body::Grant(g) = &granted.body else {
                 return reject(Rejection::UnknownGrant);
             };
-            // Whose grant this feed may revoke: its own, a delegate's in its name, or, in the
-            // name of a person, that person's or a delegate's in that person's name.
-            let speaks_for = |person: &FeedId| {
-                granted.feed == *person || g.on_behalf.is_some_and(|o| o.person == *person)
-            };
+            // Whose grant this feed may revoke. The grant's subject is the person it was made in
+            // the name of, else the feed that signed it. In its own name: a grant it signed, or
+            // one whose subject it is (a delegate's in its name). In a person's name: a grant
+            // whose subject is that person, never one a delegate of the person made for someone
+            // else.
+            let subject = g.on_behalf.map_or(granted.feed, |o| o.person);
             let concerns = match &revoke.on_behalf {
-                None => speaks_for(&entry.feed),
-                Some(on_behalf) => speaks_for(&on_behalf.person),
+                None => granted.feed == entry.feed || subject == entry.feed,
+                Some(on_behalf) => subject == on_behalf.person,
             };
             if !concerns {
                 return reject(Rejection::UnknownGrant);
@@ -1008,11 +1009,18 @@ pub fn validate_preverified<V: LedgerView>(
             if d.kind == DelegationKind::Guardian {
                 let placed = match entry.seq {
                     1 => true,
+                    // The second guardian mirrors the first: the same end, and 2 of 2 both ways or
+                    // neither (each names the other's delegate as its co-signer).
                     2 => matches!(
                         view.entry_at(&entry.feed, 1)?,
                         Some(Entry { body: Body::Delegation(first), .. })
                             if first.kind == DelegationKind::Guardian
                                 && first.valid_until == d.valid_until
+                                && match (first.co_signer, d.co_signer) {
+                                    (None, None) => true,
+                                    (Some(a), Some(b)) => a == d.delegate && b == first.delegate,
+                                    _ => false,
+                                }
                     ),
                     _ => false,
                 };

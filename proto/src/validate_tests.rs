@@ -2230,6 +2230,72 @@ mod delegation {
             guardian(third.feed(), coming),
             NOW,
         );
+        // 2 of 2 only both ways: the second guardian mirrors the first's co-signer.
+        let two_of_two = |to: FeedId, co: Option<FeedId>| {
+            delegation(
+                to,
+                Kind::Guardian,
+                &[Power::Grant],
+                &[],
+                &[],
+                Some(coming),
+                co,
+            )
+        };
+        let mut twins = incepted(&mut ledger, "twins");
+        let (a, b) = (d.guardian.feed(), third.feed());
+        accepted(
+            &mut ledger,
+            &mut twins,
+            T0 + DAY,
+            two_of_two(a, Some(b)),
+            NOW,
+        );
+        for (second, why) in [
+            (
+                two_of_two(b, None),
+                "the second alone while the first needs it",
+            ),
+            (
+                two_of_two(b, Some(d.co_guardian.feed())),
+                "a third feed as co-signer",
+            ),
+            (
+                two_of_two(d.co_guardian.feed(), Some(a)),
+                "a delegate the first does not name",
+            ),
+        ] {
+            assert_eq!(
+                rejected(judged(&mut ledger, &twins, T0 + DAY, &second, NOW)),
+                Rejection::GuardianMisplaced,
+                "{why}"
+            );
+        }
+        accepted(
+            &mut ledger,
+            &mut twins,
+            T0 + DAY,
+            two_of_two(b, Some(a)),
+            NOW,
+        );
+        let mut one_sided = incepted(&mut ledger, "one-sided");
+        accepted(
+            &mut ledger,
+            &mut one_sided,
+            T0 + DAY,
+            two_of_two(a, None),
+            NOW,
+        );
+        assert_eq!(
+            rejected(judged(
+                &mut ledger,
+                &one_sided,
+                T0 + DAY,
+                &two_of_two(b, Some(a)),
+                NOW
+            )),
+            Rejection::GuardianMisplaced
+        );
         // Structure: a guardian's valid_until is required and a UTC midnight; only a guardian
         // delegation has a co-signer, and never its delegate.
         let bad = |body: pb::Delegation| match Body::from_wire(
@@ -2587,6 +2653,34 @@ mod delegation {
         let wrong = in_name_of(d.for_child_by_guardian(), revoke(own.id, false));
         assert_eq!(
             rejected(judged(&mut ledger, &d.guardian, t, &wrong, NOW)),
+            Rejection::UnknownGrant
+        );
+        // Nor by a delegate of the delegate, in the delegate's name: the grant's subject is the
+        // person, not the delegate that signed it.
+        let deputy = incepted(&mut ledger, "the delegate's own assistant");
+        let sub = accepted(
+            &mut ledger,
+            &mut d.delegate,
+            t,
+            delegation(
+                deputy.feed(),
+                Kind::Assistant,
+                &[Power::Revoke],
+                &[],
+                &[],
+                None,
+                None,
+            ),
+            NOW,
+        );
+        let fresh = d.grant(person, P::Research);
+        let fresh = accepted(&mut ledger, &mut d.delegate, t, fresh, NOW);
+        let chained = in_name_of(
+            on_behalf(d.delegate.feed(), sub.id),
+            revoke(fresh.id, false),
+        );
+        assert_eq!(
+            rejected(judged(&mut ledger, &deputy, t, &chained, NOW)),
             Rejection::UnknownGrant
         );
         // Either guardian revokes the other's grant in the child's name.

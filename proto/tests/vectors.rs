@@ -4326,6 +4326,8 @@ struct DGrantCase {
     undelegations: Vec<(u64, Option<u64>)>,
     /// Its endorsements.
     endorsements: Vec<DEndorsement>,
+    /// Whether the delegate's feed is frozen.
+    delegate_frozen: bool,
 }
 
 const D_SUBJECT: FeedId = FeedId([0x5b; 32]);
@@ -4349,7 +4351,7 @@ fn d_state(d: &DDelegation, undelegations: &[(u64, Option<u64>)]) -> DelegationS
             delegation: id,
             void_from_ms: *void_from_ms,
         };
-        state.undelegated(consent_proto::delegation::void_from(&u, *time_ms));
+        state.undelegated(consent_proto::delegation::void_from(&u, *time_ms), *time_ms);
     }
     state
 }
@@ -4372,6 +4374,7 @@ fn d_facts(g: &DGrantCase) -> GrantFacts {
             delegation: state,
             signed_ms: g.grant.time_ms,
             endorsement,
+            delegate_frozen: g.delegate_frozen,
         })),
         ..g.grant.clone()
     }
@@ -4508,6 +4511,7 @@ fn delegation_decisions_json() -> Value {
                 delegation: d,
                 undelegations: d_random_undelegations(&mut rng),
                 endorsements,
+                delegate_frozen: rng.chance(8),
             });
         }
         let opt_out_seq = rng.chance(20).then(|| rng.below(4));
@@ -4543,6 +4547,7 @@ fn delegation_decisions_json() -> Value {
             "delegated": delegated.iter().map(|g| json!({
                 "grant": d_grant_json(&g.grant),
                 "delegation": d_delegation_json(&g.delegation, &g.undelegations),
+                "delegate_frozen": g.delegate_frozen,
                 "endorsements": g.endorsements.iter().map(|(id, feed, t, d, u)| json!({
                     "id": hx(id.0),
                     "endorser": hx(feed.0),
@@ -5867,6 +5872,9 @@ fn every_delegation_vector_in_the_file_verifies() {
                     delegation,
                     undelegations,
                     endorsements,
+                    delegate_frozen: g["delegate_frozen"]
+                        .as_bool()
+                        .expect("delegate_frozen is a boolean"),
                 })
             })
             .collect();
@@ -5904,6 +5912,7 @@ fn every_delegation_vector_in_the_file_verifies() {
     }
     for reason in [
         pb::Reason::DelegationWithdrawn,
+        pb::Reason::DelegateFrozen,
         pb::Reason::EndorsementMissing,
         pb::Reason::Granted,
         pb::Reason::OptedOut,

@@ -13,7 +13,9 @@ use consent_proto::fixtures::{self, T0};
 use consent_proto::ids::FeedId;
 use consent_proto::pb::{self, Decision, Reason, RejectionReason};
 use consent_proto::reasons;
-use consent_proto::vocab::{DelegatedPower, DelegationKind, Purpose as P, RequestKind, Role};
+use consent_proto::vocab::{
+    DataCategory as C, DelegatedPower, DelegationKind, Purpose as P, RequestKind, Role,
+};
 use consent_tests::consultation::cluster;
 use consent_tests::delegation::{
     People, delegated, delegation, delegations, endorsement, guardian, in_name_of, now,
@@ -314,21 +316,24 @@ async fn delegates_never_freeze_the_persons_feed() {
     let all: Vec<&TestNode> = nodes.iter().collect();
     same_entries(&all, entries.len() as u64).await;
 
-    // The delegate signs two different entries at one seq of its own feed, each sent to a node.
-    let body = |purpose| {
-        in_name_of(
-            fixtures::location_grant(&people.scene, purpose),
-            person,
-            people.delegation.id,
-        )
-    };
+    // Below the fork: the assistant's grant for research in the person's name, on every node.
+    let early = people.grant(P::Research);
+    submit_ok(&mut nodes[0].ledger().await, &early).await;
+    same_entries(&all, entries.len() as u64 + 1).await;
+
+    // The delegate signs two different entries at one seq of its own feed, each sent to a node:
+    // a second research grant, and a revocation of the person's own grant in its name.
+    let on_behalf = |body| in_name_of(body, person, people.delegation.id);
     let one = people
         .delegate
-        .sign_next(now(), &body(P::ServiceProvision))
+        .sign_next(
+            now(),
+            &on_behalf(fixtures::location_grant(&people.scene, P::Research)),
+        )
         .expect("valid");
     let two = people
         .delegate
-        .sign_next(now() + 1, &body(P::Research))
+        .sign_next(now() + 1, &on_behalf(fixtures::revoke(own.id, false)))
         .expect("valid");
     assert_eq!(one.seq, two.seq);
     submit_ok(&mut nodes[0].ledger().await, &one).await;
@@ -351,7 +356,8 @@ async fn delegates_never_freeze_the_persons_feed() {
         )
         .await;
     }
-    // The person's feed is untouched: not frozen, its own grant allows, it still appends.
+    // Every node answers alike whichever branch it holds: nothing at the fork is read (the
+    // revocation on one branch withdraws nothing), and the grant below it denies DELEGATE_FROZEN.
     for node in &nodes {
         assert!(!node.head(&person).await.frozen);
         let r = answers(node, person, collector, Reason::Granted).await;
@@ -360,6 +366,13 @@ async fn delegates_never_freeze_the_persons_feed() {
             own.id.0.as_slice(),
             "the person's own grant is named"
         );
+        let research = purpose_answer(node, person, collector, P::Research).await;
+        assert_eq!(
+            (research.reason(), research.grant.as_ref()),
+            (Reason::DelegateFrozen, early.id.0.as_slice()),
+            "research at {}",
+            node.url()
+        );
     }
     let request = fixtures::append(
         &mut people.person,
@@ -367,6 +380,24 @@ async fn delegates_never_freeze_the_persons_feed() {
         fixtures::request(collector, RequestKind::Access),
     );
     submit_ok(&mut nodes[2].ledger().await, &request).await;
+}
+
+/// The check of `subject` at `collector` for `purpose` (location data) at `node`.
+async fn purpose_answer(
+    node: &TestNode,
+    subject: FeedId,
+    collector: FeedId,
+    purpose: P,
+) -> pb::CheckResponse {
+    let mut client = node
+        .try_consent(&consent_tests::harness::scene_collector())
+        .await
+        .expect("a collector session");
+    client
+        .check(check_request(subject, collector, purpose, C::Location))
+        .await
+        .expect("check")
+        .into_inner()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

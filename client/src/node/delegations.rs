@@ -40,8 +40,11 @@ impl DelegationRecord {
     /// The delegation as the decision rule reads it (consent-proto's own constructor).
     pub fn state(&self) -> DelegationState {
         let mut state = DelegationState::of(self.id, self.person, self.time_ms, &self.delegation);
+        // The listing gives the earliest void_from only, not the undelegations' signed times:
+        // withdrawals are judged by the same bound, which can only make the wallet warn about a
+        // withdrawal that in fact counts, never the reverse.
         if let Some(end) = self.ended_from {
-            state.undelegated(end);
+            state.undelegated(end, end);
         }
         state
     }

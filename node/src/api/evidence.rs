@@ -46,10 +46,12 @@ pub(crate) fn revocation(
     while left > 0 && !cancel.is_set() {
         let want = left.min(REVOCATION_PAGE);
         let page = ledger.feed_entries(&feed, from, want).ok()?;
-        // The feed's own revocation (a delegate's in someone's name is an `h` row, read above).
-        if let Some((index, e)) = page.iter().find(|(_, e)| {
-            matches!(&e.body, Body::Revoke(r) if r.grant == *grant && r.on_behalf.is_none())
-        }) {
+        // The grant's own feed's revocation, in someone's name or not (another feed's is an `h`
+        // row, read above).
+        if let Some((index, e)) = page
+            .iter()
+            .find(|(_, e)| matches!(&e.body, Body::Revoke(r) if r.grant == *grant))
+        {
             return Some((*index, e.id));
         }
         if page.len() < want {

@@ -44,7 +44,7 @@ use consent_proto::body::Body;
 use consent_proto::decide::{
     AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
 };
-use consent_proto::delegation::Via;
+use consent_proto::delegation::{Via, read_before_fork};
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;
@@ -458,14 +458,28 @@ impl View<'_> {
                     grant.revoked = delegations.revoked_elsewhere(&grant.id)?;
                 }
                 // Newest first (keys end in the signed time and id): the rule reads no older.
+                // (A frozen delegate's rows past its fork are skipped before the window is
+                // counted: they differ from node to node.)
                 let prefix = tables::delegated_grant_prefix(subject, collector);
-                for pair in store.scan_prefix_rev(&prefix).take(GRANTS_CONSIDERED) {
+                for pair in store.scan_prefix_rev(&prefix) {
+                    if delegated.len() == GRANTS_CONSIDERED {
+                        break;
+                    }
                     let (key, value) = pair?;
                     let at = prefix.len();
                     let signed_ms = tables::be_u64(key.get(at..at + 8).unwrap_or_default())?;
                     let record: DelegatedGrantRecord = tables::decode(&value, "delegated grant")?;
-                    let mut facts = self.grant_facts(&record.grant, record.seq, &mut on_draft)?;
                     let delegation = delegations.state(&EntryId(record.delegation))?;
+                    // A frozen delegate: nothing at or past its fork is read; below it, its grant
+                    // denies DELEGATE_FROZEN and its own revocation of it is not read.
+                    let fork = delegations.fork(&delegation.delegate)?;
+                    if !read_before_fork(record.seq, fork) {
+                        continue;
+                    }
+                    let mut facts = self.grant_facts(&record.grant, record.seq, &mut on_draft)?;
+                    if fork.is_some() {
+                        facts.revoked = false;
+                    }
                     let endorsement = match delegation.co_signer {
                         Some(_) => delegations.endorsement(&facts.id, &delegation)?,
                         None => None,
@@ -478,6 +492,7 @@ impl View<'_> {
                         delegation,
                         signed_ms,
                         endorsement,
+                        delegate_frozen: fork.is_some(),
                     }));
                     delegated.push(facts);
                 }

@@ -127,9 +127,13 @@ impl Ledger {
             .store
             .scan_prefix(&tables::revocation_prefix(grant))
             .collect::<Result<_, _>>()?;
-        for (_, value) in rows {
+        let prefix = tables::revocation_prefix(grant);
+        for (key, value) in rows {
+            let revoker = FeedId(tables::bytes32(
+                key.get(prefix.len()..).unwrap_or_default(),
+            )?);
             let record: RevocationRecord = tables::decode(&value, "revocation")?;
-            if delegations.counts(&record)? {
+            if delegations.counts(&revoker, &record)? {
                 let id = EntryId(record.revoke);
                 let index = Staged::new(&*self.store)
                     .entry_with_index(&id)?
@@ -150,6 +154,8 @@ pub(super) struct Delegations<'a> {
     store: &'a dyn KvStore,
     person: FeedId,
     read: HashMap<EntryId, DelegationState>,
+    /// Each signing feed's first equivocated seq (`None`: not frozen), read once per check.
+    forks: HashMap<FeedId, Option<u64>>,
 }
 
 impl<'a> Delegations<'a> {
@@ -158,7 +164,47 @@ impl<'a> Delegations<'a> {
             store,
             person,
             read: HashMap::new(),
+            forks: HashMap::new(),
         }
+    }
+
+    /// The first equivocated seq of `feed` (the smallest seq of its `Q` rows) when it is frozen,
+    /// else `None`: the rule reads its statements in someone's name only below it
+    /// ([`consent_proto::delegation::read_before_fork`]).
+    pub(super) fn fork(&mut self, feed: &FeedId) -> Result<Option<u64>, StoreError> {
+        if let Some(fork) = self.forks.get(feed) {
+            return Ok(*fork);
+        }
+        let frozen = Staged::new(self.store)
+            .feed_record(feed)?
+            .is_some_and(|r| r.frozen);
+        let fork = if frozen {
+            let prefix = tables::proof_prefix(feed);
+            match self.store.scan_prefix(&prefix).next().transpose()? {
+                Some((key, _)) => {
+                    Some(tables::be_u64(key.get(prefix.len()..).unwrap_or_default())?)
+                }
+                // Frozen with no proof row: read nothing of it (fail closed).
+                None => Some(0),
+            }
+        } else {
+            None
+        };
+        self.forks.insert(*feed, fork);
+        Ok(fork)
+    }
+
+    /// Whether the statement `id`, signed by `feed`, is read: always when `feed` is not frozen,
+    /// else only when its seq lies below the fork.
+    fn read_before_fork(&mut self, feed: &FeedId, id: &EntryId) -> Result<bool, StoreError> {
+        let Some(fork) = self.fork(feed)? else {
+            return Ok(true);
+        };
+        let seq = Staged::new(self.store)
+            .entry_with_index(id)?
+            .map(|(_, e)| e.seq)
+            .ok_or_else(|| StoreError::Corrupt(format!("statement {id} has a row but no entry")))?;
+        Ok(consent_proto::delegation::read_before_fork(seq, Some(fork)))
     }
 
     /// The person's delegation `id` (every delegated statement about the person names one of
@@ -186,18 +232,30 @@ impl<'a> Delegations<'a> {
             .store
             .scan_prefix(&tables::revocation_prefix(grant))
             .collect::<Result<_, _>>()?;
-        for (_, value) in rows {
+        let prefix = tables::revocation_prefix(grant);
+        for (key, value) in rows {
+            let revoker = FeedId(tables::bytes32(
+                key.get(prefix.len()..).unwrap_or_default(),
+            )?);
             let record: RevocationRecord = tables::decode(&value, "revocation")?;
-            if self.counts(&record)? {
+            if self.counts(&revoker, &record)? {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
-    /// Whether a revocation by another feed counts: the person's own always, a delegate's if
-    /// its delegation counted when it signed.
-    pub(super) fn counts(&mut self, record: &RevocationRecord) -> Result<bool, StoreError> {
+    /// Whether a revocation by another feed (`revoker`) counts: the person's own always, a
+    /// delegate's if signed before its delegation ended for withdrawals; a frozen feed's only
+    /// below its fork.
+    pub(super) fn counts(
+        &mut self,
+        revoker: &FeedId,
+        record: &RevocationRecord,
+    ) -> Result<bool, StoreError> {
+        if !self.read_before_fork(revoker, &EntryId(record.revoke))? {
+            return Ok(false);
+        }
         Ok(match record.delegation {
             None => withdrawal_counts(None),
             Some(delegation) => {
@@ -221,6 +279,10 @@ impl<'a> Delegations<'a> {
             let at = prefix.len();
             let endorser = FeedId(tables::bytes32(key.get(at..at + 32).unwrap_or_default())?);
             let id = EntryId(tables::bytes32(key.get(at + 32..).unwrap_or_default())?);
+            // A frozen feed's endorsements never count.
+            if self.fork(&endorser)?.is_some() {
+                continue;
+            }
             let record: EndorsementRecord = tables::decode(&value, "endorsement")?;
             let state = self.state(&EntryId(record.delegation))?;
             endorsements.push((id, endorser, record.signed_ms, state));
@@ -243,7 +305,10 @@ impl<'a> Delegations<'a> {
             let at = prefix.len();
             let signed_ms = tables::be_u64(key.get(at..at + 8).unwrap_or_default())?;
             let state = self.state(&EntryId(tables::bytes32(&value)?))?;
-            if withdrawal_counts(Some((&state, signed_ms))) {
+            let id = EntryId(tables::bytes32(key.get(at + 8..).unwrap_or_default())?);
+            if withdrawal_counts(Some((&state, signed_ms)))
+                && self.read_before_fork(&state.delegate, &id)?
+            {
                 return Ok(Some(signed_ms));
             }
         }

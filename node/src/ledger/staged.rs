@@ -209,8 +209,8 @@ impl<S: KvStore + ?Sized> LedgerView for Staged<'_, S> {
         Ok(Some(row.previous.into()))
     }
 
-    /// Whether `feed` revoked `grant` earlier: for the grant's own feed, a Revoke without
-    /// `on_behalf` marks its record; any other revocation (a delegate's, or the person's of a
+    /// Whether `feed` revoked `grant` earlier: the grant's own feed's Revoke (in someone's name or
+    /// not) marks its record; any other feed's revocation (a delegate's, or the person's of a
     /// delegate's grant) is an `h` row under its revoker. Never another feed's revocation: that
     /// would depend on the order other feeds' entries arrived in.
     fn revoked_by(&self, grant: &EntryId, feed: &FeedId) -> Result<bool, StoreError> {

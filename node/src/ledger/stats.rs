@@ -115,7 +115,8 @@ impl Ledger {
     /// The grants to `collector` that delegates signed in a person's name (`d` rows), counted
     /// by kind of delegation: all of them, and those in force at `now_ms` as the decision rule
     /// reads them: not revoked (by the delegate's own feed, or by another feed whose revocation
-    /// counts), signed inside its delegation as the Undelegations present end it, endorsed by
+    /// counts), its delegate's feed not frozen, signed inside its delegation as the
+    /// Undelegations present end it, endorsed by
     /// the co-guardian when it needs that, `valid_from <= now_ms < valid_until`, and its policy
     /// in effect. Reads every delegated grant the store holds (any collector's): blocking, call
     /// it off the async threads, and keep the answer a while.
@@ -145,7 +146,9 @@ impl Ledger {
                 }
                 None => true,
             };
-            let in_force = !g.revoked
+            // A frozen delegate's grants never count (DELEGATE_FROZEN).
+            let in_force = delegations.fork(&delegation.delegate)?.is_none()
+                && !g.revoked
                 && delegation.counts(signed_ms)
                 && g.valid_from <= now_ms
                 && (g.valid_until == 0 || now_ms < g.valid_until)

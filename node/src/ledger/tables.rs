@@ -258,6 +258,11 @@ pub fn pending_key(id: &EntryId) -> Vec<u8> {
     key(prefix::PENDING, &[&id.0])
 }
 /// `Q` feed seq
+pub fn proof_prefix(feed: &FeedId) -> Vec<u8> {
+    key(prefix::PROOF, &[&feed.0])
+}
+
+/// The `Q` row of `feed`'s equivocation at `seq`.
 pub fn proof_key(feed: &FeedId, seq: u64) -> Vec<u8> {
     key(prefix::PROOF, &[&feed.0, &seq.to_be_bytes()])
 }
@@ -1045,6 +1050,9 @@ pub struct DelegationRecord {
     pub co_signer: Option<[u8; 32]>,
     /// The earliest `void_from_ms` of the Undelegations present (`None`: none is).
     pub undelegated_ms: Option<u64>,
+    /// The earliest signed time of the Undelegations present (`None`: none is): where the
+    /// delegate's withdrawals stop counting.
+    pub withdrawn_ms: Option<u64>,
     /// The first [`UNDELEGATIONS_LISTED`] Undelegations to arrive, in arrival order.
     pub undelegations: Vec<[u8; 32]>,
 }
@@ -1059,16 +1067,19 @@ impl DelegationRecord {
             valid_until: d.valid_until.unwrap_or(0),
             co_signer: d.co_signer.map(|f| f.0),
             undelegated_ms: None,
+            withdrawn_ms: None,
             undelegations: Vec::new(),
         }
     }
 
-    /// Records an Undelegation `id` voiding the delegation from `void_from_ms` on.
-    pub fn undelegate(&mut self, id: &EntryId, void_from_ms: u64) {
+    /// Records an Undelegation `id` signed at `signed_ms` voiding the delegation from
+    /// `void_from_ms` on.
+    pub fn undelegate(&mut self, id: &EntryId, void_from_ms: u64, signed_ms: u64) {
         self.undelegated_ms = Some(
             self.undelegated_ms
                 .map_or(void_from_ms, |v| v.min(void_from_ms)),
         );
+        self.withdrawn_ms = Some(self.withdrawn_ms.map_or(signed_ms, |v| v.min(signed_ms)));
         if self.undelegations.len() < UNDELEGATIONS_LISTED && !self.undelegations.contains(&id.0) {
             self.undelegations.push(id.0);
         }
@@ -1083,6 +1094,17 @@ impl DelegationRecord {
             self.valid_until
         };
         until.min(self.undelegated_ms.unwrap_or(u64::MAX))
+    }
+
+    /// Where the delegate's revocations and opt-outs stop counting, exclusive: the earliest of
+    /// `valid_until` and every Undelegation's signed time (`u64::MAX`: none).
+    pub fn withdrawals_end_ms(&self) -> u64 {
+        let until = if self.valid_until == 0 {
+            u64::MAX
+        } else {
+            self.valid_until
+        };
+        until.min(self.withdrawn_ms.unwrap_or(u64::MAX))
     }
 
     /// When Undelegations ended it before `valid_until` (0: they did not).
@@ -1113,6 +1135,7 @@ impl DelegationRecord {
             kind: self.kind()?,
             from_ms: self.from_ms,
             end_ms: self.end_ms(),
+            withdrawals_end_ms: self.withdrawals_end_ms(),
             co_signer: self.co_signer.map(FeedId),
         })
     }

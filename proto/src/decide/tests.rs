@@ -1142,6 +1142,7 @@ mod delegated_rule {
             },
             from_ms: T0,
             end_ms,
+            withdrawals_end_ms: end_ms,
             co_signer,
         }
     }
@@ -1178,6 +1179,7 @@ mod delegated_rule {
                 delegation: d,
                 signed_ms: time_ms,
                 endorsement,
+                delegate_frozen: false,
             }),
         )
     }
@@ -1190,7 +1192,7 @@ mod delegated_rule {
     #[test]
     fn a_grant_signed_after_the_undelegation_bound_is_withdrawn() {
         let mut d = state(u64::MAX, None);
-        d.undelegated(T0 + 2 * DAY);
+        d.undelegated(T0 + 2 * DAY, T0 + 2 * DAY);
         let before = delegated(10, T0 + 2 * DAY - 1, P::Research, d, None);
         let at = delegated(11, T0 + 2 * DAY, P::Research, d, None);
         let only = |g: &GrantFacts| {
@@ -1263,7 +1265,7 @@ mod delegated_rule {
         assert_eq!(a.delegated.map(|u| u.kind), Some(DelegationKind::Guardian));
         // Withdrawn comes before a missing endorsement.
         let mut ended = d;
-        ended.undelegated(T0);
+        ended.undelegated(T0, T0);
         let both = [delegated(10, T0 + DAY, P::Research, ended, None)];
         let s = SubjectGrants {
             delegated: &both,
@@ -1302,7 +1304,7 @@ mod delegated_rule {
         );
         // Both fail: the own grant's reason is named.
         let mut withdrawn_d = d;
-        withdrawn_d.undelegated(T0);
+        withdrawn_d.undelegated(T0, T0);
         let withdrawn = [delegated(10, T0 + 5 * DAY, P::Research, withdrawn_d, None)];
         let s = SubjectGrants {
             grants: &revoked,

@@ -79,12 +79,12 @@ fn a_statement_counts_from_the_delegation_until_its_earliest_end() {
     assert!(d.counts(T0 + 10 * DAY - 1));
     assert!(!d.counts(T0 + 10 * DAY));
     // Undelegations in any order: the earliest end wins.
-    d.undelegated(T0 + 5 * DAY);
-    d.undelegated(T0 + 7 * DAY);
+    d.undelegated(T0 + 5 * DAY, T0 + 5 * DAY);
+    d.undelegated(T0 + 7 * DAY, T0 + 7 * DAY);
     assert_eq!(d.end_ms, T0 + 5 * DAY);
     let mut other = state(T0, Some(T0 + 10 * DAY), None);
-    other.undelegated(T0 + 7 * DAY);
-    other.undelegated(T0 + 5 * DAY);
+    other.undelegated(T0 + 7 * DAY, T0 + 7 * DAY);
+    other.undelegated(T0 + 5 * DAY, T0 + 5 * DAY);
     assert_eq!(other, d);
     assert!(d.counts(T0 + 5 * DAY - 1) && !d.counts(T0 + 5 * DAY));
     // Without valid_until it runs until undelegated.
@@ -115,13 +115,49 @@ fn a_statement_counts_from_the_delegation_until_its_earliest_end() {
 }
 
 #[test]
+fn an_undelegation_voids_consent_from_void_from_but_withdrawals_until_it_was_signed() {
+    // Undelegated at T0 + 5 days, voiding from T0 + 1 day (an explicit, earlier void_from).
+    let mut d = state(T0, None, None);
+    d.undelegated(T0 + DAY, T0 + 5 * DAY);
+    assert_eq!((d.end_ms, d.withdrawals_end_ms), (T0 + DAY, T0 + 5 * DAY));
+    // A grant signed on day 2 no longer counts; a revocation or opt-out signed then still does:
+    // withdrawing a delegate never brings back what it withdrew.
+    assert!(!d.counts(T0 + 2 * DAY));
+    assert!(d.withdrawal_counts(T0 + 2 * DAY));
+    assert!(withdrawal_counts(Some((&d, T0 + 2 * DAY))));
+    let (granter, person, other) = (FeedId([1; 32]), FeedId([3; 32]), FeedId([4; 32]));
+    assert!(revocation_counts(
+        other,
+        granter,
+        Some(person),
+        Some((&d, T0 + 2 * DAY))
+    ));
+    // From the undelegation's own time nothing the delegate signs counts.
+    assert!(!d.withdrawal_counts(T0 + 5 * DAY));
+    // Its own grant it can always take back, even then.
+    assert!(revocation_counts(
+        granter,
+        granter,
+        Some(person),
+        Some((&d, T0 + 9 * DAY))
+    ));
+    // valid_until ends both.
+    let mut until = state(T0, Some(T0 + 3 * DAY), None);
+    until.undelegated(T0 + 4 * DAY, T0 + 4 * DAY);
+    assert_eq!(
+        (until.end_ms, until.withdrawals_end_ms),
+        (T0 + 3 * DAY, T0 + 3 * DAY)
+    );
+}
+
+#[test]
 fn the_counting_endorsement_is_the_co_signers_earliest_inside_its_own_delegation() {
     let co = FeedId([9; 32]);
     let stranger = FeedId([8; 32]);
     let mut own = state(T0, None, None);
     own.delegate = co;
     let mut ended = own;
-    ended.undelegated(T0 + 2 * DAY);
+    ended.undelegated(T0 + 2 * DAY, T0 + 2 * DAY);
     let (a, b, c, x) = (
         EntryId([0xa; 32]),
         EntryId([0xb; 32]),
@@ -152,6 +188,7 @@ fn what_a_decision_reports_round_trips_on_the_wire() {
         delegation: d,
         signed_ms: T0 + DAY,
         endorsement: None,
+        delegate_frozen: false,
     };
     assert!(via.counts() && via.awaits_endorsement());
     let used = via.used();

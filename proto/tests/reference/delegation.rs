@@ -73,10 +73,12 @@ fn id32(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
-/// A delegation as read from the entries: from, end (exclusive), delegate, kind, co-signer.
+/// A delegation as read from the entries: from, end (exclusive) for grants and endorsements and
+/// for withdrawals, delegate, kind, co-signer.
 struct Held {
     from_ms: u64,
     end_ms: u64,
+    withdrawals_end_ms: u64,
     delegate: [u8; 32],
     kind: i32,
     co_signer: Option<[u8; 32]>,
@@ -92,6 +94,7 @@ fn delegation(entries: &[Accepted], id: &[u8; 32]) -> Option<Held> {
     } else {
         d.valid_until
     };
+    let mut withdrawals_end_ms = end_ms;
     for e in entries {
         if let Wire::Undelegation(u) = &e.body
             && id32(&u.delegation) == *id
@@ -104,21 +107,34 @@ fn delegation(entries: &[Accepted], id: &[u8; 32]) -> Option<Held> {
             if void_from < end_ms {
                 end_ms = void_from;
             }
+            if e.time_ms < withdrawals_end_ms {
+                withdrawals_end_ms = e.time_ms;
+            }
         }
     }
     Some(Held {
         from_ms: entry.time_ms,
         end_ms,
+        withdrawals_end_ms,
         delegate: id32(&d.delegate),
         kind: d.kind,
         co_signer: (!d.co_signer.is_empty()).then(|| id32(&d.co_signer)),
     })
 }
 
-/// Whether a statement signed at `t` under the delegation `id` counts.
+/// Whether a grant or an endorsement signed at `t` under the delegation `id` counts.
 fn counts(entries: &[Accepted], id: &[u8; 32], t: u64) -> bool {
     match delegation(entries, id) {
         Some(h) => h.from_ms <= t && t < h.end_ms,
+        None => false,
+    }
+}
+
+/// Whether a revocation or an opt-out signed at `t` under the delegation `id` counts: before the
+/// earliest undelegation was signed, whatever its void_from.
+fn withdrawal_counts(entries: &[Accepted], id: &[u8; 32], t: u64) -> bool {
+    match delegation(entries, id) {
+        Some(h) => h.from_ms <= t && t < h.withdrawals_end_ms,
         None => false,
     }
 }
@@ -156,7 +172,7 @@ fn revoked(entries: &[Accepted], c: &Candidate<'_>) -> bool {
             return true;
         }
         match on_behalf(&e.body) {
-            Some((_, d)) => counts(entries, &d, e.time_ms),
+            Some((_, d)) => withdrawal_counts(entries, &d, e.time_ms),
             None => false,
         }
     })
@@ -213,7 +229,7 @@ pub fn decide(entries: &[Accepted], q: &Question) -> Answer {
             }
             Some((person, d))
                 if person == q.subject
-                    && counts(entries, &d, e.time_ms)
+                    && withdrawal_counts(entries, &d, e.time_ms)
                     && delegated_opt_out.is_none_or(|t| e.time_ms > t) =>
             {
                 delegated_opt_out = Some(e.time_ms);

@@ -619,3 +619,65 @@ async fn a_backdated_delegated_entry_is_refused_at_submit_only() {
     );
     close(ledger, writer).await;
 }
+
+#[tokio::test]
+async fn withdrawing_a_delegate_never_undoes_what_it_withdrew_and_it_can_take_back_its_own_grant() {
+    let mut w = world();
+    let (ledger, writer) = open(&w.scene, Clock::manual(T0 + 10 * DAY));
+    let mut reference = MemoryLedger::new([w.scene.registrar.feed()]);
+    accept(&ledger, &mut reference, &w.entries).await;
+    let (person, collector) = (w.person.feed(), w.scene.collector.feed());
+    let on_behalf = OnBehalf {
+        person,
+        delegation: w.delegation.id,
+    };
+    // The person's own grant, which the assistant withdraws in the person's name on day 4.
+    let own = fixtures::append(
+        &mut w.person,
+        T0 + 3 * DAY,
+        fixtures::location_grant(&w.scene, P::Research),
+    );
+    let withdrawn = fixtures::append(
+        &mut w.delegate,
+        T0 + 4 * DAY,
+        fixtures::in_name_of(on_behalf, fixtures::revoke(own.id, false)),
+    );
+    // On day 5 the person ends the delegation, voiding it from day 1 (before both the
+    // assistant's grant of day 2 and its revocation of day 4).
+    let undelegation = fixtures::append(
+        &mut w.person,
+        T0 + 5 * DAY,
+        fixtures::undelegate(w.delegation.id, Some(T0 + DAY)),
+    );
+    accept(&ledger, &mut reference, &[own, withdrawn, undelegation]).await;
+    let now = ledger.now_ms();
+    let research = decided(
+        &ledger,
+        &reference,
+        &query(person, collector, P::Research, now),
+    );
+    assert_eq!(
+        (research.decision, research.reason),
+        (Decision::Deny, Reason::Revoked),
+        "the revocation signed before the undelegation still counts"
+    );
+    let service = query(person, collector, P::ServiceProvision, now);
+    let voided = decided(&ledger, &reference, &service);
+    assert_eq!(
+        (voided.reason, voided.grant),
+        (Reason::DelegationWithdrawn, Some(w.grant.id))
+    );
+    // The ex-assistant takes its own grant back, in the person's name: it counts.
+    let taken_back = fixtures::append(
+        &mut w.delegate,
+        T0 + 6 * DAY,
+        fixtures::in_name_of(on_behalf, fixtures::revoke(w.grant.id, false)),
+    );
+    accept(&ledger, &mut reference, &[taken_back]).await;
+    let revoked = decided(&ledger, &reference, &service);
+    assert_eq!(
+        (revoked.reason, revoked.grant),
+        (Reason::Revoked, Some(w.grant.id))
+    );
+    close(ledger, writer).await;
+}

@@ -269,7 +269,9 @@ fn stage_revoke(
     if r.erase {
         answers::asked(staged, &g.collector, &entry.id, entry.time_ms, arrived_ms)?;
     }
-    if entry.feed == granted.feed && r.on_behalf.is_none() {
+    // A feed's revocation of a grant it signed always counts, in someone's name or not: its
+    // record is marked. Any other feed's is an `h` row, judged by the decision rule.
+    if entry.feed == granted.feed {
         let key = tables::grant_row(&granted, g);
         let missing = || StoreError::Corrupt(format!("grant record missing for {}", r.grant));
         let value = match &g.on_behalf {

@@ -94,6 +94,7 @@ pub(super) fn undelegation(
     record.undelegate(
         &entry.id,
         consent_proto::delegation::void_from(u, entry.time_ms),
+        entry.time_ms,
     );
     staged.put(
         tables::delegation_key(&person, &u.delegation),

@@ -159,6 +159,9 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
 pub(crate) struct Writer {
     /// Whether the group being staged changes what checks cache about collectors.
     collectors_changed: bool,
+    /// Whether the group froze a feed: a frozen delegate changes checks about every person it
+    /// signed for, so every cached subject goes stale (freezes are rare).
+    subjects_changed: bool,
     /// Feeds the group being staged changed (their cached subject facts go stale).
     touched: Vec<FeedId>,
     /// Entries the group being staged appends to the arrival log, in order (for the tree).
@@ -256,6 +259,7 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let mut w = Writer {
             collectors_changed: false,
+            subjects_changed: false,
             touched: Vec::new(),
             appended: Vec::new(),
             tree,
@@ -514,6 +518,7 @@ impl Writer {
     ) {
         // Conservative: the failed group may have been partly visible.
         self.collectors_changed = false;
+        self.subjects_changed = false;
         self.touched.clear();
         self.appended.clear();
         self.just_accepted.clear();
@@ -538,6 +543,9 @@ impl Writer {
 
     /// Marks what the staged group changed as stale in checks' caches.
     fn invalidate(&mut self) {
+        if std::mem::take(&mut self.subjects_changed) {
+            self.stats.subject_generations.bump_all();
+        }
         if std::mem::take(&mut self.collectors_changed) {
             self.stats
                 .collector_generation
@@ -760,12 +768,15 @@ impl Writer {
                 detected_ms: now,
             };
             staged.put(key, tables::encode(&proof)?);
+            // A proof at a lower seq moves the fork the rule reads a frozen delegate up to.
+            self.subjects_changed = true;
         }
         let mut record = staged
             .feed_record(&held.feed)?
             .ok_or_else(|| StoreError::Corrupt("equivocating feed has no record".into()))?;
         if !record.frozen {
             self.collectors_changed = true;
+            self.subjects_changed = true;
             self.touched.push(held.feed);
             record.frozen = true;
             staged.put(
