@@ -920,20 +920,23 @@
 //! void(U)    = U.void_from_ms, or max(0, U.time_ms − 300000) when it is 0
 //! end(D)     = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of void(U))
 //! wend(D)    = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of U.time_ms)
-//! first(F)   = the smallest seq of the equivocation proofs held about feed F (∞: F not frozen)
-//! -- S a statement with S.on_behalf naming delegation D
-//! counts(S)   = D.time_ms <= S.time_ms < end(D)                   (grants, endorsements)
-//! withdraws(S) = D.time_ms <= S.time_ms < wend(D) and S.seq < first(S.feed)
-//!                                                                  (revocations, opt-outs)
-//! revoked(G) = some Revoke R naming G with
-//!                R.feed = G.feed (with or without on_behalf), or
+//! first(F)   = the smallest seq of the equivocation proofs held about feed F (∞: not frozen)
+//! read(S)    = S.seq < first(S.feed)      (what a frozen feed signed at or after its first
+//!                                          equivocated seq is not read: as if absent)
+//! -- S an entry read, with S.on_behalf naming delegation D
+//! counts(S)    = D.time_ms <= S.time_ms < end(D)                 (grants, endorsements)
+//! withdraws(S) = D.time_ms <= S.time_ms < wend(D)                (revocations, opt-outs)
+//! delegated(subject) = the Grants read whose on_behalf.person is the subject
+//! revoked(G) = some Revoke R read, naming G, with
+//!                R.feed = G.feed (with or without on_behalf), unless G has an on_behalf
+//!                  and first(G.feed) ≠ ∞, or
 //!                R.feed = subject(G), or
 //!                R.on_behalf set, R.feed ≠ G.feed and withdraws(R)
 //! endorsed(G) = of the Endorsements E naming G with E.feed = co_signer of G's delegation,
 //!               first(E.feed) = ∞, whose own delegation names E.feed as delegate and counts(E):
 //!               the smallest (E.time_ms, E id bytes); none without a co_signer
 //! opted out   = by the subject's own opt-outs, and by every delegated opt-out O in its name
-//!               (a Request of kind OPT_OUT_SALE with on_behalf) with withdraws(O)
+//!               (a Request of kind OPT_OUT_SALE with on_behalf) read with withdraws(O)
 //! ```
 //!
 //! Grants and endorsements count only when signed inside their delegation as the undelegations
@@ -945,7 +948,7 @@
 //! grant back into an allow, however far back it sets `void_from_ms`; from the moment it is signed,
 //! the ex-delegate withdraws nothing more. A delegate can always take back its own grant: a
 //! revocation by the grant's own feed counts with or without `on_behalf`, inside its delegation or
-//! not.
+//! not (unless that feed is frozen: *Frozen delegates*).
 //!
 //! A check (*Deciding a check*, [`decide`]) reads the delegated grants naming the subject and the
 //! collector beside the subject's own; such a grant fails, after `REVOKED` and `OPTED_OUT`,
@@ -973,16 +976,19 @@
 //!
 //! **Frozen delegates.** A delegate feed that equivocates is frozen on every node that holds the
 //! proof (*Equivocation evidence*); the person's feed is untouched. From the first equivocated seq
-//! on, each node holds one branch of the frozen feed, so the rule reads only what honest nodes
-//! share: every grant the frozen feed signed in anyone's name fails `DELEGATE_FROZEN`, whatever its
-//! seq; its endorsements do not count; its revocations of other feeds' grants and its opt-outs in
-//! someone's name count only at a seq below `first(F)`, the smallest seq of the equivocation proofs
-//! held about the feed. Every honest node holds the same entries below it, so nodes converge as the
-//! proof spreads; until a node holds the proof it answers as for any other feed. A node that holds
-//! the grant a person revokes only as half of an equivocation proof (in no feed, *Equivocation
-//! evidence*) keeps that revocation pending until it times out, and the person's later entries wait
-//! behind it there: a wallet does not revoke a frozen delegate's grants (they deny anyway); it
-//! undelegates.
+//! on, each node may hold another branch of the frozen feed, so the rule reads only what honest
+//! nodes share, what the feed signed below `first(F)`, the smallest seq of the equivocation proofs
+//! held about it: what it signed at or after is as if absent (a grant there is not named, and
+//! takes no place among the newest 1,024). Of what is read, every grant the frozen feed signed in
+//! anyone's name fails `DELEGATE_FROZEN`; its endorsements do not count; its revocations of its own
+//! grants made in someone's name do not count either (such a grant fails `DELEGATE_FROZEN`, or
+//! `REVOKED` when another feed revoked it); its revocations of other feeds' grants and its opt-outs
+//! in someone's name count as any delegate's. Every honest node holds the same entries below
+//! `first(F)`, so nodes converge as the proof spreads; until a node holds the proof it answers as
+//! for any other feed. A node that holds the grant a person revokes only as half of an
+//! equivocation proof (in no feed, *Equivocation evidence*) keeps that revocation pending until it
+//! times out, and the person's later entries wait behind it there: a wallet does not revoke a
+//! frozen delegate's grants (they deny anyway); it undelegates.
 //!
 //! **Guardians and coming of age.** A GUARDIAN delegation stands at seq 1 of the child's feed, a
 //! second guardian's at seq 2, mirroring it (*Validity*; `guardian-misplaced` anywhere else): a
