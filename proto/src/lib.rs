@@ -114,7 +114,8 @@
 //!      `a2 01 <len>`, `outcome` `aa 01 <len>`;
 //!    - 5e. delegation (see *Delegation*): `Delegation.powers` and `purposes` are one packed
 //!      record each, in the author's order; `Delegation.collectors` one record per 32-byte id,
-//!      strictly ascending; a present `on_behalf` always carries both ids. Keys: `on_behalf` is
+//!      strictly ascending; a present `on_behalf` carries both ids (an empty `OnBehalf`, `4a 00`
+//!      in a grant, is canonical and refused `bad-field`). Keys: `on_behalf` is
 //!      `4a <len>` in a `Grant` (field 9), `1a <len>` in a `Revoke` (3), `22 <len>` in a
 //!      `Request` (4) and `12 <len>` in an `Endorsement` (2), holding `0a 20 <person> 12 20
 //!      <delegation>`; the bodies `delegation` `b2 01 <len>`, `undelegation` `ba 01 <len>`,
@@ -223,8 +224,9 @@
 //! 31,536,000,000`, and rotations follow the pairwise rule. A wallet recovering its delegate
 //! feeds tries slots in order until 20 in a row have no delegation naming them
 //! (`Ledger.ListDelegations`). The code a delegate hands the person (`dlg1…`) is bech32m (BIP
-//! 350, prefix `dlg`) of one version byte (1) followed by 1..=16 delegate feed ids (so the
-//! string stays within the 1,023 characters bech32m's checksum is defined for); the person's
+//! 350, prefix `dlg`) of one version byte (1) followed by 1..=16 distinct delegate feed ids (so
+//! the string stays within the 1,023 characters bech32m's checksum is defined for; a code naming
+//! an id twice, or with another version byte, is refused); the person's
 //! wallet writes one `Delegation` per pairwise feed, each naming another id of the code.
 //!
 //! ## Acceptance
@@ -250,8 +252,8 @@
 //! policy exists, is a `Policy` of that collector, and declares every purpose and category
 //! granted, with a retention at least as long as the grant's, and the grant's scope lies within
 //! the policy's (see *Scope and form*); a revoke names a grant the revoking feed may revoke and
-//! has not revoked yet (its own, a delegate's in its name, or, signed in someone's name, that
-//! person's or a delegate's in that person's name); an entry signed in someone's name lies inside
+//! has not revoked yet (one it signed, or one made in its name; signed in someone's name, one made
+//! in that person's name: see *Delegation*); an entry signed in someone's name lies inside
 //! the delegation it names, and a feed whose seq 1 is a guardian's delegation may not grant
 //! before its coming of age (see *Delegation*); an ack answers a request or an erase-revocation that concerns the acking
 //! collector; a policy keeps no id with another meaning and, when it widens, has a long enough
@@ -335,7 +337,10 @@
 //!   refused: a rotation may lie in the gap. An entry of a feed the node does not know is
 //!   *unverifiable*: no key of it is known. A `Rotation` not signed by the key it names is refused
 //!   (`bad-signature`) wherever it stands. Everything else (prev, time, role, references, body
-//!   rules; the signature of an unverifiable entry) is judged when the entry is woken.
+//!   rules; the signature of an unverifiable entry) is judged when the entry is woken. An entry a
+//!   client submits is also asked, before it is parked, the two admission refusals that read only
+//!   the entry and the node's clock (`delegated-entry-too-old`, *Delegation*; `draft-backdated`,
+//!   *Consultations*): a woken entry is not asked again.
 //! - **For a while.** A parked entry is dropped once the node's pending time-out has passed
 //!   (consent-node `[ledger] pending_ttl`, 10 minutes by default, from when it first arrived;
 //!   checked every 30 s), or earlier to make room for another (below). Either way silently: send
@@ -409,8 +414,10 @@
 //! `POLICY_NOT_IN_EFFECT`, after `REVOKED`, `OPTED_OUT`,
 //! `NOT_YET_VALID` and `EXPIRED` and before step 6. Grants delegates signed in the subject's
 //! name are read beside its own (*Delegation*): after `OPTED_OUT` such a grant may fail
-//! `DELEGATION_WITHDRAWN`, then `ENDORSEMENT_MISSING`, before `NOT_YET_VALID`; at every tier an
-//! own grant is named before a delegated one. Two bounds
+//! `DELEGATE_FROZEN`, then `DELEGATION_WITHDRAWN`, then `ENDORSEMENT_MISSING`, before
+//! `NOT_YET_VALID`; at every tier an own grant is named before a delegated one. The subject's
+//! own grants are the entries of its feed without `on_behalf`: the grants it signed in someone
+//! else's name are not read for it (*Delegation*, "Whose statement"). Two bounds
 //! belong to the rule, so every node (and every client cache) applies them alike:
 //! - only the subject's newest [`limits::GRANTS_CONSIDERED`] (1,024) grants naming the collector
 //!   are read, by seq: they are counted over all grants naming the collector, revoked, expired,
@@ -419,7 +426,9 @@
 //!   refused for it. Nodes of releases before this bound read every grant, so while a network
 //!   upgrades they can answer such a feed differently, and a quorum read then answers "the
 //!   nodes disagree" (a deny). Likewise only the newest 1,024 grants delegates signed in the
-//!   subject's name naming the collector are read, by `(time_ms, entry id bytes)`.
+//!   subject's name naming the collector are read, by `(time_ms, entry id bytes)`, counted over
+//!   all of them, withdrawn, frozen or not. The revocations, endorsements and delegated opt-outs
+//!   the rule reads are not bounded (*Delegation*, "What a check reads").
 //! - the rule answers from the state the node holds when deciding, for the time `at` asked. A
 //!   question more than [`limits::QUESTION_TIME_TOLERANCE_MS`] before or after the node's clock
 //!   is a *past* or *future* question ([`decide::question_time`]), marked so in the answer and
@@ -431,8 +440,12 @@
 //! that feed. A grant signed after it is not affected, and nothing undoes it (an ack does not).
 //! Across feeds (*Delegation*) signed times are compared and the opt-out wins a tie: an own
 //! opt-out signed at or after a delegate's grant denies under it; a delegate's opt-out in the
-//! subject's name that counts (signed inside its delegation as ended now) denies under every
-//! grant, own or delegated, signed at or before it.
+//! subject's name that counts (`withdraws`: signed before its delegation's `valid_until` and
+//! before each undelegation of it was signed, and, from a frozen delegate feed, at a seq below
+//! its first equivocated seq) denies under every grant, own or delegated, signed at or before
+//! it. Of the delegated opt-outs that count, the one with the largest `time_ms` decides. An
+//! opt-out a feed signs in someone else's name is not its own: it denies nothing under that
+//! feed's own grants.
 //!
 //! ## Scope and form
 //! A collector's policy may declare **where** (zones: sets of H3 cells), **with which sensors**,
@@ -775,7 +788,10 @@
 //! peers, not entries woken from pending) refuses, FAILED_PRECONDITION, an entry validation
 //! accepted, the message starting `entry refused (<name>): `:
 //! - a Policy with a consultation whose `time_ms` is before the node's clock minus 10 minutes
-//!   (`draft-backdated`: its window would have run before anyone could see it);
+//!   (`draft-backdated`: its window would have run before anyone could see it). This one reads
+//!   only the entry and the clock, so it is also asked when the node receives an entry that would
+//!   wait as pending (an entry woken later is not asked again): sent ahead of what it waits for,
+//!   a backdated draft is refused all the same;
 //! - a grant under a draft whose `in_effect_from` is after the node's clock (`policy-draft`);
 //! - a stance on a draft withdrawn or decided, or submitted when the node's clock is at or past
 //!   `closes_ms + 600,000` (the stance's own `time_ms` does not matter) (`consultation-closed`);
@@ -799,102 +815,251 @@
 //! **assistant** (a relative, a social worker) or, for a child, a **guardian**. Delegated
 //! statements live in the **delegate's own feed**: a `Grant`, `Revoke` or `Request` carrying
 //! `on_behalf { person, delegation }`, or an `Endorsement`. Nobody but the person ever writes the
-//! person's feed, so nothing a delegate does can make it fork or look like an equivocation; a
-//! delegate can freeze only its own feed. Delegated entries are verified under the delegate
+//! person's feed, so nothing a delegate does can make it fork or look like an equivocation: a
+//! delegate that equivocates freezes only its own feed, and what that feed signed in the person's
+//! name then counts as *Frozen delegates* says. Delegated entries are verified under the delegate
 //! feed's keys, like any entry of that feed. In Rust: [`delegation`], [`body::OnBehalf`],
 //! [`body::Delegation`].
 //!
-//! **The delegation** (a `Delegation` body in the person's feed): `delegate`, the delegate feed
-//! (it need not be known yet); `powers` (GRANT, REVOKE, REQUEST; GRANT also lets it revoke);
-//! `collectors` (none: any) and `purposes` (none: any) that limit it; `valid_until` (exclusive;
-//! 0: until undelegated); `kind`, ASSISTANT or GUARDIAN; and for a guardian optionally
-//! `co_signer`, the other guardian's delegate feed, whose endorsement every grant under this
-//! delegation needs (2 of 2). Each delegation names a delegate feed used for that one
-//! represented feed only (*Key derivations*), so delegations do not link one person's pairwise
-//! feeds. An **undelegation** (in the person's feed, or a delegate resigning in its own) ends a
-//! delegation from `void_from_ms` on (0: its own `time_ms − 300,000`, saturating at 0).
+//! **Whose statement.** The **subject** of a grant is the person it was made for: its
+//! `on_behalf.person` when it has one, else the feed that signed it. A feed's **own** grants and
+//! opt-outs are the entries of its feed without `on_behalf`; what a feed signs in someone's name
+//! belongs to that person alone (a check about a delegate feed does not read the grants it signed
+//! for others, nor its opt-outs in their names).
 //!
-//! **Validity** (step 8 of [`validate`], in the order listed there) reads signed times only:
-//! - an entry with `on_behalf`: `person` is not the signing feed (`bad-field`); the delegation is
-//!   held (else pending), a `Delegation` in `person`'s feed naming the signing feed as delegate
-//!   (`not-delegated`), giving the power the body needs (`power-not-delegated`: a grant and an
-//!   endorsement GRANT, a revocation REVOKE or GRANT, a request REQUEST); when it lists
-//!   collectors, the collector of the grant, the request, or the revoked or endorsed grant is one
-//!   of them (`collector-not-delegated`); when it lists purposes, every purpose of the grant (or
-//!   the endorsed grant) is one of them (`purpose-not-delegated`); and `delegation.time_ms <=
-//!   entry.time_ms < valid_until` (`delegation-not-in-force`);
-//! - a `Revoke` names a grant the signing feed may revoke (`unknown-grant`): its own, a
-//!   delegate's whose `on_behalf.person` is the signing feed, or (with `on_behalf`) a grant of
-//!   that person or a delegate's in that person's name; a grant the node does not hold makes the
-//!   revoke pending. `already-revoked` means the *same feed* revoked it before: one grant may be
-//!   revoked by its own feed, its person and delegates, once each;
-//! - an `Endorsement` names a delegated grant in the same person's name whose delegation names
-//!   the signing feed as `co_signer` (`not-endorsable`);
-//! - an `Undelegation` names a delegation of the signing feed, or one naming it as delegate
-//!   (`unknown-delegation`), with a `void_from_ms` not after its own time (`bad-field`).
+//! **The delegation** (a `Delegation` body in the person's feed): `delegate`, the delegate feed (it
+//! need not be known yet); `powers`, 1..=3 of GRANT, REVOKE, REQUEST, distinct (GRANT also lets it
+//! revoke; REVOKE alone never grants); `collectors`, 0..=16 ([`limits::MAX_DELEGATION_COLLECTORS`])
+//! strictly ascending (none: any), which limit grants, revocations, requests and endorsements (by
+//! the collector of the grant, the request, or the revoked or endorsed grant); `purposes`, 0..=16
+//! distinct (none: any), which limit grants and endorsements only (a revocation or a request is not
+//! limited by purpose); `valid_until` (exclusive; 0: until undelegated); `kind`, ASSISTANT or
+//! GUARDIAN; and for a guardian optionally `co_signer`, the other guardian's delegate feed, whose
+//! endorsement every grant under this delegation needs (2 of 2). Each delegation names a delegate
+//! feed used for that one represented feed only (*Key derivations*), so delegations do not link one
+//! person's pairwise feeds. An **undelegation** (in the person's feed, or a delegate resigning in
+//! its own) ends a delegation. Its `void_from_ms` (0: its own `time_ms − 300,000`, saturating at 0)
+//! voids the consenting statements (grants and endorsements) signed from then on; the statements
+//! that withdraw (revocations and opt-outs) are judged by the undelegation's own signed time
+//! instead (the rule below), so an undelegation never brings back what the delegate withdrew.
 //!
-//! Whether an undelegation ended a delegation is never a validity question: an entry signed
-//! inside its delegation as given stays valid whatever arrives later, so every node judges it
-//! alike in any arrival order. It is the decision rule's question:
+//! **Field rules.** At decoding, before anything else (`bad-field`, *Acceptance*): every id is 32
+//! bytes, those of a present `on_behalf` included (an empty `OnBehalf`, `4a 00` in a grant, is
+//! canonical and refused `bad-field`, `grant.on_behalf.person`); an `Endorsement` carries
+//! `on_behalf`; `powers` and `purposes` hold no UNSPECIFIED or unknown value and none twice; `kind`
+//! is ASSISTANT or GUARDIAN; a GUARDIAN `valid_until` is non-zero and a multiple of 86,400,000;
+//! `co_signer` is empty for an ASSISTANT and is not the delegate; `void_from_ms` is 0 or at least
+//! 1,577,836,800,000 (2020-01-01, [`limits::MIN_TIME_MS`]). Step 8 of [`validate`], after the
+//! signature, checks what compares with the entry's own feed or time, each `bad-field`:
+//! `on_behalf.person`, a delegation's `delegate` or its `co_signer` is the signing feed; an
+//! undelegation's `void_from_ms` is after its own `time_ms`. So an entry that also fails steps 3 to
+//! 7 (prev, time, role, signature) names that earlier reason.
+//!
+//! **Validity** (step 8 of [`validate`]) reads signed times only. The order of the checks is
+//! [`validate`]'s, body by body, and not the order of the items below; it decides the reason a
+//! refusal names and, for delegated entries, can decide the verdict itself: the delegation an entry
+//! names is checked first (held, else pending; `not-delegated`; `power-not-delegated`), then the
+//! grant a `Revoke` or an `Endorsement` names (held, else pending; then `unknown-grant` or
+//! `not-endorsable`), and only then the delegation's collectors, purposes and time. So an
+//! out-of-force revocation or endorsement of a grant the node does not hold is pending, and refused
+//! once the grant arrives; an implementation that checks the time first refuses it at once. For a
+//! `Grant`, `minor-feed` comes first, and the delegation's collectors, purposes and time come
+//! before the grant's own collector and policy are looked up (each of which may be missing). When
+//! both the delegation and the grant a `Revoke` or an `Endorsement` names are missing, `missing`
+//! names the delegation.
+//! - an entry with `on_behalf`: the delegation is held (else pending), a `Delegation` in `person`'s
+//!   feed naming the signing feed as delegate (`not-delegated`), giving the power the body needs
+//!   (`power-not-delegated`: a grant and an endorsement GRANT, a revocation REVOKE or GRANT, a
+//!   request REQUEST); when it lists collectors, the collector of the grant, the request, or the
+//!   revoked or endorsed grant is one of them (`collector-not-delegated`); when it lists purposes,
+//!   every purpose of the grant, or of the endorsed grant, is one of them (`purpose-not-delegated`,
+//!   naming the first outside by wire number); and `delegation.time_ms <= entry.time_ms <
+//!   valid_until` (`delegation-not-in-force`);
+//! - a `Revoke` names a grant held (else pending: it may be in another feed) that the signing feed
+//!   may revoke, else `unknown-grant`. Without `on_behalf`: a grant it signed, or one whose subject
+//!   it is (the person revoking a delegate's grant made in its name). With `on_behalf { person: P,
+//!   .. }`: a grant whose subject is P (P's own, or one a delegate made in P's name, this feed's
+//!   included), never a grant made in someone else's name. `already-revoked` means the *same feed*
+//!   revoked it before: one grant may be revoked by its own feed, its subject and delegates, once
+//!   each;
+//! - an `Endorsement` names a grant held (else pending) in the same person's name whose delegation
+//!   names the signing feed as `co_signer` (`not-endorsable`);
+//! - a GUARDIAN `Delegation` stands at seq 1, or at seq 2 after a GUARDIAN delegation at seq 1 with
+//!   the same `valid_until` that it mirrors: both have a `co_signer` or neither has, and when they
+//!   have, each one's `co_signer` is the other's `delegate` (otherwise `guardian-misplaced`); in a
+//!   minor's feed any other `Delegation` is `minor-feed` (*Guardians and coming of age*);
+//! - an `Undelegation` names a delegation held (else pending: a delegate resigns from another
+//!   feed's) that the signing feed gave or that names it as delegate (`unknown-delegation`); in a
+//!   minor's feed, not a guardian's (`minor-feed`).
+//!
+//! **Not checked.** Nothing else is checked; an implementation that adds a check refuses entries
+//! every node accepts. In particular:
+//! - an ASSISTANT `valid_until` may be any non-zero value, also before the delegation's own time or
+//!   before 2020 (nothing signed under it is then in force); a GUARDIAN `valid_until` any multiple
+//!   of 86,400,000, also at or before the delegation's own time (the feed is then no minor's), with
+//!   no maximum;
+//! - `void_from_ms` may be before the delegation's own time;
+//! - two guardian delegations without a `co_signer` may name the same delegate;
+//! - the endorser's own delegation need not be a GUARDIAN one (it names the endorser as delegate
+//!   and gives GRANT);
+//! - an endorsement may be signed before the grant it endorses, and one feed may endorse one grant
+//!   any number of times;
+//! - a delegation may be undelegated any number of times, by the person and by the delegate;
+//! - a person may give any number of delegations, to one delegate or to many, and anyone may name
+//!   any feed as delegate;
+//! - a delegated grant may name any collector its delegation allows, also one the person's feed
+//!   never named (the wallet names exactly the collector of each pairwise feed).
+//!
+//! **The rule.** Whether an undelegation ended a delegation is never a validity question: an entry
+//! signed inside its delegation as given stays valid whatever arrives later, so every node judges
+//! it alike in any arrival order. It is the decision rule's question, read from the entries
+//! present:
 //!
 //! ```text
-//! end(D)     = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of
-//!                  (U.void_from_ms, or max(0, U.time_ms − 300000) when it is 0))
-//! counts(S)  = D.time_ms <= S.time_ms < end(D)       (D: the delegation S.on_behalf names)
-//! revoked(G) = some Revoke R naming G with R.feed = G.feed, or R.feed = G.on_behalf.person,
-//!              or R.on_behalf set and counts(R)
-//! endorsed(G) = of the Endorsements E naming G with E.feed = co_signer of G's delegation whose
-//!              own delegation names E.feed as delegate and counts(E): the smallest
-//!              (E.time_ms, E id bytes); none without a co_signer
+//! subject(G) = G.on_behalf.person if G has one, else G.feed
+//! void(U)    = U.void_from_ms, or max(0, U.time_ms − 300000) when it is 0
+//! end(D)     = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of void(U))
+//! wend(D)    = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of U.time_ms)
+//! first(F)   = the smallest seq of the equivocation proofs held about feed F (∞: not frozen)
+//! read(S)    = S.seq < first(S.feed)      (what a frozen feed signed at or after its first
+//!                                          equivocated seq is not read: as if absent)
+//! -- S an entry read, with S.on_behalf naming delegation D
+//! counts(S)    = D.time_ms <= S.time_ms < end(D)                 (grants, endorsements)
+//! withdraws(S) = D.time_ms <= S.time_ms < wend(D)                (revocations, opt-outs)
+//! delegated(subject) = the Grants read whose on_behalf.person is the subject
+//! revoked(G) = some Revoke R read, naming G, with
+//!                R.feed = G.feed (with or without on_behalf), unless G has an on_behalf
+//!                  and first(G.feed) ≠ ∞, or
+//!                R.feed = subject(G), or
+//!                R.on_behalf set, R.feed ≠ G.feed and withdraws(R)
+//! endorsed(G) = of the Endorsements E naming G with E.feed = co_signer of G's delegation,
+//!               first(E.feed) = ∞, whose own delegation names E.feed as delegate and counts(E):
+//!               the smallest (E.time_ms, E id bytes); none without a co_signer
+//! opted out   = by the subject's own opt-outs, and by every delegated opt-out O in its name
+//!               (a Request of kind OPT_OUT_SALE with on_behalf) read with withdraws(O)
 //! ```
 //!
-//! Grants, revocations, opt-outs and endorsements alike count only when signed inside their
-//! delegation as ended now: an ex-delegate can neither consent nor withdraw any more, and what it
-//! signed before the end **stays** until revoked (the person can revoke any delegated grant in
-//! its name). A check (*Deciding a check*, [`decide`]) reads the delegated grants naming the
-//! subject and the collector beside the subject's own; such a grant fails, after `REVOKED` and
-//! `OPTED_OUT`, `DELEGATION_WITHDRAWN` when not `counts(G)`, then `ENDORSEMENT_MISSING` when its
-//! delegation has a `co_signer` and no endorsement counts; then as any grant. Revocations and
-//! opt-outs need no endorsement: either guardian withdraws alone. At every tier (allowing,
-//! covering, for the purpose, any) an own grant is named before a delegated one, so a subject
-//! without delegated grants gets exactly the answers it got before delegation existed. A
-//! decision naming a delegated grant reports `delegated { delegation, delegate, kind,
-//! endorsement }` (`CheckResponse.delegated`, and signed in `DecisionPayload.delegated`); a
-//! GUARDIAN kind says the grant was made by a guardian, also after the child came of age.
+//! Grants and endorsements count only when signed inside their delegation as the undelegations
+//! present end it (`end`): an ex-delegate can no longer consent, and what it signed before the end
+//! **stays** until revoked (the subject can revoke any grant made in its name). Revocations of
+//! other feeds' grants and opt-outs a delegate signs in the person's name count when signed before
+//! the delegation's `valid_until` and before each undelegation of it was signed (`wend`):
+//! `void_from_ms` voids consenting statements only, so an undelegation never turns a withdrawn
+//! grant back into an allow, however far back it sets `void_from_ms`; from the moment it is signed,
+//! the ex-delegate withdraws nothing more. A delegate can always take back its own grant: a
+//! revocation by the grant's own feed counts with or without `on_behalf`, inside its delegation or
+//! not (unless that feed is frozen: *Frozen delegates*).
+//!
+//! A check (*Deciding a check*, [`decide`]) reads the delegated grants naming the subject and the
+//! collector beside the subject's own; such a grant fails, after `REVOKED` and `OPTED_OUT`,
+//! `DELEGATE_FROZEN` when the feed that signed it is frozen, then `DELEGATION_WITHDRAWN` when not
+//! `counts(G)`, then `ENDORSEMENT_MISSING` when its delegation has a `co_signer` and `endorsed(G)`
+//! is none; then as any grant (`NOT_YET_VALID`, `EXPIRED`, `POLICY_NOT_IN_EFFECT`, step 6).
+//! Revocations and opt-outs need no endorsement: either guardian withdraws alone. At every tier
+//! (allowing, covering, for the purpose, any) an own grant is named before a delegated one, so a
+//! subject without delegated grants gets exactly the answers it got before delegation existed. A
+//! decision naming a delegated grant, allow or deny, reports `delegated { delegation, delegate,
+//! kind, endorsement }` (`CheckResponse.delegated`, and signed in `DecisionPayload.delegated`):
+//! `endorsement` is `endorsed(G)` of the named grant, whatever the decision (empty when none
+//! counts, or without a co-signer). A GUARDIAN kind says the grant was made by a guardian, also
+//! after the child came of age.
+//!
+//! **What a check reads.** Besides the newest 1,024 own and 1,024 delegated grants naming the
+//! collector (*Deciding a check*), the rule reads every revocation of each grant it reads, every
+//! endorsement of each delegated grant under a co-signed delegation, and every delegated opt-out in
+//! the subject's name naming the collector (of those that count, the largest `time_ms` decides).
+//! None of these is bounded: an implementation that stops early decides differently (an ex-delegate
+//! can sign any number of opt-outs that do not count, a co-guardian any number of endorsements).
+//! consent-node reads them for each check whose facts are not cached: the revocations by other
+//! feeds of each grant its own feed has not revoked, the endorsements of each co-signed delegated
+//! grant, and the delegated opt-outs newest first until one counts.
+//!
+//! **Frozen delegates.** A delegate feed that equivocates is frozen on every node that holds the
+//! proof (*Equivocation evidence*); the person's feed is untouched. From the first equivocated seq
+//! on, each node may hold another branch of the frozen feed, so the rule reads only what honest
+//! nodes share, what the feed signed below `first(F)`, the smallest seq of the equivocation proofs
+//! held about it: what it signed at or after is as if absent (a grant there is not named, and
+//! takes no place among the newest 1,024). Of what is read, every grant the frozen feed signed in
+//! anyone's name fails `DELEGATE_FROZEN`; its endorsements do not count; its revocations of its own
+//! grants made in someone's name do not count either (such a grant fails `DELEGATE_FROZEN`, or
+//! `REVOKED` when another feed revoked it); its revocations of other feeds' grants and its opt-outs
+//! in someone's name count as any delegate's. Every honest node holds the same entries below
+//! `first(F)`, so nodes converge as the proof spreads; until a node holds the proof it answers as
+//! for any other feed. A node that holds the grant a person revokes only as half of an
+//! equivocation proof (in no feed, *Equivocation evidence*) keeps that revocation pending until it
+//! times out, and the person's later entries wait behind it there: a wallet does not revoke a
+//! frozen delegate's grants (they deny anyway); it undelegates.
 //!
 //! **Guardians and coming of age.** A GUARDIAN delegation stands at seq 1 of the child's feed, a
-//! second guardian's at seq 2 with the same `valid_until` (`guardian-misplaced` anywhere else):
-//! a feed has at most two guardians ([`limits::MAX_GUARDIANS`]). Its `valid_until` is required
-//! and a multiple of 86,400,000: the **coming-of-age instant**, UTC midnight of the date
-//! ([`delegation::coming_of_age_ms`]). While a feed's seq 1 is a GUARDIAN delegation whose
-//! `valid_until` is after an entry's `time_ms`, that entry may not be a `Grant`, a
-//! `Delegation` (but the second guardian's) or an `Undelegation` of a guardian's delegation
-//! (`minor-feed`); requests and revocations are the child's to sign. From the instant on,
-//! guardians' entries are `delegation-not-in-force` and the child's feed is its own. Both rules
-//! compare signed times with a field of an earlier entry, so every node switches at the same
-//! instant. The guardians hold the child's keystore until handover; the child's wallet then
-//! rotates its keys (pre-rotation, *Entries*), so no key a guardian held signs again.
+//! second guardian's at seq 2, mirroring it (*Validity*; `guardian-misplaced` anywhere else): a
+//! feed has at most two guardians ([`limits::MAX_GUARDIANS`]). Its `valid_until` is the
+//! **coming-of-age instant**, UTC midnight of the date ([`delegation::coming_of_age_ms`]). While a
+//! feed's seq 1 is a GUARDIAN delegation whose `valid_until` is after an entry's `time_ms`, that
+//! entry may not be a `Grant`, a `Delegation` (but the second guardian's) or an `Undelegation` of a
+//! guardian's delegation (`minor-feed`); requests and revocations are the child's to sign. From the
+//! instant on, guardians' entries are `delegation-not-in-force` and the child's feed is its own.
+//! Both rules compare signed times with a field of an earlier entry, so every node switches at the
+//! same instant. Before the instant a guardian's delegation ends only by that guardian's
+//! resignation (an `Undelegation` in its own delegate feed): the child's feed may not undelegate it
+//! (`minor-feed`), and the other guardian's feed neither gave it nor is named by it
+//! (`unknown-delegation`). When both guardians resign, nobody can grant for the child until the
+//! instant (its feed stays a minor's); requests and revocations stay the child's. The guardians
+//! hold the child's keystore until handover; the child's wallet then rotates its keys
+//! (pre-rotation, *Entries*), so no key a guardian held signs again.
 //!
-//! **Backdating.** A delegate that learns of its withdrawal could sign a statement dated before
-//! it. The default `void_from_ms` voids the 5 minutes before an undelegation, and the node a
-//! client submits to refuses an entry with `on_behalf`, an `Endorsement` or an `Undelegation`
-//! signed more than 5 minutes ([`limits::DELEGATED_ENTRY_TOLERANCE_MS`]) before its clock
-//! (FAILED_PRECONDITION `delegated-entry-too-old`, [`delegation::admission`]; peers and entries
-//! woken from pending skip it, as for *Consultations*' admission). So through an honest node a
-//! delegate cannot get a statement dated before `void_from_ms` accepted once it acts on the
-//! withdrawal. What remains: a delegate colluding with a node operator can inject a backdated
-//! statement through replication, which counts until the person revokes it (its arrival after
-//! the undelegation is visible in the node's log; a wallet monitoring `Ledger.ListDelegated`
-//! alerts on every statement signed in its name); clock skew between the person and the node
-//! shifts the bound by as much; honest statements signed in the 5 minutes before a withdrawal
-//! are voided too (withdrawal wins; a person who suspects earlier misuse sets `void_from_ms`
-//! further back).
+//! **Backdating.** A delegate that learns of its withdrawal could sign a statement dated before it.
+//! The default `void_from_ms` voids the 5 minutes before an undelegation, and the node a client
+//! submits to refuses an entry with `on_behalf`, an `Endorsement` or an `Undelegation` signed more
+//! than 5 minutes ([`limits::DELEGATED_ENTRY_TOLERANCE_MS`]) before its clock (FAILED_PRECONDITION
+//! `delegated-entry-too-old`, [`delegation::admission`]). It asks this when it receives the entry,
+//! both when validation accepts it and when the entry would wait as pending (an entry validation
+//! refuses names its rejection); copies from peers skip it, and an entry woken from pending is not
+//! asked again. So an honest node takes from a client no delegated statement dated more than 5
+//! minutes before it receives it, and a delegate that acts on its withdrawal cannot get a grant
+//! dated before `void_from_ms` accepted through it. What remains: a delegate can sign a fresh
+//! statement, make it wait behind a predecessor in its own feed that it withholds, and release it
+//! by submitting the predecessor up to the node's pending time-out later (consent-node `[ledger]
+//! pending_ttl`, 10 minutes by default): until then it is invisible (not in the log, not in
+//! `ListDelegated`), so the bound becomes 5 minutes plus that time-out; a delegate colluding with a
+//! node operator can inject a backdated statement through replication, which counts until the
+//! person revokes it (its arrival after the undelegation is visible in the node's log; a wallet
+//! monitoring `Ledger.ListDelegated` alerts on every statement signed in its name); clock skew
+//! between the person and the node shifts the bound by as much; honest grants signed in the 5
+//! minutes before a withdrawal are voided too (withdrawal wins; a person who suspects earlier
+//! misuse sets `void_from_ms` further back, which voids more grants and endorsements and brings
+//! back no withdrawal).
 //!
-//! **Reads** (public, `consent.v1.Ledger`): `ListDelegations(feed)` lists the delegations a
-//! person's feed gave, or those naming a delegate feed, oldest first, at most 256
-//! ([`limits::MAX_DELEGATIONS_LISTED`]), each with the undelegations held and the end they set;
-//! `ListDelegated(person, after, limit)` streams every entry signed in the person's name (and
-//! delegates' resignations of its delegations) in arrival order, at most 10,000 per call.
+//! **Collectors.** A collector's watch stream (`Consent.Watch`) reports a `Grant`, `Revoke` or
+//! `Request` carrying `on_behalf` as `GRANT`, `REVOKE` or `REQUEST` under the person
+//! (`WatchEvent.subject` is `on_behalf.person`); a `Revoke` without `on_behalf` is reported under
+//! the feed that signed it, also when that is a delegate taking back a grant it made in someone's
+//! name (read `grant`, not `subject`, to know which grant ended). `Delegation`, `Undelegation` and
+//! `Endorsement` entries are not sent. Whether a delegated statement counts depends on them and on
+//! signed times the stream does not carry, so a decision cache does not apply a delegated event
+//! itself: it asks the node about that subject (consent-client's cache answers `Stale::Delegated`
+//! for every subject with a statement a delegate signed in its name). A delegated `Request`, or an
+//! erasing `Revoke` that does not count, stays a valid entry after its delegation ended (validity
+//! reads `valid_until` only) and reaches the collector like any other: before acting on one
+//! (answering an access request, erasing), a collector asks whether it counted:
+//! `Ledger.ListDelegations(person)` gives the delegation `on_behalf` names, with its `valid_until`,
+//! `end_ms` and undelegations (read them for their signed times, which end its withdrawals); after
+//! a revocation that does not count, `Consent.Check` still allows under the revoked grant.
+//!
+//! **Reads** (public, `consent.v1.Ledger`). `ListDelegations(feed)` lists the delegations that
+//! concern a feed, those it gave as a person and those naming it as delegate merged into one list
+//! (a feed may be both), oldest first by the Delegation's arrival index, at most 256
+//! ([`limits::MAX_DELEGATIONS_LISTED`]). Each comes with the first 16 Undelegations held, in
+//! arrival order, and `end_ms`: the earliest `void_from_ms` of the Undelegations held when it is
+//! before `valid_until` (or there is none), else 0 (none held, or none ending it before its
+//! `valid_until`); `end_ms` is where `end(D)` stops consenting statements, not `wend(D)`.
+//! consent-node reads at most 4,096 rows of each of the two sides in key order (the delegations a
+//! person gave by delegation id; those naming a delegate by person id, then delegation id) before
+//! it sorts by arrival and keeps 256: past 4,096 on a side, the list is not the oldest. Anyone may
+//! name any feed as delegate, so strangers can crowd the delegate side: a wallet keeps its own
+//! record of the delegations it gave. `ListDelegated(person, after, limit)` streams every entry
+//! signed in the person's name (statements with `on_behalf`, endorsements, and delegates'
+//! resignations of its delegations) with an arrival index above `after`, in arrival order, at most
+//! 10,000 per call (`limit` 0: 10,000).
 //!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
@@ -913,17 +1078,23 @@
 //!   `question.at_ms`, or `time_ms` when that is 0), `when` (`question_time(at_ms, time_ms)`:
 //!   `PAST` if `at_ms + 300,000 < time_ms`, `FUTURE` if `at_ms > time_ms + 300,000`, else
 //!   `CURRENT`; the margin is [`limits::QUESTION_TIME_TOLERANCE_MS`]), for a `REVOKED` deny,
-//!   `revocation` (the id of the entry that revoked the grant), when the question carries an
-//!   observation context, `context_digest` (see *Scope and form*), and, when the grant named
-//!   was signed by a delegate, `delegated` (the delegation it rests on, the delegate, its kind
-//!   and the endorsement that counted; *Delegation*). In a receipt of a node that knows
-//!   delegation, no `delegated` means the named grant is the subject's own, which anyone can
-//!   confirm from the grant entry itself (no `on_behalf`) through `grant_inclusion`. Times are compared as
+//!   `revocation` (the id of a revocation of the grant that counts), when the question carries
+//!   an observation context, `context_digest` (see *Scope and form*), and, when the grant named
+//!   was made in the subject's name by a delegate, allow or deny, `delegated` (the delegation it
+//!   rests on, the delegate that signed the grant, the delegation's kind, and `endorsed(G)`, empty
+//!   when none counts; *Delegation*). In a receipt of a node that knows delegation (its
+//!   `Node.Status.rejection_reasons_version` is 4 or more; the receipt does not say), no
+//!   `delegated` means the named grant is the subject's own, which anyone can confirm from the
+//!   grant entry itself (no `on_behalf`) through `grant_inclusion`. Times are compared as
 //!   mathematical integers, with no wraparound (in `u64`, saturating sums give the same result).
-//! - A `REVOKED` receipt may name no revocation: the node looks for it only among the 1,000
-//!   entries of the subject's feed that follow the grant, and receipts signed before the field
-//!   existed never name one. Any other reason names none: a `revocation` with another reason, or
-//!   not 32 bytes long, makes the receipt malformed.
+//! - A `REVOKED` receipt may name no revocation, and any revocation of the grant that counts is
+//!   a correct one to name; several feeds may have revoked it (its own feed, its subject,
+//!   delegates). consent-node names the first that counts among the revocations by feeds other
+//!   than the grant's own, by the revoking feed's id (bytes, ascending); else the grant's own
+//!   feed's first revocation of it among the 1,000 entries of that feed that follow the grant (for
+//!   a delegated grant, the delegate's feed); else none. Receipts signed before the field existed
+//!   never name one. Any other reason names none: a `revocation` with another reason, or not 32
+//!   bytes long, makes the receipt malformed.
 //! - Not signed: `checkpoint` (a note the node signed itself, with witness cosignatures) and the
 //!   two inclusion proofs, each of which proves itself against that checkpoint. They are bound to
 //!   the signed payload by entry id: `grant_inclusion.entry_id` must equal `grant`, and, when the
@@ -948,6 +1119,16 @@
 //! `time_ms`; with `when = FUTURE`, a revocation or suspension before `at_ms` can change the
 //! answer.
 //! `subject_head_seq` and `log_size` say how fresh the node's state was.
+//!
+//! Of `delegated`, only the delegation is proven (`delegation_inclusion`); the rest are the
+//! node's signed claims, which a verifier checks from the entries: the grant (proven by
+//! `grant_inclusion`; fetch it with `Ledger.GetEntry`) carries `on_behalf` exactly when the
+//! receipt carries `delegated` (a receipt without it for a grant with `on_behalf` hides that a
+//! delegate made the grant), names `delegated.delegation` there, and is signed by the feed
+//! `delegated.delegate`; the delegation (in the subject's feed) names that delegate and has
+//! that kind; a non-empty `endorsement` is an `Endorsement` naming the grant, signed by the
+//! delegation's `co_signer` (`Ledger.GetEntry`, `Log.GetInclusionProof`).
+//! [`evidence::verify_decision`] holds no entry, so it checks none of this.
 //!
 //! A `CheckResponse` carries `at_ms` and `when` too, computed the same way; a node always sets
 //! `when` to `CURRENT`, `PAST` or `FUTURE`. `QUESTION_TIME_UNSPECIFIED` there means a node from
@@ -1051,15 +1232,20 @@
 //! Delegation (*Delegation*) changed all of them too: entries may carry `on_behalf`, and the
 //! bodies `Delegation`, `Undelegation` and `Endorsement`, which a node of an earlier release
 //! finds non-canonical or without a body, and `already-revoked` and `unknown-grant` now read as
-//! stated there, so the sync protocol became `/sync/5` (identify `5.0.0`); ten rejection
-//! reasons were added (version 4: 49 to 58); the store's layout became 7. A new
-//! `DelegatedPower` or `DelegationKind` value changes validity (an unknown value is
-//! `bad-field`): it renames the sync protocol. The gRPC changes are additive:
-//! `CheckResponse.delegated`, `DecisionPayload.delegated`, `DecisionReceipt.delegation_inclusion`,
-//! `Reason` `DELEGATION_WITHDRAWN` (23) and `ENDORSEMENT_MISSING` (24), which only a subject
-//! with delegated grants ever gets (an older client reads them as unspecified: a deny), and
-//! `Ledger.ListDelegations` and `ListDelegated`. Every entry and answer of a subject without
-//! delegation is byte for byte what it was.
+//! stated there (as do `guardian-misplaced`, the second guardian mirroring the first, and
+//! `unknown-grant` for a revocation in the name of a person who is not the grant's subject), so
+//! the sync protocol became `/sync/5` (identify `5.0.0`); ten rejection reasons were added
+//! (version 4: 49 to 58); the store's layout became 7. A new `DelegatedPower` or
+//! `DelegationKind` value changes validity (an unknown value is `bad-field`): it renames the
+//! sync protocol. The gRPC changes are additive: `CheckResponse.delegated`,
+//! `DecisionPayload.delegated`, `DecisionReceipt.delegation_inclusion`, `Reason`
+//! `DELEGATION_WITHDRAWN` (23), `ENDORSEMENT_MISSING` (24) and `DELEGATE_FROZEN` (25), which
+//! only a subject with delegated grants ever gets (an older client reads them as unspecified: a
+//! deny), and `Ledger.ListDelegations` and `ListDelegated`. Every entry and answer of a subject
+//! without delegation is byte for byte what it was. For a subject with delegation, the watch
+//! stream reports what delegates signed in its name under the subject (*Delegation*,
+//! "Collectors"): an SDK of an earlier release cannot decode those entries (an unknown field) and
+//! asks the node (fail closed); one written from this text must not apply them itself.
 //! - **The store on disk**: a layout version (`store_layout_version`; consent-node
 //!   `ledger::tables::SCHEMA_VERSION`). A node opens a store of its own layout, migrates at start
 //!   the older layouts it names (and says so in its log), and refuses any other with a message
@@ -1344,11 +1530,12 @@
 //!   `co_signer` (empty: none), and its `undelegations` (`time_ms`, `void_from_ms`, 0: the
 //!   default)) and its `endorsements` (`id`, `endorser`, `time_ms`, and the endorser's own
 //!   `delegation` as above)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
-//!   `delegated_opt_out_ms` (the latest counting delegated one), the `question`, and the expected
-//!   `decision`, `reason`, `grant` (empty: none) and `answer_delegated` (null, or as in
-//!   `delegation_receipts`). An implementation computes
-//!   each delegation's end and the counting endorsement as *Delegation* says, `revoked` being
-//!   given.
+//!   `delegated_opt_out_ms` (the largest `time_ms` of the delegated opt-outs that count, null
+//!   for none), the `question`, and the expected `decision`, `reason`, `grant` (empty: none) and
+//!   `answer_delegated` (null, or as in `delegation_receipts`). An implementation computes each
+//!   delegation's `end` and the counting endorsement as *Delegation* says. `revoked` and
+//!   `delegated_opt_out_ms` are given, so these cases do not exercise which revocations and
+//!   delegated opt-outs count (`withdraws`), and no delegate in them is frozen.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own
@@ -1376,14 +1563,21 @@
 //! outcomes per draft are not bounded. The transparency site's pages (20 a page, `?page=` at
 //! most 50) are the site's, not the protocol's.
 //! Of delegation: a delegation gives 1..=3 powers and lists at most 16 collectors
-//! ([`limits::MAX_DELEGATION_COLLECTORS`]) and 16 purposes; a feed has at most two guardian
-//! delegations, at seq 1 and 2 ([`limits::MAX_GUARDIANS`]); an entry in someone's name, an
-//! undelegation or an endorsement is admitted while signed at most 5 minutes before the node's
-//! clock ([`limits::DELEGATED_ENTRY_TOLERANCE_MS`], `delegated-entry-too-old`);
-//! `ListDelegations` lists at most 256 delegations ([`limits::MAX_DELEGATIONS_LISTED`]) and a
-//! `ListDelegated` call streams at most 10,000 entries; a delegate's offer code names at most
-//! 16 feeds. Delegations per person and statements per delegation are not bounded (a check reads
-//! at most 1,024 delegated grants, *Deciding a check*).
+//! ([`limits::MAX_DELEGATION_COLLECTORS`]) and 16 purposes ([`limits::MAX_DELEGATION_PURPOSES`]);
+//! a feed has at most two guardian delegations, at seq 1 and 2 ([`limits::MAX_GUARDIANS`]); a
+//! GUARDIAN `valid_until` is any non-zero multiple of 86,400,000 and an ASSISTANT's any value (0:
+//! none), neither compared with the entry's time; an undelegation's `void_from_ms` is 0 or
+//! 1,577,836,800,000..=its own `time_ms`; an entry in someone's name, an undelegation or an
+//! endorsement is admitted while signed at most 5 minutes before the node's clock when the node
+//! receives it, whether accepted or pending ([`limits::DELEGATED_ENTRY_TOLERANCE_MS`],
+//! `delegated-entry-too-old`); `ListDelegations` lists at most 256 delegations
+//! ([`limits::MAX_DELEGATIONS_LISTED`]), each with at most 16 undelegations, after reading at
+//! most 4,096 rows of each side (consent-node); a `ListDelegated` call streams at most 10,000
+//! entries (`limit` 0: 10,000); a delegate's offer code names 1..=16 distinct feeds. Not
+//! bounded: delegations per person, delegations naming one delegate, statements per delegation,
+//! undelegations per delegation, endorsements of one grant (by one feed too); a check reads at
+//! most 1,024 own and 1,024 delegated grants (*Deciding a check*) but every revocation,
+//! endorsement and delegated opt-out it needs (*Delegation*, "What a check reads").
 //!
 //! ### What a node lets a caller without a session spend
 //! These protect one node's resources; they decide nothing (no answer depends on them), and a

@@ -3,8 +3,11 @@
 //!
 //! # The order of the checks
 //!
-//! The verdict does not depend on the order; the reason a refusal names, when several apply, does,
-//! so every implementation checks in this order. An entry is first decoded
+//! The reason a refusal names, when several apply, depends on the order, and for some delegated
+//! entries so does the verdict: a check that needs an entry the node does not hold makes the entry
+//! pending, so an entry that would fail a later check (a revocation in someone's name, signed out
+//! of its delegation's force, of a grant not held yet) is pending in this order and refused in one
+//! that checks that first. So every implementation checks in this order. An entry is first decoded
 //! ([`Entry::from_signed`]: size, signature length, protobuf, canonical encoding, a body, each
 //! field, the seq/feed/prev form). Then the first rule that applies decides. "Signed by K" is the
 //! signature rule of [`crate::sig`] under key K; a node may verify signatures ahead, in
@@ -74,14 +77,17 @@
 //!      `window-not-in-policy`, `form-not-offered`, the first offending item in list order (of
 //!      sensor kinds, the lowest wire number);
 //!    - `Revoke`: with `on_behalf`, the delegation checks; the grant held (else pending: it may
-//!      be another feed's), a `Grant` this feed may revoke (`unknown-grant`): its own, a
-//!      delegate's whose `on_behalf.person` is this feed, or, with `on_behalf`, one of
-//!      `on_behalf.person`'s or a delegate's in that person's name; with `on_behalf`,
-//!      `collector-not-delegated` (the grant's collector) and `delegation-not-in-force`; then
-//!      not revoked by this same feed before (`already-revoked`, [`LedgerView::revoked_by`]);
+//!      be another feed's), a `Grant` this feed may revoke (`unknown-grant`). The grant's
+//!      subject is its `on_behalf.person`, else the feed that signed it. Without `on_behalf`: a
+//!      grant this feed signed, or one whose subject is this feed; with `on_behalf`, a grant
+//!      whose subject is `on_behalf.person`. Then, with `on_behalf`, `collector-not-delegated`
+//!      (the grant's collector) and `delegation-not-in-force`; then not revoked by this same feed
+//!      before (`already-revoked`, [`LedgerView::revoked_by`]);
 //!    - `Delegation`: `delegate` or `co_signer` this feed (`bad-field`); a GUARDIAN delegation
 //!      stands at seq 1, or at seq 2 after a GUARDIAN delegation with the same `valid_until`
-//!      (`guardian-misplaced`); any other delegation in a minor's feed is `minor-feed`;
+//!      that it mirrors: both have a `co_signer` or neither has, and when they have, each
+//!      `co_signer` is the other delegation's `delegate` (`guardian-misplaced`); any other
+//!      delegation in a minor's feed is `minor-feed`;
 //!    - `Undelegation`: `void_from_ms` after the entry's time (`bad-field`); the delegation held
 //!      (else pending: a delegate resigns from another feed's), a `Delegation` of this feed or
 //!      naming this feed as delegate (`unknown-delegation`); of a GUARDIAN delegation, in a
@@ -93,11 +99,15 @@
 //!    - `Ack`: the request or revocation held (else pending), a `Request` naming this collector
 //!      or an erasing `Revoke` of a grant to it (`ack-not-for-collector`).
 //!
-//!    The *delegation checks* of an entry with `on_behalf` (in the delegate's own feed):
-//!    `on_behalf.person` is not this feed (`bad-field`); the delegation held (else pending), a
-//!    `Delegation` in `on_behalf.person`'s feed naming this feed as its delegate
-//!    (`not-delegated`), giving the power the body needs (`power-not-delegated`: a grant or an
-//!    endorsement GRANT, a revocation REVOKE or GRANT, a request REQUEST). Whether an
+//!    The `bad-field`s of this step (`on_behalf.person`, a delegation's `delegate` or
+//!    `co_signer` equal to this feed, an undelegation's `void_from_ms` after its time) come
+//!    after the signature; the other field rules of these bodies are decoding's, before
+//!    anything else. The *delegation checks* of an entry with `on_behalf` (in the delegate's
+//!    own feed): `on_behalf.person` is not this feed (`bad-field`); the delegation held (else
+//!    pending; when the grant a revocation or endorsement names is missing too, the delegation
+//!    is what `missing` names), a `Delegation` in `on_behalf.person`'s feed naming this feed as
+//!    its delegate (`not-delegated`), giving the power the body needs (`power-not-delegated`: a
+//!    grant or an endorsement GRANT, a revocation REVOKE or GRANT, a request REQUEST). Whether an
 //!    undelegation ended the delegation is no validity question ([`crate::delegation`]): the
 //!    entry is judged by signed times alone, so every node judges it alike in any arrival order.
 //!
