@@ -32,10 +32,12 @@
 //!
 //! **Delegated grants** (crate docs, "Delegation"): the grants delegates signed in the subject's
 //! name naming the collector ([`Facts::delegated`], each with its [`Via`]) are read beside the
-//! subject's own, the newest [`GRANTS_CONSIDERED`] of them by `(signed time, id bytes)`. After
-//! `REVOKED` and `OPTED_OUT`, a delegated grant fails `DELEGATION_WITHDRAWN` when it was signed
-//! outside its delegation as the undelegations present end it
-//! ([`crate::delegation::DelegationState::counts`]), then `ENDORSEMENT_MISSING` when its
+//! subject's own, the newest [`GRANTS_CONSIDERED`] of them by `(signed time, id bytes)` (what a
+//! frozen delegate signed at or after its first equivocated seq is not among them:
+//! [`crate::delegation::read_before_fork`]). After `REVOKED` and `OPTED_OUT`, a delegated grant
+//! fails `DELEGATE_FROZEN` when the delegate's feed is frozen ([`Via::delegate_frozen`]), then
+//! `DELEGATION_WITHDRAWN` when it was signed outside its delegation as the undelegations present
+//! end it ([`crate::delegation::DelegationState::counts`]), then `ENDORSEMENT_MISSING` when its
 //! delegation names a co-signer and no endorsement counts
 //! ([`crate::delegation::counting_endorsement`]); then as any grant. At every tier (allowing,
 //! covering, for the purpose, any) an own grant is named before a delegated one, so without
@@ -44,9 +46,11 @@
 //! compare signed times, and the withdrawal wins a tie: an own grant is opted out by an own
 //! opt-out at a higher seq, or by a counting delegated opt-out signed at or after it
 //! ([`Facts::delegated_opt_out_ms`]); a delegated grant by an own or a counting delegated
-//! opt-out signed at or after it. A grant is `revoked` by a revocation of its own feed, of the
-//! person it names, or of a delegate whose delegation counts at the revocation's signed time
-//! ([`crate::delegation::withdrawal_counts`]).
+//! opt-out signed at or after it. A grant is `revoked` by a revocation of its own feed (in
+//! someone's name or not; not read for a frozen delegate's grant), of the person it names, or of
+//! a delegate signed before its delegation ended for withdrawals: before the earliest
+//! undelegation of it was signed, whatever its `void_from_ms`
+//! ([`crate::delegation::withdrawal_counts`]); a frozen feed's only below its fork.
 //!
 //! The rule reads the state the node holds when it decides, whatever `at` is: a grant revoked
 //! since is `REVOKED` for every `at`, and a grant still in force is judged by its own window. A

@@ -1528,14 +1528,16 @@
 //!   `categories`, `valid_from`, `valid_until` (0: none), `revoked`), `delegated` grants (a
 //!   `grant` as above, its `delegation` (`id`, `delegate`, `kind`, `time_ms`, `valid_until`,
 //!   `co_signer` (empty: none), and its `undelegations` (`time_ms`, `void_from_ms`, 0: the
-//!   default)) and its `endorsements` (`id`, `endorser`, `time_ms`, and the endorser's own
-//!   `delegation` as above)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
+//!   default)), `delegate_frozen` (whether the feed that signed it is frozen: then
+//!   `DELEGATE_FROZEN`; the grant is read, so it lies below the fork) and its `endorsements`
+//!   (`id`, `endorser`, `time_ms`, and the endorser's own `delegation` as above; endorsements
+//!   of a frozen feed are left out, as the rule ignores them)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
 //!   `delegated_opt_out_ms` (the largest `time_ms` of the delegated opt-outs that count, null
 //!   for none), the `question`, and the expected `decision`, `reason`, `grant` (empty: none) and
 //!   `answer_delegated` (null, or as in `delegation_receipts`). An implementation computes each
 //!   delegation's `end` and the counting endorsement as *Delegation* says. `revoked` and
 //!   `delegated_opt_out_ms` are given, so these cases do not exercise which revocations and
-//!   delegated opt-outs count (`withdraws`), and no delegate in them is frozen.
+//!   delegated opt-outs count (`withdraws`).
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own

@@ -27,7 +27,10 @@
 //! [`GRANTS_CONSIDERED`] grants delegates signed on the subject's behalf naming the collector
 //! (`d` rows, by signed time and id), each with its delegation as the rule reads it
 //! (`j` row: its end by the Undelegations present) and, for a 2-of-2 delegation, the counting
-//! endorsement (`b` rows, picked by `consent_proto::delegation::counting_endorsement`); for each
+//! endorsement (`b` rows, picked by `consent_proto::delegation::counting_endorsement`; a frozen
+//! feed's are skipped); a frozen delegate's grant is read only below its first equivocated seq
+//! (its feed record, then one seek on its `Q` rows, once per delegate per check) and reads as
+//! `delegate_frozen`; for each
 //! candidate grant not revoked by its own feed, the revocations by other feeds (`h` rows:
 //! usually none, one seek), each counting as `consent_proto::delegation::withdrawal_counts`
 //! says; and the newest counting delegated opt-out (`i` rows, newest first: the rows an
