@@ -1031,23 +1031,26 @@
 //!
 //! **Collectors.** A collector's watch stream (`Consent.Watch`) reports a `Grant`, `Revoke` or
 //! `Request` carrying `on_behalf` as `GRANT`, `REVOKE` or `REQUEST` under the person
-//! (`WatchEvent.subject` is `on_behalf.person`); a `Revoke` without `on_behalf` is reported under
-//! the feed that signed it, also when that is a delegate taking back a grant it made in someone's
-//! name (read `grant`, not `subject`, to know which grant ended). `Delegation`, `Undelegation` and
-//! `Endorsement` entries are not sent. Whether a delegated statement counts depends on them and on
-//! signed times the stream does not carry, so a decision cache does not apply a delegated event
-//! itself: it asks the node about that subject (consent-client's cache answers `Stale::Delegated`
-//! for every subject with a statement a delegate signed in its name). A delegated `Request`, or an
-//! erasing `Revoke` that does not count, stays a valid entry after its delegation ended (validity
-//! reads `valid_until` only) and reaches the collector like any other: before acting on one
-//! (answering an access request, erasing), a collector asks whether it counted:
-//! `Ledger.ListDelegations(person)` gives the delegation `on_behalf` names, with its `valid_until`,
-//! `end_ms` and undelegations (read them for their signed times, which end its withdrawals); after
+//! (`WatchEvent.subject` is `on_behalf.person`); a `REVOKE` is reported under the subject of the
+//! grant it names (its `on_behalf.person`, else the feed that signed it), so a delegate taking
+//! back a grant it made in someone's name is reported under that person. `Delegation`,
+//! `Undelegation` and `Endorsement` entries are not sent. Whether a delegated statement counts
+//! depends on them and on signed times the stream does not carry, so a decision cache does not
+//! apply a delegated event itself: it asks the node about that subject (consent-client's cache
+//! answers `Stale::Delegated` for every subject with a statement a delegate signed in its name).
+//! A delegated `Request`, or a `Revoke` in someone's name of a grant its signer did not make,
+//! stays a valid entry after its delegation ended (validity reads `valid_until` only); the node
+//! does not deliver one that does not count as the delegation stands when it writes it
+//! (`withdraws`: signed before the earliest undelegation's signed time and `valid_until`): it is
+//! not in the collector's watch stream nor among the requests awaiting its answer, though it is
+//! in the log and in `ListDelegated`. A node that wrote it before the undelegation reached it has
+//! delivered it; so before acting on a delegated request (answering an access request, erasing),
+//! a collector may ask `Ledger.ListDelegations(person)` whether its delegation still holds; after
 //! a revocation that does not count, `Consent.Check` still allows under the revoked grant.
 //!
 //! **Reads** (public, `consent.v1.Ledger`). `ListDelegations(feed)` lists the delegations that
-//! concern a feed, those it gave as a person and those naming it as delegate merged into one list
-//! (a feed may be both), oldest first by the Delegation's arrival index, at most 256
+//! concern a feed: those it gave as a person first, then those naming it as delegate (a feed may
+//! be both), each part oldest first by the Delegation's arrival index, at most 256 in all
 //! ([`limits::MAX_DELEGATIONS_LISTED`]). Each comes with the first 16 Undelegations held, in
 //! arrival order, and `end_ms`: the earliest `void_from_ms` of the Undelegations held when it is
 //! before `valid_until` (or there is none), else 0 (none held, or none ending it before its
@@ -1055,8 +1058,8 @@
 //! consent-node reads at most 4,096 rows of each of the two sides in key order (the delegations a
 //! person gave by delegation id; those naming a delegate by person id, then delegation id) before
 //! it sorts by arrival and keeps 256: past 4,096 on a side, the list is not the oldest. Anyone may
-//! name any feed as delegate, so strangers can crowd the delegate side: a wallet keeps its own
-//! record of the delegations it gave. `ListDelegated(person, after, limit)` streams every entry
+//! name any feed as delegate, so strangers can crowd the delegate side, never the delegations a
+//! feed gave (listed first). `ListDelegated(person, after, limit)` streams every entry
 //! signed in the person's name (statements with `on_behalf`, endorsements, and delegates'
 //! resignations of its delegations) with an arrival index above `after`, in arrival order, at most
 //! 10,000 per call (`limit` 0: 10,000).

@@ -494,19 +494,39 @@ impl Watch {
             // Everything below this size is committed and visible.
             let size = self.ledger.stats().log_size;
             let from = self.cursor.next_index;
+            // A revocation's subject is its grant's (read here, off the async threads): a
+            // delegate taking back its own grant made in a person's name revokes the person's.
             let page = self
-                .read(move |ledger| ledger.watch_entries(&collector, from, PAGE))
+                .read(move |ledger| {
+                    let page = ledger.watch_entries(&collector, from, PAGE)?;
+                    let mut out = Vec::with_capacity(page.len());
+                    for (index, entry) in page {
+                        let subject = match &entry.body {
+                            Body::Revoke(r) => {
+                                ledger.entry(&r.grant)?.and_then(|(_, g)| match &g.body {
+                                    Body::Grant(grant) => {
+                                        Some(grant.on_behalf.map_or(g.feed, |o| o.person))
+                                    }
+                                    _ => None,
+                                })
+                            }
+                            _ => None,
+                        };
+                        out.push((index, entry, subject));
+                    }
+                    Ok(out)
+                })
                 .await?;
             let full = page.len() == PAGE;
             let mut rows = page.into_iter().peekable();
-            while let Some((index, entry)) = rows.next() {
+            while let Some((index, entry, revoked_subject)) = rows.next() {
                 self.cursor.next_index = index + 1;
                 // A run of stances on one draft: one event, for the last of them.
                 if self.consultations
                     && let Some(draft) = stance_draft(&entry)
                     && rows
                         .peek()
-                        .is_some_and(|(_, next)| stance_draft(next) == Some(draft))
+                        .is_some_and(|(_, next, _)| stance_draft(next) == Some(draft))
                 {
                     continue;
                 }
@@ -515,6 +535,7 @@ impl Watch {
                     &collector,
                     index,
                     &entry,
+                    revoked_subject,
                     &self.cursor,
                     self.consultations,
                 ) else {
@@ -644,6 +665,7 @@ fn event(
     collector: &FeedId,
     index: u64,
     entry: &Entry,
+    revoked_subject: Option<FeedId>,
     cursor: &Cursor,
     consultations: bool,
 ) -> Option<pb::WatchEvent> {
@@ -671,7 +693,10 @@ fn event(
         }
         Body::Revoke(r) => {
             event.kind = pb::WatchKind::Revoke as i32;
-            let subject = r.on_behalf.map_or(entry.feed, |o| o.person);
+            // The revoked grant's subject (`revoked_subject`, read with the page); else whom the
+            // revocation names.
+            let subject =
+                revoked_subject.unwrap_or_else(|| r.on_behalf.map_or(entry.feed, |o| o.person));
             event.subject = Bytes::copy_from_slice(&subject.0);
             event.grant = id(&r.grant);
             event.erase = r.erase;

@@ -40,9 +40,10 @@ pub struct DelegationListing {
 }
 
 impl Ledger {
-    /// The delegations that concern `feed`, oldest first (by the Delegation's arrival index), at
-    /// most [`MAX_DELEGATIONS_LISTED`]: those it gave (as a person) and those naming it as
-    /// delegate. Blocking: call it off the async threads.
+    /// The delegations that concern `feed`, at most [`MAX_DELEGATIONS_LISTED`]: those it gave (as
+    /// a person) first, then those naming it as delegate, each part oldest first (by the
+    /// Delegation's arrival index). Anyone can name a feed as delegate, so strangers cannot push
+    /// the feed's own delegations out of the listing. Blocking: call it off the async threads.
     pub fn delegations(&self, feed: &FeedId) -> Result<Vec<DelegationListing>, LedgerError> {
         let view = Staged::new(&*self.store);
         let mut found: Vec<(FeedId, EntryId, DelegationRecord)> = Vec::new();
@@ -64,19 +65,23 @@ impl Ledger {
             found.push((person, id, record));
         }
         let mut out = Vec::with_capacity(found.len());
-        for (_, id, record) in found {
+        for (person, id, record) in found {
             let (index, entry) = view.entry_with_index(&id)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("delegation {id} has a record but no entry"))
             })?;
-            out.push(DelegationListing {
-                index,
-                entry,
-                end_ms: record.ended_early_ms(),
-                undelegations: record.undelegations.iter().map(|u| EntryId(*u)).collect(),
-            });
+            out.push((
+                person != *feed,
+                DelegationListing {
+                    index,
+                    entry,
+                    end_ms: record.ended_early_ms(),
+                    undelegations: record.undelegations.iter().map(|u| EntryId(*u)).collect(),
+                },
+            ));
         }
-        out.sort_by_key(|d| d.index);
-        out.dedup_by_key(|d| d.index);
+        // Given first (a feed naming itself is refused by validity, so the parts are disjoint).
+        out.sort_by_key(|(named, d)| (*named, d.index));
+        let mut out: Vec<DelegationListing> = out.into_iter().map(|(_, d)| d).collect();
         out.truncate(MAX_DELEGATIONS_LISTED);
         Ok(out)
     }

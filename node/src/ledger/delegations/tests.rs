@@ -21,7 +21,8 @@ use consent_proto::pb::{Decision, Reason};
 use consent_proto::scope::Context;
 use consent_proto::validate::{Rejection, Verdict};
 use consent_proto::vocab::{
-    DataCategory as C, DelegatedPower, DelegationKind, PowerSet, Purpose as P, PurposeSet, Role,
+    DataCategory as C, DelegatedPower, DelegationKind, PowerSet, Purpose as P, PurposeSet,
+    RequestKind, Role,
 };
 
 use crate::clock::Clock;
@@ -679,5 +680,121 @@ async fn withdrawing_a_delegate_never_undoes_what_it_withdrew_and_it_can_take_ba
         (revoked.reason, revoked.grant),
         (Reason::Revoked, Some(w.grant.id))
     );
+    close(ledger, writer).await;
+}
+
+#[tokio::test]
+async fn an_ex_delegates_requests_and_revocations_are_kept_but_not_delivered_to_the_collector() {
+    let mut w = world();
+    let (ledger, writer) = open(&w.scene, Clock::manual(T0 + 10 * DAY));
+    let mut reference = MemoryLedger::new([w.scene.registrar.feed()]);
+    accept(&ledger, &mut reference, &w.entries).await;
+    let (person, collector) = (w.person.feed(), w.scene.collector.feed());
+    let on_behalf = OnBehalf {
+        person,
+        delegation: w.delegation.id,
+    };
+    let own = fixtures::append(
+        &mut w.person,
+        T0 + 3 * DAY,
+        fixtures::location_grant(&w.scene, P::Research),
+    );
+    // While the delegation holds: an access request in the person's name is delivered.
+    let in_time = fixtures::append(
+        &mut w.delegate,
+        T0 + 3 * DAY,
+        fixtures::in_name_of(on_behalf, fixtures::request(collector, RequestKind::Access)),
+    );
+    let undelegation = fixtures::append(
+        &mut w.person,
+        T0 + 4 * DAY,
+        fixtures::undelegate(w.delegation.id, None),
+    );
+    accept(
+        &ledger,
+        &mut reference,
+        &[own.clone(), in_time.clone(), undelegation],
+    )
+    .await;
+    // After it: a request and an erasing revocation of the person's grant, both valid.
+    let late_request = fixtures::append(
+        &mut w.delegate,
+        T0 + 5 * DAY,
+        fixtures::in_name_of(
+            on_behalf,
+            fixtures::request(collector, RequestKind::Erasure),
+        ),
+    );
+    let late_revoke = fixtures::append(
+        &mut w.delegate,
+        T0 + 5 * DAY,
+        fixtures::in_name_of(on_behalf, fixtures::revoke(own.id, true)),
+    );
+    accept(
+        &ledger,
+        &mut reference,
+        &[late_request.clone(), late_revoke.clone()],
+    )
+    .await;
+    let watched: Vec<EntryId> = ledger
+        .watch_entries(&collector, 0, 10_000)
+        .expect("watch")
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect();
+    assert!(watched.contains(&in_time.id));
+    assert!(!watched.contains(&late_request.id));
+    assert!(!watched.contains(&late_revoke.id));
+    // Both stay in the log and in what delegates signed in the person's name.
+    assert!(ledger.entry(&late_request.id).expect("read").is_some());
+    let listed: Vec<EntryId> = ledger
+        .delegated_entries(&person, 0, 100)
+        .expect("listed")
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect();
+    assert!(listed.contains(&late_request.id) && listed.contains(&late_revoke.id));
+    // And the revocation withdraws nothing.
+    let now = ledger.now_ms();
+    let research = decided(
+        &ledger,
+        &reference,
+        &query(person, collector, P::Research, now),
+    );
+    assert_eq!(research.reason, Reason::Granted);
+    close(ledger, writer).await;
+}
+
+#[tokio::test]
+async fn a_feeds_own_delegations_are_listed_before_those_strangers_wrote_naming_it() {
+    let w = world();
+    let (ledger, writer) = open(&w.scene, Clock::system());
+    let mut reference = MemoryLedger::new([w.scene.registrar.feed()]);
+    let person = w.person.feed();
+    // Strangers name the person as their delegate before the person delegates anything.
+    let mut early = w.scene.entries.clone();
+    let mut strangers = Vec::new();
+    for i in 0..3 {
+        let (mut stranger, s0) = fixtures::author(Role::Citizen, &format!("stranger {i}"), T0);
+        let named = fixtures::append(
+            &mut stranger,
+            T0 + DAY,
+            assistant(person, w.scene.collector.feed()),
+        );
+        strangers.push(named.id);
+        early.extend([s0, named]);
+    }
+    accept(&ledger, &mut reference, &early).await;
+    let rest: Vec<Entry> = w.entries[w.scene.entries.len()..].to_vec();
+    accept(&ledger, &mut reference, &rest).await;
+    let listed: Vec<EntryId> = ledger
+        .delegations(&person)
+        .expect("delegations")
+        .into_iter()
+        .map(|d| d.entry.id)
+        .collect();
+    let mut expected = vec![w.delegation.id];
+    expected.extend(strangers);
+    assert_eq!(listed, expected);
     close(ledger, writer).await;
 }

@@ -134,7 +134,15 @@ fn stage_effects(
         }
         Body::Revoke(r) => stage_revoke(staged, entry, r, arrived_ms, index, touched),
         Body::Request(r) => {
-            answers::asked(staged, &r.collector, &entry.id, entry.time_ms, arrived_ms)?;
+            // An ex-delegate's request stays in the log (valid), but is not delivered to the
+            // collector: not awaiting its answer, not in its watch stream.
+            let delivered = match &r.on_behalf {
+                Some(on_behalf) => delegations::counts_when_written(staged, entry, on_behalf)?,
+                None => true,
+            };
+            if delivered {
+                answers::asked(staged, &r.collector, &entry.id, entry.time_ms, arrived_ms)?;
+            }
             match &r.on_behalf {
                 None if r.kind == RequestKind::OptOutSale => {
                     staged.put(
@@ -160,7 +168,7 @@ fn stage_effects(
                     delegations::statement(staged, entry, on_behalf, &r.collector, index, touched);
                 }
             }
-            Ok(Some(r.collector))
+            Ok(delivered.then_some(r.collector))
         }
         Body::Delegation(d) => delegations::delegation(staged, entry, d, index),
         Body::Undelegation(u) => delegations::undelegation(staged, entry, u, index, touched),
@@ -266,7 +274,15 @@ fn stage_revoke(
     let Body::Grant(g) = &granted.body else {
         return Ok(None);
     };
-    if r.erase {
+    // A revocation an ex-delegate signed in someone's name (not of its own grant) withdraws
+    // nothing: it is not delivered to the collector (no erasure awaited, no watch event).
+    let delivered = match &r.on_behalf {
+        Some(on_behalf) if entry.feed != granted.feed => {
+            delegations::counts_when_written(staged, entry, on_behalf)?
+        }
+        _ => true,
+    };
+    if r.erase && delivered {
         answers::asked(staged, &g.collector, &entry.id, entry.time_ms, arrived_ms)?;
     }
     // A feed's revocation of a grant it signed always counts, in someone's name or not: its
@@ -305,7 +321,7 @@ fn stage_revoke(
     if let Some(on_behalf) = &r.on_behalf {
         delegations::statement(staged, entry, on_behalf, &g.collector, index, touched);
     }
-    Ok(Some(g.collector))
+    Ok(delivered.then_some(g.collector))
 }
 
 /// A consultation's `C` row, if `draft` has one.
