@@ -33,11 +33,10 @@
 //! **Delegated grants** (crate docs, "Delegation"): the grants delegates signed in the subject's
 //! name naming the collector ([`Facts::delegated`], each with its [`Via`]) are read beside the
 //! subject's own, the newest [`GRANTS_CONSIDERED`] of them by `(signed time, id bytes)` (what a
-//! frozen delegate signed at or after its first equivocated seq is not among them:
-//! [`crate::delegation::read_before_fork`]). After `REVOKED` and `OPTED_OUT`, a delegated grant
-//! fails `DELEGATE_FROZEN` when the delegate's feed is frozen ([`Via::delegate_frozen`]), then
-//! `DELEGATION_WITHDRAWN` when it was signed outside its delegation as the undelegations present
-//! end it ([`crate::delegation::DelegationState::counts`]), then `ENDORSEMENT_MISSING` when its
+//! frozen feed signed in someone's name is not among them:
+//! [`crate::delegation::read_in_someones_name`]). After `REVOKED` and `OPTED_OUT`, a delegated
+//! grant fails `DELEGATION_WITHDRAWN` when it was signed outside its delegation as the
+//! undelegations present end it ([`crate::delegation::DelegationState::counts`]), then `ENDORSEMENT_MISSING` when its
 //! delegation names a co-signer and no endorsement counts
 //! ([`crate::delegation::counting_endorsement`]); then as any grant. At every tier (allowing,
 //! covering, for the purpose, any) an own grant is named before a delegated one, so without
@@ -47,10 +46,10 @@
 //! opt-out at a higher seq, or by a counting delegated opt-out signed at or after it
 //! ([`Facts::delegated_opt_out_ms`]); a delegated grant by an own or a counting delegated
 //! opt-out signed at or after it. A grant is `revoked` by a revocation of its own feed (in
-//! someone's name or not; not read for a frozen delegate's grant), of the person it names, or of
-//! a delegate signed before its delegation ended for withdrawals: before the earliest
-//! undelegation of it was signed, whatever its `void_from_ms`
-//! ([`crate::delegation::withdrawal_counts`]); a frozen feed's only below its fork.
+//! someone's name or not), of the person it names, or of a delegate signed before its delegation
+//! ended for withdrawals: at or before the earliest undelegation of it was signed, whatever its
+//! `void_from_ms` ([`crate::delegation::withdrawal_counts`]); never by what a frozen feed signed
+//! in someone's name.
 //!
 //! The rule reads the state the node holds when it decides, whatever `at` is: a grant revoked
 //! since is `REVOKED` for every `at`, and a grant still in force is judged by its own window. A
@@ -461,7 +460,7 @@ pub fn question_time(at_ms: u64, decided_ms: u64) -> QuestionTime {
 
 /// The first reason `grant` fails the question, in the rule's order: `REVOKED`, `OPTED_OUT`
 /// (for sale/sharing, `opted_out` as [`opted_out`] computes it), for a delegated grant
-/// `DELEGATE_FROZEN` (the delegate's feed is frozen), `DELEGATION_WITHDRAWN` (signed outside its
+/// `DELEGATION_WITHDRAWN` (signed outside its
 /// delegation as ended now; a delegated grant without `via` too) and `ENDORSEMENT_MISSING` (a co-signer's endorsement is needed and none counts),
 /// then `NOT_YET_VALID`, `EXPIRED`, `POLICY_NOT_IN_EFFECT` and step 6.
 fn failure(grant: &GrantFacts, query: &Query, opted_out: bool, delegated: bool) -> Option<Reason> {
@@ -474,7 +473,6 @@ fn failure(grant: &GrantFacts, query: &Query, opted_out: bool, delegated: bool) 
     if delegated {
         match grant.via.as_deref() {
             None => return Some(Reason::DelegationWithdrawn),
-            Some(via) if via.delegate_frozen => return Some(Reason::DelegateFrozen),
             Some(via) if !via.counts() => return Some(Reason::DelegationWithdrawn),
             Some(via) if via.awaits_endorsement() => return Some(Reason::EndorsementMissing),
             Some(_) => {}

@@ -126,9 +126,10 @@ impl DelegationState {
     }
 
     /// Whether a revocation or an opt-out signed at `signed_ms` under this delegation counts:
-    /// `from_ms <= signed_ms < withdrawals_end_ms`.
+    /// `from_ms <= signed_ms <= withdrawals_end_ms` (a withdrawal signed in the same millisecond
+    /// as the undelegation counts: withdrawal wins a tie; one at `valid_until` is not valid).
     pub fn withdrawal_counts(&self, signed_ms: u64) -> bool {
-        self.from_ms <= signed_ms && signed_ms < self.withdrawals_end_ms
+        self.from_ms <= signed_ms && signed_ms <= self.withdrawals_end_ms
     }
 }
 
@@ -183,9 +184,6 @@ pub struct Via {
     /// Under a delegation with a co-signer: the endorsement that counts
     /// ([`counting_endorsement`]); `None`: none (or no co-signer).
     pub endorsement: Option<EntryId>,
-    /// Whether the delegate's own feed (which signed the grant) is frozen: the grant then
-    /// denies `DELEGATE_FROZEN` ([`read_before_fork`] says which of its entries are read at all).
-    pub delegate_frozen: bool,
 }
 
 impl Via {
@@ -253,14 +251,15 @@ pub fn revocation_counts(
         || via.is_some_and(|(d, signed_ms)| d.withdrawal_counts(signed_ms))
 }
 
-/// Whether the rule reads an entry at `seq` of a feed whose first equivocated seq is
-/// `fork_seq` (`None`: the feed is not frozen) as a statement in someone's name (a grant,
-/// revocation, opt-out or endorsement): only below the fork, where every honest node holds the
-/// same entries. A frozen feed's endorsements never count, its grants in someone's name deny
-/// `DELEGATE_FROZEN`, and a revocation by a frozen feed of its own grant in someone's name is
-/// not read (it may lie past the fork on some node and not on another).
-pub fn read_before_fork(seq: u64, fork_seq: Option<u64>) -> bool {
-    fork_seq.is_none_or(|fork| seq < fork)
+/// Whether the rule reads a statement in someone's name (an entry carrying `on_behalf`, or an
+/// endorsement) signed by a feed that is `frozen` (it signed two different entries at one seq):
+/// never. Nodes may hold different branches of a frozen feed, and they learn different forks of
+/// it first, so nothing it signed in someone's name is read, whatever its seq: its grants are as
+/// if absent, its endorsements do not count, and its revocations and opt-outs withdraw nothing
+/// (the person, told by its wallet's monitor, withdraws again itself). What every node reads of
+/// it is then the same as soon as every node knows the feed is frozen.
+pub fn read_in_someones_name(frozen: bool) -> bool {
+    !frozen
 }
 
 /// Whether `entry` is one the submit path checks for its age ([`admission`]): signed in someone's

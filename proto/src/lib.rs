@@ -414,7 +414,7 @@
 //! `POLICY_NOT_IN_EFFECT`, after `REVOKED`, `OPTED_OUT`,
 //! `NOT_YET_VALID` and `EXPIRED` and before step 6. Grants delegates signed in the subject's
 //! name are read beside its own (*Delegation*): after `OPTED_OUT` such a grant may fail
-//! `DELEGATE_FROZEN`, then `DELEGATION_WITHDRAWN`, then `ENDORSEMENT_MISSING`, before
+//! `DELEGATION_WITHDRAWN`, then `ENDORSEMENT_MISSING`, before
 //! `NOT_YET_VALID`; at every tier an own grant is named before a delegated one. The subject's
 //! own grants are the entries of its feed without `on_behalf`: the grants it signed in someone
 //! else's name are not read for it (*Delegation*, "Whose statement"). Two bounds
@@ -440,10 +440,9 @@
 //! that feed. A grant signed after it is not affected, and nothing undoes it (an ack does not).
 //! Across feeds (*Delegation*) signed times are compared and the opt-out wins a tie: an own
 //! opt-out signed at or after a delegate's grant denies under it; a delegate's opt-out in the
-//! subject's name that counts (`withdraws`: signed before its delegation's `valid_until` and
-//! before each undelegation of it was signed, and, from a frozen delegate feed, at a seq below
-//! its first equivocated seq) denies under every grant, own or delegated, signed at or before
-//! it. Of the delegated opt-outs that count, the one with the largest `time_ms` decides. An
+//! subject's name that counts (`withdraws`: signed before its delegation's `valid_until` and at
+//! or before each undelegation of it was signed, and never from a frozen delegate feed) denies
+//! under every grant, own or delegated, signed at or before it. Of the delegated opt-outs that count, the one with the largest `time_ms` decides. An
 //! opt-out a feed signs in someone else's name is not its own: it denies nothing under that
 //! feed's own grants.
 //!
@@ -920,20 +919,20 @@
 //! void(U)    = U.void_from_ms, or max(0, U.time_ms − 300000) when it is 0
 //! end(D)     = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of void(U))
 //! wend(D)    = min(D.valid_until (0: ∞), min over the Undelegations U naming D held of U.time_ms)
-//! first(F)   = the smallest seq of the equivocation proofs held about feed F (∞: not frozen)
-//! read(S)    = S.seq < first(S.feed)      (what a frozen feed signed at or after its first
-//!                                          equivocated seq is not read: as if absent)
+//! frozen(F)  = the node holds an equivocation proof about feed F
+//! read(S)    = not frozen(S.feed)         (what a frozen feed signed in someone's name, with
+//!                                          on_behalf or as an Endorsement, is not read: as if
+//!                                          absent)
 //! -- S an entry read, with S.on_behalf naming delegation D
 //! counts(S)    = D.time_ms <= S.time_ms < end(D)                 (grants, endorsements)
-//! withdraws(S) = D.time_ms <= S.time_ms < wend(D)                (revocations, opt-outs)
+//! withdraws(S) = D.time_ms <= S.time_ms <= wend(D)               (revocations, opt-outs)
 //! delegated(subject) = the Grants read whose on_behalf.person is the subject
 //! revoked(G) = some Revoke R read, naming G, with
-//!                R.feed = G.feed (with or without on_behalf), unless G has an on_behalf
-//!                  and first(G.feed) ≠ ∞, or
+//!                R.feed = G.feed (with or without on_behalf), or
 //!                R.feed = subject(G), or
 //!                R.on_behalf set, R.feed ≠ G.feed and withdraws(R)
 //! endorsed(G) = of the Endorsements E naming G with E.feed = co_signer of G's delegation,
-//!               first(E.feed) = ∞, whose own delegation names E.feed as delegate and counts(E):
+//!               read(E), whose own delegation names E.feed as delegate and counts(E):
 //!               the smallest (E.time_ms, E id bytes); none without a co_signer
 //! opted out   = by the subject's own opt-outs, and by every delegated opt-out O in its name
 //!               (a Request of kind OPT_OUT_SALE with on_behalf) read with withdraws(O)
@@ -943,17 +942,17 @@
 //! present end it (`end`): an ex-delegate can no longer consent, and what it signed before the end
 //! **stays** until revoked (the subject can revoke any grant made in its name). Revocations of
 //! other feeds' grants and opt-outs a delegate signs in the person's name count when signed before
-//! the delegation's `valid_until` and before each undelegation of it was signed (`wend`):
+//! the delegation's `valid_until` and at or before each undelegation of it was signed (`wend`; the
+//! same millisecond counts: withdrawal wins a tie):
 //! `void_from_ms` voids consenting statements only, so an undelegation never turns a withdrawn
 //! grant back into an allow, however far back it sets `void_from_ms`; from the moment it is signed,
 //! the ex-delegate withdraws nothing more. A delegate can always take back its own grant: a
 //! revocation by the grant's own feed counts with or without `on_behalf`, inside its delegation or
-//! not (unless that feed is frozen: *Frozen delegates*).
+//! not (what a frozen feed signed in someone's name is not read at all: *Frozen delegates*).
 //!
 //! A check (*Deciding a check*, [`decide`]) reads the delegated grants naming the subject and the
 //! collector beside the subject's own; such a grant fails, after `REVOKED` and `OPTED_OUT`,
-//! `DELEGATE_FROZEN` when the feed that signed it is frozen, then `DELEGATION_WITHDRAWN` when not
-//! `counts(G)`, then `ENDORSEMENT_MISSING` when its delegation has a `co_signer` and `endorsed(G)`
+//! `DELEGATION_WITHDRAWN` when not `counts(G)`, then `ENDORSEMENT_MISSING` when its delegation has a `co_signer` and `endorsed(G)`
 //! is none; then as any grant (`NOT_YET_VALID`, `EXPIRED`, `POLICY_NOT_IN_EFFECT`, step 6).
 //! Revocations and opt-outs need no endorsement: either guardian withdraws alone. At every tier
 //! (allowing, covering, for the purpose, any) an own grant is named before a delegated one, so a
@@ -975,20 +974,19 @@
 //! grant, and the delegated opt-outs newest first until one counts.
 //!
 //! **Frozen delegates.** A delegate feed that equivocates is frozen on every node that holds the
-//! proof (*Equivocation evidence*); the person's feed is untouched. From the first equivocated seq
-//! on, each node may hold another branch of the frozen feed, so the rule reads only what honest
-//! nodes share, what the feed signed below `first(F)`, the smallest seq of the equivocation proofs
-//! held about it: what it signed at or after is as if absent (a grant there is not named, and
-//! takes no place among the newest 1,024). Of what is read, every grant the frozen feed signed in
-//! anyone's name fails `DELEGATE_FROZEN`; its endorsements do not count; its revocations of its own
-//! grants made in someone's name do not count either (such a grant fails `DELEGATE_FROZEN`, or
-//! `REVOKED` when another feed revoked it); its revocations of other feeds' grants and its opt-outs
-//! in someone's name count as any delegate's. Every honest node holds the same entries below
-//! `first(F)`, so nodes converge as the proof spreads; until a node holds the proof it answers as
-//! for any other feed. A node that holds the grant a person revokes only as half of an
-//! equivocation proof (in no feed, *Equivocation evidence*) keeps that revocation pending until it
-//! times out, and the person's later entries wait behind it there: a wallet does not revoke a
-//! frozen delegate's grants (they deny anyway); it undelegates.
+//! proof (*Equivocation evidence*); the person's feed is untouched. Nodes may hold different
+//! branches of the frozen feed, and learn different forks of it first (a frozen feed takes no
+//! further proof), so no seq of it is one every node agrees on: **nothing a frozen feed signed in
+//! someone's name is read**, whatever its seq (`read`). Its grants in anyone's name are as if
+//! absent (not named, no place among the newest 1,024), its endorsements do not count, its
+//! revocations and opt-outs in someone's name withdraw nothing. Every node answers alike as soon
+//! as it holds the proof; until then it answers as for any other feed. The cost: a withdrawal a
+//! delegate made for the person is lost if that delegate later equivocates, so the person's
+//! wallet, told by its monitor, withdraws again in the person's own name (fail closed for the
+//! grants, which stop counting at once). A node that holds the grant a person revokes only as half
+//! of an equivocation proof (in no feed) keeps that revocation pending until it times out, and
+//! the person's later entries wait behind it there: a wallet does not revoke a frozen delegate's
+//! grants (they are not read anyway); it undelegates.
 //!
 //! **Guardians and coming of age.** A GUARDIAN delegation stands at seq 1 of the child's feed, a
 //! second guardian's at seq 2, mirroring it (*Validity*; `guardian-misplaced` anywhere else): a
@@ -1242,7 +1240,7 @@
 //! `DelegationKind` value changes validity (an unknown value is `bad-field`): it renames the
 //! sync protocol. The gRPC changes are additive: `CheckResponse.delegated`,
 //! `DecisionPayload.delegated`, `DecisionReceipt.delegation_inclusion`, `Reason`
-//! `DELEGATION_WITHDRAWN` (23), `ENDORSEMENT_MISSING` (24) and `DELEGATE_FROZEN` (25), which
+//! `DELEGATION_WITHDRAWN` (23) and `ENDORSEMENT_MISSING` (24), which
 //! only a subject with delegated grants ever gets (an older client reads them as unspecified: a
 //! deny), and `Ledger.ListDelegations` and `ListDelegated`. Every entry and answer of a subject
 //! without delegation is byte for byte what it was. For a subject with delegation, the watch
@@ -1531,10 +1529,8 @@
 //!   `categories`, `valid_from`, `valid_until` (0: none), `revoked`), `delegated` grants (a
 //!   `grant` as above, its `delegation` (`id`, `delegate`, `kind`, `time_ms`, `valid_until`,
 //!   `co_signer` (empty: none), and its `undelegations` (`time_ms`, `void_from_ms`, 0: the
-//!   default)), `delegate_frozen` (whether the feed that signed it is frozen: then
-//!   `DELEGATE_FROZEN`; the grant is read, so it lies below the fork) and its `endorsements`
-//!   (`id`, `endorser`, `time_ms`, and the endorser's own `delegation` as above; endorsements
-//!   of a frozen feed are left out, as the rule ignores them)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
+//!   default)) and its `endorsements` (`id`, `endorser`, `time_ms`, and the endorser's own
+//!   `delegation` as above)), `opt_out_seq` and `opt_out_ms` (the subject's latest own opt-out),
 //!   `delegated_opt_out_ms` (the largest `time_ms` of the delegated opt-outs that count, null
 //!   for none), the `question`, and the expected `decision`, `reason`, `grant` (empty: none) and
 //!   `answer_delegated` (null, or as in `delegation_receipts`). An implementation computes each

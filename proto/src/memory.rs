@@ -32,9 +32,6 @@ pub struct MemoryLedger {
     consultation: Option<consultation::Rules>,
     /// Policy entries accepted as drafts (widening, with a consultation).
     gated: HashSet<EntryId>,
-    /// The first equivocated seq of each frozen feed (the smallest seq of the equivocations
-    /// seen).
-    forks: HashMap<FeedId, u64>,
 }
 
 impl LedgerView for MemoryLedger {
@@ -130,8 +127,6 @@ impl MemoryLedger {
                 if let Some(state) = self.feeds.get_mut(&entry.feed) {
                     state.frozen = true;
                 }
-                let fork = self.forks.entry(entry.feed).or_insert(entry.seq);
-                *fork = (*fork).min(entry.seq);
             }
             _ => {}
         }
@@ -270,14 +265,8 @@ impl MemoryLedger {
     fn grant_revoked(&self, grant: &EntryId, granter: FeedId, g: &Grant) -> bool {
         let person = g.on_behalf.map(|o| o.person);
         self.entries.values().any(|e| match &e.body {
-            // A frozen feed: nothing at or past its fork is read, nor its revocation of its own
-            // grant in someone's name.
-            Body::Revoke(_) if !self.read_before_fork(e) => false,
-            Body::Revoke(_)
-                if e.feed == granter && person.is_some() && self.forks.contains_key(&granter) =>
-            {
-                false
-            }
+            // Nothing a frozen feed signed in someone's name is read.
+            Body::Revoke(r) if r.on_behalf.is_some() && !self.read_in_someones_name(e) => false,
             Body::Revoke(r) if r.grant == *grant => {
                 let via = self.withdrawal_via(e);
                 revocation_counts(e.feed, granter, person, via.as_ref().map(|(d, t)| (d, *t)))
@@ -286,9 +275,10 @@ impl MemoryLedger {
         })
     }
 
-    /// Whether the rule reads `e` ([`delegation::read_before_fork`]).
-    fn read_before_fork(&self, e: &Entry) -> bool {
-        delegation::read_before_fork(e.seq, self.forks.get(&e.feed).copied())
+    /// Whether the rule reads `e`, signed in someone's name
+    /// ([`delegation::read_in_someones_name`]).
+    fn read_in_someones_name(&self, e: &Entry) -> bool {
+        delegation::read_in_someones_name(self.feeds.get(&e.feed).is_some_and(|s| s.frozen))
     }
 
     /// The grants delegates signed in `subject`'s name naming `collector`, with their
@@ -310,7 +300,7 @@ impl MemoryLedger {
                     let Some(on_behalf) = g.on_behalf else {
                         continue;
                     };
-                    if !self.read_before_fork(e) {
+                    if !self.read_in_someones_name(e) {
                         continue;
                     }
                     let Some(state) = self.delegation_state(&on_behalf.delegation) else {
@@ -322,7 +312,7 @@ impl MemoryLedger {
                         .values()
                         .filter_map(|x| match &x.body {
                             Body::Endorsement(n)
-                                if n.grant == e.id && !self.forks.contains_key(&x.feed) =>
+                                if n.grant == e.id && self.read_in_someones_name(x) =>
                             {
                                 self.delegation_state(&n.on_behalf.delegation)
                                     .map(|d| (x.id, x.feed, x.time_ms, d))
@@ -352,7 +342,6 @@ impl MemoryLedger {
                             delegation: state,
                             signed_ms: e.time_ms,
                             endorsement,
-                            delegate_frozen: self.forks.contains_key(&e.feed),
                         })),
                     });
                 }
@@ -360,7 +349,7 @@ impl MemoryLedger {
                     if r.collector == *collector
                         && r.kind == RequestKind::OptOutSale
                         && r.on_behalf.is_some_and(|o| o.person == *subject)
-                        && self.read_before_fork(e) =>
+                        && self.read_in_someones_name(e) =>
                 {
                     let via = self.withdrawal_via(e);
                     if withdrawal_counts(via.as_ref().map(|(d, t)| (d, *t))) {

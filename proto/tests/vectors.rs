@@ -4326,8 +4326,6 @@ struct DGrantCase {
     undelegations: Vec<(u64, Option<u64>)>,
     /// Its endorsements.
     endorsements: Vec<DEndorsement>,
-    /// Whether the delegate's feed is frozen.
-    delegate_frozen: bool,
 }
 
 const D_SUBJECT: FeedId = FeedId([0x5b; 32]);
@@ -4374,7 +4372,6 @@ fn d_facts(g: &DGrantCase) -> GrantFacts {
             delegation: state,
             signed_ms: g.grant.time_ms,
             endorsement,
-            delegate_frozen: g.delegate_frozen,
         })),
         ..g.grant.clone()
     }
@@ -4511,7 +4508,6 @@ fn delegation_decisions_json() -> Value {
                 delegation: d,
                 undelegations: d_random_undelegations(&mut rng),
                 endorsements,
-                delegate_frozen: rng.chance(8),
             });
         }
         let opt_out_seq = rng.chance(20).then(|| rng.below(4));
@@ -4547,7 +4543,6 @@ fn delegation_decisions_json() -> Value {
             "delegated": delegated.iter().map(|g| json!({
                 "grant": d_grant_json(&g.grant),
                 "delegation": d_delegation_json(&g.delegation, &g.undelegations),
-                "delegate_frozen": g.delegate_frozen,
                 "endorsements": g.endorsements.iter().map(|(id, feed, t, d, u)| json!({
                     "id": hx(id.0),
                     "endorser": hx(feed.0),
@@ -5872,9 +5867,6 @@ fn every_delegation_vector_in_the_file_verifies() {
                     delegation,
                     undelegations,
                     endorsements,
-                    delegate_frozen: g["delegate_frozen"]
-                        .as_bool()
-                        .expect("delegate_frozen is a boolean"),
                 })
             })
             .collect();
@@ -5912,7 +5904,6 @@ fn every_delegation_vector_in_the_file_verifies() {
     }
     for reason in [
         pb::Reason::DelegationWithdrawn,
-        pb::Reason::DelegateFrozen,
         pb::Reason::EndorsementMissing,
         pb::Reason::Granted,
         pb::Reason::OptedOut,

@@ -316,10 +316,18 @@ async fn delegates_never_freeze_the_persons_feed() {
     let all: Vec<&TestNode> = nodes.iter().collect();
     same_entries(&all, entries.len() as u64).await;
 
-    // Below the fork: the assistant's grant for research in the person's name, on every node.
+    // Before the fork: the assistant's grant for research in the person's name, on every node.
     let early = people.grant(P::Research);
     submit_ok(&mut nodes[0].ledger().await, &early).await;
     same_entries(&all, entries.len() as u64 + 1).await;
+    // Every node allows research under it (and caches what it read about the person).
+    for node in &nodes {
+        let research = purpose_answer(node, person, collector, P::Research).await;
+        assert_eq!(
+            (research.reason(), research.grant.as_ref()),
+            (Reason::Granted, early.id.0.as_slice())
+        );
+    }
 
     // The delegate signs two different entries at one seq of its own feed, each sent to a node:
     // a second research grant, and a revocation of the person's own grant in its name.
@@ -356,8 +364,9 @@ async fn delegates_never_freeze_the_persons_feed() {
         )
         .await;
     }
-    // Every node answers alike whichever branch it holds: nothing at the fork is read (the
-    // revocation on one branch withdraws nothing), and the grant below it denies DELEGATE_FROZEN.
+    // Every node answers alike whichever branch it holds: nothing the frozen delegate signed in
+    // the person's name is read (the revocation on one branch withdraws nothing, the grants on
+    // either side of the fork are as if absent).
     for node in &nodes {
         assert!(!node.head(&person).await.frozen);
         let r = answers(node, person, collector, Reason::Granted).await;
@@ -369,7 +378,7 @@ async fn delegates_never_freeze_the_persons_feed() {
         let research = purpose_answer(node, person, collector, P::Research).await;
         assert_eq!(
             (research.reason(), research.grant.as_ref()),
-            (Reason::DelegateFrozen, early.id.0.as_slice()),
+            (Reason::PurposeNotCovered, own.id.0.as_slice()),
             "research at {}",
             node.url()
         );

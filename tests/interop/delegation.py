@@ -232,8 +232,6 @@ def decide(case):
             if own or by_delegate:
                 return "REASON_OPTED_OUT"
         if dg is not None:
-            if dg["delegate_frozen"]:
-                return "REASON_DELEGATE_FROZEN"
             if not delegation_counts(dg["delegation"], g["time_ms"]):
                 return "REASON_DELEGATION_WITHDRAWN"
             if dg["delegation"]["co_signer"] and counting_endorsement(dg) is None:
@@ -278,6 +276,6 @@ def check_decisions(v, c):
         want = (case["decision"], case["reason"], case["grant"], case["answer_delegated"])
         c.eq(decide(case), want, f"delegation decision {i}")
         reasons.add(case["reason"])
-    for reason in ("REASON_GRANTED", "REASON_DELEGATION_WITHDRAWN", "REASON_DELEGATE_FROZEN",
-                   "REASON_ENDORSEMENT_MISSING", "REASON_OPTED_OUT"):
+    for reason in ("REASON_GRANTED", "REASON_DELEGATION_WITHDRAWN", "REASON_ENDORSEMENT_MISSING",
+                   "REASON_OPTED_OUT"):
         c.true(reason in reasons, f"delegation decisions: {reason} decided at least once")

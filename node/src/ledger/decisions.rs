@@ -28,9 +28,8 @@
 //! (`d` rows, by signed time and id), each with its delegation as the rule reads it
 //! (`j` row: its end by the Undelegations present) and, for a 2-of-2 delegation, the counting
 //! endorsement (`b` rows, picked by `consent_proto::delegation::counting_endorsement`; a frozen
-//! feed's are skipped); a frozen delegate's grant is read only below its first equivocated seq
-//! (its feed record, then one seek on its `Q` rows, once per delegate per check) and reads as
-//! `delegate_frozen`; for each
+//! feed's are skipped); a frozen delegate's grants are skipped (its feed record, read once per
+//! delegate per check); for each
 //! candidate grant not revoked by its own feed, the revocations by other feeds (`h` rows:
 //! usually none, one seek), each counting as `consent_proto::delegation::withdrawal_counts`
 //! says; and the newest counting delegated opt-out (`i` rows, newest first: the rows an
@@ -47,7 +46,7 @@ use consent_proto::body::Body;
 use consent_proto::decide::{
     AccreditationFacts, Facts, GRANTS_CONSIDERED, GrantFacts, Outcome, Query, decide,
 };
-use consent_proto::delegation::{Via, read_before_fork};
+use consent_proto::delegation::Via;
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::scope::PolicyScope;
 use consent_proto::validate::FeedState;
@@ -461,8 +460,8 @@ impl View<'_> {
                     grant.revoked = delegations.revoked_elsewhere(&grant.id)?;
                 }
                 // Newest first (keys end in the signed time and id): the rule reads no older.
-                // (A frozen delegate's rows past its fork are skipped before the window is
-                // counted: they differ from node to node.)
+                // (A frozen delegate's rows are skipped before the window is counted: a frozen
+                // feed signs nothing more, so they are bounded by what it signed before.)
                 let prefix = tables::delegated_grant_prefix(subject, collector);
                 for pair in store.scan_prefix_rev(&prefix) {
                     if delegated.len() == GRANTS_CONSIDERED {
@@ -473,16 +472,11 @@ impl View<'_> {
                     let signed_ms = tables::be_u64(key.get(at..at + 8).unwrap_or_default())?;
                     let record: DelegatedGrantRecord = tables::decode(&value, "delegated grant")?;
                     let delegation = delegations.state(&EntryId(record.delegation))?;
-                    // A frozen delegate: nothing at or past its fork is read; below it, its grant
-                    // denies DELEGATE_FROZEN and its own revocation of it is not read.
-                    let fork = delegations.fork(&delegation.delegate)?;
-                    if !read_before_fork(record.seq, fork) {
+                    // Nothing a frozen delegate signed in someone's name is read.
+                    if delegations.frozen(&delegation.delegate)? {
                         continue;
                     }
                     let mut facts = self.grant_facts(&record.grant, record.seq, &mut on_draft)?;
-                    if fork.is_some() {
-                        facts.revoked = false;
-                    }
                     let endorsement = match delegation.co_signer {
                         Some(_) => delegations.endorsement(&facts.id, &delegation)?,
                         None => None,
@@ -495,7 +489,6 @@ impl View<'_> {
                         delegation,
                         signed_ms,
                         endorsement,
-                        delegate_frozen: fork.is_some(),
                     }));
                     delegated.push(facts);
                 }

@@ -159,8 +159,8 @@ pub(super) struct Delegations<'a> {
     store: &'a dyn KvStore,
     person: FeedId,
     read: HashMap<EntryId, DelegationState>,
-    /// Each signing feed's first equivocated seq (`None`: not frozen), read once per check.
-    forks: HashMap<FeedId, Option<u64>>,
+    /// Whether each signing feed read so far is frozen.
+    frozen: HashMap<FeedId, bool>,
 }
 
 impl<'a> Delegations<'a> {
@@ -169,47 +169,21 @@ impl<'a> Delegations<'a> {
             store,
             person,
             read: HashMap::new(),
-            forks: HashMap::new(),
+            frozen: HashMap::new(),
         }
     }
 
-    /// The first equivocated seq of `feed` (the smallest seq of its `Q` rows) when it is frozen,
-    /// else `None`: the rule reads its statements in someone's name only below it
-    /// ([`consent_proto::delegation::read_before_fork`]).
-    pub(super) fn fork(&mut self, feed: &FeedId) -> Result<Option<u64>, StoreError> {
-        if let Some(fork) = self.forks.get(feed) {
-            return Ok(*fork);
+    /// Whether `feed` is frozen: then nothing it signed in someone's name is read
+    /// ([`consent_proto::delegation::read_in_someones_name`]). Read once per feed per check.
+    pub(super) fn frozen(&mut self, feed: &FeedId) -> Result<bool, StoreError> {
+        if let Some(frozen) = self.frozen.get(feed) {
+            return Ok(*frozen);
         }
         let frozen = Staged::new(self.store)
             .feed_record(feed)?
             .is_some_and(|r| r.frozen);
-        let fork = if frozen {
-            let prefix = tables::proof_prefix(feed);
-            match self.store.scan_prefix(&prefix).next().transpose()? {
-                Some((key, _)) => {
-                    Some(tables::be_u64(key.get(prefix.len()..).unwrap_or_default())?)
-                }
-                // Frozen with no proof row: read nothing of it (fail closed).
-                None => Some(0),
-            }
-        } else {
-            None
-        };
-        self.forks.insert(*feed, fork);
-        Ok(fork)
-    }
-
-    /// Whether the statement `id`, signed by `feed`, is read: always when `feed` is not frozen,
-    /// else only when its seq lies below the fork.
-    fn read_before_fork(&mut self, feed: &FeedId, id: &EntryId) -> Result<bool, StoreError> {
-        let Some(fork) = self.fork(feed)? else {
-            return Ok(true);
-        };
-        let seq = Staged::new(self.store)
-            .entry_with_index(id)?
-            .map(|(_, e)| e.seq)
-            .ok_or_else(|| StoreError::Corrupt(format!("statement {id} has a row but no entry")))?;
-        Ok(consent_proto::delegation::read_before_fork(seq, Some(fork)))
+        self.frozen.insert(*feed, frozen);
+        Ok(frozen)
     }
 
     /// The person's delegation `id` (every delegated statement about the person names one of
@@ -251,14 +225,14 @@ impl<'a> Delegations<'a> {
     }
 
     /// Whether a revocation by another feed (`revoker`) counts: the person's own always, a
-    /// delegate's if signed before its delegation ended for withdrawals; a frozen feed's only
-    /// below its fork.
+    /// delegate's if signed before its delegation ended for withdrawals, and never a frozen
+    /// feed's in someone's name.
     pub(super) fn counts(
         &mut self,
         revoker: &FeedId,
         record: &RevocationRecord,
     ) -> Result<bool, StoreError> {
-        if !self.read_before_fork(revoker, &EntryId(record.revoke))? {
+        if record.delegation.is_some() && self.frozen(revoker)? {
             return Ok(false);
         }
         Ok(match record.delegation {
@@ -285,7 +259,7 @@ impl<'a> Delegations<'a> {
             let endorser = FeedId(tables::bytes32(key.get(at..at + 32).unwrap_or_default())?);
             let id = EntryId(tables::bytes32(key.get(at + 32..).unwrap_or_default())?);
             // A frozen feed's endorsements never count.
-            if self.fork(&endorser)?.is_some() {
+            if self.frozen(&endorser)? {
                 continue;
             }
             let record: EndorsementRecord = tables::decode(&value, "endorsement")?;
@@ -310,10 +284,7 @@ impl<'a> Delegations<'a> {
             let at = prefix.len();
             let signed_ms = tables::be_u64(key.get(at..at + 8).unwrap_or_default())?;
             let state = self.state(&EntryId(tables::bytes32(&value)?))?;
-            let id = EntryId(tables::bytes32(key.get(at + 8..).unwrap_or_default())?);
-            if withdrawal_counts(Some((&state, signed_ms)))
-                && self.read_before_fork(&state.delegate, &id)?
-            {
+            if withdrawal_counts(Some((&state, signed_ms))) && !self.frozen(&state.delegate)? {
                 return Ok(Some(signed_ms));
             }
         }

@@ -88,6 +88,36 @@ impl<'a, S: KvStore + ?Sized> Staged<'a, S> {
         Ok(rows.into_iter().collect())
     }
 
+    /// Like [`Self::scan_prefix`], but `None` when more than `limit` stored rows start with
+    /// `prefix` (reads at most `limit + 1` of them).
+    pub(crate) fn scan_prefix_at_most(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Option<Vec<Pair>>, StoreError> {
+        let mut rows = std::collections::BTreeMap::new();
+        for pair in self.store.scan_prefix(prefix).take(limit.saturating_add(1)) {
+            let (key, value) = pair?;
+            rows.insert(key, value);
+        }
+        if rows.len() > limit {
+            return Ok(None);
+        }
+        for (key, value) in &self.writes {
+            if key.starts_with(prefix) {
+                match value {
+                    Some(value) => {
+                        rows.insert(key.clone(), value.clone());
+                    }
+                    None => {
+                        rows.remove(key);
+                    }
+                }
+            }
+        }
+        Ok(Some(rows.into_iter().collect()))
+    }
+
     /// Stages a put.
     pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.writes.insert(key, Some(value));

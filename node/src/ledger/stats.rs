@@ -146,8 +146,8 @@ impl Ledger {
                 }
                 None => true,
             };
-            // A frozen delegate's grants never count (DELEGATE_FROZEN).
-            let in_force = delegations.fork(&delegation.delegate)?.is_none()
+            // A frozen delegate's grants are not read by the rule.
+            let in_force = !delegations.frozen(&delegation.delegate)?
                 && !g.revoked
                 && delegation.counts(signed_ms)
                 && g.valid_from <= now_ms

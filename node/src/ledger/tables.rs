@@ -1143,7 +1143,8 @@ impl DelegationRecord {
 
 /// A grant signed by a delegate on behalf of the person (its `d` row): the grant's record as
 /// for an own grant ([`GrantRecord`]; `revoked` only by a Revoke of the delegate's own feed
-/// without `on_behalf`: every other revocation is an `h` row), and where it comes from.
+/// in someone's name or not: every other feed's revocation is an `h` row), and where it comes
+/// from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DelegatedGrantRecord {
     /// The grant as checks read it.
@@ -1165,7 +1166,7 @@ pub struct EndorsementRecord {
     pub signed_ms: u64,
 }
 
-/// A revocation of a grant by a feed other than the grant's, or with `on_behalf` (its `h` row).
+/// A revocation of a grant by a feed other than the grant's (its `h` row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationRecord {
     /// The Revoke entry.

@@ -1179,7 +1179,6 @@ mod delegated_rule {
                 delegation: d,
                 signed_ms: time_ms,
                 endorsement,
-                delegate_frozen: false,
             }),
         )
     }

@@ -132,8 +132,10 @@ fn an_undelegation_voids_consent_from_void_from_but_withdrawals_until_it_was_sig
         Some(person),
         Some((&d, T0 + 2 * DAY))
     ));
-    // From the undelegation's own time nothing the delegate signs counts.
-    assert!(!d.withdrawal_counts(T0 + 5 * DAY));
+    // In the undelegation's own millisecond a withdrawal still counts (withdrawal wins a tie);
+    // after it nothing the delegate signs does.
+    assert!(d.withdrawal_counts(T0 + 5 * DAY));
+    assert!(!d.withdrawal_counts(T0 + 5 * DAY + 1));
     // Its own grant it can always take back, even then.
     assert!(revocation_counts(
         granter,
@@ -188,7 +190,6 @@ fn what_a_decision_reports_round_trips_on_the_wire() {
         delegation: d,
         signed_ms: T0 + DAY,
         endorsement: None,
-        delegate_frozen: false,
     };
     assert!(via.counts() && via.awaits_endorsement());
     let used = via.used();

@@ -130,11 +130,11 @@ fn counts(entries: &[Accepted], id: &[u8; 32], t: u64) -> bool {
     }
 }
 
-/// Whether a revocation or an opt-out signed at `t` under the delegation `id` counts: before the
-/// earliest undelegation was signed, whatever its void_from.
+/// Whether a revocation or an opt-out signed at `t` under the delegation `id` counts: at or
+/// before the earliest undelegation was signed, whatever its void_from.
 fn withdrawal_counts(entries: &[Accepted], id: &[u8; 32], t: u64) -> bool {
     match delegation(entries, id) {
-        Some(h) => h.from_ms <= t && t < h.withdrawals_end_ms,
+        Some(h) => h.from_ms <= t && t <= h.withdrawals_end_ms,
         None => false,
     }
 }

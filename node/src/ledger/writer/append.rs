@@ -137,7 +137,12 @@ fn stage_effects(
             // An ex-delegate's request stays in the log (valid), but is not delivered to the
             // collector: not awaiting its answer, not in its watch stream.
             let delivered = match &r.on_behalf {
-                Some(on_behalf) => delegations::counts_when_written(staged, entry, on_behalf)?,
+                Some(on_behalf) => delegations::counts_when_written(
+                    staged,
+                    entry,
+                    on_behalf,
+                    r.kind == RequestKind::OptOutSale,
+                )?,
                 None => true,
             };
             if delivered {
@@ -255,9 +260,10 @@ fn stage_grant(
 }
 
 /// Stages a revocation (and, with `erase`, records a request awaiting the collector's answer);
-/// returns the grant's collector. A feed's own Revoke, without `on_behalf`, of its own grant
+/// returns the grant's collector (`None` for a delegated revocation that does not count when
+/// written: it is not delivered). A feed's Revoke of its own grant, in someone's name or not,
 /// marks the grant's record revoked (`G` row, or `d` row for a delegate retracting its grant);
-/// any other (a delegate's, the person's of a delegate's grant) is an `h` row, which checks
+/// any other feed's (a delegate's, the person's of a delegate's grant) is an `h` row, which checks
 /// count as the delegation it names says (always, for the person's own).
 fn stage_revoke(
     staged: &mut Staged<'_, dyn KvStore>,
@@ -278,7 +284,7 @@ fn stage_revoke(
     // nothing: it is not delivered to the collector (no erasure awaited, no watch event).
     let delivered = match &r.on_behalf {
         Some(on_behalf) if entry.feed != granted.feed => {
-            delegations::counts_when_written(staged, entry, on_behalf)?
+            delegations::counts_when_written(staged, entry, on_behalf, true)?
         }
         _ => true,
     };

@@ -18,24 +18,29 @@ use super::super::staged::Staged;
 use super::super::tables::{self, DelegationRecord, EndorsementRecord};
 use crate::store::{KvStore, StoreError};
 
-/// Whether a withdrawal or a request `entry` signed in `on_behalf`'s name counts as the
-/// delegation stands when it is written ([`consent_proto::delegation::withdrawal_counts`]):
-/// what the node delivers to the collector (awaiting an answer, its watch stream). Not a
-/// decision: checks judge revocations and opt-outs again with the undelegations present then.
+/// Whether a revocation, an opt-out (`withdrawal`: judged by
+/// [`consent_proto::delegation::withdrawal_counts`]) or another request (access, erasure, ...:
+/// judged like a grant, by `DelegationState::counts`, so `void_from_ms` voids a request an
+/// ex-delegate backdated) `entry` signed in `on_behalf`'s name counts as the delegation stands
+/// when it is written: what the node delivers to the collector (awaiting an answer, its watch
+/// stream). Not a decision: checks judge revocations and opt-outs again with the undelegations
+/// present then.
 pub(super) fn counts_when_written(
     staged: &Staged<'_, dyn KvStore>,
     entry: &Entry,
     on_behalf: &OnBehalf,
+    withdrawal: bool,
 ) -> Result<bool, StoreError> {
     let Some(record) = staged.delegation_record(&on_behalf.person, &on_behalf.delegation)? else {
         // Validity required the delegation present: fail closed.
         return Ok(false);
     };
     let state = record.state(on_behalf.delegation, on_behalf.person)?;
-    Ok(consent_proto::delegation::withdrawal_counts(Some((
-        &state,
-        entry.time_ms,
-    ))))
+    Ok(if withdrawal {
+        consent_proto::delegation::withdrawal_counts(Some((&state, entry.time_ms)))
+    } else {
+        state.counts(entry.time_ms)
+    })
 }
 
 /// The rows every statement a delegate signs on behalf of a person stages: the person's

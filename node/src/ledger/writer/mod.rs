@@ -153,14 +153,17 @@ impl Job {
 
 /// Groups smaller than this (when more than one entry is waiting) wait [`GATHER_WAIT`] once.
 const GATHER_BELOW: usize = 64;
+/// Delegations naming a frozen feed as delegate whose persons' cached checks are dropped one by
+/// one; past it, every cached subject is.
+const FROZEN_DELEGATE_ROWS: usize = 1_024;
 /// How long a small group waits for more entries.
 const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(300);
 
 pub(crate) struct Writer {
     /// Whether the group being staged changes what checks cache about collectors.
     collectors_changed: bool,
-    /// Whether the group froze a feed: a frozen delegate changes checks about every person it
-    /// signed for, so every cached subject goes stale (freezes are rare).
+    /// Whether every cached subject goes stale at this group's commit (a frozen feed named as
+    /// delegate by more persons than a freeze reads one by one).
     subjects_changed: bool,
     /// Feeds the group being staged changed (their cached subject facts go stale).
     touched: Vec<FeedId>,
@@ -753,6 +756,28 @@ impl Writer {
         }
     }
 
+    /// A feed just frozen may be a delegate: nothing it signed in someone's name is read any
+    /// more, so the checks cached about each person whose Delegation names it go stale (its `t`
+    /// rows; past [`FROZEN_DELEGATE_ROWS`] of them, every cached subject).
+    fn frozen_delegate(
+        &mut self,
+        staged: &Staged<'_, dyn KvStore>,
+        feed: &FeedId,
+    ) -> Result<(), StoreError> {
+        let prefix = tables::delegation_by_delegate_prefix(feed);
+        let Some(rows) = staged.scan_prefix_at_most(&prefix, FROZEN_DELEGATE_ROWS)? else {
+            self.subjects_changed = true;
+            return Ok(());
+        };
+        let at = prefix.len();
+        for (key, _) in rows {
+            self.touched.push(FeedId(tables::bytes32(
+                key.get(at..at + 32).unwrap_or_default(),
+            )?));
+        }
+        Ok(())
+    }
+
     fn freeze(
         &mut self,
         staged: &mut Staged<'_, dyn KvStore>,
@@ -768,15 +793,13 @@ impl Writer {
                 detected_ms: now,
             };
             staged.put(key, tables::encode(&proof)?);
-            // A proof at a lower seq moves the fork the rule reads a frozen delegate up to.
-            self.subjects_changed = true;
         }
         let mut record = staged
             .feed_record(&held.feed)?
             .ok_or_else(|| StoreError::Corrupt("equivocating feed has no record".into()))?;
         if !record.frozen {
             self.collectors_changed = true;
-            self.subjects_changed = true;
+            self.frozen_delegate(staged, &held.feed)?;
             self.touched.push(held.feed);
             record.frozen = true;
             staged.put(

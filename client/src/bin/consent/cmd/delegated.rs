@@ -176,10 +176,19 @@ pub async fn monitor(
             }
         }
     }
+    // Delegate feeds the node holds frozen: nothing they signed in the person's name is read.
+    let mut frozen: BTreeMap<FeedId, bool> = BTreeMap::new();
+    for d in &facts.signed {
+        if let std::collections::btree_map::Entry::Vacant(slot) = frozen.entry(d.entry.feed) {
+            let head = node.head(&d.entry.feed).await?;
+            slot.insert(head.is_some_and(|h| h.frozen));
+        }
+    }
     let name = person.typed(Role::Citizen);
     let (mut notices, mut alerts) = (Vec::new(), Vec::new());
     for d in &facts.signed {
         let e = &d.entry;
+        let delegate_frozen = frozen.get(&e.feed).copied().unwrap_or(false);
         let named = delegation_named(e);
         let record = named.and_then(|n| facts.delegations.get(&n));
         let counts = facts.counts(e);
@@ -196,7 +205,8 @@ pub async fn monitor(
             "kind": record.map(|r| r.delegation.kind.name()),
             "signed": consent_client::time::format(e.time_ms),
             "index": d.index,
-            "counts": counts,
+            "counts": counts && !delegate_frozen,
+            "delegate_frozen": delegate_frozen,
             "after_undelegation": late,
         }));
         let what = format!(
@@ -209,7 +219,14 @@ pub async fn monitor(
                 .kind
                 .name())
         );
-        if !counts && !matches!(e.body, Body::Undelegation(_)) {
+        if delegate_frozen && !matches!(e.body, Body::Undelegation(_)) {
+            alerts.push(format!(
+                "{what} no longer counts: that delegate's feed is frozen (it signed two different \
+                 entries at one place), so nothing it signed in your name is read; if it was a \
+                 revocation or an opt-out, do it again yourself; then end the delegation with \
+                 `consent wallet undelegate`"
+            ));
+        } else if !counts && !matches!(e.body, Body::Undelegation(_)) {
             alerts.push(format!(
                 "{what} does not count: it was signed outside its delegation (before it, or after \
                  it ended or was withdrawn); revoke it if it is a grant"
