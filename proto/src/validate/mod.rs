@@ -619,7 +619,7 @@ pub enum Verdict {
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
+#[path = "../validate_tests.rs"]
 mod tests;
 
 /// Decides what to do with a structurally valid entry.
