@@ -1,0 +1,137 @@
+//! The start-up check of the delegation tables: each row has its table's key length, decodes,
+//! and names entries that are stored.
+
+use consent_proto::ids::EntryId;
+
+use super::super::tables::{self, prefix};
+use super::Report;
+use crate::store::{KvStore, StoreError};
+
+/// What the start-up check knows of one delegation table's rows: the table, its name in the
+/// report, its key length, where in the key an entry id (32 bytes) starts, and whether the
+/// value is an entry id too.
+struct RowCheck {
+    table: u8,
+    what: &'static str,
+    length: usize,
+    ids: &'static [usize],
+    value_names: bool,
+}
+
+impl RowCheck {
+    const fn new(
+        table: u8,
+        what: &'static str,
+        length: usize,
+        ids: &'static [usize],
+        value_names: bool,
+    ) -> Self {
+        Self {
+            table,
+            what,
+            length,
+            ids,
+            value_names,
+        }
+    }
+}
+
+/// Delegation rows: each has the length its table's keys have, decodes, and names entries that
+/// are stored (a `t` row its `j` row); one read per row, no entry decoded (the full check
+/// compares every row with the replay's).
+pub(super) fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
+    let stored = |id: &[u8]| -> Result<bool, StoreError> {
+        Ok(store
+            .get(&tables::entry_key(&EntryId(tables::bytes32(id)?)))?
+            .is_some())
+    };
+    let checks = [
+        RowCheck::new(prefix::DELEGATION, "delegation", 65, &[33], false),
+        RowCheck::new(
+            prefix::DELEGATED_GRANT,
+            "delegated grant",
+            105,
+            &[73],
+            false,
+        ),
+        RowCheck::new(
+            prefix::DELEGATION_COLLECTOR,
+            "delegation collector",
+            65,
+            &[1],
+            false,
+        ),
+        RowCheck::new(prefix::ENDORSEMENT, "endorsement", 97, &[1, 65], false),
+        RowCheck::new(prefix::REVOCATION, "revocation", 65, &[1], false),
+        RowCheck::new(
+            prefix::DELEGATED_OPT_OUT,
+            "delegated opt-out",
+            105,
+            &[73],
+            true,
+        ),
+        RowCheck::new(prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
+    ];
+    for RowCheck {
+        table,
+        what,
+        length,
+        ids,
+        value_names,
+    } in checks
+    {
+        for pair in store.scan_prefix(&[table]) {
+            let (key, value) = pair?;
+            let mut fine = key.len() == length;
+            if fine {
+                for &at in ids {
+                    fine &= stored(&key[at..at + 32])?;
+                }
+            }
+            if fine && value_names {
+                fine = value.len() == 32 && stored(&value)?;
+            }
+            if fine {
+                fine = match table {
+                    prefix::DELEGATION => {
+                        tables::decode::<tables::DelegationRecord>(&value, what).is_ok()
+                    }
+                    prefix::DELEGATED_GRANT => {
+                        tables::decode::<tables::DelegatedGrantRecord>(&value, what)
+                            .is_ok_and(|r| r.grant.id[..] == key[73..105])
+                    }
+                    prefix::ENDORSEMENT => {
+                        tables::decode::<tables::EndorsementRecord>(&value, what).is_ok()
+                    }
+                    prefix::REVOCATION => {
+                        match tables::decode::<tables::RevocationRecord>(&value, what) {
+                            Ok(r) => stored(&r.revoke)?,
+                            Err(_) => false,
+                        }
+                    }
+                    _ => true,
+                };
+            }
+            if !fine {
+                report.add(format!(
+                    "a {what} row (key {}) is malformed or names an entry not stored",
+                    hex::encode(&key)
+                ));
+            }
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::DELEGATION_BY_DELEGATE]) {
+        let (key, _) = pair?;
+        let fine = key.len() == 97
+            && store
+                .get(&[&[prefix::DELEGATION][..], &key[33..97]].concat())?
+                .is_some();
+        if !fine {
+            report.add(format!(
+                "a delegation index row (key {}) names no delegation",
+                hex::encode(&key)
+            ));
+        }
+    }
+    Ok(())
+}
