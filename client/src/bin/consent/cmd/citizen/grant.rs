@@ -1,0 +1,406 @@
+//! `consent grant`: reading the grant's terms from the arguments and the collector's policy
+//! (shared with a grant in someone else's name), showing them, and signing and submitting the
+//! grant, with `--replace`'s revocations of older, wider grants in the same batch.
+
+use anyhow::bail;
+use clap::Args;
+use consent_client::time;
+use consent_client::wallet;
+use consent_proto::body::{Body, Grant, Revoke};
+use consent_proto::ids::EntryId;
+use consent_proto::pb;
+use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, Role};
+use serde_json::json;
+
+use super::policy::known_policy;
+use crate::cmd::{child, consult, on_behalf};
+use crate::ctx::{self, Global, emit, feed_arg};
+use crate::{describe, narrow, wider};
+
+/// `consent grant`.
+#[derive(Args, Debug)]
+pub struct GrantArgs {
+    /// Collector id (col1...).
+    pub collector: String,
+    /// Purposes you consent to (repeat), e.g. service-provision.
+    #[arg(long = "purpose", required = true)]
+    pub purposes: Vec<String>,
+    /// Data categories you consent to (repeat), e.g. vehicle.
+    #[arg(long = "category", required = true)]
+    pub categories: Vec<String>,
+    /// Consent ends at this date (2027-01-31, RFC 3339, or a duration like 90d); default: until revoked.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Longest retention you accept, in days (default: the policy's).
+    #[arg(long)]
+    pub retention_days: Option<u32>,
+    /// Only in this zone of the policy, by id or name (repeat; default: every zone it declares).
+    /// Digits are always read as an id, even if a zone is named so; a name that two zones share
+    /// is refused: give the id instead.
+    #[arg(long = "zone", value_name = "ID|NAME")]
+    pub zones: Vec<String>,
+    /// Only from this sensor of the policy, by id (repeat; default: every sensor).
+    #[arg(long = "sensor", value_name = "ID")]
+    pub sensors: Vec<u32>,
+    /// Only from sensors of this kind, e.g. air-quality (repeat; `consent vocab` lists them).
+    #[arg(long = "sensor-kind", value_name = "KIND")]
+    pub sensor_kinds: Vec<String>,
+    /// Only on these days: mon-fri, sat,sun, all. Alone: whole days; with --hours: the days of
+    /// those hours (default: the days the policy collects).
+    #[arg(long, value_name = "DAYS")]
+    pub days: Option<String>,
+    /// Only in these hours, in the policy's fixed UTC offset, e.g. 07:00-19:00 (repeat;
+    /// 22:00-06:00 runs past midnight).
+    #[arg(long = "hours", value_name = "HH:MM-HH:MM")]
+    pub hours: Vec<String>,
+    /// The least protective form you accept for a purpose, e.g. billing=pseudonymised (repeat;
+    /// one of the forms the policy offers for it).
+    #[arg(long = "form", value_name = "PURPOSE=FORM")]
+    pub forms: Vec<String>,
+    /// Also revoke your older grants to this collector that allow more than this one (for a
+    /// purpose and category both cover), so that this one narrows your consent: a check is
+    /// allowed when any of your grants allows it.
+    ///
+    /// Without --replace, such grants are named and left in force. With it, their revocations
+    /// come first in your feed and this grant right after, all in one submission: the node you
+    /// use applies them together, and no node applies the grant before the revocations, so the
+    /// collector never holds more consent than you give here, at most (between nodes, or if the
+    /// node refuses the new grant) for a moment less. A grant is revoked whole: the purposes and
+    /// categories it covers beyond this one are withdrawn too (they are named before you
+    /// confirm).
+    #[arg(long)]
+    pub replace: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// What `consent grant` would sign, read from its arguments and the collector's policy in
+/// effect at the node: the grant (in no one else's name), and that policy.
+pub struct Terms {
+    /// The collector's policy in effect, by id.
+    pub policy_id: EntryId,
+    /// The policy.
+    pub policy: consent_proto::body::Policy,
+    /// The grant.
+    pub grant: Grant,
+}
+
+/// Reads and checks `consent grant`'s arguments against the collector's policy in effect, for a
+/// grant valid from `now`.
+pub async fn terms(
+    a: &GrantArgs,
+    node: &mut consent_client::node::NodeConnection,
+    now: u64,
+) -> anyhow::Result<Terms> {
+    let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
+    let purposes: PurposeSet = a
+        .purposes
+        .iter()
+        .map(|p| Purpose::from_name(p))
+        .collect::<Result<_, _>>()?;
+    let categories: CategorySet = a
+        .categories
+        .iter()
+        .map(|c| DataCategory::from_name(c))
+        .collect::<Result<_, _>>()?;
+    let until = a
+        .until
+        .as_deref()
+        .map(time::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let (policy_id, policy) = known_policy(node, &collector, &a.collector).await?;
+    let retention = match within_policy(a, purposes, categories, &policy) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(consult::with_draft_note(node, &collector, &policy_id, e).await);
+        }
+    };
+    let flags = narrow::Flags {
+        zones: a.zones.clone(),
+        sensors: a.sensors.clone(),
+        sensor_kinds: a.sensor_kinds.clone(),
+        days: a.days.clone(),
+        hours: a.hours.clone(),
+        forms: a.forms.clone(),
+    };
+    let scope = narrow::grant_scope(&flags, purposes, &policy)?;
+    if until.is_some_and(|u| u <= now) {
+        bail!("--until is in the past");
+    }
+    let grant = Grant {
+        collector,
+        policy: policy_id,
+        purposes,
+        categories,
+        retention_days: retention,
+        valid_from: now,
+        valid_until: until,
+        scope,
+        on_behalf: None,
+    };
+    Ok(Terms {
+        policy_id,
+        policy,
+        grant,
+    })
+}
+
+pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
+    if !a.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("a grant must be confirmed and there is no terminal: add --yes to confirm");
+    }
+    if let Some(who) = &g.as_person {
+        return on_behalf::grant(&a, who, g).await;
+    }
+    let mut ks = g.open(Role::Citizen)?;
+    let mut node = g.connect().await?;
+    let now = time::now_ms();
+    let Terms {
+        policy_id,
+        policy,
+        grant: terms,
+    } = terms(&a, &mut node, now).await?;
+    let collector = terms.collector;
+    child::refuse_minor_grant(&ks, now)?;
+    child::coming_of_age_notice(&mut node, &mut ks).await?;
+    let subject_feed = wallet::pairwise_feed(ks.master(), &collector);
+    let subject = subject_feed.typed(Role::Citizen).to_string();
+    // A check is allowed when any grant allows it: a wider grant in force would keep allowing
+    // what this one leaves out.
+    let held = node.feed(&subject_feed).await?;
+    let new_scope = policy.scope.clone().unwrap_or_default();
+    let wider_grants = wider::older_wider(&mut node, &held, &terms, &new_scope, now).await?;
+    if !g.json || !a.yes {
+        show_grant(&terms, &policy, &subject);
+    }
+    if !wider_grants.is_empty() {
+        for line in wider::warning(&wider_grants, a.replace) {
+            eprintln!("{line}");
+        }
+        eprintln!();
+    }
+    let replacing = a.replace && !wider_grants.is_empty();
+    let question = if replacing {
+        "Revoke those grants and sign and submit this one?"
+    } else {
+        "Sign and submit?"
+    };
+    if !a.yes && !ctx::confirm(question)? {
+        bail!("nothing was signed");
+    }
+    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+    // With --replace: the revocations first in the feed, then the grant (see --replace).
+    let mut revocations = Vec::new();
+    if replacing {
+        for w in &wider_grants {
+            let revocation = author
+                .append(
+                    now,
+                    Body::Revoke(Revoke {
+                        grant: w.id,
+                        erase: false,
+                        on_behalf: None,
+                    }),
+                )
+                .map_err(anyhow::Error::msg)?;
+            revocations.push((w.id, revocation));
+        }
+    }
+    let entry = author
+        .append(now, Body::Grant(terms))
+        .map_err(anyhow::Error::msg)?;
+    for (_, revocation) in &revocations {
+        ctx::journal(&mut ks, &collector, revocation)?;
+    }
+    ctx::journal(&mut ks, &collector, &entry)?;
+    if revocations.is_empty() {
+        ctx::submit(&mut node, &entry, "grant").await?;
+    } else {
+        submit_replacing(&mut node, &revocations, &entry).await?;
+    }
+    ks.save()?;
+    // What was signed, read back from the entry itself.
+    let signed_scope = match &entry.body {
+        Body::Grant(signed) => signed.scope.as_ref().map(describe::grant_scope_json),
+        _ => None,
+    };
+    let mut human = format!(
+        "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
+        entry.id
+    );
+    for (old, revocation) in &revocations {
+        human.push_str(&format!(
+            "\nRevoked grant {old}, which allowed more. Revocation id: {}",
+            revocation.id
+        ));
+    }
+    if !replacing {
+        for w in &wider_grants {
+            human.push_str(&format!(
+                "\nStill in force and allowing more than this grant: {}; to consent to less, \
+                 revoke it: consent revoke {}",
+                w.id, w.id
+            ));
+        }
+    }
+    emit(
+        g.json,
+        human,
+        json!({
+            "grant": entry.id.to_string(),
+            "subject": subject,
+            "collector": a.collector,
+            "policy": policy_id.to_string(),
+            "scope": signed_scope,
+            "wider_grants": wider_grants.iter().map(wider::json).collect::<Vec<_>>(),
+            "replaced": revocations
+                .iter()
+                .map(|(old, r)| json!({"grant": old.to_string(), "revocation": r.id.to_string()}))
+                .collect::<Vec<_>>(),
+        }),
+    );
+    Ok(())
+}
+
+/// Submits `--replace`'s revocations and then the grant in one batch (the node applies a
+/// batch in one atomic commit), and requires every one accepted; a refusal says what did take
+/// effect.
+async fn submit_replacing(
+    node: &mut consent_client::node::NodeConnection,
+    revocations: &[(EntryId, consent_proto::Entry)],
+    grant: &consent_proto::Entry,
+) -> anyhow::Result<()> {
+    let mut batch: Vec<consent_proto::Entry> = revocations.iter().map(|(_, r)| r.clone()).collect();
+    batch.push(grant.clone());
+    let results = node.submit_batch(&batch).await?;
+    let mut revoked: Vec<String> = Vec::new();
+    for i in 0..batch.len() {
+        let problem = match results.get(i) {
+            Some(Ok(r)) => match r.status() {
+                pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate => None,
+                pb::SubmitStatus::Pending => Some(format!(
+                    "the node holds it as pending: it does not yet know an entry it depends on \
+                     ({})",
+                    hex::encode(&r.missing)
+                )),
+                pb::SubmitStatus::Unspecified => Some("the node gave no status".to_string()),
+            },
+            Some(Err(rejected)) => Some(rejected.to_string()),
+            None => Some("the node gave no answer for it".to_string()),
+        };
+        match (problem, revocations.get(i)) {
+            (None, Some((old, _))) => revoked.push(old.to_string()),
+            (None, None) => {}
+            (Some(why), Some((old, _))) => bail!(
+                "the node did not accept the revocation of grant {old}: {why}; the new grant, \
+                 which comes after it in your feed, did not take effect either{}; see `consent \
+                 list`, then run the grant again",
+                if revoked.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (revoked before it: {})", revoked.join(", "))
+                }
+            ),
+            (Some(why), None) => bail!(
+                "your older grants {} were revoked, but the node did not accept the new grant: \
+                 {why}; you now consent to less than you meant: run the grant again",
+                revoked.join(", ")
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Refuses purposes, categories or a retention the collector's `policy` does not declare;
+/// returns the retention to grant (the policy's unless `--retention-days` says less).
+fn within_policy(
+    a: &GrantArgs,
+    purposes: PurposeSet,
+    categories: CategorySet,
+    policy: &consent_proto::body::Policy,
+) -> anyhow::Result<u32> {
+    for p in purposes.iter() {
+        if !policy.purposes.contains(p) {
+            bail!(
+                "purpose {p} is not in {}'s policy, which declares: {}",
+                a.collector,
+                policy
+                    .purposes
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for c in categories.iter() {
+        if !policy.categories.contains(c) {
+            bail!(
+                "category {c} is not in {}'s policy, which declares: {}",
+                a.collector,
+                policy
+                    .categories
+                    .iter()
+                    .map(|c| c.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let retention = a.retention_days.unwrap_or(policy.retention_days);
+    if retention == 0 || retention > policy.retention_days {
+        bail!(
+            "--retention-days must be 1..={} (the policy's retention)",
+            policy.retention_days
+        );
+    }
+    Ok(retention)
+}
+
+/// Shows the collector's policy and, in plain words, the consent about to be signed (on stderr).
+pub fn show_grant(terms: &Grant, policy: &consent_proto::body::Policy, subject: &str) {
+    eprintln!(
+        "{}\n",
+        describe::policy_text(&terms.collector, &terms.policy, policy)
+    );
+    eprintln!(
+        "You are about to sign this consent (as {subject}):\n  {} may store {}\n  for {}\n  keeping it at most {} days\n  from now {}\n",
+        policy.name,
+        terms
+            .categories
+            .iter()
+            .map(|c| c.plain())
+            .collect::<Vec<_>>()
+            .join(", "),
+        terms
+            .purposes
+            .iter()
+            .map(|p| p.plain())
+            .collect::<Vec<_>>()
+            .join(", "),
+        terms.retention_days,
+        terms
+            .valid_until
+            .map(|u| format!("until {}", time::format(u)))
+            .unwrap_or_else(|| "until you revoke it".into())
+    );
+    match (&terms.scope, &policy.scope) {
+        (Some(narrowing), scope) => {
+            eprintln!("  and no more than this:");
+            for line in describe::grant_scope_text(narrowing, scope.as_ref()) {
+                eprintln!("    {line}");
+            }
+            if scope.is_none() && !narrowing.windows.is_empty() {
+                eprintln!("    (this policy gives no offset: times are UTC)");
+            }
+            eprintln!();
+        }
+        (None, Some(_)) => eprintln!(
+            "  wherever, whenever and in whatever form the policy above allows (narrow it with \
+             --zone, --sensor, --sensor-kind, --days, --hours, --form)\n"
+        ),
+        (None, None) => {}
+    }
+}
