@@ -18,27 +18,35 @@
 //! ([`current_policy`]) is known without a store read: a draft is not in effect until a
 //! registrar approves it. Collectors are kept in the order the register lists them, so a page of
 //! the list costs that page, not a sort of every collector.
+//!
+//! - [`collector`]: what the register knows of one collector: policy versions, standing, counts.
+//! - [`scope_counts`]: consents per zone and per form under a scoped policy version.
+//! - [`policies`]: a collector's version in effect and its history, read from the store.
+//! - [`follower`]: reads the arrival log into the register and follows it as it grows.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+mod collector;
+mod follower;
+mod policies;
+mod scope_counts;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use consent_proto::body::{Body, Grant, Policy};
-use consent_proto::consultation::{self, DraftFacts, OutcomeFacts};
+use consent_proto::body::Body;
+use consent_proto::consultation::{DraftFacts, OutcomeFacts};
 use consent_proto::entry::Entry;
 use consent_proto::ids::{EntryId, FeedId};
-use consent_proto::vocab::{ConsultationResult, Form, Purpose, RequestKind};
-use tokio_util::sync::CancellationToken;
+use consent_proto::vocab::{ConsultationResult, RequestKind};
 
-use crate::ledger::{Ledger, LedgerError};
+use collector::Order;
+pub(crate) use collector::{Collector, PolicyVersion, Standing};
+pub(crate) use follower::follow;
+pub(crate) use policies::{Current, current_policy, read_policies};
+pub(crate) use scope_counts::ScopeCounts;
 
 /// Grant validity times are counted to the minute: the register keeps one counter per minute in
 /// which grants start or end, not one per grant.
 const MINUTE_MS: u64 = 60_000;
-/// Entries read from the log per step while catching up.
-const READ_BATCH: usize = 4096;
-/// How often the follower looks for new entries once caught up.
-const POLL: Duration = Duration::from_millis(250);
 /// Policy versions of a collector kept in full in memory: the current one and the one before
 /// (to say what changed).
 pub(crate) const POLICIES_IN_MEMORY: usize = 2;
@@ -47,217 +55,6 @@ pub(crate) const HISTORY_SHOWN: usize = 20;
 /// Policy entry ids kept per collector: the current version, the [`HISTORY_SHOWN`] before it,
 /// and the one before those (to say what the oldest shown changed).
 const POLICY_IDS_KEPT: usize = HISTORY_SHOWN + 2;
-
-/// One version of a collector's policy, as signed.
-#[derive(Debug, Clone)]
-pub(crate) struct PolicyVersion {
-    /// The policy entry.
-    pub id: EntryId,
-    /// Its signed time, Unix ms.
-    pub at_ms: u64,
-    /// What it says.
-    pub policy: Policy,
-}
-
-/// What one registrar says of a collector, by its latest statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Standing {
-    /// Accredited until (exclusive), Unix ms.
-    Accredited {
-        /// When the accreditation lapses.
-        valid_until: u64,
-        /// When it was signed.
-        at_ms: u64,
-    },
-    /// Suspended, with the registrar's public reason.
-    Suspended {
-        /// Why.
-        reason: String,
-        /// When it was signed.
-        at_ms: u64,
-    },
-}
-
-/// Consents under one scoped policy version, by zone and by form: counts, never who. Only
-/// grants not revoked are counted (a revocation subtracts what its grant added).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ScopeCounts {
-    /// Grants narrowing no zone: they cover every zone of the policy.
-    pub every_zone: u64,
-    /// Grants narrowing to zones, by zone id.
-    pub zones: BTreeMap<u32, u64>,
-    /// Grants covering a purpose with a floor (the least protective form they accept), by
-    /// (purpose, floor).
-    pub floors: BTreeMap<(Purpose, Form), u64>,
-    /// Grants covering a purpose without a floor: the policy's least protective offer is theirs.
-    pub unfloored: BTreeMap<Purpose, u64>,
-}
-
-impl ScopeCounts {
-    /// Counts `grant` in (`sign` 1) or out (-1).
-    fn add(&mut self, grant: &Grant, sign: i64) {
-        let bump = |n: &mut u64| *n = n.saturating_add_signed(sign);
-        let narrowing = grant.scope.as_ref();
-        match narrowing.filter(|s| !s.zones.is_empty()) {
-            None => bump(&mut self.every_zone),
-            Some(s) => {
-                for zone in &s.zones {
-                    bump(self.zones.entry(*zone).or_default());
-                }
-            }
-        }
-        for purpose in grant.purposes.iter() {
-            let floor = narrowing.and_then(|s| {
-                s.forms
-                    .iter()
-                    .find(|(p, _)| *p == purpose)
-                    .map(|(_, form)| *form)
-            });
-            match floor {
-                Some(form) => bump(self.floors.entry((purpose, form)).or_default()),
-                None => bump(self.unfloored.entry(purpose).or_default()),
-            }
-        }
-    }
-
-    /// Grants whose effective zones include `zone`.
-    pub(crate) fn in_zone(&self, zone: u32) -> u64 {
-        self.every_zone
-            .saturating_add(self.zones.get(&zone).copied().unwrap_or(0))
-    }
-
-    /// Grants covering `purpose` whose effective floor is `form`, where `least` is the least
-    /// protective form the policy offers for it.
-    pub(crate) fn with_floor(&self, purpose: Purpose, form: Form, least: Form) -> u64 {
-        let floored = self.floors.get(&(purpose, form)).copied().unwrap_or(0);
-        let unfloored = if form == least {
-            self.unfloored.get(&purpose).copied().unwrap_or(0)
-        } else {
-            0
-        };
-        floored.saturating_add(unfloored)
-    }
-}
-
-/// Everything the register knows of one collector.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Collector {
-    /// When its feed was created (signed time), Unix ms.
-    pub since_ms: u64,
-    /// Its latest policy versions in full, oldest first (at most [`POLICIES_IN_MEMORY`]).
-    pub recent: VecDeque<PolicyVersion>,
-    /// Entry ids of its latest policy versions, oldest first (at most `HISTORY_SHOWN + 2`).
-    pub policy_ids: VecDeque<EntryId>,
-    /// Policy versions it has published in all.
-    pub versions: u64,
-    /// Each genesis registrar's latest statement about it.
-    pub standing: BTreeMap<FeedId, Standing>,
-    /// Grants ever made to it.
-    pub grants: u64,
-    /// Grants not revoked.
-    unrevoked: u64,
-    /// Unrevoked grants by the minute they start, for those signed to start later.
-    starts: BTreeMap<u64, u64>,
-    /// Unrevoked grants by the minute they end, for those with an end.
-    ends: BTreeMap<u64, u64>,
-    /// Revocations of grants to it.
-    pub revocations: u64,
-    /// Of which asked for erasure.
-    pub erase_revocations: u64,
-    /// Requests to it, by kind (index: position in [`RequestKind::ALL`]).
-    pub requests: [u64; RequestKind::ALL.len()],
-    /// Consents by zone and form, for each of its kept policy versions that declares a scope.
-    pub scope_counts: HashMap<EntryId, ScopeCounts>,
-    /// The consultation facts of each of its kept policy versions that carries a consultation.
-    pub consultations: HashMap<EntryId, DraftFacts>,
-}
-
-/// A collector's policy version in effect, with the version signed just before it (to say what
-/// changed).
-#[derive(Debug, Clone)]
-pub(crate) struct Current {
-    /// The version in effect.
-    pub version: PolicyVersion,
-    /// The version before it in the collector's feed (whatever became of it), if kept.
-    pub before: Option<PolicyVersion>,
-}
-
-impl Collector {
-    /// Grants in force at `now_ms` (to the minute): not revoked, started, not ended.
-    pub(crate) fn grants_in_force(&self, now_ms: u64) -> u64 {
-        let minute = now_ms / MINUTE_MS;
-        let not_started: u64 = self.starts.range(minute + 1..).map(|(_, n)| n).sum();
-        let ended: u64 = self.ends.range(..=minute).map(|(_, n)| n).sum();
-        self.unrevoked.saturating_sub(not_started + ended)
-    }
-
-    /// Its newest policy version, if it published one (a draft under consultation, maybe: see
-    /// [`current_policy`] for the version in effect).
-    pub(crate) fn policy(&self) -> Option<&PolicyVersion> {
-        self.recent.back()
-    }
-
-    /// Whether its kept policy version `id` is in effect at `now_ms`: a version is from its
-    /// signing, except a draft (a widening put to consultation), which is only from its
-    /// approving outcome ([`consultation::in_effect_from`]).
-    pub(crate) fn in_effect(&self, id: &EntryId, now_ms: u64) -> bool {
-        self.consultations
-            .get(id)
-            .is_none_or(|facts| consultation::in_effect_from(facts) <= now_ms)
-    }
-
-    /// The newest of its kept policy versions in effect at `now_ms`.
-    pub(crate) fn current_id(&self, now_ms: u64) -> Option<EntryId> {
-        self.policy_ids
-            .iter()
-            .rev()
-            .find(|id| self.in_effect(id, now_ms))
-            .copied()
-    }
-
-    /// The consultation facts of its kept policy version `id`, if it carries a consultation.
-    pub(crate) fn consultation(&self, id: &EntryId) -> Option<&DraftFacts> {
-        self.consultations.get(id)
-    }
-
-    /// The policy version before its newest one, if kept.
-    #[cfg(test)]
-    pub(crate) fn previous(&self) -> Option<&PolicyVersion> {
-        self.recent
-            .len()
-            .checked_sub(2)
-            .and_then(|i| self.recent.get(i))
-    }
-
-    /// Where the register lists it: named ones first, by name, then by id.
-    fn order(&self, feed: &FeedId) -> Order {
-        match self.policy() {
-            Some(p) => (false, p.policy.name.clone(), *feed),
-            None => (true, String::new(), *feed),
-        }
-    }
-
-    fn add_grant(&mut self, signed_ms: u64, valid_from: u64, valid_until: Option<u64>, sign: i64) {
-        let bump = |map: &mut BTreeMap<u64, u64>, minute: u64| {
-            let n = map.entry(minute).or_default();
-            *n = n.saturating_add_signed(sign);
-            if *n == 0 {
-                map.remove(&minute);
-            }
-        };
-        self.unrevoked = self.unrevoked.saturating_add_signed(sign);
-        if valid_from > signed_ms {
-            // Counted as started from the minute after the one it starts in (never early).
-            bump(&mut self.starts, valid_from.div_ceil(MINUTE_MS));
-        }
-        if let Some(until) = valid_until {
-            bump(&mut self.ends, until / MINUTE_MS);
-        }
-    }
-}
-
-/// A collector's place in the list: `(unnamed, name, feed)`.
-type Order = (bool, String, FeedId);
 
 /// The register: collectors by feed id, and how far into the log it has read.
 #[derive(Debug, Default)]
@@ -474,143 +271,12 @@ impl Register {
     }
 }
 
-/// The policy versions with these entry ids, oldest first, read from the store (a collector's
-/// page shows more of its history than the register keeps in memory). Blocking.
-pub(crate) fn read_policies(
-    ledger: &Ledger,
-    ids: &[EntryId],
-) -> Result<Vec<PolicyVersion>, LedgerError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some((_, entry)) = ledger.entry(id)?
-            && let Body::Policy(policy) = entry.body
-        {
-            out.push(PolicyVersion {
-                id: *id,
-                at_ms: entry.time_ms,
-                policy,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The collector's policy version in effect at `now_ms` (the newest kept one that is not a
-/// draft waiting for, or refused by, a registrar) and the version signed before it: from memory
-/// when kept there, else read from the store. `None` when it has published none, or when none of
-/// its kept versions is in effect. Blocking.
-pub(crate) fn current_policy(
-    ledger: &Ledger,
-    collector: &Collector,
-    now_ms: u64,
-) -> Result<Option<Current>, LedgerError> {
-    let ids: Vec<EntryId> = collector.policy_ids.iter().copied().collect();
-    let Some(i) = collector
-        .current_id(now_ms)
-        .and_then(|current| ids.iter().rposition(|id| *id == current))
-    else {
-        return Ok(None);
-    };
-    let version = |id: &EntryId| -> Result<Option<PolicyVersion>, LedgerError> {
-        match collector.recent.iter().find(|v| v.id == *id) {
-            Some(kept) => Ok(Some(kept.clone())),
-            None => Ok(read_policies(ledger, std::slice::from_ref(id))?.pop()),
-        }
-    };
-    let Some(current) = version(&ids[i])? else {
-        return Ok(None);
-    };
-    let before = match i.checked_sub(1) {
-        Some(j) => version(&ids[j])?,
-        None => None,
-    };
-    Ok(Some(Current {
-        version: current,
-        before,
-    }))
-}
-
-/// Reads `ledger`'s arrival log into `register` from where it stopped, until it is caught up or
-/// `cancel` fires; then follows new entries. Entries that cannot be read are logged and skipped
-/// (the store check is the place that refuses a damaged store, not the page).
-pub(crate) async fn follow(ledger: Ledger, register: Shared, cancel: CancellationToken) {
-    loop {
-        let from = register.read().map(|r| r.read_to).unwrap_or(u64::MAX);
-        let caught_up = from >= ledger.stats().log_size;
-        if caught_up {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => continue,
-            }
-        }
-        let (l, r) = (ledger.clone(), register.clone());
-        match tokio::task::spawn_blocking(move || read_batch(&l, &r, from)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "transparency register: cannot read the log");
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "transparency register task failed");
-                return;
-            }
-        }
-        if cancel.is_cancelled() {
-            return;
-        }
-    }
-}
-
-/// Reads one batch: decodes the entries and looks up the grants revocations name before taking
-/// the register's lock, so pages are never kept waiting on the store.
-fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<(), LedgerError> {
-    let batch = ledger.log_range(from, READ_BATCH)?;
-    let mut decoded = Vec::with_capacity(batch.len());
-    for (index, id, signed) in batch {
-        match signed.as_ref().map(Entry::from_signed) {
-            Some(Ok(entry)) => {
-                let granted = match &entry.body {
-                    Body::Revoke(r) => ledger.entry(&r.grant)?.map(|(_, e)| e),
-                    _ => None,
-                };
-                // Whether a version put to consultation is a draft: the store's record (missing:
-                // taken as a draft, fail closed).
-                let gated = match &entry.body {
-                    Body::Policy(p) if p.consultation.is_some() => ledger
-                        .consultation_summary(&entry.id, ledger.now_ms())?
-                        .is_none_or(|summary| summary.facts.gated),
-                    _ => false,
-                };
-                decoded.push((index, Some((entry, granted, gated))));
-            }
-            _ => {
-                tracing::warn!(index, %id, "transparency register: entry not readable, skipped");
-                decoded.push((index, None));
-            }
-        }
-    }
-    let Ok(mut register) = register.write() else {
-        return Ok(());
-    };
-    for (index, item) in decoded {
-        if let Some((entry, granted, gated)) = item
-            && let Err(e) = register.apply_entry(&entry, |_| granted, |_| gated)
-        {
-            tracing::warn!(index, error = %e, "transparency register: entry skipped");
-        }
-        register.read_to = index + 1;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use consent_proto::consultation;
     use consent_proto::fixtures::{self, DAY, T0};
-    use consent_proto::vocab::{DataCategory, Purpose, Role};
+    use consent_proto::vocab::{DataCategory, Form, Purpose, Role};
 
     fn register_of(entries: &[Entry], registrars: HashSet<FeedId>) -> Register {
         let mut r = Register::new(registrars);
