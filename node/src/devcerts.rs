@@ -196,7 +196,7 @@ fn date(t: SystemTime) -> Result<time::OffsetDateTime, DevCertsError> {
         .map_err(|e| DevCertsError::Generate(format!("date out of range: {e}")))
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The directory, absolute.

@@ -768,7 +768,7 @@
 //! `in_effect_from ≤ t`; wallets grant under it, and grants under older versions keep their own
 //! version.
 //!
-//! **Counting** ([`consultation::count`]): of the stances naming the draft, each feed's latest
+//! **Counting** ([`consultation::count()`]): of the stances naming the draft, each feed's latest
 //! (highest seq) counts, whatever that feed has signed about other drafts. A stance is
 //! *affected* when its feed holds a Grant naming the draft's collector at a lower seq of the
 //! same feed (signed before the stance; revoked or not, under any version), else *others*:

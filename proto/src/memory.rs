@@ -189,7 +189,7 @@ impl MemoryLedger {
         Some(facts)
     }
 
-    /// The stances on `draft`, counted ([`consultation::count`]), found by scanning.
+    /// The stances on `draft`, counted ([`consultation::count()`]), found by scanning.
     pub fn consultation_counts(&self, draft: &EntryId) -> Counts {
         let Some(collector) = self.entries.get(draft).map(|e| e.feed) else {
             return Counts::default();

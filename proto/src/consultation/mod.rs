@@ -1,6 +1,6 @@
 //! Consultations (crate docs, "Consultations"): the state of a policy version put to public
 //! consultation and when a draft takes effect ([`state`], [`in_effect_from`]), the counting of
-//! citizens' stances ([`count`]), and the refusals only the node a client submits to applies
+//! citizens' stances ([`count()`]), and the refusals only the node a client submits to applies
 //! ([`admission`]). Pure functions of facts a node materialises from signed entries, so every
 //! node, cache and client computes the same.
 //!
