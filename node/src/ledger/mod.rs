@@ -9,12 +9,14 @@ pub mod consultations;
 mod decisions;
 mod delegations;
 mod engine;
+mod feed_reads;
 pub mod fsck;
 mod log_reads;
 mod log_rows;
 mod migrate;
 pub(crate) mod staged;
 mod stats;
+mod sync_reads;
 pub mod tables;
 #[cfg(test)]
 mod tests;
@@ -28,9 +30,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use consent_proto::Entry;
-use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::ids::FeedId;
 use consent_proto::keys::PublicKey;
-use consent_proto::validate::FeedState;
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
@@ -434,45 +435,6 @@ impl Ledger {
         &self.registrars
     }
 
-    /// A feed's state.
-    pub fn head(&self, feed: &FeedId) -> Result<Option<FeedState>, LedgerError> {
-        Ok(Staged::new(&*self.store)
-            .feed_record(feed)?
-            .map(|r| r.state())
-            .transpose()?)
-    }
-
-    /// An accepted entry and its arrival index.
-    pub fn entry(&self, id: &EntryId) -> Result<Option<(u64, Entry)>, LedgerError> {
-        Ok(Staged::new(&*self.store).entry_with_index(id)?)
-    }
-
-    /// Up to `limit` entries of a feed from `from_seq`, with their arrival indexes.
-    pub fn feed_entries(
-        &self,
-        feed: &FeedId,
-        from_seq: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, Entry)>, LedgerError> {
-        let from = tables::seq_key(feed, from_seq);
-        let to = tables::seq_key(feed, u64::MAX);
-        let view = Staged::new(&*self.store);
-        let mut out = Vec::new();
-        for pair in self.store.scan_range(&from, &to).take(limit) {
-            let (_, id) = pair?;
-            let id = EntryId(tables::bytes32(&id)?);
-            match view.entry_with_index(&id)? {
-                Some(found) => out.push(found),
-                None => {
-                    return Err(
-                        StoreError::Corrupt(format!("seq index names missing entry {id}")).into(),
-                    );
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// How `collector` answers citizens' requests and erasure demands as of `now_ms` (public
     /// figures, as this node can vouch for their times: see [`answers`]). Reads a few keys from
     /// the figures the writer keeps, in one consistent view; blocking: call it off the async
@@ -496,200 +458,6 @@ impl Ledger {
     /// When the node last heard from a peer, Unix ms (0: never).
     pub fn peer_contact_ms(&self) -> u64 {
         self.stats.peer_contact_ms.load(Ordering::Relaxed)
-    }
-
-    /// Entries that concern `collector` (its watch stream) with arrival index `>= from_index`,
-    /// at most `limit`, in arrival order.
-    pub fn watch_entries(
-        &self,
-        collector: &FeedId,
-        from_index: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, Entry)>, LedgerError> {
-        let from = tables::watch_key(collector, from_index);
-        let to = tables::watch_key(collector, u64::MAX);
-        let view = Staged::new(&*self.store);
-        let mut out = Vec::new();
-        for pair in self.store.scan_range(&from, &to).take(limit) {
-            let (_, id) = pair?;
-            let id = EntryId(tables::bytes32(&id)?);
-            match view.entry_with_index(&id)? {
-                Some(found) => out.push(found),
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "watch index names missing entry {id}"
-                    ))
-                    .into());
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Feeds frozen that concern `collector` (itself, a registrar, or a subject with a grant to
-    /// it, its own or a delegate's), numbered in the order this node froze them, from number `from` on: at most `limit`
-    /// `(number, feed)` pairs, and the number after the last one scanned.
-    pub fn freezes(
-        &self,
-        collector: &FeedId,
-        from: u64,
-        limit: usize,
-    ) -> Result<(Vec<(u64, FeedId)>, u64), LedgerError> {
-        let start = tables::freeze_key(from);
-        let end = tables::freeze_key(u64::MAX);
-        let mut out = Vec::new();
-        let mut next = from;
-        for pair in self.store.scan_range(&start, &end).take(limit) {
-            let (key, feed) = pair?;
-            let number = tables::be_u64(&key[1..])?;
-            let feed = FeedId(tables::bytes32(&feed)?);
-            next = number + 1;
-            let concerns = feed == *collector
-                || self.registrars.contains(&feed)
-                || self
-                    .store
-                    .scan_prefix(&tables::grant_prefix(&feed, collector))
-                    .next()
-                    .is_some()
-                || self
-                    .store
-                    .scan_prefix(&tables::delegated_grant_prefix(&feed, collector))
-                    .next()
-                    .is_some();
-            if concerns {
-                out.push((number, feed));
-            }
-        }
-        Ok((out, next))
-    }
-
-    /// Grants to `collector` with `after_ms < valid_until <= until_ms` that are not revoked:
-    /// `(valid_until, grant, subject)` in time order, at most `limit`.
-    pub fn expiries(
-        &self,
-        collector: &FeedId,
-        after_ms: u64,
-        until_ms: u64,
-        limit: usize,
-    ) -> Result<Vec<(u64, EntryId, FeedId)>, LedgerError> {
-        if until_ms <= after_ms {
-            return Ok(Vec::new());
-        }
-        let from = tables::expiry_key(collector, after_ms.saturating_add(1), &EntryId([0; 32]));
-        let to = tables::expiry_key(collector, until_ms, &EntryId([0xff; 32]));
-        let view = Staged::new(&*self.store);
-        let mut out = Vec::new();
-        for pair in self.store.scan_range(&from, &to) {
-            if out.len() >= limit {
-                break;
-            }
-            let (key, subject) = pair?;
-            let at = 1 + 32;
-            let valid_until = tables::be_u64(&key[at..at + 8])?;
-            let grant = EntryId(tables::bytes32(&key[at + 8..])?);
-            let subject = FeedId(tables::bytes32(&subject)?);
-            let Some((_, entry)) = view.entry_with_index(&grant)? else {
-                continue;
-            };
-            let consent_proto::body::Body::Grant(g) = &entry.body else {
-                continue;
-            };
-            // An own grant's `G` row, or a delegated grant's `d` row (under the person, who is
-            // the subject here).
-            let row = tables::grant_row(&entry, g);
-            let revoked = match &g.on_behalf {
-                None => view.grant_record(&row)?.map(|r| r.revoked),
-                Some(_) => view.delegated_grant_record(&row)?.map(|r| r.grant.revoked),
-            }
-            .unwrap_or(false);
-            if !revoked {
-                out.push((valid_until, grant, subject));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Anti-entropy digests: for the feeds whose id starts with `prefix` (0 or 1 bytes), 256
-    /// child digests, one per next byte of the id. A child digest is the XOR of [`head_digest`]
-    /// over its feeds (all zero when empty).
-    pub fn head_digests(&self, prefix: &[u8]) -> Result<Vec<[u8; 16]>, LedgerError> {
-        let mut out = vec![[0u8; 16]; 256];
-        if prefix.len() > 1 {
-            return Ok(out);
-        }
-        let scan = [&[tables::prefix::FEED][..], prefix].concat();
-        for pair in self.store.scan_prefix(&scan) {
-            let (key, value) = pair?;
-            let feed = tables::bytes32(&key[1..])?;
-            let record: tables::FeedRecord = tables::decode(&value, "feed")?;
-            let digest = head_digest(&feed, record.head_seq, &record.head_id, record.frozen);
-            let slot = &mut out[usize::from(feed[prefix.len()])];
-            for (s, d) in slot.iter_mut().zip(digest) {
-                *s ^= d;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Heads `(feed, seq, head id, frozen)` of the feeds whose id starts with `prefix`, in feed
-    /// order, after feed `after` if given, at most `limit`.
-    pub fn heads_with_prefix(
-        &self,
-        prefix: &[u8],
-        after: Option<&[u8; 32]>,
-        limit: usize,
-    ) -> Result<Vec<FeedHead>, LedgerError> {
-        let start = [&[tables::prefix::FEED][..], prefix].concat();
-        let from = match after {
-            // Just after `after`, if it lies under the prefix at all.
-            Some(after) if after.starts_with(prefix) => {
-                [&[tables::prefix::FEED][..], &after[..], &[0][..]].concat()
-            }
-            Some(after) if after[..] < *prefix => start.clone(),
-            Some(_) => return Ok(Vec::new()),
-            None => start.clone(),
-        };
-        let Some(end) = prefix_end(&start) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for pair in self.store.scan_range(&from, &end).take(limit) {
-            let (key, value) = pair?;
-            let record: tables::FeedRecord = tables::decode(&value, "feed")?;
-            out.push((
-                tables::bytes32(&key[1..])?,
-                record.head_seq,
-                record.head_id,
-                record.frozen,
-            ));
-        }
-        Ok(out)
-    }
-
-    /// Feeds frozen after an equivocation, in the order this node froze them, at most `limit`.
-    pub fn frozen_feeds(&self, limit: usize) -> Result<Vec<FeedId>, LedgerError> {
-        let mut out = Vec::new();
-        for pair in self
-            .store
-            .scan_prefix(&[tables::prefix::FREEZE])
-            .take(limit)
-        {
-            let (_, feed) = pair?;
-            out.push(FeedId(tables::bytes32(&feed)?));
-        }
-        Ok(out)
-    }
-
-    /// The equivocation proofs held for a feed: both entries of each, encoded.
-    pub fn proofs(&self, feed: &FeedId) -> Result<Vec<[Vec<u8>; 2]>, LedgerError> {
-        let scan = [&[tables::prefix::PROOF][..], &feed.0].concat();
-        let mut out = Vec::new();
-        for pair in self.store.scan_prefix(&scan) {
-            let (_, value) = pair?;
-            let proof: tables::ProofRecord = tables::decode(&value, "proof")?;
-            out.push([proof.held, proof.conflicting]);
-        }
-        Ok(out)
     }
 
     /// The Merkle tree over the arrival log.
