@@ -100,22 +100,7 @@ impl Ledger {
         };
         let from = tables::delegated_log_key(person, first);
         let to = tables::delegated_log_key(person, u64::MAX);
-        let view = Staged::new(&*self.store);
-        let mut out = Vec::new();
-        for pair in self.store.scan_range(&from, &to).take(limit) {
-            let (_, id) = pair?;
-            let id = EntryId(tables::bytes32(&id)?);
-            match view.entry_with_index(&id)? {
-                Some(found) => out.push(found),
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "delegated log names missing entry {id}"
-                    ))
-                    .into());
-                }
-            }
-        }
-        Ok(out)
+        self.entries_named(&from, &to, limit, "delegated log")
     }
 
     /// A revocation of `grant` (a grant in `person`'s name) by another feed than the grant's own

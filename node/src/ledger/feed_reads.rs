@@ -51,6 +51,33 @@ impl Ledger {
         Ok(out)
     }
 
+    /// The entries (with their arrival index) that the values of at most `limit` rows in
+    /// `from..to` name, in key order: an index whose values are entry ids (`what` names it in
+    /// the error when a row names an entry not stored).
+    pub(super) fn entries_named(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+        what: &str,
+    ) -> Result<Vec<(u64, Entry)>, LedgerError> {
+        let view = Staged::new(&*self.store);
+        let mut out = Vec::new();
+        for pair in self.store.scan_range(from, to).take(limit) {
+            let (_, id) = pair?;
+            let id = EntryId(tables::bytes32(&id)?);
+            match view.entry_with_index(&id)? {
+                Some(found) => out.push(found),
+                None => {
+                    return Err(
+                        StoreError::Corrupt(format!("{what} names missing entry {id}")).into(),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Entries that concern `collector` (its watch stream) with arrival index `>= from_index`,
     /// at most `limit`, in arrival order.
     pub fn watch_entries(
@@ -61,22 +88,7 @@ impl Ledger {
     ) -> Result<Vec<(u64, Entry)>, LedgerError> {
         let from = tables::watch_key(collector, from_index);
         let to = tables::watch_key(collector, u64::MAX);
-        let view = Staged::new(&*self.store);
-        let mut out = Vec::new();
-        for pair in self.store.scan_range(&from, &to).take(limit) {
-            let (_, id) = pair?;
-            let id = EntryId(tables::bytes32(&id)?);
-            match view.entry_with_index(&id)? {
-                Some(found) => out.push(found),
-                None => {
-                    return Err(StoreError::Corrupt(format!(
-                        "watch index names missing entry {id}"
-                    ))
-                    .into());
-                }
-            }
-        }
-        Ok(out)
+        self.entries_named(&from, &to, limit, "watch index")
     }
 
     /// Feeds frozen that concern `collector` (itself, a registrar, or a subject with a grant to
