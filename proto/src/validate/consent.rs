@@ -4,6 +4,7 @@
 
 use super::delegation::{delegation_for, minor_until, not_in_force, outside_purposes};
 use super::{FeedState, LedgerView, Missing, Rejection, Verdict};
+use super::{pending, reject};
 use crate::body::{Accreditation, Ack, Body, BodyKind, Grant, Request, Revoke, Suspension};
 use crate::entry::Entry;
 use crate::ids::FeedId;
@@ -17,13 +18,6 @@ pub(super) fn accreditation<V: LedgerView>(
     a: &Accreditation,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     match collector_role(view, &a.collector)? {
         None => return pending(Missing::Feed(a.collector)),
         Some(false) => return reject(Rejection::NotACollector),
@@ -41,13 +35,6 @@ pub(super) fn suspension<V: LedgerView>(
     s: &Suspension,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     match collector_role(view, &s.collector)? {
         None => return pending(Missing::Feed(s.collector)),
         Some(false) => return reject(Rejection::NotACollector),
@@ -63,13 +50,6 @@ pub(super) fn grant<V: LedgerView>(
     grant: &Grant,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     if let Some(until_ms) = minor_until(view, entry)? {
         return reject(Rejection::MinorFeed {
             body: BodyKind::Grant,
@@ -130,13 +110,6 @@ pub(super) fn revoke<V: LedgerView>(
     revoke: &Revoke,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     let held = match &revoke.on_behalf {
         None => None,
         Some(on_behalf) => match delegation_for(view, entry, on_behalf)? {
@@ -186,13 +159,6 @@ pub(super) fn request<V: LedgerView>(
     request: &Request,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     if let Some(on_behalf) = &request.on_behalf {
         let (from_ms, delegation) = match delegation_for(view, entry, on_behalf)? {
             Ok(held) => held,
@@ -220,13 +186,6 @@ pub(super) fn ack<V: LedgerView>(
     ack: &Ack,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     let Some(target) = view.entry(&ack.request)? else {
         return pending(Missing::Entry(ack.request));
     };

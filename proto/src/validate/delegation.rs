@@ -4,6 +4,7 @@
 //! whether the feed is a minor's.
 
 use super::{FeedState, LedgerView, Missing, Rejection, Verdict};
+use super::{pending, reject};
 use crate::body::{Body, BodyKind, Delegation, Endorsement, OnBehalf, Undelegation};
 use crate::delegation::power_needed;
 use crate::entry::Entry;
@@ -16,7 +17,6 @@ pub(super) fn delegation<V: LedgerView>(
     d: &Delegation,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
     if d.delegate == entry.feed {
         return reject(Rejection::BadField {
             field: "delegation.delegate",
@@ -71,13 +71,6 @@ pub(super) fn undelegation<V: LedgerView>(
     u: &Undelegation,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     if u.void_from_ms.is_some_and(|t| t > entry.time_ms) {
         return reject(Rejection::BadField {
             field: "undelegation.void_from_ms",
@@ -112,13 +105,6 @@ pub(super) fn endorsement<V: LedgerView>(
     e: &Endorsement,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     let (from_ms, delegation) = match delegation_for(view, entry, &e.on_behalf)? {
         Ok(held) => held,
         Err(verdict) => return Ok(verdict),

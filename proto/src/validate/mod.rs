@@ -425,3 +425,16 @@ pub fn validate_preverified<V: LedgerView>(
         Body::Inception(_) | Body::Rotation(_) => Ok(Verdict::Accept { state: next }),
     }
 }
+
+/// A rejection as step 8's body rules return it.
+fn reject<E>(rejection: Rejection) -> Result<Verdict, E> {
+    Ok(Verdict::Reject(rejection))
+}
+
+/// Waiting for `missing`, the signature already verified, as step 8's body rules return it.
+fn pending<E>(missing: Missing) -> Result<Verdict, E> {
+    Ok(Verdict::Pending {
+        missing,
+        verified: true,
+    })
+}

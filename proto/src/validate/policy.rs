@@ -3,6 +3,7 @@
 //! `ConsultationResponse`, the registrar's `ConsultationOutcome`.
 
 use super::{FeedState, LedgerView, Missing, Rejection, Rules, Verdict};
+use super::{pending, reject};
 use crate::body::{Body, Consultation, ConsultationOutcome, ConsultationResponse, Policy, Stance};
 use crate::entry::Entry;
 use crate::ids::EntryId;
@@ -18,7 +19,6 @@ pub(super) fn policy<V: LedgerView>(
     policy: &Policy,
     mut next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
     if policy.version <= state.policy_version {
         return reject(Rejection::PolicyVersionNotIncreasing {
             version: policy.version,
@@ -81,13 +81,6 @@ pub(super) fn stance<V: LedgerView>(
     stance: &Stance,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     let Some(draft) = view.entry(&stance.draft)? else {
         return pending(Missing::Entry(stance.draft));
     };
@@ -110,7 +103,6 @@ pub(super) fn response<V: LedgerView>(
     response: &ConsultationResponse,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
     // An own entry comes earlier in the feed: never pending.
     let draft = match view.entry(&response.draft)? {
         Some(draft) if draft.feed == entry.feed => draft,
@@ -129,13 +121,6 @@ pub(super) fn outcome<V: LedgerView>(
     outcome: &ConsultationOutcome,
     next: FeedState,
 ) -> Result<Verdict, V::Error> {
-    let reject = |r| Ok(Verdict::Reject(r));
-    let pending = |missing| {
-        Ok(Verdict::Pending {
-            missing,
-            verified: true,
-        })
-    };
     let Some(draft) = view.entry(&outcome.draft)? else {
         return pending(Missing::Entry(outcome.draft));
     };
