@@ -10,8 +10,6 @@
 
 #[path = "../tests/daemon/common/proc.rs"]
 mod proc;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use consent_proto::Entry;
@@ -19,63 +17,10 @@ use consent_proto::fixtures::{self, T0};
 use consent_proto::vocab::{Purpose as P, Role};
 
 mod common;
+#[path = "common/daemon.rs"]
+mod daemon;
 use common::{Row, connect, print_table, submit_all, submit_in_order, to_json};
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(
-    dir: &Path,
-    genesis: &Path,
-    engine: &str,
-) -> anyhow::Result<(Daemon, std::net::SocketAddr, Duration)> {
-    let _ = std::fs::remove_file(dir.join("grpc.addr"));
-    let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_consentd"))
-        .args([
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-level",
-            "warn",
-            "--store-engine",
-            engine,
-            "--genesis",
-        ])
-        .arg(genesis)
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let daemon = Daemon(child);
-    loop {
-        if let Ok(addr) = std::fs::read_to_string(dir.join("grpc.addr"))
-            && addr.ends_with('\n')
-        {
-            return Ok((daemon, addr.trim().parse()?, started.elapsed()));
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "consentd did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Graceful stop (SIGTERM: drain, flush), waited for.
-fn stop(mut daemon: Daemon) -> anyhow::Result<()> {
-    Command::new("kill")
-        .args(["-TERM", &daemon.0.id().to_string()])
-        .status()?;
-    daemon.0.wait()?;
-    Ok(())
-}
+use daemon::{start, stop};
 
 fn rss_mib(pid: u32) -> f64 {
     proc::rss_kib(pid) as f64 / 1024.0
