@@ -21,7 +21,11 @@
 //! - TLS on the gRPC listener against plain text (`common/tls.rs`): two nodes with the same
 //!   config but for `[tls]`, each phase run on one then at once on the other: SubmitBatch, Check
 //!   (target >= 0.85 of plain text), CheckBatch, and new connections each answering one Check
-//!   (the handshake's cost).
+//!   (the handshake's cost);
+//! - server CPU per 1,000 answers (`common/cpu.rs`): the release `consentd` as its own process
+//!   under the unary Check and CheckBatch loads above, its CPU time read from `/proc`, against
+//!   the PostgreSQL server's processes answering the same lookups (with `--postgres`; without
+//!   it, the node's figures alone): target node/PostgreSQL <= 1.00.
 //!
 //! Options: `--entries N` (ingest size, default 20000), `--seconds S` (per load phase, default 5),
 //! `--json PATH` (write results as JSON), `--h2load` (also drive Check and the empty handler with
@@ -45,6 +49,10 @@ use prost::bytes::Bytes;
 use tonic::transport::Channel;
 
 mod common;
+#[path = "common/cpu.rs"]
+mod cpu;
+#[path = "common/daemon.rs"]
+mod daemon;
 #[path = "common/h2load.rs"]
 mod h2load;
 #[path = "common/load.rs"]
@@ -455,6 +463,12 @@ fn main() -> anyhow::Result<()> {
         // TLS against plain text: two more nodes, the same config but for `[tls]`.
         eprintln!("measuring TLS against plain text...");
         rows.extend(tls::rows(config("tls-vs-plain"), &setup, &work, phase).await?);
+
+        // Server CPU per answer, measured from outside the servers: the node as its own
+        // process, then PostgreSQL's server processes, under the same loads.
+        eprintln!("measuring server CPU per 1,000 answers...");
+        let dir = temp.path().join("cpu");
+        rows.extend(cpu::rows(&dir, &genesis, &setup, &work, postgres.as_deref(), phase).await?);
         anyhow::Ok(())
     })?;
 

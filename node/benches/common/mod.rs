@@ -22,8 +22,25 @@ pub struct Row {
     pub value: f64,
     pub unit: &'static str,
     pub baseline: Option<(String, f64)>,
+    /// The ratio (value / baseline) an issue asks for: at least this; a negative `-t`, made by
+    /// [`at_most`], asks for at most `t` (a cost, where less is better).
     pub target: Option<f64>,
     pub extra: String,
+}
+
+/// The target of a ratio that must stay at or below `t` (a cost, such as CPU per answer):
+/// printed as `<= t`, written to JSON as `"target": t, "target_is": "at most"`.
+pub fn at_most(t: f64) -> Option<f64> {
+    Some(-t)
+}
+
+/// How a target reads: `>= t`, or `<= t` for one made by [`at_most`].
+fn target_text(t: f64) -> String {
+    if t < 0.0 {
+        format!("<= {:.2}", -t)
+    } else {
+        format!(">= {t:.2}")
+    }
 }
 
 pub async fn connect(addr: SocketAddr) -> anyhow::Result<Vec<Channel>> {
@@ -159,7 +176,7 @@ pub fn print_table(rows: &[Row]) {
             ),
             None => (String::new(), String::new()),
         };
-        let target = r.target.map(|t| format!(">= {t:.2}")).unwrap_or_default();
+        let target = r.target.map(target_text).unwrap_or_default();
         println!(
             "{:<52} {:>14} {:<12} {:>26} {:>8} {:>7}  {}",
             r.name,
@@ -179,14 +196,19 @@ pub fn to_json(rows: &[Row]) -> String {
         .map(|r| {
             let (bn, bv) = r.baseline.clone().unwrap_or_default();
             format!(
-                "  {{\"name\": {:?}, \"value\": {:.1}, \"unit\": {:?}, \"baseline\": {:?}, \"baseline_value\": {:.1}, \"ratio\": {}, \"target\": {}, \"latency\": {:?}}}",
+                "  {{\"name\": {:?}, \"value\": {:.1}, \"unit\": {:?}, \"baseline\": {:?}, \"baseline_value\": {:.1}, \"ratio\": {}, \"target\": {}, \"target_is\": {}, \"latency\": {:?}}}",
                 r.name,
                 r.value,
                 r.unit,
                 bn,
                 bv,
                 if bv > 0.0 { format!("{:.3}", r.value / bv) } else { "null".into() },
-                r.target.map(|t| t.to_string()).unwrap_or_else(|| "null".into()),
+                r.target.map(|t| t.abs().to_string()).unwrap_or_else(|| "null".into()),
+                match r.target {
+                    Some(t) if t < 0.0 => "\"at most\"",
+                    Some(_) => "\"at least\"",
+                    None => "null",
+                },
                 r.extra
             )
         })
