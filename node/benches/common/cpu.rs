@@ -203,6 +203,11 @@ pub async fn rows(
     phase: Duration,
 ) -> anyhow::Result<Vec<Row>> {
     let hz = ticks_per_second();
+    // The reader checked on a process that surely exists: this one.
+    anyhow::ensure!(
+        stat(std::process::id()).is_some_and(|s| s.ppid > 0),
+        "cannot read /proc/<pid>/stat here: the server CPU rows need Linux's /proc"
+    );
     let subjects: Vec<FeedId> = work.iter().filter(|e| e.seq == 0).map(|e| e.feed).collect();
     let batch = subjects.len().min(BATCH);
     let collector = setup.collector.feed();
