@@ -188,7 +188,8 @@ impl Behaviour {
 }
 
 /// The gossipsub score below which a peer's messages are no longer processed; the node bans
-/// such a peer.
+/// such a peer, unless it is a member node or a bootstrap peer
+/// (`discipline::gossip_sentence`).
 pub const GRAYLIST_SCORE: f64 = -80.0;
 
 /// Gossipsub peer scoring: invalid messages cost a lot (the penalty grows with the square of
