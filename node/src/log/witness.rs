@@ -55,11 +55,13 @@ pub enum Seen {
     /// Consistent with what was cosigned before: cosigned (the note carries only the new line,
     /// to send back to the origin).
     Cosigned(SignedNote),
-    /// Not newer than what was cosigned: nothing to do.
+    /// Not newer than what was cosigned, or the answer to a question asked before the latest
+    /// cosignature of that origin (observations overlap when a peer answers slowly): nothing to
+    /// do, and no fault of the peer's (the next round asks from the size cosigned now).
     NotNewer,
     /// The proof does not hold: ask the origin to sign its tree at this size.
     AskHistory(u64),
-    /// Not a valid checkpoint, or not an answer to what was asked.
+    /// Not a valid checkpoint.
     Invalid(&'static str),
     /// Not a member of the network (the genesis lists them): not witnessed, nothing kept.
     NotWitnessed,
@@ -325,7 +327,8 @@ impl Witness {
         if let Some(before) = &before {
             let old = &before.checkpoint;
             if since != old.size {
-                return Ok((Seen::Invalid("a proof from another size than asked"), None));
+                // Asked before another observation cosigned: a stale answer, not a bad one.
+                return Ok((Seen::NotNewer, None));
             }
             if note.checkpoint.size <= old.size && note.checkpoint.root == old.root {
                 if let Ok(mut s) = self.0.state.write() {
@@ -348,7 +351,8 @@ impl Witness {
                 return Ok((Seen::AskHistory(old.size), None));
             }
         } else if since != 0 {
-            return Ok((Seen::Invalid("a proof from another size than asked"), None));
+            // Asked before the origin was forgotten: stale too.
+            return Ok((Seen::NotNewer, None));
         }
         // Consistent with what was cosigned before (or first seen): keep it and cosign — unless
         // another observation of this origin was kept since `before` was read. Observations run

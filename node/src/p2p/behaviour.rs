@@ -100,6 +100,16 @@ impl Behaviour {
             // is then an invalid message and costs its sender score (a larger frame is dropped).
             .max_transmit_size(protocol::MAX_GOSSIP_FRAME_BYTES)
             .max_transmit_size_for_topic(options.max_gossip_bytes, topic.clone())
+            // A restarted node gets back from its peers the messages it published before the
+            // restart (a peer advertises what it holds; the new process has forgotten them).
+            // libp2p's default took them for messages forged in this node's name and charged
+            // the peer an invalid message for each (and a broken promise): three put the peer
+            // below the graylist, and a CI run saw a node restarted during anti-entropy ban its
+            // only peer for it (gossip part exactly -90, no offence) and never catch up. They
+            // carry this node's own signature (Strict mode checks it), their id is their content,
+            // and the write path takes them like any entry (a duplicate, or one lost in the
+            // crash): accepted, and the peer keeps a clean score.
+            .allow_self_origin(true)
             .build()
             .map_err(build_error)?;
         let mut gossipsub =
@@ -178,7 +188,8 @@ impl Behaviour {
 }
 
 /// The gossipsub score below which a peer's messages are no longer processed; the node bans
-/// such a peer.
+/// such a peer, unless it is a member node or a bootstrap peer
+/// (`discipline::gossip_sentence`).
 pub const GRAYLIST_SCORE: f64 = -80.0;
 
 /// Gossipsub peer scoring: invalid messages cost a lot (the penalty grows with the square of
@@ -226,4 +237,107 @@ fn score_params(
         ..Default::default()
     };
     (params, thresholds)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    use libp2p::{noise, tcp, yamux};
+
+    use super::*;
+
+    /// The crash test's flake: a node restarted during anti-entropy got back from its peer
+    /// messages it had published before the restart, and gossipsub charged the peer an invalid
+    /// message for each (three: -90, below the graylist, where the node bans). Here another peer
+    /// sends the node three messages signed with the node's own key, as such a peer does: the
+    /// node takes them like any message, and the peer keeps a clean score.
+    #[tokio::test]
+    async fn own_messages_echoed_back_after_a_restart_cost_the_peer_nothing() {
+        let digest = "ab".repeat(32);
+        let node_key = identity::Keypair::generate_ed25519();
+        let mut node = crate::p2p::build_swarm(
+            node_key.clone(),
+            &digest,
+            &Options::default(),
+            Arc::new(WireCounters::default()),
+        )
+        .expect("node swarm");
+        let node_id = *node.local_peer_id();
+        let topic = gossipsub::IdentTopic::new(protocol::topic(&digest));
+        node.behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .expect("subscribe");
+        let listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")];
+        let addr = crate::p2p::listen_all(&mut node, listen)
+            .await
+            .expect("listen")
+            .remove(0);
+
+        // The peer: its own identity, holding messages the node signed before it restarted.
+        let echo_key = identity::Keypair::generate_ed25519();
+        let echo_id = echo_key.public().to_peer_id();
+        let signed_by_node: gossipsub::Behaviour = gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(node_key),
+            gossipsub::ConfigBuilder::default().build().expect("config"),
+        )
+        .expect("gossipsub");
+        let mut echo = libp2p::SwarmBuilder::with_existing_identity(echo_key)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .expect("tcp")
+            .with_behaviour(|_| signed_by_node)
+            .expect("behaviour")
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        echo.behaviour_mut().subscribe(&topic).expect("subscribe");
+        echo.dial(addr).expect("dial");
+
+        let (mut sent, mut received) = (false, 0);
+        let exchange = async {
+            while received < 3 {
+                tokio::select! {
+                    event = echo.select_next_some() => {
+                        if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) =
+                            event
+                            && peer_id == node_id
+                            && !sent
+                        {
+                            for i in 0..3u8 {
+                                echo.behaviour_mut()
+                                    .publish(topic.clone(), vec![i; 8])
+                                    .expect("publish");
+                            }
+                            sent = true;
+                        }
+                    }
+                    event = node.select_next_some() => {
+                        if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                            gossipsub::Event::Message { message, .. },
+                        )) = event
+                        {
+                            assert_eq!(message.source, Some(node_id), "signed by the node");
+                            received += 1;
+                        }
+                    }
+                }
+            }
+        };
+        let done = tokio::time::timeout(Duration::from_secs(30), exchange).await;
+        let score = node.behaviour().gossipsub.peer_score(&echo_id);
+        assert!(
+            done.is_ok(),
+            "the node did not take its own messages back (sent: {sent}, received: {received}); \
+             the peer's score: {score:?}"
+        );
+        assert!(
+            score.is_some_and(|s| s >= 0.0),
+            "the peer was charged for them: {score:?}"
+        );
+    }
 }

@@ -2,6 +2,10 @@
 //! much it may ask of this node (token buckets for sync requests and pushed entries), and when it
 //! is banned. Pure bookkeeping: the swarm task asks, acts on the answers, and feeds the offence
 //! score into gossipsub as the application score so both views of a peer agree.
+//!
+//! Two scores can ban a peer: its offence score here ([`Discipline::offend`], at [`BAN_SCORE`]),
+//! and its gossipsub score, below the graylist ([`gossip_sentence`]) — except for a member node
+//! or a bootstrap peer, which only its offences ban (see [`gossip_sentence`] for why).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -9,6 +13,8 @@ use std::time::{Duration, Instant};
 use crate::bucket::Bucket;
 
 use libp2p::PeerId;
+
+use super::behaviour::GRAYLIST_SCORE;
 
 /// Something a peer did wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,6 +130,28 @@ pub(crate) enum Sentence {
     Keep,
     /// Ban it now.
     Ban,
+}
+
+/// Whether a peer is banned for its gossipsub score `score` (looked at once a second, and at
+/// each offence). `named`: the peer is one this node was told about — a member node the genesis
+/// lists, or a peer of its bootstrap list.
+///
+/// Below [`GRAYLIST_SCORE`] gossipsub ignores whatever the peer sends on gossip. Another peer is
+/// then banned: forged signatures and oversized messages are seen by gossipsub alone (the node's
+/// offences never count them), and only a ban stops what they cost. A named peer is not: it
+/// stays graylisted until its score recovers, anti-entropy with it goes on (what it answers is
+/// judged by this node's own checks), and only its offences ([`Discipline::offend`]) ban it.
+/// Gossipsub's part of the score also falls for things an honest node does when it restarts or
+/// is overloaded — a GRAFT within the backoff, IWANT promises not kept in time, its own messages
+/// echoed back to a restarted node (see `behaviour.rs`) — and three CI runs saw a node restarted
+/// during anti-entropy ban its only peer on that part alone and never catch up: a node that bans
+/// the peers it was given to reach the network can cut itself off from it.
+pub(crate) fn gossip_sentence(score: f64, named: bool) -> Sentence {
+    if score < GRAYLIST_SCORE && !named {
+        Sentence::Ban
+    } else {
+        Sentence::Keep
+    }
 }
 
 /// The discipline book for every peer this node has dealt with.
@@ -302,6 +330,29 @@ mod tests {
         assert!(!d.allow_request(peer, 1.0, now));
         assert!(d.allow_request(peer, REQUEST_RATE / 2.0, now + Duration::from_millis(500)));
         assert!(!d.allow_request(peer, 10.0, now + Duration::from_millis(500)));
+    }
+
+    /// The crash test's flake: a node restarted during anti-entropy saw its only peer's gossip
+    /// score fall to -90 without a single offence, banned it, and never caught up.
+    #[test]
+    fn a_member_or_bootstrap_peer_is_never_banned_for_its_gossip_score_alone() {
+        let restart = -90.0;
+        assert_eq!(gossip_sentence(restart, true), Sentence::Keep);
+        assert_eq!(gossip_sentence(-10_000.0, true), Sentence::Keep);
+        // Any other peer below the graylist is banned (forged or oversized gossip), and nobody
+        // above it.
+        assert_eq!(gossip_sentence(restart, false), Sentence::Ban);
+        assert_eq!(gossip_sentence(GRAYLIST_SCORE, false), Sentence::Keep);
+        assert_eq!(gossip_sentence(0.0, false), Sentence::Keep);
+        // A named peer that really misbehaves is still banned by its offences.
+        let mut d = Discipline::default();
+        let member = PeerId::random();
+        let now = Instant::now();
+        for _ in 0..4 {
+            assert_eq!(d.offend(member, Offence::InvalidEntry, now), Sentence::Keep);
+        }
+        assert_eq!(d.offend(member, Offence::InvalidEntry, now), Sentence::Ban);
+        assert!(d.is_banned(&member, now));
     }
 
     #[test]

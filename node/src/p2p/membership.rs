@@ -67,6 +67,11 @@ impl MemberPeers {
         self.peers.as_ref().is_some_and(|p| p.contains(peer))
     }
 
+    /// The member nodes' peer ids (none without a list).
+    pub fn peers(&self) -> impl Iterator<Item = &PeerId> {
+        self.peers.iter().flat_map(|p| p.iter())
+    }
+
     /// Whether traffic from `peer` counts as contact with the network: any peer's without a
     /// list, only members' with one.
     pub fn counts_as_contact(&self, peer: &PeerId) -> bool {

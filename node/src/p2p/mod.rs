@@ -53,6 +53,8 @@ pub struct P2pConfig {
     /// Listen addresses (multiaddrs), e.g. `/ip4/127.0.0.1/tcp/0`, `/ip4/0.0.0.0/udp/0/quic-v1`.
     pub listen: Vec<Multiaddr>,
     /// Peers to dial at start (multiaddrs ending in `/p2p/<peer id>`); also Kademlia's seeds.
+    /// Dialled again every 30 s while not connected, and never banned for their gossipsub score
+    /// alone (see `discipline::gossip_sentence`).
     pub bootstrap: Vec<Multiaddr>,
     /// Discover peers on the local network with mDNS.
     pub mdns: bool,
@@ -321,7 +323,8 @@ pub async fn start(
         peer_id,
         listen: Arc::new(listen),
     };
-    let task = task::Task::new(swarm, topic, ledger, log, tx, genesis_digest, counters);
+    let task = task::Task::new(swarm, topic, ledger, log, tx, genesis_digest, counters)
+        .with_bootstrap(&config.bootstrap);
     let join = tokio::spawn(task.run(rx, cancel));
     Ok((handle, join))
 }

@@ -176,7 +176,13 @@
 //! and the entries in its sync answers are not processed (anti-entropy fetches what is valid
 //! later). Offences weigh: invalid entry 20, garbage 20, bad message 10, over-rate 2; a peer's
 //! score halves every 60 s and at 100 the peer is banned for 10 minutes. Gossipsub's own peer
-//! score (fed with this one) bans a peer below -80.
+//! score (fed with this one) bans a peer below -80, except a member node of the genesis list or
+//! a bootstrap peer: below -80 gossipsub ignores its gossip until its score recovers, sync with
+//! it goes on, and only its offence score bans it (`discipline::gossip_sentence`). A message
+//! signed by this node that a peer sends back (one it published before a restart) is taken like
+//! any other, not held against the peer. A node dials its bootstrap peers, and the member nodes
+//! whose address Kademlia knows, again every 30 s while it is not connected to them and they are
+//! not banned or blocked (`REDIAL_EVERY`).
 //!
 //! # Anti-entropy
 //!

@@ -231,12 +231,23 @@ async fn a_node_killed_during_anti_entropy_catches_up_intact() {
         }
     }
 
-    // Restarted, B converges to A's log and holds everything A acknowledged.
+    // Restarted, B converges to A's log and holds everything A acknowledged, and neither node
+    // banned the other: B once banned A, its only peer, on gossipsub's score alone (A had sent
+    // B's own messages from before the kill back to it) and never caught up.
     let (b, b_url) = common::start(&b_dir, &genesis, &launch);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let (sa, sb) = (common::status(&a_url).await, common::status(&b_url).await);
         if sb.entries == sa.entries && sb.feeds == sa.feeds {
+            assert!(
+                sa.banned_peers == 0 && sb.banned_peers == 0,
+                "an honest node restarted during anti-entropy was banned, or banned its peer: \
+                 A banned {}, B banned {}\nB log: {}\nA log: {}",
+                sa.banned_peers,
+                sb.banned_peers,
+                b.log(),
+                a.log()
+            );
             break;
         }
         assert!(

@@ -262,3 +262,29 @@ async fn two_trees_observed_at_once_are_never_both_cosigned() {
     }
     close(ledger, writer).await;
 }
+
+/// A peer that answers slowly gets two checkpoint requests asked from the same size: the first
+/// answer is cosigned, and the second, a proof from the size cosigned before, is stale — nothing
+/// to do, and no fault of the peer's (the crash test's log showed an honest node charged a bad
+/// message for it while it caught up).
+#[tokio::test]
+async fn an_answer_to_a_question_asked_before_the_latest_cosignature_is_stale_not_invalid() {
+    let (ledger, writer) = memory_ledger();
+    let witness = open(&ledger, Members::unlisted());
+    let peer = nth_key(0);
+    let origin = peer.public().to_text(NODE_PREFIX);
+    let first = note(&peer, 1, 1).to_text();
+    let seen = witness.observe(&first, 0, &[]).await.expect("observe");
+    assert!(matches!(seen, Seen::Cosigned(_)), "{seen:?}");
+    assert_eq!(witness.since(&origin), 1);
+    // The answer to the second question, asked from 0 as well, comes after.
+    let second = note(&peer, 2, 2).to_text();
+    let seen = witness.observe(&second, 0, &[]).await.expect("observe");
+    assert_eq!(seen, Seen::NotNewer);
+    assert_eq!(witness.since(&origin), 1, "still the first cosigned");
+    // Asked from a size cosigned for an origin forgotten since: stale as well.
+    let other = note(&nth_key(1), 3, 3).to_text();
+    let seen = witness.observe(&other, 2, &[]).await.expect("observe");
+    assert_eq!(seen, Seen::NotNewer);
+    close(ledger, writer).await;
+}

@@ -133,7 +133,7 @@ impl Task {
     /// Dials a discovered peer if the node has fewer connections than it seeks: members count
     /// only members (others connecting never stop it seeking members); no others with
     /// `members_only`.
-    fn maybe_dial(&mut self, peer: PeerId) {
+    pub(super) fn maybe_dial(&mut self, peer: PeerId) {
         let enough = {
             let members = self.swarm.behaviour().member_peers();
             let connected = self.swarm.connected_peers();

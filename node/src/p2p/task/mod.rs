@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
+use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -35,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use super::behaviour::{Behaviour, GRAYLIST_SCORE};
 use super::codec::WireCounters;
 use super::cosigning::LogParts;
-use super::discipline::{Discipline, Offence, Pace, Sentence};
+use super::discipline::{Discipline, Offence, Pace, Sentence, gossip_sentence};
 use super::protocol::{SyncRequest, SyncResponse};
 use super::{Command, P2pStatus, PeerReport, Purpose, sync};
 use crate::ledger::Ledger;
@@ -70,6 +72,10 @@ const WAIT_FOR_PREDECESSOR: Duration = Duration::from_secs(5);
 const WITNESS_EVERY: Duration = Duration::from_secs(2);
 /// Connections the node seeks through discovery (it accepts more).
 const TARGET_PEERS: usize = 16;
+/// How often the bootstrap peers and member nodes the node is not connected to are dialled
+/// again (a peer that restarted, a ban that ran out): nothing else dials them once the node has
+/// no connection left, since Kademlia is refreshed through connected peers only.
+const REDIAL_EVERY: Duration = Duration::from_secs(30);
 
 /// Sync state of one connected peer.
 #[derive(Debug, Clone, Default)]
@@ -127,6 +133,13 @@ pub(super) struct Task {
     peers: HashMap<PeerId, PeerState>,
     /// Blocked by operator decision (not lifted when a ban runs out).
     blocked: HashSet<PeerId>,
+    /// The bootstrap peers (addresses ending in `/p2p/<peer id>`): dialled at start, dialled
+    /// again while not connected ([`REDIAL_EVERY`]), and, like member nodes, never banned for
+    /// their gossipsub score alone ([`gossip_sentence`]).
+    bootstrap: Vec<(PeerId, Multiaddr)>,
+    last_redial: Instant,
+    /// Member and bootstrap peers below the graylist, kept connected (warned about once).
+    graylisted: HashSet<PeerId>,
     last_round_ms: u64,
     last_bootstrap: Option<Instant>,
     /// Gossip messages whose entries wait for a predecessor: their sender and since when.
@@ -167,6 +180,9 @@ impl Task {
             discipline: Discipline::default(),
             peers: HashMap::new(),
             blocked: HashSet::new(),
+            bootstrap: Vec::new(),
+            last_redial: Instant::now(),
+            graylisted: HashSet::new(),
             last_round_ms: 0,
             last_bootstrap: None,
             waiting: HashMap::new(),
@@ -174,6 +190,12 @@ impl Task {
             unpublished: Unpublished::default(),
             lookups: FuturesUnordered::new(),
         }
+    }
+
+    /// The bootstrap addresses (those that name their peer; the start dials them all).
+    pub(super) fn with_bootstrap(mut self, addrs: &[Multiaddr]) -> Self {
+        self.bootstrap = bootstrap_peers(addrs);
+        self
     }
 
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
@@ -236,7 +258,8 @@ impl Task {
     }
 
     /// Once a second: lift expired bans, ban peers whose gossipsub score fell too low, feed
-    /// offence scores to gossipsub, and retry rounds that were cut short.
+    /// offence scores to gossipsub, retry rounds that were cut short, and every
+    /// [`REDIAL_EVERY`] dial the bootstrap peers and members not connected.
     fn housekeeping(&mut self) {
         let now = Instant::now();
         for peer in self.discipline.expired_bans(now) {
@@ -256,15 +279,23 @@ impl Task {
         {
             self.bootstrap_soon();
         }
+        self.graylisted.retain(|p| connected.contains(p));
         for peer in &connected {
             let offence_score = self.discipline.score(peer, now);
+            let named = self.is_named(peer);
             let gossip = &mut self.swarm.behaviour_mut().gossipsub;
             gossip.set_application_score(peer, -offence_score);
-            if let Some(score) = gossip.peer_score(peer).filter(|s| *s < GRAYLIST_SCORE) {
-                // Graylisted: gossipsub ignores it from now on (so its score stops falling).
-                // The parts are logged: the node's own offence score enters as the
-                // application score, the rest is gossipsub's (invalid messages, protocol
-                // slips).
+            let Some(score) = gossip.peer_score(peer) else {
+                continue;
+            };
+            if score >= GRAYLIST_SCORE {
+                self.graylisted.remove(peer);
+                continue;
+            }
+            // Graylisted: gossipsub ignores it from now on (so its score stops falling). The
+            // parts are logged: the node's own offence score enters as the application score,
+            // the rest is gossipsub's (invalid messages, protocol slips).
+            if gossip_sentence(score, named) == Sentence::Ban {
                 tracing::warn!(
                     %peer,
                     score,
@@ -274,7 +305,19 @@ impl Task {
                 );
                 self.discipline.ban(*peer, now);
                 self.swarm.behaviour_mut().ban(*peer);
+            } else if self.graylisted.insert(*peer) {
+                tracing::warn!(
+                    %peer,
+                    score,
+                    offence_score,
+                    gossip_part = score + offence_score,
+                    "gossipsub score too low; its gossip is ignored until it recovers, but a member or bootstrap peer stays connected (only its offences ban it)"
+                );
             }
+        }
+        if self.last_redial.elapsed() >= REDIAL_EVERY {
+            self.last_redial = Instant::now();
+            self.redial(now);
         }
         let expired: Vec<(MessageId, PeerId)> = self
             .waiting
@@ -492,17 +535,55 @@ impl Task {
         }
         tracing::info!(%peer, offence = offence.name(), "peer offence");
         let sentence = self.discipline.offend(peer, offence, now);
-        let graylisted = self
+        let named = self.is_named(&peer);
+        let gossip_ban = self
             .swarm
             .behaviour()
             .gossipsub
             .peer_score(&peer)
-            .is_some_and(|s| s < GRAYLIST_SCORE);
-        if sentence == Sentence::Ban || graylisted {
+            .is_some_and(|s| gossip_sentence(s, named) == Sentence::Ban);
+        if sentence == Sentence::Ban || gossip_ban {
             tracing::warn!(%peer, offence = offence.name(), "peer keeps misbehaving; banned");
             self.discipline.ban(peer, now);
             self.swarm.behaviour_mut().ban(peer);
             self.outbound.remove(&peer);
+        }
+    }
+
+    /// Whether the peer is one this node was told about: a member node of the genesis list, or a
+    /// bootstrap peer ([`gossip_sentence`]).
+    fn is_named(&self, peer: &PeerId) -> bool {
+        self.swarm.behaviour().member_peers().is_member(peer)
+            || self.bootstrap.iter().any(|(p, _)| p == peer)
+    }
+
+    /// Dials the bootstrap peers and member nodes the node is not connected to, unless banned or
+    /// blocked (members through their addresses known to Kademlia, as far as [`TARGET_PEERS`]
+    /// allows).
+    fn redial(&mut self, now: Instant) {
+        let skip = |peer: &PeerId| {
+            self.swarm.is_connected(peer)
+                || self.discipline.is_banned(peer, now)
+                || self.blocked.contains(peer)
+        };
+        let addrs: Vec<(PeerId, Multiaddr)> = redials(&self.bootstrap, &skip);
+        let members: Vec<PeerId> = self
+            .swarm
+            .behaviour()
+            .member_peers()
+            .peers()
+            .copied()
+            .filter(|p| !skip(p))
+            .collect();
+        for (peer, addr) in addrs {
+            tracing::debug!(%peer, %addr, "dialling a bootstrap peer again");
+            let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "cannot dial a bootstrap peer again");
+            }
+        }
+        for peer in members {
+            self.maybe_dial(peer);
         }
     }
 
@@ -567,5 +648,69 @@ impl Task {
             SyncRequest::Digests { prefix: Vec::new() },
             Purpose::Digests(Vec::new()),
         );
+    }
+}
+
+/// The bootstrap addresses that name their peer (`/p2p/<peer id>` last), with it.
+fn bootstrap_peers(addrs: &[Multiaddr]) -> Vec<(PeerId, Multiaddr)> {
+    addrs
+        .iter()
+        .filter_map(|addr| match addr.iter().last() {
+            Some(Protocol::P2p(peer)) => Some((peer, addr.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The bootstrap peers to dial again: those `skip` does not rule out (connected, banned,
+/// blocked).
+fn redials(
+    bootstrap: &[(PeerId, Multiaddr)],
+    skip: impl Fn(&PeerId) -> bool,
+) -> Vec<(PeerId, Multiaddr)> {
+    bootstrap
+        .iter()
+        .filter(|(peer, _)| !skip(peer))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::p2p::discipline::BAN_FOR;
+
+    fn addr(peer: &PeerId, port: u16) -> Multiaddr {
+        format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}")
+            .parse()
+            .expect("multiaddr")
+    }
+
+    /// A node whose only peer restarted, or whose ban of it ran out, had no way back: the
+    /// bootstrap list was dialled at start only. Now a bootstrap peer not connected is dialled
+    /// again, unless it is banned (until the ban runs out) or blocked.
+    #[test]
+    fn bootstrap_peers_not_connected_are_dialled_again_once_any_ban_runs_out() {
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let mut given = vec![addr(&a, 4001), addr(&b, 4002), addr(&c, 4003)];
+        // An address that does not name its peer is dialled at start only.
+        given.push("/ip4/127.0.0.1/tcp/4004".parse().expect("multiaddr"));
+        let bootstrap = bootstrap_peers(&given);
+        assert_eq!(bootstrap.len(), 3);
+        assert_eq!(bootstrap[0], (a, given[0].clone()));
+
+        let mut discipline = Discipline::default();
+        let now = Instant::now();
+        discipline.ban(a, now);
+        let (connected, blocked) = ([b], [c]);
+        let skip = |p: &PeerId| {
+            connected.contains(p) || discipline.is_banned(p, now) || blocked.contains(p)
+        };
+        assert!(redials(&bootstrap, skip).is_empty());
+        let later = now + BAN_FOR;
+        let skip = |p: &PeerId| {
+            connected.contains(p) || discipline.is_banned(p, later) || blocked.contains(p)
+        };
+        assert_eq!(redials(&bootstrap, skip), vec![(a, given[0].clone())]);
     }
 }
