@@ -89,8 +89,7 @@ impl Session {
 
     /// Whether `state` (the collector's feed now) still has the key the session began with.
     fn same_key(&self, state: Option<FeedState>) -> Result<(), Status> {
-        let key = Sessions::key_of(&self.collector, state)?;
-        if fingerprint(&key) != self.key {
+        if Sessions::fingerprint_of(&self.collector, state)? != self.key {
             return Err(Self::key_changed());
         }
         Ok(())
@@ -110,8 +109,14 @@ impl Session {
 
 /// The fingerprint of a collector key that sessions record.
 pub(crate) fn fingerprint(key: &PublicKey) -> [u8; 8] {
+    fingerprint_bytes(&key.to_bytes())
+}
+
+/// [`fingerprint`] of a key's encoding, without decoding it (a point decompression costs a
+/// third of a signature check: the per-call session check must not pay it).
+fn fingerprint_bytes(key: &[u8; 32]) -> [u8; 8] {
     let mut out = [0u8; 8];
-    out.copy_from_slice(&blake3::hash(&key.to_bytes()).as_bytes()[..8]);
+    out.copy_from_slice(&blake3::hash(key).as_bytes()[..8]);
     out
 }
 
@@ -169,6 +174,18 @@ impl Sessions {
         }
         PublicKey::from_bytes(&state.signing_key)
             .map_err(|_| error::collector_key_undecodable(collector))
+    }
+
+    /// The fingerprint of the current signing key in `state`, for the per-call session check:
+    /// the same refusals as [`Self::key_of`] but the key's encoding is hashed as stored (the
+    /// write path accepted it as a key; a token for an undecodable key is never issued, since
+    /// [`Self::authenticate`] decodes it).
+    fn fingerprint_of(collector: &FeedId, state: Option<FeedState>) -> Result<[u8; 8], Status> {
+        let state = state.ok_or_else(|| error::unknown_collector(collector))?;
+        if state.role != Role::Collector {
+            return Err(error::not_a_collector());
+        }
+        Ok(fingerprint_bytes(&state.signing_key))
     }
 
     /// Checks a statement and issues a token: `(token, expires_ms)`, bound to the client
@@ -256,8 +273,7 @@ impl Sessions {
         }
         let collector = claimed.collector;
         let state = Self::collector_state(ledger, limiter, collector).await?;
-        let key = fingerprint(&Self::key_of(&collector, state)?);
-        if key != claimed.key {
+        if Self::fingerprint_of(&collector, state)? != claimed.key {
             return Err(error::key_changed());
         }
         Ok(claimed)
