@@ -166,7 +166,8 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the writer.
+    /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the
+    /// writer, which saves start-up positions.
     /// `genesis_digest` binds the store to one network: a store of another network is refused.
     pub fn open(
         store: Arc<dyn KvStore>,
@@ -192,7 +193,8 @@ impl Ledger {
             Arc::clone(&tree),
             config,
         )?
-        .announcing(accepted.clone());
+        .announcing(accepted.clone())
+        .saving_positions();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || writer.run(rx))
