@@ -166,8 +166,8 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the
-    /// writer, which saves start-up positions.
+    /// Opens the ledger on `store`: checks the store (refusing a corrupt one: from its start-up
+    /// position, [`fsck::at_start`]), then starts the writer, which saves start-up positions.
     /// `genesis_digest` binds the store to one network: a store of another network is refused.
     pub fn open(
         store: Arc<dyn KvStore>,
@@ -176,8 +176,9 @@ impl Ledger {
         config: LedgerConfig,
     ) -> Result<(Ledger, WriterThread), LedgerError> {
         fsck::prepare(&*store, genesis_digest)?;
-        let tree = fsck::structure_and_tree(&*store)
-            .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
+        let tree = fsck::at_start(&*store)
+            .map_err(|report| LedgerError::CorruptStore(report.to_string()))?
+            .tree;
         let stats = Arc::new(Stats::default());
         let metrics = Arc::clone(&config.metrics);
         let clock = config.clock.clone();
