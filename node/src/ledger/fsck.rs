@@ -1,5 +1,5 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
-//! new store to its network, migrates a store of layout 3, 4, 5 or 6, and refuses a store of
+//! new store to its network, migrates a store of layout 3, 4, 5, 6 or 7, and refuses a store of
 //! another network or layout. [`at_start`] runs at every start: from the store's start-up
 //! position ([`StartupPosition`](super::tables::StartupPosition), saved by the writer) it checks
 //! only what came after it (`since`), and when there is none or it does not match the store, it
@@ -141,9 +141,9 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5 and 6; run the consentd \
-                     release that wrote it, or move the data directory aside and let the node \
-                     sync anew from its peers"
+                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5, 6 and 7; run the \
+                     consentd release that wrote it, or move the data directory aside and let the \
+                     node sync anew from its peers"
                 )));
             }
             Ok(())

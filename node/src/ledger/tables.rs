@@ -72,7 +72,7 @@ pub use self::feeds::{FeedRecord, FeedRecordV3, FeedRecordV5, RotationRecord, St
 pub use self::grants::{GrantRecord, GrantRecordV4, GrantRecordV5, ScopeRecord};
 pub use self::startup::StartupPosition;
 
-/// Version of this layout. A store of version 5 (or 3 or 4, through the versions between) is
+/// Version of this layout. A store of version 7 (or 3 to 6, through the versions between) is
 /// migrated at start (see `fsck::prepare` and `migrate`); a store written by any other version
 /// is refused.
 ///
@@ -81,7 +81,9 @@ pub use self::startup::StartupPosition;
 /// - 6: consultations (`C`, `T`, `H`, `B`, `Y`, `J`, `I`); feed records carry their latest and
 ///   base policy entries, grant records the draft they name.
 /// - 7: delegations (`j`, `d`, `y`, `b`, `h`, `i`, `t`, `l`): new tables only.
-pub const SCHEMA_VERSION: u32 = 7;
+/// - 8: the hashes of the arrival log's whole blocks (`k`) and the start-up position
+///   (`Mstartup`), so that start-up checks only what came after the position.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Table prefixes.
 pub mod prefix {
