@@ -42,7 +42,8 @@ enum Command {
     Run(RunArgs),
     /// Write a network genesis file.
     Genesis(GenesisArgs),
-    /// Check a node's store without serving it.
+    /// Check a node's store without serving it: every table, the log's block rows and the
+    /// start-up position (a start checks only what came after its position).
     CheckStore(CheckArgs),
     /// TLS certificates.
     #[command(subcommand)]

@@ -605,13 +605,18 @@ async fn a_corrupt_store_is_refused_with_a_clear_message() {
     submit_ok(&mut ledger, &grant).await;
     s.node.stop().await;
     {
-        // Remove Alice's head entry from the seq index behind the node's back.
+        // Remove Alice's head entry from the seq index behind the node's back, and the
+        // start-up position the stop saved after it: without one the start checks the whole
+        // store (damage before a sound position is left to `consentd check-store`).
         let store = consent_node::node::open_store(&s.node.dir, None).expect("open");
         store
-            .apply(vec![(
-                consent_node::ledger::tables::seq_key(&s.alice.feed(), 1),
-                None,
-            )])
+            .apply(vec![
+                (
+                    consent_node::ledger::tables::seq_key(&s.alice.feed(), 1),
+                    None,
+                ),
+                (consent_node::ledger::tables::meta::STARTUP.to_vec(), None),
+            ])
             .expect("tamper");
         store.flush().expect("flush");
     }

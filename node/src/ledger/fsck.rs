@@ -1,20 +1,26 @@
 //! The store check (`consentd check-store`; the Check RPC is `decisions`). [`prepare`] binds a
-//! new store to its network, migrates a store of layout 3, 4, 5 or 6, and refuses a store of
-//! another network or layout; [`structure`] runs at every start (heads match entries, the log is
-//! contiguous, grant state points at real grants, a scoped grant's at a real policy, a grant on
-//! a draft at a gated consultation, consultation rows at a stored Policy entry with a
-//! consultation, and delegation rows at the entries they index);
+//! new store to its network, migrates a store of layout 3, 4, 5, 6 or 7, and refuses a store of
+//! another network or layout. [`at_start`] runs at every start: from the store's start-up
+//! position ([`StartupPosition`](super::tables::StartupPosition), saved by the writer) it checks
+//! only what came after it (`since`), and when there is none or it does not match the store, it
+//! warns and runs the complete check. [`structure`] is the complete check (`consentd
+//! check-store`): heads match entries, the log is contiguous, the block rows are the log's, the
+//! start-up position describes the log at its size, grant state points at real grants, a scoped
+//! grant's at a real policy, a grant on a draft at a gated consultation, consultation rows at a
+//! stored Policy entry with a consultation, and delegation rows at the entries they index.
 //! [`full`] replays the whole log through the write path into memory, re-verifying every
 //! signature, and compares every derived table.
 //!
-//! The consultation and delegation row checks of [`structure`] are in `consultations` and
-//! `delegations`; the full check is in `replay`.
+//! The consultation and delegation row checks are in `consultations` and `delegations`, the
+//! block rows' and the start-up position's in `blocks`, the check from a position in `since`; the
+//! full check is in `replay`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::merkle::Hash;
 
 use super::LedgerError;
 use super::tables::{
@@ -23,13 +29,18 @@ use super::tables::{
 use super::tree::Frontier;
 use crate::store::{KvStore, StoreError};
 
+mod blocks;
 mod consultations;
 mod delegations;
 mod replay;
+mod since;
+#[cfg(test)]
+mod tests;
 
 use self::consultations::consultations;
 use self::delegations::delegations;
 pub use self::replay::full;
+use self::since::Since;
 
 /// Findings of a store check (at most [`Report::LIMIT`] are listed).
 #[derive(Debug, Default)]
@@ -130,9 +141,9 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5 and 6; run the consentd \
-                     release that wrote it, or move the data directory aside and let the node \
-                     sync anew from its peers"
+                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5, 6 and 7; run the \
+                     consentd release that wrote it, or move the data directory aside and let the \
+                     node sync anew from its peers"
                 )));
             }
             Ok(())
@@ -140,33 +151,121 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
     }
 }
 
-/// The check run at every start.
-pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
-    structure_and_tree(store).map(|_| ())
+/// What the start-up check gives the node.
+#[derive(Debug)]
+pub struct Started {
+    /// The in-memory part of the Merkle tree over the whole arrival log.
+    pub tree: Frontier,
+    /// The log size of the start-up position the check started from (`None`: it checked the
+    /// whole store).
+    pub from: Option<u64>,
 }
 
-/// [`structure`], also returning the in-memory part of the Merkle tree over the arrival log,
-/// built in the same pass over the log (the node needs both at start).
+/// The check run at every start. From the store's start-up position, when there is one and it
+/// describes the store (its checksum, its counters, the entry at its size - 1 and the log's root
+/// at its size, rebuilt from the block rows), it checks only what came after it (`since`): its
+/// work grows with the entries since the position and the log's size / 64, not the log. Without
+/// a usable position it logs a warning saying why and runs the complete check
+/// ([`structure_and_tree`]). Either way the writer saves a new position once the ledger is open.
+pub fn at_start(store: &dyn KvStore) -> Result<Started, Report> {
+    let started = std::time::Instant::now();
+    let counters = super::writer::stored_counters(store)?;
+    let unusable = match blocks::load_position(store)? {
+        // A new store: nothing to check.
+        None if counters.0 == 0 => None,
+        None => Some(
+            "the store has no start-up position (a store migrated from layout 7 starts so once, \
+             or a node that died before it saved its first)"
+                .to_string(),
+        ),
+        Some(Err(why)) => Some(format!("the store's start-up position is damaged: {why}")),
+        Some(Ok(position)) => match since::since(store, &position, counters)? {
+            Since::Checked { tree, after } => {
+                tracing::info!(
+                    position = position.log_size,
+                    after,
+                    ms = started.elapsed().as_millis() as u64,
+                    "store checked from its start-up position (the entries after it)"
+                );
+                return Ok(Started {
+                    tree,
+                    from: Some(position.log_size),
+                });
+            }
+            Since::Unusable(why) => Some(format!(
+                "the store's start-up position at {} entries does not match the store: {why}",
+                position.log_size
+            )),
+        },
+    };
+    if let Some(why) = unusable {
+        tracing::warn!(
+            entries = counters.0,
+            "{why}; checking the whole store instead (this takes longer as the log grows; the \
+             node saves a new position once it starts)"
+        );
+    }
+    let tree = structure_and_tree(store)?;
+    tracing::info!(
+        entries = counters.0,
+        ms = started.elapsed().as_millis() as u64,
+        "store checked whole"
+    );
+    Ok(Started { tree, from: None })
+}
+
+/// The complete structure check (`consentd check-store`): the whole of every table, the block
+/// rows against the log, and the start-up position, if there is one, against the log at its
+/// size.
+pub fn structure(store: &dyn KvStore) -> Result<(), Report> {
+    complete(store, true).map(|_| ())
+}
+
+/// The complete structure check but for the start-up position (the start runs it when the
+/// position cannot be used), also returning the in-memory part of the Merkle tree over the
+/// arrival log, built in the same pass over the log.
 pub fn structure_and_tree(store: &dyn KvStore) -> Result<Frontier, Report> {
+    complete(store, false)
+}
+
+/// The complete structure check; with `position`, the start-up position too.
+fn complete(store: &dyn KvStore, position: bool) -> Result<Frontier, Report> {
     let mut report = Report::default();
-    let (log_size, stored_feeds, stored_frozen) = super::writer::stored_counters(store)?;
-    let tree = arrival_log(store, log_size, &mut report)?;
+    let counters = super::writer::stored_counters(store)?;
+    let (log_size, stored_feeds, stored_frozen) = counters;
+    let position = match position {
+        true => blocks::load_position(store)?,
+        false => None,
+    };
+    let at = position
+        .as_ref()
+        .and_then(|p| p.as_ref().ok())
+        .map(|p| p.log_size);
+    let (tree, at_position) = arrival_log(store, log_size, at, &mut report)?;
+    blocks::rows(store, &tree, &mut report)?;
+    if let Some(position) = position {
+        blocks::position(position, counters, at_position, &mut report);
+    }
     feed_heads(store, stored_feeds, stored_frozen, &mut report)?;
-    freezes(store, stored_frozen, &mut report)?;
-    grants_and_pending(store, &mut report)?;
+    freezes(store, 0, stored_frozen, &mut report)?;
+    grants(store, &mut report)?;
+    pending(store, &mut report)?;
     consultations(store, &mut report)?;
     delegations(store, &mut report)?;
     report.result().map(|()| tree)
 }
 
 /// The log is exactly `0..log_size` and each index names an entry stored with that index; returns
-/// the tree frontier over the log.
+/// the tree frontier over the log, and the root and the last entry id when the log reached `at`
+/// entries (`at` 0: the empty tree's root, zeros).
 fn arrival_log(
     store: &dyn KvStore,
     log_size: u64,
+    at: Option<u64>,
     report: &mut Report,
-) -> Result<Frontier, StoreError> {
+) -> Result<(Frontier, Option<(Hash, [u8; 32])>), StoreError> {
     let mut tree = Frontier::default();
+    let mut at_position = (at == Some(0)).then(|| (tree.root(), [0; 32]));
     let mut expected = 0u64;
     for pair in store.scan_prefix(&[prefix::LOG]) {
         let (key, id) = pair?;
@@ -180,6 +279,9 @@ fn arrival_log(
         expected += 1;
         let id = EntryId(tables::bytes32(&id)?);
         tree.push(&id);
+        if at.is_some_and(|at| at > 0 && at == tree.size()) {
+            at_position = Some((tree.root(), id.0));
+        }
         match store.get(&tables::entry_key(&id))? {
             None => report.add(format!(
                 "log index {index} names entry {id}, which is not stored"
@@ -205,7 +307,7 @@ fn arrival_log(
             "{entries} entries stored, but the arrival log holds {log_size}"
         ));
     }
-    Ok(tree)
+    Ok((tree, at_position))
 }
 
 /// Every feed's seq index is exactly `0..=head`, the head matches its feed record, and the feed
@@ -287,62 +389,81 @@ fn seq_index(store: &dyn KvStore, report: &mut Report) -> Result<SeqHeads, Store
 }
 
 /// Grant state names real grants at the position it claims (a scoped grant's record, a stored
-/// policy), and pending records decode.
-fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
+/// policy).
+fn grants(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
     // Policies already found to be stored policies (a collector's grants share a few).
     let mut policies: HashSet<[u8; 32]> = HashSet::new();
     for pair in store.scan_prefix(&[prefix::GRANT]) {
         let (key, value) = pair?;
-        if key.len() != 73 {
-            report.add("malformed grant key".into());
-            continue;
-        }
-        let subject = FeedId(tables::bytes32(&key[1..33])?);
-        let seq = tables::be_u64(&key[65..])?;
-        let record: GrantRecord = tables::decode(&value, "grant")?;
-        match store.get(&tables::seq_key(&subject, seq))? {
-            Some(id) if id.as_slice() == record.id.as_slice() => {}
-            _ => report.add(format!(
-                "grant state of {:?} seq {seq} names no such grant",
-                subject
-            )),
-        }
-        if let Some(draft) = &record.draft {
-            let gated = store
-                .get(&tables::consultation_key(&EntryId(*draft)))?
-                .map(|v| tables::decode::<ConsultationRecord>(&v, "consultation"))
-                .transpose()?
-                .is_some_and(|c| c.gated);
-            if !gated {
-                report.add(format!(
-                    "grant state of {subject:?} seq {seq} names draft {}, which is no gated \
-                     consultation",
-                    EntryId(*draft)
-                ));
-            }
-        }
-        if let Some(scope) = &record.scope
-            && !policies.contains(&scope.policy)
-        {
-            let policy = EntryId(scope.policy);
-            let is_policy = match store.get(&tables::entry_key(&policy))? {
-                Some(value) => {
-                    let (_, bytes) = tables::split_entry_value(&value)?;
-                    Entry::decode(bytes)
-                        .is_ok_and(|e| matches!(e.body, consent_proto::body::Body::Policy(_)))
-                }
-                None => false,
-            };
-            if is_policy {
-                policies.insert(scope.policy);
-            } else {
-                report.add(format!(
-                    "grant state of {subject:?} seq {seq} is scoped by {policy}, which is not a \
-                     stored policy"
-                ));
-            }
+        grant_row(store, &key, &value, &mut policies, report)?;
+    }
+    Ok(())
+}
+
+/// One `G` row: its record names the grant stored at its subject's seq, a draft it names is a
+/// gated consultation and a policy its scope names a stored Policy entry (`policies`: those
+/// already found to be).
+fn grant_row(
+    store: &dyn KvStore,
+    key: &[u8],
+    value: &[u8],
+    policies: &mut HashSet<[u8; 32]>,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    if key.len() != 73 {
+        report.add("malformed grant key".into());
+        return Ok(());
+    }
+    let subject = FeedId(tables::bytes32(&key[1..33])?);
+    let seq = tables::be_u64(&key[65..])?;
+    let record: GrantRecord = tables::decode(value, "grant")?;
+    match store.get(&tables::seq_key(&subject, seq))? {
+        Some(id) if id.as_slice() == record.id.as_slice() => {}
+        _ => report.add(format!(
+            "grant state of {:?} seq {seq} names no such grant",
+            subject
+        )),
+    }
+    if let Some(draft) = &record.draft {
+        let gated = store
+            .get(&tables::consultation_key(&EntryId(*draft)))?
+            .map(|v| tables::decode::<ConsultationRecord>(&v, "consultation"))
+            .transpose()?
+            .is_some_and(|c| c.gated);
+        if !gated {
+            report.add(format!(
+                "grant state of {subject:?} seq {seq} names draft {}, which is no gated \
+                 consultation",
+                EntryId(*draft)
+            ));
         }
     }
+    if let Some(scope) = &record.scope
+        && !policies.contains(&scope.policy)
+    {
+        let policy = EntryId(scope.policy);
+        let is_policy = match store.get(&tables::entry_key(&policy))? {
+            Some(value) => {
+                let (_, bytes) = tables::split_entry_value(&value)?;
+                Entry::decode(bytes)
+                    .is_ok_and(|e| matches!(e.body, consent_proto::body::Body::Policy(_)))
+            }
+            None => false,
+        };
+        if is_policy {
+            policies.insert(scope.policy);
+        } else {
+            report.add(format!(
+                "grant state of {subject:?} seq {seq} is scoped by {policy}, which is not a \
+                 stored policy"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Pending records decode (at most `[ledger] max_pending` of them: not the log's size).
+fn pending(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
     for pair in store.scan_prefix(&[prefix::PENDING]) {
         let (_, value) = pair?;
         if let Err(e) = tables::decode::<PendingRecord>(&value, "pending") {
@@ -352,18 +473,29 @@ fn grants_and_pending(store: &dyn KvStore, report: &mut Report) -> Result<(), St
     Ok(())
 }
 
-/// The freeze list is exactly `0..frozen`, each naming a distinct frozen feed.
-fn freezes(store: &dyn KvStore, frozen: u64, report: &mut Report) -> Result<(), StoreError> {
-    let mut expected = 0u64;
+/// The freeze list from number `from` on is exactly `from..frozen`, each naming a distinct
+/// frozen feed (`from` 0: the whole list; the check from a start-up position reads only the
+/// freezes after it).
+fn freezes(
+    store: &dyn KvStore,
+    from: u64,
+    frozen: u64,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let mut expected = from;
     let mut seen = std::collections::HashSet::new();
-    for pair in store.scan_prefix(&[prefix::FREEZE]) {
+    let list = match from {
+        0 => store.scan_prefix(&[prefix::FREEZE]),
+        _ => store.scan_range(&tables::freeze_key(from), &[prefix::FREEZE + 1]),
+    };
+    for pair in list {
         let (key, feed) = pair?;
         let number = tables::be_u64(&key[1..])?;
         if number != expected {
             report.add(format!("freeze list jumps from {expected} to {number}"));
             expected = number;
         }
-        expected += 1;
+        expected = expected.saturating_add(1);
         let feed = FeedId(tables::bytes32(&feed)?);
         let is_frozen = store
             .get(&tables::feed_key(&feed))?

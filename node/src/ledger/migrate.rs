@@ -17,8 +17,12 @@
 //! - **6 → 7**: the delegation tables (`j`, `d`, `y`, `b`, `h`, `i`, `t`, `l`) start empty: no
 //!   entry stored before layout 7 is a delegation or names one (an older release refuses them
 //!   as non-canonical), and no other row changes. One write sets the layout version.
+//! - **7 → 8**: the hash of each whole block of 64 entries of the arrival log (`k` rows) is
+//!   computed from the log, [`BATCH`] blocks per batch with a cursor; the last batch sets the
+//!   layout version. No start-up position is written: the first start finds none, runs the
+//!   complete check once, and the writer saves one.
 //!
-//! A store of layout 3, 4 or 5 goes through each step after it, in order.
+//! A store of layout 3, 4, 5 or 6 goes through each step after it, in order.
 
 #[cfg(test)]
 mod downgrade;
@@ -26,6 +30,7 @@ mod v4;
 mod v5;
 mod v6;
 mod v7;
+mod v8;
 
 #[cfg(test)]
 pub(crate) use self::downgrade::{
@@ -35,10 +40,11 @@ use self::v4::from_3;
 use self::v5::from_4;
 use self::v6::from_5;
 use self::v7::from_6;
+use self::v8::from_7;
 use super::tables::SCHEMA_VERSION;
 use crate::store::{KvStore, StoreError};
 
-/// Feed (or grant) records rewritten per batch.
+/// Feed (or grant) records rewritten per batch; log blocks hashed per batch (7 → 8).
 const BATCH: usize = 4_096;
 /// Meta key holding the last feed record key migrated from layout 3 (while a migration runs).
 const CURSOR_V3: &[u8] = b"Mmigrate3";
@@ -47,6 +53,9 @@ const CURSOR_V4: &[u8] = b"Mmigrate4";
 /// Meta key holding the last feed or grant record key migrated from layout 5 (while a
 /// migration runs): `F` keys first, then `G` keys.
 const CURSOR_V5: &[u8] = b"Mmigrate5";
+/// Meta key holding the next log block to hash while a migration from layout 7 runs (8 bytes,
+/// BE).
+const CURSOR_V7: &[u8] = b"Mmigrate7";
 
 /// The layout version a store carries while it migrates from 3 to 4: no release reads it, so a
 /// release older than the migration refuses the half-migrated store instead of misreading it,
@@ -56,15 +65,26 @@ pub(super) const MIGRATING_3_TO_4: u32 = 0x8000_0004;
 pub(super) const MIGRATING_4_TO_5: u32 = 0x8000_0005;
 /// The layout version a store carries while it migrates from 5 to 6 (as [`MIGRATING_3_TO_4`]).
 pub(super) const MIGRATING_5_TO_6: u32 = 0x8000_0006;
+/// The layout version a store carries while it migrates from 7 to 8 (as [`MIGRATING_3_TO_4`]).
+pub(super) const MIGRATING_7_TO_8: u32 = 0x8000_0008;
 
 /// The layout the 5 → 6 step ends at (6 → 7 follows it).
 const LAYOUT_6: u32 = 6;
+/// The layout the 6 → 7 step ends at (7 → 8 follows it).
+const LAYOUT_7: u32 = 7;
 
 /// Whether a store of layout `version` (or half-way through a migration) is migrated at open.
 pub(super) fn migrates_from(version: u32) -> bool {
     matches!(
         version,
-        3 | 4 | 5 | 6 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5 | MIGRATING_5_TO_6
+        3 | 4
+            | 5
+            | 6
+            | 7
+            | MIGRATING_3_TO_4
+            | MIGRATING_4_TO_5
+            | MIGRATING_5_TO_6
+            | MIGRATING_7_TO_8
     )
 }
 
@@ -74,6 +94,7 @@ pub(super) fn from_layout(version: u32) -> u32 {
         MIGRATING_3_TO_4 => 3,
         MIGRATING_4_TO_5 => 4,
         MIGRATING_5_TO_6 => 5,
+        MIGRATING_7_TO_8 => 7,
         v => v,
     }
 }
@@ -90,10 +111,14 @@ pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreEr
     if matches!(version, 3 | 4 | MIGRATING_3_TO_4 | MIGRATING_4_TO_5) {
         from_4(store)?;
     }
-    if version != LAYOUT_6 {
+    let from_7_on = matches!(version, LAYOUT_7 | MIGRATING_7_TO_8);
+    if version != LAYOUT_6 && !from_7_on {
         from_5(store)?;
     }
-    from_6(store)?;
+    if !from_7_on {
+        from_6(store)?;
+    }
+    from_7(store)?;
     tracing::info!("store migrated to layout {SCHEMA_VERSION}");
     Ok(true)
 }
@@ -111,6 +136,7 @@ mod tests {
     use super::*;
     use crate::ledger::tables::{self, FeedRecord, meta, prefix};
     use crate::ledger::{Ledger, LedgerConfig, fsck};
+    use crate::store::Write;
     use crate::store::memory::MemoryStore;
 
     /// A feed that rotated twice, written by this build, turned back into layout 3 (as the build
@@ -328,7 +354,7 @@ mod tests {
         let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
         let err = err.to_string();
         assert!(err.contains("layout version 2"), "{err}");
-        assert!(err.contains("versions 3, 4, 5 and 6"), "{err}");
+        assert!(err.contains("versions 3, 4, 5, 6 and 7"), "{err}");
         assert!(err.contains("move the data directory aside"), "{err}");
     }
 
@@ -444,7 +470,7 @@ mod tests {
         let err = fsck::prepare(&*store, "test")
             .expect_err("layout 2 is refused")
             .to_string();
-        assert!(err.contains("versions 3, 4, 5 and 6"), "{err}");
+        assert!(err.contains("versions 3, 4, 5, 6 and 7"), "{err}");
     }
 
     /// Every row but the layout version, in key order.
@@ -460,8 +486,9 @@ mod tests {
     }
 
     /// A store of layout 6 (consultations, no delegation: no such entry could be stored) is
-    /// stamped layout 7 with every row unchanged, passes the full check, and takes delegations
-    /// afterwards; a layout-5 store goes through 6 to 7.
+    /// stamped layout 7, then 8 (block rows: none for a log shorter than a block), with every
+    /// row unchanged, passes the full check, and takes delegations afterwards; a layout-5 store
+    /// goes through 6, 7 and 8.
     #[tokio::test]
     async fn a_layout_6_store_migrates() {
         use consent_proto::vocab::Purpose;
@@ -494,8 +521,12 @@ mod tests {
         set_layout(&*store, 6);
         fsck::prepare(&*store, "test").expect("layout 6 migrates");
         assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
-        assert_eq!(SCHEMA_VERSION, 7);
-        assert_eq!(rows(&*store), before, "6 to 7 changes no row");
+        assert_eq!(SCHEMA_VERSION, 8);
+        assert_eq!(
+            rows(&*store),
+            before,
+            "6 to 7 changes no row, 7 to 8 hashes the log's blocks as the writer did"
+        );
         fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
 
         // Layout 5 (no policy entries in feed records, no consultation tables): 5 to 6 to 7.
@@ -522,5 +553,84 @@ mod tests {
         drop(ledger);
         writer.join();
         fsck::full(&*store, &registrars).expect("with delegations, the full check passes");
+    }
+
+    /// A store of layout 7 (no block rows, no start-up position) gets exactly the block rows
+    /// the writer writes, one per whole block of its log, and layout 8; killed part-way, it
+    /// resumes from its cursor. Its first start finds no position and checks the whole store;
+    /// the writer then saves one, which the next start uses.
+    #[tokio::test]
+    async fn a_layout_7_store_migrates_to_8_with_the_logs_block_rows() {
+        let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+        let scene = fixtures::scene(T0);
+        let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+        let open = || {
+            Ledger::open(
+                Arc::clone(&store),
+                registrars.clone(),
+                "test",
+                LedgerConfig::default(),
+            )
+            .expect("open")
+        };
+        let (ledger, writer) = open();
+        let mut entries = scene.entries.clone();
+        entries.extend((0..200).map(|i| fixtures::author(Role::Citizen, &format!("c{i}"), T0).1));
+        ledger.submit(entries).await.expect("submit");
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+        let blocks = |store: &dyn KvStore| -> Vec<(Vec<u8>, Vec<u8>)> {
+            store
+                .scan_prefix(&[prefix::BLOCK])
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        let written = blocks(&*store);
+        assert_eq!(written.len(), 204 / 64, "a row per whole block");
+        let before = rows(&*store);
+        // Layout 7: no block rows, no start-up position.
+        let back_to_7 = |store: &dyn KvStore| {
+            let mut writes: Vec<Write> = blocks(store)
+                .into_iter()
+                .map(|(key, _)| (key, None))
+                .collect();
+            writes.push((meta::STARTUP.to_vec(), None));
+            writes.push((meta::SCHEMA.to_vec(), Some(7u32.to_be_bytes().to_vec())));
+            store.apply(writes).expect("back to layout 7");
+        };
+        back_to_7(&*store);
+        fsck::prepare(&*store, "test").expect("layout 7 migrates");
+        assert_eq!(blocks(&*store), written);
+        assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
+        assert!(store.get(CURSOR_V7).expect("get").is_none());
+
+        // Killed after the first block: the store says it is migrating (the release before
+        // refuses it), the cursor names the next block, and the next start finishes.
+        back_to_7(&*store);
+        store
+            .apply(vec![
+                (written[0].0.clone(), Some(written[0].1.clone())),
+                (CURSOR_V7.to_vec(), Some(1u64.to_be_bytes().to_vec())),
+                (
+                    meta::SCHEMA.to_vec(),
+                    Some(MIGRATING_7_TO_8.to_be_bytes().to_vec()),
+                ),
+            ])
+            .expect("first batch");
+        fsck::prepare(&*store, "test").expect("resumes");
+        assert_eq!(blocks(&*store), written);
+        assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
+        assert!(store.get(CURSOR_V7).expect("get").is_none());
+
+        // The first start finds no position and checks the whole store; the writer saves one.
+        assert_eq!(fsck::at_start(&*store).expect("sound").from, None);
+        let (ledger, writer) = open();
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
+        assert_eq!(rows(&*store), before, "the rows a layout-8 writer wrote");
+        assert_eq!(fsck::at_start(&*store).expect("sound").from, Some(204));
+        fsck::full(&*store, &registrars).expect("the migrated store passes the full check");
     }
 }

@@ -166,7 +166,8 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger on `store`: checks the store (refusing a corrupt one), then starts the writer.
+    /// Opens the ledger on `store`: checks the store (refusing a corrupt one: from its start-up
+    /// position, [`fsck::at_start`]), then starts the writer, which saves start-up positions.
     /// `genesis_digest` binds the store to one network: a store of another network is refused.
     pub fn open(
         store: Arc<dyn KvStore>,
@@ -175,8 +176,9 @@ impl Ledger {
         config: LedgerConfig,
     ) -> Result<(Ledger, WriterThread), LedgerError> {
         fsck::prepare(&*store, genesis_digest)?;
-        let tree = fsck::structure_and_tree(&*store)
-            .map_err(|report| LedgerError::CorruptStore(report.to_string()))?;
+        let tree = fsck::at_start(&*store)
+            .map_err(|report| LedgerError::CorruptStore(report.to_string()))?
+            .tree;
         let stats = Arc::new(Stats::default());
         let metrics = Arc::clone(&config.metrics);
         let clock = config.clock.clone();
@@ -192,7 +194,8 @@ impl Ledger {
             Arc::clone(&tree),
             config,
         )?
-        .announcing(accepted.clone());
+        .announcing(accepted.clone())
+        .saving_positions();
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
             .spawn(move || writer.run(rx))

@@ -34,11 +34,12 @@
 //! | `i` delegated opt-outs | `i` person collector time(8, BE) request | delegation id: opt-outs of sale/sharing signed by a delegate |
 //! | `t` delegations by delegate | `t` delegate person delegation | `[]` |
 //! | `l` delegated entries by person | `l` person index(8, BE) | entry id: every entry a delegate signed naming the person (its on_behalf, or the delegation it resigns), in arrival order |
-//! | `M` meta | `M` name | see [`meta`]: the schema, counters and genesis, and the rows of the node's log module (its latest checkpoint, the checkpoints it cosigned for other nodes, fork proofs), which it saves through the writer |
+//! | `k` log blocks | `k` block(8, BE) | the Merkle hash (32 bytes) of arrival log entries `64·block .. 64·(block+1)`: one row per whole block, written with the commit that completes it; start-up rebuilds the tree from them (`super::tree`) |
+//! | `M` meta | `M` name | see [`meta`]: the schema, counters, genesis and start-up position ([`StartupPosition`]), and the rows of the node's log module (its latest checkpoint, the checkpoints it cosigned for other nodes, fork proofs), which it saves through the writer |
 //!
 //! The key builders and records of the consultation and delegation tables are in
-//! `consultations` and `delegations`, the feed and grant records in `feeds` and `grants`; all are
-//! re-exported here.
+//! `consultations` and `delegations`, the feed and grant records in `feeds` and `grants`, the
+//! start-up position in `startup`; all are re-exported here.
 
 use consent_proto::decide::AccreditationFacts;
 use consent_proto::ids::{EntryId, FeedId};
@@ -51,6 +52,7 @@ mod consultations;
 mod delegations;
 mod feeds;
 mod grants;
+mod startup;
 
 pub use self::consultations::{
     ConsultationRecord, CountsRecord, ResponseRecord, StanceRecord, consultation_by_closing_key,
@@ -68,8 +70,9 @@ pub use self::delegations::{
 };
 pub use self::feeds::{FeedRecord, FeedRecordV3, FeedRecordV5, RotationRecord, StoredKeys};
 pub use self::grants::{GrantRecord, GrantRecordV4, GrantRecordV5, ScopeRecord};
+pub use self::startup::StartupPosition;
 
-/// Version of this layout. A store of version 5 (or 3 or 4, through the versions between) is
+/// Version of this layout. A store of version 7 (or 3 to 6, through the versions between) is
 /// migrated at start (see `fsck::prepare` and `migrate`); a store written by any other version
 /// is refused.
 ///
@@ -78,7 +81,9 @@ pub use self::grants::{GrantRecord, GrantRecordV4, GrantRecordV5, ScopeRecord};
 /// - 6: consultations (`C`, `T`, `H`, `B`, `Y`, `J`, `I`); feed records carry their latest and
 ///   base policy entries, grant records the draft they name.
 /// - 7: delegations (`j`, `d`, `y`, `b`, `h`, `i`, `t`, `l`): new tables only.
-pub const SCHEMA_VERSION: u32 = 7;
+/// - 8: the hashes of the arrival log's whole blocks (`k`) and the start-up position
+///   (`Mstartup`), so that start-up checks only what came after the position.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Table prefixes.
 pub mod prefix {
@@ -150,6 +155,8 @@ pub mod prefix {
     pub const DELEGATION_BY_DELEGATE: u8 = b't';
     /// Entries delegates signed naming a person, by person and arrival index.
     pub const DELEGATED_LOG: u8 = b'l';
+    /// The Merkle hashes of the arrival log's whole blocks of 64 entries, by block number.
+    pub const BLOCK: u8 = b'k';
     /// Meta values.
     pub const META: u8 = b'M';
 }
@@ -170,6 +177,9 @@ pub mod meta {
     /// Prefix of `Mfork/` origin (UTF-8 node id) -> UTF-8: two notes that node signed for one
     /// tree size with different roots, `first ‖ "\n\n" ‖ second` ([`super::fork_key`]).
     pub const FORKS: &[u8] = b"Mfork/";
+    /// [`super::StartupPosition`], checksummed: what the start-up check and the Merkle tree
+    /// need at a log size the writer reached (written by the writer only).
+    pub const STARTUP: &[u8] = b"Mstartup";
 }
 
 fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -204,6 +214,10 @@ pub fn rotation_key(feed: &FeedId, seq: u64) -> Vec<u8> {
 /// `L` index
 pub fn log_key(index: u64) -> Vec<u8> {
     key(prefix::LOG, &[&index.to_be_bytes()])
+}
+/// `k` block
+pub fn block_key(block: u64) -> Vec<u8> {
+    key(prefix::BLOCK, &[&block.to_be_bytes()])
 }
 /// `G` subject collector seq
 pub fn grant_key(subject: &FeedId, collector: &FeedId, seq: u64) -> Vec<u8> {

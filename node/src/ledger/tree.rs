@@ -6,9 +6,11 @@
 //! leaves of the last, unfinished block. A proof that needs hashes inside an older block reads
 //! that block's entry ids from the arrival log (one short range scan of the `L` table) and
 //! checks them against the block hash it holds, so a damaged log gives no proof rather than a
-//! wrong one. The frontier is rebuilt in the start-up check's pass over the log and grows with
-//! every group commit, under the same lock that makes a group visible to checks — so a view sees
-//! the tree and the store agree. A question holds the frontier's read lock only while it computes
+//! wrong one. The hash of each whole block is also stored (a `k` row, written with the commit that
+//! completes the block: [`Growth`]), so that start-up rebuilds the frontier from about one row
+//! per 64 entries (`fsck::at_start`) instead of the whole log; the complete check compares every
+//! block row with the log. The frontier grows with every group commit, under the same lock that
+//! makes a group visible to checks — so a view sees the tree and the store agree. A question holds the frontier's read lock only while it computes
 //! from memory: a block it lacks is read from the log after the lock is let go (a commit never
 //! waits for a log scan), and the question is asked again.
 
@@ -54,6 +56,100 @@ impl Frontier {
             self.blocks
                 .push_hash(infallible(tail.subtree(BLOCK_LEVEL, 0)));
         }
+    }
+
+    /// Appends a whole block given as its hash (a stored `k` row); `false`, and nothing
+    /// appended, when leaves of an unfinished block are held (the block would not start at a
+    /// block's edge).
+    pub fn push_block(&mut self, hash: Hash) -> bool {
+        if self.tail.size() != 0 {
+            return false;
+        }
+        self.blocks.push_hash(hash);
+        true
+    }
+
+    /// Whole blocks so far.
+    pub fn blocks(&self) -> u64 {
+        self.blocks.size()
+    }
+
+    /// The hash of whole block `block` (`None` past the whole blocks).
+    pub fn block_hash(&self, block: u64) -> Option<Hash> {
+        (block < self.blocks.size()).then(|| infallible(self.blocks.subtree(0, block)))
+    }
+
+    /// The root over every leaf so far, from memory alone: the tree over all its leaves needs
+    /// no subtree inside an older block.
+    pub fn root(&self) -> Hash {
+        /// The frontier as the source of the root of all its leaves: below a block's level,
+        /// only subtrees of the tail are asked for.
+        struct Whole<'a>(&'a Frontier);
+        impl Subtrees for Whole<'_> {
+            type Error = std::convert::Infallible;
+            fn subtree(&self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+                let f = self.0;
+                if level >= BLOCK_LEVEL {
+                    return f.blocks.subtree(level - BLOCK_LEVEL, index);
+                }
+                let first = f.blocks.size() << (BLOCK_LEVEL - level);
+                f.tail.subtree(level, index.checked_sub(first).unwrap_or(u64::MAX))
+            }
+        }
+        infallible(merkle::root(&Whole(self), self.size()))
+    }
+
+    /// What appending `ids` does to this frontier: the blocks they complete and the tail they
+    /// leave. The writer computes it before it applies a group (the blocks' hashes are written
+    /// with the group) and applies it to the frontier after ([`Self::grow`]).
+    pub(crate) fn growth(&self, ids: &[EntryId]) -> Growth {
+        let mut tail = self.tail.clone();
+        let mut next = self.blocks.size();
+        let mut blocks = Vec::new();
+        for id in ids {
+            tail.push(&id.0);
+            if tail.size() == BLOCK {
+                blocks.push((next, infallible(tail.subtree(BLOCK_LEVEL, 0))));
+                next += 1;
+                tail = Tree::new();
+            }
+        }
+        Growth {
+            from: self.size(),
+            blocks,
+            tail,
+        }
+    }
+
+    /// Applies `growth` computed from this frontier; `false`, and nothing changed, when the
+    /// frontier is not the one it was computed from.
+    pub(crate) fn grow(&mut self, growth: Growth) -> bool {
+        if growth.from != self.size() {
+            return false;
+        }
+        for (_, hash) in growth.blocks {
+            self.blocks.push_hash(hash);
+        }
+        self.tail = growth.tail;
+        true
+    }
+}
+
+/// What a group's entries do to the frontier ([`Frontier::growth`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Growth {
+    /// Leaves of the frontier it was computed from.
+    from: u64,
+    /// The blocks completed, by number, with their hashes.
+    blocks: Vec<(u64, Hash)>,
+    /// The tail left.
+    tail: Tree,
+}
+
+impl Growth {
+    /// The blocks completed, by number, with their hashes (a `k` row each).
+    pub(crate) fn blocks(&self) -> &[(u64, Hash)] {
+        &self.blocks
     }
 }
 
@@ -161,7 +257,7 @@ impl Subtrees for Reader<'_> {
 
 impl LogTree {
     /// The tree over the log so far (the start-up check builds the frontier:
-    /// `fsck::structure_and_tree`); older blocks are read from `store`'s arrival log.
+    /// `fsck::at_start`); older blocks are read from `store`'s arrival log.
     pub fn new(frontier: Frontier, store: Arc<dyn KvStore>) -> Self {
         Self {
             frontier: RwLock::new(frontier),
@@ -177,6 +273,24 @@ impl LogTree {
                 frontier.push(id);
             }
         }
+    }
+
+    /// What appending `ids` would do ([`Frontier::growth`]); `None` if the lock is poisoned.
+    pub(crate) fn growth(&self, ids: &[EntryId]) -> Option<Growth> {
+        self.frontier.read().ok().map(|f| f.growth(ids))
+    }
+
+    /// Applies growth computed from the frontier as it is ([`Frontier::grow`]).
+    pub(crate) fn grow(&self, growth: Growth) -> bool {
+        self.frontier
+            .write()
+            .map(|mut f| f.grow(growth))
+            .unwrap_or(false)
+    }
+
+    /// The size of the tree and the root over all of it, from memory.
+    pub(crate) fn whole_root(&self) -> Option<(u64, Hash)> {
+        self.frontier.read().ok().map(|f| (f.size(), f.root()))
     }
 
     /// Leaves in the tree.
@@ -359,6 +473,56 @@ mod tests {
         let frontier = tree.frontier.read().expect("lock");
         assert_eq!(frontier.blocks.size(), 15);
         assert_eq!(frontier.tail.size(), 1_000 - 15 * BLOCK);
+    }
+
+    #[test]
+    fn growth_completes_the_blocks_pushing_would_and_block_hashes_rebuild_the_frontier() {
+        let mut full = Tree::new();
+        let mut pushed = Frontier::default();
+        let mut grown = Frontier::default();
+        let mut completed = Vec::new();
+        // Groups of sizes that cross block edges, end on them and stay inside one block.
+        let mut next = 0u64;
+        for group in [1u64, 62, 1, 64, 130, 3, 0, 61, 200] {
+            let ids: Vec<EntryId> = (next..next + group).map(id).collect();
+            next += group;
+            for i in &ids {
+                full.push(&i.0);
+                pushed.push(i);
+            }
+            let growth = grown.growth(&ids);
+            completed.extend_from_slice(growth.blocks());
+            assert!(grown.grow(growth));
+            assert_eq!(grown.size(), pushed.size());
+            assert_eq!(grown.root(), pushed.root());
+            assert_eq!(Some(grown.root()), full.root_at(next), "root at {next}");
+        }
+        // Growth computed from another frontier is refused.
+        let stale = Frontier::default().growth(&[id(0)]);
+        assert!(!grown.grow(stale));
+        // One hash per whole block, numbered in order, equal to the frontier's.
+        assert_eq!(completed.len() as u64, pushed.blocks());
+        for (n, (block, hash)) in completed.iter().enumerate() {
+            assert_eq!(*block, n as u64);
+            assert_eq!(pushed.block_hash(*block), Some(*hash));
+        }
+        assert_eq!(pushed.block_hash(pushed.blocks()), None);
+        // The block hashes and the tail's leaves rebuild the same frontier.
+        let mut rebuilt = Frontier::default();
+        for (_, hash) in &completed {
+            assert!(rebuilt.push_block(*hash));
+        }
+        for i in pushed.blocks() * BLOCK..next {
+            rebuilt.push(&id(i));
+        }
+        assert_eq!(rebuilt.size(), next);
+        assert_eq!(rebuilt.root(), pushed.root());
+        assert_ne!(next % BLOCK, 0);
+        assert!(
+            !rebuilt.push_block([0; 32]),
+            "a block is refused after an unfinished one"
+        );
+        assert_eq!(Frontier::default().root(), merkle::empty_root());
     }
 
     #[test]

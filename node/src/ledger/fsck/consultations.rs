@@ -1,5 +1,7 @@
-//! The start-up check of the consultation tables: each `C` row names a stored Policy entry with
-//! that consultation; each stance, count, response, outcome and index row names a `C` row.
+//! The structure check of the consultation tables: each `C` row names a stored Policy entry with
+//! that consultation; each stance, count, response, outcome and index row names a `C` row. The
+//! check from a start-up position checks the `C` row of each Policy entry after it
+//! ([`consultation_row`]).
 
 use std::collections::HashSet;
 
@@ -18,28 +20,7 @@ pub(super) fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<
     for pair in store.scan_prefix(&[prefix::CONSULTATION]) {
         let (key, value) = pair?;
         let draft = EntryId(tables::bytes32(&key[1..])?);
-        let record: ConsultationRecord = tables::decode(&value, "consultation")?;
-        let matches = match store.get(&tables::entry_key(&draft))? {
-            Some(value) => {
-                let (_, bytes) = tables::split_entry_value(&value)?;
-                Entry::decode(bytes).is_ok_and(|e| match &e.body {
-                    consent_proto::body::Body::Policy(p) => {
-                        e.feed.0 == record.collector
-                            && e.seq == record.seq
-                            && e.time_ms == record.time_ms
-                            && p.version == record.version
-                            && p.consultation.map(|c| c.closes_ms) == Some(record.closes_ms)
-                    }
-                    _ => false,
-                })
-            }
-            None => false,
-        };
-        if !matches {
-            report.add(format!(
-                "consultation {draft} names no stored Policy entry with that consultation"
-            ));
-        }
+        consultation_row(store, &draft, &value, report)?;
         drafts.insert(draft.0);
     }
     for (table, what) in [
@@ -82,6 +63,39 @@ pub(super) fn consultations(store: &dyn KvStore, report: &mut Report) -> Result<
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// One `C` row (`value`, of `draft`): it names a stored Policy entry with a consultation, of its
+/// collector at its seq, with its window.
+pub(super) fn consultation_row(
+    store: &dyn KvStore,
+    draft: &EntryId,
+    value: &[u8],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let record: ConsultationRecord = tables::decode(value, "consultation")?;
+    let matches = match store.get(&tables::entry_key(draft))? {
+        Some(value) => {
+            let (_, bytes) = tables::split_entry_value(&value)?;
+            Entry::decode(bytes).is_ok_and(|e| match &e.body {
+                consent_proto::body::Body::Policy(p) => {
+                    e.feed.0 == record.collector
+                        && e.seq == record.seq
+                        && e.time_ms == record.time_ms
+                        && p.version == record.version
+                        && p.consultation.map(|c| c.closes_ms) == Some(record.closes_ms)
+                }
+                _ => false,
+            })
+        }
+        None => false,
+    };
+    if !matches {
+        report.add(format!(
+            "consultation {draft} names no stored Policy entry with that consultation"
+        ));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The start-up check of the delegation tables: each row has its table's key length, decodes,
-//! and names entries that are stored.
+//! The structure check of the delegation tables: each row has its table's key length, decodes,
+//! and names entries that are stored. The check from a start-up position checks the rows each
+//! entry after it wrote, one by one ([`row`]).
 
 use consent_proto::ids::EntryId;
 
@@ -7,9 +8,10 @@ use super::super::tables::{self, prefix};
 use super::Report;
 use crate::store::{KvStore, StoreError};
 
-/// What the start-up check knows of one delegation table's rows: the table, its name in the
+/// What the structure check knows of one delegation table's rows: the table, its name in the
 /// report, its key length, where in the key an entry id (32 bytes) starts, and whether the
 /// value is an entry id too.
+#[derive(Clone, Copy)]
 struct RowCheck {
     table: u8,
     what: &'static str,
@@ -36,88 +38,43 @@ impl RowCheck {
     }
 }
 
+/// What the structure check knows of each delegation table but `t` (see [`RowCheck`]).
+const CHECKS: [RowCheck; 7] = [
+    RowCheck::new(prefix::DELEGATION, "delegation", 65, &[33], false),
+    RowCheck::new(
+        prefix::DELEGATED_GRANT,
+        "delegated grant",
+        105,
+        &[73],
+        false,
+    ),
+    RowCheck::new(
+        prefix::DELEGATION_COLLECTOR,
+        "delegation collector",
+        65,
+        &[1],
+        false,
+    ),
+    RowCheck::new(prefix::ENDORSEMENT, "endorsement", 97, &[1, 65], false),
+    RowCheck::new(prefix::REVOCATION, "revocation", 65, &[1], false),
+    RowCheck::new(
+        prefix::DELEGATED_OPT_OUT,
+        "delegated opt-out",
+        105,
+        &[73],
+        true,
+    ),
+    RowCheck::new(prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
+];
+
 /// Delegation rows: each has the length its table's keys have, decodes, and names entries that
 /// are stored (a `t` row its `j` row); one read per row, no entry decoded (the full check
 /// compares every row with the replay's).
 pub(super) fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
-    let stored = |id: &[u8]| -> Result<bool, StoreError> {
-        Ok(store
-            .get(&tables::entry_key(&EntryId(tables::bytes32(id)?)))?
-            .is_some())
-    };
-    let checks = [
-        RowCheck::new(prefix::DELEGATION, "delegation", 65, &[33], false),
-        RowCheck::new(
-            prefix::DELEGATED_GRANT,
-            "delegated grant",
-            105,
-            &[73],
-            false,
-        ),
-        RowCheck::new(
-            prefix::DELEGATION_COLLECTOR,
-            "delegation collector",
-            65,
-            &[1],
-            false,
-        ),
-        RowCheck::new(prefix::ENDORSEMENT, "endorsement", 97, &[1, 65], false),
-        RowCheck::new(prefix::REVOCATION, "revocation", 65, &[1], false),
-        RowCheck::new(
-            prefix::DELEGATED_OPT_OUT,
-            "delegated opt-out",
-            105,
-            &[73],
-            true,
-        ),
-        RowCheck::new(prefix::DELEGATED_LOG, "delegated log", 41, &[], true),
-    ];
-    for RowCheck {
-        table,
-        what,
-        length,
-        ids,
-        value_names,
-    } in checks
-    {
-        for pair in store.scan_prefix(&[table]) {
+    for check in &CHECKS {
+        for pair in store.scan_prefix(&[check.table]) {
             let (key, value) = pair?;
-            let mut fine = key.len() == length;
-            if fine {
-                for &at in ids {
-                    fine &= stored(&key[at..at + 32])?;
-                }
-            }
-            if fine && value_names {
-                fine = value.len() == 32 && stored(&value)?;
-            }
-            if fine {
-                fine = match table {
-                    prefix::DELEGATION => {
-                        tables::decode::<tables::DelegationRecord>(&value, what).is_ok()
-                    }
-                    prefix::DELEGATED_GRANT => {
-                        tables::decode::<tables::DelegatedGrantRecord>(&value, what)
-                            .is_ok_and(|r| r.grant.id[..] == key[73..105])
-                    }
-                    prefix::ENDORSEMENT => {
-                        tables::decode::<tables::EndorsementRecord>(&value, what).is_ok()
-                    }
-                    prefix::REVOCATION => {
-                        match tables::decode::<tables::RevocationRecord>(&value, what) {
-                            Ok(r) => stored(&r.revoke)?,
-                            Err(_) => false,
-                        }
-                    }
-                    _ => true,
-                };
-            }
-            if !fine {
-                report.add(format!(
-                    "a {what} row (key {}) is malformed or names an entry not stored",
-                    hex::encode(&key)
-                ));
-            }
+            check_row(store, check, &key, &value, report)?;
         }
     }
     for pair in store.scan_prefix(&[prefix::DELEGATION_BY_DELEGATE]) {
@@ -132,6 +89,77 @@ pub(super) fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<()
                 hex::encode(&key)
             ));
         }
+    }
+    Ok(())
+}
+
+/// One row (`key`, `value`) of delegation table `table` (not `t`), checked as [`delegations`]
+/// checks each row of it (the check from a start-up position checks the rows entries after it
+/// wrote).
+pub(super) fn row(
+    store: &dyn KvStore,
+    table: u8,
+    key: &[u8],
+    value: &[u8],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    match CHECKS.iter().find(|c| c.table == table) {
+        Some(check) => check_row(store, check, key, value, report),
+        None => Ok(()),
+    }
+}
+
+/// One row checked as `check` says.
+fn check_row(
+    store: &dyn KvStore,
+    check: &RowCheck,
+    key: &[u8],
+    value: &[u8],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let stored = |id: &[u8]| -> Result<bool, StoreError> {
+        Ok(store
+            .get(&tables::entry_key(&EntryId(tables::bytes32(id)?)))?
+            .is_some())
+    };
+    let RowCheck {
+        table,
+        what,
+        length,
+        ids,
+        value_names,
+    } = *check;
+    let mut fine = key.len() == length;
+    if fine {
+        for &at in ids {
+            fine &= stored(&key[at..at + 32])?;
+        }
+    }
+    if fine && value_names {
+        fine = value.len() == 32 && stored(value)?;
+    }
+    if fine {
+        fine = match table {
+            prefix::DELEGATION => tables::decode::<tables::DelegationRecord>(value, what).is_ok(),
+            prefix::DELEGATED_GRANT => {
+                tables::decode::<tables::DelegatedGrantRecord>(value, what)
+                    .is_ok_and(|r| r.grant.id[..] == key[73..105])
+            }
+            prefix::ENDORSEMENT => {
+                tables::decode::<tables::EndorsementRecord>(value, what).is_ok()
+            }
+            prefix::REVOCATION => match tables::decode::<tables::RevocationRecord>(value, what) {
+                Ok(r) => stored(&r.revoke)?,
+                Err(_) => false,
+            },
+            _ => true,
+        };
+    }
+    if !fine {
+        report.add(format!(
+            "a {what} row (key {}) is malformed or names an entry not stored",
+            hex::encode(key)
+        ));
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The full check ([`full`]): replays the arrival log through the write path into memory,
-//! re-verifying every signature, and compares every derived table, the feed records, the answer
-//! figures and the equivocation proofs with the store.
+//! re-verifying every signature, and compares every derived table (the log's block rows too),
+//! the feed records, the answer figures and the equivocation proofs with the store.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -49,6 +49,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::DELEGATED_OPT_OUT,
         prefix::DELEGATION_BY_DELEGATE,
         prefix::DELEGATED_LOG,
+        prefix::BLOCK,
     ] {
         compare(store, &*replica, table, &mut report)?;
     }

@@ -1,7 +1,8 @@
 //! Group commit: the writer's loop drains every queued job into one group, stages it, applies it
-//! as one atomic batch with the counters, makes it visible to checks together with the cache
-//! invalidation, flushes once, and only then answers (or, if the commit failed, forgets the group
-//! and answers every submitter with the error).
+//! as one atomic batch with the counters (and the hashes of the log blocks it completes, and when
+//! one is due the start-up position: `position`), makes it visible to checks together with the
+//! cache invalidation, flushes once, and only then answers (or, if the commit failed, forgets the
+//! group and answers every submitter with the error).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,7 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::super::LedgerError;
 use super::super::staged::Staged;
-use super::super::tables::meta;
+use super::super::tables::{self, meta};
+use super::super::tree::Growth;
 use super::{Job, Outcome, Writer};
 use crate::store::{KvStore, StoreError};
 
@@ -37,6 +39,8 @@ struct Group {
 impl Writer {
     /// Runs until shutdown or until every sender is gone.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        // The state the start-up check just passed (when the ledger saves positions).
+        self.save_position();
         while let Some(first) = rx.blocking_recv() {
             let mut stop = matches!(first, Job::Shutdown);
             let mut size = first.len();
@@ -63,6 +67,7 @@ impl Writer {
                 break;
             }
         }
+        self.save_position();
         if let Err(e) = self.store.flush() {
             tracing::error!(error = %e, "final flush failed");
         }
@@ -153,7 +158,8 @@ impl Writer {
         group
     }
 
-    /// Writes a staged group (with the counters) as one atomic batch, makes it visible to checks
+    /// Writes a staged group (with the counters, the hashes of the log blocks it completes and,
+    /// when one is due, the start-up position) as one atomic batch, makes it visible to checks
     /// together with the cache invalidation, flushes, and records how long each step took.
     fn write_group(
         &mut self,
@@ -162,6 +168,14 @@ impl Writer {
         started: std::time::Instant,
         processed: u64,
     ) -> Result<(), StoreError> {
+        let growth = match self.appended.is_empty() {
+            true => None,
+            false => self.tree.growth(&self.appended),
+        };
+        for (block, hash) in growth.iter().flat_map(Growth::blocks) {
+            staged.put(tables::block_key(*block), hash.to_vec());
+        }
+        let position = self.stage_position(&mut staged);
         staged.put(meta::COUNTERS.to_vec(), self.counters.encode());
         let writes = staged.into_writes();
         let staged_at = std::time::Instant::now();
@@ -174,7 +188,14 @@ impl Writer {
             if applied.is_ok() {
                 // Counters (Status, watch positions) and caches follow what checks see.
                 self.counters.publish(&self.stats);
-                self.invalidate();
+                self.committed = self.counters;
+                if let Some(last) = self.appended.last() {
+                    self.last_id = last.0;
+                }
+                if position.is_some() {
+                    self.position_saved = position;
+                }
+                self.invalidate(growth);
             }
             applied
         };
@@ -258,8 +279,9 @@ impl Writer {
         }
     }
 
-    /// Marks what the staged group changed as stale in checks' caches.
-    fn invalidate(&mut self) {
+    /// Marks what the staged group changed as stale in checks' caches, and grows the tree by
+    /// the group's entries (by `growth`, computed before the group was applied).
+    fn invalidate(&mut self, growth: Option<Growth>) {
         if std::mem::take(&mut self.subjects_changed) {
             self.stats.subject_generations.bump_all();
         }
@@ -268,7 +290,11 @@ impl Writer {
                 .collector_generation
                 .fetch_add(1, Ordering::AcqRel);
         }
-        self.tree.extend(&std::mem::take(&mut self.appended));
+        let appended = std::mem::take(&mut self.appended);
+        if !growth.is_some_and(|g| self.tree.grow(g)) {
+            // Growth not computed (or not from the tree as it is): push the entries one by one.
+            self.tree.extend(&appended);
+        }
         self.touched.sort_unstable_by_key(|f| f.0);
         self.touched.dedup();
         self.stats

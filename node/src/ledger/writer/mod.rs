@@ -8,7 +8,9 @@
 //! pending space, shared fairly between the sources that send them ([`pending`]). Entries
 //! submitted through the API ([`Item::admit`]) also pass admission (`super::admission`) once
 //! valid, before anything of theirs is staged. The group commit itself is in `commit`; parking,
-//! waking and timing out pending entries in `park`; freezing an equivocating feed in `freeze`.
+//! waking and timing out pending entries in `park`; freezing an equivocating feed in `freeze`;
+//! the start-up position (saved with a group commit every `position::POSITION_EVERY` entries, at
+//! start once the store was checked, and at a clean stop) in `position`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -32,6 +34,7 @@ mod delegations;
 mod freeze;
 mod park;
 mod pending;
+mod position;
 pub(crate) use self::answers::{expected as expected_answers, migrate_from_3};
 use self::pending::PendingIndex;
 pub use self::pending::{Source, per_source_bound};
@@ -177,6 +180,17 @@ pub(crate) struct Writer {
     /// The parked entries, by what they wait for and by source (their rows are `P` rows).
     pending: PendingIndex,
     counters: Counters,
+    /// The counters as the last commit applied left them (what a start-up position saved now
+    /// describes).
+    committed: Counters,
+    /// The id of the last entry in the arrival log (zeros while it is empty).
+    last_id: [u8; 32],
+    /// The log size of the last start-up position saved; `None`: this writer saves none (it was
+    /// not opened by a start whose check passed: a replay).
+    position_saved: Option<u64>,
+    /// Entries appended between two positions saved with group commits
+    /// (`position::POSITION_EVERY`; tests lower it).
+    position_every: u64,
 }
 
 /// Counters kept in the store (one meta key) and published to readers; `pending` and `evicted`
@@ -255,6 +269,10 @@ impl Writer {
             config,
             pending: PendingIndex::default(),
             counters: Counters::default(),
+            committed: Counters::default(),
+            last_id: [0; 32],
+            position_saved: None,
+            position_every: position::POSITION_EVERY,
         };
         w.reload()?;
         Ok(w)
@@ -299,6 +317,16 @@ impl Writer {
         };
         self.counters.publish(&self.stats);
         self.stats.durable_size.store(log_size, Ordering::Release);
+        self.committed = self.counters;
+        self.last_id = match log_size.checked_sub(1) {
+            Some(last) => self
+                .store
+                .get(&tables::log_key(last))?
+                .map(|id| tables::bytes32(&id))
+                .transpose()?
+                .unwrap_or([0; 32]),
+            None => [0; 32],
+        };
         Ok(())
     }
 
