@@ -33,7 +33,11 @@
 //! - [`schedule`]: when each signed entry is sent, and to which node.
 //! - [`queue`]: the send queue file (encrypted, atomic, beside the keystore).
 
+use consent_proto::body::Body;
+use consent_proto::vocab::RequestKind;
 use serde::{Deserialize, Serialize};
+
+use self::coarse::Exactness;
 
 pub mod coarse;
 pub mod queue;
@@ -138,9 +142,94 @@ impl Settings {
     }
 }
 
+/// How the wallet dates and sends an entry of its own feeds, by what it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handling {
+    /// How exact its signed time must be ([`coarse::signed_time`]).
+    pub exactness: Exactness,
+    /// Sent at once, never queued: withdrawing is never delayed, and an entry whose admission
+    /// reads the node's clock cannot wait.
+    pub at_once: bool,
+}
+
+/// The one rule the `consent` wallet and the linkage benchmark apply:
+/// - a grant, a rotation, a request other than an opt-out or erasure: coarse, spread;
+/// - a revocation, an erasure request: coarse, at once;
+/// - an opt-out of sale: exact (compared with times signed in other feeds), at once;
+/// - anything signed in someone's name, an endorsement, an undelegation: within the 5-minute
+///   admission bound ([`Exactness::DELEGATED`]), at once;
+/// - a feed's inception: dated by its derivation, sent with the feed's first entry (or at its
+///   prepared moment);
+/// - anything else (a delegation, a stance: their times are compared with other feeds' and
+///   with windows): exact, at once.
+pub fn handling(body: &Body) -> Handling {
+    use Exactness::{Coarse, Exact};
+    let (exactness, at_once) = match body {
+        // Dated by its derivation (2020); it leaves with the feed's first entry, or at the
+        // moment `consent wallet prepare` drew.
+        Body::Inception(_) => (Exact, false),
+        Body::Grant(g) if g.on_behalf.is_none() => (Coarse, false),
+        Body::Rotation(_) => (Coarse, false),
+        Body::Revoke(r) if r.on_behalf.is_none() => (Coarse, true),
+        Body::Request(r) if r.on_behalf.is_none() => match r.kind {
+            RequestKind::OptOutSale => (Exact, true),
+            RequestKind::Erasure => (Coarse, true),
+            _ => (Coarse, false),
+        },
+        Body::Grant(_)
+        | Body::Revoke(_)
+        | Body::Request(_)
+        | Body::Endorsement(_)
+        | Body::Undelegation(_) => (Exactness::DELEGATED, true),
+        _ => (Exact, true),
+    };
+    Handling { exactness, at_once }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use consent_proto::body::{Request, Revoke};
+    use consent_proto::ids::{EntryId, FeedId};
+
+    #[test]
+    fn withdrawals_leave_at_once_and_opt_outs_stay_exact() {
+        let request = |kind| {
+            Body::Request(Request {
+                collector: FeedId([1; 32]),
+                kind,
+                details_digest: None,
+                on_behalf: None,
+            })
+        };
+        let revoke = Body::Revoke(Revoke {
+            grant: EntryId([2; 32]),
+            erase: true,
+            on_behalf: None,
+        });
+        assert_eq!(
+            handling(&revoke),
+            Handling {
+                exactness: Exactness::Coarse,
+                at_once: true
+            }
+        );
+        assert_eq!(
+            handling(&request(RequestKind::OptOutSale)),
+            Handling {
+                exactness: Exactness::Exact,
+                at_once: true
+            }
+        );
+        assert!(handling(&request(RequestKind::Erasure)).at_once);
+        assert_eq!(
+            handling(&request(RequestKind::Access)),
+            Handling {
+                exactness: Exactness::Coarse,
+                at_once: false
+            }
+        );
+    }
 
     #[test]
     fn the_default_is_coarse_and_spread_and_bounds_are_checked() {
@@ -161,10 +250,7 @@ mod tests {
         assert!(twice.check().expect_err("twice").contains("twice"));
         // Stored as JSON in the keystore; an old wallet stores none (the default applies).
         let text = serde_json::to_string(&d).expect("json");
-        assert_eq!(
-            serde_json::from_str::<Settings>(&text).expect("back"),
-            d
-        );
+        assert_eq!(serde_json::from_str::<Settings>(&text).expect("back"), d);
         assert!(d.describe().contains("15m") && d.describe().contains("30m"));
     }
 }

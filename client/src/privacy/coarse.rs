@@ -111,10 +111,7 @@ mod tests {
         let prev = t + 1_234;
         assert_eq!(signed_time(Some(Q), NOW, prev, Exactness::Coarse), prev);
         // Even when the previous entry is after now (the author's other clock ran ahead).
-        assert_eq!(
-            signed_time(None, NOW, NOW + 5, Exactness::Exact),
-            NOW + 5
-        );
+        assert_eq!(signed_time(None, NOW, NOW + 5, Exactness::Exact), NOW + 5);
         // Off: exact.
         assert_eq!(signed_time(None, NOW, 0, Exactness::Coarse), NOW);
         // Never before 2020.

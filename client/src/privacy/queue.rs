@@ -281,7 +281,10 @@ pub fn load(path: &Path, secret: &[u8; 32]) -> Result<Queue, QueueError> {
         return Err(invalid("not a regular file".into()));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(invalid(format!("{} bytes, more than a queue holds", meta.len())));
+        return Err(invalid(format!(
+            "{} bytes, more than a queue holds",
+            meta.len()
+        )));
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
     let sealed: Sealed = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
@@ -302,7 +305,9 @@ pub fn load(path: &Path, secret: &[u8; 32]) -> Result<Queue, QueueError> {
                     aad: FORMAT.as_bytes(),
                 },
             )
-            .map_err(|_| invalid("it does not decrypt with this wallet's key, or was altered".into()))?,
+            .map_err(|_| {
+                invalid("it does not decrypt with this wallet's key, or was altered".into())
+            })?,
     );
     let queue: Queue = serde_json::from_slice(&plain).map_err(|e| invalid(e.to_string()))?;
     if queue.items.len() > MAX_ITEMS {
@@ -383,7 +388,11 @@ fn create_temp(tmp: &Path) -> Result<std::fs::File, QueueError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         other => return other.map_err(io),
     }
-    if !std::fs::symlink_metadata(tmp).map_err(io)?.file_type().is_file() {
+    if !std::fs::symlink_metadata(tmp)
+        .map_err(io)?
+        .file_type()
+        .is_file()
+    {
         return Err(QueueError::Invalid {
             path: tmp.to_path_buf(),
             message: "something other than a file is where the queue writes its temporary file; \
@@ -504,10 +513,22 @@ mod tests {
         assert_eq!(load(&path, &SECRET).expect("no file"), Queue::default());
         let (inception, request) = feed(1);
         let mut q = Queue::default();
-        q.push(Queued::new(&inception, "col1secret", "feed inception", 5, "http://n:1"))
-            .expect("push");
-        q.push(Queued::new(&request, "col1secret", "request", 9, "http://n:1"))
-            .expect("push");
+        q.push(Queued::new(
+            &inception,
+            "col1secret",
+            "feed inception",
+            5,
+            "http://n:1",
+        ))
+        .expect("push");
+        q.push(Queued::new(
+            &request,
+            "col1secret",
+            "request",
+            9,
+            "http://n:1",
+        ))
+        .expect("push");
         q.record_sent(&inception, "http://n:2");
         save(&path, &SECRET, &q).expect("save");
         assert_eq!(load(&path, &SECRET).expect("load"), q);
@@ -519,7 +540,10 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(!with_suffix(&path, ".tmp").exists(), "the temporary file is gone");
+        assert!(
+            !with_suffix(&path, ".tmp").exists(),
+            "the temporary file is gone"
+        );
         // Another wallet's key, or a flipped byte: refused, never half-read.
         assert!(matches!(
             load(&path, &[8; 32]),
@@ -527,9 +551,16 @@ mod tests {
         ));
         let sealed: serde_json::Value = serde_json::from_str(&text).expect("json");
         let ct = sealed["ciphertext"].as_str().expect("ct").to_string();
-        let flipped = format!("{}{}", if ct.starts_with('0') { "1" } else { "0" }, &ct[1..]);
+        let flipped = format!(
+            "{}{}",
+            if ct.starts_with('0') { "1" } else { "0" },
+            &ct[1..]
+        );
         std::fs::write(&path, text.replace(&ct, &flipped)).expect("write");
-        assert!(matches!(load(&path, &SECRET), Err(QueueError::Invalid { .. })));
+        assert!(matches!(
+            load(&path, &SECRET),
+            Err(QueueError::Invalid { .. })
+        ));
         // Empty and with nothing recorded: the file goes.
         save(&path, &SECRET, &Queue::default()).expect("save empty");
         assert!(!path.exists());
@@ -542,24 +573,38 @@ mod tests {
         let mut q = Queue::default();
         // Feed a's request is due before its inception (a plan never does that, a hand-edited
         // file might): the inception goes first, at the request's time.
-        q.push(Queued::new(&a1, "a", "request", 100, "n")).expect("push");
-        q.push(Queued::new(&b0, "b", "feed inception", 50, "n")).expect("push");
-        q.push(Queued::new(&a0, "a", "feed inception", 500, "n")).expect("push");
-        q.push(Queued::new(&b1, "b", "request", 300, "n")).expect("push");
+        q.push(Queued::new(&a1, "a", "request", 100, "n"))
+            .expect("push");
+        q.push(Queued::new(&b0, "b", "feed inception", 50, "n"))
+            .expect("push");
+        q.push(Queued::new(&a0, "a", "feed inception", 500, "n"))
+            .expect("push");
+        q.push(Queued::new(&b1, "b", "request", 300, "n"))
+            .expect("push");
         assert_eq!(q.order(), vec![1, 2, 0, 3]);
         assert_eq!(q.due(10), Vec::<usize>::new());
         assert_eq!(q.due(60), vec![1]);
-        assert_eq!(q.due(100), vec![1, 2, 0], "a's inception goes with its request");
+        assert_eq!(
+            q.due(100),
+            vec![1, 2, 0],
+            "a's inception goes with its request"
+        );
         assert_eq!(q.due(1_000), vec![1, 2, 0, 3]);
         assert_eq!(q.last_of(&a0.feed).map(|e| e.id), Some(a1.id));
         assert_eq!(
-            q.of_feed(&b0.feed).iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            q.of_feed(&b0.feed)
+                .iter()
+                .map(|(i, _)| *i)
+                .collect::<Vec<_>>(),
             vec![1, 3]
         );
         // What nodes accepted: the highest seq is kept.
         q.record_sent(&a1, "n1");
         q.record_sent(&a0, "n2");
-        assert_eq!(q.sent_of(&a0.feed).map(|s| (s.seq, s.node.as_str())), Some((1, "n1")));
+        assert_eq!(
+            q.sent_of(&a0.feed).map(|s| (s.seq, s.node.as_str())),
+            Some((1, "n1"))
+        );
         assert!(q.sent_of(&FeedId([0; 32])).is_none());
     }
 

@@ -113,14 +113,14 @@ pub fn plan<F: Copy + Eq>(
     // Feed order, backwards: outgoing entries (last first), then waiting ones; each is due no
     // later than the earliest of the later entries of its feed.
     let mut earliest_later: Vec<(F, u64)> = Vec::new();
-    let mut settle = |feed: F, due: &mut u64| match earliest_later.iter_mut().find(|(f, _)| *f == feed)
-    {
-        Some((_, later)) => {
-            *due = (*due).min(*later);
-            *later = *due;
-        }
-        None => earliest_later.push((feed, *due)),
-    };
+    let mut settle =
+        |feed: F, due: &mut u64| match earliest_later.iter_mut().find(|(f, _)| *f == feed) {
+            Some((_, later)) => {
+                *due = (*due).min(*later);
+                *later = *due;
+            }
+            None => earliest_later.push((feed, *due)),
+        };
     for (o, d) in outgoing.iter().zip(due.iter_mut()).rev() {
         settle(o.feed, d);
     }
@@ -157,7 +157,11 @@ mod tests {
     impl Draw for Fixed {
         fn up_to(&mut self, max: u64) -> u64 {
             self.1.push(max);
-            let v = if self.0.is_empty() { 0 } else { self.0.remove(0) };
+            let v = if self.0.is_empty() {
+                0
+            } else {
+                self.0.remove(0)
+            };
             v.min(max)
         }
     }
@@ -184,7 +188,11 @@ mod tests {
             p.due_ms,
             vec![NOW + 600_000, NOW + 600_000, NOW + 60_000, NOW + 60_000]
         );
-        assert_eq!(draw.1, vec![SPREAD, SPREAD], "one draw per feed, over the window");
+        assert_eq!(
+            draw.1,
+            vec![SPREAD, SPREAD],
+            "one draw per feed, over the window"
+        );
         // No window: everything now, nothing drawn.
         let mut none = Fixed(vec![5], Vec::new());
         let p = plan(&[out(1, false), out(2, false)], &[], NOW, 0, &mut none);
@@ -213,7 +221,10 @@ mod tests {
             vec![NOW, NOW + 1_500_000],
             "feed 1's queued grant goes first, at once; feed 2's is untouched"
         );
-        assert!(draw.1.is_empty(), "nothing drawn for an entry that leaves at once");
+        assert!(
+            draw.1.is_empty(),
+            "nothing drawn for an entry that leaves at once"
+        );
     }
 
     #[test]
