@@ -33,7 +33,7 @@
 //! - [`schedule`]: when each signed entry is sent, and to which node.
 //! - [`queue`]: the send queue file (encrypted, atomic, beside the keystore).
 
-use consent_proto::body::Body;
+use consent_proto::body::{Body, BodyKind};
 use consent_proto::vocab::RequestKind;
 use serde::{Deserialize, Serialize};
 
@@ -163,24 +163,32 @@ pub struct Handling {
 /// - anything else (a delegation, a stance: their times are compared with other feeds' and
 ///   with windows): exact, at once.
 pub fn handling(body: &Body) -> Handling {
+    let (request, on_behalf) = match body {
+        Body::Grant(g) => (None, g.on_behalf.is_some()),
+        Body::Revoke(r) => (None, r.on_behalf.is_some()),
+        Body::Request(r) => (Some(r.kind), r.on_behalf.is_some()),
+        _ => (None, false),
+    };
+    handling_of(body.kind(), request, on_behalf)
+}
+
+/// [`handling`] by the body's kind, its request kind (for a request) and whether it is signed in
+/// someone's name (for a simulator that schedules entries before it signs them).
+pub fn handling_of(kind: BodyKind, request: Option<RequestKind>, on_behalf: bool) -> Handling {
     use Exactness::{Coarse, Exact};
-    let (exactness, at_once) = match body {
+    let (exactness, at_once) = match kind {
+        _ if on_behalf => (Exactness::DELEGATED, true),
+        BodyKind::Endorsement | BodyKind::Undelegation => (Exactness::DELEGATED, true),
         // Dated by its derivation (2020); it leaves with the feed's first entry, or at the
         // moment `consent wallet prepare` drew.
-        Body::Inception(_) => (Exact, false),
-        Body::Grant(g) if g.on_behalf.is_none() => (Coarse, false),
-        Body::Rotation(_) => (Coarse, false),
-        Body::Revoke(r) if r.on_behalf.is_none() => (Coarse, true),
-        Body::Request(r) if r.on_behalf.is_none() => match r.kind {
-            RequestKind::OptOutSale => (Exact, true),
-            RequestKind::Erasure => (Coarse, true),
+        BodyKind::Inception => (Exact, false),
+        BodyKind::Grant | BodyKind::Rotation => (Coarse, false),
+        BodyKind::Revoke => (Coarse, true),
+        BodyKind::Request => match request {
+            Some(RequestKind::OptOutSale) => (Exact, true),
+            Some(RequestKind::Erasure) => (Coarse, true),
             _ => (Coarse, false),
         },
-        Body::Grant(_)
-        | Body::Revoke(_)
-        | Body::Request(_)
-        | Body::Endorsement(_)
-        | Body::Undelegation(_) => (Exactness::DELEGATED, true),
         _ => (Exact, true),
     };
     Handling { exactness, at_once }

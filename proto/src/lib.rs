@@ -337,7 +337,9 @@
 //! sent up to the wallet's spread window later (30 minutes by default), and when it took effect
 //! at a node is that node's receipt (its `time_ms`), not the wallet's clock. An own grant signed
 //! with a coarse time counts as signed at the start of its interval: a delegate's opt-out in the
-//! same interval denies under it (the withdrawal wins, as in any tie).
+//! same interval denies under it (the withdrawal wins, as in any tie). The `consent` wallet's own
+//! bounds, which no node checks: a granularity and a spread window of 1 s to 1 day each, `consent
+//! wallet prepare` over at most 7 days, at most 16 nodes, at most 1,024 entries in its send queue.
 //!
 //! ## Pending entries
 //! An entry that is valid so far but waits for another is held *pending* rather than refused: the
