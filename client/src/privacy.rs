@@ -31,7 +31,8 @@
 //! # Layout
 //! - [`coarse`]: the coarse-time rule (what `time_ms`, `valid_from` and `valid_until` to sign).
 //! - [`schedule`]: when each signed entry is sent, and to which node.
-//! - [`queue`]: the send queue file (encrypted, atomic, beside the keystore).
+//! - [`queue`]: the send queue (what waits, in what order), its file (encrypted, atomic, beside
+//!   the keystore) and its lock.
 
 use consent_proto::body::{Body, BodyKind};
 use consent_proto::vocab::RequestKind;
