@@ -352,3 +352,50 @@ async fn prepare_spreads_inceptions_and_a_grant_pulls_its_feeds_along() {
         ("allow".into(), "granted".into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_everything_is_at_once_unless_the_person_asks_to_spread_it() {
+    let (env, first, second) = network().await;
+    let mut subjects = Vec::new();
+    for collector in [&first, &second] {
+        let g = private_json(
+            &env,
+            &[
+                "--now",
+                "grant",
+                collector,
+                "--purpose",
+                "service-provision",
+                "--category",
+                "vehicle",
+                "--yes",
+            ],
+        )
+        .await;
+        assert_eq!(g[0]["queued"], false, "--now sends at once: {g:?}");
+        subjects.push(s(&g[0], "subject"));
+    }
+    // Asked to spread: each revocation at its own moment; the grants stay in force until then.
+    let out = private_json(&env, &["revoke", "--all", "--spread", "10m"]).await;
+    let revoked = out[0]["revoked"].as_array().expect("revoked").clone();
+    assert_eq!(revoked.len(), 2, "{out:?}");
+    assert!(revoked.iter().all(|r| r["queued"] == true), "{out:?}");
+    assert_eq!(
+        check(&env, "col.json", &first, &subjects[0]).await,
+        ("allow".into(), "granted".into()),
+        "in force until its revocation is sent"
+    );
+    test_clock::advance(11 * MINUTE);
+    private(&env, &["queue"]).await;
+    assert_eq!(
+        check(&env, "col.json", &first, &subjects[0]).await,
+        ("deny".into(), "revoked".into())
+    );
+    assert_eq!(
+        check(&env, "col2.json", &second, &subjects[1]).await,
+        ("deny".into(), "revoked".into())
+    );
+    // Nothing left in force: nothing to revoke, nothing queued.
+    let none = private_json(&env, &["revoke", "--all"]).await;
+    assert_eq!(none[0]["revoked"], serde_json::json!([]));
+}

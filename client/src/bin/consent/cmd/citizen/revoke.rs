@@ -194,8 +194,14 @@ async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
     for collector in collectors {
         let feed = wallet::pairwise_feed(ks.master(), &collector);
         let mut feed_node = out.nodes.for_feed(&ks, &feed).await?;
-        // The feed's queued entries first (a queued grant is revoked too), then what it holds.
-        send::before_signing(&mut feed_node, &ks, &collector).await?;
+        // A grant still queued is revoked too: the feed's queue goes first (a feed that only
+        // waits for its prepared inception is left alone).
+        let queued_grant = send::queued(&ks)?
+            .iter()
+            .any(|(e, _)| e.feed == feed && matches!(e.body, Body::Grant(_)));
+        if queued_grant {
+            send::before_signing(&mut feed_node, &ks, &collector).await?;
+        }
         let entries = feed_node.feed(&feed).await?;
         let revoked: std::collections::HashSet<EntryId> = entries
             .iter()
