@@ -327,15 +327,18 @@
 //!   `valid_until` computed from a duration is rounded **down** (never longer than asked). The
 //!   decision rule reads these two exactly: they are what a grant allows.
 //!
-//! No other rule reads a citizen entry's `time_ms`: a draft's `draft-backdated` tolerance is about
-//! the collector's Policy entry, the `policy-draft` and `consultation-closed` admissions read the
-//! node's clock, and a revocation revokes for every `at` once a node holds it, whatever its time.
+//! No other rule is affected: a stance stays in `[draft time, closes_ms)` (its floor is the
+//! draft's time, and rounding down never passes `closes_ms`); a draft's `draft-backdated`
+//! tolerance is about the collector's Policy entry; the `policy-draft` and `consultation-closed`
+//! admissions read the node's clock; and a revocation revokes for every `at` once a node holds
+//! it, whatever its time.
 //! So what a verifier may conclude from a citizen entry's `time_ms` is only that its author
 //! claims to have signed it then; under the wallet rule the signing happened in `[time_ms,
 //! time_ms + g)`, or later when the feed's previous entry raised it. It may not conclude when
-//! the person acted to the millisecond, nor when the entry reached the network: an entry may be
-//! sent up to the wallet's spread window later (30 minutes by default), and when it took effect
-//! at a node is that node's receipt (its `time_ms`), not the wallet's clock. An own grant signed
+//! the person acted to the millisecond, nor when the entry reached the network: a wallet may
+//! send it at a random moment of its spread window (30 minutes by default), or later still when
+//! no command of the wallet runs then; when it took effect at a node is that node's receipt (its
+//! `time_ms`), not the wallet's clock. An own grant signed
 //! with a coarse time counts as signed at the start of its interval: a delegate's opt-out in the
 //! same interval denies under it (the withdrawal wins, as in any tie). The `consent` wallet's own
 //! bounds, which no node checks: a granularity and a spread window of 1 s to 1 day each, `consent
