@@ -16,16 +16,17 @@ use consent_client::privacy::coarse::{self, Exactness};
 /// ([`Mitigations::parse`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mitigations {
-    /// Wallet (`coarse=15m`): every `time_ms` it signs rounded down to a multiple of this, and a
-    /// grant's `valid_from` rounded *up* (a consent never starts before it was given). Validation
+    /// Wallet (`coarse=15m`): every `time_ms` it signs rounded down to a multiple of this (an
+    /// opt-out of sale exact), and a grant's `valid_from` rounded *up* (a consent never starts
+    /// before it was given), by `privacy::coarse`. Validation
     /// accepts it: it bounds a time only from above (5 minutes past the node's clock) and by the
     /// feed's previous entry, and rounding down keeps a feed's times in order.
     pub coarse_time_ms: Option<u64>,
-    /// Wallet (`spread=30m`): the entries of a sitting other than revocations are signed in the
-    /// sitting (with its time, coarse or not) and sent each at an independent random moment up to
-    /// this much later, from a send queue that outlives the CLI. A feed's inception and first
-    /// grant leave together. Revocations are never delayed: a queued entry of the same feed is
-    /// sent just before one.
+    /// Wallet (`spread=30m`): the entries of a command other than revocations, opt-outs and
+    /// erasure requests are signed in the sitting (with its time, coarse or not) and each feed's
+    /// sent at an independent random moment up to this much later, from a send queue that
+    /// outlives the CLI (`privacy::schedule::plan`). A feed's inception and first grant leave
+    /// together. Withdrawals are never delayed: the queued entries of their feed go just before.
     pub spread_ms: Option<u64>,
     /// Wallet (`spread-nodes`): each pairwise feed talks to a node of its own, not the person's
     /// one node.
