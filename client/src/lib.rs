@@ -9,6 +9,8 @@
 //! - [`cache`]: the collector's local decision cache, kept exact by its watch stream.
 //! - [`keystore`]: the encrypted keystore file (Argon2id + XChaCha20-Poly1305).
 //! - [`wallet`]: key derivation: pairwise citizen feeds, collector and registrar feeds.
+//! - [`privacy`]: keeping a person's pairwise feeds unlinkable: coarse signed times, the spread
+//!   send schedule, the send queue file.
 //! - [`delegate`]: delegate feeds (acting for someone else), the offer code that hands their ids
 //!   to the person, and what a delegation lets its delegate sign.
 //! - [`node`]: [`node::NodeConnection`], a gRPC connection to a node with actionable errors;
@@ -29,6 +31,7 @@ pub mod delegate;
 pub mod keystore;
 pub mod node;
 pub mod policy_file;
+pub mod privacy;
 pub mod quorum;
 pub mod time;
 pub mod transforms;

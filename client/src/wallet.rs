@@ -5,7 +5,8 @@
 //!   `Ed25519 seed = BLAKE3-derive-key("consent-ledger wallet v1 pairwise key", master || C || n_le32)`.
 //!   Its inception is dated at a pseudo-random instant of 2020 derived the same way, so the feed id
 //!   is recomputable from the master secret and the collector id, and two feeds of one wallet share
-//!   no key, digest, id or time: nobody reading the ledger can link them.
+//!   no key, digest, id or time: no field of the ledger links them. When the person acts can
+//!   (entries signed and sent together): [`crate::privacy`] is what the wallet does about it.
 //! - A collector or registrar has one feed: key `n` is
 //!   `BLAKE3-derive-key("consent-ledger wallet v1 own key", master || role || n_le32)`.
 //! - Key `n + 1` is always the pre-committed next key (pre-rotation).

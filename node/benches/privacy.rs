@@ -23,15 +23,18 @@
 //! (see the `net` module for what that compression does to arrival order).
 //!
 //! # Runs
-//! One run per background rate with today's behaviour, then one run per `--mitigate` setting at
-//! the middle rate (default: one, with every wallet-side mitigation), each on fresh nodes with the
-//! same residents.
+//! One run per background rate with exact times sent at once (the wallet with `--now`, or before
+//! issue 24), then one run per `--mitigate` setting at the middle rate (default: two, the
+//! `consent` wallet's default setting and every wallet-side mitigation), each on fresh nodes with
+//! the same residents. The mitigations are the wallet's own code (`consent_client::privacy`,
+//! see the `mitigations` module).
 //!
 //! Options: `--residents N` (default 2000), `--collectors C` (6, at most 8), `--hours H` (length
 //! of the city's day, 24: the residents' sign-ups, over its first 80%, make about 4 grants a
 //! minute), `--rates a,b,c` (background events per minute of city time, on top: 1,4,12),
 //! `--nodes N` (2, at least 2), `--seed S` (1), `--mitigate SPEC` (repeatable; `none` for no
-//! mitigated run; SPEC as `coarse=15m,spread=30m,spread-nodes,precreate`, each item optional),
+//! mitigated run; SPEC as `wallet-default` or `coarse=15m,spread=30m,spread-nodes,precreate`,
+//! each item optional),
 //! `--quick` (300 residents, 6 hours, rates 1,4: a CI-sized run), `--json PATH`.
 
 use std::time::{Duration, Instant};
@@ -57,8 +60,13 @@ mod rng;
 use common::Row;
 use mitigations::Mitigations;
 
-/// The mitigated run when `--mitigate` is not given: every wallet-side mitigation.
-const DEFAULT_MITIGATIONS: &str = "coarse=15m,spread=30m,spread-nodes,precreate";
+/// The mitigated runs when `--mitigate` is not given: what the `consent` wallet does by default,
+/// and every wallet-side mitigation (the default with a node per feed and inceptions prepared
+/// the day before).
+const DEFAULT_MITIGATIONS: [&str; 2] = [
+    "wallet-default",
+    "coarse=15m,spread=30m,spread-nodes,precreate",
+];
 
 struct Options {
     residents: usize,
@@ -80,7 +88,10 @@ impl Options {
             rates: vec![1.0, 4.0, 12.0],
             nodes: 2,
             seed: 1,
-            mitigations: vec![Mitigations::parse(DEFAULT_MITIGATIONS)?],
+            mitigations: DEFAULT_MITIGATIONS
+                .iter()
+                .map(|spec| Mitigations::parse(spec))
+                .collect::<anyhow::Result<_>>()?,
             json: None,
         };
         let mut mitigate_given = false;

@@ -304,6 +304,46 @@
 //! (`Ledger.GetHead`, `GetFeed`) and never signs another entry at a seq another node may already
 //! hold: that is an equivocation, and it freezes the wallet's own feed.
 //!
+//! ### Signed times of citizen entries
+//! An entry's `time_ms` is its author's claim: validation bounds it only as above (at most
+//! [`limits::MAX_CLOCK_SKEW_MS`] ahead of the node's clock, not before 2020-01-01, not before the
+//! feed's previous entry), never from below by the node's clock, so a node accepts any past time
+//! that keeps the feed in order. Wallets use this to hide the moment a person acted, because
+//! exact times link a person's pairwise feeds (*Key derivations*; the linkage benchmark,
+//! docs/privacy.md). The wallet rule (consent-client `privacy::coarse`), which changes nothing a
+//! node checks or decides:
+//! - a citizen entry's `time_ms` may be the moment of signing **rounded down** to a multiple of
+//!   a granularity `g` since the Unix epoch (the `consent` wallet: 15 minutes by default, 1 s to 1
+//!   day), raised to the feed's previous `time_ms` (and to any other lower bound the entry has,
+//!   such as a stance's draft, `time_ms >= draft.time_ms`) when below it;
+//! - where a rule reads the time, it stays within that rule: an entry signed in someone's name,
+//!   an endorsement or an undelegation is refused when signed more than
+//!   [`limits::DELEGATED_ENTRY_TOLERANCE_MS`] before the node's clock (`delegated-entry-too-old`,
+//!   *Delegation*), so its granularity is at most half that bound (2.5 minutes), leaving the rest
+//!   for the clocks' difference and the sending; an own opt-out of sale is compared with times
+//!   signed in other feeds (a delegate's grants, *Deciding a check*) and is signed exact;
+//! - a grant's `valid_from` is rounded **up** to the next multiple of `g` (a consent never starts
+//!   before it was given; an exact `valid_from` would publish the moment `time_ms` hides), and a
+//!   `valid_until` computed from a duration is rounded **down** (never longer than asked). The
+//!   decision rule reads these two exactly: they are what a grant allows.
+//!
+//! No other rule is affected: a stance stays in `[draft time, closes_ms)` (its floor is the
+//! draft's time, and rounding down never passes `closes_ms`); a draft's `draft-backdated`
+//! tolerance is about the collector's Policy entry; the `policy-draft` and `consultation-closed`
+//! admissions read the node's clock; and a revocation revokes for every `at` once a node holds
+//! it, whatever its time.
+//! So what a verifier may conclude from a citizen entry's `time_ms` is only that its author
+//! claims to have signed it then; under the wallet rule the signing happened in `[time_ms,
+//! time_ms + g)`, or later when the feed's previous entry raised it. It may not conclude when
+//! the person acted to the millisecond, nor when the entry reached the network: a wallet may
+//! send it at a random moment of its spread window (30 minutes by default), or later still when
+//! no command of the wallet runs then; when it took effect at a node is that node's receipt (its
+//! `time_ms`), not the wallet's clock. An own grant signed
+//! with a coarse time counts as signed at the start of its interval: a delegate's opt-out in the
+//! same interval denies under it (the withdrawal wins, as in any tie). The `consent` wallet's own
+//! bounds, which no node checks: a granularity and a spread window of 1 s to 1 day each, `consent
+//! wallet prepare` over at most 7 days, at most 16 nodes, at most 1,024 entries in its send queue.
+//!
 //! ## Pending entries
 //! An entry that is valid so far but waits for another is held *pending* rather than refused: the
 //! answer is `SUBMIT_STATUS_PENDING`, with `missing` naming what it waits for (a feed id when it

@@ -35,6 +35,10 @@ pub struct State {
     /// A child's own keystore: until when its guardians act for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minor: Option<Minor>,
+    /// Citizen: the privacy setting (`consent wallet privacy`); `None`: the default
+    /// ([`crate::privacy::Settings::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::privacy::Settings>,
 }
 
 /// A pairwise feed's local state.

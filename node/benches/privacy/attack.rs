@@ -8,8 +8,11 @@
 //! different collectors); a burst of more than [`MAX_BURST`] events says nothing (a person has at
 //! most one feed per collector) and is skipped.
 //! - **time proximity**: the entries' signed `time_ms`, one sequence per kind of entry (grants,
-//!   revocations, rotations, requests of one kind: a sitting does one thing to several feeds).
-//!   Inceptions are left out: the wallet dates them at a pseudo-random instant of 2020.
+//!   revocations, rotations, requests of one kind: a sitting does one thing to several feeds),
+//!   and the grants' `valid_from` as a sequence of its own (an honest attacker reads every
+//!   public field: a wallet that coarsened `time_ms` but left `valid_from` exact would give the
+//!   moment away there). Inceptions are left out: the wallet dates them at a pseudo-random
+//!   instant of 2020.
 //! - **arrival adjacency**: positions in a node's log, one sequence per kind (inceptions
 //!   included) and per node; the links of every node together. It needs no `time_ms` at all.
 //! - **same choices**: what a grant consents to relative to its collector's policy (one purpose

@@ -29,12 +29,14 @@
 //! The residents, their choices and the times of their sittings depend only on `--seed`, not on
 //! the background rate or the mitigations, so every run of one invocation has the same people.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
+use consent_client::privacy::schedule::{Outgoing, Waiting};
+use consent_client::privacy::{self, schedule};
 use consent_client::wallet;
 use consent_proto::Entry;
-use consent_proto::body::{Body, Grant, Request, Revoke};
+use consent_proto::body::{Body, BodyKind, Grant, Request, Revoke};
 use consent_proto::entry::Author;
 use consent_proto::fixtures::DAY;
 use consent_proto::ids::{EntryId, FeedId};
@@ -179,7 +181,7 @@ impl City {
         };
         let residents_multi = b.residents(&mut Rng::new(config.seed));
         let background_events = b.background(&mut Rng::new(config.seed ^ BACKGROUND_STREAM));
-        b.mitigate(&mut Rng::new(config.seed ^ MITIGATION_STREAM));
+        b.mitigate(&mut Rng::new(config.seed ^ MITIGATION_STREAM), &collectors);
         let (planned, owner) = b.sign(&collectors)?;
         Ok(City {
             registrar,
@@ -378,34 +380,117 @@ impl Builder<'_> {
         events
     }
 
-    /// Decides when and where each entry is sent, with the mitigations turned on.
-    fn mitigate(&mut self, rng: &mut Rng) {
+    /// Decides when and where each entry is sent, as the `consent` wallet does with the
+    /// mitigations turned on: each command's entries planned by the wallet's send schedule
+    /// (`privacy::schedule::plan`, with what waits in the feed's queue), revocations, opt-outs
+    /// and erasure requests at once (`privacy::handling`), a node of its own per feed
+    /// (`privacy::schedule::node_for`), inceptions prepared the day before (`consent wallet
+    /// prepare --over 24h`). An entry nothing delays leaves when its wallet signs it.
+    fn mitigate(&mut self, rng: &mut Rng, collectors: &[Collector]) {
         let m = self.config.mitigations.clone();
-        let nodes = self.config.nodes as u64;
-        let mut feed_node: HashMap<(u32, usize), usize> = HashMap::new();
-        let mut delay: HashMap<u32, u64> = HashMap::new();
+        let spread = m.spread_ms.unwrap_or(0);
         for it in &mut self.intents {
-            it.node = if m.spread_nodes {
-                *feed_node
-                    .entry((it.person, it.collector))
-                    .or_insert_with(|| rng.below(nodes) as usize)
-            } else {
-                self.wallets[it.person as usize].home
-            };
             it.send_ms = it.signed_ms;
-            if let Some(spread) = m.spread_ms
-                && !matches!(it.op, Op::Revoke { .. })
-            {
-                it.send_ms += *delay
-                    .entry(it.group)
-                    .or_insert_with(|| rng.below(spread + 1));
+            it.node = self.wallets[it.person as usize].home;
+        }
+        if m.spread_nodes {
+            let nodes = self.config.nodes;
+            let mut chosen: HashMap<(u32, usize), usize> = HashMap::new();
+            for it in &mut self.intents {
+                let (person, collector) = (it.person, it.collector);
+                let master = &self.wallets[person as usize].master;
+                it.node = *chosen.entry((person, collector)).or_insert_with(|| {
+                    let feed = wallet::pairwise_feed(master, &collectors[collector].feed);
+                    schedule::node_for(master, &feed, nodes)
+                });
             }
-            if m.pre_created_inceptions && matches!(it.op, Op::Incept) {
-                it.send_ms = START_MS - DAY + rng.below(DAY);
+        }
+        // Each feed's queue: the entries planned so far, in feed order.
+        let mut queued: HashMap<(u32, usize), Vec<usize>> = HashMap::new();
+        let mut prepared = vec![false; self.intents.len()];
+        if m.pre_created_inceptions {
+            let mut by_person: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+            for (i, it) in self.intents.iter().enumerate() {
+                if matches!(it.op, Op::Incept) {
+                    by_person.entry(it.person).or_default().push(i);
+                }
+            }
+            for inceptions in by_person.values() {
+                let outgoing: Vec<Outgoing<(u32, usize)>> = inceptions
+                    .iter()
+                    .map(|&i| Outgoing {
+                        feed: (self.intents[i].person, self.intents[i].collector),
+                        at_once: false,
+                    })
+                    .collect();
+                let plan = schedule::plan(&outgoing, &[], START_MS - DAY, DAY, rng);
+                for (&i, due) in inceptions.iter().zip(plan.due_ms) {
+                    self.intents[i].send_ms = due;
+                    prepared[i] = true;
+                    let it = &self.intents[i];
+                    queued.entry((it.person, it.collector)).or_default().push(i);
+                }
+            }
+        }
+        // The commands (a grant with its feed's inception, a revocation, ...), in the order
+        // their wallets send them: at the last entry each signs.
+        let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, it) in self.intents.iter().enumerate() {
+            if !prepared[i] {
+                groups.entry(it.group).or_default().push(i);
+            }
+        }
+        let intents = &self.intents;
+        let sent_at = |cmd: &Vec<usize>| cmd.iter().map(|&i| intents[i].signed_ms).max();
+        let mut commands: Vec<(u64, Vec<usize>)> = groups
+            .into_values()
+            .filter_map(|cmd| sent_at(&cmd).map(|t| (t, cmd)))
+            .collect();
+        commands.sort_by_key(|(t, cmd)| (*t, cmd.first().copied()));
+        for (t, cmd) in commands {
+            let outgoing: Vec<Outgoing<(u32, usize)>> = cmd
+                .iter()
+                .map(|&i| {
+                    let it = &self.intents[i];
+                    Outgoing {
+                        feed: (it.person, it.collector),
+                        at_once: handling(it.op).at_once,
+                    }
+                })
+                .collect();
+            // What still waits in those feeds' queues when the command runs.
+            let mut waiting_at: Vec<usize> = Vec::new();
+            let mut waiting: Vec<Waiting<(u32, usize)>> = Vec::new();
+            for o in &outgoing {
+                if let Some(q) = queued.get_mut(&o.feed) {
+                    q.retain(|&i| self.intents[i].send_ms > t);
+                    for &i in q.iter() {
+                        if !waiting_at.contains(&i) {
+                            waiting_at.push(i);
+                            waiting.push(Waiting {
+                                feed: o.feed,
+                                due_ms: self.intents[i].send_ms,
+                            });
+                        }
+                    }
+                }
+            }
+            let plan = schedule::plan(&outgoing, &waiting, t, spread, rng);
+            for (&i, due) in waiting_at.iter().zip(plan.waiting_due_ms) {
+                self.intents[i].send_ms = due;
+            }
+            for ((&i, due), o) in cmd.iter().zip(plan.due_ms).zip(&outgoing) {
+                // Not delayed: it leaves when the command sends it (a new feed's inception just
+                // before its grant, as the CLI submits them).
+                if due != t {
+                    self.intents[i].send_ms = due;
+                }
+                queued.entry(o.feed).or_default().push(i);
             }
         }
         // A feed's entries leave in the order they were signed: a delayed one goes out no later
-        // than the next (so a revocation, never delayed, takes the queue of its feed with it).
+        // than the next (the plan keeps this; an entry left at its own signed time may come
+        // before an earlier one pulled to the command's moment).
         let mut by_feed: Vec<usize> = (0..self.intents.len()).collect();
         by_feed.sort_by_key(|&i| {
             let it = &self.intents[i];
@@ -429,6 +514,8 @@ impl Builder<'_> {
             author: Author,
             grant: Option<EntryId>,
             rotations: u32,
+            /// The last entry's signed time: the floor of the next one's.
+            last_ms: u64,
         }
         let m = &self.config.mitigations;
         let mut order: Vec<usize> = (0..self.intents.len()).collect();
@@ -441,7 +528,6 @@ impl Builder<'_> {
             let w = &self.wallets[it.person as usize];
             let col = &collectors[it.collector];
             let key = (it.person, it.collector);
-            let time_ms = m.time_ms(it.signed_ms);
             let entry = if let Op::Incept = it.op {
                 let (author, entry) =
                     wallet::pairwise_inception(&w.master, &col.feed).map_err(invalid)?;
@@ -452,6 +538,7 @@ impl Builder<'_> {
                         author,
                         grant: None,
                         rotations: 0,
+                        last_ms: entry.time_ms,
                     },
                 );
                 entry
@@ -459,7 +546,9 @@ impl Builder<'_> {
                 let feed = feeds
                     .get_mut(&key)
                     .context("an entry planned before its feed's inception")?;
-                match it.op {
+                // The wallet's coarse-time rule, as `privacy::handling` asks for this entry.
+                let time_ms = m.time_ms(it.signed_ms, feed.last_ms, handling(it.op).exactness);
+                let entry = match it.op {
                     Op::Incept => unreachable!("handled above"),
                     Op::Grant => {
                         let (purposes, categories) = match w.attitude {
@@ -506,7 +595,9 @@ impl Builder<'_> {
                         });
                         feed.author.append(time_ms, body).map_err(invalid)?
                     }
-                }
+                };
+                feed.last_ms = entry.time_ms;
+                entry
             };
             planned.push(Planned {
                 send_ms: it.send_ms,
@@ -515,6 +606,18 @@ impl Builder<'_> {
             });
         }
         Ok((planned, owner))
+    }
+}
+
+/// How the wallet dates and sends what `op` signs (`privacy::handling_of`, the rule the CLI
+/// applies).
+fn handling(op: Op) -> privacy::Handling {
+    match op {
+        Op::Incept => privacy::handling_of(BodyKind::Inception, None, false),
+        Op::Grant => privacy::handling_of(BodyKind::Grant, None, false),
+        Op::Revoke { .. } => privacy::handling_of(BodyKind::Revoke, None, false),
+        Op::Rotate => privacy::handling_of(BodyKind::Rotation, None, false),
+        Op::Request(kind) => privacy::handling_of(BodyKind::Request, Some(kind), false),
     }
 }
 

@@ -1,24 +1,32 @@
 //! Mitigations of the linkage benchmark: what a wallet (or, later, a node) may do so that one
-//! person's pairwise feeds are harder to link. The wallet-side ones are carried out by the
-//! simulator ([`crate::city`]); the node-side one is a TODO that `--mitigate` refuses.
+//! person's pairwise feeds are harder to link. The wallet-side ones are the `consent` wallet's
+//! own code (`consent_client::privacy`): the simulator ([`crate::city`]) dates every entry with
+//! its coarse-time rule ([`Mitigations::time_ms`], [`Mitigations::valid_from`]) and decides when
+//! and where each entry is sent with its send schedule (`privacy::schedule::plan`,
+//! `privacy::schedule::node_for`), entry by entry as `privacy::handling` says, so the benchmark
+//! measures what the wallet does. The node-side one is refused (docs/privacy.md says why it is
+//! not built).
 
 use anyhow::Context;
+use consent_client::privacy::Settings;
+use consent_client::privacy::coarse::{self, Exactness};
 
 /// What a wallet (or a node) may do to make its feeds harder to link. All off by default: the
 /// default runs measure today's behaviour. `--mitigate` turns some on for extra runs
 /// ([`Mitigations::parse`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mitigations {
-    /// Wallet (`coarse=15m`): every `time_ms` it signs rounded down to a multiple of this, and a
-    /// grant's `valid_from` rounded *up* (a consent never starts before it was given). Validation
+    /// Wallet (`coarse=15m`): every `time_ms` it signs rounded down to a multiple of this (an
+    /// opt-out of sale exact), and a grant's `valid_from` rounded *up* (a consent never starts
+    /// before it was given), by `privacy::coarse`. Validation
     /// accepts it: it bounds a time only from above (5 minutes past the node's clock) and by the
     /// feed's previous entry, and rounding down keeps a feed's times in order.
     pub coarse_time_ms: Option<u64>,
-    /// Wallet (`spread=30m`): the entries of a sitting other than revocations are signed in the
-    /// sitting (with its time, coarse or not) and sent each at an independent random moment up to
-    /// this much later, from a send queue that outlives the CLI. A feed's inception and first
-    /// grant leave together. Revocations are never delayed: a queued entry of the same feed is
-    /// sent just before one.
+    /// Wallet (`spread=30m`): the entries of a command other than revocations, opt-outs and
+    /// erasure requests are signed in the sitting (with its time, coarse or not) and each feed's
+    /// sent at an independent random moment up to this much later, from a send queue that
+    /// outlives the CLI (`privacy::schedule::plan`). A feed's inception and first grant leave
+    /// together. Withdrawals are never delayed: the queued entries of their feed go just before.
     pub spread_ms: Option<u64>,
     /// Wallet (`spread-nodes`): each pairwise feed talks to a node of its own, not the person's
     /// one node.
@@ -26,14 +34,18 @@ pub struct Mitigations {
     /// Wallet (`precreate`): every feed's inception submitted when the wallet is set up, at a
     /// random moment of the day before the city's day, not just before its first grant.
     pub pre_created_inceptions: bool,
-    /// Node (`hide-order`), TODO: `GetLog` would reveal arrival order only to the commit group.
-    /// It needs a node change; [`Mitigations::parse`] refuses it until then.
+    /// Node (`hide-order`), not built: `GetLog` would reveal arrival order only to the commit
+    /// group. [`Mitigations::parse`] refuses it (docs/privacy.md says why).
     pub hide_order_within_commit: bool,
+    /// Set by `wallet-default`: what the `consent` wallet does when nobody changed its setting
+    /// ([`Settings::default`]), for the label.
+    pub wallet_default: bool,
 }
 
 impl Mitigations {
-    /// Parses a comma-separated list: `coarse=15m`, `spread=30m`, `spread-nodes`, `precreate`
-    /// (durations as humantime reads them).
+    /// Parses a comma-separated list: `wallet-default` (the `consent` wallet's default setting:
+    /// coarse 15m, spread 30m), `coarse=15m`, `spread=30m`, `spread-nodes`, `precreate`
+    /// (durations as humantime reads them; a later item overrides an earlier one).
     pub fn parse(spec: &str) -> anyhow::Result<Mitigations> {
         let mut m = Mitigations::default();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -45,17 +57,24 @@ impl Mitigations {
                 Ok(d.as_millis() as u64)
             };
             match key {
+                "wallet-default" => {
+                    let d = Settings::default();
+                    m.coarse_time_ms = d.coarse_ms;
+                    m.spread_ms = d.spread_ms;
+                    m.wallet_default = true;
+                }
                 "coarse" => m.coarse_time_ms = Some(ms(value)?),
                 "spread" => m.spread_ms = Some(ms(value)?),
                 "spread-nodes" => m.spread_nodes = true,
                 "precreate" => m.pre_created_inceptions = true,
                 "hide-order" => anyhow::bail!(
                     "hide-order is a node change (GetLog revealing order only to the commit \
-                     group): not implemented yet"
+                     group), not built: at a few entries a minute a commit group holds one entry \
+                     (docs/privacy.md)"
                 ),
                 other => anyhow::bail!(
-                    "unknown mitigation {other:?}: use coarse=DURATION, spread=DURATION, \
-                     spread-nodes, precreate"
+                    "unknown mitigation {other:?}: use wallet-default, coarse=DURATION, \
+                     spread=DURATION, spread-nodes, precreate"
                 ),
             }
         }
@@ -88,24 +107,21 @@ impl Mitigations {
         }
         if parts.is_empty() {
             "no mitigation".to_string()
+        } else if self.wallet_default {
+            format!("wallet default ({})", parts.join(" + "))
         } else {
             parts.join(" + ")
         }
     }
 
-    /// The `time_ms` a wallet signs for something it does at `at`.
-    pub fn time_ms(&self, at: u64) -> u64 {
-        match self.coarse_time_ms {
-            Some(q) => at / q * q,
-            None => at,
-        }
+    /// The `time_ms` a wallet signs for an entry made at `at` after one signed at `floor_ms`
+    /// (the wallet's rule: `privacy::coarse::signed_time`).
+    pub fn time_ms(&self, at: u64, floor_ms: u64, exactness: Exactness) -> u64 {
+        coarse::signed_time(self.coarse_time_ms, at, floor_ms, exactness)
     }
 
-    /// The `valid_from` of a grant given at `at`.
+    /// The `valid_from` of a grant given at `at` (`privacy::coarse::valid_from`).
     pub fn valid_from(&self, at: u64) -> u64 {
-        match self.coarse_time_ms {
-            Some(q) => at.div_ceil(q) * q,
-            None => at,
-        }
+        coarse::valid_from(self.coarse_time_ms, at)
     }
 }

@@ -30,6 +30,9 @@ pub enum Kind {
     Rotation,
     /// A request, by its kind's wire number.
     Request(i32),
+    /// A grant's `valid_from`: a second time the wallet signs, which gives the moment away if
+    /// the wallet leaves it exact while its `time_ms` is coarse (timed only, never arrived).
+    ValidFrom,
 }
 
 impl Kind {
@@ -44,10 +47,11 @@ impl Kind {
         })
     }
 
-    /// The kind of sitting it belongs to: an inception to its sign-up (as its grant).
+    /// The kind of sitting it belongs to: an inception and a grant's `valid_from` to its sign-up
+    /// (as its grant).
     pub fn sitting(self) -> Kind {
         match self {
-            Kind::Inception => Kind::Grant,
+            Kind::Inception | Kind::ValidFrom => Kind::Grant,
             other => other,
         }
     }
@@ -59,6 +63,7 @@ impl Kind {
             Kind::Grant => "grants".into(),
             Kind::Revoke => "revocations".into(),
             Kind::Rotation => "rotations".into(),
+            Kind::ValidFrom => "grants' valid_from".into(),
             Kind::Request(k) => format!(
                 "{} requests",
                 RequestKind::from_wire(k).map_or("other", RequestKind::name)
@@ -79,7 +84,8 @@ pub struct Observation {
     pub collectors: HashMap<FeedId, u16>,
     /// What each feed's first grant consents to, relative to its collector's policy.
     pub choice: Vec<Option<u8>>,
-    /// (kind, signed time, feed) of every citizen entry but inceptions.
+    /// (kind, signed time, feed) of every citizen entry but inceptions, and (`ValidFrom`, its
+    /// `valid_from`, feed) of every grant.
     pub timed: Vec<(Kind, u64, u32)>,
     /// Per node: (log index, kind, feed) of every citizen entry, in log order.
     pub arrivals: Vec<Vec<(u64, Kind, u32)>>,
@@ -145,6 +151,10 @@ pub async fn observe(grpc: &[SocketAddr], site: &str) -> anyhow::Result<Observat
             && kind != Kind::Inception
         {
             obs.timed.push((kind, e.time_ms, f));
+            // Every public field: a grant's valid_from is a time the wallet chose too.
+            if let Body::Grant(g) = &e.body {
+                obs.timed.push((Kind::ValidFrom, g.valid_from, f));
+            }
         }
     }
     for log in &logs {

@@ -75,3 +75,11 @@ impl Rng {
         v
     }
 }
+
+/// The wallet's send schedule draws its delays from the benchmark's generator, so that a city
+/// is reproducible from its seed.
+impl consent_client::privacy::schedule::Draw for Rng {
+    fn up_to(&mut self, max: u64) -> u64 {
+        self.below(max.saturating_add(1))
+    }
+}

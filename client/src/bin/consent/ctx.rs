@@ -53,9 +53,26 @@ pub struct Global {
     /// of (`wallet init --child --name`), or the person's feed id (cit1...).
     #[arg(long = "as", global = true, value_name = "PERSON")]
     pub as_person: Option<String>,
+    /// Sign with exact times and send at once, whatever the wallet's privacy setting (`consent
+    /// wallet privacy`; also CONSENT_NOW=1): a grant is then in force at once, but its time and
+    /// its arrival can link it to your other feeds. For a consent needed right away, and for
+    /// scripts that grant and check at once.
+    #[arg(long, global = true)]
+    pub now: bool,
 }
 
 impl Global {
+    /// `--now`, or `CONSENT_NOW` set to anything but empty, 0, false, no or off.
+    pub fn now(&self) -> bool {
+        self.now
+            || std::env::var("CONSENT_NOW").is_ok_and(|v| {
+                !matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "" | "0" | "false" | "no" | "off"
+                )
+            })
+    }
+
     pub fn keystore_path(&self) -> PathBuf {
         if let Some(p) = &self.keystore {
             return p.clone();
@@ -226,6 +243,9 @@ pub async fn pairwise(
     ks: &mut Keystore,
     collector: &FeedId,
 ) -> anyhow::Result<Author> {
+    // Queued entries of this feed go first, to this node; a node behind what this wallet had
+    // accepted elsewhere is refused (signing on its head would fork the feed).
+    crate::send::before_signing(node, ks, collector).await?;
     let master = *ks.master();
     let key = TypedFeedId {
         role: Role::Collector,
@@ -438,6 +458,7 @@ mod tests {
             json: false,
             kdf_memory_kib: DEFAULT_MEMORY_KIB,
             as_person: None,
+            now: false,
         };
         assert_eq!(
             global(None, None, None).tls().expect("none"),

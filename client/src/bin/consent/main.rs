@@ -16,6 +16,8 @@ mod cmd {
     pub mod monitor;
     pub mod on_behalf;
     pub mod org;
+    pub mod privacy;
+    pub mod queue;
     pub mod stance;
     pub mod verify;
     pub mod wallet;
@@ -25,7 +27,9 @@ mod ctx;
 mod delegates;
 mod describe;
 mod narrow;
+mod outbox;
 mod refusal;
+mod send;
 mod wider;
 
 use std::process::ExitCode;
@@ -44,7 +48,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Your wallet: create, show your id for a collector, rotate keys, recover.
+    /// Your wallet: create, show your id for a collector, rotate keys, recover, keep your
+    /// feeds unlinkable (privacy, prepare).
     #[command(subcommand)]
     Wallet(cmd::wallet::Wallet),
     /// Show a collector's current policy in plain words.
@@ -58,6 +63,9 @@ enum Command {
     List,
     /// Every entry of every feed of this wallet, with collectors' answers.
     History,
+    /// Entries signed and waiting to be sent (so that your feeds cannot be linked by when they
+    /// reach the network); sends those that are due, or all with --send-now.
+    Queue(cmd::queue::QueueArgs),
     /// Exercise a right: access, erasure, rectification, restriction, portability, opt-out-sale.
     Request(cmd::citizen::RequestArgs),
     /// As a co-guardian (--as NAME): endorse the other guardian's grant, so that it counts.
@@ -119,6 +127,7 @@ fn main() -> ExitCode {
             Command::Revoke(a) => cmd::citizen::revoke(a, &g).await,
             Command::List => cmd::citizen::list(&g).await,
             Command::History => cmd::citizen::history(&g).await,
+            Command::Queue(a) => cmd::queue::queue(a, &g).await,
             Command::Request(a) => cmd::citizen::request(a, &g).await,
             Command::Endorse(a) => cmd::on_behalf::endorse(a, &g).await,
             Command::Consult(c) => cmd::consult::run(c, &g).await,

@@ -50,7 +50,10 @@ impl Env {
             // A developer's TLS settings would be refused with the tests' http:// nodes.
             .env_remove("CONSENT_CA_CERT")
             .env_remove("CONSENT_CLIENT_CERT")
-            .env_remove("CONSENT_CLIENT_KEY");
+            .env_remove("CONSENT_CLIENT_KEY")
+            // Exact times, sent at once: these tests grant and check at once. The privacy tests
+            // turn it off (`CONSENT_NOW=0`) to test the wallet's default.
+            .env("CONSENT_NOW", "1");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -81,6 +84,7 @@ impl Env {
             .env_remove("CONSENT_CA_CERT")
             .env_remove("CONSENT_CLIENT_CERT")
             .env_remove("CONSENT_CLIENT_KEY")
+            .env("CONSENT_NOW", "1")
             .stdin(std::process::Stdio::null())
             .output()
             .await

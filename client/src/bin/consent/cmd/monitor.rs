@@ -1,4 +1,5 @@
-//! `consent wallet monitor`: for each of the wallet's feeds, what the nodes hold — and alerts when
+//! `consent wallet monitor`: sends the wallet's queued entries that are due (`consent queue`),
+//! then, for each of the wallet's feeds, what the nodes hold — and alerts when
 //! an entry in the citizen's name does not come from this wallet's keys, when a node lacks one
 //! of the citizen's revocations that another holds, or when two nodes disagree.
 //!
@@ -46,6 +47,9 @@ pub async fn monitor(a: MonitorArgs, g: &Global) -> anyhow::Result<()> {
     for url in &urls {
         nodes.push(NodeConnection::connect_with(url, &tls).await?);
     }
+    // Queued entries that are due go on their way first (run from a timer, the monitor sends
+    // them close to their moments), so that the nodes are compared with what was sent.
+    crate::send::flush_due(&ks, crate::send::Nodes::new(&g.node, tls.clone(), None)).await?;
     let mut alerts: Vec<String> = Vec::new();
     let mut delegated: Vec<serde_json::Value> = Vec::new();
     let mut feeds = 0;

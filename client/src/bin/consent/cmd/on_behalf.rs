@@ -130,16 +130,22 @@ fn covers(h: &Held, collector: &FeedId) -> bool {
 
 /// `consent --as PERSON revoke`: a grant of the person's, or one a delegate made in their name.
 pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()> {
-    let grant_id = entry_arg("<grant-id>", &a.grant)?;
+    let Some(grant_text) = a.grant.as_deref() else {
+        bail!(
+            "--all revokes your own grants; in someone else's name, revoke one grant at a time: \
+             consent --as {who} revoke GRANT"
+        );
+    };
+    let grant_id = entry_arg("<grant-id>", grant_text)?;
     let mut ks = g.open(Role::Citizen)?;
     let person = delegates::person(&ks, who)?;
     let mut node = g.connect().await?;
     let grant = node
         .entry(&grant_id)
         .await?
-        .with_context(|| format!("the node knows no entry {}", a.grant))?;
+        .with_context(|| format!("the node knows no entry {}", grant_text))?;
     let Body::Grant(gr) = &grant.body else {
-        bail!("{} is not a grant", a.grant)
+        bail!("{} is not a grant", grant_text)
     };
     // Whose grant it is: the feed's own, or the person a delegate signed it for.
     let owner = gr.on_behalf.as_ref().map_or(grant.feed, |o| o.person);
@@ -152,7 +158,7 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
         bail!(
             "grant {} is not in the name of anyone you act for as {person}: you hold no \
              delegation from {}",
-            a.grant,
+            grant_text,
             owner.typed(Role::Citizen)
         );
     }
@@ -176,13 +182,13 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
     ctx::submit(&mut node, &entry, "revocation").await?;
     let mut value = delegation_json(&h);
     value["revocation"] = json!(entry.id.to_string());
-    value["grant"] = json!(a.grant);
+    value["grant"] = json!(grant_text);
     value["erase"] = json!(a.erase);
     emit(
         g.json,
         format!(
             "Revoked grant {} in the name of {person}{}. Revocation id: {}",
-            a.grant,
+            grant_text,
             if a.erase {
                 " and asked for erasure"
             } else {

@@ -1,4 +1,5 @@
-//! `consent wallet init | id | rotate | monitor | recover`, and the delegation commands
+//! `consent wallet init | id | rotate | monitor | recover`, the privacy commands (`privacy`,
+//! `prepare`: `privacy.rs`), and the delegation commands
 //! (`delegate-offer`, `delegate`, `undelegate`: `delegation.rs`; `delegations`:
 //! `delegations.rs`) and a child's
 //! (`init --child`, `export --for-child`, `takeover`: `child.rs`).
@@ -6,12 +7,14 @@
 use anyhow::Context;
 use clap::Subcommand;
 use consent_client::keystore::{self, OwnFeed};
+use consent_client::privacy::coarse::Exactness;
 use consent_client::wallet;
 use consent_proto::ids::TypedFeedId;
 use consent_proto::vocab::Role;
 use serde_json::json;
 
 use crate::ctx::{self, Global, emit, feed_arg};
+use crate::outbox::{Fate, Item, Outbox};
 
 /// Citizen wallet.
 #[derive(Subcommand, Debug)]
@@ -19,14 +22,33 @@ pub enum Wallet {
     /// Create an encrypted wallet and print its recovery key (once); with --child, a wallet for
     /// a child you are guardian of.
     Init(super::child::ChildArgs),
-    /// Print the subject id to hand to a collector (your pairwise id for that collector only).
+    /// Print the subject id to hand to a collector (your pairwise id for that collector only:
+    /// no id, key or field of the public ledger links it to your ids with other collectors).
     Id {
         /// Collector id (col1...).
         collector: String,
     },
     /// Rotate keys to the pre-committed next keys (every feed of this keystore, delegate feeds
-    /// included).
+    /// included). With the privacy setting's spread on, each pairwise feed's rotation is sent at
+    /// its own random moment (so that the rotations do not link your feeds).
     Rotate,
+    /// How your pairwise feeds are kept unlinkable: coarse signed times, a spread send, a node
+    /// per feed; with no option, shows the setting.
+    ///
+    /// What pairwise feeds protect: each collector knows you by a subject id of its own, and no
+    /// id, key or field of the public ledger links two of your feeds, so collectors cannot match
+    /// their records through it. What they do not protect by themselves: entries you sign and
+    /// send together can be linked by their times and their arrival; the nodes you connect to see
+    /// your network address and when you connect (only Tor or a mix network hides that); each
+    /// collector sees its own subjects and what it records about them. The default (times
+    /// rounded to 15 minutes, each feed's entries sent at a random moment within 30 minutes, from
+    /// a queue that survives the command: see `consent queue`) hides the first; a grant is then in
+    /// force from the next quarter hour and once it is sent. Revocations, opt-outs and erasure
+    /// requests always leave at once.
+    Privacy(super::privacy::PrivacyArgs),
+    /// Create the pairwise feeds you may need ahead of use (their inceptions sent at random
+    /// moments over a day), so that a feed's creation says nothing about when you use it.
+    Prepare(super::privacy::PrepareArgs),
     /// Compare what nodes hold of your feeds: alert on entries in your name this wallet did not
     /// sign, on a node lacking one of your revocations, on nodes that disagree (exit 1).
     Monitor(super::monitor::MonitorArgs),
@@ -71,6 +93,8 @@ pub async fn run(cmd: Wallet, g: &Global) -> anyhow::Result<()> {
         Wallet::Takeover => super::child::takeover(g).await,
         Wallet::Id { collector } => id(&collector, g),
         Wallet::Rotate => rotate(g).await,
+        Wallet::Privacy(a) => super::privacy::privacy(a, g),
+        Wallet::Prepare(a) => super::privacy::prepare(a, g).await,
         Wallet::Recover {
             role,
             collectors,
@@ -117,23 +141,55 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
     let passphrase = ctx::passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
     let mut ks = keystore::Keystore::open(&path, &passphrase)?;
     let mut rotated = Vec::new();
+    let mut queued = Vec::new();
     if ks.role() == Role::Citizen {
+        // Signed now, each feed sent at its own moment of the privacy setting's window (after
+        // its queued entries; a feed no node and no queue knows has nothing to rotate).
+        let mut out = Outbox::open(g, &ks, &node).await?;
+        let now = consent_client::time::now_ms();
+        let mut items = Vec::new();
         let collectors: Vec<String> = ks.state.pairwise.keys().cloned().collect();
         for c in collectors {
             let collector = TypedFeedId::parse_role(&c, Role::Collector)?;
-            let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+            let feed = wallet::pairwise_feed(ks.master(), &collector);
+            let mut feed_node = out.nodes.for_feed(&ks, &feed).await?;
+            if !out.holds(&ks, &feed)? && feed_node.head(&feed).await?.is_none() {
+                continue;
+            }
+            let resumed = out.author(&mut feed_node, &mut ks, &collector).await?;
+            let mut author = resumed.author;
             let r = ks.state.pairwise.get(&c).map(|f| f.rotations).unwrap_or(0);
             let entry = author
                 .rotate(
-                    consent_client::time::now_ms(),
+                    out.signed_time(now, resumed.prev_ms, Exactness::Coarse),
                     ctx::pairwise_key(&ks, &collector, r + 2),
                 )
                 .map_err(anyhow::Error::msg)?;
             ctx::journal(&mut ks, &collector, &entry)?;
-            ctx::submit(&mut node, &entry, "rotation").await?;
             ks.state.pairwise.entry(c.clone()).or_default().rotations = r + 1;
             ks.save()?;
-            rotated.push(author.feed().typed(Role::Citizen).to_string());
+            items.push(Item {
+                entry,
+                collector,
+                what: "rotation",
+                at_once: false,
+            });
+        }
+        let feeds: Vec<String> = items
+            .iter()
+            .map(|it| it.entry.feed.typed(Role::Citizen).to_string())
+            .collect();
+        let fates = out.dispatch(g, &ks, items).await?;
+        for (feed, fate) in feeds.into_iter().zip(fates) {
+            match fate {
+                Fate::Sent { .. } => rotated.push(feed),
+                Fate::Queued { due_ms, .. } => {
+                    queued.push(
+                        json!({"feed": feed, "send_at": consent_client::time::format(due_ms)}),
+                    );
+                    rotated.push(feed);
+                }
+            }
         }
         // Delegate feeds in use (one no node knows yet has signed nothing).
         let slots: Vec<u32> = ks.state.slots.keys().copied().collect();
@@ -173,11 +229,20 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
     emit(
         g.json,
         format!(
-            "Rotated {} feed(s) to their pre-committed next keys: {}",
+            "Rotated {} feed(s) to their pre-committed next keys: {}{}",
             rotated.len(),
-            rotated.join(", ")
+            rotated.join(", "),
+            if queued.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\n{} of the rotations are queued, each sent at its own moment (consent queue \
+                     shows them); until then a node still knows the old key as current.",
+                    queued.len()
+                )
+            }
         ),
-        json!({"rotated": rotated}),
+        json!({"rotated": rotated, "queued": queued}),
     );
     Ok(())
 }

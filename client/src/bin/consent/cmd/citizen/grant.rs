@@ -2,8 +2,9 @@
 //! (shared with a grant in someone else's name), showing them, and signing and submitting the
 //! grant, with `--replace`'s revocations of older, wider grants in the same batch.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::Args;
+use consent_client::privacy::coarse::{self, Exactness};
 use consent_client::time;
 use consent_client::wallet;
 use consent_proto::body::{Body, Grant, Revoke};
@@ -15,6 +16,7 @@ use serde_json::json;
 use super::policy::known_policy;
 use crate::cmd::{child, consult, on_behalf};
 use crate::ctx::{self, Global, emit, feed_arg};
+use crate::outbox::{self, Fate, Item, Outbox, fate_text};
 use crate::{describe, narrow, wider};
 
 /// `consent grant`.
@@ -160,8 +162,21 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let Terms {
         policy_id,
         policy,
-        grant: terms,
+        grant: mut terms,
     } = terms(&a, &mut node, now).await?;
+    // The coarse-time rule: in force from the next boundary, never longer than asked.
+    let privacy = outbox::settings(g, &ks);
+    terms.valid_from = coarse::valid_from(privacy.coarse_ms, now);
+    terms.valid_until = terms
+        .valid_until
+        .map(|u| coarse::valid_until(privacy.coarse_ms, u));
+    if terms.valid_until.is_some_and(|u| u <= terms.valid_from) {
+        bail!(
+            "--until ends before the grant would be in force ({}: signed times are rounded to \
+             protect your privacy); choose a later end, or pass --now for exact times",
+            time::format(terms.valid_from)
+        );
+    }
     let collector = terms.collector;
     child::refuse_minor_grant(&ks, now)?;
     child::coming_of_age_notice(&mut node, &mut ks).await?;
@@ -174,6 +189,9 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let wider_grants = wider::older_wider(&mut node, &held, &terms, &new_scope, now).await?;
     if !g.json || !a.yes {
         show_grant(&terms, &policy, &subject);
+        if let Some(line) = privacy_note(&privacy, terms.valid_from, now) {
+            eprintln!("{line}\n");
+        }
     }
     if !wider_grants.is_empty() {
         for line in wider::warning(&wider_grants, a.replace) {
@@ -190,14 +208,22 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     if !a.yes && !ctx::confirm(question)? {
         bail!("nothing was signed");
     }
-    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
-    // With --replace: the revocations first in the feed, then the grant (see --replace).
+    let mut out = Outbox::open(g, &ks, &node).await?;
+    let mut feed_node = out.nodes.for_feed(&ks, &subject_feed).await?;
+    // With --replace: the revocations first in the feed, then the grant, in one batch sent at
+    // once (see --replace); the feed's queued entries go before them (ctx::pairwise).
     let mut revocations = Vec::new();
-    if replacing {
+    let (entry, fate) = if replacing {
+        let mut author = ctx::pairwise(&mut feed_node, &mut ks, &collector).await?;
+        let prev_ms = feed_node
+            .entry(&author.head())
+            .await?
+            .map_or(0, |e| e.time_ms);
+        let signed_ms = out.signed_time(now, prev_ms, Exactness::Coarse);
         for w in &wider_grants {
             let revocation = author
                 .append(
-                    now,
+                    signed_ms,
                     Body::Revoke(Revoke {
                         grant: w.id,
                         erase: false,
@@ -207,29 +233,79 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             revocations.push((w.id, revocation));
         }
-    }
-    let entry = author
-        .append(now, Body::Grant(terms))
-        .map_err(anyhow::Error::msg)?;
-    for (_, revocation) in &revocations {
-        ctx::journal(&mut ks, &collector, revocation)?;
-    }
-    ctx::journal(&mut ks, &collector, &entry)?;
-    if revocations.is_empty() {
-        ctx::submit(&mut node, &entry, "grant").await?;
+        let entry = author
+            .append(signed_ms, Body::Grant(terms))
+            .map_err(anyhow::Error::msg)?;
+        for (_, revocation) in &revocations {
+            ctx::journal(&mut ks, &collector, revocation)?;
+        }
+        ctx::journal(&mut ks, &collector, &entry)?;
+        submit_replacing(&mut feed_node, &revocations, &entry).await?;
+        let mut sent: Vec<&consent_proto::Entry> = revocations.iter().map(|(_, r)| r).collect();
+        sent.push(&entry);
+        out.record_direct(&ks, &sent, feed_node.url())?;
+        let fate = Fate::Sent {
+            node: feed_node.url().to_string(),
+        };
+        (entry, fate)
     } else {
-        submit_replacing(&mut node, &revocations, &entry).await?;
-    }
+        let resumed = out.author(&mut feed_node, &mut ks, &collector).await?;
+        let signed_ms = out.signed_time(now, resumed.prev_ms, Exactness::Coarse);
+        let mut author = resumed.author;
+        let entry = author
+            .append(signed_ms, Body::Grant(terms))
+            .map_err(anyhow::Error::msg)?;
+        ctx::journal(&mut ks, &collector, &entry)?;
+        let mut items = Vec::new();
+        if let Some(inception) = resumed.inception {
+            items.push(Item {
+                entry: inception,
+                collector,
+                what: "feed inception",
+                at_once: false,
+            });
+        }
+        items.push(Item {
+            entry: entry.clone(),
+            collector,
+            what: "grant",
+            at_once: false,
+        });
+        let fates = out.dispatch(g, &ks, items).await?;
+        let fate = fates.last().cloned().context("no fate for the grant")?;
+        (entry, fate)
+    };
     ks.save()?;
     // What was signed, read back from the entry itself.
-    let signed_scope = match &entry.body {
-        Body::Grant(signed) => signed.scope.as_ref().map(describe::grant_scope_json),
-        _ => None,
+    let (signed_scope, valid_from) = match &entry.body {
+        Body::Grant(signed) => (
+            signed.scope.as_ref().map(describe::grant_scope_json),
+            signed.valid_from,
+        ),
+        _ => (None, now),
     };
+    let queued = matches!(fate, Fate::Queued { .. });
     let mut human = format!(
-        "Granted. Grant id: {}\nYour subject id for this collector: {subject}",
+        "{} Grant id: {}\nYour subject id for this collector: {subject}",
+        if queued { "Signed." } else { "Granted." },
         entry.id
     );
+    if queued {
+        human.push_str(&format!(
+            "\n{}\nIt is NOT in force until it is sent{}.",
+            fate_text("grant", &fate),
+            if valid_from > now {
+                format!(", and from {}", time::format(valid_from))
+            } else {
+                String::new()
+            }
+        ));
+    } else if valid_from > now {
+        human.push_str(&format!(
+            "\nIn force from {} (signed times are rounded: consent --now signs exact times).",
+            time::format(valid_from)
+        ));
+    }
     for (old, revocation) in &revocations {
         human.push_str(&format!(
             "\nRevoked grant {old}, which allowed more. Revocation id: {}",
@@ -245,6 +321,10 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             ));
         }
     }
+    let send_at = match &fate {
+        Fate::Queued { due_ms, .. } => Some(time::format(*due_ms)),
+        Fate::Sent { .. } => None,
+    };
     emit(
         g.json,
         human,
@@ -259,9 +339,49 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
                 .iter()
                 .map(|(old, r)| json!({"grant": old.to_string(), "revocation": r.id.to_string()}))
                 .collect::<Vec<_>>(),
+            "queued": queued,
+            "send_at": send_at,
+            "valid_from": time::format(valid_from),
         }),
     );
     Ok(())
+}
+
+/// What the wallet's privacy setting does to this grant, in one line for the person about to
+/// confirm (`None` when it signs exact times and sends at once).
+fn privacy_note(
+    s: &consent_client::privacy::Settings,
+    valid_from: u64,
+    now: u64,
+) -> Option<String> {
+    let d = |ms: u64| humantime::format_duration(std::time::Duration::from_millis(ms));
+    match (s.coarse_ms, s.spread_ms) {
+        (None, None) => None,
+        (coarse, spread) => Some(format!(
+            "  To keep your feeds unlinkable{}{}. It is not in force before then; `consent --now \
+             grant ...` signs exact times and sends at once (a collector can check at once, but \
+             the time can link this feed to your others).",
+            coarse
+                .filter(|_| valid_from > now)
+                .map(|c| format!(
+                    ", its times are rounded to {} (in force from {})",
+                    d(c),
+                    time::format(valid_from)
+                ))
+                .unwrap_or_default(),
+            spread
+                .map(|w| format!(
+                    "{} it is sent at a random moment within {}",
+                    if coarse.is_some() && valid_from > now {
+                        " and"
+                    } else {
+                        ","
+                    },
+                    d(w)
+                ))
+                .unwrap_or_default()
+        )),
+    }
 }
 
 /// Submits `--replace`'s revocations and then the grant in one batch (the node applies a

@@ -10,17 +10,21 @@ use serde_json::json;
 
 use crate::cmd::{child, delegated};
 use crate::ctx::{self, Global, emit};
-use crate::describe;
+use crate::{describe, send};
 
-/// Every pairwise feed this wallet knows: (collector, subject, entries).
+/// Every pairwise feed this wallet knows: (collector, subject, entries), with the node and the
+/// opened keystore.
 async fn feeds(
     g: &Global,
 ) -> anyhow::Result<(
     Vec<(FeedId, FeedId, Vec<consent_proto::Entry>)>,
     consent_client::node::NodeConnection,
+    consent_client::keystore::Keystore,
 )> {
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
+    // Queued entries that are due go on the way (every command that opens the wallet sends them).
+    send::flush_due(&ks, send::Nodes::new(&g.node, g.tls()?, Some(&node))).await?;
     child::coming_of_age_notice(&mut node, &mut ks).await?;
     let mut out = Vec::new();
     for c in ks.state.pairwise.keys() {
@@ -29,12 +33,12 @@ async fn feeds(
         let entries = node.feed(&subject).await?;
         out.push((collector, subject, entries));
     }
-    Ok((out, node))
+    Ok((out, node, ks))
 }
 
 /// `consent list`: grants in force now.
 pub async fn list(g: &Global) -> anyhow::Result<()> {
-    let (feeds, mut node) = feeds(g).await?;
+    let (feeds, mut node, ks) = feeds(g).await?;
     let now = time::now_ms();
     let mut any = false;
     for (collector, subject, entries) in &feeds {
@@ -100,6 +104,31 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
             );
         }
     }
+    // Signed but still in the send queue: not in force until sent.
+    for (e, item) in send::queued(&ks)? {
+        let Body::Grant(gr) = &e.body else { continue };
+        let value = json!({
+            "grant": e.id.to_string(),
+            "collector": item.collector,
+            "subject": e.feed.typed(Role::Citizen).to_string(),
+            "purposes": gr.purposes.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            "categories": gr.categories.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "valid_until": gr.valid_until.map(time::format),
+            "scope": gr.scope.as_ref().map(describe::grant_scope_json),
+            "queued": true,
+            "send_at": time::format(item.due_ms),
+        });
+        emit(
+            g.json,
+            format!(
+                "{} — queued, NOT in force until it is sent ({}; consent queue --send-now sends it now)",
+                describe::entry_text(&e),
+                send::when(item.due_ms)
+            ),
+            value,
+        );
+        any = true;
+    }
     if !any && !g.json {
         ctx::out("No grants in force.");
     }
@@ -108,7 +137,7 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
 
 /// `consent history`: every entry of every feed, with collectors' acks.
 pub async fn history(g: &Global) -> anyhow::Result<()> {
-    let (feeds, mut node) = feeds(g).await?;
+    let (feeds, mut node, _) = feeds(g).await?;
     for (collector, subject, entries) in &feeds {
         let acks = acks_for(&mut node, collector, entries).await?;
         if !g.json {
@@ -173,7 +202,7 @@ async fn acks_for(
 
 /// `consent export`: one JSON document with everything the wallet and the ledger hold.
 pub async fn export(g: &Global) -> anyhow::Result<()> {
-    let (feeds, mut node) = feeds(g).await?;
+    let (feeds, mut node, _) = feeds(g).await?;
     let mut out = Vec::new();
     for (collector, subject, entries) in &feeds {
         let policy = node.current_policy(collector).await?;

@@ -1,14 +1,20 @@
 //! `consent request`: exercising a right (access, erasure, opt-out of sale, ...) with a collector.
+//! An opt-out of sale is signed with its exact time and sent at once (it is compared with times
+//! signed in other feeds, and withdrawing is never delayed), an erasure request is sent at once;
+//! the others are dated and sent like a grant, by the wallet's privacy setting.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::Args;
+use consent_client::privacy::{self, Handling};
 use consent_client::time;
+use consent_client::wallet;
 use consent_proto::body::{Body, Request};
 use consent_proto::vocab::{RequestKind, Role};
 use serde_json::json;
 
 use crate::cmd::on_behalf;
 use crate::ctx::{self, Global, emit, feed_arg};
+use crate::outbox::{Fate, Item, Outbox, fate_text};
 
 /// `consent request`.
 #[derive(Args, Debug)]
@@ -34,30 +40,78 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
             node.url()
         );
     }
-    let mut author = ctx::pairwise(&mut node, &mut ks, &collector).await?;
+    let mut out = Outbox::open(g, &ks, &node).await?;
+    let feed = wallet::pairwise_feed(ks.master(), &collector);
+    let mut feed_node = out.nodes.for_feed(&ks, &feed).await?;
+    // An opt-out of sale is compared with times signed in other feeds (a delegate's grants):
+    // exact. Opt-outs and erasure requests are sent at once, after the feed's queued entries;
+    // other requests like a grant, over the privacy setting's window.
+    let body = Body::Request(Request {
+        collector,
+        kind,
+        details_digest: None,
+        on_behalf: None,
+    });
+    let Handling { exactness, at_once } = privacy::handling(&body);
+    let now = time::now_ms();
+    let (mut author, inception, prev_ms) = if at_once {
+        let author = ctx::pairwise(&mut feed_node, &mut ks, &collector).await?;
+        let prev_ms = feed_node
+            .entry(&author.head())
+            .await?
+            .map_or(0, |e| e.time_ms);
+        (author, None, prev_ms)
+    } else {
+        let r = out.author(&mut feed_node, &mut ks, &collector).await?;
+        (r.author, r.inception, r.prev_ms)
+    };
     let entry = author
-        .append(
-            time::now_ms(),
-            Body::Request(Request {
-                collector,
-                kind,
-                details_digest: None,
-                on_behalf: None,
-            }),
-        )
+        .append(out.signed_time(now, prev_ms, exactness), body)
         .map_err(anyhow::Error::msg)?;
     ctx::journal(&mut ks, &collector, &entry)?;
-    ctx::submit(&mut node, &entry, "request").await?;
+    let mut items = Vec::new();
+    if let Some(inception) = inception {
+        items.push(Item {
+            entry: inception,
+            collector,
+            what: "feed inception",
+            at_once: false,
+        });
+    }
+    items.push(Item {
+        entry: entry.clone(),
+        collector,
+        what: "request",
+        at_once,
+    });
+    let fates = out.dispatch(g, &ks, items).await?;
     ks.save()?;
+    let fate = fates.last().cloned().context("no fate for the request")?;
+    let queued = matches!(fate, Fate::Queued { .. });
     emit(
         g.json,
         format!(
-            "Asked {} for {}. Request id: {}",
+            "{} {} for {}. Request id: {}{}",
+            if queued { "Will ask" } else { "Asked" },
             a.collector,
             kind.plain(),
-            entry.id
+            entry.id,
+            if queued {
+                format!("\n{}", fate_text("request", &fate))
+            } else {
+                String::new()
+            }
         ),
-        json!({"request": entry.id.to_string(), "collector": a.collector, "kind": kind.name()}),
+        json!({
+            "request": entry.id.to_string(),
+            "collector": a.collector,
+            "kind": kind.name(),
+            "queued": queued,
+            "send_at": match &fate {
+                Fate::Queued { due_ms, .. } => Some(time::format(*due_ms)),
+                Fate::Sent { .. } => None,
+            },
+        }),
     );
     Ok(())
 }
