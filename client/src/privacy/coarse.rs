@@ -141,13 +141,13 @@ mod tests {
     #[test]
     fn a_consent_never_starts_before_it_was_given_nor_lasts_longer_than_asked() {
         let from = valid_from(Some(Q), NOW);
-        assert!(from >= NOW && from - NOW < Q && from % Q == 0);
+        assert!(from >= NOW && from - NOW < Q && from.is_multiple_of(Q));
         // On a boundary it is that boundary.
         assert_eq!(valid_from(Some(Q), from), from);
         assert_eq!(valid_from(None, NOW), NOW);
         let asked = NOW + 30 * 86_400_000;
         let until = valid_until(Some(Q), asked);
-        assert!(until <= asked && asked - until < Q && until % Q == 0);
+        assert!(until <= asked && asked - until < Q && until.is_multiple_of(Q));
         // A date at midnight is kept as it is.
         let midnight = 1_801_353_600_000; // 2027-01-31T00:00:00Z
         assert_eq!(valid_until(Some(Q), midnight), midnight);

@@ -139,7 +139,7 @@ async fn a_spread_grant_waits_in_the_queue_that_survives_the_cli_and_a_later_com
     // In force from the next quarter hour, never before it was given.
     let valid_from = ms(&s(&g, "valid_from"));
     assert!(
-        valid_from % QUARTER == 0 && valid_from + 1_000 >= before,
+        valid_from.is_multiple_of(QUARTER) && valid_from + 1_000 >= before,
         "{g}"
     );
 

@@ -132,15 +132,12 @@ fn postgres_processes(backends: &[u32]) -> Option<Vec<u32>> {
         }
     }
     let postmaster = postmaster?;
-    if !stat(postmaster).is_some_and(|s| s.comm == "postgres") {
+    if stat(postmaster).is_none_or(|s| s.comm != "postgres") {
         return None;
     }
     let mut pids = vec![postmaster];
     pids.extend(children(postmaster));
-    backends
-        .iter()
-        .all(|b| pids.contains(b))
-        .then_some(pids)
+    backends.iter().all(|b| pids.contains(b)).then_some(pids)
 }
 
 /// Waits until the processes `pids()` names are idle together (at most 20 ms of CPU in half a
@@ -288,18 +285,25 @@ pub async fn rows(
         });
     }
     rows.push(Row {
-        name: format!("node CPU per 1,000 Checks (consentd, {CALLERS} callers, {CONNECTIONS} connections)"),
+        name: format!(
+            "node CPU per 1,000 Checks (consentd, {CALLERS} callers, {CONNECTIONS} connections)"
+        ),
         value: node_checks.per_thousand(),
         unit,
-        baseline: pg
-            .as_ref()
-            .map(|(l, _, _)| (String::from("PostgreSQL per 1,000 lookups"), l.per_thousand())),
+        baseline: pg.as_ref().map(|(l, _, _)| {
+            (
+                String::from("PostgreSQL per 1,000 lookups"),
+                l.per_thousand(),
+            )
+        }),
         target: pg.as_ref().and(at_most(1.0)),
         extra: node_checks.context("checks"),
     });
     if let Some((_, batches, processes)) = &pg {
         rows.push(Row {
-            name: format!("PostgreSQL server CPU per 1,000 lookups, {BATCH} per query (= ANY, 4 callers)"),
+            name: format!(
+                "PostgreSQL server CPU per 1,000 lookups, {BATCH} per query (= ANY, 4 callers)"
+            ),
             value: batches.per_thousand(),
             unit,
             baseline: None,

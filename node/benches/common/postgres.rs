@@ -122,7 +122,10 @@ impl Pool {
         let mut conns = Vec::new();
         let mut backends = Vec::new();
         for client in clients {
-            let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .await?
+                .get(0);
             backends.push(u32::try_from(pid)?);
             let check = client.prepare(CHECK).await?;
             let batch = client.prepare(CHECK_MANY).await?;

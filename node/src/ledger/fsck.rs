@@ -255,6 +255,9 @@ fn complete(store: &dyn KvStore, position: bool) -> Result<Frontier, Report> {
     report.result().map(|()| tree)
 }
 
+/// The tree's root and the id of the last entry when the log held some number of entries.
+type RootAt = (Hash, [u8; 32]);
+
 /// The log is exactly `0..log_size` and each index names an entry stored with that index; returns
 /// the tree frontier over the log, and the root and the last entry id when the log reached `at`
 /// entries (`at` 0: the empty tree's root, zeros).
@@ -263,7 +266,7 @@ fn arrival_log(
     log_size: u64,
     at: Option<u64>,
     report: &mut Report,
-) -> Result<(Frontier, Option<(Hash, [u8; 32])>), StoreError> {
+) -> Result<(Frontier, Option<RootAt>), StoreError> {
     let mut tree = Frontier::default();
     let mut at_position = (at == Some(0)).then(|| (tree.root(), [0; 32]));
     let mut expected = 0u64;

@@ -93,7 +93,8 @@ impl Frontier {
                     return f.blocks.subtree(level - BLOCK_LEVEL, index);
                 }
                 let first = f.blocks.size() << (BLOCK_LEVEL - level);
-                f.tail.subtree(level, index.checked_sub(first).unwrap_or(u64::MAX))
+                f.tail
+                    .subtree(level, index.checked_sub(first).unwrap_or(u64::MAX))
             }
         }
         infallible(merkle::root(&Whole(self), self.size()))

@@ -141,13 +141,9 @@ fn check_row(
     if fine {
         fine = match table {
             prefix::DELEGATION => tables::decode::<tables::DelegationRecord>(value, what).is_ok(),
-            prefix::DELEGATED_GRANT => {
-                tables::decode::<tables::DelegatedGrantRecord>(value, what)
-                    .is_ok_and(|r| r.grant.id[..] == key[73..105])
-            }
-            prefix::ENDORSEMENT => {
-                tables::decode::<tables::EndorsementRecord>(value, what).is_ok()
-            }
+            prefix::DELEGATED_GRANT => tables::decode::<tables::DelegatedGrantRecord>(value, what)
+                .is_ok_and(|r| r.grant.id[..] == key[73..105]),
+            prefix::ENDORSEMENT => tables::decode::<tables::EndorsementRecord>(value, what).is_ok(),
             prefix::REVOCATION => match tables::decode::<tables::RevocationRecord>(value, what) {
                 Ok(r) => stored(&r.revoke)?,
                 Err(_) => false,

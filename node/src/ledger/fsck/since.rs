@@ -382,7 +382,8 @@ fn effects(
                     super::delegations::row(store, prefix::DELEGATION, &key, &value, report)?;
                 }
             }
-            let by_delegate = tables::delegation_by_delegate_key(&d.delegate, &entry.feed, &entry.id);
+            let by_delegate =
+                tables::delegation_by_delegate_key(&d.delegate, &entry.feed, &entry.id);
             if store.get(&by_delegate)?.is_none() {
                 missing(report, "delegation-by-delegate");
             }

@@ -120,9 +120,8 @@ async fn crashed_after(
     let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
     let (ledger, writer) = open(&store, &registrars);
     let mut entries = scene.entries.clone();
-    entries.extend(
-        (0..before).map(|i| fixtures::author(Role::Citizen, &format!("before-{i}"), T0).1),
-    );
+    entries
+        .extend((0..before).map(|i| fixtures::author(Role::Citizen, &format!("before-{i}"), T0).1));
     submit(&ledger, entries).await;
     stop(ledger, writer).await;
     let saved = store.get(meta::STARTUP).expect("get").expect("a position");
@@ -205,10 +204,7 @@ async fn a_store_damaged_after_the_position_is_refused_at_start() {
         vec![(tables::entry_key(&grant.id), None)],
         "which is not stored",
     );
-    let counters = store
-        .get(meta::COUNTERS)
-        .expect("get")
-        .expect("counters");
+    let counters = store.get(meta::COUNTERS).expect("get").expect("counters");
     let mut more_feeds = counters.clone();
     more_feeds[15] = more_feeds[15].wrapping_add(1);
     refused_at_start(
@@ -216,11 +212,7 @@ async fn a_store_damaged_after_the_position_is_refused_at_start() {
         vec![(meta::COUNTERS.to_vec(), Some(more_feeds))],
         "the feed counter moved",
     );
-    refused_at_start(
-        &*store,
-        vec![(tables::block_key(3), None)],
-        "block row 3",
-    );
+    refused_at_start(&*store, vec![(tables::block_key(3), None)], "block row 3");
     refused_at_start(
         &*store,
         vec![(tables::block_key(9), Some(vec![0; 32]))],
@@ -309,7 +301,9 @@ async fn a_position_that_does_not_describe_the_store_falls_back_to_the_complete_
     put(&*store, &seq, None);
     let report = at_start(&*store).expect_err("found by the complete check");
     assert!(report.to_string().contains("no entries"), "{report}");
-    let report = structure(&*store).expect_err("and by check-store").to_string();
+    let report = structure(&*store)
+        .expect_err("and by check-store")
+        .to_string();
     assert!(report.contains("no entries"), "{report}");
     assert!(report.contains("start-up position is damaged"), "{report}");
     put(&*store, &seq, kept);
@@ -352,10 +346,7 @@ async fn every_kind_of_entry_after_the_position_passes_and_each_row_it_wrote_is_
     let request = fixtures::append(
         &mut w.delegate,
         T0 + 2 * DAY + 1,
-        fixtures::in_name_of(
-            on_behalf,
-            fixtures::request(collector, RequestKind::Access),
-        ),
+        fixtures::in_name_of(on_behalf, fixtures::request(collector, RequestKind::Access)),
     );
     let their_revoke = fixtures::append(
         &mut w.person,
@@ -444,7 +435,10 @@ async fn every_kind_of_entry_after_the_position_passes_and_each_row_it_wrote_is_
             "outcome",
             tables::outcome_key(&draft.id, outcome.time_ms, &outcome.id),
         ),
-        ("delegation", tables::delegation_key(&person, &w.delegation.id)),
+        (
+            "delegation",
+            tables::delegation_key(&person, &w.delegation.id),
+        ),
         (
             "delegation-by-delegate",
             tables::delegation_by_delegate_key(&w.delegate.feed(), &person, &w.delegation.id),

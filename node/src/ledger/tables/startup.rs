@@ -40,7 +40,10 @@ impl StartupPosition {
     /// decode.
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         let Some(split) = bytes.len().checked_sub(32) else {
-            return Err(format!("it is {} bytes, shorter than its checksum", bytes.len()));
+            return Err(format!(
+                "it is {} bytes, shorter than its checksum",
+                bytes.len()
+            ));
         };
         let (record, sum) = bytes.split_at(split);
         if checksum(record)[..] != *sum {
@@ -118,7 +121,10 @@ mod tests {
         let p = position();
         assert_eq!(p.consistent_with((70_000, 30_000, 2)), Ok(()));
         assert_eq!(p.consistent_with((80_000, 31_000, 3)), Ok(()));
-        assert!(p.consistent_with((69_999, 30_000, 2)).is_err(), "beyond the log");
+        assert!(
+            p.consistent_with((69_999, 30_000, 2)).is_err(),
+            "beyond the log"
+        );
         assert!(p.consistent_with((70_000, 29_999, 2)).is_err());
         assert!(p.consistent_with((70_000, 30_000, 1)).is_err());
         let impossible = StartupPosition {

@@ -147,7 +147,14 @@ mod tests {
                 LedgerConfig::default(),
             )
             .expect("open");
-            (if saving { writer.saving_positions() } else { writer }, tree)
+            (
+                if saving {
+                    writer.saving_positions()
+                } else {
+                    writer
+                },
+                tree,
+            )
         };
         let (mut replay, _) = open(false);
         let accepted = |outcomes: Vec<Outcome>| {
@@ -160,7 +167,11 @@ mod tests {
         };
         accepted(replay.replay(items(0, 10)).expect("replay"));
         replay.save_position();
-        assert_eq!(stored(&*store), None, "a replaying writer saves no position");
+        assert_eq!(
+            stored(&*store),
+            None,
+            "a replaying writer saves no position"
+        );
         drop(replay);
 
         let (mut writer, tree) = open(true);
@@ -178,7 +189,11 @@ mod tests {
         writer.position_every = 50;
         accepted(writer.replay(items(10, 30)).expect("replay"));
         accepted(writer.replay(items(40, 30)).expect("replay"));
-        assert_eq!(stored(&*store), Some(at_start), "40 and 70 entries: none due at 10 and 40");
+        assert_eq!(
+            stored(&*store),
+            Some(at_start),
+            "40 and 70 entries: none due at 10 and 40"
+        );
         accepted(writer.replay(items(70, 5)).expect("replay"));
         let saved = stored(&*store).expect("a position");
         assert_eq!(saved.log_size, 70, "the state the commit before left");

@@ -566,7 +566,7 @@ impl Task {
                 || self.discipline.is_banned(peer, now)
                 || self.blocked.contains(peer)
         };
-        let addrs: Vec<(PeerId, Multiaddr)> = redials(&self.bootstrap, &skip);
+        let addrs: Vec<(PeerId, Multiaddr)> = redials(&self.bootstrap, skip);
         let members: Vec<PeerId> = self
             .swarm
             .behaviour()
