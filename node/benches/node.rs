@@ -25,12 +25,15 @@
 //! - server CPU per 1,000 answers (`common/cpu.rs`): the release `consentd` as its own process
 //!   under the unary Check and CheckBatch loads above, its CPU time read from `/proc`, against
 //!   the PostgreSQL server's processes answering the same lookups (with `--postgres`; without
-//!   it, the node's figures alone): target node/PostgreSQL <= 1.00.
+//!   it, the node's figures alone): target node/PostgreSQL <= 1.00; and the node's CPU per
+//!   1,000 entries ingested by Submit and by SubmitBatch, beside 1,000 signature checks.
 //!
 //! Options: `--entries N` (ingest size, default 20000), `--seconds S` (per load phase, default 5),
 //! `--json PATH` (write results as JSON), `--h2load` (also drive Check and the empty handler with
 //! the independent load generator h2load, when installed), `--postgres CONNINFO` (also run the
-//! same check as an indexed lookup in that PostgreSQL server: what users would pick instead).
+//! same check as an indexed lookup in that PostgreSQL server: what users would pick instead),
+//! `--cpu-only` (only the ceiling and the server CPU rows: a quick run to profile one change;
+//! `scripts/bench --only node --cpu-only`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
     let mut json = None;
     let mut with_h2load = false;
     let mut postgres = None;
+    let mut cpu_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -83,10 +87,12 @@ fn main() -> anyhow::Result<()> {
             "--json" => json = args.next(),
             "--h2load" => with_h2load = true,
             "--postgres" => postgres = args.next(),
+            // Only the ceiling and the server CPU rows (quick, for profiling one change).
+            "--cpu-only" => cpu_only = true,
             "--bench" => {}
             other => {
                 anyhow::bail!(
-                    "unknown option {other}; use --entries N --seconds S --json PATH --h2load --postgres CONNINFO"
+                    "unknown option {other}; use --entries N --seconds S --json PATH --h2load --postgres CONNINFO --cpu-only"
                 )
             }
         }
@@ -98,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     let mut setup = fixtures::scene(T0);
     // Scoped grants to a street policy the collector publishes next (checked with context).
     let street = common::street(&mut setup, (entries / 10).max(1_000));
-    let work = make_entries(&setup, entries);
+    let work = make_entries(&setup, entries, "bench");
 
     eprintln!("measuring the verify ceiling...");
     let ceiling = verify_ceiling(&work, 2);
@@ -115,6 +121,7 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if !cpu_only {
     eprintln!("measuring the write path alone on each storage engine...");
     let (memory, sled_rate, sled_insert, fjall_rate) = runtime.block_on(engines(&setup, &work))?;
     rows.push(Row {
@@ -149,6 +156,7 @@ fn main() -> anyhow::Result<()> {
         target: None,
         extra: String::new(),
     });
+    }
     runtime.block_on(async {
         let temp = tempfile::tempdir()?;
         let genesis = temp.path().join("genesis.toml");
@@ -171,6 +179,7 @@ fn main() -> anyhow::Result<()> {
             ..Config::default()
         };
 
+        if !cpu_only {
         // Durable ingest, one entry per call.
         let node = Node::start(config("submit")).await?;
         let clients = connect(node.grpc_addr()).await?;
@@ -464,12 +473,20 @@ fn main() -> anyhow::Result<()> {
         eprintln!("measuring TLS against plain text...");
         rows.extend(tls::rows(config("tls-vs-plain"), &setup, &work, phase).await?);
 
+        }
+
         // Server CPU per answer, measured from outside the servers: the node as its own
         // process, then PostgreSQL's server processes, under the same loads.
         eprintln!("measuring server CPU per 1,000 answers...");
         let dir = temp.path().join("cpu");
+        // Citizens the node has not seen, for its ingest phases (half by Submit, half by batches).
+        let fresh = make_entries(&setup, work.len(), "cpu");
+        let ingest = cpu::Ingest {
+            entries: &fresh,
+            ceiling,
+        };
         // Last in the run: a failure here loses these rows only, not the table.
-        match cpu::rows(&dir, &genesis, &setup, &work, postgres.as_deref(), phase).await {
+        match cpu::rows(&dir, &genesis, &setup, &work, ingest, postgres.as_deref(), phase).await {
             Ok(cpu_rows) => rows.extend(cpu_rows),
             Err(e) => eprintln!("server CPU rows skipped: {e:#}"),
         }
@@ -529,12 +546,12 @@ async fn engines(setup: &fixtures::Scene, work: &[Entry]) -> anyhow::Result<(f64
 }
 
 /// Citizens with an inception and a grant each, in an order a node accepts.
-fn make_entries(setup: &fixtures::Scene, n: usize) -> Vec<Entry> {
+fn make_entries(setup: &fixtures::Scene, n: usize, prefix: &str) -> Vec<Entry> {
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
     while out.len() < n {
         let (_, c0, g) =
-            fixtures::citizen_granting(setup, &format!("bench-{i}"), P::ServiceProvision);
+            fixtures::citizen_granting(setup, &format!("{prefix}-{i}"), P::ServiceProvision);
         out.push(c0);
         out.push(g);
         i += 1;

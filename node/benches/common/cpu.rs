@@ -14,6 +14,12 @@
 //!   phase so a process started during it counts whole. The same lookups, one per query from
 //!   64 callers over 4 connections (pipelined), and 1,000 per query (`= ANY`) from 4 callers.
 //!
+//! - Ingest, the node alone: the CPU `consentd` spends per 1,000 accepted entries (fresh
+//!   citizens: an inception and a grant each), by unary Submit (64 callers) and by SubmitBatch
+//!   (500 per call, 4 callers), beside the CPU of the signature checks alone (the ceiling row's
+//!   rate on 2 threads, turned into CPU ms per 1,000 checks): the ratio says how many signature
+//!   checks' worth of CPU the node spends to take one entry durably.
+//!
 //! Each server is left to go idle before its phases (compactions, the checkpoint after the
 //! load). The times are in clock ticks (`getconf CLK_TCK`, 100 per second on Linux), truncated
 //! per process: a few ticks per busy process per phase, about 1% of a 5-second phase.
@@ -29,6 +35,15 @@ use consent_proto::fixtures;
 use consent_proto::ids::FeedId;
 
 use crate::common::{CALLERS, CONNECTIONS, Row, at_most, connect, submit_all, submit_in_order};
+
+/// What the ingest phases submit, and the signature ceiling they are compared with.
+pub struct Ingest<'a> {
+    /// Entries the node has not seen, in an order it accepts (a citizen's inception before its
+    /// grant); the first half is submitted one per call, the rest 500 per call.
+    pub entries: &'a [Entry],
+    /// Signature checks per second on 2 threads (the ceiling row).
+    pub ceiling: f64,
+}
 use crate::load::{run_check_batches, run_checks};
 
 /// Subjects per CheckBatch call and per `= ANY` query.
@@ -196,6 +211,7 @@ pub async fn rows(
     genesis: &Path,
     setup: &fixtures::Scene,
     work: &[Entry],
+    ingest: Ingest<'_>,
     postgres: Option<&str>,
     phase: Duration,
 ) -> anyhow::Result<Vec<Row>> {
@@ -237,6 +253,22 @@ pub async fn rows(
         rate,
         cpu: spent(&before, &sample(&[pid]), hz),
     };
+    // Ingest: whole citizens per half (a citizen's two entries stay on one side).
+    let half = ingest.entries.len() / 4 * 2;
+    let (unary, batched) = ingest.entries.split_at(half);
+    let mut ingested = Vec::new();
+    for (entries, batch) in [(unary, 1), (batched, 500)] {
+        quiet("consentd", || vec![pid], hz).await;
+        let before = sample(&[pid]);
+        let started = Instant::now();
+        submit_all(&clients, entries, batch).await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        ingested.push(Phase {
+            answers: entries.len(),
+            rate: entries.len() as f64 / elapsed,
+            cpu: spent(&before, &sample(&[pid]), hz),
+        });
+    }
     drop(clients);
     crate::daemon::stop(daemon)?;
 
@@ -272,6 +304,21 @@ pub async fn rows(
 
     let mut rows = Vec::new();
     let unit = "CPU ms/1k";
+    // CPU ms per 1,000 signature checks: two threads check `ceiling` a second.
+    let verify_ms = 2.0 * 1e6 / ingest.ceiling.max(1.0);
+    for (phase, what) in ingested.iter().zip([
+        format!("Submit ({CALLERS} callers)"),
+        String::from("SubmitBatch (500 per call, 4 callers)"),
+    ]) {
+        rows.push(Row {
+            name: format!("node CPU per 1,000 entries ingested, {what}"),
+            value: phase.per_thousand(),
+            unit,
+            baseline: Some((String::from("1,000 signature checks"), verify_ms)),
+            target: None,
+            extra: phase.context("entries"),
+        });
+    }
     if let Some((lookups, _, processes)) = &pg {
         rows.push(Row {
             name: format!(
