@@ -414,6 +414,7 @@ fn serve_sides(
             parts.ledger.clone(),
             network,
             config.transparency.k,
+            &stages.tasks,
             stages.background.clone(),
         );
         let served = crate::transparency::serve(listener, site, stages.accepting.clone());

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use consent_proto::ids::{EntryId, FeedId};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::html::{self, Frame};
 use super::view::{
@@ -49,17 +50,21 @@ const MAPS_KEPT: usize = 256;
 const HEADLINES_KEPT: usize = 4096;
 
 impl Site {
-    /// Starts following the log into a fresh register (a background task until `cancel`).
+    /// Starts reading the log into a fresh register and following the ledger into it: a task on
+    /// `tasks` until `cancel`.
     pub(crate) fn start(
         ledger: Ledger,
         network: network::Sources,
         k: u64,
+        tasks: &TaskTracker,
         cancel: CancellationToken,
     ) -> Arc<Site> {
         let register = Arc::new(std::sync::RwLock::new(register::Register::new(
             ledger.registrars().clone(),
         )));
-        tokio::spawn(register::follow(ledger.clone(), register.clone(), cancel));
+        // Subscribed before the follower reads anything, so nothing committed meanwhile is missed.
+        let announced = ledger.accepted();
+        tasks.spawn(register::follow(ledger.clone(), register.clone(), announced, cancel));
         Arc::new(Site {
             ledger,
             register,

@@ -14,7 +14,7 @@ use super::MINUTE_MS;
 use super::scope_counts::ScopeCounts;
 
 /// One version of a collector's policy, as signed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PolicyVersion {
     /// The policy entry.
     pub id: EntryId,
@@ -44,7 +44,7 @@ pub(crate) enum Standing {
 }
 
 /// Everything the register knows of one collector.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Collector {
     /// When its feed was created (signed time), Unix ms.
     pub since_ms: u64,
