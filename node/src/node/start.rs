@@ -414,6 +414,7 @@ fn serve_sides(
             parts.ledger.clone(),
             network,
             config.transparency.k,
+            &config.data_dir,
             &stages.tasks,
             stages.background.clone(),
         );

@@ -4,6 +4,7 @@
 //! seconds, zone maps and consultations' first changes for good: signed entries never change).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,12 +51,13 @@ const MAPS_KEPT: usize = 256;
 const HEADLINES_KEPT: usize = 4096;
 
 impl Site {
-    /// Starts reading the log into a fresh register and following the ledger into it: a task on
-    /// `tasks` until `cancel`.
+    /// Starts building the register (from its saved form in `data_dir` and the log) and
+    /// following the ledger into it: a task on `tasks` until `cancel`, which saves it then.
     pub(crate) fn start(
         ledger: Ledger,
         network: network::Sources,
         k: u64,
+        data_dir: &Path,
         tasks: &TaskTracker,
         cancel: CancellationToken,
     ) -> Arc<Site> {
@@ -64,7 +66,13 @@ impl Site {
         )));
         // Subscribed before the follower reads anything, so nothing committed meanwhile is missed.
         let announced = ledger.accepted();
-        tasks.spawn(register::follow(ledger.clone(), register.clone(), announced, cancel));
+        tasks.spawn(register::follow(
+            ledger.clone(),
+            register.clone(),
+            announced,
+            Some(data_dir.to_path_buf()),
+            cancel,
+        ));
         Arc::new(Site {
             ledger,
             register,

@@ -59,11 +59,11 @@ pub(crate) struct Collector {
     /// Grants ever made to it.
     pub grants: u64,
     /// Grants not revoked.
-    unrevoked: u64,
+    pub(super) unrevoked: u64,
     /// Unrevoked grants by the minute they start, for those signed to start later.
-    starts: BTreeMap<u64, u64>,
+    pub(super) starts: BTreeMap<u64, u64>,
     /// Unrevoked grants by the minute they end, for those with an end.
-    ends: BTreeMap<u64, u64>,
+    pub(super) ends: BTreeMap<u64, u64>,
     /// Revocations of grants to it.
     pub revocations: u64,
     /// Of which asked for erasure.

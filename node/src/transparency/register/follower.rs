@@ -1,15 +1,18 @@
-//! The follower: the one task that writes the register. At start it reads the arrival log from
-//! the store into it. Then it takes in the entries the ledger's writer announces once it has
-//! made them durable ([`Ledger::accepted`]: decoded already, with their arrival index), in index
-//! order, without reading them again. What it did not get that way (entries accepted before it
-//! subscribed, or announcements it fell behind on: `Lagged`, or a gap in the indexes) it reads
-//! from the store from where the register stands, as at start: nothing is lost, and what waits
-//! for it in memory is bounded by the ledger's channel. Store reads and the lookups some entries
-//! need (the grant a revocation names, whether a policy version is a draft) run off the async
-//! threads, and the register's lock is held only while entries are applied, so pages are never
-//! kept waiting on the store.
+//! The follower: the one task that writes the register. At start it loads the register's saved
+//! form ([`persist`]) when it describes this node's log, and reads from the store only the log
+//! after it (all of it without one). Then it takes in the entries the ledger's writer announces
+//! once it has made them durable ([`Ledger::accepted`]: decoded already, with their arrival
+//! index), in index order, without reading them again. What it did not get that way (entries
+//! accepted before it subscribed, or announcements it fell behind on: `Lagged`, or a gap in the
+//! indexes) it reads from the store from where the register stands, as at start: nothing is
+//! lost, and what waits for it in memory is bounded by the ledger's channel. It saves the
+//! register every [`persist::SAVE_EVERY`] entries and when the node stops. Store reads, the
+//! lookups some entries need (the grant a revocation names, whether a policy version is a
+//! draft) and saves run off the async threads, and the register's lock is held only while
+//! entries are applied, so pages are never kept waiting on the store.
 
 use std::borrow::Borrow;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use consent_proto::entry::Entry;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::{Register, Shared, persist, read_policies};
 use crate::ledger::{Accepted, Ledger, LedgerError};
 
 /// Entries read from the log per step while catching up.
@@ -28,16 +31,28 @@ const APPLY_BATCH: usize = 4096;
 /// How long the follower waits before reading the log again after a failed read.
 const RETRY: Duration = Duration::from_secs(5);
 
-/// Reads `ledger`'s log into `register`, then takes in the entries `announced` brings
-/// (subscribed to [`Ledger::accepted`] before the call, so nothing committed in between is
-/// missed), until `cancel` fires. Entries that cannot be read are logged and skipped (the store
-/// check is the place that refuses a damaged store, not the page).
+/// Builds `register` from the saved form in `data_dir` (`None`: nothing is saved) and `ledger`'s
+/// log, then takes in the entries `announced` brings (subscribed to [`Ledger::accepted`] before
+/// the call, so nothing committed in between is missed), until `cancel` fires; then saves it.
+/// Entries that cannot be read are logged and skipped (the store check is the place that
+/// refuses a damaged store, not the page).
 pub(crate) async fn follow(
     ledger: Ledger,
     register: Shared,
     mut announced: broadcast::Receiver<Arc<Accepted>>,
+    data_dir: Option<PathBuf>,
     cancel: CancellationToken,
 ) {
+    if let Some(dir) = data_dir.clone() {
+        let (l, r) = (ledger.clone(), register.clone());
+        if let Err(e) = tokio::task::spawn_blocking(move || load(&l, &r, &dir)).await {
+            tracing::error!(error = %e, "transparency register task failed");
+            return;
+        }
+    }
+    let Some(mut saved_at) = position(&register) else {
+        return;
+    };
     // What was accepted before the subscription is in the store only.
     let mut catch_up = Some(ledger.durable_size());
     loop {
@@ -104,6 +119,20 @@ pub(crate) async fn follow(
                 },
             }
         }
+        if let Some(dir) = &data_dir
+            && let Some(at) = position(&register)
+            && at >= saved_at.saturating_add(persist::SAVE_EVERY)
+        {
+            // A failed save is not retried before the next SAVE_EVERY entries.
+            save(&ledger, &register, dir).await;
+            saved_at = at;
+        }
+    }
+    // A clean stop: the next start reads only what comes after.
+    if let Some(dir) = &data_dir
+        && position(&register).is_some_and(|at| at > saved_at)
+    {
+        save(&ledger, &register, dir).await;
     }
 }
 
@@ -240,6 +269,83 @@ fn read_batch(ledger: &Ledger, register: &Shared, from: u64) -> Result<usize, Le
     }
     apply(register, decoded);
     Ok(read)
+}
+
+/// Loads the register's saved form from `data_dir` into `register` (still empty) when it
+/// describes this node's log; else says why not (a warning, unless there is none and the log is
+/// empty: a new node) and leaves it empty, to be read from the log. Blocking.
+fn load(ledger: &Ledger, register: &Shared, data_dir: &Path) {
+    let loaded = persist::read(data_dir).and_then(|bytes| match bytes {
+        None => Ok(None),
+        Some(bytes) => restore(ledger, &bytes).map(Some),
+    });
+    match loaded {
+        Ok(Some(saved)) => {
+            tracing::info!(
+                log_size = saved.read_to,
+                "transparency register: loaded its saved state; reading the log after it"
+            );
+            if let Ok(mut register) = register.write() {
+                *register = saved;
+            }
+        }
+        Ok(None) if ledger.durable_size() == 0 => {}
+        Ok(None) => tracing::warn!(
+            path = %persist::path(data_dir).display(),
+            "transparency register: no saved state; reading the whole log"
+        ),
+        Err(why) => tracing::warn!(
+            path = %persist::path(data_dir).display(),
+            %why,
+            "transparency register: its saved state is not used; reading the whole log"
+        ),
+    }
+}
+
+/// The register a file's bytes hold, if it describes this node's log: the log's Merkle root at
+/// its position is the one saved. `Err` says why not. Blocking.
+fn restore(ledger: &Ledger, bytes: &[u8]) -> Result<Register, String> {
+    let saved = persist::decode(bytes)?;
+    if ledger.tree().root_at(saved.log_size) != Some(saved.root) {
+        return Err(format!(
+            "it describes another log (or a longer one) than the store's at {} entries",
+            saved.log_size
+        ));
+    }
+    persist::restore(saved, ledger.registrars().clone(), |id| {
+        read_policies(ledger, std::slice::from_ref(id)).map(|mut found| found.pop())
+    })
+}
+
+/// Saves the register to `data_dir` off the async threads; a failure is logged (the next start
+/// reads more of the log).
+async fn save(ledger: &Ledger, register: &Shared, data_dir: &Path) {
+    let (l, r, dir) = (ledger.clone(), register.clone(), data_dir.to_path_buf());
+    let saved = tokio::task::spawn_blocking(move || {
+        let (at, bytes) = {
+            let register = r
+                .read()
+                .map_err(|_| "the register's lock is poisoned".to_string())?;
+            let root = l
+                .tree()
+                .root_at(register.read_to)
+                .ok_or_else(|| "the log's root at its position cannot be read".to_string())?;
+            let bytes = persist::encode(&persist::saved(&register, root))?;
+            (register.read_to, bytes)
+        };
+        persist::write(&dir, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", persist::path(&dir).display()))?;
+        Ok::<u64, String>(at)
+    })
+    .await;
+    match saved {
+        Ok(Ok(at)) => tracing::debug!(log_size = at, "transparency register: state saved"),
+        Ok(Err(why)) => tracing::warn!(
+            %why,
+            "transparency register: state not saved; the next start reads more of the log"
+        ),
+        Err(e) => tracing::error!(error = %e, "transparency register task failed"),
+    }
 }
 
 #[cfg(test)]

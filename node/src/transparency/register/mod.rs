@@ -23,11 +23,14 @@
 //! - [`collector`]: what the register knows of one collector: policy versions, standing, counts.
 //! - [`scope_counts`]: consents per zone and per form under a scoped policy version.
 //! - [`policies`]: a collector's version in effect and its history, read from the store.
-//! - [`follower`]: reads the arrival log into the register and takes in the entries the writer
-//!   announces.
+//! - [`follower`]: builds the register from its saved form and the log, and takes in the entries
+//!   the writer announces.
+//! - [`persist`]: the register's saved form, a file in the data directory the follower owns, so
+//!   that a start reads only the log after it.
 
 mod collector;
 mod follower;
+mod persist;
 mod policies;
 mod scope_counts;
 
@@ -178,7 +181,7 @@ impl Register {
             Body::Outcome(outcome) => {
                 // Any changes-required outcome wins; else the first approval by (time, id).
                 // (The register reads the log, not the freeze proofs: an equivocating
-                // registrar's outcomes still show here until the node restarts from its store.)
+                // registrar's outcomes still show here, across restarts too.)
                 if let Some(feed) = self.drafts.get(&outcome.draft).copied()
                     && let Some(facts) = self
                         .collectors

@@ -1,6 +1,6 @@
 //! The follower against a real ledger: a register built by following the writer equals one
 //! read from the whole log, whichever way the entries came (announced, or read from the store
-//! after falling behind).
+//! after falling behind), and a saved register plus the entries after it equals a full read.
 
 use std::collections::HashSet;
 use std::sync::RwLock;
@@ -255,7 +255,8 @@ fn empty(ledger: &Ledger) -> Shared {
     Arc::new(RwLock::new(Register::new(ledger.registrars().clone())))
 }
 
-/// The register read from the whole log in the store, as a start reads it.
+/// The register read from the whole log in the store, as a node without a saved register
+/// builds it.
 fn rebuilt(ledger: &Ledger) -> Shared {
     let register = empty(ledger);
     while let Some(at) = position(&register)
@@ -293,6 +294,7 @@ async fn following_the_writer_gives_the_register_reading_the_log_gives() {
         ledger.clone(),
         register.clone(),
         ledger.accepted(),
+        None,
         cancel.clone(),
     ));
     for part in &log.parts {
@@ -329,6 +331,7 @@ async fn announced_entries_are_taken_in_without_reading_them_again() {
         ledger.clone(),
         register.clone(),
         rx,
+        None,
         cancel.clone(),
     ));
     until_read(&register, size).await;
@@ -377,6 +380,7 @@ async fn a_follower_behind_the_announcements_reads_what_it_missed_from_the_store
         ledger.clone(),
         register.clone(),
         rx,
+        None,
         cancel.clone(),
     ));
     until_read(&register, ledger.durable_size()).await;
@@ -395,5 +399,105 @@ async fn a_follower_behind_the_announcements_reads_what_it_missed_from_the_store
     same(&register, &rebuilt(&ledger));
     cancel.cancel();
     task.await.expect("the follower ends");
+    close(ledger, writer).await;
+}
+
+/// A follower that stops saves the register; the next one loads it and reads only the
+/// entries after it (a state that says more than the log proves it is used), ending with
+/// the register of a full read. A damaged state, or one of another log, is not used: the
+/// log is read from the start.
+#[tokio::test]
+async fn a_saved_register_and_the_entries_after_it_give_the_register_of_a_full_read() {
+    let log = mixed_log();
+    let (ledger, writer) = open(&log);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let start = |register: &Shared, cancel: &CancellationToken| {
+        tokio::spawn(follow(
+            ledger.clone(),
+            register.clone(),
+            ledger.accepted(),
+            Some(dir.path().to_path_buf()),
+            cancel.clone(),
+        ))
+    };
+    submit(&ledger, &log.parts[0]).await;
+    submit(&ledger, &log.parts[1]).await;
+    let saved_at = ledger.durable_size();
+    let first = empty(&ledger);
+    let cancel = CancellationToken::new();
+    let task = start(&first, &cancel);
+    until_read(&first, saved_at).await;
+    cancel.cancel();
+    task.await.expect("the follower ends");
+    let bytes = persist::read(dir.path())
+        .expect("read")
+        .expect("saved at its stop");
+    let loaded = restore(&ledger, &bytes).expect("it describes this log");
+    assert_eq!(loaded.read_to, saved_at);
+    assert_eq!(loaded, *first.read().expect("lock"));
+
+    // k more entries; a saved state that claims 1,000 more grants than the log holds.
+    submit(&ledger, &log.parts[2]).await;
+    let mut marked = restore(&ledger, &bytes).expect("it describes this log");
+    if let Some(c) = marked.collectors.get_mut(&log.collector) {
+        c.grants += 1_000;
+    }
+    let root = ledger.tree().root_at(saved_at).expect("a root");
+    persist::write(
+        dir.path(),
+        &persist::encode(&persist::saved(&marked, root)).expect("encodes"),
+    )
+    .expect("written");
+    let second = empty(&ledger);
+    let cancel = CancellationToken::new();
+    let task = start(&second, &cancel);
+    until_read(&second, ledger.durable_size()).await;
+    let full = rebuilt(&ledger);
+    {
+        let (second, full) = (second.read().expect("lock"), full.read().expect("lock"));
+        assert_eq!(
+            second.collectors[&log.collector].grants,
+            full.collectors[&log.collector].grants + 1_000,
+            "loaded, then only the entries after it read"
+        );
+    }
+    cancel.cancel();
+    task.await.expect("the follower ends");
+
+    // The honest state saved at that stop, plus nothing: the full read's register.
+    persist::write(
+        dir.path(),
+        &persist::encode(&persist::saved(&loaded, root)).expect("encodes"),
+    )
+    .expect("written");
+    let third = empty(&ledger);
+    let cancel = CancellationToken::new();
+    let task = start(&third, &cancel);
+    until_read(&third, ledger.durable_size()).await;
+    same(&third, &full);
+    cancel.cancel();
+    task.await.expect("the follower ends");
+
+    // Damaged (one byte flipped), or of another log: the whole log is read.
+    let mut damaged = persist::encode(&persist::saved(&marked, root)).expect("encodes");
+    if let Some(last) = damaged.last_mut() {
+        *last ^= 0x55;
+    }
+    let other_log = persist::encode(&persist::saved(&marked, [0; 32])).expect("encodes");
+    assert!(
+        restore(&ledger, &other_log)
+            .expect_err("another log")
+            .contains("another log")
+    );
+    for bytes in [damaged, other_log] {
+        persist::write(dir.path(), &bytes).expect("written");
+        let register = empty(&ledger);
+        let cancel = CancellationToken::new();
+        let task = start(&register, &cancel);
+        until_read(&register, ledger.durable_size()).await;
+        same(&register, &full);
+        cancel.cancel();
+        task.await.expect("the follower ends");
+    }
     close(ledger, writer).await;
 }
