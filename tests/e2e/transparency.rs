@@ -4,6 +4,7 @@
 //! phone's width, with the keyboard), and over plain HTTP for the API and bad requests. A scoped
 //! collector's zones, sensors, times and forms, with consents per zone and per form, and the SVG
 //! map of its zones. Consents assistants and guardians signed in a person's name, counted apart.
+//! The register saved at a stop and loaded at the next start.
 
 use std::time::Duration;
 
@@ -544,6 +545,76 @@ async fn the_register_is_read_a_page_at_a_time() {
     let (head, html) = get(&site, "/?page=3");
     assert_eq!(status(&head), 200, "{head}");
     assert!(html.contains("There is no such page"), "{html}");
+}
+
+/// The register's collectors (first page) once the node has read its whole log into it.
+async fn read_register(node: &TestNode) -> serde_json::Value {
+    let site = site_addr(node);
+    eventually(WAIT, "the register read every entry", || {
+        let site = site.clone();
+        async move {
+            let (_, body) = get(&site, "/api/v1/collectors");
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            (v["complete"] == true).then(|| v["collectors"].clone())
+        }
+    })
+    .await
+}
+
+/// A node that stops saves its register in its data directory and the next start loads it
+/// (reading only the log after it): the same figures, and new entries are followed. A damaged
+/// file is not used: the register is read from the whole log, with the same figures again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_register_is_saved_at_a_stop_and_a_damaged_one_is_read_again_from_the_log() {
+    let mut node = TestNode::start(&fixture_genesis()).await;
+    let scene = fixtures::scene(T0);
+    let mut ledger = node.ledger().await;
+    for entry in &scene.entries {
+        submit_ok(&mut ledger, entry).await;
+    }
+    for i in 0..6 {
+        let (_, inception, grant) =
+            fixtures::citizen_granting(&scene, &format!("saved-{i}"), P::ServiceProvision);
+        submit_ok(&mut ledger, &inception).await;
+        submit_ok(&mut ledger, &grant).await;
+    }
+    let before = read_register(&node).await;
+    assert_eq!(before.as_array().map(Vec::len), Some(1), "{before}");
+
+    node.stop().await;
+    let file = node.dir.join("transparency-register");
+    assert!(file.exists(), "saved when the node stopped");
+    node.restart().await;
+    assert_eq!(read_register(&node).await, before, "loaded");
+
+    node.stop().await;
+    let mut bytes = std::fs::read(&file).expect("read the saved register");
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 0x55;
+    }
+    std::fs::write(&file, &bytes).expect("damage it");
+    node.restart().await;
+    assert_eq!(read_register(&node).await, before, "read again from the log");
+
+    let mut ledger = node.ledger().await;
+    let (mut bikes, bikes0) = fixtures::author(Role::Collector, "bikes", T0);
+    submit_ok(&mut ledger, &bikes0).await;
+    submit_ok(
+        &mut ledger,
+        &fixtures::append(&mut bikes, T0, policy(1, "Bikes", |_| {})),
+    )
+    .await;
+    let site = site_addr(&node);
+    eventually(WAIT, "the new collector in the register", || {
+        let site = site.clone();
+        async move {
+            let (_, body) = get(&site, "/api/v1/collectors");
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            (v["collectors_total"] == 2).then_some(())
+        }
+    })
+    .await;
+    node.stop().await;
 }
 
 /// The street scene's collector (zones 1 and 2, four sensors, one window, forms per purpose) and

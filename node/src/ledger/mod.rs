@@ -42,7 +42,7 @@ pub use self::engine::{OpenError, open_store};
 use self::staged::Staged;
 pub use self::stats::{DelegatedCounts, Memory, Stats, StatsSnapshot};
 use self::tables::meta;
-pub use self::writer::{Item, Outcome, Source, per_source_bound};
+pub use self::writer::{Accepted, Item, Outcome, Source, per_source_bound};
 use self::writer::{Job, Writer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -158,7 +158,7 @@ pub struct Ledger {
     tx: mpsc::Sender<Job>,
     caches: Arc<decisions::Caches>,
     tree: Arc<tree::LogTree>,
-    accepted: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
+    accepted: tokio::sync::broadcast::Sender<Arc<Accepted>>,
     /// Cancelled when the last handle is gone, and with it the store (the last field: dropped
     /// after the store's and the tree's handles).
     _closing: Arc<tokio_util::sync::DropGuard>,
@@ -343,9 +343,11 @@ impl Ledger {
             .collect()
     }
 
-    /// Every entry accepted from now on (encoded), in commit order, once durable. A slow receiver
-    /// misses entries (`Lagged`) rather than slowing the writer.
-    pub fn accepted(&self) -> tokio::sync::broadcast::Receiver<Arc<Vec<u8>>> {
+    /// Every entry accepted from now on, decoded and encoded, with its arrival index (and the
+    /// conflicting entry of each feed frozen, without one), in commit order, once durable. A slow
+    /// receiver misses entries (`Lagged`) rather than slowing the writer: it reads what it missed
+    /// from the store ([`Self::log_range`]). The one way the node's tasks learn of new entries.
+    pub fn accepted(&self) -> tokio::sync::broadcast::Receiver<Arc<Accepted>> {
         self.accepted.subscribe()
     }
 

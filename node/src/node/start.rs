@@ -414,6 +414,8 @@ fn serve_sides(
             parts.ledger.clone(),
             network,
             config.transparency.k,
+            &config.data_dir,
+            &stages.tasks,
             stages.background.clone(),
         );
         let served = crate::transparency::serve(listener, site, stages.accepting.clone());

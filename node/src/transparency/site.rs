@@ -4,11 +4,13 @@
 //! seconds, zone maps and consultations' first changes for good: signed entries never change).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use consent_proto::ids::{EntryId, FeedId};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::html::{self, Frame};
 use super::view::{
@@ -49,17 +51,28 @@ const MAPS_KEPT: usize = 256;
 const HEADLINES_KEPT: usize = 4096;
 
 impl Site {
-    /// Starts following the log into a fresh register (a background task until `cancel`).
+    /// Starts building the register (from its saved form in `data_dir` and the log) and
+    /// following the ledger into it: a task on `tasks` until `cancel`, which saves it then.
     pub(crate) fn start(
         ledger: Ledger,
         network: network::Sources,
         k: u64,
+        data_dir: &Path,
+        tasks: &TaskTracker,
         cancel: CancellationToken,
     ) -> Arc<Site> {
         let register = Arc::new(std::sync::RwLock::new(register::Register::new(
             ledger.registrars().clone(),
         )));
-        tokio::spawn(register::follow(ledger.clone(), register.clone(), cancel));
+        // Subscribed before the follower reads anything, so nothing committed meanwhile is missed.
+        let announced = ledger.accepted();
+        tasks.spawn(register::follow(
+            ledger.clone(),
+            register.clone(),
+            announced,
+            Some(data_dir.to_path_buf()),
+            cancel,
+        ));
         Arc::new(Site {
             ledger,
             register,

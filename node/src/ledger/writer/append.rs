@@ -17,7 +17,7 @@ use super::super::tables::{
     self, AccreditationRecord, ConsultationRecord, CountsRecord, DelegatedGrantRecord, FeedRecord,
     GrantRecord, ResponseRecord, RevocationRecord, ScopeRecord, StanceRecord,
 };
-use super::{Writer, answers, delegations};
+use super::{Accepted, Writer, answers, delegations};
 use crate::store::{KvStore, StoreError};
 
 impl Writer {
@@ -76,7 +76,11 @@ impl Writer {
             tables::entry_value(index, &encoded),
         );
         if self.announce.is_some() {
-            self.just_accepted.push(Arc::new(encoded));
+            self.just_accepted.push(Arc::new(Accepted {
+                index: Some(index),
+                entry: entry.clone(),
+                encoded,
+            }));
         }
         staged.put(tables::seq_key(&feed, entry.seq), entry.id.0.to_vec());
         staged.put(tables::log_key(index), entry.id.0.to_vec());

@@ -8,7 +8,7 @@ use consent_proto::ids::FeedId;
 
 use super::super::staged::Staged;
 use super::super::tables::{self, ProofRecord};
-use super::{Outcome, Writer};
+use super::{Accepted, Outcome, Writer};
 use crate::store::{KvStore, StoreError};
 
 /// Delegations naming a frozen feed as delegate whose persons' cached checks are dropped one by
@@ -71,7 +71,11 @@ impl Writer {
             tracing::warn!(feed = ?held.feed, seq = held.seq, "equivocation: feed frozen, proof kept");
             // Spread the proof: peers holding the other entry detect the equivocation themselves.
             if self.announce.is_some() {
-                self.just_accepted.push(Arc::new(conflicting.encode()));
+                self.just_accepted.push(Arc::new(Accepted {
+                    index: None,
+                    entry: conflicting.clone(),
+                    encoded: conflicting.encode(),
+                }));
             }
         }
         Ok(Outcome::Equivocation {

@@ -56,6 +56,21 @@ pub struct Item {
     pub admit: bool,
 }
 
+/// An entry the writer made durable, as it announces it to the node's tasks once the commit that
+/// holds it is flushed ([`super::Ledger::accepted`]): the p2p task publishes its encoding, the
+/// transparency register applies it, watch streams wake. The writer has it decoded already, so
+/// nobody re-reads or re-decodes it from the store.
+#[derive(Debug)]
+pub struct Accepted {
+    /// Its arrival index; `None` for the conflicting entry of a feed the commit froze (kept as a
+    /// proof and spread to peers, not in the arrival log).
+    pub index: Option<u64>,
+    /// The entry.
+    pub entry: Entry,
+    /// Its encoding (a `SignedEntry`), as stored and as peers receive it.
+    pub encoded: Vec<u8>,
+}
+
 /// What became of one submitted entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -169,10 +184,10 @@ pub(crate) struct Writer {
     /// Entries the group being staged appends to the arrival log, in order (for the tree).
     appended: Vec<EntryId>,
     tree: Arc<LogTree>,
-    /// Entries accepted in the group being staged (encoded), and conflicting entries of feeds it
-    /// froze, announced once durable.
-    just_accepted: Vec<Arc<Vec<u8>>>,
-    announce: Option<tokio::sync::broadcast::Sender<Arc<Vec<u8>>>>,
+    /// Entries accepted in the group being staged, and conflicting entries of feeds it froze,
+    /// announced once durable.
+    just_accepted: Vec<Arc<Accepted>>,
+    announce: Option<tokio::sync::broadcast::Sender<Arc<Accepted>>>,
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
     registrars: Arc<HashSet<FeedId>>,
@@ -281,7 +296,7 @@ impl Writer {
     /// Announces every durably accepted entry on `sender`.
     pub(crate) fn announcing(
         mut self,
-        sender: tokio::sync::broadcast::Sender<Arc<Vec<u8>>>,
+        sender: tokio::sync::broadcast::Sender<Arc<Accepted>>,
     ) -> Self {
         self.announce = Some(sender);
         self

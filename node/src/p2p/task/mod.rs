@@ -222,7 +222,7 @@ impl Task {
                     None => break,
                 },
                 entry = accepted.recv() => match entry {
-                    Ok(bytes) => self.publish(bytes.as_ref().clone()),
+                    Ok(announced) => self.publish(announced.encoded.clone()),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         // Reported by housekeeping, summed: at full ingest this happens many
                         // times a second.

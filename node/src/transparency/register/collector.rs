@@ -14,7 +14,7 @@ use super::MINUTE_MS;
 use super::scope_counts::ScopeCounts;
 
 /// One version of a collector's policy, as signed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PolicyVersion {
     /// The policy entry.
     pub id: EntryId,
@@ -44,7 +44,7 @@ pub(crate) enum Standing {
 }
 
 /// Everything the register knows of one collector.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Collector {
     /// When its feed was created (signed time), Unix ms.
     pub since_ms: u64,
@@ -59,11 +59,11 @@ pub(crate) struct Collector {
     /// Grants ever made to it.
     pub grants: u64,
     /// Grants not revoked.
-    unrevoked: u64,
+    pub(super) unrevoked: u64,
     /// Unrevoked grants by the minute they start, for those signed to start later.
-    starts: BTreeMap<u64, u64>,
+    pub(super) starts: BTreeMap<u64, u64>,
     /// Unrevoked grants by the minute they end, for those with an end.
-    ends: BTreeMap<u64, u64>,
+    pub(super) ends: BTreeMap<u64, u64>,
     /// Revocations of grants to it.
     pub revocations: u64,
     /// Of which asked for erasure.

@@ -1,11 +1,12 @@
 //! The public register the transparency page shows, kept in memory: every collector with its
 //! latest policy versions, its accreditations by the genesis registrars, and counts of the
-//! grants, revocations and requests that concern it. [`follow`] builds it by reading the arrival
-//! log from the start and then follows the log as it grows, so every node that holds the same
-//! entries shows the same register. It holds counts, never who: no citizen id is kept. Its
-//! consent figures count the grants people signed themselves and their own withdrawals of them;
-//! grants delegates signed in a person's name are counted by the ledger apart
-//! (`Ledger::delegated_counts`), because whether one is in force depends on its delegation.
+//! grants, revocations and requests that concern it. [`follow`] builds it from the arrival log,
+//! in index order, and keeps it up to date with the entries the ledger's writer announces as it
+//! accepts them, so every node that holds the same entries shows the same register. It holds
+//! counts, never who: no citizen id is kept. Its consent figures count the grants people signed
+//! themselves and their own withdrawals of them; grants delegates signed in a person's name are
+//! counted by the ledger apart (`Ledger::delegated_counts`), because whether one is in force
+//! depends on its delegation.
 //!
 //! Memory is bounded per collector: its [`POLICIES_IN_MEMORY`] latest policy versions in full
 //! (each entry is at most 8 KiB), the entry ids of the versions its page shows, and counters
@@ -22,10 +23,14 @@
 //! - [`collector`]: what the register knows of one collector: policy versions, standing, counts.
 //! - [`scope_counts`]: consents per zone and per form under a scoped policy version.
 //! - [`policies`]: a collector's version in effect and its history, read from the store.
-//! - [`follower`]: reads the arrival log into the register and follows it as it grows.
+//! - [`follower`]: builds the register from its saved form and the log, and takes in the entries
+//!   the writer announces.
+//! - [`persist`]: the register's saved form, a file in the data directory the follower owns, so
+//!   that a start reads only the log after it.
 
 mod collector;
 mod follower;
+mod persist;
 mod policies;
 mod scope_counts;
 
@@ -57,7 +62,7 @@ pub(crate) const HISTORY_SHOWN: usize = 20;
 const POLICY_IDS_KEPT: usize = HISTORY_SHOWN + 2;
 
 /// The register: collectors by feed id, and how far into the log it has read.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Register {
     /// The next arrival index to read.
     pub read_to: u64,
@@ -176,7 +181,7 @@ impl Register {
             Body::Outcome(outcome) => {
                 // Any changes-required outcome wins; else the first approval by (time, id).
                 // (The register reads the log, not the freeze proofs: an equivocating
-                // registrar's outcomes still show here until the node restarts from its store.)
+                // registrar's outcomes still show here, across restarts too.)
                 if let Some(feed) = self.drafts.get(&outcome.draft).copied()
                     && let Some(facts) = self
                         .collectors
