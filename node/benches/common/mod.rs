@@ -23,7 +23,8 @@ pub struct Row {
     pub unit: &'static str,
     pub baseline: Option<(String, f64)>,
     /// The ratio (value / baseline) an issue asks for: at least this; a negative `-t`, made by
-    /// [`at_most`], asks for at most `t` (a cost, where less is better).
+    /// [`at_most`], asks for at most `t` (a cost, where less is better). A row without a
+    /// baseline holds its value itself to the target (a restart of at most 3 s).
     pub target: Option<f64>,
     pub extra: String,
 }

@@ -243,13 +243,13 @@ where
     for s in saved.collectors {
         let feed = FeedId(s.feed);
         if s.policy_ids.len() > POLICY_IDS_KEPT {
-            return Err(format!("collector {feed} keeps too many policy ids"));
+            return Err(format!("collector {feed:?} keeps too many policy ids"));
         }
         let requests: [u64; RequestKind::ALL.len()] = s
             .requests
             .as_slice()
             .try_into()
-            .map_err(|_| format!("collector {feed}: request counts of another vocabulary"))?;
+            .map_err(|_| format!("collector {feed:?}: request counts of another vocabulary"))?;
         let policy_ids: VecDeque<EntryId> = s.policy_ids.iter().map(|id| EntryId(*id)).collect();
         let mut recent = VecDeque::new();
         for id in policy_ids.iter().skip(policy_ids.len().saturating_sub(POLICIES_IN_MEMORY)) {
@@ -268,7 +268,7 @@ where
         for d in s.consultations {
             let facts = facts(&d);
             if facts.collector != feed {
-                return Err(format!("a consultation of collector {feed} names another"));
+                return Err(format!("a consultation of collector {feed:?} names another"));
             }
             register.drafts.insert(facts.id, feed);
             consultations.insert(facts.id, facts);
@@ -305,7 +305,7 @@ where
         };
         register.order.insert(collector.order(&feed));
         if register.collectors.insert(feed, collector).is_some() {
-            return Err(format!("collector {feed} is listed twice"));
+            return Err(format!("collector {feed:?} is listed twice"));
         }
     }
     Ok(register)
