@@ -122,40 +122,41 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if !cpu_only {
-    eprintln!("measuring the write path alone on each storage engine...");
-    let (memory, sled_rate, sled_insert, fjall_rate) = runtime.block_on(engines(&setup, &work))?;
-    rows.push(Row {
-        name: "write path alone, memory engine (no gRPC)".into(),
-        value: memory,
-        unit: "entries/s",
-        baseline: Some(("verify ceiling".into(), ceiling)),
-        target: None,
-        extra: String::new(),
-    });
-    rows.push(Row {
-        name: "write path alone, sled engine (no gRPC)".into(),
-        value: sled_rate,
-        unit: "entries/s",
-        baseline: Some(("memory engine".into(), memory)),
-        target: None,
-        extra: String::new(),
-    });
-    rows.push(Row {
-        name: "write path alone, fjall engine (no gRPC)".into(),
-        value: fjall_rate,
-        unit: "entries/s",
-        baseline: Some(("memory engine".into(), memory)),
-        target: None,
-        extra: String::new(),
-    });
-    rows.push(Row {
-        name: "sled raw inserts, random 33-byte keys".into(),
-        value: sled_insert,
-        unit: "inserts/s",
-        baseline: None,
-        target: None,
-        extra: String::new(),
-    });
+        eprintln!("measuring the write path alone on each storage engine...");
+        let (memory, sled_rate, sled_insert, fjall_rate) =
+            runtime.block_on(engines(&setup, &work))?;
+        rows.push(Row {
+            name: "write path alone, memory engine (no gRPC)".into(),
+            value: memory,
+            unit: "entries/s",
+            baseline: Some(("verify ceiling".into(), ceiling)),
+            target: None,
+            extra: String::new(),
+        });
+        rows.push(Row {
+            name: "write path alone, sled engine (no gRPC)".into(),
+            value: sled_rate,
+            unit: "entries/s",
+            baseline: Some(("memory engine".into(), memory)),
+            target: None,
+            extra: String::new(),
+        });
+        rows.push(Row {
+            name: "write path alone, fjall engine (no gRPC)".into(),
+            value: fjall_rate,
+            unit: "entries/s",
+            baseline: Some(("memory engine".into(), memory)),
+            target: None,
+            extra: String::new(),
+        });
+        rows.push(Row {
+            name: "sled raw inserts, random 33-byte keys".into(),
+            value: sled_insert,
+            unit: "inserts/s",
+            baseline: None,
+            target: None,
+            extra: String::new(),
+        });
     }
     runtime.block_on(async {
         let temp = tempfile::tempdir()?;
@@ -180,115 +181,115 @@ fn main() -> anyhow::Result<()> {
         };
 
         if !cpu_only {
-        // Durable ingest, one entry per call.
-        let node = Node::start(config("submit")).await?;
-        let clients = connect(node.grpc_addr()).await?;
-        submit_in_order(&clients[0], &setup.entries).await?;
-        let start = Instant::now();
-        let lat = submit_all(&clients, &work, 1).await?;
-        let rate = work.len() as f64 / start.elapsed().as_secs_f64();
-        eprintln!(
-            "Submit writer (commits, entries, stage ms, apply ms, flush ms): {:?} in {:?}",
-            node.ledger().timings(),
-            start.elapsed()
-        );
-        let bytes = node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
-        // The street policy and its scoped grants, for the checks with context (not timed).
-        submit_in_order(&clients[0], std::slice::from_ref(&street.policy)).await?;
-        submit_all(&clients, &street.entries, 500).await?;
-        rows.push(Row {
-            name: format!("durable ingest, Submit ({CALLERS} callers)"),
-            value: rate,
-            unit: "entries/s",
-            baseline: Some(("verify ceiling".into(), ceiling)),
-            target: Some(0.60),
-            extra: percentiles(lat),
-        });
-
-        // Checks against that node, and the empty handler.
-        let subjects: Vec<_> = work.iter().filter(|e| e.seq == 0).map(|e| e.feed).collect();
-        let collector = setup.collector.feed();
-        // A collector session (one signature); every check presents its token.
-        let (token, _) = consent_client::collector::authenticate(
-            clients[0].clone(),
-            setup.collector.key(),
-            collector,
-        )
-        .await?;
-        let bearer = Bearer::new(&token)?;
-        let check_lat;
-        let check_rate;
-        {
-            let (rate, lat) =
-                run_checks(&clients, &subjects, collector, &bearer, false, phase).await?;
-            check_rate = rate;
-            check_lat = lat;
-        }
-        let empty = EmptyServer::start().await?;
-        let empty_clients = connect(empty.addr).await?;
-        let (empty_rate, empty_lat) =
-            run_checks(&empty_clients, &subjects, collector, &bearer, false, phase).await?;
-        rows.push(Row {
-            name: "empty tonic handler, same message sizes (baseline)".into(),
-            value: empty_rate,
-            unit: "calls/s",
-            baseline: None,
-            target: None,
-            extra: percentiles(empty_lat),
-        });
-        rows.push(Row {
-            name: format!("Check ({CALLERS} callers, {CONNECTIONS} connections)"),
-            value: check_rate,
-            unit: "checks/s",
-            baseline: Some(("empty handler".into(), empty_rate)),
-            target: Some(0.70),
-            extra: percentiles(check_lat),
-        });
-        if let Some(conninfo) = &postgres {
-            let (pg_rate, pg_lat) =
-                postgres::checks(conninfo, &work, &subjects, collector, phase).await?;
+            // Durable ingest, one entry per call.
+            let node = Node::start(config("submit")).await?;
+            let clients = connect(node.grpc_addr()).await?;
+            submit_in_order(&clients[0], &setup.entries).await?;
+            let start = Instant::now();
+            let lat = submit_all(&clients, &work, 1).await?;
+            let rate = work.len() as f64 / start.elapsed().as_secs_f64();
+            eprintln!(
+                "Submit writer (commits, entries, stage ms, apply ms, flush ms): {:?} in {:?}",
+                node.ledger().timings(),
+                start.elapsed()
+            );
+            let bytes = node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
+            // The street policy and its scoped grants, for the checks with context (not timed).
+            submit_in_order(&clients[0], std::slice::from_ref(&street.policy)).await?;
+            submit_all(&clients, &street.entries, 500).await?;
             rows.push(Row {
-                name: format!("PostgreSQL indexed lookup, same grants ({CALLERS} callers)"),
-                value: pg_rate,
-                unit: "checks/s",
+                name: format!("durable ingest, Submit ({CALLERS} callers)"),
+                value: rate,
+                unit: "entries/s",
+                baseline: Some(("verify ceiling".into(), ceiling)),
+                target: Some(0.60),
+                extra: percentiles(lat),
+            });
+
+            // Checks against that node, and the empty handler.
+            let subjects: Vec<_> = work.iter().filter(|e| e.seq == 0).map(|e| e.feed).collect();
+            let collector = setup.collector.feed();
+            // A collector session (one signature); every check presents its token.
+            let (token, _) = consent_client::collector::authenticate(
+                clients[0].clone(),
+                setup.collector.key(),
+                collector,
+            )
+            .await?;
+            let bearer = Bearer::new(&token)?;
+            let check_lat;
+            let check_rate;
+            {
+                let (rate, lat) =
+                    run_checks(&clients, &subjects, collector, &bearer, false, phase).await?;
+                check_rate = rate;
+                check_lat = lat;
+            }
+            let empty = EmptyServer::start().await?;
+            let empty_clients = connect(empty.addr).await?;
+            let (empty_rate, empty_lat) =
+                run_checks(&empty_clients, &subjects, collector, &bearer, false, phase).await?;
+            rows.push(Row {
+                name: "empty tonic handler, same message sizes (baseline)".into(),
+                value: empty_rate,
+                unit: "calls/s",
                 baseline: None,
                 target: None,
-                extra: percentiles(pg_lat),
+                extra: percentiles(empty_lat),
             });
             rows.push(Row {
-                name: "Check, against PostgreSQL".into(),
+                name: format!("Check ({CALLERS} callers, {CONNECTIONS} connections)"),
                 value: check_rate,
                 unit: "checks/s",
-                baseline: Some(("PostgreSQL lookup".into(), pg_rate)),
-                target: None,
-                extra: String::new(),
+                baseline: Some(("empty handler".into(), empty_rate)),
+                target: Some(0.70),
+                extra: percentiles(check_lat),
             });
-        }
-        let (signed_rate, signed_lat) =
-            run_checks(&clients, &subjects, collector, &bearer, true, phase).await?;
-        rows.push(Row {
-            name: "Check with a signed decision receipt".into(),
-            value: signed_rate,
-            unit: "checks/s",
-            baseline: Some(("unary Check".into(), check_rate)),
-            target: None,
-            extra: percentiles(signed_lat),
-        });
-        let (batch_rate, batch_lat) =
-            run_check_batches(&clients, &subjects, collector, &bearer, phase).await?;
-        rows.push(Row {
-            name: "CheckBatch (1000 per call, 4 callers)".into(),
-            value: batch_rate,
-            unit: "decisions/s",
-            baseline: Some(("unary Check".into(), check_rate)),
-            target: None,
-            extra: percentiles(batch_lat),
-        });
-        // The same checks of subjects holding scoped grants, each with the context of its
-        // observation (the rule then also judges sensor, cell, time and form).
-        let (context_rate, context_lat) =
-            run_requests(&clients, &street.checks, &bearer, phase).await?;
-        rows.push(Row {
+            if let Some(conninfo) = &postgres {
+                let (pg_rate, pg_lat) =
+                    postgres::checks(conninfo, &work, &subjects, collector, phase).await?;
+                rows.push(Row {
+                    name: format!("PostgreSQL indexed lookup, same grants ({CALLERS} callers)"),
+                    value: pg_rate,
+                    unit: "checks/s",
+                    baseline: None,
+                    target: None,
+                    extra: percentiles(pg_lat),
+                });
+                rows.push(Row {
+                    name: "Check, against PostgreSQL".into(),
+                    value: check_rate,
+                    unit: "checks/s",
+                    baseline: Some(("PostgreSQL lookup".into(), pg_rate)),
+                    target: None,
+                    extra: String::new(),
+                });
+            }
+            let (signed_rate, signed_lat) =
+                run_checks(&clients, &subjects, collector, &bearer, true, phase).await?;
+            rows.push(Row {
+                name: "Check with a signed decision receipt".into(),
+                value: signed_rate,
+                unit: "checks/s",
+                baseline: Some(("unary Check".into(), check_rate)),
+                target: None,
+                extra: percentiles(signed_lat),
+            });
+            let (batch_rate, batch_lat) =
+                run_check_batches(&clients, &subjects, collector, &bearer, phase).await?;
+            rows.push(Row {
+                name: "CheckBatch (1000 per call, 4 callers)".into(),
+                value: batch_rate,
+                unit: "decisions/s",
+                baseline: Some(("unary Check".into(), check_rate)),
+                target: None,
+                extra: percentiles(batch_lat),
+            });
+            // The same checks of subjects holding scoped grants, each with the context of its
+            // observation (the rule then also judges sensor, cell, time and form).
+            let (context_rate, context_lat) =
+                run_requests(&clients, &street.checks, &bearer, phase).await?;
+            rows.push(Row {
             name: format!(
                 "Check with context (scoped grants, {CALLERS} callers, {CONNECTIONS} connections)"
             ),
@@ -298,181 +299,180 @@ fn main() -> anyhow::Result<()> {
             target: Some(0.90),
             extra: percentiles(context_lat),
         });
-        let (context_batch_rate, context_batch_lat) =
-            run_request_batches(&clients, &street.checks, &bearer, phase).await?;
-        rows.push(Row {
-            name: "CheckBatch with contexts (1000 per call, 4 callers)".into(),
-            value: context_batch_rate,
-            unit: "decisions/s",
-            baseline: Some(("CheckBatch".into(), batch_rate)),
-            target: None,
-            extra: percentiles(context_batch_lat),
-        });
-        if with_h2load {
-            if h2load::available() {
-                // The same message through both, checked first by a real client.
-                let request = check_request(&subjects[0], &collector);
-                let answer = pb::consent_client::ConsentClient::with_interceptor(
-                    clients[0].clone(),
-                    bearer.clone(),
-                )
-                .check(request.clone())
-                .await?
-                .into_inner();
-                anyhow::ensure!(answer.decision() == pb::Decision::Allow, "h2load's check");
-                let body = temp.path().join("check.grpc");
-                h2load::write_body(&body, &request)?;
-                let method = "/consent.v1.Consent/Check";
-                let base = h2load::run(empty.addr, method, &token, &body, phase)?;
-                let ours = h2load::run(node.grpc_addr(), method, &token, &body, phase)?;
-                rows.push(Row {
-                    name: "h2load: empty tonic handler (baseline)".into(),
-                    value: base.rate,
-                    unit: "calls/s",
-                    baseline: None,
-                    target: None,
-                    extra: base.times,
-                });
-                rows.push(Row {
-                    name: "h2load: Check (4 connections x 16 streams)".into(),
-                    value: ours.rate,
-                    unit: "checks/s",
-                    baseline: Some(("h2load empty handler".into(), base.rate)),
-                    target: Some(0.70),
-                    extra: ours.times,
-                });
-            } else {
-                eprintln!("h2load is not installed (apt-get install nghttp2-client): skipped");
-            }
-        }
-        let (cached_rate, cached_lat) =
-            sdk_cache::checks(node.grpc_addr(), &setup, &subjects, phase).await?;
-        rows.push(Row {
-            name: "SDK cached checks (watch-fed, 2 threads, in process)".into(),
-            value: cached_rate,
-            unit: "checks/s",
-            baseline: Some(("empty handler".into(), empty_rate)),
-            target: None,
-            extra: cached_lat,
-        });
-        let (context_ns, context_summary) =
-            sdk_cache::context_checks(node.grpc_addr(), &setup, &street).await?;
-        rows.push(Row {
-            name: "SDK cached check with context (in process)".into(),
-            value: context_ns,
-            unit: "ns/check",
-            baseline: None,
-            target: None,
-            extra: context_summary,
-        });
-        empty.stop();
-        node.shutdown();
-        node.join().await?;
-
-        // Durable ingest in batches, on a fresh node.
-        let node = Node::start(config("batch")).await?;
-        let clients = connect(node.grpc_addr()).await?;
-        submit_in_order(&clients[0], &setup.entries).await?;
-        let start = Instant::now();
-        let lat = submit_all(&clients, &work, 500).await?;
-        let rate = work.len() as f64 / start.elapsed().as_secs_f64();
-        eprintln!(
-            "SubmitBatch writer (commits, entries, stage ms, apply ms, flush ms): {:?} in {:?}",
-            node.ledger().timings(),
-            start.elapsed()
-        );
-        rows.push(Row {
-            name: "durable ingest, SubmitBatch (500 per call)".into(),
-            value: rate,
-            unit: "entries/s",
-            baseline: Some(("verify ceiling".into(), ceiling)),
-            target: Some(0.60),
-            extra: percentiles(lat),
-        });
-        let batch_bytes =
-            node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
-        rows.push(Row {
-            name: "on-disk bytes per entry (fjall, after flush)".into(),
-            value: bytes.max(batch_bytes),
-            unit: "bytes",
-            baseline: Some((
-                "encoded entry".into(),
-                work.iter().map(|e| e.encode().len()).sum::<usize>() as f64 / work.len() as f64,
-            )),
-            target: None,
-            extra: String::new(),
-        });
-        node.shutdown();
-        node.join().await?;
-
-        // What the transparency site costs ingest: the same batches with the site (and the
-        // task that follows the log for it) turned off.
-        let mut cfg = config("batch-no-site");
-        cfg.transparency.enabled = false;
-        let node = Node::start(cfg).await?;
-        let clients = connect(node.grpc_addr()).await?;
-        submit_in_order(&clients[0], &setup.entries).await?;
-        let start = Instant::now();
-        let lat = submit_all(&clients, &work, 500).await?;
-        rows.push(Row {
-            name: "SubmitBatch with the transparency site off".into(),
-            value: work.len() as f64 / start.elapsed().as_secs_f64(),
-            unit: "entries/s",
-            baseline: Some(("SubmitBatch, site on (default)".into(), rate)),
-            target: None,
-            extra: percentiles(lat),
-        });
-        node.shutdown();
-        node.join().await?;
-
-        // The same durable ingest on the sled engine (the default before fjall).
-        for (batch, label) in [
-            (1usize, "Submit (64 callers)"),
-            (500, "SubmitBatch (500 per call)"),
-        ] {
-            let mut cfg = config(if batch == 1 {
-                "sled-submit"
-            } else {
-                "sled-batch"
+            let (context_batch_rate, context_batch_lat) =
+                run_request_batches(&clients, &street.checks, &bearer, phase).await?;
+            rows.push(Row {
+                name: "CheckBatch with contexts (1000 per call, 4 callers)".into(),
+                value: context_batch_rate,
+                unit: "decisions/s",
+                baseline: Some(("CheckBatch".into(), batch_rate)),
+                target: None,
+                extra: percentiles(context_batch_lat),
             });
-            cfg.store.engine = Some(consent_node::config::Engine::Sled);
-            let node = Node::start(cfg).await?;
+            if with_h2load {
+                if h2load::available() {
+                    // The same message through both, checked first by a real client.
+                    let request = check_request(&subjects[0], &collector);
+                    let answer = pb::consent_client::ConsentClient::with_interceptor(
+                        clients[0].clone(),
+                        bearer.clone(),
+                    )
+                    .check(request.clone())
+                    .await?
+                    .into_inner();
+                    anyhow::ensure!(answer.decision() == pb::Decision::Allow, "h2load's check");
+                    let body = temp.path().join("check.grpc");
+                    h2load::write_body(&body, &request)?;
+                    let method = "/consent.v1.Consent/Check";
+                    let base = h2load::run(empty.addr, method, &token, &body, phase)?;
+                    let ours = h2load::run(node.grpc_addr(), method, &token, &body, phase)?;
+                    rows.push(Row {
+                        name: "h2load: empty tonic handler (baseline)".into(),
+                        value: base.rate,
+                        unit: "calls/s",
+                        baseline: None,
+                        target: None,
+                        extra: base.times,
+                    });
+                    rows.push(Row {
+                        name: "h2load: Check (4 connections x 16 streams)".into(),
+                        value: ours.rate,
+                        unit: "checks/s",
+                        baseline: Some(("h2load empty handler".into(), base.rate)),
+                        target: Some(0.70),
+                        extra: ours.times,
+                    });
+                } else {
+                    eprintln!("h2load is not installed (apt-get install nghttp2-client): skipped");
+                }
+            }
+            let (cached_rate, cached_lat) =
+                sdk_cache::checks(node.grpc_addr(), &setup, &subjects, phase).await?;
+            rows.push(Row {
+                name: "SDK cached checks (watch-fed, 2 threads, in process)".into(),
+                value: cached_rate,
+                unit: "checks/s",
+                baseline: Some(("empty handler".into(), empty_rate)),
+                target: None,
+                extra: cached_lat,
+            });
+            let (context_ns, context_summary) =
+                sdk_cache::context_checks(node.grpc_addr(), &setup, &street).await?;
+            rows.push(Row {
+                name: "SDK cached check with context (in process)".into(),
+                value: context_ns,
+                unit: "ns/check",
+                baseline: None,
+                target: None,
+                extra: context_summary,
+            });
+            empty.stop();
+            node.shutdown();
+            node.join().await?;
+
+            // Durable ingest in batches, on a fresh node.
+            let node = Node::start(config("batch")).await?;
             let clients = connect(node.grpc_addr()).await?;
             submit_in_order(&clients[0], &setup.entries).await?;
             let start = Instant::now();
-            let lat = submit_all(&clients, &work, batch).await?;
+            let lat = submit_all(&clients, &work, 500).await?;
             let rate = work.len() as f64 / start.elapsed().as_secs_f64();
+            eprintln!(
+                "SubmitBatch writer (commits, entries, stage ms, apply ms, flush ms): {:?} in {:?}",
+                node.ledger().timings(),
+                start.elapsed()
+            );
             rows.push(Row {
-                name: format!("durable ingest on sled, {label}"),
+                name: "durable ingest, SubmitBatch (500 per call)".into(),
                 value: rate,
                 unit: "entries/s",
                 baseline: Some(("verify ceiling".into(), ceiling)),
                 target: Some(0.60),
                 extra: percentiles(lat),
             });
-            if batch > 1 {
-                rows.push(Row {
-                    name: "on-disk bytes per entry (sled, after flush)".into(),
-                    value: node.ledger().store_bytes() as f64
-                        / node.ledger().stats().log_size as f64,
-                    unit: "bytes",
-                    baseline: Some((
-                        "encoded entry".into(),
-                        work.iter().map(|e| e.encode().len()).sum::<usize>() as f64
-                            / work.len() as f64,
-                    )),
-                    target: None,
-                    extra: String::new(),
-                });
-            }
+            let batch_bytes =
+                node.ledger().store_bytes() as f64 / node.ledger().stats().log_size as f64;
+            rows.push(Row {
+                name: "on-disk bytes per entry (fjall, after flush)".into(),
+                value: bytes.max(batch_bytes),
+                unit: "bytes",
+                baseline: Some((
+                    "encoded entry".into(),
+                    work.iter().map(|e| e.encode().len()).sum::<usize>() as f64 / work.len() as f64,
+                )),
+                target: None,
+                extra: String::new(),
+            });
             node.shutdown();
             node.join().await?;
-        }
 
-        // TLS against plain text: two more nodes, the same config but for `[tls]`.
-        eprintln!("measuring TLS against plain text...");
-        rows.extend(tls::rows(config("tls-vs-plain"), &setup, &work, phase).await?);
+            // What the transparency site costs ingest: the same batches with the site (and the
+            // task that follows the log for it) turned off.
+            let mut cfg = config("batch-no-site");
+            cfg.transparency.enabled = false;
+            let node = Node::start(cfg).await?;
+            let clients = connect(node.grpc_addr()).await?;
+            submit_in_order(&clients[0], &setup.entries).await?;
+            let start = Instant::now();
+            let lat = submit_all(&clients, &work, 500).await?;
+            rows.push(Row {
+                name: "SubmitBatch with the transparency site off".into(),
+                value: work.len() as f64 / start.elapsed().as_secs_f64(),
+                unit: "entries/s",
+                baseline: Some(("SubmitBatch, site on (default)".into(), rate)),
+                target: None,
+                extra: percentiles(lat),
+            });
+            node.shutdown();
+            node.join().await?;
 
+            // The same durable ingest on the sled engine (the default before fjall).
+            for (batch, label) in [
+                (1usize, "Submit (64 callers)"),
+                (500, "SubmitBatch (500 per call)"),
+            ] {
+                let mut cfg = config(if batch == 1 {
+                    "sled-submit"
+                } else {
+                    "sled-batch"
+                });
+                cfg.store.engine = Some(consent_node::config::Engine::Sled);
+                let node = Node::start(cfg).await?;
+                let clients = connect(node.grpc_addr()).await?;
+                submit_in_order(&clients[0], &setup.entries).await?;
+                let start = Instant::now();
+                let lat = submit_all(&clients, &work, batch).await?;
+                let rate = work.len() as f64 / start.elapsed().as_secs_f64();
+                rows.push(Row {
+                    name: format!("durable ingest on sled, {label}"),
+                    value: rate,
+                    unit: "entries/s",
+                    baseline: Some(("verify ceiling".into(), ceiling)),
+                    target: Some(0.60),
+                    extra: percentiles(lat),
+                });
+                if batch > 1 {
+                    rows.push(Row {
+                        name: "on-disk bytes per entry (sled, after flush)".into(),
+                        value: node.ledger().store_bytes() as f64
+                            / node.ledger().stats().log_size as f64,
+                        unit: "bytes",
+                        baseline: Some((
+                            "encoded entry".into(),
+                            work.iter().map(|e| e.encode().len()).sum::<usize>() as f64
+                                / work.len() as f64,
+                        )),
+                        target: None,
+                        extra: String::new(),
+                    });
+                }
+                node.shutdown();
+                node.join().await?;
+            }
+
+            // TLS against plain text: two more nodes, the same config but for `[tls]`.
+            eprintln!("measuring TLS against plain text...");
+            rows.extend(tls::rows(config("tls-vs-plain"), &setup, &work, phase).await?);
         }
 
         // Server CPU per answer, measured from outside the servers: the node as its own
@@ -486,7 +486,17 @@ fn main() -> anyhow::Result<()> {
             ceiling,
         };
         // Last in the run: a failure here loses these rows only, not the table.
-        match cpu::rows(&dir, &genesis, &setup, &work, ingest, postgres.as_deref(), phase).await {
+        match cpu::rows(
+            &dir,
+            &genesis,
+            &setup,
+            &work,
+            ingest,
+            postgres.as_deref(),
+            phase,
+        )
+        .await
+        {
             Ok(cpu_rows) => rows.extend(cpu_rows),
             Err(e) => eprintln!("server CPU rows skipped: {e:#}"),
         }

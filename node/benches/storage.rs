@@ -60,7 +60,9 @@ mod common;
 mod daemon;
 #[path = "common/population.rs"]
 mod population;
-use common::{Row, at_most, connect, percentiles, print_table, submit_all, submit_in_order, to_json};
+use common::{
+    Row, at_most, connect, percentiles, print_table, submit_all, submit_in_order, to_json,
+};
 use daemon::{Daemon, start, stop};
 
 /// Entries signed, then submitted, at a time: the most signed entries the bench holds.
@@ -141,7 +143,13 @@ fn idle(pid: u32, hz: f64) -> Option<Duration> {
 fn free_bytes(dir: &Path) -> Option<u64> {
     let out = Command::new("df").arg("-Pk").arg(dir).output().ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
-    let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
@@ -228,8 +236,7 @@ struct NodeFiles {
 async fn first_answer(addr: SocketAddr, spawned: Instant) -> anyhow::Result<Duration> {
     loop {
         let attempt = async {
-            let mut client =
-                pb::node_client::NodeClient::connect(format!("http://{addr}")).await?;
+            let mut client = pb::node_client::NodeClient::connect(format!("http://{addr}")).await?;
             client.status(pb::StatusRequest {}).await?;
             anyhow::Ok(())
         };
@@ -460,7 +467,10 @@ fn options() -> anyhow::Result<Options> {
     }
     o.sizes.sort_unstable();
     o.sizes.dedup();
-    anyhow::ensure!(o.sizes[0] >= 1000, "--sizes: each size is at least 1000 entries");
+    anyhow::ensure!(
+        o.sizes[0] >= 1000,
+        "--sizes: each size is at least 1000 entries"
+    );
     Ok(o)
 }
 
@@ -481,7 +491,10 @@ fn main() -> anyhow::Result<()> {
         .tempdir()?;
     check_disk(temp.path(), largest, &engine)?;
     let running = Arc::new(AtomicU32::new(0));
-    runtime.spawn(remove_on_interrupt(temp.path().to_path_buf(), Arc::clone(&running)));
+    runtime.spawn(remove_on_interrupt(
+        temp.path().to_path_buf(),
+        Arc::clone(&running),
+    ));
     eprintln!(
         "store in {} (removed at the end, on an error and on Ctrl-C)",
         temp.path().display()

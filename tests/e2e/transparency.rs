@@ -594,7 +594,11 @@ async fn the_register_is_saved_at_a_stop_and_a_damaged_one_is_read_again_from_th
     }
     std::fs::write(&file, &bytes).expect("damage it");
     node.restart().await;
-    assert_eq!(read_register(&node).await, before, "read again from the log");
+    assert_eq!(
+        read_register(&node).await,
+        before,
+        "read again from the log"
+    );
 
     let mut ledger = node.ledger().await;
     let (mut bikes, bikes0) = fixtures::author(Role::Collector, "bikes", T0);

@@ -252,7 +252,10 @@ where
             .map_err(|_| format!("collector {feed:?}: request counts of another vocabulary"))?;
         let policy_ids: VecDeque<EntryId> = s.policy_ids.iter().map(|id| EntryId(*id)).collect();
         let mut recent = VecDeque::new();
-        for id in policy_ids.iter().skip(policy_ids.len().saturating_sub(POLICIES_IN_MEMORY)) {
+        for id in policy_ids
+            .iter()
+            .skip(policy_ids.len().saturating_sub(POLICIES_IN_MEMORY))
+        {
             match policy(id) {
                 Ok(Some(version)) => recent.push_back(version),
                 Ok(None) => return Err(format!("policy {id} is not in the store")),
@@ -268,7 +271,9 @@ where
         for d in s.consultations {
             let facts = facts(&d);
             if facts.collector != feed {
-                return Err(format!("a consultation of collector {feed:?} names another"));
+                return Err(format!(
+                    "a consultation of collector {feed:?} names another"
+                ));
             }
             register.drafts.insert(facts.id, feed);
             consultations.insert(facts.id, facts);
@@ -369,7 +374,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Saved, String> {
     version.copy_from_slice(&bytes[8..12]);
     let version = u32::from_be_bytes(version);
     if version != VERSION {
-        return Err(format!("it is of version {version}; this release reads {VERSION}"));
+        return Err(format!(
+            "it is of version {version}; this release reads {VERSION}"
+        ));
     }
     let body = &bytes[HEADER..];
     if blake3::hash(body).as_bytes()[..] != bytes[12..HEADER] {
@@ -391,7 +398,10 @@ pub(super) fn read(data_dir: &Path) -> Result<Option<Vec<u8>>, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .len();
     if len > MAX_FILE_BYTES {
-        return Err(format!("{} is larger than {MAX_FILE_BYTES} bytes", path.display()));
+        return Err(format!(
+            "{} is larger than {MAX_FILE_BYTES} bytes",
+            path.display()
+        ));
     }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES), &mut bytes)
@@ -458,7 +468,11 @@ mod tests {
         }
         if let Some((citizen, grant)) = granted.first_mut() {
             let id = grant.id;
-            entries.push(fixtures::append(citizen, T0 + 2, fixtures::revoke(id, true)));
+            entries.push(fixtures::append(
+                citizen,
+                T0 + 2,
+                fixtures::revoke(id, true),
+            ));
             entries.push(fixtures::append(
                 citizen,
                 T0 + 3,
@@ -514,9 +528,10 @@ mod tests {
         let bytes = encode(&saved(&register, [7; 32])).expect("encodes");
         let back = decode(&bytes).expect("decodes");
         assert_eq!((back.log_size, back.root), (register.read_to, [7; 32]));
-        let restored =
-            restore(back, register.registrars.clone(), |id| policy_in(&entries, id))
-                .expect("restores");
+        let restored = restore(back, register.registrars.clone(), |id| {
+            policy_in(&entries, id)
+        })
+        .expect("restores");
         assert_eq!(restored, register);
         assert!(!restored.drafts.is_empty(), "the sample has a draft");
         // The same register saves to the same bytes.
@@ -534,7 +549,11 @@ mod tests {
         assert!(decode(&damaged).expect_err("damaged").contains("checksum"));
         let mut newer = bytes.clone();
         newer[11] = 2;
-        assert!(decode(&newer).expect_err("another version").contains("version 2"));
+        assert!(
+            decode(&newer)
+                .expect_err("another version")
+                .contains("version 2")
+        );
         assert!(decode(&bytes[..20]).is_err(), "cut short");
         assert!(decode(b"").is_err());
         let other: HashSet<FeedId> = [FeedId([9; 32])].into_iter().collect();
@@ -559,10 +578,7 @@ mod tests {
         assert_eq!(read(dir.path()).expect("no file is no error"), None);
         write(dir.path(), b"first").expect("written");
         write(dir.path(), b"second").expect("replaced");
-        assert_eq!(
-            read(dir.path()).expect("read"),
-            Some(b"second".to_vec())
-        );
+        assert_eq!(read(dir.path()).expect("read"), Some(b"second".to_vec()));
         assert!(!dir.path().join(format!("{FILE}.tmp")).exists());
     }
 }

@@ -8,16 +8,16 @@ use std::sync::RwLock;
 use consent_proto::fixtures::{self, DAY, T0};
 use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::vocab::{
-    DataCategory as C, DelegatedPower, DelegationKind, ObjectionReason, Purpose as P,
-    RequestKind, Role,
+    DataCategory as C, DelegatedPower, DelegationKind, ObjectionReason, Purpose as P, RequestKind,
+    Role,
 };
 
 use super::*;
 use crate::clock::Clock;
-use crate::transparency::register::Register;
 use crate::genesis::ConsultationSection;
 use crate::ledger::{LedgerConfig, Outcome, WriterThread};
 use crate::store::memory::MemoryStore;
+use crate::transparency::register::Register;
 
 /// When the collector's second version, a widening, is put to consultation.
 const DRAFTED: u64 = T0 + 5 * DAY;
@@ -111,8 +111,16 @@ fn mixed_log() -> Log {
         citizens.push(citizen);
     }
     let at = T0 + 2 * DAY;
-    one.push(fixtures::append(&mut citizens[0], at, fixtures::revoke(granted[0], true)));
-    one.push(fixtures::append(&mut citizens[1], at, fixtures::revoke(granted[1], false)));
+    one.push(fixtures::append(
+        &mut citizens[0],
+        at,
+        fixtures::revoke(granted[0], true),
+    ));
+    one.push(fixtures::append(
+        &mut citizens[1],
+        at,
+        fixtures::revoke(granted[1], false),
+    ));
     one.push(fixtures::append(
         &mut citizens[3],
         at,
@@ -158,7 +166,14 @@ fn mixed_log() -> Log {
     let g5 = fixtures::append(
         &mut c5,
         CLOSES + 1,
-        fixtures::grant(collector, draft.id, &[P::Marketing], &[C::Location], T0, None),
+        fixtures::grant(
+            collector,
+            draft.id,
+            &[P::Marketing],
+            &[C::Location],
+            T0,
+            None,
+        ),
     );
     let two = vec![
         draft.clone(),
@@ -199,7 +214,11 @@ fn mixed_log() -> Log {
             CLOSES + 4,
             fixtures::request(collector, RequestKind::Portability),
         ),
-        fixtures::append(&mut scene.registrar, CLOSES + 5, fixtures::suspend(collector)),
+        fixtures::append(
+            &mut scene.registrar,
+            CLOSES + 5,
+            fixtures::suspend(collector),
+        ),
     ];
     Log {
         registrars: [scene.registrar.feed()].into_iter().collect(),
