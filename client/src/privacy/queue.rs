@@ -20,9 +20,11 @@
 //! ```
 //! The plaintext is the JSON of [`Queue`]:
 //! - the entries waiting ([`Queued`]: each as signed, with its collector, what it is, when it is
-//!   due, the node it goes to, whether it was ever handed to a node (`attempted`: until then it
-//!   can be withdrawn without anyone seeing it), and why it is held when it conflicts with what a
-//!   node holds (`held`: never sent; the person drops it, `consent queue --drop`));
+//!   due, the node it goes to, and whether it was ever handed to a node: until then it can be
+//!   withdrawn without anyone seeing it);
+//! - the entries set aside because they conflict with what a node holds in their feed (another
+//!   device, or a restored copy of this wallet, signed there): never sent, said by every command
+//!   until the person drops them (`consent queue --drop`);
 //! - per feed, the last entries a node accepted from this wallet and which node ([`Sent`]): a node
 //!   that answers an older head for the feed lags; the wallet brings it up to date with those
 //!   entries, or refuses to sign on it (that would fork the feed);
@@ -107,9 +109,10 @@ pub struct Queued {
     /// it can no longer be withdrawn unseen, only revoked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub attempted: bool,
-    /// Why it is held, never to be sent: it conflicts with what a node holds in its feed
-    /// (another device, or a restored copy of this wallet, signed there); sending it would fork
-    /// the feed and freeze it. The person drops it (`consent queue --drop`).
+    /// Why it is set aside ([`Queue::held`]), never to be sent: it conflicts with what a node
+    /// holds in its feed (another device, or a restored copy of this wallet, signed there);
+    /// sending it would fork the feed and freeze it. The person drops it (`consent queue
+    /// --drop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
 }
@@ -176,6 +179,11 @@ pub struct Queue {
     /// Entries refused for good, until acknowledged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refusal>,
+    /// Entries set aside, never to be sent: they conflict with what a node holds in their feed
+    /// (each says why, [`Queued::held`]). They are out of their feed's chain (what is signed
+    /// next follows the node's head), and stay here until the person drops them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Queued>,
 }
 
 impl Queue {
@@ -190,7 +198,10 @@ impl Queue {
 
     /// Whether the file would hold nothing (it is then removed).
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty() && self.sent.is_empty() && self.refused.is_empty()
+        self.items.is_empty()
+            && self.sent.is_empty()
+            && self.refused.is_empty()
+            && self.held.is_empty()
     }
 
     /// The queued entries of `feed`, by seq, with their places in [`Queue::items`].
@@ -218,11 +229,12 @@ impl Queue {
             .position(|q| q.decode().is_ok_and(|e| e.id == *id))
     }
 
-    /// Why `feed`'s queued entries are held, when one is (see [`Queued::held`]).
+    /// Why entries of `feed` are held, when some are ([`Queue::held`]).
     pub fn held_in(&self, feed: &FeedId) -> Option<String> {
-        self.of_feed(feed)
-            .into_iter()
-            .find_map(|(i, _)| self.items[i].held.clone())
+        self.held
+            .iter()
+            .find(|q| q.decode().is_ok_and(|e| e.feed == *feed))
+            .and_then(|q| q.held.clone())
     }
 
     /// Places in [`Queue::items`] in sending order: by due time, where an entry counts as due no
@@ -277,7 +289,7 @@ impl Queue {
     /// restriction request: never held back), and of **at most one other feed**, the most
     /// overdue. Entries of several feeds left overdue (no command ran at their moments) would
     /// otherwise leave back to back, adjacent in every node's log; one feed per run keeps them
-    /// apart by the time between runs. Feeds with a held entry are left out.
+    /// apart by the time between runs.
     pub fn due_now(&self, now_ms: u64) -> Vec<usize> {
         let due = self.due(now_ms);
         let mut feeds: Vec<(FeedId, bool)> = Vec::new();
@@ -291,7 +303,6 @@ impl Queue {
                 None => feeds.push((e.feed, withdrawal)),
             }
         }
-        feeds.retain(|(f, _)| self.held_in(f).is_none());
         let other = feeds.iter().find(|(_, w)| !*w).map(|(f, _)| *f);
         let chosen: Vec<FeedId> = feeds
             .iter()
@@ -368,13 +379,38 @@ impl Queue {
         gone
     }
 
-    /// Holds the queued entries of `feed` from `seq` on, saying `why` (never sent).
-    pub fn hold_from(&mut self, feed: &FeedId, seq: u64, why: &str) {
-        for item in &mut self.items {
-            if item.decode().is_ok_and(|e| e.feed == *feed && e.seq >= seq) {
-                item.held = Some(why.to_string());
+    /// Sets the queued entries of `feed` from `seq` on aside, saying `why` ([`Queue::held`]:
+    /// never sent); returns them, by seq.
+    pub fn hold_from(&mut self, feed: &FeedId, seq: u64, why: &str) -> Vec<(Entry, Queued)> {
+        let mut gone = self.drop_from(feed, seq);
+        for (_, item) in &mut gone {
+            item.held = Some(why.to_string());
+            self.held.push(item.clone());
+        }
+        gone
+    }
+
+    /// Drops the held entry `id` ([`Queue::held`]) with the held entries of its feed after it
+    /// (they chain on it); returns them, by seq.
+    pub fn drop_held(&mut self, id: &EntryId) -> Vec<(Entry, Queued)> {
+        let Some(target) = self
+            .held
+            .iter()
+            .find_map(|q| q.decode().ok().filter(|e| e.id == *id))
+        else {
+            return Vec::new();
+        };
+        let mut gone = Vec::new();
+        let mut kept = Vec::new();
+        for item in std::mem::take(&mut self.held) {
+            match item.decode() {
+                Ok(e) if e.feed == target.feed && e.seq >= target.seq => gone.push((e, item)),
+                _ => kept.push(item),
             }
         }
+        self.held = kept;
+        gone.sort_by_key(|(e, _)| e.seq);
+        gone
     }
 
     /// Keeps a refusal until acknowledged (at most [`MAX_REFUSED`], the oldest dropped).
@@ -523,21 +559,31 @@ mod tests {
             .map(|e| e.seq)
             .collect();
         assert_eq!(c_seqs, vec![0, 1, 2]);
-        // A held feed is never picked; the next one is.
-        q.hold_from(&b0.feed, 0, "conflict");
-        assert!(q.held_in(&b0.feed).is_some());
+        // A feed whose entries conflict with a node: set aside, out of the chain, never picked;
+        // the next feed is.
+        let held = q.hold_from(&b0.feed, 0, "conflict");
+        assert_eq!(held.len(), 2);
+        assert!(q.held_in(&b0.feed).is_some() && q.of_feed(&b0.feed).is_empty());
+        assert_eq!(q.held[0].held.as_deref(), Some("conflict"));
         let run: Vec<FeedId> = q
             .due_now(100)
             .into_iter()
             .map(|i| q.items[i].decode().expect("entry").feed)
             .collect();
         assert!(run.contains(&a0.feed) && !run.contains(&b0.feed), "{run:?}");
-        // Dropping a held entry drops what chains on it.
-        let gone = q.drop_from(&b0.feed, 0);
-        assert_eq!(gone.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(), vec![0, 1]);
-        assert!(q.of_feed(&b0.feed).is_empty());
         assert_eq!(q.find(&a1.id), Some(1));
         assert_eq!(q.find(&b1.id), None);
+        // Dropping a held entry drops what chains on it; the person decides.
+        let gone = q.drop_held(&b0.id);
+        assert_eq!(
+            gone.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert!(q.held.is_empty() && q.held_in(&b0.feed).is_none());
+        // Dropping queued entries drops what chains on them.
+        let gone = q.drop_from(&a0.feed, 1);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(q.of_feed(&a0.feed).len(), 1);
     }
 
     #[test]
