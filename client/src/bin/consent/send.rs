@@ -864,3 +864,55 @@ pub fn held(ks: &Keystore) -> anyhow::Result<Vec<(Entry, Queued)>> {
 pub fn refusals(ks: &Keystore) -> anyhow::Result<Vec<Refusal>> {
     Ok(queue::load(&queue::path_for(ks.path()), ks.master())?.refused)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: Code, reason: RejectionReason) -> ClientError {
+        ClientError::Refused {
+            what: "the grant".into(),
+            code,
+            message: "no".into(),
+            reason,
+        }
+    }
+
+    #[test]
+    fn a_refusal_that_passes_keeps_the_entry_a_conflict_holds_it_others_drop_it() {
+        // The node's clock behind the wallet's: it passes, the entry is sent again later.
+        assert!(matches!(
+            classify(refused(Code::InvalidArgument, RejectionReason::TimeInFuture)),
+            Answer::Kept(_)
+        ));
+        // Another history of the feed at the node: never sent again, never dropped unseen.
+        for reason in [
+            RejectionReason::WrongPrev,
+            RejectionReason::UnprovenConflict,
+            RejectionReason::Equivocation,
+            RejectionReason::FeedFrozen,
+        ] {
+            assert!(matches!(
+                classify(refused(Code::FailedPrecondition, reason)),
+                Answer::Conflict(_)
+            ));
+        }
+        // The entry itself is wrong: dropped (and kept as a refusal until acknowledged).
+        assert!(matches!(
+            classify(refused(Code::InvalidArgument, RejectionReason::BadSignature)),
+            Answer::Refused(_)
+        ));
+        // The node failing or busy: retried.
+        assert!(matches!(
+            classify(refused(Code::Unavailable, RejectionReason::Unspecified)),
+            Answer::Kept(_)
+        ));
+        assert!(matches!(
+            classify(ClientError::Unreachable {
+                url: "http://n:1".into(),
+                message: "down".into()
+            }),
+            Answer::Kept(_)
+        ));
+    }
+}
