@@ -120,6 +120,61 @@ pub fn valid_until(granularity: Option<u64>, until_ms: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// The spec's `coarse_times` test vectors (consent-proto's `proto/vectors/vectors.json`): this
+    /// code signs the numbers the spec's formulas give, as a second wallet would.
+    #[test]
+    fn the_rule_gives_the_spec_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/vectors/vectors.json");
+        let text = std::fs::read_to_string(path).expect("the protocol's test vectors");
+        let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let ct = &file["coarse_times"];
+        let list = |key: &str| ct[key].as_array().cloned().expect("a list");
+        let num = |v: &serde_json::Value| v.as_u64().expect("a number");
+        for v in list("granularities") {
+            assert_eq!(
+                crate::privacy::granularity_allowed(num(&v["g"])),
+                v["allowed"].as_bool().expect("allowed"),
+                "{v}"
+            );
+        }
+        for v in list("times") {
+            let exactness = match v["exactness"].as_str() {
+                Some("coarse") => Exactness::Coarse,
+                Some("within") => Exactness::DELEGATED,
+                Some("exact") => Exactness::Exact,
+                other => panic!("exactness {other:?}"),
+            };
+            assert_eq!(
+                signed_time(
+                    v["g"].as_u64(),
+                    num(&v["now_ms"]),
+                    num(&v["floor_ms"]),
+                    exactness
+                ),
+                num(&v["time_ms"]),
+                "{}",
+                v["about"]
+            );
+        }
+        for v in list("valid_from") {
+            let g = v["g"].as_u64();
+            assert_eq!(
+                valid_from_due(g, num(&v["now_ms"]), num(&v["due_ms"])).max(num(&v["time_ms"])),
+                num(&v["valid_from"]),
+                "{}",
+                v["about"]
+            );
+        }
+        for v in list("valid_until") {
+            assert_eq!(
+                valid_until(v["g"].as_u64(), num(&v["end_ms"])),
+                num(&v["valid_until"]),
+                "{}",
+                v["about"]
+            );
+        }
+    }
+
     const Q: u64 = 15 * 60_000;
     /// 2026-03-02T10:07:31.123Z.
     const NOW: u64 = 1_772_446_051_123;
