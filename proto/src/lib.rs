@@ -393,7 +393,10 @@
 //! is when the receipt was signed: *Receipts*). A `time_ms` on an unusual grid, or an exact one
 //! among coarse ones, itself marks the wallet that signed it: wallets keep the default. The
 //! `consent` wallet's own bounds, which no node checks: a spread window of 1 s to 1 day, `consent
-//! wallet prepare` over at most 7 days, at most 16 nodes, at most 1,024 entries in its send queue.
+//! wallet prepare` over at most 7 days, at most 16 nodes, at most 1,024 entries in its send queue,
+//! the last 16 accepted entries of each feed kept to bring a lagging node up to date, at most 64
+//! refusals kept until acknowledged, one overdue feed per run of its sender besides withdrawals,
+//! and a withdrawal waits at most 5 minutes for another command to release the queue.
 //!
 //! ## Pending entries
 //! An entry that is valid so far but waits for another is held *pending* rather than refused: the
