@@ -335,7 +335,10 @@
 //!   not listed below;
 //! - **within the admission bound**, granularity `e = min(g, 150,000)` (so 150,000 with any `g`):
 //!   every other entry signed in someone's name (`on_behalf`), and an endorsement; the other half
-//!   of the 5-minute bound is left for the clocks' difference and the sending;
+//!   of the 5-minute bound is left for the clocks' difference and the sending. The `consent`
+//!   wallet signs these exact (`e` none, its `valid_from` then `max(s, d)`), which the rule
+//!   allows: any entry may be signed exact (with `--now`, the `consent` wallet signs everything
+//!   so);
 //! - **coarse**, granularity `e = g`: an own grant, revocation and rotation, and an own request
 //!   other than an opt-out;
 //! - **never rounded**: an inception, dated by its derivation (*Key derivations*; rounding it

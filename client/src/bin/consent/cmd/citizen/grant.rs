@@ -196,7 +196,12 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let wider_grants = wider::older_wider(&mut reader, &held, &terms, &new_scope, now).await?;
     if !g.json || !a.yes {
         show_grant(&terms, &policy, &subject);
-        if let Some(line) = privacy_note(&privacy) {
+        if a.replace && !wider_grants.is_empty() {
+            eprintln!(
+                "  With --replace this grant leaves at once, in one batch with the revocations, \
+                 valid from its signed time (rounded down: no gap for the collector).\n"
+            );
+        } else if let Some(line) = privacy_note(&privacy) {
             eprintln!("{line}\n");
         }
     }
