@@ -524,7 +524,7 @@ async fn send_feed(
         Ok(c) => c,
         Err(e) => {
             let why = format!("{e:#}");
-            for (e, item) in mine(q) {
+            for (e, item) in mine(&*q) {
                 out.kept.push((e, item, why.clone()));
             }
             return Ok(());
@@ -537,14 +537,14 @@ async fn send_feed(
     match standing {
         Standing::Ready { .. } => {}
         Standing::Lagging(why) => {
-            for (e, item) in mine(q) {
+            for (e, item) in mine(&*q) {
                 out.kept.push((e, item, why.clone()));
             }
             return Ok(());
         }
         Standing::Conflict(_) => return Ok(()),
     }
-    let batch = mine(q);
+    let batch = mine(&*q);
     if batch.is_empty() {
         return Ok(());
     }
