@@ -8,15 +8,17 @@
 //! their subjects through the ledger's identifiers. But the ledger is public and people act in
 //! sittings: the linkage benchmark (docs/privacy.md) shows that, with entries dated to the
 //! millisecond and sent one after the other, the *times* and the *arrival order* of a sitting's
-//! entries link most of a person's feeds. The mitigations here attack those two signals:
+//! entries link most of a person's feeds. The mitigations here reduce those two signals (they do
+//! not remove them):
 //! - **coarse signed times** ([`coarse`]): a citizen entry's `time_ms` is rounded down to a
-//!   granularity (15 minutes by default) where no rule needs it exact; a grant's `valid_from` is
-//!   rounded *up* (a consent never starts before it was given), its `valid_until` from a duration
-//!   down (never longer than asked);
+//!   granularity (15 minutes by default; a multiple of 2.5 minutes that divides a day) where no
+//!   rule needs it exact; a grant's `valid_from` is rounded *up* from the moment it is due to be
+//!   sent (a consent never starts before it was given, nor while it waits unsent), its
+//!   `valid_until` down (never longer than asked);
 //! - **a spread send schedule** ([`schedule`]): the entries of one command leave each feed at an
 //!   independent random moment of a window (30 minutes by default), from a send queue that
-//!   survives the CLI exiting ([`queue`]); **revocations, opt-outs and erasure requests leave at
-//!   once**, taking the queued entries of their feed with them;
+//!   survives the CLI exiting ([`queue`]); **revocations, opt-outs, erasure and restriction
+//!   requests leave at once**, taking the queued entries of their feed with them;
 //! - **inceptions made ahead of use** (`consent wallet prepare`): every feed the wallet may need,
 //!   at independent random moments of a day, so that an inception says nothing about later use;
 //! - **a node per feed** ([`schedule::node_for`]) when the wallet knows several nodes.
@@ -25,8 +27,12 @@
 //! (all of a person's feeds come from one address unless the network path hides it: Tor or a
 //! mix network, not this wallet); a collector sees its own subjects, their checks and its own
 //! records; several revocations made at once stay adjacent (withdrawing is never delayed unless
-//! the person asks: `consent revoke --all --spread`); and a spread grant is not in force until
-//! it is sent. docs/privacy.md measures what an attacker still achieves.
+//! the person asks: `consent revoke --all --spread`); what a person signs in someone else's name,
+//! delegations, endorsements and stances keep exact times and leave at once; a spread grant is
+//! not in force until it is sent, and an entry leaves only when a `consent` command runs after
+//! its moment (a timer running `consent queue` sends close to the moments); and a setting other
+//! than the default marks the wallet's entries among everyone else's. docs/privacy.md measures
+//! what an attacker still achieves.
 //!
 //! # Layout
 //! - [`coarse`]: the coarse-time rule (what `time_ms`, `valid_from` and `valid_until` to sign).
@@ -35,6 +41,7 @@
 //!   the keystore) and its lock.
 
 use consent_proto::body::{Body, BodyKind};
+use consent_proto::limits::DELEGATED_ENTRY_TOLERANCE_MS;
 use consent_proto::vocab::RequestKind;
 use serde::{Deserialize, Serialize};
 
@@ -52,11 +59,16 @@ pub const DEFAULT_SPREAD_MS: u64 = 30 * 60_000;
 pub const DEFAULT_PREPARE_MS: u64 = 24 * 3_600_000;
 /// Largest granularity of signed times: one day.
 pub const MAX_COARSE_MS: u64 = 86_400_000;
+/// Every granularity of signed times is a multiple of this (2.5 minutes: half the 5-minute
+/// admission bound of entries in someone's name, the grid those use) and divides a day, so that
+/// every grid holds the finer ones and the day's boundaries (a date, a coming of age at UTC
+/// midnight, is on every grid).
+pub const COARSE_STEP_MS: u64 = DELEGATED_ENTRY_TOLERANCE_MS / 2;
 /// Largest spread window: one day (a grant is not in force until it is sent).
 pub const MAX_SPREAD_MS: u64 = 86_400_000;
 /// Largest window of `consent wallet prepare`: seven days.
 pub const MAX_PREPARE_MS: u64 = 7 * 86_400_000;
-/// Smallest granularity or window that is not "off": one second.
+/// Smallest window that is not "off": one second.
 pub const MIN_PRIVACY_MS: u64 = 1_000;
 /// Most nodes a wallet spreads its feeds over.
 pub const MAX_NODES: usize = 16;
@@ -101,13 +113,17 @@ impl Settings {
         }
     }
 
-    /// Checks the bounds: a granularity in 1 s..=1 day, a window in 1 s..=1 day, at most
-    /// [`MAX_NODES`] distinct nodes.
+    /// Checks the bounds: a granularity that is a multiple of 2.5 minutes and divides a day
+    /// ([`granularity_allowed`]), a window in 1 s..=1 day, at most [`MAX_NODES`] distinct nodes.
     pub fn check(&self) -> Result<(), String> {
         if let Some(ms) = self.coarse_ms
-            && !(MIN_PRIVACY_MS..=MAX_COARSE_MS).contains(&ms)
+            && !granularity_allowed(ms)
         {
-            return Err("--coarse: from 1s to 1d (or off)".into());
+            return Err(
+                "--coarse: a multiple of 2.5 minutes that divides a day (2m30s, 5m, 7m30s, 10m, \
+                 15m, 20m, 30m, 40m, 45m, 1h, 2h, 3h, 4h, 6h, 8h, 12h, 1d, ...), or off"
+                    .into(),
+            );
         }
         if let Some(ms) = self.spread_ms
             && !(MIN_PRIVACY_MS..=MAX_SPREAD_MS).contains(&ms)
@@ -122,6 +138,15 @@ impl Settings {
             return Err(format!("--nodes: {twice} is listed twice"));
         }
         Ok(())
+    }
+
+    /// The setting as the wallet applies it: a granularity stored before the rule of
+    /// [`granularity_allowed`] (e.g. 7m) becomes the largest allowed one below it.
+    pub fn effective(&self) -> Settings {
+        Settings {
+            coarse_ms: self.coarse_ms.map(allowed_granularity),
+            ..self.clone()
+        }
     }
 
     /// One line for people: `coarse times 15m, spread 30m, 2 nodes`.
@@ -143,6 +168,24 @@ impl Settings {
     }
 }
 
+/// Whether `ms` may be a granularity of signed times: a multiple of [`COARSE_STEP_MS`] (2.5
+/// minutes) that divides a day.
+pub fn granularity_allowed(ms: u64) -> bool {
+    ms > 0 && ms.is_multiple_of(COARSE_STEP_MS) && MAX_COARSE_MS.is_multiple_of(ms)
+}
+
+/// The largest allowed granularity ([`granularity_allowed`]) not above `ms` (2.5 minutes at
+/// least).
+pub fn allowed_granularity(ms: u64) -> u64 {
+    let steps = MAX_COARSE_MS / COARSE_STEP_MS;
+    (1..=steps)
+        .rev()
+        .filter(|d| steps.is_multiple_of(*d))
+        .map(|d| d * COARSE_STEP_MS)
+        .find(|g| *g <= ms)
+        .unwrap_or(COARSE_STEP_MS)
+}
+
 /// How the wallet dates and sends an entry of its own feeds, by what it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handling {
@@ -153,12 +196,18 @@ pub struct Handling {
     pub at_once: bool,
 }
 
-/// The one rule the `consent` wallet and the linkage benchmark apply:
-/// - a grant, a rotation, a request other than an opt-out or erasure: coarse, spread;
-/// - a revocation, an erasure request: coarse, at once;
-/// - an opt-out of sale: exact (compared with times signed in other feeds), at once;
-/// - anything signed in someone's name, an endorsement, an undelegation: within the 5-minute
-///   admission bound ([`Exactness::DELEGATED`]), at once;
+/// The wallet rule (the spec's *Signed times of citizen entries*), which the linkage benchmark
+/// applies too; the `consent` CLI follows it, and signs what it says may be rounded in someone's
+/// name exact (finer than the rule needs):
+/// - a grant, a rotation, a request other than a withdrawal: coarse, spread;
+/// - a revocation, an erasure or restriction request: coarse, at once;
+/// - an opt-out of sale, own or in someone's name, and an undelegation: exact, at once. They
+///   withdraw, and the decision rule compares their signed times with times signed in other
+///   feeds (an opt-out denies under grants signed at or before it; an undelegation ends what the
+///   delegate's withdrawals count at its signed time): rounding a withdrawal down could only
+///   lose it;
+/// - anything else signed in someone's name, an endorsement: within the 5-minute admission bound
+///   ([`Exactness::DELEGATED`]), at once;
 /// - a feed's inception: dated by its derivation, sent with the feed's first entry (or at its
 ///   prepared moment);
 /// - anything else (a delegation, a stance: their times are compared with other feeds' and
@@ -178,16 +227,18 @@ pub fn handling(body: &Body) -> Handling {
 pub fn handling_of(kind: BodyKind, request: Option<RequestKind>, on_behalf: bool) -> Handling {
     use Exactness::{Coarse, Exact};
     let (exactness, at_once) = match kind {
+        // Withdrawals whose signed time the decision rule compares across feeds: exact.
+        BodyKind::Request if request == Some(RequestKind::OptOutSale) => (Exact, true),
+        BodyKind::Undelegation => (Exact, true),
         _ if on_behalf => (Exactness::DELEGATED, true),
-        BodyKind::Endorsement | BodyKind::Undelegation => (Exactness::DELEGATED, true),
+        BodyKind::Endorsement => (Exactness::DELEGATED, true),
         // Dated by its derivation (2020); it leaves with the feed's first entry, or at the
         // moment `consent wallet prepare` drew.
         BodyKind::Inception => (Exact, false),
         BodyKind::Grant | BodyKind::Rotation => (Coarse, false),
         BodyKind::Revoke => (Coarse, true),
         BodyKind::Request => match request {
-            Some(RequestKind::OptOutSale) => (Exact, true),
-            Some(RequestKind::Erasure) => (Coarse, true),
+            Some(RequestKind::Erasure | RequestKind::Restriction) => (Coarse, true),
             _ => (Coarse, false),
         },
         _ => (Exact, true),
@@ -231,11 +282,38 @@ mod tests {
             }
         );
         assert!(handling(&request(RequestKind::Erasure)).at_once);
+        assert!(handling(&request(RequestKind::Restriction)).at_once);
         assert_eq!(
             handling(&request(RequestKind::Access)),
             Handling {
                 exactness: Exactness::Coarse,
                 at_once: false
+            }
+        );
+        // Withdrawals compared across feeds by their signed time stay exact, in someone's name
+        // too: rounding one down could only lose it.
+        let exact_at_once = Handling {
+            exactness: Exactness::Exact,
+            at_once: true,
+        };
+        assert_eq!(
+            handling_of(BodyKind::Request, Some(RequestKind::OptOutSale), true),
+            exact_at_once
+        );
+        assert_eq!(
+            handling_of(BodyKind::Undelegation, None, false),
+            exact_at_once
+        );
+        // What else a delegate signs stays within the admission bound; consents may be coarse.
+        assert_eq!(
+            handling_of(BodyKind::Grant, None, true).exactness,
+            Exactness::DELEGATED
+        );
+        assert_eq!(
+            handling_of(BodyKind::Revoke, None, true),
+            Handling {
+                exactness: Exactness::DELEGATED,
+                at_once: true
             }
         );
     }
@@ -252,6 +330,28 @@ mod tests {
             ..Settings::off()
         };
         assert!(too_coarse.check().is_err());
+        // Granularities are multiples of 2.5 minutes that divide a day.
+        for ok in [150_000, 300_000, 450_000, 900_000, 3_600_000, 86_400_000] {
+            assert!(granularity_allowed(ok), "{ok}");
+        }
+        for bad in [0, 1_000, 60_000, 7 * 60_000, 25 * 60_000, 10 * 3_600_000] {
+            assert!(!granularity_allowed(bad), "{bad}");
+            let s = Settings {
+                coarse_ms: Some(bad),
+                ..Settings::off()
+            };
+            assert!(s.check().is_err(), "{bad}");
+        }
+        // A setting stored before the rule is applied as the largest allowed one below it.
+        assert_eq!(allowed_granularity(7 * 60_000), 5 * 60_000);
+        assert_eq!(allowed_granularity(1_000), 150_000);
+        assert_eq!(allowed_granularity(10 * 3_600_000), 8 * 3_600_000);
+        let old = Settings {
+            coarse_ms: Some(7 * 60_000),
+            ..Settings::default()
+        };
+        assert_eq!(old.effective().coarse_ms, Some(5 * 60_000));
+        assert_eq!(d.effective(), d);
         let twice = Settings {
             nodes: vec!["http://a:1".into(), "http://a:1".into()],
             ..Settings::off()

@@ -33,8 +33,9 @@
 //! of the city's day, 24: the residents' sign-ups, over its first 80%, make about 4 grants a
 //! minute), `--rates a,b,c` (background events per minute of city time, on top: 1,4,12),
 //! `--nodes N` (2, at least 2), `--seed S` (1), `--mitigate SPEC` (repeatable; `none` for no
-//! mitigated run; SPEC as `wallet-default` or `coarse=15m,spread=30m,spread-nodes,precreate`,
-//! each item optional),
+//! mitigated run; SPEC as `wallet-default` or
+//! `coarse=15m,spread=30m,timer=5m,spread-nodes,precreate`, each item optional; `timer=exact`
+//! models a sender that sends each entry at its very moment, which no wallet has),
 //! `--quick` (300 residents, 6 hours, rates 1,4: a CI-sized run), `--json PATH`.
 
 use std::time::{Duration, Instant};
@@ -65,7 +66,7 @@ use mitigations::Mitigations;
 /// the day before).
 const DEFAULT_MITIGATIONS: [&str; 2] = [
     "wallet-default",
-    "coarse=15m,spread=30m,spread-nodes,precreate",
+    "coarse=15m,spread=30m,timer=5m,spread-nodes,precreate",
 ];
 
 struct Options {
@@ -268,6 +269,7 @@ fn rows(label: &str, o: &attack::Outcome) -> Vec<Row> {
     let mut rows = Vec::new();
     rows.extend(precision_and_recall("time proximity", &o.time));
     rows.extend(precision_and_recall("arrival adjacency", &o.arrival));
+    rows.extend(precision_and_recall("same bucket", &o.bucket));
     rows.extend(precision_and_recall("repeated sittings", &o.repeated));
     rows.push(Row {
         name: format!("{label}: same choices, precision"),

@@ -307,42 +307,99 @@
 //! ### Signed times of citizen entries
 //! An entry's `time_ms` is its author's claim: validation bounds it only as above (at most
 //! [`limits::MAX_CLOCK_SKEW_MS`] ahead of the node's clock, not before 2020-01-01, not before the
-//! feed's previous entry), never from below by the node's clock, so a node accepts any past time
-//! that keeps the feed in order. Wallets use this to hide the moment a person acted, because
-//! exact times link a person's pairwise feeds (*Key derivations*; the linkage benchmark,
-//! docs/privacy.md). The wallet rule (consent-client `privacy::coarse`), which changes nothing a
-//! node checks or decides:
-//! - a citizen entry's `time_ms` may be the moment of signing **rounded down** to a multiple of
-//!   a granularity `g` since the Unix epoch (the `consent` wallet: 15 minutes by default, 1 s to 1
-//!   day), raised to the feed's previous `time_ms` (and to any other lower bound the entry has,
-//!   such as a stance's draft, `time_ms >= draft.time_ms`) when below it;
-//! - where a rule reads the time, it stays within that rule: an entry signed in someone's name,
-//!   an endorsement or an undelegation is refused when signed more than
-//!   [`limits::DELEGATED_ENTRY_TOLERANCE_MS`] before the node's clock (`delegated-entry-too-old`,
-//!   *Delegation*), so its granularity is at most half that bound (2.5 minutes), leaving the rest
-//!   for the clocks' difference and the sending; an own opt-out of sale is compared with times
-//!   signed in other feeds (a delegate's grants, *Deciding a check*) and is signed exact;
-//! - a grant's `valid_from` is rounded **up** to the next multiple of `g` (a consent never starts
-//!   before it was given; an exact `valid_from` would publish the moment `time_ms` hides), and a
-//!   `valid_until` computed from a duration is rounded **down** (never longer than asked). The
-//!   decision rule reads these two exactly: they are what a grant allows.
+//! feed's previous entry), never from below by the node's clock, so validation accepts any past
+//! time that keeps the feed in order. (Some admissions do read the node's clock: an entry in
+//! someone's name, an endorsement or an undelegation signed more than
+//! [`limits::DELEGATED_ENTRY_TOLERANCE_MS`] before it is `delegated-entry-too-old`; a draft has
+//! its `draft-backdated` tolerance; a stance is `consultation-closed` once its consultation has
+//! closed.) Wallets use this to hide the moment a person acted, because exact times link a
+//! person's pairwise feeds (*Key derivations*; the linkage benchmark, docs/privacy.md). The
+//! wallet rule below (consent-client `privacy::coarse` and `privacy::handling`; test vectors
+//! `coarse_times`) changes nothing a node checks or decides; a second wallet that follows it
+//! signs the same numbers. For each citizen entry of its own pairwise feeds:
 //!
-//! No other rule is affected: a stance stays in `[draft time, closes_ms)` (its floor is the
-//! draft's time, and rounding down never passes `closes_ms`); a draft's `draft-backdated`
-//! tolerance is about the collector's Policy entry; the `policy-draft` and `consultation-closed`
-//! admissions read the node's clock; and a revocation revokes for every `at` once a node holds
-//! it, whatever its time.
-//! So what a verifier may conclude from a citizen entry's `time_ms` is only that its author
-//! claims to have signed it then; under the wallet rule the signing happened in `[time_ms,
-//! time_ms + g)`, or later when the feed's previous entry raised it. It may not conclude when
-//! the person acted to the millisecond, nor when the entry reached the network: a wallet may
-//! send it at a random moment of its spread window (30 minutes by default), or later still when
-//! no command of the wallet runs then; when it took effect at a node is that node's receipt (its
-//! `time_ms`), not the wallet's clock. An own grant signed
-//! with a coarse time counts as signed at the start of its interval: a delegate's opt-out in the
-//! same interval denies under it (the withdrawal wins, as in any tie). The `consent` wallet's own
-//! bounds, which no node checks: a granularity and a spread window of 1 s to 1 day each, `consent
-//! wallet prepare` over at most 7 days, at most 16 nodes, at most 1,024 entries in its send queue.
+//! **Granularity.** `g` is a multiple of 150,000 ms (2.5 minutes) that divides 86,400,000 (a
+//! day), counted from the Unix epoch (UTC): 150,000, 300,000, 450,000, 600,000, 900,000 (the
+//! `consent` wallet's default: 15 minutes), 1,200,000, 1,800,000, 3,600,000, ..., 86,400,000; or
+//! none (exact times). Every such grid holds the 2.5-minute grid and every UTC midnight.
+//! `floor_x(t) = t − (t mod x)`; `ceil_x(t)` is the smallest multiple of `x` that is ≥ `t` (`t`
+//! itself on a boundary); with no granularity both are `t`.
+//!
+//! **How exact each `time_ms` is**, by what the entry says. The principle: a consenting statement
+//! may be dated before it was signed, which can only add denials; a withdrawal whose time a rule
+//! compares with times signed in other feeds may not, which could only lose it.
+//! - **exact** (the moment of signing): an opt-out of sale and sharing, own or in someone's name
+//!   (an opt-out denies under grants signed at or before it, across feeds: *Opting out of sale and
+//!   sharing*); an undelegation (the delegate's withdrawals count up to its signed time:
+//!   *Delegation*); a delegation; a stance (compared with its consultation's window); anything
+//!   not listed below;
+//! - **within the admission bound**, granularity `e = min(g, 150,000)` (so 150,000 with any `g`):
+//!   every other entry signed in someone's name (`on_behalf`), and an endorsement; the other half
+//!   of the 5-minute bound is left for the clocks' difference and the sending. The `consent`
+//!   wallet signs these exact (`e` none, its `valid_from` then `max(s, d)`), which the rule
+//!   allows: any entry may be signed exact (with `--now`, the `consent` wallet signs everything
+//!   so);
+//! - **coarse**, granularity `e = g`: an own grant, revocation and rotation, and an own request
+//!   other than an opt-out;
+//! - **never rounded**: an inception, dated by its derivation (*Key derivations*; rounding it
+//!   would change the feed id).
+//!
+//! **`time_ms`** `= max(floor_e(s), floors)`, `s` the moment of signing and `floors` exactly these
+//! lower bounds: the feed's previous entry's `time_ms`; for a stance, its draft's `time_ms`; for
+//! an entry with `on_behalf`, its delegation's `time_ms`; for an undelegation with a
+//! `void_from_ms`, that value; for a grant in a feed whose seq 1 is a `GUARDIAN` delegation, the
+//! coming-of-age instant (on every grid); for an own grant, one millisecond after the latest
+//! opt-out of sale and sharing that a delegate signed in the person's name for the grant's
+//! collector and that counts (`withdraws`, *Delegation*), when that opt-out was signed before
+//! `s` (otherwise it denies sale and sharing under the grant, and the wallet says so); and
+//! 1,577,836,800,000 (2020-01-01). Nothing else raises it.
+//!
+//! **A grant's `valid_from`** `= max(ceil_e(max(s, d)), time_ms)`, `d` the moment the wallet plans
+//! to send it (`s` when it sends it at once) and `e` the grant's granularity; a grant sent in one
+//! batch after the revocations of the grants it replaces takes `valid_from = time_ms` (the consent
+//! it narrows was in force until then). So a consent is never in force before it was given, nor
+//! while it waits in the wallet: the decision rule reads a grant for the time `at` asked, whatever
+//! its arrival (*Deciding a check*), and a question about a moment before `d` is not answered
+//! allow once the grant has arrived. A wallet that sends after `d` (no command of it ran then)
+//! leaves the gap from `d` to the arrival; the arrival is public only in the node's log (below).
+//! **`valid_until`**: every end the person gives (a duration, a date, an instant) becomes
+//! `floor_e(end)` (never longer than asked); a date's UTC midnight is on every grid. The decision
+//! rule reads `valid_from` and `valid_until` exactly: they are what a grant allows.
+//!
+//! **What is sent at once** (never queued, never delayed): revocations; opt-outs of sale and
+//! sharing; erasure and restriction requests; anything signed in someone's name; endorsements;
+//! undelegations; delegations; stances. Withdrawing is never delayed, and the admission of an
+//! entry in someone's name, an endorsement, an undelegation or a stance reads the node's clock.
+//! Everything else (own grants, rotations, other requests, inceptions) may be queued and sent
+//! later, each feed at its own moment. A feed's entries leave in feed order: one sent at once
+//! takes the queued entries of its feed before it along. Before it sends a queued entry, or signs
+//! after queued entries, a wallet reads the feed's head from the node it sends to, and sends only
+//! when the first queued entry is at `head + 1` with `prev` the head (entries the node holds
+//! already count as sent); an entry that meets another at its seq is never sent (that would be
+//! an equivocation, and freeze the feed).
+//!
+//! **Other rules.** Validation and the decision rule do not change. A stance stays in `[draft
+//! time, closes_ms)`. A revocation revokes for every `at` once a node holds it, whatever its time.
+//! `AnswerTimes` (how long a collector takes to answer requests) counts from a request's
+//! `time_ms` raised to its arrival minus 10 minutes: with coarse or queued requests a collector
+//! may look up to 10 minutes slower than it was.
+//!
+//! **What a verifier may conclude** from a citizen entry's `time_ms`: only that its author
+//! claims to have signed it then. For a wallet following this rule, the signing happened in
+//! `[time_ms, time_ms + g)` (for the `consent` wallet, within a day after `time_ms`, its largest
+//! `g`), or before `time_ms` when a floor raised it; any `time_ms` may also be exact (the person
+//! asked for exact times, or the entry's kind keeps them). Neither the moment the person acted nor
+//! the moment the entry reached the network follows from it: a wallet may send it at a random
+//! moment of its spread window (30 minutes by default), or later still when no command of the
+//! wallet runs then. When an entry took effect at a node is public only in that node's log: its
+//! arrival index, bounded by the signed checkpoints before and after it (a receipt's `time_ms`
+//! is when the receipt was signed: *Receipts*). A `time_ms` on an unusual grid, or an exact one
+//! among coarse ones, itself marks the wallet that signed it: wallets keep the default. The
+//! `consent` wallet's own bounds, which no node checks: a spread window of 1 s to 1 day, `consent
+//! wallet prepare` over at most 7 days, at most 16 nodes, at most 1,024 entries in its send queue,
+//! the last 16 accepted entries of each feed kept to bring a lagging node up to date, at most 64
+//! refusals kept until acknowledged, one overdue feed per run of its sender besides withdrawals,
+//! and a withdrawal waits at most 5 minutes for another command to release the queue.
 //!
 //! ## Pending entries
 //! An entry that is valid so far but waits for another is held *pending* rather than refused: the
@@ -1104,7 +1161,13 @@
 //!
 //! ## Receipts
 //! `Receipt { payload, signature }` with `payload` the protobuf encoding of `ReceiptPayload` and
-//! `signature = Ed25519-sign(node key, "consent-ledger/receipt/v1" || payload)`.
+//! `signature = Ed25519-sign(node key, "consent-ledger/receipt/v1" || payload)`. The payload's
+//! `index` is the entry's place in the node's arrival log; its `time_ms` is the node's clock when
+//! it signed the receipt, which is when the receipt was asked for: the answer to a submission,
+//! `ACCEPTED` or `DUPLICATE` (a resubmission, e.g. `consent receipt`, gets a receipt signed
+//! then). It is an upper bound of when the entry took effect at that node, tight only for the
+//! first `ACCEPTED` answer; an entry accepted from the pending pool gets no receipt. When an entry
+//! took effect is its arrival `index`, bounded by the signed checkpoints around it.
 //!
 //! ## Decision receipts
 //! `DecisionReceipt { payload, signature, checkpoint, grant_inclusion, revocation_inclusion,
@@ -1577,6 +1640,14 @@
 //!   delegation's `end` and the counting endorsement as *Delegation* says. `revoked` and
 //!   `delegated_opt_out_ms` are given, so these cases do not exercise which revocations and
 //!   delegated opt-outs count (`withdraws`).
+//! - `coarse_times` (informative: the wallet rule of *Signed times of citizen entries*, which no
+//!   node checks): `granularities`, each `g` and whether a wallet may use it (`allowed`); `times`,
+//!   each an entry signed at `now_ms` by a wallet of granularity `g` (null: none), how exact the
+//!   entry is (`exactness`: `coarse`, `within` the admission bound of entries in someone's name,
+//!   or `exact`), the largest of its floors (`floor_ms`, 0: none) and the `time_ms` it signs;
+//!   `valid_from`, each a grant signed at `now_ms` with `time_ms` and due to be sent at `due_ms`,
+//!   and its `valid_from`; `valid_until`, each an end asked (`end_ms`) and the `valid_until`
+//!   signed. Each case has an `about`. consent-client's `privacy::coarse` is checked against it.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own

@@ -6,7 +6,8 @@
 //! equivocation; and for scopes: H3 indexes and parents, local times, a scoped policy and grants,
 //! 2,000 seeded scope decisions with hand-picked edges, and context digests; and for
 //! consultations: a draft with its stances, response and outcome, validation sequences with
-//! their verdicts, policy changes, consultation states and counts. The crate docs
+//! their verdicts, policy changes, consultation states and counts; and the wallet rule for the
+//! signed times of citizen entries (`coarse_times`, informative). The crate docs
 //! ("Protocol specification", "Test vectors") say what each means.
 //!
 //! [`generate`] builds them from fixed seeds (keys are `Ed25519 seed = BLAKE3(label)`), so the
@@ -2453,6 +2454,182 @@ fn generate() -> Value {
         "delegations": delegations_json(&dnet),
         "delegation_receipts": delegation_receipts_json(&dnet),
         "delegation_decisions": delegation_decisions_json(),
+        "coarse_times": coarse_times_json(),
+    })
+}
+
+// ---- The wallet rule for signed times of citizen entries (informative) ----
+
+/// 2026-03-02T10:07:31.123Z: the moment of signing of `coarse_times`.
+const CT: u64 = 1_772_446_051_123;
+/// 2027-01-31T00:00:00Z.
+const CT_MIDNIGHT: u64 = 1_801_353_600_000;
+/// Half the 5-minute admission bound of entries in someone's name: the grid they use, and what
+/// every granularity is a multiple of.
+const CT_STEP: u64 = 150_000;
+
+/// Whether `g` may be a granularity: a multiple of 2.5 minutes that divides a day.
+fn ct_allowed(g: u64) -> bool {
+    g > 0 && g.is_multiple_of(CT_STEP) && DAY.is_multiple_of(g)
+}
+
+fn ct_floor(g: Option<u64>, t: u64) -> u64 {
+    g.map_or(t, |g| t - t % g)
+}
+
+fn ct_ceil(g: Option<u64>, t: u64) -> u64 {
+    g.map_or(t, |g| t.div_ceil(g) * g)
+}
+
+/// An entry's granularity for the wallet's `g` and how exact the entry is.
+fn ct_granularity(g: Option<u64>, exactness: &str) -> Option<u64> {
+    match exactness {
+        "coarse" => g,
+        "within" => g.map(|g| g.min(CT_STEP)),
+        _ => None,
+    }
+}
+
+/// `time_ms = max(floor_e(now), floor, 2020-01-01)`.
+fn ct_time(g: Option<u64>, exactness: &str, now: u64, floor: u64) -> u64 {
+    ct_floor(ct_granularity(g, exactness), now)
+        .max(floor)
+        .max(MIN_TIME_MS)
+}
+
+/// `valid_from = max(ceil_g(max(now, due)), time_ms)`.
+fn ct_valid_from(g: Option<u64>, now: u64, due: u64, time_ms: u64) -> u64 {
+    ct_ceil(g, now.max(due)).max(time_ms)
+}
+
+fn coarse_times_json() -> Value {
+    let quarter = 15 * MINUTE;
+    let on_boundary = CT - CT % quarter;
+    let times: [(&str, u64, Option<u64>, &str, u64); 12] = [
+        ("an own grant: rounded down to 15 minutes", CT, Some(quarter), "coarse", 0),
+        (
+            "the feed's previous entry is after the boundary: raised to it",
+            CT,
+            Some(quarter),
+            "coarse",
+            CT - MINUTE,
+        ),
+        (
+            "the previous entry is after now (another clock ran ahead): raised to it",
+            CT,
+            Some(quarter),
+            "coarse",
+            CT + 5,
+        ),
+        ("on a boundary: that boundary", on_boundary, Some(quarter), "coarse", 0),
+        ("no granularity: exact", CT, None, "coarse", 0),
+        ("a day's granularity", CT, Some(DAY), "coarse", 0),
+        (
+            "in someone's name: 2.5 minutes, whatever the wallet's granularity",
+            CT,
+            Some(DAY),
+            "within",
+            0,
+        ),
+        (
+            "in someone's name, with a delegation signed just before: raised to it",
+            CT,
+            Some(quarter),
+            "within",
+            CT - 1_000,
+        ),
+        ("in someone's name, with a granularity of 2.5 minutes", CT, Some(CT_STEP), "within", 0),
+        ("an opt-out of sale (own or delegated), an undelegation: exact", CT, Some(quarter), "exact", 0),
+        ("never before 2020-01-01", 5, Some(quarter), "coarse", 0),
+        (
+            "an own grant after a delegate's opt-out in the same quarter hour: one ms after it",
+            CT,
+            Some(quarter),
+            "coarse",
+            CT - 2 * MINUTE + 1,
+        ),
+    ];
+    let valid_from: [(&str, u64, u64, Option<u64>, u64); 6] = [
+        ("sent at once: the next boundary", CT, CT, Some(quarter), 0),
+        (
+            "due 20 minutes later: the boundary after the moment it is due",
+            CT,
+            CT + 20 * MINUTE,
+            Some(quarter),
+            0,
+        ),
+        ("on a boundary: that boundary", on_boundary, on_boundary, Some(quarter), 0),
+        ("no granularity: the moment it is due", CT, CT + 10 * MINUTE, None, 0),
+        ("a day's granularity: the next UTC midnight", CT, CT, Some(DAY), 0),
+        (
+            "never before its time_ms (a floor ahead of the boundary)",
+            CT,
+            CT,
+            Some(quarter),
+            ct_ceil(Some(quarter), CT) + 5,
+        ),
+    ];
+    let valid_until: [(&str, u64, Option<u64>); 5] = [
+        ("a duration (30 days): rounded down", CT + 30 * DAY, Some(quarter)),
+        ("a date: UTC midnight is on every grid", CT_MIDNIGHT, Some(quarter)),
+        ("a date, a day's granularity", CT_MIDNIGHT, Some(DAY)),
+        ("an instant just after midnight, hourly", CT_MIDNIGHT + 1, Some(HOUR)),
+        ("no granularity: as asked", CT + 90 * DAY, None),
+    ];
+    let granularities: [u64; 13] = [
+        CT_STEP,
+        2 * CT_STEP,
+        3 * CT_STEP,
+        quarter,
+        20 * MINUTE,
+        HOUR,
+        DAY,
+        1_000,
+        MINUTE,
+        7 * MINUTE,
+        25 * MINUTE,
+        10 * HOUR,
+        2 * DAY,
+    ];
+    json!({
+        "granularities": granularities
+            .iter()
+            .map(|g| json!({"g": g, "allowed": ct_allowed(*g)}))
+            .collect::<Vec<_>>(),
+        "times": times
+            .iter()
+            .map(|(about, now, g, exactness, floor)| json!({
+                "about": about,
+                "now_ms": now,
+                "g": g,
+                "exactness": exactness,
+                "floor_ms": floor,
+                "time_ms": ct_time(*g, exactness, *now, *floor),
+            }))
+            .collect::<Vec<_>>(),
+        "valid_from": valid_from
+            .iter()
+            .map(|(about, now, due, g, floor)| {
+                let time_ms = ct_time(*g, "coarse", *now, *floor);
+                json!({
+                    "about": about,
+                    "now_ms": now,
+                    "due_ms": due,
+                    "g": g,
+                    "time_ms": time_ms,
+                    "valid_from": ct_valid_from(*g, *now, *due, time_ms),
+                })
+            })
+            .collect::<Vec<_>>(),
+        "valid_until": valid_until
+            .iter()
+            .map(|(about, end, g)| json!({
+                "about": about,
+                "end_ms": end,
+                "g": g,
+                "valid_until": ct_floor(*g, *end),
+            }))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -5083,6 +5260,36 @@ fn every_vector_in_the_file_verifies() {
     match ledger.submit(&second, num(&file["validation_clock_ms"])) {
         Verdict::Equivocation { existing } => assert_eq!(existing.id, first.id),
         other => panic!("an equivocation, got {other:?}"),
+    }
+    // The wallet rule for signed times (informative): every number from the spec's formulas.
+    let ct = &file["coarse_times"];
+    for v in list(&ct["granularities"]) {
+        assert_eq!(v["allowed"].as_bool(), Some(ct_allowed(num(&v["g"]))), "{v}");
+    }
+    for v in list(&ct["times"]) {
+        let time = ct_time(
+            v["g"].as_u64(),
+            text(&v["exactness"]),
+            num(&v["now_ms"]),
+            num(&v["floor_ms"]),
+        );
+        assert_eq!(num(&v["time_ms"]), time, "{}", text(&v["about"]));
+        assert!(time <= num(&v["now_ms"]).max(num(&v["floor_ms"])).max(MIN_TIME_MS));
+    }
+    for v in list(&ct["valid_from"]) {
+        let from = ct_valid_from(
+            v["g"].as_u64(),
+            num(&v["now_ms"]),
+            num(&v["due_ms"]),
+            num(&v["time_ms"]),
+        );
+        assert_eq!(num(&v["valid_from"]), from, "{}", text(&v["about"]));
+        assert!(from >= num(&v["due_ms"]) && from >= num(&v["now_ms"]));
+    }
+    for v in list(&ct["valid_until"]) {
+        let until = ct_floor(v["g"].as_u64(), num(&v["end_ms"]));
+        assert_eq!(num(&v["valid_until"]), until, "{}", text(&v["about"]));
+        assert!(until <= num(&v["end_ms"]));
     }
 }
 

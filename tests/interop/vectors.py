@@ -381,6 +381,28 @@ def check_policy_scope_shape(c, s, what):
         c.true(1 <= len(ranks) <= 4 and ranks == sorted(set(ranks)), f"{what}: {f['purpose']} offers by rank")
 
 
+def check_coarse_times(ct, c):
+    step, day = 150_000, 86_400_000
+
+    def floor(g, t):
+        return t if g is None else t - t % g
+
+    def ceil(g, t):
+        return t if g is None else -(-t // g) * g
+
+    for x in ct["granularities"]:
+        g = x["g"]
+        c.eq(g > 0 and g % step == 0 and day % g == 0, x["allowed"], f"granularity {g}")
+    for x in ct["times"]:
+        g = x["g"]
+        e = {"coarse": g, "within": None if g is None else min(g, step), "exact": None}[x["exactness"]]
+        c.eq(max(floor(e, x["now_ms"]), x["floor_ms"], MIN_TIME_MS), x["time_ms"], x["about"])
+    for x in ct["valid_from"]:
+        c.eq(max(ceil(x["g"], max(x["now_ms"], x["due_ms"])), x["time_ms"]), x["valid_from"], x["about"])
+    for x in ct["valid_until"]:
+        c.eq(floor(x["g"], x["end_ms"]), x["valid_until"], x["about"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, help="where to generate the protobuf code")
@@ -547,6 +569,10 @@ def main():
     inc = check_entry(pw["inception"], b(pw["keys"][0]["public"]))
     c.eq((inc.time_ms, inc.inception.next_key_digest), (pw["inception_ms"], h(NEXT_KEY, b(pw["keys"][1]["public"]))),
          "pairwise inception")
+
+    # The wallet rule for signed times of citizen entries (the spec's "Signed times of citizen
+    # entries", written here from its text alone).
+    check_coarse_times(v["coarse_times"], c)
 
     # A collector's authentication statement.
     a = v["auth"]

@@ -141,6 +141,101 @@ fn aad(format: &str, role: &str, kdf: &Kdf) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Reads and checks a keystore file's header (its size, format, cipher and KDF parameters).
+fn read_file(path: &Path) -> Result<File, KeystoreError> {
+    let invalid = |message: String| KeystoreError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(KeystoreError::Missing(path.to_path_buf()));
+        }
+        Err(source) => {
+            return Err(KeystoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(invalid(format!(
+            "{} bytes; a keystore is at most 1 MiB",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| KeystoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file: File = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    if file.format != FORMAT
+        || file.cipher != "xchacha20poly1305"
+        || file.kdf.algorithm != "argon2id"
+    {
+        return Err(invalid(format!("unsupported format {:?}", file.format)));
+    }
+    if file.kdf.memory_kib < MIN_MEMORY_KIB
+        || file.kdf.memory_kib > 4 * 1024 * 1024
+        || file.kdf.iterations == 0
+        || file.kdf.iterations > 64
+        || file.kdf.parallelism == 0
+        || file.kdf.parallelism > 16
+    {
+        return Err(invalid("KDF parameters out of range".into()));
+    }
+    Ok(file)
+}
+
+/// Decrypts a keystore file with `key` (derived from its passphrase).
+fn unseal(path: &Path, file: &File, key: Zeroizing<[u8; 32]>) -> Result<Keystore, KeystoreError> {
+    let invalid = |message: String| KeystoreError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let role = Role::from_name(&file.role).map_err(|e| invalid(e.to_string()))?;
+    let nonce: [u8; 24] = hex::decode(&file.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| invalid("nonce".into()))?;
+    let ciphertext = hex::decode(&file.ciphertext).map_err(|e| invalid(e.to_string()))?;
+    let cipher = XChaCha20Poly1305::new(key.as_ref().into());
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad: &aad(&file.format, &file.role, &file.kdf),
+                },
+            )
+            .map_err(|_| KeystoreError::WrongPassphrase(path.to_path_buf()))?,
+    );
+    let plain: Plain = serde_json::from_slice(&plain).map_err(|e| invalid(e.to_string()))?;
+    let mut master = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(plain.master.as_bytes(), master.as_mut())
+        .map_err(|_| invalid("master secret".into()))?;
+    let successor = match &plain.successor {
+        Some(text) => {
+            let mut s = Zeroizing::new([0u8; 32]);
+            hex::decode_to_slice(text.as_bytes(), s.as_mut())
+                .map_err(|_| invalid("successor master secret".into()))?;
+            Some(s)
+        }
+        None => None,
+    };
+    Ok(Keystore {
+        path: path.to_path_buf(),
+        role,
+        kdf: file.kdf.clone(),
+        master,
+        successor,
+        state: plain.state,
+        key,
+    })
+}
+
 impl Keystore {
     /// Creates a keystore with a fresh master secret (or the given one, for recovery) and writes it.
     pub fn create(
@@ -200,89 +295,37 @@ impl Keystore {
 
     /// Opens and decrypts a keystore.
     pub fn open(path: &Path, passphrase: &str) -> Result<Keystore, KeystoreError> {
-        let invalid = |message: String| KeystoreError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
-        let meta = match std::fs::metadata(path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(KeystoreError::Missing(path.to_path_buf()));
-            }
-            Err(source) => {
-                return Err(KeystoreError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(invalid(format!(
-                "{} bytes; a keystore is at most 1 MiB",
-                meta.len()
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|source| KeystoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let file: File = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        if file.format != FORMAT
-            || file.cipher != "xchacha20poly1305"
-            || file.kdf.algorithm != "argon2id"
-        {
-            return Err(invalid(format!("unsupported format {:?}", file.format)));
-        }
-        if file.kdf.memory_kib < MIN_MEMORY_KIB
-            || file.kdf.memory_kib > 4 * 1024 * 1024
-            || file.kdf.iterations == 0
-            || file.kdf.iterations > 64
-            || file.kdf.parallelism == 0
-            || file.kdf.parallelism > 16
-        {
-            return Err(invalid("KDF parameters out of range".into()));
-        }
-        let role = Role::from_name(&file.role).map_err(|e| invalid(e.to_string()))?;
-        let nonce: [u8; 24] = hex::decode(&file.nonce)
-            .ok()
-            .and_then(|n| n.try_into().ok())
-            .ok_or_else(|| invalid("nonce".into()))?;
-        let ciphertext = hex::decode(&file.ciphertext).map_err(|e| invalid(e.to_string()))?;
+        let file = read_file(path)?;
         let key = derive_key(passphrase, &file.kdf)?;
-        let cipher = XChaCha20Poly1305::new(key.as_ref().into());
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    XNonce::from_slice(&nonce),
-                    Payload {
-                        msg: &ciphertext,
-                        aad: &aad(&file.format, &file.role, &file.kdf),
-                    },
-                )
-                .map_err(|_| KeystoreError::WrongPassphrase(path.to_path_buf()))?,
-        );
-        let plain: Plain = serde_json::from_slice(&plain).map_err(|e| invalid(e.to_string()))?;
-        let mut master = Zeroizing::new([0u8; 32]);
-        hex::decode_to_slice(plain.master.as_bytes(), master.as_mut())
-            .map_err(|_| invalid("master secret".into()))?;
-        let successor = match &plain.successor {
-            Some(text) => {
-                let mut s = Zeroizing::new([0u8; 32]);
-                hex::decode_to_slice(text.as_bytes(), s.as_mut())
-                    .map_err(|_| invalid("successor master secret".into()))?;
-                Some(s)
-            }
-            None => None,
-        };
-        Ok(Keystore {
-            path: path.to_path_buf(),
-            role,
-            kdf: file.kdf,
-            master,
-            successor,
-            state: plain.state,
-            key,
-        })
+        unseal(path, &file, key)
+    }
+
+    /// Reads the keystore's state again from its file, with the key it was opened with: another
+    /// `consent` command may have saved it since this one opened it (a rotation, a setting), and
+    /// a command that waited for the send queue's lock must not write back what it read before.
+    /// Fails when the file now has another master secret, role or key.
+    pub fn reload(&mut self) -> Result<(), KeystoreError> {
+        let file = read_file(&self.path)?;
+        if file.kdf != self.kdf || file.role != self.role.name() {
+            return Err(KeystoreError::Invalid {
+                path: self.path.clone(),
+                message: "it was replaced by another keystore while this command ran; run the \
+                          command again"
+                    .into(),
+            });
+        }
+        let fresh = unseal(&self.path, &file, self.key.clone())?;
+        if *fresh.master != *self.master {
+            return Err(KeystoreError::Invalid {
+                path: self.path.clone(),
+                message: "it was replaced by another wallet while this command ran; run the \
+                          command again"
+                    .into(),
+            });
+        }
+        self.state = fresh.state;
+        self.successor = fresh.successor;
+        Ok(())
     }
 
     /// Encrypts and writes the keystore atomically (temp file, fsync, rename), mode 0600. The

@@ -192,6 +192,32 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_reads_what_another_command_saved_since() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (path, _) = create(dir.path());
+        let mut first = Keystore::open(&path, "a good passphrase").expect("open");
+        let mut second = Keystore::open(&path, "a good passphrase").expect("open");
+        second.state.pairwise.insert(
+            "col1x".into(),
+            FeedState {
+                rotations: 1,
+                ..FeedState::default()
+            },
+        );
+        second.save().expect("save");
+        assert!(first.state.pairwise.is_empty(), "read before");
+        first.reload().expect("reload");
+        assert_eq!(
+            first.state.pairwise.get("col1x").map(|f| f.rotations),
+            Some(1)
+        );
+        // Another wallet put in its place: refused, nothing read.
+        std::fs::remove_file(&path).expect("remove");
+        create(dir.path());
+        assert!(matches!(first.reload(), Err(KeystoreError::Invalid { .. })));
+    }
+
+    #[test]
     fn secrets_are_not_on_disk_in_clear_and_the_file_is_private() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (path, master) = create(dir.path());

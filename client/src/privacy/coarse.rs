@@ -1,30 +1,44 @@
 //! The coarse-time rule: which `time_ms` a wallet signs, and what a grant's validity times
 //! become, when the wallet hides the moment it acted (consent-proto crate docs, "Signed times of
-//! citizen entries").
+//! citizen entries": the normative text; this module is its code, checked against the
+//! `coarse_times` test vectors).
 //!
 //! - **`time_ms`** ([`signed_time`]): the moment of signing rounded *down* to a multiple of the
-//!   granularity (since the Unix epoch, UTC), never before the feed's previous entry (a feed's
-//!   times stay in order, which validation requires) nor before any other lower bound the entry
-//!   has (a stance's draft, a delegation), nor before 2020-01-01. Nodes accept it: validation
-//!   bounds a time only from above (5 minutes past the node's clock), from below (2020) and by
-//!   the feed's previous entry. Where a rule reads the time, it is kept within that rule
-//!   ([`Exactness`]): an entry in someone's name (refused when signed more than 5 minutes before
-//!   the node's clock) is rounded to at most half that bound, so the other half is left for the
-//!   two clocks' difference and the sending; an opt-out of sale, compared with times signed in
-//!   other feeds, stays exact.
-//! - **`valid_from`** ([`valid_from`]): rounded *up* to the next multiple. A consent never starts
-//!   before it was given, and an exact `valid_from` would publish the very millisecond the coarse
-//!   `time_ms` hides (the benchmark's attacker reads it). The cost: a collector checking right
-//!   after the grant is denied (`not-yet-valid`) until the boundary, at most one granularity
-//!   (15 minutes by default) — and with a spread send the grant is not in force until it is sent
-//!   anyway. `consent grant --now` signs exact times and sends at once when the person needs the
-//!   consent in force at once, and says what that costs.
-//! - **`valid_until`** from a duration (`--until 30d`) ([`valid_until`]): rounded *down* (a
-//!   consent never lasts longer than asked); a date (`2027-01-31`) is already coarse.
+//!   granularity `g` (since the Unix epoch, UTC; `g` a multiple of 2.5 minutes dividing a day),
+//!   then raised to the entry's floor: the largest of the feed's previous entry's time (a feed's
+//!   times stay in order, which validation requires), a stance's draft time, the delegation's
+//!   time for an entry in someone's name, the coming-of-age instant for a grant in a feed that
+//!   was a minor's, an undelegation's `void_from_ms`, 2020-01-01, and, for an own grant, one
+//!   millisecond after the latest counting opt-out a delegate signed in the person's name for
+//!   that collector (so that the grant is not opted out by a withdrawal it came after). Nodes
+//!   accept it: validation bounds a time only from above (5 minutes past the node's clock), from
+//!   below (2020) and by the feed's previous entry. Where a rule reads the time, it is kept
+//!   within that rule ([`Exactness`]): an entry in someone's name (refused when signed more than
+//!   5 minutes before the node's clock) is rounded to at most half that bound, so the other half
+//!   is left for the two clocks' difference and the sending; withdrawals compared with times
+//!   signed in other feeds (an opt-out of sale, own or in someone's name; an undelegation) stay
+//!   exact. An inception is never rounded: its time is part of its derivation.
+//! - **`valid_from`** ([`valid_from`]): rounded *up* to a multiple, from the later of the moment
+//!   of signing and the moment the grant is due to be sent. A consent never starts before it was
+//!   given nor while it waits unsent (a question about a past moment is answered from
+//!   `valid_from`, not from when the grant arrived), and an exact `valid_from` would publish the
+//!   very millisecond the coarse `time_ms` hides (the benchmark's attacker reads it). The cost: a
+//!   collector checking right after the grant arrives may be denied (`not-yet-valid`) until the
+//!   boundary, at most one granularity (15 minutes by default). A grant sent later than it was
+//!   due (no command ran at its moment) is in force from its `valid_from` on, once a node holds
+//!   it. `consent grant --now` signs exact times and sends at once when the person needs the
+//!   consent in force at once, and says what that costs. A grant whose revocations go with it
+//!   (`--replace`) takes `valid_from = time_ms`: it leaves at once, and the consent it narrows was
+//!   in force until then.
+//! - **`valid_until`** ([`valid_until`]): every end the person gives (a duration, a date, an
+//!   instant) rounded *down* (a consent never lasts longer than asked); a date at UTC midnight is
+//!   on every grid already.
 //!
 //! Revocations may be coarse too: the decision rule treats a grant as revoked for every `at`
-//! once the node holds the revocation, whatever its `time_ms`; when it took effect at a node is
-//! that node's receipt, not the wallet's clock.
+//! once the node holds the revocation, whatever its `time_ms`. When a revocation took effect is
+//! not in its signed time: a node's receipt is signed with the node's clock when the receipt was
+//! asked (an upper bound), and the public evidence is the arrival index in the node's log,
+//! bounded by the signed checkpoints around it.
 
 use consent_proto::limits::{DELEGATED_ENTRY_TOLERANCE_MS, MIN_TIME_MS};
 
@@ -38,12 +52,13 @@ pub enum Exactness {
     /// is rounded down by less than half of it (the other half is left for the clocks' difference
     /// and the sending).
     Within(u64),
-    /// Compared with times signed in other feeds (an opt-out of sale): exact.
+    /// Compared with times signed in other feeds (an opt-out of sale, own or in someone's
+    /// name; an undelegation): exact.
     Exact,
 }
 
 impl Exactness {
-    /// An entry signed in someone's name, an endorsement or an undelegation
+    /// An entry signed in someone's name (other than an opt-out) or an endorsement
     /// (`delegated-entry-too-old`: 5 minutes).
     pub const DELEGATED: Exactness = Exactness::Within(DELEGATED_ENTRY_TOLERANCE_MS);
 }
@@ -76,8 +91,15 @@ pub fn signed_time(
     rounded.max(floor_ms).max(MIN_TIME_MS)
 }
 
-/// A grant's `valid_from` for a grant given at `now_ms`: rounded up to the next multiple of the
-/// granularity (exact when `None`).
+/// A grant's `valid_from` for a grant given at `now_ms` and due to be sent at `due_ms` (`now_ms`
+/// when sent at once): the later of the two rounded up to a multiple of the granularity (the
+/// boundary itself when on one; exact when `None`).
+pub fn valid_from_due(granularity: Option<u64>, now_ms: u64, due_ms: u64) -> u64 {
+    valid_from(granularity, now_ms.max(due_ms))
+}
+
+/// A grant's `valid_from` for a grant given (and sent) at `now_ms`: rounded up to the next
+/// multiple of the granularity (exact when `None`).
 pub fn valid_from(granularity: Option<u64>, now_ms: u64) -> u64 {
     match granularity.filter(|g| *g > 1) {
         Some(g) => now_ms.div_ceil(g).saturating_mul(g),
@@ -85,8 +107,8 @@ pub fn valid_from(granularity: Option<u64>, now_ms: u64) -> u64 {
     }
 }
 
-/// A grant's `valid_until` for an end asked at `until_ms`: rounded down to a multiple of the
-/// granularity (exact when `None`).
+/// A grant's `valid_until` for an end asked at `until_ms` (a duration, a date or an instant):
+/// rounded down to a multiple of the granularity (exact when `None`).
 pub fn valid_until(granularity: Option<u64>, until_ms: u64) -> u64 {
     match granularity.filter(|g| *g > 1) {
         Some(g) => until_ms - until_ms % g,
@@ -97,6 +119,61 @@ pub fn valid_until(granularity: Option<u64>, until_ms: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The spec's `coarse_times` test vectors (consent-proto's `proto/vectors/vectors.json`): this
+    /// code signs the numbers the spec's formulas give, as a second wallet would.
+    #[test]
+    fn the_rule_gives_the_spec_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto/vectors/vectors.json");
+        let text = std::fs::read_to_string(path).expect("the protocol's test vectors");
+        let file: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let ct = &file["coarse_times"];
+        let list = |key: &str| ct[key].as_array().cloned().expect("a list");
+        let num = |v: &serde_json::Value| v.as_u64().expect("a number");
+        for v in list("granularities") {
+            assert_eq!(
+                crate::privacy::granularity_allowed(num(&v["g"])),
+                v["allowed"].as_bool().expect("allowed"),
+                "{v}"
+            );
+        }
+        for v in list("times") {
+            let exactness = match v["exactness"].as_str() {
+                Some("coarse") => Exactness::Coarse,
+                Some("within") => Exactness::DELEGATED,
+                Some("exact") => Exactness::Exact,
+                other => panic!("exactness {other:?}"),
+            };
+            assert_eq!(
+                signed_time(
+                    v["g"].as_u64(),
+                    num(&v["now_ms"]),
+                    num(&v["floor_ms"]),
+                    exactness
+                ),
+                num(&v["time_ms"]),
+                "{}",
+                v["about"]
+            );
+        }
+        for v in list("valid_from") {
+            let g = v["g"].as_u64();
+            assert_eq!(
+                valid_from_due(g, num(&v["now_ms"]), num(&v["due_ms"])).max(num(&v["time_ms"])),
+                num(&v["valid_from"]),
+                "{}",
+                v["about"]
+            );
+        }
+        for v in list("valid_until") {
+            assert_eq!(
+                valid_until(v["g"].as_u64(), num(&v["end_ms"])),
+                num(&v["valid_until"]),
+                "{}",
+                v["about"]
+            );
+        }
+    }
 
     const Q: u64 = 15 * 60_000;
     /// 2026-03-02T10:07:31.123Z.
@@ -154,5 +231,11 @@ mod tests {
         assert_eq!(valid_until(None, asked), asked);
         // The signed time is never after valid_from: a grant is in its own window from the start.
         assert!(signed_time(Some(Q), NOW, 0, Exactness::Coarse) <= from);
+        // Queued: never in force before it is due to leave, whatever a past question asks.
+        let due = NOW + 20 * 60_000;
+        let queued = valid_from_due(Some(Q), NOW, due);
+        assert!(queued >= due && queued - due < Q && queued.is_multiple_of(Q));
+        assert_eq!(valid_from_due(Some(Q), NOW, NOW), from);
+        assert_eq!(valid_from_due(None, NOW, due), due);
     }
 }

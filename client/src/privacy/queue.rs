@@ -7,27 +7,35 @@
 //! `BLAKE3-derive-key("consent-ledger wallet v1 send queue key", master secret)` (only the
 //! unlocked wallet can read or write it; no second passphrase), with the format string as
 //! associated data. It is written atomically (a new temporary file of mode 0600, never reached
-//! through a link, fsynced, renamed over the queue, the directory fsynced: `file`), and a command changes
-//! it only while it holds the queue's lock file (`<queue>.lock`, created exclusively, naming its
-//! process; a lock whose process has ended, or older than [`LOCK_STALE`], was left by a crashed
-//! command and is taken over), so two `consent`
-//! processes (a person's command and a timer's `consent queue`) never lose each other's changes.
+//! through a link, fsynced, renamed over the queue, the directory fsynced: `file`), and a command
+//! reads, changes or sends it only while it holds the queue's lock (`lock`: an advisory lock of
+//! the operating system on `<queue>.lock`, released by the kernel when its holder ends), so two
+//! `consent` processes (a person's command and a timer's `consent queue`) never lose each other's
+//! changes.
 //!
 //! File format (`consent-queue/v1`):
 //! ```json
 //! { "format": "consent-queue/v1", "cipher": "xchacha20poly1305",
 //!   "nonce": "<hex 24>", "ciphertext": "<hex>" }
 //! ```
-//! The plaintext is the JSON of [`Queue`]: the entries waiting (each as signed, with its
-//! collector, what it is, when it is due and the node it goes to), and per feed the last entry a
-//! node accepted from this wallet and which node ([`Sent`]): a node that answers an older head
-//! for the feed lags, and the wallet refuses to sign on it (that would fork the feed).
+//! The plaintext is the JSON of [`Queue`]:
+//! - the entries waiting ([`Queued`]: each as signed, with its collector, what it is, when it is
+//!   due, the node it goes to, and whether it was ever handed to a node: until then it can be
+//!   withdrawn without anyone seeing it);
+//! - the entries set aside because they conflict with what a node holds in their feed (another
+//!   device, or a restored copy of this wallet, signed there): never sent, said by every command
+//!   until the person drops them (`consent queue --drop`);
+//! - per feed, the last entries a node accepted from this wallet and which node ([`Sent`]): a node
+//!   that answers an older head for the feed lags; the wallet brings it up to date with those
+//!   entries, or refuses to sign on it (that would fork the feed);
+//! - the entries a node refused for good ([`Refusal`]), shown by `consent queue` and `consent
+//!   list` until the person acknowledges them (`consent queue --ack`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use consent_proto::Entry;
-use consent_proto::ids::FeedId;
+use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::vocab::Role;
 use serde::{Deserialize, Serialize};
 
@@ -35,13 +43,17 @@ mod file;
 mod lock;
 
 pub use file::{load, save};
-pub use lock::{LOCK_STALE, LOCK_WAIT, QueueLock};
+pub use lock::{LOCK_WAIT, LOCK_WAIT_WITHDRAWAL, QueueLock};
 
 /// Format tag of the file.
 pub const FORMAT: &str = "consent-queue/v1";
 /// Most entries the queue holds (`consent wallet prepare` for every collector of a city, and a
 /// few sittings).
 pub const MAX_ITEMS: usize = 1_024;
+/// Most accepted entries kept per feed ([`Sent::entries`]), to bring a lagging node up to date.
+pub const SENT_KEPT: usize = 16;
+/// Most refusals kept until acknowledged ([`Queue::refused`]); the oldest go first.
+pub const MAX_REFUSED: usize = 64;
 
 /// Send-queue failures, each with what to do.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +69,8 @@ pub enum QueueError {
     /// Unreadable, altered, or not this wallet's.
     #[error(
         "the send queue {path} cannot be read ({message}); nothing was signed: if it is not this \
-         wallet's, move it away (what it held was never sent)"
+         wallet's, move it away (entries it held that no node accepted yet are then never sent: \
+         sign them again)"
     )]
     Invalid {
         /// The file.
@@ -67,8 +80,8 @@ pub enum QueueError {
     },
     /// Another command holds the lock.
     #[error(
-        "the send queue {0} is in use by another consent command; try again when it ends (if no \
-         consent command runs, remove {0}.lock)"
+        "the send queue {0} is in use by another consent command; try again when it ends (the \
+         lock is released when that command ends, however it ends)"
     )]
     Busy(PathBuf),
     /// The queue is full.
@@ -92,6 +105,16 @@ pub struct Queued {
     pub due_ms: u64,
     /// The node it goes to (URL).
     pub node: String,
+    /// Handed to a node at least once (set and saved before the submit): it may be public, so
+    /// it can no longer be withdrawn unseen, only revoked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attempted: bool,
+    /// Why it is set aside ([`Queue::held`]), never to be sent: it conflicts with what a node
+    /// holds in its feed (another device, or a restored copy of this wallet, signed there);
+    /// sending it would fork the feed and freeze it. The person drops it (`consent queue
+    /// --drop`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl Queued {
@@ -103,6 +126,8 @@ impl Queued {
             what: what.to_string(),
             due_ms,
             node: node.to_string(),
+            attempted: false,
+            held: None,
         }
     }
 
@@ -113,13 +138,33 @@ impl Queued {
     }
 }
 
-/// The last entry of a feed a node accepted from this wallet.
+/// The last entries of a feed a node accepted from this wallet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sent {
-    /// Its seq.
+    /// The highest seq.
     pub seq: u64,
-    /// The node (URL).
+    /// The node that accepted it (URL).
     pub node: String,
+    /// The last [`SENT_KEPT`] accepted entries (hex, by seq), to bring a node that lags up to
+    /// date instead of refusing to sign on it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<String>,
+}
+
+/// An entry a node refused for good, dropped from the queue with the entries of its feed after
+/// it, kept here so that every command can say so until the person acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The entry id (`ent1…`).
+    pub entry: String,
+    /// What it was (`grant`, ...).
+    pub what: String,
+    /// The collector its feed is for.
+    pub collector: String,
+    /// Why: the node's refusal, or "an earlier entry of its feed was refused".
+    pub why: String,
+    /// When, Unix ms.
+    pub at_ms: u64,
 }
 
 /// What the queue file holds.
@@ -128,10 +173,17 @@ pub struct Queue {
     /// Entries waiting, in the order they were queued.
     #[serde(default)]
     pub items: Vec<Queued>,
-    /// Per feed (`cit1…`), the last entry a node accepted from this wallet through the queue or
-    /// on another node than `--node`.
+    /// Per feed (`cit1…`), the last entries a node accepted from this wallet.
     #[serde(default)]
     pub sent: BTreeMap<String, Sent>,
+    /// Entries refused for good, until acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refusal>,
+    /// Entries set aside, never to be sent: they conflict with what a node holds in their feed
+    /// (each says why, [`Queued::held`]). They are out of their feed's chain (what is signed
+    /// next follows the node's head), and stay here until the person drops them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Queued>,
 }
 
 impl Queue {
@@ -142,6 +194,14 @@ impl Queue {
         }
         self.items.push(item);
         Ok(())
+    }
+
+    /// Whether the file would hold nothing (it is then removed).
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+            && self.sent.is_empty()
+            && self.refused.is_empty()
+            && self.held.is_empty()
     }
 
     /// The queued entries of `feed`, by seq, with their places in [`Queue::items`].
@@ -160,6 +220,21 @@ impl Queue {
     /// The last queued entry of `feed`, if any.
     pub fn last_of(&self, feed: &FeedId) -> Option<Entry> {
         self.of_feed(feed).pop().map(|(_, e)| e)
+    }
+
+    /// The place of the queued entry `id`, if any.
+    pub fn find(&self, id: &EntryId) -> Option<usize> {
+        self.items
+            .iter()
+            .position(|q| q.decode().is_ok_and(|e| e.id == *id))
+    }
+
+    /// Why entries of `feed` are held, when some are ([`Queue::held`]).
+    pub fn held_in(&self, feed: &FeedId) -> Option<String> {
+        self.held
+            .iter()
+            .find(|q| q.decode().is_ok_and(|e| e.feed == *feed))
+            .and_then(|q| q.held.clone())
     }
 
     /// Places in [`Queue::items`] in sending order: by due time, where an entry counts as due no
@@ -209,24 +284,140 @@ impl Queue {
             .collect()
     }
 
-    /// Records that `node` accepted `entry` (the highest seq is kept).
+    /// What one run of the sender sends at `now_ms`, in sending order: the due entries of every
+    /// feed whose due entries include a withdrawal (a revocation, an opt-out, an erasure or
+    /// restriction request: never held back), and of **at most one other feed**, the most
+    /// overdue. Entries of several feeds left overdue (no command ran at their moments) would
+    /// otherwise leave back to back, adjacent in every node's log; one feed per run keeps them
+    /// apart by the time between runs.
+    pub fn due_now(&self, now_ms: u64) -> Vec<usize> {
+        let due = self.due(now_ms);
+        let mut feeds: Vec<(FeedId, bool)> = Vec::new();
+        for &i in &due {
+            let Ok(e) = self.items[i].decode() else {
+                continue;
+            };
+            let withdrawal = crate::privacy::handling(&e.body).at_once;
+            match feeds.iter_mut().find(|(f, _)| *f == e.feed) {
+                Some((_, w)) => *w |= withdrawal,
+                None => feeds.push((e.feed, withdrawal)),
+            }
+        }
+        let other = feeds.iter().find(|(_, w)| !*w).map(|(f, _)| *f);
+        let chosen: Vec<FeedId> = feeds
+            .iter()
+            .filter(|(f, w)| *w || Some(*f) == other)
+            .map(|(f, _)| *f)
+            .collect();
+        due.into_iter()
+            .filter(|&i| {
+                self.items[i]
+                    .decode()
+                    .is_ok_and(|e| chosen.contains(&e.feed))
+            })
+            .collect()
+    }
+
+    /// Records that `node` accepted `entry` (the highest seq is kept, with the last
+    /// [`SENT_KEPT`] entries).
     pub fn record_sent(&mut self, entry: &Entry, node: &str) {
         let key = entry.feed.typed(Role::Citizen).to_string();
-        let newer = self.sent.get(&key).is_none_or(|s| s.seq <= entry.seq);
-        if newer {
-            self.sent.insert(
-                key,
-                Sent {
-                    seq: entry.seq,
-                    node: node.to_string(),
-                },
-            );
+        let s = self.sent.entry(key).or_insert_with(|| Sent {
+            seq: entry.seq,
+            node: node.to_string(),
+            entries: Vec::new(),
+        });
+        if entry.seq >= s.seq {
+            s.seq = entry.seq;
+            s.node = node.to_string();
         }
+        let mut kept: Vec<Entry> = s
+            .entries
+            .iter()
+            .filter_map(|h| hex::decode(h).ok())
+            .filter_map(|b| Entry::decode(&b).ok())
+            .filter(|e| e.seq != entry.seq)
+            .collect();
+        kept.push(entry.clone());
+        kept.sort_by_key(|e| e.seq);
+        let from = kept.len().saturating_sub(SENT_KEPT);
+        s.entries = kept[from..]
+            .iter()
+            .map(|e| hex::encode(e.encode()))
+            .collect();
     }
 
     /// What a node accepted of `feed` from this wallet, as recorded.
     pub fn sent_of(&self, feed: &FeedId) -> Option<&Sent> {
         self.sent.get(&feed.typed(Role::Citizen).to_string())
+    }
+
+    /// The accepted entries of `feed` kept ([`Sent::entries`]), by seq.
+    pub fn sent_entries(&self, feed: &FeedId) -> Vec<Entry> {
+        self.sent_of(feed).map_or_else(Vec::new, |s| {
+            s.entries
+                .iter()
+                .filter_map(|h| hex::decode(h).ok())
+                .filter_map(|b| Entry::decode(&b).ok())
+                .collect()
+        })
+    }
+
+    /// Removes the queued entries of `feed` from `seq` on (they chain on one another), and
+    /// returns them, by seq.
+    pub fn drop_from(&mut self, feed: &FeedId, seq: u64) -> Vec<(Entry, Queued)> {
+        let mut gone = Vec::new();
+        let mut kept = Vec::new();
+        for item in std::mem::take(&mut self.items) {
+            match item.decode() {
+                Ok(e) if e.feed == *feed && e.seq >= seq => gone.push((e, item)),
+                _ => kept.push(item),
+            }
+        }
+        self.items = kept;
+        gone.sort_by_key(|(e, _)| e.seq);
+        gone
+    }
+
+    /// Sets the queued entries of `feed` from `seq` on aside, saying `why` ([`Queue::held`]:
+    /// never sent); returns them, by seq.
+    pub fn hold_from(&mut self, feed: &FeedId, seq: u64, why: &str) -> Vec<(Entry, Queued)> {
+        let mut gone = self.drop_from(feed, seq);
+        for (_, item) in &mut gone {
+            item.held = Some(why.to_string());
+            self.held.push(item.clone());
+        }
+        gone
+    }
+
+    /// Drops the held entry `id` ([`Queue::held`]) with the held entries of its feed after it
+    /// (they chain on it); returns them, by seq.
+    pub fn drop_held(&mut self, id: &EntryId) -> Vec<(Entry, Queued)> {
+        let Some(target) = self
+            .held
+            .iter()
+            .find_map(|q| q.decode().ok().filter(|e| e.id == *id))
+        else {
+            return Vec::new();
+        };
+        let mut gone = Vec::new();
+        let mut kept = Vec::new();
+        for item in std::mem::take(&mut self.held) {
+            match item.decode() {
+                Ok(e) if e.feed == target.feed && e.seq >= target.seq => gone.push((e, item)),
+                _ => kept.push(item),
+            }
+        }
+        self.held = kept;
+        gone.sort_by_key(|(e, _)| e.seq);
+        gone
+    }
+
+    /// Keeps a refusal until acknowledged (at most [`MAX_REFUSED`], the oldest dropped).
+    pub fn refuse(&mut self, refusal: Refusal) {
+        self.refused.push(refusal);
+        let over = self.refused.len().saturating_sub(MAX_REFUSED);
+        self.refused.drain(..over);
     }
 }
 
@@ -308,6 +499,145 @@ mod tests {
             Some((1, "n1"))
         );
         assert!(q.sent_of(&FeedId([0; 32])).is_none());
+    }
+
+    /// A feed's inception and, after it, a request and then a revocation of nothing (a
+    /// withdrawal: it leaves at once).
+    fn feed_with_withdrawal(collector: u8) -> (Entry, Entry, Entry) {
+        let c = FeedId([collector; 32]);
+        let (mut author, inception) =
+            crate::wallet::pairwise_inception(&SECRET, &c).expect("inception");
+        let request = author
+            .append(
+                1_772_446_051_123,
+                Body::Request(Request {
+                    collector: c,
+                    kind: RequestKind::Access,
+                    details_digest: None,
+                    on_behalf: None,
+                }),
+            )
+            .expect("request");
+        let revocation = author
+            .append(
+                1_772_446_051_123,
+                Body::Revoke(consent_proto::body::Revoke {
+                    grant: EntryId([3; 32]),
+                    erase: false,
+                    on_behalf: None,
+                }),
+            )
+            .expect("revocation");
+        (inception, request, revocation)
+    }
+
+    #[test]
+    fn one_run_sends_one_overdue_feed_and_every_withdrawal() {
+        let (a0, a1) = feed(1);
+        let (b0, b1) = feed(2);
+        let (c0, c1, c2) = feed_with_withdrawal(3);
+        let mut q = Queue::default();
+        for (e, due) in [(&a0, 10), (&a1, 10), (&b0, 5), (&b1, 5), (&c0, 20), (&c1, 20)] {
+            q.push(Queued::new(e, "x", "x", due, "n")).expect("push");
+        }
+        q.push(Queued::new(&c2, "x", "revocation", 20, "n"))
+            .expect("push");
+        // Everything overdue: the most overdue feed (b), and c, whose revocation never waits.
+        let run: Vec<FeedId> = q
+            .due_now(100)
+            .into_iter()
+            .map(|i| q.items[i].decode().expect("entry").feed)
+            .collect();
+        assert!(run.contains(&b0.feed) && run.contains(&c0.feed), "{run:?}");
+        assert!(!run.contains(&a0.feed), "a waits for the next run");
+        // Feed order kept within each feed.
+        let c_seqs: Vec<u64> = q
+            .due_now(100)
+            .into_iter()
+            .filter_map(|i| q.items[i].decode().ok())
+            .filter(|e| e.feed == c0.feed)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(c_seqs, vec![0, 1, 2]);
+        // A feed whose entries conflict with a node: set aside, out of the chain, never picked;
+        // the next feed is.
+        let held = q.hold_from(&b0.feed, 0, "conflict");
+        assert_eq!(held.len(), 2);
+        assert!(q.held_in(&b0.feed).is_some() && q.of_feed(&b0.feed).is_empty());
+        assert_eq!(q.held[0].held.as_deref(), Some("conflict"));
+        let run: Vec<FeedId> = q
+            .due_now(100)
+            .into_iter()
+            .map(|i| q.items[i].decode().expect("entry").feed)
+            .collect();
+        assert!(run.contains(&a0.feed) && !run.contains(&b0.feed), "{run:?}");
+        assert_eq!(q.find(&a1.id), Some(1));
+        assert_eq!(q.find(&b1.id), None);
+        // Dropping a held entry drops what chains on it; the person decides.
+        let gone = q.drop_held(&b0.id);
+        assert_eq!(
+            gone.iter().map(|(e, _)| e.seq).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert!(q.held.is_empty() && q.held_in(&b0.feed).is_none());
+        // Dropping queued entries drops what chains on them.
+        let gone = q.drop_from(&a0.feed, 1);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(q.of_feed(&a0.feed).len(), 1);
+    }
+
+    #[test]
+    fn accepted_entries_are_kept_to_bring_a_lagging_node_up_and_refusals_until_acknowledged() {
+        let c = FeedId([4; 32]);
+        let (mut author, inception) =
+            crate::wallet::pairwise_inception(&SECRET, &c).expect("inception");
+        let mut q = Queue::default();
+        q.record_sent(&inception, "n1");
+        let mut all = vec![inception.clone()];
+        for _ in 0..SENT_KEPT + 3 {
+            let e = author
+                .append(
+                    1_772_446_051_123,
+                    Body::Request(Request {
+                        collector: c,
+                        kind: RequestKind::Access,
+                        details_digest: None,
+                        on_behalf: None,
+                    }),
+                )
+                .expect("request");
+            q.record_sent(&e, "n2");
+            all.push(e);
+        }
+        let kept = q.sent_entries(&inception.feed);
+        assert_eq!(kept.len(), SENT_KEPT);
+        assert_eq!(
+            kept.iter().map(|e| e.id).collect::<Vec<_>>(),
+            all[all.len() - SENT_KEPT..]
+                .iter()
+                .map(|e| e.id)
+                .collect::<Vec<_>>(),
+            "the last ones, by seq"
+        );
+        assert_eq!(
+            q.sent_of(&inception.feed).map(|s| (s.seq, s.node.as_str())),
+            Some(((SENT_KEPT + 3) as u64, "n2"))
+        );
+        // An older one accepted again (a duplicate) changes nothing.
+        q.record_sent(&all[2], "n3");
+        assert_eq!(q.sent_of(&inception.feed).map(|s| s.seq), Some((SENT_KEPT + 3) as u64));
+        for n in 0..MAX_REFUSED + 2 {
+            q.refuse(Refusal {
+                entry: format!("ent{n}"),
+                what: "grant".into(),
+                collector: "col".into(),
+                why: "no".into(),
+                at_ms: n as u64,
+            });
+        }
+        assert_eq!(q.refused.len(), MAX_REFUSED);
+        assert_eq!(q.refused[0].entry, "ent2", "the oldest go first");
+        assert!(!q.is_empty());
     }
 
     #[test]

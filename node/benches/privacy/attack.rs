@@ -18,11 +18,17 @@
 //! - **same choices**: what a grant consents to relative to its collector's policy (one purpose
 //!   or all of them, one category or all of them; the policy read from the transparency site).
 //!   Alone it links everyone of one attitude; it serves as a filter of the others.
+//! - **same bucket**: every pair of entries of one kind whose signed value is the very same (a
+//!   coarse `time_ms`, or a grant's `valid_from`), however many share it. Under coarse times a
+//!   bucket of 15 minutes holds far more than [`MAX_BURST`] entries, so time proximity skips it;
+//!   this signal keeps it. Alone it links a whole bucket; with arrival adjacency or the same
+//!   choices it narrows to one person.
 //! - **repeated sittings**: pairs that two different kinds of sitting link (by time or arrival):
 //!   a sign-up and a revocation, a revocation and a rotation, ... Few persons have two such
 //!   sittings, but two coincidences are rarely chance.
 //! - **combined**: the best of a few fixed rules over the above (either signal; both; both or
-//!   repeated sittings; with or without the same-choices filter).
+//!   repeated sittings; the same bucket with arrival adjacency; with or without the
+//!   same-choices filter).
 //!
 //! The gap of each kind is the best of a fixed grid ([`TIME_GAPS_MS`], [`POSITION_GAPS`]) by F1
 //! against the ground truth, and so is the combined rule: an attacker can calibrate so on its own
@@ -81,6 +87,8 @@ pub struct Outcome {
     pub time: Signal,
     /// Arrival adjacency.
     pub arrival: Signal,
+    /// Same bucket: the very same signed value, whatever the bucket's size.
+    pub bucket: Signal,
     /// Same choices, alone.
     pub choices: Signal,
     /// Repeated sittings: pairs that two kinds of sitting link.
@@ -309,6 +317,26 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
     });
     let arrival = union(&arrival_parts);
 
+    // Same bucket: one kind's entries with the very same signed value (no burst cap: a coarse
+    // bucket is exactly what the cap would skip).
+    let mut buckets: BTreeMap<(Kind, u64), Vec<u32>> = BTreeMap::new();
+    for &(kind, t, f) in &obs.timed {
+        buckets.entry((kind, t)).or_default().push(f);
+    }
+    let mut bucket: HashSet<u64> = HashSet::new();
+    let (mut shared, mut largest) = (0usize, 0usize);
+    for feeds in buckets.values().filter(|f| f.len() > 1) {
+        shared += 1;
+        largest = largest.max(feeds.len());
+        for (i, &a) in feeds.iter().enumerate() {
+            for &b in &feeds[i + 1..] {
+                if a != b && obs.collector[a as usize] != obs.collector[b as usize] {
+                    bucket.insert(pair(a, b));
+                }
+            }
+        }
+    }
+
     // Same choices: counted, not listed (it links whole attitudes).
     let same = |p: &u64| {
         let (a, b) = unpair(*p);
@@ -364,6 +392,7 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
     let either: HashSet<u64> = time.union(&arrival).copied().collect();
     let both: HashSet<u64> = time.intersection(&arrival).copied().collect();
     let both_or_repeated: HashSet<u64> = both.union(&repeated).copied().collect();
+    let bucket_and_arrival: HashSet<u64> = bucket.intersection(&arrival).copied().collect();
     let rules: Vec<(&str, HashSet<u64>)> = vec![
         ("time proximity", time.clone()),
         ("arrival adjacency", arrival.clone()),
@@ -385,6 +414,15 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
         (
             "time and arrival, or repeated sittings; same choices",
             both_or_repeated.iter().copied().filter(same).collect(),
+        ),
+        (
+            "same bucket, same choices",
+            bucket.iter().copied().filter(same).collect(),
+        ),
+        ("same bucket and arrival", bucket_and_arrival.clone()),
+        (
+            "same bucket and arrival, same choices",
+            bucket_and_arrival.iter().copied().filter(same).collect(),
         ),
     ];
     let mut best: Option<(&str, HashSet<u64>, Score)> = None;
@@ -427,6 +465,10 @@ pub fn link(obs: &Observation, owner: &HashMap<FeedId, u32>) -> Outcome {
         arrival: signal(
             judge.score(&arrival),
             describe(&arrival_parts, " positions"),
+        ),
+        bucket: signal(
+            judge.score(&bucket),
+            format!("{shared} values shared by 2+ entries of a kind, the largest by {largest}"),
         ),
         choices: signal(choices, "attitude kept in every grant".to_string()),
         repeated: signal(

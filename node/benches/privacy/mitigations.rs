@@ -2,8 +2,10 @@
 //! person's pairwise feeds are harder to link. The wallet-side ones are the `consent` wallet's
 //! own code (`consent_client::privacy`): the simulator ([`crate::city`]) dates every entry with
 //! its coarse-time rule ([`Mitigations::time_ms`], [`Mitigations::valid_from`]) and decides when
-//! and where each entry is sent with its send schedule (`privacy::schedule::plan`,
-//! `privacy::schedule::node_for`), entry by entry as `privacy::handling` says, so the benchmark
+//! and where each entry is due with its send schedule (`privacy::schedule::plan`,
+//! `privacy::schedule::node_for`), entry by entry as `privacy::handling` says; it then sends a
+//! queued entry as the wallet's sender does (`timer`: at the first run of a timer or a command
+//! of the wallet after its moment, one feed per run besides withdrawals), so the benchmark
 //! measures what the wallet does. The node-side one is refused (docs/privacy.md says why it is
 //! not built).
 
@@ -28,23 +30,34 @@ pub struct Mitigations {
     /// outlives the CLI (`privacy::schedule::plan`). A feed's inception and first grant leave
     /// together. Withdrawals are never delayed: the queued entries of their feed go just before.
     pub spread_ms: Option<u64>,
+    /// Wallet (`timer=5m`): how the queued entries really leave. The wallet sends an entry only
+    /// when a `consent` command runs at or after its moment: a timer running `consent queue`
+    /// every this many ms (each wallet's at its own phase), and the wallet's own commands; one
+    /// run sends the due entries of at most one feed besides withdrawals (`Queue::due_now`).
+    /// `None`: an exact sender, each entry at its very moment (no wallet has one).
+    pub send_every_ms: Option<u64>,
     /// Wallet (`spread-nodes`): each pairwise feed talks to a node of its own, not the person's
     /// one node.
     pub spread_nodes: bool,
-    /// Wallet (`precreate`): every feed's inception submitted when the wallet is set up, at a
-    /// random moment of the day before the city's day, not just before its first grant.
+    /// Wallet (`precreate`): as `consent wallet prepare --collectors all --over 24h` the day
+    /// before the city's day: the inception of the wallet's feed for every collector (those it
+    /// will never use too), each at its own random moment of that day.
     pub pre_created_inceptions: bool,
     /// Node (`hide-order`), not built: `GetLog` would reveal arrival order only to the commit
     /// group. [`Mitigations::parse`] refuses it (docs/privacy.md says why).
     pub hide_order_within_commit: bool,
     /// Set by `wallet-default`: what the `consent` wallet does when nobody changed its setting
-    /// ([`Settings::default`]), for the label.
+    /// ([`Settings::default`]), with the timer the README sets up, for the label.
     pub wallet_default: bool,
 }
 
+/// The timer of `wallet-default`: `consent queue` every 5 minutes (README, *Privacy*).
+pub const DEFAULT_TIMER_MS: u64 = 5 * 60_000;
+
 impl Mitigations {
-    /// Parses a comma-separated list: `wallet-default` (the `consent` wallet's default setting:
-    /// coarse 15m, spread 30m), `coarse=15m`, `spread=30m`, `spread-nodes`, `precreate`
+    /// Parses a comma-separated list: `wallet-default` (the `consent` wallet's default setting,
+    /// coarse 15m and spread 30m, sent by a 5-minute timer), `coarse=15m`, `spread=30m`,
+    /// `timer=5m` (or `timer=exact`: each entry at its very moment), `spread-nodes`, `precreate`
     /// (durations as humantime reads them; a later item overrides an earlier one).
     pub fn parse(spec: &str) -> anyhow::Result<Mitigations> {
         let mut m = Mitigations::default();
@@ -61,10 +74,13 @@ impl Mitigations {
                     let d = Settings::default();
                     m.coarse_time_ms = d.coarse_ms;
                     m.spread_ms = d.spread_ms;
+                    m.send_every_ms = Some(DEFAULT_TIMER_MS);
                     m.wallet_default = true;
                 }
                 "coarse" => m.coarse_time_ms = Some(ms(value)?),
                 "spread" => m.spread_ms = Some(ms(value)?),
+                "timer" if value == "exact" => m.send_every_ms = None,
+                "timer" => m.send_every_ms = Some(ms(value)?),
                 "spread-nodes" => m.spread_nodes = true,
                 "precreate" => m.pre_created_inceptions = true,
                 "hide-order" => anyhow::bail!(
@@ -74,7 +90,7 @@ impl Mitigations {
                 ),
                 other => anyhow::bail!(
                     "unknown mitigation {other:?}: use wallet-default, coarse=DURATION, \
-                     spread=DURATION, spread-nodes, precreate"
+                     spread=DURATION, timer=DURATION|exact, spread-nodes, precreate"
                 ),
             }
         }
@@ -95,6 +111,10 @@ impl Mitigations {
         }
         if let Some(ms) = self.spread_ms {
             parts.push(format!("spread {}", d(ms)));
+            parts.push(match self.send_every_ms {
+                Some(every) => format!("timer {}", d(every)),
+                None => "exact sender".to_string(),
+            });
         }
         if self.spread_nodes {
             parts.push("spread-nodes".to_string());
@@ -120,8 +140,9 @@ impl Mitigations {
         coarse::signed_time(self.coarse_time_ms, at, floor_ms, exactness)
     }
 
-    /// The `valid_from` of a grant given at `at` (`privacy::coarse::valid_from`).
-    pub fn valid_from(&self, at: u64) -> u64 {
-        coarse::valid_from(self.coarse_time_ms, at)
+    /// The `valid_from` of a grant given at `at` and due to be sent at `due`
+    /// (`privacy::coarse::valid_from_due`), never before its `time_ms`.
+    pub fn valid_from(&self, at: u64, due: u64, time_ms: u64) -> u64 {
+        coarse::valid_from_due(self.coarse_time_ms, at, due).max(time_ms)
     }
 }

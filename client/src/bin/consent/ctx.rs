@@ -56,7 +56,9 @@ pub struct Global {
     /// Sign with exact times and send at once, whatever the wallet's privacy setting (`consent
     /// wallet privacy`; also CONSENT_NOW=1): a grant is then in force at once, but its time and
     /// its arrival can link it to your other feeds. For a consent needed right away, and for
-    /// scripts that grant and check at once.
+    /// scripts that grant and check at once. It changes only what this command signs: entries
+    /// already queued leave at their moments (`consent queue --send-now` sends them now);
+    /// `wallet prepare` refuses it.
     #[arg(long, global = true)]
     pub now: bool,
 }
@@ -243,9 +245,20 @@ pub async fn pairwise(
     ks: &mut Keystore,
     collector: &FeedId,
 ) -> anyhow::Result<Author> {
+    pairwise_for(node, ks, collector, false).await
+}
+
+/// [`pairwise`] for a command that signs a `withdrawal` (a revocation, an opt-out, an erasure or
+/// restriction request): queued entries held for a conflict do not stop it.
+pub async fn pairwise_for(
+    node: &mut NodeConnection,
+    ks: &mut Keystore,
+    collector: &FeedId,
+    withdrawal: bool,
+) -> anyhow::Result<Author> {
     // Queued entries of this feed go first, to this node; a node behind what this wallet had
-    // accepted elsewhere is refused (signing on its head would fork the feed).
-    crate::send::before_signing(node, ks, collector).await?;
+    // accepted is brought up to date, or refused (signing on its head would fork the feed).
+    crate::send::before_signing(node, ks, collector, withdrawal).await?;
     let master = *ks.master();
     let key = TypedFeedId {
         role: Role::Collector,
@@ -262,12 +275,20 @@ pub async fn pairwise(
     let successor = ks.successor().copied();
     let (_, inception) =
         wallet::pairwise_inception(&master, collector).map_err(anyhow::Error::msg)?;
-    let head = match node.head(&inception.feed).await? {
+    let mut known = node.head(&inception.feed).await?;
+    // Never a new start of a feed a node accepted entries of (a fork once the nodes meet): the
+    // node is brought up to date, or nothing is signed.
+    if known.is_none() && crate::send::unknown_feed(node, ks, collector, &inception.feed).await? {
+        known = node.head(&inception.feed).await?;
+    }
+    let head = match known {
         Some(h) => h,
         None => {
             let state = ks.state.pairwise.entry(key.clone()).or_default();
             state.journal_from.get_or_insert(0);
-            state.signed.push(inception.id.to_string());
+            if !state.signed.contains(&inception.id.to_string()) {
+                state.signed.push(inception.id.to_string());
+            }
             ks.save()?;
             submit(node, &inception, "feed inception").await?;
             node.head(&inception.feed)

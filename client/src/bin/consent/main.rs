@@ -56,15 +56,26 @@ enum Command {
     Policy(cmd::citizen::PolicyArgs),
     /// Consent to a collector storing some of your data for some purposes (optionally only in
     /// some of its zones, from some sensors, at some hours, or in a more protective form).
+    ///
+    /// With the default privacy setting the grant is signed and queued, then sent at a random
+    /// moment within 30 minutes, so that your feeds cannot be linked by when they reach the
+    /// network; it is in force only once it is sent, from the next quarter hour. It is sent by
+    /// the first consent command that runs after its moment: nothing sends it if none runs, so
+    /// run `consent queue` from a timer (README, Privacy), or `consent queue --send-now`. To have
+    /// it in force at once: `consent --now grant ...` (exact times, sent at once; its time can
+    /// link this feed to your others).
     Grant(cmd::citizen::GrantArgs),
-    /// Withdraw a consent (optionally asking for erasure).
+    /// Withdraw a consent (optionally asking for erasure). Sent at once, whatever the privacy
+    /// setting; a grant still queued and never sent is withdrawn from the queue instead, unseen.
     Revoke(cmd::citizen::RevokeArgs),
-    /// Grants in force now.
+    /// Grants in force now, those sent but in force from a later moment, and those queued.
     List,
-    /// Every entry of every feed of this wallet, with collectors' answers.
+    /// Every entry of every feed of this wallet, with collectors' answers (queued ones marked).
     History,
     /// Entries signed and waiting to be sent (so that your feeds cannot be linked by when they
-    /// reach the network); sends those that are due, or all with --send-now.
+    /// reach the network); sends those that are due (one feed per run, besides withdrawals), or
+    /// all with --send-now; shows entries held or refused (exit 1 while there are). This is the
+    /// command to run from a timer (README, Privacy).
     Queue(cmd::queue::QueueArgs),
     /// Exercise a right: access, erasure, rectification, restriction, portability, opt-out-sale.
     Request(cmd::citizen::RequestArgs),

@@ -89,13 +89,13 @@ pub fn load(path: &Path, secret: &[u8; 32]) -> Result<Queue, QueueError> {
 }
 
 /// Writes `queue` to `path` atomically, encrypted for the wallet's master `secret`; an empty
-/// queue with nothing recorded removes the file.
+/// queue with nothing recorded ([`Queue::is_empty`]) removes the file.
 pub fn save(path: &Path, secret: &[u8; 32], queue: &Queue) -> Result<(), QueueError> {
     let io = |source| QueueError::Io {
         path: path.to_path_buf(),
         source,
     };
-    if queue.items.is_empty() && queue.sent.is_empty() {
+    if queue.is_empty() {
         return match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
             _ => Ok(()),

@@ -1,20 +1,36 @@
-//! The queue's lock file (`<queue>.lock`): while a command holds it, no other `consent` process
-//! changes the queue; one left by a command that crashed is taken over.
+//! The queue's lock (`<queue>.lock`): an advisory lock of the operating system on that open file
+//! (`flock` on Unix, `LockFileEx` on Windows, through `fs2`). While a command holds it, no other
+//! `consent` process reads, changes or sends the queue. The kernel releases it when its holder
+//! ends, however it ends (a crash, Ctrl-C, `kill -9`), so no process id or age is ever guessed:
+//! a lock is never taken over from a live holder, and a holder only ever releases its own lock.
+//! The file itself stays (removing it while another process waits on it would let two processes
+//! hold "the" lock on two different files).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use fs2::FileExt;
+
 use super::{QueueError, with_suffix};
 
-/// A lock file older than this was left by a command that crashed.
-pub const LOCK_STALE: Duration = Duration::from_secs(300);
 /// How long a command waits for another to release the lock.
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+/// How long a withdrawal (a revocation, an opt-out, an erasure request) waits: longer, because
+/// it must not fail while a timer's `consent queue` sends (each node call is bounded by the
+/// client's 30-second timeout).
+pub const LOCK_WAIT_WITHDRAWAL: Duration = Duration::from_secs(300);
 
-/// Locks held by this process, by lock file, with how many guards share each.
-static HELD: Mutex<Vec<(PathBuf, usize)>> = Mutex::new(Vec::new());
+/// A lock this process holds: its file (open: closing it releases the lock) and how many guards
+/// share it.
+struct Held {
+    path: PathBuf,
+    file: std::fs::File,
+    guards: usize,
+}
+
+/// Locks held by this process, by lock file.
+static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
 
 /// The queue's lock: while a command holds it, no other `consent` process changes the queue.
 /// Taken again in the same process it is shared (a command and the functions it calls).
@@ -23,77 +39,101 @@ pub struct QueueLock {
     lock: PathBuf,
 }
 
+/// Whether a failed try-lock means "another holds it" rather than an I/O problem.
+fn contended(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (e.raw_os_error().is_some()
+            && e.raw_os_error() == fs2::lock_contended_error().raw_os_error())
+}
+
 impl QueueLock {
     /// Takes the lock of the queue at `queue`, waiting up to [`LOCK_WAIT`] for another command.
     pub fn take(queue: &Path) -> Result<QueueLock, QueueError> {
         Self::take_within(queue, LOCK_WAIT)
     }
 
+    /// [`QueueLock::take`], waiting at most `wait`; after `notice` of waiting, says once on
+    /// stderr that it waits (a person's command must not look hung).
+    pub fn take_noting(
+        queue: &Path,
+        wait: Duration,
+        notice: Duration,
+    ) -> Result<QueueLock, QueueError> {
+        Self::take_inner(queue, wait, Some(notice))
+    }
+
     /// [`QueueLock::take`], waiting at most `wait`.
     pub fn take_within(queue: &Path, wait: Duration) -> Result<QueueLock, QueueError> {
+        Self::take_inner(queue, wait, None)
+    }
+
+    fn take_inner(
+        queue: &Path,
+        wait: Duration,
+        notice: Option<Duration>,
+    ) -> Result<QueueLock, QueueError> {
         let lock = with_suffix(queue, ".lock");
         {
             let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, n)) = held.iter_mut().find(|(p, _)| *p == lock) {
-                *n += 1;
+            if let Some(h) = held.iter_mut().find(|h| h.path == lock) {
+                h.guards += 1;
                 return Ok(QueueLock { lock });
             }
         }
+        let io = |source| QueueError::Io {
+            path: lock.clone(),
+            source,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&lock).map_err(io)?;
         let started = Instant::now();
+        let mut noted = false;
         loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&lock)
-            {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{}", std::process::id());
-                    HELD.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((lock.clone(), 1));
+            match FileExt::try_lock_exclusive(&file) {
+                Ok(()) => {
+                    HELD.lock().unwrap_or_else(|e| e.into_inner()).push(Held {
+                        path: lock.clone(),
+                        file,
+                        guards: 1,
+                    });
                     return Ok(QueueLock { lock });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let old = std::fs::metadata(&lock)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > LOCK_STALE);
-                    if old || holder_gone(&lock) {
-                        let _ = std::fs::remove_file(&lock);
-                        continue;
-                    }
+                Err(e) if contended(&e) => {
                     if started.elapsed() >= wait {
                         return Err(QueueError::Busy(queue.to_path_buf()));
                     }
+                    if !noted && notice.is_some_and(|n| started.elapsed() >= n) {
+                        noted = true;
+                        eprintln!(
+                            "consent: waiting for another consent command to finish with the \
+                             send queue (at most {}s)...",
+                            wait.as_secs()
+                        );
+                    }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(source) => return Err(QueueError::Io { path: lock, source }),
+                Err(source) => return Err(io(source)),
             }
         }
     }
-}
-
-/// Whether the process named in the lock file has ended (Linux, where `/proc` says; elsewhere
-/// only the lock's age tells).
-fn holder_gone(lock: &Path) -> bool {
-    if !Path::new("/proc/self").exists() {
-        return false;
-    }
-    std::fs::read_to_string(lock)
-        .ok()
-        .and_then(|text| text.trim().parse::<u32>().ok())
-        .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
 }
 
 impl Drop for QueueLock {
     fn drop(&mut self) {
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = held.iter().position(|(p, _)| *p == self.lock) {
-            held[at].1 -= 1;
-            if held[at].1 == 0 {
-                held.remove(at);
-                let _ = std::fs::remove_file(&self.lock);
+        if let Some(at) = held.iter().position(|h| h.path == self.lock) {
+            held[at].guards -= 1;
+            if held[at].guards == 0 {
+                let h = held.remove(at);
+                // Closing the file releases the lock too; unlocking first says so plainly.
+                let _ = FileExt::unlock(&h.file);
+                drop(h.file);
             }
         }
     }
@@ -104,7 +144,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_process_at_a_time_and_a_crashed_lock_is_taken_over() {
+    fn one_holder_at_a_time_released_by_its_holder_only_and_never_guessed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let queue = dir.path().join("keystore.queue");
         let lock_file = with_suffix(&queue, ".lock");
@@ -114,33 +154,34 @@ mod tests {
             // The same process shares it (a command and what it calls).
             let again = QueueLock::take_within(&queue, Duration::ZERO).expect("shared");
             drop(again);
-            assert!(lock_file.exists(), "held while the first guard lives");
+            // Still held: another holder (another open file, as another process has) is refused.
+            let other = std::fs::File::open(&lock_file).expect("open");
+            assert!(FileExt::try_lock_exclusive(&other).is_err(), "held");
             drop(first);
+            FileExt::try_lock_exclusive(&other).expect("released when the last guard drops");
+            // Held by "another process" now: busy, and never taken over, however old.
+            assert!(matches!(
+                QueueLock::take_within(&queue, Duration::ZERO),
+                Err(QueueError::Busy(_))
+            ));
+            let old = std::time::SystemTime::now() - Duration::from_secs(3_600);
+            std::fs::File::options()
+                .write(true)
+                .open(&lock_file)
+                .expect("open")
+                .set_modified(old)
+                .expect("set mtime");
+            assert!(matches!(
+                QueueLock::take_within(&queue, Duration::from_millis(120)),
+                Err(QueueError::Busy(_))
+            ));
+            // Its holder ends (the file closes): free at once.
+            drop(other);
         }
-        assert!(!lock_file.exists(), "released");
-        // A live process's lock (a file this process did not take, naming a process that runs):
-        // busy.
-        std::fs::write(&lock_file, format!("{}\n", std::process::id())).expect("write");
-        assert!(matches!(
-            QueueLock::take_within(&queue, Duration::ZERO),
-            Err(QueueError::Busy(_))
-        ));
-        // Left by a crash long ago: taken over.
-        let old = std::time::SystemTime::now() - LOCK_STALE - Duration::from_secs(1);
-        std::fs::File::options()
-            .write(true)
-            .open(&lock_file)
-            .expect("open")
-            .set_modified(old)
-            .expect("set mtime");
-        let taken = QueueLock::take_within(&queue, Duration::ZERO).expect("stale lock taken over");
+        // The file stays (a lock file, not a lock); its being there says nothing.
+        assert!(lock_file.exists());
+        let taken = QueueLock::take_within(&queue, Duration::ZERO).expect("free again");
         drop(taken);
-        assert!(!lock_file.exists());
-        // Left by a process that ended (where /proc says so): taken over at once.
-        if Path::new("/proc/self").exists() {
-            std::fs::write(&lock_file, format!("{}\n", u32::MAX)).expect("write");
-            let taken = QueueLock::take_within(&queue, Duration::ZERO).expect("holder gone");
-            drop(taken);
-        }
+        assert!(lock_file.exists(), "dropping a guard never removes the file");
     }
 }

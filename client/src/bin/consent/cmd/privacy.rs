@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use consent_client::node::NodeConnection;
+use consent_client::privacy::queue::{self, QueueLock};
 use consent_client::privacy::{self, Settings};
 use consent_client::time;
 use consent_client::wallet;
@@ -23,27 +24,34 @@ use crate::outbox::{Fate, Item, Outbox};
 /// `consent wallet privacy`: with no option, shows the setting.
 #[derive(Args, Debug)]
 pub struct PrivacyArgs {
-    /// Round the times you sign down to a multiple of this (e.g. 15m; 1s to 1d), so that the
-    /// moment you acted is not published to the millisecond; `off`: exact times. A grant is then
-    /// valid from the next multiple (a collector checking at once is denied until then).
+    /// Round the times you sign down to a multiple of this, so that the moment you acted is not
+    /// published to the millisecond: a multiple of 2.5 minutes that divides a day (2m30s, 5m,
+    /// 7m30s, 10m, 15m, 20m, 30m, 1h, 2h, ..., 1d; default 15m); `off`: exact times. A grant is
+    /// then valid from the next multiple after it is sent (a collector checking at once is
+    /// denied until then). A value few wallets use marks your entries: keep the default unless
+    /// you need otherwise.
     #[arg(long, value_name = "DURATION|off")]
     pub coarse: Option<String>,
     /// Send what one command signs in each of your feeds at its own random moment within this
     /// (e.g. 30m; 1s to 1d), from a queue that survives the command; `off`: at once. A grant is
-    /// not in force until it is sent. Revocations, opt-outs and erasure requests always leave at
-    /// once.
+    /// not in force until it is sent, and it is sent only when a consent command runs after its
+    /// moment (run `consent queue` from a timer). Revocations, opt-outs, erasure and restriction
+    /// requests always leave at once.
     #[arg(long, value_name = "DURATION|off")]
     pub spread: Option<String>,
     /// Nodes to spread your feeds over, each feed always using one of them (comma-separated or
     /// repeated; ideally run by different operators, so that no one operator sees all your feeds
-    /// arrive from your address); `none`: the node given with --node.
+    /// arrive from your address); `none`: the node given with --node. A feed whose node cannot
+    /// be reached waits for it (only a withdrawal goes to --node instead).
     #[arg(long = "nodes", value_name = "URL", value_delimiter = ',')]
     pub nodes: Vec<String>,
-    /// Everything off: exact times, sent at once, one node (your feeds can then be linked by
-    /// their times and arrival).
+    /// Everything off: exact times, sent at once, and the node given with --node (unless --nodes
+    /// is given too). Your feeds can then be linked by their times and arrival, and exact times
+    /// among coarse ones mark your entries.
     #[arg(long, conflicts_with_all = ["coarse", "spread", "default"])]
     pub off: bool,
-    /// Back to the default: times rounded to 15 minutes, entries spread over 30 minutes.
+    /// Back to the default: times rounded to 15 minutes, entries spread over 30 minutes, and the
+    /// node given with --node (unless --nodes is given too).
     #[arg(long, conflicts_with_all = ["coarse", "spread"])]
     pub default: bool,
 }
@@ -64,6 +72,17 @@ fn ms_text(ms: Option<u64>) -> Option<String> {
 
 pub fn privacy(a: PrivacyArgs, g: &Global) -> anyhow::Result<()> {
     let mut ks = g.open(Role::Citizen)?;
+    let changed =
+        a.off || a.default || a.coarse.is_some() || a.spread.is_some() || !a.nodes.is_empty();
+    // A change is made under the send queue's lock, on the keystore as it is then: a command
+    // running meanwhile does not write its older copy back over it, nor this one over its.
+    let _lock = if changed {
+        let lock = QueueLock::take(&queue::path_for(ks.path()))?;
+        ks.reload()?;
+        Some(lock)
+    } else {
+        None
+    };
     let mut s = if a.off {
         Settings::off()
     } else if a.default {
@@ -85,8 +104,6 @@ pub fn privacy(a: PrivacyArgs, g: &Global) -> anyhow::Result<()> {
         };
     }
     s.check().map_err(anyhow::Error::msg)?;
-    let changed =
-        a.off || a.default || a.coarse.is_some() || a.spread.is_some() || !a.nodes.is_empty();
     if changed {
         ks.state.privacy = (s != Settings::default()).then(|| s.clone());
         ks.save()?;
@@ -100,12 +117,21 @@ pub fn privacy(a: PrivacyArgs, g: &Global) -> anyhow::Result<()> {
     human.push_str(
         "\n\nEach collector knows you by a subject id of its own, and no id, key or field of the \
          ledger links two of your feeds. What can still link them is when you act: entries \
-         signed and sent together. Coarse times and a spread send hide that; revocations still \
-         leave at once (several at once stay adjacent: consent revoke --all --spread asks to \
-         spread them), and the nodes you connect to see your address. `consent wallet prepare` \
-         creates your feeds ahead of use; `consent --now` signs exact times and sends at once \
-         for one command.",
+         signed and sent together. Coarse times and a spread send reduce that (they do not \
+         remove it); revocations still leave at once (several at once stay adjacent: consent \
+         revoke --all --spread asks to spread them), and the nodes you connect to see your \
+         address. Queued entries leave only when a consent command runs after their moments: \
+         run `consent queue` from a timer (README, Privacy). `consent wallet prepare` creates \
+         your feeds ahead of use; `consent --now` signs exact times and sends at once for one \
+         command.",
     );
+    if !is_default {
+        human.push_str(
+            "\n\nThis is not the default: a setting few wallets use marks your entries among \
+             everyone else's, so that your feeds stand out together (consent wallet privacy \
+             --default goes back).",
+        );
+    }
     if s.coarse_ms.is_none() && s.spread_ms.is_none() {
         human.push_str(
             "\n\nWith exact times sent at once, an observer of the public ledger can link most \
@@ -145,6 +171,13 @@ pub struct PrepareArgs {
 /// `consent wallet prepare`: the inceptions of the pairwise feeds for `collectors`, queued at
 /// independent random moments, so that a feed's creation says nothing about its use.
 pub async fn prepare(a: PrepareArgs, g: &Global) -> anyhow::Result<()> {
+    if g.now() {
+        bail!(
+            "consent wallet prepare sends each inception at its own moment over --over; with \
+             --now (or CONSENT_NOW) it would send them all at once, one after the other, linking \
+             every one of your feeds: run it without"
+        );
+    }
     let window = humantime::parse_duration(a.over.trim())
         .with_context(|| format!("--over: {:?} is not a duration (e.g. 24h)", a.over))?
         .as_millis() as u64;
@@ -161,7 +194,7 @@ pub async fn prepare(a: PrepareArgs, g: &Global) -> anyhow::Result<()> {
             .map(|c| feed_arg("--collectors", c.trim(), Role::Collector))
             .collect::<anyhow::Result<_>>()?
     };
-    let mut out = Outbox::open(g, &ks, &node).await?;
+    let mut out = Outbox::open(g, &mut ks, &node, false).await?;
     let mut items = Vec::new();
     let mut known = Vec::new();
     for c in &collectors {
@@ -186,7 +219,7 @@ pub async fn prepare(a: PrepareArgs, g: &Global) -> anyhow::Result<()> {
     }
     // Journalled before anything is queued or sent.
     ks.save()?;
-    let over = if g.now() { 0 } else { window };
+    let over = window;
     let prepared: Vec<(FeedId, FeedId)> = items
         .iter()
         .map(|it| (it.collector, it.entry.feed))
@@ -228,7 +261,9 @@ pub async fn prepare(a: PrepareArgs, g: &Global) -> anyhow::Result<()> {
             if listed.is_empty() {
                 ""
             } else {
-                " Their creation now says nothing about when you will use them."
+                " Their creation then says nothing about when you will use them, provided a \
+                 consent command runs at those moments: without a timer running `consent queue` \
+                 (README, Privacy) they leave with your later commands, one feed per command."
             }
         ),
         json!({"prepared": listed, "known": known}),

@@ -1,28 +1,54 @@
 //! `consent queue`: what the wallet's send queue holds (entries signed and sent later, each feed
 //! at its own moment, so that your feeds cannot be linked by when they reach the network), and
-//! sending them now.
+//! sending them: what is due (one feed per run besides withdrawals, the most overdue first), or
+//! everything now. It also shows what needs the person: entries held because they conflict with
+//! what a node holds (never sent: `--drop`), and entries a node refused (`--ack`); while either
+//! is there it exits 1, so that a timer's log says so.
 
+use anyhow::bail;
 use clap::Args;
-use consent_client::privacy::queue;
+use consent_client::privacy::queue::{self, QueueLock};
 use consent_client::time;
+use consent_proto::ids::EntryId;
 use consent_proto::vocab::Role;
 use serde_json::json;
 
-use crate::ctx::{self, Global, emit};
+use crate::ctx::{self, Global, emit, entry_arg};
 use crate::send::{self, Nodes, Pick};
 
 /// `consent queue`.
 #[derive(Args, Debug)]
 pub struct QueueArgs {
-    /// Send every queued entry now, whatever its moment. A grant is then in force at once, but
-    /// entries sent together can be linked by their arrival.
+    /// Send every queued entry now, whatever its moment. A grant is then in force at once (from
+    /// its valid_from), but entries sent together can be linked by their arrival.
     #[arg(long)]
     pub send_now: bool,
+    /// Drop a queued or held entry (ent1...) and the entries of its feed queued after it (they
+    /// chain on it), without sending them: nothing of them becomes public. For entries held
+    /// because another device (or a restored copy of this wallet) signed in their feed; sign
+    /// again what you still mean.
+    #[arg(long, value_name = "ENTRY", conflicts_with = "send_now")]
+    pub drop: Option<String>,
+    /// Acknowledge the refusals shown (they are forgotten; what was refused is not in effect:
+    /// sign it again if you still mean it).
+    #[arg(long)]
+    pub ack: bool,
 }
 
 pub async fn queue(a: QueueArgs, g: &Global) -> anyhow::Result<()> {
     let ks = g.open(Role::Citizen)?;
-    if queue::path_for(ks.path()).exists() {
+    let path = queue::path_for(ks.path());
+    if let Some(text) = &a.drop {
+        let id = entry_arg("--drop", text)?;
+        drop_entry(&ks, &id, g)?;
+    }
+    if a.ack && path.exists() {
+        let _lock = QueueLock::take(&path)?;
+        let mut q = queue::load(&path, ks.master())?;
+        q.refused.clear();
+        queue::save(&path, ks.master(), &q)?;
+    }
+    if path.exists() && a.drop.is_none() {
         let mut nodes = Nodes::new(&g.node, g.tls()?, None);
         let pick = if a.send_now {
             Pick::All
@@ -33,7 +59,9 @@ pub async fn queue(a: QueueArgs, g: &Global) -> anyhow::Result<()> {
         send::report(&flushed, &[]);
     }
     let left = send::queued(&ks)?;
-    if left.is_empty() {
+    let held = send::held(&ks)?;
+    let refused = send::refusals(&ks)?;
+    if left.is_empty() && held.is_empty() && refused.is_empty() {
         emit(
             g.json,
             "The send queue is empty: everything this wallet signed has been sent.",
@@ -50,30 +78,120 @@ pub async fn queue(a: QueueArgs, g: &Global) -> anyhow::Result<()> {
             "due": time::format(item.due_ms),
             "node": item.node,
         });
+        let note = match item.what.as_str() {
+            "grant" => " — not in force until it is sent",
+            "revocation" => " — the grant it revokes stays in force until it is sent",
+            _ => "",
+        };
         emit(
             g.json,
             format!(
-                "queued, sent {}: {} {} (collector {}, via {}){}",
+                "queued, sent {}: {} {} (collector {}, via {}){note}",
                 send::when(item.due_ms),
                 item.what,
                 e.id,
                 item.collector,
                 item.node,
-                if item.what == "grant" {
-                    " — not in force until it is sent"
-                } else {
-                    ""
-                }
             ),
             value,
         );
     }
-    if !g.json {
-        ctx::out(
-            "Each is sent by the first consent command that runs after its moment (run `consent \
-             queue` from a timer, e.g. every 5 minutes, to send them close to their moments); \
-             `consent queue --send-now` sends them all now.",
+    for (e, item) in &held {
+        let why = item.held.clone().unwrap_or_default();
+        emit(
+            g.json,
+            format!(
+                "HELD, never sent: {} {} (collector {}): {why}; drop it: consent queue --drop {}",
+                item.what, e.id, item.collector, e.id
+            ),
+            json!({
+                "entry": e.id.to_string(),
+                "what": item.what,
+                "collector": item.collector,
+                "subject": e.feed.typed(Role::Citizen).to_string(),
+                "held": why,
+            }),
         );
     }
+    for r in &refused {
+        emit(
+            g.json,
+            format!(
+                "REFUSED, not in effect: {} {} (collector {}) at {}: {}",
+                r.what,
+                r.entry,
+                r.collector,
+                time::format(r.at_ms),
+                r.why
+            ),
+            json!({
+                "entry": r.entry,
+                "what": r.what,
+                "collector": r.collector,
+                "refused": r.why,
+                "at": time::format(r.at_ms),
+            }),
+        );
+    }
+    if !g.json && !left.is_empty() {
+        ctx::out(
+            "Each is sent by the first consent command that runs after its moment, one feed per \
+             run (withdrawals always); nothing sends them unless one runs: run `consent queue` \
+             from a timer, e.g. every 5 minutes (README, Privacy); `consent queue --send-now` \
+             sends them all now.",
+        );
+    }
+    if !held.is_empty() || !refused.is_empty() {
+        bail!(
+            "{} held and {} refused entr{} need you (listed above): consent queue --drop ENTRY \
+             drops a held one, consent queue --ack acknowledges the refusals",
+            held.len(),
+            refused.len(),
+            if held.len() + refused.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `consent queue --drop`: the entry and the entries of its feed after it leave the queue (or
+/// the held entries), unsent.
+fn drop_entry(ks: &consent_client::keystore::Keystore, id: &EntryId, g: &Global) -> anyhow::Result<()> {
+    let path = queue::path_for(ks.path());
+    let _lock = QueueLock::take(&path)?;
+    let mut q = queue::load(&path, ks.master())?;
+    let gone = match q.find(id) {
+        Some(at) => {
+            let e = q.items[at].decode().map_err(anyhow::Error::msg)?;
+            q.drop_from(&e.feed, e.seq)
+        }
+        None => q.drop_held(id),
+    };
+    if gone.is_empty() {
+        bail!("no entry {id} is queued or held (consent queue lists them)");
+    }
+    queue::save(&path, ks.master(), &q)?;
+    let ids: Vec<String> = gone.iter().map(|(e, _)| e.id.to_string()).collect();
+    let handed = gone.iter().any(|(_, item)| item.attempted);
+    emit(
+        g.json,
+        format!(
+            "Dropped, never to be sent: {}.{}",
+            gone.iter()
+                .map(|(e, item)| format!("{} {}", item.what, e.id))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if handed {
+                " One of them had been handed to a node before (its answer was lost, or it was \
+                 refused as conflicting): if consent list shows it, revoke it."
+            } else {
+                ""
+            }
+        ),
+        json!({"dropped": ids}),
+    );
     Ok(())
 }

@@ -28,9 +28,11 @@ pub enum Wallet {
         /// Collector id (col1...).
         collector: String,
     },
-    /// Rotate keys to the pre-committed next keys (every feed of this keystore, delegate feeds
-    /// included). With the privacy setting's spread on, each pairwise feed's rotation is sent at
-    /// its own random moment (so that the rotations do not link your feeds).
+    /// Rotate keys to the pre-committed next keys (every feed of this keystore that signed
+    /// something, delegate feeds included). With the privacy setting's spread on, each pairwise
+    /// feed's rotation is queued and sent at its own random moment (so that the rotations do not
+    /// link your feeds), and until it is sent nodes still take the old key as current. After a
+    /// key may have leaked: `consent --now wallet rotate`, sent at once.
     Rotate,
     /// How your pairwise feeds are kept unlinkable: coarse signed times, a spread send, a node
     /// per feed; with no option, shows the setting.
@@ -42,15 +44,25 @@ pub enum Wallet {
     /// your network address and when you connect (only Tor or a mix network hides that); each
     /// collector sees its own subjects and what it records about them. The default (times
     /// rounded to 15 minutes, each feed's entries sent at a random moment within 30 minutes, from
-    /// a queue that survives the command: see `consent queue`) hides the first; a grant is then in
-    /// force from the next quarter hour and once it is sent. Revocations, opt-outs and erasure
-    /// requests always leave at once.
+    /// a queue that survives the command: see `consent queue`) reduces the first, it does not
+    /// remove it (docs/privacy.md measures what is left); a grant is then in force from the
+    /// first multiple of the granularity after it is sent, and only once it is sent, which
+    /// happens only when a consent command runs then (run `consent queue` from a timer).
+    /// Revocations, opt-outs, erasure and restriction requests always leave at once.
+    ///
+    /// Keep the default unless you need otherwise: a setting few wallets use marks your entries
+    /// (every time a multiple of an unusual granularity, exact times among coarse ones), so that
+    /// your feeds stand out together.
     Privacy(super::privacy::PrivacyArgs),
     /// Create the pairwise feeds you may need ahead of use (their inceptions sent at random
-    /// moments over a day), so that a feed's creation says nothing about when you use it.
+    /// moments over a day), so that a feed's creation says nothing about when you use it. Each
+    /// inception is sent only when a consent command runs after its moment: set up a timer
+    /// running `consent queue` first (README, Privacy).
     Prepare(super::privacy::PrepareArgs),
     /// Compare what nodes hold of your feeds: alert on entries in your name this wallet did not
-    /// sign, on a node lacking one of your revocations, on nodes that disagree (exit 1).
+    /// sign, on a node lacking one of your revocations, on nodes that disagree (exit 1). It sends
+    /// what the send queue has due first. Not for a timer: each run asks every node given with
+    /// --at for every one of your feeds, from your address (use `consent queue` in a timer).
     Monitor(super::monitor::MonitorArgs),
     /// Let someone act for you: reserve fresh delegate feeds for one person, and print the code
     /// to give them (you then act with --as NAME).
@@ -145,18 +157,32 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
     if ks.role() == Role::Citizen {
         // Signed now, each feed sent at its own moment of the privacy setting's window (after
         // its queued entries; a feed no node and no queue knows has nothing to rotate).
-        let mut out = Outbox::open(g, &ks, &node).await?;
+        let mut out = Outbox::open(g, &mut ks, &node, false).await?;
         let now = consent_client::time::now_ms();
         let mut items = Vec::new();
         let collectors: Vec<String> = ks.state.pairwise.keys().cloned().collect();
         for c in collectors {
             let collector = TypedFeedId::parse_role(&c, Role::Collector)?;
             let feed = wallet::pairwise_feed(ks.master(), &collector);
-            let mut feed_node = out.nodes.for_feed(&ks, &feed).await?;
-            if !out.holds(&ks, &feed)? && feed_node.head(&feed).await?.is_none() {
+            let mut feed_node = out.nodes.for_feed(&ks, &feed, false).await?;
+            // A feed holding nothing but its inception (prepared, or never used) signs nothing
+            // worth a new key, and its rotation would publish it, linked to the others by the
+            // rotation's time.
+            let queued_past_inception = out
+                .queued_in(&ks, &feed)?
+                .iter()
+                .any(|(e, _)| e.seq > 0);
+            let used = queued_past_inception
+                || feed_node
+                    .head(&feed)
+                    .await?
+                    .is_some_and(|h| h.seq > 0);
+            if !used {
                 continue;
             }
-            let resumed = out.author(&mut feed_node, &mut ks, &collector).await?;
+            let resumed = out
+                .author(&mut feed_node, &mut ks, &collector, false)
+                .await?;
             let mut author = resumed.author;
             let r = ks.state.pairwise.get(&c).map(|f| f.rotations).unwrap_or(0);
             let entry = author

@@ -4,20 +4,21 @@
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use consent_client::node::{ClientError, NodeConnection, node_url};
 use consent_client::privacy::coarse::{self, Exactness};
 use consent_client::time;
 use consent_client::wallet;
 use consent_proto::body::{Body, Grant, Revoke};
 use consent_proto::ids::EntryId;
 use consent_proto::pb;
-use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, Role};
+use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
 use serde_json::json;
 
 use super::policy::known_policy;
-use crate::cmd::{child, consult, on_behalf};
+use crate::cmd::{child, consult, delegated, on_behalf};
 use crate::ctx::{self, Global, emit, feed_arg};
 use crate::outbox::{self, Fate, Item, Outbox, fate_text};
-use crate::{describe, narrow, wider};
+use crate::{describe, narrow, send, wider};
 
 /// `consent grant`.
 #[derive(Args, Debug)]
@@ -159,37 +160,48 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
     let now = time::now_ms();
+    let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
+    let subject_feed = wallet::pairwise_feed(ks.master(), &collector);
+    let subject = subject_feed.typed(Role::Citizen).to_string();
+    // What this feed reads goes to the feed's own node: another node's operator would see
+    // which feeds this address uses, and when.
+    let feed_url = send::feed_url(&g.node, &ks, &subject_feed);
+    let mut reader = if node_url(&feed_url) == node_url(&g.node) {
+        node.clone()
+    } else {
+        NodeConnection::connect_with(&feed_url, &g.tls()?)
+            .await
+            .with_context(|| {
+                format!("the node of this feed, {feed_url}, cannot be reached; try again later")
+            })?
+    };
     let Terms {
         policy_id,
         policy,
-        grant: mut terms,
-    } = terms(&a, &mut node, now).await?;
-    // The coarse-time rule: in force from the next boundary, never longer than asked.
+        grant: terms,
+    } = terms(&a, &mut reader, now).await?;
     let privacy = outbox::settings(g, &ks);
-    terms.valid_from = coarse::valid_from(privacy.coarse_ms, now);
-    terms.valid_until = terms
-        .valid_until
-        .map(|u| coarse::valid_until(privacy.coarse_ms, u));
-    if terms.valid_until.is_some_and(|u| u <= terms.valid_from) {
-        bail!(
-            "--until ends before the grant would be in force ({}: signed times are rounded to \
-             protect your privacy); choose a later end, or pass --now for exact times",
-            time::format(terms.valid_from)
-        );
-    }
-    let collector = terms.collector;
     child::refuse_minor_grant(&ks, now)?;
     child::coming_of_age_notice(&mut node, &mut ks).await?;
-    let subject_feed = wallet::pairwise_feed(ks.master(), &collector);
-    let subject = subject_feed.typed(Role::Citizen).to_string();
-    // A check is allowed when any grant allows it: a wider grant in force would keep allowing
-    // what this one leaves out.
-    let held = node.feed(&subject_feed).await?;
+    // A check is allowed when any grant allows it: a wider grant in force (or queued) would
+    // keep allowing what this one leaves out.
+    let mut held = reader.feed(&subject_feed).await?;
+    held.extend(
+        send::queued(&ks)?
+            .into_iter()
+            .filter(|(e, _)| e.feed == subject_feed)
+            .map(|(e, _)| e),
+    );
     let new_scope = policy.scope.clone().unwrap_or_default();
-    let wider_grants = wider::older_wider(&mut node, &held, &terms, &new_scope, now).await?;
+    let wider_grants = wider::older_wider(&mut reader, &held, &terms, &new_scope, now).await?;
     if !g.json || !a.yes {
         show_grant(&terms, &policy, &subject);
-        if let Some(line) = privacy_note(&privacy, terms.valid_from, now) {
+        if a.replace && !wider_grants.is_empty() {
+            eprintln!(
+                "  With --replace this grant leaves at once, in one batch with the revocations, \
+                 valid from its signed time (rounded down: no gap for the collector).\n"
+            );
+        } else if let Some(line) = privacy_note(&privacy) {
             eprintln!("{line}\n");
         }
     }
@@ -199,8 +211,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         }
         eprintln!();
     }
-    let replacing = a.replace && !wider_grants.is_empty();
-    let question = if replacing {
+    let question = if a.replace && !wider_grants.is_empty() {
         "Revoke those grants and sign and submit this one?"
     } else {
         "Sign and submit?"
@@ -208,10 +219,44 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     if !a.yes && !ctx::confirm(question)? {
         bail!("nothing was signed");
     }
-    let mut out = Outbox::open(g, &ks, &node).await?;
-    let mut feed_node = out.nodes.for_feed(&ks, &subject_feed).await?;
-    // With --replace: the revocations first in the feed, then the grant, in one batch sent at
-    // once (see --replace); the feed's queued entries go before them (ctx::pairwise).
+    let mut out = Outbox::open(g, &mut ks, &node, false).await?;
+    // With --replace, a wider grant still queued and never handed to a node is withdrawn unseen
+    // (nothing of it was public); the others are revoked.
+    let mut withdrawn: Vec<(EntryId, Vec<EntryId>)> = Vec::new();
+    let mut to_revoke: Vec<&wider::Wider> = Vec::new();
+    if a.replace {
+        for w in &wider_grants {
+            match out.cancel(&ks, &w.id)? {
+                Some(gone) => withdrawn.push((w.id, gone.iter().skip(1).map(|(e, _)| e.id).collect())),
+                None => to_revoke.push(w),
+            }
+        }
+    }
+    let replacing = !to_revoke.is_empty();
+    let mut feed_node = out.nodes.for_feed(&ks, &subject_feed, false).await?;
+    // Signed now (not when the command started: the confirmation may have taken a while).
+    let signing = time::now_ms();
+    let opted_out_ms = if terms.purposes.iter().any(|p| p.is_sale_or_sharing()) {
+        delegated_opt_out_ms(&mut feed_node, &subject_feed, &collector).await?
+    } else {
+        None
+    };
+    // A delegate's opt-out of sale and sharing in this person's name denies under every grant
+    // signed at or before it: a coarse time must not put this grant before one it follows.
+    // The spec's floors of an own grant's time besides its feed's previous entry: just after
+    // such an opt-out, and, for a feed that was a minor's, the coming-of-age instant.
+    // (An opt-out signed after this moment, by a clock ahead of this one, cannot be passed:
+    // the output says so.)
+    let after_opt_out = opted_out_ms
+        .filter(|t| *t < signing)
+        .map_or(0, |t| t.saturating_add(1))
+        .max(ks.state.minor.as_ref().map_or(0, |m| m.comes_of_age_ms));
+    let mut terms = terms;
+    terms.valid_until = terms
+        .valid_until
+        .map(|u| coarse::valid_until(privacy.coarse_ms, u));
+    // With --replace, the revocations, then the grant, in one batch sent at once (see
+    // --replace); the feed's queued entries go before them (ctx::pairwise).
     let mut revocations = Vec::new();
     let (entry, fate) = if replacing {
         let mut author = ctx::pairwise(&mut feed_node, &mut ks, &collector).await?;
@@ -219,8 +264,13 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             .entry(&author.head())
             .await?
             .map_or(0, |e| e.time_ms);
-        let signed_ms = out.signed_time(now, prev_ms, Exactness::Coarse);
-        for w in &wider_grants {
+        let signed_ms =
+            out.signed_time(signing, prev_ms.max(after_opt_out), Exactness::Coarse);
+        // It leaves now with its revocations, and the consent it narrows was in force until
+        // now: valid from its signed time (no gap for the collector, nothing new published).
+        terms.valid_from = signed_ms;
+        check_until(&terms)?;
+        for w in &to_revoke {
             let revocation = author
                 .append(
                     signed_ms,
@@ -249,8 +299,18 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         };
         (entry, fate)
     } else {
-        let resumed = out.author(&mut feed_node, &mut ks, &collector).await?;
-        let signed_ms = out.signed_time(now, resumed.prev_ms, Exactness::Coarse);
+        let resumed = out
+            .author(&mut feed_node, &mut ks, &collector, false)
+            .await?;
+        let signed_ms = out.signed_time(
+            signing,
+            resumed.prev_ms.max(after_opt_out),
+            Exactness::Coarse,
+        );
+        // In force from the boundary after the moment it is due to leave: never while it waits.
+        let due = out.draw_due(signing);
+        terms.valid_from = coarse::valid_from_due(privacy.coarse_ms, signing, due).max(signed_ms);
+        check_until(&terms)?;
         let mut author = resumed.author;
         let entry = author
             .append(signed_ms, Body::Grant(terms))
@@ -282,7 +342,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             signed.scope.as_ref().map(describe::grant_scope_json),
             signed.valid_from,
         ),
-        _ => (None, now),
+        _ => (None, signing),
     };
     let queued = matches!(fate, Fate::Queued { .. });
     let mut human = format!(
@@ -292,18 +352,41 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     );
     if queued {
         human.push_str(&format!(
-            "\n{}\nIt is NOT in force until it is sent{}.",
+            "\n{}\nIt is NOT in force until it is sent, and from {} on.",
             fate_text("grant", &fate),
-            if valid_from > now {
-                format!(", and from {}", time::format(valid_from))
-            } else {
-                String::new()
-            }
+            time::format(valid_from)
         ));
-    } else if valid_from > now {
+    } else if valid_from > time::now_ms() {
         human.push_str(&format!(
             "\nIn force from {} (signed times are rounded: consent --now signs exact times).",
             time::format(valid_from)
+        ));
+    }
+    let opted_out = opted_out_ms.filter(|t| *t >= entry.time_ms);
+    if let Some(t) = opted_out {
+        human.push_str(&format!(
+            "\nNOT for selling or sharing: an opt-out of sale and sharing made in your name at {} \
+             still denies them under this grant (a grant counts against an opt-out only when \
+             signed after it); consent wallet delegations shows who made it.",
+            time::format(t)
+        ));
+    }
+    for (old, dropped) in &withdrawn {
+        human.push_str(&format!(
+            "\nWithdrew your queued grant {old}, which allowed more: it was never sent, so it was \
+             never public{}.",
+            if dropped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (queued after it, and withdrawn with it: {})",
+                    dropped
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         ));
     }
     for (old, revocation) in &revocations {
@@ -312,7 +395,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             revocation.id
         ));
     }
-    if !replacing {
+    if !a.replace {
         for w in &wider_grants {
             human.push_str(&format!(
                 "\nStill in force and allowing more than this grant: {}; to consent to less, \
@@ -339,49 +422,108 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
                 .iter()
                 .map(|(old, r)| json!({"grant": old.to_string(), "revocation": r.id.to_string()}))
                 .collect::<Vec<_>>(),
+            "withdrawn": withdrawn
+                .iter()
+                .map(|(old, _)| old.to_string())
+                .collect::<Vec<_>>(),
             "queued": queued,
             "send_at": send_at,
             "valid_from": time::format(valid_from),
+            "opted_out_by_delegate": opted_out.map(time::format),
         }),
     );
     Ok(())
 }
 
-/// What the wallet's privacy setting does to this grant, in one line for the person about to
-/// confirm (`None` when it signs exact times and sends at once).
-fn privacy_note(
-    s: &consent_client::privacy::Settings,
-    valid_from: u64,
-    now: u64,
-) -> Option<String> {
-    let d = |ms: u64| humantime::format_duration(std::time::Duration::from_millis(ms));
-    match (s.coarse_ms, s.spread_ms) {
-        (None, None) => None,
-        (coarse, spread) => Some(format!(
-            "  To keep your feeds unlinkable{}{}. It is not in force before then; `consent --now \
-             grant ...` signs exact times and sends at once (a collector can check at once, but \
-             the time can link this feed to your others).",
-            coarse
-                .filter(|_| valid_from > now)
-                .map(|c| format!(
-                    ", its times are rounded to {} (in force from {})",
-                    d(c),
-                    time::format(valid_from)
-                ))
-                .unwrap_or_default(),
-            spread
-                .map(|w| format!(
-                    "{} it is sent at a random moment within {}",
-                    if coarse.is_some() && valid_from > now {
-                        " and"
-                    } else {
-                        ","
-                    },
-                    d(w)
-                ))
-                .unwrap_or_default()
-        )),
+/// Refuses a `valid_until` not after `valid_from` (both rounded).
+fn check_until(terms: &Grant) -> anyhow::Result<()> {
+    if terms.valid_until.is_some_and(|u| u <= terms.valid_from) {
+        bail!(
+            "--until ends before the grant would be in force ({}: signed times are rounded, and a \
+             queued grant is in force only from when it is sent, to protect your privacy); \
+             nothing was signed: choose a later end, or pass --now for exact times sent at once",
+            time::format(terms.valid_from)
+        );
     }
+    Ok(())
+}
+
+/// The latest signed time of an opt-out of sale and sharing that a delegate made in `person`'s
+/// name for `collector` and that counts (signed while its delegation allowed withdrawals): it
+/// denies sale and sharing under every grant of the person signed at or before it (the decision
+/// rule, consent-proto "Opting out of sale and sharing"). `None` when there is none, or the node
+/// predates delegation.
+async fn delegated_opt_out_ms(
+    node: &mut NodeConnection,
+    person: &consent_proto::ids::FeedId,
+    collector: &consent_proto::ids::FeedId,
+) -> anyhow::Result<Option<u64>> {
+    let facts = match delegated::Facts::read(node, person).await {
+        Ok(f) => f,
+        Err(e)
+            if e.downcast_ref::<ClientError>().is_some_and(|c| {
+                matches!(
+                    c,
+                    ClientError::Refused {
+                        code: tonic::Code::Unimplemented,
+                        ..
+                    }
+                )
+            }) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(facts
+        .signed
+        .iter()
+        .filter_map(|d| match &d.entry.body {
+            Body::Request(r)
+                if r.kind == RequestKind::OptOutSale
+                    && r.collector == *collector
+                    && r.on_behalf.is_some() =>
+            {
+                let counts = delegated::delegation_named(&d.entry)
+                    .and_then(|id| facts.delegations.get(&id))
+                    .is_some_and(|rec| rec.state().withdrawal_counts(d.entry.time_ms));
+                counts.then_some(d.entry.time_ms)
+            }
+            _ => None,
+        })
+        .max())
+}
+
+/// What the wallet's privacy setting does to this grant, for the person about to confirm
+/// (`None` when it signs exact times and sends at once).
+fn privacy_note(s: &consent_client::privacy::Settings) -> Option<String> {
+    let d = |ms: u64| humantime::format_duration(std::time::Duration::from_millis(ms));
+    let coarse = s.coarse_ms.map(|c| {
+        format!(
+            "its times are rounded to {} and it is in force from the next multiple of {} after \
+             it is sent",
+            d(c),
+            d(c)
+        )
+    });
+    let spread = s.spread_ms.map(|w| {
+        format!(
+            "it is queued and sent at a random moment within {}, by the first consent command \
+             that runs then (nothing sends it unless one runs: run `consent queue` from a timer, \
+             see README, Privacy)",
+            d(w)
+        )
+    });
+    let said: Vec<String> = coarse.into_iter().chain(spread).collect();
+    if said.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "  To keep your feeds unlinkable, {}. It is not in force before then; `consent --now \
+         grant ...` signs exact times and sends at once (a collector can check at once, but the \
+         time can link this feed to your others).",
+        said.join("; ")
+    ))
 }
 
 /// Submits `--replace`'s revocations and then the grant in one batch (the node applies a

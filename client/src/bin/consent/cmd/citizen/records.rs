@@ -51,14 +51,14 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
             .collect();
         for e in entries {
             let Body::Grant(gr) = &e.body else { continue };
-            if revoked.contains(&e.id)
-                || gr.valid_from > now
-                || gr.valid_until.is_some_and(|u| u <= now)
-            {
+            if revoked.contains(&e.id) || gr.valid_until.is_some_and(|u| u <= now) {
                 continue;
             }
             any = true;
-            let value = json!({
+            // Sent, but valid from a later moment (its valid_from is rounded up): listed so,
+            // never left out (it is not a grant to sign again).
+            let later = (gr.valid_from > now).then_some(gr.valid_from);
+            let mut value = json!({
                 "grant": e.id.to_string(),
                 "collector": collector.typed(Role::Collector).to_string(),
                 "subject": subject.typed(Role::Citizen).to_string(),
@@ -67,7 +67,18 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
                 "valid_until": gr.valid_until.map(time::format),
                 "scope": gr.scope.as_ref().map(describe::grant_scope_json),
             });
-            emit(g.json, describe::entry_text(e), value);
+            let text = match later {
+                Some(from) => {
+                    value["in_force_from"] = json!(time::format(from));
+                    format!(
+                        "{} — sent, in force from {}",
+                        describe::entry_text(e),
+                        time::format(from)
+                    )
+                }
+                None => describe::entry_text(e),
+            };
+            emit(g.json, text, value);
         }
         // Grants an assistant or a guardian made in this feed's name.
         for d in delegated::in_force(&mut node, subject, now).await? {
@@ -117,13 +128,16 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
             "scope": gr.scope.as_ref().map(describe::grant_scope_json),
             "queued": true,
             "send_at": time::format(item.due_ms),
+            "in_force_from": time::format(gr.valid_from),
         });
         emit(
             g.json,
             format!(
-                "{} — queued, NOT in force until it is sent ({}; consent queue --send-now sends it now)",
+                "{} — queued, NOT in force until it is sent ({}, by the first consent command \
+                 then; consent queue --send-now sends it now), and from {}",
                 describe::entry_text(&e),
-                send::when(item.due_ms)
+                send::when(item.due_ms),
+                time::format(gr.valid_from)
             ),
             value,
         );
@@ -137,7 +151,8 @@ pub async fn list(g: &Global) -> anyhow::Result<()> {
 
 /// `consent history`: every entry of every feed, with collectors' acks.
 pub async fn history(g: &Global) -> anyhow::Result<()> {
-    let (feeds, mut node, _) = feeds(g).await?;
+    let (feeds, mut node, ks) = feeds(g).await?;
+    let queued = send::queued(&ks)?;
     for (collector, subject, entries) in &feeds {
         let acks = acks_for(&mut node, collector, entries).await?;
         if !g.json {
@@ -178,6 +193,22 @@ pub async fn history(g: &Global) -> anyhow::Result<()> {
                 }
             }
         }
+        // Signed, not sent yet: not on any node, but this wallet's all the same.
+        for (e, item) in queued.iter().filter(|(e, _)| e.feed == *subject) {
+            let mut value = describe::entry_json(e, Role::Citizen);
+            value["acks"] = json!([]);
+            value["queued"] = json!(true);
+            value["send_at"] = json!(time::format(item.due_ms));
+            emit(
+                g.json,
+                format!(
+                    "  {} — queued, not sent yet ({})",
+                    describe::entry_text(e),
+                    send::when(item.due_ms)
+                ),
+                value,
+            );
+        }
     }
     Ok(())
 }
@@ -202,7 +233,8 @@ async fn acks_for(
 
 /// `consent export`: one JSON document with everything the wallet and the ledger hold.
 pub async fn export(g: &Global) -> anyhow::Result<()> {
-    let (feeds, mut node, _) = feeds(g).await?;
+    let (feeds, mut node, ks) = feeds(g).await?;
+    let queued = send::queued(&ks)?;
     let mut out = Vec::new();
     for (collector, subject, entries) in &feeds {
         let policy = node.current_policy(collector).await?;
@@ -213,6 +245,15 @@ pub async fn export(g: &Global) -> anyhow::Result<()> {
             "collector_policy": policy.map(|(id, p)| describe::policy_json(collector, &id, &p)),
             "entries": entries.iter().map(|e| describe::entry_json(e, Role::Citizen)).collect::<Vec<_>>(),
             "acks": acks.iter().map(|(_, a)| describe::entry_json(a, Role::Collector)).collect::<Vec<_>>(),
+            "queued": queued
+                .iter()
+                .filter(|(e, _)| e.feed == *subject)
+                .map(|(e, item)| {
+                    let mut v = describe::entry_json(e, Role::Citizen);
+                    v["send_at"] = json!(time::format(item.due_ms));
+                    v
+                })
+                .collect::<Vec<_>>(),
         }));
     }
     let doc = json!({

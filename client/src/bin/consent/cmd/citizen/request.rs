@@ -1,7 +1,7 @@
 //! `consent request`: exercising a right (access, erasure, opt-out of sale, ...) with a collector.
 //! An opt-out of sale is signed with its exact time and sent at once (it is compared with times
-//! signed in other feeds, and withdrawing is never delayed), an erasure request is sent at once;
-//! the others are dated and sent like a grant, by the wallet's privacy setting.
+//! signed in other feeds, and withdrawing is never delayed); an erasure or restriction request is
+//! sent at once; the others are dated and sent like a grant, by the wallet's privacy setting.
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -40,12 +40,9 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
             node.url()
         );
     }
-    let mut out = Outbox::open(g, &ks, &node).await?;
-    let feed = wallet::pairwise_feed(ks.master(), &collector);
-    let mut feed_node = out.nodes.for_feed(&ks, &feed).await?;
     // An opt-out of sale is compared with times signed in other feeds (a delegate's grants):
-    // exact. Opt-outs and erasure requests are sent at once, after the feed's queued entries;
-    // other requests like a grant, over the privacy setting's window.
+    // exact. Withdrawals (opt-outs, erasure and restriction requests) are sent at once, after the
+    // feed's queued entries; other requests like a grant, over the privacy setting's window.
     let body = Body::Request(Request {
         collector,
         kind,
@@ -53,18 +50,14 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
         on_behalf: None,
     });
     let Handling { exactness, at_once } = privacy::handling(&body);
+    let mut out = Outbox::open(g, &mut ks, &node, at_once).await?;
+    let feed = wallet::pairwise_feed(ks.master(), &collector);
+    let mut feed_node = out.nodes.for_feed(&ks, &feed, at_once).await?;
+    let resumed = out
+        .author(&mut feed_node, &mut ks, &collector, at_once)
+        .await?;
+    let (mut author, inception, prev_ms) = (resumed.author, resumed.inception, resumed.prev_ms);
     let now = time::now_ms();
-    let (mut author, inception, prev_ms) = if at_once {
-        let author = ctx::pairwise(&mut feed_node, &mut ks, &collector).await?;
-        let prev_ms = feed_node
-            .entry(&author.head())
-            .await?
-            .map_or(0, |e| e.time_ms);
-        (author, None, prev_ms)
-    } else {
-        let r = out.author(&mut feed_node, &mut ks, &collector).await?;
-        (r.author, r.inception, r.prev_ms)
-    };
     let entry = author
         .append(out.signed_time(now, prev_ms, exactness), body)
         .map_err(anyhow::Error::msg)?;

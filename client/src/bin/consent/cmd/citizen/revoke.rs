@@ -2,47 +2,69 @@
 //! asking for erasure; or every grant in force (`--all`).
 //!
 //! A revocation is never delayed: it is sent at once, whatever the wallet's privacy setting,
-//! after the queued entries of its feed (it chains on them). Its signed time may be coarse (the
+//! after the queued entries of its feed (it chains on them; when they cannot be sent now it waits
+//! right behind them and leaves with them, in one batch). Its signed time may be coarse (the
 //! decision rule reads no revocation's time: a grant is revoked for every question once a node
-//! holds the revocation). The cost: several revocations made at once reach the nodes one after
-//! the other and can be linked by their arrival. `--all --spread` spreads them, when the person
-//! asks, each grant staying in force until its revocation is sent.
+//! holds the revocation). A grant still in the send queue that no node was ever handed is not
+//! revoked but withdrawn from the queue: nothing of it was ever public, and nothing is published.
+//! The cost: several revocations made at once reach the nodes one after the other and can be
+//! linked by their arrival. `--all --spread` spreads them, when the person asks, each grant
+//! staying in force until its revocation is sent (the command stays until the last is sent).
+//!
+//! `--all` goes on past a feed it cannot revoke in (its node unreachable, lagging what this
+//! wallet had sent), says for every feed what it revoked and what it did not, and fails (exit 1)
+//! when anything was not revoked, so that a retry does the rest.
+
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use consent_client::keystore::Keystore;
 use consent_client::privacy::coarse::Exactness;
 use consent_client::privacy::{MAX_SPREAD_MS, MIN_PRIVACY_MS};
 use consent_client::time;
 use consent_client::wallet;
+use consent_proto::Entry;
 use consent_proto::body::{Body, Revoke};
 use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
 use consent_proto::vocab::Role;
 use serde_json::json;
 
-use crate::cmd::on_behalf;
+use crate::cmd::{delegated, on_behalf};
 use crate::ctx::{self, Global, emit, entry_arg};
 use crate::outbox::{Fate, Item, Outbox, fate_text};
-use crate::send;
+use crate::send::{self, Nodes, Pick};
 
 /// `consent revoke`.
 #[derive(Args, Debug)]
 pub struct RevokeArgs {
-    /// The grant id (ent1...).
+    /// The grant id (ent1...). A grant still in the send queue (`consent queue`) that no node
+    /// was ever handed is withdrawn from the queue instead: nothing of it was ever public, and
+    /// nothing is published.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub grant: Option<String>,
     /// Also ask the collector to erase the data it already stored.
     #[arg(long)]
     pub erase: bool,
-    /// Revoke every grant of yours in force, with every collector. Sent at once, one after the
-    /// other: an observer of the ledger can tell those revocations come from one person (see
-    /// --spread).
+    /// Revoke every grant in force in each feed this wallet knows (its own, and those a guardian
+    /// or an assistant made in your name; after `wallet recover`, the feeds of the collectors
+    /// it was given with --collector). Sent at once, one after the other: an observer of the
+    /// ledger can tell those revocations come from one person (see --spread). A feed it cannot
+    /// revoke in is named, the others are revoked, and the command fails so that you run it
+    /// again.
     #[arg(long)]
     pub all: bool,
     /// With --all: send each collector's revocation at its own random moment within this (e.g.
     /// 10m), so that they cannot be linked by their arrival. Each grant stays in force until its
-    /// revocation is sent: choose it only when that wait is acceptable.
+    /// revocation is sent: the command stays until the last one is sent (Ctrl-C, or
+    /// --no-wait, leaves the rest queued for the next consent command after their moments).
     #[arg(long, requires = "all", value_name = "DURATION")]
     pub spread: Option<String>,
+    /// With --spread: queue the revocations and return at once; each is sent by the first
+    /// consent command after its moment (a timer running `consent queue`), so a grant stays in
+    /// force until then, however long that is.
+    #[arg(long, requires = "spread")]
+    pub no_wait: bool,
 }
 
 pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
@@ -59,15 +81,10 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
     let grant_id = entry_arg("<grant-id>", &grant_text)?;
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
-    let mut out = Outbox::open(g, &ks, &node).await?;
-    // A grant of this wallet's still in the send queue is sent first (ctx::pairwise), then
-    // revoked.
-    let queued = send::queued(&ks)?
-        .into_iter()
-        .map(|(e, _)| e)
-        .find(|e| e.id == grant_id);
-    let grant = match queued {
-        Some(e) => e,
+    let mut out = Outbox::open(g, &mut ks, &node, true).await?;
+    let queued = out.find_queued(&ks, &grant_id)?;
+    let grant = match &queued {
+        Some(e) => e.clone(),
         None => node
             .entry(&grant_id)
             .await?
@@ -85,6 +102,34 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
         );
     }
     let collector = gr.collector;
+    // Never handed to a node: withdrawn from the queue, nothing published.
+    if queued.is_some()
+        && let Some(gone) = out.cancel(&ks, &grant_id)?
+    {
+        let after: Vec<String> = gone.iter().skip(1).map(|(e, _)| e.id.to_string()).collect();
+        emit(
+            g.json,
+            format!(
+                "Withdrew grant {grant_text} before it was sent: no node ever received it, so it \
+                 was never public and nothing is signed to revoke it{}{}.",
+                if after.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; withdrawn with it, queued after it in its feed: {}",
+                        after.join(", ")
+                    )
+                },
+                if a.erase {
+                    " (the collector never received it: it holds nothing under it to erase)"
+                } else {
+                    ""
+                }
+            ),
+            json!({"withdrawn": grant_text, "grant": grant_text, "revocation": null, "also_withdrawn": after, "erase": a.erase}),
+        );
+        return Ok(());
+    }
     let entry = sign_revocation(&mut out, &mut ks, &collector, grant_id, a.erase).await?;
     let fate = send_at_once(&mut out, g, &mut ks, &collector, &entry).await?;
     let to = match &fate {
@@ -107,23 +152,30 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signs a revocation of `grant` in the pairwise feed for `collector`, after the feed's queued
-/// entries (sent first to the feed's node) and at the head that node reports; journalled.
+/// Signs a revocation of `grant` in the pairwise feed for `collector`: after the feed's queued
+/// entries (sent first to the feed's node, or, when they cannot be sent now, chained after and
+/// leaving with them), at the head that node reports; journalled.
 async fn sign_revocation(
     out: &mut Outbox,
-    ks: &mut consent_client::keystore::Keystore,
+    ks: &mut Keystore,
     collector: &FeedId,
     grant: EntryId,
     erase: bool,
-) -> anyhow::Result<consent_proto::Entry> {
+) -> anyhow::Result<Entry> {
     let feed = wallet::pairwise_feed(ks.master(), collector);
-    let mut feed_node = out.nodes.for_feed(ks, &feed).await?;
-    let mut author = ctx::pairwise(&mut feed_node, ks, collector).await?;
-    let prev_ms = feed_node
-        .entry(&author.head())
-        .await?
-        .map_or(0, |e| e.time_ms);
-    let signed_ms = out.signed_time(time::now_ms(), prev_ms, Exactness::Coarse);
+    let mut feed_node = out.nodes.for_feed(ks, &feed, true).await?;
+    let resumed = out.author(&mut feed_node, ks, collector, true).await?;
+    if resumed.inception.is_some() {
+        bail!(
+            "the node at {} does not know your feed {}: nothing was signed (a revocation in a new \
+             feed would fork yours); try again, or pass --node with a node that holds it",
+            feed_node.url(),
+            feed.typed(Role::Citizen)
+        );
+    }
+    // The floor is the feed's last entry as it stands now (queued ones included).
+    let signed_ms = out.signed_time(time::now_ms(), resumed.prev_ms, Exactness::Coarse);
+    let mut author = resumed.author;
     let entry = author
         .append(
             signed_ms,
@@ -138,13 +190,13 @@ async fn sign_revocation(
     Ok(entry)
 }
 
-/// Sends one revocation at once (never queued).
+/// Sends one revocation at once (never delayed).
 async fn send_at_once(
     out: &mut Outbox,
     g: &Global,
-    ks: &mut consent_client::keystore::Keystore,
+    ks: &mut Keystore,
     collector: &FeedId,
-    entry: &consent_proto::Entry,
+    entry: &Entry,
 ) -> anyhow::Result<Fate> {
     let fates = out
         .dispatch_over(
@@ -166,7 +218,16 @@ async fn send_at_once(
         .context("no fate for the revocation")
 }
 
-/// `consent revoke --all`: every grant of this wallet in force, in every pairwise feed.
+/// What `revoke --all` did in one feed.
+#[derive(Default)]
+struct FeedOutcome {
+    /// (grant, revocation, fate).
+    revoked: Vec<(EntryId, EntryId, Fate)>,
+    /// Queued grants withdrawn unseen.
+    withdrawn: Vec<EntryId>,
+}
+
+/// `consent revoke --all`: every grant in force in every pairwise feed of this wallet.
 async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
     let spread_ms = match &a.spread {
         None => None,
@@ -182,117 +243,255 @@ async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
     };
     let mut ks = g.open(Role::Citizen)?;
     let node = g.connect().await?;
-    let mut out = Outbox::open(g, &ks, &node).await?;
-    let now = time::now_ms();
+    let mut out = Outbox::open(g, &mut ks, &node, true).await?;
     let collectors: Vec<FeedId> = ks
         .state
         .pairwise
         .keys()
         .map(|c| TypedFeedId::parse_role(c, Role::Collector))
         .collect::<Result<_, _>>()?;
-    let mut done = Vec::new();
+    let mut lines = Vec::new();
+    let mut revoked_json = Vec::new();
+    let mut withdrawn_json = Vec::new();
+    let mut failed_json = Vec::new();
+    let mut spread_ids: Vec<EntryId> = Vec::new();
     for collector in collectors {
-        let feed = wallet::pairwise_feed(ks.master(), &collector);
-        let mut feed_node = out.nodes.for_feed(&ks, &feed).await?;
-        // A grant still queued is revoked too: the feed's queue goes first (a feed that only
-        // waits for its prepared inception is left alone).
-        let queued_grant = send::queued(&ks)?
-            .iter()
-            .any(|(e, _)| e.feed == feed && matches!(e.body, Body::Grant(_)));
-        if queued_grant {
-            send::before_signing(&mut feed_node, &ks, &collector).await?;
-        }
-        let entries = feed_node.feed(&feed).await?;
-        let revoked: std::collections::HashSet<EntryId> = entries
-            .iter()
-            .filter_map(|e| match &e.body {
-                Body::Revoke(r) => Some(r.grant),
-                _ => None,
-            })
-            .collect();
-        // This wallet's own grants in force.
-        let in_force: Vec<EntryId> = entries
-            .iter()
-            .filter(|e| {
-                matches!(&e.body, Body::Grant(gr)
-                    if gr.on_behalf.is_none()
-                        && !revoked.contains(&e.id)
-                        && gr.valid_until.is_none_or(|u| u > now))
-            })
-            .map(|e| e.id)
-            .collect();
-        if in_force.is_empty() {
-            continue;
-        }
-        // One feed's revocations are signed together and leave together.
-        let mut author = ctx::pairwise(&mut feed_node, &mut ks, &collector).await?;
-        let prev_ms = entries.last().map_or(0, |e| e.time_ms);
-        let signed_ms = out.signed_time(now, prev_ms, Exactness::Coarse);
-        let mut items = Vec::new();
-        for grant in &in_force {
-            let entry = author
-                .append(
-                    signed_ms,
-                    Body::Revoke(Revoke {
-                        grant: *grant,
-                        erase: a.erase,
-                        on_behalf: None,
-                    }),
-                )
-                .map_err(anyhow::Error::msg)?;
-            ctx::journal(&mut ks, &collector, &entry)?;
-            items.push(Item {
-                entry,
-                collector,
-                what: "revocation",
-                // At once unless the person asked to spread them.
-                at_once: spread_ms.is_none(),
-            });
-        }
-        let signed: Vec<EntryId> = items.iter().map(|it| it.entry.id).collect();
-        let fates = out
-            .dispatch_over(g, &ks, items, spread_ms.unwrap_or(0))
-            .await?;
-        ks.save()?;
-        for ((grant, revocation), fate) in in_force.iter().zip(&signed).zip(fates) {
-            done.push((collector, *grant, *revocation, fate));
+        let collector_text = collector.typed(Role::Collector).to_string();
+        // Each feed on its own: one that cannot be revoked in now does not stop the others.
+        match revoke_feed(&mut out, g, &mut ks, &collector, a.erase, spread_ms).await {
+            Ok(done) => {
+                for grant in &done.withdrawn {
+                    lines.push(format!(
+                        "Withdrew grant {grant} (collector {collector_text}) before it was sent: \
+                         no node ever received it, nothing was published."
+                    ));
+                    withdrawn_json.push(json!({
+                        "grant": grant.to_string(),
+                        "collector": collector_text,
+                    }));
+                }
+                for (grant, revocation, fate) in &done.revoked {
+                    lines.push(format!(
+                        "Revoked grant {grant} (collector {collector_text}). Revocation id: \
+                         {revocation}. {}",
+                        fate_text("revocation", fate)
+                    ));
+                    if matches!(fate, Fate::Queued { .. }) {
+                        spread_ids.push(*revocation);
+                    }
+                    revoked_json.push(json!({
+                        "grant": grant.to_string(),
+                        "collector": collector_text,
+                        "revocation": revocation.to_string(),
+                        "erase": a.erase,
+                        "queued": matches!(fate, Fate::Queued { .. }),
+                        "send_at": match fate {
+                            Fate::Queued { due_ms, .. } => Some(time::format(*due_ms)),
+                            Fate::Sent { .. } => None,
+                        },
+                    }));
+                }
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                lines.push(format!(
+                    "NOT revoked: your grants to collector {collector_text}: {why}"
+                ));
+                failed_json.push(json!({"collector": collector_text, "error": why}));
+            }
         }
     }
-    if done.is_empty() {
+    ks.save()?;
+    if lines.is_empty() {
         emit(
             g.json,
             "No grant of yours is in force: nothing to revoke.",
-            json!({"revoked": []}),
+            json!({"revoked": [], "withdrawn": [], "failed": []}),
         );
         return Ok(());
     }
-    let mut lines = Vec::new();
-    let mut listed = Vec::new();
-    for (collector, grant, revocation, fate) in &done {
-        let collector = collector.typed(Role::Collector).to_string();
-        lines.push(format!(
-            "Revoked grant {grant} (collector {collector}). Revocation id: {revocation}. {}",
-            fate_text("revocation", fate)
-        ));
-        listed.push(json!({
-            "grant": grant.to_string(),
-            "collector": collector,
-            "revocation": revocation.to_string(),
-            "erase": a.erase,
-            "queued": matches!(fate, Fate::Queued { .. }),
-            "send_at": match fate {
-                Fate::Queued { due_ms, .. } => Some(time::format(*due_ms)),
-                Fate::Sent { .. } => None,
-            },
-        }));
+    let waits = spread_ms.is_some() && !a.no_wait && !spread_ids.is_empty();
+    if spread_ms.is_some() && !spread_ids.is_empty() {
+        lines.push(if waits {
+            "Each grant stays in force until its revocation is sent: this command stays until \
+             the last one is sent (Ctrl-C leaves the rest queued; consent queue --send-now sends \
+             them all now)."
+                .to_string()
+        } else {
+            "Each grant stays in force until its revocation is sent, by the first consent command \
+             after its moment: consent queue shows them, consent queue --send-now sends them all \
+             now."
+                .to_string()
+        });
     }
-    if spread_ms.is_some() {
-        lines.push(
-            "Each grant stays in force until its revocation is sent: consent queue shows them, \
-             consent queue --send-now sends them all now."
-                .to_string(),
+    emit(
+        g.json,
+        lines.join("\n"),
+        json!({"revoked": revoked_json, "withdrawn": withdrawn_json, "failed": failed_json}),
+    );
+    if waits {
+        // The queue's lock is not held while waiting: other commands and the timer go on.
+        drop(out);
+        send_when_due(&ks, g, &spread_ids).await?;
+    }
+    if !failed_json.is_empty() {
+        bail!(
+            "{} of your feeds could not be revoked in (named above): run consent revoke --all \
+             again (what was revoked stays revoked)",
+            failed_json.len()
         );
     }
-    emit(g.json, lines.join("\n"), json!({"revoked": listed}));
     Ok(())
+}
+
+/// `revoke --all` in the pairwise feed for `collector`.
+async fn revoke_feed(
+    out: &mut Outbox,
+    g: &Global,
+    ks: &mut Keystore,
+    collector: &FeedId,
+    erase: bool,
+    spread_ms: Option<u64>,
+) -> anyhow::Result<FeedOutcome> {
+    let feed = wallet::pairwise_feed(ks.master(), collector);
+    let mut done = FeedOutcome::default();
+    // Queued grants no node was ever handed: withdrawn unseen (with what chains on them).
+    for (e, _) in out.queued_in(ks, &feed)? {
+        if !matches!(&e.body, Body::Grant(gr) if gr.on_behalf.is_none()) {
+            continue;
+        }
+        if let Some(gone) = out.cancel(ks, &e.id)? {
+            done.withdrawn.extend(
+                gone.iter()
+                    .filter(|(x, _)| matches!(x.body, Body::Grant(_)))
+                    .map(|(x, _)| x.id),
+            );
+            break;
+        }
+    }
+    let mut feed_node = out.nodes.for_feed(ks, &feed, true).await?;
+    // A node behind what this wallet had sent could hide a grant: brought up to date, or this
+    // feed is reported as not revoked.
+    if let Some(why) = send::lagging(&mut feed_node, ks, collector).await? {
+        bail!("{why}");
+    }
+    let now = time::now_ms();
+    // What the node holds, and what still waits in the queue (it leaves before the revocations).
+    let mut entries = feed_node.feed(&feed).await?;
+    entries.extend(out.queued_in(ks, &feed)?.into_iter().map(|(e, _)| e));
+    let revoked: std::collections::HashSet<EntryId> = entries
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Revoke(r) => Some(r.grant),
+            _ => None,
+        })
+        .collect();
+    let mut in_force: Vec<EntryId> = entries
+        .iter()
+        .filter(|e| {
+            matches!(&e.body, Body::Grant(gr)
+                if gr.on_behalf.is_none()
+                    && !revoked.contains(&e.id)
+                    && gr.valid_until.is_none_or(|u| u > now))
+        })
+        .map(|e| e.id)
+        .collect();
+    // Grants a guardian or an assistant made in this person's name: theirs to revoke too.
+    match delegated::in_force(&mut feed_node, &feed, now).await {
+        Ok(grants) => in_force.extend(
+            grants
+                .into_iter()
+                .map(|d| d.id)
+                .filter(|id| !revoked.contains(id)),
+        ),
+        Err(e)
+            if e.downcast_ref::<consent_client::node::ClientError>()
+                .is_some_and(|c| {
+                    matches!(
+                        c,
+                        consent_client::node::ClientError::Refused {
+                            code: tonic::Code::Unimplemented,
+                            ..
+                        }
+                    )
+                }) => {}
+        Err(e) => return Err(e),
+    }
+    in_force.dedup();
+    if in_force.is_empty() {
+        return Ok(done);
+    }
+    // One feed's revocations are signed together, after its last entry as it stands now.
+    let resumed = out.author(&mut feed_node, ks, collector, true).await?;
+    if resumed.inception.is_some() {
+        bail!(
+            "{} does not know your feed {}: nothing was signed in it",
+            feed_node.url(),
+            feed.typed(Role::Citizen)
+        );
+    }
+    let signed_ms = out.signed_time(time::now_ms(), resumed.prev_ms, Exactness::Coarse);
+    let mut author = resumed.author;
+    let mut items = Vec::new();
+    for grant in &in_force {
+        let entry = author
+            .append(
+                signed_ms,
+                Body::Revoke(Revoke {
+                    grant: *grant,
+                    erase,
+                    on_behalf: None,
+                }),
+            )
+            .map_err(anyhow::Error::msg)?;
+        ctx::journal(ks, collector, &entry)?;
+        items.push(Item {
+            entry,
+            collector: *collector,
+            what: "revocation",
+            // At once unless the person asked to spread them.
+            at_once: spread_ms.is_none(),
+        });
+    }
+    let signed: Vec<EntryId> = items.iter().map(|it| it.entry.id).collect();
+    let fates = out
+        .dispatch_over(g, ks, items, spread_ms.unwrap_or(0))
+        .await?;
+    ks.save()?;
+    for ((grant, revocation), fate) in in_force.iter().zip(&signed).zip(fates) {
+        done.revoked.push((*grant, *revocation, fate));
+    }
+    Ok(done)
+}
+
+/// Stays until each of the queued revocations `ids` is sent at its moment (the queue's lock is
+/// taken only to send).
+async fn send_when_due(ks: &Keystore, g: &Global, ids: &[EntryId]) -> anyhow::Result<()> {
+    let mut nodes = Nodes::new(&g.node, g.tls()?, None);
+    loop {
+        let left: Vec<(Entry, consent_client::privacy::queue::Queued)> = send::queued(ks)?
+            .into_iter()
+            .filter(|(e, _)| ids.contains(&e.id))
+            .collect();
+        let Some(next) = left.iter().map(|(_, item)| item.due_ms).min() else {
+            return Ok(());
+        };
+        let now = time::now_ms();
+        if next > now {
+            tokio::time::sleep(Duration::from_millis(next - now)).await;
+        }
+        let feeds: Vec<FeedId> = left
+            .iter()
+            .filter(|(_, item)| item.due_ms <= time::now_ms())
+            .map(|(e, _)| e.feed)
+            .collect();
+        let flushed = send::send_queued(ks, &mut nodes, Pick::Own(time::now_ms(), feeds)).await?;
+        send::report(&flushed, &[]);
+        if flushed.sent.is_empty() && !flushed.kept.is_empty() {
+            bail!(
+                "revocations could not be sent now (said above): they stay queued and leave with \
+                 the next consent command (consent queue --send-now sends them)"
+            );
+        }
+    }
 }
