@@ -43,7 +43,8 @@ enum Command {
     /// Write a network genesis file.
     Genesis(GenesisArgs),
     /// Check a node's store without serving it: every table, the log's block rows and the
-    /// start-up position (a start checks only what came after its position).
+    /// start-up position (a start checks only what came after its position). With --full, also
+    /// the transparency register saved in the data directory, against the log.
     CheckStore(CheckArgs),
     /// TLS certificates.
     #[command(subcommand)]
@@ -155,7 +156,9 @@ struct GenesisArgs {
 struct CheckArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Replay every entry (re-verifying every signature) and compare all derived state.
+    /// Replay every entry (re-verifying every signature) and compare all derived state; then
+    /// rebuild the transparency register from the log and compare it with the one saved in the
+    /// data directory (one that differs is deleted).
     #[arg(long)]
     full: bool,
 }
@@ -353,10 +356,19 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
                     ""
                 }
             );
-            Ok(())
         }
         Err(report) => anyhow::bail!("{report}"),
     }
+    if args.full {
+        // The transparency register saved beside the store: rebuilt from the log and compared.
+        let register =
+            consent_node::node::check_saved_register(store, &genesis, &config.data_dir)?;
+        if register.is_finding() {
+            anyhow::bail!("{register}");
+        }
+        println!("{register}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

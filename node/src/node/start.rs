@@ -415,6 +415,7 @@ fn serve_sides(
             network,
             config.transparency.k,
             &config.data_dir,
+            &parts.node_key,
             &stages.tasks,
             stages.background.clone(),
         );
