@@ -561,8 +561,8 @@ fn pending(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
 }
 
 /// The freeze list from number `from` on is exactly `from..frozen`, each naming a distinct
-/// frozen feed (`from` 0: the whole list; the check from a start-up position reads only the
-/// freezes after it).
+/// frozen feed (`from` 0: the whole list, which both the complete check and the check from a
+/// start-up position read: one read per frozen feed).
 fn freezes(
     store: &dyn KvStore,
     from: u64,

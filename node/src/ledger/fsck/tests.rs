@@ -540,3 +540,58 @@ async fn check_store_that_finds_damage_makes_the_next_start_check_the_whole_stor
     stop(ledger, writer).await;
     assert!(at_start(&*store).expect("sound").from.is_some());
 }
+
+/// A feed frozen for equivocation before the start-up position whose record lost its frozen
+/// flag (a bit flipped on disk) would answer checks by the normal rule — allow, where a frozen
+/// feed always denies. Every start reads the whole freeze list (one read per frozen feed), so
+/// the store is refused, not only by `check-store`.
+#[tokio::test]
+async fn a_freeze_before_the_position_whose_flag_was_lost_is_refused_at_start() {
+    let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let scene = fixtures::scene(T0);
+    let collector = scene.collector.feed();
+    let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+    let (ledger, writer) = open(&store, &registrars);
+    let (citizen, inception) = fixtures::author(Role::Citizen, "two-faced", T0);
+    let (mut one, mut other) = (citizen.clone(), citizen);
+    let first = fixtures::append(
+        &mut one,
+        T0 + 1,
+        fixtures::request(collector, RequestKind::Access),
+    );
+    let second = fixtures::append(
+        &mut other,
+        T0 + 2,
+        fixtures::request(collector, RequestKind::Erasure),
+    );
+    let mut entries = scene.entries.clone();
+    entries.extend([inception, first]);
+    submit(&ledger, entries).await;
+    let outcomes = ledger.submit(vec![second]).await.expect("submit");
+    assert!(
+        matches!(outcomes[0], Outcome::Equivocation { .. }),
+        "{outcomes:?}"
+    );
+    stop(ledger, writer).await;
+    let p = position(&*store);
+    assert_eq!(p.frozen, 1, "the freeze is before the position");
+    assert_eq!(at_start(&*store).expect("sound").from, Some(p.log_size));
+
+    let feed = one.feed();
+    let value = store
+        .get(&tables::feed_key(&feed))
+        .expect("get")
+        .expect("a record");
+    let mut record: FeedRecord = tables::decode(&value, "feed").expect("decode");
+    assert!(record.frozen);
+    record.frozen = false;
+    refused_at_start(
+        &*store,
+        vec![(
+            tables::feed_key(&feed),
+            Some(tables::encode(&record).expect("encode")),
+        )],
+        "which is not frozen",
+    );
+    assert_eq!(at_start(&*store).expect("restored").from, Some(p.log_size));
+}
