@@ -206,6 +206,10 @@ pub(crate) struct Writer {
     /// Entries appended between two positions saved with group commits
     /// (`position::POSITION_EVERY`; tests lower it).
     position_every: u64,
+    /// A commit failed and re-reading the store after it failed too: the counters may still
+    /// hold the abandoned group's, so nothing more is written (no group, no position) and the
+    /// writer stops, and with it the node.
+    failed: bool,
 }
 
 /// Counters kept in the store (one meta key) and published to readers; `pending` and `evicted`
@@ -288,6 +292,7 @@ impl Writer {
             last_id: [0; 32],
             position_saved: None,
             position_every: position::POSITION_EVERY,
+            failed: false,
         };
         w.reload()?;
         Ok(w)
