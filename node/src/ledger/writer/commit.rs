@@ -101,7 +101,11 @@ impl Writer {
         let group = self.stage_jobs(&mut staged, jobs, now);
         let result = match group.failure {
             Some(e) => Err(e),
-            None if staged.is_empty() => Ok(()),
+            // Nothing to write; entries whose flush failed earlier are made durable now.
+            None if staged.is_empty() => match self.unflushed.is_empty() {
+                true => Ok(()),
+                false => store.flush(),
+            },
             None => self.write_group(&*store, staged, started, group.processed),
         };
         match result {
@@ -199,6 +203,8 @@ impl Writer {
             let _view = stats.view.write();
             let applied = store.apply(writes);
             if applied.is_ok() {
+                // Announced once durable: after this flush, or a later one if it fails.
+                self.unflushed.append(&mut self.just_accepted);
                 // Counters (Status, watch positions) and caches follow what checks see.
                 self.counters.publish(&self.stats);
                 self.committed = self.counters;
@@ -229,8 +235,9 @@ impl Writer {
         flushed
     }
 
-    /// After a durable commit: publishes the counters, announces the accepted entries and answers
-    /// every submitter of the group.
+    /// After a durable commit: publishes the counters, announces the accepted entries (with those
+    /// of earlier groups whose flush had failed, which this one made durable) and answers every
+    /// submitter of the group.
     fn acknowledge(
         &mut self,
         replies: Replies,
@@ -240,7 +247,8 @@ impl Writer {
         self.stats
             .durable_size
             .store(self.counters.log_size, Ordering::Release);
-        let accepted = std::mem::take(&mut self.just_accepted);
+        let mut accepted = std::mem::take(&mut self.unflushed);
+        accepted.append(&mut self.just_accepted);
         if let Some(announce) = &self.announce {
             for entry in accepted {
                 // No receiver (p2p off) is fine.
@@ -259,8 +267,9 @@ impl Writer {
         }
     }
 
-    /// After a failed commit: forgets what the group staged, invalidates every cached check,
-    /// re-reads the store and answers every submitter of the group with the error.
+    /// After a failed commit: forgets what the group staged (what it applied, if only its flush
+    /// failed, waits to be announced: `unflushed`), invalidates every cached check, re-reads the
+    /// store and answers every submitter of the group with the error.
     fn abandon(
         &mut self,
         e: StoreError,

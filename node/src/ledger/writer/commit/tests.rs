@@ -1,6 +1,8 @@
 //! The writer under a failing store (a test double: a memory store whose apply, flush or reads
 //! fail when told to): a failed commit whose re-read of the store fails too stops the writer,
-//! which then writes neither the abandoned group's counters nor a start-up position.
+//! which then writes neither the abandoned group's counters nor a start-up position; entries
+//! whose flush failed are announced once a later flush made them durable, never before; and
+//! the announcement channel holds the largest group whole.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,9 +13,11 @@ use consent_proto::Entry;
 use consent_proto::fixtures::{self, T0};
 use consent_proto::vocab::Role;
 
+use tokio::sync::broadcast;
+
 use super::super::super::tables::meta;
 use super::super::super::tree::{Frontier, LogTree};
-use super::super::super::{Ledger, LedgerConfig, LedgerError, Stats};
+use super::super::super::{Accepted, Ledger, LedgerConfig, LedgerError, Stats};
 use super::super::{Item, Outcome, Source, Writer};
 use crate::store::memory::MemoryStore;
 use crate::store::{KvStore, Pair, Scan, StoreError, Write};
@@ -190,6 +194,64 @@ async fn the_writer_thread_ends_when_it_cannot_read_the_store_after_a_failed_com
         ledger.submit(entries(5, 1)).await.is_err(),
         "nothing is written any more"
     );
+    drop(ledger);
+    writer.join();
+}
+
+/// The arrival indexes announced on `rx` so far.
+fn announced(rx: &mut broadcast::Receiver<Arc<Accepted>>) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    while let Ok(accepted) = rx.try_recv() {
+        out.push(accepted.index);
+    }
+    out
+}
+
+/// Entries whose flush failed are in the store but not known durable: they are not announced
+/// (the register and gossip would run ahead of the disk). Once a later flush succeeds — one the
+/// writer makes for them when the next group writes nothing, or a later group's — they are, in
+/// order, before that group's own.
+#[test]
+fn entries_whose_flush_failed_are_announced_once_a_later_flush_succeeds() {
+    let failing = Failing::new();
+    let (tx, mut rx) = broadcast::channel(64);
+    let mut writer = writer_on(&failing).announcing(tx);
+    all_accepted(writer.replay(items(0, 2)).expect("replay"));
+    assert_eq!(announced(&mut rx), [Some(0), Some(1)]);
+    let durable = |writer: &Writer| writer.stats.durable_size.load(Ordering::Acquire);
+
+    failing.flush.store(true, Ordering::SeqCst);
+    writer.replay(items(2, 3)).expect_err("the flush fails");
+    assert!(announced(&mut rx).is_empty(), "not known durable: not announced");
+    assert_eq!(durable(&writer), 2);
+    failing.heal();
+    let again = writer.replay(items(0, 1)).expect("replay");
+    assert!(
+        matches!(again[..], [Outcome::Duplicate { .. }]),
+        "a group that writes nothing: {again:?}"
+    );
+    assert_eq!(announced(&mut rx), [Some(2), Some(3), Some(4)]);
+    assert_eq!(durable(&writer), 5);
+
+    failing.flush.store(true, Ordering::SeqCst);
+    writer.replay(items(5, 1)).expect_err("the flush fails");
+    failing.heal();
+    all_accepted(writer.replay(items(6, 1)).expect("replay"));
+    assert_eq!(announced(&mut rx), [Some(5), Some(6)]);
+    assert_eq!(durable(&writer), 7);
+}
+
+/// A group of more than 4,096 entries (the channel's size before) is announced whole: a
+/// receiver that keeps up misses none of it.
+#[tokio::test]
+async fn a_group_larger_than_4096_entries_is_announced_whole() {
+    const N: usize = 5_000;
+    let (ledger, writer) = crate::ledger::in_memory(HashSet::new())();
+    let mut rx = ledger.accepted();
+    all_accepted(ledger.submit(entries(0, N)).await.expect("submit"));
+    let expected: Vec<Option<u64>> = (0..N as u64).map(Some).collect();
+    assert_eq!(announced(&mut rx), expected);
+    ledger.shutdown().await;
     drop(ledger);
     writer.join();
 }
