@@ -495,7 +495,8 @@ fn facts(d: &SavedDraft) -> DraftFacts {
 /// The file's bytes for `saved`, its MAC keyed with `key`; `Err` when they cannot be made or
 /// would be more than [`MAX_FILE_BYTES`] (such a file could never be loaded).
 pub(super) fn encode(saved: &Saved, key: &FileKey) -> Result<Vec<u8>, Unsaved> {
-    let body = postcard::to_stdvec(saved).map_err(|e| Unsaved::Other(format!("cannot encode: {e}")))?;
+    let body =
+        postcard::to_stdvec(saved).map_err(|e| Unsaved::Other(format!("cannot encode: {e}")))?;
     let len = (HEADER + body.len()) as u64;
     if len > MAX_FILE_BYTES {
         return Err(Unsaved::TooLarge(len));
@@ -589,7 +590,8 @@ pub(super) fn read(data_dir: &Path) -> Result<Option<Vec<u8>>, String> {
             path.display()
         ));
     }
-    let file = std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = std::fs::File::open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let opened = file.metadata().map_err(cannot)?;
     if !opened.is_file() || !same_file(&looked, &opened) {
         return Err(format!(

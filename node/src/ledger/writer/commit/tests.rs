@@ -169,7 +169,13 @@ fn a_failed_commit_whose_re_read_works_goes_on() {
     failing.heal();
     let outcomes = writer.replay(items(8, 2)).expect("replay");
     assert!(
-        matches!(outcomes[..], [Outcome::Accepted { index: 8, .. }, Outcome::Accepted { index: 9, .. }]),
+        matches!(
+            outcomes[..],
+            [
+                Outcome::Accepted { index: 8, .. },
+                Outcome::Accepted { index: 9, .. }
+            ]
+        ),
         "the applied group counts, the next follows it: {outcomes:?}"
     );
 }
