@@ -891,7 +891,7 @@ mod tests {
         );
         refused(
             &|s| {
-                let i = with_scope(s);
+                let i = with_scope(&*s);
                 let scope = &mut s.collectors[i].scope_counts[0].1;
                 scope.zones = (0..=MAX_ZONES as u32).map(|z| (z, 1)).collect();
             },
@@ -899,7 +899,7 @@ mod tests {
         );
         refused(
             &|s| {
-                let i = with_scope(s);
+                let i = with_scope(&*s);
                 s.collectors[i].scope_counts[0].0 = [5; 32];
             },
             "does not keep",
