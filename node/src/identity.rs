@@ -10,25 +10,38 @@ use zeroize::Zeroizing;
 /// File name of the node key inside the data directory.
 pub const KEY_FILE: &str = "node.key";
 
+/// The node key in `data_dir`, if there is one; never creates it (`consentd check-store`).
+pub fn load(data_dir: &Path) -> std::io::Result<Option<SecretKey>> {
+    let path = data_dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => from_file(&path, bytes).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The key the file at `path` holds (`bytes`).
+fn from_file(path: &Path, bytes: Vec<u8>) -> std::io::Result<SecretKey> {
+    let bytes = Zeroizing::new(bytes);
+    let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} must hold exactly 32 bytes; it holds {}",
+                path.display(),
+                bytes.len()
+            ),
+        )
+    })?;
+    let seed = Zeroizing::new(seed);
+    Ok(SecretKey::from_seed(&seed))
+}
+
 /// Loads the node key, creating it on first start.
 pub fn load_or_create(data_dir: &Path) -> std::io::Result<SecretKey> {
     let path = data_dir.join(KEY_FILE);
     match std::fs::read(&path) {
-        Ok(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "{} must hold exactly 32 bytes; it holds {}",
-                        path.display(),
-                        bytes.len()
-                    ),
-                )
-            })?;
-            let seed = Zeroizing::new(seed);
-            Ok(SecretKey::from_seed(&seed))
-        }
+        Ok(bytes) => from_file(&path, bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = Zeroizing::new([0u8; 32]);
             getrandom::fill(seed.as_mut())
@@ -56,9 +69,13 @@ mod tests {
     #[test]
     fn key_is_created_once_with_mode_0600() {
         let dir = tempfile::tempdir().expect("tempdir");
+        assert!(load(dir.path()).expect("no key is no error").is_none());
+        assert!(!dir.path().join(KEY_FILE).exists(), "load never creates it");
         let a = load_or_create(dir.path()).expect("create");
         let b = load_or_create(dir.path()).expect("load");
         assert_eq!(a.public(), b.public());
+        let c = load(dir.path()).expect("load").expect("a key");
+        assert_eq!(a.public(), c.public());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

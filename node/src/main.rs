@@ -43,7 +43,9 @@ enum Command {
     /// Write a network genesis file.
     Genesis(GenesisArgs),
     /// Check a node's store without serving it: every table, the log's block rows and the
-    /// start-up position (a start checks only what came after its position).
+    /// start-up position (a start checks only what came after its position). A store with
+    /// findings loses its start-up position, so the next start checks it whole. With --full,
+    /// also the transparency register saved in the data directory, against the log.
     CheckStore(CheckArgs),
     /// TLS certificates.
     #[command(subcommand)]
@@ -155,7 +157,9 @@ struct GenesisArgs {
 struct CheckArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Replay every entry (re-verifying every signature) and compare all derived state.
+    /// Replay every entry (re-verifying every signature) and compare all derived state; then
+    /// rebuild the transparency register from the log and compare it with the one saved in the
+    /// data directory (one that differs is deleted).
     #[arg(long)]
     full: bool,
 }
@@ -335,28 +339,31 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
     let store = consent_node::node::open_store(&config.data_dir, Some(engine))
         .map_err(anyhow::Error::msg)?;
     fsck::prepare(&*store, &genesis.digest())?;
-    let result = if args.full {
-        fsck::full(&*store, &genesis.registrar_feeds())
-    } else {
-        fsck::structure(&*store)
-    };
-    match result {
-        Ok(()) => {
-            let size = store.size_on_disk().unwrap_or(0);
-            println!(
-                "store {} is consistent ({} bytes on disk{})",
-                dir.display(),
-                size,
-                if args.full {
-                    ", every entry replayed"
-                } else {
-                    ""
-                }
-            );
-            Ok(())
-        }
-        Err(report) => anyhow::bail!("{report}"),
+    // A store with findings loses its start-up position: the next start checks it whole.
+    if let Err(found) = fsck::offline(&*store, &genesis.registrar_feeds(), args.full) {
+        anyhow::bail!("{found}");
     }
+    let size = store.size_on_disk().unwrap_or(0);
+    println!(
+        "store {} is consistent ({} bytes on disk{})",
+        dir.display(),
+        size,
+        if args.full {
+            ", every entry replayed"
+        } else {
+            ""
+        }
+    );
+    if args.full {
+        // The transparency register saved beside the store: rebuilt from the log and compared.
+        let register =
+            consent_node::node::check_saved_register(store, &genesis, &config.data_dir)?;
+        if register.is_finding() {
+            anyhow::bail!("{register}");
+        }
+        println!("{register}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@
 //! grant's at a real policy, a grant on a draft at a gated consultation, consultation rows at a
 //! stored Policy entry with a consultation, and delegation rows at the entries they index.
 //! [`full`] replays the whole log through the write path into memory, re-verifying every
-//! signature, and compares every derived table.
+//! signature, and compares every derived table. [`offline`] is `consentd check-store` itself:
+//! when it finds anything it deletes the start-up position, so that the next start runs the
+//! complete check (and refuses what it finds) instead of checking only what came after the
+//! position and saving a new one over the damage.
 //!
 //! The consultation and delegation row checks are in `consultations` and `delegations`, the
 //! block rows' and the start-up position's in `blocks`, the check from a position in `since`; the
@@ -91,6 +94,87 @@ impl From<StoreError> for Report {
         r.add(e.to_string());
         r
     }
+}
+
+/// What `consentd check-store` found in a store, and what it did about it.
+#[derive(Debug)]
+pub struct Offline {
+    /// The findings.
+    pub report: Report,
+    /// Whether the check replayed the log (`--full`).
+    pub replayed: bool,
+    /// Whether the start-up position was deleted ([`forget_position`]).
+    pub forgotten: Result<(), StoreError>,
+}
+
+impl fmt::Display for Offline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "the store is inconsistent ({} finding(s)):",
+            self.report.total
+        )?;
+        for finding in &self.report.findings {
+            writeln!(f, "  - {finding}")?;
+        }
+        match (&self.forgotten, self.replayed) {
+            (Ok(()), false) => write!(
+                f,
+                "Its start-up position was deleted: the next start checks the whole store, as \
+                 this check did, and refuses to serve it for any of these but a finding about the \
+                 position itself. "
+            )?,
+            (Ok(()), true) => write!(
+                f,
+                "Its start-up position was deleted: the next start checks the whole store, but \
+                 without replaying the log, so a finding only the replay makes (a table that \
+                 differs from what the log gives) does not stop it from serving this store. "
+            )?,
+            (Err(e), _) => write!(
+                f,
+                "Its start-up position could not be deleted ({e}): the next start may check only \
+                 what came after the position and serve this store. "
+            )?,
+        }
+        write!(
+            f,
+            "Do not start the node on it: restore the data directory from a backup, or move it \
+             aside and let the node start empty (it will then hold only what is submitted again)."
+        )?;
+        if !self.replayed {
+            write!(
+                f,
+                " `consentd check-store --full` also replays every entry."
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `consentd check-store`: the complete check ([`structure`]), and with `replay` the replay
+/// of the log ([`full`]). When either finds anything the start-up position is deleted
+/// ([`forget_position`]), so that the next start runs the complete check rather than checking
+/// only what came after the position and then saving a new one over the damage.
+pub fn offline(
+    store: &dyn KvStore,
+    registrars: &HashSet<FeedId>,
+    replay: bool,
+) -> Result<(), Offline> {
+    let checked = match replay {
+        true => self::replay::full(store, registrars),
+        false => structure(store),
+    };
+    checked.map_err(|report| Offline {
+        forgotten: forget_position(store),
+        report,
+        replayed: replay,
+    })
+}
+
+/// Deletes the start-up position, durably: the next start checks the whole store.
+pub fn forget_position(store: &dyn KvStore) -> Result<(), StoreError> {
+    store.apply(vec![(meta::STARTUP.to_vec(), None)])?;
+    store.flush()
 }
 
 /// Initialises an empty store, or checks that a used one has this layout and this network.
@@ -477,8 +561,8 @@ fn pending(store: &dyn KvStore, report: &mut Report) -> Result<(), StoreError> {
 }
 
 /// The freeze list from number `from` on is exactly `from..frozen`, each naming a distinct
-/// frozen feed (`from` 0: the whole list; the check from a start-up position reads only the
-/// freezes after it).
+/// frozen feed (`from` 0: the whole list, which both the complete check and the check from a
+/// start-up position read: one read per frozen feed).
 fn freezes(
     store: &dyn KvStore,
     from: u64,

@@ -185,7 +185,8 @@ impl Ledger {
         let registrars = Arc::new(registrars);
         let tree = Arc::new(tree::LogTree::new(tree, Arc::clone(&store)));
         let (tx, rx) = mpsc::channel(config.queue_depth);
-        let (accepted, _) = tokio::sync::broadcast::channel(4096);
+        let (accepted, _) =
+            tokio::sync::broadcast::channel(announced_capacity(config.max_group_entries));
         let closed = tokio_util::sync::CancellationToken::new();
         let writer = Writer::open(
             Arc::clone(&store),
@@ -486,6 +487,12 @@ impl Ledger {
 
     /// Interval at which [`Ledger::tick`] should be called.
     pub const TICK: Duration = Duration::from_secs(30);
+}
+
+/// Announcements [`Ledger::accepted`]'s channel holds: two of the largest group commits (at least
+/// 4,096), so that a receiver keeping up never misses part of one group's announcements.
+fn announced_capacity(max_group_entries: usize) -> usize {
+    max_group_entries.saturating_mul(2).clamp(4096, 1 << 20)
 }
 
 /// Opens a ledger on a memory store, as often as called, on the same store (tests of what is kept

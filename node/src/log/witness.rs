@@ -59,6 +59,10 @@ pub enum Seen {
     /// cosignature of that origin (observations overlap when a peer answers slowly): nothing to
     /// do, and no fault of the peer's (the next round asks from the size cosigned now).
     NotNewer,
+    /// Such a stale answer, but of the size of the note cosigned for its origin with another
+    /// root: two notes the origin signed for one size, evidence that it forked its log — new
+    /// here, and kept (durably, before `observe` returns): to spread.
+    Forked(Fork),
     /// The proof does not hold: ask the origin to sign its tree at this size.
     AskHistory(u64),
     /// Not a valid checkpoint.
@@ -288,11 +292,20 @@ impl Witness {
         let this = self.clone();
         let (owned, proof) = (text.to_owned(), proof.to_vec());
         let (seen, forgotten) = off_runtime(move || this.judge(&owned, since, &proof)).await??;
-        if let Seen::Cosigned(note) = &seen {
-            self.0
-                .ledger
-                .save_witnessed(&note.checkpoint.origin, text, forgotten.as_deref())
-                .await?;
+        match &seen {
+            Seen::Cosigned(note) => {
+                self.0
+                    .ledger
+                    .save_witnessed(&note.checkpoint.origin, text, forgotten.as_deref())
+                    .await?;
+            }
+            Seen::Forked(fork) => {
+                return Ok(match self.record(fork.clone()).await? {
+                    Evidence::New(fork) => Seen::Forked(fork),
+                    Evidence::Known | Evidence::Refused(_) => Seen::NotNewer,
+                });
+            }
+            _ => {}
         }
         Ok(seen)
     }
@@ -327,8 +340,12 @@ impl Witness {
         if let Some(before) = &before {
             let old = &before.checkpoint;
             if since != old.size {
-                // Asked before another observation cosigned: a stale answer, not a bad one.
-                return Ok((Seen::NotNewer, None));
+                // Asked before another observation cosigned: a stale answer, not a bad one —
+                // unless it contradicts the note cosigned for its size, which makes a fork proof.
+                let contradicted = (note.checkpoint.size == old.size
+                    && note.checkpoint.root != old.root)
+                    .then(|| before.clone());
+                return Ok((stale(contradicted, text), None));
             }
             if note.checkpoint.size <= old.size && note.checkpoint.root == old.root {
                 if let Ok(mut s) = self.0.state.write() {
@@ -363,14 +380,25 @@ impl Witness {
         let unsigned = note.clone();
         let forgotten = {
             let mut state = self.0.state.write().map_err(|_| poisoned())?;
-            let now = state.cosigned.get(&origin).map(|c| &c.note.checkpoint);
+            let now = state.cosigned.get(&origin).map(|c| &c.note);
             let unchanged = match (&before, now) {
                 (None, None) => true,
-                (Some(b), Some(n)) => b.checkpoint.size == n.size && b.checkpoint.root == n.root,
+                (Some(b), Some(n)) => {
+                    b.checkpoint.size == n.checkpoint.size && b.checkpoint.root == n.checkpoint.root
+                }
                 _ => false,
             };
             if !unchanged {
-                return Ok((Seen::NotNewer, None));
+                // The note kept meanwhile, if this one contradicts it, makes a fork proof
+                // (checked once the lock is released).
+                let contradicted = now
+                    .filter(|n| {
+                        n.checkpoint.size == note.checkpoint.size
+                            && n.checkpoint.root != note.checkpoint.root
+                    })
+                    .cloned();
+                drop(state);
+                return Ok((stale(contradicted, text), None));
             }
             state.keep_cosigned(note, member)
         };
@@ -468,6 +496,15 @@ impl Witness {
         }
         Ok(Evidence::New(fork))
     }
+}
+
+/// What a stale answer `text` leads to, given the note cosigned for its origin when `text` is of
+/// its size with another root (`contradicted`): a fork proof if both carry the origin's valid
+/// signature, else nothing to do.
+fn stale(contradicted: Option<SignedNote>, text: &str) -> Seen {
+    contradicted
+        .and_then(|kept| prove_fork(&kept.to_text(), text))
+        .map_or(Seen::NotNewer, Seen::Forked)
 }
 
 /// Two notes signed by the same origin for the same size with different roots (kept with one

@@ -5,6 +5,8 @@
 //! the p2p task, the checkpoint ticker) are supervised, and its stop goes in stages ([`stop`]):
 //! stop accepting and drain calls and streams, stop p2p and background work, let the writer
 //! finish and flush, close the store. [`files`] owns the address files that say where it listens.
+//! `check` is what `consentd check-store --full` checks beyond the store: the transparency
+//! register saved in the data directory ([`check_saved_register`]).
 
 use std::net::SocketAddr;
 
@@ -15,11 +17,13 @@ use tokio_util::sync::CancellationToken;
 use crate::ledger::{Ledger, LedgerError};
 use crate::p2p::P2pHandle;
 
+mod check;
 mod files;
 mod start;
 mod stop;
 
 pub use crate::ledger::{OpenError, open_store};
+pub use check::{RegisterCheck, check_saved_register};
 pub use files::{ADDR_FILE, METRICS_ADDR_FILE, P2P_ADDR_FILE, SITE_ADDR_FILE};
 
 /// Why a node could not start.

@@ -264,10 +264,20 @@ fn load_genesis(config: &Config) -> Result<Genesis, StartError> {
     })
 }
 
-/// Creates the data directory if needed; the node's key in it (created on first start).
+/// Creates the data directory if needed (mode 0700: it holds the node's key, the store and the
+/// transparency register's file); the node's key in it (created on first start).
 fn open_data_dir(config: &Config) -> Result<SecretKey, StartError> {
     let dir = || config.data_dir.display().to_string();
-    std::fs::create_dir_all(&config.data_dir)
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // A directory that exists keeps the mode its operator gave it.
+        builder.mode(0o700);
+    }
+    builder
+        .create(&config.data_dir)
         .map_err(|source| StartError::DataDir { dir: dir(), source })?;
     identity::load_or_create(&config.data_dir)
         .map_err(|source| StartError::DataDir { dir: dir(), source })
@@ -415,6 +425,7 @@ fn serve_sides(
             network,
             config.transparency.k,
             &config.data_dir,
+            &parts.node_key,
             &stages.tasks,
             stages.background.clone(),
         );
@@ -468,4 +479,27 @@ fn log_started(parts: &Parts, grpc_addr: SocketAddr, tls: bool) {
         feeds = stats.feeds,
         "node started"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data directory the node creates is its user's only: whoever else can write it could
+    /// plant files the node reads (the transparency register) or links it writes through.
+    #[cfg(unix)]
+    #[test]
+    fn a_data_directory_the_node_creates_is_its_user_s_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().expect("a temporary directory");
+        let mut config = Config::default();
+        config.data_dir = temp.path().join("node");
+        open_data_dir(&config).expect("created");
+        let mode = std::fs::metadata(&config.data_dir)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        open_data_dir(&config).expect("opened again, with its key");
+    }
 }

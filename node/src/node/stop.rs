@@ -77,7 +77,7 @@ pub(super) async fn supervise(running: Running) -> anyhow::Result<()> {
     let failed = tokio::select! {
         () = stages.asked.cancelled() => None,
         ended = wait(&mut serving) => Some(format!("the gRPC server stopped ({ended})")),
-        () = ledger.writer_stopped() => Some("the ledger's writer thread stopped (a panic is in the log above)".to_string()),
+        () = ledger.writer_stopped() => Some("the ledger's writer thread stopped (a panic or a store failure is in the log above)".to_string()),
         ended = wait(&mut ticker) => Some(format!("the checkpoint ticker stopped ({ended})")),
         ended = wait(&mut p2p_task) => Some(format!("the p2p task stopped ({ended})")),
     };

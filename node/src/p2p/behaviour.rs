@@ -107,8 +107,10 @@ impl Behaviour {
             // below the graylist, and a CI run saw a node restarted during anti-entropy ban its
             // only peer for it (gossip part exactly -90, no offence) and never catch up. They
             // carry this node's own signature (Strict mode checks it), their id is their content,
-            // and the write path takes them like any entry (a duplicate, or one lost in the
-            // crash): accepted, and the peer keeps a clean score.
+            // and the write path takes them like any entry: one lost in the crash is accepted and
+            // forwarded, a duplicate ignored (not forwarded, so a peer cannot have the mesh
+            // re-forward the node's old messages: `ingest::forwarding`), and the peer keeps a
+            // clean score either way.
             .allow_self_origin(true)
             .build()
             .map_err(build_error)?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::keys::SecretKey;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -51,13 +52,15 @@ const MAPS_KEPT: usize = 256;
 const HEADLINES_KEPT: usize = 4096;
 
 impl Site {
-    /// Starts building the register (from its saved form in `data_dir` and the log) and
-    /// following the ledger into it: a task on `tasks` until `cancel`, which saves it then.
+    /// Starts building the register (from its saved form in `data_dir`, keyed with `node_key`,
+    /// and the log) and following the ledger into it: a task on `tasks` until `cancel`, which
+    /// saves it then.
     pub(crate) fn start(
         ledger: Ledger,
         network: network::Sources,
         k: u64,
         data_dir: &Path,
+        node_key: &SecretKey,
         tasks: &TaskTracker,
         cancel: CancellationToken,
     ) -> Arc<Site> {
@@ -70,7 +73,10 @@ impl Site {
             ledger.clone(),
             register.clone(),
             announced,
-            Some(data_dir.to_path_buf()),
+            Some(register::Saving {
+                dir: data_dir.to_path_buf(),
+                key: register::FileKey::of(node_key),
+            }),
             cancel,
         ));
         Arc::new(Site {

@@ -17,12 +17,15 @@
 //!   row, a consultation's record, a stance, response or outcome row and its consultation, a
 //!   delegation's rows, an endorsement's, the person's delegated-log row of a statement made in
 //!   someone's name), with the row checks of the complete check;
-//! - the freezes numbered from the position's count on name frozen feeds, as many as the frozen
-//!   counter moved;
+//! - the whole freeze list (before `P` too: a frozen flag lost to damage would turn a feed's
+//!   checks from deny to allow) names distinct frozen feeds, as many as the frozen counter says;
 //! - pending records decode (bounded by `max_pending`, not by the log).
 //!
-//! The work is the entries after `P` (a few reads each) and `P / 64` block rows: never the whole
-//! log. What lies before `P` is left to `consentd check-store`.
+//! The work is the entries after `P` (a few reads each), `P / 64` block rows and one read per
+//! frozen feed: never the whole log. What lies before `P` is otherwise left to `consentd
+//! check-store`: among it, stray entry rows (`E`) outside the log (entry rows are keyed by id,
+//! so only a scan of them all finds one), feed records without entries and seq rows of feeds
+//! untouched since `P`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -135,7 +138,8 @@ pub(super) fn since(
             position.feeds
         ));
     }
-    super::freezes(store, position.frozen, frozen, &mut report)?;
+    // Every freeze, not only those after the position: one read per frozen feed.
+    super::freezes(store, 0, frozen, &mut report)?;
     super::pending(store, &mut report)?;
     report.result().map(|()| Since::Checked {
         tree,

@@ -501,3 +501,97 @@ async fn a_start_reads_the_entries_after_the_position_and_a_row_per_block_not_th
         "the complete check reads the whole log"
     );
 }
+
+/// `consentd check-store` that finds damage before the start-up position (which no start
+/// reads) deletes the position: the next start checks the whole store and refuses it, rather
+/// than check only what came after the position and save a new one over the damage. A sound
+/// store keeps its position.
+#[tokio::test]
+async fn check_store_that_finds_damage_makes_the_next_start_check_the_whole_store() {
+    let (store, registrars, p, _) = crashed_after(100, 10).await;
+    super::offline(&*store, &registrars, false).expect("sound");
+    super::offline(&*store, &registrars, true).expect("sound, replayed");
+    assert_eq!(
+        at_start(&*store).expect("sound").from,
+        Some(p),
+        "a sound store keeps its position"
+    );
+
+    let early = fixtures::author(Role::Citizen, "before-3", T0).0.feed();
+    let row = tables::seq_key(&early, 0);
+    let kept = store.get(&row).expect("get");
+    put(&*store, &row, None);
+    assert_eq!(at_start(&*store).expect("not read at start").from, Some(p));
+    let found = super::offline(&*store, &registrars, false).expect_err("check-store finds it");
+    assert!(found.forgotten.is_ok(), "{found}");
+    let text = found.to_string();
+    assert!(
+        text.contains("no entries") && text.contains("position was deleted"),
+        "{text}"
+    );
+    assert!(store.get(meta::STARTUP).expect("get").is_none());
+    let refused = at_start(&*store).expect_err("the next start checks the whole store");
+    assert!(refused.to_string().contains("no entries"), "{refused}");
+
+    // Repaired: the complete check passes (once), and a start saves a position again.
+    put(&*store, &row, kept);
+    assert_eq!(at_start(&*store).expect("repaired").from, None);
+    let (ledger, writer) = open(&store, &registrars);
+    stop(ledger, writer).await;
+    assert!(at_start(&*store).expect("sound").from.is_some());
+}
+
+/// A feed frozen for equivocation before the start-up position whose record lost its frozen
+/// flag (a bit flipped on disk) would answer checks by the normal rule — allow, where a frozen
+/// feed always denies. Every start reads the whole freeze list (one read per frozen feed), so
+/// the store is refused, not only by `check-store`.
+#[tokio::test]
+async fn a_freeze_before_the_position_whose_flag_was_lost_is_refused_at_start() {
+    let store: Arc<dyn KvStore> = Arc::new(MemoryStore::new());
+    let scene = fixtures::scene(T0);
+    let collector = scene.collector.feed();
+    let registrars: HashSet<FeedId> = [scene.registrar.feed()].into_iter().collect();
+    let (ledger, writer) = open(&store, &registrars);
+    let (citizen, inception) = fixtures::author(Role::Citizen, "two-faced", T0);
+    let (mut one, mut other) = (citizen.clone(), citizen);
+    let first = fixtures::append(
+        &mut one,
+        T0 + 1,
+        fixtures::request(collector, RequestKind::Access),
+    );
+    let second = fixtures::append(
+        &mut other,
+        T0 + 2,
+        fixtures::request(collector, RequestKind::Erasure),
+    );
+    let mut entries = scene.entries.clone();
+    entries.extend([inception, first]);
+    submit(&ledger, entries).await;
+    let outcomes = ledger.submit(vec![second]).await.expect("submit");
+    assert!(
+        matches!(outcomes[0], Outcome::Equivocation { .. }),
+        "{outcomes:?}"
+    );
+    stop(ledger, writer).await;
+    let p = position(&*store);
+    assert_eq!(p.frozen, 1, "the freeze is before the position");
+    assert_eq!(at_start(&*store).expect("sound").from, Some(p.log_size));
+
+    let feed = one.feed();
+    let value = store
+        .get(&tables::feed_key(&feed))
+        .expect("get")
+        .expect("a record");
+    let mut record: FeedRecord = tables::decode(&value, "feed").expect("decode");
+    assert!(record.frozen);
+    record.frozen = false;
+    refused_at_start(
+        &*store,
+        vec![(
+            tables::feed_key(&feed),
+            Some(tables::encode(&record).expect("encode")),
+        )],
+        "which is not frozen",
+    );
+    assert_eq!(at_start(&*store).expect("restored").from, Some(p.log_size));
+}

@@ -2,7 +2,8 @@
 //! as one atomic batch with the counters (and the hashes of the log blocks it completes, and when
 //! one is due the start-up position: `position`), makes it visible to checks together with the
 //! cache invalidation, flushes once, and only then answers (or, if the commit failed, forgets the
-//! group and answers every submitter with the error).
+//! group, re-reads the store and answers every submitter with the error; if that re-read fails
+//! too, the writer stops rather than write counters of a group that was not committed).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -66,6 +67,14 @@ impl Writer {
             if stop {
                 break;
             }
+            if self.failed {
+                tracing::error!(
+                    "the ledger's writer stops: a commit failed and the store could not be read \
+                     again after it (see above); the node stops with it. Check the disk, then \
+                     start the node again (`consentd check-store` first)"
+                );
+                break;
+            }
         }
         self.save_position();
         if let Err(e) = self.store.flush() {
@@ -82,13 +91,21 @@ impl Writer {
     /// Commits `jobs` as if the node's clock read `now` (the time entries arrive at, and that
     /// validation and pending time-outs use).
     pub(super) fn commit_at(&mut self, jobs: Vec<Job>, now: u64) {
+        if self.failed {
+            refuse(jobs);
+            return;
+        }
         let started = std::time::Instant::now();
         let store = Arc::clone(&self.store);
         let mut staged = Staged::new(&*store);
         let group = self.stage_jobs(&mut staged, jobs, now);
         let result = match group.failure {
             Some(e) => Err(e),
-            None if staged.is_empty() => Ok(()),
+            // Nothing to write; entries whose flush failed earlier are made durable now.
+            None if staged.is_empty() => match self.unflushed.is_empty() {
+                true => Ok(()),
+                false => store.flush(),
+            },
             None => self.write_group(&*store, staged, started, group.processed),
         };
         match result {
@@ -186,6 +203,8 @@ impl Writer {
             let _view = stats.view.write();
             let applied = store.apply(writes);
             if applied.is_ok() {
+                // Announced once durable: after this flush, or a later one if it fails.
+                self.unflushed.append(&mut self.just_accepted);
                 // Counters (Status, watch positions) and caches follow what checks see.
                 self.counters.publish(&self.stats);
                 self.committed = self.counters;
@@ -216,8 +235,9 @@ impl Writer {
         flushed
     }
 
-    /// After a durable commit: publishes the counters, announces the accepted entries and answers
-    /// every submitter of the group.
+    /// After a durable commit: publishes the counters, announces the accepted entries (with those
+    /// of earlier groups whose flush had failed, which this one made durable) and answers every
+    /// submitter of the group.
     fn acknowledge(
         &mut self,
         replies: Replies,
@@ -227,7 +247,8 @@ impl Writer {
         self.stats
             .durable_size
             .store(self.counters.log_size, Ordering::Release);
-        let accepted = std::mem::take(&mut self.just_accepted);
+        let mut accepted = std::mem::take(&mut self.unflushed);
+        accepted.append(&mut self.just_accepted);
         if let Some(announce) = &self.announce {
             for entry in accepted {
                 // No receiver (p2p off) is fine.
@@ -246,8 +267,9 @@ impl Writer {
         }
     }
 
-    /// After a failed commit: forgets what the group staged, invalidates every cached check,
-    /// re-reads the store and answers every submitter of the group with the error.
+    /// After a failed commit: forgets what the group staged (what it applied, if only its flush
+    /// failed, waits to be announced: `unflushed`), invalidates every cached check, re-reads the
+    /// store and answers every submitter of the group with the error.
     fn abandon(
         &mut self,
         e: StoreError,
@@ -269,7 +291,10 @@ impl Writer {
         }
         tracing::error!(error = %e, "group commit failed; nothing in it was acknowledged");
         if let Err(reload) = self.reload() {
+            // The counters may still count the abandoned group: the next commit would write
+            // them, and a start-up position would take them as checked.
             tracing::error!(error = %reload, "cannot re-read the store after a failed commit");
+            self.failed = true;
         }
         for (reply, _) in replies {
             let _ = reply.send(Err(LedgerError::Store(e.clone())));
@@ -302,3 +327,26 @@ impl Writer {
             .bump(std::mem::take(&mut self.touched));
     }
 }
+
+/// Answers every job of a writer that stopped writing with the failure; nothing is staged.
+fn refuse(jobs: Vec<Job>) {
+    let stopped = || {
+        LedgerError::Store(StoreError::Engine(
+            "the writer stopped after a failed commit".into(),
+        ))
+    };
+    for job in jobs {
+        match job {
+            Job::Submit { reply, .. } => {
+                let _ = reply.send(Err(stopped()));
+            }
+            Job::Log { reply, .. } => {
+                let _ = reply.send(Err(stopped()));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

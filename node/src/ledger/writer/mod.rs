@@ -187,6 +187,10 @@ pub(crate) struct Writer {
     /// Entries accepted in the group being staged, and conflicting entries of feeds it froze,
     /// announced once durable.
     just_accepted: Vec<Arc<Accepted>>,
+    /// Entries of groups applied but not yet known durable (their flush failed): announced,
+    /// in order, once a later flush succeeds (a later group's, or one of their own when the
+    /// next group writes nothing), never before.
+    unflushed: Vec<Arc<Accepted>>,
     announce: Option<tokio::sync::broadcast::Sender<Arc<Accepted>>>,
     store: Arc<dyn KvStore>,
     stats: Arc<Stats>,
@@ -206,6 +210,10 @@ pub(crate) struct Writer {
     /// Entries appended between two positions saved with group commits
     /// (`position::POSITION_EVERY`; tests lower it).
     position_every: u64,
+    /// A commit failed and re-reading the store after it failed too: the counters may still
+    /// hold the abandoned group's, so nothing more is written (no group, no position) and the
+    /// writer stops, and with it the node.
+    failed: bool,
 }
 
 /// Counters kept in the store (one meta key) and published to readers; `pending` and `evicted`
@@ -277,6 +285,7 @@ impl Writer {
             appended: Vec::new(),
             tree,
             just_accepted: Vec::new(),
+            unflushed: Vec::new(),
             announce: None,
             store,
             stats,
@@ -288,8 +297,14 @@ impl Writer {
             last_id: [0; 32],
             position_saved: None,
             position_every: position::POSITION_EVERY,
+            failed: false,
         };
         w.reload()?;
+        // What the store holds when it is opened is on disk; after a failed commit, what the
+        // re-read finds may not be (a group applied whose flush failed), so only here.
+        w.stats
+            .durable_size
+            .store(w.committed.log_size, Ordering::Release);
         Ok(w)
     }
 
@@ -331,7 +346,6 @@ impl Writer {
             evicted: self.stats.pending_evicted.load(Ordering::Acquire),
         };
         self.counters.publish(&self.stats);
-        self.stats.durable_size.store(log_size, Ordering::Release);
         self.committed = self.counters;
         self.last_id = match log_size.checked_sub(1) {
             Some(last) => self

@@ -61,6 +61,9 @@ impl Writer {
     /// saved; returns the log size it covers.
     pub(super) fn stage_position(&self, staged: &mut Staged<'_, dyn KvStore>) -> Option<u64> {
         let saved = self.position_saved?;
+        if self.failed {
+            return None;
+        }
         if self.committed.log_size < saved.saturating_add(self.position_every) {
             return None;
         }
@@ -69,9 +72,10 @@ impl Writer {
     }
 
     /// Saves the position of the state now, in a batch of its own, flushed (when the writer
-    /// starts, and at a clean stop). A failure is logged: the next start checks more.
+    /// starts, and at a clean stop; never once it stopped writing after a failure, whose
+    /// counters it cannot vouch for). A failure is logged: the next start checks more.
     pub(super) fn save_position(&mut self) {
-        if self.position_saved.is_none() {
+        if self.position_saved.is_none() || self.failed {
             return;
         }
         let Some(bytes) = self.position() else {

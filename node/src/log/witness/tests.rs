@@ -288,3 +288,33 @@ async fn an_answer_to_a_question_asked_before_the_latest_cosignature_is_stale_no
     assert_eq!(seen, Seen::NotNewer);
     close(ledger, writer).await;
 }
+
+/// A forking origin answers two overlapping questions (both asked from 0) with two trees of one
+/// size: the first is cosigned; the second is stale, but of the cosigned size with another root
+/// — two notes the origin signed for one size, which is a fork proof. It is kept (to spread),
+/// not dropped; the same answer again is known evidence, nothing more to spread; a stale answer
+/// of another size stays nothing to do.
+#[tokio::test]
+async fn a_stale_answer_that_contradicts_the_cosigned_note_is_kept_as_fork_evidence() {
+    let (ledger, writer) = memory_ledger();
+    let witness = open(&ledger, Members::unlisted());
+    let peer = nth_key(0);
+    let first = note(&peer, 1, 1).to_text();
+    let seen = witness.observe(&first, 0, &[]).await.expect("observe");
+    assert!(matches!(seen, Seen::Cosigned(_)), "{seen:?}");
+    let second = note(&peer, 1, 2).to_text();
+    let seen = witness.observe(&second, 0, &[]).await.expect("observe");
+    let Seen::Forked(fork) = seen else {
+        panic!("a fork proof: {seen:?}");
+    };
+    assert_eq!(fork.origin, peer.public().to_text(NODE_PREFIX));
+    assert_eq!(witness.forks(), vec![fork]);
+    assert_eq!(stored_forks(&ledger), 1);
+    assert_eq!(witness.since(&peer.public().to_text(NODE_PREFIX)), 1);
+    let seen = witness.observe(&second, 0, &[]).await.expect("observe");
+    assert_eq!(seen, Seen::NotNewer, "known evidence");
+    let other = note(&peer, 2, 3).to_text();
+    let seen = witness.observe(&other, 0, &[]).await.expect("observe");
+    assert_eq!(seen, Seen::NotNewer);
+    close(ledger, writer).await;
+}

@@ -77,6 +77,10 @@ impl Task {
                         purpose: Purpose::History,
                     }
                 }
+                Ok(Seen::Forked(fork)) => {
+                    tracing::warn!(%peer, "a peer's stale checkpoint contradicts the one cosigned for its size: evidence that it forked its log, kept and spread");
+                    Command::Spread { from: None, fork }
+                }
                 Ok(Seen::NotNewer | Seen::NotWitnessed) => return,
                 Ok(Seen::Invalid(why)) => {
                     tracing::debug!(%peer, why, "invalid checkpoint");

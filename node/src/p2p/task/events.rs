@@ -42,6 +42,12 @@ impl Task {
                     self.refuse_peer(peer_id, why, &theirs);
                     return;
                 }
+                // A member node's own word on where it listens: where it is dialled again.
+                if self.swarm.behaviour().member_peers().is_member(&peer_id) {
+                    for addr in info.listen_addrs.iter().take(super::ADDRS_PER_MEMBER) {
+                        self.member_addrs.confirm(peer_id, addr.clone());
+                    }
+                }
                 // A member: what it listens on feeds discovery.
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
@@ -69,6 +75,13 @@ impl Task {
                 peer_id, endpoint, ..
             } => {
                 tracing::debug!(%peer_id, "peer connected");
+                // Dialled there and proved by Noise: a member is dialled again there.
+                if endpoint.is_dialer()
+                    && self.swarm.behaviour().member_peers().is_member(&peer_id)
+                {
+                    self.member_addrs
+                        .confirm(peer_id, endpoint.get_remote_address().clone());
+                }
                 let now = self.ledger.now_ms();
                 self.peers.entry(peer_id).or_insert_with(|| PeerState {
                     address: endpoint.get_remote_address().to_string(),

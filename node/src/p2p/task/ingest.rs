@@ -45,6 +45,26 @@ fn branch_pull(feed: FeedId, from_seq: u64) -> (SyncRequest, Purpose) {
     )
 }
 
+/// Whether gossipsub forwards a pushed entry the write path took in, held already or left out
+/// (the outcomes that need nothing else done). An entry new here is forwarded, and so is an
+/// equivocation (a valid signed entry: forwarding it spreads the proof). One this node already
+/// holds is not (`Ignore`: no forward, no penalty): it reached the node before, by gossip, a
+/// pull or the node's own publication, and gossip's history (6 s) is long past or it would not
+/// be delivered again; forwarding it would let a peer replay old messages — the node's own too,
+/// which it takes back since `allow_self_origin` — for the mesh to re-forward once their caches
+/// forgot them. Anti-entropy covers a peer that really lacks it. Left out (no room pending, or
+/// refused: only API submissions run admission): ignored.
+fn forwarding(outcome: &Outcome) -> MessageAcceptance {
+    match outcome {
+        Outcome::Accepted { .. } | Outcome::Equivocation { .. } => MessageAcceptance::Accept,
+        Outcome::Duplicate { .. }
+        | Outcome::PendingFull { .. }
+        | Outcome::Refused { .. }
+        | Outcome::Pending { .. }
+        | Outcome::Rejected { .. } => MessageAcceptance::Ignore,
+    }
+}
+
 /// A bounded set of recent message ids (oldest forgotten first).
 #[derive(Default)]
 pub(super) struct Recent {
@@ -134,11 +154,6 @@ impl Task {
                 .await
                 .map(|mut o| o.pop());
             let acceptance = match outcome {
-                Ok(Some(Outcome::Accepted { .. } | Outcome::Duplicate { .. })) => {
-                    MessageAcceptance::Accept
-                }
-                // An equivocation is a valid signed entry: forwarding it spreads the proof.
-                Ok(Some(Outcome::Equivocation { .. })) => MessageAcceptance::Accept,
                 Ok(Some(Outcome::Pending { id: entry, missing })) => {
                     let _ = tx
                         .send(Command::Waiting {
@@ -180,10 +195,8 @@ impl Task {
                         .await;
                     MessageAcceptance::Reject
                 }
-                // Refused: only submissions through the API run admission, never gossip.
-                Ok(Some(Outcome::PendingFull { .. } | Outcome::Refused { .. }))
-                | Ok(None)
-                | Err(_) => MessageAcceptance::Ignore,
+                Ok(Some(other)) => forwarding(&other),
+                Ok(None) | Err(_) => MessageAcceptance::Ignore,
             };
             let _ = tx
                 .send(Command::Validated {
@@ -447,8 +460,27 @@ pub(super) fn request_for(ledger: &Ledger, missing: Missing) -> SyncRequest {
 #[cfg(test)]
 mod tests {
     use consent_proto::fixtures::{self, T0};
+    use consent_proto::ids::EntryId;
 
     use super::*;
+
+    /// A pushed entry new here is forwarded (an equivocation too: it spreads the proof); one
+    /// the node already holds is not, so a peer replaying old messages (the node's own
+    /// included) gets nothing re-forwarded, and pays nothing either.
+    #[test]
+    fn only_entries_new_here_are_forwarded_a_duplicate_is_ignored() {
+        let id = EntryId([1; 32]);
+        let forwarded = |o: Outcome| matches!(forwarding(&o), MessageAcceptance::Accept);
+        let ignored = |o: Outcome| matches!(forwarding(&o), MessageAcceptance::Ignore);
+        assert!(forwarded(Outcome::Accepted { id, index: 3 }));
+        assert!(forwarded(Outcome::Equivocation {
+            id,
+            feed: FeedId([2; 32]),
+            seq: 1,
+        }));
+        assert!(ignored(Outcome::Duplicate { id, index: 3 }));
+        assert!(ignored(Outcome::PendingFull { id }));
+    }
 
     #[test]
     fn a_page_starts_where_its_first_entry_of_each_feed_is_or_where_the_branch_pull_asked() {

@@ -76,6 +76,8 @@ const TARGET_PEERS: usize = 16;
 /// again (a peer that restarted, a ban that ran out): nothing else dials them once the node has
 /// no connection left, since Kademlia is refreshed through connected peers only.
 const REDIAL_EVERY: Duration = Duration::from_secs(30);
+/// Addresses kept for one member node to dial it again at ([`MemberAddrs`]).
+const ADDRS_PER_MEMBER: usize = 4;
 
 /// Sync state of one connected peer.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +142,8 @@ pub(super) struct Task {
     last_redial: Instant,
     /// Member and bootstrap peers below the graylist, kept connected (warned about once).
     graylisted: HashSet<PeerId>,
+    /// Where member nodes were reached: the only addresses they are dialled again at.
+    member_addrs: MemberAddrs,
     last_round_ms: u64,
     last_bootstrap: Option<Instant>,
     /// Gossip messages whose entries wait for a predecessor: their sender and since when.
@@ -183,6 +187,7 @@ impl Task {
             bootstrap: Vec::new(),
             last_redial: Instant::now(),
             graylisted: HashSet::new(),
+            member_addrs: MemberAddrs::default(),
             last_round_ms: 0,
             last_bootstrap: None,
             waiting: HashMap::new(),
@@ -558,8 +563,11 @@ impl Task {
     }
 
     /// Dials the bootstrap peers and member nodes the node is not connected to, unless banned or
-    /// blocked (members through their addresses known to Kademlia, as far as [`TARGET_PEERS`]
-    /// allows).
+    /// blocked: a bootstrap peer at its configured address; a member (not a bootstrap peer) only
+    /// at the addresses where it was reached before ([`MemberAddrs`]), never at addresses
+    /// Kademlia learned (any peer can feed Kademlia addresses for a member's id, and the node
+    /// would connect to them every 30 s), and only while fewer than [`TARGET_PEERS`] members are
+    /// connected. A member never reached is left to discovery.
     fn redial(&mut self, now: Instant) {
         let skip = |peer: &PeerId| {
             self.swarm.is_connected(peer)
@@ -567,14 +575,20 @@ impl Task {
                 || self.blocked.contains(peer)
         };
         let addrs: Vec<(PeerId, Multiaddr)> = redials(&self.bootstrap, skip);
-        let members: Vec<PeerId> = self
+        let members = self.swarm.behaviour().member_peers();
+        let connected_members = self
             .swarm
-            .behaviour()
-            .member_peers()
-            .peers()
-            .copied()
-            .filter(|p| !skip(p))
-            .collect();
+            .connected_peers()
+            .filter(|p| members.is_member(p))
+            .count();
+        let again: Vec<(PeerId, Vec<Multiaddr>)> = match connected_members < TARGET_PEERS {
+            true => member_redials(
+                members.peers().copied(),
+                &self.member_addrs,
+                |p| skip(p) || self.bootstrap.iter().any(|(b, _)| b == p),
+            ),
+            false => Vec::new(),
+        };
         for (peer, addr) in addrs {
             tracing::debug!(%peer, %addr, "dialling a bootstrap peer again");
             let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
@@ -582,8 +596,12 @@ impl Task {
                 tracing::debug!(%peer, error = %e, "cannot dial a bootstrap peer again");
             }
         }
-        for peer in members {
-            self.maybe_dial(peer);
+        for (peer, addrs) in again {
+            tracing::debug!(%peer, ?addrs, "dialling a member node again where it was reached");
+            let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, error = %e, "cannot dial a member node again");
+            }
         }
     }
 
@@ -651,6 +669,47 @@ impl Task {
     }
 }
 
+/// Where member nodes were reached, the most recent [`ADDRS_PER_MEMBER`] each: the address of a
+/// connection this node dialled (Noise proved the peer there), and the addresses the member
+/// itself says it listens on (identify, over its own connection). Only members are kept, so it
+/// is bounded by the genesis's member list.
+#[derive(Debug, Default)]
+pub(super) struct MemberAddrs(HashMap<PeerId, VecDeque<Multiaddr>>);
+
+impl MemberAddrs {
+    /// Records that member `peer` was reached at, or says it listens on, `addr`.
+    pub(super) fn confirm(&mut self, peer: PeerId, addr: Multiaddr) {
+        let addrs = self.0.entry(peer).or_default();
+        addrs.retain(|a| *a != addr);
+        addrs.push_back(addr);
+        while addrs.len() > ADDRS_PER_MEMBER {
+            addrs.pop_front();
+        }
+    }
+
+    /// The addresses `peer` was reached at (none: never reached).
+    fn of(&self, peer: &PeerId) -> Vec<Multiaddr> {
+        self.0
+            .get(peer)
+            .map(|addrs| addrs.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The member nodes to dial again, with the addresses each was reached at: those `skip` does
+/// not rule out (connected, banned, blocked, a bootstrap peer) and that were reached before.
+fn member_redials(
+    members: impl Iterator<Item = PeerId>,
+    addrs: &MemberAddrs,
+    skip: impl Fn(&PeerId) -> bool,
+) -> Vec<(PeerId, Vec<Multiaddr>)> {
+    members
+        .filter(|peer| !skip(peer))
+        .map(|peer| (peer, addrs.of(&peer)))
+        .filter(|(_, addrs)| !addrs.is_empty())
+        .collect()
+}
+
 /// The bootstrap addresses that name their peer (`/p2p/<peer id>` last), with it.
 fn bootstrap_peers(addrs: &[Multiaddr]) -> Vec<(PeerId, Multiaddr)> {
     addrs
@@ -712,5 +771,166 @@ mod tests {
             connected.contains(p) || discipline.is_banned(p, later) || blocked.contains(p)
         };
         assert_eq!(redials(&bootstrap, skip), vec![(a, given[0].clone())]);
+    }
+
+    /// A member is dialled again only where it was reached (a dialled connection, or its own
+    /// identify), at most four addresses, the latest kept; never at an address Kademlia learned
+    /// from someone else, and a member never reached is left to discovery.
+    #[test]
+    fn members_are_dialled_again_only_where_they_were_reached() {
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let mut addrs = MemberAddrs::default();
+        for port in 5000..5006 {
+            addrs.confirm(a, addr(&a, port));
+        }
+        addrs.confirm(a, addr(&a, 5003));
+        addrs.confirm(b, addr(&b, 6000));
+        assert_eq!(
+            addrs.of(&a),
+            vec![addr(&a, 5002), addr(&a, 5004), addr(&a, 5005), addr(&a, 5003)],
+            "the latest four, a repeat moved last"
+        );
+        let members = [a, b, c];
+        let again = member_redials(members.iter().copied(), &addrs, |p| *p == b);
+        assert_eq!(again, vec![(a, addrs.of(&a))], "b skipped, c never reached");
+    }
+
+    /// The wiring, with two real swarms on loopback (no sleeping: each step waits for the
+    /// swarm events it needs): a genesis member that is not a bootstrap peer, whose gossipsub
+    /// score falls below the graylist, stays connected through housekeeping (only offences
+    /// ban a member); once disconnected, it is dialled again at the address where it was
+    /// reached, not one Kademlia holds (its Kademlia entry is removed first).
+    #[tokio::test]
+    async fn a_graylisted_member_stays_connected_and_is_dialled_again_where_it_was_reached() {
+        use crate::members::Members;
+        use crate::p2p::behaviour::Options;
+        use crate::p2p::membership::MemberPeers;
+        use consent_proto::fixtures;
+
+        let digest = "cd".repeat(32);
+        let libp2p_key = |key: &consent_proto::keys::SecretKey| {
+            let mut seed = key.to_seed();
+            libp2p::identity::Keypair::ed25519_from_bytes(seed.as_mut()).expect("a key")
+        };
+        let (node_key, member_key) = (fixtures::key("node"), fixtures::key("member"));
+        let members = Members::listed([member_key.public()], false);
+        let options = Options {
+            members: MemberPeers::new(&members),
+            ..Options::default()
+        };
+        let topic = IdentTopic::new(crate::p2p::protocol::topic(&digest));
+        let listen = || vec!["/ip4/127.0.0.1/tcp/0".parse::<Multiaddr>().expect("multiaddr")];
+
+        let mut member = crate::p2p::build_swarm(
+            libp2p_key(&member_key),
+            &digest,
+            &options,
+            Arc::new(WireCounters::default()),
+        )
+        .expect("member swarm");
+        member
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .expect("subscribe");
+        let member_addr = crate::p2p::listen_all(&mut member, listen())
+            .await
+            .expect("listen")
+            .remove(0);
+        let member_id = *member.local_peer_id();
+
+        let (ledger, writer) = crate::ledger::in_memory(HashSet::new())();
+        let log = LogParts {
+            checkpoints: crate::log::checkpoints::Checkpoints::open(
+                ledger.clone(),
+                node_key.clone(),
+                members.clone(),
+            )
+            .expect("checkpoints"),
+            witness: crate::log::witness::Witness::open(
+                ledger.clone(),
+                node_key.clone(),
+                members.clone(),
+            )
+            .expect("witness"),
+        };
+        let counters = Arc::new(WireCounters::default());
+        let mut swarm =
+            crate::p2p::build_swarm(libp2p_key(&node_key), &digest, &options, counters.clone())
+                .expect("node swarm");
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .expect("subscribe");
+        crate::p2p::listen_all(&mut swarm, listen())
+            .await
+            .expect("listen");
+        let (tx, _rx) = mpsc::channel(64);
+        let mut task = Task::new(swarm, topic, ledger.clone(), log, tx, &digest, counters);
+
+        // Runs both swarms, the node's through the task's event handling, until `done`.
+        async fn until(
+            task: &mut Task,
+            member: &mut Swarm<Behaviour>,
+            what: &str,
+            done: impl Fn(&Task) -> bool,
+        ) {
+            let reached = tokio::time::timeout(Duration::from_secs(30), async {
+                while !done(&*task) {
+                    tokio::select! {
+                        event = task.swarm.select_next_some() => task.event(event),
+                        _ = member.select_next_some() => {}
+                    }
+                }
+            })
+            .await;
+            assert!(reached.is_ok(), "{what}");
+        }
+
+        task.swarm.dial(member_addr).expect("dial");
+        until(&mut task, &mut member, "connected, scored", |t| {
+            t.swarm.is_connected(&member_id)
+                && t.swarm.behaviour().gossipsub.peer_score(&member_id).is_some()
+                && !t.member_addrs.of(&member_id).is_empty()
+        })
+        .await;
+
+        // Offences short of a ban (90 of 100) bring its gossipsub score under the graylist.
+        let now = Instant::now();
+        for offence in [
+            Offence::InvalidEntry,
+            Offence::InvalidEntry,
+            Offence::InvalidEntry,
+            Offence::InvalidEntry,
+            Offence::BadMessage,
+        ] {
+            assert_eq!(
+                task.discipline.offend(member_id, offence, now),
+                Sentence::Keep
+            );
+        }
+        task.housekeeping();
+        let score = task.swarm.behaviour().gossipsub.peer_score(&member_id);
+        assert!(score.is_some_and(|s| s < GRAYLIST_SCORE), "{score:?}");
+        assert!(task.graylisted.contains(&member_id), "graylisted, warned once");
+        assert!(task.swarm.is_connected(&member_id), "a member stays connected");
+        assert!(!task.discipline.is_banned(&member_id, Instant::now()));
+
+        let _ = task.swarm.disconnect_peer_id(member_id);
+        until(&mut task, &mut member, "disconnected", |t| {
+            !t.swarm.is_connected(&member_id)
+        })
+        .await;
+        task.swarm.behaviour_mut().kad.remove_peer(&member_id);
+        task.redial(Instant::now());
+        until(&mut task, &mut member, "dialled again where it was reached", |t| {
+            t.swarm.is_connected(&member_id)
+        })
+        .await;
+        drop(task);
+        ledger.shutdown().await;
+        drop(ledger);
+        writer.join();
     }
 }

@@ -26,7 +26,9 @@
 //! - [`follower`]: builds the register from its saved form and the log, and takes in the entries
 //!   the writer announces.
 //! - [`persist`]: the register's saved form, a file in the data directory the follower owns, so
-//!   that a start reads only the log after it.
+//!   that a start reads only the log after it; keyed with the node's key, loaded only if written
+//!   under the same counting rules ([`RULES_VERSION`]), compared with the log by
+//!   `consentd check-store --full` ([`compare_saved`]).
 
 mod collector;
 mod follower;
@@ -45,7 +47,8 @@ use consent_proto::vocab::{ConsultationResult, RequestKind};
 
 use collector::Order;
 pub(crate) use collector::{Collector, PolicyVersion, Standing};
-pub(crate) use follower::follow;
+pub(crate) use follower::{Compared, Saving, compare_saved, follow};
+pub(crate) use persist::{FILE, FileKey};
 pub(crate) use policies::{Current, current_policy, read_policies};
 pub(crate) use scope_counts::ScopeCounts;
 
@@ -60,6 +63,11 @@ pub(crate) const HISTORY_SHOWN: usize = 20;
 /// Policy entry ids kept per collector: the current version, the [`HISTORY_SHOWN`] before it,
 /// and the one before those (to say what the oldest shown changed).
 const POLICY_IDS_KEPT: usize = HISTORY_SHOWN + 2;
+/// The version of the register's counting rules: what each entry adds to it
+/// ([`Register::apply_entry`], `Collector::add_grant`, [`ScopeCounts`]). A saved register counted
+/// under another version is not loaded ([`persist`]): raise it with any change to what an entry
+/// adds, so that a node running the new release rebuilds its figures from the log.
+const RULES_VERSION: u32 = 1;
 
 /// The register: collectors by feed id, and how far into the log it has read.
 #[derive(Debug, Default, PartialEq)]
@@ -75,6 +83,10 @@ pub(crate) struct Register {
     /// The collector of each kept policy version that carries a consultation (an outcome names
     /// only the version).
     drafts: HashMap<EntryId, FeedId>,
+    /// Entries of the log it could not take in (not readable from the store, or naming what
+    /// the store does not hold: a damaged store). While any, it is never saved: a start reads
+    /// them again, so a repaired store corrects the figures.
+    skipped: u64,
 }
 
 /// The register, shared between the follower and the HTTP handlers.

@@ -1,8 +1,8 @@
 //! The register's saved form, so that a start reads only the log after it: the file
 //! [`FILE`] in the node's data directory. **The follower owns it**: it alone writes it (every
 //! [`SAVE_EVERY`] entries it takes in, and when the node stops) and reads it (when it starts);
-//! the ledger never sees it, and nothing is lost without it (the register is rebuilt from the
-//! log, as on a node's first start).
+//! the ledger never sees it. Without it the register is rebuilt from the log, as on a node's
+//! first start.
 //!
 //! What it holds: the log position `P` it describes (the register took in the entries at
 //! arrival indexes `0..P`), the Merkle root of the arrival log at `P` (which binds it to this
@@ -13,23 +13,41 @@
 //! latest versions kept in full are read from the store by id when it is loaded, and no citizen
 //! id, as the register holds none.
 //!
-//! Layout: `MAGIC` (8 bytes) ‖ `VERSION` (4, big-endian) ‖ BLAKE3 of what follows (32) ‖ the
-//! postcard encoding of [`Saved`]. It is written to a temporary file, synced, renamed over the
-//! old one and the directory synced, so a crash leaves the old file or the new one. A file that
-//! is missing, of another version, damaged (its checksum), of another log or another set of
-//! registrars is not used: the follower says why (a warning) and reads the whole log.
+//! **What is trusted.** The figures a loaded file holds are shown as they are (nothing before
+//! `P` is read again), so a file is loaded only if this node wrote it, under this release's
+//! counting rules: its checksum is a MAC keyed with [`FileKey`], derived from the node's secret
+//! key (whoever can edit the file but not read `node.key` cannot forge it), and its header names
+//! the version of the form ([`VERSION`]) and of the counting rules
+//! ([`super::RULES_VERSION`]). Its contents are held to the bounds the register keeps in memory
+//! ([`restore`]). `consentd check-store --full` rebuilds the register from the log and compares
+//! ([`super::follower::compare_saved`]): what catches a file written with the node's key by
+//! anyone else, or counted by a bug that kept the rules version.
+//!
+//! Layout: `MAGIC` (8 bytes) ‖ `VERSION` (4, big-endian) ‖ `RULES_VERSION` (4, big-endian) ‖
+//! keyed BLAKE3 of the 16 bytes before it and of what follows (32) ‖ the postcard encoding of
+//! [`Saved`]. It is written to a temporary file created anew (never through a link, mode 0600),
+//! synced, renamed over the old one and the directory synced, so a crash leaves the old file or
+//! the new one; it is read only if it is a regular file (not a link, a FIFO or a device). A file
+//! that is missing, of another version or other rules, damaged or written with another key (its
+//! checksum), of another log or another set of registrars, or outside the bounds is not used:
+//! the follower says why (a warning) and reads the whole log.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use consent_proto::consultation::{DraftFacts, OutcomeFacts};
 use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::keys::SecretKey;
+use consent_proto::limits::{MAX_FORM_OFFERS, MAX_FORM_PURPOSES, MAX_ZONES};
 use consent_proto::vocab::{Form, Purpose, RequestKind};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::{
-    Collector, POLICIES_IN_MEMORY, POLICY_IDS_KEPT, PolicyVersion, Register, ScopeCounts, Standing,
+    Collector, POLICIES_IN_MEMORY, POLICY_IDS_KEPT, PolicyVersion, RULES_VERSION, Register,
+    ScopeCounts, Standing,
 };
 
 /// The file in the data directory.
@@ -39,12 +57,50 @@ pub(crate) const FILE: &str = "transparency-register";
 pub(crate) const SAVE_EVERY: u64 = 65_536;
 /// What the file starts with.
 const MAGIC: &[u8; 8] = b"CLREGST\n";
-/// The version of the form; a file of another version is not read.
-const VERSION: u32 = 1;
-/// Bytes before the encoded state: magic, version, checksum.
-const HEADER: usize = 8 + 4 + 32;
-/// Largest file read (a bigger one is taken as damaged).
+/// The version of the form; a file of another version is not read (1: an unkeyed checksum and
+/// no rules version, never loaded by this release).
+const VERSION: u32 = 2;
+/// Bytes before the encoded state: magic, version, rules version, MAC.
+const HEADER: usize = 8 + 4 + 4 + 32;
+/// The bytes the MAC covers before the encoded state: magic, version, rules version.
+const LABEL: usize = 8 + 4 + 4;
+/// Largest file read or written (a bigger one is not read; a register whose form would be
+/// bigger is not saved).
 const MAX_FILE_BYTES: u64 = 1 << 30;
+/// The context of the derivation of [`FileKey`] from the node's secret key.
+const KEY_CONTEXT: &str = "consent-ledger transparency register v1";
+
+/// The key of the file's MAC, derived from the node's secret key (BLAKE3 `derive_key` with
+/// [`KEY_CONTEXT`]): a file is loaded only if it was written with it. Zeroised when the last
+/// clone goes; its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub(crate) struct FileKey(Arc<Zeroizing<[u8; 32]>>);
+
+impl FileKey {
+    /// The key of the node whose secret key is `node_key`.
+    pub(crate) fn of(node_key: &SecretKey) -> Self {
+        let seed = node_key.to_seed();
+        Self(Arc::new(Zeroizing::new(blake3::derive_key(
+            KEY_CONTEXT,
+            seed.as_ref(),
+        ))))
+    }
+
+    /// The MAC of a file whose first [`LABEL`] bytes are `label` and whose state is `body`.
+    fn mac(&self, label: &[u8], body: &[u8]) -> blake3::Hash {
+        let key: &[u8; 32] = &self.0;
+        let mut h = blake3::Hasher::new_keyed(key);
+        h.update(label);
+        h.update(body);
+        h.finalize()
+    }
+}
+
+impl std::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileKey(..)")
+    }
+}
 
 /// The register as saved.
 #[derive(Debug, Serialize, Deserialize)]
@@ -59,7 +115,7 @@ pub(super) struct Saved {
     collectors: Vec<SavedCollector>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SavedCollector {
     feed: [u8; 32],
     since_ms: u64,
@@ -77,14 +133,14 @@ struct SavedCollector {
     consultations: Vec<SavedDraft>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum SavedStanding {
     Accredited { valid_until: u64, at_ms: u64 },
     Suspended { reason: String, at_ms: u64 },
 }
 
 /// [`ScopeCounts`], with purposes and forms as their wire numbers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SavedScope {
     every_zone: u64,
     zones: Vec<(u32, u64)>,
@@ -93,7 +149,7 @@ struct SavedScope {
 }
 
 /// [`DraftFacts`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SavedDraft {
     id: [u8; 32],
     collector: [u8; 32],
@@ -225,7 +281,12 @@ fn draft(f: &DraftFacts) -> SavedDraft {
 }
 
 /// The register `saved` describes, counting the statements of `registrars`, its latest policy
-/// versions read by `policy` (from the store). `Err` says why it cannot be used.
+/// versions read by `policy` (from the store). `Err` says why it cannot be used: besides another
+/// set of registrars or a policy the store lacks, a state outside what the register can hold in
+/// memory (more policy ids than it keeps, scope counts or consultations of versions it does not
+/// keep, more zones or (purpose, form) pairs than a scope has, a standing from a registrar the
+/// genesis does not list, more revocations or grants not revoked than grants, a draft or a
+/// collector listed twice).
 pub(super) fn restore<E, F>(
     saved: Saved,
     registrars: HashSet<FeedId>,
@@ -242,15 +303,18 @@ where
     register.read_to = saved.log_size;
     for s in saved.collectors {
         let feed = FeedId(s.feed);
-        if s.policy_ids.len() > POLICY_IDS_KEPT {
-            return Err(format!("collector {feed:?} keeps too many policy ids"));
-        }
+        let bad = |why: &str| format!("collector {feed:?}: {why}");
+        counts_hold(&s).map_err(bad)?;
         let requests: [u64; RequestKind::ALL.len()] = s
             .requests
             .as_slice()
             .try_into()
-            .map_err(|_| format!("collector {feed:?}: request counts of another vocabulary"))?;
+            .map_err(|_| bad("request counts of another vocabulary"))?;
         let policy_ids: VecDeque<EntryId> = s.policy_ids.iter().map(|id| EntryId(*id)).collect();
+        let kept: HashSet<&EntryId> = policy_ids.iter().collect();
+        if kept.len() != policy_ids.len() {
+            return Err(bad("a policy id listed twice"));
+        }
         let mut recent = VecDeque::new();
         for id in policy_ids
             .iter()
@@ -264,44 +328,57 @@ where
         }
         let mut scope_counts = HashMap::new();
         for (id, counts) in s.scope_counts {
-            let counts = scope(counts).ok_or("an unknown purpose or form")?;
-            scope_counts.insert(EntryId(id), counts);
+            let id = EntryId(id);
+            if !kept.contains(&id) {
+                return Err(bad("scope counts of a policy version it does not keep"));
+            }
+            let counts = scope(counts).map_err(bad)?;
+            if scope_counts.insert(id, counts).is_some() {
+                return Err(bad("scope counts listed twice"));
+            }
         }
         let mut consultations = HashMap::new();
         for d in s.consultations {
             let facts = facts(&d);
             if facts.collector != feed {
-                return Err(format!(
-                    "a consultation of collector {feed:?} names another"
-                ));
+                return Err(bad("a consultation names another collector"));
             }
-            register.drafts.insert(facts.id, feed);
+            if !kept.contains(&facts.id) {
+                return Err(bad("a consultation of a policy version it does not keep"));
+            }
+            if register.drafts.insert(facts.id, feed).is_some() {
+                return Err(format!("consultation {} is listed twice", facts.id));
+            }
             consultations.insert(facts.id, facts);
         }
+        let mut standing = BTreeMap::new();
+        for (registrar, saved) in s.standing {
+            let registrar = FeedId(registrar);
+            if !register.registrars.contains(&registrar) {
+                return Err(bad("a standing from a registrar the genesis does not list"));
+            }
+            let value = match saved {
+                SavedStanding::Accredited { valid_until, at_ms } => {
+                    Standing::Accredited { valid_until, at_ms }
+                }
+                SavedStanding::Suspended { reason, at_ms } => Standing::Suspended { reason, at_ms },
+            };
+            if standing.insert(registrar, value).is_some() {
+                return Err(bad("a registrar's standing listed twice"));
+            }
+        }
+        let starts = minutes(s.starts).map_err(bad)?;
+        let ends = minutes(s.ends).map_err(bad)?;
         let collector = Collector {
             since_ms: s.since_ms,
             recent,
             policy_ids,
             versions: s.versions,
-            standing: s
-                .standing
-                .into_iter()
-                .map(|(registrar, standing)| {
-                    let standing = match standing {
-                        SavedStanding::Accredited { valid_until, at_ms } => {
-                            Standing::Accredited { valid_until, at_ms }
-                        }
-                        SavedStanding::Suspended { reason, at_ms } => {
-                            Standing::Suspended { reason, at_ms }
-                        }
-                    };
-                    (FeedId(registrar), standing)
-                })
-                .collect(),
+            standing,
             grants: s.grants,
             unrevoked: s.unrevoked,
-            starts: s.starts.into_iter().collect::<BTreeMap<_, _>>(),
-            ends: s.ends.into_iter().collect::<BTreeMap<_, _>>(),
+            starts,
+            ends,
             revocations: s.revocations,
             erase_revocations: s.erase_revocations,
             requests,
@@ -316,18 +393,79 @@ where
     Ok(register)
 }
 
-fn scope(s: SavedScope) -> Option<ScopeCounts> {
+/// The counts a collector's state must hold to, as the register keeps them: at most
+/// [`POLICY_IDS_KEPT`] policy ids, no more than it published; no more revocations, nor grants
+/// not revoked, than grants; no more erasing revocations than revocations; no more grants
+/// starting later, nor ending, than grants not revoked.
+fn counts_hold(s: &SavedCollector) -> Result<(), &'static str> {
+    if s.policy_ids.len() > POLICY_IDS_KEPT {
+        return Err("too many policy ids");
+    }
+    if s.policy_ids.len() as u64 > s.versions {
+        return Err("more policy ids than versions");
+    }
+    if s.unrevoked > s.grants || s.revocations > s.grants || s.erase_revocations > s.revocations
+    {
+        return Err("more revocations or grants not revoked than grants");
+    }
+    let total = |minutes: &[(u64, u64)]| {
+        minutes
+            .iter()
+            .try_fold(0u64, |sum, (_, n)| sum.checked_add(*n))
+    };
+    if total(s.starts.as_slice()).is_none_or(|n| n > s.unrevoked)
+        || total(s.ends.as_slice()).is_none_or(|n| n > s.unrevoked)
+    {
+        return Err("more grants starting or ending than grants not revoked");
+    }
+    Ok(())
+}
+
+/// Counts by minute, as [`Collector`] keeps them (no minute twice, none zero).
+fn minutes(saved: Vec<(u64, u64)>) -> Result<BTreeMap<u64, u64>, &'static str> {
+    let len = saved.len();
+    let map: BTreeMap<u64, u64> = saved.into_iter().collect();
+    if map.len() != len || map.values().any(|n| *n == 0) {
+        return Err("counts by minute listed twice or zero");
+    }
+    Ok(map)
+}
+
+/// A scoped version's counts, within what a scope has: at most [`MAX_ZONES`] zones and
+/// [`MAX_FORM_PURPOSES`] × [`MAX_FORM_OFFERS`] (purpose, form) pairs, each once, of known
+/// purposes and forms.
+fn scope(s: SavedScope) -> Result<ScopeCounts, &'static str> {
+    if s.zones.len() > MAX_ZONES || s.floors.len() > MAX_FORM_PURPOSES * MAX_FORM_OFFERS {
+        return Err("more zones or (purpose, form) pairs than a scope has");
+    }
+    let unknown = "an unknown purpose or form";
     let mut floors = BTreeMap::new();
     for (p, f, n) in s.floors {
-        floors.insert((Purpose::from_wire(p)?, Form::from_wire(f)?), n);
+        let key = (
+            Purpose::from_wire(p).ok_or(unknown)?,
+            Form::from_wire(f).ok_or(unknown)?,
+        );
+        if floors.insert(key, n).is_some() {
+            return Err("a (purpose, form) pair listed twice");
+        }
     }
     let mut unfloored = BTreeMap::new();
     for (p, n) in s.unfloored {
-        unfloored.insert(Purpose::from_wire(p)?, n);
+        if unfloored
+            .insert(Purpose::from_wire(p).ok_or(unknown)?, n)
+            .is_some()
+        {
+            return Err("a purpose listed twice");
+        }
     }
-    Some(ScopeCounts {
+    let zones_len = s.zones.len();
+    let zones: BTreeMap<u32, u64> = s.zones.into_iter().collect();
+    if zones.len() != zones_len {
+        return Err("a zone listed twice");
+    }
+    Ok(ScopeCounts {
         every_zone: s.every_zone,
-        zones: s.zones.into_iter().collect(),
+        zones,
         floors,
         unfloored,
     })
@@ -354,67 +492,151 @@ fn facts(d: &SavedDraft) -> DraftFacts {
     }
 }
 
-/// The file's bytes for `saved`.
-pub(super) fn encode(saved: &Saved) -> Result<Vec<u8>, String> {
-    let body = postcard::to_stdvec(saved).map_err(|e| format!("cannot encode: {e}"))?;
+/// The file's bytes for `saved`, its MAC keyed with `key`; `Err` when they cannot be made or
+/// would be more than [`MAX_FILE_BYTES`] (such a file could never be loaded).
+pub(super) fn encode(saved: &Saved, key: &FileKey) -> Result<Vec<u8>, Unsaved> {
+    let body =
+        postcard::to_stdvec(saved).map_err(|e| Unsaved::Other(format!("cannot encode: {e}")))?;
+    let len = (HEADER + body.len()) as u64;
+    if len > MAX_FILE_BYTES {
+        return Err(Unsaved::TooLarge(len));
+    }
     let mut out = Vec::with_capacity(HEADER + body.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_be_bytes());
-    out.extend_from_slice(blake3::hash(&body).as_bytes());
+    out.extend_from_slice(&RULES_VERSION.to_be_bytes());
+    let mac = key.mac(&out[..LABEL], &body);
+    out.extend_from_slice(mac.as_bytes());
     out.extend_from_slice(&body);
     Ok(out)
 }
 
-/// The state a file's bytes hold; `Err` says why they cannot be used.
-pub(super) fn decode(bytes: &[u8]) -> Result<Saved, String> {
+/// Why a register was not saved.
+#[derive(Debug)]
+pub(super) enum Unsaved {
+    /// Its form would be this many bytes, more than [`MAX_FILE_BYTES`]: no save can be loaded.
+    TooLarge(u64),
+    /// Anything else (why).
+    Other(String),
+}
+
+impl std::fmt::Display for Unsaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsaved::TooLarge(len) => write!(
+                f,
+                "its saved form would be {len} bytes, more than the {MAX_FILE_BYTES} a start reads"
+            ),
+            Unsaved::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The state a file's bytes hold, if `key` wrote them under this release's form and counting
+/// rules; `Err` says why they cannot be used.
+pub(super) fn decode(bytes: &[u8], key: &FileKey) -> Result<Saved, String> {
     if bytes.len() < HEADER || !bytes.starts_with(MAGIC) {
         return Err("it is not a saved register".into());
     }
-    let mut version = [0u8; 4];
-    version.copy_from_slice(&bytes[8..12]);
-    let version = u32::from_be_bytes(version);
+    let word = |at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_be_bytes(w)
+    };
+    let version = word(8);
     if version != VERSION {
         return Err(format!(
             "it is of version {version}; this release reads {VERSION}"
         ));
     }
+    let rules = word(12);
+    if rules != RULES_VERSION {
+        return Err(format!(
+            "it was counted under rules version {rules}; this release counts under {RULES_VERSION}"
+        ));
+    }
     let body = &bytes[HEADER..];
-    if blake3::hash(body).as_bytes()[..] != bytes[12..HEADER] {
-        return Err("its checksum does not match (damaged)".into());
+    let mut stored = [0u8; 32];
+    stored.copy_from_slice(&bytes[LABEL..HEADER]);
+    // `Hash` compares in constant time.
+    if key.mac(&bytes[..LABEL], body) != blake3::Hash::from(stored) {
+        return Err(
+            "its checksum does not match: damaged, or not written with this node's key".into(),
+        );
     }
     postcard::from_bytes(body).map_err(|e| format!("it does not decode: {e}"))
 }
 
-/// Reads the file in `data_dir`: `Ok(None)` when there is none.
+/// Reads the file in `data_dir`: `Ok(None)` when there is none. Only a regular file is read
+/// (not a link, a FIFO or a device: checked before it is opened, and the file opened checked
+/// to be the one looked at), and only up to [`MAX_FILE_BYTES`].
 pub(super) fn read(data_dir: &Path) -> Result<Option<Vec<u8>>, String> {
     let path = path(data_dir);
-    let file = match std::fs::File::open(&path) {
-        Ok(file) => file,
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let looked = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(e) => return Err(cannot(e)),
     };
-    let len = file
-        .metadata()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .len();
-    if len > MAX_FILE_BYTES {
+    if !looked.file_type().is_file() {
+        return Err(format!(
+            "{} is not a regular file (a link, a FIFO or a device is never read)",
+            path.display()
+        ));
+    }
+    if looked.len() > MAX_FILE_BYTES {
         return Err(format!(
             "{} is larger than {MAX_FILE_BYTES} bytes",
             path.display()
         ));
     }
+    let file = std::fs::File::open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let opened = file.metadata().map_err(cannot)?;
+    if !opened.is_file() || !same_file(&looked, &opened) {
+        return Err(format!(
+            "{} was replaced while it was opened",
+            path.display()
+        ));
+    }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES), &mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(cannot)?;
     Ok(Some(bytes))
 }
 
-/// Replaces the file in `data_dir` with `bytes`: a temporary file, synced, renamed over it, the
-/// directory synced; a crash leaves the old file or the new one.
+/// Whether two metadata describe the same file (its device and inode, on Unix).
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len()
+}
+
+/// Replaces the file in `data_dir` with `bytes`: a temporary file created anew (any left by a
+/// crash is removed first; never opened through a link), mode 0600, synced, renamed over it
+/// (a link in its place is replaced, never followed), the directory synced; a crash leaves the
+/// old file or the new one.
 pub(super) fn write(data_dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let path = path(data_dir);
     let tmp = data_dir.join(format!("{FILE}.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -522,11 +744,16 @@ mod tests {
             }))
     }
 
+    /// The key of a node whose seed is `seed`.
+    fn key(seed: u8) -> FileKey {
+        FileKey::of(&SecretKey::from_seed(&[seed; 32]))
+    }
+
     #[test]
     fn a_saved_register_reads_back_the_same() {
         let (register, entries) = sample();
-        let bytes = encode(&saved(&register, [7; 32])).expect("encodes");
-        let back = decode(&bytes).expect("decodes");
+        let bytes = encode(&saved(&register, [7; 32]), &key(1)).expect("encodes");
+        let back = decode(&bytes, &key(1)).expect("decodes");
         assert_eq!((back.log_size, back.root), (register.read_to, [7; 32]));
         let restored = restore(back, register.registrars.clone(), |id| {
             policy_in(&entries, id)
@@ -535,40 +762,169 @@ mod tests {
         assert_eq!(restored, register);
         assert!(!restored.drafts.is_empty(), "the sample has a draft");
         // The same register saves to the same bytes.
-        assert_eq!(encode(&saved(&restored, [7; 32])).expect("encodes"), bytes);
+        assert_eq!(
+            encode(&saved(&restored, [7; 32]), &key(1)).expect("encodes"),
+            bytes
+        );
+        assert_eq!(format!("{:?}", key(1)), "FileKey(..)", "nothing of the key");
     }
 
     #[test]
     fn a_damaged_file_or_another_genesis_is_refused_with_why() {
         let (register, entries) = sample();
-        let bytes = encode(&saved(&register, [7; 32])).expect("encodes");
+        let bytes = encode(&saved(&register, [7; 32]), &key(1)).expect("encodes");
         let mut damaged = bytes.clone();
         if let Some(last) = damaged.last_mut() {
             *last ^= 1;
         }
-        assert!(decode(&damaged).expect_err("damaged").contains("checksum"));
-        let mut newer = bytes.clone();
-        newer[11] = 2;
         assert!(
-            decode(&newer)
-                .expect_err("another version")
-                .contains("version 2")
+            decode(&damaged, &key(1))
+                .expect_err("damaged")
+                .contains("checksum")
         );
-        assert!(decode(&bytes[..20]).is_err(), "cut short");
-        assert!(decode(b"").is_err());
+        let mut newer = bytes.clone();
+        newer[11] = 3;
+        assert!(
+            decode(&newer, &key(1))
+                .expect_err("another version")
+                .contains("version 3")
+        );
+        assert!(decode(&bytes[..20], &key(1)).is_err(), "cut short");
+        assert!(decode(b"", &key(1)).is_err());
         let other: HashSet<FeedId> = [FeedId([9; 32])].into_iter().collect();
-        let back = decode(&bytes).expect("decodes");
+        let back = decode(&bytes, &key(1)).expect("decodes");
         assert!(
             restore(back, other, |id| policy_in(&entries, id))
                 .expect_err("other registrars")
                 .contains("registrars")
         );
         // A policy the store does not hold.
-        let back = decode(&bytes).expect("decodes");
+        let back = decode(&bytes, &key(1)).expect("decodes");
         assert!(
             restore(back, register.registrars.clone(), |id| policy_in(&[], id))
                 .expect_err("no policies")
                 .contains("not in the store")
+        );
+    }
+
+    /// Anyone who can write the file but does not hold the node's key can edit the figures and
+    /// re-hash it: the checksum is a MAC keyed from the node's key, so the edited file is not
+    /// loaded. Nor is a file counted under other rules (a release that changed what an entry
+    /// adds), even with the right key.
+    #[test]
+    fn a_file_edited_without_the_node_key_or_counted_under_other_rules_is_refused() {
+        let (register, _) = sample();
+        let mut forged = saved(&register, [7; 32]);
+        forged.collectors[0].grants += 1_000;
+        forged.collectors[0].unrevoked += 1_000;
+        let bytes = encode(&forged, &key(2)).expect("encodes");
+        assert!(
+            decode(&bytes, &key(1))
+                .expect_err("another key")
+                .contains("this node's key")
+        );
+        // The old form: a plain BLAKE3 of the body, no rules version.
+        let body = postcard::to_stdvec(&saved(&register, [7; 32])).expect("encodes");
+        let mut old = Vec::new();
+        old.extend_from_slice(MAGIC);
+        old.extend_from_slice(&1u32.to_be_bytes());
+        old.extend_from_slice(blake3::hash(&body).as_bytes());
+        old.extend_from_slice(&body);
+        assert!(
+            decode(&old, &key(1))
+                .expect_err("version 1")
+                .contains("version 1")
+        );
+        // Other counting rules, with the right key.
+        let mut other_rules = encode(&saved(&register, [7; 32]), &key(1)).expect("encodes");
+        other_rules[12..16].copy_from_slice(&(RULES_VERSION + 1).to_be_bytes());
+        let label = other_rules[..LABEL].to_vec();
+        let mac = key(1).mac(&label, &other_rules[HEADER..]);
+        other_rules[LABEL..HEADER].copy_from_slice(mac.as_bytes());
+        assert!(
+            decode(&other_rules, &key(1))
+                .expect_err("other rules")
+                .contains("rules version")
+        );
+    }
+
+    /// A state the register could not hold in memory is refused whole, with why: whoever wrote
+    /// it, it is not a register this release builds.
+    #[test]
+    fn a_state_beyond_what_the_register_holds_is_refused() {
+        let (register, entries) = sample();
+        let registrars = register.registrars.clone();
+        let refused = |change: &dyn Fn(&mut Saved), why: &str| {
+            let mut state = saved(&register, [7; 32]);
+            change(&mut state);
+            let found = restore(state, registrars.clone(), |id| policy_in(&entries, id))
+                .expect_err(why);
+            assert!(found.contains(why), "{why:?} not in {found:?}");
+        };
+        let with_scope = |s: &Saved| {
+            s.collectors
+                .iter()
+                .position(|c| !c.scope_counts.is_empty())
+                .expect("the sample has a scoped policy")
+        };
+        refused(
+            &|s| s.collectors[0].unrevoked = s.collectors[0].grants + 1,
+            "than grants",
+        );
+        refused(
+            &|s| s.collectors[0].revocations = s.collectors[0].grants + 1,
+            "than grants",
+        );
+        refused(
+            &|s| {
+                let c = &mut s.collectors[0];
+                c.ends = vec![(1, c.unrevoked + 1)];
+            },
+            "starting or ending",
+        );
+        refused(
+            &|s| s.collectors[0].standing.push(([9; 32], SavedStanding::Accredited {
+                valid_until: 1,
+                at_ms: 1,
+            })),
+            "registrar the genesis does not list",
+        );
+        refused(
+            &|s| {
+                let i = with_scope(&*s);
+                let scope = &mut s.collectors[i].scope_counts[0].1;
+                scope.zones = (0..=MAX_ZONES as u32).map(|z| (z, 1)).collect();
+            },
+            "more zones",
+        );
+        refused(
+            &|s| {
+                let i = with_scope(&*s);
+                s.collectors[i].scope_counts[0].0 = [5; 32];
+            },
+            "does not keep",
+        );
+        refused(
+            &|s| {
+                let i = s
+                    .collectors
+                    .iter()
+                    .position(|c| !c.consultations.is_empty())
+                    .expect("the sample has a draft");
+                let draft = s.collectors[i].consultations[0].clone();
+                s.collectors[i].consultations.push(draft);
+            },
+            "listed twice",
+        );
+        refused(
+            &|s| {
+                let first = s.collectors[0].feed;
+                s.collectors.push(SavedCollector {
+                    feed: first,
+                    ..s.collectors[0].clone()
+                });
+            },
+            "listed twice",
         );
     }
 
@@ -580,5 +936,57 @@ mod tests {
         write(dir.path(), b"second").expect("replaced");
         assert_eq!(read(dir.path()).expect("read"), Some(b"second".to_vec()));
         assert!(!dir.path().join(format!("{FILE}.tmp")).exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path(dir.path()))
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "readable by the node only");
+        }
+    }
+
+    /// Whoever can write the data directory cannot make the node read through a link (to
+    /// `/dev/zero`: a GiB read for nothing), block on a FIFO, or, by planting a link where the
+    /// temporary file goes, write the register over another file (its key, a store segment).
+    #[cfg(unix)]
+    #[test]
+    fn links_fifos_and_a_planted_temporary_link_are_never_followed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let target = dir.path().join("node.key");
+        std::fs::write(&target, b"the node key").expect("written");
+        std::os::unix::fs::symlink(&target, path(dir.path())).expect("a link");
+        assert!(
+            read(dir.path())
+                .expect_err("a link is not read")
+                .contains("not a regular file")
+        );
+        std::fs::remove_file(path(dir.path())).expect("removed");
+
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(path(dir.path()))
+            .status()
+            .expect("mkfifo runs");
+        assert!(fifo.success(), "a FIFO made");
+        assert!(
+            read(dir.path())
+                .expect_err("a FIFO is not opened")
+                .contains("not a regular file")
+        );
+        std::fs::remove_file(path(dir.path())).expect("removed");
+
+        let tmp = dir.path().join(format!("{FILE}.tmp"));
+        std::os::unix::fs::symlink(&target, &tmp).expect("a planted link");
+        write(dir.path(), b"the register").expect("written");
+        assert_eq!(
+            std::fs::read(&target).expect("read"),
+            b"the node key",
+            "the link's target is untouched"
+        );
+        assert_eq!(
+            read(dir.path()).expect("read"),
+            Some(b"the register".to_vec())
+        );
     }
 }
