@@ -356,8 +356,7 @@ fn check_store(args: CheckArgs) -> anyhow::Result<()> {
     );
     if args.full {
         // The transparency register saved beside the store: rebuilt from the log and compared.
-        let register =
-            consent_node::node::check_saved_register(store, &genesis, &config.data_dir)?;
+        let register = consent_node::node::check_saved_register(store, &genesis, &config.data_dir)?;
         if register.is_finding() {
             anyhow::bail!("{register}");
         }

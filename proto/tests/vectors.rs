@@ -2506,7 +2506,13 @@ fn coarse_times_json() -> Value {
     let quarter = 15 * MINUTE;
     let on_boundary = CT - CT % quarter;
     let times: [(&str, u64, Option<u64>, &str, u64); 12] = [
-        ("an own grant: rounded down to 15 minutes", CT, Some(quarter), "coarse", 0),
+        (
+            "an own grant: rounded down to 15 minutes",
+            CT,
+            Some(quarter),
+            "coarse",
+            0,
+        ),
         (
             "the feed's previous entry is after the boundary: raised to it",
             CT,
@@ -2521,7 +2527,13 @@ fn coarse_times_json() -> Value {
             "coarse",
             CT + 5,
         ),
-        ("on a boundary: that boundary", on_boundary, Some(quarter), "coarse", 0),
+        (
+            "on a boundary: that boundary",
+            on_boundary,
+            Some(quarter),
+            "coarse",
+            0,
+        ),
         ("no granularity: exact", CT, None, "coarse", 0),
         ("a day's granularity", CT, Some(DAY), "coarse", 0),
         (
@@ -2538,8 +2550,20 @@ fn coarse_times_json() -> Value {
             "within",
             CT - 1_000,
         ),
-        ("in someone's name, with a granularity of 2.5 minutes", CT, Some(CT_STEP), "within", 0),
-        ("an opt-out of sale (own or delegated), an undelegation: exact", CT, Some(quarter), "exact", 0),
+        (
+            "in someone's name, with a granularity of 2.5 minutes",
+            CT,
+            Some(CT_STEP),
+            "within",
+            0,
+        ),
+        (
+            "an opt-out of sale (own or delegated), an undelegation: exact",
+            CT,
+            Some(quarter),
+            "exact",
+            0,
+        ),
         ("never before 2020-01-01", 5, Some(quarter), "coarse", 0),
         (
             "an own grant after a delegate's opt-out in the same quarter hour: one ms after it",
@@ -2558,9 +2582,27 @@ fn coarse_times_json() -> Value {
             Some(quarter),
             0,
         ),
-        ("on a boundary: that boundary", on_boundary, on_boundary, Some(quarter), 0),
-        ("no granularity: the moment it is due", CT, CT + 10 * MINUTE, None, 0),
-        ("a day's granularity: the next UTC midnight", CT, CT, Some(DAY), 0),
+        (
+            "on a boundary: that boundary",
+            on_boundary,
+            on_boundary,
+            Some(quarter),
+            0,
+        ),
+        (
+            "no granularity: the moment it is due",
+            CT,
+            CT + 10 * MINUTE,
+            None,
+            0,
+        ),
+        (
+            "a day's granularity: the next UTC midnight",
+            CT,
+            CT,
+            Some(DAY),
+            0,
+        ),
         (
             "never before its time_ms (a floor ahead of the boundary)",
             CT,
@@ -2570,10 +2612,22 @@ fn coarse_times_json() -> Value {
         ),
     ];
     let valid_until: [(&str, u64, Option<u64>); 5] = [
-        ("a duration (30 days): rounded down", CT + 30 * DAY, Some(quarter)),
-        ("a date: UTC midnight is on every grid", CT_MIDNIGHT, Some(quarter)),
+        (
+            "a duration (30 days): rounded down",
+            CT + 30 * DAY,
+            Some(quarter),
+        ),
+        (
+            "a date: UTC midnight is on every grid",
+            CT_MIDNIGHT,
+            Some(quarter),
+        ),
         ("a date, a day's granularity", CT_MIDNIGHT, Some(DAY)),
-        ("an instant just after midnight, hourly", CT_MIDNIGHT + 1, Some(HOUR)),
+        (
+            "an instant just after midnight, hourly",
+            CT_MIDNIGHT + 1,
+            Some(HOUR),
+        ),
         ("no granularity: as asked", CT + 90 * DAY, None),
     ];
     let granularities: [u64; 13] = [
@@ -5264,7 +5318,11 @@ fn every_vector_in_the_file_verifies() {
     // The wallet rule for signed times (informative): every number from the spec's formulas.
     let ct = &file["coarse_times"];
     for v in list(&ct["granularities"]) {
-        assert_eq!(v["allowed"].as_bool(), Some(ct_allowed(num(&v["g"]))), "{v}");
+        assert_eq!(
+            v["allowed"].as_bool(),
+            Some(ct_allowed(num(&v["g"]))),
+            "{v}"
+        );
     }
     for v in list(&ct["times"]) {
         let time = ct_time(

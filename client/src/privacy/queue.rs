@@ -537,7 +537,14 @@ mod tests {
         let (b0, b1) = feed(2);
         let (c0, c1, c2) = feed_with_withdrawal(3);
         let mut q = Queue::default();
-        for (e, due) in [(&a0, 10), (&a1, 10), (&b0, 5), (&b1, 5), (&c0, 20), (&c1, 20)] {
+        for (e, due) in [
+            (&a0, 10),
+            (&a1, 10),
+            (&b0, 5),
+            (&b1, 5),
+            (&c0, 20),
+            (&c1, 20),
+        ] {
             q.push(Queued::new(e, "x", "x", due, "n")).expect("push");
         }
         q.push(Queued::new(&c2, "x", "revocation", 20, "n"))
@@ -625,7 +632,10 @@ mod tests {
         );
         // An older one accepted again (a duplicate) changes nothing.
         q.record_sent(&all[2], "n3");
-        assert_eq!(q.sent_of(&inception.feed).map(|s| s.seq), Some((SENT_KEPT + 3) as u64));
+        assert_eq!(
+            q.sent_of(&inception.feed).map(|s| s.seq),
+            Some((SENT_KEPT + 3) as u64)
+        );
         for n in 0..MAX_REFUSED + 2 {
             q.refuse(Refusal {
                 entry: format!("ent{n}"),

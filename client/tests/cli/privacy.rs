@@ -679,9 +679,7 @@ async fn revoke_all_goes_on_past_a_feed_it_cannot_revoke_in_and_says_so() {
     };
     env.json("ana.json", &["wallet", "privacy", "--nodes", &nodes])
         .await;
-    let out = env
-        .run("ana.json", &["--json", "revoke", "--all"])
-        .await;
+    let out = env.run("ana.json", &["--json", "revoke", "--all"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -690,9 +688,17 @@ async fn revoke_all_goes_on_past_a_feed_it_cannot_revoke_in_and_says_so() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = json_lines(&stdout);
-    assert_eq!(report[0]["revoked"].as_array().map(Vec::len), Some(1), "{report:?}");
+    assert_eq!(
+        report[0]["revoked"].as_array().map(Vec::len),
+        Some(1),
+        "{report:?}"
+    );
     assert_eq!(report[0]["revoked"][0]["collector"], second.as_str());
-    assert_eq!(report[0]["failed"][0]["collector"], first.as_str(), "{report:?}");
+    assert_eq!(
+        report[0]["failed"][0]["collector"],
+        first.as_str(),
+        "{report:?}"
+    );
     assert_eq!(
         check(&env, "col2.json", &second, &subjects[1]).await,
         ("deny".into(), "revoked".into()),
@@ -707,7 +713,11 @@ async fn revoke_all_goes_on_past_a_feed_it_cannot_revoke_in_and_says_so() {
     env.json("ana.json", &["wallet", "privacy", "--nodes", "none"])
         .await;
     let again = env.json("ana.json", &["revoke", "--all"]).await;
-    assert_eq!(again["revoked"].as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(
+        again["revoked"].as_array().map(Vec::len),
+        Some(1),
+        "{again}"
+    );
     assert_eq!(
         check(&env, "col.json", &first, &subjects[0]).await,
         ("deny".into(), "revoked".into())

@@ -14,6 +14,7 @@ pub mod fsck;
 mod log_reads;
 mod log_rows;
 mod migrate;
+mod preverify;
 pub(crate) mod staged;
 mod stats;
 mod sync_reads;
@@ -23,7 +24,7 @@ mod tests;
 pub(crate) mod tree;
 pub(crate) mod writer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -31,7 +32,6 @@ use std::time::Duration;
 
 use consent_proto::Entry;
 use consent_proto::ids::FeedId;
-use consent_proto::keys::PublicKey;
 use tokio::sync::{mpsc, oneshot};
 
 pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
@@ -39,7 +39,6 @@ pub use self::consultations::{ConsultationFilter, ConsultationRead, Consultation
 pub use self::decisions::View;
 pub use self::delegations::DelegationListing;
 pub use self::engine::{OpenError, open_store};
-use self::staged::Staged;
 pub use self::stats::{DelegatedCounts, Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Accepted, Item, Outcome, Source, per_source_bound};
@@ -47,10 +46,6 @@ use self::writer::{Job, Writer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::{KvStore, StoreError};
-
-/// Entries pre-verified together on one blocking thread; a larger submission is spread over
-/// several.
-const PREVERIFY_CHUNK: usize = 64;
 
 /// A feed's head as peers compare it: `(feed id, head seq, head entry id, frozen)`.
 pub type FeedHead = ([u8; 32], u64, [u8; 32], bool);
@@ -159,6 +154,8 @@ pub struct Ledger {
     caches: Arc<decisions::Caches>,
     tree: Arc<tree::LogTree>,
     accepted: tokio::sync::broadcast::Sender<Arc<Accepted>>,
+    /// Single entries waiting for a batch signature check, and decoded feed keys.
+    preverify: Arc<preverify::Shared>,
     /// Cancelled when the last handle is gone, and with it the store (the last field: dropped
     /// after the store's and the tree's handles).
     _closing: Arc<tokio_util::sync::DropGuard>,
@@ -212,6 +209,7 @@ impl Ledger {
                 caches: Arc::default(),
                 tree,
                 accepted,
+                preverify: Arc::default(),
                 _closing: Arc::new(closed.clone().drop_guard()),
                 closed,
             },
@@ -261,87 +259,6 @@ impl Ledger {
             .await
             .map_err(|_| LedgerError::ShuttingDown)?;
         rx.await.map_err(|_| LedgerError::ShuttingDown)?
-    }
-
-    /// [`Self::preverify`] on blocking threads, never on the async ones: it verifies signatures
-    /// and reads the keys of the feeds from the store. A large submission is cut into chunks of
-    /// [`PREVERIFY_CHUNK`] verified in parallel.
-    async fn preverified(
-        &self,
-        source: Source,
-        mut entries: Vec<Entry>,
-    ) -> Result<Vec<Item>, LedgerError> {
-        let mut chunks = Vec::new();
-        while !entries.is_empty() {
-            let rest = entries.split_off(entries.len().min(PREVERIFY_CHUNK));
-            let chunk = std::mem::replace(&mut entries, rest);
-            let this = self.clone();
-            chunks.push(tokio::task::spawn_blocking(move || {
-                this.preverify(source, chunk)
-            }));
-        }
-        let mut items = Vec::new();
-        for chunk in chunks {
-            items.extend(chunk.await.map_err(|_| LedgerError::ShuttingDown)?);
-        }
-        Ok(items)
-    }
-
-    /// Verifies signatures, in batches, under the key each entry will need when it can be known
-    /// now: its own key for inceptions and rotations; otherwise the key the same submission
-    /// introduced earlier for that feed, or the feed's stored key (also for an entry past the
-    /// head, which is then parked as verified: see consent-proto's `Verdict::Pending`). The
-    /// writer re-checks any entry whose key changed meanwhile.
-    fn preverify(&self, source: Source, entries: Vec<Entry>) -> Vec<Item> {
-        use consent_proto::validate::LedgerView;
-        let view = Staged::new(&*self.store);
-        let mut introduced: HashMap<FeedId, PublicKey> = HashMap::new();
-        let keys: Vec<Option<PublicKey>> = entries
-            .iter()
-            .map(|entry| match entry.key_in_body() {
-                Some(key) => {
-                    introduced.insert(entry.feed, key);
-                    Some(key)
-                }
-                None => introduced.get(&entry.feed).copied().or_else(|| {
-                    let state = view.feed(&entry.feed).ok().flatten()?;
-                    PublicKey::from_bytes(&state.signing_key).ok()
-                }),
-            })
-            .collect();
-        let mut positions = Vec::with_capacity(entries.len());
-        let mut items = Vec::with_capacity(entries.len());
-        for (i, (entry, key)) in entries.iter().zip(&keys).enumerate() {
-            if let Some(key) = key {
-                positions.push(i);
-                items.push(consent_proto::sig::Item {
-                    key,
-                    domain: consent_proto::domain::ENTRY_SIGNATURE,
-                    message: &entry.payload,
-                    signature: &entry.signature,
-                });
-            }
-        }
-        let mut verified = vec![None; entries.len()];
-        for (i, ok) in positions
-            .into_iter()
-            .zip(consent_proto::sig::verify_all(&items))
-        {
-            if ok {
-                verified[i] = keys[i].map(|k| k.to_bytes());
-            }
-        }
-        drop(items);
-        entries
-            .into_iter()
-            .zip(verified)
-            .map(|(entry, verified_under)| Item {
-                entry,
-                verified_under,
-                source,
-                admit: false,
-            })
-            .collect()
     }
 
     /// Every entry accepted from now on, decoded and encoded, with its arrival index (and the

@@ -492,8 +492,10 @@ mod tests {
     fn a_data_directory_the_node_creates_is_its_user_s_only() {
         use std::os::unix::fs::PermissionsExt;
         let temp = tempfile::tempdir().expect("a temporary directory");
-        let mut config = Config::default();
-        config.data_dir = temp.path().join("node");
+        let config = Config {
+            data_dir: temp.path().join("node"),
+            ..Config::default()
+        };
         open_data_dir(&config).expect("created");
         let mode = std::fs::metadata(&config.data_dir)
             .expect("metadata")

@@ -507,11 +507,7 @@ impl Outbox {
             return Err(err.into());
         }
         if let Some((e, item, why)) = flushed.held.iter().find(|(e, ..)| own.contains(&e.id)) {
-            bail!(
-                "your {} {} is held, NOT sent: {why}",
-                item.what,
-                e.id
-            );
+            bail!("your {} {} is held, NOT sent: {why}", item.what, e.id);
         }
         let mut fates = Vec::new();
         for ((it, due), url) in items.iter().zip(&plan.due_ms).zip(&urls) {

@@ -32,7 +32,7 @@
 use anyhow::bail;
 use consent_client::keystore::Keystore;
 use consent_client::node::{ClientError, NodeConnection, RejectionReason};
-use consent_client::privacy::queue::{self, QueueLock, Queue, Queued, Refusal};
+use consent_client::privacy::queue::{self, Queue, QueueLock, Queued, Refusal};
 use consent_client::privacy::{self, schedule};
 use consent_client::time;
 use consent_client::transport::TlsOptions;
@@ -882,7 +882,10 @@ mod tests {
     fn a_refusal_that_passes_keeps_the_entry_a_conflict_holds_it_others_drop_it() {
         // The node's clock behind the wallet's: it passes, the entry is sent again later.
         assert!(matches!(
-            classify(refused(Code::InvalidArgument, RejectionReason::TimeInFuture)),
+            classify(refused(
+                Code::InvalidArgument,
+                RejectionReason::TimeInFuture
+            )),
             Answer::Kept(_)
         ));
         // Another history of the feed at the node: never sent again, never dropped unseen.
@@ -899,7 +902,10 @@ mod tests {
         }
         // The entry itself is wrong: dropped (and kept as a refusal until acknowledged).
         assert!(matches!(
-            classify(refused(Code::InvalidArgument, RejectionReason::BadSignature)),
+            classify(refused(
+                Code::InvalidArgument,
+                RejectionReason::BadSignature
+            )),
             Answer::Refused(_)
         ));
         // The node failing or busy: retried.

@@ -182,6 +182,9 @@ mod tests {
         assert!(lock_file.exists());
         let taken = QueueLock::take_within(&queue, Duration::ZERO).expect("free again");
         drop(taken);
-        assert!(lock_file.exists(), "dropping a guard never removes the file");
+        assert!(
+            lock_file.exists(),
+            "dropping a guard never removes the file"
+        );
     }
 }

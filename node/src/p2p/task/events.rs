@@ -76,8 +76,7 @@ impl Task {
             } => {
                 tracing::debug!(%peer_id, "peer connected");
                 // Dialled there and proved by Noise: a member is dialled again there.
-                if endpoint.is_dialer()
-                    && self.swarm.behaviour().member_peers().is_member(&peer_id)
+                if endpoint.is_dialer() && self.swarm.behaviour().member_peers().is_member(&peer_id)
                 {
                     self.member_addrs
                         .confirm(peer_id, endpoint.get_remote_address().clone());

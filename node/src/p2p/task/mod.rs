@@ -582,11 +582,9 @@ impl Task {
             .filter(|p| members.is_member(p))
             .count();
         let again: Vec<(PeerId, Vec<Multiaddr>)> = match connected_members < TARGET_PEERS {
-            true => member_redials(
-                members.peers().copied(),
-                &self.member_addrs,
-                |p| skip(p) || self.bootstrap.iter().any(|(b, _)| b == p),
-            ),
+            true => member_redials(members.peers().copied(), &self.member_addrs, |p| {
+                skip(p) || self.bootstrap.iter().any(|(b, _)| b == p)
+            }),
             false => Vec::new(),
         };
         for (peer, addr) in addrs {
@@ -787,7 +785,12 @@ mod tests {
         addrs.confirm(b, addr(&b, 6000));
         assert_eq!(
             addrs.of(&a),
-            vec![addr(&a, 5002), addr(&a, 5004), addr(&a, 5005), addr(&a, 5003)],
+            vec![
+                addr(&a, 5002),
+                addr(&a, 5004),
+                addr(&a, 5005),
+                addr(&a, 5003)
+            ],
             "the latest four, a repeat moved last"
         );
         let members = [a, b, c];
@@ -819,7 +822,13 @@ mod tests {
             ..Options::default()
         };
         let topic = IdentTopic::new(crate::p2p::protocol::topic(&digest));
-        let listen = || vec!["/ip4/127.0.0.1/tcp/0".parse::<Multiaddr>().expect("multiaddr")];
+        let listen = || {
+            vec![
+                "/ip4/127.0.0.1/tcp/0"
+                    .parse::<Multiaddr>()
+                    .expect("multiaddr"),
+            ]
+        };
 
         let mut member = crate::p2p::build_swarm(
             libp2p_key(&member_key),
@@ -891,7 +900,11 @@ mod tests {
         task.swarm.dial(member_addr).expect("dial");
         until(&mut task, &mut member, "connected, scored", |t| {
             t.swarm.is_connected(&member_id)
-                && t.swarm.behaviour().gossipsub.peer_score(&member_id).is_some()
+                && t.swarm
+                    .behaviour()
+                    .gossipsub
+                    .peer_score(&member_id)
+                    .is_some()
                 && !t.member_addrs.of(&member_id).is_empty()
         })
         .await;
@@ -913,8 +926,14 @@ mod tests {
         task.housekeeping();
         let score = task.swarm.behaviour().gossipsub.peer_score(&member_id);
         assert!(score.is_some_and(|s| s < GRAYLIST_SCORE), "{score:?}");
-        assert!(task.graylisted.contains(&member_id), "graylisted, warned once");
-        assert!(task.swarm.is_connected(&member_id), "a member stays connected");
+        assert!(
+            task.graylisted.contains(&member_id),
+            "graylisted, warned once"
+        );
+        assert!(
+            task.swarm.is_connected(&member_id),
+            "a member stays connected"
+        );
         assert!(!task.discipline.is_banned(&member_id, Instant::now()));
 
         let _ = task.swarm.disconnect_peer_id(member_id);
@@ -924,9 +943,12 @@ mod tests {
         .await;
         task.swarm.behaviour_mut().kad.remove_peer(&member_id);
         task.redial(Instant::now());
-        until(&mut task, &mut member, "dialled again where it was reached", |t| {
-            t.swarm.is_connected(&member_id)
-        })
+        until(
+            &mut task,
+            &mut member,
+            "dialled again where it was reached",
+            |t| t.swarm.is_connected(&member_id),
+        )
         .await;
         drop(task);
         ledger.shutdown().await;

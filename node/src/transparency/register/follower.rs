@@ -391,12 +391,11 @@ async fn save(ledger: &Ledger, register: &Shared, saving: &Saving) -> bool {
             let root = l.tree().root_at(register.read_to).ok_or_else(|| {
                 NotSaved::Now("the log's root at its position cannot be read".into())
             })?;
-            let bytes = persist::encode(&persist::saved(&register, root), &key).map_err(|e| {
-                match e {
+            let bytes =
+                persist::encode(&persist::saved(&register, root), &key).map_err(|e| match e {
                     persist::Unsaved::TooLarge(_) => NotSaved::ForGood(e.to_string()),
                     persist::Unsaved::Other(_) => NotSaved::Now(e.to_string()),
-                }
-            })?;
+                })?;
             (register.read_to, bytes)
         };
         persist::write(&dir, &bytes).map_err(|e| {

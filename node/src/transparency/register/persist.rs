@@ -404,8 +404,7 @@ fn counts_hold(s: &SavedCollector) -> Result<(), &'static str> {
     if s.policy_ids.len() as u64 > s.versions {
         return Err("more policy ids than versions");
     }
-    if s.unrevoked > s.grants || s.revocations > s.grants || s.erase_revocations > s.revocations
-    {
+    if s.unrevoked > s.grants || s.revocations > s.grants || s.erase_revocations > s.revocations {
         return Err("more revocations or grants not revoked than grants");
     }
     let total = |minutes: &[(u64, u64)]| {
@@ -590,8 +589,8 @@ pub(super) fn read(data_dir: &Path) -> Result<Option<Vec<u8>>, String> {
             path.display()
         ));
     }
-    let file = std::fs::File::open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let opened = file.metadata().map_err(cannot)?;
     if !opened.is_file() || !same_file(&looked, &opened) {
         return Err(format!(
@@ -857,8 +856,8 @@ mod tests {
         let refused = |change: &dyn Fn(&mut Saved), why: &str| {
             let mut state = saved(&register, [7; 32]);
             change(&mut state);
-            let found = restore(state, registrars.clone(), |id| policy_in(&entries, id))
-                .expect_err(why);
+            let found =
+                restore(state, registrars.clone(), |id| policy_in(&entries, id)).expect_err(why);
             assert!(found.contains(why), "{why:?} not in {found:?}");
         };
         let with_scope = |s: &Saved| {
@@ -883,10 +882,15 @@ mod tests {
             "starting or ending",
         );
         refused(
-            &|s| s.collectors[0].standing.push(([9; 32], SavedStanding::Accredited {
-                valid_until: 1,
-                at_ms: 1,
-            })),
+            &|s| {
+                s.collectors[0].standing.push((
+                    [9; 32],
+                    SavedStanding::Accredited {
+                        valid_until: 1,
+                        at_ms: 1,
+                    },
+                ))
+            },
             "registrar the genesis does not list",
         );
         refused(

@@ -159,7 +159,11 @@ pub async fn queue(a: QueueArgs, g: &Global) -> anyhow::Result<()> {
 
 /// `consent queue --drop`: the entry and the entries of its feed after it leave the queue (or
 /// the held entries), unsent.
-fn drop_entry(ks: &consent_client::keystore::Keystore, id: &EntryId, g: &Global) -> anyhow::Result<()> {
+fn drop_entry(
+    ks: &consent_client::keystore::Keystore,
+    id: &EntryId,
+    g: &Global,
+) -> anyhow::Result<()> {
     let path = queue::path_for(ks.path());
     let _lock = QueueLock::take(&path)?;
     let mut q = queue::load(&path, ks.master())?;

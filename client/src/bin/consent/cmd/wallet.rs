@@ -168,15 +168,9 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
             // A feed holding nothing but its inception (prepared, or never used) signs nothing
             // worth a new key, and its rotation would publish it, linked to the others by the
             // rotation's time.
-            let queued_past_inception = out
-                .queued_in(&ks, &feed)?
-                .iter()
-                .any(|(e, _)| e.seq > 0);
-            let used = queued_past_inception
-                || feed_node
-                    .head(&feed)
-                    .await?
-                    .is_some_and(|h| h.seq > 0);
+            let queued_past_inception = out.queued_in(&ks, &feed)?.iter().any(|(e, _)| e.seq > 0);
+            let used =
+                queued_past_inception || feed_node.head(&feed).await?.is_some_and(|h| h.seq > 0);
             if !used {
                 continue;
             }

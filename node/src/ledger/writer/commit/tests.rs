@@ -228,7 +228,10 @@ fn entries_whose_flush_failed_are_announced_once_a_later_flush_succeeds() {
 
     failing.flush.store(true, Ordering::SeqCst);
     writer.replay(items(2, 3)).expect_err("the flush fails");
-    assert!(announced(&mut rx).is_empty(), "not known durable: not announced");
+    assert!(
+        announced(&mut rx).is_empty(),
+        "not known durable: not announced"
+    );
     assert_eq!(durable(&writer), 2);
     failing.heal();
     let again = writer.replay(items(0, 1)).expect("replay");

@@ -282,9 +282,7 @@ fn rebuilt(ledger: &Ledger) -> Shared {
     while let Some(at) = position(&register)
         && at < ledger.durable_size()
     {
-        assert!(
-            read_batch(ledger, &register, at, ledger.durable_size()).expect("read") > 0
-        );
+        assert!(read_batch(ledger, &register, at, ledger.durable_size()).expect("read") > 0);
     }
     register
 }

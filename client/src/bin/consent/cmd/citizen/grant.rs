@@ -227,7 +227,9 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     if a.replace {
         for w in &wider_grants {
             match out.cancel(&ks, &w.id)? {
-                Some(gone) => withdrawn.push((w.id, gone.iter().skip(1).map(|(e, _)| e.id).collect())),
+                Some(gone) => {
+                    withdrawn.push((w.id, gone.iter().skip(1).map(|(e, _)| e.id).collect()))
+                }
                 None => to_revoke.push(w),
             }
         }
@@ -264,8 +266,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             .entry(&author.head())
             .await?
             .map_or(0, |e| e.time_ms);
-        let signed_ms =
-            out.signed_time(signing, prev_ms.max(after_opt_out), Exactness::Coarse);
+        let signed_ms = out.signed_time(signing, prev_ms.max(after_opt_out), Exactness::Coarse);
         // It leaves now with its revocations, and the consent it narrows was in force until
         // now: valid from its signed time (no gap for the collector, nothing new published).
         terms.valid_from = signed_ms;
