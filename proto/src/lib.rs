@@ -356,8 +356,8 @@
 //!
 //! **A grant's `valid_from`** `= max(ceil_e(max(s, d)), time_ms)`, `d` the moment the wallet plans
 //! to send it (`s` when it sends it at once) and `e` the grant's granularity; a grant sent in one
-//! batch after the revocations of the grants it replaces takes `valid_from = time_ms` (the consent
-//! it narrows was in force until then). So a consent is never in force before it was given, nor
+//! batch after the revocations of the grants it replaces is sent at once (`d = s`): it may allow
+//! what the grants it replaces never did, so it is never backdated either. So a consent is never in force before it was given, nor
 //! while it waits in the wallet: the decision rule reads a grant for the time `at` asked, whatever
 //! its arrival (*Deciding a check*), and a question about a moment before `d` is not answered
 //! allow once the grant has arrived. A wallet that sends after `d` (no command of it ran then)

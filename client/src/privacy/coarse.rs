@@ -28,8 +28,8 @@
 //!   due (no command ran at its moment) is in force from its `valid_from` on, once a node holds
 //!   it. `consent grant --now` signs exact times and sends at once when the person needs the
 //!   consent in force at once, and says what that costs. A grant whose revocations go with it
-//!   (`--replace`) takes `valid_from = time_ms`: it leaves at once, and the consent it narrows was
-//!   in force until then.
+//!   (`--replace`) leaves at once: its `valid_from` is that of a grant sent at once (rounded up,
+//!   never backdated: it may allow what the grants it replaces never did).
 //! - **`valid_until`** ([`valid_until`]): every end the person gives (a duration, a date, an
 //!   instant) rounded *down* (a consent never lasts longer than asked); a date at UTC midnight is
 //!   on every grid already.

@@ -515,6 +515,7 @@ async fn consenting_to_less_names_the_wider_grant_and_replace_revokes_it() {
     );
 
     // --replace: both older grants allow more (other hours too) and are revoked with it.
+    let before_replace = consent_client::time::now_ms() / 1_000 * 1_000;
     let (least, said) = alice_grants(
         &env,
         &collector,
@@ -531,6 +532,13 @@ async fn consenting_to_less_names_the_wider_grant_and_replace_revokes_it() {
     .await;
     assert!(said.contains("with --replace they are revoked"), "{said}");
     let least_id = s(&least, "grant");
+    // Never backdated (re-review N6): in force from the moment it was signed, rounded up.
+    let least_from = humantime::parse_rfc3339(&s(&least, "valid_from"))
+        .expect("an RFC 3339 time")
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    assert!(least_from >= before_replace, "backdated: {least}");
     let replaced: Vec<String> = least["replaced"]
         .as_array()
         .expect("replaced")

@@ -199,7 +199,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         if a.replace && !wider_grants.is_empty() {
             eprintln!(
                 "  With --replace this grant leaves at once, in one batch with the revocations, \
-                 valid from its signed time (rounded down: no gap for the collector).\n"
+                 valid from the moment it is signed (rounded up: never before it was given).\n"
             );
         } else if let Some(line) = privacy_note(&privacy) {
             eprintln!("{line}\n");
@@ -267,9 +267,11 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             .await?
             .map_or(0, |e| e.time_ms);
         let signed_ms = out.signed_time(signing, prev_ms.max(after_opt_out), Exactness::Coarse);
-        // It leaves now with its revocations, and the consent it narrows was in force until
-        // now: valid from its signed time (no gap for the collector, nothing new published).
-        terms.valid_from = signed_ms;
+        // It leaves now with its revocations. Valid from the moment of signing rounded UP (as
+        // any grant sent at once): never before it was given, since it may allow purposes,
+        // categories or hours the grants it replaces never did (review N6).
+        terms.valid_from =
+            coarse::valid_from_due(privacy.coarse_ms, signing, signing).max(signed_ms);
         check_until(&terms)?;
         for w in &to_revoke {
             let revocation = author
