@@ -379,6 +379,19 @@ impl Queue {
         gone
     }
 
+    /// Whether the queued entry of `feed` at `seq` may be withdrawn unseen with everything
+    /// queued after it ([`Queue::drop_from`]): no entry of the feed from `seq` on was ever handed
+    /// to a node, and none after it leaves at once (a revocation, an opt-out, an erasure or
+    /// restriction request): withdrawing would drop those unsigned and unsent. Otherwise the
+    /// entry is revoked behind them instead (re-review N7).
+    pub fn withdrawable(&self, feed: &FeedId, seq: u64) -> bool {
+        self.of_feed(feed).iter().all(|(i, e)| {
+            e.seq < seq
+                || (!self.items[*i].attempted
+                    && (e.seq == seq || !crate::privacy::handling(&e.body).at_once))
+        })
+    }
+
     /// Sets the queued entries of `feed` from `seq` on aside, saying `why` ([`Queue::held`]:
     /// never sent); returns them, by seq.
     pub fn hold_from(&mut self, feed: &FeedId, seq: u64, why: &str) -> Vec<(Entry, Queued)> {
@@ -591,6 +604,28 @@ mod tests {
         let gone = q.drop_from(&a0.feed, 1);
         assert_eq!(gone.len(), 1);
         assert_eq!(q.of_feed(&a0.feed).len(), 1);
+    }
+
+    /// Re-review N7: withdrawing a queued entry unseen never drops a withdrawal queued after it,
+    /// nor anything a node was handed.
+    #[test]
+    fn a_queued_entry_is_withdrawable_only_without_withdrawals_or_handed_entries_after_it() {
+        let (c0, c1, c2) = feed_with_withdrawal(5);
+        let mut q = Queue::default();
+        for e in [&c0, &c1, &c2] {
+            q.push(Queued::new(e, "x", "x", 10, "n")).expect("push");
+        }
+        assert!(!q.withdrawable(&c0.feed, 1), "the revocation after it would be lost");
+        assert!(q.withdrawable(&c0.feed, 2), "the last entry itself");
+        let (a0, a1) = feed(6);
+        q.push(Queued::new(&a0, "a", "feed inception", 10, "n"))
+            .expect("push");
+        q.push(Queued::new(&a1, "a", "request", 10, "n"))
+            .expect("push");
+        assert!(q.withdrawable(&a0.feed, 1));
+        let at = q.find(&a1.id).expect("queued");
+        q.items[at].attempted = true;
+        assert!(!q.withdrawable(&a0.feed, 1), "handed to a node: revoked, never withdrawn");
     }
 
     #[test]

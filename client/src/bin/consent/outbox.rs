@@ -211,7 +211,7 @@ impl Outbox {
     }
 
     /// Withdraws the queued entry `id` unseen: when neither it nor an entry of its feed after it
-    /// was ever handed to a node, it leaves the queue with the entries of its feed after it (they
+    /// was ever handed to a node, and no withdrawal is queued after it, it leaves the queue with the entries of its feed after it (they
     /// chain on it), and nothing of it was ever public; an entry set aside for a conflict (never
     /// to be sent) leaves with the held entries after it. Returns what left, by seq (`id`'s
     /// first); `None` when `id` is not queued or may have reached a node (then it is revoked
@@ -225,11 +225,9 @@ impl Outbox {
         let gone = match q.find(id) {
             Some(at) => {
                 let entry = q.items[at].decode().map_err(anyhow::Error::msg)?;
-                let handed = q
-                    .of_feed(&entry.feed)
-                    .iter()
-                    .any(|(i, e)| e.seq >= entry.seq && q.items[*i].attempted);
-                if handed {
+                // Handed to a node, or a withdrawal queued after it (it would be dropped with
+                // it): revoked behind them instead.
+                if !q.withdrawable(&entry.feed, entry.seq) {
                     return Ok(None);
                 }
                 q.drop_from(&entry.feed, entry.seq)
@@ -505,6 +503,16 @@ impl Outbox {
                 .nth(at)
                 .expect("the position just found");
             return Err(err.into());
+        }
+        // Dropped unsent behind an entry of its feed refused for good (re-review N8): never
+        // "stays queued".
+        if let Some((e, item)) = flushed.abandoned.iter().find(|(e, _)| own.contains(&e.id)) {
+            bail!(
+                "your {} {} is NOT in effect: it was dropped unsent, because an earlier entry of \
+                 its feed was refused for good (see above); run the command again to sign it anew",
+                item.what,
+                e.id
+            );
         }
         if let Some((e, item, why)) = flushed.held.iter().find(|(e, ..)| own.contains(&e.id)) {
             bail!("your {} {} is held, NOT sent: {why}", item.what, e.id);
