@@ -211,8 +211,8 @@ impl Outbox {
     }
 
     /// Withdraws the queued entry `id` unseen: when neither it nor an entry of its feed after it
-    /// was ever handed to a node, and no withdrawal is queued after it, it leaves the queue with the entries of its feed after it (they
-    /// chain on it), and nothing of it was ever public; an entry set aside for a conflict (never
+    /// was ever handed to a node, and no withdrawal is queued after it, it leaves the queue with
+    /// the entries of its feed after it (they chain on it), and nothing of it was ever public; an entry set aside for a conflict (never
     /// to be sent) leaves with the held entries after it. Returns what left, by seq (`id`'s
     /// first); `None` when `id` is not queued or may have reached a node (then it is revoked
     /// like any grant).
