@@ -19,38 +19,41 @@
 //! - witnessing (`cosign`): a tokio task awaits the log module (signature checks on blocking
 //!   threads, saves through the ledger's writer) and sends its conclusion back.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageId};
-use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{OutboundRequestId, ResponseChannel};
-use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::gossipsub::{IdentTopic, MessageId};
+use libp2p::request_response::OutboundRequestId;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::behaviour::{Behaviour, GRAYLIST_SCORE};
+use super::behaviour::Behaviour;
 use super::codec::WireCounters;
 use super::cosigning::LogParts;
-use super::discipline::{Discipline, Offence, Pace, Sentence, gossip_sentence};
-use super::protocol::{SyncRequest, SyncResponse};
-use super::{Command, P2pStatus, PeerReport, Purpose, sync};
+use super::discipline::Discipline;
+use super::{Command, Purpose};
 use crate::ledger::Ledger;
 
+mod commands;
 mod cosign;
 mod events;
+mod housekeeping;
 mod ingest;
+mod outbound;
+mod redial;
 mod unpublished;
 mod waiting;
 
 use self::ingest::Recent;
+use self::outbound::Outbound;
+use self::redial::{MemberAddrs, bootstrap_peers};
 use self::unpublished::Unpublished;
-use self::waiting::{Looked, Lookup};
+use self::waiting::Looked;
 
 /// How often every connected peer is compared with (anti-entropy), besides on connecting.
 const ROUND_EVERY: Duration = Duration::from_secs(30);
@@ -90,33 +93,6 @@ struct PeerState {
     entries_pulled: u64,
 }
 
-/// Requests to one peer: how many are in flight, the rest in order, and their pace.
-#[derive(Debug, Default)]
-struct Outbound {
-    in_flight: usize,
-    queue: VecDeque<(SyncRequest, Purpose)>,
-    pace: Pace,
-}
-
-impl Outbound {
-    /// Whether the next request may go now: a free slot and budget for its cost.
-    fn may_send(&mut self, request: &SyncRequest) -> bool {
-        let cost = sync::cost(request).unwrap_or(1.0);
-        self.in_flight < MAX_IN_FLIGHT && self.pace.take(cost, Instant::now())
-    }
-
-    /// The next queued request, if it may go now.
-    fn next_to_send(&mut self) -> Option<(SyncRequest, Purpose)> {
-        let cost = sync::cost(&self.queue.front()?.0).unwrap_or(1.0);
-        if self.in_flight < MAX_IN_FLIGHT && self.pace.take(cost, Instant::now()) {
-            self.in_flight += 1;
-            self.queue.pop_front()
-        } else {
-            None
-        }
-    }
-}
-
 pub(super) struct Task {
     pub(super) swarm: Swarm<Behaviour>,
     topic: IdentTopic,
@@ -137,7 +113,7 @@ pub(super) struct Task {
     blocked: HashSet<PeerId>,
     /// The bootstrap peers (addresses ending in `/p2p/<peer id>`): dialled at start, dialled
     /// again while not connected ([`REDIAL_EVERY`]), and, like member nodes, never banned for
-    /// their gossipsub score alone ([`gossip_sentence`]).
+    /// their gossipsub score alone ([`gossip_sentence`](super::discipline::gossip_sentence)).
     bootstrap: Vec<(PeerId, Multiaddr)>,
     last_redial: Instant,
     /// Member and bootstrap peers below the graylist, kept connected (warned about once).
@@ -243,560 +219,13 @@ impl Task {
         }
         tracing::debug!("p2p task stopped");
     }
-
-    /// Says how many accepted entries were not pushed since the last report, at most every
-    /// 10 s ([`Unpublished`]): a warning when peers are connected (they pull them at their next
-    /// round), debug when nobody would have received them anyway.
-    fn report_unpublished(&mut self, now: Instant, peers: usize) {
-        let Some(missed) = self.unpublished.take_due(now) else {
-            return;
-        };
-        if peers > 0 {
-            tracing::warn!(
-                missed,
-                peers,
-                "p2p fell behind the ledger; peers will pull what was not pushed"
-            );
-        } else {
-            tracing::debug!(missed, "accepted entries not published (no peer connected)");
-        }
-    }
-
-    /// Once a second: lift expired bans, ban peers whose gossipsub score fell too low, feed
-    /// offence scores to gossipsub, retry rounds that were cut short, and every
-    /// [`REDIAL_EVERY`] dial the bootstrap peers and members not connected.
-    fn housekeeping(&mut self) {
-        let now = Instant::now();
-        for peer in self.discipline.expired_bans(now) {
-            if !self.blocked.contains(&peer) {
-                tracing::info!(%peer, "ban lifted");
-                self.swarm.behaviour_mut().unban(peer);
-            }
-        }
-        let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-        self.report_unpublished(now, connected.len());
-        // Kademlia's own periodic bootstrap is off: it warned "no known peers" at every start of
-        // a lone node. Refresh the routing table from here, only when there is someone to ask.
-        if !connected.is_empty()
-            && self
-                .last_bootstrap
-                .is_none_or(|t| t.elapsed() >= REBOOTSTRAP_EVERY)
-        {
-            self.bootstrap_soon();
-        }
-        self.graylisted.retain(|p| connected.contains(p));
-        for peer in &connected {
-            let offence_score = self.discipline.score(peer, now);
-            let named = self.is_named(peer);
-            let gossip = &mut self.swarm.behaviour_mut().gossipsub;
-            gossip.set_application_score(peer, -offence_score);
-            let Some(score) = gossip.peer_score(peer) else {
-                continue;
-            };
-            if score >= GRAYLIST_SCORE {
-                self.graylisted.remove(peer);
-                continue;
-            }
-            // Graylisted: gossipsub ignores it from now on (so its score stops falling). The
-            // parts are logged: the node's own offence score enters as the application score,
-            // the rest is gossipsub's (invalid messages, protocol slips).
-            if gossip_sentence(score, named) == Sentence::Ban {
-                tracing::warn!(
-                    %peer,
-                    score,
-                    offence_score,
-                    gossip_part = score + offence_score,
-                    "gossipsub score too low; banning"
-                );
-                self.discipline.ban(*peer, now);
-                self.swarm.behaviour_mut().ban(*peer);
-            } else if self.graylisted.insert(*peer) {
-                tracing::warn!(
-                    %peer,
-                    score,
-                    offence_score,
-                    gossip_part = score + offence_score,
-                    "gossipsub score too low; its gossip is ignored until it recovers, but a member or bootstrap peer stays connected (only its offences ban it)"
-                );
-            }
-        }
-        if self.last_redial.elapsed() >= REDIAL_EVERY {
-            self.last_redial = Instant::now();
-            self.redial(now);
-        }
-        let expired: Vec<(MessageId, PeerId)> = self
-            .waiting
-            .iter()
-            .filter(|(_, (_, since))| since.elapsed() > WAIT_FOR_PREDECESSOR)
-            .map(|(id, (source, _))| (id.clone(), *source))
-            .collect();
-        for (id, source) in expired {
-            self.waiting.remove(&id);
-            self.swarm
-                .behaviour_mut()
-                .gossipsub
-                .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
-        }
-        let due: Vec<PeerId> = self
-            .retry
-            .drain()
-            .filter(|p| self.swarm.is_connected(p))
-            .collect();
-        for peer in due {
-            self.start_round(peer);
-        }
-    }
-
-    /// A newly accepted entry: forwarded if it came by gossip and waited for a predecessor,
-    /// published otherwise.
-    fn publish(&mut self, bytes: Vec<u8>) {
-        let id = gossipsub::MessageId::from(blake3::hash(&bytes).as_bytes().to_vec());
-        if let Some((source, _)) = self.waiting.remove(&id) {
-            let forwarded = self
-                .swarm
-                .behaviour_mut()
-                .gossipsub
-                .report_message_validation_result(&id, &source, MessageAcceptance::Accept);
-            if !forwarded {
-                // Gone from gossipsub's cache (and its id is in the seen cache, so it cannot be
-                // published again): peers get it by anti-entropy, now.
-                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-                self.retry.extend(peers);
-            }
-            return;
-        }
-        if self.received.contains(&id) {
-            return;
-        }
-        match self
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(self.topic.clone(), bytes)
-        {
-            Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => tracing::debug!(error = %e, "gossip publish failed"),
-        }
-    }
-
-    /// What the node, or one of the task's own helpers, asks of the task.
-    fn command(&mut self, command: Command) {
-        match command {
-            Command::Validated {
-                id,
-                source,
-                acceptance,
-            } => {
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&id, &source, acceptance);
-            }
-            Command::Waiting {
-                id,
-                source,
-                entry,
-                feed,
-                missing,
-            } => self.wait(Lookup {
-                id,
-                source,
-                entry,
-                feed,
-                missing,
-            }),
-            Command::Ask {
-                peer,
-                request,
-                purpose,
-            } => self.ask(peer, request, purpose),
-            Command::Spread { from, fork } => self.spread(from, fork),
-            Command::Respond {
-                peer,
-                channel,
-                response,
-            } => self.respond(peer, channel, response),
-            Command::Offend { peer, offence } => self.offend(peer, offence),
-            Command::OtherBranch { peer, entries } => {
-                self.discipline.other_branch(peer, entries, Instant::now())
-            }
-            Command::Compared { peer, differing } => self.compared(peer, differing),
-            Command::Behind { peer, feeds } => self.behind(peer, feeds),
-            Command::Pulled { peer, accepted } => self.pulled(peer, accepted),
-            Command::Peers(reply) => {
-                let _ = reply.send(self.swarm.connected_peers().copied().collect());
-            }
-            Command::Status(reply) => {
-                let _ = reply.send(self.status());
-            }
-            Command::Dial(addr) => self.dial(addr),
-            Command::Block { peer, blocked } => self.block(peer, blocked),
-        }
-    }
-
-    /// Sends a response computed off the task.
-    fn respond(
-        &mut self,
-        peer: PeerId,
-        channel: ResponseChannel<SyncResponse>,
-        response: SyncResponse,
-    ) {
-        if self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_response(channel, response)
-            .is_err()
-        {
-            tracing::debug!(%peer, "sync response not delivered");
-        }
-    }
-
-    /// The top-level digests were compared with `peer`: in sync if none differ.
-    fn compared(&mut self, peer: PeerId, differing: usize) {
-        let now = self.ledger.now_ms();
-        if differing == 0
-            && let Some(state) = self.peers.get_mut(&peer)
-        {
-            state.in_sync_ms = now;
-            state.lag_feeds = 0;
-        }
-    }
-
-    /// Heads were compared with `peer`: it is ahead in `feeds` feeds.
-    fn behind(&mut self, peer: PeerId, feeds: usize) {
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.lag_feeds = feeds as u64;
-        }
-    }
-
-    /// Entries pulled from `peer` were accepted: compare with every connected peer soon.
-    fn pulled(&mut self, peer: PeerId, accepted: usize) {
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.entries_pulled += accepted as u64;
-        }
-        let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
-        self.retry.extend(peers);
-    }
-
-    /// Dials an address (operator or test decision).
-    fn dial(&mut self, addr: Multiaddr) {
-        if let Err(e) = self.swarm.dial(addr.clone()) {
-            tracing::warn!(%addr, error = %e, "cannot dial");
-        }
-    }
-
-    /// Bans (`blocked`) or unbans a peer by operator decision.
-    fn block(&mut self, peer: PeerId, blocked: bool) {
-        if blocked {
-            self.blocked.insert(peer);
-            self.swarm.behaviour_mut().ban(peer);
-        } else {
-            self.blocked.remove(&peer);
-            self.swarm.behaviour_mut().unban(peer);
-        }
-    }
-
-    fn status(&self) -> P2pStatus {
-        let (bytes_sent, bytes_received) = self.counters.get();
-        let now = Instant::now();
-        let gossip = &self.swarm.behaviour().gossipsub;
-        let mut peers: Vec<PeerReport> = self
-            .swarm
-            .connected_peers()
-            .map(|peer| {
-                let state = self.peers.get(peer).cloned().unwrap_or_default();
-                PeerReport {
-                    peer_id: *peer,
-                    address: state.address,
-                    connected_ms: state.connected_ms,
-                    last_round_ms: state.last_round_ms,
-                    in_sync_ms: state.in_sync_ms,
-                    lag_feeds: state.lag_feeds,
-                    entries_pulled: state.entries_pulled,
-                    offences: self.discipline.offences(peer),
-                    score: gossip
-                        .peer_score(peer)
-                        .unwrap_or(-self.discipline.score(peer, now)),
-                }
-            })
-            .collect();
-        peers.sort_by_key(|p| p.peer_id.to_bytes());
-        P2pStatus {
-            peers,
-            last_round_ms: self.last_round_ms,
-            banned: self.discipline.banned(),
-            bytes_sent,
-            bytes_received,
-        }
-    }
-
-    /// Records an offence; bans the peer when it has done enough.
-    pub(super) fn offend(&mut self, peer: PeerId, offence: Offence) {
-        let now = Instant::now();
-        if self.discipline.is_banned(&peer, now) {
-            return;
-        }
-        tracing::info!(%peer, offence = offence.name(), "peer offence");
-        let sentence = self.discipline.offend(peer, offence, now);
-        let named = self.is_named(&peer);
-        let gossip_ban = self
-            .swarm
-            .behaviour()
-            .gossipsub
-            .peer_score(&peer)
-            .is_some_and(|s| gossip_sentence(s, named) == Sentence::Ban);
-        if sentence == Sentence::Ban || gossip_ban {
-            tracing::warn!(%peer, offence = offence.name(), "peer keeps misbehaving; banned");
-            self.discipline.ban(peer, now);
-            self.swarm.behaviour_mut().ban(peer);
-            self.outbound.remove(&peer);
-        }
-    }
-
-    /// Whether the peer is one this node was told about: a member node of the genesis list, or a
-    /// bootstrap peer ([`gossip_sentence`]).
-    fn is_named(&self, peer: &PeerId) -> bool {
-        self.swarm.behaviour().member_peers().is_member(peer)
-            || self.bootstrap.iter().any(|(p, _)| p == peer)
-    }
-
-    /// Dials the bootstrap peers and member nodes the node is not connected to, unless banned or
-    /// blocked: a bootstrap peer at its configured address; a member (not a bootstrap peer) only
-    /// at the addresses where it was reached before ([`MemberAddrs`]), never at addresses
-    /// Kademlia learned (any peer can feed Kademlia addresses for a member's id, and the node
-    /// would connect to them every 30 s), and only while fewer than [`TARGET_PEERS`] members are
-    /// connected. A member never reached is left to discovery.
-    fn redial(&mut self, now: Instant) {
-        let skip = |peer: &PeerId| {
-            self.swarm.is_connected(peer)
-                || self.discipline.is_banned(peer, now)
-                || self.blocked.contains(peer)
-        };
-        let addrs: Vec<(PeerId, Multiaddr)> = redials(&self.bootstrap, skip);
-        let members = self.swarm.behaviour().member_peers();
-        let connected_members = self
-            .swarm
-            .connected_peers()
-            .filter(|p| members.is_member(p))
-            .count();
-        let again: Vec<(PeerId, Vec<Multiaddr>)> = match connected_members < TARGET_PEERS {
-            true => member_redials(members.peers().copied(), &self.member_addrs, |p| {
-                skip(p) || self.bootstrap.iter().any(|(b, _)| b == p)
-            }),
-            false => Vec::new(),
-        };
-        for (peer, addr) in addrs {
-            tracing::debug!(%peer, %addr, "dialling a bootstrap peer again");
-            let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer, error = %e, "cannot dial a bootstrap peer again");
-            }
-        }
-        for (peer, addrs) in again {
-            tracing::debug!(%peer, ?addrs, "dialling a member node again where it was reached");
-            let opts = DialOpts::peer_id(peer).addresses(addrs).build();
-            if let Err(e) = self.swarm.dial(opts) {
-                tracing::debug!(%peer, error = %e, "cannot dial a member node again");
-            }
-        }
-    }
-
-    /// Sends a sync request now if fewer than [`MAX_IN_FLIGHT`] are in flight to the peer and
-    /// its pace allows, else queues it (sent as answers come back, or by [`Self::drain`]).
-    pub(super) fn ask(&mut self, peer: PeerId, request: SyncRequest, purpose: Purpose) {
-        let out = self.outbound.entry(peer).or_default();
-        if out.queue.is_empty() && out.may_send(&request) {
-            out.in_flight += 1;
-            let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-            self.requests.insert(id, (peer, purpose));
-        } else if out.queue.len() < MAX_QUEUED {
-            out.queue.push_back((request, purpose));
-        } else {
-            self.retry.insert(peer);
-        }
-    }
-
-    /// A request to the peer finished (answered or failed): send what may go of its queue.
-    fn finished(&mut self, peer: PeerId) {
-        if let Some(out) = self.outbound.get_mut(&peer) {
-            out.in_flight = out.in_flight.saturating_sub(1);
-        }
-        self.send_queued(peer);
-    }
-
-    /// Sends queued requests to the peer while its slots and pace allow.
-    fn send_queued(&mut self, peer: PeerId) {
-        while let Some((request, purpose)) = self
-            .outbound
-            .get_mut(&peer)
-            .and_then(Outbound::next_to_send)
-        {
-            let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
-            self.requests.insert(id, (peer, purpose));
-        }
-    }
-
-    /// Sends what the pace now allows of every peer's queue.
-    fn drain(&mut self) {
-        let waiting: Vec<PeerId> = self
-            .outbound
-            .iter()
-            .filter(|(_, out)| !out.queue.is_empty())
-            .map(|(peer, _)| *peer)
-            .collect();
-        for peer in waiting {
-            self.send_queued(peer);
-        }
-    }
-
-    /// Starts an anti-entropy round with `peer`: compare the top-level digests.
-    fn start_round(&mut self, peer: PeerId) {
-        tracing::debug!(%peer, "anti-entropy round");
-        let now = self.ledger.now_ms();
-        self.last_round_ms = now;
-        if let Some(state) = self.peers.get_mut(&peer) {
-            state.last_round_ms = now;
-        }
-        self.ask(
-            peer,
-            SyncRequest::Digests { prefix: Vec::new() },
-            Purpose::Digests(Vec::new()),
-        );
-    }
-}
-
-/// Where member nodes were reached, the most recent [`ADDRS_PER_MEMBER`] each: the address of a
-/// connection this node dialled (Noise proved the peer there), and the addresses the member
-/// itself says it listens on (identify, over its own connection). Only members are kept, so it
-/// is bounded by the genesis's member list.
-#[derive(Debug, Default)]
-pub(super) struct MemberAddrs(HashMap<PeerId, VecDeque<Multiaddr>>);
-
-impl MemberAddrs {
-    /// Records that member `peer` was reached at, or says it listens on, `addr`.
-    pub(super) fn confirm(&mut self, peer: PeerId, addr: Multiaddr) {
-        let addrs = self.0.entry(peer).or_default();
-        addrs.retain(|a| *a != addr);
-        addrs.push_back(addr);
-        while addrs.len() > ADDRS_PER_MEMBER {
-            addrs.pop_front();
-        }
-    }
-
-    /// The addresses `peer` was reached at (none: never reached).
-    fn of(&self, peer: &PeerId) -> Vec<Multiaddr> {
-        self.0
-            .get(peer)
-            .map(|addrs| addrs.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-}
-
-/// The member nodes to dial again, with the addresses each was reached at: those `skip` does
-/// not rule out (connected, banned, blocked, a bootstrap peer) and that were reached before.
-fn member_redials(
-    members: impl Iterator<Item = PeerId>,
-    addrs: &MemberAddrs,
-    skip: impl Fn(&PeerId) -> bool,
-) -> Vec<(PeerId, Vec<Multiaddr>)> {
-    members
-        .filter(|peer| !skip(peer))
-        .map(|peer| (peer, addrs.of(&peer)))
-        .filter(|(_, addrs)| !addrs.is_empty())
-        .collect()
-}
-
-/// The bootstrap addresses that name their peer (`/p2p/<peer id>` last), with it.
-fn bootstrap_peers(addrs: &[Multiaddr]) -> Vec<(PeerId, Multiaddr)> {
-    addrs
-        .iter()
-        .filter_map(|addr| match addr.iter().last() {
-            Some(Protocol::P2p(peer)) => Some((peer, addr.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The bootstrap peers to dial again: those `skip` does not rule out (connected, banned,
-/// blocked).
-fn redials(
-    bootstrap: &[(PeerId, Multiaddr)],
-    skip: impl Fn(&PeerId) -> bool,
-) -> Vec<(PeerId, Multiaddr)> {
-    bootstrap
-        .iter()
-        .filter(|(peer, _)| !skip(peer))
-        .cloned()
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::p2p::discipline::BAN_FOR;
-
-    fn addr(peer: &PeerId, port: u16) -> Multiaddr {
-        format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}")
-            .parse()
-            .expect("multiaddr")
-    }
-
-    /// A node whose only peer restarted, or whose ban of it ran out, had no way back: the
-    /// bootstrap list was dialled at start only. Now a bootstrap peer not connected is dialled
-    /// again, unless it is banned (until the ban runs out) or blocked.
-    #[test]
-    fn bootstrap_peers_not_connected_are_dialled_again_once_any_ban_runs_out() {
-        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
-        let mut given = vec![addr(&a, 4001), addr(&b, 4002), addr(&c, 4003)];
-        // An address that does not name its peer is dialled at start only.
-        given.push("/ip4/127.0.0.1/tcp/4004".parse().expect("multiaddr"));
-        let bootstrap = bootstrap_peers(&given);
-        assert_eq!(bootstrap.len(), 3);
-        assert_eq!(bootstrap[0], (a, given[0].clone()));
-
-        let mut discipline = Discipline::default();
-        let now = Instant::now();
-        discipline.ban(a, now);
-        let (connected, blocked) = ([b], [c]);
-        let skip = |p: &PeerId| {
-            connected.contains(p) || discipline.is_banned(p, now) || blocked.contains(p)
-        };
-        assert!(redials(&bootstrap, skip).is_empty());
-        let later = now + BAN_FOR;
-        let skip = |p: &PeerId| {
-            connected.contains(p) || discipline.is_banned(p, later) || blocked.contains(p)
-        };
-        assert_eq!(redials(&bootstrap, skip), vec![(a, given[0].clone())]);
-    }
-
-    /// A member is dialled again only where it was reached (a dialled connection, or its own
-    /// identify), at most four addresses, the latest kept; never at an address Kademlia learned
-    /// from someone else, and a member never reached is left to discovery.
-    #[test]
-    fn members_are_dialled_again_only_where_they_were_reached() {
-        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
-        let mut addrs = MemberAddrs::default();
-        for port in 5000..5006 {
-            addrs.confirm(a, addr(&a, port));
-        }
-        addrs.confirm(a, addr(&a, 5003));
-        addrs.confirm(b, addr(&b, 6000));
-        assert_eq!(
-            addrs.of(&a),
-            vec![
-                addr(&a, 5002),
-                addr(&a, 5004),
-                addr(&a, 5005),
-                addr(&a, 5003)
-            ],
-            "the latest four, a repeat moved last"
-        );
-        let members = [a, b, c];
-        let again = member_redials(members.iter().copied(), &addrs, |p| *p == b);
-        assert_eq!(again, vec![(a, addrs.of(&a))], "b skipped, c never reached");
-    }
+    use crate::p2p::behaviour::GRAYLIST_SCORE;
+    use crate::p2p::discipline::{Offence, Sentence};
 
     /// The wiring, with two real swarms on loopback (no sleeping: each step waits for the
     /// swarm events it needs): a genesis member that is not a bootstrap peer, whose gossipsub

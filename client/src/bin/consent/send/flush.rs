@@ -1,0 +1,208 @@
+//! Sending queued entries: the ones a [`Pick`] selects, each feed's in order to its node after
+//! [`settle`], and the queue updated with what became of them ([`send_queued`]).
+
+use consent_client::keystore::Keystore;
+use consent_client::privacy;
+use consent_client::privacy::queue::{self, Queue, QueueLock, Queued, Refusal};
+use consent_client::time;
+use consent_proto::Entry;
+use consent_proto::ids::{EntryId, FeedId};
+
+use super::answer::{Answer, submit_all};
+use super::flushed::Flushed;
+use super::nodes::Nodes;
+use super::standing::{Standing, settle};
+
+/// Which queued entries to send.
+#[derive(Clone)]
+pub enum Pick {
+    /// What one run sends at this moment (`Queue::due_now`: every due withdrawal's feed, and the
+    /// most overdue other feed).
+    Due(u64),
+    /// [`Pick::Due`], and every due entry of these feeds (a command's own).
+    DueWith(u64, Vec<FeedId>),
+    /// The due entries of these feeds only (a withdrawal's: nothing else delays it).
+    Own(u64, Vec<FeedId>),
+    /// Every entry of this feed.
+    Feed(FeedId),
+    /// All of them.
+    All,
+}
+
+/// Sends the queued entries `pick` selects, each feed's in order to its node after [`settle`],
+/// and updates the queue: sent ones leave it, a refused one leaves it with every later entry of
+/// its feed (the refusal is kept until acknowledged), conflicting ones are held, the others stay
+/// (and so do the later entries of their feed).
+pub async fn send_queued(ks: &Keystore, nodes: &mut Nodes, pick: Pick) -> anyhow::Result<Flushed> {
+    let path = queue::path_for(ks.path());
+    let _lock = QueueLock::take(&path)?;
+    let mut q = queue::load(&path, ks.master())?;
+    let chosen: Vec<usize> = match &pick {
+        Pick::Due(now) => q.due_now(*now),
+        Pick::DueWith(now, own) => {
+            let base = q.due_now(*now);
+            q.due(*now)
+                .into_iter()
+                .filter(|i| {
+                    base.contains(i) || q.items[*i].decode().is_ok_and(|e| own.contains(&e.feed))
+                })
+                .collect()
+        }
+        Pick::Own(now, own) => q
+            .due(*now)
+            .into_iter()
+            .filter(|i| q.items[*i].decode().is_ok_and(|e| own.contains(&e.feed)))
+            .collect(),
+        Pick::All => q.order(),
+        Pick::Feed(feed) => {
+            let of: Vec<usize> = q.of_feed(feed).into_iter().map(|(i, _)| i).collect();
+            q.order().into_iter().filter(|i| of.contains(i)).collect()
+        }
+    };
+    let mut out = Flushed {
+        attention: (q.held.len(), q.refused.len()),
+        ..Flushed::default()
+    };
+    if chosen.is_empty() {
+        return Ok(out);
+    }
+    // By entry id (places move as entries leave), and the feeds in the order they first come.
+    let mut ids: Vec<EntryId> = Vec::new();
+    let mut feeds: Vec<FeedId> = Vec::new();
+    for &i in &chosen {
+        let e = q.items[i].decode().map_err(anyhow::Error::msg)?;
+        if !feeds.contains(&e.feed) {
+            feeds.push(e.feed);
+        }
+        ids.push(e.id);
+    }
+    for feed in &feeds {
+        send_feed(ks, nodes, &mut q, &path, feed, &ids, &mut out).await?;
+    }
+    queue::save(&path, ks.master(), &q)?;
+    out.attention = (q.held.len(), q.refused.len());
+    Ok(out)
+}
+
+/// [`send_queued`] for one feed: the `chosen` entries of `feed` still queued.
+async fn send_feed(
+    ks: &Keystore,
+    nodes: &mut Nodes,
+    q: &mut Queue,
+    path: &std::path::Path,
+    feed: &FeedId,
+    chosen: &[EntryId],
+    out: &mut Flushed,
+) -> anyhow::Result<()> {
+    let of = q.of_feed(feed);
+    let Some((first_at, _)) = of.first() else {
+        return Ok(());
+    };
+    let mine = |q: &Queue| -> Vec<(Entry, Queued)> {
+        q.of_feed(feed)
+            .into_iter()
+            .filter(|(_, e)| chosen.contains(&e.id))
+            .map(|(i, e)| (e, q.items[i].clone()))
+            .collect()
+    };
+    let url = q.items[*first_at].node.clone();
+    let withdrawal = of
+        .iter()
+        .any(|(_, e)| chosen.contains(&e.id) && privacy::handling(&e.body).at_once);
+    let mut conn = match nodes.to(&url, withdrawal).await {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("{e:#}");
+            for (e, item) in mine(&*q) {
+                out.kept.push((e, item, why.clone()));
+            }
+            return Ok(());
+        }
+    };
+    let standing = match settle(&mut conn, ks, q, feed, out).await {
+        Ok(s) => s,
+        Err(e) => Standing::Lagging(e.to_string()),
+    };
+    match standing {
+        Standing::Ready { .. } => {}
+        Standing::Lagging(why) => {
+            for (e, item) in mine(&*q) {
+                out.kept.push((e, item, why.clone()));
+            }
+            return Ok(());
+        }
+        Standing::Conflict(_) => return Ok(()),
+    }
+    let batch = mine(&*q);
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // From here on they may be public: saved before the submit, so that a command killed after
+    // it still knows (such an entry is revoked, never withdrawn unseen).
+    for (e, _) in &batch {
+        if let Some(i) = q.find(&e.id) {
+            q.items[i].attempted = true;
+        }
+    }
+    queue::save(path, ks.master(), q)?;
+    let to = conn.url().to_string();
+    let answers = submit_all(&mut conn, &batch).await;
+    let mut rest: Option<String> = None;
+    for ((e, mut item), answer) in batch.into_iter().zip(answers) {
+        item.attempted = true;
+        if let Some(why) = &rest {
+            if q.find(&e.id).is_some() {
+                out.kept.push((e, item, why.clone()));
+            }
+            continue;
+        }
+        match answer {
+            Answer::Held => {
+                q.record_sent(&e, &to);
+                if let Some(i) = q.find(&e.id) {
+                    q.items.remove(i);
+                }
+                out.sent.push((e, item, to.clone()));
+            }
+            Answer::Kept(why) => {
+                rest = Some(format!("an earlier entry of its feed waits ({why})"));
+                out.kept.push((e, item, why));
+            }
+            Answer::Conflict(why) => {
+                let why = format!(
+                    "{to} refused it as conflicting with what it holds ({why}); it was not sent \
+                     again: drop it (consent queue --drop ID), and sign again what you still mean"
+                );
+                for (later, later_item) in q.hold_from(feed, e.seq, &why) {
+                    out.held.push((later, later_item, why.clone()));
+                }
+                // Everything after it is set aside with it (reported just above).
+                break;
+            }
+            Answer::Refused(err) => {
+                let now = time::now_ms();
+                let gone = q.drop_from(feed, e.seq);
+                for (k, (g, gitem)) in gone.into_iter().enumerate() {
+                    let why = if k == 0 {
+                        err.to_string()
+                    } else {
+                        "an earlier entry of its feed was refused".to_string()
+                    };
+                    q.refuse(Refusal {
+                        entry: g.id.to_string(),
+                        what: gitem.what.clone(),
+                        collector: gitem.collector.clone(),
+                        why,
+                        at_ms: now,
+                    });
+                    if k > 0 {
+                        out.abandoned.push((g, gitem));
+                    }
+                }
+                out.dropped.push((e, item, err));
+                break;
+            }
+        }
+    }
+    Ok(())
+}

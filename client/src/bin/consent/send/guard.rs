@@ -1,0 +1,170 @@
+//! Keeping a pairwise feed from forking when a command signs in it: the feed's queued entries go
+//! first and a node that lags is brought up to date or refused ([`before_signing`], [`lagging`]),
+//! and a feed no node knows is never silently started again ([`unknown_feed`]).
+
+use anyhow::bail;
+use consent_client::keystore::Keystore;
+use consent_client::node::NodeConnection;
+use consent_client::privacy::queue;
+use consent_client::wallet;
+use consent_proto::ids::FeedId;
+use consent_proto::vocab::Role;
+
+use super::flush::{Pick, send_queued};
+use super::flushed::report;
+use super::nodes::Nodes;
+use super::standing::catch_up;
+
+/// When no node asked knows the pairwise feed `feed` (for `collector`): refuses to start it
+/// again when a node accepted entries of it from this wallet (a fork once the nodes meet),
+/// unless `node` can be brought up to date with the entries the wallet keeps (then it knows the
+/// feed: `true`); says loudly when only this keystore's journal lists entries no node here holds.
+pub async fn unknown_feed(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    collector: &FeedId,
+    feed: &FeedId,
+) -> anyhow::Result<bool> {
+    let path = queue::path_for(ks.path());
+    if path.exists() {
+        let q = queue::load(&path, ks.master())?;
+        if let Some(sent) = q.sent_of(feed) {
+            let (_, inception) =
+                wallet::pairwise_inception(ks.master(), collector).map_err(anyhow::Error::msg)?;
+            if catch_up(node, &q, Some(&inception), feed, sent.seq).await? {
+                eprintln!(
+                    "consent: {} did not know your feed {}; it was given the entries of it that \
+                     {} had accepted",
+                    node.url(),
+                    feed.typed(Role::Citizen),
+                    sent.node
+                );
+                return Ok(true);
+            }
+            bail!(
+                "the node at {} does not know your feed {}, but {} accepted entries of it up to \
+                 #{} from this wallet: starting it again would fork it; nothing was signed: try \
+                 again when the node holds them, or pass --node {}",
+                node.url(),
+                feed.typed(Role::Citizen),
+                sent.node,
+                sent.seq,
+                sent.node
+            );
+        }
+    }
+    let key = collector.typed(Role::Collector).to_string();
+    let signed = ks.state.pairwise.get(&key).map_or(0, |f| f.signed.len());
+    if signed > 1 {
+        eprintln!(
+            "consent: WARNING: this wallet signed {} entries in your feed {} before, but the node \
+             at {} does not know the feed: if another node holds them, what is signed now forks \
+             the feed (check with consent wallet monitor --at URL)",
+            signed - 1,
+            feed.typed(Role::Citizen),
+            node.url()
+        );
+    }
+    Ok(false)
+}
+
+/// Before a command signs in the pairwise feed for `collector` at the head `node` reports: the
+/// feed's queued entries go to `node` first (after [`settle`](super::settle)), and a node that
+/// does not hold what this wallet already had accepted is brought up to date, or refused. Entries
+/// held for a conflict stop anything but a `withdrawal`, which is signed at the node's head (the
+/// held ones are never sent).
+pub async fn before_signing(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    collector: &FeedId,
+    withdrawal: bool,
+) -> anyhow::Result<()> {
+    let path = queue::path_for(ks.path());
+    if !path.exists() {
+        return Ok(());
+    }
+    let feed = wallet::pairwise_feed(ks.master(), collector);
+    let mut nodes = Nodes::pinned(node);
+    let flushed = send_queued(ks, &mut nodes, Pick::Feed(feed)).await?;
+    report(&flushed, &[]);
+    let q = queue::load(&path, ks.master())?;
+    if let Some(why) = q.held_in(&feed)
+        && !withdrawal
+    {
+        bail!(
+            "entries of this feed are held, NOT sent: {why}; nothing was signed: drop them first \
+             (consent queue shows their ids: consent queue --drop ID)"
+        );
+    }
+    if let Some((e, item, why)) = flushed.kept.first() {
+        bail!(
+            "your queued {} {} of this feed could not be sent to {} ({why}); nothing was signed \
+             after it: try again, or pass the node it was meant for (--node {})",
+            item.what,
+            e.id,
+            node.url(),
+            item.node
+        );
+    }
+    if let Some(sent) = q.sent_of(&feed) {
+        let holds = node.head(&feed).await?.map(|h| h.seq);
+        if holds.is_none_or(|seq| seq < sent.seq) {
+            let (_, inception) =
+                wallet::pairwise_inception(ks.master(), collector).map_err(anyhow::Error::msg)?;
+            if catch_up(node, &q, Some(&inception), &feed, sent.seq).await? {
+                eprintln!(
+                    "consent: {} lacked entries of your feed {} that {} had accepted: it was \
+                     given them",
+                    node.url(),
+                    feed.typed(Role::Citizen),
+                    sent.node
+                );
+            } else {
+                bail!(
+                    "the node at {} does not yet hold entry #{} of your feed {}, which {} \
+                     accepted; signing now could fork your feed: try again in a moment, or pass \
+                     --node {}",
+                    node.url(),
+                    sent.seq,
+                    feed.typed(Role::Citizen),
+                    sent.node,
+                    sent.node
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `node` lags what this wallet had accepted of its pairwise feed for `collector` (a
+/// node accepted entries of it up to a seq this one does not hold) after trying to bring it up
+/// to date: why, when it still lags.
+pub async fn lagging(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    collector: &FeedId,
+) -> anyhow::Result<Option<String>> {
+    let path = queue::path_for(ks.path());
+    if !path.exists() {
+        return Ok(None);
+    }
+    let feed = wallet::pairwise_feed(ks.master(), collector);
+    let q = queue::load(&path, ks.master())?;
+    let Some(sent) = q.sent_of(&feed) else {
+        return Ok(None);
+    };
+    let (_, inception) =
+        wallet::pairwise_inception(ks.master(), collector).map_err(anyhow::Error::msg)?;
+    if catch_up(node, &q, Some(&inception), &feed, sent.seq).await? {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{} does not yet hold entry #{} of your feed {}, which {} accepted, so what it shows \
+         cannot be trusted to be all your grants: try again in a moment, or pass --node {}",
+        node.url(),
+        sent.seq,
+        feed.typed(Role::Citizen),
+        sent.node,
+        sent.node
+    )))
+}

@@ -1,0 +1,182 @@
+//! What the node a feed's queued entries go to holds, against them ([`settle`]: ready, lagging,
+//! or in conflict), and bringing a node that lags up to date with the entries this wallet keeps
+//! ([`catch_up`]). The rules are in the `send` module docs.
+
+use consent_client::keystore::Keystore;
+use consent_client::node::{ClientError, NodeConnection};
+use consent_client::privacy::queue::Queue;
+use consent_client::wallet;
+use consent_proto::Entry;
+use consent_proto::ids::{EntryId, FeedId, TypedFeedId};
+use consent_proto::pb;
+use consent_proto::vocab::Role;
+
+use super::flushed::Flushed;
+
+/// What the node a feed's queued entries go to holds, against them ([`settle`]).
+pub enum Standing {
+    /// The queued entries (if any are left) follow the node's head: they may be sent, or signed
+    /// after. `head`: the node's head, when it knows the feed.
+    Ready {
+        /// The node's head.
+        head: Option<pb::GetHeadResponse>,
+    },
+    /// The node does not yet hold the entry the queue's first one follows: try again later.
+    Lagging(String),
+    /// The node holds another entry where the queue's chain goes: the queued entries are held.
+    Conflict(String),
+}
+
+/// Why entries are held, for people.
+fn conflict_text(url: &str, feed: &FeedId, seq: u64) -> String {
+    format!(
+        "{url} holds another entry at #{seq} of your feed {}: another device, or a restored copy \
+         of this wallet, signed there. These queued entries were NOT sent (sending them would \
+         fork your feed, and a forked feed is frozen); what they say was never public: drop \
+         them (consent queue --drop ID) and sign it again if you still mean it",
+        feed.typed(Role::Citizen)
+    )
+}
+
+/// The inception of the pairwise feed for the collector `collector` names (`col1…`), when it is
+/// `feed`'s: a lagging node can be given it (it is derived, never stored).
+fn inception_of(ks: &Keystore, collector: &str, feed: &FeedId) -> Option<Entry> {
+    let c = TypedFeedId::parse_role(collector, Role::Collector).ok()?;
+    let (_, inception) = wallet::pairwise_inception(ks.master(), &c).ok()?;
+    (inception.feed == *feed).then_some(inception)
+}
+
+/// Brings `node` up to seq `upto` of `feed` with the entries this wallet keeps of it (the last
+/// accepted ones, `Queue::sent_entries`, and its derived `inception`), when it lags: a node that
+/// gossip did not reach yet, or that lost them. Only entries above the node's head are
+/// submitted (never one at a seq it holds). Whether the node then holds `upto`.
+pub async fn catch_up(
+    node: &mut NodeConnection,
+    q: &Queue,
+    inception: Option<&Entry>,
+    feed: &FeedId,
+    upto: u64,
+) -> Result<bool, ClientError> {
+    let have = node.head(feed).await?.map(|h| h.seq);
+    if have.is_some_and(|s| s >= upto) {
+        return Ok(true);
+    }
+    let from = have.map_or(0, |s| s + 1);
+    let mut kept = q.sent_entries(feed);
+    if let Some(i) = inception
+        && !kept.iter().any(|e| e.seq == 0)
+    {
+        kept.insert(0, i.clone());
+    }
+    let chain: Vec<Entry> = kept
+        .into_iter()
+        .filter(|e| e.seq >= from && e.seq <= upto)
+        .collect();
+    if chain.first().map(|e| e.seq) != Some(from) || chain.len() as u64 != upto + 1 - from {
+        return Ok(false);
+    }
+    let results = node.submit_batch(&chain).await?;
+    Ok(results.len() == chain.len()
+        && results.iter().all(|r| {
+            r.as_ref().is_ok_and(|resp| {
+                matches!(
+                    resp.status(),
+                    pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate
+                )
+            })
+        }))
+}
+
+/// Compares what `node` holds of `feed` with the feed's queued entries in `q` (see the `send`
+/// module docs): those the node holds already are recorded as sent and leave the queue (into
+/// `out.sent`); on a conflict the queued entries from there on are held (into `out.held`); a
+/// node that lags is brought up to date first when the wallet keeps what it lacks.
+pub async fn settle(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    q: &mut Queue,
+    feed: &FeedId,
+    out: &mut Flushed,
+) -> Result<Standing, ClientError> {
+    let url = node.url().to_string();
+    let of = q.of_feed(feed);
+    let Some((first_at, first)) = of.first().cloned() else {
+        return Ok(Standing::Ready {
+            head: node.head(feed).await?,
+        });
+    };
+    let inception = inception_of(ks, &q.items[first_at].collector, feed);
+    let mut caught_up = false;
+    loop {
+        let head = node.head(feed).await?;
+        let hold = |q: &mut Queue, out: &mut Flushed, seq: u64, why: String| {
+            for (e, item) in q.hold_from(feed, seq, &why) {
+                out.held.push((e, item, why.clone()));
+            }
+            Standing::Conflict(why)
+        };
+        let Some(h) = &head else {
+            if first.seq == 0 {
+                return Ok(Standing::Ready { head: None });
+            }
+            if !caught_up && catch_up(node, q, inception.as_ref(), feed, first.seq - 1).await? {
+                caught_up = true;
+                continue;
+            }
+            return Ok(Standing::Lagging(format!(
+                "{url} does not know this feed yet"
+            )));
+        };
+        if h.frozen {
+            let why = format!(
+                "{url} holds your feed {} frozen: two entries were signed at one of its seqs \
+                 (another device, or a restored copy of this wallet); nothing more is sent to it",
+                feed.typed(Role::Citizen)
+            );
+            return Ok(hold(q, out, first.seq, why));
+        }
+        let head_id = EntryId::from_slice(&h.head).ok();
+        if h.seq + 1 < first.seq {
+            if !caught_up && catch_up(node, q, inception.as_ref(), feed, first.seq - 1).await? {
+                caught_up = true;
+                continue;
+            }
+            return Ok(Standing::Lagging(format!(
+                "{url} holds your feed up to #{} only, and the queued entries start at #{}",
+                h.seq, first.seq
+            )));
+        }
+        if h.seq + 1 == first.seq {
+            if first.prev.is_some() && first.prev == head_id {
+                return Ok(Standing::Ready { head });
+            }
+            return Ok(hold(q, out, first.seq, conflict_text(&url, feed, h.seq)));
+        }
+        // The node holds entries at the queued seqs: each must be this wallet's.
+        let mut there: Vec<Entry> = Vec::new();
+        let mut conflict_at = None;
+        for (_, e) in &of {
+            if e.seq > h.seq {
+                break;
+            }
+            match node.entry(&e.id).await? {
+                Some(x) if x.feed == *feed => there.push(e.clone()),
+                _ => {
+                    conflict_at = Some(e.seq);
+                    break;
+                }
+            }
+        }
+        for e in &there {
+            q.record_sent(e, &url);
+            if let Some(i) = q.find(&e.id) {
+                let item = q.items.remove(i);
+                out.sent.push((e.clone(), item, url.clone()));
+            }
+        }
+        if let Some(seq) = conflict_at {
+            return Ok(hold(q, out, seq, conflict_text(&url, feed, seq)));
+        }
+        return Ok(Standing::Ready { head });
+    }
+}
