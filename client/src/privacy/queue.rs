@@ -615,7 +615,10 @@ mod tests {
         for e in [&c0, &c1, &c2] {
             q.push(Queued::new(e, "x", "x", 10, "n")).expect("push");
         }
-        assert!(!q.withdrawable(&c0.feed, 1), "the revocation after it would be lost");
+        assert!(
+            !q.withdrawable(&c0.feed, 1),
+            "the revocation after it would be lost"
+        );
         assert!(q.withdrawable(&c0.feed, 2), "the last entry itself");
         let (a0, a1) = feed(6);
         q.push(Queued::new(&a0, "a", "feed inception", 10, "n"))
@@ -625,7 +628,10 @@ mod tests {
         assert!(q.withdrawable(&a0.feed, 1));
         let at = q.find(&a1.id).expect("queued");
         q.items[at].attempted = true;
-        assert!(!q.withdrawable(&a0.feed, 1), "handed to a node: revoked, never withdrawn");
+        assert!(
+            !q.withdrawable(&a0.feed, 1),
+            "handed to a node: revoked, never withdrawn"
+        );
     }
 
     #[test]

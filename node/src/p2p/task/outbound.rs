@@ -1,6 +1,7 @@
 //! Sync requests to peers: at most [`MAX_IN_FLIGHT`] in flight to one, the rest queued in order
 //! and paced by their cost ([`Outbound`]); anti-entropy rounds start here ([`Task::start_round`]).
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use libp2p::PeerId;
