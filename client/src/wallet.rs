@@ -6,7 +6,8 @@
 //!   Its inception is dated at a pseudo-random instant of 2020 derived the same way, so the feed id
 //!   is recomputable from the master secret and the collector id, and two feeds of one wallet share
 //!   no key, digest, id or time: no field of the ledger links them. When the person acts can
-//!   (entries signed and sent together): [`crate::privacy`] is what the wallet does about it.
+//!   (entries signed and sent together): the `privacy` module, which builds on this one, is what
+//!   the wallet does about it.
 //! - A collector or registrar has one feed: key `n` is
 //!   `BLAKE3-derive-key("consent-ledger wallet v1 own key", master || role || n_le32)`.
 //! - Key `n + 1` is always the pre-committed next key (pre-rotation).
