@@ -318,6 +318,19 @@ impl Queue {
             .collect()
     }
 
+    /// Puts off to `until_ms` the queued entries of `feed` due before it: a feed whose node
+    /// could not take them this run (down, lagging, answering pending). [`Self::due_now`] sends
+    /// the most overdue other feed each run, so without this one stuck feed would be picked again
+    /// and again while every other queued grant waited. Sending later only spreads more; the
+    /// caller never puts off a feed with a withdrawal (those leave at once, whatever it costs).
+    pub fn postpone(&mut self, feed: &FeedId, until_ms: u64) {
+        for (i, _) in self.of_feed(feed) {
+            if self.items[i].due_ms < until_ms {
+                self.items[i].due_ms = until_ms;
+            }
+        }
+    }
+
     /// Records that `node` accepted `entry` (the highest seq is kept, with the last
     /// [`SENT_KEPT`] entries).
     pub fn record_sent(&mut self, entry: &Entry, node: &str) {
@@ -604,6 +617,45 @@ mod tests {
         let gone = q.drop_from(&a0.feed, 1);
         assert_eq!(gone.len(), 1);
         assert_eq!(q.of_feed(&a0.feed).len(), 1);
+    }
+
+    /// Re-review N4: a feed whose node could not take its entries is put off, so the next run
+    /// sends another overdue feed instead of trying the stuck one again.
+    #[test]
+    fn a_feed_put_off_lets_the_next_run_send_another() {
+        let (a0, a1) = feed(7);
+        let (b0, b1) = feed(8);
+        let mut q = Queue::default();
+        for (e, due) in [(&a0, 10), (&a1, 10), (&b0, 20), (&b1, 20)] {
+            q.push(Queued::new(e, "x", "x", due, "n")).expect("push");
+        }
+        let feeds = |q: &Queue, now| -> Vec<FeedId> {
+            let mut f: Vec<FeedId> = q
+                .due_now(now)
+                .into_iter()
+                .filter_map(|i| q.items[i].decode().ok().map(|e| e.feed))
+                .collect();
+            f.dedup();
+            f
+        };
+        assert_eq!(feeds(&q, 100), vec![a0.feed], "the most overdue feed first");
+        q.postpone(&a0.feed, 400);
+        assert_eq!(feeds(&q, 100), vec![b0.feed], "then the other one");
+        assert_eq!(
+            feeds(&q, 400),
+            vec![b0.feed],
+            "the put-off feed once due again, after the other"
+        );
+        assert!(
+            q.of_feed(&a0.feed)
+                .iter()
+                .all(|(i, _)| q.items[*i].due_ms == 400)
+        );
+        assert!(
+            q.of_feed(&b0.feed)
+                .iter()
+                .all(|(i, _)| q.items[*i].due_ms == 20)
+        );
     }
 
     /// Re-review N7: withdrawing a queued entry unseen never drops a withdrawal queued after it,

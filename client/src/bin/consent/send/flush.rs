@@ -84,6 +84,18 @@ pub async fn send_queued(ks: &Keystore, nodes: &mut Nodes, pick: Pick) -> anyhow
     Ok(out)
 }
 
+/// How long a feed whose node could not take its entries waits before a run tries it again
+/// (other overdue feeds go first meanwhile: re-review N4).
+const RETRY_AFTER_MS: u64 = 5 * 60 * 1000;
+
+/// Puts off `feed`'s queued entries by [`RETRY_AFTER_MS`], unless it holds a withdrawal (tried
+/// by every run: a withdrawal is never delayed on purpose).
+fn put_off(q: &mut Queue, feed: &FeedId, withdrawal: bool) {
+    if !withdrawal {
+        q.postpone(feed, time::now_ms().saturating_add(RETRY_AFTER_MS));
+    }
+}
+
 /// [`send_queued`] for one feed: the `chosen` entries of `feed` still queued.
 async fn send_feed(
     ks: &Keystore,
@@ -116,6 +128,7 @@ async fn send_feed(
             for (e, item) in mine(&*q) {
                 out.kept.push((e, item, why.clone()));
             }
+            put_off(q, feed, withdrawal);
             return Ok(());
         }
     };
@@ -129,6 +142,7 @@ async fn send_feed(
             for (e, item) in mine(&*q) {
                 out.kept.push((e, item, why.clone()));
             }
+            put_off(q, feed, withdrawal);
             return Ok(());
         }
         Standing::Conflict(_) => return Ok(()),
