@@ -14,6 +14,33 @@ use tonic::transport::Channel;
 
 /// Concurrent callers for unary calls.
 pub const CALLERS: usize = 64;
+
+/// Runs `callers` concurrent callers for `phase`: caller `i` is `caller(i, stop)`, which calls
+/// until `stop` is set and returns what it measured. Returns how long the phase lasted (s) and
+/// every caller's result, in order.
+pub async fn for_phase<T, F, Fut>(
+    callers: usize,
+    phase: std::time::Duration,
+    caller: F,
+) -> anyhow::Result<(f64, Vec<T>)>
+where
+    F: Fn(usize, std::sync::Arc<std::sync::atomic::AtomicBool>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..callers)
+        .map(|i| tokio::spawn(caller(i, std::sync::Arc::clone(&stop))))
+        .collect();
+    let start = Instant::now();
+    tokio::time::sleep(phase).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut out = Vec::with_capacity(callers);
+    for t in tasks {
+        out.push(t.await??);
+    }
+    Ok((start.elapsed().as_secs_f64(), out))
+}
 /// HTTP/2 connections per client.
 pub const CONNECTIONS: usize = 4;
 

@@ -6,7 +6,7 @@
 //! an allow (each citizen holds a grant), so the phases also check that the store kept them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use consent_client::collector::Bearer;
@@ -14,7 +14,7 @@ use consent_proto::ids::FeedId;
 use consent_proto::pb;
 use tonic::transport::Channel;
 
-use crate::common::{CALLERS, check_request};
+use crate::common::{CALLERS, check_request, for_phase};
 
 /// Checks per CheckBatch call.
 pub(crate) const BATCH: usize = 1000;
@@ -59,16 +59,13 @@ pub(crate) async fn checks(
     phase: Duration,
 ) -> anyhow::Result<(f64, Vec<u32>)> {
     anyhow::ensure!(!population.is_empty(), "no subjects to check");
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for i in 0..CALLERS {
+    let (secs, lats) = for_phase(CALLERS, phase, |i, stop| {
         let mut client = pb::consent_client::ConsentClient::with_interceptor(
             channels[i % channels.len()].clone(),
             bearer.clone(),
         );
-        let stop = Arc::clone(&stop);
         let population = Arc::clone(population);
-        tasks.push(tokio::spawn(async move {
+        async move {
             let mut draw = Draw::new(i as u64 + 1);
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -83,16 +80,11 @@ pub(crate) async fn checks(
                 lat.push(t.elapsed().as_micros() as u32);
             }
             anyhow::Ok(lat)
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(phase).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok((all.len() as f64 / start.elapsed().as_secs_f64(), all))
+        }
+    })
+    .await?;
+    let all: Vec<u32> = lats.into_iter().flatten().collect();
+    Ok((all.len() as f64 / secs, all))
 }
 
 /// CheckBatch calls of [`BATCH`] subjects drawn uniformly from `population` (new ones every
@@ -105,16 +97,13 @@ pub(crate) async fn batches(
     phase: Duration,
 ) -> anyhow::Result<(f64, Vec<u32>)> {
     anyhow::ensure!(!population.is_empty(), "no subjects to check");
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for i in 0..BATCH_CALLERS {
+    let (secs, results) = for_phase(BATCH_CALLERS, phase, |i, stop| {
         let mut client = pb::consent_client::ConsentClient::with_interceptor(
             channels[i % channels.len()].clone(),
             bearer.clone(),
         );
-        let stop = Arc::clone(&stop);
         let population = Arc::clone(population);
-        tasks.push(tokio::spawn(async move {
+        async move {
             let mut draw = Draw::new(0x5EED_0000 + i as u64);
             let (mut lat, mut decisions) = (Vec::new(), 0usize);
             while !stop.load(Ordering::Relaxed) {
@@ -137,16 +126,13 @@ pub(crate) async fn batches(
                 lat.push(t.elapsed().as_micros() as u32);
             }
             anyhow::Ok((decisions, lat))
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(phase).await;
-    stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .await?;
     let (mut decisions, mut all) = (0, Vec::new());
-    for t in tasks {
-        let (d, l) = t.await??;
+    for (d, l) in results {
         decisions += d;
         all.extend(l);
     }
-    Ok((decisions as f64 / start.elapsed().as_secs_f64(), all))
+    Ok((decisions as f64 / secs, all))
 }
