@@ -38,7 +38,7 @@ mod state;
 pub use delegation::{Child, Given, Minor, Slot};
 pub use file::{DEFAULT_MEMORY_KIB, FORMAT, Kdf, MIN_MEMORY_KIB};
 pub use recovery::{Recovered, parse_recovery, parse_recovery_key, recovery_key, recovery_key_v2};
-pub use state::{FeedState, OwnFeed, State};
+pub use state::{FeedState, MAX_UNSENT, OwnFeed, State};
 
 use file::random;
 

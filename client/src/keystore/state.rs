@@ -58,6 +58,37 @@ pub struct FeedState {
     /// secret; the first master's keys `0..=successor_from` were used before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor_from: Option<u32>,
+    /// Ids (text) of entries this keystore signed in the feed that will never be sent: withdrawn
+    /// from the send queue before any node was handed them, or dropped from it by the person
+    /// (the last [`MAX_UNSENT`]). A restored or older queue file that still holds one drops it
+    /// instead of sending it (re-review N5: it would publish a grant the person withdrew).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent: Vec<String>,
+}
+
+/// How many never-sent ids a feed remembers ([`FeedState::unsent`]).
+pub const MAX_UNSENT: usize = 256;
+
+impl FeedState {
+    /// Remembers that `id` will never be sent ([`FeedState::unsent`]).
+    pub fn note_unsent(&mut self, id: &str) {
+        if !self.unsent.iter().any(|u| u == id) {
+            self.unsent.push(id.to_string());
+        }
+        let over = self.unsent.len().saturating_sub(MAX_UNSENT);
+        self.unsent.drain(..over);
+    }
+}
+
+impl State {
+    /// Every id this keystore will never send, of all its pairwise feeds
+    /// ([`FeedState::unsent`]).
+    pub fn unsent(&self) -> Vec<String> {
+        self.pairwise
+            .values()
+            .flat_map(|f| f.unsent.iter().cloned())
+            .collect()
+    }
 }
 
 /// A collector's or registrar's feed.

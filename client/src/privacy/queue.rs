@@ -439,6 +439,33 @@ impl Queue {
         gone
     }
 
+    /// Removes the queued and held entries whose ids (text) are in `unsent` (entries the wallet
+    /// withdrew or dropped, never to be sent, that a restored or older queue file still holds),
+    /// with the entries of their feeds after them (they chain on them); returns what left.
+    pub fn forget(&mut self, unsent: &[String]) -> Vec<(Entry, Queued)> {
+        let listed = |e: &Entry| unsent.iter().any(|u| *u == e.id.to_string());
+        let mut gone = Vec::new();
+        let firsts: Vec<Entry> = self
+            .items
+            .iter()
+            .filter_map(|item| item.decode().ok())
+            .filter(|e| listed(e))
+            .collect();
+        for e in firsts {
+            gone.extend(self.drop_from(&e.feed, e.seq));
+        }
+        let held: Vec<Entry> = self
+            .held
+            .iter()
+            .filter_map(|item| item.decode().ok())
+            .filter(|e| listed(e))
+            .collect();
+        for e in held {
+            gone.extend(self.drop_held(&e.id));
+        }
+        gone
+    }
+
     /// Keeps a refusal until acknowledged (at most [`MAX_REFUSED`], the oldest dropped).
     pub fn refuse(&mut self, refusal: Refusal) {
         self.refused.push(refusal);

@@ -290,7 +290,8 @@ pub async fn pairwise_for(
                 state.signed.push(inception.id.to_string());
             }
             ks.save()?;
-            submit(node, &inception, "feed inception").await?;
+            crate::send::submit_recorded(node, ks, collector, &[(&inception, "feed inception")])
+                .await?;
             node.head(&inception.feed)
                 .await?
                 .context("the node lost the inception it just accepted")?

@@ -167,23 +167,6 @@ impl Outbox {
         at.saturating_add(d)
     }
 
-    /// Records that the node at `url` accepted `entries`, sent directly (not through the queue):
-    /// [`crate::send::before_signing`] then brings a node that lags them up to date, or refuses
-    /// it.
-    pub fn record_direct(
-        &self,
-        ks: &Keystore,
-        entries: &[&Entry],
-        url: &str,
-    ) -> anyhow::Result<()> {
-        let mut q = queue::load(&self.path, ks.master())?;
-        for e in entries {
-            q.record_sent(e, url);
-        }
-        queue::save(&self.path, ks.master(), &q)?;
-        Ok(())
-    }
-
     /// Whether the queue holds entries of `feed`.
     pub fn holds(&self, ks: &Keystore, feed: &FeedId) -> anyhow::Result<bool> {
         Ok(queue::load(&self.path, ks.master())?
@@ -218,7 +201,7 @@ impl Outbox {
     /// like any grant).
     pub fn cancel(
         &self,
-        ks: &Keystore,
+        ks: &mut Keystore,
         id: &EntryId,
     ) -> anyhow::Result<Option<Vec<(Entry, Queued)>>> {
         let mut q = queue::load(&self.path, ks.master())?;
@@ -237,6 +220,15 @@ impl Outbox {
         if gone.is_empty() {
             return Ok(None);
         }
+        // Remembered in the keystore first: a restored or older queue file never sends them.
+        for (e, item) in &gone {
+            ks.state
+                .pairwise
+                .entry(item.collector.clone())
+                .or_default()
+                .note_unsent(&e.id.to_string());
+        }
+        ks.save()?;
         queue::save(&self.path, ks.master(), &q)?;
         Ok(Some(gone))
     }
@@ -260,6 +252,9 @@ impl Outbox {
     ) -> anyhow::Result<Resumed> {
         let feed = wallet::pairwise_feed(ks.master(), collector);
         let mut q = queue::load(&self.path, ks.master())?;
+        if send::forget_unsent(ks, &mut q) {
+            queue::save(&self.path, ks.master(), &q)?;
+        }
         if let Some(why) = q.held_in(&feed)
             && !withdrawal
         {
@@ -462,18 +457,31 @@ impl Outbox {
             .map(|it| feed_url(&g.node, ks, &it.entry.feed))
             .collect();
         if waiting.is_empty() && plan.due_ms.iter().all(|d| *d <= now) {
-            // Nothing waits and nothing is delayed: sent now, one after the other, as before the
-            // queue existed.
-            let mut fates = Vec::new();
-            for (it, url) in items.iter().zip(&urls) {
-                let mut node = self.nodes.to(url, it.at_once).await?;
-                ctx::submit(&mut node, &it.entry, it.what).await?;
-                self.record_direct(ks, &[&it.entry], node.url())?;
-                fates.push(Fate::Sent {
-                    node: node.url().to_string(),
-                });
+            // Nothing waits and nothing is delayed: each feed's entries sent now, one feed after
+            // the other, as before the queue existed; what became of them recorded all the
+            // same (`send::submit_recorded`).
+            let mut fates: Vec<Option<Fate>> = items.iter().map(|_| None).collect();
+            for f in &feeds {
+                let mine: Vec<usize> = (0..items.len())
+                    .filter(|&k| items[k].entry.feed == *f)
+                    .collect();
+                let Some(&first) = mine.first() else {
+                    continue;
+                };
+                let at_once = mine.iter().any(|&k| items[k].at_once);
+                let mut node = self.nodes.to(&urls[first], at_once).await?;
+                let batch: Vec<(&Entry, &str)> = mine
+                    .iter()
+                    .map(|&k| (&items[k].entry, items[k].what))
+                    .collect();
+                send::submit_recorded(&mut node, ks, &items[first].collector, &batch).await?;
+                for &k in &mine {
+                    fates[k] = Some(Fate::Sent {
+                        node: node.url().to_string(),
+                    });
+                }
             }
-            return Ok(fates);
+            return Ok(fates.into_iter().flatten().collect());
         }
         for (k, &i) in waiting_at.iter().enumerate() {
             q.items[i].due_ms = plan.waiting_due_ms[k];

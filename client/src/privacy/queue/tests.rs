@@ -295,3 +295,28 @@ fn the_queue_is_bounded() {
         Err(QueueError::Full)
     ));
 }
+
+#[test]
+fn entries_the_wallet_will_never_send_are_forgotten_with_what_follows_them() {
+    let (a0, a1) = feed(1);
+    let (b0, b1) = feed(2);
+    let mut q = Queue::default();
+    for (e, c, what) in [
+        (&a0, "a", "feed inception"),
+        (&a1, "a", "request"),
+        (&b0, "b", "feed inception"),
+    ] {
+        q.push(Queued::new(e, c, what, 10, "n")).expect("push");
+    }
+    let mut held = Queued::new(&b1, "b", "request", 10, "n");
+    held.held = Some("conflict".into());
+    q.held.push(held);
+    // A restored queue file holds a0 (and a1 after it) and b1, which the wallet withdrew.
+    let gone = q.forget(&[a0.id.to_string(), b1.id.to_string(), "ent1unknown".into()]);
+    let ids: Vec<EntryId> = gone.iter().map(|(e, _)| e.id).collect();
+    assert_eq!(ids, vec![a0.id, a1.id, b1.id]);
+    assert_eq!(q.items.len(), 1, "b's inception stays");
+    assert_eq!(q.items[0].decode().map(|e| e.id), Ok(b0.id));
+    assert!(q.held.is_empty());
+    assert!(q.forget(&[a0.id.to_string()]).is_empty(), "idempotent");
+}

@@ -135,6 +135,38 @@ async fn a_queued_grant_is_withdrawn_unseen_and_a_revocation_leaves_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_queue_file_never_sends_a_grant_the_person_withdrew() {
+    let (env, first, _) = network().await;
+    let g1 = grant(&env, &first).await;
+    assert_eq!(g1["queued"], true, "{g1}");
+    let sub1 = s(&g1, "subject");
+    let queue_file = env.path("alice.queue");
+    let backup = std::fs::read(&queue_file).expect("the queue file");
+    let revoked = private_json(&env, &["revoke", &s(&g1, "grant")]).await;
+    assert_eq!(revoked[0]["withdrawn"], g1["grant"], "{revoked:?}");
+    // A backup of the wallet's directory put back: its queue still holds the withdrawn grant.
+    std::fs::write(&queue_file, &backup).expect("restore the old queue file");
+    let (_, stderr) = private(&env, &["queue", "--send-now"]).await;
+    assert!(
+        stderr.contains("you had withdrawn it") && stderr.contains(&s(&g1, "grant")),
+        "{stderr}"
+    );
+    let (decision, reason) = check(&env, "col.json", &first, &sub1).await;
+    assert_eq!(decision, "deny", "{reason}");
+    let history = private_json(&env, &["history"]).await;
+    assert!(
+        !history
+            .iter()
+            .any(|e| s(e, "feed") == sub1 && s(e, "kind") == "grant"),
+        "the withdrawn grant was never published: {history:?}"
+    );
+    assert_eq!(
+        private_json(&env, &["queue"]).await,
+        vec![serde_json::json!({"queued": 0})]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coarse_times_are_accepted_by_a_real_node_and_keep_each_feed_in_order() {
     let (env, collector, _) = network().await;
     // Coarse times, sent at once.

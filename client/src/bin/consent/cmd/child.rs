@@ -257,9 +257,11 @@ pub async fn open_feed(
     for e in &entries {
         ctx::journal(&mut child_ks, collector, e)?;
     }
-    for e in &entries {
-        ctx::submit(node, e, "guardian's delegation").await?;
-    }
+    let batch: Vec<(&consent_proto::Entry, &str)> = entries
+        .iter()
+        .map(|e| (e, "guardian's delegation"))
+        .collect();
+    crate::send::submit_recorded(node, &child_ks, collector, &batch).await?;
     child_ks.save()?;
     if !g.json {
         eprintln!(
@@ -394,9 +396,9 @@ pub async fn takeover(g: &Global) -> anyhow::Result<()> {
         for e in &entries {
             ctx::journal(&mut ks, &collector, e)?;
         }
-        for e in &entries {
-            ctx::submit(&mut node, e, "rotation").await?;
-        }
+        let batch: Vec<(&consent_proto::Entry, &str)> =
+            entries.iter().map(|e| (e, "rotation")).collect();
+        crate::send::submit_recorded(&mut node, &ks, &collector, &batch).await?;
         let state = ks.state.pairwise.entry(c.clone()).or_default();
         // The first master's keys 0..=r+1 were used (r + 1 signed the first rotation).
         state.successor_from = Some(if half_done { r } else { r + 1 });

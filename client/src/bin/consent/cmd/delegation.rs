@@ -260,7 +260,7 @@ pub async fn delegate(a: DelegateArgs, g: &Global) -> anyhow::Result<()> {
             name: name.clone(),
         });
         ks.save()?;
-        ctx::submit(&mut node, &entry, "delegation").await?;
+        crate::send::submit_recorded(&mut node, &ks, collector, &[(&entry, "delegation")]).await?;
         made.push(json!({
             "delegation": entry.id.to_string(),
             "collector": collector.typed(Role::Collector).to_string(),
@@ -381,7 +381,8 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
             .append(time::now_ms(), body(d.id))
             .map_err(anyhow::Error::msg)?;
         ctx::journal(&mut ks, collector, &entry)?;
-        ctx::submit(&mut node, &entry, "undelegation").await?;
+        crate::send::submit_recorded(&mut node, &ks, collector, &[(&entry, "undelegation")])
+            .await?;
         done.push(("given", d.id, entry));
     }
     for h in &held {

@@ -104,7 +104,7 @@ async fn file(
     });
     let entry = author.append(now, body).map_err(anyhow::Error::msg)?;
     ctx::journal(&mut ks, &collector, &entry)?;
-    ctx::submit(&mut node, &entry, "stance").await?;
+    crate::send::submit_recorded(&mut node, &ks, &collector, &[(&entry, "stance")]).await?;
     ks.save()?;
     let (verb, why) = match position {
         Position::Support => ("support", String::new()),

@@ -37,6 +37,9 @@ pub async fn send_queued(ks: &Keystore, nodes: &mut Nodes, pick: Pick) -> anyhow
     let path = queue::path_for(ks.path());
     let _lock = QueueLock::take(&path)?;
     let mut q = queue::load(&path, ks.master())?;
+    if forget_unsent(ks, &mut q) {
+        queue::save(&path, ks.master(), &q)?;
+    }
     let chosen: Vec<usize> = match &pick {
         Pick::Due(now) => q.due_now(*now),
         Pick::DueWith(now, own) => {
@@ -82,6 +85,26 @@ pub async fn send_queued(ks: &Keystore, nodes: &mut Nodes, pick: Pick) -> anyhow
     queue::save(&path, ks.master(), &q)?;
     out.attention = (q.held.len(), q.refused.len());
     Ok(out)
+}
+
+/// Drops from `q` the entries the keystore lists as never to be sent (`FeedState::unsent`:
+/// withdrawn or dropped; a restored or older queue file may hold them again), saying so on
+/// stderr; whether any left.
+pub fn forget_unsent(ks: &Keystore, q: &mut Queue) -> bool {
+    let unsent = ks.state.unsent();
+    if unsent.is_empty() {
+        return false;
+    }
+    let gone = q.forget(&unsent);
+    for (e, item) in &gone {
+        eprintln!(
+            "consent: dropped your {} {} (collector {}) from the send queue, unsent: you had \
+             withdrawn it or one it follows (the queue file held it again: restored from a \
+             backup, or older)",
+            item.what, e.id, item.collector
+        );
+    }
+    !gone.is_empty()
 }
 
 /// How long a feed whose node could not take its entries waits before a run tries it again
@@ -217,6 +240,10 @@ async fn send_feed(
                 break;
             }
         }
+    }
+    // Kept (pending at the node, or no answer): the other feeds go first meanwhile (N4).
+    if rest.is_some() {
+        put_off(q, feed, withdrawal);
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use consent_proto::vocab::Role;
 use super::flush::{Pick, send_queued};
 use super::flushed::report;
 use super::nodes::Nodes;
-use super::standing::catch_up;
+use super::standing::{catch_up, relay};
 
 /// When no node asked knows the pairwise feed `feed` (for `collector`): refuses to start it
 /// again when a node accepted entries of it from this wallet (a fork once the nodes meet),
@@ -54,8 +54,21 @@ pub async fn unknown_feed(
         }
     }
     let key = collector.typed(Role::Collector).to_string();
-    let signed = ks.state.pairwise.get(&key).map_or(0, |f| f.signed.len());
+    // Entries this keystore signed there, but the inception and those it never sent.
+    let signed = ks.state.pairwise.get(&key).map_or(0, |f| {
+        f.signed.iter().filter(|id| !f.unsent.contains(id)).count()
+    });
     if signed > 1 {
+        // Another node this wallet uses may hold the feed (re-review N9): it is given to this
+        // one from there rather than started again.
+        if let Some(from) = relay_from_others(node, ks, feed).await? {
+            eprintln!(
+                "consent: {} did not know your feed {}; it was given it from {from}",
+                node.url(),
+                feed.typed(Role::Citizen)
+            );
+            return Ok(true);
+        }
         eprintln!(
             "consent: WARNING: this wallet signed {} entries in your feed {} before, but the node \
              at {} does not know the feed: if another node holds them, what is signed now forks \
@@ -66,6 +79,43 @@ pub async fn unknown_feed(
         );
     }
     Ok(false)
+}
+
+/// Asks the other nodes of the wallet's privacy setting (`consent wallet privacy --nodes`) for
+/// `feed`; the first that holds it brings `node` up to its head ([`relay`]): that node's URL.
+/// A node that holds it but cannot give it to `node` is an error (nothing is signed).
+async fn relay_from_others(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    feed: &FeedId,
+) -> anyhow::Result<Option<String>> {
+    let others: Vec<String> = ks
+        .state
+        .privacy
+        .as_ref()
+        .map_or(Vec::new(), |s| s.nodes.clone())
+        .into_iter()
+        .filter(|u| consent_client::node::node_url(u) != node.url())
+        .collect();
+    for url in others {
+        let Ok(mut other) = NodeConnection::connect_with(&url, node.tls()).await else {
+            continue;
+        };
+        let Ok(Some(head)) = other.head(feed).await else {
+            continue;
+        };
+        if relay(&mut other, node, feed, head.seq).await? {
+            return Ok(Some(url));
+        }
+        bail!(
+            "your feed {} is at {url} up to #{}, but {} could not be given it: nothing was \
+             signed (starting the feed again would fork it); try again, or pass --node {url}",
+            feed.typed(Role::Citizen),
+            head.seq,
+            node.url()
+        );
+    }
+    Ok(None)
 }
 
 /// Before a command signs in the pairwise feed for `collector` at the head `node` reports: the

@@ -17,6 +17,9 @@
 //!   there would fork the feed).
 //! - [`unknown_feed`]: when no node asked knows a feed this wallet has used, never a silent new
 //!   start at seq 1 (a fork once the nodes meet).
+//! - [`submit_recorded`]: what a command sends at once itself (a delegation, a rotation, an
+//!   inception, anything with `--now`) goes through the queue file too, so that an entry a node
+//!   answered pending, or whose answer was lost, is sent again and never signed beside.
 //! - [`flush_due`]: what a command that only reads sends on its way (`consent list`, `consent
 //!   wallet monitor`, `consent queue`).
 //!
@@ -30,6 +33,7 @@
 //! Everything sent, dropped or held on a command's way is said on stderr.
 
 mod answer;
+mod direct;
 mod flush;
 mod flushed;
 mod guard;
@@ -41,11 +45,12 @@ use consent_client::privacy::queue::{self, Queued, Refusal};
 use consent_client::time;
 use consent_proto::Entry;
 
-pub use flush::{Pick, send_queued};
+pub use direct::submit_recorded;
+pub use flush::{Pick, forget_unsent, send_queued};
 pub use flushed::{Flushed, remind, report};
 pub use guard::{before_signing, lagging, unknown_feed};
 pub use nodes::{Nodes, feed_url};
-pub use standing::{Standing, settle};
+pub use standing::{Standing, relay, settle};
 
 /// "at 2026-03-02T10:15:00Z" for a moment, "now" for one already past.
 pub fn when(due_ms: u64) -> String {

@@ -180,3 +180,49 @@ pub async fn settle(
         return Ok(Standing::Ready { head });
     }
 }
+
+/// Brings `to` up to seq `upto` of `feed` with the entries `from` holds, when it lags: a grant
+/// made on another device, or sent to another node, that a revocation is about to be signed
+/// after (re-review N3: signed at a head without it, the revocation would fork the feed, or wait
+/// as pending for a grant the node never gets). The entries are signed: `to` checks them as it
+/// checks any. Whether `to` then holds `upto`.
+pub async fn relay(
+    from: &mut NodeConnection,
+    to: &mut NodeConnection,
+    feed: &FeedId,
+    upto: u64,
+) -> Result<bool, ClientError> {
+    let have = to.head(feed).await?.map(|h| h.seq);
+    if have.is_some_and(|s| s >= upto) {
+        return Ok(true);
+    }
+    let start = have.map_or(0, |s| s + 1);
+    let chain: Vec<Entry> = from
+        .feed_upto(feed, upto)
+        .await?
+        .into_iter()
+        .filter(|e| e.seq >= start)
+        .collect();
+    let contiguous = chain.first().map(|e| e.seq) == Some(start)
+        && chain.last().map(|e| e.seq) == Some(upto)
+        && chain.windows(2).all(|w| w[1].seq == w[0].seq + 1);
+    if !contiguous {
+        return Ok(false);
+    }
+    for part in chain.chunks(consent_proto::limits::MAX_SUBMIT_BATCH) {
+        let results = to.submit_batch(part).await?;
+        let all_held = results.len() == part.len()
+            && results.iter().all(|r| {
+                r.as_ref().is_ok_and(|resp| {
+                    matches!(
+                        resp.status(),
+                        pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate
+                    )
+                })
+            });
+        if !all_held {
+            return Ok(false);
+        }
+    }
+    Ok(to.head(feed).await?.is_some_and(|h| h.seq >= upto))
+}

@@ -10,7 +10,6 @@ use consent_client::time;
 use consent_client::wallet;
 use consent_proto::body::{Body, Grant, Revoke};
 use consent_proto::ids::EntryId;
-use consent_proto::pb;
 use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet, RequestKind, Role};
 use serde_json::json;
 
@@ -226,7 +225,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     let mut to_revoke: Vec<&wider::Wider> = Vec::new();
     if a.replace {
         for w in &wider_grants {
-            match out.cancel(&ks, &w.id)? {
+            match out.cancel(&mut ks, &w.id)? {
                 Some(gone) => {
                     withdrawn.push((w.id, gone.iter().skip(1).map(|(e, _)| e.id).collect()))
                 }
@@ -293,10 +292,15 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             ctx::journal(&mut ks, &collector, revocation)?;
         }
         ctx::journal(&mut ks, &collector, &entry)?;
-        submit_replacing(&mut feed_node, &revocations, &entry).await?;
-        let mut sent: Vec<&consent_proto::Entry> = revocations.iter().map(|(_, r)| r).collect();
-        sent.push(&entry);
-        out.record_direct(&ks, &sent, feed_node.url())?;
+        // One batch, applied by the node in one commit; recorded like any direct send.
+        let mut batch: Vec<(&consent_proto::Entry, &str)> =
+            revocations.iter().map(|(_, r)| (r, "revocation")).collect();
+        batch.push((&entry, "grant"));
+        crate::send::submit_recorded(&mut feed_node, &ks, &collector, &batch)
+            .await
+            .context(
+                "replacing your grants did not complete: `consent list` shows what is in force",
+            )?;
         let fate = Fate::Sent {
             node: feed_node.url().to_string(),
         };
@@ -527,55 +531,6 @@ fn privacy_note(s: &consent_client::privacy::Settings) -> Option<String> {
          time can link this feed to your others).",
         said.join("; ")
     ))
-}
-
-/// Submits `--replace`'s revocations and then the grant in one batch (the node applies a
-/// batch in one atomic commit), and requires every one accepted; a refusal says what did take
-/// effect.
-async fn submit_replacing(
-    node: &mut consent_client::node::NodeConnection,
-    revocations: &[(EntryId, consent_proto::Entry)],
-    grant: &consent_proto::Entry,
-) -> anyhow::Result<()> {
-    let mut batch: Vec<consent_proto::Entry> = revocations.iter().map(|(_, r)| r.clone()).collect();
-    batch.push(grant.clone());
-    let results = node.submit_batch(&batch).await?;
-    let mut revoked: Vec<String> = Vec::new();
-    for i in 0..batch.len() {
-        let problem = match results.get(i) {
-            Some(Ok(r)) => match r.status() {
-                pb::SubmitStatus::Accepted | pb::SubmitStatus::Duplicate => None,
-                pb::SubmitStatus::Pending => Some(format!(
-                    "the node holds it as pending: it does not yet know an entry it depends on \
-                     ({})",
-                    hex::encode(&r.missing)
-                )),
-                pb::SubmitStatus::Unspecified => Some("the node gave no status".to_string()),
-            },
-            Some(Err(rejected)) => Some(rejected.to_string()),
-            None => Some("the node gave no answer for it".to_string()),
-        };
-        match (problem, revocations.get(i)) {
-            (None, Some((old, _))) => revoked.push(old.to_string()),
-            (None, None) => {}
-            (Some(why), Some((old, _))) => bail!(
-                "the node did not accept the revocation of grant {old}: {why}; the new grant, \
-                 which comes after it in your feed, did not take effect either{}; see `consent \
-                 list`, then run the grant again",
-                if revoked.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (revoked before it: {})", revoked.join(", "))
-                }
-            ),
-            (Some(why), None) => bail!(
-                "your older grants {} were revoked, but the node did not accept the new grant: \
-                 {why}; you now consent to less than you meant: run the grant again",
-                revoked.join(", ")
-            ),
-        }
-    }
-    Ok(())
 }
 
 /// Refuses purposes, categories or a retention the collector's `policy` does not declare;

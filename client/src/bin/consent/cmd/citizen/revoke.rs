@@ -104,7 +104,7 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
     let collector = gr.collector;
     // Never handed to a node: withdrawn from the queue, nothing published.
     if queued.is_some()
-        && let Some(gone) = out.cancel(&ks, &grant_id)?
+        && let Some(gone) = out.cancel(&mut ks, &grant_id)?
     {
         let after: Vec<String> = gone.iter().skip(1).map(|(e, _)| e.id.to_string()).collect();
         emit(
@@ -129,6 +129,23 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
             json!({"withdrawn": grant_text, "grant": grant_text, "revocation": null, "also_withdrawn": after, "erase": a.erase}),
         );
         return Ok(());
+    }
+    // The feed's node must hold the grant before anything is signed after it (re-review N3).
+    if queued.is_none() {
+        let feed = wallet::pairwise_feed(ks.master(), &collector);
+        let mut feed_node = out.nodes.for_feed(&ks, &feed, true).await?;
+        if feed_node.entry(&grant_id).await?.is_none()
+            && !send::relay(&mut node, &mut feed_node, &grant.feed, grant.seq).await?
+        {
+            bail!(
+                "the node of your feed, {}, does not hold grant {grant_text}, and could not be \
+                 given it from {}: nothing was signed (a revocation signed there now would fork \
+                 your feed, or wait for a grant the node never gets); try again in a moment, or \
+                 pass --node with a node that holds your whole feed",
+                feed_node.url(),
+                node.url()
+            );
+        }
     }
     let entry = sign_revocation(&mut out, &mut ks, &collector, grant_id, a.erase).await?;
     let fate = send_at_once(&mut out, g, &mut ks, &collector, &entry).await?;
