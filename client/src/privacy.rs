@@ -28,11 +28,12 @@
 //! mix network, not this wallet); a collector sees its own subjects, their checks and its own
 //! records; several revocations made at once stay adjacent (withdrawing is never delayed unless
 //! the person asks: `consent revoke --all --spread`); what a person signs in someone else's name,
-//! delegations, endorsements and stances keep exact times and leave at once; a spread grant is
-//! not in force until it is sent, and an entry leaves only when a `consent` command runs after
-//! its moment (a timer running `consent queue` sends close to the moments); and a setting other
-//! than the default marks the wallet's entries among everyone else's. docs/privacy.md measures
-//! what an attacker still achieves.
+//! delegations, undelegations, endorsements, stances and the rotations of delegate feeds (and of
+//! `consent wallet takeover`) keep exact times and leave at once; a spread grant is not in force
+//! until it is sent, and an entry leaves only when a `consent` command runs after its moment (a
+//! timer running `consent queue` sends close to the moments); and a setting other than the
+//! default marks the wallet's entries among everyone else's. docs/privacy.md measures what an
+//! attacker still achieves.
 //!
 //! # Layout
 //! - [`coarse`]: the coarse-time rule (what `time_ms`, `valid_from` and `valid_until` to sign).
@@ -197,8 +198,10 @@ pub struct Handling {
 }
 
 /// The wallet rule (the spec's *Signed times of citizen entries*), which the linkage benchmark
-/// applies too; the `consent` CLI follows it, and signs what it says may be rounded in someone's
-/// name exact (finer than the rule needs):
+/// applies too; the `consent` CLI follows it, and signs exact (finer than the rule needs) what it
+/// says may be rounded in someone's name, and the rotations of its delegate feeds and of `consent
+/// wallet takeover` (sent at once); it queues revocations only when the person asks (`consent
+/// revoke --all --spread`):
 /// - a grant, a rotation, a request other than a withdrawal: coarse, spread;
 /// - a revocation, an erasure or restriction request: coarse, at once;
 /// - an opt-out of sale, own or in someone's name, and an undelegation: exact, at once. They

@@ -316,7 +316,8 @@
 //! person's pairwise feeds (*Key derivations*; the linkage benchmark, docs/privacy.md). The
 //! wallet rule below (consent-client `privacy::coarse` and `privacy::handling`; test vectors
 //! `coarse_times`) changes nothing a node checks or decides; a second wallet that follows it
-//! signs the same numbers. For each citizen entry of its own pairwise feeds:
+//! signs the same numbers. For each entry it signs in its own citizen feeds (its pairwise feeds,
+//! and the delegate feeds in which it signs in someone's name):
 //!
 //! **Granularity.** `g` is a multiple of 150,000 ms (2.5 minutes) that divides 86,400,000 (a
 //! day), counted from the Unix epoch (UTC): 150,000, 300,000, 450,000, 600,000, 900,000 (the
@@ -336,9 +337,11 @@
 //! - **within the admission bound**, granularity `e = min(g, 150,000)` (so 150,000 with any `g`):
 //!   every other entry signed in someone's name (`on_behalf`), and an endorsement; the other half
 //!   of the 5-minute bound is left for the clocks' difference and the sending. The `consent`
-//!   wallet signs these exact (`e` none, its `valid_from` then `max(s, d)`), which the rule
-//!   allows: any entry may be signed exact (with `--now`, the `consent` wallet signs everything
-//!   so);
+//!   wallet signs these exact (`e` none: a grant's `valid_from` is then `s`, the moment of
+//!   signing, never an earlier moment its terms were read, and its `valid_until` the end asked),
+//!   which the rule allows: any entry may be signed exact (with `--now`, the `consent` wallet
+//!   signs everything so; it always signs exact, and sends at once, the rotations of its
+//!   delegate feeds and those of `consent wallet takeover`);
 //! - **coarse**, granularity `e = g`: an own grant, revocation and rotation, and an own request
 //!   other than an opt-out;
 //! - **never rounded**: an inception, dated by its derivation (*Key derivations*; rounding it
@@ -347,21 +350,34 @@
 //! **`time_ms`** `= max(floor_e(s), floors)`, `s` the moment of signing and `floors` exactly these
 //! lower bounds: the feed's previous entry's `time_ms`; for a stance, its draft's `time_ms`; for
 //! an entry with `on_behalf`, its delegation's `time_ms`; for an undelegation with a
-//! `void_from_ms`, that value; for a grant in a feed whose seq 1 is a `GUARDIAN` delegation, the
-//! coming-of-age instant (on every grid); for an own grant, one millisecond after the latest
-//! opt-out of sale and sharing that a delegate signed in the person's name for the grant's
-//! collector and that counts (`withdraws`, *Delegation*), when that opt-out was signed before
-//! `s` (otherwise it denies sale and sharing under the grant, and the wallet says so); and
-//! 1,577,836,800,000 (2020-01-01). Nothing else raises it.
+//! `void_from_ms`, that value; for an own grant whose `purposes` hold `sell-data` or
+//! `third-party-sharing` (the purposes an opt-out denies; no other grant takes this floor), one
+//! millisecond after the latest opt-out of sale and sharing that a delegate signed in the
+//! person's name for the grant's collector and that counts (`withdraws`, *Delegation*), when
+//! that opt-out was signed before `s` (otherwise it denies sale and sharing under the grant, and
+//! the wallet says so); and 1,577,836,800,000 (2020-01-01). Nothing else raises it: revocations
+//! sent in one batch before a grant (below) take their own floors, not the grant's. A grant in a
+//! feed whose seq 1 is a `GUARDIAN` delegation is not signed before that delegation's
+//! `valid_until`, the coming-of-age instant (a node refuses it, `minor-feed`); the instant is on
+//! every grid, so `floor_e(s)` is never before it. On an exact entry a floor is above `s` only
+//! when the clock that dated it ran ahead of the signer's; a wallet may then sign `s` instead,
+//! and the entry is refused (`time-before-prev`, `outside-consultation-window`,
+//! `delegation-not-in-force`) until its clock passes the floor: the `consent` wallet raises the
+//! entries of its pairwise feeds it dates by this rule (own grants, revocations, requests with
+//! opt-outs, `consent wallet rotate`'s rotations) and signs the others at `s` (delegations,
+//! undelegations, stances, entries in someone's name, endorsements, the rotations it signs
+//! exact).
 //!
-//! **A grant's `valid_from`** `= max(ceil_e(max(s, d)), time_ms)`, `d` the moment the wallet plans
-//! to send it (`s` when it sends it at once) and `e` the grant's granularity; a grant sent in one
-//! batch after the revocations of the grants it replaces is sent at once (`d = s`): it may allow
-//! what the grants it replaces never did, so it is never backdated either. So a consent is never in force before it was given, nor
-//! while it waits in the wallet: the decision rule reads a grant for the time `at` asked, whatever
-//! its arrival (*Deciding a check*), and a question about a moment before `d` is not answered
-//! allow once the grant has arrived. A wallet that sends after `d` (no command of it ran then)
-//! leaves the gap from `d` to the arrival; the arrival is public only in the node's log (below).
+//! **A grant's `valid_from`** `= max(ceil_e(max(s, d)), time_ms)`, `s` the moment of signing (not
+//! an earlier moment the wallet read the grant's terms, e.g. before the person confirmed), `d`
+//! the moment the wallet plans to send it (`s` when it sends it at once) and `e` the grant's
+//! granularity; a grant sent in one batch after the revocations of the grants it replaces is sent
+//! at once (`d = s`): it may allow what the grants it replaces never did, so it is never
+//! backdated either. So a consent is never in force before it was given, nor while it waits in
+//! the wallet: the decision rule reads a grant for the time `at` asked, whatever its arrival
+//! (*Deciding a check*), and a question about a moment before `d` is not answered allow once the
+//! grant has arrived. A wallet that sends after `d` (no command of it ran then) leaves the gap
+//! from `d` to the arrival; the arrival is public only in the node's log (below).
 //! **`valid_until`**: every end the person gives (a duration, a date, an instant) becomes
 //! `floor_e(end)` (never longer than asked); a date's UTC midnight is on every grid. The decision
 //! rule reads `valid_from` and `valid_until` exactly: they are what a grant allows.
@@ -370,13 +386,17 @@
 //! sharing; erasure and restriction requests; anything signed in someone's name; endorsements;
 //! undelegations; delegations; stances. Withdrawing is never delayed, and the admission of an
 //! entry in someone's name, an endorsement, an undelegation or a stance reads the node's clock.
-//! Everything else (own grants, rotations, other requests, inceptions) may be queued and sent
-//! later, each feed at its own moment. A feed's entries leave in feed order: one sent at once
-//! takes the queued entries of its feed before it along. Before it sends a queued entry, or signs
-//! after queued entries, a wallet reads the feed's head from the node it sends to, and sends only
-//! when the first queued entry is at `head + 1` with `prev` the head (entries the node holds
-//! already count as sent); an entry that meets another at its seq is never sent (that would be
-//! an equivocation, and freeze the feed).
+//! The one exception is the person's own choice: a wallet may queue its own revocations when the
+//! person asks it to spread them, saying that each grant stays in force until its revocation is
+//! sent (the `consent` wallet's `revoke --all --spread W`: each feed's revocations leave at its
+//! own random moment of `W`); never an opt-out, an erasure or restriction request, or what it
+//! signs in someone's name. Everything not listed above (own grants, rotations, other requests,
+//! inceptions) may be queued and sent later, each feed at its own moment. A feed's entries leave
+//! in feed order: one sent at once takes the queued entries of its feed before it along. Before
+//! it sends a queued entry, or signs after queued entries, a wallet reads the feed's head from
+//! the node it sends to, and sends only when the first queued entry is at `head + 1` with `prev`
+//! the head (entries the node holds already count as sent); an entry that meets another at its
+//! seq is never sent (that would be an equivocation, and freeze the feed).
 //!
 //! **Other rules.** Validation and the decision rule do not change. A stance stays in `[draft
 //! time, closes_ms)`. A revocation revokes for every `at` once a node holds it, whatever its time.
@@ -1647,7 +1667,11 @@
 //!   or `exact`), the largest of its floors (`floor_ms`, 0: none) and the `time_ms` it signs;
 //!   `valid_from`, each a grant signed at `now_ms` with `time_ms` and due to be sent at `due_ms`,
 //!   and its `valid_from`; `valid_until`, each an end asked (`end_ms`) and the `valid_until`
-//!   signed. Each case has an `about`. consent-client's `privacy::coarse` is checked against it.
+//!   signed; `own_grants`, which own grants a delegate's opt-out raises: each an own grant signed
+//!   at `now_ms` by a wallet of granularity `g`, its `purposes` (wire names), its feed's previous
+//!   entry's `prev_ms`, the latest counting opt-out of sale and sharing a delegate signed in the
+//!   person's name for its collector (`opt_out_ms`, null: none), and the `time_ms` it signs. Each
+//!   case has an `about`. consent-client's `privacy::coarse` is checked against it.
 //!
 //! The Rust tests check that the file is what the generator writes and verify every vector
 //! through this crate's API; the Python client written from this text checks them with its own

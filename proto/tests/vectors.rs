@@ -2497,6 +2497,26 @@ fn ct_time(g: Option<u64>, exactness: &str, now: u64, floor: u64) -> u64 {
         .max(MIN_TIME_MS)
 }
 
+/// An own grant's `time_ms`: coarse, raised to its feed's previous entry and, when it allows
+/// sale or sharing (`sell-data`, `third-party-sharing`: what an opt-out denies), to one
+/// millisecond after the latest counting delegated opt-out signed before `now`.
+fn ct_own_grant_time(
+    g: Option<u64>,
+    now: u64,
+    purposes: &[&str],
+    prev: u64,
+    opt_out: Option<u64>,
+) -> u64 {
+    let sale_or_sharing = purposes
+        .iter()
+        .any(|p| matches!(*p, "PURPOSE_SELL_DATA" | "PURPOSE_THIRD_PARTY_SHARING"));
+    let after_opt_out = match opt_out {
+        Some(t) if sale_or_sharing && t < now => t + 1,
+        _ => 0,
+    };
+    ct_time(g, "coarse", now, prev.max(after_opt_out))
+}
+
 /// `valid_from = max(ceil_g(max(now, due)), time_ms)`.
 fn ct_valid_from(g: Option<u64>, now: u64, due: u64, time_ms: u64) -> u64 {
     ct_ceil(g, now.max(due)).max(time_ms)
@@ -2630,6 +2650,85 @@ fn coarse_times_json() -> Value {
         ),
         ("no granularity: as asked", CT + 90 * DAY, None),
     ];
+    const SALE: &str = "PURPOSE_SELL_DATA";
+    const SHARING: &str = "PURPOSE_THIRD_PARTY_SHARING";
+    const SERVICE: &str = "PURPOSE_SERVICE_PROVISION";
+    const RESEARCH: &str = "PURPOSE_RESEARCH";
+    // (about, now, g, purposes, prev, delegated opt-out)
+    type OwnGrant = (
+        &'static str,
+        u64,
+        Option<u64>,
+        &'static [&'static str],
+        u64,
+        Option<u64>,
+    );
+    let own_grants: [OwnGrant; 8] = [
+        (
+            "allows sale, a delegate's opt-out earlier in the quarter hour: one ms after it",
+            CT,
+            Some(quarter),
+            &[SALE, SERVICE],
+            0,
+            Some(CT - 2 * MINUTE),
+        ),
+        (
+            "allows sharing: the same",
+            CT,
+            Some(quarter),
+            &[SHARING],
+            0,
+            Some(CT - 2 * MINUTE),
+        ),
+        (
+            "allows neither sale nor sharing: the opt-out denies nothing under it, no floor",
+            CT,
+            Some(quarter),
+            &[SERVICE, RESEARCH],
+            0,
+            Some(CT - 2 * MINUTE),
+        ),
+        (
+            "an opt-out before the quarter hour: the boundary",
+            CT,
+            Some(quarter),
+            &[SALE],
+            0,
+            Some(on_boundary - MINUTE),
+        ),
+        (
+            "an opt-out after the moment of signing (a clock ahead): no floor, it denies sale",
+            CT,
+            Some(quarter),
+            &[SALE],
+            0,
+            Some(CT + 1_000),
+        ),
+        (
+            "exact times, an opt-out one ms before signing: the moment of signing",
+            CT,
+            None,
+            &[SALE],
+            0,
+            Some(CT - 1),
+        ),
+        (
+            "the feed's previous entry after the opt-out: raised to it",
+            CT,
+            Some(quarter),
+            &[SALE],
+            CT - MINUTE,
+            Some(CT - 2 * MINUTE),
+        ),
+        (
+            "no opt-out: the boundary",
+            CT,
+            Some(quarter),
+            &[SALE],
+            0,
+            None,
+        ),
+    ];
     let granularities: [u64; 13] = [
         CT_STEP,
         2 * CT_STEP,
@@ -2682,6 +2781,18 @@ fn coarse_times_json() -> Value {
                 "end_ms": end,
                 "g": g,
                 "valid_until": ct_floor(*g, *end),
+            }))
+            .collect::<Vec<_>>(),
+        "own_grants": own_grants
+            .iter()
+            .map(|(about, now, g, purposes, prev, opt_out)| json!({
+                "about": about,
+                "now_ms": now,
+                "g": g,
+                "purposes": purposes,
+                "prev_ms": prev,
+                "opt_out_ms": opt_out,
+                "time_ms": ct_own_grant_time(*g, *now, purposes, *prev, *opt_out),
             }))
             .collect::<Vec<_>>(),
     })
@@ -5348,6 +5459,33 @@ fn every_vector_in_the_file_verifies() {
         let until = ct_floor(v["g"].as_u64(), num(&v["end_ms"]));
         assert_eq!(num(&v["valid_until"]), until, "{}", text(&v["about"]));
         assert!(until <= num(&v["end_ms"]));
+    }
+    // Which own grants a delegate's opt-out raises: the purposes read through the crate's
+    // vocabulary (an opt-out denies exactly `is_sale_or_sharing`).
+    for v in list(&ct["own_grants"]) {
+        let now = num(&v["now_ms"]);
+        let purposes: PurposeSet = list(&v["purposes"]).iter().map(purpose_from).collect();
+        let opt_out = v["opt_out_ms"].as_u64();
+        let after_opt_out = match opt_out {
+            Some(t) if purposes.iter().any(|p| p.is_sale_or_sharing()) && t < now => t + 1,
+            _ => 0,
+        };
+        let time = ct_time(
+            v["g"].as_u64(),
+            "coarse",
+            now,
+            num(&v["prev_ms"]).max(after_opt_out),
+        );
+        assert_eq!(num(&v["time_ms"]), time, "{}", text(&v["about"]));
+        // Never after the moment of signing (with no previous entry after it), and never at or
+        // before an opt-out signed before it that denies what it allows.
+        assert!(time <= now.max(num(&v["prev_ms"])));
+        if let Some(t) = opt_out
+            && t < now
+            && purposes.iter().any(|p| p.is_sale_or_sharing())
+        {
+            assert!(time > t, "{}", text(&v["about"]));
+        }
     }
 }
 

@@ -401,6 +401,13 @@ def check_coarse_times(ct, c):
         c.eq(max(ceil(x["g"], max(x["now_ms"], x["due_ms"])), x["time_ms"]), x["valid_from"], x["about"])
     for x in ct["valid_until"]:
         c.eq(floor(x["g"], x["end_ms"]), x["valid_until"], x["about"])
+    # An own grant takes a delegate's opt-out as a floor only when it allows what an opt-out
+    # denies (sale or sharing), and only when the opt-out was signed before it.
+    for x in ct["own_grants"]:
+        now, opt_out = x["now_ms"], x["opt_out_ms"]
+        sale = any(p in ("PURPOSE_SELL_DATA", "PURPOSE_THIRD_PARTY_SHARING") for p in x["purposes"])
+        after = opt_out + 1 if sale and opt_out is not None and opt_out < now else 0
+        c.eq(max(floor(x["g"], now), x["prev_ms"], after, MIN_TIME_MS), x["time_ms"], x["about"])
 
 
 def main():

@@ -7,10 +7,13 @@
 //!   granularity `g` (since the Unix epoch, UTC; `g` a multiple of 2.5 minutes dividing a day),
 //!   then raised to the entry's floor: the largest of the feed's previous entry's time (a feed's
 //!   times stay in order, which validation requires), a stance's draft time, the delegation's
-//!   time for an entry in someone's name, the coming-of-age instant for a grant in a feed that
-//!   was a minor's, an undelegation's `void_from_ms`, 2020-01-01, and, for an own grant, one
-//!   millisecond after the latest counting opt-out a delegate signed in the person's name for
-//!   that collector (so that the grant is not opted out by a withdrawal it came after). Nodes
+//!   time for an entry in someone's name, an undelegation's `void_from_ms`, 2020-01-01, and, for
+//!   an own grant that allows sale or sharing, one millisecond after the latest counting opt-out
+//!   a delegate signed in the person's name for that collector before it
+//!   ([`after_delegated_opt_out`]: so that the grant is not opted out by a withdrawal it came
+//!   after; the opt-out denies nothing else, so other grants take no such floor). A grant in a
+//!   minor's feed is not signed before the coming-of-age instant (a node would refuse it), which
+//!   is on every grid: rounding never puts it before the instant. Nodes
 //!   accept it: validation bounds a time only from above (5 minutes past the node's clock), from
 //!   below (2020) and by the feed's previous entry. Where a rule reads the time, it is kept
 //!   within that rule ([`Exactness`]): an entry in someone's name (refused when signed more than
@@ -41,6 +44,7 @@
 //! bounded by the signed checkpoints around it.
 
 use consent_proto::limits::{DELEGATED_ENTRY_TOLERANCE_MS, MIN_TIME_MS};
+use consent_proto::vocab::PurposeSet;
 
 /// How exact an entry's signed time must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +93,27 @@ pub fn signed_time(
         None => now_ms,
     };
     rounded.max(floor_ms).max(MIN_TIME_MS)
+}
+
+/// The floor a delegate's opt-out of sale and sharing puts under an own grant's `time_ms`: one
+/// millisecond after `opt_out_ms`, the latest opt-out that a delegate signed in the person's name
+/// for the grant's collector and that counts, when the grant allows sale or sharing (`purposes`
+/// holds `sell-data` or `third-party-sharing`, the only purposes an opt-out denies) and the
+/// opt-out was signed before `signing_ms`; else 0 (no floor). An opt-out at or after the moment
+/// of signing (a clock ahead of this one) is no floor: it denies sale and sharing under the grant,
+/// and the wallet says so. The floor is at most `signing_ms`: the grant is never dated after it
+/// was signed.
+pub fn after_delegated_opt_out(
+    purposes: PurposeSet,
+    opt_out_ms: Option<u64>,
+    signing_ms: u64,
+) -> u64 {
+    if !purposes.iter().any(|p| p.is_sale_or_sharing()) {
+        return 0;
+    }
+    opt_out_ms
+        .filter(|t| *t < signing_ms)
+        .map_or(0, |t| t.saturating_add(1))
 }
 
 /// A grant's `valid_from` for a grant given at `now_ms` and due to be sent at `due_ms` (`now_ms`
@@ -173,6 +198,27 @@ mod tests {
                 v["about"]
             );
         }
+        // Which own grants a delegate's opt-out raises, and to what.
+        for v in list("own_grants") {
+            let purposes: PurposeSet = v["purposes"]
+                .as_array()
+                .expect("purposes")
+                .iter()
+                .map(|p| {
+                    consent_proto::vocab::Purpose::from_str_name(p.as_str().expect("a name"))
+                        .expect("a purpose")
+                })
+                .collect();
+            let now = num(&v["now_ms"]);
+            let floor = after_delegated_opt_out(purposes, v["opt_out_ms"].as_u64(), now)
+                .max(num(&v["prev_ms"]));
+            assert_eq!(
+                signed_time(v["g"].as_u64(), now, floor, Exactness::Coarse),
+                num(&v["time_ms"]),
+                "{}",
+                v["about"]
+            );
+        }
     }
 
     const Q: u64 = 15 * 60_000;
@@ -213,6 +259,40 @@ mod tests {
         }
         assert_eq!(signed_time(Some(Q), NOW, 0, Exactness::Exact), NOW);
         assert_eq!(effective_granularity(Some(Q), Exactness::Exact), None);
+    }
+
+    #[test]
+    fn only_a_grant_allowing_sale_or_sharing_comes_after_a_delegates_opt_out() {
+        use consent_proto::vocab::Purpose;
+        let sale: PurposeSet = [Purpose::SellData, Purpose::ServiceProvision]
+            .into_iter()
+            .collect();
+        let sharing: PurposeSet = [Purpose::ThirdPartySharing].into_iter().collect();
+        let neither: PurposeSet = [Purpose::ServiceProvision, Purpose::Research]
+            .into_iter()
+            .collect();
+        let opt_out = NOW - 2 * 60_000;
+        assert_eq!(after_delegated_opt_out(sale, Some(opt_out), NOW), opt_out + 1);
+        assert_eq!(after_delegated_opt_out(sharing, Some(opt_out), NOW), opt_out + 1);
+        // The opt-out denies nothing else: no floor, the grant keeps its quarter hour (dated
+        // before the opt-out, which denies nothing under it).
+        assert_eq!(after_delegated_opt_out(neither, Some(opt_out), NOW), 0);
+        assert!(signed_time(Some(Q), NOW, 0, Exactness::Coarse) < opt_out);
+        // Signed at or after this moment (a clock ahead): no floor, it denies under the grant.
+        assert_eq!(after_delegated_opt_out(sale, Some(NOW), NOW), 0);
+        assert_eq!(after_delegated_opt_out(sale, Some(NOW + 5), NOW), 0);
+        // Never after the moment of signing.
+        assert_eq!(after_delegated_opt_out(sale, Some(NOW - 1), NOW), NOW);
+        assert_eq!(after_delegated_opt_out(sale, None, NOW), 0);
+        assert_eq!(
+            signed_time(
+                Some(Q),
+                NOW,
+                after_delegated_opt_out(sale, Some(opt_out), NOW),
+                Exactness::Coarse
+            ),
+            opt_out + 1
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use consent_client::delegate::permits::Act;
 use consent_client::time;
-use consent_proto::body::{Body, Endorsement, Grant, Request, Revoke};
+use consent_proto::body::{Body, Endorsement, Grant, OnBehalf, Request, Revoke};
 use consent_proto::ids::FeedId;
 use consent_proto::vocab::{DelegationKind, RequestKind, Role};
 use serde_json::json;
@@ -88,11 +88,8 @@ pub async fn grant(a: &GrantArgs, who: &str, g: &Global) -> anyhow::Result<()> {
     // Signed now (a node takes a delegated entry only if signed within minutes of its clock).
     let signed_at = time::now_ms();
     delegates::choose(std::slice::from_ref(&h), &act, signed_at, &person)?;
+    let grant = in_their_name(terms.grant, h.on_behalf(), signed_at)?;
     let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
-    let grant = Grant {
-        on_behalf: Some(h.on_behalf()),
-        ..terms.grant
-    };
     let entry = author
         .append(signed_at, Body::Grant(grant))
         .map_err(anyhow::Error::msg)?;
@@ -120,6 +117,21 @@ pub async fn grant(a: &GrantArgs, who: &str, g: &Global) -> anyhow::Result<()> {
     value["needs_endorsement"] = json!(co_signer.is_some());
     emit(g.json, human, value);
     Ok(())
+}
+
+/// The grant to sign at `signed_at` in someone's name from the `terms` read before the
+/// confirmation: exact, like its signed time (the spec, "Signed times of citizen entries": sent at
+/// once, its `valid_from` is the moment of signing, never the earlier moment the terms were read,
+/// so that a consent is never in force before it was given; its `valid_until` is the end asked).
+fn in_their_name(terms: Grant, on_behalf: OnBehalf, signed_at: u64) -> anyhow::Result<Grant> {
+    if terms.valid_until.is_some_and(|u| u <= signed_at) {
+        bail!("--until has passed while you confirmed: nothing was signed; choose a later end");
+    }
+    Ok(Grant {
+        valid_from: signed_at,
+        on_behalf: Some(on_behalf),
+        ..terms
+    })
 }
 
 /// Whether `h` may cover grants to `collector` (it lists none, or that one).
@@ -324,4 +336,45 @@ pub async fn endorse(a: EndorseArgs, g: &Global) -> anyhow::Result<()> {
         value,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use consent_proto::ids::EntryId;
+    use consent_proto::vocab::{CategorySet, DataCategory, Purpose, PurposeSet};
+
+    fn terms(read_at: u64, until: Option<u64>) -> Grant {
+        Grant {
+            collector: FeedId([1; 32]),
+            policy: EntryId([2; 32]),
+            purposes: [Purpose::ServiceProvision].into_iter().collect::<PurposeSet>(),
+            categories: [DataCategory::Location].into_iter().collect::<CategorySet>(),
+            retention_days: 30,
+            valid_from: read_at,
+            valid_until: until,
+            scope: None,
+            on_behalf: None,
+        }
+    }
+
+    #[test]
+    fn a_grant_in_someones_name_is_in_force_from_its_signing_never_before() {
+        let read_at = 1_772_446_051_123;
+        // The person took 40 seconds to confirm.
+        let signed_at = read_at + 40_000;
+        let on_behalf = OnBehalf {
+            person: FeedId([3; 32]),
+            delegation: EntryId([4; 32]),
+        };
+        let until = read_at + 90 * 86_400_000;
+        let g = in_their_name(terms(read_at, Some(until)), on_behalf, signed_at).expect("signs");
+        assert_eq!(g.valid_from, signed_at, "not from when the terms were read");
+        assert_eq!(g.valid_until, Some(until), "the end as asked: exact");
+        assert_eq!(g.on_behalf, Some(on_behalf));
+        // An end the confirmation outlasted: nothing is signed.
+        let soon = read_at + 10_000;
+        assert!(in_their_name(terms(read_at, Some(soon)), on_behalf, signed_at).is_err());
+        assert!(in_their_name(terms(read_at, Some(signed_at)), on_behalf, signed_at).is_err());
+    }
 }

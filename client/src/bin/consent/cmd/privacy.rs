@@ -36,7 +36,8 @@ pub struct PrivacyArgs {
     /// (e.g. 30m; 1s to 1d), from a queue that survives the command; `off`: at once. A grant is
     /// not in force until it is sent, and it is sent only when a consent command runs after its
     /// moment (run `consent queue` from a timer). Revocations, opt-outs, erasure and restriction
-    /// requests always leave at once.
+    /// requests always leave at once (revocations are spread only when you ask: `consent revoke
+    /// --all --spread`).
     #[arg(long, value_name = "DURATION|off")]
     pub spread: Option<String>,
     /// Nodes to spread your feeds over, each feed always using one of them (comma-separated or

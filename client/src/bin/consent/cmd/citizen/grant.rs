@@ -242,16 +242,13 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     } else {
         None
     };
-    // A delegate's opt-out of sale and sharing in this person's name denies under every grant
-    // signed at or before it: a coarse time must not put this grant before one it follows.
-    // The spec's floors of an own grant's time besides its feed's previous entry: just after
-    // such an opt-out, and, for a feed that was a minor's, the coming-of-age instant.
-    // (An opt-out signed after this moment, by a clock ahead of this one, cannot be passed:
-    // the output says so.)
-    let after_opt_out = opted_out_ms
-        .filter(|t| *t < signing)
-        .map_or(0, |t| t.saturating_add(1))
-        .max(ks.state.minor.as_ref().map_or(0, |m| m.comes_of_age_ms));
+    // A delegate's opt-out of sale and sharing in this person's name denies them under every
+    // grant signed at or before it: a coarse time must not put a grant allowing them before one
+    // it follows. The spec's one floor of an own grant's time besides its feed's previous entry:
+    // just after such an opt-out (an opt-out signed after this moment, by a clock ahead of this
+    // one, cannot be passed: the output says so). A minor's feed takes no floor: a grant is
+    // refused before the coming-of-age instant (refuse_minor_grant), which is on every grid.
+    let after_opt_out = coarse::after_delegated_opt_out(terms.purposes, opted_out_ms, signing);
     let mut terms = terms;
     terms.valid_until = terms
         .valid_until
@@ -265,6 +262,9 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
             .entry(&author.head())
             .await?
             .map_or(0, |e| e.time_ms);
+        // The revocations take their own floor only (the feed's previous entry), the grant its
+        // own too (the delegate's opt-out): each as the spec dates it, in feed order.
+        let revoked_ms = out.signed_time(signing, prev_ms, Exactness::Coarse);
         let signed_ms = out.signed_time(signing, prev_ms.max(after_opt_out), Exactness::Coarse);
         // It leaves now with its revocations. Valid from the moment of signing rounded UP (as
         // any grant sent at once): never before it was given, since it may allow purposes,
@@ -275,7 +275,7 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
         for w in &to_revoke {
             let revocation = author
                 .append(
-                    signed_ms,
+                    revoked_ms,
                     Body::Revoke(Revoke {
                         grant: w.id,
                         erase: false,
