@@ -2,6 +2,16 @@
 //! program can match on ([`RejectionReason`], [`Rejected`]). `consultations.rs`: the public
 //! consultations and which policy version is in effect. `delegations.rs`: the delegations a
 //! person gave or a delegate holds, and what delegates signed in a person's name.
+//!
+//! Every call is bounded: connecting by [`crate::transport::CONNECT_TIMEOUT`] (and the TLS
+//! handshake by [`crate::transport::HANDSHAKE_TIMEOUT`]), each answer by
+//! [`crate::transport::CALL_TIMEOUT`], its whole body included, and each message of a stream by
+//! the same (tonic's own timeout ends only the wait for an answer's head). A node that takes the
+//! connection and never answers fails the call ([`ClientError::Stalled`], naming it) instead of
+//! holding a command, and the send queue's lock, forever.
+
+use std::future::Future;
+use std::time::Duration;
 
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
@@ -22,7 +32,7 @@ use tonic::{Code, Status};
 pub use self::consultations::in_effect;
 pub use self::delegations::{Delegated, DelegationRecord};
 pub use crate::transport::node_url;
-use crate::transport::{ConnectError, TlsOptions};
+use crate::transport::{CALL_TIMEOUT, ConnectError, TlsOptions};
 
 mod consultations;
 mod delegations;
@@ -44,6 +54,19 @@ pub enum ClientError {
     /// certificate, another name, a client certificate required or refused).
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The node took the connection but gave no answer in time (overloaded, or stuck).
+    #[error(
+        "the node at {url} gave no answer for {what} within {secs} s (it took the connection: it \
+         is overloaded or stuck); try again later, or use another node (--node)"
+    )]
+    Stalled {
+        /// The URL.
+        url: String,
+        /// What was asked.
+        what: String,
+        /// How long it was waited for, seconds.
+        secs: u64,
+    },
     /// The node refused the request.
     #[error("the node refused {what}: {message}")]
     Refused {
@@ -64,9 +87,9 @@ impl ClientError {
     pub fn rejection_reason(&self) -> RejectionReason {
         match self {
             ClientError::Refused { reason, .. } => *reason,
-            ClientError::Unreachable { .. } | ClientError::Connect(_) => {
-                RejectionReason::Unspecified
-            }
+            ClientError::Unreachable { .. }
+            | ClientError::Connect(_)
+            | ClientError::Stalled { .. } => RejectionReason::Unspecified,
         }
     }
 }
@@ -113,6 +136,19 @@ pub struct NodeConnection {
     ledger: LedgerClient<Channel>,
     consent: ConsentClient<Channel>,
     status: StatusClient<Channel>,
+    /// How long an answer, or a stream's next message, is waited for ([`CALL_TIMEOUT`]).
+    call_timeout: Duration,
+}
+
+/// `answer`, waited for at most `limit`: `None` when it did not come in time.
+async fn within<T>(limit: Duration, answer: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(limit, answer).await.ok()
+}
+
+/// Whether `status` is tonic's own timeout of the wait for an answer's head (set on the
+/// endpoint): CANCELLED, "Timeout expired" (its source does not survive to be downcast).
+fn timed_out(status: &Status) -> bool {
+    status.code() == Code::Cancelled && status.message() == tonic::TimeoutExpired(()).to_string()
 }
 
 impl NodeConnection {
@@ -134,6 +170,7 @@ impl NodeConnection {
             ledger: LedgerClient::new(channel.clone()),
             consent: ConsentClient::new(channel.clone()),
             status: StatusClient::new(channel),
+            call_timeout: CALL_TIMEOUT,
         })
     }
 
@@ -152,7 +189,19 @@ impl NodeConnection {
         self.channel.clone()
     }
 
+    /// A call to this node that got no answer in time.
+    fn stalled(&self, what: &str) -> ClientError {
+        ClientError::Stalled {
+            url: self.url.clone(),
+            what: what.to_string(),
+            secs: self.call_timeout.as_secs().max(1),
+        }
+    }
+
     async fn refused(&self, what: &str, status: Status) -> ClientError {
+        if timed_out(&status) {
+            return self.stalled(what);
+        }
         // A node that refuses the client certificate after the handshake (TLS 1.3) says so on
         // the first call.
         if let Some(failure) = crate::transport::call_failure(&self.url, &self.tls, &status).await {
@@ -180,15 +229,14 @@ impl NodeConnection {
         entry: &Entry,
         what: &str,
     ) -> Result<pb::SubmitResponse, ClientError> {
-        match self
-            .ledger
-            .submit(pb::SubmitRequest {
-                entry: Some(entry.to_signed()),
-            })
-            .await
-        {
-            Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused(what, s).await),
+        let request = pb::SubmitRequest {
+            entry: Some(entry.to_signed()),
+        };
+        let answer = within(self.call_timeout, self.ledger.submit(request)).await;
+        match answer {
+            None => Err(self.stalled(what)),
+            Some(Ok(r)) => Ok(r.into_inner()),
+            Some(Err(s)) => Err(self.refused(what, s).await),
         }
     }
 
@@ -199,20 +247,19 @@ impl NodeConnection {
         &mut self,
         entries: &[Entry],
     ) -> Result<Vec<Result<pb::SubmitResponse, Rejected>>, ClientError> {
-        match self
-            .ledger
-            .submit_batch(pb::SubmitBatchRequest {
-                entries: entries.iter().map(Entry::to_signed).collect(),
-            })
-            .await
-        {
-            Ok(r) => Ok(r
+        let request = pb::SubmitBatchRequest {
+            entries: entries.iter().map(Entry::to_signed).collect(),
+        };
+        let answer = within(self.call_timeout, self.ledger.submit_batch(request)).await;
+        match answer {
+            None => Err(self.stalled("the batch")),
+            Some(Ok(r)) => Ok(r
                 .into_inner()
                 .results
                 .into_iter()
                 .map(submit_result)
                 .collect()),
-            Err(s) => Err(self.refused("the batch", s).await),
+            Some(Err(s)) => Err(self.refused("the batch", s).await),
         }
     }
 
@@ -221,36 +268,34 @@ impl NodeConnection {
         &mut self,
         feed: &FeedId,
     ) -> Result<Option<pb::GetHeadResponse>, ClientError> {
-        match self
-            .ledger
-            .get_head(pb::GetHeadRequest {
-                feed: Bytes::copy_from_slice(&feed.0),
-                with_grants: false,
-            })
-            .await
-        {
-            Ok(r) => Ok(Some(r.into_inner())),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(self.refused("the feed head", s).await),
+        let request = pb::GetHeadRequest {
+            feed: Bytes::copy_from_slice(&feed.0),
+            with_grants: false,
+        };
+        let answer = within(self.call_timeout, self.ledger.get_head(request)).await;
+        match answer {
+            None => Err(self.stalled("the feed head")),
+            Some(Ok(r)) => Ok(Some(r.into_inner())),
+            Some(Err(s)) if s.code() == Code::NotFound => Ok(None),
+            Some(Err(s)) => Err(self.refused("the feed head", s).await),
         }
     }
 
     /// An entry by id, or `None`.
     pub async fn entry(&mut self, id: &EntryId) -> Result<Option<Entry>, ClientError> {
-        match self
-            .ledger
-            .get_entry(pb::GetEntryRequest {
-                id: Bytes::copy_from_slice(&id.0),
-            })
-            .await
-        {
-            Ok(r) => Ok(r
+        let request = pb::GetEntryRequest {
+            id: Bytes::copy_from_slice(&id.0),
+        };
+        let answer = within(self.call_timeout, self.ledger.get_entry(request)).await;
+        match answer {
+            None => Err(self.stalled("the entry")),
+            Some(Ok(r)) => Ok(r
                 .into_inner()
                 .entry
                 .and_then(|e| e.entry)
                 .and_then(|s| Entry::from_signed(&s).ok())),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(self.refused("the entry", s).await),
+            Some(Err(s)) if s.code() == Code::NotFound => Ok(None),
+            Some(Err(s)) => Err(self.refused("the entry", s).await),
         }
     }
 
@@ -263,21 +308,25 @@ impl NodeConnection {
                 from_seq: out.len() as u64,
                 limit: 0,
             };
-            let mut stream = match self.ledger.get_feed(request).await {
-                Ok(r) => r.into_inner(),
-                Err(s) if s.code() == Code::NotFound => return Ok(out),
-                Err(s) => return Err(self.refused("the feed", s).await),
+            let answer = within(self.call_timeout, self.ledger.get_feed(request)).await;
+            let mut stream = match answer {
+                None => return Err(self.stalled("the feed")),
+                Some(Ok(r)) => r.into_inner(),
+                Some(Err(s)) if s.code() == Code::NotFound => return Ok(out),
+                Some(Err(s)) => return Err(self.refused("the feed", s).await),
             };
             let before = out.len();
             loop {
-                match stream.message().await {
-                    Ok(Some(item)) => {
+                let next = within(self.call_timeout, stream.message()).await;
+                match next {
+                    None => return Err(self.stalled("the feed")),
+                    Some(Ok(Some(item))) => {
                         if let Some(entry) = item.entry.and_then(|s| Entry::from_signed(&s).ok()) {
                             out.push(entry);
                         }
                     }
-                    Ok(None) => break,
-                    Err(s) => return Err(self.refused("the feed", s).await),
+                    Some(Ok(None)) => break,
+                    Some(Err(s)) => return Err(self.refused("the feed", s).await),
                 }
             }
             if out.len() == before
@@ -307,15 +356,19 @@ impl NodeConnection {
                 from_seq: out.len() as u64,
                 limit,
             };
-            let mut stream = match self.ledger.get_feed(request).await {
-                Ok(r) => r.into_inner(),
-                Err(s) if s.code() == Code::NotFound => return Ok(out),
-                Err(s) => return Err(self.refused("the feed", s).await),
+            let answer = within(self.call_timeout, self.ledger.get_feed(request)).await;
+            let mut stream = match answer {
+                None => return Err(self.stalled("the feed")),
+                Some(Ok(r)) => r.into_inner(),
+                Some(Err(s)) if s.code() == Code::NotFound => return Ok(out),
+                Some(Err(s)) => return Err(self.refused("the feed", s).await),
             };
             let mut got: u32 = 0;
             loop {
-                match stream.message().await {
-                    Ok(Some(item)) => {
+                let next = within(self.call_timeout, stream.message()).await;
+                match next {
+                    None => return Err(self.stalled("the feed")),
+                    Some(Ok(Some(item))) => {
                         got += 1;
                         if got > limit {
                             return Err(ClientError::Refused {
@@ -332,8 +385,8 @@ impl NodeConnection {
                             None => return Ok(out),
                         }
                     }
-                    Ok(None) => break,
-                    Err(s) => return Err(self.refused("the feed", s).await),
+                    Some(Ok(None)) => break,
+                    Some(Err(s)) => return Err(self.refused("the feed", s).await),
                 }
             }
             if got < limit {
@@ -348,17 +401,21 @@ impl NodeConnection {
         &mut self,
         request: pb::CheckRequest,
     ) -> Result<pb::CheckResponse, ClientError> {
-        match self.consent.check(request).await {
-            Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused("the check", s).await),
+        let answer = within(self.call_timeout, self.consent.check(request)).await;
+        match answer {
+            None => Err(self.stalled("the check")),
+            Some(Ok(r)) => Ok(r.into_inner()),
+            Some(Err(s)) => Err(self.refused("the check", s).await),
         }
     }
 
     /// The node's status.
     pub async fn status(&mut self) -> Result<pb::StatusResponse, ClientError> {
-        match self.status.status(pb::StatusRequest {}).await {
-            Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused("status", s).await),
+        let answer = within(self.call_timeout, self.status.status(pb::StatusRequest {})).await;
+        match answer {
+            None => Err(self.stalled("status")),
+            Some(Ok(r)) => Ok(r.into_inner()),
+            Some(Err(s)) => Err(self.refused("status", s).await),
         }
     }
 }
@@ -414,6 +471,41 @@ mod tests {
             reason: consent_proto::reasons::from_status(&status),
         };
         assert_eq!(refused.rejection_reason(), RejectionReason::FeedFrozen);
+    }
+
+    /// Issue 24: a node that takes the connection and never answers fails the call in bounded
+    /// time, naming itself, instead of holding the command (and the send queue's lock) forever.
+    #[tokio::test]
+    async fn a_node_that_never_answers_fails_the_call_and_is_named() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        // Takes every connection and keeps it open, reading nothing, answering nothing.
+        let silent = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+            }
+        });
+        let mut node = NodeConnection::connect(&url)
+            .await
+            .expect("the connection is taken");
+        node.call_timeout = Duration::from_millis(200);
+        let feed = FeedId([7; 32]);
+        let err = node.head(&feed).await.expect_err("no answer");
+        assert!(matches!(err, ClientError::Stalled { .. }), "{err}");
+        assert!(err.to_string().contains(&url), "{err}");
+        let err = node.feed(&feed).await.expect_err("no answer");
+        assert!(matches!(err, ClientError::Stalled { .. }), "{err}");
+        silent.abort();
+    }
+
+    #[test]
+    fn tonics_own_timeout_reads_as_a_stalled_node() {
+        assert!(timed_out(&Status::cancelled("Timeout expired")));
+        assert!(!timed_out(&Status::cancelled("the client went away")));
+        assert!(!timed_out(&Status::deadline_exceeded("Timeout expired")));
     }
 
     #[test]

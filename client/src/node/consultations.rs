@@ -10,7 +10,7 @@ use consent_proto::pb::consultations_client::ConsultationsClient;
 use prost::bytes::Bytes;
 use tonic::Code;
 
-use super::{ClientError, NodeConnection};
+use super::{ClientError, NodeConnection, within};
 
 impl NodeConnection {
     /// A page of consultations: of one collector (oldest first) or of every collector (closing
@@ -30,12 +30,12 @@ impl NodeConnection {
             page_token: Bytes::copy_from_slice(page_token),
             page_size,
         };
-        match ConsultationsClient::new(self.channel.clone())
-            .list_consultations(request)
-            .await
-        {
-            Ok(r) => Ok(r.into_inner()),
-            Err(s) => Err(self.refused("the consultations", s).await),
+        let mut client = ConsultationsClient::new(self.channel.clone());
+        let answer = within(self.call_timeout, client.list_consultations(request)).await;
+        match answer {
+            None => Err(self.stalled("the consultations")),
+            Some(Ok(r)) => Ok(r.into_inner()),
+            Some(Err(s)) => Err(self.refused("the consultations", s).await),
         }
     }
 
@@ -69,13 +69,13 @@ impl NodeConnection {
         let request = pb::GetConsultationRequest {
             draft: Bytes::copy_from_slice(&draft.0),
         };
-        match ConsultationsClient::new(self.channel.clone())
-            .get_consultation(request)
-            .await
-        {
-            Ok(r) => Ok(Some(r.into_inner())),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(self.refused("the consultation", s).await),
+        let mut client = ConsultationsClient::new(self.channel.clone());
+        let answer = within(self.call_timeout, client.get_consultation(request)).await;
+        match answer {
+            None => Err(self.stalled("the consultation")),
+            Some(Ok(r)) => Ok(Some(r.into_inner())),
+            Some(Err(s)) if s.code() == Code::NotFound => Ok(None),
+            Some(Err(s)) => Err(self.refused("the consultation", s).await),
         }
     }
 

@@ -13,7 +13,7 @@ use consent_proto::pb;
 use prost::bytes::Bytes;
 use tonic::Code;
 
-use super::{ClientError, NodeConnection};
+use super::{ClientError, NodeConnection, within};
 
 /// A Delegation entry as a node holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,16 +119,20 @@ impl NodeConnection {
         let request = pb::ListDelegationsRequest {
             feed: Bytes::copy_from_slice(&feed.0),
         };
-        match self.ledger.list_delegations(request).await {
-            Ok(r) => Ok(r
+        let answer = within(self.call_timeout, self.ledger.list_delegations(request)).await;
+        match answer {
+            None => Err(self.stalled("the delegations")),
+            Some(Ok(r)) => Ok(r
                 .into_inner()
                 .delegations
                 .into_iter()
                 .filter_map(record)
                 .collect()),
-            Err(s) if s.code() == Code::NotFound => Ok(Vec::new()),
-            Err(s) if s.code() == Code::Unimplemented => Err(unserved(&self.url, "delegations")),
-            Err(s) => Err(self.refused("the delegations", s).await),
+            Some(Err(s)) if s.code() == Code::NotFound => Ok(Vec::new()),
+            Some(Err(s)) if s.code() == Code::Unimplemented => {
+                Err(unserved(&self.url, "delegations"))
+            }
+            Some(Err(s)) => Err(self.refused("the delegations", s).await),
         }
     }
 
@@ -143,15 +147,19 @@ impl NodeConnection {
             from_seq: seq,
             limit: 1,
         };
-        let mut stream = match self.ledger.get_feed(request).await {
-            Ok(r) => r.into_inner(),
-            Err(s) if s.code() == Code::NotFound => return Ok(None),
-            Err(s) => return Err(self.refused("the feed", s).await),
+        let answer = within(self.call_timeout, self.ledger.get_feed(request)).await;
+        let mut stream = match answer {
+            None => return Err(self.stalled("the feed")),
+            Some(Ok(r)) => r.into_inner(),
+            Some(Err(s)) if s.code() == Code::NotFound => return Ok(None),
+            Some(Err(s)) => return Err(self.refused("the feed", s).await),
         };
-        match stream.message().await {
-            Ok(Some(item)) if item.seq == seq => Ok(Some(item.index)),
-            Ok(_) => Ok(None),
-            Err(s) => Err(self.refused("the feed", s).await),
+        let next = within(self.call_timeout, stream.message()).await;
+        match next {
+            None => Err(self.stalled("the feed")),
+            Some(Ok(Some(item))) if item.seq == seq => Ok(Some(item.index)),
+            Some(Ok(_)) => Ok(None),
+            Some(Err(s)) => Err(self.refused("the feed", s).await),
         }
     }
 
@@ -167,18 +175,22 @@ impl NodeConnection {
                 after,
                 limit: MAX_FEED_STREAM,
             };
-            let mut stream = match self.ledger.list_delegated(request).await {
-                Ok(r) => r.into_inner(),
-                Err(s) if s.code() == Code::NotFound => return Ok(out),
-                Err(s) if s.code() == Code::Unimplemented => {
+            let answer = within(self.call_timeout, self.ledger.list_delegated(request)).await;
+            let mut stream = match answer {
+                None => return Err(self.stalled("the delegated entries")),
+                Some(Ok(r)) => r.into_inner(),
+                Some(Err(s)) if s.code() == Code::NotFound => return Ok(out),
+                Some(Err(s)) if s.code() == Code::Unimplemented => {
                     return Err(unserved(&self.url, "the delegated entries"));
                 }
-                Err(s) => return Err(self.refused("the delegated entries", s).await),
+                Some(Err(s)) => return Err(self.refused("the delegated entries", s).await),
             };
             let (mut got, mut fresh) = (0u32, 0u32);
             loop {
-                match stream.message().await {
-                    Ok(Some(item)) => {
+                let next = within(self.call_timeout, stream.message()).await;
+                match next {
+                    None => return Err(self.stalled("the delegated entries")),
+                    Some(Ok(Some(item))) => {
                         got += 1;
                         after = after.max(item.index);
                         let Some(entry) = item.entry.and_then(|s| Entry::from_signed(&s).ok())
@@ -193,8 +205,8 @@ impl NodeConnection {
                             });
                         }
                     }
-                    Ok(None) => break,
-                    Err(s) => return Err(self.refused("the delegated entries", s).await),
+                    Some(Ok(None)) => break,
+                    Some(Err(s)) => return Err(self.refused("the delegated entries", s).await),
                 }
             }
             // A short page is the last; a page with nothing new ends it too (whether the node

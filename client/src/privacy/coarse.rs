@@ -272,8 +272,14 @@ mod tests {
             .into_iter()
             .collect();
         let opt_out = NOW - 2 * 60_000;
-        assert_eq!(after_delegated_opt_out(sale, Some(opt_out), NOW), opt_out + 1);
-        assert_eq!(after_delegated_opt_out(sharing, Some(opt_out), NOW), opt_out + 1);
+        assert_eq!(
+            after_delegated_opt_out(sale, Some(opt_out), NOW),
+            opt_out + 1
+        );
+        assert_eq!(
+            after_delegated_opt_out(sharing, Some(opt_out), NOW),
+            opt_out + 1
+        );
         // The opt-out denies nothing else: no floor, the grant keeps its quarter hour (dated
         // before the opt-out, which denies nothing under it).
         assert_eq!(after_delegated_opt_out(neither, Some(opt_out), NOW), 0);

@@ -405,6 +405,18 @@ impl Queue {
         })
     }
 
+    /// The first queued entry of `feed` from `seq` on that was handed to a node
+    /// ([`Queued::attempted`]), with its item: it may be public already, or held by that node as
+    /// pending and taken in once the node has what it waits for, so dropping it here would not
+    /// undo it (`consent queue --drop` refuses; entries held for a conflict are out of the
+    /// feed's chain, and are not looked at).
+    pub fn handed_from(&self, feed: &FeedId, seq: u64) -> Option<(Entry, Queued)> {
+        self.of_feed(feed)
+            .into_iter()
+            .find(|(i, e)| e.seq >= seq && self.items[*i].attempted)
+            .map(|(i, e)| (e, self.items[i].clone()))
+    }
+
     /// Sets the queued entries of `feed` from `seq` on aside, saying `why` ([`Queue::held`]:
     /// never sent); returns them, by seq.
     pub fn hold_from(&mut self, feed: &FeedId, seq: u64, why: &str) -> Vec<(Entry, Queued)> {

@@ -337,6 +337,154 @@ async fn a_grant_signed_just_before_a_withdrawal_does_not_count_and_the_monitor_
     );
 }
 
+/// Issue 24 (N12): `undelegate --all` goes on past a delegation it cannot end (here one in a
+/// feed the node froze), says what it ended and what it did not, in text and JSON, and fails so
+/// that a retry does the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undelegate_all_goes_on_past_a_delegation_it_cannot_end_and_says_so() {
+    use consent_proto::Entry;
+    use consent_proto::body::{Body, Request};
+    use consent_proto::ids::TypedFeedId;
+    use consent_proto::vocab::{RequestKind, Role};
+
+    let (env, first) = network().await;
+    let policy = policy_file(env.dir.path());
+    let second = s(
+        &env.json("col2.json", &["collector", "init", "--policy", &policy])
+            .await,
+        "collector",
+    );
+    env.json(
+        "reg.json",
+        &["registrar", "accredit", &second, "--until", "365d"],
+    )
+    .await;
+    // Alice's wallet from a secret the test knows: it forks one of her feeds below.
+    let master = [7u8; 32];
+    let key = consent_client::keystore::recovery_key(&master);
+    let recovered = env
+        .run_env(
+            "alice.json",
+            &["--json", "wallet", "recover"],
+            &[
+                ("CONSENT_PASSPHRASE", PASS),
+                ("CONSENT_RECOVERY_KEY", key.as_str()),
+            ],
+        )
+        .await;
+    assert!(
+        recovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recovered.stderr)
+    );
+    env.json("bob.json", &["wallet", "init"]).await;
+    for collector in [&first, &second] {
+        env.json("alice.json", &["request", collector, "access"])
+            .await;
+    }
+    let code = s(
+        &env.json(
+            "bob.json",
+            &[
+                "wallet",
+                "delegate-offer",
+                "--name",
+                "Alice",
+                "--feeds",
+                "2",
+            ],
+        )
+        .await,
+        "code",
+    );
+    let given = env
+        .json(
+            "alice.json",
+            &["wallet", "delegate", "--to", &code, "--can", "all", "--yes"],
+        )
+        .await;
+    assert_eq!(
+        given["delegations"].as_array().map(Vec::len),
+        Some(2),
+        "one per collector: {given}"
+    );
+
+    // Two entries at one seq of Alice's feed with the first collector, both signed with its key:
+    // the node freezes the feed, and accepts nothing more in it.
+    let c1 = TypedFeedId::parse_role(&first, Role::Collector).expect("collector id");
+    let feed = consent_client::wallet::pairwise_feed(&master, &c1);
+    let mut node = consent_client::node::NodeConnection::connect(&env.url())
+        .await
+        .expect("node");
+    let last = node
+        .feed(&feed)
+        .await
+        .expect("feed")
+        .pop()
+        .expect("entries");
+    let fork = Entry::sign(
+        Some(feed),
+        last.seq,
+        last.prev,
+        last.time_ms,
+        &Body::Request(Request {
+            collector: c1,
+            kind: RequestKind::Access,
+            details_digest: None,
+            on_behalf: None,
+        }),
+        &consent_client::wallet::pairwise_key(&master, &c1, 0),
+    )
+    .expect("signed");
+    assert!(node.submit(&fork, "the fork").await.is_err(), "refused");
+    assert!(
+        node.head(&feed).await.expect("head").expect("known").frozen,
+        "an equivocation freezes the feed"
+    );
+
+    // The delegation in the frozen feed cannot be ended; the other one is, and both are said.
+    let out = env
+        .run("alice.json", &["--json", "wallet", "undelegate", "--all"])
+        .await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("could not be ended"), "{stderr}");
+    let report = lines(&stdout);
+    assert_eq!(report.len(), 2, "{report:?}");
+    let ended: Vec<&Value> = report
+        .iter()
+        .filter(|r| r["undelegation"].is_string())
+        .collect();
+    let not_ended: Vec<&Value> = report
+        .iter()
+        .filter(|r| r["undelegation"].is_null())
+        .collect();
+    assert_eq!((ended.len(), not_ended.len()), (1, 1), "{report:?}");
+    assert_eq!(ended[0]["collector"], second.as_str(), "{report:?}");
+    assert_eq!(not_ended[0]["collector"], first.as_str(), "{report:?}");
+    assert_eq!(not_ended[0]["direction"], "given", "{report:?}");
+    assert!(not_ended[0]["delegation"].is_string(), "{report:?}");
+    assert!(s(not_ended[0], "error").contains("frozen"), "{report:?}");
+    // It took effect: Bob no longer acts for Alice with the second collector.
+    let mut as_alice = vec!["--as", "Alice"];
+    as_alice.extend(grant_args(&second));
+    env.fails("bob.json", &as_alice, "delegation-withdrawn")
+        .await;
+    // The text says the same.
+    let out = env
+        .run("alice.json", &["wallet", "undelegate", "--all"])
+        .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Withdrew delegation") && stdout.contains("NOT withdrawn: delegation"),
+        "{stdout}"
+    );
+}
+
 /// UTC midnight `days` after now (on the test clock), as YYYY-MM-DD.
 fn date_in(days: u64) -> String {
     let now = consent_client::time::now_ms().saturating_add_signed(test_clock::shift_ms());

@@ -226,6 +226,35 @@ fn a_queued_entry_is_withdrawable_only_without_withdrawals_or_handed_entries_aft
     );
 }
 
+/// Issue 24: an entry a node was handed (it may hold it as pending) is found from any seq
+/// before it, so that `consent queue --drop` refuses to drop it; held entries are not looked at.
+#[test]
+fn an_entry_handed_to_a_node_is_found_from_its_seq_and_before() {
+    let (a0, a1) = feed(8);
+    let mut q = Queue::default();
+    q.push(Queued::new(&a0, "a", "feed inception", 10, "n1"))
+        .expect("push");
+    q.push(Queued::new(&a1, "a", "request", 10, "n1"))
+        .expect("push");
+    assert!(q.handed_from(&a0.feed, 0).is_none(), "never handed");
+    let at = q.find(&a1.id).expect("queued");
+    q.items[at].attempted = true;
+    let handed = |q: &Queue, seq: u64| {
+        q.handed_from(&a0.feed, seq)
+            .map(|(e, item)| (e.id, item.node))
+    };
+    assert_eq!(
+        handed(&q, 0),
+        Some((a1.id, "n1".to_string())),
+        "dropping the inception would drop the request after it"
+    );
+    assert_eq!(handed(&q, 1), Some((a1.id, "n1".to_string())));
+    assert!(handed(&q, 2).is_none(), "nothing from seq 2 on");
+    // Set aside for a conflict: out of the feed's chain, and not looked at.
+    assert_eq!(q.hold_from(&a0.feed, 0, "conflict").len(), 2);
+    assert!(handed(&q, 0).is_none());
+}
+
 #[test]
 fn accepted_entries_are_kept_to_bring_a_lagging_node_up_and_refusals_until_acknowledged() {
     let c = FeedId([4; 32]);

@@ -322,11 +322,41 @@ async fn revoking_everything_is_at_once_unless_the_person_asks_to_spread_it() {
         assert_eq!(g[0]["queued"], false, "--now sends at once: {g:?}");
         subjects.push(s(&g[0], "subject"));
     }
-    // Asked to spread: each revocation at its own moment; the grants stay in force until then.
-    let out = private_json(&env, &["revoke", "--all", "--spread", "10m", "--no-wait"]).await;
+    // Asked to spread: each revocation at its own moment; the grants stay in force until then,
+    // and the command says so and fails (issue 24: exit 0 says every revocation is in effect).
+    let ran = run_private(
+        &env,
+        "alice.json",
+        &["--json", "revoke", "--all", "--spread", "10m", "--no-wait"],
+    )
+    .await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&ran.stdout).into_owned(),
+        String::from_utf8_lossy(&ran.stderr).into_owned(),
+    );
+    assert_eq!(ran.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("NOT in effect yet"), "{stderr}");
+    let out = json_lines(&stdout);
     let revoked = out[0]["revoked"].as_array().expect("revoked").clone();
     assert_eq!(revoked.len(), 2, "{out:?}");
-    assert!(revoked.iter().all(|r| r["queued"] == true), "{out:?}");
+    assert!(
+        revoked
+            .iter()
+            .all(|r| r["queued"] == true && r["in_effect"] == false),
+        "{out:?}"
+    );
+    let ran = run_private(
+        &env,
+        "alice.json",
+        &["revoke", "--all", "--spread", "10m", "--no-wait"],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&ran.stdout);
+    assert_eq!(ran.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("still queued, NOT in effect yet"),
+        "run again, it names the revocations still queued (their grants are in force): {text}"
+    );
     assert_eq!(
         check(&env, "col.json", &first, &subjects[0]).await,
         ("allow".into(), "granted".into()),

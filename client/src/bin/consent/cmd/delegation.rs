@@ -5,7 +5,10 @@
 //! the `dlg1…` code it prints (fresh delegate feed ids); the person runs `delegate --to CODE`,
 //! which writes one Delegation in each selected pairwise feed, each naming another id of the
 //! code, so the ledger cannot link the person's feeds through their delegate. Withdrawing is one
-//! command too (`undelegate`), by the person or by the delegate resigning.
+//! command too (`undelegate`), by the person or by the delegate resigning; an undelegation is a
+//! withdrawal, signed like a revocation (queued entries held for a conflict do not stop it), and
+//! `undelegate --all` goes on past a delegation it cannot end and says so, as `revoke --all`
+//! does.
 
 use anyhow::bail;
 use clap::Args;
@@ -301,7 +304,8 @@ pub struct UndelegateArgs {
     /// Every delegation given to, or held for, the person of that name.
     #[arg(long)]
     pub name: Option<String>,
-    /// Every delegation you gave and every one you hold.
+    /// Every delegation you gave and every one you hold. One that cannot be ended is named, the
+    /// others are ended, and the command fails so that you run it again.
     #[arg(long)]
     pub all: bool,
     /// What the delegate signed from this time on stops counting (RFC 3339, up to now; default:
@@ -311,7 +315,9 @@ pub struct UndelegateArgs {
 }
 
 /// `consent wallet undelegate`: the person writes an Undelegation in each feed; a delegate
-/// resigns in its own feed.
+/// resigns in its own feed. With --all or --name it goes on past a delegation it cannot end (its
+/// node refusing, a feed that cannot be signed in now), says what it ended and what it did not,
+/// and fails (exit 1) when anything was not ended, so that a retry does the rest.
 pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
     let chosen = usize::from(a.id.is_some()) + usize::from(a.name.is_some()) + usize::from(a.all);
     if chosen != 1 {
@@ -336,12 +342,28 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
     };
     let mut ks = g.open(Role::Citizen)?;
     let mut node = g.connect().await?;
+    // What could not be ended, said with what was (as `revoke --all` does): with --all or
+    // --name, a feed that fails does not stop the others.
+    let mut failed: Vec<NotEnded> = Vec::new();
     // Delegations this wallet gave, feed by feed.
     let mut given = Vec::new();
     for c in ks.state.pairwise.keys() {
         let collector = TypedFeedId::parse_role(c, Role::Collector)?;
         let subject = consent_client::wallet::pairwise_feed(ks.master(), &collector);
-        for d in node.list_delegations(&subject).await? {
+        let listed = match node.list_delegations(&subject).await {
+            Ok(listed) => listed,
+            Err(e) if id.is_none() => {
+                failed.push(NotEnded {
+                    direction: "given",
+                    delegation: None,
+                    collector: Some(collector),
+                    why: format!("the delegations of that feed could not be listed: {e}"),
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for d in listed {
             let text = d.id.to_string();
             let name = ks
                 .state
@@ -354,12 +376,23 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
             }
         }
     }
-    let held: Vec<delegates::Held> = delegates::held(&mut node, &ks, None)
-        .await?
-        .into_iter()
-        .filter(|h| wanted(&h.record.id, Some(h.label.as_str())))
-        .collect();
-    if given.is_empty() && held.is_empty() {
+    let held: Vec<delegates::Held> = match delegates::held(&mut node, &ks, None).await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|h| wanted(&h.record.id, Some(h.label.as_str())))
+            .collect(),
+        Err(e) if id.is_none() => {
+            failed.push(NotEnded {
+                direction: "held",
+                delegation: None,
+                collector: None,
+                why: format!("the delegations you hold could not be listed: {e:#}"),
+            });
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    if given.is_empty() && held.is_empty() && failed.is_empty() {
         bail!("no delegation you gave or hold matches; `consent wallet delegations` lists them");
     }
     if given
@@ -376,26 +409,52 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
         })
     };
     for (collector, d) in &given {
-        let mut author = ctx::pairwise(&mut node, &mut ks, collector).await?;
-        let entry = author
-            .append(time::now_ms(), body(d.id))
-            .map_err(anyhow::Error::msg)?;
-        ctx::journal(&mut ks, collector, &entry)?;
-        crate::send::submit_recorded(&mut node, &ks, collector, &[(&entry, "undelegation")])
-            .await?;
-        done.push(("given", d.id, entry));
+        // An undelegation is a withdrawal (it limits what a delegate may do): like a revocation,
+        // it is not stopped by queued entries of its feed held for a conflict.
+        let ended = async {
+            let mut author = ctx::pairwise_for(&mut node, &mut ks, collector, true).await?;
+            let entry = author
+                .append(time::now_ms(), body(d.id))
+                .map_err(anyhow::Error::msg)?;
+            ctx::journal(&mut ks, collector, &entry)?;
+            crate::send::submit_recorded(&mut node, &ks, collector, &[(&entry, "undelegation")])
+                .await?;
+            Ok::<_, anyhow::Error>(entry)
+        }
+        .await;
+        match ended {
+            Ok(entry) => done.push(("given", d.id, Some(*collector), entry)),
+            Err(e) => failed.push(NotEnded {
+                direction: "given",
+                delegation: Some(d.id),
+                collector: Some(*collector),
+                why: format!("{e:#}"),
+            }),
+        }
     }
     for h in &held {
-        let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
-        let entry = author
-            .append(time::now_ms(), body(h.record.id))
-            .map_err(anyhow::Error::msg)?;
-        delegates::journal_slot(&mut ks, h.slot, &entry)?;
-        ctx::submit(&mut node, &entry, "resignation").await?;
-        done.push(("held", h.record.id, entry));
+        let ended = async {
+            let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
+            let entry = author
+                .append(time::now_ms(), body(h.record.id))
+                .map_err(anyhow::Error::msg)?;
+            delegates::journal_slot(&mut ks, h.slot, &entry)?;
+            ctx::submit(&mut node, &entry, "resignation").await?;
+            Ok::<_, anyhow::Error>(entry)
+        }
+        .await;
+        match ended {
+            Ok(entry) => done.push(("held", h.record.id, None, entry)),
+            Err(e) => failed.push(NotEnded {
+                direction: "held",
+                delegation: Some(h.record.id),
+                collector: None,
+                why: format!("{e:#}"),
+            }),
+        }
     }
     ks.save()?;
-    for (direction, delegation, entry) in &done {
+    for (direction, delegation, collector, entry) in &done {
         let bound = match &entry.body {
             Body::Undelegation(u) => void_from(u, entry.time_ms),
             _ => entry.time_ms,
@@ -417,11 +476,62 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
                 "undelegation": entry.id.to_string(),
                 "delegation": delegation.to_string(),
                 "direction": direction,
+                "collector": collector.map(|c| c.typed(Role::Collector).to_string()),
                 "void_from": time::format(bound),
             }),
         );
     }
+    for f in &failed {
+        emit(g.json, f.text(), f.json());
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of the delegations could not be ended (named above): run consent wallet \
+             undelegate again (what was ended stays ended)",
+            failed.len()
+        );
+    }
     Ok(())
+}
+
+/// A delegation `undelegate` could not end, or a list of them it could not read.
+struct NotEnded {
+    /// `given` (the person's undelegation) or `held` (a delegate's resignation).
+    direction: &'static str,
+    /// The delegation (`None`: the delegations could not be listed).
+    delegation: Option<EntryId>,
+    /// The collector of the person's feed it is in (one this wallet gave).
+    collector: Option<FeedId>,
+    /// Why.
+    why: String,
+}
+
+impl NotEnded {
+    fn text(&self) -> String {
+        let verb = if self.direction == "given" {
+            "NOT withdrawn"
+        } else {
+            "NOT resigned from"
+        };
+        let collector = self
+            .collector
+            .map(|c| format!(" (collector {})", c.typed(Role::Collector)))
+            .unwrap_or_default();
+        match &self.delegation {
+            Some(d) => format!("{verb}: delegation {d}{collector}: {}", self.why),
+            None => format!("{verb}: any delegation{collector}: {}", self.why),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "undelegation": null,
+            "delegation": self.delegation.map(|d| d.to_string()),
+            "direction": self.direction,
+            "collector": self.collector.map(|c| c.typed(Role::Collector).to_string()),
+            "error": self.why,
+        })
+    }
 }
 
 #[cfg(test)]

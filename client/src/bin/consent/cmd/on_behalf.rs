@@ -348,8 +348,12 @@ mod tests {
         Grant {
             collector: FeedId([1; 32]),
             policy: EntryId([2; 32]),
-            purposes: [Purpose::ServiceProvision].into_iter().collect::<PurposeSet>(),
-            categories: [DataCategory::Location].into_iter().collect::<CategorySet>(),
+            purposes: [Purpose::ServiceProvision]
+                .into_iter()
+                .collect::<PurposeSet>(),
+            categories: [DataCategory::Location]
+                .into_iter()
+                .collect::<CategorySet>(),
             retention_days: 30,
             valid_from: read_at,
             valid_until: until,

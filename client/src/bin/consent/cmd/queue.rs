@@ -26,7 +26,8 @@ pub struct QueueArgs {
     /// Drop a queued or held entry (ent1...) and the entries of its feed queued after it (they
     /// chain on it), without sending them: nothing of them becomes public. For entries held
     /// because another device (or a restored copy of this wallet) signed in their feed; sign
-    /// again what you still mean.
+    /// again what you still mean. A queued entry already handed to a node (it answered pending,
+    /// or its answer was lost) is not dropped: that node may still take it in; revoke it instead.
     #[arg(long, value_name = "ENTRY", conflicts_with = "send_now")]
     pub drop: Option<String>,
     /// Acknowledge the refusals shown (they are forgotten; what was refused is not in effect:
@@ -36,11 +37,11 @@ pub struct QueueArgs {
 }
 
 pub async fn queue(a: QueueArgs, g: &Global) -> anyhow::Result<()> {
-    let ks = g.open(Role::Citizen)?;
+    let mut ks = g.open(Role::Citizen)?;
     let path = queue::path_for(ks.path());
     if let Some(text) = &a.drop {
         let id = entry_arg("--drop", text)?;
-        drop_entry(&ks, &id, g)?;
+        drop_entry(&mut ks, &id, g)?;
     }
     if a.ack && path.exists() {
         let _lock = QueueLock::take(&path)?;
@@ -160,16 +161,39 @@ pub async fn queue(a: QueueArgs, g: &Global) -> anyhow::Result<()> {
 /// `consent queue --drop`: the entry and the entries of its feed after it leave the queue (or
 /// the held entries), unsent.
 fn drop_entry(
-    ks: &consent_client::keystore::Keystore,
+    ks: &mut consent_client::keystore::Keystore,
     id: &EntryId,
     g: &Global,
 ) -> anyhow::Result<()> {
     let path = queue::path_for(ks.path());
     let _lock = QueueLock::take(&path)?;
+    // What another command saved while this one waited is not written back over.
+    ks.reload()?;
     let mut q = queue::load(&path, ks.master())?;
     let gone = match q.find(id) {
         Some(at) => {
             let e = q.items[at].decode().map_err(anyhow::Error::msg)?;
+            // Handed to a node: it may hold it as pending and take it in later, whatever this
+            // queue says (held entries, out of the feed's chain, may go).
+            if let Some((handed, item)) = q.handed_from(&e.feed, e.seq) {
+                let which = if handed.id == *id {
+                    format!("{} {id}", item.what)
+                } else {
+                    format!(
+                        "{} {}, queued after {id} in its feed (it would be dropped with it),",
+                        item.what, handed.id
+                    )
+                };
+                bail!(
+                    "nothing was dropped: the {which} was handed to {} already, which answered \
+                     pending or whose answer was lost: that node may hold it and take it in once \
+                     it can, and dropping it here would not stop that; let it be sent (consent \
+                     queue --send-now), then revoke what you no longer mean (consent revoke ID \
+                     for a grant); only entries no node was handed, or held for a conflict, can \
+                     be dropped",
+                    item.node
+                );
+            }
             q.drop_from(&e.feed, e.seq)
         }
         None => q.drop_held(id),
@@ -177,6 +201,15 @@ fn drop_entry(
     if gone.is_empty() {
         bail!("no entry {id} is queued or held (consent queue lists them)");
     }
+    // Remembered in the keystore first: a restored or older queue file never sends them.
+    for (e, item) in &gone {
+        ks.state
+            .pairwise
+            .entry(item.collector.clone())
+            .or_default()
+            .note_unsent(&e.id.to_string());
+    }
+    ks.save()?;
     queue::save(&path, ks.master(), &q)?;
     let ids: Vec<String> = gone.iter().map(|(e, _)| e.id.to_string()).collect();
     let handed = gone.iter().any(|(_, item)| item.attempted);
@@ -189,8 +222,8 @@ fn drop_entry(
                 .collect::<Vec<_>>()
                 .join(", "),
             if handed {
-                " One of them had been handed to a node before (its answer was lost, or it was \
-                 refused as conflicting): if consent list shows it, revoke it."
+                " One of them had been handed to a node before it was held for a conflict: if \
+                 consent list shows it, revoke it."
             } else {
                 ""
             }

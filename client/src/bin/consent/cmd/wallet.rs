@@ -160,6 +160,10 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
         let mut out = Outbox::open(g, &mut ks, &node, false).await?;
         let now = consent_client::time::now_ms();
         let mut items = Vec::new();
+        // Each feed's key count before its rotation: counted up only once the rotation is
+        // queued or sent (a count ahead of the feed's key could sign a withdrawal with a key the
+        // feed does not have, when it is chained after queued entries its node cannot check).
+        let mut counts: Vec<(String, u32)> = Vec::new();
         let collectors: Vec<String> = ks.state.pairwise.keys().cloned().collect();
         for c in collectors {
             let collector = TypedFeedId::parse_role(&c, Role::Collector)?;
@@ -186,8 +190,7 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
                 )
                 .map_err(anyhow::Error::msg)?;
             ctx::journal(&mut ks, &collector, &entry)?;
-            ks.state.pairwise.entry(c.clone()).or_default().rotations = r + 1;
-            ks.save()?;
+            counts.push((c.clone(), r));
             items.push(Item {
                 entry,
                 collector,
@@ -199,7 +202,15 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
             .iter()
             .map(|it| it.entry.feed.typed(Role::Citizen).to_string())
             .collect();
-        let fates = out.dispatch(g, &ks, items).await?;
+        let fates = out.dispatch(g, &ks, items).await.context(
+            "the rotations could not all be queued or sent, so this wallet still counts the keys \
+             it had (the next command reads each feed's current key from its node); run consent \
+             wallet rotate again",
+        )?;
+        for (c, r) in counts {
+            ks.state.pairwise.entry(c).or_default().rotations = r + 1;
+        }
+        ks.save()?;
         for (feed, fate) in feeds.into_iter().zip(fates) {
             match fate {
                 Fate::Sent { .. } => rotated.push(feed),

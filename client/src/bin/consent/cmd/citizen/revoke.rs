@@ -13,7 +13,10 @@
 //!
 //! `--all` goes on past a feed it cannot revoke in (its node unreachable, lagging what this
 //! wallet had sent), says for every feed what it revoked and what it did not, and fails (exit 1)
-//! when anything was not revoked, so that a retry does the rest.
+//! when anything was not revoked, so that a retry does the rest. It fails too when a revocation
+//! it signed is not in effect when it ends (`--spread`: still queued, with `--no-wait` or when
+//! the wait gave up; refused by a node; held for a conflict): a grant is revoked only once a node
+//! holds its revocation, and exit 0 says every one is.
 
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use consent_client::keystore::Keystore;
 use consent_client::privacy::coarse::Exactness;
+use consent_client::privacy::queue;
 use consent_client::privacy::{MAX_SPREAD_MS, MIN_PRIVACY_MS};
 use consent_client::time;
 use consent_client::wallet;
@@ -62,7 +66,8 @@ pub struct RevokeArgs {
     pub spread: Option<String>,
     /// With --spread: queue the revocations and return at once; each is sent by the first
     /// consent command after its moment (a timer running `consent queue`), so a grant stays in
-    /// force until then, however long that is.
+    /// force until then, however long that is. The command then exits 1: its revocations are
+    /// NOT in effect yet.
     #[arg(long, requires = "spread")]
     pub no_wait: bool,
 }
@@ -239,9 +244,12 @@ async fn send_at_once(
 #[derive(Default)]
 struct FeedOutcome {
     /// (grant, revocation, fate).
-    revoked: Vec<(EntryId, EntryId, Fate)>,
+    revoked: Vec<(EntryId, Entry, Fate)>,
     /// Queued grants withdrawn unseen.
     withdrawn: Vec<EntryId>,
+    /// Revocations signed before (an earlier `--spread`) still waiting in the queue: (grant,
+    /// revocation, due, Unix ms). Their grants are still in force.
+    still_queued: Vec<(EntryId, Entry, u64)>,
 }
 
 /// `consent revoke --all`: every grant in force in every pairwise feed of this wallet.
@@ -271,7 +279,9 @@ async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
     let mut revoked_json = Vec::new();
     let mut withdrawn_json = Vec::new();
     let mut failed_json = Vec::new();
-    let mut spread_ids: Vec<EntryId> = Vec::new();
+    let mut still_queued_json = Vec::new();
+    // Revocations queued (--spread), not in effect until sent: (grant, revocation).
+    let mut spread: Vec<(EntryId, Entry)> = Vec::new();
     for collector in collectors {
         let collector_text = collector.typed(Role::Collector).to_string();
         // Each feed on its own: one that cannot be revoked in now does not stop the others.
@@ -287,21 +297,51 @@ async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
                         "collector": collector_text,
                     }));
                 }
-                for (grant, revocation, fate) in &done.revoked {
+                for (grant, revocation, due_ms) in &done.still_queued {
                     lines.push(format!(
-                        "Revoked grant {grant} (collector {collector_text}). Revocation id: \
-                         {revocation}. {}",
-                        fate_text("revocation", fate)
+                        "Revocation of grant {grant} (collector {collector_text}) signed before, \
+                         still queued, NOT in effect yet: the grant stays in force until it is \
+                         sent {} (consent queue --send-now sends it now). Revocation id: {}.",
+                        send::when(*due_ms),
+                        revocation.id
                     ));
-                    if matches!(fate, Fate::Queued { .. }) {
-                        spread_ids.push(*revocation);
+                    spread.push((*grant, revocation.clone()));
+                    still_queued_json.push(json!({
+                        "grant": grant.to_string(),
+                        "collector": collector_text,
+                        "revocation": revocation.id.to_string(),
+                        "send_at": time::format(*due_ms),
+                        "in_effect": false,
+                    }));
+                }
+                for (grant, revocation, fate) in &done.revoked {
+                    let queued = matches!(fate, Fate::Queued { .. });
+                    lines.push(if queued {
+                        format!(
+                            "Revocation of grant {grant} (collector {collector_text}) signed, NOT \
+                             in effect yet: the grant stays in force until it is sent. \
+                             Revocation id: {}. {}",
+                            revocation.id,
+                            fate_text("revocation", fate)
+                        )
+                    } else {
+                        format!(
+                            "Revoked grant {grant} (collector {collector_text}). Revocation id: \
+                             {}. {}",
+                            revocation.id,
+                            fate_text("revocation", fate)
+                        )
+                    });
+                    if queued {
+                        spread.push((*grant, revocation.clone()));
                     }
                     revoked_json.push(json!({
                         "grant": grant.to_string(),
                         "collector": collector_text,
-                        "revocation": revocation.to_string(),
+                        "revocation": revocation.id.to_string(),
                         "erase": a.erase,
-                        "queued": matches!(fate, Fate::Queued { .. }),
+                        "queued": queued,
+                        "in_effect": !queued,
                         "send_at": match fate {
                             Fate::Queued { due_ms, .. } => Some(time::format(*due_ms)),
                             Fate::Sent { .. } => None,
@@ -323,12 +363,12 @@ async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
         emit(
             g.json,
             "No grant of yours is in force: nothing to revoke.",
-            json!({"revoked": [], "withdrawn": [], "failed": []}),
+            json!({"revoked": [], "withdrawn": [], "failed": [], "still_queued": []}),
         );
         return Ok(());
     }
-    let waits = spread_ms.is_some() && !a.no_wait && !spread_ids.is_empty();
-    if spread_ms.is_some() && !spread_ids.is_empty() {
+    let waits = spread_ms.is_some() && !a.no_wait && !spread.is_empty();
+    if spread_ms.is_some() && !spread.is_empty() {
         lines.push(if waits {
             "Each grant stays in force until its revocation is sent: this command stays until \
              the last one is sent (Ctrl-C leaves the rest queued; consent queue --send-now sends \
@@ -336,29 +376,88 @@ async fn revoke_all(a: &RevokeArgs, g: &Global) -> anyhow::Result<()> {
                 .to_string()
         } else {
             "Each grant stays in force until its revocation is sent, by the first consent command \
-             after its moment: consent queue shows them, consent queue --send-now sends them all \
-             now."
+             after its moment: NOT in effect yet (consent queue shows them, consent queue \
+             --send-now sends them all now)."
                 .to_string()
         });
     }
     emit(
         g.json,
         lines.join("\n"),
-        json!({"revoked": revoked_json, "withdrawn": withdrawn_json, "failed": failed_json}),
+        json!({
+            "revoked": revoked_json,
+            "withdrawn": withdrawn_json,
+            "failed": failed_json,
+            "still_queued": still_queued_json,
+        }),
     );
+    let mut problems = Vec::new();
     if waits {
         // The queue's lock is not held while waiting: other commands and the timer go on.
         drop(out);
-        send_when_due(&ks, g, &spread_ids).await?;
+        let signed: Vec<&Entry> = spread.iter().map(|(_, r)| r).collect();
+        let missing = send_when_due(&ks, g, &signed).await?;
+        if !missing.is_empty() {
+            report_not_in_effect(g, &spread, &missing);
+            problems.push(format!(
+                "{} of the revocations are NOT in effect (named above): their grants are still \
+                 in force",
+                missing.len()
+            ));
+        }
+    } else if !spread.is_empty() {
+        problems.push(format!(
+            "{} of the revocations are queued, NOT in effect yet: each grant stays in force \
+             until its revocation is sent, by the first consent command after its moment \
+             (consent queue --send-now sends them now)",
+            spread.len()
+        ));
     }
     if !failed_json.is_empty() {
-        bail!(
+        problems.push(format!(
             "{} of your feeds could not be revoked in (named above): run consent revoke --all \
              again (what was revoked stays revoked)",
             failed_json.len()
-        );
+        ));
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
     }
     Ok(())
+}
+
+/// Says which of the `spread` revocations (grant, revocation) are `missing` (not in effect, with
+/// why), once the wait is over: one line each, or one JSON object listing them.
+fn report_not_in_effect(g: &Global, spread: &[(EntryId, Entry)], missing: &[(EntryId, String)]) {
+    let grant_of = |id: &EntryId| {
+        spread
+            .iter()
+            .find(|(_, r)| r.id == *id)
+            .map(|(grant, _)| grant.to_string())
+            .unwrap_or_default()
+    };
+    emit(
+        g.json,
+        missing
+            .iter()
+            .map(|(id, why)| {
+                format!(
+                    "NOT in effect: revocation {id} of grant {} (the grant is still in force): \
+                     {why}",
+                    grant_of(id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        json!({"not_in_effect": missing
+            .iter()
+            .map(|(id, why)| json!({
+                "revocation": id.to_string(),
+                "grant": grant_of(id),
+                "why": why,
+            }))
+            .collect::<Vec<_>>()}),
+    );
 }
 
 /// `revoke --all` in the pairwise feed for `collector`.
@@ -395,7 +494,15 @@ async fn revoke_feed(
     let now = time::now_ms();
     // What the node holds, and what still waits in the queue (it leaves before the revocations).
     let mut entries = feed_node.feed(&feed).await?;
-    entries.extend(out.queued_in(ks, &feed)?.into_iter().map(|(e, _)| e));
+    let waiting = out.queued_in(ks, &feed)?;
+    // Revocations signed before (an earlier --spread): said when they are still queued at the
+    // end (a revocation sent at once now takes the queued entries of its feed along).
+    let earlier: Vec<EntryId> = waiting
+        .iter()
+        .filter(|(e, _)| matches!(e.body, Body::Revoke(_)))
+        .map(|(e, _)| e.id)
+        .collect();
+    entries.extend(waiting.into_iter().map(|(e, _)| e));
     let revoked: std::collections::HashSet<EntryId> = entries
         .iter()
         .filter_map(|e| match &e.body {
@@ -436,6 +543,7 @@ async fn revoke_feed(
     }
     in_force.dedup();
     if in_force.is_empty() {
+        done.still_queued = still_queued(out, ks, &feed, &earlier)?;
         return Ok(done);
     }
     // One feed's revocations are signed together, after its last entry as it stands now.
@@ -470,20 +578,45 @@ async fn revoke_feed(
             at_once: spread_ms.is_none(),
         });
     }
-    let signed: Vec<EntryId> = items.iter().map(|it| it.entry.id).collect();
+    let signed: Vec<Entry> = items.iter().map(|it| it.entry.clone()).collect();
     let fates = out
         .dispatch_over(g, ks, items, spread_ms.unwrap_or(0))
         .await?;
     ks.save()?;
-    for ((grant, revocation), fate) in in_force.iter().zip(&signed).zip(fates) {
-        done.revoked.push((*grant, *revocation, fate));
+    for ((grant, revocation), fate) in in_force.iter().zip(signed).zip(fates) {
+        done.revoked.push((*grant, revocation, fate));
     }
+    done.still_queued = still_queued(out, ks, &feed, &earlier)?;
     Ok(done)
 }
 
-/// Stays until each of the queued revocations `ids` is sent at its moment (the queue's lock is
-/// taken only to send).
-async fn send_when_due(ks: &Keystore, g: &Global, ids: &[EntryId]) -> anyhow::Result<()> {
+/// The revocations among `earlier` still waiting in the queue in `feed`: (grant, revocation,
+/// due).
+fn still_queued(
+    out: &Outbox,
+    ks: &Keystore,
+    feed: &FeedId,
+    earlier: &[EntryId],
+) -> anyhow::Result<Vec<(EntryId, Entry, u64)>> {
+    Ok(out
+        .queued_in(ks, feed)?
+        .into_iter()
+        .filter_map(|(e, item)| match &e.body {
+            Body::Revoke(r) if earlier.contains(&e.id) => Some((r.grant, e.clone(), item.due_ms)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Stays until each of the queued revocations `signed` has left the queue, each sent at its
+/// moment (the queue's lock is taken only to send), or until the due ones cannot be sent now.
+/// Returns those NOT in effect then, with why ([`not_in_effect`]).
+async fn send_when_due(
+    ks: &Keystore,
+    g: &Global,
+    signed: &[&Entry],
+) -> anyhow::Result<Vec<(EntryId, String)>> {
+    let ids: Vec<EntryId> = signed.iter().map(|e| e.id).collect();
     let mut nodes = Nodes::new(&g.node, g.tls()?, None);
     loop {
         let left: Vec<(Entry, consent_client::privacy::queue::Queued)> = send::queued(ks)?
@@ -491,7 +624,7 @@ async fn send_when_due(ks: &Keystore, g: &Global, ids: &[EntryId]) -> anyhow::Re
             .filter(|(e, _)| ids.contains(&e.id))
             .collect();
         let Some(next) = left.iter().map(|(_, item)| item.due_ms).min() else {
-            return Ok(());
+            break;
         };
         let now = time::now_ms();
         if next > now {
@@ -505,10 +638,50 @@ async fn send_when_due(ks: &Keystore, g: &Global, ids: &[EntryId]) -> anyhow::Re
         let flushed = send::send_queued(ks, &mut nodes, Pick::Own(time::now_ms(), feeds)).await?;
         send::report(&flushed, &[]);
         if flushed.sent.is_empty() && !flushed.kept.is_empty() {
-            bail!(
-                "revocations could not be sent now (said above): they stay queued and leave with \
-                 the next consent command (consent queue --send-now sends them)"
-            );
+            // Said above: they stay queued, and leave with the next consent command.
+            break;
         }
     }
+    not_in_effect(ks, signed)
+}
+
+/// Which of the revocations `signed` are NOT in effect, and why: still queued, held for a
+/// conflict, refused by a node, or gone from the queue with no node's acceptance recorded (the
+/// person dropped it). One is in effect once a node accepted it (this command, or another consent
+/// command meanwhile), as the queue records it.
+fn not_in_effect(ks: &Keystore, signed: &[&Entry]) -> anyhow::Result<Vec<(EntryId, String)>> {
+    let q = queue::load(&queue::path_for(ks.path()), ks.master())?;
+    let mut out = Vec::new();
+    for e in signed {
+        let text = e.id.to_string();
+        let why = if let Some(at) = q.find(&e.id) {
+            format!(
+                "still queued: it is sent {}, by the first consent command then (consent queue \
+                 --send-now sends it now)",
+                send::when(q.items[at].due_ms)
+            )
+        } else if let Some(item) = q
+            .held
+            .iter()
+            .find(|item| item.decode().is_ok_and(|h| h.id == e.id))
+        {
+            format!(
+                "held, never sent: {}; run consent revoke --all again",
+                item.held.clone().unwrap_or_default()
+            )
+        } else if let Some(r) = q.refused.iter().find(|r| r.entry == text) {
+            format!(
+                "a node refused it: {}; run consent revoke --all again",
+                r.why
+            )
+        } else if q.sent_entries(&e.feed).iter().any(|s| s.id == e.id)
+            || q.sent_of(&e.feed).is_some_and(|s| s.seq >= e.seq)
+        {
+            continue;
+        } else {
+            "it left the send queue unsent (dropped); run consent revoke --all again".to_string()
+        };
+        out.push((e.id, why));
+    }
+    Ok(out)
 }
