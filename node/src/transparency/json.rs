@@ -17,27 +17,44 @@ pub(super) fn json_error(status: StatusCode, what: &str) -> Response {
     (status, Json(serde_json::json!({ "error": what }))).into_response()
 }
 
-/// The JSON envelope: the data, with what a reader needs to interpret it.
-fn envelope(site: &Site, key: &str, data: impl serde::Serialize) -> Response {
-    Json(envelope_value(site, key, data)).into_response()
+/// Whether the register had read the whole log, taken **before** the data is read: `complete`
+/// then holds for the data too (the register only moves forward). Taken after, it could call
+/// complete data read while the register was still empty (a start reading the log).
+#[derive(Clone, Copy)]
+struct Complete(bool);
+
+impl Complete {
+    fn now(site: &Site) -> Complete {
+        Complete(site.frame().catching_up.is_none())
+    }
 }
 
-fn envelope_value(site: &Site, key: &str, data: impl serde::Serialize) -> serde_json::Value {
-    let frame = site.frame();
+/// The JSON envelope: the data, with what a reader needs to interpret it.
+fn envelope(site: &Site, complete: Complete, key: &str, data: impl serde::Serialize) -> Response {
+    Json(envelope_value(site, complete, key, data)).into_response()
+}
+
+fn envelope_value(
+    site: &Site,
+    complete: Complete,
+    key: &str,
+    data: impl serde::Serialize,
+) -> serde_json::Value {
     serde_json::json!({
         "network_id": site.network.network_id,
         "k_threshold": site.k,
         "generated_at": view::date(site.ledger.now_ms()),
-        "complete": frame.catching_up.is_none(),
+        "complete": complete.0,
         key: data,
     })
 }
 
 pub(super) async fn collectors_json(State(site): S, Query(q): Query<PageQuery>) -> Response {
+    let complete = Complete::now(&site);
     let Some((collectors, paging)) = collectors_page(&site, q.page).await else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "the node is stopping");
     };
-    let mut body = envelope_value(&site, "collectors", collectors);
+    let mut body = envelope_value(&site, complete, "collectors", collectors);
     body["page"] = serde_json::json!(paging.page);
     body["pages"] = serde_json::json!(paging.pages);
     body["collectors_total"] = serde_json::json!(paging.total);
@@ -49,8 +66,9 @@ pub(super) async fn collector_json(State(site): S, Path(id): Path<String>) -> Re
         Ok(f) => f,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
+    let complete = Complete::now(&site);
     match site.collector(&feed).await {
-        Ok(Some(c)) => envelope(&site, "collector", c),
+        Ok(Some(c)) => envelope(&site, complete, "collector", c),
         Ok(None) => json_error(StatusCode::NOT_FOUND, "no collector with this id"),
         Err(e) => {
             tracing::error!(error = %e, "transparency: cannot read answer times");
@@ -91,9 +109,10 @@ pub(super) async fn consultations_json(
         );
     }
     let s = Arc::clone(&site);
+    let complete = Complete::now(&site);
     match tokio::task::spawn_blocking(move || s.consultations(collector, open_only, page)).await {
         Ok(Ok((listed, more))) => {
-            let mut body = envelope_value(&site, "consultations", listed);
+            let mut body = envelope_value(&site, complete, "consultations", listed);
             body["page"] = serde_json::json!(page);
             body["more"] = serde_json::json!(more);
             body["note"] = serde_json::json!(view::COUNTS_ARE_SIGNALS);
@@ -115,8 +134,9 @@ pub(super) async fn consultation_json(State(site): S, Path(id): Path<String>) ->
         Ok(d) => d,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
+    let complete = Complete::now(&site);
     match consultation_of(&site, draft).await {
-        Ok(Some(c)) => envelope(&site, "consultation", c),
+        Ok(Some(c)) => envelope(&site, complete, "consultation", c),
         Ok(None) => json_error(
             StatusCode::NOT_FOUND,
             "no policy version with this id was put to consultation",
@@ -132,13 +152,20 @@ pub(super) async fn consultation_json(State(site): S, Path(id): Path<String>) ->
 }
 
 pub(super) async fn network_json(State(site): S) -> Response {
+    let complete = Complete::now(&site);
     envelope(
         &site,
+        complete,
         "network",
         site.network.view(&site.register, site.k).await,
     )
 }
 
 pub(super) async fn vocabulary_json(State(site): S) -> Response {
-    envelope(&site, "vocabulary", Vocabulary::current())
+    envelope(
+        &site,
+        Complete::now(&site),
+        "vocabulary",
+        Vocabulary::current(),
+    )
 }

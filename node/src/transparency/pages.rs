@@ -28,6 +28,8 @@ pub(super) fn html_error(site: &Site, status: StatusCode, what: &str) -> Respons
 }
 
 pub(super) async fn register_page(State(site): S, Query(q): Query<PageQuery>) -> Response {
+    // Whether the register is complete, taken before it is read (see json.rs `Complete`).
+    let frame = site.frame();
     let Some((collectors, paging)) = collectors_page(&site, q.page).await else {
         return html_error(
             &site,
@@ -49,7 +51,7 @@ pub(super) async fn register_page(State(site): S, Query(q): Query<PageQuery>) ->
     } else {
         Vec::new()
     };
-    page(html::register(&site.frame(), &collectors, paging, &open))
+    page(html::register(&frame, &collectors, paging, &open))
 }
 
 pub(super) async fn consultation_page(State(site): S, Path(id): Path<String>) -> Response {
@@ -57,8 +59,9 @@ pub(super) async fn consultation_page(State(site): S, Path(id): Path<String>) ->
         Ok(d) => d,
         Err(e) => return html_error(&site, StatusCode::BAD_REQUEST, &e),
     };
+    let frame = site.frame();
     match consultation_of(&site, draft).await {
-        Ok(Some(c)) => page(html::consultation(&site.frame(), &c)),
+        Ok(Some(c)) => page(html::consultation(&frame, &c)),
         Ok(None) => html_error(
             &site,
             StatusCode::NOT_FOUND,
@@ -80,8 +83,9 @@ pub(super) async fn collector_page(State(site): S, Path(id): Path<String>) -> Re
         Ok(f) => f,
         Err(e) => return html_error(&site, StatusCode::BAD_REQUEST, &e),
     };
+    let frame = site.frame();
     match site.collector(&feed).await {
-        Ok(Some(c)) => page(html::collector(&site.frame(), &c)),
+        Ok(Some(c)) => page(html::collector(&frame, &c)),
         Ok(None) => html_error(
             &site,
             StatusCode::NOT_FOUND,
@@ -128,8 +132,9 @@ pub(super) async fn map_svg(State(site): S, Path(id): Path<String>) -> Response 
 }
 
 pub(super) async fn network_page(State(site): S) -> Response {
+    let frame = site.frame();
     page(html::network(
-        &site.frame(),
+        &frame,
         &site.network.view(&site.register, site.k).await,
     ))
 }
