@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::time::Duration;
+use tokio::time::Instant;
 
 use consent_proto::Entry;
 use consent_proto::ids::{EntryId, FeedId};
@@ -140,6 +141,24 @@ pub struct NodeConnection {
     call_timeout: Duration,
 }
 
+/// A whole streamed read ([`NodeConnection::feed`], [`NodeConnection::feed_between`]) takes at
+/// most this many call timeouts, however its node drips its messages.
+pub const READ_BUDGET: u32 = 4;
+
+/// The most entries [`NodeConnection::feed`] reads of one feed (a citizen's feeds hold a few;
+/// a registrar's or a collector's, a few thousand).
+pub const MAX_FEED_READ: usize = 100_000;
+
+/// A node that streamed more of a feed than a read takes.
+fn too_long(what: &str, most: usize) -> ClientError {
+    ClientError::Refused {
+        what: what.to_string(),
+        code: Code::OutOfRange,
+        message: format!("the node sent more than the {most} entries a read takes"),
+        reason: RejectionReason::Unspecified,
+    }
+}
+
 /// `answer`, waited for at most `limit`: `None` when it did not come in time.
 async fn within<T>(limit: Duration, answer: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(limit, answer).await.ok()
@@ -187,6 +206,14 @@ impl NodeConnection {
     /// The connection, for other services (e.g. `Log`).
     pub fn channel(&self) -> Channel {
         self.channel.clone()
+    }
+
+    /// What is left of a read's `deadline`, at most one call timeout (none left: zero, which
+    /// times out at once).
+    fn left(&self, deadline: Instant) -> Duration {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .min(self.call_timeout)
     }
 
     /// A call to this node that got no answer in time.
@@ -289,26 +316,35 @@ impl NodeConnection {
         let answer = within(self.call_timeout, self.ledger.get_entry(request)).await;
         match answer {
             None => Err(self.stalled("the entry")),
+            // Only the entry asked for: another one is no answer (re-review L1).
             Some(Ok(r)) => Ok(r
                 .into_inner()
                 .entry
                 .and_then(|e| e.entry)
-                .and_then(|s| Entry::from_signed(&s).ok())),
+                .and_then(|s| Entry::from_signed(&s).ok())
+                .filter(|e| e.id == *id)),
             Some(Err(s)) if s.code() == Code::NotFound => Ok(None),
             Some(Err(s)) => Err(self.refused("the entry", s).await),
         }
     }
 
-    /// Every entry of a feed (empty for an unknown feed), paging through the node's stream limit.
+    /// Every entry of a feed (empty for an unknown feed), paging through the node's stream limit;
+    /// at most [`MAX_FEED_READ`] entries, and the whole read within [`READ_BUDGET`] call
+    /// timeouts: a node that streams without end, or drips, fails the call ([`ClientError::Stalled`]
+    /// or refused) instead of holding the command, or exhausting its memory.
     pub async fn feed(&mut self, feed: &FeedId) -> Result<Vec<Entry>, ClientError> {
         let mut out = Vec::new();
+        let deadline = Instant::now() + self.call_timeout * READ_BUDGET;
         loop {
+            if out.len() >= MAX_FEED_READ {
+                return Err(too_long("the feed", MAX_FEED_READ));
+            }
             let request = pb::GetFeedRequest {
                 feed: Bytes::copy_from_slice(&feed.0),
                 from_seq: out.len() as u64,
                 limit: 0,
             };
-            let answer = within(self.call_timeout, self.ledger.get_feed(request)).await;
+            let answer = within(self.left(deadline), self.ledger.get_feed(request)).await;
             let mut stream = match answer {
                 None => return Err(self.stalled("the feed")),
                 Some(Ok(r)) => r.into_inner(),
@@ -317,10 +353,13 @@ impl NodeConnection {
             };
             let before = out.len();
             loop {
-                let next = within(self.call_timeout, stream.message()).await;
+                let next = within(self.left(deadline), stream.message()).await;
                 match next {
                     None => return Err(self.stalled("the feed")),
                     Some(Ok(Some(item))) => {
+                        if out.len() >= MAX_FEED_READ {
+                            return Err(too_long("the feed", MAX_FEED_READ));
+                        }
                         if let Some(entry) = item.entry.and_then(|s| Entry::from_signed(&s).ok()) {
                             out.push(entry);
                         }
@@ -347,16 +386,28 @@ impl NodeConnection {
         feed: &FeedId,
         max_seq: u64,
     ) -> Result<Vec<Entry>, ClientError> {
-        let wanted = max_seq.saturating_add(1);
+        self.feed_between(feed, 0, max_seq).await
+    }
+
+    /// [`NodeConnection::feed_upto`] from seq `from_seq` on: the entries `from_seq..=max_seq`,
+    /// the whole read within [`READ_BUDGET`] call timeouts.
+    pub async fn feed_between(
+        &mut self,
+        feed: &FeedId,
+        from_seq: u64,
+        max_seq: u64,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let wanted = max_seq.saturating_add(1).saturating_sub(from_seq);
+        let deadline = Instant::now() + self.call_timeout * READ_BUDGET;
         let mut out: Vec<Entry> = Vec::new();
         while (out.len() as u64) < wanted {
             let limit = (wanted - out.len() as u64).min(u64::from(MAX_FEED_STREAM)) as u32;
             let request = pb::GetFeedRequest {
                 feed: Bytes::copy_from_slice(&feed.0),
-                from_seq: out.len() as u64,
+                from_seq: from_seq.saturating_add(out.len() as u64),
                 limit,
             };
-            let answer = within(self.call_timeout, self.ledger.get_feed(request)).await;
+            let answer = within(self.left(deadline), self.ledger.get_feed(request)).await;
             let mut stream = match answer {
                 None => return Err(self.stalled("the feed")),
                 Some(Ok(r)) => r.into_inner(),
@@ -365,7 +416,7 @@ impl NodeConnection {
             };
             let mut got: u32 = 0;
             loop {
-                let next = within(self.call_timeout, stream.message()).await;
+                let next = within(self.left(deadline), stream.message()).await;
                 match next {
                     None => return Err(self.stalled("the feed")),
                     Some(Ok(Some(item))) => {

@@ -326,17 +326,23 @@
 //! `floor_x(t) = t − (t mod x)`; `ceil_x(t)` is the smallest multiple of `x` that is ≥ `t` (`t`
 //! itself on a boundary); with no granularity both are `t`.
 //!
-//! **How exact each `time_ms` is**, by what the entry says. The principle: a consenting statement
-//! may be dated before it was signed, which can only add denials; a withdrawal whose time a rule
-//! compares with times signed in other feeds may not, which could only lose it.
+//! **How exact each `time_ms` is**, by what the entry says. The principle: an own consenting
+//! statement (in the person's own feed) may be dated before it was signed, which can only add
+//! denials; a statement in someone's name may be so only within its delegation (below); a
+//! withdrawal whose time a rule compares with times signed in other feeds may not, which could
+//! only lose it.
 //! - **exact** (the moment of signing): an opt-out of sale and sharing, own or in someone's name
 //!   (an opt-out denies under grants signed at or before it, across feeds: *Opting out of sale and
 //!   sharing*); an undelegation (the delegate's withdrawals count up to its signed time:
 //!   *Delegation*); a delegation; a stance (compared with its consultation's window); anything
 //!   not listed below;
-//! - **within the admission bound**, granularity `e = min(g, 150,000)` (so 150,000 with any `g`):
-//!   every other entry signed in someone's name (`on_behalf`), and an endorsement; the other half
-//!   of the 5-minute bound is left for the clocks' difference and the sending. The `consent`
+//! - **within the admission bound**, granularity `e = min(g, 150,000)` (150,000 with any allowed
+//!   `g`; none when `g` is none): every other entry signed in someone's name (`on_behalf`), and an
+//!   endorsement; the other half of the 5-minute bound is left for the clocks' difference and the
+//!   sending. A wallet signs such an entry only when `s` itself lies inside the delegation as it
+//!   knows it (`D.time_ms ≤ s < valid_until`, and before every undelegation of it that it
+//!   holds); when `floor_e(s)` would lie inside it but `s` does not, it signs nothing: rounding
+//!   never brings a statement made after its delegation ended back inside it. The `consent`
 //!   wallet signs these exact (`e` none: a grant's `valid_from` is then `s`, the moment of
 //!   signing, never an earlier moment its terms were read, and its `valid_until` the end asked),
 //!   which the rule allows: any entry may be signed exact (with `--now`, the `consent` wallet

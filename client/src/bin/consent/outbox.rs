@@ -40,6 +40,25 @@ pub fn settings(g: &Global, ks: &Keystore) -> Settings {
     s
 }
 
+/// Holds the send queue's lock for a command that signs in its pairwise feeds (an [`Outbox`], or
+/// one that sends at once itself: a delegation, an undelegation, a stance, a takeover), from
+/// before it reads a feed's head until what it signed is sent or queued, so that no other
+/// command or timer signs or sends in those feeds meanwhile (two entries at one seq would fork
+/// the feed); reads the keystore again under it, so that what another command saved while this
+/// one waited (a new feed, a rotation, a setting) is not written back over. A `withdrawal`
+/// waits longer for it.
+pub fn hold_queue(ks: &mut Keystore, withdrawal: bool) -> anyhow::Result<QueueLock> {
+    let path = queue::path_for(ks.path());
+    let wait = if withdrawal {
+        LOCK_WAIT_WITHDRAWAL
+    } else {
+        LOCK_WAIT
+    };
+    let lock = QueueLock::take_noting(&path, wait, Duration::from_secs(2))?;
+    ks.reload()?;
+    Ok(lock)
+}
+
 /// An entry a command signed in one of its pairwise feeds, to send.
 pub struct Item {
     /// The entry.
@@ -122,15 +141,7 @@ impl Outbox {
         withdrawal: bool,
     ) -> anyhow::Result<Outbox> {
         let path = queue::path_for(ks.path());
-        let wait = if withdrawal {
-            LOCK_WAIT_WITHDRAWAL
-        } else {
-            LOCK_WAIT
-        };
-        let lock = QueueLock::take_noting(&path, wait, Duration::from_secs(2))?;
-        // What another command saved while this one waited (a rotation, a setting) is not
-        // written back over.
-        ks.reload()?;
+        let lock = hold_queue(ks, withdrawal)?;
         let mut nodes = Nodes::new(&g.node, g.tls()?, Some(main));
         if path.exists() && !withdrawal {
             let f = send_queued(ks, &mut nodes, Pick::Due(time::now_ms())).await?;

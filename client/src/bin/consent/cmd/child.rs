@@ -201,6 +201,7 @@ pub async fn open_feed(
     g: &Global,
 ) -> anyhow::Result<Held> {
     let (child, mut child_ks) = open_child(ks, name)?;
+    let _queue = crate::outbox::hold_queue(&mut child_ks, false)?;
     let child_feed = wallet::pairwise_feed(child_ks.master(), collector);
     if node.head(&child_feed).await?.is_some() {
         bail!(
@@ -331,6 +332,7 @@ pub fn export(a: ExportArgs, g: &Global) -> anyhow::Result<()> {
 /// saw signs again; the new recovery key covers both secrets.
 pub async fn takeover(g: &Global) -> anyhow::Result<()> {
     let mut ks = g.open(Role::Citizen)?;
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     if ks.state.minor.is_none() {
         bail!(
             "takeover is for a wallet a guardian handed over (made with `wallet init --child`); \

@@ -236,6 +236,8 @@ pub async fn delegate(a: DelegateArgs, g: &Global) -> anyhow::Result<()> {
             bail!("nothing was signed");
         }
     }
+    // From here until what is signed is sent: no other command signs in these feeds.
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     // The code counts as used before anything is submitted: never two people on one id.
     ks.state.offers_used.push(digest);
     ks.save()?;
@@ -341,6 +343,8 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
         (None, None) => a.all,
     };
     let mut ks = g.open(Role::Citizen)?;
+    // An undelegation is a withdrawal: it waits longer for another command to finish.
+    let _queue = crate::outbox::hold_queue(&mut ks, true)?;
     let mut node = g.connect().await?;
     // What could not be ended, said with what was (as `revoke --all` does): with --all or
     // --name, a feed that fails does not stop the others.

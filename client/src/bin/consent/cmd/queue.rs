@@ -194,6 +194,15 @@ fn drop_entry(
                     item.node
                 );
             }
+            // A withdrawal queued after it would be dropped with it (re-review M3).
+            if !q.withdrawable(&e.feed, e.seq) {
+                bail!(
+                    "nothing was dropped: a revocation, opt-out, erasure or restriction request is \
+                     queued after {id} in its feed and would be dropped with it; to withdraw a \
+                     grant, revoke it (consent revoke {id}: its revocation leaves behind the \
+                     entries queued before it)"
+                );
+            }
             q.drop_from(&e.feed, e.seq)
         }
         None => q.drop_held(id),

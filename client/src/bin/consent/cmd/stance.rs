@@ -88,6 +88,7 @@ async fn file(
     let collector = FeedId::from_slice(&s.collector)
         .map_err(|_| anyhow::anyhow!("the node sent a consultation without its collector"))?;
     let mut ks = g.open(Role::Citizen)?;
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     // An earlier stance of this wallet on the same version: the new one replaces it.
     let subject = wallet::pairwise_feed(ks.master(), &collector);
     let earlier = node

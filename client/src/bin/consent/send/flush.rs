@@ -155,7 +155,47 @@ async fn send_feed(
             return Ok(());
         }
     };
-    let standing = match settle(&mut conn, ks, q, feed, out).await {
+    let mut stuck = send_feed_on(ks, &mut conn, q, path, feed, chosen, out).await?;
+    // A withdrawal its feed's node answers but does not take (it stalls, fails, lags, or holds
+    // it pending) goes to `--node` instead, as one whose node cannot be reached does
+    // (re-review H1): withdrawing is never harder. `settle` brings that node up to date first.
+    if stuck && withdrawal && conn.url() != consent_client::node::node_url(nodes.main()) {
+        let main = nodes.main().to_string();
+        if let Ok(mut other) = nodes.to(&main, true).await {
+            eprintln!(
+                "consent: {} did not take your withdrawal (see below); it goes to {main} instead \
+                 (that node's operator sees it)",
+                conn.url()
+            );
+            out.kept.retain(|(e, ..)| e.feed != *feed);
+            stuck = send_feed_on(ks, &mut other, q, path, feed, chosen, out).await?;
+        }
+    }
+    if stuck {
+        put_off(q, feed, withdrawal);
+    }
+    Ok(())
+}
+
+/// [`send_feed`] on the connection `conn`: whether entries were kept (the node lags, cannot be
+/// asked, or did not take one: pending, no answer), each said in `out.kept`.
+async fn send_feed_on(
+    ks: &Keystore,
+    conn: &mut consent_client::node::NodeConnection,
+    q: &mut Queue,
+    path: &std::path::Path,
+    feed: &FeedId,
+    chosen: &[EntryId],
+    out: &mut Flushed,
+) -> anyhow::Result<bool> {
+    let mine = |q: &Queue| -> Vec<(Entry, Queued)> {
+        q.of_feed(feed)
+            .into_iter()
+            .filter(|(_, e)| chosen.contains(&e.id))
+            .map(|(i, e)| (e, q.items[i].clone()))
+            .collect()
+    };
+    let standing = match settle(conn, ks, q, feed, out).await {
         Ok(s) => s,
         Err(e) => Standing::Lagging(e.to_string()),
     };
@@ -165,14 +205,13 @@ async fn send_feed(
             for (e, item) in mine(&*q) {
                 out.kept.push((e, item, why.clone()));
             }
-            put_off(q, feed, withdrawal);
-            return Ok(());
+            return Ok(true);
         }
-        Standing::Conflict(_) => return Ok(()),
+        Standing::Conflict(_) => return Ok(false),
     }
     let batch = mine(&*q);
     if batch.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     // From here on they may be public: saved before the submit, so that a command killed after
     // it still knows (such an entry is revoked, never withdrawn unseen).
@@ -183,7 +222,7 @@ async fn send_feed(
     }
     queue::save(path, ks.master(), q)?;
     let to = conn.url().to_string();
-    let answers = submit_all(&mut conn, &batch).await;
+    let answers = submit_all(conn, &batch).await;
     let mut rest: Option<String> = None;
     for ((e, mut item), answer) in batch.into_iter().zip(answers) {
         item.attempted = true;
@@ -242,8 +281,5 @@ async fn send_feed(
         }
     }
     // Kept (pending at the node, or no answer): the other feeds go first meanwhile (N4).
-    if rest.is_some() {
-        put_off(q, feed, withdrawal);
-    }
-    Ok(())
+    Ok(rest.is_some())
 }

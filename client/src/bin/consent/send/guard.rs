@@ -82,8 +82,10 @@ pub async fn unknown_feed(
 }
 
 /// Asks the other nodes of the wallet's privacy setting (`consent wallet privacy --nodes`) for
-/// `feed`; the first that holds it brings `node` up to its head ([`relay`]): that node's URL.
-/// A node that holds it but cannot give it to `node` is an error (nothing is signed).
+/// `feed`; the one that holds it furthest brings `node` up to its head ([`relay`]): that node's
+/// URL. A node that holds it but cannot give it to `node` is an error (nothing is signed), and so
+/// is a node that could not be asked when none of the others knows the feed (re-review M7: it
+/// may be the one that holds it).
 async fn relay_from_others(
     node: &mut NodeConnection,
     ks: &Keystore,
@@ -97,25 +99,45 @@ async fn relay_from_others(
         .into_iter()
         .filter(|u| consent_client::node::node_url(u) != node.url())
         .collect();
+    let mut best: Option<(String, NodeConnection, u64)> = None;
+    let mut unasked: Vec<String> = Vec::new();
     for url in others {
         let Ok(mut other) = NodeConnection::connect_with(&url, node.tls()).await else {
+            unasked.push(url);
             continue;
         };
-        let Ok(Some(head)) = other.head(feed).await else {
-            continue;
-        };
-        if relay(&mut other, node, feed, head.seq).await? {
-            return Ok(Some(url));
+        match other.head(feed).await {
+            Ok(Some(head)) => {
+                if best.as_ref().is_none_or(|(_, _, seq)| head.seq > *seq) {
+                    best = Some((url, other, head.seq));
+                }
+            }
+            Ok(None) => {}
+            Err(_) => unasked.push(url),
         }
-        bail!(
-            "your feed {} is at {url} up to #{}, but {} could not be given it: nothing was \
-             signed (starting the feed again would fork it); try again, or pass --node {url}",
-            feed.typed(Role::Citizen),
-            head.seq,
-            node.url()
-        );
     }
-    Ok(None)
+    match best {
+        Some((url, mut other, seq)) => {
+            if relay(&mut other, node, feed, seq).await? {
+                return Ok(Some(url));
+            }
+            bail!(
+                "your feed {} is at {url} up to #{seq}, but {} could not be given it: nothing was \
+                 signed (starting the feed again would fork it); try again, or pass --node {url}",
+                feed.typed(Role::Citizen),
+                node.url()
+            );
+        }
+        None if !unasked.is_empty() => bail!(
+            "this wallet signed entries in your feed {}, which {} does not know, and {} could not \
+             be asked whether it holds it: nothing was signed (starting the feed again could fork \
+             it); try again when they answer",
+            feed.typed(Role::Citizen),
+            node.url(),
+            unasked.join(", ")
+        ),
+        None => Ok(None),
+    }
 }
 
 /// Before a command signs in the pairwise feed for `collector` at the head `node` reports: the
@@ -217,4 +239,36 @@ pub async fn lagging(
         sent.node,
         sent.node
     )))
+}
+
+/// Before a withdrawal is signed at `to`'s head in `feed`: when `--node` (`nodes`' main node)
+/// holds the feed further than `to` does (another device signed there, and gossip has not
+/// reached `to` yet), `to` is given the rest from it first ([`relay`]); when it cannot be,
+/// nothing may be signed (re-review M4: signing at `to`'s head would fork the feed). A `--node`
+/// that cannot be asked is not waited for: `to` is the feed's own node.
+pub async fn up_to_main(
+    nodes: &mut Nodes,
+    to: &mut NodeConnection,
+    feed: &FeedId,
+) -> anyhow::Result<()> {
+    let main = nodes.main().to_string();
+    if consent_client::node::node_url(&main) == to.url() {
+        return Ok(());
+    }
+    let Ok(mut from) = nodes.to(&main, false).await else {
+        return Ok(());
+    };
+    let Ok(Some(head)) = from.head(feed).await else {
+        return Ok(());
+    };
+    if relay(&mut from, to, feed, head.seq).await? {
+        return Ok(());
+    }
+    bail!(
+        "{main} holds your feed {} up to #{}, further than {} does, which could not be given the \
+         rest: nothing was signed (signing there would fork your feed); try again in a moment",
+        feed.typed(Role::Citizen),
+        head.seq,
+        to.url()
+    );
 }

@@ -48,7 +48,7 @@ use consent_proto::Entry;
 pub use direct::submit_recorded;
 pub use flush::{Pick, forget_unsent, send_queued};
 pub use flushed::{Flushed, remind, report};
-pub use guard::{before_signing, lagging, unknown_feed};
+pub use guard::{before_signing, lagging, unknown_feed, up_to_main};
 pub use nodes::{Nodes, feed_url};
 pub use standing::{Standing, relay, settle};
 

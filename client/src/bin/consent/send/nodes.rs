@@ -45,6 +45,11 @@ impl Nodes {
         }
     }
 
+    /// `--node`.
+    pub fn main(&self) -> &str {
+        &self.main
+    }
+
     /// Everything through `node`.
     pub(super) fn pinned(node: &NodeConnection) -> Nodes {
         Nodes {
@@ -98,7 +103,9 @@ impl Nodes {
     }
 
     /// The connection for the pairwise feed `feed` (its node, see [`feed_url`]; `withdrawal`:
-    /// see [`Nodes::to`]).
+    /// see [`Nodes::to`]). For a withdrawal, a node that takes the connection but cannot answer
+    /// for the feed (it stalls, or fails) counts as one that cannot be reached: `--node` instead
+    /// (re-review H1).
     pub async fn for_feed(
         &mut self,
         ks: &Keystore,
@@ -106,6 +113,20 @@ impl Nodes {
         withdrawal: bool,
     ) -> anyhow::Result<NodeConnection> {
         let url = feed_url(&self.main, ks, feed);
-        self.to(&url, withdrawal).await
+        let mut conn = self.to(&url, withdrawal).await?;
+        if withdrawal
+            && conn.url() != consent_client::node::node_url(&self.main)
+            && let Err(e) = conn.head(feed).await
+        {
+            eprintln!(
+                "consent: {} cannot answer for your feed ({e}); this withdrawal goes to {} \
+                 instead (that node's operator sees it)",
+                conn.url(),
+                self.main
+            );
+            let main = self.main.clone();
+            return Ok(self.get(&main).await?.clone());
+        }
+        Ok(conn)
     }
 }

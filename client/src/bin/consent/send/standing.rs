@@ -99,6 +99,25 @@ pub async fn settle(
     out: &mut Flushed,
 ) -> Result<Standing, ClientError> {
     let url = node.url().to_string();
+    // The queued entries must follow one another (defence in depth: two commands signing in one
+    // feed at once would put two entries at one seq on the wire, and freeze the feed). From the
+    // first that does not, they are held, never sent.
+    let broken = q
+        .of_feed(feed)
+        .windows(2)
+        .find(|w| w[1].1.seq != w[0].1.seq + 1 || w[1].1.prev != Some(w[0].1.id))
+        .map(|w| w[0].1.seq.min(w[1].1.seq));
+    if let Some(seq) = broken {
+        let why = format!(
+            "the queued entries of your feed {} do not follow one another at #{seq} (two \
+             commands signed there at once); they were NOT sent (sending them would fork your \
+             feed): drop the ones you no longer mean (consent queue --drop ID) and sign again",
+            feed.typed(Role::Citizen)
+        );
+        for (e, item) in q.hold_from(feed, seq, &why) {
+            out.held.push((e, item, why.clone()));
+        }
+    }
     let of = q.of_feed(feed);
     let Some((first_at, first)) = of.first().cloned() else {
         return Ok(Standing::Ready {
@@ -160,7 +179,7 @@ pub async fn settle(
                 break;
             }
             match node.entry(&e.id).await? {
-                Some(x) if x.feed == *feed => there.push(e.clone()),
+                Some(x) if x.id == e.id && x.feed == *feed => there.push(e.clone()),
                 _ => {
                     conflict_at = Some(e.seq);
                     break;
@@ -192,21 +211,28 @@ pub async fn relay(
     feed: &FeedId,
     upto: u64,
 ) -> Result<bool, ClientError> {
-    let have = to.head(feed).await?.map(|h| h.seq);
-    if have.is_some_and(|s| s >= upto) {
+    let have = to.head(feed).await?;
+    if have.as_ref().is_some_and(|h| h.seq >= upto) {
         return Ok(true);
     }
-    let start = have.map_or(0, |s| s + 1);
-    let chain: Vec<Entry> = from
-        .feed_upto(feed, upto)
-        .await?
-        .into_iter()
-        .filter(|e| e.seq >= start)
-        .collect();
-    let contiguous = chain.first().map(|e| e.seq) == Some(start)
-        && chain.last().map(|e| e.seq) == Some(upto)
-        && chain.windows(2).all(|w| w[1].seq == w[0].seq + 1);
-    if !contiguous {
+    let start = have.as_ref().map_or(0, |h| h.seq + 1);
+    // A few entries at most (a citizen's feed, another device's lead): a node that claims more
+    // is not followed (re-review M5).
+    if upto - start >= consent_proto::limits::MAX_SUBMIT_BATCH as u64 {
+        return Ok(false);
+    }
+    let chain = from.feed_between(feed, start, upto).await?;
+    // Of this feed, one chain from `to`'s head on (re-review L1): `to` checks signatures.
+    let mut prev = have.and_then(|h| EntryId::from_slice(&h.head).ok());
+    let mut seq = start;
+    for e in &chain {
+        if e.feed != *feed || e.seq != seq || (seq > 0 && e.prev != prev) {
+            return Ok(false);
+        }
+        prev = Some(e.id);
+        seq += 1;
+    }
+    if seq != upto + 1 {
         return Ok(false);
     }
     for part in chain.chunks(consent_proto::limits::MAX_SUBMIT_BATCH) {

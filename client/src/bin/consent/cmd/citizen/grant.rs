@@ -482,23 +482,26 @@ async fn delegated_opt_out_ms(
         }
         Err(e) => return Err(e),
     };
-    Ok(facts
-        .signed
-        .iter()
-        .filter_map(|d| match &d.entry.body {
-            Body::Request(r)
-                if r.kind == RequestKind::OptOutSale
-                    && r.collector == *collector
-                    && r.on_behalf.is_some() =>
-            {
-                let counts = delegated::delegation_named(&d.entry)
-                    .and_then(|id| facts.delegations.get(&id))
-                    .is_some_and(|rec| rec.state().withdrawal_counts(d.entry.time_ms));
-                counts.then_some(d.entry.time_ms)
-            }
-            _ => None,
-        })
-        .max())
+    let mut latest: Option<u64> = None;
+    for d in &facts.signed {
+        let Body::Request(r) = &d.entry.body else {
+            continue;
+        };
+        if r.kind != RequestKind::OptOutSale || r.collector != *collector || r.on_behalf.is_none() {
+            continue;
+        }
+        let counts = delegated::delegation_named(&d.entry)
+            .and_then(|id| facts.delegations.get(&id))
+            .is_some_and(|rec| rec.state().withdrawal_counts(d.entry.time_ms));
+        // What a frozen delegate feed signed does not count (the spec's `counts`): no floor.
+        if counts
+            && !latest.is_some_and(|l| l >= d.entry.time_ms)
+            && !node.head(&d.entry.feed).await?.is_some_and(|h| h.frozen)
+        {
+            latest = Some(d.entry.time_ms);
+        }
+    }
+    Ok(latest)
 }
 
 /// What the wallet's privacy setting does to this grant, for the person about to confirm

@@ -139,9 +139,12 @@ pub async fn revoke(a: RevokeArgs, g: &Global) -> anyhow::Result<()> {
     if queued.is_none() {
         let feed = wallet::pairwise_feed(ks.master(), &collector);
         let mut feed_node = out.nodes.for_feed(&ks, &feed, true).await?;
-        if feed_node.entry(&grant_id).await?.is_none()
-            && !send::relay(&mut node, &mut feed_node, &grant.feed, grant.seq).await?
-        {
+        // Up to what `--node` holds after the grant, not just the grant (re-review M4).
+        let upto = match node.head(&grant.feed).await? {
+            Some(h) => h.seq.max(grant.seq),
+            None => grant.seq,
+        };
+        if !send::relay(&mut node, &mut feed_node, &grant.feed, upto).await? {
             bail!(
                 "the node of your feed, {}, does not hold grant {grant_text}, and could not be \
                  given it from {}: nothing was signed (a revocation signed there now would fork \
@@ -186,6 +189,7 @@ async fn sign_revocation(
 ) -> anyhow::Result<Entry> {
     let feed = wallet::pairwise_feed(ks.master(), collector);
     let mut feed_node = out.nodes.for_feed(ks, &feed, true).await?;
+    send::up_to_main(&mut out.nodes, &mut feed_node, &feed).await?;
     let resumed = out.author(&mut feed_node, ks, collector, true).await?;
     if resumed.inception.is_some() {
         bail!(
@@ -491,6 +495,8 @@ async fn revoke_feed(
     if let Some(why) = send::lagging(&mut feed_node, ks, collector).await? {
         bail!("{why}");
     }
+    // Nor may it lag what `--node` holds (another device's grants, re-review M4).
+    send::up_to_main(&mut out.nodes, &mut feed_node, &feed).await?;
     let now = time::now_ms();
     // What the node holds, and what still waits in the queue (it leaves before the revocations).
     let mut entries = feed_node.feed(&feed).await?;
