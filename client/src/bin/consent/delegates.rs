@@ -59,21 +59,38 @@ pub fn slot_feed(ks: &Keystore, slot: u32) -> FeedId {
     delegate::slot_feed(ks.master(), slot)
 }
 
+/// How the send queue names what it holds of slot `slot`'s feed.
+pub fn slot_label(slot: u32) -> String {
+    format!("delegate feed #{slot}")
+}
+
 /// Loads slot `slot`'s feed at its head on the node, submitting its inception first when the
-/// node does not know it yet (a delegation may name a delegate feed before it exists).
+/// node does not know it yet (a delegation may name a delegate feed before it exists). As for a
+/// pairwise feed (`send::before_signing`): entries of it still queued (one a node held pending)
+/// go first, and a node that lags what this wallet had sent is given it, or refused: signing at
+/// its head would fork the feed (re-review M6). A `withdrawal` is not stopped by held entries.
+/// The caller holds the send queue (`outbox::hold_queue`).
 pub async fn slot_author(
     node: &mut NodeConnection,
     ks: &mut Keystore,
     slot: u32,
+    withdrawal: bool,
 ) -> anyhow::Result<Author> {
     let master = *ks.master();
     let (_, inception) = delegate::slot_inception(&master, slot).map_err(anyhow::Error::msg)?;
+    crate::send::before_signing_feed(node, ks, &inception.feed, &inception, withdrawal).await?;
     let recorded = ks.state.slots.get(&slot).map_or(0, |s| s.rotations);
     let head = match node.head(&inception.feed).await? {
         Some(h) => h,
         None => {
             journal_slot(ks, slot, &inception)?;
-            ctx::submit(node, &inception, "delegate feed inception").await?;
+            crate::send::submit_recorded_as(
+                node,
+                ks,
+                &slot_label(slot),
+                &[(&inception, "delegate feed inception")],
+            )
+            .await?;
             node.head(&inception.feed)
                 .await?
                 .context("the node lost the inception it just accepted")?

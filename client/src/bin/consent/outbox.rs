@@ -127,6 +127,9 @@ pub struct Outbox {
     drawn: Vec<u64>,
     /// The moment they count from.
     drawn_at: Option<u64>,
+    /// [`Outbox::open`] sent (or tried) what one run sends: [`Outbox::dispatch`] sends only the
+    /// command's own feeds then (one overdue feed per run, re-review L6).
+    ran: bool,
     _lock: QueueLock,
 }
 
@@ -143,10 +146,15 @@ impl Outbox {
         let path = queue::path_for(ks.path());
         let lock = hold_queue(ks, withdrawal)?;
         let mut nodes = Nodes::new(&g.node, g.tls()?, Some(main));
+        let mut ran = false;
         if path.exists() && !withdrawal {
             let f = send_queued(ks, &mut nodes, Pick::Due(time::now_ms())).await?;
             report(&f, &[]);
             send::remind(&f);
+            ran = !(f.sent.is_empty()
+                && f.kept.is_empty()
+                && f.held.is_empty()
+                && f.dropped.is_empty());
         }
         Ok(Outbox {
             settings: settings(g, ks),
@@ -155,6 +163,7 @@ impl Outbox {
             withdrawal,
             drawn: Vec::new(),
             drawn_at: None,
+            ran,
             _lock: lock,
         })
     }
@@ -233,11 +242,7 @@ impl Outbox {
         }
         // Remembered in the keystore first: a restored or older queue file never sends them.
         for (e, item) in &gone {
-            ks.state
-                .pairwise
-                .entry(item.collector.clone())
-                .or_default()
-                .note_unsent(&e.id.to_string());
+            send::note_unsent(ks, e, item);
         }
         ks.save()?;
         queue::save(&self.path, ks.master(), &q)?;
@@ -503,7 +508,7 @@ impl Outbox {
         }
         queue::save(&self.path, ks.master(), &q)?;
         // This command's own feeds go if due; a withdrawal sends nothing else on its way.
-        let pick = if self.withdrawal {
+        let pick = if self.withdrawal || self.ran {
             Pick::Own(time::now_ms(), feeds.clone())
         } else {
             Pick::DueWith(time::now_ms(), feeds.clone())

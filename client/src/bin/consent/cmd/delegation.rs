@@ -438,12 +438,18 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
     }
     for h in &held {
         let ended = async {
-            let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
+            let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, true).await?;
             let entry = author
                 .append(time::now_ms(), body(h.record.id))
                 .map_err(anyhow::Error::msg)?;
             delegates::journal_slot(&mut ks, h.slot, &entry)?;
-            ctx::submit(&mut node, &entry, "resignation").await?;
+            crate::send::submit_recorded_as(
+                &mut node,
+                &ks,
+                &delegates::slot_label(h.slot),
+                &[(&entry, "resignation")],
+            )
+            .await?;
             Ok::<_, anyhow::Error>(entry)
         }
         .await;

@@ -85,16 +85,25 @@ pub async fn grant(a: &GrantArgs, who: &str, g: &Global) -> anyhow::Result<()> {
     if !a.yes && !ctx::confirm("Sign and submit in their name?")? {
         bail!("nothing was signed");
     }
+    // From here until it is sent, no other command signs in the wallet's feeds (the keystore is
+    // read again: what the prompt's wait let another command save is kept).
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     // Signed now (a node takes a delegated entry only if signed within minutes of its clock).
     let signed_at = time::now_ms();
     delegates::choose(std::slice::from_ref(&h), &act, signed_at, &person)?;
     let grant = in_their_name(terms.grant, h.on_behalf(), signed_at)?;
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
+    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
     let entry = author
         .append(signed_at, Body::Grant(grant))
         .map_err(anyhow::Error::msg)?;
     delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    ctx::submit(&mut node, &entry, "grant").await?;
+    crate::send::submit_recorded_as(
+        &mut node,
+        &ks,
+        &delegates::slot_label(h.slot),
+        &[(&entry, "grant")],
+    )
+    .await?;
     let co_signer = h.record.delegation.co_signer;
     let mut human = format!(
         "Granted in the name of {person}. Grant id: {}\nTheir subject id for this collector: \
@@ -150,6 +159,7 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
     };
     let grant_id = entry_arg("<grant-id>", grant_text)?;
     let mut ks = g.open(Role::Citizen)?;
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     let person = delegates::person(&ks, who)?;
     let mut node = g.connect().await?;
     let grant = node
@@ -179,7 +189,7 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
     };
     let signed_at = time::now_ms();
     let h = delegates::choose(&held, &act, signed_at, &person)?.clone();
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
+    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
     let entry = author
         .append(
             signed_at,
@@ -191,7 +201,13 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
         )
         .map_err(anyhow::Error::msg)?;
     delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    ctx::submit(&mut node, &entry, "revocation").await?;
+    crate::send::submit_recorded_as(
+        &mut node,
+        &ks,
+        &delegates::slot_label(h.slot),
+        &[(&entry, "revocation")],
+    )
+    .await?;
     let mut value = delegation_json(&h);
     value["revocation"] = json!(entry.id.to_string());
     value["grant"] = json!(grant_text);
@@ -218,12 +234,13 @@ pub async fn request(a: &RequestArgs, who: &str, g: &Global) -> anyhow::Result<(
     let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
     let kind = RequestKind::from_name(&a.kind)?;
     let mut ks = g.open(Role::Citizen)?;
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     let person = delegates::person(&ks, who)?;
     let mut node = g.connect().await?;
     let held = delegates::held(&mut node, &ks, Some(&person)).await?;
     let signed_at = time::now_ms();
     let h = delegates::choose(&held, &Act::Request { collector }, signed_at, &person)?.clone();
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
+    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
     let entry = author
         .append(
             signed_at,
@@ -236,7 +253,13 @@ pub async fn request(a: &RequestArgs, who: &str, g: &Global) -> anyhow::Result<(
         )
         .map_err(anyhow::Error::msg)?;
     delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    ctx::submit(&mut node, &entry, "request").await?;
+    crate::send::submit_recorded_as(
+        &mut node,
+        &ks,
+        &delegates::slot_label(h.slot),
+        &[(&entry, "request")],
+    )
+    .await?;
     let mut value = delegation_json(&h);
     value["request"] = json!(entry.id.to_string());
     value["collector"] = json!(a.collector);
@@ -262,6 +285,7 @@ pub async fn endorse(a: EndorseArgs, g: &Global) -> anyhow::Result<()> {
         .context("endorse acts in a child's name: consent --as NAME endorse GRANT")?;
     let grant_id = entry_arg("<grant>", &a.grant)?;
     let mut ks = g.open(Role::Citizen)?;
+    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
     let person = delegates::person(&ks, who)?;
     let mut node = g.connect().await?;
     let grant = node
@@ -312,7 +336,7 @@ pub async fn endorse(a: EndorseArgs, g: &Global) -> anyhow::Result<()> {
     if h.record.delegation.kind != DelegationKind::Guardian {
         bail!("only a guardian endorses a grant, and your delegation from {person} is not one");
     }
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot).await?;
+    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
     let entry = author
         .append(
             signed_at,
@@ -323,7 +347,13 @@ pub async fn endorse(a: EndorseArgs, g: &Global) -> anyhow::Result<()> {
         )
         .map_err(anyhow::Error::msg)?;
     delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    ctx::submit(&mut node, &entry, "endorsement").await?;
+    crate::send::submit_recorded_as(
+        &mut node,
+        &ks,
+        &delegates::slot_label(h.slot),
+        &[(&entry, "endorsement")],
+    )
+    .await?;
     let mut value = delegation_json(&h);
     value["endorsement"] = json!(entry.id.to_string());
     value["grant"] = json!(a.grant);

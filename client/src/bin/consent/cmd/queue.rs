@@ -212,11 +212,7 @@ fn drop_entry(
     }
     // Remembered in the keystore first: a restored or older queue file never sends them.
     for (e, item) in &gone {
-        ks.state
-            .pairwise
-            .entry(item.collector.clone())
-            .or_default()
-            .note_unsent(&e.id.to_string());
+        crate::send::note_unsent(ks, e, item);
     }
     ks.save()?;
     queue::save(&path, ks.master(), &q)?;

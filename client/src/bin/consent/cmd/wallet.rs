@@ -229,14 +229,20 @@ async fn rotate(g: &Global) -> anyhow::Result<()> {
             if node.head(&feed).await?.is_none() {
                 continue;
             }
-            let mut author = crate::delegates::slot_author(&mut node, &mut ks, slot).await?;
+            let mut author = crate::delegates::slot_author(&mut node, &mut ks, slot, false).await?;
             let r = ks.state.slots.get(&slot).map_or(0, |s| s.rotations);
             let next = consent_client::delegate::slot_key(ks.master(), slot, r + 2);
             let entry = author
                 .rotate(consent_client::time::now_ms(), next)
                 .map_err(anyhow::Error::msg)?;
             crate::delegates::journal_slot(&mut ks, slot, &entry)?;
-            ctx::submit(&mut node, &entry, "rotation").await?;
+            crate::send::submit_recorded_as(
+                &mut node,
+                &ks,
+                &crate::delegates::slot_label(slot),
+                &[(&entry, "rotation")],
+            )
+            .await?;
             if let Some(s) = ks.state.slots.get_mut(&slot) {
                 s.rotations = r + 1;
             }

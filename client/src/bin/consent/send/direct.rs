@@ -37,6 +37,19 @@ pub async fn submit_recorded(
     collector: &FeedId,
     entries: &[(&Entry, &str)],
 ) -> anyhow::Result<()> {
+    let col = collector.typed(Role::Collector).to_string();
+    submit_recorded_as(node, ks, &col, entries).await
+}
+
+/// [`submit_recorded`] for entries of any of the wallet's citizen feeds (a delegate feed's:
+/// `--as`, a resignation, a rotation), `label` saying whose (a collector's id, or a delegate
+/// feed's name) when the queue shows them.
+pub async fn submit_recorded_as(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    label: &str,
+    entries: &[(&Entry, &str)],
+) -> anyhow::Result<()> {
     let Some((first, _)) = entries.first() else {
         return Ok(());
     };
@@ -47,9 +60,8 @@ pub async fn submit_recorded(
     let path = queue::path_for(ks.path());
     let _lock = QueueLock::take(&path)?;
     let mut q = queue::load(&path, ks.master())?;
-    let col = collector.typed(Role::Collector).to_string();
     for (e, what) in entries {
-        q.push(Queued::new(e, &col, what, 0, node.url()))?;
+        q.push(Queued::new(e, label, what, 0, node.url()))?;
     }
     queue::save(&path, ks.master(), &q)?;
     let own: Vec<EntryId> = entries.iter().map(|(e, _)| e.id).collect();
@@ -89,8 +101,9 @@ pub async fn submit_recorded(
         };
         bail!(
             "your {} {} is NOT in effect yet: {} did not confirm it ({why}). It stays in the send \
-             queue and is sent again by the next consent command (or now: consent queue \
-             --send-now); nothing is signed beside it.{undo}",
+             queue and is sent again by the next command that signs in its feed, or by the \
+             first consent command 5 minutes from now (or now: consent queue --send-now); \
+             nothing is signed beside it.{undo}",
             item.what,
             e.id,
             node.url(),

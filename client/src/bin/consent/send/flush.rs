@@ -107,6 +107,27 @@ pub fn forget_unsent(ks: &Keystore, q: &mut Queue) -> bool {
     !gone.is_empty()
 }
 
+/// Remembers in the keystore (not saved here) that `entry`, queued as `item`, will never be
+/// sent ([`consent_client::keystore::FeedState::unsent`]), when it is of the pairwise feed its
+/// item names (a delegate feed's entries are not remembered: the keystore keeps no state for
+/// them there).
+pub fn note_unsent(ks: &mut Keystore, entry: &Entry, item: &Queued) {
+    let Ok(collector) = consent_proto::ids::TypedFeedId::parse_role(
+        &item.collector,
+        consent_proto::vocab::Role::Collector,
+    ) else {
+        return;
+    };
+    if consent_client::wallet::pairwise_feed(ks.master(), &collector) != entry.feed {
+        return;
+    }
+    ks.state
+        .pairwise
+        .entry(item.collector.clone())
+        .or_default()
+        .note_unsent(&entry.id.to_string());
+}
+
 /// How long a feed whose node could not take its entries waits before a run tries it again
 /// (other overdue feeds go first meanwhile: re-review N4).
 const RETRY_AFTER_MS: u64 = 5 * 60 * 1000;

@@ -151,11 +151,26 @@ pub async fn before_signing(
     collector: &FeedId,
     withdrawal: bool,
 ) -> anyhow::Result<()> {
+    let feed = wallet::pairwise_feed(ks.master(), collector);
+    let (_, inception) =
+        wallet::pairwise_inception(ks.master(), collector).map_err(anyhow::Error::msg)?;
+    before_signing_feed(node, ks, &feed, &inception, withdrawal).await
+}
+
+/// [`before_signing`] for any of the wallet's citizen feeds (a delegate feed too), `inception`
+/// its derived inception.
+pub async fn before_signing_feed(
+    node: &mut NodeConnection,
+    ks: &Keystore,
+    feed: &FeedId,
+    inception: &consent_proto::Entry,
+    withdrawal: bool,
+) -> anyhow::Result<()> {
     let path = queue::path_for(ks.path());
     if !path.exists() {
         return Ok(());
     }
-    let feed = wallet::pairwise_feed(ks.master(), collector);
+    let feed = *feed;
     let mut nodes = Nodes::pinned(node);
     let flushed = send_queued(ks, &mut nodes, Pick::Feed(feed)).await?;
     report(&flushed, &[]);
@@ -181,9 +196,7 @@ pub async fn before_signing(
     if let Some(sent) = q.sent_of(&feed) {
         let holds = node.head(&feed).await?.map(|h| h.seq);
         if holds.is_none_or(|seq| seq < sent.seq) {
-            let (_, inception) =
-                wallet::pairwise_inception(ks.master(), collector).map_err(anyhow::Error::msg)?;
-            if catch_up(node, &q, Some(&inception), &feed, sent.seq).await? {
+            if catch_up(node, &q, Some(inception), &feed, sent.seq).await? {
                 eprintln!(
                     "consent: {} lacked entries of your feed {} that {} had accepted: it was \
                      given them",
