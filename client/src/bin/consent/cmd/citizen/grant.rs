@@ -495,7 +495,7 @@ async fn delegated_opt_out_ms(
             .is_some_and(|rec| rec.state().withdrawal_counts(d.entry.time_ms));
         // What a frozen delegate feed signed does not count (the spec's `counts`): no floor.
         if counts
-            && !latest.is_some_and(|l| l >= d.entry.time_ms)
+            && latest.is_none_or(|l| l < d.entry.time_ms)
             && !node.head(&d.entry.feed).await?.is_some_and(|h| h.frozen)
         {
             latest = Some(d.entry.time_ms);
