@@ -22,7 +22,7 @@ use crate::store::KvStore;
 /// Entries appended between two start-up positions saved with group commits: beyond what came
 /// since the node started, a start after a crash checks at most this many entries (and one
 /// group commit) one by one.
-pub(crate) const POSITION_EVERY: u64 = 65_536;
+pub(crate) const POSITION_EVERY: u64 = 16_384;
 
 impl Writer {
     /// Saves start-up positions from now on (the store was checked when it was opened); the

@@ -55,7 +55,7 @@ pub(super) use snapshot::saved;
 pub(crate) const FILE: &str = "transparency-register";
 /// Entries the follower takes in between two saves: a start after a crash reads at most this
 /// many more entries of the log than the node appended since its last clean stop or save.
-pub(crate) const SAVE_EVERY: u64 = 65_536;
+pub(crate) const SAVE_EVERY: u64 = 16_384;
 /// What the file starts with.
 const MAGIC: &[u8; 8] = b"CLREGST\n";
 /// The version of the form; a file of another version is not read (1: an unkeyed checksum and
