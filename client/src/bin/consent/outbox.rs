@@ -472,33 +472,10 @@ impl Outbox {
             .iter()
             .map(|it| feed_url(&g.node, ks, &it.entry.feed))
             .collect();
-        if waiting.is_empty() && plan.due_ms.iter().all(|d| *d <= now) {
-            // Nothing waits and nothing is delayed: each feed's entries sent now, one feed after
-            // the other, as before the queue existed; what became of them recorded all the
-            // same (`send::submit_recorded`).
-            let mut fates: Vec<Option<Fate>> = items.iter().map(|_| None).collect();
-            for f in &feeds {
-                let mine: Vec<usize> = (0..items.len())
-                    .filter(|&k| items[k].entry.feed == *f)
-                    .collect();
-                let Some(&first) = mine.first() else {
-                    continue;
-                };
-                let at_once = mine.iter().any(|&k| items[k].at_once);
-                let mut node = self.nodes.to(&urls[first], at_once).await?;
-                let batch: Vec<(&Entry, &str)> = mine
-                    .iter()
-                    .map(|&k| (&items[k].entry, items[k].what))
-                    .collect();
-                send::submit_recorded(&mut node, ks, &items[first].collector, &batch).await?;
-                for &k in &mine {
-                    fates[k] = Some(Fate::Sent {
-                        node: node.url().to_string(),
-                    });
-                }
-            }
-            return Ok(fates.into_iter().flatten().collect());
-        }
+        // Everything goes through the queue, what is due now included (sent just below, each
+        // feed to its node): what became of it is recorded, one a node holds pending or whose
+        // answer was lost is sent again and never signed beside, and a withdrawal its node does
+        // not take goes to `--node` (re-reviews N2, H1, R1).
         for (k, &i) in waiting_at.iter().enumerate() {
             q.items[i].due_ms = plan.waiting_due_ms[k];
         }
@@ -521,6 +498,12 @@ impl Outbox {
             .iter()
             .position(|(e, ..)| own.contains(&e.id))
         {
+            // Said now, as the command's error: not kept for `consent queue --ack`.
+            let _lock = QueueLock::take(&self.path)?;
+            let mut q = queue::load(&self.path, ks.master())?;
+            q.refused
+                .retain(|r| !own.iter().any(|id| id.to_string() == r.entry));
+            queue::save(&self.path, ks.master(), &q)?;
             let (_, _, err) = flushed
                 .dropped
                 .into_iter()
@@ -561,6 +544,12 @@ impl Outbox {
                      --send-now",
                     it.what,
                     it.entry.id
+                );
+            }
+            if let Some((.., why)) = flushed.kept.iter().find(|(e, ..)| e.id == it.entry.id) {
+                eprintln!(
+                    "consent: your {} {} could not be sent now ({why}); it stays in the send queue",
+                    it.what, it.entry.id
                 );
             }
             fates.push(Fate::Queued {

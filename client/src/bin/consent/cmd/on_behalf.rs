@@ -159,7 +159,7 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
     };
     let grant_id = entry_arg("<grant-id>", grant_text)?;
     let mut ks = g.open(Role::Citizen)?;
-    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
+    let _queue = crate::outbox::hold_queue(&mut ks, true)?;
     let person = delegates::person(&ks, who)?;
     let mut node = g.connect().await?;
     let grant = node
@@ -189,7 +189,7 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
     };
     let signed_at = time::now_ms();
     let h = delegates::choose(&held, &act, signed_at, &person)?.clone();
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
+    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, true).await?;
     let entry = author
         .append(
             signed_at,
@@ -234,13 +234,19 @@ pub async fn request(a: &RequestArgs, who: &str, g: &Global) -> anyhow::Result<(
     let collector = feed_arg("<collector>", &a.collector, Role::Collector)?;
     let kind = RequestKind::from_name(&a.kind)?;
     let mut ks = g.open(Role::Citizen)?;
-    let _queue = crate::outbox::hold_queue(&mut ks, false)?;
+    // An opt-out, an erasure or restriction request is a withdrawal: it waits longer for the
+    // queue, and held entries of its feed do not stop it.
+    let withdrawal = matches!(
+        kind,
+        RequestKind::OptOutSale | RequestKind::Erasure | RequestKind::Restriction
+    );
+    let _queue = crate::outbox::hold_queue(&mut ks, withdrawal)?;
     let person = delegates::person(&ks, who)?;
     let mut node = g.connect().await?;
     let held = delegates::held(&mut node, &ks, Some(&person)).await?;
     let signed_at = time::now_ms();
     let h = delegates::choose(&held, &Act::Request { collector }, signed_at, &person)?.clone();
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
+    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, withdrawal).await?;
     let entry = author
         .append(
             signed_at,

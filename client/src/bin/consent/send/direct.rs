@@ -88,7 +88,12 @@ pub async fn submit_recorded_as(
         bail!("your {} {} is held, NOT sent: {why}", item.what, e.id);
     }
     if let Some((e, item, why)) = flushed.kept.iter().find(|(e, ..)| own.contains(&e.id)) {
+        let in_a_name = item.collector.starts_with("delegate feed");
         let undo = match item.what.as_str() {
+            "grant" if in_a_name => format!(
+                " If you no longer mean it, revoke it in the same name: consent --as NAME revoke {}",
+                e.id
+            ),
             "grant" => format!(
                 " If you no longer mean it, revoke it: consent revoke {}",
                 e.id

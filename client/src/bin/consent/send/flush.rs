@@ -183,9 +183,14 @@ async fn send_feed(
     if stuck && withdrawal && conn.url() != consent_client::node::node_url(nodes.main()) {
         let main = nodes.main().to_string();
         if let Ok(mut other) = nodes.to(&main, true).await {
+            let why = out
+                .kept
+                .iter()
+                .find(|(e, ..)| e.feed == *feed)
+                .map_or_else(String::new, |(.., why)| format!(" ({why})"));
             eprintln!(
-                "consent: {} did not take your withdrawal (see below); it goes to {main} instead \
-                 (that node's operator sees it)",
+                "consent: {} did not take your withdrawal{why}; it goes to {main} instead (that \
+                 node's operator sees it)",
                 conn.url()
             );
             out.kept.retain(|(e, ..)| e.feed != *feed);

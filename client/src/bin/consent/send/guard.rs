@@ -256,9 +256,11 @@ pub async fn lagging(
 
 /// Before a withdrawal is signed at `to`'s head in `feed`: when `--node` (`nodes`' main node)
 /// holds the feed further than `to` does (another device signed there, and gossip has not
-/// reached `to` yet), `to` is given the rest from it first ([`relay`]); when it cannot be,
-/// nothing may be signed (re-review M4: signing at `to`'s head would fork the feed). A `--node`
-/// that cannot be asked is not waited for: `to` is the feed's own node.
+/// reached `to` yet), `to` is given the rest from it first ([`relay`]; re-review M4: signing at
+/// `to`'s head would fork the feed). When that fails, it is said, and the withdrawal is signed
+/// all the same: a `--node` that claims more than it serves must not be able to stop a
+/// withdrawal (re-review R2). A `--node` that cannot be asked is not waited for: `to` is the
+/// feed's own node.
 pub async fn up_to_main(
     nodes: &mut Nodes,
     to: &mut NodeConnection,
@@ -274,14 +276,24 @@ pub async fn up_to_main(
     let Ok(Some(head)) = from.head(feed).await else {
         return Ok(());
     };
-    if relay(&mut from, to, feed, head.seq).await? {
-        return Ok(());
+    match relay(&mut from, to, feed, head.seq).await {
+        Ok(true) => {}
+        Ok(false) => eprintln!(
+            "consent: WARNING: {main} says it holds your feed {} up to #{}, further than {}, which \
+             could not be given the rest from it; this withdrawal is signed at {}'s head all the \
+             same (if another device of yours signed there, your feed may be frozen: run consent \
+             wallet monitor)",
+            feed.typed(Role::Citizen),
+            head.seq,
+            to.url(),
+            to.url()
+        ),
+        Err(e) => eprintln!(
+            "consent: WARNING: {} could not be brought up to what {main} holds of your feed {} \
+             ({e}); this withdrawal is signed at its head all the same",
+            to.url(),
+            feed.typed(Role::Citizen)
+        ),
     }
-    bail!(
-        "{main} holds your feed {} up to #{}, further than {} does, which could not be given the \
-         rest: nothing was signed (signing there would fork your feed); try again in a moment",
-        feed.typed(Role::Citizen),
-        head.seq,
-        to.url()
-    );
+    Ok(())
 }

@@ -235,6 +235,10 @@ pub async fn grant(a: GrantArgs, g: &Global) -> anyhow::Result<()> {
     }
     let replacing = !to_revoke.is_empty();
     let mut feed_node = out.nodes.for_feed(&ks, &subject_feed, false).await?;
+    if replacing {
+        // Revocations signed at the feed's node: not behind what `--node` holds (M4, R3).
+        crate::send::up_to_main(&mut out.nodes, &mut feed_node, &subject_feed).await?;
+    }
     // Signed now (not when the command started: the confirmation may have taken a while).
     let signing = time::now_ms();
     let opted_out_ms = if terms.purposes.iter().any(|p| p.is_sale_or_sharing()) {

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::cmd::on_behalf;
 use crate::ctx::{self, Global, emit, feed_arg};
 use crate::outbox::{Fate, Item, Outbox, fate_text};
+use crate::send;
 
 /// `consent request`.
 #[derive(Args, Debug)]
@@ -53,6 +54,10 @@ pub async fn request(a: RequestArgs, g: &Global) -> anyhow::Result<()> {
     let mut out = Outbox::open(g, &mut ks, &node, at_once).await?;
     let feed = wallet::pairwise_feed(ks.master(), &collector);
     let mut feed_node = out.nodes.for_feed(&ks, &feed, at_once).await?;
+    if at_once {
+        // A withdrawal signed at the feed's node: not behind what `--node` holds (M4, R3).
+        send::up_to_main(&mut out.nodes, &mut feed_node, &feed).await?;
+    }
     let resumed = out
         .author(&mut feed_node, &mut ks, &collector, at_once)
         .await?;
