@@ -109,6 +109,25 @@ pub async fn slot_author(
     ))
 }
 
+/// Signs `body` at `time_ms` in slot `slot`'s feed ([`slot_author`]; a `withdrawal` is not
+/// stopped by held entries), journals it and sends it now, recorded (`send::submit_recorded_as`,
+/// `what` naming it in messages). The caller holds the send queue.
+pub async fn sign_in_slot(
+    node: &mut NodeConnection,
+    ks: &mut Keystore,
+    slot: u32,
+    withdrawal: bool,
+    time_ms: u64,
+    body: consent_proto::body::Body,
+    what: &str,
+) -> anyhow::Result<Entry> {
+    let mut author = slot_author(node, ks, slot, withdrawal).await?;
+    let entry = author.append(time_ms, body).map_err(anyhow::Error::msg)?;
+    journal_slot(ks, slot, &entry)?;
+    crate::send::submit_recorded_as(node, ks, &slot_label(slot), &[(&entry, what)]).await?;
+    Ok(entry)
+}
+
 /// Records, before it is submitted, that this keystore signed `entry` in slot `slot`'s feed.
 pub fn journal_slot(ks: &mut Keystore, slot: u32, entry: &Entry) -> anyhow::Result<()> {
     ks.state

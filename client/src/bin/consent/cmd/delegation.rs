@@ -438,19 +438,16 @@ pub async fn undelegate(a: UndelegateArgs, g: &Global) -> anyhow::Result<()> {
     }
     for h in &held {
         let ended = async {
-            let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, true).await?;
-            let entry = author
-                .append(time::now_ms(), body(h.record.id))
-                .map_err(anyhow::Error::msg)?;
-            delegates::journal_slot(&mut ks, h.slot, &entry)?;
-            crate::send::submit_recorded_as(
+            delegates::sign_in_slot(
                 &mut node,
-                &ks,
-                &delegates::slot_label(h.slot),
-                &[(&entry, "resignation")],
+                &mut ks,
+                h.slot,
+                true,
+                time::now_ms(),
+                body(h.record.id),
+                "resignation",
             )
-            .await?;
-            Ok::<_, anyhow::Error>(entry)
+            .await
         }
         .await;
         match ended {

@@ -92,16 +92,14 @@ pub async fn grant(a: &GrantArgs, who: &str, g: &Global) -> anyhow::Result<()> {
     let signed_at = time::now_ms();
     delegates::choose(std::slice::from_ref(&h), &act, signed_at, &person)?;
     let grant = in_their_name(terms.grant, h.on_behalf(), signed_at)?;
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
-    let entry = author
-        .append(signed_at, Body::Grant(grant))
-        .map_err(anyhow::Error::msg)?;
-    delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    crate::send::submit_recorded_as(
+    let entry = delegates::sign_in_slot(
         &mut node,
-        &ks,
-        &delegates::slot_label(h.slot),
-        &[(&entry, "grant")],
+        &mut ks,
+        h.slot,
+        false,
+        signed_at,
+        Body::Grant(grant),
+        "grant",
     )
     .await?;
     let co_signer = h.record.delegation.co_signer;
@@ -189,23 +187,18 @@ pub async fn revoke(a: &RevokeArgs, who: &str, g: &Global) -> anyhow::Result<()>
     };
     let signed_at = time::now_ms();
     let h = delegates::choose(&held, &act, signed_at, &person)?.clone();
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, true).await?;
-    let entry = author
-        .append(
-            signed_at,
-            Body::Revoke(Revoke {
-                grant: grant_id,
-                erase: a.erase,
-                on_behalf: Some(h.on_behalf()),
-            }),
-        )
-        .map_err(anyhow::Error::msg)?;
-    delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    crate::send::submit_recorded_as(
+    let entry = delegates::sign_in_slot(
         &mut node,
-        &ks,
-        &delegates::slot_label(h.slot),
-        &[(&entry, "revocation")],
+        &mut ks,
+        h.slot,
+        true,
+        signed_at,
+        Body::Revoke(Revoke {
+            grant: grant_id,
+            erase: a.erase,
+            on_behalf: Some(h.on_behalf()),
+        }),
+        "revocation",
     )
     .await?;
     let mut value = delegation_json(&h);
@@ -246,24 +239,19 @@ pub async fn request(a: &RequestArgs, who: &str, g: &Global) -> anyhow::Result<(
     let held = delegates::held(&mut node, &ks, Some(&person)).await?;
     let signed_at = time::now_ms();
     let h = delegates::choose(&held, &Act::Request { collector }, signed_at, &person)?.clone();
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, withdrawal).await?;
-    let entry = author
-        .append(
-            signed_at,
-            Body::Request(Request {
-                collector,
-                kind,
-                details_digest: None,
-                on_behalf: Some(h.on_behalf()),
-            }),
-        )
-        .map_err(anyhow::Error::msg)?;
-    delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    crate::send::submit_recorded_as(
+    let entry = delegates::sign_in_slot(
         &mut node,
-        &ks,
-        &delegates::slot_label(h.slot),
-        &[(&entry, "request")],
+        &mut ks,
+        h.slot,
+        withdrawal,
+        signed_at,
+        Body::Request(Request {
+            collector,
+            kind,
+            details_digest: None,
+            on_behalf: Some(h.on_behalf()),
+        }),
+        "request",
     )
     .await?;
     let mut value = delegation_json(&h);
@@ -342,22 +330,17 @@ pub async fn endorse(a: EndorseArgs, g: &Global) -> anyhow::Result<()> {
     if h.record.delegation.kind != DelegationKind::Guardian {
         bail!("only a guardian endorses a grant, and your delegation from {person} is not one");
     }
-    let mut author = delegates::slot_author(&mut node, &mut ks, h.slot, false).await?;
-    let entry = author
-        .append(
-            signed_at,
-            Body::Endorsement(Endorsement {
-                grant: grant_id,
-                on_behalf: h.on_behalf(),
-            }),
-        )
-        .map_err(anyhow::Error::msg)?;
-    delegates::journal_slot(&mut ks, h.slot, &entry)?;
-    crate::send::submit_recorded_as(
+    let entry = delegates::sign_in_slot(
         &mut node,
-        &ks,
-        &delegates::slot_label(h.slot),
-        &[(&entry, "endorsement")],
+        &mut ks,
+        h.slot,
+        false,
+        signed_at,
+        Body::Endorsement(Endorsement {
+            grant: grant_id,
+            on_behalf: h.on_behalf(),
+        }),
+        "endorsement",
     )
     .await?;
     let mut value = delegation_json(&h);

@@ -128,6 +128,15 @@ pub fn note_unsent(ks: &mut Keystore, entry: &Entry, item: &Queued) {
         .note_unsent(&entry.id.to_string());
 }
 
+/// The `chosen` entries of `feed` still queued in `q`, by seq, with their items.
+fn chosen_of(q: &Queue, feed: &FeedId, chosen: &[EntryId]) -> Vec<(Entry, Queued)> {
+    q.of_feed(feed)
+        .into_iter()
+        .filter(|(_, e)| chosen.contains(&e.id))
+        .map(|(i, e)| (e, q.items[i].clone()))
+        .collect()
+}
+
 /// How long a feed whose node could not take its entries waits before a run tries it again
 /// (other overdue feeds go first meanwhile: re-review N4).
 const RETRY_AFTER_MS: u64 = 5 * 60 * 1000;
@@ -154,13 +163,7 @@ async fn send_feed(
     let Some((first_at, _)) = of.first() else {
         return Ok(());
     };
-    let mine = |q: &Queue| -> Vec<(Entry, Queued)> {
-        q.of_feed(feed)
-            .into_iter()
-            .filter(|(_, e)| chosen.contains(&e.id))
-            .map(|(i, e)| (e, q.items[i].clone()))
-            .collect()
-    };
+    let mine = |q: &Queue| chosen_of(q, feed, chosen);
     let url = q.items[*first_at].node.clone();
     let withdrawal = of
         .iter()
@@ -214,13 +217,7 @@ async fn send_feed_on(
     chosen: &[EntryId],
     out: &mut Flushed,
 ) -> anyhow::Result<bool> {
-    let mine = |q: &Queue| -> Vec<(Entry, Queued)> {
-        q.of_feed(feed)
-            .into_iter()
-            .filter(|(_, e)| chosen.contains(&e.id))
-            .map(|(i, e)| (e, q.items[i].clone()))
-            .collect()
-    };
+    let mine = |q: &Queue| chosen_of(q, feed, chosen);
     let standing = match settle(conn, ks, q, feed, out).await {
         Ok(s) => s,
         Err(e) => Standing::Lagging(e.to_string()),
