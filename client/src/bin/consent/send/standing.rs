@@ -102,12 +102,8 @@ pub async fn settle(
     // The queued entries must follow one another (defence in depth: two commands signing in one
     // feed at once would put two entries at one seq on the wire, and freeze the feed). From the
     // first that does not, they are held, never sent.
-    let broken = q
-        .of_feed(feed)
-        .windows(2)
-        .find(|w| w[1].1.seq != w[0].1.seq + 1 || w[1].1.prev != Some(w[0].1.id))
-        .map(|w| w[0].1.seq.min(w[1].1.seq));
-    if let Some(seq) = broken {
+    let queued: Vec<Entry> = q.of_feed(feed).into_iter().map(|(_, e)| e).collect();
+    if let Some(seq) = first_break(&queued) {
         let why = format!(
             "the queued entries of your feed {} do not follow one another at #{seq} (two \
              commands signed there at once); they were NOT sent (sending them would fork your \
@@ -223,16 +219,8 @@ pub async fn relay(
     }
     let chain = from.feed_between(feed, start, upto).await?;
     // Of this feed, one chain from `to`'s head on (re-review L1): `to` checks signatures.
-    let mut prev = have.and_then(|h| EntryId::from_slice(&h.head).ok());
-    let mut seq = start;
-    for e in &chain {
-        if e.feed != *feed || e.seq != seq || (seq > 0 && e.prev != prev) {
-            return Ok(false);
-        }
-        prev = Some(e.id);
-        seq += 1;
-    }
-    if seq != upto + 1 {
+    let head = have.and_then(|h| EntryId::from_slice(&h.head).ok());
+    if !continues(&chain, feed, head, start, upto) {
         return Ok(false);
     }
     for part in chain.chunks(consent_proto::limits::MAX_SUBMIT_BATCH) {
@@ -251,4 +239,103 @@ pub async fn relay(
         }
     }
     Ok(to.head(feed).await?.is_some_and(|h| h.seq >= upto))
+}
+
+/// Where the queued entries of one feed (by seq) stop following one another (a seq repeated or
+/// skipped, or a `prev` that is not the entry before): the lower seq of the first pair that does
+/// not, from which they are held. `None` when they form one chain.
+fn first_break(entries: &[Entry]) -> Option<u64> {
+    entries
+        .windows(2)
+        .find(|w| w[1].seq != w[0].seq + 1 || w[1].prev != Some(w[0].id))
+        .map(|w| w[0].seq.min(w[1].seq))
+}
+
+/// Whether `chain` is exactly the entries `start..=upto` of `feed`, each after the one before and
+/// the first after `head` (the receiving node's head; `None` when it does not know the feed, and
+/// then `start` is 0, the inception, which follows nothing).
+fn continues(chain: &[Entry], feed: &FeedId, head: Option<EntryId>, start: u64, upto: u64) -> bool {
+    let mut prev = head;
+    let mut seq = start;
+    for e in chain {
+        if e.feed != *feed || e.seq != seq || (seq > 0 && e.prev != prev) {
+            return false;
+        }
+        prev = Some(e.id);
+        seq += 1;
+    }
+    seq == upto + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use consent_proto::body::{Body, Request};
+    use consent_proto::vocab::RequestKind;
+
+    /// A pairwise feed's inception and `n` requests after it, signed from `at` on: two calls
+    /// with different times give two histories of one feed (another device signing at the same
+    /// seqs).
+    fn feed(n: usize, at: u64) -> Vec<Entry> {
+        let collector = FeedId([9; 32]);
+        let (mut author, inception) =
+            wallet::pairwise_inception(&[3; 32], &collector).expect("inception");
+        let mut out = vec![inception];
+        for k in 0..n {
+            out.push(
+                author
+                    .append(
+                        at + k as u64,
+                        Body::Request(Request {
+                            collector,
+                            kind: RequestKind::Access,
+                            details_digest: None,
+                            on_behalf: None,
+                        }),
+                    )
+                    .expect("request"),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn queued_entries_that_do_not_chain_are_found_where_they_stop() {
+        let a = feed(3, 1_772_446_051_000);
+        let b = feed(3, 1_772_446_052_000);
+        assert_eq!(first_break(&a), None, "one chain, inception included");
+        assert_eq!(first_break(&a[1..]), None, "from a later seq");
+        // Two entries at one seq (two commands signed at once).
+        let twice = vec![a[0].clone(), a[1].clone(), b[1].clone()];
+        assert_eq!(first_break(&twice), Some(1));
+        // A seq skipped.
+        let gap = vec![a[0].clone(), a[1].clone(), a[3].clone()];
+        assert_eq!(first_break(&gap), Some(1));
+        // The right seq, on another history.
+        let other = vec![a[0].clone(), a[1].clone(), b[2].clone()];
+        assert_eq!(first_break(&other), Some(1));
+    }
+
+    #[test]
+    fn a_relay_takes_only_the_feeds_next_entries_after_the_receivers_head() {
+        let a = feed(3, 1_772_446_051_000);
+        let b = feed(3, 1_772_446_052_000);
+        let f = a[0].feed;
+        // A node that knows nothing: from the inception.
+        assert!(continues(&a, &f, None, 0, 3));
+        // A node at #1: #2 and #3, after its head.
+        assert!(continues(&a[2..], &f, Some(a[1].id), 2, 3));
+        // Short of what was claimed, or longer.
+        assert!(!continues(&a[2..3], &f, Some(a[1].id), 2, 3));
+        assert!(!continues(&a[2..], &f, Some(a[1].id), 2, 2));
+        // Another history after the receiver's head, or another feed's entries.
+        assert!(!continues(&b[2..], &f, Some(a[1].id), 2, 3));
+        let other_feed = {
+            let (_, i) = wallet::pairwise_inception(&[4; 32], &FeedId([9; 32])).expect("inception");
+            i.feed
+        };
+        assert!(!continues(&a[2..], &other_feed, Some(a[1].id), 2, 3));
+        // Nothing to relay is not a chain up to a later seq.
+        assert!(!continues(&[], &f, Some(a[1].id), 2, 3));
+    }
 }
