@@ -183,6 +183,7 @@ impl TestNode {
             genesis: Some(self.genesis_path.clone()),
             store: consent_node::config::StoreSection {
                 engine: self.engine,
+                ..Default::default()
             },
             p2p: consent_node::config::P2pSection {
                 bootstrap: self.bootstrap.clone(),

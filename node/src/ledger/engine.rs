@@ -33,6 +33,16 @@ pub fn open_store(
     data_dir: &std::path::Path,
     asked: Option<Engine>,
 ) -> Result<Arc<dyn KvStore>, OpenError> {
+    open_store_with(data_dir, asked, None)
+}
+
+/// [`open_store`] with fjall's block cache of `cache_mib` MiB (`[store] cache_mib`; `None`: the
+/// default; sled keeps its own).
+pub fn open_store_with(
+    data_dir: &std::path::Path,
+    asked: Option<Engine>,
+    cache_mib: Option<u64>,
+) -> Result<Arc<dyn KvStore>, OpenError> {
     let engine = Engine::resolve(asked, data_dir);
     for other in [Engine::Sled, Engine::Fjall] {
         if other != engine && data_dir.join(other.dir_name()).exists() {
@@ -45,6 +55,9 @@ pub fn open_store(
     let dir = data_dir.join(engine.dir_name());
     Ok(match engine {
         Engine::Sled => Arc::new(SledStore::open(&dir)?),
-        Engine::Fjall => Arc::new(FjallStore::open(&dir)?),
+        Engine::Fjall => Arc::new(FjallStore::open_with(
+            &dir,
+            cache_mib.unwrap_or(crate::store::fjall::DEFAULT_CACHE_MIB),
+        )?),
     })
 }

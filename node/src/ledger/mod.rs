@@ -38,7 +38,7 @@ pub use self::answers::{ANSWER_DEADLINE, AnswerStats};
 pub use self::consultations::{ConsultationFilter, ConsultationRead, ConsultationSummary};
 pub use self::decisions::View;
 pub use self::delegations::DelegationListing;
-pub use self::engine::{OpenError, open_store};
+pub use self::engine::{OpenError, open_store, open_store_with};
 pub use self::stats::{DelegatedCounts, Memory, Stats, StatsSnapshot};
 use self::tables::meta;
 pub use self::writer::{Accepted, Item, Outcome, Source, per_source_bound};

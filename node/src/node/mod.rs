@@ -22,7 +22,7 @@ mod files;
 mod start;
 mod stop;
 
-pub use crate::ledger::{OpenError, open_store};
+pub use crate::ledger::{OpenError, open_store, open_store_with};
 pub use check::{RegisterCheck, check_saved_register};
 pub use files::{ADDR_FILE, METRICS_ADDR_FILE, P2P_ADDR_FILE, SITE_ADDR_FILE};
 

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::files::{self, ADDR_FILE, P2P_ADDR_FILE, SideListeners};
 use super::stop::{self, Running, Stages};
-use super::{Node, StartError, open_store};
+use super::{Node, StartError, open_store_with};
 use crate::api::tls::{ClientCerts, Reloader, TlsFiles};
 use crate::api::{self, ServeConfig, ServerTls, node::NodeInfo};
 use crate::config::{ClientAuth, Config};
@@ -285,11 +285,15 @@ fn open_data_dir(config: &Config) -> Result<SecretKey, StartError> {
 
 /// Opens the store and the ledger on it (checked at open; a corrupt store is refused).
 fn open_ledger(config: &Config, genesis: &Genesis) -> Result<(Ledger, WriterThread), StartError> {
-    let store =
-        open_store(&config.data_dir, config.store.engine).map_err(|source| StartError::Store {
-            dir: config.data_dir.display().to_string(),
-            source,
-        })?;
+    let store = open_store_with(
+        &config.data_dir,
+        config.store.engine,
+        config.store.cache_mib,
+    )
+    .map_err(|source| StartError::Store {
+        dir: config.data_dir.display().to_string(),
+        source,
+    })?;
     // The metrics registry: the ledger's writer and the gRPC handlers record into it, the
     // operations listener serves it.
     let ledger_config = crate::ledger::LedgerConfig {

@@ -13,8 +13,11 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use super::{EngineMemory, KvStore, Pair, Scan, StoreError, Write};
 
-/// Block cache shared by all reads.
-const CACHE_BYTES: u64 = 32 << 20;
+/// Block cache shared by all reads, in MiB, unless `[store] cache_mib` says otherwise: decoded
+/// blocks of the sorted files, so that a check whose rows are cached decodes nothing. 512 MiB
+/// tripled cold checks at ten million entries against 32 MiB (docs/benchmarks.md, issue 23); it
+/// fills with what is read, so a small store uses what it holds.
+pub const DEFAULT_CACHE_MIB: u64 = 512;
 /// Writes held in memory before they are flushed to a sorted file: with the journal, what bounds
 /// the engine's memory as the log grows (fjall's default, 64 MiB, costs ~1.5x that in heap).
 const MEMTABLE_BYTES: u64 = 16 << 20;
@@ -42,10 +45,15 @@ fn pairs(iter: impl Iterator<Item = fjall::Guard> + Send + 'static) -> Scan<'sta
 }
 
 impl FjallStore {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`, with the default block cache.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, DEFAULT_CACHE_MIB)
+    }
+
+    /// Opens (or creates) the database in `dir` with a block cache of `cache_mib` MiB.
+    pub fn open_with(dir: &Path, cache_mib: u64) -> Result<Self, StoreError> {
         let db = Database::builder(dir)
-            .cache_size(CACHE_BYTES)
+            .cache_size(cache_mib.saturating_mul(1 << 20))
             .max_journaling_size(JOURNAL_BYTES)
             .open()
             .map_err(engine)?;
