@@ -361,22 +361,7 @@ async fn undelegate_all_goes_on_past_a_delegation_it_cannot_end_and_says_so() {
     .await;
     // Alice's wallet from a secret the test knows: it forks one of her feeds below.
     let master = [7u8; 32];
-    let key = consent_client::keystore::recovery_key(&master);
-    let recovered = env
-        .run_env(
-            "alice.json",
-            &["--json", "wallet", "recover"],
-            &[
-                ("CONSENT_PASSPHRASE", PASS),
-                ("CONSENT_RECOVERY_KEY", key.as_str()),
-            ],
-        )
-        .await;
-    assert!(
-        recovered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&recovered.stderr)
-    );
+    env.recover_from("alice.json", &master).await;
     env.json("bob.json", &["wallet", "init"]).await;
     for collector in [&first, &second] {
         env.json("alice.json", &["request", collector, "access"])

@@ -18,6 +18,27 @@ pub struct Env {
 }
 
 impl Env {
+    /// Recovers the wallet `keystore` from the master secret `master` (its recovery key), as
+    /// `consent wallet recover` does on a second device; expects success.
+    pub async fn recover_from(&self, keystore: &str, master: &[u8; 32]) {
+        let key = consent_client::keystore::recovery_key(master);
+        let out = self
+            .run_env(
+                keystore,
+                &["--json", "wallet", "recover"],
+                &[
+                    ("CONSENT_PASSPHRASE", PASS),
+                    ("CONSENT_RECOVERY_KEY", key.as_str()),
+                ],
+            )
+            .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

@@ -159,22 +159,7 @@ async fn revoke_all_goes_on_past_a_feed_it_cannot_revoke_in_and_says_so() {
                 != consent_client::privacy::schedule::node_for(m, &f2, 2)
         })
         .expect("a secret that splits the two feeds");
-    let key = consent_client::keystore::recovery_key(&master);
-    let recovered = env
-        .run_env(
-            "ana.json",
-            &["--json", "wallet", "recover"],
-            &[
-                ("CONSENT_PASSPHRASE", PASS),
-                ("CONSENT_RECOVERY_KEY", key.as_str()),
-            ],
-        )
-        .await;
-    assert!(
-        recovered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&recovered.stderr)
-    );
+    env.recover_from("ana.json", &master).await;
     let mut subjects = Vec::new();
     for collector in [&first, &second] {
         let g = env
