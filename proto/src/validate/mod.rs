@@ -265,7 +265,6 @@ pub enum Verdict {
 }
 
 #[cfg(test)]
-#[path = "../validate_tests.rs"]
 mod tests;
 
 /// Decides what to do with a structurally valid entry.
