@@ -498,12 +498,7 @@ impl Outbox {
             .iter()
             .position(|(e, ..)| own.contains(&e.id))
         {
-            // Said now, as the command's error: not kept for `consent queue --ack`.
-            let _lock = QueueLock::take(&self.path)?;
-            let mut q = queue::load(&self.path, ks.master())?;
-            q.refused
-                .retain(|r| !own.iter().any(|id| id.to_string() == r.entry));
-            queue::save(&self.path, ks.master(), &q)?;
+            send::forget_refusals(ks, &own)?;
             let (_, _, err) = flushed
                 .dropped
                 .into_iter()
@@ -511,18 +506,8 @@ impl Outbox {
                 .expect("the position just found");
             return Err(err.into());
         }
-        // Dropped unsent behind an entry of its feed refused for good (re-review N8): never
-        // "stays queued".
-        if let Some((e, item)) = flushed.abandoned.iter().find(|(e, _)| own.contains(&e.id)) {
-            bail!(
-                "your {} {} is NOT in effect: it was dropped unsent, because an earlier entry of \
-                 its feed was refused for good (see above); run the command again to sign it anew",
-                item.what,
-                e.id
-            );
-        }
-        if let Some((e, item, why)) = flushed.held.iter().find(|(e, ..)| own.contains(&e.id)) {
-            bail!("your {} {} is held, NOT sent: {why}", item.what, e.id);
+        if let Some(err) = send::abandoned_or_held(&flushed, &own) {
+            return Err(err);
         }
         let mut fates = Vec::new();
         for ((it, due), url) in items.iter().zip(&plan.due_ms).zip(&urls) {

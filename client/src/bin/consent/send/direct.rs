@@ -16,7 +16,7 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::vocab::Role;
 
 use super::flush::{Pick, send_queued};
-use super::flushed::report;
+use super::flushed::{abandoned_or_held, forget_refusals, report};
 use super::nodes::Nodes;
 
 /// Sends `entries` (`(entry, what it is)`, in feed order, all of the pairwise feed for
@@ -69,23 +69,11 @@ pub async fn submit_recorded_as(
     let flushed = send_queued(ks, &mut nodes, Pick::Feed(feed)).await?;
     report(&flushed, &own);
     if let Some((e, item, err)) = flushed.dropped.iter().find(|(e, ..)| own.contains(&e.id)) {
-        // Said now, as the command's error: not kept for `consent queue --ack`.
-        let mut q = queue::load(&path, ks.master())?;
-        q.refused
-            .retain(|r| !own.iter().any(|id| id.to_string() == r.entry));
-        queue::save(&path, ks.master(), &q)?;
+        forget_refusals(ks, &own)?;
         bail!("{} refused your {} {}: {err}", node.url(), item.what, e.id);
     }
-    if let Some((e, item)) = flushed.abandoned.iter().find(|(e, _)| own.contains(&e.id)) {
-        bail!(
-            "your {} {} is NOT in effect: it was dropped unsent, because an earlier entry of its \
-             feed was refused for good (see above); run the command again to sign it anew",
-            item.what,
-            e.id
-        );
-    }
-    if let Some((e, item, why)) = flushed.held.iter().find(|(e, ..)| own.contains(&e.id)) {
-        bail!("your {} {} is held, NOT sent: {why}", item.what, e.id);
+    if let Some(err) = abandoned_or_held(&flushed, &own) {
+        return Err(err);
     }
     if let Some((e, item, why)) = flushed.kept.iter().find(|(e, ..)| own.contains(&e.id)) {
         let in_a_name = item.collector.starts_with("delegate feed");

@@ -79,3 +79,39 @@ pub fn remind(f: &Flushed) {
         );
     }
 }
+
+/// A command's own entries (`own`) refused for good are said now, as the command's error: their
+/// refusals are not kept in the queue for `consent queue --ack`.
+pub fn forget_refusals(
+    ks: &consent_client::keystore::Keystore,
+    own: &[EntryId],
+) -> anyhow::Result<()> {
+    use consent_client::privacy::queue::{self, QueueLock};
+    let path = queue::path_for(ks.path());
+    let _lock = QueueLock::take(&path)?;
+    let mut q = queue::load(&path, ks.master())?;
+    q.refused
+        .retain(|r| !own.iter().any(|id| id.to_string() == r.entry));
+    queue::save(&path, ks.master(), &q)?;
+    Ok(())
+}
+
+/// Why one of a command's own entries (`own`) is not in effect after a flush, when it was
+/// dropped unsent behind an entry of its feed refused for good (re-review N8: never "stays
+/// queued") or held for a conflict.
+pub fn abandoned_or_held(f: &Flushed, own: &[EntryId]) -> Option<anyhow::Error> {
+    if let Some((e, item)) = f.abandoned.iter().find(|(e, _)| own.contains(&e.id)) {
+        return Some(anyhow::anyhow!(
+            "your {} {} is NOT in effect: it was dropped unsent, because an earlier entry of its \
+             feed was refused for good (see above); run the command again to sign it anew",
+            item.what,
+            e.id
+        ));
+    }
+    f.held
+        .iter()
+        .find(|(e, ..)| own.contains(&e.id))
+        .map(|(e, item, why)| {
+            anyhow::anyhow!("your {} {} is held, NOT sent: {why}", item.what, e.id)
+        })
+}

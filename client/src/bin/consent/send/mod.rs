@@ -47,7 +47,7 @@ use consent_proto::Entry;
 
 pub use direct::{submit_recorded, submit_recorded_as};
 pub use flush::{Pick, forget_unsent, note_unsent, send_queued};
-pub use flushed::{Flushed, remind, report};
+pub use flushed::{Flushed, abandoned_or_held, forget_refusals, remind, report};
 pub use guard::{before_signing, before_signing_feed, lagging, unknown_feed, up_to_main};
 pub use nodes::{Nodes, feed_url};
 pub use standing::{Standing, relay, settle};
