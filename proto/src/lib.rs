@@ -1558,7 +1558,7 @@
 //!
 //! ## Test vectors
 //! `proto/vectors/vectors.json` holds vectors for this specification, generated from fixed seeds
-//! by `proto/tests/vectors.rs` (every key is the Ed25519 seed `BLAKE3(label)` of its label;
+//! by `proto/tests/vectors/` (every key is the Ed25519 seed `BLAKE3(label)` of its label;
 //! bytes are lower-case hex, enums named as in the `.proto` files):
 //! - `keys`: each labelled key, its public key and `key1…` text.
 //! - `entries`: a small network's history in an order a node accepts at `validation_clock_ms`:

@@ -179,7 +179,7 @@ def walk(grpc, pb, vocab_pb2, consultation_pb2, consultation_pb2_grpc, channel, 
 
 # ---- vectors.py: the consultation sections of the test vectors ----
 #
-# The shapes read (keep in step with proto/tests/vectors.rs):
+# The shapes read (keep in step with proto/tests/vectors/):
 # - "consultations": entry vectors, as "entries" (replayed on their feeds): at least a Policy with
 #   a consultation, a stance, a response and an outcome;
 # - "consultation_states": [{"gated", "time_ms", "closes_ms", "superseded_ms", "outcomes": [{"id",

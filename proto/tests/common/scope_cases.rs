@@ -1,5 +1,5 @@
 //! Seeded random scopes, grants and contexts, shared by the property tests (`tests/scope.rs`)
-//! and the test vectors' `scope_decisions` (`tests/vectors.rs`). Everything follows from one
+//! and the test vectors' `scope_decisions` (`tests/vectors/`). Everything follows from one
 //! `u64` seed (SplitMix64), so a failing case is reproduced from its seed alone. Policy scopes
 //! are valid by construction (cells: random descendants of three fixed resolution-7 hexagons
 //! around Utrecht, zones of resolution 8 to 12); grant scopes lie within their policy's.
