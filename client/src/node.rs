@@ -26,6 +26,7 @@ pub use consent_proto::pb::RejectionReason;
 use consent_proto::pb::consent_client::ConsentClient;
 use consent_proto::pb::ledger_client::LedgerClient;
 use consent_proto::pb::node_client::NodeClient as StatusClient;
+use consent_proto::receipt::group;
 use prost::bytes::Bytes;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -107,6 +108,18 @@ pub struct Rejected {
     pub reason: RejectionReason,
     /// The node's explanation.
     pub message: String,
+}
+
+/// `message` as a request asking for receipts signed in groups (metadata
+/// `consent-receipt-form: group`, [`group::FORM_KEY`]): the node signs the receipts of
+/// concurrent calls once, and [`consent_proto::receipt::verify`] checks either form.
+pub fn grouped<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        group::FORM_KEY,
+        tonic::metadata::MetadataValue::from_static(group::FORM_GROUP),
+    );
+    request
 }
 
 /// One result of a `SubmitBatch` as Rust: the response (accepted, duplicate or pending), or why
@@ -250,15 +263,15 @@ impl NodeConnection {
         }
     }
 
-    /// Submits one entry.
+    /// Submits one entry. Its receipt comes signed in a group (see [`grouped`]).
     pub async fn submit(
         &mut self,
         entry: &Entry,
         what: &str,
     ) -> Result<pb::SubmitResponse, ClientError> {
-        let request = pb::SubmitRequest {
+        let request = grouped(pb::SubmitRequest {
             entry: Some(entry.to_signed()),
-        };
+        });
         let answer = within(self.call_timeout, self.ledger.submit(request)).await;
         match answer {
             None => Err(self.stalled(what)),
@@ -274,9 +287,9 @@ impl NodeConnection {
         &mut self,
         entries: &[Entry],
     ) -> Result<Vec<Result<pb::SubmitResponse, Rejected>>, ClientError> {
-        let request = pb::SubmitBatchRequest {
+        let request = grouped(pb::SubmitBatchRequest {
             entries: entries.iter().map(Entry::to_signed).collect(),
-        };
+        });
         let answer = within(self.call_timeout, self.ledger.submit_batch(request)).await;
         match answer {
             None => Err(self.stalled("the batch")),

@@ -85,6 +85,9 @@ pub mod domain {
     pub const RECEIPT_SIGNATURE: &[u8] = b"consent-ledger/receipt/v1";
     /// Prefix of the bytes a node's decision receipt signature covers.
     pub const DECISION_SIGNATURE: &[u8] = b"consent-ledger/decision/v1";
+    /// Prefix of the bytes a node's signature over a group of receipts covers
+    /// ([`crate::receipt::group`]).
+    pub const RECEIPT_GROUP_SIGNATURE: &[u8] = b"consent-ledger/receipt-group/v1";
     /// Prefix of a collector's authentication statement.
     pub const AUTH: &[u8] = b"consent-ledger/auth/v1";
     /// Prefix of the context digest of a decision receipt ([`crate::scope::context_digest`]);

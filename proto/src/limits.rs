@@ -8,6 +8,9 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const MAX_SUBMIT_BATCH: usize = 1_000;
 /// Checks in one `CheckBatch`.
 pub const MAX_CHECK_BATCH: usize = 1_000;
+/// Most receipts signed as one group ([`crate::receipt::group`]): a path is then at most 16
+/// hashes.
+pub const MAX_RECEIPT_GROUP: u64 = 65_536;
 /// Entries in one `GetFeed` stream.
 pub const MAX_FEED_STREAM: u32 = 10_000;
 /// Equivocations of one feed that `Ledger.GetEquivocation` lists (by seq). A feed is frozen at its

@@ -8,6 +8,12 @@
 //! rests on (`delegated`). The log evidence beside the payload is not signed;
 //! [`crate::evidence::verify_decision`] accepts a proof only of the entry the payload names, and
 //! ignores a revocation or delegation proof beside a payload that names none.
+//!
+//! Either kind is signed alone (its `signature` over its domain and payload) or with others as a
+//! group (its `group` names its place in a tree of receipts whose root the node signed once:
+//! [`group`]); [`verify`] and [`verify_decision`] accept both forms.
+
+pub mod group;
 
 use prost::Message;
 use prost::bytes::Bytes;
@@ -42,20 +48,38 @@ pub enum ReceiptError {
     BadSignature,
 }
 
-/// Signs a receipt.
-pub fn sign(node: &SecretKey, entry_id: EntryId, index: u64, time_ms: u64) -> pb::Receipt {
-    let payload = pb::ReceiptPayload {
-        node: Bytes::copy_from_slice(&node.public().to_bytes()),
+/// The payload of a receipt by `node` for the entry at `index` of its arrival log.
+pub fn payload(node: &PublicKey, entry_id: EntryId, index: u64, time_ms: u64) -> Bytes {
+    pb::ReceiptPayload {
+        node: Bytes::copy_from_slice(&node.to_bytes()),
         entry_id: Bytes::copy_from_slice(&entry_id.0),
         index,
         time_ms,
     }
-    .encode_to_vec();
+    .encode_to_vec()
+    .into()
+}
+
+/// Signs a receipt alone.
+pub fn sign(node: &SecretKey, entry_id: EntryId, index: u64, time_ms: u64) -> pb::Receipt {
+    seal(node, payload(&node.public(), entry_id, index, time_ms))
+}
+
+/// Signs a receipt's `payload` (from [`payload`], by `node`'s key) alone.
+pub fn seal(node: &SecretKey, payload: Bytes) -> pb::Receipt {
     let signature = node.sign(domain::RECEIPT_SIGNATURE, &payload);
     pb::Receipt {
-        payload: payload.into(),
+        payload,
         signature: Bytes::copy_from_slice(&signature),
+        group: None,
     }
+}
+
+/// The 64-byte signature of a receipt, either form.
+fn signature_of(signature: &[u8]) -> Result<[u8; 64], ReceiptError> {
+    signature
+        .try_into()
+        .map_err(|_| ReceiptError::Malformed("signature length".into()))
 }
 
 /// Verifies a receipt against the node key it names, and returns what it says. Callers decide
@@ -67,13 +91,21 @@ pub fn verify(receipt: &pb::Receipt) -> Result<ReceiptFacts, ReceiptError> {
         .map_err(|_| ReceiptError::Malformed("bad node key".into()))?;
     let entry_id = EntryId::from_slice(&payload.entry_id)
         .map_err(|_| ReceiptError::Malformed("bad entry id".into()))?;
-    let signature: [u8; 64] = receipt
-        .signature
-        .as_ref()
-        .try_into()
-        .map_err(|_| ReceiptError::Malformed("signature length".into()))?;
-    if !node.verify(domain::RECEIPT_SIGNATURE, &receipt.payload, &signature) {
-        return Err(ReceiptError::BadSignature);
+    let signature = signature_of(&receipt.signature)?;
+    match &receipt.group {
+        Some(place) => {
+            group::verify(
+                &node,
+                group::Kind::Entry,
+                &receipt.payload,
+                &signature,
+                place,
+            )?;
+        }
+        None if !node.verify(domain::RECEIPT_SIGNATURE, &receipt.payload, &signature) => {
+            return Err(ReceiptError::BadSignature);
+        }
+        None => {}
     }
     Ok(ReceiptFacts {
         node,
@@ -106,16 +138,31 @@ pub fn context_digest(context: &pb::ObservationContext) -> [u8; 32] {
     )
 }
 
-/// Signs a decision (the payload's `node` is set to the signer's key).
-pub fn sign_decision(node: &SecretKey, mut payload: pb::DecisionPayload) -> pb::DecisionReceipt {
-    payload.node = Bytes::copy_from_slice(&node.public().to_bytes());
-    let payload = payload.encode_to_vec();
-    let signature = node.sign(domain::DECISION_SIGNATURE, &payload);
+/// A decision receipt by `node` not signed yet: its payload (with `node` set to that key), no
+/// signature; sign it alone ([`sign_decision`]) or in a group ([`group`]).
+pub fn unsigned_decision(
+    node: &PublicKey,
+    mut payload: pb::DecisionPayload,
+) -> pb::DecisionReceipt {
+    payload.node = Bytes::copy_from_slice(&node.to_bytes());
     pb::DecisionReceipt {
-        payload: payload.into(),
-        signature: Bytes::copy_from_slice(&signature),
+        payload: payload.encode_to_vec().into(),
         ..Default::default()
     }
+}
+
+/// Signs a decision alone (the payload's `node` is set to the signer's key).
+pub fn sign_decision(node: &SecretKey, payload: pb::DecisionPayload) -> pb::DecisionReceipt {
+    let mut receipt = unsigned_decision(&node.public(), payload);
+    seal_decision(node, &mut receipt);
+    receipt
+}
+
+/// Signs alone a decision receipt from [`unsigned_decision`] by `node`'s key.
+pub fn seal_decision(node: &SecretKey, receipt: &mut pb::DecisionReceipt) {
+    let signature = node.sign(domain::DECISION_SIGNATURE, &receipt.payload);
+    receipt.signature = Bytes::copy_from_slice(&signature);
+    receipt.group = None;
 }
 
 /// Verifies a decision receipt against the node key it names and returns what it says (and
@@ -127,13 +174,21 @@ pub fn verify_decision(
         .map_err(|e| ReceiptError::Malformed(e.to_string()))?;
     let node = PublicKey::from_slice(&payload.node)
         .map_err(|_| ReceiptError::Malformed("bad node key".into()))?;
-    let signature: [u8; 64] = receipt
-        .signature
-        .as_ref()
-        .try_into()
-        .map_err(|_| ReceiptError::Malformed("signature length".into()))?;
-    if !node.verify(domain::DECISION_SIGNATURE, &receipt.payload, &signature) {
-        return Err(ReceiptError::BadSignature);
+    let signature = signature_of(&receipt.signature)?;
+    match &receipt.group {
+        Some(place) => {
+            group::verify(
+                &node,
+                group::Kind::Decision,
+                &receipt.payload,
+                &signature,
+                place,
+            )?;
+        }
+        None if !node.verify(domain::DECISION_SIGNATURE, &receipt.payload, &signature) => {
+            return Err(ReceiptError::BadSignature);
+        }
+        None => {}
     }
     let Some(question) = &payload.question else {
         return Err(ReceiptError::Malformed("no question".into()));

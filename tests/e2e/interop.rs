@@ -96,6 +96,8 @@ async fn python_client_from_the_docs_gets_correct_decisions() {
     assert!(stdout.contains("in plain text"), "{stdout}");
     // The scoped walk ran: a receipt's context digest recomputed from the docs' rule.
     assert!(stdout.contains("recomputed"), "{stdout}");
+    // Receipts asked for in groups verified from the docs' rule (an entry's and a decision's).
+    assert_eq!(stdout.matches("of a group of").count(), 2, "{stdout}");
     assert!(stdout.contains("all steps passed"));
 }
 

@@ -19,6 +19,7 @@ mod limits;
 mod log;
 mod metrics;
 mod reads;
+mod receipt_groups;
 mod replication;
 mod scope;
 mod scope_cache;

@@ -39,6 +39,7 @@ unknown CA, expired certificate, name mismatch, client certificate required or r
 nothing listening.
 """
 import argparse
+import hashlib
 import os
 import re
 import ssl
@@ -597,6 +598,34 @@ def main():
             raise SystemExit(f"{what}: receipt names another entry")
         print(f"  {what}: accepted at log index {receipt.index}, receipt verified")
 
+    def grouped(receipt, domain, what):
+        """A receipt signed with others (crate docs, "Receipt groups"): the leaf hashes the kind's
+        domain and the payload, the path leads to the group's root, the signature covers
+        receipt-group domain || root || size."""
+        node = ledger_pb2.ReceiptPayload.FromString(receipt.payload).node if domain == RECEIPT_SIGNATURE \
+            else consent_pb2.DecisionPayload.FromString(receipt.payload).node
+        place = receipt.group
+        if not receipt.HasField("group") or not 1 <= place.size <= 65_536:
+            raise SystemExit(f"{what}: no receipt group, though the call asked for one")
+        f, sn, r = place.index, place.size - 1, hashlib.sha256(b"\x00" + domain + receipt.payload).digest()
+        if f > sn:
+            raise SystemExit(f"{what}: the group place is outside the group")
+        for p in place.path:
+            if sn == 0:
+                raise SystemExit(f"{what}: the group path is too long")
+            if f & 1 or f == sn:
+                r = hashlib.sha256(b"\x01" + p + r).digest()
+                while not f & 1 and f != 0:
+                    f, sn = f >> 1, sn >> 1
+            else:
+                r = hashlib.sha256(b"\x01" + r + p).digest()
+            f, sn = f >> 1, sn >> 1
+        if sn != 0:
+            raise SystemExit(f"{what}: the group path is too short")
+        Ed25519PublicKey.from_public_bytes(node).verify(
+            receipt.signature, b"consent-ledger/receipt-group/v1" + r + place.size.to_bytes(8, "big"))
+        print(f"  {what}: receipt {place.index + 1} of a group of {place.size}, verified")
+
     def key(label):
         return Ed25519PrivateKey.from_private_bytes(blake3.blake3(label).digest())
 
@@ -656,6 +685,17 @@ def main():
             raise SystemExit("decision names the wrong grant or head")
 
     check(consent_pb2.DECISION_ALLOW, consent_pb2.REASON_GRANTED)
+    # Receipts signed in groups, on request: the grant submitted again (a duplicate) and a check.
+    group_form = (("consent-receipt-form", "group"),)
+    again = ledger.Submit(ledger_pb2.SubmitRequest(entry=grant), metadata=group_form)
+    if again.status != ledger_pb2.SUBMIT_STATUS_DUPLICATE:
+        raise SystemExit(f"the grant again: unexpected status {again.status}")
+    grouped(again.receipt, RECEIPT_SIGNATURE, "the grant again")
+    asked = consent_pb2.CheckRequest()
+    asked.CopyFrom(question)
+    asked.receipt = True
+    signed = consent.Check(asked, metadata=bearer + group_form)
+    grouped(signed.receipt, DECISION_SIGNATURE, "a check with a receipt")
     # The collector watches what concerns it (from the beginning), in its session.
     stream = consent.Watch(consent_pb2.WatchRequest(heartbeat_ms=200), metadata=bearer)
     revocation = citizen.append(now, revoke=PB.Revoke(grant=entry_id(grant), erase=True))

@@ -44,6 +44,7 @@ from python_client import (ENTRY_ID, ENTRY_SIGNATURE, FEED_ID, NEXT_KEY, RECEIPT
                            message_from_json, pub)
 
 DECISION_SIGNATURE = b"consent-ledger/decision/v1"
+RECEIPT_GROUP_SIGNATURE = b"consent-ledger/receipt-group/v1"
 QUESTION_TIME_TOLERANCE_MS = 300_000
 MIN_TIME_MS = 1_577_836_800_000
 YEAR_MS = 365 * 86_400_000
@@ -594,6 +595,29 @@ def main():
              (r["node_key"], r["entry_id"], r["index"], r["time_ms"]), f"receipt of {r['entry']}")
         c.true(protocol_valid(p.node, RECEIPT_SIGNATURE, b(r["payload"]), b(r["signature"])), "receipt signature")
         c.eq(v["entries"][p.index]["id"], r["entry_id"], "the receipt's index")
+
+    # Receipts signed as a group: leaf SHA-256(0x00 || kind's domain || payload), an RFC 9162 tree
+    # over the leaves, one signature over the group domain || root || size (u64 big-endian).
+    g = v["receipt_groups"]
+    c.eq(g["domain"].encode(), RECEIPT_GROUP_SIGNATURE, "receipt group domain")
+    group_leaves = []
+    for r in g["receipts"]:
+        domain = RECEIPT_SIGNATURE if r["kind"] == "entry" else DECISION_SIGNATURE
+        data = domain + b(r["payload"])
+        c.eq(leaf_hash(data).hex(), r["leaf"], f"group leaf of {r['of']}")
+        group_leaves.append(data)
+    root = mth(group_leaves)
+    c.eq(root.hex(), g["root"], "group root")
+    signed = RECEIPT_GROUP_SIGNATURE + root + len(group_leaves).to_bytes(8, "big")
+    c.eq(signed.hex(), g["signed"], "group signed bytes")
+    for i, r in enumerate(g["receipts"]):
+        place = r["group"]
+        c.eq((place["size"], place["index"]), (len(group_leaves), i), f"group place of {r['of']}")
+        c.eq([x.hex() for x in audit_path(i, group_leaves)], place["path"], f"group path of {r['of']}")
+        c.true(verify_inclusion(i, place["size"], leaf_hash(group_leaves[i]), [b(x) for x in place["path"]], root),
+               f"group inclusion of {r['of']}")
+    c.true(protocol_valid(b(g["node_key"]), RECEIPT_GROUP_SIGNATURE, signed[len(RECEIPT_GROUP_SIGNATURE):],
+                          b(g["signature"])), "group signature")
 
     # The Merkle tree over the arrival log (leaf i: the id of the entry at index i) and its proofs.
     m = v["merkle"]

@@ -240,7 +240,15 @@ pub async fn rows(
     let bearer = Bearer::new(&token)?;
     quiet("consentd", || vec![pid], hz).await;
     let before = sample(&[pid]);
-    let (rate, lat) = run_checks(&clients, &subjects, collector, &bearer, false, phase).await?;
+    let (rate, lat) = run_checks(
+        &clients,
+        &subjects,
+        collector,
+        &bearer,
+        crate::Receipts::No,
+        phase,
+    )
+    .await?;
     let node_checks = Phase {
         answers: lat.len(),
         rate,

@@ -4,21 +4,42 @@
 
 use super::*;
 
+/// Which receipts a check asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receipts {
+    /// None.
+    No,
+    /// Each signed alone (a client that does not ask for groups).
+    Alone,
+    /// Signed in groups (`consent-receipt-form: group`, as the SDK asks).
+    Grouped,
+}
+
 pub(crate) async fn run_checks(
     channels: &[Channel],
     subjects: &[consent_proto::ids::FeedId],
     collector: consent_proto::ids::FeedId,
     bearer: &Bearer,
-    receipt: bool,
+    receipts: Receipts,
     phase: Duration,
 ) -> anyhow::Result<(f64, Vec<u32>)> {
     let stop = Arc::new(AtomicBool::new(false));
     let subjects = Arc::new(subjects.to_vec());
     let mut tasks = Vec::new();
     for i in 0..CALLERS {
+        let mut bearer = bearer.clone();
+        // The SDK's session asks for grouped receipts; a client that does not is measured too.
         let mut client = pb::consent_client::ConsentClient::with_interceptor(
             channels[i % channels.len()].clone(),
-            bearer.clone(),
+            move |request| {
+                let mut request = tonic::service::Interceptor::call(&mut bearer, request)?;
+                if receipts == Receipts::Alone {
+                    request
+                        .metadata_mut()
+                        .remove(consent_proto::receipt::group::FORM_KEY);
+                }
+                Ok(request)
+            },
         );
         let stop = Arc::clone(&stop);
         let subjects = Arc::clone(&subjects);
@@ -27,7 +48,7 @@ pub(crate) async fn run_checks(
             let mut n = i;
             while !stop.load(Ordering::Relaxed) {
                 let mut req = check_request(&subjects[n % subjects.len()], &collector);
-                req.receipt = receipt;
+                req.receipt = receipts != Receipts::No;
                 n += CALLERS;
                 let t = Instant::now();
                 let r = client.check(req).await?.into_inner();

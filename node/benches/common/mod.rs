@@ -125,10 +125,11 @@ pub async fn submit_all(
             for chunk in mine.chunks(batch) {
                 let t = Instant::now();
                 if batch == 1 {
+                    // Receipts signed in groups, as the SDK asks.
                     let r = client
-                        .submit(pb::SubmitRequest {
+                        .submit(consent_client::node::grouped(pb::SubmitRequest {
                             entry: Some(chunk[0].to_signed()),
-                        })
+                        }))
                         .await?
                         .into_inner();
                     anyhow::ensure!(
@@ -137,9 +138,9 @@ pub async fn submit_all(
                     );
                 } else {
                     let r = client
-                        .submit_batch(pb::SubmitBatchRequest {
+                        .submit_batch(consent_client::node::grouped(pb::SubmitBatchRequest {
                             entries: chunk.iter().map(Entry::to_signed).collect(),
-                        })
+                        }))
                         .await?
                         .into_inner();
                     anyhow::ensure!(

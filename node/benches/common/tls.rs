@@ -143,7 +143,7 @@ pub async fn rows(
         &subjects,
         collector,
         plain_bearer,
-        false,
+        super::Receipts::No,
         phase,
     )
     .await?;
@@ -152,7 +152,7 @@ pub async fn rows(
         &subjects,
         collector,
         tls_bearer,
-        false,
+        super::Receipts::No,
         phase,
     )
     .await?;

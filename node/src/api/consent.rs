@@ -27,6 +27,7 @@ use consent_proto::ids::{EntryId, FeedId};
 use consent_proto::keys::SecretKey;
 use consent_proto::limits::MAX_CHECK_BATCH;
 use consent_proto::pb;
+use consent_proto::receipt::group;
 use consent_proto::scope::Context;
 use consent_proto::vocab::{DataCategory, Purpose};
 use prost::bytes::Bytes;
@@ -36,6 +37,7 @@ use super::auth::{Session, Sessions};
 use super::blocking::{Cancel, Limiter};
 use super::error::{self, id32};
 use super::limits::Sources;
+use super::receipts::{self, GroupSigner};
 use super::tls::Binding;
 use super::{evidence, watch};
 use crate::ledger::Ledger;
@@ -52,6 +54,8 @@ pub(crate) struct ConsentService {
     shutdown: tokio_util::sync::CancellationToken,
     /// Bounds `Authenticate` calls per source address.
     sources: Sources,
+    /// Signs decision receipts in groups, for calls that ask for it.
+    group_signer: GroupSigner,
 }
 
 /// What answering checks needs.
@@ -69,6 +73,7 @@ impl ConsentService {
         ledger: Ledger,
         sessions: Sessions,
         node_key: SecretKey,
+        group_signer: GroupSigner,
         checkpoints: Checkpoints,
         shutdown: tokio_util::sync::CancellationToken,
         sources: Sources,
@@ -83,7 +88,27 @@ impl ConsentService {
             }),
             shutdown,
             sources,
+            group_signer,
         }
+    }
+
+    /// Signs, as one group, the receipts `answers` carry unsigned (built by [`Decider::sign`]
+    /// for a call that asked for grouped receipts).
+    async fn seal_group(&self, answers: &mut [pb::CheckResponse]) -> Result<(), Status> {
+        let mut receipts: Vec<&mut pb::DecisionReceipt> = answers
+            .iter_mut()
+            .filter_map(|a| a.receipt.as_mut())
+            .collect();
+        let leaves = receipts
+            .iter()
+            .map(|r| group::leaf(group::Kind::Decision, &r.payload))
+            .collect();
+        let signed = self.group_signer.sign(leaves).await?;
+        for (r, place) in receipts.iter_mut().zip(signed.places) {
+            r.signature = signed.signature.clone();
+            r.group = Some(place);
+        }
+        Ok(())
     }
 
     fn ledger(&self) -> &Ledger {
@@ -156,14 +181,16 @@ impl Decider {
         answer
     }
 
-    /// Adds the signed receipt, with its log evidence, to each answer whose request asked for
-    /// one. Blocking: a signature each, and store reads for the revocation and the proofs.
-    /// Stops between two receipts (and while searching for a revocation) once `cancel` is set.
+    /// Adds the receipt, with its log evidence, to each answer whose request asked for one:
+    /// signed alone, or unsigned when `grouped` (for [`ConsentService::seal_group`]). Blocking:
+    /// a signature each when alone, and store reads for the revocation and the proofs. Stops
+    /// between two receipts (and while searching for a revocation) once `cancel` is set.
     fn sign(
         &self,
         requests: &[pb::CheckRequest],
         answers: &mut [pb::CheckResponse],
         now: u64,
+        grouped: bool,
         cancel: &Cancel,
     ) -> Result<(), Status> {
         // A batch may name one revoked grant many times: its revocation is looked up once.
@@ -193,8 +220,8 @@ impl Decider {
                 .as_ref()
                 .map(|c| Bytes::copy_from_slice(&consent_proto::receipt::context_digest(c)))
                 .unwrap_or_default();
-            let mut receipt = consent_proto::receipt::sign_decision(
-                &self.node_key,
+            let mut receipt = consent_proto::receipt::unsigned_decision(
+                &self.node_key.public(),
                 pb::DecisionPayload {
                     node: Bytes::new(),
                     question: Some(question),
@@ -214,6 +241,9 @@ impl Decider {
                     delegated: answer.delegated.clone(),
                 },
             );
+            if !grouped {
+                consent_proto::receipt::seal_decision(&self.node_key, &mut receipt);
+            }
             evidence::attach(
                 &self.ledger,
                 &self.checkpoints,
@@ -316,6 +346,7 @@ impl pb::consent_server::Consent for ConsentService {
         let session = self.session(&request).await?;
         let now = self.ledger().now_ms();
         let started = std::time::Instant::now();
+        let grouped = receipts::wants_group(request.metadata());
         let request = request.into_inner();
         let query = question(&session, &request, now)?;
         // Inline only from cached facts with nothing to sign; otherwise on a blocking thread.
@@ -330,14 +361,19 @@ impl pb::consent_server::Consent for ConsentService {
                 .answer(&request, &query, &outcome, log_size, now),
             None => {
                 let decider = Arc::clone(&self.decider);
-                self.limiter
+                let mut answers = self
+                    .limiter
                     .run(session.collector, move |cancel| {
                         let requests = [request];
                         let mut answers = decider.decide(&requests, &[query], now, cancel)?;
-                        decider.sign(&requests, &mut answers, now, cancel)?;
-                        answers.pop().ok_or_else(error::unanswered)
+                        decider.sign(&requests, &mut answers, now, grouped, cancel)?;
+                        Ok(answers)
                     })
-                    .await?
+                    .await?;
+                if grouped {
+                    self.seal_group(&mut answers).await?;
+                }
+                answers.pop().ok_or_else(error::unanswered)?
             }
         };
         let metrics = self.ledger().metrics();
@@ -385,6 +421,7 @@ impl pb::consent_server::Consent for ConsentService {
     ) -> Result<Response<pb::CheckBatchResponse>, Status> {
         let session = self.session(&request).await?;
         let now = self.ledger().now_ms();
+        let grouped = receipts::wants_group(request.metadata());
         let checks = request.into_inner().checks;
         if checks.is_empty() || checks.len() > MAX_CHECK_BATCH {
             return Err(error::check_batch_size(checks.len()));
@@ -398,14 +435,17 @@ impl pb::consent_server::Consent for ConsentService {
         // the receipts, all on a blocking thread under the limiter (stopping early if this
         // request is dropped).
         let decider = Arc::clone(&self.decider);
-        let decisions = self
+        let mut decisions = self
             .limiter
             .run(session.collector, move |cancel| {
                 let mut answers = decider.decide(&checks, &queries, now, cancel)?;
-                decider.sign(&checks, &mut answers, now, cancel)?;
+                decider.sign(&checks, &mut answers, now, grouped, cancel)?;
                 Ok(answers)
             })
             .await?;
+        if grouped {
+            self.seal_group(&mut decisions).await?;
+        }
         let metrics = self.ledger().metrics();
         for answer in &decisions {
             metrics.decision(answer);

@@ -21,24 +21,64 @@ use tonic::{Code, Request, Response, Status};
 use super::blocking::read;
 use super::error::{self, id32, rejection, required};
 use super::limits::{Sources, read_stream};
+use super::receipts::{self, GroupSigner};
 use crate::ledger::{Ledger, Outcome, Source};
 
 /// The Ledger service.
 pub(crate) struct LedgerService {
     ledger: Ledger,
+    /// Signs receipts alone.
     node_key: SecretKey,
+    /// Signs receipts in groups, for calls that ask for it.
+    group_signer: GroupSigner,
     /// Bounds the `GetLog`/`GetFeed` streams per source address and on the node.
     sources: Sources,
 }
 
 impl LedgerService {
-    /// Serves `ledger`, signing receipts with `node_key`, its streams bounded by `sources`.
-    pub(crate) fn new(ledger: Ledger, node_key: SecretKey, sources: Sources) -> Self {
+    /// Serves `ledger`, signing receipts with `node_key` (alone, or in groups through
+    /// `group_signer`), its streams bounded by `sources`.
+    pub(crate) fn new(
+        ledger: Ledger,
+        node_key: SecretKey,
+        group_signer: GroupSigner,
+        sources: Sources,
+    ) -> Self {
         Self {
             ledger,
             node_key,
+            group_signer,
             sources,
         }
+    }
+
+    /// Signs the receipts of `responses` (built unsigned by [`Self::response`]): in one group
+    /// when the call asked for it, else each alone.
+    async fn seal(
+        &self,
+        responses: &mut [&mut pb::SubmitResponse],
+        grouped: bool,
+    ) -> Result<(), Status> {
+        let mut receipts: Vec<&mut pb::Receipt> = responses
+            .iter_mut()
+            .filter_map(|r| r.receipt.as_mut())
+            .collect();
+        if !grouped {
+            for r in receipts {
+                *r = receipt::seal(&self.node_key, std::mem::take(&mut r.payload));
+            }
+            return Ok(());
+        }
+        let leaves = receipts
+            .iter()
+            .map(|r| receipt::group::leaf(receipt::group::Kind::Entry, &r.payload))
+            .collect();
+        let signed = self.group_signer.sign(leaves).await?;
+        for (r, place) in receipts.iter_mut().zip(signed.places) {
+            r.signature = signed.signature.clone();
+            r.group = Some(place);
+        }
+        Ok(())
     }
 
     fn response(&self, outcome: &Outcome) -> Result<pb::SubmitResponse, Status> {
@@ -52,12 +92,16 @@ impl LedgerService {
                         pb::SubmitStatus::Duplicate
                     } as i32,
                     entry_id: b(id),
-                    receipt: Some(receipt::sign(
-                        &self.node_key,
-                        *id,
-                        *index,
-                        self.ledger.now_ms(),
-                    )),
+                    // Signed by `seal`, alone or in a group.
+                    receipt: Some(pb::Receipt {
+                        payload: receipt::payload(
+                            &self.node_key.public(),
+                            *id,
+                            *index,
+                            self.ledger.now_ms(),
+                        ),
+                        ..Default::default()
+                    }),
                     missing: Bytes::new(),
                 })
             }
@@ -123,11 +167,14 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::SubmitRequest>,
     ) -> Result<Response<pb::SubmitResponse>, Status> {
         let from = source(&self.sources, &request);
+        let grouped = receipts::wants_group(request.metadata());
         let signed = required("entry", request.into_inner().entry)?;
         let entry = decode(&signed)?;
         let outcomes = self.ledger.submit_admitted(from, vec![entry]).await?;
         let outcome = outcomes.first().ok_or_else(error::no_outcome)?;
-        Ok(Response::new(self.response(outcome)?))
+        let mut response = self.response(outcome)?;
+        self.seal(&mut [&mut response], grouped).await?;
+        Ok(Response::new(response))
     }
 
     async fn submit_batch(
@@ -135,6 +182,7 @@ impl pb::ledger_server::Ledger for LedgerService {
         request: Request<pb::SubmitBatchRequest>,
     ) -> Result<Response<pb::SubmitBatchResponse>, Status> {
         let from = source(&self.sources, &request);
+        let grouped = receipts::wants_group(request.metadata());
         let signed = request.into_inner().entries;
         if signed.is_empty() || signed.len() > MAX_SUBMIT_BATCH {
             return Err(error::submit_batch_size(signed.len()));
@@ -156,7 +204,7 @@ impl pb::ledger_server::Ledger for LedgerService {
             .submit_admitted(from, entries)
             .await?
             .into_iter();
-        let results = results
+        let mut results: Vec<pb::SubmitResult> = results
             .into_iter()
             .map(|slot| match slot {
                 Some(result) => result,
@@ -181,6 +229,11 @@ impl pb::ledger_server::Ledger for LedgerService {
                 },
             })
             .collect();
+        let mut responses: Vec<&mut pb::SubmitResponse> = results
+            .iter_mut()
+            .filter_map(|r| r.response.as_mut())
+            .collect();
+        self.seal(&mut responses, grouped).await?;
         Ok(Response::new(pb::SubmitBatchResponse { results }))
     }
 

@@ -27,6 +27,7 @@ pub(crate) mod ledger;
 pub(crate) mod limits;
 pub(crate) mod log;
 pub(crate) mod node;
+pub(crate) mod receipts;
 pub(crate) mod tls;
 pub(crate) mod watch;
 
@@ -131,9 +132,12 @@ pub async fn serve(
     let proxies = limits::Proxies::new(&config.trusted_proxies);
     let sources = limits::Sources::new(proxies.clone());
     let decision_key = node_key.clone();
+    let group_signer =
+        receipts::GroupSigner::start(node_key.clone()).map_err(ServeError::Signer)?;
     let ledger_service = pb::ledger_server::LedgerServer::new(ledger::LedgerService::new(
         ledger.clone(),
         node_key,
+        group_signer.clone(),
         sources.clone(),
     ))
     .max_decoding_message_size(MAX_GRPC_MESSAGE_BYTES)
@@ -142,6 +146,7 @@ pub async fn serve(
         ledger.clone(),
         sessions,
         decision_key,
+        group_signer,
         checkpoints.clone(),
         shutdown.clone(),
         sources,
@@ -237,4 +242,7 @@ pub enum ServeError {
     /// The transport failed.
     #[error("gRPC server failed: {0}")]
     Transport(#[source] tonic::transport::Error),
+    /// The thread that signs receipts in groups could not start.
+    #[error("cannot start the receipt-signing thread: {0}")]
+    Signer(#[source] std::io::Error),
 }

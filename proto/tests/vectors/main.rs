@@ -7,7 +7,8 @@
 //! 2,000 seeded scope decisions with hand-picked edges, and context digests; and for
 //! consultations: a draft with its stances, response and outcome, validation sequences with
 //! their verdicts, policy changes, consultation states and counts; and the wallet rule for the
-//! signed times of citizen entries (`coarse_times`, informative). The crate docs
+//! signed times of citizen entries (`coarse_times`, informative); and receipts of both kinds
+//! signed together as one group (`receipt_groups`). The crate docs
 //! ("Protocol specification", "Test vectors") say what each means.
 //!
 //! [`generate`] builds them from fixed seeds (keys are `Ed25519 seed = BLAKE3(label)`), so the
@@ -223,6 +224,7 @@ fn generate() -> Value {
         "delegation_receipts": delegation_receipts_json(&dnet),
         "delegation_decisions": delegation_decisions_json(),
         "coarse_times": coarse_times_json(),
+        "receipt_groups": receipt_groups(&s),
     })
 }
 
@@ -371,6 +373,7 @@ mod delegation;
 mod delegation_receipts;
 mod json;
 mod logs;
+mod receipt_groups;
 mod scenario;
 mod scope_edges;
 mod scopes;
@@ -385,6 +388,7 @@ use delegation::*;
 use delegation_receipts::*;
 use json::*;
 use logs::*;
+use receipt_groups::*;
 use scenario::*;
 use scope_edges::*;
 use scopes::*;

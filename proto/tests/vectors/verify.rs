@@ -192,11 +192,13 @@ pub(super) fn every_vector_in_the_file_verifies() {
         Ok(())
     );
 
-    // Receipts.
+    // Receipts, alone and signed as a group.
+    verify_receipt_groups(&file);
     for v in list(&file["receipts"]) {
         let r = pb::Receipt {
             payload: bytes(&v["payload"]).into(),
             signature: bytes(&v["signature"]).into(),
+            group: None,
         };
         let facts = match receipt::verify(&r) {
             Ok(f) => f,
