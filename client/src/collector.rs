@@ -90,11 +90,14 @@ impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let metadata = request.metadata_mut();
         metadata.insert(consent_proto::auth::METADATA_KEY, self.0.clone());
-        // Signed receipts come in groups (cheaper for the node; verified the same way).
-        metadata.insert(
-            group::FORM_KEY,
-            tonic::metadata::MetadataValue::from_static(group::FORM_GROUP),
-        );
+        // Signed receipts come in groups (cheaper for the node; verified the same way), unless
+        // the call named its form itself ([`Collector::check_signed_alone`]).
+        if !metadata.contains_key(group::FORM_KEY) {
+            metadata.insert(
+                group::FORM_KEY,
+                tonic::metadata::MetadataValue::from_static(group::FORM_GROUP),
+            );
+        }
         Ok(request)
     }
 }
@@ -415,6 +418,35 @@ impl Collector {
             Err(s) if unreachable(&s) && self.fail_over().await => self.client.check(request).await,
             Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
                 self.client.check(request).await
+            }
+            other => other,
+        }
+        .map(|r| r.into_inner())
+        .map_err(|s| refused("the check", s))
+    }
+
+    /// One check whose receipt (if `request.receipt`) is signed alone, not in a group: for a
+    /// receipt handed to someone whose verifier may predate receipt groups (`consent check
+    /// --receipt FILE`).
+    pub async fn check_signed_alone(
+        &mut self,
+        request: pb::CheckRequest,
+    ) -> Result<pb::CheckResponse, CollectorError> {
+        let alone = |request: pb::CheckRequest| {
+            let mut request = Request::new(request);
+            request.metadata_mut().insert(
+                group::FORM_KEY,
+                tonic::metadata::MetadataValue::from_static(group::FORM_ALONE),
+            );
+            request
+        };
+        self.fresh().await?;
+        match self.client.check(alone(request.clone())).await {
+            Err(s) if unreachable(&s) && self.fail_over().await => {
+                self.client.check(alone(request)).await
+            }
+            Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
+                self.client.check(alone(request)).await
             }
             other => other,
         }

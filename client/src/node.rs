@@ -272,6 +272,27 @@ impl NodeConnection {
         let request = grouped(pb::SubmitRequest {
             entry: Some(entry.to_signed()),
         });
+        self.send(request, what).await
+    }
+
+    /// Submits one entry, asking for its receipt signed alone, not in a group: for a receipt
+    /// handed to someone whose verifier may predate receipt groups (`consent receipt --out`).
+    pub async fn submit_signed_alone(
+        &mut self,
+        entry: &Entry,
+        what: &str,
+    ) -> Result<pb::SubmitResponse, ClientError> {
+        let request = tonic::Request::new(pb::SubmitRequest {
+            entry: Some(entry.to_signed()),
+        });
+        self.send(request, what).await
+    }
+
+    async fn send(
+        &mut self,
+        request: tonic::Request<pb::SubmitRequest>,
+        what: &str,
+    ) -> Result<pb::SubmitResponse, ClientError> {
         let answer = within(self.call_timeout, self.ledger.submit(request)).await;
         match answer {
             None => Err(self.stalled(what)),

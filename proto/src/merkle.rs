@@ -172,6 +172,21 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), ProofError> {
+    if root_from_inclusion(leaf, index, size, proof)? != *root {
+        return Err(ProofError::Mismatch);
+    }
+    Ok(())
+}
+
+/// The root an audit path leads to from `leaf` (a leaf hash) at `index` of `size` leaves: RFC
+/// 9162 §2.1.3.2's walk, refusing a place outside the tree and a path of the wrong length for
+/// that place.
+pub fn root_from_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+) -> Result<Hash, ProofError> {
     if index >= size {
         return Err(ProofError::OutOfRange);
     }
@@ -186,11 +201,9 @@ pub fn verify_inclusion(
         }
         if f & 1 == 1 || f == s {
             r = node_hash(p, &r);
-            if f & 1 == 0 {
-                while f & 1 == 0 && f != 0 {
-                    f >>= 1;
-                    s >>= 1;
-                }
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
             }
         } else {
             r = node_hash(&r, p);
@@ -201,10 +214,7 @@ pub fn verify_inclusion(
     if s != 0 {
         return Err(ProofError::WrongLength);
     }
-    if r != *root {
-        return Err(ProofError::Mismatch);
-    }
-    Ok(())
+    Ok(r)
 }
 
 /// Checks that the tree of `new` leaves with `new_root` extends the tree of `old` leaves with

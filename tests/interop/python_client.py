@@ -599,17 +599,22 @@ def main():
         print(f"  {what}: accepted at log index {receipt.index}, receipt verified")
 
     def grouped(receipt, domain, what):
-        """A receipt signed with others (crate docs, "Receipt groups"): the leaf hashes the kind's
-        domain and the payload, the path leads to the group's root, the signature covers
-        receipt-group domain || root || size."""
+        """A receipt of a call that asked for groups (crate docs, "Receipt groups"): signed in a
+        group (leaf hash over the kind's domain, the receipt's salt and its payload; the path
+        leads to the group's root; the signature covers receipt-group domain || root || size), or
+        alone (a node may always answer so)."""
         node = ledger_pb2.ReceiptPayload.FromString(receipt.payload).node if domain == RECEIPT_SIGNATURE \
             else consent_pb2.DecisionPayload.FromString(receipt.payload).node
+        if not receipt.HasField("group"):
+            Ed25519PublicKey.from_public_bytes(node).verify(receipt.signature, domain + receipt.payload)
+            print(f"  {what}: receipt signed alone, verified")
+            return
         place = receipt.group
-        if not receipt.HasField("group") or not 1 <= place.size <= 65_536:
-            raise SystemExit(f"{what}: no receipt group, though the call asked for one")
-        f, sn, r = place.index, place.size - 1, hashlib.sha256(b"\x00" + domain + receipt.payload).digest()
-        if f > sn:
-            raise SystemExit(f"{what}: the group place is outside the group")
+        if not 1 <= place.size <= 65_536 or place.index >= place.size or len(place.salt) != 32 \
+                or any(len(p) != 32 for p in place.path):
+            raise SystemExit(f"{what}: a malformed receipt group")
+        f, sn = place.index, place.size - 1
+        r = hashlib.sha256(b"\x00" + domain + place.salt + receipt.payload).digest()
         for p in place.path:
             if sn == 0:
                 raise SystemExit(f"{what}: the group path is too long")

@@ -264,6 +264,44 @@ def verify_inclusion(index, size, leaf, proof, root):
     return sn == 0 and r == root
 
 
+def receipt_valid(kind, payload, signature, group):
+    """A receipt in either form (crate docs, "Receipt groups"): without `group`, the signature over
+    the kind's domain and payload; with it (present even if empty), the walk from the salted leaf
+    hash to the root, and the group signature over domain || root || size. The signer's key is the
+    payload's `node` (field 1 of both payloads)."""
+    domain = RECEIPT_SIGNATURE if kind == "entry" else DECISION_SIGNATURE
+    node = payload_node(payload)
+    if node is None:
+        return False
+    if group is None:
+        return protocol_valid(node, domain, payload, signature)
+    size, index = group.get("size", 0), group.get("index", 0)
+    path, salt = [b(x) for x in group.get("path", [])], b(group.get("salt", ""))
+    if not 1 <= size <= 65_536 or index >= size or len(salt) != 32 or any(len(p) != 32 for p in path):
+        return False
+    fn, sn, r = index, size - 1, leaf_hash(domain + salt + payload)
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        return False
+    return protocol_valid(node, RECEIPT_GROUP_SIGNATURE, r + size.to_bytes(8, "big"), signature)
+
+
+def payload_node(payload):
+    """Field 1 (bytes, 32 long) of a ReceiptPayload or DecisionPayload, read by hand."""
+    if len(payload) < 34 or payload[0] != 0x0A or payload[1] != 32:
+        return None
+    return payload[2:34]
+
+
 def verify_consistency(old, new, old_root, new_root, proof):
     if old > new:
         return False
@@ -596,28 +634,30 @@ def main():
         c.true(protocol_valid(p.node, RECEIPT_SIGNATURE, b(r["payload"]), b(r["signature"])), "receipt signature")
         c.eq(v["entries"][p.index]["id"], r["entry_id"], "the receipt's index")
 
-    # Receipts signed as a group: leaf SHA-256(0x00 || kind's domain || payload), an RFC 9162 tree
-    # over the leaves, one signature over the group domain || root || size (u64 big-endian).
+    # Receipts signed as a group: leaf hash SHA-256(0x00 || kind's domain || salt || payload), an
+    # RFC 9162 tree over the leaves, one signature over the group domain || root || size (u64 BE).
     g = v["receipt_groups"]
     c.eq(g["domain"].encode(), RECEIPT_GROUP_SIGNATURE, "receipt group domain")
     group_leaves = []
     for r in g["receipts"]:
         domain = RECEIPT_SIGNATURE if r["kind"] == "entry" else DECISION_SIGNATURE
-        data = domain + b(r["payload"])
+        data = domain + b(r["group"]["salt"]) + b(r["payload"])
         c.eq(leaf_hash(data).hex(), r["leaf"], f"group leaf of {r['of']}")
         group_leaves.append(data)
     root = mth(group_leaves)
     c.eq(root.hex(), g["root"], "group root")
     signed = RECEIPT_GROUP_SIGNATURE + root + len(group_leaves).to_bytes(8, "big")
     c.eq(signed.hex(), g["signed"], "group signed bytes")
+    c.true(protocol_valid(b(g["node_key"]), RECEIPT_GROUP_SIGNATURE, signed[len(RECEIPT_GROUP_SIGNATURE):],
+                          b(g["signature"])), "group signature")
     for i, r in enumerate(g["receipts"]):
         place = r["group"]
         c.eq((place["size"], place["index"]), (len(group_leaves), i), f"group place of {r['of']}")
         c.eq([x.hex() for x in audit_path(i, group_leaves)], place["path"], f"group path of {r['of']}")
-        c.true(verify_inclusion(i, place["size"], leaf_hash(group_leaves[i]), [b(x) for x in place["path"]], root),
-               f"group inclusion of {r['of']}")
-    c.true(protocol_valid(b(g["node_key"]), RECEIPT_GROUP_SIGNATURE, signed[len(RECEIPT_GROUP_SIGNATURE):],
-                          b(g["signature"])), "group signature")
+        c.true(receipt_valid(r["kind"], b(r["payload"]), b(g["signature"]), place), f"group receipt {r['of']}")
+    for case in v["receipt_group_cases"]:
+        c.eq(receipt_valid(case["kind"], b(case["payload"]), b(case["signature"]), case["group"]), case["valid"],
+             f"receipt group case: {case['about']}")
 
     # The Merkle tree over the arrival log (leaf i: the id of the entry at index i) and its proofs.
     m = v["merkle"]

@@ -63,8 +63,8 @@ struct Decider {
     ledger: Ledger,
     /// Signs decision receipts.
     node_key: SecretKey,
-    /// The checkpoints receipts carry.
-    checkpoints: Checkpoints,
+    /// The log evidence receipts carry.
+    evidence: evidence::Evidence,
 }
 
 impl ConsentService {
@@ -84,7 +84,7 @@ impl ConsentService {
             decider: Arc::new(Decider {
                 ledger,
                 node_key,
-                checkpoints,
+                evidence: evidence::Evidence::new(checkpoints),
             }),
             shutdown,
             sources,
@@ -94,21 +94,30 @@ impl ConsentService {
 
     /// Signs, as one group, the receipts `answers` carry unsigned (built by [`Decider::sign`]
     /// for a call that asked for grouped receipts).
-    async fn seal_group(&self, answers: &mut [pb::CheckResponse]) -> Result<(), Status> {
+    async fn seal_group(&self, answers: &mut [pb::CheckResponse]) {
         let mut receipts: Vec<&mut pb::DecisionReceipt> = answers
             .iter_mut()
             .filter_map(|a| a.receipt.as_mut())
             .collect();
-        let leaves = receipts
-            .iter()
-            .map(|r| group::leaf(group::Kind::Decision, &r.payload))
-            .collect();
-        let signed = self.group_signer.sign(leaves).await?;
-        for (r, place) in receipts.iter_mut().zip(signed.places) {
-            r.signature = signed.signature.clone();
-            r.group = Some(place);
+        let payloads: Vec<&[u8]> = receipts.iter().map(|r| r.payload.as_ref()).collect();
+        match self
+            .group_signer
+            .sign(group::Kind::Decision, &payloads)
+            .await
+        {
+            Some(signed) => {
+                for (r, place) in receipts.iter_mut().zip(signed.places) {
+                    r.signature = signed.signature.clone();
+                    r.group = Some(place);
+                }
+            }
+            // No group to be had now: signed alone, which a client that asks must accept.
+            None => {
+                for r in receipts {
+                    consent_proto::receipt::seal_decision(&self.decider.node_key, r);
+                }
+            }
         }
-        Ok(())
     }
 
     fn ledger(&self) -> &Ledger {
@@ -244,13 +253,8 @@ impl Decider {
             if !grouped {
                 consent_proto::receipt::seal_decision(&self.node_key, &mut receipt);
             }
-            evidence::attach(
-                &self.ledger,
-                &self.checkpoints,
-                answer,
-                revocation,
-                &mut receipt,
-            );
+            self.evidence
+                .attach(&self.ledger, answer, revocation, &mut receipt);
             answer.receipt = Some(receipt);
         }
         Ok(())
@@ -371,7 +375,7 @@ impl pb::consent_server::Consent for ConsentService {
                     })
                     .await?;
                 if grouped {
-                    self.seal_group(&mut answers).await?;
+                    self.seal_group(&mut answers).await;
                 }
                 answers.pop().ok_or_else(error::unanswered)?
             }
@@ -444,7 +448,7 @@ impl pb::consent_server::Consent for ConsentService {
             })
             .await?;
         if grouped {
-            self.seal_group(&mut decisions).await?;
+            self.seal_group(&mut decisions).await;
         }
         let metrics = self.ledger().metrics();
         for answer in &decisions {

@@ -4,9 +4,17 @@
 //! revocation — of the revocation, whose id the signed payload names (found by [`revocation`]
 //! before signing). Evidence is best effort: an entry newer than the latest checkpoint gets no
 //! proof (Log.GetInclusionProof later).
+//!
+//! [`Evidence`] owns what it keeps between receipts: the latest checkpoint's text (computed once
+//! per note, not per receipt) and the inclusion proofs it computed, by entry and checkpoint size
+//! (a collector checks the same subjects again and again between two checkpoints; a new
+//! checkpoint is a new size, so a proof is never served for another tree).
+
+use std::sync::RwLock;
 
 use consent_proto::body::Body;
 use consent_proto::ids::{EntryId, FeedId};
+use consent_proto::note::SignedNote;
 use consent_proto::pb;
 
 use super::blocking::Cancel;
@@ -63,37 +71,95 @@ pub(crate) fn revocation(
     None
 }
 
-/// Adds the evidence to `receipt`: the latest checkpoint, the inclusion of the grant `answer`
-/// names, of the Delegation it rests on (`answer.delegated`, if any), and that of `revocation`
-/// (the one the signed payload names, if any).
-pub(crate) fn attach(
-    ledger: &Ledger,
-    checkpoints: &Checkpoints,
-    answer: &pb::CheckResponse,
-    revocation: Option<(u64, EntryId)>,
-    receipt: &mut pb::DecisionReceipt,
-) {
-    let Some(note) = checkpoints.latest() else {
-        return;
-    };
-    let size = note.checkpoint.size;
-    receipt.checkpoint = note.to_text();
-    if let Ok(grant) = EntryId::from_slice(&answer.grant)
-        && let Ok(Some((index, _))) = ledger.entry(&grant)
-    {
-        receipt.grant_inclusion = inclusion(ledger, index, size, grant);
-    }
-    if let Some((index, id)) = revocation {
-        receipt.revocation_inclusion = inclusion(ledger, index, size, id);
-    }
-    if let Some(delegated) = &answer.delegated
-        && let Ok(delegation) = EntryId::from_slice(&delegated.delegation)
-        && let Ok(Some((index, _))) = ledger.entry(&delegation)
-    {
-        receipt.delegation_inclusion = inclusion(ledger, index, size, delegation);
-    }
+/// Proofs kept (each about 1 KiB at most: 64 hashes; a few hundred bytes at city sizes).
+const PROOFS_CACHED: usize = 16_384;
+
+/// The evidence decision receipts carry, and what is kept between receipts.
+pub(crate) struct Evidence {
+    checkpoints: Checkpoints,
+    /// The latest checkpoint, as last seen, and its text.
+    text: RwLock<Option<(SignedNote, String)>>,
+    /// Inclusion proofs by entry and tree size (`None`: not in that tree).
+    proofs: quick_cache::sync::Cache<(EntryId, u64), Option<pb::InclusionProof>>,
 }
 
-fn inclusion(ledger: &Ledger, index: u64, size: u64, entry: EntryId) -> Option<pb::InclusionProof> {
-    Some(ledger.tree().inclusion(index, size, entry)?.to_pb())
+impl Evidence {
+    /// Evidence from `checkpoints`, nothing kept yet.
+    pub(crate) fn new(checkpoints: Checkpoints) -> Self {
+        Self {
+            checkpoints,
+            text: RwLock::new(None),
+            proofs: quick_cache::sync::Cache::new(PROOFS_CACHED),
+        }
+    }
+
+    /// Adds the evidence to `receipt`: the latest checkpoint, the inclusion of the grant
+    /// `answer` names, of the Delegation it rests on (`answer.delegated`, if any), and that of
+    /// `revocation` (the one the signed payload names, if any).
+    pub(crate) fn attach(
+        &self,
+        ledger: &Ledger,
+        answer: &pb::CheckResponse,
+        revocation: Option<(u64, EntryId)>,
+        receipt: &mut pb::DecisionReceipt,
+    ) {
+        let Some(note) = self.checkpoints.latest() else {
+            return;
+        };
+        let size = note.checkpoint.size;
+        receipt.checkpoint = self.text(note);
+        if let Ok(grant) = EntryId::from_slice(&answer.grant) {
+            receipt.grant_inclusion = self.inclusion(ledger, grant, None, size);
+        }
+        if let Some((index, id)) = revocation {
+            receipt.revocation_inclusion = self.inclusion(ledger, id, Some(index), size);
+        }
+        if let Some(delegated) = &answer.delegated
+            && let Ok(delegation) = EntryId::from_slice(&delegated.delegation)
+        {
+            receipt.delegation_inclusion = self.inclusion(ledger, delegation, None, size);
+        }
+    }
+
+    /// The text of `note` (with the cosignatures it has now), computed once per note.
+    fn text(&self, note: SignedNote) -> String {
+        if let Ok(kept) = self.text.read()
+            && let Some((seen, text)) = kept.as_ref()
+            && *seen == note
+        {
+            return text.clone();
+        }
+        let text = note.to_text();
+        if let Ok(mut kept) = self.text.write() {
+            *kept = Some((note, text.clone()));
+        }
+        text
+    }
+
+    /// The proof that `entry` (at `index`, when known) is in the tree of `size` leaves; kept
+    /// unless the store failed to answer.
+    fn inclusion(
+        &self,
+        ledger: &Ledger,
+        entry: EntryId,
+        index: Option<u64>,
+        size: u64,
+    ) -> Option<pb::InclusionProof> {
+        if let Some(kept) = self.proofs.get(&(entry, size)) {
+            return kept;
+        }
+        let index = match index {
+            Some(index) => index,
+            None => ledger.entry_index(&entry).ok()??,
+        };
+        let proof = ledger
+            .tree()
+            .inclusion(index, size, entry)
+            .map(|p| p.to_pb());
+        // An entry past the checkpoint has no proof in its tree: that too is kept for this size.
+        if proof.is_some() || index >= size {
+            self.proofs.insert((entry, size), proof.clone());
+        }
+        proof
+    }
 }

@@ -23,6 +23,7 @@ use super::error::{self, id32, rejection, required};
 use super::limits::{Sources, read_stream};
 use super::receipts::{self, GroupSigner};
 use crate::ledger::{Ledger, Outcome, Source};
+use consent_proto::receipt::group::Kind;
 
 /// The Ledger service.
 pub(crate) struct LedgerService {
@@ -69,14 +70,20 @@ impl LedgerService {
             }
             return Ok(());
         }
-        let leaves = receipts
-            .iter()
-            .map(|r| receipt::group::leaf(receipt::group::Kind::Entry, &r.payload))
-            .collect();
-        let signed = self.group_signer.sign(leaves).await?;
-        for (r, place) in receipts.iter_mut().zip(signed.places) {
-            r.signature = signed.signature.clone();
-            r.group = Some(place);
+        let payloads: Vec<&[u8]> = receipts.iter().map(|r| r.payload.as_ref()).collect();
+        match self.group_signer.sign(Kind::Entry, &payloads).await {
+            Some(signed) => {
+                for (r, place) in receipts.iter_mut().zip(signed.places) {
+                    r.signature = signed.signature.clone();
+                    r.group = Some(place);
+                }
+            }
+            // No group to be had now: signed alone, which a client that asks must accept.
+            None => {
+                for r in receipts {
+                    *r = receipt::seal(&self.node_key, std::mem::take(&mut r.payload));
+                }
+            }
         }
         Ok(())
     }

@@ -1,34 +1,43 @@
 //! Receipts signed in groups. A call that asks for it (metadata `consent-receipt-form: group`)
 //! gets its receipts signed together with those of every other call waiting at that moment: one
-//! thread owns that signing, takes everything queued (up to [`GATHER`] receipts), signs the root
-//! of their tree once ([`consent_proto::receipt::group`]) and hands each call its receipts'
-//! places. When idle, a single receipt is signed at once (no waiting for company); under load the
-//! groups grow by themselves, so the signatures per second stay what one core signs while the
-//! receipts per second grow with the load.
+//! thread owns that signing, takes everything queued (it stops taking calls once [`GATHER`]
+//! receipts are gathered; a call's own receipts are never split), signs the root of their tree
+//! once ([`consent_proto::receipt::group`]) and hands each call its receipts' places. When idle,
+//! a single receipt is signed at once (no waiting for company); under load the groups grow by
+//! themselves, so the signatures per second stay what one core signs while the receipts per
+//! second grow with the load.
+//!
+//! Each receipt's leaf is salted with 32 random bytes drawn for it alone, so that the hashes of
+//! other callers' receipts in a path reveal nothing of them (a payload is easy to guess from the
+//! public log). When a group cannot be had — the queue is full, the thread is gone, no random
+//! bytes — [`GroupSigner::sign`] says so and the call's receipts are signed alone: every client
+//! that asks must accept both forms.
 //!
 //! Calls that do not ask get receipts signed alone, where they are answered, as before.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use consent_proto::keys::SecretKey;
 use consent_proto::merkle::Hash;
-use consent_proto::receipt::group::{self, FORM_GROUP, FORM_KEY, Signed};
+use consent_proto::receipt::group::{self, FORM_GROUP, FORM_KEY, Kind, Signed};
+use prost::bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-/// The most receipts gathered into one group before it is signed (a call's own receipts, at most
-/// 1,000, are never split; the protocol's bound is `MAX_RECEIPT_GROUP`).
+/// Receipts gathered into one group before it is signed (a call's own receipts, at most 1,000,
+/// are never split, so a group holds at most 5,095; the protocol's bound is
+/// `MAX_RECEIPT_GROUP`).
 const GATHER: usize = 4_096;
-/// Calls queued at most; more wait for room (each job is at most one batch of leaves).
+/// Calls queued at most; a call that finds the queue full gets its receipts signed alone.
 const QUEUE: usize = 256;
 
-/// Whether the call asked for receipts signed in groups.
+/// Whether the call asked for receipts signed in groups (the value exactly `group`).
 pub(crate) fn wants_group(metadata: &MetadataMap) -> bool {
     metadata
         .get(FORM_KEY)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(FORM_GROUP))
+        .is_some_and(|v| v.as_bytes() == FORM_GROUP.as_bytes())
 }
 
 /// One call's receipts waiting to be signed.
@@ -42,6 +51,8 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct GroupSigner {
     queue: mpsc::Sender<Job>,
+    /// Set once the thread was found gone (logged once).
+    gone: Arc<AtomicBool>,
 }
 
 impl GroupSigner {
@@ -51,29 +62,59 @@ impl GroupSigner {
         thread::Builder::new()
             .name("receipt-signer".into())
             .spawn(move || run(&key, jobs))?;
-        Ok(Self { queue })
+        Ok(Self {
+            queue,
+            gone: Arc::new(AtomicBool::new(false)),
+        })
     }
 
-    /// Signs `leaves` (a call's receipts, in order) in the next group: the group's signature and
-    /// each leaf's place, in the order given. Nothing to sign for no leaves.
-    pub(crate) async fn sign(&self, leaves: Vec<Hash>) -> Result<Signed, Status> {
-        if leaves.is_empty() {
-            return Ok(Signed {
-                signature: Default::default(),
+    /// Signs `payloads` (a call's receipts of `kind`, in order) in the next group: the group's
+    /// signature and each receipt's place, salt included, in the order given. `None` when no
+    /// group can be had now (then sign them alone); nothing to sign for no payloads.
+    pub(crate) async fn sign(&self, kind: Kind, payloads: &[&[u8]]) -> Option<Signed> {
+        if payloads.is_empty() {
+            return Some(Signed {
+                signature: Bytes::new(),
                 places: Vec::new(),
             });
         }
+        let mut salts = vec![[0u8; 32]; payloads.len()];
+        if let Err(e) = getrandom::fill(salts.as_flattened_mut()) {
+            tracing::warn!(error = %e, "no random bytes to salt receipts: signing them alone");
+            return None;
+        }
+        let leaves = salts
+            .iter()
+            .zip(payloads)
+            .map(|(salt, payload)| group::leaf(kind, salt, payload))
+            .collect();
         let (reply, signed) = oneshot::channel();
-        self.queue
-            .send(Job { leaves, reply })
-            .await
-            .map_err(|_| stopped())?;
-        signed.await.map_err(|_| stopped())
+        match self.queue.try_send(Job { leaves, reply }) {
+            Ok(()) => {}
+            // Busy: this call's receipts are signed alone rather than waiting.
+            Err(mpsc::error::TrySendError::Full(_)) => return None,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.stopped();
+                return None;
+            }
+        }
+        let Ok(mut signed) = signed.await else {
+            self.stopped();
+            return None;
+        };
+        for (place, salt) in signed.places.iter_mut().zip(&salts) {
+            place.salt = Bytes::copy_from_slice(salt);
+        }
+        Some(signed)
     }
-}
 
-fn stopped() -> Status {
-    Status::unavailable("the node's receipt signer stopped (the node is shutting down); retry")
+    fn stopped(&self) {
+        if !self.gone.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "the receipt-signing thread is gone: receipts asked for in groups are signed alone"
+            );
+        }
+    }
 }
 
 /// The signing thread: everything queued, signed at once, until every sender is gone.
@@ -93,8 +134,9 @@ fn run(key: &SecretKey, mut jobs: mpsc::Receiver<Job>) {
         // A call gone (its client left, its deadline passed) needs no signature.
         group.retain(|job| !job.reply.is_closed());
         let leaves: Vec<Hash> = group.iter().flat_map(|job| job.leaves.clone()).collect();
+        // Nothing left to sign, or (never, at these sizes) a group the protocol refuses: the
+        // dropped replies send those calls' receipts to be signed alone.
         let Some(signed) = group::sign(key, &leaves) else {
-            // Nothing left to sign; a dropped reply tells any waiter.
             continue;
         };
         let mut places = signed.places.into_iter();
@@ -111,8 +153,8 @@ fn run(key: &SecretKey, mut jobs: mpsc::Receiver<Job>) {
 
 #[cfg(test)]
 mod tests {
-    use consent_proto::receipt::group::{Kind, leaf};
-    use consent_proto::receipt::{self, group::verify};
+    use consent_proto::receipt;
+    use consent_proto::receipt::group::verify;
     use tonic::metadata::MetadataValue;
 
     use super::*;
@@ -121,10 +163,40 @@ mod tests {
     fn only_the_group_form_asks_for_groups() {
         let mut m = MetadataMap::new();
         assert!(!wants_group(&m));
-        m.insert(FORM_KEY, MetadataValue::from_static("single"));
+        m.insert(FORM_KEY, MetadataValue::from_static("alone"));
         assert!(!wants_group(&m));
-        m.insert(FORM_KEY, MetadataValue::from_static(" Group "));
+        m.insert(FORM_KEY, MetadataValue::from_static("Group"));
+        assert!(!wants_group(&m), "the value is exactly `group`");
+        m.insert(FORM_KEY, MetadataValue::from_static("group"));
         assert!(wants_group(&m));
+    }
+
+    #[tokio::test]
+    async fn without_a_signer_a_call_is_told_to_sign_alone() {
+        let (queue, jobs) = mpsc::channel(1);
+        drop(jobs);
+        let signer = GroupSigner {
+            queue,
+            gone: Arc::new(AtomicBool::new(false)),
+        };
+        assert!(signer.sign(Kind::Entry, &[b"x"]).await.is_none());
+        assert!(signer.gone.load(Ordering::Relaxed), "said once, in the log");
+        // A full queue: the next call does not wait.
+        let (queue, _jobs) = mpsc::channel(1);
+        let signer = GroupSigner {
+            queue,
+            gone: Arc::new(AtomicBool::new(false)),
+        };
+        let (reply, _) = oneshot::channel();
+        signer
+            .queue
+            .try_send(Job {
+                leaves: vec![[0; 32]],
+                reply,
+            })
+            .expect("room for one");
+        assert!(signer.sign(Kind::Entry, &[b"x"]).await.is_none());
+        assert!(!signer.gone.load(Ordering::Relaxed));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,8 +210,9 @@ mod tests {
                     let payloads: Vec<Vec<u8>> = (0..=call % 3)
                         .map(|i| [call.to_be_bytes(), i.to_be_bytes()].concat())
                         .collect();
-                    let leaves = payloads.iter().map(|p| leaf(Kind::Entry, p)).collect();
-                    (payloads, signer.sign(leaves).await.expect("signed"))
+                    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+                    let signed = signer.sign(Kind::Entry, &refs).await.expect("signed");
+                    (payloads, signed)
                 })
             })
             .collect();
@@ -148,13 +221,14 @@ mod tests {
             assert_eq!(signed.places.len(), payloads.len());
             let signature: [u8; 64] = signed.signature.as_ref().try_into().expect("64 bytes");
             for (payload, place) in payloads.iter().zip(&signed.places) {
+                assert_eq!(place.salt.len(), 32);
                 verify(&key.public(), Kind::Entry, payload, &signature, place).expect("verifies");
             }
         }
         // Nothing to sign: no signature, no wait.
         assert!(
             signer
-                .sign(Vec::new())
+                .sign(Kind::Entry, &[])
                 .await
                 .expect("empty")
                 .places
@@ -162,10 +236,7 @@ mod tests {
         );
         // An entry receipt built from a place verifies through the public verifier.
         let payload = receipt::payload(&key.public(), consent_proto::ids::EntryId([1; 32]), 3, 4);
-        let signed = signer
-            .sign(vec![leaf(Kind::Entry, &payload)])
-            .await
-            .expect("signed");
+        let signed = signer.sign(Kind::Entry, &[&payload]).await.expect("signed");
         let r = consent_proto::pb::Receipt {
             payload,
             signature: signed.signature,

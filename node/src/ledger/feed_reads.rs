@@ -25,6 +25,14 @@ impl Ledger {
         Ok(Staged::new(&*self.store).entry_with_index(id)?)
     }
 
+    /// The arrival index of an accepted entry, without decoding it.
+    pub fn entry_index(&self, id: &EntryId) -> Result<Option<u64>, LedgerError> {
+        let Some(value) = self.store.get(&tables::entry_key(id))? else {
+            return Ok(None);
+        };
+        Ok(Some(tables::split_entry_value(&value)?.0))
+    }
+
     /// Up to `limit` entries of a feed from `from_seq`, with their arrival indexes.
     pub fn feed_entries(
         &self,

@@ -19,9 +19,12 @@ use super::ReceiptError;
 
 /// The request metadata key a call names the form of its receipts with.
 pub const FORM_KEY: &str = "consent-receipt-form";
-/// The value asking for receipts signed in groups (without the key, or with another value, each
-/// receipt is signed alone, as nodes and clients of before groups do).
+/// The value asking for receipts signed in groups (exactly; without the key, or with another
+/// value, each receipt is signed alone, as nodes and clients of before groups do).
 pub const FORM_GROUP: &str = "group";
+/// The value a client sends to have receipts signed alone where it would otherwise ask for
+/// groups (any value but [`FORM_GROUP`] does the same).
+pub const FORM_ALONE: &str = "alone";
 
 /// What a receipt's payload says it is: its leaf is hashed behind that kind's signature domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +44,14 @@ impl Kind {
     }
 }
 
-/// A receipt's leaf: `SHA-256(0x00 ‖ domain ‖ payload)`, the domain its kind's single signature
-/// would cover.
-pub fn leaf(kind: Kind, payload: &[u8]) -> Hash {
-    let mut data = Vec::with_capacity(kind.domain().len() + payload.len());
+/// A receipt's leaf hash: `SHA-256(0x00 ‖ domain ‖ salt ‖ payload)`, `domain` the prefix its
+/// kind's single signature would cover, `salt` the 32 random bytes drawn for this receipt alone
+/// (so that the other receipts of its group, which see this hash in their paths, cannot test
+/// guesses of its payload against it).
+pub fn leaf(kind: Kind, salt: &[u8; 32], payload: &[u8]) -> Hash {
+    let mut data = Vec::with_capacity(kind.domain().len() + salt.len() + payload.len());
     data.extend_from_slice(kind.domain());
+    data.extend_from_slice(salt);
     data.extend_from_slice(payload);
     merkle::leaf_hash(&data)
 }
@@ -63,7 +69,8 @@ pub fn signed_message(root: &Hash, size: u64) -> [u8; 40] {
 pub struct Signed {
     /// Ed25519 over `"consent-ledger/receipt-group/v1" ‖ root ‖ size`.
     pub signature: Bytes,
-    /// One per leaf, in the order given.
+    /// One per leaf, in the order given, without its salt (the signer sees leaf hashes only:
+    /// whoever drew the salt sets it).
     pub places: Vec<pb::ReceiptGroup>,
 }
 
@@ -94,6 +101,7 @@ pub fn sign(node: &SecretKey, leaves: &[Hash]) -> Option<Signed> {
                 size,
                 index,
                 path: path.iter().map(|h| Bytes::copy_from_slice(h)).collect(),
+                salt: Bytes::new(),
             }
         })
         .collect();
@@ -103,8 +111,8 @@ pub fn sign(node: &SecretKey, leaves: &[Hash]) -> Option<Signed> {
     })
 }
 
-/// Checks that `payload` of `kind` is leaf `group.index` of a group of `group.size` leaves whose
-/// root `node` signed with `signature`.
+/// Checks that `payload` of `kind`, with the group's `salt`, is leaf `group.index` of a group
+/// of `group.size` leaves whose root `node` signed with `signature`.
 pub fn verify(
     node: &PublicKey,
     kind: Kind,
@@ -112,17 +120,35 @@ pub fn verify(
     signature: &[u8; 64],
     group: &pb::ReceiptGroup,
 ) -> Result<(), ReceiptError> {
+    let malformed = |why: String| Err(ReceiptError::Malformed(format!("receipt group: {why}")));
     if group.size == 0 || group.size > crate::limits::MAX_RECEIPT_GROUP {
-        return Err(ReceiptError::Malformed(format!(
-            "a receipt group has 1 to {} receipts, not {}",
+        return malformed(format!(
+            "a group has 1 to {} receipts, not {}",
             crate::limits::MAX_RECEIPT_GROUP,
             group.size
-        )));
+        ));
     }
-    let path = merkle::hashes_from(&group.path).ok_or_else(|| {
-        ReceiptError::Malformed("a receipt group's path holds 32-byte hashes only".into())
-    })?;
-    let root = root_from_path(&leaf(kind, payload), group.index, group.size, &path)?;
+    if group.index >= group.size {
+        return malformed("the place is outside the group".into());
+    }
+    let Ok(salt) = <[u8; 32]>::try_from(group.salt.as_ref()) else {
+        return malformed(format!("the salt is 32 bytes, not {}", group.salt.len()));
+    };
+    if group.path.len() > merkle::MAX_PROOF_HASHES {
+        return malformed("the path is longer than its place needs".into());
+    }
+    let Some(path) = merkle::hashes_from(&group.path) else {
+        return malformed("the path holds 32-byte hashes only".into());
+    };
+    let root = match merkle::root_from_inclusion(
+        &leaf(kind, &salt, payload),
+        group.index,
+        group.size,
+        &path,
+    ) {
+        Ok(root) => root,
+        Err(e) => return malformed(format!("the path: {e}")),
+    };
     if !node.verify(
         crate::domain::RECEIPT_GROUP_SIGNATURE,
         &signed_message(&root, group.size),
@@ -133,79 +159,70 @@ pub fn verify(
     Ok(())
 }
 
-/// The root the path leads to from `leaf` at `index` of `size` leaves (RFC 9162 §2.1.3.2's walk),
-/// refusing a path of the wrong length for that place.
-fn root_from_path(leaf: &Hash, index: u64, size: u64, path: &[Hash]) -> Result<Hash, ReceiptError> {
-    let wrong = |what: &str| ReceiptError::Malformed(format!("a receipt group's path {what}"));
-    if index >= size {
-        return Err(wrong("names a place outside its group"));
-    }
-    let (mut f, mut s) = (index, size - 1);
-    let mut r = *leaf;
-    for p in path {
-        if s == 0 {
-            return Err(wrong("is longer than its place needs"));
-        }
-        if f & 1 == 1 || f == s {
-            r = merkle::node_hash(p, &r);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            r = merkle::node_hash(&r, p);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
-        return Err(wrong("is shorter than its place needs"));
-    }
-    Ok(r)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn leaves(n: usize) -> Vec<Hash> {
-        (0..n)
-            .map(|i| leaf(Kind::Entry, &(i as u64).to_be_bytes()))
-            .collect()
+    fn salt(i: usize) -> [u8; 32] {
+        *blake3::hash(&(i as u64).to_be_bytes()).as_bytes()
+    }
+
+    fn payload(i: usize) -> [u8; 8] {
+        (i as u64).to_be_bytes()
+    }
+
+    /// A signed group of `n` entry receipts, each place with its salt set.
+    fn group_of(node: &SecretKey, n: usize) -> ([u8; 64], Vec<pb::ReceiptGroup>) {
+        let leaves: Vec<Hash> = (0..n)
+            .map(|i| leaf(Kind::Entry, &salt(i), &payload(i)))
+            .collect();
+        let signed = sign(node, &leaves).expect("signs");
+        let sig: [u8; 64] = signed.signature.as_ref().try_into().expect("64");
+        let places = signed
+            .places
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut p)| {
+                p.salt = Bytes::copy_from_slice(&salt(i));
+                p
+            })
+            .collect();
+        (sig, places)
     }
 
     #[test]
     fn every_place_of_every_group_size_verifies_and_no_other_does() {
         let node = SecretKey::from_seed(&[6; 32]);
+        let key = node.public();
         for n in [1usize, 2, 3, 5, 7, 8, 9, 31, 64, 100] {
-            let signed = sign(&node, &leaves(n)).expect("signs");
-            let sig: [u8; 64] = signed.signature.as_ref().try_into().expect("64");
-            assert_eq!(signed.places.len(), n);
-            for (i, place) in signed.places.iter().enumerate() {
-                let payload = (i as u64).to_be_bytes();
-                verify(&node.public(), Kind::Entry, &payload, &sig, place)
+            let (sig, places) = group_of(&node, n);
+            assert_eq!(places.len(), n);
+            for (i, place) in places.iter().enumerate() {
+                let payload = payload(i);
+                verify(&key, Kind::Entry, &payload, &sig, place)
                     .unwrap_or_else(|e| panic!("{n} leaves, place {i}: {e}"));
                 // The same payload as a decision's is another leaf.
-                assert!(verify(&node.public(), Kind::Decision, &payload, &sig, place).is_err());
+                assert!(verify(&key, Kind::Decision, &payload, &sig, place).is_err());
                 // Another receipt's payload at this place does not verify.
                 let other = ((i + 1) as u64).to_be_bytes();
-                assert!(verify(&node.public(), Kind::Entry, &other, &sig, place).is_err());
-                // Another place, size, or a path one hash longer or shorter: refused.
+                assert!(verify(&key, Kind::Entry, &other, &sig, place).is_err());
+                // Another place, size, salt, or a path one hash longer or shorter: refused.
                 let mut moved = place.clone();
                 moved.index = (moved.index + 1) % n as u64;
-                assert!(
-                    n == 1 || verify(&node.public(), Kind::Entry, &payload, &sig, &moved).is_err()
-                );
+                assert!(n == 1 || verify(&key, Kind::Entry, &payload, &sig, &moved).is_err());
                 let mut grown = place.clone();
                 grown.size += 1;
-                assert!(verify(&node.public(), Kind::Entry, &payload, &sig, &grown).is_err());
+                assert!(verify(&key, Kind::Entry, &payload, &sig, &grown).is_err());
+                let mut salted = place.clone();
+                salted.salt = Bytes::copy_from_slice(&salt(i + 1));
+                assert!(verify(&key, Kind::Entry, &payload, &sig, &salted).is_err());
                 let mut longer = place.clone();
                 longer.path.push(Bytes::from_static(&[0; 32]));
-                assert!(verify(&node.public(), Kind::Entry, &payload, &sig, &longer).is_err());
+                assert!(verify(&key, Kind::Entry, &payload, &sig, &longer).is_err());
                 if !place.path.is_empty() {
                     let mut shorter = place.clone();
                     shorter.path.pop();
-                    assert!(verify(&node.public(), Kind::Entry, &payload, &sig, &shorter).is_err());
+                    assert!(verify(&key, Kind::Entry, &payload, &sig, &shorter).is_err());
                 }
             }
         }
@@ -216,7 +233,9 @@ mod tests {
         // The group's tree is RFC 9162's: its root from the paths equals the root computed
         // by the log's own functions over the same leaves.
         let node = SecretKey::from_seed(&[6; 32]);
-        let l = leaves(13);
+        let l: Vec<Hash> = (0..13)
+            .map(|i| leaf(Kind::Entry, &salt(i), &payload(i)))
+            .collect();
         let signed = sign(&node, &l).expect("signs");
         let mut tree = Tree::new();
         l.iter().for_each(|h| tree.push_hash(*h));
@@ -225,32 +244,47 @@ mod tests {
             let path = merkle::hashes_from(&place.path).expect("hashes");
             merkle::verify_inclusion(&l[i], i as u64, 13, &path, &root).expect("RFC proof");
         }
+        let message = signed_message(&root, 13);
+        let sig: [u8; 64] = signed.signature.as_ref().try_into().expect("64");
+        assert!(
+            node.public()
+                .verify(crate::domain::RECEIPT_GROUP_SIGNATURE, &message, &sig)
+        );
     }
 
     #[test]
-    fn empty_and_oversized_groups_are_not_signed_or_accepted() {
+    fn malformed_groups_are_refused_before_any_hashing() {
         let node = SecretKey::from_seed(&[6; 32]);
+        let (sig, places) = group_of(&node, 3);
+        let key = node.public();
         assert!(sign(&node, &[]).is_none());
-        let place = pb::ReceiptGroup {
-            size: crate::limits::MAX_RECEIPT_GROUP + 1,
-            index: 0,
-            path: vec![],
+        let bad = |change: &dyn Fn(&mut pb::ReceiptGroup)| {
+            let mut place = places[2].clone();
+            change(&mut place);
+            verify(&key, Kind::Entry, &payload(2), &sig, &place)
         };
-        assert!(matches!(
-            verify(&node.public(), Kind::Entry, b"x", &[0; 64], &place),
-            Err(ReceiptError::Malformed(_))
-        ));
-        let place = pb::ReceiptGroup {
-            size: 0,
-            index: 0,
-            path: vec![],
-        };
-        assert!(verify(&node.public(), Kind::Entry, b"x", &[0; 64], &place).is_err());
-        let place = pb::ReceiptGroup {
-            size: 2,
-            index: 0,
-            path: vec![Bytes::from_static(&[1; 31])],
-        };
-        assert!(verify(&node.public(), Kind::Entry, b"x", &[0; 64], &place).is_err());
+        assert!(bad(&|_| {}).is_ok());
+        for (what, change) in [
+            (
+                "no size",
+                &(|p: &mut pb::ReceiptGroup| p.size = 0) as &dyn Fn(&mut pb::ReceiptGroup),
+            ),
+            ("too big", &|p| {
+                p.size = crate::limits::MAX_RECEIPT_GROUP + 1
+            }),
+            ("outside", &|p| p.index = p.size),
+            ("short salt", &|p| p.salt = Bytes::from_static(&[1; 31])),
+            ("no salt", &|p| p.salt = Bytes::new()),
+            ("short hash", &|p| p.path[0] = Bytes::from_static(&[1; 31])),
+            ("65 hashes", &|p| {
+                p.path = vec![Bytes::from_static(&[1; 32]); 65]
+            }),
+            ("empty", &|p| *p = pb::ReceiptGroup::default()),
+        ] {
+            assert!(
+                matches!(bad(change), Err(ReceiptError::Malformed(_))),
+                "{what}"
+            );
+        }
     }
 }

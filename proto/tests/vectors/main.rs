@@ -225,6 +225,7 @@ fn generate() -> Value {
         "delegation_decisions": delegation_decisions_json(),
         "coarse_times": coarse_times_json(),
         "receipt_groups": receipt_groups(&s),
+        "receipt_group_cases": receipt_group_cases(&s),
     })
 }
 

@@ -137,8 +137,10 @@ pub async fn check(a: CheckArgs, g: &Global) -> anyhow::Result<()> {
     }
     let mut collector =
         Session::connect_with(node.url(), author.key().clone(), me, node.tls()).await?;
+    // A receipt for a file is signed alone: the file may go to a verifier that predates
+    // receipt groups.
     let r = collector
-        .check_request(pb::CheckRequest {
+        .check_signed_alone(pb::CheckRequest {
             subject: Bytes::copy_from_slice(&subject.0),
             collector: Bytes::copy_from_slice(&me.0),
             purpose: purpose as i32,
