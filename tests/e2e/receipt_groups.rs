@@ -119,6 +119,32 @@ async fn decision_receipts_of_concurrent_checks_are_grouped_and_verify_offline()
         let v = verify_decision(&receipt, &WitnessPolicy::default()).expect("verifies offline");
         assert_eq!(v.payload.decision(), pb::Decision::Allow);
     }
+    // Once a checkpoint covers the grant, a check whose facts and proof are kept is answered
+    // from memory: its receipt carries the same evidence and verifies offline.
+    let first = consent_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "a checkpoint covering the grant",
+        || {
+            let (mut consent, question) = (consent.clone(), question.clone());
+            async move {
+                let receipt = consent.check(question).await.ok()?.into_inner().receipt?;
+                receipt.grant_inclusion.is_some().then_some(receipt)
+            }
+        },
+    )
+    .await;
+    let mut again = consent.clone();
+    let kept = again
+        .check(question.clone())
+        .await
+        .expect("check")
+        .into_inner()
+        .receipt
+        .expect("a receipt");
+    assert_eq!(kept.grant_inclusion, first.grant_inclusion);
+    assert_eq!(kept.checkpoint, first.checkpoint);
+    let v = verify_decision(&kept, &WitnessPolicy::default()).expect("verifies offline");
+    assert!(v.checkpoint.is_some());
     // A batch's receipts: one group, one signature, each verifies.
     let mut batch_client = consent.clone();
     let batch = batch_client

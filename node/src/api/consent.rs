@@ -13,8 +13,10 @@
 //! carries the Delegation's inclusion proof.
 //!
 //! Checks stay off the async threads: a unary check whose facts are cached, with no receipt to
-//! sign, is answered inline (no store read, bounded work, and only if the view is free:
-//! [`Ledger::check_cached`]); anything else — a cache miss, a batch, a signed receipt — runs on a
+//! sign here, is answered inline (no store read, bounded work, and only if the view is free:
+//! [`Ledger::check_cached`]); so is one asking for a receipt in a group when its evidence is
+//! kept too (the group's signature is the signing thread's: [`super::receipts`]); anything else —
+//! a cache miss, a batch, a receipt signed alone, a revocation to look for — runs on a
 //! blocking thread, each check of a batch from a view of its own ([`Ledger::check`]). That
 //! blocking work is bounded node-wide and per collector, and stops between two checks (or two
 //! receipts) once its request is dropped: see [`super::blocking`].
@@ -221,35 +223,7 @@ impl Decider {
             };
             // A search cut short by the cancel must not end in a receipt that omits it.
             cancel.check()?;
-            // As asked, with an at_ms left 0 set to the time decided.
-            let question = consent_proto::receipt::signed_question(request, now);
-            // Empty iff the question carries no context.
-            let context_digest = question
-                .context
-                .as_ref()
-                .map(|c| Bytes::copy_from_slice(&consent_proto::receipt::context_digest(c)))
-                .unwrap_or_default();
-            let mut receipt = consent_proto::receipt::unsigned_decision(
-                &self.node_key.public(),
-                pb::DecisionPayload {
-                    node: Bytes::new(),
-                    question: Some(question),
-                    decision: answer.decision,
-                    reason: answer.reason,
-                    grant: answer.grant.clone(),
-                    subject_head: answer.subject_head.clone(),
-                    subject_head_seq: answer.subject_head_seq,
-                    log_size: answer.log_size,
-                    time_ms: now,
-                    at_ms: answer.at_ms,
-                    when: answer.when,
-                    revocation: revocation
-                        .map(|(_, id)| Bytes::copy_from_slice(&id.0))
-                        .unwrap_or_default(),
-                    context_digest,
-                    delegated: answer.delegated.clone(),
-                },
-            );
+            let mut receipt = self.unsigned(request, answer, now, revocation);
             if !grouped {
                 consent_proto::receipt::seal_decision(&self.node_key, &mut receipt);
             }
@@ -258,6 +232,63 @@ impl Decider {
             answer.receipt = Some(receipt);
         }
         Ok(())
+    }
+
+    /// The receipt of an answer whose facts came from the caches, left unsigned for a group, if
+    /// everything it carries is in memory too: no revocation to look for, its evidence kept
+    /// ([`evidence::Evidence::attach_kept`]). `None`: build it on a blocking thread.
+    fn unsigned_from_memory(
+        &self,
+        request: &pb::CheckRequest,
+        answer: &pb::CheckResponse,
+        now: u64,
+    ) -> Option<pb::DecisionReceipt> {
+        if answer.reason() == pb::Reason::Revoked {
+            return None;
+        }
+        let mut receipt = self.unsigned(request, answer, now, None);
+        self.evidence
+            .attach_kept(answer, &mut receipt)
+            .then_some(receipt)
+    }
+
+    /// The receipt of `answer` to `request`, unsigned, without its evidence.
+    fn unsigned(
+        &self,
+        request: &pb::CheckRequest,
+        answer: &pb::CheckResponse,
+        now: u64,
+        revocation: Option<(u64, EntryId)>,
+    ) -> pb::DecisionReceipt {
+        // As asked, with an at_ms left 0 set to the time decided.
+        let question = consent_proto::receipt::signed_question(request, now);
+        // Empty iff the question carries no context.
+        let context_digest = question
+            .context
+            .as_ref()
+            .map(|c| Bytes::copy_from_slice(&consent_proto::receipt::context_digest(c)))
+            .unwrap_or_default();
+        consent_proto::receipt::unsigned_decision(
+            &self.node_key.public(),
+            pb::DecisionPayload {
+                node: Bytes::new(),
+                question: Some(question),
+                decision: answer.decision,
+                reason: answer.reason,
+                grant: answer.grant.clone(),
+                subject_head: answer.subject_head.clone(),
+                subject_head_seq: answer.subject_head_seq,
+                log_size: answer.log_size,
+                time_ms: now,
+                at_ms: answer.at_ms,
+                when: answer.when,
+                revocation: revocation
+                    .map(|(_, id)| Bytes::copy_from_slice(&id.0))
+                    .unwrap_or_default(),
+                context_digest,
+                delegated: answer.delegated.clone(),
+            },
+        )
     }
 }
 
@@ -353,16 +384,29 @@ impl pb::consent_server::Consent for ConsentService {
         let grouped = receipts::wants_group(request.metadata());
         let request = request.into_inner();
         let query = question(&session, &request, now)?;
-        // Inline only from cached facts with nothing to sign; otherwise on a blocking thread.
-        let cached = if request.receipt {
+        // Inline from cached facts, with nothing to sign here (no receipt, or one for a group
+        // whose evidence is kept too); otherwise on a blocking thread.
+        let cached = if request.receipt && !grouped {
             None
         } else {
             self.ledger().check_cached(&query)
         };
-        let answer = match cached {
-            Some((outcome, log_size)) => self
+        let inline = cached.and_then(|(outcome, log_size)| {
+            let mut answer = self
                 .decider
-                .answer(&request, &query, &outcome, log_size, now),
+                .answer(&request, &query, &outcome, log_size, now);
+            if request.receipt {
+                answer.receipt = Some(self.decider.unsigned_from_memory(&request, &answer, now)?);
+            }
+            Some(answer)
+        });
+        let answer = match inline {
+            Some(mut answer) => {
+                if grouped {
+                    self.seal_group(std::slice::from_mut(&mut answer)).await;
+                }
+                answer
+            }
             None => {
                 let decider = Arc::clone(&self.decider);
                 let mut answers = self

@@ -121,6 +121,37 @@ impl Evidence {
         }
     }
 
+    /// [`Evidence::attach`] from what is kept only (no store read, for an async thread), for an
+    /// answer whose receipt names no revocation: `false` when a proof it needs is not kept.
+    pub(crate) fn attach_kept(
+        &self,
+        answer: &pb::CheckResponse,
+        receipt: &mut pb::DecisionReceipt,
+    ) -> bool {
+        let Some(note) = self.checkpoints.latest() else {
+            return true;
+        };
+        let size = note.checkpoint.size;
+        let kept = |named: &[u8]| match EntryId::from_slice(named) {
+            Ok(id) => self.proofs.get(&(id, size)),
+            Err(_) => Some(None),
+        };
+        let Some(grant) = kept(&answer.grant) else {
+            return false;
+        };
+        let delegation = match &answer.delegated {
+            Some(d) => match kept(&d.delegation) {
+                Some(proof) => proof,
+                None => return false,
+            },
+            None => None,
+        };
+        receipt.checkpoint = self.text(note);
+        receipt.grant_inclusion = grant;
+        receipt.delegation_inclusion = delegation;
+        true
+    }
+
     /// The text of `note` (with the cosignatures it has now), computed once per note.
     fn text(&self, note: SignedNote) -> String {
         if let Ok(kept) = self.text.read()
