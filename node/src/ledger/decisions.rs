@@ -448,12 +448,9 @@ impl View<'_> {
                 grants.push(self.grant_facts(&record, seq, &mut on_draft)?);
             }
             self.count(grants.len());
-            // Delegated statements about the subject all rest on a Delegation of its feed.
-            let delegating = store
-                .scan_prefix(&tables::delegation_prefix(subject))
-                .next()
-                .transpose()?
-                .is_some();
+            // Delegated statements about the subject all rest on a Delegation of its feed, which
+            // marks the feed (a point read: almost no subject delegates).
+            let delegating = store.get(&tables::delegating_key(subject))?.is_some();
             let mut delegations = Delegations::new(store, *subject);
             if delegating {
                 for grant in grants.iter_mut().filter(|g| !g.revoked) {

@@ -225,7 +225,7 @@ pub fn prepare(store: &dyn KvStore, genesis_digest: &str) -> Result<(), LedgerEr
             } else if version != SCHEMA_VERSION {
                 return Err(LedgerError::CorruptStore(format!(
                     "the store has layout version {version}, this consentd reads version \
-                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5, 6 and 7; run the \
+                     {SCHEMA_VERSION} and migrates only from versions 3, 4, 5, 6, 7 and 8; run the \
                      consentd release that wrote it, or move the data directory aside and let the \
                      node sync anew from its peers"
                 )));

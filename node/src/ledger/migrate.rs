@@ -21,8 +21,10 @@
 //!   computed from the log, [`BATCH`] blocks per batch with a cursor; the last batch sets the
 //!   layout version. No start-up position is written: the first start finds none, runs the
 //!   complete check once, and the writer saves one.
+//! - **8 → 9**: each person with a Delegation gets its delegating mark (`g` rows), which
+//!   decisions read instead of scanning for delegations; the last batch sets the layout version.
 //!
-//! A store of layout 3, 4, 5 or 6 goes through each step after it, in order.
+//! A store of layout 3 to 7 goes through each step after it, in order.
 
 #[cfg(test)]
 mod downgrade;
@@ -31,6 +33,7 @@ mod v5;
 mod v6;
 mod v7;
 mod v8;
+mod v9;
 
 #[cfg(test)]
 pub(crate) use self::downgrade::{
@@ -41,6 +44,7 @@ use self::v5::from_4;
 use self::v6::from_5;
 use self::v7::from_6;
 use self::v8::from_7;
+use self::v9::from_8;
 use super::tables::SCHEMA_VERSION;
 use crate::store::{KvStore, StoreError};
 
@@ -72,6 +76,8 @@ pub(super) const MIGRATING_7_TO_8: u32 = 0x8000_0008;
 const LAYOUT_6: u32 = 6;
 /// The layout the 6 → 7 step ends at (7 → 8 follows it).
 const LAYOUT_7: u32 = 7;
+/// The layout the 7 → 8 step ends at (8 → 9 follows it).
+const LAYOUT_8: u32 = 8;
 
 /// Whether a store of layout `version` (or half-way through a migration) is migrated at open.
 pub(super) fn migrates_from(version: u32) -> bool {
@@ -81,6 +87,7 @@ pub(super) fn migrates_from(version: u32) -> bool {
             | 5
             | 6
             | 7
+            | 8
             | MIGRATING_3_TO_4
             | MIGRATING_4_TO_5
             | MIGRATING_5_TO_6
@@ -105,6 +112,11 @@ pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreEr
     if !migrates_from(version) {
         return Ok(false);
     }
+    if version == LAYOUT_8 {
+        from_8(store)?;
+        tracing::info!("store migrated to layout {SCHEMA_VERSION}");
+        return Ok(true);
+    }
     if version == 3 || version == MIGRATING_3_TO_4 {
         from_3(store)?;
     }
@@ -119,6 +131,7 @@ pub(super) fn migrate(store: &dyn KvStore, version: u32) -> Result<bool, StoreEr
         from_6(store)?;
     }
     from_7(store)?;
+    from_8(store)?;
     tracing::info!("store migrated to layout {SCHEMA_VERSION}");
     Ok(true)
 }
@@ -354,7 +367,7 @@ mod tests {
         let err = fsck::prepare(&*store, "test").expect_err("layout 2 is refused");
         let err = err.to_string();
         assert!(err.contains("layout version 2"), "{err}");
-        assert!(err.contains("versions 3, 4, 5, 6 and 7"), "{err}");
+        assert!(err.contains("versions 3, 4, 5, 6, 7 and 8"), "{err}");
         assert!(err.contains("move the data directory aside"), "{err}");
     }
 
@@ -470,7 +483,7 @@ mod tests {
         let err = fsck::prepare(&*store, "test")
             .expect_err("layout 2 is refused")
             .to_string();
-        assert!(err.contains("versions 3, 4, 5, 6 and 7"), "{err}");
+        assert!(err.contains("versions 3, 4, 5, 6, 7 and 8"), "{err}");
     }
 
     /// Every row but the layout version, in key order.
@@ -521,7 +534,7 @@ mod tests {
         set_layout(&*store, 6);
         fsck::prepare(&*store, "test").expect("layout 6 migrates");
         assert_eq!(layout(&*store), SCHEMA_VERSION.to_be_bytes().to_vec());
-        assert_eq!(SCHEMA_VERSION, 8);
+        assert_eq!(SCHEMA_VERSION, 9);
         assert_eq!(
             rows(&*store),
             before,

@@ -1,6 +1,7 @@
 //! The structure check of the delegation tables: each row has its table's key length, decodes,
-//! and names entries that are stored. The check from a start-up position checks the rows each
-//! entry after it wrote, one by one ([`row`]).
+//! and names entries that are stored; each person with a Delegation is marked delegating, and
+//! each mark has one. The check from a start-up position checks the rows each entry after it
+//! wrote, one by one ([`row`], [`marked`]).
 
 use consent_proto::ids::EntryId;
 
@@ -77,6 +78,34 @@ pub(super) fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<()
             check_row(store, check, &key, &value, report)?;
         }
     }
+    // Each person with a Delegation is marked, and each mark has a Delegation (the mark is how
+    // a decision learns that it must read the delegation tables).
+    let mut last_person: Option<Vec<u8>> = None;
+    for pair in store.scan_prefix(&[prefix::DELEGATION]) {
+        let (key, _) = pair?;
+        let Some(person) = key.get(1..33) else {
+            continue;
+        };
+        if last_person.as_deref() != Some(person) {
+            marked(store, person, report)?;
+            last_person = Some(person.to_vec());
+        }
+    }
+    for pair in store.scan_prefix(&[prefix::DELEGATING]) {
+        let (key, _) = pair?;
+        let fine = key.len() == 33
+            && store
+                .scan_prefix(&[&[prefix::DELEGATION][..], &key[1..]].concat())
+                .next()
+                .transpose()?
+                .is_some();
+        if !fine {
+            report.add(format!(
+                "a delegating mark (key {}) names no person with a delegation",
+                hex::encode(&key)
+            ));
+        }
+    }
     for pair in store.scan_prefix(&[prefix::DELEGATION_BY_DELEGATE]) {
         let (key, _) = pair?;
         let fine = key.len() == 97
@@ -89,6 +118,24 @@ pub(super) fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<()
                 hex::encode(&key)
             ));
         }
+    }
+    Ok(())
+}
+
+/// That `person` (32 bytes), who has a Delegation, is marked delegating (its `g` row).
+pub(super) fn marked(
+    store: &dyn KvStore,
+    person: &[u8],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    if store
+        .get(&[&[prefix::DELEGATING][..], person].concat())?
+        .is_none()
+    {
+        report.add(format!(
+            "person {} has a delegation but no delegating mark",
+            hex::encode(person)
+        ));
     }
     Ok(())
 }

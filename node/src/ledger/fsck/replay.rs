@@ -42,6 +42,7 @@ pub fn full(store: &dyn KvStore, registrars: &HashSet<FeedId>) -> Result<(), Rep
         prefix::CONSULTATION_BY_CLOSING,
         prefix::UNDECIDED_BY_CLOSING,
         prefix::DELEGATION,
+        prefix::DELEGATING,
         prefix::DELEGATED_GRANT,
         prefix::DELEGATION_COLLECTOR,
         prefix::ENDORSEMENT,

@@ -386,6 +386,7 @@ fn effects(
                     super::delegations::row(store, prefix::DELEGATION, &key, &value, report)?;
                 }
             }
+            super::delegations::marked(store, &entry.feed.0, report)?;
             let by_delegate =
                 tables::delegation_by_delegate_key(&d.delegate, &entry.feed, &entry.id);
             if store.get(&by_delegate)?.is_none() {

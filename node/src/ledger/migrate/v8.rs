@@ -6,12 +6,12 @@
 
 use consent_proto::ids::EntryId;
 
-use super::super::tables::{self, SCHEMA_VERSION, meta};
+use super::super::tables::{self, meta};
 use super::super::tree::{BLOCK, Frontier};
-use super::{BATCH, CURSOR_V7, MIGRATING_7_TO_8};
+use super::{BATCH, CURSOR_V7, LAYOUT_8, MIGRATING_7_TO_8};
 use crate::store::{KvStore, StoreError, Write};
 
-/// Layout 7 to 8 (resuming one killed part-way); the last batch sets version 8.
+/// Layout 7 to 8 (resuming one killed part-way); the last batch sets version 8 (8 → 9 follows).
 pub(super) fn from_7(store: &dyn KvStore) -> Result<(), StoreError> {
     tracing::info!(
         "migrating the store from layout 7 to 8: the hashes of the arrival log's blocks of {BLOCK} entries are computed from the log (start-up rebuilds the Merkle tree from them)"
@@ -53,10 +53,7 @@ fn block_rows(store: &dyn KvStore) -> Result<(), StoreError> {
         block += leaves.blocks();
         if done {
             writes.push((CURSOR_V7.to_vec(), None));
-            writes.push((
-                meta::SCHEMA.to_vec(),
-                Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
-            ));
+            writes.push((meta::SCHEMA.to_vec(), Some(LAYOUT_8.to_be_bytes().to_vec())));
         } else {
             writes.push((CURSOR_V7.to_vec(), Some(block.to_be_bytes().to_vec())));
         }

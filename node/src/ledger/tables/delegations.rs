@@ -15,6 +15,10 @@ pub const UNDELEGATIONS_LISTED: usize = 16;
 pub fn delegation_key(person: &FeedId, delegation: &EntryId) -> Vec<u8> {
     key(prefix::DELEGATION, &[&person.0, &delegation.0])
 }
+/// `g` person: the person has at least one Delegation.
+pub fn delegating_key(person: &FeedId) -> Vec<u8> {
+    key(prefix::DELEGATING, &[&person.0])
+}
 /// `j` person
 pub fn delegation_prefix(person: &FeedId) -> Vec<u8> {
     key(prefix::DELEGATION, &[&person.0])

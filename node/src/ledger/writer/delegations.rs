@@ -65,8 +65,9 @@ pub(super) fn statement(
     );
 }
 
-/// A Delegation of `entry.feed` (the person): its `j` row, its `t` row under the delegate, and
-/// for each collector it lists a `y` row and a row in that collector's watch stream.
+/// A Delegation of `entry.feed` (the person): its `j` row, the person's `g` row, its `t` row
+/// under the delegate, and for each collector it lists a `y` row and a row in that collector's
+/// watch stream.
 pub(super) fn delegation(
     staged: &mut Staged<'_, dyn KvStore>,
     entry: &Entry,
@@ -77,6 +78,7 @@ pub(super) fn delegation(
         tables::delegation_key(&entry.feed, &entry.id),
         tables::encode(&DelegationRecord::of(entry.time_ms, d))?,
     );
+    staged.put(tables::delegating_key(&entry.feed), Vec::new());
     staged.put(
         tables::delegation_by_delegate_key(&d.delegate, &entry.feed, &entry.id),
         Vec::new(),
