@@ -69,7 +69,9 @@ pub enum CollectorError {
     },
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
+/// Adds `authorization: Bearer <token>` to every call, and `consent-receipt-form: group` to every
+/// call that names no receipt form itself (receipts signed in groups; see
+/// [`Collector::check_signed_alone`] for one signed alone).
 #[derive(Clone)]
 pub struct Bearer(MetadataValue<Ascii>);
 

@@ -189,4 +189,19 @@ async fn decision_receipts_of_concurrent_checks_are_grouped_and_verify_offline()
     let receipt = answer.receipt.expect("a receipt");
     assert!(receipt.group.is_none());
     receipt::verify_decision(&receipt).expect("verifies");
+    // Signed alone on a blocking thread, or built from memory for a group: the same receipt
+    // but for the times and the signature's form.
+    let timeless = |r: &pb::DecisionReceipt| {
+        let (_, mut p) = receipt::verify_decision(r).expect("verifies");
+        (p.time_ms, p.at_ms) = (0, 0);
+        if let Some(q) = p.question.as_mut() {
+            q.at_ms = 0;
+        }
+        p
+    };
+    assert_eq!(timeless(&receipt), timeless(&kept));
+    assert_eq!(
+        (&receipt.checkpoint, &receipt.grant_inclusion),
+        (&kept.checkpoint, &kept.grant_inclusion)
+    );
 }

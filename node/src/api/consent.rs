@@ -96,30 +96,39 @@ impl ConsentService {
 
     /// Signs, as one group, the receipts `answers` carry unsigned (built by [`Decider::sign`]
     /// for a call that asked for grouped receipts).
-    async fn seal_group(&self, answers: &mut [pb::CheckResponse]) {
+    async fn seal_group(
+        &self,
+        collector: FeedId,
+        mut answers: Vec<pb::CheckResponse>,
+    ) -> Result<Vec<pb::CheckResponse>, Status> {
         let mut receipts: Vec<&mut pb::DecisionReceipt> = answers
             .iter_mut()
             .filter_map(|a| a.receipt.as_mut())
             .collect();
         let payloads: Vec<&[u8]> = receipts.iter().map(|r| r.payload.as_ref()).collect();
-        match self
+        if let Some(signed) = self
             .group_signer
             .sign(group::Kind::Decision, &payloads)
             .await
         {
-            Some(signed) => {
-                for (r, place) in receipts.iter_mut().zip(signed.places) {
-                    r.signature = signed.signature.clone();
-                    r.group = Some(place);
-                }
+            for (r, place) in receipts.iter_mut().zip(signed.places) {
+                r.signature = signed.signature.clone();
+                r.group = Some(place);
             }
-            // No group to be had now: signed alone, which a client that asks must accept.
-            None => {
-                for r in receipts {
-                    consent_proto::receipt::seal_decision(&self.decider.node_key, r);
-                }
-            }
+            return Ok(answers);
         }
+        // No group to be had now: signed alone (which a client that asks must accept), on a
+        // blocking thread under this collector's limit, as receipts signed alone always are.
+        let decider = Arc::clone(&self.decider);
+        self.limiter
+            .run(collector, move |cancel| {
+                for receipt in answers.iter_mut().filter_map(|a| a.receipt.as_mut()) {
+                    cancel.check()?;
+                    consent_proto::receipt::seal_decision(&decider.node_key, receipt);
+                }
+                Ok(answers)
+            })
+            .await
     }
 
     fn ledger(&self) -> &Ledger {
@@ -401,12 +410,12 @@ impl pb::consent_server::Consent for ConsentService {
             Some(answer)
         });
         let answer = match inline {
-            Some(mut answer) => {
-                if grouped {
-                    self.seal_group(std::slice::from_mut(&mut answer)).await;
-                }
-                answer
-            }
+            Some(answer) if grouped => self
+                .seal_group(session.collector, vec![answer])
+                .await?
+                .pop()
+                .ok_or_else(error::unanswered)?,
+            Some(answer) => answer,
             None => {
                 let decider = Arc::clone(&self.decider);
                 let mut answers = self
@@ -419,7 +428,7 @@ impl pb::consent_server::Consent for ConsentService {
                     })
                     .await?;
                 if grouped {
-                    self.seal_group(&mut answers).await;
+                    answers = self.seal_group(session.collector, answers).await?;
                 }
                 answers.pop().ok_or_else(error::unanswered)?
             }
@@ -492,7 +501,7 @@ impl pb::consent_server::Consent for ConsentService {
             })
             .await?;
         if grouped {
-            self.seal_group(&mut decisions).await;
+            decisions = self.seal_group(session.collector, decisions).await?;
         }
         let metrics = self.ledger().metrics();
         for answer in &decisions {

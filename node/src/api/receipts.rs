@@ -9,9 +9,10 @@
 //!
 //! Each receipt's leaf is salted with 32 random bytes drawn for it alone, so that the hashes of
 //! other callers' receipts in a path reveal nothing of them (a payload is easy to guess from the
-//! public log). When a group cannot be had — the queue is full, the thread is gone, no random
-//! bytes — [`GroupSigner::sign`] says so and the call's receipts are signed alone: every client
-//! that asks must accept both forms.
+//! public log). When a group cannot be had — no room among the [`WAITING`] receipts, the thread
+//! is gone, no random bytes — [`GroupSigner::sign`] says so and the call's receipts are signed
+//! alone (for checks, on a blocking thread under the collector's limit): every client that asks
+//! must accept both forms.
 //!
 //! Calls that do not ask get receipts signed alone, where they are answered, as before.
 
@@ -23,15 +24,17 @@ use consent_proto::keys::SecretKey;
 use consent_proto::merkle::Hash;
 use consent_proto::receipt::group::{self, FORM_GROUP, FORM_KEY, Kind, Signed};
 use prost::bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tonic::metadata::MetadataMap;
 
 /// Receipts gathered into one group before it is signed (a call's own receipts, at most 1,000,
 /// are never split, so a group holds at most 5,095; the protocol's bound is
 /// `MAX_RECEIPT_GROUP`).
 const GATHER: usize = 4_096;
-/// Calls queued at most; a call that finds the queue full gets its receipts signed alone.
-const QUEUE: usize = 256;
+/// Receipts waiting for a group or being signed, at most (whatever their calls); a call that
+/// finds no room gets its receipts signed alone. It bounds what the queue holds (a receipt, its
+/// call's answer) and how long a call can wait (a few groups).
+const WAITING: usize = 16_384;
 
 /// Whether the call asked for receipts signed in groups (the value exactly `group`).
 pub(crate) fn wants_group(metadata: &MetadataMap) -> bool {
@@ -50,7 +53,9 @@ struct Job {
 /// clone is dropped.
 #[derive(Clone)]
 pub(crate) struct GroupSigner {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::UnboundedSender<Job>,
+    /// Room for receipts waiting ([`WAITING`]): a call takes one permit per receipt.
+    room: Arc<Semaphore>,
     /// Set once the thread was found gone (logged once).
     gone: Arc<AtomicBool>,
 }
@@ -58,12 +63,13 @@ pub(crate) struct GroupSigner {
 impl GroupSigner {
     /// Starts the thread that signs with `key`.
     pub(crate) fn start(key: SecretKey) -> std::io::Result<Self> {
-        let (queue, jobs) = mpsc::channel(QUEUE);
+        let (queue, jobs) = mpsc::unbounded_channel();
         thread::Builder::new()
             .name("receipt-signer".into())
             .spawn(move || run(&key, jobs))?;
         Ok(Self {
             queue,
+            room: Arc::new(Semaphore::new(WAITING)),
             gone: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -78,6 +84,14 @@ impl GroupSigner {
                 places: Vec::new(),
             });
         }
+        // Busy (or a call larger than the room): these receipts are signed alone, not queued.
+        let Ok(_room) = u32::try_from(payloads.len()).map_err(|_| ()).and_then(|n| {
+            Arc::clone(&self.room)
+                .try_acquire_many_owned(n)
+                .map_err(|_| ())
+        }) else {
+            return None;
+        };
         let mut salts = vec![[0u8; 32]; payloads.len()];
         if let Err(e) = getrandom::fill(salts.as_flattened_mut()) {
             tracing::warn!(error = %e, "no random bytes to salt receipts: signing them alone");
@@ -89,17 +103,13 @@ impl GroupSigner {
             .map(|(salt, payload)| group::leaf(kind, salt, payload))
             .collect();
         let (reply, signed) = oneshot::channel();
-        match self.queue.try_send(Job { leaves, reply }) {
-            Ok(()) => {}
-            // Busy: this call's receipts are signed alone rather than waiting.
-            Err(mpsc::error::TrySendError::Full(_)) => return None,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.stopped();
-                return None;
-            }
-        }
-        let Ok(mut signed) = signed.await else {
+        if self.queue.send(Job { leaves, reply }).is_err() {
             self.stopped();
+            return None;
+        }
+        // A dropped reply: the thread refused the group (logged there) or ended (then the next
+        // call finds the queue closed).
+        let Ok(mut signed) = signed.await else {
             return None;
         };
         for (place, salt) in signed.places.iter_mut().zip(&salts) {
@@ -118,7 +128,7 @@ impl GroupSigner {
 }
 
 /// The signing thread: everything queued, signed at once, until every sender is gone.
-fn run(key: &SecretKey, mut jobs: mpsc::Receiver<Job>) {
+fn run(key: &SecretKey, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = jobs.blocking_recv() {
         let mut gathered = first.leaves.len();
         let mut group = vec![first];
@@ -137,6 +147,12 @@ fn run(key: &SecretKey, mut jobs: mpsc::Receiver<Job>) {
         // Nothing left to sign, or (never, at these sizes) a group the protocol refuses: the
         // dropped replies send those calls' receipts to be signed alone.
         let Some(signed) = group::sign(key, &leaves) else {
+            if !leaves.is_empty() {
+                tracing::error!(
+                    receipts = leaves.len(),
+                    "a receipt group the protocol refuses: its calls' receipts are signed alone"
+                );
+            }
             continue;
         };
         let mut places = signed.places.into_iter();
@@ -172,31 +188,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_a_signer_a_call_is_told_to_sign_alone() {
-        let (queue, jobs) = mpsc::channel(1);
+    async fn without_a_signer_or_room_a_call_is_told_to_sign_alone() {
+        let (queue, jobs) = mpsc::unbounded_channel();
         drop(jobs);
         let signer = GroupSigner {
             queue,
+            room: Arc::new(Semaphore::new(WAITING)),
             gone: Arc::new(AtomicBool::new(false)),
         };
         assert!(signer.sign(Kind::Entry, &[b"x"]).await.is_none());
         assert!(signer.gone.load(Ordering::Relaxed), "said once, in the log");
-        // A full queue: the next call does not wait.
-        let (queue, _jobs) = mpsc::channel(1);
-        let signer = GroupSigner {
-            queue,
-            gone: Arc::new(AtomicBool::new(false)),
-        };
-        let (reply, _) = oneshot::channel();
-        signer
-            .queue
-            .try_send(Job {
-                leaves: vec![[0; 32]],
-                reply,
-            })
-            .expect("room for one");
+        // No room: the call does not wait, and the thread is not said to be gone.
+        let signer = GroupSigner::start(SecretKey::from_seed(&[8; 32])).expect("thread");
+        let _taken = Arc::clone(&signer.room)
+            .try_acquire_many_owned(WAITING as u32)
+            .expect("all the room");
         assert!(signer.sign(Kind::Entry, &[b"x"]).await.is_none());
         assert!(!signer.gone.load(Ordering::Relaxed));
+        drop(_taken);
+        assert!(signer.sign(Kind::Entry, &[b"x"]).await.is_some());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

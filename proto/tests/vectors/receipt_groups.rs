@@ -164,7 +164,7 @@ pub(super) fn receipt_group_cases(s: &Scenario) -> Value {
         true,
     );
     case(
-        "the right edge of a group of seven (index 6: one hash, the subtree over leaves 4 and 5)",
+        "the right edge of a group of seven (index 6: two hashes, the subtree over leaves 4 and 5, then over 0 to 3)",
         "entry",
         p6,
         &sig7,
@@ -241,6 +241,17 @@ pub(super) fn receipt_group_cases(s: &Scenario) -> Value {
         p6,
         &sig7,
         changed(&|v| v["index"] = json!(5)),
+        false,
+    );
+    let mut swapped = place_json(&places7[0]);
+    swapped["index"] = json!(1);
+    case(
+        "another place whose path has the length the receipt's own has (receipt 0 at place 1): \
+         the walk leads to another root",
+        "entry",
+        &seven[0].1,
+        &sig7,
+        Some(swapped),
         false,
     );
     case(
