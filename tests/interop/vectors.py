@@ -248,12 +248,18 @@ def consistency_path(m, leaves):
 
 
 def verify_inclusion(index, size, leaf, proof, root):
+    return root_from_path(index, size, leaf, proof) == root
+
+
+def root_from_path(index, size, leaf, proof):
+    """RFC 9162 section 2.1.3.2's walk: the root the path leads to, or None (a place outside the
+    tree, a path of the wrong length)."""
     if index >= size:
-        return False
+        return None
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while not fn & 1 and fn != 0:
@@ -261,7 +267,7 @@ def verify_inclusion(index, size, leaf, proof, root):
         else:
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
 
 
 def receipt_valid(kind, payload, signature, group):
@@ -279,18 +285,8 @@ def receipt_valid(kind, payload, signature, group):
     path, salt = [b(x) for x in group.get("path", [])], b(group.get("salt", ""))
     if not 1 <= size <= 65_536 or index >= size or len(salt) != 32 or any(len(p) != 32 for p in path):
         return False
-    fn, sn, r = index, size - 1, leaf_hash(domain + salt + payload)
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            r = node_hash(r, p)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:
+    r = root_from_path(index, size, leaf_hash(domain + salt + payload), path)
+    if r is None:
         return False
     return protocol_valid(node, RECEIPT_GROUP_SIGNATURE, r + size.to_bytes(8, "big"), signature)
 
