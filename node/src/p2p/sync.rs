@@ -23,6 +23,10 @@ use crate::ledger::Ledger;
 /// and a request whose requester gave up meanwhile (its 20 s timeout) is dropped unanswered.
 pub(crate) const SYNC_ANSWERS: usize = 32;
 
+/// Sub-buckets of one top-level bucket that may differ before its heads are asked for whole (a
+/// page of up to `MAX_HEADS` heads costs what one sub-bucket's does).
+const WHOLE_BUCKET_AT: usize = 16;
+
 /// The turns of [`SYNC_ANSWERS`] (one owner: this module).
 static ANSWERING: Semaphore = Semaphore::const_new(SYNC_ANSWERS);
 
@@ -76,7 +80,10 @@ impl Task {
     }
 
     /// The peer's child digests under `prefix`: descend where they differ from ours; where we hold
-    /// nothing at all, ask for the whole bucket's heads at once.
+    /// nothing at all, ask for the whole bucket's heads at once, and so too where more than
+    /// [`WHOLE_BUCKET_AT`] of a bucket's sub-buckets differ (a node catching up: one paged
+    /// request instead of one per sub-bucket, each charged against the pace this node keeps
+    /// towards the peer).
     pub(super) fn compare_digests(
         &mut self,
         peer: PeerId,
@@ -122,20 +129,7 @@ impl Task {
                     .count();
                 let _ = tx.send(Command::Compared { peer, differing }).await;
             }
-            for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
-                if t == o || *t == ZERO {
-                    continue;
-                }
-                let byte = i as u8;
-                let (request, purpose) = match (prefix.first(), *o == ZERO) {
-                    // A whole top-level bucket we lack: all its heads (page by page).
-                    (None, true) => heads_page(vec![byte], None),
-                    (None, false) => (
-                        SyncRequest::Digests { prefix: vec![byte] },
-                        Purpose::Digests(vec![byte]),
-                    ),
-                    (Some(first), _) => heads_page(vec![*first, byte], None),
-                };
+            for (request, purpose) in descend(&prefix, &theirs, &ours) {
                 let _ = tx
                     .send(Command::Ask {
                         peer,
@@ -357,6 +351,43 @@ pub(super) fn next_heads_page(
     Some(heads_page(prefix.to_vec(), Some(*last)))
 }
 
+/// What to ask after comparing the peer's child digests under `prefix` (`theirs`) with ours:
+/// nothing where they agree or the peer holds nothing; under the top level, a bucket's digests
+/// where we hold some of it and its heads where we hold none; under a bucket, its sub-buckets'
+/// heads, or the whole bucket's heads (paged) when more than [`WHOLE_BUCKET_AT`] differ.
+fn descend(
+    prefix: &[u8],
+    theirs: &[[u8; protocol::DIGEST_BYTES]],
+    ours: &[[u8; protocol::DIGEST_BYTES]],
+) -> Vec<(SyncRequest, Purpose)> {
+    const ZERO: [u8; protocol::DIGEST_BYTES] = [0; protocol::DIGEST_BYTES];
+    let differing: Vec<(u8, bool)> = theirs
+        .iter()
+        .zip(ours)
+        .enumerate()
+        .filter(|(_, (t, o))| t != o && **t != ZERO)
+        .map(|(i, (_, o))| (i as u8, *o == ZERO))
+        .collect();
+    match prefix.first() {
+        Some(first) if differing.len() > WHOLE_BUCKET_AT => vec![heads_page(vec![*first], None)],
+        Some(first) => differing
+            .iter()
+            .map(|(byte, _)| heads_page(vec![*first, *byte], None))
+            .collect(),
+        None => differing
+            .iter()
+            .map(|&(byte, ours_empty)| match ours_empty {
+                // A whole top-level bucket we lack: all its heads (page by page).
+                true => heads_page(vec![byte], None),
+                false => (
+                    SyncRequest::Digests { prefix: vec![byte] },
+                    Purpose::Digests(vec![byte]),
+                ),
+            })
+            .collect(),
+    }
+}
+
 /// An entry as a sync response carries it.
 fn wire(entry: &Entry) -> ByteBuf {
     ByteBuf::from(entry.encode())
@@ -373,6 +404,48 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// A node catching up asks for a bucket's heads whole once many of its sub-buckets differ
+    /// (one paged request instead of one per sub-bucket); few differing sub-buckets are asked
+    /// for one by one, and agreeing or empty ones not at all.
+    #[test]
+    fn a_bucket_with_many_differences_is_asked_for_whole() {
+        let digest = |b: u8| [b; protocol::DIGEST_BYTES];
+        let zero = [0; protocol::DIGEST_BYTES];
+        let ours = vec![digest(1); 256];
+        let mut theirs = ours.clone();
+        for slot in theirs.iter_mut().take(3) {
+            *slot = digest(2);
+        }
+        theirs[10] = zero;
+        let prefixes = |asked: Vec<(SyncRequest, Purpose)>| -> Vec<Vec<u8>> {
+            asked
+                .into_iter()
+                .map(|(request, _)| match request {
+                    SyncRequest::Heads {
+                        prefix,
+                        after: None,
+                    } => prefix,
+                    other => panic!("a heads page, not {other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            prefixes(descend(&[7], &theirs, &ours)),
+            vec![vec![7, 0], vec![7, 1], vec![7, 2]]
+        );
+        for slot in theirs.iter_mut().take(WHOLE_BUCKET_AT + 1) {
+            *slot = digest(2);
+        }
+        assert_eq!(prefixes(descend(&[7], &theirs, &ours)), vec![vec![7]]);
+        // At the top level: a bucket we lack is asked for whole, one we hold some of descended.
+        let mut ours_top = ours.clone();
+        ours_top[0] = zero;
+        let asked = descend(&[], &theirs, &ours_top);
+        assert!(matches!(&asked[0].0, SyncRequest::Heads { prefix, .. } if prefix == &vec![0]));
+        assert!(matches!(&asked[1].0, SyncRequest::Digests { prefix } if prefix == &vec![1]));
+        assert_eq!(asked.len(), WHOLE_BUCKET_AT + 1);
+    }
 
     /// With every turn taken, one more answer waits (holding no thread) until a turn is free,
     /// and an answer no longer awaited by the time its turn comes is dropped.

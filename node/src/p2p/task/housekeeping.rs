@@ -106,11 +106,15 @@ impl Task {
                 .gossipsub
                 .report_message_validation_result(&id, &source, MessageAcceptance::Ignore);
         }
-        let due: Vec<PeerId> = self
+        // A peer whose requests are still queued or in flight is compared again only once they
+        // are done: a round that overlapped them would queue its comparisons ahead of the pulls
+        // still waiting, and every pulled page asks for a round.
+        let (due, busy): (Vec<PeerId>, Vec<PeerId>) = self
             .retry
             .drain()
             .filter(|p| self.swarm.is_connected(p))
-            .collect();
+            .partition(|p| self.outbound.get(p).is_none_or(|out| out.idle()));
+        self.retry.extend(busy);
         for peer in due {
             self.start_round(peer);
         }

@@ -20,6 +20,11 @@ pub(super) struct Outbound {
 }
 
 impl Outbound {
+    /// Nothing queued and nothing in flight: a new round would not overlap one still running.
+    pub(super) fn idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight == 0
+    }
+
     /// Whether the next request may go now: a free slot and budget for its cost.
     fn may_send(&mut self, request: &SyncRequest) -> bool {
         let cost = sync::cost(request).unwrap_or(1.0);
