@@ -208,10 +208,10 @@
 //! **A round** (what this node does; only the answers' rules above are binding on a peer). When
 //! a peer subscribes to the topic, every 30 s, and after pulled entries are accepted or an
 //! exchange failed (then only once this node's requests to that peer are all answered), a node
-//! asks the peer `Digests { [] }`. For each child where the peer's digest is not zero and differs
-//! from its own: if its own is zero, `Heads { [i] }`; otherwise `Digests { [i] }` and then, when
+//! asks the peer `Digests { [] }`. For each child where the peer's digest differs from its own (a
+//! zero digest too: XOR digests can be ground to zero, so zero is not taken to mean empty): if its own is zero, `Heads { [i] }`; otherwise `Digests { [i] }` and then, when
 //! more than 16 of its children differ, `Heads { [i] }` (the whole bucket, paged), else for each
-//! differing non-zero child `j`, `Heads { [i, j] }`. For each of the peer's heads: a feed frozen there and
+//! differing child `j`, `Heads { [i, j] }`. For each of the peer's heads: a feed frozen there and
 //! not here is asked for with `Proofs`; a feed frozen here is not pulled further; an unknown feed
 //! is pulled from seq 0, a feed the peer is ahead in from this node's head seq + 1, and a feed
 //! where both hold another entry at the same seq from that seq (which shows the fork). Pulls go

@@ -352,9 +352,12 @@ pub(super) fn next_heads_page(
 }
 
 /// What to ask after comparing the peer's child digests under `prefix` (`theirs`) with ours:
-/// nothing where they agree or the peer holds nothing; under the top level, a bucket's digests
-/// where we hold some of it and its heads where we hold none; under a bucket, its sub-buckets'
-/// heads, or the whole bucket's heads (paged) when more than [`WHOLE_BUCKET_AT`] differ.
+/// nothing where they agree; under the top level, a bucket's digests where we hold some of it
+/// and its heads where we hold none; under a bucket, its sub-buckets' heads, or the whole
+/// bucket's heads (paged) when more than [`WHOLE_BUCKET_AT`] differ. A zero digest from the
+/// peer is compared like any other, not taken for an empty bucket: digests are XORs, and feeds
+/// ground into a victim's bucket could bring its digest to zero and hide the victim's head
+/// (a revocation a node missed) from repair.
 fn descend(
     prefix: &[u8],
     theirs: &[[u8; protocol::DIGEST_BYTES]],
@@ -365,7 +368,7 @@ fn descend(
         .iter()
         .zip(ours)
         .enumerate()
-        .filter(|(_, (t, o))| t != o && **t != ZERO)
+        .filter(|(_, (t, o))| t != o)
         .map(|(i, (_, o))| (i as u8, *o == ZERO))
         .collect();
     match prefix.first() {
@@ -417,6 +420,7 @@ mod tests {
         for slot in theirs.iter_mut().take(3) {
             *slot = digest(2);
         }
+        // A zero digest against our non-zero one differs like any other (it may be ground).
         theirs[10] = zero;
         let prefixes = |asked: Vec<(SyncRequest, Purpose)>| -> Vec<Vec<u8>> {
             asked
@@ -432,8 +436,11 @@ mod tests {
         };
         assert_eq!(
             prefixes(descend(&[7], &theirs, &ours)),
-            vec![vec![7, 0], vec![7, 1], vec![7, 2]]
+            vec![vec![7, 0], vec![7, 1], vec![7, 2], vec![7, 10]]
         );
+        // Equal digests, zero or not, ask for nothing.
+        assert!(descend(&[7], &ours, &ours).is_empty());
+        assert!(descend(&[7], &[zero; 256], &[zero; 256]).is_empty());
         for slot in theirs.iter_mut().take(WHOLE_BUCKET_AT + 1) {
             *slot = digest(2);
         }
@@ -445,6 +452,7 @@ mod tests {
         assert!(matches!(&asked[0].0, SyncRequest::Heads { prefix, .. } if prefix == &vec![0]));
         assert!(matches!(&asked[1].0, SyncRequest::Digests { prefix } if prefix == &vec![1]));
         assert_eq!(asked.len(), WHOLE_BUCKET_AT + 1);
+        assert!(matches!(&asked[10].0, SyncRequest::Digests { prefix } if prefix == &vec![10]));
     }
 
     /// With every turn taken, one more answer waits (holding no thread) until a turn is free,
