@@ -441,6 +441,12 @@ mod tests {
         // Equal digests, zero or not, ask for nothing.
         assert!(descend(&[7], &ours, &ours).is_empty());
         assert!(descend(&[7], &[zero; 256], &[zero; 256]).is_empty());
+        // Exactly the threshold: still one by one; one more: the whole bucket.
+        let mut at = ours.clone();
+        for slot in at.iter_mut().take(WHOLE_BUCKET_AT) {
+            *slot = digest(2);
+        }
+        assert_eq!(descend(&[7], &at, &ours).len(), WHOLE_BUCKET_AT);
         for slot in theirs.iter_mut().take(WHOLE_BUCKET_AT + 1) {
             *slot = digest(2);
         }
