@@ -415,16 +415,7 @@ impl Collector {
         &mut self,
         request: pb::CheckRequest,
     ) -> Result<pb::CheckResponse, CollectorError> {
-        self.fresh().await?;
-        match self.client.check(request.clone()).await {
-            Err(s) if unreachable(&s) && self.fail_over().await => self.client.check(request).await,
-            Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
-                self.client.check(request).await
-            }
-            other => other,
-        }
-        .map(|r| r.into_inner())
-        .map_err(|s| refused("the check", s))
+        self.check_in(request, None).await
     }
 
     /// One check whose receipt (if `request.receipt`) is signed alone, not in a group: for a
@@ -434,21 +425,33 @@ impl Collector {
         &mut self,
         request: pb::CheckRequest,
     ) -> Result<pb::CheckResponse, CollectorError> {
-        let alone = |request: pb::CheckRequest| {
+        self.check_in(request, Some(group::FORM_ALONE)).await
+    }
+
+    /// One check, its receipt in `form` (`None`: the session's, grouped), failing over to
+    /// another node or renewing the session once.
+    async fn check_in(
+        &mut self,
+        request: pb::CheckRequest,
+        form: Option<&'static str>,
+    ) -> Result<pb::CheckResponse, CollectorError> {
+        let call = |request: pb::CheckRequest| {
             let mut request = Request::new(request);
-            request.metadata_mut().insert(
-                group::FORM_KEY,
-                tonic::metadata::MetadataValue::from_static(group::FORM_ALONE),
-            );
+            if let Some(form) = form {
+                request.metadata_mut().insert(
+                    group::FORM_KEY,
+                    tonic::metadata::MetadataValue::from_static(form),
+                );
+            }
             request
         };
         self.fresh().await?;
-        match self.client.check(alone(request.clone())).await {
+        match self.client.check(call(request.clone())).await {
             Err(s) if unreachable(&s) && self.fail_over().await => {
-                self.client.check(alone(request)).await
+                self.client.check(call(request)).await
             }
             Err(s) if s.code() == Code::Unauthenticated && self.renew().await.is_ok() => {
-                self.client.check(alone(request)).await
+                self.client.check(call(request)).await
             }
             other => other,
         }
