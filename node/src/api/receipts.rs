@@ -143,7 +143,10 @@ fn run(key: &SecretKey, mut jobs: mpsc::UnboundedReceiver<Job>) {
         }
         // A call gone (its client left, its deadline passed) needs no signature.
         group.retain(|job| !job.reply.is_closed());
-        let leaves: Vec<Hash> = group.iter().flat_map(|job| job.leaves.clone()).collect();
+        let leaves: Vec<Hash> = group
+            .iter()
+            .flat_map(|job| job.leaves.iter().copied())
+            .collect();
         // Nothing left to sign, or (never, at these sizes) a group the protocol refuses: the
         // dropped replies send those calls' receipts to be signed alone.
         let Some(signed) = group::sign(key, &leaves) else {

@@ -277,5 +277,27 @@ impl<'a> Delegations<'a> {
     }
 }
 
+/// Every person with a Delegation (a `j` row), once each, in key order: what the `g` marks
+/// must name (the migration to layout 9 writes them, the complete check compares them).
+pub(super) fn delegating_persons(
+    store: &dyn KvStore,
+) -> impl Iterator<Item = Result<[u8; 32], StoreError>> + '_ {
+    let mut last: Option<[u8; 32]> = None;
+    store
+        .scan_prefix(&[tables::prefix::DELEGATION])
+        .filter_map(move |pair| {
+            let person =
+                pair.and_then(|(key, _)| tables::bytes32(key.get(1..33).unwrap_or_default()));
+            match person {
+                Ok(p) if last == Some(p) => None,
+                Ok(p) => {
+                    last = Some(p);
+                    Some(Ok(p))
+                }
+                Err(e) => Some(Err(e)),
+            }
+        })
+}
+
 #[cfg(test)]
 pub(crate) mod tests;

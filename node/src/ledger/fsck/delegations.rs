@@ -80,16 +80,8 @@ pub(super) fn delegations(store: &dyn KvStore, report: &mut Report) -> Result<()
     }
     // Each person with a Delegation is marked, and each mark has a Delegation (the mark is how
     // a decision learns that it must read the delegation tables).
-    let mut last_person: Option<Vec<u8>> = None;
-    for pair in store.scan_prefix(&[prefix::DELEGATION]) {
-        let (key, _) = pair?;
-        let Some(person) = key.get(1..33) else {
-            continue;
-        };
-        if last_person.as_deref() != Some(person) {
-            marked(store, person, report)?;
-            last_person = Some(person.to_vec());
-        }
+    for person in super::super::delegations::delegating_persons(store) {
+        marked(store, &person?, report)?;
     }
     for pair in store.scan_prefix(&[prefix::DELEGATING]) {
         let (key, _) = pair?;

@@ -13,22 +13,13 @@ pub(super) fn from_8(store: &dyn KvStore) -> Result<(), StoreError> {
         "migrating the store from layout 8 to 9: each person with a delegation is marked (one row per such person)"
     );
     let mut writes: Vec<Write> = Vec::new();
-    let mut last: Option<Vec<u8>> = None;
     let mut marked = 0usize;
-    for pair in store.scan_prefix(&[prefix::DELEGATION]) {
-        let (key, _) = pair?;
-        let person = key
-            .get(1..33)
-            .ok_or_else(|| StoreError::Corrupt("a delegation row with a short key".into()))?;
-        if last.as_deref() == Some(person) {
-            continue;
-        }
+    for person in super::super::delegations::delegating_persons(store) {
         // The key the writer writes (`tables::delegating_key`).
         writes.push((
-            [&[prefix::DELEGATING][..], person].concat(),
+            [&[prefix::DELEGATING][..], &person?[..]].concat(),
             Some(Vec::new()),
         ));
-        last = Some(person.to_vec());
         marked += 1;
         if writes.len() == BATCH {
             store.apply(std::mem::take(&mut writes))?;
