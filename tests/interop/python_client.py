@@ -77,6 +77,26 @@ def generate(out):
     sys.path.insert(0, out)
 
 
+def root_from_path(index, size, leaf, path):
+    """RFC 9162 section 2.1.3.2's walk (crate docs, "The verifiable log", "Receipt groups"): the root
+    an audit path leads to from a leaf hash, or None (a place outside the tree, a path of the wrong
+    length)."""
+    if index >= size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return r if sn == 0 else None
+
+
 def h(*parts):
     return blake3.blake3(b"".join(parts)).digest()
 
@@ -613,20 +633,10 @@ def main():
         if not 1 <= place.size <= 65_536 or place.index >= place.size or len(place.salt) != 32 \
                 or any(len(p) != 32 for p in place.path):
             raise SystemExit(f"{what}: a malformed receipt group")
-        f, sn = place.index, place.size - 1
-        r = hashlib.sha256(b"\x00" + domain + place.salt + receipt.payload).digest()
-        for p in place.path:
-            if sn == 0:
-                raise SystemExit(f"{what}: the group path is too long")
-            if f & 1 or f == sn:
-                r = hashlib.sha256(b"\x01" + p + r).digest()
-                while not f & 1 and f != 0:
-                    f, sn = f >> 1, sn >> 1
-            else:
-                r = hashlib.sha256(b"\x01" + r + p).digest()
-            f, sn = f >> 1, sn >> 1
-        if sn != 0:
-            raise SystemExit(f"{what}: the group path is too short")
+        r = root_from_path(place.index, place.size,
+                           hashlib.sha256(b"\x00" + domain + place.salt + receipt.payload).digest(), list(place.path))
+        if r is None:
+            raise SystemExit(f"{what}: the group path does not fit its place")
         Ed25519PublicKey.from_public_bytes(node).verify(
             receipt.signature, b"consent-ledger/receipt-group/v1" + r + place.size.to_bytes(8, "big"))
         print(f"  {what}: receipt {place.index + 1} of a group of {place.size}, verified")

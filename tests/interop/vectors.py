@@ -41,6 +41,7 @@ import consultation
 import delegation
 import scope
 from python_client import (ENTRY_ID, ENTRY_SIGNATURE, FEED_ID, NEXT_KEY, RECEIPT_SIGNATURE, AUTH, ROOT, generate,
+                           root_from_path,
                            message_from_json, pub)
 
 DECISION_SIGNATURE = b"consent-ledger/decision/v1"
@@ -249,25 +250,6 @@ def consistency_path(m, leaves):
 
 def verify_inclusion(index, size, leaf, proof, root):
     return root_from_path(index, size, leaf, proof) == root
-
-
-def root_from_path(index, size, leaf, proof):
-    """RFC 9162 section 2.1.3.2's walk: the root the path leads to, or None (a place outside the
-    tree, a path of the wrong length)."""
-    if index >= size:
-        return None
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            r = node_hash(r, p)
-        fn, sn = fn >> 1, sn >> 1
-    return r if sn == 0 else None
 
 
 def receipt_valid(kind, payload, signature, group):
